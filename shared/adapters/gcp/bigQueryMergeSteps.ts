@@ -1,0 +1,94 @@
+// The steps of one merge in BigQuery, as job specs, from the run's manifest and plan alone (pure):
+//   keys     the window's label rows into the run's scratch area
+//   load_*   each checkpoint's parquet files into a scratch table
+//   batch_*  per group, the keys LEFT JOINed to at most `joinBatchTables` checkpoints
+//   export_* per group, the keys joined to the group's batches, exported with a wildcard
+// Every scratch table is named after the run (so runs never share one) and expires by itself.
+
+import type { Config } from '../../config.js';
+import { assertRunId, paths } from '../../naming.js';
+import type { MergeJob, ObjectStore } from '../../ports.js';
+import { renderBatch, renderGroupExport, renderKeys, renderLoad, scratchArea, scratchNames, type Rendered } from './bigQuerySql.js';
+import type { StepSpec } from './bigQueryJobs.js';
+
+export interface ExportStep extends StepSpec {
+  group: number;
+  /** Output columns, key first, as the plan gives them. */
+  columns: string[];
+  /** Object-name prefix of the group's files in the output store. */
+  dir: string;
+}
+
+export interface MergeSteps {
+  area: string;
+  keys: StepSpec;
+  loads: StepSpec[];
+  batches: StepSpec[];
+  exports: ExportStep[];
+  /** Every rendered statement, for checks and tests. */
+  rendered: Map<string, Rendered>;
+}
+
+const pad = (n: number, width: number) => String(n).padStart(width, '0');
+
+export function mergeSteps(job: MergeJob, config: Pick<Config, 'gcp'>, staging: ObjectStore, output: ObjectStore): MergeSteps {
+  const { manifest, plan } = job;
+  assertRunId(job.runId);
+  if (manifest.runId !== job.runId) throw new Error(`manifest of ${manifest.runId} given for run ${job.runId}`);
+  const area = scratchArea(job.runId);
+  const dataset = config.gcp.scratchDataset;
+  const ttlHours = config.gcp.scratchTtlHours;
+  const rendered = new Map<string, Rendered>();
+  const spec = (key: string, step: string, r: Rendered, labels?: Record<string, string>): StepSpec => {
+    rendered.set(key, r);
+    return { key, step, sql: r.sql, ...(r.params ? { params: r.params } : {}), ...(labels ? { labels } : {}) };
+  };
+
+  const keysTable = scratchNames.keys(area);
+  const keys = spec('keys', 'keys', renderKeys({ dataset, table: keysTable, ttlHours }, manifest.labels, job.window));
+
+  const checkpointTable = new Map<string, string>();
+  const loads = manifest.features.map((f, index) => {
+    const table = scratchNames.checkpoint(area, index, f.feature);
+    checkpointTable.set(f.feature, table);
+    // The files the landing checked, when known; otherwise every part file of the feature.
+    const files = job.checkpoints[f.feature] ?? [];
+    const uris = files.length > 0 ? files.map((name) => staging.uri(name)) : [staging.uri(`${paths.featureDir(job.runId, f.feature)}part-*.parquet`)];
+    const columns = f.columns.map((c) => c.source);
+    return spec(`load_${f.feature}`, 'load', renderLoad({ dataset, table, ttlHours }, uris, columns), { feature: f.feature });
+  });
+
+  const batches: StepSpec[] = [];
+  const exports: ExportStep[] = [];
+  for (const group of plan.groups) {
+    const batchTables = group.batches.map((members, b) => {
+      const table = scratchNames.batch(area, group.index, b);
+      const r = renderBatch(
+        { dataset, table, ttlHours },
+        keysTable,
+        members.map((m) => {
+          const ck = checkpointTable.get(m.feature);
+          if (!ck) throw new Error(`plan names feature ${m.feature}, which the manifest does not have`);
+          return { table: ck, columns: m.columns };
+        }),
+        plan.maxGroupColumns,
+      );
+      batches.push(spec(`batch_g${pad(group.index, 3)}_b${pad(b, 3)}`, 'batch', r));
+      return { table, columns: r.columns };
+    });
+    const dir = `${job.outputPrefix}group-${pad(group.index, 3)}/`;
+    const r = renderGroupExport({
+      scratchDataset: dataset,
+      keysTable,
+      labelColumns: group.labels ? manifest.labels.columns : [],
+      batches: batchTables,
+      uri: output.uri(`${dir}part-*.parquet`),
+      maxColumns: plan.maxGroupColumns,
+    });
+    if (r.columns.join('\n') !== group.columns.join('\n')) {
+      throw new Error(`group ${group.index}: the export would write other columns than the plan lists`);
+    }
+    exports.push({ ...spec(`export_g${pad(group.index, 3)}`, 'export', r), group: group.index, columns: group.columns, dir });
+  }
+  return { area, keys, loads, batches, exports, rendered };
+}

@@ -1,0 +1,242 @@
+// The warehouse port on BigQuery. Reads (catalog, label statistics) are plain queries; extract and
+// merge are walks over deterministic jobs (bigQueryJobs.ts) that can be called again and again:
+// each call attaches to what exists, starts what is missing, and returns `pending` rather than
+// wait past `config.gcp.jobWaitSeconds`. The SQL itself is in bigQuerySql.ts.
+
+import type { BigQuery, JobMetadata } from '@google-cloud/bigquery';
+import type { Config } from '../../config.js';
+import { silentLogger, systemClock } from '../../log.js';
+import { InputError, assertIdentifier, assertRunId, validatePair } from '../../naming.js';
+import type {
+  CatalogTable,
+  Clock,
+  ExtractJob,
+  ExtractResult,
+  LabelStats,
+  Logger,
+  MergeJob,
+  MergeProgress,
+  MergeResult,
+  MergedGroup,
+  ObjectStore,
+  Pending,
+  StoredObject,
+  Warehouse,
+  Window,
+} from '../../ports.js';
+import { renderExtract, renderExtractCounts, renderLabelStats, renderListTables, normaliseType } from './bigQuerySql.js';
+import { JobRunner, type RunContext, type StepSpec } from './bigQueryJobs.js';
+import { mergeSteps, type MergeSteps } from './bigQueryMergeSteps.js';
+import { mapLimit } from './concurrency.js';
+import { readGroupKeys, sameSequence } from './outputKeys.js';
+
+export interface BigQueryWarehouseOptions {
+  bigquery: BigQuery;
+  config: Config;
+  staging: ObjectStore;
+  output: ObjectStore;
+  clock?: Clock;
+  logger?: Logger;
+  /** How to wait between polls; tests pass one that moves a fake clock. */
+  sleep?: (ms: number) => Promise<void>;
+  /** Jobs of one merge call running at once. */
+  maxRunningJobs?: number;
+}
+
+/** What a dry run of the merge's join statements said, kept beside the run's checkpoints. */
+export interface MergeEstimate {
+  bytesProcessed: number;
+  costUsd: number;
+  statements: number;
+}
+
+const TIB = 2 ** 40;
+
+export function estimateCost(bytes: number, costPerTbUsd: number): number {
+  return Math.round((bytes / TIB) * costPerTbUsd * 10000) / 10000;
+}
+
+export const mergeEstimateObject = (runId: string) => `runs/${assertRunId(runId)}/merge/estimate.json`;
+
+export class BigQueryWarehouse implements Warehouse {
+  private readonly config: Config;
+  private readonly bigquery: BigQuery;
+  private readonly staging: ObjectStore;
+  private readonly output: ObjectStore;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly jobs: JobRunner;
+
+  constructor(options: BigQueryWarehouseOptions) {
+    this.config = options.config;
+    this.bigquery = options.bigquery;
+    this.staging = options.staging;
+    this.output = options.output;
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? silentLogger;
+    this.jobs = new JobRunner(options.bigquery, {
+      location: options.config.gcp.location,
+      maxBytesBilled: options.config.gcp.maxBytesBilled,
+      clock: this.clock,
+      sleep: options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+      logger: this.logger,
+      ...(options.maxRunningJobs ? { maxRunning: options.maxRunningJobs } : {}),
+    });
+  }
+
+  async listTables(dataset: string): Promise<CatalogTable[]> {
+    assertIdentifier(dataset, 'dataset');
+    const r = renderListTables(dataset);
+    const rows = await this.jobs.read<{ table_name: string; column_name: string; data_type: string }>({ key: 'list_tables', step: 'list_tables', sql: r.sql, params: r.params! });
+    const tables: CatalogTable[] = [];
+    for (const row of rows) {
+      let last = tables[tables.length - 1];
+      if (!last || last.table !== row.table_name) tables.push((last = { table: row.table_name, columns: [] }));
+      last.columns.push({ name: row.column_name, type: normaliseType(row.data_type) });
+    }
+    return tables;
+  }
+
+  async labelStats(dataset: string, table: string, window?: Window): Promise<LabelStats> {
+    const r = renderLabelStats(dataset, table, window);
+    const [row] = await this.jobs.read<{ row_count: number | string; min_key: string | null; max_key: string | null }>({
+      key: 'label_stats',
+      step: 'label_stats',
+      sql: r.sql,
+      ...(r.params ? { params: r.params } : {}),
+    });
+    return { rows: Number(row?.row_count ?? 0), minKey: row?.min_key ?? null, maxKey: row?.max_key ?? null };
+  }
+
+  async extract(job: ExtractJob): Promise<ExtractResult> {
+    const deadline = this.deadline();
+    const ctx = this.context(job.runId, job.pair);
+    const feature = assertIdentifier(job.feature, 'feature');
+    if (!job.prefix.endsWith('/')) throw new InputError(`extract prefix ${JSON.stringify(job.prefix)} must end with /`);
+    const source = { dataset: job.dataset, table: feature, columns: job.columns, window: job.window };
+    const exported = renderExtract(source, this.staging.uri(`${job.prefix}part-*.parquet`));
+    const counted = renderExtractCounts(source);
+    const specs: StepSpec[] = [
+      { key: `extract_${feature}`, step: 'extract', sql: exported.sql, params: exported.params!, labels: { feature } },
+      { key: `extract_counts_${feature}`, step: 'extract_counts', sql: counted.sql, params: counted.params!, labels: { feature } },
+    ];
+    const run = await this.jobs.runAll(ctx, specs, deadline);
+    if (run.state === 'pending') return this.pending(`extract of ${feature} for ${job.runId}: ${run.done} of ${run.total} jobs done, still running`);
+
+    const [counts] = await this.jobs.results<{ source_rows: number | string; key_count: number | string }>(run.jobIds.get(specs[1]!.key)!);
+    const sourceRows = Number(counts?.source_rows ?? 0);
+    const rows = Number(counts?.key_count ?? 0);
+    const files = partFiles(await this.staging.list(job.prefix), job.prefix);
+    checkExport(run.metadata.get(specs[0]!.key), files.length, rows, `extract of ${feature}`);
+    this.logger.info('feature extracted', { runId: job.runId, pair: job.pair, feature, step: 'extract', rows, sourceRows, files: files.length });
+    return { state: 'done', files: files.map((f) => f.name), rows, sourceRows, duplicates: sourceRows - rows };
+  }
+
+  async merge(job: MergeJob, progress?: (p: MergeProgress) => void): Promise<MergeResult> {
+    const deadline = this.deadline();
+    const ctx = this.context(job.runId, job.pair);
+    const steps = mergeSteps(job, this.config, this.staging, this.output);
+    const report = (step: string) => (done: number, total: number) => progress?.({ step, done, total });
+    const pending = (step: string, r: { done: number; total: number; running: number }) =>
+      this.pending(`merge of ${job.runId}: step ${step}, ${r.done} of ${r.total} jobs done, ${r.running} running; call again to resume`);
+
+    const loaded = await this.jobs.runAll(ctx, [steps.keys, ...steps.loads], deadline, report('load'));
+    if (loaded.state === 'pending') return pending('load', loaded);
+    const estimate = await this.estimate(ctx, steps);
+    const joined = await this.jobs.runAll(ctx, steps.batches, deadline, report('join'));
+    if (joined.state === 'pending') return pending('join', joined);
+    const exported = await this.jobs.runAll(ctx, steps.exports, deadline, report('export'));
+    if (exported.state === 'pending') return pending('export', exported);
+
+    const groups: MergedGroup[] = [];
+    let reference: Float64Array | undefined;
+    for (const step of steps.exports) {
+      const files = partFiles(await this.output.list(step.dir), step.dir);
+      const rows = exportRows(exported.metadata.get(step.key));
+      checkExport(exported.metadata.get(step.key), files.length, rows, `export of group ${step.group}`);
+      const names = files.map((f) => f.name);
+      const keys = await readGroupKeys(this.output, names);
+      reference ??= keys.keys;
+      groups.push({
+        index: step.group,
+        files: names,
+        rows,
+        columns: step.columns,
+        bytes: files.reduce((n, f) => n + f.size, 0),
+        distinctKeys: keys.distinctKeys,
+        keysInOrder: keys.ascending && sameSequence(keys.keys, reference),
+      });
+    }
+    const dropped = await this.dropScratch(steps.area);
+    const billed = [...loaded.metadata.values(), ...joined.metadata.values(), ...exported.metadata.values()].reduce(
+      (n, m) => n + Number(m.statistics?.query?.totalBytesBilled ?? 0),
+      0,
+    );
+    this.logger.info('merge finished', { runId: job.runId, pair: job.pair, step: 'merge', groups: groups.length, bytesBilled: billed, estimate, dropped });
+    return { state: 'done', groups, rows: groups[0]?.rows ?? 0, bytesProcessed: estimate.bytesProcessed, costUsd: estimate.costUsd };
+  }
+
+  async close(): Promise<void> {}
+
+  /** Dry run of the join statements, once per run (kept in the staging store, so later calls and the cost survive the scratch tables). */
+  private async estimate(ctx: RunContext, steps: MergeSteps): Promise<MergeEstimate> {
+    const name = mergeEstimateObject(ctx.runId);
+    if ((await this.staging.size(name)) !== undefined) {
+      return JSON.parse(new TextDecoder().decode(await this.staging.read(name))) as MergeEstimate;
+    }
+    const bytes = await mapLimit(steps.batches, 8, (spec) => this.jobs.dryRunBytes(ctx, { ...spec, step: 'dry_run' }));
+    const bytesProcessed = bytes.reduce((a, b) => a + b, 0);
+    const estimate: MergeEstimate = { bytesProcessed, costUsd: estimateCost(bytesProcessed, this.config.gcp.costPerTbUsd), statements: bytes.length };
+    await this.staging.write(name, JSON.stringify(estimate), { ifAbsent: true, contentType: 'application/json' });
+    this.logger.info('merge estimate', { runId: ctx.runId, pair: ctx.pair, step: 'dry_run', ...estimate });
+    return estimate;
+  }
+
+  /** Deletes the run's scratch tables (they would expire anyway); returns how many were there. */
+  private async dropScratch(area: string): Promise<number> {
+    const [tables] = await this.bigquery.dataset(this.config.gcp.scratchDataset).getTables({ autoPaginate: true });
+    const mine = tables.filter((t) => t.id?.startsWith(`${area}__`));
+    await mapLimit(mine, 16, async (t) => {
+      await t.delete({ ignoreNotFound: true });
+    });
+    return mine.length;
+  }
+
+  private deadline(): number {
+    return this.clock.now().getTime() + this.config.gcp.jobWaitSeconds * 1000;
+  }
+
+  private context(runId: string, pair: string): RunContext {
+    return { runId: assertRunId(runId), pair: validatePair(pair, this.config.currencies) };
+  }
+
+  private pending(detail: string): Pending {
+    this.logger.info('warehouse work pending', { detail });
+    return { state: 'pending', detail };
+  }
+}
+
+/** Parquet parts directly under `prefix`, in name order (= key order for a wildcard export). */
+function partFiles(objects: readonly StoredObject[], prefix: string): StoredObject[] {
+  return objects
+    .filter((o) => o.name.startsWith(prefix) && /^[^/]+\.parquet$/.test(o.name.slice(prefix.length)))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+function exportRows(metadata: JobMetadata | undefined): number {
+  const rows = metadata?.statistics?.query?.exportDataStatistics?.rowCount;
+  if (rows === undefined || rows === null) throw new Error('the export job reports no row count');
+  return Number(rows);
+}
+
+/** The files found must be the files the export wrote, and its rows the rows expected. */
+function checkExport(metadata: JobMetadata | undefined, files: number, rows: number, what: string): void {
+  const stats = metadata?.statistics?.query?.exportDataStatistics;
+  if (stats?.fileCount !== undefined && stats.fileCount !== null && Number(stats.fileCount) !== files) {
+    throw new Error(`${what}: the job wrote ${stats.fileCount} files, ${files} are in the bucket`);
+  }
+  if (stats?.rowCount !== undefined && stats.rowCount !== null && Number(stats.rowCount) !== rows) {
+    throw new Error(`${what}: the job exported ${stats.rowCount} rows, ${rows} were expected`);
+  }
+  if (files === 0 && rows > 0) throw new Error(`${what}: no parquet files were written`);
+}

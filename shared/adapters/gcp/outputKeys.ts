@@ -1,0 +1,88 @@
+// Checks the keys of exported column groups from the files themselves: BigQuery wrote them, so
+// their order is verified, not assumed. Only the key column is read (ranged reads of its column
+// chunks, one row group at a time), into a Float64Array of epoch microseconds: 16 MB for the
+// 2.2 million minutes of six years, whatever the width of the group.
+
+import { parquetRead, type AsyncBuffer } from 'hyparquet';
+import { compressors } from 'hyparquet-compressors';
+import { readFooter } from '../../checkpoint.js';
+import { KEY_COLUMN } from '../../naming.js';
+import type { ObjectStore } from '../../ports.js';
+
+export interface GroupKeys {
+  keys: Float64Array;
+  /** Every key greater than the one before, file after file. */
+  ascending: boolean;
+  distinctKeys: number;
+}
+
+const toMicros = (value: unknown): number => {
+  if (typeof value === 'bigint') return Number(value);
+  if (typeof value === 'number') return value;
+  if (value instanceof Date) return value.getTime() * 1000;
+  throw new Error(`${KEY_COLUMN} holds ${value === null ? 'a null' : typeof value}, not a timestamp`);
+};
+
+function storeBuffer(store: ObjectStore, name: string, size: number): AsyncBuffer {
+  return {
+    byteLength: size,
+    slice: async (start: number, end?: number) => {
+      const bytes = await store.readRange(name, start, end ?? size);
+      return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+    },
+  };
+}
+
+/** The key column of one file, row group by row group. */
+async function fileKeys(store: ObjectStore, name: string): Promise<Float64Array> {
+  const { metadata, bytes } = await readFooter(store, name);
+  const file = storeBuffer(store, name, bytes);
+  const out = new Float64Array(Number(metadata.num_rows));
+  let at = 0;
+  for (const group of metadata.row_groups) {
+    const rowEnd = at + Number(group.num_rows);
+    await parquetRead({
+      file,
+      metadata,
+      columns: [KEY_COLUMN],
+      rowStart: at,
+      rowEnd,
+      compressors,
+      parsers: { timestampFromMicroseconds: (v: bigint) => v, timestampFromMilliseconds: (v: bigint) => v * 1000n },
+      onComplete: (rows: unknown[][]) => {
+        rows.forEach((row, i) => (out[at + i] = toMicros(row[0])));
+      },
+    });
+    at = rowEnd;
+  }
+  return out;
+}
+
+/** Reads a group's keys in file order and says whether they are strictly ascending. */
+export async function readGroupKeys(store: ObjectStore, files: readonly string[]): Promise<GroupKeys> {
+  const parts: Float64Array[] = [];
+  for (const name of files) parts.push(await fileKeys(store, name));
+  const keys = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    keys.set(p, offset);
+    offset += p.length;
+  }
+  let ascending = true;
+  for (let i = 1; i < keys.length && ascending; i++) if (!(keys[i]! > keys[i - 1]!)) ascending = false;
+  return { keys, ascending, distinctKeys: ascending ? keys.length : countDistinct(keys) };
+}
+
+function countDistinct(keys: Float64Array): number {
+  const sorted = Float64Array.from(keys).sort();
+  let n = sorted.length > 0 ? 1 : 0;
+  for (let i = 1; i < sorted.length; i++) if (sorted[i] !== sorted[i - 1]) n++;
+  return n;
+}
+
+/** Same keys, same order. */
+export function sameSequence(a: Float64Array, b: Float64Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
