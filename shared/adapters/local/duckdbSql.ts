@@ -1,0 +1,73 @@
+// SQL for the embedded warehouse (DuckDB). Identifiers are quoted by the one quoting function;
+// values (window bounds, file lists) are parameters: $1, $2, ...
+
+import { KEY_COLUMN, quoteIdent } from '../../naming.js';
+import type { GroupMember } from '../../planner.js';
+
+const q = (name: string) => quoteIdent(name, 'duckdb');
+const K = q(KEY_COLUMN);
+
+/** Normalises DuckDB type names to BigQuery's, so the core sees one vocabulary. */
+export function normaliseType(duckType: string): string {
+  const t = duckType.toUpperCase();
+  if (t === 'TIMESTAMP WITH TIME ZONE' || t === 'TIMESTAMPTZ') return 'TIMESTAMP';
+  if (t.startsWith('TIMESTAMP')) return 'DATETIME';
+  if (t === 'DOUBLE' || t === 'FLOAT' || t === 'REAL') return 'FLOAT64';
+  if (['BIGINT', 'INTEGER', 'SMALLINT', 'TINYINT', 'HUGEINT', 'UBIGINT', 'UINTEGER'].includes(t)) return 'INT64';
+  if (t === 'VARCHAR' || t.startsWith('VARCHAR(')) return 'STRING';
+  if (t === 'BOOLEAN') return 'BOOL';
+  if (t.startsWith('DECIMAL')) return 'NUMERIC';
+  return t;
+}
+
+export const catalogSql = `SELECT table_name, column_name, data_type FROM information_schema.columns
+WHERE table_schema = $1 ORDER BY table_name, ordinal_position`;
+
+/** Rows and key range of a table, within [$1, $2) when windowed. */
+export function labelStatsSql(dataset: string, table: string, windowed: boolean): string {
+  const where = windowed ? ` WHERE ${K} >= $1::TIMESTAMPTZ AND ${K} < $2::TIMESTAMPTZ` : '';
+  return `SELECT count(*) AS n, min(${K}) AS lo, max(${K}) AS hi FROM ${q(dataset)}.${q(table)}${where}`;
+}
+
+/** Source rows and distinct keys of a feature in the window [$1, $2). */
+export function extractCountSql(dataset: string, table: string): string {
+  return `SELECT count(*) AS n, count(DISTINCT ${K}) AS k FROM ${q(dataset)}.${q(table)} WHERE ${K} >= $1::TIMESTAMPTZ AND ${K} < $2::TIMESTAMPTZ`;
+}
+
+/**
+ * One feature in the window [$1, $2), one row per key, sorted by key. Of duplicate keys the row
+ * kept is the first by all its columns (nulls last): deterministic, whatever order the table has.
+ */
+export function extractSelectSql(dataset: string, table: string, columns: readonly string[]): string {
+  const cols = columns.map(q);
+  return `SELECT ${[K, ...cols].join(', ')} FROM ${q(dataset)}.${q(table)}
+WHERE ${K} >= $1::TIMESTAMPTZ AND ${K} < $2::TIMESTAMPTZ
+QUALIFY row_number() OVER (PARTITION BY ${K} ORDER BY ${cols.map((c) => `${c} ASC NULLS LAST`).join(', ')}) = 1
+ORDER BY ${K}`;
+}
+
+export function copyToParquetSql(select: string, target: string): string {
+  return `COPY (${select}) TO ${literal(target)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)`;
+}
+
+/** A string literal; only for file paths DuckDB's COPY needs as literals (built from safe names). */
+export function literal(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}
+
+/** The window [$1, $2)'s label keys and label columns, in key order: the rows every group has. */
+export function labelSliceSql(dataset: string, table: string, labelColumns: readonly string[]): string {
+  return `SELECT ${[K, ...labelColumns.map(q)].join(', ')} FROM ${q(dataset)}.${q(table)}
+WHERE ${K} >= $1::TIMESTAMPTZ AND ${K} < $2::TIMESTAMPTZ ORDER BY ${K}`;
+}
+
+/**
+ * A checkpoint aligned to the label keys: one row per key of the base file ($1), in its order,
+ * the checkpoint's files ($2) read within the window [$3, $4). Narrow, so cheap for DuckDB.
+ */
+export function alignSql(columns: readonly string[]): string {
+  const cols = columns.map((c) => `f.${q(c)}`);
+  return `SELECT k.${K}, ${cols.join(', ')} FROM read_parquet($1) k
+LEFT JOIN (SELECT * FROM read_parquet($2) WHERE ${K} >= $3::TIMESTAMPTZ AND ${K} < $4::TIMESTAMPTZ) f ON f.${K} = k.${K}
+ORDER BY k.${K}`;
+}

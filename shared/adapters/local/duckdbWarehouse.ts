@@ -1,0 +1,238 @@
+// The embedded warehouse: a DuckDB file in place of BigQuery. Datasets are schemas; checkpoints
+// and outputs are parquet files in the folder object stores. The merge runs as staged joins over
+// slices of the key range, so its memory is bounded by a setting, not by the row count.
+
+import { DuckDBInstance, listValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import type { FileMetaData } from 'hyparquet';
+import { closeSync, openSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { errorMessage } from '../../log.js';
+import { KEY_COLUMN, assertIdentifier, paths } from '../../naming.js';
+import type { CatalogTable, ExtractJob, ExtractResult, LabelStats, MergeJob, MergeProgress, MergeResult, MergedGroup, Warehouse, Window } from '../../ports.js';
+import * as sql from './duckdbSql.js';
+import type { FolderObjectStore } from './folderStore.js';
+import { chunkRange, readChunk, readLocalFooter, stitchParquet } from './parquetStitch.js';
+
+export interface DuckDbOptions {
+  /** Memory the merge may use; DuckDB's memory_limit, and the slice size follows from it. */
+  memoryMb: number;
+  threads?: number;
+}
+
+export class DuckDbWarehouse implements Warehouse {
+  /** Checkpoints the last merge had to align itself (the rest were stitched as they were). */
+  lastRealigned = 0;
+
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly staging: FolderObjectStore,
+    private readonly output: FolderObjectStore,
+    private readonly options: DuckDbOptions,
+  ) {}
+
+  static async open(file: string, staging: FolderObjectStore, output: FolderObjectStore, options: DuckDbOptions): Promise<DuckDbWarehouse> {
+    // No extension is ever downloaded (the machine may be offline); times stay UTC without ICU.
+    const settings: Record<string, string> = {
+      memory_limit: `${options.memoryMb}MB`,
+      autoinstall_known_extensions: 'false',
+      autoload_known_extensions: 'false',
+    };
+    if (options.threads) settings.threads = String(options.threads);
+    return new DuckDbWarehouse(await DuckDBInstance.create(file, settings), staging, output, options);
+  }
+
+  /** Runs `body` on a connection of its own (DuckDB connections are cheap; one per task). */
+  async withConnection<T>(body: (c: DuckDBConnection) => Promise<T>): Promise<T> {
+    const connection = await this.instance.connect();
+    try {
+      return await body(connection);
+    } finally {
+      connection.closeSync();
+    }
+  }
+
+  async listTables(dataset: string): Promise<CatalogTable[]> {
+    assertIdentifier(dataset, 'dataset');
+    const rows = await this.withConnection(async (c) => (await c.runAndReadAll(sql.catalogSql, [dataset])).getRows());
+    const tables = new Map<string, CatalogTable>();
+    for (const [table, column, type] of rows) {
+      const name = String(table);
+      if (!tables.has(name)) tables.set(name, { table: name, columns: [] });
+      tables.get(name)!.columns.push({ name: String(column), type: sql.normaliseType(String(type)) });
+    }
+    return [...tables.values()];
+  }
+
+  async labelStats(dataset: string, table: string, window?: Window): Promise<LabelStats> {
+    const params = window ? [window.start, window.end] : [];
+    const [row] = await this.withConnection(async (c) => (await c.runAndReadAll(sql.labelStatsSql(dataset, table, window !== undefined), params)).getRows());
+    const [n, lo, hi] = row!;
+    return { rows: Number(n), minKey: isoOrNull(lo), maxKey: isoOrNull(hi) };
+  }
+
+  async extract(job: ExtractJob): Promise<ExtractResult> {
+    const window = [job.window.start, job.window.end];
+    return this.withConnection(async (c) => {
+      const [counts] = (await c.runAndReadAll(sql.extractCountSql(job.dataset, job.feature), window)).getRows();
+      const sourceRows = Number(counts![0]);
+      const distinct = Number(counts![1]);
+      const temp = await this.staging.tempPath('.parquet');
+      const copy = await c.run(sql.copyToParquetSql(sql.extractSelectSql(job.dataset, job.feature, job.columns), temp), window);
+      const rows = Number(copy.rowsChanged);
+      if (rows !== distinct) throw new Error(`extract of ${job.feature} wrote ${rows} rows, expected ${distinct} distinct keys`);
+      const name = `${job.prefix}part-00000.parquet`;
+      await this.staging.adopt(name, temp);
+      return { state: 'done', files: [name], rows, sourceRows, duplicates: sourceRows - distinct };
+    });
+  }
+
+  /**
+   * The merge: (1) the window's label keys and labels, written once in key order; (2) every
+   * checkpoint that holds exactly those keys in the same row groups is used as it is, any other
+   * is aligned to them by a narrow LEFT JOIN here; (3) each column group is stitched from the
+   * aligned files' column chunks, copied without decoding. Memory stays bounded whatever the rows.
+   */
+  async merge(job: MergeJob, progress: (p: MergeProgress) => void = () => {}): Promise<MergeResult> {
+    const { manifest, plan, window } = job;
+    const labels = manifest.labels;
+    const work = await this.output.tempPath('-merge');
+    await fs.mkdir(work, { recursive: true });
+    try {
+      const base = path.join(work, 'base.parquet');
+      await this.withConnection((c) => c.run(sql.copyToParquetSql(sql.labelSliceSql(labels.dataset, labels.table, labels.columns), base), [window.start, window.end]));
+      const baseFooter = readLocalFooter(base).metadata;
+      const baseKeys = keyChunks(base, baseFooter);
+
+      const features = manifest.features;
+      const total = features.length + plan.groups.length;
+      let done = 0;
+      progress({ step: 'align', done, total });
+      const aligned = new Map<string, { file: string; metadata: FileMetaData }>();
+      let realigned = 0;
+      await forEachLimit(features, this.options.threads ?? 2, async (f) => {
+        const files = job.checkpoints[f.feature]!.map((o) => this.staging.uri(o));
+        let file = files.length === 1 ? files[0]! : undefined;
+        let metadata = file ? readLocalFooter(file).metadata : undefined;
+        if (!file || !sameKeys(file, metadata!, baseFooter, baseKeys)) {
+          file = path.join(work, `${f.feature}.parquet`);
+          const cols = f.columns.map((c) => c.source);
+          await this.withConnection((c) => c.run(sql.copyToParquetSql(sql.alignSql(cols), file!), [base, listValue(files), window.start, window.end]));
+          metadata = readLocalFooter(file).metadata;
+          if (!sameKeys(file, metadata, baseFooter, baseKeys)) throw new Error(`aligning ${f.feature} to the label keys did not give the same row groups`);
+          realigned++;
+        }
+        aligned.set(f.feature, { file, metadata: metadata! });
+        progress({ step: 'align', done: ++done, total });
+      });
+
+      const groups: MergedGroup[] = [];
+      for (const group of plan.groups) {
+        const keySource = { file: base, metadata: baseFooter, columns: [KEY_COLUMN, ...(group.labels ? labels.columns : [])].map((c) => ({ source: c, output: c })) };
+        const sources = [keySource, ...group.members.map((m) => ({ ...aligned.get(m.feature)!, columns: m.columns.map((c) => ({ source: c.source, output: c.output })) }))];
+        const parts = stitchParquet(sources, (i) => path.join(work, `group-${group.index}-${i}.parquet`));
+        const objects: string[] = [];
+        for (const [i, part] of parts.entries()) {
+          const object = paths.outputGroupPart(job.pair, job.runId, group.index, i);
+          await this.output.adopt(object, part.file);
+          objects.push(object);
+        }
+        groups.push({ index: group.index, files: objects, rows: parts.reduce((s, p) => s + p.rows, 0), columns: group.columns, bytes: parts.reduce((s, p) => s + p.bytes, 0), distinctKeys: 0, keysInOrder: false });
+        progress({ step: 'stitch', done: ++done, total });
+      }
+      await this.withConnection(async (c) => {
+        for (const g of groups) Object.assign(g, await this.checkGroup(c, g.files, groups[0]!.files));
+      });
+      this.lastRealigned = realigned;
+      return { state: 'done', groups, rows: groups[0]?.rows ?? 0 };
+    } finally {
+      await fs.rm(work, { recursive: true, force: true });
+    }
+  }
+
+  /** Counts rows and distinct keys of a group's files, and checks key order against group 0's. */
+  private async checkGroup(c: DuckDBConnection, files: string[], reference: string[]): Promise<Pick<MergedGroup, 'distinctKeys' | 'keysInOrder' | 'bytes'>> {
+    const uris = listValue(files.map((f) => this.output.uri(f)));
+    const counts = (await c.runAndReadAll(`SELECT count(DISTINCT "${KEY_COLUMN}") FROM read_parquet($1)`, [uris])).getRows()[0]!;
+    const order = (
+      await c.runAndReadAll(
+        `SELECT count(*) FILTER (WHERE prev >= k OR a.k IS DISTINCT FROM b.r) FROM
+         (SELECT "${KEY_COLUMN}" AS k, lag("${KEY_COLUMN}") OVER () AS prev FROM read_parquet($1)) a
+         POSITIONAL JOIN (SELECT "${KEY_COLUMN}" AS r FROM read_parquet($2)) b`,
+        [uris, listValue(reference.map((f) => this.output.uri(f)))],
+      )
+    ).getRows()[0]!;
+    let bytes = 0;
+    for (const f of files) bytes += (await this.output.size(f)) ?? 0;
+    return { distinctKeys: Number(counts[0]), keysInOrder: Number(order[0]) === 0, bytes };
+  }
+
+  /** Writes all groups side by side as one parquet file, stitched like the groups themselves. */
+  async consolidate(groups: { files: string[] }[], object: string): Promise<number> {
+    if (groups.some((g) => g.files.length !== 1)) throw new Error('consolidation needs one file per group; this dataset has groups of several parts');
+    const sources = groups.map((g, i) => {
+      const file = this.output.uri(g.files[0]!);
+      const metadata = readLocalFooter(file).metadata;
+      const names = metadata.schema.slice(1).map((e) => e.name).slice(i === 0 ? 0 : 1); // one key column
+      return { file, metadata, columns: names.map((n) => ({ source: n, output: n })) };
+    });
+    const temp = await this.output.tempPath('.parquet');
+    const [part] = stitchParquet(sources, () => temp, Number.MAX_SAFE_INTEGER);
+    await this.output.adopt(object, temp);
+    return part!.rows;
+  }
+
+  /** Runs statements on the warehouse (the demo generator builds its tables through this). */
+  async execute(statement: string, params: DuckDBValue[] = []): Promise<void> {
+    await this.withConnection((c) => c.run(statement, params).then(() => undefined));
+  }
+
+  async query(statement: string, params: DuckDBValue[] = []): Promise<Record<string, unknown>[]> {
+    return this.withConnection(async (c) => (await c.runAndReadAll(statement, params)).getRowObjectsJS() as Record<string, unknown>[]);
+  }
+
+  async close(): Promise<void> {
+    try {
+      this.instance.closeSync();
+    } catch (error) {
+      throw new Error(`closing the warehouse: ${errorMessage(error)}`);
+    }
+  }
+}
+
+/** The key column's chunk bytes per row group: two files with equal bytes hold equal keys. */
+function keyChunks(file: string, metadata: FileMetaData): Buffer[] {
+  const index = metadata.schema.slice(1).findIndex((e) => e.name === KEY_COLUMN);
+  if (index < 0) throw new Error(`${file} has no ${KEY_COLUMN} column`);
+  const fd = openSync(file, 'r');
+  try {
+    return metadata.row_groups.map((g) => Buffer.from(readChunk(fd, g.columns[index]!)));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** True when `file` has the base's row groups and byte-identical key chunks (so the same keys). */
+function sameKeys(file: string, metadata: FileMetaData, base: FileMetaData, baseKeys: Buffer[]): boolean {
+  if (metadata.row_groups.length !== base.row_groups.length) return false;
+  if (metadata.row_groups.some((g, i) => g.num_rows !== base.row_groups[i]!.num_rows)) return false;
+  const index = metadata.schema.slice(1).findIndex((e) => e.name === KEY_COLUMN);
+  if (index < 0) return false;
+  if (metadata.row_groups.some((g, i) => chunkRange(g.columns[index]!).length !== baseKeys[i]!.length)) return false;
+  return keyChunks(file, metadata).every((k, i) => k.equals(baseKeys[i]!));
+}
+
+async function forEachLimit<T>(items: readonly T[], limit: number, body: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await body(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+}
+
+function isoOrNull(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  // DuckDB returns TIMESTAMPTZ values as objects whose micros count from the epoch.
+  const micros = (value as { micros?: bigint }).micros;
+  if (typeof micros === 'bigint') return new Date(Number(micros / 1000n)).toISOString();
+  return new Date(String(value)).toISOString();
+}

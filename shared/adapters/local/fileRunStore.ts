@@ -1,0 +1,171 @@
+// The embedded run store: one JSON file per run and per landed checkpoint, in a folder, so it
+// survives a restart. Transactions hold a lock (in-process, plus a lock folder between processes);
+// each write is a temp file renamed into place, and a checkpoint is created only if absent.
+
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { assertIdentifier, assertRunId } from '../../naming.js';
+import { TERMINAL_STATES, type CheckpointRecord, type RunRecord, type RunStore } from '../../ports.js';
+
+const isTerminal = (run: RunRecord) => TERMINAL_STATES.includes(run.state);
+
+export class FileRunStore implements RunStore {
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(readonly root: string) {
+    this.root = path.resolve(root);
+  }
+
+  async createRun(run: RunRecord): Promise<{ created: boolean; run: RunRecord }> {
+    return this.transaction(async () => {
+      const active = await this.activeRun(run.pair);
+      if (active) return { created: false, run: active };
+      await this.writeJson(this.runFile(run.runId), run);
+      await this.writeJson(this.pairFile(run.pair), { activeRunId: run.runId, lastRunId: run.runId });
+      return { created: true, run };
+    });
+  }
+
+  async getRun(runId: string): Promise<RunRecord | undefined> {
+    return this.readJson<RunRecord>(this.runFile(runId));
+  }
+
+  async activeRun(pair: string): Promise<RunRecord | undefined> {
+    const doc = await this.readJson<{ activeRunId?: string }>(this.pairFile(pair));
+    if (!doc?.activeRunId) return undefined;
+    const run = await this.getRun(doc.activeRunId);
+    return run && !isTerminal(run) ? run : undefined;
+  }
+
+  async lastRun(pair: string): Promise<RunRecord | undefined> {
+    const doc = await this.readJson<{ lastRunId?: string }>(this.pairFile(pair));
+    return doc?.lastRunId ? this.getRun(doc.lastRunId) : undefined;
+  }
+
+  async listActiveRuns(): Promise<RunRecord[]> {
+    const dir = path.join(this.root, 'runs');
+    const names = await fs.readdir(dir).catch(() => [] as string[]);
+    const runs = await Promise.all(names.filter((n) => n.endsWith('.json')).map((n) => this.readJson<RunRecord>(path.join(dir, n))));
+    return runs.filter((r): r is RunRecord => r !== undefined && !isTerminal(r));
+  }
+
+  async updateRun(runId: string, change: (run: RunRecord) => RunRecord | undefined): Promise<{ run: RunRecord; changed: boolean }> {
+    return this.transaction(async () => {
+      const current = await this.getRun(runId);
+      if (!current) throw new Error(`run ${runId} not found`);
+      const next = change(structuredClone(current));
+      if (!next) return { run: current, changed: false };
+      if (isTerminal(current) && !isTerminal(next)) {
+        // Reopening a finished run claims its pair again, unless another run holds it.
+        const active = await this.activeRun(current.pair);
+        if (active && active.runId !== runId) throw new Error(`pair ${current.pair} has another active run ${active.runId}`);
+        await this.writeJson(this.pairFile(current.pair), { activeRunId: runId, lastRunId: runId });
+      }
+      await this.writeJson(this.runFile(runId), next);
+      if (!isTerminal(current) && isTerminal(next)) {
+        const doc = await this.readJson<{ activeRunId?: string; lastRunId?: string }>(this.pairFile(current.pair));
+        if (doc?.activeRunId === runId) await this.writeJson(this.pairFile(current.pair), { lastRunId: doc.lastRunId ?? runId });
+      }
+      return { run: next, changed: true };
+    });
+  }
+
+  async recordCheckpoint(record: CheckpointRecord): Promise<boolean> {
+    const file = this.checkpointFile(record.runId, record.feature);
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+    await fs.writeFile(temp, JSON.stringify(record));
+    try {
+      await fs.link(temp, file); // fails if present: create-if-absent, atomically
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw error;
+    } finally {
+      await fs.rm(temp, { force: true });
+    }
+  }
+
+  async countCheckpoints(runId: string): Promise<number> {
+    const names = await fs.readdir(this.checkpointDir(runId)).catch(() => [] as string[]);
+    return names.filter((n) => n.endsWith('.json')).length;
+  }
+
+  async listCheckpoints(runId: string): Promise<CheckpointRecord[]> {
+    const dir = this.checkpointDir(runId);
+    const names = (await fs.readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.json')).sort();
+    const records = await Promise.all(names.map((n) => this.readJson<CheckpointRecord>(path.join(dir, n))));
+    return records.filter((r): r is CheckpointRecord => r !== undefined);
+  }
+
+  async deleteCheckpoint(runId: string, feature: string): Promise<void> {
+    await fs.rm(this.checkpointFile(runId, feature), { force: true });
+  }
+
+  async close(): Promise<void> {
+    await this.chain.catch(() => {});
+  }
+
+  private runFile = (runId: string) => path.join(this.root, 'runs', `${assertRunId(runId)}.json`);
+  private pairFile = (pair: string) => path.join(this.root, 'pairs', `${assertIdentifier(pair, 'pair')}.json`);
+  private checkpointDir = (runId: string) => path.join(this.root, 'checkpoints', assertRunId(runId));
+  private checkpointFile = (runId: string, feature: string) => path.join(this.checkpointDir(runId), `${assertIdentifier(feature, 'feature')}.json`);
+
+  private async readJson<T>(file: string): Promise<T | undefined> {
+    try {
+      return JSON.parse(await fs.readFile(file, 'utf8')) as T;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+  }
+
+  private async writeJson(file: string, value: unknown): Promise<void> {
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+    await fs.writeFile(temp, JSON.stringify(value, null, 1));
+    await fs.rename(temp, file);
+  }
+
+  /** Runs `body` alone: queued behind other transactions here, and holding the lock folder. */
+  private transaction<T>(body: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(async () => {
+      const release = await this.lockFolder();
+      try {
+        return await body();
+      } finally {
+        await release();
+      }
+    });
+    this.chain = run.catch(() => {});
+    return run;
+  }
+
+  private async lockFolder(): Promise<() => Promise<void>> {
+    const lock = path.join(this.root, '.lock');
+    await fs.mkdir(this.root, { recursive: true });
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await fs.mkdir(lock);
+        await fs.writeFile(path.join(lock, 'pid'), String(process.pid));
+        return () => fs.rm(lock, { recursive: true, force: true });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        // A lock left by a process that died is broken; a live holder is waited for.
+        const pid = Number(await fs.readFile(path.join(lock, 'pid'), 'utf8').catch(() => 'NaN'));
+        if (Number.isInteger(pid) && !alive(pid)) await fs.rm(lock, { recursive: true, force: true });
+        else await new Promise((r) => setTimeout(r, Math.min(50, 2 + attempt)));
+      }
+    }
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,130 @@
+// A folder standing in for a Cloud Storage bucket. Writes are atomic (a temp file renamed into
+// place) and each finished object emits the same "finalized" notification a bucket would.
+
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { FinalizedObject, ObjectStore, StoredObject } from '../../ports.js';
+
+const SAFE_NAME = /^[A-Za-z0-9_.\-]+(\/[A-Za-z0-9_.\-]+)*$/;
+
+export class FolderObjectStore implements ObjectStore {
+  readonly bucket: string;
+  private listeners: ((object: FinalizedObject) => void)[] = [];
+
+  constructor(readonly root: string, bucket?: string) {
+    this.root = path.resolve(root);
+    this.bucket = bucket ?? path.basename(this.root);
+  }
+
+  /** Called for every object that finishes writing, like a bucket's finalize notification. */
+  onFinalize(listener: (object: FinalizedObject) => void): void {
+    this.listeners.push(listener);
+  }
+
+  uri(name: string): string {
+    return this.localPath(name);
+  }
+
+  localPath(name: string): string {
+    if (!SAFE_NAME.test(name) || name.split('/').some((p) => p === '.' || p === '..')) {
+      throw new Error(`object name ${JSON.stringify(name)} is not a safe path`);
+    }
+    return path.join(this.root, name);
+  }
+
+  /** A fresh temp path on the same filesystem, for writers that produce a file (DuckDB COPY). */
+  async tempPath(suffix = ''): Promise<string> {
+    const dir = path.join(this.root, '.tmp');
+    await fs.mkdir(dir, { recursive: true });
+    return path.join(dir, `${Date.now()}-${randomBytes(6).toString('hex')}${suffix}`);
+  }
+
+  /** Moves a finished temp file into place atomically and emits its finalize notification. */
+  async adopt(name: string, tempFile: string): Promise<void> {
+    const target = this.localPath(name);
+    await fs.mkdir(path.dirname(target), { recursive: true });
+    await fs.rename(tempFile, target);
+    await this.finalized(name);
+  }
+
+  async write(name: string, data: Uint8Array | string, options: { ifAbsent?: boolean } = {}): Promise<boolean> {
+    const target = this.localPath(name);
+    await fs.mkdir(path.dirname(target), { recursive: true });
+    const temp = await this.tempPath();
+    await fs.writeFile(temp, data);
+    if (options.ifAbsent) {
+      // link() fails if the target exists: an atomic create-if-absent, like ifGenerationMatch=0.
+      try {
+        await fs.link(temp, target);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+        throw error;
+      } finally {
+        await fs.rm(temp, { force: true });
+      }
+    } else {
+      await fs.rename(temp, target);
+    }
+    await this.finalized(name);
+    return true;
+  }
+
+  async read(name: string): Promise<Uint8Array> {
+    return fs.readFile(this.localPath(name));
+  }
+
+  async readRange(name: string, start: number, end: number): Promise<Uint8Array> {
+    const handle = await fs.open(this.localPath(name), 'r');
+    try {
+      const buffer = Buffer.alloc(Math.max(0, end - start));
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, start);
+      return buffer.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async size(name: string): Promise<number | undefined> {
+    try {
+      return (await fs.stat(this.localPath(name))).size;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+  }
+
+  async list(prefix: string): Promise<StoredObject[]> {
+    const out: StoredObject[] = [];
+    const walk = async (dir: string, rel: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await fs.readdir(dir, { withFileTypes: true });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw error;
+      }
+      for (const e of entries) {
+        if (e.name === '.tmp') continue;
+        const name = rel ? `${rel}/${e.name}` : e.name;
+        if (e.isDirectory()) await walk(path.join(dir, e.name), name);
+        else if (name.startsWith(prefix)) out.push({ name, size: (await fs.stat(path.join(dir, e.name))).size });
+      }
+    };
+    // Walk only below the prefix's folder part.
+    const folder = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
+    await walk(folder ? this.localPath(folder) : this.root, folder);
+    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  async deletePrefix(prefix: string): Promise<number> {
+    const objects = await this.list(prefix);
+    await Promise.all(objects.map((o) => fs.rm(this.localPath(o.name), { force: true })));
+    return objects.length;
+  }
+
+  private async finalized(name: string): Promise<void> {
+    const size = (await this.size(name)) ?? 0;
+    for (const listener of this.listeners) listener({ bucket: this.bucket, name, size });
+  }
+}

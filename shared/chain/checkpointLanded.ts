@@ -1,0 +1,117 @@
+// checkpointLanded: a staging object was finalized. If it completes a feature's checkpoint (its
+// marker, or a single file uploaded by hand), check the checkpoint from its footers, record it
+// once per feature, count distinct landed features, and let exactly one landing start the merge.
+
+import { CheckpointError, checkCheckpoint, readFooter, summariseFooters, type CheckpointMarker } from '../checkpoint.js';
+import { errorMessage } from '../log.js';
+import { HAND_UPLOAD_NAME, paths, parseStagingObject } from '../naming.js';
+import type { CheckpointRecord, FinalizedObject } from '../ports.js';
+import type { ChainDeps } from './deps.js';
+import { decodeMarker } from './extractFeature.js';
+import { attributes } from './messages.js';
+import { failRun, loadManifest, moved } from './runs.js';
+
+export type LandingOutcome = 'recorded' | 'duplicate' | 'ignored' | 'invalid';
+
+export async function checkpointLanded(deps: ChainDeps, object: FinalizedObject): Promise<LandingOutcome> {
+  const { logger, store } = deps;
+  if (object.bucket !== deps.staging.bucket) {
+    logger.info(`object ${object.name} is in bucket ${object.bucket}, not the staging bucket: ignored`, { step: 'landing' });
+    return 'ignored';
+  }
+  const parsed = parseStagingObject(object.name);
+  const isHandUpload = parsed?.kind === 'part' && parsed.file === HAND_UPLOAD_NAME;
+  if (!parsed || (parsed.kind !== 'marker' && !isHandUpload)) {
+    logger.debug(`object ${object.name} does not complete a checkpoint: ignored`, { step: 'landing' });
+    return 'ignored';
+  }
+  const { runId, feature } = parsed;
+  const log = { runId, pair: runId.slice(0, 6), feature, step: 'landing' };
+  const run = await store.getRun(runId);
+  if (!run || run.state !== 'extracting') {
+    logger.info(`object ${object.name} belongs to no run that is extracting (${run ? `run is ${run.state}` : 'no such run'}): ignored`, log);
+    return 'ignored';
+  }
+  const manifest = await loadManifest(deps, run);
+  const entry = manifest.features.find((f) => f.feature === feature);
+  if (!entry) {
+    logger.warn(`feature ${feature} is not in the run's manifest: ignored`, log);
+    return 'ignored';
+  }
+
+  let record: CheckpointRecord;
+  try {
+    const marker = isHandUpload ? await handUploadMarker(deps, runId, feature, run.window) : await readLandedMarker(deps, object.name, feature);
+    const footers = await Promise.all(marker.files.map(async (f) => {
+      try {
+        return await readFooter(deps.staging, f);
+      } catch (error) {
+        if ((await deps.staging.size(f)) === undefined) throw new CheckpointError(feature, `file ${f} is missing`);
+        throw new CheckpointError(feature, `file ${f} is not readable parquet (${errorMessage(error)})`);
+      }
+    }));
+    const summary = checkCheckpoint(entry, run.window, marker, summariseFooters(footers));
+    const nullCounts: Record<string, number> = {};
+    for (const c of entry.columns) nullCounts[c.output] = summary.nullCounts.get(c.source) ?? 0;
+    record = {
+      runId, feature, landedAt: deps.clock.now().toISOString(), files: marker.files, rows: summary.rows,
+      sourceRows: marker.sourceRows, duplicates: marker.duplicates, nullCounts, minKey: summary.minKey, maxKey: summary.maxKey, bytes: summary.bytes,
+    };
+  } catch (error) {
+    if (!(error instanceof CheckpointError)) throw error; // temporary: retried
+    logger.error(error.message, log);
+    await failRun(deps, runId, error.message);
+    return 'invalid';
+  }
+
+  const created = await store.recordCheckpoint(record);
+  const landed = await store.countCheckpoints(runId);
+  if (created) deps.observe?.({ type: 'landed', runId, feature, landed, expected: run.expected });
+  logger.info(`checkpoint ${created ? 'recorded' : 'already recorded'}: ${record.rows} rows; ${landed}/${run.expected} landed`, log);
+  if (landed >= run.expected) await claimMerge(deps, runId);
+  return created ? 'recorded' : 'duplicate';
+}
+
+/** Moves the run to merging and sends the one merge request; only the winner of the claim sends. */
+export async function claimMerge(deps: ChainDeps, runId: string): Promise<boolean> {
+  const now = deps.clock.now();
+  const { run, changed } = await deps.store.updateRun(runId, (r) =>
+    r.state === 'extracting'
+      ? { ...moved(r, 'merging', now), mergeAttempts: r.mergeAttempts + 1, timings: { ...r.timings, extract_ms: now.getTime() - Date.parse(r.createdAt) } }
+      : undefined,
+  );
+  if (changed) {
+    deps.logger.info('all checkpoints landed: merge requested', { runId, pair: run.pair, step: 'landing' });
+    await deps.bus.publish(deps.config.topics.mergeRequests, { runId, pair: run.pair }, attributes({ pair: run.pair, runId }));
+  }
+  return changed;
+}
+
+async function readLandedMarker(deps: ChainDeps, name: string, feature: string): Promise<CheckpointMarker> {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(await deps.staging.read(name)).toString('utf8'));
+  } catch (error) {
+    if ((await deps.staging.size(name)) === undefined) throw error; // vanished: let it retry
+    throw new CheckpointError(feature, `marker ${name} is not valid JSON`);
+  }
+  try {
+    const marker = decodeMarker(value);
+    if (marker.feature !== feature) throw new Error(`marker names feature ${marker.feature}`);
+    return marker;
+  } catch (error) {
+    throw new CheckpointError(feature, `marker ${name}: ${errorMessage(error)}`);
+  }
+}
+
+/** A single-file checkpoint uploaded by hand: what its marker would say, read from its footer. */
+async function handUploadMarker(deps: ChainDeps, runId: string, feature: string, window: CheckpointMarker['window']): Promise<CheckpointMarker> {
+  const file = `${paths.featureDir(runId, feature)}${HAND_UPLOAD_NAME}`;
+  let rows: number;
+  try {
+    rows = Number((await readFooter(deps.staging, file)).metadata.num_rows);
+  } catch (error) {
+    throw new CheckpointError(feature, `uploaded ${file} is not readable parquet (${errorMessage(error)})`);
+  }
+  return { runId, feature, window, files: [file], rows, sourceRows: rows, duplicates: 0, writtenAt: deps.clock.now().toISOString() };
+}

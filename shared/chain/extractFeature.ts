@@ -1,0 +1,86 @@
+// extractFeature: one feature table -> parquet checkpoint(s) in the staging store for the run's
+// window, then the completion marker, written last. A checkpoint already complete is not redone.
+
+import { CheckpointMarker } from '../checkpoint.js';
+import { InputError, paths } from '../naming.js';
+import type { ChainDeps } from './deps.js';
+import type { ExtractRequest } from './messages.js';
+import { loadManifest } from './runs.js';
+
+export type ExtractOutcome = 'extracted' | 'already-complete' | 'ignored';
+
+export async function extractFeature(deps: ChainDeps, request: ExtractRequest): Promise<ExtractOutcome> {
+  const { runId, feature } = request;
+  const log = { runId, pair: request.pair, feature, step: 'extract' };
+  const run = await deps.store.getRun(runId);
+  if (!run) throw new InputError(`run ${runId} not found`);
+  if (run.state !== 'extracting') {
+    deps.logger.info(`run is ${run.state}: extract not needed`, log);
+    return 'ignored';
+  }
+  const manifest = await loadManifest(deps, run);
+  const entry = manifest.features.find((f) => f.feature === feature);
+  if (!entry) throw new InputError(`feature ${feature} is not in run ${runId}'s manifest`);
+
+  const markerObject = paths.marker(runId, feature);
+  const existing = await readMarker(deps, markerObject);
+  if (existing && (await filesPresent(deps, existing.files))) {
+    // Rewriting the marker re-sends its finalize notification: if the landing of the first one
+    // was lost (a crash between writing and recording), this one records it. Landing is idempotent.
+    await deps.staging.write(markerObject, JSON.stringify(existing), { contentType: 'application/json' });
+    deps.logger.info('checkpoint already complete; marker re-sent', log);
+    return 'already-complete';
+  }
+
+  const began = Date.now();
+  const result = await deps.warehouse.extract({
+    runId,
+    pair: run.pair,
+    feature,
+    dataset: entry.dataset,
+    columns: entry.columns.map((c) => c.source),
+    window: run.window,
+    prefix: paths.featureDir(runId, feature),
+  });
+  if (result.state === 'pending') throw new Error(`extract of ${feature} still running: ${result.detail}`);
+  const marker: CheckpointMarker = {
+    runId,
+    feature,
+    window: run.window,
+    files: result.files,
+    rows: result.rows,
+    sourceRows: result.sourceRows,
+    duplicates: result.duplicates,
+    writtenAt: deps.clock.now().toISOString(),
+  };
+  await deps.staging.write(markerObject, JSON.stringify(marker), { contentType: 'application/json' });
+  deps.logger.info(`extracted ${result.rows} rows (${result.duplicates} duplicate keys removed) in ${Date.now() - began} ms`, log);
+  return 'extracted';
+}
+
+/** The marker's content, or undefined when absent; a marker that is not valid JSON reads as absent. */
+export async function readMarker(deps: Pick<ChainDeps, 'staging'>, object: string): Promise<CheckpointMarker | undefined> {
+  if ((await deps.staging.size(object)) === undefined) return undefined;
+  try {
+    return decodeMarker(JSON.parse(Buffer.from(await deps.staging.read(object)).toString('utf8')));
+  } catch {
+    return undefined;
+  }
+}
+
+export function decodeMarker(value: unknown): CheckpointMarker {
+  const m = value as Partial<CheckpointMarker> | null;
+  const ok =
+    typeof m === 'object' && m !== null &&
+    typeof m.runId === 'string' && typeof m.feature === 'string' &&
+    typeof m.window?.start === 'string' && typeof m.window?.end === 'string' &&
+    Array.isArray(m.files) && m.files.every((f) => typeof f === 'string') &&
+    Number.isSafeInteger(m.rows) && Number.isSafeInteger(m.sourceRows) && Number.isSafeInteger(m.duplicates);
+  if (!ok) throw new Error('marker is not a checkpoint marker');
+  return m as CheckpointMarker;
+}
+
+async function filesPresent(deps: ChainDeps, files: string[]): Promise<boolean> {
+  const sizes = await Promise.all(files.map((f) => deps.staging.size(f)));
+  return sizes.every((s) => s !== undefined && s > 0);
+}

@@ -1,0 +1,121 @@
+// mergeRun: plan the column groups and staged joins, run them in the warehouse, verify the
+// output (rows = label rows in the window, keys unique and in order, column count = manifest's),
+// write _manifest.json and the report, and record and publish the outcome.
+
+import { readFooter } from '../checkpoint.js';
+import { columnMapping, outputColumns, type RunManifest } from '../manifest.js';
+import { paths } from '../naming.js';
+import { planMerge } from '../planner.js';
+import type { MergedGroup, RunOutput, RunRecord } from '../ports.js';
+import { buildReport, type RunReport } from '../report.js';
+import type { ChainDeps } from './deps.js';
+import type { MergeRequest } from './messages.js';
+import { failOnError, failRun, loadManifest, moved, publishOutcome } from './runs.js';
+
+export type MergeOutcome = 'succeeded' | 'failed' | 'ignored';
+
+export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<MergeOutcome> {
+  const { runId } = request;
+  const log = { runId, pair: request.pair, step: 'merge' };
+  const run = await deps.store.getRun(runId);
+  if (!run || run.state !== 'merging') {
+    deps.logger.info(`merge not needed: ${run ? `run is ${run.state}` : 'no such run'}`, log);
+    return 'ignored';
+  }
+  const manifest = await loadManifest(deps, run);
+  const checkpoints = await deps.store.listCheckpoints(runId);
+  const files = Object.fromEntries(checkpoints.map((c) => [c.feature, c.files]));
+  const missing = manifest.features.filter((f) => !files[f.feature]).map((f) => f.feature);
+  if (missing.length > 0) {
+    await failRun(deps, runId, `merge found ${missing.length} feature(s) without a checkpoint: ${missing.slice(0, 5).join(', ')}`);
+    return 'failed';
+  }
+
+  const began = Date.now();
+  const plan = planMerge(manifest, deps.config.maxGroupColumns, deps.config.joinBatchTables);
+  deps.logger.info(`merging ${manifest.features.length} features into ${plan.groups.length} column group(s)`, log);
+  const result = await failOnError(deps, runId, 'merge', () =>
+    deps.warehouse.merge(
+      { runId, pair: run.pair, window: run.window, manifest, plan, checkpoints: files, outputPrefix: paths.outputDir(run.pair, runId) },
+      (progress) => deps.observe?.({ type: 'merge', runId, progress }),
+    ),
+  );
+  if (result.state === 'pending') throw new Error(`merge still running: ${result.detail}`);
+  const mergeMs = Date.now() - began;
+
+  const problems = await failOnError(deps, runId, 'verify', () => verifyOutput(deps, manifest, run, result.groups));
+  if (problems.length > 0) {
+    await failRun(deps, runId, `output verification failed: ${problems.join('; ')}`);
+    return 'failed';
+  }
+
+  const report = buildReport(manifest, checkpoints, run.labelRows);
+  const output = await writeOutputs(deps, manifest, run, result.groups, report);
+  const now = deps.clock.now();
+  const { run: done, changed } = await deps.store.updateRun(runId, (r) =>
+    r.state === 'merging'
+      ? {
+          ...moved(r, 'succeeded', now),
+          output,
+          warnings: report.warnings,
+          timings: { ...r.timings, merge_ms: mergeMs, total_ms: now.getTime() - Date.parse(r.createdAt) },
+          ...(result.bytesProcessed !== undefined ? { bytesProcessed: result.bytesProcessed } : {}),
+          ...(result.costUsd !== undefined ? { costUsd: result.costUsd } : {}),
+        }
+      : undefined,
+  );
+  if (changed) {
+    deps.logger.info(`run succeeded: ${output.rows} rows x ${output.columns} columns in ${output.files.length} file(s)`, log);
+    await publishOutcome(deps, done);
+  }
+  return changed ? 'succeeded' : 'ignored';
+}
+
+/** Checks what the merge wrote, from the adapter's counts and the output files' own footers. */
+async function verifyOutput(deps: ChainDeps, manifest: RunManifest, run: RunRecord, groups: MergedGroup[]): Promise<string[]> {
+  const problems: string[] = [];
+  const expectedColumns = outputColumns(manifest);
+  const written: string[] = [manifest.key];
+  for (const g of groups) {
+    if (g.rows !== run.labelRows) problems.push(`group ${g.index} has ${g.rows} rows, the window has ${run.labelRows} label rows`);
+    if (g.distinctKeys !== g.rows) problems.push(`group ${g.index} has ${g.rows - g.distinctKeys} duplicate keys`);
+    if (!g.keysInOrder) problems.push(`group ${g.index} keys are not in the same ascending order as group 0`);
+    if (g.columns.length > deps.config.maxGroupColumns) problems.push(`group ${g.index} has ${g.columns.length} columns, over ${deps.config.maxGroupColumns}`);
+    let footerRows = 0;
+    for (const file of g.files) {
+      const { metadata } = await readFooter(deps.output, file);
+      footerRows += Number(metadata.num_rows);
+      const names = metadata.schema.slice(1).map((e) => e.name);
+      if (names.join(',') !== g.columns.join(',')) problems.push(`file ${file} does not have the group's columns`);
+    }
+    if (footerRows !== g.rows) problems.push(`group ${g.index} files hold ${footerRows} rows, the merge reported ${g.rows}`);
+    written.push(...g.columns.slice(1));
+  }
+  if (written.length !== manifest.columnCount) problems.push(`output has ${written.length} columns, the manifest ${manifest.columnCount}`);
+  else if (written.join(',') !== expectedColumns.join(',')) problems.push('output columns differ from the manifest');
+  return problems;
+}
+
+async function writeOutputs(deps: ChainDeps, manifest: RunManifest, run: RunRecord, groups: MergedGroup[], report: RunReport): Promise<RunOutput> {
+  const manifestObject = paths.outputManifest(run.pair, run.runId);
+  const reportObject = paths.outputReport(run.pair, run.runId);
+  const files = groups.flatMap((g) => g.files);
+  const bytes = groups.reduce((s, g) => s + g.bytes, 0);
+  const outputManifest = {
+    pair: run.pair,
+    runId: run.runId,
+    window: run.window,
+    key: manifest.key,
+    rows: run.labelRows,
+    columns: manifest.columnCount,
+    bytes,
+    groups: groups.map((g) => ({ index: g.index, files: g.files.map((f) => deps.output.uri(f)), objects: g.files, rows: g.rows, columns: g.columns, bytes: g.bytes })),
+    columnMapping: columnMapping(manifest),
+    features: report.features,
+    warnings: report.warnings,
+    createdAt: deps.clock.now().toISOString(),
+  };
+  await deps.output.write(reportObject, JSON.stringify(report, null, 1), { contentType: 'application/json' });
+  await deps.output.write(manifestObject, JSON.stringify(outputManifest, null, 1), { contentType: 'application/json' });
+  return { manifest: manifestObject, report: reportObject, rows: run.labelRows, columns: manifest.columnCount, files, bytes };
+}

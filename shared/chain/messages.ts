@@ -1,0 +1,107 @@
+// The messages of the chain, decoded from untrusted input: typed, then validated, never cast.
+
+import { assertIdentifier, assertRunId, InputError, validatePair } from '../naming.js';
+import type { Window } from '../ports.js';
+
+export interface RunRequest {
+  pair: string;
+  start?: string;
+  end?: string;
+  force?: boolean;
+}
+
+export interface ExtractRequest {
+  runId: string;
+  pair: string;
+  feature: string;
+}
+
+export interface MergeRequest {
+  runId: string;
+  pair: string;
+}
+
+export interface RunEvent {
+  type: 'run.succeeded' | 'run.failed';
+  runId: string;
+  pair: string;
+  status: 'succeeded' | 'failed';
+  error?: string;
+  expected: number;
+  landed: number;
+  output?: { manifest: string; report: string; rows: number; columns: number; files: string[]; bytes: number };
+  warnings: string[];
+  timings: Record<string, number>;
+  bytesProcessed?: number;
+  costUsd?: number;
+}
+
+function record(value: unknown, what: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InputError(`${what} must be a JSON object`);
+  return value as Record<string, unknown>;
+}
+
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new InputError(`${what} is not valid JSON: ${JSON.stringify(text.slice(0, 80))}`);
+  }
+}
+
+/** An ISO-8601 time with an explicit zone (or a date), normalised to UTC ISO; refuses anything else. */
+export function parseTime(value: unknown, what: string): string {
+  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2}))?$/.test(value)) {
+    throw new InputError(`${what} ${JSON.stringify(value)} must be an ISO-8601 time such as 2020-01-01T00:00:00Z`);
+  }
+  const date = new Date(value.length === 10 ? `${value}T00:00:00Z` : value);
+  if (Number.isNaN(date.getTime())) throw new InputError(`${what} ${JSON.stringify(value)} is not a valid time`);
+  return date.toISOString();
+}
+
+export function parseWindow(start: unknown, end: unknown): Partial<Window> {
+  const window: Partial<Window> = {};
+  if (start !== undefined) window.start = parseTime(start, 'start');
+  if (end !== undefined) window.end = parseTime(end, 'end');
+  if (window.start && window.end && window.start >= window.end) throw new InputError(`start ${window.start} must be before end ${window.end}`);
+  return window;
+}
+
+/** A run request: a bare pair name (`eurusd`) or JSON `{pair, start?, end?, force?}`. */
+export function decodeRunRequest(body: string | unknown, currencies: readonly string[]): RunRequest {
+  let value: unknown = body;
+  if (typeof body === 'string') {
+    const text = body.trim();
+    value = text.startsWith('{') ? parseJson(text, 'run request') : { pair: text.toLowerCase() };
+  }
+  const r = record(value, 'run request');
+  const unknownKeys = Object.keys(r).filter((k) => !['pair', 'start', 'end', 'force'].includes(k));
+  if (unknownKeys.length > 0) throw new InputError(`run request has unknown field(s): ${unknownKeys.join(', ')}`);
+  const pair = validatePair(typeof r.pair === 'string' ? r.pair.toLowerCase() : r.pair, currencies);
+  if (r.force !== undefined && typeof r.force !== 'boolean') throw new InputError('force must be true or false');
+  const window = parseWindow(r.start, r.end);
+  return { pair, ...window, ...(r.force !== undefined ? { force: r.force } : {}) };
+}
+
+export function decodeExtractRequest(body: string | unknown): ExtractRequest {
+  const r = record(typeof body === 'string' ? parseJson(body, 'extract request') : body, 'extract request');
+  const runId = assertRunId(r.runId);
+  const feature = assertIdentifier(r.feature, 'feature');
+  if (r.pair !== runId.slice(0, 6)) throw new InputError(`extract request pair ${JSON.stringify(r.pair)} does not match run ${runId}`);
+  return { runId, pair: runId.slice(0, 6), feature };
+}
+
+export function decodeMergeRequest(body: string | unknown): MergeRequest {
+  const r = record(typeof body === 'string' ? parseJson(body, 'merge request') : body, 'merge request');
+  const runId = assertRunId(r.runId);
+  if (r.pair !== runId.slice(0, 6)) throw new InputError(`merge request pair ${JSON.stringify(r.pair)} does not match run ${runId}`);
+  return { runId, pair: runId.slice(0, 6) };
+}
+
+/** Attributes set on every message, so subscriptions can filter and logs can be joined. */
+export function attributes(fields: { pair: string; runId?: string; feature?: string }): Record<string, string> {
+  const out: Record<string, string> = { pair: fields.pair };
+  if (fields.runId) out.runId = fields.runId;
+  if (fields.feature) out.feature = fields.feature;
+  return out;
+}

@@ -1,0 +1,68 @@
+// rerun: reopen a run for what is missing, for its merge only, or for named features (their
+// checkpoints are dropped and extracted again). The pair must not have another active run.
+
+import { ConflictError, InputError, assertIdentifier, paths } from '../naming.js';
+import type { RunRecord } from '../ports.js';
+import type { ChainDeps } from './deps.js';
+import { attributes } from './messages.js';
+import { loadManifest, moved, requireRun } from './runs.js';
+import { fanOut } from './startRun.js';
+
+export type RerunMode = 'missing' | 'merge' | 'features';
+
+export interface RerunRequest {
+  mode: RerunMode;
+  features?: string[];
+}
+
+export function decodeRerunRequest(value: unknown): RerunRequest {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InputError('rerun request must be a JSON object');
+  const r = value as Record<string, unknown>;
+  if (r.mode !== 'missing' && r.mode !== 'merge' && r.mode !== 'features') throw new InputError(`mode ${JSON.stringify(r.mode)} must be "missing", "merge" or "features"`);
+  if (r.mode !== 'features') {
+    if (r.features !== undefined) throw new InputError('features are only given with mode "features"');
+    return { mode: r.mode };
+  }
+  if (!Array.isArray(r.features) || r.features.length === 0) throw new InputError('mode "features" needs a non-empty list of features');
+  return { mode: 'features', features: r.features.map((f) => assertIdentifier(f, 'feature')) };
+}
+
+export async function rerun(deps: ChainDeps, runId: string, request: RerunRequest): Promise<{ run: RunRecord; features: string[] }> {
+  const run = await requireRun(deps, runId);
+  const active = await deps.store.activeRun(run.pair);
+  if (active && active.runId !== runId) throw new ConflictError(`pair ${run.pair} has another active run ${active.runId}`);
+  const manifest = await loadManifest(deps, run);
+  const known = new Set(manifest.features.map((f) => f.feature));
+  const landed = new Set((await deps.store.listCheckpoints(runId)).map((c) => c.feature));
+
+  let features: string[] = [];
+  if (request.mode === 'features') {
+    const unknown = request.features!.filter((f) => !known.has(f));
+    if (unknown.length > 0) throw new InputError(`not in run ${runId}'s manifest: ${unknown.join(', ')}`);
+    features = [...new Set(request.features!)];
+    for (const f of features) {
+      await deps.store.deleteCheckpoint(runId, f);
+      await deps.staging.deletePrefix(paths.featureDir(runId, f));
+    }
+  } else if (request.mode === 'missing') {
+    features = manifest.features.map((f) => f.feature).filter((f) => !landed.has(f));
+  } else if (landed.size < known.size) {
+    throw new ConflictError(`run ${runId} has ${known.size - landed.size} feature(s) without a checkpoint: rerun with mode "missing" first`);
+  }
+
+  const target = request.mode === 'merge' || features.length === 0 ? 'merging' : 'extracting';
+  const now = deps.clock.now();
+  const reason = `rerun (${request.mode}${features.length ? `: ${features.length} feature(s)` : ''})`;
+  const { run: reopened } = await deps.store.updateRun(runId, (r) => ({
+    ...moved(r, target, now, reason),
+    reconcileAttempts: 0,
+    mergeAttempts: target === 'merging' ? r.mergeAttempts + 1 : r.mergeAttempts,
+    warnings: [],
+  })).catch((error: Error) => {
+    throw new ConflictError(error.message);
+  });
+  deps.logger.info(reason, { runId, pair: run.pair, step: 'rerun' });
+  if (target === 'merging') await deps.bus.publish(deps.config.topics.mergeRequests, { runId, pair: run.pair }, attributes({ pair: run.pair, runId }));
+  else await fanOut(deps, run, features);
+  return { run: reopened, features };
+}

@@ -1,0 +1,91 @@
+// Run lifecycle helpers shared by the handlers: reading the frozen manifest, moving a run from
+// state to state (each move recorded with its time), and publishing the run's outcome.
+
+import type { RunManifest } from '../manifest.js';
+import { errorMessage } from '../log.js';
+import { NotFoundError } from '../naming.js';
+import { TERMINAL_STATES, type RunRecord, type RunState } from '../ports.js';
+import type { ChainDeps } from './deps.js';
+import { attributes, type RunEvent } from './messages.js';
+
+export async function requireRun(deps: ChainDeps, runId: string): Promise<RunRecord> {
+  const run = await deps.store.getRun(runId);
+  if (!run) throw new NotFoundError(`run ${runId} not found`);
+  return run;
+}
+
+export async function loadManifest(deps: ChainDeps, run: RunRecord): Promise<RunManifest> {
+  const cached = deps.manifests?.get(run.runId);
+  if (cached) return cached;
+  const bytes = await deps.staging.read(run.manifestObject);
+  const manifest = JSON.parse(Buffer.from(bytes).toString('utf8')) as RunManifest;
+  if (manifest.runId !== run.runId || manifest.features.length !== run.expected) {
+    throw new Error(`manifest ${run.manifestObject} does not belong to run ${run.runId}`);
+  }
+  if (deps.manifests) {
+    if (deps.manifests.size > 16) deps.manifests.delete(deps.manifests.keys().next().value!);
+    deps.manifests.set(run.runId, manifest);
+  }
+  return manifest;
+}
+
+/** A copy of `run` moved to `state`, with the move recorded. */
+export function moved(run: RunRecord, state: RunState, at: Date, reason?: string): RunRecord {
+  const time = at.toISOString();
+  const { error: _previous, ...rest } = run; // an error belongs to the failed state only
+  return {
+    ...(state === 'failed' ? run : rest),
+    state,
+    updatedAt: time,
+    transitions: [...run.transitions, { state, at: time, ...(reason ? { reason } : {}) }],
+  };
+}
+
+export const isTerminal = (state: RunState) => TERMINAL_STATES.includes(state);
+
+/** Milliseconds from the run's first entry into `from` to its last entry into `to`. */
+export function span(run: RunRecord, from: RunState | 'created', to: RunState): number | undefined {
+  const start = from === 'created' ? run.createdAt : run.transitions.find((t) => t.state === from)?.at;
+  const end = [...run.transitions].reverse().find((t) => t.state === to)?.at;
+  return start && end ? Date.parse(end) - Date.parse(start) : undefined;
+}
+
+/** Fails a run that is not finished yet, and publishes its failure. Idempotent. */
+export async function failRun(deps: ChainDeps, runId: string, reason: string): Promise<RunRecord> {
+  const { run, changed } = await deps.store.updateRun(runId, (r) => (isTerminal(r.state) ? undefined : { ...moved(r, 'failed', deps.clock.now(), reason), error: reason }));
+  if (changed) {
+    deps.logger.error(`run failed: ${reason}`, { runId, pair: run.pair, step: 'run' });
+    await publishOutcome(deps, run);
+  }
+  return run;
+}
+
+export async function publishOutcome(deps: ChainDeps, run: RunRecord): Promise<void> {
+  const landed = await deps.store.countCheckpoints(run.runId);
+  const event: RunEvent = {
+    type: run.state === 'succeeded' ? 'run.succeeded' : 'run.failed',
+    runId: run.runId,
+    pair: run.pair,
+    status: run.state === 'succeeded' ? 'succeeded' : 'failed',
+    ...(run.error ? { error: run.error } : {}),
+    expected: run.expected,
+    landed,
+    ...(run.output ? { output: run.output } : {}),
+    warnings: run.warnings,
+    timings: run.timings,
+    ...(run.bytesProcessed !== undefined ? { bytesProcessed: run.bytesProcessed } : {}),
+    ...(run.costUsd !== undefined ? { costUsd: run.costUsd } : {}),
+  };
+  await deps.bus.publish(deps.config.topics.runEvents, event, attributes({ pair: run.pair, runId: run.runId }));
+  deps.observe?.({ type: 'finished', runId: run.runId, state: run.state === 'succeeded' ? 'succeeded' : 'failed' });
+}
+
+/** Runs a step; if it throws, the run fails with the reason, then the error goes on up. */
+export async function failOnError<T>(deps: ChainDeps, runId: string, step: string, body: () => Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } catch (error) {
+    await failRun(deps, runId, `${step}: ${errorMessage(error)}`).catch(() => {});
+    throw error;
+  }
+}

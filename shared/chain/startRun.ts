@@ -1,0 +1,98 @@
+// startRun: validate the request, claim the pair (one active run), discover the pair's feature
+// tables, freeze them in the run manifest, and fan out one extract request per feature.
+
+import { buildManifest } from '../manifest.js';
+import { InputError, newRunId, paths } from '../naming.js';
+import type { RunRecord, Window } from '../ports.js';
+import type { ChainDeps } from './deps.js';
+import { attributes, type RunRequest } from './messages.js';
+import { failRun } from './runs.js';
+
+export interface StartResult {
+  run: RunRecord;
+  /** False when the pair already had an active run: that run is returned, nothing is started. */
+  created: boolean;
+}
+
+const MINUTE_MS = 60_000;
+
+export async function startRun(deps: ChainDeps, request: RunRequest): Promise<StartResult> {
+  const { config, warehouse, store, clock, logger } = deps;
+  const pair = request.pair;
+  let active = await store.activeRun(pair);
+  if (active && request.force) {
+    await failRun(deps, active.runId, 'superseded by a forced run request');
+    active = await store.activeRun(pair);
+  }
+  if (active) {
+    logger.info(`pair ${pair} already has an active run ${active.runId}; returning it`, { pair, runId: active.runId, step: 'start' });
+    return { run: active, created: false };
+  }
+  const began = Date.now();
+  const labelTableName = `${config.labelTablePrefix}${pair}`;
+  const [featureCatalog, labelCatalog] = await Promise.all([warehouse.listTables(config.featuresDataset), warehouse.listTables(config.labelsDataset)]);
+  const labelTable = labelCatalog.find((t) => t.table === labelTableName);
+  if (!labelTable) throw new InputError(`label table ${config.labelsDataset}.${labelTableName} not found`);
+
+  const window = await resolveWindow(deps, labelTableName, request);
+  const labels = await warehouse.labelStats(config.labelsDataset, labelTableName, window);
+  if (labels.rows === 0) throw new InputError(`label table ${config.labelsDataset}.${labelTableName} has no rows in [${window.start}, ${window.end})`);
+
+  const now = clock.now();
+  const runId = newRunId(pair, now);
+  const manifest = buildManifest({ runId, pair, createdAt: now.toISOString(), window, labelRows: labels.rows, featureCatalog, labelTable, config });
+  const manifestObject = paths.manifest(runId);
+  await deps.staging.write(manifestObject, JSON.stringify(manifest), { contentType: 'application/json' });
+
+  const time = now.toISOString();
+  const record: RunRecord = {
+    runId,
+    pair,
+    state: 'extracting',
+    createdAt: time,
+    updatedAt: time,
+    window,
+    expected: manifest.features.length,
+    labelRows: labels.rows,
+    manifestObject,
+    transitions: [{ state: 'extracting', at: time }],
+    reconcileAttempts: 0,
+    mergeAttempts: 0,
+    warnings: [],
+    timings: { discover_ms: Date.now() - began },
+  };
+  const claimed = await store.createRun(record);
+  if (!claimed.created) {
+    // Another request won the race for this pair; ours leaves no trace but its manifest file.
+    await deps.staging.deletePrefix(manifestObject);
+    return { run: claimed.run, created: false };
+  }
+  deps.manifests?.set(runId, manifest);
+  logger.info(`run started: ${manifest.features.length} features, ${manifest.columnCount} columns, ${labels.rows} label rows`, {
+    runId, pair, step: 'start', window,
+  });
+  deps.observe?.({ type: 'started', runId, pair, expected: record.expected });
+  await fanOut(deps, record, manifest.features.map((f) => f.feature));
+  return { run: record, created: true };
+}
+
+/** Publishes one extract request per feature, batched. */
+export async function fanOut(deps: ChainDeps, run: Pick<RunRecord, 'runId' | 'pair'>, features: string[]): Promise<void> {
+  await deps.bus.publishMany(
+    deps.config.topics.extractRequests,
+    features.map((feature) => ({ data: { runId: run.runId, pair: run.pair, feature }, attributes: attributes({ pair: run.pair, runId: run.runId, feature }) })),
+  );
+}
+
+/** The run's window: as requested, else the label table's whole range [first, last + 1 minute). */
+async function resolveWindow(deps: ChainDeps, labelTable: string, request: RunRequest): Promise<Window> {
+  if (request.start && request.end) return { start: request.start, end: request.end };
+  const full = await deps.warehouse.labelStats(deps.config.labelsDataset, labelTable);
+  if (full.rows === 0 || !full.minKey || !full.maxKey) throw new InputError(`label table ${deps.config.labelsDataset}.${labelTable} is empty`);
+  const window = {
+    start: request.start ?? full.minKey,
+    end: request.end ?? new Date(Date.parse(full.maxKey) + MINUTE_MS).toISOString(),
+  };
+  if (window.start >= window.end) throw new InputError(`window [${window.start}, ${window.end}) is empty`);
+  return window;
+}

@@ -1,0 +1,126 @@
+// Checking a landed checkpoint from its parquet footers alone (ranged reads: the footer is a few
+// KB at the end of the file, so a checkpoint of any size is checked for the same small cost).
+
+import { parquetMetadataAsync, type FileMetaData } from 'hyparquet';
+import type { ManifestFeature } from './manifest.js';
+import { KEY_COLUMN } from './naming.js';
+import type { ObjectStore, Window } from './ports.js';
+
+/** What a checkpoint's marker says; written last by the extract, read first by the landing. */
+export interface CheckpointMarker {
+  runId: string;
+  feature: string;
+  window: Window;
+  files: string[];
+  rows: number;
+  sourceRows: number;
+  duplicates: number;
+  writtenAt: string;
+}
+
+export interface FooterSummary {
+  rows: number;
+  bytes: number;
+  /** Column name -> physical/logical type description. */
+  columns: Map<string, string>;
+  nullCounts: Map<string, number>;
+  minKey: string | null;
+  maxKey: string | null;
+  /** Whether row groups are in key order and do not overlap. */
+  keyOrdered: boolean;
+}
+
+export class CheckpointError extends Error {
+  constructor(readonly feature: string, reason: string) {
+    super(`checkpoint of ${feature} is invalid: ${reason}`);
+    this.name = 'CheckpointError';
+  }
+}
+
+/** Reads one parquet file's footer through ranged reads of the object store. */
+export async function readFooter(store: ObjectStore, name: string): Promise<{ metadata: FileMetaData; bytes: number }> {
+  const size = await store.size(name);
+  if (size === undefined) throw new Error(`object ${name} does not exist`);
+  if (size < 12) throw new Error(`object ${name} is ${size} bytes: too small to be parquet`);
+  const buffer = {
+    byteLength: size,
+    slice: async (start: number, end?: number): Promise<ArrayBuffer> => {
+      const bytes = await store.readRange(name, start, end ?? size);
+      return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+    },
+  };
+  // A footer is rarely over 512 KiB even at 232 columns; hyparquet fetches more if it is.
+  const metadata = await parquetMetadataAsync(buffer, { initialFetchSize: Math.min(size, 1 << 19) });
+  return { metadata, bytes: size };
+}
+
+function columnType(element: FileMetaData['schema'][number]): string {
+  const logical = element.logical_type;
+  if (logical?.type === 'TIMESTAMP') return `TIMESTAMP(${logical.unit},${logical.isAdjustedToUTC ? 'UTC' : 'local'})`;
+  return String(element.type ?? 'GROUP');
+}
+
+function iso(value: unknown): string | null {
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'bigint') return new Date(Number(value / 1000n)).toISOString();
+  return null;
+}
+
+/** Summarises the footers of a checkpoint's files (schema, rows, null counts, key range). */
+export function summariseFooters(footers: { metadata: FileMetaData; bytes: number }[]): FooterSummary {
+  const summary: FooterSummary = { rows: 0, bytes: 0, columns: new Map(), nullCounts: new Map(), minKey: null, maxKey: null, keyOrdered: true };
+  for (const [i, { metadata, bytes }] of footers.entries()) {
+    summary.bytes += bytes;
+    summary.rows += Number(metadata.num_rows);
+    const leaves = metadata.schema.slice(1);
+    const columns = new Map(leaves.map((e) => [e.name, columnType(e)]));
+    if (i === 0) summary.columns = columns;
+    else if ([...columns].join() !== [...summary.columns].join()) throw new Error('files of one checkpoint have different schemas');
+    for (const group of metadata.row_groups) {
+      for (const chunk of group.columns) {
+        const name = chunk.meta_data?.path_in_schema.join('.');
+        if (!name) continue;
+        const stats = chunk.meta_data?.statistics;
+        summary.nullCounts.set(name, (summary.nullCounts.get(name) ?? 0) + Number(stats?.null_count ?? 0));
+        if (name === KEY_COLUMN && Number(group.num_rows) > 0) {
+          const lo = iso(stats?.min_value ?? stats?.min);
+          const hi = iso(stats?.max_value ?? stats?.max);
+          if (lo === null || hi === null) throw new Error(`${KEY_COLUMN} has no min/max statistics`);
+          if (summary.maxKey !== null && lo <= summary.maxKey) summary.keyOrdered = false;
+          if (summary.minKey === null || lo < summary.minKey) summary.minKey = lo;
+          if (summary.maxKey === null || hi > summary.maxKey) summary.maxKey = hi;
+        }
+      }
+    }
+  }
+  return summary;
+}
+
+/**
+ * Checks a checkpoint against its manifest entry, the run's window and its marker. Throws a
+ * CheckpointError naming what is wrong; returns the footer summary when all is well.
+ */
+export function checkCheckpoint(feature: ManifestFeature, window: Window, marker: CheckpointMarker, summary: FooterSummary): FooterSummary {
+  const fail = (reason: string) => {
+    throw new CheckpointError(feature.feature, reason);
+  };
+  const keyType = summary.columns.get(KEY_COLUMN);
+  if (keyType === undefined) fail(`no ${KEY_COLUMN} column`);
+  if (!keyType!.startsWith('TIMESTAMP(') || !keyType!.endsWith(',UTC)')) fail(`${KEY_COLUMN} is ${keyType}, expected a UTC timestamp`);
+  if ((summary.nullCounts.get(KEY_COLUMN) ?? 0) > 0) fail(`${KEY_COLUMN} has null values`);
+  const expected = feature.columns.map((c) => c.source);
+  const present = [...summary.columns.keys()].filter((c) => c !== KEY_COLUMN);
+  const missing = expected.filter((c) => !summary.columns.has(c));
+  if (missing.length > 0) fail(`missing columns ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}`);
+  const extra = present.filter((c) => !expected.includes(c));
+  if (extra.length > 0) fail(`unexpected columns ${extra.slice(0, 5).join(', ')}`);
+  if (summary.rows !== marker.rows) fail(`footers count ${summary.rows} rows, the marker says ${marker.rows}`);
+  if (marker.window.start !== window.start || marker.window.end !== window.end) {
+    fail(`extracted for window [${marker.window.start}, ${marker.window.end}), the run's is [${window.start}, ${window.end})`);
+  }
+  if (summary.minKey !== null && (summary.minKey < window.start || summary.maxKey! >= window.end)) {
+    fail(`keys ${summary.minKey}..${summary.maxKey} fall outside the window [${window.start}, ${window.end})`);
+  }
+  if (!summary.keyOrdered) fail('row groups are not in key order');
+  return summary;
+}

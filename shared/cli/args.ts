@@ -1,0 +1,55 @@
+// Command-line parsing: positional words and --flags (`--name value`, `--name=value`, `--flag`).
+
+import { InputError } from '../naming.js';
+
+export interface Args {
+  command: string;
+  positional: string[];
+  flags: Map<string, string | true>;
+}
+
+export function parseArgs(argv: readonly string[], booleanFlags: ReadonlySet<string>): Args {
+  const positional: string[] = [];
+  const flags = new Map<string, string | true>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      positional.push(...argv.slice(i + 1));
+      break;
+    }
+    if (arg.startsWith('--')) {
+      const [name, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+      if (booleanFlags.has(name)) {
+        if (inline !== undefined) throw new InputError(`--${name} takes no value`);
+        flags.set(name, true);
+      } else {
+        const value = inline ?? argv[++i];
+        if (value === undefined || value.startsWith('--')) throw new InputError(`--${name} needs a value`);
+        flags.set(name, value);
+      }
+    } else if (arg === '-h') {
+      flags.set('help', true);
+    } else {
+      positional.push(arg);
+    }
+  }
+  return { command: positional.shift() ?? 'help', positional, flags };
+}
+
+export function stringFlag(args: Args, name: string): string | undefined {
+  const v = args.flags.get(name);
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function intFlag(args: Args, name: string, min: number, max: number): number | undefined {
+  const v = stringFlag(args, name);
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new InputError(`--${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  return Number(v);
+}
+
+export function checkFlags(args: Args, allowed: readonly string[]): void {
+  for (const name of args.flags.keys()) {
+    if (!allowed.includes(name)) throw new InputError(`unknown option --${name} for "${args.command}" (options: ${allowed.map((a) => `--${a}`).join(' ')})`);
+  }
+}

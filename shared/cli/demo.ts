@@ -1,0 +1,41 @@
+// The demo warehouse on first use: built when the embedded warehouse has no label table for the
+// pair, and rebuilt when the requested rows or pairs change. Its parameters live in demo.json.
+
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { Config } from '../config.js';
+import { buildDemoWarehouse } from '../demo/generate.js';
+import type { Embedded } from '../runtime/embedded.js';
+import { ProgressBar } from './progress.js';
+
+interface DemoState {
+  version: 1;
+  pairs: string[];
+  rows: number;
+}
+
+const VERSION = 1;
+
+export async function ensureDemo(embedded: Embedded, config: Config, pairs: string[], rows: number, quiet: boolean): Promise<'built' | 'present' | 'own-data'> {
+  const file = path.join(embedded.home, 'demo.json');
+  const state = await fs.readFile(file, 'utf8').then((t) => JSON.parse(t) as DemoState).catch(() => undefined);
+  if (state && state.version === VERSION && state.rows === rows && pairs.every((p) => state.pairs.includes(p))) return 'present';
+  if (!state) {
+    // A warehouse that already has the label tables is the user's own data: leave it alone.
+    const labels = await embedded.warehouse.listTables(config.labelsDataset);
+    if (pairs.every((p) => labels.some((t) => t.table === `${config.labelTablePrefix}${p}`))) return 'own-data';
+  }
+  const all = [...new Set([...(state?.rows === rows ? state.pairs : []), ...pairs])].sort();
+  if (!quiet) process.stderr.write(`building the demo warehouse: ${all.join(', ')}, ${rows} rows per table (once; reused after)\n`);
+  const bar = quiet ? undefined : new ProgressBar('demo', 1);
+  await buildDemoWarehouse(embedded.warehouse, {
+    pairs: all,
+    rows,
+    featuresDataset: config.featuresDataset,
+    labelsDataset: config.labelsDataset,
+    labelTablePrefix: config.labelTablePrefix,
+    ...(bar ? { onProgress: (done: number, total: number) => bar.update(done, total) } : {}),
+  });
+  await fs.writeFile(file, JSON.stringify({ version: VERSION, pairs: all, rows } satisfies DemoState, null, 1));
+  return 'built';
+}

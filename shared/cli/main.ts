@@ -1,0 +1,230 @@
+// bqx: the command line of the embedded pipeline. `run` builds a pair's training dataset on this
+// machine; `status`, `rerun`, `verify` and `demo` look after runs and data. Errors are one line
+// on stderr with a non-zero exit; progress goes to stderr; --json prints one object to stdout.
+
+import { createWriteStream, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { ConfigError, loadConfig, type Config } from '../config.js';
+import { CheckpointError } from '../checkpoint.js';
+import type { ChainEvent } from '../chain/deps.js';
+import { decodeRunRequest } from '../chain/messages.js';
+import { decodeRerunRequest, rerun } from '../chain/rerun.js';
+import { reconcile } from '../chain/reconcile.js';
+import { startRun } from '../chain/startRun.js';
+import { errorMessage, jsonLogger } from '../log.js';
+import { ConflictError, InputError, NotFoundError, assertRunId, paths, validatePair } from '../naming.js';
+import { embeddedPaths, openEmbedded, type Embedded } from '../runtime/embedded.js';
+import { checkFlags, intFlag, parseArgs, stringFlag, type Args } from './args.js';
+import { ensureDemo } from './demo.js';
+import { ProgressBar } from './progress.js';
+import { summarise, summaryTable } from './summary.js';
+import { verifyManifest } from './verify.js';
+
+const USAGE = `bqx: builds one ML training dataset per FX pair (embedded: DuckDB, a folder, no cloud)
+
+usage:
+  bqx run [pair]            build the pair's dataset (default eurusd); resumes the pair's active run
+      --start T --end T     window [start, end) (default: the label table's whole range)
+      --rows N              rows per demo table (default BQX_DEMO_ROWS)
+      --consolidate         also write one training_<pair>.parquet
+      --force               fail the pair's active run and start a new one
+      --json                print one JSON summary to stdout
+      --verbose             logs to stderr as well as to BQX_HOME/logs/bqx.log
+  bqx status [runId|pair]   runs: active and last per pair, or one run  (--json)
+  bqx rerun <runId> --missing | --merge | --features a,b   reopen a run for part of its work
+  bqx verify <_manifest.json>   check a training dataset against its manifest
+  bqx demo [--pairs eurusd,gbpusd] [--rows N]   build the demo warehouse
+
+data lives under BQX_HOME (default ./.bqx). Exit code: 0 success, 1 run failed, 2 bad input.`;
+
+const BOOLEAN_FLAGS = new Set(['json', 'consolidate', 'force', 'verbose', 'help', 'missing', 'merge', 'quiet']);
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let args: Args;
+  try {
+    args = parseArgs(argv, BOOLEAN_FLAGS);
+    if (args.flags.has('help') || args.command === 'help') {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    const config = loadConfig(env);
+    switch (args.command) {
+      case 'run':
+        return await runCommand(args, config);
+      case 'status':
+        return await statusCommand(args, config);
+      case 'rerun':
+        return await rerunCommand(args, config);
+      case 'verify':
+        return await verifyCommand(args);
+      case 'demo':
+        return await demoCommand(args, config);
+      default:
+        throw new InputError(`unknown command "${args.command}" (run, status, rerun, verify, demo, help)`);
+    }
+  } catch (error) {
+    const known = [ConfigError, InputError, NotFoundError, ConflictError, CheckpointError].some((k) => error instanceof k);
+    process.stderr.write(`bqx: ${errorMessage(error)}\n`);
+    if (!known && env.BQX_DEBUG) process.stderr.write(`${(error as Error).stack}\n`);
+    return known ? 2 : 1;
+  }
+}
+
+async function open(config: Config, verbose: boolean, observe?: (e: ChainEvent) => void): Promise<Embedded> {
+  const where = embeddedPaths(config.embedded.home);
+  await fs.mkdir(where.logs, { recursive: true });
+  const file = createWriteStream(path.join(where.logs, 'bqx.log'), { flags: 'a' });
+  const logger = jsonLogger(config.logLevel, (line) => {
+    file.write(`${line}\n`);
+    if (verbose) process.stderr.write(`${line}\n`);
+  });
+  const embedded = await openEmbedded(config, { logger, ...(observe ? { observe } : {}) });
+  const close = embedded.close.bind(embedded);
+  embedded.close = async () => {
+    await close();
+    await new Promise((r) => file.end(r));
+  };
+  return embedded;
+}
+
+async function runCommand(args: Args, config: Config): Promise<number> {
+  checkFlags(args, ['start', 'end', 'rows', 'consolidate', 'force', 'json', 'verbose', 'quiet']);
+  if (args.positional.length > 1) throw new InputError(`run takes one pair, got ${args.positional.join(' ')}`);
+  // Everything is validated before anything is opened or written.
+  const request = decodeRunRequest(
+    {
+      pair: args.positional[0] ?? 'eurusd',
+      ...(stringFlag(args, 'start') ? { start: stringFlag(args, 'start') } : {}),
+      ...(stringFlag(args, 'end') ? { end: stringFlag(args, 'end') } : {}),
+      ...(args.flags.has('force') ? { force: true } : {}),
+    },
+    config.currencies,
+  );
+  const rows = intFlag(args, 'rows', 3000, 10_000_000) ?? config.embedded.demoRows;
+  const json = args.flags.has('json');
+  const quiet = args.flags.has('quiet');
+  const bars = { extract: undefined as ProgressBar | undefined, merge: undefined as ProgressBar | undefined };
+  const observe = (e: ChainEvent) => {
+    if (quiet) return;
+    if (e.type === 'started') bars.extract = new ProgressBar('extract', e.expected);
+    if (e.type === 'landed') (bars.extract ??= new ProgressBar('extract', e.expected)).update(e.landed, e.expected);
+    if (e.type === 'merge') (bars.merge ??= new ProgressBar('merge', e.progress.total)).update(e.progress.done, e.progress.total);
+  };
+  const embedded = await open(config, args.flags.has('verbose'), observe);
+  try {
+    const began = Date.now();
+    await ensureDemo(embedded, config, [request.pair], rows, quiet);
+    const demoMs = Date.now() - began;
+    const started = await startRun(embedded.deps, request);
+    let run = started.run;
+    if (!started.created && !quiet) process.stderr.write(`pair ${run.pair} has an active run ${run.runId} (${run.state}): resuming it\n`);
+    if (!started.created) await reconcile(embedded.deps, { force: true, runIds: [run.runId] });
+    // Drive the run to an end: wait for the bus to drain, and re-send what is missing if it stalls.
+    for (;;) {
+      await embedded.bus.idle();
+      run = (await embedded.store.getRun(run.runId))!;
+      if (run.state === 'succeeded' || run.state === 'failed') break;
+      await reconcile(embedded.deps, { force: true, runIds: [run.runId] });
+    }
+    const extra: [string, string][] = demoMs > 1000 ? [['demo build', `${(demoMs / 1000).toFixed(1)} s`]] : [];
+    if (run.state === 'succeeded' && args.flags.has('consolidate')) {
+      const object = paths.consolidated(run.pair, run.runId);
+      const groups = JSON.parse(Buffer.from(await embedded.output.read(run.output!.manifest)).toString('utf8')).groups;
+      await embedded.warehouse.consolidate(groups.map((g: { objects: string[] }) => ({ files: g.objects })), object);
+      extra.push(['consolidated', embedded.output.uri(object)]);
+    }
+    const landed = await embedded.store.countCheckpoints(run.runId);
+    const summary = summarise(run, landed, run.output ? embedded.output.uri(run.output.manifest) : null);
+    if (embedded.bus.deadLetters.length > 0) summary.warnings.push(`${embedded.bus.deadLetters.length} message(s) dead-lettered; see BQX_HOME/logs/bqx.log`);
+    if (json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+    if (!quiet) process.stderr.write(`\n${summaryTable(summary, extra)}\n`);
+    return run.state === 'succeeded' ? 0 : 1;
+  } finally {
+    await embedded.close();
+  }
+}
+
+async function statusCommand(args: Args, config: Config): Promise<number> {
+  checkFlags(args, ['json']);
+  const embedded = await open(config, false);
+  try {
+    const target = args.positional[0];
+    let runs;
+    if (target === undefined) {
+      const pairs = await fs.readdir(path.join(embeddedPaths(config.embedded.home).store, 'pairs')).catch(() => [] as string[]);
+      const last = await Promise.all(pairs.map((p) => embedded.store.lastRun(p.replace(/\.json$/, ''))));
+      runs = last.filter((r) => r !== undefined);
+    } else if (/^[a-z]{6}$/.test(target)) {
+      const pair = validatePair(target, config.currencies);
+      runs = [(await embedded.store.activeRun(pair)) ?? (await embedded.store.lastRun(pair))].filter((r) => r !== undefined);
+      if (runs.length === 0) throw new NotFoundError(`no runs for pair ${pair}`);
+    } else {
+      const run = await embedded.store.getRun(assertRunId(target));
+      if (!run) throw new NotFoundError(`run ${target} not found`);
+      runs = [run];
+    }
+    const summaries = await Promise.all(runs.map(async (r) => summarise(r, await embedded.store.countCheckpoints(r.runId), r.output ? embedded.output.uri(r.output.manifest) : null)));
+    if (args.flags.has('json')) process.stdout.write(`${JSON.stringify(target === undefined ? summaries : summaries[0])}\n`);
+    else if (summaries.length === 0) process.stdout.write('no runs yet: try `bqx run eurusd`\n');
+    else process.stdout.write(`${summaries.map((s) => summaryTable(s)).join('\n\n')}\n`);
+    return 0;
+  } finally {
+    await embedded.close();
+  }
+}
+
+async function rerunCommand(args: Args, config: Config): Promise<number> {
+  checkFlags(args, ['missing', 'merge', 'features', 'json', 'verbose']);
+  const runId = assertRunId(args.positional[0]);
+  const modes = ['missing', 'merge', 'features'].filter((m) => args.flags.has(m));
+  if (modes.length !== 1) throw new InputError('rerun needs exactly one of --missing, --merge, --features a,b');
+  const features = stringFlag(args, 'features')?.split(',').map((f) => f.trim());
+  const request = decodeRerunRequest({ mode: modes[0], ...(features ? { features } : {}) });
+  const bars = { extract: undefined as ProgressBar | undefined, merge: undefined as ProgressBar | undefined };
+  const embedded = await open(config, args.flags.has('verbose'), (e) => {
+    if (e.type === 'landed') (bars.extract ??= new ProgressBar('extract', e.expected)).update(e.landed, e.expected);
+    if (e.type === 'merge') (bars.merge ??= new ProgressBar('merge', e.progress.total)).update(e.progress.done, e.progress.total);
+  });
+  try {
+    const { features: sent } = await rerun(embedded.deps, runId, request);
+    process.stderr.write(`run ${runId} reopened (${request.mode}${sent.length ? `, ${sent.length} feature(s)` : ''})\n`);
+    let run;
+    for (;;) {
+      await embedded.bus.idle();
+      run = (await embedded.store.getRun(runId))!;
+      if (run.state === 'succeeded' || run.state === 'failed') break;
+      await reconcile(embedded.deps, { force: true, runIds: [runId] });
+    }
+    const summary = summarise(run, await embedded.store.countCheckpoints(runId), run.output ? embedded.output.uri(run.output.manifest) : null);
+    if (args.flags.has('json')) process.stdout.write(`${JSON.stringify(summary)}\n`);
+    process.stderr.write(`\n${summaryTable(summary)}\n`);
+    return run.state === 'succeeded' ? 0 : 1;
+  } finally {
+    await embedded.close();
+  }
+}
+
+async function verifyCommand(args: Args): Promise<number> {
+  checkFlags(args, ['json']);
+  const file = args.positional[0];
+  if (!file) throw new InputError('verify needs the path of a _manifest.json');
+  const result = await verifyManifest(file);
+  if (args.flags.has('json')) process.stdout.write(`${JSON.stringify(result)}\n`);
+  else if (result.ok) process.stdout.write(`ok: ${result.rows} rows x ${result.columns} columns in ${result.files} file(s); keys unique, ascending and aligned\n`);
+  else process.stdout.write(`FAILED:\n${result.problems.map((p) => `  - ${p}`).join('\n')}\n`);
+  return result.ok ? 0 : 1;
+}
+
+async function demoCommand(args: Args, config: Config): Promise<number> {
+  checkFlags(args, ['pairs', 'rows']);
+  const pairs = (stringFlag(args, 'pairs') ?? 'eurusd').split(',').map((p) => validatePair(p.trim(), config.currencies));
+  const rows = intFlag(args, 'rows', 3000, 10_000_000) ?? config.embedded.demoRows;
+  const embedded = await open(config, false);
+  try {
+    const result = await ensureDemo(embedded, config, pairs, rows, false);
+    process.stderr.write(result === 'present' ? 'the demo warehouse is already built with these pairs and rows\n' : `demo warehouse ready: ${embeddedPaths(config.embedded.home).warehouse}\n`);
+    return 0;
+  } finally {
+    await embedded.close();
+  }
+}

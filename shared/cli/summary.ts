@@ -1,0 +1,53 @@
+// The run summary: one JSON object for --json, and a table for people.
+
+import type { RunRecord } from '../ports.js';
+
+export interface RunSummary {
+  runId: string;
+  pair: string;
+  status: string;
+  expected: number;
+  landed: number;
+  output: { manifest: string | null; rows: number; columns: number; files: number };
+  warnings: string[];
+  timings: Record<string, number>;
+  error?: string;
+}
+
+export function summarise(run: RunRecord, landed: number, manifestPath: string | null): RunSummary {
+  return {
+    runId: run.runId,
+    pair: run.pair,
+    status: run.state,
+    expected: run.expected,
+    landed,
+    output: { manifest: manifestPath, rows: run.output?.rows ?? 0, columns: run.output?.columns ?? 0, files: run.output?.files.length ?? 0 },
+    warnings: run.warnings,
+    timings: run.timings,
+    ...(run.error ? { error: run.error } : {}),
+  };
+}
+
+export function summaryTable(s: RunSummary, extra: [string, string][] = []): string {
+  const seconds = (ms: number | undefined) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(1)} s`);
+  const rows: [string, string][] = [
+    ['run', s.runId],
+    ['pair', s.pair],
+    ['status', s.status],
+    ['features landed', `${s.landed} / ${s.expected}`],
+    ['rows', s.output.rows.toLocaleString('en-US')],
+    ['columns', s.output.columns.toLocaleString('en-US')],
+    ['files', String(s.output.files)],
+    ['manifest', s.output.manifest ?? '-'],
+    ['discover', seconds(s.timings.discover_ms)],
+    ['extract', seconds(s.timings.extract_ms)],
+    ['merge', seconds(s.timings.merge_ms)],
+    ['total', seconds(s.timings.total_ms)],
+    ...extra,
+  ];
+  if (s.error) rows.push(['error', s.error]);
+  const width = Math.max(...rows.map(([k]) => k.length));
+  const lines = rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`);
+  if (s.warnings.length > 0) lines.push('  warnings:', ...s.warnings.map((w) => `    - ${w}`));
+  return lines.join('\n');
+}

@@ -1,0 +1,130 @@
+// Identifier rules. Everything that reaches SQL or an object path passes through here first:
+// pairs, table and column names, run ids, features. Values never do: they go in as parameters.
+
+export class InputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InputError';
+  }
+}
+
+export const KEY_COLUMN = 'interval_time';
+
+const PLAIN_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+
+/** A plain identifier: letters, digits and underscores, not starting with a digit, at most 128. */
+export function isIdentifier(name: string): boolean {
+  return PLAIN_IDENTIFIER.test(name);
+}
+
+export function assertIdentifier(name: unknown, what = 'name'): string {
+  if (typeof name !== 'string' || !isIdentifier(name)) {
+    throw new InputError(`${what} ${JSON.stringify(name)} is not a plain identifier (letters, digits, underscores)`);
+  }
+  return name;
+}
+
+export type Dialect = 'bigquery' | 'duckdb';
+
+/** The one quoting function for SQL identifiers; refuses anything that is not plain. */
+export function quoteIdent(name: string, dialect: Dialect): string {
+  assertIdentifier(name, 'identifier');
+  return dialect === 'bigquery' ? `\`${name}\`` : `"${name}"`;
+}
+
+/** All valid pairs for the configured currencies, base before quote in market-priority order. */
+export function allPairs(currencies: readonly string[]): string[] {
+  const pairs: string[] = [];
+  currencies.forEach((base, i) => currencies.slice(i + 1).forEach((quote) => pairs.push(base + quote)));
+  return pairs;
+}
+
+/** A pair is six lower-case letters: two different configured currencies, in market order. */
+export function validatePair(pair: unknown, currencies: readonly string[]): string {
+  if (typeof pair !== 'string' || !/^[a-z]{6}$/.test(pair)) {
+    throw new InputError(`pair ${JSON.stringify(pair)} must be six lower-case letters, such as eurusd`);
+  }
+  if (!allPairs(currencies).includes(pair)) {
+    const base = pair.slice(0, 3);
+    const quote = pair.slice(3);
+    const known = currencies.includes(base) && currencies.includes(quote);
+    const hint = known && base !== quote ? ` (did you mean ${quote}${base}?)` : ` (currencies: ${currencies.join(', ')})`;
+    throw new InputError(`unknown pair "${pair}"${hint}`);
+  }
+  return pair;
+}
+
+const RUN_ID = /^([a-z]{6})-(\d{8}t\d{6})-([a-z0-9]{6})$/;
+
+/** Run ids carry their pair and start time, and are safe in paths, job ids and document ids. */
+export function newRunId(pair: string, now: Date, random: () => number = Math.random): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, '').toLowerCase();
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  let suffix = '';
+  for (let i = 0; i < 6; i++) suffix += alphabet[Math.floor(random() * alphabet.length)];
+  return `${pair}-${stamp}-${suffix}`;
+}
+
+export function assertRunId(runId: unknown): string {
+  if (typeof runId !== 'string' || !RUN_ID.test(runId)) throw new InputError(`run id ${JSON.stringify(runId)} is not a run id`);
+  return runId;
+}
+
+export function pairOfRunId(runId: string): string {
+  return assertRunId(runId).slice(0, 6);
+}
+
+// Object paths. The staging area holds checkpoints; the output area holds the training data.
+// Both are built from validated parts only, and parsed back with the same rules.
+
+export const MARKER_NAME = '_SUCCESS.json';
+/** A single-file checkpoint uploaded by hand lands by itself, without a marker. */
+export const HAND_UPLOAD_NAME = 'checkpoint.parquet';
+
+export class NotFoundError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotFoundError';
+  }
+}
+
+export class ConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConflictError';
+  }
+}
+
+export const paths = {
+  manifest: (runId: string) => `runs/${assertRunId(runId)}/manifest.json`,
+  featureDir: (runId: string, feature: string) => `runs/${assertRunId(runId)}/features/${assertIdentifier(feature, 'feature')}/`,
+  checkpointPart: (runId: string, feature: string, part: number) =>
+    `${paths.featureDir(runId, feature)}part-${String(part).padStart(5, '0')}.parquet`,
+  marker: (runId: string, feature: string) => `${paths.featureDir(runId, feature)}${MARKER_NAME}`,
+  outputDir: (pair: string, runId: string) => `training/${pair}/${assertRunId(runId)}/`,
+  outputGroupDir: (pair: string, runId: string, group: number) => `${paths.outputDir(pair, runId)}group-${String(group).padStart(3, '0')}/`,
+  outputGroupPart: (pair: string, runId: string, group: number, part: number) =>
+    `${paths.outputGroupDir(pair, runId, group)}part-${String(part).padStart(5, '0')}.parquet`,
+  outputManifest: (pair: string, runId: string) => `${paths.outputDir(pair, runId)}_manifest.json`,
+  outputReport: (pair: string, runId: string) => `${paths.outputDir(pair, runId)}report.json`,
+  consolidated: (pair: string, runId: string) => `${paths.outputDir(pair, runId)}training_${pair}.parquet`,
+};
+
+export interface StagingObject {
+  runId: string;
+  feature: string;
+  file: string;
+  /** `marker` for the completion marker, `part` for a parquet checkpoint file, `other` otherwise. */
+  kind: 'marker' | 'part' | 'other';
+}
+
+const STAGING_OBJECT = /^runs\/([a-z0-9-]+)\/features\/([A-Za-z0-9_]+)\/([^/]+)$/;
+
+/** Parses a staging object name; undefined when it is not a feature's object of any run. */
+export function parseStagingObject(name: string): StagingObject | undefined {
+  const m = STAGING_OBJECT.exec(name);
+  if (!m || !RUN_ID.test(m[1]!) || !isIdentifier(m[2]!)) return undefined;
+  const file = m[3]!;
+  const kind = file === MARKER_NAME ? 'marker' : /^[A-Za-z0-9_.-]+\.parquet$/.test(file) ? 'part' : 'other';
+  return { runId: m[1]!, feature: m[2]!, file, kind };
+}

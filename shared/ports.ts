@@ -1,0 +1,235 @@
+// Ports: the small interfaces the core talks to. Adapters implement them: `adapters/local`
+// (DuckDB, a folder, an in-process bus, an embedded store) and `adapters/gcp` (BigQuery, Cloud
+// Storage, Pub/Sub, Firestore). Only adapters import client libraries.
+
+import type { RunManifest } from './manifest.js';
+import type { MergePlan } from './planner.js';
+
+export interface LogFields {
+  runId?: string;
+  pair?: string;
+  feature?: string;
+  step?: string;
+  [field: string]: unknown;
+}
+
+export interface Logger {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+}
+
+export interface Clock {
+  now(): Date;
+}
+
+/** A half-open time window [start, end), as ISO-8601 UTC strings. */
+export interface Window {
+  start: string;
+  end: string;
+}
+
+export interface ColumnInfo {
+  name: string;
+  /** Warehouse type, normalised to BigQuery's names: TIMESTAMP, FLOAT64, INT64, STRING, ... */
+  type: string;
+}
+
+export interface CatalogTable {
+  table: string;
+  columns: ColumnInfo[];
+}
+
+export interface LabelStats {
+  rows: number;
+  /** First and last key (ISO) present, or null when the table (or window) is empty. */
+  minKey: string | null;
+  maxKey: string | null;
+}
+
+export interface ExtractJob {
+  runId: string;
+  pair: string;
+  feature: string;
+  dataset: string;
+  /** Source columns to keep, besides the key; metadata columns are already left out. */
+  columns: string[];
+  window: Window;
+  /** Object-name prefix in the staging store; files go under it as part-NNNNN.parquet. */
+  prefix: string;
+}
+
+export type Pending = { state: 'pending'; detail: string };
+
+export type ExtractResult =
+  | {
+      state: 'done';
+      /** Object names of the parquet files written, in key order. */
+      files: string[];
+      rows: number;
+      sourceRows: number;
+      duplicates: number;
+    }
+  | Pending;
+
+export interface MergeJob {
+  runId: string;
+  pair: string;
+  window: Window;
+  manifest: RunManifest;
+  plan: MergePlan;
+  /** Checkpoint parquet object names per feature, in the staging store. */
+  checkpoints: Record<string, string[]>;
+  /** Object-name prefix in the output store. */
+  outputPrefix: string;
+}
+
+export interface MergedGroup {
+  index: number;
+  files: string[];
+  rows: number;
+  columns: string[];
+  bytes: number;
+  /** Distinct keys in the group's output: must equal rows. */
+  distinctKeys: number;
+  /** Keys strictly ascending, file after file, and the same sequence as group 0's. */
+  keysInOrder: boolean;
+}
+
+export type MergeResult =
+  | { state: 'done'; groups: MergedGroup[]; rows: number; bytesProcessed?: number; costUsd?: number }
+  | Pending;
+
+export interface MergeProgress {
+  step: string;
+  done: number;
+  total: number;
+}
+
+export interface Warehouse {
+  /** Tables and their columns in a dataset, from INFORMATION_SCHEMA. */
+  listTables(dataset: string): Promise<CatalogTable[]>;
+  /** Rows and key range of the label table, optionally within a window. */
+  labelStats(dataset: string, table: string, window?: Window): Promise<LabelStats>;
+  extract(job: ExtractJob): Promise<ExtractResult>;
+  merge(job: MergeJob, progress?: (p: MergeProgress) => void): Promise<MergeResult>;
+  close(): Promise<void>;
+}
+
+export interface StoredObject {
+  name: string;
+  size: number;
+}
+
+export interface ObjectStore {
+  /** Bucket name (GCS) or folder (local). */
+  readonly bucket: string;
+  /** Where the warehouse finds an object: gs://bucket/name, or an absolute file path. */
+  uri(name: string): string;
+  /** Writes an object; with ifAbsent, returns false (and writes nothing) when it exists. */
+  write(name: string, data: Uint8Array | string, options?: { ifAbsent?: boolean; contentType?: string }): Promise<boolean>;
+  read(name: string): Promise<Uint8Array>;
+  /** Bytes [start, end) of an object. */
+  readRange(name: string, start: number, end: number): Promise<Uint8Array>;
+  /** Size in bytes, or undefined when the object does not exist. */
+  size(name: string): Promise<number | undefined>;
+  list(prefix: string): Promise<StoredObject[]>;
+  deletePrefix(prefix: string): Promise<number>;
+}
+
+/** A storage "object finalized" notification, as Cloud Storage sends it (trimmed). */
+export interface FinalizedObject {
+  bucket: string;
+  name: string;
+  size: number;
+  generation?: string;
+}
+
+export interface MessageBus {
+  /** Publishes one message; resolves with its id. */
+  publish(topic: string, data: unknown, attributes?: Record<string, string>): Promise<string>;
+  /** Publishes many messages to one topic, batched; resolves with their ids. */
+  publishMany(topic: string, items: { data: unknown; attributes?: Record<string, string> }[]): Promise<string[]>;
+}
+
+export type RunState = 'extracting' | 'merging' | 'succeeded' | 'failed';
+export const TERMINAL_STATES: readonly RunState[] = ['succeeded', 'failed'];
+
+export interface Transition {
+  state: RunState;
+  at: string;
+  reason?: string;
+}
+
+export interface RunOutput {
+  manifest: string;
+  report: string;
+  rows: number;
+  columns: number;
+  files: string[];
+  bytes: number;
+}
+
+export interface RunRecord {
+  runId: string;
+  pair: string;
+  state: RunState;
+  createdAt: string;
+  updatedAt: string;
+  window: Window;
+  /** Distinct features that must land: from the frozen manifest, never a constant. */
+  expected: number;
+  /** Label rows in the window: what the output must have. */
+  labelRows: number;
+  manifestObject: string;
+  transitions: Transition[];
+  /** Times the reconciler re-sent work for this run. */
+  reconcileAttempts: number;
+  /** Merge attempts (claims) so far. */
+  mergeAttempts: number;
+  output?: RunOutput;
+  error?: string;
+  warnings: string[];
+  timings: Record<string, number>;
+  bytesProcessed?: number;
+  costUsd?: number;
+}
+
+export interface CheckpointRecord {
+  runId: string;
+  feature: string;
+  landedAt: string;
+  files: string[];
+  rows: number;
+  sourceRows: number;
+  duplicates: number;
+  /** Null count per output column of the feature. */
+  nullCounts: Record<string, number>;
+  minKey: string | null;
+  maxKey: string | null;
+  bytes: number;
+}
+
+export interface RunStore {
+  /** Creates the run unless its pair has an active run; then returns that one, unchanged. */
+  createRun(run: RunRecord): Promise<{ created: boolean; run: RunRecord }>;
+  getRun(runId: string): Promise<RunRecord | undefined>;
+  activeRun(pair: string): Promise<RunRecord | undefined>;
+  lastRun(pair: string): Promise<RunRecord | undefined>;
+  /** Runs not yet succeeded or failed. */
+  listActiveRuns(): Promise<RunRecord[]>;
+  /**
+   * Changes a run in a transaction: `change` gets the current record and returns the new one, or
+   * undefined to leave it. Resolves with the stored record and whether it changed. A run that
+   * becomes terminal frees its pair; one that leaves a terminal state claims it again (and the
+   * change is refused if the pair has another active run).
+   */
+  updateRun(runId: string, change: (run: RunRecord) => RunRecord | undefined): Promise<{ run: RunRecord; changed: boolean }>;
+  /** Records a landed checkpoint if the feature has none yet; true when this call created it. */
+  recordCheckpoint(record: CheckpointRecord): Promise<boolean>;
+  countCheckpoints(runId: string): Promise<number>;
+  listCheckpoints(runId: string): Promise<CheckpointRecord[]>;
+  deleteCheckpoint(runId: string, feature: string): Promise<void>;
+  close(): Promise<void>;
+}

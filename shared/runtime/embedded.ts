@@ -1,0 +1,119 @@
+// The embedded runtime: the whole chain on one machine. DuckDB for BigQuery, folders for the
+// buckets, the in-process bus for Pub/Sub (and for the bucket's finalize notifications), the
+// file store for Firestore. Same handlers as the cloud functions, wired as subscriptions.
+
+import path from 'node:path';
+import { promises as fs } from 'node:fs';
+import type { Config } from '../config.js';
+import { InProcessBus, type BusFaults, type BusMessage } from '../adapters/local/bus.js';
+import { DuckDbWarehouse } from '../adapters/local/duckdbWarehouse.js';
+import { FileRunStore } from '../adapters/local/fileRunStore.js';
+import { FolderObjectStore } from '../adapters/local/folderStore.js';
+import { CheckpointError } from '../checkpoint.js';
+import { checkpointLanded } from '../chain/checkpointLanded.js';
+import type { ChainDeps, ChainEvent } from '../chain/deps.js';
+import { extractFeature } from '../chain/extractFeature.js';
+import { decodeExtractRequest, decodeMergeRequest, decodeRunRequest } from '../chain/messages.js';
+import { mergeRun } from '../chain/mergeRun.js';
+import { startRun } from '../chain/startRun.js';
+import { errorMessage, systemClock } from '../log.js';
+import { InputError } from '../naming.js';
+import type { FinalizedObject, Logger } from '../ports.js';
+
+/** The internal topic carrying the staging folder's finalize notifications. */
+export const STAGING_NOTIFICATIONS = 'bqx-staging-notifications';
+
+export interface EmbeddedOptions {
+  logger: Logger;
+  faults?: BusFaults;
+  observe?: (event: ChainEvent) => void;
+  /** Retry timing of the bus; tests shorten it. */
+  minBackoffMs?: number;
+}
+
+export interface Embedded {
+  deps: ChainDeps;
+  bus: InProcessBus;
+  warehouse: DuckDbWarehouse;
+  staging: FolderObjectStore;
+  output: FolderObjectStore;
+  store: FileRunStore;
+  home: string;
+  close(): Promise<void>;
+}
+
+export function embeddedPaths(home: string) {
+  const root = path.resolve(home);
+  return {
+    root,
+    warehouse: path.join(root, 'warehouse.duckdb'),
+    staging: path.join(root, 'staging'),
+    output: path.join(root, 'output'),
+    store: path.join(root, 'runstore'),
+    logs: path.join(root, 'logs'),
+  };
+}
+
+export async function openEmbedded(config: Config, options: EmbeddedOptions): Promise<Embedded> {
+  const where = embeddedPaths(config.embedded.home);
+  await fs.mkdir(where.root, { recursive: true });
+  const staging = new FolderObjectStore(where.staging, 'staging');
+  const output = new FolderObjectStore(where.output, 'output');
+  const store = new FileRunStore(where.store);
+  const warehouse = await DuckDbWarehouse.open(where.warehouse, staging, output, { memoryMb: config.embedded.mergeMemoryMb });
+  const logger = options.logger;
+  const bus = new InProcessBus(options.faults ?? {}, (sub, message, error) =>
+    logger.warn(`delivery ${message.deliveryAttempt} of message ${message.id} to ${sub} failed: ${errorMessage(error)}`, { step: sub, ...message.attributes }),
+  );
+  const deps: ChainDeps = { config, warehouse, staging, output, bus, store, clock: systemClock, logger, manifests: new Map(), ...(options.observe ? { observe: options.observe } : {}) };
+
+  staging.onFinalize((object) => void bus.publish(STAGING_NOTIFICATIONS, object, { bucket: object.bucket, name: object.name }));
+
+  const retry = { maxAttempts: config.maxAttempts, minBackoffMs: options.minBackoffMs ?? 200, maxBackoffMs: 5_000 };
+  const topics = config.topics;
+  bus.subscribe(topics.runRequests, 'startRun', handler(logger, 'start', async (m) => {
+    await startRun(deps, decodeRunRequest(m.data, config.currencies));
+  }), { concurrency: 1, ...retry });
+  bus.subscribe(topics.extractRequests, 'extractFeature', handler(logger, 'extract', async (m) => {
+    await extractFeature(deps, decodeExtractRequest(m.data));
+  }), { concurrency: config.embedded.extractConcurrency, ...retry });
+  bus.subscribe(STAGING_NOTIFICATIONS, 'checkpointLanded', handler(logger, 'landing', async (m) => {
+    await checkpointLanded(deps, decodeFinalized(m.data));
+  }), { concurrency: 4, ...retry });
+  bus.subscribe(topics.mergeRequests, 'mergeRun', handler(logger, 'merge', async (m) => {
+    await mergeRun(deps, decodeMergeRequest(m.data));
+  }), { concurrency: 1, ...retry });
+
+  return {
+    deps, bus, warehouse, staging, output, store, home: where.root,
+    async close() {
+      bus.close();
+      await store.close();
+      await warehouse.close();
+    },
+  };
+}
+
+/**
+ * Wraps a handler with the functions' retry rule: input that can never succeed is logged as an
+ * ERROR and acknowledged; anything else is thrown, so the bus delivers it again.
+ */
+export function handler(logger: Logger, step: string, body: (m: BusMessage) => Promise<void>): (m: BusMessage) => Promise<void> {
+  return async (m) => {
+    try {
+      await body(m);
+    } catch (error) {
+      if (error instanceof InputError || error instanceof CheckpointError) {
+        logger.error(`${step}: message ${m.id} can never succeed: ${errorMessage(error)}`, { step, ...m.attributes });
+        return;
+      }
+      throw error;
+    }
+  };
+}
+
+function decodeFinalized(data: string): FinalizedObject {
+  const value = JSON.parse(data) as Partial<FinalizedObject>;
+  if (typeof value.bucket !== 'string' || typeof value.name !== 'string') throw new InputError('finalize notification without bucket or name');
+  return { bucket: value.bucket, name: value.name, size: Number(value.size ?? 0) };
+}
