@@ -1,0 +1,49 @@
+// An in-memory object store with gs:// URIs, standing in for a bucket behind the warehouse (the
+// fake BigQuery writes its exports here), and recording the ranges read.
+
+import type { ObjectStore, StoredObject } from '../../shared/ports.js';
+
+export class MemoryObjectStore implements ObjectStore {
+  readonly objects = new Map<string, Uint8Array>();
+  readonly rangeReads: { name: string; start: number; end: number }[] = [];
+
+  constructor(readonly bucket: string) {}
+
+  uri(name: string): string {
+    return `gs://${this.bucket}/${name}`;
+  }
+
+  async write(name: string, data: Uint8Array | string, options: { ifAbsent?: boolean } = {}): Promise<boolean> {
+    if (options.ifAbsent && this.objects.has(name)) return false;
+    this.objects.set(name, typeof data === 'string' ? new TextEncoder().encode(data) : data);
+    return true;
+  }
+
+  async read(name: string): Promise<Uint8Array> {
+    const data = this.objects.get(name);
+    if (!data) throw Object.assign(new Error(`no object ${name}`), { code: 404 });
+    return data;
+  }
+
+  async readRange(name: string, start: number, end: number): Promise<Uint8Array> {
+    this.rangeReads.push({ name, start, end });
+    return (await this.read(name)).slice(start, end);
+  }
+
+  async size(name: string): Promise<number | undefined> {
+    return this.objects.get(name)?.byteLength;
+  }
+
+  async list(prefix: string): Promise<StoredObject[]> {
+    return [...this.objects]
+      .filter(([name]) => name.startsWith(prefix))
+      .map(([name, data]) => ({ name, size: data.byteLength }))
+      .sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  async deletePrefix(prefix: string): Promise<number> {
+    const names = [...this.objects.keys()].filter((n) => n.startsWith(prefix));
+    names.forEach((n) => this.objects.delete(n));
+    return names.length;
+  }
+}
