@@ -76,6 +76,10 @@ export class FakeBigQuery {
   exportFiles: (job: FakeJob, prefix: string) => number[][] = () => [];
   dryRunBytes: (sql: string) => number = () => 2 ** 30;
   scratchDataset = 'bqx_scratch';
+  /** Inserts refused with 409 because the id was taken. */
+  conflicts = 0;
+  /** Most jobs running at one time. */
+  maxRunning = 0;
 
   readonly createQueryJob: SinonStub;
   readonly job: SinonStub;
@@ -113,6 +117,11 @@ export class FakeBigQuery {
       .filter((o) => o.jobId !== undefined && !o.dryRun);
   }
 
+  /** Lets every running job finish at its next metadata read. */
+  release(): void {
+    for (const job of this.jobs.values()) if (job.state === 'RUNNING') job.pollsLeft = 1;
+  }
+
   private handle(id: string) {
     return {
       id,
@@ -141,9 +150,13 @@ export class FakeBigQuery {
       return [this.handle('dry_run'), { status: { state: 'DONE' }, statistics: { totalBytesProcessed: String(this.dryRunBytes(sql)) } }];
     }
     const id = options.jobId ?? `${options.jobPrefix ?? ''}auto_${this.seq + 1}`;
-    if (this.jobs.has(id)) throw Object.assign(new Error(`Already Exists: Job demo-bqx:US.${id}`), { code: 409 });
+    if (this.jobs.has(id)) {
+      this.conflicts++;
+      throw Object.assign(new Error(`Already Exists: Job demo-bqx:US.${id}`), { code: 409 });
+    }
     const job: FakeJob = { id, options, state: 'RUNNING', pollsLeft: this.pollsToFinish, statistics: {}, seq: ++this.seq };
     this.jobs.set(id, job);
+    this.maxRunning = Math.max(this.maxRunning, [...this.jobs.values()].filter((j) => j.state === 'RUNNING').length);
     if (this.pollsToFinish <= 0) await this.finish(job);
     return [this.handle(id), this.metadataOf(job)];
   }

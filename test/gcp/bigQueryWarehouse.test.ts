@@ -1,0 +1,379 @@
+// The BigQuery warehouse against a sinon-stubbed client (fakeBigQuery.ts): the exact options every
+// job carries, deterministic ids and attaching on retries, the pending budget, the staged merge in
+// order, its estimate, its output checks and its clean-up. No real time passes (fakeTime).
+
+import assert from 'node:assert/strict';
+import sinon from 'sinon';
+import { loadConfig } from '../../shared/config.js';
+import { InputError } from '../../shared/naming.js';
+import { planMerge } from '../../shared/planner.js';
+import type { ExtractJob, MergeJob, MergeProgress } from '../../shared/ports.js';
+import { BigQueryJobError, jobIdFor } from '../../shared/adapters/gcp/bigQueryJobs.js';
+import { mergeSteps } from '../../shared/adapters/gcp/bigQueryMergeSteps.js';
+import { renderExtract, renderExtractCounts, renderLabelStats, renderListTables } from '../../shared/adapters/gcp/bigQuerySql.js';
+import { BigQueryWarehouse, estimateCost, mergeEstimateObject } from '../../shared/adapters/gcp/bigQueryWarehouse.js';
+import { FakeBigQuery, fakeTime, minuteKeys } from './fakeBigQuery.js';
+import { manifestOf } from './fullManifest.js';
+import { MemoryObjectStore } from './memoryStore.js';
+
+const RUN = 'eurusd-20250101t000000-abc123';
+const CTX = { runId: RUN, pair: 'eurusd' };
+const WINDOW = { start: '2024-01-01T00:00:00.000Z', end: '2024-01-01T16:40:00.000Z' };
+const KEYS = minuteKeys(WINDOW.start, 1000);
+const EXPIRES = 'OPTIONS(expiration_timestamp=TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL 24 HOUR))';
+const config = loadConfig({
+  BQX_RUNTIME: 'gcp',
+  BQX_PROJECT: 'demo-bqx',
+  BQX_STAGING_BUCKET: 'bqx-staging',
+  BQX_OUTPUT_BUCKET: 'bqx-output',
+  BQX_JOB_WAIT_SECONDS: '60',
+  BQX_MAX_GROUP_COLUMNS: '300',
+  BQX_JOIN_BATCH_TABLES: '2',
+});
+const BILLED = '5000000000000';
+
+describe('gcp/BigQueryWarehouse', () => {
+  let sandbox: sinon.SinonSandbox;
+  let fake: FakeBigQuery;
+  let staging: MemoryObjectStore;
+  let output: MemoryObjectStore;
+  let time: ReturnType<typeof fakeTime>;
+  let warehouse: BigQueryWarehouse;
+
+  const make = (options: { jobWaitSeconds?: number; maxRunningJobs?: number } = {}) =>
+    new BigQueryWarehouse({
+      bigquery: fake.client,
+      config: { ...config, gcp: { ...config.gcp, jobWaitSeconds: options.jobWaitSeconds ?? config.gcp.jobWaitSeconds } },
+      staging,
+      output,
+      clock: time.clock,
+      sleep: time.sleep,
+      ...(options.maxRunningJobs ? { maxRunningJobs: options.maxRunningJobs } : {}),
+    });
+
+  beforeEach(() => {
+    sandbox = sinon.createSandbox();
+    fake = new FakeBigQuery(sandbox);
+    staging = new MemoryObjectStore('bqx-staging');
+    output = new MemoryObjectStore('bqx-output');
+    fake.stores.set('bqx-staging', staging);
+    fake.stores.set('bqx-output', output);
+    time = fakeTime();
+    warehouse = make();
+  });
+
+  afterEach(() => sandbox.restore());
+
+  describe('reads', () => {
+    it('lists tables from one INFORMATION_SCHEMA query, grouped, with normalised types', async () => {
+      fake.rows = () => [
+        { table_name: 'agg_eurusd', column_name: 'interval_time', data_type: 'TIMESTAMP' },
+        { table_name: 'agg_eurusd', column_name: 'bqx_45', data_type: 'FLOAT64' },
+        { table_name: 'agg_eurusd', column_name: 'pair', data_type: 'STRING(6)' },
+        { table_name: 'tri_agg_bqx_eur_usd_gbp', column_name: 'interval_time', data_type: 'TIMESTAMP' },
+        { table_name: 'tri_agg_bqx_eur_usd_gbp', column_name: 'n', data_type: 'INTEGER' },
+      ];
+      const tables = await warehouse.listTables('bqx_ml_v3_features_v2');
+      assert.deepEqual(tables, [
+        { table: 'agg_eurusd', columns: [{ name: 'interval_time', type: 'TIMESTAMP' }, { name: 'bqx_45', type: 'FLOAT64' }, { name: 'pair', type: 'STRING' }] },
+        { table: 'tri_agg_bqx_eur_usd_gbp', columns: [{ name: 'interval_time', type: 'TIMESTAMP' }, { name: 'n', type: 'INT64' }] },
+      ]);
+      sinon.assert.calledOnce(fake.createQueryJob);
+      assert.deepEqual(fake.createQueryJob.firstCall.args[0], {
+        query: renderListTables('bqx_ml_v3_features_v2').sql,
+        params: { dataset: 'bqx_ml_v3_features_v2' },
+        location: 'us-central1',
+        maximumBytesBilled: BILLED,
+        labels: { app: 'bqx', step: 'list_tables' },
+        jobPrefix: 'bqx_list_tables_',
+      });
+      await assert.rejects(warehouse.listTables('x`.y'), InputError);
+    });
+
+    it('gives label rows and key range in the window, or nulls for an empty one', async () => {
+      fake.rows = () => [{ row_count: 1000, min_key: '2024-01-01T00:00:00.000Z', max_key: '2024-01-01T16:39:00.000Z' }];
+      assert.deepEqual(await warehouse.labelStats('bqx_ml_v3_analytics_v2', 'targets_eurusd', WINDOW), {
+        rows: 1000,
+        minKey: '2024-01-01T00:00:00.000Z',
+        maxKey: '2024-01-01T16:39:00.000Z',
+      });
+      const options = fake.createQueryJob.firstCall.args[0];
+      assert.equal(options.query, renderLabelStats('bqx_ml_v3_analytics_v2', 'targets_eurusd', WINDOW).sql);
+      assert.deepEqual(options.params, { start: new Date(WINDOW.start), end: new Date(WINDOW.end) });
+      fake.rows = () => [{ row_count: 0, min_key: null, max_key: null }];
+      assert.deepEqual(await warehouse.labelStats('bqx_ml_v3_analytics_v2', 'targets_eurusd'), { rows: 0, minKey: null, maxKey: null });
+    });
+  });
+
+  describe('extract', () => {
+    const job: ExtractJob = {
+      runId: RUN,
+      pair: 'eurusd',
+      feature: 'agg_eurusd',
+      dataset: 'bqx_ml_v3_features_v2',
+      columns: ['bqx_45', 'bqx_90'],
+      window: WINDOW,
+      prefix: `runs/${RUN}/features/agg_eurusd/`,
+    };
+    const source = { dataset: job.dataset, table: job.feature, columns: job.columns, window: WINDOW };
+    const exportSql = renderExtract(source, `gs://bqx-staging/${job.prefix}part-*.parquet`).sql;
+    const countSql = renderExtractCounts(source).sql;
+    const params = { start: new Date(WINDOW.start), end: new Date(WINDOW.end) };
+    const exportId = jobIdFor(CTX, { key: 'extract_agg_eurusd', step: 'extract', sql: exportSql, params });
+    const countId = jobIdFor(CTX, { key: 'extract_counts_agg_eurusd', step: 'extract_counts', sql: countSql, params });
+
+    beforeEach(() => {
+      fake.rows = (j) => (j.options.labels?.step === 'extract_counts' ? [{ source_rows: 1003, key_count: 1000 }] : []);
+      fake.exportFiles = () => [KEYS.slice(0, 400), KEYS.slice(400, 800), KEYS.slice(800)];
+    });
+
+    it('exports the deduplicated window to a wildcard and returns the files in key order with the duplicates', async () => {
+      const result = await warehouse.extract(job);
+      assert.deepEqual(result, {
+        state: 'done',
+        files: [0, 1, 2].map((i) => `${job.prefix}part-00000000000${i}.parquet`),
+        rows: 1000,
+        sourceRows: 1003,
+        duplicates: 3,
+      });
+      const labels = { app: 'bqx', run_id: RUN, pair: 'eurusd', feature: 'agg_eurusd' };
+      assert.deepEqual(fake.created(), [
+        { query: exportSql, params, location: 'us-central1', maximumBytesBilled: BILLED, labels: { ...labels, step: 'extract' }, jobId: exportId },
+        { query: countSql, params, location: 'us-central1', maximumBytesBilled: BILLED, labels: { ...labels, step: 'extract_counts' }, jobId: countId },
+      ]);
+      assert.match(exportId, /^bqx_eurusd-20250101t000000-abc123_extract_agg_eurusd_[0-9a-f]{12}$/);
+      assert.ok(exportSql.includes("uri='gs://bqx-staging/runs/eurusd-20250101t000000-abc123/features/agg_eurusd/part-*.parquet'"));
+    });
+
+    it('derives the same job ids from the same input, and other ids from another window', () => {
+      assert.equal(jobIdFor(CTX, { key: 'extract_agg_eurusd', step: 'extract', sql: exportSql, params }), exportId);
+      const other = renderExtract({ ...source, window: { ...WINDOW, end: '2024-01-02T00:00:00.000Z' } }, `gs://bqx-staging/${job.prefix}part-*.parquet`);
+      assert.notEqual(jobIdFor(CTX, { key: 'extract_agg_eurusd', step: 'extract', sql: other.sql, params: other.params! }), exportId);
+      assert.match(jobIdFor(CTX, { key: 'x', step: 'x', sql: 's' }, 2), /_r2$/);
+    });
+
+    it('attaches to the jobs of an earlier delivery instead of starting new ones', async () => {
+      const first = await warehouse.extract(job);
+      const calls = fake.createQueryJob.callCount;
+      const again = await make().extract(job);
+      assert.deepEqual(again, first);
+      assert.equal(fake.createQueryJob.callCount, calls, 'no job was inserted for the retry');
+      assert.equal(fake.jobs.size, 2);
+    });
+
+    it('attaches on 409 when two deliveries insert the same job at once', async () => {
+      const [a, b] = await Promise.all([warehouse.extract(job), make().extract(job)]);
+      assert.deepEqual(a, b);
+      assert.equal(a.state, 'done');
+      assert.equal(fake.jobs.size, 2, 'one export and one count job in all');
+      assert.equal(fake.conflicts, 2, 'the second delivery got 409 for both and attached');
+    });
+
+    it('returns pending at jobWaitSeconds, never sleeping past it, and finishes on a later call', async () => {
+      fake.pollsToFinish = Infinity;
+      const result = await warehouse.extract(job);
+      assert.equal(result.state, 'pending');
+      assert.match((result as { detail: string }).detail, /extract of agg_eurusd .* 0 of 2 jobs done/);
+      assert.equal(time.elapsed(), 60_000, 'waited the whole budget and not a millisecond more');
+      assert.ok(time.slept.every((ms) => ms > 0));
+      fake.release();
+      const later = await warehouse.extract(job);
+      assert.equal(later.state, 'done');
+      assert.equal(fake.created().length, 2, 'the later call attached to the running jobs');
+    });
+
+    it('retries a temporary failure under the next attempt id, and fails for good on a bad query', async () => {
+      fake.failWith.set(exportId, { reason: 'backendError', message: 'try again' });
+      const result = await warehouse.extract(job);
+      assert.equal(result.state, 'done');
+      assert.deepEqual(
+        fake.created().map((o) => o.jobId),
+        [exportId, countId, `${exportId}_r2`],
+      );
+
+      fake.jobs.clear();
+      fake.failWith.clear();
+      fake.failWith.set(exportId, { reason: 'invalidQuery', message: 'Unrecognized name: bqx_45' });
+      await assert.rejects(warehouse.extract(job), (e: unknown) => e instanceof BigQueryJobError && /invalidQuery.*Unrecognized name/.test(e.message) && !e.retryable);
+    });
+
+    it('refuses stale files the export did not write', async () => {
+      await staging.write(`${job.prefix}part-000000000009.parquet`, 'left over');
+      await assert.rejects(warehouse.extract(job), /wrote 3 files, 4 are in the bucket/);
+    });
+
+    it('refuses names that are not plain identifiers before starting any job', async () => {
+      await assert.rejects(warehouse.extract({ ...job, feature: 'agg`; DROP TABLE x; --' }), InputError);
+      await assert.rejects(warehouse.extract({ ...job, columns: ['bqx 45'] }), InputError);
+      await assert.rejects(warehouse.extract({ ...job, runId: '../x' }), InputError);
+      sinon.assert.notCalled(fake.createQueryJob);
+    });
+  });
+
+  describe('merge', () => {
+    const manifest = manifestOf({ runId: RUN, pair: 'eurusd', widths: [100, 100, 100, 50, 10], window: WINDOW });
+    const plan = planMerge(manifest, 300, 2);
+    const features = manifest.features.map((f) => f.feature);
+    const checkpoints = Object.fromEntries(
+      features.slice(0, 4).map((f) => [f, [0, 1].map((i) => `runs/${RUN}/features/${f}/part-00000000000${i}.parquet`)]),
+    );
+    const job: MergeJob = { runId: RUN, pair: 'eurusd', window: WINDOW, manifest, plan, checkpoints, outputPrefix: `training/eurusd/${RUN}/` };
+    const area = 'bqx_eurusd_20250101t000000_abc123';
+
+    beforeEach(() => {
+      fake.exportFiles = () => [KEYS.slice(0, 600), KEYS.slice(600)];
+    });
+
+    it('plans two groups: 3 batches of at most 2 tables', () => {
+      assert.deepEqual(
+        plan.groups.map((g) => g.batches.map((b) => b.length)),
+        [[2], [2, 1]],
+      );
+    });
+
+    it('loads, dry-runs, joins and exports in that order, then drops only its own scratch tables', async () => {
+      fake.tables.add('bqx_scratch.bqx_eurusd_20250101t000000_zzzzzz__keys');
+      const progress: MergeProgress[] = [];
+      const result = await warehouse.merge(job, (p) => progress.push(p));
+      assert.equal(result.state, 'done');
+      if (result.state !== 'done') return;
+
+      const sizes = (dir: string) => [0, 1].map((i) => output.objects.get(`${dir}part-00000000000${i}.parquet`)!.byteLength);
+      assert.deepEqual(
+        result.groups.map((g) => ({ ...g })),
+        plan.groups.map((g) => {
+          const dir = `training/eurusd/${RUN}/group-00${g.index}/`;
+          return {
+            index: g.index,
+            files: [0, 1].map((i) => `${dir}part-00000000000${i}.parquet`),
+            rows: 1000,
+            columns: g.columns,
+            bytes: sizes(dir).reduce((a, b) => a + b, 0),
+            distinctKeys: 1000,
+            keysInOrder: true,
+          };
+        }),
+      );
+      assert.equal(result.rows, 1000);
+      assert.equal(result.groups[0]!.columns.length, 1 + 49 + 200);
+      assert.equal(result.groups[1]!.columns.length, 1 + 160);
+      assert.equal(result.bytesProcessed, 3 * 2 ** 30);
+      assert.equal(result.costUsd, estimateCost(3 * 2 ** 30, 6.25));
+      assert.equal(result.costUsd, 0.0183);
+
+      // Order: keys and loads, then (dry runs), then batches, then exports.
+      const jobs = fake.created();
+      assert.deepEqual(
+        jobs.map((o) => o.labels!.step),
+        ['keys', 'load', 'load', 'load', 'load', 'load', 'batch', 'batch', 'batch', 'export', 'export'],
+      );
+      const calls = fake.createQueryJob.getCalls().map((c) => c.args[0]);
+      const dry = calls.map((o, i) => (o.dryRun ? i : -1)).filter((i) => i >= 0);
+      const firstBatch = calls.findIndex((o) => o.labels?.step === 'batch');
+      const lastLoad = calls.map((o) => o.labels?.step).lastIndexOf('load');
+      assert.equal(dry.length, 3);
+      assert.ok(dry.every((i) => i > lastLoad && i < firstBatch), 'dry runs come after the loads and before the joins');
+      for (const o of calls.filter((c) => c.dryRun)) assert.equal(o.maximumBytesBilled, BILLED);
+
+      for (const o of jobs) {
+        assert.equal(o.location, 'us-central1');
+        assert.equal(o.maximumBytesBilled, BILLED);
+        assert.deepEqual({ app: o.labels!.app, run_id: o.labels!.run_id, pair: o.labels!.pair }, { app: 'bqx', run_id: RUN, pair: 'eurusd' });
+        assert.match(o.jobId!, new RegExp(`^bqx_${RUN}_(keys|load_[a-z0-9_]+|batch_g00\\d_b00\\d|export_g00\\d)_[0-9a-f]{12}$`));
+        if (/^(LOAD DATA|CREATE)/.test(o.query!)) {
+          assert.ok(o.query!.includes(EXPIRES), `${o.jobId} creates a table that expires by itself`);
+          assert.ok(o.query!.includes(`\`bqx_scratch\`.\`${area}__`), `${o.jobId} writes in the run's own scratch area`);
+        }
+      }
+      const loads = jobs.filter((o) => o.labels!.step === 'load').map((o) => o.query!);
+      assert.ok(loads[0]!.endsWith(`uris=['gs://bqx-staging/${checkpoints[features[0]!]![0]}', 'gs://bqx-staging/${checkpoints[features[0]!]![1]}'])`));
+      assert.ok(loads[4]!.endsWith(`uris=['gs://bqx-staging/runs/${RUN}/features/${features[4]}/part-*.parquet'])`), 'a feature without listed files loads its wildcard');
+      const exports = jobs.filter((o) => o.labels!.step === 'export').map((o) => o.query!);
+      assert.ok(exports[1]!.startsWith(`EXPORT DATA OPTIONS(uri='gs://bqx-output/training/eurusd/${RUN}/group-001/part-*.parquet', format='PARQUET', compression='ZSTD', overwrite=true) AS\n`));
+      assert.ok(exports.every((q) => q.endsWith('ORDER BY `k`.`interval_time`')));
+
+      assert.deepEqual([...fake.tables], ['bqx_scratch.bqx_eurusd_20250101t000000_zzzzzz__keys'], "another run's table is left alone");
+      assert.equal(fake.deleted.length, 1 + 5 + 3);
+      assert.deepEqual(JSON.parse(new TextDecoder().decode(staging.objects.get(mergeEstimateObject(RUN))!)), {
+        bytesProcessed: 3 * 2 ** 30,
+        costUsd: 0.0183,
+        statements: 3,
+      });
+      assert.deepEqual([...new Set(progress.map((p) => p.step))], ['load', 'join', 'export']);
+      assert.deepEqual(progress.at(-1), { step: 'export', done: 2, total: 2 });
+      assert.ok(output.rangeReads.length > 0 && output.rangeReads.every((r) => r.end - r.start < output.objects.get(r.name)!.byteLength + 1));
+    });
+
+    it('returns pending within the budget and resumes call after call without starting a job twice', async () => {
+      fake.pollsToFinish = 8;
+      const budgeted = make({ jobWaitSeconds: 10, maxRunningJobs: 2 });
+      const results = [];
+      for (let call = 0; call < 20; call++) {
+        const before = time.elapsed();
+        const result = await budgeted.merge(job);
+        assert.ok(time.elapsed() - before <= 10_000, `call ${call} kept to the budget`);
+        results.push(result.state);
+        if (result.state === 'done') {
+          assert.deepEqual(
+            result.groups.map((g) => [g.rows, g.keysInOrder]),
+            [
+              [1000, true],
+              [1000, true],
+            ],
+          );
+          break;
+        }
+        assert.match(result.detail, /step (load|join|export), \d+ of \d+ jobs done/);
+      }
+      assert.equal(results.at(-1), 'done');
+      assert.ok(results.length > 3, `took ${results.length} calls`);
+      const ids = fake.created().map((o) => o.jobId);
+      assert.equal(ids.length, 11);
+      assert.equal(new Set(ids).size, 11, 'no job started twice');
+      assert.equal(fake.conflicts, 0);
+      assert.ok(fake.maxRunning <= 2, `at most 2 jobs ran at once (saw ${fake.maxRunning})`);
+      assert.equal(fake.dryRuns.length, 3, 'the estimate was made once and kept');
+    });
+
+    it('retries a join that failed for a temporary reason; fails the merge when an export fails for good', async () => {
+      const steps = mergeSteps(job, config, staging, output);
+      const batch = steps.batches[1]!;
+      const batchId = jobIdFor(CTX, batch);
+      fake.failWith.set(batchId, { reason: 'internalError', message: 'retry' });
+      const result = await warehouse.merge(job);
+      assert.equal(result.state, 'done');
+      assert.ok(fake.created().some((o) => o.jobId === `${batchId}_r2`));
+
+      fake.jobs.clear();
+      fake.failWith.clear();
+      fake.tables.clear();
+      await staging.deletePrefix('runs/');
+      fake.failWith.set(jobIdFor(CTX, steps.exports[0]!), { reason: 'responseTooLarge', message: 'too large' });
+      await assert.rejects(warehouse.merge(job), (e: unknown) => e instanceof BigQueryJobError && e.reason === 'responseTooLarge');
+    });
+
+    it('reports keys out of order and duplicate keys as the files hold them', async () => {
+      fake.exportFiles = (_job, prefix) =>
+        prefix.endsWith('group-001/')
+          ? [KEYS.slice(600), KEYS.slice(0, 600)]
+          : [KEYS.slice(0, 600), [KEYS[599]!, ...KEYS.slice(601)]];
+      const result = await warehouse.merge(job);
+      assert.equal(result.state, 'done');
+      if (result.state !== 'done') return;
+      assert.deepEqual(
+        result.groups.map((g) => ({ rows: g.rows, distinctKeys: g.distinctKeys, keysInOrder: g.keysInOrder })),
+        [
+          { rows: 1000, distinctKeys: 999, keysInOrder: false },
+          { rows: 1000, distinctKeys: 1000, keysInOrder: false },
+        ],
+      );
+    });
+
+    it('refuses a group wider than BigQuery allows before starting any job', async () => {
+      const wide = manifestOf({ runId: RUN, pair: 'eurusd', widths: Array(50).fill(200), window: WINDOW });
+      const widePlan = planMerge(wide, 20000, 50);
+      await assert.rejects(warehouse.merge({ ...job, manifest: wide, plan: widePlan, checkpoints: {} }), /columns; the limit is 10000/);
+      sinon.assert.notCalled(fake.createQueryJob);
+    });
+  });
+});
