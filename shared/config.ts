@@ -75,7 +75,7 @@ export const CONFIG_DEFAULTS = {
   BQX_HOME: '.bqx',
   BQX_EXTRACT_CONCURRENCY: '2',
   BQX_MERGE_MEMORY_MB: '2048',
-  BQX_DEMO_ROWS: '4000',
+  BQX_DEMO_ROWS: '10000',
   BQX_PROJECT: undefined,
   BQX_LOCATION: 'us-central1',
   BQX_STAGING_BUCKET: undefined,

@@ -72,9 +72,13 @@ FROM demo_scratch.keys WHERE i >= 0 AND i < ${rows} ORDER BY interval_time`;
 }
 
 function featureTableSql(dataset: string, t: DemoTable, rows: number): string {
-  const value = isAllNull(t.table) ? 'CAST(NULL AS DOUBLE)' : 'CASE WHEN random() < 0.02 THEN NULL ELSE random() * 2 - 1 END';
+  // Smooth series with a little noise, rounded as prices are: compresses like real features do.
+  const value = (k: number) =>
+    isAllNull(t.table)
+      ? 'CAST(NULL AS DOUBLE)'
+      : `CASE WHEN random() < 0.02 THEN NULL ELSE round(sin(i * ${(0.001 * (1 + (k % 13))).toFixed(4)} + ${k % 7}) * ${1 + (k % 5)} + random() * 0.0005, 5) END`;
   const metadata = t.metadata.map((m, i) => `${literal(t.pairs[i] ?? t.pairs[0] ?? '')} AS ${q(m)}`);
-  const select = ['interval_time', ...metadata, ...t.columns.map((c) => `${value} AS ${q(c)}`)].join(', ');
+  const select = ['interval_time', ...metadata, ...t.columns.map((c, k) => `${value(k)} AS ${q(c)}`)].join(', ');
   const from = startsLate(t.table) ? `demo_scratch.keys WHERE i >= ${Math.floor(rows * 0.4)}` : 'demo_scratch.keys';
   const dupes = hasDuplicates(t.table) ? `\nUNION ALL SELECT ${select} FROM demo_scratch.keys WHERE i % 97 = 13` : '';
   return `CREATE OR REPLACE TABLE ${q(dataset)}.${q(t.table)} AS SELECT ${select} FROM ${from}${dupes}`;

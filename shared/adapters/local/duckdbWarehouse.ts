@@ -77,7 +77,9 @@ export class DuckDbWarehouse implements Warehouse {
       const sourceRows = Number(counts![0]);
       const distinct = Number(counts![1]);
       const temp = await this.staging.tempPath('.parquet');
-      const copy = await c.run(sql.copyToParquetSql(sql.extractSelectSql(job.dataset, job.feature, job.columns), temp), window);
+      // Deduplication sorts each key's rows by every column: only paid where a key repeats.
+      const select = sourceRows > distinct ? sql.extractSelectSql(job.dataset, job.feature, job.columns) : sql.extractPlainSql(job.dataset, job.feature, job.columns);
+      const copy = await c.run(sql.copyToParquetSql(select, temp), window);
       const rows = Number(copy.rowsChanged);
       if (rows !== distinct) throw new Error(`extract of ${job.feature} wrote ${rows} rows, expected ${distinct} distinct keys`);
       const name = `${job.prefix}part-00000.parquet`;
