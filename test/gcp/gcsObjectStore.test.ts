@@ -1,0 +1,129 @@
+// The Cloud Storage object store against a stubbed Bucket and File: object paths, ranged reads,
+// the create-if-absent precondition and its 412, listing order, and what it refuses.
+
+import assert from 'node:assert/strict';
+import type { Bucket } from '@google-cloud/storage';
+import sinon from 'sinon';
+import { GcsObjectStore } from '../../shared/adapters/gcp/gcsObjectStore.js';
+
+const httpError = (code: number) => Object.assign(new Error(`HTTP ${code}`), { code });
+
+interface FakeFile {
+  name: string;
+  metadata: { size?: string };
+  download: sinon.SinonStub;
+  save: sinon.SinonStub;
+  getMetadata: sinon.SinonStub;
+  delete: sinon.SinonStub;
+}
+
+describe('gcp/GcsObjectStore', () => {
+  let sandbox: sinon.SinonSandbox;
+  let files: Map<string, FakeFile>;
+  let bucket: { name: string; file: sinon.SinonStub; getFiles: sinon.SinonStub };
+  let store: GcsObjectStore;
+
+  const fileOf = (name: string, size = 0): FakeFile => {
+    let f = files.get(name);
+    if (!f) {
+      f = {
+        name,
+        metadata: { size: String(size) },
+        download: sandbox.stub().resolves([Buffer.from('0123456789')]),
+        save: sandbox.stub().resolves(),
+        getMetadata: sandbox.stub().resolves([{ size: String(size) }]),
+        delete: sandbox.stub().resolves([{}]),
+      };
+      files.set(name, f);
+    }
+    return f;
+  };
+
+  beforeEach(() => {
+    sandbox = sinon.createSandbox();
+    files = new Map();
+    bucket = { name: 'bqx-staging', file: sandbox.stub().callsFake((name: string) => fileOf(name)), getFiles: sandbox.stub() };
+    store = new GcsObjectStore(bucket as unknown as Bucket);
+  });
+
+  afterEach(() => sandbox.restore());
+
+  it('names objects gs://bucket/name, wildcards included', () => {
+    assert.equal(store.bucket, 'bqx-staging');
+    assert.equal(store.uri('runs/r/manifest.json'), 'gs://bqx-staging/runs/r/manifest.json');
+    assert.equal(store.uri('runs/r/features/f/part-*.parquet'), 'gs://bqx-staging/runs/r/features/f/part-*.parquet');
+    assert.throws(() => store.uri('runs/../secret'), /not a plain object path/);
+    assert.throws(() => store.uri("runs/a'b"), /not a plain object path/);
+  });
+
+  it('reads a byte range with a ranged download (end inclusive), never the whole object', async () => {
+    const name = 'runs/r/features/f/part-00000.parquet';
+    fileOf(name).download.resolves([Buffer.from('PAR1')]);
+    const bytes = await store.readRange(name, 1_000_000, 1_000_004);
+    assert.deepEqual([...bytes], [...Buffer.from('PAR1')]);
+    sinon.assert.calledOnceWithExactly(files.get(name)!.download, { start: 1_000_000, end: 1_000_003 });
+    assert.equal((await store.readRange(name, 5, 5)).byteLength, 0);
+    sinon.assert.calledOnce(files.get(name)!.download);
+    await assert.rejects(store.readRange(name, 10, 5), /not a valid range/);
+    await assert.rejects(store.readRange(name, -1, 5), /not a valid range/);
+  });
+
+  it('creates only if absent with ifGenerationMatch: 0, and a 412 means it exists', async () => {
+    const name = 'runs/r/features/f/_SUCCESS.json';
+    assert.equal(await store.write(name, '{"rows":1}', { ifAbsent: true, contentType: 'application/json' }), true);
+    sinon.assert.calledOnceWithExactly(files.get(name)!.save, '{"rows":1}', {
+      resumable: false,
+      contentType: 'application/json',
+      preconditionOpts: { ifGenerationMatch: 0 },
+    });
+    files.get(name)!.save.rejects(httpError(412));
+    assert.equal(await store.write(name, '{"rows":2}', { ifAbsent: true }), false);
+    files.get(name)!.save.rejects(httpError(503));
+    await assert.rejects(store.write(name, 'x', { ifAbsent: true }), /HTTP 503/);
+  });
+
+  it('overwrites without a precondition, and a 412 is then an error', async () => {
+    const name = 'training/eurusd/r/_manifest.json';
+    assert.equal(await store.write(name, new Uint8Array([1, 2, 3])), true);
+    const [data, options] = files.get(name)!.save.firstCall.args;
+    assert.deepEqual([...data], [1, 2, 3]);
+    assert.deepEqual(options, { resumable: false });
+    files.get(name)!.save.rejects(httpError(412));
+    await assert.rejects(store.write(name, 'x'), /HTTP 412/);
+  });
+
+  it('gives the size from metadata, undefined for a missing object', async () => {
+    fileOf('a/b.parquet').getMetadata.resolves([{ size: '123456789012' }]);
+    assert.equal(await store.size('a/b.parquet'), 123456789012);
+    fileOf('a/missing').getMetadata.rejects(httpError(404));
+    assert.equal(await store.size('a/missing'), undefined);
+    fileOf('a/broken').getMetadata.rejects(httpError(500));
+    await assert.rejects(store.size('a/broken'), /HTTP 500/);
+  });
+
+  it('reads a whole object', async () => {
+    fileOf('runs/r/manifest.json').download.resolves([Buffer.from('{"v":1}')]);
+    assert.equal(new TextDecoder().decode(await store.read('runs/r/manifest.json')), '{"v":1}');
+    sinon.assert.calledOnceWithExactly(files.get('runs/r/manifest.json')!.download);
+  });
+
+  it('lists a prefix sorted by name, with sizes', async () => {
+    bucket.getFiles.resolves([[fileOf('p/part-2.parquet', 20), fileOf('p/part-10.parquet', 100), fileOf('p/part-1.parquet', 10)]]);
+    assert.deepEqual(await store.list('p/'), [
+      { name: 'p/part-1.parquet', size: 10 },
+      { name: 'p/part-10.parquet', size: 100 },
+      { name: 'p/part-2.parquet', size: 20 },
+    ]);
+    sinon.assert.calledOnceWithExactly(bucket.getFiles, { prefix: 'p/', autoPaginate: true });
+    await assert.rejects(store.list('../'), /not a plain object path/);
+  });
+
+  it('deletes everything under a prefix and refuses an empty prefix', async () => {
+    const listed = [fileOf('runs/r/features/f/part-1.parquet'), fileOf('runs/r/features/f/_SUCCESS.json')];
+    bucket.getFiles.resolves([listed]);
+    assert.equal(await store.deletePrefix('runs/r/features/f/'), 2);
+    for (const f of listed) sinon.assert.calledOnceWithExactly(f.delete, { ignoreNotFound: true });
+    await assert.rejects(store.deletePrefix(''), /whole bucket/);
+    sinon.assert.calledOnce(bucket.getFiles);
+  });
+});
