@@ -11,7 +11,8 @@ import type { ExtractJob, MergeJob, MergeProgress } from '../../shared/ports.js'
 import { BigQueryJobError, jobIdFor } from '../../shared/adapters/gcp/bigQueryJobs.js';
 import { mergeSteps } from '../../shared/adapters/gcp/bigQueryMergeSteps.js';
 import { renderExtract, renderExtractCounts, renderLabelStats, renderListTables } from '../../shared/adapters/gcp/bigQuerySql.js';
-import { BigQueryWarehouse, estimateCost, mergeEstimateObject } from '../../shared/adapters/gcp/bigQueryWarehouse.js';
+import { BigQueryWarehouse, estimateCost } from '../../shared/adapters/gcp/bigQueryWarehouse.js';
+import { mergeState } from '../../shared/adapters/gcp/mergeState.js';
 import { FakeBigQuery, fakeTime, minuteKeys } from './fakeBigQuery.js';
 import { manifestOf } from './fullManifest.js';
 import { MemoryObjectStore } from './memoryStore.js';
@@ -120,7 +121,7 @@ describe('gcp/BigQueryWarehouse', () => {
     const countSql = renderExtractCounts(source).sql;
     const params = { start: new Date(WINDOW.start), end: new Date(WINDOW.end) };
     const exportId = jobIdFor(CTX, { key: 'extract_agg_eurusd', step: 'extract', sql: exportSql, params });
-    const countId = jobIdFor(CTX, { key: 'extract_counts_agg_eurusd', step: 'extract_counts', sql: countSql, params });
+    const countId = jobIdFor(CTX, { key: 'extract_counts_agg_eurusd', step: 'extract_counts', sql: countSql, params, salt: exportId });
 
     beforeEach(() => {
       fake.rows = (j) => (j.options.labels?.step === 'extract_counts' ? [{ source_rows: 1003, key_count: 1000 }] : []);
@@ -197,6 +198,22 @@ describe('gcp/BigQueryWarehouse', () => {
       await assert.rejects(warehouse.extract(job), (e: unknown) => e instanceof BigQueryJobError && /invalidQuery.*Unrecognized name/.test(e.message) && !e.retryable);
     });
 
+    it('exports again under the next attempt id when a rerun deleted the files, and counts again', async () => {
+      await warehouse.extract(job);
+      assert.equal(await staging.deletePrefix(job.prefix), 3);
+      fake.rows = (j) => (j.options.labels?.step === 'extract_counts' ? [{ source_rows: 1000, key_count: 1000 }] : []);
+      const again = await warehouse.extract(job);
+      assert.deepEqual(again, { state: 'done', files: [0, 1, 2].map((i) => `${job.prefix}part-00000000000${i}.parquet`), rows: 1000, sourceRows: 1000, duplicates: 0 });
+      const rerunCountId = jobIdFor(CTX, { key: 'extract_counts_agg_eurusd', step: 'extract_counts', sql: countSql, params, salt: `${exportId}_r2` });
+      assert.deepEqual(
+        fake.created().map((o) => o.jobId),
+        [exportId, countId, `${exportId}_r2`, rerunCountId],
+      );
+      const third = await warehouse.extract(job);
+      assert.deepEqual(third, again, 'a redelivery after the rerun attaches to the rerun');
+      assert.equal(fake.created().length, 4);
+    });
+
     it('refuses stale files the export did not write', async () => {
       await staging.write(`${job.prefix}part-000000000009.parquet`, 'left over');
       await assert.rejects(warehouse.extract(job), /wrote 3 files, 4 are in the bucket/);
@@ -220,8 +237,16 @@ describe('gcp/BigQueryWarehouse', () => {
     const job: MergeJob = { runId: RUN, pair: 'eurusd', window: WINDOW, manifest, plan, checkpoints, outputPrefix: `training/eurusd/${RUN}/` };
     const area = 'bqx_eurusd_20250101t000000_abc123';
 
-    beforeEach(() => {
+    const salt = async () => {
+      const state = await mergeState(job, staging, output);
+      return `${state.fp}-${state.epoch}`;
+    };
+
+    beforeEach(async () => {
       fake.exportFiles = () => [KEYS.slice(0, 600), KEYS.slice(600)];
+      for (const names of Object.values(checkpoints)) for (const name of names) await staging.write(name, 'parquet bytes');
+      await staging.write(`runs/${RUN}/features/${features[4]}/part-000000000000.parquet`, 'parquet bytes');
+      await staging.write(`runs/${RUN}/features/${features[4]}/_SUCCESS.json`, '{}');
     });
 
     it('plans two groups: 3 batches of at most 2 tables', () => {
@@ -294,7 +319,9 @@ describe('gcp/BigQueryWarehouse', () => {
 
       assert.deepEqual([...fake.tables], ['bqx_scratch.bqx_eurusd_20250101t000000_zzzzzz__keys'], "another run's table is left alone");
       assert.equal(fake.deleted.length, 1 + 5 + 3);
-      assert.deepEqual(JSON.parse(new TextDecoder().decode(staging.objects.get(mergeEstimateObject(RUN))!)), {
+      const estimate = [...staging.objects.keys()].filter((n) => n.startsWith(`runs/${RUN}/merge/estimate-`));
+      assert.equal(estimate.length, 1);
+      assert.deepEqual(JSON.parse(new TextDecoder().decode(staging.objects.get(estimate[0]!)!)), {
         bytesProcessed: 3 * 2 ** 30,
         costUsd: 0.0183,
         statements: 3,
@@ -338,7 +365,7 @@ describe('gcp/BigQueryWarehouse', () => {
     it('retries a join that failed for a temporary reason; fails the merge when an export fails for good', async () => {
       const steps = mergeSteps(job, config, staging, output);
       const batch = steps.batches[1]!;
-      const batchId = jobIdFor(CTX, batch);
+      const batchId = jobIdFor(CTX, { ...batch, salt: await salt() });
       fake.failWith.set(batchId, { reason: 'internalError', message: 'retry' });
       const result = await warehouse.merge(job);
       assert.equal(result.state, 'done');
@@ -347,9 +374,47 @@ describe('gcp/BigQueryWarehouse', () => {
       fake.jobs.clear();
       fake.failWith.clear();
       fake.tables.clear();
-      await staging.deletePrefix('runs/');
-      fake.failWith.set(jobIdFor(CTX, steps.exports[0]!), { reason: 'responseTooLarge', message: 'too large' });
+      await staging.deletePrefix(`runs/${RUN}/merge/`);
+      fake.failWith.set(jobIdFor(CTX, { ...steps.exports[0]!, salt: await salt() }), { reason: 'responseTooLarge', message: 'too large' });
       await assert.rejects(warehouse.merge(job), (e: unknown) => e instanceof BigQueryJobError && e.reason === 'responseTooLarge');
+    });
+
+    it('returns a finished merge as it is on a later call, without looking at a job', async () => {
+      const first = await warehouse.merge(job);
+      const inserts = fake.createQueryJob.callCount;
+      const lookups = fake.job.callCount;
+      assert.deepEqual(await make().merge(job), first);
+      assert.equal(fake.createQueryJob.callCount, inserts);
+      assert.equal(fake.job.callCount, lookups);
+    });
+
+    it('merges afresh under new job ids when a checkpoint was rewritten (a rerun of a feature)', async () => {
+      await warehouse.merge(job);
+      const before = new Set(fake.created().map((o) => o.jobId));
+      await staging.write(checkpoints[features[2]!]![0]!, 'new parquet bytes');
+      const again = await warehouse.merge(job);
+      assert.equal(again.state, 'done');
+      const rerun = fake.created().slice(before.size);
+      assert.equal(rerun.length, 11, 'every step ran again');
+      assert.ok(rerun.every((o) => !before.has(o.jobId)));
+      assert.equal(fake.conflicts, 0);
+      assert.equal(fake.dryRuns.length, 6, 'and was estimated again');
+    });
+
+    it('merges again under the next epoch when the output files of a finished merge are gone', async () => {
+      const first = await warehouse.merge(job);
+      await output.deletePrefix(job.outputPrefix);
+      const again = await warehouse.merge(job);
+      assert.deepEqual(again, first);
+      assert.equal(fake.created().length, 22);
+      assert.equal(new Set(fake.created().map((o) => o.jobId)).size, 22);
+      assert.equal((await output.list(job.outputPrefix)).length, 4);
+    });
+
+    it('refuses to merge when a listed checkpoint file is not in the bucket', async () => {
+      await staging.deletePrefix(`runs/${RUN}/features/${features[1]}/`);
+      await assert.rejects(warehouse.merge(job), /part-000000000000.parquet of .* is not in the staging bucket/);
+      sinon.assert.notCalled(fake.createQueryJob);
     });
 
     it('reports keys out of order and duplicate keys as the files hold them', async () => {

@@ -96,7 +96,7 @@ async function answers(url: string): Promise<boolean> {
 export async function startEmulator(kind: EmulatorKind, options: { project?: string; timeoutMs?: number } = {}): Promise<Emulator | undefined> {
   const missing = [(await onPath('gcloud')) ? '' : 'gcloud', (await onPath('java')) ? '' : 'java'].filter(Boolean);
   if (missing.length > 0) {
-    console.log(`SKIPPED: ${kind} emulator tests because ${missing.join('/')} not found (gcloud/java are needed)`);
+    console.log(`SKIPPED: ${kind} emulator tests because gcloud/java not found (missing: ${missing.join(', ')})`);
     return undefined;
   }
   const project = options.project ?? EMULATOR_PROJECT;

@@ -107,12 +107,15 @@ describe('gcp/GcsObjectStore', () => {
     sinon.assert.calledOnceWithExactly(files.get('runs/r/manifest.json')!.download);
   });
 
-  it('lists a prefix sorted by name, with sizes', async () => {
-    bucket.getFiles.resolves([[fileOf('p/part-2.parquet', 20), fileOf('p/part-10.parquet', 100), fileOf('p/part-1.parquet', 10)]]);
+  it('lists a prefix sorted by name, with sizes and generations', async () => {
+    const listed = [fileOf('p/part-2.parquet', 20), fileOf('p/part-10.parquet', 100), fileOf('p/part-1.parquet', 10)];
+    Object.assign(listed[0]!.metadata, { generation: '1700000000000002' });
+    Object.assign(listed[2]!.metadata, { generation: 1700000000000001 });
+    bucket.getFiles.resolves([listed]);
     assert.deepEqual(await store.list('p/'), [
-      { name: 'p/part-1.parquet', size: 10 },
+      { name: 'p/part-1.parquet', size: 10, generation: '1700000000000001' },
       { name: 'p/part-10.parquet', size: 100 },
-      { name: 'p/part-2.parquet', size: 20 },
+      { name: 'p/part-2.parquet', size: 20, generation: '1700000000000002' },
     ]);
     sinon.assert.calledOnceWithExactly(bucket.getFiles, { prefix: 'p/', autoPaginate: true });
     await assert.rejects(store.list('../'), /not a plain object path/);

@@ -6,6 +6,9 @@ import type { ObjectStore, StoredObject } from '../../shared/ports.js';
 export class MemoryObjectStore implements ObjectStore {
   readonly objects = new Map<string, Uint8Array>();
   readonly rangeReads: { name: string; start: number; end: number }[] = [];
+  /** Generation of each object, bumped on every write, as Cloud Storage does. */
+  readonly generations = new Map<string, number>();
+  private generation = 1000;
 
   constructor(readonly bucket: string) {}
 
@@ -16,6 +19,7 @@ export class MemoryObjectStore implements ObjectStore {
   async write(name: string, data: Uint8Array | string, options: { ifAbsent?: boolean } = {}): Promise<boolean> {
     if (options.ifAbsent && this.objects.has(name)) return false;
     this.objects.set(name, typeof data === 'string' ? new TextEncoder().encode(data) : data);
+    this.generations.set(name, ++this.generation);
     return true;
   }
 
@@ -34,10 +38,10 @@ export class MemoryObjectStore implements ObjectStore {
     return this.objects.get(name)?.byteLength;
   }
 
-  async list(prefix: string): Promise<StoredObject[]> {
+  async list(prefix: string): Promise<(StoredObject & { generation: string })[]> {
     return [...this.objects]
       .filter(([name]) => name.startsWith(prefix))
-      .map(([name, data]) => ({ name, size: data.byteLength }))
+      .map(([name, data]) => ({ name, size: data.byteLength, generation: String(this.generations.get(name)) }))
       .sort((a, b) => (a.name < b.name ? -1 : 1));
   }
 

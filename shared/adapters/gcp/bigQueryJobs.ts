@@ -18,6 +18,13 @@ export interface StepSpec {
   params?: Record<string, unknown>;
   /** Extra labels, e.g. the feature. */
   labels?: Record<string, string>;
+  /** Identity of the step's inputs beyond its SQL (e.g. checkpoint generations); part of the id. */
+  salt?: string;
+  /**
+   * For a finished job: whether what it produced is gone (files deleted for a rerun), so the step
+   * must run again, under the next attempt id.
+   */
+  isStale?: (metadata: JobMetadata) => Promise<boolean>;
 }
 
 export interface RunContext {
@@ -42,14 +49,14 @@ export class BigQueryJobError extends Error {
 const RETRYABLE_REASONS = new Set(['backendError', 'internalError', 'rateLimitExceeded', 'jobBackendError', 'jobInternalError', 'jobRateLimitExceeded']);
 export const MAX_JOB_ATTEMPTS = 3;
 
-export function statementHash(sql: string, params?: Record<string, unknown>): string {
-  return createHash('sha256').update(sql).update('\n').update(JSON.stringify(params ?? {})).digest('hex').slice(0, 12);
+export function statementHash(sql: string, params?: Record<string, unknown>, salt = ''): string {
+  return createHash('sha256').update(sql).update('\n').update(JSON.stringify(params ?? {})).update('\n').update(salt).digest('hex').slice(0, 12);
 }
 
 /** `bqx_<runId>_<step key>_<hash>[_r<attempt>]`: letters, digits, `_` and `-` only, as BigQuery requires. */
 export function jobIdFor(ctx: RunContext, spec: StepSpec, attempt = 1): string {
   const key = spec.key.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 300);
-  const base = `bqx_${ctx.runId}_${key}_${statementHash(spec.sql, spec.params)}`.replace(/[^A-Za-z0-9_-]/g, '_');
+  const base = `bqx_${ctx.runId}_${key}_${statementHash(spec.sql, spec.params, spec.salt)}`.replace(/[^A-Za-z0-9_-]/g, '_');
   return attempt === 1 ? base : `${base}_r${attempt}`;
 }
 
@@ -77,7 +84,11 @@ interface Tracked {
   jobId: string;
   state: JobState;
   metadata?: JobMetadata;
+  /** Attempts of this step that failed for a temporary reason. */
+  failures: number;
 }
+
+type Verdict = JobState | 'retry' | 'stale';
 
 export type RunAllResult =
   | { state: 'done'; metadata: Map<string, JobMetadata>; jobIds: Map<string, string> }
@@ -182,6 +193,11 @@ export class JobRunner {
     return rows as T[];
   }
 
+  /** The id of the attempt a step is at now (none is started). */
+  async currentJobId(ctx: RunContext, spec: StepSpec): Promise<string> {
+    return (await this.walk(ctx, spec, 1, 0)).jobId;
+  }
+
   private async metadata(jobId: string): Promise<JobMetadata | undefined> {
     try {
       const [metadata] = await this.bigquery.job(jobId, { location: this.options.location }).getMetadata();
@@ -192,45 +208,61 @@ export class JobRunner {
     }
   }
 
-  /** Where a step stands: the first attempt id that does not hold a failed job. */
-  private async locate(ctx: RunContext, spec: StepSpec): Promise<Tracked> {
-    for (let attempt = 1; ; attempt++) {
+  /** From `attempt` on, the first attempt id that holds no failed or stale job. */
+  private async walk(ctx: RunContext, spec: StepSpec, attempt: number, failures: number): Promise<Tracked> {
+    for (;;) {
       const jobId = jobIdFor(ctx, spec, attempt);
       const metadata = await this.metadata(jobId);
-      const tracked = this.classify({ spec, attempt, jobId, state: 'missing' }, metadata);
-      if (tracked) return tracked;
+      const t: Tracked = { spec, attempt, jobId, state: 'missing', failures };
+      const verdict = await this.judge(t, metadata);
+      if (verdict === 'retry') failures++;
+      else if (verdict !== 'stale') return { ...t, state: verdict, ...(metadata ? { metadata } : {}) };
+      attempt++;
     }
   }
 
-  /**
-   * State from metadata; undefined when the job failed and a next attempt may be made. Throws
-   * when it failed for good or the attempts are used up.
-   */
-  private classify(t: Tracked, metadata: JobMetadata | undefined): Tracked | undefined {
-    if (!metadata) return { ...t, state: 'missing', metadata: undefined };
-    if (metadata.status?.state !== 'DONE') return { ...t, state: 'running', metadata };
+  private locate(ctx: RunContext, spec: StepSpec): Promise<Tracked> {
+    return this.walk(ctx, spec, 1, 0);
+  }
+
+  /** What a job's metadata means for its step. Throws when it failed for good or too often. */
+  private async judge(t: Tracked, metadata: JobMetadata | undefined): Promise<Verdict> {
+    if (!metadata) return 'missing';
+    if (metadata.status?.state !== 'DONE') return 'running';
     const error = metadata.status.errorResult;
-    if (!error) return { ...t, state: 'done', metadata };
-    const reason = error.reason ?? 'unknown';
-    const retryable = RETRYABLE_REASONS.has(reason);
-    this.options.logger.warn('BigQuery job failed', { jobId: t.jobId, reason, attempt: t.attempt, step: t.spec.step, detail: error.message });
-    if (retryable && t.attempt < MAX_JOB_ATTEMPTS) return undefined;
-    throw new BigQueryJobError(t.jobId, reason, error.message ?? 'no message', false);
+    if (error) {
+      const reason = error.reason ?? 'unknown';
+      this.options.logger.warn('BigQuery job failed', { jobId: t.jobId, reason, attempt: t.attempt, step: t.spec.step, detail: error.message });
+      if (RETRYABLE_REASONS.has(reason) && t.failures + 1 < MAX_JOB_ATTEMPTS) return 'retry';
+      throw new BigQueryJobError(t.jobId, reason, error.message ?? 'no message', false);
+    }
+    if (t.spec.isStale && (await t.spec.isStale(metadata))) {
+      this.options.logger.info('BigQuery job output is gone; running the step again', { jobId: t.jobId, step: t.spec.step });
+      return 'stale';
+    }
+    return 'done';
+  }
+
+  /** The step's state after a job's metadata was read; on to the next attempt where needed. */
+  private async settle(ctx: RunContext, t: Tracked, metadata: JobMetadata | undefined): Promise<Tracked> {
+    const verdict = await this.judge(t, metadata);
+    if (verdict === 'retry') return this.walk(ctx, t.spec, t.attempt + 1, t.failures + 1);
+    if (verdict === 'stale') return this.walk(ctx, t.spec, t.attempt + 1, t.failures);
+    return { ...t, state: verdict, ...(metadata ? { metadata } : {}) };
   }
 
   private async start(ctx: RunContext, t: Tracked): Promise<Tracked> {
     try {
       const [, response] = await this.bigquery.createQueryJob({ ...this.queryOptions(ctx, t.spec), jobId: t.jobId });
       this.options.logger.info('BigQuery job started', { runId: ctx.runId, pair: ctx.pair, step: t.spec.step, jobId: t.jobId });
-      const metadata = (response as JobMetadata | undefined) ?? (await this.metadata(t.jobId));
-      return this.classify(t, metadata) ?? this.next(ctx, t);
+      return this.settle(ctx, t, (response as JobMetadata | undefined) ?? (await this.metadata(t.jobId)));
     } catch (error) {
       const code = httpCode(error);
       if (code === 409 || code === undefined) {
         // 409: someone (an earlier delivery, another caller) started it, so attach. No code: the
         // job was made but failed at once; its metadata says why.
         const metadata = await this.metadata(t.jobId);
-        if (metadata) return this.classify(t, metadata) ?? this.next(ctx, t);
+        if (metadata) return this.settle(ctx, t, metadata);
       }
       if (code === 400) throw new BigQueryJobError(t.jobId, 'invalidQuery', (error as Error).message, false);
       throw error;
@@ -238,15 +270,6 @@ export class JobRunner {
   }
 
   private async refresh(ctx: RunContext, t: Tracked): Promise<Tracked> {
-    const metadata = await this.metadata(t.jobId);
-    if (!metadata) return { ...t, state: 'missing' };
-    return this.classify(t, metadata) ?? this.next(ctx, t);
-  }
-
-  /** The next attempt of a step whose job failed for a temporary reason; it starts on the next pass. */
-  private async next(ctx: RunContext, t: Tracked): Promise<Tracked> {
-    const attempt = t.attempt + 1;
-    const jobId = jobIdFor(ctx, t.spec, attempt);
-    return this.classify({ ...t, attempt, jobId, state: 'missing' }, await this.metadata(jobId)) ?? this.next(ctx, { ...t, attempt, jobId });
+    return this.settle(ctx, t, await this.metadata(t.jobId));
   }
 }

@@ -26,7 +26,8 @@ import type {
 } from '../../ports.js';
 import { renderExtract, renderExtractCounts, renderLabelStats, renderListTables, normaliseType } from './bigQuerySql.js';
 import { JobRunner, type RunContext, type StepSpec } from './bigQueryJobs.js';
-import { mergeSteps, type MergeSteps } from './bigQueryMergeSteps.js';
+import { mergeSteps } from './bigQueryMergeSteps.js';
+import { estimateObject, mergeState, recordFinished, type FinishedMerge } from './mergeState.js';
 import { mapLimit } from './concurrency.js';
 import { readGroupKeys, sameSequence } from './outputKeys.js';
 
@@ -55,8 +56,6 @@ const TIB = 2 ** 40;
 export function estimateCost(bytes: number, costPerTbUsd: number): number {
   return Math.round((bytes / TIB) * costPerTbUsd * 10000) / 10000;
 }
-
-export const mergeEstimateObject = (runId: string) => `runs/${assertRunId(runId)}/merge/estimate.json`;
 
 export class BigQueryWarehouse implements Warehouse {
   private readonly config: Config;
@@ -116,17 +115,26 @@ export class BigQueryWarehouse implements Warehouse {
     const source = { dataset: job.dataset, table: feature, columns: job.columns, window: job.window };
     const exported = renderExtract(source, this.staging.uri(`${job.prefix}part-*.parquet`));
     const counted = renderExtractCounts(source);
-    const specs: StepSpec[] = [
-      { key: `extract_${feature}`, step: 'extract', sql: exported.sql, params: exported.params!, labels: { feature } },
-      { key: `extract_counts_${feature}`, step: 'extract_counts', sql: counted.sql, params: counted.params!, labels: { feature } },
-    ];
+    const written = async () => partFiles(await this.staging.list(job.prefix), job.prefix);
+    const exportSpec: StepSpec = {
+      key: `extract_${feature}`,
+      step: 'extract',
+      sql: exported.sql,
+      params: exported.params!,
+      labels: { feature },
+      // Its files were deleted (a rerun of the feature): export again under the next attempt id.
+      isStale: async (metadata) => (await written()).length < Number(metadata.statistics?.query?.exportDataStatistics?.fileCount ?? 0),
+    };
+    // The count goes with the export attempt it describes.
+    const salt = await this.jobs.currentJobId(ctx, exportSpec);
+    const specs: StepSpec[] = [exportSpec, { key: `extract_counts_${feature}`, step: 'extract_counts', sql: counted.sql, params: counted.params!, labels: { feature }, salt }];
     const run = await this.jobs.runAll(ctx, specs, deadline);
     if (run.state === 'pending') return this.pending(`extract of ${feature} for ${job.runId}: ${run.done} of ${run.total} jobs done, still running`);
 
     const [counts] = await this.jobs.results<{ source_rows: number | string; key_count: number | string }>(run.jobIds.get(specs[1]!.key)!);
     const sourceRows = Number(counts?.source_rows ?? 0);
     const rows = Number(counts?.key_count ?? 0);
-    const files = partFiles(await this.staging.list(job.prefix), job.prefix);
+    const files = await written();
     checkExport(run.metadata.get(specs[0]!.key), files.length, rows, `extract of ${feature}`);
     this.logger.info('feature extracted', { runId: job.runId, pair: job.pair, feature, step: 'extract', rows, sourceRows, files: files.length });
     return { state: 'done', files: files.map((f) => f.name), rows, sourceRows, duplicates: sourceRows - rows };
@@ -135,14 +143,22 @@ export class BigQueryWarehouse implements Warehouse {
   async merge(job: MergeJob, progress?: (p: MergeProgress) => void): Promise<MergeResult> {
     const deadline = this.deadline();
     const ctx = this.context(job.runId, job.pair);
-    const steps = mergeSteps(job, this.config, this.staging, this.output);
+    const plain = mergeSteps(job, this.config, this.staging, this.output); // validates before any I/O
+    const state = await mergeState(job, this.staging, this.output);
+    if (state.finished) {
+      this.logger.info('merge already finished; its output is in place', { runId: job.runId, pair: job.pair, step: 'merge' });
+      return state.finished;
+    }
+    const salt = `${state.fp}-${state.epoch}`;
+    const salted = (specs: StepSpec[]) => specs.map((s) => ({ ...s, salt }));
+    const steps = { ...plain, keys: { ...plain.keys, salt }, loads: salted(plain.loads), batches: salted(plain.batches), exports: plain.exports.map((e) => ({ ...e, salt })) };
     const report = (step: string) => (done: number, total: number) => progress?.({ step, done, total });
     const pending = (step: string, r: { done: number; total: number; running: number }) =>
       this.pending(`merge of ${job.runId}: step ${step}, ${r.done} of ${r.total} jobs done, ${r.running} running; call again to resume`);
 
     const loaded = await this.jobs.runAll(ctx, [steps.keys, ...steps.loads], deadline, report('load'));
     if (loaded.state === 'pending') return pending('load', loaded);
-    const estimate = await this.estimate(ctx, steps);
+    const estimate = await this.estimate(ctx, steps.batches, estimateObject(job.runId, state.fp, state.epoch));
     const joined = await this.jobs.runAll(ctx, steps.batches, deadline, report('join'));
     if (joined.state === 'pending') return pending('join', joined);
     const exported = await this.jobs.runAll(ctx, steps.exports, deadline, report('export'));
@@ -172,19 +188,20 @@ export class BigQueryWarehouse implements Warehouse {
       (n, m) => n + Number(m.statistics?.query?.totalBytesBilled ?? 0),
       0,
     );
-    this.logger.info('merge finished', { runId: job.runId, pair: job.pair, step: 'merge', groups: groups.length, bytesBilled: billed, estimate, dropped });
-    return { state: 'done', groups, rows: groups[0]?.rows ?? 0, bytesProcessed: estimate.bytesProcessed, costUsd: estimate.costUsd };
+    const result: FinishedMerge = { state: 'done', groups, rows: groups[0]?.rows ?? 0, bytesProcessed: estimate.bytesProcessed, costUsd: estimate.costUsd };
+    await recordFinished(this.staging, job.runId, state.fp, state.epoch, result);
+    this.logger.info('merge finished', { runId: job.runId, pair: job.pair, step: 'merge', groups: groups.length, bytesBilled: billed, estimate, dropped, epoch: state.epoch });
+    return result;
   }
 
   async close(): Promise<void> {}
 
-  /** Dry run of the join statements, once per run (kept in the staging store, so later calls and the cost survive the scratch tables). */
-  private async estimate(ctx: RunContext, steps: MergeSteps): Promise<MergeEstimate> {
-    const name = mergeEstimateObject(ctx.runId);
+  /** Dry run of the join statements, once per merge epoch (kept in the staging store, so later calls and the cost survive the scratch tables). */
+  private async estimate(ctx: RunContext, batches: readonly StepSpec[], name: string): Promise<MergeEstimate> {
     if ((await this.staging.size(name)) !== undefined) {
       return JSON.parse(new TextDecoder().decode(await this.staging.read(name))) as MergeEstimate;
     }
-    const bytes = await mapLimit(steps.batches, 8, (spec) => this.jobs.dryRunBytes(ctx, { ...spec, step: 'dry_run' }));
+    const bytes = await mapLimit(batches, 8, (spec) => this.jobs.dryRunBytes(ctx, { ...spec, step: 'dry_run' }));
     const bytesProcessed = bytes.reduce((a, b) => a + b, 0);
     const estimate: MergeEstimate = { bytesProcessed, costUsd: estimateCost(bytesProcessed, this.config.gcp.costPerTbUsd), statements: bytes.length };
     await this.staging.write(name, JSON.stringify(estimate), { ifAbsent: true, contentType: 'application/json' });

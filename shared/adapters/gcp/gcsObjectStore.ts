@@ -6,6 +6,10 @@ import type { Bucket } from '@google-cloud/storage';
 import type { ObjectStore, StoredObject } from '../../ports.js';
 import { mapLimit } from './concurrency.js';
 
+export interface GcsStoredObject extends StoredObject {
+  generation?: string;
+}
+
 const NAME = /^[A-Za-z0-9_.=-]+(\/[A-Za-z0-9_.=-]+)*$/;
 const URI_NAME = /^[A-Za-z0-9_.=-]+(\/[A-Za-z0-9_.=*-]+)*$/;
 const PREFIX = /^([A-Za-z0-9_.=-]+\/)*[A-Za-z0-9_.=-]*$/;
@@ -79,10 +83,15 @@ export class GcsObjectStore implements ObjectStore {
     }
   }
 
-  async list(prefix: string): Promise<StoredObject[]> {
+  /** Objects under a prefix, by name; each also carries its generation (the warehouse uses it to tell a rewritten checkpoint from the old one). */
+  async list(prefix: string): Promise<GcsStoredObject[]> {
     const [files] = await this.gcs.getFiles({ prefix: checkPrefix(prefix), autoPaginate: true });
     return files
-      .map((f) => ({ name: f.name, size: Number(f.metadata.size ?? 0) }))
+      .map((f) => ({
+        name: f.name,
+        size: Number(f.metadata.size ?? 0),
+        ...(f.metadata.generation !== undefined && f.metadata.generation !== null ? { generation: String(f.metadata.generation) } : {}),
+      }))
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
