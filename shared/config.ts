@@ -162,7 +162,7 @@ export function loadConfig(env: Env = process.env): Config {
       home: str('BQX_HOME', /^[^\0]+$/, 'a folder path'),
       extractConcurrency: int('BQX_EXTRACT_CONCURRENCY', 1, 64),
       mergeMemoryMb: int('BQX_MERGE_MEMORY_MB', 256, 1048576),
-      demoRows: int('BQX_DEMO_ROWS', 3000, 10_000_000),
+      demoRows: int('BQX_DEMO_ROWS', 100, 10_000_000),
     },
     gcp: {
       project: optional('BQX_PROJECT', () => str('BQX_PROJECT', PROJECT, 'a Google Cloud project id'), ''),

@@ -100,7 +100,7 @@ async function runCommand(args: Args, config: Config): Promise<number> {
     },
     config.currencies,
   );
-  const rows = intFlag(args, 'rows', 3000, 10_000_000) ?? config.embedded.demoRows;
+  const rows = intFlag(args, 'rows', 100, 10_000_000) ?? config.embedded.demoRows;
   const json = args.flags.has('json');
   const quiet = args.flags.has('quiet');
   const bars = { extract: undefined as ProgressBar | undefined, merge: undefined as ProgressBar | undefined };
@@ -218,7 +218,7 @@ async function verifyCommand(args: Args): Promise<number> {
 async function demoCommand(args: Args, config: Config): Promise<number> {
   checkFlags(args, ['pairs', 'rows']);
   const pairs = (stringFlag(args, 'pairs') ?? 'eurusd').split(',').map((p) => validatePair(p.trim(), config.currencies));
-  const rows = intFlag(args, 'rows', 3000, 10_000_000) ?? config.embedded.demoRows;
+  const rows = intFlag(args, 'rows', 100, 10_000_000) ?? config.embedded.demoRows;
   const embedded = await open(config, false);
   try {
     const result = await ensureDemo(embedded, config, pairs, rows, false);

@@ -1,0 +1,101 @@
+// The RunStore contract: what every run store (embedded file store, Firestore) must do. Each
+// adapter's test calls runStoreContract with a factory for a fresh, empty store.
+
+import assert from 'node:assert/strict';
+import type { CheckpointRecord, RunRecord, RunStore } from '../../shared/ports.js';
+
+let counter = 0;
+export function sampleRun(pair = 'eurusd', overrides: Partial<RunRecord> = {}): RunRecord {
+  const n = String(++counter).padStart(6, '0');
+  const at = new Date(Date.UTC(2026, 0, 1, 0, 0, counter)).toISOString();
+  return {
+    runId: `${pair}-20260101t000000-${n}`, pair, state: 'extracting', createdAt: at, updatedAt: at,
+    window: { start: '2020-01-01T00:00:00.000Z', end: '2020-01-02T00:00:00.000Z' }, expected: 3, labelRows: 10,
+    manifestObject: 'runs/x/manifest.json', transitions: [{ state: 'extracting', at }], reconcileAttempts: 0, mergeAttempts: 0,
+    warnings: [], timings: {}, ...overrides,
+  };
+}
+
+export function sampleCheckpoint(runId: string, feature: string): CheckpointRecord {
+  return { runId, feature, landedAt: new Date().toISOString(), files: [`runs/${runId}/features/${feature}/part-00000.parquet`], rows: 10, sourceRows: 11, duplicates: 1, nullCounts: { a: 1 }, minKey: null, maxKey: null, bytes: 100 };
+}
+
+export function runStoreContract(name: string, make: () => Promise<RunStore>, reopen?: (store: RunStore) => Promise<RunStore>): void {
+  describe(`RunStore contract: ${name}`, () => {
+    let store: RunStore;
+    beforeEach(async () => {
+      store = await make();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    it('keeps one active run per pair: of concurrent creates, exactly one wins and the others get it', async () => {
+      const runs = Array.from({ length: 8 }, () => sampleRun('gbpusd'));
+      const results = await Promise.all(runs.map((r) => store.createRun(r)));
+      const created = results.filter((r) => r.created);
+      assert.equal(created.length, 1);
+      const winner = created[0]!.run.runId;
+      for (const r of results) assert.equal(r.run.runId, winner);
+      assert.equal((await store.activeRun('gbpusd'))?.runId, winner);
+      assert.equal((await store.lastRun('gbpusd'))?.runId, winner);
+    });
+
+    it('records a checkpoint once per feature and counts distinct features under concurrency', async () => {
+      const run = sampleRun();
+      await store.createRun(run);
+      const features = Array.from({ length: 40 }, (_, i) => `f${i}`);
+      const attempts = [...features, ...features, ...features].map((f) => store.recordCheckpoint(sampleCheckpoint(run.runId, f)));
+      const created = (await Promise.all(attempts)).filter(Boolean).length;
+      assert.equal(created, 40);
+      assert.equal(await store.countCheckpoints(run.runId), 40);
+      assert.deepEqual((await store.listCheckpoints(run.runId)).map((c) => c.feature).sort(), [...features].sort());
+      await store.deleteCheckpoint(run.runId, 'f0');
+      assert.equal(await store.countCheckpoints(run.runId), 39);
+    });
+
+    it('applies concurrent claims in a transaction: exactly one moves the run', async () => {
+      const run = sampleRun('audusd');
+      await store.createRun(run);
+      const claims = await Promise.all(
+        Array.from({ length: 10 }, () => store.updateRun(run.runId, (r) => (r.state === 'extracting' ? { ...r, state: 'merging', mergeAttempts: r.mergeAttempts + 1 } : undefined))),
+      );
+      assert.equal(claims.filter((c) => c.changed).length, 1);
+      const stored = await store.getRun(run.runId);
+      assert.equal(stored?.state, 'merging');
+      assert.equal(stored?.mergeAttempts, 1);
+    });
+
+    it('frees the pair when a run ends, and refuses to reopen it while another run is active', async () => {
+      const first = sampleRun('nzdusd');
+      await store.createRun(first);
+      await store.updateRun(first.runId, (r) => ({ ...r, state: 'failed' }));
+      assert.equal(await store.activeRun('nzdusd'), undefined);
+      assert.equal((await store.listActiveRuns()).some((r) => r.runId === first.runId), false);
+      const second = sampleRun('nzdusd');
+      assert.equal((await store.createRun(second)).created, true);
+      await assert.rejects(store.updateRun(first.runId, (r) => ({ ...r, state: 'extracting' })), /another active run/);
+      await store.updateRun(second.runId, (r) => ({ ...r, state: 'succeeded' }));
+      const reopened = await store.updateRun(first.runId, (r) => ({ ...r, state: 'merging' }));
+      assert.equal(reopened.changed, true);
+      assert.equal((await store.activeRun('nzdusd'))?.runId, first.runId);
+    });
+
+    it('reports an unknown run as absent and refuses to update it', async () => {
+      assert.equal(await store.getRun('eurusd-20200101t000000-zzzzzz'), undefined);
+      await assert.rejects(store.updateRun('eurusd-20200101t000000-zzzzzz', (r) => r), /not found/);
+    });
+
+    if (reopen) {
+      it('survives a restart: a new store on the same data sees the runs and checkpoints', async () => {
+        const run = sampleRun('usdcad');
+        await store.createRun(run);
+        await store.recordCheckpoint(sampleCheckpoint(run.runId, 'a'));
+        store = await reopen(store);
+        assert.equal((await store.activeRun('usdcad'))?.runId, run.runId);
+        assert.equal(await store.countCheckpoints(run.runId), 1);
+        assert.equal(await store.recordCheckpoint(sampleCheckpoint(run.runId, 'a')), false);
+      });
+    }
+  });
+}

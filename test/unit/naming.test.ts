@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { InputError, allPairs, assertIdentifier, assertRunId, newRunId, parseStagingObject, paths, quoteIdent, validatePair } from '../../shared/naming.js';
+import { loadConfig } from '../../shared/config.js';
+
+const currencies = loadConfig({}).currencies;
+
+describe('identifier rules', () => {
+  it('knows the 28 pairs, in market order', () => {
+    const pairs = allPairs(currencies);
+    assert.equal(pairs.length, 28);
+    for (const p of ['eurusd', 'gbpusd', 'audusd', 'nzdusd', 'usdjpy', 'usdcad', 'usdchf', 'eurgbp', 'gbpjpy', 'chfjpy']) assert.ok(pairs.includes(p), p);
+    assert.ok(!pairs.includes('usdeur'));
+  });
+
+  const hostilePairs = ['../x', 'eurusd; drop table x', "eur'sd", 'EURUSD', 'eurxxx', 'eureur', '', 'eurusdx', 'usdeur'];
+  for (const p of hostilePairs) {
+    it(`refuses the pair ${JSON.stringify(p)} with an InputError`, () => {
+      assert.throws(() => validatePair(p, currencies), InputError);
+    });
+  }
+
+  it('suggests the market order for a reversed pair', () => {
+    assert.throws(() => validatePair('usdeur', currencies), /did you mean eurusd/);
+  });
+
+  it('quotes plain identifiers per dialect and refuses anything else', () => {
+    assert.equal(quoteIdent('agg_eurusd', 'bigquery'), '`agg_eurusd`');
+    assert.equal(quoteIdent('agg_eurusd', 'duckdb'), '"agg_eurusd"');
+    for (const bad of ['a`b', 'a"b', 'a b', '1abc', 'a;drop', '', 'x'.repeat(129), 'a.b']) {
+      assert.throws(() => quoteIdent(bad, 'duckdb'), InputError, bad);
+    }
+    assert.throws(() => assertIdentifier(42), InputError);
+  });
+
+  it('makes run ids that carry the pair and time, and parse back', () => {
+    const id = newRunId('eurusd', new Date('2026-01-02T03:04:05.678Z'), () => 0.5);
+    assert.equal(id, 'eurusd-20260102t030405-ssssss');
+    assert.equal(assertRunId(id), id);
+    assert.throws(() => assertRunId('eurusd-2026/../x'), InputError);
+  });
+
+  it('builds object paths from validated parts only, and parses staging names back', () => {
+    const id = 'eurusd-20260102t030405-abc123';
+    assert.equal(paths.checkpointPart(id, 'agg_eurusd', 0), `runs/${id}/features/agg_eurusd/part-00000.parquet`);
+    assert.equal(paths.marker(id, 'agg_eurusd'), `runs/${id}/features/agg_eurusd/_SUCCESS.json`);
+    assert.equal(paths.outputGroupPart('eurusd', id, 1, 2), `training/eurusd/${id}/group-001/part-00002.parquet`);
+    assert.throws(() => paths.featureDir(id, '../../etc'), InputError);
+    assert.throws(() => paths.manifest('../../x'), InputError);
+    assert.deepEqual(parseStagingObject(`runs/${id}/features/agg_eurusd/_SUCCESS.json`), { runId: id, feature: 'agg_eurusd', file: '_SUCCESS.json', kind: 'marker' });
+    assert.equal(parseStagingObject(`runs/${id}/features/agg_eurusd/part-00000.parquet`)?.kind, 'part');
+    assert.equal(parseStagingObject(`runs/${id}/manifest.json`), undefined);
+    assert.equal(parseStagingObject(`runs/not-a-run/features/x/_SUCCESS.json`), undefined);
+    assert.equal(parseStagingObject(`other/${id}/features/x/_SUCCESS.json`), undefined);
+  });
+});
