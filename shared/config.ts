@@ -166,7 +166,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     gcp: {
       project: optional('BQX_PROJECT', () => str('BQX_PROJECT', PROJECT, 'a Google Cloud project id'), ''),
-      location: str('BQX_LOCATION', /^[a-z]+(-[a-z0-9]+)*$/, 'a BigQuery location such as us-central1 or US'),
+      location: str('BQX_LOCATION', /^([a-z]+(-[a-z0-9]+)*|[A-Z]{2})$/, 'a BigQuery location such as us-central1 or US'),
       stagingBucket: optional('BQX_STAGING_BUCKET', () => str('BQX_STAGING_BUCKET', BUCKET, 'a Cloud Storage bucket name'), ''),
       outputBucket: optional('BQX_OUTPUT_BUCKET', () => str('BQX_OUTPUT_BUCKET', BUCKET, 'a Cloud Storage bucket name'), ''),
       scratchDataset: str('BQX_SCRATCH_DATASET', IDENT, 'a dataset name (letters, digits, underscores)'),

@@ -8,7 +8,8 @@ export interface Args {
   flags: Map<string, string | true>;
 }
 
-export function parseArgs(argv: readonly string[], booleanFlags: ReadonlySet<string>): Args {
+/** Parses argv; an option in neither set is refused, naming it. */
+export function parseArgs(argv: readonly string[], booleanFlags: ReadonlySet<string>, valueFlags: ReadonlySet<string>): Args {
   const positional: string[] = [];
   const flags = new Map<string, string | true>();
   for (let i = 0; i < argv.length; i++) {
@@ -22,10 +23,12 @@ export function parseArgs(argv: readonly string[], booleanFlags: ReadonlySet<str
       if (booleanFlags.has(name)) {
         if (inline !== undefined) throw new InputError(`--${name} takes no value`);
         flags.set(name, true);
-      } else {
+      } else if (valueFlags.has(name)) {
         const value = inline ?? argv[++i];
         if (value === undefined || value.startsWith('--')) throw new InputError(`--${name} needs a value`);
         flags.set(name, value);
+      } else {
+        throw new InputError(`unknown option --${name}`);
       }
     } else if (arg === '-h') {
       flags.set('help', true);

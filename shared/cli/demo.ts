@@ -16,9 +16,14 @@ interface DemoState {
 
 const VERSION = 1;
 
-export async function ensureDemo(embedded: Embedded, config: Config, pairs: string[], rows: number, quiet: boolean): Promise<'built' | 'present' | 'own-data'> {
+/**
+ * `requestedRows` is what the user asked for with --rows; without it, an existing demo is used at
+ * whatever size it was built, and a new one gets BQX_DEMO_ROWS.
+ */
+export async function ensureDemo(embedded: Embedded, config: Config, pairs: string[], requestedRows: number | undefined, quiet: boolean): Promise<'built' | 'present' | 'own-data'> {
   const file = path.join(embedded.home, 'demo.json');
   const state = await fs.readFile(file, 'utf8').then((t) => JSON.parse(t) as DemoState).catch(() => undefined);
+  const rows = requestedRows ?? state?.rows ?? config.embedded.demoRows;
   if (state && state.version === VERSION && state.rows === rows && pairs.every((p) => state.pairs.includes(p))) return 'present';
   if (!state) {
     // A warehouse that already has the label tables is the user's own data: leave it alone.

@@ -38,11 +38,12 @@ usage:
 data lives under BQX_HOME (default ./.bqx). Exit code: 0 success, 1 run failed, 2 bad input.`;
 
 const BOOLEAN_FLAGS = new Set(['json', 'consolidate', 'force', 'verbose', 'help', 'missing', 'merge', 'quiet']);
+const VALUE_FLAGS = new Set(['start', 'end', 'rows', 'features', 'pairs']);
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let args: Args;
   try {
-    args = parseArgs(argv, BOOLEAN_FLAGS);
+    args = parseArgs(argv, BOOLEAN_FLAGS, VALUE_FLAGS);
     if (args.flags.has('help') || args.command === 'help') {
       process.stdout.write(`${USAGE}\n`);
       return 0;
@@ -100,7 +101,7 @@ async function runCommand(args: Args, config: Config): Promise<number> {
     },
     config.currencies,
   );
-  const rows = intFlag(args, 'rows', 100, 10_000_000) ?? config.embedded.demoRows;
+  const rows = intFlag(args, 'rows', 100, 10_000_000);
   const json = args.flags.has('json');
   const quiet = args.flags.has('quiet');
   const bars = { extract: undefined as ProgressBar | undefined, merge: undefined as ProgressBar | undefined };
@@ -218,7 +219,7 @@ async function verifyCommand(args: Args): Promise<number> {
 async function demoCommand(args: Args, config: Config): Promise<number> {
   checkFlags(args, ['pairs', 'rows']);
   const pairs = (stringFlag(args, 'pairs') ?? 'eurusd').split(',').map((p) => validatePair(p.trim(), config.currencies));
-  const rows = intFlag(args, 'rows', 100, 10_000_000) ?? config.embedded.demoRows;
+  const rows = intFlag(args, 'rows', 100, 10_000_000);
   const embedded = await open(config, false);
   try {
     const result = await ensureDemo(embedded, config, pairs, rows, false);

@@ -1,0 +1,134 @@
+// The bqx command as a user meets it: JSON summary, exit codes, one-line errors that change
+// nothing, and a run killed mid-extract that the next `bqx run` resumes to completion.
+
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freshHome } from '../helpers/embedded.js';
+
+const BQX = path.resolve('shared/cli/bqx.mjs');
+const ROWS = 600;
+
+function bqx(home: string, args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [BQX, ...args], { env: { ...process.env, BQX_HOME: home, ...env }, encoding: 'utf8', timeout: 300_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('bqx command line', function () {
+  this.timeout(600_000);
+  let home: string;
+  let runId: string;
+
+  before(async () => {
+    home = await freshHome(ROWS);
+  });
+
+  it('run --json prints one JSON summary and exits 0 on success', () => {
+    const r = bqx(home, ['run', 'eurusd', '--rows', String(ROWS), '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines.length, 1, 'stdout holds exactly one JSON object');
+    const s = JSON.parse(lines[0]!);
+    assert.equal(s.status, 'succeeded');
+    assert.equal(s.expected, 667);
+    assert.equal(s.landed, 667);
+    assert.equal(s.output.columns, 17_038);
+    assert.equal(s.output.rows, ROWS);
+    assert.ok(existsSync(s.output.manifest));
+    assert.deepEqual(Object.keys(s).sort(), ['expected', 'landed', 'output', 'pair', 'runId', 'status', 'timings', 'warnings']);
+    assert.match(r.stderr, /extract\s+\[#+\]\s+667\/667/, 'progress bars on stderr');
+    assert.match(r.stderr, /status\s+succeeded/, 'summary table on stderr');
+    runId = s.runId;
+  });
+
+  it('status and verify report the finished run', () => {
+    const status = JSON.parse(bqx(home, ['status', runId, '--json']).stdout);
+    assert.equal(status.status, 'succeeded');
+    const v = bqx(home, ['verify', status.output.manifest]);
+    assert.equal(v.code, 0, v.stdout + v.stderr);
+    assert.match(v.stdout, /^ok: 600 rows x 17038 columns/);
+  });
+
+  it('rerun --merge rebuilds the output of a finished run from its checkpoints', () => {
+    const r = bqx(home, ['rerun', runId, '--merge', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout);
+    assert.equal(s.status, 'succeeded');
+    assert.equal(s.output.columns, 17_038);
+  });
+
+  const badInputs: [string, string[], Record<string, string>, RegExp][] = [
+    ['an unknown pair', ['run', 'eurxyz'], {}, /^bqx: unknown pair "eurxyz"/],
+    ['a path as pair', ['run', '../x'], {}, /^bqx: pair "\.\.\/x" must be six lower-case letters/],
+    ['SQL in a pair', ['run', "eu'; drop table x; --"], {}, /must be six lower-case letters/],
+    ['SQL in a feature name', ['rerun', 'eurusd-20260101t000000-aaaaaa', '--features', 'agg_eurusd;drop'], {}, /feature "agg_eurusd;drop" is not a plain identifier/],
+    ['a missing label table', ['run', 'eurusd'], { BQX_LABEL_TABLE_PREFIX: 'nope_' }, /^bqx: label table bqx_ml_v3_analytics_v2\.nope_eurusd not found/],
+    ['a bad setting', ['run'], { BQX_MERGE_MEMORY_MB: 'lots' }, /^bqx: BQX_MERGE_MEMORY_MB="lots": must be a whole number/],
+    ['an unknown option', ['run', '--fast'], {}, /^bqx: unknown option --fast/],
+    ['an unknown run', ['status', 'eurusd-20200101t000000-zzzzzz'], {}, /^bqx: run eurusd-20200101t000000-zzzzzz not found/],
+    ['a bad window', ['run', 'eurusd', '--start', 'yesterday'], {}, /^bqx: start "yesterday" must be an ISO-8601 time/],
+  ];
+  for (const [what, args, env, message] of badInputs) {
+    it(`refuses ${what} with one line on stderr, exit 2, and changes nothing`, () => {
+      const before = snapshot(home);
+      const r = bqx(home, args, env);
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.match(r.stderr, message);
+      assert.equal(r.stdout, '');
+      assert.deepEqual(snapshot(home), before);
+    });
+  }
+
+  it('refuses a corrupt manifest in verify with one line', () => {
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'bqx-bad-')), '_manifest.json');
+    writeFileSync(file, '{"groups": 12');
+    const r = bqx(home, ['verify', file]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^bqx: .*_manifest\.json is not a readable manifest/);
+  });
+
+  it('resumes a run killed mid-extract and completes it', async () => {
+    const fresh = await freshHome(ROWS);
+    const child = spawn(process.execPath, [BQX, 'run', 'eurusd', '--json'], { env: { ...process.env, BQX_HOME: fresh }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Kill it once some checkpoints have landed, but long before all 667 have.
+    await new Promise<void>((resolve, reject) => {
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => {
+        err += d.toString();
+        if (/extract\s+\[#{2,}/.test(err)) {
+          child.kill('SIGKILL');
+          resolve();
+        }
+      });
+      child.on('exit', () => reject(new Error(`bqx run ended before it could be killed:\n${err}`)));
+    });
+    await new Promise((r) => child.once('close', r));
+    const landed = readdirSync(path.join(fresh, 'runstore', 'checkpoints'))
+      .flatMap((d) => readdirSync(path.join(fresh, 'runstore', 'checkpoints', d))).length;
+    assert.ok(landed > 0 && landed < 667, `${landed} checkpoints recorded before the kill`);
+    const r = bqx(fresh, ['run', 'eurusd', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /has an active run .*: resuming it/);
+    const s = JSON.parse(r.stdout);
+    assert.equal(s.status, 'succeeded');
+    assert.equal(s.landed, 667);
+    assert.equal(s.output.columns, 17_038);
+  });
+});
+
+/** Every file under the home with its size: what a refused command must leave as it was. */
+function snapshot(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (!p.includes(`${path.sep}logs${path.sep}`)) out.push(p);
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
