@@ -1,0 +1,82 @@
+// `bqx run` with a stopwatch on the engine: the same main() the bqx command runs, with
+// DuckDbWarehouse.extract and .merge wrapped (in this process only) to record when each call
+// starts and ends. Orchestration overhead = the run's wall time outside any engine call.
+// Usage: node --import tsx bench/bqx-timed.ts --home DIR --rows N [--pair eurusd]
+
+import { DuckDbWarehouse } from '../shared/adapters/local/duckdbWarehouse.js';
+import { main } from '../shared/cli/main.js';
+import { flags, peakRssMb, RESULT_PREFIX, type E2eResult } from './common.js';
+
+type Span = [number, number];
+const spans: { extract: Span[]; merge: Span[] } = { extract: [], merge: [] };
+const now = () => Number(process.hrtime.bigint()) / 1e9;
+
+for (const method of ['extract', 'merge'] as const) {
+  const original = DuckDbWarehouse.prototype[method] as (...args: unknown[]) => Promise<unknown>;
+  (DuckDbWarehouse.prototype as unknown as Record<string, unknown>)[method] = async function (this: DuckDbWarehouse, ...args: unknown[]) {
+    const start = now();
+    try {
+      return await original.apply(this, args);
+    } finally {
+      spans[method].push([start, now()]);
+    }
+  };
+}
+
+/** Total length of the union of intervals. */
+function busy(list: Span[]): number {
+  const sorted = [...list].sort((a, b) => a[0] - b[0]);
+  let total = 0;
+  let end = -Infinity;
+  for (const [s, e] of sorted) {
+    if (e <= end) continue;
+    total += e - Math.max(s, end);
+    end = e;
+  }
+  return total;
+}
+const sum = (list: Span[]) => list.reduce((s, [a, b]) => s + (b - a), 0);
+
+const f = flags();
+const home = f.get('home');
+const rows = f.get('rows');
+if (!home || !rows) throw new Error('usage: bqx-timed.ts --home DIR --rows N');
+process.env.BQX_HOME = home;
+
+// Capture the --json summary main() prints to stdout.
+let captured = '';
+const write = process.stdout.write.bind(process.stdout);
+process.stdout.write = ((chunk: string | Uint8Array) => {
+  captured += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+  return true;
+}) as typeof process.stdout.write;
+
+const began = now();
+const code = await main(['run', f.get('pair') ?? 'eurusd', '--rows', rows, '--json', '--quiet', '--force']);
+const wall = now() - began;
+process.stdout.write = write;
+
+const summary = JSON.parse(captured.trim().split('\n').pop() ?? '{}') as {
+  runId: string;
+  status: string;
+  timings: Record<string, number>;
+  output: { rows: number; columns: number };
+};
+const result: Omit<E2eResult, 'process_wall_s'> & { code: number } = {
+  code,
+  wall_s: wall,
+  engine_busy_s: busy([...spans.extract, ...spans.merge]),
+  extract_busy_s: busy(spans.extract),
+  merge_busy_s: busy(spans.merge),
+  extract_sum_s: sum(spans.extract),
+  merge_sum_s: sum(spans.merge),
+  extract_calls: spans.extract.length,
+  timings: summary.timings,
+  peak_rss_mb: peakRssMb(),
+  status: summary.status,
+  runId: summary.runId,
+  rows: summary.output?.rows ?? 0,
+  columns: summary.output?.columns ?? 0,
+};
+process.stdout.write(`\n${RESULT_PREFIX}${JSON.stringify(result)}\n`);
+process.exit(code);

@@ -1,0 +1,208 @@
+// Shared by the benchmark's parent and its children: flags, the result line a child prints, the
+// parquet footer check, the set description, and spawning a child under a memory and time cap.
+
+import { spawn } from 'node:child_process';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import path from 'node:path';
+import { parquetMetadataAsync, type FileMetaData } from 'hyparquet';
+import { BENCH_ROOT } from './setid.js';
+
+/** What a benchmark set holds (set.json): the bench-owned BQX_HOME and what the peers read. */
+export interface BenchSet {
+  version: 1;
+  id: string;
+  dir: string;
+  rows: number;
+  pair: string;
+  /** The bench-owned BQX_HOME: the demo warehouse, the run's checkpoints and run store. */
+  home: string;
+  runId: string;
+  window: { start: string; end: string };
+  labelRows: number;
+  columns: number;
+  /** The window's label keys and labels, in key order (for the peers). */
+  labelsParquet: string;
+  labelColumns: string[];
+  features: { feature: string; file: string; columns: { source: string; output: string }[] }[];
+  inputBytes: number;
+  /** The `bqx run` that produced the checkpoints (item 3, first measurement). */
+  build: { demo_s: number; run: E2eResult };
+}
+
+export interface E2eResult {
+  /** main() from call to return, in the child (no node/tsx start-up). */
+  wall_s: number;
+  /** The child process from spawn to exit (node + tsx start-up included). */
+  process_wall_s: number;
+  /** Union of the intervals spent inside warehouse.extract / warehouse.merge. */
+  engine_busy_s: number;
+  extract_busy_s: number;
+  merge_busy_s: number;
+  /** Plain sums over calls (extracts run two at a time, so this exceeds the busy time). */
+  extract_sum_s: number;
+  merge_sum_s: number;
+  extract_calls: number;
+  timings: Record<string, number>;
+  peak_rss_mb: number;
+  status: string;
+  runId: string;
+  rows: number;
+  columns: number;
+}
+
+/** The one line a child prints for the parent: `BENCH_RESULT {json}`. */
+export const RESULT_PREFIX = 'BENCH_RESULT ';
+
+export interface ChildReport {
+  wall_s: number;
+  output_bytes: number;
+  rows: number | null;
+  columns: number | null;
+  ok: boolean;
+  error?: string;
+  [extra: string]: unknown;
+}
+
+export interface ChildResult extends ChildReport {
+  peak_rss_mb: number;
+}
+
+export function peakRssMb(): number {
+  return Math.round(process.resourceUsage().maxRSS / 1024);
+}
+
+/** Prints the child's result (peak RSS measured now, at the end) and exits. */
+export function finish(result: ChildReport): never {
+  const out: ChildResult = { ...result, peak_rss_mb: peakRssMb() };
+  process.stdout.write(`\n${RESULT_PREFIX}${JSON.stringify(out)}\n`);
+  process.exit(result.ok ? 0 : 1);
+}
+
+export function flags(argv = process.argv.slice(2)): Map<string, string> {
+  const out = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
+    const [name, inline] = a.slice(2).split('=', 2) as [string, string | undefined];
+    if (inline !== undefined) out.set(name, inline);
+    else if (argv[i + 1] !== undefined && !argv[i + 1]!.startsWith('--')) out.set(name, argv[++i]!);
+    else out.set(name, 'true');
+  }
+  return out;
+}
+
+export function loadSet(dir: string): BenchSet {
+  return JSON.parse(readFileSync(path.join(dir, 'set.json'), 'utf8')) as BenchSet;
+}
+
+/** A parquet file's footer, read through hyparquet from the end of the file only. */
+export async function footer(file: string): Promise<FileMetaData> {
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const buffer = {
+      byteLength: size,
+      slice: async (start: number, end?: number): Promise<ArrayBuffer> => {
+        const b = Buffer.alloc((end ?? size) - start);
+        readSync(fd, b, 0, b.length, start);
+        return b.buffer.slice(b.byteOffset, b.byteOffset + b.length) as ArrayBuffer;
+      },
+    };
+    return await parquetMetadataAsync(buffer, { initialFetchSize: Math.min(size, 1 << 22) });
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Leaf column names of a footer. */
+export function columnNames(metadata: FileMetaData): string[] {
+  return metadata.schema.slice(1).map((e) => e.name);
+}
+
+export interface SpawnOptions {
+  /** Kill the child when its resident memory passes this many MB. */
+  memCapMb: number;
+  /** Kill the child after this many seconds. */
+  timeoutS: number;
+  env?: NodeJS.ProcessEnv;
+  /** Echo the child's stderr (progress) to ours. */
+  echo?: boolean;
+}
+
+export interface Spawned {
+  result?: ChildResult;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  process_wall_s: number;
+  /** Peak resident memory the parent saw (VmHWM from /proc), for children killed before reporting. */
+  observed_peak_mb: number;
+  killed?: string;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `node --import tsx <script> ...args` and watches its memory (VmHWM) every 100 ms. */
+export function runChild(script: string, args: string[], options: SpawnOptions): Promise<Spawned> {
+  return new Promise((resolve) => {
+    const began = process.hrtime.bigint();
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(BENCH_ROOT, script), ...args], {
+      cwd: path.dirname(BENCH_ROOT),
+      env: options.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (stderr.length > 1 << 20) stderr = stderr.slice(-(1 << 19));
+      if (options.echo) process.stderr.write(d);
+    });
+    let observed = 0;
+    let killed: string | undefined;
+    const seconds = () => Number(process.hrtime.bigint() - began) / 1e9;
+    const kill = (why: string) => {
+      if (killed) return;
+      killed = why;
+      child.kill('SIGKILL');
+    };
+    const watch = setInterval(() => {
+      try {
+        const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+        const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+        const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+        observed = Math.max(observed, hwm, rss);
+        if (rss > options.memCapMb) kill(`killed by the bench: resident memory ${Math.round(rss)} MB passed the cap of ${options.memCapMb} MB after ${seconds().toFixed(1)} s`);
+      } catch {
+        // the child has exited
+      }
+      if (seconds() > options.timeoutS) kill(`killed by the bench: still running after the time cap of ${options.timeoutS} s`);
+    }, 100);
+    child.on('close', (code, signal) => {
+      clearInterval(watch);
+      const line = stdout.split('\n').reverse().find((l) => l.startsWith(RESULT_PREFIX));
+      const result = line ? (JSON.parse(line.slice(RESULT_PREFIX.length)) as ChildResult) : undefined;
+      resolve({
+        ...(result ? { result } : {}),
+        code,
+        signal,
+        process_wall_s: seconds(),
+        observed_peak_mb: Math.round(observed),
+        ...(killed ? { killed } : {}),
+        stdout,
+        stderr,
+      });
+    });
+  });
+}
+
+export function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export function formatError(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.replace(/\s+/g, ' ').trim().slice(0, 500);
+}

@@ -1,0 +1,54 @@
+// Contender (c): the single query with one LEFT JOIN per feature (667) to the label keys,
+// written by DuckDB as one zstd parquet file, under a memory_limit (the bench also kills it past
+// a wall-clock cap). Recorded as failed, with its error, when it fails.
+// Usage: node --import tsx bench/contender-duckdb-join.ts --set DIR --out DIR [--memory-mb 8192]
+
+import { DuckDBInstance } from '@duckdb/node-api';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { literal } from '../shared/adapters/local/duckdbSql.js';
+import { KEY_COLUMN, quoteIdent } from '../shared/naming.js';
+import { columnNames, finish, flags, footer, formatError, loadSet } from './common.js';
+
+const f = flags();
+const set = loadSet(f.get('set')!);
+const outDir = f.get('out')!;
+const memoryMb = Number(f.get('memory-mb') ?? 8192);
+const target = path.join(outDir, 'training_duckdb.parquet');
+const q = (name: string) => quoteIdent(name, 'duckdb');
+const K = q(KEY_COLUMN);
+
+try {
+  await fs.mkdir(outDir, { recursive: true });
+  const began = process.hrtime.bigint();
+  const instance = await DuckDBInstance.create(':memory:', {
+    memory_limit: `${memoryMb}MB`,
+    temp_directory: path.join(outDir, 'spill'),
+    autoinstall_known_extensions: 'false',
+    autoload_known_extensions: 'false',
+  });
+  const c = await instance.connect();
+  const select = [`l.*`];
+  const joins: string[] = [];
+  set.features.forEach((feature, i) => {
+    const alias = `t${i}`;
+    for (const col of feature.columns) select.push(`${alias}.${q(col.source)} AS ${q(col.output)}`);
+    joins.push(`LEFT JOIN read_parquet(${literal(feature.file)}) ${alias} ON ${alias}.${K} = l.${K}`);
+  });
+  const query = `SELECT ${select.join(', ')} FROM read_parquet(${literal(set.labelsParquet)}) l\n${joins.join('\n')}\nORDER BY l.${K}`;
+  await c.run(`COPY (${query}) TO ${literal(target)} (FORMAT parquet, COMPRESSION zstd)`);
+  c.closeSync();
+  instance.closeSync();
+  const wall = Number(process.hrtime.bigint() - began) / 1e9;
+
+  const metadata = await footer(target);
+  const rows = Number(metadata.num_rows);
+  const columns = columnNames(metadata).length;
+  const bytes = (await fs.stat(target)).size;
+  await fs.rm(outDir, { recursive: true, force: true });
+  const ok = rows === set.labelRows && columns === set.columns;
+  finish({ wall_s: wall, output_bytes: bytes, rows, columns, ok, ...(ok ? {} : { error: `${rows} rows x ${columns} columns, expected ${set.labelRows} x ${set.columns}` }), memory_limit_mb: memoryMb });
+} catch (error) {
+  await fs.rm(outDir, { recursive: true, force: true }).catch(() => {});
+  finish({ wall_s: 0, output_bytes: 0, rows: null, columns: null, ok: false, error: formatError(error), memory_limit_mb: memoryMb });
+}

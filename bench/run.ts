@@ -1,0 +1,284 @@
+// npm run bench: the local merge against its peers on data of the real shape.
+//
+//   npm run bench -- [--rows 20000] [--rounds 3] [--only merge,polars,duckdb-join,floor,e2e]
+//                    [--out bench/results/latest.json] [--rebuild] [--mem-cap-mb N]
+//                    [--join-memory-mb 8192] [--join-timeout-s 300] [--e2e-rounds 1]
+//
+// 1. Builds (or reuses, by a hash of its parameters) the benchmark set at --rows (set.ts).
+// 2. Runs the contenders, each in its own process, in alternation over --rounds rounds (the order
+//    rotates each round): (a) merge: DuckDbWarehouse.merge as `bqx run` uses it; (b) polars: the
+//    Polars peer (aligned + horizontal concat, zstd); (c) duckdb-join: one query of 667 LEFT
+//    JOINs under a memory_limit and a time cap; (d) floor: read every input once, write as much.
+//    Each child reports its own wall time and peak RSS (maxRSS at exit); the bench also watches
+//    every child's memory and kills one that passes --mem-cap-mb (recorded as failed, with why).
+// 3. e2e: `bqx run` end to end in a fresh BQX_HOME (the demo warehouse copied in), with the time
+//    spent inside warehouse.extract/merge measured (bench/bqx-timed.ts), against one bulk copy of
+//    the same tables (bench/bulk-copy.ts).
+// Prints a table and writes the results JSON (default bench/results/latest.json).
+
+import { promises as fs, readFileSync, statfsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { flags, median, runChild, type BenchSet, type ChildResult, type E2eResult } from './common.js';
+import { ensureSet, runTimedBqx } from './set.js';
+import { BENCH_ROOT, REPO_ROOT } from './setid.js';
+
+const CONTENDERS = {
+  merge: { script: 'contender-merge.ts', label: 'bqx merge (a)' },
+  polars: { script: 'contender-polars.ts', label: 'polars peer (b)' },
+  'duckdb-join': { script: 'contender-duckdb-join.ts', label: 'duckdb 667-join (c)' },
+  floor: { script: 'contender-floor.ts', label: 'floor: read+write (d)' },
+} as const;
+type Name = keyof typeof CONTENDERS;
+const NAMES = Object.keys(CONTENDERS) as Name[];
+
+const f = flags();
+const rows = Number(f.get('rows') ?? 20_000);
+const rounds = Number(f.get('rounds') ?? 3);
+const only = new Set((f.get('only') ?? [...NAMES, 'e2e'].join(',')).split(',').map((s) => s.trim()));
+for (const name of only) if (!(name in CONTENDERS) && name !== 'e2e') throw new Error(`--only: unknown contender ${name} (${[...NAMES, 'e2e'].join(', ')})`);
+const memTotalMb = Math.round(os.totalmem() / 2 ** 20);
+const memCapMb = Number(f.get('mem-cap-mb') ?? Math.min(16_384, Math.round(memTotalMb * 0.7)));
+const joinMemoryMb = Number(f.get('join-memory-mb') ?? 8192);
+const joinTimeoutS = Number(f.get('join-timeout-s') ?? 300);
+const timeoutS = Number(f.get('timeout-s') ?? 3 * 3600);
+const e2eRounds = Number(f.get('e2e-rounds') ?? 1);
+const outFile = path.resolve(REPO_ROOT, f.get('out') ?? path.join('bench', 'results', 'latest.json'));
+if (!Number.isSafeInteger(rows) || rows < 3000) throw new Error('--rows must be a whole number >= 3000 (the demo generator needs it)');
+if (!Number.isSafeInteger(rounds) || rounds < 1) throw new Error('--rounds must be >= 1');
+
+const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+const freeBytes = () => {
+  const s = statfsSync(BENCH_ROOT);
+  return s.bavail * s.bsize;
+};
+const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+
+const set: BenchSet = await ensureSet({ rows, rebuild: f.has('rebuild'), memCapMb, log });
+const work = path.join(set.dir, 'work');
+
+// ---- 2. the contenders, in alternation ----------------------------------------------------
+interface Round extends Partial<ChildResult> {
+  round: number;
+  ok: boolean;
+  wall_s: number;
+  peak_rss_mb: number;
+  process_wall_s: number;
+  error?: string;
+}
+const runs = new Map<Name, Round[]>();
+const selected = NAMES.filter((n) => only.has(n));
+for (let r = 0; r < rounds; r++) {
+  const order = selected.map((_, i) => selected[(i + r) % selected.length]!);
+  for (const name of order) {
+    const previous = runs.get(name) ?? [];
+    if (previous.some((p) => !p.ok)) continue; // a failure (out of memory, time cap) is not repeated
+    const need = set.inputBytes * 1.3 + 2 ** 30;
+    if (freeBytes() < need) throw new Error(`not enough disk for ${name}: ${gib(freeBytes())} free, ${gib(need)} needed`);
+    await fs.rm(work, { recursive: true, force: true });
+    const args = ['--set', set.dir, '--out', path.join(work, name)];
+    if (name === 'duckdb-join') args.push('--memory-mb', String(joinMemoryMb));
+    log(`round ${r + 1}/${rounds}: ${name} ...`);
+    const child = await runChild(CONTENDERS[name].script, args, { memCapMb, timeoutS: name === 'duckdb-join' ? joinTimeoutS : timeoutS });
+    await fs.rm(work, { recursive: true, force: true });
+    const reported = child.result;
+    const round: Round = {
+      ...(reported ?? {}),
+      round: r + 1,
+      ok: Boolean(reported?.ok) && !child.killed,
+      wall_s: reported?.wall_s ?? child.process_wall_s,
+      peak_rss_mb: Math.max(reported?.peak_rss_mb ?? 0, child.observed_peak_mb),
+      process_wall_s: child.process_wall_s,
+    };
+    if (!round.ok) round.error = child.killed ?? reported?.error ?? `exit ${child.code ?? child.signal}: ${child.stderr.trim().split('\n').slice(-3).join(' | ')}`;
+    if (!round.ok && !reported) round.wall_s = child.process_wall_s;
+    runs.set(name, [...previous, round]);
+    log(`round ${r + 1}/${rounds}: ${name}: ${round.ok ? 'ok' : 'FAILED'} ${round.wall_s.toFixed(2)} s, peak ${round.peak_rss_mb} MB${round.error ? ` (${round.error})` : ''}`);
+  }
+}
+
+interface Summary {
+  name: Name;
+  label: string;
+  wall_s: number;
+  peak_rss_mb: number;
+  output_bytes: number;
+  ok: boolean;
+  error?: string;
+  rows: number | null;
+  columns: number | null;
+  rounds: Round[];
+}
+const results: Summary[] = selected.map((name) => {
+  const list = runs.get(name) ?? [];
+  const good = list.filter((x) => x.ok);
+  const failed = list.find((x) => !x.ok);
+  return {
+    name,
+    label: CONTENDERS[name].label,
+    wall_s: round3(median((good.length ? good : list).map((x) => x.wall_s))),
+    peak_rss_mb: Math.max(...list.map((x) => x.peak_rss_mb)),
+    output_bytes: good[0]?.output_bytes ?? 0,
+    ok: good.length === list.length && list.length > 0,
+    ...(failed ? { error: failed.error } : {}),
+    rows: good[0]?.rows ?? null,
+    columns: good[0]?.columns ?? null,
+    rounds: list,
+  };
+});
+const byName = (n: Name) => results.find((x) => x.name === n && x.ok);
+const ratio = (a: Summary | undefined, b: Summary | undefined) => (a && b ? round3(a.wall_s / b.wall_s) : null);
+const merge = byName('merge');
+const ratios = { merge_vs_polars: ratio(merge, byName('polars')), merge_vs_floor: ratio(merge, byName('floor')) };
+
+// ---- 3. bqx run end to end, and the extract phase against one bulk copy --------------------
+let e2e: Record<string, unknown> | undefined;
+if (only.has('e2e')) {
+  const samples: (E2eResult & { source: string })[] = [];
+  const bulks: ChildResult[] = [];
+  const warehouse = path.join(set.home, 'warehouse.duckdb');
+  const warehouseBytes = (await fs.stat(warehouse)).size;
+  for (let r = 0; r < e2eRounds; r++) {
+    const need = warehouseBytes + set.inputBytes * 2.3 + 2 ** 30;
+    if (freeBytes() < need) {
+      log(`e2e: not enough disk for a fresh BQX_HOME (${gib(freeBytes())} free, ${gib(need)} needed): using the set build's bqx run`);
+      break;
+    }
+    const home = path.join(set.dir, 'e2e-home');
+    await fs.rm(home, { recursive: true, force: true });
+    await fs.mkdir(home, { recursive: true });
+    await fs.copyFile(warehouse, path.join(home, 'warehouse.duckdb'));
+    await fs.copyFile(path.join(set.home, 'demo.json'), path.join(home, 'demo.json'));
+    log(`e2e ${r + 1}/${e2eRounds}: bqx run in a fresh BQX_HOME ...`);
+    try {
+      const run = await runTimedBqx(home, rows, set.pair, { memCapMb });
+      samples.push({ ...run, source: 'fresh BQX_HOME' });
+      log(`e2e ${r + 1}/${e2eRounds}: ${run.status} in ${run.wall_s.toFixed(1)} s (engine ${run.engine_busy_s.toFixed(1)} s)`);
+    } finally {
+      await fs.rm(home, { recursive: true, force: true });
+    }
+    log(`e2e ${r + 1}/${e2eRounds}: bulk copy of the same tables ...`);
+    await fs.rm(work, { recursive: true, force: true });
+    const bulk = await runChild('bulk-copy.ts', ['--set', set.dir, '--out', path.join(work, 'bulk')], { memCapMb, timeoutS });
+    await fs.rm(work, { recursive: true, force: true });
+    if (!bulk.result?.ok) throw new Error(`bulk copy failed: ${bulk.killed ?? bulk.result?.error ?? bulk.stderr.slice(-1000)}`);
+    bulks.push(bulk.result);
+    log(`e2e ${r + 1}/${e2eRounds}: bulk copy ${bulk.result.wall_s.toFixed(1)} s`);
+  }
+  if (samples.length === 0) samples.push({ ...set.build.run, source: 'the set build (first bqx run in the bench home)' });
+  const pick = (values: number[]) => round3(median(values));
+  const wall = pick(samples.map((s) => s.wall_s));
+  const engine = pick(samples.map((s) => s.engine_busy_s));
+  const extractPhase = pick(samples.map((s) => (s.timings.extract_ms ?? 0) / 1000));
+  const bulk = bulks.length ? pick(bulks.map((b) => b.wall_s)) : null;
+  e2e = {
+    source: samples[0]!.source,
+    runs: samples.length,
+    wall_s: wall,
+    process_wall_s: pick(samples.map((s) => s.process_wall_s)),
+    engine_busy_s: engine,
+    extract_busy_s: pick(samples.map((s) => s.extract_busy_s)),
+    merge_busy_s: pick(samples.map((s) => s.merge_busy_s)),
+    extract_sum_s: pick(samples.map((s) => s.extract_sum_s)),
+    merge_sum_s: pick(samples.map((s) => s.merge_sum_s)),
+    timings_ms: samples[0]!.timings,
+    orchestration_overhead: round3(median(samples.map((s) => (s.wall_s - s.engine_busy_s) / s.wall_s))),
+    orchestration_overhead_with_startup: round3(median(samples.map((s) => (s.process_wall_s - s.engine_busy_s) / s.process_wall_s))),
+    extract_phase_s: extractPhase,
+    bulk_copy_s: bulk,
+    extract_vs_bulk: bulk ? round3(extractPhase / bulk) : null,
+    bulk_copy_bytes: bulks[0]?.output_bytes ?? null,
+    peak_rss_mb: Math.max(...samples.map((s) => s.peak_rss_mb)),
+    samples,
+  };
+}
+
+// ---- report ----------------------------------------------------------------------------
+const floor = byName('floor');
+const polars = byName('polars');
+const machine = {
+  cpus: os.cpus().length,
+  cpu: os.cpus()[0]?.model ?? 'unknown',
+  memory_mb: memTotalMb,
+  node: process.version,
+  os: `${os.type()} ${os.release()}`,
+  duckdb: packageVersion('@duckdb/node-api'),
+  polars: packageVersion('nodejs-polars'),
+  disk_free_gib: Math.round(freeBytes() / 2 ** 30),
+};
+const goals = {
+  'merge wall <= 1.0x polars': merge && ratios.merge_vs_polars !== null ? { value: ratios.merge_vs_polars, met: ratios.merge_vs_polars <= 1.0 } : polars ? null : merge ? { value: 'polars failed', met: true } : null,
+  'merge peak RSS <= 2048 MB': merge ? { value: merge.peak_rss_mb, met: merge.peak_rss_mb <= 2048 } : null,
+  'orchestration overhead <= 10 %': e2e ? { value: e2e.orchestration_overhead, met: (e2e.orchestration_overhead as number) <= 0.1 } : null,
+  'extract phase <= 1.3x bulk copy': e2e?.extract_vs_bulk != null ? { value: e2e.extract_vs_bulk, met: (e2e.extract_vs_bulk as number) <= 1.3 } : null,
+};
+const report = {
+  rows,
+  rounds,
+  machine,
+  results: results.map((s) => ({
+    name: s.name,
+    label: s.label,
+    wall_s: s.wall_s,
+    peak_rss_mb: s.peak_rss_mb,
+    output_bytes: s.output_bytes,
+    ok: s.ok,
+    ...(s.error ? { error: s.error } : {}),
+    rows_checked: s.rows,
+    columns_checked: s.columns,
+    vs_floor: s.ok ? ratio(s, floor) : null,
+    vs_polars: s.ok ? ratio(s, polars) : null,
+    rounds: s.rounds,
+  })),
+  ratios,
+  ...(e2e ? { e2e } : {}),
+  goals,
+  set: { id: set.id, label_rows: set.labelRows, columns: set.columns, features: set.features.length, input_bytes: set.inputBytes, demo_build_s: set.build.demo_s || undefined },
+  settings: { mem_cap_mb: memCapMb, join_memory_mb: joinMemoryMb, join_timeout_s: joinTimeoutS, merge_memory_mb: Number(process.env.BQX_MERGE_MEMORY_MB || 2048) },
+  finished_at: new Date().toISOString(),
+};
+await fs.mkdir(path.dirname(outFile), { recursive: true });
+await fs.writeFile(`${outFile}.tmp`, JSON.stringify(report, null, 1));
+await fs.rename(`${outFile}.tmp`, outFile);
+
+const table: string[][] = [['contender', 'wall s (median)', 'peak RSS MB', 'output MB', 'rows x cols', 'ok', 'vs floor', 'vs polars']];
+for (const s of results) {
+  table.push([
+    s.label,
+    s.ok ? s.wall_s.toFixed(2) : `(${s.wall_s.toFixed(1)})`,
+    String(s.peak_rss_mb),
+    s.ok ? (s.output_bytes / 1e6).toFixed(0) : '-',
+    s.rows !== null ? `${s.rows} x ${s.columns}` : '-',
+    s.ok ? 'ok' : 'FAILED',
+    s.ok && floor ? `${ratio(s, floor)!.toFixed(2)}x` : '-',
+    s.ok && polars ? `${ratio(s, polars)!.toFixed(2)}x` : '-',
+  ]);
+}
+const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+const lines = table.map((row) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '));
+lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
+let text = `\nbqx bench: ${rows} rows (${set.labelRows} label rows x ${set.columns} columns, ${set.features.length} features, ${gib(set.inputBytes)} of parquet), ${rounds} round(s), ${machine.cpus} cores, ${Math.round(memTotalMb / 1024)} GiB\n\n${lines.join('\n')}\n`;
+for (const s of results) if (!s.ok) text += `  ${s.label} failed: ${s.error}\n`;
+if (e2e) {
+  text += `\nbqx run end to end (${e2e.source}): ${(e2e.wall_s as number).toFixed(1)} s; engine work ${(e2e.engine_busy_s as number).toFixed(1)} s (extract ${(e2e.extract_busy_s as number).toFixed(1)} s, merge ${(e2e.merge_busy_s as number).toFixed(1)} s)`;
+  text += `\n  orchestration overhead: ${pct(e2e.orchestration_overhead as number)} of the wall time (${pct(e2e.orchestration_overhead_with_startup as number)} counting node start-up)`;
+  text += `\n  extract phase ${(e2e.extract_phase_s as number).toFixed(1)} s vs one bulk copy of the same tables ${e2e.bulk_copy_s === null ? '-' : `${(e2e.bulk_copy_s as number).toFixed(1)} s: ${(e2e.extract_vs_bulk as number).toFixed(2)}x`}\n`;
+}
+text += '\ngoals:\n';
+for (const [goal, v] of Object.entries(goals)) text += `  ${goal}: ${v === null ? 'not measured' : `${v.met ? 'met' : 'NOT met'} (${typeof v.value === 'number' && goal.includes('overhead') ? pct(v.value) : v.value})`}\n`;
+text += `\nwritten: ${path.relative(process.cwd(), outFile)}\n`;
+process.stdout.write(text);
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+function pct(x: number): string {
+  return `${(x * 100).toFixed(1)} %`;
+}
+function packageVersion(name: string): string {
+  try {
+    return (JSON.parse(readFileSync(path.join(REPO_ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
