@@ -119,7 +119,7 @@ describe('bqx command line', function () {
   });
 });
 
-/** Every file under the home with its size: what a refused command must leave as it was. */
+/** Every file under the home (logs aside): a refused command must create or remove none. */
 function snapshot(dir: string): string[] {
   const out: string[] = [];
   const walk = (d: string) => {
