@@ -3,10 +3,12 @@
 
 import { DuckDBInstance, listValue } from '@duckdb/node-api';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sinon from 'sinon';
+import { InProcessBus } from '../../shared/adapters/local/bus.js';
+import { extractFeature } from '../../shared/chain/extractFeature.js';
 import { startRun } from '../../shared/chain/startRun.js';
 import { InputError } from '../../shared/naming.js';
 import type { Embedded } from '../../shared/runtime/embedded.js';
@@ -110,5 +112,43 @@ describe('embedded chain, small warehouse', function () {
     await assert.rejects(startRun(e.deps, { pair: 'eurusd', start: '2030-01-01T00:00:00.000Z', end: '2030-01-02T00:00:00.000Z' }), /has no rows in/);
     assert.deepEqual(await e.staging.list('runs/'), []);
     assert.equal(await e.store.activeRun('eurusd'), undefined);
+  });
+
+  it('does not redo a checkpoint that is already complete, and re-sends its marker instead', async () => {
+    const quiet = { ...e.deps, bus: new InProcessBus() }; // no subscribers: nothing runs by itself
+    const { run } = await startRun(quiet, { pair: 'eurusd' });
+    const extract = sandbox.spy(e.warehouse, 'extract');
+    const finalized: string[] = [];
+    e.staging.onFinalize((o) => finalized.push(o.name));
+    const request = { runId: run.runId, pair: 'eurusd', feature: 'agg_eurusd' };
+    assert.equal(await extractFeature(quiet, request), 'extracted');
+    assert.equal(await extractFeature(quiet, request), 'already-complete');
+    assert.equal(extract.callCount, 1);
+    const marker = `runs/${run.runId}/features/agg_eurusd/_SUCCESS.json`;
+    assert.equal(finalized.filter((n) => n === marker).length, 2, 'the marker was written again');
+  });
+
+  it('lands a checkpoint uploaded by hand (checkpoint.parquet) and completes the run', async () => {
+    // The warehouse cannot extract mkt_regime: an operator uploads the checkpoint by hand.
+    const extract = e.warehouse.extract.bind(e.warehouse);
+    sandbox.stub(e.warehouse, 'extract').callsFake(async (job) => {
+      if (job.feature === 'mkt_regime') throw new InputError('table mkt_regime is not readable here');
+      return extract(job);
+    });
+    const { run: started } = await startRun(e.deps, { pair: 'eurusd' });
+    await e.bus.idle();
+    assert.equal((await e.store.getRun(started.runId))!.state, 'extracting');
+    assert.equal(await e.store.countCheckpoints(started.runId), 4);
+    const file = path.join(os.tmpdir(), `bqx-hand-${process.pid}.parquet`);
+    await e.warehouse.execute(
+      `COPY (SELECT interval_time, r FROM bqx_ml_v3_features_v2.mkt_regime WHERE interval_time >= $1::TIMESTAMPTZ AND interval_time < $2::TIMESTAMPTZ ORDER BY 1) TO '${file}' (FORMAT parquet)`,
+      [started.window.start, started.window.end],
+    );
+    await e.staging.write(`runs/${started.runId}/features/mkt_regime/checkpoint.parquet`, await fs.readFile(file));
+    const run = await settle(e, started.runId);
+    assert.equal(run.state, 'succeeded', run.error);
+    const landed = (await e.store.listCheckpoints(run.runId)).find((c) => c.feature === 'mkt_regime')!;
+    assert.deepEqual(landed.files, [`runs/${run.runId}/features/mkt_regime/checkpoint.parquet`]);
+    assert.equal(landed.rows, MINI_ROWS);
   });
 });
