@@ -9,12 +9,12 @@ import { InProcessBus, type BusFaults, type BusMessage } from '../adapters/local
 import { DuckDbWarehouse } from '../adapters/local/duckdbWarehouse.js';
 import { FileRunStore } from '../adapters/local/fileRunStore.js';
 import { FolderObjectStore } from '../adapters/local/folderStore.js';
-import { CheckpointError } from '../checkpoint.js';
 import { checkpointLanded } from '../chain/checkpointLanded.js';
 import type { ChainDeps, ChainEvent } from '../chain/deps.js';
 import { extractFeature } from '../chain/extractFeature.js';
 import { decodeExtractRequest, decodeMergeRequest, decodeRunRequest } from '../chain/messages.js';
 import { mergeRun } from '../chain/mergeRun.js';
+import { underRetryRule } from '../chain/retryRule.js';
 import { startRun } from '../chain/startRun.js';
 import { errorMessage, systemClock } from '../log.js';
 import { InputError } from '../naming.js';
@@ -94,22 +94,9 @@ export async function openEmbedded(config: Config, options: EmbeddedOptions): Pr
   };
 }
 
-/**
- * Wraps a handler with the functions' retry rule: input that can never succeed is logged as an
- * ERROR and acknowledged; anything else is thrown, so the bus delivers it again.
- */
+/** Wraps a handler with the functions' retry rule (shared/chain/retryRule.ts). */
 export function handler(logger: Logger, step: string, body: (m: BusMessage) => Promise<void>): (m: BusMessage) => Promise<void> {
-  return async (m) => {
-    try {
-      await body(m);
-    } catch (error) {
-      if (error instanceof InputError || error instanceof CheckpointError) {
-        logger.error(`${step}: message ${m.id} can never succeed: ${errorMessage(error)}`, { step, ...m.attributes });
-        return;
-      }
-      throw error;
-    }
-  };
+  return (m) => underRetryRule(logger, `${step}: message ${m.id}`, { step, ...m.attributes }, () => body(m));
 }
 
 function decodeFinalized(data: string): FinalizedObject {

@@ -1,7 +1,6 @@
-// Starts the Pub/Sub or Firestore emulator of the Google Cloud CLI for a test, on a free loopback
-// port, and stops it again: the Java server by its own PID (found with `pgrep -P`, as gcloud does
-// not pass signals on), then gcloud. Readiness is polled over HTTP, never waited for by a fixed
-// sleep. Without gcloud or java it says so on one line and returns undefined, and the test skips.
+// The emulators for tests: shared/runtime/emulators.ts, except that where they cannot run here
+// (no gcloud, java or emulator component) startEmulator prints one `SKIPPED: ... because ...` line
+// and returns undefined, so the test can skip itself.
 //
 //   const emulator = await startEmulator('firestore');
 //   if (!emulator) return this.skip();
@@ -10,156 +9,16 @@
 //   restoreEnv();
 //   await emulator.stop();
 
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { constants, promises as fs } from 'node:fs';
-import net from 'node:net';
-import path from 'node:path';
-import { promisify } from 'node:util';
+import { EmulatorUnavailableError, startEmulator as start, type Emulator, type EmulatorKind } from '../../shared/runtime/emulators.js';
 
-export type EmulatorKind = 'pubsub' | 'firestore';
-
-export interface Emulator {
-  kind: EmulatorKind;
-  /** host:port, as PUBSUB_EMULATOR_HOST / FIRESTORE_EMULATOR_HOST want it. */
-  host: string;
-  project: string;
-  stop(): Promise<void>;
-}
-
-export const EMULATOR_PROJECT = 'demo-bqx';
-
-const run = promisify(execFile);
-
-async function onPath(command: string): Promise<boolean> {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
-    try {
-      await fs.access(path.join(dir, command), constants.X_OK);
-      return true;
-    } catch {
-      // not in this directory
-    }
-  }
-  return false;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Every descendant of a process, deepest first. */
-async function descendants(pid: number): Promise<number[]> {
-  let children: number[] = [];
-  try {
-    const { stdout } = await run('pgrep', ['-P', String(pid)]);
-    children = stdout.split('\n').filter(Boolean).map(Number);
-  } catch {
-    // pgrep exits 1 when there are none
-  }
-  const deeper = await Promise.all(children.map(descendants));
-  return [...deeper.flat(), ...children];
-}
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number, pollMs = 100): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await condition()) return true;
-    await new Promise((resolve) => setTimeout(resolve, pollMs));
-  }
-  return condition();
-}
-
-async function answers(url: string): Promise<boolean> {
-  try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
-    return response.ok;
-  } catch {
-    return false;
-  }
-}
+export { EMULATOR_PROJECT, useEmulatorEnv, type Emulator, type EmulatorKind } from '../../shared/runtime/emulators.js';
 
 export async function startEmulator(kind: EmulatorKind, options: { project?: string; timeoutMs?: number } = {}): Promise<Emulator | undefined> {
-  const missing = [(await onPath('gcloud')) ? '' : 'gcloud', (await onPath('java')) ? '' : 'java'].filter(Boolean);
-  if (missing.length > 0) {
-    console.log(`SKIPPED: ${kind} emulator tests because gcloud/java not found (missing: ${missing.join(', ')})`);
+  try {
+    return await start(kind, options);
+  } catch (error) {
+    if (!(error instanceof EmulatorUnavailableError)) throw error;
+    console.log(`SKIPPED: ${kind} emulator tests because ${error.reason}`);
     return undefined;
   }
-  const project = options.project ?? EMULATOR_PROJECT;
-  const host = `127.0.0.1:${await freePort()}`;
-  const child: ChildProcess = spawn('gcloud', ['beta', 'emulators', kind, 'start', `--host-port=${host}`, `--project=${project}`, '--quiet'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, CLOUDSDK_CORE_DISABLE_PROMPTS: '1', CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK: '1' },
-  });
-  let log = '';
-  const keep = (chunk: Buffer) => (log = (log + chunk.toString()).slice(-4000));
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  let exited = false;
-  const exit = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), resolve())));
-
-  const stop = async (): Promise<void> => {
-    if (child.pid === undefined || exited) return;
-    const tree = await descendants(child.pid);
-    for (const pid of tree) {
-      try {
-        process.kill(pid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-    }
-    child.kill('SIGTERM');
-    const gone = await until(() => exited && tree.every((pid) => !alive(pid)), 10_000);
-    if (!gone) {
-      for (const pid of tree) if (alive(pid)) process.kill(pid, 'SIGKILL');
-      if (!exited) child.kill('SIGKILL');
-      await exit;
-    }
-  };
-
-  const ready = kind === 'pubsub' ? `http://${host}/v1/projects/${project}/topics` : `http://${host}/`;
-  const up = await until(async () => exited || (await answers(ready)), options.timeoutMs ?? 60_000);
-  if (!up || exited) {
-    await stop();
-    if (/not installed|component/i.test(log)) {
-      console.log(`SKIPPED: ${kind} emulator tests because the ${kind} emulator component is not installed`);
-      return undefined;
-    }
-    throw new Error(`the ${kind} emulator did not start on ${host}:\n${log}`);
-  }
-  return { kind, host, project, stop };
-}
-
-/**
- * Points this process's client libraries at the emulator (PUBSUB_EMULATOR_HOST or
- * FIRESTORE_EMULATOR_HOST) and tells google-auth-library not to look for a metadata server, so
- * nothing leaves loopback. Returns a function that puts the environment back.
- */
-export function useEmulatorEnv(emulator: Emulator): () => void {
-  const vars: Record<string, string> = {
-    [emulator.kind === 'pubsub' ? 'PUBSUB_EMULATOR_HOST' : 'FIRESTORE_EMULATOR_HOST']: emulator.host,
-    METADATA_SERVER_DETECTION: 'none',
-  };
-  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, vars);
-  return () => {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  };
 }
