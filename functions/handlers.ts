@@ -79,17 +79,23 @@ export function jsonFunction(step: string, body: (deps: ChainDeps, req: Request)
   };
 }
 
-/** The request body as JSON: parsed by the framework for JSON content types, else parsed here. */
+/**
+ * The request body as JSON: as the framework parsed it for JSON content types, else parsed here
+ * from the raw bytes (so `curl -d '{...}'`, sent as a form, works too).
+ */
 export function jsonBody(req: Request, what: string): unknown {
-  const body: unknown = req.body;
-  if (typeof body === 'string' || body instanceof Uint8Array) {
-    const text = Buffer.from(body).toString('utf8');
-    try {
-      return JSON.parse(text);
-    } catch {
-      throw new InputError(`${what} is not valid JSON`);
-    }
+  const text = bodyText(req, what);
+  if (req.is('json')) return req.body;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new InputError(`${what} is not valid JSON`);
   }
-  if (body === undefined) throw new InputError(`${what} is missing`);
-  return body;
+}
+
+/** The request body as text, as it came (the framework keeps the raw bytes); refuses an empty one. */
+export function bodyText(req: Request, what: string): string {
+  const text = req.rawBody?.toString('utf8') ?? '';
+  if (text.trim() === '') throw new InputError(`${what} is missing`);
+  return text;
 }

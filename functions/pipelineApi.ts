@@ -13,7 +13,7 @@ import { decodeRerunRequest, rerun } from '../shared/chain/rerun.js';
 import { requireRun } from '../shared/chain/runs.js';
 import { startRun } from '../shared/chain/startRun.js';
 import { InputError, NotFoundError, assertRunId, validatePair } from '../shared/naming.js';
-import { MethodNotAllowed, jsonBody, jsonFunction, type Reply } from './handlers.js';
+import { MethodNotAllowed, bodyText, jsonBody, jsonFunction, type Reply } from './handlers.js';
 
 type Route = (deps: ChainDeps, req: Request, param: string) => Promise<Reply>;
 
@@ -54,10 +54,8 @@ async function getPair(deps: ChainDeps, _req: Request, pair: string): Promise<Re
 }
 
 async function postRun(deps: ChainDeps, req: Request): Promise<Reply> {
-  const body: unknown = req.body;
-  const text = typeof body === 'string' || body instanceof Uint8Array ? Buffer.from(body).toString('utf8') : undefined;
-  if (body === undefined || text?.trim() === '') throw new InputError('the request body must name a pair: eurusd, or {"pair": "eurusd", "start"?, "end"?, "force"?}');
-  const { run, created } = await startRun(deps, decodeRunRequest(text ?? body, deps.config.currencies));
+  const text = bodyText(req, 'the run request (eurusd, or {"pair": "eurusd", "start"?, "end"?, "force"?})');
+  const { run, created } = await startRun(deps, decodeRunRequest(req.is('json') ? req.body : text, deps.config.currencies));
   return created
     ? { status: 201, body: { run, created }, headers: { Location: `/runs/${run.runId}` } }
     : { status: 200, body: { run, created } };

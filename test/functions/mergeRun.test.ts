@@ -1,0 +1,71 @@
+// mergeRun through the Functions Framework, fed as the merge-requests push subscription feeds it.
+
+import assert from 'node:assert/strict';
+import sinon from 'sinon';
+import { setDeps } from '../../functions/deps.js';
+import { errors, openFixture, push, runToMerging, type Fixture } from './fixtures.js';
+
+const TOPIC = 'bqx-merge-requests';
+
+describe('functions/mergeRun (contract)', function () {
+  const sandbox = sinon.createSandbox();
+  let fx: Fixture;
+
+  beforeEach(async () => {
+    fx = await openFixture();
+    setDeps(fx.deps);
+  });
+
+  afterEach(async () => {
+    sandbox.restore();
+    setDeps(undefined);
+    await fx.close();
+  });
+
+  it('merges a run whose checkpoints all landed (204): verified output, a run.succeeded event', async () => {
+    const runId = await runToMerging(fx);
+    const [request] = fx.bus.on(fx.deps.config.topics.mergeRequests);
+    await push('mergeRun', TOPIC, request!.data, { attributes: request!.attributes }).expect(204);
+    const run = await fx.store.getRun(runId);
+    assert.equal(run?.state, 'succeeded', run?.error);
+    assert.equal(run?.output?.rows, 60);
+    assert.equal(run?.output?.columns, 1 + 2 + 6, 'key + 2 labels + 6 feature columns');
+    assert.ok((await fx.deps.output.size(run!.output!.manifest)) !== undefined, '_manifest.json written');
+    const [event] = fx.bus.on(fx.deps.config.topics.runEvents);
+    assert.equal((event?.data as { type: string }).type, 'run.succeeded');
+
+    // The same request again (at-least-once): acknowledged, nothing redone.
+    await push('mergeRun', TOPIC, request!.data).expect(204);
+    assert.ok(fx.logs.some((l) => /merge not needed: run is succeeded/.test(l.message)));
+    assert.equal(fx.bus.on(fx.deps.config.topics.runEvents).length, 1);
+  });
+
+  it('answers 500 while the warehouse merge is still running, and the run stays merging', async () => {
+    const runId = await runToMerging(fx);
+    sandbox.stub(fx.warehouse, 'merge').resolves({ state: 'pending', detail: 'group 1 of 2 exporting' });
+    sandbox.stub(console, 'error');
+    await push('mergeRun', TOPIC, { runId, pair: 'eurusd' }).expect(500);
+    assert.equal((await fx.store.getRun(runId))?.state, 'merging');
+    sandbox.restore();
+    await push('mergeRun', TOPIC, { runId, pair: 'eurusd' }).expect(204);
+    assert.equal((await fx.store.getRun(runId))?.state, 'succeeded');
+  });
+
+  it('acknowledges a request for an unknown run (204) and merges nothing', async () => {
+    await push('mergeRun', TOPIC, { runId: 'eurusd-20990101t000000-zzzzzz', pair: 'eurusd' }).expect(204);
+    assert.ok(fx.logs.some((l) => l.severity === 'INFO' && /merge not needed: no such run/.test(l.message)));
+    assert.equal(fx.bus.published.length, 0);
+  });
+
+  const rejected: [string, unknown, RegExp][] = [
+    ['SQL as the run id', { runId: "x'; DROP TABLE runs; --", pair: 'eurusd' }, /run id .* is not a run id/],
+    ['a pair that is not the run\'s', { runId: 'eurusd-20990101t000000-zzzzzz', pair: 'gbpusd' }, /pair "gbpusd" does not match run/],
+    ['a bare string', 'merge eurusd', /merge request is not valid JSON/],
+  ];
+  for (const [what, data, problem] of rejected) {
+    it(`acknowledges ${what} (204) with an ERROR naming the problem`, async () => {
+      await push('mergeRun', TOPIC, data).expect(204);
+      assert.equal(errors(fx.logs, problem).length, 1, JSON.stringify(fx.logs));
+    });
+  }
+});

@@ -1,0 +1,115 @@
+// pipelineApi through the Functions Framework: the run and pair views, starting and rerunning
+// runs, and JSON errors with the status a client can act on.
+
+import assert from 'node:assert/strict';
+import request from 'supertest';
+import sinon from 'sinon';
+import { getTestServer } from '@google-cloud/functions-framework/testing';
+import { setDeps } from '../../functions/deps.js';
+import { failRun } from '../../shared/chain/runs.js';
+import { FEATURES, openFixture, type Fixture } from './fixtures.js';
+
+describe('functions/pipelineApi (contract)', function () {
+  const sandbox = sinon.createSandbox();
+  let fx: Fixture;
+  const api = () => request(getTestServer('pipelineApi'));
+
+  beforeEach(async () => {
+    fx = await openFixture();
+    setDeps(fx.deps);
+  });
+
+  afterEach(async () => {
+    sandbox.restore();
+    setDeps(undefined);
+    await fx.close();
+  });
+
+  it('POST /runs starts a run from a bare pair (201, Location) and returns the active run after (200)', async () => {
+    const created = await api().post('/runs').set('content-type', 'text/plain').send('eurusd').expect(201).expect('content-type', /json/);
+    assert.equal(created.body.created, true);
+    assert.equal(created.body.run.expected, FEATURES.length);
+    assert.equal(created.headers.location, `/runs/${created.body.run.runId}`);
+    assert.equal(fx.bus.on(fx.deps.config.topics.extractRequests).length, FEATURES.length);
+
+    const again = await api().post('/runs').send({ pair: 'eurusd', start: '2021-03-01T00:10:00Z' }).expect(200);
+    assert.deepEqual([again.body.created, again.body.run.runId], [false, created.body.run.runId]);
+  });
+
+  it('GET /runs/{runId} and GET /pairs/{pair} show the run, its landed count, and the pair\'s active and last run', async () => {
+    const { body: started } = await api().post('/runs').send({ pair: 'eurusd' }).expect(201);
+    const runId = started.run.runId;
+    const { body: view } = await api().get(`/runs/${runId}`).expect(200);
+    assert.deepEqual([view.run.runId, view.run.state, view.landed], [runId, 'extracting', 0]);
+    const { body: pair } = await api().get('/pairs/eurusd/').expect(200);
+    assert.deepEqual([pair.pair, pair.active.runId, pair.last.runId], ['eurusd', runId, runId]);
+    const { body: other } = await api().get('/pairs/gbpusd').expect(200);
+    assert.deepEqual(other, { pair: 'gbpusd', active: null, last: null });
+  });
+
+  it('POST /runs/{runId}/rerun reopens a run; a run whose pair has another active run gets 409', async () => {
+    const { body: first } = await api().post('/runs').send('eurusd').expect(201);
+    await failRun(fx.deps, first.run.runId, 'test: failed on purpose');
+    const { body: second } = await api().post('/runs').send('eurusd').expect(201);
+
+    const conflict = await api().post(`/runs/${first.run.runId}/rerun`).send({ mode: 'missing' }).expect(409);
+    assert.match(conflict.body.error, new RegExp(`pair eurusd has another active run ${second.run.runId}`));
+
+    await failRun(fx.deps, second.run.runId, 'test: failed on purpose');
+    fx.bus.published.length = 0;
+    const { body: reopened } = await api().post(`/runs/${first.run.runId}/rerun`).send({ mode: 'features', features: ['mkt_regime'] }).expect(200);
+    assert.deepEqual([reopened.run.state, reopened.features], ['extracting', ['mkt_regime']]);
+    assert.deepEqual(fx.bus.on(fx.deps.config.topics.extractRequests).map((m) => (m.data as { feature: string }).feature), ['mkt_regime']);
+  });
+
+  const bad: [string, () => request.Test, number, RegExp][] = [
+    ['an unknown run', () => api().get('/runs/eurusd-20990101t000000-zzzzzz'), 404, /run eurusd-20990101t000000-zzzzzz not found/],
+    ['a path as a run id', () => api().get('/runs/..%2F..%2Fetc%2Fpasswd'), 400, /run id "\.\.\/\.\.\/etc\/passwd" is not a run id/],
+    ['a path as a pair', () => api().get('/pairs/..%2Fx'), 400, /pair "\.\.\/x" must be six lower-case letters/],
+    ['a pair in the wrong order', () => api().get('/pairs/usdeur'), 400, /did you mean eurusd/],
+    ['an unknown route', () => api().get('/status'), 404, /no route GET \/status \(routes: GET \/runs\/\{runId\}/],
+    ['the root', () => api().get('/'), 404, /no route GET \//],
+    ['no body', () => api().post('/runs'), 400, /the run request \(eurusd, or \{"pair": "eurusd".*\) is missing/],
+    ['SQL as the pair', () => api().post('/runs').send({ pair: "eurusd' OR 1=1" }), 400, /must be six lower-case letters/],
+    ['a pair without a label table', () => api().post('/runs').send('gbpjpy'), 400, /targets_gbpjpy not found/],
+    ['a bad start time', () => api().post('/runs').send({ pair: 'eurusd', start: 'yesterday' }), 400, /start "yesterday" must be an ISO-8601 time/],
+    ['a bad rerun mode', () => api().post('/runs/eurusd-20990101t000000-zzzzzz/rerun').send({ mode: 'everything' }), 400, /mode "everything" must be/],
+    ['SQL in a rerun feature', () => api().post('/runs/eurusd-20990101t000000-zzzzzz/rerun').send({ mode: 'features', features: ['x; DROP TABLE y'] }), 400, /feature "x; DROP TABLE y" is not a plain identifier/],
+    ['a rerun body that is not JSON', () => api().post('/runs/eurusd-20990101t000000-zzzzzz/rerun').set('content-type', 'text/plain').send('missing'), 400, /rerun request is not valid JSON/],
+    ['a rerun of an unknown run', () => api().post('/runs/eurusd-20990101t000000-zzzzzz/rerun').send({ mode: 'missing' }), 404, /not found/],
+  ];
+  for (const [what, send, status, problem] of bad) {
+    it(`answers ${status} {error} for ${what}`, async () => {
+      const response = await send().expect(status).expect('content-type', /json/);
+      assert.match(response.body.error, problem);
+    });
+  }
+
+  it('answers 405 with Allow for a method a route does not take', async () => {
+    const del = await api().delete('/runs/eurusd-20990101t000000-zzzzzz').expect(405);
+    assert.equal(del.headers.allow, 'GET');
+    assert.match(del.body.error, /method DELETE is not allowed/);
+    assert.equal((await api().get('/runs').expect(405)).headers.allow, 'POST');
+    assert.equal((await api().put('/runs/eurusd-20990101t000000-zzzzzz/rerun').expect(405)).headers.allow, 'POST');
+  });
+
+  it('takes a run request sent as a form, as `curl -d eurusd` sends it', async () => {
+    const { body } = await api().post('/runs').set('content-type', 'application/x-www-form-urlencoded').send('{"pair":"eurusd","end":"2021-03-01T00:30:00Z"}').expect(201);
+    assert.equal(body.run.window.end, '2021-03-01T00:30:00.000Z');
+    await api().post(`/runs/${body.run.runId}/rerun`).set('content-type', 'application/x-www-form-urlencoded').send('{"mode":"missing"}').expect(200);
+  });
+
+  it('refuses JSON that does not parse and broken percent-encoding with 400 (the framework answers, before the function)', async () => {
+    sandbox.stub(console, 'error'); // express prints the parse error
+    await api().post('/runs').set('content-type', 'application/json').send('{"pair": eurusd').expect(400);
+    await api().get('/pairs/%E0%A4%A').expect(400);
+    assert.equal(await fx.store.lastRun('eurusd'), undefined);
+  });
+
+  it('answers 500 {error} when the run store fails', async () => {
+    sandbox.stub(fx.store, 'getRun').rejects(new Error('UNAVAILABLE: connection reset'));
+    const response = await api().get('/runs/eurusd-20990101t000000-zzzzzz').expect(500);
+    assert.deepEqual(response.body, { error: 'UNAVAILABLE: connection reset' });
+    assert.ok(fx.logs.some((l) => l.severity === 'ERROR' && /GET \/runs\/.* -> 500: UNAVAILABLE/.test(l.message)));
+  });
+});

@@ -1,0 +1,90 @@
+// startRun through the Functions Framework, fed as the run-requests push subscription feeds it.
+
+import assert from 'node:assert/strict';
+import request from 'supertest';
+import sinon from 'sinon';
+import { getTestServer } from '@google-cloud/functions-framework/testing';
+import { setDeps } from '../../functions/deps.js';
+import { ceHeaders, errors, FEATURES, openFixture, push, pushBody, storageData, storageSource, FINALIZED, STAGING_BUCKET, type Fixture } from './fixtures.js';
+
+const TOPIC = 'bqx-run-requests';
+
+describe('functions/startRun (contract)', function () {
+  const sandbox = sinon.createSandbox();
+  let fx: Fixture;
+
+  beforeEach(async () => {
+    fx = await openFixture();
+    setDeps(fx.deps);
+  });
+
+  afterEach(async () => {
+    sandbox.restore();
+    setDeps(undefined);
+    await fx.close();
+  });
+
+  it('starts a run from a bare pair: 204, the run claimed, one extract request per feature', async () => {
+    await push('startRun', TOPIC, 'eurusd', { attributes: { pair: 'eurusd' } }).expect(204);
+    const run = await fx.store.activeRun('eurusd');
+    assert.ok(run, 'the pair has an active run');
+    assert.equal(run.state, 'extracting');
+    assert.equal(run.expected, FEATURES.length);
+    const extracts = fx.bus.on(fx.deps.config.topics.extractRequests);
+    assert.deepEqual(extracts.map((m) => (m.data as { feature: string }).feature).sort(), FEATURES);
+    assert.ok(extracts.every((m) => m.attributes.runId === run.runId && m.attributes.pair === 'eurusd'));
+  });
+
+  it('takes a JSON request with a window, delivered as a binary CloudEvent (as Eventarc sends it)', async () => {
+    await request(getTestServer('startRun'))
+      .post('/')
+      .set(ceHeaders('google.cloud.pubsub.topic.v1.messagePublished', `//pubsub.googleapis.com/projects/demo-bqx/topics/${TOPIC}`))
+      .send(pushBody({ pair: 'EURUSD', start: '2021-03-01T00:10:00Z', end: '2021-03-01T00:40:00Z' }))
+      .expect(204);
+    const run = await fx.store.activeRun('eurusd');
+    assert.deepEqual(run?.window, { start: '2021-03-01T00:10:00.000Z', end: '2021-03-01T00:40:00.000Z' });
+    assert.equal(run?.labelRows, 30);
+  });
+
+  it('leaves a pair with an active run alone: the same run, no second fan-out', async () => {
+    await push('startRun', TOPIC, 'eurusd').expect(204);
+    await push('startRun', TOPIC, 'eurusd').expect(204);
+    assert.equal(fx.bus.on(fx.deps.config.topics.extractRequests).length, FEATURES.length);
+    assert.ok(fx.logs.some((l) => /already has an active run/.test(l.message)));
+  });
+
+  const rejected: [string, () => request.Test, RegExp][] = [
+    ['data that is not base64', () => push('startRun', TOPIC, '', { rawBase64: 'ZXVy%%%' }), /not valid base64/],
+    ['data that is not UTF-8', () => push('startRun', TOPIC, '', { rawBase64: '/w==' }), /not UTF-8 text/],
+    ['JSON that does not parse', () => push('startRun', TOPIC, '{"pair": eurusd'), /run request is not valid JSON/],
+    ['a path for a pair', () => push('startRun', TOPIC, '../x'), /pair "\.\.\/x" must be six lower-case letters/],
+    ['a pair in the wrong order', () => push('startRun', TOPIC, 'usdeur'), /unknown pair "usdeur" \(did you mean eurusd\?\)/],
+    ['SQL in a field', () => push('startRun', TOPIC, { pair: 'eurusd', sql: 'DROP TABLE x' }), /unknown field\(s\): sql/],
+    ['a window that ends before it starts', () => push('startRun', TOPIC, { pair: 'eurusd', start: '2021-03-02', end: '2021-03-01' }), /must be before end/],
+    ['a pair without a label table', () => push('startRun', TOPIC, 'gbpjpy'), /label table bqx_ml_v3_analytics_v2\.targets_gbpjpy not found/],
+    ['a storage event', () => request(getTestServer('startRun')).post('/').set(ceHeaders(FINALIZED, storageSource(STAGING_BUCKET))).send(storageData({ bucket: STAGING_BUCKET, name: 'x', size: 1 })), /event type "google\.cloud\.storage\.object\.v1\.finalized" is not google\.cloud\.pubsub\.topic\.v1\.messagePublished/],
+    ['a body that is no event at all', () => request(getTestServer('startRun')).post('/').send({ hello: 'world' }), /event type undefined is not/],
+  ];
+  for (const [what, send, problem] of rejected) {
+    it(`acknowledges ${what} (204) with an ERROR naming the problem, and starts nothing`, async () => {
+      await send().expect(204);
+      const logged = errors(fx.logs, problem);
+      assert.equal(logged.length, 1, `one ERROR matching ${problem}; logs: ${JSON.stringify(fx.logs)}`);
+      assert.match(logged[0]!.message, /^start: event .* can never succeed: /);
+      assert.equal(logged[0]!.step, 'start');
+      assert.equal(await fx.store.lastRun('eurusd'), undefined);
+      assert.equal(fx.bus.published.length, 0);
+    });
+  }
+
+  it('answers 500 when the run store fails, so Pub/Sub delivers the request again', async () => {
+    sandbox.stub(fx.store, 'activeRun').rejects(new Error('firestore unavailable'));
+    const crash = sandbox.stub(console, 'error');
+    await push('startRun', TOPIC, 'eurusd').expect(500);
+    assert.ok(crash.calledWithMatch(sinon.match(/firestore unavailable/)), 'the framework logs the error');
+    assert.equal(errors(fx.logs, /can never succeed/).length, 0);
+    sandbox.restore();
+    await push('startRun', TOPIC, 'eurusd').expect(204);
+    assert.equal((await fx.store.activeRun('eurusd'))?.state, 'extracting');
+  });
+});
