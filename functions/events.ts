@@ -75,16 +75,16 @@ export function decodeObjectFinalized(event: unknown): FinalizedObject & { gener
   if (typeof d.name !== 'string' || d.name === '' || Buffer.byteLength(d.name) > MAX_NAME_BYTES) {
     throw new InputError(`object name ${JSON.stringify(d.name)?.slice(0, 80)} is not an object name`);
   }
-  const size = wholeNumber(d.size, 'size');
-  const generation = d.generation === undefined ? undefined : String(wholeNumber(d.generation, 'generation'));
+  const size = Number(int64(d.size, 'size'));
+  if (!Number.isSafeInteger(size)) throw new InputError(`object size ${JSON.stringify(d.size)} is too large`);
+  const generation = d.generation === undefined ? undefined : int64(d.generation, 'generation');
   return { bucket: d.bucket, name: d.name, size, ...(generation !== undefined ? { generation } : {}) };
 }
 
-/** Storage sends int64 fields as decimal strings; numbers are accepted too. */
-function wholeNumber(value: unknown, what: string): number {
-  const n = typeof value === 'string' && DIGITS.test(value) ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw new InputError(`object ${what} ${JSON.stringify(value)} is not a whole number`);
-  return n;
+/** Storage sends int64 fields as decimal strings; whole numbers are accepted too. */
+function int64(value: unknown, what: string): string {
+  if ((typeof value === 'string' && DIGITS.test(value)) || (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0)) return String(value);
+  throw new InputError(`object ${what} ${JSON.stringify(value)} is not a whole number`);
 }
 
 /** Log labels from message attributes: only the ones that are valid pair, run id or feature. */

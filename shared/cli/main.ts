@@ -7,13 +7,16 @@ import path from 'node:path';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { CheckpointError } from '../checkpoint.js';
 import type { ChainEvent } from '../chain/deps.js';
-import { decodeRunRequest } from '../chain/messages.js';
+import { decodeRunRequest, type RunRequest } from '../chain/messages.js';
 import { decodeRerunRequest, rerun } from '../chain/rerun.js';
 import { reconcile } from '../chain/reconcile.js';
 import { startRun } from '../chain/startRun.js';
 import { errorMessage, jsonLogger } from '../log.js';
 import { ConflictError, InputError, NotFoundError, assertRunId, paths, validatePair } from '../naming.js';
+import type { Logger } from '../ports.js';
 import { embeddedPaths, openEmbedded, type Embedded } from '../runtime/embedded.js';
+import { runOnEmulators } from '../runtime/emulatorStack.js';
+import { emulatorsMissing } from '../runtime/emulators.js';
 import { checkFlags, intFlag, parseArgs, stringFlag, type Args } from './args.js';
 import { ensureDemo } from './demo.js';
 import { ProgressBar } from './progress.js';
@@ -30,6 +33,8 @@ usage:
       --force               fail the pair's active run and start a new one
       --json                print one JSON summary to stdout
       --verbose             logs to stderr as well as to BQX_HOME/logs/bqx.log
+      --stack emulators     run it through the deployed entry points on the Pub/Sub and Firestore
+                            emulators (needs gcloud and java), DuckDB and folders for the rest
   bqx status [runId|pair]   runs: active and last per pair, or one run  (--json)
   bqx rerun <runId> --missing | --merge | --features a,b   reopen a run for part of its work
   bqx verify <_manifest.json>   check a training dataset against its manifest
@@ -38,7 +43,7 @@ usage:
 data lives under BQX_HOME (default ./.bqx). Exit code: 0 success, 1 run failed, 2 bad input.`;
 
 const BOOLEAN_FLAGS = new Set(['json', 'consolidate', 'force', 'verbose', 'help', 'missing', 'merge', 'quiet']);
-const VALUE_FLAGS = new Set(['start', 'end', 'rows', 'features', 'pairs']);
+const VALUE_FLAGS = new Set(['start', 'end', 'rows', 'features', 'pairs', 'stack']);
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let args: Args;
@@ -71,7 +76,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
 }
 
-async function open(config: Config, verbose: boolean, observe?: (e: ChainEvent) => void): Promise<Embedded> {
+/** The JSON logger of a command: BQX_HOME/logs/bqx.log, and stderr too when verbose. */
+async function logTo(config: Config, verbose: boolean): Promise<{ logger: Logger; end(): Promise<void> }> {
   const where = embeddedPaths(config.embedded.home);
   await fs.mkdir(where.logs, { recursive: true });
   const file = createWriteStream(path.join(where.logs, 'bqx.log'), { flags: 'a' });
@@ -79,17 +85,22 @@ async function open(config: Config, verbose: boolean, observe?: (e: ChainEvent) 
     file.write(`${line}\n`);
     if (verbose) process.stderr.write(`${line}\n`);
   });
-  const embedded = await openEmbedded(config, { logger, ...(observe ? { observe } : {}) });
+  return { logger, end: () => new Promise<void>((r) => file.end(r)) };
+}
+
+async function open(config: Config, verbose: boolean, observe?: (e: ChainEvent) => void): Promise<Embedded> {
+  const log = await logTo(config, verbose);
+  const embedded = await openEmbedded(config, { logger: log.logger, ...(observe ? { observe } : {}) });
   const close = embedded.close.bind(embedded);
   embedded.close = async () => {
     await close();
-    await new Promise((r) => file.end(r));
+    await log.end();
   };
   return embedded;
 }
 
 async function runCommand(args: Args, config: Config): Promise<number> {
-  checkFlags(args, ['start', 'end', 'rows', 'consolidate', 'force', 'json', 'verbose', 'quiet']);
+  checkFlags(args, ['start', 'end', 'rows', 'consolidate', 'force', 'json', 'verbose', 'quiet', 'stack']);
   if (args.positional.length > 1) throw new InputError(`run takes one pair, got ${args.positional.join(' ')}`);
   // Everything is validated before anything is opened or written.
   const request = decodeRunRequest(
@@ -111,6 +122,7 @@ async function runCommand(args: Args, config: Config): Promise<number> {
     if (e.type === 'landed') (bars.extract ??= new ProgressBar('extract', e.expected)).update(e.landed, e.expected);
     if (e.type === 'merge') (bars.merge ??= new ProgressBar('merge', e.progress.total)).update(e.progress.done, e.progress.total);
   };
+  if (args.flags.has('stack')) return stackRun(args, config, request, rows, observe);
   const embedded = await open(config, args.flags.has('verbose'), observe);
   try {
     const began = Date.now();
@@ -142,6 +154,35 @@ async function runCommand(args: Args, config: Config): Promise<number> {
     return run.state === 'succeeded' ? 0 : 1;
   } finally {
     await embedded.close();
+  }
+}
+
+/** `bqx run --stack emulators`: the same run and summary, through the emulator stack. */
+async function stackRun(args: Args, config: Config, request: RunRequest, rows: number | undefined, observe: (e: ChainEvent) => void): Promise<number> {
+  if (stringFlag(args, 'stack') !== 'emulators') throw new InputError(`--stack must be "emulators", got ${JSON.stringify(stringFlag(args, 'stack'))}`);
+  if (args.flags.has('consolidate')) throw new InputError('--consolidate is not available with --stack emulators');
+  const missing = await emulatorsMissing();
+  if (missing) throw new Error(`the emulator stack needs the Google Cloud CLI and java: ${missing}`);
+  const quiet = args.flags.has('quiet');
+  const embedded = await open(config, false);
+  const began = Date.now();
+  try {
+    await ensureDemo(embedded, config, [request.pair], rows, quiet);
+  } finally {
+    await embedded.close(); // lets go of the DuckDB file for the stack
+  }
+  const demoMs = Date.now() - began;
+  if (!quiet) process.stderr.write('starting the Pub/Sub and Firestore emulators and serving the functions...\n');
+  const log = await logTo(config, args.flags.has('verbose'));
+  try {
+    const { run, landed, manifestPath, startupMs } = await runOnEmulators(config, request, { logger: log.logger, observe });
+    const summary = summarise(run, landed, manifestPath);
+    const extra: [string, string][] = [['emulator stack', `${(startupMs / 1000).toFixed(1)} s to start`], ...(demoMs > 1000 ? [['demo build', `${(demoMs / 1000).toFixed(1)} s`] as [string, string]] : [])];
+    if (args.flags.has('json')) process.stdout.write(`${JSON.stringify(summary)}\n`);
+    if (!quiet) process.stderr.write(`\n${summaryTable(summary, extra)}\n`);
+    return run.state === 'succeeded' ? 0 : 1;
+  } finally {
+    await log.end();
   }
 }
 

@@ -171,3 +171,58 @@ export function useEmulatorEnv(emulator: Emulator): () => void {
     }
   };
 }
+
+export interface PushSubscription {
+  /** Where the emulator POSTs each message (the body a push subscription sends). */
+  endpoint: string;
+  ackDeadlineSeconds?: number;
+}
+
+export interface PulledMessage {
+  data: string;
+  attributes: Record<string, string>;
+}
+
+/**
+ * Administers topics and subscriptions on the Pub/Sub emulator through its REST API, and publishes
+ * and pulls as `gcloud pubsub` does. The emulator pushes one message at a time per loop, two loops
+ * per subscription, and retries a failed push (non-2xx or a dropped connection) after 1 s.
+ */
+export class PubSubEmulatorAdmin {
+  constructor(private readonly emulator: Pick<Emulator, 'host' | 'project'>) {}
+
+  async createTopic(topic: string): Promise<void> {
+    await this.call('PUT', `topics/${topic}`, {});
+  }
+
+  async createSubscription(name: string, topic: string, push?: PushSubscription): Promise<void> {
+    await this.call('PUT', `subscriptions/${name}`, {
+      topic: `projects/${this.emulator.project}/topics/${topic}`,
+      ackDeadlineSeconds: push?.ackDeadlineSeconds ?? 60,
+      ...(push ? { pushConfig: { pushEndpoint: push.endpoint } } : {}),
+    });
+  }
+
+  async publish(topic: string, data: string, attributes: Record<string, string> = {}): Promise<string> {
+    const body = await this.call('POST', `topics/${topic}:publish`, { messages: [{ data: Buffer.from(data, 'utf8').toString('base64'), attributes }] });
+    const ids = (body as { messageIds?: unknown }).messageIds;
+    if (!Array.isArray(ids) || typeof ids[0] !== 'string') throw new Error(`the Pub/Sub emulator did not return a message id for ${topic}`);
+    return ids[0];
+  }
+
+  /** Pulls and acknowledges what a pull subscription holds now (at most 100 messages). */
+  async pull(subscription: string): Promise<PulledMessage[]> {
+    const body = await this.call('POST', `subscriptions/${subscription}:pull`, { maxMessages: 100, returnImmediately: true });
+    const received = ((body as { receivedMessages?: { ackId: string; message: { data?: string; attributes?: Record<string, string> } }[] }).receivedMessages ?? []);
+    if (received.length > 0) await this.call('POST', `subscriptions/${subscription}:acknowledge`, { ackIds: received.map((r) => r.ackId) });
+    return received.map((r) => ({ data: Buffer.from(r.message.data ?? '', 'base64').toString('utf8'), attributes: r.message.attributes ?? {} }));
+  }
+
+  private async call(method: 'PUT' | 'POST', path: string, body: unknown): Promise<unknown> {
+    const url = `http://${this.emulator.host}/v1/projects/${this.emulator.project}/${path}`;
+    const response = await fetch(url, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`Pub/Sub emulator ${method} ${path}: ${response.status} ${text.slice(0, 200)}`);
+    return text ? JSON.parse(text) : {};
+  }
+}

@@ -1,0 +1,278 @@
+// The emulator stack: the deployed entry points (functions/) served by the Functions Framework over
+// HTTP on loopback, driven by the real Pub/Sub emulator through push subscriptions, recording runs
+// in the real Firestore emulator through the Firestore run store, with DuckDB and BQX_HOME's folders
+// standing in for BigQuery and Cloud Storage. Every object finalized in the staging folder is
+// delivered to checkpointLanded as a google.cloud.storage.object.v1.finalized CloudEvent over HTTP,
+// retried until it is acknowledged, as Eventarc does. Everything it starts, stop() stops.
+
+import { getTestServer } from '@google-cloud/functions-framework/testing';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setDeps } from '../../functions/deps.js';
+import '../../functions/index.js';
+import { gcpAdapters } from '../adapters/gcp/index.js';
+import { DuckDbWarehouse } from '../adapters/local/duckdbWarehouse.js';
+import { FolderObjectStore } from '../adapters/local/folderStore.js';
+import type { ChainDeps, ChainEvent } from '../chain/deps.js';
+import type { RunRequest } from '../chain/messages.js';
+import type { Config } from '../config.js';
+import { errorMessage, systemClock } from '../log.js';
+import { InputError } from '../naming.js';
+import type { FinalizedObject, Logger, RunRecord, RunStore } from '../ports.js';
+import { embeddedPaths } from './embedded.js';
+import { PubSubEmulatorAdmin, startEmulator, until, useEmulatorEnv, type Emulator } from './emulators.js';
+
+export const FUNCTIONS = ['startRun', 'extractFeature', 'checkpointLanded', 'mergeRun', 'pipelineApi', 'reconcile'] as const;
+export type FunctionName = (typeof FUNCTIONS)[number];
+
+/** The push subscriptions: function and the topic (config key) it is pushed from. */
+const PUSHED: [FunctionName, keyof Config['topics']][] = [['startRun', 'runRequests'], ['extractFeature', 'extractRequests'], ['mergeRun', 'mergeRequests']];
+export const RUN_EVENTS_SUBSCRIPTION = 'bqx-run-events-stack';
+
+export interface StackOptions {
+  logger: Logger;
+  observe?: (event: ChainEvent) => void;
+  /** Deliver the staging folder's finalize events to checkpointLanded (default true). */
+  notifications?: boolean;
+}
+
+export interface EmulatorStack {
+  deps: ChainDeps;
+  store: RunStore;
+  staging: FolderObjectStore;
+  output: FolderObjectStore;
+  pubsub: PubSubEmulatorAdmin;
+  /** Base URL of each function's server. */
+  urls: Record<FunctionName, string>;
+  /** Requests each function has received (deliveries, retries included). */
+  requests: Record<FunctionName, number>;
+  /** When a function last received a request or the chain reported progress (ms since epoch). */
+  lastActivity(): number;
+  /** Drops a function's connections mid-request, as a dying instance does, and serves it again on the same port. */
+  restart(name: FunctionName): Promise<void>;
+  stop(): Promise<void>;
+}
+
+interface Served {
+  server: Server;
+  port: number;
+}
+
+export async function startEmulatorStack(config: Config, options: StackOptions): Promise<EmulatorStack> {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const stop = async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await Promise.resolve(cleanup()).catch((error) => options.logger.warn(`stack: stopping: ${errorMessage(error)}`, { step: 'stack' }));
+  };
+  try {
+    const emulators = await Promise.allSettled([startEmulator('pubsub'), startEmulator('firestore')]);
+    for (const e of emulators) if (e.status === 'fulfilled') cleanups.push(e.value.stop);
+    const [pubsubEmulator, firestoreEmulator] = emulators.map((e) => {
+      if (e.status === 'rejected') throw e.reason;
+      return e.value;
+    }) as [Emulator, Emulator];
+    cleanups.push(useEmulatorEnv(pubsubEmulator), useEmulatorEnv(firestoreEmulator));
+
+    const where = embeddedPaths(config.embedded.home);
+    const staging = new FolderObjectStore(where.staging, 'staging');
+    const output = new FolderObjectStore(where.output, 'output');
+    const stackConfig: Config = { ...config, gcp: { ...config.gcp, project: pubsubEmulator.project, stagingBucket: staging.bucket, outputBucket: output.bucket } };
+    // Only the bus and the run store are used: the Pub/Sub and Firestore clients, on the emulators.
+    const { bus, store } = gcpAdapters(stackConfig, { logger: options.logger });
+    cleanups.push(() => store.close(), () => bus.close());
+    const warehouse = await DuckDbWarehouse.open(where.warehouse, staging, output, { memoryMb: config.embedded.mergeMemoryMb });
+    cleanups.push(() => warehouse.close());
+
+    let activity = Date.now();
+    const observe = (event: ChainEvent) => {
+      activity = Date.now();
+      options.observe?.(event);
+    };
+    const deps: ChainDeps = { config: stackConfig, warehouse, staging, output, bus, store, clock: systemClock, logger: options.logger, manifests: new Map(), observe };
+    setDeps(deps);
+    cleanups.push(() => setDeps(undefined));
+
+    const requests = Object.fromEntries(FUNCTIONS.map((f) => [f, 0])) as Record<FunctionName, number>;
+    const inflight = new Set<Promise<void>>();
+    const serve = async (name: FunctionName, port = 0): Promise<Served> => {
+      const server = getTestServer(name);
+      server.on('request', (_req, res) => {
+        requests[name]++;
+        activity = Date.now();
+        const done = new Promise<void>((resolve) => res.once('close', resolve));
+        inflight.add(done);
+        void done.then(() => inflight.delete(done));
+      });
+      await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
+      return { server, port: (server.address() as AddressInfo).port };
+    };
+    const served = new Map<FunctionName, Served>();
+    const close = (s: Served) => new Promise<void>((resolve) => {
+      s.server.close(() => resolve());
+      s.server.closeAllConnections();
+    });
+    cleanups.push(async () => {
+      // No new connections, then a moment for requests in flight to finish, then cut the rest.
+      for (const s of served.values()) s.server.close().closeIdleConnections();
+      await until(() => inflight.size === 0, 10_000);
+      for (const s of served.values()) s.server.closeAllConnections();
+    });
+    for (const name of FUNCTIONS) served.set(name, await serve(name));
+    const urls = Object.fromEntries(FUNCTIONS.map((f) => [f, `http://127.0.0.1:${served.get(f)!.port}`])) as Record<FunctionName, string>;
+
+    const pubsub = new PubSubEmulatorAdmin(pubsubEmulator);
+    for (const topic of Object.values(stackConfig.topics)) await pubsub.createTopic(topic);
+    for (const [name, key] of PUSHED) {
+      const topic = stackConfig.topics[key];
+      // The ack deadline is the longest an invocation may take: the emulator re-sends after it.
+      await pubsub.createSubscription(`${name}-push`, topic, { endpoint: `${urls[name]}/projects/${pubsubEmulator.project}/topics/${topic}`, ackDeadlineSeconds: 600 });
+    }
+    await pubsub.createSubscription(RUN_EVENTS_SUBSCRIPTION, stackConfig.topics.runEvents);
+
+    if (options.notifications !== false) {
+      const delivery = new FinalizeDelivery(urls.checkpointLanded, pubsubEmulator.project, options.logger);
+      staging.onFinalize((object) => delivery.send(object));
+      cleanups.push(() => delivery.close());
+    }
+
+    return {
+      deps, store, staging, output, pubsub, urls, requests,
+      lastActivity: () => activity,
+      async restart(name) {
+        const old = served.get(name)!;
+        await close(old);
+        served.set(name, await serve(name, old.port));
+      },
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/**
+ * Eventarc's part: each finalized staging object as a binary-mode CloudEvent POSTed to
+ * checkpointLanded, with a few in flight at once, retried with backoff until acknowledged (2xx).
+ */
+class FinalizeDelivery {
+  private readonly abort = new AbortController();
+  private readonly queue: { object: FinalizedObject; id: string; attempt: number }[] = [];
+  private running = 0;
+  private sequence = 0;
+
+  constructor(private readonly url: string, private readonly project: string, private readonly logger: Logger, private readonly concurrency = 8) {}
+
+  send(object: FinalizedObject): void {
+    // Like a Cloud Storage generation: microseconds since the epoch, unique per write.
+    this.queue.push({ object, id: String(Date.now() * 1000 + (this.sequence++ % 1000)), attempt: 1 });
+    this.pump();
+  }
+
+  close(): void {
+    this.abort.abort();
+    this.queue.length = 0;
+  }
+
+  private pump(): void {
+    while (!this.abort.signal.aborted && this.running < this.concurrency && this.queue.length > 0) {
+      const item = this.queue.shift()!;
+      this.running++;
+      void this.deliver(item).finally(() => {
+        this.running--;
+        this.pump();
+      });
+    }
+  }
+
+  private async deliver(item: { object: FinalizedObject; id: string; attempt: number }): Promise<void> {
+    const { object, id } = item;
+    let failure: string;
+    try {
+      const response = await fetch(this.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'ce-specversion': '1.0',
+          'ce-id': id,
+          'ce-type': 'google.cloud.storage.object.v1.finalized',
+          'ce-source': `//storage.googleapis.com/projects/_/buckets/${object.bucket}`,
+          'ce-subject': `objects/${object.name}`,
+          'ce-time': new Date().toISOString(),
+        },
+        body: JSON.stringify({
+          kind: 'storage#object', bucket: object.bucket, name: object.name, size: String(object.size),
+          generation: id, metageneration: '1', projectId: this.project, timeCreated: new Date().toISOString(),
+        }),
+        signal: this.abort.signal,
+      });
+      await response.arrayBuffer();
+      if (response.ok) return;
+      failure = `HTTP ${response.status}`;
+    } catch (error) {
+      if (this.abort.signal.aborted) return;
+      failure = errorMessage(error);
+    }
+    const delay = Math.min(5_000, 250 * 2 ** (item.attempt - 1));
+    this.logger.warn(`stack: finalize event ${id} for ${object.name} failed (${failure}); retry ${item.attempt} in ${delay} ms`, { step: 'stack' });
+    const timer = setTimeout(() => {
+      this.queue.push({ ...item, attempt: item.attempt + 1 });
+      this.pump();
+    }, delay);
+    this.abort.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
+  }
+}
+
+export interface StackRun {
+  run: RunRecord;
+  landed: number;
+  /** Where the training data's _manifest.json is, or null when the run failed. */
+  manifestPath: string | null;
+  startupMs: number;
+}
+
+/**
+ * Starts the stack, asks pipelineApi to start the run (POST /runs), waits for the run to end, and
+ * stops the stack, also on error or SIGINT/SIGTERM. Throws InputError for a request the API refuses.
+ */
+export async function runOnEmulators(config: Config, request: RunRequest, options: StackOptions & { idleTimeoutMs?: number }): Promise<StackRun> {
+  let interrupted: string | undefined;
+  const onSignal = (signal: NodeJS.Signals) => (interrupted = signal);
+  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+  const began = Date.now();
+  let stack: EmulatorStack | undefined;
+  try {
+    stack = await startEmulatorStack(config, options);
+    const startupMs = Date.now() - began;
+    const check = () => {
+      if (interrupted) throw new Error(`interrupted by ${interrupted}: the emulator stack was stopped`);
+    };
+    check();
+    const response = await fetch(`${stack.urls.pipelineApi}/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
+    const body: unknown = await response.json();
+    const answer = typeof body === 'object' && body !== null ? body : {};
+    if (!response.ok) {
+      const message = 'error' in answer ? String(answer.error) : `HTTP ${response.status}`;
+      throw response.status < 500 ? new InputError(message) : new Error(message);
+    }
+    const started = 'run' in answer && typeof answer.run === 'object' && answer.run !== null && 'runId' in answer.run ? String(answer.run.runId) : '';
+    let run: RunRecord | undefined;
+    const idle = options.idleTimeoutMs ?? 180_000;
+    const store = stack.store;
+    const lastActivity = stack.lastActivity;
+    await until(async () => {
+      check();
+      run = await store.getRun(started);
+      if (Date.now() - lastActivity() > idle) throw new Error(`run ${started} made no progress for ${idle / 1000} s (state ${run?.state})`);
+      return run?.state === 'succeeded' || run?.state === 'failed';
+    }, Number.POSITIVE_INFINITY, 250);
+    const landed = await store.countCheckpoints(started);
+    return { run: run!, landed, manifestPath: run!.output ? stack.output.uri(run!.output.manifest) : null, startupMs };
+  } catch (error) {
+    // Ctrl-C reaches the emulators too, so a start-up cut short fails with their exit: say why.
+    if (interrupted) throw new Error(`interrupted by ${interrupted}: the emulator stack was stopped`);
+    throw error;
+  } finally {
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+    await stack?.stop();
+  }
+}
