@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { readLocalFooter } from '../../shared/adapters/local/parquetStitch.js';
 import { freshHome } from '../helpers/embedded.js';
 
 const BQX = path.resolve('shared/cli/bqx.mjs');
@@ -25,8 +26,8 @@ describe('bqx command line', function () {
     home = await freshHome(ROWS);
   });
 
-  it('run --json prints one JSON summary and exits 0 on success', () => {
-    const r = bqx(home, ['run', 'eurusd', '--rows', String(ROWS), '--json']);
+  it('run --json prints one JSON summary and exits 0 on success; --consolidate adds one file', async () => {
+    const r = bqx(home, ['run', 'eurusd', '--rows', String(ROWS), '--json', '--consolidate']);
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split('\n');
     assert.equal(lines.length, 1, 'stdout holds exactly one JSON object');
@@ -41,6 +42,11 @@ describe('bqx command line', function () {
     assert.match(r.stderr, /extract\s+\[#+\]\s+667\/667/, 'progress bars on stderr');
     assert.match(r.stderr, /status\s+succeeded/, 'summary table on stderr');
     runId = s.runId;
+    const consolidated = path.join(path.dirname(s.output.manifest), 'training_eurusd.parquet');
+    const { metadata } = readLocalFooter(consolidated);
+    assert.equal(Number(metadata.num_rows), ROWS);
+    assert.equal(metadata.schema.length - 1, 17_038);
+    assert.equal(new Set(metadata.schema.slice(1).map((e) => e.name)).size, 17_038);
   });
 
   it('status and verify report the finished run', () => {
