@@ -18,11 +18,12 @@ const f = flags();
 const set = loadSet(f.get('set')!);
 const outDir = f.get('out')!;
 const q = (name: string) => quoteIdent(name, 'duckdb');
+let began = process.hrtime.bigint();
 try {
   const config = loadConfig({ ...process.env, BQX_HOME: set.home });
   const manifest = JSON.parse(await fs.readFile(path.join(set.home, 'staging', 'runs', set.runId, 'manifest.json'), 'utf8')) as RunManifest;
   await fs.mkdir(outDir, { recursive: true });
-  const began = process.hrtime.bigint();
+  began = process.hrtime.bigint();
   const instance = await DuckDBInstance.create(path.join(set.home, 'warehouse.duckdb'), {
     access_mode: 'READ_ONLY',
     memory_limit: `${config.embedded.mergeMemoryMb}MB`,
@@ -46,5 +47,5 @@ try {
   finish({ wall_s: wall, output_bytes: bytes, rows, columns: null, ok: true, tables: manifest.features.length });
 } catch (error) {
   await fs.rm(outDir, { recursive: true, force: true }).catch(() => {});
-  finish({ wall_s: 0, output_bytes: 0, rows: null, columns: null, ok: false, error: formatError(error) });
+  finish({ wall_s: Number(process.hrtime.bigint() - began) / 1e9, output_bytes: 0, rows: null, columns: null, ok: false, error: formatError(error) });
 }

@@ -1,10 +1,10 @@
 // Contender (c): the single query with one LEFT JOIN per feature (667) to the label keys,
 // written by DuckDB as one zstd parquet file, under a memory_limit (the bench also kills it past
-// a wall-clock cap). Recorded as failed, with its error, when it fails.
+// a wall-clock cap; its spill to disk is capped too). Recorded as failed, with its error, when it fails.
 // Usage: node --import tsx bench/contender-duckdb-join.ts --set DIR --out DIR [--memory-mb 8192]
 
 import { DuckDBInstance } from '@duckdb/node-api';
-import { promises as fs } from 'node:fs';
+import { promises as fs, statfsSync } from 'node:fs';
 import path from 'node:path';
 import { literal } from '../shared/adapters/local/duckdbSql.js';
 import { KEY_COLUMN, quoteIdent } from '../shared/naming.js';
@@ -14,16 +14,22 @@ const f = flags();
 const set = loadSet(f.get('set')!);
 const outDir = f.get('out')!;
 const memoryMb = Number(f.get('memory-mb') ?? 8192);
+// DuckDB spills what does not fit to disk, by default up to 90 % of the free space: keep half of
+// it (at most 24 GiB) so a failing query never fills the disk.
+const disk = statfsSync(set.dir);
+const spillGb = Math.max(1, Math.min(24, Math.floor((disk.bavail * disk.bsize) / 2 ** 30 / 2)));
 const target = path.join(outDir, 'training_duckdb.parquet');
 const q = (name: string) => quoteIdent(name, 'duckdb');
 const K = q(KEY_COLUMN);
 
+let began = process.hrtime.bigint();
 try {
   await fs.mkdir(outDir, { recursive: true });
-  const began = process.hrtime.bigint();
+  began = process.hrtime.bigint();
   const instance = await DuckDBInstance.create(':memory:', {
     memory_limit: `${memoryMb}MB`,
     temp_directory: path.join(outDir, 'spill'),
+    max_temp_directory_size: `${spillGb}GB`,
     autoinstall_known_extensions: 'false',
     autoload_known_extensions: 'false',
   });
@@ -47,8 +53,8 @@ try {
   const bytes = (await fs.stat(target)).size;
   await fs.rm(outDir, { recursive: true, force: true });
   const ok = rows === set.labelRows && columns === set.columns;
-  finish({ wall_s: wall, output_bytes: bytes, rows, columns, ok, ...(ok ? {} : { error: `${rows} rows x ${columns} columns, expected ${set.labelRows} x ${set.columns}` }), memory_limit_mb: memoryMb });
+  finish({ wall_s: wall, output_bytes: bytes, rows, columns, ok, ...(ok ? {} : { error: `${rows} rows x ${columns} columns, expected ${set.labelRows} x ${set.columns}` }), memory_limit_mb: memoryMb, spill_limit_gb: spillGb });
 } catch (error) {
   await fs.rm(outDir, { recursive: true, force: true }).catch(() => {});
-  finish({ wall_s: 0, output_bytes: 0, rows: null, columns: null, ok: false, error: formatError(error), memory_limit_mb: memoryMb });
+  finish({ wall_s: Number(process.hrtime.bigint() - began) / 1e9, output_bytes: 0, rows: null, columns: null, ok: false, error: formatError(error), memory_limit_mb: memoryMb, spill_limit_gb: spillGb });
 }

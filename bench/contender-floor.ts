@@ -13,9 +13,10 @@ const f = flags();
 const set = loadSet(f.get('set')!);
 const outDir = f.get('out')!;
 const target = path.join(outDir, 'floor.bin');
+let began = process.hrtime.bigint();
 try {
   await fs.mkdir(outDir, { recursive: true });
-  const began = process.hrtime.bigint();
+  began = process.hrtime.bigint();
   const buffer = Buffer.alloc(8 << 20);
   const out = openSync(target, 'w');
   let bytes = 0;
@@ -38,5 +39,5 @@ try {
   finish({ wall_s: wall, output_bytes: size, rows: null, columns: null, ok, ...(ok ? {} : { error: `wrote ${size} of ${set.inputBytes} bytes` }), files: 1 });
 } catch (error) {
   await fs.rm(outDir, { recursive: true, force: true }).catch(() => {});
-  finish({ wall_s: 0, output_bytes: 0, rows: null, columns: null, ok: false, error: formatError(error) });
+  finish({ wall_s: Number(process.hrtime.bigint() - began) / 1e9, output_bytes: 0, rows: null, columns: null, ok: false, error: formatError(error) });
 }

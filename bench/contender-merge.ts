@@ -17,13 +17,14 @@ const set = loadSet(flags().get('set')!);
 const config = loadConfig({ ...process.env, BQX_HOME: set.home });
 const embedded = await openEmbedded(config, { logger: silentLogger });
 const outputDir = paths.outputDir(set.pair, set.runId);
+let began = process.hrtime.bigint();
 try {
   const run = (await embedded.store.getRun(set.runId))!;
   const manifest = JSON.parse(Buffer.from(await embedded.staging.read(run.manifestObject)).toString('utf8')) as RunManifest;
   const checkpoints = Object.fromEntries((await embedded.store.listCheckpoints(set.runId)).map((c) => [c.feature, c.files]));
   await embedded.output.deletePrefix(outputDir);
+  began = process.hrtime.bigint();
 
-  const began = process.hrtime.bigint();
   const plan = planMerge(manifest, config.maxGroupColumns, config.joinBatchTables);
   const result = await embedded.warehouse.merge({ runId: set.runId, pair: set.pair, window: run.window, manifest, plan, checkpoints, outputPrefix: outputDir });
   const wall = Number(process.hrtime.bigint() - began) / 1e9;
@@ -63,5 +64,5 @@ try {
   });
 } catch (error) {
   await fs.rm(path.join(set.home, 'output', outputDir), { recursive: true, force: true }).catch(() => {});
-  finish({ wall_s: 0, output_bytes: 0, rows: null, columns: null, ok: false, error: formatError(error) });
+  finish({ wall_s: Number(process.hrtime.bigint() - began) / 1e9, output_bytes: 0, rows: null, columns: null, ok: false, error: formatError(error) });
 }

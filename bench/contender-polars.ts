@@ -13,9 +13,10 @@ const f = flags();
 const set = loadSet(f.get('set')!);
 const outDir = f.get('out')!;
 const target = path.join(outDir, 'training_polars.parquet');
+let began = process.hrtime.bigint();
 try {
   await fs.mkdir(outDir, { recursive: true });
-  const began = process.hrtime.bigint();
+  began = process.hrtime.bigint();
   const labels = pl.readParquet(set.labelsParquet);
   const keys = labels.select(KEY_COLUMN);
   const frames: pl.DataFrame[] = [labels];
@@ -37,5 +38,5 @@ try {
   finish({ wall_s: wall, output_bytes: bytes, rows, columns, ok, ...(ok ? {} : { error: `${rows} rows x ${columns} columns, expected ${set.labelRows} x ${set.columns}` }), files: 1 });
 } catch (error) {
   await fs.rm(outDir, { recursive: true, force: true }).catch(() => {});
-  finish({ wall_s: 0, output_bytes: 0, rows: null, columns: null, ok: false, error: formatError(error) });
+  finish({ wall_s: Number(process.hrtime.bigint() - began) / 1e9, output_bytes: 0, rows: null, columns: null, ok: false, error: formatError(error) });
 }

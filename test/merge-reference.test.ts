@@ -14,7 +14,7 @@ import path from 'node:path';
 import { listValue } from '@duckdb/node-api';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
-import { DuckDbWarehouse } from '../shared/adapters/local/duckdbWarehouse.js';
+import { DuckDbWarehouse, alignBatchColumns } from '../shared/adapters/local/duckdbWarehouse.js';
 import { literal } from '../shared/adapters/local/duckdbSql.js';
 import { FolderObjectStore } from '../shared/adapters/local/folderStore.js';
 import { loadConfig } from '../shared/config.js';
@@ -206,6 +206,7 @@ describe('local merge against a reference merge', function () {
         table('tri_agg_bqx_eur_usd_gbp', FEATURES, 4, range(100, 240)), // starts late
         table('var_agg_bqx_eur', FEATURES, 3, range(0, 240, (i) => i % 5 !== 0)), // gaps, and keys the labels lack
         table(`reg_${PAIR}`, FEATURES, 30, labelKeys), // wider than a group: split; the label keys: used as is
+        table(`reg_bqx_${PAIR}`, FEATURES, 30, range(60, 240)), // wide and late: aligned in column batches
         table(`corr_etf_idx_${PAIR}_spy`, FEATURES, 4, labelKeys, { allNull: true }),
         table('csi_mom_bqx_usd', FEATURES, 6, range(0, 150)), // ends early
         table('mkt_vol_summary', FEATURES, 2, range(0, 240)), // not selected by the rules
@@ -215,6 +216,7 @@ describe('local merge against a reference merge', function () {
       const { manifest, plan, groups } = await runMerge(f, { start: iso(window[0]), end: iso(window[1]) }, 12, `agg_${PAIR}`);
 
       assert.ok(plan.groups.length >= 5, `several column groups (got ${plan.groups.length})`);
+      assert.ok(alignBatchColumns(512, 2) < 30, 'the wide late feature is aligned in more than one column batch');
       const expected = referenceMerge(labels, features, window, manifest);
       const rows = expected.get(KEY_COLUMN)!.length;
       assert.equal(rows, labelKeys.filter((i) => i >= window[0] && i < window[1]).length);
@@ -258,13 +260,14 @@ describe('local merge against a reference merge', function () {
       await w.execute(`CREATE TABLE ${LABELS}.targets_${PAIR} AS SELECT ${KEY_COLUMN}, ${cols(3).replace(/ c(\d)/g, ' target_$1')} FROM (${keys(`0, ${n}`, 'i % 13 <> 4')})`);
       await w.execute(`CREATE TABLE ${FEATURES}.agg_${PAIR} AS SELECT ${KEY_COLUMN}, ${cols(6)} FROM (${keys(`-100, ${n + 100}`)}) ORDER BY hash(i)`);
       await w.execute(`CREATE TABLE ${FEATURES}.mom_${PAIR} AS SELECT ${KEY_COLUMN}, ${cols(4)} FROM (${keys(`0, ${n}`, 'i % 13 <> 4')}) UNION ALL SELECT ${KEY_COLUMN}, ${cols(4).replace(/\(i \*/g, '(i * 3 +')} FROM (${keys(`0, ${n}`, 'i % 97 = 1 AND i % 13 <> 4')})`);
-      await w.execute(`CREATE TABLE ${FEATURES}.tri_agg_bqx_eur_usd_gbp AS SELECT ${KEY_COLUMN}, ${cols(5)} FROM (${keys(`${n / 2}, ${n}`)})`);
+      await w.execute(`CREATE TABLE ${FEATURES}.tri_agg_bqx_eur_usd_gbp AS SELECT ${KEY_COLUMN}, ${cols(30)} FROM (${keys(`${n / 2}, ${n}`)})`);
       await w.execute(`CREATE TABLE ${FEATURES}.var_agg_bqx_eur AS SELECT ${KEY_COLUMN}, ${cols(3)} FROM (${keys(`0, ${n}`, 'i % 7 <> 2')})`);
       await w.execute(`CREATE TABLE ${FEATURES}.csi_mom_bqx_usd AS SELECT ${KEY_COLUMN}, ${cols(2)} FROM (${keys(`0, ${n}`, 'i % 13 <> 4')})`);
       const window = { start: iso(50), end: iso(n - 10) };
       const { manifest, groups } = await runMerge(f, window, 300);
       const rows = manifest.labels.rows;
-      assert.ok(rows > 122_880, 'more than one row group');
+      assert.ok(rows > 122_880, 'more than one row group: aligned slice by slice');
+      assert.ok(alignBatchColumns(512, 2) < 30, 'the wide late feature is aligned in more than one column batch');
       assert.ok(f.warehouse.lastRealigned > 0 && f.warehouse.lastRealigned < manifest.features.length, 'both paths: used as is, and realigned');
 
       // Reference: the label keys in the window, one LEFT JOIN per feature (duplicates resolved

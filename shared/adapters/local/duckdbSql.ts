@@ -86,3 +86,19 @@ export function alignSql(columns: readonly string[]): string {
 LEFT JOIN (SELECT * FROM read_parquet($2) WHERE ${K} >= $3::TIMESTAMPTZ AND ${K} < $4::TIMESTAMPTZ) f ON f.${K} = k.${K}
 ORDER BY k.${K}`;
 }
+
+/**
+ * One slice of the alignment: the base file's ($1) rows [$5, $6) by row number, with the
+ * checkpoint's columns for those keys (files $2, window [$3, $4), keys [$7, $8] read only), in
+ * key order. A slice is one base row group, so DuckDB never holds more than that of a table.
+ */
+export function alignSliceSql(columns: readonly string[]): string {
+  const cols = columns.map((c) => `f.${q(c)}`);
+  return `SELECT k.${K}, ${cols.join(', ')} FROM (SELECT ${K} FROM read_parquet($1, file_row_number = true) WHERE file_row_number >= $5 AND file_row_number < $6) k
+LEFT JOIN (SELECT * FROM read_parquet($2) WHERE ${K} >= $3::TIMESTAMPTZ AND ${K} < $4::TIMESTAMPTZ AND ${K} >= $7::TIMESTAMPTZ AND ${K} <= $8::TIMESTAMPTZ) f ON f.${K} = k.${K}
+ORDER BY k.${K}`;
+}
+
+/** First and last key of the base file's ($1) rows [$2, $3), as text that casts back exactly. */
+export const sliceBoundsSql = `SELECT min(${K})::VARCHAR, max(${K})::VARCHAR FROM read_parquet($1, file_row_number = true)
+WHERE file_row_number >= $2 AND file_row_number < $3`;

@@ -11,7 +11,7 @@ import { KEY_COLUMN, assertIdentifier, paths } from '../../naming.js';
 import type { CatalogTable, ExtractJob, ExtractResult, LabelStats, MergeJob, MergeProgress, MergeResult, MergedGroup, Warehouse, Window } from '../../ports.js';
 import * as sql from './duckdbSql.js';
 import type { FolderObjectStore } from './folderStore.js';
-import { chunkRange, readChunk, readLocalFooter, stitchParquet } from './parquetStitch.js';
+import { chunkRange, concatParquet, readChunk, readLocalFooter, stitchParquet } from './parquetStitch.js';
 
 export interface DuckDbOptions {
   /** Memory the merge may use; DuckDB's memory_limit, and the slice size follows from it. */
@@ -104,33 +104,63 @@ export class DuckDbWarehouse implements Warehouse {
       await this.withConnection((c) => c.run(sql.copyToParquetSql(sql.labelSliceSql(labels.dataset, labels.table, labels.columns), base), [window.start, window.end]));
       const baseFooter = readLocalFooter(base).metadata;
       const baseKeys = keyChunks(base, baseFooter);
+      const slices = await this.withConnection((c) => baseSlices(c, base, baseFooter));
 
       const features = manifest.features;
       const total = features.length + plan.groups.length;
       let done = 0;
       progress({ step: 'align', done, total });
-      const aligned = new Map<string, { file: string; metadata: FileMetaData }>();
+      // Each feature's columns as one or more files holding the base's keys and row groups.
+      const aligned = new Map<string, { file: string; metadata: FileMetaData; columns: Set<string> }[]>();
+      const concurrency = this.options.threads ?? 2;
+      const batchColumns = alignBatchColumns(this.options.memoryMb, concurrency);
       let realigned = 0;
-      await forEachLimit(features, this.options.threads ?? 2, async (f) => {
+      await forEachLimit(features, concurrency, async (f) => {
         const files = job.checkpoints[f.feature]!.map((o) => this.staging.uri(o));
-        let file = files.length === 1 ? files[0]! : undefined;
-        let metadata = file ? readLocalFooter(file).metadata : undefined;
-        if (!file || !sameKeys(file, metadata!, baseFooter, baseKeys)) {
-          file = path.join(work, `${f.feature}.parquet`);
-          const cols = f.columns.map((c) => c.source);
-          await this.withConnection((c) => c.run(sql.copyToParquetSql(sql.alignSql(cols), file!), [base, listValue(files), window.start, window.end]));
-          metadata = readLocalFooter(file).metadata;
-          if (!sameKeys(file, metadata, baseFooter, baseKeys)) throw new Error(`aligning ${f.feature} to the label keys did not give the same row groups`);
+        const only = files.length === 1 ? files[0]! : undefined;
+        const metadata = only ? readLocalFooter(only).metadata : undefined;
+        if (only && sameKeys(only, metadata!, baseFooter, baseKeys)) {
+          aligned.set(f.feature, [{ file: only, metadata: metadata!, columns: new Set(f.columns.map((c) => c.source)) }]);
+        } else {
+          // Aligned one base row group (a slice of keys) and at most `batchColumns` columns at a
+          // time, each slice written as one row group and the slices concatenated: DuckDB holds
+          // one row group of a few columns, whatever the row count and the table's width.
+          const outputs: { file: string; metadata: FileMetaData; columns: Set<string> }[] = [];
+          for (let b = 0; b * batchColumns < f.columns.length; b++) {
+            const cols = f.columns.slice(b * batchColumns, (b + 1) * batchColumns).map((c) => c.source);
+            const file = path.join(work, `${f.feature}.${b}.parquet`);
+            const parts: { file: string; metadata: FileMetaData }[] = [];
+            for (const [g, slice] of slices.entries()) {
+              const part = path.join(work, `${f.feature}.${b}.${g}.parquet`);
+              await this.withConnection((c) => c.run(sql.copyToParquetSql(sql.alignSliceSql(cols), part), [base, listValue(files), window.start, window.end, slice.from, slice.to, slice.lo, slice.hi]));
+              parts.push({ file: part, metadata: readLocalFooter(part).metadata });
+            }
+            if (parts.length === 0) await this.withConnection((c) => c.run(sql.copyToParquetSql(sql.alignSql(cols), file), [base, listValue(files), window.start, window.end]));
+            else if (parts.length === 1) await fs.rename(parts[0]!.file, file);
+            else concatParquet(parts, file);
+            await Promise.all(parts.map((p) => fs.rm(p.file, { force: true })));
+            const written = readLocalFooter(file).metadata;
+            if (!sameKeys(file, written, baseFooter, baseKeys)) throw new Error(`aligning ${f.feature} to the label keys did not give the same row groups`);
+            outputs.push({ file, metadata: written, columns: new Set(cols) });
+          }
+          aligned.set(f.feature, outputs);
           realigned++;
         }
-        aligned.set(f.feature, { file, metadata: metadata! });
         progress({ step: 'align', done: ++done, total });
       });
 
       const groups: MergedGroup[] = [];
       for (const group of plan.groups) {
         const keySource = { file: base, metadata: baseFooter, columns: [KEY_COLUMN, ...(group.labels ? labels.columns : [])].map((c) => ({ source: c, output: c })) };
-        const sources = [keySource, ...group.members.map((m) => ({ ...aligned.get(m.feature)!, columns: m.columns.map((c) => ({ source: c.source, output: c.output })) }))];
+        const sources = [
+          keySource,
+          ...group.members.flatMap((m) =>
+            aligned.get(m.feature)!.flatMap((part) => {
+              const columns = m.columns.filter((c) => part.columns.has(c.source)).map((c) => ({ source: c.source, output: c.output }));
+              return columns.length > 0 ? [{ file: part.file, metadata: part.metadata, columns }] : [];
+            }),
+          ),
+        ];
         const parts = stitchParquet(sources, (i) => path.join(work, `group-${group.index}-${i}.parquet`));
         const objects: string[] = [];
         for (const [i, part] of parts.entries()) {
@@ -199,6 +229,31 @@ export class DuckDbWarehouse implements Warehouse {
       throw new Error(`closing the warehouse: ${errorMessage(error)}`);
     }
   }
+}
+
+/**
+ * Columns aligned per statement: DuckDB holds about a row group of them several times over (the
+ * join's hash table, the sort, the parquet writer's buffer), for `concurrency` aligns at once.
+ */
+export function alignBatchColumns(memoryMb: number, concurrency: number): number {
+  const perColumn = sql.ROW_GROUP_ROWS * 8 * 6;
+  return Math.max(4, Math.floor((memoryMb * 2 ** 20) / Math.max(1, concurrency) / 2 / perColumn));
+}
+
+/** The base's row groups as key slices: row numbers [from, to) and their first and last key. */
+async function baseSlices(c: DuckDBConnection, base: string, metadata: FileMetaData): Promise<{ from: bigint; to: bigint; lo: string; hi: string }[]> {
+  const bounds: [bigint, bigint][] = [];
+  let at = 0n;
+  for (const g of metadata.row_groups) {
+    bounds.push([at, at + BigInt(g.num_rows)]);
+    at += BigInt(g.num_rows);
+  }
+  const slices = [];
+  for (const [from, to] of bounds) {
+    const [row] = (await c.runAndReadAll(sql.sliceBoundsSql, [base, from, to])).getRows();
+    slices.push({ from, to, lo: String(row![0]), hi: String(row![1]) });
+  }
+  return slices;
 }
 
 /** The key column's chunk bytes per row group: two files with equal bytes hold equal keys. */

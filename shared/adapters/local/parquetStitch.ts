@@ -53,6 +53,61 @@ export function readChunk(fd: number, chunk: ColumnChunk, into?: Buffer): Buffer
   return buffer;
 }
 
+/**
+ * Writes `parts` one after the other as one parquet file: every row group of every part, its
+ * column chunks copied byte for byte, and a new footer. Every part must have the same schema.
+ */
+export function concatParquet(parts: { file: string; metadata: FileMetaData }[], target: string): StitchResult {
+  if (parts.length === 0) throw new Error('nothing to concatenate');
+  const schema = parts[0]!.metadata.schema;
+  const shape = (m: FileMetaData) => JSON.stringify(m.schema, (_k, v) => (typeof v === 'bigint' ? String(v) : v));
+  for (const p of parts) if (shape(p.metadata) !== shape(parts[0]!.metadata)) throw new Error(`${p.file} has another schema than ${parts[0]!.file}`);
+  const out = openSync(target, 'w');
+  let offset = 0;
+  const write = (bytes: Uint8Array) => {
+    let done = 0;
+    while (done < bytes.length) done += writeSync(out, bytes, done, bytes.length - done);
+    offset += bytes.length;
+  };
+  let scratch = Buffer.alloc(1 << 20);
+  const rowGroups: FileMetaData['row_groups'] = [];
+  let rows = 0n;
+  try {
+    write(MAGIC);
+    for (const part of parts) {
+      const fd = openSync(part.file, 'r');
+      try {
+        for (const group of part.metadata.row_groups) {
+          const start = offset;
+          const columns = group.columns.map((chunk) => {
+            const range = chunkRange(chunk);
+            if (scratch.length < range.length) scratch = Buffer.alloc(range.length);
+            const at = BigInt(offset);
+            write(readChunk(fd, chunk, scratch));
+            const m = chunk.meta_data!;
+            const shift = (value: bigint | undefined) => (value === undefined ? undefined : at + (BigInt(value) - BigInt(range.start)));
+            return {
+              file_offset: at,
+              meta_data: { ...m, data_page_offset: shift(m.data_page_offset)!, dictionary_page_offset: shift(m.dictionary_page_offset), index_page_offset: undefined, bloom_filter_offset: undefined, bloom_filter_length: undefined },
+            } as ColumnChunk;
+          });
+          rowGroups.push({ ...group, columns, file_offset: BigInt(start), total_compressed_size: BigInt(offset - start) } as FileMetaData['row_groups'][number]);
+          rows += BigInt(group.num_rows);
+        }
+      } finally {
+        closeSync(fd);
+      }
+    }
+    const footer = new ByteWriter();
+    writeMetadata(footer, { version: 1, schema, num_rows: rows, row_groups: rowGroups, created_by: 'bqx concat' } as FileMetaData);
+    write(new Uint8Array(footer.getBuffer()));
+    write(MAGIC);
+  } finally {
+    closeSync(out);
+  }
+  return { file: target, rows: Number(rows), bytes: offset };
+}
+
 export interface StitchSource {
   file: string;
   metadata: FileMetaData;
