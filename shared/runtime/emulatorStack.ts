@@ -32,8 +32,6 @@ export const RUN_EVENTS_SUBSCRIPTION = 'bqx-run-events-stack';
 export interface StackOptions {
   logger: Logger;
   observe?: (event: ChainEvent) => void;
-  /** Deliver the staging folder's finalize events to checkpointLanded (default true). */
-  notifications?: boolean;
 }
 
 export interface EmulatorStack {
@@ -48,6 +46,8 @@ export interface EmulatorStack {
   requests: Record<FunctionName, number>;
   /** When a function last received a request or the chain reported progress (ms since epoch). */
   lastActivity(): number;
+  /** Stops (true) or resumes (false) delivering staging finalize events; tests deliver their own meanwhile. */
+  holdNotifications(hold: boolean): void;
   /** Drops a function's connections mid-request, as a dying instance does, and serves it again on the same port. */
   restart(name: FunctionName): Promise<void>;
   stop(): Promise<void>;
@@ -128,15 +128,15 @@ export async function startEmulatorStack(config: Config, options: StackOptions):
     }
     await pubsub.createSubscription(RUN_EVENTS_SUBSCRIPTION, stackConfig.topics.runEvents);
 
-    if (options.notifications !== false) {
-      const delivery = new FinalizeDelivery(urls.checkpointLanded, pubsubEmulator.project, options.logger);
-      staging.onFinalize((object) => delivery.send(object));
-      cleanups.push(() => delivery.close());
-    }
+    const delivery = new FinalizeDelivery(urls.checkpointLanded, pubsubEmulator.project, options.logger);
+    let held = false;
+    staging.onFinalize((object) => held || delivery.send(object));
+    cleanups.push(() => delivery.close());
 
     return {
       deps, store, staging, output, pubsub, urls, requests,
       lastActivity: () => activity,
+      holdNotifications: (hold) => void (held = hold),
       async restart(name) {
         const old = served.get(name)!;
         await close(old);

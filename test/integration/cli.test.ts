@@ -1,0 +1,97 @@
+// `bqx run <pair> --stack emulators` as a user meets it: the same JSON summary as the embedded run,
+// every process it started gone when it ends (also after Ctrl-C), and one line when gcloud or java
+// is missing.
+
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { verifyManifest } from '../../shared/cli/verify.js';
+import { emulatorsMissing, until } from '../../shared/runtime/emulators.js';
+import { freshHome } from '../helpers/embedded.js';
+
+const BQX = path.resolve('shared/cli/bqx.mjs');
+const ROWS = 600;
+
+function bqx(home: string, args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [BQX, ...args], { env: { ...process.env, BQX_HOME: home, ...env }, encoding: 'utf8', timeout: 240_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Processes whose environment carries `tag`: what a command started, wherever it was reparented. */
+function tagged(tag: string): number[] {
+  const found: number[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (readFileSync(`/proc/${pid}/environ`, 'latin1').includes(`BQX_TEST_TAG=${tag}\0`)) found.push(Number(pid));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return found;
+}
+
+describe('integration: bqx run --stack emulators', function () {
+  this.timeout(240_000);
+  let home: string;
+
+  before(async function () {
+    const missing = await emulatorsMissing();
+    if (missing) {
+      console.log(`SKIPPED: emulator stack CLI tests because ${missing}`);
+      return this.skip();
+    }
+    home = await freshHome(ROWS);
+  });
+
+  it('prints the same JSON summary as the embedded run, and leaves no process behind', async () => {
+    const tag = `stack-${process.pid}-${Date.now()}`;
+    const stack = bqx(home, ['run', 'eurusd', '--stack', 'emulators', '--json'], { BQX_TEST_TAG: tag });
+    assert.equal(stack.code, 0, stack.stderr);
+    const lines = stack.stdout.trim().split('\n');
+    assert.equal(lines.length, 1, 'stdout holds exactly one JSON object');
+    const s = JSON.parse(lines[0]!);
+    assert.deepEqual([s.status, s.expected, s.landed, s.output.rows, s.output.columns, s.output.files], ['succeeded', 667, 667, ROWS, 17_038, 2]);
+    assert.deepEqual((await verifyManifest(s.output.manifest)).problems, []);
+    assert.match(stack.stderr, /emulator stack\s+\d+\.\d s to start/);
+    assert.deepEqual(tagged(tag), [], 'the emulators and their Java servers are stopped');
+
+    const embedded = bqx(home, ['run', 'eurusd', '--json']);
+    assert.equal(embedded.code, 0, embedded.stderr);
+    const e = JSON.parse(embedded.stdout);
+    assert.deepEqual(Object.keys(s).sort(), Object.keys(e).sort());
+    assert.deepEqual(Object.keys(s.timings).sort(), Object.keys(e.timings).sort());
+    const same = (x: typeof s) => ({ pair: x.pair, status: x.status, expected: x.expected, landed: x.landed, rows: x.output.rows, columns: x.output.columns, files: x.output.files, warnings: x.warnings });
+    assert.deepEqual(same(s), same(e));
+    assert.notEqual(s.runId, e.runId);
+  });
+
+  it('stops everything it started on Ctrl-C, and exits non-zero', async () => {
+    const tag = `sigint-${process.pid}-${Date.now()}`;
+    const child = spawn(process.execPath, [BQX, 'run', 'eurusd', '--stack', 'emulators'], { env: { ...process.env, BQX_HOME: home, BQX_TEST_TAG: tag }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    assert.ok(await until(() => /extract\s+\[/.test(stderr) || child.exitCode !== null, 120_000, 100), 'the run got going');
+    assert.ok(tagged(tag).length >= 3, 'bqx, gcloud and the emulators are running');
+    child.kill('SIGINT');
+    const code = await exited;
+    assert.notEqual(code, 0);
+    assert.match(stderr, /bqx: interrupted by SIGINT: the emulator stack was stopped/);
+    assert.ok(await until(() => tagged(tag).length === 0, 15_000), `nothing left running: ${tagged(tag).join(', ')}`);
+  });
+
+  it('says in one line that gcloud and java are needed when they are not on PATH', () => {
+    const r = bqx(mkdtempSync(path.join(os.tmpdir(), 'bqx-nostack-')), ['run', 'eurusd', '--stack', 'emulators', '--json'], { PATH: mkdtempSync(path.join(os.tmpdir(), 'bqx-empty-path-')) });
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, '');
+    assert.equal(r.stderr, 'bqx: the emulator stack needs the Google Cloud CLI and java: gcloud/java not found (missing: gcloud, java)\n');
+  });
+
+  it('refuses a stack it does not know', () => {
+    const r = bqx(home, ['run', 'eurusd', '--stack', 'gcp']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^bqx: --stack must be "emulators", got "gcp"\n$/);
+  });
+});
