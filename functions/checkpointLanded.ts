@@ -6,8 +6,6 @@ import { cloudEvent } from '@google-cloud/functions-framework';
 import { checkpointLanded as landed } from '../shared/chain/checkpointLanded.js';
 import { onObjectFinalized } from './handlers.js';
 
-export const checkpointLanded = onObjectFinalized('landing', async (deps, object) => {
-  await landed(deps, object);
-});
+export const checkpointLanded = onObjectFinalized('landing', landed);
 
 cloudEvent('checkpointLanded', checkpointLanded);

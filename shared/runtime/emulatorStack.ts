@@ -17,10 +17,10 @@ import type { ChainDeps, ChainEvent } from '../chain/deps.js';
 import type { RunRequest } from '../chain/messages.js';
 import type { Config } from '../config.js';
 import { errorMessage, systemClock } from '../log.js';
-import { InputError } from '../naming.js';
+import { InputError, assertRunId } from '../naming.js';
 import type { FinalizedObject, Logger, RunRecord, RunStore } from '../ports.js';
 import { embeddedPaths } from './embedded.js';
-import { PubSubEmulatorAdmin, startEmulator, until, useEmulatorEnv, type Emulator } from './emulators.js';
+import { PubSubEmulatorAdmin, startEmulator, until, useEmulatorEnv } from './emulators.js';
 
 export const FUNCTIONS = ['startRun', 'extractFeature', 'checkpointLanded', 'mergeRun', 'pipelineApi', 'reconcile'] as const;
 export type FunctionName = (typeof FUNCTIONS)[number];
@@ -64,13 +64,12 @@ export async function startEmulatorStack(config: Config, options: StackOptions):
     for (const cleanup of cleanups.splice(0).reverse()) await Promise.resolve(cleanup()).catch((error) => options.logger.warn(`stack: stopping: ${errorMessage(error)}`, { step: 'stack' }));
   };
   try {
-    const emulators = await Promise.allSettled([startEmulator('pubsub'), startEmulator('firestore')]);
-    for (const e of emulators) if (e.status === 'fulfilled') cleanups.push(e.value.stop);
-    const [pubsubEmulator, firestoreEmulator] = emulators.map((e) => {
-      if (e.status === 'rejected') throw e.reason;
-      return e.value;
-    }) as [Emulator, Emulator];
-    cleanups.push(useEmulatorEnv(pubsubEmulator), useEmulatorEnv(firestoreEmulator));
+    const [pubsubStart, firestoreStart] = await Promise.allSettled([startEmulator('pubsub'), startEmulator('firestore')]);
+    for (const started of [pubsubStart, firestoreStart]) if (started.status === 'fulfilled') cleanups.push(started.value.stop);
+    if (pubsubStart.status === 'rejected') throw pubsubStart.reason;
+    if (firestoreStart.status === 'rejected') throw firestoreStart.reason;
+    const pubsubEmulator = pubsubStart.value;
+    cleanups.push(useEmulatorEnv(pubsubEmulator), useEmulatorEnv(firestoreStart.value));
 
     const where = embeddedPaths(config.embedded.home);
     const staging = new FolderObjectStore(where.staging, 'staging');
@@ -156,6 +155,7 @@ export async function startEmulatorStack(config: Config, options: StackOptions):
  */
 class FinalizeDelivery {
   private readonly abort = new AbortController();
+  private readonly retries = new Set<NodeJS.Timeout>();
   private readonly queue: { object: FinalizedObject; id: string; attempt: number }[] = [];
   private running = 0;
   private sequence = 0;
@@ -171,6 +171,7 @@ class FinalizeDelivery {
   close(): void {
     this.abort.abort();
     this.queue.length = 0;
+    for (const timer of this.retries) clearTimeout(timer);
   }
 
   private pump(): void {
@@ -215,10 +216,11 @@ class FinalizeDelivery {
     const delay = Math.min(5_000, 250 * 2 ** (item.attempt - 1));
     this.logger.warn(`stack: finalize event ${id} for ${object.name} failed (${failure}); retry ${item.attempt} in ${delay} ms`, { step: 'stack' });
     const timer = setTimeout(() => {
+      this.retries.delete(timer);
       this.queue.push({ ...item, attempt: item.attempt + 1 });
       this.pump();
     }, delay);
-    this.abort.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
+    this.retries.add(timer);
   }
 }
 
@@ -248,13 +250,12 @@ export async function runOnEmulators(config: Config, request: RunRequest, option
     };
     check();
     const response = await fetch(`${stack.urls.pipelineApi}/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
-    const body: unknown = await response.json();
-    const answer = typeof body === 'object' && body !== null ? body : {};
+    const answer = (await response.json()) as { run?: { runId?: unknown }; error?: unknown };
     if (!response.ok) {
-      const message = 'error' in answer ? String(answer.error) : `HTTP ${response.status}`;
+      const message = String(answer.error ?? `HTTP ${response.status}`);
       throw response.status < 500 ? new InputError(message) : new Error(message);
     }
-    const started = 'run' in answer && typeof answer.run === 'object' && answer.run !== null && 'runId' in answer.run ? String(answer.run.runId) : '';
+    const started = assertRunId(answer.run?.runId);
     let run: RunRecord | undefined;
     const idle = options.idleTimeoutMs ?? 180_000;
     const store = stack.store;

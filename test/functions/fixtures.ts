@@ -160,11 +160,11 @@ export function push(name: string, topic: string, data: unknown, options: { attr
 }
 
 /** Sends a storage finalized event for `object` in binary content mode (ce-* headers), as Eventarc does. */
-export function finalized(object: FinalizedObject) {
+export function finalized(object: FinalizedObject, generation?: string) {
   return request(getTestServer('checkpointLanded'))
     .post('/')
     .set(ceHeaders(FINALIZED, storageSource(object.bucket), `objects/${object.name}`))
-    .send(storageData(object));
+    .send(storageData(object, generation));
 }
 
 /** Starts a eurusd run with the core and lands every feature: the run is then merging. */
