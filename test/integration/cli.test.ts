@@ -1,6 +1,6 @@
 // `bqx run <pair> --stack emulators` as a user meets it: the same JSON summary as the embedded run,
 // every process it started gone when it ends (also after Ctrl-C), and one line when gcloud or java
-// is missing.
+// is missing (those refusals run everywhere; the rest skip, saying so, without gcloud/java).
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -81,17 +81,24 @@ describe('integration: bqx run --stack emulators', function () {
     assert.match(stderr, /bqx: interrupted by SIGINT: the emulator stack was stopped/);
     assert.ok(await until(() => tagged(tag).length === 0, 15_000), `nothing left running: ${tagged(tag).join(', ')}`);
   });
+});
+
+describe('integration: bqx run --stack, refused before anything starts', function () {
+  const emptyHome = () => mkdtempSync(path.join(os.tmpdir(), 'bqx-nostack-'));
 
   it('says in one line that gcloud and java are needed when they are not on PATH', () => {
-    const r = bqx(mkdtempSync(path.join(os.tmpdir(), 'bqx-nostack-')), ['run', 'eurusd', '--stack', 'emulators', '--json'], { PATH: mkdtempSync(path.join(os.tmpdir(), 'bqx-empty-path-')) });
+    const r = bqx(emptyHome(), ['run', 'eurusd', '--stack', 'emulators', '--json'], { PATH: mkdtempSync(path.join(os.tmpdir(), 'bqx-empty-path-')) });
     assert.equal(r.code, 1);
     assert.equal(r.stdout, '');
     assert.equal(r.stderr, 'bqx: the emulator stack needs the Google Cloud CLI and java: gcloud/java not found (missing: gcloud, java)\n');
   });
 
-  it('refuses a stack it does not know', () => {
-    const r = bqx(home, ['run', 'eurusd', '--stack', 'gcp']);
-    assert.equal(r.code, 2);
-    assert.match(r.stderr, /^bqx: --stack must be "emulators", got "gcp"\n$/);
+  it('refuses a stack it does not know, and --consolidate', () => {
+    const unknown = bqx(emptyHome(), ['run', 'eurusd', '--stack', 'gcp']);
+    assert.equal(unknown.code, 2);
+    assert.equal(unknown.stderr, 'bqx: --stack must be "emulators", got "gcp"\n');
+    const consolidate = bqx(emptyHome(), ['run', 'eurusd', '--stack', 'emulators', '--consolidate']);
+    assert.equal(consolidate.code, 2);
+    assert.equal(consolidate.stderr, 'bqx: --consolidate is not available with --stack emulators\n');
   });
 });
