@@ -11,6 +11,7 @@ import { paths } from '../../shared/naming.js';
 import type { ExtractJob, RunRecord } from '../../shared/ports.js';
 import { RUN_EVENTS_SUBSCRIPTION, startEmulatorStack, type EmulatorStack } from '../../shared/runtime/emulatorStack.js';
 import { emulatorsMissing, until } from '../../shared/runtime/emulators.js';
+import { ceHeaders, FINALIZED, storageData, storageSource } from '../functions/fixtures.js';
 import { freshHome } from '../helpers/embedded.js';
 
 const ROWS = 600;
@@ -127,15 +128,8 @@ describe('integration: the functions on the Pub/Sub and Firestore emulators', fu
       for (let o = deliveries.shift(); o; o = deliveries.shift()) {
         const r = await fetch(s.urls.checkpointLanded, {
           method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            'ce-specversion': '1.0',
-            'ce-id': `landing-${o.i}`,
-            'ce-type': 'google.cloud.storage.object.v1.finalized',
-            'ce-source': `//storage.googleapis.com/projects/_/buckets/${s.staging.bucket}`,
-            'ce-subject': `objects/${o.name}`,
-          },
-          body: JSON.stringify({ bucket: s.staging.bucket, name: o.name, size: String(o.size), generation: String(1_700_000_000_000_000 + o.i) }),
+          headers: { 'content-type': 'application/json', ...ceHeaders(FINALIZED, storageSource(s.staging.bucket), `objects/${o.name}`) },
+          body: JSON.stringify(storageData({ bucket: s.staging.bucket, name: o.name, size: o.size }, String(1_700_000_000_000_000 + o.i))),
         });
         await r.arrayBuffer();
         statuses.push(r.status);
