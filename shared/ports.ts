@@ -226,6 +226,12 @@ export interface RunStore {
    * change is refused if the pair has another active run).
    */
   updateRun(runId: string, change: (run: RunRecord) => RunRecord | undefined): Promise<{ run: RunRecord; changed: boolean }>;
+  /**
+   * Creates the named claim of a run if it does not exist; true for the one caller that created
+   * it. A create-if-absent record, not a transaction on the run: a burst of callers costs one
+   * write each and none waits on another.
+   */
+  claimOnce(runId: string, claim: string): Promise<boolean>;
   /** Records a landed checkpoint if the feature has none yet; true when this call created it. */
   recordCheckpoint(record: CheckpointRecord): Promise<boolean>;
   countCheckpoints(runId: string): Promise<number>;

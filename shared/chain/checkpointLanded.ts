@@ -72,8 +72,20 @@ export async function checkpointLanded(deps: ChainDeps, object: FinalizedObject)
   return created ? 'recorded' : 'duplicate';
 }
 
-/** Moves the run to merging and sends the one merge request; only the winner of the claim sends. */
-export async function claimMerge(deps: ChainDeps, runId: string): Promise<boolean> {
+/**
+ * Moves the run to merging and sends the one merge request; only the winner of the claim sends.
+ * Hundreds of landings can see "all landed" at once: they race for a create-once claim record of
+ * the run's current extraction, and only its creator runs the transaction on the run document.
+ * `force` (the reconciler, for a claimant that died after claiming) goes straight to the
+ * transaction, which still moves the run once.
+ */
+export async function claimMerge(deps: ChainDeps, runId: string, options: { force?: boolean } = {}): Promise<boolean> {
+  const current = await deps.store.getRun(runId);
+  if (!current || current.state !== 'extracting') return false;
+  if (!options.force) {
+    const since = [...current.transitions].reverse().find((t) => t.state === 'extracting')?.at ?? current.createdAt;
+    if (!(await deps.store.claimOnce(runId, `merge_${since.replace(/\D/g, '')}`))) return false;
+  }
   const now = deps.clock.now();
   const { run, changed } = await deps.store.updateRun(runId, (r) =>
     r.state === 'extracting'

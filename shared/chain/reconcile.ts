@@ -51,7 +51,7 @@ async function unstick(deps: ChainDeps, run: RunRecord, landed: Set<string>): Pr
     const manifest = await loadManifest(deps, run);
     const missing = manifest.features.filter((f) => !landed.has(f.feature)).map((f) => f.feature);
     if (missing.length === 0) {
-      await claimMerge(deps, runId);
+      await claimMerge(deps, runId, { force: true });
       deps.logger.warn('all checkpoints had landed but no merge was claimed: claimed now', log);
       return { runId, action: 'claimed-merge' };
     }

@@ -81,6 +81,15 @@ export function runStoreContract(name: string, make: () => Promise<RunStore>, re
       assert.equal((await store.activeRun('nzdusd'))?.runId, first.runId);
     });
 
+    it('gives a named claim to exactly one of many concurrent callers', async () => {
+      const run = sampleRun('chfjpy');
+      await store.createRun(run);
+      const results = await Promise.all(Array.from({ length: 50 }, () => store.claimOnce(run.runId, 'merge_1')));
+      assert.equal(results.filter(Boolean).length, 1);
+      assert.equal(await store.claimOnce(run.runId, 'merge_2'), true);
+      assert.equal(await store.claimOnce(run.runId, 'merge_1'), false);
+    });
+
     it('reports an unknown run as absent and refuses to update it', async () => {
       assert.equal(await store.getRun('eurusd-20200101t000000-zzzzzz'), undefined);
       await assert.rejects(store.updateRun('eurusd-20200101t000000-zzzzzz', (r) => r), /not found/);

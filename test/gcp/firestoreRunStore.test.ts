@@ -165,4 +165,13 @@ describe('gcp/FirestoreRunStore (Firestore emulator)', function () {
     await assert.rejects(store.updateRun(runId, (r) => ({ ...r, pair: 'gbpusd' })), /may not alter/);
     await assert.rejects(store.getRun('../runs'), /not a run id/);
   });
+
+  it('gives a named claim to exactly one of 300 concurrent callers, without transactions', async () => {
+    const run = runRecord('eurusd-20250101t000000-aaaaaa', '2025-01-01T00:00:00.000Z');
+    await store.createRun(run);
+    const results = await Promise.all(Array.from({ length: 300 }, () => store.claimOnce(run.runId, 'merge_20250101')));
+    assert.equal(results.filter(Boolean).length, 1);
+    assert.equal(await store.claimOnce(run.runId, 'merge_20250102'), true, 'another claim name is another claim');
+  });
 });
+

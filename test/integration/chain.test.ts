@@ -105,7 +105,7 @@ describe('integration: the functions on the Pub/Sub and Firestore emulators', fu
     assert.deepEqual(logs.filter((l) => l.severity === 'ERROR'), []);
   });
 
-  it('counts 667 landings delivered twice each, 64 at a time, as 667, and merges exactly once', async () => {
+  it('counts 667 landings delivered twice each, 400 at a time, as 667, and merges exactly once', async () => {
     const s = stack!;
     const mergeAudit = 'merge-requests-audit';
     await s.pubsub.createSubscription(mergeAudit, s.deps.config.topics.mergeRequests);
@@ -119,8 +119,9 @@ describe('integration: the functions on the Pub/Sub and Firestore emulators', fu
     assert.ok(await until(async () => (await markers()).length === FEATURES, 120_000, 500), 'every feature extracted');
     assert.equal(await s.store.countCheckpoints(started.runId), 0, 'nothing landed while notifications were held');
 
-    // Every marker twice, shuffled so the copies of one feature race each other, 64 in flight:
-    // eight checkpointLanded instances at their concurrency of 8.
+    // Every marker twice, shuffled so the copies of one feature race each other, 400 in flight:
+    // the deployed maximum (50 checkpointLanded instances at their concurrency of 8). The merge
+    // claim is a create-once record, so the burst that sees "all landed" does not contend.
     const objects = await markers();
     const deliveries = [...objects, ...objects].map((o, i) => ({ ...o, i })).sort((a, b) => ((a.i * 7919) % 1334) - ((b.i * 7919) % 1334));
     const statuses: number[] = [];
@@ -135,7 +136,7 @@ describe('integration: the functions on the Pub/Sub and Firestore emulators', fu
         statuses.push(r.status);
       }
     };
-    await Promise.all(Array.from({ length: 64 }, deliver));
+    await Promise.all(Array.from({ length: 400 }, deliver));
     assert.equal(statuses.length, 2 * FEATURES);
     assert.deepEqual([...new Set(statuses)], [204], 'every delivery acknowledged: no transaction failed');
     assert.equal(await s.store.countCheckpoints(started.runId), FEATURES);

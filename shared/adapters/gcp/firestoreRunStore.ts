@@ -106,6 +106,16 @@ export class FirestoreRunStore implements RunStore {
     );
   }
 
+  async claimOnce(runId: string, claim: string): Promise<boolean> {
+    try {
+      await this.runRef(runId).collection('claims').doc(assertIdentifier(claim, 'claim')).create({ at: new Date().toISOString() });
+      return true;
+    } catch (error) {
+      if ((error as { code?: unknown }).code === ALREADY_EXISTS) return false;
+      throw error;
+    }
+  }
+
   async recordCheckpoint(record: CheckpointRecord): Promise<boolean> {
     try {
       await this.checkpointRef(record.runId, record.feature).create(plain(record));

@@ -71,11 +71,20 @@ export class FileRunStore implements RunStore {
     });
   }
 
+  async claimOnce(runId: string, claim: string): Promise<boolean> {
+    const file = path.join(this.root, 'claims', assertRunId(runId), `${assertIdentifier(claim, 'claim')}.json`);
+    return this.createIfAbsent(file, { at: new Date().toISOString() });
+  }
+
   async recordCheckpoint(record: CheckpointRecord): Promise<boolean> {
-    const file = this.checkpointFile(record.runId, record.feature);
+    return this.createIfAbsent(this.checkpointFile(record.runId, record.feature), record);
+  }
+
+  /** Writes `value` to `file` unless it exists, atomically; true when this call created it. */
+  private async createIfAbsent(file: string, value: unknown): Promise<boolean> {
     await fs.mkdir(path.dirname(file), { recursive: true });
     const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-    await fs.writeFile(temp, JSON.stringify(record));
+    await fs.writeFile(temp, JSON.stringify(value));
     try {
       await fs.link(temp, file); // fails if present: create-if-absent, atomically
       return true;
