@@ -54,58 +54,98 @@ export function readChunk(fd: number, chunk: ColumnChunk, into?: Buffer): Buffer
 }
 
 /**
+ * A parquet file written from other files' column chunks: it copies each chunk byte for byte,
+ * relocates the chunk's offsets to where it landed, and ends with a new footer.
+ */
+class ChunkFileWriter {
+  private readonly fd: number;
+  private scratch = Buffer.alloc(1 << 20);
+  offset = 0;
+
+  constructor(readonly file: string) {
+    this.fd = openSync(file, 'w');
+    this.write(MAGIC);
+  }
+
+  /** Copies one column chunk from an open file; `name` renames its column. */
+  copyChunk(from: number, chunk: ColumnChunk, name?: string): ColumnChunk {
+    const range = chunkRange(chunk);
+    if (this.scratch.length < range.length) this.scratch = Buffer.alloc(range.length);
+    const at = BigInt(this.offset);
+    this.write(readChunk(from, chunk, this.scratch));
+    const m = chunk.meta_data!;
+    const shift = (value: bigint | undefined) => (value === undefined ? undefined : at + (BigInt(value) - BigInt(range.start)));
+    return {
+      file_offset: at,
+      meta_data: {
+        ...m,
+        ...(name ? { path_in_schema: [name] } : {}),
+        data_page_offset: shift(m.data_page_offset)!,
+        dictionary_page_offset: shift(m.dictionary_page_offset),
+        // Page indexes and bloom filters are not copied: their offsets would point nowhere.
+        index_page_offset: undefined,
+        bloom_filter_offset: undefined,
+        bloom_filter_length: undefined,
+      },
+    } as ColumnChunk;
+  }
+
+  /** Writes the footer and closes the file. */
+  finish(schema: SchemaElement[], rowGroups: FileMetaData['row_groups'], createdBy: string): StitchResult {
+    try {
+      const rows = rowGroups.reduce((sum, g) => sum + BigInt(g.num_rows), 0n);
+      const footer = new ByteWriter();
+      writeMetadata(footer, { version: 1, schema, num_rows: rows, row_groups: rowGroups, created_by: createdBy } as FileMetaData);
+      this.write(new Uint8Array(footer.getBuffer()));
+      this.write(MAGIC);
+      return { file: this.file, rows: Number(rows), bytes: this.offset };
+    } finally {
+      this.close();
+    }
+  }
+
+  close(): void {
+    try {
+      closeSync(this.fd);
+    } catch {
+      // already closed
+    }
+  }
+
+  private write(bytes: Uint8Array): void {
+    let done = 0;
+    while (done < bytes.length) done += writeSync(this.fd, bytes, done, bytes.length - done);
+    this.offset += bytes.length;
+  }
+}
+
+/**
  * Writes `parts` one after the other as one parquet file: every row group of every part, its
  * column chunks copied byte for byte, and a new footer. Every part must have the same schema.
  */
 export function concatParquet(parts: { file: string; metadata: FileMetaData }[], target: string): StitchResult {
   if (parts.length === 0) throw new Error('nothing to concatenate');
-  const schema = parts[0]!.metadata.schema;
   const shape = (m: FileMetaData) => JSON.stringify(m.schema, (_k, v) => (typeof v === 'bigint' ? String(v) : v));
   for (const p of parts) if (shape(p.metadata) !== shape(parts[0]!.metadata)) throw new Error(`${p.file} has another schema than ${parts[0]!.file}`);
-  const out = openSync(target, 'w');
-  let offset = 0;
-  const write = (bytes: Uint8Array) => {
-    let done = 0;
-    while (done < bytes.length) done += writeSync(out, bytes, done, bytes.length - done);
-    offset += bytes.length;
-  };
-  let scratch = Buffer.alloc(1 << 20);
-  const rowGroups: FileMetaData['row_groups'] = [];
-  let rows = 0n;
+  const out = new ChunkFileWriter(target);
   try {
-    write(MAGIC);
+    const rowGroups: FileMetaData['row_groups'] = [];
     for (const part of parts) {
       const fd = openSync(part.file, 'r');
       try {
         for (const group of part.metadata.row_groups) {
-          const start = offset;
-          const columns = group.columns.map((chunk) => {
-            const range = chunkRange(chunk);
-            if (scratch.length < range.length) scratch = Buffer.alloc(range.length);
-            const at = BigInt(offset);
-            write(readChunk(fd, chunk, scratch));
-            const m = chunk.meta_data!;
-            const shift = (value: bigint | undefined) => (value === undefined ? undefined : at + (BigInt(value) - BigInt(range.start)));
-            return {
-              file_offset: at,
-              meta_data: { ...m, data_page_offset: shift(m.data_page_offset)!, dictionary_page_offset: shift(m.dictionary_page_offset), index_page_offset: undefined, bloom_filter_offset: undefined, bloom_filter_length: undefined },
-            } as ColumnChunk;
-          });
-          rowGroups.push({ ...group, columns, file_offset: BigInt(start), total_compressed_size: BigInt(offset - start) } as FileMetaData['row_groups'][number]);
-          rows += BigInt(group.num_rows);
+          const start = out.offset;
+          const columns = group.columns.map((chunk) => out.copyChunk(fd, chunk));
+          rowGroups.push({ ...group, columns, file_offset: BigInt(start), total_compressed_size: BigInt(out.offset - start) } as FileMetaData['row_groups'][number]);
         }
       } finally {
         closeSync(fd);
       }
     }
-    const footer = new ByteWriter();
-    writeMetadata(footer, { version: 1, schema, num_rows: rows, row_groups: rowGroups, created_by: 'bqx concat' } as FileMetaData);
-    write(new Uint8Array(footer.getBuffer()));
-    write(MAGIC);
+    return out.finish(parts[0]!.metadata.schema, rowGroups, 'bqx concat');
   } finally {
-    closeSync(out);
+    out.close();
   }
-  return { file: target, rows: Number(rows), bytes: offset };
 }
 
 export interface StitchSource {
@@ -145,66 +185,33 @@ export function stitchParquet(sources: StitchSource[], partFile: (part: number) 
 
   const fds = sources.map((s) => openSync(s.file, 'r'));
   const results: StitchResult[] = [];
-  let scratch = Buffer.alloc(1 << 20);
   try {
     let g = 0;
     while (g < groups.length) {
-      const file = partFile(results.length);
-      const out = openSync(file, 'w');
-      let offset = 0;
-      const write = (bytes: Uint8Array) => {
-        let done = 0;
-        while (done < bytes.length) done += writeSync(out, bytes, done, bytes.length - done);
-        offset += bytes.length;
-      };
+      const out = new ChunkFileWriter(partFile(results.length));
       try {
-        write(MAGIC);
         const rowGroups: FileMetaData['row_groups'] = [];
-        let rows = 0;
         // At least one row group per part; then more while the part stays under partBytes.
         do {
-          const start = offset;
+          const start = out.offset;
           let uncompressed = 0n;
-          const columns: ColumnChunk[] = plan.map((p) => {
+          const columns = plan.map((p) => {
             const chunk = sources[p.source]!.metadata.row_groups[g]!.columns[p.index]!;
-            const range = chunkRange(chunk);
-            if (scratch.length < range.length) scratch = Buffer.alloc(range.length);
-            const at = BigInt(offset);
-            write(readChunk(fds[p.source]!, chunk, scratch));
-            const m = chunk.meta_data!;
-            const shift = (value: bigint | undefined) => (value === undefined ? undefined : at + (BigInt(value) - BigInt(range.start)));
-            uncompressed += BigInt(m.total_uncompressed_size);
-            return {
-              file_offset: at,
-              meta_data: {
-                ...m,
-                path_in_schema: [p.element.name],
-                data_page_offset: shift(m.data_page_offset)!,
-                dictionary_page_offset: shift(m.dictionary_page_offset),
-                index_page_offset: undefined,
-                bloom_filter_offset: undefined,
-                bloom_filter_length: undefined,
-              },
-            } as ColumnChunk;
+            uncompressed += BigInt(chunk.meta_data!.total_uncompressed_size);
+            return out.copyChunk(fds[p.source]!, chunk, p.element.name);
           });
-          const numRows = groups[g]!;
           rowGroups.push({
             columns,
             total_byte_size: uncompressed,
-            num_rows: BigInt(numRows),
+            num_rows: BigInt(groups[g]!),
             file_offset: BigInt(start),
-            total_compressed_size: BigInt(offset - start),
+            total_compressed_size: BigInt(out.offset - start),
           } as FileMetaData['row_groups'][number]);
-          rows += numRows;
           g++;
-        } while (g < groups.length && offset < partBytes);
-        const footer = new ByteWriter();
-        writeMetadata(footer, { version: 1, schema, num_rows: BigInt(rows), row_groups: rowGroups, created_by: 'bqx stitch' } as FileMetaData);
-        write(new Uint8Array(footer.getBuffer()));
-        write(MAGIC);
-        results.push({ file, rows, bytes: offset });
+        } while (g < groups.length && out.offset < partBytes);
+        results.push(out.finish(schema, rowGroups, 'bqx stitch'));
       } finally {
-        closeSync(out);
+        out.close();
       }
     }
   } finally {
