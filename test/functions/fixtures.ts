@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
 import '../../functions/index.js';
+import { setDeps } from '../../functions/deps.js';
 import { DuckDbWarehouse } from '../../shared/adapters/local/duckdbWarehouse.js';
 import { FileRunStore } from '../../shared/adapters/local/fileRunStore.js';
 import { FolderObjectStore } from '../../shared/adapters/local/folderStore.js';
@@ -175,4 +176,23 @@ export async function runToMerging(fx: Fixture): Promise<string> {
     await checkpointLanded(fx.deps, { bucket: STAGING_BUCKET, name: paths.marker(run.runId, feature), size: 100 });
   }
   return run.runId;
+}
+
+/**
+ * A fresh fixture before each test, wired into the functions, and everything closed and
+ * restored after it: `assign` receives each test's fixture.
+ */
+export function fixtureHooks(sandbox: { restore(): void }, assign: (fixture: Fixture) => void): void {
+  let current: Fixture | undefined;
+  beforeEach(async () => {
+    current = await openFixture();
+    setDeps(current.deps);
+    assign(current);
+  });
+  afterEach(async () => {
+    sandbox.restore();
+    setDeps(undefined);
+    await current?.close();
+    current = undefined;
+  });
 }

@@ -2,8 +2,7 @@
 
 import assert from 'node:assert/strict';
 import sinon from 'sinon';
-import { setDeps } from '../../functions/deps.js';
-import { errors, openFixture, push, runToMerging, type Fixture } from './fixtures.js';
+import { errors, push, runToMerging, type Fixture, fixtureHooks } from './fixtures.js';
 
 const TOPIC = 'bqx-merge-requests';
 
@@ -11,16 +10,7 @@ describe('functions/mergeRun (contract)', function () {
   const sandbox = sinon.createSandbox();
   let fx: Fixture;
 
-  beforeEach(async () => {
-    fx = await openFixture();
-    setDeps(fx.deps);
-  });
-
-  afterEach(async () => {
-    sandbox.restore();
-    setDeps(undefined);
-    await fx.close();
-  });
+  fixtureHooks(sandbox, (opened) => (fx = opened));
 
   it('merges a run whose checkpoints all landed (204): verified output, a run.succeeded event', async () => {
     const runId = await runToMerging(fx);

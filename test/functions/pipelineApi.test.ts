@@ -5,25 +5,15 @@ import assert from 'node:assert/strict';
 import request from 'supertest';
 import sinon from 'sinon';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
-import { setDeps } from '../../functions/deps.js';
 import { failRun } from '../../shared/chain/runs.js';
-import { FEATURES, openFixture, type Fixture } from './fixtures.js';
+import { FEATURES, type Fixture, fixtureHooks } from './fixtures.js';
 
 describe('functions/pipelineApi (contract)', function () {
   const sandbox = sinon.createSandbox();
   let fx: Fixture;
   const api = () => request(getTestServer('pipelineApi'));
 
-  beforeEach(async () => {
-    fx = await openFixture();
-    setDeps(fx.deps);
-  });
-
-  afterEach(async () => {
-    sandbox.restore();
-    setDeps(undefined);
-    await fx.close();
-  });
+  fixtureHooks(sandbox, (opened) => (fx = opened));
 
   it('POST /runs starts a run from a bare pair (201, Location) and returns the active run after (200)', async () => {
     const created = await api().post('/runs').set('content-type', 'text/plain').send('eurusd').expect(201).expect('content-type', /json/);

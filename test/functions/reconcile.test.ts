@@ -4,25 +4,15 @@ import assert from 'node:assert/strict';
 import request from 'supertest';
 import sinon from 'sinon';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
-import { setDeps } from '../../functions/deps.js';
 import { startRun } from '../../shared/chain/startRun.js';
-import { FEATURES, openFixture, type Fixture } from './fixtures.js';
+import { FEATURES, type Fixture, fixtureHooks } from './fixtures.js';
 
 describe('functions/reconcile (contract)', function () {
   const sandbox = sinon.createSandbox();
   let fx: Fixture;
   const call = () => request(getTestServer('reconcile')).post('/').send({});
 
-  beforeEach(async () => {
-    fx = await openFixture();
-    setDeps(fx.deps);
-  });
-
-  afterEach(async () => {
-    sandbox.restore();
-    setDeps(undefined);
-    await fx.close();
-  });
+  fixtureHooks(sandbox, (opened) => (fx = opened));
 
   it('leaves a run that is moving alone, and re-sends the extracts of one that stalled', async () => {
     assert.deepEqual((await call().expect(200)).body, { actions: [] });

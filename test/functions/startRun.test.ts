@@ -4,8 +4,7 @@ import assert from 'node:assert/strict';
 import request from 'supertest';
 import sinon from 'sinon';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
-import { setDeps } from '../../functions/deps.js';
-import { ceHeaders, errors, FEATURES, openFixture, push, pushBody, storageData, storageSource, FINALIZED, STAGING_BUCKET, type Fixture } from './fixtures.js';
+import { ceHeaders, errors, FEATURES, push, pushBody, storageData, storageSource, FINALIZED, STAGING_BUCKET, type Fixture, fixtureHooks } from './fixtures.js';
 
 const TOPIC = 'bqx-run-requests';
 
@@ -13,16 +12,7 @@ describe('functions/startRun (contract)', function () {
   const sandbox = sinon.createSandbox();
   let fx: Fixture;
 
-  beforeEach(async () => {
-    fx = await openFixture();
-    setDeps(fx.deps);
-  });
-
-  afterEach(async () => {
-    sandbox.restore();
-    setDeps(undefined);
-    await fx.close();
-  });
+  fixtureHooks(sandbox, (opened) => (fx = opened));
 
   it('starts a run from a bare pair: 204, the run claimed, one extract request per feature', async () => {
     await push('startRun', TOPIC, 'eurusd', { attributes: { pair: 'eurusd' } }).expect(204);
