@@ -2,7 +2,7 @@
 //
 //   npm run bench -- [--rows 20000] [--rounds 3] [--only merge,polars,duckdb-join,floor,e2e]
 //                    [--out bench/results/latest.json] [--rebuild] [--mem-cap-mb N]
-//                    [--join-memory-mb 8192] [--join-timeout-s 300] [--e2e-rounds 1]
+//                    [--join-memory-mb 8192] [--join-timeout-s 300] [--e2e-rounds = --rounds]
 //
 // 1. Builds (or reuses, by a hash of its parameters) the benchmark set at --rows (set.ts).
 // 2. Runs the contenders, each in its own process, in alternation over --rounds rounds (the order
@@ -43,7 +43,7 @@ const memCapMb = Number(f.get('mem-cap-mb') ?? Math.min(14_336, Math.round(memTo
 const joinMemoryMb = Number(f.get('join-memory-mb') ?? 8192);
 const joinTimeoutS = Number(f.get('join-timeout-s') ?? 300);
 const timeoutS = Number(f.get('timeout-s') ?? 3 * 3600);
-const e2eRounds = Number(f.get('e2e-rounds') ?? 1);
+const e2eRounds = Number(f.get('e2e-rounds') ?? rounds);
 const outFile = path.resolve(REPO_ROOT, f.get('out') ?? path.join('bench', 'results', 'latest.json'));
 if (!Number.isSafeInteger(rows) || rows < 3000) throw new Error('--rows must be a whole number >= 3000 (the demo generator needs it)');
 if (!Number.isSafeInteger(rounds) || rounds < 1) throw new Error('--rounds must be >= 1');
@@ -76,8 +76,13 @@ for (let r = 0; r < rounds; r++) {
   for (const name of order) {
     const previous = runs.get(name) ?? [];
     if (previous.some((p) => !p.ok)) continue; // a failure (out of memory, time cap) is not repeated
-    const need = set.inputBytes * 1.3 + 2 ** 30;
-    if (freeBytes() < need) throw new Error(`not enough disk for ${name}: ${gib(freeBytes())} free, ${gib(need)} needed`);
+    const need = set.inputBytes * 1.1 + 3 * 2 ** 30; // the output, and room left for everyone else
+    if (freeBytes() < need) {
+      const error = `not run: not enough disk (${gib(freeBytes())} free, ${gib(need)} needed)`;
+      log(`round ${r + 1}/${rounds}: ${name}: ${error}`);
+      runs.set(name, [...previous, { round: r + 1, ok: false, wall_s: 0, peak_rss_mb: 0, process_wall_s: 0, load1_before: round3(os.loadavg()[0]!), error }]);
+      continue;
+    }
     await fs.rm(work, { recursive: true, force: true });
     const args = ['--set', set.dir, '--out', path.join(work, name)];
     if (name === 'duckdb-join') args.push('--memory-mb', String(joinMemoryMb));
