@@ -8,8 +8,7 @@
 // No timings here: they live in the benchmark (npm run bench).
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, promises as fs } from 'node:fs';
-import os from 'node:os';
+import {promises as fs} from 'node:fs';
 import path from 'node:path';
 import { listValue } from '@duckdb/node-api';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
@@ -22,6 +21,7 @@ import { buildManifest, type RunManifest } from '../shared/manifest.js';
 import { KEY_COLUMN, newRunId, paths } from '../shared/naming.js';
 import { planMerge } from '../shared/planner.js';
 import type { MergedGroup, Window } from '../shared/ports.js';
+import { tempDir } from './helpers/temp.js';
 
 const FEATURES = 'bqx_ml_v3_features_v2';
 const LABELS = 'bqx_ml_v3_analytics_v2';
@@ -77,7 +77,7 @@ interface Fixture {
 }
 
 async function openFixture(): Promise<Fixture> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'bqx-merge-ref-'));
+  const dir = tempDir('merge-ref');
   const staging = new FolderObjectStore(path.join(dir, 'staging'), 'staging');
   const output = new FolderObjectStore(path.join(dir, 'output'), 'output');
   const warehouse = await DuckDbWarehouse.open(path.join(dir, 'warehouse.duckdb'), staging, output, { memoryMb: 512, threads: 2 });

@@ -3,11 +3,11 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import {existsSync, readdirSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import { readLocalFooter } from '../../shared/adapters/local/parquetStitch.js';
 import { freshHome } from '../helpers/embedded.js';
+import { tempDir } from '../helpers/temp.js';
 
 const BQX = path.resolve('shared/cli/bqx.mjs');
 const ROWS = 600;
@@ -89,7 +89,7 @@ describe('bqx command line', function () {
   }
 
   it('refuses a corrupt manifest in verify with one line', () => {
-    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'bqx-bad-')), '_manifest.json');
+    const file = path.join(tempDir('bad'), '_manifest.json');
     writeFileSync(file, '{"groups": 12');
     const r = bqx(home, ['verify', file]);
     assert.equal(r.code, 2);

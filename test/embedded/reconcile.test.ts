@@ -2,9 +2,7 @@
 // attempts; then it fails with its reason.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+
 import sinon from 'sinon';
 import { reconcile } from '../../shared/chain/reconcile.js';
 import { startRun } from '../../shared/chain/startRun.js';
@@ -12,13 +10,14 @@ import { InputError } from '../../shared/naming.js';
 import type { Embedded } from '../../shared/runtime/embedded.js';
 import { openTest, settle, testConfig } from '../helpers/embedded.js';
 import { buildMiniWarehouse } from '../helpers/miniWarehouse.js';
+import { tempDir } from '../helpers/temp.js';
 
 describe('reconcile', function () {
   this.timeout(60_000);
   const sandbox = sinon.createSandbox();
   let e: Embedded;
   beforeEach(async () => {
-    e = await openTest(testConfig(mkdtempSync(path.join(os.tmpdir(), 'bqx-rec-')), { BQX_MAX_ATTEMPTS: '2', BQX_STALL_SECONDS: '600' }));
+    e = await openTest(testConfig(tempDir('rec'), { BQX_MAX_ATTEMPTS: '2', BQX_STALL_SECONDS: '600' }));
     await buildMiniWarehouse(e.warehouse);
   });
   afterEach(async () => {

@@ -3,7 +3,7 @@
 
 import { DuckDBInstance, listValue } from '@duckdb/node-api';
 import assert from 'node:assert/strict';
-import { mkdtempSync, promises as fs } from 'node:fs';
+import {promises as fs} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sinon from 'sinon';
@@ -14,6 +14,7 @@ import { InputError } from '../../shared/naming.js';
 import type { Embedded } from '../../shared/runtime/embedded.js';
 import { openTest, settle, testConfig } from '../helpers/embedded.js';
 import { MINI_ROWS, buildMiniWarehouse } from '../helpers/miniWarehouse.js';
+import { tempDir } from '../helpers/temp.js';
 
 async function readOutput(e: Embedded, manifestObject: string): Promise<Record<string, unknown>[]> {
   const m = JSON.parse(Buffer.from(await e.output.read(manifestObject)).toString('utf8'));
@@ -34,7 +35,7 @@ describe('embedded chain, small warehouse', function () {
   const sandbox = sinon.createSandbox();
   let e: Embedded;
   beforeEach(async () => {
-    const home = mkdtempSync(path.join(os.tmpdir(), 'bqx-mini-'));
+    const home = tempDir('mini');
     e = await openTest(testConfig(home, { BQX_MAX_GROUP_COLUMNS: '300' }));
     await buildMiniWarehouse(e.warehouse);
   });

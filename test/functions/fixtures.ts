@@ -4,8 +4,7 @@
 // deliver them.
 
 import { getTestServer } from '@google-cloud/functions-framework/testing';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
+
 import path from 'node:path';
 import request from 'supertest';
 import '../../functions/index.js';
@@ -21,6 +20,7 @@ import { loadConfig } from '../../shared/config.js';
 import { jsonLogger, systemClock } from '../../shared/log.js';
 import { paths } from '../../shared/naming.js';
 import type { FinalizedObject, MessageBus } from '../../shared/ports.js';
+import { tempDir } from '../helpers/temp.js';
 
 export const ROWS = 60;
 export const PROJECT = 'demo-bqx';
@@ -70,7 +70,7 @@ const keys = (from: number, to: number) =>
 
 /** Embedded dependencies on a fresh tiny warehouse in a temp folder. */
 export async function openFixture(): Promise<Fixture> {
-  const home = mkdtempSync(path.join(os.tmpdir(), 'bqx-functions-'));
+  const home = tempDir('functions');
   const config = loadConfig({ BQX_HOME: home, BQX_RUNTIME: 'gcp', BQX_PROJECT: PROJECT, BQX_STAGING_BUCKET: STAGING_BUCKET, BQX_OUTPUT_BUCKET: 'bqx-output' });
   const staging = new FolderObjectStore(path.join(home, 'staging'), STAGING_BUCKET);
   const output = new FolderObjectStore(path.join(home, 'output'), 'bqx-output');

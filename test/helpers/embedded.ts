@@ -2,8 +2,7 @@
 // copied for each test, so every test starts from the same data), a config for a temp BQX_HOME,
 // and a runtime opened on it with fast retries.
 
-import { copyFileSync, mkdtempSync, existsSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import {copyFileSync, existsSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import { InProcessBus } from '../../shared/adapters/local/bus.js';
 import { DuckDbWarehouse } from '../../shared/adapters/local/duckdbWarehouse.js';
@@ -12,6 +11,7 @@ import { loadConfig, type Config } from '../../shared/config.js';
 import { buildDemoWarehouse } from '../../shared/demo/generate.js';
 import { silentLogger } from '../../shared/log.js';
 import { openEmbedded, type Embedded, type EmbeddedOptions } from '../../shared/runtime/embedded.js';
+import { tempDir } from './temp.js';
 
 const built = new Map<string, Promise<string>>();
 
@@ -21,7 +21,7 @@ export function demoWarehouse(rows: number, pairs: string[] = ['eurusd']): Promi
   let promise = built.get(key);
   if (!promise) {
     promise = (async () => {
-      const dir = mkdtempSync(path.join(os.tmpdir(), `bqx-demo-${key}-`));
+      const dir = tempDir(`demo-${key}`);
       const config = loadConfig({ BQX_HOME: dir });
       const store = new FolderObjectStore(path.join(dir, 'scratch'));
       const warehouse = await DuckDbWarehouse.open(path.join(dir, 'warehouse.duckdb'), store, store, { memoryMb: 1024 });
@@ -38,7 +38,7 @@ export function demoWarehouse(rows: number, pairs: string[] = ['eurusd']): Promi
 /** A fresh BQX_HOME holding a copy of the demo warehouse. */
 export async function freshHome(rows: number, pairs: string[] = ['eurusd']): Promise<string> {
   const source = await demoWarehouse(rows, pairs);
-  const home = mkdtempSync(path.join(os.tmpdir(), 'bqx-home-'));
+  const home = tempDir('home');
   copyFileSync(path.join(source, 'warehouse.duckdb'), path.join(home, 'warehouse.duckdb'));
   if (existsSync(path.join(source, 'warehouse.duckdb.wal'))) copyFileSync(path.join(source, 'warehouse.duckdb.wal'), path.join(home, 'warehouse.duckdb.wal'));
   copyFileSync(path.join(source, 'demo.json'), path.join(home, 'demo.json'));

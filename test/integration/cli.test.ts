@@ -4,12 +4,12 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import os from 'node:os';
+import {readdirSync, readFileSync} from 'node:fs';
 import path from 'node:path';
 import { verifyManifest } from '../../shared/cli/verify.js';
 import { emulatorsMissing, until } from '../../shared/runtime/emulators.js';
 import { freshHome } from '../helpers/embedded.js';
+import { tempDir } from '../helpers/temp.js';
 
 const BQX = path.resolve('shared/cli/bqx.mjs');
 const ROWS = 600;
@@ -84,10 +84,10 @@ describe('integration: bqx run --stack emulators', function () {
 });
 
 describe('integration: bqx run --stack, refused before anything starts', function () {
-  const emptyHome = () => mkdtempSync(path.join(os.tmpdir(), 'bqx-nostack-'));
+  const emptyHome = () => tempDir('nostack');
 
   it('says in one line that gcloud and java are needed when they are not on PATH', () => {
-    const r = bqx(emptyHome(), ['run', 'eurusd', '--stack', 'emulators', '--json'], { PATH: mkdtempSync(path.join(os.tmpdir(), 'bqx-empty-path-')) });
+    const r = bqx(emptyHome(), ['run', 'eurusd', '--stack', 'emulators', '--json'], { PATH: tempDir('empty-path') });
     assert.equal(r.code, 1);
     assert.equal(r.stdout, '');
     assert.equal(r.stderr, 'bqx: the emulator stack needs the Google Cloud CLI and java: gcloud/java not found (missing: gcloud, java)\n');
