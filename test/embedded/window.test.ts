@@ -4,7 +4,6 @@
 import { DuckDBInstance, listValue } from '@duckdb/node-api';
 import assert from 'node:assert/strict';
 import {promises as fs} from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import sinon from 'sinon';
 import { InProcessBus } from '../../shared/adapters/local/bus.js';
@@ -140,7 +139,7 @@ describe('embedded chain, small warehouse', function () {
     await e.bus.idle();
     assert.equal((await e.store.getRun(started.runId))!.state, 'extracting');
     assert.equal(await e.store.countCheckpoints(started.runId), 4);
-    const file = path.join(os.tmpdir(), `bqx-hand-${process.pid}.parquet`);
+    const file = path.join(tempDir('hand'), 'checkpoint.parquet');
     await e.warehouse.execute(
       `COPY (SELECT interval_time, r FROM bqx_ml_v3_features_v2.mkt_regime WHERE interval_time >= $1::TIMESTAMPTZ AND interval_time < $2::TIMESTAMPTZ ORDER BY 1) TO '${file}' (FORMAT parquet)`,
       [started.window.start, started.window.end],
