@@ -2,7 +2,7 @@
 // parquet footer check, the set description, and spawning a child under a memory and time cap.
 
 import { spawn } from 'node:child_process';
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parquetMetadataAsync, type FileMetaData } from 'hyparquet';
 import { BENCH_ROOT } from './setid.js';
@@ -76,6 +76,17 @@ export function finish(result: ChildReport): never {
   const out: ChildResult = { ...result, peak_rss_mb: peakRssMb() };
   process.stdout.write(`\n${RESULT_PREFIX}${JSON.stringify(out)}\n`);
   process.exit(result.ok ? 0 : 1);
+}
+
+/** Checks a contender's one output file against the set, removes its folder, and reports. */
+export async function finishWithFile(target: string, set: BenchSet, wall: number, outDir: string, extra: Record<string, unknown>): Promise<never> {
+  const metadata = await footer(target);
+  const rows = Number(metadata.num_rows);
+  const columns = columnNames(metadata).length;
+  const bytes = statSync(target).size;
+  rmSync(outDir, { recursive: true, force: true });
+  const ok = rows === set.labelRows && columns === set.columns;
+  return finish({ wall_s: wall, output_bytes: bytes, rows, columns, ok, ...(ok ? {} : { error: `${rows} rows x ${columns} columns, expected ${set.labelRows} x ${set.columns}` }), ...extra });
 }
 
 export function flags(argv = process.argv.slice(2)): Map<string, string> {

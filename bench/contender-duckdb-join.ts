@@ -8,7 +8,7 @@ import { promises as fs, statfsSync } from 'node:fs';
 import path from 'node:path';
 import { literal } from '../shared/adapters/local/duckdbSql.js';
 import { KEY_COLUMN, quoteIdent } from '../shared/naming.js';
-import { columnNames, finish, flags, footer, formatError, loadSet } from './common.js';
+import { finish, finishWithFile, flags, formatError, loadSet } from './common.js';
 
 const f = flags();
 const set = loadSet(f.get('set')!);
@@ -47,13 +47,7 @@ try {
   instance.closeSync();
   const wall = Number(process.hrtime.bigint() - began) / 1e9;
 
-  const metadata = await footer(target);
-  const rows = Number(metadata.num_rows);
-  const columns = columnNames(metadata).length;
-  const bytes = (await fs.stat(target)).size;
-  await fs.rm(outDir, { recursive: true, force: true });
-  const ok = rows === set.labelRows && columns === set.columns;
-  finish({ wall_s: wall, output_bytes: bytes, rows, columns, ok, ...(ok ? {} : { error: `${rows} rows x ${columns} columns, expected ${set.labelRows} x ${set.columns}` }), memory_limit_mb: memoryMb, spill_limit_gb: spillGb });
+  await finishWithFile(target, set, wall, outDir, { memory_limit_mb: memoryMb, spill_limit_gb: spillGb });
 } catch (error) {
   await fs.rm(outDir, { recursive: true, force: true }).catch(() => {});
   finish({ wall_s: Number(process.hrtime.bigint() - began) / 1e9, output_bytes: 0, rows: null, columns: null, ok: false, error: formatError(error), memory_limit_mb: memoryMb, spill_limit_gb: spillGb });

@@ -7,7 +7,7 @@ import pl from 'nodejs-polars';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { KEY_COLUMN } from '../shared/naming.js';
-import { columnNames, finish, flags, footer, formatError, loadSet } from './common.js';
+import { finish, finishWithFile, flags, formatError, loadSet } from './common.js';
 
 const f = flags();
 const set = loadSet(f.get('set')!);
@@ -29,13 +29,7 @@ try {
   merged.writeParquet(target, { compression: 'zstd' });
   const wall = Number(process.hrtime.bigint() - began) / 1e9;
 
-  const metadata = await footer(target);
-  const rows = Number(metadata.num_rows);
-  const columns = columnNames(metadata).length;
-  const bytes = (await fs.stat(target)).size;
-  await fs.rm(outDir, { recursive: true, force: true });
-  const ok = rows === set.labelRows && columns === set.columns;
-  finish({ wall_s: wall, output_bytes: bytes, rows, columns, ok, ...(ok ? {} : { error: `${rows} rows x ${columns} columns, expected ${set.labelRows} x ${set.columns}` }), files: 1 });
+  await finishWithFile(target, set, wall, outDir, { files: 1 });
 } catch (error) {
   await fs.rm(outDir, { recursive: true, force: true }).catch(() => {});
   finish({ wall_s: Number(process.hrtime.bigint() - began) / 1e9, output_bytes: 0, rows: null, columns: null, ok: false, error: formatError(error) });
