@@ -4,7 +4,7 @@
 
 import { CheckpointError, checkCheckpoint, readFooter, summariseFooters, type CheckpointMarker } from '../checkpoint.js';
 import { errorMessage } from '../log.js';
-import { HAND_UPLOAD_NAME, paths, parseStagingObject } from '../naming.js';
+import { HAND_UPLOAD_NAME, pairOfRunId, paths, parseStagingObject } from '../naming.js';
 import type { CheckpointRecord, FinalizedObject } from '../ports.js';
 import type { ChainDeps } from './deps.js';
 import { decodeMarker } from './extractFeature.js';
@@ -26,7 +26,7 @@ export async function checkpointLanded(deps: ChainDeps, object: FinalizedObject)
     return 'ignored';
   }
   const { runId, feature } = parsed;
-  const log = { runId, pair: runId.slice(0, 6), feature, step: 'landing' };
+  const log = { runId, pair: pairOfRunId(runId), feature, step: 'landing' };
   const run = await store.getRun(runId);
   if (!run || run.state !== 'extracting') {
     logger.info(`object ${object.name} belongs to no run that is extracting (${run ? `run is ${run.state}` : 'no such run'}): ignored`, log);

@@ -1,6 +1,6 @@
 // The messages of the chain, decoded from untrusted input: typed, then validated, never cast.
 
-import { assertIdentifier, assertRunId, InputError, validatePair } from '../naming.js';
+import { assertIdentifier, assertRunId, InputError, pairOfRunId, validatePair } from '../naming.js';
 import type { Window } from '../ports.js';
 
 export interface RunRequest {
@@ -87,15 +87,17 @@ export function decodeExtractRequest(body: string | unknown): ExtractRequest {
   const r = record(typeof body === 'string' ? parseJson(body, 'extract request') : body, 'extract request');
   const runId = assertRunId(r.runId);
   const feature = assertIdentifier(r.feature, 'feature');
-  if (r.pair !== runId.slice(0, 6)) throw new InputError(`extract request pair ${JSON.stringify(r.pair)} does not match run ${runId}`);
-  return { runId, pair: runId.slice(0, 6), feature };
+  const pair = pairOfRunId(runId);
+  if (r.pair !== pair) throw new InputError(`extract request pair ${JSON.stringify(r.pair)} does not match run ${runId}`);
+  return { runId, pair, feature };
 }
 
 export function decodeMergeRequest(body: string | unknown): MergeRequest {
   const r = record(typeof body === 'string' ? parseJson(body, 'merge request') : body, 'merge request');
   const runId = assertRunId(r.runId);
-  if (r.pair !== runId.slice(0, 6)) throw new InputError(`merge request pair ${JSON.stringify(r.pair)} does not match run ${runId}`);
-  return { runId, pair: runId.slice(0, 6) };
+  const pair = pairOfRunId(runId);
+  if (r.pair !== pair) throw new InputError(`merge request pair ${JSON.stringify(r.pair)} does not match run ${runId}`);
+  return { runId, pair };
 }
 
 /** Attributes set on every message, so subscriptions can filter and logs can be joined. */

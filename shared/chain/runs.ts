@@ -43,13 +43,6 @@ export function moved(run: RunRecord, state: RunState, at: Date, reason?: string
 
 export const isTerminal = (state: RunState) => TERMINAL_STATES.includes(state);
 
-/** Milliseconds from the run's first entry into `from` to its last entry into `to`. */
-export function span(run: RunRecord, from: RunState | 'created', to: RunState): number | undefined {
-  const start = from === 'created' ? run.createdAt : run.transitions.find((t) => t.state === from)?.at;
-  const end = [...run.transitions].reverse().find((t) => t.state === to)?.at;
-  return start && end ? Date.parse(end) - Date.parse(start) : undefined;
-}
-
 /** Fails a run that is not finished yet, and publishes its failure. Idempotent. */
 export async function failRun(deps: ChainDeps, runId: string, reason: string): Promise<RunRecord> {
   const { run, changed } = await deps.store.updateRun(runId, (r) => (isTerminal(r.state) ? undefined : { ...moved(r, 'failed', deps.clock.now(), reason), error: reason }));
