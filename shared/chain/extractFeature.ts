@@ -3,6 +3,7 @@
 
 import { CheckpointMarker } from '../checkpoint.js';
 import { InputError, paths } from '../naming.js';
+import { shardGrid } from '../shards.js';
 import type { ChainDeps } from './deps.js';
 import type { ExtractRequest } from './messages.js';
 import { loadManifest } from './runs.js';
@@ -41,6 +42,7 @@ export async function extractFeature(deps: ChainDeps, request: ExtractRequest): 
     columns: entry.columns.map((c) => c.source),
     window: run.window,
     prefix: paths.featureDir(runId, feature),
+    shards: shardGrid(run.window, deps.config.shard),
   });
   if (result.state === 'pending') throw new Error(`extract of ${feature} still running: ${result.detail}`);
   const marker: CheckpointMarker = {

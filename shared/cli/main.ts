@@ -142,8 +142,8 @@ async function runCommand(args: Args, config: Config): Promise<number> {
     const extra: [string, string][] = demoMs > 1000 ? [['demo build', `${(demoMs / 1000).toFixed(1)} s`]] : [];
     if (run.state === 'succeeded' && args.flags.has('consolidate')) {
       const object = paths.consolidated(run.pair, run.runId);
-      const groups = JSON.parse(Buffer.from(await embedded.output.read(run.output!.manifest)).toString('utf8')).groups;
-      await embedded.warehouse.consolidate(groups.map((g: { objects: string[] }) => ({ files: g.objects })), object);
+      const shards: { groups: { objects: string[] }[] }[] = JSON.parse(Buffer.from(await embedded.output.read(run.output!.manifest)).toString('utf8')).shards;
+      await embedded.warehouse.consolidate(shards.map((s) => ({ groups: s.groups.map((g) => ({ files: g.objects })) })), object);
       extra.push(['consolidated', embedded.output.uri(object)]);
     }
     const landed = await embedded.store.countCheckpoints(run.runId);

@@ -16,6 +16,7 @@ import { mergeState } from '../../shared/adapters/gcp/mergeState.js';
 import { FakeBigQuery, fakeTime, minuteKeys } from './fakeBigQuery.js';
 import { manifestOf } from './fullManifest.js';
 import { MemoryObjectStore } from './memoryStore.js';
+import { shardGrid } from '../../shared/shards.js';
 
 const RUN = 'eurusd-20250101t000000-abc123';
 const CTX = { runId: RUN, pair: 'eurusd' };
@@ -115,6 +116,7 @@ describe('gcp/BigQueryWarehouse', () => {
       columns: ['bqx_45', 'bqx_90'],
       window: WINDOW,
       prefix: `runs/${RUN}/features/agg_eurusd/`,
+      shards: shardGrid(WINDOW, 'month'),
     };
     const source = { dataset: job.dataset, table: job.feature, columns: job.columns, window: WINDOW };
     const exportSql = renderExtract(source, `gs://bqx-staging/${job.prefix}part-*.parquet`).sql;
@@ -234,7 +236,7 @@ describe('gcp/BigQueryWarehouse', () => {
     const checkpoints = Object.fromEntries(
       features.slice(0, 4).map((f) => [f, [0, 1].map((i) => `runs/${RUN}/features/${f}/part-00000000000${i}.parquet`)]),
     );
-    const job: MergeJob = { runId: RUN, pair: 'eurusd', window: WINDOW, manifest, plan, checkpoints, outputPrefix: `training/eurusd/${RUN}/` };
+    const job: MergeJob = { runId: RUN, pair: 'eurusd', window: WINDOW, manifest, plan, checkpoints, outputPrefix: `training/eurusd/${RUN}/`, shards: shardGrid(WINDOW, 'month') };
     const area = 'bqx_eurusd_20250101t000000_abc123';
 
     const salt = async () => {
@@ -267,7 +269,7 @@ describe('gcp/BigQueryWarehouse', () => {
       assert.deepEqual(
         result.groups.map((g) => ({ ...g })),
         plan.groups.map((g) => {
-          const dir = `training/eurusd/${RUN}/group-00${g.index}/`;
+          const dir = `training/eurusd/${RUN}/shard-20240101/group-00${g.index}/`;
           return {
             index: g.index,
             files: [0, 1].map((i) => `${dir}part-00000000000${i}.parquet`),
@@ -304,7 +306,7 @@ describe('gcp/BigQueryWarehouse', () => {
         assert.equal(o.location, 'us-central1');
         assert.equal(o.maximumBytesBilled, BILLED);
         assert.deepEqual({ app: o.labels!.app, run_id: o.labels!.run_id, pair: o.labels!.pair }, { app: 'bqx', run_id: RUN, pair: 'eurusd' });
-        assert.match(o.jobId!, new RegExp(`^bqx_${RUN}_(keys|load_[a-z0-9_]+|batch_g00\\d_b00\\d|export_g00\\d)_[0-9a-f]{12}$`));
+        assert.match(o.jobId!, new RegExp(`^bqx_${RUN}_(keys|load_[a-z0-9_]+|batch_g00\\d_b00\\d|export_s20240101_g00\\d)_[0-9a-f]{12}$`));
         if (/^(LOAD DATA|CREATE)/.test(o.query!)) {
           assert.ok(o.query!.includes(EXPIRES), `${o.jobId} creates a table that expires by itself`);
           assert.ok(o.query!.includes(`\`bqx_scratch\`.\`${area}__`), `${o.jobId} writes in the run's own scratch area`);
@@ -314,8 +316,10 @@ describe('gcp/BigQueryWarehouse', () => {
       assert.ok(loads[0]!.endsWith(`uris=['gs://bqx-staging/${checkpoints[features[0]!]![0]}', 'gs://bqx-staging/${checkpoints[features[0]!]![1]}'])`));
       assert.ok(loads[4]!.endsWith(`uris=['gs://bqx-staging/runs/${RUN}/features/${features[4]}/part-*.parquet'])`), 'a feature without listed files loads its wildcard');
       const exports = jobs.filter((o) => o.labels!.step === 'export').map((o) => o.query!);
-      assert.ok(exports[1]!.startsWith(`EXPORT DATA OPTIONS(uri='gs://bqx-output/training/eurusd/${RUN}/group-001/part-*.parquet', format='PARQUET', compression='ZSTD', overwrite=true) AS\n`));
-      assert.ok(exports.every((q) => q.endsWith('ORDER BY `k`.`interval_time`')));
+      assert.ok(exports[1]!.startsWith(`EXPORT DATA OPTIONS(uri='gs://bqx-output/training/eurusd/${RUN}/shard-20240101/group-001/part-*.parquet', format='PARQUET', compression='ZSTD', overwrite=true) AS\n`));
+      assert.ok(exports.every((q) => q.endsWith('WHERE `k`.`interval_time` >= @start AND `k`.`interval_time` < @end\nORDER BY `k`.`interval_time`')));
+      assert.ok(jobs.filter((o) => o.labels!.step === 'export').every((o) => JSON.stringify(o.params) === JSON.stringify({ start: new Date(WINDOW.start), end: new Date(WINDOW.end) })), 'the one shard is the whole window here');
+      assert.deepEqual(result.shards.map((x) => ({ id: x.id, rows: x.rows, keysInRange: x.keysInRange, files: x.groups.map((g) => g.files.length) })), [{ id: '20240101', rows: 1000, keysInRange: true, files: [2, 2] }]);
 
       assert.deepEqual([...fake.tables], ['bqx_scratch.bqx_eurusd_20250101t000000_zzzzzz__keys'], "another run's table is left alone");
       assert.equal(fake.deleted.length, 1 + 5 + 3);
