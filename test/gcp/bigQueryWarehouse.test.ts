@@ -438,6 +438,46 @@ describe('gcp/BigQueryWarehouse', () => {
       );
     });
 
+    it('exports each (shard, group) with the shard\'s range, checks each shard, and leaves out a shard without rows', async () => {
+      // Three month shards; the label keys sit in January and March only.
+      const window = { start: '2024-01-31T23:00:00.000Z', end: '2024-03-01T01:00:00.000Z' };
+      const jan = minuteKeys('2024-01-31T23:00:00.000Z', 60);
+      const mar = minuteKeys('2024-03-01T00:00:00.000Z', 60);
+      const shards = shardGrid(window, 'month');
+      assert.deepEqual(shards.map((x) => x.id), ['20240101', '20240201', '20240301']);
+      fake.exportFiles = (j) => {
+        const { start, end } = j.options.params as { start: Date; end: Date };
+        const inRange = [...jan, ...mar].filter((k) => k >= start.getTime() * 1000 && k < end.getTime() * 1000);
+        return inRange.length === 0 ? [] : [inRange.slice(0, 30), inRange.slice(30)];
+      };
+      const result = await warehouse.merge({ ...job, window, manifest: { ...manifest, window }, shards });
+      assert.equal(result.state, 'done');
+      if (result.state !== 'done') return;
+      const exports = fake.created().filter((o) => o.labels!.step === 'export');
+      assert.equal(exports.length, 3 * 2, 'one export per shard and group');
+      assert.deepEqual(
+        exports.map((o) => [/shard-(\d+)\/group-(\d+)/.exec(o.query!)!.slice(1).join('/'), (o.params as { start: Date }).start.toISOString()]),
+        [
+          ['20240101/000', '2024-01-31T23:00:00.000Z'],
+          ['20240101/001', '2024-01-31T23:00:00.000Z'],
+          ['20240201/000', '2024-02-01T00:00:00.000Z'],
+          ['20240201/001', '2024-02-01T00:00:00.000Z'],
+          ['20240301/000', '2024-03-01T00:00:00.000Z'],
+          ['20240301/001', '2024-03-01T00:00:00.000Z'],
+        ],
+      );
+      assert.deepEqual(
+        result.shards.map((x) => ({ index: x.index, id: x.id, rows: x.rows, keysInRange: x.keysInRange, inOrder: x.groups.map((g) => g.keysInOrder) })),
+        [
+          { index: 0, id: '20240101', rows: 60, keysInRange: true, inOrder: [true, true] },
+          { index: 1, id: '20240301', rows: 60, keysInRange: true, inOrder: [true, true] },
+        ],
+      );
+      assert.equal(result.rows, 120);
+      assert.deepEqual(result.groups[1]!.files, [...result.shards[0]!.groups[1]!.files, ...result.shards[1]!.groups[1]!.files]);
+      assert.ok(result.groups.every((g) => g.rows === 120 && g.distinctKeys === 120 && g.keysInOrder));
+    });
+
     it('refuses a group wider than BigQuery allows before starting any job', async () => {
       const wide = manifestOf({ runId: RUN, pair: 'eurusd', widths: Array(50).fill(200), window: WINDOW });
       const widePlan = planMerge(wide, 20000, 50);
