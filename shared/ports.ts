@@ -224,8 +224,12 @@ export interface RunRecord {
   timings: Record<string, number>;
   bytesProcessed?: number;
   costUsd?: number;
-  /** When retention removed the run's objects (`bqx gc`); its record stays as history. */
-  collectedAt?: string;
+  /**
+   * What retention removed of the run (shared/retention.ts): `checkpoints` for a kept dataset
+   * whose checkpoints no newer run points at, `all` for a run past the kept ones. The record
+   * itself stays, as history.
+   */
+  collected?: { at: string; scope: 'checkpoints' | 'all' };
 }
 
 export interface CheckpointRecord {
