@@ -41,8 +41,10 @@ export async function verifyManifest(file: string): Promise<VerifyResult> {
     throw new InputError(`${file} is not a bqx output manifest`);
   }
   const problems: string[] = [];
-  const folder = new FolderObjectStore(path.dirname(path.resolve(file)));
-  const relative = (f: string) => path.relative(folder.root, path.resolve(folder.root, f));
+  // Files are resolved from the manifest's folder; a shard shared with another version of the
+  // dataset lives beside it, under another run's folder.
+  const dir = path.dirname(path.resolve(file));
+  const locate = (f: string) => path.resolve(dir, f);
   const columns: string[] = [manifest.key];
   const footerRows = new Map<string, number>();
   let unreadable = 0;
@@ -52,7 +54,7 @@ export async function verifyManifest(file: string): Promise<VerifyResult> {
     for (const f of g.files) {
       files++;
       try {
-        const { metadata } = await readFooter(folder, relative(f));
+        const { metadata } = await readFooter(new FolderObjectStore(path.dirname(locate(f))), path.basename(locate(f)));
         rows += Number(metadata.num_rows);
         footerRows.set(f, Number(metadata.num_rows));
         const names = metadata.schema.slice(1).map((e) => e.name);
@@ -72,7 +74,7 @@ export async function verifyManifest(file: string): Promise<VerifyResult> {
   if (unmapped.length > 0) problems.push(`${unmapped.length} column(s) have no source in the mapping, e.g. ${unmapped[0]}`);
   if (manifest.shards) problems.push(...checkShardLayout(manifest, footerRows));
   // Keys are read when every file could be: per shard, a damaged one is named with what is wrong.
-  if (unreadable === 0 && new Set(columns).size === columns.length) problems.push(...(await checkKeys(manifest, folder, relative)));
+  if (unreadable === 0 && new Set(columns).size === columns.length) problems.push(...(await checkKeys(manifest, locate)));
   return { ok: problems.length === 0, rows: manifest.rows, columns: columns.length, files, problems };
 }
 
@@ -98,13 +100,13 @@ function checkShardLayout(manifest: OutputManifest, footerRows: Map<string, numb
 }
 
 /** Keys unique, ascending and aligned with group 0: per shard (and inside it) when the dataset has shards. */
-async function checkKeys(manifest: OutputManifest, folder: FolderObjectStore, relative: (f: string) => string): Promise<string[]> {
+async function checkKeys(manifest: OutputManifest, locate: (f: string) => string): Promise<string[]> {
   const instance = await DuckDBInstance.create(':memory:', { autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' });
   const c = await instance.connect();
   const problems: string[] = [];
   try {
     const key = manifest.key.replace(/"/g, '');
-    const list = (files: string[]) => listValue(files.map((f) => folder.uri(relative(f))));
+    const list = (files: string[]) => listValue(files.map(locate));
     const units = manifest.shards
       ? manifest.shards.map((s) => ({ name: `shard ${s.id}`, rows: s.rows, range: [s.start, s.end] as const, groups: s.groups }))
       : [{ name: 'dataset', rows: manifest.rows, range: undefined, groups: manifest.groups }];
