@@ -45,7 +45,8 @@ const byNewest = (a: RunRecord, b: RunRecord) => (a.createdAt < b.createdAt ? 1 
 export async function collectGarbage(deps: RetentionDeps, pair: string, keep: number): Promise<RetentionResult> {
   const result: RetentionResult = { pair, keep, kept: [], removed: [], trimmed: [], objects: 0, bytes: 0 };
   const runs = await deps.store.listRuns(pair);
-  const succeeded = runs.filter((r) => r.state === 'succeeded').sort(byNewest);
+  // A dataset an earlier call removed is not there to keep.
+  const succeeded = runs.filter((r) => r.state === 'succeeded' && r.collected?.scope !== 'all').sort(byNewest);
   const kept = succeeded.slice(0, keep);
   result.kept = kept.map((r) => r.runId);
   if (kept.length === 0) return result; // nothing to measure "older" against: nothing goes
