@@ -37,24 +37,29 @@ const PACKAGES = [
 
 const camelToSnake = (name) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
+/** Every generated .js file under lib/ (large resources keep their structs in index-structs/). */
+function jsFiles(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? jsFiles(path.join(dir, e.name)) : e.name.endsWith('.js') ? [path.join(dir, e.name)] : []);
+}
+
 /** camelCase getter -> Terraform name, per class, from the bindings' generated JavaScript. */
 function namesFromJavaScript(libDir) {
   const byClass = new Map(); // class name -> Map(camel -> snake)
-  for (const entry of readdirSync(libDir, { withFileTypes: true })) {
-    if (!entry.isDirectory()) continue;
-    let js;
-    try {
-      js = readFileSync(path.join(libDir, entry.name, 'index.js'), 'utf8');
-    } catch {
-      continue;
-    }
+  for (const file of jsFiles(libDir)) {
+    const js = readFileSync(file, 'utf8');
     // Split into classes: `class Foo extends ... {` up to the next class.
     const starts = [...js.matchAll(/^class (\w+) extends [^{]+\{/gm)];
     starts.forEach((m, i) => {
       const body = js.slice(m.index, i + 1 < starts.length ? starts[i + 1].index : js.length);
       const names = new Map();
-      for (const g of body.matchAll(/get (\w+)\(\) \{\s*return this\.(?:get\w*Attribute|interpolationForAttribute)\('([a-z0-9_]+)'\)/g)) names.set(g[1], g[2]);
-      for (const g of body.matchAll(/this\._(\w+) = new \w+\(this, "([a-z0-9_]+)"/g)) names.set(g[1], g[2]);
+      // get selfLink() { return this.getStringAttribute('self_link'); }, also wrapped (Fn.tolist(...)).
+      for (const g of body.matchAll(/get (\w+)\(\) \{\s*return [^;]*?this\.(?:get\w*Attribute|interpolationForAttribute)\('([a-z0-9_]+)'\)/g)) names.set(g[1], g[2]);
+      // this._softDeletePolicy = new StorageBucketSoftDeletePolicyOutputReference(this, "soft_delete_policy");
+      // and get softDeletePolicy() { return this._softDeletePolicy; } (the field may be named otherwise).
+      const fields = new Map();
+      for (const g of body.matchAll(/this\.(_\w+) = new [\w.]+\(this, "([a-z0-9_]+)"/g)) fields.set(g[1], g[2]);
+      for (const g of body.matchAll(/get (\w+)\(\) \{\s*return this\.(_\w+);/g)) if (fields.has(g[2])) names.set(g[1], fields.get(g[2]));
       byClass.set(m[1], names);
     });
   }
