@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Extracts a compact Terraform provider schema from the CDKTF bindings of the google providers.
+// Extracts a compact Terraform provider schema from the CDKTF bindings of the providers terraform/ uses.
 //
 // Why: `terraform validate` needs the provider binary, which cannot be downloaded where the tests
 // run. @cdktf/provider-google(-beta) 16.12.1 carry provider 6.50's schema in their jsii metadata
@@ -8,10 +8,11 @@
 // package.json; install them in a scratch folder (see terraform/schema/README.md):
 //
 //   npm install --prefix /tmp/cdktf-schema --no-audit --no-fund --ignore-scripts \
-//     @cdktf/provider-google@16.12.1 @cdktf/provider-google-beta@16.12.1
+//     @cdktf/provider-google@16.12.1 @cdktf/provider-google-beta@16.12.1 @cdktf/provider-archive@11.0.1
 //   node terraform/schema/extract-schema.mjs /tmp/cdktf-schema/node_modules
 //
-// Output, one file per provider, gzipped JSON: terraform/schema/google.json.gz, google-beta.json.gz
+// Output, one file per provider, gzipped JSON: terraform/schema/google.json.gz, google-beta.json.gz,
+// archive.json.gz (hashicorp/archive 2.7.1, for data.archive_file)
 //   { provider, version, bindings, resource: { <type>: Block }, data: { <type>: Block } }
 //   Block = { a: { <attribute>: "r" | "o" | "c" }, b: { <block>: Block & { min, max } } }
 //   "r" required argument, "o" optional argument (may also be computed), "c" computed only (read,
@@ -33,6 +34,7 @@ const modules = process.argv[2] ?? '/tmp/cdktf-schema/node_modules';
 const PACKAGES = [
   { pkg: '@cdktf/provider-google', out: 'google.json.gz' },
   { pkg: '@cdktf/provider-google-beta', out: 'google-beta.json.gz' },
+  { pkg: '@cdktf/provider-archive', out: 'archive.json.gz' },
 ];
 
 const camelToSnake = (name) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
@@ -116,7 +118,7 @@ function extract(pkgDir) {
     if (t.kind !== 'class') continue;
     const kind = t.base === 'cdktf.TerraformResource' ? 'resource' : t.base === 'cdktf.TerraformDataSource' ? 'data' : undefined;
     if (!kind) continue;
-    const m = /\{@link \S+ (google_[a-z0-9_]+)\}/.exec(t.docs?.summary ?? '');
+    const m = /\{@link \S+ ([a-z0-9]+_[a-z0-9_]+)\}/.exec(t.docs?.summary ?? '');
     if (!m) throw new Error(`${fqn}: no Terraform type in its docs summary`);
     result[kind][m[1]] = block(`${fqn}Config`, fqn);
   }
@@ -128,7 +130,7 @@ const sortKeys = (v) => (v && typeof v === 'object' && !Array.isArray(v) ? Objec
 
 for (const { pkg, out } of PACKAGES) {
   const { result, version, bindings, fallbacks } = extract(path.join(modules, pkg));
-  const provider = pkg.endsWith('-beta') ? 'hashicorp/google-beta' : 'hashicorp/google';
+  const provider = `hashicorp/${pkg.replace('@cdktf/provider-', '')}`;
   const doc = sortKeys({ provider, version, bindings, ...result });
   const gz = gzipSync(JSON.stringify(doc), { level: 9 });
   writeFileSync(path.join(HERE, out), gz);

@@ -1,4 +1,5 @@
-// Checks parsed Terraform (hcl2json output) against the google providers' schema, extracted into
+// Checks parsed Terraform (hcl2json output) against the providers' schema (google, google-beta,
+// archive), extracted into
 // terraform/schema/ (see its README). Returns every problem found instead of throwing at the first,
 // so one run reports all of them and the mutation test can ask "was this change caught?".
 
@@ -56,12 +57,14 @@ function applyChange(schema: ProviderSchema, change: Change): void {
   block.a[name] = change.mode;
 }
 
-/** The google and google-beta schemas with the 7.x changes applied, keyed by provider local name. */
-export function loadSchemas(schemaDir: string): Record<'google' | 'google-beta', ProviderSchema> {
+export type ProviderName = 'google' | 'google-beta' | 'archive';
+
+/** Each provider's schema keyed by its local name; google and google-beta with the 7.x changes applied. */
+export function loadSchemas(schemaDir: string): Record<ProviderName, ProviderSchema> {
   const read = (file: string) => JSON.parse(gunzipSync(readFileSync(path.join(schemaDir, file))).toString('utf8')) as ProviderSchema;
-  const schemas = { google: read('google.json.gz'), 'google-beta': read('google-beta.json.gz') };
+  const schemas = { google: read('google.json.gz'), 'google-beta': read('google-beta.json.gz'), archive: read('archive.json.gz') };
   const changes = (JSON.parse(readFileSync(path.join(schemaDir, 'provider-7.x-changes.json'), 'utf8')) as { changes: Change[] }).changes;
-  for (const schema of Object.values(schemas)) for (const change of changes) applyChange(schema, change);
+  for (const schema of [schemas.google, schemas['google-beta']]) for (const change of changes) applyChange(schema, change);
   return schemas;
 }
 
@@ -155,12 +158,13 @@ export function checkTerraform(files: Record<string, Hcl>, schemas: Record<strin
         for (const [name, bodies] of Object.entries<Hcl[]>(byName)) {
           const address = `${kind === 'data' ? 'data.' : ''}${type}.${name}`;
           const body = bodies[0];
-          if (!type.startsWith('google_')) {
+          // Terraform's rule: the `provider` meta-argument, else the type's prefix before the first "_".
+          const provider = typeof body?.provider === 'string' ? body.provider.replace(/^\$\{|\}$/g, '').split('.')[0] : type.split('_')[0]!;
+          if (!(provider in schemas)) {
             out.counts.unchecked.push(address);
             declared.set(address, undefined);
             continue;
           }
-          const provider = body?.provider === '${google-beta}' ? 'google-beta' : 'google';
           const schema = schemas[provider]![kind][type];
           declared.set(address, schema);
           if (!schema) {
@@ -179,7 +183,8 @@ export function checkTerraform(files: Record<string, Hcl>, schemas: Record<strin
   out.counts.dataSourceTypes = types.data.size;
 
   // References, wherever an expression can hold one.
-  const reference = /(?<![\w.-])(data\.)?(google_[a-z0-9_]+)\.([a-z0-9_]+)((?:\[[^\]]*\])?(?:\.[a-z0-9_]+(?:\[[^\]]*\])?)*)/g;
+  const prefixes = Object.keys(schemas).filter((p) => !p.includes('-')).join('|');
+  const reference = new RegExp(`(?<![\\w.-])(data\\.)?((?:${prefixes})_[a-z0-9_]+)\\.([a-z0-9_]+)((?:\\[[^\\]]*\\])?(?:\\.[a-z0-9_]+(?:\\[[^\\]]*\\])?)*)`, 'g');
   for (const [file, json] of Object.entries(files)) {
     for (const s of strings(json).filter((x) => x.includes('${'))) {
       for (const m of s.matchAll(reference)) {
