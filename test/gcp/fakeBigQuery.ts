@@ -1,5 +1,6 @@
 // A stand-in for the BigQuery client, its methods sinon stubs, that behaves like the service where
 // the warehouse depends on it: job ids are unique (409 on a second insert), unknown jobs are 404,
+// a job is found only in the location it was created in (404 elsewhere, as BigQuery answers),
 // a job runs for `pollsToFinish` metadata reads, a statement naming a scratch table that does not
 // exist fails (so steps run out of order fail as they would), CREATE/LOAD make their table, and
 // EXPORT DATA writes parquet files (key column only) under its wildcard in an in-memory bucket.
@@ -88,7 +89,7 @@ export class FakeBigQuery {
 
   constructor(sandbox: SinonSandbox) {
     this.createQueryJob = sandbox.stub().callsFake((options: Query) => this.create(options));
-    this.job = sandbox.stub().callsFake((id: string) => this.handle(id));
+    this.job = sandbox.stub().callsFake((id: string, options?: { location?: string }) => this.handle(id, options?.location));
     this.dataset = sandbox.stub().callsFake((datasetId: string) => ({
       getTables: async () => [
         [...this.tables]
@@ -122,19 +123,24 @@ export class FakeBigQuery {
     for (const job of this.jobs.values()) if (job.state === 'RUNNING') job.pollsLeft = 1;
   }
 
-  private handle(id: string) {
+  /** The job `id` as seen from `location`: a job created elsewhere (or without one) is not found. */
+  private lookup(id: string, location: string | undefined): FakeJob {
+    const job = this.jobs.get(id);
+    if (!job || location === undefined || job.options.location !== location) throw notFound(`Job demo-bqx:${location ?? '(no location)'}.${id}`);
+    return job;
+  }
+
+  private handle(id: string, location: string | undefined) {
     return {
       id,
       getMetadata: async () => {
         await tick();
-        const job = this.jobs.get(id);
-        if (!job) throw notFound(`Job demo-bqx:${id}`);
+        const job = this.lookup(id, location);
         if (job.state === 'RUNNING' && --job.pollsLeft <= 0) await this.finish(job);
         return [this.metadataOf(job), {}];
       },
       getQueryResults: async () => {
-        const job = this.jobs.get(id);
-        if (!job) throw notFound(`Job demo-bqx:${id}`);
+        const job = this.lookup(id, location);
         return [this.rows(job), null, {}];
       },
     };
@@ -147,7 +153,7 @@ export class FakeBigQuery {
       this.dryRuns.push(options);
       const missing = this.missingTables(sql);
       if (missing.length > 0) throw notFound(`Table ${missing[0]}`);
-      return [this.handle('dry_run'), { status: { state: 'DONE' }, statistics: { totalBytesProcessed: String(this.dryRunBytes(sql)) } }];
+      return [this.handle('dry_run', options.location), { status: { state: 'DONE' }, statistics: { totalBytesProcessed: String(this.dryRunBytes(sql)) } }];
     }
     const id = options.jobId ?? `${options.jobPrefix ?? ''}auto_${this.seq + 1}`;
     if (this.jobs.has(id)) {
@@ -158,7 +164,7 @@ export class FakeBigQuery {
     this.jobs.set(id, job);
     this.maxRunning = Math.max(this.maxRunning, [...this.jobs.values()].filter((j) => j.state === 'RUNNING').length);
     if (this.pollsToFinish <= 0) await this.finish(job);
-    return [this.handle(id), this.metadataOf(job)];
+    return [this.handle(id, options.location), this.metadataOf(job)];
   }
 
   /** Scratch tables a statement reads that do not exist (its own target excluded). */
