@@ -69,13 +69,15 @@ export class FakeBigQuery {
   readonly stores = new Map<string, MemoryObjectStore>();
   /** Metadata reads a job takes to finish; 0 = done when created; Infinity = never. */
   pollsToFinish = 1;
-  /** Job id -> the error it finishes with. */
-  readonly failWith = new Map<string, { reason: string; message: string }>();
+  /** Job id -> the error it finishes with; with `afterWriting`, an export writes its files first (a job that failed part-way). */
+  readonly failWith = new Map<string, { reason: string; message: string; afterWriting?: boolean }>();
   /** Rows of a job's results. */
   rows: (job: FakeJob) => unknown[] = () => [];
   /** Keys each file of an export holds, in file order. */
   exportFiles: (job: FakeJob, prefix: string) => number[][] = () => [];
   dryRunBytes: (sql: string) => number = () => 2 ** 30;
+  /** Whether export jobs report exportDataStatistics.rowCount (documented as Alpha: it may be missing). */
+  reportRowCount = true;
   scratchDataset = 'bqx_scratch';
   /** Inserts refused with 409 because the id was taken. */
   conflicts = 0;
@@ -179,9 +181,9 @@ export class FakeBigQuery {
     const sql = job.options.query ?? '';
     const failure = this.failWith.get(job.id);
     const missing = this.missingTables(sql);
-    if (failure) job.errorResult = failure;
+    if (failure) job.errorResult = { reason: failure.reason, message: failure.message };
     else if (missing.length > 0) job.errorResult = { reason: 'notFound', message: `Not found: Table ${missing[0]}` };
-    if (job.errorResult) return;
+    if (job.errorResult && !failure?.afterWriting) return;
     job.statistics = { totalBytesProcessed: '1048576', totalBytesBilled: '10485760' };
     const target = /^(?:LOAD DATA OVERWRITE|CREATE OR REPLACE TABLE) `([^`]+)`\.`([^`]+)`/.exec(sql);
     if (target) this.tables.add(`${target[1]}.${target[2]}`);
@@ -193,7 +195,8 @@ export class FakeBigQuery {
       for (const [i, keys] of files.entries()) {
         await store.write(`${uri[2]}part-${String(i).padStart(12, '0')}.parquet`, keysParquet(keys));
       }
-      job.statistics.exportDataStatistics = { fileCount: String(files.length), rowCount: String(files.reduce((n, f) => n + f.length, 0)) };
+      const rowCount = this.reportRowCount ? { rowCount: String(files.reduce((n, f) => n + f.length, 0)) } : {};
+      if (!job.errorResult) job.statistics.exportDataStatistics = { fileCount: String(files.length), ...rowCount };
     }
   }
 
