@@ -233,8 +233,8 @@ describe('gcp/BigQueryWarehouse', () => {
       assert.deepEqual(result, { state: 'done', files: partsOf(`${exportId}_r2`, 2), rows: 1000, sourceRows: 1003, duplicates: 3 });
       assert.deepEqual(
         [...staging.objects.keys()].filter((n) => n.endsWith('.parquet')).sort(),
-        [...partsOf(exportId, 4), ...partsOf(`${exportId}_r2`, 2)].sort(),
-        "attempt 1's four parts are still there, and none of them is among the result's files",
+        partsOf(`${exportId}_r2`, 2),
+        "attempt 1's four parts were deleted once attempt 2 succeeded",
       );
     });
 
@@ -432,6 +432,20 @@ describe('gcp/BigQueryWarehouse', () => {
       assert.equal(fake.created().length, 22);
       assert.equal(new Set(fake.created().map((o) => o.jobId)).size, 22);
       assert.equal((await output.list(job.outputPrefix)).length, 4);
+    });
+
+    it('a retried group export keeps to its own folder: the result lists only its files, attempt 1\'s extra parts are deleted', async () => {
+      const steps = mergeSteps(job, config, staging, output);
+      const firstId = jobIdFor(CTX, { ...steps.exports[1]!, salt: await salt() });
+      fake.failWith.set(firstId, { reason: 'backendError', message: 'try again', afterWriting: true });
+      fake.exportFiles = (j) => (j.id === firstId ? [KEYS.slice(0, 300), KEYS.slice(300, 600), KEYS.slice(600)] : [KEYS.slice(0, 600), KEYS.slice(600)]);
+      const result = await warehouse.merge(job);
+      assert.equal(result.state, 'done');
+      if (result.state !== 'done') return;
+      const retryDir = `training/eurusd/${RUN}/group-001/${attemptDir(`${firstId}_r2`)}/`;
+      assert.deepEqual(result.groups[1]!.files, [0, 1].map((i) => `${retryDir}part-00000000000${i}.parquet`));
+      assert.equal(result.groups[1]!.rows, 1000);
+      assert.deepEqual([...output.objects.keys()].filter((n) => n.includes('/group-001/')).sort(), result.groups[1]!.files);
     });
 
     it('takes the rows from the exported files when an export job reports no row count', async () => {

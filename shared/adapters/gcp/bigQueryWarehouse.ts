@@ -139,8 +139,10 @@ export class BigQueryWarehouse implements Warehouse {
     const [counts] = await this.jobs.results<{ source_rows: number | string; key_count: number | string }>(run.jobIds.get(specs[1]!.key)!);
     const sourceRows = Number(counts?.source_rows ?? 0);
     const rows = Number(counts?.key_count ?? 0);
-    const files = await written(run.jobIds.get(specs[0]!.key)!);
+    const exportId = run.jobIds.get(specs[0]!.key)!;
+    const files = await written(exportId);
     checkExport(run.metadata.get(specs[0]!.key), files.length, rows, `extract of ${feature}`);
+    await dropOtherAttempts(this.staging, job.prefix, attemptDir(exportId));
     this.logger.info('feature extracted', { runId: job.runId, pair: job.pair, feature, step: 'extract', rows, sourceRows, files: files.length });
     return { state: 'done', files: files.map((f) => f.name), rows, sourceRows, duplicates: sourceRows - rows };
   }
@@ -172,7 +174,8 @@ export class BigQueryWarehouse implements Warehouse {
     const groups: MergedGroup[] = [];
     let reference: Float64Array | undefined;
     for (const step of steps.exports) {
-      const dir = `${step.dir}${attemptDir(exported.jobIds.get(step.key)!)}/`;
+      const attempt = attemptDir(exported.jobIds.get(step.key)!);
+      const dir = `${step.dir}${attempt}/`;
       const files = partFiles(await this.output.list(dir), dir);
       const names = files.map((f) => f.name);
       // The key column of every file is read for the order check; its length is the rows the
@@ -181,6 +184,7 @@ export class BigQueryWarehouse implements Warehouse {
       const keys = await readGroupKeys(this.output, names);
       const rows = exportRows(exported.metadata.get(step.key)) ?? keys.keys.length;
       checkExport(exported.metadata.get(step.key), files.length, rows, `export of group ${step.group}`);
+      await dropOtherAttempts(this.output, step.dir, attempt);
       reference ??= keys.keys;
       groups.push({
         index: step.group,
@@ -247,6 +251,22 @@ function partFiles(objects: readonly StoredObject[], prefix: string): StoredObje
   return objects
     .filter((o) => o.name.startsWith(prefix) && /^[^/]+\.parquet$/.test(o.name.slice(prefix.length)))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/**
+ * Deletes what earlier attempts of an export left under `dir` (the part files of an attempt that
+ * failed part-way, or of an earlier merge epoch), once attempt `keep` has succeeded, so that only
+ * the files the result lists are there. Attempts are deterministic, so every caller keeps the same one.
+ */
+async function dropOtherAttempts(store: ObjectStore, dir: string, keep: string): Promise<number> {
+  const others = new Set<string>();
+  for (const o of await store.list(dir)) {
+    const attempt = /^(attempt-[^/]+)\//.exec(o.name.slice(dir.length))?.[1];
+    if (attempt && attempt !== keep) others.add(attempt);
+  }
+  let deleted = 0;
+  for (const attempt of others) deleted += await store.deletePrefix(`${dir}${attempt}/`);
+  return deleted;
 }
 
 /** The rows an export job reports, or undefined when it reports none. */
