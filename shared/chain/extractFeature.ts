@@ -6,9 +6,10 @@ import { InputError, paths } from '../naming.js';
 import { shardGrid } from '../shards.js';
 import type { ChainDeps } from './deps.js';
 import type { ExtractRequest } from './messages.js';
+import { followUp, type PendingOutcome } from './pending.js';
 import { loadManifest } from './runs.js';
 
-export type ExtractOutcome = 'extracted' | 'already-complete' | 'ignored';
+export type ExtractOutcome = 'extracted' | 'already-complete' | 'ignored' | PendingOutcome;
 
 export async function extractFeature(deps: ChainDeps, request: ExtractRequest): Promise<ExtractOutcome> {
   const { runId, feature } = request;
@@ -44,7 +45,8 @@ export async function extractFeature(deps: ChainDeps, request: ExtractRequest): 
     prefix: paths.featureDir(runId, feature),
     shards: shardGrid(run.window, deps.config.shard),
   });
-  if (result.state === 'pending') throw new Error(`extract of ${feature} still running: ${result.detail}`);
+  // Still running after the warehouse's wait: a follow-up message polls again (never a retry).
+  if (result.state === 'pending') return followUp(deps, { kind: 'extract', request }, result);
   const marker: CheckpointMarker = {
     runId,
     feature,

@@ -285,7 +285,7 @@ describe('gcp/bigQuerySql', () => {
       // Every shard's exports are the same statement but for the range parameters: one shard is parsed.
       for (const spec of steps.exports.filter((e) => e.shard.index === 0)) {
         const r = steps.rendered.get(spec.key)!;
-        assert.ok(r.sql.startsWith(`EXPORT DATA OPTIONS(uri='gs://bqx-output/training/eurusd/${manifest.runId}/shard-${spec.shard.id}/group-${String(spec.group).padStart(3, '0')}/part-*.parquet'`));
+        assert.ok(r.sql.startsWith(`EXPORT DATA OPTIONS(uri='gs://bqx-output/training/eurusd/${manifest.runId}/shard-${spec.shard.id}/group-${String(spec.group).padStart(3, '0')}/__bqx_attempt__/part-*.parquet'`));
         const { tables } = parse(r.query!);
         assert.ok(tables.length <= MAX_TABLES_PER_STATEMENT, `${spec.key} names ${tables.length} tables`);
         const width = selectWidth(r.query!);
