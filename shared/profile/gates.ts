@@ -53,7 +53,7 @@ export function parseGate(text: string): Gate {
 
 /** A comma-separated list of gates (BQX_GATES). */
 export function parseGates(list: string): Gate[] {
-  return list.split(',').filter((g) => g.trim() !== '').map(parseGate);
+  return list.split(',').map((g) => g.trim()).filter((g) => g !== '').map(parseGate);
 }
 
 const compare: Record<GateOp, (a: number, b: number) => boolean> = {

@@ -59,7 +59,7 @@ function familyChart(report: RunReport): Record<string, unknown> {
       x: { field: 'family', type: 'nominal', sort: 'ascending', title: 'family' },
       xOffset: { field: 'measure', type: 'nominal' },
       y: { field: 'share', type: 'quantitative', axis: { format: '%' }, scale: { domain: [0, 1] }, title: 'share' },
-      color: { field: 'measure', type: 'nominal', scale: { range: ['#c0392b', '#2e86c1'] } },
+      color: { field: 'measure', type: 'nominal', scale: { domain: ['null share', 'coverage'], range: ['#c0392b', '#2e86c1'] } },
     },
   };
 }
@@ -89,7 +89,7 @@ function gapChart(report: RunReport): Record<string, unknown> {
 const table = (head: string[], rows: unknown[][]) =>
   rows.length === 0
     ? '<p class="none">none</p>'
-    : `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
+    : `<table>${head.some((h) => h !== '') ? `<thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead>` : ''}<tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
 
 const list = (items: string[]) => (items.length === 0 ? '<p class="none">none</p>' : `<ul>${items.map((i) => `<li><code>${esc(i)}</code></li>`).join('')}</ul>`);
 

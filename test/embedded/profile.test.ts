@@ -67,9 +67,9 @@ describe('dataset profile, gates, ledger and folds (embedded, planted demo)', fu
       unexpectedGaps: p.gaps.unexpected.map((g) => g.minutes),
     };
     const expected = {
-      constant: [...PLANTED.constant],
-      duplicates: PLANTED.duplicates.map((g) => [...g]),
-      stale: [...PLANTED.stale],
+      constant: [...PLANTED.constant] as string[],
+      duplicates: PLANTED.duplicates.map((g) => [...g]) as string[][],
+      stale: [...PLANTED.stale] as string[],
       warmup: warmupColumns,
       leakage: [{ feature: PLANTED.leakage.feature, label: PLANTED.leakage.label, shiftRows: PLANTED.leakage.shiftRows }],
       unexpectedGaps: [PLANTED.gap.minutes],
