@@ -7,9 +7,13 @@ import * as sql from './duckdbProfileSql.js';
 
 type WithConnection = <T>(body: (c: DuckDBConnection) => Promise<T>) => Promise<T>;
 
-/** Columns measured per statement: the batch and its lag, a few times over, within the memory setting. */
+/**
+ * Columns measured per statement: the batch and its lag, many times over (the window and the
+ * parquet reader hold more than DuckDB's memory limit counts: 1,000 columns at 10,000 rows
+ * reached 3 GB), within half the memory setting.
+ */
 export function profileBatchColumns(memoryMb: number, rows: number): number {
-  const perColumn = Math.max(1, rows) * 8 * 2 * 4;
+  const perColumn = Math.max(1, rows) * 8 * 24;
   return Math.max(20, Math.min(1000, Math.floor((memoryMb * 2 ** 20) / 2 / perColumn)));
 }
 
