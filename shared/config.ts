@@ -37,6 +37,8 @@ export interface Config {
   topics: Topics;
   /** The dataset profile, quality gates and time folds (issue 10). */
   profile: {
+    /** `full`: every column profiled; `keys`: only key gaps and fold rows (the column pass costs minutes at 17,038 columns). */
+    mode: 'full' | 'keys';
     warmupRows: number;
     staleShare: number;
     gates: Gate[];
@@ -81,6 +83,7 @@ export const CONFIG_DEFAULTS = {
   BQX_TOPIC_EXTRACT_REQUESTS: 'bqx-extract-requests',
   BQX_TOPIC_MERGE_REQUESTS: 'bqx-merge-requests',
   BQX_TOPIC_RUN_EVENTS: 'bqx-run-events',
+  BQX_PROFILE: 'full',
   BQX_PROFILE_WARMUP_ROWS: '1440',
   BQX_PROFILE_STALE_SHARE: '0.5',
   BQX_GATES: 'rows >= 1:fail, feature_null_share <= 0.05:warn, label_null_share <= 0.01:warn, leakage == 0:warn, cost_usd <= 2:warn',
@@ -177,6 +180,7 @@ export function loadConfig(env: Env = process.env): Config {
       runEvents: str('BQX_TOPIC_RUN_EVENTS', TOPIC, 'a Pub/Sub topic name'),
     },
     profile: {
+      mode: profileMode(raw('BQX_PROFILE')),
       warmupRows: int('BQX_PROFILE_WARMUP_ROWS', 0, 10_000_000),
       staleShare: share('BQX_PROFILE_STALE_SHARE', raw('BQX_PROFILE_STALE_SHARE')),
       gates: gates('BQX_GATES', raw('BQX_GATES')),
@@ -207,6 +211,11 @@ export function loadConfig(env: Env = process.env): Config {
       jobWaitSeconds: int('BQX_JOB_WAIT_SECONDS', 10, 3600),
     },
   };
+}
+
+function profileMode(v: string | undefined): 'full' | 'keys' {
+  if (v !== 'full' && v !== 'keys') throw new ConfigError('BQX_PROFILE', v, 'must be "full" or "keys"');
+  return v;
 }
 
 function share(name: ConfigVariable, v: string | undefined): number {

@@ -55,8 +55,8 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
 
   const report = buildReport(manifest, checkpoints, run.labelRows);
   // Profile, folds and quality gates (issue 10); a failed `fail` gate fails the run, outputs kept.
-  const quality = await failOnError(deps, runId, 'profile', () => checkQuality(deps, manifest, run, result.groups, result.costUsd));
-  const output = await writeOutputs(deps, manifest, run, result.groups, { ...report, profile: quality.profile, gates: quality.gates }, quality);
+  const quality = await failOnError(deps, runId, 'profile', () => checkQuality(deps, manifest, run, result.groups, result.costUsd, report));
+  const output = await writeOutputs(deps, manifest, run, result.groups, { ...report, ...(quality.profile ? { profile: quality.profile } : {}), gates: quality.gates }, quality);
   const failedGates = quality.failed.map(gateMessage).join('; ');
   const now = deps.clock.now();
   const { run: done, changed } = await deps.store.updateRun(runId, (r) =>

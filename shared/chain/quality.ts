@@ -7,12 +7,14 @@ import type { RunManifest } from '../manifest.js';
 import type { MergedGroup, RunRecord } from '../ports.js';
 import { labelHorizon } from '../profile/findings.js';
 import { evaluateGates, gateMessage, type GateMetric, type GateResult } from '../profile/gates.js';
-import { profileDataset } from '../profile/profile.js';
+import { profileDataset, profileKeys } from '../profile/profile.js';
 import type { DatasetProfile } from '../profile/types.js';
+import type { RunReport } from '../report.js';
 import type { ChainDeps } from './deps.js';
 
 export interface Quality {
-  profile: DatasetProfile;
+  /** Absent with BQX_PROFILE=keys. */
+  profile?: DatasetProfile;
   gates: GateResult[];
   /** `fail` gates that did not pass: the run fails with these. */
   failed: GateResult[];
@@ -23,30 +25,46 @@ export interface Quality {
   profileMs: number;
 }
 
-export async function checkQuality(deps: ChainDeps, manifest: RunManifest, run: RunRecord, groups: MergedGroup[], costUsd: number | undefined): Promise<Quality> {
+/** Gate metrics that need the column profile: with BQX_PROFILE=keys they are not checked, and the run says so. */
+const PROFILE_METRICS: readonly GateMetric[] = ['label_null_share', 'leakage', 'constant', 'duplicates', 'stale'];
+
+export async function checkQuality(deps: ChainDeps, manifest: RunManifest, run: RunRecord, groups: MergedGroup[], costUsd: number | undefined, report: RunReport): Promise<Quality> {
   const began = Date.now();
   const settings = deps.config.profile;
   const longest = Math.max(0, ...manifest.labels.columns.map((l) => labelHorizon(l) ?? 0));
   const folds = planFolds(run, run.window.start, lastKey(run), settings.folds, longest);
-  const { profile, cutRows } = await profileDataset(
-    deps.warehouse,
-    {
-      runId: run.runId,
-      pair: run.pair,
-      key: manifest.key,
-      groups: groups.map((g) => ({ index: g.index, files: g.files, columns: g.columns })),
-      labels: manifest.labels.columns,
-      rows: run.labelRows,
-      cuts: foldCuts(folds),
-    },
-    { warmupRows: settings.warmupRows, staleShare: settings.staleShare },
-  );
-  const gates = evaluateGates(settings.gates, gateMetrics(profile, manifest, run, costUsd));
+  const input = {
+    runId: run.runId,
+    pair: run.pair,
+    key: manifest.key,
+    groups: groups.map((g) => ({ index: g.index, files: g.files, columns: g.columns })),
+    labels: manifest.labels.columns,
+    rows: run.labelRows,
+    cuts: foldCuts(folds),
+  };
+  const profileSettings = { warmupRows: settings.warmupRows, staleShare: settings.staleShare };
+  let profile: DatasetProfile | undefined;
+  let cutRows: number[];
+  let metrics: Record<GateMetric, number>;
+  let gateList = settings.gates;
+  const notes: string[] = [];
+  if (settings.mode === 'full') {
+    ({ profile, cutRows } = await profileDataset(deps.warehouse, input, profileSettings));
+    metrics = gateMetrics(profile, manifest, run, costUsd);
+  } else {
+    const keys = await profileKeys(deps.warehouse, input, profileSettings);
+    cutRows = keys.cutRows;
+    metrics = { rows: run.labelRows, columns: manifest.columnCount, feature_null_share: Math.round(report.totals.nullRate * 1e6) / 1e6, label_null_share: 0, leakage: 0, constant: 0, duplicates: 0, stale: 0, unexpected_gaps: keys.gaps.unexpected.length, cost_usd: costUsd ?? 0 };
+    const skipped = gateList.filter((g) => PROFILE_METRICS.includes(g.metric));
+    gateList = gateList.filter((g) => !PROFILE_METRICS.includes(g.metric));
+    if (skipped.length > 0) notes.push(`BQX_PROFILE=keys: columns not profiled, gates not checked: ${skipped.map((g) => g.gate).join(', ')}`);
+  }
+  const gates = evaluateGates(gateList, metrics);
   return {
-    profile,
+    ...(profile ? { profile } : {}),
     gates,
     failed: gates.filter((g) => !g.passed && g.level === 'fail'),
-    warnings: gates.filter((g) => !g.passed && g.level === 'warn').map(gateMessage),
+    warnings: [...notes, ...gates.filter((g) => !g.passed && g.level === 'warn').map(gateMessage)],
     folds,
     cutRows,
     profileMs: Date.now() - began,

@@ -33,6 +33,13 @@ export function sampleLayout(rows: number): Pick<ProfileJob, 'blockFrom' | 'bloc
   return { blockFrom, blockRows: Math.max(0, Math.min(BLOCK_ROWS, rows - blockFrom)), spreadStep: Math.max(1, Math.floor(rows / SPREAD_ROWS)) };
 }
 
+/** Key gaps and fold rows only (BQX_PROFILE=keys): no column is read but the key. */
+export async function profileKeys(warehouse: Warehouse, input: ProfileInput, settings: ProfileSettings): Promise<{ gaps: DatasetProfile['gaps']; cutRows: number[] }> {
+  const keyOnly = input.groups.slice(0, 1).map((g) => ({ ...g, columns: [input.key] }));
+  const data = await warehouse.profile({ ...input, groups: keyOnly, labels: [], warmupRows: settings.warmupRows, ...sampleLayout(input.rows) });
+  return { gaps: classifyGaps(data.gaps), cutRows: data.cutRows };
+}
+
 export async function profileDataset(warehouse: Warehouse, input: ProfileInput, settings: ProfileSettings): Promise<{ profile: DatasetProfile; cutRows: number[] }> {
   const layout = sampleLayout(input.rows);
   const data = await warehouse.profile({ ...input, warmupRows: settings.warmupRows, ...layout });

@@ -27,7 +27,7 @@ const TABLES = /^(mkt_[a-z]+|der_eurusd|mom_eurusd|agg_eurusd|corr_etf_idx_eurus
 const RULES = 'mkt_*,!mkt_*_summary,der_{pair},mom_{pair},agg_{pair},corr_etf_idx_{pair}_spy,corr_bqx_ibkr_{pair}_vixy,tri_agg_bqx_eur_gbp_aud';
 
 function bqx(home: string, args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [BQX, ...args], { env: { ...process.env, BQX_HOME: home, BQX_TABLE_RULES: RULES, ...env }, encoding: 'utf8', timeout: 300_000 });
+  const r = spawnSync(process.execPath, [BQX, ...args], { env: { ...process.env, BQX_HOME: home, BQX_TABLE_RULES: RULES, BQX_PROFILE: 'full', ...env }, encoding: 'utf8', timeout: 300_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
