@@ -1,6 +1,8 @@
 // Configuration, read once from the environment and validated. A bad value stops start-up with a
 // message naming the variable and the value it got (DESIGN.md: "Configuration is read once").
 
+import { GateError, parseGates, type Gate } from './profile/gates.js';
+
 export class ConfigError extends Error {
   constructor(readonly variable: string, readonly value: string | undefined, reason: string) {
     super(`${variable}=${JSON.stringify(value ?? '')}: ${reason}`);
@@ -42,6 +44,15 @@ export interface Config {
   pendingLimitHours: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   topics: Topics;
+  /** The dataset profile, quality gates and time folds (issue 10). */
+  profile: {
+    /** `full`: every column profiled; `keys`: only key gaps and fold rows (the column pass costs minutes at 17,038 columns). */
+    mode: 'full' | 'keys';
+    warmupRows: number;
+    staleShare: number;
+    gates: Gate[];
+    folds: { trainDays: number; validationDays: number; testDays: number; stepDays: number; purgeMinutes: number; embargoMinutes: number };
+  };
   embedded: {
     home: string;
     extractConcurrency: number;
@@ -84,6 +95,16 @@ export const CONFIG_DEFAULTS = {
   BQX_TOPIC_EXTRACT_REQUESTS: 'bqx-extract-requests',
   BQX_TOPIC_MERGE_REQUESTS: 'bqx-merge-requests',
   BQX_TOPIC_RUN_EVENTS: 'bqx-run-events',
+  BQX_PROFILE: 'full',
+  BQX_PROFILE_WARMUP_ROWS: '1440',
+  BQX_PROFILE_STALE_SHARE: '0.5',
+  BQX_GATES: 'rows >= 1:fail, feature_null_share <= 0.05:warn, label_null_share <= 0.01:warn, leakage == 0:warn, cost_usd <= 2:warn',
+  BQX_FOLD_TRAIN_DAYS: '365',
+  BQX_FOLD_VALIDATION_DAYS: '23',
+  BQX_FOLD_TEST_DAYS: '7',
+  BQX_FOLD_STEP_DAYS: '30',
+  BQX_FOLD_PURGE_MINUTES: '105',
+  BQX_FOLD_EMBARGO_MINUTES: '60',
   BQX_HOME: '.bqx',
   BQX_EXTRACT_CONCURRENCY: '2',
   BQX_MERGE_MEMORY_MB: '2048',
@@ -175,6 +196,20 @@ export function loadConfig(env: Env = process.env): Config {
       mergeRequests: str('BQX_TOPIC_MERGE_REQUESTS', TOPIC, 'a Pub/Sub topic name'),
       runEvents: str('BQX_TOPIC_RUN_EVENTS', TOPIC, 'a Pub/Sub topic name'),
     },
+    profile: {
+      mode: profileMode(raw('BQX_PROFILE')),
+      warmupRows: int('BQX_PROFILE_WARMUP_ROWS', 0, 10_000_000),
+      staleShare: share('BQX_PROFILE_STALE_SHARE', raw('BQX_PROFILE_STALE_SHARE')),
+      gates: gates('BQX_GATES', raw('BQX_GATES')),
+      folds: {
+        trainDays: positive('BQX_FOLD_TRAIN_DAYS', raw('BQX_FOLD_TRAIN_DAYS')),
+        validationDays: positive('BQX_FOLD_VALIDATION_DAYS', raw('BQX_FOLD_VALIDATION_DAYS')),
+        testDays: positive('BQX_FOLD_TEST_DAYS', raw('BQX_FOLD_TEST_DAYS')),
+        stepDays: positive('BQX_FOLD_STEP_DAYS', raw('BQX_FOLD_STEP_DAYS')),
+        purgeMinutes: int('BQX_FOLD_PURGE_MINUTES', 0, 1_000_000),
+        embargoMinutes: int('BQX_FOLD_EMBARGO_MINUTES', 0, 1_000_000),
+      },
+    },
     embedded: {
       home: str('BQX_HOME', /^[^\0]+$/, 'a folder path'),
       extractConcurrency: int('BQX_EXTRACT_CONCURRENCY', 1, 64),
@@ -193,6 +228,31 @@ export function loadConfig(env: Env = process.env): Config {
       jobWaitSeconds: int('BQX_JOB_WAIT_SECONDS', 10, 3600),
     },
   };
+}
+
+function profileMode(v: string | undefined): 'full' | 'keys' {
+  if (v !== 'full' && v !== 'keys') throw new ConfigError('BQX_PROFILE', v, 'must be "full" or "keys"');
+  return v;
+}
+
+function share(name: ConfigVariable, v: string | undefined): number {
+  if (v === undefined || !/^\d+(\.\d+)?$/.test(v) || Number(v) <= 0 || Number(v) > 1) throw new ConfigError(name, v, 'must be a share above 0 and at most 1, such as 0.5');
+  return Number(v);
+}
+
+function positive(name: ConfigVariable, v: string | undefined): number {
+  if (v === undefined || !/^\d+(\.\d+)?$/.test(v) || Number(v) <= 0) throw new ConfigError(name, v, 'must be a number of days above 0');
+  return Number(v);
+}
+
+/** Comma-separated quality gates, `metric op number[:fail|warn]` (shared/profile/gates.ts). */
+function gates(name: ConfigVariable, v: string | undefined): Gate[] {
+  try {
+    return parseGates(v ?? '');
+  } catch (error) {
+    if (error instanceof GateError) throw new ConfigError(name, v, error.message);
+    throw error;
+  }
 }
 
 function num(name: ConfigVariable, v: string | undefined): number {

@@ -5,6 +5,7 @@
 import type { RunManifest } from './manifest.js';
 import type { MergePlan } from './planner.js';
 import type { Shard } from './shards.js';
+import type { ColumnComparison, CompareJob, ProfileData, ProfileJob } from './profile/types.js';
 
 export interface LogFields {
   runId?: string;
@@ -144,6 +145,10 @@ export interface Warehouse {
   labelStats(dataset: string, table: string, window?: Window): Promise<LabelStats>;
   extract(job: ExtractJob): Promise<ExtractResult>;
   merge(job: MergeJob, progress?: (p: MergeProgress) => void): Promise<MergeResult>;
+  /** One pass over an output dataset's columns: statistics, key gaps and a small sample (shared/profile). */
+  profile(job: ProfileJob): Promise<ProfileData>;
+  /** Column pairs compared row by row (one shifted), on a deterministic sample of rows. */
+  compareColumns(job: CompareJob): Promise<ColumnComparison[]>;
   close(): Promise<void>;
 }
 

@@ -4,6 +4,8 @@
 
 import type { RunManifest } from './manifest.js';
 import type { CheckpointRecord } from './ports.js';
+import type { GateResult } from './profile/gates.js';
+import type { DatasetProfile } from './profile/types.js';
 
 export interface FeatureStats {
   feature: string;
@@ -28,6 +30,9 @@ export interface RunReport {
   features: FeatureStats[];
   totals: { features: number; columns: number; duplicates: number; nullRate: number; allNullFeatures: number; partialFeatures: number };
   warnings: string[];
+  /** The dataset profile and the quality gates (shared/profile), once the output is verified. */
+  profile?: DatasetProfile;
+  gates?: GateResult[];
 }
 
 /** Coverage under this share of the label keys is reported as not covering the window. */

@@ -3,7 +3,9 @@
 // write _manifest.json and the report, and record and publish the outcome.
 
 import { readFooter } from '../checkpoint.js';
+import { columnLedger } from '../ledger.js';
 import { columnMapping, outputColumns, type RunManifest } from '../manifest.js';
+import { gateMessage } from '../profile/gates.js';
 import { paths } from '../naming.js';
 import { planMerge } from '../planner.js';
 import type { MergedGroup, MergedShard, RunOutput, RunRecord } from '../ports.js';
@@ -11,7 +13,9 @@ import { shardGrid } from '../shards.js';
 import { buildReport, type RunReport } from '../report.js';
 import type { ChainDeps } from './deps.js';
 import type { MergeRequest } from './messages.js';
+import { writeDatasetExtras } from './datasetFiles.js';
 import { followUp } from './pending.js';
+import { checkQuality, type Quality } from './quality.js';
 import { failOnError, failRun, loadManifest, moved, publishOutcome } from './runs.js';
 
 export type MergeOutcome = 'succeeded' | 'failed' | 'ignored' | 'pending';
@@ -53,25 +57,29 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
   }
 
   const report = buildReport(manifest, checkpoints, run.labelRows);
-  const output = await writeOutputs(deps, manifest, run, result.groups, result.shards, report);
+  // Profile, folds and quality gates (issue 10); a failed `fail` gate fails the run, outputs kept.
+  const quality = await failOnError(deps, runId, 'profile', () => checkQuality(deps, manifest, run, result.groups, result.costUsd, report));
+  const output = await writeOutputs(deps, manifest, run, result.groups, result.shards, { ...report, ...(quality.profile ? { profile: quality.profile } : {}), gates: quality.gates }, quality);
+  const failedGates = quality.failed.map(gateMessage).join('; ');
   const now = deps.clock.now();
   const { run: done, changed } = await deps.store.updateRun(runId, (r) =>
     r.state === 'merging'
       ? {
-          ...moved(r, 'succeeded', now),
+          ...(failedGates ? { ...moved(r, 'failed', now, failedGates), error: failedGates } : moved(r, 'succeeded', now)),
           output,
-          warnings: report.warnings,
-          timings: { ...r.timings, merge_ms: mergeMs, total_ms: now.getTime() - Date.parse(r.createdAt) },
+          warnings: [...report.warnings, ...quality.warnings],
+          timings: { ...r.timings, merge_ms: mergeMs, profile_ms: quality.profileMs, total_ms: now.getTime() - Date.parse(r.createdAt) },
           ...(result.bytesProcessed !== undefined ? { bytesProcessed: result.bytesProcessed } : {}),
           ...(result.costUsd !== undefined ? { costUsd: result.costUsd } : {}),
         }
       : undefined,
   );
   if (changed) {
-    deps.logger.info(`run succeeded: ${output.rows} rows x ${output.columns} columns in ${output.files.length} file(s)`, log);
+    if (failedGates) deps.logger.error(`run failed: ${failedGates}`, log);
+    else deps.logger.info(`run succeeded: ${output.rows} rows x ${output.columns} columns in ${output.files.length} file(s)`, log);
     await publishOutcome(deps, done);
   }
-  return changed ? 'succeeded' : 'ignored';
+  return changed ? (failedGates ? 'failed' : 'succeeded') : 'ignored';
 }
 
 /** Checks what the merge wrote, from the adapter's counts and the output files' own footers. */
@@ -127,7 +135,7 @@ function verifyShards(run: RunRecord, groups: MergedGroup[], shards: MergedShard
   return problems;
 }
 
-async function writeOutputs(deps: ChainDeps, manifest: RunManifest, run: RunRecord, groups: MergedGroup[], shards: MergedShard[], report: RunReport): Promise<RunOutput> {
+async function writeOutputs(deps: ChainDeps, manifest: RunManifest, run: RunRecord, groups: MergedGroup[], shards: MergedShard[], report: RunReport, quality: Quality): Promise<RunOutput> {
   const manifestObject = paths.outputManifest(run.pair, run.runId);
   const reportObject = paths.outputReport(run.pair, run.runId);
   const files = groups.flatMap((g) => g.files);
@@ -151,10 +159,14 @@ async function writeOutputs(deps: ChainDeps, manifest: RunManifest, run: RunReco
       groups: s.groups.map((g) => ({ index: g.index, files: g.files.map((f) => deps.output.uri(f)), objects: g.files, rows: g.rows, bytes: g.bytes })),
     })),
     columnMapping: columnMapping(manifest),
+    ledger: columnLedger(manifest, deps.config.currencies),
     features: report.features,
-    warnings: report.warnings,
+    warnings: [...report.warnings, ...quality.warnings],
+    gates: quality.gates,
+    passed: quality.failed.length === 0,
     createdAt: deps.clock.now().toISOString(),
   };
+  await writeDatasetExtras(deps, run, outputManifest, report, quality);
   await deps.output.write(reportObject, JSON.stringify(report, null, 1), { contentType: 'application/json' });
   await deps.output.write(manifestObject, JSON.stringify(outputManifest, null, 1), { contentType: 'application/json' });
   return { manifest: manifestObject, report: reportObject, rows: run.labelRows, columns: manifest.columnCount, files, bytes };

@@ -6,12 +6,15 @@ export interface Args {
   command: string;
   positional: string[];
   flags: Map<string, string | true>;
+  /** Every value of a flag given more than once (`--gate a --gate b`), in order. */
+  repeated: Map<string, string[]>;
 }
 
 /** Parses argv; an option in neither set is refused, naming it. */
 export function parseArgs(argv: readonly string[], booleanFlags: ReadonlySet<string>, valueFlags: ReadonlySet<string>): Args {
   const positional: string[] = [];
   const flags = new Map<string, string | true>();
+  const repeated = new Map<string, string[]>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--') {
@@ -27,6 +30,7 @@ export function parseArgs(argv: readonly string[], booleanFlags: ReadonlySet<str
         const value = inline ?? argv[++i];
         if (value === undefined || value.startsWith('--')) throw new InputError(`--${name} needs a value`);
         flags.set(name, value);
+        repeated.set(name, [...(repeated.get(name) ?? []), value]);
       } else {
         throw new InputError(`unknown option --${name}`);
       }
@@ -36,7 +40,7 @@ export function parseArgs(argv: readonly string[], booleanFlags: ReadonlySet<str
       positional.push(arg);
     }
   }
-  return { command: positional.shift() ?? 'help', positional, flags };
+  return { command: positional.shift() ?? 'help', positional, flags, repeated };
 }
 
 export function stringFlag(args: Args, name: string): string | undefined {

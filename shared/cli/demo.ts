@@ -9,12 +9,14 @@ import type { Embedded } from '../runtime/embedded.js';
 import { ProgressBar } from './progress.js';
 
 interface DemoState {
-  version: 1;
+  version: number;
   pairs: string[];
   rows: number;
 }
 
-const VERSION = 1;
+/** 2: the demo plants what the profile must find (shared/demo/plants.ts), so a version 1 demo is rebuilt. */
+export const DEMO_VERSION = 2;
+const VERSION = DEMO_VERSION;
 
 /**
  * `requestedRows` is what the user asked for with --rows; without it, an existing demo is used at

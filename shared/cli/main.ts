@@ -22,6 +22,7 @@ import { ensureDemo } from './demo.js';
 import { gcCommand } from './gc.js';
 import { gcpRunCommand, gcpStatusCommand } from './gcp.js';
 import { ProgressBar } from './progress.js';
+import { reportCommand, withGateFlags } from './report.js';
 import { summarise, summaryTable } from './summary.js';
 import { verifyManifest } from './verify.js';
 
@@ -33,6 +34,7 @@ usage:
       --rows N              rows per demo table (default BQX_DEMO_ROWS)
       --consolidate         also write one training_<pair>.parquet
       --force               fail the pair's active run and start a new one
+      --gate 'rows >= 150000:fail'   a quality gate (repeatable; added to BQX_GATES)
       --json                print one JSON summary to stdout
       --verbose             logs to stderr as well as to BQX_HOME/logs/bqx.log
       --stack emulators     run it through the deployed entry points on the Pub/Sub and Firestore
@@ -42,6 +44,7 @@ usage:
                             run-requests topic and follow the run in Firestore (same bars, summary, --json)
   bqx status [runId|pair] --target gcp [--project P]   the same, from a deployed chain's Firestore
   bqx rerun <runId> --missing | --merge | --features a,b   reopen a run for part of its work
+  bqx report <runId|pair>   the dataset profile and quality gates of a finished run  (--json)
   bqx verify <_manifest.json>   check a training dataset against its manifest
   bqx demo [--pairs eurusd,gbpusd] [--rows N]   build the demo warehouse
   bqx gc [pair] [--keep N] [--json]   keep the last N datasets per pair (default BQX_KEEP), remove older runs
@@ -49,7 +52,7 @@ usage:
 data lives under BQX_HOME (default ./.bqx). Exit code: 0 success, 1 run failed, 2 bad input.`;
 
 const BOOLEAN_FLAGS = new Set(['json', 'consolidate', 'force', 'verbose', 'help', 'missing', 'merge', 'quiet']);
-const VALUE_FLAGS = new Set(['start', 'end', 'rows', 'features', 'pairs', 'stack', 'target', 'project', 'keep']);
+const VALUE_FLAGS = new Set(['start', 'end', 'rows', 'features', 'pairs', 'stack', 'target', 'project', 'keep', 'gate']);
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let args: Args;
@@ -72,12 +75,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         return await rerunCommand(args, config);
       case 'verify':
         return await verifyCommand(args);
+      case 'report':
+        return await reportCmd(args, config);
       case 'demo':
         return await demoCommand(args, config);
       case 'gc':
         return await gcCommand(args, config, () => open(config, false));
       default:
-        throw new InputError(`unknown command "${args.command}" (run, status, rerun, verify, demo, gc, help)`);
+        throw new InputError(`unknown command "${args.command}" (run, status, rerun, report, verify, demo, gc, help)`);
     }
   } catch (error) {
     const known = [ConfigError, InputError, NotFoundError, ConflictError, CheckpointError].some((k) => error instanceof k);
@@ -110,8 +115,19 @@ async function open(config: Config, verbose: boolean, observe?: (e: ChainEvent) 
   return embedded;
 }
 
-async function runCommand(args: Args, config: Config): Promise<number> {
-  checkFlags(args, ['start', 'end', 'rows', 'consolidate', 'force', 'json', 'verbose', 'quiet', 'stack']);
+async function reportCmd(args: Args, config: Config): Promise<number> {
+  checkFlags(args, ['json']);
+  const embedded = await open(config, false);
+  try {
+    return await reportCommand(embedded, config, args.positional[0], args.flags.has('json'));
+  } finally {
+    await embedded.close();
+  }
+}
+
+async function runCommand(args: Args, configured: Config): Promise<number> {
+  checkFlags(args, ['start', 'end', 'rows', 'consolidate', 'force', 'json', 'verbose', 'quiet', 'stack', 'gate']);
+  const config = withGateFlags(args, configured);
   if (args.positional.length > 1) throw new InputError(`run takes one pair, got ${args.positional.join(' ')}`);
   // Everything is validated before anything is opened or written.
   const request = decodeRunRequest(
@@ -226,8 +242,9 @@ async function statusCommand(args: Args, config: Config): Promise<number> {
   }
 }
 
-async function rerunCommand(args: Args, config: Config): Promise<number> {
-  checkFlags(args, ['missing', 'merge', 'features', 'json', 'verbose']);
+async function rerunCommand(args: Args, configured: Config): Promise<number> {
+  checkFlags(args, ['missing', 'merge', 'features', 'json', 'verbose', 'gate']);
+  const config = withGateFlags(args, configured);
   const runId = assertRunId(args.positional[0]);
   const modes = ['missing', 'merge', 'features'].filter((m) => args.flags.has(m));
   if (modes.length !== 1) throw new InputError('rerun needs exactly one of --missing, --merge, --features a,b');

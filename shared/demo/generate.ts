@@ -6,6 +6,7 @@
 import type { DuckDbWarehouse } from '../adapters/local/duckdbWarehouse.js';
 import { quoteIdent } from '../naming.js';
 import { LABEL_COLUMNS, demoTables, hasDuplicates, isAllNull, startsLate, type DemoTable } from './names.js';
+import { isTradingMinute, plantedGapFilter, plantedTable } from './plants.js';
 
 export interface DemoOptions {
   pairs: string[];
@@ -15,6 +16,8 @@ export interface DemoOptions {
   labelTablePrefix: string;
   /** First key of the label range. */
   start?: string;
+  /** Only the feature tables this accepts (tests build a narrow warehouse quickly). */
+  only?: (table: string) => boolean;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -43,21 +46,23 @@ export async function buildDemoWarehouse(warehouse: DuckDbWarehouse, options: De
      WITH minutes AS (
        SELECT t FROM range($1::TIMESTAMPTZ::TIMESTAMP - INTERVAL 3 DAY, $1::TIMESTAMPTZ::TIMESTAMP + to_minutes(CAST($2 * 2 + 20000 AS BIGINT)), INTERVAL 1 MINUTE) r(t)
        WHERE NOT ((dayofweek(t) = 5 AND hour(t) >= 22) OR dayofweek(t) = 6 OR (dayofweek(t) = 0 AND hour(t) < 22))
+         AND ${plantedGapFilter(start, rows, isTradingMinute)}
      ), numbered AS (
        SELECT t, CAST(row_number() OVER (ORDER BY t) AS BIGINT) - 1 - (SELECT count(*) FROM minutes WHERE t < $1::TIMESTAMPTZ::TIMESTAMP) AS i FROM minutes
      )
      SELECT t::TIMESTAMPTZ AS interval_time, i FROM numbered WHERE i >= -${FEATURE_MARGIN_MINUTES} AND i < $2 + ${FEATURE_MARGIN_MINUTES} ORDER BY i`,
     [start, rows],
   );
-  const tables = demoTables(options.pairs);
+  const tables = demoTables(options.pairs).filter((t) => options.only?.(t.table) ?? true);
   const total = tables.length + options.pairs.length;
   let done = 0;
   for (const pair of options.pairs) {
     await warehouse.execute(labelTableSql(lds, `${options.labelTablePrefix}${pair}`, rows));
     options.onProgress?.(++done, total);
   }
+  const labelTable = (pair: string) => `${q(lds)}.${q(`${options.labelTablePrefix}${pair}`)}`;
   for (const table of tables) {
-    await warehouse.execute(featureTableSql(fds, table, rows));
+    await warehouse.execute(featureTableSql(fds, table, rows, labelTable));
     options.onProgress?.(++done, total);
   }
   await warehouse.execute('DROP SCHEMA demo_scratch CASCADE');
@@ -71,16 +76,21 @@ function labelTableSql(dataset: string, table: string, rows: number): string {
 FROM demo_scratch.keys WHERE i >= 0 AND i < ${rows} ORDER BY interval_time`;
 }
 
-function featureTableSql(dataset: string, t: DemoTable, rows: number): string {
+function featureTableSql(dataset: string, t: DemoTable, rows: number, labelTable: (pair: string) => string): string {
+  // What the profile must find (shared/demo/plants.ts): planted columns replace the generated ones.
+  const plant = plantedTable(t.table, t.pairs, rows, labelTable);
   // Smooth series with a little noise, rounded as prices are: compresses like real features do.
-  const value = (k: number) =>
+  const generated = (k: number) =>
     isAllNull(t.table)
       ? 'CAST(NULL AS DOUBLE)'
       : `CASE WHEN random() < 0.02 THEN NULL ELSE round(sin(i * ${(0.001 * (1 + (k % 13))).toFixed(4)} + ${k % 7}) * ${1 + (k % 5)} + random() * 0.0005, 5) END`;
+  const planted = (c: string, k: number) => plant.columns.get(c) ?? generated(k);
+  const value = (c: string, k: number) => (plant.allNullWhen ? `CASE WHEN ${plant.allNullWhen} THEN NULL ELSE ${planted(c, k)} END` : planted(c, k));
   const metadata = t.metadata.map((m, i) => `${literal(t.pairs[i] ?? t.pairs[0] ?? '')} AS ${q(m)}`);
-  const select = ['interval_time', ...metadata, ...t.columns.map((c, k) => `${value(k)} AS ${q(c)}`)].join(', ');
-  const from = startsLate(t.table) ? `demo_scratch.keys WHERE i >= ${Math.floor(rows * 0.4)}` : 'demo_scratch.keys';
-  const dupes = hasDuplicates(t.table) ? `\nUNION ALL SELECT ${select} FROM demo_scratch.keys WHERE i % 97 = 13` : '';
+  const select = ['interval_time', ...metadata, ...t.columns.map((c, k) => `${value(c, k)} AS ${q(c)}`)].join(', ');
+  const keys = plant.join ? `demo_scratch.keys ${plant.join}` : 'demo_scratch.keys';
+  const from = startsLate(t.table) ? `${keys} WHERE i >= ${Math.floor(rows * 0.4)}` : keys;
+  const dupes = hasDuplicates(t.table) ? `\nUNION ALL SELECT ${select} FROM ${keys} WHERE i % 97 = 13` : '';
   return `CREATE OR REPLACE TABLE ${q(dataset)}.${q(t.table)} AS SELECT ${select} FROM ${from}${dupes}`;
 }
 

@@ -45,6 +45,8 @@ function slowWarehouse(inner: Warehouse, clock: SimClock, waitSeconds: { extract
     close: () => Promise.resolve(),
     extract: async (job) => wait(`extract ${job.feature}`, 'extract', takes.extract?.[job.feature] ?? 0) ?? inner.extract(job),
     merge: async (job, progress) => wait(`merge ${job.runId}`, 'merge', takes.merge ?? 0) ?? inner.merge(job, progress),
+    profile: (job) => inner.profile(job),
+    compareColumns: (job) => inner.compareColumns(job),
   };
 }
 

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { InProcessBus } from '../../shared/adapters/local/bus.js';
 import { DuckDbWarehouse } from '../../shared/adapters/local/duckdbWarehouse.js';
 import { FolderObjectStore } from '../../shared/adapters/local/folderStore.js';
+import { DEMO_VERSION } from '../../shared/cli/demo.js';
 import { loadConfig, type Config } from '../../shared/config.js';
 import { buildDemoWarehouse } from '../../shared/demo/generate.js';
 import { silentLogger } from '../../shared/log.js';
@@ -27,7 +28,7 @@ export function demoWarehouse(rows: number, pairs: string[] = ['eurusd']): Promi
       const warehouse = await DuckDbWarehouse.open(path.join(dir, 'warehouse.duckdb'), store, store, { memoryMb: 1024 });
       await buildDemoWarehouse(warehouse, { pairs, rows, featuresDataset: config.featuresDataset, labelsDataset: config.labelsDataset, labelTablePrefix: config.labelTablePrefix });
       await warehouse.close();
-      writeFileSync(path.join(dir, 'demo.json'), JSON.stringify({ version: 1, pairs, rows }));
+      writeFileSync(path.join(dir, 'demo.json'), JSON.stringify({ version: DEMO_VERSION, pairs, rows }));
       return dir;
     })();
     built.set(key, promise);

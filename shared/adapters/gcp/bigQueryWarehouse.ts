@@ -28,6 +28,8 @@ import type {
 import { renderExtract, renderExtractCounts, renderLabelStats, renderListTables, normaliseType } from './bigQuerySql.js';
 import { ATTEMPT_DIR, JobRunner, attemptDir, type RunContext, type StepSpec } from './bigQueryJobs.js';
 import { mergeSteps } from './bigQueryMergeSteps.js';
+import { compareBigQuery, profileBigQuery } from './bigQueryProfile.js';
+import type { ColumnComparison, CompareJob, ProfileData, ProfileJob } from '../../profile/types.js';
 import { estimateObject, mergeState, recordFinished, type FinishedMerge } from './mergeState.js';
 import { mapLimit } from './concurrency.js';
 import { allWithin, readGroupKeys, sameSequence } from './outputKeys.js';
@@ -221,6 +223,15 @@ export class BigQueryWarehouse implements Warehouse {
     await recordFinished(this.staging, job.runId, state.fp, state.epoch, result);
     this.logger.info('merge finished', { runId: job.runId, pair: job.pair, step: 'merge', groups: groups.length, bytesBilled: billed, estimate, dropped, epoch: state.epoch });
     return result;
+  }
+
+  /** The output's groups loaded into the run's scratch area and measured there (bigQueryProfile.ts). */
+  async profile(job: ProfileJob): Promise<ProfileData> {
+    return profileBigQuery(this.jobs, this.config, this.output, job);
+  }
+
+  async compareColumns(job: CompareJob): Promise<ColumnComparison[]> {
+    return compareBigQuery(this.jobs, this.config, this.output, job);
   }
 
   async close(): Promise<void> {}

@@ -9,8 +9,10 @@ import path from 'node:path';
 import { errorMessage } from '../../log.js';
 import { KEY_COLUMN, assertIdentifier, paths } from '../../naming.js';
 import type { CatalogTable, ExtractJob, ExtractResult, LabelStats, MergeJob, MergeProgress, MergeResult, MergedGroup, MergedShard, Warehouse, Window } from '../../ports.js';
+import type { ColumnComparison, CompareJob, ProfileData, ProfileJob } from '../../profile/types.js';
 import type { Shard } from '../../shards.js';
 import { byGroup } from '../../outputShards.js';
+import { compareDuckDb, profileDuckDb } from './duckdbProfile.js';
 import * as sql from './duckdbSql.js';
 import type { FolderObjectStore } from './folderStore.js';
 import { chunkRange, concatParquet, readChunk, readLocalFooter, stitchParquet } from './parquetStitch.js';
@@ -255,6 +257,14 @@ export class DuckDbWarehouse implements Warehouse {
     let bytes = 0;
     for (const f of files) bytes += (await this.output.size(f)) ?? 0;
     return { distinctKeys: Number(counts[0]), keysInOrder: Number(order[0]) === 0, bytes, keysInRange: Number(counts[1]) === 0 };
+  }
+
+  async profile(job: ProfileJob): Promise<ProfileData> {
+    return profileDuckDb((body) => this.withConnection(body), (o) => this.output.uri(o), job, this.options.memoryMb);
+  }
+
+  async compareColumns(job: CompareJob): Promise<ColumnComparison[]> {
+    return compareDuckDb((body) => this.withConnection(body), (o) => this.output.uri(o), job);
   }
 
   /**

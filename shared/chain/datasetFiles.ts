@@ -1,0 +1,30 @@
+// The files written beside a dataset's _manifest.json and report.json: folds.json (time folds,
+// shared/folds.ts) and report.html (one self-contained page, shared/profile/html.ts). The page's
+// charting library is loaded only here, when a run finishes, so the CLI starts without it.
+
+import { foldsFile } from '../folds.js';
+import { paths } from '../naming.js';
+import type { RunRecord } from '../ports.js';
+import type { RunReport } from '../report.js';
+import type { ChainDeps } from './deps.js';
+import type { Quality } from './quality.js';
+
+/** The parts of the output manifest the extra files read; `shards` when the dataset has row shards. */
+export interface ManifestView {
+  rows: number;
+  shards?: { index: number; rows: number }[];
+}
+
+export const datasetFile = {
+  folds: (pair: string, runId: string) => `${paths.outputDir(pair, runId)}folds.json`,
+  html: (pair: string, runId: string) => `${paths.outputDir(pair, runId)}report.html`,
+};
+
+export async function writeDatasetExtras(deps: ChainDeps, run: RunRecord, manifest: ManifestView, report: RunReport, quality: Quality): Promise<void> {
+  const shards = Array.isArray(manifest.shards) && manifest.shards.length > 0 ? manifest.shards : [{ index: 0, rows: manifest.rows }];
+  const folds = foldsFile(quality.folds, quality.cutRows, shards);
+  await deps.output.write(datasetFile.folds(run.pair, run.runId), JSON.stringify(folds, null, 1), { contentType: 'application/json' });
+  const { renderReportHtml } = await import('../profile/html.js');
+  const html = await renderReportHtml({ report, run, gates: quality.gates, folds: folds.folds.length });
+  await deps.output.write(datasetFile.html(run.pair, run.runId), html, { contentType: 'text/html' });
+}

@@ -1,0 +1,108 @@
+// What the merge checks after the output is verified and before it is published: the dataset
+// profile (shared/profile), the time folds' row ranges, and the quality gates. The warehouse does
+// the scanning (its `profile` and `compareColumns`), so on BigQuery it runs where the data is.
+
+import { foldCuts, planFolds, type FoldPlan } from '../folds.js';
+import type { RunManifest } from '../manifest.js';
+import type { MergedGroup, RunRecord } from '../ports.js';
+import { labelHorizon } from '../profile/findings.js';
+import { evaluateGates, gateMessage, type GateMetric, type GateResult } from '../profile/gates.js';
+import { profileDataset, profileKeys } from '../profile/profile.js';
+import type { DatasetProfile } from '../profile/types.js';
+import type { RunReport } from '../report.js';
+import type { ChainDeps } from './deps.js';
+
+export interface Quality {
+  /** Absent with BQX_PROFILE=keys. */
+  profile?: DatasetProfile;
+  gates: GateResult[];
+  /** `fail` gates that did not pass: the run fails with these. */
+  failed: GateResult[];
+  /** `warn` gates that did not pass, as summary warnings. */
+  warnings: string[];
+  folds: FoldPlan;
+  cutRows: number[];
+  profileMs: number;
+}
+
+/** Gate metrics that need the column profile: with BQX_PROFILE=keys they are not checked, and the run says so. */
+const PROFILE_METRICS: readonly GateMetric[] = ['label_null_share', 'leakage', 'constant', 'duplicates', 'stale'];
+
+export async function checkQuality(deps: ChainDeps, manifest: RunManifest, run: RunRecord, groups: MergedGroup[], costUsd: number | undefined, report: RunReport): Promise<Quality> {
+  const began = Date.now();
+  const settings = deps.config.profile;
+  const longest = Math.max(0, ...manifest.labels.columns.map((l) => labelHorizon(l) ?? 0));
+  const folds = planFolds(run, run.window.start, lastKey(run), settings.folds, longest);
+  const input = {
+    runId: run.runId,
+    pair: run.pair,
+    key: manifest.key,
+    groups: groups.map((g) => ({ index: g.index, files: g.files, columns: g.columns })),
+    labels: manifest.labels.columns,
+    rows: run.labelRows,
+    cuts: foldCuts(folds),
+  };
+  const profileSettings = { warmupRows: settings.warmupRows, staleShare: settings.staleShare };
+  let profile: DatasetProfile | undefined;
+  let cutRows: number[];
+  let metrics: Record<GateMetric, number>;
+  let gateList = settings.gates;
+  const notes: string[] = [];
+  if (settings.mode === 'full') {
+    ({ profile, cutRows } = await profileDataset(deps.warehouse, input, profileSettings));
+    metrics = gateMetrics(profile, manifest, run, costUsd);
+  } else {
+    const keys = await profileKeys(deps.warehouse, input, profileSettings);
+    cutRows = keys.cutRows;
+    metrics = { rows: run.labelRows, columns: manifest.columnCount, feature_null_share: Math.round(report.totals.nullRate * 1e6) / 1e6, label_null_share: 0, leakage: 0, constant: 0, duplicates: 0, stale: 0, unexpected_gaps: keys.gaps.unexpected.length, cost_usd: costUsd ?? 0 };
+    const skipped = gateList.filter((g) => PROFILE_METRICS.includes(g.metric));
+    gateList = gateList.filter((g) => !PROFILE_METRICS.includes(g.metric));
+    if (skipped.length > 0) notes.push(`BQX_PROFILE=keys: columns not profiled, gates not checked: ${skipped.map((g) => g.gate).join(', ')}`);
+  }
+  const gates = evaluateGates(gateList, metrics);
+  return {
+    ...(profile ? { profile } : {}),
+    gates,
+    failed: gates.filter((g) => !g.passed && g.level === 'fail'),
+    warnings: [...notes, ...gates.filter((g) => !g.passed && g.level === 'warn').map(gateMessage)],
+    folds,
+    cutRows,
+    profileMs: Date.now() - began,
+  };
+}
+
+/** The last minute of the window [start, end). */
+function lastKey(run: RunRecord): string {
+  return new Date(Date.parse(run.window.end) - 60_000).toISOString();
+}
+
+/** The measured values the gates compare; shares are of cells. */
+export function gateMetrics(profile: DatasetProfile, manifest: RunManifest, run: RunRecord, costUsd: number | undefined): Record<GateMetric, number> {
+  const labels = new Set(manifest.labels.columns);
+  const features = profile.columns.filter((c) => !labels.has(c.column));
+  const share = (values: number[]) => (values.length > 0 ? values.reduce((a, b) => a + b, 0) / values.length : 0);
+  // Label nulls before each label's tail: the tail is expected (labels look ahead) and is
+  // reported per label in profile.labels against its horizon.
+  const tails = new Map(profile.labels.map((t) => [t.label, t.tailNulls]));
+  let labelNulls = 0;
+  let labelCells = 0;
+  for (const c of profile.columns) {
+    if (!labels.has(c.column)) continue;
+    const body = run.labelRows - (tails.get(c.column) ?? 0);
+    labelNulls += Math.max(0, c.nullShare * run.labelRows - (tails.get(c.column) ?? 0));
+    labelCells += Math.max(0, body);
+  }
+  const round = (x: number) => Math.round(x * 1e6) / 1e6;
+  return {
+    rows: run.labelRows,
+    columns: manifest.columnCount,
+    feature_null_share: round(share(features.map((c) => c.nullShare))),
+    label_null_share: round(labelCells > 0 ? labelNulls / labelCells : 0),
+    leakage: profile.leakage.length,
+    constant: profile.constant.length,
+    duplicates: profile.duplicates.reduce((n, g) => n + g.length - 1, 0),
+    stale: profile.stale.length,
+    unexpected_gaps: profile.gaps.unexpected.length,
+    cost_usd: costUsd ?? 0,
+  };
+}

@@ -1,0 +1,63 @@
+// `bqx report <runId|pair>`: the dataset profile and quality gates of a finished run, from its
+// report.json, readably (or the report's `profile` and `gates` as JSON with --json). Also the
+// `--gate` option of `run` and `rerun`: gates added to the configured ones for this command.
+
+import type { Config } from '../config.js';
+import { InputError, NotFoundError, assertRunId, validatePair } from '../naming.js';
+import { GateError, parseGate } from '../profile/gates.js';
+import type { RunReport } from '../report.js';
+import type { Embedded } from '../runtime/embedded.js';
+import type { Args } from './args.js';
+
+/** The configuration with the command's `--gate` options added to BQX_GATES (or the defaults). */
+export function withGateFlags(args: Args, config: Config): Config {
+  const flags = args.repeated.get('gate') ?? [];
+  if (flags.length === 0) return config;
+  try {
+    return { ...config, profile: { ...config.profile, gates: [...config.profile.gates, ...flags.map(parseGate)] } };
+  } catch (error) {
+    if (error instanceof GateError) throw new InputError(`--gate: ${error.message}`);
+    throw error;
+  }
+}
+
+export async function reportCommand(embedded: Embedded, config: Config, target: string | undefined, json: boolean): Promise<number> {
+  if (!target) throw new InputError('report needs a run id or a pair');
+  const run = /^[a-z]{6}$/.test(target)
+    ? await embedded.store.lastRun(validatePair(target, config.currencies))
+    : await embedded.store.getRun(assertRunId(target));
+  if (!run) throw new NotFoundError(`no run found for ${target}`);
+  if (!run.output) throw new NotFoundError(`run ${run.runId} has no output yet (${run.state}${run.error ? `: ${run.error}` : ''})`);
+  const report = JSON.parse(Buffer.from(await embedded.output.read(run.output.report)).toString('utf8')) as RunReport;
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ runId: run.runId, pair: run.pair, status: run.state, profile: report.profile ?? null, gates: report.gates ?? [] })}\n`);
+  } else {
+    process.stdout.write(`${formatReport(run.runId, run.state, report, embedded.output.uri(run.output.report).replace(/report\.json$/, 'report.html'))}\n`);
+  }
+  return 0;
+}
+
+export function formatReport(runId: string, state: string, report: RunReport, html: string): string {
+  const p = report.profile;
+  const lines = [`run ${runId} (${state}): ${report.labelRows.toLocaleString('en-US')} rows x ${report.totals.columns.toLocaleString('en-US')} columns`, `page: ${html}`, ''];
+  lines.push('quality gates:');
+  for (const g of report.gates ?? []) lines.push(`  ${g.passed ? 'ok  ' : g.level === 'fail' ? 'FAIL' : 'warn'}  ${g.gate.padEnd(32)} measured ${g.value}`);
+  if (!p) return [...lines, '', 'no profile in this report (made before profiling existed)'].join('\n');
+  const section = (title: string, items: string[]) => {
+    lines.push('', `${title}: ${items.length}`);
+    for (const i of items.slice(0, 20)) lines.push(`  - ${i}`);
+    if (items.length > 20) lines.push(`  ... and ${items.length - 20} more (--json for all)`);
+  };
+  const byColumn = new Map(p.columns.map((c) => [c.column, c]));
+  section('leakage', p.leakage.map((l) => `${l.feature} ~ ${l.label}: correlation ${l.correlation}${l.shiftRows !== 0 ? `, equals the label ${l.shiftRows} row(s) earlier` : ''}`));
+  section('duplicate column groups', p.duplicates.map((g) => g.join(' = ')));
+  section('constant columns', p.constant);
+  section(`stale columns (repeat share >= ${p.settings.staleShare})`, p.stale.map((c) => `${c}: ${(byColumn.get(c)!.repeatShare * 100).toFixed(1)}% repeats, longest run ${byColumn.get(c)!.longestRun ?? '-'} rows`));
+  section(`warm-up nulls (first ${p.settings.warmupRows} rows)`, p.warmup.map((c) => `${c}: ${(byColumn.get(c)!.warmupNullShare * 100).toFixed(1)}% null in the warm-up`));
+  section('unexpected gaps in the key', p.gaps.unexpected.map((g) => `${g.from} to ${g.to}: ${g.minutes} minutes`));
+  lines.push(`weekend closures: ${p.gaps.weekend}`);
+  section('inf, NaN or beyond 10 sd', p.outliers.map((o) => `${o.column}: ${o.inf} inf, ${o.nan} NaN, ${o.beyond10sd} beyond 10 sd`));
+  const tails = p.labels.filter((l) => l.tailNulls > l.expected);
+  section('labels with more null rows at the end than their horizon', tails.map((l) => `${l.label}: ${l.tailNulls} null rows at the end, horizon ${l.horizonMinutes} min`));
+  return lines.join('\n');
+}

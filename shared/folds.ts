@@ -1,0 +1,144 @@
+// Time folds written beside every dataset (folds.json): walk-forward train / validation / test
+// splits by time, each separated by a purge of at least the longest label horizon (a training
+// row's label looks that far ahead, into the next segment) plus an embargo (López de Prado's
+// purged k-fold). DATA.md: an R² of 0.97 came from a random split that leaked the future, and
+// later splits had no gap at all. Given as key ranges and as row ranges per shard.
+
+export interface FoldSettings {
+  trainDays: number;
+  validationDays: number;
+  testDays: number;
+  stepDays: number;
+  purgeMinutes: number;
+  embargoMinutes: number;
+}
+
+export interface RowRange {
+  shard: number;
+  /** Rows [start, end) within the shard's files. */
+  start: number;
+  end: number;
+}
+
+export interface FoldSegment {
+  /** Keys [from, to), ISO-8601 UTC. */
+  from: string;
+  to: string;
+  rows: RowRange[];
+}
+
+export interface Fold {
+  index: number;
+  train: FoldSegment;
+  validation: FoldSegment;
+  test: FoldSegment;
+}
+
+export interface FoldsFile {
+  pair: string;
+  runId: string;
+  /** First key and the minute after the last one. */
+  window: { start: string; end: string };
+  /** Sizes as used: the configured ones, times `scale` when the window is shorter than one fold. */
+  trainDays: number;
+  validationDays: number;
+  testDays: number;
+  stepDays: number;
+  scale: number;
+  purgeMinutes: number;
+  embargoMinutes: number;
+  longestHorizonMinutes: number;
+  note: string;
+  folds: Fold[];
+}
+
+export interface FoldPlan {
+  file: Omit<FoldsFile, 'folds'>;
+  /** Per fold, the six boundaries: train from/to, validation from/to, test from/to (ms). */
+  bounds: number[][];
+}
+
+const MINUTE = 60_000;
+const DAY = 24 * 60 * MINUTE;
+/** When the window is shorter than one fold at the configured sizes, sizes shrink so this many folds fit. */
+export const SCALED_FOLDS = 4;
+
+/** The folds' key ranges, from the window and the settings (pure). */
+export function planFolds(run: { pair: string; runId: string }, firstKey: string, lastKey: string, settings: FoldSettings, longestHorizonMinutes: number): FoldPlan {
+  const start = Date.parse(firstKey);
+  const end = Date.parse(lastKey) + MINUTE;
+  const purge = Math.max(settings.purgeMinutes, longestHorizonMinutes);
+  const gap = (purge + settings.embargoMinutes) * MINUTE;
+  const span = end - start;
+  const sizes = [settings.trainDays, settings.validationDays, settings.testDays].map((d) => d * DAY);
+  const oneFold = sizes[0]! + sizes[1]! + sizes[2]! + 2 * gap;
+  let scale = 1;
+  let note = 'sizes as configured';
+  if (span < oneFold) {
+    scale = Math.max(0, (span - 2 * gap) / (sizes[0]! + sizes[1]! + sizes[2]! + (SCALED_FOLDS - 1) * settings.stepDays * DAY));
+    note = `the window (${(span / DAY).toFixed(2)} days) is shorter than one fold at the configured sizes: train, validation, test and step are scaled by ${scale.toFixed(4)} so that ${SCALED_FOLDS} folds fit; purge and embargo are not scaled`;
+  }
+  const [train, validation, test] = sizes.map((s) => Math.round((s * scale) / MINUTE) * MINUTE) as [number, number, number];
+  const step = Math.round((settings.stepDays * DAY * scale) / MINUTE) * MINUTE;
+  const bounds: number[][] = [];
+  if (train > 0 && validation > 0 && test > 0 && step > 0) {
+    for (let t0 = start; ; t0 += step) {
+      const b = [t0, t0 + train, t0 + train + gap, t0 + train + gap + validation, t0 + train + 2 * gap + validation, t0 + train + 2 * gap + validation + test];
+      if (b[5]! > end) break;
+      bounds.push(b);
+    }
+  }
+  if (bounds.length === 0) note = `the window (${(span / DAY).toFixed(2)} days) is too short for a fold with a purge of ${purge} and an embargo of ${settings.embargoMinutes} minutes`;
+  const days = (ms: number) => Math.round((ms / DAY) * 10000) / 10000;
+  return {
+    file: {
+      ...run,
+      window: { start: new Date(start).toISOString(), end: new Date(end).toISOString() },
+      trainDays: days(train),
+      validationDays: days(validation),
+      testDays: days(test),
+      stepDays: days(step),
+      scale: Math.round(scale * 1e6) / 1e6,
+      purgeMinutes: purge,
+      embargoMinutes: settings.embargoMinutes,
+      longestHorizonMinutes,
+      note,
+    },
+    bounds,
+  };
+}
+
+/** Every boundary of the plan, as ISO keys: what the warehouse turns into row numbers. */
+export function foldCuts(plan: FoldPlan): string[] {
+  return plan.bounds.flat().map((ms) => new Date(ms).toISOString());
+}
+
+/**
+ * The folds with row ranges: `cutRows[i]` is the number of dataset rows before cut i; shards are
+ * consecutive row blocks (the whole dataset is one shard when the manifest has none).
+ */
+export function foldsFile(plan: FoldPlan, cutRows: readonly number[], shards: readonly { index: number; rows: number }[]): FoldsFile {
+  const offsets: { index: number; first: number; rows: number }[] = [];
+  let at = 0;
+  for (const s of shards) {
+    offsets.push({ index: s.index, first: at, rows: s.rows });
+    at += s.rows;
+  }
+  const segment = (fromMs: number, toMs: number, fromRow: number, toRow: number): FoldSegment => ({
+    from: new Date(fromMs).toISOString(),
+    to: new Date(toMs).toISOString(),
+    rows: offsets
+      .map((s) => ({ shard: s.index, start: Math.max(0, fromRow - s.first), end: Math.min(s.rows, toRow - s.first) }))
+      .filter((r) => r.end > r.start),
+  });
+  const folds = plan.bounds.map((b, index) => {
+    const r = cutRows.slice(index * 6, index * 6 + 6);
+    return {
+      index,
+      train: segment(b[0]!, b[1]!, r[0]!, r[1]!),
+      validation: segment(b[2]!, b[3]!, r[2]!, r[3]!),
+      test: segment(b[4]!, b[5]!, r[4]!, r[5]!),
+    };
+  });
+  return { ...plan.file, folds };
+}

@@ -1,0 +1,76 @@
+// The dataset profile of one output (report.json's `profile`): one pass of the warehouse over
+// every column (shared/ports.ts `profile`), then the findings, then the few column pairs worth
+// comparing row by row (`compareColumns`) to confirm duplicates and leaks.
+
+import type { Warehouse } from '../ports.js';
+import { confirmedDuplicates, duplicateCandidates, duplicatePairs } from './duplicates.js';
+import { columnProfile, isConstant, labelTails, outlierColumns, staleColumns, warmupColumns } from './findings.js';
+import { classifyGaps } from './gaps.js';
+import { LEAKAGE_CORRELATION, confirmedLeaks, leakageCandidates } from './leakage.js';
+import type { DatasetProfile, ProfileJob, ProfileSettings } from './types.js';
+
+/** The leakage check's sample: every n-th row, at most this many rows (issue 10). */
+export const LEAKAGE_SAMPLE_ROWS = 200_000;
+/** Rows screened for correlation, spread over the window. */
+const SPREAD_ROWS = 256;
+/** Consecutive rows screened for shifted copies. */
+const BLOCK_ROWS = 256;
+
+export interface ProfileInput {
+  runId: string;
+  pair: string;
+  key: string;
+  groups: ProfileJob['groups'];
+  labels: string[];
+  rows: number;
+  /** Times whose row numbers the folds need. */
+  cuts: string[];
+}
+
+/** Where the sample lies: a block a third of the way in (past the warm-up, before the labels' null tail), and rows spread evenly. */
+export function sampleLayout(rows: number): Pick<ProfileJob, 'blockFrom' | 'blockRows' | 'spreadStep'> {
+  const blockFrom = Math.floor(rows * 0.35);
+  return { blockFrom, blockRows: Math.max(0, Math.min(BLOCK_ROWS, rows - blockFrom)), spreadStep: Math.max(1, Math.floor(rows / SPREAD_ROWS)) };
+}
+
+/** Key gaps and fold rows only (BQX_PROFILE=keys): no column is read but the key. */
+export async function profileKeys(warehouse: Warehouse, input: ProfileInput, settings: ProfileSettings): Promise<{ gaps: DatasetProfile['gaps']; cutRows: number[] }> {
+  const keyOnly = input.groups.slice(0, 1).map((g) => ({ ...g, columns: [input.key] }));
+  const data = await warehouse.profile({ ...input, groups: keyOnly, labels: [], warmupRows: settings.warmupRows, ...sampleLayout(input.rows) });
+  return { gaps: classifyGaps(data.gaps), cutRows: data.cutRows };
+}
+
+export async function profileDataset(warehouse: Warehouse, input: ProfileInput, settings: ProfileSettings): Promise<{ profile: DatasetProfile; cutRows: number[] }> {
+  const layout = sampleLayout(input.rows);
+  const data = await warehouse.profile({ ...input, warmupRows: settings.warmupRows, ...layout });
+  const labels = new Set(input.labels);
+  const stats = data.columns;
+  const features = stats.filter((s) => !labels.has(s.column) && !isConstant(s) && s.nonNull > 0).map((s) => s.column);
+
+  const candidates = duplicateCandidates(stats, data.sample.values);
+  const leakPairs = leakageCandidates(data.sample, features, input.labels, { from: layout.blockFrom, rows: layout.blockRows });
+  const step = Math.max(1, Math.ceil(input.rows / LEAKAGE_SAMPLE_ROWS));
+  const dupPairs = duplicatePairs(candidates);
+  // Duplicates must hold on every row; leaks are measured on the deterministic sample.
+  const [dupMeasured, leakMeasured] =
+    step === 1
+      ? await warehouse.compareColumns({ runId: input.runId, groups: input.groups, pairs: [...dupPairs, ...leakPairs], step: 1 }).then((all) => [all.slice(0, dupPairs.length), all.slice(dupPairs.length)])
+      : await Promise.all([
+          warehouse.compareColumns({ runId: input.runId, groups: input.groups, pairs: dupPairs, step: 1 }),
+          warehouse.compareColumns({ runId: input.runId, groups: input.groups, pairs: leakPairs, step }),
+        ]);
+
+  const profile: DatasetProfile = {
+    settings: { ...settings, sampleRows: Math.ceil(input.rows / step), leakageThreshold: LEAKAGE_CORRELATION },
+    columns: stats.map((s) => columnProfile(s, input.rows, settings.warmupRows)),
+    constant: stats.filter(isConstant).map((s) => s.column),
+    duplicates: confirmedDuplicates(candidates, dupMeasured!),
+    stale: staleColumns(stats, settings),
+    warmup: warmupColumns(stats, input.rows, settings.warmupRows),
+    labels: labelTails(stats, input.labels, input.rows),
+    gaps: classifyGaps(data.gaps),
+    leakage: confirmedLeaks(leakMeasured!),
+    outliers: outlierColumns(stats),
+  };
+  return { profile, cutRows: data.cutRows };
+}

@@ -1,0 +1,139 @@
+// The dataset profile's shapes: what the warehouse measures (the port's `profile` and
+// `compareColumns`), and what the core makes of it (report.json's `profile`). The warehouse does
+// the scanning where the data is; the core turns numbers into findings (findings.ts, leakage.ts).
+
+/** One dataset's output, as the profile reads it: column groups lined up row for row. */
+export interface ProfileJob {
+  runId: string;
+  pair: string;
+  key: string;
+  /** Output groups: their objects in the output store (in key order) and columns (key first). */
+  groups: { index: number; files: string[]; columns: string[] }[];
+  labels: string[];
+  rows: number;
+  /** Rows at the start counted as warm-up. */
+  warmupRows: number;
+  /** The sample: `blockRows` consecutive rows from row `blockFrom`, and every `spreadStep`-th row. */
+  blockFrom: number;
+  blockRows: number;
+  spreadStep: number;
+  /** Times (ISO) whose row numbers are wanted: the time folds' boundaries. */
+  cuts: string[];
+}
+
+/** What the warehouse measures of one column, in one pass over its values. */
+export interface ColumnStats {
+  column: string;
+  nonNull: number;
+  /** Non-null values among the first `warmupRows` rows. */
+  warmupNonNull: number;
+  /** Over finite values; null when there are none. */
+  min: number | null;
+  max: number | null;
+  mean: number | null;
+  sd: number | null;
+  inf: number;
+  nan: number;
+  /** Finite values further than 10 standard deviations from the mean. */
+  beyond10sd: number;
+  /** Rows whose (non-null) value equals the previous row's. */
+  repeats: number;
+  /**
+   * Longest stretch of consecutive rows holding one non-null value (0 when all null, 1 when no
+   * value repeats). Measured where the repeat share is at least 1 %; null below that (it is then
+   * at most repeats + 1).
+   */
+  longestRun: number | null;
+  /** Row number of the last non-null value (null when all null). */
+  lastNonNullRow: number | null;
+}
+
+export interface KeyGap {
+  /** First missing minute and the next key (the gap is [from, to)). */
+  from: string;
+  to: string;
+  minutes: number;
+}
+
+export interface ProfileData {
+  columns: ColumnStats[];
+  /** Every place where consecutive keys are more than a minute apart. */
+  gaps: KeyGap[];
+  /** The sample's row numbers, ascending, and each column's values on them (NaN for missing: compact, never the whole table). */
+  sample: { rows: number[]; values: Record<string, Float64Array> };
+  /** Per cut, the rows whose key is before it. */
+  cutRows: number[];
+}
+
+/** Compare column `a` with column `b` shifted: a at row r against b at row r - shift. */
+export interface ColumnPair {
+  a: string;
+  b: string;
+  shift: number;
+}
+
+export interface ColumnComparison extends ColumnPair {
+  /** Rows where both are non-null. */
+  both: number;
+  /** Of those, rows where they are equal. */
+  equal: number;
+  /** Rows where exactly one is null (0 for columns null on the same rows). */
+  nullMismatch: number;
+  correlation: number | null;
+}
+
+export interface CompareJob {
+  runId: string;
+  groups: ProfileJob['groups'];
+  pairs: ColumnPair[];
+  /** Deterministic sample: every `step`-th row (1 = all rows), at most 200,000 rows. */
+  step: number;
+}
+
+export interface ProfileSettings {
+  warmupRows: number;
+  staleShare: number;
+}
+
+export interface ColumnProfile {
+  column: string;
+  nullShare: number;
+  warmupNullShare: number;
+  constant: boolean;
+  repeatShare: number;
+  longestRun: number | null;
+  inf: number;
+  nan: number;
+  beyond10sd: number;
+}
+
+export interface LabelTail {
+  label: string;
+  horizonMinutes: number;
+  /** Null rows at the end of the window, counted back from the last row. */
+  tailNulls: number;
+  expected: number;
+}
+
+export interface Leak {
+  feature: string;
+  label: string;
+  correlation: number;
+  /** 0: correlated as they stand; n: the feature at row r equals the label at row r - n. */
+  shiftRows: number;
+}
+
+export interface DatasetProfile {
+  settings: ProfileSettings & { sampleRows: number; leakageThreshold: number };
+  columns: ColumnProfile[];
+  constant: string[];
+  duplicates: string[][];
+  stale: string[];
+  /** Columns null through most of the warm-up and (almost) complete after it. */
+  warmup: string[];
+  labels: LabelTail[];
+  gaps: { weekend: number; unexpected: KeyGap[] };
+  leakage: Leak[];
+  /** Findings beyond the lists: columns with inf/NaN or values beyond 10 sd. */
+  outliers: { column: string; inf: number; nan: number; beyond10sd: number }[];
+}

@@ -1,0 +1,160 @@
+// The dataset profile end to end on a narrow demo (the planted tables and a few ordinary ones,
+// selected by BQX_TABLE_RULES): every planted finding is reported and nothing else is (false
+// positives counted, the goal is 0); the manifest carries the column ledger; folds.json has a
+// purge of at least the longest horizon; report.html is written; `bqx report` shows the findings;
+// a `fail` gate fails the run with the gate and the measured value, outputs kept.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { DuckDbWarehouse } from '../../shared/adapters/local/duckdbWarehouse.js';
+import { FolderObjectStore } from '../../shared/adapters/local/folderStore.js';
+import { DEMO_VERSION } from '../../shared/cli/demo.js';
+import { loadConfig } from '../../shared/config.js';
+import { buildDemoWarehouse } from '../../shared/demo/generate.js';
+import { PLANTED, WARMUP_NULL_ROWS } from '../../shared/demo/plants.js';
+import type { FoldsFile } from '../../shared/folds.js';
+import type { LedgerEntry } from '../../shared/ledger.js';
+import type { RunReport } from '../../shared/report.js';
+import { tempDir } from '../helpers/temp.js';
+
+const BQX = path.resolve('shared/cli/bqx.mjs');
+// Enough rows for labels that are not all null (the demo's last 2,880 are), a weekend, the gap.
+const ROWS = 6000;
+const START = '2020-01-09T00:00:00Z'; // a Thursday: the window holds a weekend
+const TABLES = /^(mkt_[a-z]+|der_eurusd|mom_eurusd|agg_eurusd|corr_etf_idx_eurusd_spy|corr_bqx_ibkr_eurusd_vixy|tri_agg_bqx_eur_gbp_aud)$/;
+const RULES = 'mkt_*,!mkt_*_summary,der_{pair},mom_{pair},agg_{pair},corr_etf_idx_{pair}_spy,corr_bqx_ibkr_{pair}_vixy,tri_agg_bqx_eur_gbp_aud';
+
+function bqx(home: string, args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [BQX, ...args], { env: { ...process.env, BQX_HOME: home, BQX_TABLE_RULES: RULES, BQX_PROFILE: 'full', ...env }, encoding: 'utf8', timeout: 300_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('dataset profile, gates, ledger and folds (embedded, planted demo)', function () {
+  this.timeout(600_000);
+  let home: string;
+  let summary: { runId: string; status: string; output: { manifest: string }; warnings: string[]; timings: Record<string, number> };
+  let dir: string;
+  let report: RunReport;
+
+  before(async () => {
+    home = tempDir('profile');
+    const config = loadConfig({ BQX_HOME: home });
+    const store = new FolderObjectStore(path.join(home, 'scratch'));
+    const warehouse = await DuckDbWarehouse.open(path.join(home, 'warehouse.duckdb'), store, store, { memoryMb: 1024 });
+    await buildDemoWarehouse(warehouse, { pairs: ['eurusd'], rows: ROWS, start: START, only: (t) => TABLES.test(t), featuresDataset: config.featuresDataset, labelsDataset: config.labelsDataset, labelTablePrefix: config.labelTablePrefix });
+    await warehouse.close();
+    writeFileSync(path.join(home, 'demo.json'), JSON.stringify({ version: DEMO_VERSION, pairs: ['eurusd'], rows: ROWS }));
+    const r = bqx(home, ['run', 'eurusd', '--json', '--quiet']);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    summary = JSON.parse(r.stdout);
+    dir = path.dirname(summary.output.manifest);
+    report = JSON.parse(readFileSync(path.join(dir, 'report.json'), 'utf8'));
+  });
+
+  it('finds every planted case and flags nothing else', () => {
+    const p = report.profile!;
+    assert.ok(p, 'report.json has a profile');
+    const warmup = report.features.find((f) => f.feature === PLANTED.warmupTable)!;
+    const warmupColumns = JSON.parse(readFileSync(summary.output.manifest, 'utf8')).ledger.filter((e: LedgerEntry) => e.table === warmup.feature).map((e: LedgerEntry) => e.column);
+    const found = {
+      constant: p.constant,
+      duplicates: p.duplicates,
+      stale: p.stale,
+      warmup: p.warmup,
+      leakage: p.leakage.map((l) => ({ feature: l.feature, label: l.label, shiftRows: l.shiftRows })),
+      unexpectedGaps: p.gaps.unexpected.map((g) => g.minutes),
+    };
+    const expected = {
+      constant: [...PLANTED.constant] as string[],
+      duplicates: PLANTED.duplicates.map((g) => [...g]) as string[][],
+      stale: [...PLANTED.stale] as string[],
+      warmup: warmupColumns,
+      leakage: [{ feature: PLANTED.leakage.feature, label: PLANTED.leakage.label, shiftRows: PLANTED.leakage.shiftRows }],
+      unexpectedGaps: [PLANTED.gap.minutes],
+    };
+    const falsePositives = [
+      ...found.constant.filter((c) => !expected.constant.includes(c)),
+      ...found.duplicates.filter((g) => !expected.duplicates.some((e) => e.join() === g.join())).map((g) => g.join('=')),
+      ...found.stale.filter((c) => !expected.stale.includes(c)),
+      ...found.warmup.filter((c) => !expected.warmup.includes(c)),
+      ...found.leakage.filter((l) => l.feature !== PLANTED.leakage.feature).map((l) => l.feature),
+    ];
+    assert.deepEqual(falsePositives, [], 'false positives');
+    assert.deepEqual(found, expected);
+    assert.ok(p.gaps.weekend >= 1, 'the weekend closure is counted');
+    assert.equal(Math.abs(p.leakage[0]!.correlation), 1);
+    const stale = p.columns.find((c) => c.column === PLANTED.stale[0])!;
+    assert.ok(stale.repeatShare > 0.6 && stale.longestRun! >= ROWS * 0.6, `forward-filled: ${stale.repeatShare}, ${stale.longestRun}`);
+    const warm = p.columns.find((c) => c.column === warmupColumns[0])!;
+    assert.ok(Math.abs(warm.warmupNullShare - WARMUP_NULL_ROWS / 1440) < 0.01, `warm-up null share ${warm.warmupNullShare}`);
+    const tail = p.labels.find((l) => l.label === 'target_bqx45_h15')!;
+    assert.equal(tail.horizonMinutes, 15);
+    assert.ok(tail.tailNulls >= 2880, `the demo's labels are null in the last 2,880 rows: ${tail.tailNulls}`);
+    assert.ok(summary.timings.profile_ms! > 0, 'the profile is timed');
+  });
+
+  it('reports the default gates; bqx report prints the findings and the page exists', () => {
+    assert.deepEqual(report.gates!.map((g) => g.gate), ['rows >= 1', 'feature_null_share <= 0.05', 'label_null_share <= 0.01', 'leakage == 0', 'cost_usd <= 2']);
+    const leakGate = report.gates!.find((g) => g.gate === 'leakage == 0')!;
+    assert.deepEqual(leakGate, { gate: 'leakage == 0', level: 'warn', value: 1, passed: false });
+    assert.ok(summary.warnings.some((w) => w.includes('leakage == 0') && w.includes('measured 1')), 'a warning gate reaches the summary');
+    const r = bqx(home, ['report', 'eurusd']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /der_mean_45 ~ target_bqx45_h30/);
+    assert.match(r.stdout, /mkt_agg_mean_90 = mkt_der_mean_90/);
+    assert.match(r.stdout, /90 minutes/);
+    const json = JSON.parse(bqx(home, ['report', summary.runId, '--json']).stdout);
+    assert.deepEqual(json.profile.constant, PLANTED.constant);
+    const html = readFileSync(path.join(dir, 'report.html'), 'utf8');
+    assert.match(html, /<svg/);
+    assert.doesNotMatch(html, /<script|https?:\/\/(?!www\.w3\.org|vega\.github\.io)/, 'self-contained: no scripts, nothing fetched');
+  });
+
+  it('the manifest keeps columnMapping and gains the ledger; folds.json is purged and consistent', () => {
+    const manifest = JSON.parse(readFileSync(summary.output.manifest, 'utf8'));
+    assert.equal(manifest.passed, true);
+    assert.equal(Object.keys(manifest.columnMapping).length, manifest.columns);
+    assert.equal(manifest.ledger.length, manifest.columns);
+    const leak = manifest.ledger.find((e: LedgerEntry) => e.column === 'der_mean_45');
+    assert.deepEqual(leak, { column: 'der_mean_45', role: 'feature', table: 'der_eurusd', source: 'mean_45', family: 'der', window: 45 });
+    const label = manifest.ledger.find((e: LedgerEntry) => e.column === 'target_bqx90_h30');
+    assert.deepEqual(label, { column: 'target_bqx90_h30', role: 'label', table: 'targets_eurusd', source: 'target_bqx90_h30', family: 'target', variant: 'bqx', window: 90, horizon: 30 });
+    const corr = manifest.ledger.find((e: LedgerEntry) => e.table === 'corr_bqx_ibkr_eurusd_vixy');
+    assert.equal(corr.family, 'corr');
+    assert.equal(corr.variant, 'bqx_ibkr');
+
+    const folds: FoldsFile = JSON.parse(readFileSync(path.join(dir, 'folds.json'), 'utf8'));
+    assert.ok(folds.purgeMinutes >= 105, `purge ${folds.purgeMinutes}`);
+    assert.equal(folds.longestHorizonMinutes, 105);
+    assert.ok(folds.scale < 1 && folds.note.includes('scaled'), 'a short window scales the sizes and says so');
+    assert.ok(folds.folds.length >= 2, `${folds.folds.length} folds`);
+    for (const f of folds.folds) {
+      const gapMs = (a: string, b: string) => Date.parse(b) - Date.parse(a);
+      assert.ok(gapMs(f.train.to, f.validation.from) >= (folds.purgeMinutes + folds.embargoMinutes) * 60_000);
+      assert.ok(gapMs(f.validation.to, f.test.from) >= folds.purgeMinutes * 60_000);
+      // Row ranges in order, inside the one shard, and train before validation before test.
+      const [t, v, s] = [f.train.rows[0]!, f.validation.rows[0]!, f.test.rows[0]!];
+      assert.ok(t.start < t.end && t.end <= v.start && v.end <= s.start && s.end <= ROWS, JSON.stringify(f));
+    }
+  });
+
+  it('a failed fail gate fails the run with the gate and the measured value; outputs kept, marked not passed', () => {
+    const r = bqx(home, ['rerun', summary.runId, '--merge', '--json', '--gate', 'rows >= 150000:fail', '--gate', 'stale == 0:warn']);
+    assert.equal(r.code, 1, r.stderr);
+    const s = JSON.parse(r.stdout);
+    assert.equal(s.status, 'failed');
+    assert.match(s.error, /quality gate failed: rows >= 150000 \(measured 6000\)/);
+    assert.ok(s.warnings.some((w: string) => /stale == 0 \(measured 1\)/.test(w)));
+    const manifest = JSON.parse(readFileSync(summary.output.manifest, 'utf8'));
+    assert.equal(manifest.passed, false);
+    assert.ok(existsSync(path.join(dir, 'report.html')));
+    const bad = bqx(home, ['run', 'eurusd', '--gate', 'rows >> 1']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--gate: gate "rows >> 1" must read/);
+    const env = bqx(home, ['status'], { BQX_GATES: 'rows >= 1:stop' });
+    assert.equal(env.code, 2);
+    assert.match(env.stderr, /BQX_GATES="rows >= 1:stop"/);
+  });
+});

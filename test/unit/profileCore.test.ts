@@ -1,0 +1,82 @@
+// The profile's pure parts: gates (parsing, BQX_GATES validation, evaluation), key gaps (weekend
+// or not), folds (purge, scaling, row ranges per shard), the ledger's family/variant/window.
+
+import assert from 'node:assert/strict';
+import { ConfigError, loadConfig } from '../../shared/config.js';
+import { foldCuts, foldsFile, planFolds } from '../../shared/folds.js';
+import { describeFeature } from '../../shared/ledger.js';
+import { classifyGaps } from '../../shared/profile/gaps.js';
+import { GateError, evaluateGates, parseGate } from '../../shared/profile/gates.js';
+import { confirmedLeaks } from '../../shared/profile/leakage.js';
+
+const CURRENCIES = ['eur', 'gbp', 'aud', 'nzd', 'usd', 'cad', 'chf', 'jpy'];
+
+describe('profile core', () => {
+  it('parses gates, defaults the level to fail, and refuses bad ones naming them', () => {
+    assert.deepEqual(parseGate('rows >= 150000'), { gate: 'rows >= 150000', metric: 'rows', op: '>=', threshold: 150000, level: 'fail' });
+    assert.equal(parseGate(' leakage==0 : warn ').level, 'warn');
+    assert.throws(() => parseGate('rows => 1'), GateError);
+    assert.throws(() => parseGate('speed >= 1'), /unknown metric "speed"/);
+    assert.deepEqual(loadConfig({}).profile.gates.map((g) => `${g.gate}:${g.level}`), [
+      'rows >= 1:fail',
+      'feature_null_share <= 0.05:warn',
+      'label_null_share <= 0.01:warn',
+      'leakage == 0:warn',
+      'cost_usd <= 2:warn',
+    ]);
+    assert.throws(() => loadConfig({ BQX_GATES: 'rows >= 1, nulls <= 2' }), (e: unknown) => e instanceof ConfigError && /BQX_GATES="rows >= 1, nulls <= 2": gate "nulls <= 2": unknown metric/.test(e.message));
+    assert.throws(() => loadConfig({ BQX_PROFILE_STALE_SHARE: '1.5' }), /BQX_PROFILE_STALE_SHARE="1.5": must be a share/);
+    const gates = loadConfig({ BQX_GATES: 'rows >= 150000:fail,leakage == 0:warn' }).profile.gates;
+    const metrics = { rows: 6000, columns: 1, feature_null_share: 0, label_null_share: 0, leakage: 1, constant: 0, duplicates: 0, stale: 0, unexpected_gaps: 0, cost_usd: 0 };
+    assert.deepEqual(evaluateGates(gates, metrics), [
+      { gate: 'rows >= 150000', level: 'fail', value: 6000, passed: false },
+      { gate: 'leakage == 0', level: 'warn', value: 1, passed: false },
+    ]);
+  });
+
+  it('tells weekend closures from unexpected gaps, longest first', () => {
+    const g = classifyGaps([
+      { from: '2020-01-10T22:00:00Z', to: '2020-01-12T22:00:00Z', minutes: 2880 }, // Fri 22:00 to Sun 22:00
+      { from: '2020-01-08T10:00:00Z', to: '2020-01-08T10:30:00Z', minutes: 30 }, // a Wednesday
+      { from: '2020-01-14T06:00:00Z', to: '2020-01-14T07:30:00Z', minutes: 90 }, // a Tuesday
+      { from: '2020-01-11T03:00:00Z', to: '2020-01-13T09:00:00Z', minutes: 3240 }, // runs into Monday morning
+    ]);
+    assert.equal(g.weekend, 1);
+    assert.deepEqual(g.unexpected.map((x) => x.minutes), [3240, 90, 30]);
+  });
+
+  it('plans walk-forward folds with the purge and embargo, and row ranges per shard', () => {
+    const settings = { trainDays: 365, validationDays: 23, testDays: 7, stepDays: 30, purgeMinutes: 60, embargoMinutes: 30 };
+    const long = planFolds({ pair: 'eurusd', runId: 'r' }, '2019-01-01T00:00:00Z', '2020-12-31T23:59:00Z', settings, 105);
+    assert.equal(long.file.purgeMinutes, 105, 'the purge is at least the longest horizon');
+    assert.equal(long.file.scale, 1);
+    assert.equal(long.bounds.length, Math.floor((731 - 395 - 270 / 1440) / 30) + 1);
+    const [b] = long.bounds;
+    assert.equal(b![2]! - b![1]!, 135 * 60_000, 'purge + embargo between train and validation');
+    const short = planFolds({ pair: 'eurusd', runId: 'r' }, '2020-01-09T00:00:00Z', '2020-01-13T03:59:00Z', settings, 105);
+    assert.ok(short.file.scale > 0 && short.file.scale < 0.02 && /scaled/.test(short.file.note));
+    assert.equal(short.bounds.length, 4);
+    assert.equal(foldCuts(short).length, 24);
+    // Two shards of 3,000 rows: a segment over the boundary is split between them.
+    const cutRows = short.bounds.flatMap((_, k) => [0, 2900, 2950, 3050, 3100, 3200].map((r) => r + k * 10));
+    const file = foldsFile(short, cutRows, [{ index: 0, rows: 3000 }, { index: 1, rows: 3000 }]);
+    assert.deepEqual(file.folds[0]!.validation.rows, [{ shard: 0, start: 2950, end: 3000 }, { shard: 1, start: 0, end: 50 }]);
+    assert.deepEqual(file.folds[0]!.train.rows, [{ shard: 0, start: 0, end: 2900 }]);
+  });
+
+  it('reads family, variant and window from the names', () => {
+    assert.deepEqual(describeFeature('corr_bqx_ibkr_eurusd_ewa', 'mean_45', 'eurusd', CURRENCIES), { family: 'corr', variant: 'bqx_ibkr', window: 45 });
+    assert.deepEqual(describeFeature('lag_eurusd_90', 'close', 'eurusd', CURRENCIES), { family: 'lag', window: 90 });
+    assert.deepEqual(describeFeature('tri_agg_bqx_eur_usd_gbp', 'std_1440', 'eurusd', CURRENCIES), { family: 'tri', variant: 'agg_bqx', window: 1440 });
+    assert.deepEqual(describeFeature('cov_agg_eurusd_gbpusd', 'c', 'eurusd', CURRENCIES), { family: 'cov', variant: 'agg' });
+    assert.deepEqual(describeFeature('mkt_regime', 'r', 'eurusd', CURRENCIES), { family: 'mkt', variant: 'regime' });
+  });
+
+  it('calls a shifted copy a leak only when it holds a future value', () => {
+    const m = (shift: number) => ({ a: 'f', b: 'target_bqx45_h30', shift, both: 1000, equal: 1000, nullMismatch: 0, correlation: 1 });
+    assert.deepEqual(confirmedLeaks([m(10)]).map((l) => l.shiftRows), [10]);
+    assert.deepEqual(confirmedLeaks([m(30)]), [], 'the label 30 rows back is the present value: no leak');
+    assert.deepEqual(confirmedLeaks([{ ...m(0), equal: 0, correlation: 0.995 }]).map((l) => l.correlation), [0.995]);
+    assert.deepEqual(confirmedLeaks([{ ...m(0), equal: 0, correlation: 0.98 }]), []);
+  });
+});
