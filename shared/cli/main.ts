@@ -25,6 +25,7 @@ import { ProgressBar } from './progress.js';
 import { reportCommand, withGateFlags } from './report.js';
 import { summarise, summaryTable } from './summary.js';
 import { verifyManifest } from './verify.js';
+import { viewCommand } from './view.js';
 
 const USAGE = `bqx: builds one ML training dataset per FX pair (embedded: DuckDB, a folder, no cloud)
 
@@ -45,6 +46,9 @@ usage:
   bqx status [runId|pair] --target gcp [--project P]   the same, from a deployed chain's Firestore
   bqx rerun <runId> --missing | --merge | --features a,b   reopen a run for part of its work
   bqx report <runId|pair>   the dataset profile and quality gates of a finished run  (--json)
+  bqx view <runId|pair> --name NAME [--include 'agg_*,mom_*'] [--exclude 'corr_etf_*']
+      [--drop constant,duplicates,stale] [--max-null-share 0.5] [--labels 'target_bqx45_*'] [--json]
+                            a narrower dataset of a finished one (views/NAME/ beside it), no extract
   bqx verify <_manifest.json>   check a training dataset against its manifest
   bqx demo [--pairs eurusd,gbpusd] [--rows N]   build the demo warehouse
   bqx gc [pair] [--keep N] [--json]   keep the last N datasets per pair (default BQX_KEEP), remove older runs
@@ -52,7 +56,7 @@ usage:
 data lives under BQX_HOME (default ./.bqx). Exit code: 0 success, 1 run failed, 2 bad input.`;
 
 const BOOLEAN_FLAGS = new Set(['json', 'consolidate', 'force', 'verbose', 'help', 'missing', 'merge', 'quiet']);
-const VALUE_FLAGS = new Set(['start', 'end', 'rows', 'features', 'pairs', 'stack', 'target', 'project', 'keep', 'gate']);
+const VALUE_FLAGS = new Set(['start', 'end', 'rows', 'features', 'pairs', 'stack', 'target', 'project', 'keep', 'gate', 'name', 'include', 'exclude', 'drop', 'max-null-share', 'labels']);
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let args: Args;
@@ -81,8 +85,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         return await demoCommand(args, config);
       case 'gc':
         return await gcCommand(args, config, () => open(config, false));
+      case 'view':
+        return await viewCommand(args, config, () => open(config, false));
       default:
-        throw new InputError(`unknown command "${args.command}" (run, status, rerun, report, verify, demo, gc, help)`);
+        throw new InputError(`unknown command "${args.command}" (run, status, rerun, report, view, verify, demo, gc, help)`);
     }
   } catch (error) {
     const known = [ConfigError, InputError, NotFoundError, ConflictError, CheckpointError].some((k) => error instanceof k);
