@@ -131,7 +131,7 @@ describe('bqx view (embedded, planted demo)', function () {
     const expected = source.ledger
       .filter((e) => (e.role === 'label' && e.column.startsWith('target_bqx45_')) || (e.role === 'feature' && /^(mkt_|der_)/.test(e.column) && !/^der_.*_90$/.test(e.column)))
       .map((e) => e.column)
-      .filter((c) => ![...PLANTED.constant, ...PLANTED.stale, second].includes(c));
+      .filter((c) => !([...PLANTED.constant, ...PLANTED.stale, second] as string[]).includes(c));
     assert.deepEqual(columns, ['interval_time', ...expected]);
     assert.equal(await differences(view), 0);
   });
