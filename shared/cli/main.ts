@@ -19,6 +19,7 @@ import { runOnEmulators } from '../runtime/emulatorStack.js';
 import { emulatorsMissing } from '../runtime/emulators.js';
 import { checkFlags, intFlag, parseArgs, stringFlag, type Args } from './args.js';
 import { ensureDemo } from './demo.js';
+import { PLAN_USAGE, planCommand } from './plan.js';
 import { ProgressBar } from './progress.js';
 import { summarise, summaryTable } from './summary.js';
 import { verifyManifest } from './verify.js';
@@ -39,11 +40,12 @@ usage:
   bqx rerun <runId> --missing | --merge | --features a,b   reopen a run for part of its work
   bqx verify <_manifest.json>   check a training dataset against its manifest
   bqx demo [--pairs eurusd,gbpusd] [--rows N]   build the demo warehouse
+${PLAN_USAGE}
 
 data lives under BQX_HOME (default ./.bqx). Exit code: 0 success, 1 run failed, 2 bad input.`;
 
 const BOOLEAN_FLAGS = new Set(['json', 'consolidate', 'force', 'verbose', 'help', 'missing', 'merge', 'quiet']);
-const VALUE_FLAGS = new Set(['start', 'end', 'rows', 'features', 'pairs', 'stack']);
+const VALUE_FLAGS = new Set(['start', 'end', 'rows', 'features', 'pairs', 'stack', 'target', 'sql-out']);
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let args: Args;
@@ -65,8 +67,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         return await verifyCommand(args);
       case 'demo':
         return await demoCommand(args, config);
+      case 'plan':
+        return await planCommand(args, config);
       default:
-        throw new InputError(`unknown command "${args.command}" (run, status, rerun, verify, demo, help)`);
+        throw new InputError(`unknown command "${args.command}" (run, status, rerun, verify, demo, plan, help)`);
     }
   } catch (error) {
     const known = [ConfigError, InputError, NotFoundError, ConflictError, CheckpointError].some((k) => error instanceof k);
