@@ -164,7 +164,7 @@ describe('gcp/bigQuerySql', () => {
         "FROM FILES(format='PARQUET', uris=['gs://bqx-staging/runs/r/features/agg_eurusd/part-*.parquet'])",
       ].join('\n'),
     );
-    // LOAD DATA documents no expiration option: the scratch dataset's default table expiration applies.
+    // LOAD DATA carries no expiration option: the scratch dataset's default table expiration applies.
     assert.ok(!load.sql.includes('OPTIONS'), 'LOAD DATA carries no OPTIONS');
     assert.throws(() => parser.astify(load.sql, BQ), 'LOAD DATA is beyond node-sql-parser; its text is asserted above');
 

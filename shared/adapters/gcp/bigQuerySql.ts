@@ -194,9 +194,9 @@ function createTable(target: ScratchTarget): string {
 }
 
 /**
- * Loads one checkpoint's parquet files into a scratch table. LOAD DATA documents no
- * `expiration_timestamp` option, so none is given: the table expires by the scratch dataset's
- * default table expiration (terraform: `default_table_expiration_ms`, BQX_SCRATCH_TTL_HOURS).
+ * Loads one checkpoint's parquet files into a scratch table. No OPTIONS: an `expiration_timestamp`
+ * expression is not documented for LOAD DATA, and the table expires by the scratch dataset's
+ * default table expiration anyway (terraform: `default_table_expiration_ms`, BQX_SCRATCH_TTL_HOURS).
  */
 export function renderLoad(target: ScratchTarget, uris: readonly string[], columns: readonly string[]): Rendered {
   if (uris.length === 0) throw new InputError(`no files to load into ${target.table}`);
