@@ -71,8 +71,8 @@ export async function planDocument(plan: RecordedPlan, options: DocumentOptions)
   const byFeature = new Map(manifest.features.map((f) => [f.feature, f]));
   const loadColumns = (feature: string) => byFeature.get(feature)?.columns.map((c) => c.source) ?? [];
   const sizes = new TableSizes();
-  sizes.addCatalog(manifest.labels.dataset, plan.labelCatalog, () => plan.labelRows);
-  sizes.addCatalog(manifest.features[0]?.dataset ?? '', plan.featureCatalog, options.featureRows);
+  sizes.addCatalog(plan.datasets.labels, plan.labelCatalog, () => plan.labelRows);
+  sizes.addCatalog(plan.datasets.features, plan.featureCatalog, options.featureRows);
 
   const width = Math.max(4, String(plan.statements.length).length);
   const entries: PlanEntry[] = [];

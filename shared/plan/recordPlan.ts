@@ -36,6 +36,8 @@ export interface RecordedPlan {
   mergePlan: MergePlan;
   /** Label rows in the window: the rows of every merge table. */
   labelRows: number;
+  /** The datasets listed, and what they hold. */
+  datasets: { features: string; labels: string };
   featureCatalog: CatalogTable[];
   labelCatalog: CatalogTable[];
   statements: RecordedStatement[];
@@ -112,7 +114,18 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
   const merged = await warehouse.merge({ runId, pair, window, manifest, plan: mergePlan, checkpoints, outputPrefix: paths.outputDir(pair, runId) });
   if (merged.state !== 'done') throw new Error(`plan: the merge did not finish (${merged.detail})`);
 
-  return { pair, runId, window, manifest, mergePlan, labelRows: labels.rows, featureCatalog, labelCatalog, statements: recorder.statements };
+  return {
+    pair,
+    runId,
+    window,
+    manifest,
+    mergePlan,
+    labelRows: labels.rows,
+    datasets: { features: config.featuresDataset, labels: config.labelsDataset },
+    featureCatalog,
+    labelCatalog,
+    statements: recorder.statements,
+  };
 }
 
 /** Rows a read query would return, from the source's catalog and statistics. */
