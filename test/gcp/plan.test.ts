@@ -12,6 +12,7 @@ import sinon from 'sinon';
 import { DuckDbWarehouse } from '../../shared/adapters/local/duckdbWarehouse.js';
 import { FolderObjectStore } from '../../shared/adapters/local/folderStore.js';
 import { gcpPlanSource } from '../../shared/adapters/gcp/bigQueryPlanSource.js';
+import { ATTEMPT_DIR, attemptDir } from '../../shared/adapters/gcp/bigQueryJobs.js';
 import { mergeSteps } from '../../shared/adapters/gcp/bigQueryMergeSteps.js';
 import { renderExtract, renderExtractCounts } from '../../shared/adapters/gcp/bigQuerySql.js';
 import { main } from '../../shared/cli/main.js';
@@ -80,7 +81,9 @@ describe('bqx plan', function () {
     // The text is what the adapter's renderers give for this run, byte for byte.
     const sql = (i: number) => readFileSync(path.join(dir, doc.statements[i]!.file), 'utf8').replace(/\n$/, '');
     const agg = { dataset: 'bqx_ml_v3_features_v2', table: 'agg_eurusd', columns: ['a', 'b'], window: doc.window };
-    const staging = `gs://${PLACEHOLDER_BUCKETS.staging}/${paths.featureDir(doc.runId, 'agg_eurusd')}part-*.parquet`;
+    // Each export attempt writes in its own folder, named after its job id.
+    const staging = /uri='([^']+)'/.exec(sql(4))![1]!;
+    assert.match(staging, new RegExp(`^gs://${PLACEHOLDER_BUCKETS.staging}/${paths.featureDir(doc.runId, 'agg_eurusd')}attempt-[0-9a-z_-]+/part-\\*\\.parquet$`));
     assert.equal(sql(4), renderExtract(agg, staging).sql);
     assert.equal(sql(5), renderExtractCounts(agg).sql);
     const extract = doc.statements[4]!;
@@ -108,15 +111,21 @@ describe('bqx plan', function () {
     const w = await DuckDbWarehouse.open(where.warehouse, store, store, { memoryMb: 256 });
     try {
       const plan = await recordPlan({ config, pair: 'eurusd', source: w });
-      const checkpoints = Object.fromEntries(plan.manifest.features.map((f) => [f.feature, [`${paths.featureDir(plan.runId, f.feature)}part-000000000000.parquet`]]));
+      // The file each extract left: its export's wildcard, as BigQuery names the first file.
+      const staged = new PlanStore(PLACEHOLDER_BUCKETS.staging);
+      const exportedTo = (feature: string) => /uri='([^']+)'/.exec(plan.statements.find((s) => s.step === 'extract' && s.labels.feature === feature)!.sql)![1]!;
+      const checkpoints = Object.fromEntries(plan.manifest.features.map((f) => [f.feature, [staged.nameOf(exportedTo(f.feature))!.replace('*', '000000000000')]]));
       const steps = mergeSteps(
         { runId: plan.runId, pair: 'eurusd', window: plan.window, manifest: plan.manifest, plan: plan.mergePlan, checkpoints, outputPrefix: paths.outputDir('eurusd', plan.runId) },
         config,
         new PlanStore(PLACEHOLDER_BUCKETS.staging),
         new PlanStore(PLACEHOLDER_BUCKETS.output),
       );
-      const merge = plan.statements.filter((s) => ['keys', 'load', 'batch', 'export'].includes(s.step)).map((s) => s.sql);
-      assert.deepEqual(merge, [steps.keys, ...steps.loads, ...steps.batches, ...steps.exports].map((s) => s.sql));
+      // An export's folder is named after its job id when the job starts (attemptDir): the recorded
+      // text holds that name where mergeSteps holds the placeholder.
+      const merge = plan.statements.filter((s) => ['keys', 'load', 'batch', 'export'].includes(s.step));
+      const rendered = [steps.keys, ...steps.loads, ...steps.batches, ...steps.exports].map((s) => s.sql);
+      assert.deepEqual(merge.map((s) => (s.step === 'export' ? s.sql.replace(`/${attemptDir(s.jobId)}/`, `/${ATTEMPT_DIR}/`) : s.sql)), rendered);
     } finally {
       await w.close();
     }
