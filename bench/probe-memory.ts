@@ -15,6 +15,7 @@ import { buildManifest } from '../shared/manifest.js';
 import { newRunId, paths } from '../shared/naming.js';
 import { planMerge } from '../shared/planner.js';
 import { finish, flags } from './common.js';
+import { shardGrid } from '../shared/shards.js';
 
 const f = flags();
 const rows = Number(f.get('rows') ?? 200_000);
@@ -39,7 +40,7 @@ if (phase === 'setup') {
   const manifest = buildManifest({ runId, pair: 'eurusd', createdAt: new Date().toISOString(), window, labelRows: rows, featureCatalog: await w.listTables(config.featuresDataset), labelTable, config });
   const checkpoints: Record<string, string[]> = {};
   for (const feature of manifest.features) {
-    const r = await w.extract({ runId, pair: 'eurusd', feature: feature.feature, dataset: feature.dataset, columns: feature.columns.map((c) => c.source), window, prefix: paths.featureDir(runId, feature.feature) });
+    const r = await w.extract({ runId, pair: 'eurusd', feature: feature.feature, dataset: feature.dataset, columns: feature.columns.map((c) => c.source), window, prefix: paths.featureDir(runId, feature.feature), shards: shardGrid(window, config.shard) });
     if (r.state === 'done') checkpoints[feature.feature] = r.files;
   }
   await w.close();
@@ -51,7 +52,7 @@ const { runId, window, manifest, checkpoints } = job;
 const w = await DuckDbWarehouse.open(path.join(dir, 'wh.duckdb'), staging, output, { memoryMb: config.embedded.mergeMemoryMb });
 const before = Math.round(process.resourceUsage().maxRSS / 1024);
 const began = process.hrtime.bigint();
-const result = await w.merge({ runId, pair: 'eurusd', window, manifest, plan: planMerge(manifest, 9900, 50), checkpoints, outputPrefix: paths.outputDir('eurusd', runId) });
+const result = await w.merge({ runId, pair: 'eurusd', window, manifest, plan: planMerge(manifest, 9900, 50), checkpoints, outputPrefix: paths.outputDir('eurusd', runId), shards: shardGrid(window, config.shard) });
 const wall = Number(process.hrtime.bigint() - began) / 1e9;
 await w.close();
 await fs.rm(path.join(dir, 'output'), { recursive: true, force: true });

@@ -19,6 +19,7 @@ import { runOnEmulators } from '../runtime/emulatorStack.js';
 import { emulatorsMissing } from '../runtime/emulators.js';
 import { checkFlags, intFlag, parseArgs, stringFlag, type Args } from './args.js';
 import { ensureDemo } from './demo.js';
+import { gcCommand } from './gc.js';
 import { gcpRunCommand, gcpStatusCommand } from './gcp.js';
 import { PLAN_USAGE, planCommand } from './plan.js';
 import { ProgressBar } from './progress.js';
@@ -44,12 +45,13 @@ usage:
   bqx rerun <runId> --missing | --merge | --features a,b   reopen a run for part of its work
   bqx verify <_manifest.json>   check a training dataset against its manifest
   bqx demo [--pairs eurusd,gbpusd] [--rows N]   build the demo warehouse
+  bqx gc [pair] [--keep N] [--json]   keep the last N datasets per pair (default BQX_KEEP), remove older runs
 ${PLAN_USAGE}
 
 data lives under BQX_HOME (default ./.bqx). Exit code: 0 success, 1 run failed, 2 bad input.`;
 
 const BOOLEAN_FLAGS = new Set(['json', 'consolidate', 'force', 'verbose', 'help', 'missing', 'merge', 'quiet']);
-const VALUE_FLAGS = new Set(['start', 'end', 'rows', 'features', 'pairs', 'stack', 'target', 'project', 'sql-out']);
+const VALUE_FLAGS = new Set(['start', 'end', 'rows', 'features', 'pairs', 'stack', 'target', 'project', 'keep', 'sql-out']);
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let args: Args;
@@ -74,10 +76,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         return await verifyCommand(args);
       case 'demo':
         return await demoCommand(args, config);
+      case 'gc':
+        return await gcCommand(args, config, () => open(config, false));
       case 'plan':
         return await planCommand(args, config);
       default:
-        throw new InputError(`unknown command "${args.command}" (run, status, rerun, verify, demo, plan, help)`);
+        throw new InputError(`unknown command "${args.command}" (run, status, rerun, verify, demo, gc, plan, help)`);
     }
   } catch (error) {
     const known = [ConfigError, InputError, NotFoundError, ConflictError, CheckpointError].some((k) => error instanceof k);
@@ -153,8 +157,8 @@ async function runCommand(args: Args, config: Config): Promise<number> {
     const extra: [string, string][] = demoMs > 1000 ? [['demo build', `${(demoMs / 1000).toFixed(1)} s`]] : [];
     if (run.state === 'succeeded' && args.flags.has('consolidate')) {
       const object = paths.consolidated(run.pair, run.runId);
-      const groups = JSON.parse(Buffer.from(await embedded.output.read(run.output!.manifest)).toString('utf8')).groups;
-      await embedded.warehouse.consolidate(groups.map((g: { objects: string[] }) => ({ files: g.objects })), object);
+      const shards: { groups: { objects: string[] }[] }[] = JSON.parse(Buffer.from(await embedded.output.read(run.output!.manifest)).toString('utf8')).shards;
+      await embedded.warehouse.consolidate(shards.map((s) => ({ groups: s.groups.map((g) => ({ files: g.objects })) })), object);
       extra.push(['consolidated', embedded.output.uri(object)]);
     }
     const landed = await embedded.store.countCheckpoints(run.runId);

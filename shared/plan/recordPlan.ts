@@ -11,6 +11,7 @@ import { resolveWindow } from '../chain/startRun.js';
 import { buildManifest, type RunManifest } from '../manifest.js';
 import { InputError, newRunId, paths } from '../naming.js';
 import { planMerge, type MergePlan } from '../planner.js';
+import { shardGrid } from '../shards.js';
 import type { CatalogTable, LabelStats, Warehouse, Window } from '../ports.js';
 import { PlanStore } from './planStore.js';
 
@@ -94,6 +95,9 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
   const manifest = buildManifest({ runId, pair, createdAt: now.toISOString(), window, labelRows: labels.rows, featureCatalog, labelTable, config });
   const mergePlan = planMerge(manifest, config.maxGroupColumns, config.joinBatchTables);
 
+  // The window's time shards (BQX_SHARD), as extractFeature and mergeRun give them.
+  const shards = shardGrid(window, config.shard);
+
   // extractFeature, once per feature (a run sends them in parallel, in no set order).
   const checkpoints: Record<string, string[]> = {};
   for (const f of manifest.features) {
@@ -105,13 +109,14 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
       columns: f.columns.map((c) => c.source),
       window,
       prefix: paths.featureDir(runId, f.feature),
+      shards,
     });
     if (result.state !== 'done') throw new Error(`plan: extract of ${f.feature} did not finish (${result.detail})`);
     checkpoints[f.feature] = result.files;
   }
 
   // mergeRun.
-  const merged = await warehouse.merge({ runId, pair, window, manifest, plan: mergePlan, checkpoints, outputPrefix: paths.outputDir(pair, runId) });
+  const merged = await warehouse.merge({ runId, pair, window, manifest, plan: mergePlan, checkpoints, outputPrefix: paths.outputDir(pair, runId), shards });
   if (merged.state !== 'done') throw new Error(`plan: the merge did not finish (${merged.detail})`);
 
   return {

@@ -10,6 +10,7 @@ import { DuckDbWarehouse } from '../../shared/adapters/local/duckdbWarehouse.js'
 import { FolderObjectStore } from '../../shared/adapters/local/folderStore.js';
 import { renderExtract } from '../../shared/adapters/gcp/bigQuerySql.js';
 import { paths } from '../../shared/naming.js';
+import { shardGrid } from '../../shared/shards.js';
 import { tempDir } from '../helpers/temp.js';
 
 const RUN = 'eurusd-20250101t000000-abc123';
@@ -56,7 +57,7 @@ describe('gcp/duplicate keys: BigQuery and DuckDB keep the same row', function (
   const kept = (rows: unknown[][]) => rows.map(([key, a, b]) => [new Date(String(key)).getUTCMinutes(), a === null ? null : Number(a), b === null ? null : Number(b)]);
 
   it('the embedded extract keeps the first row by all columns, nulls last', async () => {
-    const result = await warehouse.extract({ runId: RUN, pair: 'eurusd', feature: TABLE, dataset: DATASET, columns: ['a', 'b'], window: WINDOW, prefix: paths.featureDir(RUN, TABLE) });
+    const result = await warehouse.extract({ runId: RUN, pair: 'eurusd', feature: TABLE, dataset: DATASET, columns: ['a', 'b'], window: WINDOW, prefix: paths.featureDir(RUN, TABLE), shards: shardGrid(WINDOW, 'month') });
     assert.equal(result.state, 'done');
     if (result.state !== 'done') return;
     assert.deepEqual({ rows: result.rows, duplicates: result.duplicates }, { rows: 4, duplicates: 4 });

@@ -18,6 +18,7 @@ import { renderExtract, renderExtractCounts } from '../../shared/adapters/gcp/bi
 import { main } from '../../shared/cli/main.js';
 import { loadConfig } from '../../shared/config.js';
 import { paths } from '../../shared/naming.js';
+import { shardGrid } from '../../shared/shards.js';
 import { planDocument, type PlanDocument } from '../../shared/plan/planDocument.js';
 import { PlanStore } from '../../shared/plan/planStore.js';
 import { INFORMATION_SCHEMA_MIN_BYTES } from '../../shared/plan/estimateBytes.js';
@@ -116,7 +117,7 @@ describe('bqx plan', function () {
       const exportedTo = (feature: string) => /uri='([^']+)'/.exec(plan.statements.find((s) => s.step === 'extract' && s.labels.feature === feature)!.sql)![1]!;
       const checkpoints = Object.fromEntries(plan.manifest.features.map((f) => [f.feature, [staged.nameOf(exportedTo(f.feature))!.replace('*', '000000000000')]]));
       const steps = mergeSteps(
-        { runId: plan.runId, pair: 'eurusd', window: plan.window, manifest: plan.manifest, plan: plan.mergePlan, checkpoints, outputPrefix: paths.outputDir('eurusd', plan.runId) },
+        { runId: plan.runId, pair: 'eurusd', window: plan.window, manifest: plan.manifest, plan: plan.mergePlan, checkpoints, outputPrefix: paths.outputDir('eurusd', plan.runId), shards: shardGrid(plan.window, config.shard) },
         config,
         new PlanStore(PLACEHOLDER_BUCKETS.staging),
         new PlanStore(PLACEHOLDER_BUCKETS.output),
