@@ -85,7 +85,7 @@ export async function fanOut(deps: ChainDeps, run: Pick<RunRecord, 'runId' | 'pa
 }
 
 /** The run's window: as requested, else the label table's whole range [first, last + 1 minute). */
-async function resolveWindow(deps: ChainDeps, labelTable: string, request: RunRequest): Promise<Window> {
+export async function resolveWindow(deps: Pick<ChainDeps, 'warehouse' | 'config'>, labelTable: string, request: Pick<RunRequest, 'start' | 'end'>): Promise<Window> {
   if (request.start && request.end) return { start: request.start, end: request.end };
   const full = await deps.warehouse.labelStats(deps.config.labelsDataset, labelTable);
   if (full.rows === 0 || !full.minKey || !full.maxKey) throw new InputError(`label table ${deps.config.labelsDataset}.${labelTable} is empty`);

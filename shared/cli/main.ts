@@ -21,6 +21,7 @@ import { checkFlags, intFlag, parseArgs, stringFlag, type Args } from './args.js
 import { ensureDemo } from './demo.js';
 import { gcCommand } from './gc.js';
 import { gcpRunCommand, gcpStatusCommand } from './gcp.js';
+import { PLAN_USAGE, planCommand } from './plan.js';
 import { ProgressBar } from './progress.js';
 import { reportCommand, withGateFlags } from './report.js';
 import { summarise, summaryTable } from './summary.js';
@@ -48,11 +49,12 @@ usage:
   bqx verify <_manifest.json>   check a training dataset against its manifest
   bqx demo [--pairs eurusd,gbpusd] [--rows N]   build the demo warehouse
   bqx gc [pair] [--keep N] [--json]   keep the last N datasets per pair (default BQX_KEEP), remove older runs
+${PLAN_USAGE}
 
 data lives under BQX_HOME (default ./.bqx). Exit code: 0 success, 1 run failed, 2 bad input.`;
 
 const BOOLEAN_FLAGS = new Set(['json', 'consolidate', 'force', 'verbose', 'help', 'missing', 'merge', 'quiet']);
-const VALUE_FLAGS = new Set(['start', 'end', 'rows', 'features', 'pairs', 'stack', 'target', 'project', 'keep', 'gate']);
+const VALUE_FLAGS = new Set(['start', 'end', 'rows', 'features', 'pairs', 'stack', 'target', 'project', 'keep', 'gate', 'sql-out']);
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let args: Args;
@@ -81,8 +83,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         return await demoCommand(args, config);
       case 'gc':
         return await gcCommand(args, config, () => open(config, false));
+      case 'plan':
+        return await planCommand(args, config);
       default:
-        throw new InputError(`unknown command "${args.command}" (run, status, rerun, report, verify, demo, gc, help)`);
+        throw new InputError(`unknown command "${args.command}" (run, status, rerun, report, verify, demo, gc, plan, help)`);
     }
   } catch (error) {
     const known = [ConfigError, InputError, NotFoundError, ConflictError, CheckpointError].some((k) => error instanceof k);

@@ -329,7 +329,9 @@ describe('gcp/BigQueryWarehouse', () => {
         assert.deepEqual({ app: o.labels!.app, run_id: o.labels!.run_id, pair: o.labels!.pair }, { app: 'bqx', run_id: RUN, pair: 'eurusd' });
         assert.match(o.jobId!, new RegExp(`^bqx_${RUN}_(keys|load_[a-z0-9_]+|batch_g00\\d_b00\\d|export_s20240101_g00\\d)_[0-9a-f]{12}$`));
         if (/^(LOAD DATA|CREATE)/.test(o.query!)) {
-          assert.ok(o.query!.includes(EXPIRES), `${o.jobId} creates a table that expires by itself`);
+          // CREATE TABLE sets its own expiration; LOAD DATA carries no OPTIONS and relies on the scratch dataset's default.
+          if (o.query!.startsWith('CREATE')) assert.ok(o.query!.includes(EXPIRES), `${o.jobId} creates a table that expires by itself`);
+          else assert.ok(!o.query!.includes('OPTIONS('), `${o.jobId}: LOAD DATA without OPTIONS`);
           assert.ok(o.query!.includes(`\`bqx_scratch\`.\`${area}__`), `${o.jobId} writes in the run's own scratch area`);
         }
       }
