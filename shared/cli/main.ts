@@ -19,6 +19,7 @@ import { runOnEmulators } from '../runtime/emulatorStack.js';
 import { emulatorsMissing } from '../runtime/emulators.js';
 import { checkFlags, intFlag, parseArgs, stringFlag, type Args } from './args.js';
 import { ensureDemo } from './demo.js';
+import { changeDemo, demoChange } from './demoChange.js';
 import { ProgressBar } from './progress.js';
 import { summarise, summaryTable } from './summary.js';
 import { verifyManifest } from './verify.js';
@@ -31,6 +32,7 @@ usage:
       --rows N              rows per demo table (default BQX_DEMO_ROWS)
       --consolidate         also write one training_<pair>.parquet
       --force               fail the pair's active run and start a new one
+      --no-reuse            extract every feature (reuse no earlier checkpoint)
       --json                print one JSON summary to stdout
       --verbose             logs to stderr as well as to BQX_HOME/logs/bqx.log
       --stack emulators     run it through the deployed entry points on the Pub/Sub and Firestore
@@ -39,11 +41,13 @@ usage:
   bqx rerun <runId> --missing | --merge | --features a,b   reopen a run for part of its work
   bqx verify <_manifest.json>   check a training dataset against its manifest
   bqx demo [--pairs eurusd,gbpusd] [--rows N]   build the demo warehouse
+  bqx demo --touch t1,t2    rewrite tables in place (same rows, new values, new data version)
+  bqx demo --append 1d      append minutes (1d = 1440, 2h, 90m) to the label and feature tables
 
 data lives under BQX_HOME (default ./.bqx). Exit code: 0 success, 1 run failed, 2 bad input.`;
 
-const BOOLEAN_FLAGS = new Set(['json', 'consolidate', 'force', 'verbose', 'help', 'missing', 'merge', 'quiet']);
-const VALUE_FLAGS = new Set(['start', 'end', 'rows', 'features', 'pairs', 'stack']);
+const BOOLEAN_FLAGS = new Set(['json', 'consolidate', 'force', 'verbose', 'help', 'missing', 'merge', 'quiet', 'no-reuse']);
+const VALUE_FLAGS = new Set(['start', 'end', 'rows', 'features', 'pairs', 'stack', 'touch', 'append']);
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let args: Args;
@@ -100,7 +104,7 @@ async function open(config: Config, verbose: boolean, observe?: (e: ChainEvent) 
 }
 
 async function runCommand(args: Args, config: Config): Promise<number> {
-  checkFlags(args, ['start', 'end', 'rows', 'consolidate', 'force', 'json', 'verbose', 'quiet', 'stack']);
+  checkFlags(args, ['start', 'end', 'rows', 'consolidate', 'force', 'json', 'verbose', 'quiet', 'stack', 'no-reuse']);
   if (args.positional.length > 1) throw new InputError(`run takes one pair, got ${args.positional.join(' ')}`);
   // Everything is validated before anything is opened or written.
   const request = decodeRunRequest(
@@ -109,6 +113,7 @@ async function runCommand(args: Args, config: Config): Promise<number> {
       ...(stringFlag(args, 'start') ? { start: stringFlag(args, 'start') } : {}),
       ...(stringFlag(args, 'end') ? { end: stringFlag(args, 'end') } : {}),
       ...(args.flags.has('force') ? { force: true } : {}),
+      ...(args.flags.has('no-reuse') ? { reuse: false } : {}),
     },
     config.currencies,
   );
@@ -258,7 +263,17 @@ async function verifyCommand(args: Args): Promise<number> {
 }
 
 async function demoCommand(args: Args, config: Config): Promise<number> {
-  checkFlags(args, ['pairs', 'rows']);
+  checkFlags(args, ['pairs', 'rows', 'touch', 'append']);
+  const change = demoChange(args);
+  if (change) {
+    const embedded = await open(config, false);
+    try {
+      process.stderr.write(`${await changeDemo(embedded, config, change)}\n`);
+      return 0;
+    } finally {
+      await embedded.close();
+    }
+  }
   const pairs = (stringFlag(args, 'pairs') ?? 'eurusd').split(',').map((p) => validatePair(p.trim(), config.currencies));
   const rows = intFlag(args, 'rows', 100, 10_000_000);
   const embedded = await open(config, false);

@@ -26,6 +26,9 @@ export interface DemoSummary {
 }
 
 const q = (name: string) => quoteIdent(name, 'duckdb');
+
+/** Trading minutes: everything but Friday 22:00 to Sunday 22:00 UTC (`t` a TIMESTAMP column). */
+export const tradingMinute = (t: string) => `NOT ((dayofweek(${t}) = 5 AND hour(${t}) >= 22) OR dayofweek(${t}) = 6 OR (dayofweek(${t}) = 0 AND hour(${t}) < 22))`;
 /** Feature tables reach this many minutes past both ends of the label range. */
 export const FEATURE_MARGIN_MINUTES = 60;
 /** The last minutes of the label range have no future value: their labels are null. */
@@ -42,7 +45,7 @@ export async function buildDemoWarehouse(warehouse: DuckDbWarehouse, options: De
     `CREATE OR REPLACE TABLE demo_scratch.keys AS
      WITH minutes AS (
        SELECT t FROM range($1::TIMESTAMPTZ::TIMESTAMP - INTERVAL 3 DAY, $1::TIMESTAMPTZ::TIMESTAMP + to_minutes(CAST($2 * 2 + 20000 AS BIGINT)), INTERVAL 1 MINUTE) r(t)
-       WHERE NOT ((dayofweek(t) = 5 AND hour(t) >= 22) OR dayofweek(t) = 6 OR (dayofweek(t) = 0 AND hour(t) < 22))
+       WHERE ${tradingMinute('t')}
      ), numbered AS (
        SELECT t, CAST(row_number() OVER (ORDER BY t) AS BIGINT) - 1 - (SELECT count(*) FROM minutes WHERE t < $1::TIMESTAMPTZ::TIMESTAMP) AS i FROM minutes
      )
@@ -61,17 +64,30 @@ export async function buildDemoWarehouse(warehouse: DuckDbWarehouse, options: De
     options.onProgress?.(++done, total);
   }
   await warehouse.execute('DROP SCHEMA demo_scratch CASCADE');
+  // Every table bqx writes gets a new data version: what reuse by content compares.
+  await warehouse.markChanged(lds, options.pairs.map((p) => `${options.labelTablePrefix}${p}`));
+  await warehouse.markChanged(fds, tables.map((t) => t.table));
   await warehouse.execute('CHECKPOINT');
   return { pairs: options.pairs, rows, featureTables: tables.length, labelTables: options.pairs.length };
 }
 
 function labelTableSql(dataset: string, table: string, rows: number): string {
+  return `CREATE OR REPLACE TABLE ${q(dataset)}.${q(table)} AS ${labelRowsSql(rows, 0, rows)}`;
+}
+
+/** Label rows i in [from, to) of demo_scratch.keys, for a label range of `rows` rows in all. */
+export function labelRowsSql(rows: number, from: number, to: number): string {
   const cols = LABEL_COLUMNS.map((c) => `CASE WHEN i >= ${rows - NULL_LABEL_TAIL} OR random() < 0.02 THEN NULL ELSE round(random() * 2 - 1, 6) END AS ${q(c)}`);
-  return `CREATE OR REPLACE TABLE ${q(dataset)}.${q(table)} AS SELECT interval_time, ${cols.join(', ')}
-FROM demo_scratch.keys WHERE i >= 0 AND i < ${rows} ORDER BY interval_time`;
+  return `SELECT interval_time, ${cols.join(', ')}
+FROM demo_scratch.keys WHERE i >= ${from} AND i < ${to} ORDER BY interval_time`;
 }
 
 function featureTableSql(dataset: string, t: DemoTable, rows: number): string {
+  return `CREATE OR REPLACE TABLE ${q(dataset)}.${q(t.table)} AS ${featureRowsSql(t, rows, 'demo_scratch.keys')}`;
+}
+
+/** A feature table's rows for the keys of `keys` (a table or subquery with interval_time and i). */
+export function featureRowsSql(t: DemoTable, rows: number, keys: string): string {
   // Smooth series with a little noise, rounded as prices are: compresses like real features do.
   const value = (k: number) =>
     isAllNull(t.table)
@@ -79,9 +95,9 @@ function featureTableSql(dataset: string, t: DemoTable, rows: number): string {
       : `CASE WHEN random() < 0.02 THEN NULL ELSE round(sin(i * ${(0.001 * (1 + (k % 13))).toFixed(4)} + ${k % 7}) * ${1 + (k % 5)} + random() * 0.0005, 5) END`;
   const metadata = t.metadata.map((m, i) => `${literal(t.pairs[i] ?? t.pairs[0] ?? '')} AS ${q(m)}`);
   const select = ['interval_time', ...metadata, ...t.columns.map((c, k) => `${value(k)} AS ${q(c)}`)].join(', ');
-  const from = startsLate(t.table) ? `demo_scratch.keys WHERE i >= ${Math.floor(rows * 0.4)}` : 'demo_scratch.keys';
-  const dupes = hasDuplicates(t.table) ? `\nUNION ALL SELECT ${select} FROM demo_scratch.keys WHERE i % 97 = 13` : '';
-  return `CREATE OR REPLACE TABLE ${q(dataset)}.${q(t.table)} AS SELECT ${select} FROM ${from}${dupes}`;
+  const from = startsLate(t.table) ? `${keys} WHERE i >= ${Math.floor(rows * 0.4)}` : keys;
+  const dupes = hasDuplicates(t.table) ? `\nUNION ALL SELECT ${select} FROM ${keys} WHERE i % 97 = 13` : '';
+  return `SELECT ${select} FROM ${from}${dupes}`;
 }
 
 function literal(text: string): string {
