@@ -92,7 +92,7 @@ describe('embedded chain: checkpoints reused by content', function () {
     const before = await readOutput(e, first.output!.manifest);
     const touched = ['agg_eurusd', 'tri_agg_eur_usd_gbp', 'cov_agg_eurusd_gbpusd'];
     await touchTables(e.warehouse, { featuresDataset: FEATURES, labelsDataset: 'bqx_ml_v3_analytics_v2', labelTablePrefix: 'targets_', metadataColumns: ['pair', 'pair1', 'pair2'] }, touched);
-    const [{ n }] = (await e.warehouse.query(`SELECT count(*)::INT AS n FROM ${FEATURES}.agg_eurusd`)) as { n: number }[];
+    const { n } = (await e.warehouse.query(`SELECT count(*)::INT AS n FROM ${FEATURES}.agg_eurusd`))[0] as { n: number };
     assert.equal(n, MINI_ROWS + 60, 'same row count');
     const extract = sandbox.spy(e.warehouse, 'extract');
     const second = await run();
