@@ -4,6 +4,7 @@
 // Both give the tables they change a new data version (tableVersions.ts), as every bqx write does.
 
 import type { DuckDbWarehouse } from '../adapters/local/duckdbWarehouse.js';
+import { recordTableChanges } from '../adapters/local/tableVersions.js';
 import { InputError, KEY_COLUMN, quoteIdent } from '../naming.js';
 import type { CatalogTable } from '../ports.js';
 import { FEATURE_MARGIN_MINUTES, featureRowsSql, labelRowsSql, tradingMinute } from './generate.js';
@@ -42,13 +43,22 @@ export async function touchTables(warehouse: DuckDbWarehouse, datasets: DemoData
     return { dataset: f ? datasets.featuresDataset : datasets.labelsDataset, table: (f ?? l)! };
   });
   const metadata = new Set(datasets.metadataColumns);
-  for (const { dataset, table } of found) {
-    const sets = valueColumns(table, metadata).map((c) => `${q(c.name)} = ${newValue(c.name, c.type)}`);
-    if (sets.length > 0) await warehouse.execute(`UPDATE ${q(dataset)}.${q(table.table)} SET ${sets.join(', ')}`);
-  }
-  for (const dataset of new Set(found.map((f) => f.dataset))) {
-    await warehouse.markChanged(dataset, found.filter((f) => f.dataset === dataset).map((f) => f.table.table));
-  }
+  await warehouse.withConnection(async (c) => {
+    await c.run('BEGIN TRANSACTION');
+    try {
+      for (const { dataset, table } of found) {
+        const sets = valueColumns(table, metadata).map((col) => `${q(col.name)} = ${newValue(col.name, col.type)}`);
+        if (sets.length > 0) await c.run(`UPDATE ${q(dataset)}.${q(table.table)} SET ${sets.join(', ')}`);
+      }
+      for (const dataset of new Set(found.map((f) => f.dataset))) {
+        await recordTableChanges(c, dataset, found.filter((f) => f.dataset === dataset).map((f) => f.table.table));
+      }
+      await c.run('COMMIT');
+    } catch (error) {
+      await c.run('ROLLBACK').catch(() => {});
+      throw error;
+    }
+  });
   await warehouse.execute('CHECKPOINT');
   return found.map((f) => ({ dataset: f.dataset, table: f.table.table }));
 }
@@ -107,17 +117,21 @@ export async function appendMinutes(
   try {
     const total = demo.built + demo.appended + minutes;
     const labelTables = demo.pairs.map((p) => `${datasets.labelTablePrefix}${p}`);
-    for (const table of labelTables) {
-      await warehouse.execute(`INSERT INTO ${q(datasets.labelsDataset)}.${q(table)} ${labelRowsSql(total, from, to)}`);
-    }
     // Feature tables already reach FEATURE_MARGIN_MINUTES past the old end: they get the keys after that.
     const featureKeys = `(SELECT * FROM demo_scratch.keys WHERE i >= ${from + FEATURE_MARGIN_MINUTES}) k`;
     const tables = demoTables(demo.pairs);
-    for (const t of tables) {
-      await warehouse.execute(`INSERT INTO ${q(datasets.featuresDataset)}.${q(t.table)} ${featureRowsSql(t, demo.built, featureKeys)}`);
-    }
-    await warehouse.markChanged(datasets.labelsDataset, labelTables);
-    await warehouse.markChanged(datasets.featuresDataset, tables.map((t) => t.table));
+    // Versions are recorded before and after the inserts (hundreds of statements; one transaction
+    // over all of them was slower): a crash halfway leaves tables with a version no run has seen
+    // with their old rows, so nothing stale can be reused. The embedded warehouse is one process's
+    // at a time (DuckDB locks the file), so no run reads between the two.
+    const mark = async () => {
+      await warehouse.markChanged(datasets.labelsDataset, labelTables);
+      await warehouse.markChanged(datasets.featuresDataset, tables.map((t) => t.table));
+    };
+    await mark();
+    for (const table of labelTables) await warehouse.execute(`INSERT INTO ${q(datasets.labelsDataset)}.${q(table)} ${labelRowsSql(total, from, to)}`);
+    for (const t of tables) await warehouse.execute(`INSERT INTO ${q(datasets.featuresDataset)}.${q(t.table)} ${featureRowsSql(t, demo.built, featureKeys)}`);
+    await mark();
     const [last] = await warehouse.query(`SELECT max(${q(KEY_COLUMN)})::TIMESTAMP::VARCHAR AS last FROM ${q(datasets.labelsDataset)}.${q(first)}`);
     return { minutes, labelRows: minutes, lastKey: `${String(last!.last).replace(' ', 'T')}Z`, featureTables: tables.length };
   } finally {
