@@ -112,7 +112,8 @@ describe('integration: the functions on the Pub/Sub and Firestore emulators', fu
     s.holdNotifications(true);
     logs.length = 0;
 
-    const response = await fetch(`${s.urls.pipelineApi}/runs`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'eurusd' });
+    // reuse: false, or this second run would reuse the first run's checkpoints and extract nothing.
+    const response = await fetch(`${s.urls.pipelineApi}/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pair: 'eurusd', reuse: false }) });
     assert.equal(response.status, 201);
     const { run: started } = (await response.json()) as { run: RunRecord };
     const markers = async () => (await s.staging.list(`runs/${started.runId}/features/`)).filter((o) => o.name.endsWith('/_SUCCESS.json'));
