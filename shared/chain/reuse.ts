@@ -135,8 +135,8 @@ export async function recordReused(deps: ChainDeps, run: RunRecord, manifest: Ru
       return;
     }
     const created = await deps.store.recordCheckpoint(recordOf(run.runId, f, entry, deps.clock.now().toISOString()));
-    if (created) {
-      const landed = await deps.store.countCheckpoints(run.runId);
+    if (created && deps.observe) {
+      const landed = await deps.store.countCheckpoints(run.runId); // for the CLI's progress only
       deps.observe?.({ type: 'landed', runId: run.runId, feature: f.feature, landed, expected: run.expected });
     }
   });
