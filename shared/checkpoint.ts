@@ -16,6 +16,8 @@ export interface CheckpointMarker {
   sourceRows: number;
   duplicates: number;
   writtenAt: string;
+  /** The manifest's fingerprint of the feature: the checkpoint is indexed under it for reuse. */
+  fingerprint?: string;
 }
 
 export interface FooterSummary {

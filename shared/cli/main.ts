@@ -22,6 +22,7 @@ import { ensureDemo } from './demo.js';
 import { gcCommand } from './gc.js';
 import { gcpRunCommand, gcpStatusCommand } from './gcp.js';
 import { PLAN_USAGE, planCommand } from './plan.js';
+import { changeDemo, demoChange } from './demoChange.js';
 import { ProgressBar } from './progress.js';
 import { reportCommand, withGateFlags } from './report.js';
 import { summarise, summaryTable } from './summary.js';
@@ -36,6 +37,7 @@ usage:
       --consolidate         also write one training_<pair>.parquet
       --force               fail the pair's active run and start a new one
       --gate 'rows >= 150000:fail'   a quality gate (repeatable; added to BQX_GATES)
+      --no-reuse            extract every feature (reuse no earlier checkpoint)
       --json                print one JSON summary to stdout
       --verbose             logs to stderr as well as to BQX_HOME/logs/bqx.log
       --stack emulators     run it through the deployed entry points on the Pub/Sub and Firestore
@@ -49,12 +51,14 @@ usage:
   bqx verify <_manifest.json>   check a training dataset against its manifest
   bqx demo [--pairs eurusd,gbpusd] [--rows N]   build the demo warehouse
   bqx gc [pair] [--keep N] [--json]   keep the last N datasets per pair (default BQX_KEEP), remove older runs
+  bqx demo --touch t1,t2    rewrite tables in place (same rows, new values, new data version)
+  bqx demo --append 1d      append minutes (1d = 1440, 2h, 90m) to the label and feature tables
 ${PLAN_USAGE}
 
 data lives under BQX_HOME (default ./.bqx). Exit code: 0 success, 1 run failed, 2 bad input.`;
 
-const BOOLEAN_FLAGS = new Set(['json', 'consolidate', 'force', 'verbose', 'help', 'missing', 'merge', 'quiet']);
-const VALUE_FLAGS = new Set(['start', 'end', 'rows', 'features', 'pairs', 'stack', 'target', 'project', 'keep', 'gate', 'sql-out']);
+const BOOLEAN_FLAGS = new Set(['json', 'consolidate', 'force', 'verbose', 'help', 'missing', 'merge', 'quiet', 'no-reuse']);
+const VALUE_FLAGS = new Set(['start', 'end', 'rows', 'features', 'pairs', 'stack', 'target', 'project', 'keep', 'gate', 'sql-out', 'touch', 'append']);
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let args: Args;
@@ -130,7 +134,7 @@ async function reportCmd(args: Args, config: Config): Promise<number> {
 }
 
 async function runCommand(args: Args, configured: Config): Promise<number> {
-  checkFlags(args, ['start', 'end', 'rows', 'consolidate', 'force', 'json', 'verbose', 'quiet', 'stack', 'gate']);
+  checkFlags(args, ['start', 'end', 'rows', 'consolidate', 'force', 'json', 'verbose', 'quiet', 'stack', 'gate', 'no-reuse']);
   const config = withGateFlags(args, configured);
   if (args.positional.length > 1) throw new InputError(`run takes one pair, got ${args.positional.join(' ')}`);
   // Everything is validated before anything is opened or written.
@@ -140,6 +144,7 @@ async function runCommand(args: Args, configured: Config): Promise<number> {
       ...(stringFlag(args, 'start') ? { start: stringFlag(args, 'start') } : {}),
       ...(stringFlag(args, 'end') ? { end: stringFlag(args, 'end') } : {}),
       ...(args.flags.has('force') ? { force: true } : {}),
+      ...(args.flags.has('no-reuse') ? { reuse: false } : {}),
     },
     config.currencies,
   );
@@ -290,7 +295,17 @@ async function verifyCommand(args: Args): Promise<number> {
 }
 
 async function demoCommand(args: Args, config: Config): Promise<number> {
-  checkFlags(args, ['pairs', 'rows']);
+  checkFlags(args, ['pairs', 'rows', 'touch', 'append']);
+  const change = demoChange(args);
+  if (change) {
+    const embedded = await open(config, false);
+    try {
+      process.stderr.write(`${await changeDemo(embedded, config, change)}\n`);
+      return 0;
+    } finally {
+      await embedded.close();
+    }
+  }
   const pairs = (stringFlag(args, 'pairs') ?? 'eurusd').split(',').map((p) => validatePair(p.trim(), config.currencies));
   const rows = intFlag(args, 'rows', 100, 10_000_000);
   const embedded = await open(config, false);

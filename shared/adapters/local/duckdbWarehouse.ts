@@ -16,6 +16,7 @@ import { compareDuckDb, profileDuckDb } from './duckdbProfile.js';
 import * as sql from './duckdbSql.js';
 import type { FolderObjectStore } from './folderStore.js';
 import { chunkRange, concatParquet, readChunk, readLocalFooter, stitchParquet } from './parquetStitch.js';
+import { readTableVersions, recordTableChanges } from './tableVersions.js';
 
 export interface DuckDbOptions {
   /** Memory the merge may use; DuckDB's memory_limit, and the slice size follows from it. */
@@ -65,6 +66,15 @@ export class DuckDbWarehouse implements Warehouse {
       tables.get(name)!.columns.push({ name: String(column), type: sql.normaliseType(String(type)) });
     }
     return [...tables.values()];
+  }
+
+  async dataVersions(dataset: string, tables: readonly string[]): Promise<Record<string, string | null>> {
+    return this.withConnection((c) => readTableVersions(c, dataset, tables));
+  }
+
+  /** Records that bqx changed these tables (every bqx write calls this): a new data version. */
+  async markChanged(dataset: string, tables: readonly string[]): Promise<string> {
+    return this.withConnection((c) => recordTableChanges(c, dataset, tables));
   }
 
   async labelStats(dataset: string, table: string, window?: Window): Promise<LabelStats> {
