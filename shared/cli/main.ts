@@ -1,6 +1,8 @@
 // bqx: the command line of the embedded pipeline. `run` builds a pair's training dataset on this
 // machine; `status`, `rerun`, `verify` and `demo` look after runs and data. Errors are one line
 // on stderr with a non-zero exit; progress goes to stderr; --json prints one object to stdout.
+// Heavy modules (DuckDB, the emulator stack's Google Cloud clients, the Functions Framework) are
+// imported inside the commands that need them, so help, status and bad input answer at once.
 
 import { createWriteStream, promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -14,14 +16,13 @@ import { startRun } from '../chain/startRun.js';
 import { errorMessage, jsonLogger } from '../log.js';
 import { ConflictError, InputError, NotFoundError, assertRunId, paths, validatePair } from '../naming.js';
 import type { Logger } from '../ports.js';
-import { embeddedPaths, openEmbedded, type Embedded } from '../runtime/embedded.js';
-import { runOnEmulators } from '../runtime/emulatorStack.js';
-import { emulatorsMissing } from '../runtime/emulators.js';
+import type { Embedded } from '../runtime/embedded.js';
+import { embeddedPaths } from '../runtime/paths.js';
+import { openRecords } from '../runtime/records.js';
 import { checkFlags, intFlag, parseArgs, stringFlag, type Args } from './args.js';
 import { ensureDemo } from './demo.js';
 import { ProgressBar } from './progress.js';
 import { summarise, summaryTable } from './summary.js';
-import { verifyManifest } from './verify.js';
 
 const USAGE = `bqx: builds one ML training dataset per FX pair (embedded: DuckDB, a folder, no cloud)
 
@@ -90,6 +91,7 @@ async function logTo(config: Config, verbose: boolean): Promise<{ logger: Logger
 
 async function open(config: Config, verbose: boolean, observe?: (e: ChainEvent) => void): Promise<Embedded> {
   const log = await logTo(config, verbose);
+  const { openEmbedded } = await import('../runtime/embedded.js');
   const embedded = await openEmbedded(config, { logger: log.logger, ...(observe ? { observe } : {}) });
   const close = embedded.close.bind(embedded);
   embedded.close = async () => {
@@ -161,6 +163,7 @@ async function runCommand(args: Args, config: Config): Promise<number> {
 async function stackRun(args: Args, config: Config, request: RunRequest, rows: number | undefined, observe: (e: ChainEvent) => void): Promise<number> {
   if (stringFlag(args, 'stack') !== 'emulators') throw new InputError(`--stack must be "emulators", got ${JSON.stringify(stringFlag(args, 'stack'))}`);
   if (args.flags.has('consolidate')) throw new InputError('--consolidate is not available with --stack emulators');
+  const { emulatorsMissing } = await import('../runtime/emulators.js');
   const missing = await emulatorsMissing();
   if (missing) throw new Error(`the emulator stack needs the Google Cloud CLI and java: ${missing}`);
   const quiet = args.flags.has('quiet');
@@ -175,6 +178,7 @@ async function stackRun(args: Args, config: Config, request: RunRequest, rows: n
   if (!quiet) process.stderr.write('starting the Pub/Sub and Firestore emulators and serving the functions...\n');
   const log = await logTo(config, args.flags.has('verbose'));
   try {
+    const { runOnEmulators } = await import('../runtime/emulatorStack.js');
     const { run, landed, manifestPath, startupMs } = await runOnEmulators(config, request, { logger: log.logger, observe });
     const summary = summarise(run, landed, manifestPath);
     const extra: [string, string][] = [['emulator stack', `${(startupMs / 1000).toFixed(1)} s to start`], ...(demoMs > 1000 ? [['demo build', `${(demoMs / 1000).toFixed(1)} s`] as [string, string]] : [])];
@@ -188,7 +192,7 @@ async function stackRun(args: Args, config: Config, request: RunRequest, rows: n
 
 async function statusCommand(args: Args, config: Config): Promise<number> {
   checkFlags(args, ['json']);
-  const embedded = await open(config, false);
+  const embedded = openRecords(config);
   try {
     const target = args.positional[0];
     let runs;
@@ -250,6 +254,7 @@ async function verifyCommand(args: Args): Promise<number> {
   checkFlags(args, ['json']);
   const file = args.positional[0];
   if (!file) throw new InputError('verify needs the path of a _manifest.json');
+  const { verifyManifest } = await import('./verify.js');
   const result = await verifyManifest(file);
   if (args.flags.has('json')) process.stdout.write(`${JSON.stringify(result)}\n`);
   else if (result.ok) process.stdout.write(`ok: ${result.rows} rows x ${result.columns} columns in ${result.files} file(s); keys unique, ascending and aligned\n`);
