@@ -11,6 +11,7 @@ import { KEY_COLUMN, assertIdentifier, paths } from '../../naming.js';
 import type { CatalogTable, ExtractJob, ExtractResult, LabelStats, MergeJob, MergeProgress, MergeResult, MergedGroup, Warehouse, Window } from '../../ports.js';
 import * as sql from './duckdbSql.js';
 import type { FolderObjectStore } from './folderStore.js';
+import { MemoryGate } from './memoryGate.js';
 import { chunkRange, concatParquet, readChunk, readLocalFooter, stitchParquet } from './parquetStitch.js';
 
 export interface DuckDbOptions {
@@ -22,13 +23,17 @@ export interface DuckDbOptions {
 export class DuckDbWarehouse implements Warehouse {
   /** Checkpoints the last merge had to align itself (the rest were stitched as they were). */
   lastRealigned = 0;
+  /** Extracts at once share half the memory setting; the other half is headroom (see memoryGate.ts). */
+  private readonly extractGate: MemoryGate;
 
   private constructor(
     private readonly instance: DuckDBInstance,
     private readonly staging: FolderObjectStore,
     private readonly output: FolderObjectStore,
     private readonly options: DuckDbOptions,
-  ) {}
+  ) {
+    this.extractGate = new MemoryGate(Math.floor(options.memoryMb / 2));
+  }
 
   static async open(file: string, staging: FolderObjectStore, output: FolderObjectStore, options: DuckDbOptions): Promise<DuckDbWarehouse> {
     // No extension is ever downloaded (the machine may be offline); times stay UTC without ICU.
@@ -79,7 +84,7 @@ export class DuckDbWarehouse implements Warehouse {
       const temp = await this.staging.tempPath('.parquet');
       // Deduplication sorts each key's rows by every column: only paid where a key repeats.
       const select = sourceRows > distinct ? sql.extractSelectSql(job.dataset, job.feature, job.columns) : sql.extractPlainSql(job.dataset, job.feature, job.columns);
-      const copy = await c.run(sql.copyToParquetSql(select, temp), window);
+      const copy = await this.extractGate.run(extractEstimateMb(sourceRows, job.columns.length), () => c.run(sql.copyToParquetSql(select, temp), window));
       const rows = Number(copy.rowsChanged);
       if (rows !== distinct) throw new Error(`extract of ${job.feature} wrote ${rows} rows, expected ${distinct} distinct keys`);
       const name = `${job.prefix}part-00000.parquet`;
@@ -238,6 +243,14 @@ export class DuckDbWarehouse implements Warehouse {
 export function alignBatchColumns(memoryMb: number, concurrency: number): number {
   const perColumn = sql.ROW_GROUP_ROWS * 8 * 6;
   return Math.max(4, Math.floor((memoryMb * 2 ** 20) / Math.max(1, concurrency) / 2 / perColumn));
+}
+
+/**
+ * What an extract holds at its peak: the sort's rows and payload and the parquet writer's row
+ * group, about three copies of the window's rows of the table, 8 bytes a value.
+ */
+export function extractEstimateMb(rows: number, columns: number): number {
+  return Math.ceil((rows * (columns + 1) * 8 * 3) / 2 ** 20);
 }
 
 /** The base's row groups as key slices: row numbers [from, to) and their first and last key. */
