@@ -349,7 +349,7 @@ variable "log_level" {
 }
 
 variable "job_wait_seconds" {
-  description = "How long a function waits for one BigQuery job before it gives up and lets the retry resume it (BQX_JOB_WAIT_SECONDS). Functions with a shorter timeout get min(this, timeout - 30)."
+  description = "How long a function waits for one BigQuery job before it acknowledges and sends a follow-up message that polls it again (BQX_JOB_WAIT_SECONDS). Functions with a shorter timeout get min(this, timeout - 30)."
   type        = number
   default     = 480
 
