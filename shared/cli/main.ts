@@ -21,7 +21,6 @@ import { embeddedPaths } from '../runtime/paths.js';
 import { openRecords } from '../runtime/records.js';
 import { checkFlags, intFlag, parseArgs, stringFlag, type Args } from './args.js';
 import { ensureDemo } from './demo.js';
-import { gcpRunCommand, gcpStatusCommand } from './gcp.js';
 import { ProgressBar } from './progress.js';
 import { summarise, summaryTable } from './summary.js';
 
@@ -59,8 +58,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       return 0;
     }
     // --target gcp: a deployed chain, configured from the environment as the functions are (shared/cli/gcp.ts).
-    if (args.flags.has('target') && args.command === 'run') return await gcpRunCommand(args, env);
-    if (args.flags.has('target') && args.command === 'status') return await gcpStatusCommand(args, env);
+    // Loaded only with --target: it brings the Google Cloud clients.
+    if (args.flags.has('target') && args.command === 'run') return await (await import('./gcp.js')).gcpRunCommand(args, env);
+    if (args.flags.has('target') && args.command === 'status') return await (await import('./gcp.js')).gcpStatusCommand(args, env);
     const config = loadConfig(env);
     switch (args.command) {
       case 'run':
