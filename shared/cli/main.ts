@@ -77,7 +77,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         throw new InputError(`unknown command "${args.command}" (run, status, rerun, verify, demo, help)`);
     }
   } catch (error) {
-    const known = [ConfigError, InputError, NotFoundError, ConflictError, CheckpointError].some((k) => error instanceof k);
+    // By name as well: under a test loader (mocha + tsx) a lazily imported command module can get
+    // its own copy of naming.ts, and then instanceof misses its InputError.
+    const known = [ConfigError, InputError, NotFoundError, ConflictError, CheckpointError].some((k) => error instanceof k || (error instanceof Error && error.name === k.name));
     process.stderr.write(`bqx: ${errorMessage(error)}\n`);
     if (!known && env.BQX_DEBUG) process.stderr.write(`${(error as Error).stack}\n`);
     return known ? 2 : 1;
