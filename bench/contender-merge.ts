@@ -12,6 +12,7 @@ import { paths } from '../shared/naming.js';
 import { planMerge } from '../shared/planner.js';
 import { openEmbedded } from '../shared/runtime/embedded.js';
 import { columnNames, finish, flags, footer, formatError, loadSet } from './common.js';
+import { shardGrid } from '../shared/shards.js';
 
 const set = loadSet(flags().get('set')!);
 const config = loadConfig({ ...process.env, BQX_HOME: set.home });
@@ -26,7 +27,7 @@ try {
   began = process.hrtime.bigint();
 
   const plan = planMerge(manifest, config.maxGroupColumns, config.joinBatchTables);
-  const result = await embedded.warehouse.merge({ runId: set.runId, pair: set.pair, window: run.window, manifest, plan, checkpoints, outputPrefix: outputDir });
+  const result = await embedded.warehouse.merge({ runId: set.runId, pair: set.pair, window: run.window, manifest, plan, checkpoints, outputPrefix: outputDir, shards: shardGrid(run.window, embedded.deps.config.shard) });
   const wall = Number(process.hrtime.bigint() - began) / 1e9;
   if (result.state !== 'done') throw new Error(`merge is ${result.state}`);
 

@@ -19,6 +19,7 @@ import { buildManifest, type RunManifest } from '../shared/manifest.js';
 import { newRunId, paths } from '../shared/naming.js';
 import { planMerge } from '../shared/planner.js';
 import { finish, flags } from './common.js';
+import { shardGrid } from '../shared/shards.js';
 
 const f = flags();
 const rows = Number(f.get('rows') ?? 200_000);
@@ -44,7 +45,7 @@ if (phase === 'setup') {
   const manifest = buildManifest({ runId, pair: 'eurusd', createdAt: new Date().toISOString(), window, labelRows: rows, featureCatalog: await w.listTables(config.featuresDataset), labelTable, config });
   const checkpoints: Record<string, string[]> = {};
   for (const feature of manifest.features) {
-    const r = await w.extract({ runId, pair: 'eurusd', feature: feature.feature, dataset: feature.dataset, columns: feature.columns.map((c) => c.source), window, prefix: paths.featureDir(runId, feature.feature) });
+    const r = await w.extract({ runId, pair: 'eurusd', feature: feature.feature, dataset: feature.dataset, columns: feature.columns.map((c) => c.source), window, prefix: paths.featureDir(runId, feature.feature), shards: shardGrid(window, config.shard) });
     if (r.state === 'done') checkpoints[feature.feature] = r.files;
   }
   await w.close();
@@ -61,7 +62,7 @@ if (phase === 'extract') {
   let rowsOut = 0;
   const worker = async () => {
     for (let f = features.shift(); f; f = features.shift()) {
-      const r = await w.extract({ runId, pair: 'eurusd', feature: f.feature, dataset: f.dataset, columns: f.columns.map((c) => c.source), window, prefix: paths.featureDir(runId, f.feature) });
+      const r = await w.extract({ runId, pair: 'eurusd', feature: f.feature, dataset: f.dataset, columns: f.columns.map((c) => c.source), window, shards: shardGrid(window, config.shard), prefix: paths.featureDir(runId, f.feature) });
       if (r.state === 'done') rowsOut += r.rows;
     }
   };
@@ -74,7 +75,7 @@ if (phase === 'extract') {
 const w = await DuckDbWarehouse.open(path.join(dir, 'wh.duckdb'), staging, output, { memoryMb: config.embedded.mergeMemoryMb });
 const before = Math.round(process.resourceUsage().maxRSS / 1024);
 const began = process.hrtime.bigint();
-const result = await w.merge({ runId, pair: 'eurusd', window, manifest, plan: planMerge(manifest, 9900, 50), checkpoints, outputPrefix: paths.outputDir('eurusd', runId) });
+const result = await w.merge({ runId, pair: 'eurusd', window, manifest, plan: planMerge(manifest, 9900, 50), checkpoints, outputPrefix: paths.outputDir('eurusd', runId), shards: shardGrid(window, config.shard) });
 const wall = Number(process.hrtime.bigint() - began) / 1e9;
 await w.close();
 await fs.rm(path.join(dir, 'output'), { recursive: true, force: true });

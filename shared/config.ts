@@ -10,6 +10,9 @@ export class ConfigError extends Error {
 
 export type Runtime = 'embedded' | 'gcp';
 
+export const SHARD_UNITS = ['month', 'week', 'day'] as const;
+export type ShardUnit = (typeof SHARD_UNITS)[number];
+
 export interface Topics {
   runRequests: string;
   extractRequests: string;
@@ -29,6 +32,10 @@ export interface Config {
   metadataColumns: string[];
   maxGroupColumns: number;
   joinBatchTables: number;
+  /** Row shards of a dataset: UTC calendar months, ISO weeks (Monday) or days. */
+  shard: ShardUnit;
+  /** Succeeded datasets kept per pair by `bqx gc` and the clean-up after a success. */
+  keep: number;
   maxAttempts: number;
   stallSeconds: number;
   /** How long work still running in the warehouse is waited for (polled by follow-up messages) before its run fails. */
@@ -67,6 +74,8 @@ export const CONFIG_DEFAULTS = {
   BQX_METADATA_COLUMNS: 'pair,pair1,pair2',
   BQX_MAX_GROUP_COLUMNS: '9900',
   BQX_JOIN_BATCH_TABLES: '50',
+  BQX_SHARD: 'month',
+  BQX_KEEP: '3',
   BQX_MAX_ATTEMPTS: '5',
   BQX_STALL_SECONDS: '900',
   BQX_PENDING_LIMIT_HOURS: '24',
@@ -134,6 +143,8 @@ export function loadConfig(env: Env = process.env): Config {
   if (logLevel !== 'debug' && logLevel !== 'info' && logLevel !== 'warn' && logLevel !== 'error') {
     throw new ConfigError('BQX_LOG_LEVEL', logLevel, 'must be one of debug, info, warn, error');
   }
+  const shard = raw('BQX_SHARD');
+  if (!SHARD_UNITS.includes(shard as ShardUnit)) throw new ConfigError('BQX_SHARD', shard, `must be one of ${SHARD_UNITS.join(', ')}`);
   const currencies = list('BQX_CURRENCIES', /^[a-z]{3}$/, 'a three-letter lower-case currency code');
   if (currencies.length < 2) throw new ConfigError('BQX_CURRENCIES', raw('BQX_CURRENCIES'), 'must list at least two currencies');
   const tableRules = list('BQX_TABLE_RULES', RULE, 'a table rule (a glob of lower-case name characters, {pair}, or ! to exclude)');
@@ -152,6 +163,8 @@ export function loadConfig(env: Env = process.env): Config {
     metadataColumns: list('BQX_METADATA_COLUMNS', IDENT, 'a column name'),
     maxGroupColumns: int('BQX_MAX_GROUP_COLUMNS', 300, 10000),
     joinBatchTables: int('BQX_JOIN_BATCH_TABLES', 1, 1000),
+    shard: shard as ShardUnit,
+    keep: int('BQX_KEEP', 1, 1000),
     maxAttempts: int('BQX_MAX_ATTEMPTS', 1, 100),
     stallSeconds: int('BQX_STALL_SECONDS', 1, 86400),
     pendingLimitHours: int('BQX_PENDING_LIMIT_HOURS', 1, 168),

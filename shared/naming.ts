@@ -102,13 +102,21 @@ export const paths = {
     `${paths.featureDir(runId, feature)}part-${String(part).padStart(5, '0')}.parquet`,
   marker: (runId: string, feature: string) => `${paths.featureDir(runId, feature)}${MARKER_NAME}`,
   outputDir: (pair: string, runId: string) => `training/${pair}/${assertRunId(runId)}/`,
-  outputGroupDir: (pair: string, runId: string, group: number) => `${paths.outputDir(pair, runId)}group-${String(group).padStart(3, '0')}/`,
-  outputGroupPart: (pair: string, runId: string, group: number, part: number) =>
-    `${paths.outputGroupDir(pair, runId, group)}part-${String(part).padStart(5, '0')}.parquet`,
+  /** A time shard's folder: `shard-<YYYYMMDD of its calendar cell>/`, one per (shard, group) below. */
+  outputShardDir: (pair: string, runId: string, shard: string) => `${paths.outputDir(pair, runId)}shard-${assertShardId(shard)}/`,
+  outputShardGroupDir: (pair: string, runId: string, shard: string, group: number) =>
+    `${paths.outputShardDir(pair, runId, shard)}group-${String(group).padStart(3, '0')}/`,
+  outputShardGroupPart: (pair: string, runId: string, shard: string, group: number, part: number) =>
+    `${paths.outputShardGroupDir(pair, runId, shard, group)}part-${String(part).padStart(5, '0')}.parquet`,
   outputManifest: (pair: string, runId: string) => `${paths.outputDir(pair, runId)}_manifest.json`,
   outputReport: (pair: string, runId: string) => `${paths.outputDir(pair, runId)}report.json`,
   consolidated: (pair: string, runId: string) => `${paths.outputDir(pair, runId)}training_${pair}.parquet`,
 };
+
+function assertShardId(shard: string): string {
+  if (!/^\d{8}$/.test(shard)) throw new InputError(`shard ${JSON.stringify(shard)} is not a YYYYMMDD shard id`);
+  return shard;
+}
 
 export interface StagingObject {
   runId: string;

@@ -4,6 +4,7 @@
 
 import type { RunManifest } from './manifest.js';
 import type { MergePlan } from './planner.js';
+import type { Shard } from './shards.js';
 
 export interface LogFields {
   runId?: string;
@@ -58,6 +59,11 @@ export interface ExtractJob {
   window: Window;
   /** Object-name prefix in the staging store; files go under it as part-NNNNN.parquet (BigQuery: in a folder per export attempt). */
   prefix: string;
+  /**
+   * The window's time shards. A runtime that stitches checkpoints (embedded) writes no row group
+   * across a shard boundary, so a shard is a run of whole row groups; others may ignore it.
+   */
+  shards: Shard[];
 }
 
 export type Pending = { state: 'pending'; detail: string };
@@ -83,6 +89,8 @@ export interface MergeJob {
   checkpoints: Record<string, string[]>;
   /** Object-name prefix in the output store. */
   outputPrefix: string;
+  /** The window's time shards: each (shard, group) is written by its own bounded step. */
+  shards: Shard[];
 }
 
 export interface MergedGroup {
@@ -97,8 +105,30 @@ export interface MergedGroup {
   keysInOrder: boolean;
 }
 
+/** One time shard of the output: its column groups hold the same rows, in the same order. */
+export interface MergedShard {
+  index: number;
+  id: string;
+  start: string;
+  end: string;
+  rows: number;
+  /** Per group: the files of this shard only; keysInOrder compares with this shard's group 0. */
+  groups: MergedGroup[];
+  /** Every key of the shard within [start, end). */
+  keysInRange: boolean;
+}
+
 export type MergeResult =
-  | { state: 'done'; groups: MergedGroup[]; rows: number; bytesProcessed?: number; costUsd?: number }
+  | {
+      state: 'done';
+      /** Per column group over all shards: files in shard order (the layout readers of groups know). */
+      groups: MergedGroup[];
+      /** Shards with at least one label row, in time order; a shard with none has no files. */
+      shards: MergedShard[];
+      rows: number;
+      bytesProcessed?: number;
+      costUsd?: number;
+    }
   | Pending;
 
 export interface MergeProgress {
@@ -194,6 +224,12 @@ export interface RunRecord {
   timings: Record<string, number>;
   bytesProcessed?: number;
   costUsd?: number;
+  /**
+   * What retention removed of the run (shared/retention.ts): `checkpoints` for a kept dataset
+   * whose checkpoints no newer run points at, `all` for a run past the kept ones. The record
+   * itself stays, as history.
+   */
+  collected?: { at: string; scope: 'checkpoints' | 'all' };
 }
 
 export interface CheckpointRecord {
@@ -217,6 +253,8 @@ export interface RunStore {
   getRun(runId: string): Promise<RunRecord | undefined>;
   activeRun(pair: string): Promise<RunRecord | undefined>;
   lastRun(pair: string): Promise<RunRecord | undefined>;
+  /** Every run of a pair, any state, oldest first (retention reads this). */
+  listRuns(pair: string): Promise<RunRecord[]>;
   /** Runs not yet succeeded or failed. */
   listActiveRuns(): Promise<RunRecord[]>;
   /**

@@ -232,6 +232,18 @@ resource "google_storage_bucket" "output" {
     enabled = false
   }
 
+  # No age rule here on purpose: a kept dataset may be any age (a pair not rebuilt for a year),
+  # and its shards may be shared by reference with newer versions, so only retention, which reads
+  # what each kept dataset lists, deletes under training/. Only unfinished uploads expire.
+  lifecycle_rule {
+    condition {
+      age = 1
+    }
+    action {
+      type = "AbortIncompleteMultipartUpload"
+    }
+  }
+
   # BigQuery exports the merged column groups here; a retried export replaces its files, and soft
   # delete would keep (and bill) each replaced file for 7 days. Google advises it off for exports.
   soft_delete_policy {

@@ -129,10 +129,14 @@ variable "source_bucket" {
   }
 }
 
+# A backstop for what retention (`bqx gc`, the reconciler) left behind. It cannot hit a kept
+# dataset: datasets live in the output bucket, which has no age rule. The worst it does is delete
+# checkpoints the newest run still lists, so a run over a month later extracts them again instead
+# of reusing them (a cost, never a wrong or missing dataset). 30 days spans weekly retraining.
 variable "staging_retention_days" {
-  description = "Days after which checkpoints under runs/ in the staging bucket are deleted. Keep it longer than a run can take, including reconciler retries."
+  description = "Days after which objects under runs/ in the staging bucket (checkpoints, run manifests, merge records) are deleted, whatever retention did. Keep it longer than a run can take, including reconciler retries, and longer than the time between two runs of a pair if checkpoints are to be reused."
   type        = number
-  default     = 7
+  default     = 30
 
   validation {
     condition     = var.staging_retention_days >= 1 && var.staging_retention_days <= 365 && floor(var.staging_retention_days) == var.staging_retention_days

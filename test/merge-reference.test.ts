@@ -22,6 +22,7 @@ import { KEY_COLUMN, newRunId, paths } from '../shared/naming.js';
 import { planMerge } from '../shared/planner.js';
 import type { MergedGroup, Window } from '../shared/ports.js';
 import { tempDir } from './helpers/temp.js';
+import { shardGrid } from '../shared/shards.js';
 
 const FEATURES = 'bqx_ml_v3_features_v2';
 const LABELS = 'bqx_ml_v3_analytics_v2';
@@ -98,7 +99,7 @@ async function runMerge(f: Fixture, window: Window, maxGroupColumns: number, spl
   const manifest = buildManifest({ runId, pair: PAIR, createdAt: new Date().toISOString(), window, labelRows: labelStats.rows, featureCatalog: await f.warehouse.listTables(FEATURES), labelTable, config });
   const checkpoints: Record<string, string[]> = {};
   for (const feature of manifest.features) {
-    const result = await f.warehouse.extract({ runId, pair: PAIR, feature: feature.feature, dataset: feature.dataset, columns: feature.columns.map((c) => c.source), window, prefix: paths.featureDir(runId, feature.feature) });
+    const result = await f.warehouse.extract({ runId, pair: PAIR, feature: feature.feature, dataset: feature.dataset, columns: feature.columns.map((c) => c.source), window, prefix: paths.featureDir(runId, feature.feature), shards: shardGrid(window, config.shard) });
     assert.equal(result.state, 'done');
     checkpoints[feature.feature] = result.state === 'done' ? result.files : [];
   }
@@ -114,7 +115,7 @@ async function runMerge(f: Fixture, window: Window, maxGroupColumns: number, spl
     checkpoints[splitFeature] = parts;
   }
   const plan = planMerge(manifest, maxGroupColumns, 50);
-  const result = await f.warehouse.merge({ runId, pair: PAIR, window, manifest, plan, checkpoints, outputPrefix: paths.outputDir(PAIR, runId) });
+  const result = await f.warehouse.merge({ runId, pair: PAIR, window, manifest, plan, checkpoints, outputPrefix: paths.outputDir(PAIR, runId), shards: shardGrid(window, config.shard) });
   assert.equal(result.state, 'done');
   return { manifest, plan, groups: result.state === 'done' ? result.groups : ([] as MergedGroup[]) };
 }

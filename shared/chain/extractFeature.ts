@@ -3,6 +3,7 @@
 
 import { CheckpointMarker } from '../checkpoint.js';
 import { InputError, paths } from '../naming.js';
+import { shardGrid } from '../shards.js';
 import type { ChainDeps } from './deps.js';
 import type { ExtractRequest } from './messages.js';
 import { followUp, type PendingOutcome } from './pending.js';
@@ -42,6 +43,7 @@ export async function extractFeature(deps: ChainDeps, request: ExtractRequest): 
     columns: entry.columns.map((c) => c.source),
     window: run.window,
     prefix: paths.featureDir(runId, feature),
+    shards: shardGrid(run.window, deps.config.shard),
   });
   // Still running after the warehouse's wait: a follow-up message polls again (never a retry).
   if (result.state === 'pending') return followUp(deps, { kind: 'extract', request }, result);

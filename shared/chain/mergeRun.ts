@@ -6,7 +6,8 @@ import { readFooter } from '../checkpoint.js';
 import { columnMapping, outputColumns, type RunManifest } from '../manifest.js';
 import { paths } from '../naming.js';
 import { planMerge } from '../planner.js';
-import type { MergedGroup, RunOutput, RunRecord } from '../ports.js';
+import type { MergedGroup, MergedShard, RunOutput, RunRecord } from '../ports.js';
+import { shardGrid } from '../shards.js';
 import { buildReport, type RunReport } from '../report.js';
 import type { ChainDeps } from './deps.js';
 import type { MergeRequest } from './messages.js';
@@ -37,7 +38,7 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
   deps.logger.info(`merging ${manifest.features.length} features into ${plan.groups.length} column group(s)`, log);
   const result = await failOnError(deps, runId, 'merge', () =>
     deps.warehouse.merge(
-      { runId, pair: run.pair, window: run.window, manifest, plan, checkpoints: files, outputPrefix: paths.outputDir(run.pair, runId) },
+      { runId, pair: run.pair, window: run.window, manifest, plan, checkpoints: files, outputPrefix: paths.outputDir(run.pair, runId), shards: shardGrid(run.window, deps.config.shard) },
       (progress) => deps.observe?.({ type: 'merge', runId, progress }),
     ),
   );
@@ -45,14 +46,14 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
   if (result.state === 'pending') return followUp(deps, { kind: 'merge', request }, result);
   const mergeMs = Date.now() - began;
 
-  const problems = await failOnError(deps, runId, 'verify', () => verifyOutput(deps, manifest, run, result.groups));
+  const problems = await failOnError(deps, runId, 'verify', () => verifyOutput(deps, manifest, run, result.groups, result.shards));
   if (problems.length > 0) {
     await failRun(deps, runId, `output verification failed: ${problems.join('; ')}`);
     return 'failed';
   }
 
   const report = buildReport(manifest, checkpoints, run.labelRows);
-  const output = await writeOutputs(deps, manifest, run, result.groups, report);
+  const output = await writeOutputs(deps, manifest, run, result.groups, result.shards, report);
   const now = deps.clock.now();
   const { run: done, changed } = await deps.store.updateRun(runId, (r) =>
     r.state === 'merging'
@@ -74,8 +75,8 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
 }
 
 /** Checks what the merge wrote, from the adapter's counts and the output files' own footers. */
-async function verifyOutput(deps: ChainDeps, manifest: RunManifest, run: RunRecord, groups: MergedGroup[]): Promise<string[]> {
-  const problems: string[] = [];
+async function verifyOutput(deps: ChainDeps, manifest: RunManifest, run: RunRecord, groups: MergedGroup[], shards: MergedShard[]): Promise<string[]> {
+  const problems: string[] = verifyShards(run, groups, shards);
   const expectedColumns = outputColumns(manifest);
   const written: string[] = [manifest.key];
   for (const g of groups) {
@@ -98,7 +99,35 @@ async function verifyOutput(deps: ChainDeps, manifest: RunManifest, run: RunReco
   return problems;
 }
 
-async function writeOutputs(deps: ChainDeps, manifest: RunManifest, run: RunRecord, groups: MergedGroup[], report: RunReport): Promise<RunOutput> {
+/**
+ * Every shard on its own: its groups hold the shard's rows, unique keys inside [start, end), in
+ * the same order as its group 0; the shards are in time order, apart, and add up to the groups.
+ */
+function verifyShards(run: RunRecord, groups: MergedGroup[], shards: MergedShard[]): string[] {
+  const problems: string[] = [];
+  let rows = 0;
+  for (const [i, s] of shards.entries()) {
+    const name = `shard ${s.id}`;
+    if (s.index !== i) problems.push(`${name} is listed at ${i} with index ${s.index}`);
+    if (i > 0 && s.start < shards[i - 1]!.end) problems.push(`${name} starts before shard ${shards[i - 1]!.id} ends`);
+    if (!s.keysInRange) problems.push(`${name} has keys outside [${s.start}, ${s.end})`);
+    if (s.groups.length !== groups.length) problems.push(`${name} has ${s.groups.length} groups, the dataset ${groups.length}`);
+    for (const g of s.groups) {
+      if (g.rows !== s.rows) problems.push(`${name} group ${g.index} has ${g.rows} rows, the shard ${s.rows}`);
+      if (g.distinctKeys !== g.rows) problems.push(`${name} group ${g.index} has ${g.rows - g.distinctKeys} duplicate keys`);
+      if (!g.keysInOrder) problems.push(`${name} group ${g.index} keys are not in the same ascending order as its group 0`);
+    }
+    rows += s.rows;
+  }
+  if (rows !== run.labelRows) problems.push(`the shards hold ${rows} rows, the window has ${run.labelRows} label rows`);
+  for (const g of groups) {
+    const files = shards.flatMap((s) => s.groups.find((x) => x.index === g.index)?.files ?? []);
+    if (files.join('\n') !== g.files.join('\n')) problems.push(`group ${g.index} files are not its shards' files in shard order`);
+  }
+  return problems;
+}
+
+async function writeOutputs(deps: ChainDeps, manifest: RunManifest, run: RunRecord, groups: MergedGroup[], shards: MergedShard[], report: RunReport): Promise<RunOutput> {
   const manifestObject = paths.outputManifest(run.pair, run.runId);
   const reportObject = paths.outputReport(run.pair, run.runId);
   const files = groups.flatMap((g) => g.files);
@@ -112,6 +141,15 @@ async function writeOutputs(deps: ChainDeps, manifest: RunManifest, run: RunReco
     columns: manifest.columnCount,
     bytes,
     groups: groups.map((g) => ({ index: g.index, files: g.files.map((f) => deps.output.uri(f)), objects: g.files, rows: g.rows, columns: g.columns, bytes: g.bytes })),
+    shardUnit: deps.config.shard,
+    shards: shards.map((s) => ({
+      index: s.index,
+      id: s.id,
+      start: s.start,
+      end: s.end,
+      rows: s.rows,
+      groups: s.groups.map((g) => ({ index: g.index, files: g.files.map((f) => deps.output.uri(f)), objects: g.files, rows: g.rows, bytes: g.bytes })),
+    })),
     columnMapping: columnMapping(manifest),
     features: report.features,
     warnings: report.warnings,

@@ -29,6 +29,7 @@ export function decodeRerunRequest(value: unknown): RerunRequest {
 
 export async function rerun(deps: ChainDeps, runId: string, request: RerunRequest): Promise<{ run: RunRecord; features: string[] }> {
   const run = await requireRun(deps, runId);
+  if (run.collected) throw new ConflictError(`run ${runId}'s checkpoints were removed by retention (${run.collected.at}): start a new run instead`);
   const active = await deps.store.activeRun(run.pair);
   if (active && active.runId !== runId) throw new ConflictError(`pair ${run.pair} has another active run ${active.runId}`);
   const manifest = await loadManifest(deps, run);

@@ -21,6 +21,7 @@ import { embeddedPaths } from '../runtime/paths.js';
 import { openRecords } from '../runtime/records.js';
 import { checkFlags, intFlag, parseArgs, stringFlag, type Args } from './args.js';
 import { ensureDemo } from './demo.js';
+import { gcCommand } from './gc.js';
 import { ProgressBar } from './progress.js';
 import { summarise, summaryTable } from './summary.js';
 
@@ -43,11 +44,12 @@ usage:
   bqx rerun <runId> --missing | --merge | --features a,b   reopen a run for part of its work
   bqx verify <_manifest.json>   check a training dataset against its manifest
   bqx demo [--pairs eurusd,gbpusd] [--rows N]   build the demo warehouse
+  bqx gc [pair] [--keep N] [--json]   keep the last N datasets per pair (default BQX_KEEP), remove older runs
 
 data lives under BQX_HOME (default ./.bqx). Exit code: 0 success, 1 run failed, 2 bad input.`;
 
 const BOOLEAN_FLAGS = new Set(['json', 'consolidate', 'force', 'verbose', 'help', 'missing', 'merge', 'quiet']);
-const VALUE_FLAGS = new Set(['start', 'end', 'rows', 'features', 'pairs', 'stack', 'target', 'project']);
+const VALUE_FLAGS = new Set(['start', 'end', 'rows', 'features', 'pairs', 'stack', 'target', 'project', 'keep']);
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let args: Args;
@@ -73,8 +75,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         return await verifyCommand(args);
       case 'demo':
         return await demoCommand(args, config);
+      case 'gc':
+        return await gcCommand(args, config, () => open(config, false));
       default:
-        throw new InputError(`unknown command "${args.command}" (run, status, rerun, verify, demo, help)`);
+        throw new InputError(`unknown command "${args.command}" (run, status, rerun, verify, demo, gc, help)`);
     }
   } catch (error) {
     // By name as well: under a test loader (mocha + tsx) a lazily imported command module can get
@@ -153,8 +157,8 @@ async function runCommand(args: Args, config: Config): Promise<number> {
     const extra: [string, string][] = demoMs > 1000 ? [['demo build', `${(demoMs / 1000).toFixed(1)} s`]] : [];
     if (run.state === 'succeeded' && args.flags.has('consolidate')) {
       const object = paths.consolidated(run.pair, run.runId);
-      const groups = JSON.parse(Buffer.from(await embedded.output.read(run.output!.manifest)).toString('utf8')).groups;
-      await embedded.warehouse.consolidate(groups.map((g: { objects: string[] }) => ({ files: g.objects })), object);
+      const shards: { groups: { objects: string[] }[] }[] = JSON.parse(Buffer.from(await embedded.output.read(run.output!.manifest)).toString('utf8')).shards;
+      await embedded.warehouse.consolidate(shards.map((s) => ({ groups: s.groups.map((g) => ({ files: g.objects })) })), object);
       extra.push(['consolidated', embedded.output.uri(object)]);
     }
     const landed = await embedded.store.countCheckpoints(run.runId);

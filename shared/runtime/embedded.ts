@@ -15,6 +15,7 @@ import { decodeExtractRequest, decodeMergeRequest, decodeRunRequest } from '../c
 import { mergeRun } from '../chain/mergeRun.js';
 import { underRetryRule } from '../chain/retryRule.js';
 import { startRun } from '../chain/startRun.js';
+import { collectGarbage } from '../retention.js';
 import { errorMessage, systemClock } from '../log.js';
 import { InputError } from '../naming.js';
 import type { FinalizedObject, Logger } from '../ports.js';
@@ -71,7 +72,8 @@ export async function openEmbedded(config: Config, options: EmbeddedOptions): Pr
     await checkpointLanded(deps, decodeFinalized(m.data));
   }), { concurrency: 4, ...retry });
   bus.subscribe(topics.mergeRequests, 'mergeRun', handler(logger, 'merge', async (m) => {
-    await mergeRun(deps, decodeMergeRequest(m.data));
+    const request = decodeMergeRequest(m.data);
+    if ((await mergeRun(deps, request)) === 'succeeded') await applyRetention(deps, request.pair);
   }), { concurrency: 1, ...retry });
 
   return {
@@ -82,6 +84,19 @@ export async function openEmbedded(config: Config, options: EmbeddedOptions): Pr
       await warehouse.close();
     },
   };
+}
+
+/**
+ * Retention after a success (on Google Cloud the reconciler does it): the pair's last
+ * BQX_KEEP datasets stay. Best effort: a failure is logged, the run stays succeeded, and the next
+ * success or `bqx gc` tries again.
+ */
+async function applyRetention(deps: ChainDeps, pair: string): Promise<void> {
+  try {
+    await collectGarbage(deps, pair, deps.config.keep);
+  } catch (error) {
+    deps.logger.warn(`retention after the run failed: ${errorMessage(error)}`, { pair, step: 'retention' });
+  }
 }
 
 /** Wraps a handler with the functions' retry rule (shared/chain/retryRule.ts). */

@@ -81,6 +81,18 @@ export function runStoreContract(name: string, make: () => Promise<RunStore>, re
       assert.equal((await store.activeRun('nzdusd'))?.runId, first.runId);
     });
 
+    it('lists every run of a pair, any state, oldest first, and no other pair\'s', async () => {
+      const runs = [sampleRun('eurjpy'), sampleRun('eurjpy'), sampleRun('eurjpy')];
+      for (const [i, run] of runs.entries()) {
+        await store.createRun(run);
+        if (i < 2) await store.updateRun(run.runId, (r) => ({ ...r, state: i === 0 ? 'succeeded' : 'failed' }));
+      }
+      await store.createRun(sampleRun('gbpjpy'));
+      const listed = await store.listRuns('eurjpy');
+      assert.deepEqual(listed.map((r) => r.runId), runs.map((r) => r.runId));
+      assert.deepEqual(listed.map((r) => r.state), ['succeeded', 'failed', 'extracting']);
+    });
+
     it('gives a named claim to exactly one of many concurrent callers', async () => {
       const run = sampleRun('chfjpy');
       await store.createRun(run);

@@ -5,7 +5,8 @@ import request from 'supertest';
 import sinon from 'sinon';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { startRun } from '../../shared/chain/startRun.js';
-import { FEATURES, type Fixture, fixtureHooks } from './fixtures.js';
+import { mergeRun } from '../../shared/chain/mergeRun.js';
+import { FEATURES, type Fixture, fixtureHooks, runToMerging } from './fixtures.js';
 
 describe('functions/reconcile (contract)', function () {
   const sandbox = sinon.createSandbox();
@@ -15,17 +16,44 @@ describe('functions/reconcile (contract)', function () {
   fixtureHooks(sandbox, (opened) => (fx = opened));
 
   it('leaves a run that is moving alone, and re-sends the extracts of one that stalled', async () => {
-    assert.deepEqual((await call().expect(200)).body, { actions: [] });
+    assert.deepEqual((await call().expect(200)).body, { actions: [], retention: [] });
     const { run } = await startRun(fx.deps, { pair: 'eurusd' });
-    assert.deepEqual((await call().expect(200)).body, { actions: [{ runId: run.runId, action: 'waiting' }] });
+    assert.deepEqual((await call().expect(200)).body, { actions: [{ runId: run.runId, action: 'waiting' }], retention: [] });
 
     fx.bus.published.length = 0;
     const later = new Date(Date.now() + (fx.deps.config.stallSeconds + 60) * 1000);
     sandbox.stub(fx.deps.clock, 'now').returns(later);
     const { body } = await call().expect(200).expect('content-type', /json/);
-    assert.deepEqual(body, { actions: [{ runId: run.runId, action: 'resent-extracts', features: FEATURES.length }] });
+    assert.deepEqual(body, { actions: [{ runId: run.runId, action: 'resent-extracts', features: FEATURES.length }], retention: [] });
     assert.equal(fx.bus.on(fx.deps.config.topics.extractRequests).length, FEATURES.length);
     assert.equal((await fx.store.getRun(run.runId))?.reconcileAttempts, 1);
+  });
+
+  it('applies retention: the last BQX_KEEP (3) datasets stay, the oldest run goes, older kept ones lose their checkpoints', async () => {
+    const runs: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const runId = await runToMerging(fx);
+      assert.equal(await mergeRun(fx.deps, { runId, pair: 'eurusd' }), 'succeeded');
+      runs.push(runId);
+    }
+    const [r1, r2, r3, r4] = runs as [string, string, string, string];
+    const output = fx.deps.output;
+    const { body } = await call().expect(200);
+    assert.deepEqual(body.actions, []);
+    assert.equal(body.retention.length, 1);
+    assert.deepEqual({ ...body.retention[0], objects: undefined, bytes: undefined }, { pair: 'eurusd', keep: 3, kept: [r4, r3, r2], removed: [r1], trimmed: [r3, r2], objects: undefined, bytes: undefined });
+    assert.ok(body.retention[0].objects > 0 && body.retention[0].bytes > 0);
+    assert.deepEqual(await fx.staging.list(`runs/${r1}/`), []);
+    assert.deepEqual(await output.list(`training/eurusd/${r1}/`), []);
+    for (const kept of [r2, r3]) {
+      assert.deepEqual((await fx.staging.list(`runs/${kept}/`)).map((o) => o.name), [`runs/${kept}/manifest.json`], 'a kept dataset keeps its run manifest only');
+      assert.equal((await fx.store.getRun(kept))?.collected?.scope, 'checkpoints');
+    }
+    for (const kept of [r2, r3, r4]) assert.ok((await output.list(`training/eurusd/${kept}/`)).length >= 3, `${kept}'s dataset is there`);
+    assert.equal((await fx.staging.list(`runs/${r4}/features/`)).length, 2 * FEATURES.length, 'the newest run keeps its checkpoints (a part and a marker each)');
+    assert.equal((await fx.store.getRun(r1))?.collected?.scope, 'all');
+    assert.equal(await fx.store.countCheckpoints(r1), 0);
+    assert.deepEqual((await call().expect(200)).body.retention, [], 'nothing more to do on the next call');
   });
 
   it('answers 405 to anything but POST', async () => {

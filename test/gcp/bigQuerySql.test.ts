@@ -26,6 +26,7 @@ import {
 import { mergeSteps } from '../../shared/adapters/gcp/bigQueryMergeSteps.js';
 import { FULL, fullManifest } from './fullManifest.js';
 import { MemoryObjectStore } from './memoryStore.js';
+import { shardGrid } from '../../shared/shards.js';
 
 const parser = new NodeSqlParser.Parser();
 const BQ = { database: 'bigquery' };
@@ -170,6 +171,7 @@ describe('gcp/bigQuerySql', () => {
       keys.sql,
       [
         'CREATE OR REPLACE TABLE `bqx_scratch`.`bqx_eurusd_20250101t000000_abc123__keys`',
+        'CLUSTER BY `interval_time`',
         EXPIRES,
         'AS',
         'SELECT `interval_time`, `t1`, `t2`',
@@ -192,6 +194,7 @@ describe('gcp/bigQuerySql', () => {
       batch.sql,
       [
         'CREATE OR REPLACE TABLE `bqx_scratch`.`bqx_eurusd_20250101t000000_abc123__g001_b000`',
+        'CLUSTER BY `interval_time`',
         EXPIRES,
         'AS',
         'SELECT `k`.`interval_time`, `f0`.`x` AS `a_x`, `f1`.`x` AS `b_x`, `f1`.`y` AS `b_y`',
@@ -209,21 +212,24 @@ describe('gcp/bigQuerySql', () => {
       keysTable: `${area}__keys`,
       labelColumns: ['t1'],
       batches: [{ table: `${area}__g000_b000`, columns: ['interval_time', 'a_x'] }, { table: `${area}__g000_b001`, columns: ['interval_time', 'b_x'] }],
-      uri: 'gs://bqx-output/training/eurusd/eurusd-20250101t000000-abc123/group-000/part-*.parquet',
+      uri: 'gs://bqx-output/training/eurusd/eurusd-20250101t000000-abc123/shard-20240101/group-000/part-*.parquet',
       maxColumns: 9900,
+      shard: { start: '2024-01-06T00:00:00.000Z', end: '2024-02-01T00:00:00.000Z' },
     });
     const query = [
       'SELECT `k`.`interval_time`, `k`.`t1`, `b0`.`a_x`, `b1`.`b_x`',
       'FROM `bqx_scratch`.`bqx_eurusd_20250101t000000_abc123__keys` AS `k`',
       'LEFT JOIN `bqx_scratch`.`bqx_eurusd_20250101t000000_abc123__g000_b000` AS `b0` ON `b0`.`interval_time` = `k`.`interval_time`',
       'LEFT JOIN `bqx_scratch`.`bqx_eurusd_20250101t000000_abc123__g000_b001` AS `b1` ON `b1`.`interval_time` = `k`.`interval_time`',
+      'WHERE `k`.`interval_time` >= @start AND `k`.`interval_time` < @end',
       'ORDER BY `k`.`interval_time`',
     ].join('\n');
     assert.equal(
       exported.sql,
-      "EXPORT DATA OPTIONS(uri='gs://bqx-output/training/eurusd/eurusd-20250101t000000-abc123/group-000/part-*.parquet', format='PARQUET', compression='ZSTD', overwrite=true) AS\n" +
+      "EXPORT DATA OPTIONS(uri='gs://bqx-output/training/eurusd/eurusd-20250101t000000-abc123/shard-20240101/group-000/part-*.parquet', format='PARQUET', compression='ZSTD', overwrite=true) AS\n" +
         query,
     );
+    assert.deepEqual(exported.params, { start: new Date('2024-01-06T00:00:00.000Z'), end: new Date('2024-02-01T00:00:00.000Z') }, 'only the shard\'s keys');
     assert.equal(exported.query, query);
     assert.deepEqual(exported.columns, ['interval_time', 't1', 'a_x', 'b_x']);
     assert.equal(parse(query).tables.length, 3);
@@ -248,6 +254,7 @@ describe('gcp/bigQuerySql', () => {
       plan,
       checkpoints: Object.fromEntries(manifest.features.map((f) => [f.feature, [`runs/${manifest.runId}/features/${f.feature}/part-000000000000.parquet`]])),
       outputPrefix: `training/eurusd/${manifest.runId}/`,
+      shards: shardGrid(manifest.window, 'month'),
     };
     const steps = mergeSteps(job, { gcp: { scratchDataset: 'bqx_scratch', scratchTtlHours: 24 } as never }, new MemoryObjectStore('bqx-staging'), new MemoryObjectStore('bqx-output'));
 
@@ -275,9 +282,10 @@ describe('gcp/bigQuerySql', () => {
     it('exports each group with at most 9,900 columns, 17,038 in all, key first', () => {
       assert.ok(steps.exports.length >= 2, 'over 10,000 columns needs more than one group');
       let total = 1;
-      for (const spec of steps.exports) {
+      // Every shard's exports are the same statement but for the range parameters: one shard is parsed.
+      for (const spec of steps.exports.filter((e) => e.shard.index === 0)) {
         const r = steps.rendered.get(spec.key)!;
-        assert.ok(r.sql.startsWith(`EXPORT DATA OPTIONS(uri='gs://bqx-output/training/eurusd/${manifest.runId}/group-${String(spec.group).padStart(3, '0')}/__bqx_attempt__/part-*.parquet'`));
+        assert.ok(r.sql.startsWith(`EXPORT DATA OPTIONS(uri='gs://bqx-output/training/eurusd/${manifest.runId}/shard-${spec.shard.id}/group-${String(spec.group).padStart(3, '0')}/__bqx_attempt__/part-*.parquet'`));
         const { tables } = parse(r.query!);
         assert.ok(tables.length <= MAX_TABLES_PER_STATEMENT, `${spec.key} names ${tables.length} tables`);
         const width = selectWidth(r.query!);
@@ -287,7 +295,29 @@ describe('gcp/bigQuerySql', () => {
         total += width - 1;
       }
       assert.equal(total, FULL.columns);
-      assert.equal(steps.rendered.get('export_g000')!.columns.slice(1, 50).join(), manifest.labels.columns.join());
+      assert.equal(steps.rendered.get('export_s20240101_g000')!.columns.slice(1, 50).join(), manifest.labels.columns.join());
+    });
+
+    it('exports each (time shard, column group) by its own statement, which reads and sorts only that shard', () => {
+      // The window [2024-01-01, 2024-07-01) is six calendar months.
+      assert.deepEqual(job.shards.map((s) => s.id), ['20240101', '20240201', '20240301', '20240401', '20240501', '20240601']);
+      assert.equal(steps.exports.length, 6 * plan.groups.length);
+      for (const [i, spec] of steps.exports.entries()) {
+        const shard = job.shards[Math.floor(i / plan.groups.length)]!;
+        assert.equal(spec.shard.id, shard.id, 'shard by shard, groups in order within a shard');
+        assert.equal(spec.key, `export_s${shard.id}_g${String(spec.group).padStart(3, '0')}`);
+        const r = steps.rendered.get(spec.key)!;
+        assert.deepEqual(r.params, { start: new Date(shard.start), end: new Date(shard.end) });
+        const tail = r.query!.split('\n').slice(-2);
+        assert.deepEqual(tail, ['WHERE `k`.`interval_time` >= @start AND `k`.`interval_time` < @end', 'ORDER BY `k`.`interval_time`']);
+        assert.equal((r.query!.match(/ORDER BY/g) ?? []).length, 1, 'one sort, of the shard');
+        const first = steps.exports.find((e) => e.group === spec.group)!;
+        assert.equal(r.query, steps.rendered.get(first.key)!.query, 'the same statement as the first shard\'s (parsed above), with other parameters');
+      }
+      for (const spec of [steps.keys, ...steps.batches]) {
+        assert.ok(steps.rendered.get(spec.key)!.sql.includes('\nCLUSTER BY `interval_time`\n'), `${spec.key} is clustered by the key, so a shard's export reads its blocks only`);
+        assert.ok(!/ORDER BY/.test(spec.sql), `${spec.key} sorts nothing`);
+      }
     });
   });
 });

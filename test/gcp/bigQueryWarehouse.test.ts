@@ -16,6 +16,7 @@ import { mergeState } from '../../shared/adapters/gcp/mergeState.js';
 import { FakeBigQuery, fakeTime, minuteKeys } from './fakeBigQuery.js';
 import { manifestOf } from './fullManifest.js';
 import { MemoryObjectStore } from './memoryStore.js';
+import { shardGrid } from '../../shared/shards.js';
 
 const RUN = 'eurusd-20250101t000000-abc123';
 const CTX = { runId: RUN, pair: 'eurusd' };
@@ -115,6 +116,7 @@ describe('gcp/BigQueryWarehouse', () => {
       columns: ['bqx_45', 'bqx_90'],
       window: WINDOW,
       prefix: `runs/${RUN}/features/agg_eurusd/`,
+      shards: shardGrid(WINDOW, 'month'),
     };
     const source = { dataset: job.dataset, table: job.feature, columns: job.columns, window: WINDOW };
     const exportSql = renderExtract(source, `gs://bqx-staging/${job.prefix}${ATTEMPT_DIR}/part-*.parquet`).sql;
@@ -253,7 +255,7 @@ describe('gcp/BigQueryWarehouse', () => {
     const checkpoints = Object.fromEntries(
       features.slice(0, 4).map((f) => [f, [0, 1].map((i) => `runs/${RUN}/features/${f}/part-00000000000${i}.parquet`)]),
     );
-    const job: MergeJob = { runId: RUN, pair: 'eurusd', window: WINDOW, manifest, plan, checkpoints, outputPrefix: `training/eurusd/${RUN}/` };
+    const job: MergeJob = { runId: RUN, pair: 'eurusd', window: WINDOW, manifest, plan, checkpoints, outputPrefix: `training/eurusd/${RUN}/`, shards: shardGrid(WINDOW, 'month') };
     const area = 'bqx_eurusd_20250101t000000_abc123';
 
     const salt = async () => {
@@ -283,7 +285,7 @@ describe('gcp/BigQueryWarehouse', () => {
       if (result.state !== 'done') return;
 
       const exportIds = new Map(fake.created().filter((o) => o.labels!.step === 'export').map((o) => [o.query!.includes('group-001/') ? 1 : 0, o.jobId!]));
-      const groupDir = (g: number) => `training/eurusd/${RUN}/group-00${g}/${attemptDir(exportIds.get(g)!)}/`;
+      const groupDir = (g: number) => `training/eurusd/${RUN}/shard-20240101/group-00${g}/${attemptDir(exportIds.get(g)!)}/`;
       const sizes = (dir: string) => [0, 1].map((i) => output.objects.get(`${dir}part-00000000000${i}.parquet`)!.byteLength);
       assert.deepEqual(
         result.groups.map((g) => ({ ...g })),
@@ -325,7 +327,7 @@ describe('gcp/BigQueryWarehouse', () => {
         assert.equal(o.location, 'us-central1');
         assert.equal(o.maximumBytesBilled, BILLED);
         assert.deepEqual({ app: o.labels!.app, run_id: o.labels!.run_id, pair: o.labels!.pair }, { app: 'bqx', run_id: RUN, pair: 'eurusd' });
-        assert.match(o.jobId!, new RegExp(`^bqx_${RUN}_(keys|load_[a-z0-9_]+|batch_g00\\d_b00\\d|export_g00\\d)_[0-9a-f]{12}$`));
+        assert.match(o.jobId!, new RegExp(`^bqx_${RUN}_(keys|load_[a-z0-9_]+|batch_g00\\d_b00\\d|export_s20240101_g00\\d)_[0-9a-f]{12}$`));
         if (/^(LOAD DATA|CREATE)/.test(o.query!)) {
           assert.ok(o.query!.includes(EXPIRES), `${o.jobId} creates a table that expires by itself`);
           assert.ok(o.query!.includes(`\`bqx_scratch\`.\`${area}__`), `${o.jobId} writes in the run's own scratch area`);
@@ -336,7 +338,9 @@ describe('gcp/BigQueryWarehouse', () => {
       assert.ok(loads[4]!.endsWith(`uris=['gs://bqx-staging/runs/${RUN}/features/${features[4]}/part-*.parquet'])`), 'a feature without listed files loads its wildcard');
       const exports = jobs.filter((o) => o.labels!.step === 'export').map((o) => o.query!);
       assert.ok(exports[1]!.startsWith(`EXPORT DATA OPTIONS(uri='gs://bqx-output/${groupDir(1)}part-*.parquet', format='PARQUET', compression='ZSTD', overwrite=true) AS\n`));
-      assert.ok(exports.every((q) => q.endsWith('ORDER BY `k`.`interval_time`')));
+      assert.ok(exports.every((q) => q.endsWith('WHERE `k`.`interval_time` >= @start AND `k`.`interval_time` < @end\nORDER BY `k`.`interval_time`')));
+      assert.ok(jobs.filter((o) => o.labels!.step === 'export').every((o) => JSON.stringify(o.params) === JSON.stringify({ start: new Date(WINDOW.start), end: new Date(WINDOW.end) })), 'the one shard is the whole window here');
+      assert.deepEqual(result.shards.map((x) => ({ id: x.id, rows: x.rows, keysInRange: x.keysInRange, files: x.groups.map((g) => g.files.length) })), [{ id: '20240101', rows: 1000, keysInRange: true, files: [2, 2] }]);
 
       assert.deepEqual([...fake.tables], ['bqx_scratch.bqx_eurusd_20250101t000000_zzzzzz__keys'], "another run's table is left alone");
       assert.equal(fake.deleted.length, 1 + 5 + 3);
@@ -442,7 +446,7 @@ describe('gcp/BigQueryWarehouse', () => {
       const result = await warehouse.merge(job);
       assert.equal(result.state, 'done');
       if (result.state !== 'done') return;
-      const retryDir = `training/eurusd/${RUN}/group-001/${attemptDir(`${firstId}_r2`)}/`;
+      const retryDir = `training/eurusd/${RUN}/shard-20240101/group-001/${attemptDir(`${firstId}_r2`)}/`;
       assert.deepEqual(result.groups[1]!.files, [0, 1].map((i) => `${retryDir}part-00000000000${i}.parquet`));
       assert.equal(result.groups[1]!.rows, 1000);
       assert.deepEqual([...output.objects.keys()].filter((n) => n.includes('/group-001/')).sort(), result.groups[1]!.files);
@@ -480,6 +484,46 @@ describe('gcp/BigQueryWarehouse', () => {
           { rows: 1000, distinctKeys: 1000, keysInOrder: false },
         ],
       );
+    });
+
+    it('exports each (shard, group) with the shard\'s range, checks each shard, and leaves out a shard without rows', async () => {
+      // Three month shards; the label keys sit in January and March only.
+      const window = { start: '2024-01-31T23:00:00.000Z', end: '2024-03-01T01:00:00.000Z' };
+      const jan = minuteKeys('2024-01-31T23:00:00.000Z', 60);
+      const mar = minuteKeys('2024-03-01T00:00:00.000Z', 60);
+      const shards = shardGrid(window, 'month');
+      assert.deepEqual(shards.map((x) => x.id), ['20240101', '20240201', '20240301']);
+      fake.exportFiles = (j) => {
+        const { start, end } = j.options.params as { start: Date; end: Date };
+        const inRange = [...jan, ...mar].filter((k) => k >= start.getTime() * 1000 && k < end.getTime() * 1000);
+        return inRange.length === 0 ? [] : [inRange.slice(0, 30), inRange.slice(30)];
+      };
+      const result = await warehouse.merge({ ...job, window, manifest: { ...manifest, window }, shards });
+      assert.equal(result.state, 'done');
+      if (result.state !== 'done') return;
+      const exports = fake.created().filter((o) => o.labels!.step === 'export');
+      assert.equal(exports.length, 3 * 2, 'one export per shard and group');
+      assert.deepEqual(
+        exports.map((o) => [/shard-(\d+)\/group-(\d+)/.exec(o.query!)!.slice(1).join('/'), (o.params as { start: Date }).start.toISOString()]),
+        [
+          ['20240101/000', '2024-01-31T23:00:00.000Z'],
+          ['20240101/001', '2024-01-31T23:00:00.000Z'],
+          ['20240201/000', '2024-02-01T00:00:00.000Z'],
+          ['20240201/001', '2024-02-01T00:00:00.000Z'],
+          ['20240301/000', '2024-03-01T00:00:00.000Z'],
+          ['20240301/001', '2024-03-01T00:00:00.000Z'],
+        ],
+      );
+      assert.deepEqual(
+        result.shards.map((x) => ({ index: x.index, id: x.id, rows: x.rows, keysInRange: x.keysInRange, inOrder: x.groups.map((g) => g.keysInOrder) })),
+        [
+          { index: 0, id: '20240101', rows: 60, keysInRange: true, inOrder: [true, true] },
+          { index: 1, id: '20240301', rows: 60, keysInRange: true, inOrder: [true, true] },
+        ],
+      );
+      assert.equal(result.rows, 120);
+      assert.deepEqual(result.groups[1]!.files, [...result.shards[0]!.groups[1]!.files, ...result.shards[1]!.groups[1]!.files]);
+      assert.ok(result.groups.every((g) => g.rows === 120 && g.distinctKeys === 120 && g.keysInOrder));
     });
 
     it('refuses a group wider than BigQuery allows before starting any job', async () => {

@@ -105,6 +105,7 @@ const CALLS: Record<string, unknown[]> = {
   getRun: [RUN_ID],
   activeRun: ['eurusd'],
   lastRun: ['eurusd'],
+  listRuns: ['eurusd'],
   listActiveRuns: [],
   updateRun: [RUN_ID, () => undefined],
   claimOnce: [RUN_ID, 'merge'],

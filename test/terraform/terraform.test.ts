@@ -578,6 +578,12 @@ describe('terraform/ (offline)', function () {
       const condition = deletes[0].condition[0];
       assert.equal(condition.age, '${var.staging_retention_days}');
       assert.deepEqual(condition.matches_prefix, ['runs/']);
+      assert.equal(tf.variables.staging_retention_days.default, 30, 'a month: weekly runs can still reuse checkpoints');
+    });
+
+    it('never deletes datasets by age: the output bucket only aborts unfinished uploads', function () {
+      const output = resource(tf, 'google_storage_bucket.output');
+      assert.deepEqual(output.lifecycle_rule.map((r: Node) => r.action[0].type), ['AbortIncompleteMultipartUpload']);
     });
 
     it('turns soft delete off on the buckets BigQuery exports into (staging, output)', function () {

@@ -13,6 +13,9 @@ describe('loadConfig', () => {
     assert.equal(c.embedded.home, '.bqx');
     assert.equal(c.embedded.mergeMemoryMb, 2048);
     assert.equal(c.topics.runRequests, CONFIG_DEFAULTS.BQX_TOPIC_RUN_REQUESTS);
+    assert.equal(c.shard, 'month');
+    assert.equal(c.keep, 3);
+    assert.equal(loadConfig({ BQX_SHARD: 'day', BQX_KEEP: '1' }).shard, 'day');
   });
 
   const bad: [Record<string, string>, string, RegExp][] = [
@@ -29,6 +32,8 @@ describe('loadConfig', () => {
     [{ BQX_RUNTIME: 'gcp' }, 'BQX_PROJECT', /is required/],
     [{ BQX_RUNTIME: 'gcp', BQX_PROJECT: 'demo-bqx' }, 'BQX_STAGING_BUCKET', /is required/],
     [{ BQX_RUNTIME: 'gcp', BQX_PROJECT: 'Demo_BQX', BQX_STAGING_BUCKET: 'b-1', BQX_OUTPUT_BUCKET: 'b-2' }, 'BQX_PROJECT', /project id/],
+    [{ BQX_SHARD: 'year' }, 'BQX_SHARD', /one of month, week, day/],
+    [{ BQX_KEEP: '0' }, 'BQX_KEEP', /whole number from 1 to 1000/],
     [{ BQX_COST_PER_TB_USD: '-1' }, 'BQX_COST_PER_TB_USD', /non-negative number/],
   ];
   for (const [env, variable, reason] of bad) {

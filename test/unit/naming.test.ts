@@ -43,7 +43,8 @@ describe('identifier rules', () => {
     const id = 'eurusd-20260102t030405-abc123';
     assert.equal(paths.checkpointPart(id, 'agg_eurusd', 0), `runs/${id}/features/agg_eurusd/part-00000.parquet`);
     assert.equal(paths.marker(id, 'agg_eurusd'), `runs/${id}/features/agg_eurusd/_SUCCESS.json`);
-    assert.equal(paths.outputGroupPart('eurusd', id, 1, 2), `training/eurusd/${id}/group-001/part-00002.parquet`);
+    assert.equal(paths.outputShardGroupPart('eurusd', id, '20240101', 1, 2), `training/eurusd/${id}/shard-20240101/group-001/part-00002.parquet`);
+    assert.throws(() => paths.outputShardDir('eurusd', id, '../x'), InputError);
     assert.throws(() => paths.featureDir(id, '../../etc'), InputError);
     assert.throws(() => paths.manifest('../../x'), InputError);
     assert.deepEqual(parseStagingObject(`runs/${id}/features/agg_eurusd/_SUCCESS.json`), { runId: id, feature: 'agg_eurusd', file: '_SUCCESS.json', kind: 'marker' });

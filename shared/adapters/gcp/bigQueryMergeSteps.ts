@@ -2,17 +2,21 @@
 //   keys     the window's label rows into the run's scratch area
 //   load_*   each checkpoint's parquet files into a scratch table
 //   batch_*  per group, the keys LEFT JOINed to at most `joinBatchTables` checkpoints
-//   export_* per group, the keys joined to the group's batches, exported with a wildcard into
-//            the attempt's own folder (group-NNN/attempt-<hash>/part-*.parquet)
+//   export_* per time shard and group, the shard's keys joined to the group's batches, sorted
+//            and exported with a wildcard into the attempt's own folder
+//            (shard-YYYYMMDD/group-NNN/attempt-<hash>/part-*.parquet): no statement sorts more
+//            than one shard
 // Every scratch table is named after the run (so runs never share one) and expires by itself.
 
 import type { Config } from '../../config.js';
 import { assertRunId, paths } from '../../naming.js';
 import type { MergeJob, ObjectStore } from '../../ports.js';
+import type { Shard } from '../../shards.js';
 import { renderBatch, renderGroupExport, renderKeys, renderLoad, scratchArea, scratchNames, type Rendered } from './bigQuerySql.js';
 import { ATTEMPT_DIR, type StepSpec } from './bigQueryJobs.js';
 
 export interface ExportStep extends StepSpec {
+  shard: Shard;
   group: number;
   /** Output columns, key first, as the plan gives them. */
   columns: string[];
@@ -36,6 +40,7 @@ export function mergeSteps(job: MergeJob, config: Pick<Config, 'gcp'>, staging: 
   const { manifest, plan } = job;
   assertRunId(job.runId);
   if (manifest.runId !== job.runId) throw new Error(`manifest of ${manifest.runId} given for run ${job.runId}`);
+  if (job.shards.length === 0) throw new Error(`merge of ${job.runId} was given no time shards`);
   const area = scratchArea(job.runId);
   const dataset = config.gcp.scratchDataset;
   const ttlHours = config.gcp.scratchTtlHours;
@@ -77,19 +82,24 @@ export function mergeSteps(job: MergeJob, config: Pick<Config, 'gcp'>, staging: 
       batches.push(spec(`batch_g${pad(group.index, 3)}_b${pad(b, 3)}`, 'batch', r));
       return { table, columns: r.columns };
     });
-    const dir = `${job.outputPrefix}group-${pad(group.index, 3)}/`;
-    const r = renderGroupExport({
-      scratchDataset: dataset,
-      keysTable,
-      labelColumns: group.labels ? manifest.labels.columns : [],
-      batches: batchTables,
-      uri: output.uri(`${dir}${ATTEMPT_DIR}/part-*.parquet`),
-      maxColumns: plan.maxGroupColumns,
-    });
-    if (r.columns.join('\n') !== group.columns.join('\n')) {
-      throw new Error(`group ${group.index}: the export would write other columns than the plan lists`);
+    for (const shard of job.shards) {
+      const dir = `${job.outputPrefix}shard-${shard.id}/group-${pad(group.index, 3)}/`;
+      const r = renderGroupExport({
+        scratchDataset: dataset,
+        keysTable,
+        labelColumns: group.labels ? manifest.labels.columns : [],
+        batches: batchTables,
+        uri: output.uri(`${dir}${ATTEMPT_DIR}/part-*.parquet`),
+        maxColumns: plan.maxGroupColumns,
+        shard,
+      });
+      if (r.columns.join('\n') !== group.columns.join('\n')) {
+        throw new Error(`group ${group.index}: the export would write other columns than the plan lists`);
+      }
+      exports.push({ ...spec(`export_s${shard.id}_g${pad(group.index, 3)}`, 'export', r), shard, group: group.index, columns: group.columns, dir });
     }
-    exports.push({ ...spec(`export_g${pad(group.index, 3)}`, 'export', r), group: group.index, columns: group.columns, dir });
   }
+  // Shard by shard, each shard's groups in order.
+  exports.sort((a, b) => a.shard.index - b.shard.index || a.group - b.group);
   return { area, keys, loads, batches, exports, rendered };
 }

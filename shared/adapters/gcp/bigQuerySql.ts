@@ -187,8 +187,14 @@ export interface ScratchTarget {
   ttlHours: number;
 }
 
+/**
+ * Keys and batch tables are clustered by the key: each time shard's export then reads (and is
+ * billed for) the blocks of its own key range, not the whole window, once per shard.
+ */
+export const CLUSTER_BY_KEY = `CLUSTER BY ${key}`;
+
 function createTable(target: ScratchTarget): string {
-  return `CREATE OR REPLACE TABLE ${tableRef(target.dataset, target.table)}\n${expiration(target.ttlHours)}\nAS`;
+  return `CREATE OR REPLACE TABLE ${tableRef(target.dataset, target.table)}\n${CLUSTER_BY_KEY}\n${expiration(target.ttlHours)}\nAS`;
 }
 
 /** Loads one checkpoint's parquet files into a scratch table that expires by itself. */
@@ -247,9 +253,11 @@ export interface GroupExport {
   batches: readonly { table: string; columns: readonly string[] }[];
   uri: string;
   maxColumns: number;
+  /** The time shard [start, end) to export: only its keys are read and sorted. */
+  shard: Window;
 }
 
-/** One column group: the keys joined to the group's batches, exported in key order. */
+/** One (time shard, column group): the shard's keys joined to the group's batches, exported in key order. */
 export function renderGroupExport(group: GroupExport): Rendered {
   const select = [`${q('k')}.${key}`, ...group.labelColumns.map((c) => `${q('k')}.${q(c)}`)];
   const columns = [KEY_COLUMN, ...group.labelColumns];
@@ -269,7 +277,8 @@ export function renderGroupExport(group: GroupExport): Rendered {
     `SELECT ${select.join(', ')}`,
     `FROM ${tableRef(group.scratchDataset, group.keysTable)} AS ${q('k')}`,
     ...joins,
+    `WHERE ${q('k')}.${key} >= @start AND ${q('k')}.${key} < @end`,
     `ORDER BY ${q('k')}.${key}`,
   ].join('\n');
-  return { sql: `${exportWrapper(group.uri)}\n${query}`, query, tables, columns };
+  return { sql: `${exportWrapper(group.uri)}\n${query}`, query, params: windowParams(group.shard), tables, columns };
 }

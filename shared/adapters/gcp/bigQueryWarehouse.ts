@@ -18,6 +18,7 @@ import type {
   MergeProgress,
   MergeResult,
   MergedGroup,
+  MergedShard,
   ObjectStore,
   Pending,
   StoredObject,
@@ -29,7 +30,8 @@ import { ATTEMPT_DIR, JobRunner, attemptDir, type RunContext, type StepSpec } fr
 import { mergeSteps } from './bigQueryMergeSteps.js';
 import { estimateObject, mergeState, recordFinished, type FinishedMerge } from './mergeState.js';
 import { mapLimit } from './concurrency.js';
-import { readGroupKeys, sameSequence } from './outputKeys.js';
+import { allWithin, readGroupKeys, sameSequence } from './outputKeys.js';
+import { byGroup } from '../../outputShards.js';
 
 export interface BigQueryWarehouseOptions {
   bigquery: BigQuery;
@@ -171,37 +173,51 @@ export class BigQueryWarehouse implements Warehouse {
     const exported = await this.jobs.runAll(ctx, steps.exports, deadline, report('export'));
     if (exported.state === 'pending') return pending('export', exported);
 
-    const groups: MergedGroup[] = [];
-    let reference: Float64Array | undefined;
-    for (const step of steps.exports) {
-      const attempt = attemptDir(exported.jobIds.get(step.key)!);
-      const dir = `${step.dir}${attempt}/`;
-      const files = partFiles(await this.output.list(dir), dir);
-      const names = files.map((f) => f.name);
-      // The key column of every file is read for the order check; its length is the rows the
-      // files hold, which stand in for the job's row count where the job reports none (that
-      // statistic is documented as Alpha).
-      const keys = await readGroupKeys(this.output, names);
-      const rows = exportRows(exported.metadata.get(step.key)) ?? keys.keys.length;
-      checkExport(exported.metadata.get(step.key), files.length, rows, `export of group ${step.group}`);
-      await dropOtherAttempts(this.output, step.dir, attempt);
-      reference ??= keys.keys;
-      groups.push({
-        index: step.group,
-        files: names,
-        rows,
-        columns: step.columns,
-        bytes: files.reduce((n, f) => n + f.size, 0),
-        distinctKeys: keys.distinctKeys,
-        keysInOrder: keys.ascending && sameSequence(keys.keys, reference),
-      });
+    const shards: MergedShard[] = [];
+    for (const shard of job.shards) {
+      const groups: MergedGroup[] = [];
+      let reference: Float64Array | undefined;
+      let keysInRange = true;
+      for (const step of steps.exports.filter((e) => e.shard.id === shard.id)) {
+        const attempt = attemptDir(exported.jobIds.get(step.key)!);
+        const dir = `${step.dir}${attempt}/`;
+        const files = partFiles(await this.output.list(dir), dir);
+        const names = files.map((f) => f.name);
+        // The key column of every file is read for the order check; its length is the rows the
+        // files hold, which stand in for the job's row count where the job reports none (that
+        // statistic is documented as Alpha).
+        const keys = await readGroupKeys(this.output, names);
+        const rows = exportRows(exported.metadata.get(step.key)) ?? keys.keys.length;
+        checkExport(exported.metadata.get(step.key), files.length, rows, `export of shard ${shard.id} group ${step.group}`);
+        await dropOtherAttempts(this.output, step.dir, attempt);
+        if (reference === undefined) {
+          reference = keys.keys;
+          keysInRange = allWithin(keys.keys, shard);
+        }
+        groups.push({
+          index: step.group,
+          files: names,
+          rows,
+          columns: step.columns,
+          bytes: files.reduce((n, f) => n + f.size, 0),
+          distinctKeys: keys.distinctKeys,
+          keysInOrder: keys.ascending && sameSequence(keys.keys, reference),
+        });
+      }
+      // A shard without label rows (a market holiday, a weekend day) has no files in the dataset.
+      if (groups.every((g) => g.rows === 0)) {
+        await this.output.deletePrefix(`${job.outputPrefix}shard-${shard.id}/`);
+        continue;
+      }
+      shards.push({ index: shards.length, id: shard.id, start: shard.start, end: shard.end, rows: groups[0]!.rows, groups, keysInRange });
     }
+    const groups = byGroup(job.plan.groups, shards);
     const dropped = await this.dropScratch(steps.area);
     const billed = [...loaded.metadata.values(), ...joined.metadata.values(), ...exported.metadata.values()].reduce(
       (n, m) => n + Number(m.statistics?.query?.totalBytesBilled ?? 0),
       0,
     );
-    const result: FinishedMerge = { state: 'done', groups, rows: groups[0]?.rows ?? 0, bytesProcessed: estimate.bytesProcessed, costUsd: estimate.costUsd };
+    const result: FinishedMerge = { state: 'done', groups, shards, rows: shards.reduce((n, x) => n + x.rows, 0), bytesProcessed: estimate.bytesProcessed, costUsd: estimate.costUsd };
     await recordFinished(this.staging, job.runId, state.fp, state.epoch, result);
     this.logger.info('merge finished', { runId: job.runId, pair: job.pair, step: 'merge', groups: groups.length, bytesBilled: billed, estimate, dropped, epoch: state.epoch });
     return result;

@@ -73,6 +73,13 @@ export class FirestoreRunStore implements RunStore {
     return snap.empty ? undefined : (snap.docs[0]!.data() as RunRecord);
   }
 
+  /** One equality filter (no composite index needed); sorted here. */
+  async listRuns(pair: string): Promise<RunRecord[]> {
+    assertIdentifier(pair, 'pair');
+    const snap = await this.db.collection('runs').where('pair', '==', pair).get();
+    return snap.docs.map((d) => d.data() as RunRecord).sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0));
+  }
+
   async listActiveRuns(): Promise<RunRecord[]> {
     const snap = await this.db.collection('runs').where('state', 'in', [...ACTIVE_STATES]).get();
     return snap.docs.map((d) => d.data() as RunRecord).sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0));

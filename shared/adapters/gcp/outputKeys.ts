@@ -86,3 +86,11 @@ export function sameSequence(a: Float64Array, b: Float64Array): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
+
+/** Every key (epoch microseconds) inside the window [start, end). */
+export function allWithin(keys: Float64Array, window: { start: string; end: string }): boolean {
+  const lo = Date.parse(window.start) * 1000;
+  const hi = Date.parse(window.end) * 1000;
+  for (const k of keys) if (k < lo || k >= hi) return false;
+  return true;
+}

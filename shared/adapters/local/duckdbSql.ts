@@ -77,17 +77,6 @@ WHERE ${K} >= $1::TIMESTAMPTZ AND ${K} < $2::TIMESTAMPTZ ORDER BY ${K}`;
 }
 
 /**
- * A checkpoint aligned to the label keys: one row per key of the base file ($1), in its order,
- * the checkpoint's files ($2) read within the window [$3, $4). Narrow, so cheap for DuckDB.
- */
-export function alignSql(columns: readonly string[]): string {
-  const cols = columns.map((c) => `f.${q(c)}`);
-  return `SELECT k.${K}, ${cols.join(', ')} FROM read_parquet($1) k
-LEFT JOIN (SELECT * FROM read_parquet($2) WHERE ${K} >= $3::TIMESTAMPTZ AND ${K} < $4::TIMESTAMPTZ) f ON f.${K} = k.${K}
-ORDER BY k.${K}`;
-}
-
-/**
  * One slice of the alignment: the base file's ($1) rows [$5, $6) by row number, with the
  * checkpoint's columns for those keys (files $2, window [$3, $4), keys [$7, $8] read only), in
  * key order. A slice is one base row group, so DuckDB never holds more than that of a table.

@@ -8,7 +8,9 @@ import { closeSync, openSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { errorMessage } from '../../log.js';
 import { KEY_COLUMN, assertIdentifier, paths } from '../../naming.js';
-import type { CatalogTable, ExtractJob, ExtractResult, LabelStats, MergeJob, MergeProgress, MergeResult, MergedGroup, Warehouse, Window } from '../../ports.js';
+import type { CatalogTable, ExtractJob, ExtractResult, LabelStats, MergeJob, MergeProgress, MergeResult, MergedGroup, MergedShard, Warehouse, Window } from '../../ports.js';
+import type { Shard } from '../../shards.js';
+import { byGroup } from '../../outputShards.js';
 import * as sql from './duckdbSql.js';
 import type { FolderObjectStore } from './folderStore.js';
 import { MemoryGate } from './memoryGate.js';
@@ -75,121 +77,181 @@ export class DuckDbWarehouse implements Warehouse {
     return { rows: Number(n), minKey: isoOrNull(lo), maxKey: isoOrNull(hi) };
   }
 
+  /**
+   * One COPY per time shard, each its own part file in key order: no row group straddles a shard
+   * boundary, so the merge can stitch a shard from whole row groups. Empty shards write nothing
+   * (a feature with no row in the window keeps one empty file, so a checkpoint always has one).
+   */
   async extract(job: ExtractJob): Promise<ExtractResult> {
-    const window = [job.window.start, job.window.end];
+    const shards = job.shards.length > 0 ? job.shards : [{ start: job.window.start, end: job.window.end }];
     return this.withConnection(async (c) => {
-      const [counts] = (await c.runAndReadAll(sql.extractCountSql(job.dataset, job.feature), window)).getRows();
+      const [counts] = (await c.runAndReadAll(sql.extractCountSql(job.dataset, job.feature), [job.window.start, job.window.end])).getRows();
       const sourceRows = Number(counts![0]);
       const distinct = Number(counts![1]);
-      const temp = await this.staging.tempPath('.parquet');
       // Deduplication sorts each key's rows by every column: only paid where a key repeats.
       const select = sourceRows > distinct ? sql.extractSelectSql(job.dataset, job.feature, job.columns) : sql.extractPlainSql(job.dataset, job.feature, job.columns);
-      const copy = await this.extractGate.run(extractEstimateMb(sourceRows, job.columns.length), () => c.run(sql.copyToParquetSql(select, temp), window));
-      const rows = Number(copy.rowsChanged);
+      const files: string[] = [];
+      let rows = 0;
+      // Under the memory gate: the estimate is the whole window's, so it holds for every shard.
+      await this.extractGate.run(extractEstimateMb(sourceRows, job.columns.length), async () => {
+        for (const [i, shard] of shards.entries()) {
+          const temp = await this.staging.tempPath('.parquet');
+          const written = Number((await c.run(sql.copyToParquetSql(select, temp), [shard.start, shard.end])).rowsChanged);
+          if (written === 0 && (files.length > 0 || i < shards.length - 1)) {
+            await fs.rm(temp, { force: true });
+            continue;
+          }
+          const name = `${job.prefix}part-${String(files.length).padStart(5, '0')}.parquet`;
+          await this.staging.adopt(name, temp);
+          files.push(name);
+          rows += written;
+        }
+      });
       if (rows !== distinct) throw new Error(`extract of ${job.feature} wrote ${rows} rows, expected ${distinct} distinct keys`);
-      const name = `${job.prefix}part-00000.parquet`;
-      await this.staging.adopt(name, temp);
-      return { state: 'done', files: [name], rows, sourceRows, duplicates: sourceRows - distinct };
+      return { state: 'done', files, rows, sourceRows, duplicates: sourceRows - distinct };
     });
   }
 
   /**
-   * The merge: (1) the window's label keys and labels, written once in key order; (2) every
-   * checkpoint that holds exactly those keys in the same row groups is used as it is, any other
-   * is aligned to them by a narrow LEFT JOIN here; (3) each column group is stitched from the
-   * aligned files' column chunks, copied without decoding. Memory stays bounded whatever the rows.
+   * The merge, shard by shard: (1) each shard's label keys and labels, written once in key order;
+   * (2) for every feature and shard, a checkpoint file that holds exactly those keys in the same
+   * row groups is used as it is, otherwise the shard is aligned to them by a narrow LEFT JOIN
+   * here; (3) each (shard, column group) is stitched from the aligned files' column chunks,
+   * copied without decoding. Memory stays bounded whatever the rows and the number of shards.
    */
   async merge(job: MergeJob, progress: (p: MergeProgress) => void = () => {}): Promise<MergeResult> {
-    const { manifest, plan, window } = job;
+    const { manifest, plan } = job;
     const labels = manifest.labels;
+    const grid = job.shards.length > 0 ? job.shards : [{ index: 0, id: 'window', start: job.window.start, end: job.window.end }];
     const work = await this.output.tempPath('-merge');
     await fs.mkdir(work, { recursive: true });
     try {
-      const base = path.join(work, 'base.parquet');
-      await this.withConnection((c) => c.run(sql.copyToParquetSql(sql.labelSliceSql(labels.dataset, labels.table, labels.columns), base), [window.start, window.end]));
-      const baseFooter = readLocalFooter(base).metadata;
-      const baseKeys = keyChunks(base, baseFooter);
-      const slices = await this.withConnection((c) => baseSlices(c, base, baseFooter));
+      const bases: Base[] = [];
+      for (const shard of grid) {
+        const file = path.join(work, `base-${shard.id}.parquet`);
+        const copy = await this.withConnection((c) => c.run(sql.copyToParquetSql(sql.labelSliceSql(labels.dataset, labels.table, labels.columns), file), [shard.start, shard.end]));
+        if (Number(copy.rowsChanged) === 0) continue; // no label rows: the shard has no files
+        const metadata = readLocalFooter(file).metadata;
+        bases.push({ shard, file, metadata, keys: keyChunks(file, metadata), slices: await this.withConnection((c) => baseSlices(c, file, metadata)) });
+      }
 
       const features = manifest.features;
-      const total = features.length + plan.groups.length;
+      const total = features.length + bases.length * plan.groups.length;
       let done = 0;
       progress({ step: 'align', done, total });
-      // Each feature's columns as one or more files holding the base's keys and row groups.
-      const aligned = new Map<string, { file: string; metadata: FileMetaData; columns: Set<string> }[]>();
+      // Per feature and shard: files holding the shard base's keys and row groups.
+      const aligned = new Map<string, Map<string, AlignedPart[]>>();
       const concurrency = this.options.threads ?? 2;
       const batchColumns = alignBatchColumns(this.options.memoryMb, concurrency);
       let realigned = 0;
       await forEachLimit(features, concurrency, async (f) => {
         const files = job.checkpoints[f.feature]!.map((o) => this.staging.uri(o));
-        const only = files.length === 1 ? files[0]! : undefined;
-        const metadata = only ? readLocalFooter(only).metadata : undefined;
-        if (only && sameKeys(only, metadata!, baseFooter, baseKeys)) {
-          aligned.set(f.feature, [{ file: only, metadata: metadata!, columns: new Set(f.columns.map((c) => c.source)) }]);
-        } else {
-          // Aligned one base row group (a slice of keys) and at most `batchColumns` columns at a
-          // time, each slice written as one row group and the slices concatenated: DuckDB holds
-          // one row group of a few columns, whatever the row count and the table's width.
-          const outputs: { file: string; metadata: FileMetaData; columns: Set<string> }[] = [];
-          for (let b = 0; b * batchColumns < f.columns.length; b++) {
-            const cols = f.columns.slice(b * batchColumns, (b + 1) * batchColumns).map((c) => c.source);
-            const file = path.join(work, `${f.feature}.${b}.parquet`);
-            const parts: { file: string; metadata: FileMetaData }[] = [];
-            for (const [g, slice] of slices.entries()) {
-              const part = path.join(work, `${f.feature}.${b}.${g}.parquet`);
-              await this.withConnection((c) => c.run(sql.copyToParquetSql(sql.alignSliceSql(cols), part), [base, listValue(files), window.start, window.end, slice.from, slice.to, slice.lo, slice.hi]));
-              parts.push({ file: part, metadata: readLocalFooter(part).metadata });
-            }
-            if (parts.length === 0) await this.withConnection((c) => c.run(sql.copyToParquetSql(sql.alignSql(cols), file), [base, listValue(files), window.start, window.end]));
-            else if (parts.length === 1) await fs.rename(parts[0]!.file, file);
-            else concatParquet(parts, file);
-            await Promise.all(parts.map((p) => fs.rm(p.file, { force: true })));
-            const written = readLocalFooter(file).metadata;
-            if (!sameKeys(file, written, baseFooter, baseKeys)) throw new Error(`aligning ${f.feature} to the label keys did not give the same row groups`);
-            outputs.push({ file, metadata: written, columns: new Set(cols) });
+        const footers = files.map((file) => ({ file, metadata: readLocalFooter(file).metadata }));
+        const byShard = new Map<string, AlignedPart[]>();
+        let aligning = false;
+        for (const base of bases) {
+          const match = footers.find((x) => sameKeys(x.file, x.metadata, base.metadata, base.keys));
+          if (match) byShard.set(base.shard.id, [{ ...match, columns: new Set(f.columns.map((c) => c.source)) }]);
+          else {
+            byShard.set(base.shard.id, await this.alignShard(f.feature, f.columns.map((c) => c.source), files, base, work, batchColumns));
+            aligning = true;
           }
-          aligned.set(f.feature, outputs);
-          realigned++;
         }
+        aligned.set(f.feature, byShard);
+        if (aligning) realigned++;
         progress({ step: 'align', done: ++done, total });
       });
 
-      const groups: MergedGroup[] = [];
-      for (const group of plan.groups) {
-        const keySource = { file: base, metadata: baseFooter, columns: [KEY_COLUMN, ...(group.labels ? labels.columns : [])].map((c) => ({ source: c, output: c })) };
-        const sources = [
-          keySource,
-          ...group.members.flatMap((m) =>
-            aligned.get(m.feature)!.flatMap((part) => {
-              const columns = m.columns.filter((c) => part.columns.has(c.source)).map((c) => ({ source: c.source, output: c.output }));
-              return columns.length > 0 ? [{ file: part.file, metadata: part.metadata, columns }] : [];
-            }),
-          ),
-        ];
-        const parts = stitchParquet(sources, (i) => path.join(work, `group-${group.index}-${i}.parquet`));
-        const objects: string[] = [];
-        for (const [i, part] of parts.entries()) {
-          const object = paths.outputGroupPart(job.pair, job.runId, group.index, i);
-          await this.output.adopt(object, part.file);
-          objects.push(object);
+      const shards: MergedShard[] = [];
+      for (const base of bases) {
+        const groups: MergedGroup[] = [];
+        for (const group of plan.groups) {
+          const keySource = { file: base.file, metadata: base.metadata, columns: [KEY_COLUMN, ...(group.labels ? labels.columns : [])].map((c) => ({ source: c, output: c })) };
+          const sources = [
+            keySource,
+            ...group.members.flatMap((m) =>
+              aligned.get(m.feature)!.get(base.shard.id)!.flatMap((part) => {
+                const columns = m.columns.filter((c) => part.columns.has(c.source)).map((c) => ({ source: c.source, output: c.output }));
+                return columns.length > 0 ? [{ file: part.file, metadata: part.metadata, columns }] : [];
+              }),
+            ),
+          ];
+          const parts = stitchParquet(sources, (i) => path.join(work, `${base.shard.id}-group-${group.index}-${i}.parquet`));
+          const objects: string[] = [];
+          for (const [i, part] of parts.entries()) {
+            const object = paths.outputShardGroupPart(job.pair, job.runId, base.shard.id, group.index, i);
+            await this.output.adopt(object, part.file);
+            objects.push(object);
+          }
+          groups.push({ index: group.index, files: objects, rows: parts.reduce((s, p) => s + p.rows, 0), columns: group.columns, bytes: 0, distinctKeys: 0, keysInOrder: false });
+          progress({ step: 'stitch', done: ++done, total });
         }
-        groups.push({ index: group.index, files: objects, rows: parts.reduce((s, p) => s + p.rows, 0), columns: group.columns, bytes: parts.reduce((s, p) => s + p.bytes, 0), distinctKeys: 0, keysInOrder: false });
-        progress({ step: 'stitch', done: ++done, total });
+        const { start, end, id } = base.shard;
+        let keysInRange = true;
+        await this.withConnection(async (c) => {
+          for (const g of groups) {
+            const checked = await this.checkGroup(c, g.files, groups[0]!.files, { start, end });
+            keysInRange &&= checked.keysInRange;
+            Object.assign(g, { distinctKeys: checked.distinctKeys, keysInOrder: checked.keysInOrder, bytes: checked.bytes });
+          }
+        });
+        shards.push({ index: shards.length, id, start, end, rows: groups[0]!.rows, groups, keysInRange });
       }
-      await this.withConnection(async (c) => {
-        for (const g of groups) Object.assign(g, await this.checkGroup(c, g.files, groups[0]!.files));
-      });
       this.lastRealigned = realigned;
-      return { state: 'done', groups, rows: groups[0]?.rows ?? 0 };
+      const groups = byGroup(plan.groups.map((g) => ({ index: g.index, columns: g.columns })), shards);
+      return { state: 'done', groups, shards, rows: shards.reduce((s, x) => s + x.rows, 0) };
     } finally {
       await fs.rm(work, { recursive: true, force: true });
     }
   }
 
-  /** Counts rows and distinct keys of a group's files, and checks key order against group 0's. */
-  private async checkGroup(c: DuckDBConnection, files: string[], reference: string[]): Promise<Pick<MergedGroup, 'distinctKeys' | 'keysInOrder' | 'bytes'>> {
+  /**
+   * Aligns one feature's checkpoint to one shard's label keys, one base row group (a slice of
+   * keys) and at most `batchColumns` columns at a time, each slice written as one row group and
+   * the slices concatenated: DuckDB holds one row group of a few columns, whatever the row count
+   * and the table's width.
+   */
+  private async alignShard(feature: string, columns: string[], files: string[], base: Base, work: string, batchColumns: number): Promise<AlignedPart[]> {
+    const outputs: AlignedPart[] = [];
+    for (let b = 0; b * batchColumns < columns.length; b++) {
+      const cols = columns.slice(b * batchColumns, (b + 1) * batchColumns);
+      const file = path.join(work, `${feature}.${base.shard.id}.${b}.parquet`);
+      const parts: { file: string; metadata: FileMetaData }[] = [];
+      for (const [g, slice] of base.slices.entries()) {
+        const part = path.join(work, `${feature}.${base.shard.id}.${b}.${g}.parquet`);
+        await this.withConnection((c) =>
+          c.run(sql.copyToParquetSql(sql.alignSliceSql(cols), part), [base.file, listValue(files), base.shard.start, base.shard.end, slice.from, slice.to, slice.lo, slice.hi]),
+        );
+        parts.push({ file: part, metadata: readLocalFooter(part).metadata });
+      }
+      if (parts.length === 1) await fs.rename(parts[0]!.file, file);
+      else concatParquet(parts, file);
+      await Promise.all(parts.map((p) => fs.rm(p.file, { force: true })));
+      const written = readLocalFooter(file).metadata;
+      if (!sameKeys(file, written, base.metadata, base.keys)) throw new Error(`aligning ${feature} to the label keys of shard ${base.shard.id} did not give the same row groups`);
+      outputs.push({ file, metadata: written, columns: new Set(cols) });
+    }
+    return outputs;
+  }
+
+  /**
+   * Counts rows and distinct keys of a shard group's files, checks key order against the shard's
+   * group 0, and that every key is inside the shard's [start, end).
+   */
+  private async checkGroup(
+    c: DuckDBConnection,
+    files: string[],
+    reference: string[],
+    range: { start: string; end: string },
+  ): Promise<Pick<MergedGroup, 'distinctKeys' | 'keysInOrder' | 'bytes'> & { keysInRange: boolean }> {
+    if (files.length === 0) return { distinctKeys: 0, keysInOrder: reference.length === 0, bytes: 0, keysInRange: true };
     const uris = listValue(files.map((f) => this.output.uri(f)));
-    const counts = (await c.runAndReadAll(`SELECT count(DISTINCT "${KEY_COLUMN}") FROM read_parquet($1)`, [uris])).getRows()[0]!;
+    const counts = (
+      await c.runAndReadAll(
+        `SELECT count(DISTINCT "${KEY_COLUMN}"), count(*) FILTER (WHERE "${KEY_COLUMN}" < $2::TIMESTAMPTZ OR "${KEY_COLUMN}" >= $3::TIMESTAMPTZ) FROM read_parquet($1)`,
+        [uris, range.start, range.end],
+      )
+    ).getRows()[0]!;
     const order = (
       await c.runAndReadAll(
         `SELECT count(*) FILTER (WHERE prev >= k OR a.k IS DISTINCT FROM b.r) FROM
@@ -200,22 +262,38 @@ export class DuckDbWarehouse implements Warehouse {
     ).getRows()[0]!;
     let bytes = 0;
     for (const f of files) bytes += (await this.output.size(f)) ?? 0;
-    return { distinctKeys: Number(counts[0]), keysInOrder: Number(order[0]) === 0, bytes };
+    return { distinctKeys: Number(counts[0]), keysInOrder: Number(order[0]) === 0, bytes, keysInRange: Number(counts[1]) === 0 };
   }
 
-  /** Writes all groups side by side as one parquet file, stitched like the groups themselves. */
-  async consolidate(groups: { files: string[] }[], object: string): Promise<number> {
-    if (groups.some((g) => g.files.length !== 1)) throw new Error('consolidation needs one file per group; this dataset has groups of several parts');
-    const sources = groups.map((g, i) => {
-      const file = this.output.uri(g.files[0]!);
-      const metadata = readLocalFooter(file).metadata;
-      const names = metadata.schema.slice(1).map((e) => e.name).slice(i === 0 ? 0 : 1); // one key column
-      return { file, metadata, columns: names.map((n) => ({ source: n, output: n })) };
-    });
-    const temp = await this.output.tempPath('.parquet');
-    const [part] = stitchParquet(sources, () => temp, Number.MAX_SAFE_INTEGER);
-    await this.output.adopt(object, temp);
-    return part!.rows;
+  /**
+   * Writes the whole dataset as one parquet file: each shard's groups stitched side by side (one
+   * key column), the shards then concatenated, all by chunk copy.
+   */
+  async consolidate(shards: { groups: { files: string[] }[] }[], object: string): Promise<number> {
+    if (shards.some((s) => s.groups.some((g) => g.files.length !== 1))) {
+      throw new Error('consolidation needs one file per shard and group; this dataset has groups of several parts');
+    }
+    const temps: { file: string; metadata: FileMetaData }[] = [];
+    try {
+      for (const shard of shards) {
+        const sources = shard.groups.map((g, i) => {
+          const file = this.output.uri(g.files[0]!);
+          const metadata = readLocalFooter(file).metadata;
+          const names = metadata.schema.slice(1).map((e) => e.name).slice(i === 0 ? 0 : 1); // one key column
+          return { file, metadata, columns: names.map((n) => ({ source: n, output: n })) };
+        });
+        const temp = await this.output.tempPath('.parquet');
+        const [part] = stitchParquet(sources, () => temp, Number.MAX_SAFE_INTEGER);
+        temps.push({ file: part!.file, metadata: readLocalFooter(part!.file).metadata });
+      }
+      if (temps.length === 0) throw new Error('the dataset has no rows to consolidate');
+      const target = temps.length === 1 ? temps[0]!.file : await this.output.tempPath('.parquet');
+      const rows = temps.length === 1 ? Number(temps[0]!.metadata.num_rows) : concatParquet(temps, target).rows;
+      await this.output.adopt(object, target);
+      return rows;
+    } finally {
+      await Promise.all(temps.map((t) => fs.rm(t.file, { force: true })));
+    }
   }
 
   /** Runs statements on the warehouse (the demo generator builds its tables through this). */
@@ -234,6 +312,21 @@ export class DuckDbWarehouse implements Warehouse {
       throw new Error(`closing the warehouse: ${errorMessage(error)}`);
     }
   }
+}
+
+interface Base {
+  shard: Pick<Shard, 'id' | 'start' | 'end'>;
+  file: string;
+  metadata: FileMetaData;
+  /** Key column chunk bytes per row group. */
+  keys: Buffer[];
+  slices: { from: bigint; to: bigint; lo: string; hi: string }[];
+}
+
+interface AlignedPart {
+  file: string;
+  metadata: FileMetaData;
+  columns: Set<string>;
 }
 
 /**

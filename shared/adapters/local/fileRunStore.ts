@@ -44,10 +44,21 @@ export class FileRunStore implements RunStore {
   }
 
   async listActiveRuns(): Promise<RunRecord[]> {
+    return (await this.allRuns()).filter((r) => !isTerminal(r));
+  }
+
+  async listRuns(pair: string): Promise<RunRecord[]> {
+    assertIdentifier(pair, 'pair');
+    // Run ids start with their pair: only that pair's files are read.
+    const runs = await this.allRuns(`${pair}-`);
+    return runs.filter((r) => r.pair === pair).sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0));
+  }
+
+  private async allRuns(prefix = ''): Promise<RunRecord[]> {
     const dir = path.join(this.root, 'runs');
     const names = await fs.readdir(dir).catch(() => [] as string[]);
-    const runs = await Promise.all(names.filter((n) => n.endsWith('.json')).map((n) => this.readJson<RunRecord>(path.join(dir, n))));
-    return runs.filter((r): r is RunRecord => r !== undefined && !isTerminal(r));
+    const runs = await Promise.all(names.filter((n) => n.startsWith(prefix) && n.endsWith('.json')).map((n) => this.readJson<RunRecord>(path.join(dir, n))));
+    return runs.filter((r): r is RunRecord => r !== undefined);
   }
 
   async updateRun(runId: string, change: (run: RunRecord) => RunRecord | undefined): Promise<{ run: RunRecord; changed: boolean }> {

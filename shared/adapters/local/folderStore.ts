@@ -120,6 +120,13 @@ export class FolderObjectStore implements ObjectStore {
   async deletePrefix(prefix: string): Promise<number> {
     const objects = await this.list(prefix);
     await Promise.all(objects.map((o) => fs.rm(this.localPath(o.name), { force: true })));
+    // A bucket has no folders: the ones left empty go too, as far up as they are empty.
+    const dirs = [...new Set(objects.map((o) => path.dirname(this.localPath(o.name))))].sort((a, b) => b.length - a.length);
+    for (const dir of dirs) {
+      for (let d = dir; d.startsWith(`${this.root}${path.sep}`); d = path.dirname(d)) {
+        if (!(await fs.rmdir(d).then(() => true, () => false))) break; // not empty (or gone): stop
+      }
+    }
     return objects.length;
   }
 

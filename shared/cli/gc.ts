@@ -1,0 +1,33 @@
+// `bqx gc [pair] [--keep N] [--json]`: retention on demand. Per pair (or the one given), the last N
+// succeeded datasets (default BQX_KEEP) stay with everything they reference; older runs'
+// checkpoints, outputs and scratch go (shared/retention.ts says exactly what stays). A run that is
+// still active is never touched.
+
+import type { Config } from '../config.js';
+import { allPairs, validatePair } from '../naming.js';
+import { collectAll, type RetentionResult } from '../retention.js';
+import type { Embedded } from '../runtime/embedded.js';
+import { checkFlags, intFlag, type Args } from './args.js';
+
+export async function gcCommand(args: Args, config: Config, open: () => Promise<Embedded>): Promise<number> {
+  checkFlags(args, ['keep', 'json']);
+  const pairs = args.positional.length > 0 ? args.positional.map((p) => validatePair(p, config.currencies)) : allPairs(config.currencies);
+  const keep = intFlag(args, 'keep', 1, 1000) ?? config.keep;
+  const embedded = await open();
+  let results: RetentionResult[];
+  try {
+    results = await collectAll(embedded.deps, pairs, keep);
+  } finally {
+    await embedded.close();
+  }
+  const touched = results.filter((r) => r.kept.length > 0);
+  if (args.flags.has('json')) process.stdout.write(`${JSON.stringify({ keep, pairs: touched })}\n`);
+  else if (touched.length === 0) process.stdout.write('no succeeded datasets yet: nothing to collect\n');
+  else process.stdout.write(`${touched.map(line).join('\n')}\n`);
+  return 0;
+}
+
+function line(r: RetentionResult): string {
+  const mb = (r.bytes / 2 ** 20).toFixed(1);
+  return `${r.pair}: kept ${r.kept.length} dataset(s) (newest ${r.kept[0]}); removed ${r.removed.length} older run(s), checkpoints of ${r.trimmed.length} kept one(s): ${r.objects} object(s), ${mb} MB`;
+}

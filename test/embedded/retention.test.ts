@@ -1,0 +1,141 @@
+// Retention on the embedded runtime (small warehouse): what kept runs reference survives wherever
+// it lives, `bqx gc --keep 1` leaves the latest dataset verifiable, and after ten runs BQX_HOME
+// holds the kept datasets and one set of checkpoints.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { startRun } from '../../shared/chain/startRun.js';
+import { verifyManifest } from '../../shared/cli/verify.js';
+import { collectGarbage } from '../../shared/retention.js';
+import type { Embedded } from '../../shared/runtime/embedded.js';
+import { openTest, settle, testConfig } from '../helpers/embedded.js';
+import { buildMiniWarehouse } from '../helpers/miniWarehouse.js';
+import { tempDir } from '../helpers/temp.js';
+
+const BQX = path.resolve('shared/cli/bqx.mjs');
+
+async function runOnce(e: Embedded): Promise<string> {
+  const { run: started } = await startRun(e.deps, { pair: 'eurusd' });
+  const run = await settle(e, started.runId);
+  assert.equal(run.state, 'succeeded', run.error);
+  return run.runId;
+}
+
+/** Files (not folders) under `dir`, relative, with sizes; `.tmp` scratch left out. */
+function files(dir: string): Map<string, number> {
+  const out = new Map<string, number>();
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) {
+        if (e.name !== '.tmp') walk(p);
+      } else out.set(path.relative(dir, p), statSync(p).size);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+describe('embedded retention', function () {
+  this.timeout(180_000);
+  let home: string;
+  let e: Embedded;
+
+  beforeEach(async () => {
+    home = tempDir('retention');
+  });
+  afterEach(async () => {
+    await e?.close();
+  });
+
+  it('after ten runs with the default retention, BQX_HOME holds the 3 kept datasets and one set of checkpoints', async () => {
+    e = await openTest(testConfig(home));
+    await buildMiniWarehouse(e.warehouse);
+    const runs: string[] = [];
+    for (let i = 0; i < 10; i++) runs.push(await runOnce(e));
+    const kept = runs.slice(-3);
+
+    const outputs = readdirSync(path.join(home, 'output', 'training', 'eurusd')).sort();
+    assert.deepEqual(outputs, [...kept].sort(), 'the last three datasets, no other');
+    for (const runId of kept) assert.deepEqual((await verifyManifest(path.join(home, 'output', 'training', 'eurusd', runId, '_manifest.json'))).problems, []);
+
+    const staging = [...files(path.join(home, 'staging')).keys()];
+    const parquet = staging.filter((f) => f.endsWith('.parquet'));
+    const newest = await e.store.listCheckpoints(runs[9]!);
+    assert.deepEqual(parquet.sort(), newest.flatMap((c) => c.files).sort(), 'the checkpoints are the newest run\'s, one set');
+    assert.ok(staging.every((f) => f.startsWith(`runs/${runs[9]}/`) || kept.some((k) => f === `runs/${k}/manifest.json`)), staging.join('\n'));
+    for (const runId of runs.slice(0, 7)) {
+      const run = await e.store.getRun(runId);
+      assert.equal(run?.collected?.scope, 'all', `${runId} was collected`);
+      assert.equal(await e.store.countCheckpoints(runId), 0);
+    }
+    assert.equal((await e.store.getRun(runs[7]!))?.collected?.scope, 'checkpoints');
+  });
+
+  it('keeps what a kept run points at under another run\'s prefix: a reused checkpoint and a shared shard file', async () => {
+    e = await openTest(testConfig(home, { BQX_KEEP: '5' }));
+    await buildMiniWarehouse(e.warehouse);
+    const [old, newer] = [await runOnce(e), await runOnce(e)];
+    // The newer run's checkpoint of agg_eurusd lives under the old run's prefix (as a checkpoint
+    // reused across runs by content would), and its dataset points at the old run's first shard
+    // file of group 0 (same rows, same bytes): shared by reference.
+    const newAgg = (await e.store.listCheckpoints(newer)).find((c) => c.feature === 'agg_eurusd')!;
+    const reused = newAgg.files.map((f) => f.replace(newer, old));
+    for (const [i, f] of newAgg.files.entries()) await e.staging.write(reused[i]!, await e.staging.read(f));
+    await e.store.deleteCheckpoint(newer, 'agg_eurusd');
+    await e.store.recordCheckpoint({ ...newAgg, files: reused });
+    await e.staging.deletePrefix(`runs/${newer}/features/agg_eurusd/`);
+    const manifestObject = `training/eurusd/${newer}/_manifest.json`;
+    const m = JSON.parse(Buffer.from(await e.output.read(manifestObject)).toString('utf8'));
+    const shared = m.shards[0].groups[0].objects[0].replace(newer, old);
+    await e.output.deletePrefix(m.shards[0].groups[0].objects[0]);
+    m.shards[0].groups[0] = { ...m.shards[0].groups[0], objects: [shared], files: [e.output.uri(shared)] };
+    m.groups[0] = { ...m.groups[0], objects: [shared], files: [e.output.uri(shared)] };
+    await e.output.write(manifestObject, JSON.stringify(m));
+    assert.deepEqual((await verifyManifest(e.output.uri(manifestObject))).problems, []);
+
+    const result = await collectGarbage(e.deps, 'eurusd', 1);
+    assert.deepEqual(result.kept, [newer]);
+    assert.deepEqual(result.removed, [old]);
+    const left = (await e.staging.list(`runs/${old}/`)).map((o) => o.name).sort();
+    assert.deepEqual(left, reused, 'the reused checkpoint, nothing else');
+    assert.deepEqual((await e.output.list(`training/eurusd/${old}/`)).map((o) => o.name), [shared], 'the shared shard file, nothing else');
+    assert.deepEqual((await verifyManifest(e.output.uri(manifestObject))).problems, [], 'the kept dataset is whole');
+    // And a new run still builds (the newest run's checkpoints are where its records say).
+    await runOnce(e);
+  });
+
+  it('bqx gc --keep 1 leaves the latest dataset verifiable, never touches an active run, and says what it did', async () => {
+    e = await openTest(testConfig(home, { BQX_KEEP: '10' }));
+    await buildMiniWarehouse(e.warehouse);
+    const runs = [await runOnce(e), await runOnce(e), await runOnce(e)];
+    // An active run (one that went back to extracting, as `bqx rerun` does).
+    const { run: active } = await startRun(e.deps, { pair: 'eurusd' });
+    await e.bus.idle();
+    await e.store.updateRun(active.runId, (r) => ({ ...r, state: 'extracting' }));
+    const activeOutput = (await e.output.list(`training/eurusd/${active.runId}/`)).map((o) => o.name);
+    const activeFiles = (await e.staging.list(`runs/${active.runId}/`)).map((o) => o.name);
+    await e.close();
+
+    const env = { ...process.env, BQX_HOME: home };
+    const gc = spawnSync(process.execPath, [BQX, 'gc', '--keep', '1', '--json'], { env, encoding: 'utf8', timeout: 120_000 });
+    assert.equal(gc.status, 0, gc.stderr);
+    const report = JSON.parse(gc.stdout);
+    assert.equal(report.keep, 1);
+    assert.deepEqual(report.pairs.map((p: { pair: string; kept: string[]; removed: string[] }) => [p.pair, p.kept, p.removed]), [['eurusd', [runs[2]], [runs[0], runs[1]]]]);
+    const latest = path.join(home, 'output', 'training', 'eurusd', runs[2]!, '_manifest.json');
+    const verify = spawnSync(process.execPath, [BQX, 'verify', latest], { env, encoding: 'utf8', timeout: 120_000 });
+    assert.equal(verify.status, 0, verify.stdout + verify.stderr);
+    assert.match(verify.stdout, /^ok: 120 rows/);
+    assert.deepEqual(readdirSync(path.join(home, 'output', 'training', 'eurusd')).sort(), [runs[2], active.runId].sort());
+    const text = spawnSync(process.execPath, [BQX, 'gc', 'eurusd'], { env, encoding: 'utf8', timeout: 120_000 });
+    assert.equal(text.status, 0, text.stderr);
+    assert.match(text.stdout, /^eurusd: kept 1 dataset\(s\) \(newest .*\); removed 0 older run\(s\)/);
+    e = await openTest(testConfig(home));
+    assert.deepEqual((await e.staging.list(`runs/${active.runId}/`)).map((o) => o.name), activeFiles, 'the active run is untouched');
+    assert.deepEqual((await e.output.list(`training/eurusd/${active.runId}/`)).map((o) => o.name), activeOutput);
+    assert.ok(activeFiles.length > 10 && activeOutput.length >= 3);
+  });
+});
