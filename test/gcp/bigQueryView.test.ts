@@ -12,6 +12,7 @@ import { renderViewExport } from '../../shared/adapters/gcp/bigQueryViewSql.js';
 import type { ViewJob } from '../../shared/ports.js';
 import { FakeBigQuery, fakeTime, minuteKeys, type FakeJob } from './fakeBigQuery.js';
 import { MemoryObjectStore } from './memoryStore.js';
+import { Analyzer, zetaType, type ZetaColumn } from '../helpers/zetasql.js';
 
 const parser = new NodeSqlParser.Parser();
 const RUN = 'eurusd-20250101t000000-abc123';
@@ -92,7 +93,7 @@ describe('gcp/view', () => {
       assert.deepEqual(created.map((o) => o.labels?.step), ['view_load', 'view_load', 'view_export', 'view_export']);
       assert.equal(
         created[0]!.query,
-        `LOAD DATA OVERWRITE \`bqx_scratch\`.\`${AREA}__view_small_g000\`\nOPTIONS(expiration_timestamp=TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL 24 HOUR))\nFROM FILES(format='PARQUET', uris=['gs://bqx-output/${src('20200101', 0)}', 'gs://bqx-output/${src('20200201', 0)}'])`,
+        `LOAD DATA OVERWRITE \`bqx_scratch\`.\`${AREA}__view_small_g000\`\nFROM FILES(format='PARQUET', uris=['gs://bqx-output/${src('20200101', 0)}', 'gs://bqx-output/${src('20200201', 0)}'])`,
       );
       assert.match(created[1]!.query!, new RegExp(`^LOAD DATA OVERWRITE \`bqx_scratch\`\\.\`${AREA}__view_small_g002\``));
       const exportSql = (shard: string) =>
@@ -117,6 +118,39 @@ describe('gcp/view', () => {
         ['20200201', 3, [[0, 3, 1]]],
       ]);
       assert.match(result.shards[0]!.groups[0]!.files[0]!, new RegExp(`^training/eurusd/${RUN}/views/small/shard-20200101/group-000/attempt-[0-9a-f]{12}/part-000000000000\\.parquet$`));
+    });
+
+    it("passes Google's GoogleSQL analyzer (ZetaSQL): names, types, parameters and options resolved", async function () {
+      this.timeout(60_000);
+      const started = await Analyzer.start();
+      if (typeof started === 'string') {
+        console.log(`      SKIPPED: GoogleSQL analysis of the view's statements because ${started}`);
+        this.skip();
+      }
+      const analyzer = started as Analyzer;
+      try {
+        fake.exportFiles = (j: FakeJob) => [minuteKeys(((j.options.params as { start: Date }).start).toISOString(), 3)];
+        await warehouse.view(job);
+        const t = zetaType;
+        const tables = new Map<string, ZetaColumn[]>(
+          job.sourceGroups.map((g) => [`bqx_scratch.${AREA}__view_small_g00${g.index}`, g.columns.map((c) => ({ name: c, type: t(c === 'interval_time' ? 'TIMESTAMP' : 'FLOAT64') }))]),
+        );
+        const created = fake.created();
+        const errors: string[] = [];
+        for (const o of created) {
+          const load = o.labels?.step === 'view_load';
+          const options: Record<string, ReturnType<typeof t>> = load ? { format: t('STRING'), uris: t('ARRAY<STRING>') } : { uri: t('STRING'), format: t('STRING'), compression: t('STRING'), overwrite: t('BOOL') };
+          const r = await analyzer.analyze(o.query!, { tables }, load ? {} : { start: t('TIMESTAMP'), end: t('TIMESTAMP') }, options);
+          if (!r.ok) errors.push(`${o.labels?.step}: ${r.error}`);
+        }
+        assert.equal(created.length, 4);
+        assert.deepEqual(errors, []);
+        // A seeded fault is caught: a column the source group does not have.
+        const bad = await analyzer.analyze(created[2]!.query!.replace('`mom_mean_90`', '`mom_mean_91`'), { tables }, { start: t('TIMESTAMP'), end: t('TIMESTAMP') }, { uri: t('STRING'), format: t('STRING'), compression: t('STRING'), overwrite: t('BOOL') });
+        assert.equal(bad.ok, false);
+      } finally {
+        analyzer.stop();
+      }
     });
 
     it('refuses an export that wrote other rows than the shard holds', async () => {
