@@ -57,8 +57,9 @@ export async function viewCommand(args: Args, config: Config, open: () => Promis
     await embedded.close();
   }
   if ('state' in outcome) throw new Error(`view ${selection.name} is still being written: ${outcome.detail}`);
+  const writeMs = Date.now() - began;
   const verified = await verifyManifest(outcome.manifest);
-  const summary = { ...outcome, verified: verified.ok, problems: verified.problems, ms: Date.now() - began };
+  const summary = { ...outcome, verified: verified.ok, problems: verified.problems, write_ms: writeMs, ms: Date.now() - began };
   if (args.flags.has('json')) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else {
     const d = outcome.dropped;
