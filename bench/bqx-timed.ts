@@ -52,7 +52,8 @@ process.stdout.write = ((chunk: string | Uint8Array) => {
 }) as typeof process.stdout.write;
 
 const began = now();
-const code = await main(['run', f.get('pair') ?? 'eurusd', '--rows', rows, '--json', '--quiet', '--force']);
+// --no-reuse: every round measures a full build, not a run that reuses the last round's checkpoints.
+const code = await main(['run', f.get('pair') ?? 'eurusd', '--rows', rows, '--json', '--quiet', '--force', '--no-reuse']);
 const wall = now() - began;
 process.stdout.write = write;
 

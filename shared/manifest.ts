@@ -21,6 +21,12 @@ export interface ManifestFeature {
   columns: ManifestColumn[];
   /** Metadata columns (pair, pair1, pair2) present in the table and left out. */
   dropped: string[];
+  /** What the checkpoint's content depends on (shared/fingerprint.ts); absent when unknown. */
+  fingerprint?: string;
+  /** Set when startRun found an earlier checkpoint with the same fingerprint (shared/chain/reuse.ts). */
+  reuse?: { runId: string; entry: string };
+  /** Why the feature is extracted rather than reused. */
+  reason?: string;
 }
 
 export interface RunManifest {

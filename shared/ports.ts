@@ -141,6 +141,12 @@ export interface MergeProgress {
 export interface Warehouse {
   /** Tables and their columns in a dataset, from INFORMATION_SCHEMA. */
   listTables(dataset: string): Promise<CatalogTable[]>;
+  /**
+   * The data version of each named table: a string that changes whenever the table's data
+   * changes (BigQuery: its partitions' last modification; embedded: recorded by every bqx write).
+   * null where the warehouse cannot tell, and such a table's checkpoints are never reused.
+   */
+  dataVersions(dataset: string, tables: readonly string[]): Promise<Record<string, string | null>>;
   /** Rows and key range of the label table, optionally within a window. */
   labelStats(dataset: string, table: string, window?: Window): Promise<LabelStats>;
   extract(job: ExtractJob): Promise<ExtractResult>;
@@ -206,6 +212,13 @@ export interface RunOutput {
   bytes: number;
 }
 
+export interface ReuseCounts {
+  reused: number;
+  extracted: number;
+  /** Extracted features per reason: `new table`, `data changed`, ... */
+  reasons: Record<string, number>;
+}
+
 export interface RunRecord {
   runId: string;
   pair: string;
@@ -235,6 +248,8 @@ export interface RunRecord {
    * itself stays, as history.
    */
   collected?: { at: string; scope: 'checkpoints' | 'all' };
+  /** How many checkpoints were reused from earlier runs (by content) and extracted, and why extracted. */
+  reuse?: ReuseCounts;
 }
 
 export interface CheckpointRecord {
@@ -250,6 +265,8 @@ export interface CheckpointRecord {
   minKey: string | null;
   maxKey: string | null;
   bytes: number;
+  /** The run whose checkpoint this is, when it was reused rather than extracted by this run. */
+  reusedFrom?: string;
 }
 
 export interface RunStore {

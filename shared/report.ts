@@ -20,6 +20,9 @@ export interface FeatureStats {
   lastKey: string | null;
   bytes: number;
   allNull: boolean;
+  /** Reused: the earlier run whose checkpoint this run used. Extracted: why it was not reused. */
+  reusedFrom?: string;
+  reason?: string;
 }
 
 export interface RunReport {
@@ -28,7 +31,7 @@ export interface RunReport {
   window: RunManifest['window'];
   labelRows: number;
   features: FeatureStats[];
-  totals: { features: number; columns: number; duplicates: number; nullRate: number; allNullFeatures: number; partialFeatures: number };
+  totals: { features: number; columns: number; duplicates: number; nullRate: number; allNullFeatures: number; partialFeatures: number; extracted: number; reused: number };
   warnings: string[];
   /** The dataset profile and the quality gates (shared/profile), once the output is verified. */
   profile?: DatasetProfile;
@@ -57,6 +60,7 @@ export function buildReport(manifest: RunManifest, checkpoints: readonly Checkpo
       lastKey: c?.maxKey ?? null,
       bytes: c?.bytes ?? 0,
       allNull: cells === 0 || nulls === cells,
+      ...(c?.reusedFrom ? { reusedFrom: c.reusedFrom } : { reason: f.reason ?? (f.reuse ? 'earlier checkpoint removed' : 'no earlier checkpoint') }),
     };
   });
   const warnings: string[] = [];
@@ -86,6 +90,8 @@ export function buildReport(manifest: RunManifest, checkpoints: readonly Checkpo
       nullRate: totalCells > 0 ? totalNulls / totalCells : 0,
       allNullFeatures: allNull.length,
       partialFeatures: partial.length,
+      extracted: features.filter((f) => !f.reusedFrom).length,
+      reused: features.filter((f) => f.reusedFrom).length,
     },
     warnings,
   };

@@ -7,7 +7,8 @@
 # What each function touches comes from shared/chain/*.ts:
 #   startRun         reads catalog + label stats, writes the run manifest (staging), fans out extracts
 #   extractFeature   reads one feature table, writes parquet + marker (staging)
-#   checkpointLanded reads marker and parquet footers (staging), claims the merge
+#   checkpointLanded reads marker and parquet footers (staging), indexes the checkpoint for reuse
+#                    (staging, create only), claims the merge
 #   mergeRun         loads checkpoints (staging), joins in scratch, exports to output, writes the report;
 #                    keeps its merge state in staging
 #   pipelineApi      starts runs, reruns (drops a feature's checkpoint files, re-sends work)
@@ -99,8 +100,11 @@ locals {
     # extractFeature writes parquet checkpoints (BigQuery exports them as this account) and rewrites
     # the completion marker, which needs create + delete: objectUser, not admin.
     { fn = "extractFeature", bucket = "staging", role = "roles/storage.objectUser" },
-    # checkpointLanded only reads: the marker, then byte ranges (footers) of the parquet files.
+    # checkpointLanded reads the marker, then byte ranges (footers) of the parquet files ...
     { fn = "checkpointLanded", bucket = "staging", role = "roles/storage.objectViewer" },
+    # ... and indexes a valid checkpoint for reuse (checkpoints/index/..., create-if-absent only:
+    # it never overwrites or deletes, so create without update or delete).
+    { fn = "checkpointLanded", bucket = "staging", role = "roles/storage.objectCreator" },
     # mergeRun reads checkpoints (BigQuery LOAD DATA runs as this account) and the manifest, and
     # keeps its merge state and cost estimate under runs/{runId}/ (adapters/gcp/mergeState.ts).
     { fn = "mergeRun", bucket = "staging", role = "roles/storage.objectUser" },

@@ -9,6 +9,7 @@ import type { CheckpointRecord, FinalizedObject } from '../ports.js';
 import type { ChainDeps } from './deps.js';
 import { decodeMarker } from './extractFeature.js';
 import { attributes } from './messages.js';
+import { indexCheckpoint } from './reuse.js';
 import { failRun, loadManifest, moved } from './runs.js';
 
 export type LandingOutcome = 'recorded' | 'duplicate' | 'ignored' | 'invalid';
@@ -40,8 +41,9 @@ export async function checkpointLanded(deps: ChainDeps, object: FinalizedObject)
   }
 
   let record: CheckpointRecord;
+  let marker: CheckpointMarker;
   try {
-    const marker = isHandUpload ? await handUploadMarker(deps, runId, feature, run.window) : await readLandedMarker(deps, object.name, feature);
+    marker = isHandUpload ? await handUploadMarker(deps, runId, feature, run.window) : await readLandedMarker(deps, object.name, feature);
     const footers = await Promise.all(marker.files.map(async (f) => {
       try {
         return await readFooter(deps.staging, f);
@@ -65,6 +67,8 @@ export async function checkpointLanded(deps: ChainDeps, object: FinalizedObject)
   }
 
   const created = await store.recordCheckpoint(record);
+  // Valid and recorded: later runs with the same fingerprint may reuse it (a hand upload has none).
+  await indexCheckpoint(deps, entry, marker, record);
   const landed = await store.countCheckpoints(runId);
   if (created) deps.observe?.({ type: 'landed', runId, feature, landed, expected: run.expected });
   logger.info(`checkpoint ${created ? 'recorded' : 'already recorded'}: ${record.rows} rows; ${landed}/${run.expected} landed`, log);

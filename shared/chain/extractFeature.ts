@@ -56,6 +56,7 @@ export async function extractFeature(deps: ChainDeps, request: ExtractRequest): 
     sourceRows: result.sourceRows,
     duplicates: result.duplicates,
     writtenAt: deps.clock.now().toISOString(),
+    ...(entry.fingerprint ? { fingerprint: entry.fingerprint } : {}),
   };
   await deps.staging.write(markerObject, JSON.stringify(marker), { contentType: 'application/json' });
   deps.logger.info(`extracted ${result.rows} rows (${result.duplicates} duplicate keys removed) in ${Date.now() - began} ms`, log);
@@ -79,7 +80,8 @@ export function decodeMarker(value: unknown): CheckpointMarker {
     typeof m.runId === 'string' && typeof m.feature === 'string' &&
     typeof m.window?.start === 'string' && typeof m.window?.end === 'string' &&
     Array.isArray(m.files) && m.files.every((f) => typeof f === 'string') &&
-    Number.isSafeInteger(m.rows) && Number.isSafeInteger(m.sourceRows) && Number.isSafeInteger(m.duplicates);
+    Number.isSafeInteger(m.rows) && Number.isSafeInteger(m.sourceRows) && Number.isSafeInteger(m.duplicates) &&
+    (m.fingerprint === undefined || typeof m.fingerprint === 'string');
   if (!ok) throw new Error('marker is not a checkpoint marker');
   return m as CheckpointMarker;
 }

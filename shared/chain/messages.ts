@@ -8,6 +8,8 @@ export interface RunRequest {
   start?: string;
   end?: string;
   force?: boolean;
+  /** false: extract every feature, reusing no earlier checkpoint. */
+  reuse?: boolean;
 }
 
 /**
@@ -76,7 +78,7 @@ export function parseWindow(start: unknown, end: unknown): Partial<Window> {
   return window;
 }
 
-/** A run request: a bare pair name (`eurusd`) or JSON `{pair, start?, end?, force?}`. */
+/** A run request: a bare pair name (`eurusd`) or JSON `{pair, start?, end?, force?, reuse?}`. */
 export function decodeRunRequest(body: string | unknown, currencies: readonly string[]): RunRequest {
   let value: unknown = body;
   if (typeof body === 'string') {
@@ -84,12 +86,13 @@ export function decodeRunRequest(body: string | unknown, currencies: readonly st
     value = text.startsWith('{') ? parseJson(text, 'run request') : { pair: text.toLowerCase() };
   }
   const r = record(value, 'run request');
-  const unknownKeys = Object.keys(r).filter((k) => !['pair', 'start', 'end', 'force'].includes(k));
+  const unknownKeys = Object.keys(r).filter((k) => !['pair', 'start', 'end', 'force', 'reuse'].includes(k));
   if (unknownKeys.length > 0) throw new InputError(`run request has unknown field(s): ${unknownKeys.join(', ')}`);
   const pair = validatePair(typeof r.pair === 'string' ? r.pair.toLowerCase() : r.pair, currencies);
   if (r.force !== undefined && typeof r.force !== 'boolean') throw new InputError('force must be true or false');
+  if (r.reuse !== undefined && typeof r.reuse !== 'boolean') throw new InputError('reuse must be true or false');
   const window = parseWindow(r.start, r.end);
-  return { pair, ...window, ...(r.force !== undefined ? { force: r.force } : {}) };
+  return { pair, ...window, ...(r.force !== undefined ? { force: r.force } : {}), ...(r.reuse !== undefined ? { reuse: r.reuse } : {}) };
 }
 
 export function decodeExtractRequest(body: string | unknown): ExtractRequest {

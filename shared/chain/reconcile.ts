@@ -7,6 +7,7 @@ import type { ChainDeps } from './deps.js';
 import { claimMerge } from './checkpointLanded.js';
 import { attributes } from './messages.js';
 import { failRun, loadManifest } from './runs.js';
+import { recordReused } from './reuse.js';
 import { fanOut } from './startRun.js';
 
 export interface ReconcileAction {
@@ -49,7 +50,13 @@ async function unstick(deps: ChainDeps, run: RunRecord, landed: Set<string>): Pr
   await deps.store.updateRun(runId, (r) => ({ ...r, reconcileAttempts: r.reconcileAttempts + 1, updatedAt: deps.clock.now().toISOString() }));
   if (run.state === 'extracting') {
     const manifest = await loadManifest(deps, run);
-    const missing = manifest.features.filter((f) => !landed.has(f.feature)).map((f) => f.feature);
+    let missing = manifest.features.filter((f) => !landed.has(f.feature)).map((f) => f.feature);
+    // A start that died before recording its reused checkpoints: record them, extract the rest.
+    const reusable = manifest.features.filter((f) => f.reuse && !landed.has(f.feature)).map((f) => f.feature);
+    if (reusable.length > 0) {
+      const gone = await recordReused(deps, run, manifest, reusable);
+      missing = missing.filter((f) => !reusable.includes(f) || gone.includes(f));
+    }
     if (missing.length === 0) {
       await claimMerge(deps, runId, { force: true });
       deps.logger.warn('all checkpoints had landed but no merge was claimed: claimed now', log);

@@ -6,6 +6,8 @@ import { InputError, newRunId, paths } from '../naming.js';
 import type { RunRecord, Window } from '../ports.js';
 import type { ChainDeps } from './deps.js';
 import { attributes, type RunRequest } from './messages.js';
+import { claimMerge } from './checkpointLanded.js';
+import { fingerprintFeatures, planReuse, recordReused } from './reuse.js';
 import { failRun } from './runs.js';
 
 export interface StartResult {
@@ -41,6 +43,9 @@ export async function startRun(deps: ChainDeps, request: RunRequest): Promise<St
   const now = clock.now();
   const runId = newRunId(pair, now);
   const manifest = buildManifest({ runId, pair, createdAt: now.toISOString(), window, labelRows: labels.rows, featureCatalog, labelTable, config });
+  // Reuse is decided once, here, and frozen in the manifest with the reasons for the rest.
+  await fingerprintFeatures(deps, manifest, featureCatalog);
+  const reuse = await planReuse(deps, manifest, { enabled: request.reuse !== false, previous: () => previousFeatures(deps, pair) });
   const manifestObject = paths.manifest(runId);
   await deps.staging.write(manifestObject, JSON.stringify(manifest), { contentType: 'application/json' });
 
@@ -60,6 +65,7 @@ export async function startRun(deps: ChainDeps, request: RunRequest): Promise<St
     mergeAttempts: 0,
     warnings: [],
     timings: { discover_ms: Date.now() - began },
+    reuse,
   };
   const claimed = await store.createRun(record);
   if (!claimed.created) {
@@ -72,8 +78,32 @@ export async function startRun(deps: ChainDeps, request: RunRequest): Promise<St
     runId, pair, step: 'start', window,
   });
   deps.observe?.({ type: 'started', runId, pair, expected: record.expected });
-  await fanOut(deps, record, manifest.features.map((f) => f.feature));
+  // Reused checkpoints are recorded before the fan-out: if this dies in between, the reconciler
+  // records what is still missing of them and re-sends only the extracts.
+  const gone = await recordReused(deps, record, manifest);
+  const extract = manifest.features.filter((f) => !f.reuse || gone.includes(f.feature)).map((f) => f.feature);
+  logger.info(`reusing ${reuse.reused - gone.length} checkpoint(s), extracting ${extract.length}`, { runId, pair, step: 'start', reasons: reuse.reasons });
+  if (gone.length > 0) {
+    const moved = { ...reuse, reused: reuse.reused - gone.length, extracted: reuse.extracted + gone.length };
+    await store.updateRun(runId, (r) => ({ ...r, reuse: moved }));
+    record.reuse = moved;
+  }
+  if (extract.length > 0) await fanOut(deps, record, extract);
+  // Nothing to extract: no landing will claim the merge, so the start does (once, as a landing would).
+  else if ((await store.countCheckpoints(runId)) >= record.expected) await claimMerge(deps, runId);
   return { run: record, created: true };
+}
+
+/** The features of the pair's last run, to tell a table that is new from one never extracted. */
+async function previousFeatures(deps: ChainDeps, pair: string): Promise<Set<string> | undefined> {
+  const last = await deps.store.lastRun(pair);
+  if (!last) return undefined;
+  try {
+    const manifest = JSON.parse(Buffer.from(await deps.staging.read(last.manifestObject)).toString('utf8')) as { features?: { feature: string }[] };
+    return manifest.features ? new Set(manifest.features.map((f) => f.feature)) : undefined;
+  } catch {
+    return undefined; // its manifest is gone (retention): cannot tell
+  }
 }
 
 /** Publishes one extract request per feature, batched. */
@@ -85,7 +115,7 @@ export async function fanOut(deps: ChainDeps, run: Pick<RunRecord, 'runId' | 'pa
 }
 
 /** The run's window: as requested, else the label table's whole range [first, last + 1 minute). */
-async function resolveWindow(deps: ChainDeps, labelTable: string, request: RunRequest): Promise<Window> {
+export async function resolveWindow(deps: Pick<ChainDeps, 'warehouse' | 'config'>, labelTable: string, request: Pick<RunRequest, 'start' | 'end'>): Promise<Window> {
   if (request.start && request.end) return { start: request.start, end: request.end };
   const full = await deps.warehouse.labelStats(deps.config.labelsDataset, labelTable);
   if (full.rows === 0 || !full.minKey || !full.maxKey) throw new InputError(`label table ${deps.config.labelsDataset}.${labelTable} is empty`);

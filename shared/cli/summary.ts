@@ -8,6 +8,11 @@ export interface RunSummary {
   status: string;
   expected: number;
   landed: number;
+  /** Features extracted by this run, and those whose checkpoint was reused from an earlier run. */
+  extracted: number;
+  reused: number;
+  /** Extracted features per reason (`data changed`, `new table`, ...). */
+  reasons: Record<string, number>;
   output: { manifest: string | null; rows: number; columns: number; files: number };
   warnings: string[];
   timings: Record<string, number>;
@@ -21,11 +26,20 @@ export function summarise(run: RunRecord, landed: number, manifestPath: string |
     status: run.state,
     expected: run.expected,
     landed,
+    extracted: run.reuse?.extracted ?? run.expected,
+    reused: run.reuse?.reused ?? 0,
+    reasons: run.reuse?.reasons ?? {},
     output: { manifest: manifestPath, rows: run.output?.rows ?? 0, columns: run.output?.columns ?? 0, files: run.output?.files.length ?? 0 },
     warnings: run.warnings,
     timings: run.timings,
     ...(run.error ? { error: run.error } : {}),
   };
+}
+
+/** `: data changed 3, new table 1`, most frequent first. */
+function reasons(counts: Record<string, number> | undefined): string {
+  const entries = Object.entries(counts ?? {}).sort((a, b) => b[1] - a[1]);
+  return entries.length ? `: ${entries.map(([r, n]) => `${r} ${n}`).join(', ')}` : '';
 }
 
 export function summaryTable(s: RunSummary, extra: [string, string][] = []): string {
@@ -35,6 +49,7 @@ export function summaryTable(s: RunSummary, extra: [string, string][] = []): str
     ['pair', s.pair],
     ['status', s.status],
     ['features landed', `${s.landed} / ${s.expected}`],
+    ['reused', `${s.reused} (extracted ${s.extracted}${reasons(s.reasons)})`],
     ['rows', s.output.rows.toLocaleString('en-US')],
     ['columns', s.output.columns.toLocaleString('en-US')],
     ['files', String(s.output.files)],

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import {existsSync, readdirSync, writeFileSync} from 'node:fs';
+import {existsSync, readFileSync, readdirSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import { readLocalFooter } from '../../shared/adapters/local/parquetStitch.js';
 import { freshHome } from '../helpers/embedded.js';
@@ -12,8 +12,8 @@ import { tempDir } from '../helpers/temp.js';
 const BQX = path.resolve('shared/cli/bqx.mjs');
 const ROWS = 600;
 
-function bqx(home: string, args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [BQX, ...args], { env: { ...process.env, BQX_HOME: home, ...env }, encoding: 'utf8', timeout: 300_000 });
+function bqx(home: string, args: string[], env: Record<string, string> = {}, timeout = 300_000) {
+  const r = spawnSync(process.execPath, [BQX, ...args], { env: { ...process.env, BQX_HOME: home, ...env }, encoding: 'utf8', timeout });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -38,7 +38,8 @@ describe('bqx command line', function () {
     assert.equal(s.output.columns, 17_038);
     assert.equal(s.output.rows, ROWS);
     assert.ok(existsSync(s.output.manifest));
-    assert.deepEqual(Object.keys(s).sort(), ['expected', 'landed', 'output', 'pair', 'runId', 'status', 'timings', 'warnings']);
+    assert.deepEqual(Object.keys(s).sort(), ['expected', 'extracted', 'landed', 'output', 'pair', 'reasons', 'reused', 'runId', 'status', 'timings', 'warnings']);
+    assert.deepEqual([s.extracted, s.reused, s.reasons], [667, 0, { 'no earlier checkpoint': 667 }]);
     assert.match(r.stderr, /extract\s+\[#+\]\s+667\/667/, 'progress bars on stderr');
     assert.match(r.stderr, /status\s+succeeded/, 'summary table on stderr');
     runId = s.runId;
@@ -75,6 +76,8 @@ describe('bqx command line', function () {
     ['an unknown option', ['run', '--fast'], {}, /^bqx: unknown option --fast/],
     ['an unknown run', ['status', 'eurusd-20200101t000000-zzzzzz'], {}, /^bqx: run eurusd-20200101t000000-zzzzzz not found/],
     ['a bad window', ['run', 'eurusd', '--start', 'yesterday'], {}, /^bqx: start "yesterday" must be an ISO-8601 time/],
+    ['an unknown table to touch', ['demo', '--touch', 'agg_eurusd,no_such_table'], {}, /^bqx: unknown table "no_such_table"/],
+    ['a bad duration to append', ['demo', '--append', '1w'], {}, /^bqx: duration "1w" must be a number and a unit/],
   ];
   for (const [what, args, env, message] of badInputs) {
     it(`refuses ${what} with one line on stderr, exit 2, and changes nothing`, () => {
@@ -122,6 +125,51 @@ describe('bqx command line', function () {
     assert.equal(s.status, 'succeeded');
     assert.equal(s.landed, 667);
     assert.equal(s.output.columns, 17_038);
+  });
+
+  describe('reuse by content and a demo that changes', () => {
+    const run = (...extra: string[]) => {
+      const r = bqx(home, ['run', 'eurusd', '--json', '--quiet', ...extra]);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout);
+    };
+    const verify = (manifest: string) => {
+      const v = bqx(home, ['verify', manifest]);
+      assert.equal(v.code, 0, v.stdout + v.stderr);
+      return v.stdout;
+    };
+
+    it('a second run with nothing changed extracts nothing and reuses all 667 checkpoints', () => {
+      const s = run();
+      assert.deepEqual([s.status, s.extracted, s.reused, s.landed], ['succeeded', 0, 667, 667]);
+      assert.match(verify(s.output.manifest), /^ok: 600 rows x 17038 columns/);
+      // The same dataset as the first run's, file for file and byte for byte.
+      const files = (manifest: string) => (JSON.parse(readFileSync(manifest, 'utf8')).groups as { files: string[] }[]).map((g) => g.files.map((f) => readFileSync(f)));
+      const firstManifest = path.join(home, 'output', 'training', 'eurusd', runId, '_manifest.json');
+      assert.deepEqual(files(s.output.manifest), files(firstManifest));
+    });
+
+    it('demo --touch of 3 tables, then a run: exactly those 3 are extracted, because their data changed', () => {
+      const touched = ['agg_eurusd', 'tri_agg_bqx_eur_gbp_aud', 'csi_agg_bqx_eur'];
+      const t = bqx(home, ['demo', '--touch', touched.join(',')]);
+      assert.equal(t.code, 0, t.stderr);
+      assert.match(t.stderr, /^touched 3 table\(s\)/);
+      const s = run();
+      assert.deepEqual([s.extracted, s.reused, s.reasons], [3, 664, { 'data changed': 3 }]);
+      const report = JSON.parse(readFileSync(path.join(path.dirname(s.output.manifest), 'report.json'), 'utf8'));
+      assert.deepEqual(report.features.filter((f: { reason?: string }) => f.reason).map((f: { feature: string }) => f.feature).sort(), [...touched].sort());
+      verify(s.output.manifest);
+    });
+
+    it('demo --append 2h adds 120 minutes to every table; a --no-reuse run has them and extracts all 667', () => {
+      const a = bqx(home, ['demo', '--append', '2h'], {}, 900_000);
+      assert.equal(a.code, 0, a.stderr);
+      assert.match(a.stderr, /^appended 120 minute\(s\) to 1 label table\(s\) and 669 feature tables/);
+      const s = run('--no-reuse');
+      assert.deepEqual([s.extracted, s.reused, s.reasons], [667, 0, { 'reuse turned off': 667 }]);
+      assert.equal(s.output.rows, ROWS + 120);
+      assert.match(verify(s.output.manifest), /^ok: 720 rows x 17038 columns/);
+    });
   });
 });
 

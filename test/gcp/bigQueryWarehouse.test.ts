@@ -3,6 +3,7 @@
 // order, its estimate, its output checks and its clean-up. No real time passes (fakeTime).
 
 import assert from 'node:assert/strict';
+import NodeSqlParser from 'node-sql-parser';
 import sinon from 'sinon';
 import { loadConfig } from '../../shared/config.js';
 import { InputError } from '../../shared/naming.js';
@@ -13,6 +14,7 @@ import { mergeSteps } from '../../shared/adapters/gcp/bigQueryMergeSteps.js';
 import { renderExtract, renderExtractCounts, renderLabelStats, renderListTables } from '../../shared/adapters/gcp/bigQuerySql.js';
 import { BigQueryWarehouse, estimateCost } from '../../shared/adapters/gcp/bigQueryWarehouse.js';
 import { mergeState } from '../../shared/adapters/gcp/mergeState.js';
+import { renderDataVersions } from '../../shared/adapters/gcp/bigQueryVersions.js';
 import { FakeBigQuery, fakeTime, minuteKeys } from './fakeBigQuery.js';
 import { manifestOf } from './fullManifest.js';
 import { MemoryObjectStore } from './memoryStore.js';
@@ -90,6 +92,37 @@ describe('gcp/BigQueryWarehouse', () => {
         jobPrefix: 'bqx_list_tables_',
       });
       await assert.rejects(warehouse.listTables('x`.y'), InputError);
+    });
+
+    it('gives each table\'s data version from INFORMATION_SCHEMA.PARTITIONS, 1,000 tables per query, null where it has none', async () => {
+      const tables = Array.from({ length: 1001 }, (_, i) => `t${i}`);
+      fake.rows = (j) => ((j.options.params as { tables: string[] }).tables.includes('t0') ? [{ table_name: 't0', version: '2025-01-01T00:00:00.000000Z/1/1000' }, { table_name: 'other', version: 'x' }] : []);
+      const versions = await warehouse.dataVersions('bqx_ml_v3_features_v2', tables);
+      assert.equal(Object.keys(versions).length, 1001);
+      assert.equal(versions.t0, '2025-01-01T00:00:00.000000Z/1/1000');
+      assert.equal(versions.t1, null);
+      assert.equal(versions.other, undefined, 'only the tables asked for');
+      sinon.assert.calledTwice(fake.createQueryJob);
+      const sql = [
+        'SELECT `table_name`,',
+        "  FORMAT('%s/%d/%d', FORMAT_TIMESTAMP('%Y-%m-%dT%H:%M:%E6SZ', MAX(`last_modified_time`), 'UTC'),",
+        "    COUNT(DISTINCT IFNULL(`partition_id`, '')), IFNULL(SUM(`total_rows`), 0)) AS `version`",
+        'FROM `bqx_ml_v3_features_v2`.INFORMATION_SCHEMA.PARTITIONS',
+        'WHERE `table_name` IN UNNEST(@tables)',
+        'GROUP BY `table_name`',
+      ].join('\n');
+      assert.equal(renderDataVersions('bqx_ml_v3_features_v2', tables)[0]!.sql, sql);
+      assert.equal((new NodeSqlParser.Parser().astify(sql, { database: 'BigQuery' }) as { type: string }).type, 'select', 'valid BigQuery SQL');
+      assert.deepEqual(fake.createQueryJob.firstCall.args[0], {
+        query: sql,
+        params: { tables: tables.slice(0, 1000) },
+        location: 'us-central1',
+        maximumBytesBilled: BILLED,
+        labels: { app: 'bqx', step: 'data_versions' },
+        jobPrefix: 'bqx_data_versions_',
+      });
+      assert.deepEqual(fake.createQueryJob.secondCall.args[0].params, { tables: ['t1000'] });
+      await assert.rejects(warehouse.dataVersions('bqx_ml_v3_features_v2', ['a`b']), InputError);
     });
 
     it('gives label rows and key range in the window, or nulls for an empty one', async () => {
@@ -329,7 +362,9 @@ describe('gcp/BigQueryWarehouse', () => {
         assert.deepEqual({ app: o.labels!.app, run_id: o.labels!.run_id, pair: o.labels!.pair }, { app: 'bqx', run_id: RUN, pair: 'eurusd' });
         assert.match(o.jobId!, new RegExp(`^bqx_${RUN}_(keys|load_[a-z0-9_]+|batch_g00\\d_b00\\d|export_s20240101_g00\\d)_[0-9a-f]{12}$`));
         if (/^(LOAD DATA|CREATE)/.test(o.query!)) {
-          assert.ok(o.query!.includes(EXPIRES), `${o.jobId} creates a table that expires by itself`);
+          // CREATE TABLE sets its own expiration; LOAD DATA carries no OPTIONS and relies on the scratch dataset's default.
+          if (o.query!.startsWith('CREATE')) assert.ok(o.query!.includes(EXPIRES), `${o.jobId} creates a table that expires by itself`);
+          else assert.ok(!o.query!.includes('OPTIONS('), `${o.jobId}: LOAD DATA without OPTIONS`);
           assert.ok(o.query!.includes(`\`bqx_scratch\`.\`${area}__`), `${o.jobId} writes in the run's own scratch area`);
         }
       }
@@ -524,6 +559,21 @@ describe('gcp/BigQueryWarehouse', () => {
       assert.equal(result.rows, 120);
       assert.deepEqual(result.groups[1]!.files, [...result.shards[0]!.groups[1]!.files, ...result.shards[1]!.groups[1]!.files]);
       assert.ok(result.groups.every((g) => g.rows === 120 && g.distinctKeys === 120 && g.keysInOrder));
+    });
+
+    it('loads a checkpoint reused from an earlier run from that run\'s files, and fingerprints them', async () => {
+      const EARLIER = 'eurusd-20241231t000000-zzz999';
+      const reused = [0, 1].map((i) => `runs/${EARLIER}/features/${features[0]}/part-00000000000${i}.parquet`);
+      for (const name of reused) await staging.write(name, 'parquet bytes');
+      const reusing = { ...job, checkpoints: { ...checkpoints, [features[0]!]: reused } };
+      const before = (await mergeState(job, staging, output)).fp;
+      assert.notEqual((await mergeState(reusing, staging, output)).fp, before, 'other files, another fingerprint');
+      const result = await warehouse.merge(reusing);
+      assert.equal(result.state, 'done');
+      const load = fake.created().find((o) => o.labels?.feature === features[0] && o.labels?.step === 'load')!;
+      for (const name of reused) assert.ok(load.query!.includes(`'gs://bqx-staging/${name}'`), load.query);
+      await staging.deletePrefix(`runs/${EARLIER}/`);
+      await assert.rejects(mergeState(reusing, staging, output), new RegExp(`${EARLIER}.* is not in the staging bucket`));
     });
 
     it('refuses a group wider than BigQuery allows before starting any job', async () => {

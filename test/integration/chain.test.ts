@@ -113,9 +113,10 @@ describe('integration: the functions on the Pub/Sub and Firestore emulators', fu
     s.holdNotifications(true);
     logs.length = 0;
 
+    // reuse: false, or this second run would reuse the first run's checkpoints and extract nothing.
     // The API publishes the request for startRun (202); the run it makes is found by its pair.
     const before = await snapshotPair(s.store, 'eurusd');
-    const response = await fetch(`${s.urls.pipelineApi}/runs`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'eurusd' });
+    const response = await fetch(`${s.urls.pipelineApi}/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pair: 'eurusd', reuse: false }) });
     assert.equal(response.status, 202);
     let found: RunRecord | undefined;
     assert.ok(await until(async () => (found = await runOfRequest(s.store, 'eurusd', before, false)) !== undefined, 60_000, 200), 'startRun made the run');

@@ -64,12 +64,15 @@ describe('integration: bqx run --stack emulators', function () {
     assert.deepEqual(Object.keys(s.timings).sort(), Object.keys(e.timings).sort());
     const same = (x: typeof s) => ({ pair: x.pair, status: x.status, expected: x.expected, landed: x.landed, rows: x.output.rows, columns: x.output.columns, files: x.output.files, warnings: x.warnings });
     assert.deepEqual(same(s), same(e));
+    // The stack's checkpoints are in the same staging folder: the embedded run reuses them all.
+    assert.deepEqual([s.extracted, s.reused, e.extracted, e.reused], [667, 0, 0, 667]);
     assert.notEqual(s.runId, e.runId);
   });
 
   it('stops everything it started on Ctrl-C, and exits non-zero', async () => {
     const tag = `sigint-${process.pid}-${Date.now()}`;
-    const child = spawn(process.execPath, [BQX, 'run', 'eurusd', '--stack', 'emulators'], { env: { ...process.env, BQX_HOME: home, BQX_TEST_TAG: tag }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // --no-reuse: the home has runs already; this one must be busy extracting when interrupted.
+    const child = spawn(process.execPath, [BQX, 'run', 'eurusd', '--stack', 'emulators', '--no-reuse'], { env: { ...process.env, BQX_HOME: home, BQX_TEST_TAG: tag }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));

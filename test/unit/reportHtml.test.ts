@@ -29,7 +29,7 @@ const report: RunReport = {
     { feature: 'corr_etf_idx_eurusd_spy', columns: 8, rows: 6000, sourceRows: 6000, duplicates: 0, nullRate: 1, coverage: 1, firstKey: window.start, lastKey: window.end, bytes: 1, allNull: true },
     { feature: 'corr_bqx_ibkr_eurusd_vixy', columns: 5, rows: 3600, sourceRows: 3600, duplicates: 0, nullRate: 0.02, coverage: 0.6, firstKey: window.start, lastKey: window.end, bytes: 1, allNull: false },
   ],
-  totals: { features: 3, columns: 73, duplicates: 0, nullRate: 0.3, allNullFeatures: 1, partialFeatures: 1 },
+  totals: { features: 3, columns: 73, duplicates: 0, nullRate: 0.3, allNullFeatures: 1, partialFeatures: 1, extracted: 3, reused: 0 },
   warnings: ['1 feature(s) entirely null: corr_etf_idx_eurusd_spy'],
   profile: {
     settings: { warmupRows: 1440, staleShare: 0.5, sampleRows: 6000, leakageThreshold: 0.99 },

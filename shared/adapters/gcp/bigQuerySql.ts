@@ -137,7 +137,9 @@ export interface ExtractSource {
 
 /**
  * One table's window to parquet, one row per key: where a key repeats, the row kept is the first
- * in the order of all its columns, so a rerun keeps the same row. Files come out in key order.
+ * in the order of all its columns, nulls last, so a rerun keeps the same row, and the same row as
+ * the embedded extract (BigQuery sorts NULLs first unless told; DuckDB sorts them last). Files come
+ * out in key order.
  */
 export function renderExtract(source: ExtractSource, uri: string): Rendered {
   if (source.columns.length === 0) throw new InputError(`table ${source.table} has no columns to extract`);
@@ -148,7 +150,7 @@ export function renderExtract(source: ExtractSource, uri: string): Rendered {
     `SELECT ${all.map(q).join(', ')}`,
     `FROM ${tableRef(source.dataset, source.table)}`,
     WINDOW_FILTER,
-    `QUALIFY ROW_NUMBER() OVER (PARTITION BY ${key} ORDER BY ${columns.map(q).join(', ')}) = 1`,
+    `QUALIFY ROW_NUMBER() OVER (PARTITION BY ${key} ORDER BY ${columns.map((c) => `${q(c)} ASC NULLS LAST`).join(', ')}) = 1`,
     `ORDER BY ${key}`,
   ].join('\n');
   const tables = [`${source.dataset}.${source.table}`];
@@ -197,12 +199,15 @@ function createTable(target: ScratchTarget): string {
   return `CREATE OR REPLACE TABLE ${tableRef(target.dataset, target.table)}\n${CLUSTER_BY_KEY}\n${expiration(target.ttlHours)}\nAS`;
 }
 
-/** Loads one checkpoint's parquet files into a scratch table that expires by itself. */
+/**
+ * Loads one checkpoint's parquet files into a scratch table. No OPTIONS: an `expiration_timestamp`
+ * expression is not documented for LOAD DATA, and the table expires by the scratch dataset's
+ * default table expiration anyway (terraform: `default_table_expiration_ms`, BQX_SCRATCH_TTL_HOURS).
+ */
 export function renderLoad(target: ScratchTarget, uris: readonly string[], columns: readonly string[]): Rendered {
   if (uris.length === 0) throw new InputError(`no files to load into ${target.table}`);
   const sql = [
     `LOAD DATA OVERWRITE ${tableRef(target.dataset, target.table)}`,
-    expiration(target.ttlHours),
     `FROM FILES(format='PARQUET', uris=[${uris.map(gcsLiteral).join(', ')}])`,
   ].join('\n');
   return { sql, tables: [`${target.dataset}.${target.table}`], columns: [KEY_COLUMN, ...columns] };

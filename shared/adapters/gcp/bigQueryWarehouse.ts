@@ -27,6 +27,7 @@ import type {
 } from '../../ports.js';
 import { renderExtract, renderExtractCounts, renderLabelStats, renderListTables, normaliseType } from './bigQuerySql.js';
 import { ATTEMPT_DIR, JobRunner, attemptDir, type RunContext, type StepSpec } from './bigQueryJobs.js';
+import { renderDataVersions } from './bigQueryVersions.js';
 import { mergeSteps } from './bigQueryMergeSteps.js';
 import { compareBigQuery, profileBigQuery } from './bigQueryProfile.js';
 import type { ColumnComparison, CompareJob, ProfileData, ProfileJob } from '../../profile/types.js';
@@ -98,6 +99,15 @@ export class BigQueryWarehouse implements Warehouse {
       last.columns.push({ name: row.column_name, type: normaliseType(row.data_type) });
     }
     return tables;
+  }
+
+  async dataVersions(dataset: string, tables: readonly string[]): Promise<Record<string, string | null>> {
+    const versions: Record<string, string | null> = Object.fromEntries(tables.map((t) => [t, null]));
+    for (const r of renderDataVersions(dataset, tables)) {
+      const rows = await this.jobs.read<{ table_name: string; version: string | null }>({ key: 'data_versions', step: 'data_versions', sql: r.sql, params: r.params });
+      for (const row of rows) if (row.table_name in versions && typeof row.version === 'string') versions[row.table_name] = row.version;
+    }
+    return versions;
   }
 
   async labelStats(dataset: string, table: string, window?: Window): Promise<LabelStats> {

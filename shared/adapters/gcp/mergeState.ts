@@ -33,7 +33,10 @@ const version = (o: StoredObject): string => {
 /** Fingerprint of the checkpoint files the merge will load; throws if one is missing. */
 export async function checkpointFingerprint(job: MergeJob, staging: ObjectStore): Promise<string> {
   const root = `runs/${assertRunId(job.runId)}/features/`;
-  const listed = new Map((await staging.list(root)).map((o) => [o.name, version(o)]));
+  // Reused checkpoints live under the run that extracted them: list each such run's folder once.
+  const roots = new Set([root]);
+  for (const files of Object.values(job.checkpoints)) for (const name of files) roots.add(/^runs\/[^/]+\/features\//.exec(name)?.[0] ?? root);
+  const listed = new Map((await Promise.all([...roots].map((r) => staging.list(r)))).flat().map((o) => [o.name, version(o)]));
   const hash = createHash('sha256');
   for (const f of job.manifest.features) {
     const dir = paths.featureDir(job.runId, f.feature);

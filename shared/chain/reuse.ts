@@ -1,0 +1,191 @@
+// Checkpoints reused across runs, by content. A checkpoint that landed valid is indexed in the
+// staging store under its feature and fingerprint:
+//   checkpoints/index/<feature>/<fingerprint>.json   where its files are, their sizes, its stats
+// startRun lists a feature's folder once: a name equal to the run's fingerprint is a checkpoint it
+// can reuse without copying (the run's checkpoint record points at the earlier run's files); any
+// other name tells which part of the fingerprint moved, hence why the feature is extracted again.
+// Nothing is reused without a fingerprint, and a fingerprint has the table's data version in it.
+
+import type { CheckpointMarker } from '../checkpoint.js';
+import { differingParts, featureFingerprint, isFingerprint, type FingerprintPart } from '../fingerprint.js';
+import type { ManifestFeature, RunManifest } from '../manifest.js';
+import { assertIdentifier } from '../naming.js';
+import type { CatalogTable, CheckpointRecord, ReuseCounts, RunRecord } from '../ports.js';
+import type { ChainDeps } from './deps.js';
+
+export const REASONS = {
+  newTable: 'new table',
+  noEarlier: 'no earlier checkpoint',
+  schema: 'schema changed',
+  data: 'data changed',
+  window: 'window changed',
+  settings: 'settings changed',
+  unknownVersion: 'data version unknown',
+  off: 'reuse turned off',
+} as const;
+
+const PART_REASON: Record<FingerprintPart, string> = { schema: REASONS.schema, data: REASONS.data, window: REASONS.window, settings: REASONS.settings };
+
+export const reuseIndex = {
+  dir: (feature: string) => `checkpoints/index/${assertIdentifier(feature, 'feature')}/`,
+  entry: (feature: string, fingerprint: string) => {
+    if (!isFingerprint(fingerprint)) throw new Error(`${JSON.stringify(fingerprint)} is not a fingerprint`);
+    return `${reuseIndex.dir(feature)}${fingerprint}.json`;
+  },
+};
+
+/** One indexed checkpoint: enough to record it for another run without reading its files. */
+export interface IndexEntry {
+  fingerprint: string;
+  feature: string;
+  runId: string;
+  files: string[];
+  /** Sizes of the files when indexed: a file rewritten since is not reused. */
+  sizes: number[];
+  rows: number;
+  sourceRows: number;
+  duplicates: number;
+  /** Null counts by source column (output names differ from run to run). */
+  nullCounts: Record<string, number>;
+  minKey: string | null;
+  maxKey: string | null;
+  bytes: number;
+  indexedAt: string;
+}
+
+/** Fingerprints every feature of a fresh manifest from the catalog and the tables' data versions. */
+export async function fingerprintFeatures(deps: Pick<ChainDeps, 'warehouse'>, manifest: RunManifest, catalog: readonly CatalogTable[]): Promise<void> {
+  const byName = new Map(catalog.map((t) => [t.table, t]));
+  const datasets = [...new Set(manifest.features.map((f) => f.dataset))];
+  const versions: Record<string, string | null> = {};
+  for (const dataset of datasets) {
+    Object.assign(versions, await deps.warehouse.dataVersions(dataset, manifest.features.filter((f) => f.dataset === dataset).map((f) => f.feature)));
+  }
+  for (const f of manifest.features) {
+    const fingerprint = featureFingerprint({
+      dataset: f.dataset,
+      table: byName.get(f.feature)!,
+      version: versions[f.feature] ?? null,
+      window: manifest.window,
+      kept: f.columns.map((c) => c.source),
+      dropped: f.dropped,
+    });
+    if (fingerprint) f.fingerprint = fingerprint;
+  }
+}
+
+/**
+ * Decides, per feature, reuse (an indexed checkpoint with the same fingerprint whose files are all
+ * still there, unchanged) or extract with its reason; writes the decision into the manifest.
+ * `previous` gives the features of the pair's last run, to tell a new table from a first run.
+ */
+export async function planReuse(
+  deps: Pick<ChainDeps, 'staging'>,
+  manifest: RunManifest,
+  options: { enabled: boolean; previous: () => Promise<Set<string> | undefined> },
+): Promise<ReuseCounts> {
+  let previous: Promise<Set<string> | undefined> | undefined;
+  await forEachLimit(manifest.features, 16, async (f) => {
+    delete f.reuse;
+    delete f.reason;
+    if (!options.enabled) return void (f.reason = REASONS.off);
+    if (!f.fingerprint) return void (f.reason = REASONS.unknownVersion);
+    const dir = reuseIndex.dir(f.feature);
+    const indexed = (await deps.staging.list(dir)).map((o) => o.name.slice(dir.length).replace(/\.json$/, '')).filter(isFingerprint);
+    if (indexed.includes(f.fingerprint)) {
+      const entry = await readEntry(deps, reuseIndex.entry(f.feature, f.fingerprint));
+      if (entry && (await filesUnchanged(deps, entry))) return void (f.reuse = { runId: entry.runId, entry: reuseIndex.entry(f.feature, f.fingerprint) });
+    }
+    const others = indexed.filter((fp) => fp !== f.fingerprint);
+    if (others.length === 0) {
+      previous ??= options.previous();
+      const known = await previous;
+      f.reason = known && !known.has(f.feature) ? REASONS.newTable : REASONS.noEarlier;
+      return;
+    }
+    // The closest earlier checkpoint (fewest parts differing) names what changed.
+    const closest = others.map((fp) => differingParts(f.fingerprint!, fp)).sort((a, b) => a.length - b.length)[0]!;
+    f.reason = PART_REASON[closest[0]!];
+  });
+  return counts(manifest);
+}
+
+export function counts(manifest: RunManifest): ReuseCounts {
+  const reasons: Record<string, number> = {};
+  let reused = 0;
+  for (const f of manifest.features) {
+    if (f.reuse) reused++;
+    else if (f.reason) reasons[f.reason] = (reasons[f.reason] ?? 0) + 1;
+  }
+  return { reused, extracted: manifest.features.length - reused, reasons };
+}
+
+/**
+ * Records the reused checkpoints of `features` (default: all the manifest reuses) for the run,
+ * create-if-absent like any landing. Returns the features that could not be recorded because
+ * their earlier checkpoint has gone since (retention): those must be extracted.
+ */
+export async function recordReused(deps: ChainDeps, run: RunRecord, manifest: RunManifest, features?: readonly string[]): Promise<string[]> {
+  const wanted = features ? new Set(features) : undefined;
+  const gone: string[] = [];
+  await forEachLimit(manifest.features.filter((f) => f.reuse && (!wanted || wanted.has(f.feature))), 16, async (f) => {
+    const entry = await readEntry(deps, f.reuse!.entry);
+    if (!entry || entry.fingerprint !== f.fingerprint || !(await filesUnchanged(deps, entry))) {
+      gone.push(f.feature);
+      return;
+    }
+    const created = await deps.store.recordCheckpoint(recordOf(run.runId, f, entry, deps.clock.now().toISOString()));
+    if (created && deps.observe) {
+      const landed = await deps.store.countCheckpoints(run.runId); // for the CLI's progress only
+      deps.observe?.({ type: 'landed', runId: run.runId, feature: f.feature, landed, expected: run.expected });
+    }
+  });
+  if (gone.length > 0) deps.logger.warn(`${gone.length} reusable checkpoint(s) were removed before they could be recorded: extracting them`, { runId: run.runId, pair: run.pair, step: 'reuse' });
+  return gone;
+}
+
+function recordOf(runId: string, f: ManifestFeature, entry: IndexEntry, landedAt: string): CheckpointRecord {
+  const nullCounts: Record<string, number> = {};
+  for (const c of f.columns) nullCounts[c.output] = entry.nullCounts[c.source] ?? 0;
+  return {
+    runId, feature: f.feature, landedAt, files: entry.files, rows: entry.rows, sourceRows: entry.sourceRows, duplicates: entry.duplicates,
+    nullCounts, minKey: entry.minKey, maxKey: entry.maxKey, bytes: entry.bytes, reusedFrom: entry.runId,
+  };
+}
+
+/** Indexes a checkpoint that landed valid, if it was extracted under the manifest's fingerprint. */
+export async function indexCheckpoint(deps: Pick<ChainDeps, 'staging' | 'clock'>, f: ManifestFeature, marker: CheckpointMarker, record: CheckpointRecord): Promise<boolean> {
+  if (!f.fingerprint || marker.fingerprint !== f.fingerprint || record.reusedFrom) return false;
+  const sizes = await Promise.all(record.files.map(async (file) => (await deps.staging.size(file)) ?? -1));
+  const nullCounts: Record<string, number> = {};
+  for (const c of f.columns) nullCounts[c.source] = record.nullCounts[c.output] ?? 0;
+  const entry: IndexEntry = {
+    fingerprint: f.fingerprint, feature: f.feature, runId: record.runId, files: record.files, sizes, rows: record.rows, sourceRows: record.sourceRows,
+    duplicates: record.duplicates, nullCounts, minKey: record.minKey, maxKey: record.maxKey, bytes: record.bytes, indexedAt: deps.clock.now().toISOString(),
+  };
+  // The first landing of a fingerprint wins; a later one (a rerun of the same content) changes nothing.
+  return deps.staging.write(reuseIndex.entry(f.feature, f.fingerprint), JSON.stringify(entry), { ifAbsent: true, contentType: 'application/json' });
+}
+
+async function readEntry(deps: Pick<ChainDeps, 'staging'>, object: string): Promise<IndexEntry | undefined> {
+  try {
+    const value = JSON.parse(Buffer.from(await deps.staging.read(object)).toString('utf8')) as IndexEntry;
+    const ok = Array.isArray(value.files) && Array.isArray(value.sizes) && value.files.length === value.sizes.length && typeof value.runId === 'string' && isFingerprint(value.fingerprint);
+    return ok ? value : undefined;
+  } catch {
+    return undefined; // absent or unreadable: not reusable
+  }
+}
+
+async function filesUnchanged(deps: Pick<ChainDeps, 'staging'>, entry: IndexEntry): Promise<boolean> {
+  const sizes = await Promise.all(entry.files.map((f) => deps.staging.size(f)));
+  return entry.files.length > 0 && sizes.every((s, i) => s !== undefined && s === entry.sizes[i]);
+}
+
+async function forEachLimit<T>(items: readonly T[], limit: number, body: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await body(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+}

@@ -1,0 +1,48 @@
+// `bqx demo --touch t1,t2` and `bqx demo --append 1d`: change the demo warehouse as the real one
+// changes (tables rewritten in place, new minutes appended), each change a new data version.
+
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { Config } from '../config.js';
+import { appendMinutes, parseDuration, touchTables, type DemoDatasets } from '../demo/change.js';
+import { InputError } from '../naming.js';
+import type { Embedded } from '../runtime/embedded.js';
+import { stringFlag, type Args } from './args.js';
+
+/** What `demo.json` holds (cli/demo.ts writes it on a build), plus the minutes appended since. */
+interface DemoState {
+  version: number;
+  pairs: string[];
+  rows: number;
+  appended?: number;
+}
+
+/** Validates the change flags before anything is opened; undefined when there is no change. */
+export function demoChange(args: Args): { touch?: string[]; appendMinutes?: number } | undefined {
+  const touch = stringFlag(args, 'touch');
+  const append = stringFlag(args, 'append');
+  if (touch === undefined && append === undefined) return undefined;
+  if (touch !== undefined && append !== undefined) throw new InputError('give --touch or --append, not both');
+  if (args.flags.has('pairs') || args.flags.has('rows')) throw new InputError('--touch and --append change the demo as built: no --pairs or --rows');
+  if (touch !== undefined) return { touch: touch.split(',').map((t) => t.trim()).filter((t) => t.length > 0) };
+  return { appendMinutes: parseDuration(append!) };
+}
+
+export async function changeDemo(embedded: Embedded, config: Config, change: { touch?: string[]; appendMinutes?: number }): Promise<string> {
+  const datasets: DemoDatasets = {
+    featuresDataset: config.featuresDataset,
+    labelsDataset: config.labelsDataset,
+    labelTablePrefix: config.labelTablePrefix,
+    metadataColumns: config.metadataColumns,
+  };
+  if (change.touch) {
+    const touched = await touchTables(embedded.warehouse, datasets, change.touch);
+    return `touched ${touched.length} table(s): ${touched.map((t) => t.table).join(', ')} (same rows, new values, new data version)`;
+  }
+  const file = path.join(embedded.home, 'demo.json');
+  const state = await fs.readFile(file, 'utf8').then((t) => JSON.parse(t) as DemoState).catch(() => undefined);
+  if (!state) throw new InputError('no demo warehouse here to append to: build one with bqx demo (or bqx run)');
+  const result = await appendMinutes(embedded.warehouse, datasets, { pairs: state.pairs, built: state.rows, appended: state.appended ?? 0 }, change.appendMinutes!);
+  await fs.writeFile(file, JSON.stringify({ ...state, appended: (state.appended ?? 0) + result.minutes } satisfies DemoState, null, 1));
+  return `appended ${result.minutes} minute(s) to ${state.pairs.length} label table(s) and ${result.featureTables} feature tables; labels now end at ${result.lastKey}`;
+}

@@ -1,0 +1,142 @@
+// Changing the demo warehouse the way the real one changes, to exercise reuse and refresh:
+//   touch   rewrites tables in place: same schema, same rows and keys, new values
+//   append  adds the next minutes to the pairs' label tables and every feature table
+// Both give the tables they change a new data version (tableVersions.ts), as every bqx write does.
+
+import type { DuckDbWarehouse } from '../adapters/local/duckdbWarehouse.js';
+import { recordTableChanges } from '../adapters/local/tableVersions.js';
+import { InputError, KEY_COLUMN, quoteIdent } from '../naming.js';
+import type { CatalogTable } from '../ports.js';
+import { FEATURE_MARGIN_MINUTES, featureRowsSql, labelRowsSql, tradingMinute } from './generate.js';
+import { demoTables } from './names.js';
+
+const q = (name: string) => quoteIdent(name, 'duckdb');
+
+export interface DemoDatasets {
+  featuresDataset: string;
+  labelsDataset: string;
+  labelTablePrefix: string;
+  metadataColumns: readonly string[];
+}
+
+/** `1d`, `2h`, `90m`: a duration in minutes (1d = 1,440 trading minutes). */
+export function parseDuration(text: string): number {
+  const m = /^([1-9]\d{0,4})([mhd])$/.exec(text.trim());
+  if (!m) throw new InputError(`duration ${JSON.stringify(text)} must be a number and a unit, such as 1d, 2h or 90m`);
+  const minutes = Number(m[1]) * { m: 1, h: 60, d: 1440 }[m[2] as 'm' | 'h' | 'd'];
+  if (minutes > 366 * 1440) throw new InputError(`duration ${text} is over a year`);
+  return minutes;
+}
+
+/**
+ * Rewrites each named table in place: every value column gets new values (numbers moved a little,
+ * nulls kept), keys, metadata and row count unchanged. Tables are looked up in the features
+ * dataset, then the labels dataset; an unknown name changes nothing and is refused.
+ */
+export async function touchTables(warehouse: DuckDbWarehouse, datasets: DemoDatasets, names: readonly string[]): Promise<{ dataset: string; table: string }[]> {
+  if (names.length === 0) throw new InputError('--touch needs table names, such as --touch agg_eurusd,mkt_regime');
+  const [features, labels] = await Promise.all([warehouse.listTables(datasets.featuresDataset), warehouse.listTables(datasets.labelsDataset)]);
+  const found = names.map((name) => {
+    const f = features.find((t) => t.table === name);
+    const l = labels.find((t) => t.table === name);
+    if (!f && !l) throw new InputError(`unknown table "${name}": not in ${datasets.featuresDataset} or ${datasets.labelsDataset}`);
+    return { dataset: f ? datasets.featuresDataset : datasets.labelsDataset, table: (f ?? l)! };
+  });
+  const metadata = new Set(datasets.metadataColumns);
+  await warehouse.withConnection(async (c) => {
+    await c.run('BEGIN TRANSACTION');
+    try {
+      for (const { dataset, table } of found) {
+        const sets = valueColumns(table, metadata).map((col) => `${q(col.name)} = ${newValue(col.name, col.type)}`);
+        if (sets.length > 0) await c.run(`UPDATE ${q(dataset)}.${q(table.table)} SET ${sets.join(', ')}`);
+      }
+      for (const dataset of new Set(found.map((f) => f.dataset))) {
+        await recordTableChanges(c, dataset, found.filter((f) => f.dataset === dataset).map((f) => f.table.table));
+      }
+      await c.run('COMMIT');
+    } catch (error) {
+      await c.run('ROLLBACK').catch(() => {});
+      throw error;
+    }
+  });
+  await warehouse.execute('CHECKPOINT');
+  return found.map((f) => ({ dataset: f.dataset, table: f.table.table }));
+}
+
+function valueColumns(table: CatalogTable, metadata: Set<string>) {
+  return table.columns.filter((c) => c.name !== KEY_COLUMN && !metadata.has(c.name));
+}
+
+/** A new value for a column of the port's type: numbers move, booleans flip, nulls stay null. */
+function newValue(column: string, type: string): string {
+  const c = q(column);
+  if (type === 'FLOAT64') return `CASE WHEN ${c} IS NULL THEN NULL ELSE round(${c} + 0.001 + random() * 0.01, 6) END`;
+  if (type === 'BOOL') return `NOT ${c}`;
+  return `${c} + 1`;
+}
+
+export interface AppendResult {
+  minutes: number;
+  /** Label rows added per pair, and the label range's new last key. */
+  labelRows: number;
+  lastKey: string;
+  featureTables: number;
+}
+
+/**
+ * Appends `minutes` trading minutes to the label tables of `pairs` and to every demo feature
+ * table, continuing the demo's series (feature tables keep reaching their margin past the labels'
+ * end). `built` is the demo's row count when it was built, `appended` the minutes added since.
+ */
+export async function appendMinutes(
+  warehouse: DuckDbWarehouse,
+  datasets: DemoDatasets,
+  demo: { pairs: string[]; built: number; appended: number },
+  minutes: number,
+): Promise<AppendResult> {
+  const first = `${datasets.labelTablePrefix}${demo.pairs[0]}`;
+  const [stats] = await warehouse.query(`SELECT count(*)::BIGINT AS n, max(${q(KEY_COLUMN)})::TIMESTAMP::VARCHAR AS last FROM ${q(datasets.labelsDataset)}.${q(first)}`);
+  const labelRows = Number(stats!.n);
+  if (labelRows !== demo.built + demo.appended) {
+    throw new InputError(`label table ${first} has ${labelRows} rows, the demo records ${demo.built} + ${demo.appended}: rebuild it with bqx demo --rows N`);
+  }
+  const from = labelRows; // the label index i of the first new key
+  const to = from + minutes;
+  // Keys i in [from, to + margin): the next trading minutes after the last label key.
+  await warehouse.execute('CREATE SCHEMA IF NOT EXISTS demo_scratch');
+  await warehouse.execute(
+    `CREATE OR REPLACE TABLE demo_scratch.keys AS
+     WITH minutes AS (
+       SELECT t FROM range($1::TIMESTAMP + INTERVAL 1 MINUTE, $1::TIMESTAMP + to_minutes(CAST($2 * 2 + 4320 AS BIGINT)), INTERVAL 1 MINUTE) r(t)
+       WHERE ${tradingMinute('t')}
+     )
+     SELECT t::TIMESTAMPTZ AS interval_time, CAST(row_number() OVER (ORDER BY t) AS BIGINT) - 1 + $3 AS i FROM minutes
+     QUALIFY i < $4 ORDER BY i`,
+    [String(stats!.last), minutes + FEATURE_MARGIN_MINUTES, from, to + FEATURE_MARGIN_MINUTES],
+  );
+  try {
+    const total = demo.built + demo.appended + minutes;
+    const labelTables = demo.pairs.map((p) => `${datasets.labelTablePrefix}${p}`);
+    // Feature tables already reach FEATURE_MARGIN_MINUTES past the old end: they get the keys after that.
+    const featureKeys = `(SELECT * FROM demo_scratch.keys WHERE i >= ${from + FEATURE_MARGIN_MINUTES}) k`;
+    const tables = demoTables(demo.pairs);
+    const labelTableOf = (pair: string) => `${q(datasets.labelsDataset)}.${q(`${datasets.labelTablePrefix}${pair}`)}`;
+    // Versions are recorded before and after the inserts (hundreds of statements; one transaction
+    // over all of them was slower): a crash halfway leaves tables with a version no run has seen
+    // with their old rows, so nothing stale can be reused. The embedded warehouse is one process's
+    // at a time (DuckDB locks the file), so no run reads between the two.
+    const mark = async () => {
+      await warehouse.markChanged(datasets.labelsDataset, labelTables);
+      await warehouse.markChanged(datasets.featuresDataset, tables.map((t) => t.table));
+    };
+    await mark();
+    for (const table of labelTables) await warehouse.execute(`INSERT INTO ${q(datasets.labelsDataset)}.${q(table)} ${labelRowsSql(total, from, to)}`);
+    for (const t of tables) await warehouse.execute(`INSERT INTO ${q(datasets.featuresDataset)}.${q(t.table)} ${featureRowsSql(t, demo.built, featureKeys, labelTableOf)}`);
+    await mark();
+    const [last] = await warehouse.query(`SELECT max(${q(KEY_COLUMN)})::TIMESTAMP::VARCHAR AS last FROM ${q(datasets.labelsDataset)}.${q(first)}`);
+    return { minutes, labelRows: minutes, lastKey: `${String(last!.last).replace(' ', 'T')}Z`, featureTables: tables.length };
+  } finally {
+    await warehouse.execute('DROP SCHEMA IF EXISTS demo_scratch CASCADE');
+    await warehouse.execute('CHECKPOINT');
+  }
+}

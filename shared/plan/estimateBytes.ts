@@ -1,0 +1,71 @@
+// Bytes each statement would make BigQuery read, from table sizes, as BigQuery bills them: the
+// logical size of the columns a statement references in the tables it reads (8 bytes per FLOAT64,
+// INT64 or TIMESTAMP value, times rows), a 10 MB minimum for INFORMATION_SCHEMA queries, nothing
+// for LOAD DATA (it reads files, and loading is not billed by bytes scanned). Scratch tables are
+// sized as the statements that create them run. An estimate: partition pruning is not counted.
+
+import { KEY_COLUMN } from '../naming.js';
+import type { CatalogTable } from '../ports.js';
+
+export interface TableSize {
+  rows: number;
+  /** Column name -> BigQuery type. */
+  columns: Map<string, string>;
+}
+
+/** Logical bytes of one value, as BigQuery's pricing counts them (STRING: 2 + an assumed 6 characters). */
+export function valueBytes(type: string): number {
+  switch (type) {
+    case 'BOOL':
+      return 1;
+    case 'NUMERIC':
+      return 16;
+    case 'BIGNUMERIC':
+      return 32;
+    case 'STRING':
+    case 'BYTES':
+      return 8;
+    default:
+      return 8; // INT64, FLOAT64, TIMESTAMP, DATE, DATETIME, TIME
+  }
+}
+
+/** BigQuery bills a query of INFORMATION_SCHEMA at least 10 MB. */
+export const INFORMATION_SCHEMA_MIN_BYTES = 10 * 2 ** 20;
+
+export class TableSizes {
+  private readonly sizes = new Map<string, TableSize>();
+
+  addCatalog(dataset: string, tables: readonly CatalogTable[], rowsOf: (table: string) => number): void {
+    for (const t of tables) this.sizes.set(`${dataset}.${t.table}`, { rows: rowsOf(t.table), columns: new Map(t.columns.map((c) => [c.name, c.type])) });
+  }
+
+  /** Registers a table a statement creates: its columns (key TIMESTAMP, the rest FLOAT64) and rows. */
+  addCreated(table: string, columns: readonly string[], rows: number): void {
+    this.sizes.set(table, { rows, columns: new Map(columns.map((c) => [c, c === KEY_COLUMN ? 'TIMESTAMP' : 'FLOAT64'])) });
+  }
+
+  get(table: string): TableSize | undefined {
+    return this.sizes.get(table);
+  }
+
+  /** Bytes a statement reading `reads` would scan: the columns of each table its text names. */
+  bytesRead(sql: string, reads: readonly string[], step: string): number {
+    if (step === 'load') return 0;
+    const named = new Set<string>();
+    for (const m of sql.matchAll(/`([^`]+)`/g)) named.add(m[1]!);
+    let bytes = 0;
+    for (const table of reads) {
+      if (table.includes('.INFORMATION_SCHEMA.')) {
+        bytes += INFORMATION_SCHEMA_MIN_BYTES;
+        continue;
+      }
+      const size = this.sizes.get(table);
+      if (!size) continue;
+      let perRow = 0;
+      for (const [column, type] of size.columns) if (named.has(column)) perRow += valueBytes(type);
+      bytes += perRow * size.rows;
+    }
+    return bytes;
+  }
+}

@@ -1,0 +1,150 @@
+// Every statement one run of a pair would send to BigQuery, in run order, rendered by the BigQuery
+// warehouse adapter itself: the steps a run takes (startRun's catalog and label queries, one
+// extract per feature, the merge) are called on a real BigQueryWarehouse whose client only records
+// (RecordingBigQuery). The catalog comes from `source`: the embedded warehouse offline, or BigQuery
+// itself with `--target gcp`. Nothing runs and nothing is written outside memory.
+
+import type { Config } from '../config.js';
+import { BigQueryWarehouse } from '../adapters/gcp/bigQueryWarehouse.js';
+import { RecordingBigQuery, type RecordedStatement } from '../adapters/gcp/recordingBigQuery.js';
+import { resolveWindow } from '../chain/startRun.js';
+import { buildManifest, type RunManifest } from '../manifest.js';
+import { InputError, newRunId, paths } from '../naming.js';
+import { planMerge, type MergePlan } from '../planner.js';
+import { shardGrid } from '../shards.js';
+import type { CatalogTable, LabelStats, Warehouse, Window } from '../ports.js';
+import { PlanStore } from './planStore.js';
+
+/** Where the catalog and label statistics come from. */
+export type CatalogSource = Pick<Warehouse, 'listTables' | 'labelStats'>;
+
+export interface PlanInput {
+  config: Config;
+  pair: string;
+  source: CatalogSource;
+  window?: Partial<Window>;
+  /** Stamp of the run id the plan is rendered for. */
+  now?: Date;
+  /** Buckets named in the URIs; the configured ones, else placeholders. */
+  buckets?: { staging: string; output: string };
+}
+
+export interface RecordedPlan {
+  pair: string;
+  runId: string;
+  window: Window;
+  manifest: RunManifest;
+  mergePlan: MergePlan;
+  /** Label rows in the window: the rows of every merge table. */
+  labelRows: number;
+  /** The datasets listed, and what they hold. */
+  datasets: { features: string; labels: string };
+  featureCatalog: CatalogTable[];
+  labelCatalog: CatalogTable[];
+  statements: RecordedStatement[];
+}
+
+/** Bucket names used in the URIs when none is configured (`--target bigquery` without a project). */
+export const PLACEHOLDER_BUCKETS = { staging: 'bqx-staging-bucket', output: 'bqx-output-bucket' };
+
+export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
+  const { config, pair, source } = input;
+  const labelTableName = `${config.labelTablePrefix}${pair}`;
+  const featureCatalog = await source.listTables(config.featuresDataset);
+  const labelCatalog = await source.listTables(config.labelsDataset);
+  const labelTable = labelCatalog.find((t) => t.table === labelTableName);
+  if (!labelTable) throw new InputError(`label table ${config.labelsDataset}.${labelTableName} not found`);
+
+  const buckets = input.buckets ?? PLACEHOLDER_BUCKETS;
+  const staging = new PlanStore(buckets.staging);
+  const output = new PlanStore(buckets.output);
+  const catalogs = new Map([
+    [config.featuresDataset, featureCatalog],
+    [config.labelsDataset, labelCatalog],
+  ]);
+  const recorder = new RecordingBigQuery(
+    (s) => answer(s, catalogs, source, labelTableName, config.labelsDataset),
+    // A checkpoint's export leaves one file, as BigQuery names it; the merge loads that file.
+    async (uri) => {
+      const name = staging.nameOf(uri);
+      if (name === undefined) return 0;
+      await staging.write(name.replace('*', '000000000000'), 'placeholder');
+      return 1;
+    },
+  );
+  const now = input.now ?? new Date();
+  const warehouse = new BigQueryWarehouse({
+    bigquery: recorder.asClient(),
+    config,
+    staging,
+    output,
+    clock: { now: () => now },
+    sleep: async () => {},
+    // One job at a time: the recording is in the order the steps list their statements.
+    maxRunningJobs: 1,
+  });
+
+  // startRun: the catalog, the label table's range, then its rows in the window.
+  await warehouse.listTables(config.featuresDataset);
+  await warehouse.listTables(config.labelsDataset);
+  const window = await resolveWindow({ config, warehouse }, labelTableName, input.window ?? {});
+  const labels = await warehouse.labelStats(config.labelsDataset, labelTableName, window);
+  if (labels.rows === 0) throw new InputError(`label table ${config.labelsDataset}.${labelTableName} has no rows in [${window.start}, ${window.end})`);
+
+  const runId = newRunId(pair, now);
+  const manifest = buildManifest({ runId, pair, createdAt: now.toISOString(), window, labelRows: labels.rows, featureCatalog, labelTable, config });
+  const mergePlan = planMerge(manifest, config.maxGroupColumns, config.joinBatchTables);
+
+  // The window's time shards (BQX_SHARD), as extractFeature and mergeRun give them.
+  const shards = shardGrid(window, config.shard);
+
+  // extractFeature, once per feature (a run sends them in parallel, in no set order).
+  const checkpoints: Record<string, string[]> = {};
+  for (const f of manifest.features) {
+    const result = await warehouse.extract({
+      runId,
+      pair,
+      feature: f.feature,
+      dataset: f.dataset,
+      columns: f.columns.map((c) => c.source),
+      window,
+      prefix: paths.featureDir(runId, f.feature),
+      shards,
+    });
+    if (result.state !== 'done') throw new Error(`plan: extract of ${f.feature} did not finish (${result.detail})`);
+    checkpoints[f.feature] = result.files;
+  }
+
+  // mergeRun.
+  const merged = await warehouse.merge({ runId, pair, window, manifest, plan: mergePlan, checkpoints, outputPrefix: paths.outputDir(pair, runId), shards });
+  if (merged.state !== 'done') throw new Error(`plan: the merge did not finish (${merged.detail})`);
+
+  return {
+    pair,
+    runId,
+    window,
+    manifest,
+    mergePlan,
+    labelRows: labels.rows,
+    datasets: { features: config.featuresDataset, labels: config.labelsDataset },
+    featureCatalog,
+    labelCatalog,
+    statements: recorder.statements,
+  };
+}
+
+/** Rows a read query would return, from the source's catalog and statistics. */
+async function answer(s: RecordedStatement, catalogs: Map<string, CatalogTable[]>, source: CatalogSource, labelTable: string, labelsDataset: string): Promise<unknown[]> {
+  if (s.step === 'list_tables') {
+    const tables = catalogs.get(String(s.params.dataset)) ?? [];
+    return tables.flatMap((t) => t.columns.map((c) => ({ table_name: t.table, column_name: c.name, data_type: c.type })));
+  }
+  if (s.step === 'label_stats') {
+    const { start, end } = s.params;
+    const window = start instanceof Date && end instanceof Date ? { start: start.toISOString(), end: end.toISOString() } : undefined;
+    const stats: LabelStats = await source.labelStats(labelsDataset, labelTable, window);
+    return [{ row_count: stats.rows, min_key: stats.minKey, max_key: stats.maxKey }];
+  }
+  if (s.step === 'extract_counts') return [{ source_rows: 0, key_count: 0 }];
+  return [];
+}

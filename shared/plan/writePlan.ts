@@ -1,0 +1,54 @@
+// Writes a plan to a folder (one .sql file per statement, numbered in run order, and plan.json)
+// and renders its printed summary.
+
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { InputError } from '../naming.js';
+import type { PlanDocument, PlanEntry } from './planDocument.js';
+
+const PLAN_FILE = /^(\d{4,}-[a-z_]+(-[A-Za-z0-9_]+)?\.sql|plan\.json)$/;
+
+/** Writes the plan into `dir`, replacing an earlier plan's files there; refuses a folder holding anything else. */
+export async function writePlan(dir: string, document: PlanDocument, entries: readonly PlanEntry[]): Promise<void> {
+  const stat = await fs.stat(dir).catch(() => undefined);
+  if (stat && !stat.isDirectory()) throw new InputError(`--sql-out ${dir} is a file, not a folder`);
+  if (stat) {
+    const names = await fs.readdir(dir);
+    const other = names.filter((n) => !PLAN_FILE.test(n));
+    if (other.length > 0) throw new InputError(`--sql-out ${dir} holds other files (${other.slice(0, 3).join(', ')}); give an empty or new folder`);
+    await Promise.all(names.map((n) => fs.rm(path.join(dir, n))));
+  }
+  await fs.mkdir(dir, { recursive: true });
+  for (const e of entries) await fs.writeFile(path.join(dir, e.statement.file), `${e.sql}\n`);
+  await fs.writeFile(path.join(dir, 'plan.json'), `${JSON.stringify(document, null, 1)}\n`);
+}
+
+const n = (v: number) => v.toLocaleString('en-US');
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = bytes;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${v} B` : `${v.toFixed(1)} ${units[u]}`;
+}
+
+export function planSummaryText(document: PlanDocument, dir: string): string {
+  const s = document.summary;
+  const kinds = Object.entries(s.byKind).map(([k, c]) => `${k} ${n(c)}`).join(', ');
+  const bytes = Object.entries(s.bytesByKind).map(([k, b]) => `${k} ${formatBytes(b)}`).join(', ');
+  const source = s.dryRuns === s.statements ? 'BigQuery dry runs' : s.dryRuns > 0 ? `${n(s.dryRuns)} from BigQuery dry runs, the rest from table sizes` : 'from table sizes';
+  return [
+    `  plan             ${document.runId} (${document.target})`,
+    `  window           [${document.window.start}, ${document.window.end})`,
+    `  statements       ${n(s.statements)}: ${kinds}`,
+    `  widest result    ${n(s.widest.columns)} columns (${s.widest.file})`,
+    `  longest text     ${n(s.longest.chars)} characters (${s.longest.file})`,
+    `  most tables      ${n(s.mostTables.tables)} in one statement (${s.mostTables.file})`,
+    `  bytes read       ${formatBytes(s.bytesTotal)} (${source}): ${bytes}`,
+    `  written to       ${dir}`,
+  ].join('\n');
+}

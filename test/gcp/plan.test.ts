@@ -1,0 +1,220 @@
+// `bqx plan`: every statement a run would send to BigQuery, in run order, as the BigQuery adapter
+// renders them (compared with the adapter's pure renderers), written one file each with plan.json;
+// the bytes each would read; one-line errors for bad input; and `--target gcp` against the client
+// library with its calls stubbed (no network): the real catalog read through the adapter, and
+// BigQuery's dry run asked for each statement.
+
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { BigQuery } from '@google-cloud/bigquery';
+import sinon from 'sinon';
+import { DuckDbWarehouse } from '../../shared/adapters/local/duckdbWarehouse.js';
+import { FolderObjectStore } from '../../shared/adapters/local/folderStore.js';
+import { gcpPlanSource } from '../../shared/adapters/gcp/bigQueryPlanSource.js';
+import { ATTEMPT_DIR, attemptDir } from '../../shared/adapters/gcp/bigQueryJobs.js';
+import { mergeSteps } from '../../shared/adapters/gcp/bigQueryMergeSteps.js';
+import { renderExtract, renderExtractCounts } from '../../shared/adapters/gcp/bigQuerySql.js';
+import { main } from '../../shared/cli/main.js';
+import { loadConfig } from '../../shared/config.js';
+import { paths } from '../../shared/naming.js';
+import { shardGrid } from '../../shared/shards.js';
+import { planDocument, type PlanDocument } from '../../shared/plan/planDocument.js';
+import { PlanStore } from '../../shared/plan/planStore.js';
+import { INFORMATION_SCHEMA_MIN_BYTES } from '../../shared/plan/estimateBytes.js';
+import { PLACEHOLDER_BUCKETS, recordPlan } from '../../shared/plan/recordPlan.js';
+import { embeddedPaths } from '../../shared/runtime/embedded.js';
+import { MINI_ROWS, buildMiniWarehouse } from '../helpers/miniWarehouse.js';
+import { tempDir } from '../helpers/temp.js';
+
+const ENV = { BQX_JOIN_BATCH_TABLES: '2' };
+/** The mini warehouse's features for eurusd, in manifest (name) order. */
+const FEATURES = ['agg_eurusd', 'cov_agg_eurusd_gbpusd', 'csi_mom_bqx_usd', 'mkt_regime', 'tri_agg_eur_usd_gbp'];
+
+async function bqx(argv: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const out = sinon.stub(process.stdout, 'write').callsFake((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
+  const err = sinon.stub(process.stderr, 'write').callsFake((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
+  try {
+    const code = await main(argv, env);
+    return { code, stdout, stderr };
+  } finally {
+    out.restore();
+    err.restore();
+  }
+}
+
+describe('bqx plan', function () {
+  this.timeout(120_000);
+  let home: string;
+  let env: Record<string, string>;
+
+  before(async () => {
+    home = tempDir('plan');
+    env = { ...ENV, BQX_HOME: home };
+    const where = embeddedPaths(home);
+    const store = new FolderObjectStore(where.staging);
+    const w = await DuckDbWarehouse.open(where.warehouse, store, store, { memoryMb: 256 });
+    await buildMiniWarehouse(w);
+    await w.close();
+  });
+
+  it('writes every statement in run order, the BigQuery adapter\'s own text, and plan.json', async () => {
+    const dir = path.join(tempDir('plan-out'), 'sql');
+    const r = await bqx(['plan', 'eurusd', '--target', 'bigquery', '--sql-out', dir, '--json'], env);
+    assert.equal(r.code, 0, r.stderr);
+    const printed = JSON.parse(r.stdout);
+    const doc = JSON.parse(readFileSync(path.join(dir, 'plan.json'), 'utf8')) as PlanDocument;
+    assert.equal(printed.runId, doc.runId);
+    assert.deepEqual(printed.summary, doc.summary);
+
+    const kinds = doc.statements.map((s) => s.kind);
+    assert.deepEqual(kinds, [
+      'list_tables', 'list_tables', 'label_stats', 'label_stats',
+      ...FEATURES.flatMap(() => ['extract', 'extract_counts']),
+      'keys', ...FEATURES.map(() => 'load'), 'batch', 'batch', 'batch', 'export',
+    ]);
+    assert.deepEqual(readdirSync(dir).sort(), [...doc.statements.map((s) => s.file), 'plan.json'].sort(), 'one file per statement, and plan.json');
+    assert.equal(doc.statements[4]!.file, '0005-extract-agg_eurusd.sql');
+    assert.deepEqual(doc.summary.byKind, { list_tables: 2, label_stats: 2, extract: 5, extract_counts: 5, keys: 1, load: 5, batch: 3, export: 1 });
+
+    // The text is what the adapter's renderers give for this run, byte for byte.
+    const sql = (i: number) => readFileSync(path.join(dir, doc.statements[i]!.file), 'utf8').replace(/\n$/, '');
+    const agg = { dataset: 'bqx_ml_v3_features_v2', table: 'agg_eurusd', columns: ['a', 'b'], window: doc.window };
+    // Each export attempt writes in its own folder, named after its job id.
+    const staging = /uri='([^']+)'/.exec(sql(4))![1]!;
+    assert.match(staging, new RegExp(`^gs://${PLACEHOLDER_BUCKETS.staging}/${paths.featureDir(doc.runId, 'agg_eurusd')}attempt-[0-9a-z_-]+/part-\\*\\.parquet$`));
+    assert.equal(sql(4), renderExtract(agg, staging).sql);
+    assert.equal(sql(5), renderExtractCounts(agg).sql);
+    const extract = doc.statements[4]!;
+    assert.deepEqual(extract.params, { start: 'TIMESTAMP', end: 'TIMESTAMP' });
+    assert.deepEqual(extract.reads, ['bqx_ml_v3_features_v2.agg_eurusd']);
+    assert.equal(extract.columns, 3);
+    // Bytes: the key (8 bytes a value) and two NUMERIC columns (16: DuckDB's DECIMAL) of its 120 rows in the window.
+    assert.equal(extract.bytes, MINI_ROWS * (8 + 16 + 16));
+    assert.equal(doc.statements[5]!.bytes, MINI_ROWS * 8, 'the counts read the key only');
+    assert.equal(doc.statements[0]!.bytes, INFORMATION_SCHEMA_MIN_BYTES);
+    const load = doc.statements.find((s) => s.kind === 'load')!;
+    assert.equal(load.bytes, 0, 'LOAD DATA reads files, not tables');
+    assert.match(load.creates!, /^bqx_scratch\.bqx_eurusd_\d{8}t\d{6}_[a-z0-9]{6}__ck0000_agg_eurusd$/);
+    const exported = doc.statements.at(-1)!;
+    assert.equal(exported.columns, 1 + 2 + 2 + 1 + 1 + 1 + 1, 'key, 2 labels, every feature column');
+    assert.equal(doc.summary.widest.file, exported.file);
+    assert.equal(doc.summary.mostTables.tables, 4, 'a batch: its table, the keys and two checkpoints');
+    assert.equal(doc.summary.bytesTotal, doc.statements.reduce((n, s) => n + s.bytes, 0));
+  });
+
+  it('records the merge as mergeSteps renders it, loading the files the extracts left', async () => {
+    const config = loadConfig(env);
+    const where = embeddedPaths(home);
+    const store = new FolderObjectStore(where.staging);
+    const w = await DuckDbWarehouse.open(where.warehouse, store, store, { memoryMb: 256 });
+    try {
+      const plan = await recordPlan({ config, pair: 'eurusd', source: w });
+      // The file each extract left: its export's wildcard, as BigQuery names the first file.
+      const staged = new PlanStore(PLACEHOLDER_BUCKETS.staging);
+      const exportedTo = (feature: string) => /uri='([^']+)'/.exec(plan.statements.find((s) => s.step === 'extract' && s.labels.feature === feature)!.sql)![1]!;
+      const checkpoints = Object.fromEntries(plan.manifest.features.map((f) => [f.feature, [staged.nameOf(exportedTo(f.feature))!.replace('*', '000000000000')]]));
+      const steps = mergeSteps(
+        { runId: plan.runId, pair: 'eurusd', window: plan.window, manifest: plan.manifest, plan: plan.mergePlan, checkpoints, outputPrefix: paths.outputDir('eurusd', plan.runId), shards: shardGrid(plan.window, config.shard) },
+        config,
+        new PlanStore(PLACEHOLDER_BUCKETS.staging),
+        new PlanStore(PLACEHOLDER_BUCKETS.output),
+      );
+      // An export's folder is named after its job id when the job starts (attemptDir): the recorded
+      // text holds that name where mergeSteps holds the placeholder.
+      const merge = plan.statements.filter((s) => ['keys', 'load', 'batch', 'export'].includes(s.step));
+      const rendered = [steps.keys, ...steps.loads, ...steps.batches, ...steps.exports].map((s) => s.sql);
+      assert.deepEqual(merge.map((s) => (s.step === 'export' ? s.sql.replace(`/${attemptDir(s.jobId)}/`, `/${ATTEMPT_DIR}/`) : s.sql)), rendered);
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('refuses bad input with one line and exit code 2, writing nothing', async () => {
+    const base = tempDir('plan-bad');
+    const file = path.join(base, 'a-file');
+    writeFileSync(file, 'x');
+    const busy = path.join(base, 'busy');
+    await bqx(['plan', 'eurusd', '--sql-out', busy], env).then((r) => assert.equal(r.code, 0, r.stderr));
+    writeFileSync(path.join(busy, 'notes.txt'), 'mine');
+    const cases: [string[], RegExp][] = [
+      [['plan', '--sql-out', path.join(base, 'x')], /plan takes one pair, got none/],
+      [['plan', 'eurusd', '--target', 'aws', '--sql-out', path.join(base, 'x')], /--target must be bigquery or gcp, got "aws"/],
+      [['plan', 'eurusd'], /plan needs --sql-out DIR/],
+      [['plan', 'eurxyz', '--sql-out', path.join(base, 'x')], /eurxyz/],
+      [['plan', 'eurusd', '--sql-out', file], /is a file, not a folder/],
+      [['plan', 'eurusd', '--sql-out', busy], /holds other files \(notes\.txt\)/],
+      [['plan', 'eurusd', '--sql-out', path.join(base, 'x'), '--rows', '5'], /unknown option --rows for "plan"/],
+    ];
+    for (const [argv, message] of cases) {
+      const r = await bqx(argv, env);
+      assert.equal(r.code, 2, `${argv.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+      assert.equal(r.stderr.trim().split('\n').length, 1, 'one line');
+    }
+    assert.ok(!existsSync(path.join(base, 'x')), 'nothing written');
+    assert.ok(existsSync(path.join(busy, 'notes.txt')), "a folder with the user's files is left alone");
+  });
+
+  describe('--target gcp (client calls stubbed, no network)', () => {
+    const sandbox = sinon.createSandbox();
+    afterEach(() => sandbox.restore());
+
+    it('reads the catalog through the adapter and asks BigQuery for a dry run of each statement', async () => {
+      const config = loadConfig({ ...ENV, BQX_RUNTIME: 'gcp', BQX_PROJECT: 'demo-project', BQX_STAGING_BUCKET: 'my-staging', BQX_OUTPUT_BUCKET: 'my-output' });
+      // The catalog BigQuery would list: one feature table and the label table.
+      const catalog = [
+        { table_name: 'agg_eurusd', column_name: 'interval_time', data_type: 'TIMESTAMP' },
+        { table_name: 'agg_eurusd', column_name: 'a', data_type: 'FLOAT64' },
+        { table_name: 'targets_eurusd', column_name: 'interval_time', data_type: 'TIMESTAMP' },
+        { table_name: 'targets_eurusd', column_name: 't1', data_type: 'FLOAT64' },
+      ];
+      const bigquery = new BigQuery({ projectId: 'demo-project', location: 'us-central1' });
+      const createQueryJob = sandbox.stub(bigquery, 'createQueryJob').callsFake((async (options: { query: string; dryRun?: boolean; params?: Record<string, unknown> }) => {
+        if (options.dryRun) {
+          // Scratch tables exist only during a run: BigQuery answers 404 for those.
+          if (/(FROM|JOIN) `bqx_scratch`\./.test(options.query)) throw Object.assign(new Error('Not found: Table demo-project:bqx_scratch.x'), { code: 404 });
+          return [undefined, { statistics: { totalBytesProcessed: String(options.query.length) } }];
+        }
+        let rows: unknown[];
+        if (options.query.includes('INFORMATION_SCHEMA')) {
+          const dataset = String(options.params!.dataset);
+          rows = catalog.filter((c) => (dataset === config.labelsDataset) === c.table_name.startsWith('targets_'));
+        } else {
+          rows = [{ row_count: 600, min_key: '2024-01-01T00:00:00.000Z', max_key: '2024-01-01T09:59:00.000Z' }];
+        }
+        return [{ getQueryResults: async () => [rows] }, {}];
+      }) as never);
+
+      const gcp = gcpPlanSource(config, { staging: new PlanStore('my-staging'), output: new PlanStore('my-output') }, bigquery);
+      const plan = await recordPlan({ config, pair: 'eurusd', source: gcp.warehouse, buckets: { staging: 'my-staging', output: 'my-output' } });
+      const reads = createQueryJob.callCount;
+      assert.equal(reads, 4, 'two catalog reads and two label statistics, by the adapter');
+      const { document } = await planDocument(plan, { target: 'gcp', featureRows: () => plan.labelRows, dryRun: gcp.dryRun });
+
+      const dry = createQueryJob.getCalls().slice(reads).map((c) => c.args[0] as unknown as { query: string; dryRun: boolean; location: string; params?: Record<string, unknown> });
+      assert.equal(dry.length, plan.statements.length, 'one dry run per statement');
+      dry.forEach((options, i) => {
+        assert.equal(options.dryRun, true);
+        assert.equal(options.location, 'us-central1');
+        assert.equal(options.query, plan.statements[i]!.sql, 'the dry run is of the planned text');
+        assert.deepEqual(options.params ?? {}, plan.statements[i]!.params);
+      });
+      const byKind = (kind: string) => document.statements.filter((s) => s.kind === kind);
+      const extract = byKind('extract')[0]!;
+      assert.equal(extract.bytesFrom, 'dry-run');
+      assert.equal(extract.bytes, plan.statements.find((s) => s.step === 'extract')!.sql.length, "BigQuery's figure is the one kept");
+      assert.ok(plan.statements.find((s) => s.step === 'extract')!.sql.includes("uri='gs://my-staging/runs/"), 'the configured buckets are in the URIs');
+      const batch = byKind('batch')[0]!;
+      assert.equal(batch.bytesFrom, 'estimate', 'a statement over scratch tables keeps its estimate');
+      assert.match(batch.dryRunError!, /Not found: Table/);
+      assert.equal(document.summary.dryRuns, document.statements.filter((s) => s.bytesFrom === 'dry-run').length);
+    });
+
+    it('needs a project', () => {
+      assert.throws(() => gcpPlanSource(loadConfig({}), { staging: new PlanStore('a-bucket'), output: new PlanStore('b-bucket') }), /BQX_PROJECT/);
+    });
+  });
+});
