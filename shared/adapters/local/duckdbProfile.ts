@@ -1,7 +1,7 @@
 // The profile port on DuckDB: measures the output dataset where it lies (the output parquet).
 // DuckDB decodes a batch of columns and streams it in chunks; the per-column statistics are all
 // computed in one pass over those chunks (shared/profile/columnScan.ts), so every value is read
-// once and memory follows the chunk, not the rows. Only columns whose min or max lies beyond
+// once and memory follows the batch width (profileBatchColumns). Only columns whose min or max lies beyond
 // 10 sd of the mean are read a second time (to count those values).
 
 import { listValue, type DuckDBConnection, type DuckDBDataChunk, type DuckDBValue } from '@duckdb/node-api';
@@ -67,8 +67,8 @@ export async function profileDuckDb(withConnection: WithConnection, uri: (object
 
 /**
  * Column j of a chunk of DOUBLEs as it lies in DuckDB's memory (the C API's vector data and
- * validity mask, no copy): reading values one by one through the vector object costs a BigInt
- * mask test per value, ten times the whole scan.
+ * validity mask, no copy): the vector object's getItem tests validity with BigInt arithmetic per
+ * value, far more work than the statistics themselves.
  */
 function doubleColumn(chunk: DuckDBDataChunk, j: number, rows: number): ColumnChunk {
   const vector = bindings.data_chunk_get_vector(chunk.chunk, j);
