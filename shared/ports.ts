@@ -225,6 +225,8 @@ export interface MessageBus {
   publishMany(topic: string, items: { data: unknown; attributes?: Record<string, string> }[]): Promise<string[]>;
 }
 
+import type { RefreshInfo } from './chain/refresh.js';
+
 export type RunState = 'extracting' | 'merging' | 'succeeded' | 'failed';
 export const TERMINAL_STATES: readonly RunState[] = ['succeeded', 'failed'];
 
@@ -281,6 +283,8 @@ export interface RunRecord {
   collected?: { at: string; scope: 'checkpoints' | 'all' };
   /** How many checkpoints were reused from earlier runs (by content) and extracted, and why extracted. */
   reuse?: ReuseCounts;
+  /** Set on a refresh (shared/chain/refresh.ts): the version it follows and the schema drift since. */
+  refresh?: RefreshInfo;
 }
 
 export interface CheckpointRecord {

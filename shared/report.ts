@@ -3,6 +3,7 @@
 // were 100 % null and nobody noticed until a person looked; this is where it gets noticed.
 
 import type { RunManifest } from './manifest.js';
+import type { RefreshInfo, SchemaDrift } from './chain/refresh.js';
 import type { CheckpointRecord } from './ports.js';
 import type { GateResult } from './profile/gates.js';
 import type { DatasetProfile } from './profile/types.js';
@@ -36,6 +37,9 @@ export interface RunReport {
   /** The dataset profile and the quality gates (shared/profile), once the output is verified. */
   profile?: DatasetProfile;
   gates?: GateResult[];
+  /** On a refresh: the version it follows and the schema drift since (`refresh.drift`). */
+  refresh?: RefreshInfo;
+  drift?: SchemaDrift;
 }
 
 /** Coverage under this share of the label keys is reported as not covering the window. */

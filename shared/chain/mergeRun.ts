@@ -57,6 +57,7 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
   }
 
   const report = buildReport(manifest, checkpoints, run.labelRows);
+  if (run.refresh) Object.assign(report, { refresh: run.refresh, drift: run.refresh.drift });
   // Profile, folds and quality gates (issue 10); a failed `fail` gate fails the run, outputs kept.
   const quality = await failOnError(deps, runId, 'profile', () => checkQuality(deps, manifest, run, result.groups, result.costUsd, report));
   const output = await writeOutputs(deps, manifest, run, result.groups, result.shards, { ...report, ...(quality.profile ? { profile: quality.profile } : {}), gates: quality.gates }, quality);

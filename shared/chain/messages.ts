@@ -10,6 +10,8 @@ export interface RunRequest {
   force?: boolean;
   /** false: extract every feature, reusing no earlier checkpoint. */
   reuse?: boolean;
+  /** true: build the next version of the pair's last succeeded dataset (shared/chain/refresh.ts). */
+  refresh?: boolean;
 }
 
 /**
@@ -78,7 +80,7 @@ export function parseWindow(start: unknown, end: unknown): Partial<Window> {
   return window;
 }
 
-/** A run request: a bare pair name (`eurusd`) or JSON `{pair, start?, end?, force?, reuse?}`. */
+/** A run request: a bare pair name (`eurusd`) or JSON `{pair, start?, end?, force?, reuse?, refresh?}`. */
 export function decodeRunRequest(body: string | unknown, currencies: readonly string[]): RunRequest {
   let value: unknown = body;
   if (typeof body === 'string') {
@@ -86,13 +88,14 @@ export function decodeRunRequest(body: string | unknown, currencies: readonly st
     value = text.startsWith('{') ? parseJson(text, 'run request') : { pair: text.toLowerCase() };
   }
   const r = record(value, 'run request');
-  const unknownKeys = Object.keys(r).filter((k) => !['pair', 'start', 'end', 'force', 'reuse'].includes(k));
+  const unknownKeys = Object.keys(r).filter((k) => !['pair', 'start', 'end', 'force', 'reuse', 'refresh'].includes(k));
   if (unknownKeys.length > 0) throw new InputError(`run request has unknown field(s): ${unknownKeys.join(', ')}`);
   const pair = validatePair(typeof r.pair === 'string' ? r.pair.toLowerCase() : r.pair, currencies);
   if (r.force !== undefined && typeof r.force !== 'boolean') throw new InputError('force must be true or false');
   if (r.reuse !== undefined && typeof r.reuse !== 'boolean') throw new InputError('reuse must be true or false');
+  if (r.refresh !== undefined && typeof r.refresh !== 'boolean') throw new InputError('refresh must be true or false');
   const window = parseWindow(r.start, r.end);
-  return { pair, ...window, ...(r.force !== undefined ? { force: r.force } : {}), ...(r.reuse !== undefined ? { reuse: r.reuse } : {}) };
+  return { pair, ...window, ...(r.force !== undefined ? { force: r.force } : {}), ...(r.reuse !== undefined ? { reuse: r.reuse } : {}), ...(r.refresh ? { refresh: true } : {}) };
 }
 
 export function decodeExtractRequest(body: string | unknown): ExtractRequest {

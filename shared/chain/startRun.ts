@@ -9,6 +9,8 @@ import { attributes, type RunRequest } from './messages.js';
 import { claimMerge } from './checkpointLanded.js';
 import { fingerprintFeatures, planReuse, recordReused } from './reuse.js';
 import { failRun } from './runs.js';
+import { refreshBase, schemaDrift, type RefreshInfo } from './refresh.js';
+import { shardGrid } from '../shards.js';
 
 export interface StartResult {
   run: RunRecord;
@@ -36,7 +38,9 @@ export async function startRun(deps: ChainDeps, request: RunRequest): Promise<St
   const labelTable = labelCatalog.find((t) => t.table === labelTableName);
   if (!labelTable) throw new InputError(`label table ${config.labelsDataset}.${labelTableName} not found`);
 
-  const window = await resolveWindow(deps, labelTableName, request);
+  // A refresh follows the pair's last succeeded version: same start, the label table's new end.
+  const base = request.refresh ? await refreshBase(deps, pair) : undefined;
+  const window = await resolveWindow(deps, labelTableName, base ? { start: request.start ?? base.run.window.start, end: request.end } : request);
   const labels = await warehouse.labelStats(config.labelsDataset, labelTableName, window);
   if (labels.rows === 0) throw new InputError(`label table ${config.labelsDataset}.${labelTableName} has no rows in [${window.start}, ${window.end})`);
 
@@ -46,6 +50,13 @@ export async function startRun(deps: ChainDeps, request: RunRequest): Promise<St
   // Reuse is decided once, here, and frozen in the manifest with the reasons for the rest.
   await fingerprintFeatures(deps, manifest, featureCatalog);
   const reuse = await planReuse(deps, manifest, { enabled: request.reuse !== false, previous: () => previousFeatures(deps, pair) });
+  const refresh: RefreshInfo | undefined = base && {
+    from: base.run.runId,
+    previousWindow: base.run.window,
+    drift: schemaDrift(base.manifest, manifest),
+    sharedShards: 0,
+    rebuiltShards: shardGrid(window, config.shard).length,
+  };
   const manifestObject = paths.manifest(runId);
   await deps.staging.write(manifestObject, JSON.stringify(manifest), { contentType: 'application/json' });
 
@@ -66,6 +77,7 @@ export async function startRun(deps: ChainDeps, request: RunRequest): Promise<St
     warnings: [],
     timings: { discover_ms: Date.now() - began },
     reuse,
+    ...(refresh ? { refresh } : {}),
   };
   const claimed = await store.createRun(record);
   if (!claimed.created) {

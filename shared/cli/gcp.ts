@@ -29,7 +29,7 @@ function target(args: Args, env: NodeJS.ProcessEnv): GcpTarget {
 const summaryOf = (t: GcpTarget, run: RunRecord, landed: number): RunSummary => summarise(run, landed, run.output ? t.output.uri(run.output.manifest) : null);
 
 export async function gcpRunCommand(args: Args, env: NodeJS.ProcessEnv): Promise<number> {
-  checkFlags(args, ['target', 'project', 'start', 'end', 'force', 'json', 'quiet']);
+  checkFlags(args, ['target', 'project', 'start', 'end', 'force', 'json', 'quiet', 'refresh']);
   if (args.positional.length > 1) throw new InputError(`run takes one pair, got ${args.positional.join(' ')}`);
   const t = target(args, env);
   const quiet = args.flags.has('quiet');
@@ -43,6 +43,7 @@ export async function gcpRunCommand(args: Args, env: NodeJS.ProcessEnv): Promise
         ...(stringFlag(args, 'start') ? { start: stringFlag(args, 'start') } : {}),
         ...(stringFlag(args, 'end') ? { end: stringFlag(args, 'end') } : {}),
         ...(args.flags.has('force') ? { force: true } : {}),
+        ...(args.flags.has('refresh') ? { refresh: true } : {}),
       },
       t.config.currencies,
     );

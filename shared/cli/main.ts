@@ -37,6 +37,7 @@ usage:
       --force               fail the pair's active run and start a new one
       --gate 'rows >= 150000:fail'   a quality gate (repeatable; added to BQX_GATES)
       --no-reuse            extract every feature (reuse no earlier checkpoint)
+      --refresh             next version of the pair's last succeeded dataset: its start, the labels' new end
       --json                print one JSON summary to stdout
       --verbose             logs to stderr as well as to BQX_HOME/logs/bqx.log
       --stack emulators     run it through the deployed entry points on the Pub/Sub and Firestore
@@ -60,7 +61,7 @@ usage:
 
 data lives under BQX_HOME (default ./.bqx). Exit code: 0 success, 1 run failed, 2 bad input.`;
 
-const BOOLEAN_FLAGS = new Set(['json', 'consolidate', 'force', 'verbose', 'help', 'missing', 'merge', 'quiet', 'no-reuse']);
+const BOOLEAN_FLAGS = new Set(['json', 'consolidate', 'force', 'verbose', 'help', 'missing', 'merge', 'quiet', 'no-reuse', 'refresh']);
 const VALUE_FLAGS = new Set(['start', 'end', 'rows', 'features', 'pairs', 'stack', 'target', 'project', 'keep', 'gate', 'sql-out', 'touch', 'append', 'name', 'include', 'exclude', 'drop', 'max-null-share', 'labels']);
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -143,7 +144,7 @@ async function reportCmd(args: Args, config: Config): Promise<number> {
 }
 
 async function runCommand(args: Args, configured: Config): Promise<number> {
-  checkFlags(args, ['start', 'end', 'rows', 'consolidate', 'force', 'json', 'verbose', 'quiet', 'stack', 'gate', 'no-reuse']);
+  checkFlags(args, ['start', 'end', 'rows', 'consolidate', 'force', 'json', 'verbose', 'quiet', 'stack', 'gate', 'no-reuse', 'refresh']);
   const config = withGateFlags(args, configured);
   if (args.positional.length > 1) throw new InputError(`run takes one pair, got ${args.positional.join(' ')}`);
   // Everything is validated before anything is opened or written.
@@ -154,6 +155,7 @@ async function runCommand(args: Args, configured: Config): Promise<number> {
       ...(stringFlag(args, 'end') ? { end: stringFlag(args, 'end') } : {}),
       ...(args.flags.has('force') ? { force: true } : {}),
       ...(args.flags.has('no-reuse') ? { reuse: false } : {}),
+      ...(args.flags.has('refresh') ? { refresh: true } : {}),
     },
     config.currencies,
   );

@@ -1,5 +1,6 @@
 // The run summary: one JSON object for --json, and a table for people.
 
+import { describeDrift, type SchemaDrift } from '../chain/refresh.js';
 import type { RunRecord } from '../ports.js';
 
 export interface RunSummary {
@@ -16,6 +17,8 @@ export interface RunSummary {
   output: { manifest: string | null; rows: number; columns: number; files: number };
   warnings: string[];
   timings: Record<string, number>;
+  /** On a refresh: the version it follows, output shards shared with it and rebuilt, the schema drift. */
+  refresh?: { from: string; sharedShards: number; rebuiltShards: number; drift: SchemaDrift };
   error?: string;
 }
 
@@ -32,6 +35,7 @@ export function summarise(run: RunRecord, landed: number, manifestPath: string |
     output: { manifest: manifestPath, rows: run.output?.rows ?? 0, columns: run.output?.columns ?? 0, files: run.output?.files.length ?? 0 },
     warnings: run.warnings,
     timings: run.timings,
+    ...(run.refresh ? { refresh: { from: run.refresh.from, sharedShards: run.refresh.sharedShards, rebuiltShards: run.refresh.rebuiltShards, drift: run.refresh.drift } } : {}),
     ...(run.error ? { error: run.error } : {}),
   };
 }
@@ -58,6 +62,10 @@ export function summaryTable(s: RunSummary, extra: [string, string][] = []): str
     ['extract', seconds(s.timings.extract_ms)],
     ['merge', seconds(s.timings.merge_ms)],
     ['total', seconds(s.timings.total_ms)],
+    ...(s.refresh ? ([
+      ['refreshed from', `${s.refresh.from} (shards shared ${s.refresh.sharedShards}, rebuilt ${s.refresh.rebuiltShards})`],
+      ['schema drift', describeDrift(s.refresh.drift)],
+    ] as [string, string][]) : []),
     ...extra,
   ];
   if (s.error) rows.push(['error', s.error]);

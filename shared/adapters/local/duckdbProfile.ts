@@ -1,24 +1,30 @@
-// The profile port on DuckDB: measures the output dataset where it lies (the output parquet),
-// a batch of columns at a time so memory follows the batch, not the width.
+// The profile port on DuckDB: measures the output dataset where it lies (the output parquet).
+// DuckDB decodes a batch of columns and streams it in chunks; the per-column statistics are all
+// computed in one pass over those chunks (shared/profile/columnScan.ts), so every value is read
+// once and memory follows the batch width (profileBatchColumns). Only columns whose min or max lies beyond
+// 10 sd of the mean are read a second time (to count those values).
 
-import { listValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { listValue, type DuckDBConnection, type DuckDBDataChunk, type DuckDBValue } from '@duckdb/node-api';
+import bindings from '@duckdb/node-bindings';
+import { ColumnScan, beyondCandidates, type ColumnChunk } from '../../profile/columnScan.js';
 import type { ColumnComparison, ColumnStats, CompareJob, KeyGap, ProfileData, ProfileJob } from '../../profile/types.js';
 import * as sql from './duckdbProfileSql.js';
 
 type WithConnection = <T>(body: (c: DuckDBConnection) => Promise<T>) => Promise<T>;
 
+/** Rows DuckDB decodes at a time per column: a parquet row group at most (DuckDB writes 122,880). */
+const ROW_GROUP_ROWS = 122_880;
+
 /**
- * Columns measured per statement: the batch and its lag, many times over (the window and the
- * parquet reader hold more than DuckDB's memory limit counts: 1,000 columns at 10,000 rows
- * reached 3 GB), within half the memory setting.
+ * Columns decoded per statement. The parquet reader holds a row group's pages per column, raw
+ * and decoded, and the stream a few 2,048-row chunks: about 48 bytes per row per column
+ * (measured: 4,000 columns at 10,000 rows took 1.9 GB). Within an eighth of the memory setting,
+ * so the profile stays a few hundred MB whatever the width.
  */
 export function profileBatchColumns(memoryMb: number, rows: number): number {
-  const perColumn = Math.max(1, rows) * 8 * 24;
-  return Math.max(20, Math.min(1000, Math.floor((memoryMb * 2 ** 20) / 2 / perColumn)));
+  const perColumn = Math.max(2048, Math.min(rows, ROW_GROUP_ROWS)) * 48;
+  return Math.max(50, Math.min(4000, Math.floor((memoryMb * 2 ** 20) / 8 / perColumn)));
 }
-
-/** Repeat share from which a column's longest run is measured (a sorted window: costly, so only where runs can matter). */
-export const LONGEST_RUN_FROM_SHARE = 0.01;
 
 const num = (v: DuckDBValue | undefined): number | null => (v === null || v === undefined ? null : Number(v));
 
@@ -28,26 +34,24 @@ export async function profileDuckDb(withConnection: WithConnection, uri: (object
   const values: Record<string, Float64Array> = {};
   let sampleRows: number[] = [];
   const labels = new Set(job.labels);
+  const layout = { warmupRows: job.warmupRows, blockFrom: job.blockFrom, blockRows: job.blockRows, spreadStep: job.spreadStep };
   await withConnection(async (c) => {
     for (const group of job.groups) {
       const files = listValue(group.files.map(uri));
       const names = group.columns.filter((n) => n !== job.key);
       for (let from = 0; from < names.length; from += batch) {
         const part = names.slice(from, from + batch);
-        const [row] = (await c.runAndReadAll(sql.columnStatsSql(part), [files])).getRows();
-        const [warm] = (await c.runAndReadAll(sql.warmupSql(part), [files, job.warmupRows])).getRows();
-        const stats = part.map((column, i) => toStats(column, row!.slice(i * sql.STATS_PER_COLUMN, (i + 1) * sql.STATS_PER_COLUMN), num(warm![i]) ?? 0));
-        await nonFinite(c, files, stats);
-        await longestRuns(c, files, stats);
-        const tails = stats.filter((s) => labels.has(s.column));
-        if (tails.length > 0) {
-          const [last] = (await c.runAndReadAll(sql.lastRowSql(tails.map((s) => s.column)), [files])).getRows();
-          tails.forEach((s, i) => (s.lastNonNullRow = num(last![i])));
+        const scan = new ColumnScan(part, layout, job.rows);
+        const result = await c.stream(sql.doublesSql(part), [files]);
+        for (let chunk = await result.fetchChunk(); chunk !== null && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
+          const rows = chunk.rowCount;
+          scan.add(rows, (j) => doubleColumn(chunk, j, rows));
         }
+        const stats = scan.stats(labels);
+        await beyond10sd(c, files, stats);
         columns.push(...stats);
-        const block = (await c.runAndReadAll(sql.sampleSql(part), [files, job.blockFrom, job.blockRows, job.spreadStep])).getRows();
-        sampleRows = block.map((r) => Number(r[0]));
-        part.forEach((column, i) => (values[column] = Float64Array.from(block, (r) => num(r[i + 1]) ?? NaN)));
+        sampleRows = scan.sampleRows;
+        part.forEach((column, i) => (values[column] = scan.sample[i]!));
       }
     }
   });
@@ -61,51 +65,28 @@ export async function profileDuckDb(withConnection: WithConnection, uri: (object
   return { columns, gaps, sample: { rows: sampleRows, values }, cutRows };
 }
 
-function toStats(column: string, v: DuckDBValue[], warmupNonNull: number): ColumnStats {
-  const [nonNull, min, max, mean, sd, repeats] = [0, 1, 2, 3, 4, 5].map((i) => num(v[i])) as [number | null, number | null, number | null, number | null, number | null, number | null];
-  const n = nonNull ?? 0;
+/**
+ * Column j of a chunk of DOUBLEs as it lies in DuckDB's memory (the C API's vector data and
+ * validity mask, no copy): the vector object's getItem tests validity with BigInt arithmetic per
+ * value, far more work than the statistics themselves.
+ */
+function doubleColumn(chunk: DuckDBDataChunk, j: number, rows: number): ColumnChunk {
+  const vector = bindings.data_chunk_get_vector(chunk.chunk, j);
+  const data = bindings.vector_get_data(vector, rows * 8);
+  const mask = bindings.vector_get_validity(vector, Math.ceil(rows / 64) * 8);
   return {
-    column,
-    nonNull: n,
-    warmupNonNull,
-    min,
-    max,
-    mean,
-    sd,
-    inf: 0,
-    nan: 0,
-    beyond10sd: 0,
-    repeats: repeats ?? 0,
-    // Measured by longestRuns where the repeat share is high enough; else unknown (at most repeats + 1).
-    longestRun: n === 0 ? 0 : (repeats ?? 0) === 0 ? 1 : null,
-    lastNonNullRow: null,
+    values: new Float64Array(data.buffer, data.byteOffset, rows),
+    valid: mask ? new Uint32Array(mask.buffer, mask.byteOffset, Math.ceil(rows / 64) * 2) : null,
   };
 }
 
-const finite = (x: number | null) => x === null || Number.isFinite(x);
-
-/** inf/NaN counts and finite statistics for the columns whose min or max is not finite, then values beyond 10 sd. */
-async function nonFinite(c: DuckDBConnection, files: DuckDBValue, stats: ColumnStats[]): Promise<void> {
-  const odd = stats.filter((s) => !finite(s.min) || !finite(s.max) || (s.mean !== null && !Number.isFinite(s.mean)));
-  if (odd.length > 0) {
-    const [row] = (await c.runAndReadAll(sql.nonFiniteSql(odd.map((s) => s.column)), [files])).getRows();
-    odd.forEach((s, k) => {
-      const [inf, nan, min, max, mean, sd] = [0, 1, 2, 3, 4, 5].map((i) => num(row![k * 6 + i]));
-      Object.assign(s, { inf: inf ?? 0, nan: nan ?? 0, min, max, mean, sd });
-    });
-  }
-  const far = stats.filter((s) => s.sd !== null && s.sd > 0 && s.mean !== null && s.min !== null && s.max !== null && (s.max - s.mean > 10 * s.sd || s.mean - s.min > 10 * s.sd));
-  if (far.length === 0) return;
-  const [row] = (await c.runAndReadAll(sql.beyondSql(far.map((s) => s.column)), [files, ...far.flatMap((s) => [s.mean!, s.sd!])])).getRows();
-  far.forEach((s, k) => (s.beyond10sd = Number(row![k])));
-}
-
-async function longestRuns(c: DuckDBConnection, files: DuckDBValue, stats: ColumnStats[]): Promise<void> {
-  const repeating = stats.filter((s) => s.nonNull > 0 && s.repeats / s.nonNull >= LONGEST_RUN_FROM_SHARE);
-  for (let from = 0; from < repeating.length; from += 50) {
-    const part = repeating.slice(from, from + 50);
-    const [row] = (await c.runAndReadAll(sql.longestRunSql(part.map((s) => s.column)), [files])).getRows();
-    part.forEach((s, i) => (s.longestRun = num(row![i]) ?? 0));
+/** Values further than 10 sd from the mean, for the few columns whose min or max lies that far. */
+async function beyond10sd(c: DuckDBConnection, files: DuckDBValue, stats: ColumnStats[]): Promise<void> {
+  const far = beyondCandidates(stats);
+  for (let from = 0; from < far.length; from += 500) {
+    const part = far.slice(from, from + 500);
+    const [row] = (await c.runAndReadAll(sql.beyondSql(part.map((s) => s.column)), [files, ...part.flatMap((s) => [s.mean!, s.sd!])])).getRows();
+    part.forEach((s, k) => (s.beyond10sd = Number(row![k])));
   }
 }
 

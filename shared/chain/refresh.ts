@@ -1,0 +1,80 @@
+// Incremental refresh (issue 9, item 3), first step: `--refresh` builds the next version of a
+// pair's dataset from its last succeeded one. The window keeps the previous version's start and
+// is extended to the label table's new end; checkpoints are reused by content as in any run
+// (shared/chain/reuse.ts), and the schema drift since the previous version (tables added and
+// removed, columns added and removed, types changed) is recorded on the run and in report.json.
+// Not yet: range-limited extracts and output shards shared by reference (every shard is rebuilt,
+// which keeps a refresh identical to a full build of the same window by construction).
+
+import type { RunManifest } from '../manifest.js';
+import { InputError } from '../naming.js';
+import type { RunRecord } from '../ports.js';
+import type { ChainDeps } from './deps.js';
+
+export interface SchemaDrift {
+  tablesAdded: string[];
+  tablesRemoved: string[];
+  /** `table.column` */
+  columnsAdded: string[];
+  columnsRemoved: string[];
+  typesChanged: { column: string; from: string; to: string }[];
+}
+
+export interface RefreshInfo {
+  /** The succeeded run this version follows. */
+  from: string;
+  previousWindow: RunRecord['window'];
+  drift: SchemaDrift;
+  /** Output shards taken from the previous version by reference, and rebuilt by this run. */
+  sharedShards: number;
+  rebuiltShards: number;
+}
+
+/** The pair's newest succeeded run whose manifest is still readable: what a refresh follows. */
+export async function refreshBase(deps: Pick<ChainDeps, 'store' | 'staging'>, pair: string): Promise<{ run: RunRecord; manifest: RunManifest }> {
+  const runs = (await deps.store.listRuns(pair)).filter((r) => r.state === 'succeeded' && r.collected?.scope !== 'all');
+  for (const run of runs.reverse()) {
+    try {
+      const manifest = JSON.parse(Buffer.from(await deps.staging.read(run.manifestObject)).toString('utf8')) as RunManifest;
+      return { run, manifest };
+    } catch {
+      // its manifest is gone (retention): try an older one
+    }
+  }
+  throw new InputError(`pair ${pair} has no succeeded run to refresh from: run it without --refresh first`);
+}
+
+/** What changed in the features' schemas between two run manifests. */
+export function schemaDrift(previous: RunManifest, next: RunManifest): SchemaDrift {
+  const columns = (m: RunManifest) => {
+    const out = new Map<string, string>();
+    for (const f of m.features) for (const c of f.columns) out.set(`${f.feature}.${c.source}`, c.type);
+    return out;
+  };
+  const before = new Set(previous.features.map((f) => f.feature));
+  const after = new Set(next.features.map((f) => f.feature));
+  const was = columns(previous);
+  const now = columns(next);
+  const tableOf = (column: string) => column.slice(0, column.indexOf('.'));
+  return {
+    tablesAdded: [...after].filter((t) => !before.has(t)).sort(),
+    tablesRemoved: [...before].filter((t) => !after.has(t)).sort(),
+    // Columns of added or removed tables are told by the table, not column by column.
+    columnsAdded: [...now.keys()].filter((c) => !was.has(c) && before.has(tableOf(c))).sort(),
+    columnsRemoved: [...was.keys()].filter((c) => !now.has(c) && after.has(tableOf(c))).sort(),
+    typesChanged: [...now].filter(([c, t]) => was.has(c) && was.get(c) !== t).map(([column, to]) => ({ column, from: was.get(column)!, to })).sort((a, b) => a.column.localeCompare(b.column)),
+  };
+}
+
+/** `2 tables added, 1 column removed`, or `none`. */
+export function describeDrift(d: SchemaDrift): string {
+  const parts: [number, string][] = [
+    [d.tablesAdded.length, 'table(s) added'],
+    [d.tablesRemoved.length, 'table(s) removed'],
+    [d.columnsAdded.length, 'column(s) added'],
+    [d.columnsRemoved.length, 'column(s) removed'],
+    [d.typesChanged.length, 'type(s) changed'],
+  ];
+  const said = parts.filter(([n]) => n > 0).map(([n, what]) => `${n} ${what}`);
+  return said.length ? said.join(', ') : 'none';
+}

@@ -1,0 +1,192 @@
+// Every per-column statistic of the profile in ONE streaming pass over the values, in row order:
+// non-null, warm-up non-null, finite min/max/mean/sd, inf, NaN, repeats of the previous row's
+// value, the longest run of one value, the last non-null row, and the sample's values. The
+// warehouse adapter feeds it decoded column chunks (a Float64Array and a validity bitmap), so the
+// data is read once instead of once per statistic (a lag window, a sorted window, a row-number
+// filter: each a pass of its own that DuckDB materialises over thousands of columns).
+// Struct-of-arrays accumulators keep the per-value work to a few comparisons and additions.
+
+import type { ColumnStats } from './types.js';
+
+/** Repeat share from which a column's longest run is reported (below it: null, at most repeats + 1). */
+export const LONGEST_RUN_FROM_SHARE = 0.01;
+
+/** One column's values for rows [from, from + values.length): bit r of `valid` (little-endian 32-bit words) set when row from + r has a value; null = all valid. */
+export interface ColumnChunk {
+  values: Float64Array;
+  valid: Uint32Array | null;
+}
+
+export interface ScanLayout {
+  warmupRows: number;
+  /** The sample: `blockRows` consecutive rows from `blockFrom`, and every `spreadStep`-th row. */
+  blockFrom: number;
+  blockRows: number;
+  spreadStep: number;
+}
+
+/** Whether a row is in the sample (see ScanLayout). */
+export function inSample(row: number, l: ScanLayout): boolean {
+  return (row >= l.blockFrom && row < l.blockFrom + l.blockRows) || row % l.spreadStep === 0;
+}
+
+/** The sample's row numbers, ascending, for a table of `rows` rows. */
+export function sampleRows(rows: number, l: ScanLayout): number[] {
+  const out: number[] = [];
+  for (let r = 0; r < rows; r++) if (inSample(r, l)) out.push(r);
+  return out;
+}
+
+export class ColumnScan {
+  private readonly n: number;
+  private readonly nonNull: Float64Array;
+  private readonly warm: Float64Array;
+  private readonly finite: Float64Array;
+  private readonly min: Float64Array;
+  private readonly max: Float64Array;
+  /** Sums of (x - shift) and its square, shift = the first finite value: stable enough for sd. */
+  private readonly shift: Float64Array;
+  private readonly sum: Float64Array;
+  private readonly sumSq: Float64Array;
+  private readonly inf: Float64Array;
+  private readonly nan: Float64Array;
+  private readonly repeats: Float64Array;
+  private readonly run: Float64Array;
+  private readonly longest: Float64Array;
+  private readonly last: Float64Array;
+  private readonly prev: Float64Array;
+  private readonly prevValid: Uint8Array;
+  /** Per column, its values on the sample rows (NaN where missing). */
+  readonly sample: Float64Array[];
+  /** The sample's row numbers, ascending. */
+  readonly sampleRows: number[];
+  private readonly sampleIndex = new Map<number, number>();
+  private rows = 0;
+
+  constructor(
+    readonly columns: readonly string[],
+    private readonly layout: ScanLayout,
+    totalRows: number,
+  ) {
+    const n = (this.n = columns.length);
+    const f = () => new Float64Array(n);
+    this.nonNull = f();
+    this.warm = f();
+    this.finite = f();
+    this.min = f().fill(Infinity);
+    this.max = f().fill(-Infinity);
+    this.shift = f();
+    this.sum = f();
+    this.sumSq = f();
+    this.inf = f();
+    this.nan = f();
+    this.repeats = f();
+    this.run = f();
+    this.longest = f();
+    this.last = f().fill(-1);
+    this.prev = f();
+    this.prevValid = new Uint8Array(n);
+    const rows = (this.sampleRows = sampleRows(totalRows, layout));
+    rows.forEach((r, k) => this.sampleIndex.set(r, k));
+    this.sample = columns.map(() => new Float64Array(rows.length).fill(NaN));
+  }
+
+  /** The next `length` rows: chunk(j) gives column j's values on them. */
+  add(length: number, chunk: (column: number) => ColumnChunk): void {
+    const from = this.rows;
+    const warmEnd = Math.max(0, Math.min(length, this.layout.warmupRows - from));
+    const sampled: [number, number][] = [];
+    for (let r = 0; r < length; r++) {
+      const k = this.sampleIndex.get(from + r);
+      if (k !== undefined) sampled.push([r, k]);
+    }
+    for (let j = 0; j < this.n; j++) {
+      const { values, valid } = chunk(j);
+      let nonNull = 0, warm = 0, finite = 0, inf = 0, nan = 0, repeats = 0;
+      let min = this.min[j]!, max = this.max[j]!, sum = this.sum[j]!, sumSq = this.sumSq[j]!, shift = this.shift[j]!;
+      let run = this.run[j]!, longest = this.longest[j]!, last = this.last[j]!;
+      let prev = this.prev[j]!, prevValid = this.prevValid[j] === 1;
+      let hasShift = this.finite[j]! > 0;
+      for (let r = 0; r < length; r++) {
+        if (valid !== null && ((valid[r >>> 5]! >>> (r & 31)) & 1) === 0) {
+          prevValid = false;
+          run = 0;
+          continue;
+        }
+        const v = values[r]!;
+        nonNull++;
+        if (r < warmEnd) warm++;
+        last = from + r;
+        if (v - v === 0) {
+          // finite (inf - inf and NaN - NaN are NaN)
+          if (!hasShift) (shift = v), (hasShift = true);
+          finite++;
+          if (v < min) min = v;
+          if (v > max) max = v;
+          const d = v - shift;
+          sum += d;
+          sumSq += d * d;
+        } else if (v !== v) nan++;
+        else inf++;
+        // Equal to the previous row's value (NaN equals NaN, as in SQL engines' comparisons).
+        if (prevValid && (v === prev || (v !== v && prev !== prev))) {
+          repeats++;
+          run++;
+        } else run = 1;
+        if (run > longest) longest = run;
+        prev = v;
+        prevValid = true;
+      }
+      this.nonNull[j]! += nonNull;
+      this.warm[j]! += warm;
+      this.finite[j]! += finite;
+      this.inf[j]! += inf;
+      this.nan[j]! += nan;
+      this.repeats[j]! += repeats;
+      this.min[j] = min;
+      this.max[j] = max;
+      this.sum[j] = sum;
+      this.sumSq[j] = sumSq;
+      this.shift[j] = shift;
+      this.run[j] = run;
+      this.longest[j] = longest;
+      this.last[j] = last;
+      this.prev[j] = prev;
+      this.prevValid[j] = prevValid ? 1 : 0;
+      const out = this.sample[j]!;
+      for (const [r, k] of sampled) out[k] = valid !== null && ((valid[r >>> 5]! >>> (r & 31)) & 1) === 0 ? NaN : values[r]!;
+    }
+    this.rows += length;
+  }
+
+  /** The statistics so far; `labels` get their last non-null row (the others null, as before). */
+  stats(labels: ReadonlySet<string>): ColumnStats[] {
+    return this.columns.map((column, j) => {
+      const nonNull = this.nonNull[j]!;
+      const finite = this.finite[j]!;
+      const mean = finite > 0 ? this.shift[j]! + this.sum[j]! / finite : null;
+      const variance = finite > 0 ? Math.max(0, this.sumSq[j]! / finite - (this.sum[j]! / finite) ** 2) : null;
+      const repeats = this.repeats[j]!;
+      return {
+        column,
+        nonNull,
+        warmupNonNull: this.warm[j]!,
+        min: finite > 0 ? this.min[j]! : null,
+        max: finite > 0 ? this.max[j]! : null,
+        mean,
+        sd: variance === null ? null : Math.sqrt(variance),
+        inf: this.inf[j]!,
+        nan: this.nan[j]!,
+        beyond10sd: 0,
+        repeats,
+        longestRun: nonNull === 0 ? 0 : repeats === 0 ? 1 : repeats / nonNull >= LONGEST_RUN_FROM_SHARE ? this.longest[j]! : null,
+        lastNonNullRow: labels.has(column) && this.last[j]! >= 0 ? this.last[j]! : null,
+      };
+    });
+  }
+}
+
+/** Columns with finite values further than 10 sd from the mean (min or max beyond it): only these need a second pass. */
+export function beyondCandidates(stats: readonly ColumnStats[]): ColumnStats[] {
+  return stats.filter((s) => s.sd !== null && s.sd > 0 && s.mean !== null && s.min !== null && s.max !== null && (s.max - s.mean > 10 * s.sd || s.mean - s.min > 10 * s.sd));
+}

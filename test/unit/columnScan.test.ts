@@ -1,0 +1,128 @@
+// The profile's one-pass column scan on DuckDB (shared/adapters/local/duckdbProfile.ts over
+// shared/profile/columnScan.ts) against a plain reference computed here value by value: nulls,
+// warm-up nulls, inf and NaN, repeats and runs across DuckDB's 2,048-row chunks, values beyond
+// 10 sd, the labels' last non-null row, the sample, and two files read as one.
+
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { profileDuckDb } from '../../shared/adapters/local/duckdbProfile.js';
+import { LONGEST_RUN_FROM_SHARE, sampleRows } from '../../shared/profile/columnScan.js';
+import { sampleLayout } from '../../shared/profile/profile.js';
+import type { ColumnStats } from '../../shared/profile/types.js';
+import { tempDir } from '../helpers/temp.js';
+
+const ROWS = 5000;
+const HALF = 2600; // two files, the cut inside DuckDB's second chunk
+const WARMUP = 700;
+
+// Column expressions over i = 0 .. ROWS-1 (DuckDB SQL).
+const COLUMNS: Record<string, string> = {
+  plain: 'sin(i) * 100',
+  gappy: "CASE WHEN i % 7 = 0 THEN NULL ELSE cos(i) END",
+  late: 'CASE WHEN i < 1000 THEN NULL ELSE i * 0.5 END',
+  constant: '3.25',
+  allnull: 'CAST(NULL AS DOUBLE)',
+  odd: "CASE WHEN i % 97 = 0 THEN 'inf'::DOUBLE WHEN i % 89 = 0 THEN 'nan'::DOUBLE WHEN i % 83 = 0 THEN NULL ELSE i % 13 END",
+  stale: 'CASE WHEN i BETWEEN 2040 AND 2300 THEN 7 WHEN i % 50 < 10 THEN NULL ELSE floor(i / 5) END',
+  holes: 'CASE WHEN i % 3 = 1 THEN NULL ELSE floor(i / 300) END', // equal values either side of a null: no repeat
+  spike: 'CASE WHEN i = 4321 THEN 1e9 ELSE i % 10 END',
+  intcol: 'CAST(i % 4 AS BIGINT)',
+  target_x_h30: 'CASE WHEN i >= 4970 THEN NULL ELSE i END',
+};
+
+function reference(name: string, v: (number | null)[], labels: Set<string>): ColumnStats {
+  const finite = v.filter((x): x is number => x !== null && Number.isFinite(x));
+  const nonNull = v.filter((x) => x !== null).length;
+  const mean = finite.length ? finite.reduce((a, b) => a + b, 0) / finite.length : null;
+  const sd = mean === null ? null : Math.sqrt(finite.reduce((a, b) => a + (b - mean) ** 2, 0) / finite.length);
+  let repeats = 0;
+  let run = 0;
+  let longest = 0;
+  v.forEach((x, i) => {
+    const p = i > 0 ? v[i - 1] : null;
+    if (x === null) return void (run = 0);
+    if (p !== null && p !== undefined && (x === p || (Number.isNaN(x) && Number.isNaN(p)))) (repeats++, run++);
+    else run = 1;
+    longest = Math.max(longest, run);
+  });
+  const last = v.reduce<number | null>((l, x, i) => (x === null ? l : i), null);
+  return {
+    column: name,
+    nonNull,
+    warmupNonNull: v.slice(0, WARMUP).filter((x) => x !== null).length,
+    min: finite.length ? Math.min(...finite) : null,
+    max: finite.length ? Math.max(...finite) : null,
+    mean,
+    sd,
+    inf: v.filter((x) => x === Infinity || x === -Infinity).length,
+    nan: v.filter((x) => x !== null && Number.isNaN(x)).length,
+    beyond10sd: mean === null || sd === null || sd === 0 ? 0 : finite.filter((x) => Math.abs(x - mean) > 10 * sd).length,
+    repeats,
+    longestRun: nonNull === 0 ? 0 : repeats === 0 ? 1 : repeats / nonNull >= LONGEST_RUN_FROM_SHARE ? longest : null,
+    lastNonNullRow: labels.has(name) ? last : null,
+  };
+}
+
+describe('profile column scan (DuckDB, one pass)', () => {
+  it('measures every statistic as a value-by-value reference does, across chunks and files', async () => {
+    const dir = tempDir('colscan');
+    const instance = await DuckDBInstance.create(':memory:');
+    const c = await instance.connect();
+    const names = Object.keys(COLUMNS);
+    await c.run(`CREATE TABLE t AS SELECT i, TIMESTAMP '2020-01-06 00:00:00' + INTERVAL (i) MINUTE AS ts, ${names.map((n) => `${COLUMNS[n]} AS "${n}"`).join(', ')} FROM range(${ROWS}) r(i) ORDER BY i`);
+    const files = [path.join(dir, 'a.parquet'), path.join(dir, 'b.parquet')];
+    await c.run(`COPY (SELECT * FROM t WHERE i < ${HALF} ORDER BY i) TO '${files[0]}' (FORMAT parquet)`);
+    await c.run(`COPY (SELECT * FROM t WHERE i >= ${HALF} ORDER BY i) TO '${files[1]}' (FORMAT parquet)`);
+    const table = (await c.runAndReadAll(`SELECT ${names.map((n) => `CAST("${n}" AS DOUBLE)`).join(', ')} FROM t ORDER BY i`)).getRows();
+    c.closeSync();
+
+    const labels = ['target_x_h30'];
+    const layout = sampleLayout(ROWS);
+    const data = await profileDuckDb(
+      async (body) => {
+        const conn = await instance.connect();
+        try {
+          return await body(conn);
+        } finally {
+          conn.closeSync();
+        }
+      },
+      (o) => o,
+      { runId: 'r', pair: 'eurusd', key: 'ts', groups: [{ index: 0, files, columns: ['ts', ...names] }], labels, rows: ROWS, warmupRows: WARMUP, cuts: [], ...layout },
+      256,
+    );
+
+    assert.deepEqual(data.gaps, []);
+    const set = new Set(labels);
+    assert.deepEqual(data.columns.map((s) => s.column), names);
+    names.forEach((n, j) => {
+      const want = reference(n, table.map((r) => (r[j] === null ? null : Number(r[j]))), set);
+      const got = data.columns[j]!;
+      for (const k of ['mean', 'sd'] as const) {
+        if (want[k] === null) assert.equal(got[k], null, `${n}.${k}`);
+        else assert.ok(Math.abs(got[k]! - want[k]!) <= 1e-9 * Math.max(1, Math.abs(want[k]!)), `${n}.${k}: ${got[k]} vs ${want[k]}`);
+      }
+      assert.deepEqual({ ...got, mean: 0, sd: 0 }, { ...want, mean: 0, sd: 0 }, n);
+    });
+    // The planted cases are what the reference says they are (the test would catch a scan that agrees with a broken reference).
+    const by = Object.fromEntries(data.columns.map((s) => [s.column, s]));
+    assert.equal(by.odd!.inf, 52);
+    assert.ok(by.odd!.nan > 0);
+    assert.equal(by.allnull!.nonNull, 0);
+    assert.equal(by.constant!.min, by.constant!.max);
+    assert.equal(by.spike!.beyond10sd, 1);
+    assert.ok(by.stale!.longestRun! >= 261, `a run across the chunk boundary: ${by.stale!.longestRun}`);
+    assert.equal(by.holes!.repeats, Math.ceil(ROWS / 3) - Math.ceil(ROWS / 300));
+    assert.equal(by.late!.warmupNonNull, 0);
+    assert.equal(by.target_x_h30!.lastNonNullRow, 4969);
+
+    const rows = sampleRows(ROWS, { warmupRows: WARMUP, ...layout });
+    assert.deepEqual(data.sample.rows, rows);
+    names.forEach((n, j) => {
+      const want = rows.map((r) => (table[r]![j] === null ? NaN : Number(table[r]![j])));
+      assert.deepEqual(Array.from(data.sample.values[n]!), want, `sample of ${n}`);
+    });
+    instance.closeSync();
+  });
+});
