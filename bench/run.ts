@@ -1,6 +1,7 @@
 // npm run bench: the local merge against its peers on data of the real shape.
 //
 //   npm run bench -- [--rows 20000] [--rounds 3] [--only merge,polars,duckdb-join,floor,e2e]
+//   npm run bench -- --only views [--rows 20000] [--out bench/results/views-20000.json]   (bench/views.ts)
 //                    [--out bench/results/latest.json] [--rebuild] [--mem-cap-mb N]
 //                    [--join-memory-mb 8192] [--join-timeout-s 300] [--e2e-rounds = --rounds]
 //
@@ -43,6 +44,18 @@ const f = flags();
 const rows = Number(f.get('rows') ?? 20_000);
 const rounds = Number(f.get('rounds') ?? 3);
 const only = new Set((f.get('only') ?? [...NAMES, 'e2e'].join(',')).split(',').map((s) => s.trim()));
+if (only.has('views')) {
+  // Issue 10's goals on their own home (bench/views.ts): not combined with the merge contenders.
+  if (only.size > 1) throw new Error('--only views runs alone');
+  const { benchViews } = await import('./views.js');
+  const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+  const rowsWanted = Number(f.get('rows') ?? 20_000);
+  const result = await benchViews(rowsWanted, log, Number(f.get('mem-cap-mb') ?? 14_336));
+  const out = path.resolve(REPO_ROOT, f.get('out') ?? path.join('bench', 'results', `views-${rowsWanted}.json`));
+  await fs.writeFile(out, JSON.stringify({ ...result, finished_at: new Date().toISOString(), load1: os.loadavg()[0] }, null, 1));
+  process.stdout.write(`${JSON.stringify(result, null, 1)}\nwritten: ${path.relative(process.cwd(), out)}\n`);
+  process.exit(0);
+}
 for (const name of only) if (!(name in CONTENDERS) && name !== 'e2e') throw new Error(`--only: unknown contender ${name} (${[...NAMES, 'e2e'].join(', ')})`);
 const memTotalMb = Math.round(os.totalmem() / 2 ** 20);
 const memCapMb = Number(f.get('mem-cap-mb') ?? Math.min(14_336, Math.round(memTotalMb * 0.6)));

@@ -132,6 +132,35 @@ export type MergeResult =
     }
   | Pending;
 
+/**
+ * A feature view (`bqx view`): chosen columns of a finished dataset written as a dataset of their
+ * own, from the dataset's files, without extracting anything (shared/view/).
+ */
+export interface ViewJob {
+  runId: string;
+  pair: string;
+  name: string;
+  key: string;
+  /** The source dataset's column groups (key first). */
+  sourceGroups: { index: number; columns: string[] }[];
+  /** The source's time shards: per source group, its output objects in key order. */
+  shards: { id: string; start: string; end: string; rows: number; groups: { index: number; files: string[] }[] }[];
+  /** The view's column groups, key first, every column one of the source's. */
+  groups: { index: number; columns: string[] }[];
+  /** Object-name prefix of the view in the output store, ending with `/`. */
+  outputPrefix: string;
+}
+
+export interface ViewShard {
+  id: string;
+  start: string;
+  end: string;
+  rows: number;
+  groups: { index: number; files: string[]; rows: number; bytes: number }[];
+}
+
+export type ViewResult = { state: 'done'; shards: ViewShard[]; bytesProcessed?: number; costUsd?: number } | Pending;
+
 export interface MergeProgress {
   step: string;
   done: number;
@@ -155,6 +184,8 @@ export interface Warehouse {
   profile(job: ProfileJob): Promise<ProfileData>;
   /** Column pairs compared row by row (one shifted), on a deterministic sample of rows. */
   compareColumns(job: CompareJob): Promise<ColumnComparison[]>;
+  /** Writes a feature view from an existing dataset's files (one file per shard and view group). */
+  view(job: ViewJob): Promise<ViewResult>;
   close(): Promise<void>;
 }
 

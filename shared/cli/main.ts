@@ -48,6 +48,9 @@ usage:
   bqx status [runId|pair] --target gcp [--project P]   the same, from a deployed chain's Firestore
   bqx rerun <runId> --missing | --merge | --features a,b   reopen a run for part of its work
   bqx report <runId|pair>   the dataset profile and quality gates of a finished run  (--json)
+  bqx view <runId|pair> --name NAME [--include 'agg_*,mom_*'] [--exclude 'corr_etf_*']
+      [--drop constant,duplicates,stale] [--max-null-share 0.5] [--labels 'target_bqx45_*'] [--json]
+                            a narrower dataset of a finished one (views/NAME/ beside it), no extract
   bqx verify <_manifest.json>   check a training dataset against its manifest
   bqx demo [--pairs eurusd,gbpusd] [--rows N]   build the demo warehouse
   bqx gc [pair] [--keep N] [--json]   keep the last N datasets per pair (default BQX_KEEP), remove older runs
@@ -59,7 +62,7 @@ usage:
 data lives under BQX_HOME (default ./.bqx). Exit code: 0 success, 1 run failed, 2 bad input.`;
 
 const BOOLEAN_FLAGS = new Set(['json', 'consolidate', 'force', 'verbose', 'help', 'missing', 'merge', 'quiet', 'no-reuse', 'refresh']);
-const VALUE_FLAGS = new Set(['start', 'end', 'rows', 'features', 'pairs', 'stack', 'target', 'project', 'keep', 'gate', 'sql-out', 'touch', 'append']);
+const VALUE_FLAGS = new Set(['start', 'end', 'rows', 'features', 'pairs', 'stack', 'target', 'project', 'keep', 'gate', 'sql-out', 'touch', 'append', 'name', 'include', 'exclude', 'drop', 'max-null-share', 'labels']);
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let args: Args;
@@ -91,8 +94,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         return await gcCommand(args, config, () => open(config, false));
       case 'plan':
         return await (await import('./plan.js')).planCommand(args, config);
+      case 'view':
+        return await (await import('./view.js')).viewCommand(args, config, () => open(config, false));
       default:
-        throw new InputError(`unknown command "${args.command}" (run, status, rerun, report, verify, demo, gc, plan, help)`);
+        throw new InputError(`unknown command "${args.command}" (run, status, rerun, report, view, verify, demo, gc, plan, help)`);
     }
   } catch (error) {
     // By name as well: under a test loader (mocha + tsx) a lazily imported command module can get

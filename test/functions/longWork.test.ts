@@ -48,6 +48,7 @@ function slowWarehouse(inner: Warehouse, clock: SimClock, waitSeconds: { extract
     merge: async (job, progress) => wait(`merge ${job.runId}`, 'merge', takes.merge ?? 0) ?? inner.merge(job, progress),
     profile: (job) => inner.profile(job),
     compareColumns: (job) => inner.compareColumns(job),
+    view: (job) => inner.view(job),
   };
 }
 

@@ -22,6 +22,8 @@ import type {
   ObjectStore,
   Pending,
   StoredObject,
+  ViewJob,
+  ViewResult,
   Warehouse,
   Window,
 } from '../../ports.js';
@@ -29,6 +31,7 @@ import { renderExtract, renderExtractCounts, renderLabelStats, renderListTables,
 import { ATTEMPT_DIR, JobRunner, attemptDir, type RunContext, type StepSpec } from './bigQueryJobs.js';
 import { renderDataVersions } from './bigQueryVersions.js';
 import { mergeSteps } from './bigQueryMergeSteps.js';
+import { viewBigQuery } from './bigQueryView.js';
 import { compareBigQuery, profileBigQuery } from './bigQueryProfile.js';
 import type { ColumnComparison, CompareJob, ProfileData, ProfileJob } from '../../profile/types.js';
 import { estimateObject, mergeState, recordFinished, type FinishedMerge } from './mergeState.js';
@@ -242,6 +245,11 @@ export class BigQueryWarehouse implements Warehouse {
 
   async compareColumns(job: CompareJob): Promise<ColumnComparison[]> {
     return compareBigQuery(this.jobs, this.config, this.output, job);
+  }
+
+  /** A feature view from the dataset's output files, loaded into expiring scratch tables (bigQueryView.ts). */
+  async view(job: ViewJob): Promise<ViewResult> {
+    return viewBigQuery(this.jobs, this.config, this.output, job, this.context(job.runId, job.pair), this.deadline(), (detail) => this.pending(detail));
   }
 
   async close(): Promise<void> {}

@@ -8,11 +8,12 @@ import { closeSync, openSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { errorMessage } from '../../log.js';
 import { KEY_COLUMN, assertIdentifier, paths } from '../../naming.js';
-import type { CatalogTable, ExtractJob, ExtractResult, LabelStats, MergeJob, MergeProgress, MergeResult, MergedGroup, MergedShard, Warehouse, Window } from '../../ports.js';
+import type { CatalogTable, ExtractJob, ExtractResult, LabelStats, MergeJob, MergeProgress, MergeResult, MergedGroup, MergedShard, ViewJob, ViewResult, Warehouse, Window } from '../../ports.js';
 import type { ColumnComparison, CompareJob, ProfileData, ProfileJob } from '../../profile/types.js';
 import type { Shard } from '../../shards.js';
 import { byGroup } from '../../outputShards.js';
 import { compareDuckDb, profileDuckDb } from './duckdbProfile.js';
+import { viewLocal } from './duckdbView.js';
 import * as sql from './duckdbSql.js';
 import type { FolderObjectStore } from './folderStore.js';
 import { MemoryGate } from './memoryGate.js';
@@ -283,6 +284,11 @@ export class DuckDbWarehouse implements Warehouse {
 
   async compareColumns(job: CompareJob): Promise<ColumnComparison[]> {
     return compareDuckDb((body) => this.withConnection(body), (o) => this.output.uri(o), job);
+  }
+
+  /** A feature view stitched from the dataset's files, chunk by chunk (duckdbView.ts). */
+  async view(job: ViewJob): Promise<ViewResult> {
+    return viewLocal(this.output, job);
   }
 
   /**

@@ -1,0 +1,112 @@
+// Which columns a feature view keeps (pure): the key always; labels by `--labels` (all when not
+// given); features by `--include` / `--exclude` globs, then the profile's findings (`--drop
+// constant,duplicates,stale`, `--max-null-share`). Feast's idea of a named view over one store:
+// nothing is extracted, the selection is a list of the source dataset's own columns.
+
+import { InputError, assertIdentifier } from '../naming.js';
+import type { DatasetProfile } from '../profile/types.js';
+
+export const DROP_KINDS = ['constant', 'duplicates', 'stale'] as const;
+export type DropKind = (typeof DROP_KINDS)[number];
+
+export interface ViewSelection {
+  name: string;
+  include?: string[];
+  exclude?: string[];
+  labels?: string[];
+  drop: DropKind[];
+  maxNullShare?: number;
+}
+
+/** A column glob: letters, digits, underscores and `*` (any run of characters) or `?` (one). */
+const GLOB = /^[A-Za-z0-9_*?]+$/;
+
+/** Comma-separated globs; refuses anything else, naming the option and the pattern. */
+export function parsePatterns(option: string, value: string): string[] {
+  const patterns = value.split(',').map((p) => p.trim());
+  for (const p of patterns) {
+    if (!GLOB.test(p)) throw new InputError(`--${option}: ${JSON.stringify(p)} is not a column pattern (letters, digits, _, * and ? only)`);
+  }
+  return patterns;
+}
+
+export function parseDrop(value: string): DropKind[] {
+  const kinds = value.split(',').map((k) => k.trim());
+  for (const k of kinds) {
+    if (!(DROP_KINDS as readonly string[]).includes(k)) throw new InputError(`--drop: ${JSON.stringify(k)} is not one of ${DROP_KINDS.join(', ')}`);
+  }
+  return [...new Set(kinds)] as DropKind[];
+}
+
+export function parseShare(option: string, value: string): number {
+  const n = Number(value);
+  if (!/^\d*\.?\d+$/.test(value.trim()) || !(n >= 0 && n <= 1)) throw new InputError(`--${option} must be a number from 0 to 1, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** A view name is a plain identifier: it becomes a folder name. */
+export function viewName(value: string | undefined): string {
+  if (value === undefined) throw new InputError('view needs --name NAME');
+  return assertIdentifier(value, 'view name');
+}
+
+function globRegExp(pattern: string): RegExp {
+  return new RegExp(`^${pattern.replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+}
+
+const matchesAny = (patterns: readonly RegExp[], column: string) => patterns.some((p) => p.test(column));
+
+export interface SourceColumns {
+  key: string;
+  labels: string[];
+  /** Feature columns in output order. */
+  features: string[];
+}
+
+export interface SelectedColumns {
+  labels: string[];
+  features: string[];
+  /** Why each left-out feature was left out (the first reason that applied). */
+  dropped: { constant: string[]; duplicates: string[]; stale: string[]; nullShare: string[] };
+}
+
+/**
+ * The view's columns, in the source's order. Of a duplicate group the first column the patterns
+ * kept stays and the others go; an empty selection is refused.
+ */
+export function selectColumns(source: SourceColumns, selection: ViewSelection, profile: DatasetProfile | undefined): SelectedColumns {
+  const needsProfile = selection.drop.length > 0 || selection.maxNullShare !== undefined;
+  if (needsProfile && !profile) {
+    throw new InputError('the dataset has no column profile (it was built with BQX_PROFILE=keys): --drop and --max-null-share need one');
+  }
+  const include = (selection.include ?? ['*']).map(globRegExp);
+  const exclude = (selection.exclude ?? []).map(globRegExp);
+  const labels = selection.labels ? source.labels.filter((l) => matchesAny(selection.labels!.map(globRegExp), l)) : source.labels;
+  let features = source.features.filter((c) => matchesAny(include, c) && !matchesAny(exclude, c));
+
+  const dropped: SelectedColumns['dropped'] = { constant: [], duplicates: [], stale: [], nullShare: [] };
+  const remove = (why: keyof SelectedColumns['dropped'], columns: Set<string>) => {
+    dropped[why].push(...features.filter((c) => columns.has(c)));
+    features = features.filter((c) => !columns.has(c));
+  };
+  if (profile) {
+    if (selection.drop.includes('constant')) remove('constant', new Set(profile.constant));
+    if (selection.drop.includes('stale')) remove('stale', new Set(profile.stale));
+    if (selection.drop.includes('duplicates')) {
+      const position = new Map(features.map((c, i) => [c, i]));
+      const redundant = new Set<string>();
+      for (const group of profile.duplicates) {
+        const kept = group.filter((c) => position.has(c)).sort((a, b) => position.get(a)! - position.get(b)!);
+        for (const c of kept.slice(1)) redundant.add(c);
+      }
+      remove('duplicates', redundant);
+    }
+    if (selection.maxNullShare !== undefined) {
+      const limit = selection.maxNullShare;
+      remove('nullShare', new Set(profile.columns.filter((c) => c.nullShare > limit).map((c) => c.column)));
+    }
+  }
+  if (features.length === 0 && labels.length === 0) throw new InputError(`view ${selection.name}: the selection is empty (no feature or label column matches)`);
+  if (features.length === 0) throw new InputError(`view ${selection.name}: no feature column matches the selection`);
+  return { labels, features, dropped };
+}
