@@ -194,6 +194,8 @@ export interface RunRecord {
   timings: Record<string, number>;
   bytesProcessed?: number;
   costUsd?: number;
+  /** When the run's outcome event was published: a finished run without it has its event sent again. */
+  outcomeSentAt?: string;
 }
 
 export interface CheckpointRecord {

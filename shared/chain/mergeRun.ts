@@ -10,7 +10,7 @@ import type { MergedGroup, RunOutput, RunRecord } from '../ports.js';
 import { buildReport, type RunReport } from '../report.js';
 import type { ChainDeps } from './deps.js';
 import type { MergeRequest } from './messages.js';
-import { failOnError, failRun, loadManifest, moved, publishOutcome } from './runs.js';
+import { failOnError, failRun, loadManifest, moved, publishOutcome, resendOutcome } from './runs.js';
 
 export type MergeOutcome = 'succeeded' | 'failed' | 'ignored';
 
@@ -20,6 +20,7 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
   const run = await deps.store.getRun(runId);
   if (!run || run.state !== 'merging') {
     deps.logger.info(`merge not needed: ${run ? `run is ${run.state}` : 'no such run'}`, log);
+    if (run) await resendOutcome(deps, run); // the request is back because the last attempt crashed before publishing
     return 'ignored';
   }
   const manifest = await loadManifest(deps, run);

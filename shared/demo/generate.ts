@@ -15,6 +15,8 @@ export interface DemoOptions {
   labelTablePrefix: string;
   /** First key of the label range. */
   start?: string;
+  /** Build only the feature tables this accepts (tests that need a small, fast warehouse). */
+  only?: (table: string) => boolean;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -49,7 +51,7 @@ export async function buildDemoWarehouse(warehouse: DuckDbWarehouse, options: De
      SELECT t::TIMESTAMPTZ AS interval_time, i FROM numbered WHERE i >= -${FEATURE_MARGIN_MINUTES} AND i < $2 + ${FEATURE_MARGIN_MINUTES} ORDER BY i`,
     [start, rows],
   );
-  const tables = demoTables(options.pairs);
+  const tables = demoTables(options.pairs).filter((t) => options.only?.(t.table) ?? true);
   const total = tables.length + options.pairs.length;
   let done = 0;
   for (const pair of options.pairs) {

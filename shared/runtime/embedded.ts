@@ -29,6 +29,8 @@ export interface EmbeddedOptions {
   observe?: (event: ChainEvent) => void;
   /** Retry timing of the bus; tests shorten it. */
   minBackoffMs?: number;
+  /** A warehouse already open, shared by many runtimes (the fault sweep opens hundreds); not closed here. */
+  warehouse?: DuckDbWarehouse;
 }
 
 export interface Embedded {
@@ -60,7 +62,7 @@ export async function openEmbedded(config: Config, options: EmbeddedOptions): Pr
   const staging = new FolderObjectStore(where.staging, 'staging');
   const output = new FolderObjectStore(where.output, 'output');
   const store = new FileRunStore(where.store);
-  const warehouse = await DuckDbWarehouse.open(where.warehouse, staging, output, { memoryMb: config.embedded.mergeMemoryMb });
+  const warehouse = options.warehouse ?? (await DuckDbWarehouse.open(where.warehouse, staging, output, { memoryMb: config.embedded.mergeMemoryMb }));
   const logger = options.logger;
   const bus = new InProcessBus(options.faults ?? {}, (sub, message, error) =>
     logger.warn(`delivery ${message.deliveryAttempt} of message ${message.id} to ${sub} failed: ${errorMessage(error)}`, { step: sub, ...message.attributes }),
@@ -89,7 +91,7 @@ export async function openEmbedded(config: Config, options: EmbeddedOptions): Pr
     async close() {
       bus.close();
       await store.close();
-      await warehouse.close();
+      if (!options.warehouse) await warehouse.close();
     },
   };
 }
