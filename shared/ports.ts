@@ -196,6 +196,8 @@ export interface RunRecord {
   costUsd?: number;
   /** When the run's outcome event was published: a finished run without it has its event sent again. */
   outcomeSentAt?: string;
+  /** The request message that started the run: a redelivery of it gets this run, never a second one. */
+  requestId?: string;
 }
 
 export interface CheckpointRecord {

@@ -8,6 +8,8 @@ export interface RunRequest {
   start?: string;
   end?: string;
   force?: boolean;
+  /** The message's id, when it came as a message: its redeliveries carry the same id. */
+  requestId?: string;
 }
 
 export interface ExtractRequest {

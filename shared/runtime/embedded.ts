@@ -2,6 +2,7 @@
 // buckets, the in-process bus for Pub/Sub (and for the bucket's finalize notifications), the
 // file store for Firestore. Same handlers as the cloud functions, wired as subscriptions.
 
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
 import type { Config } from '../config.js';
@@ -71,10 +72,12 @@ export async function openEmbedded(config: Config, options: EmbeddedOptions): Pr
 
   staging.onFinalize((object) => void bus.publish(STAGING_NOTIFICATIONS, object, { bucket: object.bucket, name: object.name }));
 
+  // The bus numbers messages from 1 in every process: a request id must also name the process.
+  const session = randomUUID();
   const retry = { maxAttempts: config.maxAttempts, minBackoffMs: options.minBackoffMs ?? 200, maxBackoffMs: 5_000 };
   const topics = config.topics;
   bus.subscribe(topics.runRequests, 'startRun', handler(logger, 'start', async (m) => {
-    await startRun(deps, decodeRunRequest(m.data, config.currencies));
+    await startRun(deps, { ...decodeRunRequest(m.data, config.currencies), requestId: `${session}-${m.id}` });
   }), { concurrency: 1, ...retry });
   bus.subscribe(topics.extractRequests, 'extractFeature', handler(logger, 'extract', async (m) => {
     await extractFeature(deps, decodeExtractRequest(m.data));

@@ -54,7 +54,7 @@ export async function crashedRun(base: Base, reference: Baseline, crashes: { n: 
       const diverged = world.effects.log.slice(0, first).findIndex((e, i) => e.kind !== reference.effects[i]);
       if (diverged >= 0) problems.push(`effect ${diverged + 1} was ${world.effects.log[diverged]!.kind}, the fault-free run's ${reference.effects[diverged]}: the schedule is not deterministic`);
     }
-    const planned = crashes.filter((c) => c.n <= world.effects.log.length).length;
+    const planned = new Set(crashes.filter((c) => c.n <= world.effects.log.length).map((c) => c.n)).size;
     if (world.effects.crashes.length !== planned) problems.push(`${world.effects.crashes.length} crash(es) happened, ${planned} planned`);
     return problems;
   } finally {

@@ -120,6 +120,11 @@ export interface World {
 /** Rounds of "drain the bus, then the reconciler's next call" before a run counts as stuck. */
 const MAX_ROUNDS = 12;
 
+/** The same base (warehouse, kept jobs) with worlds on other stores; close the original, not this. */
+export function onStores(base: Base, stores: StoreKind): Base {
+  return { ...base, stores };
+}
+
 export async function openWorld(base: Base, sim: Simulation): Promise<World> {
   const { stores } = base;
   const home = mkdtempSync(path.join(base.dir, 'world-'));
