@@ -42,12 +42,16 @@ export async function baseline(base: Base): Promise<Baseline> {
 }
 
 /** One run crashed at each planned point; problems, including a schedule that strayed from the baseline's. */
-export async function crashedRun(base: Base, reference: Baseline, crashes: { n: number; when: CrashWhen }[], sim: Simulation): Promise<string[]> {
+/** Counts of what the reconciler did, over many runs: the sweep shows each recovery path taken. */
+export type Tally = Map<string, number>;
+
+export async function crashedRun(base: Base, reference: Baseline, crashes: { n: number; when: CrashWhen }[], sim: Simulation, tally?: Tally): Promise<string[]> {
   const world = await openWorld(base, sim);
   try {
     for (const c of crashes) world.effects.crashAt(c.n, c.when);
     const run = await world.runPair(base.shape.pairs[0]!);
     const problems = await checkRun(world, run, reference);
+    for (const a of world.actions) tally?.set(a.action, (tally.get(a.action) ?? 0) + 1);
     if (sim.shape === ORDERLY) {
       // Up to the crash, the run must have done exactly what the fault-free one did.
       const first = Math.min(...crashes.map((c) => c.n));
@@ -62,13 +66,13 @@ export async function crashedRun(base: Base, reference: Baseline, crashes: { n: 
   }
 }
 
-export async function exhaustive(base: Base, reference: Baseline, onCase?: (done: number, total: number) => void): Promise<Violation[]> {
+export async function exhaustive(base: Base, reference: Baseline, onCase?: (done: number, total: number) => void, tally?: Tally): Promise<Violation[]> {
   const violations: Violation[] = [];
   const total = reference.effects.length * 2;
   let done = 0;
   for (let n = 1; n <= reference.effects.length; n++) {
     for (const when of ['before', 'after'] as const) {
-      const problems = await crashedRun(base, reference, [{ n, when }], new Simulation(ORDERLY_SEED, ORDERLY));
+      const problems = await crashedRun(base, reference, [{ n, when }], new Simulation(ORDERLY_SEED, ORDERLY), tally);
       if (problems.length > 0) violations.push(violation(`crash ${when} effect ${n} (${reference.effects[n - 1]})`, `npm run sweep -- --crash ${when}:${n}`, problems));
       onCase?.(++done, total);
     }

@@ -10,11 +10,12 @@ import path from 'node:path';
 import { DuckDbWarehouse } from '../../shared/adapters/local/duckdbWarehouse.js';
 import { FolderObjectStore } from '../../shared/adapters/local/folderStore.js';
 import { selectTables } from '../../shared/catalog.js';
-import { reconcile } from '../../shared/chain/reconcile.js';
+import { reconcile, type ReconcileAction } from '../../shared/chain/reconcile.js';
 import { loadConfig, type Config } from '../../shared/config.js';
 import { buildDemoWarehouse } from '../../shared/demo/generate.js';
 import { demoTables } from '../../shared/demo/names.js';
 import { silentLogger } from '../../shared/log.js';
+import { allPairs } from '../../shared/naming.js';
 import { TERMINAL_STATES, type ObjectStore, type RunRecord, type RunStore } from '../../shared/ports.js';
 import { openEmbedded, STAGING_NOTIFICATIONS, type Embedded } from '../../shared/runtime/embedded.js';
 import { CrashError, Effects, effectfulBus, effectfulRunStore, effectfulStore, effectfulWarehouse } from './effects.js';
@@ -51,6 +52,19 @@ export const WIDE: SweepShape = {
   env: {
     BQX_TABLE_RULES: 'var_mom_*,var_der_*,mkt_*,csi_agg_bqx_*,corr_etf_idx_{pair}_*,mom_{pair},mom_idx_{pair}',
     BQX_MAX_GROUP_COLUMNS: '450',
+  },
+};
+
+/**
+ * All 28 pairs of the default currencies at once: six features each (reg_<pair>, mom_<pair>,
+ * lag_<pair>_45 and the shared mkt_vol*), 350 columns in two groups, 200 rows.
+ */
+export const ALL_PAIRS: SweepShape = {
+  pairs: allPairs(loadConfig({}).currencies),
+  rows: 200,
+  env: {
+    BQX_TABLE_RULES: 'reg_{pair},mom_{pair},lag_{pair}_45,mkt_vol*',
+    BQX_MAX_GROUP_COLUMNS: '300',
   },
 };
 
@@ -114,6 +128,12 @@ export interface World {
   home: string;
   /** Asks for a run of `pair` and drives it to its end; undefined if it never started. */
   runPair(pair: string): Promise<RunRecord | undefined>;
+  /** Asks for runs of all `pairs` at once, on this one bus and store, and drives them to their end. */
+  runPairs(pairs: string[]): Promise<Map<string, RunRecord | undefined>>;
+  /** Lets the bus drain, then calls the reconciler on its schedule until no run is active. */
+  settle(): Promise<void>;
+  /** What the reconciler did, call after call. */
+  actions: ReconcileAction[];
   close(): Promise<void>;
 }
 
@@ -156,27 +176,39 @@ export async function openWorld(base: Base, sim: Simulation): Promise<World> {
   deps.bus = effectfulBus(bus, effects);
   deps.warehouse = effectfulWarehouse(base.shared.for(staging, output), effects);
 
-  return {
-    embedded, staging, output, store, inventory, config, effects, sim, home,
-    async runPair(pair) {
-      // The request is the user's, not an effect of the run: it goes straight onto the bus.
-      await bus.publish(config.topics.runRequests, pair);
-      for (let round = 0; round < MAX_ROUNDS; round++) {
-        await bus.idle();
-        const run = await store.lastRun(pair);
-        if (run && TERMINAL_STATES.includes(run.state)) return run;
-        if (!run) {
-          await bus.publish(config.topics.runRequests, pair); // the user asks again
-          continue;
-        }
-        // Nothing moves: time passes until the reconciler's next scheduled call.
-        sim.advance((config.stallSeconds + 1) * 1000);
-        await effects.instance(`reconcile#${round}`, () => reconcile(deps)).catch((error) => {
-          if (!(error instanceof CrashError)) throw error;
-        });
+  const actions: ReconcileAction[] = [];
+  const settle = async () => {
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      await bus.idle();
+      if ((await store.listActiveRuns()).length === 0) return;
+      // Nothing moves: time passes until the reconciler's next scheduled call.
+      sim.advance((config.stallSeconds + 1) * 1000);
+      await effects.instance(`reconcile#${round}`, async () => void actions.push(...(await reconcile(deps)))).catch((error) => {
+        if (!(error instanceof CrashError)) throw error;
+      });
+    }
+  };
+  const runPairs = async (pairs: string[]) => {
+    // The requests are the user's, not effects of the runs: they go straight onto the bus.
+    for (const pair of pairs) await bus.publish(config.topics.runRequests, pair);
+    await settle();
+    const runs = new Map<string, RunRecord | undefined>();
+    for (const pair of pairs) {
+      let run = await store.lastRun(pair);
+      if (!run) {
+        // Its request was dead-lettered before any run was created: the user asks again.
+        await bus.publish(config.topics.runRequests, pair);
+        await settle();
+        run = await store.lastRun(pair);
       }
-      return store.lastRun(pair);
-    },
+      runs.set(pair, run);
+    }
+    return runs;
+  };
+
+  return {
+    embedded, staging, output, store, inventory, config, effects, sim, home, actions, settle, runPairs,
+    runPair: async (pair) => (await runPairs([pair])).get(pair),
     async close() {
       await embedded.close();
       await store.close();
