@@ -38,8 +38,11 @@ async function main(argv: string[]): Promise<number> {
   const schedules = whole(values.schedules, '--schedules');
 
   const began = Date.now();
-  const progress = (what: string) => (done: number, total: number) => {
-    if (!values.json && process.stderr.isTTY && (done % 10 === 0 || done === total)) process.stderr.write(`\r${what} ${done}/${total}   `);
+  // On a terminal a counter; otherwise (a log, a CI) a line now and then, so a long sweep shows it is alive.
+  const progress = (what: string) => (done: number, total: number, cases: number) => {
+    if (process.stderr.isTTY && !values.json) {
+      if (done % 10 === 0 || done === total) process.stderr.write(`\r${what} ${done}/${total} (${cases} with problems)   `);
+    } else if (done % 250 === 0 || done === total) process.stderr.write(`${new Date().toISOString()} ${what} ${done}/${total} (${cases} with problems)\n`);
   };
   const base = await openBase(shape, values.stores as StoreKind);
   try {
