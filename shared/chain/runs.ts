@@ -32,9 +32,10 @@ export async function loadManifest(deps: ChainDeps, run: RunRecord): Promise<Run
 /** A copy of `run` moved to `state`, with the move recorded. */
 export function moved(run: RunRecord, state: RunState, at: Date, reason?: string): RunRecord {
   const time = at.toISOString();
-  const { error: _previous, ...rest } = run; // an error belongs to the failed state only
+  // An error belongs to the failed state only; a run that moves has its next outcome still to send.
+  const { error: _previous, outcomeSentAt: _sent, ...rest } = run;
   return {
-    ...(state === 'failed' ? run : rest),
+    ...(state === 'failed' && run.error !== undefined ? { ...rest, error: run.error } : rest),
     state,
     updatedAt: time,
     transitions: [...run.transitions, { state, at: time, ...(reason ? { reason } : {}) }],

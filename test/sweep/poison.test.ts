@@ -47,12 +47,15 @@ describe('fault sweep: poison input', function () {
       assert.deepEqual(new Set(events.map((e) => `${e.status} ${e.landed}`)), new Set([`failed ${failed.expected - 1}`]));
 
       poisoned = false;
-      const { features } = await rerun(deps, failed.runId, { mode: 'missing' });
+      const { run: reopened, features } = await rerun(deps, failed.runId, { mode: 'missing' });
       assert.deepEqual(features, [POISON]);
+      assert.equal(reopened.outcomeSentAt, undefined, 'the reopened run has its next outcome still to send');
       await world.settle();
       const run = (await world.store.getRun(failed.runId))!;
       assert.equal(run.state, 'succeeded', run.error);
       assert.equal((await outputOf(world, run)).digest, reference.digest, 'the same output as a run that never met the poison');
+      const statuses = (bus.published.get(world.config.topics.runEvents) ?? []).map((m) => JSON.parse(m.data).status);
+      assert.deepEqual(statuses, ['failed', 'succeeded']);
     } finally {
       await world.close();
     }
