@@ -39,10 +39,14 @@ async function main(argv: string[]): Promise<number> {
 
   const began = Date.now();
   // On a terminal a counter; otherwise (a log, a CI) a line now and then, so a long sweep shows it is alive.
-  const progress = (what: string) => (done: number, total: number, cases: number) => {
+  const progress = (what: string) => (done: number, total: number, found: Violation[]) => {
+    const { violations, known } = sortOut(found);
+    const line = `${what} ${done}/${total} (${violations.length} violations, ${known.length} known)`;
     if (process.stderr.isTTY && !values.json) {
-      if (done % 10 === 0 || done === total) process.stderr.write(`\r${what} ${done}/${total} (${cases} with problems)   `);
-    } else if (done % 250 === 0 || done === total) process.stderr.write(`${new Date().toISOString()} ${what} ${done}/${total} (${cases} with problems)\n`);
+      if (done % 10 === 0 || done === total) process.stderr.write(`\r${line}   `);
+    } else if (done % 250 === 0 || done === total) {
+      process.stderr.write(`${new Date().toISOString()} ${line}${violations.length ? `: ${violations.map((v) => v.case).join(', ')}` : ''}\n`);
+    }
   };
   const base = await openBase(shape, values.stores as StoreKind);
   try {

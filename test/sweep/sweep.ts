@@ -66,7 +66,7 @@ export async function crashedRun(base: Base, reference: Baseline, crashes: { n: 
   }
 }
 
-export async function exhaustive(base: Base, reference: Baseline, onCase?: (done: number, total: number, violations: number) => void, tally?: Tally): Promise<Violation[]> {
+export async function exhaustive(base: Base, reference: Baseline, onCase?: (done: number, total: number, found: Violation[]) => void, tally?: Tally): Promise<Violation[]> {
   const violations: Violation[] = [];
   const total = reference.effects.length * 2;
   let done = 0;
@@ -74,7 +74,7 @@ export async function exhaustive(base: Base, reference: Baseline, onCase?: (done
     for (const when of ['before', 'after'] as const) {
       const problems = await crashedRun(base, reference, [{ n, when }], new Simulation(ORDERLY_SEED, ORDERLY), tally);
       if (problems.length > 0) violations.push(violation(`crash ${when} effect ${n} (${reference.effects[n - 1]})`, `npm run sweep -- --crash ${when}:${n}`, problems));
-      onCase?.(++done, total, violations.length);
+      onCase?.(++done, total, violations);
     }
   }
   return violations;
@@ -92,13 +92,13 @@ export async function schedule(base: Base, reference: Baseline, seed: number, sh
   return crashedRun(base, reference, randomCrashes(sim, reference.effects.length), sim);
 }
 
-export async function randomized(base: Base, reference: Baseline, seeds: number[], onCase?: (done: number, total: number, violations: number) => void): Promise<Violation[]> {
+export async function randomized(base: Base, reference: Baseline, seeds: number[], onCase?: (done: number, total: number, found: Violation[]) => void): Promise<Violation[]> {
   const violations: Violation[] = [];
   let done = 0;
   for (const seed of seeds) {
     const problems = await schedule(base, reference, seed);
     if (problems.length > 0) violations.push(violation(`seed ${seed}`, `npm run sweep -- --seed ${seed}`, problems));
-    onCase?.(++done, seeds.length, violations.length);
+    onCase?.(++done, seeds.length, violations);
   }
   return violations;
 }
