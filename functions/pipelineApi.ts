@@ -1,17 +1,18 @@
 // pipelineApi: a small JSON API for operators.
 //   GET  /runs/{runId}          {run, landed}
 //   GET  /pairs/{pair}          {pair, active, last}: the pair's active run and its latest run (or null)
-//   POST /runs                  body as startRun's (bare pair or JSON): 201 {run, created: true}, or
-//                               200 {run, created: false} when the pair already has an active run
+//   POST /runs                  body as startRun's (bare pair or JSON): validated here, then published to
+//                               the run-requests topic for startRun: 202 {pair, accepted, watch, messageId}
+//                               with Location: /pairs/{pair}. The API does not run startRun itself: its
+//                               service account has no BigQuery role (least privilege), startRun's has.
 //   POST /runs/{runId}/rerun    {"mode": "missing" | "merge" | "features", "features"?: [...]}: 200 {run, features}
 // Errors are {error}: 400 bad input, 404 unknown run or route, 405 wrong method, 409 conflict.
 
 import { http, type Request } from '@google-cloud/functions-framework';
 import type { ChainDeps } from '../shared/chain/deps.js';
-import { decodeRunRequest } from '../shared/chain/messages.js';
+import { attributes, decodeRunRequest } from '../shared/chain/messages.js';
 import { decodeRerunRequest, rerun } from '../shared/chain/rerun.js';
 import { requireRun } from '../shared/chain/runs.js';
-import { startRun } from '../shared/chain/startRun.js';
 import { InputError, NotFoundError, assertRunId, validatePair } from '../shared/naming.js';
 import { MethodNotAllowed, bodyText, jsonBody, jsonFunction, type Reply } from './handlers.js';
 
@@ -55,10 +56,10 @@ async function getPair(deps: ChainDeps, _req: Request, pair: string): Promise<Re
 
 async function postRun(deps: ChainDeps, req: Request): Promise<Reply> {
   const text = bodyText(req, 'the run request (eurusd, or {"pair": "eurusd", "start"?, "end"?, "force"?})');
-  const { run, created } = await startRun(deps, decodeRunRequest(req.is('json') ? req.body : text, deps.config.currencies));
-  return created
-    ? { status: 201, body: { run, created }, headers: { Location: `/runs/${run.runId}` } }
-    : { status: 200, body: { run, created } };
+  const request = decodeRunRequest(req.is('json') ? req.body : text, deps.config.currencies);
+  const messageId = await deps.bus.publish(deps.config.topics.runRequests, request, attributes({ pair: request.pair }));
+  const watch = `/pairs/${request.pair}`;
+  return { status: 202, body: { pair: request.pair, accepted: true, watch, messageId }, headers: { Location: watch } };
 }
 
 async function postRerun(deps: ChainDeps, req: Request, runId: string): Promise<Reply> {

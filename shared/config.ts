@@ -31,6 +31,8 @@ export interface Config {
   joinBatchTables: number;
   maxAttempts: number;
   stallSeconds: number;
+  /** How long work still running in the warehouse is waited for (polled by follow-up messages) before its run fails. */
+  pendingLimitHours: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   topics: Topics;
   embedded: {
@@ -67,6 +69,7 @@ export const CONFIG_DEFAULTS = {
   BQX_JOIN_BATCH_TABLES: '50',
   BQX_MAX_ATTEMPTS: '5',
   BQX_STALL_SECONDS: '900',
+  BQX_PENDING_LIMIT_HOURS: '24',
   BQX_LOG_LEVEL: 'info',
   BQX_TOPIC_RUN_REQUESTS: 'bqx-run-requests',
   BQX_TOPIC_EXTRACT_REQUESTS: 'bqx-extract-requests',
@@ -151,6 +154,7 @@ export function loadConfig(env: Env = process.env): Config {
     joinBatchTables: int('BQX_JOIN_BATCH_TABLES', 1, 1000),
     maxAttempts: int('BQX_MAX_ATTEMPTS', 1, 100),
     stallSeconds: int('BQX_STALL_SECONDS', 1, 86400),
+    pendingLimitHours: int('BQX_PENDING_LIMIT_HOURS', 1, 168),
     logLevel,
     topics: {
       runRequests: str('BQX_TOPIC_RUN_REQUESTS', TOPIC, 'a Pub/Sub topic name'),

@@ -56,7 +56,7 @@ export interface ExtractJob {
   /** Source columns to keep, besides the key; metadata columns are already left out. */
   columns: string[];
   window: Window;
-  /** Object-name prefix in the staging store; files go under it as part-NNNNN.parquet. */
+  /** Object-name prefix in the staging store; files go under it as part-NNNNN.parquet (BigQuery: in a folder per export attempt). */
   prefix: string;
 }
 

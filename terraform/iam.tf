@@ -124,7 +124,8 @@ locals {
     { fn = "checkpointLanded", topic = "run_events", role = "roles/pubsub.publisher" },
     # mergeRun publishes the completion or failure event.
     { fn = "mergeRun", topic = "run_events", role = "roles/pubsub.publisher" },
-    # pipelineApi starts runs (POST /runs) ...
+    # pipelineApi starts runs: POST /runs publishes the request here and startRun does the work
+    # (so the API needs no BigQuery role) ...
     { fn = "pipelineApi", topic = "run_requests", role = "roles/pubsub.publisher" },
     # ... and reruns: missing/named features go back to extract, a merge rerun to merge.
     { fn = "pipelineApi", topic = "extract_requests", role = "roles/pubsub.publisher" },

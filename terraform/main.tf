@@ -188,6 +188,12 @@ resource "google_storage_bucket" "staging" {
     enabled = false
   }
 
+  # Soft delete (on by default, 7 days) would keep and bill every overwritten or deleted checkpoint;
+  # Google advises turning it off on buckets BigQuery exports into, which this one is.
+  soft_delete_policy {
+    retention_duration_seconds = 0
+  }
+
   # runs/{runId}/... checkpoints are deleted once no run can still need them.
   lifecycle_rule {
     condition {
@@ -224,6 +230,12 @@ resource "google_storage_bucket" "output" {
   # training/{pair}/{runId}/... is written once per run id and never overwritten.
   versioning {
     enabled = false
+  }
+
+  # BigQuery exports the merged column groups here; a retried export replaces its files, and soft
+  # delete would keep (and bill) each replaced file for 7 days. Google advises it off for exports.
+  soft_delete_policy {
+    retention_duration_seconds = 0
   }
 
   depends_on = [google_project_service.enabled]
@@ -343,6 +355,38 @@ resource "google_firestore_database" "run_store" {
   depends_on = [google_project_service.enabled]
 }
 
+# Composite indexes for the run store's queries (shared/adapters/gcp/firestoreRunStore.ts). Without
+# one, Firestore answers FAILED_PRECONDITION and GET /pairs/{pair} fails with 500. Single-field
+# queries (runs by state) use the automatic single-field indexes. test/terraform/firestoreIndexes
+# records the adapter's queries and checks each composite one against this list.
+locals {
+  firestore_indexes = {
+    # lastRun(pair): runs where pair == ? order by createdAt desc, limit 1.
+    runs_by_pair_newest_first = {
+      collection = "runs"
+      fields     = [{ path = "pair", order = "ASCENDING" }, { path = "createdAt", order = "DESCENDING" }]
+    }
+  }
+}
+
+resource "google_firestore_index" "run_store" {
+  for_each = local.firestore_indexes
+
+  project    = var.project
+  database   = "(default)"
+  collection = each.value.collection
+
+  dynamic "fields" {
+    for_each = each.value.fields
+    content {
+      field_path = fields.value.path
+      order      = fields.value.order
+    }
+  }
+
+  depends_on = [google_project_service.enabled, google_firestore_database.run_store]
+}
+
 # =============================================================================================
 # 7. BigQuery: the scratch dataset (the feature and label datasets already exist)
 # =============================================================================================
@@ -409,11 +453,10 @@ resource "google_cloudfunctions2_function" "fn" {
     docker_repository = google_artifact_registry_repository.functions.id
     service_account   = google_service_account.build.id
 
-    # A function without event_trigger is built as an HTTP function. The Pub/Sub-pushed ones are
-    # CloudEvent handlers: this build variable makes the buildpack start the Functions Framework
-    # in cloudevent mode, which turns a Pub/Sub push body into a messagePublished CloudEvent (the
-    # same shape Eventarc delivers). See the decision at the top of this file.
-    environment_variables = each.value.trigger == "pubsub" ? { GOOGLE_FUNCTION_SIGNATURE_TYPE = "cloudevent" } : {}
+    # No signature-type build variable: each Pub/Sub-pushed function registers itself with
+    # cloudEvent('<name>', ...), and the Functions Framework takes the signature from that
+    # registration, so it turns a Pub/Sub push body into the messagePublished CloudEvent Eventarc
+    # would send (see the decision at the top of this file; test/terraform checks the registrations).
 
     source {
       storage_source {

@@ -36,6 +36,25 @@ variable "bigquery_location" {
     condition     = can(regex("^[a-z]+(-[a-z0-9]+)*$", var.bigquery_location))
     error_message = "bigquery_location must be a lower-case BigQuery location such as us-central1, us or eu (the loader rejects upper case)."
   }
+
+  validation {
+    # BigQuery loads checkpoints from the staging bucket and exports into both buckets, which live in
+    # var.region. Its documented location rule for loads and exports: a dataset in a region needs a
+    # bucket in that same region; a dataset in the EU multi-region needs a bucket in the EU (London
+    # europe-west2 and Zurich europe-west6 are in Europe but not in the EU multi-region). The US
+    # multi-region is documented to accept a bucket anywhere; this refuses regions outside the US all
+    # the same, because every run moves hundreds of GB between the buckets and BigQuery and a
+    # cross-continent pair would bill transfer on all of it.
+    condition = (
+      var.bigquery_location == var.region ||
+      (var.bigquery_location == "us" && startswith(var.region, "us-")) ||
+      (var.bigquery_location == "eu" && contains([
+        "europe-central2", "europe-north1", "europe-north2", "europe-southwest1", "europe-west1", "europe-west3",
+        "europe-west4", "europe-west8", "europe-west9", "europe-west10", "europe-west12",
+      ], var.region))
+    )
+    error_message = "bigquery_location \"${var.bigquery_location}\" and region \"${var.region}\" (where the buckets are) are not a combination BigQuery loads from and exports to: use the same region for both, or bigquery_location \"us\" with a us-* region, or \"eu\" with a region in the EU (e.g. europe-west1, europe-west4)."
+  }
 }
 
 variable "firestore_location" {
@@ -330,7 +349,7 @@ variable "log_level" {
 }
 
 variable "job_wait_seconds" {
-  description = "How long a function waits for one BigQuery job before it gives up and lets the retry resume it (BQX_JOB_WAIT_SECONDS). Functions with a shorter timeout get min(this, timeout - 30)."
+  description = "How long a function waits for one BigQuery job before it acknowledges and sends a follow-up message that polls it again (BQX_JOB_WAIT_SECONDS). Functions with a shorter timeout get min(this, timeout - 30)."
   type        = number
   default     = 480
 

@@ -5,9 +5,10 @@ import { CheckpointMarker } from '../checkpoint.js';
 import { InputError, paths } from '../naming.js';
 import type { ChainDeps } from './deps.js';
 import type { ExtractRequest } from './messages.js';
+import { followUp, type PendingOutcome } from './pending.js';
 import { loadManifest } from './runs.js';
 
-export type ExtractOutcome = 'extracted' | 'already-complete' | 'ignored';
+export type ExtractOutcome = 'extracted' | 'already-complete' | 'ignored' | PendingOutcome;
 
 export async function extractFeature(deps: ChainDeps, request: ExtractRequest): Promise<ExtractOutcome> {
   const { runId, feature } = request;
@@ -42,7 +43,8 @@ export async function extractFeature(deps: ChainDeps, request: ExtractRequest): 
     window: run.window,
     prefix: paths.featureDir(runId, feature),
   });
-  if (result.state === 'pending') throw new Error(`extract of ${feature} still running: ${result.detail}`);
+  // Still running after the warehouse's wait: a follow-up message polls again (never a retry).
+  if (result.state === 'pending') return followUp(deps, { kind: 'extract', request }, result);
   const marker: CheckpointMarker = {
     runId,
     feature,

@@ -10,9 +10,10 @@ import type { MergedGroup, RunOutput, RunRecord } from '../ports.js';
 import { buildReport, type RunReport } from '../report.js';
 import type { ChainDeps } from './deps.js';
 import type { MergeRequest } from './messages.js';
+import { followUp } from './pending.js';
 import { failOnError, failRun, loadManifest, moved, publishOutcome, resendOutcome } from './runs.js';
 
-export type MergeOutcome = 'succeeded' | 'failed' | 'ignored';
+export type MergeOutcome = 'succeeded' | 'failed' | 'ignored' | 'pending';
 
 export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<MergeOutcome> {
   const { runId } = request;
@@ -41,7 +42,8 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
       (progress) => deps.observe?.({ type: 'merge', runId, progress }),
     ),
   );
-  if (result.state === 'pending') throw new Error(`merge still running: ${result.detail}`);
+  // Still running after the warehouse's wait: a follow-up message polls again (never a retry).
+  if (result.state === 'pending') return followUp(deps, { kind: 'merge', request }, result);
   const mergeMs = Date.now() - began;
 
   const problems = await failOnError(deps, runId, 'verify', () => verifyOutput(deps, manifest, run, result.groups));

@@ -12,13 +12,22 @@ export interface RunRequest {
   requestId?: string;
 }
 
-export interface ExtractRequest {
+/**
+ * Set on the follow-up message a handler publishes for work still running in the warehouse
+ * (shared/chain/pending.ts): which poll this is, and when the first one found the work running.
+ */
+export interface PollState {
+  poll?: number;
+  since?: string;
+}
+
+export interface ExtractRequest extends PollState {
   runId: string;
   pair: string;
   feature: string;
 }
 
-export interface MergeRequest {
+export interface MergeRequest extends PollState {
   runId: string;
   pair: string;
 }
@@ -91,7 +100,7 @@ export function decodeExtractRequest(body: string | unknown): ExtractRequest {
   const feature = assertIdentifier(r.feature, 'feature');
   const pair = pairOfRunId(runId);
   if (r.pair !== pair) throw new InputError(`extract request pair ${JSON.stringify(r.pair)} does not match run ${runId}`);
-  return { runId, pair, feature };
+  return { runId, pair, feature, ...decodePollState(r) };
 }
 
 export function decodeMergeRequest(body: string | unknown): MergeRequest {
@@ -99,7 +108,14 @@ export function decodeMergeRequest(body: string | unknown): MergeRequest {
   const runId = assertRunId(r.runId);
   const pair = pairOfRunId(runId);
   if (r.pair !== pair) throw new InputError(`merge request pair ${JSON.stringify(r.pair)} does not match run ${runId}`);
-  return { runId, pair };
+  return { runId, pair, ...decodePollState(r) };
+}
+
+/** `poll` (a whole number from 1) and `since` (an ISO time) come together or not at all. */
+function decodePollState(r: Record<string, unknown>): PollState {
+  if (r.poll === undefined && r.since === undefined) return {};
+  if (!Number.isSafeInteger(r.poll) || (r.poll as number) < 1) throw new InputError(`poll ${JSON.stringify(r.poll)} must be a whole number from 1`);
+  return { poll: r.poll as number, since: parseTime(r.since, 'since') };
 }
 
 /** Attributes set on every message, so subscriptions can filter and logs can be joined. */

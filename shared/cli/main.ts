@@ -19,6 +19,7 @@ import { runOnEmulators } from '../runtime/emulatorStack.js';
 import { emulatorsMissing } from '../runtime/emulators.js';
 import { checkFlags, intFlag, parseArgs, stringFlag, type Args } from './args.js';
 import { ensureDemo } from './demo.js';
+import { gcpRunCommand, gcpStatusCommand } from './gcp.js';
 import { ProgressBar } from './progress.js';
 import { summarise, summaryTable } from './summary.js';
 import { verifyManifest } from './verify.js';
@@ -36,6 +37,9 @@ usage:
       --stack emulators     run it through the deployed entry points on the Pub/Sub and Firestore
                             emulators (needs gcloud and java), DuckDB and folders for the rest
   bqx status [runId|pair]   runs: active and last per pair, or one run  (--json)
+  bqx run [pair] --target gcp [--project P]   publish the request to a deployed chain's
+                            run-requests topic and follow the run in Firestore (same bars, summary, --json)
+  bqx status [runId|pair] --target gcp [--project P]   the same, from a deployed chain's Firestore
   bqx rerun <runId> --missing | --merge | --features a,b   reopen a run for part of its work
   bqx verify <_manifest.json>   check a training dataset against its manifest
   bqx demo [--pairs eurusd,gbpusd] [--rows N]   build the demo warehouse
@@ -43,7 +47,7 @@ usage:
 data lives under BQX_HOME (default ./.bqx). Exit code: 0 success, 1 run failed, 2 bad input.`;
 
 const BOOLEAN_FLAGS = new Set(['json', 'consolidate', 'force', 'verbose', 'help', 'missing', 'merge', 'quiet']);
-const VALUE_FLAGS = new Set(['start', 'end', 'rows', 'features', 'pairs', 'stack']);
+const VALUE_FLAGS = new Set(['start', 'end', 'rows', 'features', 'pairs', 'stack', 'target', 'project']);
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let args: Args;
@@ -53,6 +57,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       process.stdout.write(`${USAGE}\n`);
       return 0;
     }
+    // --target gcp: a deployed chain, configured from the environment as the functions are (shared/cli/gcp.ts).
+    if (args.flags.has('target') && args.command === 'run') return await gcpRunCommand(args, env);
+    if (args.flags.has('target') && args.command === 'status') return await gcpStatusCommand(args, env);
     const config = loadConfig(env);
     switch (args.command) {
       case 'run':

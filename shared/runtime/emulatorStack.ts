@@ -17,9 +17,10 @@ import type { ChainDeps, ChainEvent } from '../chain/deps.js';
 import type { RunRequest } from '../chain/messages.js';
 import type { Config } from '../config.js';
 import { errorMessage, systemClock } from '../log.js';
-import { InputError, assertRunId } from '../naming.js';
+import { InputError } from '../naming.js';
 import type { FinalizedObject, Logger, RunRecord, RunStore } from '../ports.js';
 import { embeddedPaths } from './embedded.js';
+import { followRun, snapshotPair } from './followRun.js';
 import { PubSubEmulatorAdmin, startEmulator, until, useEmulatorEnv } from './emulators.js';
 
 export const FUNCTIONS = ['startRun', 'extractFeature', 'checkpointLanded', 'mergeRun', 'pipelineApi', 'reconcile'] as const;
@@ -233,7 +234,7 @@ export interface StackRun {
 }
 
 /**
- * Starts the stack, asks pipelineApi to start the run (POST /runs), waits for the run to end, and
+ * Starts the stack, asks pipelineApi for the run (POST /runs, published to startRun), follows it to its end, and
  * stops the stack, also on error or SIGINT/SIGTERM. Throws InputError for a request the API refuses.
  */
 export async function runOnEmulators(config: Config, request: RunRequest, options: StackOptions & { idleTimeoutMs?: number }): Promise<StackRun> {
@@ -249,25 +250,31 @@ export async function runOnEmulators(config: Config, request: RunRequest, option
       if (interrupted) throw new Error(`interrupted by ${interrupted}: the emulator stack was stopped`);
     };
     check();
+    // The API publishes the request for startRun (202) and says where to watch; the run is found
+    // by its pair in the run store, as `bqx run --target gcp` finds it.
+    const store = stack.store;
+    const before = await snapshotPair(store, request.pair);
     const response = await fetch(`${stack.urls.pipelineApi}/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
-    const answer = (await response.json()) as { run?: { runId?: unknown }; error?: unknown };
-    if (!response.ok) {
+    const answer = (await response.json()) as { accepted?: unknown; error?: unknown };
+    if (!response.ok || answer.accepted !== true) {
       const message = String(answer.error ?? `HTTP ${response.status}`);
       throw response.status < 500 ? new InputError(message) : new Error(message);
     }
-    const started = assertRunId(answer.run?.runId);
-    let run: RunRecord | undefined;
     const idle = options.idleTimeoutMs ?? 180_000;
-    const store = stack.store;
     const lastActivity = stack.lastActivity;
-    await until(async () => {
-      check();
-      run = await store.getRun(started);
-      if (Date.now() - lastActivity() > idle) throw new Error(`run ${started} made no progress for ${idle / 1000} s (state ${run?.state})`);
-      return run?.state === 'succeeded' || run?.state === 'failed';
-    }, Number.POSITIVE_INFINITY, 250);
-    const landed = await store.countCheckpoints(started);
-    return { run: run!, landed, manifestPath: run!.output ? stack.output.uri(run!.output.manifest) : null, startupMs };
+    const { run, landed } = await followRun({
+      store,
+      pair: request.pair,
+      before,
+      force: request.force ?? false,
+      pollMs: 250,
+      appearMs: idle,
+      check: () => {
+        check();
+        if (Date.now() - lastActivity() > idle) throw new Error(`the run of ${request.pair} made no progress for ${idle / 1000} s`);
+      },
+    });
+    return { run, landed, manifestPath: run.output ? stack.output.uri(run.output.manifest) : null, startupMs };
   } catch (error) {
     // Ctrl-C reaches the emulators too, so a start-up cut short fails with their exit: say why.
     if (interrupted) throw new Error(`interrupted by ${interrupted}: the emulator stack was stopped`);

@@ -1,6 +1,6 @@
 // extractFeature through the Functions Framework, fed as the extract-requests push subscription
 // feeds it: a checkpoint and its marker for a good request, 204 + ERROR for one that can never
-// succeed, 500 (retry) while the warehouse job is still running.
+// succeed, 204 and a follow-up message while the warehouse job is still running.
 
 import assert from 'node:assert/strict';
 import sinon from 'sinon';
@@ -62,13 +62,23 @@ describe('functions/extractFeature (contract)', function () {
     });
   }
 
-  it('answers 500 while the warehouse export is still running, and writes no marker', async () => {
-    sandbox.stub(fx.warehouse, 'extract').resolves({ state: 'pending', detail: 'job bqx_extract_x is RUNNING' });
-    sandbox.stub(console, 'error');
-    await extract({ runId, pair: 'eurusd', feature: 'mkt_regime' }).expect(500);
-    assert.equal(await fx.staging.size(paths.marker(runId, 'mkt_regime')), undefined);
-    sandbox.restore();
+  it('acknowledges (204) while the warehouse export is still running, sends one follow-up per poll, and writes no marker', async () => {
+    const stub = sandbox.stub(fx.warehouse, 'extract').resolves({ state: 'pending', detail: 'job bqx_extract_x is RUNNING' });
+    fx.bus.published.length = 0;
     await extract({ runId, pair: 'eurusd', feature: 'mkt_regime' }).expect(204);
+    assert.equal(await fx.staging.size(paths.marker(runId, 'mkt_regime')), undefined);
+    const [first, ...others] = fx.bus.on(fx.deps.config.topics.extractRequests);
+    assert.equal(others.length, 0);
+    const data = first!.data as { poll: number; since: string };
+    assert.deepEqual({ ...data, since: undefined }, { runId, pair: 'eurusd', feature: 'mkt_regime', poll: 1, since: undefined });
+    assert.ok(Math.abs(Date.parse(data.since) - Date.now()) < 60_000);
+    assert.deepEqual(first!.attributes, { pair: 'eurusd', runId, feature: 'mkt_regime' });
+    // The follow-up, delivered twice: the next poll is sent once.
+    await extract(first!.data).expect(204);
+    await extract(first!.data).expect(204);
+    assert.deepEqual(fx.bus.on(fx.deps.config.topics.extractRequests).map((m) => (m.data as { poll: number }).poll), [1, 2]);
+    stub.restore();
+    await extract(first!.data).expect(204);
     assert.ok((await fx.staging.size(paths.marker(runId, 'mkt_regime'))) !== undefined);
   });
 

@@ -30,15 +30,34 @@ describe('functions/mergeRun (contract)', function () {
     assert.equal(fx.bus.on(fx.deps.config.topics.runEvents).length, 1);
   });
 
-  it('answers 500 while the warehouse merge is still running, and the run stays merging', async () => {
+  it('acknowledges (204) while the warehouse merge is still running and sends a follow-up; the run stays merging', async () => {
     const runId = await runToMerging(fx);
     sandbox.stub(fx.warehouse, 'merge').resolves({ state: 'pending', detail: 'group 1 of 2 exporting' });
-    sandbox.stub(console, 'error');
-    await push('mergeRun', TOPIC, { runId, pair: 'eurusd' }).expect(500);
-    assert.equal((await fx.store.getRun(runId))?.state, 'merging');
-    sandbox.restore();
+    fx.bus.published.length = 0;
     await push('mergeRun', TOPIC, { runId, pair: 'eurusd' }).expect(204);
+    assert.equal((await fx.store.getRun(runId))?.state, 'merging');
+    const [follow] = fx.bus.on(fx.deps.config.topics.mergeRequests);
+    assert.equal((follow!.data as { poll: number }).poll, 1);
+    sandbox.restore();
+    await push('mergeRun', TOPIC, follow!.data).expect(204);
     assert.equal((await fx.store.getRun(runId))?.state, 'succeeded');
+  });
+
+  it('fails the run with a clear reason when the merge is still running past BQX_PENDING_LIMIT_HOURS', async () => {
+    const runId = await runToMerging(fx);
+    sandbox.stub(fx.warehouse, 'merge').resolves({ state: 'pending', detail: 'group 1 of 2 exporting' });
+    const since = new Date(Date.now() - 25 * 3600_000).toISOString();
+    await push('mergeRun', TOPIC, { runId, pair: 'eurusd', poll: 180, since }).expect(204);
+    const run = await fx.store.getRun(runId);
+    assert.equal(run?.state, 'failed');
+    assert.match(run!.error!, /^merge still running after 25\.0 h and 180 polls \(BQX_PENDING_LIMIT_HOURS=24\): group 1 of 2 exporting$/);
+  });
+
+  it('refuses a follow-up with a bad poll or since (204, ERROR)', async () => {
+    await push('mergeRun', TOPIC, { runId: 'eurusd-20990101t000000-zzzzzz', pair: 'eurusd', poll: 0, since: '2025-01-01T00:00:00Z' }).expect(204);
+    await push('mergeRun', TOPIC, { runId: 'eurusd-20990101t000000-zzzzzz', pair: 'eurusd', poll: 2 }).expect(204);
+    assert.equal(errors(fx.logs, /poll 0 must be a whole number from 1/).length, 1);
+    assert.equal(errors(fx.logs, /since undefined must be an ISO-8601 time/).length, 1);
   });
 
   it('acknowledges a request for an unknown run (204) and merges nothing', async () => {

@@ -1,11 +1,13 @@
-// pipelineApi through the Functions Framework: the run and pair views, starting and rerunning
-// runs, and JSON errors with the status a client can act on.
+// pipelineApi through the Functions Framework: the run and pair views, run requests published for
+// startRun, reruns, and JSON errors with the status a client can act on.
 
 import assert from 'node:assert/strict';
 import request from 'supertest';
 import sinon from 'sinon';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
+import { decodeRunRequest } from '../../shared/chain/messages.js';
 import { failRun } from '../../shared/chain/runs.js';
+import { startRun } from '../../shared/chain/startRun.js';
 import { FEATURES, type Fixture, fixtureHooks } from './fixtures.js';
 
 describe('functions/pipelineApi (contract)', function () {
@@ -15,20 +17,33 @@ describe('functions/pipelineApi (contract)', function () {
 
   fixtureHooks(sandbox, (opened) => (fx = opened));
 
-  it('POST /runs starts a run from a bare pair (201, Location) and returns the active run after (200)', async () => {
-    const created = await api().post('/runs').set('content-type', 'text/plain').send('eurusd').expect(201).expect('content-type', /json/);
-    assert.equal(created.body.created, true);
-    assert.equal(created.body.run.expected, FEATURES.length);
-    assert.equal(created.headers.location, `/runs/${created.body.run.runId}`);
-    assert.equal(fx.bus.on(fx.deps.config.topics.extractRequests).length, FEATURES.length);
+  it('POST /runs validates the request and publishes it to run-requests (202, Location: /pairs/{pair}); it starts nothing itself', async () => {
+    const accepted = await api().post('/runs').set('content-type', 'text/plain').send('EURUSD').expect(202).expect('content-type', /json/);
+    assert.deepEqual(accepted.body, { pair: 'eurusd', accepted: true, watch: '/pairs/eurusd', messageId: '1' });
+    assert.equal(accepted.headers.location, '/pairs/eurusd');
+    const json = await api().post('/runs').send({ pair: 'eurusd', start: '2021-03-01T00:10:00+01:00', force: true }).expect(202);
+    assert.equal(json.body.watch, '/pairs/eurusd');
+    assert.deepEqual(fx.bus.published, [
+      { topic: fx.deps.config.topics.runRequests, data: { pair: 'eurusd' }, attributes: { pair: 'eurusd' } },
+      { topic: fx.deps.config.topics.runRequests, data: { pair: 'eurusd', start: '2021-02-28T23:10:00.000Z', force: true }, attributes: { pair: 'eurusd' } },
+    ]);
+    // startRun (with its BigQuery reads) is left to the function whose service account may run it.
+    assert.equal(await fx.store.lastRun('eurusd'), undefined);
+    assert.equal(fx.bus.on(fx.deps.config.topics.extractRequests).length, 0);
+  });
 
-    const again = await api().post('/runs').send({ pair: 'eurusd', start: '2021-03-01T00:10:00Z' }).expect(200);
-    assert.deepEqual([again.body.created, again.body.run.runId], [false, created.body.run.runId]);
+  it('a published request, handled by startRun, shows as the active run at the watch address', async () => {
+    const { body: accepted } = await api().post('/runs').send('eurusd').expect(202);
+    const [message] = fx.bus.on(fx.deps.config.topics.runRequests);
+    await startRun(fx.deps, decodeRunRequest(message!.data, fx.deps.config.currencies));
+    const { body: pair } = await api().get(accepted.watch).expect(200);
+    assert.equal(pair.active.state, 'extracting');
+    assert.equal(pair.active.expected, FEATURES.length);
   });
 
   it('GET /runs/{runId} and GET /pairs/{pair} show the run, its landed count, and the pair\'s active and last run', async () => {
-    const { body: started } = await api().post('/runs').send({ pair: 'eurusd' }).expect(201);
-    const runId = started.run.runId;
+    const { run: started } = await startRun(fx.deps, { pair: 'eurusd' });
+    const runId = started.runId;
     const { body: view } = await api().get(`/runs/${runId}`).expect(200);
     assert.deepEqual([view.run.runId, view.run.state, view.landed], [runId, 'extracting', 0]);
     const { body: pair } = await api().get('/pairs/eurusd/').expect(200);
@@ -38,9 +53,9 @@ describe('functions/pipelineApi (contract)', function () {
   });
 
   it('POST /runs/{runId}/rerun reopens a run; a run whose pair has another active run gets 409', async () => {
-    const { body: first } = await api().post('/runs').send('eurusd').expect(201);
+    const first = await startRun(fx.deps, { pair: 'eurusd' });
     await failRun(fx.deps, first.run.runId, 'test: failed on purpose');
-    const { body: second } = await api().post('/runs').send('eurusd').expect(201);
+    const second = await startRun(fx.deps, { pair: 'eurusd' });
 
     const conflict = await api().post(`/runs/${first.run.runId}/rerun`).send({ mode: 'missing' }).expect(409);
     assert.match(conflict.body.error, new RegExp(`pair eurusd has another active run ${second.run.runId}`));
@@ -61,7 +76,7 @@ describe('functions/pipelineApi (contract)', function () {
     ['the root', () => api().get('/'), 404, /no route GET \//],
     ['no body', () => api().post('/runs'), 400, /the run request \(eurusd, or \{"pair": "eurusd".*\) is missing/],
     ['SQL as the pair', () => api().post('/runs').send({ pair: "eurusd' OR 1=1" }), 400, /must be six lower-case letters/],
-    ['a pair without a label table', () => api().post('/runs').send('gbpjpy'), 400, /targets_gbpjpy not found/],
+    ['a request with an unknown field', () => api().post('/runs').send({ pair: 'eurusd', rows: 5 }), 400, /unknown field\(s\): rows/],
     ['a bad start time', () => api().post('/runs').send({ pair: 'eurusd', start: 'yesterday' }), 400, /start "yesterday" must be an ISO-8601 time/],
     ['a bad rerun mode', () => api().post('/runs/eurusd-20990101t000000-zzzzzz/rerun').send({ mode: 'everything' }), 400, /mode "everything" must be/],
     ['SQL in a rerun feature', () => api().post('/runs/eurusd-20990101t000000-zzzzzz/rerun').send({ mode: 'features', features: ['x; DROP TABLE y'] }), 400, /feature "x; DROP TABLE y" is not a plain identifier/],
@@ -84,9 +99,10 @@ describe('functions/pipelineApi (contract)', function () {
   });
 
   it('takes a run request sent as a form, as `curl -d eurusd` sends it', async () => {
-    const { body } = await api().post('/runs').set('content-type', 'application/x-www-form-urlencoded').send('{"pair":"eurusd","end":"2021-03-01T00:30:00Z"}').expect(201);
-    assert.equal(body.run.window.end, '2021-03-01T00:30:00.000Z');
-    await api().post(`/runs/${body.run.runId}/rerun`).set('content-type', 'application/x-www-form-urlencoded').send('{"mode":"missing"}').expect(200);
+    await api().post('/runs').set('content-type', 'application/x-www-form-urlencoded').send('{"pair":"eurusd","end":"2021-03-01T00:30:00Z"}').expect(202);
+    assert.deepEqual(fx.bus.on(fx.deps.config.topics.runRequests).map((m) => m.data), [{ pair: 'eurusd', end: '2021-03-01T00:30:00.000Z' }]);
+    const { run } = await startRun(fx.deps, { pair: 'eurusd' });
+    await api().post(`/runs/${run.runId}/rerun`).set('content-type', 'application/x-www-form-urlencoded').send('{"mode":"missing"}').expect(200);
   });
 
   it('refuses JSON that does not parse and broken percent-encoding with 400 (the framework answers, before the function)', async () => {

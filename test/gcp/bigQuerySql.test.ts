@@ -277,7 +277,7 @@ describe('gcp/bigQuerySql', () => {
       let total = 1;
       for (const spec of steps.exports) {
         const r = steps.rendered.get(spec.key)!;
-        assert.ok(r.sql.startsWith(`EXPORT DATA OPTIONS(uri='gs://bqx-output/training/eurusd/${manifest.runId}/group-${String(spec.group).padStart(3, '0')}/part-*.parquet'`));
+        assert.ok(r.sql.startsWith(`EXPORT DATA OPTIONS(uri='gs://bqx-output/training/eurusd/${manifest.runId}/group-${String(spec.group).padStart(3, '0')}/__bqx_attempt__/part-*.parquet'`));
         const { tables } = parse(r.query!);
         assert.ok(tables.length <= MAX_TABLES_PER_STATEMENT, `${spec.key} names ${tables.length} tables`);
         const width = selectWidth(r.query!);

@@ -8,7 +8,7 @@ import { loadConfig } from '../../shared/config.js';
 import { InputError } from '../../shared/naming.js';
 import { planMerge } from '../../shared/planner.js';
 import type { ExtractJob, MergeJob, MergeProgress } from '../../shared/ports.js';
-import { BigQueryJobError, jobIdFor } from '../../shared/adapters/gcp/bigQueryJobs.js';
+import { ATTEMPT_DIR, BigQueryJobError, attemptDir, jobIdFor, jobSql } from '../../shared/adapters/gcp/bigQueryJobs.js';
 import { mergeSteps } from '../../shared/adapters/gcp/bigQueryMergeSteps.js';
 import { renderExtract, renderExtractCounts, renderLabelStats, renderListTables } from '../../shared/adapters/gcp/bigQuerySql.js';
 import { BigQueryWarehouse, estimateCost } from '../../shared/adapters/gcp/bigQueryWarehouse.js';
@@ -117,11 +117,14 @@ describe('gcp/BigQueryWarehouse', () => {
       prefix: `runs/${RUN}/features/agg_eurusd/`,
     };
     const source = { dataset: job.dataset, table: job.feature, columns: job.columns, window: WINDOW };
-    const exportSql = renderExtract(source, `gs://bqx-staging/${job.prefix}part-*.parquet`).sql;
+    const exportSql = renderExtract(source, `gs://bqx-staging/${job.prefix}${ATTEMPT_DIR}/part-*.parquet`).sql;
     const countSql = renderExtractCounts(source).sql;
     const params = { start: new Date(WINDOW.start), end: new Date(WINDOW.end) };
     const exportId = jobIdFor(CTX, { key: 'extract_agg_eurusd', step: 'extract', sql: exportSql, params });
     const countId = jobIdFor(CTX, { key: 'extract_counts_agg_eurusd', step: 'extract_counts', sql: countSql, params, salt: exportId });
+    /** Where an attempt of the export writes: its own folder, named after its job id. */
+    const dirOf = (jobId: string) => `${job.prefix}${attemptDir(jobId)}/`;
+    const partsOf = (jobId: string, n = 3) => Array.from({ length: n }, (_, i) => `${dirOf(jobId)}part-00000000000${i}.parquet`);
 
     beforeEach(() => {
       fake.rows = (j) => (j.options.labels?.step === 'extract_counts' ? [{ source_rows: 1003, key_count: 1000 }] : []);
@@ -132,23 +135,26 @@ describe('gcp/BigQueryWarehouse', () => {
       const result = await warehouse.extract(job);
       assert.deepEqual(result, {
         state: 'done',
-        files: [0, 1, 2].map((i) => `${job.prefix}part-00000000000${i}.parquet`),
+        files: partsOf(exportId),
         rows: 1000,
         sourceRows: 1003,
         duplicates: 3,
       });
       const labels = { app: 'bqx', run_id: RUN, pair: 'eurusd', feature: 'agg_eurusd' };
       assert.deepEqual(fake.created(), [
-        { query: exportSql, params, location: 'us-central1', maximumBytesBilled: BILLED, labels: { ...labels, step: 'extract' }, jobId: exportId },
+        { query: jobSql(exportSql, exportId), params, location: 'us-central1', maximumBytesBilled: BILLED, labels: { ...labels, step: 'extract' }, jobId: exportId },
         { query: countSql, params, location: 'us-central1', maximumBytesBilled: BILLED, labels: { ...labels, step: 'extract_counts' }, jobId: countId },
       ]);
       assert.match(exportId, /^bqx_eurusd-20250101t000000-abc123_extract_agg_eurusd_[0-9a-f]{12}$/);
-      assert.ok(exportSql.includes("uri='gs://bqx-staging/runs/eurusd-20250101t000000-abc123/features/agg_eurusd/part-*.parquet'"));
+      assert.match(exportId, /_([0-9a-f]{12})$/);
+      assert.ok(
+        fake.created()[0]!.query!.includes(`uri='gs://bqx-staging/runs/eurusd-20250101t000000-abc123/features/agg_eurusd/attempt-${exportId.slice(-12)}/part-*.parquet'`),
+      );
     });
 
     it('derives the same job ids from the same input, and other ids from another window', () => {
       assert.equal(jobIdFor(CTX, { key: 'extract_agg_eurusd', step: 'extract', sql: exportSql, params }), exportId);
-      const other = renderExtract({ ...source, window: { ...WINDOW, end: '2024-01-02T00:00:00.000Z' } }, `gs://bqx-staging/${job.prefix}part-*.parquet`);
+      const other = renderExtract({ ...source, window: { ...WINDOW, end: '2024-01-02T00:00:00.000Z' } }, `gs://bqx-staging/${job.prefix}${ATTEMPT_DIR}/part-*.parquet`);
       assert.notEqual(jobIdFor(CTX, { key: 'extract_agg_eurusd', step: 'extract', sql: other.sql, params: other.params! }), exportId);
       assert.match(jobIdFor(CTX, { key: 'x', step: 'x', sql: 's' }, 2), /_r2$/);
     });
@@ -186,7 +192,7 @@ describe('gcp/BigQueryWarehouse', () => {
     it('retries a temporary failure under the next attempt id, and fails for good on a bad query', async () => {
       fake.failWith.set(exportId, { reason: 'backendError', message: 'try again' });
       const result = await warehouse.extract(job);
-      assert.equal(result.state, 'done');
+      assert.deepEqual(result, { state: 'done', files: partsOf(`${exportId}_r2`), rows: 1000, sourceRows: 1003, duplicates: 3 });
       assert.deepEqual(
         fake.created().map((o) => o.jobId),
         [exportId, countId, `${exportId}_r2`],
@@ -201,10 +207,10 @@ describe('gcp/BigQueryWarehouse', () => {
     it('exports again under the next attempt id when a rerun deleted the files, and counts again', async () => {
       await warehouse.extract(job);
       assert.equal(await staging.deletePrefix(job.prefix), 3);
+      const rerunCountId = jobIdFor(CTX, { key: 'extract_counts_agg_eurusd', step: 'extract_counts', sql: countSql, params, salt: `${exportId}_r2` });
       fake.rows = (j) => (j.options.labels?.step === 'extract_counts' ? [{ source_rows: 1000, key_count: 1000 }] : []);
       const again = await warehouse.extract(job);
-      assert.deepEqual(again, { state: 'done', files: [0, 1, 2].map((i) => `${job.prefix}part-00000000000${i}.parquet`), rows: 1000, sourceRows: 1000, duplicates: 0 });
-      const rerunCountId = jobIdFor(CTX, { key: 'extract_counts_agg_eurusd', step: 'extract_counts', sql: countSql, params, salt: `${exportId}_r2` });
+      assert.deepEqual(again, { state: 'done', files: partsOf(`${exportId}_r2`), rows: 1000, sourceRows: 1000, duplicates: 0 });
       assert.deepEqual(
         fake.created().map((o) => o.jobId),
         [exportId, countId, `${exportId}_r2`, rerunCountId],
@@ -215,8 +221,21 @@ describe('gcp/BigQueryWarehouse', () => {
     });
 
     it('refuses stale files the export did not write', async () => {
-      await staging.write(`${job.prefix}part-000000000009.parquet`, 'left over');
+      await staging.write(`${dirOf(exportId)}part-000000000009.parquet`, 'left over');
       await assert.rejects(warehouse.extract(job), /wrote 3 files, 4 are in the bucket/);
+    });
+
+    it('never mixes the files of two attempts: a retry writes into its own folder, past the extra parts attempt 1 left', async () => {
+      // Attempt 1 wrote 4 parts, then failed for a temporary reason; its parts stay behind.
+      fake.failWith.set(exportId, { reason: 'backendError', message: 'try again', afterWriting: true });
+      fake.exportFiles = (j) => (j.id === exportId ? [KEYS.slice(0, 250), KEYS.slice(250, 500), KEYS.slice(500, 750), KEYS.slice(750)] : [KEYS.slice(0, 500), KEYS.slice(500)]);
+      const result = await warehouse.extract(job);
+      assert.deepEqual(result, { state: 'done', files: partsOf(`${exportId}_r2`, 2), rows: 1000, sourceRows: 1003, duplicates: 3 });
+      assert.deepEqual(
+        [...staging.objects.keys()].filter((n) => n.endsWith('.parquet')).sort(),
+        partsOf(`${exportId}_r2`, 2),
+        "attempt 1's four parts were deleted once attempt 2 succeeded",
+      );
     });
 
     it('refuses names that are not plain identifiers before starting any job', async () => {
@@ -263,11 +282,13 @@ describe('gcp/BigQueryWarehouse', () => {
       assert.equal(result.state, 'done');
       if (result.state !== 'done') return;
 
+      const exportIds = new Map(fake.created().filter((o) => o.labels!.step === 'export').map((o) => [o.query!.includes('group-001/') ? 1 : 0, o.jobId!]));
+      const groupDir = (g: number) => `training/eurusd/${RUN}/group-00${g}/${attemptDir(exportIds.get(g)!)}/`;
       const sizes = (dir: string) => [0, 1].map((i) => output.objects.get(`${dir}part-00000000000${i}.parquet`)!.byteLength);
       assert.deepEqual(
         result.groups.map((g) => ({ ...g })),
         plan.groups.map((g) => {
-          const dir = `training/eurusd/${RUN}/group-00${g.index}/`;
+          const dir = groupDir(g.index);
           return {
             index: g.index,
             files: [0, 1].map((i) => `${dir}part-00000000000${i}.parquet`),
@@ -314,7 +335,7 @@ describe('gcp/BigQueryWarehouse', () => {
       assert.ok(loads[0]!.endsWith(`uris=['gs://bqx-staging/${checkpoints[features[0]!]![0]}', 'gs://bqx-staging/${checkpoints[features[0]!]![1]}'])`));
       assert.ok(loads[4]!.endsWith(`uris=['gs://bqx-staging/runs/${RUN}/features/${features[4]}/part-*.parquet'])`), 'a feature without listed files loads its wildcard');
       const exports = jobs.filter((o) => o.labels!.step === 'export').map((o) => o.query!);
-      assert.ok(exports[1]!.startsWith(`EXPORT DATA OPTIONS(uri='gs://bqx-output/training/eurusd/${RUN}/group-001/part-*.parquet', format='PARQUET', compression='ZSTD', overwrite=true) AS\n`));
+      assert.ok(exports[1]!.startsWith(`EXPORT DATA OPTIONS(uri='gs://bqx-output/${groupDir(1)}part-*.parquet', format='PARQUET', compression='ZSTD', overwrite=true) AS\n`));
       assert.ok(exports.every((q) => q.endsWith('ORDER BY `k`.`interval_time`')));
 
       assert.deepEqual([...fake.tables], ['bqx_scratch.bqx_eurusd_20250101t000000_zzzzzz__keys'], "another run's table is left alone");
@@ -405,10 +426,37 @@ describe('gcp/BigQueryWarehouse', () => {
       const first = await warehouse.merge(job);
       await output.deletePrefix(job.outputPrefix);
       const again = await warehouse.merge(job);
-      assert.deepEqual(again, first);
+      const withoutFiles = (r: typeof first) => (r.state === 'done' ? r.groups.map(({ files, ...g }) => ({ ...g, files: files.length })) : r);
+      assert.deepEqual(withoutFiles(again), withoutFiles(first));
+      assert.ok(again.state === 'done' && first.state === 'done' && again.groups[0]!.files[0] !== first.groups[0]!.files[0], 'in the new attempts\' own folders');
       assert.equal(fake.created().length, 22);
       assert.equal(new Set(fake.created().map((o) => o.jobId)).size, 22);
       assert.equal((await output.list(job.outputPrefix)).length, 4);
+    });
+
+    it('a retried group export keeps to its own folder: the result lists only its files, attempt 1\'s extra parts are deleted', async () => {
+      const steps = mergeSteps(job, config, staging, output);
+      const firstId = jobIdFor(CTX, { ...steps.exports[1]!, salt: await salt() });
+      fake.failWith.set(firstId, { reason: 'backendError', message: 'try again', afterWriting: true });
+      fake.exportFiles = (j) => (j.id === firstId ? [KEYS.slice(0, 300), KEYS.slice(300, 600), KEYS.slice(600)] : [KEYS.slice(0, 600), KEYS.slice(600)]);
+      const result = await warehouse.merge(job);
+      assert.equal(result.state, 'done');
+      if (result.state !== 'done') return;
+      const retryDir = `training/eurusd/${RUN}/group-001/${attemptDir(`${firstId}_r2`)}/`;
+      assert.deepEqual(result.groups[1]!.files, [0, 1].map((i) => `${retryDir}part-00000000000${i}.parquet`));
+      assert.equal(result.groups[1]!.rows, 1000);
+      assert.deepEqual([...output.objects.keys()].filter((n) => n.includes('/group-001/')).sort(), result.groups[1]!.files);
+    });
+
+    it('takes the rows from the exported files when an export job reports no row count', async () => {
+      fake.reportRowCount = false;
+      const result = await warehouse.merge(job);
+      assert.equal(result.state, 'done');
+      if (result.state !== 'done') return;
+      assert.deepEqual(result.groups.map((g) => [g.rows, g.distinctKeys, g.files.length]), [[1000, 1000, 2], [1000, 1000, 2]]);
+      assert.equal(result.rows, 1000);
+      const stats = [...fake.jobs.values()].filter((j) => j.options.labels?.step === 'export').map((j) => j.statistics.exportDataStatistics);
+      assert.deepEqual(stats, [{ fileCount: '2' }, { fileCount: '2' }], 'the jobs reported files but no rows');
     });
 
     it('refuses to merge when a listed checkpoint file is not in the bucket', async () => {
@@ -419,7 +467,7 @@ describe('gcp/BigQueryWarehouse', () => {
 
     it('reports keys out of order and duplicate keys as the files hold them', async () => {
       fake.exportFiles = (_job, prefix) =>
-        prefix.endsWith('group-001/')
+        prefix.includes('group-001/')
           ? [KEYS.slice(600), KEYS.slice(0, 600)]
           : [KEYS.slice(0, 600), [KEYS[599]!, ...KEYS.slice(601)]];
       const result = await warehouse.merge(job);

@@ -1,5 +1,6 @@
 // A stand-in for the BigQuery client, its methods sinon stubs, that behaves like the service where
 // the warehouse depends on it: job ids are unique (409 on a second insert), unknown jobs are 404,
+// a job is found only in the location it was created in (404 elsewhere, as BigQuery answers),
 // a job runs for `pollsToFinish` metadata reads, a statement naming a scratch table that does not
 // exist fails (so steps run out of order fail as they would), CREATE/LOAD make their table, and
 // EXPORT DATA writes parquet files (key column only) under its wildcard in an in-memory bucket.
@@ -68,13 +69,15 @@ export class FakeBigQuery {
   readonly stores = new Map<string, MemoryObjectStore>();
   /** Metadata reads a job takes to finish; 0 = done when created; Infinity = never. */
   pollsToFinish = 1;
-  /** Job id -> the error it finishes with. */
-  readonly failWith = new Map<string, { reason: string; message: string }>();
+  /** Job id -> the error it finishes with; with `afterWriting`, an export writes its files first (a job that failed part-way). */
+  readonly failWith = new Map<string, { reason: string; message: string; afterWriting?: boolean }>();
   /** Rows of a job's results. */
   rows: (job: FakeJob) => unknown[] = () => [];
   /** Keys each file of an export holds, in file order. */
   exportFiles: (job: FakeJob, prefix: string) => number[][] = () => [];
   dryRunBytes: (sql: string) => number = () => 2 ** 30;
+  /** Whether export jobs report exportDataStatistics.rowCount (documented as Alpha: it may be missing). */
+  reportRowCount = true;
   scratchDataset = 'bqx_scratch';
   /** Inserts refused with 409 because the id was taken. */
   conflicts = 0;
@@ -88,7 +91,7 @@ export class FakeBigQuery {
 
   constructor(sandbox: SinonSandbox) {
     this.createQueryJob = sandbox.stub().callsFake((options: Query) => this.create(options));
-    this.job = sandbox.stub().callsFake((id: string) => this.handle(id));
+    this.job = sandbox.stub().callsFake((id: string, options?: { location?: string }) => this.handle(id, options?.location));
     this.dataset = sandbox.stub().callsFake((datasetId: string) => ({
       getTables: async () => [
         [...this.tables]
@@ -122,19 +125,24 @@ export class FakeBigQuery {
     for (const job of this.jobs.values()) if (job.state === 'RUNNING') job.pollsLeft = 1;
   }
 
-  private handle(id: string) {
+  /** The job `id` as seen from `location`: a job created elsewhere (or without one) is not found. */
+  private lookup(id: string, location: string | undefined): FakeJob {
+    const job = this.jobs.get(id);
+    if (!job || location === undefined || job.options.location !== location) throw notFound(`Job demo-bqx:${location ?? '(no location)'}.${id}`);
+    return job;
+  }
+
+  private handle(id: string, location: string | undefined) {
     return {
       id,
       getMetadata: async () => {
         await tick();
-        const job = this.jobs.get(id);
-        if (!job) throw notFound(`Job demo-bqx:${id}`);
+        const job = this.lookup(id, location);
         if (job.state === 'RUNNING' && --job.pollsLeft <= 0) await this.finish(job);
         return [this.metadataOf(job), {}];
       },
       getQueryResults: async () => {
-        const job = this.jobs.get(id);
-        if (!job) throw notFound(`Job demo-bqx:${id}`);
+        const job = this.lookup(id, location);
         return [this.rows(job), null, {}];
       },
     };
@@ -147,7 +155,7 @@ export class FakeBigQuery {
       this.dryRuns.push(options);
       const missing = this.missingTables(sql);
       if (missing.length > 0) throw notFound(`Table ${missing[0]}`);
-      return [this.handle('dry_run'), { status: { state: 'DONE' }, statistics: { totalBytesProcessed: String(this.dryRunBytes(sql)) } }];
+      return [this.handle('dry_run', options.location), { status: { state: 'DONE' }, statistics: { totalBytesProcessed: String(this.dryRunBytes(sql)) } }];
     }
     const id = options.jobId ?? `${options.jobPrefix ?? ''}auto_${this.seq + 1}`;
     if (this.jobs.has(id)) {
@@ -158,7 +166,7 @@ export class FakeBigQuery {
     this.jobs.set(id, job);
     this.maxRunning = Math.max(this.maxRunning, [...this.jobs.values()].filter((j) => j.state === 'RUNNING').length);
     if (this.pollsToFinish <= 0) await this.finish(job);
-    return [this.handle(id), this.metadataOf(job)];
+    return [this.handle(id, options.location), this.metadataOf(job)];
   }
 
   /** Scratch tables a statement reads that do not exist (its own target excluded). */
@@ -173,9 +181,9 @@ export class FakeBigQuery {
     const sql = job.options.query ?? '';
     const failure = this.failWith.get(job.id);
     const missing = this.missingTables(sql);
-    if (failure) job.errorResult = failure;
+    if (failure) job.errorResult = { reason: failure.reason, message: failure.message };
     else if (missing.length > 0) job.errorResult = { reason: 'notFound', message: `Not found: Table ${missing[0]}` };
-    if (job.errorResult) return;
+    if (job.errorResult && !failure?.afterWriting) return;
     job.statistics = { totalBytesProcessed: '1048576', totalBytesBilled: '10485760' };
     const target = /^(?:LOAD DATA OVERWRITE|CREATE OR REPLACE TABLE) `([^`]+)`\.`([^`]+)`/.exec(sql);
     if (target) this.tables.add(`${target[1]}.${target[2]}`);
@@ -187,7 +195,8 @@ export class FakeBigQuery {
       for (const [i, keys] of files.entries()) {
         await store.write(`${uri[2]}part-${String(i).padStart(12, '0')}.parquet`, keysParquet(keys));
       }
-      job.statistics.exportDataStatistics = { fileCount: String(files.length), rowCount: String(files.reduce((n, f) => n + f.length, 0)) };
+      const rowCount = this.reportRowCount ? { rowCount: String(files.reduce((n, f) => n + f.length, 0)) } : {};
+      if (!job.errorResult) job.statistics.exportDataStatistics = { fileCount: String(files.length), ...rowCount };
     }
   }
 

@@ -10,6 +10,7 @@ import { jsonLogger } from '../../shared/log.js';
 import { paths } from '../../shared/naming.js';
 import type { ExtractJob, RunRecord } from '../../shared/ports.js';
 import { RUN_EVENTS_SUBSCRIPTION, startEmulatorStack, type EmulatorStack } from '../../shared/runtime/emulatorStack.js';
+import { runOfRequest, snapshotPair } from '../../shared/runtime/followRun.js';
 import { emulatorsMissing, until } from '../../shared/runtime/emulators.js';
 import { ceHeaders, FINALIZED, storageData, storageSource } from '../functions/fixtures.js';
 import { freshHome } from '../helpers/embedded.js';
@@ -112,9 +113,13 @@ describe('integration: the functions on the Pub/Sub and Firestore emulators', fu
     s.holdNotifications(true);
     logs.length = 0;
 
+    // The API publishes the request for startRun (202); the run it makes is found by its pair.
+    const before = await snapshotPair(s.store, 'eurusd');
     const response = await fetch(`${s.urls.pipelineApi}/runs`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'eurusd' });
-    assert.equal(response.status, 201);
-    const { run: started } = (await response.json()) as { run: RunRecord };
+    assert.equal(response.status, 202);
+    let found: RunRecord | undefined;
+    assert.ok(await until(async () => (found = await runOfRequest(s.store, 'eurusd', before, false)) !== undefined, 60_000, 200), 'startRun made the run');
+    const started = found!;
     const markers = async () => (await s.staging.list(`runs/${started.runId}/features/`)).filter((o) => o.name.endsWith('/_SUCCESS.json'));
     assert.ok(await until(async () => (await markers()).length === FEATURES, 120_000, 500), 'every feature extracted');
     assert.equal(await s.store.countCheckpoints(started.runId), 0, 'nothing landed while notifications were held');

@@ -289,8 +289,23 @@ describe('terraform/ (offline)', function () {
       assert.equal(oidc.service_account_email, '${google_service_account.trigger.email}');
       assert.equal(oidc.audience, '${google_cloudfunctions2_function.fn[each.key].service_config[0].uri}');
       assert.equal(push.ack_deadline_seconds, '${each.value.timeout + 30}', 'ack deadline outlasts the function timeout');
-      // Without an event_trigger GCF builds an HTTP function; the push body needs the CloudEvent signature.
-      assert.equal(squash(block(fnBody, 'build_config', 'fn').environment_variables), '${each.value.trigger == "pubsub" ? { GOOGLE_FUNCTION_SIGNATURE_TYPE = "cloudevent" } : {}}');
+    });
+
+    it('sets no signature-type build variable: each pushed function registers itself with cloudEvent()', function () {
+      // The Functions Framework takes a function's signature from its declarative registration
+      // (cloudEvent('<name>', ...)) over any flag or variable, and in cloudevent mode turns a Pub/Sub
+      // push body into a messagePublished CloudEvent (test/functions push such bodies through
+      // getTestServer, which sets no variable). So the build variable was redundant: it must not come back.
+      const build = block(fnBody, 'build_config', 'fn');
+      assert.equal(build.environment_variables, undefined, 'build_config sets no build environment variables');
+      for (const [file, text] of Object.entries(tf.files)) {
+        assert.ok(!/SIGNATURE_TYPE/.test(text.replace(/#.*$/gm, '')), `${file} sets a signature-type variable`);
+      }
+      for (const [name, fn] of Object.entries<Node>(tf.locals.functions)) {
+        if (fn.trigger !== 'pubsub') continue;
+        const source = readFileSync(path.join(ROOT, 'functions', `${name}.ts`), 'utf8');
+        assert.match(source, new RegExp(`\\bcloudEvent\\(\\s*'${name}'`), `functions/${name}.ts must register ${name} with cloudEvent(), or the push body would reach an HTTP handler`);
+      }
     });
 
     it('calls reconcile from Cloud Scheduler with an OIDC token, and exposes pipelineApi to nobody by default', function () {
@@ -521,6 +536,17 @@ describe('terraform/ (offline)', function () {
       });
     });
 
+    it('lets pipelineApi publish run requests (POST /runs) without any BigQuery role', function () {
+      // POST /runs publishes the request to run-requests and startRun does the work, so the API's
+      // account needs publisher on that topic only; it still reads and writes run records.
+      const grants = (table: string) => (tf.locals[table] as Node[]).filter((g) => g.fn === 'pipelineApi');
+      assert.ok(grants('function_topic_roles').some((g) => g.topic === 'run_requests' && g.role === 'roles/pubsub.publisher'), 'pipelineApi: roles/pubsub.publisher on run_requests');
+      assert.deepEqual(grants('function_dataset_roles'), [], 'pipelineApi needs no dataset role');
+      assert.deepEqual(grants('function_project_roles').map((g) => g.role), ['roles/datastore.user'], 'pipelineApi: only datastore.user at project level');
+      const topics = resource(tf, 'google_pubsub_topic_iam_member.functions');
+      assert.equal(topics.topic, '${google_pubsub_topic.main[each.value.topic].name}', 'the grant is on the topic itself');
+    });
+
     it('gives each function its own service account and the triggers one more', function () {
       const fnAccounts = resource(tf, 'google_service_account.fn');
       assert.equal(fnAccounts.for_each, '${local.functions}');
@@ -552,6 +578,15 @@ describe('terraform/ (offline)', function () {
       const condition = deletes[0].condition[0];
       assert.equal(condition.age, '${var.staging_retention_days}');
       assert.deepEqual(condition.matches_prefix, ['runs/']);
+    });
+
+    it('turns soft delete off on the buckets BigQuery exports into (staging, output)', function () {
+      // Soft delete is on by default (7 days); Google advises it off where BigQuery exports, since
+      // every replaced or deleted export file would otherwise be kept and billed.
+      for (const name of ['staging', 'output']) {
+        const policy = block(resource(tf, `google_storage_bucket.${name}`), 'soft_delete_policy', `google_storage_bucket.${name}`);
+        assert.equal(policy.retention_duration_seconds, 0, `google_storage_bucket.${name}: soft delete retention must be 0`);
+      }
     });
 
     it('avoids what weaker modules do: time_sleep, roles/editor, a fixed zip name', function () {
@@ -721,6 +756,24 @@ describe('terraform/ (offline)', function () {
           const { errors } = terraformConsole(dir, '1', [project, input]);
           assert.match(errors, /Invalid value for variable/, `${what}: ${input} was accepted`);
         }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+
+  describe('BigQuery location and bucket region', function () {
+    it('accepts only combinations BigQuery loads from and exports to (validation run by terraform console)', function () {
+      skipWithoutTerraform(this, 'the location validation');
+      const dir = mkdtempSync(path.join(tmpdir(), 'bqx-tfloc-'));
+      try {
+        copyFileSync(path.join(TF_DIR, 'variables.tf'), path.join(dir, 'variables.tf'));
+        const check = (location: string, region: string) =>
+          terraformConsole(dir, '1', ['project=bqx-test-project', `bigquery_location=${location}`, `region=${region}`]).errors;
+        const accepted: [string, string][] = [['us-central1', 'us-central1'], ['europe-west2', 'europe-west2'], ['us', 'us-east4'], ['eu', 'europe-west4'], ['eu', 'europe-west1']];
+        const refused: [string, string][] = [['us-central1', 'us-east1'], ['eu', 'us-central1'], ['eu', 'europe-west2'], ['us', 'europe-west4'], ['asia-northeast1', 'asia-northeast2']];
+        for (const [location, region] of accepted) assert.equal(check(location, region), '', `bigquery_location=${location} with region=${region} should be accepted`);
+        for (const [location, region] of refused) assert.match(check(location, region), /Invalid value for variable/, `bigquery_location=${location} with region=${region} was accepted`);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

@@ -60,6 +60,27 @@ export function jobIdFor(ctx: RunContext, spec: StepSpec, attempt = 1): string {
   return attempt === 1 ? base : `${base}_r${attempt}`;
 }
 
+/**
+ * Placeholder for an export's own folder in a step's SQL (`.../__bqx_attempt__/part-*.parquet`).
+ * The job id is derived from the SQL with the placeholder in it; the job then runs with the
+ * placeholder replaced by `attempt-<the id's hash and attempt>`, so each attempt of an export
+ * writes into a folder no other attempt writes to, and a retry can never mix files of two attempts
+ * (EXPORT DATA's `overwrite` is not documented to remove an earlier attempt's extra files).
+ */
+export const ATTEMPT_DIR = '__bqx_attempt__';
+
+/** The folder name an attempt's files go to: `attempt-<hash>` or `attempt-<hash>_r<n>`. */
+export function attemptDir(jobId: string): string {
+  const suffix = /_([0-9a-f]{12}(?:_r\d+)?)$/.exec(jobId)?.[1];
+  if (!suffix) throw new Error(`job id ${jobId} has no statement hash`);
+  return `attempt-${suffix}`;
+}
+
+/** The statement a job runs: its SQL with the attempt folder filled in. */
+export function jobSql(sql: string, jobId: string): string {
+  return sql.includes(ATTEMPT_DIR) ? sql.split(ATTEMPT_DIR).join(attemptDir(jobId)) : sql;
+}
+
 /** A label value: lower-case letters, digits, `_` and `-`, at most 63 characters. */
 export function labelValue(value: string): string {
   return value.toLowerCase().replace(/[^a-z0-9_-]/g, '_').slice(0, 63);
@@ -253,7 +274,7 @@ export class JobRunner {
 
   private async start(ctx: RunContext, t: Tracked): Promise<Tracked> {
     try {
-      const [, response] = await this.bigquery.createQueryJob({ ...this.queryOptions(ctx, t.spec), jobId: t.jobId });
+      const [, response] = await this.bigquery.createQueryJob({ ...this.queryOptions(ctx, t.spec), query: jobSql(t.spec.sql, t.jobId), jobId: t.jobId });
       this.options.logger.info('BigQuery job started', { runId: ctx.runId, pair: ctx.pair, step: t.spec.step, jobId: t.jobId });
       return this.settle(ctx, t, (response as JobMetadata | undefined) ?? (await this.metadata(t.jobId)));
     } catch (error) {

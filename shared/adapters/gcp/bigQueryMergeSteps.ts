@@ -2,20 +2,21 @@
 //   keys     the window's label rows into the run's scratch area
 //   load_*   each checkpoint's parquet files into a scratch table
 //   batch_*  per group, the keys LEFT JOINed to at most `joinBatchTables` checkpoints
-//   export_* per group, the keys joined to the group's batches, exported with a wildcard
+//   export_* per group, the keys joined to the group's batches, exported with a wildcard into
+//            the attempt's own folder (group-NNN/attempt-<hash>/part-*.parquet)
 // Every scratch table is named after the run (so runs never share one) and expires by itself.
 
 import type { Config } from '../../config.js';
 import { assertRunId, paths } from '../../naming.js';
 import type { MergeJob, ObjectStore } from '../../ports.js';
 import { renderBatch, renderGroupExport, renderKeys, renderLoad, scratchArea, scratchNames, type Rendered } from './bigQuerySql.js';
-import type { StepSpec } from './bigQueryJobs.js';
+import { ATTEMPT_DIR, type StepSpec } from './bigQueryJobs.js';
 
 export interface ExportStep extends StepSpec {
   group: number;
   /** Output columns, key first, as the plan gives them. */
   columns: string[];
-  /** Object-name prefix of the group's files in the output store. */
+  /** Object-name prefix of the group's folder in the output store; each attempt writes in its own folder under it. */
   dir: string;
 }
 
@@ -82,7 +83,7 @@ export function mergeSteps(job: MergeJob, config: Pick<Config, 'gcp'>, staging: 
       keysTable,
       labelColumns: group.labels ? manifest.labels.columns : [],
       batches: batchTables,
-      uri: output.uri(`${dir}part-*.parquet`),
+      uri: output.uri(`${dir}${ATTEMPT_DIR}/part-*.parquet`),
       maxColumns: plan.maxGroupColumns,
     });
     if (r.columns.join('\n') !== group.columns.join('\n')) {

@@ -25,7 +25,7 @@ import type {
   Window,
 } from '../../ports.js';
 import { renderExtract, renderExtractCounts, renderLabelStats, renderListTables, normaliseType } from './bigQuerySql.js';
-import { JobRunner, type RunContext, type StepSpec } from './bigQueryJobs.js';
+import { ATTEMPT_DIR, JobRunner, attemptDir, type RunContext, type StepSpec } from './bigQueryJobs.js';
 import { mergeSteps } from './bigQueryMergeSteps.js';
 import { estimateObject, mergeState, recordFinished, type FinishedMerge } from './mergeState.js';
 import { mapLimit } from './concurrency.js';
@@ -113,9 +113,13 @@ export class BigQueryWarehouse implements Warehouse {
     const feature = assertIdentifier(job.feature, 'feature');
     if (!job.prefix.endsWith('/')) throw new InputError(`extract prefix ${JSON.stringify(job.prefix)} must end with /`);
     const source = { dataset: job.dataset, table: feature, columns: job.columns, window: job.window };
-    const exported = renderExtract(source, this.staging.uri(`${job.prefix}part-*.parquet`));
+    // Each attempt of the export writes into its own folder (ATTEMPT_DIR), named after its job id.
+    const exported = renderExtract(source, this.staging.uri(`${job.prefix}${ATTEMPT_DIR}/part-*.parquet`));
     const counted = renderExtractCounts(source);
-    const written = async () => partFiles(await this.staging.list(job.prefix), job.prefix);
+    const written = async (jobId: string) => {
+      const dir = `${job.prefix}${attemptDir(jobId)}/`;
+      return partFiles(await this.staging.list(dir), dir);
+    };
     const exportSpec: StepSpec = {
       key: `extract_${feature}`,
       step: 'extract',
@@ -123,7 +127,8 @@ export class BigQueryWarehouse implements Warehouse {
       params: exported.params!,
       labels: { feature },
       // Its files were deleted (a rerun of the feature): export again under the next attempt id.
-      isStale: async (metadata) => (await written()).length < Number(metadata.statistics?.query?.exportDataStatistics?.fileCount ?? 0),
+      isStale: async (metadata) =>
+        (await written(jobIdOf(metadata))).length < Number(metadata.statistics?.query?.exportDataStatistics?.fileCount ?? 0),
     };
     // The count goes with the export attempt it describes.
     const salt = await this.jobs.currentJobId(ctx, exportSpec);
@@ -134,8 +139,10 @@ export class BigQueryWarehouse implements Warehouse {
     const [counts] = await this.jobs.results<{ source_rows: number | string; key_count: number | string }>(run.jobIds.get(specs[1]!.key)!);
     const sourceRows = Number(counts?.source_rows ?? 0);
     const rows = Number(counts?.key_count ?? 0);
-    const files = await written();
+    const exportId = run.jobIds.get(specs[0]!.key)!;
+    const files = await written(exportId);
     checkExport(run.metadata.get(specs[0]!.key), files.length, rows, `extract of ${feature}`);
+    await dropOtherAttempts(this.staging, job.prefix, attemptDir(exportId));
     this.logger.info('feature extracted', { runId: job.runId, pair: job.pair, feature, step: 'extract', rows, sourceRows, files: files.length });
     return { state: 'done', files: files.map((f) => f.name), rows, sourceRows, duplicates: sourceRows - rows };
   }
@@ -167,11 +174,17 @@ export class BigQueryWarehouse implements Warehouse {
     const groups: MergedGroup[] = [];
     let reference: Float64Array | undefined;
     for (const step of steps.exports) {
-      const files = partFiles(await this.output.list(step.dir), step.dir);
-      const rows = exportRows(exported.metadata.get(step.key));
-      checkExport(exported.metadata.get(step.key), files.length, rows, `export of group ${step.group}`);
+      const attempt = attemptDir(exported.jobIds.get(step.key)!);
+      const dir = `${step.dir}${attempt}/`;
+      const files = partFiles(await this.output.list(dir), dir);
       const names = files.map((f) => f.name);
+      // The key column of every file is read for the order check; its length is the rows the
+      // files hold, which stand in for the job's row count where the job reports none (that
+      // statistic is documented as Alpha).
       const keys = await readGroupKeys(this.output, names);
+      const rows = exportRows(exported.metadata.get(step.key)) ?? keys.keys.length;
+      checkExport(exported.metadata.get(step.key), files.length, rows, `export of group ${step.group}`);
+      await dropOtherAttempts(this.output, step.dir, attempt);
       reference ??= keys.keys;
       groups.push({
         index: step.group,
@@ -240,10 +253,33 @@ function partFiles(objects: readonly StoredObject[], prefix: string): StoredObje
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-function exportRows(metadata: JobMetadata | undefined): number {
+/**
+ * Deletes what earlier attempts of an export left under `dir` (the part files of an attempt that
+ * failed part-way, or of an earlier merge epoch), once attempt `keep` has succeeded, so that only
+ * the files the result lists are there. Attempts are deterministic, so every caller keeps the same one.
+ */
+async function dropOtherAttempts(store: ObjectStore, dir: string, keep: string): Promise<number> {
+  const others = new Set<string>();
+  for (const o of await store.list(dir)) {
+    const attempt = /^(attempt-[^/]+)\//.exec(o.name.slice(dir.length))?.[1];
+    if (attempt && attempt !== keep) others.add(attempt);
+  }
+  let deleted = 0;
+  for (const attempt of others) deleted += await store.deletePrefix(`${dir}${attempt}/`);
+  return deleted;
+}
+
+/** The rows an export job reports, or undefined when it reports none. */
+function exportRows(metadata: JobMetadata | undefined): number | undefined {
   const rows = metadata?.statistics?.query?.exportDataStatistics?.rowCount;
-  if (rows === undefined || rows === null) throw new Error('the export job reports no row count');
-  return Number(rows);
+  return rows === undefined || rows === null ? undefined : Number(rows);
+}
+
+/** The job id in a job's metadata (`jobReference.jobId`). */
+function jobIdOf(metadata: JobMetadata): string {
+  const id = metadata.jobReference?.jobId;
+  if (!id) throw new Error('BigQuery job metadata has no jobReference.jobId');
+  return id;
 }
 
 /** The files found must be the files the export wrote, and its rows the rows expected. */
