@@ -250,6 +250,10 @@ export interface RunRecord {
   collected?: { at: string; scope: 'checkpoints' | 'all' };
   /** How many checkpoints were reused from earlier runs (by content) and extracted, and why extracted. */
   reuse?: ReuseCounts;
+  /** When the run's outcome event was published: a finished run without it has its event sent again. */
+  outcomeSentAt?: string;
+  /** The request message that started the run: a redelivery of it gets this run, never a second one. */
+  requestId?: string;
 }
 
 export interface CheckpointRecord {

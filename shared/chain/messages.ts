@@ -10,6 +10,8 @@ export interface RunRequest {
   force?: boolean;
   /** false: extract every feature, reusing no earlier checkpoint. */
   reuse?: boolean;
+  /** The message's id, when it came as a message: its redeliveries carry the same id. */
+  requestId?: string;
 }
 
 /**
