@@ -6,6 +6,7 @@
 // and the reconciler. Reads are not side effects and pass through.
 
 import type { CheckpointRecord, ExtractJob, MergeJob, MergeProgress, MessageBus, ObjectStore, RunRecord, RunStore, Warehouse } from '../../shared/ports.js';
+import type { CompareJob, ProfileJob } from '../../shared/profile/types.js';
 
 export type CrashWhen = 'before' | 'after';
 
@@ -99,6 +100,7 @@ export function effectfulRunStore(store: RunStore, effects: Effects): RunStore {
     getRun: (runId) => store.getRun(runId),
     activeRun: (pair) => store.activeRun(pair),
     lastRun: (pair) => store.lastRun(pair),
+    listRuns: (pair) => store.listRuns(pair),
     listActiveRuns: () => store.listActiveRuns(),
     updateRun: (runId, change) => effects.effect('run.update', runId, () => store.updateRun(runId, change)),
     claimOnce: (runId, claim) => effects.effect('run.claim', `${runId}/${claim}`, () => store.claimOnce(runId, claim)),
@@ -127,9 +129,13 @@ export function effectfulBus(bus: MessageBus, effects: Effects): MessageBus {
 export function effectfulWarehouse(warehouse: Warehouse, effects: Effects): Warehouse {
   return {
     listTables: (dataset) => warehouse.listTables(dataset),
+    dataVersions: (dataset, tables) => warehouse.dataVersions(dataset, tables),
     labelStats: (dataset, table, window) => warehouse.labelStats(dataset, table, window),
     extract: (job: ExtractJob) => effects.effect('warehouse.extract', job.feature, () => warehouse.extract(job)),
     merge: (job: MergeJob, progress?: (p: MergeProgress) => void) => effects.effect('warehouse.merge', job.runId, () => warehouse.merge(job, progress)),
+    // Warehouse jobs that write nothing, but are jobs (billed, slow, a place a handler can die in).
+    profile: (job: ProfileJob) => effects.effect('warehouse.profile', job.runId, () => warehouse.profile(job)),
+    compareColumns: (job: CompareJob) => effects.effect('warehouse.compare', job.runId, () => warehouse.compareColumns(job)),
     close: () => warehouse.close(),
   };
 }

@@ -3,11 +3,15 @@
 // every feature was recorded once; one completion event (sent again, identical, only when a crash
 // fell between sending it and recording it); and nothing stored outside the run's own prefixes
 // (staging runs/<runId>/, output training/<pair>/<runId>/, its run-store records), which is what
-// retention removes with the run.
+// retention removes with the run. The one exception is shared on purpose: the reuse index
+// (staging checkpoints/index/<feature>/<fingerprint>.json, shared/chain/reuse.ts), which outlives
+// the run so later runs can build on its checkpoints; each entry must index a checkpoint this run
+// recorded and extracted itself, exactly (its files, under the run's prefix, their sizes).
 
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { reuseIndex, type IndexEntry } from '../../shared/chain/reuse.js';
 import { paths } from '../../shared/naming.js';
 import type { RunRecord } from '../../shared/ports.js';
 import type { Inventory, World } from './world.js';
@@ -78,8 +82,44 @@ export async function checkRun(world: World, run: RunRecord | undefined, baselin
   if (events.length !== own.length) problems.push(`${events.length - own.length} event(s) about other runs`);
 
   if (await world.store.activeRun(pair)) problems.push(`pair ${pair} still has an active run`);
-  problems.push(...leftovers(inventory, run));
+  const index = await indexProblems(world, inventory, run);
+  problems.push(...index.problems, ...leftovers(inventory, run, index.valid));
   return problems;
+}
+
+/**
+ * The reuse index entries in staging: each must name a feature this run recorded (extracted, not
+ * reused), with exactly that record's files, all under the run's prefix and of the sizes indexed.
+ * An entry pointing anywhere else would make a later run reuse files that are not a checkpoint.
+ */
+async function indexProblems(world: World, inventory: Inventory, run: RunRecord): Promise<{ problems: string[]; valid: Set<string> }> {
+  const problems: string[] = [];
+  const valid = new Set<string>();
+  const names = inventory.staging.filter((n) => n.startsWith('checkpoints/index/'));
+  if (names.length === 0) return { problems, valid };
+  const records = new Map((await world.store.listCheckpoints(run.runId)).map((r) => [r.feature, r]));
+  for (const name of names) {
+    let entry: IndexEntry;
+    try {
+      entry = JSON.parse(Buffer.from(await world.staging.read(name)).toString('utf8')) as IndexEntry;
+    } catch {
+      problems.push(`unreadable reuse index entry ${name}`);
+      continue;
+    }
+    const record = records.get(entry.feature);
+    const sizes = await Promise.all(entry.files.map((f) => world.staging.size(f)));
+    const why =
+      name !== reuseIndex.entry(entry.feature, entry.fingerprint) ? 'is not at its feature and fingerprint'
+      : entry.runId !== run.runId ? `names run ${entry.runId}`
+      : !record || record.reusedFrom ? 'indexes a checkpoint the run did not extract'
+      : JSON.stringify(entry.files) !== JSON.stringify(record.files) || entry.rows !== record.rows ? 'differs from the run\'s checkpoint record'
+      : !entry.files.every((f) => f.startsWith(`runs/${run.runId}/`)) ? 'points outside the run\'s prefix'
+      : sizes.some((n, i) => n !== entry.sizes[i]) ? 'has sizes its files do not have'
+      : undefined;
+    if (why) problems.push(`reuse index entry ${name} ${why}`);
+    else valid.add(name);
+  }
+  return { problems, valid };
 }
 
 /**
@@ -99,11 +139,12 @@ export function knownFinding(problems: string[]): string | undefined {
 }
 
 /** Everything stored that is not the run's own: what retention of the run would leave behind. */
-function leftovers(inventory: Inventory, run: RunRecord): string[] {
+function leftovers(inventory: Inventory, run: RunRecord, indexed: Set<string>): string[] {
   const { runId, pair } = run;
   const own = (where: string, names: string[], prefixes: string[]) => names.filter((n) => !prefixes.some((p) => n.startsWith(p))).map((n) => `${where}/${n}`);
   const stray = [
-    ...own('staging', inventory.staging, [`runs/${runId}/`]),
+    // Valid reuse index entries are shared on purpose (indexProblems checked each); any other is a leak.
+    ...own('staging', inventory.staging.filter((n) => !indexed.has(n)), [`runs/${runId}/`]),
     ...own('output', inventory.output, [paths.outputDir(pair, runId)]),
     ...own('runstore', inventory.store, [`runs/${runId}`, `pairs/${pair}`, `claims/${runId}/`, `checkpoints/${runId}/`]),
   ];

@@ -39,8 +39,19 @@ export class MemoryRunStore implements RunStore {
     return doc?.lastRunId ? this.getRun(doc.lastRunId) : undefined;
   }
 
+  async listRuns(pair: string): Promise<RunRecord[]> {
+    // Oldest first, as the file store and Firestore order them.
+    return this.allRuns()
+      .filter((r) => r.pair === pair)
+      .sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0));
+  }
+
   async listActiveRuns(): Promise<RunRecord[]> {
-    return [...this.docs.keys()].filter((k) => k.startsWith('runs/')).map((k) => this.get<RunRecord>(k)!).filter((r) => !isTerminal(r));
+    return this.allRuns().filter((r) => !isTerminal(r));
+  }
+
+  private allRuns(): RunRecord[] {
+    return [...this.docs.keys()].filter((k) => k.startsWith('runs/')).map((k) => this.get<RunRecord>(k)!);
   }
 
   async updateRun(runId: string, change: (run: RunRecord) => RunRecord | undefined): Promise<{ run: RunRecord; changed: boolean }> {

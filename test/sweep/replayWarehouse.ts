@@ -4,23 +4,30 @@
 // gets the same bytes written again, the way the real job would write them (finalize events
 // included), in a few milliseconds instead of a DuckDB query. A job with new inputs (say, a
 // checkpoint that came out different after a crash) runs for real, so the output comparison still
-// sees what the chain really built. Reads (catalog, label stats) are answered from memory.
+// sees what the chain really built. Reads (catalog, data versions, label stats) are answered from
+// memory; the profile and column comparisons, kept by the bytes of the output they read, likewise.
 
 import { createHash } from 'node:crypto';
 import type { DuckDbWarehouse } from '../../shared/adapters/local/duckdbWarehouse.js';
 import type { FolderObjectStore } from '../../shared/adapters/local/folderStore.js';
-import type { CatalogTable, ExtractJob, ExtractResult, LabelStats, MergedGroup, MergeJob, MergeResult, ObjectStore, Warehouse } from '../../shared/ports.js';
+import type { CatalogTable, ExtractJob, ExtractResult, LabelStats, MergedGroup, MergedShard, MergeJob, MergeResult, ObjectStore, Warehouse } from '../../shared/ports.js';
+import type { ColumnComparison, CompareJob, ProfileData, ProfileJob } from '../../shared/profile/types.js';
 
 interface Kept {
   /** Object names relative to the job's prefix, with their bytes. */
   files: { name: string; bytes: Uint8Array }[];
 }
 type KeptExtract = Kept & { rows: number; sourceRows: number; duplicates: number };
-type KeptMerge = Kept & { groups: MergedGroup[]; rows: number };
+/** File names in groups and shards are kept relative to the job's output prefix. */
+type KeptMerge = Kept & { groups: MergedGroup[]; shards: MergedShard[]; rows: number };
 
 export class SharedWarehouse {
-  readonly stats = { extractsRun: 0, extractsReplayed: 0, mergesRun: 0, mergesReplayed: 0 };
+  readonly stats = { extractsRun: 0, extractsReplayed: 0, mergesRun: 0, mergesReplayed: 0, readsRun: 0, readsReplayed: 0 };
   private catalogs = new Map<string, Promise<CatalogTable[]>>();
+  private versions = new Map<string, Promise<Record<string, string | null>>>();
+  /** Profiles and comparisons by the content of what they read. */
+  private outputReads = new Map<string, Promise<unknown>>();
+  private scratchReads = 0;
   private labels = new Map<string, Promise<LabelStats>>();
   private extracts = new Map<string, KeptExtract>();
   private merges = new Map<string, KeptMerge>();
@@ -34,6 +41,10 @@ export class SharedWarehouse {
   for(staging: ObjectStore, output: ObjectStore): Warehouse {
     return {
       listTables: (dataset) => this.memo(this.catalogs, dataset, () => this.duckdb.listTables(dataset)),
+      // The demo tables do not change during a sweep: their versions are read once.
+      dataVersions: (dataset, tables) => this.memo(this.versions, JSON.stringify([dataset, tables]), () => this.duckdb.dataVersions(dataset, tables)),
+      profile: (job) => this.readOutput(job, output, (j) => this.duckdb.profile(j)) as Promise<ProfileData>,
+      compareColumns: (job) => this.readOutput(job, output, (j) => this.duckdb.compareColumns(j)) as Promise<ColumnComparison[]>,
       labelStats: (dataset, table, window) => this.memo(this.labels, JSON.stringify([dataset, table, window]), () => this.duckdb.labelStats(dataset, table, window)),
       extract: (job) => this.extract(job, staging),
       merge: (job) => this.merge(job, staging, output),
@@ -75,9 +86,10 @@ export class SharedWarehouse {
         try {
           const result = await this.duckdb.merge(job);
           if (result.state !== 'done') throw new Error(`merge: ${result.detail}`);
+          // Every file is in a group's list (groups list all shards' files, in shard order).
           const files = await take(this.output, job.outputPrefix, result.groups.flatMap((g) => g.files));
-          const groups = result.groups.map((g) => ({ ...g, files: g.files.map((f) => f.slice(job.outputPrefix.length)) }));
-          return { files, groups, rows: result.rows };
+          const relative = (g: MergedGroup) => ({ ...g, files: g.files.map((f) => f.slice(job.outputPrefix.length)) });
+          return { files, groups: result.groups.map(relative), shards: result.shards.map((s) => ({ ...s, groups: s.groups.map(relative) })), rows: result.rows };
         } finally {
           await this.staging.deletePrefix(`runs/${job.runId}/`);
         }
@@ -86,7 +98,44 @@ export class SharedWarehouse {
       this.stats.mergesRun++;
     }
     for (const f of kept.files) await output.write(job.outputPrefix + f.name, f.bytes);
-    return { state: 'done', rows: kept.rows, groups: kept.groups.map((g) => ({ ...g, files: g.files.map((f) => job.outputPrefix + f) })) };
+    const absolute = (g: MergedGroup) => ({ ...g, files: g.files.map((f) => job.outputPrefix + f) });
+    return { state: 'done', rows: kept.rows, groups: kept.groups.map(absolute), shards: kept.shards.map((s) => ({ ...s, groups: s.groups.map(absolute) })) };
+  }
+
+  /**
+   * A profile or comparison: a function of the job (less the names of the run and its files) and
+   * the bytes it reads. Run for real on copies in the scratch output store, under a folder of its own.
+   */
+  private async readOutput<J extends ProfileJob | CompareJob>(job: J, output: ObjectStore, run: (job: J) => Promise<unknown>): Promise<unknown> {
+    const hash = createHash('sha256');
+    const { runId: _runId, groups, ...rest } = job as J & { pair?: string };
+    hash.update(JSON.stringify({ ...rest, pair: undefined, groups: groups.map((g) => ({ ...g, files: g.files.length })) }));
+    for (const g of groups) for (const f of g.files) hash.update(createHash('sha256').update(await output.read(f)).digest('hex'));
+    const key = hash.digest('hex');
+    let kept = this.outputReads.get(key);
+    if (kept) this.stats.readsReplayed++;
+    else {
+      kept = this.alone(async () => {
+        const folder = `replay-reads/${++this.scratchReads}/`;
+        try {
+          const copied = [];
+          for (const g of groups) {
+            const files = [];
+            for (const f of g.files) {
+              await this.output.write(folder + f, await output.read(f));
+              files.push(folder + f);
+            }
+            copied.push({ ...g, files });
+          }
+          return await run({ ...job, groups: copied });
+        } finally {
+          await this.output.deletePrefix(folder);
+        }
+      });
+      this.outputReads.set(key, kept);
+      this.stats.readsRun++;
+    }
+    return structuredClonePromise(kept);
   }
 
   private alone<T>(body: () => Promise<T>): Promise<T> {

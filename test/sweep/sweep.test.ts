@@ -50,8 +50,9 @@ describe('fault sweep: crash anywhere, deliver anything twice or out of order', 
     assert.deepEqual(b, a);
   });
 
-  it('catches what each invariant exists for: a lost event, different output, a second merge, a stray object', async () => {
+  it('catches what each invariant exists for: a lost event, different output, a second merge, a stray object, a reuse index entry pointing elsewhere', async () => {
     const tampered: string[][] = [];
+    let entry = '';
     for (const tamper of [
       (w: Awaited<ReturnType<typeof openWorld>>) => void w.embedded.bus.published.set(w.config.topics.runEvents, []),
       async (w: Awaited<ReturnType<typeof openWorld>>, runId: string) => {
@@ -62,6 +63,11 @@ describe('fault sweep: crash anywhere, deliver anything twice or out of order', 
       },
       async (w: Awaited<ReturnType<typeof openWorld>>, runId: string) => void (await w.store.updateRun(runId, (r) => ({ ...r, mergeAttempts: 2 }))),
       async (w: Awaited<ReturnType<typeof openWorld>>) => void (await w.staging.write('runs/eurusd-20260105t000000-zzzzzz/manifest.json', '{}')),
+      async (w: Awaited<ReturnType<typeof openWorld>>) => {
+        entry = (await w.staging.list('checkpoints/index/mom_eurusd/'))[0]!.name;
+        const value = JSON.parse(Buffer.from(await w.staging.read(entry)).toString('utf8')) as { runId: string };
+        await w.staging.write(entry, JSON.stringify({ ...value, runId: 'eurusd-20260105t000000-zzzzzz' }));
+      },
     ]) {
       const world = await openWorld(base, new Simulation(1, ORDERLY));
       try {
@@ -76,6 +82,7 @@ describe('fault sweep: crash anywhere, deliver anything twice or out of order', 
     assert.deepEqual(tampered[1], ["output differs from the fault-free run's"]);
     assert.deepEqual(tampered[2], ['merge claimed 1 time(s), 2 merge attempt(s)']);
     assert.deepEqual(tampered[3], ["left outside the run's prefixes: staging/runs/eurusd-20260105t000000-zzzzzz/manifest.json"]);
+    assert.deepEqual(tampered[4], [`reuse index entry ${entry} names run eurusd-20260105t000000-zzzzzz`, `left outside the run's prefixes: staging/${entry}`]);
   });
 
   it('crashes just before and just after every side effect: each run recovers, output byte-identical, 0 violations', async () => {
