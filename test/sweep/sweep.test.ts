@@ -56,7 +56,8 @@ describe('fault sweep: crash anywhere, deliver anything twice or out of order', 
     for (const tamper of [
       (w: Awaited<ReturnType<typeof openWorld>>) => void w.embedded.bus.published.set(w.config.topics.runEvents, []),
       async (w: Awaited<ReturnType<typeof openWorld>>, runId: string) => {
-        const object = (await w.output.list(`training/eurusd/${runId}/group-001/`))[0]!.name;
+        // Output files sit in a (shard, group) grid: training/<pair>/<runId>/shard-<id>/group-NNN/.
+        const object = (await w.output.list(`training/eurusd/${runId}/`)).find((o) => o.name.includes('/group-001/') && o.name.endsWith('.parquet'))!.name;
         const bytes = new Uint8Array(await w.output.read(object));
         bytes[bytes.length >> 1]! ^= 1;
         await w.output.write(object, bytes);
