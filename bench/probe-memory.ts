@@ -3,15 +3,19 @@
 // plus one that it stitches as is; --rows N label rows; reports the merge's peak RSS.
 // Two processes, so the merge's peak is its own: --phase setup (tables, extracts, job.json),
 // then --phase merge (in a fresh process; prints BENCH_RESULT with the peak RSS).
+// --phase extract (also in a fresh process) extracts every table again, BQX_EXTRACT_CONCURRENCY at
+// once as `bqx run` does, and reports that phase's peak RSS (one table has duplicate keys, so the
+// deduplicating sort over all its columns is measured too).
 // Usage: node --import tsx bench/probe-memory.ts --phase setup --rows 1000000 --dir /tmp/x
 //        BQX_MERGE_MEMORY_MB=512 node --import tsx bench/probe-memory.ts --phase merge --dir /tmp/x
+//        node --import tsx bench/probe-memory.ts --phase extract --dir /tmp/x
 
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { DuckDbWarehouse } from '../shared/adapters/local/duckdbWarehouse.js';
 import { FolderObjectStore } from '../shared/adapters/local/folderStore.js';
 import { loadConfig } from '../shared/config.js';
-import { buildManifest } from '../shared/manifest.js';
+import { buildManifest, type RunManifest } from '../shared/manifest.js';
 import { newRunId, paths } from '../shared/naming.js';
 import { planMerge } from '../shared/planner.js';
 import { finish, flags } from './common.js';
@@ -34,6 +38,7 @@ if (phase === 'setup') {
   await w.execute(`CREATE TABLE ${config.featuresDataset}.reg_eurusd AS SELECT to_timestamp(1700000000 + i * 60) AS interval_time, ${cols(232)} FROM range(${Math.floor(rows * 0.4)}, ${rows}) t(i)`);
   await w.execute(`CREATE TABLE ${config.featuresDataset}.reg_bqx_eurusd AS SELECT to_timestamp(1700000000 + i * 60) AS interval_time, ${cols(232)} FROM range(${Math.floor(rows * 0.3)}, ${rows}) t(i)`);
   await w.execute(`CREATE TABLE ${config.featuresDataset}.agg_eurusd AS SELECT to_timestamp(1700000000 + i * 60) AS interval_time, ${cols(232)} FROM range(${rows}) t(i)`);
+  await w.execute(`CREATE TABLE ${config.featuresDataset}.mom_eurusd AS SELECT to_timestamp(1700000000 + i * 60) AS interval_time, ${cols(232)} FROM range(${rows}) t(i) UNION ALL SELECT to_timestamp(1700000000 + i * 60), ${cols(232)} FROM range(0, ${rows}, 97) t(i)`);
   const window = { start: new Date(1700000000 * 1000).toISOString(), end: new Date((1700000000 + rows * 60) * 1000).toISOString() };
   const runId = newRunId('eurusd', new Date());
   const labelTable = (await w.listTables(config.labelsDataset))[0]!;
@@ -49,6 +54,24 @@ if (phase === 'setup') {
 }
 const job = JSON.parse(await fs.readFile(path.join(dir, 'job.json'), 'utf8'));
 const { runId, window, manifest, checkpoints } = job;
+if (phase === 'extract') {
+  const scratch = new FolderObjectStore(path.join(dir, 'extract-probe'));
+  const w = await DuckDbWarehouse.open(path.join(dir, 'wh.duckdb'), scratch, output, { memoryMb: config.embedded.mergeMemoryMb });
+  const began = process.hrtime.bigint();
+  const features = [...manifest.features] as RunManifest['features'];
+  let rowsOut = 0;
+  const worker = async () => {
+    for (let f = features.shift(); f; f = features.shift()) {
+      const r = await w.extract({ runId, pair: 'eurusd', feature: f.feature, dataset: f.dataset, columns: f.columns.map((c) => c.source), window, shards: shardGrid(window, config.shard), prefix: paths.featureDir(runId, f.feature) });
+      if (r.state === 'done') rowsOut += r.rows;
+    }
+  };
+  await Promise.all(Array.from({ length: config.embedded.extractConcurrency }, worker));
+  const wall = Number(process.hrtime.bigint() - began) / 1e9;
+  await w.close();
+  await fs.rm(path.join(dir, 'extract-probe'), { recursive: true, force: true });
+  finish({ wall_s: wall, output_bytes: 0, rows: rowsOut, columns: null, ok: true, memory_setting_mb: config.embedded.mergeMemoryMb, concurrency: config.embedded.extractConcurrency });
+}
 const w = await DuckDbWarehouse.open(path.join(dir, 'wh.duckdb'), staging, output, { memoryMb: config.embedded.mergeMemoryMb });
 const before = Math.round(process.resourceUsage().maxRSS / 1024);
 const began = process.hrtime.bigint();

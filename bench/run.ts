@@ -14,6 +14,10 @@
 // 3. e2e: `bqx run` end to end in a fresh BQX_HOME (the demo warehouse copied in), with the time
 //    spent inside warehouse.extract/merge measured (bench/bqx-timed.ts), against one bulk copy of
 //    the same tables (bench/bulk-copy.ts).
+// 4. The quick commands' start-up (bench/quick.ts), and this row count's point of the scaling
+//    curve (bench/scaling.ts: bench/results/scaling.json and the chart scaling.svg). The 177,748-
+//    and 1,000,000-row points are on request: --rows 177748 (about 45 GB of disk) and
+//    --rows 1000000 (about 250 GB, extrapolated linearly: not measured on this machine).
 // Prints a table and writes the results JSON (default bench/results/latest.json).
 
 import { execFileSync } from 'node:child_process';
@@ -21,6 +25,8 @@ import { promises as fs, readFileSync, statfsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { flags, median, runChild, type BenchSet, type ChildResult, type E2eResult } from './common.js';
+import { measureQuick } from './quick.js';
+import { linearity, recordScalingPoint, SCALING_SVG } from './scaling.js';
 import { ensureSet, runTimedBqx } from './set.js';
 import { BENCH_ROOT, REPO_ROOT } from './setid.js';
 
@@ -211,6 +217,24 @@ if (only.has('e2e')) {
   };
 }
 
+// ---- 4. quick commands, and the scaling curve's point --------------------------------------
+log('quick commands: start-up of bqx --help, status, bad input ...');
+const quick = measureQuick();
+const firstRun = { demo_build_s: set.build.demo_s ? round3(set.build.demo_s) : null, first_run_s: round3(set.build.run.process_wall_s) };
+const points = await recordScalingPoint({
+  rows,
+  merge_wall_s: merge?.wall_s ?? null,
+  merge_peak_rss_mb: merge?.peak_rss_mb ?? null,
+  run_wall_s: e2e ? (e2e.wall_s as number) : null,
+  run_peak_rss_mb: e2e ? (e2e.peak_rss_mb as number) : null,
+  ...firstRun,
+  input_gib: round3(set.inputBytes / 2 ** 30),
+  load1: round3(os.loadavg()[0]!),
+  measured_at: new Date().toISOString(),
+  source: path.relative(REPO_ROOT, outFile),
+});
+const scaling = { merge_vs_linear: linearity(points, (p) => p.merge_wall_s), run_vs_linear: linearity(points, (p) => p.run_wall_s), chart: path.relative(REPO_ROOT, SCALING_SVG) };
+
 // ---- report ----------------------------------------------------------------------------
 const floor = byName('floor');
 const polars = byName('polars');
@@ -229,6 +253,8 @@ const goals = {
   'merge peak RSS <= 2048 MB': merge ? { value: merge.peak_rss_mb, met: merge.peak_rss_mb <= 2048 } : null,
   'orchestration overhead <= 10 %': e2e ? { value: e2e.orchestration_overhead, met: (e2e.orchestration_overhead as number) <= 0.1 } : null,
   'extract phase <= 1.3x bulk copy': e2e?.extract_vs_bulk != null ? { value: e2e.extract_vs_bulk, met: (e2e.extract_vs_bulk as number) <= 1.3 } : null,
+  'whole run peak RSS <= 2048 MB': e2e ? { value: e2e.peak_rss_mb, met: (e2e.peak_rss_mb as number) <= 2048 } : null,
+  'quick commands <= 1 s': { value: Math.max(...Object.values(quick)), met: Math.max(...Object.values(quick)) <= 1 },
 };
 const report = {
   rows,
@@ -250,6 +276,9 @@ const report = {
   })),
   ratios,
   ...(e2e ? { e2e } : {}),
+  first_run: firstRun,
+  quick_commands_s: quick,
+  scaling,
   goals,
   set: { id: set.id, label_rows: set.labelRows, columns: set.columns, features: set.features.length, input_bytes: set.inputBytes, demo_build_s: set.build.demo_s || undefined },
   settings: { mem_cap_mb: memCapMb, join_memory_mb: joinMemoryMb, join_timeout_s: joinTimeoutS, merge_memory_mb: Number(process.env.BQX_MERGE_MEMORY_MB || 2048) },
@@ -282,6 +311,9 @@ if (e2e) {
   text += `\n  orchestration overhead: ${pct(e2e.orchestration_overhead as number)} of the wall time (${pct(e2e.orchestration_overhead_with_startup as number)} counting node start-up)`;
   text += `\n  extract phase ${(e2e.extract_phase_s as number).toFixed(1)} s vs one bulk copy of the same tables ${e2e.bulk_copy_s === null ? '-' : `${(e2e.bulk_copy_s as number).toFixed(1)} s: ${(e2e.extract_vs_bulk as number).toFixed(2)}x`}\n`;
 }
+text += `\ndemo build ${firstRun.demo_build_s ?? '(reused set)'} s, then the first bqx run ${firstRun.first_run_s} s (apart; the set build at ${rows} rows)`;
+text += `\nquick commands (median of 5, empty BQX_HOME): ${Object.entries(quick).map(([k, v]) => `${k} ${v.toFixed(2)} s`).join(', ')}`;
+text += `\nscaling: ${points.map((p) => `${p.rows} rows: merge ${p.merge_wall_s ?? '-'} s / ${p.merge_peak_rss_mb ?? '-'} MB, run ${p.run_wall_s ?? '-'} s / ${p.run_peak_rss_mb ?? '-'} MB`).join('; ')} (chart ${scaling.chart})\n`;
 text += '\ngoals:\n';
 for (const [goal, v] of Object.entries(goals)) text += `  ${goal}: ${v === null ? 'not measured' : `${v.met ? 'met' : 'NOT met'} (${typeof v.value === 'number' && goal.includes('overhead') ? pct(v.value) : v.value})`}\n`;
 text += `\nwritten: ${path.relative(process.cwd(), outFile)}\n`;

@@ -1,7 +1,7 @@
 // Checking a landed checkpoint from its parquet footers alone (ranged reads: the footer is a few
 // KB at the end of the file, so a checkpoint of any size is checked for the same small cost).
 
-import { parquetMetadataAsync, type FileMetaData } from 'hyparquet';
+import type { FileMetaData } from 'hyparquet';
 import type { ManifestFeature } from './manifest.js';
 import { KEY_COLUMN } from './naming.js';
 import type { ObjectStore, Window } from './ports.js';
@@ -52,6 +52,8 @@ export async function readFooter(store: ObjectStore, name: string): Promise<{ me
     },
   };
   // A footer is rarely over 512 KiB even at 232 columns; hyparquet fetches more if it is.
+  // Loaded on first use: the CLI's quick commands import this module but never read a footer.
+  const { parquetMetadataAsync } = await import('hyparquet');
   const metadata = await parquetMetadataAsync(buffer, { initialFetchSize: Math.min(size, 1 << 19) });
   return { metadata, bytes: size };
 }

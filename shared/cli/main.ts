@@ -1,6 +1,8 @@
 // bqx: the command line of the embedded pipeline. `run` builds a pair's training dataset on this
 // machine; `status`, `rerun`, `verify` and `demo` look after runs and data. Errors are one line
 // on stderr with a non-zero exit; progress goes to stderr; --json prints one object to stdout.
+// Heavy modules (DuckDB, the emulator stack's Google Cloud clients, the Functions Framework) are
+// imported inside the commands that need them, so help, status and bad input answer at once.
 
 import { createWriteStream, promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -14,19 +16,16 @@ import { startRun } from '../chain/startRun.js';
 import { errorMessage, jsonLogger } from '../log.js';
 import { ConflictError, InputError, NotFoundError, assertRunId, paths, validatePair } from '../naming.js';
 import type { Logger } from '../ports.js';
-import { embeddedPaths, openEmbedded, type Embedded } from '../runtime/embedded.js';
-import { runOnEmulators } from '../runtime/emulatorStack.js';
-import { emulatorsMissing } from '../runtime/emulators.js';
+import type { Embedded } from '../runtime/embedded.js';
+import { embeddedPaths } from '../runtime/paths.js';
+import { openRecords } from '../runtime/records.js';
 import { checkFlags, intFlag, parseArgs, stringFlag, type Args } from './args.js';
 import { ensureDemo } from './demo.js';
 import { gcCommand } from './gc.js';
-import { gcpRunCommand, gcpStatusCommand } from './gcp.js';
-import { PLAN_USAGE, planCommand } from './plan.js';
 import { changeDemo, demoChange } from './demoChange.js';
 import { ProgressBar } from './progress.js';
 import { reportCommand, withGateFlags } from './report.js';
 import { summarise, summaryTable } from './summary.js';
-import { verifyManifest } from './verify.js';
 
 const USAGE = `bqx: builds one ML training dataset per FX pair (embedded: DuckDB, a folder, no cloud)
 
@@ -53,7 +52,8 @@ usage:
   bqx gc [pair] [--keep N] [--json]   keep the last N datasets per pair (default BQX_KEEP), remove older runs
   bqx demo --touch t1,t2    rewrite tables in place (same rows, new values, new data version)
   bqx demo --append 1d      append minutes (1d = 1440, 2h, 90m) to the label and feature tables
-${PLAN_USAGE}
+  bqx plan <pair> --target bigquery|gcp --sql-out DIR [--json] [--start T --end T]
+                            write every statement a run would send to BigQuery, and what it would read
 
 data lives under BQX_HOME (default ./.bqx). Exit code: 0 success, 1 run failed, 2 bad input.`;
 
@@ -69,8 +69,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       return 0;
     }
     // --target gcp: a deployed chain, configured from the environment as the functions are (shared/cli/gcp.ts).
-    if (args.flags.has('target') && args.command === 'run') return await gcpRunCommand(args, env);
-    if (args.flags.has('target') && args.command === 'status') return await gcpStatusCommand(args, env);
+    // Loaded only with --target: it brings the Google Cloud clients.
+    if (args.flags.has('target') && args.command === 'run') return await (await import('./gcp.js')).gcpRunCommand(args, env);
+    if (args.flags.has('target') && args.command === 'status') return await (await import('./gcp.js')).gcpStatusCommand(args, env);
     const config = loadConfig(env);
     switch (args.command) {
       case 'run':
@@ -88,12 +89,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       case 'gc':
         return await gcCommand(args, config, () => open(config, false));
       case 'plan':
-        return await planCommand(args, config);
+        return await (await import('./plan.js')).planCommand(args, config);
       default:
         throw new InputError(`unknown command "${args.command}" (run, status, rerun, report, verify, demo, gc, plan, help)`);
     }
   } catch (error) {
-    const known = [ConfigError, InputError, NotFoundError, ConflictError, CheckpointError].some((k) => error instanceof k);
+    // By name as well: under a test loader (mocha + tsx) a lazily imported command module can get
+    // its own copy of naming.ts, and then instanceof misses its InputError.
+    const known = [ConfigError, InputError, NotFoundError, ConflictError, CheckpointError].some((k) => error instanceof k || (error instanceof Error && error.name === k.name));
     process.stderr.write(`bqx: ${errorMessage(error)}\n`);
     if (!known && env.BQX_DEBUG) process.stderr.write(`${(error as Error).stack}\n`);
     return known ? 2 : 1;
@@ -114,6 +117,7 @@ async function logTo(config: Config, verbose: boolean): Promise<{ logger: Logger
 
 async function open(config: Config, verbose: boolean, observe?: (e: ChainEvent) => void): Promise<Embedded> {
   const log = await logTo(config, verbose);
+  const { openEmbedded } = await import('../runtime/embedded.js');
   const embedded = await openEmbedded(config, { logger: log.logger, ...(observe ? { observe } : {}) });
   const close = embedded.close.bind(embedded);
   embedded.close = async () => {
@@ -197,6 +201,7 @@ async function runCommand(args: Args, configured: Config): Promise<number> {
 async function stackRun(args: Args, config: Config, request: RunRequest, rows: number | undefined, observe: (e: ChainEvent) => void): Promise<number> {
   if (stringFlag(args, 'stack') !== 'emulators') throw new InputError(`--stack must be "emulators", got ${JSON.stringify(stringFlag(args, 'stack'))}`);
   if (args.flags.has('consolidate')) throw new InputError('--consolidate is not available with --stack emulators');
+  const { emulatorsMissing } = await import('../runtime/emulators.js');
   const missing = await emulatorsMissing();
   if (missing) throw new Error(`the emulator stack needs the Google Cloud CLI and java: ${missing}`);
   const quiet = args.flags.has('quiet');
@@ -211,6 +216,7 @@ async function stackRun(args: Args, config: Config, request: RunRequest, rows: n
   if (!quiet) process.stderr.write('starting the Pub/Sub and Firestore emulators and serving the functions...\n');
   const log = await logTo(config, args.flags.has('verbose'));
   try {
+    const { runOnEmulators } = await import('../runtime/emulatorStack.js');
     const { run, landed, manifestPath, startupMs } = await runOnEmulators(config, request, { logger: log.logger, observe });
     const summary = summarise(run, landed, manifestPath);
     const extra: [string, string][] = [['emulator stack', `${(startupMs / 1000).toFixed(1)} s to start`], ...(demoMs > 1000 ? [['demo build', `${(demoMs / 1000).toFixed(1)} s`] as [string, string]] : [])];
@@ -224,7 +230,7 @@ async function stackRun(args: Args, config: Config, request: RunRequest, rows: n
 
 async function statusCommand(args: Args, config: Config): Promise<number> {
   checkFlags(args, ['json']);
-  const embedded = await open(config, false);
+  const embedded = openRecords(config);
   try {
     const target = args.positional[0];
     let runs;
@@ -287,6 +293,7 @@ async function verifyCommand(args: Args): Promise<number> {
   checkFlags(args, ['json']);
   const file = args.positional[0];
   if (!file) throw new InputError('verify needs the path of a _manifest.json');
+  const { verifyManifest } = await import('./verify.js');
   const result = await verifyManifest(file);
   if (args.flags.has('json')) process.stdout.write(`${JSON.stringify(result)}\n`);
   else if (result.ok) process.stdout.write(`ok: ${result.rows} rows x ${result.columns} columns in ${result.files} file(s); keys unique, ascending and aligned\n`);

@@ -3,7 +3,6 @@
 // file store for Firestore. Same handlers as the cloud functions, wired as subscriptions.
 
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { promises as fs } from 'node:fs';
 import type { Config } from '../config.js';
 import { InProcessBus, type BusFaults, type BusMessage } from '../adapters/local/bus.js';
@@ -21,6 +20,9 @@ import { collectGarbage } from '../retention.js';
 import { errorMessage, systemClock } from '../log.js';
 import { InputError } from '../naming.js';
 import type { FinalizedObject, Logger } from '../ports.js';
+import { embeddedPaths } from './paths.js';
+
+export { embeddedPaths };
 
 /** The internal topic carrying the staging folder's finalize notifications. */
 export const STAGING_NOTIFICATIONS = 'bqx-staging-notifications';
@@ -44,18 +46,6 @@ export interface Embedded {
   store: FileRunStore;
   home: string;
   close(): Promise<void>;
-}
-
-export function embeddedPaths(home: string) {
-  const root = path.resolve(home);
-  return {
-    root,
-    warehouse: path.join(root, 'warehouse.duckdb'),
-    staging: path.join(root, 'staging'),
-    output: path.join(root, 'output'),
-    store: path.join(root, 'runstore'),
-    logs: path.join(root, 'logs'),
-  };
 }
 
 export async function openEmbedded(config: Config, options: EmbeddedOptions): Promise<Embedded> {

@@ -15,6 +15,7 @@ import { byGroup } from '../../outputShards.js';
 import { compareDuckDb, profileDuckDb } from './duckdbProfile.js';
 import * as sql from './duckdbSql.js';
 import type { FolderObjectStore } from './folderStore.js';
+import { MemoryGate } from './memoryGate.js';
 import { chunkRange, concatParquet, readChunk, readLocalFooter, stitchParquet } from './parquetStitch.js';
 import { readTableVersions, recordTableChanges } from './tableVersions.js';
 
@@ -27,13 +28,17 @@ export interface DuckDbOptions {
 export class DuckDbWarehouse implements Warehouse {
   /** Checkpoints the last merge had to align itself (the rest were stitched as they were). */
   lastRealigned = 0;
+  /** Extracts at once share half the memory setting; the other half is headroom (see memoryGate.ts). */
+  private readonly extractGate: MemoryGate;
 
   private constructor(
     private readonly instance: DuckDBInstance,
     private readonly staging: FolderObjectStore,
     private readonly output: FolderObjectStore,
     private readonly options: DuckDbOptions,
-  ) {}
+  ) {
+    this.extractGate = new MemoryGate(Math.floor(options.memoryMb / 2));
+  }
 
   static async open(file: string, staging: FolderObjectStore, output: FolderObjectStore, options: DuckDbOptions): Promise<DuckDbWarehouse> {
     // No extension is ever downloaded (the machine may be offline); times stay UTC without ICU.
@@ -99,18 +104,21 @@ export class DuckDbWarehouse implements Warehouse {
       const select = sourceRows > distinct ? sql.extractSelectSql(job.dataset, job.feature, job.columns) : sql.extractPlainSql(job.dataset, job.feature, job.columns);
       const files: string[] = [];
       let rows = 0;
-      for (const [i, shard] of shards.entries()) {
-        const temp = await this.staging.tempPath('.parquet');
-        const written = Number((await c.run(sql.copyToParquetSql(select, temp), [shard.start, shard.end])).rowsChanged);
-        if (written === 0 && (files.length > 0 || i < shards.length - 1)) {
-          await fs.rm(temp, { force: true });
-          continue;
+      // Under the memory gate: the estimate is the whole window's, so it holds for every shard.
+      await this.extractGate.run(extractEstimateMb(sourceRows, job.columns.length), async () => {
+        for (const [i, shard] of shards.entries()) {
+          const temp = await this.staging.tempPath('.parquet');
+          const written = Number((await c.run(sql.copyToParquetSql(select, temp), [shard.start, shard.end])).rowsChanged);
+          if (written === 0 && (files.length > 0 || i < shards.length - 1)) {
+            await fs.rm(temp, { force: true });
+            continue;
+          }
+          const name = `${job.prefix}part-${String(files.length).padStart(5, '0')}.parquet`;
+          await this.staging.adopt(name, temp);
+          files.push(name);
+          rows += written;
         }
-        const name = `${job.prefix}part-${String(files.length).padStart(5, '0')}.parquet`;
-        await this.staging.adopt(name, temp);
-        files.push(name);
-        rows += written;
-      }
+      });
       if (rows !== distinct) throw new Error(`extract of ${job.feature} wrote ${rows} rows, expected ${distinct} distinct keys`);
       return { state: 'done', files, rows, sourceRows, duplicates: sourceRows - distinct };
     });
@@ -348,6 +356,14 @@ interface AlignedPart {
 export function alignBatchColumns(memoryMb: number, concurrency: number): number {
   const perColumn = sql.ROW_GROUP_ROWS * 8 * 6;
   return Math.max(4, Math.floor((memoryMb * 2 ** 20) / Math.max(1, concurrency) / 2 / perColumn));
+}
+
+/**
+ * What an extract holds at its peak: the sort's rows and payload and the parquet writer's row
+ * group, about three copies of the window's rows of the table, 8 bytes a value.
+ */
+export function extractEstimateMb(rows: number, columns: number): number {
+  return Math.ceil((rows * (columns + 1) * 8 * 3) / 2 ** 20);
 }
 
 /** The base's row groups as key slices: row numbers [from, to) and their first and last key. */

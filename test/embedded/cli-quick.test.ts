@@ -1,0 +1,70 @@
+// The quick commands: help, status and bad input answer without the warehouse. Their timing is
+// measured by `npm run bench` (quick commands); here, what they answer, and that status neither
+// creates the warehouse nor needs it (it works while another process holds the DuckDB file).
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { DuckDbWarehouse } from '../../shared/adapters/local/duckdbWarehouse.js';
+import { FolderObjectStore } from '../../shared/adapters/local/folderStore.js';
+import { tempDir } from '../helpers/temp.js';
+
+const BQX = path.resolve('shared/cli/bqx.mjs');
+
+function bqx(home: string, args: string[]) {
+  const r = spawnSync(process.execPath, [BQX, ...args], { env: { ...process.env, BQX_HOME: home }, encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('bqx quick commands', function () {
+  this.timeout(120_000);
+
+  it('--help prints the usage and exits 0', () => {
+    const r = bqx(tempDir('quick'), ['--help']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^bqx: builds one ML training dataset per FX pair/);
+    assert.match(r.stdout, /bqx status \[runId\|pair\]/);
+    assert.equal(r.stderr, '');
+  });
+
+  it('status on a new home says there are no runs and leaves no warehouse behind', () => {
+    const home = tempDir('quick');
+    const r = bqx(home, ['status']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'no runs yet: try `bqx run eurusd`\n');
+    assert.equal(existsSync(path.join(home, 'warehouse.duckdb')), false);
+    const json = bqx(home, ['status', '--json']);
+    assert.deepEqual(JSON.parse(json.stdout), []);
+  });
+
+  it('status answers while another process holds the warehouse open', async () => {
+    const home = tempDir('quick');
+    const store = new FolderObjectStore(path.join(home, 'scratch'));
+    const warehouse = await DuckDbWarehouse.open(path.join(home, 'warehouse.duckdb'), store, store, { memoryMb: 256 });
+    try {
+      const r = bqx(home, ['status', 'eurusd']);
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stderr, 'bqx: no runs for pair eurusd\n');
+    } finally {
+      await warehouse.close();
+    }
+  });
+
+  const bad: [string[], RegExp][] = [
+    [['frobnicate'], /^bqx: unknown command "frobnicate"/],
+    [['run', 'xx'], /^bqx: pair "xx" must be six lower-case letters/],
+    [['status', '--fast'], /^bqx: unknown option --fast/],
+    [['verify'], /^bqx: verify needs the path of a _manifest\.json/],
+  ];
+  for (const [args, message] of bad) {
+    it(`refuses \`bqx ${args.join(' ')}\` with one line and exit 2`, () => {
+      const home = tempDir('quick');
+      const r = bqx(home, args);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, message);
+      assert.equal(r.stderr.trim().split('\n').length, 1);
+      assert.equal(existsSync(path.join(home, 'warehouse.duckdb')), false);
+    });
+  }
+});
