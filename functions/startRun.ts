@@ -1,6 +1,7 @@
 // startRun, pushed from the run-requests topic. The message is a bare pair (`eurusd`) or JSON
 // `{"pair": "eurusd", "start"?: ISO time, "end"?: ISO time, "force"?: true}`. A pair that already
 // has an active run is left alone (the core logs it); a bad request is logged and acknowledged.
+// The message id goes with it: a redelivery after the run it started has ended starts nothing.
 
 import { cloudEvent } from '@google-cloud/functions-framework';
 import { decodeRunRequest } from '../shared/chain/messages.js';
@@ -8,7 +9,7 @@ import { startRun as start } from '../shared/chain/startRun.js';
 import { onMessage } from './handlers.js';
 
 export const startRun = onMessage('start', async (deps, message) => {
-  await start(deps, decodeRunRequest(message.data, deps.config.currencies));
+  await start(deps, { ...decodeRunRequest(message.data, deps.config.currencies), requestId: message.messageId });
 });
 
 cloudEvent('startRun', startRun);

@@ -285,6 +285,10 @@ export interface RunRecord {
   reuse?: ReuseCounts;
   /** Set on a refresh (shared/chain/refresh.ts): the version it follows and the schema drift since. */
   refresh?: RefreshInfo;
+  /** When the run's outcome event was published: a finished run without it has its event sent again. */
+  outcomeSentAt?: string;
+  /** The request message that started the run: a redelivery of it gets this run, never a second one. */
+  requestId?: string;
 }
 
 export interface CheckpointRecord {

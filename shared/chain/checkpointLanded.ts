@@ -52,7 +52,7 @@ export async function checkpointLanded(deps: ChainDeps, object: FinalizedObject)
         throw new CheckpointError(feature, `file ${f} is not readable parquet (${errorMessage(error)})`);
       }
     }));
-    const summary = checkCheckpoint(entry, run.window, marker, summariseFooters(footers));
+    const summary = checkCheckpoint(entry, run.window, marker, summarise(feature, footers));
     const nullCounts: Record<string, number> = {};
     for (const c of entry.columns) nullCounts[c.output] = summary.nullCounts.get(c.source) ?? 0;
     record = {
@@ -101,6 +101,15 @@ export async function claimMerge(deps: ChainDeps, runId: string, options: { forc
     await deps.bus.publish(deps.config.topics.mergeRequests, { runId, pair: run.pair }, attributes({ pair: run.pair, runId }));
   }
   return changed;
+}
+
+/** The footers' summary; footers that cannot be summarised (schemas differ, no key statistics) make the checkpoint invalid, not a retry. */
+function summarise(feature: string, footers: Parameters<typeof summariseFooters>[0]) {
+  try {
+    return summariseFooters(footers);
+  } catch (error) {
+    throw new CheckpointError(feature, errorMessage(error));
+  }
 }
 
 async function readLandedMarker(deps: ChainDeps, name: string, feature: string): Promise<CheckpointMarker> {

@@ -16,7 +16,7 @@ import type { MergeRequest } from './messages.js';
 import { writeDatasetExtras } from './datasetFiles.js';
 import { followUp } from './pending.js';
 import { checkQuality, type Quality } from './quality.js';
-import { failOnError, failRun, loadManifest, moved, publishOutcome } from './runs.js';
+import { failOnError, failRun, loadManifest, moved, publishOutcome, resendOutcome } from './runs.js';
 
 export type MergeOutcome = 'succeeded' | 'failed' | 'ignored' | 'pending';
 
@@ -26,6 +26,7 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
   const run = await deps.store.getRun(runId);
   if (!run || run.state !== 'merging') {
     deps.logger.info(`merge not needed: ${run ? `run is ${run.state}` : 'no such run'}`, log);
+    if (run) await resendOutcome(deps, run); // the request is back because the last attempt crashed before publishing
     return 'ignored';
   }
   const manifest = await loadManifest(deps, run);

@@ -12,6 +12,8 @@ export interface RunRequest {
   reuse?: boolean;
   /** true: build the next version of the pair's last succeeded dataset (shared/chain/refresh.ts). */
   refresh?: boolean;
+  /** The message's id, when it came as a message: its redeliveries carry the same id. */
+  requestId?: string;
 }
 
 /**

@@ -32,9 +32,10 @@ export async function loadManifest(deps: ChainDeps, run: RunRecord): Promise<Run
 /** A copy of `run` moved to `state`, with the move recorded. */
 export function moved(run: RunRecord, state: RunState, at: Date, reason?: string): RunRecord {
   const time = at.toISOString();
-  const { error: _previous, ...rest } = run; // an error belongs to the failed state only
+  // An error belongs to the failed state only; a run that moves has its next outcome still to send.
+  const { error: _previous, outcomeSentAt: _sent, ...rest } = run;
   return {
-    ...(state === 'failed' ? run : rest),
+    ...(state === 'failed' && run.error !== undefined ? { ...rest, error: run.error } : rest),
     state,
     updatedAt: time,
     transitions: [...run.transitions, { state, at: time, ...(reason ? { reason } : {}) }],
@@ -70,7 +71,17 @@ export async function publishOutcome(deps: ChainDeps, run: RunRecord): Promise<v
     ...(run.costUsd !== undefined ? { costUsd: run.costUsd } : {}),
   };
   await deps.bus.publish(deps.config.topics.runEvents, event, attributes({ pair: run.pair, runId: run.runId }));
+  // Recorded after the publish: a crash in between sends the event again (at least once), never not at all.
+  await deps.store.updateRun(run.runId, (r) => (r.outcomeSentAt ? undefined : { ...r, outcomeSentAt: deps.clock.now().toISOString() }));
   deps.observe?.({ type: 'finished', runId: run.runId, state: run.state === 'succeeded' ? 'succeeded' : 'failed' });
+}
+
+/** A finished run whose outcome event a crash kept from going out: sends it (a redelivered request calls this). */
+export async function resendOutcome(deps: ChainDeps, run: RunRecord): Promise<boolean> {
+  if (!isTerminal(run.state) || run.outcomeSentAt) return false;
+  deps.logger.warn(`run ${run.state} but its outcome was never published: publishing it now`, { runId: run.runId, pair: run.pair, step: 'run' });
+  await publishOutcome(deps, run);
+  return true;
 }
 
 /** Runs a step; if it throws, the run fails with the reason, then the error goes on up. */

@@ -23,6 +23,15 @@ const MINUTE_MS = 60_000;
 export async function startRun(deps: ChainDeps, request: RunRequest): Promise<StartResult> {
   const { config, warehouse, store, clock, logger } = deps;
   const pair = request.pair;
+  if (request.requestId) {
+    // A request redelivered after the run it started has ended (its first delivery crashed before
+    // being acknowledged) must not start a second run.
+    const last = await store.lastRun(pair);
+    if (last?.requestId === request.requestId) {
+      logger.info(`request ${request.requestId} already started run ${last.runId}; returning it`, { pair, runId: last.runId, step: 'start' });
+      return { run: last, created: false };
+    }
+  }
   let active = await store.activeRun(pair);
   if (active && request.force) {
     await failRun(deps, active.runId, 'superseded by a forced run request');
@@ -78,6 +87,7 @@ export async function startRun(deps: ChainDeps, request: RunRequest): Promise<St
     timings: { discover_ms: Date.now() - began },
     reuse,
     ...(refresh ? { refresh } : {}),
+    ...(request.requestId ? { requestId: request.requestId } : {}),
   };
   const claimed = await store.createRun(record);
   if (!claimed.created) {

@@ -2,6 +2,7 @@
 // buckets, the in-process bus for Pub/Sub (and for the bucket's finalize notifications), the
 // file store for Firestore. Same handlers as the cloud functions, wired as subscriptions.
 
+import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import type { Config } from '../config.js';
 import { InProcessBus, type BusFaults, type BusMessage } from '../adapters/local/bus.js';
@@ -32,6 +33,8 @@ export interface EmbeddedOptions {
   observe?: (event: ChainEvent) => void;
   /** Retry timing of the bus; tests shorten it. */
   minBackoffMs?: number;
+  /** A warehouse already open, shared by many runtimes (the fault sweep opens hundreds); not closed here. */
+  warehouse?: DuckDbWarehouse;
 }
 
 export interface Embedded {
@@ -51,7 +54,7 @@ export async function openEmbedded(config: Config, options: EmbeddedOptions): Pr
   const staging = new FolderObjectStore(where.staging, 'staging');
   const output = new FolderObjectStore(where.output, 'output');
   const store = new FileRunStore(where.store);
-  const warehouse = await DuckDbWarehouse.open(where.warehouse, staging, output, { memoryMb: config.embedded.mergeMemoryMb });
+  const warehouse = options.warehouse ?? (await DuckDbWarehouse.open(where.warehouse, staging, output, { memoryMb: config.embedded.mergeMemoryMb }));
   const logger = options.logger;
   const bus = new InProcessBus(options.faults ?? {}, (sub, message, error) =>
     logger.warn(`delivery ${message.deliveryAttempt} of message ${message.id} to ${sub} failed: ${errorMessage(error)}`, { step: sub, ...message.attributes }),
@@ -60,10 +63,12 @@ export async function openEmbedded(config: Config, options: EmbeddedOptions): Pr
 
   staging.onFinalize((object) => void bus.publish(STAGING_NOTIFICATIONS, object, { bucket: object.bucket, name: object.name }));
 
+  // The bus numbers messages from 1 in every process: a request id must also name the process.
+  const session = randomUUID();
   const retry = { maxAttempts: config.maxAttempts, minBackoffMs: options.minBackoffMs ?? 200, maxBackoffMs: 5_000 };
   const topics = config.topics;
   bus.subscribe(topics.runRequests, 'startRun', handler(logger, 'start', async (m) => {
-    await startRun(deps, decodeRunRequest(m.data, config.currencies));
+    await startRun(deps, { ...decodeRunRequest(m.data, config.currencies), requestId: `${session}-${m.id}` });
   }), { concurrency: 1, ...retry });
   bus.subscribe(topics.extractRequests, 'extractFeature', handler(logger, 'extract', async (m) => {
     await extractFeature(deps, decodeExtractRequest(m.data));
@@ -81,7 +86,7 @@ export async function openEmbedded(config: Config, options: EmbeddedOptions): Pr
     async close() {
       bus.close();
       await store.close();
-      await warehouse.close();
+      if (!options.warehouse) await warehouse.close();
     },
   };
 }

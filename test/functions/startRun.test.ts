@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import request from 'supertest';
 import sinon from 'sinon';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
-import { ceHeaders, errors, FEATURES, push, pushBody, storageData, storageSource, FINALIZED, STAGING_BUCKET, type Fixture, fixtureHooks } from './fixtures.js';
+import { failRun } from '../../shared/chain/runs.js';
+import { ceHeaders, errors, FEATURES, push, pushBody, pushPath, storageData, storageSource, FINALIZED, STAGING_BUCKET, type Fixture, fixtureHooks } from './fixtures.js';
 
 const TOPIC = 'bqx-run-requests';
 
@@ -41,6 +42,20 @@ describe('functions/startRun (contract)', function () {
     await push('startRun', TOPIC, 'eurusd').expect(204);
     assert.equal(fx.bus.on(fx.deps.config.topics.extractRequests).length, FEATURES.length);
     assert.ok(fx.logs.some((l) => /already has an active run/.test(l.message)));
+  });
+
+  it('starts nothing for a request redelivered after the run it started has ended (same message id); a new request starts a run', async () => {
+    const body = pushBody('eurusd');
+    await request(getTestServer('startRun')).post(pushPath(TOPIC)).send(body).expect(204);
+    const first = (await fx.store.activeRun('eurusd'))!;
+    await failRun(fx.deps, first.runId, 'ended for the test');
+    await request(getTestServer('startRun')).post(pushPath(TOPIC)).send(body).expect(204);
+    assert.equal((await fx.store.lastRun('eurusd'))?.runId, first.runId);
+    assert.equal(await fx.store.activeRun('eurusd'), undefined);
+    assert.equal(fx.bus.on(fx.deps.config.topics.extractRequests).length, FEATURES.length, 'one fan-out only');
+    await push('startRun', TOPIC, 'eurusd').expect(204);
+    const second = await fx.store.activeRun('eurusd');
+    assert.ok(second && second.runId !== first.runId);
   });
 
   const rejected: [string, () => request.Test, RegExp][] = [

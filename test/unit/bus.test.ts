@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { InProcessBus, type BusMessage } from '../../shared/adapters/local/bus.js';
+import { InProcessBus, type BusMessage, type BusScheduler } from '../../shared/adapters/local/bus.js';
 
 const fast = { minBackoffMs: 1, maxBackoffMs: 4 };
 
@@ -92,5 +92,37 @@ describe('in-process bus', () => {
     bus.close();
     await idle;
     await assert.rejects(bus.publish('t', 'y'), /closed/);
+  });
+
+  it('under a scheduler: delivers one at a time in the order it picks, copies and delays as it says, retries on its clock without waiting', async () => {
+    let now = 0;
+    const picks: number[] = [];
+    const scheduler: BusScheduler = {
+      now: () => now,
+      advanceTo: (ms) => void (now = Math.max(now, ms)),
+      pick: (ready) => (picks.push(ready), ready - 1), // the last due first
+      copies: (m) => (m.data === 'twice' ? 2 : 1),
+      delayMs: () => 0,
+      handlingMs: () => 10,
+    };
+    const bus = new InProcessBus();
+    bus.useScheduler(scheduler);
+    const got: string[] = [];
+    let running = 0;
+    bus.subscribe('t', 's', async (m) => {
+      assert.equal(++running, 1, 'one delivery at a time');
+      got.push(`${m.data}@${m.deliveryAttempt}`);
+      await new Promise((r) => setImmediate(r));
+      running--;
+      if (m.data === 'flaky' && m.deliveryAttempt < 3) throw new Error('temporary');
+    }, { concurrency: 8, maxAttempts: 5, minBackoffMs: 60_000, maxBackoffMs: 60_000 });
+    for (const data of ['a', 'twice', 'flaky']) await bus.publish('t', data);
+    assert.deepEqual(got, [], 'nothing runs until idle() drives it');
+    const began = Date.now();
+    await bus.idle();
+    assert.deepEqual(got, ['flaky@1', 'twice@1', 'twice@1', 'a@1', 'flaky@2', 'flaky@3']);
+    assert.ok(Date.now() - began < 5_000, 'the two one-minute backoffs passed on the scheduler\'s clock');
+    assert.equal(now, 60_000 + 60_000 + 10, 'each retry due a backoff after its failed delivery, each delivery 10 ms');
+    assert.deepEqual(picks, [4, 3, 2, 1, 1, 1]);
   });
 });

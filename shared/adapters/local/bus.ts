@@ -1,6 +1,7 @@
 // An in-process message bus with Pub/Sub's semantics: at-least-once delivery, retries with
 // exponential backoff, a dead-letter list after N attempts, bounded concurrency per subscription.
-// Tests can make it deliver every message twice, or fail a share of deliveries.
+// Tests can make it deliver every message twice, or fail a share of deliveries, or hand the
+// timing to a scheduler (a seeded one and a fake clock make every run replayable from its seed).
 
 import type { MessageBus } from '../../ports.js';
 
@@ -31,6 +32,36 @@ export interface BusFaults {
   seed?: number;
 }
 
+/**
+ * Takes over the bus's timing, for deterministic simulation: deliveries run one at a time, in the
+ * order `pick` chooses among the ready ones, and delays and retry backoffs wait on `now`/`advanceTo`
+ * (a fake clock) instead of timers. Nothing runs until `idle()` is awaited, which drives it.
+ */
+export interface BusScheduler {
+  /** The scheduler's time, in ms. */
+  now(): number;
+  /** Moves time forward to `ms` when nothing is ready before then. */
+  advanceTo(ms: number): void;
+  /** Index (0..ready-1) of the delivery to run next; the ready ones are in the order they became due. */
+  pick(ready: number): number;
+  /** Copies of a published message to deliver (at-least-once: any message may come twice). */
+  copies(message: BusMessage): number;
+  /** Extra delay (ms) before a copy or a retry becomes due. */
+  delayMs(message: BusMessage): number;
+  /** Time (ms) a delivery takes: the clock moves on by it once the handler returns. */
+  handlingMs(message: BusMessage): number;
+}
+
+/** Runs each delivery; a test can wrap it (say, to know which delivery a side effect belongs to). */
+export type DeliveryInterceptor = (subscription: string, message: BusMessage, deliver: () => Promise<void>) => Promise<void>;
+
+interface Due {
+  at: number;
+  seq: number;
+  sub: Subscription;
+  message: BusMessage;
+}
+
 export interface DeadLetter {
   subscription: string;
   message: BusMessage;
@@ -57,6 +88,11 @@ export class InProcessBus implements MessageBus {
   private random: () => number;
   private timers = new Set<NodeJS.Timeout>();
   private closed = false;
+  private scheduler: BusScheduler | undefined;
+  private due: Due[] = [];
+  private dueSeq = 0;
+  private driving: Promise<void> | undefined;
+  private intercept: DeliveryInterceptor = (_s, _m, deliver) => deliver();
 
   constructor(private faults: BusFaults = {}, private onError: (sub: string, m: BusMessage, e: unknown) => void = () => {}) {
     this.random = mulberry32(faults.seed ?? 1);
@@ -65,6 +101,16 @@ export class InProcessBus implements MessageBus {
   setFaults(faults: BusFaults): void {
     this.faults = faults;
     this.random = mulberry32(faults.seed ?? 1);
+  }
+
+  /** Hands the timing to a scheduler (before anything is published): see BusScheduler. */
+  useScheduler(scheduler: BusScheduler): void {
+    this.scheduler = scheduler;
+  }
+
+  /** Wraps every delivery from now on. */
+  interceptDeliveries(intercept: DeliveryInterceptor): void {
+    this.intercept = intercept;
   }
 
   subscribe(topic: string, name: string, handler: (message: BusMessage) => Promise<void>, options: SubscriptionOptions = {}): void {
@@ -85,14 +131,14 @@ export class InProcessBus implements MessageBus {
       topic,
       data: typeof data === 'string' ? data : JSON.stringify(data),
       attributes: { ...attributes },
-      publishTime: new Date().toISOString(),
+      publishTime: new Date(this.scheduler ? this.scheduler.now() : Date.now()).toISOString(),
       deliveryAttempt: 1,
     };
     const log = this.published.get(topic) ?? [];
     log.push(message);
     this.published.set(topic, log);
     for (const sub of this.subscriptions.filter((s) => s.topic === topic)) {
-      const copies = this.faults.duplicate ? 2 : 1;
+      const copies = this.scheduler ? this.scheduler.copies(message) : this.faults.duplicate ? 2 : 1;
       for (let i = 0; i < copies; i++) this.enqueue(sub, { ...message });
     }
     return message.id;
@@ -106,6 +152,7 @@ export class InProcessBus implements MessageBus {
 
   /** Resolves once nothing is queued, running, or waiting to be retried. */
   idle(): Promise<void> {
+    if (this.scheduler) return this.drive();
     if (this.pending === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
@@ -120,10 +167,42 @@ export class InProcessBus implements MessageBus {
       this.pending -= s.queue.length;
       s.queue = [];
     }
+    this.pending -= this.due.length;
+    this.due = [];
     this.maybeIdle();
   }
 
+  /** Scheduler mode: runs due deliveries one at a time, moving the clock when none is due. */
+  private drive(): Promise<void> {
+    this.driving ??= (async () => {
+      const scheduler = this.scheduler!;
+      while (!this.closed && this.due.length > 0) {
+        const now = scheduler.now();
+        const ready = this.due.filter((d) => d.at <= now).sort((a, b) => a.at - b.at || a.seq - b.seq);
+        if (ready.length === 0) {
+          scheduler.advanceTo(Math.min(...this.due.map((d) => d.at)));
+          continue;
+        }
+        const next = ready[Math.min(ready.length - 1, Math.max(0, scheduler.pick(ready.length)))]!;
+        this.due.splice(this.due.indexOf(next), 1);
+        next.sub.running++;
+        await this.deliver(next.sub, next.message);
+        scheduler.advanceTo(scheduler.now() + Math.max(0, scheduler.handlingMs(next.message)));
+      }
+    })().finally(() => {
+      this.driving = undefined;
+    });
+    return this.driving;
+  }
+
+  private schedule(sub: Subscription, message: BusMessage, afterMs: number): void {
+    const scheduler = this.scheduler!;
+    this.pending++;
+    this.due.push({ at: scheduler.now() + afterMs + Math.max(0, scheduler.delayMs(message)), seq: this.dueSeq++, sub, message });
+  }
+
   private enqueue(sub: Subscription, message: BusMessage): void {
+    if (this.scheduler) return this.schedule(sub, message, 0);
     this.pending++;
     sub.queue.push(message);
     this.pump(sub);
@@ -142,7 +221,7 @@ export class InProcessBus implements MessageBus {
     try {
       const rate = this.faults.failRate ?? 0;
       if (rate > 0 && this.random() < rate) throw new Error('injected delivery failure');
-      await sub.handler(message);
+      await this.intercept(sub.name, message, () => sub.handler(message));
     } catch (error) {
       failed = error;
     }
@@ -153,18 +232,22 @@ export class InProcessBus implements MessageBus {
         this.deadLetters.push({ subscription: sub.name, message, error: failed instanceof Error ? failed.message : String(failed) });
       } else {
         const delay = Math.min(sub.options.maxBackoffMs, sub.options.minBackoffMs * 2 ** (message.deliveryAttempt - 1));
-        this.pending++;
-        const timer = setTimeout(() => {
-          this.timers.delete(timer);
-          this.pending--;
-          if (!this.closed) this.enqueue(sub, { ...message, deliveryAttempt: message.deliveryAttempt + 1 });
-          else this.maybeIdle();
-        }, delay);
-        this.timers.add(timer);
+        const retry = { ...message, deliveryAttempt: message.deliveryAttempt + 1 };
+        if (this.scheduler) this.schedule(sub, retry, delay);
+        else {
+          this.pending++;
+          const timer = setTimeout(() => {
+            this.timers.delete(timer);
+            this.pending--;
+            if (!this.closed) this.enqueue(sub, retry);
+            else this.maybeIdle();
+          }, delay);
+          this.timers.add(timer);
+        }
       }
     }
     this.pending--;
-    this.pump(sub);
+    if (!this.scheduler) this.pump(sub);
     this.maybeIdle();
   }
 
@@ -177,7 +260,7 @@ export class InProcessBus implements MessageBus {
 }
 
 /** A small seeded PRNG, so injected failures are reproducible. */
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

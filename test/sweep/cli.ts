@@ -1,0 +1,121 @@
+// `npm run sweep [-- --schedules N] [--json]`: the exhaustive crash sweep plus N randomized
+// schedules (seeds 1..N). `--seed S` replays one schedule, `--crash before:K` one crash point,
+// exactly as the sweep played them. Exit code 1 when an invariant was violated.
+
+import { parseArgs } from 'node:util';
+import { baseline, crashedRun, exhaustive, randomized, schedule, sortOut, violation, type SweepResult, type Violation } from './sweep.js';
+import { ORDERLY, Simulation } from './simulation.js';
+import { openBase, SHAPES, type StoreKind } from './world.js';
+
+const usage = `usage: npm run sweep -- [--schedules N] [--seed S] [--crash before:K|after:K] [--shape compact|wide] [--stores memory|files] [--json]`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      schedules: { type: 'string', default: '500' },
+      seed: { type: 'string' },
+      crash: { type: 'string' },
+      shape: { type: 'string', default: 'compact' },
+      stores: { type: 'string', default: 'memory' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(usage);
+    return 0;
+  }
+  const whole = (text: string, what: string) => {
+    if (!/^\d+$/.test(text)) throw new UsageError(`${what} ${JSON.stringify(text)} must be a whole number`);
+    return Number(text);
+  };
+  const shape = SHAPES[values.shape];
+  if (!shape) throw new UsageError(`--shape ${JSON.stringify(values.shape)} must be ${Object.keys(SHAPES).join(' or ')}`);
+  if (values.stores !== 'memory' && values.stores !== 'files') throw new UsageError(`--stores ${JSON.stringify(values.stores)} must be memory or files`);
+  const crash = values.crash === undefined ? undefined : /^(before|after):(\d+)$/.exec(values.crash);
+  if (values.crash !== undefined && !crash) throw new UsageError(`--crash ${JSON.stringify(values.crash)} must be before:K or after:K`);
+  const schedules = whole(values.schedules, '--schedules');
+
+  const began = Date.now();
+  // On a terminal a counter; otherwise (a log, a CI) a line now and then, so a long sweep shows it is alive.
+  const progress = (what: string) => (done: number, total: number, found: Violation[]) => {
+    const { violations, known } = sortOut(found);
+    const line = `${what} ${done}/${total} (${violations.length} violations, ${known.length} known)`;
+    if (process.stderr.isTTY && !values.json) {
+      if (done % 10 === 0 || done === total) process.stderr.write(`\r${line}   `);
+    } else if (done % 250 === 0 || done === total) {
+      process.stderr.write(`${new Date().toISOString()} ${line}${violations.length ? `: ${violations.map((v) => v.case).join(', ')}` : ''}\n`);
+    }
+  };
+  const base = await openBase(shape, values.stores as StoreKind);
+  try {
+    const reference = await baseline(base);
+    const result: SweepResult = { crashPoints: 0, schedules: 0, violations: [], known: [], effects: reference.effects.length, ms: 0 };
+    if (values.seed !== undefined || crash) {
+      let problems: string[];
+      let name: string;
+      if (crash) {
+        const n = whole(crash[2]!, '--crash');
+        name = `crash ${crash[1]} effect ${n} (${reference.effects[n - 1] ?? 'beyond the run'})`;
+        problems = await crashedRun(base, reference, [{ n, when: crash[1] as 'before' | 'after' }], new Simulation(1, ORDERLY));
+        result.crashPoints = 1;
+      } else {
+        name = `seed ${values.seed}`;
+        problems = await schedule(base, reference, whole(values.seed!, '--seed'));
+        result.schedules = 1;
+      }
+      Object.assign(result, sortOut(problems.length > 0 ? [violation(name, '', problems)] : []));
+    } else {
+      const crashes = await exhaustive(base, reference, progress('crash points'));
+      const random = await randomized(base, reference, Array.from({ length: schedules }, (_, i) => i + 1), progress('schedules'));
+      result.crashPoints = reference.effects.length * 2;
+      result.schedules = schedules;
+      Object.assign(result, sortOut([...crashes, ...random]));
+    }
+    result.ms = Date.now() - began;
+    if (!values.json && process.stderr.isTTY) process.stderr.write('\n');
+    print(result, values.json, base.shared.stats);
+    return result.violations.length > 0 ? 1 : 0; // known findings are reported, not failed on
+  } finally {
+    await base.close();
+  }
+}
+
+function print(result: SweepResult, json: boolean, stats: object): void {
+  if (json) {
+    console.log(JSON.stringify({ crashPoints: result.crashPoints, schedules: result.schedules, violations: result.violations, known: result.known, effects: result.effects, ms: result.ms }));
+    return;
+  }
+  console.log(`side effects in the fault-free run  ${result.effects}`);
+  console.log(`crash points                         ${result.crashPoints}`);
+  console.log(`randomized schedules                 ${result.schedules}`);
+  console.log(`violations                           ${result.violations.length}`);
+  console.log(`known findings (not failed on)       ${result.known.length}`);
+  console.log(`time                                 ${(result.ms / 1000).toFixed(1)} s`);
+  console.log(`warehouse jobs                       ${JSON.stringify(stats)}`);
+  for (const v of result.violations.slice(0, 50)) console.log(describe(v));
+  if (result.violations.length > 50) console.log(`... and ${result.violations.length - 50} more`);
+  for (const why of new Set(result.known.map((k) => k.known))) {
+    const cases = result.known.filter((k) => k.known === why).map((k) => k.case);
+    console.log(`KNOWN ${why}\n  ${cases.length} case(s): ${cases.slice(0, 8).join(', ')}${cases.length > 8 ? ', ...' : ''}`);
+  }
+}
+
+function describe(v: Violation): string {
+  return `VIOLATION ${v.case}${v.replay ? ` (replay: ${v.replay})` : ''}\n  - ${v.problems.join('\n  - ')}`;
+}
+
+class UsageError extends Error {}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`sweep: ${(error as Error).message}\n${usage}`);
+      process.exit(2);
+    }
+    console.error(error);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,172 @@
+// One DuckDB warehouse for every simulated run of a sweep, with each job's result kept by the
+// content of its inputs. An extract is a function of (table, columns, window) and the merge a
+// function of its plan and the bytes of its checkpoints, so a job whose inputs were seen before
+// gets the same bytes written again, the way the real job would write them (finalize events
+// included), in a few milliseconds instead of a DuckDB query. A job with new inputs (say, a
+// checkpoint that came out different after a crash) runs for real, so the output comparison still
+// sees what the chain really built. Reads (catalog, data versions, label stats) are answered from
+// memory; the profile and column comparisons, kept by the bytes of the output they read, likewise.
+
+import { createHash } from 'node:crypto';
+import type { DuckDbWarehouse } from '../../shared/adapters/local/duckdbWarehouse.js';
+import type { FolderObjectStore } from '../../shared/adapters/local/folderStore.js';
+import type { CatalogTable, ExtractJob, ExtractResult, LabelStats, MergedGroup, MergedShard, MergeJob, MergeResult, ObjectStore, Warehouse } from '../../shared/ports.js';
+import type { ColumnComparison, CompareJob, ProfileData, ProfileJob } from '../../shared/profile/types.js';
+
+interface Kept {
+  /** Object names relative to the job's prefix, with their bytes. */
+  files: { name: string; bytes: Uint8Array }[];
+}
+type KeptExtract = Kept & { rows: number; sourceRows: number; duplicates: number };
+/** File names in groups and shards are kept relative to the job's output prefix. */
+type KeptMerge = Kept & { groups: MergedGroup[]; shards: MergedShard[]; rows: number };
+
+export class SharedWarehouse {
+  readonly stats = { extractsRun: 0, extractsReplayed: 0, mergesRun: 0, mergesReplayed: 0, readsRun: 0, readsReplayed: 0 };
+  private catalogs = new Map<string, Promise<CatalogTable[]>>();
+  private versions = new Map<string, Promise<Record<string, string | null>>>();
+  /** Profiles and comparisons by the content of what they read. */
+  private outputReads = new Map<string, Promise<unknown>>();
+  private scratchReads = 0;
+  private labels = new Map<string, Promise<LabelStats>>();
+  private extracts = new Map<string, KeptExtract>();
+  private merges = new Map<string, KeptMerge>();
+  /** Real jobs run one at a time: they share the scratch stores below. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  /** `staging` and `output` are the scratch stores the DuckDB warehouse was opened with. */
+  constructor(readonly duckdb: DuckDbWarehouse, private staging: FolderObjectStore, private output: FolderObjectStore) {}
+
+  /** The Warehouse port for one simulated run, writing into its own stores. */
+  for(staging: ObjectStore, output: ObjectStore): Warehouse {
+    return {
+      listTables: (dataset) => this.memo(this.catalogs, dataset, () => this.duckdb.listTables(dataset)),
+      // The demo tables do not change during a sweep: their versions are read once.
+      dataVersions: (dataset, tables) => this.memo(this.versions, JSON.stringify([dataset, tables]), () => this.duckdb.dataVersions(dataset, tables)),
+      profile: (job) => this.readOutput(job, output, (j) => this.duckdb.profile(j)) as Promise<ProfileData>,
+      compareColumns: (job) => this.readOutput(job, output, (j) => this.duckdb.compareColumns(j)) as Promise<ColumnComparison[]>,
+      labelStats: (dataset, table, window) => this.memo(this.labels, JSON.stringify([dataset, table, window]), () => this.duckdb.labelStats(dataset, table, window)),
+      extract: (job) => this.extract(job, staging),
+      merge: (job) => this.merge(job, staging, output),
+      // A view is made from a finished dataset by `bqx view`, never by a run: nothing to replay.
+      view: () => Promise.reject(new Error('views are not part of a run: the sweep does not simulate them')),
+      close: async () => {},
+    };
+  }
+
+  private memo<T>(cache: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> {
+    let value = cache.get(key);
+    if (!value) cache.set(key, (value = load()));
+    return structuredClonePromise(value);
+  }
+
+  private async extract(job: ExtractJob, staging: ObjectStore): Promise<ExtractResult> {
+    const key = JSON.stringify([job.dataset, job.feature, job.columns, job.window]);
+    let kept = this.extracts.get(key);
+    if (kept) this.stats.extractsReplayed++;
+    else {
+      kept = await this.alone(async () => {
+        const result = await this.duckdb.extract(job);
+        if (result.state !== 'done') throw new Error(`extract of ${job.feature}: ${result.detail}`);
+        const files = await take(this.staging, job.prefix, result.files);
+        return { files, rows: result.rows, sourceRows: result.sourceRows, duplicates: result.duplicates };
+      });
+      this.extracts.set(key, kept);
+      this.stats.extractsRun++;
+    }
+    for (const f of kept.files) await staging.write(job.prefix + f.name, f.bytes);
+    return { state: 'done', files: kept.files.map((f) => job.prefix + f.name), rows: kept.rows, sourceRows: kept.sourceRows, duplicates: kept.duplicates };
+  }
+
+  private async merge(job: MergeJob, staging: ObjectStore, output: ObjectStore): Promise<MergeResult> {
+    const key = await mergeKey(job, staging);
+    let kept = this.merges.get(key);
+    if (kept) this.stats.mergesReplayed++;
+    else {
+      kept = await this.alone(async () => {
+        for (const names of Object.values(job.checkpoints)) for (const n of names) await this.staging.write(n, await staging.read(n));
+        try {
+          const result = await this.duckdb.merge(job);
+          if (result.state !== 'done') throw new Error(`merge: ${result.detail}`);
+          // Every file is in a group's list (groups list all shards' files, in shard order).
+          const files = await take(this.output, job.outputPrefix, result.groups.flatMap((g) => g.files));
+          const relative = (g: MergedGroup) => ({ ...g, files: g.files.map((f) => f.slice(job.outputPrefix.length)) });
+          return { files, groups: result.groups.map(relative), shards: result.shards.map((s) => ({ ...s, groups: s.groups.map(relative) })), rows: result.rows };
+        } finally {
+          await this.staging.deletePrefix(`runs/${job.runId}/`);
+        }
+      });
+      this.merges.set(key, kept);
+      this.stats.mergesRun++;
+    }
+    for (const f of kept.files) await output.write(job.outputPrefix + f.name, f.bytes);
+    const absolute = (g: MergedGroup) => ({ ...g, files: g.files.map((f) => job.outputPrefix + f) });
+    return { state: 'done', rows: kept.rows, groups: kept.groups.map(absolute), shards: kept.shards.map((s) => ({ ...s, groups: s.groups.map(absolute) })) };
+  }
+
+  /**
+   * A profile or comparison: a function of the job (less the names of the run and its files) and
+   * the bytes it reads. Run for real on copies in the scratch output store, under a folder of its own.
+   */
+  private async readOutput<J extends ProfileJob | CompareJob>(job: J, output: ObjectStore, run: (job: J) => Promise<unknown>): Promise<unknown> {
+    const hash = createHash('sha256');
+    const { runId: _runId, groups, ...rest } = job as J & { pair?: string };
+    hash.update(JSON.stringify({ ...rest, pair: undefined, groups: groups.map((g) => ({ ...g, files: g.files.length })) }));
+    for (const g of groups) for (const f of g.files) hash.update(createHash('sha256').update(await output.read(f)).digest('hex'));
+    const key = hash.digest('hex');
+    let kept = this.outputReads.get(key);
+    if (kept) this.stats.readsReplayed++;
+    else {
+      kept = this.alone(async () => {
+        const folder = `replay-reads/${++this.scratchReads}/`;
+        try {
+          const copied = [];
+          for (const g of groups) {
+            const files = [];
+            for (const f of g.files) {
+              await this.output.write(folder + f, await output.read(f));
+              files.push(folder + f);
+            }
+            copied.push({ ...g, files });
+          }
+          return await run({ ...job, groups: copied });
+        } finally {
+          await this.output.deletePrefix(folder);
+        }
+      });
+      this.outputReads.set(key, kept);
+      this.stats.readsRun++;
+    }
+    return structuredClonePromise(kept);
+  }
+
+  private alone<T>(body: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(body);
+    this.queue = run.catch(() => {});
+    return run;
+  }
+}
+
+/** Reads the named objects (under `prefix`) out of a scratch store and removes them from it. */
+async function take(store: FolderObjectStore, prefix: string, names: string[]): Promise<{ name: string; bytes: Uint8Array }[]> {
+  const files = [];
+  for (const n of names) files.push({ name: n.slice(prefix.length), bytes: new Uint8Array(await store.read(n)) });
+  await store.deletePrefix(prefix);
+  return files;
+}
+
+/** What the merge's output depends on: its plan, window, labels, and every checkpoint's bytes. */
+async function mergeKey(job: MergeJob, staging: ObjectStore): Promise<string> {
+  const hash = createHash('sha256');
+  const { manifest } = job;
+  hash.update(JSON.stringify([job.plan, job.window, manifest.key, manifest.labels, manifest.features, manifest.columnCount]));
+  for (const feature of Object.keys(job.checkpoints).sort()) {
+    hash.update(`\n${feature}:`);
+    for (const n of job.checkpoints[feature]!) hash.update(await staging.read(n));
+  }
+  return hash.digest('hex');
+}
+
+async function structuredClonePromise<T>(value: Promise<T>): Promise<T> {
+  return structuredClone(await value);
+}

@@ -1,0 +1,114 @@
+// The fault sweep. Exhaustive: for every side effect k of the fault-free run, a run crashed just
+// before k and one crashed just after k. Randomized: schedules where one seed decides the delivery
+// order, 1 to 3 copies of every message, delays, and 1 to 3 crashes at random side effects. Every
+// run is checked against the invariants (invariants.ts); a violation names its seed or crash point.
+
+import { checkRun, baselineOf, knownFinding, type Baseline } from './invariants.js';
+import type { CrashWhen } from './effects.js';
+import { CHAOTIC, ORDERLY, Simulation, type ScheduleShape } from './simulation.js';
+import { openWorld, type Base } from './world.js';
+
+export interface Violation {
+  /** `crash before 17 (run.claim)`, or `seed 1234` */
+  case: string;
+  /** How to replay it. */
+  replay: string;
+  problems: string[];
+  /** Set when every problem is a known finding (invariants.ts KNOWN_FINDINGS): why it happens. */
+  known?: string;
+}
+
+export interface SweepResult {
+  crashPoints: number;
+  schedules: number;
+  violations: Violation[];
+  /** Cases that broke an invariant only in a known, reported way. */
+  known: Violation[];
+  /** Side effects in the fault-free run. */
+  effects: number;
+  ms: number;
+}
+
+/** The seed of the fault-free and exhaustive runs (their order is the orderly one). */
+const ORDERLY_SEED = 1;
+
+export async function baseline(base: Base): Promise<Baseline> {
+  const world = await openWorld(base, new Simulation(ORDERLY_SEED, ORDERLY));
+  try {
+    return await baselineOf(world, await world.runPair(base.shape.pairs[0]!));
+  } finally {
+    await world.close();
+  }
+}
+
+/** One run crashed at each planned point; problems, including a schedule that strayed from the baseline's. */
+/** Counts of what the reconciler did, over many runs: the sweep shows each recovery path taken. */
+export type Tally = Map<string, number>;
+
+export async function crashedRun(base: Base, reference: Baseline, crashes: { n: number; when: CrashWhen }[], sim: Simulation, tally?: Tally): Promise<string[]> {
+  const world = await openWorld(base, sim);
+  try {
+    for (const c of crashes) world.effects.crashAt(c.n, c.when);
+    const run = await world.runPair(base.shape.pairs[0]!);
+    const problems = await checkRun(world, run, reference);
+    for (const a of world.actions) tally?.set(a.action, (tally.get(a.action) ?? 0) + 1);
+    if (sim.shape === ORDERLY) {
+      // Up to the crash, the run must have done exactly what the fault-free one did.
+      const first = Math.min(...crashes.map((c) => c.n));
+      const diverged = world.effects.log.slice(0, first).findIndex((e, i) => e.kind !== reference.effects[i]);
+      if (diverged >= 0) problems.push(`effect ${diverged + 1} was ${world.effects.log[diverged]!.kind}, the fault-free run's ${reference.effects[diverged]}: the schedule is not deterministic`);
+    }
+    const planned = new Set(crashes.filter((c) => c.n <= world.effects.log.length).map((c) => c.n)).size;
+    if (world.effects.crashes.length !== planned) problems.push(`${world.effects.crashes.length} crash(es) happened, ${planned} planned`);
+    return problems;
+  } finally {
+    await world.close();
+  }
+}
+
+export async function exhaustive(base: Base, reference: Baseline, onCase?: (done: number, total: number, found: Violation[]) => void, tally?: Tally): Promise<Violation[]> {
+  const violations: Violation[] = [];
+  const total = reference.effects.length * 2;
+  let done = 0;
+  for (let n = 1; n <= reference.effects.length; n++) {
+    for (const when of ['before', 'after'] as const) {
+      const problems = await crashedRun(base, reference, [{ n, when }], new Simulation(ORDERLY_SEED, ORDERLY), tally);
+      if (problems.length > 0) violations.push(violation(`crash ${when} effect ${n} (${reference.effects[n - 1]})`, `npm run sweep -- --crash ${when}:${n}`, problems));
+      onCase?.(++done, total, violations);
+    }
+  }
+  return violations;
+}
+
+/** The crash plan of a randomized schedule, drawn from its seed: 1 to 3 crashes. */
+export function randomCrashes(sim: Simulation, effects: number): { n: number; when: CrashWhen }[] {
+  const count = 1 + sim.below(3);
+  // Retries and duplicates make a chaotic run longer than the orderly one: crash anywhere in it.
+  return Array.from({ length: count }, () => ({ n: 1 + sim.below(Math.ceil(effects * 1.5)), when: sim.below(2) === 0 ? 'before' : 'after' }));
+}
+
+export async function schedule(base: Base, reference: Baseline, seed: number, shape: ScheduleShape = CHAOTIC): Promise<string[]> {
+  const sim = new Simulation(seed, shape);
+  return crashedRun(base, reference, randomCrashes(sim, reference.effects.length), sim);
+}
+
+export async function randomized(base: Base, reference: Baseline, seeds: number[], onCase?: (done: number, total: number, found: Violation[]) => void): Promise<Violation[]> {
+  const violations: Violation[] = [];
+  let done = 0;
+  for (const seed of seeds) {
+    const problems = await schedule(base, reference, seed);
+    if (problems.length > 0) violations.push(violation(`seed ${seed}`, `npm run sweep -- --seed ${seed}`, problems));
+    onCase?.(++done, seeds.length, violations);
+  }
+  return violations;
+}
+
+export function violation(name: string, replay: string, problems: string[]): Violation {
+  const known = knownFinding(problems);
+  return { case: name, replay, problems, ...(known ? { known } : {}) };
+}
+
+/** Splits cases into violations and known findings. */
+export function sortOut(cases: Violation[]): { violations: Violation[]; known: Violation[] } {
+  return { violations: cases.filter((c) => !c.known), known: cases.filter((c) => c.known) };
+}

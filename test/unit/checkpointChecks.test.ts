@@ -1,0 +1,103 @@
+// Every rejection path of the landing's checkpoint check, each shown failing on a real parquet
+// footer: the key missing, not a UTC timestamp, or null; a column missing or extra; a row count
+// other than the marker's; a marker of another window; keys outside the window; row groups out of
+// key order. A checkpoint that is right passes, so the check is not simply refusing everything.
+
+import assert from 'node:assert/strict';
+import { parquetWriteBuffer } from 'hyparquet-writer';
+import { CheckpointError, checkCheckpoint, readFooter, summariseFooters, type CheckpointMarker } from '../../shared/checkpoint.js';
+import type { ManifestFeature } from '../../shared/manifest.js';
+import { MemoryObjectStore } from '../gcp/memoryStore.js';
+
+const WINDOW = { start: '2024-01-01T00:00:00.000Z', end: '2024-01-01T01:00:00.000Z' };
+const FEATURE: ManifestFeature = {
+  feature: 'agg_eurusd', dataset: 'bqx_ml_v3_features_v2', dropped: [],
+  columns: [{ source: 'a', output: 'agg_a', type: 'FLOAT64' }, { source: 'b', output: 'agg_b', type: 'FLOAT64' }] as ManifestFeature['columns'],
+};
+
+interface Part {
+  /** Minutes after the window's start, one per row. */
+  minutes: (number | null)[];
+  key?: 'utc' | 'local' | 'string' | 'none';
+  columns?: string[];
+  rowGroupSize?: number;
+}
+
+function parquet({ minutes, key = 'utc', columns = ['a', 'b'], rowGroupSize = 1000 }: Part): Uint8Array {
+  const t0 = BigInt(Date.parse(WINDOW.start)) * 1000n;
+  const keyData = minutes.map((m) => (m === null ? null : t0 + BigInt(m) * 60_000_000n));
+  const schema: object[] = [{ name: 'root', num_children: columns.length + (key === 'none' ? 0 : 1) }];
+  const columnData: object[] = [];
+  if (key !== 'none') {
+    const repetition = minutes.includes(null) ? 'OPTIONAL' : 'REQUIRED';
+    if (key === 'string') {
+      schema.push({ name: 'interval_time', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: repetition });
+      columnData.push({ name: 'interval_time', data: keyData.map((k) => (k === null ? null : String(k))) });
+    } else {
+      schema.push({ name: 'interval_time', type: 'INT64', repetition_type: repetition, logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: key === 'utc', unit: 'MICROS' } });
+      columnData.push({ name: 'interval_time', data: keyData });
+    }
+  }
+  for (const c of columns) {
+    schema.push({ name: c, type: 'DOUBLE', repetition_type: 'OPTIONAL' });
+    columnData.push({ name: c, data: minutes.map((_, i) => i * 1.5) });
+  }
+  return new Uint8Array(parquetWriteBuffer({ columnData, schema, rowGroupSize } as Parameters<typeof parquetWriteBuffer>[0]));
+}
+
+/** Writes the parts as the checkpoint's files and checks it; the CheckpointError's reason, or 'passed'. */
+async function check(parts: Part[], marker: Partial<CheckpointMarker> = {}): Promise<string> {
+  const store = new MemoryObjectStore('staging');
+  const files = parts.map((_, i) => `runs/r/features/agg_eurusd/part-${String(i).padStart(5, '0')}.parquet`);
+  for (const [i, part] of parts.entries()) await store.write(files[i]!, parquet(part));
+  const footers = await Promise.all(files.map((f) => readFooter(store, f)));
+  const rows = parts.reduce((s, p) => s + p.minutes.length, 0);
+  const full: CheckpointMarker = { runId: 'r', feature: 'agg_eurusd', window: WINDOW, files, rows, sourceRows: rows, duplicates: 0, writtenAt: WINDOW.start, ...marker };
+  try {
+    checkCheckpoint(FEATURE, WINDOW, full, summariseFooters(footers));
+    return 'passed';
+  } catch (error) {
+    if (!(error instanceof CheckpointError)) throw error;
+    assert.match(error.message, /^checkpoint of agg_eurusd is invalid: /);
+    return error.message.replace(/^checkpoint of agg_eurusd is invalid: /, '');
+  }
+}
+
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+
+describe('checkpoint check (landing): every rejection path', () => {
+  it('passes a checkpoint that is right, in one file or several in key order', async () => {
+    assert.equal(await check([{ minutes: range(0, 60) }]), 'passed');
+    assert.equal(await check([{ minutes: range(0, 30) }, { minutes: range(30, 60) }]), 'passed');
+  });
+
+  const cases: [string, () => Promise<string>, string | RegExp][] = [
+    ['the key column is missing', () => check([{ minutes: range(0, 10), key: 'none' }]), 'no interval_time column'],
+    ['the key is a local (not UTC) timestamp', () => check([{ minutes: range(0, 10), key: 'local' }]), 'interval_time is TIMESTAMP(MICROS,local), expected a UTC timestamp'],
+    ['the key is a string', () => check([{ minutes: range(0, 10), key: 'string' }]), /^interval_time is BYTE_ARRAY, expected a UTC timestamp$/],
+    ['the key has nulls', () => check([{ minutes: [0, 1, null, 3] }]), 'interval_time has null values'],
+    ['a column is missing', () => check([{ minutes: range(0, 10), columns: ['a'] }]), 'missing columns b'],
+    ['a column is extra', () => check([{ minutes: range(0, 10), columns: ['a', 'b', 'c'] }]), 'unexpected columns c'],
+    ['the row count is not the marker\'s', () => check([{ minutes: range(0, 10) }], { rows: 11 }), 'footers count 10 rows, the marker says 11'],
+    ['the marker is for another window', () => check([{ minutes: range(0, 10) }], { window: { ...WINDOW, end: '2024-01-02T00:00:00.000Z' } }), /^extracted for window \[2024-01-01T00:00:00.000Z, 2024-01-02T00:00:00.000Z\), the run's is/],
+    ['keys fall before the window', () => check([{ minutes: range(-5, 10) }]), /^keys 2023-12-31T23:55:00.000Z\.\.2024-01-01T00:09:00.000Z fall outside the window/],
+    ['keys fall at or after its end', () => check([{ minutes: range(50, 61) }]), /^keys 2024-01-01T00:50:00.000Z\.\.2024-01-01T01:00:00.000Z fall outside the window/],
+    ['files are out of key order', () => check([{ minutes: range(30, 60) }, { minutes: range(0, 30) }]), 'row groups are not in key order'],
+    ['row groups overlap within a file', () => check([{ minutes: [...range(0, 10), ...range(5, 15)], rowGroupSize: 10 }]), 'row groups are not in key order'],
+  ];
+  it('cannot summarise the files of one checkpoint whose schemas differ (the landing rejects it as invalid)', async () => {
+    const store = new MemoryObjectStore('staging');
+    await store.write('p0.parquet', parquet({ minutes: range(0, 10) }));
+    await store.write('p1.parquet', parquet({ minutes: range(10, 20), columns: ['a', 'c'] }));
+    const footers = [await readFooter(store, 'p0.parquet'), await readFooter(store, 'p1.parquet')];
+    assert.throws(() => summariseFooters(footers), /^Error: files of one checkpoint have different schemas$/);
+  });
+
+  for (const [what, run, reason] of cases) {
+    it(`rejects a checkpoint when ${what}`, async () => {
+      const got = await run();
+      if (typeof reason === 'string') assert.equal(got, reason);
+      else assert.match(got, reason);
+    });
+  }
+});
