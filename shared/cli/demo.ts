@@ -15,7 +15,7 @@ interface DemoState {
 }
 
 /** 2: the demo plants what the profile must find (shared/demo/plants.ts), so a version 1 demo is rebuilt. */
-export const DEMO_VERSION = 2;
+export const DEMO_VERSION = 3;
 const VERSION = DEMO_VERSION;
 
 /**

@@ -21,6 +21,10 @@ export const PLANTED = {
 } as const;
 
 export const WARMUP_NULL_ROWS = 1000;
+
+/** Warm-up rows planted in a demo of `rows` rows: at most a quarter of them, so a small demo's
+ * warm-up table is never entirely null (that would be another all-null feature, not a warm-up). */
+export const warmupNullRows = (rows: number) => Math.min(WARMUP_NULL_ROWS, Math.floor(rows / 4));
 const STALE_FROM_SHARE = 0.3;
 
 /** A deterministic series from the row number alone: identical wherever it is computed. */
@@ -48,7 +52,7 @@ export function plantedTable(table: string, pairs: readonly string[], rows: numb
     const from = Math.floor(rows * STALE_FROM_SHARE);
     columns.set('mean_45', `CASE WHEN i < ${from} THEN ${keyedSeries('i')} ELSE ${keyedSeries(String(from - 1))} END`);
   }
-  if (table === PLANTED.warmupTable) plant.allNullWhen = `i < ${WARMUP_NULL_ROWS}`;
+  if (table === PLANTED.warmupTable) plant.allNullWhen = `i < ${warmupNullRows(rows)}`;
   const leak = PLANTED.leakage;
   const pair = pairs.find((p) => table === leak.table.replace('{P}', p));
   if (pair) {

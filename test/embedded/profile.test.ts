@@ -13,7 +13,7 @@ import { FolderObjectStore } from '../../shared/adapters/local/folderStore.js';
 import { DEMO_VERSION } from '../../shared/cli/demo.js';
 import { loadConfig } from '../../shared/config.js';
 import { buildDemoWarehouse } from '../../shared/demo/generate.js';
-import { PLANTED, WARMUP_NULL_ROWS } from '../../shared/demo/plants.js';
+import { PLANTED, warmupNullRows } from '../../shared/demo/plants.js';
 import type { FoldsFile } from '../../shared/folds.js';
 import type { LedgerEntry } from '../../shared/ledger.js';
 import type { RunReport } from '../../shared/report.js';
@@ -88,7 +88,7 @@ describe('dataset profile, gates, ledger and folds (embedded, planted demo)', fu
     const stale = p.columns.find((c) => c.column === PLANTED.stale[0])!;
     assert.ok(stale.repeatShare > 0.6 && stale.longestRun! >= ROWS * 0.6, `forward-filled: ${stale.repeatShare}, ${stale.longestRun}`);
     const warm = p.columns.find((c) => c.column === warmupColumns[0])!;
-    assert.ok(Math.abs(warm.warmupNullShare - WARMUP_NULL_ROWS / 1440) < 0.01, `warm-up null share ${warm.warmupNullShare}`);
+    assert.ok(Math.abs(warm.warmupNullShare - warmupNullRows(ROWS) / 1440) < 0.01, `warm-up null share ${warm.warmupNullShare}`);
     const tail = p.labels.find((l) => l.label === 'target_bqx45_h15')!;
     assert.equal(tail.horizonMinutes, 15);
     assert.ok(tail.tailNulls >= 2880, `the demo's labels are null in the last 2,880 rows: ${tail.tailNulls}`);
