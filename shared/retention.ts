@@ -8,13 +8,16 @@
 //   - every object under the prefixes of the N newest succeeded runs' outputs, and every output
 //     object their manifests list (wherever it lives);
 //   - the checkpoints (files and their markers) that the newest succeeded run's and every active
-//     run's checkpoint records list: the one set of checkpoints the next run can build on; older
-//     kept datasets do not need theirs (the output is a copy), so theirs go unless listed there;
+//     run's checkpoint records list, OF EVERY PAIR (reuse is by content and crosses pairs: another
+//     pair's run may point at this pair's files for a shared mkt_/tri_/var_/csi_ table): the one set
+//     of checkpoints the next runs can build on; older kept datasets do not need theirs (the output
+//     is a copy), so theirs go unless listed there;
 //   - anything of an active run, and of a failed run newer than the oldest kept dataset.
 // Removed: the rest of the objects of runs older than the oldest kept dataset (succeeded, failed),
 // and the checkpoints of the older kept datasets. Scratch tables in BigQuery expire by themselves.
 
-import { MARKER_NAME, paths } from './naming.js';
+import type { Config } from './config.js';
+import { MARKER_NAME, allPairs, paths } from './naming.js';
 import type { CheckpointRecord, Logger, ObjectStore, RunRecord, RunStore, Clock } from './ports.js';
 import { isTerminal } from './chain/runs.js';
 
@@ -24,6 +27,7 @@ export interface RetentionDeps {
   output: ObjectStore;
   clock: Clock;
   logger: Logger;
+  config: Pick<Config, 'currencies'>;
 }
 
 export interface RetentionResult {
@@ -41,8 +45,29 @@ export interface RetentionResult {
 
 const byNewest = (a: RunRecord, b: RunRecord) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0);
 
-/** Applies retention to one pair; safe to call again and again (and while other pairs run). */
-export async function collectGarbage(deps: RetentionDeps, pair: string, keep: number): Promise<RetentionResult> {
+/**
+ * Checkpoint objects that any pair's newest succeeded run or any active run lists: what the next
+ * runs of every pair may build on, wherever the files live.
+ */
+export async function referencedCheckpoints(deps: RetentionDeps): Promise<Set<string>> {
+  const runs = [...(await deps.store.listActiveRuns())];
+  for (const pair of allPairs(deps.config.currencies)) {
+    const newest = (await deps.store.listRuns(pair)).filter((r) => r.state === 'succeeded' && r.collected?.scope !== 'all').sort(byNewest)[0];
+    if (newest) runs.push(newest);
+  }
+  const names = new Set<string>();
+  for (const run of runs) {
+    names.add(run.manifestObject);
+    for (const record of await deps.store.listCheckpoints(run.runId)) for (const name of checkpointObjects(record)) names.add(name);
+  }
+  return names;
+}
+
+/**
+ * Applies retention to one pair; safe to call again and again (and while other pairs run).
+ * `referenced` is referencedCheckpoints(deps), computed here when not given.
+ */
+export async function collectGarbage(deps: RetentionDeps, pair: string, keep: number, referenced?: Set<string>): Promise<RetentionResult> {
   const result: RetentionResult = { pair, keep, kept: [], removed: [], trimmed: [], objects: 0, bytes: 0 };
   const runs = await deps.store.listRuns(pair);
   // A dataset an earlier call removed is not there to keep.
@@ -53,12 +78,8 @@ export async function collectGarbage(deps: RetentionDeps, pair: string, keep: nu
   const oldestKept = kept[kept.length - 1]!.createdAt;
   const active = runs.filter((r) => !isTerminal(r.state));
 
-  // Everything the kept datasets, the newest run and the active runs point at.
-  const protectedStaging = new Set<string>();
-  for (const run of [kept[0]!, ...active]) {
-    protectedStaging.add(run.manifestObject);
-    for (const record of await deps.store.listCheckpoints(run.runId)) for (const name of checkpointObjects(record)) protectedStaging.add(name);
-  }
+  // Everything the newest and the active runs of every pair point at.
+  const protectedStaging = referenced ?? (await referencedCheckpoints(deps));
   const protectedOutput = new Set<string>();
   for (const run of [...kept, ...active]) {
     if (run.output) for (const name of await outputObjects(deps.output, run.output.manifest, run.output.report)) protectedOutput.add(name);
@@ -94,7 +115,8 @@ export async function collectGarbage(deps: RetentionDeps, pair: string, keep: nu
 /** Retention for every pair given (the CLI's `bqx gc`, the reconciler). */
 export async function collectAll(deps: RetentionDeps, pairs: readonly string[], keep: number): Promise<RetentionResult[]> {
   const results: RetentionResult[] = [];
-  for (const pair of pairs) results.push(await collectGarbage(deps, pair, keep));
+  const referenced = await referencedCheckpoints(deps);
+  for (const pair of pairs) results.push(await collectGarbage(deps, pair, keep, referenced));
   return results;
 }
 
