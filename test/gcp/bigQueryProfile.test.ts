@@ -73,7 +73,7 @@ describe('gcp/profile', () => {
     ];
     const step = (j: FakeJob) => j.options.labels?.step;
 
-    it('loads each group into an expiring scratch table and measures it there', async () => {
+    it('loads each group into a scratch table (expiring with the scratch dataset) and measures it there', async () => {
       fake.rows = (j) => {
         if (step(j) === 'profile_stats') return [{ s0_non_null: 100, s0_warm_non_null: 40, s0_min: -1, s0_max: 1, s0_mean: 0, s0_sd: 0.5, s0_inf: 0, s0_nan: 0, s0_repeats: 3, s0_longest_run: 2, s0_last_row: 89 }];
         if (step(j) === 'profile_sample') return [{ rn: 0, c0: 0.5 }, { rn: 10, c0: null }];
@@ -84,9 +84,10 @@ describe('gcp/profile', () => {
       const job: ProfileJob = { runId: RUN, pair: 'eurusd', key: 'interval_time', groups, labels: ['target_bqx45_h30'], rows: 100, warmupRows: 40, blockFrom: 35, blockRows: 20, spreadStep: 10, cuts: ['2020-01-08T00:00:00Z', '2020-01-08T01:00:00Z'] };
       const data = await warehouse.profile(job);
       const sqls = [...fake.jobs.values()].sort((a, b) => a.seq - b.seq).map((j) => j.options.query!);
+      // No OPTIONS on LOAD DATA (issue 8, 4g): the scratch dataset's default expiration covers it.
       assert.equal(
         sqls[0],
-        "LOAD DATA OVERWRITE `bqx_scratch`.`bqx_eurusd_20250101t000000_abc123__profile_g000`\nOPTIONS(expiration_timestamp=TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL 24 HOUR))\nFROM FILES(format='PARQUET', uris=['gs://bqx-output/training/eurusd/r/group-000/part-00000.parquet'])",
+        "LOAD DATA OVERWRITE `bqx_scratch`.`bqx_eurusd_20250101t000000_abc123__profile_g000`\nFROM FILES(format='PARQUET', uris=['gs://bqx-output/training/eurusd/r/group-000/part-00000.parquet'])",
       );
       assert.equal(sqls[2], renderProfileStats('bqx_scratch', 'bqx_eurusd_20250101t000000_abc123__profile_g000', ['target_bqx45_h30']).sql);
       assert.deepEqual([...fake.jobs.values()].map((j) => step(j)), ['profile_load', 'profile_load', 'profile_stats', 'profile_sample', 'profile_stats', 'profile_sample', 'profile_gaps', 'profile_cuts']);
