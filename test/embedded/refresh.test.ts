@@ -4,7 +4,6 @@
 // and its output is identical, cell for cell and in row order, to a --no-reuse full build of the
 // same window.
 
-import { DuckDBInstance, listValue } from '@duckdb/node-api';
 import assert from 'node:assert/strict';
 import { startRun } from '../../shared/chain/startRun.js';
 import { decodeRunRequest, type RunRequest } from '../../shared/chain/messages.js';
@@ -13,27 +12,13 @@ import type { Embedded } from '../../shared/runtime/embedded.js';
 import { summarise } from '../../shared/cli/summary.js';
 import { openTest, settle, testConfig } from '../helpers/embedded.js';
 import { buildMiniWarehouse } from '../helpers/miniWarehouse.js';
+import { readOutput } from '../helpers/readOutput.js';
 import { tempDir } from '../helpers/temp.js';
 
 const FEATURES = 'bqx_ml_v3_features_v2';
 const LABELS = 'bqx_ml_v3_analytics_v2';
 const SELECTED = ['agg_eurusd', 'cov_agg_eurusd_gbpusd', 'csi_mom_bqx_usd', 'mkt_regime', 'tri_agg_eur_usd_gbp'];
 const NEW_END = 1500; // minutes from 2021-03-01 00:00: into the next day, so two day shards
-
-/** Every row of the output, shards and groups put side by side, in file order. */
-async function readOutput(e: Embedded, manifestObject: string): Promise<Record<string, unknown>[]> {
-  const m = JSON.parse(Buffer.from(await e.output.read(manifestObject)).toString('utf8'));
-  const db = await DuckDBInstance.create(':memory:');
-  const c = await db.connect();
-  try {
-    const parts = m.groups.map((_: unknown, i: number) => `(SELECT * ${i ? 'EXCLUDE (interval_time)' : ''} FROM read_parquet($${i + 1}))`);
-    const rows = await c.runAndReadAll(`SELECT * FROM ${parts.join(' POSITIONAL JOIN ')}`, m.groups.map((g: { files: string[] }) => listValue(g.files)));
-    return rows.getRowObjectsJS() as Record<string, unknown>[];
-  } finally {
-    c.closeSync();
-    db.closeSync();
-  }
-}
 
 /** Appends minutes [from, NEW_END) to the label table and the pair's feature tables, as the demo's --append does. */
 async function appendMinutes(e: Embedded, from: number): Promise<void> {

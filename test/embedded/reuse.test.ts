@@ -3,7 +3,6 @@
 // A stale reuse must be impossible: a table rewritten in place with the same schema and row count
 // is extracted again, and the output carries its new values.
 
-import { DuckDBInstance, listValue } from '@duckdb/node-api';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import sinon from 'sinon';
@@ -15,24 +14,11 @@ import type { RunRecord } from '../../shared/ports.js';
 import type { Embedded } from '../../shared/runtime/embedded.js';
 import { openTest, settle, testConfig } from '../helpers/embedded.js';
 import { MINI_ROWS, buildMiniWarehouse } from '../helpers/miniWarehouse.js';
+import { readOutput } from '../helpers/readOutput.js';
 import { tempDir } from '../helpers/temp.js';
 
 const FEATURES = 'bqx_ml_v3_features_v2';
 const SELECTED = ['agg_eurusd', 'cov_agg_eurusd_gbpusd', 'csi_mom_bqx_usd', 'mkt_regime', 'tri_agg_eur_usd_gbp'];
-
-async function readOutput(e: Embedded, manifestObject: string): Promise<Record<string, unknown>[]> {
-  const m = JSON.parse(Buffer.from(await e.output.read(manifestObject)).toString('utf8'));
-  const db = await DuckDBInstance.create(':memory:');
-  const c = await db.connect();
-  try {
-    const parts = m.groups.map((_: unknown, i: number) => `(SELECT * ${i ? 'EXCLUDE (interval_time)' : ''} FROM read_parquet($${i + 1}))`);
-    const rows = await c.runAndReadAll(`SELECT * FROM ${parts.join(' POSITIONAL JOIN ')}`, m.groups.map((g: { files: string[] }) => listValue(g.files)));
-    return rows.getRowObjectsJS() as Record<string, unknown>[];
-  } finally {
-    c.closeSync();
-    db.closeSync();
-  }
-}
 
 async function groupBytes(e: Embedded, run: RunRecord): Promise<Buffer[]> {
   return Promise.all(run.output!.files.map(async (f) => Buffer.from(await e.output.read(f))));

@@ -1,7 +1,6 @@
 // Focused chain tests on a small hand-made warehouse: one window for every feature,
 // deduplication, dropped metadata, and a corrupt checkpoint.
 
-import { DuckDBInstance, listValue } from '@duckdb/node-api';
 import assert from 'node:assert/strict';
 import {promises as fs} from 'node:fs';
 import path from 'node:path';
@@ -13,21 +12,8 @@ import { InputError } from '../../shared/naming.js';
 import type { Embedded } from '../../shared/runtime/embedded.js';
 import { openTest, settle, testConfig } from '../helpers/embedded.js';
 import { MINI_ROWS, buildMiniWarehouse } from '../helpers/miniWarehouse.js';
+import { readOutput } from '../helpers/readOutput.js';
 import { tempDir } from '../helpers/temp.js';
-
-async function readOutput(e: Embedded, manifestObject: string): Promise<Record<string, unknown>[]> {
-  const m = JSON.parse(Buffer.from(await e.output.read(manifestObject)).toString('utf8'));
-  const db = await DuckDBInstance.create(':memory:');
-  const c = await db.connect();
-  try {
-    const parts = m.groups.map((_: unknown, i: number) => `(SELECT * ${i ? 'EXCLUDE (interval_time)' : ''} FROM read_parquet($${i + 1}))`);
-    const rows = await c.runAndReadAll(`SELECT * FROM ${parts.join(' POSITIONAL JOIN ')}`, m.groups.map((g: { files: string[] }) => listValue(g.files)));
-    return rows.getRowObjectsJS() as Record<string, unknown>[];
-  } finally {
-    c.closeSync();
-    db.closeSync();
-  }
-}
 
 describe('embedded chain, small warehouse', function () {
   this.timeout(120_000);
