@@ -10,6 +10,8 @@ export const OBJECT_FINALIZED = 'google.cloud.storage.object.v1.finalized';
 
 export interface PubSubMessage {
   messageId: string;
+  /** When Pub/Sub published it (ISO time, the same on every redelivery), when the event says. */
+  publishTime?: string;
   /** The message data, base64-decoded, as UTF-8 text. */
   data: string;
   attributes: Record<string, string>;
@@ -57,7 +59,15 @@ export function decodeMessagePublished(event: unknown): PubSubMessage {
     attributes[key] = value;
   }
   const messageId = typeof message.messageId === 'string' ? message.messageId : eventId(event);
-  return { messageId, data, attributes };
+  const publishTime = time(message.publishTime) ?? time(e.time);
+  return { messageId, data, attributes, ...(publishTime ? { publishTime } : {}) };
+}
+
+/** An RFC 3339 time (Pub/Sub gives up to nanoseconds) as ISO to the millisecond; undefined if it is none. */
+function time(value: unknown): string | undefined {
+  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/.test(value)) return undefined;
+  const ms = Date.parse(value.replace(/(\.\d{3})\d+/, '$1'));
+  return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
 }
 
 export function decodeObjectFinalized(event: unknown): FinalizedObject & { generation?: string } {

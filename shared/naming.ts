@@ -1,6 +1,8 @@
 // Identifier rules. Everything that reaches SQL or an object path passes through here first:
 // pairs, table and column names, run ids, features. Values never do: they go in as parameters.
 
+import { createHash } from 'node:crypto';
+
 export class InputError extends Error {
   constructor(message: string) {
     super(message);
@@ -56,14 +58,29 @@ export function validatePair(pair: unknown, currencies: readonly string[]): stri
 
 const RUN_ID = /^([a-z]{6})-(\d{8}t\d{6})-([a-z0-9]{6})$/;
 
+const RUN_ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
+
 /** Run ids carry their pair and start time, and are safe in paths, job ids and document ids. */
 export function newRunId(pair: string, now: Date, random: () => number = Math.random): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, '').toLowerCase();
-  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
   let suffix = '';
-  for (let i = 0; i < 6; i++) suffix += alphabet[Math.floor(random() * alphabet.length)];
-  return `${pair}-${stamp}-${suffix}`;
+  for (let i = 0; i < 6; i++) suffix += RUN_ID_ALPHABET[Math.floor(random() * RUN_ID_ALPHABET.length)];
+  return `${pair}-${runIdStamp(now)}-${suffix}`;
 }
+
+/**
+ * The run id a request gets, the same on every delivery of it: the pair, the time the request was
+ * published, and six characters of a digest of its message id. A redelivery after startRun died
+ * (say, between writing the manifest and creating the run) resumes that run under the same id
+ * instead of starting a second one and leaving the first one's manifest behind.
+ */
+export function requestRunId(pair: string, requestId: string, requestedAt: Date): string {
+  let n = createHash('sha256').update(`${pair}\n${requestId}`).digest().readUIntBE(0, 6);
+  let suffix = '';
+  for (let i = 0; i < 6; i++, n = Math.floor(n / RUN_ID_ALPHABET.length)) suffix += RUN_ID_ALPHABET[n % RUN_ID_ALPHABET.length];
+  return `${pair}-${runIdStamp(requestedAt)}-${suffix}`;
+}
+
+const runIdStamp = (at: Date) => at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, '').toLowerCase();
 
 export function assertRunId(runId: unknown): string {
   if (typeof runId !== 'string' || !RUN_ID.test(runId)) throw new InputError(`run id ${JSON.stringify(runId)} is not a run id`);

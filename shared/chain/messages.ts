@@ -14,6 +14,8 @@ export interface RunRequest {
   refresh?: boolean;
   /** The message's id, when it came as a message: its redeliveries carry the same id. */
   requestId?: string;
+  /** When that message was published (ISO time): with requestId, it fixes the run's id (naming.ts requestRunId). */
+  requestedAt?: string;
 }
 
 /**

@@ -2,7 +2,7 @@
 // tables, freeze them in the run manifest, and fan out one extract request per feature.
 
 import { buildManifest } from '../manifest.js';
-import { InputError, newRunId, paths } from '../naming.js';
+import { InputError, newRunId, paths, requestRunId } from '../naming.js';
 import type { RunRecord, Window } from '../ports.js';
 import type { ChainDeps } from './deps.js';
 import { attributes, type RunRequest } from './messages.js';
@@ -23,13 +23,16 @@ const MINUTE_MS = 60_000;
 export async function startRun(deps: ChainDeps, request: RunRequest): Promise<StartResult> {
   const { config, warehouse, store, clock, logger } = deps;
   const pair = request.pair;
+  // A request that came as a message gets the same run id on every delivery: a redelivery after
+  // the first one died resumes that run (or, once the run exists, returns it) and never starts a
+  // second one, so nothing the first delivery wrote lies outside a run's prefixes.
+  const requestedAt = request.requestedAt ? new Date(request.requestedAt) : undefined;
+  const runId = request.requestId && requestedAt ? requestRunId(pair, request.requestId, requestedAt) : newRunId(pair, clock.now());
   if (request.requestId) {
-    // A request redelivered after the run it started has ended (its first delivery crashed before
-    // being acknowledged) must not start a second run.
-    const last = await store.lastRun(pair);
-    if (last?.requestId === request.requestId) {
-      logger.info(`request ${request.requestId} already started run ${last.runId}; returning it`, { pair, runId: last.runId, step: 'start' });
-      return { run: last, created: false };
+    const started = (await store.getRun(runId)) ?? (await store.lastRun(pair));
+    if (started?.requestId === request.requestId) {
+      logger.info(`request ${request.requestId} already started run ${started.runId}; returning it`, { pair, runId: started.runId, step: 'start' });
+      return { run: started, created: false };
     }
   }
   let active = await store.activeRun(pair);
@@ -39,6 +42,10 @@ export async function startRun(deps: ChainDeps, request: RunRequest): Promise<St
   }
   if (active) {
     logger.info(`pair ${pair} already has an active run ${active.runId}; returning it`, { pair, runId: active.runId, step: 'start' });
+    // An earlier delivery of this request that died after writing its manifest left it under an
+    // id that will now never be a run: remove it (only this request's id can have written there).
+    const orphan = paths.manifest(runId);
+    if (request.requestId && (await deps.staging.size(orphan)) !== undefined) await deps.staging.deletePrefix(orphan);
     return { run: active, created: false };
   }
   const began = Date.now();
@@ -54,7 +61,6 @@ export async function startRun(deps: ChainDeps, request: RunRequest): Promise<St
   if (labels.rows === 0) throw new InputError(`label table ${config.labelsDataset}.${labelTableName} has no rows in [${window.start}, ${window.end})`);
 
   const now = clock.now();
-  const runId = newRunId(pair, now);
   const manifest = buildManifest({ runId, pair, createdAt: now.toISOString(), window, labelRows: labels.rows, featureCatalog, labelTable, config });
   // Reuse is decided once, here, and frozen in the manifest with the reasons for the rest.
   await fingerprintFeatures(deps, manifest, featureCatalog);
@@ -91,8 +97,9 @@ export async function startRun(deps: ChainDeps, request: RunRequest): Promise<St
   };
   const claimed = await store.createRun(record);
   if (!claimed.created) {
-    // Another request won the race for this pair; ours leaves no trace but its manifest file.
-    await deps.staging.deletePrefix(manifestObject);
+    // Another request won the race for this pair; ours leaves no trace but its manifest file. A
+    // copy of this same request winning has the same id and needs that file: it stays.
+    if (claimed.run.runId !== runId) await deps.staging.deletePrefix(manifestObject);
     return { run: claimed.run, created: false };
   }
   deps.manifests?.set(runId, manifest);

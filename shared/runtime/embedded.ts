@@ -68,7 +68,7 @@ export async function openEmbedded(config: Config, options: EmbeddedOptions): Pr
   const retry = { maxAttempts: config.maxAttempts, minBackoffMs: options.minBackoffMs ?? 200, maxBackoffMs: 5_000 };
   const topics = config.topics;
   bus.subscribe(topics.runRequests, 'startRun', handler(logger, 'start', async (m) => {
-    await startRun(deps, { ...decodeRunRequest(m.data, config.currencies), requestId: `${session}-${m.id}` });
+    await startRun(deps, { ...decodeRunRequest(m.data, config.currencies), requestId: `${session}-${m.id}`, requestedAt: m.publishTime });
   }), { concurrency: 1, ...retry });
   bus.subscribe(topics.extractRequests, 'extractFeature', handler(logger, 'extract', async (m) => {
     await extractFeature(deps, decodeExtractRequest(m.data));

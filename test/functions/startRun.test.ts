@@ -5,6 +5,7 @@ import request from 'supertest';
 import sinon from 'sinon';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { failRun } from '../../shared/chain/runs.js';
+import { paths, requestRunId } from '../../shared/naming.js';
 import { ceHeaders, errors, FEATURES, push, pushBody, pushPath, storageData, storageSource, FINALIZED, STAGING_BUCKET, type Fixture, fixtureHooks } from './fixtures.js';
 
 const TOPIC = 'bqx-run-requests';
@@ -56,6 +57,50 @@ describe('functions/startRun (contract)', function () {
     await push('startRun', TOPIC, 'eurusd').expect(204);
     const second = await fx.store.activeRun('eurusd');
     assert.ok(second && second.runId !== first.runId);
+  });
+
+  it('resumes the same run when the request is delivered again after startRun died between writing the manifest and creating the run', async () => {
+    const body = pushBody('eurusd');
+    const createRun = fx.store.createRun.bind(fx.store);
+    let died = false;
+    sandbox.replace(fx.store, 'createRun', async (run) => {
+      if (!died) {
+        died = true;
+        throw new Error('instance died after writing the manifest');
+      }
+      return createRun(run);
+    });
+    sandbox.stub(console, 'error');
+    await request(getTestServer('startRun')).post(pushPath(TOPIC)).send(body).expect(500);
+    await request(getTestServer('startRun')).post(pushPath(TOPIC)).send(body).expect(204);
+    const run = (await fx.store.activeRun('eurusd'))!;
+    // The id is the request's (its message id and publish time): the first delivery's manifest is this run's.
+    assert.equal(run.runId, requestRunId('eurusd', body.message.messageId, new Date(body.message.publishTime)));
+    assert.equal(run.requestId, body.message.messageId);
+    assert.deepEqual((await fx.staging.list('runs/')).map((o) => o.name), [paths.manifest(run.runId)]);
+    assert.equal(fx.bus.on(fx.deps.config.topics.extractRequests).length, FEATURES.length);
+  });
+
+  it('removes the manifest a died delivery left when, by its redelivery, another request\'s run holds the pair', async () => {
+    const body = pushBody('eurusd');
+    const createRun = fx.store.createRun.bind(fx.store);
+    let died = false;
+    sandbox.replace(fx.store, 'createRun', async (run) => {
+      if (!died) {
+        died = true;
+        throw new Error('instance died after writing the manifest');
+      }
+      return createRun(run);
+    });
+    sandbox.stub(console, 'error');
+    await request(getTestServer('startRun')).post(pushPath(TOPIC)).send(body).expect(500);
+    const orphan = paths.manifest(requestRunId('eurusd', body.message.messageId, new Date(body.message.publishTime)));
+    assert.notEqual(await fx.staging.size(orphan), undefined);
+    await push('startRun', TOPIC, 'eurusd').expect(204);
+    const other = (await fx.store.activeRun('eurusd'))!;
+    await request(getTestServer('startRun')).post(pushPath(TOPIC)).send(body).expect(204);
+    assert.equal((await fx.store.activeRun('eurusd'))?.runId, other.runId);
+    assert.deepEqual((await fx.staging.list('runs/')).map((o) => o.name), [paths.manifest(other.runId)]);
   });
 
   const rejected: [string, () => request.Test, RegExp][] = [

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { InputError, allPairs, assertIdentifier, assertRunId, newRunId, parseStagingObject, paths, quoteIdent, validatePair } from '../../shared/naming.js';
+import { InputError, allPairs, assertIdentifier, assertRunId, newRunId, parseStagingObject, requestRunId, paths, quoteIdent, validatePair } from '../../shared/naming.js';
 import { loadConfig } from '../../shared/config.js';
 
 const currencies = loadConfig({}).currencies;
@@ -37,6 +37,18 @@ describe('identifier rules', () => {
     assert.equal(id, 'eurusd-20260102t030405-ssssss');
     assert.equal(assertRunId(id), id);
     assert.throws(() => assertRunId('eurusd-2026/../x'), InputError);
+  });
+
+  it('gives a request the same run id on every delivery: its pair, publish time and a digest of its message id', () => {
+    const at = new Date('2026-01-02T03:04:05.678Z');
+    const id = requestRunId('eurusd', 'session-17', at);
+    assert.match(id, /^eurusd-20260102t030405-[a-z0-9]{6}$/);
+    assert.equal(assertRunId(id), id);
+    assert.equal(requestRunId('eurusd', 'session-17', new Date(at)), id);
+    const others = new Set(['session-18', 'session-170', '17', 'other-17'].map((r) => requestRunId('eurusd', r, at)));
+    assert.equal(others.size, 4);
+    assert.ok(!others.has(id));
+    assert.notEqual(requestRunId('gbpusd', 'session-17', at).slice(7), id.slice(7), 'the pair is part of the digest');
   });
 
   it('builds object paths from validated parts only, and parses staging names back', () => {
