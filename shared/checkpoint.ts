@@ -53,10 +53,17 @@ export async function readFooter(store: ObjectStore, name: string): Promise<{ me
   };
   // A footer is rarely over 512 KiB even at 232 columns; hyparquet fetches more if it is.
   // Loaded on first use: the CLI's quick commands import this module but never read a footer.
-  const { parquetMetadataAsync } = await import('hyparquet');
+  const { parquetMetadataAsync } = await loadHyparquet();
   const metadata = await parquetMetadataAsync(buffer, { initialFetchSize: Math.min(size, 1 << 19) });
   return { metadata, bytes: size };
 }
+
+/**
+ * The one import of hyparquet, kept: a dynamic import resolves the module again on every call, and
+ * under tsx (npm start, the tests) that is a round trip to the loader thread, once per footer.
+ */
+let hyparquet: Promise<typeof import('hyparquet')> | undefined;
+const loadHyparquet = () => (hyparquet ??= import('hyparquet'));
 
 function columnType(element: FileMetaData['schema'][number]): string {
   const logical = element.logical_type;

@@ -20,11 +20,14 @@ export const datasetFile = {
   html: (pair: string, runId: string) => `${paths.outputDir(pair, runId)}report.html`,
 };
 
+/** The page renderer, imported on first use and kept (a dynamic import resolves the module again on every call). */
+let reportHtml: Promise<typeof import('../profile/html.js')> | undefined;
+
 export async function writeDatasetExtras(deps: ChainDeps, run: RunRecord, manifest: ManifestView, report: RunReport, quality: Quality): Promise<void> {
   const shards = Array.isArray(manifest.shards) && manifest.shards.length > 0 ? manifest.shards : [{ index: 0, rows: manifest.rows }];
   const folds = foldsFile(quality.folds, quality.cutRows, shards);
   await deps.output.write(datasetFile.folds(run.pair, run.runId), JSON.stringify(folds, null, 1), { contentType: 'application/json' });
-  const { renderReportHtml } = await import('../profile/html.js');
+  const { renderReportHtml } = await (reportHtml ??= import('../profile/html.js'));
   const html = await renderReportHtml({ report, run, gates: quality.gates, folds: folds.folds.length });
   await deps.output.write(datasetFile.html(run.pair, run.runId), html, { contentType: 'text/html' });
 }

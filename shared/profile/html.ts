@@ -17,16 +17,27 @@ export interface HtmlInput {
 
 const esc = (text: unknown) => String(text).replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
+/** Vega and Vega-Lite, imported once (a dynamic import resolves the module again on every call). */
+let renderers: Promise<[typeof import('vega'), typeof import('vega-lite')]> | undefined;
+
 /** A Vega-Lite spec rendered to an SVG string (no canvas: text is measured by estimate). */
 async function svg(spec: Record<string, unknown>): Promise<string> {
-  const vega = await import('vega');
-  const vl = await import('vega-lite');
-  const compiled = vl.compile(spec as never).spec;
-  const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
-  const out = await view.toSVG();
-  view.finalize();
+  // The same spec renders the same SVG: a few recent ones are kept (the fault sweep writes the
+  // same report hundreds of times, and rendering is most of what a simulated run costs).
+  const key = JSON.stringify(spec);
+  let out = rendered.get(key);
+  if (out === undefined) {
+    const [vega, vl] = await (renderers ??= Promise.all([import('vega'), import('vega-lite')]));
+    const compiled = vl.compile(spec as never).spec;
+    const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
+    out = await view.toSVG();
+    view.finalize();
+    rendered.set(key, out);
+    if (rendered.size > 16) rendered.delete(rendered.keys().next().value!);
+  }
   return out;
 }
+const rendered = new Map<string, string>();
 
 /** Null share and coverage per feature family (the table name's first token), cells weighted. */
 export function familyRows(report: RunReport): { family: string; measure: string; share: number }[] {
