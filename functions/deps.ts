@@ -10,15 +10,22 @@ import { loadConfig } from '../shared/config.js';
 import { errorMessage, jsonLogger, systemClock } from '../shared/log.js';
 
 let deps: Promise<ChainDeps> | undefined;
+let perInvocation: (() => ChainDeps) | undefined;
 
 export function chainDeps(): Promise<ChainDeps> {
+  if (perInvocation) return Promise.resolve(perInvocation());
   deps ??= build();
   return deps;
 }
 
-/** Replaces the dependencies of every entry point in this process; undefined builds them again from the environment. */
-export function setDeps(replacement: ChainDeps | undefined): void {
-  deps = replacement ? Promise.resolve(replacement) : undefined;
+/**
+ * Replaces the dependencies of every entry point in this process; undefined builds them again from
+ * the environment. A function is called once per invocation: the emulator fault sweep gives each
+ * invocation ports of its own, so a crash planned there kills that invocation and no other.
+ */
+export function setDeps(replacement: ChainDeps | (() => ChainDeps) | undefined): void {
+  perInvocation = typeof replacement === 'function' ? replacement : undefined;
+  deps = replacement && typeof replacement !== 'function' ? Promise.resolve(replacement) : undefined;
 }
 
 async function build(): Promise<ChainDeps> {

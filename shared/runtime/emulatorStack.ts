@@ -153,8 +153,9 @@ export async function startEmulatorStack(config: Config, options: StackOptions):
 /**
  * Eventarc's part: each finalized staging object as a binary-mode CloudEvent POSTed to
  * checkpointLanded, with a few in flight at once, retried with backoff until acknowledged (2xx).
+ * Also used by the emulator fault sweep (test/sweep/emulatorWorld.ts).
  */
-class FinalizeDelivery {
+export class FinalizeDelivery {
   private readonly abort = new AbortController();
   private readonly retries = new Set<NodeJS.Timeout>();
   private readonly queue: { object: FinalizedObject; id: string; attempt: number }[] = [];
@@ -167,6 +168,11 @@ class FinalizeDelivery {
     // Like a Cloud Storage generation: microseconds since the epoch, unique per write.
     this.queue.push({ object, id: String(Date.now() * 1000 + (this.sequence++ % 1000)), attempt: 1 });
     this.pump();
+  }
+
+  /** Events still queued, in flight or waiting to be retried. */
+  get busy(): boolean {
+    return this.running > 0 || this.queue.length > 0 || this.retries.size > 0;
   }
 
   close(): void {

@@ -203,6 +203,11 @@ export class PubSubEmulatorAdmin {
     });
   }
 
+  /** Deletes a subscription: the emulator stops pushing (and retrying) its messages. */
+  async deleteSubscription(name: string): Promise<void> {
+    await this.call('DELETE', `subscriptions/${name}`);
+  }
+
   async publish(topic: string, data: string, attributes: Record<string, string> = {}): Promise<string> {
     const body = await this.call('POST', `topics/${topic}:publish`, { messages: [{ data: Buffer.from(data, 'utf8').toString('base64'), attributes }] });
     const ids = (body as { messageIds?: unknown }).messageIds;
@@ -218,9 +223,9 @@ export class PubSubEmulatorAdmin {
     return received.map((r) => ({ data: Buffer.from(r.message.data ?? '', 'base64').toString('utf8'), attributes: r.message.attributes ?? {} }));
   }
 
-  private async call(method: 'PUT' | 'POST', path: string, body: unknown): Promise<unknown> {
+  private async call(method: 'PUT' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<unknown> {
     const url = `http://${this.emulator.host}/v1/projects/${this.emulator.project}/${path}`;
-    const response = await fetch(url, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
+    const response = await fetch(url, { method, headers: { 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }), signal: AbortSignal.timeout(30_000) });
     const text = await response.text();
     if (!response.ok) throw new Error(`Pub/Sub emulator ${method} ${path}: ${response.status} ${text.slice(0, 200)}`);
     return text ? JSON.parse(text) : {};

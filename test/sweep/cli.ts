@@ -7,7 +7,8 @@ import { baseline, crashedRun, exhaustive, randomized, schedule, sortOut, violat
 import { ORDERLY, Simulation } from './simulation.js';
 import { openBase, SHAPES, type StoreKind } from './world.js';
 
-const usage = `usage: npm run sweep -- [--schedules N] [--seed S] [--crash before:K|after:K] [--shape compact|wide] [--stores memory|files] [--json]`;
+const usage = `usage: npm run sweep -- [--schedules N] [--seed S] [--crash before:K|after:K] [--shape compact|wide] [--stores memory|files] [--json]
+       npm run sweep -- --emulators [--points N] [--json]`;
 
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -19,6 +20,8 @@ async function main(argv: string[]): Promise<number> {
       shape: { type: 'string', default: 'compact' },
       stores: { type: 'string', default: 'memory' },
       json: { type: 'boolean', default: false },
+      emulators: { type: 'boolean', default: false },
+      points: { type: 'string', default: '24' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -36,6 +39,7 @@ async function main(argv: string[]): Promise<number> {
   const crash = values.crash === undefined ? undefined : /^(before|after):(\d+)$/.exec(values.crash);
   if (values.crash !== undefined && !crash) throw new UsageError(`--crash ${JSON.stringify(values.crash)} must be before:K or after:K`);
   const schedules = whole(values.schedules, '--schedules');
+  if (values.emulators) return onEmulators(whole(values.points, '--points'), values.json);
 
   const began = Date.now();
   // On a terminal a counter; otherwise (a log, a CI) a line now and then, so a long sweep shows it is alive.
@@ -100,6 +104,26 @@ function print(result: SweepResult, json: boolean, stats: object): void {
     const cases = result.known.filter((k) => k.known === why).map((k) => k.case);
     console.log(`KNOWN ${why}\n  ${cases.length} case(s): ${cases.slice(0, 8).join(', ')}${cases.length > 8 ? ', ...' : ''}`);
   }
+}
+
+/** The sweep on the emulators (emulatorSweep.ts); exit 0 also when skipped, which it says. */
+async function onEmulators(points: number, json: boolean): Promise<number> {
+  // Loaded only here: it serves the functions and brings in the Google Cloud clients.
+  const { emulatorSweep } = await import('./emulatorSweep.js');
+  const result = await emulatorSweep(points, (done, total) => process.stderr.write(`${new Date().toISOString()} emulator cases ${done}/${total}\n`));
+  if (!result) return 0;
+  if (json) {
+    console.log(JSON.stringify({ crashPoints: result.crashPoints, pairsTogether: result.pairsTogether, violations: result.violations, crashed: result.crashed, reconcilerCalls: result.reconcilerCalls, ms: result.ms }));
+  } else {
+    console.log(`crash points on the emulators          ${result.crashPoints}`);
+    console.log(`pairs at once on the emulators         ${result.pairsTogether}`);
+    console.log(`violations                             ${result.violations.length}`);
+    console.log(`reconciler calls                       ${result.reconcilerCalls}`);
+    console.log(`time                                   ${(result.ms / 1000).toFixed(1)} s`);
+    console.log(`crashed at                             ${result.crashed.join(', ')}`);
+    for (const v of result.violations) console.log(describe(v));
+  }
+  return result.violations.length > 0 ? 1 : 0;
 }
 
 function describe(v: Violation): string {

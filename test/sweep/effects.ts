@@ -32,7 +32,12 @@ interface Instance {
   dead: boolean;
 }
 
-export class Effects {
+/** Where a wrapped port reports its side effects: the Effects of a run, or one instance of it (Effects.scoped). */
+export interface EffectSink {
+  effect<T>(kind: string, what: string, body: () => Promise<T>): Promise<T>;
+}
+
+export class Effects implements EffectSink {
   readonly log: Effect[] = [];
   readonly crashes: { n: number; when: CrashWhen; kind: string; in: string }[] = [];
   private plan = new Map<number, CrashWhen>();
@@ -60,7 +65,19 @@ export class Effects {
   }
 
   async effect<T>(kind: string, what: string, body: () => Promise<T>): Promise<T> {
-    const instance = this.current;
+    return this.effectIn(this.current, kind, what, body);
+  }
+
+  /**
+   * A handler instance of its own, for runtimes where handlers overlap (the emulator stack serves
+   * several requests at once): effects made through it belong to it, whatever else is running.
+   */
+  scoped(label: string): EffectSink {
+    const instance: Instance = { label, dead: false };
+    return { effect: (kind, what, body) => this.effectIn(instance, kind, what, body) };
+  }
+
+  private async effectIn<T>(instance: Instance | undefined, kind: string, what: string, body: () => Promise<T>): Promise<T> {
     if (instance?.dead) throw new CrashError(`${instance.label} already crashed: ${kind} ${what} never happens`);
     const n = this.log.length + 1;
     const label = instance?.label ?? 'outside';
@@ -79,7 +96,7 @@ export class Effects {
   }
 }
 
-export function effectfulStore(store: ObjectStore, effects: Effects, name: string): ObjectStore {
+export function effectfulStore(store: ObjectStore, effects: EffectSink, name: string): ObjectStore {
   return {
     get bucket() {
       return store.bucket;
@@ -94,7 +111,7 @@ export function effectfulStore(store: ObjectStore, effects: Effects, name: strin
   };
 }
 
-export function effectfulRunStore(store: RunStore, effects: Effects): RunStore {
+export function effectfulRunStore(store: RunStore, effects: EffectSink): RunStore {
   return {
     createRun: (run: RunRecord) => effects.effect('run.create', run.runId, () => store.createRun(run)),
     getRun: (runId) => store.getRun(runId),
@@ -113,7 +130,7 @@ export function effectfulRunStore(store: RunStore, effects: Effects): RunStore {
 }
 
 /** Each message of a batch is its own effect: a batch can be cut short by a crash. */
-export function effectfulBus(bus: MessageBus, effects: Effects): MessageBus {
+export function effectfulBus(bus: MessageBus, effects: EffectSink): MessageBus {
   const publish = (topic: string, data: unknown, attributes?: Record<string, string>) =>
     effects.effect('publish', `${topic} ${attributes?.feature ?? attributes?.runId ?? ''}`.trim(), () => bus.publish(topic, data, attributes));
   return {
@@ -126,7 +143,7 @@ export function effectfulBus(bus: MessageBus, effects: Effects): MessageBus {
   };
 }
 
-export function effectfulWarehouse(warehouse: Warehouse, effects: Effects): Warehouse {
+export function effectfulWarehouse(warehouse: Warehouse, effects: EffectSink): Warehouse {
   return {
     listTables: (dataset) => warehouse.listTables(dataset),
     dataVersions: (dataset, tables) => warehouse.dataVersions(dataset, tables),

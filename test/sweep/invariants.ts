@@ -14,6 +14,7 @@ import path from 'node:path';
 import { reuseIndex, type IndexEntry } from '../../shared/chain/reuse.js';
 import { paths } from '../../shared/naming.js';
 import type { RunRecord } from '../../shared/ports.js';
+import type { ObjectStore, RunStore } from '../../shared/ports.js';
 import type { Inventory, World } from './world.js';
 
 export interface Baseline {
@@ -25,6 +26,22 @@ export interface Baseline {
   effects: string[];
 }
 
+/** What the checks look at: a world of the embedded sweep, or a run on the emulator stack (emulatorWorld.ts). */
+export interface Observed {
+  staging: ObjectStore;
+  output: ObjectStore;
+  store: RunStore;
+  inventory(): Promise<Inventory>;
+  /** Every event published on the run-events topic so far, decoded. */
+  runEvents(): Promise<RunEventSeen[]>;
+}
+
+export interface RunEventSeen {
+  runId: string;
+  status: string;
+  landed: number;
+}
+
 interface OutputManifest {
   rows: number;
   columns: number;
@@ -32,7 +49,7 @@ interface OutputManifest {
 }
 
 /** A digest of the output's parquet bytes, group by group, and its shape. */
-export async function outputOf(world: World, run: RunRecord): Promise<{ digest: string; rows: number; columns: number }> {
+export async function outputOf(world: Pick<Observed, 'output'>, run: RunRecord): Promise<{ digest: string; rows: number; columns: number }> {
   const store = world.output;
   const manifest = JSON.parse(Buffer.from(await store.read(run.output!.manifest)).toString('utf8')) as OutputManifest;
   const hash = createHash('sha256');
@@ -46,13 +63,13 @@ export async function outputOf(world: World, run: RunRecord): Promise<{ digest: 
 export async function baselineOf(world: World, run: RunRecord | undefined): Promise<Baseline> {
   if (run?.state !== 'succeeded') throw new Error(`the fault-free run did not succeed: ${run ? `${run.state}: ${run.error}` : 'it never started'}`);
   const out = await outputOf(world, run);
-  const problems = await checkRun(world, run, { ...out, expected: run.expected, effects: [] });
+  const problems = await checkRun(world, run, out);
   if (problems.length > 0) throw new Error(`the fault-free run breaks the invariants: ${problems.join('; ')}`);
   return { ...out, expected: run.expected, effects: world.effects.log.map((e) => e.kind) };
 }
 
 /** The invariants; each problem is one line naming what broke. */
-export async function checkRun(world: World, run: RunRecord | undefined, baseline: Baseline): Promise<string[]> {
+export async function checkRun(world: Observed, run: RunRecord | undefined, baseline: Pick<Baseline, 'digest' | 'rows' | 'columns'>): Promise<string[]> {
   if (!run) return ['no run was ever created'];
   const problems: string[] = [];
   const { runId, pair } = run;
@@ -72,7 +89,7 @@ export async function checkRun(world: World, run: RunRecord | undefined, baselin
   const features = new Set(records.map((r) => r.feature));
   if (records.length !== run.expected || features.size !== run.expected) problems.push(`${records.length} checkpoint records for ${features.size} features, expected ${run.expected}`);
 
-  const events = (world.embedded.bus.published.get(world.config.topics.runEvents) ?? []).map((m) => JSON.parse(m.data) as { runId: string; status: string; landed: number });
+  const events = await world.runEvents();
   const own = events.filter((e) => e.runId === runId);
   // At least once: a crash between publishing the event and recording that it went out sends it
   // again, the same event; consumers key on the run id. Never zero, never two different ones.
@@ -92,7 +109,7 @@ export async function checkRun(world: World, run: RunRecord | undefined, baselin
  * reused), with exactly that record's files, all under the run's prefix and of the sizes indexed.
  * An entry pointing anywhere else would make a later run reuse files that are not a checkpoint.
  */
-async function indexProblems(world: World, inventory: Inventory, run: RunRecord): Promise<{ problems: string[]; valid: Set<string> }> {
+async function indexProblems(world: Observed, inventory: Inventory, run: RunRecord): Promise<{ problems: string[]; valid: Set<string> }> {
   const problems: string[] = [];
   const valid = new Set<string>();
   const names = inventory.staging.filter((n) => n.startsWith('checkpoints/index/'));

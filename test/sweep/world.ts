@@ -19,7 +19,7 @@ import { allPairs } from '../../shared/naming.js';
 import { TERMINAL_STATES, type ObjectStore, type RunRecord, type RunStore } from '../../shared/ports.js';
 import { openEmbedded, STAGING_NOTIFICATIONS, type Embedded } from '../../shared/runtime/embedded.js';
 import { CrashError, Effects, effectfulBus, effectfulRunStore, effectfulStore, effectfulWarehouse } from './effects.js';
-import { filesUnder } from './invariants.js';
+import { filesUnder, type Observed, type RunEventSeen } from './invariants.js';
 import { MemoryRunStore, NotifyingMemoryStore } from './memoryPorts.js';
 import { SharedWarehouse } from './replayWarehouse.js';
 import type { Simulation } from './simulation.js';
@@ -68,6 +68,9 @@ export const ALL_PAIRS: SweepShape = {
   },
 };
 
+/** Four pairs of the ALL_PAIRS shape: what the sweep plays on the emulators (emulatorWorld.ts), small enough for a run in seconds. */
+export const FOUR_PAIRS: SweepShape = { ...ALL_PAIRS, pairs: ['eurusd', 'gbpusd', 'audusd', 'usdjpy'] };
+
 export const SHAPES: Record<string, SweepShape> = { compact: COMPACT, wide: WIDE };
 
 /** What every world of a sweep shares: the demo warehouse, built once, and its folder. */
@@ -115,7 +118,7 @@ export interface Inventory {
   store: string[];
 }
 
-export interface World {
+export interface World extends Observed {
   embedded: Embedded;
   /** The unwrapped stores, for the checks. */
   staging: ObjectStore;
@@ -208,6 +211,7 @@ export async function openWorld(base: Base, sim: Simulation): Promise<World> {
 
   return {
     embedded, staging, output, store, inventory, config, effects, sim, home, actions, settle, runPairs,
+    runEvents: async () => (bus.published.get(config.topics.runEvents) ?? []).map((m) => JSON.parse(m.data) as RunEventSeen),
     runPair: async (pair) => (await runPairs([pair])).get(pair),
     async close() {
       await embedded.close();

@@ -1,0 +1,78 @@
+// `npm run sweep -- --emulators [--points N]`: the fault sweep through the deployed functions on
+// the Pub/Sub and Firestore emulators (emulatorWorld.ts): N crash points (24 by default) of a run
+// of eurusd, each checked with the embedded sweep's invariants against the embedded fault-free run,
+// then four pairs at once, each checked against its solo run. `npm test` plays 6 of the points
+// and the four pairs (emulators.test.ts).
+
+import { emulatorsMissing } from '../../shared/runtime/emulators.js';
+import { emulatorSample } from './emulatorSample.js';
+import { crashedOnEmulators, openBed, playOnEmulators } from './emulatorWorld.js';
+import { outputOf } from './invariants.js';
+import { ORDERLY, Simulation } from './simulation.js';
+import { baseline, type Violation } from './sweep.js';
+import { togetherProblems } from './together.js';
+import { FOUR_PAIRS, openBase, openWorld } from './world.js';
+
+export interface EmulatorSweepResult {
+  crashPoints: number;
+  pairsTogether: number;
+  violations: Violation[];
+  /** What each crash point hit, as it happened: `before 17 (run.claim)`. */
+  crashed: string[];
+  reconcilerCalls: number;
+  ms: number;
+}
+
+/** Undefined (having printed SKIPPED and why) where the emulators cannot run. */
+export async function emulatorSweep(points: number, progress: (done: number, total: number) => void): Promise<EmulatorSweepResult | undefined> {
+  const missing = await emulatorsMissing();
+  if (missing) {
+    console.log(`SKIPPED: the fault sweep on the emulators because ${missing}`);
+    return undefined;
+  }
+  const began = Date.now();
+  const base = await openBase(FOUR_PAIRS);
+  try {
+    const reference = await baseline(base);
+    const bed = await openBed();
+    if (!bed) return undefined;
+    try {
+      const result: EmulatorSweepResult = { crashPoints: 0, pairsTogether: 0, violations: [], crashed: [], reconcilerCalls: 0, ms: 0 };
+      const sample = emulatorSample(reference.effects, points);
+      for (const point of sample) {
+        const c = await crashedOnEmulators(bed, base, reference, point);
+        result.crashPoints++;
+        result.reconcilerCalls += c.reconciled;
+        result.crashed.push(`${point.when} ${point.n} (${c.crashed.map((x) => x.kind).join(', ') || 'none'})`);
+        if (c.problems.length > 0) result.violations.push({ case: `emulators: crash ${point.when} effect ${point.n}`, replay: `npm run sweep -- --emulators --points ${points}`, problems: c.problems });
+        progress(result.crashPoints, sample.length + 1);
+      }
+      const solo = new Map<string, string>();
+      for (const pair of FOUR_PAIRS.pairs) {
+        const world = await openWorld(base, new Simulation(1, ORDERLY));
+        try {
+          const run = await world.runPair(pair);
+          if (run?.state !== 'succeeded') throw new Error(`the solo run of ${pair} did not succeed: ${run?.error}`);
+          solo.set(pair, (await outputOf(world, run)).digest);
+        } finally {
+          await world.close();
+        }
+      }
+      const together = await playOnEmulators(bed, base, FOUR_PAIRS.pairs);
+      try {
+        const problems = await togetherProblems(together, together.runs, solo);
+        result.pairsTogether = FOUR_PAIRS.pairs.length;
+        if (problems.length > 0) result.violations.push({ case: `emulators: ${FOUR_PAIRS.pairs.length} pairs at once`, replay: 'npm run sweep -- --emulators', problems });
+      } finally {
+        await together.close();
+      }
+      progress(sample.length + 1, sample.length + 1);
+      result.ms = Date.now() - began;
+      return result;
+    } finally {
+      await bed.close();
+    }
+  } finally {
+    await base.close();
+  }
+}

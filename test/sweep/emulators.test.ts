@@ -1,0 +1,81 @@
+// The fault sweep through the deployed entry points on the real Pub/Sub and Firestore emulators
+// (emulatorWorld.ts; skipped, saying so, without gcloud/java): a sample of crash points, each a
+// run crashed just before or after one side effect and recovered by Pub/Sub's redelivery, the
+// finalize delivery's retries and the reconciler over HTTP, checked with the embedded sweep's
+// invariants against the embedded fault-free run; then four pairs at once, each equal to its solo
+// run. `npm run sweep -- --emulators` plays a larger sample (README, "Fault sweep").
+
+import assert from 'node:assert/strict';
+import { emulatorsMissing } from '../../shared/runtime/emulators.js';
+import { sharedBase } from './bases.js';
+import { emulatorSample } from './emulatorSample.js';
+import { crashedOnEmulators, openBed, playOnEmulators, type Bed } from './emulatorWorld.js';
+import { outputOf, type Baseline } from './invariants.js';
+import { ORDERLY, Simulation } from './simulation.js';
+import { baseline } from './sweep.js';
+import { togetherProblems } from './together.js';
+import { FOUR_PAIRS, openWorld, type Base } from './world.js';
+
+/** Crash points in `npm test`; the CLI's --emulators plays more (cli.ts). */
+const POINTS = 6;
+
+describe('fault sweep on the emulators: the deployed functions on Pub/Sub and Firestore', function () {
+  this.timeout(600_000);
+  let bed: Bed | undefined;
+  let base: Base;
+  let reference: Baseline;
+  before(async function () {
+    const missing = await emulatorsMissing();
+    if (missing) {
+      console.log(`SKIPPED: the fault sweep on the emulators because ${missing}`);
+      return this.skip();
+    }
+    base = await sharedBase(FOUR_PAIRS);
+    reference = await baseline(base);
+    bed = await openBed();
+    if (!bed) return this.skip(); // startEmulator printed SKIPPED with the reason
+  });
+  after(async () => {
+    await bed?.close();
+  });
+
+  it(`crashes ${POINTS} side effects of a run through the deployed functions: each recovers, output byte-identical to the fault-free run, 0 violations`, async () => {
+    const began = Date.now();
+    const failures: string[] = [];
+    const crashed: string[] = [];
+    for (const point of emulatorSample(reference.effects, POINTS)) {
+      const c = await crashedOnEmulators(bed!, base, reference, point);
+      crashed.push(`${point.when} ${point.n} (${c.crashed.map((x) => x.kind).join(', ') || 'none'})`);
+      if (c.problems.length > 0) failures.push(`crash ${point.when} effect ${point.n}: ${c.problems.join('; ')}`);
+    }
+    console.log(`      ${POINTS} crash points on the emulators in ${((Date.now() - began) / 1000).toFixed(1)} s: ${failures.length} violations; crashed ${crashed.join(', ')}`);
+    assert.deepEqual(failures, []);
+  });
+
+  it('runs four pairs at once on the emulator stack: each identical to its solo run, one run and one merge per pair', async () => {
+    const solo = new Map<string, string>();
+    for (const pair of FOUR_PAIRS.pairs) {
+      const world = await openWorld(base, new Simulation(1, ORDERLY));
+      try {
+        const run = (await world.runPair(pair))!;
+        assert.equal(run.state, 'succeeded', `${pair} solo: ${run.error}`);
+        solo.set(pair, (await outputOf(world, run)).digest);
+      } finally {
+        await world.close();
+      }
+    }
+    const world = await playOnEmulators(bed!, base, FOUR_PAIRS.pairs);
+    try {
+      assert.deepEqual(await togetherProblems(world, world.runs, solo), []);
+      // The same check, shown failing: one byte of one pair's dataset changed.
+      const run = world.runs.get('gbpusd')!;
+      const file = run.output!.files[0]!;
+      const bytes = new Uint8Array(await world.output.read(file));
+      bytes[bytes.length >> 1]! ^= 1;
+      await world.output.write(file, bytes);
+      assert.deepEqual(await togetherProblems(world, world.runs, solo), ["gbpusd: output differs from its solo run's"]);
+    } finally {
+      await world.close();
+    }
+  });
+});
