@@ -81,6 +81,23 @@ describe('functions/startRun (contract)', function () {
     assert.equal(fx.bus.on(fx.deps.config.topics.extractRequests).length, FEATURES.length);
   });
 
+  it('names the run after the publish time Pub/Sub gives (to the nanosecond), or the CloudEvent time without one', async () => {
+    const body = pushBody('eurusd');
+    body.message.publishTime = '2026-01-02T03:04:05.123456789Z';
+    await request(getTestServer('startRun')).post(pushPath(TOPIC)).send(body).expect(204);
+    const run = (await fx.store.activeRun('eurusd'))!;
+    assert.equal(run.runId, requestRunId('eurusd', body.message.messageId, new Date('2026-01-02T03:04:05.123Z')));
+    await failRun(fx.deps, run.runId, 'ended for the test');
+    const bare = pushBody('eurusd');
+    const { publishTime: _dropped, ...message } = bare.message;
+    await request(getTestServer('startRun'))
+      .post('/')
+      .set({ ...ceHeaders('google.cloud.pubsub.topic.v1.messagePublished', `//pubsub.googleapis.com/projects/demo-bqx/topics/${TOPIC}`), 'ce-time': '2026-02-03T04:05:06Z' })
+      .send({ ...bare, message })
+      .expect(204);
+    assert.equal((await fx.store.activeRun('eurusd'))?.runId, requestRunId('eurusd', message.messageId, new Date('2026-02-03T04:05:06Z')));
+  });
+
   it('removes the manifest a died delivery left when, by its redelivery, another request\'s run holds the pair', async () => {
     const body = pushBody('eurusd');
     const createRun = fx.store.createRun.bind(fx.store);

@@ -58,7 +58,7 @@ export async function emulatorSweep(points: number, progress: (done: number, tot
           await world.close();
         }
       }
-      const together = await playOnEmulators(bed, base, FOUR_PAIRS.pairs);
+      const together = await playOnEmulators(bed, base, FOUR_PAIRS.pairs, [], { viaApi: true });
       try {
         const problems = await togetherProblems(together, together.runs, solo);
         result.pairsTogether = FOUR_PAIRS.pairs.length;

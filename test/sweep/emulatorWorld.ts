@@ -110,11 +110,13 @@ export interface EmulatorWorld extends Observed {
   runs: Map<string, RunRecord | undefined>;
   /** How many times the reconciler was called. */
   reconciled: number;
+  /** The message id of each pair's run request. */
+  requests: Map<string, string>;
   close(): Promise<void>;
 }
 
 /** Requests runs of `pairs` at once on a fresh project of the bed, crashed as planned, and drives them to their end. */
-export async function playOnEmulators(bed: Bed, base: Base, pairs: string[], crashes: { n: number; when: CrashWhen }[] = []): Promise<EmulatorWorld> {
+export async function playOnEmulators(bed: Bed, base: Base, pairs: string[], crashes: { n: number; when: CrashWhen }[] = [], options: { viaApi?: boolean } = {}): Promise<EmulatorWorld> {
   const project = bed.nextProject();
   const home = mkdtempSync(path.join(base.dir, 'emulators-'));
   const staging = new FolderObjectStore(path.join(home, 'staging'), 'staging');
@@ -157,7 +159,17 @@ export async function playOnEmulators(bed: Bed, base: Base, pairs: string[], cra
 
     // The user's requests go straight onto the topic: they are not side effects of the runs.
     const published = Date.now();
-    for (const pair of pairs) await admin.publish(config.topics.runRequests, pair, { pair });
+    const requests = new Map<string, string>();
+    for (const pair of pairs) {
+      if (!options.viaApi) requests.set(pair, await admin.publish(config.topics.runRequests, pair, { pair }));
+      else {
+        // POST /runs publishes the request for startRun (its publish is the API invocation's side effect).
+        const response = await fetch(`${bed.urls.pipelineApi}/runs`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: pair });
+        const answer = (await response.json()) as { messageId?: string; error?: string };
+        if (response.status !== 202 || !answer.messageId) throw new Error(`POST /runs ${pair}: ${response.status} ${answer.error ?? ''}`);
+        requests.set(pair, answer.messageId);
+      }
+    }
     // Until the first push arrives, nothing in flight does not mean nothing moves.
     await until(() => bed.lastActivity() > published, 30_000, 50);
     let reconciled = 0;
@@ -175,7 +187,7 @@ export async function playOnEmulators(bed: Bed, base: Base, pairs: string[], cra
     const runs = new Map<string, RunRecord | undefined>();
     for (const pair of pairs) runs.set(pair, await store.lastRun(pair));
     const world: EmulatorWorld = {
-      config, effects, runs, reconciled, staging, output, store,
+      config, effects, runs, reconciled, requests, staging, output, store,
       inventory: async () => ({ staging: await filesUnder(staging.root), output: await filesUnder(output.root), store: await documents(db) }),
       async runEvents() {
         for (let pulled = await admin.pull(EVENTS_SUBSCRIPTION); pulled.length > 0; pulled = await admin.pull(EVENTS_SUBSCRIPTION)) {

@@ -52,7 +52,7 @@ describe('fault sweep on the emulators: the deployed functions on Pub/Sub and Fi
     assert.deepEqual(failures, []);
   });
 
-  it('runs four pairs at once on the emulator stack: each identical to its solo run, one run and one merge per pair', async () => {
+  it('runs four pairs asked for at once through POST /runs: each identical to its solo run, one run and one merge per pair, each run named by its request', async () => {
     const solo = new Map<string, string>();
     for (const pair of FOUR_PAIRS.pairs) {
       const world = await openWorld(base, new Simulation(1, ORDERLY));
@@ -64,9 +64,11 @@ describe('fault sweep on the emulators: the deployed functions on Pub/Sub and Fi
         await world.close();
       }
     }
-    const world = await playOnEmulators(bed!, base, FOUR_PAIRS.pairs);
+    const world = await playOnEmulators(bed!, base, FOUR_PAIRS.pairs, [], { viaApi: true });
     try {
       assert.deepEqual(await togetherProblems(world, world.runs, solo), []);
+      // The API's request carries a stable id to startRun: the Pub/Sub message id it answered with.
+      for (const pair of FOUR_PAIRS.pairs) assert.equal(world.runs.get(pair)?.requestId, world.requests.get(pair), pair);
       // The same check, shown failing: one byte of one pair's dataset changed.
       const run = world.runs.get('gbpusd')!;
       const file = run.output!.files[0]!;
