@@ -53,6 +53,15 @@ export class Effects implements EffectSink {
     this.plan.set(n, when);
   }
 
+  /**
+   * Crash at the first effect that `match` picks, before or after it: where handlers overlap (the
+   * emulator stack), effect numbers shift from run to run, and a crash point is named by what it hits.
+   */
+  crashWhere(match: (kind: string, what: string) => boolean, when: CrashWhen): void {
+    this.matched.push({ match, when });
+  }
+  private matched: { match: (kind: string, what: string) => boolean; when: CrashWhen }[] = [];
+
   /** Runs `body` as one handler instance (a delivery, a reconciler call). */
   async instance<T>(label: string, body: () => Promise<T>): Promise<T> {
     const outer = this.current;
@@ -82,7 +91,8 @@ export class Effects implements EffectSink {
     const n = this.log.length + 1;
     const label = instance?.label ?? 'outside';
     this.log.push({ n, kind, what, in: label });
-    const when = this.plan.get(n);
+    const picked = this.matched.findIndex((m) => m.match(kind, what));
+    const when = picked >= 0 ? this.matched.splice(picked, 1)[0]!.when : this.plan.get(n);
     if (when === 'before') this.kill(instance, n, when, kind);
     const result = await body();
     if (when === 'after') this.kill(instance, n, when, kind);

@@ -4,6 +4,7 @@
 // then four pairs at once, each checked against its solo run. `npm test` plays 6 of the points
 // and the four pairs (emulators.test.ts).
 
+import { loadConfig } from '../../shared/config.js';
 import { emulatorsMissing } from '../../shared/runtime/emulators.js';
 import { emulatorSample } from './emulatorSample.js';
 import { crashedOnEmulators, openBed, playOnEmulators } from './emulatorWorld.js';
@@ -38,13 +39,13 @@ export async function emulatorSweep(points: number, progress: (done: number, tot
     if (!bed) return undefined;
     try {
       const result: EmulatorSweepResult = { crashPoints: 0, pairsTogether: 0, violations: [], crashed: [], reconcilerCalls: 0, ms: 0 };
-      const sample = emulatorSample(reference.effects, points);
+      const sample = emulatorSample(reference.effects, points, loadConfig(base.shape.env).topics);
       for (const point of sample) {
         const c = await crashedOnEmulators(bed, base, reference, point);
         result.crashPoints++;
         result.reconcilerCalls += c.reconciled;
-        result.crashed.push(`${point.when} ${point.n} (${c.crashed.map((x) => x.kind).join(', ') || 'none'})`);
-        if (c.problems.length > 0) result.violations.push({ case: `emulators: crash ${point.when} effect ${point.n}`, replay: `npm run sweep -- --emulators --points ${points}`, problems: c.problems });
+        result.crashed.push(`${point.name} (${c.crashed.map((x) => `${x.when} ${x.n} ${x.kind}`).join(', ') || 'none'})`);
+        if (c.problems.length > 0) result.violations.push({ case: `emulators: crash ${point.name}`, replay: `npm run sweep -- --emulators --points ${points}`, problems: c.problems });
         progress(result.crashPoints, sample.length + 1);
       }
       const solo = new Map<string, string>();
@@ -58,7 +59,7 @@ export async function emulatorSweep(points: number, progress: (done: number, tot
           await world.close();
         }
       }
-      const together = await playOnEmulators(bed, base, FOUR_PAIRS.pairs, [], { viaApi: true });
+      const together = await playOnEmulators(bed, base, FOUR_PAIRS.pairs, { viaApi: true });
       try {
         const problems = await togetherProblems(together, together.runs, solo);
         result.pairsTogether = FOUR_PAIRS.pairs.length;

@@ -28,7 +28,8 @@ import { TERMINAL_STATES, type RunRecord } from '../../shared/ports.js';
 import { FinalizeDelivery, FUNCTIONS, type FunctionName } from '../../shared/runtime/emulatorStack.js';
 import { PubSubEmulatorAdmin, until, useEmulatorEnv, type Emulator } from '../../shared/runtime/emulators.js';
 import { startEmulator } from '../gcp/emulators.js';
-import { Effects, effectfulBus, effectfulRunStore, effectfulStore, effectfulWarehouse, type CrashWhen } from './effects.js';
+import { Effects, effectfulBus, effectfulRunStore, effectfulStore, effectfulWarehouse } from './effects.js';
+import type { CrashPoint } from './emulatorSample.js';
 import { checkRun, filesUnder, type Baseline, type Observed, type RunEventSeen } from './invariants.js';
 import type { Base } from './world.js';
 
@@ -116,7 +117,7 @@ export interface EmulatorWorld extends Observed {
 }
 
 /** Requests runs of `pairs` at once on a fresh project of the bed, crashed as planned, and drives them to their end. */
-export async function playOnEmulators(bed: Bed, base: Base, pairs: string[], crashes: { n: number; when: CrashWhen }[] = [], options: { viaApi?: boolean } = {}): Promise<EmulatorWorld> {
+export async function playOnEmulators(bed: Bed, base: Base, pairs: string[], options: { crash?: CrashPoint; viaApi?: boolean } = {}): Promise<EmulatorWorld> {
   const project = bed.nextProject();
   const home = mkdtempSync(path.join(base.dir, 'emulators-'));
   const staging = new FolderObjectStore(path.join(home, 'staging'), 'staging');
@@ -127,7 +128,7 @@ export async function playOnEmulators(bed: Bed, base: Base, pairs: string[], cra
   const db = new Firestore({ projectId: project });
   const admin = new PubSubEmulatorAdmin({ host: bed.pubsub.host, project });
   const effects = new Effects();
-  for (const c of crashes) effects.crashAt(c.n, c.when);
+  options.crash?.plan(effects);
   const delivery = new FinalizeDelivery(bed.urls.checkpointLanded, project, silentLogger);
   const events: RunEventSeen[] = [];
   const cleanups: (() => Promise<unknown> | unknown)[] = [() => rmSync(home, { recursive: true, force: true }), () => store.close(), () => bus.close(), () => db.terminate()];
@@ -231,8 +232,8 @@ export interface EmulatorCase {
 }
 
 /** One run of the shape's first pair on a fresh project, crashed at `crash`, checked against the fault-free run. */
-export async function crashedOnEmulators(bed: Bed, base: Base, reference: Baseline, crash: { n: number; when: CrashWhen }): Promise<EmulatorCase> {
-  const world = await playOnEmulators(bed, base, [base.shape.pairs[0]!], [crash]);
+export async function crashedOnEmulators(bed: Bed, base: Base, reference: Baseline, crash: CrashPoint): Promise<EmulatorCase> {
+  const world = await playOnEmulators(bed, base, [base.shape.pairs[0]!], { crash });
   try {
     const problems = await checkRun(world, world.runs.get(base.shape.pairs[0]!), reference);
     if (world.effects.crashes.length !== 1) problems.push(`${world.effects.crashes.length} crash(es) happened, 1 planned (the run made ${world.effects.log.length} side effects)`);

@@ -6,6 +6,7 @@
 // run. `npm run sweep -- --emulators` plays a larger sample (README, "Fault sweep").
 
 import assert from 'node:assert/strict';
+import { loadConfig } from '../../shared/config.js';
 import { emulatorsMissing } from '../../shared/runtime/emulators.js';
 import { sharedBase } from './bases.js';
 import { emulatorSample } from './emulatorSample.js';
@@ -43,10 +44,10 @@ describe('fault sweep on the emulators: the deployed functions on Pub/Sub and Fi
     const began = Date.now();
     const failures: string[] = [];
     const crashed: string[] = [];
-    for (const point of emulatorSample(reference.effects, POINTS)) {
+    for (const point of emulatorSample(reference.effects, POINTS, loadConfig(base.shape.env).topics)) {
       const c = await crashedOnEmulators(bed!, base, reference, point);
-      crashed.push(`${point.when} ${point.n} (${c.crashed.map((x) => x.kind).join(', ') || 'none'})`);
-      if (c.problems.length > 0) failures.push(`crash ${point.when} effect ${point.n}: ${c.problems.join('; ')}`);
+      crashed.push(`${point.name} (${c.crashed.map((x) => `${x.when} ${x.n} ${x.kind}`).join(', ') || 'none'})`);
+      if (c.problems.length > 0) failures.push(`crash ${point.name}: ${c.problems.join('; ')}`);
     }
     console.log(`      ${POINTS} crash points on the emulators in ${((Date.now() - began) / 1000).toFixed(1)} s: ${failures.length} violations; crashed ${crashed.join(', ')}`);
     assert.deepEqual(failures, []);
@@ -64,7 +65,7 @@ describe('fault sweep on the emulators: the deployed functions on Pub/Sub and Fi
         await world.close();
       }
     }
-    const world = await playOnEmulators(bed!, base, FOUR_PAIRS.pairs, [], { viaApi: true });
+    const world = await playOnEmulators(bed!, base, FOUR_PAIRS.pairs, { viaApi: true });
     try {
       assert.deepEqual(await togetherProblems(world, world.runs, solo), []);
       // The API's request carries a stable id to startRun: the Pub/Sub message id it answered with.
