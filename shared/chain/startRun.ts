@@ -36,7 +36,7 @@ export async function startRun(deps: ChainDeps, request: RunRequest): Promise<St
     }
   }
   let active = await store.activeRun(pair);
-  if (active && request.force) {
+  if (active && request.force && active.runId !== runId) {
     await failRun(deps, active.runId, 'superseded by a forced run request');
     active = await store.activeRun(pair);
   }
@@ -45,7 +45,7 @@ export async function startRun(deps: ChainDeps, request: RunRequest): Promise<St
     // An earlier delivery of this request that died after writing its manifest left it under an
     // id that will now never be a run: remove it (only this request's id can have written there).
     const orphan = paths.manifest(runId);
-    if (request.requestId && (await deps.staging.size(orphan)) !== undefined) await deps.staging.deletePrefix(orphan);
+    if (request.requestId && active.runId !== runId && (await deps.staging.size(orphan)) !== undefined) await deps.staging.deletePrefix(orphan);
     return { run: active, created: false };
   }
   const began = Date.now();

@@ -81,6 +81,15 @@ describe('functions/startRun (contract)', function () {
     assert.equal(fx.bus.on(fx.deps.config.topics.extractRequests).length, FEATURES.length);
   });
 
+  it('keeps the run manifest when two copies of one request race: one run, its manifest in place, one fan-out', async () => {
+    const body = pushBody('eurusd');
+    await Promise.all([1, 2].map(() => request(getTestServer('startRun')).post(pushPath(TOPIC)).send(body).expect(204)));
+    const run = (await fx.store.activeRun('eurusd'))!;
+    assert.equal((await fx.store.listRuns('eurusd')).length, 1);
+    assert.notEqual(await fx.staging.size(paths.manifest(run.runId)), undefined, 'the manifest is still there');
+    assert.equal(fx.bus.on(fx.deps.config.topics.extractRequests).length, FEATURES.length);
+  });
+
   it('names the run after the publish time Pub/Sub gives (to the nanosecond), or the CloudEvent time without one', async () => {
     const body = pushBody('eurusd');
     body.message.publishTime = '2026-01-02T03:04:05.123456789Z';
