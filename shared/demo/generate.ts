@@ -64,7 +64,8 @@ export async function buildDemoWarehouse(warehouse: DuckDbWarehouse, options: De
     options.onProgress?.(++done, total);
   }
   const labelTable = (pair: string) => `${q(lds)}.${q(`${options.labelTablePrefix}${pair}`)}`;
-  // Two tables at a time: each statement is one small row group, so DuckDB runs it on one thread.
+  // Two tables at a time: each statement is one small row group, so DuckDB runs it on one thread
+  // (its caller's); DuckDB's own pool makes room for the two meanwhile (callerThreads.ts).
   let next = 0;
   const worker = async () => {
     while (next < tables.length) {
@@ -72,7 +73,7 @@ export async function buildDemoWarehouse(warehouse: DuckDbWarehouse, options: De
       options.onProgress?.(++done, total);
     }
   };
-  await Promise.all([worker(), worker()]);
+  await warehouse.withCallerThreads(2, () => Promise.all([worker(), worker()]));
   await warehouse.execute('DROP SCHEMA demo_scratch CASCADE');
   // Every table bqx writes gets a new data version: what reuse by content compares.
   await warehouse.markChanged(lds, options.pairs.map((p) => `${options.labelTablePrefix}${p}`));
