@@ -2,6 +2,7 @@
 //
 //   npm run bench -- [--rows 20000] [--rounds 3] [--only merge,polars,duckdb-join,floor,e2e,first-run]
 //   npm run bench -- --only views [--rows 20000] [--out bench/results/views-20000.json]   (bench/views.ts)
+//   npm run bench -- --only first-run [--out bench/results/first-run.json]   (no benchmark set needed)
 //                    [--out bench/results/latest.json] [--rebuild] [--mem-cap-mb N]
 //                    [--join-memory-mb 8192] [--join-timeout-s 300] [--e2e-rounds = --rounds]
 //
@@ -59,6 +60,20 @@ if (only.has('views')) {
   await fs.writeFile(out, JSON.stringify({ ...result, finished_at: new Date().toISOString(), load1: os.loadavg()[0] }, null, 1));
   process.stdout.write(`${JSON.stringify(result, null, 1)}\nwritten: ${path.relative(process.cwd(), out)}\n`);
   process.exit(0);
+}
+if (only.size === 1 && only.has('first-run')) {
+  // The first run and the quick commands alone: no benchmark set is needed.
+  const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+  const load1 = os.loadavg()[0];
+  log('first run: bqx run eurusd in an empty BQX_HOME (the demo build included) ...');
+  const fresh = await measureFirstRun({ memCapMb: Number(f.get('mem-cap-mb') ?? 14_336), timeoutS: Number(f.get('timeout-s') ?? 3600) });
+  log('quick commands: start-up of bqx --help, status, bad input ...');
+  const quick = measureQuick();
+  const out = path.resolve(REPO_ROOT, f.get('out') ?? path.join('bench', 'results', 'first-run.json'));
+  const result = { first_run_fresh_home: fresh, quick_commands_s: quick, goals: { 'first run (npm start, empty home) <= 60 s': { value: fresh.wall_s, met: fresh.ok && fresh.wall_s <= 60 }, 'quick commands <= 1 s': { value: Math.max(...Object.values(quick.commands)), met: Math.max(...Object.values(quick.commands)) <= 1 } }, load1_before: load1, load1_after: os.loadavg()[0], finished_at: new Date().toISOString() };
+  await fs.writeFile(out, JSON.stringify(result, null, 1));
+  process.stdout.write(`${JSON.stringify(result, null, 1)}\nwritten: ${path.relative(process.cwd(), out)}\n`);
+  process.exit(fresh.ok ? 0 : 1);
 }
 for (const name of only) if (!(name in CONTENDERS) && !STEPS.includes(name)) throw new Error(`--only: unknown contender ${name} (${[...NAMES, ...STEPS].join(', ')})`);
 const memTotalMb = Math.round(os.totalmem() / 2 ** 20);
