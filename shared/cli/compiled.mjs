@@ -1,6 +1,6 @@
 // Which main the bqx command loads: the CLI precompiled to JavaScript (`npm run build:cli`, run
 // by `npm ci` through `prepare`) when it is at least as new as every TypeScript source under
-// shared/, else none and the bin compiles through tsx. Plain JavaScript: it runs before tsx is
+// shared/ and functions/, else none and the bin compiles through tsx. Plain JavaScript: it runs before tsx is
 // loaded, and tsx's start-up alone costs more than node's whole start (see the README's bench).
 
 import { readdirSync, statSync } from 'node:fs';
@@ -23,7 +23,8 @@ export function compiledMain(root) {
   } catch {
     return null;
   }
-  if (newestSource(path.join(root, 'shared')) > built) return null;
+  // shared/ is the CLI and the core; functions/ holds the entry points the emulator stack serves.
+  for (const dir of ['shared', 'functions']) if (newestSource(path.join(root, dir)) > built) return null;
   for (const config of ['tsconfig.json', 'tsconfig.cli.json']) {
     if (statSync(path.join(root, config), { throwIfNoEntry: false })?.mtimeMs > built) return null;
   }

@@ -12,11 +12,12 @@ import { tempDir } from '../helpers/temp.js';
 function repo(builtAt: number | null): string {
   const root = tempDir('compiled');
   mkdirSync(path.join(root, 'shared', 'cli'), { recursive: true });
-  for (const file of ['shared/naming.ts', 'shared/cli/main.ts', 'shared/cli/bqx.mjs', 'tsconfig.json']) {
+  mkdirSync(path.join(root, 'functions'), { recursive: true });
+  for (const file of ['shared/naming.ts', 'shared/cli/main.ts', 'shared/cli/bqx.mjs', 'functions/extract.ts', 'tsconfig.json']) {
     writeFileSync(path.join(root, file), '');
     utimesSync(path.join(root, file), 1000, 1000);
   }
-  for (const dir of ['shared/cli', 'shared']) utimesSync(path.join(root, dir), 1000, 1000);
+  for (const dir of ['shared/cli', 'shared', 'functions']) utimesSync(path.join(root, dir), 1000, 1000);
   if (builtAt !== null) {
     mkdirSync(path.join(root, BUILD_DIR), { recursive: true });
     writeFileSync(path.join(root, BUILD_DIR, BUILD_STAMP), '');
@@ -38,6 +39,12 @@ describe('the bin: precompiled CLI or tsx', () => {
   it('falls back to tsx when a source was edited after the build', () => {
     const root = repo(2000);
     utimesSync(path.join(root, 'shared', 'naming.ts'), 3000, 3000);
+    assert.equal(compiledMain(root), null);
+  });
+
+  it('falls back to tsx when a function entry point (served by the emulator stack) was edited', () => {
+    const root = repo(2000);
+    utimesSync(path.join(root, 'functions', 'extract.ts'), 3000, 3000);
     assert.equal(compiledMain(root), null);
   });
 
