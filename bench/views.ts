@@ -1,5 +1,5 @@
-// Issue 10's goals, measured: (1) profiling's share of `bqx run`'s wall at --rows (the run's own
-// timings: profile_ms against total_ms, with BQX_PROFILE=full), and (2) a 500-column view (the
+// Issue 10's goals, measured: (1) what profiling adds to `bqx run`'s wall at --rows (the run's own
+// timings, with BQX_PROFILE=full: profile_ms against total_ms - profile_ms), and (2) a 500-column view (the
 // key, the 49 labels and 450 features spread over every column group) of that 17,038-column
 // dataset with `bqx view`, its process wall and the time the command reports.
 // `npm run bench -- --only views [--rows 20000]` runs it (bench/run.ts); it keeps its own
@@ -19,6 +19,8 @@ export interface ViewsBench {
   run_total_ms: number;
   profile_ms: number;
   profile_share_of_run: number;
+  /** profile_ms against the rest of the run: what profiling adds to its wall. */
+  profile_added_to_run: number;
   view: { columns: number; groups_in_source: number; process_wall_s: number; reported_s: number; write_s: number; verified: boolean; bytes: number };
   goals: Record<string, { value: number; met: boolean }>;
 }
@@ -56,6 +58,9 @@ export async function benchViews(rows: number, log: (line: string) => void, memC
   const out = JSON.parse(view.stdout) as { columns: number; ms: number; write_ms: number; verified: boolean; bytes: number };
   log(`views: view ${view.wall_s.toFixed(2)} s (process), ${(out.ms / 1000).toFixed(2)} s reported`);
   const share = total > 0 ? Math.round((profile / total) * 1000) / 1000 : 0;
+  // The issue's goal: profiling, gaps and leakage ADD at most 50 % to the run, i.e. measured
+  // against the run without them (profile_ms is all three), not as a share of the whole.
+  const added = total > profile ? Math.round((profile / (total - profile)) * 1000) / 1000 : Infinity;
   return {
     rows,
     columns: run.columns,
@@ -63,9 +68,10 @@ export async function benchViews(rows: number, log: (line: string) => void, memC
     run_total_ms: total,
     profile_ms: profile,
     profile_share_of_run: share,
+    profile_added_to_run: added,
     view: { columns: out.columns, groups_in_source: manifest.groups.length, process_wall_s: view.wall_s, reported_s: out.ms / 1000, write_s: out.write_ms / 1000, verified: out.verified, bytes: out.bytes },
     goals: {
-      'profiling <= 50 % of bqx run': { value: share, met: share <= 0.5 },
+      'profiling adds <= 50 % to bqx run': { value: added, met: added <= 0.5 },
       '500-column view <= 5 s': { value: view.wall_s, met: view.wall_s <= 5 },
     },
   };
