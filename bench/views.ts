@@ -41,6 +41,9 @@ export async function benchViews(rows: number, log: (line: string) => void, memC
   const home = path.join(DATA_ROOT, `views-${rows}`, 'home');
   await fs.mkdir(home, { recursive: true });
   process.env.BQX_PROFILE = 'full';
+  // Every measurement starts from the demo warehouse alone: an earlier run's checkpoints and
+  // dataset would be reused (an unchanged run builds and profiles nothing).
+  for (const entry of await fs.readdir(home)) if (entry !== 'warehouse.duckdb' && entry !== 'demo.json') await fs.rm(path.join(home, entry), { recursive: true, force: true });
   log(`views: bqx run with BQX_PROFILE=full in ${home}${existsSync(path.join(home, 'demo.json')) ? '' : ' (building the demo warehouse first)'} ...`);
   const run = await runTimedBqx(home, rows, 'eurusd', { memCapMb });
   if (run.status !== 'succeeded') throw new Error(`bqx run did not succeed: ${run.status}`);
