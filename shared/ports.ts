@@ -174,8 +174,11 @@ export interface Warehouse {
    * The data version of each named table: a string that changes whenever the table's data
    * changes (BigQuery: its partitions' last modification; embedded: recorded by every bqx write).
    * null where the warehouse cannot tell, and such a table's checkpoints are never reused.
+   * With `range`: the version of the table's rows with keys in [range.start, range.end), which
+   * stays put when only rows outside it are written; where the warehouse cannot tell rows apart,
+   * it is the whole table's version (never too old).
    */
-  dataVersions(dataset: string, tables: readonly string[]): Promise<Record<string, string | null>>;
+  dataVersions(dataset: string, tables: readonly string[], range?: Window): Promise<Record<string, string | null>>;
   /** Rows and key range of the label table, optionally within a window. */
   labelStats(dataset: string, table: string, window?: Window): Promise<LabelStats>;
   extract(job: ExtractJob): Promise<ExtractResult>;
@@ -285,6 +288,8 @@ export interface RunRecord {
   reuse?: ReuseCounts;
   /** Set on a refresh (shared/chain/refresh.ts): the version it follows and the schema drift since. */
   refresh?: RefreshInfo;
+  /** Rows read from the warehouse: by the extracts (all features) and the merge (label rows of the shards it built). */
+  rowsRead?: { features: number; labels: number };
   /** When the run's outcome event was published: a finished run without it has its event sent again. */
   outcomeSentAt?: string;
   /** The request message that started the run: a redelivery of it gets this run, never a second one. */
@@ -306,6 +311,8 @@ export interface CheckpointRecord {
   bytes: number;
   /** The run whose checkpoint this is, when it was reused rather than extracted by this run. */
   reusedFrom?: string;
+  /** Rows this run's extract read from the warehouse for it (absent: reused, or uploaded by hand). */
+  readRows?: number;
 }
 
 export interface RunStore {

@@ -28,6 +28,10 @@ export interface RefreshInfo {
   /** Output shards taken from the previous version by reference, and rebuilt by this run. */
   sharedShards: number;
   rebuiltShards: number;
+  /** Their ids (shared/chain/shareShards.ts), and why nothing is shared when nothing is. */
+  shards?: { shared: string[]; rebuilt: string[]; why?: string };
+  /** Features extracting only the new range (shared/chain/incremental.ts). */
+  incremental?: number;
 }
 
 /** The pair's newest succeeded run whose manifest is still readable: what a refresh follows. */

@@ -22,6 +22,8 @@ export const REASONS = {
   settings: 'settings changed',
   unknownVersion: 'data version unknown',
   off: 'reuse turned off',
+  /** A refresh extracting only the minutes after the previous version (shared/chain/incremental.ts). */
+  newRange: 'new minutes only',
 } as const;
 
 const PART_REASON: Record<FingerprintPart, string> = { schema: REASONS.schema, data: REASONS.data, window: REASONS.window, settings: REASONS.settings };
@@ -59,7 +61,8 @@ export async function fingerprintFeatures(deps: Pick<ChainDeps, 'warehouse'>, ma
   const datasets = [...new Set(manifest.features.map((f) => f.dataset))];
   const versions: Record<string, string | null> = {};
   for (const dataset of datasets) {
-    Object.assign(versions, await deps.warehouse.dataVersions(dataset, manifest.features.filter((f) => f.dataset === dataset).map((f) => f.feature)));
+    // The version of the rows in the window: rows appended after it do not make its checkpoints stale.
+    Object.assign(versions, await deps.warehouse.dataVersions(dataset, manifest.features.filter((f) => f.dataset === dataset).map((f) => f.feature), manifest.window));
   }
   for (const f of manifest.features) {
     const fingerprint = featureFingerprint({
@@ -88,6 +91,7 @@ export async function planReuse(
   await forEachLimit(manifest.features, 16, async (f) => {
     delete f.reuse;
     delete f.reason;
+    delete f.incremental;
     if (!options.enabled) return void (f.reason = REASONS.off);
     if (!f.fingerprint) return void (f.reason = REASONS.unknownVersion);
     const dir = reuseIndex.dir(f.feature);

@@ -7,7 +7,9 @@ import type { RunRecord, Window } from '../ports.js';
 import type { ChainDeps } from './deps.js';
 import { attributes, type RunRequest } from './messages.js';
 import { claimMerge } from './checkpointLanded.js';
-import { fingerprintFeatures, planReuse, recordReused } from './reuse.js';
+import { counts, fingerprintFeatures, planReuse, recordReused } from './reuse.js';
+import { planIncremental } from './incremental.js';
+import { labelVersions, planSharing } from './shareShards.js';
 import { failRun } from './runs.js';
 import { refreshBase, schemaDrift, type RefreshInfo } from './refresh.js';
 import { shardGrid } from '../shards.js';
@@ -59,13 +61,24 @@ export async function startRun(deps: ChainDeps, request: RunRequest): Promise<St
   // Reuse is decided once, here, and frozen in the manifest with the reasons for the rest.
   await fingerprintFeatures(deps, manifest, featureCatalog);
   const reuse = await planReuse(deps, manifest, { enabled: request.reuse !== false, previous: () => previousFeatures(deps, pair) });
-  const refresh: RefreshInfo | undefined = base && {
-    from: base.run.runId,
-    previousWindow: base.run.window,
-    drift: schemaDrift(base.manifest, manifest),
-    sharedShards: 0,
-    rebuiltShards: shardGrid(window, config.shard).length,
-  };
+  manifest.labels.versions = await labelVersions(deps, manifest);
+  let refresh: RefreshInfo | undefined;
+  if (base) {
+    // Incremental where the old rows vouch for it (never with --no-reuse): new minutes only, unchanged shards shared.
+    const incremental = request.reuse !== false ? await planIncremental(deps, base, manifest) : 0;
+    const grid = shardGrid(window, config.shard);
+    const shards = request.reuse !== false ? await planSharing(deps, base, manifest, grid) : { shared: [], rebuilt: grid.map((g) => g.id), why: 'reuse turned off' };
+    Object.assign(reuse, counts(manifest));
+    refresh = {
+      from: base.run.runId,
+      previousWindow: base.run.window,
+      drift: schemaDrift(base.manifest, manifest),
+      sharedShards: shards.shared.length,
+      rebuiltShards: shards.rebuilt.length,
+      shards,
+      incremental,
+    };
+  }
   const manifestObject = paths.manifest(runId);
   await deps.staging.write(manifestObject, JSON.stringify(manifest), { contentType: 'application/json' });
 

@@ -18,7 +18,7 @@ import * as sql from './duckdbSql.js';
 import type { FolderObjectStore } from './folderStore.js';
 import { MemoryGate } from './memoryGate.js';
 import { chunkRange, concatParquet, readChunk, readLocalFooter, stitchParquet } from './parquetStitch.js';
-import { readTableVersions, recordTableChanges } from './tableVersions.js';
+import { readTableVersions, recordTableChanges, type ChangedRange } from './tableVersions.js';
 
 export interface DuckDbOptions {
   /** Memory the merge may use; DuckDB's memory_limit, and the slice size follows from it. */
@@ -74,13 +74,16 @@ export class DuckDbWarehouse implements Warehouse {
     return [...tables.values()];
   }
 
-  async dataVersions(dataset: string, tables: readonly string[]): Promise<Record<string, string | null>> {
-    return this.withConnection((c) => readTableVersions(c, dataset, tables));
+  async dataVersions(dataset: string, tables: readonly string[], range?: Window): Promise<Record<string, string | null>> {
+    return this.withConnection((c) => readTableVersions(c, dataset, tables, range));
   }
 
-  /** Records that bqx changed these tables (every bqx write calls this): a new data version. */
-  async markChanged(dataset: string, tables: readonly string[]): Promise<string> {
-    return this.withConnection((c) => recordTableChanges(c, dataset, tables));
+  /**
+   * Records that bqx changed these tables (every bqx write calls this): a new data version. With
+   * `range`, only keys in it changed (an append), so versions of earlier windows stay.
+   */
+  async markChanged(dataset: string, tables: readonly string[], range?: ChangedRange): Promise<string> {
+    return this.withConnection((c) => recordTableChanges(c, dataset, tables, range));
   }
 
   async labelStats(dataset: string, table: string, window?: Window): Promise<LabelStats> {
