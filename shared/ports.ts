@@ -288,6 +288,11 @@ export interface RunRecord {
   reuse?: ReuseCounts;
   /** Set on a refresh (shared/chain/refresh.ts): the version it follows and the schema drift since. */
   refresh?: RefreshInfo;
+  /**
+   * Output shards this run takes by reference from an earlier dataset of the pair (a refresh, or a
+   * run whose window and checkpoints are all unchanged), and those it builds (shareShards.ts).
+   */
+  sharing?: { from: string; shared: string[]; rebuilt: string[] };
   /** Rows read from the warehouse: by the extracts (all features) and the merge (label rows of the shards it built). */
   rowsRead?: { features: number; labels: number };
   /** When the run's outcome event was published: a finished run without it has its event sent again. */

@@ -16,7 +16,7 @@ import type { MergeRequest } from './messages.js';
 import { writeDatasetExtras } from './datasetFiles.js';
 import { followUp } from './pending.js';
 import { checkQuality, type Quality } from './quality.js';
-import { sharedShards, withShared } from './shareShards.js';
+import { earlierProfile, sharedShards, withShared } from './shareShards.js';
 import { failOnError, failRun, loadManifest, moved, publishOutcome, resendOutcome } from './runs.js';
 
 export type MergeOutcome = 'succeeded' | 'failed' | 'ignored' | 'pending';
@@ -42,9 +42,9 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
   const began = Date.now();
   const plan = planMerge(manifest, deps.config.maxGroupColumns, deps.config.joinBatchTables);
   deps.logger.info(`merging ${manifest.features.length} features into ${plan.groups.length} column group(s)`, log);
-  // A refresh builds only the shards that changed; the rest are the previous version's files (shareShards.ts).
-  const shared = await failOnError(deps, runId, 'merge', () => sharedShards(deps, run.refresh?.from ?? '', run.refresh?.shards?.shared ?? []));
-  const build = shardGrid(run.window, deps.config.shard).filter((s) => !run.refresh?.shards || run.refresh.shards.rebuilt.includes(s.id));
+  // A refresh (or an unchanged run) builds only the shards that changed; the rest are an earlier dataset's files (shareShards.ts).
+  const shared = await failOnError(deps, runId, 'merge', () => sharedShards(deps, run.sharing?.from ?? '', run.sharing?.shared ?? []));
+  const build = shardGrid(run.window, deps.config.shard).filter((s) => !run.sharing || run.sharing.rebuilt.includes(s.id));
   const window = shared.length > 0 && build.length > 0 ? { start: build[0]!.start, end: run.window.end } : run.window;
   const nothing: MergeResult = { state: 'done', groups: [], shards: [], rows: 0 };
   const built = build.length === 0 ? nothing : await failOnError(deps, runId, 'merge', () =>
@@ -68,8 +68,10 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
   const report = buildReport(manifest, checkpoints, run.labelRows);
   if (run.refresh) Object.assign(report, { refresh: run.refresh, drift: run.refresh.drift });
   // Profile, folds and quality gates (issue 10); a failed `fail` gate fails the run, outputs kept.
-  const quality = await failOnError(deps, runId, 'profile', () => checkQuality(deps, manifest, run, result.groups, result.costUsd, report));
-  const output = await writeOutputs(deps, manifest, run, result.groups, result.shards, { ...report, ...(quality.profile ? { profile: quality.profile } : {}), gates: quality.gates }, quality);
+  // Nothing built: the dataset is the earlier one's, file for file, and so is its profile.
+  const measured = run.sharing && build.length === 0 ? await earlierProfile(deps, run.pair, run.sharing.from) : undefined;
+  const quality = await failOnError(deps, runId, 'profile', () => checkQuality(deps, manifest, run, result.groups, result.costUsd, report, measured));
+  const output = await writeOutputs(deps, manifest, run, result.groups, result.shards, { ...report, ...(quality.profile ? { profile: quality.profile, cutRows: quality.cutRows, profiledWith: quality.profiledWith } : {}), gates: quality.gates }, quality);
   const failedGates = quality.failed.map(gateMessage).join('; ');
   const now = deps.clock.now();
   const { run: done, changed } = await deps.store.updateRun(runId, (r) =>

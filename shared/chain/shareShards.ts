@@ -10,6 +10,9 @@
 //     ahead and an append can fill in the tail) equals the one recorded when that version ran;
 //   - the shard lies before that point, with the same bounds in the new grid (a partial last
 //     shard grows, so it is rebuilt).
+// A plain run of the same window with every checkpoint reused shares the same way (startRun): all
+// its shards, so nothing is built, and the profile in the last dataset's report.json (computed
+// over the very same files, with the same fold cuts and settings) is taken as it is.
 
 import { outputColumns, type RunManifest } from '../manifest.js';
 import { byGroup } from '../outputShards.js';
@@ -17,6 +20,8 @@ import { planMerge, type MergePlan } from '../planner.js';
 import type { MergedShard, MergeResult, RunRecord, Window } from '../ports.js';
 import type { Shard } from '../shards.js';
 import type { ChainDeps } from './deps.js';
+import { paths } from '../naming.js';
+import type { DatasetProfile } from '../profile/types.js';
 
 /** How far labels look ahead: label rows this close to a version's end may change on an append. */
 export const LABEL_LOOKAHEAD_MINUTES = 2880;
@@ -122,5 +127,17 @@ async function readOutputManifest(deps: Pick<ChainDeps, 'output'>, run: RunRecor
     return JSON.parse(Buffer.from(await deps.output.read(run.output.manifest)).toString('utf8')) as OutputManifest;
   } catch {
     return undefined; // gone (retention): nothing to share
+  }
+}
+
+/** The profile an earlier dataset's report.json holds, with the fold cut rows it found; undefined when it has none. */
+export async function earlierProfile(deps: Pick<ChainDeps, 'output'>, pair: string, runId: string): Promise<{ profile: DatasetProfile; cutRows: number[]; profiledWith: string } | undefined> {
+  try {
+    const report = JSON.parse(Buffer.from(await deps.output.read(paths.outputReport(pair, runId))).toString('utf8')) as { profile?: DatasetProfile; cutRows?: unknown; profiledWith?: unknown };
+    const { cutRows, profiledWith } = report;
+    const ok = report.profile && typeof profiledWith === 'string' && Array.isArray(cutRows) && cutRows.every((n) => Number.isSafeInteger(n));
+    return ok ? { profile: report.profile!, cutRows: cutRows as number[], profiledWith: profiledWith as string } : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -79,6 +79,12 @@ export async function startRun(deps: ChainDeps, request: RunRequest): Promise<St
       incremental,
     };
   }
+  // A run of the same window with every checkpoint reused: the last dataset's shards, unless labels moved.
+  const same = !base && request.reuse !== false && reuse.extracted === 0 ? await refreshBase(deps, pair).catch(() => undefined) : undefined;
+  const unchanged = same && same.run.window.start === window.start && same.run.window.end === window.end
+    ? { from: same.run.runId, ...(await planSharing(deps, same, manifest, shardGrid(window, config.shard))) }
+    : undefined;
+  const sharing = refresh?.shards && refresh.sharedShards > 0 ? { from: refresh.from, shared: refresh.shards.shared, rebuilt: refresh.shards.rebuilt } : unchanged && unchanged.shared.length > 0 ? { from: unchanged.from, shared: unchanged.shared, rebuilt: unchanged.rebuilt } : undefined;
   const manifestObject = paths.manifest(runId);
   await deps.staging.write(manifestObject, JSON.stringify(manifest), { contentType: 'application/json' });
 
@@ -100,6 +106,7 @@ export async function startRun(deps: ChainDeps, request: RunRequest): Promise<St
     timings: { discover_ms: Date.now() - began },
     reuse,
     ...(refresh ? { refresh } : {}),
+    ...(sharing ? { sharing } : {}),
     ...(request.requestId ? { requestId: request.requestId } : {}),
   };
   const claimed = await store.createRun(record);

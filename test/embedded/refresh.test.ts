@@ -167,4 +167,26 @@ describe('embedded chain: --refresh', function () {
     assert.equal(a.filter((r) => r.mkt_regime_r === 42).length, 600);
     assert.deepEqual(a, b);
   });
+
+  it('a second run with nothing changed builds nothing: every shard and the profile are the last dataset\'s, and its output is the same', async () => {
+    await appendMinutes(e, 120);
+    await e.warehouse.markChanged(FEATURES, SELECTED);
+    await e.warehouse.markChanged(LABELS, ['targets_eurusd']);
+    const first = await run();
+    const second = await run();
+    assert.equal(second.reuse?.extracted, 0);
+    assert.deepEqual(second.sharing, { from: first.runId, shared: ['20210301', '20210302'], rebuilt: [] });
+    assert.deepEqual(second.rowsRead, { features: 0, labels: 0 });
+    const [r1, r2] = await Promise.all([first, second].map(async (r) => JSON.parse(Buffer.from(await e.output.read(r.output!.report)).toString('utf8'))));
+    assert.ok(r1.profile && r1.cutRows, 'the first run profiled its dataset');
+    assert.deepEqual(r2.profile, r1.profile);
+    assert.deepEqual(r2.cutRows, r1.cutRows);
+    assert.deepEqual(await readOutput(e, second.output!.manifest), await readOutput(e, first.output!.manifest));
+    // Labels changed inside the window: nothing is shared, and the new labels are in the output.
+    await e.warehouse.execute(`UPDATE ${LABELS}.targets_eurusd SET target_bqx45_h15 = -1 WHERE interval_time < TIMESTAMPTZ '2021-03-01 00:10:00+00'`);
+    await e.warehouse.markChanged(LABELS, ['targets_eurusd']);
+    const third = await run();
+    assert.equal(third.sharing, undefined);
+    assert.equal((await readOutput(e, third.output!.manifest)).filter((r) => r.target_bqx45_h15 === -1).length, 10);
+  });
 });
