@@ -31,7 +31,16 @@ export interface ManifestFeature {
    * A refresh extracting only `range` (shared/chain/incremental.ts): the checkpoint is the earlier
    * run's files (unchanged rows of the previous window) followed by the new range's.
    */
-  incremental?: { from: string; files: string[]; rows: number; sourceRows: number; duplicates: number; range: Window };
+  incremental?: {
+    from: string;
+    files: string[];
+    rows: number;
+    sourceRows: number;
+    duplicates: number;
+    range: Window;
+    /** The trailing files of `files` holding the previous window's partial last cell (incremental.ts). */
+    carry?: string[];
+  };
 }
 
 export interface RunManifest {

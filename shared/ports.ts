@@ -65,6 +65,12 @@ export interface ExtractJob {
    * across a shard boundary, so a shard is a run of whole row groups; others may ignore it.
    */
   shards: Shard[];
+  /**
+   * A refresh's partial last shard: checkpoint files holding that cell's rows before window.start.
+   * A runtime that stitches (embedded) writes them with the new rows of the first shard as one file
+   * and says so (`carried`); others ignore it, and the chain then keeps them as they are.
+   */
+  carry?: string[];
 }
 
 export type Pending = { state: 'pending'; detail: string };
@@ -77,6 +83,8 @@ export type ExtractResult =
       rows: number;
       sourceRows: number;
       duplicates: number;
+      /** Rows taken from `carry` into the first file (not counted in rows): the carry files are replaced. */
+      carried?: number;
     }
   | Pending;
 

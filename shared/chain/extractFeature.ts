@@ -47,6 +47,7 @@ export async function extractFeature(deps: ChainDeps, request: ExtractRequest): 
     window: range,
     prefix: paths.featureDir(runId, feature),
     shards: shardGrid(range, deps.config.shard),
+    ...(earlier?.carry ? { carry: earlier.carry } : {}),
   });
   // Still running after the warehouse's wait: a follow-up message polls again (never a retry).
   if (result.state === 'pending') return followUp(deps, { kind: 'extract', request }, result);
@@ -55,7 +56,8 @@ export async function extractFeature(deps: ChainDeps, request: ExtractRequest): 
     feature,
     window: run.window,
     // The earlier run's files hold the old window's rows, in key order before the new ones.
-    files: [...(earlier?.files ?? []), ...result.files],
+    // (Carried files were written again into the first new file: they leave the list.)
+    files: [...(earlier?.files ?? []).filter((f) => result.carried === undefined || !earlier?.carry?.includes(f)), ...result.files],
     rows: (earlier?.rows ?? 0) + result.rows,
     sourceRows: (earlier?.sourceRows ?? 0) + result.sourceRows,
     duplicates: (earlier?.duplicates ?? 0) + result.duplicates,

@@ -5,10 +5,18 @@
 // extracts only [previous end, new end): its checkpoint is the previous run's files, pointed at
 // (not copied), followed by the new files. Anything the version cannot vouch for (a write inside
 // the old window, a whole-table change, a warehouse that cannot tell rows apart) extracts fully.
+// The previous version's last shard is partial when its end fell inside a calendar cell: the files
+// holding that cell's rows are "carried" into the new first shard's file by a runtime that can
+// (embedded), so every shard of the checkpoint is again one file in key order and the merge uses it
+// as it is instead of aligning 667 features to the grown shard; the warehouse still reads only the
+// new minutes.
 
+import { readFooter, summariseFooters } from '../checkpoint.js';
+import type { ShardUnit } from '../config.js';
 import { dataPart, differingParts, partOf } from '../fingerprint.js';
+import { cellStart } from '../shards.js';
 import type { RunManifest } from '../manifest.js';
-import type { RunRecord } from '../ports.js';
+import type { ObjectStore, RunRecord, Window } from '../ports.js';
 import type { ChainDeps } from './deps.js';
 import { REASONS } from './reuse.js';
 
@@ -16,7 +24,8 @@ import { REASONS } from './reuse.js';
  * Marks the features of a refresh's fresh manifest that can extract only the new range (in place:
  * `incremental` and the reason). Returns how many.
  */
-export async function planIncremental(deps: Pick<ChainDeps, 'warehouse' | 'store' | 'staging'>, base: { run: RunRecord; manifest: RunManifest }, manifest: RunManifest): Promise<number> {
+export async function planIncremental(deps: Pick<ChainDeps, 'warehouse' | 'store' | 'staging' | 'config'>, base: { run: RunRecord; manifest: RunManifest }, manifest: RunManifest): Promise<number> {
+  const unit = deps.config.shard;
   const previous = base.run.window;
   const window = manifest.window;
   if (previous.start !== window.start || !(previous.end < window.end)) return 0;
@@ -40,9 +49,38 @@ export async function planIncremental(deps: Pick<ChainDeps, 'warehouse' | 'store
     if (dataPart(f.dataset, f.feature, version) !== partOf(earlier.fingerprint!, 'data')) continue;
     const sizes = await Promise.all(record.files.map((file) => deps.staging.size(file)));
     if (record.files.length === 0 || sizes.some((s) => s === undefined)) continue;
-    f.incremental = { from: base.run.runId, files: record.files, rows: record.rows, sourceRows: record.sourceRows, duplicates: record.duplicates, range: { start: previous.end, end: window.end } };
+    const carry = await carryFiles(deps, record.files, previous, unit);
+    f.incremental = { from: base.run.runId, files: record.files, rows: record.rows, sourceRows: record.sourceRows, duplicates: record.duplicates, range: { start: previous.end, end: window.end }, ...(carry.length > 0 ? { carry } : {}) };
     f.reason = REASONS.newRange;
     planned++;
   }
   return planned;
+}
+
+/**
+ * The trailing files of a checkpoint that hold exactly the rows of the previous window's partial
+ * last cell (keys from the cell's start on): [] when the end is on a cell boundary, or when a file
+ * straddles the cell's start (BigQuery's export splits files anywhere).
+ */
+async function carryFiles(deps: Pick<ChainDeps, 'staging'>, files: readonly string[], previous: Window, unit: ShardUnit): Promise<string[]> {
+  const cell = cellStart(new Date(previous.end), unit).toISOString();
+  const from = cell < previous.start ? previous.start : cell;
+  if (from === previous.end) return [];
+  const carry: string[] = [];
+  for (let i = files.length - 1; i >= 0; i--) {
+    const keys = await keyRange(deps.staging, files[i]!);
+    if (!keys) return []; // an empty or unreadable file: nothing carried
+    if (keys.min >= from) carry.unshift(files[i]!);
+    else return keys.max < from ? carry : [];
+  }
+  return carry;
+}
+
+async function keyRange(staging: ObjectStore, file: string): Promise<{ min: string; max: string } | undefined> {
+  try {
+    const summary = summariseFooters([await readFooter(staging, file)]);
+    return summary.minKey !== null && summary.maxKey !== null ? { min: summary.minKey, max: summary.maxKey } : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -9,6 +9,7 @@ import { startRun } from '../../shared/chain/startRun.js';
 import { decodeRunRequest, type RunRequest } from '../../shared/chain/messages.js';
 import type { RunRecord } from '../../shared/ports.js';
 import type { Embedded } from '../../shared/runtime/embedded.js';
+import type { DuckDbWarehouse } from '../../shared/adapters/local/duckdbWarehouse.js';
 import { summarise } from '../../shared/cli/summary.js';
 import { openTest, settle, testConfig } from '../helpers/embedded.js';
 import { buildMiniWarehouse } from '../helpers/miniWarehouse.js';
@@ -126,6 +127,13 @@ describe('embedded chain: --refresh', function () {
     // Rows read: each feature's rows in [NEW_END, LATER_END) only (agg from 150 on, so all of them), labels of the two rebuilt days.
     const newRows = LATER_END - NEW_END;
     assert.deepEqual(refreshed.rowsRead, { features: SELECTED.length * newRows, labels: LATER_END - 1440 });
+    // The partial day's earlier rows were carried into the grown day's new file: one file per day shard, none to align.
+    assert.equal((e.warehouse as DuckDbWarehouse).lastRealigned, 0, 'the merge aligned no feature');
+    for (const record of await e.store.listCheckpoints(refreshed.runId)) {
+      assert.equal(record.files.length, 3, `${record.feature}: the first day's file of the earlier run, then two new ones`);
+      assert.ok(record.files[0]!.startsWith(`runs/${first.runId}/`) && record.files.slice(1).every((f) => f.startsWith(`runs/${refreshed.runId}/`)));
+      assert.equal(record.readRows, newRows);
+    }
     const summary = summarise(refreshed, refreshed.expected, null);
     assert.deepEqual(summary.refresh && { from: summary.refresh.from, shared: summary.refresh.sharedShards, rebuilt: summary.refresh.rebuiltShards }, { from: first.runId, shared: 1, rebuilt: 2 });
     assert.equal(summary.rowsRead?.total, SELECTED.length * newRows + LATER_END - 1440);

@@ -108,12 +108,18 @@ export class DuckDbWarehouse implements Warehouse {
       const select = sourceRows > distinct ? sql.extractSelectSql(job.dataset, job.feature, job.columns) : sql.extractPlainSql(job.dataset, job.feature, job.columns);
       const files: string[] = [];
       let rows = 0;
+      // A refresh's partial last shard: its earlier rows go into the first shard's file with the new ones.
+      const carry = (job.carry ?? []).map((o) => this.staging.uri(o));
+      const carried = carry.reduce((n, f) => n + Number(readLocalFooter(f).metadata.num_rows), 0);
       // Under the memory gate: the estimate is the whole window's, so it holds for every shard.
-      await this.extractGate.run(extractEstimateMb(sourceRows, job.columns.length), async () => {
+      await this.extractGate.run(extractEstimateMb(sourceRows + carried, job.columns.length), async () => {
         for (const [i, shard] of shards.entries()) {
           const temp = await this.staging.tempPath('.parquet');
-          const written = Number((await c.run(sql.copyToParquetSql(select, temp), [shard.start, shard.end])).rowsChanged);
-          if (written === 0 && (files.length > 0 || i < shards.length - 1)) {
+          const copy = i === 0 && carry.length > 0
+            ? c.run(sql.copyToParquetSql(sql.carrySelectSql(select, job.columns), temp), [shard.start, shard.end, listValue(carry)])
+            : c.run(sql.copyToParquetSql(select, temp), [shard.start, shard.end]);
+          const written = Number((await copy).rowsChanged) - (i === 0 ? carried : 0);
+          if (written === 0 && !(i === 0 && carried > 0) && (files.length > 0 || i < shards.length - 1)) {
             await fs.rm(temp, { force: true });
             continue;
           }
@@ -124,7 +130,7 @@ export class DuckDbWarehouse implements Warehouse {
         }
       });
       if (rows !== distinct) throw new Error(`extract of ${job.feature} wrote ${rows} rows, expected ${distinct} distinct keys`);
-      return { state: 'done', files, rows, sourceRows, duplicates: sourceRows - distinct };
+      return { state: 'done', files, rows, sourceRows, duplicates: sourceRows - distinct, ...(carry.length > 0 ? { carried } : {}) };
     });
   }
 
