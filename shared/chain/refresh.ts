@@ -7,7 +7,9 @@
 //     data version as when that version extracted them (the warehouse's version of a key range:
 //     BigQuery from the partitions on the key that meet it, embedded from the change log an append
 //     writes with its range) reads only [previous end, new end) and lists the previous run's
-//     files before the new ones; any other feature is reused by fingerprint or extracted whole;
+//     files before the new ones (embedded, the files of the previous partial last shard are
+//     rewritten with the new minutes of that shard, so the merge aligns nothing); any other
+//     feature is reused by fingerprint or extracted whole;
 //   - output shards (shareShards.ts): when every feature's old rows are unchanged, the columns and
 //     groups are the same and the label rows up to a shard's end are unchanged (the label table's
 //     version of the previous window, or of all but its last 2,880 minutes, since labels look
