@@ -16,7 +16,7 @@ import type { MergeRequest } from './messages.js';
 import { writeDatasetExtras } from './datasetFiles.js';
 import { followUp } from './pending.js';
 import { checkQuality, type Quality } from './quality.js';
-import { earlierProfile, sharedShards, withShared } from './shareShards.js';
+import { earlierProfile, filesMeeting, sharedShards, withShared } from './shareShards.js';
 import { failOnError, failRun, loadManifest, moved, publishOutcome, resendOutcome } from './runs.js';
 
 export type MergeOutcome = 'succeeded' | 'failed' | 'ignored' | 'pending';
@@ -46,10 +46,11 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
   const shared = await failOnError(deps, runId, 'merge', () => sharedShards(deps, run.sharing?.from ?? '', run.sharing?.shared ?? []));
   const build = shardGrid(run.window, deps.config.shard).filter((s) => !run.sharing || run.sharing.rebuilt.includes(s.id));
   const window = shared.length > 0 && build.length > 0 ? { start: build[0]!.start, end: run.window.end } : run.window;
+  const inputs = shared.length > 0 && build.length > 0 ? await failOnError(deps, runId, 'merge', () => filesMeeting(deps, files, window)) : files;
   const nothing: MergeResult = { state: 'done', groups: [], shards: [], rows: 0 };
   const built = build.length === 0 ? nothing : await failOnError(deps, runId, 'merge', () =>
     deps.warehouse.merge(
-      { runId, pair: run.pair, window, manifest, plan, checkpoints: files, outputPrefix: paths.outputDir(run.pair, runId), shards: build },
+      { runId, pair: run.pair, window, manifest, plan, checkpoints: inputs, outputPrefix: paths.outputDir(run.pair, runId), shards: build },
       (progress) => deps.observe?.({ type: 'merge', runId, progress }),
     ),
   );

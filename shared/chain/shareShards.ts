@@ -15,6 +15,7 @@
 // over the very same files, with the same fold cuts and settings) is taken as it is.
 
 import { outputColumns, type RunManifest } from '../manifest.js';
+import { readFooter, summariseFooters } from '../checkpoint.js';
 import { byGroup } from '../outputShards.js';
 import { planMerge, type MergePlan } from '../planner.js';
 import type { MergedShard, MergeResult, RunRecord, Window } from '../ports.js';
@@ -140,4 +141,35 @@ export async function earlierProfile(deps: Pick<ChainDeps, 'output'>, pair: stri
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A merge that builds only some shards reads, of each checkpoint, only the files whose keys meet
+ * its window (from their footers): on BigQuery the loaded tables, and what the joins are billed
+ * for, are then the new range's, not the whole window's. A file that cannot be summarised stays.
+ */
+export async function filesMeeting(deps: Pick<ChainDeps, 'staging'>, checkpoints: Record<string, string[]>, window: Window): Promise<Record<string, string[]>> {
+  const entries = Object.entries(checkpoints);
+  const out: Record<string, string[]> = {};
+  let next = 0;
+  const worker = async () => {
+    while (next < entries.length) {
+      const [feature, files] = entries[next++]!;
+      const kept: string[] = [];
+      for (const file of files) {
+        let meets = true;
+        try {
+          const s = summariseFooters([await readFooter(deps.staging, file)]);
+          meets = s.minKey !== null && s.maxKey !== null && s.minKey < window.end && s.maxKey >= window.start;
+        } catch {
+          meets = true;
+        }
+        if (meets) kept.push(file);
+      }
+      // A checkpoint keeps at least one file (an empty one: the feature has no rows there).
+      out[feature] = kept.length > 0 ? kept : files.slice(-1);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(16, Math.max(1, entries.length)) }, worker));
+  return out;
 }

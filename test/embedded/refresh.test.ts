@@ -5,6 +5,7 @@
 // same window.
 
 import assert from 'node:assert/strict';
+import sinon from 'sinon';
 import { startRun } from '../../shared/chain/startRun.js';
 import { decodeRunRequest, type RunRequest } from '../../shared/chain/messages.js';
 import type { RunRecord } from '../../shared/ports.js';
@@ -116,8 +117,15 @@ describe('embedded chain: --refresh', function () {
 
   it('after an append: extracts only the new minutes, shares the unchanged day shard by reference, reads only the new rows, equals a --no-reuse full build; gc keeps the shared files', async () => {
     const first = await firstVersionThenAppend();
+    const merge = sinon.spy(e.warehouse, 'merge');
     const refreshed = await run({ refresh: true });
+    merge.restore();
     assert.equal(refreshed.labelRows, LATER_END);
+    // The merge was given the shards it builds, their window, and of each checkpoint the files that meet it.
+    const job = merge.firstCall.args[0];
+    assert.deepEqual(job.shards.map((x) => x.id), ['20210302', '20210303']);
+    assert.deepEqual(job.window, { start: '2021-03-02T00:00:00.000Z', end: minute(LATER_END) });
+    for (const [feature, files] of Object.entries(job.checkpoints)) assert.ok(files.length === 2 && files.every((f) => f.startsWith(`runs/${refreshed.runId}/`)), `${feature}: ${files.join(', ')}`);
     assert.deepEqual(refreshed.reuse?.reasons, { 'new minutes only': SELECTED.length }, 'every feature extracts only the new range');
     assert.equal(refreshed.refresh?.incremental, SELECTED.length);
     assert.deepEqual(refreshed.refresh?.shards?.shared, ['20210301'], 'the whole first day is shared');
