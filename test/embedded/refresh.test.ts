@@ -205,4 +205,26 @@ describe('embedded chain: --refresh', function () {
     assert.equal(third.sharing, undefined);
     assert.equal((await readOutput(e, third.output!.manifest)).filter((r) => r.target_bqx45_h15 === -1).length, 10);
   });
+
+  it('label rows near the previous end filled in after the fact: shards before its last 2,880 minutes are shared, the rest rebuilt, equal to a full build', async () => {
+    // A first version over [0, 4400): 20210301..20210304, the last partial.
+    await appendMinutes(e, 120, 4400);
+    await e.warehouse.markChanged(FEATURES, SELECTED);
+    await e.warehouse.markChanged(LABELS, ['targets_eurusd']);
+    await run();
+    // An append, and labels of the last 100 old minutes written again (as a look-ahead label is), both marked with their range.
+    await appendMinutes(e, 4400, 5000);
+    await e.warehouse.execute(`UPDATE ${LABELS}.targets_eurusd SET target_bqx90_h30 = 9 WHERE interval_time >= TIMESTAMPTZ '${minute(4300)}'`);
+    await e.warehouse.markChanged(FEATURES, SELECTED, { start: minute(4400), end: null });
+    await e.warehouse.markChanged(LABELS, ['targets_eurusd'], { start: minute(4300), end: null });
+    const refreshed = await run({ refresh: true });
+    assert.equal(refreshed.reuse?.reasons['new minutes only'], SELECTED.length);
+    // The labels of the whole previous window moved; those of [0, 4400 - 2880) did not: the first day (ends at 1440) is shared.
+    assert.deepEqual(refreshed.sharing?.shared, ['20210301']);
+    assert.deepEqual(refreshed.sharing?.rebuilt, ['20210302', '20210303', '20210304']);
+    const full = await run({ reuse: false, start: refreshed.window.start, end: refreshed.window.end });
+    const [a, b] = await Promise.all([readOutput(e, refreshed.output!.manifest), readOutput(e, full.output!.manifest)]);
+    assert.equal(a.filter((r) => r.target_bqx90_h30 === 9n).length, 700);
+    assert.deepEqual(a, b);
+  });
 });
