@@ -91,7 +91,7 @@ async function outputDigest(manifestFile: string): Promise<{ rows: number; diges
   try {
     const parts = m.groups.map((_, i) => `(SELECT * ${i ? 'EXCLUDE (interval_time)' : ''} FROM read_parquet($${i + 1}))`);
     const [row] = (await c.runAndReadAll(
-      `SELECT count(*), sum(hash(r.*, n))::VARCHAR FROM (SELECT *, row_number() OVER () AS n FROM ${parts.join(' POSITIONAL JOIN ')}) r`,
+      `SELECT count(*), sum(hash(r))::VARCHAR FROM (SELECT *, row_number() OVER () AS n FROM ${parts.join(' POSITIONAL JOIN ')}) r`,
       m.groups.map((g) => listValue(g.files)),
     )).getRows();
     return { rows: Number(row![0]), digest: String(row![1]) };
