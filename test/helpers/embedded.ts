@@ -1,6 +1,6 @@
-// Fixtures for tests of the embedded chain: a demo warehouse built once per test process (and
-// copied for each test, so every test starts from the same data), a config for a temp BQX_HOME,
-// and a runtime opened on it with fast retries.
+// Fixtures for tests of the embedded chain: a demo warehouse built once per mocha run, shared by
+// its --parallel workers (test/helpers/sharedCache.ts), and copied for each test so every test
+// starts from the same data; a config for a temp BQX_HOME; a runtime opened on it with fast retries.
 
 import {copyFileSync, existsSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
@@ -12,25 +12,24 @@ import { loadConfig, type Config } from '../../shared/config.js';
 import { buildDemoWarehouse } from '../../shared/demo/generate.js';
 import { silentLogger } from '../../shared/log.js';
 import { openEmbedded, type Embedded, type EmbeddedOptions } from '../../shared/runtime/embedded.js';
+import { sharedBuild } from './sharedCache.js';
 import { tempDir } from './temp.js';
 
 const built = new Map<string, Promise<string>>();
 
-/** A folder holding a demo warehouse for `pairs` at `rows` rows, built once per process. */
+/** A folder holding a demo warehouse for `pairs` at `rows` rows, built once per mocha run. */
 export function demoWarehouse(rows: number, pairs: string[] = ['eurusd']): Promise<string> {
   const key = `${rows}-${pairs.join('_')}`;
   let promise = built.get(key);
   if (!promise) {
-    promise = (async () => {
-      const dir = tempDir(`demo-${key}`);
+    promise = sharedBuild(`demo-v${DEMO_VERSION}-${key}`, async (dir) => {
       const config = loadConfig({ BQX_HOME: dir });
       const store = new FolderObjectStore(path.join(dir, 'scratch'));
       const warehouse = await DuckDbWarehouse.open(path.join(dir, 'warehouse.duckdb'), store, store, { memoryMb: 1024 });
       await buildDemoWarehouse(warehouse, { pairs, rows, featuresDataset: config.featuresDataset, labelsDataset: config.labelsDataset, labelTablePrefix: config.labelTablePrefix });
       await warehouse.close();
       writeFileSync(path.join(dir, 'demo.json'), JSON.stringify({ version: DEMO_VERSION, pairs, rows }));
-      return dir;
-    })();
+    });
     built.set(key, promise);
   }
   return promise;

@@ -1,5 +1,6 @@
-// Temp folders for tests, removed when the whole run ends (a root-level after hook): a full-width
-// test home holds hundreds of MB, and a suite that leaves them behind fills the disk over runs.
+// Temp folders for tests, removed when a test file's run ends (test/helpers/hooks.ts, a root-hook
+// plugin: after each file in parallel mode, once at the end in serial mode): a full-width test home
+// holds hundreds of MB, and a suite that leaves them behind fills the disk over runs.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -13,6 +14,7 @@ export function tempDir(prefix: string): string {
   return dir;
 }
 
-after(() => {
+/** Removes every folder tempDir made so far (called by the root hook). */
+export function removeTempDirs(): void {
   for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+}

@@ -25,7 +25,8 @@ interface Line {
 }
 
 describe('integration: the functions on the Pub/Sub and Firestore emulators', function () {
-  this.timeout(240_000);
+  // Generous: about 65 s a test on a quiet 2-core machine, several times that when it is shared.
+  this.timeout(600_000);
   const sandbox = sinon.createSandbox();
   let stack: EmulatorStack | undefined;
   const logs: Line[] = [];
@@ -56,7 +57,7 @@ describe('integration: the functions on the Pub/Sub and Firestore emulators', fu
     const ended = await until(async () => {
       run = await stack!.store.getRun(runId);
       return run?.state === 'succeeded' || run?.state === 'failed';
-    }, 150_000, 250);
+    }, 480_000, 250);
     assert.ok(ended, `run ${runId} ended (state ${run?.state})`);
     return run!;
   }
@@ -122,7 +123,7 @@ describe('integration: the functions on the Pub/Sub and Firestore emulators', fu
     assert.ok(await until(async () => (found = await runOfRequest(s.store, 'eurusd', before, false)) !== undefined, 60_000, 200), 'startRun made the run');
     const started = found!;
     const markers = async () => (await s.staging.list(`runs/${started.runId}/features/`)).filter((o) => o.name.endsWith('/_SUCCESS.json'));
-    assert.ok(await until(async () => (await markers()).length === FEATURES, 120_000, 500), 'every feature extracted');
+    assert.ok(await until(async () => (await markers()).length === FEATURES, 480_000, 500), 'every feature extracted');
     assert.equal(await s.store.countCheckpoints(started.runId), 0, 'nothing landed while notifications were held');
 
     // Every marker twice, shuffled so the copies of one feature race each other, 400 in flight:
