@@ -167,8 +167,16 @@ export async function indexCheckpoint(deps: Pick<ChainDeps, 'staging' | 'clock'>
     fingerprint: f.fingerprint, feature: f.feature, runId: record.runId, files: record.files, sizes, rows: record.rows, sourceRows: record.sourceRows,
     duplicates: record.duplicates, nullCounts, minKey: record.minKey, maxKey: record.maxKey, bytes: record.bytes, indexedAt: deps.clock.now().toISOString(),
   };
-  // The first landing of a fingerprint wins; a later one (a rerun of the same content) changes nothing.
-  return deps.staging.write(reuseIndex.entry(f.feature, f.fingerprint), JSON.stringify(entry), { ifAbsent: true, contentType: 'application/json' });
+  // The first landing of a fingerprint wins; a later one (a rerun of the same content) changes
+  // nothing, unless the entry there points at files that are gone (retention trimmed that run's
+  // checkpoints): then this checkpoint, of the same content, takes its place, or no later run could
+  // ever reuse that fingerprint again.
+  const object = reuseIndex.entry(f.feature, f.fingerprint);
+  if (await deps.staging.write(object, JSON.stringify(entry), { ifAbsent: true, contentType: 'application/json' })) return true;
+  const there = await readEntry(deps, object);
+  if (there && (await filesUnchanged(deps, there))) return false;
+  await deps.staging.write(object, JSON.stringify(entry), { contentType: 'application/json' });
+  return true;
 }
 
 async function readEntry(deps: Pick<ChainDeps, 'staging'>, object: string): Promise<IndexEntry | undefined> {

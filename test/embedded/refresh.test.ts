@@ -227,4 +227,17 @@ describe('embedded chain: --refresh', function () {
     assert.equal(a.filter((r) => r.target_bqx90_h30 === 9n).length, 700);
     assert.deepEqual(a, b);
   });
+
+  it('a checkpoint indexed again once the indexed one\'s files were collected: the next run reuses it', async () => {
+    const first = await run();
+    const full = await run({ reuse: false });
+    // Retention keeping only the newest dataset's checkpoints trims the first run's, which the index pointed at.
+    await collectGarbage(e.deps, 'eurusd', 3);
+    assert.equal((await e.store.getRun(first.runId))?.collected?.scope, 'checkpoints');
+    const second = await run({ reuse: false });
+    assert.equal(second.reuse?.extracted, SELECTED.length);
+    const third = await run();
+    assert.equal(third.reuse?.extracted, 0, `reasons: ${JSON.stringify(third.reuse?.reasons)}`);
+    assert.ok(full.runId);
+  });
 });
