@@ -240,4 +240,17 @@ describe('embedded chain: --refresh', function () {
     assert.equal(third.reuse?.extracted, 0, `reasons: ${JSON.stringify(third.reuse?.reasons)}`);
     assert.ok(full.runId);
   });
+
+  it('gc removes shared shard files once no kept dataset lists them (they outlive their own run only while shared)', async () => {
+    await e.warehouse.markChanged(LABELS, ['targets_eurusd']); // a label version: sharing needs one
+    const first = await run();
+    const second = await run(); // nothing changed: every shard is the first's
+    assert.equal(second.sharing?.from, first.runId);
+    await collectGarbage(e.deps, 'eurusd', 1);
+    const shared = (await e.output.list(`training/eurusd/${first.runId}/`)).filter((o) => o.name.endsWith('.parquet'));
+    assert.ok(shared.length > 0, 'kept while the second dataset lists them');
+    await run({ reuse: false });
+    await collectGarbage(e.deps, 'eurusd', 1);
+    assert.deepEqual((await e.output.list(`training/eurusd/${first.runId}/`)).filter((o) => o.name.endsWith('.parquet')), [], 'gone with the last dataset that listed them');
+  });
 });
