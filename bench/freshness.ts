@@ -165,15 +165,16 @@ export async function benchFreshness(rows: number, log: (line: string) => void):
   for (const o of keptFiles) keptBytes += (await fs.stat(path.join(home, 'output', o)).catch(() => ({ size: 0 }))).size;
   const newest = steps[steps.length - 1]!.summary.runId;
   const newestManifest = JSON.parse(await fs.readFile(path.join(home, 'staging', 'runs', newest, 'manifest.json'), 'utf8')) as { features: { feature: string; reuse?: { entry: string } }[] };
+  // One set of checkpoints: the newest run's, reused (its index entries) or extracted (its markers).
   let checkpointBytes = 0;
   const seen = new Set<string>();
   for (const f of newestManifest.features) {
-    if (!f.reuse) continue;
-    const entry = JSON.parse(await fs.readFile(path.join(home, 'staging', f.reuse.entry), 'utf8')) as { files: string[]; sizes: number[] };
-    entry.files.forEach((file, i) => {
-      if (!seen.has(file)) checkpointBytes += entry.sizes[i]!;
+    const listing = f.reuse ? f.reuse.entry : `runs/${newest}/features/${f.feature}/_SUCCESS.json`;
+    const { files } = JSON.parse(await fs.readFile(path.join(home, 'staging', listing), 'utf8')) as { files: string[] };
+    for (const file of files) {
+      if (!seen.has(file)) checkpointBytes += (await fs.stat(path.join(home, 'staging', file)).catch(() => ({ size: 0 }))).size;
       seen.add(file);
-    });
+    }
   }
   const allowed = keptBytes + checkpointBytes;
   log(`freshness: after ${steps.length} runs: ${bytes} bytes under staging+output (${dataBytes} of parquet); kept datasets ${keptBytes}, one set of checkpoints ${checkpointBytes}`);
