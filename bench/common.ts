@@ -138,6 +138,8 @@ export interface SpawnOptions {
   env?: NodeJS.ProcessEnv;
   /** Echo the child's stderr (progress) to ours. */
   echo?: boolean;
+  /** Node's arguments in place of `--import tsx bench/<script> ...args` (the bqx bin as a user runs it). */
+  argv?: string[];
 }
 
 export interface Spawned {
@@ -156,7 +158,7 @@ export interface Spawned {
 export function runChild(script: string, args: string[], options: SpawnOptions): Promise<Spawned> {
   return new Promise((resolve) => {
     const began = process.hrtime.bigint();
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(BENCH_ROOT, script), ...args], {
+    const child = spawn(process.execPath, options.argv ?? ['--import', 'tsx', path.join(BENCH_ROOT, script), ...args], {
       cwd: path.dirname(BENCH_ROOT),
       env: options.env ?? process.env,
       stdio: ['ignore', 'pipe', 'pipe'],

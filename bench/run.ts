@@ -1,8 +1,9 @@
 // npm run bench: the local merge against its peers on data of the real shape.
 //
-//   npm run bench -- [--rows 20000] [--rounds 3] [--only merge,polars,duckdb-join,floor,e2e]
+//   npm run bench -- [--rows 20000] [--rounds 3] [--only merge,polars,duckdb-join,floor,e2e,first-run]
 //   npm run bench -- --only views [--rows 20000] [--out bench/results/views-20000.json]   (bench/views.ts)
 //   npm run bench -- --only freshness [--rows 20000] [--out bench/results/freshness-20000.json]   (bench/freshness.ts)
+//   npm run bench -- --only first-run [--out bench/results/first-run.json]   (no benchmark set needed)
 //                    [--out bench/results/latest.json] [--rebuild] [--mem-cap-mb N]
 //                    [--join-memory-mb 8192] [--join-timeout-s 300] [--e2e-rounds = --rounds]
 //
@@ -16,7 +17,9 @@
 // 3. e2e: `bqx run` end to end in a fresh BQX_HOME (the demo warehouse copied in), with the time
 //    spent inside warehouse.extract/merge measured (bench/bqx-timed.ts), against one bulk copy of
 //    the same tables (bench/bulk-copy.ts).
-// 4. The quick commands' start-up (bench/quick.ts), and this row count's point of the scaling
+// 4. first-run: `npm start` as a newcomer runs it, in an empty BQX_HOME at the default demo size
+//    (bench/firstRun.ts): the demo build and the run apart, and the whole wall time.
+// 5. The quick commands' start-up (bench/quick.ts), and this row count's point of the scaling
 //    curve (bench/scaling.ts: bench/results/scaling.json and the chart scaling.svg). The 177,748-
 //    and 1,000,000-row points are on request: --rows 177748 (about 45 GB of disk) and
 //    --rows 1000000 (about 250 GB, extrapolated linearly: not measured on this machine).
@@ -27,6 +30,7 @@ import { promises as fs, readFileSync, statfsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { flags, median, runChild, type BenchSet, type ChildResult, type E2eResult } from './common.js';
+import { measureFirstRun, type FirstRun } from './firstRun.js';
 import { measureQuick } from './quick.js';
 import { linearity, recordScalingPoint, SCALING_SVG } from './scaling.js';
 import { ensureSet, runTimedBqx } from './set.js';
@@ -44,7 +48,8 @@ const NAMES = Object.keys(CONTENDERS) as Name[];
 const f = flags();
 const rows = Number(f.get('rows') ?? 20_000);
 const rounds = Number(f.get('rounds') ?? 3);
-const only = new Set((f.get('only') ?? [...NAMES, 'e2e'].join(',')).split(',').map((s) => s.trim()));
+const STEPS = ['e2e', 'first-run'];
+const only = new Set((f.get('only') ?? [...NAMES, ...STEPS].join(',')).split(',').map((s) => s.trim()));
 if (only.has('views')) {
   // Issue 10's goals on their own home (bench/views.ts): not combined with the merge contenders.
   if (only.size > 1) throw new Error('--only views runs alone');
@@ -69,7 +74,21 @@ if (only.has('freshness')) {
   process.stdout.write(`${JSON.stringify(result, null, 1)}\nwritten: ${path.relative(process.cwd(), out)}\n`);
   process.exit(0);
 }
-for (const name of only) if (!(name in CONTENDERS) && name !== 'e2e') throw new Error(`--only: unknown contender ${name} (${[...NAMES, 'e2e'].join(', ')})`);
+if (only.size === 1 && only.has('first-run')) {
+  // The first run and the quick commands alone: no benchmark set is needed.
+  const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+  const load1 = os.loadavg()[0];
+  log('first run: bqx run eurusd in an empty BQX_HOME (the demo build included) ...');
+  const fresh = await measureFirstRun({ memCapMb: Number(f.get('mem-cap-mb') ?? 14_336), timeoutS: Number(f.get('timeout-s') ?? 3600) });
+  log('quick commands: start-up of bqx --help, status, bad input ...');
+  const quick = measureQuick();
+  const out = path.resolve(REPO_ROOT, f.get('out') ?? path.join('bench', 'results', 'first-run.json'));
+  const result = { first_run_fresh_home: fresh, quick_commands_s: quick, goals: { 'first run (npm start, empty home) <= 60 s': { value: fresh.wall_s, met: fresh.ok && fresh.wall_s <= 60 }, 'quick commands <= 1 s': { value: Math.max(...Object.values(quick.commands)), met: Math.max(...Object.values(quick.commands)) <= 1 } }, load1_before: load1, load1_after: os.loadavg()[0], finished_at: new Date().toISOString() };
+  await fs.writeFile(out, JSON.stringify(result, null, 1));
+  process.stdout.write(`${JSON.stringify(result, null, 1)}\nwritten: ${path.relative(process.cwd(), out)}\n`);
+  process.exit(fresh.ok ? 0 : 1);
+}
+for (const name of only) if (!(name in CONTENDERS) && !STEPS.includes(name)) throw new Error(`--only: unknown contender ${name} (${[...NAMES, ...STEPS].join(', ')})`);
 const memTotalMb = Math.round(os.totalmem() / 2 ** 20);
 const memCapMb = Number(f.get('mem-cap-mb') ?? Math.min(14_336, Math.round(memTotalMb * 0.6)));
 const joinMemoryMb = Number(f.get('join-memory-mb') ?? 8192);
@@ -243,7 +262,16 @@ if (only.has('e2e')) {
   };
 }
 
-// ---- 4. quick commands, and the scaling curve's point --------------------------------------
+// ---- 4. the first run from an empty home (npm start) ---------------------------------------
+let fresh: FirstRun | undefined;
+if (only.has('first-run')) {
+  settle();
+  log('first run: bqx run eurusd in an empty BQX_HOME (the demo build included) ...');
+  fresh = await measureFirstRun({ memCapMb, timeoutS });
+  log(`first run: ${fresh.ok ? 'ok' : `FAILED (${fresh.error})`} ${fresh.wall_s.toFixed(1)} s (demo build ${fresh.demo_build_s ?? '-'} s, run ${fresh.run_s ?? '-'} s), peak ${fresh.peak_rss_mb} MB`);
+}
+
+// ---- 5. quick commands, and the scaling curve's point --------------------------------------
 log('quick commands: start-up of bqx --help, status, bad input ...');
 const quick = measureQuick();
 const firstRun = { demo_build_s: set.build.demo_s ? round3(set.build.demo_s) : null, first_run_s: round3(set.build.run.process_wall_s) };
@@ -276,11 +304,13 @@ const machine = {
 };
 const goals = {
   'merge wall <= 1.0x polars': !merge || !runs.has('polars') ? null : ratios.merge_vs_polars !== null ? { value: ratios.merge_vs_polars, met: ratios.merge_vs_polars <= 1.0 } : { value: 'polars failed', met: true },
+  'merge wall <= 1.3x floor': ratios.merge_vs_floor !== null ? { value: ratios.merge_vs_floor, met: ratios.merge_vs_floor <= 1.3 } : null,
   'merge peak RSS <= 2048 MB': merge ? { value: merge.peak_rss_mb, met: merge.peak_rss_mb <= 2048 } : null,
   'orchestration overhead <= 10 %': e2e ? { value: e2e.orchestration_overhead, met: (e2e.orchestration_overhead as number) <= 0.1 } : null,
   'extract phase <= 1.3x bulk copy': e2e?.extract_vs_bulk != null ? { value: e2e.extract_vs_bulk, met: (e2e.extract_vs_bulk as number) <= 1.3 } : null,
   'whole run peak RSS <= 2048 MB': e2e ? { value: e2e.peak_rss_mb, met: (e2e.peak_rss_mb as number) <= 2048 } : null,
-  'quick commands <= 1 s': { value: Math.max(...Object.values(quick)), met: Math.max(...Object.values(quick)) <= 1 },
+  'first run (npm start, empty home) <= 60 s': fresh ? { value: fresh.ok ? fresh.wall_s : 'failed', met: fresh.ok && fresh.wall_s <= 60 } : null,
+  'quick commands <= 1 s': { value: Math.max(...Object.values(quick.commands)), met: Math.max(...Object.values(quick.commands)) <= 1 },
 };
 const report = {
   rows,
@@ -303,6 +333,7 @@ const report = {
   ratios,
   ...(e2e ? { e2e } : {}),
   first_run: firstRun,
+  ...(fresh ? { first_run_fresh_home: fresh } : {}),
   quick_commands_s: quick,
   scaling,
   goals,
@@ -338,7 +369,9 @@ if (e2e) {
   text += `\n  extract phase ${(e2e.extract_phase_s as number).toFixed(1)} s vs one bulk copy of the same tables ${e2e.bulk_copy_s === null ? '-' : `${(e2e.bulk_copy_s as number).toFixed(1)} s: ${(e2e.extract_vs_bulk as number).toFixed(2)}x`}\n`;
 }
 text += `\ndemo build ${firstRun.demo_build_s ?? '(reused set)'} s, then the first bqx run ${firstRun.first_run_s} s (apart; the set build at ${rows} rows)`;
-text += `\nquick commands (median of 5, empty BQX_HOME): ${Object.entries(quick).map(([k, v]) => `${k} ${v.toFixed(2)} s`).join(', ')}`;
+if (fresh) text += `\nfirst run from an empty home (npm start: ${fresh.rows} rows x ${fresh.columns} columns): ${fresh.wall_s.toFixed(1)} s = demo build ${fresh.demo_build_s ?? '-'} s + run ${fresh.run_s ?? '-'} s, peak ${fresh.peak_rss_mb} MB${fresh.ok ? '' : ` (FAILED: ${fresh.error})`}`;
+text += `\nquick commands (median of 5, empty BQX_HOME, ${quick.compiled ? 'precompiled CLI' : 'through tsx: run npm run build:cli'}): ${Object.entries(quick.commands).map(([k, v]) => `${k} ${v.toFixed(2)} s`).join(', ')}`;
+text += `\n  floors: ${Object.entries(quick.floors).map(([k, v]) => `${k} ${v.toFixed(2)} s`).join(', ')}`;
 text += `\nscaling: ${points.map((p) => `${p.rows} rows: merge ${p.merge_wall_s ?? '-'} s / ${p.merge_peak_rss_mb ?? '-'} MB, run ${p.run_wall_s ?? '-'} s / ${p.run_peak_rss_mb ?? '-'} MB`).join('; ')} (chart ${scaling.chart})\n`;
 text += '\ngoals:\n';
 for (const [goal, v] of Object.entries(goals)) text += `  ${goal}: ${v === null ? 'not measured' : `${v.met ? 'met' : 'NOT met'} (${typeof v.value === 'number' && goal.includes('overhead') ? pct(v.value) : v.value})`}\n`;

@@ -22,7 +22,6 @@ import { openRecords } from '../runtime/records.js';
 import { checkFlags, intFlag, parseArgs, stringFlag, type Args } from './args.js';
 import { ensureDemo } from './demo.js';
 import { gcCommand } from './gc.js';
-import { changeDemo, demoChange } from './demoChange.js';
 import { ProgressBar } from './progress.js';
 import { reportCommand, withGateFlags } from './report.js';
 import { summarise, summaryTable } from './summary.js';
@@ -310,6 +309,8 @@ async function verifyCommand(args: Args): Promise<number> {
 
 async function demoCommand(args: Args, config: Config): Promise<number> {
   checkFlags(args, ['pairs', 'rows', 'touch', 'append']);
+  // Loaded here: demo/change.ts brings the DuckDB bindings, which help and status must not wait for.
+  const { changeDemo, demoChange } = await import('./demoChange.js');
   const change = demoChange(args);
   if (change) {
     const embedded = await open(config, false);

@@ -54,7 +54,7 @@ export async function openEmbedded(config: Config, options: EmbeddedOptions): Pr
   const staging = new FolderObjectStore(where.staging, 'staging');
   const output = new FolderObjectStore(where.output, 'output');
   const store = new FileRunStore(where.store);
-  const warehouse = options.warehouse ?? (await DuckDbWarehouse.open(where.warehouse, staging, output, { memoryMb: config.embedded.mergeMemoryMb }));
+  const warehouse = options.warehouse ?? (await DuckDbWarehouse.open(where.warehouse, staging, output, { memoryMb: config.embedded.mergeMemoryMb, extractConcurrency: config.embedded.extractConcurrency }));
   const logger = options.logger;
   const bus = new InProcessBus(options.faults ?? {}, (sub, message, error) =>
     logger.warn(`delivery ${message.deliveryAttempt} of message ${message.id} to ${sub} failed: ${errorMessage(error)}`, { step: sub, ...message.attributes }),

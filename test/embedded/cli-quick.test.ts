@@ -28,6 +28,15 @@ describe('bqx quick commands', function () {
     assert.equal(r.stderr, '');
   });
 
+  it('answers the same through tsx (BQX_TSX=1) as through the precompiled CLI when there is one', () => {
+    const home = tempDir('quick');
+    for (const args of [['--help'], ['run', 'xx']]) {
+      const either = bqx(home, args);
+      const tsx = spawnSync(process.execPath, [BQX, ...args], { env: { ...process.env, BQX_HOME: home, BQX_TSX: '1' }, encoding: 'utf8', timeout: 60_000 });
+      assert.deepEqual({ code: tsx.status, stdout: tsx.stdout, stderr: tsx.stderr }, either, args.join(' '));
+    }
+  });
+
   it('status on a new home says there are no runs and leaves no warehouse behind', () => {
     const home = tempDir('quick');
     const r = bqx(home, ['status']);

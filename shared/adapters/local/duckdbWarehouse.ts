@@ -16,6 +16,7 @@ import { compareDuckDb, profileDuckDb } from './duckdbProfile.js';
 import { viewLocal } from './duckdbView.js';
 import * as sql from './duckdbSql.js';
 import type { FolderObjectStore } from './folderStore.js';
+import { CallerThreads } from './callerThreads.js';
 import { MemoryGate } from './memoryGate.js';
 import { chunkRange, concatParquet, readChunk, readLocalFooter, stitchParquet } from './parquetStitch.js';
 import { readTableVersions, recordTableChanges, type ChangedRange } from './tableVersions.js';
@@ -24,6 +25,8 @@ export interface DuckDbOptions {
   /** Memory the merge may use; DuckDB's memory_limit, and the slice size follows from it. */
   memoryMb: number;
   threads?: number;
+  /** Extracts the runtime runs at once (BQX_EXTRACT_CONCURRENCY): DuckDB's pool makes room for them (callerThreads.ts). */
+  extractConcurrency?: number;
 }
 
 export class DuckDbWarehouse implements Warehouse {
@@ -31,6 +34,10 @@ export class DuckDbWarehouse implements Warehouse {
   lastRealigned = 0;
   /** Extracts at once share half the memory setting; the other half is headroom (see memoryGate.ts). */
   private readonly extractGate: MemoryGate;
+  private readonly pool = new CallerThreads(
+    async () => Number((await this.query("SELECT current_setting('threads')::INTEGER AS threads"))[0]!.threads),
+    (threads) => this.execute(`SET GLOBAL threads = ${Math.trunc(threads)}`),
+  );
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -100,7 +107,7 @@ export class DuckDbWarehouse implements Warehouse {
    */
   async extract(job: ExtractJob): Promise<ExtractResult> {
     const shards = job.shards.length > 0 ? job.shards : [{ start: job.window.start, end: job.window.end }];
-    return this.withConnection(async (c) => {
+    return this.withCallerThreads(this.options.extractConcurrency ?? 1, () => this.withConnection(async (c) => {
       const [counts] = (await c.runAndReadAll(sql.extractCountSql(job.dataset, job.feature), [job.window.start, job.window.end])).getRows();
       const sourceRows = Number(counts![0]);
       const distinct = Number(counts![1]);
@@ -131,7 +138,15 @@ export class DuckDbWarehouse implements Warehouse {
       });
       if (rows !== distinct) throw new Error(`extract of ${job.feature} wrote ${rows} rows, expected ${distinct} distinct keys`);
       return { state: 'done', files, rows, sourceRows, duplicates: sourceRows - distinct, ...(carry.length > 0 ? { carried } : {}) };
-    });
+    }));
+  }
+
+  /**
+   * Runs `body` as one of `callers` statements run side by side (the extracts, the demo build's
+   * tables): DuckDB's own thread pool shrinks to what the cores leave them meanwhile (callerThreads.ts).
+   */
+  async withCallerThreads<T>(callers: number, body: () => Promise<T>): Promise<T> {
+    return this.pool.run(callers, body);
   }
 
   /**

@@ -1,0 +1,43 @@
+// Which main the bqx command loads: the CLI precompiled to JavaScript (`npm run build:cli`, run
+// by `npm ci` through `prepare`) when it is at least as new as every TypeScript source under
+// shared/ and functions/, else none and the bin compiles through tsx. Plain JavaScript: it runs before tsx is
+// loaded, and tsx's start-up alone costs more than node's whole start (see the README's bench).
+
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+
+/** Written last by `npm run build:cli`: its time is the build's. */
+export const BUILD_STAMP = '.built';
+/** Where `npm run build:cli` writes (tsconfig.cli.json's outDir), relative to the repository. */
+export const BUILD_DIR = path.join('dist', 'cli');
+
+/**
+ * The compiled main.js of the repository at `root`, or null when it is missing or older than a
+ * source (an edited, added or checked-out file is newer than the stamp): then tsx it is.
+ */
+export function compiledMain(root) {
+  const dir = path.join(root, BUILD_DIR);
+  let built;
+  try {
+    built = statSync(path.join(dir, BUILD_STAMP)).mtimeMs;
+  } catch {
+    return null;
+  }
+  // shared/ is the CLI and the core; functions/ holds the entry points the emulator stack serves.
+  for (const dir of ['shared', 'functions']) if (newestSource(path.join(root, dir)) > built) return null;
+  for (const config of ['tsconfig.json', 'tsconfig.cli.json']) {
+    if (statSync(path.join(root, config), { throwIfNoEntry: false })?.mtimeMs > built) return null;
+  }
+  return path.join(dir, 'shared', 'cli', 'main.js');
+}
+
+/** The newest modification time of the .ts and .mjs files (and folders: a deleted file) under `dir`. */
+function newestSource(dir) {
+  let newest = statSync(dir).mtimeMs;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const file = path.join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSource(file));
+    else if (/\.(ts|mjs)$/.test(entry.name)) newest = Math.max(newest, statSync(file).mtimeMs);
+  }
+  return newest;
+}
