@@ -18,6 +18,8 @@ export interface CheckpointMarker {
   writtenAt: string;
   /** The manifest's fingerprint of the feature: the checkpoint is indexed under it for reuse. */
   fingerprint?: string;
+  /** Rows this extract read from the warehouse (a refresh's: the new range's only). */
+  readRows?: number;
 }
 
 export interface FooterSummary {

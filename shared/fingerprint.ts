@@ -3,7 +3,8 @@
 // extracting again (dbt's state:modified, by content, never by name). It has four parts, each a
 // hash of its own, so a run that cannot reuse can say which part moved:
 //   schema    the table (dataset, name) and all its columns with their types, in order
-//   data      the table's data version, from the warehouse (changes with every write)
+//   data      the data version of the table's rows in the window, from the warehouse (changes
+//             with every write to them; rows written after the window leave it alone)
 //   window    the run's [start, end)
 //   settings  what the extract does with the table: columns kept and dropped, the key, the
 //             deduplication rule, and the checkpoint format and layout
@@ -44,10 +45,20 @@ export function featureFingerprint(input: FingerprintInput): string | undefined 
   if (input.version === null) return undefined;
   return [
     hash({ dataset: input.dataset, table: input.table.table, columns: input.table.columns.map((c) => [c.name, c.type]) }),
-    hash({ dataset: input.dataset, table: input.table.table, version: input.version }),
+    dataPart(input.dataset, input.table.table, input.version),
     hash({ start: input.window.start, end: input.window.end }),
     hash({ key: KEY_COLUMN, kept: input.kept, dropped: input.dropped, dedup: DEDUP_RULE, layout: CHECKPOINT_LAYOUT_VERSION }),
   ].join('-');
+}
+
+/** The data part of a fingerprint, for a table's data version. */
+export function dataPart(dataset: string, table: string, version: string): string {
+  return hash({ dataset, table, version });
+}
+
+/** One part of a fingerprint. */
+export function partOf(fingerprint: string, part: FingerprintPart): string {
+  return fingerprint.split('-')[FINGERPRINT_PARTS.indexOf(part)]!;
 }
 
 export function isFingerprint(value: unknown): value is string {

@@ -27,6 +27,20 @@ export interface ManifestFeature {
   reuse?: { runId: string; entry: string };
   /** Why the feature is extracted rather than reused. */
   reason?: string;
+  /**
+   * A refresh extracting only `range` (shared/chain/incremental.ts): the checkpoint is the earlier
+   * run's files (unchanged rows of the previous window) followed by the new range's.
+   */
+  incremental?: {
+    from: string;
+    files: string[];
+    rows: number;
+    sourceRows: number;
+    duplicates: number;
+    range: Window;
+    /** The trailing files of `files` holding the previous window's partial last cell (incremental.ts). */
+    carry?: string[];
+  };
 }
 
 export interface RunManifest {
@@ -36,7 +50,18 @@ export interface RunManifest {
   createdAt: string;
   key: string;
   window: Window;
-  labels: { dataset: string; table: string; columns: string[]; rows: number };
+  labels: {
+    dataset: string;
+    table: string;
+    columns: string[];
+    rows: number;
+    /**
+     * Data versions of the label rows in the window, and in the window less its last 2,880 minutes
+     * (labels look ahead: those can change on an append): a refresh shares output shards only where
+     * they have not moved (shared/chain/shareShards.ts).
+     */
+    versions?: { window: string | null; settled: { end: string; version: string | null } | null };
+  };
   features: ManifestFeature[];
   /** Output columns in total: key + labels + every feature column. */
   columnCount: number;

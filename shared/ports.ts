@@ -65,6 +65,12 @@ export interface ExtractJob {
    * across a shard boundary, so a shard is a run of whole row groups; others may ignore it.
    */
   shards: Shard[];
+  /**
+   * A refresh's partial last shard: checkpoint files holding that cell's rows before window.start.
+   * A runtime that stitches (embedded) writes them with the new rows of the first shard as one file
+   * and says so (`carried`); others ignore it, and the chain then keeps them as they are.
+   */
+  carry?: string[];
 }
 
 export type Pending = { state: 'pending'; detail: string };
@@ -77,6 +83,8 @@ export type ExtractResult =
       rows: number;
       sourceRows: number;
       duplicates: number;
+      /** Rows taken from `carry` into the first file (not counted in rows): the carry files are replaced. */
+      carried?: number;
     }
   | Pending;
 
@@ -174,8 +182,11 @@ export interface Warehouse {
    * The data version of each named table: a string that changes whenever the table's data
    * changes (BigQuery: its partitions' last modification; embedded: recorded by every bqx write).
    * null where the warehouse cannot tell, and such a table's checkpoints are never reused.
+   * With `range`: the version of the table's rows with keys in [range.start, range.end), which
+   * stays put when only rows outside it are written; where the warehouse cannot tell rows apart,
+   * it is the whole table's version (never too old).
    */
-  dataVersions(dataset: string, tables: readonly string[]): Promise<Record<string, string | null>>;
+  dataVersions(dataset: string, tables: readonly string[], range?: Window): Promise<Record<string, string | null>>;
   /** Rows and key range of the label table, optionally within a window. */
   labelStats(dataset: string, table: string, window?: Window): Promise<LabelStats>;
   extract(job: ExtractJob): Promise<ExtractResult>;
@@ -285,6 +296,13 @@ export interface RunRecord {
   reuse?: ReuseCounts;
   /** Set on a refresh (shared/chain/refresh.ts): the version it follows and the schema drift since. */
   refresh?: RefreshInfo;
+  /**
+   * Output shards this run takes by reference from an earlier dataset of the pair (a refresh, or a
+   * run whose window and checkpoints are all unchanged), and those it builds (shareShards.ts).
+   */
+  sharing?: { from: string; shared: string[]; rebuilt: string[] };
+  /** Rows read from the warehouse: by the extracts (all features) and the merge (label rows of the shards it built). */
+  rowsRead?: { features: number; labels: number };
   /** When the run's outcome event was published: a finished run without it has its event sent again. */
   outcomeSentAt?: string;
   /** The request message that started the run: a redelivery of it gets this run, never a second one. */
@@ -306,6 +324,8 @@ export interface CheckpointRecord {
   bytes: number;
   /** The run whose checkpoint this is, when it was reused rather than extracted by this run. */
   reusedFrom?: string;
+  /** Rows this run's extract read from the warehouse for it (absent: reused, or uploaded by hand). */
+  readRows?: number;
 }
 
 export interface RunStore {

@@ -14,7 +14,8 @@
 //     is a copy), so theirs go unless listed there;
 //   - anything of an active run, and of a failed run newer than the oldest kept dataset.
 // Removed: the rest of the objects of runs older than the oldest kept dataset (succeeded, failed),
-// and the checkpoints of the older kept datasets. Scratch tables in BigQuery expire by themselves.
+// with the files they listed from older datasets' folders (shared shards) that no kept dataset
+// lists, and the checkpoints of the older kept datasets. Scratch tables in BigQuery expire by themselves.
 
 import type { Config } from './config.js';
 import { MARKER_NAME, allPairs, paths } from './naming.js';
@@ -93,7 +94,17 @@ export async function collectGarbage(deps: RetentionDeps, pair: string, keep: nu
     const keepHere = scope === 'all' ? protectedStaging : new Set([...protectedStaging, run.manifestObject]);
     await remove(deps.staging, `runs/${run.runId}/`, keepHere, result);
     if (scope === 'all') {
+      // Read before its manifest goes: the shards it shared from older datasets' folders by reference.
+      const listed = run.output ? await outputObjects(deps.output, run.output.manifest, run.output.report) : [];
       await remove(deps.output, paths.outputDir(run.pair, run.runId), protectedOutput, result);
+      // Those files outlived their own run only for this one: they go with it unless a kept dataset lists them too.
+      const own = paths.outputDir(run.pair, run.runId);
+      for (const name of listed.filter((o) => !o.startsWith(own) && !protectedOutput.has(o))) {
+        const size = await deps.output.size(name);
+        if (size === undefined || [...protectedOutput].some((k) => k !== name && k.startsWith(name))) continue;
+        result.objects += await deps.output.deletePrefix(name);
+        result.bytes += size;
+      }
       // Its checkpoint records would point at files that are gone: only the run record stays.
       for (const record of await deps.store.listCheckpoints(run.runId)) await deps.store.deleteCheckpoint(run.runId, record.feature);
       result.removed.push(run.runId);

@@ -35,15 +35,19 @@ export async function extractFeature(deps: ChainDeps, request: ExtractRequest): 
   }
 
   const began = Date.now();
+  // A refresh's feature whose old rows are unchanged reads only the new range (incremental.ts).
+  const earlier = entry.incremental;
+  const range = earlier?.range ?? run.window;
   const result = await deps.warehouse.extract({
     runId,
     pair: run.pair,
     feature,
     dataset: entry.dataset,
     columns: entry.columns.map((c) => c.source),
-    window: run.window,
+    window: range,
     prefix: paths.featureDir(runId, feature),
-    shards: shardGrid(run.window, deps.config.shard),
+    shards: shardGrid(range, deps.config.shard),
+    ...(earlier?.carry ? { carry: earlier.carry } : {}),
   });
   // Still running after the warehouse's wait: a follow-up message polls again (never a retry).
   if (result.state === 'pending') return followUp(deps, { kind: 'extract', request }, result);
@@ -51,15 +55,18 @@ export async function extractFeature(deps: ChainDeps, request: ExtractRequest): 
     runId,
     feature,
     window: run.window,
-    files: result.files,
-    rows: result.rows,
-    sourceRows: result.sourceRows,
-    duplicates: result.duplicates,
+    // The earlier run's files hold the old window's rows, in key order before the new ones.
+    // (Carried files were written again into the first new file: they leave the list.)
+    files: [...(earlier?.files ?? []).filter((f) => result.carried === undefined || !earlier?.carry?.includes(f)), ...result.files],
+    rows: (earlier?.rows ?? 0) + result.rows,
+    sourceRows: (earlier?.sourceRows ?? 0) + result.sourceRows,
+    duplicates: (earlier?.duplicates ?? 0) + result.duplicates,
+    readRows: result.sourceRows,
     writtenAt: deps.clock.now().toISOString(),
     ...(entry.fingerprint ? { fingerprint: entry.fingerprint } : {}),
   };
   await deps.staging.write(markerObject, JSON.stringify(marker), { contentType: 'application/json' });
-  deps.logger.info(`extracted ${result.rows} rows (${result.duplicates} duplicate keys removed) in ${Date.now() - began} ms`, log);
+  deps.logger.info(`extracted ${result.rows} rows${earlier ? ` of [${range.start}, ${range.end}) after ${earlier.rows} of run ${earlier.from}` : ''} (${result.duplicates} duplicate keys removed) in ${Date.now() - began} ms`, log);
   return 'extracted';
 }
 
@@ -81,7 +88,8 @@ export function decodeMarker(value: unknown): CheckpointMarker {
     typeof m.window?.start === 'string' && typeof m.window?.end === 'string' &&
     Array.isArray(m.files) && m.files.every((f) => typeof f === 'string') &&
     Number.isSafeInteger(m.rows) && Number.isSafeInteger(m.sourceRows) && Number.isSafeInteger(m.duplicates) &&
-    (m.fingerprint === undefined || typeof m.fingerprint === 'string');
+    (m.fingerprint === undefined || typeof m.fingerprint === 'string') &&
+    (m.readRows === undefined || Number.isSafeInteger(m.readRows));
   if (!ok) throw new Error('marker is not a checkpoint marker');
   return m as CheckpointMarker;
 }

@@ -8,7 +8,7 @@ import { columnMapping, outputColumns, type RunManifest } from '../manifest.js';
 import { gateMessage } from '../profile/gates.js';
 import { paths } from '../naming.js';
 import { planMerge } from '../planner.js';
-import type { MergedGroup, MergedShard, RunOutput, RunRecord } from '../ports.js';
+import type { MergedGroup, MergedShard, MergeResult, RunOutput, RunRecord } from '../ports.js';
 import { shardGrid } from '../shards.js';
 import { buildReport, type RunReport } from '../report.js';
 import type { ChainDeps } from './deps.js';
@@ -16,6 +16,7 @@ import type { MergeRequest } from './messages.js';
 import { writeDatasetExtras } from './datasetFiles.js';
 import { followUp } from './pending.js';
 import { checkQuality, type Quality } from './quality.js';
+import { earlierProfile, filesMeeting, sharedShards, withShared } from './shareShards.js';
 import { failOnError, failRun, loadManifest, moved, publishOutcome, resendOutcome } from './runs.js';
 
 export type MergeOutcome = 'succeeded' | 'failed' | 'ignored' | 'pending';
@@ -41,14 +42,22 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
   const began = Date.now();
   const plan = planMerge(manifest, deps.config.maxGroupColumns, deps.config.joinBatchTables);
   deps.logger.info(`merging ${manifest.features.length} features into ${plan.groups.length} column group(s)`, log);
-  const result = await failOnError(deps, runId, 'merge', () =>
+  // A refresh (or an unchanged run) builds only the shards that changed; the rest are an earlier dataset's files (shareShards.ts).
+  const shared = await failOnError(deps, runId, 'merge', () => sharedShards(deps, run.sharing?.from ?? '', run.sharing?.shared ?? []));
+  const build = shardGrid(run.window, deps.config.shard).filter((s) => !run.sharing || run.sharing.rebuilt.includes(s.id));
+  const window = shared.length > 0 && build.length > 0 ? { start: build[0]!.start, end: run.window.end } : run.window;
+  const inputs = shared.length > 0 && build.length > 0 ? await failOnError(deps, runId, 'merge', () => filesMeeting(deps, files, window)) : files;
+  const nothing: MergeResult = { state: 'done', groups: [], shards: [], rows: 0 };
+  const built = build.length === 0 ? nothing : await failOnError(deps, runId, 'merge', () =>
     deps.warehouse.merge(
-      { runId, pair: run.pair, window: run.window, manifest, plan, checkpoints: files, outputPrefix: paths.outputDir(run.pair, runId), shards: shardGrid(run.window, deps.config.shard) },
+      { runId, pair: run.pair, window, manifest, plan, checkpoints: inputs, outputPrefix: paths.outputDir(run.pair, runId), shards: build },
       (progress) => deps.observe?.({ type: 'merge', runId, progress }),
     ),
   );
   // Still running after the warehouse's wait: a follow-up message polls again (never a retry).
-  if (result.state === 'pending') return followUp(deps, { kind: 'merge', request }, result);
+  if (built.state === 'pending') return followUp(deps, { kind: 'merge', request }, built);
+  const result = shared.length === 0 ? built : withShared(plan, built, shared);
+  const rowsRead = { features: checkpoints.reduce((n, c) => n + (c.reusedFrom ? 0 : (c.readRows ?? 0)), 0), labels: built.rows };
   const mergeMs = Date.now() - began;
 
   const problems = await failOnError(deps, runId, 'verify', () => verifyOutput(deps, manifest, run, result.groups, result.shards));
@@ -60,8 +69,10 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
   const report = buildReport(manifest, checkpoints, run.labelRows);
   if (run.refresh) Object.assign(report, { refresh: run.refresh, drift: run.refresh.drift });
   // Profile, folds and quality gates (issue 10); a failed `fail` gate fails the run, outputs kept.
-  const quality = await failOnError(deps, runId, 'profile', () => checkQuality(deps, manifest, run, result.groups, result.costUsd, report));
-  const output = await writeOutputs(deps, manifest, run, result.groups, result.shards, { ...report, ...(quality.profile ? { profile: quality.profile } : {}), gates: quality.gates }, quality);
+  // Nothing built: the dataset is the earlier one's, file for file, and so is its profile.
+  const measured = run.sharing && build.length === 0 ? await earlierProfile(deps, run.pair, run.sharing.from) : undefined;
+  const quality = await failOnError(deps, runId, 'profile', () => checkQuality(deps, manifest, run, result.groups, result.costUsd, report, measured));
+  const output = await writeOutputs(deps, manifest, run, result.groups, result.shards, { ...report, ...(quality.profile ? { profile: quality.profile, cutRows: quality.cutRows, profiledWith: quality.profiledWith } : {}), gates: quality.gates }, quality);
   const failedGates = quality.failed.map(gateMessage).join('; ');
   const now = deps.clock.now();
   const { run: done, changed } = await deps.store.updateRun(runId, (r) =>
@@ -71,6 +82,7 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
           output,
           warnings: [...report.warnings, ...quality.warnings],
           timings: { ...r.timings, merge_ms: mergeMs, profile_ms: quality.profileMs, total_ms: now.getTime() - Date.parse(r.createdAt) },
+          rowsRead,
           ...(result.bytesProcessed !== undefined ? { bytesProcessed: result.bytesProcessed } : {}),
           ...(result.costUsd !== undefined ? { costUsd: result.costUsd } : {}),
         }

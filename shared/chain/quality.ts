@@ -22,13 +22,19 @@ export interface Quality {
   warnings: string[];
   folds: FoldPlan;
   cutRows: number[];
+  /** What the profile was computed with (fold cuts, settings): a later identical dataset may reuse it only with the same. */
+  profiledWith: string;
   profileMs: number;
 }
 
 /** Gate metrics that need the column profile: with BQX_PROFILE=keys they are not checked, and the run says so. */
 const PROFILE_METRICS: readonly GateMetric[] = ['label_null_share', 'leakage', 'constant', 'duplicates', 'stale'];
 
-export async function checkQuality(deps: ChainDeps, manifest: RunManifest, run: RunRecord, groups: MergedGroup[], costUsd: number | undefined, report: RunReport): Promise<Quality> {
+/**
+ * `measured`: the profile of a dataset with exactly these files (an unchanged run sharing every
+ * shard of the last one, shared/chain/shareShards.ts), used instead of profiling again.
+ */
+export async function checkQuality(deps: ChainDeps, manifest: RunManifest, run: RunRecord, groups: MergedGroup[], costUsd: number | undefined, report: RunReport, measured?: { profile: DatasetProfile; cutRows: number[]; profiledWith: string }): Promise<Quality> {
   const began = Date.now();
   const settings = deps.config.profile;
   const longest = Math.max(0, ...manifest.labels.columns.map((l) => labelHorizon(l) ?? 0));
@@ -43,13 +49,14 @@ export async function checkQuality(deps: ChainDeps, manifest: RunManifest, run: 
     cuts: foldCuts(folds),
   };
   const profileSettings = { warmupRows: settings.warmupRows, staleShare: settings.staleShare };
+  const profiledWith = JSON.stringify({ cuts: input.cuts, rows: input.rows, ...profileSettings });
   let profile: DatasetProfile | undefined;
   let cutRows: number[];
   let metrics: Record<GateMetric, number>;
   let gateList = settings.gates;
   const notes: string[] = [];
   if (settings.mode === 'full') {
-    ({ profile, cutRows } = await profileDataset(deps.warehouse, input, profileSettings));
+    ({ profile, cutRows } = measured?.profiledWith === profiledWith ? measured : await profileDataset(deps.warehouse, input, profileSettings));
     metrics = gateMetrics(profile, manifest, run, costUsd);
   } else {
     const keys = await profileKeys(deps.warehouse, input, profileSettings);
@@ -67,6 +74,7 @@ export async function checkQuality(deps: ChainDeps, manifest: RunManifest, run: 
     warnings: [...notes, ...gates.filter((g) => !g.passed && g.level === 'warn').map(gateMessage)],
     folds,
     cutRows,
+    profiledWith,
     profileMs: Date.now() - began,
   };
 }

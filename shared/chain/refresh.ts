@@ -1,10 +1,27 @@
-// Incremental refresh (issue 9, item 3), first step: `--refresh` builds the next version of a
-// pair's dataset from its last succeeded one. The window keeps the previous version's start and
-// is extended to the label table's new end; checkpoints are reused by content as in any run
-// (shared/chain/reuse.ts), and the schema drift since the previous version (tables added and
+// Incremental refresh (issue 9, item 3): `--refresh` builds the next version of a pair's dataset
+// from its last succeeded one. The window keeps the previous version's start and is extended to
+// the label table's new end; the schema drift since the previous version (tables added and
 // removed, columns added and removed, types changed) is recorded on the run and in report.json.
-// Not yet: range-limited extracts and output shards shared by reference (every shard is rebuilt,
-// which keeps a refresh identical to a full build of the same window by construction).
+// What is redone is decided in startRun, from data versions, never from names or times:
+//   - extracts (incremental.ts): a feature whose rows inside the previous window have the same
+//     data version as when that version extracted them (the warehouse's version of a key range:
+//     BigQuery from the partitions on the key that meet it, embedded from the change log an append
+//     writes with its range) reads only [previous end, new end) and lists the previous run's
+//     files before the new ones (embedded, the files of the previous partial last shard are
+//     rewritten with the new minutes of that shard, so the merge aligns nothing); any other
+//     feature is reused by fingerprint or extracted whole;
+//   - output shards (shareShards.ts): when every feature's old rows are unchanged, the columns and
+//     groups are the same and the label rows up to a shard's end are unchanged (the label table's
+//     version of the previous window, or of all but its last 2,880 minutes, since labels look
+//     ahead), that shard's files are the previous version's, listed by reference in the new
+//     _manifest.json; the rest (the grown last shard, the new ones) are built and verified.
+// A refresh is therefore identical, cell for cell, to a `--no-reuse` full build of the same window
+// (test/embedded/refresh.test.ts), and reads from the warehouse only the new minutes of every
+// unchanged feature plus the label rows of the shards it builds (run.rowsRead).
+// Not done: when the previous end falls inside a BigQuery partition, that partition's append moves
+// the old window's version and the feature is extracted whole (re-reading only the last partition
+// would need the version of [start, its start) recorded by the previous run); the merge's profile
+// is computed over the whole dataset again.
 
 import type { RunManifest } from '../manifest.js';
 import { InputError } from '../naming.js';
@@ -28,6 +45,10 @@ export interface RefreshInfo {
   /** Output shards taken from the previous version by reference, and rebuilt by this run. */
   sharedShards: number;
   rebuiltShards: number;
+  /** Their ids (shared/chain/shareShards.ts), and why nothing is shared when nothing is. */
+  shards?: { shared: string[]; rebuilt: string[]; why?: string };
+  /** Features extracting only the new range (shared/chain/incremental.ts). */
+  incremental?: number;
 }
 
 /** The pair's newest succeeded run whose manifest is still readable: what a refresh follows. */

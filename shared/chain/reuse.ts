@@ -22,6 +22,8 @@ export const REASONS = {
   settings: 'settings changed',
   unknownVersion: 'data version unknown',
   off: 'reuse turned off',
+  /** A refresh extracting only the minutes after the previous version (shared/chain/incremental.ts). */
+  newRange: 'new minutes only',
 } as const;
 
 const PART_REASON: Record<FingerprintPart, string> = { schema: REASONS.schema, data: REASONS.data, window: REASONS.window, settings: REASONS.settings };
@@ -59,7 +61,8 @@ export async function fingerprintFeatures(deps: Pick<ChainDeps, 'warehouse'>, ma
   const datasets = [...new Set(manifest.features.map((f) => f.dataset))];
   const versions: Record<string, string | null> = {};
   for (const dataset of datasets) {
-    Object.assign(versions, await deps.warehouse.dataVersions(dataset, manifest.features.filter((f) => f.dataset === dataset).map((f) => f.feature)));
+    // The version of the rows in the window: rows appended after it do not make its checkpoints stale.
+    Object.assign(versions, await deps.warehouse.dataVersions(dataset, manifest.features.filter((f) => f.dataset === dataset).map((f) => f.feature), manifest.window));
   }
   for (const f of manifest.features) {
     const fingerprint = featureFingerprint({
@@ -88,6 +91,7 @@ export async function planReuse(
   await forEachLimit(manifest.features, 16, async (f) => {
     delete f.reuse;
     delete f.reason;
+    delete f.incremental;
     if (!options.enabled) return void (f.reason = REASONS.off);
     if (!f.fingerprint) return void (f.reason = REASONS.unknownVersion);
     const dir = reuseIndex.dir(f.feature);
@@ -163,8 +167,16 @@ export async function indexCheckpoint(deps: Pick<ChainDeps, 'staging' | 'clock'>
     fingerprint: f.fingerprint, feature: f.feature, runId: record.runId, files: record.files, sizes, rows: record.rows, sourceRows: record.sourceRows,
     duplicates: record.duplicates, nullCounts, minKey: record.minKey, maxKey: record.maxKey, bytes: record.bytes, indexedAt: deps.clock.now().toISOString(),
   };
-  // The first landing of a fingerprint wins; a later one (a rerun of the same content) changes nothing.
-  return deps.staging.write(reuseIndex.entry(f.feature, f.fingerprint), JSON.stringify(entry), { ifAbsent: true, contentType: 'application/json' });
+  // The first landing of a fingerprint wins; a later one (a rerun of the same content) changes
+  // nothing, unless the entry there points at files that are gone (retention trimmed that run's
+  // checkpoints): then this checkpoint, of the same content, takes its place, or no later run could
+  // ever reuse that fingerprint again.
+  const object = reuseIndex.entry(f.feature, f.fingerprint);
+  if (await deps.staging.write(object, JSON.stringify(entry), { ifAbsent: true, contentType: 'application/json' })) return true;
+  const there = await readEntry(deps, object);
+  if (there && (await filesUnchanged(deps, there))) return false;
+  await deps.staging.write(object, JSON.stringify(entry), { contentType: 'application/json' });
+  return true;
 }
 
 async function readEntry(deps: Pick<ChainDeps, 'staging'>, object: string): Promise<IndexEntry | undefined> {

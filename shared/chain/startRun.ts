@@ -7,7 +7,9 @@ import type { RunRecord, Window } from '../ports.js';
 import type { ChainDeps } from './deps.js';
 import { attributes, type RunRequest } from './messages.js';
 import { claimMerge } from './checkpointLanded.js';
-import { fingerprintFeatures, planReuse, recordReused } from './reuse.js';
+import { counts, fingerprintFeatures, planReuse, recordReused } from './reuse.js';
+import { planIncremental } from './incremental.js';
+import { labelVersions, planSharing } from './shareShards.js';
 import { failRun } from './runs.js';
 import { refreshBase, schemaDrift, type RefreshInfo } from './refresh.js';
 import { shardGrid } from '../shards.js';
@@ -65,13 +67,30 @@ export async function startRun(deps: ChainDeps, request: RunRequest): Promise<St
   // Reuse is decided once, here, and frozen in the manifest with the reasons for the rest.
   await fingerprintFeatures(deps, manifest, featureCatalog);
   const reuse = await planReuse(deps, manifest, { enabled: request.reuse !== false, previous: () => previousFeatures(deps, pair) });
-  const refresh: RefreshInfo | undefined = base && {
-    from: base.run.runId,
-    previousWindow: base.run.window,
-    drift: schemaDrift(base.manifest, manifest),
-    sharedShards: 0,
-    rebuiltShards: shardGrid(window, config.shard).length,
-  };
+  manifest.labels.versions = await labelVersions(deps, manifest);
+  let refresh: RefreshInfo | undefined;
+  if (base) {
+    // Incremental where the old rows vouch for it (never with --no-reuse): new minutes only, unchanged shards shared.
+    const incremental = request.reuse !== false ? await planIncremental(deps, base, manifest) : 0;
+    const grid = shardGrid(window, config.shard);
+    const shards = request.reuse !== false ? await planSharing(deps, base, manifest, grid) : { shared: [], rebuilt: grid.map((g) => g.id), why: 'reuse turned off' };
+    Object.assign(reuse, counts(manifest));
+    refresh = {
+      from: base.run.runId,
+      previousWindow: base.run.window,
+      drift: schemaDrift(base.manifest, manifest),
+      sharedShards: shards.shared.length,
+      rebuiltShards: shards.rebuilt.length,
+      shards,
+      incremental,
+    };
+  }
+  // A run of the same window with every checkpoint reused: the last dataset's shards, unless labels moved.
+  const same = !base && request.reuse !== false && reuse.extracted === 0 ? await refreshBase(deps, pair).catch(() => undefined) : undefined;
+  const unchanged = same && same.run.window.start === window.start && same.run.window.end === window.end
+    ? { from: same.run.runId, ...(await planSharing(deps, same, manifest, shardGrid(window, config.shard))) }
+    : undefined;
+  const sharing = refresh?.shards && refresh.sharedShards > 0 ? { from: refresh.from, shared: refresh.shards.shared, rebuilt: refresh.shards.rebuilt } : unchanged && unchanged.shared.length > 0 ? { from: unchanged.from, shared: unchanged.shared, rebuilt: unchanged.rebuilt } : undefined;
   const manifestObject = paths.manifest(runId);
   await deps.staging.write(manifestObject, JSON.stringify(manifest), { contentType: 'application/json' });
 
@@ -93,6 +112,7 @@ export async function startRun(deps: ChainDeps, request: RunRequest): Promise<St
     timings: { discover_ms: Date.now() - began },
     reuse,
     ...(refresh ? { refresh } : {}),
+    ...(sharing ? { sharing } : {}),
     ...(request.requestId ? { requestId: request.requestId } : {}),
   };
   const claimed = await store.createRun(record);

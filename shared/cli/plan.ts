@@ -2,11 +2,14 @@
 // would send to BigQuery, in run order, as the BigQuery adapter renders it (shared/plan/), written
 // one .sql file each with plan.json, and a summary of what it would read. `bigquery` works offline
 // from the embedded warehouse's catalog (the demo is built on first use); `gcp` reads the real
-// catalog and asks BigQuery for dry-run byte counts.
+// catalog and asks BigQuery for dry-run byte counts. `--refresh` plans the next version of the pair's
+// last succeeded (embedded) dataset, `--since T` a refresh of a version that ended at T: extracts
+// read only [T, end) and the merge builds the shards from the one holding T on.
 
 import type { Config } from '../config.js';
 import { gcpPlanSource } from '../adapters/gcp/bigQueryPlanSource.js';
-import { decodeRunRequest } from '../chain/messages.js';
+import { decodeRunRequest, parseTime } from '../chain/messages.js';
+import { refreshBase } from '../chain/refresh.js';
 import { silentLogger } from '../log.js';
 import { InputError } from '../naming.js';
 import { planDocument, type DocumentOptions } from '../plan/planDocument.js';
@@ -17,13 +20,13 @@ import { openEmbedded } from '../runtime/embedded.js';
 import { checkFlags, stringFlag, type Args } from './args.js';
 import { ensureDemo } from './demo.js';
 
-export const PLAN_USAGE = `  bqx plan <pair> --target bigquery|gcp --sql-out DIR [--json] [--start T --end T]
-                            write every statement a run would send to BigQuery, and what it would read`;
+export const PLAN_USAGE = `  bqx plan <pair> --target bigquery|gcp --sql-out DIR [--json] [--start T --end T] [--refresh | --since T]
+                            write every statement a run (or a refresh) would send to BigQuery, and what it would read`;
 
 const TARGETS = ['bigquery', 'gcp'];
 
 export async function planCommand(args: Args, config: Config): Promise<number> {
-  checkFlags(args, ['target', 'sql-out', 'json', 'start', 'end']);
+  checkFlags(args, ['target', 'sql-out', 'json', 'start', 'end', 'refresh', 'since']);
   if (args.positional.length !== 1) throw new InputError(`plan takes one pair, got ${args.positional.length === 0 ? 'none' : args.positional.join(' ')}`);
   const target = stringFlag(args, 'target') ?? 'bigquery';
   if (!TARGETS.includes(target)) throw new InputError(`--target must be bigquery or gcp, got ${JSON.stringify(target)}`);
@@ -33,21 +36,30 @@ export async function planCommand(args: Args, config: Config): Promise<number> {
     { pair: args.positional[0], ...(stringFlag(args, 'start') ? { start: stringFlag(args, 'start') } : {}), ...(stringFlag(args, 'end') ? { end: stringFlag(args, 'end') } : {}) },
     config.currencies,
   );
-  const window = { ...(request.start ? { start: request.start } : {}), ...(request.end ? { end: request.end } : {}) };
+  const window: { start?: string; end?: string } = { ...(request.start ? { start: request.start } : {}), ...(request.end ? { end: request.end } : {}) };
   const json = args.flags.has('json');
+  const sinceFlag = stringFlag(args, 'since');
+  let since = sinceFlag === undefined ? undefined : parseTime(sinceFlag, '--since');
+  if (args.flags.has('refresh') && since === undefined && target === 'gcp') throw new InputError('plan --refresh --target gcp needs --since T (the end of the version it follows)');
 
   let recorded: RecordedPlan;
   let options: DocumentOptions;
   if (target === 'gcp') {
     const buckets = { staging: config.gcp.stagingBucket || PLACEHOLDER_BUCKETS.staging, output: config.gcp.outputBucket || PLACEHOLDER_BUCKETS.output };
     const gcp = gcpPlanSource(config, { staging: new PlanStore(buckets.staging), output: new PlanStore(buckets.output) });
-    recorded = await recordPlan({ config, pair: request.pair, source: gcp.warehouse, window, buckets });
+    recorded = await recordPlan({ config, pair: request.pair, source: gcp.warehouse, window, buckets, ...(since ? { refresh: { since } } : {}) });
     // Counting every feature table would be one query each: the label rows stand in for the estimate.
     options = { target, featureRows: () => recorded.labelRows, dryRun: gcp.dryRun };
   } else {
     const embedded = await openEmbedded(config, { logger: silentLogger });
     try {
       await ensureDemo(embedded, config, [request.pair], undefined, json);
+      if (args.flags.has('refresh') && since === undefined) {
+        // The version a refresh would follow: its start, and its end as where the new range begins.
+        const base = await refreshBase(embedded.deps, request.pair);
+        since = base.run.window.end;
+        window.start ??= base.run.window.start;
+      }
       const source: CatalogSource = embedded.warehouse;
       recorded = await recordPlan({
         config,
@@ -55,9 +67,12 @@ export async function planCommand(args: Args, config: Config): Promise<number> {
         source,
         window,
         buckets: { staging: config.gcp.stagingBucket || PLACEHOLDER_BUCKETS.staging, output: config.gcp.outputBucket || PLACEHOLDER_BUCKETS.output },
+        ...(since ? { refresh: { since } } : {}),
       });
+      // Rows each extract reads: the window's, or a refresh's new range (a table partitioned on the key reads only those).
       const rows = new Map<string, number>();
-      for (const f of recorded.manifest.features) rows.set(f.feature, (await source.labelStats(f.dataset, f.feature, recorded.window)).rows);
+      const range = recorded.refresh?.extractRange ?? recorded.window;
+      for (const f of recorded.manifest.features) rows.set(f.feature, (await source.labelStats(f.dataset, f.feature, range)).rows);
       options = { target, featureRows: (t) => rows.get(t) ?? recorded.labelRows };
     } finally {
       await embedded.close();
@@ -65,7 +80,11 @@ export async function planCommand(args: Args, config: Config): Promise<number> {
   }
   const { document, entries } = await planDocument(recorded, options);
   await writePlan(dir, document, entries);
-  if (json) process.stdout.write(`${JSON.stringify({ pair: document.pair, runId: document.runId, target, window: document.window, dir, summary: document.summary })}\n`);
-  else process.stdout.write(`${planSummaryText(document, dir)}\n`);
+  const refresh = recorded.refresh;
+  if (json) process.stdout.write(`${JSON.stringify({ pair: document.pair, runId: document.runId, target, window: document.window, ...(refresh ? { refresh } : {}), dir, summary: document.summary })}\n`);
+  else {
+    process.stdout.write(`${planSummaryText(document, dir)}\n`);
+    if (refresh) process.stdout.write(`refresh since ${refresh.since}: extracts read [${refresh.extractRange.start}, ${refresh.extractRange.end}); the merge builds ${refresh.shards} shard(s) and shares ${refresh.sharedShards}\n`);
+  }
   return 0;
 }

@@ -17,6 +17,8 @@ export interface RunSummary {
   output: { manifest: string | null; rows: number; columns: number; files: number };
   warnings: string[];
   timings: Record<string, number>;
+  /** Rows read from the warehouse: by the extracts, and label rows by the merge (shards it built). */
+  rowsRead?: { features: number; labels: number; total: number };
   /** On a refresh: the version it follows, output shards shared with it and rebuilt, the schema drift. */
   refresh?: { from: string; sharedShards: number; rebuiltShards: number; drift: SchemaDrift };
   error?: string;
@@ -35,6 +37,7 @@ export function summarise(run: RunRecord, landed: number, manifestPath: string |
     output: { manifest: manifestPath, rows: run.output?.rows ?? 0, columns: run.output?.columns ?? 0, files: run.output?.files.length ?? 0 },
     warnings: run.warnings,
     timings: run.timings,
+    ...(run.rowsRead ? { rowsRead: { ...run.rowsRead, total: run.rowsRead.features + run.rowsRead.labels } } : {}),
     ...(run.refresh ? { refresh: { from: run.refresh.from, sharedShards: run.refresh.sharedShards, rebuiltShards: run.refresh.rebuiltShards, drift: run.refresh.drift } } : {}),
     ...(run.error ? { error: run.error } : {}),
   };
@@ -57,6 +60,7 @@ export function summaryTable(s: RunSummary, extra: [string, string][] = []): str
     ['rows', s.output.rows.toLocaleString('en-US')],
     ['columns', s.output.columns.toLocaleString('en-US')],
     ['files', String(s.output.files)],
+    ...(s.rowsRead ? ([['rows read', `${s.rowsRead.total.toLocaleString('en-US')} (features ${s.rowsRead.features.toLocaleString('en-US')}, labels ${s.rowsRead.labels.toLocaleString('en-US')})`]] as [string, string][]) : []),
     ['manifest', s.output.manifest ?? '-'],
     ['discover', seconds(s.timings.discover_ms)],
     ['extract', seconds(s.timings.extract_ms)],

@@ -1,7 +1,8 @@
 // Changing the demo warehouse the way the real one changes, to exercise reuse and refresh:
 //   touch   rewrites tables in place: same schema, same rows and keys, new values
 //   append  adds the next minutes to the pairs' label tables and every feature table
-// Both give the tables they change a new data version (tableVersions.ts), as every bqx write does.
+// Both give the tables they change a new data version (tableVersions.ts), as every bqx write does;
+// an append's version says it changed only keys from its first new minute on.
 
 import type { DuckDbWarehouse } from '../adapters/local/duckdbWarehouse.js';
 import { recordTableChanges } from '../adapters/local/tableVersions.js';
@@ -125,9 +126,13 @@ export async function appendMinutes(
     // over all of them was slower): a crash halfway leaves tables with a version no run has seen
     // with their old rows, so nothing stale can be reused. The embedded warehouse is one process's
     // at a time (DuckDB locks the file), so no run reads between the two.
+    // The rows written all have keys from the first new minute on: the versions say so, so the
+    // version of every earlier window stays (an incremental refresh extracts only the new minutes).
+    const [firstNew] = await warehouse.query(`SELECT strftime(min(interval_time)::TIMESTAMP, '%Y-%m-%dT%H:%M:%S.000Z') AS t FROM demo_scratch.keys WHERE i >= ${from}`);
+    const range = { start: String(firstNew!.t), end: null };
     const mark = async () => {
-      await warehouse.markChanged(datasets.labelsDataset, labelTables);
-      await warehouse.markChanged(datasets.featuresDataset, tables.map((t) => t.table));
+      await warehouse.markChanged(datasets.labelsDataset, labelTables, range);
+      await warehouse.markChanged(datasets.featuresDataset, tables.map((t) => t.table), range);
     };
     await mark();
     for (const table of labelTables) await warehouse.execute(`INSERT INTO ${q(datasets.labelsDataset)}.${q(table)} ${labelRowsSql(total, from, to)}`);

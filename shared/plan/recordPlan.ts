@@ -27,6 +27,12 @@ export interface PlanInput {
   now?: Date;
   /** Buckets named in the URIs; the configured ones, else placeholders. */
   buckets?: { staging: string; output: string };
+  /**
+   * Plan a refresh of a version whose window ended at `since` (shared/chain/refresh.ts), in the
+   * case it is built for: every table's old rows unchanged, so each extract reads [since, end) and
+   * the merge builds only the shards from the one holding `since` on.
+   */
+  refresh?: { since: string };
 }
 
 export interface RecordedPlan {
@@ -35,7 +41,9 @@ export interface RecordedPlan {
   window: Window;
   manifest: RunManifest;
   mergePlan: MergePlan;
-  /** Label rows in the window: the rows of every merge table. */
+  /** A refresh's plan: what its extracts read, and the shards its merge builds (the rest are the previous version's). */
+  refresh?: { since: string; extractRange: Window; mergeWindow: Window; shards: number; sharedShards: number };
+  /** Label rows in the window (a refresh: in the shards it builds): the rows of every merge table. */
   labelRows: number;
   /** The datasets listed, and what they hold. */
   datasets: { features: string; labels: string };
@@ -93,10 +101,16 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
 
   const runId = newRunId(pair, now);
   const manifest = buildManifest({ runId, pair, createdAt: now.toISOString(), window, labelRows: labels.rows, featureCatalog, labelTable, config });
+  const since = input.refresh?.since;
+  if (since !== undefined && !(since > window.start && since < window.end)) throw new InputError(`refresh since ${since} must fall inside the window [${window.start}, ${window.end})`);
   const mergePlan = planMerge(manifest, config.maxGroupColumns, config.joinBatchTables);
 
   // The window's time shards (BQX_SHARD), as extractFeature and mergeRun give them.
-  const shards = shardGrid(window, config.shard);
+  const grid = shardGrid(window, config.shard);
+  // A refresh's extracts read only the new range; its merge builds the shards that grew or are new.
+  const range = since ? { start: since, end: window.end } : window;
+  const shards = since ? grid.filter((s) => s.end > since) : grid;
+  const mergeWindow = since ? { start: shards[0]!.start, end: window.end } : window;
 
   // extractFeature, once per feature (a run sends them in parallel, in no set order).
   const checkpoints: Record<string, string[]> = {};
@@ -107,25 +121,27 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
       feature: f.feature,
       dataset: f.dataset,
       columns: f.columns.map((c) => c.source),
-      window,
+      window: range,
       prefix: paths.featureDir(runId, f.feature),
-      shards,
+      shards: shardGrid(range, config.shard),
     });
     if (result.state !== 'done') throw new Error(`plan: extract of ${f.feature} did not finish (${result.detail})`);
     checkpoints[f.feature] = result.files;
   }
 
   // mergeRun.
-  const merged = await warehouse.merge({ runId, pair, window, manifest, plan: mergePlan, checkpoints, outputPrefix: paths.outputDir(pair, runId), shards });
+  const merged = await warehouse.merge({ runId, pair, window: mergeWindow, manifest, plan: mergePlan, checkpoints, outputPrefix: paths.outputDir(pair, runId), shards });
   if (merged.state !== 'done') throw new Error(`plan: the merge did not finish (${merged.detail})`);
 
   return {
     pair,
     runId,
     window,
+    ...(since ? { refresh: { since, extractRange: range, mergeWindow, shards: shards.length, sharedShards: grid.length - shards.length } } : {}),
     manifest,
     mergePlan,
-    labelRows: labels.rows,
+    // A refresh's merge reads the label rows of the shards it builds only.
+    labelRows: since ? (await source.labelStats(config.labelsDataset, labelTableName, mergeWindow)).rows : labels.rows,
     datasets: { features: config.featuresDataset, labels: config.labelsDataset },
     featureCatalog,
     labelCatalog,

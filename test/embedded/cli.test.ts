@@ -38,7 +38,9 @@ describe('bqx command line', function () {
     assert.equal(s.output.columns, 17_038);
     assert.equal(s.output.rows, ROWS);
     assert.ok(existsSync(s.output.manifest));
-    assert.deepEqual(Object.keys(s).sort(), ['expected', 'extracted', 'landed', 'output', 'pair', 'reasons', 'reused', 'runId', 'status', 'timings', 'warnings']);
+    assert.deepEqual(Object.keys(s).sort(), ['expected', 'extracted', 'landed', 'output', 'pair', 'reasons', 'reused', 'rowsRead', 'runId', 'status', 'timings', 'warnings']);
+    assert.deepEqual(s.rowsRead, { features: s.rowsRead.features, labels: ROWS, total: s.rowsRead.features + ROWS });
+    assert.ok(s.rowsRead.features >= 667 * ROWS * 0.5, 'every feature read from the warehouse');
     assert.deepEqual([s.extracted, s.reused, s.reasons], [667, 0, { 'no earlier checkpoint': 667 }]);
     assert.match(r.stderr, /extract\s+\[#+\]\s+667\/667/, 'progress bars on stderr');
     assert.match(r.stderr, /status\s+succeeded/, 'summary table on stderr');

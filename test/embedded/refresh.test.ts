@@ -5,24 +5,30 @@
 // same window.
 
 import assert from 'node:assert/strict';
+import sinon from 'sinon';
 import { startRun } from '../../shared/chain/startRun.js';
 import { decodeRunRequest, type RunRequest } from '../../shared/chain/messages.js';
 import type { RunRecord } from '../../shared/ports.js';
 import type { Embedded } from '../../shared/runtime/embedded.js';
+import type { DuckDbWarehouse } from '../../shared/adapters/local/duckdbWarehouse.js';
 import { summarise } from '../../shared/cli/summary.js';
 import { openTest, settle, testConfig } from '../helpers/embedded.js';
 import { buildMiniWarehouse } from '../helpers/miniWarehouse.js';
 import { readOutput } from '../helpers/readOutput.js';
+import { collectGarbage } from '../../shared/retention.js';
+import { verifyManifest } from '../../shared/cli/verify.js';
 import { tempDir } from '../helpers/temp.js';
 
 const FEATURES = 'bqx_ml_v3_features_v2';
 const LABELS = 'bqx_ml_v3_analytics_v2';
 const SELECTED = ['agg_eurusd', 'cov_agg_eurusd_gbpusd', 'csi_mom_bqx_usd', 'mkt_regime', 'tri_agg_eur_usd_gbp'];
 const NEW_END = 1500; // minutes from 2021-03-01 00:00: into the next day, so two day shards
+const LATER_END = 3000; // a second append: into the day after, so a whole day shard can be shared
+const minute = (i: number) => new Date(Date.UTC(2021, 2, 1) + i * 60_000).toISOString();
 
-/** Appends minutes [from, NEW_END) to the label table and the pair's feature tables, as the demo's --append does. */
-async function appendMinutes(e: Embedded, from: number): Promise<void> {
-  const keys = `SELECT (TIMESTAMP '2021-03-01 00:00:00' + i * INTERVAL 1 MINUTE)::TIMESTAMPTZ AS interval_time, i FROM range(${from}, ${NEW_END}) r(i)`;
+/** Appends minutes [from, to) to the label table and the pair's feature tables, as the demo's --append does. */
+async function appendMinutes(e: Embedded, from: number, to = NEW_END): Promise<void> {
+  const keys = `SELECT (TIMESTAMP '2021-03-01 00:00:00' + i * INTERVAL 1 MINUTE)::TIMESTAMPTZ AS interval_time, i FROM range(${from}, ${to}) r(i)`;
   await e.warehouse.execute(`INSERT INTO ${LABELS}.targets_eurusd SELECT interval_time, i * 1.0, CASE WHEN i % 10 = 0 THEN NULL ELSE -i END FROM (${keys})`);
   await e.warehouse.execute(`INSERT INTO ${FEATURES}.agg_eurusd SELECT interval_time, 'eurusd', i * 10.0, i * 100.0 FROM (${keys}) WHERE i >= 150`);
   await e.warehouse.execute(`INSERT INTO ${FEATURES}.tri_agg_eur_usd_gbp SELECT interval_time, i + 0.5 FROM (${keys})`);
@@ -90,5 +96,161 @@ describe('embedded chain: --refresh', function () {
     assert.deepEqual(a, b, 'the refresh equals a --no-reuse full build, cell for cell, in row order');
     // The filled-in label tail is in the refreshed version.
     assert.equal(a.filter((r) => r.interval_time instanceof Date && r.interval_time < new Date('2021-03-01T02:00:00Z') && r.target_bqx90_h30 === 7n).length, 6);
+  });
+
+  /** A first version over [0, NEW_END) (day shards 20210301 whole, 20210302 partial), then minutes [NEW_END, LATER_END) appended with their range. */
+  const firstVersionThenAppend = async (): Promise<RunRecord> => {
+    await appendMinutes(e, 120);
+    await e.warehouse.markChanged(FEATURES, SELECTED);
+    await e.warehouse.markChanged(LABELS, ['targets_eurusd']);
+    const first = await run();
+    assert.equal(first.labelRows, NEW_END);
+    // As `bqx demo --append` records it: only keys from the first new minute on changed.
+    const range = { start: minute(NEW_END), end: null };
+    await e.warehouse.markChanged(FEATURES, SELECTED, range);
+    await e.warehouse.markChanged(LABELS, ['targets_eurusd'], range);
+    await appendMinutes(e, NEW_END, LATER_END);
+    await e.warehouse.markChanged(FEATURES, SELECTED, range);
+    await e.warehouse.markChanged(LABELS, ['targets_eurusd'], range);
+    return first;
+  };
+
+  it('after an append: extracts only the new minutes, shares the unchanged day shard by reference, reads only the new rows, equals a --no-reuse full build; gc keeps the shared files', async () => {
+    const first = await firstVersionThenAppend();
+    const merge = sinon.spy(e.warehouse, 'merge');
+    const refreshed = await run({ refresh: true });
+    merge.restore();
+    assert.equal(refreshed.labelRows, LATER_END);
+    // The merge was given the shards it builds, their window, and of each checkpoint the files that meet it.
+    const job = merge.firstCall.args[0];
+    assert.deepEqual(job.shards.map((x) => x.id), ['20210302', '20210303']);
+    assert.deepEqual(job.window, { start: '2021-03-02T00:00:00.000Z', end: minute(LATER_END) });
+    for (const [feature, files] of Object.entries(job.checkpoints)) assert.ok(files.length === 2 && files.every((f) => f.startsWith(`runs/${refreshed.runId}/`)), `${feature}: ${files.join(', ')}`);
+    assert.deepEqual(refreshed.reuse?.reasons, { 'new minutes only': SELECTED.length }, 'every feature extracts only the new range');
+    assert.equal(refreshed.refresh?.incremental, SELECTED.length);
+    assert.deepEqual(refreshed.refresh?.shards?.shared, ['20210301'], 'the whole first day is shared');
+    assert.deepEqual(refreshed.refresh?.shards?.rebuilt, ['20210302', '20210303'], 'the partial day grows; the new day is built');
+    assert.equal(refreshed.refresh?.sharedShards, 1);
+    assert.equal(refreshed.refresh?.rebuiltShards, 2);
+    // Rows read: each feature's rows in [NEW_END, LATER_END) only (agg from 150 on, so all of them), labels of the two rebuilt days.
+    const newRows = LATER_END - NEW_END;
+    assert.deepEqual(refreshed.rowsRead, { features: SELECTED.length * newRows, labels: LATER_END - 1440 });
+    // The partial day's earlier rows were carried into the grown day's new file: one file per day shard, none to align.
+    assert.equal((e.warehouse as DuckDbWarehouse).lastRealigned, 0, 'the merge aligned no feature');
+    for (const record of await e.store.listCheckpoints(refreshed.runId)) {
+      assert.equal(record.files.length, 3, `${record.feature}: the first day's file of the earlier run, then two new ones`);
+      assert.ok(record.files[0]!.startsWith(`runs/${first.runId}/`) && record.files.slice(1).every((f) => f.startsWith(`runs/${refreshed.runId}/`)));
+      assert.equal(record.readRows, newRows);
+    }
+    const summary = summarise(refreshed, refreshed.expected, null);
+    assert.deepEqual(summary.refresh && { from: summary.refresh.from, shared: summary.refresh.sharedShards, rebuilt: summary.refresh.rebuiltShards }, { from: first.runId, shared: 1, rebuilt: 2 });
+    assert.equal(summary.rowsRead?.total, SELECTED.length * newRows + LATER_END - 1440);
+
+    // The shared shard's files are the first version's, listed by reference.
+    const m = JSON.parse(Buffer.from(await e.output.read(refreshed.output!.manifest)).toString('utf8'));
+    const firstDay = m.shards.find((x: { id: string }) => x.id === '20210301');
+    assert.ok(firstDay.groups.every((g: { objects: string[] }) => g.objects.every((o) => o.startsWith(`training/eurusd/${first.runId}/`))));
+    assert.ok(m.shards.filter((x: { id: string }) => x.id !== '20210301').every((s: { groups: { objects: string[] }[] }) => s.groups.every((g) => g.objects.every((o) => o.startsWith(`training/eurusd/${refreshed.runId}/`)))));
+
+    // Retention keeping only the refresh removes the first run, but not the files the refresh shares.
+    const before = await readOutput(e, refreshed.output!.manifest);
+    const gc = await collectGarbage(e.deps, 'eurusd', 1);
+    assert.deepEqual(gc.removed, [first.runId]);
+    assert.ok((await e.output.size(firstDay.groups[0].objects[0])) !== undefined, 'a shared shard file survives its run\'s collection');
+    assert.equal(await e.output.size(first.output!.manifest), undefined, 'the first run\'s own manifest is gone');
+    assert.deepEqual((await verifyManifest(e.output.uri(refreshed.output!.manifest))).problems, []);
+
+    const full = await run({ reuse: false, start: refreshed.window.start, end: refreshed.window.end });
+    assert.equal(full.rowsRead!.labels, LATER_END);
+    const [a, b] = await Promise.all([readOutput(e, refreshed.output!.manifest), readOutput(e, full.output!.manifest)]);
+    assert.equal(a.length, LATER_END);
+    assert.deepEqual(a, b, 'the refresh equals a --no-reuse full build, cell for cell, in row order');
+
+  });
+
+  it('a table changed inside the old window is extracted fully, and then no shard is shared: still equal to a full build', async () => {
+    await firstVersionThenAppend();
+    await e.warehouse.execute(`UPDATE ${FEATURES}.mkt_regime SET r = 42.0 WHERE interval_time < TIMESTAMPTZ '2021-03-01 10:00:00+00'`);
+    await e.warehouse.markChanged(FEATURES, ['mkt_regime']);
+    const refreshed = await run({ refresh: true });
+    assert.deepEqual(refreshed.reuse?.reasons, { 'new minutes only': SELECTED.length - 1, 'data changed': 1 });
+    assert.equal(refreshed.refresh?.sharedShards, 0);
+    assert.match(refreshed.refresh?.shards?.why ?? '', /1 feature\(s\) changed inside the previous window/);
+    // mkt_regime read whole, the others only the new minutes.
+    assert.equal(refreshed.rowsRead?.features, (SELECTED.length - 1) * (LATER_END - NEW_END) + LATER_END);
+    const full = await run({ reuse: false, start: refreshed.window.start, end: refreshed.window.end });
+    const [a, b] = await Promise.all([readOutput(e, refreshed.output!.manifest), readOutput(e, full.output!.manifest)]);
+    assert.equal(a.filter((r) => r.mkt_regime_r === 42).length, 600);
+    assert.deepEqual(a, b);
+  });
+
+  it('a second run with nothing changed builds nothing: every shard and the profile are the last dataset\'s, and its output is the same', async () => {
+    await appendMinutes(e, 120);
+    await e.warehouse.markChanged(FEATURES, SELECTED);
+    await e.warehouse.markChanged(LABELS, ['targets_eurusd']);
+    const first = await run();
+    const second = await run();
+    assert.equal(second.reuse?.extracted, 0);
+    assert.deepEqual(second.sharing, { from: first.runId, shared: ['20210301', '20210302'], rebuilt: [] });
+    assert.deepEqual(second.rowsRead, { features: 0, labels: 0 });
+    const [r1, r2] = await Promise.all([first, second].map(async (r) => JSON.parse(Buffer.from(await e.output.read(r.output!.report)).toString('utf8'))));
+    assert.ok(r1.profile && r1.cutRows, 'the first run profiled its dataset');
+    assert.deepEqual(r2.profile, r1.profile);
+    assert.deepEqual(r2.cutRows, r1.cutRows);
+    assert.deepEqual(await readOutput(e, second.output!.manifest), await readOutput(e, first.output!.manifest));
+    // Labels changed inside the window: nothing is shared, and the new labels are in the output.
+    await e.warehouse.execute(`UPDATE ${LABELS}.targets_eurusd SET target_bqx45_h15 = -1 WHERE interval_time < TIMESTAMPTZ '2021-03-01 00:10:00+00'`);
+    await e.warehouse.markChanged(LABELS, ['targets_eurusd']);
+    const third = await run();
+    assert.equal(third.sharing, undefined);
+    assert.equal((await readOutput(e, third.output!.manifest)).filter((r) => r.target_bqx45_h15 === -1).length, 10);
+  });
+
+  it('label rows near the previous end filled in after the fact: shards before its last 2,880 minutes are shared, the rest rebuilt, equal to a full build', async () => {
+    // A first version over [0, 4400): 20210301..20210304, the last partial.
+    await appendMinutes(e, 120, 4400);
+    await e.warehouse.markChanged(FEATURES, SELECTED);
+    await e.warehouse.markChanged(LABELS, ['targets_eurusd']);
+    await run();
+    // An append, and labels of the last 100 old minutes written again (as a look-ahead label is), both marked with their range.
+    await appendMinutes(e, 4400, 5000);
+    await e.warehouse.execute(`UPDATE ${LABELS}.targets_eurusd SET target_bqx90_h30 = 9 WHERE interval_time >= TIMESTAMPTZ '${minute(4300)}'`);
+    await e.warehouse.markChanged(FEATURES, SELECTED, { start: minute(4400), end: null });
+    await e.warehouse.markChanged(LABELS, ['targets_eurusd'], { start: minute(4300), end: null });
+    const refreshed = await run({ refresh: true });
+    assert.equal(refreshed.reuse?.reasons['new minutes only'], SELECTED.length);
+    // The labels of the whole previous window moved; those of [0, 4400 - 2880) did not: the first day (ends at 1440) is shared.
+    assert.deepEqual(refreshed.sharing?.shared, ['20210301']);
+    assert.deepEqual(refreshed.sharing?.rebuilt, ['20210302', '20210303', '20210304']);
+    const full = await run({ reuse: false, start: refreshed.window.start, end: refreshed.window.end });
+    const [a, b] = await Promise.all([readOutput(e, refreshed.output!.manifest), readOutput(e, full.output!.manifest)]);
+    assert.equal(a.filter((r) => r.target_bqx90_h30 === 9n).length, 700);
+    assert.deepEqual(a, b);
+  });
+
+  it('a checkpoint indexed again once the indexed one\'s files were collected: the next run reuses it', async () => {
+    const first = await run();
+    const full = await run({ reuse: false });
+    // Retention keeping only the newest dataset's checkpoints trims the first run's, which the index pointed at.
+    await collectGarbage(e.deps, 'eurusd', 3);
+    assert.equal((await e.store.getRun(first.runId))?.collected?.scope, 'checkpoints');
+    const second = await run({ reuse: false });
+    assert.equal(second.reuse?.extracted, SELECTED.length);
+    const third = await run();
+    assert.equal(third.reuse?.extracted, 0, `reasons: ${JSON.stringify(third.reuse?.reasons)}`);
+    assert.ok(full.runId);
+  });
+
+  it('gc removes shared shard files once no kept dataset lists them (they outlive their own run only while shared)', async () => {
+    await e.warehouse.markChanged(LABELS, ['targets_eurusd']); // a label version: sharing needs one
+    const first = await run();
+    const second = await run(); // nothing changed: every shard is the first's
+    assert.equal(second.sharing?.from, first.runId);
+    await collectGarbage(e.deps, 'eurusd', 1);
+    const shared = (await e.output.list(`training/eurusd/${first.runId}/`)).filter((o) => o.name.endsWith('.parquet'));
+    assert.ok(shared.length > 0, 'kept while the second dataset lists them');
+    await run({ reuse: false });
+    await collectGarbage(e.deps, 'eurusd', 1);
+    assert.deepEqual((await e.output.list(`training/eurusd/${first.runId}/`)).filter((o) => o.name.endsWith('.parquet')), [], 'gone with the last dataset that listed them');
   });
 });

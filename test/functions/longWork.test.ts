@@ -42,7 +42,7 @@ function slowWarehouse(inner: Warehouse, clock: SimClock, waitSeconds: { extract
   return {
     listTables: (dataset) => inner.listTables(dataset),
     labelStats: (dataset, table, window) => inner.labelStats(dataset, table, window),
-    dataVersions: (dataset, tables) => inner.dataVersions(dataset, tables),
+    dataVersions: (dataset, tables, range) => inner.dataVersions(dataset, tables, range),
     close: () => Promise.resolve(),
     extract: async (job) => wait(`extract ${job.feature}`, 'extract', takes.extract?.[job.feature] ?? 0) ?? inner.extract(job),
     merge: async (job, progress) => wait(`merge ${job.runId}`, 'merge', takes.merge ?? 0) ?? inner.merge(job, progress),

@@ -156,7 +156,7 @@ export function effectfulBus(bus: MessageBus, effects: EffectSink): MessageBus {
 export function effectfulWarehouse(warehouse: Warehouse, effects: EffectSink): Warehouse {
   return {
     listTables: (dataset) => warehouse.listTables(dataset),
-    dataVersions: (dataset, tables) => warehouse.dataVersions(dataset, tables),
+    dataVersions: (dataset, tables, range) => warehouse.dataVersions(dataset, tables, range),
     labelStats: (dataset, table, window) => warehouse.labelStats(dataset, table, window),
     extract: (job: ExtractJob) => effects.effect('warehouse.extract', job.feature, () => warehouse.extract(job)),
     merge: (job: MergeJob, progress?: (p: MergeProgress) => void) => effects.effect('warehouse.merge', job.runId, () => warehouse.merge(job, progress)),

@@ -42,7 +42,7 @@ export class SharedWarehouse {
     return {
       listTables: (dataset) => this.memo(this.catalogs, dataset, () => this.duckdb.listTables(dataset)),
       // The demo tables do not change during a sweep: their versions are read once.
-      dataVersions: (dataset, tables) => this.memo(this.versions, JSON.stringify([dataset, tables]), () => this.duckdb.dataVersions(dataset, tables)),
+      dataVersions: (dataset, tables, range) => this.memo(this.versions, JSON.stringify([dataset, tables, range]), () => this.duckdb.dataVersions(dataset, tables, range)),
       profile: (job) => this.readOutput(job, output, (j) => this.duckdb.profile(j)) as Promise<ProfileData>,
       compareColumns: (job) => this.readOutput(job, output, (j) => this.duckdb.compareColumns(j)) as Promise<ColumnComparison[]>,
       labelStats: (dataset, table, window) => this.memo(this.labels, JSON.stringify([dataset, table, window]), () => this.duckdb.labelStats(dataset, table, window)),

@@ -104,9 +104,9 @@ export class BigQueryWarehouse implements Warehouse {
     return tables;
   }
 
-  async dataVersions(dataset: string, tables: readonly string[]): Promise<Record<string, string | null>> {
+  async dataVersions(dataset: string, tables: readonly string[], range?: Window): Promise<Record<string, string | null>> {
     const versions: Record<string, string | null> = Object.fromEntries(tables.map((t) => [t, null]));
-    for (const r of renderDataVersions(dataset, tables)) {
+    for (const r of renderDataVersions(dataset, tables, range)) {
       const rows = await this.jobs.read<{ table_name: string; version: string | null }>({ key: 'data_versions', step: 'data_versions', sql: r.sql, params: r.params });
       for (const row of rows) if (row.table_name in versions && typeof row.version === 'string') versions[row.table_name] = row.version;
     }

@@ -54,6 +54,14 @@ ORDER BY ${K}`;
 }
 
 /**
+ * A refresh's grown shard: the rows of the checkpoint files $3 (the cell's earlier rows, already
+ * one per key) and `select`'s rows of [$1, $2), in key order.
+ */
+export function carrySelectSql(select: string, columns: readonly string[]): string {
+  return `SELECT * FROM (SELECT ${[K, ...columns.map(q)].join(', ')} FROM read_parquet($3::VARCHAR[]) UNION ALL SELECT * FROM (${select})) ORDER BY ${K}`;
+}
+
+/**
  * Parquet as every local step writes it: zstd level 1 on v2 pages (byte-stream-split doubles) was
  * the fastest to write and the smallest of zstd 3, zstd 1, lz4 and snappy on the demo features.
  * One row-group size for every file, a multiple of DuckDB's 2,048-row vectors, so files with the

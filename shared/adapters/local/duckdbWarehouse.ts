@@ -19,7 +19,7 @@ import type { FolderObjectStore } from './folderStore.js';
 import { CallerThreads } from './callerThreads.js';
 import { MemoryGate } from './memoryGate.js';
 import { chunkRange, concatParquet, readChunk, readLocalFooter, stitchParquet } from './parquetStitch.js';
-import { readTableVersions, recordTableChanges } from './tableVersions.js';
+import { readTableVersions, recordTableChanges, type ChangedRange } from './tableVersions.js';
 
 export interface DuckDbOptions {
   /** Memory the merge may use; DuckDB's memory_limit, and the slice size follows from it. */
@@ -81,13 +81,16 @@ export class DuckDbWarehouse implements Warehouse {
     return [...tables.values()];
   }
 
-  async dataVersions(dataset: string, tables: readonly string[]): Promise<Record<string, string | null>> {
-    return this.withConnection((c) => readTableVersions(c, dataset, tables));
+  async dataVersions(dataset: string, tables: readonly string[], range?: Window): Promise<Record<string, string | null>> {
+    return this.withConnection((c) => readTableVersions(c, dataset, tables, range));
   }
 
-  /** Records that bqx changed these tables (every bqx write calls this): a new data version. */
-  async markChanged(dataset: string, tables: readonly string[]): Promise<string> {
-    return this.withConnection((c) => recordTableChanges(c, dataset, tables));
+  /**
+   * Records that bqx changed these tables (every bqx write calls this): a new data version. With
+   * `range`, only keys in it changed (an append), so versions of earlier windows stay.
+   */
+  async markChanged(dataset: string, tables: readonly string[], range?: ChangedRange): Promise<string> {
+    return this.withConnection((c) => recordTableChanges(c, dataset, tables, range));
   }
 
   async labelStats(dataset: string, table: string, window?: Window): Promise<LabelStats> {
@@ -112,12 +115,18 @@ export class DuckDbWarehouse implements Warehouse {
       const select = sourceRows > distinct ? sql.extractSelectSql(job.dataset, job.feature, job.columns) : sql.extractPlainSql(job.dataset, job.feature, job.columns);
       const files: string[] = [];
       let rows = 0;
+      // A refresh's partial last shard: its earlier rows go into the first shard's file with the new ones.
+      const carry = (job.carry ?? []).map((o) => this.staging.uri(o));
+      const carried = carry.reduce((n, f) => n + Number(readLocalFooter(f).metadata.num_rows), 0);
       // Under the memory gate: the estimate is the whole window's, so it holds for every shard.
-      await this.extractGate.run(extractEstimateMb(sourceRows, job.columns.length), async () => {
+      await this.extractGate.run(extractEstimateMb(sourceRows + carried, job.columns.length), async () => {
         for (const [i, shard] of shards.entries()) {
           const temp = await this.staging.tempPath('.parquet');
-          const written = Number((await c.run(sql.copyToParquetSql(select, temp), [shard.start, shard.end])).rowsChanged);
-          if (written === 0 && (files.length > 0 || i < shards.length - 1)) {
+          const copy = i === 0 && carry.length > 0
+            ? c.run(sql.copyToParquetSql(sql.carrySelectSql(select, job.columns), temp), [shard.start, shard.end, listValue(carry)])
+            : c.run(sql.copyToParquetSql(select, temp), [shard.start, shard.end]);
+          const written = Number((await copy).rowsChanged) - (i === 0 ? carried : 0);
+          if (written === 0 && !(i === 0 && carried > 0) && (files.length > 0 || i < shards.length - 1)) {
             await fs.rm(temp, { force: true });
             continue;
           }
@@ -128,7 +137,7 @@ export class DuckDbWarehouse implements Warehouse {
         }
       });
       if (rows !== distinct) throw new Error(`extract of ${job.feature} wrote ${rows} rows, expected ${distinct} distinct keys`);
-      return { state: 'done', files, rows, sourceRows, duplicates: sourceRows - distinct };
+      return { state: 'done', files, rows, sourceRows, duplicates: sourceRows - distinct, ...(carry.length > 0 ? { carried } : {}) };
     }));
   }
 

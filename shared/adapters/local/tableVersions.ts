@@ -4,6 +4,11 @@
 // unique (time + random), never a counter: a warehouse rebuilt from scratch must not hand out a
 // version an older checkpoint was fingerprinted with. A table bqx did not write has no version,
 // and its checkpoints are never reused.
+// A write may say which key range it changed (`demo --append`: the new minutes only); every change
+// is also logged with that range, so the version of the rows inside a window stays put when only
+// rows after it were written (what an incremental refresh relies on). Where the log cannot tell
+// (no range, a change before the log existed, a row count moved by SQL outside bqx), the version of
+// a window is the table's own version: never too old, at worst an extract too many.
 
 import { randomBytes } from 'node:crypto';
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
@@ -14,7 +19,16 @@ const META = 'bqx_meta';
 const createSql = [
   `CREATE SCHEMA IF NOT EXISTS ${META}`,
   `CREATE TABLE IF NOT EXISTS ${META}.table_versions (dataset VARCHAR NOT NULL, table_name VARCHAR NOT NULL, version VARCHAR NOT NULL, changed_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (dataset, table_name))`,
+  // One row per change: the key range it touched (range_start NULL: the whole table), and the
+  // table's row count right after it was recorded.
+  `CREATE TABLE IF NOT EXISTS ${META}.table_changes (dataset VARCHAR NOT NULL, table_name VARCHAR NOT NULL, version VARCHAR NOT NULL, range_start TIMESTAMPTZ, range_end TIMESTAMPTZ, size_after BIGINT, changed_at TIMESTAMPTZ NOT NULL)`,
 ];
+
+/** The key range a write changed: [start, end), an open end when end is null. */
+export interface ChangedRange {
+  start: string;
+  end: string | null;
+}
 
 /** A version no earlier write can have had. */
 export function newVersion(now = new Date()): string {
@@ -22,7 +36,7 @@ export function newVersion(now = new Date()): string {
 }
 
 /** Records that the named tables of `dataset` changed now; returns the version they got. */
-export async function recordTableChanges(c: DuckDBConnection, dataset: string, tables: readonly string[]): Promise<string> {
+export async function recordTableChanges(c: DuckDBConnection, dataset: string, tables: readonly string[], range?: ChangedRange): Promise<string> {
   assertIdentifier(dataset, 'dataset');
   tables.forEach((t) => assertIdentifier(t, 'table'));
   const version = newVersion();
@@ -32,6 +46,12 @@ export async function recordTableChanges(c: DuckDBConnection, dataset: string, t
       `INSERT OR REPLACE INTO ${META}.table_versions SELECT $1, unnest($2::VARCHAR[]), $3, now()`,
       [dataset, listValue([...tables]), version],
     );
+    await c.run(
+      `INSERT INTO ${META}.table_changes
+       SELECT $1, t.table_name, $3, $4::TIMESTAMPTZ, $5::TIMESTAMPTZ, d.estimated_size, now()
+       FROM (SELECT unnest($2::VARCHAR[]) AS table_name) t LEFT JOIN duckdb_tables() d ON d.schema_name = $1 AND d.table_name = t.table_name`,
+      [dataset, listValue([...tables]), version, range?.start ?? null, range?.end ?? null],
+    );
   }
   return version;
 }
@@ -40,7 +60,7 @@ export async function recordTableChanges(c: DuckDBConnection, dataset: string, t
  * The recorded version of each named table, joined with the row count DuckDB keeps for it (so a
  * row added or removed by SQL outside bqx still changes the version); null when none is recorded.
  */
-export async function readTableVersions(c: DuckDBConnection, dataset: string, tables: readonly string[]): Promise<Record<string, string | null>> {
+export async function readTableVersions(c: DuckDBConnection, dataset: string, tables: readonly string[], range?: { start: string; end: string }): Promise<Record<string, string | null>> {
   assertIdentifier(dataset, 'dataset');
   const out: Record<string, string | null> = Object.fromEntries(tables.map((t) => [t, null]));
   const present = (await c.runAndReadAll(`SELECT count(*) FROM duckdb_tables() WHERE schema_name = '${META}' AND table_name = 'table_versions'`)).getRows()[0]![0];
@@ -54,5 +74,41 @@ export async function readTableVersions(c: DuckDBConnection, dataset: string, ta
     )
   ).getRows();
   for (const [table, version, size] of rows) out[String(table)] = `${String(version)}/${String(size)}`;
+  if (range) Object.assign(out, await rangeVersions(c, dataset, tables, range, out));
+  return out;
+}
+
+/**
+ * The version of each table's rows inside [range.start, range.end): the newest logged change whose
+ * range meets it, trusted only when the log is complete (its newest entry is the table's version
+ * and the row count has not moved since). Otherwise the table's own version stands.
+ */
+async function rangeVersions(c: DuckDBConnection, dataset: string, tables: readonly string[], range: { start: string; end: string }, whole: Record<string, string | null>): Promise<Record<string, string>> {
+  const logged = (await c.runAndReadAll(`SELECT count(*) FROM duckdb_tables() WHERE schema_name = '${META}' AND table_name = 'table_changes'`)).getRows()[0]![0];
+  if (Number(logged) === 0) return {};
+  const rows = (
+    await c.runAndReadAll(
+      `WITH log AS (
+         SELECT table_name, version, range_start, range_end, size_after, changed_at,
+                row_number() OVER (PARTITION BY table_name ORDER BY version DESC) AS newest
+         FROM ${META}.table_changes WHERE dataset = $1 AND list_contains($2::VARCHAR[], table_name))
+       SELECT l.table_name,
+              max(l.version) FILTER (WHERE l.range_start IS NULL OR (l.range_start < $4::TIMESTAMPTZ AND (l.range_end IS NULL OR l.range_end > $3::TIMESTAMPTZ))) AS in_range,
+              any_value(l.version) FILTER (WHERE l.newest = 1) AS last_version,
+              any_value(l.size_after) FILTER (WHERE l.newest = 1) AS last_size,
+              any_value(t.estimated_size) AS size
+       FROM log l JOIN duckdb_tables() t ON t.schema_name = $1 AND t.table_name = l.table_name
+       GROUP BY l.table_name`,
+      [dataset, listValue([...tables]), range.start, range.end],
+    )
+  ).getRows();
+  const out: Record<string, string> = {};
+  for (const [table, inRange, lastVersion, lastSize, size] of rows) {
+    const name = String(table);
+    const current = whole[name];
+    // The log is complete when its newest entry is the version the table carries, at today's row count.
+    const complete = current !== null && current !== undefined && current.startsWith(`${String(lastVersion)}/`) && lastSize !== null && String(lastSize) === String(size);
+    if (complete && inRange !== null) out[name] = `${String(inRange)}@range`;
+  }
   return out;
 }

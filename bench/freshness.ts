@@ -1,0 +1,226 @@
+// Issue 9's freshness goals, measured side by side in one BQX_HOME, as ratios:
+//   (a) a second `bqx run` with nothing changed against the first: extracts (goal 0), wall (<= 15 %)
+//   (b) `bqx demo --touch` of 84 of the pair's tables, then `bqx run`: extracts (goal exactly 84),
+//       wall against a full build (`--no-reuse`) of the same window (<= 30 %)
+//   (c) `bqx demo --append 1d`, then `bqx run --refresh`: rows read from the warehouse (<= 5 %) and
+//       wall (<= 25 %) against a `--no-reuse` full build of the same window, and the two outputs
+//       equal cell for cell, in row order
+//   (d) after ten runs with the default retention: the parquet bytes under BQX_HOME's staging and
+//       output against the kept datasets' files plus one set of checkpoints (the newest run's);
+//       the JSON beside them (manifests, markers, the reuse index) is reported, not counted
+// Every command runs as its own `bqx` process (wall = that process's, start-up included). Shards
+// are days (BQX_SHARD=day): with the default months a 14-day demo is one shard, which a refresh
+// rebuilds whole. `npm run bench -- --only freshness [--rows 20000]` runs it (bench/run.ts); its
+// BQX_HOME is bench/data/freshness-<rows>/home, made afresh each time.
+
+import { spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { DuckDBInstance, listValue } from '@duckdb/node-api';
+import { DATA_ROOT, REPO_ROOT } from './setid.js';
+
+interface Summary {
+  runId: string;
+  status: string;
+  extracted: number;
+  reused: number;
+  reasons: Record<string, number>;
+  output: { manifest: string | null; rows: number; columns: number; files: number };
+  timings: Record<string, number>;
+  rowsRead?: { features: number; labels: number; total: number };
+  refresh?: { from: string; sharedShards: number; rebuiltShards: number };
+  error?: string;
+}
+
+interface Step {
+  name: string;
+  wall_s: number;
+  summary: Summary;
+}
+
+export interface FreshnessBench {
+  rows: number;
+  shard: string;
+  steps: { name: string; wall_s: number; extracted: number; reused: number; rows_read: number | null; total_ms: number | null; merge_ms: number | null; profile_ms: number | null; shared_shards?: number; rebuilt_shards?: number }[];
+  a: { extracted: number; wall_ratio: number };
+  b: { touched: number; extracted: number; wall_ratio: number };
+  c: { rows_read_ratio: number; wall_ratio: number; run_ratio_without_profile: number; equal_to_full_build: boolean; shared_shards: number; rebuilt_shards: number; rows: number };
+  d: { runs: number; bytes: number; parquet_bytes: number; kept_datasets_bytes: number; one_checkpoint_set_bytes: number; ratio: number };
+  goals: Record<string, { value: number | boolean; met: boolean }>;
+}
+
+const round = (x: number) => Math.round(x * 1000) / 1000;
+
+function bqx(home: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string; wall_s: number }> {
+  const began = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn('nice', [process.execPath, path.join(REPO_ROOT, 'shared/cli/bqx.mjs'), ...args], { env: { ...process.env, ...env, BQX_HOME: home } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr, wall_s: (Date.now() - began) / 1000 }));
+  });
+}
+
+/** Bytes of every file under `dir` (0 when it does not exist), and of its parquet files. */
+async function du(dir: string): Promise<{ all: number; parquet: number }> {
+  const total = { all: 0, parquet: 0 };
+  const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    if (e.name === '.tmp') continue;
+    if (e.isDirectory()) {
+      const sub = await du(p);
+      total.all += sub.all;
+      total.parquet += sub.parquet;
+    } else {
+      const size = (await fs.stat(p)).size;
+      total.all += size;
+      if (e.name.endsWith('.parquet')) total.parquet += size;
+    }
+  }
+  return total;
+}
+
+/** Every row of a dataset, its groups side by side, hashed row by row in file order; and the row count. */
+async function outputDigest(manifestFile: string): Promise<{ rows: number; digest: string }> {
+  const m = JSON.parse(await fs.readFile(manifestFile, 'utf8')) as { groups: { files: string[] }[] };
+  const db = await DuckDBInstance.create(':memory:', { memory_limit: '2GB', threads: '1' });
+  const c = await db.connect();
+  try {
+    const parts = m.groups.map((_, i) => `(SELECT * ${i ? 'EXCLUDE (interval_time)' : ''} FROM read_parquet($${i + 1}))`);
+    const [row] = (await c.runAndReadAll(
+      `SELECT count(*), sum(hash(r))::VARCHAR FROM (SELECT *, row_number() OVER () AS n FROM ${parts.join(' POSITIONAL JOIN ')}) r`,
+      m.groups.map((g) => listValue(g.files)),
+    )).getRows();
+    return { rows: Number(row![0]), digest: String(row![1]) };
+  } finally {
+    c.closeSync();
+    db.closeSync();
+  }
+}
+
+export async function benchFreshness(rows: number, log: (line: string) => void): Promise<FreshnessBench> {
+  const home = path.join(DATA_ROOT, `freshness-${rows}`, 'home');
+  await fs.rm(home, { recursive: true, force: true });
+  await fs.mkdir(home, { recursive: true });
+  const env = { BQX_SHARD: 'day' };
+  const steps: Step[] = [];
+  const call = async (args: string[]) => {
+    const r = await bqx(home, args, env);
+    if (r.code !== 0) throw new Error(`bqx ${args.join(' ')} exited ${r.code}: ${r.stderr.slice(-2000)}${r.stdout.slice(-2000)}`);
+    return r;
+  };
+  const run = async (name: string, extra: string[] = []): Promise<Step> => {
+    log(`freshness: ${name}: bqx run eurusd ${extra.join(' ')} ...`);
+    const r = await call(['run', 'eurusd', '--json', '--quiet', ...extra]);
+    const summary = JSON.parse(r.stdout.trim().split('\n').pop()!) as Summary;
+    if (summary.status !== 'succeeded') throw new Error(`${name}: run ${summary.runId} ${summary.status}: ${summary.error}`);
+    const step = { name, wall_s: r.wall_s, summary };
+    steps.push(step);
+    log(`freshness: ${name}: ${r.wall_s.toFixed(1)} s, extracted ${summary.extracted}, reused ${summary.reused}, rows read ${summary.rowsRead?.total ?? '-'}${summary.refresh ? `, shards shared ${summary.refresh.sharedShards} rebuilt ${summary.refresh.rebuiltShards}` : ''}`);
+    return step;
+  };
+
+  log(`freshness: building the demo warehouse (${rows} rows) in ${home} ...`);
+  await call(['demo', '--rows', String(rows), '--pairs', 'eurusd']);
+  const first = await run('first run');
+  const second = await run('second run, nothing changed');
+
+  // (b) 84 of the pair's tables rewritten in place.
+  const runManifest = JSON.parse(await fs.readFile(path.join(home, 'staging', 'runs', first.summary.runId, 'manifest.json'), 'utf8')) as { features: { feature: string }[]; window: { start: string; end: string } };
+  const touched = runManifest.features.map((f) => f.feature).filter((t) => t.startsWith('reg_')).slice(0, 84);
+  if (touched.length < 84) touched.push(...runManifest.features.map((f) => f.feature).filter((t) => !touched.includes(t)).slice(0, 84 - touched.length));
+  log(`freshness: bqx demo --touch of ${touched.length} tables ...`);
+  await call(['demo', '--touch', touched.join(',')]);
+  const afterTouch = await run('after --touch of 84 tables');
+  const fullB = await run('full build (--no-reuse)', ['--no-reuse']);
+
+  // (c) a day appended, then a refresh against a full build of the same window.
+  log('freshness: bqx demo --append 1d ...');
+  await call(['demo', '--append', '1d']);
+  const refresh = await run('--refresh after --append 1d', ['--refresh']);
+  const refreshRecord = JSON.parse(await fs.readFile(path.join(home, 'staging', 'runs', refresh.summary.runId, 'manifest.json'), 'utf8')) as { window: { start: string; end: string } };
+  const fullC = await run('full build of the refreshed window (--no-reuse)', ['--no-reuse', '--start', refreshRecord.window.start, '--end', refreshRecord.window.end]);
+  // The summary names each manifest by its path on disk.
+  const [ra, rb] = [await outputDigest(refresh.summary.output.manifest!), await outputDigest(fullC.summary.output.manifest!)];
+  const equal = ra.rows === rb.rows && ra.digest === rb.digest;
+  log(`freshness: refresh ${ra.rows} rows, full build ${rb.rows} rows, equal: ${equal}`);
+
+  // (d) ten runs in all, with the default retention (applied after each success).
+  while (steps.length < 10) await run(`run ${steps.length + 1}, nothing changed`);
+  const [staged, written] = [await du(path.join(home, 'staging')), await du(path.join(home, 'output'))];
+  const bytes = staged.all + written.all;
+  // The goal compares data: parquet under staging and output against the kept datasets' parquet and one set of checkpoints.
+  const dataBytes = staged.parquet + written.parquet;
+  const gc = JSON.parse((await call(['gc', 'eurusd', '--json'])).stdout.trim().split('\n').pop()!) as { pairs: { kept: string[] }[] };
+  const kept = gc.pairs[0]?.kept ?? [];
+  const keptFiles = new Set<string>();
+  for (const runId of kept) {
+    const m = JSON.parse(await fs.readFile(path.join(home, 'output', 'training', 'eurusd', runId, '_manifest.json'), 'utf8')) as { shards: { groups: { objects: string[] }[] }[] };
+    for (const s of m.shards) for (const g of s.groups) for (const o of g.objects) keptFiles.add(o);
+  }
+  let keptBytes = 0;
+  for (const o of keptFiles) keptBytes += (await fs.stat(path.join(home, 'output', o)).catch(() => ({ size: 0 }))).size;
+  const newest = steps[steps.length - 1]!.summary.runId;
+  const newestManifest = JSON.parse(await fs.readFile(path.join(home, 'staging', 'runs', newest, 'manifest.json'), 'utf8')) as { features: { feature: string; reuse?: { entry: string } }[] };
+  // One set of checkpoints: the newest run's, reused (its index entries) or extracted (its markers).
+  let checkpointBytes = 0;
+  const seen = new Set<string>();
+  for (const f of newestManifest.features) {
+    const listing = f.reuse ? f.reuse.entry : `runs/${newest}/features/${f.feature}/_SUCCESS.json`;
+    const { files } = JSON.parse(await fs.readFile(path.join(home, 'staging', listing), 'utf8')) as { files: string[] };
+    for (const file of files) {
+      if (!seen.has(file)) checkpointBytes += (await fs.stat(path.join(home, 'staging', file)).catch(() => ({ size: 0 }))).size;
+      seen.add(file);
+    }
+  }
+  const allowed = keptBytes + checkpointBytes;
+  log(`freshness: after ${steps.length} runs: ${bytes} bytes under staging+output (${dataBytes} of parquet); kept datasets ${keptBytes}, one set of checkpoints ${checkpointBytes}`);
+
+  const ratio = (a: number, b: number) => round(a / b);
+  const withoutProfile = (s: Step) => (s.summary.timings.total_ms ?? NaN) - (s.summary.timings.profile_ms ?? 0);
+  const a = { extracted: second.summary.extracted, wall_ratio: ratio(second.wall_s, first.wall_s) };
+  const b = { touched: touched.length, extracted: afterTouch.summary.extracted, wall_ratio: ratio(afterTouch.wall_s, fullB.wall_s) };
+  const c = {
+    rows_read_ratio: ratio(refresh.summary.rowsRead?.total ?? NaN, fullC.summary.rowsRead?.total ?? NaN),
+    wall_ratio: ratio(refresh.wall_s, fullC.wall_s),
+    // The profile is computed over the whole dataset by both: the run's own time without it, side by side.
+    run_ratio_without_profile: ratio(withoutProfile(refresh), withoutProfile(fullC)),
+    equal_to_full_build: equal,
+    shared_shards: refresh.summary.refresh?.sharedShards ?? 0,
+    rebuilt_shards: refresh.summary.refresh?.rebuiltShards ?? 0,
+    rows: ra.rows,
+  };
+  const d = { runs: steps.length, bytes, parquet_bytes: dataBytes, kept_datasets_bytes: keptBytes, one_checkpoint_set_bytes: checkpointBytes, ratio: ratio(dataBytes, allowed) };
+  return {
+    rows,
+    shard: env.BQX_SHARD,
+    steps: steps.map((s) => ({
+      name: s.name,
+      wall_s: round(s.wall_s),
+      extracted: s.summary.extracted,
+      reused: s.summary.reused,
+      rows_read: s.summary.rowsRead?.total ?? null,
+      total_ms: s.summary.timings.total_ms ?? null,
+      merge_ms: s.summary.timings.merge_ms ?? null,
+      profile_ms: s.summary.timings.profile_ms ?? null,
+      ...(s.summary.refresh ? { shared_shards: s.summary.refresh.sharedShards, rebuilt_shards: s.summary.refresh.rebuiltShards } : {}),
+    })),
+    a,
+    b,
+    c,
+    d,
+    goals: {
+      '(a) second run: 0 extracts': { value: a.extracted, met: a.extracted === 0 },
+      '(a) second run wall <= 15 % of the first': { value: a.wall_ratio, met: a.wall_ratio <= 0.15 },
+      '(b) after --touch of 84: exactly 84 extracts': { value: b.extracted, met: b.extracted === 84 },
+      '(b) wall <= 30 % of a full build': { value: b.wall_ratio, met: b.wall_ratio <= 0.3 },
+      '(c) refresh rows read <= 5 % of a full build': { value: c.rows_read_ratio, met: c.rows_read_ratio <= 0.05 },
+      '(c) refresh wall <= 25 % of a full build': { value: c.wall_ratio, met: c.wall_ratio <= 0.25 },
+      '(c) refresh output = --no-reuse full build': { value: equal, met: equal },
+      '(d) disk <= kept datasets + one set of checkpoints': { value: d.ratio, met: d.ratio <= 1 },
+    },
+  };
+}

@@ -1,0 +1,86 @@
+// Incremental refresh, the extract side (issue 9, item 3). A refresh's window keeps the previous
+// version's start and ends later. A feature whose rows inside the previous window are unchanged
+// (the warehouse's data version of that range, hashed as a fingerprint's data part, equals the
+// data part the previous checkpoint was fingerprinted with; same schema and extract settings)
+// extracts only [previous end, new end): its checkpoint is the previous run's files, pointed at
+// (not copied), followed by the new files. Anything the version cannot vouch for (a write inside
+// the old window, a whole-table change, a warehouse that cannot tell rows apart) extracts fully.
+// The previous version's last shard is partial when its end fell inside a calendar cell: the files
+// holding that cell's rows are "carried" into the new first shard's file by a runtime that can
+// (embedded), so every shard of the checkpoint is again one file in key order and the merge uses it
+// as it is instead of aligning 667 features to the grown shard; the warehouse still reads only the
+// new minutes.
+
+import { readFooter, summariseFooters } from '../checkpoint.js';
+import type { ShardUnit } from '../config.js';
+import { dataPart, differingParts, partOf } from '../fingerprint.js';
+import { cellStart } from '../shards.js';
+import type { RunManifest } from '../manifest.js';
+import type { ObjectStore, RunRecord, Window } from '../ports.js';
+import type { ChainDeps } from './deps.js';
+import { REASONS } from './reuse.js';
+
+/**
+ * Marks the features of a refresh's fresh manifest that can extract only the new range (in place:
+ * `incremental` and the reason). Returns how many.
+ */
+export async function planIncremental(deps: Pick<ChainDeps, 'warehouse' | 'store' | 'staging' | 'config'>, base: { run: RunRecord; manifest: RunManifest }, manifest: RunManifest): Promise<number> {
+  const unit = deps.config.shard;
+  const previous = base.run.window;
+  const window = manifest.window;
+  if (previous.start !== window.start || !(previous.end < window.end)) return 0;
+  const before = new Map(base.manifest.features.map((f) => [f.feature, f]));
+  const candidates = manifest.features.filter((f) => !f.reuse && f.fingerprint && before.get(f.feature)?.fingerprint);
+  if (candidates.length === 0) return 0;
+  const records = new Map((await deps.store.listCheckpoints(base.run.runId)).map((r) => [r.feature, r]));
+  // The version, now, of each table's rows inside the previous window.
+  const versions: Record<string, string | null> = {};
+  for (const dataset of new Set(candidates.map((f) => f.dataset))) {
+    Object.assign(versions, await deps.warehouse.dataVersions(dataset, candidates.filter((f) => f.dataset === dataset).map((f) => f.feature), previous));
+  }
+  let planned = 0;
+  for (const f of candidates) {
+    const earlier = before.get(f.feature)!;
+    const record = records.get(f.feature);
+    const version = versions[f.feature];
+    if (!record || !version || earlier.dataset !== f.dataset) continue;
+    // Only the data and the window may differ; the data of the old window must not have.
+    if (differingParts(f.fingerprint!, earlier.fingerprint!).some((p) => p === 'schema' || p === 'settings')) continue;
+    if (dataPart(f.dataset, f.feature, version) !== partOf(earlier.fingerprint!, 'data')) continue;
+    const sizes = await Promise.all(record.files.map((file) => deps.staging.size(file)));
+    if (record.files.length === 0 || sizes.some((s) => s === undefined)) continue;
+    const carry = await carryFiles(deps, record.files, previous, unit);
+    f.incremental = { from: base.run.runId, files: record.files, rows: record.rows, sourceRows: record.sourceRows, duplicates: record.duplicates, range: { start: previous.end, end: window.end }, ...(carry.length > 0 ? { carry } : {}) };
+    f.reason = REASONS.newRange;
+    planned++;
+  }
+  return planned;
+}
+
+/**
+ * The trailing files of a checkpoint that hold exactly the rows of the previous window's partial
+ * last cell (keys from the cell's start on): [] when the end is on a cell boundary, or when a file
+ * straddles the cell's start (BigQuery's export splits files anywhere).
+ */
+async function carryFiles(deps: Pick<ChainDeps, 'staging'>, files: readonly string[], previous: Window, unit: ShardUnit): Promise<string[]> {
+  const cell = cellStart(new Date(previous.end), unit).toISOString();
+  const from = cell < previous.start ? previous.start : cell;
+  if (from === previous.end) return [];
+  const carry: string[] = [];
+  for (let i = files.length - 1; i >= 0; i--) {
+    const keys = await keyRange(deps.staging, files[i]!);
+    if (!keys) return []; // an empty or unreadable file: nothing carried
+    if (keys.min >= from) carry.unshift(files[i]!);
+    else return keys.max < from ? carry : [];
+  }
+  return carry;
+}
+
+async function keyRange(staging: ObjectStore, file: string): Promise<{ min: string; max: string } | undefined> {
+  try {
+    const summary = summariseFooters([await readFooter(staging, file)]);
+    return summary.minKey !== null && summary.maxKey !== null ? { min: summary.minKey, max: summary.maxKey } : undefined;
+  } catch {
+    return undefined;
+  }
+}

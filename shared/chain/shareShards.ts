@@ -1,0 +1,175 @@
+// Incremental refresh, the output side (issue 9, item 3): only output shards that changed are
+// rebuilt; the others are the previous version's files, listed by reference in the new
+// `_manifest.json` (retention keeps whatever a kept dataset's manifest lists, wherever it lives).
+// A shard of the previous version is shared when all of these hold, else every shard is rebuilt:
+//   - same shard unit and window start, same output columns in the same column groups;
+//   - every feature's rows in the previous window are unchanged (reused by fingerprint, or
+//     extracting only the new range: shared/chain/incremental.ts);
+//   - the label rows up to the shard's end are unchanged: the label table's data version of the
+//     previous window (or of the window less its last LABEL_LOOKAHEAD_MINUTES, since labels look
+//     ahead and an append can fill in the tail) equals the one recorded when that version ran;
+//   - the shard lies before that point, with the same bounds in the new grid (a partial last
+//     shard grows, so it is rebuilt).
+// A plain run of the same window with every checkpoint reused shares the same way (startRun): all
+// its shards, so nothing is built, and the profile in the last dataset's report.json (computed
+// over the very same files, with the same fold cuts and settings) is taken as it is.
+
+import { outputColumns, type RunManifest } from '../manifest.js';
+import { readFooter, summariseFooters } from '../checkpoint.js';
+import { byGroup } from '../outputShards.js';
+import { planMerge, type MergePlan } from '../planner.js';
+import type { MergedShard, MergeResult, RunRecord, Window } from '../ports.js';
+import type { Shard } from '../shards.js';
+import type { ChainDeps } from './deps.js';
+import { paths } from '../naming.js';
+import type { DatasetProfile } from '../profile/types.js';
+
+/** How far labels look ahead: label rows this close to a version's end may change on an append. */
+export const LABEL_LOOKAHEAD_MINUTES = 2880;
+
+/** The label versions a run records in its manifest, for a later refresh to compare. */
+export async function labelVersions(deps: Pick<ChainDeps, 'warehouse'>, manifest: RunManifest): Promise<NonNullable<RunManifest['labels']['versions']>> {
+  const { dataset, table } = manifest.labels;
+  const window = manifest.window;
+  const settledEnd = new Date(Date.parse(window.end) - LABEL_LOOKAHEAD_MINUTES * 60_000).toISOString();
+  const whole = (await deps.warehouse.dataVersions(dataset, [table], window))[table] ?? null;
+  const settled = settledEnd > window.start ? { end: settledEnd, version: (await deps.warehouse.dataVersions(dataset, [table], { start: window.start, end: settledEnd }))[table] ?? null } : null;
+  return { window: whole, settled };
+}
+
+/** A shard of the previous version's `_manifest.json`. */
+interface ManifestShard {
+  index: number;
+  id: string;
+  start: string;
+  end: string;
+  rows: number;
+  groups: { index: number; objects: string[]; rows: number; bytes: number }[];
+}
+
+interface OutputManifest {
+  shardUnit?: string;
+  groups: { index: number; columns: string[] }[];
+  shards?: ManifestShard[];
+}
+
+export interface SharePlan {
+  /** Shard ids taken from the previous version, and those this run builds. */
+  shared: string[];
+  rebuilt: string[];
+  /** Why nothing is shared, when nothing is. */
+  why?: string;
+}
+
+/** Which of the new grid's shards a refresh takes from the previous version, and which it builds. */
+export async function planSharing(
+  deps: Pick<ChainDeps, 'warehouse' | 'output' | 'config'>,
+  base: { run: RunRecord; manifest: RunManifest },
+  manifest: RunManifest,
+  grid: readonly Shard[],
+): Promise<SharePlan> {
+  const all = { shared: [], rebuilt: grid.map((s) => s.id) };
+  const previous = await readOutputManifest(deps, base.run);
+  if (!previous?.shards) return { ...all, why: 'the previous version lists no shards' };
+  if (previous.shardUnit !== deps.config.shard) return { ...all, why: `the shard unit was ${previous.shardUnit}` };
+  if (base.run.window.start !== manifest.window.start) return { ...all, why: 'the window starts elsewhere' };
+  const changed = manifest.features.filter((f) => !f.reuse && !f.incremental).length;
+  if (changed > 0) return { ...all, why: `${changed} feature(s) changed inside the previous window` };
+  if (outputColumns(manifest).join() !== outputColumns(base.manifest).join()) return { ...all, why: 'the output columns changed' };
+  const groups = planMerge(manifest, deps.config.maxGroupColumns, deps.config.joinBatchTables).groups;
+  if (groups.length !== previous.groups.length || groups.some((g, i) => g.columns.join() !== previous.groups[i]!.columns.join())) return { ...all, why: 'the column groups changed' };
+
+  // How far the label rows are known unchanged: the whole previous window, or all but its tail.
+  const before = base.manifest.labels.versions;
+  const { dataset, table } = manifest.labels;
+  const now = async (range: Window) => (await deps.warehouse.dataVersions(dataset, [table], range))[table] ?? null;
+  let until: string | undefined;
+  if (before?.window && (await now(base.run.window)) === before.window) until = base.run.window.end;
+  else if (before?.settled?.version && (await now({ start: base.run.window.start, end: before.settled.end })) === before.settled.version) until = before.settled.end;
+  if (!until) return { ...all, why: 'the label rows of the previous window changed' };
+
+  const bounds = new Map(grid.map((s) => [s.id, s]));
+  const shared = previous.shards.filter((s) => s.end <= until! && bounds.get(s.id)?.start === s.start && bounds.get(s.id)?.end === s.end).map((s) => s.id);
+  const taken = new Set(shared);
+  // Shards before that point that the previous version did not list had no label rows, and still have none.
+  const rebuilt = grid.filter((s) => !taken.has(s.id) && s.end > until!).map((s) => s.id);
+  return { shared, rebuilt };
+}
+
+/** The previous version's shards, as the merge's result would give them (they were verified when written). */
+export async function sharedShards(deps: Pick<ChainDeps, 'output' | 'store'>, from: string, ids: readonly string[]): Promise<MergedShard[]> {
+  if (ids.length === 0) return [];
+  const run = await deps.store.getRun(from);
+  const previous = run && (await readOutputManifest(deps, run));
+  const wanted = new Set(ids);
+  const shards = (previous?.shards ?? []).filter((s) => wanted.has(s.id));
+  if (shards.length !== wanted.size) throw new Error(`the dataset of run ${from} no longer lists ${wanted.size - shards.length} shard(s) this refresh shares`);
+  const columns = new Map(previous!.groups.map((g) => [g.index, g.columns]));
+  return shards.map((s) => ({
+    index: s.index,
+    id: s.id,
+    start: s.start,
+    end: s.end,
+    rows: s.rows,
+    groups: s.groups.map((g) => ({ index: g.index, files: g.objects, rows: g.rows, columns: columns.get(g.index) ?? [], bytes: g.bytes, distinctKeys: g.rows, keysInOrder: true })),
+    keysInRange: true,
+  }));
+}
+
+/** The merge's result with the shared shards added: shards in time order, numbered again, groups over all of them. */
+export function withShared(plan: MergePlan, built: Extract<MergeResult, { state: 'done' }>, shared: readonly MergedShard[]): Extract<MergeResult, { state: 'done' }> {
+  const shards = [...built.shards, ...shared].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0)).map((s, index) => ({ ...s, index }));
+  return { ...built, shards, groups: byGroup(plan.groups, shards), rows: shards.reduce((n, s) => n + s.rows, 0) };
+}
+
+async function readOutputManifest(deps: Pick<ChainDeps, 'output'>, run: RunRecord): Promise<OutputManifest | undefined> {
+  if (!run.output) return undefined;
+  try {
+    return JSON.parse(Buffer.from(await deps.output.read(run.output.manifest)).toString('utf8')) as OutputManifest;
+  } catch {
+    return undefined; // gone (retention): nothing to share
+  }
+}
+
+/** The profile an earlier dataset's report.json holds, with the fold cut rows it found; undefined when it has none. */
+export async function earlierProfile(deps: Pick<ChainDeps, 'output'>, pair: string, runId: string): Promise<{ profile: DatasetProfile; cutRows: number[]; profiledWith: string } | undefined> {
+  try {
+    const report = JSON.parse(Buffer.from(await deps.output.read(paths.outputReport(pair, runId))).toString('utf8')) as { profile?: DatasetProfile; cutRows?: unknown; profiledWith?: unknown };
+    const { cutRows, profiledWith } = report;
+    const ok = report.profile && typeof profiledWith === 'string' && Array.isArray(cutRows) && cutRows.every((n) => Number.isSafeInteger(n));
+    return ok ? { profile: report.profile!, cutRows: cutRows as number[], profiledWith: profiledWith as string } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A merge that builds only some shards reads, of each checkpoint, only the files whose keys meet
+ * its window (from their footers): on BigQuery the loaded tables, and what the joins are billed
+ * for, are then the new range's, not the whole window's. A file that cannot be summarised stays.
+ */
+export async function filesMeeting(deps: Pick<ChainDeps, 'staging'>, checkpoints: Record<string, string[]>, window: Window): Promise<Record<string, string[]>> {
+  const entries = Object.entries(checkpoints);
+  const out: Record<string, string[]> = {};
+  let next = 0;
+  const worker = async () => {
+    while (next < entries.length) {
+      const [feature, files] = entries[next++]!;
+      const kept: string[] = [];
+      for (const file of files) {
+        let meets = true;
+        try {
+          const s = summariseFooters([await readFooter(deps.staging, file)]);
+          meets = s.minKey !== null && s.maxKey !== null && s.minKey < window.end && s.maxKey >= window.start;
+        } catch {
+          meets = true;
+        }
+        if (meets) kept.push(file);
+      }
+      // A checkpoint keeps at least one file (an empty one: the feature has no rows there).
+      out[feature] = kept.length > 0 ? kept : files.slice(-1);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(16, Math.max(1, entries.length)) }, worker));
+  return out;
+}
