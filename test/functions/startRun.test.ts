@@ -59,8 +59,8 @@ describe('functions/startRun (contract)', function () {
     assert.ok(second && second.runId !== first.runId);
   });
 
-  it('resumes the same run when the request is delivered again after startRun died between writing the manifest and creating the run', async () => {
-    const body = pushBody('eurusd');
+  /** The next createRun throws, as if the instance died after writing the run's manifest. */
+  function dieOnceAfterTheManifest(): void {
     const createRun = fx.store.createRun.bind(fx.store);
     let died = false;
     sandbox.replace(fx.store, 'createRun', async (run) => {
@@ -71,6 +71,11 @@ describe('functions/startRun (contract)', function () {
       return createRun(run);
     });
     sandbox.stub(console, 'error');
+  }
+
+  it('resumes the same run when the request is delivered again after startRun died between writing the manifest and creating the run', async () => {
+    const body = pushBody('eurusd');
+    dieOnceAfterTheManifest();
     await request(getTestServer('startRun')).post(pushPath(TOPIC)).send(body).expect(500);
     await request(getTestServer('startRun')).post(pushPath(TOPIC)).send(body).expect(204);
     const run = (await fx.store.activeRun('eurusd'))!;
@@ -109,16 +114,7 @@ describe('functions/startRun (contract)', function () {
 
   it('removes the manifest a died delivery left when, by its redelivery, another request\'s run holds the pair', async () => {
     const body = pushBody('eurusd');
-    const createRun = fx.store.createRun.bind(fx.store);
-    let died = false;
-    sandbox.replace(fx.store, 'createRun', async (run) => {
-      if (!died) {
-        died = true;
-        throw new Error('instance died after writing the manifest');
-      }
-      return createRun(run);
-    });
-    sandbox.stub(console, 'error');
+    dieOnceAfterTheManifest();
     await request(getTestServer('startRun')).post(pushPath(TOPIC)).send(body).expect(500);
     const orphan = paths.manifest(requestRunId('eurusd', body.message.messageId, new Date(body.message.publishTime)));
     assert.notEqual(await fx.staging.size(orphan), undefined);

@@ -9,25 +9,17 @@ import { reuseIndex, type IndexEntry } from '../../shared/chain/reuse.js';
 import type { CheckpointRecord, RunRecord } from '../../shared/ports.js';
 import { sharedBase } from './bases.js';
 import { outputOf } from './invariants.js';
-import { CHAOTIC, ORDERLY, Simulation } from './simulation.js';
+import { soloDigests } from './together.js';
+import { CHAOTIC, Simulation } from './simulation.js';
 import { ALL_PAIRS, openWorld, type Base, type World } from './world.js';
 
 describe('fault sweep: all 28 pairs at once', function () {
   this.timeout(600_000);
   let base: Base;
-  const solo = new Map<string, string>();
+  let solo: Map<string, string>;
   before(async () => {
     base = await sharedBase(ALL_PAIRS);
-    for (const pair of ALL_PAIRS.pairs) {
-      const world = await openWorld(base, new Simulation(1, ORDERLY));
-      try {
-        const run = (await world.runPair(pair))!;
-        assert.equal(run.state, 'succeeded', `${pair} solo: ${run.error}`);
-        solo.set(pair, (await outputOf(world, run)).digest);
-      } finally {
-        await world.close();
-      }
-    }
+    solo = await soloDigests(base, ALL_PAIRS.pairs);
   });
 
   it('builds 28 verified datasets together, each identical to its solo run, sharing only checkpoints reused by content', async () => {

@@ -11,11 +11,10 @@ import { emulatorsMissing } from '../../shared/runtime/emulators.js';
 import { sharedBase } from './bases.js';
 import { emulatorSample } from './emulatorSample.js';
 import { crashedOnEmulators, openBed, playOnEmulators, type Bed } from './emulatorWorld.js';
-import { outputOf, type Baseline } from './invariants.js';
-import { ORDERLY, Simulation } from './simulation.js';
+import type { Baseline } from './invariants.js';
 import { baseline } from './sweep.js';
-import { togetherProblems } from './together.js';
-import { FOUR_PAIRS, openWorld, type Base } from './world.js';
+import { soloDigests, togetherProblems } from './together.js';
+import { FOUR_PAIRS, type Base } from './world.js';
 
 /** Crash points in `npm test`; the CLI's --emulators plays more (cli.ts). */
 const POINTS = 6;
@@ -54,17 +53,7 @@ describe('fault sweep on the emulators: the deployed functions on Pub/Sub and Fi
   });
 
   it('runs four pairs asked for at once through POST /runs: each identical to its solo run, one run and one merge per pair, each run named by its request', async () => {
-    const solo = new Map<string, string>();
-    for (const pair of FOUR_PAIRS.pairs) {
-      const world = await openWorld(base, new Simulation(1, ORDERLY));
-      try {
-        const run = (await world.runPair(pair))!;
-        assert.equal(run.state, 'succeeded', `${pair} solo: ${run.error}`);
-        solo.set(pair, (await outputOf(world, run)).digest);
-      } finally {
-        await world.close();
-      }
-    }
+    const solo = await soloDigests(base, FOUR_PAIRS.pairs);
     const world = await playOnEmulators(bed!, base, FOUR_PAIRS.pairs, { viaApi: true });
     try {
       assert.deepEqual(await togetherProblems(world, world.runs, solo), []);

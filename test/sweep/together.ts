@@ -4,8 +4,27 @@
 // checkpoints or ones another of these runs extracted (reuse by content); one run per pair; one
 // completion event per run; nothing stored that is not one of these runs' or the reuse index's.
 
+import assert from 'node:assert/strict';
 import type { RunRecord } from '../../shared/ports.js';
 import { outputOf, type Observed } from './invariants.js';
+import { ORDERLY, Simulation } from './simulation.js';
+import { openWorld, type Base } from './world.js';
+
+/** Each pair run alone, in order, on a fresh world over `base`: its output's digest, by pair. */
+export async function soloDigests(base: Base, pairs: readonly string[]): Promise<Map<string, string>> {
+  const solo = new Map<string, string>();
+  for (const pair of pairs) {
+    const world = await openWorld(base, new Simulation(1, ORDERLY));
+    try {
+      const run = (await world.runPair(pair))!;
+      assert.equal(run.state, 'succeeded', `${pair} solo: ${run.error}`);
+      solo.set(pair, (await outputOf(world, run)).digest);
+    } finally {
+      await world.close();
+    }
+  }
+  return solo;
+}
 
 export async function togetherProblems(world: Observed, runs: Map<string, RunRecord | undefined>, solo: Map<string, string>): Promise<string[]> {
   const problems: string[] = [];
