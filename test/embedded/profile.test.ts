@@ -6,17 +6,13 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { DuckDbWarehouse } from '../../shared/adapters/local/duckdbWarehouse.js';
-import { FolderObjectStore } from '../../shared/adapters/local/folderStore.js';
-import { DEMO_VERSION } from '../../shared/cli/demo.js';
-import { loadConfig } from '../../shared/config.js';
-import { buildDemoWarehouse } from '../../shared/demo/generate.js';
 import { PLANTED, warmupNullRows } from '../../shared/demo/plants.js';
 import type { FoldsFile } from '../../shared/folds.js';
 import type { LedgerEntry } from '../../shared/ledger.js';
 import type { RunReport } from '../../shared/report.js';
+import { writeDemoHome } from '../helpers/embedded.js';
 import { tempDir } from '../helpers/temp.js';
 
 const BQX = path.resolve('shared/cli/bqx.mjs');
@@ -40,12 +36,7 @@ describe('dataset profile, gates, ledger and folds (embedded, planted demo)', fu
 
   before(async () => {
     home = tempDir('profile');
-    const config = loadConfig({ BQX_HOME: home });
-    const store = new FolderObjectStore(path.join(home, 'scratch'));
-    const warehouse = await DuckDbWarehouse.open(path.join(home, 'warehouse.duckdb'), store, store, { memoryMb: 1024 });
-    await buildDemoWarehouse(warehouse, { pairs: ['eurusd'], rows: ROWS, start: START, only: (t) => TABLES.test(t), featuresDataset: config.featuresDataset, labelsDataset: config.labelsDataset, labelTablePrefix: config.labelTablePrefix });
-    await warehouse.close();
-    writeFileSync(path.join(home, 'demo.json'), JSON.stringify({ version: DEMO_VERSION, pairs: ['eurusd'], rows: ROWS }));
+    await writeDemoHome(home, { pairs: ['eurusd'], rows: ROWS, start: START, only: (t) => TABLES.test(t) });
     const r = bqx(home, ['run', 'eurusd', '--json', '--quiet']);
     assert.equal(r.code, 0, r.stderr + r.stdout);
     summary = JSON.parse(r.stdout);

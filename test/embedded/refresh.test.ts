@@ -12,7 +12,7 @@ import type { RunRecord } from '../../shared/ports.js';
 import type { Embedded } from '../../shared/runtime/embedded.js';
 import type { DuckDbWarehouse } from '../../shared/adapters/local/duckdbWarehouse.js';
 import { summarise } from '../../shared/cli/summary.js';
-import { openTest, settle, testConfig } from '../helpers/embedded.js';
+import { openTest, succeededRun, testConfig } from '../helpers/embedded.js';
 import { buildMiniWarehouse } from '../helpers/miniWarehouse.js';
 import { readOutput } from '../helpers/readOutput.js';
 import { collectGarbage } from '../../shared/retention.js';
@@ -41,12 +41,7 @@ describe('embedded chain: --refresh', function () {
   this.timeout(180_000);
   let e: Embedded;
 
-  const run = async (request: Partial<RunRequest> = {}): Promise<RunRecord> => {
-    const { run: started } = await startRun(e.deps, { pair: 'eurusd', ...request });
-    const done = await settle(e, started.runId);
-    assert.equal(done.state, 'succeeded', done.error);
-    return done;
-  };
+  const run = (request: Partial<RunRequest> = {}): Promise<RunRecord> => succeededRun(e, request);
 
   beforeEach(async () => {
     e = await openTest(testConfig(tempDir('refresh'), { BQX_MAX_GROUP_COLUMNS: '300', BQX_SHARD: 'day' }));

@@ -12,7 +12,7 @@ import type { RunRequest } from '../../shared/chain/messages.js';
 import { touchTables } from '../../shared/demo/change.js';
 import type { RunRecord } from '../../shared/ports.js';
 import type { Embedded } from '../../shared/runtime/embedded.js';
-import { openTest, settle, testConfig } from '../helpers/embedded.js';
+import { openTest, settle, succeededRun, testConfig } from '../helpers/embedded.js';
 import { MINI_ROWS, buildMiniWarehouse } from '../helpers/miniWarehouse.js';
 import { readOutput } from '../helpers/readOutput.js';
 import { tempDir } from '../helpers/temp.js';
@@ -34,12 +34,7 @@ describe('embedded chain: checkpoints reused by content', function () {
   let e: Embedded;
   let first: RunRecord;
 
-  const run = async (request: Partial<RunRequest> = {}): Promise<RunRecord> => {
-    const { run: started } = await startRun(e.deps, { pair: 'eurusd', ...request });
-    const done = await settle(e, started.runId);
-    assert.equal(done.state, 'succeeded', done.error);
-    return done;
-  };
+  const run = (request: Partial<RunRequest> = {}): Promise<RunRecord> => succeededRun(e, request);
 
   beforeEach(async () => {
     e = await openTest(testConfig(tempDir('reuse'), { BQX_MAX_GROUP_COLUMNS: '300' }));

@@ -2,9 +2,13 @@
 // its --parallel workers (test/helpers/sharedCache.ts), and copied for each test so every test
 // starts from the same data; a config for a temp BQX_HOME; a runtime opened on it with fast retries.
 
+import assert from 'node:assert/strict';
 import {copyFileSync, existsSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import { InProcessBus } from '../../shared/adapters/local/bus.js';
+import { startRun } from '../../shared/chain/startRun.js';
+import type { RunRequest } from '../../shared/chain/messages.js';
+import type { RunRecord } from '../../shared/ports.js';
 import { DuckDbWarehouse } from '../../shared/adapters/local/duckdbWarehouse.js';
 import { FolderObjectStore } from '../../shared/adapters/local/folderStore.js';
 import { DEMO_VERSION } from '../../shared/cli/demo.js';
@@ -22,17 +26,28 @@ export function demoWarehouse(rows: number, pairs: string[] = ['eurusd']): Promi
   const key = `${rows}-${pairs.join('_')}`;
   let promise = built.get(key);
   if (!promise) {
-    promise = sharedBuild(`demo-v${DEMO_VERSION}-${key}`, async (dir) => {
-      const config = loadConfig({ BQX_HOME: dir });
-      const store = new FolderObjectStore(path.join(dir, 'scratch'));
-      const warehouse = await DuckDbWarehouse.open(path.join(dir, 'warehouse.duckdb'), store, store, { memoryMb: 1024 });
-      await buildDemoWarehouse(warehouse, { pairs, rows, featuresDataset: config.featuresDataset, labelsDataset: config.labelsDataset, labelTablePrefix: config.labelTablePrefix });
-      await warehouse.close();
-      writeFileSync(path.join(dir, 'demo.json'), JSON.stringify({ version: DEMO_VERSION, pairs, rows }));
-    });
+    promise = sharedBuild(`demo-v${DEMO_VERSION}-${key}`, (dir) => writeDemoHome(dir, { pairs, rows }));
     built.set(key, promise);
   }
   return promise;
+}
+
+/** Builds the demo warehouse (all of it, or the tables `only` keeps) into `home`, as `bqx demo` leaves it. */
+export async function writeDemoHome(home: string, options: { pairs: string[]; rows: number; start?: string; only?: (table: string) => boolean }): Promise<void> {
+  const config = loadConfig({ BQX_HOME: home });
+  const store = new FolderObjectStore(path.join(home, 'scratch'));
+  const warehouse = await DuckDbWarehouse.open(path.join(home, 'warehouse.duckdb'), store, store, { memoryMb: 1024 });
+  await buildDemoWarehouse(warehouse, { ...options, featuresDataset: config.featuresDataset, labelsDataset: config.labelsDataset, labelTablePrefix: config.labelTablePrefix });
+  await warehouse.close();
+  writeFileSync(path.join(home, 'demo.json'), JSON.stringify({ version: DEMO_VERSION, pairs: options.pairs, rows: options.rows }));
+}
+
+/** Asks for a run and waits for it to succeed (failing the test with its error otherwise). */
+export async function succeededRun(embedded: Embedded, request: Partial<RunRequest> = {}): Promise<RunRecord> {
+  const { run: started } = await startRun(embedded.deps, { pair: 'eurusd', ...request });
+  const done = await settle(embedded, started.runId);
+  assert.equal(done.state, 'succeeded', done.error);
+  return done;
 }
 
 /** A fresh BQX_HOME holding a copy of the demo warehouse. */
