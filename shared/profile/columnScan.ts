@@ -107,36 +107,43 @@ export class ColumnScan {
       let run = this.run[j]!, longest = this.longest[j]!, last = this.last[j]!;
       let prev = this.prev[j]!, prevValid = this.prevValid[j] === 1;
       let hasShift = this.finite[j]! > 0;
-      for (let r = 0; r < length; r++) {
-        if (valid !== null && ((valid[r >>> 5]! >>> (r & 31)) & 1) === 0) {
-          prevValid = false;
-          run = 0;
-          continue;
+      // Row by row within 32-row validity words; a word with every row valid (nearly all of
+      // them) skips the per-row validity test.
+      for (let base = 0; base < length; base += 32) {
+        const mask = valid === null ? -1 : valid[base >>> 5]! | 0;
+        const end = Math.min(32, length - base);
+        for (let b = 0; b < end; b++) {
+          if (mask !== -1 && ((mask >>> b) & 1) === 0) {
+            prevValid = false;
+            run = 0;
+            continue;
+          }
+          const v = values[base + b]!;
+          nonNull++;
+          if (v - v === 0) {
+            // finite (inf - inf and NaN - NaN are NaN)
+            if (!hasShift) (shift = v), (hasShift = true);
+            finite++;
+            if (v < min) min = v;
+            if (v > max) max = v;
+            const d = v - shift;
+            sum += d;
+            sumSq += d * d;
+          } else if (v !== v) nan++;
+          else inf++;
+          // Equal to the previous row's value (NaN equals NaN, as in SQL engines' comparisons).
+          if (prevValid && (v === prev || (v !== v && prev !== prev))) {
+            repeats++;
+            if (++run > longest) longest = run;
+          } else run = 1;
+          prev = v;
+          prevValid = true;
+          last = base + b;
         }
-        const v = values[r]!;
-        nonNull++;
-        if (r < warmEnd) warm++;
-        last = from + r;
-        if (v - v === 0) {
-          // finite (inf - inf and NaN - NaN are NaN)
-          if (!hasShift) (shift = v), (hasShift = true);
-          finite++;
-          if (v < min) min = v;
-          if (v > max) max = v;
-          const d = v - shift;
-          sum += d;
-          sumSq += d * d;
-        } else if (v !== v) nan++;
-        else inf++;
-        // Equal to the previous row's value (NaN equals NaN, as in SQL engines' comparisons).
-        if (prevValid && (v === prev || (v !== v && prev !== prev))) {
-          repeats++;
-          run++;
-        } else run = 1;
-        if (run > longest) longest = run;
-        prev = v;
-        prevValid = true;
       }
+      if (nonNull > 0) last += from;
+      // Warm-up rows with a value: only the chunks that reach into the warm-up count them.
+      for (let r = 0; r < warmEnd; r++) if (valid === null || ((valid[r >>> 5]! >>> (r & 31)) & 1) === 1) warm++;
       this.nonNull[j]! += nonNull;
       this.warm[j]! += warm;
       this.finite[j]! += finite;

@@ -26,44 +26,41 @@ export function profileBatchColumns(memoryMb: number, rows: number): number {
   return Math.max(50, Math.min(4000, Math.floor((memoryMb * 2 ** 20) / 8 / perColumn)));
 }
 
+/** Batches decoded at once: one per core of this machine's two (see profileDuckDb). */
+export const PROFILE_STREAMS = 2;
+
 const num = (v: DuckDBValue | undefined): number | null => (v === null || v === undefined ? null : Number(v));
 
-export async function profileDuckDb(withConnection: WithConnection, uri: (object: string) => string, job: ProfileJob, memoryMb: number): Promise<ProfileData> {
-  const batch = profileBatchColumns(memoryMb, job.rows);
-  const columns: ColumnStats[] = [];
-  const values: Record<string, Float64Array> = {};
-  let sampleRows: number[] = [];
+export async function profileDuckDb(withConnection: WithConnection, uri: (object: string) => string, job: ProfileJob, memoryMb: number, streams = PROFILE_STREAMS): Promise<ProfileData> {
+  // Each stream decodes its own batch, so the batches share the memory a single one would take.
+  const batch = Math.max(50, Math.floor(profileBatchColumns(memoryMb, job.rows) / streams));
   const labels = new Set(job.labels);
   const layout = { warmupRows: job.warmupRows, blockFrom: job.blockFrom, blockRows: job.blockRows, spreadStep: job.spreadStep };
-  await withConnection(async (c) => {
-    for (const group of job.groups) {
-      const files = listValue(group.files.map(uri));
-      const names = group.columns.filter((n) => n !== job.key);
-      for (let from = 0; from < names.length; from += batch) {
-        const part = names.slice(from, from + batch);
+  const batches = job.groups.flatMap((group) => {
+    const files = listValue(group.files.map(uri));
+    const names = group.columns.filter((n) => n !== job.key);
+    return Array.from({ length: Math.ceil(names.length / batch) }, (_, b) => ({ files, part: names.slice(b * batch, (b + 1) * batch) }));
+  });
+  const scanned: { stats: ColumnStats[]; scan: ColumnScan }[] = new Array(batches.length);
+  // A parquet file of one row group is decoded by one DuckDB thread per statement: `streams`
+  // statements at once keep the cores busy (decoding was most of the profile's wall, one core).
+  let next = 0;
+  const worker = () =>
+    withConnection(async (c) => {
+      for (let b = next++; b < batches.length; b = next++) {
+        const { files, part } = batches[b]!;
         const scan = new ColumnScan(part, layout, job.rows);
-        const result = await c.stream(sql.doublesSql(part), [files]);
-        // One chunk ahead: DuckDB decodes the next chunk on its own thread while this one is
-        // scanned here (each fetched chunk is the caller's own memory until collected), so the
-        // decoding and the statistics overlap on the two cores instead of taking turns.
-        let next = result.fetchChunk();
-        try {
-          for (let chunk = await next; chunk !== null && chunk.rowCount > 0; chunk = await next) {
-            next = result.fetchChunk();
-            const rows = chunk.rowCount;
-            scan.add(rows, (j) => doubleColumn(chunk, j, rows));
-          }
-        } finally {
-          await next.catch(() => null);
-        }
+        await scanBatch(c, files, part, scan);
         const stats = scan.stats(labels);
         await beyond10sd(c, files, stats);
-        columns.push(...stats);
-        sampleRows = scan.sampleRows;
-        part.forEach((column, i) => (values[column] = scan.sample[i]!));
+        scanned[b] = { stats, scan };
       }
-    }
-  });
+    });
+  await Promise.all(Array.from({ length: Math.min(streams, batches.length) }, worker));
+  const columns = scanned.flatMap((s) => s.stats);
+  const values: Record<string, Float64Array> = {};
+  for (const { scan } of scanned) scan.columns.forEach((column, i) => (values[column] = scan.sample[i]!));
+  const sampleRows = scanned.at(-1)?.scan.sampleRows ?? [];
   const keyFiles = listValue(job.groups[0]!.files.map(uri));
   const gaps = await withConnection(async (c) => {
     const rows = (await c.runAndReadAll(sql.keyGapsSql(job.key), [keyFiles])).getRows();
@@ -72,6 +69,24 @@ export async function profileDuckDb(withConnection: WithConnection, uri: (object
   const cutRows =
     job.cuts.length === 0 ? [] : await withConnection(async (c) => (await c.runAndReadAll(sql.cutRowsSql(job.key, job.cuts.length), [keyFiles, ...job.cuts])).getRows()[0]!.map(Number));
   return { columns, gaps, sample: { rows: sampleRows, values }, cutRows };
+}
+
+/** Streams one batch of columns through `scan`. */
+async function scanBatch(c: DuckDBConnection, files: DuckDBValue, part: readonly string[], scan: ColumnScan): Promise<void> {
+  const result = await c.stream(sql.doublesSql(part), [files]);
+  // One chunk ahead: DuckDB decodes the next chunk on its own thread while this one is
+  // scanned here (each fetched chunk is the caller's own memory until collected), so the
+  // decoding and the statistics overlap instead of taking turns.
+  let next = result.fetchChunk();
+  try {
+    for (let chunk = await next; chunk !== null && chunk.rowCount > 0; chunk = await next) {
+      next = result.fetchChunk();
+      const rows = chunk.rowCount;
+      scan.add(rows, (j) => doubleColumn(chunk, j, rows));
+    }
+  } finally {
+    await next.catch(() => null);
+  }
 }
 
 /**

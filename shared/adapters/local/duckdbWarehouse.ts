@@ -56,7 +56,19 @@ export class DuckDbWarehouse implements Warehouse {
       autoload_known_extensions: 'false',
     };
     if (options.threads) settings.threads = String(options.threads);
-    return new DuckDbWarehouse(await DuckDBInstance.create(file, settings), staging, output, options);
+    const instance = await DuckDBInstance.create(file, settings);
+    // Parquet footers parsed once per file, not once per statement: the profile, the compare and
+    // the merge's alignment read the same wide files in many statements of a few hundred columns,
+    // and a 9,900-column footer took longer to parse than the columns took to decode (profile at
+    // 20,000 rows: 17.3 s of decoding alone without the cache, 11.7 s with it). Every parquet file
+    // bqx writes is new (written aside, then renamed into place), so a cached footer never goes stale.
+    const setup = await instance.connect();
+    try {
+      await setup.run('SET GLOBAL parquet_metadata_cache = true');
+    } finally {
+      setup.closeSync();
+    }
+    return new DuckDbWarehouse(instance, staging, output, options);
   }
 
   /** Runs `body` on a connection of its own (DuckDB connections are cheap; one per task). */
