@@ -127,6 +127,11 @@ export const paths = {
     `${paths.outputShardGroupDir(pair, runId, shard, group)}part-${String(part).padStart(5, '0')}.parquet`,
   outputManifest: (pair: string, runId: string) => `${paths.outputDir(pair, runId)}_manifest.json`,
   outputReport: (pair: string, runId: string) => `${paths.outputDir(pair, runId)}report.json`,
+  /** The raw column profile kept with the dataset, for a later run's profile to build on (shared/profile/storedProfile.ts). */
+  outputProfile: (pair: string, runId: string) => {
+    const dir = `${paths.outputDir(pair, runId)}profile/`;
+    return { dir, columns: `${dir}columns.json`, sample: `${dir}sample.f64` };
+  },
   consolidated: (pair: string, runId: string) => `${paths.outputDir(pair, runId)}training_${pair}.parquet`,
 };
 

@@ -1,12 +1,14 @@
 // The files written beside a dataset's _manifest.json and report.json: folds.json (time folds,
-// shared/folds.ts) and report.html (one self-contained page, shared/profile/html.ts). The page's
-// charting library is loaded only here, when a run finishes, so the CLI starts without it.
+// shared/folds.ts), report.html (one self-contained page, shared/profile/html.ts) and the raw column
+// profile under profile/ (shared/chain/profileReuse.ts). The page's charting library is loaded only
+// here, when a run finishes, so the CLI starts without it.
 
 import { foldsFile } from '../folds.js';
 import { paths } from '../naming.js';
 import type { RunRecord } from '../ports.js';
 import type { RunReport } from '../report.js';
 import type { ChainDeps } from './deps.js';
+import { keepProfile } from './profileReuse.js';
 import type { Quality } from './quality.js';
 
 /** The parts of the output manifest the extra files read; `shards` when the dataset has row shards. */
@@ -30,4 +32,7 @@ export async function writeDatasetExtras(deps: ChainDeps, run: RunRecord, manife
   const { renderReportHtml } = await (reportHtml ??= import('../profile/html.js'));
   const html = await renderReportHtml({ report, run, gates: quality.gates, folds: folds.folds.length });
   await deps.output.write(datasetFile.html(run.pair, run.runId), html, { contentType: 'text/html' });
+  // A dataset made again without one (BQX_PROFILE=keys, `bqx rerun --merge`) keeps no older one that no longer describes it.
+  if (quality.stored) await keepProfile(deps, run, quality.stored.basis, quality.stored.data);
+  else await deps.output.deletePrefix(paths.outputProfile(run.pair, run.runId).dir);
 }

@@ -71,8 +71,9 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
   // Profile, folds and quality gates (issue 10); a failed `fail` gate fails the run, outputs kept.
   // Nothing built: the dataset is the earlier one's, file for file, and so is its profile.
   const measured = run.sharing && build.length === 0 ? await earlierProfile(deps, run.pair, run.sharing.from) : undefined;
-  const quality = await failOnError(deps, runId, 'profile', () => checkQuality(deps, manifest, run, result.groups, result.costUsd, report, measured));
-  const output = await writeOutputs(deps, manifest, run, result.groups, result.shards, { ...report, ...(quality.profile ? { profile: quality.profile, cutRows: quality.cutRows, profiledWith: quality.profiledWith } : {}), gates: quality.gates }, quality);
+  const quality = await failOnError(deps, runId, 'profile', () => checkQuality(deps, manifest, run, result.groups, result.costUsd, report, measured, checkpoints));
+  const profiled = quality.profile ? { profile: quality.profile, cutRows: quality.cutRows, profiledWith: quality.profiledWith, ...(quality.profileReuse ? { profileReuse: quality.profileReuse } : {}) } : {};
+  const output = await writeOutputs(deps, manifest, run, result.groups, result.shards, { ...report, ...profiled, gates: quality.gates }, quality);
   const failedGates = quality.failed.map(gateMessage).join('; ');
   const now = deps.clock.now();
   const { run: done, changed } = await deps.store.updateRun(runId, (r) =>

@@ -4,13 +4,15 @@
 
 import { foldCuts, planFolds, type FoldPlan } from '../folds.js';
 import type { RunManifest } from '../manifest.js';
-import type { MergedGroup, RunRecord } from '../ports.js';
+import type { CheckpointRecord, MergedGroup, RunRecord } from '../ports.js';
 import { labelHorizon } from '../profile/findings.js';
 import { evaluateGates, gateMessage, type GateMetric, type GateResult } from '../profile/gates.js';
-import { profileDataset, profileKeys } from '../profile/profile.js';
-import type { DatasetProfile } from '../profile/types.js';
+import { profileDataset, profileKeys, sampleLayout } from '../profile/profile.js';
+import { mergeMeasured } from '../profile/reuseStats.js';
+import type { DatasetProfile, MeasuredColumns, ProfileBasis, ProfileReuse } from '../profile/types.js';
 import type { RunReport } from '../report.js';
 import type { ChainDeps } from './deps.js';
+import { earlierColumns, profileBasis } from './profileReuse.js';
 
 export interface Quality {
   /** Absent with BQX_PROFILE=keys. */
@@ -24,6 +26,10 @@ export interface Quality {
   cutRows: number[];
   /** What the profile was computed with (fold cuts, settings): a later identical dataset may reuse it only with the same. */
   profiledWith: string;
+  /** Columns measured and taken from an earlier dataset (absent with BQX_PROFILE=keys). */
+  profileReuse?: ProfileReuse;
+  /** The raw columns the profile was computed from, to keep with the dataset (shared/chain/profileReuse.ts). */
+  stored?: { basis: ProfileBasis; data: MeasuredColumns };
   profileMs: number;
 }
 
@@ -33,8 +39,19 @@ const PROFILE_METRICS: readonly GateMetric[] = ['label_null_share', 'leakage', '
 /**
  * `measured`: the profile of a dataset with exactly these files (an unchanged run sharing every
  * shard of the last one, shared/chain/shareShards.ts), used instead of profiling again.
+ * Otherwise columns read from the same checkpoints as in an earlier dataset with the same rows
+ * are taken from its stored profile, and only the rest are measured (shared/profile/reuseStats.ts).
  */
-export async function checkQuality(deps: ChainDeps, manifest: RunManifest, run: RunRecord, groups: MergedGroup[], costUsd: number | undefined, report: RunReport, measured?: { profile: DatasetProfile; cutRows: number[]; profiledWith: string }): Promise<Quality> {
+export async function checkQuality(
+  deps: ChainDeps,
+  manifest: RunManifest,
+  run: RunRecord,
+  groups: MergedGroup[],
+  costUsd: number | undefined,
+  report: RunReport,
+  measured?: { profile: DatasetProfile; cutRows: number[]; profiledWith: string },
+  checkpoints: readonly CheckpointRecord[] = [],
+): Promise<Quality> {
   const began = Date.now();
   const settings = deps.config.profile;
   const longest = Math.max(0, ...manifest.labels.columns.map((l) => labelHorizon(l) ?? 0));
@@ -51,12 +68,32 @@ export async function checkQuality(deps: ChainDeps, manifest: RunManifest, run: 
   const profileSettings = { warmupRows: settings.warmupRows, staleShare: settings.staleShare };
   const profiledWith = JSON.stringify({ cuts: input.cuts, rows: input.rows, ...profileSettings });
   let profile: DatasetProfile | undefined;
+  let profileReuse: ProfileReuse | undefined;
+  let stored: Quality['stored'];
   let cutRows: number[];
   let metrics: Record<GateMetric, number>;
   let gateList = settings.gates;
   const notes: string[] = [];
   if (settings.mode === 'full') {
-    ({ profile, cutRows } = measured?.profiledWith === profiledWith ? measured : await profileDataset(deps.warehouse, input, profileSettings));
+    const basis = profileBasis(manifest, run, checkpoints, profiledWith);
+    if (measured?.profiledWith === profiledWith && run.sharing) {
+      ({ profile, cutRows } = measured);
+      const total = input.groups.reduce((n, g) => n + g.columns.length - 1, 0);
+      profileReuse = { profiled: 0, reused: total, from: run.sharing.from };
+      // The raw columns go with this dataset too, copied, when every one of them is the earlier's.
+      const earlier = await earlierColumns(deps, run, manifest, basis, run.sharing.from);
+      const all = 'columns' in earlier && earlier.reusable.length === total ? new Set(earlier.reusable) : undefined;
+      const layout = { ...input, warmupRows: settings.warmupRows, ...sampleLayout(input.rows) };
+      const data = all && 'columns' in earlier ? mergeMeasured(layout, earlier.columns, all) : undefined;
+      if (data) stored = { basis, data };
+    } else {
+      const earlier = await earlierColumns(deps, run, manifest, basis);
+      const done = await profileDataset(deps.warehouse, input, profileSettings, 'columns' in earlier ? earlier : undefined);
+      ({ profile, cutRows } = done);
+      profileReuse = 'why' in earlier ? { ...done.reuse, why: earlier.why } : done.reuse;
+      stored = { basis, data: done.data };
+      deps.logger.info(`profile: ${profileReuse.profiled} column(s) measured, ${profileReuse.reused} taken${profileReuse.from ? ` from ${profileReuse.from}` : ''}${profileReuse.why ? ` (${profileReuse.why})` : ''}`, { runId: run.runId, pair: run.pair, step: 'profile' });
+    }
     metrics = gateMetrics(profile, manifest, run, costUsd);
   } else {
     const keys = await profileKeys(deps.warehouse, input, profileSettings);
@@ -75,6 +112,8 @@ export async function checkQuality(deps: ChainDeps, manifest: RunManifest, run: 
     folds,
     cutRows,
     profiledWith,
+    ...(profileReuse ? { profileReuse } : {}),
+    ...(stored ? { stored } : {}),
     profileMs: Date.now() - began,
   };
 }

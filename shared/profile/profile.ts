@@ -1,13 +1,15 @@
 // The dataset profile of one output (report.json's `profile`): one pass of the warehouse over
-// every column (shared/ports.ts `profile`), then the findings, then the few column pairs worth
-// comparing row by row (`compareColumns`) to confirm duplicates and leaks.
+// every column (shared/ports.ts `profile`), or over the columns an earlier dataset with the same
+// rows cannot give (reuseStats.ts), then the findings over all columns, then the few column pairs
+// worth comparing row by row (`compareColumns`) to confirm duplicates and leaks.
 
 import type { Warehouse } from '../ports.js';
 import { confirmedDuplicates, duplicateCandidates, duplicatePairs } from './duplicates.js';
 import { columnProfile, isConstant, labelTails, outlierColumns, staleColumns, warmupColumns } from './findings.js';
 import { classifyGaps } from './gaps.js';
 import { LEAKAGE_CORRELATION, confirmedLeaks, leakageCandidates } from './leakage.js';
-import type { DatasetProfile, ProfileJob, ProfileSettings } from './types.js';
+import { measureColumns, type EarlierColumns } from './reuseStats.js';
+import type { DatasetProfile, MeasuredColumns, ProfileJob, ProfileReuse, ProfileSettings } from './types.js';
 
 /** The leakage check's sample: every n-th row, at most this many rows (issue 10). */
 export const LEAKAGE_SAMPLE_ROWS = 200_000;
@@ -40,9 +42,19 @@ export async function profileKeys(warehouse: Warehouse, input: ProfileInput, set
   return { gaps: classifyGaps(data.gaps), cutRows: data.cutRows };
 }
 
-export async function profileDataset(warehouse: Warehouse, input: ProfileInput, settings: ProfileSettings): Promise<{ profile: DatasetProfile; cutRows: number[] }> {
+/**
+ * `earlier`: an earlier dataset's stored columns and those of them this dataset may take
+ * (reuseStats.ts `reusableColumns`). Returns, besides the profile, the raw columns it was computed
+ * from (to keep with the dataset) and how many columns were measured and taken.
+ */
+export async function profileDataset(
+  warehouse: Warehouse,
+  input: ProfileInput,
+  settings: ProfileSettings,
+  earlier?: { columns: EarlierColumns; reusable: readonly string[] },
+): Promise<{ profile: DatasetProfile; cutRows: number[]; data: MeasuredColumns; reuse: ProfileReuse }> {
   const layout = sampleLayout(input.rows);
-  const data = await warehouse.profile({ ...input, warmupRows: settings.warmupRows, ...layout });
+  const { data, reuse } = await measureColumns(warehouse, { ...input, warmupRows: settings.warmupRows, ...layout }, earlier);
   const labels = new Set(input.labels);
   const stats = data.columns;
   const features = stats.filter((s) => !labels.has(s.column) && !isConstant(s) && s.nonNull > 0).map((s) => s.column);
@@ -72,5 +84,5 @@ export async function profileDataset(warehouse: Warehouse, input: ProfileInput, 
     leakage: confirmedLeaks(leakMeasured!),
     outliers: outlierColumns(stats),
   };
-  return { profile, cutRows: data.cutRows };
+  return { profile, cutRows: data.cutRows, data: { columns: data.columns, sample: data.sample }, reuse };
 }

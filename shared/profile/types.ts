@@ -137,3 +137,33 @@ export interface DatasetProfile {
   /** Findings beyond the lists: columns with inf/NaN or values beyond 10 sd. */
   outliers: { column: string; inf: number; nan: number; beyond10sd: number }[];
 }
+
+/**
+ * What a dataset's column statistics were measured from (kept with them, shared/profile/storedProfile.ts):
+ * a later dataset with the same rows takes the columns whose source is the very same instead of
+ * measuring them again (shared/profile/reuseStats.ts).
+ */
+export interface ProfileBasis {
+  window: { start: string; end: string };
+  key: string;
+  rows: number;
+  /** Fold cuts, rows and profile settings (shared/chain/quality.ts). */
+  profiledWith: string;
+  /** The label table's data version of the window's rows: the same version, the same keys and label values. */
+  labels: { dataset: string; table: string; version: string | null; columns: string[] };
+  /** Per feature, the checkpoint its columns were read from. */
+  features: { feature: string; fingerprint: string | null; files: string[]; columns: { source: string; output: string; type: string }[] }[];
+}
+
+/** A dataset's raw per-column data: each column's statistics (output order) and its sample values. */
+export type MeasuredColumns = Pick<ProfileData, 'columns' | 'sample'>;
+
+/** How a run's column statistics came about (report.json's `profileReuse`). */
+export interface ProfileReuse {
+  /** Columns the warehouse measured, and columns taken from an earlier dataset (`from`). */
+  profiled: number;
+  reused: number;
+  from?: string;
+  /** Why nothing was taken, when nothing was. */
+  why?: string;
+}

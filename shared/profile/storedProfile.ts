@@ -1,0 +1,92 @@
+// A dataset's raw column profile, kept in its output folder beside report.json, so that a later
+// run over the same rows can take the columns that did not change instead of measuring them again
+// (reuseStats.ts). Two objects, written through the output store:
+//   profile/columns.json  the basis (what the numbers were measured from), every column's
+//                         ColumnStats in output order, the sample's row numbers, and the length
+//                         and SHA-256 of the sample file;
+//   profile/sample.f64    every column's sample values, column after column in the same order,
+//                         as little-endian Float64 (NaN where missing): 17,038 columns x ~512 rows
+//                         is ~70 MB, where JSON text would be several times that.
+// The sample is written first and the JSON last: a reader that finds the JSON finds the sample
+// whole, and checks it against the length and digest before using a single value. Both live in
+// the dataset's folder, so retention removes them with it (shared/retention.ts).
+
+import { createHash } from 'node:crypto';
+import os from 'node:os';
+import type { ObjectStore } from '../ports.js';
+import type { ColumnStats, MeasuredColumns, ProfileBasis } from './types.js';
+
+/** Bumped whenever the stored layout or the meaning of a statistic changes: older files are then ignored. */
+export const STORED_PROFILE_VERSION = 1;
+
+export interface StoredProfileObjects {
+  columns: string;
+  sample: string;
+}
+
+/** The JSON half: everything but the sample values. */
+export interface StoredColumns {
+  version: typeof STORED_PROFILE_VERSION;
+  basis: ProfileBasis;
+  columns: ColumnStats[];
+  sampleRows: number[];
+  sample: { bytes: number; sha256: string };
+}
+
+const LITTLE_ENDIAN = os.endianness() === 'LE';
+
+export async function writeStoredProfile(store: ObjectStore, objects: StoredProfileObjects, basis: ProfileBasis, data: MeasuredColumns): Promise<void> {
+  const n = data.sample.rows.length;
+  const bytes = Buffer.alloc(data.columns.length * n * 8);
+  const all = new Float64Array(bytes.buffer, bytes.byteOffset, data.columns.length * n);
+  data.columns.forEach((s, j) => {
+    const values = data.sample.values[s.column];
+    if (!values || values.length !== n) throw new Error(`the profile's sample of column ${s.column} has ${values?.length ?? 0} values, not ${n}`);
+    all.set(values, j * n);
+  });
+  if (!LITTLE_ENDIAN) bytes.swap64();
+  const head: StoredColumns = {
+    version: STORED_PROFILE_VERSION,
+    basis,
+    columns: data.columns,
+    sampleRows: data.sample.rows,
+    sample: { bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') },
+  };
+  await store.write(objects.sample, bytes, { contentType: 'application/octet-stream' });
+  await store.write(objects.columns, JSON.stringify(head), { contentType: 'application/json' });
+}
+
+/** The JSON half, or undefined when it is absent, unreadable or of another version. */
+export async function readStoredColumns(store: ObjectStore, objects: StoredProfileObjects): Promise<StoredColumns | undefined> {
+  try {
+    const head = JSON.parse(Buffer.from(await store.read(objects.columns)).toString('utf8')) as StoredColumns;
+    const ok =
+      head.version === STORED_PROFILE_VERSION &&
+      typeof head.basis === 'object' && head.basis !== null &&
+      Array.isArray(head.columns) && head.columns.every((s) => typeof s?.column === 'string') &&
+      Array.isArray(head.sampleRows) && head.sampleRows.every((r) => Number.isSafeInteger(r)) &&
+      head.sample?.bytes === head.columns.length * head.sampleRows.length * 8 && typeof head.sample.sha256 === 'string';
+    return ok ? head : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The sample values of `head`'s columns, or undefined when the file is absent or not the one `head` describes. */
+export async function readStoredSample(store: ObjectStore, objects: StoredProfileObjects, head: StoredColumns): Promise<Record<string, Float64Array> | undefined> {
+  let raw: Uint8Array;
+  try {
+    raw = await store.read(objects.sample);
+  } catch {
+    return undefined;
+  }
+  // Float64Array views need an 8-byte aligned offset (a pooled Buffer may not have one).
+  if (raw.byteOffset % 8 !== 0) raw = new Uint8Array(raw);
+  const bytes = Buffer.from(raw.buffer, raw.byteOffset, raw.length);
+  if (bytes.length !== head.sample.bytes || createHash('sha256').update(bytes).digest('hex') !== head.sample.sha256) return undefined;
+  if (!LITTLE_ENDIAN) bytes.swap64();
+  const n = head.sampleRows.length;
+  const values: Record<string, Float64Array> = {};
+  head.columns.forEach((s, j) => (values[s.column] = new Float64Array(bytes.buffer, bytes.byteOffset + j * n * 8, n)));
+  return values;
+}
