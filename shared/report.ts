@@ -6,7 +6,7 @@ import type { RunManifest } from './manifest.js';
 import type { RefreshInfo, SchemaDrift } from './chain/refresh.js';
 import type { CheckpointRecord } from './ports.js';
 import type { GateResult } from './profile/gates.js';
-import type { DatasetProfile } from './profile/types.js';
+import type { DatasetProfile, ProfileReuse } from './profile/types.js';
 
 export interface FeatureStats {
   feature: string;
@@ -36,6 +36,8 @@ export interface RunReport {
   warnings: string[];
   /** The dataset profile and the quality gates (shared/profile), once the output is verified. */
   profile?: DatasetProfile;
+  /** How many columns the profile measured and took from an earlier dataset with the same rows (shared/profile/reuseStats.ts). */
+  profileReuse?: ProfileReuse;
   gates?: GateResult[];
   /** On a refresh: the version it follows and the schema drift since (`refresh.drift`). */
   refresh?: RefreshInfo;

@@ -43,6 +43,9 @@ export function formatReport(runId: string, state: string, report: RunReport, ht
   lines.push('quality gates:');
   for (const g of report.gates ?? []) lines.push(`  ${g.passed ? 'ok  ' : g.level === 'fail' ? 'FAIL' : 'warn'}  ${g.gate.padEnd(32)} measured ${g.value}`);
   if (!p) return [...lines, '', 'no profile in this report (made before profiling existed)'].join('\n');
+  const r = report.profileReuse;
+  const n = (x: number) => x.toLocaleString('en-US');
+  if (r) lines.push('', `columns profiled: ${n(r.profiled)} measured${r.from ? `, ${n(r.reused)} taken from ${r.from} (same rows, same checkpoints)` : ''}${r.why ? ` (${r.why})` : ''}`);
   const section = (title: string, items: string[]) => {
     lines.push('', `${title}: ${items.length}`);
     for (const i of items.slice(0, 20)) lines.push(`  - ${i}`);

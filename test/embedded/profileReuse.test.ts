@@ -6,9 +6,11 @@
 
 import assert from 'node:assert/strict';
 import sinon from 'sinon';
+import { formatReport } from '../../shared/cli/report.js';
 import { touchTables } from '../../shared/demo/change.js';
 import { paths } from '../../shared/naming.js';
 import type { RunRecord } from '../../shared/ports.js';
+import type { RunReport } from '../../shared/report.js';
 import { readStoredColumns, type StoredColumns } from '../../shared/profile/storedProfile.js';
 import type { DatasetProfile, ProfileJob, ProfileReuse } from '../../shared/profile/types.js';
 import { collectGarbage } from '../../shared/retention.js';
@@ -23,7 +25,7 @@ const RULES = 'mkt_*,!mkt_*_summary,der_{pair},mom_{pair},agg_{pair},tri_agg_bqx
 /** The planted leak's table and an ordinary one. */
 const TOUCHED = ['der_eurusd', 'agg_eurusd'];
 
-interface Report {
+interface Report extends RunReport {
   profile: DatasetProfile;
   profileReuse: ProfileReuse;
 }
@@ -70,6 +72,7 @@ describe('incremental profile (embedded, planted demo)', function () {
     const secondReport = await report(second);
     assert.deepEqual(secondReport.profileReuse, { profiled: touchedColumns.length, reused: columns - touchedColumns.length, from: first.runId });
     assert.ok(second.timings.profile_ms! >= 0);
+    assert.match(formatReport(second.runId, second.state, secondReport, 'report.html'), new RegExp(`columns profiled: ${touchedColumns.length} measured, ${columns - touchedColumns.length} taken from ${first.runId}`));
 
     // No stale reuse: the touched columns have new numbers, the others the very same.
     const secondStored = await stored(second);
