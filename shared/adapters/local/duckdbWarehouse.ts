@@ -29,6 +29,16 @@ export interface DuckDbOptions {
   extractConcurrency?: number;
 }
 
+/**
+ * DuckDB's share of the memory setting. DuckDB keeps the warehouse's blocks it has read cached up
+ * to its memory_limit, so over a long run (the extracts read every table) its part of the process
+ * grows to the limit; the rest is Node's own (the profile's samples, parquet footers, the run's
+ * records) and the allocators' slack, so the whole `bqx run` stays within the setting.
+ */
+export function duckDbMemoryMb(memoryMb: number): number {
+  return Math.max(128, Math.floor(memoryMb * 0.7));
+}
+
 export class DuckDbWarehouse implements Warehouse {
   /** Checkpoints the last merge had to align itself (the rest were stitched as they were). */
   lastRealigned = 0;
@@ -51,7 +61,7 @@ export class DuckDbWarehouse implements Warehouse {
   static async open(file: string, staging: FolderObjectStore, output: FolderObjectStore, options: DuckDbOptions): Promise<DuckDbWarehouse> {
     // No extension is ever downloaded (the machine may be offline); times stay UTC without ICU.
     const settings: Record<string, string> = {
-      memory_limit: `${options.memoryMb}MB`,
+      memory_limit: `${duckDbMemoryMb(options.memoryMb)}MB`,
       autoinstall_known_extensions: 'false',
       autoload_known_extensions: 'false',
     };
