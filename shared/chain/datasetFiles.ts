@@ -32,7 +32,5 @@ export async function writeDatasetExtras(deps: ChainDeps, run: RunRecord, manife
   const { renderReportHtml } = await (reportHtml ??= import('../profile/html.js'));
   const html = await renderReportHtml({ report, run, gates: quality.gates, folds: folds.folds.length });
   await deps.output.write(datasetFile.html(run.pair, run.runId), html, { contentType: 'text/html' });
-  // A dataset made again without one (BQX_PROFILE=keys, `bqx rerun --merge`) keeps no older one that no longer describes it.
-  if (quality.stored) await keepProfile(deps, run, quality.stored.basis, quality.stored.data);
-  else await deps.output.deletePrefix(paths.outputProfile(run.pair, run.runId).dir);
+  await keepProfile(deps, run, quality.stored);
 }

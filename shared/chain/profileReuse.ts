@@ -9,7 +9,7 @@ import type { RunManifest } from '../manifest.js';
 import { paths } from '../naming.js';
 import type { CheckpointRecord, RunRecord } from '../ports.js';
 import { reusableColumns, type EarlierColumns } from '../profile/reuseStats.js';
-import { readStoredColumns, readStoredSample, writeStoredProfile } from '../profile/storedProfile.js';
+import { readStoredColumns, readStoredSample, unstorable, writeStoredProfile } from '../profile/storedProfile.js';
 import type { MeasuredColumns, ProfileBasis } from '../profile/types.js';
 import type { ChainDeps } from './deps.js';
 import { REASONS } from './reuse.js';
@@ -67,7 +67,15 @@ export async function earlierColumns(
   return { columns: { from: best.runId, basis: best.head.basis, columns: best.head.columns, sample: { rows: best.head.sampleRows, values } }, reusable: best.reusable };
 }
 
-/** Keeps the dataset's raw column profile beside its report.json, for the next run to build on. */
-export async function keepProfile(deps: Pick<ChainDeps, 'output'>, run: RunRecord, basis: ProfileBasis, data: MeasuredColumns): Promise<void> {
-  await writeStoredProfile(deps.output, paths.outputProfile(run.pair, run.runId), basis, data);
+/**
+ * Keeps the dataset's raw column profile beside its report.json, for the next run to build on; or,
+ * without one (BQX_PROFILE=keys, or columns the warehouse gave no sample of), removes any older one
+ * there, which would no longer describe the dataset. Only a later run's speed depends on it.
+ */
+export async function keepProfile(deps: Pick<ChainDeps, 'output' | 'logger'>, run: RunRecord, stored?: { basis: ProfileBasis; data: MeasuredColumns }): Promise<void> {
+  const objects = paths.outputProfile(run.pair, run.runId);
+  const problem = stored && unstorable(stored.data);
+  if (stored && !problem) return writeStoredProfile(deps.output, objects, stored.basis, stored.data);
+  if (problem) deps.logger.warn(`the raw column profile is not kept (${problem}): the next run measures every column`, { runId: run.runId, pair: run.pair, step: 'profile' });
+  await deps.output.deletePrefix(objects.dir);
 }

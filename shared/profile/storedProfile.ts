@@ -35,15 +35,20 @@ export interface StoredColumns {
 
 const LITTLE_ENDIAN = os.endianness() === 'LE';
 
+/** Why `data` cannot be stored (a column without its sample values), or undefined when it can. */
+export function unstorable(data: MeasuredColumns): string | undefined {
+  const n = data.sample.rows.length;
+  const bad = data.columns.find((s) => data.sample.values[s.column]?.length !== n);
+  return bad ? `the sample of column ${bad.column} has ${data.sample.values[bad.column]?.length ?? 0} values, not ${n}` : undefined;
+}
+
 export async function writeStoredProfile(store: ObjectStore, objects: StoredProfileObjects, basis: ProfileBasis, data: MeasuredColumns): Promise<void> {
+  const problem = unstorable(data);
+  if (problem) throw new Error(`the profile cannot be stored: ${problem}`);
   const n = data.sample.rows.length;
   const bytes = Buffer.alloc(data.columns.length * n * 8);
   const all = new Float64Array(bytes.buffer, bytes.byteOffset, data.columns.length * n);
-  data.columns.forEach((s, j) => {
-    const values = data.sample.values[s.column];
-    if (!values || values.length !== n) throw new Error(`the profile's sample of column ${s.column} has ${values?.length ?? 0} values, not ${n}`);
-    all.set(values, j * n);
-  });
+  data.columns.forEach((s, j) => all.set(data.sample.values[s.column]!, j * n));
   if (!LITTLE_ENDIAN) bytes.swap64();
   const head: StoredColumns = {
     version: STORED_PROFILE_VERSION,
