@@ -9,7 +9,7 @@ import type { RunManifest } from '../manifest.js';
 import { paths } from '../naming.js';
 import type { CheckpointRecord, RunRecord } from '../ports.js';
 import { reusableColumns, type EarlierColumns } from '../profile/reuseStats.js';
-import { readStoredColumns, readStoredSample, unstorable, writeStoredProfile } from '../profile/storedProfile.js';
+import { readStoredColumns, readStoredSample, unstorable, writeStoredProfile, type StoredColumns } from '../profile/storedProfile.js';
 import type { MeasuredColumns, ProfileBasis } from '../profile/types.js';
 import type { ChainDeps } from './deps.js';
 import { REASONS } from './reuse.js';
@@ -52,7 +52,7 @@ export async function earlierColumns(
     .filter((r) => r.window.start === run.window.start && r.window.end === run.window.end)
     .sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1))
     .slice(0, CANDIDATES);
-  let best: { runId: string; head: NonNullable<Awaited<ReturnType<typeof readStoredColumns>>>; reusable: string[] } | undefined;
+  let best: { runId: string; head: StoredColumns; reusable: string[] } | undefined;
   let why = 'no earlier dataset of this window with a stored profile';
   for (const r of runs) {
     const head = await readStoredColumns(deps.output, paths.outputProfile(r.pair, r.runId));
