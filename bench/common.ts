@@ -23,7 +23,8 @@ export interface BenchSet {
   /** The window's label keys and labels, in key order (for the peers). */
   labelsParquet: string;
   labelColumns: string[];
-  features: { feature: string; file: string; columns: { source: string; output: string }[] }[];
+  /** Each feature's checkpoint files in key order: one per time shard the window meets. */
+  features: { feature: string; files: string[]; columns: { source: string; output: string }[] }[];
   inputBytes: number;
   /** The `bqx run` that produced the checkpoints (item 3, first measurement). */
   build: { demo_s: number; run: E2eResult };
@@ -103,7 +104,10 @@ export function flags(argv = process.argv.slice(2)): Map<string, string> {
 }
 
 export function loadSet(dir: string): BenchSet {
-  return JSON.parse(readFileSync(path.join(dir, 'set.json'), 'utf8')) as BenchSet;
+  const set = JSON.parse(readFileSync(path.join(dir, 'set.json'), 'utf8')) as BenchSet;
+  // Sets written before time shards name one `file` per feature.
+  for (const f of set.features as (BenchSet['features'][number] & { file?: string })[]) f.files ??= [f.file!];
+  return set;
 }
 
 /** A parquet file's footer, read through hyparquet from the end of the file only. */

@@ -39,7 +39,7 @@ try {
   set.features.forEach((feature, i) => {
     const alias = `t${i}`;
     for (const col of feature.columns) select.push(`${alias}.${q(col.source)} AS ${q(col.output)}`);
-    joins.push(`LEFT JOIN read_parquet(${literal(feature.file)}) ${alias} ON ${alias}.${K} = l.${K}`);
+    joins.push(`LEFT JOIN read_parquet([${feature.files.map(literal).join(', ')}]) ${alias} ON ${alias}.${K} = l.${K}`);
   });
   const query = `SELECT ${select.join(', ')} FROM read_parquet(${literal(set.labelsParquet)}) l\n${joins.join('\n')}\nORDER BY l.${K}`;
   await c.run(`COPY (${query}) TO ${literal(target)} (FORMAT parquet, COMPRESSION zstd)`);

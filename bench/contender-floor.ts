@@ -20,7 +20,7 @@ try {
   const buffer = Buffer.alloc(8 << 20);
   const out = openSync(target, 'w');
   let bytes = 0;
-  for (const file of [set.labelsParquet, ...set.features.map((x) => x.file)]) {
+  for (const file of [set.labelsParquet, ...set.features.flatMap((x) => x.files)]) {
     const fd = openSync(file, 'r');
     for (;;) {
       const n = readSync(fd, buffer, 0, buffer.length, null);

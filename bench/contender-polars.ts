@@ -21,7 +21,8 @@ try {
   const keys = labels.select(KEY_COLUMN);
   const frames: pl.DataFrame[] = [labels];
   for (const feature of set.features) {
-    const table = pl.readParquet(feature.file, { columns: [KEY_COLUMN, ...feature.columns.map((c) => c.source)] });
+    const parts = feature.files.map((file) => pl.readParquet(file, { columns: [KEY_COLUMN, ...feature.columns.map((c) => c.source)] }));
+    const table = parts.length === 1 ? parts[0]! : pl.concat(parts, { how: 'vertical' });
     const renamed = table.rename(Object.fromEntries(feature.columns.map((c) => [c.source, c.output])));
     frames.push(keys.join(renamed, { on: KEY_COLUMN, how: 'left' }).drop(KEY_COLUMN));
   }

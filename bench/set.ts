@@ -67,11 +67,11 @@ export async function ensureSet(options: SetOptions): Promise<BenchSet> {
   }
   const features = manifest.features.map((f) => {
     const record = records.get(f.feature);
-    if (!record || record.files.length !== 1) throw new Error(`feature ${f.feature}: expected one checkpoint file`);
-    return { feature: f.feature, file: path.join(home, 'staging', record.files[0]!), columns: f.columns.map((c) => ({ source: c.source, output: c.output })) };
+    if (!record || record.files.length === 0) throw new Error(`feature ${f.feature}: no checkpoint file`);
+    return { feature: f.feature, files: record.files.map((o) => path.join(home, 'staging', o)), columns: f.columns.map((c) => ({ source: c.source, output: c.output })) };
   });
   let inputBytes = (await fs.stat(labelsParquet)).size;
-  for (const f of features) inputBytes += (await fs.stat(f.file)).size;
+  for (const f of features) for (const file of f.files) inputBytes += (await fs.stat(file)).size;
   const set: BenchSet = {
     version: 1,
     id: setId(options.rows, pair),

@@ -23,17 +23,23 @@ const ROW_GROUP_ROWS = 122_880;
  */
 export function profileBatchColumns(memoryMb: number, rows: number): number {
   const perColumn = Math.max(2048, Math.min(rows, ROW_GROUP_ROWS)) * 48;
-  return Math.max(50, Math.min(4000, Math.floor((memoryMb * 2 ** 20) / 8 / perColumn)));
+  return Math.max(MIN_BATCH_COLUMNS, Math.min(4000, Math.floor((memoryMb * 2 ** 20) / 8 / perColumn)));
 }
+
+/** The fewest columns a statement decodes: fewer would make statements, not memory, the cost. */
+const MIN_BATCH_COLUMNS = 50;
 
 /** Batches decoded at once: one per core of this machine's two (see profileDuckDb). */
 export const PROFILE_STREAMS = 2;
 
 const num = (v: DuckDBValue | undefined): number | null => (v === null || v === undefined ? null : Number(v));
 
-export async function profileDuckDb(withConnection: WithConnection, uri: (object: string) => string, job: ProfileJob, memoryMb: number, streams = PROFILE_STREAMS): Promise<ProfileData> {
-  // Each stream decodes its own batch, so the batches share the memory a single one would take.
-  const batch = Math.max(50, Math.floor(profileBatchColumns(memoryMb, job.rows) / streams));
+export async function profileDuckDb(withConnection: WithConnection, uri: (object: string) => string, job: ProfileJob, memoryMb: number): Promise<ProfileData> {
+  // The streams share the memory one batch of profileBatchColumns would take; where that is
+  // already at its floor (long tables), one stream, so the profile never takes more than before.
+  const budget = profileBatchColumns(memoryMb, job.rows);
+  const streams = Math.max(1, Math.min(PROFILE_STREAMS, Math.floor(budget / MIN_BATCH_COLUMNS)));
+  const batch = Math.floor(budget / streams);
   const labels = new Set(job.labels);
   const layout = { warmupRows: job.warmupRows, blockFrom: job.blockFrom, blockRows: job.blockRows, spreadStep: job.spreadStep };
   const batches = job.groups.flatMap((group) => {
