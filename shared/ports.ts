@@ -191,8 +191,8 @@ export interface Warehouse {
   labelStats(dataset: string, table: string, window?: Window): Promise<LabelStats>;
   extract(job: ExtractJob): Promise<ExtractResult>;
   merge(job: MergeJob, progress?: (p: MergeProgress) => void): Promise<MergeResult>;
-  /** One pass over an output dataset's columns: statistics, key gaps and a small sample (shared/profile). */
-  profile(job: ProfileJob): Promise<ProfileData>;
+  /** One pass over an output dataset's columns: statistics, key gaps and a small sample (shared/profile). `progress`: batches of columns done. */
+  profile(job: ProfileJob, progress?: (p: MergeProgress) => void): Promise<ProfileData>;
   /** Column pairs compared row by row (one shifted), on a deterministic sample of rows. */
   compareColumns(job: CompareJob): Promise<ColumnComparison[]>;
   /** Writes a feature view from an existing dataset's files (one file per shard and view group). */

@@ -9,6 +9,7 @@ export type ChainEvent =
   | { type: 'started'; runId: string; pair: string; expected: number }
   | { type: 'landed'; runId: string; feature: string; landed: number; expected: number }
   | { type: 'merge'; runId: string; progress: MergeProgress }
+  | { type: 'profile'; runId: string; progress: MergeProgress }
   | { type: 'finished'; runId: string; state: 'succeeded' | 'failed' };
 
 export interface ChainDeps {

@@ -4,12 +4,12 @@
 
 import { foldCuts, planFolds, type FoldPlan } from '../folds.js';
 import type { RunManifest } from '../manifest.js';
-import type { CheckpointRecord, MergedGroup, RunRecord } from '../ports.js';
+import type { CheckpointRecord, MergeProgress, MergedGroup, RunRecord } from '../ports.js';
 import { labelHorizon } from '../profile/findings.js';
 import { evaluateGates, gateMessage, type GateMetric, type GateResult } from '../profile/gates.js';
 import { profileDataset, profileKeys, sampleLayout } from '../profile/profile.js';
 import { mergeMeasured } from '../profile/reuseStats.js';
-import type { DatasetProfile, MeasuredColumns, ProfileBasis, ProfileReuse } from '../profile/types.js';
+import type { CompareJob, DatasetProfile, MeasuredColumns, ProfileBasis, ProfileJob, ProfileReuse } from '../profile/types.js';
 import type { RunReport } from '../report.js';
 import type { ChainDeps } from './deps.js';
 import { earlierColumns, profileBasis } from './profileReuse.js';
@@ -88,7 +88,10 @@ export async function checkQuality(
       if (data) stored = { basis, data };
     } else {
       const earlier = await earlierColumns(deps, run, manifest, basis);
-      const done = await profileDataset(deps.warehouse, input, profileSettings, 'columns' in earlier ? earlier : undefined);
+      // The column pass is long on big datasets: its batches go to the observer (the CLI's bar).
+      const progress = (p: MergeProgress) => deps.observe?.({ type: 'profile', runId: run.runId, progress: p });
+      const measuring = { profile: (job: ProfileJob) => deps.warehouse.profile(job, progress), compareColumns: (job: CompareJob) => deps.warehouse.compareColumns(job) };
+      const done = await profileDataset(measuring, input, profileSettings, 'columns' in earlier ? earlier : undefined);
       ({ profile, cutRows } = done);
       profileReuse = 'why' in earlier ? { ...done.reuse, why: earlier.why } : done.reuse;
       stored = { basis, data: done.data };

@@ -161,12 +161,13 @@ async function runCommand(args: Args, configured: Config): Promise<number> {
   const rows = intFlag(args, 'rows', 100, 10_000_000);
   const json = args.flags.has('json');
   const quiet = args.flags.has('quiet');
-  const bars = { extract: undefined as ProgressBar | undefined, merge: undefined as ProgressBar | undefined };
+  const bars = { extract: undefined as ProgressBar | undefined, merge: undefined as ProgressBar | undefined, profile: undefined as ProgressBar | undefined };
   const observe = (e: ChainEvent) => {
     if (quiet) return;
     if (e.type === 'started') bars.extract = new ProgressBar('extract', e.expected);
     if (e.type === 'landed') (bars.extract ??= new ProgressBar('extract', e.expected)).update(e.landed, e.expected);
     if (e.type === 'merge') (bars.merge ??= new ProgressBar('merge', e.progress.total)).update(e.progress.done, e.progress.total);
+    if (e.type === 'profile') (bars.profile ??= new ProgressBar('profile', e.progress.total)).update(e.progress.done, e.progress.total);
   };
   if (args.flags.has('stack')) return stackRun(args, config, request, rows, observe);
   const embedded = await open(config, args.flags.has('verbose'), observe);

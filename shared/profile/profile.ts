@@ -48,7 +48,7 @@ export async function profileKeys(warehouse: Warehouse, input: ProfileInput, set
  * from (to keep with the dataset) and how many columns were measured and taken.
  */
 export async function profileDataset(
-  warehouse: Warehouse,
+  warehouse: Pick<Warehouse, 'profile' | 'compareColumns'>,
   input: ProfileInput,
   settings: ProfileSettings,
   earlier?: { columns: EarlierColumns; reusable: readonly string[] },

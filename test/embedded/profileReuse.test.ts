@@ -9,10 +9,10 @@ import sinon from 'sinon';
 import { formatReport } from '../../shared/cli/report.js';
 import { touchTables } from '../../shared/demo/change.js';
 import { paths } from '../../shared/naming.js';
-import type { RunRecord } from '../../shared/ports.js';
+import type { MergeProgress, RunRecord } from '../../shared/ports.js';
 import type { RunReport } from '../../shared/report.js';
 import { readStoredColumns, type StoredColumns } from '../../shared/profile/storedProfile.js';
-import type { DatasetProfile, ProfileJob, ProfileReuse } from '../../shared/profile/types.js';
+import type { DatasetProfile, ProfileData, ProfileJob, ProfileReuse } from '../../shared/profile/types.js';
 import { collectGarbage } from '../../shared/retention.js';
 import type { Embedded } from '../../shared/runtime/embedded.js';
 import { openTest, succeededRun, testConfig, writeDemoHome } from '../helpers/embedded.js';
@@ -39,7 +39,7 @@ describe('incremental profile (embedded, planted demo)', function () {
   const report = async (run: RunRecord): Promise<Report> => JSON.parse(Buffer.from(await e.output.read(run.output!.report)).toString('utf8'));
   const stored = async (run: RunRecord): Promise<StoredColumns> => (await readStoredColumns(e.output, paths.outputProfile(run.pair, run.runId)))!;
   const sample = async (run: RunRecord) => Buffer.from(await e.output.read(paths.outputProfile(run.pair, run.runId).sample));
-  const asked = (spy: sinon.SinonSpy<[ProfileJob]>) => spy.getCalls().flatMap((c) => c.args[0].groups.flatMap((g) => g.columns.slice(1)));
+  const asked = (spy: sinon.SinonSpy<[job: ProfileJob, progress?: (p: MergeProgress) => void], Promise<ProfileData>>) => spy.getCalls().flatMap((c) => c.args[0].groups.flatMap((g) => g.columns.slice(1)));
 
   before(async () => {
     home = tempDir('profile-reuse');

@@ -79,6 +79,7 @@ describe('profile column scan (DuckDB, one pass)', () => {
 
     const labels = ['target_x_h30'];
     const layout = sampleLayout(ROWS);
+    const progress: { done: number; total: number }[] = [];
     const data = await profileDuckDb(
       async (body) => {
         const conn = await instance.connect();
@@ -91,7 +92,10 @@ describe('profile column scan (DuckDB, one pass)', () => {
       (o) => o,
       { runId: 'r', pair: 'eurusd', key: 'ts', groups: [{ index: 0, files, columns: ['ts', ...names] }], labels, rows: ROWS, warmupRows: WARMUP, cuts: [], ...layout },
       256,
+      (p) => progress.push({ done: p.done, total: p.total }),
     );
+    // The CLI's bar: a start, then every batch of columns done (one batch here).
+    assert.deepEqual(progress, [{ done: 0, total: 1 }, { done: 1, total: 1 }]);
 
     assert.deepEqual(data.gaps, []);
     const set = new Set(labels);

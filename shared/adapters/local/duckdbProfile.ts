@@ -8,6 +8,7 @@ import { listValue, type DuckDBConnection, type DuckDBDataChunk, type DuckDBValu
 import bindings from '@duckdb/node-bindings';
 import { ColumnScan, beyondCandidates, type ColumnChunk } from '../../profile/columnScan.js';
 import type { ColumnComparison, ColumnStats, CompareJob, KeyGap, ProfileData, ProfileJob } from '../../profile/types.js';
+import type { MergeProgress } from '../../ports.js';
 import * as sql from './duckdbProfileSql.js';
 
 type WithConnection = <T>(body: (c: DuckDBConnection) => Promise<T>) => Promise<T>;
@@ -34,7 +35,7 @@ export const PROFILE_STREAMS = 2;
 
 const num = (v: DuckDBValue | undefined): number | null => (v === null || v === undefined ? null : Number(v));
 
-export async function profileDuckDb(withConnection: WithConnection, uri: (object: string) => string, job: ProfileJob, memoryMb: number): Promise<ProfileData> {
+export async function profileDuckDb(withConnection: WithConnection, uri: (object: string) => string, job: ProfileJob, memoryMb: number, progress: (p: MergeProgress) => void = () => {}): Promise<ProfileData> {
   // The streams share the memory one batch of profileBatchColumns would take; where that is
   // already at its floor (long tables), one stream, so the profile never takes more than before.
   const budget = profileBatchColumns(memoryMb, job.rows);
@@ -51,6 +52,8 @@ export async function profileDuckDb(withConnection: WithConnection, uri: (object
   // A parquet file of one row group is decoded by one DuckDB thread per statement: `streams`
   // statements at once keep the cores busy (decoding was most of the profile's wall, one core).
   let next = 0;
+  let done = 0;
+  progress({ step: 'columns', done, total: batches.length });
   const worker = () =>
     withConnection(async (c) => {
       for (let b = next++; b < batches.length; b = next++) {
@@ -60,6 +63,7 @@ export async function profileDuckDb(withConnection: WithConnection, uri: (object
         const stats = scan.stats(labels);
         await beyond10sd(c, files, stats);
         scanned[b] = { stats, scan };
+        progress({ step: 'columns', done: ++done, total: batches.length });
       }
     });
   await Promise.all(Array.from({ length: Math.min(streams, batches.length) }, worker));
