@@ -167,14 +167,14 @@ export async function indexCheckpoint(deps: Pick<ChainDeps, 'staging' | 'clock'>
     fingerprint: f.fingerprint, feature: f.feature, runId: record.runId, files: record.files, sizes, rows: record.rows, sourceRows: record.sourceRows,
     duplicates: record.duplicates, nullCounts, minKey: record.minKey, maxKey: record.maxKey, bytes: record.bytes, indexedAt: deps.clock.now().toISOString(),
   };
-  // The first landing of a fingerprint wins; a later one (a rerun of the same content) changes
-  // nothing, unless the entry there points at files that are gone (retention trimmed that run's
-  // checkpoints): then this checkpoint, of the same content, takes its place, or no later run could
-  // ever reuse that fingerprint again.
+  // The latest landing of a fingerprint wins: the same content, in the files retention keeps.
+  // Retention keeps one set of checkpoints, the newest run's, so an entry left pointing at an
+  // earlier run's files (a `--no-reuse` build after a run of the same window) would point at files
+  // about to be trimmed, and no later run could reuse that fingerprint again (it extracted
+  // everything once more, reason "data changed"). A redelivery of this landing writes the same entry.
   const object = reuseIndex.entry(f.feature, f.fingerprint);
-  if (await deps.staging.write(object, JSON.stringify(entry), { ifAbsent: true, contentType: 'application/json' })) return true;
   const there = await readEntry(deps, object);
-  if (there && (await filesUnchanged(deps, there))) return false;
+  if (there && there.runId === entry.runId && there.files.join() === entry.files.join() && (await filesUnchanged(deps, there))) return false;
   await deps.staging.write(object, JSON.stringify(entry), { contentType: 'application/json' });
   return true;
 }

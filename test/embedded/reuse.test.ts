@@ -97,6 +97,17 @@ describe('embedded chain: checkpoints reused by content', function () {
     assert.deepEqual(await readOutput(e, second.output!.manifest), await readOutput(e, first.output!.manifest));
   });
 
+  it('after a --no-reuse build of the same window, the next run reuses its checkpoints (retention trimmed the earlier ones)', async () => {
+    // The index once kept the first run's entry; retention keeps one set of checkpoints (the
+    // newest run's) and trimmed the first run's, so the next run found nothing and extracted all.
+    await run({ reuse: false });
+    const extract = sandbox.spy(e.warehouse, 'extract');
+    const third = await run();
+    assert.equal(extract.callCount, 0);
+    assert.deepEqual(third.reuse, { reused: 5, extracted: 0, reasons: {} });
+    assert.deepEqual(await readOutput(e, third.output!.manifest), await readOutput(e, first.output!.manifest));
+  });
+
   it('names the change that stopped a reuse: schema changed, window changed, new table', async () => {
     await e.warehouse.execute(`ALTER TABLE ${FEATURES}.mkt_regime ADD COLUMN r2 DOUBLE`);
     await e.warehouse.execute(`CREATE TABLE ${FEATURES}.tri_agg_eur_usd_jpy AS SELECT * FROM ${FEATURES}.tri_agg_eur_usd_gbp`);
