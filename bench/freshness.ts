@@ -17,25 +17,14 @@ import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance, listValue } from '@duckdb/node-api';
+import type { RunSummary } from '../shared/cli/summary.js';
 import { DATA_ROOT, REPO_ROOT } from './setid.js';
 
-interface Summary {
-  runId: string;
-  status: string;
-  extracted: number;
-  reused: number;
-  reasons: Record<string, number>;
-  output: { manifest: string | null; rows: number; columns: number; files: number };
-  timings: Record<string, number>;
-  rowsRead?: { features: number; labels: number; total: number };
-  refresh?: { from: string; sharedShards: number; rebuiltShards: number };
-  error?: string;
-}
 
 interface Step {
   name: string;
   wall_s: number;
-  summary: Summary;
+  summary: RunSummary;
 }
 
 export interface FreshnessBench {
@@ -115,7 +104,7 @@ export async function benchFreshness(rows: number, log: (line: string) => void):
   const run = async (name: string, extra: string[] = []): Promise<Step> => {
     log(`freshness: ${name}: bqx run eurusd ${extra.join(' ')} ...`);
     const r = await call(['run', 'eurusd', '--json', '--quiet', ...extra]);
-    const summary = JSON.parse(r.stdout.trim().split('\n').pop()!) as Summary;
+    const summary = JSON.parse(r.stdout.trim().split('\n').pop()!) as RunSummary;
     if (summary.status !== 'succeeded') throw new Error(`${name}: run ${summary.runId} ${summary.status}: ${summary.error}`);
     const step = { name, wall_s: r.wall_s, summary };
     steps.push(step);
