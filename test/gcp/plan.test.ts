@@ -9,8 +9,6 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { BigQuery } from '@google-cloud/bigquery';
 import sinon from 'sinon';
-import { DuckDbWarehouse } from '../../shared/adapters/local/duckdbWarehouse.js';
-import { FolderObjectStore } from '../../shared/adapters/local/folderStore.js';
 import { gcpPlanSource } from '../../shared/adapters/gcp/bigQueryPlanSource.js';
 import { ATTEMPT_DIR, attemptDir } from '../../shared/adapters/gcp/bigQueryJobs.js';
 import { mergeSteps } from '../../shared/adapters/gcp/bigQueryMergeSteps.js';
@@ -23,8 +21,7 @@ import { planDocument, type PlanDocument } from '../../shared/plan/planDocument.
 import { PlanStore } from '../../shared/plan/planStore.js';
 import { INFORMATION_SCHEMA_MIN_BYTES } from '../../shared/plan/estimateBytes.js';
 import { PLACEHOLDER_BUCKETS, recordPlan } from '../../shared/plan/recordPlan.js';
-import { embeddedPaths } from '../../shared/runtime/embedded.js';
-import { MINI_ROWS, buildMiniWarehouse } from '../helpers/miniWarehouse.js';
+import { MINI_ROWS, buildMiniWarehouse, openHomeWarehouse } from '../helpers/miniWarehouse.js';
 import { tempDir } from '../helpers/temp.js';
 
 const ENV = { BQX_JOIN_BATCH_TABLES: '2' };
@@ -53,9 +50,7 @@ describe('bqx plan', function () {
   before(async () => {
     home = tempDir('plan');
     env = { ...ENV, BQX_HOME: home };
-    const where = embeddedPaths(home);
-    const store = new FolderObjectStore(where.staging);
-    const w = await DuckDbWarehouse.open(where.warehouse, store, store, { memoryMb: 256 });
+    const w = await openHomeWarehouse(home);
     await buildMiniWarehouse(w);
     await w.close();
   });
@@ -107,9 +102,7 @@ describe('bqx plan', function () {
 
   it('records the merge as mergeSteps renders it, loading the files the extracts left', async () => {
     const config = loadConfig(env);
-    const where = embeddedPaths(home);
-    const store = new FolderObjectStore(where.staging);
-    const w = await DuckDbWarehouse.open(where.warehouse, store, store, { memoryMb: 256 });
+    const w = await openHomeWarehouse(home);
     try {
       const plan = await recordPlan({ config, pair: 'eurusd', source: w });
       // The file each extract left: its export's wildcard, as BigQuery names the first file.

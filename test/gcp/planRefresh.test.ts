@@ -6,14 +6,11 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import sinon from 'sinon';
-import { DuckDbWarehouse } from '../../shared/adapters/local/duckdbWarehouse.js';
-import { FolderObjectStore } from '../../shared/adapters/local/folderStore.js';
 import { main } from '../../shared/cli/main.js';
 import { loadConfig } from '../../shared/config.js';
 import { recordPlan } from '../../shared/plan/recordPlan.js';
-import { embeddedPaths } from '../../shared/runtime/embedded.js';
 import { shardGrid } from '../../shared/shards.js';
-import { buildMiniWarehouse } from '../helpers/miniWarehouse.js';
+import { buildMiniWarehouse, openHomeWarehouse } from '../helpers/miniWarehouse.js';
 import { tempDir } from '../helpers/temp.js';
 
 const minute = (i: number) => new Date(Date.UTC(2021, 2, 1) + i * 60_000).toISOString();
@@ -28,9 +25,7 @@ describe('bqx plan --refresh', function () {
   before(async () => {
     home = tempDir('plan-refresh');
     env = { BQX_HOME: home, BQX_SHARD: 'day', BQX_JOIN_BATCH_TABLES: '2' };
-    const where = embeddedPaths(home);
-    const store = new FolderObjectStore(where.staging);
-    const w = await DuckDbWarehouse.open(where.warehouse, store, store, { memoryMb: 256 });
+    const w = await openHomeWarehouse(home);
     try {
       await buildMiniWarehouse(w);
       const keys = `SELECT (TIMESTAMP '2021-03-01 00:00:00' + i * INTERVAL 1 MINUTE)::TIMESTAMPTZ AS interval_time, i FROM range(120, 3000) r(i)`;
@@ -43,9 +38,7 @@ describe('bqx plan --refresh', function () {
 
   it('extracts read only the new range; the merge builds only the grown and the new shard, one export per shard', async () => {
     const config = loadConfig(env);
-    const where = embeddedPaths(home);
-    const store = new FolderObjectStore(where.staging);
-    const w = await DuckDbWarehouse.open(where.warehouse, store, store, { memoryMb: 256 });
+    const w = await openHomeWarehouse(home);
     try {
       const full = await recordPlan({ config, pair: 'eurusd', source: w, window: WINDOW });
       const plan = await recordPlan({ config, pair: 'eurusd', source: w, window: WINDOW, refresh: { since: SINCE } });

@@ -1,7 +1,9 @@
 // A small hand-made warehouse for focused tests: a few feature tables under the default rules,
 // with a late starter, duplicate keys, nulls and rows outside the label range.
 
-import type { DuckDbWarehouse } from '../../shared/adapters/local/duckdbWarehouse.js';
+import { DuckDbWarehouse } from '../../shared/adapters/local/duckdbWarehouse.js';
+import { FolderObjectStore } from '../../shared/adapters/local/folderStore.js';
+import { embeddedPaths } from '../../shared/runtime/embedded.js';
 
 export const MINI_ROWS = 120;
 
@@ -21,4 +23,11 @@ export async function buildMiniWarehouse(w: DuckDbWarehouse): Promise<void> {
   await w.execute(`CREATE TABLE bqx_ml_v3_features_v2.mkt_regime_summary AS SELECT interval_time, 1.0 AS s FROM (${keys(0, 5)})`);
   await w.execute(`CREATE TABLE bqx_ml_v3_features_v2.cov_agg_eurusd_gbpusd AS SELECT interval_time, 'eurusd' AS pair1, 'gbpusd' AS pair2, i * 2.0 AS c FROM (${keys(0, MINI_ROWS)})`);
   await w.execute(`CREATE TABLE bqx_ml_v3_features_v2.agg_gbpjpy AS SELECT interval_time, 1.0 AS a FROM (${keys(0, MINI_ROWS)})`);
+}
+
+/** The embedded warehouse of a BQX_HOME (staging as its store), as `bqx` opens it; close it after. */
+export async function openHomeWarehouse(home: string): Promise<DuckDbWarehouse> {
+  const where = embeddedPaths(home);
+  const store = new FolderObjectStore(where.staging);
+  return DuckDbWarehouse.open(where.warehouse, store, store, { memoryMb: 256 });
 }
