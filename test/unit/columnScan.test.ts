@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { profileDuckDb } from '../../shared/adapters/local/duckdbProfile.js';
+import { profileBatchColumns, profileDuckDb } from '../../shared/adapters/local/duckdbProfile.js';
 import { LONGEST_RUN_FROM_SHARE, sampleRows } from '../../shared/profile/columnScan.js';
 import { sampleLayout } from '../../shared/profile/profile.js';
 import type { ColumnStats } from '../../shared/profile/types.js';
@@ -65,6 +65,20 @@ function reference(name: string, v: (number | null)[], labels: Set<string>): Col
 }
 
 describe('profile column scan (DuckDB, one pass)', () => {
+  it('sizes a batch by the largest row group, not the rows: day shards give wide batches, so few statements', () => {
+    // 21,440 rows as one file against 18 day shards of at most 1,440 rows, both at 1 GB: every
+    // statement binds every file's schema, so the day-sharded dataset wants the wider batch.
+    const oneFile = profileBatchColumns(1024, 21_440, 1);
+    const dayShards = profileBatchColumns(1024, 1_440, 2);
+    assert.equal(oneFile, 130);
+    assert.equal(dayShards, 682);
+    // Whatever the rows, a batch never takes more than an eighth of the setting (48 bytes per row, column and decoder).
+    for (const [rows, decoding] of [[1_440, 2], [21_440, 1], [177_748, 1], [122_880, 2]] as const) {
+      const columns = profileBatchColumns(1024, rows, decoding);
+      assert.ok(columns === 50 || columns * Math.max(2048, Math.min(rows, 122_880)) * 48 * decoding <= (1024 * 2 ** 20) / 8, `${rows} rows: ${columns} columns`);
+    }
+  });
+
   it('measures every statistic as a value-by-value reference does, across chunks and files', async () => {
     const dir = tempDir('colscan');
     const instance = await DuckDBInstance.create(':memory:');
@@ -91,7 +105,7 @@ describe('profile column scan (DuckDB, one pass)', () => {
       },
       (o) => o,
       { runId: 'r', pair: 'eurusd', key: 'ts', groups: [{ index: 0, files, columns: ['ts', ...names] }], labels, rows: ROWS, warmupRows: WARMUP, cuts: [], ...layout },
-      256,
+      { memoryMb: 256, threads: 2 },
       (p) => progress.push({ done: p.done, total: p.total }),
     );
     // The CLI's bar: a start, then every batch of columns done (one batch here).

@@ -19,11 +19,14 @@ const ROW_GROUP_ROWS = 122_880;
 /**
  * Columns decoded per statement. The parquet reader holds a row group's pages per column, raw
  * and decoded, and the stream a few 2,048-row chunks: about 48 bytes per row per column
- * (measured: 4,000 columns at 10,000 rows took 1.9 GB). Within an eighth of the memory setting,
- * so the profile stays a few hundred MB whatever the width.
+ * (measured: 4,000 columns at 10,000 rows took 1.9 GB), per row group being decoded (`decoding`:
+ * one per DuckDB thread when the statement reads several files). Within an eighth of the memory
+ * setting, so the profile stays a few hundred MB whatever the width. `rowGroupRows` is the largest
+ * row group the files hold: a dataset of many small shards (days) has small row groups, so a batch
+ * can be far wider and the statements far fewer (each one binds every file's 9,900-column schema).
  */
-export function profileBatchColumns(memoryMb: number, rows: number): number {
-  const perColumn = Math.max(2048, Math.min(rows, ROW_GROUP_ROWS)) * 48;
+export function profileBatchColumns(memoryMb: number, rowGroupRows: number, decoding = 1): number {
+  const perColumn = Math.max(2048, Math.min(rowGroupRows, ROW_GROUP_ROWS)) * 48 * decoding;
   return Math.max(MIN_BATCH_COLUMNS, Math.min(4000, Math.floor((memoryMb * 2 ** 20) / 8 / perColumn)));
 }
 
@@ -35,10 +38,14 @@ export const PROFILE_STREAMS = 2;
 
 const num = (v: DuckDBValue | undefined): number | null => (v === null || v === undefined ? null : Number(v));
 
-export async function profileDuckDb(withConnection: WithConnection, uri: (object: string) => string, job: ProfileJob, memoryMb: number, progress: (p: MergeProgress) => void = () => {}): Promise<ProfileData> {
+export async function profileDuckDb(withConnection: WithConnection, uri: (object: string) => string, job: ProfileJob, engine: { memoryMb: number; threads: number }, progress: (p: MergeProgress) => void = () => {}): Promise<ProfileData> {
   // The streams share the memory one batch of profileBatchColumns would take; where that is
   // already at its floor (long tables), one stream, so the profile never takes more than before.
-  const budget = profileBatchColumns(memoryMb, job.rows);
+  const files = job.groups.flatMap((g) => g.files.map(uri));
+  const largest = await withConnection(async (c) => Number((await c.runAndReadAll(sql.largestFileRowsSql, [listValue(files)])).getRows()[0]![0] ?? job.rows));
+  const perFile = Math.max(...job.groups.map((g) => g.files.length));
+  // A statement over several files decodes one row group per DuckDB thread.
+  const budget = profileBatchColumns(engine.memoryMb, Math.min(job.rows, largest), Math.min(perFile, engine.threads));
   const streams = Math.max(1, Math.min(PROFILE_STREAMS, Math.floor(budget / MIN_BATCH_COLUMNS)));
   const batch = Math.floor(budget / streams);
   const labels = new Set(job.labels);

@@ -11,6 +11,9 @@ export function doublesSql(names: readonly string[]): string {
   return `SELECT ${names.map((n) => `CAST(${q(n)} AS DOUBLE)`).join(', ')} FROM read_parquet($1)`;
 }
 
+/** Rows of the largest of the files $1 (from their footers): a bound on the row groups they hold. */
+export const largestFileRowsSql = 'SELECT max(num_rows) FROM parquet_file_metadata($1)';
+
 /** Values further than 10 sd from the mean ($2, $3, ... : mean and sd per column), in the files $1. */
 export function beyondSql(names: readonly string[]): string {
   return `SELECT ${names.map((n, k) => `count(*) FILTER (WHERE isfinite(${q(n)}) AND abs(${q(n)} - $${2 * k + 2}) > 10 * $${2 * k + 3})`).join(', ')} FROM read_parquet($1)`;

@@ -5,6 +5,7 @@
 import { DuckDBInstance, listValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import type { FileMetaData } from 'hyparquet';
 import { closeSync, openSync, promises as fs } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { errorMessage } from '../../log.js';
 import { KEY_COLUMN, assertIdentifier, paths } from '../../naming.js';
@@ -331,7 +332,7 @@ export class DuckDbWarehouse implements Warehouse {
   }
 
   async profile(job: ProfileJob, progress?: (p: MergeProgress) => void): Promise<ProfileData> {
-    return profileDuckDb((body) => this.withConnection(body), (o) => this.output.uri(o), job, duckDbMemoryMb(this.options.memoryMb), progress);
+    return profileDuckDb((body) => this.withConnection(body), (o) => this.output.uri(o), job, { memoryMb: duckDbMemoryMb(this.options.memoryMb), threads: this.options.threads ?? os.availableParallelism() }, progress);
   }
 
   async compareColumns(job: CompareJob): Promise<ColumnComparison[]> {
