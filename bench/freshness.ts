@@ -18,6 +18,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance, listValue } from '@duckdb/node-api';
 import type { RunSummary } from '../shared/cli/summary.js';
+import type { ProfileReuse } from '../shared/profile/types.js';
 import { DATA_ROOT, REPO_ROOT } from './setid.js';
 
 
@@ -25,12 +26,14 @@ interface Step {
   name: string;
   wall_s: number;
   summary: RunSummary;
+  /** report.json's profileReuse: how the profile's columns came about. */
+  profile: ProfileReuse | undefined;
 }
 
 export interface FreshnessBench {
   rows: number;
   shard: string;
-  steps: { name: string; wall_s: number; extracted: number; reused: number; rows_read: number | null; total_ms: number | null; merge_ms: number | null; profile_ms: number | null; shared_shards?: number; rebuilt_shards?: number }[];
+  steps: { name: string; wall_s: number; extracted: number; reused: number; rows_read: number | null; total_ms: number | null; merge_ms: number | null; profile_ms: number | null; shared_shards?: number; rebuilt_shards?: number; profile?: ProfileReuse }[];
   a: { extracted: number; wall_ratio: number };
   b: { touched: number; extracted: number; wall_ratio: number };
   c: { rows_read_ratio: number; wall_ratio: number; run_ratio_without_profile: number; equal_to_full_build: boolean; shared_shards: number; rebuilt_shards: number; rows: number };
@@ -106,7 +109,8 @@ export async function benchFreshness(rows: number, log: (line: string) => void):
     const r = await call(['run', 'eurusd', '--json', '--quiet', ...extra]);
     const summary = JSON.parse(r.stdout.trim().split('\n').pop()!) as RunSummary;
     if (summary.status !== 'succeeded') throw new Error(`${name}: run ${summary.runId} ${summary.status}: ${summary.error}`);
-    const step = { name, wall_s: r.wall_s, summary };
+    const report = JSON.parse(await fs.readFile(path.join(path.dirname(summary.output.manifest!), 'report.json'), 'utf8')) as { profileReuse?: ProfileReuse };
+    const step = { name, wall_s: r.wall_s, summary, profile: report.profileReuse };
     steps.push(step);
     log(`freshness: ${name}: ${r.wall_s.toFixed(1)} s, extracted ${summary.extracted}, reused ${summary.reused}, rows read ${summary.rowsRead?.total ?? '-'}${summary.refresh ? `, shards shared ${summary.refresh.sharedShards} rebuilt ${summary.refresh.rebuiltShards}` : ''}`);
     return step;
@@ -196,6 +200,7 @@ export async function benchFreshness(rows: number, log: (line: string) => void):
       merge_ms: s.summary.timings.merge_ms ?? null,
       profile_ms: s.summary.timings.profile_ms ?? null,
       ...(s.summary.refresh ? { shared_shards: s.summary.refresh.sharedShards, rebuilt_shards: s.summary.refresh.rebuiltShards } : {}),
+      ...(s.profile ? { profile: s.profile } : {}),
     })),
     a,
     b,

@@ -71,7 +71,7 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
   // Profile, folds and quality gates (issue 10); a failed `fail` gate fails the run, outputs kept.
   // Nothing built: the dataset is the earlier one's, file for file, and so is its profile.
   const measured = run.sharing && build.length === 0 ? await earlierProfile(deps, run.pair, run.sharing.from) : undefined;
-  const quality = await failOnError(deps, runId, 'profile', () => checkQuality(deps, manifest, run, result.groups, result.costUsd, report, measured, checkpoints));
+  const quality = await failOnError(deps, runId, 'profile', () => checkQuality(deps, manifest, run, result.groups, result.costUsd, report, measured, checkpoints, result.shards));
   const profiled = quality.profile ? { profile: quality.profile, cutRows: quality.cutRows, profiledWith: quality.profiledWith, ...(quality.profileReuse ? { profileReuse: quality.profileReuse } : {}) } : {};
   const output = await writeOutputs(deps, manifest, run, result.groups, result.shards, { ...report, ...profiled, gates: quality.gates }, quality);
   const failedGates = quality.failed.map(gateMessage).join('; ');

@@ -7,10 +7,10 @@
 
 import type { RunManifest } from '../manifest.js';
 import { paths } from '../naming.js';
-import type { CheckpointRecord, RunRecord } from '../ports.js';
+import type { CheckpointRecord, MergedShard, RunRecord } from '../ports.js';
 import { reusableColumns, type EarlierColumns } from '../profile/reuseStats.js';
-import { readStoredColumns, readStoredSample, unstorable, writeStoredProfile, type StoredColumns } from '../profile/storedProfile.js';
-import type { MeasuredColumns, ProfileBasis } from '../profile/types.js';
+import { readStoredColumns, readStoredSample, readStoredScan, unstorable, writeStoredProfile, type KeptScan, type StoredColumns } from '../profile/storedProfile.js';
+import type { MeasuredColumns, ProfileBasis, ProfileJob } from '../profile/types.js';
 import type { ChainDeps } from './deps.js';
 import { REASONS } from './reuse.js';
 
@@ -18,13 +18,14 @@ import { REASONS } from './reuse.js';
 const CANDIDATES = 3;
 
 /** What this run's output columns are read from. */
-export function profileBasis(manifest: RunManifest, run: RunRecord, checkpoints: readonly CheckpointRecord[], profiledWith: string): ProfileBasis {
+export function profileBasis(manifest: RunManifest, run: RunRecord, checkpoints: readonly CheckpointRecord[], profiledWith: string, scanWith: string): ProfileBasis {
   const files = new Map(checkpoints.map((c) => [c.feature, c.files]));
   return {
     window: { start: run.window.start, end: run.window.end },
     key: manifest.key,
     rows: run.labelRows,
     profiledWith,
+    scanWith,
     labels: { dataset: manifest.labels.dataset, table: manifest.labels.table, version: manifest.labels.versions?.window ?? null, columns: [...manifest.labels.columns] },
     features: manifest.features.map((f) => ({
       feature: f.feature,
@@ -62,9 +63,77 @@ export async function earlierColumns(
     if (plan.columns.length > (best?.reusable.length ?? 0)) best = { runId: r.runId, head, reusable: plan.columns };
   }
   if (!best) return { why };
-  const values = await readStoredSample(deps.output, paths.outputProfile(run.pair, best.runId), best.head);
+  const objects = paths.outputProfile(run.pair, best.runId);
+  const values = await readStoredSample(deps.output, objects, best.head);
   if (!values) return { why: `the stored profile of ${best.runId} is incomplete` };
-  return { columns: { from: best.runId, basis: best.head.basis, columns: best.head.columns, sample: { rows: best.head.sampleRows, values } }, reusable: best.reusable };
+  const scan = await readStoredScan(deps.output, objects, best.head);
+  return { columns: { from: best.runId, basis: best.head.basis, columns: best.head.columns, sample: { rows: best.head.sampleRows, values }, ...(scan ? { scan } : {}) }, reusable: best.reusable };
+}
+
+/**
+ * Where a dataset's scan state is taken: its rows before the last shard, and per group the files
+ * holding them; none with a single shard (a later dataset could share nothing before it).
+ */
+export function scanPoint(shards: readonly MergedShard[]): { row: number; prefix: KeptScan['prefix'] } | undefined {
+  if (shards.length < 2) return undefined;
+  const before = shards.slice(0, -1);
+  const indexes = shards[0]!.groups.map((g) => g.index);
+  return {
+    row: before.reduce((n, s) => n + s.rows, 0),
+    prefix: indexes.map((index) => ({ index, files: before.flatMap((s) => s.groups.find((g) => g.index === index)?.files ?? []) })),
+  };
+}
+
+const startsWith = (files: readonly string[], prefix: readonly string[]) => prefix.length <= files.length && prefix.every((f, i) => files[i] === f);
+
+/**
+ * An earlier dataset's scan state this dataset's column pass can carry on from: one whose files
+ * before the state's row are this dataset's first files, group by group (a refresh shares those
+ * shards by reference: the same rows, the same values), scanned with the same settings and sample
+ * layout, and holding every column this dataset has. Newest first; the refresh's own source first.
+ */
+export async function earlierScan(
+  deps: Pick<ChainDeps, 'store' | 'output'>,
+  run: RunRecord,
+  manifest: RunManifest,
+  groups: readonly { index: number; files: string[]; columns: string[] }[],
+  basis: ProfileBasis,
+): Promise<{ from: string; resume: NonNullable<ProfileJob['resume']> } | { why: string }> {
+  if (manifest.features.every((f) => f.reason === REASONS.off)) return { why: 'reuse turned off' };
+  const runs = (await deps.store.listRuns(run.pair))
+    .filter((r) => r.state === 'succeeded' && r.collected?.scope !== 'all' && r.output && r.createdAt < run.createdAt && r.runId !== run.runId && r.window.start === run.window.start)
+    .sort((a, b) => (a.runId === run.refresh?.from ? -1 : b.runId === run.refresh?.from ? 1 : a.createdAt < b.createdAt ? 1 : -1))
+    .slice(0, CANDIDATES);
+  const wanted = groups.flatMap((g) => g.columns.filter((c) => c !== manifest.key));
+  let why = 'no earlier dataset of this start with a kept scan state';
+  for (const r of runs) {
+    const objects = paths.outputProfile(r.pair, r.runId);
+    const head = await readStoredColumns(deps.output, objects);
+    if (!head?.scan) continue;
+    if (head.basis.key !== basis.key || head.basis.scanWith === undefined || head.basis.scanWith !== basis.scanWith) {
+      why = `${r.runId} was scanned with other settings or another sample layout`;
+      continue;
+    }
+    const prefix = new Map(head.scan.prefix.map((p) => [p.index, p.files]));
+    const suffix = groups.map((g) => ({ index: g.index, files: g.files.slice(prefix.get(g.index)?.length ?? 0) }));
+    const shared = groups.every((g) => prefix.has(g.index) && startsWith(g.files, prefix.get(g.index)!)) && suffix.every((g) => g.files.length > 0);
+    if (!shared) {
+      why = `this dataset does not begin with ${r.runId}'s files`;
+      continue;
+    }
+    const has = new Set(head.scan.columns);
+    if (!wanted.every((c) => has.has(c))) {
+      why = `${r.runId}'s scan state lacks some of this dataset's columns`;
+      continue;
+    }
+    const [scan, values] = [await readStoredScan(deps.output, objects, head), await readStoredSample(deps.output, objects, head)];
+    if (!scan || !values) {
+      why = `the stored profile of ${r.runId} is incomplete`;
+      continue;
+    }
+    return { from: r.runId, resume: { groups: suffix, from: { state: scan.state, sample: { rows: head.sampleRows, values } } } };
+  }
+  return { why };
 }
 
 /**
@@ -72,10 +141,10 @@ export async function earlierColumns(
  * without one (BQX_PROFILE=keys, or columns the warehouse gave no sample of), removes any older one
  * there, which would no longer describe the dataset. Only a later run's speed depends on it.
  */
-export async function keepProfile(deps: Pick<ChainDeps, 'output' | 'logger'>, run: RunRecord, stored?: { basis: ProfileBasis; data: MeasuredColumns }): Promise<void> {
+export async function keepProfile(deps: Pick<ChainDeps, 'output' | 'logger'>, run: RunRecord, stored?: { basis: ProfileBasis; data: MeasuredColumns; scan?: KeptScan }): Promise<void> {
   const objects = paths.outputProfile(run.pair, run.runId);
   const problem = stored && unstorable(stored.data);
-  if (stored && !problem) return writeStoredProfile(deps.output, objects, stored.basis, stored.data);
+  if (stored && !problem) return writeStoredProfile(deps.output, objects, stored.basis, stored.data, stored.scan);
   if (problem) deps.logger.warn(`the raw column profile is not kept (${problem}): the next run measures every column`, { runId: run.runId, pair: run.pair, step: 'profile' });
   await deps.output.deletePrefix(objects.dir);
 }

@@ -4,15 +4,17 @@
 
 import { foldCuts, planFolds, type FoldPlan } from '../folds.js';
 import type { RunManifest } from '../manifest.js';
-import type { CheckpointRecord, MergeProgress, MergedGroup, RunRecord } from '../ports.js';
+import type { CheckpointRecord, MergeProgress, MergedGroup, MergedShard, RunRecord } from '../ports.js';
 import { labelHorizon } from '../profile/findings.js';
 import { evaluateGates, gateMessage, type GateMetric, type GateResult } from '../profile/gates.js';
 import { profileDataset, profileKeys, sampleLayout } from '../profile/profile.js';
 import { mergeMeasured } from '../profile/reuseStats.js';
 import type { CompareJob, DatasetProfile, MeasuredColumns, ProfileBasis, ProfileJob, ProfileReuse } from '../profile/types.js';
+import type { ScanState } from '../profile/scanState.js';
+import type { KeptScan } from '../profile/storedProfile.js';
 import type { RunReport } from '../report.js';
 import type { ChainDeps } from './deps.js';
-import { earlierColumns, profileBasis } from './profileReuse.js';
+import { earlierColumns, earlierScan, profileBasis, scanPoint } from './profileReuse.js';
 
 export interface Quality {
   /** Absent with BQX_PROFILE=keys. */
@@ -28,8 +30,8 @@ export interface Quality {
   profiledWith: string;
   /** Columns measured and taken from an earlier dataset (absent with BQX_PROFILE=keys). */
   profileReuse?: ProfileReuse;
-  /** The raw columns the profile was computed from, to keep with the dataset (shared/chain/profileReuse.ts). */
-  stored?: { basis: ProfileBasis; data: MeasuredColumns };
+  /** The raw columns the profile was computed from, and its scan state, to keep with the dataset (shared/chain/profileReuse.ts). */
+  stored?: { basis: ProfileBasis; data: MeasuredColumns; scan?: KeptScan };
   profileMs: number;
 }
 
@@ -51,6 +53,7 @@ export async function checkQuality(
   report: RunReport,
   measured?: { profile: DatasetProfile; cutRows: number[]; profiledWith: string },
   checkpoints: readonly CheckpointRecord[] = [],
+  shards: readonly MergedShard[] = [],
 ): Promise<Quality> {
   const began = Date.now();
   const settings = deps.config.profile;
@@ -75,7 +78,11 @@ export async function checkQuality(
   let gateList = settings.gates;
   const notes: string[] = [];
   if (settings.mode === 'full') {
-    const basis = profileBasis(manifest, run, checkpoints, profiledWith);
+    const scanWith = JSON.stringify({ warmupRows: settings.warmupRows, ...sampleLayout(input.rows) });
+    const basis = profileBasis(manifest, run, checkpoints, profiledWith, scanWith);
+    // The scan's state at the last shard's first row is kept, for a refresh to carry on from.
+    const point = scanPoint(shards);
+    const keep = (state: ScanState | undefined): KeptScan | undefined => (point && state && state.row === point.row ? { state, prefix: point.prefix } : undefined);
     if (measured?.profiledWith === profiledWith && run.sharing) {
       ({ profile, cutRows } = measured);
       const total = input.groups.reduce((n, g) => n + g.columns.length - 1, 0);
@@ -85,17 +92,29 @@ export async function checkQuality(
       const all = 'columns' in earlier && earlier.reusable.length === total ? new Set(earlier.reusable) : undefined;
       const layout = { ...input, warmupRows: settings.warmupRows, ...sampleLayout(input.rows) };
       const data = all && 'columns' in earlier ? mergeMeasured(layout, earlier.columns, all) : undefined;
-      if (data) stored = { basis, data };
+      // The same files, so the same scan state at the same row.
+      const scan = 'columns' in earlier ? keep(earlier.columns.scan?.state) : undefined;
+      if (data) stored = { basis, data, ...(scan ? { scan } : {}) };
     } else {
       const earlier = await earlierColumns(deps, run, manifest, basis);
       // The column pass is long on big datasets: its batches go to the observer (the CLI's bar).
       const progress = (p: MergeProgress) => deps.observe?.({ type: 'profile', runId: run.runId, progress: p });
       const measuring = { profile: (job: ProfileJob) => deps.warehouse.profile(job, progress), compareColumns: (job: CompareJob) => deps.warehouse.compareColumns(job) };
-      const done = await profileDataset(measuring, input, profileSettings, 'columns' in earlier ? earlier : undefined);
+      // Other rows (a refresh): the column pass may carry on from an earlier dataset's scan state.
+      const carry = 'columns' in earlier ? undefined : await earlierScan(deps, run, manifest, input.groups, basis);
+      const job = { ...input, ...(point ? { snapshotAt: point.row } : {}), ...(carry && 'resume' in carry ? { resume: carry.resume } : {}) };
+      const done = await profileDataset(measuring, job, profileSettings, 'columns' in earlier ? earlier : undefined);
       ({ profile, cutRows } = done);
-      profileReuse = 'why' in earlier ? { ...done.reuse, why: earlier.why } : done.reuse;
-      stored = { basis, data: done.data };
-      deps.logger.info(`profile: ${profileReuse.profiled} column(s) measured, ${profileReuse.reused} taken${profileReuse.from ? ` from ${profileReuse.from}` : ''}${profileReuse.why ? ` (${profileReuse.why})` : ''}`, { runId: run.runId, pair: run.pair, step: 'profile' });
+      profileReuse =
+        carry && 'resume' in carry
+          ? { ...done.reuse, from: carry.from, carriedOnFrom: carry.resume.from.state.row }
+          : 'why' in earlier
+            ? { ...done.reuse, why: carry && 'why' in carry && carry.why !== earlier.why ? `${earlier.why}; ${carry.why}` : earlier.why }
+            : done.reuse;
+      const scan = keep(done.data.scanState);
+      stored = { basis, data: { columns: done.data.columns, sample: done.data.sample }, ...(scan ? { scan } : {}) };
+      if (profileReuse.carriedOnFrom !== undefined) deps.logger.info(`profile: ${profileReuse.profiled} column(s) carried on from ${profileReuse.from}'s scan at row ${profileReuse.carriedOnFrom}`, { runId: run.runId, pair: run.pair, step: 'profile' });
+      else deps.logger.info(`profile: ${profileReuse.profiled} column(s) measured, ${profileReuse.reused} taken${profileReuse.from ? ` from ${profileReuse.from}` : ''}${profileReuse.why ? ` (${profileReuse.why})` : ''}`, { runId: run.runId, pair: run.pair, step: 'profile' });
     }
     metrics = gateMetrics(profile, manifest, run, costUsd);
   } else {

@@ -6,6 +6,7 @@
 // filter: each a pass of its own that DuckDB materialises over thousands of columns).
 // Struct-of-arrays accumulators keep the per-value work to a few comparisons and additions.
 
+import { SCAN_FIELDS, type ScanState } from './scanState.js';
 import type { ColumnStats } from './types.js';
 
 /** Repeat share from which a column's longest run is reported (below it: null, at most repeats + 1). */
@@ -37,6 +38,12 @@ export function sampleRows(rows: number, l: ScanLayout): number[] {
   return out;
 }
 
+/** Where a scan starts other than at row 0: an earlier scan's state at `state.row`, and the sample values it had read before that row. */
+export interface ScanResume {
+  state: ScanState;
+  sample: { rows: readonly number[]; values: Readonly<Record<string, Float64Array>> };
+}
+
 export class ColumnScan {
   private readonly n: number;
   private readonly nonNull: Float64Array;
@@ -62,11 +69,20 @@ export class ColumnScan {
   readonly sampleRows: number[];
   private readonly sampleIndex = new Map<number, number>();
   private rows = 0;
+  /** The state taken when the scan reached `snapshotAt` (a chunk starting exactly there), if it did. */
+  private taken: ScanState | undefined;
 
+  /**
+   * `resume`: carry on from an earlier scan of the same first rows (every column here in it);
+   * `snapshotAt`: the row whose state to keep (the dataset's last shard's first row), for a later
+   * dataset that shares the rows before it to carry on from (shared/profile/scanState.ts).
+   */
   constructor(
     readonly columns: readonly string[],
     private readonly layout: ScanLayout,
     totalRows: number,
+    resume?: ScanResume,
+    private readonly snapshotAt?: number,
   ) {
     const n = (this.n = columns.length);
     const f = () => new Float64Array(n);
@@ -89,11 +105,56 @@ export class ColumnScan {
     const rows = (this.sampleRows = sampleRows(totalRows, layout));
     rows.forEach((r, k) => this.sampleIndex.set(r, k));
     this.sample = columns.map(() => new Float64Array(rows.length).fill(NaN));
+    if (resume) this.resumeFrom(resume);
+  }
+
+  private fields(): Float64Array[] {
+    return [this.nonNull, this.warm, this.finite, this.min, this.max, this.shift, this.sum, this.sumSq, this.inf, this.nan, this.repeats, this.run, this.longest, this.last, this.prev];
+  }
+
+  private resumeFrom({ state, sample }: ScanResume): void {
+    const at = new Map(state.columns.map((c, j) => [c, j]));
+    const fields = this.fields();
+    this.columns.forEach((column, j) => {
+      const k = at.get(column);
+      if (k === undefined) throw new Error(`the scan state has no column ${column}`);
+      const base = k * SCAN_FIELDS;
+      fields.forEach((f, i) => (f[j] = state.values[base + i]!));
+      this.prevValid[j] = state.values[base + fields.length]!;
+    });
+    this.rows = state.row;
+    // The sample rows before the state's row were read by the earlier scan (the same rows, the same layout).
+    const earlier = new Map(sample.rows.map((r, i) => [r, i]));
+    this.sampleRows.forEach((r, i) => {
+      if (r >= state.row) return;
+      const e = earlier.get(r);
+      if (e === undefined) throw new Error(`sample row ${r} is not in the earlier sample`);
+      this.columns.forEach((column, j) => (this.sample[j]![i] = sample.values[column]![e]!));
+    });
+  }
+
+  /** Every accumulator as it stands (the sample is kept apart, in the stored profile). */
+  private capture(): ScanState {
+    const fields = this.fields();
+    const values = new Float64Array(this.n * SCAN_FIELDS);
+    for (let j = 0; j < this.n; j++) {
+      const base = j * SCAN_FIELDS;
+      fields.forEach((f, i) => (values[base + i] = f[j]!));
+      values[base + fields.length] = this.prevValid[j]!;
+    }
+    return { row: this.rows, columns: [...this.columns], values };
+  }
+
+  /** The state at `snapshotAt`, when the scan passed it at a chunk's start. */
+  snapshot(): ScanState | undefined {
+    if (!this.taken && this.snapshotAt === this.rows) this.taken = this.capture();
+    return this.taken;
   }
 
   /** The next `length` rows: chunk(j) gives column j's values on them. */
   add(length: number, chunk: (column: number) => ColumnChunk): void {
     const from = this.rows;
+    if (from === this.snapshotAt && !this.taken) this.taken = this.capture();
     const warmEnd = Math.max(0, Math.min(length, this.layout.warmupRows - from));
     const sampled: [number, number][] = [];
     for (let r = 0; r < length; r++) {

@@ -9,7 +9,7 @@ import { columnProfile, isConstant, labelTails, outlierColumns, staleColumns, wa
 import { classifyGaps } from './gaps.js';
 import { LEAKAGE_CORRELATION, confirmedLeaks, leakageCandidates } from './leakage.js';
 import { measureColumns, type EarlierColumns } from './reuseStats.js';
-import type { DatasetProfile, MeasuredColumns, ProfileJob, ProfileReuse, ProfileSettings } from './types.js';
+import type { DatasetProfile, MeasuredColumns, ProfileData, ProfileJob, ProfileReuse, ProfileSettings } from './types.js';
 
 /** The leakage check's sample: every n-th row, at most this many rows (issue 10). */
 export const LEAKAGE_SAMPLE_ROWS = 200_000;
@@ -27,12 +27,23 @@ export interface ProfileInput {
   rows: number;
   /** Times whose row numbers the folds need. */
   cuts: string[];
+  /** Carry on from an earlier scan state, keep one at this row (ProfileJob). */
+  resume?: ProfileJob['resume'];
+  snapshotAt?: number;
 }
 
-/** Where the sample lies: a block a third of the way in (past the warm-up, before the labels' null tail), and rows spread evenly. */
+/**
+ * Where the sample lies: a block past the warm-up and before the labels' null tail, and rows
+ * spread evenly. Both are placed by the row count rounded to a power of two, so the layout stays
+ * the same while a dataset grows by appends (within a factor of 1.41 either side of that power):
+ * a refresh's profile can then carry on from where the earlier dataset's scan stood (its rows are
+ * the earlier's on the same sample rows) instead of reading every row again (shared/profile/scanState.ts).
+ * The block starts 25 % to 49 % of the way in; the spread takes 181 to 362 rows.
+ */
 export function sampleLayout(rows: number): Pick<ProfileJob, 'blockFrom' | 'blockRows' | 'spreadStep'> {
-  const blockFrom = Math.floor(rows * 0.35);
-  return { blockFrom, blockRows: Math.max(0, Math.min(BLOCK_ROWS, rows - blockFrom)), spreadStep: Math.max(1, Math.floor(rows / SPREAD_ROWS)) };
+  const scale = rows > 0 ? 2 ** Math.round(Math.log2(rows)) : 0;
+  const blockFrom = Math.floor(scale * 0.35);
+  return { blockFrom, blockRows: Math.max(0, Math.min(BLOCK_ROWS, rows - blockFrom)), spreadStep: Math.max(1, 2 ** Math.round(Math.log2(Math.max(1, rows / SPREAD_ROWS)))) };
 }
 
 /** Key gaps and fold rows only (BQX_PROFILE=keys): no column is read but the key. */
@@ -52,7 +63,7 @@ export async function profileDataset(
   input: ProfileInput,
   settings: ProfileSettings,
   earlier?: { columns: EarlierColumns; reusable: readonly string[] },
-): Promise<{ profile: DatasetProfile; cutRows: number[]; data: MeasuredColumns; reuse: ProfileReuse }> {
+): Promise<{ profile: DatasetProfile; cutRows: number[]; data: MeasuredColumns & Pick<ProfileData, 'scanState'>; reuse: ProfileReuse }> {
   const layout = sampleLayout(input.rows);
   const { data, reuse } = await measureColumns(warehouse, { ...input, warmupRows: settings.warmupRows, ...layout }, earlier);
   const labels = new Set(input.labels);
@@ -84,5 +95,5 @@ export async function profileDataset(
     leakage: confirmedLeaks(leakMeasured!),
     outliers: outlierColumns(stats),
   };
-  return { profile, cutRows: data.cutRows, data: { columns: data.columns, sample: data.sample }, reuse };
+  return { profile, cutRows: data.cutRows, data: { columns: data.columns, sample: data.sample, ...(data.scanState ? { scanState: data.scanState } : {}) }, reuse };
 }

@@ -11,6 +11,8 @@
 
 import type { Warehouse } from '../ports.js';
 import { sampleRows } from './columnScan.js';
+import { pickStates } from './scanState.js';
+import type { KeptScan } from './storedProfile.js';
 import type { ColumnStats, MeasuredColumns, ProfileBasis, ProfileData, ProfileJob, ProfileReuse } from './types.js';
 
 /** An earlier dataset's stored columns, as read back (storedProfile.ts). */
@@ -20,6 +22,8 @@ export interface EarlierColumns {
   basis: ProfileBasis;
   columns: ColumnStats[];
   sample: MeasuredColumns['sample'];
+  /** Its column scan's state, where it kept one. */
+  scan?: KeptScan;
 }
 
 const sameList = (a: readonly unknown[], b: readonly unknown[]) => a.length === b.length && a.every((x, i) => x === b[i]);
@@ -98,5 +102,8 @@ export async function measureColumns(warehouse: Pick<Warehouse, 'profile'>, job:
   const fresh = await warehouse.profile({ ...job, groups });
   const merged = mergeMeasured(job, earlier.columns, reused, fresh);
   if (!merged) return full('the stored profile did not line up with this dataset');
-  return { data: { ...merged, gaps: fresh.gaps, cutRows: fresh.cutRows }, reuse: { profiled: total - reused.size, reused: reused.size, from: earlier.columns.from } };
+  // The scan state goes on with the dataset too, the taken columns' from the earlier one.
+  const order = job.groups.flatMap((g) => g.columns.filter((c) => c !== job.key));
+  const scanState = pickStates(order, reused, fresh.scanState, earlier.columns.scan?.state);
+  return { data: { ...merged, gaps: fresh.gaps, cutRows: fresh.cutRows, ...(scanState ? { scanState } : {}) }, reuse: { profiled: total - reused.size, reused: reused.size, from: earlier.columns.from } };
 }

@@ -2,6 +2,9 @@
 // `compareColumns`), and what the core makes of it (report.json's `profile`). The warehouse does
 // the scanning where the data is; the core turns numbers into findings (findings.ts, leakage.ts).
 
+import type { ScanResume } from './columnScan.js';
+import type { ScanState } from './scanState.js';
+
 /** One dataset's output, as the profile reads it: column groups lined up row for row. */
 export interface ProfileJob {
   runId: string;
@@ -19,6 +22,15 @@ export interface ProfileJob {
   spreadStep: number;
   /** Times (ISO) whose row numbers are wanted: the time folds' boundaries. */
   cuts: string[];
+  /**
+   * Carry the column pass on from an earlier dataset's scan state (shared/profile/scanState.ts):
+   * the columns are read only from `groups`' files (those holding rows from the state's row on);
+   * the key, the gaps, the fold rows and the second pass still read the whole dataset. A
+   * warehouse that cannot carry on measures every row, which gives the same numbers.
+   */
+  resume?: { groups: { index: number; files: string[] }[]; from: ScanResume };
+  /** The row whose scan state to return (`scanState`): the dataset's last shard's first row. */
+  snapshotAt?: number;
 }
 
 /** What the warehouse measures of one column, in one pass over its values. */
@@ -63,6 +75,8 @@ export interface ProfileData {
   sample: { rows: number[]; values: Record<string, Float64Array> };
   /** Per cut, the rows whose key is before it. */
   cutRows: number[];
+  /** The column scan's state at the job's `snapshotAt`, where the warehouse keeps one. */
+  scanState?: ScanState;
 }
 
 /** Compare column `a` with column `b` shifted: a at row r against b at row r - shift. */
@@ -149,6 +163,8 @@ export interface ProfileBasis {
   rows: number;
   /** Fold cuts, rows and profile settings (shared/chain/quality.ts). */
   profiledWith: string;
+  /** What the column scan depends on besides the rows (warm-up rows, sample layout): a scan carries on only from a state taken with the same. */
+  scanWith?: string;
   /** The label table's data version of the window's rows: the same version, the same keys and label values. */
   labels: { dataset: string; table: string; version: string | null; columns: string[] };
   /** Per feature, the checkpoint its columns were read from. */
@@ -166,4 +182,6 @@ export interface ProfileReuse {
   from?: string;
   /** Why nothing was taken, when nothing was. */
   why?: string;
+  /** The column pass carried on from `from`'s scan state at this row: only the rows after it were read. */
+  carriedOnFrom?: number;
 }

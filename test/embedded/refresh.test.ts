@@ -18,6 +18,8 @@ import { readOutput } from '../helpers/readOutput.js';
 import { collectGarbage } from '../../shared/retention.js';
 import { verifyManifest } from '../../shared/cli/verify.js';
 import { tempDir } from '../helpers/temp.js';
+import { paths } from '../../shared/naming.js';
+import { readStoredColumns } from '../../shared/profile/storedProfile.js';
 
 const FEATURES = 'bqx_ml_v3_features_v2';
 const LABELS = 'bqx_ml_v3_analytics_v2';
@@ -42,6 +44,7 @@ describe('embedded chain: --refresh', function () {
   let e: Embedded;
 
   const run = (request: Partial<RunRequest> = {}): Promise<RunRecord> => succeededRun(e, request);
+  const report = async (r: RunRecord) => JSON.parse(Buffer.from(await e.output.read(paths.outputReport(r.pair, r.runId))).toString('utf8'));
 
   beforeEach(async () => {
     e = await openTest(testConfig(tempDir('refresh'), { BQX_MAX_GROUP_COLUMNS: '300', BQX_SHARD: 'day' }));
@@ -161,6 +164,40 @@ describe('embedded chain: --refresh', function () {
     assert.equal(a.length, LATER_END);
     assert.deepEqual(a, b, 'the refresh equals a --no-reuse full build, cell for cell, in row order');
 
+  });
+
+  it('a refresh carries the profile\'s column pass on from the last version\'s scan state: only the rebuilt shards are read, and the profile equals a full build\'s to the last bit', async () => {
+    await firstVersionThenAppend();
+    // 1,500 then 3,000 rows: another sample layout (rows rounded to 2,048, then 4,096), so a full pass, which keeps its state at its last day (row 2,880).
+    const second = await run({ refresh: true });
+    assert.equal((await report(second)).profileReuse.carriedOnFrom, undefined);
+    const range = { start: minute(LATER_END), end: null };
+    await appendMinutes(e, LATER_END, LATER_END + 300);
+    await e.warehouse.markChanged(FEATURES, SELECTED, range);
+    await e.warehouse.markChanged(LABELS, ['targets_eurusd'], range);
+    const profile = sinon.spy(e.warehouse, 'profile');
+    const third = await run({ refresh: true });
+    profile.restore();
+    assert.equal(third.labelRows, LATER_END + 300);
+    const reuse = (await report(third)).profileReuse;
+    assert.equal(reuse.from, second.runId);
+    assert.equal(reuse.carriedOnFrom, 2880, 'carried on from the start of the last version\'s last shard');
+    // The column pass read only this run's own files (the rebuilt third day), the rest of the pass came from the state.
+    const job = profile.getCalls().map((c) => c.args[0]).find((j) => j.resume)!;
+    assert.ok(job, 'the warehouse was asked to carry on');
+    assert.ok(job.resume!.groups.every((g) => g.files.length > 0 && g.files.every((f) => f.startsWith(`training/eurusd/${third.runId}/`))), JSON.stringify(job.resume!.groups));
+
+    const full = await run({ reuse: false, start: third.window.start, end: third.window.end });
+    const [a, b] = [await report(third), await report(full)];
+    assert.equal(b.profileReuse.carriedOnFrom, undefined);
+    assert.deepEqual(a.profile, b.profile, 'the carried-on profile is the full pass\'s');
+    const raw = async (r: RunRecord) => (await readStoredColumns(e.output, paths.outputProfile(r.pair, r.runId)))!;
+    const [rawA, rawB] = [await raw(third), await raw(full)];
+    assert.deepEqual(rawA.columns, rawB.columns, 'every statistic equal, to the last bit');
+    assert.deepEqual(rawA.sampleRows, rawB.sampleRows);
+    assert.equal(rawA.sample.sha256, rawB.sample.sha256, 'the same sample values');
+    assert.equal(rawA.scan?.row, rawB.scan?.row);
+    assert.equal(rawA.scan?.sha256, rawB.scan?.sha256, 'and the same state kept for the next refresh');
   });
 
   it('a table changed inside the old window is extracted fully, and then no shard is shared: still equal to a full build', async () => {

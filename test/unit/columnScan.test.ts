@@ -9,7 +9,9 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { profileBatchColumns, profileDuckDb } from '../../shared/adapters/local/duckdbProfile.js';
 import { LONGEST_RUN_FROM_SHARE, sampleRows } from '../../shared/profile/columnScan.js';
 import { sampleLayout } from '../../shared/profile/profile.js';
-import type { ColumnStats } from '../../shared/profile/types.js';
+import type { ColumnStats, ProfileJob } from '../../shared/profile/types.js';
+import type { MergeProgress } from '../../shared/ports.js';
+import { SCAN_FIELDS } from '../../shared/profile/scanState.js';
 import { tempDir } from '../helpers/temp.js';
 
 const ROWS = 5000;
@@ -79,22 +81,15 @@ describe('profile column scan (DuckDB, one pass)', () => {
     }
   });
 
-  it('measures every statistic as a value-by-value reference does, across chunks and files', async () => {
-    const dir = tempDir('colscan');
-    const instance = await DuckDBInstance.create(':memory:');
-    const c = await instance.connect();
-    const names = Object.keys(COLUMNS);
-    await c.run(`CREATE TABLE t AS SELECT i, TIMESTAMP '2020-01-06 00:00:00' + INTERVAL (i) MINUTE AS ts, ${names.map((n) => `${COLUMNS[n]} AS "${n}"`).join(', ')} FROM range(${ROWS}) r(i) ORDER BY i`);
-    const files = [path.join(dir, 'a.parquet'), path.join(dir, 'b.parquet')];
-    await c.run(`COPY (SELECT * FROM t WHERE i < ${HALF} ORDER BY i) TO '${files[0]}' (FORMAT parquet)`);
-    await c.run(`COPY (SELECT * FROM t WHERE i >= ${HALF} ORDER BY i) TO '${files[1]}' (FORMAT parquet)`);
-    const table = (await c.runAndReadAll(`SELECT ${names.map((n) => `CAST("${n}" AS DOUBLE)`).join(', ')} FROM t ORDER BY i`)).getRows();
-    c.closeSync();
-
-    const labels = ['target_x_h30'];
-    const layout = sampleLayout(ROWS);
-    const progress: { done: number; total: number }[] = [];
-    const data = await profileDuckDb(
+  let instance: DuckDBInstance;
+  let files: string[];
+  let table: unknown[][];
+  const names = Object.keys(COLUMNS);
+  const labels = ['target_x_h30'];
+  const layout = sampleLayout(ROWS);
+  const job = (over: Partial<ProfileJob> = {}): ProfileJob => ({ runId: 'r', pair: 'eurusd', key: 'ts', groups: [{ index: 0, files, columns: ['ts', ...names] }], labels, rows: ROWS, warmupRows: WARMUP, cuts: [], ...layout, ...over });
+  const profile = (j: ProfileJob, progress?: (p: MergeProgress) => void) =>
+    profileDuckDb(
       async (body) => {
         const conn = await instance.connect();
         try {
@@ -104,10 +99,27 @@ describe('profile column scan (DuckDB, one pass)', () => {
         }
       },
       (o) => o,
-      { runId: 'r', pair: 'eurusd', key: 'ts', groups: [{ index: 0, files, columns: ['ts', ...names] }], labels, rows: ROWS, warmupRows: WARMUP, cuts: [], ...layout },
+      j,
       { memoryMb: 256, threads: 2 },
-      (p) => progress.push({ done: p.done, total: p.total }),
+      progress,
     );
+
+  before(async () => {
+    const dir = tempDir('colscan');
+    instance = await DuckDBInstance.create(':memory:');
+    const c = await instance.connect();
+    await c.run(`CREATE TABLE t AS SELECT i, TIMESTAMP '2020-01-06 00:00:00' + INTERVAL (i) MINUTE AS ts, ${names.map((n) => `${COLUMNS[n]} AS "${n}"`).join(', ')} FROM range(${ROWS}) r(i) ORDER BY i`);
+    files = [path.join(dir, 'a.parquet'), path.join(dir, 'b.parquet')];
+    await c.run(`COPY (SELECT * FROM t WHERE i < ${HALF} ORDER BY i) TO '${files[0]}' (FORMAT parquet)`);
+    await c.run(`COPY (SELECT * FROM t WHERE i >= ${HALF} ORDER BY i) TO '${files[1]}' (FORMAT parquet)`);
+    table = (await c.runAndReadAll(`SELECT ${names.map((n) => `CAST("${n}" AS DOUBLE)`).join(', ')} FROM t ORDER BY i`)).getRows();
+    c.closeSync();
+  });
+  after(() => instance.closeSync());
+
+  it('measures every statistic as a value-by-value reference does, across chunks and files', async () => {
+    const progress: { done: number; total: number }[] = [];
+    const data = await profile(job(), (p) => progress.push({ done: p.done, total: p.total }));
     // The CLI's bar: a start, then every batch of columns done (one batch here).
     assert.deepEqual(progress, [{ done: 0, total: 1 }, { done: 1, total: 1 }]);
 
@@ -141,6 +153,24 @@ describe('profile column scan (DuckDB, one pass)', () => {
       const want = rows.map((r) => (table[r]![j] === null ? NaN : Number(table[r]![j])));
       assert.deepEqual(Array.from(data.sample.values[n]!), want, `sample of ${n}`);
     });
-    instance.closeSync();
+  });
+
+  it('carries on from a scan state taken at the second file\'s first row: the same numbers as one pass, reading only that file', async () => {
+    const whole = await profile(job({ snapshotAt: HALF }));
+    const state = whole.scanState!;
+    assert.equal(state.row, HALF, 'the state is taken where the second file begins');
+    assert.deepEqual(state.columns, names);
+    const carried = await profile(job({ resume: { groups: [{ index: 0, files: [files[1]!] }], from: { state, sample: whole.sample } }, snapshotAt: HALF }));
+    assert.deepEqual(carried.columns, whole.columns, 'every statistic, to the last bit (the constant\'s run crosses the cut)');
+    assert.deepEqual(carried.sample.rows, whole.sample.rows);
+    for (const n of names) assert.deepEqual(Array.from(carried.sample.values[n]!), Array.from(whole.sample.values[n]!), `sample of ${n}`);
+    assert.deepEqual(carried.scanState, state, 'and the same state for the next one');
+    // Carried on from a state that is not the first rows' (another column's numbers): the result differs, so the state is what is used.
+    const wrong = { ...state, values: state.values.map((v, i) => (i % SCAN_FIELDS === 0 ? v + 1 : v)) };
+    const off = await profile(job({ resume: { groups: [{ index: 0, files: [files[1]!] }], from: { state: wrong, sample: whole.sample } } }));
+    assert.notDeepEqual(off.columns.map((c) => c.nonNull), whole.columns.map((c) => c.nonNull));
+    // A state without one of the columns is refused, not guessed.
+    const partial = { row: HALF, columns: names.slice(1), values: state.values.slice(SCAN_FIELDS) };
+    await assert.rejects(profile(job({ resume: { groups: [{ index: 0, files: [files[1]!] }], from: { state: partial, sample: whole.sample } } })), /the scan state has no column plain/);
   });
 });

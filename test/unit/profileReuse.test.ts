@@ -123,7 +123,7 @@ describe('incremental profile: stored columns reused, the rest measured', () => 
   const sandbox = sinon.createSandbox();
   let store: FolderObjectStore;
   let earlier: EarlierColumns;
-  const objects = { columns: 'training/eurusd/r1/profile/columns.json', sample: 'training/eurusd/r1/profile/sample.f64' };
+  const objects = { columns: 'training/eurusd/r1/profile/columns.json', sample: 'training/eurusd/r1/profile/sample.f64', scan: 'training/eurusd/r1/profile/scan.f64' };
 
   before(async () => {
     store = new FolderObjectStore(tempDir('profile-reuse'));
@@ -210,7 +210,7 @@ describe('incremental profile: stored columns reused, the rest measured', () => 
   it('a stored sample that is cut short or altered is not used', async () => {
     const head = (await readStoredColumns(store, objects))!;
     const bytes = Buffer.from(await store.read(objects.sample));
-    const copy = { columns: 'training/eurusd/r9/profile/columns.json', sample: 'training/eurusd/r9/profile/sample.f64' };
+    const copy = { columns: 'training/eurusd/r9/profile/columns.json', sample: 'training/eurusd/r9/profile/sample.f64', scan: 'training/eurusd/r9/profile/scan.f64' };
     await store.write(copy.columns, await store.read(objects.columns));
     bytes[100] = bytes[100]! ^ 1;
     await store.write(copy.sample, bytes);

@@ -7,6 +7,7 @@
 import { listValue, type DuckDBConnection, type DuckDBDataChunk, type DuckDBValue } from '@duckdb/node-api';
 import bindings from '@duckdb/node-bindings';
 import { ColumnScan, beyondCandidates, type ColumnChunk } from '../../profile/columnScan.js';
+import { joinStates } from '../../profile/scanState.js';
 import type { ColumnComparison, ColumnStats, CompareJob, KeyGap, ProfileData, ProfileJob } from '../../profile/types.js';
 import type { MergeProgress } from '../../ports.js';
 import * as sql from './duckdbProfileSql.js';
@@ -39,21 +40,25 @@ export const PROFILE_STREAMS = 2;
 const num = (v: DuckDBValue | undefined): number | null => (v === null || v === undefined ? null : Number(v));
 
 export async function profileDuckDb(withConnection: WithConnection, uri: (object: string) => string, job: ProfileJob, engine: { memoryMb: number; threads: number }, progress: (p: MergeProgress) => void = () => {}): Promise<ProfileData> {
-  // The streams share the memory one batch of profileBatchColumns would take; where that is
-  // already at its floor (long tables), one stream, so the profile never takes more than before.
-  const files = job.groups.flatMap((g) => g.files.map(uri));
+  // The column pass reads the files holding rows from where it starts: all of them, or on a
+  // carried-on scan only the rebuilt shards' (the second pass and the key read them all).
+  const scanFiles = new Map((job.resume?.groups ?? job.groups).map((g) => [g.index, g.files]));
+  const files = [...scanFiles.values()].flat().map(uri);
   const largest = await withConnection(async (c) => Number((await c.runAndReadAll(sql.largestFileRowsSql, [listValue(files)])).getRows()[0]![0] ?? job.rows));
-  const perFile = Math.max(...job.groups.map((g) => g.files.length));
+  const perFile = Math.max(...[...scanFiles.values()].map((f) => f.length));
   // A statement over several files decodes one row group per DuckDB thread.
   const budget = profileBatchColumns(engine.memoryMb, Math.min(job.rows, largest), Math.min(perFile, engine.threads));
+  // The streams share the memory one batch of profileBatchColumns would take; where that is
+  // already at its floor (long tables), one stream, so the profile never takes more than before.
   const streams = Math.max(1, Math.min(PROFILE_STREAMS, Math.floor(budget / MIN_BATCH_COLUMNS)));
   const batch = Math.floor(budget / streams);
   const labels = new Set(job.labels);
   const layout = { warmupRows: job.warmupRows, blockFrom: job.blockFrom, blockRows: job.blockRows, spreadStep: job.spreadStep };
   const batches = job.groups.flatMap((group) => {
-    const files = listValue(group.files.map(uri));
+    const files = listValue((scanFiles.get(group.index) ?? []).map(uri));
+    const all = listValue(group.files.map(uri));
     const names = group.columns.filter((n) => n !== job.key);
-    return Array.from({ length: Math.ceil(names.length / batch) }, (_, b) => ({ files, part: names.slice(b * batch, (b + 1) * batch) }));
+    return Array.from({ length: Math.ceil(names.length / batch) }, (_, b) => ({ files, all, part: names.slice(b * batch, (b + 1) * batch) }));
   });
   const scanned: { stats: ColumnStats[]; scan: ColumnScan }[] = new Array(batches.length);
   // A parquet file of one row group is decoded by one DuckDB thread per statement: `streams`
@@ -64,11 +69,11 @@ export async function profileDuckDb(withConnection: WithConnection, uri: (object
   const worker = () =>
     withConnection(async (c) => {
       for (let b = next++; b < batches.length; b = next++) {
-        const { files, part } = batches[b]!;
-        const scan = new ColumnScan(part, layout, job.rows);
+        const { files, all, part } = batches[b]!;
+        const scan = new ColumnScan(part, layout, job.rows, job.resume?.from, job.snapshotAt);
         await scanBatch(c, files, part, scan);
         const stats = scan.stats(labels);
-        await beyond10sd(c, files, stats);
+        await beyond10sd(c, all, stats);
         scanned[b] = { stats, scan };
         progress({ step: 'columns', done: ++done, total: batches.length });
       }
@@ -85,7 +90,8 @@ export async function profileDuckDb(withConnection: WithConnection, uri: (object
   });
   const cutRows =
     job.cuts.length === 0 ? [] : await withConnection(async (c) => (await c.runAndReadAll(sql.cutRowsSql(job.key, job.cuts.length), [keyFiles, ...job.cuts])).getRows()[0]!.map(Number));
-  return { columns, gaps, sample: { rows: sampleRows, values }, cutRows };
+  const scanState = job.snapshotAt === undefined ? undefined : joinStates(scanned.map((s) => s.scan.snapshot()));
+  return { columns, gaps, sample: { rows: sampleRows, values }, cutRows, ...(scanState ? { scanState } : {}) };
 }
 
 /** Streams one batch of columns through `scan`. */
