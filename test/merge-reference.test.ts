@@ -210,6 +210,8 @@ describe('local merge against a reference merge', function () {
         table(`reg_bqx_${PAIR}`, FEATURES, 30, range(60, 240)), // wide and late: aligned in column batches
         table(`corr_etf_idx_${PAIR}_spy`, FEATURES, 4, labelKeys, { allNull: true }),
         table('csi_mom_bqx_usd', FEATURES, 6, range(0, 150)), // ends early
+        table('csi_agg_bqx_eur', FEATURES, 3, labelKeys.filter((i) => i >= 90), { nullColumn: 1 }), // starts late on the label keys: lined up by null pages
+        table('var_agg_bqx_usd', FEATURES, 2, labelKeys.filter((i) => i < 160)), // ends early on the label keys: null pages too
         table('mkt_vol_summary', FEATURES, 2, range(0, 240)), // not selected by the rules
       ];
       for (const t of [labels, ...features]) await createTable(f.warehouse, t);
@@ -227,6 +229,7 @@ describe('local merge against a reference merge', function () {
         assert.equal(g.keysInOrder, true);
       }
       assert.ok(f.warehouse.lastRealigned > 0 && f.warehouse.lastRealigned < manifest.features.length, 'both paths: used as is, and realigned');
+      assert.equal(f.warehouse.lastPadded, 2, 'the late starter and the early ender on the label keys are lined up by null pages, not joined');
 
       const actual = await readOutput(f, groups);
       assert.deepEqual(actual.names, [...expected.keys()], 'column names and order');

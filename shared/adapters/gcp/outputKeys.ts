@@ -3,10 +3,9 @@
 // chunks, one row group at a time), into a Float64Array of epoch microseconds: 16 MB for the
 // 2.2 million minutes of six years, whatever the width of the group.
 
-import { parquetRead, type AsyncBuffer } from 'hyparquet';
-import { compressors } from 'hyparquet-compressors';
+import type { AsyncBuffer } from 'hyparquet';
 import { readFooter } from '../../checkpoint.js';
-import { KEY_COLUMN } from '../../naming.js';
+import { readKeyColumn } from '../../parquetKeys.js';
 import type { ObjectStore } from '../../ports.js';
 
 export interface GroupKeys {
@@ -15,13 +14,6 @@ export interface GroupKeys {
   ascending: boolean;
   distinctKeys: number;
 }
-
-const toMicros = (value: unknown): number => {
-  if (typeof value === 'bigint') return Number(value);
-  if (typeof value === 'number') return value;
-  if (value instanceof Date) return value.getTime() * 1000;
-  throw new Error(`${KEY_COLUMN} holds ${value === null ? 'a null' : typeof value}, not a timestamp`);
-};
 
 function storeBuffer(store: ObjectStore, name: string, size: number): AsyncBuffer {
   return {
@@ -33,29 +25,10 @@ function storeBuffer(store: ObjectStore, name: string, size: number): AsyncBuffe
   };
 }
 
-/** The key column of one file, row group by row group. */
+/** The key column of one file in the store. */
 async function fileKeys(store: ObjectStore, name: string): Promise<Float64Array> {
   const { metadata, bytes } = await readFooter(store, name);
-  const file = storeBuffer(store, name, bytes);
-  const out = new Float64Array(Number(metadata.num_rows));
-  let at = 0;
-  for (const group of metadata.row_groups) {
-    const rowEnd = at + Number(group.num_rows);
-    await parquetRead({
-      file,
-      metadata,
-      columns: [KEY_COLUMN],
-      rowStart: at,
-      rowEnd,
-      compressors,
-      parsers: { timestampFromMicroseconds: (v: bigint) => v, timestampFromMilliseconds: (v: bigint) => v * 1000n },
-      onComplete: (rows: unknown[][]) => {
-        rows.forEach((row, i) => (out[at + i] = toMicros(row[0])));
-      },
-    });
-    at = rowEnd;
-  }
-  return out;
+  return readKeyColumn(storeBuffer(store, name, bytes), metadata);
 }
 
 /** Reads a group's keys in file order and says whether they are strictly ascending. */

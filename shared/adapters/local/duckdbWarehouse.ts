@@ -19,7 +19,9 @@ import * as sql from './duckdbSql.js';
 import type { FolderObjectStore } from './folderStore.js';
 import { CallerThreads } from './callerThreads.js';
 import { MemoryGate } from './memoryGate.js';
-import { chunkRange, concatParquet, readChunk, readLocalFooter, stitchParquet } from './parquetStitch.js';
+import { chunkRange, concatParquet, padParquet, paddable, readChunk, readLocalFooter, stitchParquet } from './parquetStitch.js';
+import { readKeyColumn } from '../../parquetKeys.js';
+import { asyncBufferFromFile } from 'hyparquet';
 import { readTableVersions, recordTableChanges, type ChangedRange } from './tableVersions.js';
 
 export interface DuckDbOptions {
@@ -49,6 +51,8 @@ const DUCKDB_SHARE = 0.5;
 export class DuckDbWarehouse implements Warehouse {
   /** Checkpoints the last merge had to align itself (the rest were stitched as they were). */
   lastRealigned = 0;
+  /** Features the last merge lined up by null pages only (padShard), none by a join. */
+  lastPadded = 0;
   /** Extracts at once share half the memory setting; the other half is headroom (see memoryGate.ts). */
   private readonly extractGate: MemoryGate;
   private readonly pool = new CallerThreads(
@@ -210,21 +214,32 @@ export class DuckDbWarehouse implements Warehouse {
       const concurrency = this.options.threads ?? 2;
       const batchColumns = alignBatchColumns(duckDbMemoryMb(this.options.memoryMb), concurrency);
       let realigned = 0;
+      let padded = 0;
       await forEachLimit(features, concurrency, async (f) => {
         const files = job.checkpoints[f.feature]!.map((o) => this.staging.uri(o));
         const footers = files.map((file) => ({ file, metadata: readLocalFooter(file).metadata }));
         const byShard = new Map<string, AlignedPart[]>();
         let aligning = false;
+        let padding = false;
         for (const base of bases) {
           const match = footers.find((x) => sameKeys(x.file, x.metadata, base.metadata, base.keys));
-          if (match) byShard.set(base.shard.id, [{ ...match, columns: new Set(f.columns.map((c) => c.source)) }]);
-          else {
-            byShard.set(base.shard.id, await this.alignShard(f.feature, f.columns.map((c) => c.source), files, base, work, batchColumns));
+          const sources = f.columns.map((c) => c.source);
+          if (match) {
+            byShard.set(base.shard.id, [{ ...match, columns: new Set(sources) }]);
+            continue;
+          }
+          const padded = await padShard(f.feature, sources, footers, base, work);
+          if (padded) {
+            byShard.set(base.shard.id, [padded]);
+            padding = true;
+          } else {
+            byShard.set(base.shard.id, await this.alignShard(f.feature, sources, files, base, work, batchColumns));
             aligning = true;
           }
         }
         aligned.set(f.feature, byShard);
         if (aligning) realigned++;
+        else if (padding) padded++;
         progress({ step: 'align', done: ++done, total });
       });
 
@@ -264,6 +279,7 @@ export class DuckDbWarehouse implements Warehouse {
         shards.push({ index: shards.length, id, start, end, rows: groups[0]!.rows, groups, keysInRange });
       }
       this.lastRealigned = realigned;
+      this.lastPadded = padded;
       const groups = byGroup(plan.groups.map((g) => ({ index: g.index, columns: g.columns })), shards);
       return { state: 'done', groups, shards, rows: shards.reduce((s, x) => s + x.rows, 0) };
     } finally {
@@ -400,6 +416,67 @@ interface Base {
   /** Key column chunk bytes per row group. */
   keys: Buffer[];
   slices: { from: bigint; to: bigint; lo: string; hi: string }[];
+  /** The key column decoded (epoch microseconds), read once when a checkpoint is padded. */
+  keyValues?: Float64Array;
+}
+
+/**
+ * A shard of a checkpoint lined up with the shard's label keys without a join, where its keys in
+ * the shard are a contiguous run of the label keys (a feature that starts late or ends early):
+ * the label keys' column and the feature's column chunks, copied, with null pages before and after
+ * (parquetStitch.ts `padParquet`), or no row at all there (columns of nulls). Undefined where that
+ * does not hold: the shard is then aligned by a join (alignShard). One file of one row group must
+ * hold all the feature's rows in the shard.
+ */
+async function padShard(feature: string, columns: string[], footers: readonly { file: string; metadata: FileMetaData }[], base: Base, work: string): Promise<AlignedPart | undefined> {
+  if (base.metadata.row_groups.length !== 1) return undefined;
+  const [lo, hi] = [Date.parse(base.shard.start) * 1000, Date.parse(base.shard.end) * 1000];
+  const inShard = footers.filter((x) => {
+    const range = keyRange(x.metadata);
+    return range !== undefined && range.min < hi && range.max >= lo;
+  });
+  const file = path.join(work, `${feature}.${base.shard.id}.padded.parquet`);
+  const rows = Number(base.metadata.num_rows);
+  // No row in the shard: every value a null, the columns' types from any of the feature's files.
+  if (inShard.length === 0) {
+    const schema = footers[0];
+    if (!schema || !paddable({ ...schema.metadata, num_rows: 0n, row_groups: [] }, columns, 0)) return undefined;
+    padParquet(base, { file: schema.file, metadata: { ...schema.metadata, num_rows: 0n, row_groups: [] }, columns }, KEY_COLUMN, 0, rows, file);
+    return { file, metadata: readLocalFooter(file).metadata, columns: new Set(columns) };
+  }
+  if (inShard.length !== 1) return undefined;
+  const source = inShard[0]!;
+  const range = keyRange(source.metadata)!;
+  if (range.min < lo || range.max >= hi) return undefined;
+  base.keyValues ??= await readKeyColumn(await asyncBufferFromFile(base.file), base.metadata);
+  const keys = await readKeyColumn(await asyncBufferFromFile(source.file), source.metadata);
+  const before = firstAtLeast(base.keyValues, keys[0]!);
+  if (before + keys.length > base.keyValues.length || !paddable(source.metadata, columns, before)) return undefined;
+  for (let i = 0; i < keys.length; i++) if (base.keyValues[before + i] !== keys[i]) return undefined;
+  padParquet(base, { ...source, columns }, KEY_COLUMN, before, base.keyValues.length - before - keys.length, file);
+  return { file, metadata: readLocalFooter(file).metadata, columns: new Set(columns) };
+}
+
+/** A file's first and last key (epoch microseconds) from its key column's statistics; undefined when it has no rows or no statistics. */
+function keyRange(metadata: FileMetaData): { min: number; max: number } | undefined {
+  if (Number(metadata.num_rows) === 0) return undefined;
+  const index = metadata.schema.slice(1).findIndex((e) => e.name === KEY_COLUMN);
+  const stats = metadata.row_groups.map((g) => g.columns[index]?.meta_data?.statistics);
+  const micros = (v: unknown) => (v instanceof Date ? v.getTime() * 1000 : typeof v === 'bigint' ? Number(v) : NaN);
+  const min = Math.min(...stats.map((s) => micros(s?.min_value ?? s?.min)));
+  const max = Math.max(...stats.map((s) => micros(s?.max_value ?? s?.max)));
+  return Number.isFinite(min) && Number.isFinite(max) ? { min, max } : undefined;
+}
+
+/** The first index whose key is at least `key`, in ascending keys. */
+function firstAtLeast(keys: Float64Array, key: number): number {
+  let [lo, hi] = [0, keys.length];
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keys[mid]! < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 interface AlignedPart {

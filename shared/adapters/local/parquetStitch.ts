@@ -4,9 +4,10 @@
 // once, and memory is one column chunk at a time, whatever the row count.
 
 import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
-import { parquetMetadata, type ColumnChunk, type FileMetaData, type SchemaElement } from 'hyparquet';
+import { parquetMetadata, type ColumnChunk, type ColumnMetaData, type FileMetaData, type SchemaElement } from 'hyparquet';
 import { ByteWriter } from 'hyparquet-writer';
 import { writeMetadata } from 'hyparquet-writer/src/metadata.js';
+import { NULL_PAGE_CODECS, nullPage } from './parquetNullPage.js';
 
 const MAGIC = Buffer.from('PAR1');
 
@@ -88,6 +89,59 @@ class ChunkFileWriter {
         bloom_filter_length: undefined,
       },
     } as ColumnChunk;
+  }
+
+  /**
+   * Copies one column chunk with `before` null rows ahead of its pages and `after` behind them
+   * (a page of nulls each, parquetNullPage.ts): the chunk's rows lined up inside a longer run.
+   */
+  copyChunkPadded(from: number, chunk: ColumnChunk, before: number, after: number): ColumnChunk {
+    const m = chunk.meta_data!;
+    if (before > 0 && m.dictionary_page_offset !== undefined) throw new Error('null rows cannot go before a dictionary page');
+    const head = before > 0 ? nullPage(before, m.codec) : undefined;
+    const tail = after > 0 ? nullPage(after, m.codec) : undefined;
+    const at = BigInt(this.offset);
+    if (head) this.write(head.bytes);
+    const copied = this.copyChunk(from, chunk).meta_data!;
+    if (tail) this.write(tail.bytes);
+    const bytes = (head?.bytes.length ?? 0) + (tail?.bytes.length ?? 0);
+    const uncompressed = (head?.uncompressed ?? 0) + (tail?.uncompressed ?? 0);
+    const nulls = BigInt(before + after);
+    const stats = m.statistics;
+    return {
+      file_offset: at,
+      meta_data: {
+        ...copied,
+        encodings: copied.encodings.includes('PLAIN') ? copied.encodings : [...copied.encodings, 'PLAIN'],
+        num_values: copied.num_values + nulls,
+        total_compressed_size: copied.total_compressed_size + BigInt(bytes),
+        total_uncompressed_size: copied.total_uncompressed_size + BigInt(uncompressed),
+        data_page_offset: head ? at : copied.data_page_offset,
+        // Per-encoding page counts and level histograms would be off by the new pages: left out (both optional).
+        encoding_stats: undefined,
+        size_statistics: undefined,
+        statistics: stats && { ...stats, ...(stats.null_count !== undefined ? { null_count: stats.null_count + nulls } : {}) },
+      },
+    } as ColumnChunk;
+  }
+
+  /** A column chunk of `rows` nulls and nothing else (one uncompressed null page), for a column of `type`. */
+  nullChunk(name: string, type: ColumnMetaData['type'], rows: number): ColumnChunk {
+    const page = nullPage(rows, 'UNCOMPRESSED');
+    const at = BigInt(this.offset);
+    this.write(page.bytes);
+    const meta: ColumnMetaData = {
+      type,
+      encodings: ['PLAIN', 'RLE'],
+      path_in_schema: [name],
+      codec: 'UNCOMPRESSED',
+      num_values: BigInt(rows),
+      total_uncompressed_size: BigInt(page.uncompressed),
+      total_compressed_size: BigInt(page.bytes.length),
+      data_page_offset: at,
+      statistics: { null_count: BigInt(rows) },
+    };
+    return { file_offset: at, meta_data: meta } as ColumnChunk;
   }
 
   /** Writes the footer and closes the file. */
@@ -218,4 +272,64 @@ export function stitchParquet(sources: StitchSource[], partFile: (part: number) 
     for (const fd of fds) closeSync(fd);
   }
   return results;
+}
+
+/**
+ * Whether `padParquet` can line up `columns` of this file: one row group, flat OPTIONAL columns
+ * (nulls allowed), in a codec a null page can be written in, and no dictionary page where null
+ * rows would go before it.
+ */
+export function paddable(metadata: FileMetaData, columns: readonly string[], before: number): boolean {
+  // No rows (a shard the feature has none in): only the schema is taken, every value is a null.
+  const empty = Number(metadata.num_rows) === 0;
+  if (!empty && metadata.row_groups.length !== 1) return false;
+  const leaves = metadata.schema.slice(1);
+  return columns.every((name) => {
+    const index = leaves.findIndex((e) => e.name === name);
+    if (index < 0 || leaves[index]!.num_children || leaves[index]!.repetition_type !== 'OPTIONAL' || leaves[index]!.type === undefined) return false;
+    if (empty) return true;
+    const m = metadata.row_groups[0]!.columns[index]?.meta_data;
+    return m !== undefined && NULL_PAGE_CODECS.includes(m.codec) && (before === 0 || m.dictionary_page_offset === undefined);
+  });
+}
+
+/**
+ * Writes `base`'s key column and `source`'s `columns` side by side as one row group of the base's
+ * rows: `before` null rows, then the source's rows (its column chunks copied byte for byte), then
+ * `after` null rows; a source with no rows gives columns of nulls only (its schema is all it lends). The caller has checked that the source's keys are the base's keys from row
+ * `before` on, contiguous (duckdbWarehouse.ts `padShard`), and that the source is `paddable`.
+ */
+export function padParquet(base: { file: string; metadata: FileMetaData }, source: { file: string; metadata: FileMetaData; columns: readonly string[] }, key: string, before: number, after: number, target: string): StitchResult {
+  const rows = Number(base.metadata.num_rows);
+  const empty = Number(source.metadata.num_rows) === 0;
+  if (base.metadata.row_groups.length !== 1 || (!empty && source.metadata.row_groups.length !== 1)) throw new Error('padding needs one row group in the base and in the source');
+  if (before + Number(source.metadata.num_rows) + after !== rows) throw new Error(`${before} + ${source.metadata.num_rows} + ${after} rows do not make the base's ${rows}`);
+  const baseLeaves = base.metadata.schema.slice(1);
+  const keyIndex = baseLeaves.findIndex((e) => e.name === key);
+  if (keyIndex < 0) throw new Error(`${base.file} has no column ${key}`);
+  const leaves = source.metadata.schema.slice(1);
+  const indexes = source.columns.map((name) => {
+    const index = leaves.findIndex((e) => e.name === name);
+    if (index < 0) throw new Error(`${source.file} has no column ${name}`);
+    return index;
+  });
+  const schema: SchemaElement[] = [{ name: 'schema', repetition_type: 'REQUIRED', num_children: indexes.length + 1 }, baseLeaves[keyIndex]!, ...indexes.map((i) => leaves[i]!)];
+  const [baseFd, sourceFd] = [openSync(base.file, 'r'), openSync(source.file, 'r')];
+  const out = new ChunkFileWriter(target);
+  try {
+    const padded = (i: number) => (empty ? out.nullChunk(leaves[i]!.name, leaves[i]!.type!, rows) : out.copyChunkPadded(sourceFd, source.metadata.row_groups[0]!.columns[i]!, before, after));
+    const columns = [out.copyChunk(baseFd, base.metadata.row_groups[0]!.columns[keyIndex]!), ...indexes.map(padded)];
+    const rowGroup = {
+      columns,
+      total_byte_size: columns.reduce((n, c) => n + BigInt(c.meta_data!.total_uncompressed_size), 0n),
+      num_rows: BigInt(rows),
+      file_offset: columns[0]!.file_offset,
+      total_compressed_size: BigInt(out.offset - Number(columns[0]!.file_offset)),
+    } as FileMetaData['row_groups'][number];
+    return out.finish(schema, [rowGroup], 'bqx pad');
+  } finally {
+    out.close();
+    closeSync(baseFd);
+    closeSync(sourceFd);
+  }
 }
