@@ -12,11 +12,29 @@ export const SCALING_SVG = path.join(BENCH_ROOT, 'results', 'scaling.svg');
 
 export async function recordScalingPoint(point: ScalingPoint, file = SCALING_JSON, svg = SCALING_SVG): Promise<ScalingPoint[]> {
   const earlier = existsSync(file) ? (JSON.parse(await fs.readFile(file, 'utf8')) as { points: ScalingPoint[] }).points : [];
-  const points = [...earlier.filter((p) => p.rows !== point.rows), point].sort((a, b) => a.rows - b.rows);
+  const previous = earlier.find((p) => p.rows === point.rows);
+  const points = [...earlier.filter((p) => p.rows !== point.rows), previous ? keepUnmeasured(previous, point) : point].sort((a, b) => a.rows - b.rows);
   await fs.mkdir(path.dirname(file), { recursive: true });
   await fs.writeFile(file, `${JSON.stringify({ what: 'bqx time and memory against rows: merge and whole bqx run, from npm run bench', points }, null, 1)}\n`);
   await fs.writeFile(svg, await renderScalingSvg(points));
   return points;
+}
+
+/**
+ * `point` with the measures it lacks (a bench run with --only merge has no whole run) taken from
+ * the earlier point of the same rows, which says so in `source`: a partial run never erases a curve.
+ */
+function keepUnmeasured(previous: ScalingPoint, point: ScalingPoint): ScalingPoint {
+  const kept: string[] = [];
+  const out = { ...point };
+  for (const [wall, rss, name] of [['merge_wall_s', 'merge_peak_rss_mb', 'merge'], ['run_wall_s', 'run_peak_rss_mb', 'run']] as const) {
+    if (out[wall] === null && previous[wall] !== null) {
+      out[wall] = previous[wall];
+      out[rss] = previous[rss];
+      kept.push(name);
+    }
+  }
+  return kept.length > 0 ? { ...out, source: `${point.source}; ${kept.join(' and ')} from ${previous.source.split(';')[0]} (${previous.measured_at})` } : out;
 }
 
 /** Wall time of growth from the smallest point, against growth in input bytes (1.0 = linear). */
