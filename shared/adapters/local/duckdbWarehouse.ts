@@ -431,10 +431,11 @@ interface Base {
 async function padShard(feature: string, columns: string[], footers: readonly { file: string; metadata: FileMetaData }[], base: Base, work: string): Promise<AlignedPart | undefined> {
   if (base.metadata.row_groups.length !== 1) return undefined;
   const [lo, hi] = [Date.parse(base.shard.start) * 1000, Date.parse(base.shard.end) * 1000];
-  const inShard = footers.filter((x) => {
-    const range = keyRange(x.metadata);
-    return range !== undefined && range.min < hi && range.max >= lo;
-  });
+  // Which files hold the shard's rows, from their key statistics: a file with rows whose range
+  // is unknown could be any, so then nothing is padded (an all-null column would be wrong).
+  const ranges = footers.filter((x) => Number(x.metadata.num_rows) > 0).map((x) => ({ x, range: keyRange(x.metadata) }));
+  if (ranges.some((r) => r.range === undefined)) return undefined;
+  const inShard = ranges.filter((r) => r.range!.min < hi && r.range!.max >= lo).map((r) => r.x);
   const file = path.join(work, `${feature}.${base.shard.id}.padded.parquet`);
   const rows = Number(base.metadata.num_rows);
   // No row in the shard: every value a null, the columns' types from any of the feature's files.
@@ -457,12 +458,13 @@ async function padShard(feature: string, columns: string[], footers: readonly { 
   return { file, metadata: readLocalFooter(file).metadata, columns: new Set(columns) };
 }
 
-/** A file's first and last key (epoch microseconds) from its key column's statistics; undefined when it has no rows or no statistics. */
+/** A file's first and last key (epoch microseconds) from its key column's statistics; undefined when it has no rows or they do not say. */
 function keyRange(metadata: FileMetaData): { min: number; max: number } | undefined {
   if (Number(metadata.num_rows) === 0) return undefined;
   const index = metadata.schema.slice(1).findIndex((e) => e.name === KEY_COLUMN);
   const stats = metadata.row_groups.map((g) => g.columns[index]?.meta_data?.statistics);
-  const micros = (v: unknown) => (v instanceof Date ? v.getTime() * 1000 : typeof v === 'bigint' ? Number(v) : NaN);
+  // hyparquet gives timestamp statistics as Dates (millisecond precision: keys are whole minutes).
+  const micros = (v: unknown) => (v instanceof Date ? v.getTime() * 1000 : NaN);
   const min = Math.min(...stats.map((s) => micros(s?.min_value ?? s?.min)));
   const max = Math.max(...stats.map((s) => micros(s?.max_value ?? s?.max)));
   return Number.isFinite(min) && Number.isFinite(max) ? { min, max } : undefined;
