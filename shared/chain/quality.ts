@@ -78,7 +78,8 @@ export async function checkQuality(
   let gateList = settings.gates;
   const notes: string[] = [];
   if (settings.mode === 'full') {
-    const scanWith = JSON.stringify({ warmupRows: settings.warmupRows, ...sampleLayout(input.rows) });
+    const layout = { ...input, warmupRows: settings.warmupRows, ...sampleLayout(input.rows) };
+    const scanWith = JSON.stringify({ warmupRows: layout.warmupRows, blockFrom: layout.blockFrom, blockRows: layout.blockRows, spreadStep: layout.spreadStep });
     const basis = profileBasis(manifest, run, checkpoints, profiledWith, scanWith);
     // The scan's state at the last shard's first row is kept, for a refresh to carry on from.
     const point = scanPoint(shards);
@@ -90,7 +91,6 @@ export async function checkQuality(
       // The raw columns go with this dataset too, copied, when every one of them is the earlier's.
       const earlier = await earlierColumns(deps, run, manifest, basis, run.sharing.from);
       const all = 'columns' in earlier && earlier.reusable.length === total ? new Set(earlier.reusable) : undefined;
-      const layout = { ...input, warmupRows: settings.warmupRows, ...sampleLayout(input.rows) };
       const data = all && 'columns' in earlier ? mergeMeasured(layout, earlier.columns, all) : undefined;
       // The same files, so the same scan state at the same row.
       const scan = 'columns' in earlier ? keep(earlier.columns.scan?.state) : undefined;

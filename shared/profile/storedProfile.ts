@@ -102,22 +102,29 @@ export async function readStoredColumns(store: ObjectStore, objects: StoredProfi
   }
 }
 
-/** The sample values of `head`'s columns, or undefined when the file is absent or not the one `head` describes. */
-export async function readStoredSample(store: ObjectStore, objects: StoredProfileObjects, head: StoredColumns): Promise<Record<string, Float64Array> | undefined> {
+/** The Float64 values of `object` when it is the file `described` (length and SHA-256), else undefined. */
+async function readFloat64(store: ObjectStore, object: string, described: { bytes: number; sha256: string }): Promise<Float64Array | undefined> {
   let raw: Uint8Array;
   try {
-    raw = await store.read(objects.sample);
+    raw = await store.read(object);
   } catch {
     return undefined;
   }
   // Float64Array views need an 8-byte aligned offset (a pooled Buffer may not have one).
   if (raw.byteOffset % 8 !== 0) raw = new Uint8Array(raw);
   const bytes = Buffer.from(raw.buffer, raw.byteOffset, raw.length);
-  if (bytes.length !== head.sample.bytes || createHash('sha256').update(bytes).digest('hex') !== head.sample.sha256) return undefined;
+  if (bytes.length !== described.bytes || bytes.length % 8 !== 0 || digest(bytes) !== described.sha256) return undefined;
   if (!LITTLE_ENDIAN) bytes.swap64();
+  return new Float64Array(bytes.buffer, bytes.byteOffset, bytes.length / 8);
+}
+
+/** The sample values of `head`'s columns, or undefined when the file is absent or not the one `head` describes. */
+export async function readStoredSample(store: ObjectStore, objects: StoredProfileObjects, head: StoredColumns): Promise<Record<string, Float64Array> | undefined> {
+  const all = await readFloat64(store, objects.sample, head.sample);
+  if (!all) return undefined;
   const n = head.sampleRows.length;
   const values: Record<string, Float64Array> = {};
-  head.columns.forEach((s, j) => (values[s.column] = new Float64Array(bytes.buffer, bytes.byteOffset + j * n * 8, n)));
+  head.columns.forEach((s, j) => (values[s.column] = all.subarray(j * n, (j + 1) * n)));
   return values;
 }
 
@@ -125,16 +132,7 @@ export async function readStoredSample(store: ObjectStore, objects: StoredProfil
 export async function readStoredScan(store: ObjectStore, objects: StoredProfileObjects, head: StoredColumns): Promise<KeptScan | undefined> {
   const scan = head.scan;
   if (!scan || !Number.isSafeInteger(scan.row) || !Array.isArray(scan.columns) || !Array.isArray(scan.prefix)) return undefined;
-  let raw: Uint8Array;
-  try {
-    raw = await store.read(objects.scan);
-  } catch {
-    return undefined;
-  }
-  const bytes = Buffer.from(new Uint8Array(raw));
-  if (bytes.length !== scan.bytes || digest(bytes) !== scan.sha256) return undefined;
-  if (!LITTLE_ENDIAN) bytes.swap64();
-  const values = new Float64Array(bytes.buffer, bytes.byteOffset, bytes.length / 8);
-  if (values.length !== scan.columns.length * SCAN_FIELDS) return undefined;
+  const values = await readFloat64(store, objects.scan, scan);
+  if (!values || values.length !== scan.columns.length * SCAN_FIELDS) return undefined;
   return { state: { row: scan.row, columns: scan.columns, values }, prefix: scan.prefix };
 }

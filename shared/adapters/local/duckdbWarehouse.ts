@@ -435,20 +435,19 @@ async function padShard(feature: string, columns: string[], footers: readonly { 
   // is unknown could be any, so then nothing is padded (an all-null column would be wrong).
   const ranges = footers.filter((x) => Number(x.metadata.num_rows) > 0).map((x) => ({ x, range: keyRange(x.metadata) }));
   if (ranges.some((r) => r.range === undefined)) return undefined;
-  const inShard = ranges.filter((r) => r.range!.min < hi && r.range!.max >= lo).map((r) => r.x);
+  const inShard = ranges.filter((r) => r.range!.min < hi && r.range!.max >= lo);
   const file = path.join(work, `${feature}.${base.shard.id}.padded.parquet`);
   const rows = Number(base.metadata.num_rows);
   // No row in the shard: every value a null, the columns' types from any of the feature's files.
   if (inShard.length === 0) {
-    const schema = footers[0];
-    if (!schema || !paddable({ ...schema.metadata, num_rows: 0n, row_groups: [] }, columns, 0)) return undefined;
-    padParquet(base, { file: schema.file, metadata: { ...schema.metadata, num_rows: 0n, row_groups: [] }, columns }, KEY_COLUMN, 0, rows, file);
+    const schemaOnly = footers[0] && { file: footers[0].file, metadata: { ...footers[0].metadata, num_rows: 0n, row_groups: [] } };
+    if (!schemaOnly || !paddable(schemaOnly.metadata, columns, 0)) return undefined;
+    padParquet(base, { ...schemaOnly, columns }, KEY_COLUMN, 0, rows, file);
     return { file, metadata: readLocalFooter(file).metadata, columns: new Set(columns) };
   }
   if (inShard.length !== 1) return undefined;
-  const source = inShard[0]!;
-  const range = keyRange(source.metadata)!;
-  if (range.min < lo || range.max >= hi) return undefined;
+  const { x: source, range } = inShard[0]!;
+  if (range!.min < lo || range!.max >= hi) return undefined;
   base.keyValues ??= await readKeyColumn(await asyncBufferFromFile(base.file), base.metadata);
   const keys = await readKeyColumn(await asyncBufferFromFile(source.file), source.metadata);
   const before = firstAtLeast(base.keyValues, keys[0]!);

@@ -51,11 +51,15 @@ export function chunkRange(chunk: ColumnChunk): { start: number; length: number 
 /** Reads one column chunk's bytes from an open file. */
 export function readChunk(fd: number, chunk: ColumnChunk, into?: Buffer): Buffer {
   const { start, length } = chunkRange(chunk);
+  return readSpan(fd, start, length, into);
+}
+
+/** Bytes [start, start + length) of an open file, into `into` when it is large enough. */
+function readSpan(fd: number, start: number, length: number, into?: Buffer): Buffer {
   const buffer = into && into.length >= length ? into.subarray(0, length) : Buffer.alloc(length);
-  let done = 0;
-  while (done < length) {
+  for (let done = 0; done < length; ) {
     const n = readSync(fd, buffer, done, length - done, start + done);
-    if (n === 0) throw new Error('unexpected end of file reading a column chunk');
+    if (n === 0) throw new Error('unexpected end of file reading column chunks');
     done += n;
   }
   return buffer;
@@ -93,14 +97,8 @@ class ChunkFileWriter {
       if (i > 0 && r.start !== ranges[i - 1]!.start + ranges[i - 1]!.length) throw new Error('column chunks copied together must lie back to back');
     });
     if (this.scratch.length < length) this.scratch = Buffer.alloc(length);
-    const span = this.scratch.subarray(0, length);
-    for (let done = 0; done < length; ) {
-      const n = readSync(from, span, done, length - done, start + done);
-      if (n === 0) throw new Error('unexpected end of file reading column chunks');
-      done += n;
-    }
     const at = this.offset;
-    this.write(span);
+    this.write(readSpan(from, start, length, this.scratch));
     return chunks.map((chunk, i) => this.relocated(chunk, BigInt(at + ranges[i]!.start - start), BigInt(ranges[i]!.start), names?.[i]));
   }
 
@@ -281,23 +279,20 @@ export function stitchParquet(sources: StitchSource[], partFile: (part: number) 
         do {
           const start = out.offset;
           let uncompressed = 0n;
+          const chunks = plan.map((p) => sources[p.source]!.metadata.row_groups[g]!.columns[p.index]!);
+          const ranges = chunks.map(chunkRange);
+          for (const chunk of chunks) uncompressed += BigInt(chunk.meta_data!.total_uncompressed_size);
           // Runs of output columns whose chunks lie back to back in one source: one copy each.
           const columns: ColumnChunk[] = [];
           for (let k = 0; k < plan.length; ) {
-            const p = plan[k]!;
-            const chunkOf = (q: (typeof plan)[number]) => sources[q.source]!.metadata.row_groups[g]!.columns[q.index]!;
-            const run = [chunkOf(p)];
-            let end = chunkRange(run[0]!).start + chunkRange(run[0]!).length;
             let e = k + 1;
-            const first = chunkRange(run[0]!).start;
-            while (e < plan.length && plan[e]!.source === p.source && chunkRange(chunkOf(plan[e]!)).start === end && end + chunkRange(chunkOf(plan[e]!)).length - first <= COPY_SPAN_BYTES) {
-              const next = chunkOf(plan[e]!);
-              run.push(next);
-              end += chunkRange(next).length;
-              e++;
-            }
-            for (const chunk of run) uncompressed += BigInt(chunk.meta_data!.total_uncompressed_size);
-            columns.push(...out.copyChunks(fds[p.source]!, run, plan.slice(k, e).map((q) => q.element.name)));
+            while (
+              e < plan.length &&
+              plan[e]!.source === plan[k]!.source &&
+              ranges[e]!.start === ranges[e - 1]!.start + ranges[e - 1]!.length &&
+              ranges[e]!.start + ranges[e]!.length - ranges[k]!.start <= COPY_SPAN_BYTES
+            ) e++;
+            columns.push(...out.copyChunks(fds[plan[k]!.source]!, chunks.slice(k, e), plan.slice(k, e).map((q) => q.element.name)));
             k = e;
           }
           rowGroups.push({
