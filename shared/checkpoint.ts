@@ -110,6 +110,53 @@ export function summariseFooters(footers: { metadata: FileMetaData; bytes: numbe
   return summary;
 }
 
+/** What a landed checkpoint's record keeps of its summary (null counts by output column). */
+export interface RecordedSummary {
+  files: readonly string[];
+  rows: number;
+  bytes: number;
+  nullCounts: Record<string, number>;
+  minKey: string | null;
+  maxKey: string | null;
+}
+
+/**
+ * The summary of a refresh's checkpoint from an earlier checkpoint's record instead of its files'
+ * footers: the earlier files the new one keeps (a prefix of the record's), then `added` (this
+ * extract's files). `dropped` summarises the record's files left out after that prefix (carried
+ * into the first added file). Every figure is the sum or bound summariseFooters would give over
+ * all the files: the record was itself summarised and checked from those footers when it landed,
+ * in key order, and its files are never rewritten. Undefined where the record cannot vouch for a
+ * figure (a column it has no count for, nothing added after a drop): the caller reads every footer.
+ * `output` maps a source column to the record's output name.
+ */
+export function extendSummary(earlier: RecordedSummary, dropped: FooterSummary | undefined, added: FooterSummary, output: (source: string) => string | undefined): FooterSummary | undefined {
+  if (dropped && (added.minKey === null || [...dropped.columns].join() !== [...added.columns].join())) return undefined;
+  const nullCounts = new Map<string, number>();
+  for (const [column, nulls] of added.nullCounts) {
+    if (column === KEY_COLUMN) {
+      nullCounts.set(column, nulls); // the record counts features' columns only; its keys were checked non-null
+      continue;
+    }
+    const before = earlier.nullCounts[output(column) ?? ''];
+    if (before === undefined) return undefined;
+    nullCounts.set(column, before - (dropped?.nullCounts.get(column) ?? 0) + nulls);
+  }
+  // The kept files end before the dropped ones begin, and the carried rows are the first added file's.
+  const keptEnd = dropped ? dropped.minKey : earlier.maxKey;
+  const ordered = added.keyOrdered && (added.minKey === null || keptEnd === null || (dropped ? added.minKey >= keptEnd : added.minKey > keptEnd));
+  const minKey = earlier.minKey ?? added.minKey;
+  return {
+    rows: earlier.rows - (dropped?.rows ?? 0) + added.rows,
+    bytes: earlier.bytes - (dropped?.bytes ?? 0) + added.bytes,
+    columns: added.columns,
+    nullCounts,
+    minKey: minKey !== null && added.minKey !== null && added.minKey < minKey ? added.minKey : minKey,
+    maxKey: added.maxKey ?? (dropped ? null : earlier.maxKey),
+    keyOrdered: ordered,
+  };
+}
+
 /**
  * Checks a checkpoint against its manifest entry, the run's window and its marker. Throws a
  * CheckpointError naming what is wrong; returns the footer summary when all is well.

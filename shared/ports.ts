@@ -355,6 +355,8 @@ export interface RunStore {
   recordCheckpoint(record: CheckpointRecord): Promise<boolean>;
   countCheckpoints(runId: string): Promise<number>;
   listCheckpoints(runId: string): Promise<CheckpointRecord[]>;
+  /** One feature's checkpoint record of a run, if recorded (a refresh's landing extends it). */
+  getCheckpoint(runId: string, feature: string): Promise<CheckpointRecord | undefined>;
   deleteCheckpoint(runId: string, feature: string): Promise<void>;
   close(): Promise<void>;
 }

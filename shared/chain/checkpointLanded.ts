@@ -2,8 +2,9 @@
 // marker, or a single file uploaded by hand), check the checkpoint from its footers, record it
 // once per feature, count distinct landed features, and let exactly one landing start the merge.
 
-import { CheckpointError, checkCheckpoint, readFooter, summariseFooters, type CheckpointMarker } from '../checkpoint.js';
+import { CheckpointError, checkCheckpoint, extendSummary, readFooter, summariseFooters, type CheckpointMarker, type FooterSummary } from '../checkpoint.js';
 import { errorMessage } from '../log.js';
+import type { ManifestFeature } from '../manifest.js';
 import { HAND_UPLOAD_NAME, pairOfRunId, paths, parseStagingObject } from '../naming.js';
 import type { CheckpointRecord, FinalizedObject } from '../ports.js';
 import type { ChainDeps } from './deps.js';
@@ -44,15 +45,7 @@ export async function checkpointLanded(deps: ChainDeps, object: FinalizedObject)
   let marker: CheckpointMarker;
   try {
     marker = isHandUpload ? await handUploadMarker(deps, runId, feature, run.window) : await readLandedMarker(deps, object.name, feature);
-    const footers = await Promise.all(marker.files.map(async (f) => {
-      try {
-        return await readFooter(deps.staging, f);
-      } catch (error) {
-        if ((await deps.staging.size(f)) === undefined) throw new CheckpointError(feature, `file ${f} is missing`);
-        throw new CheckpointError(feature, `file ${f} is not readable parquet (${errorMessage(error)})`);
-      }
-    }));
-    const summary = checkCheckpoint(entry, run.window, marker, summarise(feature, footers));
+    const summary = checkCheckpoint(entry, run.window, marker, (await extendedSummary(deps, entry, marker)) ?? (await summariseFiles(deps, feature, marker.files)));
     const nullCounts: Record<string, number> = {};
     for (const c of entry.columns) nullCounts[c.output] = summary.nullCounts.get(c.source) ?? 0;
     record = {
@@ -102,6 +95,40 @@ export async function claimMerge(deps: ChainDeps, runId: string, options: { forc
     await deps.bus.publish(deps.config.topics.mergeRequests, { runId, pair: run.pair }, attributes({ pair: run.pair, runId }));
   }
   return changed;
+}
+
+/** Every file's footer, summarised; a file missing or not parquet makes the checkpoint invalid. */
+async function summariseFiles(deps: ChainDeps, feature: string, files: readonly string[]): Promise<FooterSummary> {
+  const footers = await Promise.all(files.map(async (f) => {
+    try {
+      return await readFooter(deps.staging, f);
+    } catch (error) {
+      if ((await deps.staging.size(f)) === undefined) throw new CheckpointError(feature, `file ${f} is missing`);
+      throw new CheckpointError(feature, `file ${f} is not readable parquet (${errorMessage(error)})`);
+    }
+  }));
+  return summarise(feature, footers);
+}
+
+/**
+ * A refresh's checkpoint is the earlier run's files (less those carried into the first new file),
+ * then the new ones: its summary is the earlier record's, less the carried files', plus the new
+ * files' (extendSummary). At day shards that reads 2 or 3 footers a feature instead of every
+ * day's, which was most of a refresh's landing work. Undefined when that does not apply (not a
+ * refresh, the marker does not begin with the earlier files, no such record): read every footer.
+ */
+async function extendedSummary(deps: ChainDeps, entry: ManifestFeature, marker: CheckpointMarker): Promise<FooterSummary | undefined> {
+  const earlier = entry.incremental;
+  if (!earlier) return undefined;
+  let kept = 0;
+  while (kept < earlier.files.length && marker.files[kept] === earlier.files[kept]) kept++;
+  if (kept === 0) return undefined;
+  const record = await deps.store.getCheckpoint(earlier.from, entry.feature);
+  if (!record || record.files.join() !== earlier.files.join() || record.rows !== earlier.rows) return undefined;
+  const dropped = earlier.files.slice(kept);
+  const added = await summariseFiles(deps, entry.feature, marker.files.slice(kept));
+  const outputs = new Map(entry.columns.map((c) => [c.source, c.output]));
+  return extendSummary(record, dropped.length > 0 ? await summariseFiles(deps, entry.feature, dropped) : undefined, added, (c) => outputs.get(c));
 }
 
 /** The footers' summary; footers that cannot be summarised (schemas differ, no key statistics) make the checkpoint invalid, not a retry. */

@@ -147,6 +147,9 @@ export async function earlierProfile(deps: Pick<ChainDeps, 'output'>, pair: stri
  * A merge that builds only some shards reads, of each checkpoint, only the files whose keys meet
  * its window (from their footers): on BigQuery the loaded tables, and what the joins are billed
  * for, are then the new range's, not the whole window's. A file that cannot be summarised stays.
+ * The window is the run's tail (from the first rebuilt shard) and a checkpoint's files are in key
+ * order (the landing refuses others), so the footers are read from the last file back, up to the
+ * first that ends before the window: a refresh reads a few footers a feature, not every day's.
  */
 export async function filesMeeting(deps: Pick<ChainDeps, 'staging'>, checkpoints: Record<string, string[]>, window: Window): Promise<Record<string, string[]>> {
   const entries = Object.entries(checkpoints);
@@ -156,15 +159,17 @@ export async function filesMeeting(deps: Pick<ChainDeps, 'staging'>, checkpoints
     while (next < entries.length) {
       const [feature, files] = entries[next++]!;
       const kept: string[] = [];
-      for (const file of files) {
+      for (let i = files.length - 1; i >= 0; i--) {
+        const file = files[i]!;
         let meets = true;
         try {
           const s = summariseFooters([await readFooter(deps.staging, file)]);
+          if (s.maxKey !== null && s.maxKey < window.start) break;
           meets = s.minKey !== null && s.maxKey !== null && s.minKey < window.end && s.maxKey >= window.start;
         } catch {
           meets = true;
         }
-        if (meets) kept.push(file);
+        if (meets) kept.unshift(file);
       }
       // A checkpoint keeps at least one file (an empty one: the feature has no rows there).
       out[feature] = kept.length > 0 ? kept : files.slice(-1);

@@ -50,8 +50,14 @@ export function runStoreContract(name: string, make: () => Promise<RunStore>, re
       assert.equal(created, 40);
       assert.equal(await store.countCheckpoints(run.runId), 40);
       assert.deepEqual((await store.listCheckpoints(run.runId)).map((c) => c.feature).sort(), [...features].sort());
+      const { landedAt, ...f7 } = sampleCheckpoint(run.runId, 'f7');
+      const got = await store.getCheckpoint(run.runId, 'f7');
+      assert.ok(got && typeof got.landedAt === 'string' && landedAt, 'the record of f7 is read back');
+      assert.deepEqual({ ...got, landedAt: undefined }, { ...f7, landedAt: undefined });
       await store.deleteCheckpoint(run.runId, 'f0');
       assert.equal(await store.countCheckpoints(run.runId), 39);
+      assert.equal(await store.getCheckpoint(run.runId, 'f0'), undefined, 'a deleted record is gone');
+      assert.equal(await store.getCheckpoint(run.runId, 'f40'), undefined, 'a feature that never landed has none');
     });
 
     it('applies concurrent claims in a transaction: exactly one moves the run', async () => {

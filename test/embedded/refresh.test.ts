@@ -20,6 +20,8 @@ import { verifyManifest } from '../../shared/cli/verify.js';
 import { tempDir } from '../helpers/temp.js';
 import { paths } from '../../shared/naming.js';
 import { readStoredColumns } from '../../shared/profile/storedProfile.js';
+import { readFooter, summariseFooters } from '../../shared/checkpoint.js';
+import { loadManifest } from '../../shared/chain/runs.js';
 
 const FEATURES = 'bqx_ml_v3_features_v2';
 const LABELS = 'bqx_ml_v3_analytics_v2';
@@ -116,8 +118,10 @@ describe('embedded chain: --refresh', function () {
   it('after an append: extracts only the new minutes, shares the unchanged day shard by reference, reads only the new rows, equals a --no-reuse full build; gc keeps the shared files', async () => {
     const first = await firstVersionThenAppend();
     const merge = sinon.spy(e.warehouse, 'merge');
+    const earlierRecords = sinon.spy(e.store, 'getCheckpoint');
     const refreshed = await run({ refresh: true });
     merge.restore();
+    earlierRecords.restore();
     assert.equal(refreshed.labelRows, LATER_END);
     // The merge was given the shards it builds, their window, and of each checkpoint the files that meet it.
     const job = merge.firstCall.args[0];
@@ -135,10 +139,19 @@ describe('embedded chain: --refresh', function () {
     assert.deepEqual(refreshed.rowsRead, { features: SELECTED.length * newRows, labels: LATER_END - 1440 });
     // The partial day's earlier rows were carried into the grown day's new file: one file per day shard, none to align.
     assert.equal((e.warehouse as DuckDbWarehouse).lastRealigned, 0, 'the merge aligned no feature');
+    const refreshedManifest = await loadManifest(e.deps, refreshed);
     for (const record of await e.store.listCheckpoints(refreshed.runId)) {
       assert.equal(record.files.length, 3, `${record.feature}: the first day's file of the earlier run, then two new ones`);
       assert.ok(record.files[0]!.startsWith(`runs/${first.runId}/`) && record.files.slice(1).every((f) => f.startsWith(`runs/${refreshed.runId}/`)));
       assert.equal(record.readRows, newRows);
+      // Landed from the first run's record and the new files' footers only: the same figures as every footer gives.
+      assert.ok(earlierRecords.calledWith(first.runId, record.feature), `${record.feature}: the landing extended the earlier record`);
+      const whole = summariseFooters(await Promise.all(record.files.map((f) => readFooter(e.staging, f))));
+      const columns = refreshedManifest.features.find((f) => f.feature === record.feature)!.columns;
+      assert.deepEqual(
+        { rows: record.rows, bytes: record.bytes, minKey: record.minKey, maxKey: record.maxKey, nullCounts: record.nullCounts },
+        { rows: whole.rows, bytes: whole.bytes, minKey: whole.minKey, maxKey: whole.maxKey, nullCounts: Object.fromEntries(columns.map((c) => [c.output, whole.nullCounts.get(c.source)])) },
+      );
     }
     const summary = summarise(refreshed, refreshed.expected, null);
     assert.deepEqual(summary.refresh && { from: summary.refresh.from, shared: summary.refresh.sharedShards, rebuilt: summary.refresh.rebuiltShards }, { from: first.runId, shared: 1, rebuilt: 2 });

@@ -134,6 +134,7 @@ export function effectfulRunStore(store: RunStore, effects: EffectSink): RunStor
     recordCheckpoint: (record: CheckpointRecord) => effects.effect('checkpoint.record', record.feature, () => store.recordCheckpoint(record)),
     countCheckpoints: (runId) => store.countCheckpoints(runId),
     listCheckpoints: (runId) => store.listCheckpoints(runId),
+    getCheckpoint: (runId, feature) => store.getCheckpoint(runId, feature),
     deleteCheckpoint: (runId, feature) => effects.effect('checkpoint.delete', feature, () => store.deleteCheckpoint(runId, feature)),
     close: () => store.close(),
   };

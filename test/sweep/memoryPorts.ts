@@ -94,6 +94,10 @@ export class MemoryRunStore implements RunStore {
     return [...this.docs.keys()].filter((k) => k.startsWith(prefix)).sort().map((k) => this.get<CheckpointRecord>(k)!);
   }
 
+  async getCheckpoint(runId: string, feature: string): Promise<CheckpointRecord | undefined> {
+    return this.get<CheckpointRecord>(`checkpoints/${runId}/${feature}`);
+  }
+
   async deleteCheckpoint(runId: string, feature: string): Promise<void> {
     this.docs.delete(`checkpoints/${runId}/${feature}`);
   }

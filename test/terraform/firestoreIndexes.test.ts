@@ -112,6 +112,7 @@ const CALLS: Record<string, unknown[]> = {
   recordCheckpoint: [{ runId: RUN_ID, feature: 'agg_eurusd' } as CheckpointRecord],
   countCheckpoints: [RUN_ID],
   listCheckpoints: [RUN_ID],
+  getCheckpoint: [RUN_ID, 'agg_eurusd'],
   deleteCheckpoint: [RUN_ID, 'agg_eurusd'],
   close: [],
 };

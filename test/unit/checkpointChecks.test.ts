@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { parquetWriteBuffer } from 'hyparquet-writer';
-import { CheckpointError, checkCheckpoint, readFooter, summariseFooters, type CheckpointMarker } from '../../shared/checkpoint.js';
+import { CheckpointError, checkCheckpoint, extendSummary, readFooter, summariseFooters, type CheckpointMarker, type FooterSummary } from '../../shared/checkpoint.js';
 import type { ManifestFeature } from '../../shared/manifest.js';
 import { MemoryObjectStore } from '../gcp/memoryStore.js';
 
@@ -21,9 +21,11 @@ interface Part {
   key?: 'utc' | 'local' | 'string' | 'none';
   columns?: string[];
   rowGroupSize?: number;
+  /** Rows whose value of column a is null. */
+  nulls?: number[];
 }
 
-function parquet({ minutes, key = 'utc', columns = ['a', 'b'], rowGroupSize = 1000 }: Part): Uint8Array {
+function parquet({ minutes, key = 'utc', columns = ['a', 'b'], rowGroupSize = 1000, nulls = [] }: Part): Uint8Array {
   const t0 = BigInt(Date.parse(WINDOW.start)) * 1000n;
   const keyData = minutes.map((m) => (m === null ? null : t0 + BigInt(m) * 60_000_000n));
   const schema: object[] = [{ name: 'root', num_children: columns.length + (key === 'none' ? 0 : 1) }];
@@ -40,7 +42,7 @@ function parquet({ minutes, key = 'utc', columns = ['a', 'b'], rowGroupSize = 10
   }
   for (const c of columns) {
     schema.push({ name: c, type: 'DOUBLE', repetition_type: 'OPTIONAL' });
-    columnData.push({ name: c, data: minutes.map((_, i) => i * 1.5) });
+    columnData.push({ name: c, data: minutes.map((_, i) => (c === 'a' && nulls.includes(i) ? null : i * 1.5)) });
   }
   return new Uint8Array(parquetWriteBuffer({ columnData, schema, rowGroupSize } as Parameters<typeof parquetWriteBuffer>[0]));
 }
@@ -100,4 +102,51 @@ describe('checkpoint check (landing): every rejection path', () => {
       else assert.match(got, reason);
     });
   }
+});
+
+describe('a refresh\'s checkpoint summary, extended from the earlier record (landing)', () => {
+  /** Summarises the parts' footers, as the landing does when it reads every file. */
+  async function summaryOf(parts: Part[]): Promise<FooterSummary> {
+    const store = new MemoryObjectStore('staging');
+    for (const [i, part] of parts.entries()) await store.write(`p${i}.parquet`, parquet(part));
+    return summariseFooters(await Promise.all(parts.map((_, i) => readFooter(store, `p${i}.parquet`))));
+  }
+  /** What a landed record keeps of a summary (null counts by output name). */
+  const recordOf = (s: FooterSummary) => ({
+    files: [], rows: s.rows, bytes: s.bytes, minKey: s.minKey, maxKey: s.maxKey,
+    nullCounts: Object.fromEntries(FEATURE.columns.map((c) => [c.output, s.nullCounts.get(c.source)!])),
+  });
+  const output = (source: string) => FEATURE.columns.find((c) => c.source === source)?.output;
+
+  it('equals summarising every footer: new files appended, and a carried last file rewritten into the first new one', async () => {
+    const earlier: Part[] = [{ minutes: range(0, 20), nulls: [3, 4] }, { minutes: range(20, 40), nulls: [0] }, { minutes: range(40, 45), nulls: [1] }];
+    const appended: Part[] = [{ minutes: range(45, 55), nulls: [2, 9] }, { minutes: range(55, 60) }];
+    const whole = await summaryOf([...earlier, ...appended]);
+    const extended = extendSummary(recordOf(await summaryOf(earlier)), undefined, await summaryOf(appended), output);
+    assert.deepEqual(extended, whole);
+    assert.equal(extended!.nullCounts.get('a'), 6);
+
+    // The last earlier file (minutes 40-44) is carried: the first new file holds its rows and the new ones.
+    const carried: Part[] = [{ minutes: range(40, 55), nulls: [1, 7] }, { minutes: range(55, 60) }];
+    const wholeCarried = await summaryOf([earlier[0]!, earlier[1]!, ...carried]);
+    const extendedCarried = extendSummary(recordOf(await summaryOf(earlier)), await summaryOf([earlier[2]!]), await summaryOf(carried), output);
+    assert.deepEqual(extendedCarried, wholeCarried);
+    assert.equal(extendedCarried!.rows, 60);
+  });
+
+  it('keeps what the check refuses: new rows not after the earlier ones are out of key order', async () => {
+    const earlier = await summaryOf([{ minutes: range(0, 30) }]);
+    const overlapping = extendSummary(recordOf(earlier), undefined, await summaryOf([{ minutes: range(29, 40) }]), output)!;
+    assert.equal(overlapping.keyOrdered, false);
+    const marker: CheckpointMarker = { runId: 'r', feature: 'agg_eurusd', window: WINDOW, files: [], rows: overlapping.rows, sourceRows: 0, duplicates: 0, writtenAt: WINDOW.start };
+    assert.throws(() => checkCheckpoint(FEATURE, WINDOW, marker, overlapping), /row groups are not in key order/);
+    assert.equal(extendSummary(recordOf(earlier), undefined, await summaryOf([{ minutes: range(30, 40) }]), output)!.keyOrdered, true);
+  });
+
+  it('declines where the record cannot vouch: a column it has no count for, or a carried file and no rows after it', async () => {
+    const earlier = await summaryOf([{ minutes: range(0, 30) }, { minutes: range(30, 35) }]);
+    const withC = await summaryOf([{ minutes: range(35, 40), columns: ['a', 'b', 'c'] }]);
+    assert.equal(extendSummary(recordOf(earlier), undefined, withC, (c) => (c === 'c' ? 'agg_c' : output(c))), undefined);
+    assert.equal(extendSummary(recordOf(earlier), await summaryOf([{ minutes: range(30, 35) }]), await summaryOf([{ minutes: [] }]), output), undefined);
+  });
 });

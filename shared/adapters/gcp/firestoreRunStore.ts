@@ -143,6 +143,11 @@ export class FirestoreRunStore implements RunStore {
     return snap.docs.map((d) => d.data() as CheckpointRecord).sort((a, b) => (a.feature < b.feature ? -1 : a.feature > b.feature ? 1 : 0));
   }
 
+  async getCheckpoint(runId: string, feature: string): Promise<CheckpointRecord | undefined> {
+    const snap = await this.checkpointRef(runId, feature).get();
+    return snap.exists ? (snap.data() as CheckpointRecord) : undefined;
+  }
+
   async deleteCheckpoint(runId: string, feature: string): Promise<void> {
     await this.checkpointRef(runId, feature).delete();
   }

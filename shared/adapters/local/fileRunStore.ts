@@ -119,6 +119,10 @@ export class FileRunStore implements RunStore {
     return records.filter((r): r is CheckpointRecord => r !== undefined);
   }
 
+  async getCheckpoint(runId: string, feature: string): Promise<CheckpointRecord | undefined> {
+    return this.readJson<CheckpointRecord>(this.checkpointFile(runId, feature));
+  }
+
   async deleteCheckpoint(runId: string, feature: string): Promise<void> {
     await fs.rm(this.checkpointFile(runId, feature), { force: true });
   }
