@@ -112,7 +112,6 @@ export function summariseFooters(footers: { metadata: FileMetaData; bytes: numbe
 
 /** What a landed checkpoint's record keeps of its summary (null counts by output column). */
 export interface RecordedSummary {
-  files: readonly string[];
   rows: number;
   bytes: number;
   nullCounts: Record<string, number>;

@@ -126,9 +126,12 @@ async function extendedSummary(deps: ChainDeps, entry: ManifestFeature, marker: 
   const record = await deps.store.getCheckpoint(earlier.from, entry.feature);
   if (!record || record.files.join() !== earlier.files.join() || record.rows !== earlier.rows) return undefined;
   const dropped = earlier.files.slice(kept);
-  const added = await summariseFiles(deps, entry.feature, marker.files.slice(kept));
+  const [added, carried] = await Promise.all([
+    summariseFiles(deps, entry.feature, marker.files.slice(kept)),
+    dropped.length > 0 ? summariseFiles(deps, entry.feature, dropped) : undefined,
+  ]);
   const outputs = new Map(entry.columns.map((c) => [c.source, c.output]));
-  return extendSummary(record, dropped.length > 0 ? await summariseFiles(deps, entry.feature, dropped) : undefined, added, (c) => outputs.get(c));
+  return extendSummary(record, carried, added, (c) => outputs.get(c));
 }
 
 /** The footers' summary; footers that cannot be summarised (schemas differ, no key statistics) make the checkpoint invalid, not a retry. */

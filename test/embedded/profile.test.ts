@@ -39,6 +39,7 @@ async function nullsInFirstRows(manifestFile: string, column: string, rows: numb
     return Number((await c.runAndReadAll(sql, [listValue(group.files)])).getRows()[0]![0]);
   } finally {
     c.closeSync();
+    db.closeSync();
   }
 }
 

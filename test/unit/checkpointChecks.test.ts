@@ -113,7 +113,7 @@ describe('a refresh\'s checkpoint summary, extended from the earlier record (lan
   }
   /** What a landed record keeps of a summary (null counts by output name). */
   const recordOf = (s: FooterSummary) => ({
-    files: [], rows: s.rows, bytes: s.bytes, minKey: s.minKey, maxKey: s.maxKey,
+    rows: s.rows, bytes: s.bytes, minKey: s.minKey, maxKey: s.maxKey,
     nullCounts: Object.fromEntries(FEATURE.columns.map((c) => [c.output, s.nullCounts.get(c.source)!])),
   });
   const output = (source: string) => FEATURE.columns.find((c) => c.source === source)?.output;
