@@ -1,5 +1,6 @@
 // Changing the demo warehouse the way the real one changes, to exercise reuse and refresh:
-//   touch   rewrites tables in place: same schema, same rows and keys, new values
+//   touch   rewrites tables in place: same schema, same rows and keys, new values (a table kept
+//           in parquet files gets new files: fileTables.ts)
 //   append  adds the next minutes to the pairs' label tables and every feature table
 // Both give the tables they change a new data version (tableVersions.ts), as every bqx write does;
 // an append's version says it changed only keys from its first new minute on.
@@ -9,7 +10,7 @@ import { recordTableChanges } from '../adapters/local/tableVersions.js';
 import { InputError, KEY_COLUMN, quoteIdent } from '../naming.js';
 import type { CatalogTable } from '../ports.js';
 import { FEATURE_MARGIN_MINUTES, featureRowsSql, labelRowsSql, tradingMinute } from './generate.js';
-import { demoTables } from './names.js';
+import { demoTables, type DemoTable } from './names.js';
 
 const q = (name: string) => quoteIdent(name, 'duckdb');
 
@@ -44,23 +45,48 @@ export async function touchTables(warehouse: DuckDbWarehouse, datasets: DemoData
     return { dataset: f ? datasets.featuresDataset : datasets.labelsDataset, table: (f ?? l)! };
   });
   const metadata = new Set(datasets.metadataColumns);
-  await warehouse.withConnection(async (c) => {
-    await c.run('BEGIN TRANSACTION');
-    try {
-      for (const { dataset, table } of found) {
-        const sets = valueColumns(table, metadata).map((col) => `${q(col.name)} = ${newValue(col.name, col.type)}`);
-        if (sets.length > 0) await c.run(`UPDATE ${q(dataset)}.${q(table.table)} SET ${sets.join(', ')}`);
-      }
-      for (const dataset of new Set(found.map((f) => f.dataset))) {
-        await recordTableChanges(c, dataset, found.filter((f) => f.dataset === dataset).map((f) => f.table.table));
-      }
-      await c.run('COMMIT');
-    } catch (error) {
-      await c.run('ROLLBACK').catch(() => {});
-      throw error;
+  const fileTables = new Map<string, Set<string>>();
+  for (const dataset of new Set(found.map((f) => f.dataset))) fileTables.set(dataset, await warehouse.fileTables(dataset));
+  const inFiles = found.filter((f) => fileTables.get(f.dataset)!.has(f.table.table));
+  const native = found.filter((f) => !inFiles.includes(f));
+  // Tables kept in files are written again whole (their files never change in place), between two
+  // version marks as appendMinutes does: a crash halfway leaves versions no run has seen.
+  const mark = async () => {
+    for (const dataset of new Set(inFiles.map((f) => f.dataset))) {
+      await warehouse.markChanged(dataset, inFiles.filter((f) => f.dataset === dataset).map((f) => f.table.table));
     }
-  });
-  await warehouse.execute('CHECKPOINT');
+  };
+  if (inFiles.length > 0) {
+    await mark();
+    for (const dataset of new Set(inFiles.map((f) => f.dataset))) {
+      const writes = inFiles.filter((f) => f.dataset === dataset).map(({ table }) => {
+        const values = new Set(valueColumns(table, metadata).map((col) => col.name));
+        const columns = table.columns.map((col) => (values.has(col.name) ? `${newValue(col.name, col.type)} AS ${q(col.name)}` : q(col.name)));
+        return { table: table.table, select: `SELECT ${columns.join(', ')} FROM ${q(dataset)}.${q(table.table)}` };
+      });
+      await warehouse.writeFileTables(dataset, writes, 'replace');
+    }
+    await mark();
+  }
+  if (native.length > 0) {
+    await warehouse.withConnection(async (c) => {
+      await c.run('BEGIN TRANSACTION');
+      try {
+        for (const { dataset, table } of native) {
+          const sets = valueColumns(table, metadata).map((col) => `${q(col.name)} = ${newValue(col.name, col.type)}`);
+          if (sets.length > 0) await c.run(`UPDATE ${q(dataset)}.${q(table.table)} SET ${sets.join(', ')}`);
+        }
+        for (const dataset of new Set(native.map((f) => f.dataset))) {
+          await recordTableChanges(c, dataset, native.filter((f) => f.dataset === dataset).map((f) => f.table.table));
+        }
+        await c.run('COMMIT');
+      } catch (error) {
+        await c.run('ROLLBACK').catch(() => {});
+        throw error;
+      }
+    });
+    await warehouse.execute('CHECKPOINT');
+  }
   return found.map((f) => ({ dataset: f.dataset, table: f.table.table }));
 }
 
@@ -136,7 +162,10 @@ export async function appendMinutes(
     };
     await mark();
     for (const table of labelTables) await warehouse.execute(`INSERT INTO ${q(datasets.labelsDataset)}.${q(table)} ${labelRowsSql(total, from, to)}`);
-    for (const t of tables) await warehouse.execute(`INSERT INTO ${q(datasets.featuresDataset)}.${q(t.table)} ${featureRowsSql(t, demo.built, featureKeys, labelTableOf)}`);
+    const inFiles = await warehouse.fileTables(datasets.featuresDataset);
+    const rowsOf = (t: DemoTable) => featureRowsSql(t, demo.built, featureKeys, labelTableOf);
+    await warehouse.writeFileTables(datasets.featuresDataset, tables.filter((t) => inFiles.has(t.table)).map((t) => ({ table: t.table, select: rowsOf(t) })), 'append');
+    for (const t of tables.filter((t) => !inFiles.has(t.table))) await warehouse.execute(`INSERT INTO ${q(datasets.featuresDataset)}.${q(t.table)} ${rowsOf(t)}`);
     await mark();
     const [last] = await warehouse.query(`SELECT max(${q(KEY_COLUMN)})::TIMESTAMP::VARCHAR AS last FROM ${q(datasets.labelsDataset)}.${q(first)}`);
     return { minutes, labelRows: minutes, lastKey: `${String(last!.last).replace(' ', 'T')}Z`, featureTables: tables.length };

@@ -1,5 +1,6 @@
 // Builds the demo warehouse in the embedded DuckDB file: the feature tables of DATA.md's shape
-// for the requested pairs, and their label tables. Keys are 1-minute UTC times with the FX
+// for the requested pairs (kept as parquet files beside it, read through views: fileTables.ts),
+// and their label tables (DuckDB's own). Keys are 1-minute UTC times with the FX
 // weekend left out; about 2 % of cells are null; a few tables hold duplicate keys, some start
 // late, and the corr_etf_idx_* family is entirely null, as in the real warehouse.
 
@@ -65,15 +66,10 @@ export async function buildDemoWarehouse(warehouse: DuckDbWarehouse, options: De
   }
   const labelTable = (pair: string) => `${q(lds)}.${q(`${options.labelTablePrefix}${pair}`)}`;
   // Two tables at a time: each statement is one small row group, so DuckDB runs it on one thread
-  // (its caller's); DuckDB's own pool makes room for the two meanwhile (callerThreads.ts).
-  let next = 0;
-  const worker = async () => {
-    while (next < tables.length) {
-      await warehouse.execute(featureTableSql(fds, tables[next++]!, rows, labelTable));
-      options.onProgress?.(++done, total);
-    }
-  };
-  await warehouse.withCallerThreads(2, () => Promise.all([worker(), worker()]));
+  // (its caller's). Feature tables are parquet files read through views (fileTables.ts): DuckDB's
+  // own storage took twice as long.
+  const writes = tables.map((t) => ({ table: t.table, select: featureRowsSql(t, rows, 'demo_scratch.keys', labelTable) }));
+  await warehouse.writeFileTables(fds, writes, 'replace', { copies: 2, onWritten: () => options.onProgress?.(++done, total) });
   await warehouse.execute('DROP SCHEMA demo_scratch CASCADE');
   // Every table bqx writes gets a new data version: what reuse by content compares.
   await warehouse.markChanged(lds, options.pairs.map((p) => `${options.labelTablePrefix}${p}`));
@@ -91,10 +87,6 @@ export function labelRowsSql(rows: number, from: number, to: number): string {
   const cols = LABEL_COLUMNS.map((c) => `CASE WHEN i >= ${rows - NULL_LABEL_TAIL} OR random() < 0.02 THEN NULL ELSE round(random() * 2 - 1, 6) END AS ${q(c)}`);
   return `SELECT interval_time, ${cols.join(', ')}
 FROM demo_scratch.keys WHERE i >= ${from} AND i < ${to} ORDER BY interval_time`;
-}
-
-function featureTableSql(dataset: string, t: DemoTable, rows: number, labelTable: (pair: string) => string): string {
-  return `CREATE OR REPLACE TABLE ${q(dataset)}.${q(t.table)} AS ${featureRowsSql(t, rows, 'demo_scratch.keys', labelTable)}`;
 }
 
 /** A feature table's rows for the keys of `keys` (a table or subquery with interval_time and i). */

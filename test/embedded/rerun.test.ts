@@ -23,7 +23,8 @@ function bqx(home: string, args: string[]) {
 }
 
 async function sql(home: string, statements: string[]): Promise<void> {
-  const db = await DuckDBInstance.create(path.join(home, 'warehouse.duckdb'));
+  // Views of the demo's file tables name their files relative to the home, as bqx opens it.
+  const db = await DuckDBInstance.create(path.join(home, 'warehouse.duckdb'), { file_search_path: home });
   const c = await db.connect();
   try {
     for (const s of statements) await c.run(s);
@@ -48,8 +49,9 @@ describe('bqx rerun end to end, and exit code 1', function () {
     const home = await freshHome(ROWS);
     const table = `bqx_ml_v3_features_v2.${BROKEN}`;
     // The same columns, but reading any row fails: the catalog is unchanged, every extract of it errors.
+    // (The demo's feature tables are views over their parquet files: shared/adapters/local/fileTables.ts.)
     await sql(home, [
-      `ALTER TABLE ${table} RENAME TO ${BROKEN}_kept`,
+      `ALTER VIEW ${table} RENAME TO ${BROKEN}_kept`,
       `CREATE VIEW ${table} AS SELECT * REPLACE (CAST('not a number ' || interval_time AS DOUBLE) AS ${await firstValueColumn(home)}) FROM ${table}_kept`,
     ]);
     const failed = bqx(home, ['run', 'eurusd', '--json']);
@@ -59,7 +61,7 @@ describe('bqx rerun end to end, and exit code 1', function () {
     assert.equal(s.landed, s.expected - 1);
     assert.match(failed.stderr, new RegExp(`stalled: 1 feature\\(s\\) never landed after 2 attempts: ${BROKEN}`));
 
-    await sql(home, [`DROP VIEW ${table}`, `ALTER TABLE ${table}_kept RENAME TO ${BROKEN}`]);
+    await sql(home, [`DROP VIEW ${table}`, `ALTER VIEW ${table}_kept RENAME TO ${BROKEN}`]);
     const missing = bqx(home, ['rerun', s.runId, '--missing', '--json']);
     assert.equal(missing.code, 0, missing.stderr);
     assert.match(missing.stderr, /reopened \(missing, 1 feature\(s\)\)/);

@@ -3,7 +3,7 @@
 // starts from the same data; a config for a temp BQX_HOME; a runtime opened on it with fast retries.
 
 import assert from 'node:assert/strict';
-import {copyFileSync, existsSync, writeFileSync} from 'node:fs';
+import {copyFileSync, cpSync, existsSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import { InProcessBus } from '../../shared/adapters/local/bus.js';
 import { startRun } from '../../shared/chain/startRun.js';
@@ -57,6 +57,8 @@ export async function freshHome(rows: number, pairs: string[] = ['eurusd']): Pro
   copyFileSync(path.join(source, 'warehouse.duckdb'), path.join(home, 'warehouse.duckdb'));
   if (existsSync(path.join(source, 'warehouse.duckdb.wal'))) copyFileSync(path.join(source, 'warehouse.duckdb.wal'), path.join(home, 'warehouse.duckdb.wal'));
   copyFileSync(path.join(source, 'demo.json'), path.join(home, 'demo.json'));
+  // The demo's feature tables are parquet files beside the warehouse (fileTables.ts).
+  if (existsSync(path.join(source, 'warehouse.tables'))) cpSync(path.join(source, 'warehouse.tables'), path.join(home, 'warehouse.tables'), { recursive: true });
   return home;
 }
 

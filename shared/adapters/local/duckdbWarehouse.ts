@@ -23,6 +23,7 @@ import { chunkRange, concatParquet, padParquet, paddable, readChunk, readLocalFo
 import { readKeyColumn } from '../../parquetKeys.js';
 import { asyncBufferFromFile } from 'hyparquet';
 import { readTableVersions, recordTableChanges, type ChangedRange } from './tableVersions.js';
+import { fileTableNames, fileTablesFolder, writeFileTables, type FileTableMode, type FileTableWrite, type FileTablesPlace } from './fileTables.js';
 
 export interface DuckDbOptions {
   /** Memory the merge may use; DuckDB's memory_limit, and the slice size follows from it. */
@@ -65,6 +66,8 @@ export class DuckDbWarehouse implements Warehouse {
     private readonly staging: FolderObjectStore,
     private readonly output: FolderObjectStore,
     private readonly options: DuckDbOptions,
+    /** The warehouse file's folder and its file tables' folder in it (none in memory). */
+    private readonly tablesPlace: FileTablesPlace | undefined,
   ) {
     this.extractGate = new MemoryGate(Math.floor(duckDbMemoryMb(options.memoryMb) / 2));
   }
@@ -77,6 +80,9 @@ export class DuckDbWarehouse implements Warehouse {
       autoload_known_extensions: 'false',
     };
     if (options.threads) settings.threads = String(options.threads);
+    // File tables' views name their files relative to the warehouse's folder (fileTables.ts).
+    const root = file === ':memory:' ? undefined : path.dirname(path.resolve(file));
+    if (root) settings.file_search_path = root;
     const instance = await DuckDBInstance.create(file, settings);
     // Parquet footers parsed once per file, not once per statement: the profile, the compare and
     // the merge's alignment read the same wide files in many statements of a few hundred columns,
@@ -89,7 +95,7 @@ export class DuckDbWarehouse implements Warehouse {
     } finally {
       setup.closeSync();
     }
-    return new DuckDbWarehouse(instance, staging, output, options);
+    return new DuckDbWarehouse(instance, staging, output, options, root ? { root, folder: fileTablesFolder(file) } : undefined);
   }
 
   /** Runs `body` on a connection of its own (DuckDB connections are cheap; one per task). */
@@ -389,6 +395,24 @@ export class DuckDbWarehouse implements Warehouse {
     } finally {
       await Promise.all(temps.map((t) => fs.rm(t.file, { force: true })));
     }
+  }
+
+  /**
+   * Writes each `select`'s rows as a table kept in parquet files beside the warehouse
+   * (fileTables.ts): the whole table ('replace') or rows added to it ('append'), `copies` files
+   * written at once (DuckDB's own pool makes room for them: callerThreads.ts), every view changed
+   * in one transaction after.
+   */
+  async writeFileTables(dataset: string, writes: readonly FileTableWrite[], mode: FileTableMode, options: { copies?: number; onWritten?: (table: string) => void } = {}): Promise<void> {
+    const place = this.tablesPlace;
+    if (!place) throw new Error('file tables need a warehouse kept in a file, not in memory');
+    const copies = options.copies ?? 2;
+    await this.withCallerThreads(copies, () => writeFileTables((body) => this.withConnection(body), place, dataset, writes, mode, { ...options, copies }));
+  }
+
+  /** The tables of `dataset` kept in parquet files (the rest are DuckDB's own). */
+  async fileTables(dataset: string): Promise<Set<string>> {
+    return this.withConnection((c) => fileTableNames(c, dataset));
   }
 
   /** Runs statements on the warehouse (the demo generator builds its tables through this). */

@@ -25,6 +25,13 @@ const createSql = [
 ];
 
 /** The key range a write changed: [start, end), an open end when end is null. */
+/**
+ * What says a table's rows moved without bqx: a native table's row count as DuckDB keeps it, a
+ * view's definition (a file table's view names its files, and every write names new files).
+ */
+const TABLE_SIZES = `(SELECT schema_name, table_name, estimated_size AS size FROM duckdb_tables()
+  UNION ALL SELECT schema_name, view_name, (hash(sql) >> 1)::BIGINT FROM duckdb_views() WHERE NOT internal)`;
+
 export interface ChangedRange {
   start: string;
   end: string | null;
@@ -48,8 +55,8 @@ export async function recordTableChanges(c: DuckDBConnection, dataset: string, t
     );
     await c.run(
       `INSERT INTO ${META}.table_changes
-       SELECT $1, t.table_name, $3, $4::TIMESTAMPTZ, $5::TIMESTAMPTZ, d.estimated_size, now()
-       FROM (SELECT unnest($2::VARCHAR[]) AS table_name) t LEFT JOIN duckdb_tables() d ON d.schema_name = $1 AND d.table_name = t.table_name`,
+       SELECT $1, t.table_name, $3, $4::TIMESTAMPTZ, $5::TIMESTAMPTZ, d.size, now()
+       FROM (SELECT unnest($2::VARCHAR[]) AS table_name) t LEFT JOIN ${TABLE_SIZES} d ON d.schema_name = $1 AND d.table_name = t.table_name`,
       [dataset, listValue([...tables]), version, range?.start ?? null, range?.end ?? null],
     );
   }
@@ -67,8 +74,8 @@ export async function readTableVersions(c: DuckDBConnection, dataset: string, ta
   if (Number(present) === 0 || tables.length === 0) return out;
   const rows = (
     await c.runAndReadAll(
-      `SELECT v.table_name, v.version, t.estimated_size FROM ${META}.table_versions v
-       JOIN duckdb_tables() t ON t.schema_name = v.dataset AND t.table_name = v.table_name
+      `SELECT v.table_name, v.version, t.size FROM ${META}.table_versions v
+       JOIN ${TABLE_SIZES} t ON t.schema_name = v.dataset AND t.table_name = v.table_name
        WHERE v.dataset = $1 AND list_contains($2::VARCHAR[], v.table_name)`,
       [dataset, listValue([...tables])],
     )
@@ -96,8 +103,8 @@ async function rangeVersions(c: DuckDBConnection, dataset: string, tables: reado
               max(l.version) FILTER (WHERE l.range_start IS NULL OR (l.range_start < $4::TIMESTAMPTZ AND (l.range_end IS NULL OR l.range_end > $3::TIMESTAMPTZ))) AS in_range,
               any_value(l.version) FILTER (WHERE l.newest = 1) AS last_version,
               any_value(l.size_after) FILTER (WHERE l.newest = 1) AS last_size,
-              any_value(t.estimated_size) AS size
-       FROM log l JOIN duckdb_tables() t ON t.schema_name = $1 AND t.table_name = l.table_name
+              any_value(t.size) AS size
+       FROM log l JOIN ${TABLE_SIZES} t ON t.schema_name = $1 AND t.table_name = l.table_name
        GROUP BY l.table_name`,
       [dataset, listValue([...tables]), range.start, range.end],
     )
