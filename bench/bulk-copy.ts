@@ -26,6 +26,8 @@ try {
   began = process.hrtime.bigint();
   const instance = await DuckDBInstance.create(path.join(set.home, 'warehouse.duckdb'), {
     access_mode: 'READ_ONLY',
+    // The demo's feature tables are views naming their parquet files relative to the home (fileTables.ts).
+    file_search_path: set.home,
     memory_limit: `${config.embedded.mergeMemoryMb}MB`,
     autoinstall_known_extensions: 'false',
     autoload_known_extensions: 'false',

@@ -13,7 +13,7 @@
 // rebuilds whole. `npm run bench -- --only freshness [--rows 20000]` runs it (bench/run.ts); its
 // BQX_HOME is bench/data/freshness-<rows>/home, made afresh each time.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance, listValue } from '@duckdb/node-api';
@@ -106,6 +106,9 @@ export async function benchFreshness(rows: number, log: (line: string) => void):
   };
   const run = async (name: string, extra: string[] = []): Promise<Step> => {
     log(`freshness: ${name}: bqx run eurusd ${extra.join(' ')} ...`);
+    // As the main bench does between contenders: no step pays for the write-back of the one before
+    // (a full build leaves gigabytes of dirty pages behind it).
+    execFileSync('sync');
     const r = await call(['run', 'eurusd', '--json', '--quiet', ...extra]);
     const summary = JSON.parse(r.stdout.trim().split('\n').pop()!) as RunSummary;
     if (summary.status !== 'succeeded') throw new Error(`${name}: run ${summary.runId} ${summary.status}: ${summary.error}`);

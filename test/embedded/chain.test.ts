@@ -100,7 +100,7 @@ describe('embedded chain, full width', function () {
 
   it('output values equal the source values through the manifest\'s mapping (spot checks)', async () => {
     const { manifest: m, home } = baseline;
-    const db = await DuckDBInstance.create(path.join(home, 'warehouse.duckdb'), { access_mode: 'READ_ONLY' });
+    const db = await DuckDBInstance.create(path.join(home, 'warehouse.duckdb'), { access_mode: 'READ_ONLY', file_search_path: home });
     const c = await db.connect();
     try {
       // Pick columns spread over both groups, including labels; skip tables with duplicate keys.
