@@ -29,9 +29,13 @@ export function labelStatsSql(dataset: string, table: string, windowed: boolean)
   return `SELECT count(*) AS n, min(${K}) AS lo, max(${K}) AS hi FROM ${q(dataset)}.${q(table)}${where}`;
 }
 
-/** Source rows and distinct keys of a feature in the window [$1, $2). */
-export function extractCountSql(dataset: string, table: string): string {
-  return `SELECT count(*) AS n, count(DISTINCT ${K}) AS k FROM ${q(dataset)}.${q(table)} WHERE ${K} >= $1::TIMESTAMPTZ AND ${K} < $2::TIMESTAMPTZ`;
+/**
+ * Source rows and distinct keys of a feature in the window [$1, $2), then its rows in each of
+ * `shards` time shards, shard i being [$(3 + 2i), $(4 + 2i)).
+ */
+export function extractCountSql(dataset: string, table: string, shards = 0): string {
+  const perShard = Array.from({ length: shards }, (_, i) => `, count(*) FILTER (WHERE ${K} >= $${3 + 2 * i}::TIMESTAMPTZ AND ${K} < $${4 + 2 * i}::TIMESTAMPTZ)`);
+  return `SELECT count(*) AS n, count(DISTINCT ${K}) AS k${perShard.join('')} FROM ${q(dataset)}.${q(table)} WHERE ${K} >= $1::TIMESTAMPTZ AND ${K} < $2::TIMESTAMPTZ`;
 }
 
 /**

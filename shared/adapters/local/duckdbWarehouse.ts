@@ -147,9 +147,12 @@ export class DuckDbWarehouse implements Warehouse {
   async extract(job: ExtractJob): Promise<ExtractResult> {
     const shards = job.shards.length > 0 ? job.shards : [{ start: job.window.start, end: job.window.end }];
     return this.withCallerThreads(this.options.extractConcurrency ?? 1, () => this.withConnection(async (c) => {
-      const [counts] = (await c.runAndReadAll(sql.extractCountSql(job.dataset, job.feature), [job.window.start, job.window.end])).getRows();
+      const bounds = shards.flatMap((s) => [s.start, s.end]);
+      const [counts] = (await c.runAndReadAll(sql.extractCountSql(job.dataset, job.feature, shards.length), [job.window.start, job.window.end, ...bounds])).getRows();
       const sourceRows = Number(counts![0]);
       const distinct = Number(counts![1]);
+      // Rows per shard: a shard with none (a weekend day) is not copied at all.
+      const shardRows = shards.map((_, i) => Number(counts![2 + i]));
       // Deduplication sorts each key's rows by every column: only paid where a key repeats.
       const select = sourceRows > distinct ? sql.extractSelectSql(job.dataset, job.feature, job.columns) : sql.extractPlainSql(job.dataset, job.feature, job.columns);
       const files: string[] = [];
@@ -160,6 +163,9 @@ export class DuckDbWarehouse implements Warehouse {
       // Under the memory gate: the estimate is the whole window's, so it holds for every shard.
       await this.extractGate.run(extractEstimateMb(sourceRows + carried, job.columns.length), async () => {
         for (const [i, shard] of shards.entries()) {
+          // The same rule as for a copy that wrote no row, below: only the one file a feature must keep is written empty.
+          const keepsFile = (i === 0 && carry.length > 0) || (files.length === 0 && i === shards.length - 1);
+          if (shardRows[i] === 0 && !keepsFile) continue;
           const temp = await this.staging.tempPath('.parquet');
           const copy = i === 0 && carry.length > 0
             ? c.run(sql.copyToParquetSql(sql.carrySelectSql(select, job.columns), temp), [shard.start, shard.end, listValue(carry)])
