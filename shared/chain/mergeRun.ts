@@ -60,7 +60,7 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
   const rowsRead = { features: checkpoints.reduce((n, c) => n + (c.reusedFrom ? 0 : (c.readRows ?? 0)), 0), labels: built.rows };
   const mergeMs = Date.now() - began;
 
-  const problems = await failOnError(deps, runId, 'verify', () => verifyOutput(deps, manifest, run, result.groups, result.shards));
+  const problems = await failOnError(deps, runId, 'verify', () => verifyOutput(deps, manifest, run, result.groups, result.shards, shared));
   if (problems.length > 0) {
     await failRun(deps, runId, `output verification failed: ${problems.join('; ')}`);
     return 'failed';
@@ -97,18 +97,38 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
   return changed ? (failedGates ? 'failed' : 'succeeded') : 'ignored';
 }
 
-/** Checks what the merge wrote, from the adapter's counts and the output files' own footers. */
-async function verifyOutput(deps: ChainDeps, manifest: RunManifest, run: RunRecord, groups: MergedGroup[], shards: MergedShard[]): Promise<string[]> {
+/**
+ * Checks what the merge wrote, from the adapter's counts and the output files' own footers. Files
+ * of shards shared with an earlier dataset were read back when that dataset was written: here
+ * they must still be there, at the bytes it recorded, with this group's columns (a refresh's
+ * footers of the shared shards were a tenth of its wall time at 20,000 rows).
+ */
+async function verifyOutput(deps: ChainDeps, manifest: RunManifest, run: RunRecord, groups: MergedGroup[], shards: MergedShard[], shared: readonly MergedShard[]): Promise<string[]> {
   const problems: string[] = verifyShards(run, groups, shards);
   const expectedColumns = outputColumns(manifest);
   const written: string[] = [manifest.key];
+  const sharedFiles = new Set(shared.flatMap((s) => s.groups.flatMap((g) => g.files)));
   for (const g of groups) {
     if (g.rows !== run.labelRows) problems.push(`group ${g.index} has ${g.rows} rows, the window has ${run.labelRows} label rows`);
     if (g.distinctKeys !== g.rows) problems.push(`group ${g.index} has ${g.rows - g.distinctKeys} duplicate keys`);
     if (!g.keysInOrder) problems.push(`group ${g.index} keys are not in the same ascending order as group 0`);
     if (g.columns.length > deps.config.maxGroupColumns) problems.push(`group ${g.index} has ${g.columns.length} columns, over ${deps.config.maxGroupColumns}`);
     let footerRows = 0;
+    for (const s of shared) {
+      const sg = s.groups.find((x) => x.index === g.index);
+      if (!sg) continue; // verifyShards reports the missing group
+      footerRows += sg.rows;
+      if (sg.columns.join(',') !== g.columns.join(',')) problems.push(`shared shard ${s.id} group ${g.index} does not have the group's columns`);
+      let bytes = 0;
+      for (const file of sg.files) {
+        const size = await deps.output.size(file);
+        if (size === undefined) problems.push(`shared file ${file} no longer exists`);
+        bytes += size ?? 0;
+      }
+      if (bytes !== sg.bytes) problems.push(`shared shard ${s.id} group ${g.index} files hold ${bytes} bytes, its dataset recorded ${sg.bytes}`);
+    }
     for (const file of g.files) {
+      if (sharedFiles.has(file)) continue;
       const { metadata } = await readFooter(deps.output, file);
       footerRows += Number(metadata.num_rows);
       const names = metadata.schema.slice(1).map((e) => e.name);

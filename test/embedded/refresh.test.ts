@@ -5,6 +5,7 @@
 // same window.
 
 import assert from 'node:assert/strict';
+import { appendFileSync, rmSync } from 'node:fs';
 import sinon from 'sinon';
 import { startRun } from '../../shared/chain/startRun.js';
 import { decodeRunRequest, type RunRequest } from '../../shared/chain/messages.js';
@@ -12,7 +13,7 @@ import type { RunRecord } from '../../shared/ports.js';
 import type { Embedded } from '../../shared/runtime/embedded.js';
 import type { DuckDbWarehouse } from '../../shared/adapters/local/duckdbWarehouse.js';
 import { summarise } from '../../shared/cli/summary.js';
-import { openTest, succeededRun, testConfig } from '../helpers/embedded.js';
+import { openTest, settle, succeededRun, testConfig } from '../helpers/embedded.js';
 import { buildMiniWarehouse } from '../helpers/miniWarehouse.js';
 import { readOutput } from '../helpers/readOutput.js';
 import { collectGarbage } from '../../shared/retention.js';
@@ -284,6 +285,24 @@ describe('embedded chain: --refresh', function () {
     const third = await run();
     assert.equal(third.reuse?.extracted, 0, `reasons: ${JSON.stringify(third.reuse?.reasons)}`);
     assert.ok(full.runId);
+  });
+
+  it('a shared shard whose file was removed or rewritten since its dataset was written fails the refresh\'s verification, naming the file', async () => {
+    const first = await firstVersionThenAppend();
+    const m = JSON.parse(Buffer.from(await e.output.read(first.output!.manifest)).toString('utf8'));
+    const day = m.shards.find((x: { id: string }) => x.id === '20210301');
+    const file = day.groups[0].objects[0] as string;
+    const refresh = async () => {
+      const { run: started } = await startRun(e.deps, { pair: 'eurusd', refresh: true });
+      const done = await settle(e, started.runId);
+      assert.equal(done.state, 'failed');
+      assert.equal(done.sharing?.from, first.runId);
+      return done.error ?? '';
+    };
+    appendFileSync(e.output.localPath(file), 'x');
+    assert.match(await refresh(), /shared shard 20210301 group 0 files hold \d+ bytes, its dataset recorded \d+/);
+    rmSync(e.output.localPath(file));
+    assert.match(await refresh(), new RegExp(`shared file ${file} no longer exists`));
   });
 
   it('gc removes shared shard files once no kept dataset lists them (they outlive their own run only while shared)', async () => {
