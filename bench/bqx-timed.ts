@@ -60,6 +60,7 @@ process.stdout.write = write;
 const summary = JSON.parse(captured.trim().split('\n').pop() ?? '{}') as {
   runId: string;
   status: string;
+  error?: string;
   timings: Record<string, number>;
   output: { rows: number; columns: number };
 };
@@ -75,6 +76,7 @@ const result: Omit<E2eResult, 'process_wall_s'> & { code: number } = {
   timings: summary.timings,
   peak_rss_mb: peakRssMb(),
   status: summary.status,
+  ...(summary.error ? { error: summary.error } : {}),
   runId: summary.runId,
   rows: summary.output?.rows ?? 0,
   columns: summary.output?.columns ?? 0,

@@ -2,7 +2,7 @@
 // parquet footer check, the set description, and spawning a child under a memory and time cap.
 
 import { spawn } from 'node:child_process';
-import { closeSync, fstatSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { promises as fsp, closeSync, fstatSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parquetMetadataAsync, type FileMetaData } from 'hyparquet';
 import { BENCH_ROOT } from './setid.js';
@@ -46,6 +46,8 @@ export interface E2eResult {
   timings: Record<string, number>;
   peak_rss_mb: number;
   status: string;
+  /** The run's error when it did not succeed. */
+  error?: string;
   runId: string;
   rows: number;
   columns: number;
@@ -211,6 +213,19 @@ export function runChild(script: string, args: string[], options: SpawnOptions):
       });
     });
   });
+}
+
+/**
+ * Mirrors a folder with hard links: a fresh BQX_HOME gets the demo's feature table files (read,
+ * never rewritten, by a run) without copying tens of gigabytes at the larger sizes.
+ */
+export async function linkTree(from: string, to: string): Promise<void> {
+  await fsp.mkdir(to, { recursive: true });
+  for (const entry of await fsp.readdir(from, { withFileTypes: true })) {
+    const [a, b] = [path.join(from, entry.name), path.join(to, entry.name)];
+    if (entry.isDirectory()) await linkTree(a, b);
+    else await fsp.link(a, b);
+  }
 }
 
 export function median(values: number[]): number {

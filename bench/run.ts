@@ -29,7 +29,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, promises as fs, readFileSync, statfsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { flags, median, runChild, type BenchSet, type ChildResult, type E2eResult } from './common.js';
+import { flags, linkTree, median, runChild, type BenchSet, type ChildResult, type E2eResult } from './common.js';
 import { measureFirstRun, type FirstRun } from './firstRun.js';
 import { measureQuick } from './quick.js';
 import { linearity, recordScalingPoint, SCALING_SVG } from './scaling.js';
@@ -222,6 +222,9 @@ if (only.has('e2e')) {
     await fs.mkdir(home, { recursive: true });
     await fs.copyFile(warehouse, path.join(home, 'warehouse.duckdb'));
     await fs.copyFile(path.join(set.home, 'demo.json'), path.join(home, 'demo.json'));
+    // The demo's feature tables are parquet files beside the warehouse (fileTables.ts).
+    const tables = path.join(set.home, 'warehouse.tables');
+    if (existsSync(tables)) await linkTree(tables, path.join(home, 'warehouse.tables'));
     settle();
     log(`e2e ${r + 1}/${e2eRounds}: bqx run in a fresh BQX_HOME ...`);
     try {

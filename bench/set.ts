@@ -102,5 +102,8 @@ function runCli(args: string[], home: string, options: SetOptions) {
 export async function runTimedBqx(home: string, rows: number, pair: string, options: Pick<SetOptions, 'memCapMb'>): Promise<E2eResult> {
   const child = await runChild('bqx-timed.ts', ['--home', home, '--rows', String(rows), '--pair', pair], { memCapMb: options.memCapMb, timeoutS: 24 * 3600 });
   if (!child.result) throw new Error(`bqx run (timed) gave no result (exit ${child.code}${child.killed ? `, ${child.killed}` : ''}): ${child.stderr.slice(-2000)}`);
-  return { ...(child.result as unknown as E2eResult), process_wall_s: child.process_wall_s };
+  const result = child.result as unknown as E2eResult;
+  // A failed run is no measurement: the bench stops rather than record its time.
+  if (result.status !== 'succeeded') throw new Error(`bqx run (timed) ${result.status}: ${result.error ?? child.stderr.slice(-2000)}`);
+  return { ...result, process_wall_s: child.process_wall_s };
 }
