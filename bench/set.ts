@@ -33,7 +33,8 @@ export async function ensureSet(options: SetOptions): Promise<BenchSet> {
 
   // 1. The demo warehouse (kept if an earlier, interrupted build finished it).
   let demoS = 0;
-  if (!existsSync(path.join(home, 'demo.json'))) {
+  const demoState = existsSync(path.join(home, 'demo.json')) ? (JSON.parse(await fs.readFile(path.join(home, 'demo.json'), 'utf8')) as { building?: boolean }) : undefined;
+  if (!demoState || demoState.building) {
     options.log(`benchmark set: building the demo warehouse, ${options.rows} rows per table (once)`);
     const began = Date.now();
     const demo = await runCli(['demo', '--pairs', pair, '--rows', String(options.rows)], home, options);

@@ -8,10 +8,19 @@ import { buildDemoWarehouse } from '../demo/generate.js';
 import type { Embedded } from '../runtime/embedded.js';
 import { ProgressBar } from './progress.js';
 
-interface DemoState {
+/** What demo.json holds. */
+export interface DemoState {
   version: number;
   pairs: string[];
   rows: number;
+  /** Minutes `bqx demo --append` added since the build (demoChange.ts). */
+  appended?: number;
+  /**
+   * Written before a build starts, cleared when it ends: a build cut off (Ctrl-C, a killed
+   * process) leaves the label tables without feature tables, which must be built again, not
+   * taken for the user's own data.
+   */
+  building?: true;
 }
 
 /** 2: the demo plants what the profile must find (shared/demo/plants.ts), so a version 1 demo is rebuilt. */
@@ -26,14 +35,16 @@ export async function ensureDemo(embedded: Embedded, config: Config, pairs: stri
   const file = path.join(embedded.home, 'demo.json');
   const state = await fs.readFile(file, 'utf8').then((t) => JSON.parse(t) as DemoState).catch(() => undefined);
   const rows = requestedRows ?? state?.rows ?? config.embedded.demoRows;
-  if (state && state.version === VERSION && state.rows === rows && pairs.every((p) => state.pairs.includes(p))) return 'present';
+  if (state && !state.building && state.version === VERSION && state.rows === rows && pairs.every((p) => state.pairs.includes(p))) return 'present';
   if (!state) {
     // A warehouse that already has the label tables is the user's own data: leave it alone.
     const labels = await embedded.warehouse.listTables(config.labelsDataset);
     if (pairs.every((p) => labels.some((t) => t.table === `${config.labelTablePrefix}${p}`))) return 'own-data';
   }
   const all = [...new Set([...(state?.rows === rows ? state.pairs : []), ...pairs])].sort();
-  if (!quiet) process.stderr.write(`building the demo warehouse: ${all.join(', ')}, ${rows} rows per table (once; reused after)\n`);
+  const again = state?.building ? ' again: the last build was cut off' : '';
+  if (!quiet) process.stderr.write(`building the demo warehouse${again}: ${all.join(', ')}, ${rows} rows per table (once; reused after)\n`);
+  await fs.writeFile(file, JSON.stringify({ version: VERSION, pairs: all, rows, building: true } satisfies DemoState, null, 1));
   const bar = quiet ? undefined : new ProgressBar('demo', 1);
   await buildDemoWarehouse(embedded.warehouse, {
     pairs: all,

@@ -7,15 +7,9 @@ import type { Config } from '../config.js';
 import { appendMinutes, parseDuration, touchTables, type DemoDatasets } from '../demo/change.js';
 import { InputError } from '../naming.js';
 import type { Embedded } from '../runtime/embedded.js';
+import type { DemoState } from './demo.js';
 import { stringFlag, type Args } from './args.js';
 
-/** What `demo.json` holds (cli/demo.ts writes it on a build), plus the minutes appended since. */
-interface DemoState {
-  version: number;
-  pairs: string[];
-  rows: number;
-  appended?: number;
-}
 
 /** Validates the change flags before anything is opened; undefined when there is no change. */
 export function demoChange(args: Args): { touch?: string[]; appendMinutes?: number } | undefined {
@@ -42,6 +36,7 @@ export async function changeDemo(embedded: Embedded, config: Config, change: { t
   const file = path.join(embedded.home, 'demo.json');
   const state = await fs.readFile(file, 'utf8').then((t) => JSON.parse(t) as DemoState).catch(() => undefined);
   if (!state) throw new InputError('no demo warehouse here to append to: build one with bqx demo (or bqx run)');
+  if (state.building) throw new InputError('the demo warehouse\'s build was cut off: build it again with bqx demo (or bqx run)');
   const result = await appendMinutes(embedded.warehouse, datasets, { pairs: state.pairs, built: state.rows, appended: state.appended ?? 0 }, change.appendMinutes!);
   await fs.writeFile(file, JSON.stringify({ ...state, appended: (state.appended ?? 0) + result.minutes } satisfies DemoState, null, 1));
   return `appended ${result.minutes} minute(s) to ${state.pairs.length} label table(s) and ${result.featureTables} feature tables; labels now end at ${result.lastKey}`;

@@ -327,7 +327,12 @@ async function demoCommand(args: Args, config: Config): Promise<number> {
   const embedded = await open(config, false);
   try {
     const result = await ensureDemo(embedded, config, pairs, rows, false);
-    process.stderr.write(result === 'present' ? 'the demo warehouse is already built with these pairs and rows\n' : `demo warehouse ready: ${embeddedPaths(config.embedded.home).warehouse}\n`);
+    const warehouse = embeddedPaths(config.embedded.home).warehouse;
+    if (result === 'own-data') {
+      process.stderr.write(`bqx: ${warehouse} already has the label tables of ${pairs.join(', ')} and was not built by bqx demo: left alone (move it away to build the demo)\n`);
+      return 1;
+    }
+    process.stderr.write(result === 'present' ? 'the demo warehouse is already built with these pairs and rows\n' : `demo warehouse ready: ${warehouse}\n`);
     return 0;
   } finally {
     await embedded.close();

@@ -1,0 +1,56 @@
+// The demo build on first use (cli/demo.ts): a build cut off after the label tables were written
+// (Ctrl-C during the first `npm start`) is built again on the next use, never taken for the
+// user's own data, which would leave every run failing with "no feature tables".
+
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import sinon from 'sinon';
+import { changeDemo } from '../../shared/cli/demoChange.js';
+import { ensureDemo, type DemoState } from '../../shared/cli/demo.js';
+import type { Embedded } from '../../shared/runtime/embedded.js';
+import { openTest, testConfig } from '../helpers/embedded.js';
+import { tempDir } from '../helpers/temp.js';
+
+const ROWS = 300;
+
+describe('embedded: the demo build on first use', function () {
+  this.timeout(120_000);
+  let e: Embedded;
+  const config = () => testConfig(e.home);
+  const demoJson = async () => JSON.parse(await fs.readFile(path.join(e.home, 'demo.json'), 'utf8')) as DemoState;
+
+  beforeEach(async () => {
+    e = await openTest(testConfig(tempDir('demo-build')));
+  });
+  afterEach(async () => {
+    sinon.restore();
+    await e.close();
+  });
+
+  it('a build cut off after the label tables is built again on the next use, and a run of it is not refused', async () => {
+    sinon.stub(e.warehouse, 'writeFileTables').rejects(new Error('killed'));
+    await assert.rejects(ensureDemo(e, config(), ['eurusd'], ROWS, true), /killed/);
+    sinon.restore();
+    const cut = config();
+    assert.equal((await e.warehouse.listTables(cut.labelsDataset)).length, 1, 'the label table was written before the cut');
+    assert.equal((await e.warehouse.listTables(cut.featuresDataset)).length, 0, 'no feature table was');
+    assert.equal((await demoJson()).building, true);
+    await assert.rejects(changeDemo(e, cut, { appendMinutes: 60 }), /build was cut off: build it again/);
+
+    assert.equal(await ensureDemo(e, cut, ['eurusd'], undefined, true), 'built');
+    assert.equal((await e.warehouse.listTables(cut.featuresDataset)).length, 669);
+    const state = await demoJson();
+    assert.deepEqual({ building: state.building, rows: state.rows, pairs: state.pairs }, { building: undefined, rows: ROWS, pairs: ['eurusd'] });
+    assert.equal(await ensureDemo(e, cut, ['eurusd'], undefined, true), 'present');
+  });
+
+  it('a warehouse with the label tables and no demo.json is the user\'s own data, left alone', async () => {
+    const c = config();
+    await e.warehouse.execute(`CREATE SCHEMA ${c.labelsDataset}`);
+    await e.warehouse.execute(`CREATE TABLE ${c.labelsDataset}.${c.labelTablePrefix}eurusd (interval_time TIMESTAMPTZ, target DOUBLE)`);
+    assert.equal(await ensureDemo(e, c, ['eurusd'], ROWS, true), 'own-data');
+    assert.equal((await e.warehouse.listTables(c.featuresDataset)).length, 0);
+    await assert.rejects(fs.access(path.join(e.home, 'demo.json')));
+  });
+});
