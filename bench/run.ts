@@ -21,8 +21,8 @@
 //    (bench/firstRun.ts): the demo build and the run apart, and the whole wall time.
 // 5. The quick commands' start-up (bench/quick.ts), and this row count's point of the scaling
 //    curve (bench/scaling.ts: bench/results/scaling.json and the chart scaling.svg). The 177,748-
-//    and 1,000,000-row points are on request: --rows 177748 (about 45 GB of disk) and
-//    --rows 1000000 (about 250 GB, extrapolated linearly: not measured on this machine).
+//    and 1,000,000-row points are on request: --rows 177748 (about 57 GB of disk) and
+//    --rows 1000000 (about 320 GB, extrapolated linearly: not measured on this machine).
 // Prints a table and writes the results JSON (default bench/results/latest.json).
 
 import { execFileSync } from 'node:child_process';
