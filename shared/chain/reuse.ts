@@ -7,6 +7,7 @@
 // Nothing is reused without a fingerprint, and a fingerprint has the table's data version in it.
 
 import type { CheckpointMarker } from '../checkpoint.js';
+import { mapLimit } from '../concurrency.js';
 import { differingParts, featureFingerprint, isFingerprint, type FingerprintPart } from '../fingerprint.js';
 import type { ManifestFeature, RunManifest } from '../manifest.js';
 import { assertIdentifier } from '../naming.js';
@@ -88,7 +89,7 @@ export async function planReuse(
   options: { enabled: boolean; previous: () => Promise<Set<string> | undefined> },
 ): Promise<ReuseCounts> {
   let previous: Promise<Set<string> | undefined> | undefined;
-  await forEachLimit(manifest.features, 16, async (f) => {
+  await mapLimit(manifest.features, 16, async (f) => {
     delete f.reuse;
     delete f.reason;
     delete f.incremental;
@@ -132,7 +133,7 @@ export function counts(manifest: RunManifest): ReuseCounts {
 export async function recordReused(deps: ChainDeps, run: RunRecord, manifest: RunManifest, features?: readonly string[]): Promise<string[]> {
   const wanted = features ? new Set(features) : undefined;
   const gone: string[] = [];
-  await forEachLimit(manifest.features.filter((f) => f.reuse && (!wanted || wanted.has(f.feature))), 16, async (f) => {
+  await mapLimit(manifest.features.filter((f) => f.reuse && (!wanted || wanted.has(f.feature))), 16, async (f) => {
     const entry = await readEntry(deps, f.reuse!.entry);
     if (!entry || entry.fingerprint !== f.fingerprint || !(await filesUnchanged(deps, entry))) {
       gone.push(f.feature);
@@ -194,10 +195,3 @@ async function filesUnchanged(deps: Pick<ChainDeps, 'staging'>, entry: IndexEntr
   return entry.files.length > 0 && sizes.every((s, i) => s !== undefined && s === entry.sizes[i]);
 }
 
-async function forEachLimit<T>(items: readonly T[], limit: number, body: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await body(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-}

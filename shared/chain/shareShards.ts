@@ -16,6 +16,7 @@
 
 import { outputColumns, type RunManifest } from '../manifest.js';
 import { readFooter, summariseFooters } from '../checkpoint.js';
+import { mapLimit } from '../concurrency.js';
 import { byGroup } from '../outputShards.js';
 import { planMerge, type MergePlan } from '../planner.js';
 import type { MergedShard, MergeResult, RunRecord, Window } from '../ports.js';
@@ -152,29 +153,22 @@ export async function earlierProfile(deps: Pick<ChainDeps, 'output'>, pair: stri
  * first that ends before the window: a refresh reads a few footers a feature, not every day's.
  */
 export async function filesMeeting(deps: Pick<ChainDeps, 'staging'>, checkpoints: Record<string, string[]>, window: Window): Promise<Record<string, string[]>> {
-  const entries = Object.entries(checkpoints);
-  const out: Record<string, string[]> = {};
-  let next = 0;
-  const worker = async () => {
-    while (next < entries.length) {
-      const [feature, files] = entries[next++]!;
-      const kept: string[] = [];
-      for (let i = files.length - 1; i >= 0; i--) {
-        const file = files[i]!;
-        let meets = true;
-        try {
-          const s = summariseFooters([await readFooter(deps.staging, file)]);
-          if (s.maxKey !== null && s.maxKey < window.start) break;
-          meets = s.minKey !== null && s.maxKey !== null && s.minKey < window.end && s.maxKey >= window.start;
-        } catch {
-          meets = true;
-        }
-        if (meets) kept.unshift(file);
+  const meeting = await mapLimit(Object.entries(checkpoints), 16, async ([feature, files]) => {
+    const kept: string[] = [];
+    for (let i = files.length - 1; i >= 0; i--) {
+      const file = files[i]!;
+      let meets = true;
+      try {
+        const s = summariseFooters([await readFooter(deps.staging, file)]);
+        if (s.maxKey !== null && s.maxKey < window.start) break;
+        meets = s.minKey !== null && s.maxKey !== null && s.minKey < window.end && s.maxKey >= window.start;
+      } catch {
+        meets = true;
       }
-      // A checkpoint keeps at least one file (an empty one: the feature has no rows there).
-      out[feature] = kept.length > 0 ? kept : files.slice(-1);
+      if (meets) kept.unshift(file);
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(16, Math.max(1, entries.length)) }, worker));
-  return out;
+    // A checkpoint keeps at least one file (an empty one: the feature has no rows there).
+    return [feature, kept.length > 0 ? kept : files.slice(-1)] as const;
+  });
+  return Object.fromEntries(meeting);
 }

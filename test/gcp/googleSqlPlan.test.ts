@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { loadConfig } from '../../shared/config.js';
 import { MAX_RESULT_COLUMNS, MAX_TABLES_PER_STATEMENT } from '../../shared/adapters/gcp/bigQuerySql.js';
-import { mapLimit } from '../../shared/adapters/gcp/concurrency.js';
+import { mapLimit } from '../../shared/concurrency.js';
 import { KEY_COLUMN } from '../../shared/naming.js';
 import { planDocument, type PlanEntry } from '../../shared/plan/planDocument.js';
 import { recordPlan, type RecordedPlan } from '../../shared/plan/recordPlan.js';

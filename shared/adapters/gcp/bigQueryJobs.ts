@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { BigQuery, JobMetadata, Query } from '@google-cloud/bigquery';
 import type { Clock, Logger } from '../../ports.js';
-import { mapLimit } from './concurrency.js';
+import { mapLimit } from '../../concurrency.js';
 
 export interface StepSpec {
   /** Stable name of the step within its run (`extract_agg_eurusd`, `batch_g000_b001`); part of the job id. */

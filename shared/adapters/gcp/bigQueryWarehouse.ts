@@ -35,7 +35,7 @@ import { viewBigQuery } from './bigQueryView.js';
 import { compareBigQuery, profileBigQuery } from './bigQueryProfile.js';
 import type { ColumnComparison, CompareJob, ProfileData, ProfileJob } from '../../profile/types.js';
 import { estimateObject, mergeState, recordFinished, type FinishedMerge } from './mergeState.js';
-import { mapLimit } from './concurrency.js';
+import { mapLimit } from '../../concurrency.js';
 import { allWithin, readGroupKeys, sameSequence } from './outputKeys.js';
 import { byGroup } from '../../outputShards.js';
 

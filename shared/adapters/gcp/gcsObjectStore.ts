@@ -4,7 +4,7 @@
 
 import type { Bucket } from '@google-cloud/storage';
 import type { ObjectStore, StoredObject } from '../../ports.js';
-import { mapLimit } from './concurrency.js';
+import { mapLimit } from '../../concurrency.js';
 
 export interface GcsStoredObject extends StoredObject {
   generation?: string;
