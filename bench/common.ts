@@ -39,7 +39,7 @@ export interface E2eResult {
   engine_busy_s: number;
   extract_busy_s: number;
   merge_busy_s: number;
-  /** Plain sums over calls (extracts run two at a time, so this exceeds the busy time). */
+  /** Plain sums over calls (extracts run several at a time (BQX_EXTRACT_CONCURRENCY), so this exceeds the busy time). */
   extract_sum_s: number;
   merge_sum_s: number;
   extract_calls: number;
