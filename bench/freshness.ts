@@ -8,6 +8,9 @@
 //   (d) after ten runs with the default retention: the parquet bytes under BQX_HOME's staging and
 //       output against the kept datasets' files plus one set of checkpoints (the newest run's);
 //       the JSON beside them (manifests, markers, the reuse index) is reported, not counted
+//   (e) the BigQuery path, through `bqx plan --target bigquery` (offline) after the append: the
+//       bytes a refresh's statements read against a full build's of the same window (<= 5 %), and
+//       one export per (rebuilt shard, column group), so no statement sorts more than one shard
 // Every command runs as its own `bqx` process (wall = that process's, start-up included). Shards
 // are days (BQX_SHARD=day): with the default months a 14-day demo is one shard, which a refresh
 // rebuilds whole. `npm run bench -- --only freshness [--rows 20000]` runs it (bench/run.ts); its
@@ -38,7 +41,15 @@ export interface FreshnessBench {
   b: { touched: number; extracted: number; wall_ratio: number };
   c: { rows_read_ratio: number; wall_ratio: number; run_ratio_without_profile: number; equal_to_full_build: boolean; shared_shards: number; rebuilt_shards: number; rows: number };
   d: { runs: number; bytes: number; parquet_bytes: number; kept_datasets_bytes: number; one_checkpoint_set_bytes: number; ratio: number };
+  e: { full_bytes: number; refresh_bytes: number; bytes_ratio: number; full_statements: number; refresh_statements: number; refresh_shards: number; groups: number; refresh_exports: number };
   goals: Record<string, { value: number | boolean; met: boolean }>;
+}
+
+/** What `bqx plan --json` prints (shared/cli/plan.ts). */
+interface PlanJson {
+  window: { start: string; end: string };
+  summary: { statements: number; byKind: Record<string, number>; bytesTotal: number };
+  refresh?: { shards: number; sharedShards: number };
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
@@ -136,6 +147,19 @@ export async function benchFreshness(rows: number, log: (line: string) => void):
   // (c) a day appended, then a refresh against a full build of the same window.
   log('freshness: bqx demo --append 1d ...');
   await call(['demo', '--append', '1d']);
+  // (e) what the same refresh and a full build would send to BigQuery (offline: no run is recorded).
+  const plan = async (name: string, extra: string[]) => {
+    const dir = path.join(path.dirname(home), `plan-${name}`);
+    await fs.rm(dir, { recursive: true, force: true });
+    const printed = JSON.parse((await call(['plan', 'eurusd', '--target', 'bigquery', '--sql-out', dir, '--json', ...extra])).stdout.trim().split('\n')[0]!) as PlanJson;
+    // The column groups the exports write, from the scratch tables they read (`..__g001_b003`).
+    const statements = (JSON.parse(await fs.readFile(path.join(dir, 'plan.json'), 'utf8')) as { statements: { kind: string; reads: string[] }[] }).statements;
+    const groups = new Set(statements.filter((st) => st.kind === 'export').flatMap((st) => st.reads.map((r) => /__g(\d+)_/.exec(r)?.[1]).filter(Boolean)));
+    await fs.rm(dir, { recursive: true, force: true });
+    return { ...printed, groups: groups.size };
+  };
+  log('freshness: bqx plan --target bigquery, a full build and the refresh ...');
+  const [planFull, planRefresh] = [await plan('full', []), await plan('refresh', ['--refresh'])];
   const refresh = await run('--refresh after --append 1d', ['--refresh']);
   const refreshRecord = JSON.parse(await fs.readFile(path.join(home, 'staging', 'runs', refresh.summary.runId, 'manifest.json'), 'utf8')) as { window: { start: string; end: string } };
   const fullC = await run('full build of the refreshed window (--no-reuse)', ['--no-reuse', '--start', refreshRecord.window.start, '--end', refreshRecord.window.end]);
@@ -190,6 +214,18 @@ export async function benchFreshness(rows: number, log: (line: string) => void):
     rows: ra.rows,
   };
   const d = { runs: steps.length, bytes, parquet_bytes: dataBytes, kept_datasets_bytes: keptBytes, one_checkpoint_set_bytes: checkpointBytes, ratio: ratio(dataBytes, allowed) };
+  const groups = planRefresh.groups;
+  const e = {
+    full_bytes: planFull.summary.bytesTotal,
+    refresh_bytes: planRefresh.summary.bytesTotal,
+    bytes_ratio: ratio(planRefresh.summary.bytesTotal, planFull.summary.bytesTotal),
+    full_statements: planFull.summary.statements,
+    refresh_statements: planRefresh.summary.statements,
+    refresh_shards: planRefresh.refresh?.shards ?? 0,
+    groups,
+    refresh_exports: planRefresh.summary.byKind.export ?? 0,
+  };
+  log(`freshness: bqx plan: a refresh reads ${e.refresh_bytes} bytes in ${e.refresh_statements} statements, a full build ${e.full_bytes} in ${e.full_statements}; ${e.refresh_exports} exports for ${e.refresh_shards} shard(s) x ${groups} group(s)`);
   return {
     rows,
     shard: env.BQX_SHARD,
@@ -209,6 +245,7 @@ export async function benchFreshness(rows: number, log: (line: string) => void):
     b,
     c,
     d,
+    e,
     goals: {
       '(a) second run: 0 extracts': { value: a.extracted, met: a.extracted === 0 },
       '(a) second run wall <= 15 % of the first': { value: a.wall_ratio, met: a.wall_ratio <= 0.15 },
@@ -218,6 +255,8 @@ export async function benchFreshness(rows: number, log: (line: string) => void):
       '(c) refresh wall <= 25 % of a full build': { value: c.wall_ratio, met: c.wall_ratio <= 0.25 },
       '(c) refresh output = --no-reuse full build': { value: equal, met: equal },
       '(d) disk <= kept datasets + one set of checkpoints': { value: d.ratio, met: d.ratio <= 1 },
+      '(e) BigQuery: refresh bytes <= 5 % of a full build\'s': { value: e.bytes_ratio, met: e.bytes_ratio <= 0.05 },
+      '(e) BigQuery: one export per rebuilt shard and group': { value: e.refresh_exports, met: e.refresh_shards > 0 && e.refresh_exports === e.refresh_shards * e.groups },
     },
   };
 }
