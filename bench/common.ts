@@ -1,7 +1,7 @@
 // Shared by the benchmark's parent and its children: flags, the result line a child prints, the
 // parquet footer check, the set description, and spawning a child under a memory and time cap.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { promises as fsp, closeSync, fstatSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parquetMetadataAsync, type FileMetaData } from 'hyparquet';
@@ -225,6 +225,20 @@ export async function linkTree(from: string, to: string): Promise<void> {
     const [a, b] = [path.join(from, entry.name), path.join(to, entry.name)];
     if (entry.isDirectory()) await linkTree(a, b);
     else await fsp.link(a, b);
+  }
+}
+
+/**
+ * Drops a benchmark set's input files from the page cache (GNU dd's `iflag=nocache` with
+ * `count=0` drops a whole file's cached pages; no root needed), so the next contender reads them
+ * from the disk: what every contender meets at the sizes that do not fit the cache.
+ */
+export function evictInputs(set: BenchSet): void {
+  const files = [set.labelsParquet, ...set.features.flatMap((f) => f.files)];
+  try {
+    for (const file of files) execFileSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none']);
+  } catch (error) {
+    throw new Error(`--cold needs GNU dd (iflag=nocache) to drop the inputs from the page cache: ${formatError(error)}`);
   }
 }
 
