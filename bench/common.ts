@@ -2,7 +2,7 @@
 // parquet footer check, the set description, and spawning a child under a memory and time cap.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { promises as fsp, closeSync, fstatSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { promises as fsp, closeSync, fstatSync, fsyncSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parquetMetadataAsync, type FileMetaData } from 'hyparquet';
 import { BENCH_ROOT } from './setid.js';
@@ -239,6 +239,25 @@ export function evictInputs(set: BenchSet): void {
     for (const file of files) execFileSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none']);
   } catch (error) {
     throw new Error(`--cold needs GNU dd (iflag=nocache) to drop the inputs from the page cache: ${formatError(error)}`);
+  }
+}
+
+/**
+ * `--durable` (what `--cold` passes each contender): every file the contender wrote is fsynced
+ * inside its timed span. Otherwise a run whose output fits the dirty page cache (2 GB at 20,000
+ * rows) ends before the disk has seen it, and one whose output does not (18 GB at 177,748) waits
+ * for the write-back: the curve between them would measure the cache.
+ */
+export function flushIfDurable(dir: string): void {
+  if (!process.argv.includes('--durable')) return;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    const fd = openSync(path.join(entry.parentPath ?? entry.path, entry.name), 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
   }
 }
 

@@ -8,7 +8,7 @@ import { promises as fs, statfsSync } from 'node:fs';
 import path from 'node:path';
 import { literal } from '../shared/adapters/local/duckdbSql.js';
 import { KEY_COLUMN, quoteIdent } from '../shared/naming.js';
-import { finish, finishWithFile, flags, formatError, loadSet } from './common.js';
+import { finish, finishWithFile, flags, flushIfDurable, formatError, loadSet } from './common.js';
 
 const f = flags();
 const set = loadSet(f.get('set')!);
@@ -45,6 +45,7 @@ try {
   await c.run(`COPY (${query}) TO ${literal(target)} (FORMAT parquet, COMPRESSION zstd)`);
   c.closeSync();
   instance.closeSync();
+  flushIfDurable(outDir);
   const wall = Number(process.hrtime.bigint() - began) / 1e9;
 
   await finishWithFile(target, set, wall, outDir, { memory_limit_mb: memoryMb, spill_limit_gb: spillGb });

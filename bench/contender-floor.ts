@@ -7,7 +7,7 @@
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { finish, flags, formatError, loadSet } from './common.js';
+import { finish, flags, flushIfDurable, formatError, loadSet } from './common.js';
 
 const f = flags();
 const set = loadSet(f.get('set')!);
@@ -32,6 +32,7 @@ try {
     closeSync(fd);
   }
   closeSync(out);
+  flushIfDurable(outDir);
   const wall = Number(process.hrtime.bigint() - began) / 1e9;
   const size = (await fs.stat(target)).size;
   await fs.rm(outDir, { recursive: true, force: true });

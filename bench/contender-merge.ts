@@ -11,7 +11,7 @@ import type { RunManifest } from '../shared/manifest.js';
 import { paths } from '../shared/naming.js';
 import { planMerge } from '../shared/planner.js';
 import { openEmbedded } from '../shared/runtime/embedded.js';
-import { columnNames, finish, flags, footer, formatError, loadSet } from './common.js';
+import { columnNames, finish, flags, flushIfDurable, footer, formatError, loadSet } from './common.js';
 import { shardGrid } from '../shared/shards.js';
 
 const set = loadSet(flags().get('set')!);
@@ -28,6 +28,7 @@ try {
 
   const plan = planMerge(manifest, config.maxGroupColumns, config.joinBatchTables);
   const result = await embedded.warehouse.merge({ runId: set.runId, pair: set.pair, window: run.window, manifest, plan, checkpoints, outputPrefix: outputDir, shards: shardGrid(run.window, embedded.deps.config.shard) });
+  flushIfDurable(embedded.output.localPath(outputDir));
   const wall = Number(process.hrtime.bigint() - began) / 1e9;
   if (result.state !== 'done') throw new Error(`merge is ${result.state}`);
 

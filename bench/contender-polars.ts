@@ -7,7 +7,7 @@ import pl from 'nodejs-polars';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { KEY_COLUMN } from '../shared/naming.js';
-import { finish, finishWithFile, flags, formatError, loadSet } from './common.js';
+import { finish, finishWithFile, flags, flushIfDurable, formatError, loadSet } from './common.js';
 
 const f = flags();
 const set = loadSet(f.get('set')!);
@@ -28,6 +28,7 @@ try {
   }
   const merged = pl.concat(frames, { how: 'horizontal' });
   merged.writeParquet(target, { compression: 'zstd' });
+  flushIfDurable(outDir);
   const wall = Number(process.hrtime.bigint() - began) / 1e9;
 
   await finishWithFile(target, set, wall, outDir, { files: 1 });
