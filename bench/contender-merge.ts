@@ -28,7 +28,7 @@ try {
 
   const plan = planMerge(manifest, config.maxGroupColumns, config.joinBatchTables);
   const result = await embedded.warehouse.merge({ runId: set.runId, pair: set.pair, window: run.window, manifest, plan, checkpoints, outputPrefix: outputDir, shards: shardGrid(run.window, embedded.deps.config.shard) });
-  flushIfDurable(embedded.output.localPath(outputDir));
+  flushIfDurable(embedded.output.localPath(outputDir.replace(/\/$/, '')));
   const wall = Number(process.hrtime.bigint() - began) / 1e9;
   if (result.state !== 'done') throw new Error(`merge is ${result.state}`);
 
