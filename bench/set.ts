@@ -8,6 +8,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { copyToParquetSql, labelSliceSql } from '../shared/adapters/local/duckdbSql.js';
 import type { RunManifest } from '../shared/manifest.js';
+import type { DemoState } from '../shared/cli/demo.js';
 import type { CheckpointRecord } from '../shared/ports.js';
 import { loadSet, runChild, type BenchSet, type E2eResult } from './common.js';
 import { setDir, setId } from './setid.js';
@@ -33,7 +34,7 @@ export async function ensureSet(options: SetOptions): Promise<BenchSet> {
 
   // 1. The demo warehouse (kept if an earlier, interrupted build finished it).
   let demoS = 0;
-  const demoState = existsSync(path.join(home, 'demo.json')) ? (JSON.parse(await fs.readFile(path.join(home, 'demo.json'), 'utf8')) as { building?: boolean }) : undefined;
+  const demoState = existsSync(path.join(home, 'demo.json')) ? (JSON.parse(await fs.readFile(path.join(home, 'demo.json'), 'utf8')) as DemoState) : undefined;
   if (!demoState || demoState.building) {
     options.log(`benchmark set: building the demo warehouse, ${options.rows} rows per table (once)`);
     const began = Date.now();

@@ -10,7 +10,6 @@ import type { Embedded } from '../runtime/embedded.js';
 import type { DemoState } from './demo.js';
 import { stringFlag, type Args } from './args.js';
 
-
 /** Validates the change flags before anything is opened; undefined when there is no change. */
 export function demoChange(args: Args): { touch?: string[]; appendMinutes?: number } | undefined {
   const touch = stringFlag(args, 'touch');

@@ -45,21 +45,25 @@ export async function touchTables(warehouse: DuckDbWarehouse, datasets: DemoData
     return { dataset: f ? datasets.featuresDataset : datasets.labelsDataset, table: (f ?? l)! };
   });
   const metadata = new Set(datasets.metadataColumns);
-  const fileTables = new Map<string, Set<string>>();
-  for (const dataset of new Set(found.map((f) => f.dataset))) fileTables.set(dataset, await warehouse.fileTables(dataset));
-  const inFiles = found.filter((f) => fileTables.get(f.dataset)!.has(f.table.table));
-  const native = found.filter((f) => !inFiles.includes(f));
+  // Per dataset, the tables kept in parquet files and those in DuckDB's own storage.
+  const inFiles = new Map<string, CatalogTable[]>();
+  const native = new Map<string, CatalogTable[]>();
+  for (const dataset of new Set(found.map((f) => f.dataset))) {
+    const kept = await warehouse.fileTables(dataset);
+    for (const { table } of found.filter((f) => f.dataset === dataset)) {
+      const into = kept.has(table.table) ? inFiles : native;
+      into.set(dataset, [...(into.get(dataset) ?? []), table]);
+    }
+  }
   // Tables kept in files are written again whole (their files never change in place), between two
   // version marks as appendMinutes does: a crash halfway leaves versions no run has seen.
   const mark = async () => {
-    for (const dataset of new Set(inFiles.map((f) => f.dataset))) {
-      await warehouse.markChanged(dataset, inFiles.filter((f) => f.dataset === dataset).map((f) => f.table.table));
-    }
+    for (const [dataset, tables] of inFiles) await warehouse.markChanged(dataset, tables.map((t) => t.table));
   };
-  if (inFiles.length > 0) {
+  if (inFiles.size > 0) {
     await mark();
-    for (const dataset of new Set(inFiles.map((f) => f.dataset))) {
-      const writes = inFiles.filter((f) => f.dataset === dataset).map(({ table }) => {
+    for (const [dataset, tables] of inFiles) {
+      const writes = tables.map((table) => {
         const values = new Set(valueColumns(table, metadata).map((col) => col.name));
         const columns = table.columns.map((col) => (values.has(col.name) ? `${newValue(col.name, col.type)} AS ${q(col.name)}` : q(col.name)));
         return { table: table.table, select: `SELECT ${columns.join(', ')} FROM ${q(dataset)}.${q(table.table)}` };
@@ -68,16 +72,16 @@ export async function touchTables(warehouse: DuckDbWarehouse, datasets: DemoData
     }
     await mark();
   }
-  if (native.length > 0) {
+  if (native.size > 0) {
     await warehouse.withConnection(async (c) => {
       await c.run('BEGIN TRANSACTION');
       try {
-        for (const { dataset, table } of native) {
-          const sets = valueColumns(table, metadata).map((col) => `${q(col.name)} = ${newValue(col.name, col.type)}`);
-          if (sets.length > 0) await c.run(`UPDATE ${q(dataset)}.${q(table.table)} SET ${sets.join(', ')}`);
-        }
-        for (const dataset of new Set(native.map((f) => f.dataset))) {
-          await recordTableChanges(c, dataset, native.filter((f) => f.dataset === dataset).map((f) => f.table.table));
+        for (const [dataset, tables] of native) {
+          for (const table of tables) {
+            const sets = valueColumns(table, metadata).map((col) => `${q(col.name)} = ${newValue(col.name, col.type)}`);
+            if (sets.length > 0) await c.run(`UPDATE ${q(dataset)}.${q(table.table)} SET ${sets.join(', ')}`);
+          }
+          await recordTableChanges(c, dataset, tables.map((t) => t.table));
         }
         await c.run('COMMIT');
       } catch (error) {

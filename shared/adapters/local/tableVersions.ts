@@ -24,7 +24,6 @@ const createSql = [
   `CREATE TABLE IF NOT EXISTS ${META}.table_changes (dataset VARCHAR NOT NULL, table_name VARCHAR NOT NULL, version VARCHAR NOT NULL, range_start TIMESTAMPTZ, range_end TIMESTAMPTZ, size_after BIGINT, changed_at TIMESTAMPTZ NOT NULL)`,
 ];
 
-/** The key range a write changed: [start, end), an open end when end is null. */
 /**
  * What says a table's rows moved without bqx: a native table's row count as DuckDB keeps it, a
  * view's definition (a file table's view names its files, and every write names new files).
@@ -32,6 +31,7 @@ const createSql = [
 const TABLE_SIZES = `(SELECT schema_name, table_name, estimated_size AS size FROM duckdb_tables()
   UNION ALL SELECT schema_name, view_name, (hash(sql) >> 1)::BIGINT FROM duckdb_views() WHERE NOT internal)`;
 
+/** The key range a write changed: [start, end), an open end when end is null. */
 export interface ChangedRange {
   start: string;
   end: string | null;
