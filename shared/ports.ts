@@ -299,8 +299,10 @@ export interface RunRecord {
   /**
    * Output shards this run takes by reference from an earlier dataset of the pair (a refresh, or a
    * run whose window and checkpoints are all unchanged), and those it builds (shareShards.ts).
+   * `groups`: the rebuilt shards build only these column groups and take their others from it
+   * (a run of the same window where only some features changed).
    */
-  sharing?: { from: string; shared: string[]; rebuilt: string[] };
+  sharing?: { from: string; shared: string[]; rebuilt: string[]; groups?: number[] };
   /** Rows read from the warehouse: by the extracts (all features) and the merge (label rows of the shards it built). */
   rowsRead?: { features: number; labels: number };
   /** When the run's outcome event was published: a finished run without it has its event sent again. */

@@ -16,7 +16,7 @@ import type { MergeRequest } from './messages.js';
 import { writeDatasetExtras } from './datasetFiles.js';
 import { followUp } from './pending.js';
 import { checkQuality, type Quality } from './quality.js';
-import { earlierProfile, filesMeeting, sharedShards, withShared } from './shareShards.js';
+import { earlierProfile, filesMeeting, sharedShards, withShared, withSharedGroups } from './shareShards.js';
 import { failOnError, failRun, loadManifest, moved, publishOutcome, resendOutcome } from './runs.js';
 
 export type MergeOutcome = 'succeeded' | 'failed' | 'ignored' | 'pending';
@@ -42,21 +42,27 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
   const began = Date.now();
   const plan = planMerge(manifest, deps.config.maxGroupColumns, deps.config.joinBatchTables);
   deps.logger.info(`merging ${manifest.features.length} features into ${plan.groups.length} column group(s)`, log);
-  // A refresh (or an unchanged run) builds only the shards that changed; the rest are an earlier dataset's files (shareShards.ts).
-  const shared = await failOnError(deps, runId, 'merge', () => sharedShards(deps, run.sharing?.from ?? '', run.sharing?.shared ?? []));
-  const build = shardGrid(run.window, deps.config.shard).filter((s) => !run.sharing || run.sharing.rebuilt.includes(s.id));
-  const window = shared.length > 0 && build.length > 0 ? { start: build[0]!.start, end: run.window.end } : run.window;
-  const inputs = shared.length > 0 && build.length > 0 ? await failOnError(deps, runId, 'merge', () => filesMeeting(deps, files, window)) : files;
+  // A refresh (or an unchanged run) builds only the shards that changed; the rest are an earlier
+  // dataset's files. A run whose changed features sit in some column groups builds only those
+  // groups, every shard's others being the earlier dataset's (shareShards.ts).
+  const sharing = run.sharing;
+  const onlyGroups = sharing?.groups;
+  const shared = await failOnError(deps, runId, 'merge', () => sharedShards(deps, sharing?.from ?? '', (onlyGroups ? sharing?.rebuilt : sharing?.shared) ?? [], onlyGroups));
+  const build = shardGrid(run.window, deps.config.shard).filter((s) => !sharing || sharing.rebuilt.includes(s.id));
+  const tail = shared.length > 0 && build.length > 0 && !onlyGroups;
+  const window = tail ? { start: build[0]!.start, end: run.window.end } : run.window;
+  const inputs = tail ? await failOnError(deps, runId, 'merge', () => filesMeeting(deps, files, window)) : files;
+  const buildPlan = onlyGroups ? { ...plan, groups: plan.groups.filter((g) => onlyGroups.includes(g.index)) } : plan;
   const nothing: MergeResult = { state: 'done', groups: [], shards: [], rows: 0 };
   const built = build.length === 0 ? nothing : await failOnError(deps, runId, 'merge', () =>
     deps.warehouse.merge(
-      { runId, pair: run.pair, window, manifest, plan, checkpoints: inputs, outputPrefix: paths.outputDir(run.pair, runId), shards: build },
+      { runId, pair: run.pair, window, manifest, plan: buildPlan, checkpoints: inputs, outputPrefix: paths.outputDir(run.pair, runId), shards: build },
       (progress) => deps.observe?.({ type: 'merge', runId, progress }),
     ),
   );
   // Still running after the warehouse's wait: a follow-up message polls again (never a retry).
   if (built.state === 'pending') return followUp(deps, { kind: 'merge', request }, built);
-  const result = shared.length === 0 ? built : withShared(plan, built, shared);
+  const result = shared.length === 0 ? built : await failOnError(deps, runId, 'merge', async () => (onlyGroups ? withSharedGroups(plan, built, shared) : withShared(plan, built, shared)));
   const rowsRead = { features: checkpoints.reduce((n, c) => n + (c.reusedFrom ? 0 : (c.readRows ?? 0)), 0), labels: built.rows };
   const mergeMs = Date.now() - began;
 

@@ -10,9 +10,13 @@
 //     ahead and an append can fill in the tail) equals the one recorded when that version ran;
 //   - the shard lies before that point, with the same bounds in the new grid (a partial last
 //     shard grows, so it is rebuilt).
-// A plain run of the same window with every checkpoint reused shares the same way (startRun): all
-// its shards, so nothing is built, and the profile in the last dataset's report.json (computed
-// over the very same files, with the same fold cuts and settings) is taken as it is.
+// A plain run of the same window shares the same way (startRun): with every checkpoint reused,
+// all its shards, so nothing is built, and the profile in the last dataset's report.json
+// (computed over the very same files, with the same fold cuts and settings) is taken as it is.
+// With some features changed (`bqx demo --touch`, a table rewritten) and the labels not, only the
+// column groups holding a changed feature are built, shard by shard; every shard's other groups
+// are the previous version's files (`groups` in the plan): the label keys, and so the rows of
+// every group, are the same, so the groups still line up row for row.
 
 import { outputColumns, type RunManifest } from '../manifest.js';
 import { readFooter, summariseFooters } from '../checkpoint.js';
@@ -55,14 +59,19 @@ interface OutputManifest {
 }
 
 export interface SharePlan {
-  /** Shard ids taken from the previous version, and those this run builds. */
+  /** Shard ids taken whole from the previous version, and those this run builds. */
   shared: string[];
   rebuilt: string[];
+  /**
+   * Set when the rebuilt shards build only these column groups: their other groups are the
+   * previous version's files of the same shard.
+   */
+  groups?: number[];
   /** Why nothing is shared, when nothing is. */
   why?: string;
 }
 
-/** Which of the new grid's shards a refresh takes from the previous version, and which it builds. */
+/** Which of the new grid's shards (or of their column groups) a run takes from the previous version, and which it builds. */
 export async function planSharing(
   deps: Pick<ChainDeps, 'warehouse' | 'output' | 'config'>,
   base: { run: RunRecord; manifest: RunManifest },
@@ -74,11 +83,15 @@ export async function planSharing(
   if (!previous?.shards) return { ...all, why: 'the previous version lists no shards' };
   if (previous.shardUnit !== deps.config.shard) return { ...all, why: `the shard unit was ${previous.shardUnit}` };
   if (base.run.window.start !== manifest.window.start) return { ...all, why: 'the window starts elsewhere' };
-  const changed = manifest.features.filter((f) => !f.reuse && !f.incremental).length;
-  if (changed > 0) return { ...all, why: `${changed} feature(s) changed inside the previous window` };
   if (outputColumns(manifest).join() !== outputColumns(base.manifest).join()) return { ...all, why: 'the output columns changed' };
   const groups = planMerge(manifest, deps.config.maxGroupColumns, deps.config.joinBatchTables).groups;
   if (groups.length !== previous.groups.length || groups.some((g, i) => g.columns.join() !== previous.groups[i]!.columns.join())) return { ...all, why: 'the column groups changed' };
+  // Changed: extracted whole; over the same window also a checkpoint reused from another run than
+  // the one this version's files came from (other settings, say): its fingerprint differs.
+  const sameWindow = base.run.window.end === manifest.window.end;
+  const was = new Map(base.manifest.features.map((f) => [f.feature, f.fingerprint]));
+  const changed = new Set(manifest.features.filter((f) => (!f.reuse && !f.incremental) || (sameWindow && f.fingerprint !== was.get(f.feature))).map((f) => f.feature));
+  if (changed.size > 0 && !sameWindow) return { ...all, why: `${changed.size} feature(s) changed inside the previous window` };
 
   // How far the label rows are known unchanged: the whole previous window, or all but its tail.
   const before = base.manifest.labels.versions;
@@ -89,6 +102,16 @@ export async function planSharing(
   else if (before?.settled?.version && (await now({ start: base.run.window.start, end: before.settled.end })) === before.settled.version) until = before.settled.end;
   if (!until) return { ...all, why: 'the label rows of the previous window changed' };
 
+  if (changed.size > 0) {
+    // Same window, same label rows: every shard keeps its keys, and the groups without a changed feature their files.
+    if (until !== base.run.window.end) return { ...all, why: `${changed.size} feature(s) changed and the label rows of the window's tail changed` };
+    const rebuilt = groups.filter((g) => g.members.some((m) => changed.has(m.feature))).map((g) => g.index);
+    if (rebuilt.length === groups.length) return { ...all, why: `${changed.size} changed feature(s) are in every column group` };
+    const inGrid = new Map(grid.map((s) => [s.id, s]));
+    if (previous.shards.some((s) => inGrid.get(s.id)?.start !== s.start || inGrid.get(s.id)?.end !== s.end)) return { ...all, why: 'the previous version\'s shards are not this grid\'s' };
+    // The shards the previous version lists are those with label rows, which are unchanged.
+    return { shared: [], rebuilt: previous.shards.map((s) => s.id), groups: rebuilt };
+  }
   const bounds = new Map(grid.map((s) => [s.id, s]));
   const shared = previous.shards.filter((s) => s.end <= until! && bounds.get(s.id)?.start === s.start && bounds.get(s.id)?.end === s.end).map((s) => s.id);
   const taken = new Set(shared);
@@ -97,14 +120,17 @@ export async function planSharing(
   return { shared, rebuilt };
 }
 
-/** The previous version's shards, as the merge's result would give them (they were verified when written). */
-export async function sharedShards(deps: Pick<ChainDeps, 'output' | 'store'>, from: string, ids: readonly string[]): Promise<MergedShard[]> {
+/**
+ * The previous version's shards, as the merge's result would give them (they were verified when
+ * written); with `except`, without those column groups (the ones this run builds).
+ */
+export async function sharedShards(deps: Pick<ChainDeps, 'output' | 'store'>, from: string, ids: readonly string[], except: readonly number[] = []): Promise<MergedShard[]> {
   if (ids.length === 0) return [];
   const run = await deps.store.getRun(from);
   const previous = run && (await readOutputManifest(deps, run));
   const wanted = new Set(ids);
   const shards = (previous?.shards ?? []).filter((s) => wanted.has(s.id));
-  if (shards.length !== wanted.size) throw new Error(`the dataset of run ${from} no longer lists ${wanted.size - shards.length} shard(s) this refresh shares`);
+  if (shards.length !== wanted.size) throw new Error(`the dataset of run ${from} no longer lists ${wanted.size - shards.length} shard(s) this run shares`);
   const columns = new Map(previous!.groups.map((g) => [g.index, g.columns]));
   return shards.map((s) => ({
     index: s.index,
@@ -112,7 +138,9 @@ export async function sharedShards(deps: Pick<ChainDeps, 'output' | 'store'>, fr
     start: s.start,
     end: s.end,
     rows: s.rows,
-    groups: s.groups.map((g) => ({ index: g.index, files: g.objects, rows: g.rows, columns: columns.get(g.index) ?? [], bytes: g.bytes, distinctKeys: g.rows, keysInOrder: true })),
+    groups: s.groups
+      .filter((g) => !except.includes(g.index))
+      .map((g) => ({ index: g.index, files: g.objects, rows: g.rows, columns: columns.get(g.index) ?? [], bytes: g.bytes, distinctKeys: g.rows, keysInOrder: true })),
     keysInRange: true,
   }));
 }
@@ -121,6 +149,25 @@ export async function sharedShards(deps: Pick<ChainDeps, 'output' | 'store'>, fr
 export function withShared(plan: MergePlan, built: Extract<MergeResult, { state: 'done' }>, shared: readonly MergedShard[]): Extract<MergeResult, { state: 'done' }> {
   const shards = [...built.shards, ...shared].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0)).map((s, index) => ({ ...s, index }));
   return { ...built, shards, groups: byGroup(plan.groups, shards), rows: shards.reduce((n, s) => n + s.rows, 0) };
+}
+
+/**
+ * The merge's result, which built some column groups of every shard, with each shard's other
+ * groups added from the previous version. The two must list the same shards: the label rows
+ * were unchanged when the run was planned, and a change since shows here (or in the row counts
+ * the verification compares group by group).
+ */
+export function withSharedGroups(plan: MergePlan, built: Extract<MergeResult, { state: 'done' }>, shared: readonly MergedShard[]): Extract<MergeResult, { state: 'done' }> {
+  const previous = new Map(shared.map((s) => [s.id, s]));
+  const ids = (list: readonly MergedShard[]) => list.map((s) => s.id).join(', ') || 'none';
+  if (built.shards.length !== shared.length || built.shards.some((s) => !previous.has(s.id))) {
+    throw new Error(`the merge built shards ${ids(built.shards)}, the dataset it shares column groups with lists ${ids(shared)}: the label rows changed since the run started`);
+  }
+  const shards = built.shards.map((s) => {
+    const other = previous.get(s.id)!;
+    return { ...s, groups: [...s.groups, ...other.groups].sort((a, b) => a.index - b.index), keysInRange: s.keysInRange && other.keysInRange };
+  });
+  return { ...built, shards, groups: byGroup(plan.groups, shards) };
 }
 
 async function readOutputManifest(deps: Pick<ChainDeps, 'output'>, run: RunRecord): Promise<OutputManifest | undefined> {

@@ -85,12 +85,17 @@ export async function startRun(deps: ChainDeps, request: RunRequest): Promise<St
       incremental,
     };
   }
-  // A run of the same window with every checkpoint reused: the last dataset's shards, unless labels moved.
-  const same = !base && request.reuse !== false && reuse.extracted === 0 ? await refreshBase(deps, pair).catch(() => undefined) : undefined;
+  // A run of the same window as the last dataset, unless labels moved: with every checkpoint
+  // reused, all its shards; with some features changed, the column groups that hold none of them.
+  const same = !base && request.reuse !== false ? await refreshBase(deps, pair).catch(() => undefined) : undefined;
   const unchanged = same && same.run.window.start === window.start && same.run.window.end === window.end
     ? { from: same.run.runId, ...(await planSharing(deps, same, manifest, shardGrid(window, config.shard))) }
     : undefined;
-  const sharing = refresh?.shards && refresh.sharedShards > 0 ? { from: refresh.from, shared: refresh.shards.shared, rebuilt: refresh.shards.rebuilt } : unchanged && unchanged.shared.length > 0 ? { from: unchanged.from, shared: unchanged.shared, rebuilt: unchanged.rebuilt } : undefined;
+  const sharing = refresh?.shards && refresh.sharedShards > 0
+    ? { from: refresh.from, shared: refresh.shards.shared, rebuilt: refresh.shards.rebuilt }
+    : unchanged && (unchanged.shared.length > 0 || unchanged.groups)
+      ? { from: unchanged.from, shared: unchanged.shared, rebuilt: unchanged.rebuilt, ...(unchanged.groups ? { groups: unchanged.groups } : {}) }
+      : undefined;
   const manifestObject = paths.manifest(runId);
   await deps.staging.write(manifestObject, JSON.stringify(manifest), { contentType: 'application/json' });
 

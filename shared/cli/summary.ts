@@ -21,6 +21,11 @@ export interface RunSummary {
   rowsRead?: { features: number; labels: number; total: number };
   /** On a refresh: the version it follows, output shards shared with it and rebuilt, the schema drift. */
   refresh?: { from: string; sharedShards: number; rebuiltShards: number; drift: SchemaDrift };
+  /**
+   * Output files taken by reference from an earlier dataset (shared/chain/shareShards.ts): whole
+   * shards, and shards built; `builtGroups` when the built shards built only those column groups.
+   */
+  sharing?: { from: string; sharedShards: number; rebuiltShards: number; builtGroups?: number[] };
   error?: string;
 }
 
@@ -39,6 +44,7 @@ export function summarise(run: RunRecord, landed: number, manifestPath: string |
     timings: run.timings,
     ...(run.rowsRead ? { rowsRead: { ...run.rowsRead, total: run.rowsRead.features + run.rowsRead.labels } } : {}),
     ...(run.refresh ? { refresh: { from: run.refresh.from, sharedShards: run.refresh.sharedShards, rebuiltShards: run.refresh.rebuiltShards, drift: run.refresh.drift } } : {}),
+    ...(run.sharing ? { sharing: { from: run.sharing.from, sharedShards: run.sharing.shared.length, rebuiltShards: run.sharing.rebuilt.length, ...(run.sharing.groups ? { builtGroups: run.sharing.groups } : {}) } } : {}),
     ...(run.error ? { error: run.error } : {}),
   };
 }
@@ -70,6 +76,8 @@ export function summaryTable(s: RunSummary, extra: [string, string][] = []): str
       ['refreshed from', `${s.refresh.from} (shards shared ${s.refresh.sharedShards}, rebuilt ${s.refresh.rebuiltShards})`],
       ['schema drift', describeDrift(s.refresh.drift)],
     ] as [string, string][]) : []),
+    ...(s.sharing?.builtGroups ? ([['shared', `column groups other than ${s.sharing.builtGroups.join(', ')} of ${s.sharing.rebuiltShards} shard(s), from ${s.sharing.from}`]] as [string, string][]) : []),
+    ...(s.sharing && !s.sharing.builtGroups && !s.refresh ? ([['shared', `${s.sharing.sharedShards} shard(s) whole, from ${s.sharing.from} (built ${s.sharing.rebuiltShards})`]] as [string, string][]) : []),
     ...extra,
   ];
   if (s.error) rows.push(['error', s.error]);

@@ -301,6 +301,18 @@ describe('gcp/bigQuerySql', () => {
       assert.equal(steps.rendered.get('export_s20240101_g000')!.columns.slice(1, 50).join(), manifest.labels.columns.join());
     });
 
+    it('builds only the column groups it is given: loads their checkpoints and no others, exports them alone', () => {
+      // A run where only group 1's features changed (shared/chain/shareShards.ts): the plan carries group 1.
+      const only = mergeSteps({ ...job, plan: { ...plan, groups: [plan.groups[1]!] } }, { gcp: { scratchDataset: 'bqx_scratch', scratchTtlHours: 24 } as never }, new MemoryObjectStore('bqx-staging'), new MemoryObjectStore('bqx-output'));
+      const members = plan.groups[1]!.members.map((m) => m.feature);
+      assert.ok(members.length > 0 && members.length < 667);
+      assert.deepEqual(only.loads.map((l) => l.key), [...new Set(members)].map((f) => `load_${f}`));
+      assert.deepEqual([...new Set(only.exports.map((x) => x.group))], [1]);
+      assert.equal(only.exports.length, job.shards.length);
+      assert.equal(only.batches.length, plan.groups[1]!.batches.length);
+      for (const x of only.exports) assert.equal(only.rendered.get(x.key)!.query, steps.rendered.get(x.key)!.query, 'the same export as in a build of every group');
+    });
+
     it('exports each (time shard, column group) by its own statement, which reads and sorts only that shard', () => {
       // The window [2024-01-01, 2024-07-01) is six calendar months.
       assert.deepEqual(job.shards.map((s) => s.id), ['20240101', '20240201', '20240301', '20240401', '20240501', '20240601']);

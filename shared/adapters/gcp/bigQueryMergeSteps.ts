@@ -53,15 +53,18 @@ export function mergeSteps(job: MergeJob, config: Pick<Config, 'gcp'>, staging: 
   const keysTable = scratchNames.keys(area);
   const keys = spec('keys', 'keys', renderKeys({ dataset, table: keysTable, ttlHours }, manifest.labels, job.window));
 
+  // Only the checkpoints of the groups to build are loaded (a run may build only some: shared/chain/shareShards.ts).
+  const members = new Set(plan.groups.flatMap((g) => g.members.map((m) => m.feature)));
   const checkpointTable = new Map<string, string>();
-  const loads = manifest.features.map((f, index) => {
+  const loads = manifest.features.flatMap((f, index) => {
+    if (!members.has(f.feature)) return [];
     const table = scratchNames.checkpoint(area, index, f.feature);
     checkpointTable.set(f.feature, table);
     // The files the landing checked, when known; otherwise every part file of the feature.
     const files = job.checkpoints[f.feature] ?? [];
     const uris = files.length > 0 ? files.map((name) => staging.uri(name)) : [staging.uri(`${paths.featureDir(job.runId, f.feature)}part-*.parquet`)];
     const columns = f.columns.map((c) => c.source);
-    return spec(`load_${f.feature}`, 'load', renderLoad({ dataset, table, ttlHours }, uris, columns), { feature: f.feature });
+    return [spec(`load_${f.feature}`, 'load', renderLoad({ dataset, table, ttlHours }, uris, columns), { feature: f.feature })];
   });
 
   const batches: StepSpec[] = [];

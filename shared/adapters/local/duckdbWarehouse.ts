@@ -217,7 +217,9 @@ export class DuckDbWarehouse implements Warehouse {
         bases.push({ shard, file, metadata, keys: keyChunks(file, metadata), slices: await this.withConnection((c) => baseSlices(c, file, metadata)) });
       }
 
-      const features = manifest.features;
+      // The features of the groups to build (a run may build only some: shared/chain/shareShards.ts).
+      const members = new Set(plan.groups.flatMap((g) => g.members.map((m) => m.feature)));
+      const features = manifest.features.filter((f) => members.has(f.feature));
       const total = features.length + bases.length * plan.groups.length;
       let done = 0;
       progress({ step: 'align', done, total });

@@ -1,0 +1,124 @@
+// A run of the same window as the last dataset where only some features changed (a table rewritten
+// in place, as `bqx demo --touch` does): the merge builds only the column groups that hold a
+// changed feature, in every shard; each shard's other groups are the last dataset's files, listed
+// by reference. The output equals a --no-reuse full build cell for cell, `bqx verify` passes, and
+// retention keeps the shared files while a kept dataset lists them.
+
+import assert from 'node:assert/strict';
+import { startRun } from '../../shared/chain/startRun.js';
+import { verifyManifest } from '../../shared/cli/verify.js';
+import { summarise, summaryTable } from '../../shared/cli/summary.js';
+import type { RunRecord } from '../../shared/ports.js';
+import { collectGarbage } from '../../shared/retention.js';
+import type { Embedded } from '../../shared/runtime/embedded.js';
+import { openTest, settle, succeededRun, testConfig } from '../helpers/embedded.js';
+import { readOutput } from '../helpers/readOutput.js';
+import { tempDir } from '../helpers/temp.js';
+
+const FEATURES = 'bqx_ml_v3_features_v2';
+const LABELS = 'bqx_ml_v3_analytics_v2';
+const MINUTES = 1800; // 2021-03-01 00:00 .. 2021-03-02 06:00: two day shards
+const WIDE = 320; // with BQX_MAX_GROUP_COLUMNS=300: the narrow tables and labels in group 0, the wide one in groups 1 and 2
+const SHARDS = ['20210301', '20210302'];
+
+async function buildWarehouse(e: Embedded): Promise<void> {
+  const keys = `SELECT (TIMESTAMP '2021-03-01 00:00:00' + i * INTERVAL 1 MINUTE)::TIMESTAMPTZ AS interval_time, i FROM range(0, ${MINUTES}) r(i)`;
+  const w = e.warehouse;
+  await w.execute(`CREATE SCHEMA ${FEATURES}; CREATE SCHEMA ${LABELS}`);
+  await w.execute(`CREATE TABLE ${LABELS}.targets_eurusd AS SELECT interval_time, i * 1.0 AS target_a FROM (${keys})`);
+  await w.execute(`CREATE TABLE ${FEATURES}.agg_eurusd AS SELECT interval_time, i * 10.0 AS a FROM (${keys})`);
+  await w.execute(`CREATE TABLE ${FEATURES}.mkt_regime AS SELECT interval_time, i * 0.5 AS r FROM (${keys})`);
+  const cols = Array.from({ length: WIDE }, (_, k) => `i * 1.0 + ${k} AS c${k}`).join(', ');
+  await w.execute(`CREATE TABLE ${FEATURES}.var_wide_eurusd AS SELECT interval_time, ${cols} FROM (${keys})`);
+  await w.markChanged(FEATURES, ['agg_eurusd', 'mkt_regime', 'var_wide_eurusd']);
+  await w.markChanged(LABELS, ['targets_eurusd']);
+}
+
+interface OutputManifest {
+  groups: { index: number; columns: string[] }[];
+  shards: { id: string; rows: number; groups: { index: number; objects: string[] }[] }[];
+}
+
+describe('embedded chain: a run where only some features changed builds only their column groups', function () {
+  this.timeout(180_000);
+  let e: Embedded;
+  const run = (request: { reuse?: boolean } = {}): Promise<RunRecord> => succeededRun(e, request);
+  const manifestOf = async (r: RunRecord): Promise<OutputManifest> => JSON.parse(Buffer.from(await e.output.read(r.output!.manifest)).toString('utf8'));
+  /** Each shard's group files, by group index. */
+  const filesOf = (m: OutputManifest) => m.shards.map((s) => new Map(s.groups.map((g) => [g.index, g.objects])));
+
+  beforeEach(async () => {
+    e = await openTest(testConfig(tempDir('group-sharing'), { BQX_MAX_GROUP_COLUMNS: '300', BQX_SHARD: 'day' }));
+    await buildWarehouse(e);
+  });
+  afterEach(async () => {
+    await e.close();
+  });
+
+  it('a narrow table rewritten in place: group 0 is built, groups 1 and 2 are the last dataset\'s files, and the output equals a full build', async () => {
+    const first = await run();
+    const before = await manifestOf(first);
+    assert.equal(before.groups.length, 3);
+    assert.ok(before.groups[0]!.columns.includes('mkt_regime_r'));
+
+    await e.warehouse.execute(`UPDATE ${FEATURES}.mkt_regime SET r = r + 1000`);
+    await e.warehouse.markChanged(FEATURES, ['mkt_regime']);
+    const second = await run();
+    assert.equal(second.reuse?.extracted, 1);
+    assert.deepEqual(second.sharing, { from: first.runId, shared: [], rebuilt: SHARDS, groups: [0] });
+    const after = await manifestOf(second);
+    for (const [i, files] of filesOf(after).entries()) {
+      assert.deepEqual(files.get(1), filesOf(before)[i]!.get(1), `shard ${SHARDS[i]} group 1 is the first dataset's file`);
+      assert.deepEqual(files.get(2), filesOf(before)[i]!.get(2), `shard ${SHARDS[i]} group 2 is the first dataset's file`);
+      assert.ok(files.get(0)!.every((o) => o.includes(`/${second.runId}/`)), `shard ${SHARDS[i]} group 0 is built by the second run`);
+    }
+    assert.deepEqual((await verifyManifest(e.output.uri(second.output!.manifest))).problems, []);
+    const summary = summarise(second, second.expected, null);
+    assert.deepEqual(summary.sharing, { from: first.runId, sharedShards: 0, rebuiltShards: 2, builtGroups: [0] });
+    assert.match(summaryTable(summary), /shared +column groups other than 0 of 2 shard\(s\), from /);
+
+    const full = await run({ reuse: false });
+    assert.equal(full.sharing, undefined, '--no-reuse builds everything');
+    const [a, b] = await Promise.all([readOutput(e, second.output!.manifest), readOutput(e, full.output!.manifest)]);
+    assert.equal(a.length, MINUTES);
+    assert.equal(a.filter((r) => typeof r.mkt_regime_r === 'number' && r.mkt_regime_r >= 1000).length, MINUTES, 'the rewritten values are in the output');
+    assert.deepEqual(a, b, 'equal to a --no-reuse full build, cell for cell, in row order');
+  });
+
+  it('the wide table rewritten: groups 1 and 2 are built, group 0 shared; gc keeps the shared files while a kept dataset lists them', async () => {
+    const first = await run();
+    await e.warehouse.execute(`UPDATE ${FEATURES}.var_wide_eurusd SET c0 = -1, c319 = -2`);
+    await e.warehouse.markChanged(FEATURES, ['var_wide_eurusd']);
+    const second = await run();
+    assert.deepEqual(second.sharing?.groups, [1, 2]);
+    const group0 = filesOf(await manifestOf(first)).map((f) => f.get(0));
+    assert.deepEqual(filesOf(await manifestOf(second)).map((f) => f.get(0)), group0);
+
+    await collectGarbage(e.deps, 'eurusd', 1);
+    assert.deepEqual((await verifyManifest(e.output.uri(second.output!.manifest))).problems, [], 'the first run\'s group 0 files outlive its dataset while the second lists them');
+    const rows = await readOutput(e, second.output!.manifest);
+    assert.ok(rows.every((r) => r.var_wide_c0 === -1 && r.var_wide_c319 === -2));
+    assert.deepEqual(rows.map((r) => r.agg_a), Array.from({ length: MINUTES }, (_, i) => i * 10));
+  });
+
+  it('builds every group when the changed features are in every group, or when the labels changed too', async () => {
+    const first = await run();
+    await e.warehouse.execute(`UPDATE ${FEATURES}.mkt_regime SET r = -r; UPDATE ${FEATURES}.var_wide_eurusd SET c5 = 0`);
+    await e.warehouse.markChanged(FEATURES, ['mkt_regime', 'var_wide_eurusd']);
+    const both = await run();
+    assert.equal(both.reuse?.extracted, 2);
+    assert.equal(both.sharing, undefined);
+    assert.ok(filesOf(await manifestOf(both)).every((f) => [...f.values()].flat().every((o) => o.includes(`/${both.runId}/`))));
+
+    await e.warehouse.execute(`UPDATE ${FEATURES}.mkt_regime SET r = 7; UPDATE ${LABELS}.targets_eurusd SET target_a = -target_a WHERE interval_time < TIMESTAMPTZ '2021-03-01 01:00:00+00'`);
+    await e.warehouse.markChanged(FEATURES, ['mkt_regime']);
+    await e.warehouse.markChanged(LABELS, ['targets_eurusd']);
+    const { run: started } = await startRun(e.deps, { pair: 'eurusd' });
+    const labelsMoved = await settle(e, started.runId);
+    assert.equal(labelsMoved.state, 'succeeded', labelsMoved.error);
+    assert.equal(labelsMoved.sharing, undefined, 'new label rows: every group built');
+    const rows = await readOutput(e, labelsMoved.output!.manifest);
+    assert.equal(rows.filter((r) => typeof r.target_a === 'number' && r.target_a < 0).length, 59);
+    assert.ok(first.runId);
+  });
+});
