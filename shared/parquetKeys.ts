@@ -1,7 +1,8 @@
 // The key column of a parquet file as epoch microseconds, decoded by hyparquet (no engine): 8
 // bytes a row whatever the file's width. Used where keys are checked or matched from the files
 // themselves: the BigQuery export's verification (adapters/gcp/outputKeys.ts) and the embedded
-// merge's lining up of checkpoints by null pages (adapters/local/duckdbWarehouse.ts).
+// merge's lining up of checkpoints by null pages and its check of what it stitched
+// (adapters/local/duckdbWarehouse.ts).
 
 import { parquetRead, type AsyncBuffer, type FileMetaData } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
@@ -35,4 +36,46 @@ export async function readKeyColumn(file: AsyncBuffer, metadata: FileMetaData): 
     at = rowEnd;
   }
   return out;
+}
+
+export interface GroupKeys {
+  keys: Float64Array;
+  /** Every key greater than the one before, file after file. */
+  ascending: boolean;
+  distinctKeys: number;
+}
+
+/** A group's keys from its files' key columns, in file order, and whether they are strictly ascending. */
+export function groupKeys(parts: readonly Float64Array[]): GroupKeys {
+  const keys = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    keys.set(p, offset);
+    offset += p.length;
+  }
+  let ascending = true;
+  for (let i = 1; i < keys.length && ascending; i++) if (!(keys[i]! > keys[i - 1]!)) ascending = false;
+  return { keys, ascending, distinctKeys: ascending ? keys.length : countDistinct(keys) };
+}
+
+function countDistinct(keys: Float64Array): number {
+  const sorted = Float64Array.from(keys).sort();
+  let n = sorted.length > 0 ? 1 : 0;
+  for (let i = 1; i < sorted.length; i++) if (sorted[i] !== sorted[i - 1]) n++;
+  return n;
+}
+
+/** Same keys, same order. */
+export function sameSequence(a: Float64Array, b: Float64Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Every key (epoch microseconds) inside the window [start, end). */
+export function allWithin(keys: Float64Array, window: { start: string; end: string }): boolean {
+  const lo = Date.parse(window.start) * 1000;
+  const hi = Date.parse(window.end) * 1000;
+  for (const k of keys) if (k < lo || k >= hi) return false;
+  return true;
 }

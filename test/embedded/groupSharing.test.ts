@@ -55,7 +55,7 @@ describe('embedded chain: a run where only some features changed builds only the
     await e.close();
   });
 
-  it('a narrow table rewritten in place: group 0 is built, groups 1 and 2 are the last dataset\'s files, and the output equals a full build', async () => {
+  it('a narrow table, then the wide one rewritten in place: only the groups holding them are built, the others are the last dataset\'s files; equal to a full build; gc keeps shared files', async () => {
     const first = await run();
     const before = await manifestOf(first);
     assert.equal(before.groups.length, 3);
@@ -77,28 +77,23 @@ describe('embedded chain: a run where only some features changed builds only the
     assert.deepEqual(summary.sharing, { from: first.runId, sharedShards: 0, rebuiltShards: 2, builtGroups: [0] });
     assert.match(summaryTable(summary), /shared +column groups other than 0 of 2 shard\(s\), from /);
 
-    const full = await run({ reuse: false });
-    assert.equal(full.sharing, undefined, '--no-reuse builds everything');
-    const [a, b] = await Promise.all([readOutput(e, second.output!.manifest), readOutput(e, full.output!.manifest)]);
-    assert.equal(a.length, MINUTES);
-    assert.equal(a.filter((r) => typeof r.mkt_regime_r === 'number' && r.mkt_regime_r >= 1000).length, MINUTES, 'the rewritten values are in the output');
-    assert.deepEqual(a, b, 'equal to a --no-reuse full build, cell for cell, in row order');
-  });
-
-  it('the wide table rewritten: groups 1 and 2 are built, group 0 shared; gc keeps the shared files while a kept dataset lists them', async () => {
-    const first = await run();
+    // Now the wide table: groups 1 and 2 built, group 0 the second run's.
     await e.warehouse.execute(`UPDATE ${FEATURES}.var_wide_eurusd SET c0 = -1, c319 = -2`);
     await e.warehouse.markChanged(FEATURES, ['var_wide_eurusd']);
-    const second = await run();
-    assert.deepEqual(second.sharing?.groups, [1, 2]);
-    const group0 = filesOf(await manifestOf(first)).map((f) => f.get(0));
-    assert.deepEqual(filesOf(await manifestOf(second)).map((f) => f.get(0)), group0);
-
+    const third = await run();
+    assert.deepEqual(third.sharing, { from: second.runId, shared: [], rebuilt: SHARDS, groups: [1, 2] });
+    assert.deepEqual(filesOf(await manifestOf(third)).map((f) => f.get(0)), filesOf(after).map((f) => f.get(0)));
+    // Retention keeping one dataset keeps the files it lists from the two before (groups 1 and 2 were the first's, then rebuilt; group 0 is the second's).
     await collectGarbage(e.deps, 'eurusd', 1);
-    assert.deepEqual((await verifyManifest(e.output.uri(second.output!.manifest))).problems, [], 'the first run\'s group 0 files outlive its dataset while the second lists them');
-    const rows = await readOutput(e, second.output!.manifest);
-    assert.ok(rows.every((r) => r.var_wide_c0 === -1 && r.var_wide_c319 === -2));
-    assert.deepEqual(rows.map((r) => r.agg_a), Array.from({ length: MINUTES }, (_, i) => i * 10));
+    assert.deepEqual((await verifyManifest(e.output.uri(third.output!.manifest))).problems, [], 'the second run\'s group 0 files outlive its dataset while the third lists them');
+
+    const full = await run({ reuse: false });
+    assert.equal(full.sharing, undefined, '--no-reuse builds everything');
+    const [a, b] = await Promise.all([readOutput(e, third.output!.manifest), readOutput(e, full.output!.manifest)]);
+    assert.equal(a.length, MINUTES);
+    assert.ok(a.every((r) => typeof r.mkt_regime_r === 'number' && r.mkt_regime_r >= 1000 && r.var_wide_c0 === -1 && r.var_wide_c319 === -2), 'the rewritten values are in the output');
+    assert.deepEqual(a.map((r) => r.agg_a), Array.from({ length: MINUTES }, (_, i) => i * 10));
+    assert.deepEqual(a, b, 'equal to a --no-reuse full build, cell for cell, in row order');
   });
 
   it('builds every group when the changed features are in every group, or when the labels changed too', async () => {

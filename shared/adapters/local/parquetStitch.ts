@@ -179,10 +179,11 @@ class ChunkFileWriter {
     try {
       const rows = rowGroups.reduce((sum, g) => sum + BigInt(g.num_rows), 0n);
       const footer = new ByteWriter();
-      writeMetadata(footer, { version: 1, schema, num_rows: rows, row_groups: rowGroups, created_by: createdBy } as FileMetaData);
+      const metadata = { version: 1, schema, num_rows: rows, row_groups: rowGroups, created_by: createdBy } as FileMetaData;
+      writeMetadata(footer, metadata);
       this.write(new Uint8Array(footer.getBuffer()));
       this.write(MAGIC);
-      return { file: this.file, rows: Number(rows), bytes: this.offset };
+      return { file: this.file, rows: Number(rows), bytes: this.offset, metadata: { ...metadata, metadata_length: footer.getBuffer().byteLength } };
     } finally {
       this.close();
     }
@@ -243,6 +244,8 @@ export interface StitchResult {
   file: string;
   rows: number;
   bytes: number;
+  /** The footer written (the merge reads the file's key column with it instead of parsing it again). */
+  metadata: FileMetaData;
 }
 
 /**
