@@ -36,7 +36,7 @@ interface Step {
 export interface FreshnessBench {
   rows: number;
   shard: string;
-  steps: { name: string; wall_s: number; extracted: number; reused: number; rows_read: number | null; total_ms: number | null; merge_ms: number | null; profile_ms: number | null; shared_shards?: number; rebuilt_shards?: number; profile?: ProfileReuse }[];
+  steps: { name: string; wall_s: number; extracted: number; reused: number; rows_read: number | null; total_ms: number | null; merge_ms: number | null; profile_ms: number | null; shared_shards?: number; rebuilt_shards?: number; built_groups?: number[]; profile?: ProfileReuse }[];
   a: { extracted: number; wall_ratio: number };
   b: { touched: number; extracted: number; wall_ratio: number };
   c: { rows_read_ratio: number; wall_ratio: number; run_ratio_without_profile: number; equal_to_full_build: boolean; shared_shards: number; rebuilt_shards: number; rows: number };
@@ -239,6 +239,8 @@ export async function benchFreshness(rows: number, log: (line: string) => void):
       merge_ms: s.summary.timings.merge_ms ?? null,
       profile_ms: s.summary.timings.profile_ms ?? null,
       ...(s.summary.refresh ? { shared_shards: s.summary.refresh.sharedShards, rebuilt_shards: s.summary.refresh.rebuiltShards } : {}),
+      // A run of the same window that built only some column groups (shared/chain/shareShards.ts).
+      ...(s.summary.sharing?.builtGroups ? { built_groups: s.summary.sharing.builtGroups } : {}),
       ...(s.profile ? { profile: s.profile } : {}),
     })),
     a,
