@@ -62,6 +62,11 @@ export function planMerge(manifest: RunManifest, maxGroupColumns: number, joinBa
   };
 }
 
+/** The features the plan's groups hold: what a merge of only some groups reads (shared/chain/shareShards.ts). */
+export function planFeatures(plan: Pick<MergePlan, 'groups'>): Set<string> {
+  return new Set(plan.groups.flatMap((g) => g.members.map((m) => m.feature)));
+}
+
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));

@@ -102,18 +102,19 @@ export async function planSharing(
   else if (before?.settled?.version && (await now({ start: base.run.window.start, end: before.settled.end })) === before.settled.version) until = before.settled.end;
   if (!until) return { ...all, why: 'the label rows of the previous window changed' };
 
+  // A previous shard with the same bounds in the new grid (a partial last shard grows).
+  const bounds = new Map(grid.map((s) => [s.id, s]));
+  const sameBounds = (s: ManifestShard) => bounds.get(s.id)?.start === s.start && bounds.get(s.id)?.end === s.end;
   if (changed.size > 0) {
     // Same window, same label rows: every shard keeps its keys, and the groups without a changed feature their files.
     if (until !== base.run.window.end) return { ...all, why: `${changed.size} feature(s) changed and the label rows of the window's tail changed` };
     const rebuilt = groups.filter((g) => g.members.some((m) => changed.has(m.feature))).map((g) => g.index);
     if (rebuilt.length === groups.length) return { ...all, why: `${changed.size} changed feature(s) are in every column group` };
-    const inGrid = new Map(grid.map((s) => [s.id, s]));
-    if (previous.shards.some((s) => inGrid.get(s.id)?.start !== s.start || inGrid.get(s.id)?.end !== s.end)) return { ...all, why: 'the previous version\'s shards are not this grid\'s' };
+    if (!previous.shards.every(sameBounds)) return { ...all, why: 'the previous version\'s shards are not this grid\'s' };
     // The shards the previous version lists are those with label rows, which are unchanged.
     return { shared: [], rebuilt: previous.shards.map((s) => s.id), groups: rebuilt };
   }
-  const bounds = new Map(grid.map((s) => [s.id, s]));
-  const shared = previous.shards.filter((s) => s.end <= until! && bounds.get(s.id)?.start === s.start && bounds.get(s.id)?.end === s.end).map((s) => s.id);
+  const shared = previous.shards.filter((s) => s.end <= until! && sameBounds(s)).map((s) => s.id);
   const taken = new Set(shared);
   // Shards before that point that the previous version did not list had no label rows, and still have none.
   const rebuilt = grid.filter((s) => !taken.has(s.id) && s.end > until!).map((s) => s.id);

@@ -14,6 +14,7 @@ import type { MergeJob, ObjectStore } from '../../ports.js';
 import type { Shard } from '../../shards.js';
 import { renderBatch, renderGroupExport, renderKeys, renderLoad, scratchArea, scratchNames, type Rendered } from './bigQuerySql.js';
 import { ATTEMPT_DIR, type StepSpec } from './bigQueryJobs.js';
+import { planFeatures } from '../../planner.js';
 
 export interface ExportStep extends StepSpec {
   shard: Shard;
@@ -54,7 +55,7 @@ export function mergeSteps(job: MergeJob, config: Pick<Config, 'gcp'>, staging: 
   const keys = spec('keys', 'keys', renderKeys({ dataset, table: keysTable, ttlHours }, manifest.labels, job.window));
 
   // Only the checkpoints of the groups to build are loaded (a run may build only some: shared/chain/shareShards.ts).
-  const members = new Set(plan.groups.flatMap((g) => g.members.map((m) => m.feature)));
+  const members = planFeatures(plan);
   const checkpointTable = new Map<string, string>();
   const loads = manifest.features.flatMap((f, index) => {
     if (!members.has(f.feature)) return [];

@@ -36,7 +36,8 @@ import { compareBigQuery, profileBigQuery } from './bigQueryProfile.js';
 import type { ColumnComparison, CompareJob, ProfileData, ProfileJob } from '../../profile/types.js';
 import { estimateObject, mergeState, recordFinished, type FinishedMerge } from './mergeState.js';
 import { mapLimit } from '../../concurrency.js';
-import { allWithin, readGroupKeys, sameSequence } from './outputKeys.js';
+import { readGroupKeys } from './outputKeys.js';
+import { allWithin, sameSequence } from '../../parquetKeys.js';
 import { byGroup } from '../../outputShards.js';
 
 export interface BigQueryWarehouseOptions {

@@ -6,8 +6,6 @@
 import type { AsyncBuffer } from 'hyparquet';
 import { readFooter } from '../../checkpoint.js';
 import { groupKeys, readKeyColumn, type GroupKeys } from '../../parquetKeys.js';
-
-export { allWithin, sameSequence, type GroupKeys } from '../../parquetKeys.js';
 import type { ObjectStore } from '../../ports.js';
 
 function storeBuffer(store: ObjectStore, name: string, size: number): AsyncBuffer {

@@ -21,6 +21,7 @@ import { CallerThreads } from './callerThreads.js';
 import { MemoryGate } from './memoryGate.js';
 import { chunkRange, concatParquet, padParquet, paddable, readChunk, readLocalFooter, stitchParquet } from './parquetStitch.js';
 import { allWithin, groupKeys, readKeyColumn, sameSequence, type GroupKeys } from '../../parquetKeys.js';
+import { planFeatures } from '../../planner.js';
 import { asyncBufferFromFile } from 'hyparquet';
 import { readTableVersions, recordTableChanges, type ChangedRange } from './tableVersions.js';
 import { fileTableNames, fileTablesFolder, writeFileTables, type FileTableMode, type FileTableWrite, type FileTablesPlace } from './fileTables.js';
@@ -218,7 +219,7 @@ export class DuckDbWarehouse implements Warehouse {
       }
 
       // The features of the groups to build (a run may build only some: shared/chain/shareShards.ts).
-      const members = new Set(plan.groups.flatMap((g) => g.members.map((m) => m.feature)));
+      const members = planFeatures(plan);
       const features = manifest.features.filter((f) => members.has(f.feature));
       const total = features.length + bases.length * plan.groups.length;
       let done = 0;

@@ -181,9 +181,10 @@ class ChunkFileWriter {
       const footer = new ByteWriter();
       const metadata = { version: 1, schema, num_rows: rows, row_groups: rowGroups, created_by: createdBy } as FileMetaData;
       writeMetadata(footer, metadata);
-      this.write(new Uint8Array(footer.getBuffer()));
+      const bytes = new Uint8Array(footer.getBuffer());
+      this.write(bytes);
       this.write(MAGIC);
-      return { file: this.file, rows: Number(rows), bytes: this.offset, metadata: { ...metadata, metadata_length: footer.getBuffer().byteLength } };
+      return { file: this.file, rows: Number(rows), bytes: this.offset, metadata: { ...metadata, metadata_length: bytes.byteLength } };
     } finally {
       this.close();
     }
