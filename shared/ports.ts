@@ -215,6 +215,12 @@ export interface ObjectStore {
   read(name: string): Promise<Uint8Array>;
   /** Bytes [start, end) of an object. */
   readRange(name: string, start: number, end: number): Promise<Uint8Array>;
+  /**
+   * Bytes a parquet footer read fetches first, from the end of the object (default 512 KiB: on a
+   * remote store one round trip then covers nearly every footer). A local store sets it low, since
+   * a second read costs no round trip and the default read small files whole.
+   */
+  readonly footerPrefetchBytes?: number;
   /** Size in bytes, or undefined when the object does not exist. */
   size(name: string): Promise<number | undefined>;
   list(prefix: string): Promise<StoredObject[]>;

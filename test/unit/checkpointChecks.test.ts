@@ -4,9 +4,13 @@
 // key order. A checkpoint that is right passes, so the check is not simply refusing everything.
 
 import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { CheckpointError, checkCheckpoint, extendSummary, readFooter, summariseFooters, type CheckpointMarker, type FooterSummary } from '../../shared/checkpoint.js';
 import type { ManifestFeature } from '../../shared/manifest.js';
+import { FolderObjectStore } from '../../shared/adapters/local/folderStore.js';
 import { MemoryObjectStore } from '../gcp/memoryStore.js';
 
 const WINDOW = { start: '2024-01-01T00:00:00.000Z', end: '2024-01-01T01:00:00.000Z' };
@@ -148,5 +152,48 @@ describe('a refresh\'s checkpoint summary, extended from the earlier record (lan
     const withC = await summaryOf([{ minutes: range(35, 40), columns: ['a', 'b', 'c'] }]);
     assert.equal(extendSummary(recordOf(earlier), undefined, withC, (c) => (c === 'c' ? 'agg_c' : output(c))), undefined);
     assert.equal(extendSummary(recordOf(earlier), await summaryOf([{ minutes: range(30, 35) }]), await summaryOf([{ minutes: [] }]), output), undefined);
+  });
+});
+
+describe('footer reads from a local store (a refresh reads thousands)', () => {
+  /** A folder store that counts the bytes its ranged reads return. */
+  async function countingStore() {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bqx-footer-'));
+    const store = new FolderObjectStore(dir);
+    const read = { bytes: 0, calls: 0 };
+    const readRange = store.readRange.bind(store);
+    store.readRange = async (name, start, end) => {
+      const bytes = await readRange(name, start, end);
+      read.bytes += bytes.byteLength;
+      read.calls++;
+      return bytes;
+    };
+    return { dir, store, read };
+  }
+
+  it('reads the tail of a file, not the whole file, and a footer longer than the first fetch in full', async () => {
+    const { dir, store, read } = await countingStore();
+    try {
+      // 40,000 rows of two doubles: about 640 KB of data under a footer of about 200 bytes.
+      await store.write('small-footer.parquet', parquet({ minutes: range(0, 40_000), rowGroupSize: 40_000 }));
+      const size = (await store.size('small-footer.parquet'))!;
+      const { metadata } = await readFooter(store, 'small-footer.parquet');
+      assert.equal(Number(metadata.num_rows), 40_000);
+      assert.ok(read.bytes <= store.footerPrefetchBytes, `read ${read.bytes} of ${size} bytes`);
+      assert.ok(size > 10 * read.bytes);
+
+      // 200 columns in 10 row groups: a footer far over 16 KiB, fetched in a second read.
+      const wide = Array.from({ length: 200 }, (_, i) => `c${i}`);
+      await store.write('wide-footer.parquet', parquet({ minutes: range(0, 40), columns: wide, rowGroupSize: 4 }));
+      read.bytes = 0;
+      read.calls = 0;
+      const footer = await readFooter(store, 'wide-footer.parquet');
+      assert.equal(footer.metadata.schema.length, 202);
+      assert.equal(footer.metadata.row_groups.length, 10);
+      assert.equal(read.calls, 2);
+      assert.ok(read.bytes > store.footerPrefetchBytes);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -3,20 +3,9 @@
 // chunks, one row group at a time), into a Float64Array of epoch microseconds: 16 MB for the
 // 2.2 million minutes of six years, whatever the width of the group.
 
-import type { AsyncBuffer } from 'hyparquet';
-import { readFooter } from '../../checkpoint.js';
+import { readFooter, storeBuffer } from '../../checkpoint.js';
 import { groupKeys, readKeyColumn, type GroupKeys } from '../../parquetKeys.js';
 import type { ObjectStore } from '../../ports.js';
-
-function storeBuffer(store: ObjectStore, name: string, size: number): AsyncBuffer {
-  return {
-    byteLength: size,
-    slice: async (start: number, end?: number) => {
-      const bytes = await store.readRange(name, start, end ?? size);
-      return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-    },
-  };
-}
 
 /** The key column of one file in the store. */
 async function fileKeys(store: ObjectStore, name: string): Promise<Float64Array> {

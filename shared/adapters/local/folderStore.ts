@@ -10,6 +10,12 @@ const SAFE_NAME = /^[A-Za-z0-9_.\-]+(\/[A-Za-z0-9_.\-]+)*$/;
 
 export class FolderObjectStore implements ObjectStore {
   readonly bucket: string;
+  /**
+   * A footer read here fetches 16 KiB first, then the rest if the footer is longer: checkpoint
+   * footers are 1.5 KB (median) to 24 KB at 232 columns, and the default 512 KiB read a refresh's
+   * 100 KB checkpoint files whole (6,682 footer reads, 1 GB, in one refresh at 20,000 rows).
+   */
+  readonly footerPrefetchBytes = 1 << 14;
   private listeners: ((object: FinalizedObject) => void)[] = [];
 
   constructor(readonly root: string, bucket?: string) {
@@ -77,7 +83,8 @@ export class FolderObjectStore implements ObjectStore {
   async readRange(name: string, start: number, end: number): Promise<Uint8Array> {
     const handle = await fs.open(this.localPath(name), 'r');
     try {
-      const buffer = Buffer.alloc(Math.max(0, end - start));
+      // Its own memory, not the shared pool's, and not zeroed first: the read fills it.
+      const buffer = Buffer.allocUnsafeSlow(Math.max(0, end - start));
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, start);
       return buffer.subarray(0, bytesRead);
     } finally {
