@@ -35,9 +35,9 @@ export interface DuckDbOptions {
 }
 
 /**
- * DuckDB's share of the memory setting. DuckDB keeps the warehouse's blocks it has read cached up
- * to its memory_limit, so over a long run (the extracts read every table) its part of the process
- * grows to the limit; the rest is Node's own (the profile's samples, parquet footers, the run's
+ * DuckDB's share of the memory setting. DuckDB keeps the blocks of its own tables it has read
+ * cached up to its memory_limit (parquet files are not cached: see open), so over a long run its
+ * part of the process may grow to the limit; the rest is Node's own (the profile's samples, parquet footers, the run's
  * records) and the allocators' slack, so the whole `bqx run` stays within the setting.
  */
 export function duckDbMemoryMb(memoryMb: number): number {
@@ -80,6 +80,11 @@ export class DuckDbWarehouse implements Warehouse {
       autoinstall_known_extensions: 'false',
       autoload_known_extensions: 'false',
     };
+    // No copy of the parquet files' bytes in DuckDB's buffer pool: a run reads each table and
+    // checkpoint once (the OS page cache serves what is read again), and the cache only grew the
+    // process towards the memory limit and checked each file's mtime on every read. A refresh at
+    // 20,000 rows: peak RSS 0.91-1.07 GB against 1.42 GB with it, 1.5-2 s less wall.
+    settings.enable_external_file_cache = 'false';
     if (options.threads) settings.threads = String(options.threads);
     // File tables' views name their files relative to the warehouse's folder (fileTables.ts).
     const root = file === ':memory:' ? undefined : path.dirname(path.resolve(file));
