@@ -44,6 +44,25 @@ export interface ScanResume {
   sample: { rows: readonly number[]; values: Readonly<Record<string, Float64Array>> };
 }
 
+/**
+ * Position of each column in a scan state, and of each row in an earlier sample: built once per
+ * state and sample, not once per batch (a profile resumes every batch from the same state).
+ */
+const stateColumns = new WeakMap<ScanState, Map<string, number>>();
+const sampleRowIndex = new WeakMap<ScanResume['sample'], Map<number, number>>();
+
+function columnsOf(state: ScanState): Map<string, number> {
+  let at = stateColumns.get(state);
+  if (!at) stateColumns.set(state, (at = new Map(state.columns.map((c, j) => [c, j]))));
+  return at;
+}
+
+function rowsOf(sample: ScanResume['sample']): Map<number, number> {
+  let at = sampleRowIndex.get(sample);
+  if (!at) sampleRowIndex.set(sample, (at = new Map(sample.rows.map((r, i) => [r, i]))));
+  return at;
+}
+
 export class ColumnScan {
   private readonly n: number;
   private readonly nonNull: Float64Array;
@@ -113,7 +132,7 @@ export class ColumnScan {
   }
 
   private resumeFrom({ state, sample }: ScanResume): void {
-    const at = new Map(state.columns.map((c, j) => [c, j]));
+    const at = columnsOf(state);
     const fields = this.fields();
     this.columns.forEach((column, j) => {
       const k = at.get(column);
@@ -124,12 +143,20 @@ export class ColumnScan {
     });
     this.rows = state.row;
     // The sample rows before the state's row were read by the earlier scan (the same rows, the same layout).
-    const earlier = new Map(sample.rows.map((r, i) => [r, i]));
+    const earlier = rowsOf(sample);
+    const pairs: [number, number][] = [];
     this.sampleRows.forEach((r, i) => {
       if (r >= state.row) return;
       const e = earlier.get(r);
       if (e === undefined) throw new Error(`sample row ${r} is not in the earlier sample`);
-      this.columns.forEach((column, j) => (this.sample[j]![i] = sample.values[column]![e]!));
+      pairs.push([i, e]);
+    });
+    // Column by column: one look-up of a column's earlier values, not one per (row, column)
+    // (17,037 columns x the sample rows took 1.8 s of a refresh's profile).
+    this.columns.forEach((column, j) => {
+      const from = sample.values[column]!;
+      const to = this.sample[j]!;
+      for (const [i, e] of pairs) to[i] = from[e]!;
     });
   }
 
