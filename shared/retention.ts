@@ -101,7 +101,7 @@ export async function collectGarbage(deps: RetentionDeps, pair: string, keep: nu
       const own = paths.outputDir(run.pair, run.runId);
       for (const name of listed.filter((o) => !o.startsWith(own) && !protectedOutput.has(o))) {
         const size = await deps.output.size(name);
-        if (size === undefined || [...protectedOutput].some((k) => k !== name && k.startsWith(name))) continue;
+        if (size === undefined || extendedByAny(protectedOutput, name)) continue;
         result.objects += await deps.output.deletePrefix(name);
         result.bytes += size;
       }
@@ -164,9 +164,30 @@ async function remove(store: ObjectStore, prefix: string, keep: Set<string>, res
   } else {
     for (const o of doomed) {
       // deletePrefix of an exact name: safe only when no kept name extends it.
-      if ([...keep].some((k) => k !== o.name && k.startsWith(o.name))) continue;
+      if (extendedByAny(keep, o.name)) continue;
       result.objects += await store.deletePrefix(o.name);
     }
   }
   result.bytes += doomed.reduce((n, o) => n + o.size, 0);
+}
+
+const sortedNames = new WeakMap<ReadonlySet<string>, string[]>();
+
+/**
+ * Whether a name in `names` other than `name` starts with it (deleting `name` as a prefix would
+ * take that one too). The names that start with `name` sort right after it, so one binary search
+ * of the set, sorted once, answers: a scan of the whole set per object was names x objects string
+ * comparisons (tens of thousands of kept files at full size, times the files of each removed run).
+ */
+export function extendedByAny(names: ReadonlySet<string>, name: string): boolean {
+  let sorted = sortedNames.get(names);
+  if (!sorted || sorted.length !== names.size) sortedNames.set(names, (sorted = [...names].sort()));
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! <= name) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < sorted.length && sorted[lo]!.startsWith(name);
 }
