@@ -73,6 +73,7 @@ class ChunkFileWriter {
   private readonly fd: number;
   private scratch = Buffer.alloc(1 << 20);
   offset = 0;
+  private closed = false;
 
   constructor(readonly file: string) {
     this.fd = openSync(file, 'w');
@@ -190,12 +191,11 @@ class ChunkFileWriter {
     }
   }
 
+  /** Closes the file once: a second close of the same number could close a file opened since. */
   close(): void {
-    try {
-      closeSync(this.fd);
-    } catch {
-      // already closed
-    }
+    if (this.closed) return;
+    this.closed = true;
+    closeSync(this.fd);
   }
 
   private write(bytes: Uint8Array): void {
