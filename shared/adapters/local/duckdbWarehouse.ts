@@ -37,8 +37,9 @@ export interface DuckDbOptions {
 /**
  * DuckDB's share of the memory setting. DuckDB keeps the blocks of its own tables it has read
  * cached up to its memory_limit (parquet files are not cached: see open), so over a long run its
- * part of the process may grow to the limit; the rest is Node's own (the profile's samples, parquet footers, the run's
- * records) and the allocators' slack, so the whole `bqx run` stays within the setting.
+ * part of the process may grow to the limit; the rest is Node's own (the profile's samples,
+ * parquet footers, the run's records) and the allocators' slack, so the whole `bqx run` stays
+ * within the setting.
  */
 export function duckDbMemoryMb(memoryMb: number): number {
   return Math.max(128, Math.floor(memoryMb * DUCKDB_SHARE));
