@@ -85,6 +85,7 @@ export async function collectGarbage(deps: RetentionDeps, pair: string, keep: nu
   for (const run of [...kept, ...active]) {
     if (run.output) for (const name of await outputObjects(deps.output, run.output.manifest, run.output.report)) protectedOutput.add(name);
   }
+  const extendsProtectedOutput = extendedBy(protectedOutput);
 
   const stale = runs.filter((r) => isTerminal(r.state) && r.createdAt < oldestKept && r.collected?.scope !== 'all');
   const trimmable = kept.slice(1).filter((r) => r.collected === undefined);
@@ -101,7 +102,7 @@ export async function collectGarbage(deps: RetentionDeps, pair: string, keep: nu
       const own = paths.outputDir(run.pair, run.runId);
       for (const name of listed.filter((o) => !o.startsWith(own) && !protectedOutput.has(o))) {
         const size = await deps.output.size(name);
-        if (size === undefined || extendedByAny(protectedOutput, name)) continue;
+        if (size === undefined || extendsProtectedOutput(name)) continue;
         result.objects += await deps.output.deletePrefix(name);
         result.bytes += size;
       }
@@ -162,32 +163,33 @@ async function remove(store: ObjectStore, prefix: string, keep: Set<string>, res
   if (doomed.length === objects.length) {
     result.objects += await store.deletePrefix(prefix);
   } else {
+    const extendsKept = extendedBy(keep);
     for (const o of doomed) {
       // deletePrefix of an exact name: safe only when no kept name extends it.
-      if (extendedByAny(keep, o.name)) continue;
+      if (extendsKept(o.name)) continue;
       result.objects += await store.deletePrefix(o.name);
     }
   }
   result.bytes += doomed.reduce((n, o) => n + o.size, 0);
 }
 
-const sortedNames = new WeakMap<ReadonlySet<string>, string[]>();
-
 /**
- * Whether a name in `names` other than `name` starts with it (deleting `name` as a prefix would
- * take that one too). The names that start with `name` sort right after it, so one binary search
- * of the set, sorted once, answers: a scan of the whole set per object was names x objects string
- * comparisons (tens of thousands of kept files at full size, times the files of each removed run).
+ * Whether a name in `names` other than the one asked about starts with it (deleting that name as a
+ * prefix would take it too). The names that start with a name sort right after it, so `names` is
+ * sorted once and each question is one binary search: a scan of the whole set per object was
+ * names x objects string comparisons (tens of thousands of kept files at full size, times the
+ * files of each removed run).
  */
-export function extendedByAny(names: ReadonlySet<string>, name: string): boolean {
-  let sorted = sortedNames.get(names);
-  if (!sorted || sorted.length !== names.size) sortedNames.set(names, (sorted = [...names].sort()));
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! <= name) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo < sorted.length && sorted[lo]!.startsWith(name);
+export function extendedBy(names: Iterable<string>): (name: string) => boolean {
+  const sorted = [...names].sort();
+  return (name) => {
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (sorted[mid]! <= name) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < sorted.length && sorted[lo]!.startsWith(name);
+  };
 }
