@@ -58,6 +58,20 @@ ORDER BY ${K}`;
 }
 
 /**
+ * A run of an extract's shards read from the table once (`select` over the run's [$1, $2)), then
+ * written shard by shard with `stagedShardSql` (extractBatches.ts). A temporary table: the
+ * extract's own connection sees it, and DuckDB spills it under its memory limit.
+ */
+export function stageSql(select: string): string {
+  return `CREATE OR REPLACE TEMP TABLE bqx_extract_stage AS ${select}`;
+}
+
+/** One shard [$1, $2) of the staged rows, sorted by key. */
+export const stagedShardSql = `SELECT * FROM bqx_extract_stage WHERE ${K} >= $1::TIMESTAMPTZ AND ${K} < $2::TIMESTAMPTZ ORDER BY ${K}`;
+
+export const dropStageSql = 'DROP TABLE IF EXISTS bqx_extract_stage';
+
+/**
  * A refresh's grown shard: the rows of the checkpoint files $3 (the cell's earlier rows, already
  * one per key) and `select`'s rows of [$1, $2), in key order.
  */

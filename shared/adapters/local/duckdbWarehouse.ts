@@ -19,6 +19,7 @@ import * as sql from './duckdbSql.js';
 import type { FolderObjectStore } from './folderStore.js';
 import { CallerThreads } from './callerThreads.js';
 import { MemoryGate } from './memoryGate.js';
+import { shardBatches } from './extractBatches.js';
 import { chunkRange, concatParquet, padParquet, paddable, readChunk, readLocalFooter, stitchParquet } from './parquetStitch.js';
 import { allWithin, groupKeys, readKeyColumn, sameSequence, type GroupKeys } from '../../parquetKeys.js';
 import { planFeatures } from '../../planner.js';
@@ -167,25 +168,36 @@ export class DuckDbWarehouse implements Warehouse {
       // A refresh's partial last shard: its earlier rows go into the first shard's file with the new ones.
       const carry = (job.carry ?? []).map((o) => this.staging.uri(o));
       const carried = carry.reduce((n, f) => n + Number(readLocalFooter(f).metadata.num_rows), 0);
-      // Under the memory gate: the estimate is the whole window's, so it holds for every shard.
-      await this.extractGate.run(extractEstimateMb(sourceRows + carried, job.columns.length), async () => {
-        for (const [i, shard] of shards.entries()) {
-          // The same rule as for a copy that wrote no row, below: only the one file a feature must keep is written empty.
-          const keepsFile = (i === 0 && carry.length > 0) || (files.length === 0 && i === shards.length - 1);
-          if (shardRows[i] === 0 && !keepsFile) continue;
-          const temp = await this.staging.tempPath('.parquet');
-          const copy = i === 0 && carry.length > 0
-            ? c.run(sql.copyToParquetSql(sql.carrySelectSql(select, job.columns), temp), [shard.start, shard.end, listValue(carry)])
-            : c.run(sql.copyToParquetSql(select, temp), [shard.start, shard.end]);
-          const written = Number((await copy).rowsChanged) - (i === 0 ? carried : 0);
-          if (written === 0 && !(i === 0 && carried > 0) && (files.length > 0 || i < shards.length - 1)) {
-            await fs.rm(temp, { force: true });
-            continue;
+      // Under the memory gate: the estimate is the whole window's. Runs of shards that fit in it are
+      // read from the table once (extractBatches.ts); the rest are read shard by shard.
+      const reservedMb = Math.min(extractEstimateMb(sourceRows + carried, job.columns.length), this.extractGate.budgetMb);
+      const batchRows = Math.floor((reservedMb * 2 ** 20) / ((job.columns.length + 1) * 8 * 3));
+      await this.extractGate.run(reservedMb, async () => {
+        for (const batch of shardBatches(shardRows, batchRows, (i) => i === 0 && carry.length > 0)) {
+          if (batch.staged) await c.run(sql.stageSql(select), [shards[batch.from]!.start, shards[batch.to - 1]!.end]);
+          try {
+            for (let i = batch.from; i < batch.to; i++) {
+              const shard = shards[i]!;
+              // The same rule as for a copy that wrote no row, below: only the one file a feature must keep is written empty.
+              const keepsFile = (i === 0 && carry.length > 0) || (files.length === 0 && i === shards.length - 1);
+              if (shardRows[i] === 0 && !keepsFile) continue;
+              const temp = await this.staging.tempPath('.parquet');
+              const copy = i === 0 && carry.length > 0
+                ? c.run(sql.copyToParquetSql(sql.carrySelectSql(select, job.columns), temp), [shard.start, shard.end, listValue(carry)])
+                : c.run(sql.copyToParquetSql(batch.staged ? sql.stagedShardSql : select, temp), [shard.start, shard.end]);
+              const written = Number((await copy).rowsChanged) - (i === 0 ? carried : 0);
+              if (written === 0 && !(i === 0 && carried > 0) && (files.length > 0 || i < shards.length - 1)) {
+                await fs.rm(temp, { force: true });
+                continue;
+              }
+              const name = `${job.prefix}part-${String(files.length).padStart(5, '0')}.parquet`;
+              await this.staging.adopt(name, temp);
+              files.push(name);
+              rows += written;
+            }
+          } finally {
+            if (batch.staged) await c.run(sql.dropStageSql);
           }
-          const name = `${job.prefix}part-${String(files.length).padStart(5, '0')}.parquet`;
-          await this.staging.adopt(name, temp);
-          files.push(name);
-          rows += written;
         }
       });
       if (rows !== distinct) throw new Error(`extract of ${job.feature} wrote ${rows} rows, expected ${distinct} distinct keys`);
