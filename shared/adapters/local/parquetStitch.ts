@@ -5,8 +5,7 @@
 
 import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { parquetMetadata, type ColumnChunk, type ColumnMetaData, type FileMetaData, type SchemaElement } from 'hyparquet';
-import { ByteWriter } from 'hyparquet-writer';
-import { writeMetadata } from 'hyparquet-writer/src/metadata.js';
+import { encodeFooter } from './parquetFooter.js';
 import { NULL_PAGE_CODECS, nullPage } from './parquetNullPage.js';
 
 const MAGIC = Buffer.from('PAR1');
@@ -179,10 +178,8 @@ class ChunkFileWriter {
   finish(schema: SchemaElement[], rowGroups: FileMetaData['row_groups'], createdBy: string): StitchResult {
     try {
       const rows = rowGroups.reduce((sum, g) => sum + BigInt(g.num_rows), 0n);
-      const footer = new ByteWriter();
       const metadata = { version: 1, schema, num_rows: rows, row_groups: rowGroups, created_by: createdBy } as FileMetaData;
-      writeMetadata(footer, metadata);
-      const bytes = new Uint8Array(footer.getBuffer());
+      const bytes = encodeFooter(metadata);
       this.write(bytes);
       this.write(MAGIC);
       return { file: this.file, rows: Number(rows), bytes: this.offset, metadata: { ...metadata, metadata_length: bytes.byteLength } };
