@@ -254,8 +254,13 @@ export class DuckDbWarehouse implements Warehouse {
         const byShard = new Map<string, AlignedPart[]>();
         let aligning = false;
         let padding = false;
+        // A checkpoint's files are in shard order: each shard's match is looked for from the file
+        // after the last match on (reading key chunks from every earlier file was O(shards²) reads).
+        let next = 0;
         for (const base of bases) {
-          const match = footers.find((x) => sameKeys(x.file, x.metadata, base.metadata, base.keys));
+          const at = findFrom(footers.length, next, (i) => sameKeys(footers[i]!.file, footers[i]!.metadata, base.metadata, base.keys));
+          const match = at === undefined ? undefined : footers[at];
+          if (at !== undefined) next = at + 1;
           const sources = f.columns.map((c) => c.source);
           if (match) {
             byShard.set(base.shard.id, [{ ...match, columns: new Set(sources) }]);
@@ -489,6 +494,15 @@ function keyRange(metadata: FileMetaData): { min: number; max: number } | undefi
   const min = Math.min(...stats.map((s) => micros(s?.min_value ?? s?.min)));
   const max = Math.max(...stats.map((s) => micros(s?.max_value ?? s?.max)));
   return Number.isFinite(min) && Number.isFinite(max) ? { min, max } : undefined;
+}
+
+/** The first of `length` indexes, trying `from` onwards then wrapping round, for which `test` holds. */
+function findFrom(length: number, from: number, test: (index: number) => boolean): number | undefined {
+  for (let k = 0; k < length; k++) {
+    const i = (from + k) % length;
+    if (test(i)) return i;
+  }
+  return undefined;
 }
 
 /** The first index whose key is at least `key`, in ascending keys. */

@@ -70,7 +70,8 @@ function readSpan(fd: number, start: number, length: number, into?: Buffer): Buf
  */
 class ChunkFileWriter {
   private readonly fd: number;
-  private scratch = Buffer.alloc(1 << 20);
+  /** Read buffer for copies, grown to the largest span copied (not zero-filled: every byte used is read into first). */
+  private scratch = Buffer.allocUnsafe(0);
   offset = 0;
   private closed = false;
 
@@ -96,7 +97,7 @@ class ChunkFileWriter {
     ranges.forEach((r, i) => {
       if (i > 0 && r.start !== ranges[i - 1]!.start + ranges[i - 1]!.length) throw new Error('column chunks copied together must lie back to back');
     });
-    if (this.scratch.length < length) this.scratch = Buffer.alloc(length);
+    if (this.scratch.length < length) this.scratch = Buffer.allocUnsafe(Math.max(length, 64 << 10));
     const at = this.offset;
     this.write(readSpan(from, start, length, this.scratch));
     return chunks.map((chunk, i) => this.relocated(chunk, BigInt(at + ranges[i]!.start - start), BigInt(ranges[i]!.start), names?.[i]));
