@@ -29,6 +29,19 @@ describe('shardBatches', () => {
     ]);
   });
 
+  it('stages only runs with at least the given number of shards with rows', () => {
+    assert.deepEqual(shardBatches([500, 0, 500, 500], 10_000, undefined, 3), [{ from: 0, to: 4, staged: true }]);
+    assert.deepEqual(shardBatches([500, 0, 500], 10_000, undefined, 3), [{ from: 0, to: 3, staged: false }]);
+  });
+
+  it('reads shard by shard with no row budget (a source that does not gain from staging)', () => {
+    assert.deepEqual(shardBatches([500, 500, 0, 500], 0, undefined, 3), [
+      { from: 0, to: 1, staged: false },
+      { from: 1, to: 2, staged: false },
+      { from: 2, to: 4, staged: false },
+    ]);
+  });
+
   it('covers every shard exactly once, in order', () => {
     const rows = Array.from({ length: 50 }, (_, i) => (i * 7919) % 1500);
     const batches = shardBatches(rows, 2000, (i) => i % 13 === 0);
