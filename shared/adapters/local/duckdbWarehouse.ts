@@ -153,6 +153,7 @@ export class DuckDbWarehouse implements Warehouse {
    * One COPY per time shard, each its own part file in key order: no row group straddles a shard
    * boundary, so the merge can stitch a shard from whole row groups. Empty shards write nothing
    * (a feature with no row in the window keeps one empty file, so a checkpoint always has one).
+   * A parquet source's runs of three or more shards are read once, then copied shard by shard.
    */
   async extract(job: ExtractJob): Promise<ExtractResult> {
     const shards = job.shards.length > 0 ? job.shards : [{ start: job.window.start, end: job.window.end }];
@@ -175,34 +176,38 @@ export class DuckDbWarehouse implements Warehouse {
       const reservedMb = Math.min(extractEstimateMb(sourceRows + carried, job.columns.length), this.extractGate.budgetMb);
       const batchRows = Math.floor((reservedMb * 2 ** 20) / ((job.columns.length + 1) * 8 * 3));
       const stage = shardRows.filter((n) => n > 0).length >= STAGED_SHARDS && (await readsParquet(c, job.dataset, job.feature));
+      // One shard's file, from the table or from the staged run holding it.
+      const writeShard = async (i: number, staged: boolean) => {
+        const shard = shards[i]!;
+        // The same rule as for a copy that wrote no row, below: only the one file a feature must keep is written empty.
+        const keepsFile = (i === 0 && carry.length > 0) || (files.length === 0 && i === shards.length - 1);
+        if (shardRows[i] === 0 && !keepsFile) return;
+        const temp = await this.staging.tempPath('.parquet');
+        const copy = i === 0 && carry.length > 0
+          ? c.run(sql.copyToParquetSql(sql.carrySelectSql(select, job.columns), temp), [shard.start, shard.end, listValue(carry)])
+          : c.run(sql.copyToParquetSql(staged ? sql.stagedShardSql : select, temp), [shard.start, shard.end]);
+        const written = Number((await copy).rowsChanged) - (i === 0 ? carried : 0);
+        if (written === 0 && !(i === 0 && carried > 0) && (files.length > 0 || i < shards.length - 1)) {
+          await fs.rm(temp, { force: true });
+          return;
+        }
+        const name = `${job.prefix}part-${String(files.length).padStart(5, '0')}.parquet`;
+        await this.staging.adopt(name, temp);
+        files.push(name);
+        rows += written;
+      };
       await this.extractGate.run(reservedMb, async () => {
         for (const batch of shardBatches(shardRows, stage ? batchRows : 0, (i) => i === 0 && carry.length > 0, STAGED_SHARDS)) {
-          if (batch.staged) {
-            await c.run(sql.stageSql(select), [shards[batch.from]!.start, shards[batch.to - 1]!.end]);
-            this.stagedRuns++;
+          if (!batch.staged) {
+            for (let i = batch.from; i < batch.to; i++) await writeShard(i, false);
+            continue;
           }
+          await c.run(sql.stageSql(select), [shards[batch.from]!.start, shards[batch.to - 1]!.end]);
+          this.stagedRuns++;
           try {
-            for (let i = batch.from; i < batch.to; i++) {
-              const shard = shards[i]!;
-              // The same rule as for a copy that wrote no row, below: only the one file a feature must keep is written empty.
-              const keepsFile = (i === 0 && carry.length > 0) || (files.length === 0 && i === shards.length - 1);
-              if (shardRows[i] === 0 && !keepsFile) continue;
-              const temp = await this.staging.tempPath('.parquet');
-              const copy = i === 0 && carry.length > 0
-                ? c.run(sql.copyToParquetSql(sql.carrySelectSql(select, job.columns), temp), [shard.start, shard.end, listValue(carry)])
-                : c.run(sql.copyToParquetSql(batch.staged ? sql.stagedShardSql : select, temp), [shard.start, shard.end]);
-              const written = Number((await copy).rowsChanged) - (i === 0 ? carried : 0);
-              if (written === 0 && !(i === 0 && carried > 0) && (files.length > 0 || i < shards.length - 1)) {
-                await fs.rm(temp, { force: true });
-                continue;
-              }
-              const name = `${job.prefix}part-${String(files.length).padStart(5, '0')}.parquet`;
-              await this.staging.adopt(name, temp);
-              files.push(name);
-              rows += written;
-            }
+            for (let i = batch.from; i < batch.to; i++) await writeShard(i, true);
           } finally {
-            if (batch.staged) await c.run(sql.dropStageSql);
+            await c.run(sql.dropStageSql);
           }
         }
       });
