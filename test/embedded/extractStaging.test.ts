@@ -73,4 +73,14 @@ describe('embedded extract: runs of shards staged from parquet sources', functio
     const keys = b!.map((r) => Number(new Date(String(r[1]))));
     assert.ok(keys.every((k, i) => i === 0 || k > keys[i - 1]!), 'keys ascending and unique across the files');
   });
+
+  it('sees a table that became a view over parquet files since the last extract (the lookup is not kept across writes)', async () => {
+    await extract('stored');
+    const before = w.stagedRuns;
+    await w.execute('ALTER TABLE f.stored RENAME TO stored_before');
+    await w.execute(`CREATE VIEW f.stored AS SELECT * FROM read_parquet('${path.join(dir, 'stored.parquet')}')`);
+    const result = await extract('stored');
+    assert.equal(result.state, 'done');
+    assert.equal(w.stagedRuns, before + 1);
+  });
 });

@@ -71,8 +71,8 @@ export const stagedShardSql = `SELECT * FROM bqx_extract_stage WHERE ${K} >= $1:
 
 export const dropStageSql = 'DROP TABLE IF EXISTS bqx_extract_stage';
 
-/** The SQL of view $2 in schema $1 (no row for a table). */
-export const viewSqlSql = 'SELECT sql FROM duckdb_views() WHERE schema_name = $1 AND view_name = $2';
+/** The views of schema $1 with their SQL. */
+export const viewsSql = 'SELECT view_name, sql FROM duckdb_views() WHERE schema_name = $1';
 
 /**
  * A refresh's grown shard: the rows of the checkpoint files $3 (the cell's earlier rows, already

@@ -59,6 +59,11 @@ export class DuckDbWarehouse implements Warehouse {
   lastPadded = 0;
   /** Runs of shards extracts have read once and staged since the warehouse opened (extractBatches.ts). */
   stagedRuns = 0;
+  /**
+   * Per dataset, its views that read parquet files, looked up once (a catalog query took 5 ms, per
+   * extract 3.5 s of a refresh's 667); forgotten whenever bqx writes or marks a table or runs SQL through `execute`.
+   */
+  private parquetViews = new Map<string, Promise<Set<string>>>();
   /** Extracts at once share half the memory setting; the other half is headroom (see memoryGate.ts). */
   private readonly extractGate: MemoryGate;
   private readonly pool = new CallerThreads(
@@ -139,6 +144,7 @@ export class DuckDbWarehouse implements Warehouse {
    * `range`, only keys in it changed (an append), so versions of earlier windows stay.
    */
   async markChanged(dataset: string, tables: readonly string[], range?: ChangedRange): Promise<string> {
+    this.parquetViews.clear();
     return this.withConnection((c) => recordTableChanges(c, dataset, tables, range));
   }
 
@@ -175,7 +181,7 @@ export class DuckDbWarehouse implements Warehouse {
       // read from the table once (extractBatches.ts); the rest are read shard by shard.
       const reservedMb = Math.min(extractEstimateMb(sourceRows + carried, job.columns.length), this.extractGate.budgetMb);
       const batchRows = Math.floor((reservedMb * 2 ** 20) / ((job.columns.length + 1) * 8 * 3));
-      const stage = shardRows.filter((n) => n > 0).length >= STAGED_SHARDS && (await readsParquet(c, job.dataset, job.feature));
+      const stage = shardRows.filter((n) => n > 0).length >= STAGED_SHARDS && (await this.readsParquet(job.dataset, job.feature));
       // One shard's file, from the table or from the staged run holding it.
       const writeShard = async (i: number, staged: boolean) => {
         const shard = shards[i]!;
@@ -214,6 +220,20 @@ export class DuckDbWarehouse implements Warehouse {
       if (rows !== distinct) throw new Error(`extract of ${job.feature} wrote ${rows} rows, expected ${distinct} distinct keys`);
       return { state: 'done', files, rows, sourceRows, duplicates: sourceRows - distinct, ...(carry.length > 0 ? { carried } : {}) };
     }));
+  }
+
+  /** Whether `table` is a view reading parquet files (a file table), not a table DuckDB stores. */
+  private async readsParquet(dataset: string, table: string): Promise<boolean> {
+    let views = this.parquetViews.get(dataset);
+    if (!views) {
+      views = this.withConnection(async (c) => {
+        const rows = (await c.runAndReadAll(sql.viewsSql, [dataset])).getRows();
+        return new Set(rows.filter(([, text]) => /\bread_parquet\s*\(/i.test(String(text))).map(([name]) => String(name)));
+      });
+      this.parquetViews.set(dataset, views);
+      views.catch(() => this.parquetViews.delete(dataset));
+    }
+    return (await views).has(table);
   }
 
   /**
@@ -421,6 +441,7 @@ export class DuckDbWarehouse implements Warehouse {
     const place = this.tablesPlace;
     if (!place) throw new Error('file tables need a warehouse kept in a file, not in memory');
     const copies = options.copies ?? 2;
+    this.parquetViews.clear();
     await this.withCallerThreads(copies, () => writeFileTables((body) => this.withConnection(body), place, dataset, writes, mode, { ...options, copies }));
   }
 
@@ -431,6 +452,7 @@ export class DuckDbWarehouse implements Warehouse {
 
   /** Runs statements on the warehouse (the demo generator builds its tables through this). */
   async execute(statement: string, params: DuckDBValue[] = []): Promise<void> {
+    this.parquetViews.clear();
     await this.withConnection((c) => c.run(statement, params).then(() => undefined));
   }
 
@@ -516,12 +538,6 @@ function keyRange(metadata: FileMetaData): { min: number; max: number } | undefi
  * against 18 s, so a run of two is read shard by shard.
  */
 const STAGED_SHARDS = 3;
-
-/** Whether `table` is a view reading parquet files (a file table), not a table DuckDB stores. */
-async function readsParquet(c: DuckDBConnection, dataset: string, table: string): Promise<boolean> {
-  const [row] = (await c.runAndReadAll(sql.viewSqlSql, [dataset, table])).getRows();
-  return row !== undefined && /\bread_parquet\s*\(/i.test(String(row[0]));
-}
 
 /** The first of `length` indexes, trying `from` onwards then wrapping round, for which `test` holds. */
 function findFrom(length: number, from: number, test: (index: number) => boolean): number | undefined {
