@@ -4,8 +4,9 @@
 // value's type: for the merge's footers of 8,500 column chunks each (two per day shard) that was
 // 3.9 s of a 16 s day-shard merge at 20,000 rows, and much of its garbage. This walks the
 // metadata once and writes each field straight into one buffer. Types follow hyparquet-writer's
-// rule (a JS number is an i32, a bigint an i64) so the bytes match whatever it would write; the
-// parts no stitched file repeats per column (logical types, statistics) go through its own code.
+// rule (a JS number is an i32, a bigint an i64) so the bytes match whatever it would write. DOUBLE
+// columns' statistics (nearly every column) are written here too; logical types and the other
+// columns' statistics go through hyparquet-writer's own conversion.
 
 import type { ColumnChunk, FileMetaData, KeyValue, RowGroup, SchemaElement, Statistics } from 'hyparquet';
 import { CompressionCodecs, ConvertedTypes, Encodings, FieldRepetitionTypes, PageTypes, ParquetTypes } from 'hyparquet/src/constants.js';
