@@ -231,7 +231,8 @@ export class DuckDbWarehouse implements Warehouse {
         return new Set(rows.filter(([, text]) => /\bread_parquet\s*\(/i.test(String(text))).map(([name]) => String(name)));
       });
       this.parquetViews.set(dataset, views);
-      views.catch(() => this.parquetViews.delete(dataset));
+      const mine = views;
+      mine.catch(() => this.parquetViews.get(dataset) === mine && this.parquetViews.delete(dataset));
     }
     return (await views).has(table);
   }
