@@ -180,7 +180,7 @@ export class DuckDbWarehouse implements Warehouse {
       // Under the memory gate: the estimate is the whole window's. Runs of shards that fit in it are
       // read from the table once (extractBatches.ts); the rest are read shard by shard.
       const reservedMb = Math.min(extractEstimateMb(sourceRows + carried, job.columns.length), this.extractGate.budgetMb);
-      const batchRows = Math.floor((reservedMb * 2 ** 20) / ((job.columns.length + 1) * 8 * 3));
+      const batchRows = extractRowsWithin(reservedMb, job.columns.length);
       const stage = shardRows.filter((n) => n > 0).length >= STAGED_SHARDS && (await this.readsParquet(job.dataset, job.feature));
       // One shard's file, from the table or from the staged run holding it.
       const writeShard = async (i: number, staged: boolean) => {
@@ -580,8 +580,16 @@ export function alignBatchColumns(memoryMb: number, concurrency: number): number
  * group, about three copies of the window's rows of the table, 8 bytes a value.
  */
 export function extractEstimateMb(rows: number, columns: number): number {
-  return Math.ceil((rows * (columns + 1) * 8 * 3) / 2 ** 20);
+  return Math.ceil((rows * extractBytesPerRow(columns)) / 2 ** 20);
 }
+
+/** The rows of a table of `columns` whose extract holds at most `mb` (extractEstimateMb, inverted). */
+function extractRowsWithin(mb: number, columns: number): number {
+  return Math.floor((mb * 2 ** 20) / extractBytesPerRow(columns));
+}
+
+/** Three copies of a row (the key and `columns` values), 8 bytes a value. */
+const extractBytesPerRow = (columns: number) => (columns + 1) * 8 * 3;
 
 /** The base's row groups as key slices: row numbers [from, to) and their first and last key. */
 async function baseSlices(c: DuckDBConnection, base: string, metadata: FileMetaData): Promise<{ from: bigint; to: bigint; lo: string; hi: string }[]> {
