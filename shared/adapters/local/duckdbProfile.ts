@@ -4,6 +4,8 @@
 // once and memory follows the batch width (profileBatchColumns). Only columns whose min or max lies beyond
 // 10 sd of the mean are read a second time (to count those values).
 
+import { closeSync, openSync } from 'node:fs';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { listValue, type DuckDBConnection, type DuckDBDataChunk, type DuckDBValue } from '@duckdb/node-api';
 import bindings from '@duckdb/node-bindings';
 import { ColumnScan, beyondCandidates, type ColumnChunk } from '../../profile/columnScan.js';
@@ -11,6 +13,9 @@ import { joinStates } from '../../profile/scanState.js';
 import type { ColumnComparison, ColumnStats, CompareJob, KeyGap, ProfileData, ProfileJob } from '../../profile/types.js';
 import type { MergeProgress } from '../../ports.js';
 import * as sql from './duckdbProfileSql.js';
+import { readDoubleChunk, readableDoubles } from './parquetDoubles.js';
+import { readLocalFooter } from './parquetStitch.js';
+import type { FileMetaData } from 'hyparquet';
 
 type WithConnection = <T>(body: (c: DuckDBConnection) => Promise<T>) => Promise<T>;
 
@@ -55,11 +60,19 @@ export async function profileDuckDb(withConnection: WithConnection, uri: (object
   const labels = new Set(job.labels);
   const layout = { warmupRows: job.warmupRows, blockFrom: job.blockFrom, blockRows: job.blockRows, spreadStep: job.spreadStep };
   const batches = job.groups.flatMap((group) => {
-    const files = listValue((scanFiles.get(group.index) ?? []).map(uri));
+    const paths = (scanFiles.get(group.index) ?? []).map(uri);
+    const files = listValue(paths);
     const all = listValue(group.files.map(uri));
     const names = group.columns.filter((n) => n !== job.key);
-    return Array.from({ length: Math.ceil(names.length / batch) }, (_, b) => ({ files, all, part: names.slice(b * batch, (b + 1) * batch) }));
+    return Array.from({ length: Math.ceil(names.length / batch) }, (_, b) => ({ paths, files, all, part: names.slice(b * batch, (b + 1) * batch) }));
   });
+  // Each file's footer read once for the whole profile (a file serves every batch of its group).
+  const footers = new Map<string, FileMetaData>();
+  const footer = (file: string) => {
+    let metadata = footers.get(file);
+    if (!metadata) footers.set(file, (metadata = readLocalFooter(file).metadata));
+    return metadata;
+  };
   const scanned: { stats: ColumnStats[]; scan: ColumnScan }[] = new Array(batches.length);
   // A parquet file of one row group is decoded by one DuckDB thread per statement: `streams`
   // statements at once keep the cores busy (decoding was most of the profile's wall, one core).
@@ -69,9 +82,10 @@ export async function profileDuckDb(withConnection: WithConnection, uri: (object
   const worker = () =>
     withConnection(async (c) => {
       for (let b = next++; b < batches.length; b = next++) {
-        const { files, all, part } = batches[b]!;
+        const { paths, files, all, part } = batches[b]!;
         const scan = new ColumnScan(part, layout, job.rows, job.resume?.from, job.snapshotAt);
-        await scanBatch(c, files, part, scan);
+        if (paths.every((file) => readableDoubles(footer(file), part))) await scanParquet(paths, footer, part, scan);
+        else await scanBatch(c, files, part, scan);
         const stats = scan.stats(labels);
         await beyond10sd(c, all, stats);
         scanned[b] = { stats, scan };
@@ -94,7 +108,30 @@ export async function profileDuckDb(withConnection: WithConnection, uri: (object
   return { columns, gaps, sample: { rows: sampleRows, values }, cutRows, ...(scanState ? { scanState } : {}) };
 }
 
-/** Streams one batch of columns through `scan`. */
+/**
+ * One batch of columns through `scan`, decoded from the files here (parquetDoubles.ts), file after
+ * file and row group after row group, in the order DuckDB would read them. The event loop gets a
+ * turn after each row group (the other stream's batch, the progress bar).
+ */
+async function scanParquet(paths: readonly string[], footer: (file: string) => FileMetaData, part: readonly string[], scan: ColumnScan): Promise<void> {
+  const scratch = {};
+  for (const file of paths) {
+    const metadata = footer(file);
+    const fd = openSync(file, 'r');
+    try {
+      for (let g = 0; g < metadata.row_groups.length; g++) {
+        const rows = Number(metadata.row_groups[g]!.num_rows);
+        if (rows === 0) continue;
+        scan.add(rows, (j) => readDoubleChunk(fd, metadata, g, part[j]!, scratch));
+        await nextTurn();
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+/** Streams one batch of columns through `scan`, decoded by DuckDB. */
 async function scanBatch(c: DuckDBConnection, files: DuckDBValue, part: readonly string[], scan: ColumnScan): Promise<void> {
   const result = await c.stream(sql.doublesSql(part), [files]);
   // One chunk ahead: DuckDB decodes the next chunk on its own thread while this one is

@@ -1,0 +1,88 @@
+// The profile reads bqx's own files with its own decoder (parquetDoubles.ts) and anything else
+// through DuckDB (duckdbProfile.ts). Both must give the same profile to the last bit: the same
+// two shards, once in bqx's parquet settings (decoded here) and once in gzip (read by DuckDB),
+// profiled by the same job, with a snapshot of the scan state at the second shard.
+
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { profileDuckDb } from '../../shared/adapters/local/duckdbProfile.js';
+import { copyToParquetSql } from '../../shared/adapters/local/duckdbSql.js';
+import { readableDoubles } from '../../shared/adapters/local/parquetDoubles.js';
+import { readLocalFooter } from '../../shared/adapters/local/parquetStitch.js';
+import type { ProfileJob } from '../../shared/profile/types.js';
+import { tempDir } from '../helpers/temp.js';
+
+const COLUMNS = [
+  "TIMESTAMPTZ '2021-03-01 00:00:00+00' + INTERVAL (i) MINUTE AS interval_time",
+  'CASE WHEN i % 7 = 0 THEN NULL ELSE sin(i / 50) * 1000 END AS wave',
+  "CASE WHEN i % 11 = 0 THEN 'nan'::DOUBLE WHEN i % 401 = 0 THEN 'inf'::DOUBLE ELSE i * 1e-3 END AS ramp",
+  'CASE WHEN i < 3000 THEN NULL ELSE 2.5::DOUBLE END AS late_constant',
+  'CASE WHEN i % 1000 = 999 THEN 1e9 ELSE (i % 10)::DOUBLE END AS spiky',
+  'CASE WHEN i % 3 = 0 THEN 1.0 ELSE 0.0 END::DOUBLE AS target_up',
+];
+const NAMES = ['interval_time', 'wave', 'ramp', 'late_constant', 'spiky', 'target_up'];
+
+describe('the profile\'s two decoders (own and DuckDB\'s)', () => {
+  let dir: string;
+  let db: DuckDBInstance;
+
+  before(async () => {
+    dir = tempDir('decoders');
+    db = await DuckDBInstance.create(':memory:');
+    const c = await db.connect();
+    const shard = (from: number, to: number) => `SELECT ${COLUMNS.join(', ')} FROM range(${from}, ${to}) r(i) ORDER BY i`;
+    for (const [n, [from, to]] of [[0, [0, 5000]], [1, [5000, 8200]]] as const) {
+      await c.run(copyToParquetSql(shard(from, to), path.join(dir, `own-${n}.parquet`)));
+      await c.run(`COPY (${shard(from, to)}) TO '${path.join(dir, `gzip-${n}.parquet`)}' (FORMAT parquet, COMPRESSION gzip)`);
+    }
+    c.closeSync();
+  });
+  after(() => db.closeSync());
+
+  const withConnection = async <T>(body: (c: DuckDBConnection) => Promise<T>): Promise<T> => {
+    const c = await db.connect();
+    try {
+      return await body(c);
+    } finally {
+      c.closeSync();
+    }
+  };
+
+  const job = (kind: string): ProfileJob => ({
+    runId: 'r',
+    pair: 'eurusd',
+    key: 'interval_time',
+    groups: [{ index: 0, files: [`${kind}-0.parquet`, `${kind}-1.parquet`], columns: NAMES }],
+    labels: ['target_up'],
+    rows: 8200,
+    warmupRows: 120,
+    blockFrom: 4000,
+    blockRows: 300,
+    spreadStep: 97,
+    cuts: ['2021-03-03T00:00:00Z'],
+    snapshotAt: 5000,
+  });
+
+  it('gives the same statistics, sample, gaps, fold rows and scan state from either decoder', async () => {
+    const features = NAMES.slice(1);
+    assert.equal(readableDoubles(readLocalFooter(path.join(dir, 'own-0.parquet')).metadata, features), true, 'bqx\'s files are decoded here');
+    assert.equal(readableDoubles(readLocalFooter(path.join(dir, 'gzip-0.parquet')).metadata, features), false, 'gzip files go to DuckDB');
+    const engine = { memoryMb: 512, threads: 2 };
+    const uri = (o: string) => path.join(dir, o);
+    const own = await profileDuckDb(withConnection, uri, job('own'), engine);
+    const duck = await profileDuckDb(withConnection, uri, job('gzip'), engine);
+    assert.equal(own.columns.length, 5);
+    assert.deepEqual(own.columns, duck.columns);
+    assert.deepEqual(own.sample, duck.sample);
+    assert.deepEqual(own.gaps, duck.gaps);
+    assert.deepEqual(own.cutRows, duck.cutRows);
+    assert.ok(own.scanState && duck.scanState, 'both kept the scan state at row 5,000');
+    assert.equal(own.scanState.row, 5000);
+    assert.deepEqual(own.scanState, duck.scanState);
+    const ramp = own.columns.find((s) => s.column === 'ramp')!;
+    assert.ok(ramp.nan > 0 && ramp.inf > 0, 'NaN and infinities counted');
+    const late = own.columns.find((s) => s.column === 'late_constant')!;
+    assert.equal(late.nonNull, 5200);
+  });
+});

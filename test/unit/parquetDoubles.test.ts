@@ -1,0 +1,134 @@
+// The profile's own DOUBLE column decoder (parquetDoubles.ts) against DuckDB reading the same
+// files: every value bit for bit (NaN, infinities, -0) and every null, for the files bqx writes
+// (zstd, byte-stream-split, several row groups and pages), for the other codecs and encodings
+// DuckDB's writer chooses, for a stitched file with a null page of padding, and for null patterns
+// that exercise both kinds of definition-level runs. Anything it does not read is refused up front.
+
+import assert from 'node:assert/strict';
+import { closeSync, openSync } from 'node:fs';
+import path from 'node:path';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { copyToParquetSql } from '../../shared/adapters/local/duckdbSql.js';
+import { readDoubleChunk, readableDoubles } from '../../shared/adapters/local/parquetDoubles.js';
+import { padParquet, readLocalFooter } from '../../shared/adapters/local/parquetStitch.js';
+import { tempDir } from '../helpers/temp.js';
+
+const COLUMNS = [
+  'CASE WHEN i % 7 = 0 THEN NULL ELSE sin(i) * 1000 END AS sparse_nulls',
+  // Long runs of nulls and of values: RLE runs between bit-packed ones, at odd offsets.
+  'CASE WHEN (i // 37) % 3 = 0 THEN NULL ELSE i / 3 END::DOUBLE AS runs',
+  "CASE WHEN i % 11 = 0 THEN 'nan'::DOUBLE WHEN i % 13 = 0 THEN 'inf'::DOUBLE WHEN i % 17 = 0 THEN '-inf'::DOUBLE WHEN i % 19 = 0 THEN -0.0 ELSE -i * 1e-12 END::DOUBLE AS specials",
+  'CAST(NULL AS DOUBLE) AS all_null',
+  'round(i * 0.001, 5)::DOUBLE AS no_nulls',
+  'CASE WHEN i >= 250000 THEN NULL ELSE 1.5::DOUBLE END AS tail_nulls',
+];
+const NAMES = ['sparse_nulls', 'runs', 'specials', 'all_null', 'no_nulls', 'tail_nulls'];
+
+/** Every column of `file` as DuckDB reads it: row order, null as null, doubles by their bits. */
+async function duckdbColumns(c: DuckDBConnection, file: string, names: readonly string[]): Promise<(bigint | null)[][]> {
+  const rows = (await c.runAndReadAll(`SELECT ${names.map((n) => `"${n}"`).join(', ')} FROM read_parquet('${file}')`)).getRows();
+  const view = new DataView(new ArrayBuffer(8));
+  return names.map((_, j) =>
+    rows.map((r) => {
+      const v = r[j];
+      if (v === null) return null;
+      view.setFloat64(0, Number(v), true);
+      return view.getBigUint64(0, true);
+    }),
+  );
+}
+
+/** Every column of `file` as the decoder reads it, in the same form. */
+function decodedColumns(file: string, names: readonly string[]): (bigint | null)[][] {
+  const { metadata } = readLocalFooter(file);
+  const fd = openSync(file, 'r');
+  const view = new DataView(new ArrayBuffer(8));
+  try {
+    return names.map((name) => {
+      const out: (bigint | null)[] = [];
+      metadata.row_groups.forEach((_, g) => {
+        const { values, valid } = readDoubleChunk(fd, metadata, g, name);
+        for (let r = 0; r < values.length; r++) {
+          if (valid && ((valid[r >>> 5]! >>> (r & 31)) & 1) === 0) out.push(null);
+          else {
+            view.setFloat64(0, values[r]!, true);
+            out.push(view.getBigUint64(0, true));
+          }
+        }
+      });
+      return out;
+    });
+  } finally {
+    closeSync(fd);
+  }
+}
+
+describe('parquet DOUBLE decoding (the profile\'s reader)', () => {
+  let dir: string;
+  let c: DuckDBConnection;
+  let db: DuckDBInstance;
+  const source = `SELECT ${COLUMNS.join(', ')} FROM range(0, 300000) r(i) ORDER BY i`;
+
+  before(async () => {
+    dir = tempDir('doubles');
+    db = await DuckDBInstance.create(':memory:');
+    c = await db.connect();
+  });
+  after(() => {
+    c.closeSync();
+    db.closeSync();
+  });
+
+  const cases: [string, (file: string) => string][] = [
+    ['bqx\'s own settings (zstd, byte-stream-split, 3 row groups)', (file) => copyToParquetSql(source, file)],
+    ['uncompressed PLAIN v1', (file) => `COPY (${source}) TO '${file}' (FORMAT parquet, COMPRESSION uncompressed, DICTIONARY_SIZE_LIMIT 1, ROW_GROUP_SIZE 100000)`],
+    ['snappy', (file) => `COPY (${source}) TO '${file}' (FORMAT parquet, COMPRESSION snappy, DICTIONARY_SIZE_LIMIT 1, PARQUET_VERSION v2)`],
+  ];
+  for (const [label, sql] of cases) {
+    it(`reads what DuckDB reads: ${label}`, async () => {
+      const file = path.join(dir, `${label.replace(/\W+/g, '-')}.parquet`);
+      await c.run(sql(file));
+      const { metadata } = readLocalFooter(file);
+      assert.ok(readableDoubles(metadata, NAMES), 'readable');
+      const expected = await duckdbColumns(c, file, NAMES);
+      const actual = decodedColumns(file, NAMES);
+      NAMES.forEach((name, j) => {
+        assert.equal(actual[j]!.length, 300000, name);
+        const firstDiff = actual[j]!.findIndex((v, r) => v !== expected[j]![r]);
+        assert.equal(firstDiff, -1, `${name}: row ${firstDiff}: ${actual[j]![firstDiff]} against ${expected[j]![firstDiff]}`);
+      });
+      assert.equal(actual[3]!.every((v) => v === null), true, 'all_null is all null');
+      assert.equal(actual[2]!.filter((v) => v === 0x7ff0000000000000n).length > 0, true, 'an infinity survives');
+    });
+  }
+
+  it('reads a stitched file with a null page of padding as DuckDB does', async () => {
+    const keyed = (from: number, to: number) => `SELECT TIMESTAMPTZ '2021-03-01 00:00:00+00' + INTERVAL (i) MINUTE AS interval_time, ${COLUMNS.join(', ')} FROM range(${from}, ${to}) r(i) ORDER BY i`;
+    const [base, part, padded] = ['base', 'part', 'padded'].map((n) => path.join(dir, `${n}.parquet`)) as [string, string, string];
+    await c.run(copyToParquetSql(keyed(0, 3000), base));
+    await c.run(copyToParquetSql(keyed(1000, 2500), part));
+    // (Not the constant column: DuckDB gives it a dictionary page, which no null row may precede.)
+    const names = NAMES.filter((n) => n !== 'tail_nulls');
+    padParquet({ file: base, metadata: readLocalFooter(base).metadata }, { file: part, metadata: readLocalFooter(part).metadata, columns: names }, 'interval_time', 1000, 500, padded);
+    const { metadata } = readLocalFooter(padded);
+    assert.ok(readableDoubles(metadata, names));
+    const expected = await duckdbColumns(c, padded, names);
+    const actual = decodedColumns(padded, names);
+    assert.deepEqual(actual, expected);
+    const noNulls = actual[names.indexOf('no_nulls')]!;
+    assert.equal(noNulls.slice(0, 1000).every((v) => v === null) && noNulls.slice(2500).every((v) => v === null), true, 'the padding is null');
+    assert.equal(noNulls.slice(1000, 2500).every((v) => v !== null), true, 'the source rows have their values');
+  });
+
+  it('refuses up front what it does not read: other codecs, other types, nested and unknown columns', async () => {
+    const file = (n: string) => path.join(dir, `${n}.parquet`);
+    await c.run(`COPY (SELECT i / 2 AS d, i AS n FROM range(0, 5000) r(i)) TO '${file('types')}' (FORMAT parquet)`);
+    await c.run(`COPY (SELECT i / 2 AS d, [i / 2] AS l FROM range(0, 5000) r(i)) TO '${file('nested')}' (FORMAT parquet)`);
+    await c.run(`COPY (SELECT i / 2 AS d FROM range(0, 5000) r(i)) TO '${file('gzip')}' (FORMAT parquet, COMPRESSION gzip, DICTIONARY_SIZE_LIMIT 1)`);
+    assert.equal(readableDoubles(readLocalFooter(file('types')).metadata, ['d']), true, 'a DOUBLE column');
+    assert.equal(readableDoubles(readLocalFooter(file('types')).metadata, ['n']), false, 'a BIGINT column');
+    assert.equal(readableDoubles(readLocalFooter(file('nested')).metadata, ['d']), false, 'a file with a list column (flat files only)');
+    assert.equal(readableDoubles(readLocalFooter(file('gzip')).metadata, ['d']), false, 'gzip');
+    assert.equal(readableDoubles(readLocalFooter(file('gzip')).metadata, ['missing']), false, 'no such column');
+  });
+});
