@@ -19,9 +19,11 @@ const COLUMNS = [
   "CASE WHEN i % 11 = 0 THEN 'nan'::DOUBLE WHEN i % 401 = 0 THEN 'inf'::DOUBLE ELSE i * 1e-3 END AS ramp",
   'CASE WHEN i < 3000 THEN NULL ELSE 2.5::DOUBLE END AS late_constant',
   'CASE WHEN i % 1000 = 999 THEN 1e9 ELSE (i % 10)::DOUBLE END AS spiky',
+  // An integer column: DuckDB reads it in either case, in a batch of its own beside the others.
+  'CAST(i % 4 AS INTEGER) AS regime',
   'CASE WHEN i % 3 = 0 THEN 1.0 ELSE 0.0 END::DOUBLE AS target_up',
 ];
-const NAMES = ['interval_time', 'wave', 'ramp', 'late_constant', 'spiky', 'target_up'];
+const NAMES = ['interval_time', 'wave', 'ramp', 'late_constant', 'spiky', 'regime', 'target_up'];
 
 describe('the profile\'s two decoders (own and DuckDB\'s)', () => {
   let dir: string;
@@ -65,14 +67,15 @@ describe('the profile\'s two decoders (own and DuckDB\'s)', () => {
   });
 
   it('gives the same statistics, sample, gaps, fold rows and scan state from either decoder', async () => {
-    const features = NAMES.slice(1);
+    const features = NAMES.slice(1).filter((n) => n !== 'regime');
     assert.equal(readableDoubles(readLocalFooter(path.join(dir, 'own-0.parquet')).metadata, features), true, 'bqx\'s files are decoded here');
+    assert.equal(readableDoubles(readLocalFooter(path.join(dir, 'own-0.parquet')).metadata, ['regime']), false, 'but not their integer column');
     assert.equal(readableDoubles(readLocalFooter(path.join(dir, 'gzip-0.parquet')).metadata, features), false, 'gzip files go to DuckDB');
     const engine = { memoryMb: 512, threads: 2 };
     const uri = (o: string) => path.join(dir, o);
     const own = await profileDuckDb(withConnection, uri, job('own'), engine);
     const duck = await profileDuckDb(withConnection, uri, job('gzip'), engine);
-    assert.equal(own.columns.length, 5);
+    assert.deepEqual(own.columns.map((s) => s.column), NAMES.slice(1), 'in the dataset\'s column order');
     assert.deepEqual(own.columns, duck.columns);
     assert.deepEqual(own.sample, duck.sample);
     assert.deepEqual(own.gaps, duck.gaps);
@@ -82,6 +85,7 @@ describe('the profile\'s two decoders (own and DuckDB\'s)', () => {
     assert.deepEqual(own.scanState, duck.scanState);
     const ramp = own.columns.find((s) => s.column === 'ramp')!;
     assert.ok(ramp.nan > 0 && ramp.inf > 0, 'NaN and infinities counted');
+    assert.ok(own.columns.find((s) => s.column === 'spiky')!.beyond10sd > 0, 'the second pass counted the spikes');
     const late = own.columns.find((s) => s.column === 'late_constant')!;
     assert.equal(late.nonNull, 5200);
   });

@@ -120,8 +120,9 @@ describe('profile column scan (DuckDB, one pass)', () => {
   it('measures every statistic as a value-by-value reference does, across chunks and files', async () => {
     const progress: { done: number; total: number }[] = [];
     const data = await profile(job(), (p) => progress.push({ done: p.done, total: p.total }));
-    // The CLI's bar: a start, then every batch of columns done (one batch here).
-    assert.deepEqual(progress, [{ done: 0, total: 1 }, { done: 1, total: 1 }]);
+    // The CLI's bar: a start, then every batch of columns done. Two batches here: the doubles
+    // (decoded by bqx, parquetDoubles.ts) and the BIGINT column (read by DuckDB).
+    assert.deepEqual(progress, [{ done: 0, total: 2 }, { done: 1, total: 2 }, { done: 2, total: 2 }]);
 
     assert.deepEqual(data.gaps, []);
     const set = new Set(labels);

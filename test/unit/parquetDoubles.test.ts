@@ -9,7 +9,7 @@ import { closeSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { copyToParquetSql } from '../../shared/adapters/local/duckdbSql.js';
-import { readDoubleChunk, readableDoubles } from '../../shared/adapters/local/parquetDoubles.js';
+import { readDoubleChunk, readableDoubles, zstdReady } from '../../shared/adapters/local/parquetDoubles.js';
 import { padParquet, readLocalFooter } from '../../shared/adapters/local/parquetStitch.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -44,10 +44,12 @@ function decodedColumns(file: string, names: readonly string[]): (bigint | null)
   const fd = openSync(file, 'r');
   const view = new DataView(new ArrayBuffer(8));
   try {
+    // One scratch for every chunk, as the profile's scan uses it: each chunk read before the next call.
+    const scratch = {};
     return names.map((name) => {
       const out: (bigint | null)[] = [];
       metadata.row_groups.forEach((_, g) => {
-        const { values, valid } = readDoubleChunk(fd, metadata, g, name);
+        const { values, valid } = readDoubleChunk(fd, metadata, g, name, scratch);
         for (let r = 0; r < values.length; r++) {
           if (valid && ((valid[r >>> 5]! >>> (r & 31)) & 1) === 0) out.push(null);
           else {
@@ -70,6 +72,7 @@ describe('parquet DOUBLE decoding (the profile\'s reader)', () => {
   const source = `SELECT ${COLUMNS.join(', ')} FROM range(0, 300000) r(i) ORDER BY i`;
 
   before(async () => {
+    await zstdReady();
     dir = tempDir('doubles');
     db = await DuckDBInstance.create(':memory:');
     c = await db.connect();

@@ -3,19 +3,21 @@
 // computed in one pass over those chunks (shared/profile/columnScan.ts), so every value is read
 // once and memory follows the batch width (profileBatchColumns). Only columns whose min or max lies beyond
 // 10 sd of the mean are read a second time (to count those values).
+// Columns in bqx's own parquet encodings (parquetDoubles.ts: every DOUBLE column bqx writes) are
+// decoded in worker threads of this process instead (parquetScan.ts, scanThreads.ts): DuckDB's
+// reader costs about 1 ms per column chunk of a 9,900-column file. The same values in the same row
+// order give the same statistics to the last bit; the rest (an integer column) stays with DuckDB.
 
-import { closeSync, openSync } from 'node:fs';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import { listValue, type DuckDBConnection, type DuckDBDataChunk, type DuckDBValue } from '@duckdb/node-api';
 import bindings from '@duckdb/node-bindings';
 import { ColumnScan, beyondCandidates, type ColumnChunk } from '../../profile/columnScan.js';
-import { joinStates } from '../../profile/scanState.js';
+import { joinStates, type ScanState } from '../../profile/scanState.js';
 import type { ColumnComparison, ColumnStats, CompareJob, KeyGap, ProfileData, ProfileJob } from '../../profile/types.js';
 import type { MergeProgress } from '../../ports.js';
 import * as sql from './duckdbProfileSql.js';
-import { readDoubleChunk, readableDoubles } from './parquetDoubles.js';
-import { readLocalFooter } from './parquetStitch.js';
-import type { FileMetaData } from 'hyparquet';
+import { readableDoubles } from './parquetDoubles.js';
+import { FooterCache, resumeFor, type ScanOutcome } from './parquetScan.js';
+import { ScanThreads } from './scanThreads.js';
 
 type WithConnection = <T>(body: (c: DuckDBConnection) => Promise<T>) => Promise<T>;
 
@@ -59,21 +61,21 @@ export async function profileDuckDb(withConnection: WithConnection, uri: (object
   const batch = Math.floor(budget / streams);
   const labels = new Set(job.labels);
   const layout = { warmupRows: job.warmupRows, blockFrom: job.blockFrom, blockRows: job.blockRows, spreadStep: job.spreadStep };
+  // Each file's footer read once for the whole profile (a file serves every batch of its group).
+  const footers = new FooterCache();
   const batches = job.groups.flatMap((group) => {
     const paths = (scanFiles.get(group.index) ?? []).map(uri);
-    const files = listValue(paths);
-    const all = listValue(group.files.map(uri));
+    const allPaths = group.files.map(uri);
+    const [files, all] = [listValue(paths), listValue(allPaths)];
     const names = group.columns.filter((n) => n !== job.key);
-    return Array.from({ length: Math.ceil(names.length / batch) }, (_, b) => ({ paths, files, all, part: names.slice(b * batch, (b + 1) * batch) }));
+    // The columns decoded here (in bqx's own encodings in every file) and the rest, batched apart.
+    const decodable = (n: string) => allPaths.every((f) => readableDoubles(footers.get(f), [n]));
+    const slices = (list: string[], own: boolean) =>
+      Array.from({ length: Math.ceil(list.length / batch) }, (_, b) => ({ paths, allPaths, files, all, own, part: list.slice(b * batch, (b + 1) * batch) }));
+    return [...slices(names.filter(decodable), true), ...slices(names.filter((n) => !decodable(n)), false)];
   });
-  // Each file's footer read once for the whole profile (a file serves every batch of its group).
-  const footers = new Map<string, FileMetaData>();
-  const footer = (file: string) => {
-    let metadata = footers.get(file);
-    if (!metadata) footers.set(file, (metadata = readLocalFooter(file).metadata));
-    return metadata;
-  };
-  const scanned: { stats: ColumnStats[]; scan: ColumnScan }[] = new Array(batches.length);
+  const threads = batches.some((b) => b.own) ? new ScanThreads(Math.min(streams, batches.length)) : undefined;
+  const scanned: ScanOutcome[] = new Array(batches.length);
   // A parquet file of one row group is decoded by one DuckDB thread per statement: `streams`
   // statements at once keep the cores busy (decoding was most of the profile's wall, one core).
   let next = 0;
@@ -82,21 +84,32 @@ export async function profileDuckDb(withConnection: WithConnection, uri: (object
   const worker = () =>
     withConnection(async (c) => {
       for (let b = next++; b < batches.length; b = next++) {
-        const { paths, files, all, part } = batches[b]!;
-        const scan = new ColumnScan(part, layout, job.rows, job.resume?.from, job.snapshotAt);
-        if (paths.every((file) => readableDoubles(footer(file), part))) await scanParquet(paths, footer, part, scan);
-        else await scanBatch(c, files, part, scan);
-        const stats = scan.stats(labels);
-        await beyond10sd(c, all, stats);
-        scanned[b] = { stats, scan };
+        const { paths, allPaths, files, all, own, part } = batches[b]!;
+        let outcome: ScanOutcome;
+        const task = { paths, all: allPaths, columns: part, layout, rows: job.rows, labels: job.labels, resume: resumeFor(job.resume?.from, part), snapshotAt: job.snapshotAt };
+        if (own) outcome = await threads!.scan(task);
+        else {
+          const scan = new ColumnScan(part, layout, job.rows, job.resume?.from, job.snapshotAt);
+          await scanBatch(c, files, part, scan);
+          const snapshot = scan.snapshot();
+          outcome = { stats: scan.stats(labels), columns: [...scan.columns], sample: scan.sample, sampleRows: scan.sampleRows, ...(snapshot ? { snapshot } : {}) };
+          await beyond10sd(c, all, outcome.stats);
+        }
+        scanned[b] = outcome;
         progress({ step: 'columns', done: ++done, total: batches.length });
       }
     });
-  await Promise.all(Array.from({ length: Math.min(streams, batches.length) }, worker));
-  const columns = scanned.flatMap((s) => s.stats);
+  try {
+    await Promise.all(Array.from({ length: Math.min(streams, batches.length) }, worker));
+  } finally {
+    await threads?.close();
+  }
+  // In the dataset's column order (the batches of one group are cut by decoder first).
+  const position = new Map(job.groups.flatMap((g) => g.columns).map((c, i) => [c, i]));
+  const columns = scanned.flatMap((s) => s.stats).sort((a, b) => position.get(a.column)! - position.get(b.column)!);
   const values: Record<string, Float64Array> = {};
-  for (const { scan } of scanned) scan.columns.forEach((column, i) => (values[column] = scan.sample[i]!));
-  const sampleRows = scanned.at(-1)?.scan.sampleRows ?? [];
+  for (const s of scanned) s.columns.forEach((column, i) => (values[column] = s.sample[i]!));
+  const sampleRows = scanned.at(-1)?.sampleRows ?? [];
   const keyFiles = listValue(job.groups[0]!.files.map(uri));
   const gaps = await withConnection(async (c) => {
     const rows = (await c.runAndReadAll(sql.keyGapsSql(job.key), [keyFiles])).getRows();
@@ -104,31 +117,18 @@ export async function profileDuckDb(withConnection: WithConnection, uri: (object
   });
   const cutRows =
     job.cuts.length === 0 ? [] : await withConnection(async (c) => (await c.runAndReadAll(sql.cutRowsSql(job.key, job.cuts.length), [keyFiles, ...job.cuts])).getRows()[0]!.map(Number));
-  const scanState = job.snapshotAt === undefined ? undefined : joinStates(scanned.map((s) => s.scan.snapshot()));
+  const joined = job.snapshotAt === undefined ? undefined : joinStates(scanned.map((s) => s.snapshot));
+  const scanState = joined && inOrder(joined, position);
   return { columns, gaps, sample: { rows: sampleRows, values }, cutRows, ...(scanState ? { scanState } : {}) };
 }
 
-/**
- * One batch of columns through `scan`, decoded from the files here (parquetDoubles.ts), file after
- * file and row group after row group, in the order DuckDB would read them. The event loop gets a
- * turn after each row group (the other stream's batch, the progress bar).
- */
-async function scanParquet(paths: readonly string[], footer: (file: string) => FileMetaData, part: readonly string[], scan: ColumnScan): Promise<void> {
-  const scratch = {};
-  for (const file of paths) {
-    const metadata = footer(file);
-    const fd = openSync(file, 'r');
-    try {
-      for (let g = 0; g < metadata.row_groups.length; g++) {
-        const rows = Number(metadata.row_groups[g]!.num_rows);
-        if (rows === 0) continue;
-        scan.add(rows, (j) => readDoubleChunk(fd, metadata, g, part[j]!, scratch));
-        await nextTurn();
-      }
-    } finally {
-      closeSync(fd);
-    }
-  }
+/** `state` with its columns in the dataset's order (`position`), whichever batches measured them. */
+function inOrder(state: ScanState, position: ReadonlyMap<string, number>): ScanState {
+  const order = state.columns.map((c, j) => [c, j] as const).sort((a, b) => position.get(a[0])! - position.get(b[0])!);
+  const width = state.values.length / Math.max(1, state.columns.length);
+  const values = new Float64Array(state.values.length);
+  order.forEach(([, j], i) => values.set(state.values.subarray(j * width, (j + 1) * width), i * width));
+  return { row: state.row, columns: order.map(([c]) => c), values };
 }
 
 /** Streams one batch of columns through `scan`, decoded by DuckDB. */

@@ -8,12 +8,14 @@
 // and does not export its page decoder. Only what those writers produce is read: flat OPTIONAL or
 // REQUIRED DOUBLE columns, data pages v1 or v2, PLAIN, BYTE_STREAM_SPLIT or dictionary-encoded
 // values (DuckDB writes a constant column with a dictionary whatever its limit), RLE/bit-packed
-// definition levels, UNCOMPRESSED, ZSTD or SNAPPY. `readableDoubles` says from the footer alone
+// definition levels, UNCOMPRESSED, ZSTD (zstd's own decoder compiled to WebAssembly, zstddec:
+// five times fzstd's speed here; Node 20's zlib has no zstd) or SNAPPY. Call `zstdReady` once
+// before reading. `readableDoubles` says from the footer alone
 // whether a file qualifies, so a caller decides before it reads (and reads anything else with
 // DuckDB); a page that still does not fit throws rather than guess.
 
 import { readSync } from 'node:fs';
-import { decompress as zstdDecompress } from 'fzstd';
+import { ZSTDDecoder } from 'zstddec';
 import { snappyUncompress, type ColumnChunk as ParquetChunk, type FileMetaData } from 'hyparquet';
 import type { ColumnChunk } from '../../profile/columnScan.js';
 
@@ -183,12 +185,42 @@ function readPageHeader(reader: CompactReader): PageHeader {
   return h;
 }
 
-function decompress(codec: string, bytes: Uint8Array, size: number): Uint8Array {
+let zstd: ZSTDDecoder | undefined;
+
+/** Loads the zstd decoder (a WebAssembly module): once per thread, before any chunk is read. */
+export async function zstdReady(): Promise<void> {
+  const decoder = new ZSTDDecoder();
+  await decoder.init();
+  zstd = decoder;
+}
+
+/**
+ * Buffers a reader reuses from chunk to chunk. Allocating them per chunk cost more than the
+ * decoding: an 80 KB ArrayBuffer took about 14 µs here, and threads allocating them did not run in
+ * parallel (the same work took as long on two threads as on one).
+ */
+export interface DecodeScratch {
+  bytes?: Buffer;
+  pages?: Uint8Array;
+  values?: Float64Array;
+  dense?: Float64Array;
+  words?: Uint32Array;
+}
+
+function grown<T extends { length: number }>(have: T | undefined, length: number, make: (n: number) => T): T {
+  return have && have.length >= length ? have : make(Math.max(length, 1 << 13));
+}
+
+function decompress(codec: string, bytes: Uint8Array, size: number, scratch: DecodeScratch): Uint8Array {
   if (codec === 'UNCOMPRESSED') return bytes;
-  // No output buffer for fzstd: it compares its second argument with 1, and a typed array there
-  // is turned into a string of all its bytes first (53 s of a 10,000-row profile).
-  if (codec === 'ZSTD') return zstdDecompress(bytes);
-  const out = new Uint8Array(size);
+  if (codec === 'ZSTD') {
+    if (!zstd) throw new Error('the zstd decoder is not loaded (zstdReady)');
+    // zstddec does not report zstd's errors: a page that does not decode to its size is corrupt.
+    const out = zstd.decode(bytes, size);
+    if (out.length !== size) throw new Error(`parquet page: zstd gave ${out.length} bytes of ${size}`);
+    return out;
+  }
+  const out = (scratch.pages = grown(scratch.pages, size, (n) => new Uint8Array(n))).subarray(0, size);
   snappyUncompress(bytes, out);
   return out;
 }
@@ -305,18 +337,23 @@ function readValues(encoding: number, bytes: Uint8Array, at: number, count: numb
   const target = new Uint8Array(out.buffer, out.byteOffset, count * 8);
   if (encoding === PLAIN) target.set(bytes.subarray(at, at + count * 8));
   else if (encoding === BYTE_STREAM_SPLIT) {
-    for (let s = 0; s < 8; s++) {
-      const base = at + s * count;
-      for (let i = 0, o = s; i < count; i++, o += 8) target[o] = bytes[base + i]!;
+    // Byte k of value i is at stream k, position i: each value's two 32-bit halves assembled
+    // from four streams each (half the stores of a byte-by-byte scatter).
+    const words = new Uint32Array(out.buffer, out.byteOffset, count * 2);
+    const [s0, s1, s2, s3, s4, s5, s6, s7] = [0, 1, 2, 3, 4, 5, 6, 7].map((k) => at + k * count) as [number, number, number, number, number, number, number, number];
+    for (let i = 0; i < count; i++) {
+      words[2 * i] = bytes[s0 + i]! | (bytes[s1 + i]! << 8) | (bytes[s2 + i]! << 16) | (bytes[s3 + i]! << 24);
+      words[2 * i + 1] = bytes[s4 + i]! | (bytes[s5 + i]! << 8) | (bytes[s6 + i]! << 16) | (bytes[s7 + i]! << 24);
     }
   } else throw new Error(`parquet page: value encoding ${encoding} not read here`);
 }
 
 /**
  * Column `name` of row group `group` of an open file, decoded: `values[r]` is row r's value where
- * bit r of `valid` is set. The file must pass `readableDoubles`.
+ * bit r of `valid` is set. The file must pass `readableDoubles`. The arrays returned are
+ * `scratch`'s: valid until the next call with the same scratch.
  */
-export function readDoubleChunk(fd: number, metadata: FileMetaData, group: number, name: string, scratch: { bytes?: Buffer } = {}): ColumnChunk {
+export function readDoubleChunk(fd: number, metadata: FileMetaData, group: number, name: string, scratch: DecodeScratch = {}): ColumnChunk {
   const [index, maxDefinition] = layout(metadata).get(name) ?? [-1, 0];
   const chunk: ParquetChunk | undefined = metadata.row_groups[group]?.columns[index];
   const m = chunk?.meta_data;
@@ -324,20 +361,19 @@ export function readDoubleChunk(fd: number, metadata: FileMetaData, group: numbe
   const rows = Number(metadata.row_groups[group]!.num_rows);
   const start = Number(m.dictionary_page_offset ?? m.data_page_offset);
   const length = Number(m.total_compressed_size);
-  if (!scratch.bytes || scratch.bytes.length < length) scratch.bytes = Buffer.allocUnsafe(Math.max(length, 1 << 16));
-  const bytes = scratch.bytes;
+  const bytes = (scratch.bytes = grown(scratch.bytes, length, (n) => Buffer.allocUnsafe(n)));
   for (let done = 0; done < length; ) {
     const n = readSync(fd, bytes, done, length - done, start + done);
     if (n === 0) throw new Error(`column ${name}: the file ends inside its chunk`);
     done += n;
   }
-  const values = new Float64Array(rows);
-  // One bit per row; words of 32 for the scan (a byte view to fill it).
-  const words = new Uint32Array(Math.ceil(rows / 32));
-  const valid = new Uint8Array(words.buffer);
+  const values = (scratch.values = grown(scratch.values, rows, (n) => new Float64Array(n))).subarray(0, rows);
+  // One bit per row; words of 32 for the scan (a byte view to fill it), all clear to start.
+  const words = (scratch.words = grown(scratch.words, Math.ceil(rows / 32), (n) => new Uint32Array(n))).subarray(0, Math.ceil(rows / 32));
+  words.fill(0);
+  const valid = new Uint8Array(words.buffer, words.byteOffset, words.byteLength);
   let row = 0;
   let allValid = true;
-  let dense: Float64Array | undefined;
   let dictionary: Float64Array | undefined;
   for (let at = 0; at < length && row < rows; ) {
     const reader = new CompactReader(bytes, at);
@@ -347,7 +383,7 @@ export function readDoubleChunk(fd: number, metadata: FileMetaData, group: numbe
     if (page.type === DICTIONARY_PAGE) {
       if (page.encoding !== PLAIN && page.encoding !== PLAIN_DICTIONARY) throw new Error(`column ${name}: dictionary encoding ${page.encoding}`);
       dictionary = new Float64Array(page.values);
-      readValues(PLAIN, decompress(m.codec, bytes.subarray(body, at), page.uncompressed), 0, page.values, dictionary);
+      readValues(PLAIN, decompress(m.codec, bytes.subarray(body, at), page.uncompressed, scratch), 0, page.values, dictionary);
       continue;
     }
     if (page.type !== DATA_PAGE && page.type !== DATA_PAGE_V2) throw new Error(`column ${name}: page type ${page.type} not read here`);
@@ -356,7 +392,7 @@ export function readDoubleChunk(fd: number, metadata: FileMetaData, group: numbe
     let data: Uint8Array;
     let valuesAt: number;
     if (page.type === DATA_PAGE) {
-      data = decompress(m.codec, bytes.subarray(body, at), page.uncompressed);
+      data = decompress(m.codec, bytes.subarray(body, at), page.uncompressed, scratch);
       valuesAt = 0;
       if (maxDefinition === 1) {
         const levelBytes = data[0]! | (data[1]! << 8) | (data[2]! << 16) | (data[3]! << 24);
@@ -368,7 +404,7 @@ export function readDoubleChunk(fd: number, metadata: FileMetaData, group: numbe
       const levelsEnd = body + page.definitionBytes;
       if (maxDefinition === 1) present = readLevels(bytes, body, levelsEnd, valid, row, count);
       const raw = bytes.subarray(levelsEnd, at);
-      data = page.valuesCompressed ? decompress(m.codec, raw, page.uncompressed - page.definitionBytes) : raw;
+      data = page.valuesCompressed ? decompress(m.codec, raw, page.uncompressed - page.definitionBytes, scratch) : raw;
       valuesAt = 0;
     }
     if (maxDefinition === 0) for (let r = row; r < row + count; r++) valid[r >> 3]! |= 1 << (r & 7);
@@ -377,7 +413,7 @@ export function readDoubleChunk(fd: number, metadata: FileMetaData, group: numbe
       // The page holds only the rows with a value: decoded densely, then spread to their rows.
       allValid = false;
       // Without a branch per row: a null row takes the next value too, and the index does not move.
-      dense ??= new Float64Array(rows + 1);
+      const dense = (scratch.dense = grown(scratch.dense, rows + 1, (n) => new Float64Array(n)));
       readValues(page.encoding, data, valuesAt, present, dense, dictionary);
       for (let r = row, k = 0, end = row + count; r < end; r++) {
         values[r] = dense[k]!;

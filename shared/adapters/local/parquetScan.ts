@@ -1,0 +1,110 @@
+// One batch of the profile's columns through a column scan, decoded from bqx's own parquet files
+// (parquetDoubles.ts), in a worker thread of its own (profileScanWorker.ts): the decoding is
+// JavaScript, so without threads it would use one of the machine's cores. The scan gives back
+// what the profile keeps of it: statistics, the sample's values, the scan state at `snapshotAt`.
+
+import { closeSync, openSync } from 'node:fs';
+import type { FileMetaData } from 'hyparquet';
+import { ColumnScan, beyondCandidates, type ScanLayout, type ScanResume } from '../../profile/columnScan.js';
+import type { ScanState } from '../../profile/scanState.js';
+import type { ColumnStats } from '../../profile/types.js';
+import { readDoubleChunk, type DecodeScratch } from './parquetDoubles.js';
+import { readLocalFooter } from './parquetStitch.js';
+
+export interface ScanTask {
+  /** The files holding the scanned rows, in row order. */
+  paths: string[];
+  /** Every file of the columns (the second pass, beyond 10 sd, reads the whole dataset). */
+  all: string[];
+  columns: string[];
+  layout: ScanLayout;
+  rows: number;
+  labels: string[];
+  /** Only `columns`' part of the earlier scan's state and sample. */
+  resume?: ScanResume;
+  snapshotAt?: number;
+}
+
+export interface ScanOutcome {
+  stats: ColumnStats[];
+  columns: string[];
+  sample: Float64Array[];
+  sampleRows: number[];
+  snapshot?: ScanState;
+}
+
+/** Footers by file: every file bqx writes is new (written aside, then renamed), so one never goes stale. */
+export class FooterCache {
+  private readonly footers = new Map<string, FileMetaData>();
+
+  get(file: string): FileMetaData {
+    let metadata = this.footers.get(file);
+    if (!metadata) this.footers.set(file, (metadata = readLocalFooter(file).metadata));
+    return metadata;
+  }
+}
+
+/** Scans `task`'s columns file after file, row group after row group: the order DuckDB reads them in. */
+export function scanParquet(task: ScanTask, footers: FooterCache): ScanOutcome {
+  const scan = new ColumnScan(task.columns, task.layout, task.rows, task.resume, task.snapshotAt);
+  const scratch: DecodeScratch = {};
+  for (const file of task.paths) {
+    const metadata = footers.get(file);
+    const fd = openSync(file, 'r');
+    try {
+      for (let g = 0; g < metadata.row_groups.length; g++) {
+        const rows = Number(metadata.row_groups[g]!.num_rows);
+        if (rows > 0) scan.add(rows, (j) => readDoubleChunk(fd, metadata, g, task.columns[j]!, scratch));
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+  const snapshot = scan.snapshot();
+  const stats = scan.stats(new Set(task.labels));
+  for (const s of beyondCandidates(stats)) s.beyond10sd = countBeyond(task.all, s.column, s.mean!, s.sd!, footers, scratch);
+  return { stats, columns: [...scan.columns], sample: scan.sample, sampleRows: scan.sampleRows, ...(snapshot ? { snapshot } : {}) };
+}
+
+/**
+ * Finite values of `column` further than 10 sd from the mean, in every file: the second pass, for
+ * the few columns whose min or max lies that far (duckdbProfileSql.ts `beyondSql`, the same test
+ * in the same double arithmetic).
+ */
+function countBeyond(files: readonly string[], column: string, mean: number, sd: number, footers: FooterCache, scratch: DecodeScratch): number {
+  const limit = 10 * sd;
+  let n = 0;
+  for (const file of files) {
+    const metadata = footers.get(file);
+    const fd = openSync(file, 'r');
+    try {
+      for (let g = 0; g < metadata.row_groups.length; g++) {
+        const { values, valid } = readDoubleChunk(fd, metadata, g, column, scratch);
+        for (let r = 0; r < values.length; r++) {
+          if (valid && ((valid[r >>> 5]! >>> (r & 31)) & 1) === 0) continue;
+          const v = values[r]!;
+          if (v - v === 0 && Math.abs(v - mean) > limit) n++;
+        }
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return n;
+}
+
+/** `resume` narrowed to `columns` (a task is sent to a thread by copy: only what it needs). */
+export function resumeFor(resume: ScanResume | undefined, columns: readonly string[]): ScanResume | undefined {
+  if (!resume) return undefined;
+  const at = new Map(resume.state.columns.map((c, j) => [c, j]));
+  const width = resume.state.values.length / resume.state.columns.length;
+  const values = new Float64Array(columns.length * width);
+  columns.forEach((c, j) => {
+    const k = at.get(c);
+    if (k === undefined) throw new Error(`the scan state has no column ${c}`);
+    values.set(resume.state.values.subarray(k * width, (k + 1) * width), j * width);
+  });
+  const sample: Record<string, Float64Array> = {};
+  for (const c of columns) sample[c] = resume.sample.values[c]!;
+  return { state: { row: resume.state.row, columns: [...columns], values }, sample: { rows: resume.sample.rows, values: sample } };
+}
