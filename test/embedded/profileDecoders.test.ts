@@ -4,11 +4,13 @@
 // profiled by the same job, with a snapshot of the scan state at the second shard.
 
 import assert from 'node:assert/strict';
+import { closeSync, copyFileSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { profileDuckDb } from '../../shared/adapters/local/duckdbProfile.js';
 import { copyToParquetSql } from '../../shared/adapters/local/duckdbSql.js';
 import { readableDoubles } from '../../shared/adapters/local/parquetDoubles.js';
+import { readLayout } from '../../shared/adapters/local/parquetLayout.js';
 import { readLocalFooter } from '../../shared/adapters/local/parquetStitch.js';
 import type { ProfileJob } from '../../shared/profile/types.js';
 import { tempDir } from '../helpers/temp.js';
@@ -68,9 +70,9 @@ describe('the profile\'s two decoders (own and DuckDB\'s)', () => {
 
   it('gives the same statistics, sample, gaps, fold rows and scan state from either decoder', async () => {
     const features = NAMES.slice(1).filter((n) => n !== 'regime');
-    assert.equal(readableDoubles(readLocalFooter(path.join(dir, 'own-0.parquet')).metadata, features), true, 'bqx\'s files are decoded here');
-    assert.equal(readableDoubles(readLocalFooter(path.join(dir, 'own-0.parquet')).metadata, ['regime']), false, 'but not their integer column');
-    assert.equal(readableDoubles(readLocalFooter(path.join(dir, 'gzip-0.parquet')).metadata, features), false, 'gzip files go to DuckDB');
+    assert.equal(readableDoubles(readLayout(path.join(dir, 'own-0.parquet')), features), true, 'bqx\'s files are decoded here');
+    assert.equal(readableDoubles(readLayout(path.join(dir, 'own-0.parquet')), ['regime']), false, 'but not their integer column');
+    assert.equal(readableDoubles(readLayout(path.join(dir, 'gzip-0.parquet')), features), false, 'gzip files go to DuckDB');
     const engine = { memoryMb: 512, threads: 2 };
     const uri = (o: string) => path.join(dir, o);
     const own = await profileDuckDb(withConnection, uri, job('own'), engine);
@@ -88,5 +90,20 @@ describe('the profile\'s two decoders (own and DuckDB\'s)', () => {
     assert.ok(own.columns.find((s) => s.column === 'spiky')!.beyond10sd > 0, 'the second pass counted the spikes');
     const late = own.columns.find((s) => s.column === 'late_constant')!;
     assert.equal(late.nonNull, 5200);
+  });
+
+  it('fails the profile, naming the column, when a page of bqx\'s own files does not decode (no hang, no guess)', async () => {
+    const [good, bad] = ['own-1.parquet', 'bad-1.parquet'].map((n) => path.join(dir, n)) as [string, string];
+    copyFileSync(good, bad);
+    copyFileSync(path.join(dir, 'own-0.parquet'), path.join(dir, 'bad-0.parquet'));
+    // Garbage inside the zstd frame of the column `ramp`'s page (its header and the footer left intact).
+    const { metadata } = readLocalFooter(bad);
+    const index = metadata.schema.slice(1).findIndex((s) => s.name === 'ramp');
+    const m = metadata.row_groups[0]!.columns[index]!.meta_data!;
+    const fd = openSync(bad, 'r+');
+    writeSync(fd, Buffer.alloc(40, 0xff), 0, 40, Number(m.data_page_offset) + Number(m.total_compressed_size) - 60);
+    closeSync(fd);
+    const uri = (o: string) => path.join(dir, o);
+    await assert.rejects(profileDuckDb(withConnection, uri, job('bad'), { memoryMb: 512, threads: 2 }), /profile scan thread: .*bad-1\.parquet: column ramp, row group 0: parquet page: zstd/);
   });
 });

@@ -7,9 +7,12 @@
 import assert from 'node:assert/strict';
 import { closeSync, openSync } from 'node:fs';
 import path from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { parquetWriteBuffer } from 'hyparquet-writer';
 import { copyToParquetSql } from '../../shared/adapters/local/duckdbSql.js';
 import { readDoubleChunk, readableDoubles, zstdReady } from '../../shared/adapters/local/parquetDoubles.js';
+import { readLayout } from '../../shared/adapters/local/parquetLayout.js';
 import { padParquet, readLocalFooter } from '../../shared/adapters/local/parquetStitch.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -38,9 +41,27 @@ async function duckdbColumns(c: DuckDBConnection, file: string, names: readonly 
   );
 }
 
+/** The footer's layout (parquetLayout.ts) says what hyparquet's full parse of it says. */
+function assertSameLayout(file: string): void {
+  const { metadata } = readLocalFooter(file);
+  const TYPES = ['BOOLEAN', 'INT32', 'INT64', 'INT96', 'FLOAT', 'DOUBLE', 'BYTE_ARRAY', 'FIXED_LEN_BYTE_ARRAY'];
+  const CODECS = ['UNCOMPRESSED', 'SNAPPY', 'GZIP', 'LZO', 'BROTLI', 'LZ4', 'ZSTD', 'LZ4_RAW'];
+  const ENCODINGS = ['PLAIN', 'GROUP_VAR_INT', 'PLAIN_DICTIONARY', 'RLE', 'BIT_PACKED', 'DELTA_BINARY_PACKED', 'DELTA_LENGTH_BYTE_ARRAY', 'DELTA_BYTE_ARRAY', 'RLE_DICTIONARY', 'BYTE_STREAM_SPLIT'];
+  const REPETITION = ['REQUIRED', 'OPTIONAL', 'REPEATED'];
+  const layout = readLayout(file);
+  assert.deepEqual(
+    layout.schema.map((e) => [e.name, e.type === undefined ? undefined : TYPES[e.type], e.repetition === undefined ? undefined : REPETITION[e.repetition], e.children]),
+    metadata.schema.slice(1).map((e) => [e.name, e.type, e.repetition_type, e.num_children ?? 0]),
+  );
+  assert.deepEqual(
+    layout.rowGroups.map((g) => [g.rows, g.columns.map((c) => [TYPES[c.type], c.path, CODECS[c.codec], c.encodings.map((e) => ENCODINGS[e]), c.dataPageOffset, c.dictionaryPageOffset, c.compressedSize])]),
+    metadata.row_groups.map((g) => [Number(g.num_rows), g.columns.map((c) => { const m = c.meta_data!; return [m.type, m.path_in_schema, m.codec, m.encodings, Number(m.data_page_offset), m.dictionary_page_offset === undefined ? undefined : Number(m.dictionary_page_offset), Number(m.total_compressed_size)]; })]),
+  );
+}
+
 /** Every column of `file` as the decoder reads it, in the same form. */
 function decodedColumns(file: string, names: readonly string[]): (bigint | null)[][] {
-  const { metadata } = readLocalFooter(file);
+  const layout = readLayout(file);
   const fd = openSync(file, 'r');
   const view = new DataView(new ArrayBuffer(8));
   try {
@@ -48,8 +69,8 @@ function decodedColumns(file: string, names: readonly string[]): (bigint | null)
     const scratch = {};
     return names.map((name) => {
       const out: (bigint | null)[] = [];
-      metadata.row_groups.forEach((_, g) => {
-        const { values, valid } = readDoubleChunk(fd, metadata, g, name, scratch);
+      layout.rowGroups.forEach((_, g) => {
+        const { values, valid } = readDoubleChunk(fd, layout, g, name, scratch);
         for (let r = 0; r < values.length; r++) {
           if (valid && ((valid[r >>> 5]! >>> (r & 31)) & 1) === 0) out.push(null);
           else {
@@ -91,8 +112,8 @@ describe('parquet DOUBLE decoding (the profile\'s reader)', () => {
     it(`reads what DuckDB reads: ${label}`, async () => {
       const file = path.join(dir, `${label.replace(/\W+/g, '-')}.parquet`);
       await c.run(sql(file));
-      const { metadata } = readLocalFooter(file);
-      assert.ok(readableDoubles(metadata, NAMES), 'readable');
+      assertSameLayout(file);
+      assert.ok(readableDoubles(readLayout(file), NAMES), 'readable');
       const expected = await duckdbColumns(c, file, NAMES);
       const actual = decodedColumns(file, NAMES);
       NAMES.forEach((name, j) => {
@@ -105,6 +126,29 @@ describe('parquet DOUBLE decoding (the profile\'s reader)', () => {
     });
   }
 
+  it('reads data pages v2, many pages per chunk, as another writer (hyparquet-writer) writes them', async () => {
+    // DuckDB writes v1 pages only; the v2 layout (levels uncompressed before the values) is read too.
+    const rows = 20000;
+    const values = (f: (i: number) => number | null) => Array.from({ length: rows }, (_, i) => f(i));
+    const columnData = [
+      { name: 'split', type: 'DOUBLE' as const, encoding: 'BYTE_STREAM_SPLIT' as const, data: values((i) => (i % 9 === 0 ? null : Math.cos(i) * 1e3)) },
+      { name: 'plain', type: 'DOUBLE' as const, encoding: 'PLAIN' as const, data: values((i) => (i % 500 < 120 ? null : i / 7)) },
+      { name: 'dictionary', type: 'DOUBLE' as const, data: values((i) => (i % 13 === 0 ? null : i % 5)) },
+    ];
+    for (const codec of ['SNAPPY', 'UNCOMPRESSED'] as const) {
+      const file = path.join(dir, `v2-${codec}.parquet`);
+      writeFileSync(file, Buffer.from(parquetWriteBuffer({ columnData, codec, pageSize: 8192, rowGroupSize: 7000 })));
+      assertSameLayout(file);
+      const layout = readLayout(file);
+      const names = columnData.map((c) => c.name);
+      assert.ok(readableDoubles(layout, names), codec);
+      assert.ok(layout.rowGroups.length >= 3, `${layout.rowGroups.length} row groups`);
+      const expected = await duckdbColumns(c, file, names);
+      assert.deepEqual(decodedColumns(file, names), expected, codec);
+      assert.equal(expected[1]!.filter((v) => v === null).length, 4800, 'the nulls are there');
+    }
+  });
+
   it('reads a stitched file with a null page of padding as DuckDB does', async () => {
     const keyed = (from: number, to: number) => `SELECT TIMESTAMPTZ '2021-03-01 00:00:00+00' + INTERVAL (i) MINUTE AS interval_time, ${COLUMNS.join(', ')} FROM range(${from}, ${to}) r(i) ORDER BY i`;
     const [base, part, padded] = ['base', 'part', 'padded'].map((n) => path.join(dir, `${n}.parquet`)) as [string, string, string];
@@ -113,8 +157,8 @@ describe('parquet DOUBLE decoding (the profile\'s reader)', () => {
     // (Not the constant column: DuckDB gives it a dictionary page, which no null row may precede.)
     const names = NAMES.filter((n) => n !== 'tail_nulls');
     padParquet({ file: base, metadata: readLocalFooter(base).metadata }, { file: part, metadata: readLocalFooter(part).metadata, columns: names }, 'interval_time', 1000, 500, padded);
-    const { metadata } = readLocalFooter(padded);
-    assert.ok(readableDoubles(metadata, names));
+    assertSameLayout(padded);
+    assert.ok(readableDoubles(readLayout(padded), names));
     const expected = await duckdbColumns(c, padded, names);
     const actual = decodedColumns(padded, names);
     assert.deepEqual(actual, expected);
@@ -128,10 +172,10 @@ describe('parquet DOUBLE decoding (the profile\'s reader)', () => {
     await c.run(`COPY (SELECT i / 2 AS d, i AS n FROM range(0, 5000) r(i)) TO '${file('types')}' (FORMAT parquet)`);
     await c.run(`COPY (SELECT i / 2 AS d, [i / 2] AS l FROM range(0, 5000) r(i)) TO '${file('nested')}' (FORMAT parquet)`);
     await c.run(`COPY (SELECT i / 2 AS d FROM range(0, 5000) r(i)) TO '${file('gzip')}' (FORMAT parquet, COMPRESSION gzip, DICTIONARY_SIZE_LIMIT 1)`);
-    assert.equal(readableDoubles(readLocalFooter(file('types')).metadata, ['d']), true, 'a DOUBLE column');
-    assert.equal(readableDoubles(readLocalFooter(file('types')).metadata, ['n']), false, 'a BIGINT column');
-    assert.equal(readableDoubles(readLocalFooter(file('nested')).metadata, ['d']), false, 'a file with a list column (flat files only)');
-    assert.equal(readableDoubles(readLocalFooter(file('gzip')).metadata, ['d']), false, 'gzip');
-    assert.equal(readableDoubles(readLocalFooter(file('gzip')).metadata, ['missing']), false, 'no such column');
+    assert.equal(readableDoubles(readLayout(file('types')), ['d']), true, 'a DOUBLE column');
+    assert.equal(readableDoubles(readLayout(file('types')), ['n']), false, 'a BIGINT column');
+    assert.equal(readableDoubles(readLayout(file('nested')), ['d']), false, 'a file with a list column (flat files only)');
+    assert.equal(readableDoubles(readLayout(file('gzip')), ['d']), false, 'gzip');
+    assert.equal(readableDoubles(readLayout(file('gzip')), ['missing']), false, 'no such column');
   });
 });

@@ -16,120 +16,46 @@
 
 import { readSync } from 'node:fs';
 import { ZSTDDecoder } from 'zstddec';
-import { snappyUncompress, type ColumnChunk as ParquetChunk, type FileMetaData } from 'hyparquet';
+import { snappyUncompress } from 'hyparquet';
 import type { ColumnChunk } from '../../profile/columnScan.js';
+import { CODEC, CompactReader, ENCODING, PHYSICAL_DOUBLE, type FileLayout } from './parquetLayout.js';
 
-const CODECS = new Set(['UNCOMPRESSED', 'ZSTD', 'SNAPPY']);
-const ENCODINGS = new Set(['PLAIN', 'BYTE_STREAM_SPLIT', 'RLE', 'BIT_PACKED', 'PLAIN_DICTIONARY', 'RLE_DICTIONARY']);
+const CODECS = new Set<number>(Object.values(CODEC));
+const ENCODINGS = new Set<number>(Object.values(ENCODING));
 /** Page types (parquet.thrift PageType) and value encodings (Encoding) as they are on disk. */
 const DATA_PAGE = 0;
 const DICTIONARY_PAGE = 2;
 const DATA_PAGE_V2 = 3;
-const PLAIN = 0;
-const PLAIN_DICTIONARY = 2;
-const RLE_DICTIONARY = 8;
-const BYTE_STREAM_SPLIT = 9;
+const { PLAIN, PLAIN_DICTIONARY, RLE_DICTIONARY, BYTE_STREAM_SPLIT } = ENCODING;
 
 /** Column name -> [index in a row group's columns, maximum definition level], per footer. */
-const layouts = new WeakMap<FileMetaData, Map<string, [number, number]>>();
+const layouts = new WeakMap<FileLayout, Map<string, [number, number]>>();
 
-function layout(metadata: FileMetaData): Map<string, [number, number]> {
-  let at = layouts.get(metadata);
+function columnsOf(file: FileLayout): Map<string, [number, number]> {
+  let at = layouts.get(file);
   if (at) return at;
   at = new Map();
-  const leaves = metadata.schema.slice(1);
   // Flat files only: every leaf a child of the root (no nested groups), so leaf i is column i.
-  if (leaves.every((s) => !s.num_children)) {
-    leaves.forEach((s, i) => {
-      if (s.type === 'DOUBLE' && s.repetition_type !== 'REPEATED') at!.set(s.name, [i, s.repetition_type === 'OPTIONAL' ? 1 : 0]);
+  if (file.schema.every((s) => s.children === 0)) {
+    file.schema.forEach((s, i) => {
+      if (s.type === PHYSICAL_DOUBLE && s.repetition !== 2) at!.set(s.name, [i, s.repetition === 1 ? 1 : 0]);
     });
   }
-  layouts.set(metadata, at);
+  layouts.set(file, at);
   return at;
 }
 
 /** Whether every chunk of `columns` in the file is one this module decodes (else read it with DuckDB). */
-export function readableDoubles(metadata: FileMetaData, columns: readonly string[]): boolean {
-  const at = layout(metadata);
+export function readableDoubles(file: FileLayout, columns: readonly string[]): boolean {
+  const at = columnsOf(file);
   return columns.every((name) => {
     const found = at.get(name);
     if (!found) return false;
-    return metadata.row_groups.every((g) => {
-      const m = g.columns[found[0]]?.meta_data;
-      return m !== undefined && m.path_in_schema.length === 1 && m.path_in_schema[0] === name && m.type === 'DOUBLE' && CODECS.has(m.codec) && m.encodings.every((e) => ENCODINGS.has(e));
+    return file.rowGroups.every((g) => {
+      const c = g.columns[found[0]];
+      return c !== undefined && c.path.length === 1 && c.path[0] === name && c.type === PHYSICAL_DOUBLE && CODECS.has(c.codec) && c.encodings.every((e) => ENCODINGS.has(e));
     });
   });
-}
-
-/** The thrift compact protocol, as far as a page header needs it. */
-class CompactReader {
-  constructor(
-    private readonly bytes: Uint8Array,
-    public at: number,
-  ) {}
-
-  private varint(): number {
-    let value = 0;
-    let shift = 0;
-    for (;;) {
-      const b = this.bytes[this.at++]!;
-      value += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) return value;
-      shift += 7;
-    }
-  }
-
-  int(): number {
-    const v = this.varint();
-    return v % 2 === 1 ? -(v + 1) / 2 : v / 2;
-  }
-
-  /** Calls `field` for each field id and type; a field it does not read (false) is skipped. */
-  struct(field: (id: number, type: number) => boolean): void {
-    let id = 0;
-    for (;;) {
-      const head = this.bytes[this.at++]!;
-      if (head === 0) return;
-      const type = head & 0x0f;
-      id = head >> 4 ? id + (head >> 4) : this.int();
-      if (!field(id, type)) this.skip(type);
-    }
-  }
-
-  private skip(type: number): void {
-    switch (type) {
-      case 1: // true
-      case 2: // false
-        return;
-      case 3: // byte
-        this.at++;
-        return;
-      case 4: // i16
-      case 5: // i32
-      case 6: // i64
-        this.varint();
-        return;
-      case 7: // double
-        this.at += 8;
-        return;
-      case 8: // binary
-        this.at += this.varint();
-        return;
-      case 9: // list
-      case 10: {
-        // set
-        const head = this.bytes[this.at++]!;
-        const size = head >> 4 === 15 ? this.varint() : head >> 4;
-        for (let i = 0; i < size; i++) this.skip(head & 0x0f);
-        return;
-      }
-      case 12: // struct
-        this.struct(() => false);
-        return;
-      default:
-        throw new Error(`parquet page header: thrift type ${type} not expected`);
-    }
-  }
 }
 
 interface PageHeader {
@@ -211,9 +137,9 @@ function grown<T extends { length: number }>(have: T | undefined, length: number
   return have && have.length >= length ? have : make(Math.max(length, 1 << 13));
 }
 
-function decompress(codec: string, bytes: Uint8Array, size: number, scratch: DecodeScratch): Uint8Array {
-  if (codec === 'UNCOMPRESSED') return bytes;
-  if (codec === 'ZSTD') {
+function decompress(codec: number, bytes: Uint8Array, size: number, scratch: DecodeScratch): Uint8Array {
+  if (codec === CODEC.UNCOMPRESSED) return bytes;
+  if (codec === CODEC.ZSTD) {
     if (!zstd) throw new Error('the zstd decoder is not loaded (zstdReady)');
     // zstddec does not report zstd's errors: a page that does not decode to its size is corrupt.
     const out = zstd.decode(bytes, size);
@@ -353,14 +279,21 @@ function readValues(encoding: number, bytes: Uint8Array, at: number, count: numb
  * bit r of `valid` is set. The file must pass `readableDoubles`. The arrays returned are
  * `scratch`'s: valid until the next call with the same scratch.
  */
-export function readDoubleChunk(fd: number, metadata: FileMetaData, group: number, name: string, scratch: DecodeScratch = {}): ColumnChunk {
-  const [index, maxDefinition] = layout(metadata).get(name) ?? [-1, 0];
-  const chunk: ParquetChunk | undefined = metadata.row_groups[group]?.columns[index];
-  const m = chunk?.meta_data;
+export function readDoubleChunk(fd: number, file: FileLayout, group: number, name: string, scratch: DecodeScratch = {}): ColumnChunk {
+  try {
+    return decodeChunk(fd, file, group, name, scratch);
+  } catch (e) {
+    throw new Error(`column ${name}, row group ${group}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+function decodeChunk(fd: number, file: FileLayout, group: number, name: string, scratch: DecodeScratch): ColumnChunk {
+  const [index, maxDefinition] = columnsOf(file).get(name) ?? [-1, 0];
+  const m = file.rowGroups[group]?.columns[index];
   if (!m) throw new Error(`no DOUBLE column ${name} in row group ${group}`);
-  const rows = Number(metadata.row_groups[group]!.num_rows);
-  const start = Number(m.dictionary_page_offset ?? m.data_page_offset);
-  const length = Number(m.total_compressed_size);
+  const rows = file.rowGroups[group]!.rows;
+  const start = m.dictionaryPageOffset ?? m.dataPageOffset;
+  const length = m.compressedSize;
   const bytes = (scratch.bytes = grown(scratch.bytes, length, (n) => Buffer.allocUnsafe(n)));
   for (let done = 0; done < length; ) {
     const n = readSync(fd, bytes, done, length - done, start + done);

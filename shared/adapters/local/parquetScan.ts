@@ -4,12 +4,11 @@
 // what the profile keeps of it: statistics, the sample's values, the scan state at `snapshotAt`.
 
 import { closeSync, openSync } from 'node:fs';
-import type { FileMetaData } from 'hyparquet';
 import { ColumnScan, beyondCandidates, type ScanLayout, type ScanResume } from '../../profile/columnScan.js';
 import type { ScanState } from '../../profile/scanState.js';
 import type { ColumnStats } from '../../profile/types.js';
 import { readDoubleChunk, type DecodeScratch } from './parquetDoubles.js';
-import { readLocalFooter } from './parquetStitch.js';
+import { readLayout, type FileLayout } from './parquetLayout.js';
 
 export interface ScanTask {
   /** The files holding the scanned rows, in row order. */
@@ -33,14 +32,14 @@ export interface ScanOutcome {
   snapshot?: ScanState;
 }
 
-/** Footers by file: every file bqx writes is new (written aside, then renamed), so one never goes stale. */
+/** Footers' layouts by file: every file bqx writes is new (written aside, then renamed), so one never goes stale. */
 export class FooterCache {
-  private readonly footers = new Map<string, FileMetaData>();
+  private readonly footers = new Map<string, FileLayout>();
 
-  get(file: string): FileMetaData {
-    let metadata = this.footers.get(file);
-    if (!metadata) this.footers.set(file, (metadata = readLocalFooter(file).metadata));
-    return metadata;
+  get(file: string): FileLayout {
+    let layout = this.footers.get(file);
+    if (!layout) this.footers.set(file, (layout = readLayout(file)));
+    return layout;
   }
 }
 
@@ -52,10 +51,12 @@ export function scanParquet(task: ScanTask, footers: FooterCache): ScanOutcome {
     const metadata = footers.get(file);
     const fd = openSync(file, 'r');
     try {
-      for (let g = 0; g < metadata.row_groups.length; g++) {
-        const rows = Number(metadata.row_groups[g]!.num_rows);
+      for (let g = 0; g < metadata.rowGroups.length; g++) {
+        const rows = metadata.rowGroups[g]!.rows;
         if (rows > 0) scan.add(rows, (j) => readDoubleChunk(fd, metadata, g, task.columns[j]!, scratch));
       }
+    } catch (e) {
+      throw new Error(`${file}: ${e instanceof Error ? e.message : String(e)}`);
     } finally {
       closeSync(fd);
     }
@@ -78,7 +79,7 @@ function countBeyond(files: readonly string[], column: string, mean: number, sd:
     const metadata = footers.get(file);
     const fd = openSync(file, 'r');
     try {
-      for (let g = 0; g < metadata.row_groups.length; g++) {
+      for (let g = 0; g < metadata.rowGroups.length; g++) {
         const { values, valid } = readDoubleChunk(fd, metadata, g, column, scratch);
         for (let r = 0; r < values.length; r++) {
           if (valid && ((valid[r >>> 5]! >>> (r & 31)) & 1) === 0) continue;
@@ -93,11 +94,19 @@ function countBeyond(files: readonly string[], column: string, mean: number, sd:
   return n;
 }
 
-/** `resume` narrowed to `columns` (a task is sent to a thread by copy: only what it needs). */
+/** Position of each column in a scan state: built once per state, not once per batch. */
+const stateColumns = new WeakMap<ScanState, Map<string, number>>();
+
+/**
+ * `resume` narrowed to `columns`, in arrays of their own: a task is sent to a thread by copy, and
+ * a stored profile's sample values are views of one buffer that a copy would take whole for every
+ * batch (27.9 s of a refresh's profile went to that).
+ */
 export function resumeFor(resume: ScanResume | undefined, columns: readonly string[]): ScanResume | undefined {
   if (!resume) return undefined;
-  const at = new Map(resume.state.columns.map((c, j) => [c, j]));
-  const width = resume.state.values.length / resume.state.columns.length;
+  let at = stateColumns.get(resume.state);
+  if (!at) stateColumns.set(resume.state, (at = new Map(resume.state.columns.map((c, j) => [c, j]))));
+  const width = resume.state.values.length / Math.max(1, resume.state.columns.length);
   const values = new Float64Array(columns.length * width);
   columns.forEach((c, j) => {
     const k = at.get(c);
@@ -105,6 +114,10 @@ export function resumeFor(resume: ScanResume | undefined, columns: readonly stri
     values.set(resume.state.values.subarray(k * width, (k + 1) * width), j * width);
   });
   const sample: Record<string, Float64Array> = {};
-  for (const c of columns) sample[c] = resume.sample.values[c]!;
+  for (const c of columns) {
+    const v = resume.sample.values[c];
+    if (!v) throw new Error(`the earlier sample has no column ${c}`);
+    sample[c] = v.slice();
+  }
   return { state: { row: resume.state.row, columns: [...columns], values }, sample: { rows: resume.sample.rows, values: sample } };
 }

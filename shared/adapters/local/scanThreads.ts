@@ -25,37 +25,46 @@ export class ScanThreads {
   private readonly all: Worker[] = [];
   private readonly pending = new Map<number, { resolve: (o: ScanOutcome) => void; reject: (e: Error) => void }>();
   private nextId = 0;
+  /** Why no scan can run any more: a thread failed or exited, or the pool was closed. */
+  private broken: Error | undefined;
 
   constructor(count: number) {
     const here = new URL(import.meta.url);
     const source = here.pathname.endsWith('.ts');
     const entry = new URL(source ? './profileScanWorker.ts' : './profileScanWorker.js', here);
+    // From the sources: a bootstrap registers tsx in the thread first (tsx's `--import` entry
+    // registers itself in the main thread only on Node 20).
+    const bootstrap = source ? `import(${JSON.stringify(tsxApi())}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })` : undefined;
     for (let i = 0; i < count; i++) {
-      // From the sources: a bootstrap registers tsx in the thread first (tsx's `--import` entry
-      // registers itself in the main thread only on Node 20).
-      const bootstrap = `import(${JSON.stringify(tsxApi())}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })`;
-      const worker = source ? new Worker(bootstrap, { eval: true }) : new Worker(entry);
+      const worker = bootstrap ? new Worker(bootstrap, { eval: true }) : new Worker(entry);
       worker.on('message', ({ id, outcome, error }: { id: number; outcome?: ScanOutcome; error?: string }) => {
         const p = this.pending.get(id);
         this.pending.delete(id);
         if (error !== undefined) p?.reject(new Error(`profile scan thread: ${error}`));
         else p?.resolve(outcome!);
       });
-      // A thread that dies fails whatever it was scanning (the profile fails; nothing is guessed).
-      worker.on('error', (e) => {
-        for (const [id, p] of this.pending) {
-          this.pending.delete(id);
-          p.reject(e);
-        }
-      });
+      // A thread that fails or exits fails every scan under way and every later one: the profile
+      // fails, nothing waits for an answer that cannot come.
+      worker.on('error', (e) => this.fail(e));
+      worker.on('exit', (code) => this.fail(new Error(`profile scan thread exited (code ${code})`)));
       this.all.push(worker);
       this.idle.push(worker);
     }
   }
 
+  private fail(error: Error): void {
+    this.broken ??= error;
+    for (const [id, p] of this.pending) {
+      this.pending.delete(id);
+      p.reject(this.broken);
+    }
+  }
+
   async scan(task: ScanTask): Promise<ScanOutcome> {
+    if (this.broken) throw this.broken;
     const worker = this.idle.pop() ?? (await new Promise<Worker>((resolve) => this.waiting.push(resolve)));
     try {
+      if (this.broken) throw this.broken;
       const id = this.nextId++;
       return await new Promise<ScanOutcome>((resolve, reject) => {
         this.pending.set(id, { resolve, reject });
@@ -69,6 +78,7 @@ export class ScanThreads {
   }
 
   async close(): Promise<void> {
+    this.fail(new Error('the profile scan threads were closed'));
     await Promise.all(this.all.map((w) => w.terminate()));
   }
 }
