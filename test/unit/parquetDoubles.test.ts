@@ -53,9 +53,10 @@ function assertSameLayout(file: string): void {
     layout.schema.map((e) => [e.name, e.type === undefined ? undefined : TYPES[e.type], e.repetition === undefined ? undefined : REPETITION[e.repetition], e.children]),
     metadata.schema.slice(1).map((e) => [e.name, e.type, e.repetition_type, e.num_children ?? 0]),
   );
+  const bits = (names: readonly string[]) => names.reduce((b, e) => b | (2 ** ENCODINGS.indexOf(e)), 0);
   assert.deepEqual(
-    layout.rowGroups.map((g) => [g.rows, g.columns.map((c) => [TYPES[c.type], c.path, CODECS[c.codec], c.encodings.map((e) => ENCODINGS[e]), c.dataPageOffset, c.dictionaryPageOffset, c.compressedSize])]),
-    metadata.row_groups.map((g) => [Number(g.num_rows), g.columns.map((c) => { const m = c.meta_data!; return [m.type, m.path_in_schema, m.codec, m.encodings, Number(m.data_page_offset), m.dictionary_page_offset === undefined ? undefined : Number(m.dictionary_page_offset), Number(m.total_compressed_size)]; })]),
+    layout.rowGroups.map((g) => [g.rows, [...g.type].map((_, i) => [TYPES[g.type[i]!], g.depth[i], CODECS[g.codec[i]!], g.encodings[i], g.dataPageOffset[i], Number.isNaN(g.dictionaryPageOffset[i]) ? undefined : g.dictionaryPageOffset[i], g.compressedSize[i]])]),
+    metadata.row_groups.map((g) => [Number(g.num_rows), g.columns.map((c) => { const m = c.meta_data!; return [m.type, m.path_in_schema.length, m.codec, bits(m.encodings), Number(m.data_page_offset), m.dictionary_page_offset === undefined ? undefined : Number(m.dictionary_page_offset), Number(m.total_compressed_size)]; })]),
   );
 }
 

@@ -21,7 +21,8 @@ import type { ColumnChunk } from '../../profile/columnScan.js';
 import { CODEC, CompactReader, ENCODING, PHYSICAL_DOUBLE, type FileLayout } from './parquetLayout.js';
 
 const CODECS = new Set<number>(Object.values(CODEC));
-const ENCODINGS = new Set<number>(Object.values(ENCODING));
+/** The encodings read here, as bits (RowGroupLayout's `encodings`). */
+const ENCODING_BITS = Object.values(ENCODING).reduce<number>((bits, e) => bits | (2 ** e), 0);
 /** Page types (parquet.thrift PageType) and value encodings (Encoding) as they are on disk. */
 const DATA_PAGE = 0;
 const DICTIONARY_PAGE = 2;
@@ -51,10 +52,8 @@ export function readableDoubles(file: FileLayout, columns: readonly string[]): b
   return columns.every((name) => {
     const found = at.get(name);
     if (!found) return false;
-    return file.rowGroups.every((g) => {
-      const c = g.columns[found[0]];
-      return c !== undefined && c.path.length === 1 && c.path[0] === name && c.type === PHYSICAL_DOUBLE && CODECS.has(c.codec) && c.encodings.every((e) => ENCODINGS.has(e));
-    });
+    const i = found[0];
+    return file.rowGroups.every((g) => g.depth[i] === 1 && g.type[i] === PHYSICAL_DOUBLE && CODECS.has(g.codec[i]!) && (g.encodings[i]! & ~ENCODING_BITS) === 0);
   });
 }
 
@@ -289,11 +288,13 @@ export function readDoubleChunk(fd: number, file: FileLayout, group: number, nam
 
 function decodeChunk(fd: number, file: FileLayout, group: number, name: string, scratch: DecodeScratch): ColumnChunk {
   const [index, maxDefinition] = columnsOf(file).get(name) ?? [-1, 0];
-  const m = file.rowGroups[group]?.columns[index];
-  if (!m) throw new Error(`no DOUBLE column ${name} in row group ${group}`);
-  const rows = file.rowGroups[group]!.rows;
-  const start = m.dictionaryPageOffset ?? m.dataPageOffset;
-  const length = m.compressedSize;
+  const g = file.rowGroups[group];
+  if (!g || index < 0) throw new Error(`no DOUBLE column ${name} in row group ${group}`);
+  const codec = g.codec[index]!;
+  const rows = g.rows;
+  const dictionaryAt = g.dictionaryPageOffset[index]!;
+  const start = Number.isNaN(dictionaryAt) ? g.dataPageOffset[index]! : dictionaryAt;
+  const length = g.compressedSize[index]!;
   const bytes = (scratch.bytes = grown(scratch.bytes, length, (n) => Buffer.allocUnsafe(n)));
   for (let done = 0; done < length; ) {
     const n = readSync(fd, bytes, done, length - done, start + done);
@@ -316,7 +317,7 @@ function decodeChunk(fd: number, file: FileLayout, group: number, name: string, 
     if (page.type === DICTIONARY_PAGE) {
       if (page.encoding !== PLAIN && page.encoding !== PLAIN_DICTIONARY) throw new Error(`column ${name}: dictionary encoding ${page.encoding}`);
       dictionary = new Float64Array(page.values);
-      readValues(PLAIN, decompress(m.codec, bytes.subarray(body, at), page.uncompressed, scratch), 0, page.values, dictionary);
+      readValues(PLAIN, decompress(codec, bytes.subarray(body, at), page.uncompressed, scratch), 0, page.values, dictionary);
       continue;
     }
     if (page.type !== DATA_PAGE && page.type !== DATA_PAGE_V2) throw new Error(`column ${name}: page type ${page.type} not read here`);
@@ -325,7 +326,7 @@ function decodeChunk(fd: number, file: FileLayout, group: number, name: string, 
     let data: Uint8Array;
     let valuesAt: number;
     if (page.type === DATA_PAGE) {
-      data = decompress(m.codec, bytes.subarray(body, at), page.uncompressed, scratch);
+      data = decompress(codec, bytes.subarray(body, at), page.uncompressed, scratch);
       valuesAt = 0;
       if (maxDefinition === 1) {
         const levelBytes = data[0]! | (data[1]! << 8) | (data[2]! << 16) | (data[3]! << 24);
@@ -337,7 +338,7 @@ function decodeChunk(fd: number, file: FileLayout, group: number, name: string, 
       const levelsEnd = body + page.definitionBytes;
       if (maxDefinition === 1) present = readLevels(bytes, body, levelsEnd, valid, row, count);
       const raw = bytes.subarray(levelsEnd, at);
-      data = page.valuesCompressed ? decompress(m.codec, raw, page.uncompressed - page.definitionBytes, scratch) : raw;
+      data = page.valuesCompressed ? decompress(codec, raw, page.uncompressed - page.definitionBytes, scratch) : raw;
       valuesAt = 0;
     }
     if (maxDefinition === 0) for (let r = row; r < row + count; r++) valid[r >> 3]! |= 1 << (r & 7);
