@@ -62,7 +62,6 @@ interface PageHeader {
   uncompressed: number;
   compressed: number;
   values: number;
-  nulls: number;
   encoding: number;
   /** v2 only: the levels' byte lengths (stored uncompressed before the values) and whether the values are compressed. */
   definitionBytes: number;
@@ -71,21 +70,14 @@ interface PageHeader {
 }
 
 function readPageHeader(reader: CompactReader): PageHeader {
-  const h: PageHeader = { type: -1, uncompressed: 0, compressed: 0, values: 0, nulls: -1, encoding: -1, definitionBytes: 0, repetitionBytes: 0, valuesCompressed: true };
+  const h: PageHeader = { type: -1, uncompressed: 0, compressed: 0, values: 0, encoding: -1, definitionBytes: 0, repetitionBytes: 0, valuesCompressed: true };
   reader.struct((id) => {
     if (id === 1) h.type = reader.int();
     else if (id === 2) h.uncompressed = reader.int();
     else if (id === 3) h.compressed = reader.int();
-    else if (id === 5)
-      // DataPageHeader: num_values, encoding (the levels' encodings are RLE for flat columns)
-      reader.struct((j) => {
-        if (j === 1) h.values = reader.int();
-        else if (j === 2) h.encoding = reader.int();
-        else return false;
-        return true;
-      });
-    else if (id === 7)
-      // DictionaryPageHeader: num_values, encoding (PLAIN)
+    else if (id === 5 || id === 7)
+      // DataPageHeader or DictionaryPageHeader: num_values, encoding (a data page's levels are
+      // RLE for flat columns; a dictionary is PLAIN)
       reader.struct((j) => {
         if (j === 1) h.values = reader.int();
         else if (j === 2) h.encoding = reader.int();
@@ -96,7 +88,6 @@ function readPageHeader(reader: CompactReader): PageHeader {
       // DataPageHeaderV2: num_values, num_nulls, num_rows, encoding, level lengths, is_compressed
       reader.struct((j, type) => {
         if (j === 1) h.values = reader.int();
-        else if (j === 2) h.nulls = reader.int();
         else if (j === 4) h.encoding = reader.int();
         else if (j === 5) h.definitionBytes = reader.int();
         else if (j === 6) h.repetitionBytes = reader.int();
@@ -160,12 +151,10 @@ function readLevels(bytes: Uint8Array, at: number, end: number, valid: Uint8Arra
   const stop = from + rows;
   let present = 0;
   while (row < stop && at < end) {
-    let head = 0;
-    for (let shift = 0; ; shift += 7) {
-      const b = bytes[at++]!;
-      head += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) break;
-    }
+    // A run's header: its length and kind (bit 0: bit-packed).
+    const reader = new CompactReader(bytes, at);
+    const head = reader.varint();
+    at = reader.at;
     if (head % 2 === 1) {
       const count = Math.min((head - 1) / 2 * 8, stop - row);
       for (let i = 0; i < count; i++) {
@@ -217,12 +206,10 @@ function readIndices(bytes: Uint8Array, at: number, count: number, dictionary: F
     return v;
   };
   for (let done = 0; done < count; ) {
-    let head = 0;
-    for (let shift = 0; ; shift += 7) {
-      const b = bytes[at++]!;
-      head += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) break;
-    }
+    // A run's header: its length and kind (bit 0: bit-packed).
+    const reader = new CompactReader(bytes, at);
+    const head = reader.varint();
+    at = reader.at;
     if (head % 2 === 1) {
       const values = ((head - 1) / 2) * 8;
       const n = Math.min(values, count - done);
