@@ -76,8 +76,9 @@ export async function profileDuckDb(withConnection: WithConnection, uri: (object
   });
   const threads = batches.some((b) => b.own) ? new ScanThreads(Math.min(streams, batches.length)) : undefined;
   const scanned: ScanOutcome[] = new Array(batches.length);
-  // A parquet file of one row group is decoded by one DuckDB thread per statement: `streams`
-  // statements at once keep the cores busy (decoding was most of the profile's wall, one core).
+  // `streams` batches at once keep the cores busy: a thread each for bqx's own columns, and for
+  // DuckDB's a statement each (a parquet file of one row group is decoded by one DuckDB thread per
+  // statement; decoding was most of the profile's wall, one core).
   let next = 0;
   let done = 0;
   progress({ step: 'columns', done, total: batches.length });
@@ -86,8 +87,7 @@ export async function profileDuckDb(withConnection: WithConnection, uri: (object
       for (let b = next++; b < batches.length; b = next++) {
         const { paths, allPaths, files, all, own, part } = batches[b]!;
         let outcome: ScanOutcome;
-        const task = { paths, all: allPaths, columns: part, layout, rows: job.rows, labels: job.labels, resume: resumeFor(job.resume?.from, part), snapshotAt: job.snapshotAt };
-        if (own) outcome = await threads!.scan(task);
+        if (own) outcome = await threads!.scan({ paths, all: allPaths, columns: part, layout, rows: job.rows, labels: job.labels, resume: resumeFor(job.resume?.from, part), snapshotAt: job.snapshotAt });
         else {
           const scan = new ColumnScan(part, layout, job.rows, job.resume?.from, job.snapshotAt);
           await scanBatch(c, files, part, scan);
