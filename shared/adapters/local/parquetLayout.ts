@@ -4,7 +4,7 @@
 // about 110 ms per 7,300-column footer, and a refresh's profile reads 38 such footers in each of
 // three threads.
 
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { readFooterBytes } from './parquetStitch.js';
 
 /** Physical types, codecs and encodings as parquet.thrift numbers them. */
 export const PHYSICAL_DOUBLE = 5;
@@ -220,17 +220,6 @@ export function decodeLayout(bytes: Uint8Array): FileLayout {
 
 /** The layout of a local parquet file's footer. */
 export function readLayout(file: string): FileLayout {
-  const fd = openSync(file, 'r');
-  try {
-    const size = fstatSync(fd).size;
-    const tail = Buffer.alloc(8);
-    readSync(fd, tail, 0, 8, size - 8);
-    if (tail.toString('latin1', 4) !== 'PAR1') throw new Error(`${file} is not a parquet file`);
-    const length = tail.readUInt32LE(0);
-    const footer = Buffer.alloc(length);
-    readSync(fd, footer, 0, length, size - length - 8);
-    return decodeLayout(footer);
-  } finally {
-    closeSync(fd);
-  }
+  const { footer } = readFooterBytes(file);
+  return decodeLayout(footer.subarray(0, footer.length - 8));
 }

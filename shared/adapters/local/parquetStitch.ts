@@ -17,8 +17,8 @@ const MAGIC = Buffer.from('PAR1');
  */
 const COPY_SPAN_BYTES = 1 << 20;
 
-/** Reads the footer of a local parquet file. */
-export function readLocalFooter(file: string): { metadata: FileMetaData; bytes: number } {
+/** A local parquet file's footer: its thrift bytes followed by their length and the magic, and the file's size. */
+export function readFooterBytes(file: string): { footer: Buffer; bytes: number } {
   const fd = openSync(file, 'r');
   try {
     const size = fstatSync(fd).size;
@@ -28,11 +28,17 @@ export function readLocalFooter(file: string): { metadata: FileMetaData; bytes: 
     const length = tail.readUInt32LE(0);
     const footer = Buffer.alloc(length + 8);
     readSync(fd, footer, 0, length + 8, size - length - 8);
-    const metadata = parquetMetadata(footer.buffer.slice(footer.byteOffset, footer.byteOffset + footer.length) as ArrayBuffer);
-    return { metadata, bytes: size };
+    return { footer, bytes: size };
   } finally {
     closeSync(fd);
   }
+}
+
+/** Reads the footer of a local parquet file. */
+export function readLocalFooter(file: string): { metadata: FileMetaData; bytes: number } {
+  const { footer, bytes } = readFooterBytes(file);
+  const metadata = parquetMetadata(footer.buffer.slice(footer.byteOffset, footer.byteOffset + footer.length) as ArrayBuffer);
+  return { metadata, bytes };
 }
 
 export function rowGroupSizes(metadata: FileMetaData): number[] {
