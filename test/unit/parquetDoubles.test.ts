@@ -9,6 +9,7 @@ import { closeSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { CompressionCodecs, Encodings, FieldRepetitionTypes, ParquetTypes } from 'hyparquet/src/constants.js';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { copyToParquetSql } from '../../shared/adapters/local/duckdbSql.js';
 import { readDoubleChunk, readableDoubles, zstdReady } from '../../shared/adapters/local/parquetDoubles.js';
@@ -44,18 +45,14 @@ async function duckdbColumns(c: DuckDBConnection, file: string, names: readonly 
 /** The footer's layout (parquetLayout.ts) says what hyparquet's full parse of it says. */
 function assertSameLayout(file: string): void {
   const { metadata } = readLocalFooter(file);
-  const TYPES = ['BOOLEAN', 'INT32', 'INT64', 'INT96', 'FLOAT', 'DOUBLE', 'BYTE_ARRAY', 'FIXED_LEN_BYTE_ARRAY'];
-  const CODECS = ['UNCOMPRESSED', 'SNAPPY', 'GZIP', 'LZO', 'BROTLI', 'LZ4', 'ZSTD', 'LZ4_RAW'];
-  const ENCODINGS = ['PLAIN', 'GROUP_VAR_INT', 'PLAIN_DICTIONARY', 'RLE', 'BIT_PACKED', 'DELTA_BINARY_PACKED', 'DELTA_LENGTH_BYTE_ARRAY', 'DELTA_BYTE_ARRAY', 'RLE_DICTIONARY', 'BYTE_STREAM_SPLIT'];
-  const REPETITION = ['REQUIRED', 'OPTIONAL', 'REPEATED'];
   const layout = readLayout(file);
   assert.deepEqual(
-    layout.schema.map((e) => [e.name, e.type === undefined ? undefined : TYPES[e.type], e.repetition === undefined ? undefined : REPETITION[e.repetition], e.children]),
+    layout.schema.map((e) => [e.name, e.type === undefined ? undefined : ParquetTypes[e.type], e.repetition === undefined ? undefined : FieldRepetitionTypes[e.repetition], e.children]),
     metadata.schema.slice(1).map((e) => [e.name, e.type, e.repetition_type, e.num_children ?? 0]),
   );
-  const bits = (names: readonly string[]) => names.reduce((b, e) => b | (2 ** ENCODINGS.indexOf(e)), 0);
+  const bits = (names: readonly (typeof Encodings)[number][]) => names.reduce((b, e) => b | (2 ** Encodings.indexOf(e)), 0);
   assert.deepEqual(
-    layout.rowGroups.map((g) => [g.rows, [...g.type].map((_, i) => [TYPES[g.type[i]!], g.depth[i], CODECS[g.codec[i]!], g.encodings[i], g.dataPageOffset[i], Number.isNaN(g.dictionaryPageOffset[i]) ? undefined : g.dictionaryPageOffset[i], g.compressedSize[i]])]),
+    layout.rowGroups.map((g) => [g.rows, [...g.type].map((_, i) => [ParquetTypes[g.type[i]!], g.depth[i], CompressionCodecs[g.codec[i]!], g.encodings[i], g.dataPageOffset[i], Number.isNaN(g.dictionaryPageOffset[i]) ? undefined : g.dictionaryPageOffset[i], g.compressedSize[i]])]),
     metadata.row_groups.map((g) => [Number(g.num_rows), g.columns.map((c) => { const m = c.meta_data!; return [m.type, m.path_in_schema.length, m.codec, bits(m.encodings), Number(m.data_page_offset), m.dictionary_page_offset === undefined ? undefined : Number(m.dictionary_page_offset), Number(m.total_compressed_size)]; })]),
   );
 }

@@ -10,23 +10,20 @@
 // values (DuckDB writes a constant column with a dictionary whatever its limit), RLE/bit-packed
 // definition levels, UNCOMPRESSED, ZSTD (zstd's own decoder compiled to WebAssembly, zstddec:
 // five times fzstd's speed here; Node 20's zlib has no zstd) or SNAPPY. Call `zstdReady` once
-// before reading. `readableDoubles` says from the footer alone
-// whether a file qualifies, so a caller decides before it reads (and reads anything else with
-// DuckDB); a page that still does not fit throws rather than guess.
+// before reading. `readableDoubles` says from the footer alone whether a file qualifies, so a
+// caller decides before it reads (and reads anything else with DuckDB); a page that still does
+// not fit throws rather than guess.
 
 import { readSync } from 'node:fs';
 import { ZSTDDecoder } from 'zstddec';
 import { snappyUncompress } from 'hyparquet';
 import type { ColumnChunk } from '../../profile/columnScan.js';
-import { CODEC, CompactReader, ENCODING, PHYSICAL_DOUBLE, type FileLayout } from './parquetLayout.js';
+import { CODEC, CompactReader, ENCODING, PAGE, PHYSICAL_DOUBLE, REPETITION, type FileLayout } from './parquetLayout.js';
 
 const CODECS = new Set<number>(Object.values(CODEC));
 /** The encodings read here, as bits (RowGroupLayout's `encodings`). */
 const ENCODING_BITS = Object.values(ENCODING).reduce<number>((bits, e) => bits | (2 ** e), 0);
-/** Page types (parquet.thrift PageType) and value encodings (Encoding) as they are on disk. */
-const DATA_PAGE = 0;
-const DICTIONARY_PAGE = 2;
-const DATA_PAGE_V2 = 3;
+const { DATA_PAGE, DICTIONARY_PAGE, DATA_PAGE_V2 } = PAGE;
 const { PLAIN, PLAIN_DICTIONARY, RLE_DICTIONARY, BYTE_STREAM_SPLIT } = ENCODING;
 
 /** Column name -> [index in a row group's columns, maximum definition level], per footer. */
@@ -39,7 +36,7 @@ function columnsOf(file: FileLayout): Map<string, [number, number]> {
   // Flat files only: every leaf a child of the root (no nested groups), so leaf i is column i.
   if (file.schema.every((s) => s.children === 0)) {
     file.schema.forEach((s, i) => {
-      if (s.type === PHYSICAL_DOUBLE && s.repetition !== 2) at!.set(s.name, [i, s.repetition === 1 ? 1 : 0]);
+      if (s.type === PHYSICAL_DOUBLE && s.repetition !== REPETITION.REPEATED) at!.set(s.name, [i, s.repetition === REPETITION.OPTIONAL ? 1 : 0]);
     });
   }
   layouts.set(file, at);

@@ -4,18 +4,22 @@
 // about 110 ms per 7,300-column footer, and a refresh's profile reads 38 such footers in each of
 // three threads.
 
+import { CompressionCodecs, Encodings, FieldRepetitionTypes, PageTypes, ParquetTypes } from 'hyparquet/src/constants.js';
 import { readFooterBytes } from './parquetStitch.js';
 
-/** Physical types, codecs and encodings as parquet.thrift numbers them. */
-export const PHYSICAL_DOUBLE = 5;
-export const CODEC = { UNCOMPRESSED: 0, SNAPPY: 1, ZSTD: 6 } as const;
-export const ENCODING = { PLAIN: 0, PLAIN_DICTIONARY: 2, RLE: 3, BIT_PACKED: 4, RLE_DICTIONARY: 8, BYTE_STREAM_SPLIT: 9 } as const;
+/** Physical types, codecs, encodings, repetitions and page types as parquet.thrift numbers them (hyparquet's tables are in that order). */
+export const PHYSICAL_DOUBLE = ParquetTypes.indexOf('DOUBLE');
+export const CODEC = { UNCOMPRESSED: CompressionCodecs.indexOf('UNCOMPRESSED'), SNAPPY: CompressionCodecs.indexOf('SNAPPY'), ZSTD: CompressionCodecs.indexOf('ZSTD') };
+/** The encodings the decoder reads (parquetDoubles.ts). */
+export const ENCODING = Object.fromEntries((['PLAIN', 'PLAIN_DICTIONARY', 'RLE', 'BIT_PACKED', 'RLE_DICTIONARY', 'BYTE_STREAM_SPLIT'] as const).map((e) => [e, Encodings.indexOf(e)])) as Record<'PLAIN' | 'PLAIN_DICTIONARY' | 'RLE' | 'BIT_PACKED' | 'RLE_DICTIONARY' | 'BYTE_STREAM_SPLIT', number>;
+export const REPETITION = { REQUIRED: FieldRepetitionTypes.indexOf('REQUIRED'), OPTIONAL: FieldRepetitionTypes.indexOf('OPTIONAL'), REPEATED: FieldRepetitionTypes.indexOf('REPEATED') };
+export const PAGE = { DATA_PAGE: PageTypes.indexOf('DATA_PAGE'), DICTIONARY_PAGE: PageTypes.indexOf('DICTIONARY_PAGE'), DATA_PAGE_V2: PageTypes.indexOf('DATA_PAGE_V2') };
 
 export interface LeafColumn {
   name: string;
   /** Physical type; undefined for a group. */
   type?: number;
-  /** 0 required, 1 optional, 2 repeated. */
+  /** REPETITION's numbers. */
   repetition?: number;
   children: number;
 }
