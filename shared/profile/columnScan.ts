@@ -6,7 +6,7 @@
 // filter: each a pass of its own that DuckDB materialises over thousands of columns).
 // Struct-of-arrays accumulators keep the per-value work to a few comparisons and additions.
 
-import { SCAN_FIELDS, type ScanState } from './scanState.js';
+import { SCAN_FIELDS, stateColumns, type ScanState } from './scanState.js';
 import type { ColumnStats } from './types.js';
 
 /** Repeat share from which a column's longest run is reported (below it: null, at most repeats + 1). */
@@ -45,17 +45,10 @@ export interface ScanResume {
 }
 
 /**
- * Position of each column in a scan state, and of each row in an earlier sample: built once per
- * state and sample, not once per batch (a profile resumes every batch from the same state).
+ * Position of each row in an earlier sample: built once per sample, not once per batch (a profile
+ * resumes every batch from the same state; columns: scanState.ts `stateColumns`).
  */
-const stateColumns = new WeakMap<ScanState, Map<string, number>>();
 const sampleRowIndex = new WeakMap<ScanResume['sample'], Map<number, number>>();
-
-function columnsOf(state: ScanState): Map<string, number> {
-  let at = stateColumns.get(state);
-  if (!at) stateColumns.set(state, (at = new Map(state.columns.map((c, j) => [c, j]))));
-  return at;
-}
 
 function rowsOf(sample: ScanResume['sample']): Map<number, number> {
   let at = sampleRowIndex.get(sample);
@@ -132,7 +125,7 @@ export class ColumnScan {
   }
 
   private resumeFrom({ state, sample }: ScanResume): void {
-    const at = columnsOf(state);
+    const at = stateColumns(state);
     const fields = this.fields();
     this.columns.forEach((column, j) => {
       const k = at.get(column);

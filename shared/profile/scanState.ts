@@ -17,6 +17,18 @@ export interface ScanState {
   values: Float64Array;
 }
 
+/**
+ * Position of each column in a scan state: built once per state, not once per batch (a profile
+ * resumes every batch from the same state, and narrows it for every batch it sends to a thread).
+ */
+const positions = new WeakMap<ScanState, Map<string, number>>();
+
+export function stateColumns(state: ScanState): Map<string, number> {
+  let at = positions.get(state);
+  if (!at) positions.set(state, (at = new Map(state.columns.map((c, j) => [c, j]))));
+  return at;
+}
+
 /** One state of the states of several batches (each its own columns, all at the same row); undefined unless every one is there. */
 export function joinStates(states: readonly (ScanState | undefined)[]): ScanState | undefined {
   if (states.length === 0 || states.some((s) => s === undefined)) return undefined;
@@ -39,8 +51,7 @@ export function joinStates(states: readonly (ScanState | undefined)[]): ScanStat
  */
 export function pickStates(columns: readonly string[], reused: ReadonlySet<string>, fresh?: ScanState, earlier?: ScanState): ScanState | undefined {
   if (!fresh || (reused.size > 0 && (!earlier || earlier.row !== fresh.row))) return undefined;
-  const at = (s: ScanState) => new Map(s.columns.map((c, j) => [c, j]));
-  const [inFresh, inEarlier] = [at(fresh), earlier ? at(earlier) : new Map<string, number>()];
+  const [inFresh, inEarlier] = [stateColumns(fresh), earlier ? stateColumns(earlier) : new Map<string, number>()];
   const values = new Float64Array(columns.length * SCAN_FIELDS);
   for (const [j, column] of columns.entries()) {
     const source = reused.has(column) ? earlier : fresh;

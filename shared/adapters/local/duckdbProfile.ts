@@ -11,7 +11,7 @@
 import { listValue, type DuckDBConnection, type DuckDBDataChunk, type DuckDBValue } from '@duckdb/node-api';
 import bindings from '@duckdb/node-bindings';
 import { ColumnScan, beyondCandidates, type ColumnChunk } from '../../profile/columnScan.js';
-import { joinStates, type ScanState } from '../../profile/scanState.js';
+import { joinStates, pickStates } from '../../profile/scanState.js';
 import type { ColumnComparison, ColumnStats, CompareJob, KeyGap, ProfileData, ProfileJob } from '../../profile/types.js';
 import type { MergeProgress } from '../../ports.js';
 import * as sql from './duckdbProfileSql.js';
@@ -117,18 +117,10 @@ export async function profileDuckDb(withConnection: WithConnection, uri: (object
   });
   const cutRows =
     job.cuts.length === 0 ? [] : await withConnection(async (c) => (await c.runAndReadAll(sql.cutRowsSql(job.key, job.cuts.length), [keyFiles, ...job.cuts])).getRows()[0]!.map(Number));
+  // The kept state in the dataset's order too, whichever batches measured its columns.
   const joined = job.snapshotAt === undefined ? undefined : joinStates(scanned.map((s) => s.snapshot));
-  const scanState = joined && inOrder(joined, position);
+  const scanState = joined && pickStates([...joined.columns].sort((a, b) => position.get(a)! - position.get(b)!), new Set(), joined);
   return { columns, gaps, sample: { rows: sampleRows, values }, cutRows, ...(scanState ? { scanState } : {}) };
-}
-
-/** `state` with its columns in the dataset's order (`position`), whichever batches measured them. */
-function inOrder(state: ScanState, position: ReadonlyMap<string, number>): ScanState {
-  const order = state.columns.map((c, j) => [c, j] as const).sort((a, b) => position.get(a[0])! - position.get(b[0])!);
-  const width = state.values.length / Math.max(1, state.columns.length);
-  const values = new Float64Array(state.values.length);
-  order.forEach(([, j], i) => values.set(state.values.subarray(j * width, (j + 1) * width), i * width));
-  return { row: state.row, columns: order.map(([c]) => c), values };
 }
 
 /** Streams one batch of columns through `scan`, decoded by DuckDB. */

@@ -5,7 +5,7 @@
 
 import { closeSync, openSync } from 'node:fs';
 import { ColumnScan, beyondCandidates, type ScanLayout, type ScanResume } from '../../profile/columnScan.js';
-import type { ScanState } from '../../profile/scanState.js';
+import { pickStates, stateColumns, type ScanState } from '../../profile/scanState.js';
 import type { ColumnStats } from '../../profile/types.js';
 import { readDoubleChunk, type DecodeScratch } from './parquetDoubles.js';
 import { readLayout, type FileLayout } from './parquetLayout.js';
@@ -94,9 +94,6 @@ function countBeyond(files: readonly string[], column: string, mean: number, sd:
   return n;
 }
 
-/** Position of each column in a scan state: built once per state, not once per batch. */
-const stateColumns = new WeakMap<ScanState, Map<string, number>>();
-
 /**
  * `resume` narrowed to `columns`, in arrays of their own: a task is sent to a thread by copy, and
  * a stored profile's sample values are views of one buffer that a copy would take whole for every
@@ -104,20 +101,13 @@ const stateColumns = new WeakMap<ScanState, Map<string, number>>();
  */
 export function resumeFor(resume: ScanResume | undefined, columns: readonly string[]): ScanResume | undefined {
   if (!resume) return undefined;
-  let at = stateColumns.get(resume.state);
-  if (!at) stateColumns.set(resume.state, (at = new Map(resume.state.columns.map((c, j) => [c, j]))));
-  const width = resume.state.values.length / Math.max(1, resume.state.columns.length);
-  const values = new Float64Array(columns.length * width);
-  columns.forEach((c, j) => {
-    const k = at.get(c);
-    if (k === undefined) throw new Error(`the scan state has no column ${c}`);
-    values.set(resume.state.values.subarray(k * width, (k + 1) * width), j * width);
-  });
+  const state = pickStates(columns, new Set(), resume.state);
+  if (!state) throw new Error(`the scan state has no column ${columns.find((c) => !stateColumns(resume.state).has(c))}`);
   const sample: Record<string, Float64Array> = {};
   for (const c of columns) {
     const v = resume.sample.values[c];
     if (!v) throw new Error(`the earlier sample has no column ${c}`);
     sample[c] = v.slice();
   }
-  return { state: { row: resume.state.row, columns: [...columns], values }, sample: { rows: resume.sample.rows, values: sample } };
+  return { state, sample: { rows: resume.sample.rows, values: sample } };
 }
