@@ -47,20 +47,10 @@ export class FooterCache {
 export function scanParquet(task: ScanTask, footers: FooterCache): ScanOutcome {
   const scan = new ColumnScan(task.columns, task.layout, task.rows, task.resume, task.snapshotAt);
   const scratch: DecodeScratch = {};
-  for (const file of task.paths) {
-    const metadata = footers.get(file);
-    const fd = openSync(file, 'r');
-    try {
-      for (let g = 0; g < metadata.rowGroups.length; g++) {
-        const rows = metadata.rowGroups[g]!.rows;
-        if (rows > 0) scan.add(rows, (j) => readDoubleChunk(fd, metadata, g, task.columns[j]!, scratch));
-      }
-    } catch (e) {
-      throw new Error(`${file}: ${e instanceof Error ? e.message : String(e)}`);
-    } finally {
-      closeSync(fd);
-    }
-  }
+  eachRowGroup(task.paths, footers, (fd, layout, g) => {
+    const rows = layout.rowGroups[g]!.rows;
+    if (rows > 0) scan.add(rows, (j) => readDoubleChunk(fd, layout, g, task.columns[j]!, scratch));
+  });
   const snapshot = scan.snapshot();
   const stats = scan.stats(new Set(task.labels));
   for (const s of beyondCandidates(stats)) s.beyond10sd = countBeyond(task.all, s.column, s.mean!, s.sd!, footers, scratch);
@@ -75,23 +65,30 @@ export function scanParquet(task: ScanTask, footers: FooterCache): ScanOutcome {
 function countBeyond(files: readonly string[], column: string, mean: number, sd: number, footers: FooterCache, scratch: DecodeScratch): number {
   const limit = 10 * sd;
   let n = 0;
+  eachRowGroup(files, footers, (fd, layout, g) => {
+    const { values, valid } = readDoubleChunk(fd, layout, g, column, scratch);
+    for (let r = 0; r < values.length; r++) {
+      if (valid && ((valid[r >>> 5]! >>> (r & 31)) & 1) === 0) continue;
+      const v = values[r]!;
+      if (v - v === 0 && Math.abs(v - mean) > limit) n++;
+    }
+  });
+  return n;
+}
+
+/** `visit` for each row group of each file in turn, the file open meanwhile; an error names the file. */
+function eachRowGroup(files: readonly string[], footers: FooterCache, visit: (fd: number, layout: FileLayout, group: number) => void): void {
   for (const file of files) {
-    const metadata = footers.get(file);
+    const layout = footers.get(file);
     const fd = openSync(file, 'r');
     try {
-      for (let g = 0; g < metadata.rowGroups.length; g++) {
-        const { values, valid } = readDoubleChunk(fd, metadata, g, column, scratch);
-        for (let r = 0; r < values.length; r++) {
-          if (valid && ((valid[r >>> 5]! >>> (r & 31)) & 1) === 0) continue;
-          const v = values[r]!;
-          if (v - v === 0 && Math.abs(v - mean) > limit) n++;
-        }
-      }
+      for (let g = 0; g < layout.rowGroups.length; g++) visit(fd, layout, g);
+    } catch (e) {
+      throw new Error(`${file}: ${e instanceof Error ? e.message : String(e)}`);
     } finally {
       closeSync(fd);
     }
   }
-  return n;
 }
 
 /**
