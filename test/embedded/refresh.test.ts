@@ -140,6 +140,7 @@ describe('embedded chain: --refresh', function () {
     assert.deepEqual(refreshed.rowsRead, { features: SELECTED.length * newRows, labels: LATER_END - 1440 });
     // The partial day's earlier rows were carried into the grown day's new file: one file per day shard, none to align.
     assert.equal((e.warehouse as DuckDbWarehouse).lastRealigned, 0, 'the merge aligned no feature');
+    assert.equal((e.warehouse as DuckDbWarehouse).joinedCarries, SELECTED.length, 'the earlier rows were joined page for page, not copied again');
     const refreshedManifest = await loadManifest(e.deps, refreshed);
     for (const record of await e.store.listCheckpoints(refreshed.runId)) {
       assert.equal(record.files.length, 3, `${record.feature}: the first day's file of the earlier run, then two new ones`);
@@ -212,6 +213,22 @@ describe('embedded chain: --refresh', function () {
     assert.equal(rawA.sample.sha256, rawB.sample.sha256, 'the same sample values');
     assert.equal(rawA.scan?.row, rawB.scan?.row);
     assert.equal(rawA.scan?.sha256, rawB.scan?.sha256, 'and the same state kept for the next refresh');
+  });
+
+  it('new rows whose pages cannot follow the earlier ones (a constant column: a dictionary page) are written with them by a COPY: still no align, equal to a full build', async () => {
+    await firstVersionThenAppend();
+    // mkt_regime's new minutes of the partial day all one value: DuckDB writes that column with a dictionary page.
+    await e.warehouse.execute(`UPDATE ${FEATURES}.mkt_regime SET r = 7.0 WHERE interval_time >= $1::TIMESTAMPTZ AND interval_time < TIMESTAMPTZ '2021-03-03 00:00:00+00'`, [minute(NEW_END)]);
+    await e.warehouse.markChanged(FEATURES, ['mkt_regime'], { start: minute(NEW_END), end: null });
+    const refreshed = await run({ refresh: true });
+    assert.deepEqual(refreshed.reuse?.reasons, { 'new minutes only': SELECTED.length });
+    const warehouse = e.warehouse as DuckDbWarehouse;
+    assert.equal(warehouse.joinedCarries, SELECTED.length - 1, 'every feature but mkt_regime joined its pages');
+    assert.equal(warehouse.lastRealigned, 0, 'the merge aligned no feature');
+    const full = await run({ reuse: false, start: refreshed.window.start, end: refreshed.window.end });
+    const [a, b] = await Promise.all([readOutput(e, refreshed.output!.manifest), readOutput(e, full.output!.manifest)]);
+    assert.equal(a.filter((r) => r.mkt_regime_r === 7).length, 2880 - NEW_END);
+    assert.deepEqual(a, b);
   });
 
   it('a table changed inside the old window is extracted fully, and then no shard is shared: still equal to a full build', async () => {

@@ -4,7 +4,9 @@
 // once, and memory is one column chunk at a time, whatever the row count.
 
 import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
-import { parquetMetadata, type ColumnChunk, type ColumnMetaData, type FileMetaData, type SchemaElement } from 'hyparquet';
+import { parquetMetadata, type ColumnChunk, type ColumnMetaData, type FileMetaData, type SchemaElement, type Statistics } from 'hyparquet';
+
+type MinMaxType = NonNullable<Statistics['min_value']>;
 import { encodeFooter } from './parquetFooter.js';
 import { NULL_PAGE_CODECS, nullPage } from './parquetNullPage.js';
 
@@ -236,6 +238,111 @@ export function concatParquet(parts: { file: string; metadata: FileMetaData }[],
   } finally {
     out.close();
   }
+}
+
+/**
+ * Whether `joinRows` can write these files' rows as one row group: each holds one row group or
+ * none, all have the same flat schema and the same codec per column, and no file after the first
+ * with rows has a dictionary page (a chunk's dictionary page must come first; DuckDB writes one for
+ * a column that is constant in the file).
+ */
+export function joinable(parts: readonly FileMetaData[]): boolean {
+  const withRows = parts.filter((m) => Number(m.num_rows) > 0);
+  if (withRows.length === 0 || withRows.some((m) => m.row_groups.length !== 1)) return false;
+  const shape = (m: FileMetaData) => JSON.stringify(m.schema.map((e) => [e.name, e.type, e.repetition_type, e.num_children, e.converted_type, e.logical_type]), (_k, v) => (typeof v === 'bigint' ? String(v) : v));
+  const first = withRows[0]!;
+  if (first.schema.slice(1).some((e) => e.num_children)) return false;
+  return withRows.every((m, p) => shape(m) === shape(first) && m.row_groups[0]!.columns.every((c, i) => c.meta_data !== undefined && c.meta_data.codec === first.row_groups[0]!.columns[i]!.meta_data?.codec && (p === 0 || c.meta_data.dictionary_page_offset === undefined)));
+}
+
+/**
+ * Writes the rows of `parts`, in order, as one row group of one file, without decoding them: each
+ * column chunk is the parts' chunks one after the other (their pages back to back, copied byte for
+ * byte), with sizes and counts summed and statistics combined. The parts must be `joinable`.
+ * A refresh's partial last shard is its earlier rows joined with the new ones like this
+ * (duckdbWarehouse.ts `extract`), instead of being written again by a COPY of both.
+ */
+export function joinRows(parts: readonly { file: string; metadata: FileMetaData }[], target: string): StitchResult {
+  const sources = parts.filter((p) => Number(p.metadata.num_rows) > 0);
+  if (!joinable(sources.map((p) => p.metadata))) throw new Error(`${sources.map((p) => p.file).join(', ')} cannot be joined into one row group`);
+  const groups = sources.map((p) => p.metadata.row_groups[0]!);
+  const fds = sources.map((p) => openSync(p.file, 'r'));
+  const out = new ChunkFileWriter(target);
+  try {
+    const start = out.offset;
+    const columns = groups[0]!.columns.map((_, i) => {
+      const copied = sources.map((_p, p) => out.copyChunk(fds[p]!, groups[p]!.columns[i]!).meta_data!);
+      const metas = groups.map((g) => g.columns[i]!.meta_data!);
+      const first = copied[0]!;
+      const sum = (f: (m: ColumnMetaData) => bigint) => metas.reduce((n, m) => n + BigInt(f(m)), 0n);
+      return {
+        file_offset: BigInt(Number(first.dictionary_page_offset ?? first.data_page_offset)),
+        meta_data: {
+          ...first,
+          encodings: [...new Set(metas.flatMap((m) => m.encodings))],
+          num_values: sum((m) => m.num_values),
+          total_compressed_size: sum((m) => m.total_compressed_size),
+          total_uncompressed_size: sum((m) => m.total_uncompressed_size),
+          // Per-encoding page counts and level histograms are per chunk: left out (both optional).
+          encoding_stats: undefined,
+          size_statistics: undefined,
+          statistics: joinedStatistics(metas),
+        },
+      } as ColumnChunk;
+    });
+    const rowGroup = {
+      columns,
+      total_byte_size: groups.reduce((n, g) => n + BigInt(g.total_byte_size), 0n),
+      num_rows: groups.reduce((n, g) => n + BigInt(g.num_rows), 0n),
+      file_offset: BigInt(start),
+      total_compressed_size: BigInt(out.offset - start),
+    } as FileMetaData['row_groups'][number];
+    return out.finish(sources[0]!.metadata.schema, [rowGroup], 'bqx join');
+  } finally {
+    out.close();
+    for (const fd of fds) closeSync(fd);
+  }
+}
+
+/**
+ * The statistics of chunks read one after the other: null counts summed, the least minimum and the
+ * greatest maximum of the chunks that have values. A bound a chunk with values does not give is
+ * left out (so is the distinct count, which does not add up).
+ */
+function joinedStatistics(metas: readonly ColumnMetaData[]): Statistics | undefined {
+  const stats = metas.map((m) => m.statistics);
+  if (stats.some((s) => s === undefined)) return undefined;
+  const all = stats as Statistics[];
+  const nulls = all.every((s) => s.null_count !== undefined) ? all.reduce((n, s) => n + s.null_count!, 0n) : undefined;
+  // Chunks of nulls only have no bounds to give.
+  const valued = all.filter((s, i) => s.null_count === undefined || s.null_count < BigInt(metas[i]!.num_values));
+  const bound = (field: 'min' | 'max' | 'min_value' | 'max_value', lower: boolean): MinMaxType | undefined => {
+    const values = valued.map((s) => s[field]);
+    // Ordered kinds only (numbers, big integers, strings, timestamps), all of one kind.
+    const key = (v: MinMaxType | undefined) => (v instanceof Date ? v.getTime() : typeof v === 'number' || typeof v === 'bigint' || typeof v === 'string' ? v : undefined);
+    if (values.length === 0 || values.some((v) => key(v) === undefined || typeof key(v) !== typeof key(values[0]))) return undefined;
+    return values.reduce((a, b) => ((lower ? key(b)! < key(a)! : key(b)! > key(a)!) ? b : a));
+  };
+  const exact = (field: 'is_min_value_exact' | 'is_max_value_exact') => (all.every((s) => s[field] !== undefined) ? all.every((s) => s[field]) : undefined);
+  const joined: Statistics = {
+    ...(nulls !== undefined ? { null_count: nulls } : {}),
+    ...Object.fromEntries(
+      (
+        [
+          ['min', bound('min', true)],
+          ['max', bound('max', false)],
+          ['min_value', bound('min_value', true)],
+          ['max_value', bound('max_value', false)],
+        ] as const
+      ).filter(([, v]) => v !== undefined),
+    ),
+  };
+  if (joined.min_value !== undefined || joined.max_value !== undefined) {
+    const [min, max] = [exact('is_min_value_exact'), exact('is_max_value_exact')];
+    if (min !== undefined) joined.is_min_value_exact = min;
+    if (max !== undefined) joined.is_max_value_exact = max;
+  }
+  return joined;
 }
 
 export interface StitchSource {
