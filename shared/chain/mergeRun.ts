@@ -2,7 +2,7 @@
 // output (rows = label rows in the window, keys unique and in order, column count = manifest's),
 // write _manifest.json and the report, and record and publish the outcome.
 
-import { readFooter } from '../checkpoint.js';
+import { readFooterShape } from '../checkpoint.js';
 import { columnLedger } from '../ledger.js';
 import { columnMapping, outputColumns, type RunManifest } from '../manifest.js';
 import { gateMessage } from '../profile/gates.js';
@@ -135,10 +135,9 @@ async function verifyOutput(deps: ChainDeps, manifest: RunManifest, run: RunReco
     }
     for (const file of g.files) {
       if (sharedFiles.has(file)) continue;
-      const { metadata } = await readFooter(deps.output, file);
-      footerRows += Number(metadata.num_rows);
-      const names = metadata.schema.slice(1).map((e) => e.name);
-      if (names.join(',') !== g.columns.join(',')) problems.push(`file ${file} does not have the group's columns`);
+      const { rows, columns } = await readFooterShape(deps.output, file);
+      footerRows += rows;
+      if (columns.join(',') !== g.columns.join(',')) problems.push(`file ${file} does not have the group's columns`);
     }
     if (footerRows !== g.rows) problems.push(`group ${g.index} files hold ${footerRows} rows, the merge reported ${g.rows}`);
     written.push(...g.columns.slice(1));

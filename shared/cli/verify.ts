@@ -6,7 +6,7 @@
 import { DuckDBInstance, listValue } from '@duckdb/node-api';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { readFooter } from '../checkpoint.js';
+import { readFooterShape } from '../checkpoint.js';
 import { FolderObjectStore } from '../adapters/local/folderStore.js';
 import { InputError } from '../naming.js';
 
@@ -56,10 +56,10 @@ export async function verifyManifest(file: string): Promise<VerifyResult> {
     for (const f of g.files) {
       files++;
       try {
-        const { metadata } = await readFooter(new FolderObjectStore(path.dirname(locate(f))), path.basename(locate(f)));
-        rows += Number(metadata.num_rows);
-        footerRows.set(f, Number(metadata.num_rows));
-        const names = metadata.schema.slice(1).map((e) => e.name);
+        const shape = await readFooterShape(new FolderObjectStore(path.dirname(locate(f))), path.basename(locate(f)));
+        rows += shape.rows;
+        footerRows.set(f, shape.rows);
+        const names = shape.columns;
         if (names.join(',') !== g.columns.join(',')) problems.push(`${f}: columns differ from the manifest's group ${g.index}`);
         if (!names.includes(manifest.key)) withoutKey++;
       } catch (error) {

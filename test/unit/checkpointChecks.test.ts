@@ -8,7 +8,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
-import { CheckpointError, checkCheckpoint, extendSummary, readFooter, summariseFooters, type CheckpointMarker, type FooterSummary } from '../../shared/checkpoint.js';
+import { CheckpointError, checkCheckpoint, extendSummary, readFooter, readFooterShape, summariseFooters, type CheckpointMarker, type FooterSummary } from '../../shared/checkpoint.js';
 import type { ManifestFeature } from '../../shared/manifest.js';
 import { FolderObjectStore } from '../../shared/adapters/local/folderStore.js';
 import { MemoryObjectStore } from '../gcp/memoryStore.js';
@@ -192,6 +192,36 @@ describe('footer reads from a local store (a refresh reads thousands)', () => {
       assert.equal(footer.metadata.row_groups.length, 10);
       assert.equal(read.calls, 2);
       assert.ok(read.bytes > store.footerPrefetchBytes);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the shape of a file (rows, column names) is hyparquet\'s parse of the same footer, short or long; a damaged file is refused, naming it', async () => {
+    const { dir, store, read } = await countingStore();
+    try {
+      const wide = Array.from({ length: 200 }, (_, i) => `c${i}`);
+      await store.write('narrow.parquet', parquet({ minutes: range(0, 1000), rowGroupSize: 300 }));
+      await store.write('wide.parquet', parquet({ minutes: range(0, 40), columns: wide, rowGroupSize: 4 }));
+      for (const name of ['narrow.parquet', 'wide.parquet']) {
+        const { metadata, bytes } = await readFooter(store, name);
+        read.calls = 0;
+        const shape = await readFooterShape(store, name);
+        assert.deepEqual(shape, { rows: Number(metadata.num_rows), columns: metadata.schema.slice(1).map((e) => e.name), bytes });
+        assert.equal(read.calls, name === 'wide.parquet' ? 2 : 1, 'the tail first, the rest of a long footer after');
+      }
+      assert.deepEqual((await readFooterShape(store, 'wide.parquet')).columns, ['interval_time', ...wide]);
+
+      const whole = Buffer.from(await store.read('narrow.parquet'));
+      await store.write('no-magic.parquet', whole.subarray(0, whole.length - 1));
+      await assert.rejects(readFooterShape(store, 'no-magic.parquet'), /no-magic\.parquet is not parquet/);
+      // The footer's length kept, its bytes cut short: a field runs off the end.
+      const length = whole.readUInt32LE(whole.length - 8);
+      const cut = Buffer.concat([whole.subarray(0, whole.length - 8 - length), whole.subarray(whole.length - 8 - length, whole.length - 8 - Math.floor(length / 2)), whole.subarray(whole.length - 8)]);
+      cut.writeUInt32LE(Math.ceil(length / 2), cut.length - 8);
+      await store.write('cut.parquet', cut);
+      await assert.rejects(readFooterShape(store, 'cut.parquet'), /cut\.parquet: its footer cannot be read/);
+      await assert.rejects(readFooterShape(store, 'absent.parquet'), /absent\.parquet does not exist/);
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
     }

@@ -69,10 +69,10 @@ export async function profileDuckDb(withConnection: WithConnection, uri: (object
     const [files, all] = [listValue(paths), listValue(allPaths)];
     const names = group.columns.filter((n) => n !== job.key);
     // The columns decoded here (in bqx's own encodings in every file) and the rest, batched apart.
-    const decodable = (n: string) => allPaths.every((f) => readableDoubles(footers.get(f), [n]));
+    const decodable = new Set(names.filter((n) => allPaths.every((f) => readableDoubles(footers.get(f), [n]))));
     const slices = (list: string[], own: boolean) =>
       Array.from({ length: Math.ceil(list.length / batch) }, (_, b) => ({ paths, allPaths, files, all, own, part: list.slice(b * batch, (b + 1) * batch) }));
-    return [...slices(names.filter(decodable), true), ...slices(names.filter((n) => !decodable(n)), false)];
+    return [...slices(names.filter((n) => decodable.has(n)), true), ...slices(names.filter((n) => !decodable.has(n)), false)];
   });
   const threads = batches.some((b) => b.own) ? new ScanThreads(Math.min(streams, batches.length)) : undefined;
   const scanned: ScanOutcome[] = new Array(batches.length);

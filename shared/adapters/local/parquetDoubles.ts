@@ -18,7 +18,8 @@ import { readSync } from 'node:fs';
 import { ZSTDDecoder } from 'zstddec';
 import { snappyUncompress } from 'hyparquet';
 import type { ColumnChunk } from '../../profile/columnScan.js';
-import { CODEC, CompactReader, ENCODING, PAGE, PHYSICAL_DOUBLE, REPETITION, type FileLayout } from './parquetLayout.js';
+import { CompactReader } from '../../thriftCompact.js';
+import { CODEC, ENCODING, PAGE, PHYSICAL_DOUBLE, REPETITION, type FileLayout } from './parquetLayout.js';
 
 const CODECS = new Set<number>(Object.values(CODEC));
 /** The encodings read here, as bits (RowGroupLayout's `encodings`). */
