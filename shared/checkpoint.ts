@@ -5,6 +5,7 @@ import type { AsyncBuffer, FileMetaData } from 'hyparquet';
 import type { ManifestFeature } from './manifest.js';
 import { KEY_COLUMN } from './naming.js';
 import type { ObjectStore, Window } from './ports.js';
+import { readSchema, type SchemaNode } from './parquetSchema.js';
 import { CompactReader } from './thriftCompact.js';
 
 /** What a checkpoint's marker says; written last by the extract, read first by the landing. */
@@ -80,26 +81,19 @@ export async function readFooterShape(store: ObjectStore, name: string): Promise
   if (length + 8 > tail.length) tail = await store.readRange(name, size - length - 8, size);
   const reader = new CompactReader(tail.subarray(tail.length - 8 - length, tail.length - 8), 0);
   let rows: number | undefined;
-  const columns: string[] = [];
-  let root = true;
+  let schema: SchemaNode[] = [];
   try {
     reader.struct((id) => {
-      if (id === 2) {
-        reader.list(() => {
-          let column = '';
-          reader.struct((j) => j === 4 && ((column = reader.string()), true));
-          if (root) root = false;
-          else columns.push(column);
-        });
-      } else if (id === 3) rows = reader.int();
+      if (id === 2) schema = readSchema(reader);
+      else if (id === 3) rows = reader.int();
       else return false;
       return true;
     });
   } catch (error) {
     throw new Error(`object ${name}: its footer cannot be read (${(error as Error).message})`);
   }
-  if (rows === undefined || root) throw new Error(`object ${name}: its footer has no ${root ? 'schema' : 'row count'}`);
-  return { rows, columns, bytes: size };
+  if (rows === undefined || schema.length === 0) throw new Error(`object ${name}: its footer has no ${schema.length === 0 ? 'schema' : 'row count'}`);
+  return { rows, columns: schema.slice(1).map((e) => e.name), bytes: size };
 }
 
 /**

@@ -177,7 +177,7 @@ export class DuckDbWarehouse implements Warehouse {
       const files: string[] = [];
       let rows = 0;
       // A refresh's partial last shard: its earlier rows go into the first shard's file with the new ones.
-      const carry = (job.carry ?? []).map((o) => ({ file: this.staging.uri(o), metadata: readLocalFooter(this.staging.uri(o)).metadata }));
+      const carry = (job.carry ?? []).map((o) => this.staging.uri(o)).map((file) => ({ file, metadata: readLocalFooter(file).metadata }));
       const carried = carry.reduce((n, f) => n + Number(f.metadata.num_rows), 0);
       // Under the memory gate: the estimate is the whole window's. Runs of shards that fit in it are
       // read from the table once (extractBatches.ts); the rest are read shard by shard.
@@ -192,7 +192,7 @@ export class DuckDbWarehouse implements Warehouse {
         if (shardRows[i] === 0 && !keepsFile) return;
         const temp = await this.staging.tempPath('.parquet');
         const written = i === 0 && carry.length > 0
-          ? await this.carryInto(c, select, shard, carry, temp, job.columns)
+          ? await this.carryInto(c, select, shard, { files: carry, rows: carried }, temp, job.columns)
           : Number((await c.run(sql.copyToParquetSql(staged ? sql.stagedShardSql : select, temp), [shard.start, shard.end])).rowsChanged);
         if (written === 0 && !(i === 0 && carried > 0) && (files.length > 0 || i < shards.length - 1)) {
           await fs.rm(temp, { force: true });
@@ -231,14 +231,13 @@ export class DuckDbWarehouse implements Warehouse {
    * the pages cannot be joined (a dictionary page in the new file, another codec). Returns the new
    * rows written.
    */
-  private async carryInto(c: DuckDBConnection, select: string, shard: Window, carry: readonly { file: string; metadata: FileMetaData }[], target: string, columns: readonly string[]): Promise<number> {
+  private async carryInto(c: DuckDBConnection, select: string, shard: Window, carry: { files: readonly { file: string; metadata: FileMetaData }[]; rows: number }, target: string, columns: readonly string[]): Promise<number> {
     const fresh = await this.staging.tempPath('.parquet');
     try {
       const rows = Number((await c.run(sql.copyToParquetSql(select, fresh), [shard.start, shard.end])).rowsChanged);
-      const parts = [...carry, { file: fresh, metadata: readLocalFooter(fresh).metadata }];
-      const total = parts.reduce((n, p) => n + Number(p.metadata.num_rows), 0);
+      const parts = [...carry.files, { file: fresh, metadata: readLocalFooter(fresh).metadata }];
       // At most one row group's rows: a COPY of them would write one row group too.
-      if (total <= sql.ROW_GROUP_ROWS && joinable(parts.map((p) => p.metadata))) {
+      if (carry.rows + rows <= sql.ROW_GROUP_ROWS && joinable(parts.map((p) => p.metadata))) {
         joinRows(parts, target);
         this.joinedCarries++;
         return rows;
@@ -246,8 +245,8 @@ export class DuckDbWarehouse implements Warehouse {
     } finally {
       await fs.rm(fresh, { force: true });
     }
-    const copy = await c.run(sql.copyToParquetSql(sql.carrySelectSql(select, columns), target), [shard.start, shard.end, listValue(carry.map((f) => f.file))]);
-    return Number(copy.rowsChanged) - carry.reduce((n, f) => n + Number(f.metadata.num_rows), 0);
+    const copy = await c.run(sql.copyToParquetSql(sql.carrySelectSql(select, columns), target), [shard.start, shard.end, listValue(carry.files.map((f) => f.file))]);
+    return Number(copy.rowsChanged) - carry.rows;
   }
 
   /** Whether `table` is a view reading parquet files (a file table), not a table DuckDB stores. */

@@ -5,6 +5,7 @@
 // three threads.
 
 import { CompressionCodecs, Encodings, FieldRepetitionTypes, PageTypes, ParquetTypes } from 'hyparquet/src/constants.js';
+import { readSchema, type SchemaNode } from '../../parquetSchema.js';
 import { CompactReader } from '../../thriftCompact.js';
 import { readFooterBytes } from './parquetStitch.js';
 
@@ -15,15 +16,6 @@ export const CODEC = { UNCOMPRESSED: CompressionCodecs.indexOf('UNCOMPRESSED'), 
 export const ENCODING = Object.fromEntries((['PLAIN', 'PLAIN_DICTIONARY', 'RLE', 'BIT_PACKED', 'RLE_DICTIONARY', 'BYTE_STREAM_SPLIT'] as const).map((e) => [e, Encodings.indexOf(e)])) as Record<'PLAIN' | 'PLAIN_DICTIONARY' | 'RLE' | 'BIT_PACKED' | 'RLE_DICTIONARY' | 'BYTE_STREAM_SPLIT', number>;
 export const REPETITION = { REQUIRED: FieldRepetitionTypes.indexOf('REQUIRED'), OPTIONAL: FieldRepetitionTypes.indexOf('OPTIONAL'), REPEATED: FieldRepetitionTypes.indexOf('REPEATED') };
 export const PAGE = { DATA_PAGE: PageTypes.indexOf('DATA_PAGE'), DICTIONARY_PAGE: PageTypes.indexOf('DICTIONARY_PAGE'), DATA_PAGE_V2: PageTypes.indexOf('DATA_PAGE_V2') };
-
-export interface LeafColumn {
-  name: string;
-  /** Physical type; undefined for a group. */
-  type?: number;
-  /** REPETITION's numbers. */
-  repetition?: number;
-  children: number;
-}
 
 /**
  * A row group's column chunks, column i at index i: typed arrays rather than an object per chunk
@@ -46,7 +38,7 @@ export interface RowGroupLayout {
 
 export interface FileLayout {
   /** The schema's elements after the root, in order. */
-  schema: LeafColumn[];
+  schema: SchemaNode[];
   rowGroups: RowGroupLayout[];
 }
 
@@ -86,22 +78,8 @@ function rowGroup(columns: number): RowGroupLayout {
 export function decodeLayout(bytes: Uint8Array): FileLayout {
   const r = new CompactReader(bytes, 0);
   const layout: FileLayout = { schema: [], rowGroups: [] };
-  let root = true;
   r.struct((id) => {
-    if (id === 2)
-      r.list(() => {
-        const e: LeafColumn = { name: '', children: 0 };
-        r.struct((j) => {
-          if (j === 1) e.type = r.int();
-          else if (j === 3) e.repetition = r.int();
-          else if (j === 4) e.name = r.string();
-          else if (j === 5) e.children = r.int();
-          else return false;
-          return true;
-        });
-        if (root) root = false;
-        else layout.schema.push(e);
-      });
+    if (id === 2) layout.schema = readSchema(r).slice(1);
     else if (id === 4)
       r.list(() => {
         // The schema comes first in the footer: a row group has one chunk per leaf.

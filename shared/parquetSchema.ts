@@ -1,0 +1,33 @@
+// A parquet footer's schema read from its thrift bytes (FileMetaData field 2, thriftCompact.ts):
+// what the footer readers that skip hyparquet's whole parse need of each element. One reader for
+// the profile's layouts (adapters/local/parquetLayout.ts) and the check of written files
+// (checkpoint.ts `readFooterShape`).
+
+import type { CompactReader } from './thriftCompact.js';
+
+export interface SchemaNode {
+  name: string;
+  /** Physical type (parquet.thrift's number); undefined for a group. */
+  type?: number;
+  /** FieldRepetitionType's number. */
+  repetition?: number;
+  children: number;
+}
+
+/** The schema list at the reader's position, every element in order, the root first. */
+export function readSchema(r: CompactReader): SchemaNode[] {
+  const elements: SchemaNode[] = [];
+  r.list(() => {
+    const e: SchemaNode = { name: '', children: 0 };
+    r.struct((j) => {
+      if (j === 1) e.type = r.int();
+      else if (j === 3) e.repetition = r.int();
+      else if (j === 4) e.name = r.string();
+      else if (j === 5) e.children = r.int();
+      else return false;
+      return true;
+    });
+    elements.push(e);
+  });
+  return elements;
+}
