@@ -2,16 +2,20 @@
 // the same bytes for footers of files DuckDB writes (every column type bqx meets, statistics,
 // dictionary and plain pages, several row groups), for a footer of a stitched file, and for the
 // rare fields (key-value metadata, sorting columns, encoding stats, size statistics, empty lists).
+// The stitched footer, copied from its sources' footer bytes, reads back as their metadata moved
+// and renamed; a projection of a footer onto a few columns reads them from the file.
 
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { FileMetaData } from 'hyparquet';
-import { parquetMetadata } from 'hyparquet';
+import { asyncBufferFromFile, parquetMetadata, parquetRead } from 'hyparquet';
+import { compressors } from 'hyparquet-compressors';
 import { ByteWriter } from 'hyparquet-writer';
 import { writeMetadata } from 'hyparquet-writer/src/metadata.js';
 import { copyToParquetSql } from '../../shared/adapters/local/duckdbSql.js';
-import { encodeFooter } from '../../shared/adapters/local/parquetFooter.js';
+import { encodeFooter, projectMetadata } from '../../shared/adapters/local/parquetFooter.js';
+import { readLayout } from '../../shared/adapters/local/parquetLayout.js';
 import { readLocalFooter, stitchParquet } from '../../shared/adapters/local/parquetStitch.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -59,21 +63,69 @@ describe('parquet footer encoding (the stitch\'s footers)', () => {
     }
   });
 
-  it('writes a stitched file\'s footer that reads back as the metadata stitched', () => {
-    const [a, b] = files.map((file) => ({ file, metadata: readLocalFooter(file).metadata }));
+  it('writes a stitched file\'s footer from its sources\' footer bytes: each chunk\'s metadata as the source\'s, moved and renamed', () => {
+    const [a, b] = files.map((file) => ({ file, layout: readLayout(file), metadata: readLocalFooter(file).metadata }));
+    const picks = [
+      { from: a!, source: 'interval_time', output: 'interval_time' },
+      { from: a!, source: 'a', output: 'a' },
+      { from: a!, source: 'e', output: 'e' },
+      { from: b!, source: 'z', output: 'z_renamed' },
+      { from: b!, source: 'g', output: 'g2' },
+    ];
     const [part] = stitchParquet(
       [
-        { ...a!, columns: ['interval_time', 'a', 'e'].map((n) => ({ source: n, output: n })) },
-        { ...b!, columns: [{ source: 'z', output: 'z_renamed' }, { source: 'g', output: 'g2' }] },
+        { ...a!, columns: picks.slice(0, 3) },
+        { ...b!, columns: picks.slice(3) },
       ],
       () => path.join(dir, 'stitched.parquet'),
     );
     const back = readLocalFooter(part!.file).metadata;
     assert.deepEqual(back.schema.map((e) => e.name), ['schema', 'interval_time', 'a', 'e', 'z_renamed', 'g2']);
+    assert.equal(back.row_groups.length, a!.metadata.row_groups.length);
+    // hyparquet-writer would write the same bytes for what hyparquet reads back.
     assert.deepEqual(ours(back), theirs(back));
     // Fields left out are read back as undefined: compared through JSON, which drops them.
-    const plain = ({ metadata_length: _length, ...m }: FileMetaData): unknown => JSON.parse(JSON.stringify(m, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)));
-    assert.deepEqual(plain(back), plain(part!.metadata));
+    const plain = (v: unknown): unknown => JSON.parse(JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? `${x}n` : x)));
+    picks.forEach((p, i) => {
+      const element = p.from.metadata.schema.find((e) => e.name === p.source)!;
+      assert.deepEqual(plain(back.schema[i + 1]), plain({ ...element, name: p.output }), `schema element of ${p.output}`);
+      const index = p.from.metadata.schema.slice(1).indexOf(element);
+      back.row_groups.forEach((g, r) => {
+        const source = p.from.metadata.row_groups[r]!.columns[index]!.meta_data!;
+        const copied = g.columns[i]!;
+        const shift = copied.file_offset - (source.dictionary_page_offset ?? source.data_page_offset);
+        const expected = {
+          ...source,
+          path_in_schema: [p.output],
+          data_page_offset: source.data_page_offset + shift,
+          dictionary_page_offset: source.dictionary_page_offset === undefined ? undefined : source.dictionary_page_offset + shift,
+          index_page_offset: undefined,
+          bloom_filter_offset: undefined,
+          bloom_filter_length: undefined,
+        };
+        assert.deepEqual(plain(copied.meta_data), plain(expected), `row group ${r}, ${p.output}`);
+      });
+    });
+    // The part's layout is the footer written.
+    assert.deepEqual(part!.layout.schema.map((e) => e.name), ['interval_time', 'a', 'e', 'z_renamed', 'g2']);
+    assert.deepEqual(part!.layout.rowGroups.map((g) => g.rows), back.row_groups.map((g) => Number(g.num_rows)));
+  });
+
+  it('projects a layout onto chosen columns that hyparquet reads from the file itself', async () => {
+    const file = files[0]!;
+    const full = readLocalFooter(file).metadata;
+    const projected = projectMetadata(readLayout(file), ['e', 'interval_time']);
+    assert.deepEqual(projected.schema.map((e) => e.name), ['schema', 'e', 'interval_time']);
+    assert.equal(projected.num_rows, full.num_rows);
+    const read = async (metadata: FileMetaData) => {
+      let rows: unknown[][] = [];
+      await parquetRead({ file: await asyncBufferFromFile(file), metadata, columns: ['interval_time', 'e'], compressors, onComplete: (r: unknown[][]) => (rows = rows.concat(r)) });
+      return rows;
+    };
+    const expected = await read(full);
+    assert.equal(expected.length, 300000);
+    assert.deepEqual(await read(projected), expected);
+    assert.throws(() => projectMetadata(readLayout(file), ['missing']), /no column missing/);
   });
 
   it('writes the rare fields as hyparquet-writer does', () => {

@@ -4,9 +4,9 @@
 // decoded or aligned; the work is reading and writing the chosen columns once.
 
 import { promises as fs } from 'node:fs';
-import type { FileMetaData } from 'hyparquet';
 import type { ViewJob, ViewResult, ViewShard } from '../../ports.js';
 import type { FolderObjectStore } from './folderStore.js';
+import { readLayout, type FooterLayout } from './parquetLayout.js';
 import { concatParquet, readLocalFooter, stitchParquet, type StitchSource } from './parquetStitch.js';
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
@@ -25,7 +25,7 @@ export async function viewLocal(output: FolderObjectStore, job: ViewJob): Promis
     const shards: ViewShard[] = [];
     for (const shard of job.shards) {
       // One readable file per source group of the shard (a group written in several parts is concatenated first).
-      const files = new Map<number, { file: string; metadata: FileMetaData }>();
+      const files = new Map<number, { file: string; layout: FooterLayout }>();
       const sourceFile = async (index: number) => {
         if (!files.has(index)) {
           const parts = shard.groups.find((g) => g.index === index)?.files ?? [];
@@ -36,7 +36,7 @@ export async function viewLocal(output: FolderObjectStore, job: ViewJob): Promis
             temps.push(file);
             concatParquet(parts.map((p) => ({ file: output.uri(p), metadata: readLocalFooter(output.uri(p)).metadata })), file);
           }
-          files.set(index, { file, metadata: readLocalFooter(file).metadata });
+          files.set(index, { file, layout: readLayout(file) });
         }
         return files.get(index)!;
       };
@@ -52,9 +52,9 @@ export async function viewLocal(output: FolderObjectStore, job: ViewJob): Promis
         // The source groups in order keep the columns in the source's order; the key comes from the first.
         const sources: StitchSource[] = [];
         for (const index of [...byGroup.keys()].sort((a, b) => a - b)) {
-          const { file, metadata } = await sourceFile(index);
+          const { file, layout } = await sourceFile(index);
           const columns = [...(sources.length === 0 ? [job.key] : []), ...byGroup.get(index)!].map((c) => ({ source: c, output: c }));
-          sources.push({ file, metadata, columns });
+          sources.push({ file, layout, columns });
         }
         const temp = await output.tempPath('.parquet');
         temps.push(temp);

@@ -20,7 +20,9 @@ import type { FolderObjectStore } from './folderStore.js';
 import { CallerThreads } from './callerThreads.js';
 import { MemoryGate } from './memoryGate.js';
 import { shardBatches } from './extractBatches.js';
-import { chunkRange, concatParquet, joinable, joinRows, padParquet, paddable, readChunk, readLocalFooter, stitchParquet } from './parquetStitch.js';
+import { projectMetadata } from './parquetFooter.js';
+import { chunkStart, readLayout, type FooterLayout } from './parquetLayout.js';
+import { concatParquet, joinable, joinRows, padParquet, paddable, readLocalFooter, readSpan, stitchParquet } from './parquetStitch.js';
 import { allWithin, groupKeys, readKeyColumn, sameSequence, type GroupKeys } from '../../parquetKeys.js';
 import { planFeatures } from '../../planner.js';
 import { asyncBufferFromFile } from 'hyparquet';
@@ -292,7 +294,8 @@ export class DuckDbWarehouse implements Warehouse {
         const copy = await this.withConnection((c) => c.run(sql.copyToParquetSql(sql.labelSliceSql(labels.dataset, labels.table, labels.columns), file), [shard.start, shard.end]));
         if (Number(copy.rowsChanged) === 0) continue; // no label rows: the shard has no files
         const metadata = readLocalFooter(file).metadata;
-        bases.push({ shard, file, metadata, keys: keyChunks(file, metadata), slices: await this.withConnection((c) => baseSlices(c, file, metadata)) });
+        const layout = readLayout(file);
+        bases.push({ shard, file, metadata, layout, keys: keyChunks(file, layout), slices: await this.withConnection((c) => baseSlices(c, file, metadata)) });
       }
 
       // The features of the groups to build (a run may build only some: shared/chain/shareShards.ts).
@@ -309,7 +312,8 @@ export class DuckDbWarehouse implements Warehouse {
       let padded = 0;
       await forEachLimit(features, concurrency, async (f) => {
         const files = job.checkpoints[f.feature]!.map((o) => this.staging.uri(o));
-        const footers = files.map((file) => ({ file, metadata: readLocalFooter(file).metadata }));
+        // Footers as layouts (parquetLayout.ts): 10,000 of them at day shards, hyparquet's objects of them were half the merge's garbage collection.
+        const footers = files.map((file) => ({ file, layout: readLayout(file) }));
         const byShard = new Map<string, AlignedPart[]>();
         let aligning = false;
         let padding = false;
@@ -317,7 +321,7 @@ export class DuckDbWarehouse implements Warehouse {
         // after the last match on (reading key chunks from every earlier file was O(shards²) reads).
         let next = 0;
         for (const base of bases) {
-          const at = await findFrom(footers.length, next, (i) => sameKeys(footers[i]!.file, footers[i]!.metadata, base));
+          const at = await findFrom(footers.length, next, (i) => sameKeys(footers[i]!.file, footers[i]!.layout, base));
           const match = at === undefined ? undefined : footers[at];
           if (at !== undefined) next = at + 1;
           const sources = f.columns.map((c) => c.source);
@@ -345,13 +349,13 @@ export class DuckDbWarehouse implements Warehouse {
         const groups: MergedGroup[] = [];
         const written: GroupKeys[] = [];
         for (const group of plan.groups) {
-          const keySource = { file: base.file, metadata: base.metadata, columns: [KEY_COLUMN, ...(group.labels ? labels.columns : [])].map((c) => ({ source: c, output: c })) };
+          const keySource = { file: base.file, layout: base.layout, columns: [KEY_COLUMN, ...(group.labels ? labels.columns : [])].map((c) => ({ source: c, output: c })) };
           const sources = [
             keySource,
             ...group.members.flatMap((m) =>
               aligned.get(m.feature)!.get(base.shard.id)!.flatMap((part) => {
                 const columns = m.columns.filter((c) => part.columns.has(c.source)).map((c) => ({ source: c.source, output: c.output }));
-                return columns.length > 0 ? [{ file: part.file, metadata: part.metadata, columns }] : [];
+                return columns.length > 0 ? [{ file: part.file, layout: part.layout, columns }] : [];
               }),
             ),
           ];
@@ -359,7 +363,7 @@ export class DuckDbWarehouse implements Warehouse {
           // The keys as written, read back from the files' key column chunks with the footer just
           // written: DuckDB's count and order queries over them parsed each 9,900-column footer
           // again (36 day-shard groups at 20,000 rows: 4.2 s of a 21 s merge).
-          const keys = groupKeys(await Promise.all(parts.map(async (part) => readKeyColumn(await asyncBufferFromFile(part.file), part.metadata))));
+          const keys = groupKeys(await Promise.all(parts.map(async (part) => readKeyColumn(await asyncBufferFromFile(part.file), projectMetadata(part.layout, [KEY_COLUMN])))));
           const objects: string[] = [];
           for (const [i, part] of parts.entries()) {
             const object = paths.outputShardGroupPart(job.pair, job.runId, base.shard.id, group.index, i);
@@ -408,9 +412,9 @@ export class DuckDbWarehouse implements Warehouse {
       if (parts.length === 1) await fs.rename(parts[0]!.file, file);
       else concatParquet(parts, file);
       await Promise.all(parts.map((p) => fs.rm(p.file, { force: true })));
-      const written = readLocalFooter(file).metadata;
+      const written = readLayout(file);
       if (!(await sameKeys(file, written, base))) throw new Error(`aligning ${feature} to the label keys of shard ${base.shard.id} did not give the same row groups`);
-      outputs.push({ file, metadata: written, columns: new Set(cols) });
+      outputs.push({ file, layout: written, columns: new Set(cols) });
     }
     return outputs;
   }
@@ -441,9 +445,9 @@ export class DuckDbWarehouse implements Warehouse {
       for (const shard of shards) {
         const sources = shard.groups.map((g, i) => {
           const file = this.output.uri(g.files[0]!);
-          const metadata = readLocalFooter(file).metadata;
-          const names = metadata.schema.slice(1).map((e) => e.name).slice(i === 0 ? 0 : 1); // one key column
-          return { file, metadata, columns: names.map((n) => ({ source: n, output: n })) };
+          const layout = readLayout(file);
+          const names = layout.schema.map((e) => e.name).slice(i === 0 ? 0 : 1); // one key column
+          return { file, layout, columns: names.map((n) => ({ source: n, output: n })) };
         });
         const temp = await this.output.tempPath('.parquet');
         const [part] = stitchParquet(sources, () => temp, Number.MAX_SAFE_INTEGER);
@@ -501,6 +505,7 @@ interface Base {
   shard: Pick<Shard, 'id' | 'start' | 'end'>;
   file: string;
   metadata: FileMetaData;
+  layout: FooterLayout;
   /** Key column chunk bytes per row group. */
   keys: Buffer[];
   slices: { from: bigint; to: bigint; lo: string; hi: string }[];
@@ -516,33 +521,35 @@ interface Base {
  * does not hold: the shard is then aligned by a join (alignShard). One file of one row group must
  * hold all the feature's rows in the shard.
  */
-async function padShard(feature: string, columns: string[], footers: readonly { file: string; metadata: FileMetaData }[], base: Base, work: string): Promise<AlignedPart | undefined> {
+async function padShard(feature: string, columns: string[], footers: readonly { file: string; layout: FooterLayout }[], base: Base, work: string): Promise<AlignedPart | undefined> {
   if (base.metadata.row_groups.length !== 1) return undefined;
   const [lo, hi] = [Date.parse(base.shard.start) * 1000, Date.parse(base.shard.end) * 1000];
   // Which files hold the shard's rows, from their key statistics: a file with rows whose range
   // is unknown could be any, so then nothing is padded (an all-null column would be wrong).
-  const ranges = footers.filter((x) => Number(x.metadata.num_rows) > 0).map((x) => ({ x, range: keyRange(x.metadata) }));
+  const ranges = footers.filter((x) => x.layout.rows > 0).map((x) => ({ x, range: keyRange(projectMetadata(x.layout, [KEY_COLUMN])) }));
   if (ranges.some((r) => r.range === undefined)) return undefined;
   const inShard = ranges.filter((r) => r.range!.min < hi && r.range!.max >= lo);
   const file = path.join(work, `${feature}.${base.shard.id}.padded.parquet`);
   const rows = Number(base.metadata.num_rows);
   // No row in the shard: every value a null, the columns' types from any of the feature's files.
   if (inShard.length === 0) {
-    const schemaOnly = footers[0] && { file: footers[0].file, metadata: { ...footers[0].metadata, num_rows: 0n, row_groups: [] } };
+    // hyparquet's whole parse, here and below: padding copies and rewrites the chunks' metadata (a few features' shards).
+    const schemaOnly = footers[0] && { file: footers[0].file, metadata: { ...readLocalFooter(footers[0].file).metadata, num_rows: 0n, row_groups: [] } };
     if (!schemaOnly || !paddable(schemaOnly.metadata, columns, 0)) return undefined;
     padParquet(base, { ...schemaOnly, columns }, KEY_COLUMN, 0, rows, file);
-    return { file, metadata: readLocalFooter(file).metadata, columns: new Set(columns) };
+    return { file, layout: readLayout(file), columns: new Set(columns) };
   }
   if (inShard.length !== 1) return undefined;
-  const { x: source, range } = inShard[0]!;
+  const { x, range } = inShard[0]!;
   if (range!.min < lo || range!.max >= hi) return undefined;
+  const source = { file: x.file, metadata: readLocalFooter(x.file).metadata };
   base.keyValues ??= await readKeyColumn(await asyncBufferFromFile(base.file), base.metadata);
   const keys = await readKeyColumn(await asyncBufferFromFile(source.file), source.metadata);
   const before = firstAtLeast(base.keyValues, keys[0]!);
   if (before + keys.length > base.keyValues.length || !paddable(source.metadata, columns, before)) return undefined;
   for (let i = 0; i < keys.length; i++) if (base.keyValues[before + i] !== keys[i]) return undefined;
   padParquet(base, { ...source, columns }, KEY_COLUMN, before, base.keyValues.length - before - keys.length, file);
-  return { file, metadata: readLocalFooter(file).metadata, columns: new Set(columns) };
+  return { file, layout: readLayout(file), columns: new Set(columns) };
 }
 
 /** A file's first and last key (epoch microseconds) from its key column's statistics; undefined when it has no rows or they do not say. */
@@ -589,7 +596,7 @@ function firstAtLeast(keys: Float64Array, key: number): number {
 
 interface AlignedPart {
   file: string;
-  metadata: FileMetaData;
+  layout: FooterLayout;
   columns: Set<string>;
 }
 
@@ -635,12 +642,12 @@ async function baseSlices(c: DuckDBConnection, base: string, metadata: FileMetaD
 }
 
 /** The key column's chunk bytes per row group: two files with equal bytes hold equal keys. */
-function keyChunks(file: string, metadata: FileMetaData): Buffer[] {
-  const index = metadata.schema.slice(1).findIndex((e) => e.name === KEY_COLUMN);
+function keyChunks(file: string, layout: FooterLayout): Buffer[] {
+  const index = layout.schema.findIndex((e) => e.name === KEY_COLUMN);
   if (index < 0) throw new Error(`${file} has no ${KEY_COLUMN} column`);
   const fd = openSync(file, 'r');
   try {
-    return metadata.row_groups.map((g) => Buffer.from(readChunk(fd, g.columns[index]!)));
+    return layout.rowGroups.map((g) => Buffer.from(readSpan(fd, chunkStart(g, index), g.compressedSize[index]!)));
   } finally {
     closeSync(fd);
   }
@@ -651,13 +658,14 @@ function keyChunks(file: string, metadata: FileMetaData): Buffer[] {
  * (DuckDB wrote both), or else equal key values (a refresh's joined shard holds its keys in the
  * pages of two writes: parquetStitch.ts `joinRows`).
  */
-async function sameKeys(file: string, metadata: FileMetaData, base: Base): Promise<boolean> {
-  if (metadata.row_groups.length !== base.metadata.row_groups.length) return false;
-  if (metadata.row_groups.some((g, i) => g.num_rows !== base.metadata.row_groups[i]!.num_rows)) return false;
-  const index = metadata.schema.slice(1).findIndex((e) => e.name === KEY_COLUMN);
+async function sameKeys(file: string, layout: FooterLayout, base: Base): Promise<boolean> {
+  if (layout.rowGroups.length !== base.layout.rowGroups.length) return false;
+  if (layout.rowGroups.some((g, i) => g.rows !== base.layout.rowGroups[i]!.rows)) return false;
+  const index = layout.schema.findIndex((e) => e.name === KEY_COLUMN);
   if (index < 0) return false;
-  if (metadata.row_groups.every((g, i) => chunkRange(g.columns[index]!).length === base.keys[i]!.length) && keyChunks(file, metadata).every((k, i) => k.equals(base.keys[i]!))) return true;
+  if (layout.rowGroups.every((g, i) => g.compressedSize[index] === base.keys[i]!.length) && keyChunks(file, layout).every((k, i) => k.equals(base.keys[i]!))) return true;
   // Another shard's file of as many rows is told apart by its first and last key, undecoded.
+  const metadata = projectMetadata(layout, [KEY_COLUMN]);
   const [mine, theirs] = [keyRange(metadata), keyRange(base.metadata)];
   if (mine && theirs && (mine.min !== theirs.min || mine.max !== theirs.max)) return false;
   base.keyValues ??= await readKeyColumn(await asyncBufferFromFile(base.file), base.metadata);

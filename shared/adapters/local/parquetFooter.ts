@@ -7,13 +7,19 @@
 // rule (a JS number is an i32, a bigint an i64) so the bytes match whatever it would write. DOUBLE
 // columns' statistics (nearly every column) are written here too; logical types and the other
 // columns' statistics go through hyparquet-writer's own conversion.
+//
+// The merge's stitch writes its footers from the sources' footer bytes instead (encodeCopiedFooter):
+// each column chunk's metadata is copied field by field, only its offsets and name changed, so
+// neither the sources' footers nor the new one is ever held as objects.
 
-import type { ColumnChunk, FileMetaData, KeyValue, RowGroup, SchemaElement, Statistics } from 'hyparquet';
+import { parquetMetadata, type ColumnChunk, type FileMetaData, type KeyValue, type RowGroup, type SchemaElement, type Statistics } from 'hyparquet';
 import { CompressionCodecs, ConvertedTypes, Encodings, FieldRepetitionTypes, PageTypes, ParquetTypes } from 'hyparquet/src/constants.js';
 import { ByteWriter } from 'hyparquet-writer';
 import { logicalType } from 'hyparquet-writer/src/metadata.js';
 import { serializeTCompactProtocol } from 'hyparquet-writer/src/thrift.js';
 import { unconvertStatistics } from 'hyparquet-writer/src/unconvert.js';
+import { CompactReader } from '../../thriftCompact.js';
+import { chunkStart, type FooterLayout } from './parquetLayout.js';
 
 // Compact protocol types.
 const [STOP, TRUE, FALSE, I32, I64, BINARY, LIST, STRUCT] = [0, 1, 2, 5, 6, 8, 9, 12];
@@ -50,6 +56,19 @@ class CompactWriter {
       value = Math.floor(value / 0x80);
     }
     this.bytes[this.length++] = value;
+  }
+
+  /** An i64 field from a number (offsets and sizes, exact up to 2^53). */
+  i64(id: number, value: number): void {
+    this.field(id, I64);
+    this.zigzag(value);
+  }
+
+  /** Bytes [start, end) of `from` as they are: a field's value copied from another footer. */
+  copy(from: Uint8Array, start: number, end: number): void {
+    this.room(end - start);
+    this.bytes.set(from.subarray(start, end), this.length);
+    this.length += end - start;
   }
 
   zigzag(value: number | bigint): void {
@@ -284,8 +303,12 @@ export function encodeFooter(metadata: FileMetaData): Uint8Array {
   w.list(4, metadata.row_groups.length, STRUCT);
   for (const g of metadata.row_groups) rowGroup(w, g, element);
   keyValues(w, 5, metadata.key_value_metadata);
-  w.binary(6, metadata.created_by);
-  const leaves = metadata.schema.filter((e) => e.type).length;
+  return close(w, metadata.created_by, metadata.schema.filter((e) => e.type).length);
+}
+
+/** The end of a FileMetaData from its created_by on (every leaf ordered by type), and the footer's length. */
+function close(w: CompactWriter, createdBy: string | undefined, leaves: number): Uint8Array {
+  w.binary(6, createdBy);
   w.list(7, leaves, STRUCT);
   for (let i = 0; i < leaves; i++) {
     w.begin();
@@ -301,3 +324,136 @@ export function encodeFooter(metadata: FileMetaData): Uint8Array {
   w.byte((body >>> 24) & 0xff);
   return w.result();
 }
+
+/** A leaf column of a footer read as a layout (parquetLayout.ts), named `name` in the new file. */
+export interface CopiedColumn {
+  layout: FooterLayout;
+  column: number;
+  name: string;
+}
+
+/** Column chunk `column` of row group `group` of a layout, whose bytes are now at `at` in the new file. */
+export interface CopiedChunk {
+  layout: FooterLayout;
+  group: number;
+  column: number;
+  at: number;
+  /** Its column's name in the new file; its own when not given. */
+  name?: string;
+}
+
+export interface CopiedRowGroup {
+  rows: number;
+  totalByteSize: number;
+  fileOffset: number;
+  compressedSize: number;
+  chunks: CopiedChunk[];
+}
+
+/** A field's value copied as it is, read from `r` (positioned after the field's header). */
+function copyValue(w: CompactWriter, r: CompactReader, bytes: Uint8Array, id: number, type: number): void {
+  const start = r.at;
+  r.skip(type);
+  w.field(id, type);
+  w.copy(bytes, start, r.at);
+}
+
+/** A schema element copied from a layout's footer, renamed. */
+function copiedElement(w: CompactWriter, c: CopiedColumn): void {
+  const { bytes } = c.layout;
+  const r = new CompactReader(bytes, c.layout.schema[c.column]!.start);
+  w.begin();
+  r.struct((id, type) => {
+    if (id === 4) {
+      r.skip(type);
+      w.binary(4, c.name);
+    } else copyValue(w, r, bytes, id, type);
+    return true;
+  });
+  w.end();
+}
+
+/**
+ * A column chunk copied from a layout's footer: file_offset and the page offsets moved to where its
+ * bytes now are, its path renamed; the page index and bloom filter offsets left out (they would
+ * point nowhere); every other field (statistics, encodings, sizes) copied byte for byte.
+ */
+function copiedChunk(w: CompactWriter, c: CopiedChunk): void {
+  const { bytes } = c.layout;
+  const g = c.layout.rowGroups[c.group]!;
+  const shift = c.at - chunkStart(g, c.column);
+  w.begin();
+  w.i64(2, c.at);
+  w.begin(3);
+  const r = new CompactReader(bytes, g.metaStart[c.column]!);
+  r.struct((id, type) => {
+    if (id === 10 || id === 14 || id === 15) r.skip(type);
+    else if (id === 9 || id === 11) w.i64(id, r.int() + shift);
+    else if (id === 3 && c.name !== undefined) {
+      r.skip(type);
+      w.list(3, 1, BINARY);
+      w.raw(utf8.encode(c.name));
+    } else copyValue(w, r, bytes, id, type);
+    return true;
+  });
+  w.end();
+  w.end();
+}
+
+/**
+ * The footer of a file of copied column chunks (parquetStitch.ts `stitchParquet`): `schema`'s
+ * leaves under one root, and the row groups, every chunk's metadata copied from its source's
+ * footer bytes. Thrift compact bytes followed by their length, as encodeFooter gives.
+ */
+export function encodeCopiedFooter(schema: readonly CopiedColumn[], rowGroups: readonly CopiedRowGroup[], createdBy: string): Uint8Array {
+  const w = new CompactWriter();
+  w.begin();
+  w.int(1, 1);
+  w.list(2, schema.length + 1, STRUCT);
+  schemaElement(w, { name: 'schema', repetition_type: 'REQUIRED', num_children: schema.length });
+  for (const c of schema) copiedElement(w, c);
+  w.i64(3, rowGroups.reduce((n, g) => n + g.rows, 0));
+  w.list(4, rowGroups.length, STRUCT);
+  for (const g of rowGroups) {
+    w.begin();
+    w.list(1, g.chunks.length, STRUCT);
+    for (const c of g.chunks) copiedChunk(w, c);
+    w.i64(2, g.totalByteSize);
+    w.i64(3, g.rows);
+    w.i64(5, g.fileOffset);
+    w.i64(6, g.compressedSize);
+    w.end();
+  }
+  return close(w, createdBy, schema.length);
+}
+
+/**
+ * hyparquet's metadata of a layout's file for `columns` only: their schema elements and column
+ * chunks, offsets unchanged, so hyparquet reads those columns from the file itself (the merge's
+ * key checks read one column of 8,500-column files without parsing their whole footers).
+ */
+export function projectMetadata(layout: FooterLayout, columns: readonly string[]): FileMetaData {
+  const indexes = columns.map((name) => {
+    const i = layout.schema.findIndex((e) => e.name === name);
+    if (i < 0) throw new Error(`no column ${name} in the footer`);
+    return i;
+  });
+  const groups = layout.rowGroups.map((g, group) => ({
+    rows: g.rows,
+    totalByteSize: indexes.reduce((n, i) => n + g.uncompressedSize[i]!, 0),
+    fileOffset: Math.min(...indexes.map((i) => chunkStart(g, i))),
+    compressedSize: indexes.reduce((n, i) => n + g.compressedSize[i]!, 0),
+    chunks: indexes.map((column) => ({ layout, group, column, at: chunkStart(g, column) })),
+  }));
+  const footer = encodeCopiedFooter(
+    indexes.map((column) => ({ layout, column, name: layout.schema[column]!.name })),
+    groups,
+    'bqx projection',
+  );
+  const file = new Uint8Array(footer.length + 4);
+  file.set(footer);
+  file.set(MAGIC, footer.length);
+  return parquetMetadata(file.buffer);
+}
+
+const MAGIC = utf8.encode('PAR1');

@@ -1,13 +1,16 @@
-// The part of a parquet footer the profile's decoder needs (parquetDoubles.ts): the leaf columns
-// and, per row group, each column chunk's type, codec, encodings and byte range. Read by hand from
-// the thrift bytes, skipping everything else (statistics above all): hyparquet's full parse took
-// about 110 ms per 7,300-column footer, and a refresh's profile reads 38 such footers in each of
-// three threads.
+// The part of a parquet footer the profile's decoder (parquetDoubles.ts) and the merge's stitch
+// (parquetStitch.ts) need: the leaf columns and, per row group, each column chunk's type, codec,
+// encodings and byte range, and where its metadata lies in the footer's bytes (the stitch copies
+// those bytes, relocated, instead of parsing and encoding them again). Read by hand from the thrift
+// bytes, skipping everything else (statistics above all): hyparquet's full parse took about 110 ms
+// per 7,300-column footer, and a refresh's profile reads 38 such footers in each of three threads;
+// a day-shard merge parsed 10,000 checkpoint footers with it, and their objects (about a dozen per
+// column chunk) were half of that merge's garbage collection.
 
 import { CompressionCodecs, Encodings, FieldRepetitionTypes, PageTypes, ParquetTypes } from 'hyparquet/src/constants.js';
 import { readSchema, type SchemaNode } from '../../parquetSchema.js';
 import { CompactReader } from '../../thriftCompact.js';
-import { readFooterBytes } from './parquetStitch.js';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 
 /** Physical types, codecs, encodings, repetitions and page types as parquet.thrift numbers them (hyparquet's tables are in that order). */
 export const PHYSICAL_DOUBLE = ParquetTypes.indexOf('DOUBLE');
@@ -34,23 +37,42 @@ export interface RowGroupLayout {
   /** NaN where the chunk has no dictionary page. */
   dictionaryPageOffset: Float64Array;
   compressedSize: Float64Array;
+  uncompressedSize: Float64Array;
+  /** Where the chunk's ColumnMetaData struct starts in the footer's bytes (its first field header). */
+  metaStart: Float64Array;
 }
 
 export interface FileLayout {
+  rows: number;
   /** The schema's elements after the root, in order. */
   schema: SchemaNode[];
   rowGroups: RowGroupLayout[];
 }
 
+/** A layout with the footer's thrift bytes its positions point into (the stitch copies chunks' metadata from them). */
+export interface FooterLayout extends FileLayout {
+  bytes: Uint8Array;
+}
+
+/** Where column chunk `i` of a row group starts in its file: its dictionary page, else its first data page. */
+export function chunkStart(g: RowGroupLayout, i: number): number {
+  const dictionary = g.dictionaryPageOffset[i]!;
+  return Number.isNaN(dictionary) ? g.dataPageOffset[i]! : dictionary;
+}
+
 /** Column chunk `i` of a row group (ColumnChunk, then its ColumnMetaData) into `g`. */
 function readChunk(r: CompactReader, g: RowGroupLayout, i: number): void {
   r.struct((id) => {
+    // A chunk kept in another file (file_path) is nothing bqx writes or could copy.
+    if (id === 1) throw new Error('parquet footer: a column chunk in another file');
     if (id !== 3) return false;
+    g.metaStart[i] = r.at;
     r.struct((j) => {
       if (j === 1) g.type[i] = r.int();
       else if (j === 2) r.list(() => (g.encodings[i]! |= 2 ** r.int()));
       else if (j === 3) g.depth[i] = r.list((t) => r.skip(t));
       else if (j === 4) g.codec[i] = r.int();
+      else if (j === 6) g.uncompressedSize[i] = r.int();
       else if (j === 7) g.compressedSize[i] = r.int();
       else if (j === 9) g.dataPageOffset[i] = r.int();
       else if (j === 11) g.dictionaryPageOffset[i] = r.int();
@@ -71,15 +93,18 @@ function rowGroup(columns: number): RowGroupLayout {
     dataPageOffset: new Float64Array(columns).fill(-1),
     dictionaryPageOffset: new Float64Array(columns).fill(NaN),
     compressedSize: new Float64Array(columns),
+    uncompressedSize: new Float64Array(columns),
+    metaStart: new Float64Array(columns).fill(-1),
   };
 }
 
 /** The layout of a footer's thrift bytes (FileMetaData). */
-export function decodeLayout(bytes: Uint8Array): FileLayout {
+export function decodeLayout(bytes: Uint8Array): FooterLayout {
   const r = new CompactReader(bytes, 0);
-  const layout: FileLayout = { schema: [], rowGroups: [] };
+  const layout: FooterLayout = { bytes, rows: 0, schema: [], rowGroups: [] };
   r.struct((id) => {
     if (id === 2) layout.schema = readSchema(r).slice(1);
+    else if (id === 3) layout.rows = r.int();
     else if (id === 4)
       r.list(() => {
         // The schema comes first in the footer: a row group has one chunk per leaf.
@@ -103,8 +128,27 @@ export function decodeLayout(bytes: Uint8Array): FileLayout {
   return layout;
 }
 
+const MAGIC = Buffer.from('PAR1');
+
+/** A local parquet file's footer: its thrift bytes followed by their length and the magic, and the file's size. */
+export function readFooterBytes(file: string): { footer: Buffer; bytes: number } {
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const tail = Buffer.alloc(8);
+    readSync(fd, tail, 0, 8, size - 8);
+    if (!tail.subarray(4).equals(MAGIC)) throw new Error(`${file} is not a parquet file`);
+    const length = tail.readUInt32LE(0);
+    const footer = Buffer.alloc(length + 8);
+    readSync(fd, footer, 0, length + 8, size - length - 8);
+    return { footer, bytes: size };
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** The layout of a local parquet file's footer. */
-export function readLayout(file: string): FileLayout {
+export function readLayout(file: string): FooterLayout {
   const { footer } = readFooterBytes(file);
   return decodeLayout(footer.subarray(0, footer.length - 8));
 }

@@ -38,7 +38,12 @@ export class FooterCache {
 
   get(file: string): FileLayout {
     let layout = this.footers.get(file);
-    if (!layout) this.footers.set(file, (layout = readLayout(file)));
+    if (!layout) {
+      // Without the footer's bytes (only the stitch copies from them): a profile thread keeps the
+      // layouts of every file it reads, and a dataset's footers are about 1 MB each.
+      const { bytes: _bytes, ...read } = readLayout(file);
+      this.footers.set(file, (layout = read));
+    }
     return layout;
   }
 }

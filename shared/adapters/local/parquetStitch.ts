@@ -7,7 +7,8 @@ import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { parquetMetadata, type ColumnChunk, type ColumnMetaData, type FileMetaData, type SchemaElement, type Statistics } from 'hyparquet';
 
 type MinMaxType = NonNullable<Statistics['min_value']>;
-import { encodeFooter } from './parquetFooter.js';
+import { encodeCopiedFooter, encodeFooter, type CopiedChunk, type CopiedRowGroup } from './parquetFooter.js';
+import { chunkStart, decodeLayout, readFooterBytes, type FooterLayout } from './parquetLayout.js';
 import { NULL_PAGE_CODECS, nullPage } from './parquetNullPage.js';
 
 const MAGIC = Buffer.from('PAR1');
@@ -18,23 +19,6 @@ const MAGIC = Buffer.from('PAR1');
  * gain the most.
  */
 const COPY_SPAN_BYTES = 1 << 20;
-
-/** A local parquet file's footer: its thrift bytes followed by their length and the magic, and the file's size. */
-export function readFooterBytes(file: string): { footer: Buffer; bytes: number } {
-  const fd = openSync(file, 'r');
-  try {
-    const size = fstatSync(fd).size;
-    const tail = Buffer.alloc(8);
-    readSync(fd, tail, 0, 8, size - 8);
-    if (!tail.subarray(4).equals(MAGIC)) throw new Error(`${file} is not a parquet file`);
-    const length = tail.readUInt32LE(0);
-    const footer = Buffer.alloc(length + 8);
-    readSync(fd, footer, 0, length + 8, size - length - 8);
-    return { footer, bytes: size };
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** Reads the footer of a local parquet file. */
 export function readLocalFooter(file: string): { metadata: FileMetaData; bytes: number } {
@@ -62,7 +46,7 @@ export function readChunk(fd: number, chunk: ColumnChunk, into?: Buffer): Buffer
 }
 
 /** Bytes [start, start + length) of an open file, into `into` when it is large enough. */
-function readSpan(fd: number, start: number, length: number, into?: Buffer): Buffer {
+export function readSpan(fd: number, start: number, length: number, into?: Buffer): Buffer {
   const buffer = into && into.length >= length ? into.subarray(0, length) : Buffer.alloc(length);
   for (let done = 0; done < length; ) {
     const n = readSync(fd, buffer, done, length - done, start + done);
@@ -105,10 +89,16 @@ class ChunkFileWriter {
     ranges.forEach((r, i) => {
       if (i > 0 && r.start !== ranges[i - 1]!.start + ranges[i - 1]!.length) throw new Error('column chunks copied together must lie back to back');
     });
+    const at = this.copySpan(from, start, length);
+    return chunks.map((chunk, i) => this.relocated(chunk, BigInt(at + ranges[i]!.start - start), BigInt(ranges[i]!.start), names?.[i]));
+  }
+
+  /** Copies bytes [start, start + length) of an open file here; returns where they start. */
+  copySpan(from: number, start: number, length: number): number {
     if (this.scratch.length < length) this.scratch = Buffer.allocUnsafe(Math.max(length, 64 << 10));
     const at = this.offset;
     this.write(readSpan(from, start, length, this.scratch));
-    return chunks.map((chunk, i) => this.relocated(chunk, BigInt(at + ranges[i]!.start - start), BigInt(ranges[i]!.start), names?.[i]));
+    return at;
   }
 
   /** `chunk`'s metadata once its bytes (from `from`) are at `at` in this file. */
@@ -185,13 +175,16 @@ class ChunkFileWriter {
 
   /** Writes the footer and closes the file. */
   finish(schema: SchemaElement[], rowGroups: FileMetaData['row_groups'], createdBy: string): StitchResult {
+    const rows = rowGroups.reduce((sum, g) => sum + BigInt(g.num_rows), 0n);
+    return this.finishWith(encodeFooter({ version: 1, schema, num_rows: rows, row_groups: rowGroups, created_by: createdBy } as FileMetaData), Number(rows));
+  }
+
+  /** Writes an encoded footer (thrift bytes and their length) and the magic, and closes the file. */
+  finishWith(footer: Uint8Array, rows: number): StitchResult {
     try {
-      const rows = rowGroups.reduce((sum, g) => sum + BigInt(g.num_rows), 0n);
-      const metadata = { version: 1, schema, num_rows: rows, row_groups: rowGroups, created_by: createdBy } as FileMetaData;
-      const bytes = encodeFooter(metadata);
-      this.write(bytes);
+      this.write(footer);
       this.write(MAGIC);
-      return { file: this.file, rows: Number(rows), bytes: this.offset, metadata: { ...metadata, metadata_length: bytes.byteLength } };
+      return { file: this.file, rows, bytes: this.offset };
     } finally {
       this.close();
     }
@@ -347,7 +340,8 @@ function joinedStatistics(metas: readonly ColumnMetaData[]): Statistics | undefi
 
 export interface StitchSource {
   file: string;
-  metadata: FileMetaData;
+  /** The file's footer as a layout (parquetLayout.ts `readLayout`): its chunks' metadata is copied from its bytes. */
+  layout: FooterLayout;
   /** Columns to take, in output order: the source's column name and its name in the output. */
   columns: { source: string; output: string }[];
 }
@@ -356,70 +350,68 @@ export interface StitchResult {
   file: string;
   rows: number;
   bytes: number;
-  /** The footer written (the merge reads the file's key column with it instead of parsing it again). */
-  metadata: FileMetaData;
 }
+
+export interface StitchedPart extends StitchResult {
+  /** The footer written, as a layout (the merge reads the file's key column with it instead of reading the footer again). */
+  layout: FooterLayout;
+}
+
 
 /**
  * Writes `sources` side by side into parquet files of at most about `partBytes` each (split at row
  * group boundaries), naming them with `partFile(i)`. Every source must have the same row groups.
+ * The footers are written from the sources' footer bytes (parquetFooter.ts `encodeCopiedFooter`).
  */
-export function stitchParquet(sources: StitchSource[], partFile: (part: number) => string, partBytes = 1 << 30): StitchResult[] {
+export function stitchParquet(sources: StitchSource[], partFile: (part: number) => string, partBytes = 1 << 30): StitchedPart[] {
   if (sources.length === 0) throw new Error('nothing to stitch');
-  const groups = rowGroupSizes(sources[0]!.metadata);
+  const sizes = (s: StitchSource) => s.layout.rowGroups.map((g) => g.rows);
+  const groups = sizes(sources[0]!);
   for (const s of sources) {
-    if (rowGroupSizes(s.metadata).join() !== groups.join()) throw new Error(`${s.file} has row groups ${rowGroupSizes(s.metadata).join('/')}, expected ${groups.join('/')}`);
+    if (sizes(s).join() !== groups.join()) throw new Error(`${s.file} has row groups ${sizes(s).join('/')}, expected ${groups.join('/')}`);
   }
-  // Resolve each output column to (source, column index, schema element) once.
+  // Resolve each output column to (source, column index, name) once.
   const plan = sources.flatMap((s, si) => {
-    const leaves = s.metadata.schema.slice(1);
+    const leaves = s.layout.schema;
+    if (leaves.some((e) => e.children)) throw new Error(`${s.file} has nested columns`);
     return s.columns.map((c) => {
       const index = leaves.findIndex((e) => e.name === c.source);
       if (index < 0) throw new Error(`${s.file} has no column ${c.source}`);
-      if (leaves.some((e) => e.num_children)) throw new Error(`${s.file} has nested columns`);
-      return { source: si, index, element: { ...leaves[index]!, name: c.output } as SchemaElement };
+      return { source: si, index, name: c.output };
     });
   });
-  const schema: SchemaElement[] = [{ name: 'schema', repetition_type: 'REQUIRED', num_children: plan.length }, ...plan.map((p) => p.element)];
+  const schema = plan.map((p) => ({ layout: sources[p.source]!.layout, column: p.index, name: p.name }));
 
   const fds = sources.map((s) => openSync(s.file, 'r'));
-  const results: StitchResult[] = [];
+  const results: StitchedPart[] = [];
   try {
     let g = 0;
     while (g < groups.length) {
       const out = new ChunkFileWriter(partFile(results.length));
       try {
-        const rowGroups: FileMetaData['row_groups'] = [];
+        const rowGroups: CopiedRowGroup[] = [];
         // At least one row group per part; then more while the part stays under partBytes.
         do {
           const start = out.offset;
-          let uncompressed = 0n;
-          const chunks = plan.map((p) => sources[p.source]!.metadata.row_groups[g]!.columns[p.index]!);
-          const ranges = chunks.map(chunkRange);
-          for (const chunk of chunks) uncompressed += BigInt(chunk.meta_data!.total_uncompressed_size);
+          const layouts = plan.map((p) => sources[p.source]!.layout);
+          const starts = plan.map((p, k) => chunkStart(layouts[k]!.rowGroups[g]!, p.index));
+          const lengths = plan.map((p, k) => layouts[k]!.rowGroups[g]!.compressedSize[p.index]!);
+          const uncompressed = plan.reduce((n, p, k) => n + layouts[k]!.rowGroups[g]!.uncompressedSize[p.index]!, 0);
           // Runs of output columns whose chunks lie back to back in one source: one copy each.
-          const columns: ColumnChunk[] = [];
+          const chunks: CopiedChunk[] = [];
           for (let k = 0; k < plan.length; ) {
             let e = k + 1;
-            while (
-              e < plan.length &&
-              plan[e]!.source === plan[k]!.source &&
-              ranges[e]!.start === ranges[e - 1]!.start + ranges[e - 1]!.length &&
-              ranges[e]!.start + ranges[e]!.length - ranges[k]!.start <= COPY_SPAN_BYTES
-            ) e++;
-            columns.push(...out.copyChunks(fds[plan[k]!.source]!, chunks.slice(k, e), plan.slice(k, e).map((q) => q.element.name)));
+            while (e < plan.length && plan[e]!.source === plan[k]!.source && starts[e] === starts[e - 1]! + lengths[e - 1]! && starts[e]! + lengths[e]! - starts[k]! <= COPY_SPAN_BYTES) e++;
+            const at = out.copySpan(fds[plan[k]!.source]!, starts[k]!, starts[e - 1]! + lengths[e - 1]! - starts[k]!);
+            for (let q = k; q < e; q++) chunks.push({ layout: layouts[q]!, group: g, column: plan[q]!.index, at: at + starts[q]! - starts[k]!, name: plan[q]!.name });
             k = e;
           }
-          rowGroups.push({
-            columns,
-            total_byte_size: uncompressed,
-            num_rows: BigInt(groups[g]!),
-            file_offset: BigInt(start),
-            total_compressed_size: BigInt(out.offset - start),
-          } as FileMetaData['row_groups'][number]);
+          rowGroups.push({ rows: groups[g]!, totalByteSize: uncompressed, fileOffset: start, compressedSize: out.offset - start, chunks });
           g++;
         } while (g < groups.length && out.offset < partBytes);
-        results.push(out.finish(schema, rowGroups, 'bqx stitch'));
+        const footer = encodeCopiedFooter(schema, rowGroups, 'bqx stitch');
+        const written = out.finishWith(footer, rowGroups.reduce((n, r) => n + r.rows, 0));
+        results.push({ ...written, layout: decodeLayout(footer.subarray(0, footer.length - 4)) });
       } finally {
         out.close();
       }
