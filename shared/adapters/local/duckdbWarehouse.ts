@@ -312,7 +312,8 @@ export class DuckDbWarehouse implements Warehouse {
       let padded = 0;
       await forEachLimit(features, concurrency, async (f) => {
         const files = job.checkpoints[f.feature]!.map((o) => this.staging.uri(o));
-        // Footers as layouts (parquetLayout.ts): 10,000 of them at day shards, hyparquet's objects of them were half the merge's garbage collection.
+        // Footers as layouts (parquetLayout.ts), not hyparquet's objects: a day-shard merge reads
+        // 10,000 of them, and their objects were half of its garbage collection.
         const footers = files.map((file) => ({ file, layout: readLayout(file) }));
         const byShard = new Map<string, AlignedPart[]>();
         let aligning = false;
@@ -647,7 +648,7 @@ function keyChunks(file: string, layout: FooterLayout): Buffer[] {
   if (index < 0) throw new Error(`${file} has no ${KEY_COLUMN} column`);
   const fd = openSync(file, 'r');
   try {
-    return layout.rowGroups.map((g) => Buffer.from(readSpan(fd, chunkStart(g, index), g.compressedSize[index]!)));
+    return layout.rowGroups.map((g) => readSpan(fd, chunkStart(g, index), g.compressedSize[index]!));
   } finally {
     closeSync(fd);
   }

@@ -3,7 +3,7 @@
 // column chunks copied byte for byte, and only the footer is new. The work is the I/O of the data
 // once, and memory is one column chunk at a time, whatever the row count.
 
-import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { parquetMetadata, type ColumnChunk, type ColumnMetaData, type FileMetaData, type SchemaElement, type Statistics } from 'hyparquet';
 
 type MinMaxType = NonNullable<Statistics['min_value']>;
@@ -27,22 +27,12 @@ export function readLocalFooter(file: string): { metadata: FileMetaData; bytes: 
   return { metadata, bytes };
 }
 
-export function rowGroupSizes(metadata: FileMetaData): number[] {
-  return metadata.row_groups.map((g) => Number(g.num_rows));
-}
-
 /** Byte range [start, start + length) of a column chunk (dictionary page first, if any). */
 export function chunkRange(chunk: ColumnChunk): { start: number; length: number } {
   const m = chunk.meta_data;
   if (!m) throw new Error('column chunk without metadata');
   const start = Number(m.dictionary_page_offset ?? m.data_page_offset);
   return { start, length: Number(m.total_compressed_size) };
-}
-
-/** Reads one column chunk's bytes from an open file. */
-export function readChunk(fd: number, chunk: ColumnChunk, into?: Buffer): Buffer {
-  const { start, length } = chunkRange(chunk);
-  return readSpan(fd, start, length, into);
 }
 
 /** Bytes [start, start + length) of an open file, into `into` when it is large enough. */
@@ -356,7 +346,6 @@ export interface StitchedPart extends StitchResult {
   /** The footer written, as a layout (the merge reads the file's key column with it instead of reading the footer again). */
   layout: FooterLayout;
 }
-
 
 /**
  * Writes `sources` side by side into parquet files of at most about `partBytes` each (split at row
