@@ -1,9 +1,11 @@
-// The first run as a newcomer has it: `npm start` (= `bqx run eurusd` through the bin) in an empty
-// BQX_HOME, so the demo warehouse is built at its default size and then the run goes through.
-// One process, as npm start runs it; the demo build is read from the summary it prints, so the
-// bench reports the build and the run apart. Goal (issue 12): at most 60 s on 2 cores.
+// The first run as a newcomer has it: `npm ci` in a fresh clone of the repository (freshInstall),
+// then `npm start` (= `bqx run eurusd` through the bin) in an empty BQX_HOME, so the demo warehouse
+// is built at its default size and then the run goes through. One process, as npm start runs it;
+// the demo build is read from the summary it prints, so the bench reports the install, the build
+// and the run apart. Goal (issue 12): `npm ci && npm start` at most 60 s on 2 cores.
 
-import { promises as fs } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { RunSummary } from '../shared/cli/summary.js';
@@ -29,7 +31,43 @@ export interface FirstRun {
   load1_before: number;
 }
 
-export async function measureFirstRun(options: { memCapMb: number; timeoutS: number }): Promise<FirstRun> {
+/** `npm ci` in a fresh clone: the other part of what a newcomer waits before the first run. */
+export interface FreshInstall {
+  ok: boolean;
+  error?: string;
+  /** The commit cloned (the repository's HEAD: uncommitted changes are not in it). */
+  commit: string;
+  /** `npm ci --no-audit --no-fund` in the clone, from spawn to exit (npm's cache as this machine has it). */
+  install_s: number;
+  /** The clone's folder (its repository is `<dir>/bqx`, `../shared` copied beside it); the caller removes it. */
+  dir: string;
+  root: string;
+}
+
+/**
+ * Clones this repository's HEAD into a fresh folder, with `../shared` beside it as CI has it, and
+ * runs `npm ci` there, timed. Its own `prepare` compiles the clone's CLI, as a newcomer's does.
+ */
+export async function freshInstall(): Promise<FreshInstall> {
+  const dir = path.join(BENCH_ROOT, 'data', 'fresh-clone');
+  await fs.rm(dir, { recursive: true, force: true });
+  await fs.mkdir(dir, { recursive: true });
+  const root = path.join(dir, 'bqx');
+  const commit = String(spawnSync('git', ['rev-parse', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).stdout).trim();
+  const clone = spawnSync('git', ['clone', '--quiet', REPO_ROOT, root], { encoding: 'utf8' });
+  if (clone.status !== 0) return { ok: false, error: `git clone: ${clone.stderr.trim()}`, commit, install_s: 0, dir, root };
+  const shared = path.join(REPO_ROOT, '..', 'shared');
+  if (existsSync(shared)) await fs.cp(shared, path.join(dir, 'shared'), { recursive: true });
+  const began = process.hrtime.bigint();
+  const install = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const seconds = round3(Number(process.hrtime.bigint() - began) / 1e9);
+  if (install.status !== 0) return { ok: false, error: `npm ci: exit ${install.status}: ${String(install.stderr).trim().split('\n').slice(-3).join(' | ')}`, commit, install_s: seconds, dir, root };
+  return { ok: true, commit, install_s: seconds, dir, root };
+}
+
+/** `npm start` in an empty home, from the repository at `root` (this one unless given: a fresh clone's, freshInstall). */
+export async function measureFirstRun(options: { memCapMb: number; timeoutS: number; root?: string }): Promise<FirstRun> {
+  const root = options.root ?? REPO_ROOT;
   const home = path.join(BENCH_ROOT, 'data', 'first-run-home');
   await fs.rm(home, { recursive: true, force: true });
   await fs.mkdir(home, { recursive: true });
@@ -37,7 +75,7 @@ export async function measureFirstRun(options: { memCapMb: number; timeoutS: num
   for (const name of ['BQX_DEMO_ROWS', 'BQX_PROFILE', 'BQX_MERGE_MEMORY_MB', 'BQX_EXTRACT_CONCURRENCY']) delete env[name]; // the defaults a newcomer has
   const load1 = Math.round(os.loadavg()[0]! * 1000) / 1000;
   try {
-    const child = await runChild('', [], { argv: [path.join(REPO_ROOT, 'shared', 'cli', 'bqx.mjs'), 'run', 'eurusd', '--json'], env, memCapMb: options.memCapMb, timeoutS: options.timeoutS });
+    const child = await runChild('', [], { argv: [path.join(root, 'shared', 'cli', 'bqx.mjs'), 'run', 'eurusd', '--json'], env, memCapMb: options.memCapMb, timeoutS: options.timeoutS });
     const wall = round3(child.process_wall_s);
     const peak = Math.round(child.observed_peak_mb);
     const line = child.stdout.trim().split('\n').pop() ?? '';
@@ -60,7 +98,7 @@ export async function measureFirstRun(options: { memCapMb: number; timeoutS: num
       rows: summary?.output.rows ?? 0,
       columns: summary?.output.columns ?? 0,
       timings: summary?.timings ?? {},
-      compiled_cli: compiledMain(REPO_ROOT) !== null,
+      compiled_cli: compiledMain(root) !== null,
       load1_before: load1,
     };
   } finally {

@@ -3,7 +3,7 @@
 //   npm run bench -- [--rows 20000] [--rounds 3] [--only merge,polars,duckdb-join,floor,e2e,first-run]
 //   npm run bench -- --only views [--rows 20000] [--out bench/results/views-20000.json]   (bench/views.ts)
 //   npm run bench -- --only freshness [--rows 20000] [--out bench/results/freshness-20000.json]   (bench/freshness.ts)
-//   npm run bench -- --only first-run [--out bench/results/first-run.json]   (no benchmark set needed)
+//   npm run bench -- --only first-run [--no-clone] [--out bench/results/first-run.json]   (no benchmark set needed)
 //                    [--out bench/results/latest.json] [--rebuild] [--cold] [--mem-cap-mb N]
 //                    [--join-memory-mb 8192] [--join-timeout-s 300] [--e2e-rounds = --rounds]
 //
@@ -18,7 +18,8 @@
 //    spent inside warehouse.extract/merge measured (bench/bqx-timed.ts), against one bulk copy of
 //    the same tables (bench/bulk-copy.ts).
 // 4. first-run: `npm start` as a newcomer runs it, in an empty BQX_HOME at the default demo size
-//    (bench/firstRun.ts): the demo build and the run apart, and the whole wall time.
+//    (bench/firstRun.ts): the demo build and the run apart, and the whole wall time. Alone
+//    (`--only first-run`), first `npm ci` in a fresh clone of HEAD, and npm start from that clone.
 // 5. The quick commands' start-up (bench/quick.ts), and this row count's point of the scaling
 //    curve (bench/scaling.ts: bench/results/scaling.json and the chart scaling.svg). The 177,748-
 //    and 1,000,000-row points are on request: --rows 177748 (about 57 GB of disk) and
@@ -30,7 +31,7 @@ import { existsSync, promises as fs, readFileSync, statfsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { evictInputs, flags, linkTree, median, runChild, type BenchSet, type ChildResult, type E2eResult } from './common.js';
-import { measureFirstRun, type FirstRun } from './firstRun.js';
+import { freshInstall, measureFirstRun, type FirstRun } from './firstRun.js';
 import { measureQuick } from './quick.js';
 import { linearity, recordScalingPoint, SCALING_SVG } from './scaling.js';
 import { ensureSet, runTimedBqx } from './set.js';
@@ -78,12 +79,34 @@ if (only.size === 1 && only.has('first-run')) {
   // The first run and the quick commands alone: no benchmark set is needed.
   const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
   const load1 = os.loadavg()[0];
-  log('first run: bqx run eurusd in an empty BQX_HOME (the demo build included) ...');
-  const fresh = await measureFirstRun({ memCapMb: Number(f.get('mem-cap-mb') ?? 14_336), timeoutS: Number(f.get('timeout-s') ?? 3600) });
-  log('quick commands: start-up of bqx --help, status, bad input ...');
-  const quick = measureQuick();
+  // The goal is `npm ci && npm start` from a fresh clone: both are measured there, unless --no-clone
+  // (then npm start runs from this tree, and the goal is left unmeasured).
+  const clone = f.has('no-clone') ? undefined : (log('fresh clone: git clone of HEAD, then npm ci ...'), await freshInstall());
+  if (clone && !clone.ok) throw new Error(`fresh clone failed: ${clone.error}`);
+  let fresh: FirstRun;
+  let quick: ReturnType<typeof measureQuick>;
+  try {
+    log(`first run: bqx run eurusd in an empty BQX_HOME (the demo build included)${clone ? `, from the clone (npm ci took ${clone.install_s} s)` : ''} ...`);
+    fresh = await measureFirstRun({ memCapMb: Number(f.get('mem-cap-mb') ?? 14_336), timeoutS: Number(f.get('timeout-s') ?? 3600), ...(clone ? { root: clone.root } : {}) });
+    log('quick commands: start-up of bqx --help, status, bad input ...');
+    quick = measureQuick();
+  } finally {
+    if (clone) await fs.rm(clone.dir, { recursive: true, force: true });
+  }
   const out = path.resolve(REPO_ROOT, f.get('out') ?? path.join('bench', 'results', 'first-run.json'));
-  const result = { first_run_fresh_home: fresh, quick_commands_s: quick, goals: { 'first run (npm start, empty home) <= 60 s': { value: fresh.wall_s, met: fresh.ok && fresh.wall_s <= 60 }, 'quick commands <= 1 s': { value: Math.max(...Object.values(quick.commands)), met: Math.max(...Object.values(quick.commands)) <= 1 } }, load1_before: load1, load1_after: os.loadavg()[0], finished_at: new Date().toISOString() };
+  const whole = clone ? round3(clone.install_s + fresh.wall_s) : null;
+  const result = {
+    fresh_clone: clone ? { commit: clone.commit, npm_ci_s: clone.install_s, npm_start_s: fresh.wall_s, total_s: whole } : null,
+    first_run_fresh_home: fresh,
+    quick_commands_s: quick,
+    goals: {
+      'npm ci && npm start from a fresh clone <= 60 s': whole === null ? null : { value: whole, met: fresh.ok && whole <= 60 },
+      'quick commands <= 1 s': { value: Math.max(...Object.values(quick.commands)), met: Math.max(...Object.values(quick.commands)) <= 1 },
+    },
+    load1_before: load1,
+    load1_after: os.loadavg()[0],
+    finished_at: new Date().toISOString(),
+  };
   await fs.writeFile(out, JSON.stringify(result, null, 1));
   process.stdout.write(`${JSON.stringify(result, null, 1)}\nwritten: ${path.relative(process.cwd(), out)}\n`);
   process.exit(fresh.ok ? 0 : 1);
@@ -323,7 +346,8 @@ const goals = {
   'orchestration overhead <= 10 %': e2e ? { value: e2e.orchestration_overhead, met: (e2e.orchestration_overhead as number) <= 0.1 } : null,
   'extract phase <= 1.3x bulk copy': e2e?.extract_vs_bulk != null ? { value: e2e.extract_vs_bulk, met: (e2e.extract_vs_bulk as number) <= 1.3 } : null,
   'whole run peak RSS <= 2048 MB': e2e ? { value: e2e.peak_rss_mb, met: (e2e.peak_rss_mb as number) <= 2048 } : null,
-  'first run (npm start, empty home) <= 60 s': fresh ? { value: fresh.ok ? fresh.wall_s : 'failed', met: fresh.ok && fresh.wall_s <= 60 } : null,
+  // npm start alone, from this tree (the goal counts npm ci too: `--only first-run` measures both from a fresh clone).
+  'npm start alone (empty home; npm ci not counted) <= 60 s': fresh ? { value: fresh.ok ? fresh.wall_s : 'failed', met: fresh.ok && fresh.wall_s <= 60 } : null,
   'quick commands <= 1 s': { value: Math.max(...Object.values(quick.commands)), met: Math.max(...Object.values(quick.commands)) <= 1 },
 };
 const report = {
