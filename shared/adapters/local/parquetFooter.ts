@@ -381,6 +381,8 @@ function copiedElement(w: CompactWriter, c: CopiedColumn): void {
 function copiedChunk(w: CompactWriter, c: CopiedChunk): void {
   const { bytes } = c.layout;
   const g = c.layout.rowGroups[c.group]!;
+  // A chunk without ColumnMetaData (only encrypted files have none) has nothing to copy.
+  if (g.metaStart[c.column]! < 0) throw new Error(`column chunk ${c.column} of row group ${c.group} has no metadata to copy`);
   const shift = c.at - chunkStart(g, c.column);
   w.begin();
   w.i64(2, c.at);
