@@ -12,16 +12,15 @@ export interface SchemaNode {
   /** FieldRepetitionType's number. */
   repetition?: number;
   children: number;
-  /** The element's struct in the footer's bytes: [start, end), its first field header to its stop byte inclusive (the stitch copies it). */
+  /** Where the element's struct starts in the footer's bytes, its first field header (the stitch copies it from there). */
   start: number;
-  end: number;
 }
 
 /** The schema list at the reader's position, every element in order, the root first. */
 export function readSchema(r: CompactReader): SchemaNode[] {
   const elements: SchemaNode[] = [];
   r.list(() => {
-    const e: SchemaNode = { name: '', children: 0, start: r.at, end: r.at };
+    const e: SchemaNode = { name: '', children: 0, start: r.at };
     r.struct((j) => {
       if (j === 1) e.type = r.int();
       else if (j === 3) e.repetition = r.int();
@@ -30,7 +29,6 @@ export function readSchema(r: CompactReader): SchemaNode[] {
       else return false;
       return true;
     });
-    e.end = r.at;
     elements.push(e);
   });
   return elements;

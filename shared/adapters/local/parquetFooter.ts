@@ -19,7 +19,7 @@ import { logicalType } from 'hyparquet-writer/src/metadata.js';
 import { serializeTCompactProtocol } from 'hyparquet-writer/src/thrift.js';
 import { unconvertStatistics } from 'hyparquet-writer/src/unconvert.js';
 import { CompactReader } from '../../thriftCompact.js';
-import { chunkStart, type FooterLayout } from './parquetLayout.js';
+import { chunkStart, MAGIC, type FooterLayout } from './parquetLayout.js';
 
 // Compact protocol types.
 const [STOP, TRUE, FALSE, I32, I64, BINARY, LIST, STRUCT] = [0, 1, 2, 5, 6, 8, 9, 12];
@@ -458,4 +458,3 @@ export function projectMetadata(layout: FooterLayout, columns: readonly string[]
   return parquetMetadata(file.buffer);
 }
 
-const MAGIC = utf8.encode('PAR1');

@@ -7,10 +7,10 @@
 // a day-shard merge parsed 10,000 checkpoint footers with it, and their objects (about a dozen per
 // column chunk) were half of that merge's garbage collection.
 
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { CompressionCodecs, Encodings, FieldRepetitionTypes, PageTypes, ParquetTypes } from 'hyparquet/src/constants.js';
 import { readSchema, type SchemaNode } from '../../parquetSchema.js';
 import { CompactReader } from '../../thriftCompact.js';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 
 /** Physical types, codecs, encodings, repetitions and page types as parquet.thrift numbers them (hyparquet's tables are in that order). */
 export const PHYSICAL_DOUBLE = ParquetTypes.indexOf('DOUBLE');
@@ -128,7 +128,8 @@ export function decodeLayout(bytes: Uint8Array): FooterLayout {
   return layout;
 }
 
-const MAGIC = Buffer.from('PAR1');
+/** The four bytes that open and close every parquet file. */
+export const MAGIC = Buffer.from('PAR1');
 
 /** A local parquet file's footer: its thrift bytes followed by their length and the magic, and the file's size. */
 export function readFooterBytes(file: string): { footer: Buffer; bytes: number } {
