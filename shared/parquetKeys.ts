@@ -12,11 +12,11 @@ const toMicros = (value: unknown): number => {
   if (typeof value === 'bigint') return Number(value);
   if (typeof value === 'number') return value;
   if (value instanceof Date) return value.getTime() * 1000;
-  throw new Error(`${KEY_COLUMN} holds ${value === null ? 'a null' : typeof value}, not a timestamp`);
+  throw new Error(`the key holds ${value === null ? 'a null' : typeof value}, not a timestamp`);
 };
 
-/** The key column of one file, row group by row group. */
-export async function readKeyColumn(file: AsyncBuffer, metadata: FileMetaData): Promise<Float64Array> {
+/** The key column (`column`, bqx's key unless named) of one file, row group by row group. */
+export async function readKeyColumn(file: AsyncBuffer, metadata: FileMetaData, column = KEY_COLUMN): Promise<Float64Array> {
   const out = new Float64Array(Number(metadata.num_rows));
   let at = 0;
   for (const group of metadata.row_groups) {
@@ -24,7 +24,7 @@ export async function readKeyColumn(file: AsyncBuffer, metadata: FileMetaData): 
     await parquetRead({
       file,
       metadata,
-      columns: [KEY_COLUMN],
+      columns: [column],
       rowStart: at,
       rowEnd,
       compressors,

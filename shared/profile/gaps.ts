@@ -28,3 +28,32 @@ export function classifyGaps(gaps: readonly KeyGap[]): { weekend: number; unexpe
     unexpected: [...unexpected].sort((a, b) => b.minutes - a.minutes || (a.from < b.from ? -1 : 1)),
   };
 }
+
+/**
+ * Every place where consecutive keys (epoch microseconds, ascending) are more than a minute apart:
+ * [first missing minute, next key), and the whole minutes missing between them.
+ */
+export function keyGaps(keys: Float64Array): KeyGap[] {
+  const gaps: KeyGap[] = [];
+  for (let i = 1; i < keys.length; i++) {
+    const [prev, key] = [keys[i - 1]!, keys[i]!];
+    if (key - prev <= MINUTE_MICROS) continue;
+    gaps.push({ from: isoSeconds(prev + MINUTE_MICROS), to: isoSeconds(key), minutes: Math.round((key - prev) / MINUTE_MICROS) - 1 });
+  }
+  return gaps;
+}
+
+/** For each cut (an ISO time), the number of keys (epoch microseconds) before it. */
+export function rowsBefore(keys: Float64Array, cuts: readonly string[]): number[] {
+  return cuts.map((cut) => {
+    const at = Date.parse(cut) * 1000;
+    let n = 0;
+    for (const key of keys) if (key < at) n++;
+    return n;
+  });
+}
+
+const MINUTE_MICROS = MINUTE * 1000;
+
+/** A time to the second, as the warehouses' SQL formats it ('%Y-%m-%dT%H:%M:%SZ'). */
+const isoSeconds = (micros: number): string => new Date(Math.floor(micros / 1000)).toISOString().replace(/\.\d{3}Z$/, 'Z');

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { ConfigError, loadConfig } from '../../shared/config.js';
 import { foldCuts, foldsFile, planFolds } from '../../shared/folds.js';
 import { describeFeature } from '../../shared/ledger.js';
-import { classifyGaps } from '../../shared/profile/gaps.js';
+import { classifyGaps, keyGaps, rowsBefore } from '../../shared/profile/gaps.js';
 import { GateError, evaluateGates, parseGate } from '../../shared/profile/gates.js';
 import { confirmedLeaks } from '../../shared/profile/leakage.js';
 
@@ -43,6 +43,18 @@ describe('profile core', () => {
     ]);
     assert.equal(g.weekend, 1);
     assert.deepEqual(g.unexpected.map((x) => x.minutes), [3240, 90, 30]);
+  });
+
+  it('finds key gaps over a minute and counts rows before each cut, from the keys as the embedded profile reads them', () => {
+    const micros = (iso: string) => Date.parse(iso) * 1000;
+    const keys = Float64Array.from(['2020-01-03T19:58:00Z', '2020-01-03T19:59:00Z', '2020-01-05T22:00:00Z', '2020-01-05T22:01:00Z', '2020-01-05T22:01:30Z', '2020-01-05T22:05:00Z'].map(micros));
+    // Friday 20:00 to Sunday 22:00 closed; 22:02 to 22:05 missing (a 3.5-minute step counts 3 missing minutes, as DuckDB's rounding cast does).
+    assert.deepEqual(keyGaps(keys), [
+      { from: '2020-01-03T20:00:00Z', to: '2020-01-05T22:00:00Z', minutes: 3000 },
+      { from: '2020-01-05T22:02:30Z', to: '2020-01-05T22:05:00Z', minutes: 3 },
+    ]);
+    assert.deepEqual(keyGaps(new Float64Array(0)), []);
+    assert.deepEqual(rowsBefore(keys, ['2020-01-01T00:00:00Z', '2020-01-05T22:00:00Z', '2020-01-05T22:01:30.000Z', '2021-01-01T00:00:00Z']), [0, 2, 4, 6]);
   });
 
   it('plans walk-forward folds with the purge and embargo, and row ranges per shard', () => {

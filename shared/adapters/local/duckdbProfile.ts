@@ -10,9 +10,12 @@
 
 import { listValue, type DuckDBConnection, type DuckDBDataChunk, type DuckDBValue } from '@duckdb/node-api';
 import bindings from '@duckdb/node-bindings';
+import { asyncBufferFromFile } from 'hyparquet';
+import { groupKeys, readKeyColumn } from '../../parquetKeys.js';
 import { ColumnScan, beyondCandidates, type ColumnChunk } from '../../profile/columnScan.js';
+import { keyGaps, rowsBefore } from '../../profile/gaps.js';
 import { joinStates, pickStates } from '../../profile/scanState.js';
-import type { ColumnComparison, ColumnStats, CompareJob, KeyGap, ProfileData, ProfileJob } from '../../profile/types.js';
+import type { ColumnComparison, ColumnStats, CompareJob, ProfileData, ProfileJob } from '../../profile/types.js';
 import type { MergeProgress } from '../../ports.js';
 import * as sql from './duckdbProfileSql.js';
 import { readableDoubles } from './parquetDoubles.js';
@@ -51,7 +54,14 @@ export async function profileDuckDb(withConnection: WithConnection, uri: (object
   // carried-on scan only the rebuilt shards' (the second pass and the key read them all).
   const scanFiles = new Map((job.resume?.groups ?? job.groups).map((g) => [g.index, g.files]));
   const files = [...scanFiles.values()].flat().map(uri);
-  const largest = await withConnection(async (c) => Number((await c.runAndReadAll(sql.largestFileRowsSql, [listValue(files)])).getRows()[0]![0] ?? job.rows));
+  // Each file's footer read once for the whole profile (a file serves every batch of its group).
+  // The key is read from the first group's files, projected as their footers are read: DuckDB
+  // parsed every 9,900-column footer again for each statement over them (2 s a profile at 20,000
+  // rows for the gaps, the fold rows and the row-group bound).
+  const footers = new FooterCache();
+  const keyFiles = job.groups[0]!.files.map(uri);
+  const keyMetadata = keyFiles.map((f) => footers.project(f, [job.key]));
+  const largest = files.length > 0 ? Math.max(...files.map((f) => footers.get(f).rows)) : job.rows;
   const perFile = Math.max(...[...scanFiles.values()].map((f) => f.length));
   // A statement over several files decodes one row group per DuckDB thread.
   const budget = profileBatchColumns(engine.memoryMb, Math.min(job.rows, largest), Math.min(perFile, engine.threads));
@@ -61,8 +71,6 @@ export async function profileDuckDb(withConnection: WithConnection, uri: (object
   const batch = Math.floor(budget / streams);
   const labels = new Set(job.labels);
   const layout = { warmupRows: job.warmupRows, blockFrom: job.blockFrom, blockRows: job.blockRows, spreadStep: job.spreadStep };
-  // Each file's footer read once for the whole profile (a file serves every batch of its group).
-  const footers = new FooterCache();
   const batches = job.groups.flatMap((group) => {
     const paths = (scanFiles.get(group.index) ?? []).map(uri);
     const allPaths = group.files.map(uri);
@@ -110,13 +118,9 @@ export async function profileDuckDb(withConnection: WithConnection, uri: (object
   const values: Record<string, Float64Array> = {};
   for (const s of scanned) s.columns.forEach((column, i) => (values[column] = s.sample[i]!));
   const sampleRows = scanned.at(-1)?.sampleRows ?? [];
-  const keyFiles = listValue(job.groups[0]!.files.map(uri));
-  const gaps = await withConnection(async (c) => {
-    const rows = (await c.runAndReadAll(sql.keyGapsSql(job.key), [keyFiles])).getRows();
-    return rows.map(([from, to, minutes]): KeyGap => ({ from: String(from), to: String(to), minutes: Number(minutes) }));
-  });
-  const cutRows =
-    job.cuts.length === 0 ? [] : await withConnection(async (c) => (await c.runAndReadAll(sql.cutRowsSql(job.key, job.cuts.length), [keyFiles, ...job.cuts])).getRows()[0]!.map(Number));
+  const { keys } = groupKeys(await Promise.all(keyFiles.map(async (f, i) => readKeyColumn(await asyncBufferFromFile(f), keyMetadata[i]!, job.key))));
+  const gaps = keyGaps(keys);
+  const cutRows = rowsBefore(keys, job.cuts);
   // The kept state in the dataset's order too, whichever batches measured its columns.
   const joined = job.snapshotAt === undefined ? undefined : joinStates(scanned.map((s) => s.snapshot));
   const scanState = joined && pickStates([...joined.columns].sort((a, b) => position.get(a)! - position.get(b)!), new Set(), joined);

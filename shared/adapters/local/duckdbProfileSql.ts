@@ -11,21 +11,9 @@ export function doublesSql(names: readonly string[]): string {
   return `SELECT ${names.map((n) => `CAST(${q(n)} AS DOUBLE)`).join(', ')} FROM read_parquet($1)`;
 }
 
-/** Rows of the largest of the files $1 (from their footers): a bound on the row groups they hold. */
-export const largestFileRowsSql = 'SELECT max(num_rows) FROM parquet_file_metadata($1)';
-
 /** Values further than 10 sd from the mean ($2, $3, ... : mean and sd per column), in the files $1. */
 export function beyondSql(names: readonly string[]): string {
   return `SELECT ${names.map((n, k) => `count(*) FILTER (WHERE isfinite(${q(n)}) AND abs(${q(n)} - $${2 * k + 2}) > 10 * $${2 * k + 3})`).join(', ')} FROM read_parquet($1)`;
-}
-
-/** Consecutive keys more than a minute apart, in the files $1: [first missing minute, next key). */
-export function keyGapsSql(key: string): string {
-  const k = q(key);
-  return `SELECT strftime(prev + INTERVAL 1 MINUTE, '%Y-%m-%dT%H:%M:%SZ') AS gap_from, strftime(k, '%Y-%m-%dT%H:%M:%SZ') AS gap_to,
-  CAST((epoch(k) - epoch(prev)) / 60 AS BIGINT) - 1 AS minutes
-FROM (SELECT ${k}::TIMESTAMP AS k, lag(${k}::TIMESTAMP) OVER () AS prev FROM read_parquet($1))
-WHERE epoch(k) - epoch(prev) > 60 ORDER BY k`;
 }
 
 /**
@@ -53,8 +41,3 @@ export function compareTableSql(groups: readonly { columns: string[] }[]): strin
   return `CREATE OR REPLACE TEMP TABLE cmp AS SELECT CAST(row_number() OVER () AS BIGINT) - 1 AS rn, * FROM ${reads.join(' POSITIONAL JOIN ')}`;
 }
 
-/** Rows with a key before each cut ($2, $3, ...), in the files $1. */
-export function cutRowsSql(key: string, cuts: number): string {
-  const counts = [...Array(cuts).keys()].map((i) => `count(*) FILTER (WHERE ${q(key)} < $${i + 2}::TIMESTAMPTZ)`);
-  return `SELECT ${counts.join(', ')} FROM read_parquet($1)`;
-}

@@ -7,7 +7,9 @@ import { closeSync, openSync } from 'node:fs';
 import { ColumnScan, beyondCandidates, type ScanLayout, type ScanResume } from '../../profile/columnScan.js';
 import { pickStates, stateColumns, type ScanState } from '../../profile/scanState.js';
 import type { ColumnStats } from '../../profile/types.js';
+import type { FileMetaData } from 'hyparquet';
 import { readDoubleChunk, type DecodeScratch } from './parquetDoubles.js';
+import { projectMetadata } from './parquetFooter.js';
 import { readLayout, type FileLayout } from './parquetLayout.js';
 
 export interface ScanTask {
@@ -45,6 +47,17 @@ export class FooterCache {
       this.footers.set(file, (layout = read));
     }
     return layout;
+  }
+
+  /**
+   * `columns` of `file` as hyparquet metadata (parquetFooter.ts projectMetadata), from the footer
+   * read once: the layout is kept as `get` keeps it.
+   */
+  project(file: string, columns: readonly string[]): FileMetaData {
+    const read = readLayout(file);
+    const { bytes: _bytes, ...layout } = read;
+    this.footers.set(file, layout);
+    return projectMetadata(read, columns);
   }
 }
 
