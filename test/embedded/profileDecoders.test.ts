@@ -7,12 +7,14 @@ import assert from 'node:assert/strict';
 import { closeSync, copyFileSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { profileDuckDb } from '../../shared/adapters/local/duckdbProfile.js';
+import { compareDuckDb, profileDuckDb } from '../../shared/adapters/local/duckdbProfile.js';
+import { compareOwn } from '../../shared/adapters/local/parquetCompare.js';
+import { FooterCache } from '../../shared/adapters/local/parquetScan.js';
 import { copyToParquetSql } from '../../shared/adapters/local/duckdbSql.js';
 import { readableDoubles } from '../../shared/adapters/local/parquetDoubles.js';
 import { readLayout } from '../../shared/adapters/local/parquetLayout.js';
 import { readLocalFooter } from '../../shared/adapters/local/parquetStitch.js';
-import type { ProfileJob } from '../../shared/profile/types.js';
+import type { ColumnComparison, CompareJob, ProfileJob } from '../../shared/profile/types.js';
 import { tempDir } from '../helpers/temp.js';
 
 const COLUMNS = [
@@ -105,5 +107,50 @@ describe('the profile\'s two decoders (own and DuckDB\'s)', () => {
     closeSync(fd);
     const uri = (o: string) => path.join(dir, o);
     await assert.rejects(profileDuckDb(withConnection, uri, job('bad'), { memoryMb: 512, threads: 2 }), /profile scan thread: .*bad-1\.parquet: column ramp, row group 0: parquet page: zstd/);
+  });
+
+  it('compares column pairs in this process as DuckDB\'s statement does: counts exact, correlation to 1e-12, DuckDB kept for what is not bqx\'s doubles', async () => {
+    const uri = (o: string) => path.join(dir, o);
+    const compare = (kind: string, pairs: CompareJob['pairs'], step: number): CompareJob => ({ runId: 'r', groups: job(kind).groups, pairs, step });
+    const pairs = [
+      { a: 'wave', b: 'wave', shift: 0 }, // a duplicate: equal wherever both hold a value
+      { a: 'target_up', b: 'spiky', shift: -3 },
+      { a: 'late_constant', b: 'wave', shift: 2 }, // constant where present: no correlation
+      { a: 'spiky', b: 'target_up', shift: 4999 }, // across the two files
+      { a: 'wave', b: 'spiky', shift: 9000 }, // beyond the rows: b never holds a value
+      { a: 'target_up', b: 'wave', shift: 1 },
+    ];
+    for (const step of [1, 5]) {
+      const own = await compareOwn(compare('own', pairs, step), uri, new FooterCache(), 2 ** 30);
+      const duck = await compareDuckDb(withConnection, uri, compare('own', pairs, step));
+      assert.ok(own, 'bqx\'s files are compared here');
+      const counts = (c: ColumnComparison[]) => c.map(({ correlation: _, ...rest }) => rest);
+      assert.deepEqual(counts(own), counts(duck), `step ${step}`);
+      own.forEach((c, i) => {
+        const d = duck[i]!.correlation;
+        if (d === null) assert.equal(c.correlation, null, `${c.a}/${c.b} step ${step}`);
+        else assert.ok(c.correlation !== null && Math.abs(c.correlation - d) <= 1e-12 * Math.max(1, Math.abs(d)), `${c.a}/${c.b} step ${step}: ${c.correlation} against ${d}`);
+      });
+      assert.equal(own[0]!.equal, own[0]!.both);
+      assert.ok(own[0]!.both > 0 && own[3]!.both > 0 && own[4]!.both === 0);
+      assert.equal(own[5]!.correlation === null, false);
+      // NaN and infinity in ramp: no correlation here, where DuckDB's corr stops the statement
+      // ("STDDEV_POP is out of range").
+      const [ramp] = (await compareOwn(compare('own', [{ a: 'wave', b: 'ramp', shift: 1 }], step), uri, new FooterCache(), 2 ** 30))!;
+      // Wave is null on every 7th row; ramp, a row back, holds a value from row 1 on.
+      let [both, nullMismatch] = [0, 0];
+      for (let r = 0; r < 8200; r += step) {
+        const [hasWave, hasRamp] = [r % 7 !== 0, r >= 1];
+        if (hasWave && hasRamp) both++;
+        else if (hasWave !== hasRamp) nullMismatch++;
+      }
+      assert.deepEqual(ramp, { a: 'wave', b: 'ramp', shift: 1, both, equal: 0, nullMismatch, correlation: null });
+      // Equal as DuckDB's = is: NaN to NaN included.
+      const [self] = (await compareOwn(compare('own', [{ a: 'ramp', b: 'ramp', shift: 0 }], step), uri, new FooterCache(), 2 ** 30))!;
+      assert.deepEqual(self, { a: 'ramp', b: 'ramp', shift: 0, both: Math.ceil(8200 / step), equal: Math.ceil(8200 / step), nullMismatch: 0, correlation: null });
+    }
+    assert.equal(await compareOwn(compare('own', [{ a: 'regime', b: 'wave', shift: 0 }], 1), uri, new FooterCache(), 2 ** 30), undefined, 'an integer column goes to DuckDB');
+    assert.equal(await compareOwn(compare('gzip', pairs, 1), uri, new FooterCache(), 2 ** 30), undefined, 'gzip files go to DuckDB');
+    assert.equal(await compareOwn(compare('own', pairs, 1), uri, new FooterCache(), 8200 * 9 * 3), undefined, 'columns over the memory allowed go to DuckDB');
   });
 });

@@ -49,7 +49,15 @@ export const PROFILE_STREAMS = 2;
 
 const num = (v: DuckDBValue | undefined): number | null => (v === null || v === undefined ? null : Number(v));
 
-export async function profileDuckDb(withConnection: WithConnection, uri: (object: string) => string, job: ProfileJob, engine: { memoryMb: number; threads: number }, progress: (p: MergeProgress) => void = () => {}): Promise<ProfileData> {
+/** `footers`: where the output files' layouts are kept; the warehouse hands the same cache to the comparisons that follow (parquetCompare.ts). */
+export async function profileDuckDb(
+  withConnection: WithConnection,
+  uri: (object: string) => string,
+  job: ProfileJob,
+  engine: { memoryMb: number; threads: number },
+  progress: (p: MergeProgress) => void = () => {},
+  footers = new FooterCache(),
+): Promise<ProfileData> {
   // The column pass reads the files holding rows from where it starts: all of them, or on a
   // carried-on scan only the rebuilt shards' (the second pass and the key read them all).
   const scanFiles = new Map((job.resume?.groups ?? job.groups).map((g) => [g.index, g.files]));
@@ -58,7 +66,6 @@ export async function profileDuckDb(withConnection: WithConnection, uri: (object
   // The key is read from the first group's files, projected as their footers are read: DuckDB
   // parsed every 9,900-column footer again for each statement over them (2 s a profile at 20,000
   // rows for the gaps, the fold rows and the row-group bound).
-  const footers = new FooterCache();
   const keyFiles = job.groups[0]!.files.map(uri);
   const keyMetadata = keyFiles.map((f) => footers.project(f, [job.key]));
   const largest = files.length > 0 ? Math.max(...files.map((f) => footers.get(f).rows)) : job.rows;

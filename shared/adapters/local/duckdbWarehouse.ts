@@ -14,6 +14,8 @@ import type { ColumnComparison, CompareJob, ProfileData, ProfileJob } from '../.
 import type { Shard } from '../../shards.js';
 import { byGroup } from '../../outputShards.js';
 import { compareDuckDb, profileDuckDb } from './duckdbProfile.js';
+import { compareOwn } from './parquetCompare.js';
+import { FooterCache } from './parquetScan.js';
 import { viewLocal } from './duckdbView.js';
 import * as sql from './duckdbSql.js';
 import type { FolderObjectStore } from './folderStore.js';
@@ -57,6 +59,8 @@ const DUCKDB_SHARE = 0.5;
 export class DuckDbWarehouse implements Warehouse {
   /** Checkpoints the last merge had to align itself (the rest were stitched as they were). */
   lastRealigned = 0;
+  /** The last profile's output footers (layouts), read again by the comparisons that follow it. */
+  private profiledFooters: FooterCache | undefined;
   /** Features the last merge lined up by null pages only (padShard), none by a join. */
   lastPadded = 0;
   /** Runs of shards extracts have read once and staged since the warehouse opened (extractBatches.ts). */
@@ -421,11 +425,16 @@ export class DuckDbWarehouse implements Warehouse {
   }
 
   async profile(job: ProfileJob, progress?: (p: MergeProgress) => void): Promise<ProfileData> {
-    return profileDuckDb((body) => this.withConnection(body), (o) => this.output.uri(o), job, { memoryMb: duckDbMemoryMb(this.options.memoryMb), threads: this.options.threads ?? os.availableParallelism() }, progress);
+    // Kept for the comparisons that follow the profile, until the next profile (parquetCompare.ts).
+    this.profiledFooters = new FooterCache();
+    return profileDuckDb((body) => this.withConnection(body), (o) => this.output.uri(o), job, { memoryMb: duckDbMemoryMb(this.options.memoryMb), threads: this.options.threads ?? os.availableParallelism() }, progress, this.profiledFooters);
   }
 
+  /** In this process from the profile's footers; by DuckDB where a column is not bqx's own doubles or the columns would take over an eighth of the memory setting. */
   async compareColumns(job: CompareJob): Promise<ColumnComparison[]> {
-    return compareDuckDb((body) => this.withConnection(body), (o) => this.output.uri(o), job);
+    const uri = (o: string) => this.output.uri(o);
+    const own = await compareOwn(job, uri, this.profiledFooters ?? new FooterCache(), (duckDbMemoryMb(this.options.memoryMb) * 2 ** 20) / 8);
+    return own ?? compareDuckDb((body) => this.withConnection(body), uri, job);
   }
 
   /** A feature view stitched from the dataset's files, chunk by chunk (duckdbView.ts). */
@@ -494,6 +503,7 @@ export class DuckDbWarehouse implements Warehouse {
   }
 
   async close(): Promise<void> {
+    this.profiledFooters = undefined;
     try {
       this.instance.closeSync();
     } catch (error) {
