@@ -54,16 +54,7 @@ export class FolderObjectStore implements ObjectStore {
   /** Moves a finished temp file into place atomically and emits its finalize notification. */
   async adopt(name: string, tempFile: string): Promise<void> {
     const target = this.localPath(name);
-    await this.folder(path.dirname(target));
-    try {
-      await fs.rename(tempFile, target);
-    } catch (error) {
-      // The folder was removed since it was made here (by hand, or a test's cleanup): made again.
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      this.made.delete(path.dirname(target));
-      await this.folder(path.dirname(target));
-      await fs.rename(tempFile, target);
-    }
+    await this.intoFolder(path.dirname(target), () => fs.rename(tempFile, target));
     await this.finalized(name);
   }
 
@@ -78,15 +69,31 @@ export class FolderObjectStore implements ObjectStore {
     return made;
   }
 
+  /**
+   * Runs `place` (a rename or a link into `dir`) once `dir` is made. If the folder was removed since
+   * this store made it (by hand, or a test's cleanup), it is made again and `place` runs once more.
+   */
+  private async intoFolder<T>(dir: string, place: () => Promise<T>): Promise<T> {
+    await this.folder(dir);
+    try {
+      return await place();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      this.made.delete(dir);
+      await this.folder(dir);
+      return place();
+    }
+  }
+
   async write(name: string, data: Uint8Array | string, options: { ifAbsent?: boolean } = {}): Promise<boolean> {
     const target = this.localPath(name);
-    await fs.mkdir(path.dirname(target), { recursive: true });
+    const dir = path.dirname(target);
     const temp = await this.tempPath();
     await fs.writeFile(temp, data);
     if (options.ifAbsent) {
       // link() fails if the target exists: an atomic create-if-absent, like ifGenerationMatch=0.
       try {
-        await fs.link(temp, target);
+        await this.intoFolder(dir, () => fs.link(temp, target));
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
         throw error;
@@ -94,7 +101,7 @@ export class FolderObjectStore implements ObjectStore {
         await fs.rm(temp, { force: true });
       }
     } else {
-      await fs.rename(temp, target);
+      await this.intoFolder(dir, () => fs.rename(temp, target));
     }
     await this.finalized(name);
     return true;

@@ -1,0 +1,33 @@
+// The folder store makes each folder once per store (folderStore.ts `folder`), so a folder removed
+// behind its back (by hand, or a test's cleanup) must be made again where a file is moved into it.
+
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { FolderObjectStore } from '../../shared/adapters/local/folderStore.js';
+import { tempDir } from '../helpers/temp.js';
+
+describe('folder store: folders made once', () => {
+  it('writes, creates if absent and adopts into a folder removed since the store made it', async () => {
+    const store = new FolderObjectStore(tempDir('folder-store'));
+    const finalized: string[] = [];
+    store.onFinalize((o) => finalized.push(o.name));
+    const gone = () => fs.rm(path.join(store.root, 'runs'), { recursive: true, force: true });
+
+    assert.equal(await store.write('runs/a/x.json', '1'), true);
+    await gone();
+    assert.equal(await store.write('runs/a/y.json', '2'), true);
+    await gone();
+    assert.equal(await store.write('runs/a/z.json', '3', { ifAbsent: true }), true);
+    assert.equal(await store.write('runs/a/z.json', '4', { ifAbsent: true }), false, 'still refuses an existing object');
+    assert.equal(Buffer.from(await store.read('runs/a/z.json')).toString(), '3');
+    await gone();
+    const temp = await store.tempPath('.parquet');
+    await fs.writeFile(temp, 'p');
+    await store.adopt('runs/a/part-00000.parquet', temp);
+
+    assert.equal(Buffer.from(await store.read('runs/a/part-00000.parquet')).toString(), 'p');
+    assert.deepEqual(finalized, ['runs/a/x.json', 'runs/a/y.json', 'runs/a/z.json', 'runs/a/part-00000.parquet']);
+    assert.deepEqual(await fs.readdir(path.join(store.root, '.tmp')), [], 'no temp file left');
+  });
+});
