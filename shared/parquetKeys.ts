@@ -8,11 +8,11 @@ import { parquetRead, type AsyncBuffer, type FileMetaData } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { KEY_COLUMN } from './naming.js';
 
-const toMicros = (value: unknown): number => {
+const toMicros = (value: unknown, column: string): number => {
   if (typeof value === 'bigint') return Number(value);
   if (typeof value === 'number') return value;
   if (value instanceof Date) return value.getTime() * 1000;
-  throw new Error(`the key holds ${value === null ? 'a null' : typeof value}, not a timestamp`);
+  throw new Error(`${column} holds ${value === null ? 'a null' : typeof value}, not a timestamp`);
 };
 
 /** The key column (`column`, bqx's key unless named) of one file, row group by row group. */
@@ -30,7 +30,7 @@ export async function readKeyColumn(file: AsyncBuffer, metadata: FileMetaData, c
       compressors,
       parsers: { timestampFromMicroseconds: (v: bigint) => v, timestampFromMilliseconds: (v: bigint) => v * 1000n },
       onComplete: (rows: unknown[][]) => {
-        rows.forEach((row, i) => (out[at + i] = toMicros(row[0])));
+        rows.forEach((row, i) => (out[at + i] = toMicros(row[0], column)));
       },
     });
     at = rowEnd;
