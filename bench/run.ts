@@ -336,7 +336,7 @@ const machine = {
   node: process.version,
   os: `${os.type()} ${os.release()}`,
   duckdb: packageVersion('@duckdb/node-api'),
-  polars: packageVersion('nodejs-polars'),
+  polars: packageVersion('nodejs-polars', 'bench'),
   disk_free_gib: Math.round(freeBytes() / 2 ** 30),
 };
 const goals = {
@@ -428,9 +428,10 @@ function round3(x: number): number {
 function pct(x: number): string {
   return `${(x * 100).toFixed(1)} %`;
 }
-function packageVersion(name: string): string {
+/** A package's installed version: the root's, or a folder's own (bench/package.json holds the Polars peer). */
+function packageVersion(name: string, folder = ''): string {
   try {
-    return (JSON.parse(readFileSync(path.join(REPO_ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+    return (JSON.parse(readFileSync(path.join(REPO_ROOT, folder, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
   } catch {
     return 'unknown';
   }

@@ -114,7 +114,7 @@ export class Analyzer {
       const mod = (await import('@fivetrandevelopers/zetasql')) as unknown as typeof zetasql & { default?: typeof zetasql };
       zetasql = mod.default?.ZetaSQLClient ? mod.default : mod;
     } catch (error) {
-      return `@fivetrandevelopers/zetasql is not installed (${(error as Error).message})`;
+      return `@fivetrandevelopers/zetasql is not installed: it is in test/package.json, which \`npm test\` installs first (or: node scripts/install-nested.mjs test) (${(error as Error).message})`;
     }
     if (process.platform !== 'linux' || (process.arch !== 'x64' && process.arch !== 'arm64')) {
       return `the package ships its analyzer server for linux only, this is ${process.platform} ${process.arch}`;
