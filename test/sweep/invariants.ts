@@ -9,6 +9,7 @@
 // recorded and extracted itself, exactly (its files, under the run's prefix, their sizes).
 
 import { createHash } from 'node:crypto';
+import { bytesDigest } from './digest.js';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { reuseIndex, type IndexEntry } from '../../shared/chain/reuse.js';
@@ -55,7 +56,7 @@ export async function outputOf(world: Pick<Observed, 'output'>, run: RunRecord):
   const hash = createHash('sha256');
   for (const g of manifest.groups) {
     hash.update(g.columns.join(','));
-    for (const o of g.objects) hash.update(await store.read(o));
+    for (const o of g.objects) hash.update(bytesDigest(await store.read(o)));
   }
   return { digest: hash.digest('hex'), rows: manifest.rows, columns: manifest.columns };
 }
