@@ -18,16 +18,23 @@ def fix(p):
         version = bindings['version']
         platforms = {'darwin-arm64': (['darwin'], ['arm64']), 'darwin-x64': (['darwin'], ['x64']), 'linux-arm64': (['linux'], ['arm64']),
                      'linux-arm64-musl': (['linux'], ['arm64']), 'win32-arm64': (['win32'], ['arm64']), 'win32-x64': (['win32'], ['x64'])}
+        added = False
         for name, (os_, cpu) in platforms.items():
             key = f'node_modules/@duckdb/node-bindings-{name}'
             if key not in pk:
                 pk[key] = {'version': version, 'cpu': cpu, **({'libc': ['musl']} if name.endswith('-musl') else {}), 'license': 'MIT', 'optional': True, 'os': os_}
-    for key, entry in pk.items():
-        if not key or entry.get('link') or 'resolved' in entry or 'integrity' not in entry:
+                added = True
+        if added:  # npm's own order otherwise stays as it is (it sorts with localeCompare, not by code point)
+            lock['packages'] = pk = dict(sorted(pk.items(), key=lambda kv: (kv[0] != '', kv[0])))
+    for key, entry in list(pk.items()):
+        if not key or entry.get('link') or 'integrity' not in entry:
             continue
         name = entry.get('name') or key.rsplit('node_modules/', 1)[1]
-        entry['resolved'] = f"https://registry.npmjs.org/{name}/-/{name.split('/')[-1]}-{entry['version']}.tgz"
-    lock['packages'] = dict(sorted(pk.items(), key=lambda kv: (kv[0] != '', kv[0])))
+        resolved = entry.get('resolved') or f"https://registry.npmjs.org/{name}/-/{name.split('/')[-1]}-{entry['version']}.tgz"
+        # Where npm itself writes it (after the version), so an `npm install` leaves the file as it is.
+        rest = {k: v for k, v in entry.items() if k != 'resolved'}
+        head = {k: rest.pop(k) for k in ('name', 'version') if k in rest}
+        pk[key] = {**head, 'resolved': resolved, **rest}
     json.dump(lock, open(p, 'w'), indent=2)
     open(p, 'a').write('\n')
 
