@@ -33,7 +33,8 @@ for (const folder of folders) {
   const began = Date.now();
   const npm = spawnSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: dir, stdio: 'inherit', shell: process.platform === 'win32' });
   if (npm.status !== 0) {
-    console.error(`${folder}/: npm ci failed (exit ${npm.status ?? npm.signal}); run it by hand: cd ${folder} && npm ci`);
+    const why = npm.error ? npm.error.message : `exit ${npm.status ?? npm.signal}`;
+    console.error(`${folder}/: npm ci failed (${why}); run it by hand: cd ${folder} && npm ci`);
     process.exit(npm.status ?? 1);
   }
   mkdirSync(path.dirname(marker), { recursive: true }); // npm makes no node_modules for a folder without dependencies
