@@ -32,18 +32,22 @@ function unit(values: Float64Array, rows: readonly number[]): Float64Array | und
   const mean = sum / n;
   const out = new Float64Array(rows.length);
   let ss = 0;
-  rows.forEach((i, k) => {
-    const v = values[i]!;
+  for (let k = 0; k < rows.length; k++) {
+    const v = values[rows[k]!]!;
     if (Number.isFinite(v)) {
       out[k] = v - mean;
       ss += out[k]! * out[k]!;
     }
-  });
+  }
   if (!(ss > 1e-24)) return undefined;
   const norm = Math.sqrt(ss);
   for (let k = 0; k < out.length; k++) out[k]! /= norm;
   return out;
 }
+
+/** A (label, shift) vote as one number: label index times 2^32, plus the shift offset by 2^31. */
+const SHIFT_SPAN = 2 ** 32;
+const voteKey = (label: number, shift: number) => label * SHIFT_SPAN + shift + SHIFT_SPAN / 2;
 
 /**
  * Pairs to measure: features whose sample correlation with a label passes the screen (shift 0),
@@ -53,16 +57,38 @@ export function leakageCandidates(sample: Sample, features: readonly string[], l
   const pairs: ColumnPair[] = [];
   // Correlation screen on the spread rows (outside the block, so spread evenly over the window).
   const spread = sample.rows.flatMap((r, i) => (r < block.from || r >= block.from + block.rows ? [i] : []));
-  const labelUnits = labels.map((l) => unit(sample.values[l] ?? EMPTY, spread));
+  // The labels' unit vectors side by side in one array: 16,988 features x 49 labels of dot
+  // products is the screen's cost, and a closure per pair was most of it.
+  const m = spread.length;
+  const withUnit: number[] = [];
+  const labelUnits = new Float64Array(labels.length * m);
+  labels.forEach((l, j) => {
+    const lu = unit(sample.values[l] ?? EMPTY, spread);
+    if (lu) labelUnits.set(lu, withUnit.push(j) * m - m);
+  });
   for (const f of features) {
     const u = unit(sample.values[f] ?? EMPTY, spread);
     if (!u) continue;
-    labelUnits.forEach((lu, j) => {
-      if (!lu) return;
-      let dot = 0;
-      for (let k = 0; k < u.length; k++) dot += u[k]! * lu[k]!;
-      if (Math.abs(dot) >= SCREEN_CORRELATION) pairs.push({ a: f, b: labels[j]!, shift: 0 });
-    });
+    // Four labels a pass over the feature's values; each sum still adds in row order.
+    for (let h = 0; h < withUnit.length; h += 4) {
+      const [a0, a1, a2, a3] = [h * m, (h + 1) * m, (h + 2) * m, (h + 3) * m];
+      let [d0, d1, d2, d3] = [0, 0, 0, 0];
+      if (h + 4 <= withUnit.length) {
+        for (let k = 0; k < m; k++) {
+          const x = u[k]!;
+          d0 += x * labelUnits[a0 + k]!;
+          d1 += x * labelUnits[a1 + k]!;
+          d2 += x * labelUnits[a2 + k]!;
+          d3 += x * labelUnits[a3 + k]!;
+        }
+      } else {
+        for (let k = 0; k < m; k++) d0 += u[k]! * labelUnits[a0 + k]!;
+        if (h + 1 < withUnit.length) for (let k = 0; k < m; k++) d1 += u[k]! * labelUnits[a1 + k]!;
+        if (h + 2 < withUnit.length) for (let k = 0; k < m; k++) d2 += u[k]! * labelUnits[a2 + k]!;
+      }
+      const dots = [d0, d1, d2, d3];
+      for (let q = 0; q < 4 && h + q < withUnit.length; q++) if (Math.abs(dots[q]!) >= SCREEN_CORRELATION) pairs.push({ a: f, b: labels[withUnit[h + q]!]!, shift: 0 });
+    }
   }
   // Shift screen: the block's label values by value, then each feature's block values looked up.
   const inBlock = sample.rows.flatMap((r, i) => (r >= block.from && r < block.from + block.rows ? [i] : []));
@@ -78,10 +104,15 @@ export function leakageCandidates(sample: Sample, features: readonly string[], l
     }
   });
   const probes = inBlock.filter((_, k) => k % 8 === 0);
+  // Numbers, not strings, as vote keys (voteKey): a value common to many label rows (0) made a
+  // string per hit for every probe of every feature.
+  const votes = new Map<number, number>();
+  const seen = new Set<number>();
+  const counted = new Set<number>();
   for (const f of features) {
     const v = sample.values[f] ?? EMPTY;
-    const votes = new Map<string, number>();
-    const seen = new Set<number>();
+    votes.clear();
+    seen.clear();
     let probed = 0;
     for (const i of probes) {
       const x = v[i];
@@ -90,9 +121,9 @@ export function leakageCandidates(sample: Sample, features: readonly string[], l
       seen.add(x);
       const hits = where.get(x);
       if (!hits) continue;
-      const counted = new Set<string>();
+      counted.clear();
       for (let h = 0; h < hits.length; h += 2) {
-        const key = `${hits[h]}:${sample.rows[i]! - hits[h + 1]!}`;
+        const key = voteKey(hits[h]!, sample.rows[i]! - hits[h + 1]!);
         if (counted.has(key)) continue;
         counted.add(key);
         votes.set(key, (votes.get(key) ?? 0) + 1);
@@ -101,7 +132,8 @@ export function leakageCandidates(sample: Sample, features: readonly string[], l
     if (seen.size < SHIFT_MIN_VOTES) continue; // a few repeated values say nothing
     for (const [key, n] of votes) {
       if (n < SHIFT_MIN_VOTES || n < probed * SHIFT_VOTE_SHARE) continue;
-      const [j, shift] = key.split(':').map(Number) as [number, number];
+      const j = Math.floor(key / SHIFT_SPAN);
+      const shift = key - j * SHIFT_SPAN - SHIFT_SPAN / 2;
       if (!pairs.some((p) => p.a === f && p.b === labels[j] && p.shift === shift)) pairs.push({ a: f, b: labels[j]!, shift });
     }
   }

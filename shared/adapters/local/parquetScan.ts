@@ -8,7 +8,7 @@ import { ColumnScan, beyondCandidates, type ScanLayout, type ScanResume } from '
 import { pickStates, stateColumns, type ScanState } from '../../profile/scanState.js';
 import type { ColumnStats } from '../../profile/types.js';
 import type { FileMetaData } from 'hyparquet';
-import { readDoubleChunk, type DecodeScratch } from './parquetDoubles.js';
+import { readDoubleChunk, readableDoubles, type DecodeScratch } from './parquetDoubles.js';
 import { projectMetadata } from './parquetFooter.js';
 import { readLayout, type FileLayout } from './parquetLayout.js';
 
@@ -32,6 +32,11 @@ export interface ScanOutcome {
   sample: Float64Array[];
   sampleRows: number[];
   snapshot?: ScanState;
+  /**
+   * Columns past the 10 sd screen whose second pass this thread could not decode (a file of theirs,
+   * outside `paths`, not in bqx's own encodings): the caller counts them another way.
+   */
+  unmeasured?: string[];
 }
 
 /** Footers' layouts by file: every file bqx writes is new (written aside, then renamed), so one never goes stale. */
@@ -71,8 +76,12 @@ export function scanParquet(task: ScanTask, footers: FooterCache): ScanOutcome {
   });
   const snapshot = scan.snapshot();
   const stats = scan.stats(new Set(task.labels));
-  for (const s of beyondCandidates(stats)) s.beyond10sd = countBeyond(task.all, s.column, s.mean!, s.sd!, footers, scratch);
-  return { stats, columns: [...scan.columns], sample: scan.sample, sampleRows: scan.sampleRows, ...(snapshot ? { snapshot } : {}) };
+  const unmeasured: string[] = [];
+  for (const s of beyondCandidates(stats)) {
+    if (task.all.every((file) => readableDoubles(footers.get(file), [s.column]))) s.beyond10sd = countBeyond(task.all, s.column, s.mean!, s.sd!, footers, scratch);
+    else unmeasured.push(s.column);
+  }
+  return { stats, columns: [...scan.columns], sample: scan.sample, sampleRows: scan.sampleRows, ...(snapshot ? { snapshot } : {}), ...(unmeasured.length > 0 ? { unmeasured } : {}) };
 }
 
 /**
