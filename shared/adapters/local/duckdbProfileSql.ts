@@ -19,8 +19,13 @@ export function beyondSql(names: readonly string[]): string {
 /**
  * Column pairs compared on every $1-th row of the table `cmp` (rn and the columns): column a at
  * row r against column b at row r - shift. Per pair: rows both non-null, equal rows, rows where
- * only one is null, and the correlation.
+ * only one is null, and the correlation: null where a compared row holds NaN or infinity, as
+ * the comparison in this process gives it (parquetCompare.ts). DuckDB's corr stops the whole
+ * statement on them ("STDDEV_POP is out of range"), so it is given the finite rows only.
  */
+/** `x` where both of pair i's values are finite, else null (which corr skips). */
+const finite = (x: string, i: number) => `CASE WHEN isfinite(a${i}) AND isfinite(b${i}) THEN ${x} END`;
+
 export function compareSql(pairs: readonly { a: string; b: string; shift: number }[]): string {
   // lag(x, n) with n < 0 is refused, so a negative shift is a lead.
   const shifted = pairs.map((p, i) => `${q(p.a)} AS a${i}, ${p.shift >= 0 ? 'lag' : 'lead'}(${q(p.b)}, ${Math.abs(p.shift)}) OVER (ORDER BY rn) AS b${i}`);
@@ -29,7 +34,7 @@ export function compareSql(pairs: readonly { a: string; b: string; shift: number
       `count(*) FILTER (WHERE a${i} IS NOT NULL AND b${i} IS NOT NULL)`,
       `count(*) FILTER (WHERE a${i} = b${i})`,
       `count(*) FILTER (WHERE (a${i} IS NULL) <> (b${i} IS NULL))`,
-      `corr(a${i}, b${i})`,
+      `CASE WHEN bool_or(NOT (isfinite(a${i}) AND isfinite(b${i}))) THEN NULL ELSE corr(${finite(`a${i}`, i)}, ${finite(`b${i}`, i)}) END`,
     ].join(', '),
   );
   return `SELECT ${stats.join(', ')} FROM (SELECT rn, ${shifted.join(', ')} FROM cmp) WHERE rn % $1 = 0`;
