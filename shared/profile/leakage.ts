@@ -61,7 +61,8 @@ export function leakageCandidates(sample: Sample, features: readonly string[], l
   // products is the screen's cost, and a closure per pair was most of it.
   const m = spread.length;
   const withUnit: number[] = [];
-  const labelUnits = new Float64Array(labels.length * m);
+  // Rows of zeros up to a multiple of four labels (a zero dot never passes the screen).
+  const labelUnits = new Float64Array(Math.ceil(labels.length / 4) * 4 * m);
   labels.forEach((l, j) => {
     const lu = unit(sample.values[l] ?? EMPTY, spread);
     if (lu) labelUnits.set(lu, withUnit.push(j) * m - m);
@@ -73,18 +74,12 @@ export function leakageCandidates(sample: Sample, features: readonly string[], l
     for (let h = 0; h < withUnit.length; h += 4) {
       const [a0, a1, a2, a3] = [h * m, (h + 1) * m, (h + 2) * m, (h + 3) * m];
       let [d0, d1, d2, d3] = [0, 0, 0, 0];
-      if (h + 4 <= withUnit.length) {
-        for (let k = 0; k < m; k++) {
-          const x = u[k]!;
-          d0 += x * labelUnits[a0 + k]!;
-          d1 += x * labelUnits[a1 + k]!;
-          d2 += x * labelUnits[a2 + k]!;
-          d3 += x * labelUnits[a3 + k]!;
-        }
-      } else {
-        for (let k = 0; k < m; k++) d0 += u[k]! * labelUnits[a0 + k]!;
-        if (h + 1 < withUnit.length) for (let k = 0; k < m; k++) d1 += u[k]! * labelUnits[a1 + k]!;
-        if (h + 2 < withUnit.length) for (let k = 0; k < m; k++) d2 += u[k]! * labelUnits[a2 + k]!;
+      for (let k = 0; k < m; k++) {
+        const x = u[k]!;
+        d0 += x * labelUnits[a0 + k]!;
+        d1 += x * labelUnits[a1 + k]!;
+        d2 += x * labelUnits[a2 + k]!;
+        d3 += x * labelUnits[a3 + k]!;
       }
       const dots = [d0, d1, d2, d3];
       for (let q = 0; q < 4 && h + q < withUnit.length; q++) if (Math.abs(dots[q]!) >= SCREEN_CORRELATION) pairs.push({ a: f, b: labels[withUnit[h + q]!]!, shift: 0 });

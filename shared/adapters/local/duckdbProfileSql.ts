@@ -16,6 +16,9 @@ export function beyondSql(names: readonly string[]): string {
   return `SELECT ${names.map((n, k) => `count(*) FILTER (WHERE isfinite(${q(n)}) AND abs(${q(n)} - $${2 * k + 2}) > 10 * $${2 * k + 3})`).join(', ')} FROM read_parquet($1)`;
 }
 
+/** `x` where both of pair i's values are finite, else null (which corr skips). */
+const finite = (x: string, i: number) => `CASE WHEN isfinite(a${i}) AND isfinite(b${i}) THEN ${x} END`;
+
 /**
  * Column pairs compared on every $1-th row of the table `cmp` (rn and the columns): column a at
  * row r against column b at row r - shift. Per pair: rows both non-null, equal rows, rows where
@@ -23,9 +26,6 @@ export function beyondSql(names: readonly string[]): string {
  * the comparison in this process gives it (parquetCompare.ts). DuckDB's corr stops the whole
  * statement on them ("STDDEV_POP is out of range"), so it is given the finite rows only.
  */
-/** `x` where both of pair i's values are finite, else null (which corr skips). */
-const finite = (x: string, i: number) => `CASE WHEN isfinite(a${i}) AND isfinite(b${i}) THEN ${x} END`;
-
 export function compareSql(pairs: readonly { a: string; b: string; shift: number }[]): string {
   // lag(x, n) with n < 0 is refused, so a negative shift is a lead.
   const shifted = pairs.map((p, i) => `${q(p.a)} AS a${i}, ${p.shift >= 0 ? 'lag' : 'lead'}(${q(p.b)}, ${Math.abs(p.shift)}) OVER (ORDER BY rn) AS b${i}`);
