@@ -65,7 +65,9 @@ export function leakageCandidates(sample: Sample, features: readonly string[], l
   const labelUnits = new Float64Array(Math.ceil(labels.length / 4) * 4 * m);
   labels.forEach((l, j) => {
     const lu = unit(sample.values[l] ?? EMPTY, spread);
-    if (lu) labelUnits.set(lu, withUnit.push(j) * m - m);
+    if (!lu) return;
+    labelUnits.set(lu, withUnit.length * m);
+    withUnit.push(j);
   });
   for (const f of features) {
     const u = unit(sample.values[f] ?? EMPTY, spread);
