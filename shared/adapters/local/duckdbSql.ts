@@ -31,11 +31,13 @@ export function labelStatsSql(dataset: string, table: string, windowed: boolean)
 
 /**
  * Source rows and distinct keys of a feature in the window [$1, $2), then its rows in each of
- * `shards` time shards, shard i being [$(3 + 2i), $(4 + 2i)).
+ * `shards` time shards, shard i being [$(3 + 2i), $(4 + 2i)). `uniqueKeys`: the table is known to
+ * hold one row per key (fileTables.ts), so the rows are the distinct keys, without counting them.
  */
-export function extractCountSql(dataset: string, table: string, shards = 0): string {
+export function extractCountSql(dataset: string, table: string, shards = 0, uniqueKeys = false): string {
   const perShard = Array.from({ length: shards }, (_, i) => `, count(*) FILTER (WHERE ${K} >= $${3 + 2 * i}::TIMESTAMPTZ AND ${K} < $${4 + 2 * i}::TIMESTAMPTZ)`);
-  return `SELECT count(*) AS n, count(DISTINCT ${K}) AS k${perShard.join('')} FROM ${q(dataset)}.${q(table)} WHERE ${K} >= $1::TIMESTAMPTZ AND ${K} < $2::TIMESTAMPTZ`;
+  const distinct = uniqueKeys ? 'count(*)' : `count(DISTINCT ${K})`;
+  return `SELECT count(*) AS n, ${distinct} AS k${perShard.join('')} FROM ${q(dataset)}.${q(table)} WHERE ${K} >= $1::TIMESTAMPTZ AND ${K} < $2::TIMESTAMPTZ`;
 }
 
 /**
@@ -50,11 +52,14 @@ QUALIFY row_number() OVER (PARTITION BY ${K} ORDER BY ${cols.map((c) => `${c} AS
 ORDER BY ${K}`;
 }
 
-/** One feature in the window [$1, $2), sorted by key: for tables whose keys are already unique. */
-export function extractPlainSql(dataset: string, table: string, columns: readonly string[]): string {
+/**
+ * One feature in the window [$1, $2), in key order: for tables whose keys are already unique.
+ * Sorted unless `sort` is false: a table known to be in key order (fileTables.ts) is read in its
+ * own order, which DuckDB keeps without an ORDER BY (preserve_insertion_order, on by default).
+ */
+export function extractPlainSql(dataset: string, table: string, columns: readonly string[], sort = true): string {
   return `SELECT ${[K, ...columns.map(q)].join(', ')} FROM ${q(dataset)}.${q(table)}
-WHERE ${K} >= $1::TIMESTAMPTZ AND ${K} < $2::TIMESTAMPTZ
-ORDER BY ${K}`;
+WHERE ${K} >= $1::TIMESTAMPTZ AND ${K} < $2::TIMESTAMPTZ${sort ? `\nORDER BY ${K}` : ''}`;
 }
 
 /**
@@ -66,8 +71,10 @@ export function stageSql(select: string): string {
   return `CREATE OR REPLACE TEMP TABLE bqx_extract_stage AS ${select}`;
 }
 
-/** One shard [$1, $2) of the staged rows, sorted by key. */
-export const stagedShardSql = `SELECT * FROM bqx_extract_stage WHERE ${K} >= $1::TIMESTAMPTZ AND ${K} < $2::TIMESTAMPTZ ORDER BY ${K}`;
+/** One shard [$1, $2) of the staged rows in key order: sorted, unless staged in key order already. */
+export function stagedShardSql(sort = true): string {
+  return `SELECT * FROM bqx_extract_stage WHERE ${K} >= $1::TIMESTAMPTZ AND ${K} < $2::TIMESTAMPTZ${sort ? ` ORDER BY ${K}` : ''}`;
+}
 
 export const dropStageSql = 'DROP TABLE IF EXISTS bqx_extract_stage';
 

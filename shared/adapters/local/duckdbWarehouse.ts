@@ -29,7 +29,7 @@ import { allWithin, groupKeys, readKeyColumn, sameSequence, type GroupKeys } fro
 import { planFeatures } from '../../planner.js';
 import { asyncBufferFromFile } from 'hyparquet';
 import { readTableVersions, recordTableChanges, type ChangedRange } from './tableVersions.js';
-import { fileTableNames, fileTablesFolder, writeFileTables, type FileTableMode, type FileTableWrite, type FileTablesPlace } from './fileTables.js';
+import { fileTableNames, fileTablesFolder, keyOrderedTables, writeFileTables, type FileTableMode, type FileTableWrite, type FileTablesPlace } from './fileTables.js';
 
 export interface DuckDbOptions {
   /** Memory the merge may use; DuckDB's memory_limit, and the slice size follows from it. */
@@ -67,16 +67,20 @@ export class DuckDbWarehouse implements Warehouse {
   stagedRuns = 0;
   /** A refresh's carried shards written by joining pages (carryInto), since the warehouse opened. */
   joinedCarries = 0;
+  /** Extracts of tables known in key order, read without a sort or a distinct count, since the warehouse opened. */
+  inOrderExtracts = 0;
   /**
-   * Per dataset, its views that read parquet files, looked up once (a catalog query took 5 ms, per
-   * extract 3.5 s of a refresh's 667); forgotten whenever bqx writes or marks a table or runs SQL through `execute`.
+   * Per dataset, its views that read parquet files and the file tables known in key order, looked
+   * up once (a catalog query took 5 ms, per extract 3.5 s of a refresh's 667); forgotten whenever
+   * bqx writes or marks a table or runs SQL through `execute`.
    */
-  private parquetViews = new Map<string, Promise<Set<string>>>();
+  private parquetViews = new Map<string, Promise<ViewFacts>>();
   /** Extracts at once share half the memory setting; the other half is headroom (see memoryGate.ts). */
   private readonly extractGate: MemoryGate;
   private readonly pool = new CallerThreads(
     async () => Number((await this.query("SELECT current_setting('threads')::INTEGER AS threads"))[0]!.threads),
-    (threads) => this.execute(`SET GLOBAL threads = ${Math.trunc(threads)}`),
+    // Not through `execute`, which forgets the catalog lookups: the pool sets this many times a run.
+    (threads) => this.withConnection(async (c) => void (await c.run(`SET GLOBAL threads = ${Math.trunc(threads)}`))),
   );
 
   private constructor(
@@ -171,15 +175,26 @@ export class DuckDbWarehouse implements Warehouse {
    */
   async extract(job: ExtractJob): Promise<ExtractResult> {
     const shards = job.shards.length > 0 ? job.shards : [{ start: job.window.start, end: job.window.end }];
+    // A file table bqx wrote with strictly ascending keys (fileTables.ts) is read in that order
+    // with one row per key: no sort and no distinct count, and for one shard no count at all (the
+    // copy says how many). The merge matches every checkpoint's keys to the labels' before it
+    // stitches them.
+    const orderedRows = (await this.viewFacts(job.dataset)).keyOrdered.get(job.feature);
+    const inOrder = orderedRows !== undefined;
+    if (inOrder) this.inOrderExtracts++;
+    const counted = !inOrder || shards.length > 1 || (job.carry ?? []).length > 0;
     return this.withCallerThreads(this.options.extractConcurrency ?? 1, () => this.withConnection(async (c) => {
       const bounds = shards.flatMap((s) => [s.start, s.end]);
-      const [counts] = (await c.runAndReadAll(sql.extractCountSql(job.dataset, job.feature, shards.length), [job.window.start, job.window.end, ...bounds])).getRows();
-      const sourceRows = Number(counts![0]);
-      const distinct = Number(counts![1]);
+      // Uncounted: the table's rows stand for the window's (at most as many) until the copy counts them.
+      const [counts] = counted
+        ? (await c.runAndReadAll(sql.extractCountSql(job.dataset, job.feature, shards.length, inOrder), [job.window.start, job.window.end, ...bounds])).getRows()
+        : [[orderedRows, orderedRows, orderedRows]];
+      let sourceRows = Number(counts![0]);
+      let distinct = Number(counts![1]);
       // Rows per shard: a shard with none (a weekend day) is not copied at all.
       const shardRows = shards.map((_, i) => Number(counts![2 + i]));
       // Deduplication sorts each key's rows by every column: only paid where a key repeats.
-      const select = sourceRows > distinct ? sql.extractSelectSql(job.dataset, job.feature, job.columns) : sql.extractPlainSql(job.dataset, job.feature, job.columns);
+      const select = sourceRows > distinct ? sql.extractSelectSql(job.dataset, job.feature, job.columns) : sql.extractPlainSql(job.dataset, job.feature, job.columns, !inOrder);
       const files: string[] = [];
       let rows = 0;
       // A refresh's partial last shard: its earlier rows go into the first shard's file with the new ones.
@@ -189,7 +204,7 @@ export class DuckDbWarehouse implements Warehouse {
       // read from the table once (extractBatches.ts); the rest are read shard by shard.
       const reservedMb = Math.min(extractEstimateMb(sourceRows + carried, job.columns.length), this.extractGate.budgetMb);
       const batchRows = extractRowsWithin(reservedMb, job.columns.length);
-      const stage = shardRows.filter((n) => n > 0).length >= STAGED_SHARDS && (await this.readsParquet(job.dataset, job.feature));
+      const stage = shardRows.filter((n) => n > 0).length >= STAGED_SHARDS && (await this.viewFacts(job.dataset)).parquet.has(job.feature);
       // One shard's file, from the table or from the staged run holding it.
       const writeShard = async (i: number, staged: boolean) => {
         const shard = shards[i]!;
@@ -199,7 +214,7 @@ export class DuckDbWarehouse implements Warehouse {
         const temp = await this.staging.tempPath('.parquet');
         const written = i === 0 && carry.length > 0
           ? await this.carryInto(c, select, shard, { files: carry, rows: carried }, temp, job.columns)
-          : Number((await c.run(sql.copyToParquetSql(staged ? sql.stagedShardSql : select, temp), [shard.start, shard.end])).rowsChanged);
+          : Number((await c.run(sql.copyToParquetSql(staged ? sql.stagedShardSql(!inOrder) : select, temp), [shard.start, shard.end])).rowsChanged);
         if (written === 0 && !(i === 0 && carried > 0) && (files.length > 0 || i < shards.length - 1)) {
           await fs.rm(temp, { force: true });
           return;
@@ -224,6 +239,7 @@ export class DuckDbWarehouse implements Warehouse {
           }
         }
       });
+      if (!counted) sourceRows = distinct = rows;
       if (rows !== distinct) throw new Error(`extract of ${job.feature} wrote ${rows} rows, expected ${distinct} distinct keys`);
       return { state: 'done', files, rows, sourceRows, duplicates: sourceRows - distinct, ...(carry.length > 0 ? { carried } : {}) };
     }));
@@ -255,19 +271,20 @@ export class DuckDbWarehouse implements Warehouse {
     return Number(copy.rowsChanged) - carry.rows;
   }
 
-  /** Whether `table` is a view reading parquet files (a file table), not a table DuckDB stores. */
-  private async readsParquet(dataset: string, table: string): Promise<boolean> {
-    let views = this.parquetViews.get(dataset);
-    if (!views) {
-      views = this.withConnection(async (c) => {
+  /** The views of `dataset` reading parquet files (file tables, not tables DuckDB stores), and the file tables known in key order. */
+  private async viewFacts(dataset: string): Promise<ViewFacts> {
+    let facts = this.parquetViews.get(dataset);
+    if (!facts) {
+      facts = this.withConnection(async (c) => {
         const rows = (await c.runAndReadAll(sql.viewsSql, [dataset])).getRows();
-        return new Set(rows.filter(([, text]) => /\bread_parquet\s*\(/i.test(String(text))).map(([name]) => String(name)));
+        const parquet = new Set(rows.filter(([, text]) => /\bread_parquet\s*\(/i.test(String(text))).map(([name]) => String(name)));
+        return { parquet, keyOrdered: await keyOrderedTables(c, dataset) };
       });
-      this.parquetViews.set(dataset, views);
-      const mine = views;
+      this.parquetViews.set(dataset, facts);
+      const mine = facts;
       mine.catch(() => this.parquetViews.get(dataset) === mine && this.parquetViews.delete(dataset));
     }
-    return (await views).has(table);
+    return facts;
   }
 
   /**
@@ -510,6 +527,13 @@ export class DuckDbWarehouse implements Warehouse {
       throw new Error(`closing the warehouse: ${errorMessage(error)}`);
     }
   }
+}
+
+/** What the catalog says of a dataset's views (DuckDbWarehouse `viewFacts`). */
+interface ViewFacts {
+  parquet: Set<string>;
+  /** File tables known in key order, with their rows. */
+  keyOrdered: Map<string, number>;
 }
 
 interface Base {

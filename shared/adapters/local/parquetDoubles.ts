@@ -9,7 +9,9 @@
 // REQUIRED DOUBLE columns, data pages v1 or v2, PLAIN, BYTE_STREAM_SPLIT or dictionary-encoded
 // values (DuckDB writes a constant column with a dictionary whatever its limit), RLE/bit-packed
 // definition levels, UNCOMPRESSED, ZSTD (zstd's own decoder compiled to WebAssembly, zstddec:
-// five times fzstd's speed here; Node 20's zlib has no zstd) or SNAPPY. Call `zstdReady` once
+// five times fzstd's speed here; Node 20's zlib has no zstd) or SNAPPY. The key column's INT64
+// chunks are read the same way (`readInt64Chunk`), for the file tables' key order check
+// (keyOrder.ts). Call `zstdReady` once
 // before reading. `readableDoubles` says from the footer alone whether a file qualifies, so a
 // caller decides before it reads (and reads anything else with DuckDB); a page that still does
 // not fit throws rather than guess.
@@ -19,7 +21,7 @@ import { ZSTDDecoder } from 'zstddec';
 import { snappyUncompress } from 'hyparquet';
 import type { ColumnChunk } from '../../profile/columnScan.js';
 import { CompactReader } from '../../thriftCompact.js';
-import { CODEC, ENCODING, PAGE, PHYSICAL_DOUBLE, REPETITION, type FileLayout } from './parquetLayout.js';
+import { CODEC, ENCODING, PAGE, PHYSICAL_DOUBLE, PHYSICAL_INT64, REPETITION, type FileLayout } from './parquetLayout.js';
 
 const CODECS = new Set<number>(Object.values(CODEC));
 /** The encodings read here, as bits (RowGroupLayout's `encodings`). */
@@ -27,17 +29,17 @@ const ENCODING_BITS = Object.values(ENCODING).reduce<number>((bits, e) => bits |
 const { DATA_PAGE, DICTIONARY_PAGE, DATA_PAGE_V2 } = PAGE;
 const { PLAIN, PLAIN_DICTIONARY, RLE_DICTIONARY, BYTE_STREAM_SPLIT } = ENCODING;
 
-/** Column name -> [index in a row group's columns, maximum definition level], per footer. */
-const layouts = new WeakMap<FileLayout, Map<string, [number, number]>>();
+/** Column name -> [index in a row group's columns, maximum definition level, physical type], per footer. */
+const layouts = new WeakMap<FileLayout, Map<string, [number, number, number]>>();
 
-function columnsOf(file: FileLayout): Map<string, [number, number]> {
+function columnsOf(file: FileLayout): Map<string, [number, number, number]> {
   let at = layouts.get(file);
   if (at) return at;
   at = new Map();
   // Flat files only: every leaf a child of the root (no nested groups), so leaf i is column i.
   if (file.schema.every((s) => s.children === 0)) {
     file.schema.forEach((s, i) => {
-      if (s.type === PHYSICAL_DOUBLE && s.repetition !== REPETITION.REPEATED) at!.set(s.name, [i, s.repetition === REPETITION.OPTIONAL ? 1 : 0]);
+      if ((s.type === PHYSICAL_DOUBLE || s.type === PHYSICAL_INT64) && s.repetition !== REPETITION.REPEATED) at!.set(s.name, [i, s.repetition === REPETITION.OPTIONAL ? 1 : 0, s.type]);
     });
   }
   layouts.set(file, at);
@@ -46,13 +48,16 @@ function columnsOf(file: FileLayout): Map<string, [number, number]> {
 
 /** Whether every chunk of `columns` in the file is one this module decodes (else read it with DuckDB). */
 export function readableDoubles(file: FileLayout, columns: readonly string[]): boolean {
-  const at = columnsOf(file);
-  return columns.every((name) => {
-    const found = at.get(name);
-    if (!found) return false;
-    const i = found[0];
-    return file.rowGroups.every((g) => g.depth[i] === 1 && g.type[i] === PHYSICAL_DOUBLE && CODECS.has(g.codec[i]!) && (g.encodings[i]! & ~ENCODING_BITS) === 0);
-  });
+  return columns.every((name) => readable(file, name, PHYSICAL_DOUBLE));
+}
+
+function readable(file: FileLayout, name: string, physical: number): boolean {
+  const found = columnsOf(file).get(name);
+  if (!found || found[2] !== physical) return false;
+  const i = found[0];
+  // An INT64 chunk with a dictionary is not read (readInt64Chunk).
+  const dictionaryFree = (g: FileLayout['rowGroups'][number]) => physical === PHYSICAL_DOUBLE || Number.isNaN(g.dictionaryPageOffset[i]!);
+  return file.rowGroups.every((g) => g.depth[i] === 1 && g.type[i] === physical && CODECS.has(g.codec[i]!) && (g.encodings[i]! & ~ENCODING_BITS) === 0 && dictionaryFree(g));
 }
 
 interface PageHeader {
@@ -264,17 +269,36 @@ function readValues(encoding: number, bytes: Uint8Array, at: number, count: numb
  * `scratch`'s: valid until the next call with the same scratch.
  */
 export function readDoubleChunk(fd: number, file: FileLayout, group: number, name: string, scratch: DecodeScratch = {}): ColumnChunk {
+  return decodeOrSay(fd, file, group, name, scratch, PHYSICAL_DOUBLE);
+}
+
+/** Whether every chunk of INT64 column `name` in the file is one `readInt64Chunk` decodes. */
+export function readableInt64(file: FileLayout, name: string): boolean {
+  return readable(file, name, PHYSICAL_INT64);
+}
+
+/**
+ * INT64 column `name` of row group `group`, as `readDoubleChunk` gives a DOUBLE column, the same
+ * eight bytes a value seen as 64-bit integers. A dictionary-encoded chunk throws: its values would
+ * pass through doubles, which need not keep every bit pattern.
+ */
+export function readInt64Chunk(fd: number, file: FileLayout, group: number, name: string, scratch: DecodeScratch = {}): { values: BigInt64Array; valid: Uint32Array | null } {
+  const chunk = decodeOrSay(fd, file, group, name, scratch, PHYSICAL_INT64);
+  return { values: new BigInt64Array(chunk.values.buffer, chunk.values.byteOffset, chunk.values.length), valid: chunk.valid };
+}
+
+function decodeOrSay(fd: number, file: FileLayout, group: number, name: string, scratch: DecodeScratch, physical: number): ColumnChunk {
   try {
-    return decodeChunk(fd, file, group, name, scratch);
+    return decodeChunk(fd, file, group, name, scratch, physical);
   } catch (e) {
     throw new Error(`column ${name}, row group ${group}: ${e instanceof Error ? e.message : String(e)}`);
   }
 }
 
-function decodeChunk(fd: number, file: FileLayout, group: number, name: string, scratch: DecodeScratch): ColumnChunk {
-  const [index, maxDefinition] = columnsOf(file).get(name) ?? [-1, 0];
+function decodeChunk(fd: number, file: FileLayout, group: number, name: string, scratch: DecodeScratch, physical: number): ColumnChunk {
+  const [index, maxDefinition, type] = columnsOf(file).get(name) ?? [-1, 0, -1];
   const g = file.rowGroups[group];
-  if (!g || index < 0) throw new Error(`no DOUBLE column ${name} in row group ${group}`);
+  if (!g || index < 0 || type !== physical) throw new Error(`no ${physical === PHYSICAL_DOUBLE ? 'DOUBLE' : 'INT64'} column ${name} in row group ${group}`);
   const codec = g.codec[index]!;
   const rows = g.rows;
   const dictionaryAt = g.dictionaryPageOffset[index]!;
@@ -300,6 +324,7 @@ function decodeChunk(fd: number, file: FileLayout, group: number, name: string, 
     const body = reader.at;
     at = body + page.compressed;
     if (page.type === DICTIONARY_PAGE) {
+      if (physical !== PHYSICAL_DOUBLE) throw new Error(`column ${name}: a dictionary page in an INT64 column, not read here`);
       if (page.encoding !== PLAIN && page.encoding !== PLAIN_DICTIONARY) throw new Error(`column ${name}: dictionary encoding ${page.encoding}`);
       dictionary = new Float64Array(page.values);
       readValues(PLAIN, decompress(codec, bytes.subarray(body, at), page.uncompressed, scratch), 0, page.values, dictionary);

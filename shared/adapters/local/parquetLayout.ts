@@ -14,6 +14,7 @@ import { CompactReader } from '../../thriftCompact.js';
 
 /** Physical types, codecs, encodings, repetitions and page types as parquet.thrift numbers them (hyparquet's tables are in that order). */
 export const PHYSICAL_DOUBLE = ParquetTypes.indexOf('DOUBLE');
+export const PHYSICAL_INT64 = ParquetTypes.indexOf('INT64');
 export const CODEC = { UNCOMPRESSED: CompressionCodecs.indexOf('UNCOMPRESSED'), SNAPPY: CompressionCodecs.indexOf('SNAPPY'), ZSTD: CompressionCodecs.indexOf('ZSTD') };
 /** The encodings the decoder reads (parquetDoubles.ts). */
 export const ENCODING = Object.fromEntries((['PLAIN', 'PLAIN_DICTIONARY', 'RLE', 'BIT_PACKED', 'RLE_DICTIONARY', 'BYTE_STREAM_SPLIT'] as const).map((e) => [e, Encodings.indexOf(e)])) as Record<'PLAIN' | 'PLAIN_DICTIONARY' | 'RLE' | 'BIT_PACKED' | 'RLE_DICTIONARY' | 'BYTE_STREAM_SPLIT', number>;

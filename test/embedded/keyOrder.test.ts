@@ -1,0 +1,142 @@
+// File tables known to be in key order (fileTables.ts, keyOrder.ts): each file's keys are read
+// back as it is written, and a table whose keys ascend strictly, file after file, is extracted
+// without a sort or a distinct count. What must hold: only such tables are trusted (a repeated,
+// a descending or a null key, an append of earlier keys, a view replaced outside bqx, a list
+// written before the order was recorded: none are), and a trusted extract writes the same
+// checkpoint files as the sorted one.
+
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { DuckDBInstance, listValue } from '@duckdb/node-api';
+import { DuckDbWarehouse } from '../../shared/adapters/local/duckdbWarehouse.js';
+import { keyOrderedTables } from '../../shared/adapters/local/fileTables.js';
+import { FolderObjectStore } from '../../shared/adapters/local/folderStore.js';
+import { keyOrder } from '../../shared/adapters/local/keyOrder.js';
+import { shardGrid } from '../../shared/shards.js';
+import type { ExtractResult } from '../../shared/ports.js';
+import { tempDir } from '../helpers/temp.js';
+
+const DS = 'f';
+const COLUMNS = ['a', 'b'];
+// Minutes i in [from, to) from 2021-03-01 20:00: three and a half days, so day shards are staged.
+const rowsSql = (from: number, to: number, tail = '') =>
+  `SELECT TIMESTAMPTZ '2021-03-01 20:00:00+00' + to_minutes(i) AS interval_time, (i * 0.5)::DOUBLE AS a, CASE WHEN i % 7 = 0 THEN NULL ELSE cos(i) END AS b FROM range(${from}, ${to}) r(i)${tail}`;
+const WINDOW = { start: '2021-03-01T20:00:00.000Z', end: '2021-03-05T08:00:00.000Z' };
+
+async function rowsOf(files: string[]): Promise<unknown[][]> {
+  const db = await DuckDBInstance.create(':memory:');
+  const c = await db.connect();
+  try {
+    const sql = 'SELECT parse_filename(filename) AS file, * EXCLUDE (filename, file_row_number) FROM read_parquet($1, filename = true, file_row_number = true) ORDER BY filename, file_row_number';
+    return (await c.runAndReadAll(sql, [listValue(files)])).getRowsJS();
+  } finally {
+    c.closeSync();
+    db.closeSync();
+  }
+}
+
+describe('embedded warehouse: file tables known in key order', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let w: DuckDbWarehouse;
+  let staging: FolderObjectStore;
+  const ordered = async () => new Set((await w.withConnection((c) => keyOrderedTables(c, DS))).keys());
+  const extract = (feature: string, shards = true): Promise<ExtractResult> =>
+    w.extract({ runId: 'r', pair: 'eurusd', feature, dataset: DS, columns: COLUMNS, window: WINDOW, prefix: `runs/r/${feature}-${shards}/`, shards: shards ? shardGrid(WINDOW, 'day') : [] });
+  const rowsOfResult = (r: ExtractResult) => {
+    assert.equal(r.state, 'done');
+    return rowsOf((r as { files: string[] }).files.map((f) => staging.uri(f)));
+  };
+
+  beforeEach(async () => {
+    dir = tempDir('key-order');
+    staging = new FolderObjectStore(path.join(dir, 'staging'), 'staging');
+    w = await DuckDbWarehouse.open(path.join(dir, 'wh.duckdb'), staging, new FolderObjectStore(path.join(dir, 'output'), 'output'), { memoryMb: 512 });
+    await w.execute(`CREATE SCHEMA ${DS}`);
+  });
+  afterEach(async () => {
+    await w.close();
+  });
+
+  it('trusts only tables whose keys ascend strictly: not a repeated, a descending or a null key', async () => {
+    await w.writeFileTables(DS, [
+      { table: 'up', select: rowsSql(0, 5000) },
+      { table: 'empty', select: rowsSql(0, 0) },
+      { table: 'repeated', select: `${rowsSql(0, 5000)} UNION ALL ${rowsSql(2500, 2501)} ORDER BY interval_time` },
+      { table: 'down', select: rowsSql(0, 5000, ' ORDER BY i DESC') },
+      { table: 'null_key', select: `${rowsSql(0, 10)} UNION ALL SELECT NULL, 1, 1` },
+    ], 'replace');
+    assert.deepEqual([...(await ordered())].sort(), ['empty', 'up']);
+  });
+
+  it('an append of later keys keeps the order, one of keys not after the last loses it', async () => {
+    await w.writeFileTables(DS, [{ table: 'later', select: rowsSql(0, 100) }, { table: 'overlap', select: rowsSql(0, 100) }, { table: 'none_yet', select: rowsSql(0, 0) }], 'replace');
+    await w.writeFileTables(DS, [{ table: 'later', select: rowsSql(100, 200) }, { table: 'overlap', select: rowsSql(99, 200) }, { table: 'none_yet', select: rowsSql(5, 9) }], 'append');
+    assert.deepEqual([...(await ordered())].sort(), ['later', 'none_yet']);
+    await w.writeFileTables(DS, [{ table: 'later', select: rowsSql(0, 0) }], 'append');
+    await w.writeFileTables(DS, [{ table: 'later', select: rowsSql(200, 201) }], 'append');
+    assert.ok((await ordered()).has('later'), 'an empty file between keeps the last key');
+    await w.writeFileTables(DS, [{ table: 'later', select: rowsSql(150, 151) }], 'append');
+    assert.ok(!(await ordered()).has('later'));
+  });
+
+  it('extracts a trusted table without a sort, to the same files as the sorted extract of the same rows (staged and shard by shard)', async () => {
+    // Rows past the window's end too: one shard's extract, not counted first, must leave them out.
+    await w.writeFileTables(DS, [{ table: 'up', select: rowsSql(0, 6000) }], 'replace');
+    await w.execute(`CREATE TABLE ${DS}.stored AS ${rowsSql(0, 6000, ' ORDER BY hash(i)')}`);
+    for (const shards of [true, false]) {
+      const before = w.inOrderExtracts;
+      const staged = w.stagedRuns;
+      const trusted = await extract('up', shards);
+      assert.equal(w.inOrderExtracts, before + 1, 'read in its own order');
+      if (shards) assert.equal(w.stagedRuns, staged + 1, 'the day shards were staged');
+      const sorted = await extract('stored', shards);
+      assert.equal(w.inOrderExtracts, before + 1, 'a table DuckDB stores is sorted');
+      const counts = (r: ExtractResult) => r.state === 'done' && [r.rows, r.sourceRows, r.duplicates, r.files.length];
+      assert.deepEqual(counts(trusted), [5040, 5040, 0, shards ? 5 : 1]);
+      assert.deepEqual(counts(trusted), counts(sorted));
+      const [a, b] = await Promise.all([rowsOfResult(trusted), rowsOfResult(sorted)]);
+      assert.equal(a!.length, 5040);
+      assert.deepEqual(a, b);
+    }
+  });
+
+  it('does not trust a view replaced outside bqx: its rows are sorted again', async () => {
+    await w.writeFileTables(DS, [{ table: 'up', select: rowsSql(0, 5000) }], 'replace');
+    const [view] = await w.query(`SELECT sql FROM duckdb_views() WHERE schema_name = '${DS}' AND view_name = 'up'`);
+    // The same files, read in the opposite order.
+    const reads = /read_parquet\(.*\)\)/.exec(String(view!.sql))![0];
+    await w.execute(`CREATE OR REPLACE VIEW ${DS}.up AS SELECT * FROM ${reads} ORDER BY interval_time DESC`);
+    assert.ok(!(await ordered()).has('up'));
+    const before = w.inOrderExtracts;
+    const rows = await rowsOfResult(await extract('up', false));
+    assert.equal(w.inOrderExtracts, before);
+    const keys = rows.map((r) => Number(new Date(String(r[1]))));
+    assert.equal(keys.length, 5000);
+    assert.ok(keys.every((k, i) => i === 0 || k > keys[i - 1]!), 'keys ascending in the checkpoint');
+  });
+
+  it('a list written before the order was recorded gains the columns on the next write, its tables read as unknown order until rewritten', async () => {
+    await w.writeFileTables(DS, [{ table: 'old', select: rowsSql(0, 100) }], 'replace');
+    await w.withConnection(async (c) => {
+      for (const column of ['ordered', 'last_key', 'row_count', 'view_hash']) await c.run(`ALTER TABLE bqx_meta.file_tables DROP COLUMN ${column}`);
+    });
+    assert.deepEqual([...(await ordered())], []);
+    await w.writeFileTables(DS, [{ table: 'new', select: rowsSql(0, 100) }], 'replace');
+    assert.deepEqual([...(await ordered())], ['new']);
+    await w.writeFileTables(DS, [{ table: 'old', select: rowsSql(100, 200) }], 'append');
+    assert.deepEqual([...(await ordered())], ['new'], 'an append to a table of unknown order stays unknown');
+    assert.deepEqual((await w.query(`SELECT count(*)::INT AS n FROM ${DS}.old`))[0], { n: 200 });
+  });
+
+  it('keyOrder reads the first and last key of a file bqx wrote, and says null of a file whose keys repeat', async () => {
+    await w.writeFileTables(DS, [{ table: 'up', select: rowsSql(0, 3) }, { table: 'repeated', select: `${rowsSql(0, 3)} UNION ALL ${rowsSql(2, 3)}` }], 'replace');
+    const fileOf = async (table: string) => {
+      const [view] = await w.query(`SELECT sql FROM duckdb_views() WHERE schema_name = '${DS}' AND view_name = '${table}'`);
+      return path.join(dir, /read_parquet\(main\.list_value\('([^']*)'\)\)/.exec(String(view!.sql))![1]!);
+    };
+    const start = BigInt(Date.parse('2021-03-01T20:00:00Z')) * 1000n;
+    assert.deepEqual(keyOrder(await fileOf('up')), { rows: 3, first: start, last: start + 2n * 60_000_000n });
+    assert.equal(keyOrder(await fileOf('repeated')), null);
+  });
+});
