@@ -5,28 +5,16 @@
 
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { DuckDBInstance, listValue } from '@duckdb/node-api';
 import { DuckDbWarehouse } from '../../shared/adapters/local/duckdbWarehouse.js';
 import { FolderObjectStore } from '../../shared/adapters/local/folderStore.js';
 import { shardGrid } from '../../shared/shards.js';
 import type { ExtractResult } from '../../shared/ports.js';
+import { rowsOfFiles as rowsOf } from '../helpers/readOutput.js';
 import { tempDir } from '../helpers/temp.js';
 
 const COLUMNS = Array.from({ length: 40 }, (_, k) => `c${k}`);
 // 2021-03-01 20:00 .. 2021-03-04 10:39: four day shards, the first and last partial.
 const WINDOW = { start: '2021-03-01T20:00:00.000Z', end: '2021-03-04T10:40:00.000Z' };
-
-async function rowsOf(files: string[]): Promise<unknown[][]> {
-  const db = await DuckDBInstance.create(':memory:');
-  const c = await db.connect();
-  try {
-    const sql = 'SELECT parse_filename(filename) AS file, * EXCLUDE (filename, file_row_number) FROM read_parquet($1, filename = true, file_row_number = true) ORDER BY filename, file_row_number';
-    return (await c.runAndReadAll(sql, [listValue(files)])).getRowsJS();
-  } finally {
-    c.closeSync();
-    db.closeSync();
-  }
-}
 
 describe('embedded extract: runs of shards staged from parquet sources', function () {
   this.timeout(60_000);

@@ -7,13 +7,13 @@
 
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { DuckDBInstance, listValue } from '@duckdb/node-api';
 import { DuckDbWarehouse } from '../../shared/adapters/local/duckdbWarehouse.js';
 import { keyOrderedTables } from '../../shared/adapters/local/fileTables.js';
 import { FolderObjectStore } from '../../shared/adapters/local/folderStore.js';
 import { keyOrder } from '../../shared/adapters/local/keyOrder.js';
 import { shardGrid } from '../../shared/shards.js';
 import type { ExtractResult } from '../../shared/ports.js';
+import { rowsOfFiles as rowsOf } from '../helpers/readOutput.js';
 import { tempDir } from '../helpers/temp.js';
 
 const DS = 'f';
@@ -22,18 +22,6 @@ const COLUMNS = ['a', 'b'];
 const rowsSql = (from: number, to: number, tail = '') =>
   `SELECT TIMESTAMPTZ '2021-03-01 20:00:00+00' + to_minutes(i) AS interval_time, (i * 0.5)::DOUBLE AS a, CASE WHEN i % 7 = 0 THEN NULL ELSE cos(i) END AS b FROM range(${from}, ${to}) r(i)${tail}`;
 const WINDOW = { start: '2021-03-01T20:00:00.000Z', end: '2021-03-05T08:00:00.000Z' };
-
-async function rowsOf(files: string[]): Promise<unknown[][]> {
-  const db = await DuckDBInstance.create(':memory:');
-  const c = await db.connect();
-  try {
-    const sql = 'SELECT parse_filename(filename) AS file, * EXCLUDE (filename, file_row_number) FROM read_parquet($1, filename = true, file_row_number = true) ORDER BY filename, file_row_number';
-    return (await c.runAndReadAll(sql, [listValue(files)])).getRowsJS();
-  } finally {
-    c.closeSync();
-    db.closeSync();
-  }
-}
 
 describe('embedded warehouse: file tables known in key order', function () {
   this.timeout(60_000);
