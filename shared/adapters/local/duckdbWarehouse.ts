@@ -74,7 +74,7 @@ export class DuckDbWarehouse implements Warehouse {
    * up once (a catalog query took 5 ms, per extract 3.5 s of a refresh's 667); forgotten whenever
    * bqx writes or marks a table or runs SQL through `execute`.
    */
-  private parquetViews = new Map<string, Promise<ViewFacts>>();
+  private knownViews = new Map<string, Promise<ViewFacts>>();
   /** Extracts at once share half the memory setting; the other half is headroom (see memoryGate.ts). */
   private readonly extractGate: MemoryGate;
   private readonly pool = new CallerThreads(
@@ -156,7 +156,7 @@ export class DuckDbWarehouse implements Warehouse {
    * `range`, only keys in it changed (an append), so versions of earlier windows stay.
    */
   async markChanged(dataset: string, tables: readonly string[], range?: ChangedRange): Promise<string> {
-    this.parquetViews.clear();
+    this.knownViews.clear();
     return this.withConnection((c) => recordTableChanges(c, dataset, tables, range));
   }
 
@@ -273,16 +273,16 @@ export class DuckDbWarehouse implements Warehouse {
 
   /** The views of `dataset` reading parquet files (file tables, not tables DuckDB stores), and the file tables known in key order. */
   private async viewFacts(dataset: string): Promise<ViewFacts> {
-    let facts = this.parquetViews.get(dataset);
+    let facts = this.knownViews.get(dataset);
     if (!facts) {
       facts = this.withConnection(async (c) => {
         const rows = (await c.runAndReadAll(sql.viewsSql, [dataset])).getRows();
         const parquet = new Set(rows.filter(([, text]) => /\bread_parquet\s*\(/i.test(String(text))).map(([name]) => String(name)));
         return { parquet, keyOrdered: await keyOrderedTables(c, dataset) };
       });
-      this.parquetViews.set(dataset, facts);
+      this.knownViews.set(dataset, facts);
       const mine = facts;
-      mine.catch(() => this.parquetViews.get(dataset) === mine && this.parquetViews.delete(dataset));
+      mine.catch(() => this.knownViews.get(dataset) === mine && this.knownViews.delete(dataset));
     }
     return facts;
   }
@@ -500,7 +500,7 @@ export class DuckDbWarehouse implements Warehouse {
     const place = this.tablesPlace;
     if (!place) throw new Error('file tables need a warehouse kept in a file, not in memory');
     const copies = options.copies ?? 2;
-    this.parquetViews.clear();
+    this.knownViews.clear();
     await this.withCallerThreads(copies, () => writeFileTables((body) => this.withConnection(body), place, dataset, writes, mode, { ...options, copies }));
   }
 
@@ -511,7 +511,7 @@ export class DuckDbWarehouse implements Warehouse {
 
   /** Runs statements on the warehouse (the demo generator builds its tables through this). */
   async execute(statement: string, params: DuckDBValue[] = []): Promise<void> {
-    this.parquetViews.clear();
+    this.knownViews.clear();
     await this.withConnection((c) => c.run(statement, params).then(() => undefined));
   }
 

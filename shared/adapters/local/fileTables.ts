@@ -185,10 +185,9 @@ async function fileTableLists(c: DuckDBConnection, dataset: string): Promise<Map
   const known = await hasOrderColumns(c);
   const rows = (await c.runAndReadAll(`SELECT table_name, files${known ? ', ordered, last_key, row_count' : ''} FROM ${META}.file_tables WHERE dataset = $1`, [dataset])).getRowsJS();
   return new Map(rows.map((r) => {
-    const files = r[1] as string[];
-    const last = r[3] as bigint | null | undefined;
-    const order = { rows: Number(r[4]), ...(last === null || last === undefined ? {} : { last: BigInt(last) }) };
-    return [String(r[0]), { files, order: r[2] === true ? order : null }];
+    const [table, files, ordered, last, count] = r as [string, string[], boolean | null | undefined, bigint | null | undefined, bigint | null | undefined];
+    const order = ordered === true ? { rows: Number(count), ...(last === null || last === undefined ? {} : { last: BigInt(last) }) } : null;
+    return [String(table), { files, order }];
   }));
 }
 
