@@ -12,6 +12,8 @@ export interface SchemaNode {
   /** FieldRepetitionType's number. */
   repetition?: number;
   children: number;
+  /** ConvertedType's number, where the element has one (TIMESTAMP_MICROS: the key's unit). */
+  convertedType?: number;
   /** Where the element's struct starts in the footer's bytes, its first field header (the stitch copies it from there). */
   start: number;
 }
@@ -26,6 +28,7 @@ export function readSchema(r: CompactReader): SchemaNode[] {
       else if (j === 3) e.repetition = r.int();
       else if (j === 4) e.name = r.string();
       else if (j === 5) e.children = r.int();
+      else if (j === 6) e.convertedType = r.int();
       else return false;
       return true;
     });

@@ -3,14 +3,15 @@
 // without a sort or a distinct count. What must hold: only such tables are trusted (a repeated,
 // a descending or a null key, an append of earlier keys, a view replaced outside bqx, a list
 // written before the order was recorded: none are), and a trusted extract writes the same
-// checkpoint files as the sorted one.
+// checkpoint files as the sorted one. Such a table's rows in a window and its shards are counted
+// from its files' keys, exactly as DuckDB counts them.
 
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { DuckDbWarehouse } from '../../shared/adapters/local/duckdbWarehouse.js';
 import { keyOrderedTables } from '../../shared/adapters/local/fileTables.js';
 import { FolderObjectStore } from '../../shared/adapters/local/folderStore.js';
-import { keyOrder } from '../../shared/adapters/local/keyOrder.js';
+import { keyCounts, keyOrder } from '../../shared/adapters/local/keyOrder.js';
 import { shardGrid } from '../../shared/shards.js';
 import type { ExtractResult } from '../../shared/ports.js';
 import { rowsOfFiles as rowsOf } from '../helpers/readOutput.js';
@@ -28,7 +29,8 @@ describe('embedded warehouse: file tables known in key order', function () {
   let dir: string;
   let w: DuckDbWarehouse;
   let staging: FolderObjectStore;
-  const ordered = async () => new Set((await w.withConnection((c) => keyOrderedTables(c, DS))).keys());
+  const orderedTables = () => w.withConnection((c) => keyOrderedTables(c, { root: dir, folder: 'wh.tables' }, DS));
+  const ordered = async () => new Set((await orderedTables()).keys());
   const extract = (feature: string, shards = true): Promise<ExtractResult> =>
     w.extract({ runId: 'r', pair: 'eurusd', feature, dataset: DS, columns: COLUMNS, window: WINDOW, prefix: `runs/r/${feature}-${shards}/`, shards: shards ? shardGrid(WINDOW, 'day') : [] });
   const rowsOfResult = (r: ExtractResult) => {
@@ -75,8 +77,10 @@ describe('embedded warehouse: file tables known in key order', function () {
     for (const shards of [true, false]) {
       const before = w.inOrderExtracts;
       const staged = w.stagedRuns;
+      const fromKeys = w.countsFromKeys;
       const trusted = await extract('up', shards);
       assert.equal(w.inOrderExtracts, before + 1, 'read in its own order');
+      assert.equal(w.countsFromKeys, fromKeys + (shards ? 1 : 0), 'shards counted from the keys; one shard is not counted first');
       if (shards) assert.equal(w.stagedRuns, staged + 1, 'the day shards were staged');
       const sorted = await extract('stored', shards);
       assert.equal(w.inOrderExtracts, before + 1, 'a table DuckDB stores is sorted');
@@ -115,6 +119,34 @@ describe('embedded warehouse: file tables known in key order', function () {
     await w.writeFileTables(DS, [{ table: 'old', select: rowsSql(100, 200) }], 'append');
     assert.deepEqual([...(await ordered())], ['new'], 'an append to a table of unknown order stays unknown');
     assert.deepEqual((await w.query(`SELECT count(*)::INT AS n FROM ${DS}.old`))[0], { n: 200 });
+  });
+
+  it('keyCounts counts a trusted table\'s rows in a window and its shards as DuckDB does, across files and row groups, and declines bounds it cannot read exactly', async () => {
+    // Two row groups in the first file (DuckDB's 122,880 rows each), an empty file, and a later one.
+    await w.writeFileTables(DS, [{ table: 'up', select: rowsSql(0, 130_000) }], 'replace');
+    await w.writeFileTables(DS, [{ table: 'up', select: rowsSql(0, 0) }], 'append');
+    await w.writeFileTables(DS, [{ table: 'up', select: rowsSql(130_000, 131_000) }], 'append');
+    const table = (await orderedTables()).get('up')!;
+    assert.equal(table.files.length, 3);
+    const duckdb = async (r: { start: string; end: string }) =>
+      Number((await w.query(`SELECT count(*)::INT AS n FROM ${DS}.up WHERE interval_time >= '${r.start}'::TIMESTAMPTZ AND interval_time < '${r.end}'::TIMESTAMPTZ`))[0]!.n);
+    const last = '2021-06-01T07:20:00.000Z'; // the key of row 130,000: the first of the later file
+    const windows = [
+      { start: '2021-03-01T20:00:00.000Z', end: '2021-06-02T00:00:00.000Z' },
+      { start: '2021-02-01T00:00:00Z', end: '2021-03-01T20:00:00Z' }, // ends at the first key: none
+      { start: '2021-05-31T00:00:00+02:00', end: last }, // a zone offset; ends where the later file begins
+      { start: last, end: '2021-09-01T00:00:00.001Z' },
+    ];
+    for (const window of windows) {
+      const shards = shardGrid(window, 'day');
+      const counted = keyCounts(table.files, window, shards);
+      assert.ok(counted, `${window.start}: counted`);
+      assert.equal(counted.window, await duckdb(window), `${window.start}: the window`);
+      assert.deepEqual(counted.shards, await Promise.all(shards.map(duckdb)), `${window.start}: the shards`);
+    }
+    assert.ok(windows.some((win) => keyCounts(table.files, win, [])!.window > 100_000), 'the rows of both row groups');
+    assert.equal(keyCounts(table.files, { start: '2021-03-02T00:00:00.000001Z', end: last }, []), null, 'microseconds: DuckDB counts');
+    assert.equal(keyCounts(table.files, { start: '2021-03-02T00:00:00', end: last }, []), null, 'no zone: DuckDB counts');
   });
 
   it('keyOrder reads the first and last key of a file bqx wrote, and says null of a file whose keys repeat', async () => {

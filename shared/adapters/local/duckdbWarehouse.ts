@@ -29,7 +29,8 @@ import { allWithin, groupKeys, readKeyColumn, sameSequence, type GroupKeys } fro
 import { planFeatures } from '../../planner.js';
 import { asyncBufferFromFile } from 'hyparquet';
 import { readTableVersions, recordTableChanges, type ChangedRange } from './tableVersions.js';
-import { fileTableNames, fileTablesFolder, keyOrderedTables, writeFileTables, type FileTableMode, type FileTableWrite, type FileTablesPlace } from './fileTables.js';
+import { keyCounts } from './keyOrder.js';
+import { fileTableNames, fileTablesFolder, keyOrderedTables, writeFileTables, type FileTableMode, type OrderedTable, type FileTableWrite, type FileTablesPlace } from './fileTables.js';
 
 export interface DuckDbOptions {
   /** Memory the merge may use; DuckDB's memory_limit, and the slice size follows from it. */
@@ -69,6 +70,8 @@ export class DuckDbWarehouse implements Warehouse {
   joinedCarries = 0;
   /** Extracts of tables known in key order, read without a sort or a distinct count, since the warehouse opened. */
   inOrderExtracts = 0;
+  /** Of those, extracts counted from the table's key chunks rather than by a query (keyOrder.ts `keyCounts`). */
+  countsFromKeys = 0;
   /**
    * Per dataset, its views that read parquet files and the file tables known in key order, looked
    * up once (a catalog query took 5 ms, per extract 3.5 s of a refresh's 667); forgotten whenever
@@ -179,16 +182,21 @@ export class DuckDbWarehouse implements Warehouse {
     // with one row per key: no sort and no distinct count, and for one shard no count at all (the
     // copy says how many). The merge matches every checkpoint's keys to the labels' before it
     // stitches them.
-    const orderedRows = (await this.viewFacts(job.dataset)).keyOrdered.get(job.feature);
-    const inOrder = orderedRows !== undefined;
+    const ordered = (await this.viewFacts(job.dataset)).keyOrdered.get(job.feature);
+    const inOrder = ordered !== undefined;
     if (inOrder) this.inOrderExtracts++;
     const counted = !inOrder || shards.length > 1 || (job.carry ?? []).length > 0;
+    // Such a table's counts come from its files' keys, where they can be read (keyOrder.ts).
+    const fromKeys = inOrder && counted ? keyCounts(ordered.files, job.window, shards) : null;
+    if (fromKeys) this.countsFromKeys++;
     return this.withCallerThreads(this.options.extractConcurrency ?? 1, () => this.withConnection(async (c) => {
       const bounds = shards.flatMap((s) => [s.start, s.end]);
       // Uncounted: the table's rows stand for the window's (at most as many) until the copy counts them.
-      const [counts] = counted
-        ? (await c.runAndReadAll(sql.extractCountSql(job.dataset, job.feature, shards.length, inOrder), [job.window.start, job.window.end, ...bounds])).getRows()
-        : [[orderedRows, orderedRows, orderedRows]];
+      const [counts] = fromKeys
+        ? [[fromKeys.window, fromKeys.window, ...fromKeys.shards]]
+        : counted
+          ? (await c.runAndReadAll(sql.extractCountSql(job.dataset, job.feature, shards.length, inOrder), [job.window.start, job.window.end, ...bounds])).getRows()
+          : [[ordered!.rows, ordered!.rows, ordered!.rows]];
       let sourceRows = Number(counts![0]);
       let distinct = Number(counts![1]);
       // Rows per shard: a shard with none (a weekend day) is not copied at all.
@@ -278,7 +286,7 @@ export class DuckDbWarehouse implements Warehouse {
       facts = this.withConnection(async (c) => {
         const rows = (await c.runAndReadAll(sql.viewsSql, [dataset])).getRows();
         const parquet = new Set(rows.filter(([, text]) => /\bread_parquet\s*\(/i.test(String(text))).map(([name]) => String(name)));
-        return { parquet, keyOrdered: await keyOrderedTables(c, dataset) };
+        return { parquet, keyOrdered: await keyOrderedTables(c, this.tablesPlace, dataset) };
       });
       this.knownViews.set(dataset, facts);
       const mine = facts;
@@ -532,8 +540,8 @@ export class DuckDbWarehouse implements Warehouse {
 /** What the catalog says of a dataset's views (DuckDbWarehouse `viewFacts`). */
 interface ViewFacts {
   parquet: Set<string>;
-  /** File tables known in key order, with their rows. */
-  keyOrdered: Map<string, number>;
+  /** File tables known in key order, with their rows and files. */
+  keyOrdered: Map<string, OrderedTable>;
 }
 
 interface Base {

@@ -191,19 +191,28 @@ async function fileTableLists(c: DuckDBConnection, dataset: string): Promise<Map
   }));
 }
 
+/** A file table known to be in key order: its rows, and its files (paths under the place's root). */
+export interface OrderedTable {
+  rows: number;
+  files: string[];
+}
+
 /**
  * The file tables of `dataset` whose keys are strictly ascending, file after file, with their
- * rows, each read through the very view bqx wrote for it (a view replaced by other means reads as
- * unknown order).
+ * rows and files, each read through the very view bqx wrote for it (a view replaced by other means
+ * reads as unknown order).
  */
-export async function keyOrderedTables(c: DuckDBConnection, dataset: string): Promise<Map<string, number>> {
-  if (!(await hasMeta(c)) || !(await hasOrderColumns(c))) return new Map();
+export async function keyOrderedTables(c: DuckDBConnection, place: FileTablesPlace | undefined, dataset: string): Promise<Map<string, OrderedTable>> {
+  if (!place || !(await hasMeta(c)) || !(await hasOrderColumns(c))) return new Map();
   const rows = (await c.runAndReadAll(
-    `SELECT f.table_name, f.row_count FROM ${META}.file_tables f JOIN duckdb_views() v ON v.schema_name = f.dataset AND v.view_name = f.table_name
+    `SELECT f.table_name, f.row_count, f.files FROM ${META}.file_tables f JOIN duckdb_views() v ON v.schema_name = f.dataset AND v.view_name = f.table_name
      WHERE f.dataset = $1 AND f.ordered AND f.view_hash = hash(v.sql)`,
     [dataset],
-  )).getRows();
-  return new Map(rows.map((r) => [String(r[0]), Number(r[1])]));
+  )).getRowsJS();
+  return new Map(rows.map((r) => {
+    const [table, count, files] = r as [string, bigint, string[]];
+    return [String(table), { rows: Number(count), files: files.map((f) => path.join(place.root, f)) }];
+  }));
 }
 
 /** The file tables of a dataset. */

@@ -3,9 +3,13 @@
 // extracted without a sort or a distinct count (fileTables.ts, duckdbWarehouse.ts `extract`).
 // Asked of DuckDB instead, the check cost 2-5 ms a 20,000-row file (a window over the file's row
 // numbers), and of hyparquet 14 ms; the key chunk decoded here is 8 bytes a row, uncompressed.
+// The same chunks give such a table's rows in a window and in each of its shards (`keyCounts`),
+// which the extract would otherwise ask of DuckDB before every copy.
 
 import { closeSync, openSync } from 'node:fs';
+import { ConvertedTypes } from 'hyparquet/src/constants.js';
 import { KEY_COLUMN } from '../../naming.js';
+import type { Window } from '../../ports.js';
 import { readInt64Chunk, readableInt64 } from './parquetDoubles.js';
 import { readLayout } from './parquetLayout.js';
 
@@ -44,4 +48,69 @@ export function keyOrder(file: string): KeyOrder | null {
   } finally {
     closeSync(fd);
   }
+}
+
+/** Raw key values a millisecond is worth, by the key column's converted type. */
+const PER_MS = new Map([[ConvertedTypes.indexOf('TIMESTAMP_MICROS'), 1000n], [ConvertedTypes.indexOf('TIMESTAMP_MILLIS'), 1n]]);
+
+/**
+ * An ISO time as a key's raw value: only one with an explicit zone and at most milliseconds, which
+ * `Date.parse` reads exactly as DuckDB casts it (anything else: null, and DuckDB counts).
+ */
+function rawKey(iso: string, perMs: bigint): bigint | null {
+  if (!/(Z|[+-]\d\d:\d\d)$/.test(iso) || /\.\d{4,}/.test(iso)) return null;
+  const ms = Date.parse(iso);
+  return Number.isFinite(ms) ? BigInt(ms) * perMs : null;
+}
+
+/** The first index in ascending `keys` whose key is at least `bound`. */
+function lowerBound(keys: BigInt64Array, bound: bigint): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keys[mid]! < bound) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Rows with keys in `window` and in each of `shards` (half-open ranges), of a table whose `files`
+ * hold strictly ascending keys without nulls (what `keyOrder` found when they were written): the
+ * extract's count (duckdbSql.ts `extractCountSql` with unique keys) without a query. Null where a
+ * file or a bound is not one read here; then DuckDB counts. About 0.3 ms a 20,000-row file warm,
+ * against 9-12 ms for the count query beside the copies.
+ */
+export function keyCounts(files: readonly string[], window: Window, shards: readonly Window[]): { window: number; shards: number[] } | null {
+  const ranges = [window, ...shards];
+  const counts = new Array<number>(ranges.length).fill(0);
+  let unit: bigint | undefined;
+  let bounds: (bigint | null)[] = [];
+  try {
+    for (const file of files) {
+      const layout = readLayout(file);
+      if (layout.rows === 0) continue;
+      const perMs = PER_MS.get(layout.schema.find((n) => n.name === KEY_COLUMN)?.convertedType ?? -1);
+      if (perMs === undefined || !readableInt64(layout, KEY_COLUMN) || (unit !== undefined && perMs !== unit)) return null;
+      if (unit === undefined) {
+        unit = perMs;
+        bounds = ranges.flatMap((r) => [rawKey(r.start, perMs), rawKey(r.end, perMs)]);
+        if (bounds.some((b) => b === null)) return null;
+      }
+      const fd = openSync(file, 'r');
+      try {
+        for (let g = 0; g < layout.rowGroups.length; g++) {
+          const { values, valid } = readInt64Chunk(fd, layout, g, KEY_COLUMN);
+          if (valid) return null;
+          for (let i = 0; i < ranges.length; i++) counts[i]! += lowerBound(values, bounds[2 * i + 1]!) - lowerBound(values, bounds[2 * i]!);
+        }
+      } finally {
+        closeSync(fd);
+      }
+    }
+  } catch {
+    return null; // a file or a page not read here
+  }
+  return { window: counts[0]!, shards: counts.slice(1) };
 }
