@@ -100,6 +100,13 @@ export interface MergeJob {
   outputPrefix: string;
   /** The window's time shards: each (shard, group) is written by its own bounded step. */
   shards: Shard[];
+  /**
+   * A run of the same window and label rows as the previous dataset where only `changed` features
+   * changed: that dataset's file of each (shard id, group index) built. Every other feature's
+   * columns there hold the same values in the same rows, so a merge may copy them from it rather
+   * than align the feature's checkpoint again (shared/chain/shareShards.ts); one may also ignore it.
+   */
+  previous?: { files: Record<string, Record<number, string>>; changed: string[] };
 }
 
 export interface MergedGroup {
@@ -308,7 +315,7 @@ export interface RunRecord {
    * `groups`: the rebuilt shards build only these column groups and take their others from it
    * (a run of the same window where only some features changed).
    */
-  sharing?: { from: string; shared: string[]; rebuilt: string[]; groups?: number[] };
+  sharing?: { from: string; shared: string[]; rebuilt: string[]; groups?: number[]; changed?: string[] };
   /** Rows read from the warehouse: by the extracts (all features) and the merge (label rows of the shards it built). */
   rowsRead?: { features: number; labels: number };
   /** When the run's outcome event was published: a finished run without it has its event sent again. */

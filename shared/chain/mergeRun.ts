@@ -16,7 +16,7 @@ import type { MergeRequest } from './messages.js';
 import { writeDatasetExtras } from './datasetFiles.js';
 import { followUp } from './pending.js';
 import { checkQuality, type Quality } from './quality.js';
-import { earlierProfile, filesMeeting, sharedShards, withShared, withSharedGroups } from './shareShards.js';
+import { earlierProfile, filesMeeting, previousGroupFiles, sharedShards, withShared, withSharedGroups } from './shareShards.js';
 import { failOnError, failRun, loadManifest, moved, publishOutcome, resendOutcome } from './runs.js';
 
 export type MergeOutcome = 'succeeded' | 'failed' | 'ignored' | 'pending';
@@ -53,10 +53,14 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
   const window = tail ? { start: build[0]!.start, end: run.window.end } : run.window;
   const inputs = tail ? await failOnError(deps, runId, 'merge', () => filesMeeting(deps, files, window)) : files;
   const buildPlan = onlyGroups ? { ...plan, groups: plan.groups.filter((g) => onlyGroups.includes(g.index)) } : plan;
+  // The unchanged features of the groups built: their columns are in the previous version's files of the same shards and groups.
+  const previous = onlyGroups && sharing?.changed
+    ? { files: await failOnError(deps, runId, 'merge', () => previousGroupFiles(deps, sharing.from, build.map((s) => s.id), onlyGroups)), changed: sharing.changed }
+    : undefined;
   const nothing: MergeResult = { state: 'done', groups: [], shards: [], rows: 0 };
   const built = build.length === 0 ? nothing : await failOnError(deps, runId, 'merge', () =>
     deps.warehouse.merge(
-      { runId, pair: run.pair, window, manifest, plan: buildPlan, checkpoints: inputs, outputPrefix: paths.outputDir(run.pair, runId), shards: build },
+      { runId, pair: run.pair, window, manifest, plan: buildPlan, checkpoints: inputs, outputPrefix: paths.outputDir(run.pair, runId), shards: build, ...(previous ? { previous } : {}) },
       (progress) => deps.observe?.({ type: 'merge', runId, progress }),
     ),
   );

@@ -16,7 +16,11 @@
 // With some features changed (`bqx demo --touch`, a table rewritten) and the labels not, only the
 // column groups holding a changed feature are built, shard by shard; every shard's other groups
 // are the previous version's files (`groups` in the plan): the label keys, and so the rows of
-// every group, are the same, so the groups still line up row for row.
+// every group, are the same, so the groups still line up row for row. In the groups built, the
+// unchanged features' columns are the previous version's too (`changed` in the plan): a merge may
+// copy them from its file of the same shard and group instead of aligning every checkpoint again
+// (the embedded one does: 84 tables touched at 20,000 rows in day shards read 12,700 checkpoint
+// footers and key chunks for every group's every feature).
 
 import { outputColumns, type RunManifest } from '../manifest.js';
 import { readFooter, summariseFooters } from '../checkpoint.js';
@@ -67,6 +71,12 @@ export interface SharePlan {
    * previous version's files of the same shard.
    */
   groups?: number[];
+  /**
+   * Set with `groups`, where the previous version has one file per shard and group: the features
+   * whose checkpoints changed. Every other feature's columns in the groups built are the same
+   * values in the same rows as in the previous version's file of that shard and group.
+   */
+  changed?: string[];
   /** Why nothing is shared, when nothing is. */
   why?: string;
 }
@@ -109,10 +119,12 @@ export async function planSharing(
     // Same window, same label rows: every shard keeps its keys, and the groups without a changed feature their files.
     if (until !== base.run.window.end) return { ...all, why: `${changed.size} feature(s) changed and the label rows of the window's tail changed` };
     const rebuilt = groups.filter((g) => g.members.some((m) => changed.has(m.feature))).map((g) => g.index);
-    if (rebuilt.length === groups.length) return { ...all, why: `${changed.size} changed feature(s) are in every column group` };
+    // A group built can take its unchanged features' columns from the previous file only where that is one file.
+    const oneFile = previous.shards.every((s) => s.groups.every((g) => g.objects.length === 1));
+    if (rebuilt.length === groups.length && !oneFile) return { ...all, why: `${changed.size} changed feature(s) are in every column group` };
     if (!previous.shards.every(sameBounds)) return { ...all, why: 'the previous version\'s shards are not this grid\'s' };
     // The shards the previous version lists are those with label rows, which are unchanged.
-    return { shared: [], rebuilt: previous.shards.map((s) => s.id), groups: rebuilt };
+    return { shared: [], rebuilt: previous.shards.map((s) => s.id), groups: rebuilt, ...(oneFile ? { changed: [...changed].sort() } : {}) };
   }
   const shared = previous.shards.filter((s) => s.end <= until! && sameBounds(s)).map((s) => s.id);
   const taken = new Set(shared);
@@ -144,6 +156,18 @@ export async function sharedShards(deps: Pick<ChainDeps, 'output' | 'store'>, fr
       .map((g) => ({ index: g.index, files: g.objects, rows: g.rows, columns: columns.get(g.index) ?? [], bytes: g.bytes, distinctKeys: g.rows, keysInOrder: true })),
     keysInRange: true,
   }));
+}
+
+/** The previous version's file of each of `ids`' shards in each of `groups` (one file each: SharePlan `changed`). */
+export async function previousGroupFiles(deps: Pick<ChainDeps, 'output' | 'store'>, from: string, ids: readonly string[], groups: readonly number[]): Promise<Record<string, Record<number, string>>> {
+  const run = await deps.store.getRun(from);
+  const previous = run && (await readOutputManifest(deps, run));
+  const files: Record<string, Record<number, string>> = {};
+  for (const s of previous?.shards ?? []) {
+    if (!ids.includes(s.id)) continue;
+    files[s.id] = Object.fromEntries(s.groups.filter((g) => groups.includes(g.index) && g.objects.length === 1).map((g) => [g.index, g.objects[0]!]));
+  }
+  return files;
 }
 
 /** The merge's result with the shared shards added: shards in time order, numbered again, groups over all of them. */

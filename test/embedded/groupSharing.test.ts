@@ -1,8 +1,11 @@
 // A run of the same window as the last dataset where only some features changed (a table rewritten
 // in place, as `bqx demo --touch` does): the merge builds only the column groups that hold a
 // changed feature, in every shard; each shard's other groups are the last dataset's files, listed
-// by reference. The output equals a --no-reuse full build cell for cell, `bqx verify` passes, and
-// retention keeps the shared files while a kept dataset lists them.
+// by reference. In the groups it builds, the unchanged features' columns are copied from the last
+// dataset's file of the same shard and group (when that is one file and still reads as it was
+// written), not aligned from their checkpoints again; with changed features in every group, every
+// group is built that way. The output equals a --no-reuse full build cell for cell, `bqx verify`
+// passes, and retention keeps the shared files while a kept dataset lists them.
 
 import assert from 'node:assert/strict';
 import { startRun } from '../../shared/chain/startRun.js';
@@ -67,7 +70,8 @@ describe('embedded chain: a run where only some features changed builds only the
     await e.warehouse.markChanged(FEATURES, ['mkt_regime']);
     const second = await run();
     assert.equal(second.reuse?.extracted, 1);
-    assert.deepEqual(second.sharing, { from: first.runId, shared: [], rebuilt: SHARDS, groups: [0] });
+    assert.deepEqual(second.sharing, { from: first.runId, shared: [], rebuilt: SHARDS, groups: [0], changed: ['mkt_regime'] });
+    assert.equal(e.warehouse.lastFromPrevious, 1, 'agg_eurusd, unchanged in group 0, copied from the first dataset\'s files');
     const after = await manifestOf(second);
     for (const [i, files] of filesOf(after).entries()) {
       assert.deepEqual(files.get(1), filesOf(before)[i]!.get(1), `shard ${SHARDS[i]} group 1 is the first dataset's file`);
@@ -83,7 +87,7 @@ describe('embedded chain: a run where only some features changed builds only the
     await e.warehouse.execute(`UPDATE ${FEATURES}.var_wide_eurusd SET c0 = -1, c319 = -2`);
     await e.warehouse.markChanged(FEATURES, ['var_wide_eurusd']);
     const third = await run();
-    assert.deepEqual(third.sharing, { from: second.runId, shared: [], rebuilt: SHARDS, groups: [1, 2] });
+    assert.deepEqual(third.sharing, { from: second.runId, shared: [], rebuilt: SHARDS, groups: [1, 2], changed: ['var_wide_eurusd'] });
     assert.deepEqual(filesOf(await manifestOf(third)).map((f) => f.get(0)), filesOf(after).map((f) => f.get(0)));
     // Retention keeping one dataset keeps the files it lists from the two before (groups 1 and 2 were the first's, then rebuilt; group 0 is the second's).
     await collectGarbage(e.deps, 'eurusd', 1);
@@ -98,14 +102,31 @@ describe('embedded chain: a run where only some features changed builds only the
     assert.deepEqual(a, b, 'equal to a --no-reuse full build, cell for cell, in row order');
   });
 
-  it('builds every group when the changed features are in every group, or when the labels changed too', async () => {
+  it('with changed features in every group, builds every group, the unchanged columns copied from the last dataset\'s files (aligned again where one is gone); equal to a full build', async () => {
     const first = await run();
     await e.warehouse.execute(`UPDATE ${FEATURES}.mkt_regime SET r = -r; UPDATE ${FEATURES}.var_wide_eurusd SET c5 = 0`);
     await e.warehouse.markChanged(FEATURES, ['mkt_regime', 'var_wide_eurusd']);
     const both = await run();
     assert.equal(both.reuse?.extracted, 2);
-    assert.equal(both.sharing, undefined);
-    assert.ok(filesOf(await manifestOf(both)).every((f) => [...f.values()].flat().every((o) => o.includes(`/${both.runId}/`))));
+    assert.deepEqual(both.sharing, { from: first.runId, shared: [], rebuilt: SHARDS, groups: [0, 1, 2], changed: ['mkt_regime', 'var_wide_eurusd'] });
+    assert.equal(e.warehouse.lastFromPrevious, 1, 'agg_eurusd copied from the first dataset\'s files');
+    assert.ok(filesOf(await manifestOf(both)).every((f) => [...f.values()].flat().every((o) => o.includes(`/${both.runId}/`))), 'every file is this run\'s');
+    assert.deepEqual((await verifyManifest(e.output.uri(both.output!.manifest))).problems, []);
+    const full = await run({ reuse: false });
+    const [a, b] = await Promise.all([readOutput(e, both.output!.manifest), readOutput(e, full.output!.manifest)]);
+    assert.ok(a.every((r) => typeof r.mkt_regime_r === 'number' && r.mkt_regime_r <= 0 && r.var_wide_c5 === 0), 'the rewritten values are in the output');
+    assert.deepEqual(a, b, 'equal to a --no-reuse full build, cell for cell, in row order');
+
+    // The last dataset's group 0 file of one shard removed: nothing is copied, every feature aligned.
+    await e.warehouse.execute(`UPDATE ${FEATURES}.mkt_regime SET r = 3; UPDATE ${FEATURES}.var_wide_eurusd SET c6 = 6`);
+    await e.warehouse.markChanged(FEATURES, ['mkt_regime', 'var_wide_eurusd']);
+    const gone = filesOf(await manifestOf(full))[1]!.get(0)!;
+    await e.output.deletePrefix(gone[0]!);
+    const again = await run();
+    assert.deepEqual(again.sharing?.groups, [0, 1, 2]);
+    assert.equal(e.warehouse.lastFromPrevious, 0, 'a file gone: aligned from the checkpoints');
+    const aligned = await readOutput(e, again.output!.manifest);
+    assert.deepEqual(aligned.map((r) => [r.agg_a, r.mkt_regime_r, r.var_wide_c6]), Array.from({ length: MINUTES }, (_, i) => [i * 10, 3, 6]));
 
     await e.warehouse.execute(`UPDATE ${FEATURES}.mkt_regime SET r = 7; UPDATE ${LABELS}.targets_eurusd SET target_a = -target_a WHERE interval_time < TIMESTAMPTZ '2021-03-01 01:00:00+00'`);
     await e.warehouse.markChanged(FEATURES, ['mkt_regime']);

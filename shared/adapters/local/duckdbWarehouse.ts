@@ -24,9 +24,9 @@ import { MemoryGate } from './memoryGate.js';
 import { shardBatches } from './extractBatches.js';
 import { projectMetadata } from './parquetFooter.js';
 import { chunkStart, readLayout, type FooterLayout } from './parquetLayout.js';
-import { concatParquet, joinable, joinRows, padParquet, paddable, readLocalFooter, readSpan, stitchParquet } from './parquetStitch.js';
+import { concatParquet, joinable, joinRows, padParquet, paddable, readLocalFooter, readSpan, stitchParquet, type StitchSource } from './parquetStitch.js';
 import { allWithin, groupKeys, readKeyColumn, sameSequence, type GroupKeys } from '../../parquetKeys.js';
-import { planFeatures } from '../../planner.js';
+import { planFeatures, type MergePlan } from '../../planner.js';
 import { asyncBufferFromFile } from 'hyparquet';
 import { readTableVersions, recordTableChanges, type ChangedRange } from './tableVersions.js';
 import { keyCounts } from './keyOrder.js';
@@ -64,6 +64,8 @@ export class DuckDbWarehouse implements Warehouse {
   private profiledFooters: FooterCache | undefined;
   /** Features the last merge lined up by null pages only (padShard), none by a join. */
   lastPadded = 0;
+  /** Features whose columns the last merge copied from the previous dataset's files (MergeJob `previous`). */
+  lastFromPrevious = 0;
   /** Runs of shards extracts have read once and staged since the warehouse opened (extractBatches.ts). */
   stagedRuns = 0;
   /** A refresh's carried shards written by joining pages (carryInto), since the warehouse opened. */
@@ -329,7 +331,12 @@ export class DuckDbWarehouse implements Warehouse {
 
       // The features of the groups to build (a run may build only some: shared/chain/shareShards.ts).
       const members = planFeatures(plan);
-      const features = manifest.features.filter((f) => members.has(f.feature));
+      // Where only some features changed since the previous dataset, the others' columns are copied
+      // from its files of the same shards and groups, not aligned from their checkpoints again.
+      const previous = job.previous ? await previousParts(job.previous, bases, plan, manifest, (o) => this.output.uri(o)) : undefined;
+      const unchanged = new Set(previous ? [...members].filter((f) => !job.previous!.changed.includes(f)) : []);
+      this.lastFromPrevious = unchanged.size;
+      const features = manifest.features.filter((f) => members.has(f.feature) && !unchanged.has(f.feature));
       const total = features.length + bases.length * plan.groups.length;
       let done = 0;
       progress({ step: 'align', done, total });
@@ -380,15 +387,22 @@ export class DuckDbWarehouse implements Warehouse {
         const written: GroupKeys[] = [];
         for (const group of plan.groups) {
           const keySource = { file: base.file, layout: base.layout, columns: [KEY_COLUMN, ...(group.labels ? labels.columns : [])].map((c) => ({ source: c, output: c })) };
-          const sources = [
-            keySource,
-            ...group.members.flatMap((m) =>
-              aligned.get(m.feature)!.get(base.shard.id)!.flatMap((part) => {
-                const columns = m.columns.filter((c) => part.columns.has(c.source)).map((c) => ({ source: c.source, output: c.output }));
-                return columns.length > 0 ? [{ file: part.file, layout: part.layout, columns }] : [];
-              }),
-            ),
-          ];
+          const earlier = previous?.get(base.shard.id)?.get(group.index);
+          const sources: StitchSource[] = [keySource];
+          for (const m of group.members) {
+            if (earlier && unchanged.has(m.feature)) {
+              // Named as output there; a run of such features is one source.
+              const columns = m.columns.map((c) => ({ source: c.output, output: c.output }));
+              const last = sources.at(-1)!;
+              if (last.file === earlier.file && last !== keySource) last.columns.push(...columns);
+              else sources.push({ file: earlier.file, layout: earlier.layout, columns });
+              continue;
+            }
+            for (const part of aligned.get(m.feature)!.get(base.shard.id)!) {
+              const columns = m.columns.filter((c) => part.columns.has(c.source)).map((c) => ({ source: c.source, output: c.output }));
+              if (columns.length > 0) sources.push({ file: part.file, layout: part.layout, columns });
+            }
+          }
           const parts = stitchParquet(sources, (i) => path.join(work, `${base.shard.id}-group-${group.index}-${i}.parquet`));
           // The keys as written, read back from the files' key column chunks with the footer just
           // written: DuckDB's count and order queries over them parsed each 9,900-column footer
@@ -616,6 +630,43 @@ function keyRange(metadata: FileMetaData): { min: number; max: number } | undefi
  * against 18 s, so a run of two is read shard by shard.
  */
 const STAGED_SHARDS = 3;
+
+/**
+ * The previous dataset's file of every shard and group a merge builds (MergeJob `previous`), each
+ * read and checked: the base's row groups and keys, and every column of the group's unchanged
+ * features. Undefined when any is missing or differs: then every feature is aligned as usual.
+ */
+async function previousParts(
+  previous: NonNullable<MergeJob['previous']>,
+  bases: readonly Base[],
+  plan: MergePlan,
+  manifest: MergeJob['manifest'],
+  uri: (object: string) => string,
+): Promise<Map<string, Map<number, { file: string; layout: FooterLayout }>> | undefined> {
+  const changed = new Set(previous.changed);
+  const outputs = new Map(manifest.features.map((f) => [f.feature, f.columns.map((c) => c.output)]));
+  const parts = new Map<string, Map<number, { file: string; layout: FooterLayout }>>();
+  for (const base of bases) {
+    const byGroup = new Map<number, { file: string; layout: FooterLayout }>();
+    for (const group of plan.groups) {
+      const object = previous.files[base.shard.id]?.[group.index];
+      if (!object) return undefined;
+      const file = uri(object);
+      let layout: FooterLayout;
+      try {
+        layout = readLayout(file);
+      } catch {
+        return undefined; // gone or unreadable: align instead
+      }
+      const names = new Set(layout.schema.map((e) => e.name));
+      const wanted = group.members.filter((m) => !changed.has(m.feature)).flatMap((m) => outputs.get(m.feature) ?? []);
+      if (!wanted.every((c) => names.has(c)) || !(await sameKeys(file, layout, base))) return undefined;
+      byGroup.set(group.index, { file, layout });
+    }
+    parts.set(base.shard.id, byGroup);
+  }
+  return parts;
+}
 
 /** The first of `length` indexes, trying `from` onwards then wrapping round, for which `test` holds. */
 async function findFrom(length: number, from: number, test: (index: number) => Promise<boolean>): Promise<number | undefined> {

@@ -362,8 +362,10 @@ export function stitchParquet(sources: StitchSource[], partFile: (part: number) 
   const plan = sources.flatMap((s, si) => {
     const leaves = s.layout.schema;
     if (leaves.some((e) => e.children)) throw new Error(`${s.file} has nested columns`);
+    // By name through a map: a source may be a whole earlier output file of thousands of columns.
+    const byName = new Map(leaves.map((e, i) => [e.name, i]));
     return s.columns.map((c) => {
-      const index = leaves.findIndex((e) => e.name === c.source);
+      const index = byName.get(c.source) ?? -1;
       if (index < 0) throw new Error(`${s.file} has no column ${c.source}`);
       return { source: si, index, name: c.output };
     });
