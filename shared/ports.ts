@@ -142,6 +142,8 @@ export type MergeResult =
       /** Shards with at least one label row, in time order; a shard with none has no files. */
       shards: MergedShard[];
       rows: number;
+      /** Features whose columns were copied from the previous dataset's files (MergeJob `previous`), where the warehouse did so. */
+      fromPrevious?: number;
       bytesProcessed?: number;
       costUsd?: number;
     }

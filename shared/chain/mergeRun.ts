@@ -66,6 +66,10 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
   );
   // Still running after the warehouse's wait: a follow-up message polls again (never a retry).
   if (built.state === 'pending') return followUp(deps, { kind: 'merge', request }, built);
+  if (previous && built.fromPrevious !== undefined) {
+    const copied = built.fromPrevious;
+    deps.logger.info(copied > 0 ? `${copied} unchanged feature(s) copied from ${sharing!.from}'s files, ${sharing!.changed!.length} changed one(s) aligned` : `every feature aligned: ${sharing!.from}'s files could not be used`, log);
+  }
   const result = shared.length === 0 ? built : await failOnError(deps, runId, 'merge', async () => (onlyGroups ? withSharedGroups(plan, built, shared) : withShared(plan, built, shared)));
   const rowsRead = { features: checkpoints.reduce((n, c) => n + (c.reusedFrom ? 0 : (c.readRows ?? 0)), 0), labels: built.rows };
   const mergeMs = Date.now() - began;

@@ -428,7 +428,7 @@ export class DuckDbWarehouse implements Warehouse {
       this.lastRealigned = realigned;
       this.lastPadded = padded;
       const groups = byGroup(plan.groups.map((g) => ({ index: g.index, columns: g.columns })), shards);
-      return { state: 'done', groups, shards, rows: shards.reduce((s, x) => s + x.rows, 0) };
+      return { state: 'done', groups, shards, rows: shards.reduce((s, x) => s + x.rows, 0), ...(previous ? { fromPrevious: unchanged.size } : {}) };
     } finally {
       await fs.rm(work, { recursive: true, force: true });
     }
