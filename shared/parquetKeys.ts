@@ -79,3 +79,14 @@ export function allWithin(keys: Float64Array, window: { start: string; end: stri
   for (const k of keys) if (k < lo || k >= hi) return false;
   return true;
 }
+
+/** The first index in ascending `keys` whose key is at least `key` (keys.length when none is). */
+export function firstAtLeast<T extends number | bigint>(keys: ArrayLike<T>, key: T): number {
+  let [lo, hi] = [0, keys.length];
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keys[mid]! < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

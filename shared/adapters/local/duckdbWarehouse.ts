@@ -25,7 +25,7 @@ import { shardBatches } from './extractBatches.js';
 import { projectMetadata } from './parquetFooter.js';
 import { chunkStart, readLayout, type FooterLayout } from './parquetLayout.js';
 import { concatParquet, joinable, joinRows, padParquet, paddable, readLocalFooter, readSpan, stitchParquet, type StitchSource } from './parquetStitch.js';
-import { allWithin, groupKeys, readKeyColumn, sameSequence, type GroupKeys } from '../../parquetKeys.js';
+import { allWithin, firstAtLeast, groupKeys, readKeyColumn, sameSequence, type GroupKeys } from '../../parquetKeys.js';
 import { planFeatures, type MergePlan } from '../../planner.js';
 import { asyncBufferFromFile } from 'hyparquet';
 import { readTableVersions, recordTableChanges, type ChangedRange } from './tableVersions.js';
@@ -675,17 +675,6 @@ async function findFrom(length: number, from: number, test: (index: number) => P
     if (await test(i)) return i;
   }
   return undefined;
-}
-
-/** The first index whose key is at least `key`, in ascending keys. */
-function firstAtLeast(keys: Float64Array, key: number): number {
-  let [lo, hi] = [0, keys.length];
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (keys[mid]! < key) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 interface AlignedPart {

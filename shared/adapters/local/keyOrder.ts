@@ -9,15 +9,35 @@
 import { closeSync, openSync } from 'node:fs';
 import { ConvertedTypes } from 'hyparquet/src/constants.js';
 import { KEY_COLUMN } from '../../naming.js';
+import { firstAtLeast } from '../../parquetKeys.js';
 import type { Window } from '../../ports.js';
 import { readInt64Chunk, readableInt64 } from './parquetDoubles.js';
-import { readLayout } from './parquetLayout.js';
+import { readLayout, type FileLayout } from './parquetLayout.js';
 
 /** A file's keys: strictly ascending, with its first and last (raw INT64 values; none when empty). */
 export interface KeyOrder {
   rows: number;
   first?: bigint;
   last?: bigint;
+}
+
+/**
+ * Calls `visit` with each row group's keys of a file whose key column is one read here (INT64,
+ * no dictionary); false when it is not, or a key is null. Throws where a page is not one the
+ * decoder reads.
+ */
+function eachKeyChunk(file: string, layout: FileLayout, visit: (keys: BigInt64Array) => boolean | void): boolean {
+  if (!readableInt64(layout, KEY_COLUMN)) return false;
+  const fd = openSync(file, 'r');
+  try {
+    for (let g = 0; g < layout.rowGroups.length; g++) {
+      const { values, valid } = readInt64Chunk(fd, layout, g, KEY_COLUMN);
+      if (valid || visit(values) === false) return false;
+    }
+    return true;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
@@ -28,25 +48,19 @@ export interface KeyOrder {
 export function keyOrder(file: string): KeyOrder | null {
   const layout = readLayout(file);
   if (layout.rows === 0) return { rows: 0 };
-  if (!readableInt64(layout, KEY_COLUMN)) return null;
-  const fd = openSync(file, 'r');
+  let first: bigint | undefined;
+  let last: bigint | undefined;
   try {
-    let first: bigint | undefined;
-    let last: bigint | undefined;
-    for (let g = 0; g < layout.rowGroups.length; g++) {
-      const { values, valid } = readInt64Chunk(fd, layout, g, KEY_COLUMN);
-      if (valid) return null;
-      if (values.length === 0) continue;
-      if (last !== undefined && !(values[0]! > last)) return null;
-      for (let i = 1; i < values.length; i++) if (!(values[i]! > values[i - 1]!)) return null;
+    const ascending = eachKeyChunk(file, layout, (values) => {
+      if (values.length === 0) return;
+      if (last !== undefined && !(values[0]! > last)) return false;
+      for (let i = 1; i < values.length; i++) if (!(values[i]! > values[i - 1]!)) return false;
       first ??= values[0];
       last = values[values.length - 1];
-    }
-    return { rows: layout.rows, first, last };
+    });
+    return ascending ? { rows: layout.rows, first, last } : null;
   } catch {
     return null; // a page the decoder does not read
-  } finally {
-    closeSync(fd);
   }
 }
 
@@ -63,18 +77,6 @@ function rawKey(iso: string, perMs: bigint): bigint | null {
   return Number.isFinite(ms) ? BigInt(ms) * perMs : null;
 }
 
-/** The first index in ascending `keys` whose key is at least `bound`. */
-function lowerBound(keys: BigInt64Array, bound: bigint): number {
-  let lo = 0;
-  let hi = keys.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (keys[mid]! < bound) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
 /**
  * Rows with keys in `window` and in each of `shards` (half-open ranges), of a table whose `files`
  * hold strictly ascending keys without nulls (what `keyOrder` found when they were written): the
@@ -85,29 +87,19 @@ function lowerBound(keys: BigInt64Array, bound: bigint): number {
 export function keyCounts(files: readonly string[], window: Window, shards: readonly Window[]): { window: number; shards: number[] } | null {
   const ranges = [window, ...shards];
   const counts = new Array<number>(ranges.length).fill(0);
-  let unit: bigint | undefined;
-  let bounds: (bigint | null)[] = [];
   try {
-    for (const file of files) {
-      const layout = readLayout(file);
-      if (layout.rows === 0) continue;
-      const perMs = PER_MS.get(layout.schema.find((n) => n.name === KEY_COLUMN)?.convertedType ?? -1);
-      if (perMs === undefined || !readableInt64(layout, KEY_COLUMN) || (unit !== undefined && perMs !== unit)) return null;
-      if (unit === undefined) {
-        unit = perMs;
-        bounds = ranges.flatMap((r) => [rawKey(r.start, perMs), rawKey(r.end, perMs)]);
-        if (bounds.some((b) => b === null)) return null;
-      }
-      const fd = openSync(file, 'r');
-      try {
-        for (let g = 0; g < layout.rowGroups.length; g++) {
-          const { values, valid } = readInt64Chunk(fd, layout, g, KEY_COLUMN);
-          if (valid) return null;
-          for (let i = 0; i < ranges.length; i++) counts[i]! += lowerBound(values, bounds[2 * i + 1]!) - lowerBound(values, bounds[2 * i]!);
-        }
-      } finally {
-        closeSync(fd);
-      }
+    const layouts = files.map((file) => ({ file, layout: readLayout(file) })).filter((f) => f.layout.rows > 0);
+    // One unit for every file, so the bounds are converted once.
+    const units = new Set(layouts.map((f) => PER_MS.get(f.layout.schema.find((n) => n.name === KEY_COLUMN)?.convertedType ?? -1)));
+    const [perMs] = units;
+    if (units.size > 1 || (units.size === 1 && perMs === undefined)) return null;
+    const bounds = perMs === undefined ? [] : ranges.flatMap((r) => [rawKey(r.start, perMs), rawKey(r.end, perMs)]);
+    if (bounds.some((b) => b === null)) return null;
+    for (const { file, layout } of layouts) {
+      const read = eachKeyChunk(file, layout, (values) => {
+        for (let i = 0; i < ranges.length; i++) counts[i]! += firstAtLeast(values, bounds[2 * i + 1]!) - firstAtLeast(values, bounds[2 * i]!);
+      });
+      if (!read) return null;
     }
   } catch {
     return null; // a file or a page not read here
