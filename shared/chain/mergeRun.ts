@@ -16,7 +16,7 @@ import type { MergeRequest } from './messages.js';
 import { writeDatasetExtras } from './datasetFiles.js';
 import { followUp } from './pending.js';
 import { checkQuality, type Quality } from './quality.js';
-import { earlierProfile, filesMeeting, previousGroupFiles, sharedShards, withShared, withSharedGroups } from './shareShards.js';
+import { earlierProfile, filesMeeting, previousGroupFiles, previousOutput, sharedShards, withShared, withSharedGroups } from './shareShards.js';
 import { failOnError, failRun, loadManifest, moved, publishOutcome, resendOutcome } from './runs.js';
 
 export type MergeOutcome = 'succeeded' | 'failed' | 'ignored' | 'pending';
@@ -47,16 +47,17 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
   // groups, every shard's others being the earlier dataset's (shareShards.ts).
   const sharing = run.sharing;
   const onlyGroups = sharing?.groups;
-  const shared = await failOnError(deps, runId, 'merge', () => sharedShards(deps, sharing?.from ?? '', (onlyGroups ? sharing?.rebuilt : sharing?.shared) ?? [], onlyGroups));
+  const ids = (onlyGroups ? sharing?.rebuilt : sharing?.shared) ?? [];
+  // The earlier dataset's manifest, read once: its shards shared, and its files of the groups built.
+  const earlier = sharing && ids.length > 0 ? await failOnError(deps, runId, 'merge', () => previousOutput(deps, sharing.from)) : undefined;
+  const shared = earlier ? await failOnError(deps, runId, 'merge', async () => sharedShards(earlier, ids, onlyGroups)) : [];
   const build = shardGrid(run.window, deps.config.shard).filter((s) => !sharing || sharing.rebuilt.includes(s.id));
   const tail = shared.length > 0 && build.length > 0 && !onlyGroups;
   const window = tail ? { start: build[0]!.start, end: run.window.end } : run.window;
   const inputs = tail ? await failOnError(deps, runId, 'merge', () => filesMeeting(deps, files, window)) : files;
   const buildPlan = onlyGroups ? { ...plan, groups: plan.groups.filter((g) => onlyGroups.includes(g.index)) } : plan;
   // The unchanged features of the groups built: their columns are in the previous version's files of the same shards and groups.
-  const previous = onlyGroups && sharing?.changed
-    ? { files: await failOnError(deps, runId, 'merge', () => previousGroupFiles(deps, sharing.from, build.map((s) => s.id), onlyGroups)), changed: sharing.changed }
-    : undefined;
+  const previous = onlyGroups && sharing?.changed && earlier ? { files: previousGroupFiles(earlier, build.map((s) => s.id), onlyGroups), changed: sharing.changed } : undefined;
   const nothing: MergeResult = { state: 'done', groups: [], shards: [], rows: 0 };
   const built = build.length === 0 ? nothing : await failOnError(deps, runId, 'merge', () =>
     deps.warehouse.merge(

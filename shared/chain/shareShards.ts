@@ -133,18 +133,26 @@ export async function planSharing(
   return { shared, rebuilt };
 }
 
+/** A dataset's `_manifest.json` (undefined when it is gone), read once for `sharedShards` and `previousGroupFiles`. */
+export interface PreviousOutput {
+  from: string;
+  manifest: OutputManifest | undefined;
+}
+
+export async function previousOutput(deps: Pick<ChainDeps, 'output' | 'store'>, from: string): Promise<PreviousOutput> {
+  const run = await deps.store.getRun(from);
+  return { from, manifest: run ? await readOutputManifest(deps, run) : undefined };
+}
+
 /**
  * The previous version's shards, as the merge's result would give them (they were verified when
  * written); with `except`, without those column groups (the ones this run builds).
  */
-export async function sharedShards(deps: Pick<ChainDeps, 'output' | 'store'>, from: string, ids: readonly string[], except: readonly number[] = []): Promise<MergedShard[]> {
-  if (ids.length === 0) return [];
-  const run = await deps.store.getRun(from);
-  const previous = run && (await readOutputManifest(deps, run));
+export function sharedShards(previous: PreviousOutput, ids: readonly string[], except: readonly number[] = []): MergedShard[] {
   const wanted = new Set(ids);
-  const shards = (previous?.shards ?? []).filter((s) => wanted.has(s.id));
-  if (shards.length !== wanted.size) throw new Error(`the dataset of run ${from} no longer lists ${wanted.size - shards.length} shard(s) this run shares`);
-  const columns = new Map(previous!.groups.map((g) => [g.index, g.columns]));
+  const shards = (previous.manifest?.shards ?? []).filter((s) => wanted.has(s.id));
+  if (shards.length !== wanted.size) throw new Error(`the dataset of run ${previous.from} no longer lists ${wanted.size - shards.length} shard(s) this run shares`);
+  const columns = new Map(previous.manifest!.groups.map((g) => [g.index, g.columns]));
   return shards.map((s) => ({
     index: s.index,
     id: s.id,
@@ -159,11 +167,9 @@ export async function sharedShards(deps: Pick<ChainDeps, 'output' | 'store'>, fr
 }
 
 /** The previous version's file of each of `ids`' shards in each of `groups` (one file each: SharePlan `changed`). */
-export async function previousGroupFiles(deps: Pick<ChainDeps, 'output' | 'store'>, from: string, ids: readonly string[], groups: readonly number[]): Promise<Record<string, Record<number, string>>> {
-  const run = await deps.store.getRun(from);
-  const previous = run && (await readOutputManifest(deps, run));
+export function previousGroupFiles(previous: PreviousOutput, ids: readonly string[], groups: readonly number[]): Record<string, Record<number, string>> {
   const files: Record<string, Record<number, string>> = {};
-  for (const s of previous?.shards ?? []) {
+  for (const s of previous.manifest?.shards ?? []) {
     if (!ids.includes(s.id)) continue;
     files[s.id] = Object.fromEntries(s.groups.filter((g) => groups.includes(g.index) && g.objects.length === 1).map((g) => [g.index, g.objects[0]!]));
   }

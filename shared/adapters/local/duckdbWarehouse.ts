@@ -333,8 +333,9 @@ export class DuckDbWarehouse implements Warehouse {
       const members = planFeatures(plan);
       // Where only some features changed since the previous dataset, the others' columns are copied
       // from its files of the same shards and groups, not aligned from their checkpoints again.
-      const previous = job.previous ? await previousParts(job.previous, bases, plan, manifest, (o) => this.output.uri(o)) : undefined;
-      const unchanged = new Set(previous ? [...members].filter((f) => !job.previous!.changed.includes(f)) : []);
+      const changed = new Set(job.previous?.changed);
+      const previous = job.previous ? await previousParts(job.previous.files, changed, bases, plan, manifest, (o) => this.output.uri(o)) : undefined;
+      const unchanged = new Set(previous ? [...members].filter((f) => !changed.has(f)) : []);
       this.lastFromPrevious = unchanged.size;
       const features = manifest.features.filter((f) => members.has(f.feature) && !unchanged.has(f.feature));
       const total = features.length + bases.length * plan.groups.length;
@@ -637,19 +638,21 @@ const STAGED_SHARDS = 3;
  * features. Undefined when any is missing or differs: then every feature is aligned as usual.
  */
 async function previousParts(
-  previous: NonNullable<MergeJob['previous']>,
+  files: NonNullable<MergeJob['previous']>['files'],
+  changed: ReadonlySet<string>,
   bases: readonly Base[],
   plan: MergePlan,
   manifest: MergeJob['manifest'],
   uri: (object: string) => string,
 ): Promise<Map<string, Map<number, { file: string; layout: FooterLayout }>> | undefined> {
-  const changed = new Set(previous.changed);
   const outputs = new Map(manifest.features.map((f) => [f.feature, f.columns.map((c) => c.output)]));
+  // Per group, the output columns its unchanged features must find in the earlier file.
+  const wanted = new Map(plan.groups.map((g) => [g.index, g.members.filter((m) => !changed.has(m.feature)).flatMap((m) => outputs.get(m.feature) ?? [])]));
   const parts = new Map<string, Map<number, { file: string; layout: FooterLayout }>>();
   for (const base of bases) {
     const byGroup = new Map<number, { file: string; layout: FooterLayout }>();
     for (const group of plan.groups) {
-      const object = previous.files[base.shard.id]?.[group.index];
+      const object = files[base.shard.id]?.[group.index];
       if (!object) return undefined;
       const file = uri(object);
       let layout: FooterLayout;
@@ -659,8 +662,7 @@ async function previousParts(
         return undefined; // gone or unreadable: align instead
       }
       const names = new Set(layout.schema.map((e) => e.name));
-      const wanted = group.members.filter((m) => !changed.has(m.feature)).flatMap((m) => outputs.get(m.feature) ?? []);
-      if (!wanted.every((c) => names.has(c)) || !(await sameKeys(file, layout, base))) return undefined;
+      if (!wanted.get(group.index)!.every((c) => names.has(c)) || !(await sameKeys(file, layout, base))) return undefined;
       byGroup.set(group.index, { file, layout });
     }
     parts.set(base.shard.id, byGroup);
