@@ -11,7 +11,7 @@ import path from 'node:path';
 import { DuckDbWarehouse } from '../../shared/adapters/local/duckdbWarehouse.js';
 import { keyOrderedTables } from '../../shared/adapters/local/fileTables.js';
 import { FolderObjectStore } from '../../shared/adapters/local/folderStore.js';
-import { keyCounts, keyOrder } from '../../shared/adapters/local/keyOrder.js';
+import { keyOrder, keySpans, spanRows } from '../../shared/adapters/local/keyOrder.js';
 import { shardGrid } from '../../shared/shards.js';
 import type { ExtractResult } from '../../shared/ports.js';
 import { rowsOfFiles as rowsOf } from '../helpers/readOutput.js';
@@ -20,8 +20,8 @@ import { tempDir } from '../helpers/temp.js';
 const DS = 'f';
 const COLUMNS = ['a', 'b'];
 // Minutes i in [from, to) from 2021-03-01 20:00: three and a half days, so day shards are staged.
-const rowsSql = (from: number, to: number, tail = '') =>
-  `SELECT TIMESTAMPTZ '2021-03-01 20:00:00+00' + to_minutes(i) AS interval_time, (i * 0.5)::DOUBLE AS a, CASE WHEN i % 7 = 0 THEN NULL ELSE cos(i) END AS b FROM range(${from}, ${to}) r(i)${tail}`;
+const rowsSql = (from: number, to: number, tail = '', more = '') =>
+  `SELECT TIMESTAMPTZ '2021-03-01 20:00:00+00' + to_minutes(i) AS interval_time, (i * 0.5)::DOUBLE AS a, CASE WHEN i % 7 = 0 THEN NULL ELSE cos(i) END AS b${more} FROM range(${from}, ${to}) r(i)${tail}`;
 const WINDOW = { start: '2021-03-01T20:00:00.000Z', end: '2021-03-05T08:00:00.000Z' };
 
 describe('embedded warehouse: file tables known in key order', function () {
@@ -31,8 +31,8 @@ describe('embedded warehouse: file tables known in key order', function () {
   let staging: FolderObjectStore;
   const orderedTables = () => w.withConnection((c) => keyOrderedTables(c, { root: dir, folder: 'wh.tables' }, DS));
   const ordered = async () => new Set((await orderedTables()).keys());
-  const extract = (feature: string, shards = true): Promise<ExtractResult> =>
-    w.extract({ runId: 'r', pair: 'eurusd', feature, dataset: DS, columns: COLUMNS, window: WINDOW, prefix: `runs/r/${feature}-${shards}/`, shards: shards ? shardGrid(WINDOW, 'day') : [] });
+  const extract = (feature: string, shards = true, columns: readonly string[] = COLUMNS): Promise<ExtractResult> =>
+    w.extract({ runId: 'r', pair: 'eurusd', feature, dataset: DS, columns: [...columns], window: WINDOW, prefix: `runs/r/${feature}-${shards}/`, shards: shards ? shardGrid(WINDOW, 'day') : [] });
   const rowsOfResult = (r: ExtractResult) => {
     assert.equal(r.state, 'done');
     return rowsOf((r as { files: string[] }).files.map((f) => staging.uri(f)));
@@ -70,26 +70,32 @@ describe('embedded warehouse: file tables known in key order', function () {
     assert.ok(!(await ordered()).has('later'));
   });
 
-  it('extracts a trusted table without a sort, to the same files as the sorted extract of the same rows (staged and shard by shard)', async () => {
+  it('extracts a trusted table without a sort, to the same files as the sorted extract of the same rows (from its pages; staged and shard by shard)', async () => {
     // Rows past the window's end too: one shard's extract, not counted first, must leave them out.
-    await w.writeFileTables(DS, [{ table: 'up', select: rowsSql(0, 6000) }], 'replace');
-    await w.execute(`CREATE TABLE ${DS}.stored AS ${rowsSql(0, 6000, ' ORDER BY hash(i)')}`);
+    // `mixed` has a column of another type, so DuckDB copies it (keyedExtract.ts writes DOUBLE columns only).
+    await w.writeFileTables(DS, [{ table: 'up', select: rowsSql(0, 6000) }, { table: 'mixed', select: rowsSql(0, 6000, '', ', (i % 5)::INTEGER AS n') }], 'replace');
+    await w.execute(`CREATE TABLE ${DS}.stored AS ${rowsSql(0, 6000, ' ORDER BY hash(i)', ', (i % 5)::INTEGER AS n')}`);
     for (const shards of [true, false]) {
-      const before = w.inOrderExtracts;
-      const staged = w.stagedRuns;
-      const fromKeys = w.countsFromKeys;
-      const trusted = await extract('up', shards);
-      assert.equal(w.inOrderExtracts, before + 1, 'read in its own order');
-      assert.equal(w.countsFromKeys, fromKeys + (shards ? 1 : 0), 'shards counted from the keys; one shard is not counted first');
-      if (shards) assert.equal(w.stagedRuns, staged + 1, 'the day shards were staged');
-      const sorted = await extract('stored', shards);
-      assert.equal(w.inOrderExtracts, before + 1, 'a table DuckDB stores is sorted');
-      const counts = (r: ExtractResult) => r.state === 'done' && [r.rows, r.sourceRows, r.duplicates, r.files.length];
-      assert.deepEqual(counts(trusted), [5040, 5040, 0, shards ? 5 : 1]);
-      assert.deepEqual(counts(trusted), counts(sorted));
-      const [a, b] = await Promise.all([rowsOfResult(trusted), rowsOfResult(sorted)]);
-      assert.equal(a!.length, 5040);
-      assert.deepEqual(a, b);
+      for (const [table, columns] of [['up', COLUMNS], ['mixed', [...COLUMNS, 'n']]] as const) {
+        const before = w.inOrderExtracts;
+        const [staged, fromKeys, keyed] = [w.stagedRuns, w.countsFromKeys, w.keyedExtracts];
+        const trusted = await extract(table, shards, columns);
+        assert.equal(w.inOrderExtracts, before + 1, 'read in its own order');
+        if (table === 'up') assert.equal(w.keyedExtracts, keyed + 1, 'written from its pages');
+        else {
+          assert.equal(w.keyedExtracts, keyed, 'copied by DuckDB');
+          assert.equal(w.countsFromKeys, fromKeys + (shards ? 1 : 0), 'shards counted from the keys; one shard is not counted first');
+          if (shards) assert.equal(w.stagedRuns, staged + 1, 'the day shards were staged');
+        }
+        const sorted = await extract('stored', shards, columns);
+        assert.equal(w.inOrderExtracts, before + 1, 'a table DuckDB stores is sorted');
+        const counts = (r: ExtractResult) => r.state === 'done' && [r.rows, r.sourceRows, r.duplicates, r.files.length];
+        assert.deepEqual(counts(trusted), [5040, 5040, 0, shards ? 5 : 1]);
+        assert.deepEqual(counts(trusted), counts(sorted));
+        const [a, b] = await Promise.all([rowsOfResult(trusted), rowsOfResult(sorted)]);
+        assert.equal(a!.length, 5040);
+        assert.deepEqual(a, b);
+      }
     }
   });
 
@@ -121,12 +127,16 @@ describe('embedded warehouse: file tables known in key order', function () {
     assert.deepEqual((await w.query(`SELECT count(*)::INT AS n FROM ${DS}.old`))[0], { n: 200 });
   });
 
-  it('keyCounts counts a trusted table\'s rows in a window and its shards as DuckDB does, across files and row groups, and declines bounds it cannot read exactly', async () => {
+  it('keySpans finds a trusted table\'s rows in a window and its shards as DuckDB counts them, across files and row groups, and declines bounds it cannot read exactly', async () => {
     // Two row groups in the first file (DuckDB's 122,880 rows each), an empty file, and a later one.
     await w.writeFileTables(DS, [{ table: 'up', select: rowsSql(0, 130_000) }], 'replace');
     await w.writeFileTables(DS, [{ table: 'up', select: rowsSql(0, 0) }], 'append');
     await w.writeFileTables(DS, [{ table: 'up', select: rowsSql(130_000, 131_000) }], 'append');
     const table = (await orderedTables()).get('up')!;
+    const keyCounts = (files: string[], window: { start: string; end: string }, shards: { start: string; end: string }[]) => {
+      const spans = keySpans(files, window, shards);
+      return spans && { window: spanRows(spans.window), shards: spans.shards.map(spanRows) };
+    };
     assert.equal(table.files.length, 3);
     const duckdb = async (r: { start: string; end: string }) =>
       Number((await w.query(`SELECT count(*)::INT AS n FROM ${DS}.up WHERE interval_time >= '${r.start}'::TIMESTAMPTZ AND interval_time < '${r.end}'::TIMESTAMPTZ`))[0]!.n);

@@ -29,7 +29,8 @@ import { allWithin, firstAtLeast, groupKeys, readKeyColumn, sameSequence, type G
 import { planFeatures, type MergePlan } from '../../planner.js';
 import { asyncBufferFromFile } from 'hyparquet';
 import { readTableVersions, recordTableChanges, type ChangedRange } from './tableVersions.js';
-import { keyCounts } from './keyOrder.js';
+import { keySpans, spanRows } from './keyOrder.js';
+import { extractKeyed } from './keyedExtract.js';
 import { fileTableNames, fileTablesFolder, keyOrderedTables, writeFileTables, type FileTableMode, type OrderedTable, type FileTableWrite, type FileTablesPlace } from './fileTables.js';
 
 export interface DuckDbOptions {
@@ -72,8 +73,10 @@ export class DuckDbWarehouse implements Warehouse {
   joinedCarries = 0;
   /** Extracts of tables known in key order, read without a sort or a distinct count, since the warehouse opened. */
   inOrderExtracts = 0;
-  /** Of those, extracts counted from the table's key chunks rather than by a query (keyOrder.ts `keyCounts`). */
+  /** Of those, extracts counted from the table's key chunks rather than by a query (keyOrder.ts `keySpans`), and copied by DuckDB. */
   countsFromKeys = 0;
+  /** Extracts written from a key-ordered table's own pages, without DuckDB (keyedExtract.ts). */
+  keyedExtracts = 0;
   /**
    * Per dataset, its views that read parquet files and the file tables known in key order, looked
    * up once (a catalog query took 5 ms, per extract 3.5 s of a refresh's 667); forgotten whenever
@@ -188,8 +191,19 @@ export class DuckDbWarehouse implements Warehouse {
     const inOrder = ordered !== undefined;
     if (inOrder) this.inOrderExtracts++;
     const counted = !inOrder || shards.length > 1 || (job.carry ?? []).length > 0;
-    // Such a table's counts come from its files' keys, where they can be read (keyOrder.ts).
-    const fromKeys = inOrder && counted ? keyCounts(ordered.files, job.window, shards) : null;
+    // Such a table's rows in the window and in each shard are found from its files' keys, where
+    // they can be read (keyOrder.ts); then the shards' files are written from its pages, where
+    // every column is one written so (keyedExtract.ts), else counted so and copied by DuckDB.
+    const spans = inOrder ? keySpans(ordered.files, job.window, shards) : null;
+    if (spans) {
+      const carried = (job.carry ?? []).map((o) => this.staging.uri(o)).map((file) => ({ file, metadata: readLocalFooter(file).metadata }));
+      const keyed = await extractKeyed(job, shards, spans, carried, this.staging);
+      if (keyed) {
+        this.keyedExtracts++;
+        return keyed;
+      }
+    }
+    const fromKeys = spans && counted ? { window: spanRows(spans.window), shards: spans.shards.map(spanRows) } : null;
     if (fromKeys) this.countsFromKeys++;
     return this.withCallerThreads(this.options.extractConcurrency ?? 1, () => this.withConnection(async (c) => {
       const bounds = shards.flatMap((s) => [s.start, s.end]);

@@ -3,8 +3,10 @@
 // extracted without a sort or a distinct count (fileTables.ts, duckdbWarehouse.ts `extract`).
 // Asked of DuckDB instead, the check cost 2-5 ms a 20,000-row file (a window over the file's row
 // numbers), and of hyparquet 14 ms; the key chunk decoded here is 8 bytes a row, uncompressed.
-// The same chunks give such a table's rows in a window and in each of its shards (`keyCounts`),
-// which the extract would otherwise ask of DuckDB before every copy.
+// The same chunks give where such a table's rows in a window and in each of its shards are
+// (`keySpans`): the extract writes those rows from the files' pages (keyedExtract.ts), or counts
+// them for DuckDB's copy, which would otherwise ask DuckDB before every copy (about 0.3 ms a
+// 20,000-row file warm, against 9-12 ms for the count query beside the copies).
 
 import { closeSync, openSync } from 'node:fs';
 import { ConvertedTypes } from 'hyparquet/src/constants.js';
@@ -77,32 +79,57 @@ function rawKey(iso: string, perMs: bigint): bigint | null {
   return Number.isFinite(ms) ? BigInt(ms) * perMs : null;
 }
 
+/** Rows [from, to) of row group `group` of file `source` (an index into the files read). */
+export interface RowSpan {
+  source: number;
+  group: number;
+  from: number;
+  to: number;
+}
+
+/** Where a key-ordered table's rows in `window` and in each shard are: runs of rows of its files, in key order. */
+export interface KeySpans {
+  /** The files read, with their layouts: a span's `source` indexes these. */
+  files: { file: string; layout: FileLayout }[];
+  window: RowSpan[];
+  shards: RowSpan[][];
+}
+
 /**
- * Rows with keys in `window` and in each of `shards` (half-open ranges), of a table whose `files`
- * hold strictly ascending keys without nulls (what `keyOrder` found when they were written): the
- * extract's count (duckdbSql.ts `extractCountSql` with unique keys) without a query. Null where a
- * file or a bound is not one read here; then DuckDB counts. About 0.3 ms a 20,000-row file warm,
- * against 9-12 ms for the count query beside the copies.
+ * The rows with keys in `window` and in each of `shards` (half-open ranges) of a table whose `files`
+ * hold strictly ascending keys without nulls (what `keyOrder` found when they were written): in
+ * such a table each range's rows are one run of rows, file after file. Null where a file or a bound
+ * is not one read here; then DuckDB reads the table.
  */
-export function keyCounts(files: readonly string[], window: Window, shards: readonly Window[]): { window: number; shards: number[] } | null {
+export function keySpans(files: readonly string[], window: Window, shards: readonly Window[]): KeySpans | null {
   const ranges = [window, ...shards];
-  const counts = new Array<number>(ranges.length).fill(0);
+  const spans: RowSpan[][] = ranges.map(() => []);
   try {
-    const layouts = files.map((file) => ({ file, layout: readLayout(file) })).filter((f) => f.layout.rows > 0);
+    const layouts = files.map((file) => ({ file, layout: readLayout(file) }));
+    const filled = layouts.filter((f) => f.layout.rows > 0);
     // One unit for every file, so the bounds are converted once.
-    const units = new Set(layouts.map((f) => PER_MS.get(f.layout.schema.find((n) => n.name === KEY_COLUMN)?.convertedType ?? -1)));
+    const units = new Set(filled.map((f) => PER_MS.get(f.layout.schema.find((n) => n.name === KEY_COLUMN)?.convertedType ?? -1)));
     const [perMs] = units;
     if (units.size > 1 || (units.size === 1 && perMs === undefined)) return null;
     const bounds = perMs === undefined ? [] : ranges.flatMap((r) => [rawKey(r.start, perMs), rawKey(r.end, perMs)]);
     if (bounds.some((b) => b === null)) return null;
-    for (const { file, layout } of layouts) {
+    for (const [source, { file, layout }] of layouts.entries()) {
+      if (layout.rows === 0) continue;
+      let group = 0;
       const read = eachKeyChunk(file, layout, (values) => {
-        for (let i = 0; i < ranges.length; i++) counts[i]! += firstAtLeast(values, bounds[2 * i + 1]!) - firstAtLeast(values, bounds[2 * i]!);
+        for (let i = 0; i < ranges.length; i++) {
+          const [from, to] = [firstAtLeast(values, bounds[2 * i]!), firstAtLeast(values, bounds[2 * i + 1]!)];
+          if (to > from) spans[i]!.push({ source, group, from, to });
+        }
+        group++;
       });
       if (!read) return null;
     }
+    return { files: layouts, window: spans[0]!, shards: spans.slice(1) };
   } catch {
     return null; // a file or a page not read here
   }
-  return { window: counts[0]!, shards: counts.slice(1) };
 }
+
+/** Rows in a run of spans. */
+export const spanRows = (spans: readonly RowSpan[]) => spans.reduce((n, s) => n + s.to - s.from, 0);

@@ -1,0 +1,68 @@
+// An extract from a file table known to be in key order, written without DuckDB
+// (keyedShardWriter.ts): the table's rows in each shard are runs of rows of its files (keyOrder.ts
+// `keySpans`), copied into the shard's file as they are. The same files as DuckDB's copy would
+// write, shard for shard: a shard without rows gets none, except the one file a feature must keep
+// and a refresh's first shard, which begins with the carried rows of the earlier checkpoint.
+
+import { promises as fs } from 'node:fs';
+import type { FileMetaData } from 'hyparquet';
+import type { ExtractJob, ExtractResult, Window } from '../../ports.js';
+import type { FolderObjectStore } from './folderStore.js';
+import { spanRows, type KeySpans, type RowSpan } from './keyOrder.js';
+import { keyedSchema, writeKeyedShards, type KeyedSource, type ShardFile } from './keyedShardWriter.js';
+import { readLocalFooter } from './parquetStitch.js';
+import { readLayout } from './parquetLayout.js';
+import { zstdReady } from './parquetDoubles.js';
+
+let zstd: Promise<void> | undefined;
+
+/**
+ * The extract's files written from the table's own pages, or null when a file or a column is not
+ * one written here (then DuckDB copies; nothing has been written). `spans` are the window's and
+ * the shards' rows; `carry` the files of a refresh's partial shard, whose rows go first in the
+ * first shard's file.
+ */
+export async function extractKeyed(job: ExtractJob, shards: readonly Window[], spans: KeySpans, carry: readonly { file: string; metadata: FileMetaData }[], staging: FolderObjectStore): Promise<ExtractResult | null> {
+  // Sources: the table's files, then the carried files.
+  const sources: KeyedSource[] = spans.files.map((f) => ({ file: f.file, layout: f.layout, schema: [] }));
+  const carrySpans: RowSpan[] = [];
+  for (const c of carry) {
+    const layout = readLayout(c.file);
+    const source = sources.push({ file: c.file, layout, schema: c.metadata.schema }) - 1;
+    layout.rowGroups.forEach((g, group) => g.rows > 0 && carrySpans.push({ source, group, from: 0, to: g.rows }));
+  }
+  const planned: { shard: number; file: ShardFile }[] = [];
+  for (let i = 0; i < shards.length; i++) {
+    const own = spans.shards[i]!;
+    const carried = i === 0 && carry.length > 0;
+    const keepsFile = carried || (planned.length === 0 && i === shards.length - 1);
+    if (spanRows(own) === 0 && !keepsFile) continue;
+    planned.push({ shard: i, file: { target: '', spans: carried ? [...carrySpans, ...own] : own } });
+  }
+  // Every source a span reads from decides (the table's first file when none does: its schema is the empty file's).
+  const read = [...new Set(planned.flatMap((p) => p.file.spans.map((s) => s.source)))];
+  const used = read.length > 0 ? read : sources.length > 0 ? [0] : [];
+  for (const s of used) if (sources[s]!.schema.length === 0) sources[s]!.schema = readLocalFooter(sources[s]!.file).metadata.schema;
+  const schema = keyedSchema(used.map((s) => sources[s]!), job.columns, planned.map((p) => p.file));
+  if (!schema) return null;
+  if (carry.length > 0) await (zstd ??= zstdReady());
+  for (const p of planned) p.file.target = await staging.tempPath('.parquet');
+  let written: { rows: number }[];
+  try {
+    written = writeKeyedShards(sources, job.columns, schema, planned.map((p) => p.file));
+  } catch (error) {
+    await Promise.all(planned.map((p) => fs.rm(p.file.target, { force: true })));
+    throw error;
+  }
+  const files: string[] = [];
+  for (const p of planned) {
+    const name = `${job.prefix}part-${String(files.length).padStart(5, '0')}.parquet`;
+    await staging.adopt(name, p.file.target);
+    files.push(name);
+  }
+  const carried = carrySpans.length > 0 ? spanRows(carrySpans) : 0;
+  const rows = written.reduce((n, w) => n + w.rows, 0) - carried;
+  const inWindow = spanRows(spans.window);
+  if (rows !== inWindow) throw new Error(`extract of ${job.feature} wrote ${rows} rows, expected ${inWindow} in the window`);
+  return { state: 'done', files, rows, sourceRows: inWindow, duplicates: 0, ...(carry.length > 0 ? { carried } : {}) };
+}

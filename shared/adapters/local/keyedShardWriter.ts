@@ -1,0 +1,236 @@
+// The shard files of one extract from a file table known to be in key order (fileTables.ts),
+// written from the table's own pages instead of by DuckDB. In such a table a shard's rows are a
+// contiguous run of rows of its files (keyOrder.ts `keySpans`), so a shard's file is those rows'
+// values copied as they are: each column chunk is decoded once (parquetDoubles.ts) and its rows
+// are cut into every shard file it reaches.
+//
+// Written by hand because per-statement cost bounds the extract, not the bytes: a DuckDB COPY of
+// 1,440 rows x 33 columns took 7-10 ms here (a refresh makes 1,000 of them, a day-shard full build
+// 10,000), and hyparquet-writer took 12 ms for the same file (it boxes and converts every value).
+// What is written is what the rest of bqx reads from a checkpoint: the key and DOUBLE columns with
+// the source's schema elements, one uncompressed PLAIN v1 page per column chunk (the demo's
+// values compress by nothing, fileTables.ts), a row group per ROW_GROUP_ROWS rows as DuckDB's
+// COPY writes them, the key's min/max and every column's null count in the statistics (the landing
+// check reads those, checkpoint.ts `summariseFooters`). Anything else (another column type, a page
+// the decoder does not read) is left to DuckDB by the caller.
+
+import { closeSync, openSync, writeSync } from 'node:fs';
+import type { ColumnChunk, FileMetaData, RowGroup, SchemaElement } from 'hyparquet';
+import { ByteWriter } from 'hyparquet-writer';
+import { writePageHeader } from 'hyparquet-writer/src/datapage.js';
+import { KEY_COLUMN } from '../../naming.js';
+import { ROW_GROUP_ROWS } from './duckdbSql.js';
+import { encodeFooter } from './parquetFooter.js';
+import { readDoubleChunk, readableDoubles, readableInt64, readInt64Chunk, type DecodeScratch } from './parquetDoubles.js';
+import { spanRows, type RowSpan } from './keyOrder.js';
+import { MAGIC, type FileLayout } from './parquetLayout.js';
+
+/** One file to write: its rows, spans in order. */
+export interface ShardFile {
+  target: string;
+  spans: RowSpan[];
+}
+
+export interface KeyedSource {
+  file: string;
+  layout: FileLayout;
+  /** The file's schema elements (hyparquet's), for the new files' schema. */
+  schema: readonly SchemaElement[];
+}
+
+const rowsOf = (f: ShardFile) => spanRows(f.spans);
+
+/**
+ * Whether `columns` (and the key) of every source can be written here: INT64 key, DOUBLE columns,
+ * pages the decoder reads, and one schema element per column the same in every source; every file
+ * at most one row group. The schema elements to write, or null (then DuckDB copies).
+ */
+export function keyedSchema(sources: readonly KeyedSource[], columns: readonly string[], files: readonly ShardFile[]): SchemaElement[] | null {
+  if (sources.length === 0 || files.some((f) => rowsOf(f) > ROW_GROUP_ROWS)) return null;
+  const names = [KEY_COLUMN, ...columns];
+  let elements: SchemaElement[] | undefined;
+  for (const s of sources) {
+    if (!readableInt64(s.layout, KEY_COLUMN) || !readableDoubles(s.layout, columns)) return null;
+    const byName = new Map(s.schema.slice(1).map((e) => [e.name, e]));
+    const mine = names.map((n) => byName.get(n));
+    if (mine.some((e) => e === undefined || e.num_children !== undefined || (e.repetition_type !== 'OPTIONAL' && e.repetition_type !== 'REQUIRED'))) return null;
+    if (!elements) elements = mine as SchemaElement[];
+    else if (mine.some((e, i) => !sameElement(e!, elements![i]!))) return null;
+  }
+  return elements!;
+}
+
+function sameElement(a: SchemaElement, b: SchemaElement): boolean {
+  return a.type === b.type && a.repetition_type === b.repetition_type && a.converted_type === b.converted_type && JSON.stringify(a.logical_type) === JSON.stringify(b.logical_type);
+}
+
+/** An unsigned LEB128 varint. */
+function varint(out: number[], value: number): void {
+  while (value >= 0x80) {
+    out.push((value % 0x80) | 0x80);
+    value = Math.floor(value / 0x80);
+  }
+  out.push(value);
+}
+
+/** One column's rows of one file, gathered from its spans: values (8 bytes a row) and one validity byte a row. */
+interface Gathered {
+  bytes: Uint8Array;
+  valid: Uint8Array;
+  rows: number;
+  nulls: number;
+}
+
+/**
+ * Writes `files` (each a shard's rows of the sources, in key order) with the key and `columns`;
+ * `schema` is what `keyedSchema` returned. Each source column chunk is read once for every file
+ * it reaches; one column's chunk of each file is held at a time.
+ */
+export function writeKeyedShards(sources: readonly KeyedSource[], columns: readonly string[], schema: readonly SchemaElement[], files: readonly ShardFile[]): { rows: number }[] {
+  const names = [KEY_COLUMN, ...columns];
+  const outs = files.map((f) => ({ file: f, rows: rowsOf(f), fd: openSync(f.target, 'w'), offset: 0, chunks: [] as ColumnChunk[] }));
+  const scratch: DecodeScratch = {};
+  const fds = new Map<number, number>();
+  try {
+    for (const out of outs) {
+      writeSync(out.fd, MAGIC);
+      out.offset = MAGIC.length;
+    }
+    // Each (source, row group) once, in order; the spans that read it, wherever they are.
+    const reads = new Map<string, { source: number; group: number; into: { out: number; span: RowSpan }[] }>();
+    outs.forEach((o, i) => o.file.spans.forEach((span) => {
+      const key = `${span.source}:${span.group}`;
+      if (!reads.has(key)) reads.set(key, { source: span.source, group: span.group, into: [] });
+      reads.get(key)!.into.push({ out: i, span });
+    }));
+    // One column's rows of each file at a time, in buffers used again for the next column.
+    const gathered: Gathered[] = outs.map((o) => ({ bytes: new Uint8Array(o.rows * 8), valid: new Uint8Array(o.rows), rows: 0, nulls: 0 }));
+    for (const [c, name] of names.entries()) {
+      const element = schema[c]!;
+      for (const g of gathered) [g.rows, g.nulls] = [0, 0];
+      for (const { source, group, into } of reads.values()) {
+        const s = sources[source]!;
+        let fd = fds.get(source);
+        if (fd === undefined) fds.set(source, (fd = openSync(s.file, 'r')));
+        const chunk = c === 0 ? int64AsDoubles(readInt64Chunk(fd, s.layout, group, name, scratch)) : readDoubleChunk(fd, s.layout, group, name, scratch);
+        const bytes = new Uint8Array(chunk.values.buffer, chunk.values.byteOffset, chunk.values.byteLength);
+        for (const { out, span } of into) {
+          const g = gathered[out]!;
+          g.bytes.set(bytes.subarray(span.from * 8, span.to * 8), g.rows * 8);
+          if (chunk.valid === null) {
+            g.valid.fill(1, g.rows, g.rows + span.to - span.from);
+            g.rows += span.to - span.from;
+            continue;
+          }
+          for (let r = span.from; r < span.to; r++) {
+            const ok = ((chunk.valid[r >>> 5]! >>> (r & 31)) & 1) === 1;
+            g.valid[g.rows++] = ok ? 1 : 0;
+            if (!ok) g.nulls++;
+          }
+        }
+      }
+      for (const [i, out] of outs.entries()) {
+        if (out.rows === 0) continue;
+        const g = gathered[i]!;
+        if (element.repetition_type === 'REQUIRED' && g.nulls > 0) throw new Error(`column ${name}: nulls in a REQUIRED column`);
+        if (c === 0 && g.nulls > 0) throw new Error(`${KEY_COLUMN}: a null key in a table known to be in key order`);
+        const page = dataPage(g, element.repetition_type === 'OPTIONAL');
+        writeSync(out.fd, page);
+        const keys = c === 0 ? new BigInt64Array(g.bytes.buffer, 0, g.rows) : undefined;
+        out.chunks.push({
+          file_offset: BigInt(out.offset),
+          meta_data: {
+            type: element.type!,
+            encodings: ['PLAIN', 'RLE'],
+            path_in_schema: [name],
+            codec: 'UNCOMPRESSED',
+            num_values: BigInt(g.rows),
+            total_uncompressed_size: BigInt(page.length),
+            total_compressed_size: BigInt(page.length),
+            data_page_offset: BigInt(out.offset),
+            statistics: keys ? { null_count: 0n, min_value: keys[0]!, max_value: keys[g.rows - 1]!, is_min_value_exact: true, is_max_value_exact: true } : { null_count: BigInt(g.nulls) },
+          },
+        } as ColumnChunk);
+        out.offset += page.length;
+      }
+    }
+    for (const out of outs) {
+      const groups: RowGroup[] = out.rows === 0 ? [] : [{ columns: out.chunks, total_byte_size: BigInt(out.offset - MAGIC.length), num_rows: BigInt(out.rows), file_offset: BigInt(MAGIC.length), total_compressed_size: BigInt(out.offset - MAGIC.length) }];
+      const metadata = {
+        version: 1,
+        schema: [{ name: 'duckdb_schema', repetition_type: 'REQUIRED', num_children: names.length }, ...schema.map((e, i) => ({ ...e, name: names[i]! }))],
+        num_rows: BigInt(out.rows),
+        row_groups: groups,
+        created_by: 'bqx keyed shard writer',
+        metadata_length: 0,
+      } as FileMetaData;
+      writeSync(out.fd, encodeFooter(metadata));
+      writeSync(out.fd, MAGIC);
+    }
+  } finally {
+    for (const out of outs) closeSync(out.fd);
+    for (const fd of fds.values()) closeSync(fd);
+  }
+  return outs.map((o) => ({ rows: o.rows }));
+}
+
+function int64AsDoubles(chunk: { values: BigInt64Array; valid: Uint32Array | null }): { values: Float64Array; valid: Uint32Array | null } {
+  return { values: new Float64Array(chunk.values.buffer, chunk.values.byteOffset, chunk.values.length), valid: chunk.valid };
+}
+
+/**
+ * One v1 DATA_PAGE of a column's gathered rows: the definition levels (OPTIONAL columns; bit width
+ * 1, one RLE run when every row is set, else bit-packed) and the PLAIN values of the rows set.
+ */
+function dataPage(g: Gathered, optional: boolean): Uint8Array {
+  const levels: number[] = [];
+  if (optional) {
+    if (g.nulls === 0) {
+      varint(levels, g.rows * 2);
+      levels.push(1);
+    } else {
+      const groups = Math.ceil(g.rows / 8);
+      varint(levels, groups * 2 + 1);
+      for (let k = 0; k < groups; k++) {
+        let byte = 0;
+        for (let b = 0; b < 8; b++) if (g.valid[k * 8 + b] === 1) byte |= 1 << b;
+        levels.push(byte);
+      }
+    }
+  }
+  const present = g.rows - g.nulls;
+  const levelBytes = optional ? 4 + levels.length : 0;
+  const body = new Uint8Array(levelBytes + present * 8);
+  if (optional) {
+    new DataView(body.buffer).setUint32(0, levels.length, true);
+    body.set(levels, 4);
+  }
+  if (g.nulls === 0) body.set(g.bytes.subarray(0, g.rows * 8), levelBytes);
+  else {
+    // Runs of rows with values, each copied whole (bytes, not numbers: every bit pattern kept).
+    let at = levelBytes;
+    for (let r = 0; r < g.rows; ) {
+      if (g.valid[r] === 0) {
+        r++;
+        continue;
+      }
+      let e = r + 1;
+      while (e < g.rows && g.valid[e] === 1) e++;
+      body.set(g.bytes.subarray(r * 8, e * 8), at);
+      at += (e - r) * 8;
+      r = e;
+    }
+  }
+  const header = new ByteWriter();
+  writePageHeader(header, {
+    type: 'DATA_PAGE',
+    uncompressed_page_size: body.length,
+    compressed_page_size: body.length,
+    data_page_header: { num_values: g.rows, encoding: 'PLAIN', definition_level_encoding: 'RLE', repetition_level_encoding: 'RLE' },
+  });
+  const head = new Uint8Array(header.getBuffer());
+  const page = new Uint8Array(head.length + body.length);
+  page.set(head);
+  page.set(body, head.length);
+  return page;
+}

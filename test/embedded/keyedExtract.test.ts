@@ -1,0 +1,135 @@
+// An extract of a file table known to be in key order, written from the table's own pages without
+// DuckDB (keyedExtract.ts, keyedShardWriter.ts). What must hold: the files are the ones DuckDB's
+// sorted copy writes of the same rows (shard for shard, value for value: nulls, NaN and -0.0
+// kept), with the same schema and the figures the landing check reads from the footers; a
+// refresh's carried rows (from either writer's checkpoint) come first in the first shard's file;
+// a table with a column of another type is left to DuckDB.
+
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { DuckDBInstance, listValue } from '@duckdb/node-api';
+import { DuckDbWarehouse } from '../../shared/adapters/local/duckdbWarehouse.js';
+import { FolderObjectStore } from '../../shared/adapters/local/folderStore.js';
+import { readLocalFooter } from '../../shared/adapters/local/parquetStitch.js';
+import { summariseFooters } from '../../shared/checkpoint.js';
+import { shardGrid } from '../../shared/shards.js';
+import type { ExtractResult, Window } from '../../shared/ports.js';
+import { rowsOfFiles } from '../helpers/readOutput.js';
+import { tempDir } from '../helpers/temp.js';
+
+const DS = 'f';
+const COLUMNS = ['a', 'b', 'c'];
+// Minutes i from 2021-03-01 20:00. b: a null every 7th; c: NaN, -0.0, +inf, and no value at all for a whole day (minutes 1,000-2,500).
+const rowsSql = (from: number, to: number, tail = '', extra = '') => `SELECT TIMESTAMPTZ '2021-03-01 20:00:00+00' + to_minutes(i) AS interval_time, (i * 0.5)::DOUBLE AS a,
+  CASE WHEN i % 7 = 0 THEN NULL ELSE cos(i) END AS b,
+  CASE WHEN i BETWEEN 1000 AND 2500 THEN NULL WHEN i % 11 = 0 THEN 'NaN'::DOUBLE WHEN i % 13 = 0 THEN -0.0 WHEN i % 17 = 0 THEN 'inf'::DOUBLE ELSE i / 3 END AS c${extra}
+  FROM range(${from}, ${to}) r(i)${tail}`;
+const at = (minutes: number) => new Date(Date.parse('2021-03-01T20:00:00Z') + minutes * 60_000).toISOString();
+
+describe('embedded warehouse: extracts written from a key-ordered table\'s own pages', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let w: DuckDbWarehouse;
+  let staging: FolderObjectStore;
+  let n = 0;
+  const extract = (feature: string, window: Window, options: { shards?: boolean; carry?: string[]; columns?: string[] } = {}): Promise<ExtractResult> =>
+    w.extract({ runId: 'r', pair: 'eurusd', feature, dataset: DS, columns: options.columns ?? COLUMNS, window, prefix: `runs/r/${feature}-${n++}/`, shards: options.shards === false ? [] : shardGrid(window, 'day'), ...(options.carry ? { carry: options.carry } : {}) });
+  const filesOf = (r: ExtractResult) => {
+    assert.equal(r.state, 'done');
+    return (r as { files: string[] }).files.map((f) => staging.uri(f));
+  };
+  const schemaOf = async (file: string) => {
+    const db = await DuckDBInstance.create(':memory:');
+    const c = await db.connect();
+    try {
+      return (await c.runAndReadAll('SELECT name, type, repetition_type, converted_type, logical_type FROM parquet_schema($1)', [listValue([file])])).getRowsJS();
+    } finally {
+      c.closeSync();
+      db.closeSync();
+    }
+  };
+  const summary = (file: string) => {
+    const s = summariseFooters([readLocalFooter(file)]);
+    return { rows: s.rows, columns: [...s.columns], nullCounts: [...s.nullCounts], minKey: s.minKey, maxKey: s.maxKey, keyOrdered: s.keyOrdered };
+  };
+  /** Both extracts wrote the same files: rows (cell for cell, by file), schema and footer figures. */
+  const assertSameFiles = async (keyed: ExtractResult, copied: ExtractResult) => {
+    const counts = (r: ExtractResult) => r.state === 'done' && [r.rows, r.sourceRows, r.duplicates, r.files.length, r.carried];
+    assert.deepEqual(counts(keyed), counts(copied));
+    const [a, b] = [filesOf(keyed), filesOf(copied)];
+    assert.deepStrictEqual(await rowsOfFiles(a), await rowsOfFiles(b));
+    for (const [i, file] of a.entries()) {
+      assert.deepEqual(await schemaOf(file), await schemaOf(b[i]!), `${path.basename(file)}: schema`);
+      assert.deepEqual(summary(file), summary(b[i]!), `${path.basename(file)}: footer figures`);
+    }
+  };
+
+  beforeEach(async () => {
+    dir = tempDir('keyed-extract');
+    staging = new FolderObjectStore(path.join(dir, 'staging'), 'staging');
+    w = await DuckDbWarehouse.open(path.join(dir, 'wh.duckdb'), staging, new FolderObjectStore(path.join(dir, 'output'), 'output'), { memoryMb: 512 });
+    await w.execute(`CREATE SCHEMA ${DS}`);
+    // The same rows as a file table in two files (the second appended) and as a table DuckDB stores, shuffled.
+    await w.writeFileTables(DS, [{ table: 'up', select: rowsSql(0, 5000) }], 'replace');
+    await w.writeFileTables(DS, [{ table: 'up', select: rowsSql(5000, 6000) }], 'append');
+    await w.execute(`CREATE TABLE ${DS}.stored AS ${rowsSql(0, 6000, ' ORDER BY hash(i)')}`);
+  });
+  afterEach(async () => {
+    await w.close();
+  });
+
+  it('writes the same files as DuckDB\'s sorted copy: day shards across both files, one shard, a window with no rows', async () => {
+    const windows = [
+      { start: at(0), end: at(5040) }, // ends mid-day, past the first file
+      { start: at(-600), end: at(7000) }, // begins before the first key, ends after the last
+      { start: at(10_000), end: at(12_000) }, // nothing: one empty file
+    ];
+    for (const window of windows) {
+      for (const shards of [true, false]) {
+        const before = w.keyedExtracts;
+        const keyed = await extract('up', window, { shards });
+        assert.equal(w.keyedExtracts, before + 1, `${window.start} ${shards}: written from the pages`);
+        const copied = await extract('stored', window, { shards });
+        assert.equal(w.keyedExtracts, before + 1, 'a table DuckDB stores is copied by DuckDB');
+        await assertSameFiles(keyed, copied);
+      }
+    }
+    const whole = await extract('up', windows[1]!);
+    assert.ok(whole.state === 'done' && whole.rows === 6000 && whole.files.length === 5, 'every row, one file per day with rows (five days)');
+  });
+
+  it('a refresh\'s carried rows go first in the first shard\'s file; a carry DuckDB wrote is left to DuckDB', async () => {
+    const [before, after] = [{ start: at(0), end: at(4000) }, { start: at(4000), end: at(6000) }];
+    // The partial last day of an earlier checkpoint: written from the pages, or by DuckDB (its v2
+    // pages encode the key with DELTA_BINARY_PACKED, which the decoder does not read).
+    for (const earlier of ['up', 'stored']) {
+      const first = await extract(earlier, before);
+      assert.equal(first.state, 'done');
+      const carry = [(first as { files: string[] }).files.at(-1)!];
+      const keyedCount = w.keyedExtracts;
+      const keyed = await extract('up', after, { carry });
+      assert.equal(w.keyedExtracts, keyedCount + (earlier === 'up' ? 1 : 0));
+      const copied = await extract('stored', after, { carry });
+      await assertSameFiles(keyed, copied);
+      assert.ok(keyed.state === 'done' && keyed.carried! > 0 && keyed.rows === 2000);
+      // The first file: the carried day's earlier rows, then its new ones, as in the table.
+      const [firstFile] = await rowsOfFiles([filesOf(keyed)[0]!]).then((rows) => [rows.map((r) => r.slice(1))]);
+      const dayStart = Date.parse('2021-03-04T00:00:00Z');
+      const expected = (await w.query(`SELECT * FROM ${DS}.stored WHERE interval_time >= $1::TIMESTAMPTZ AND interval_time < $2::TIMESTAMPTZ ORDER BY interval_time`, [new Date(dayStart).toISOString(), '2021-03-05T00:00:00Z']));
+      assert.equal(firstFile!.length, expected.length);
+      assert.equal(Date.parse(String(firstFile![0]![0])), dayStart, 'begins with the carried rows');
+    }
+  });
+
+  it('leaves a table with a column of another type to DuckDB, counted from its keys', async () => {
+    await w.writeFileTables(DS, [{ table: 'mixed', select: rowsSql(0, 3000, '', ', i::INTEGER AS n') }], 'replace');
+    const [keyed, counted] = [w.keyedExtracts, w.countsFromKeys];
+    const window = { start: at(0), end: at(2000) };
+    const r = await extract('mixed', window, { columns: [...COLUMNS, 'n'] });
+    assert.equal(w.keyedExtracts, keyed);
+    assert.equal(w.countsFromKeys, counted + 1);
+    assert.ok(r.state === 'done' && r.rows === 2000);
+    const rows = await rowsOfFiles(filesOf(r));
+    assert.deepEqual(rows.map((x) => x[5]), Array.from({ length: 2000 }, (_, i) => i));
+  });
+});
