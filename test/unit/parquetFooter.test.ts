@@ -12,9 +12,10 @@ import type { FileMetaData } from 'hyparquet';
 import { asyncBufferFromFile, parquetMetadata, parquetRead } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { ByteWriter } from 'hyparquet-writer';
+import { writePageHeader } from 'hyparquet-writer/src/datapage.js';
 import { writeMetadata } from 'hyparquet-writer/src/metadata.js';
 import { copyToParquetSql } from '../../shared/adapters/local/duckdbSql.js';
-import { encodeFooter, projectMetadata } from '../../shared/adapters/local/parquetFooter.js';
+import { CompactWriter, encodeFooter, plainPageHeader, projectMetadata } from '../../shared/adapters/local/parquetFooter.js';
 import { readLayout } from '../../shared/adapters/local/parquetLayout.js';
 import { readLocalFooter, stitchParquet } from '../../shared/adapters/local/parquetStitch.js';
 import { tempDir } from '../helpers/temp.js';
@@ -160,5 +161,19 @@ describe('parquet footer encoding (the stitch\'s footers)', () => {
     const file = Buffer.concat([ours(odd), Buffer.from('PAR1')]);
     const back = parquetMetadata(file.buffer.slice(file.byteOffset, file.byteOffset + file.length) as ArrayBuffer);
     assert.equal(back.row_groups[0]!.columns[0]!.meta_data!.data_page_offset, 2n ** 40n);
+  });
+
+  it('writes a plain page\'s header as hyparquet-writer does (the keyed extract\'s pages)', () => {
+    const w = new CompactWriter();
+    for (const [values, size] of [[1, 13], [1440, 11_706], [122_880, 983_057], [7, 0]] as const) {
+      const theirs = new ByteWriter();
+      writePageHeader(theirs, {
+        type: 'DATA_PAGE',
+        uncompressed_page_size: size,
+        compressed_page_size: size,
+        data_page_header: { num_values: values, encoding: 'PLAIN', definition_level_encoding: 'RLE', repetition_level_encoding: 'RLE' },
+      });
+      assert.deepEqual(Buffer.from(plainPageHeader(w, values, size)), Buffer.from(theirs.getBuffer()), `${values} values, ${size} bytes`);
+    }
   });
 });

@@ -14,13 +14,11 @@
 // check reads those, checkpoint.ts `summariseFooters`). Anything else (another column type, a page
 // the decoder does not read) is left to DuckDB by the caller.
 
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeSync, writevSync } from 'node:fs';
 import type { ColumnChunk, FileMetaData, RowGroup, SchemaElement } from 'hyparquet';
-import { ByteWriter } from 'hyparquet-writer';
-import { writePageHeader } from 'hyparquet-writer/src/datapage.js';
 import { KEY_COLUMN } from '../../naming.js';
 import { ROW_GROUP_ROWS } from './duckdbSql.js';
-import { encodeFooter } from './parquetFooter.js';
+import { CompactWriter, encodeFooter, plainPageHeader } from './parquetFooter.js';
 import { readDoubleChunk, readableDoubles, readableInt64, readInt64Chunk, type DecodeScratch } from './parquetDoubles.js';
 import { spanRows, type RowSpan } from './keyOrder.js';
 import { MAGIC, type FileLayout } from './parquetLayout.js';
@@ -64,21 +62,82 @@ function sameElement(a: SchemaElement, b: SchemaElement): boolean {
   return a.type === b.type && a.repetition_type === b.repetition_type && a.converted_type === b.converted_type && JSON.stringify(a.logical_type) === JSON.stringify(b.logical_type);
 }
 
-/** An unsigned LEB128 varint. */
-function varint(out: number[], value: number): void {
+/** An unsigned LEB128 varint into `out` at `at`; returns the end. */
+function varint(out: Uint8Array, at: number, value: number): number {
   while (value >= 0x80) {
-    out.push((value % 0x80) | 0x80);
+    out[at++] = (value % 0x80) | 0x80;
     value = Math.floor(value / 0x80);
   }
-  out.push(value);
+  out[at++] = value;
+  return at;
 }
 
-/** One column's rows of one file, gathered from its spans: values (8 bytes a row) and one validity byte a row. */
+/** Whether bits [from, to) of a validity bitmap (bit r of word r >>> 5) are all set. */
+function allSet(words: Uint32Array, from: number, to: number): boolean {
+  for (let r = from; r < to; ) {
+    if ((r & 31) === 0 && to - r >= 32) {
+      if (words[r >>> 5] !== 0xffffffff) return false;
+      r += 32;
+    } else {
+      if (((words[r >>> 5]! >>> (r & 31)) & 1) === 0) return false;
+      r++;
+    }
+  }
+  return true;
+}
+
+/**
+ * One column's rows of one file, gathered from its spans: the PLAIN values of the rows that have
+ * one, and the definition levels bit-packed (bit k of byte j: row 8j + k has a value), which is
+ * how a page stores them.
+ */
 interface Gathered {
-  bytes: Uint8Array;
-  valid: Uint8Array;
+  values: Uint8Array;
+  /** Bytes of `values` used. */
+  valueBytes: number;
+  levels: Uint8Array;
   rows: number;
   nulls: number;
+}
+
+/** Sets bits [from, from + count) of `levels` (clear to start). */
+function setBits(levels: Uint8Array, from: number, count: number): void {
+  let r = from;
+  const end = from + count;
+  for (; r < end && (r & 7) !== 0; r++) levels[r >>> 3]! |= 1 << (r & 7);
+  const whole = (end - r) >>> 3;
+  if (whole > 0) {
+    levels.fill(0xff, r >>> 3, (r >>> 3) + whole);
+    r += whole * 8;
+  }
+  for (; r < end; r++) levels[r >>> 3]! |= 1 << (r & 7);
+}
+
+/** Appends rows [from, to) of a decoded chunk (`bytes`: 8 a row; `valid`: its bitmap, null when all rows have values). */
+function gather(g: Gathered, bytes: Uint8Array, valid: Uint32Array | null, from: number, to: number): void {
+  if (valid === null || allSet(valid, from, to)) {
+    g.values.set(bytes.subarray(from * 8, to * 8), g.valueBytes);
+    g.valueBytes += (to - from) * 8;
+    setBits(g.levels, g.rows, to - from);
+    g.rows += to - from;
+    return;
+  }
+  // Runs of rows with values, each copied whole (bytes, not numbers: every bit pattern kept).
+  for (let r = from; r < to; ) {
+    if (((valid[r >>> 5]! >>> (r & 31)) & 1) === 0) {
+      g.nulls++;
+      g.rows++;
+      r++;
+      continue;
+    }
+    let e = r + 1;
+    while (e < to && ((valid[e >>> 5]! >>> (e & 31)) & 1) === 1) e++;
+    g.values.set(bytes.subarray(r * 8, e * 8), g.valueBytes);
+    g.valueBytes += (e - r) * 8;
+    setBits(g.levels, g.rows, e - r);
+    g.rows += e - r;
+    r = e;
+  }
 }
 
 /**
@@ -91,6 +150,9 @@ export function writeKeyedShards(sources: readonly KeyedSource[], columns: reado
   const outs = files.map((f) => ({ file: f, rows: rowsOf(f), fd: openSync(f.target, 'w'), offset: 0, chunks: [] as ColumnChunk[] }));
   const scratch: DecodeScratch = {};
   const fds = new Map<number, number>();
+  const header = new CompactWriter();
+  // A page's level bytes before the bit-packed levels: their length (4 bytes), then the run header.
+  const prefix = new Uint8Array(16);
   try {
     for (const out of outs) {
       writeSync(out.fd, MAGIC);
@@ -104,39 +166,48 @@ export function writeKeyedShards(sources: readonly KeyedSource[], columns: reado
       reads.get(key)!.into.push({ out: i, span });
     }));
     // One column's rows of each file at a time, in buffers used again for the next column.
-    const gathered: Gathered[] = outs.map((o) => ({ bytes: new Uint8Array(o.rows * 8), valid: new Uint8Array(o.rows), rows: 0, nulls: 0 }));
+    const gathered: Gathered[] = outs.map((o) => ({ values: new Uint8Array(o.rows * 8), valueBytes: 0, levels: new Uint8Array(Math.ceil(o.rows / 8)), rows: 0, nulls: 0 }));
     for (const [c, name] of names.entries()) {
       const element = schema[c]!;
-      for (const g of gathered) [g.rows, g.nulls] = [0, 0];
+      for (const g of gathered) {
+        [g.rows, g.nulls, g.valueBytes] = [0, 0, 0];
+        g.levels.fill(0);
+      }
       for (const { source, group, into } of reads.values()) {
         const s = sources[source]!;
         let fd = fds.get(source);
         if (fd === undefined) fds.set(source, (fd = openSync(s.file, 'r')));
         const chunk = c === 0 ? int64AsDoubles(readInt64Chunk(fd, s.layout, group, name, scratch)) : readDoubleChunk(fd, s.layout, group, name, scratch);
         const bytes = new Uint8Array(chunk.values.buffer, chunk.values.byteOffset, chunk.values.byteLength);
-        for (const { out, span } of into) {
-          const g = gathered[out]!;
-          g.bytes.set(bytes.subarray(span.from * 8, span.to * 8), g.rows * 8);
-          if (chunk.valid === null) {
-            g.valid.fill(1, g.rows, g.rows + span.to - span.from);
-            g.rows += span.to - span.from;
-            continue;
-          }
-          for (let r = span.from; r < span.to; r++) {
-            const ok = ((chunk.valid[r >>> 5]! >>> (r & 31)) & 1) === 1;
-            g.valid[g.rows++] = ok ? 1 : 0;
-            if (!ok) g.nulls++;
-          }
-        }
+        for (const { out, span } of into) gather(gathered[out]!, bytes, chunk.valid, span.from, span.to);
       }
+      const optional = element.repetition_type === 'OPTIONAL';
       for (const [i, out] of outs.entries()) {
         if (out.rows === 0) continue;
         const g = gathered[i]!;
-        if (element.repetition_type === 'REQUIRED' && g.nulls > 0) throw new Error(`column ${name}: nulls in a REQUIRED column`);
+        if (!optional && g.nulls > 0) throw new Error(`column ${name}: nulls in a REQUIRED column`);
         if (c === 0 && g.nulls > 0) throw new Error(`${KEY_COLUMN}: a null key in a table known to be in key order`);
-        const page = dataPage(g, element.repetition_type === 'OPTIONAL');
-        writeSync(out.fd, page);
-        const keys = c === 0 ? new BigInt64Array(g.bytes.buffer, 0, g.rows) : undefined;
+        // The body: definition levels (OPTIONAL columns: one RLE run of 1s when every row has a
+        // value, else the bit-packed levels), then the values. Written as pieces, not joined.
+        let pieces: Uint8Array[];
+        if (!optional) pieces = [];
+        else if (g.nulls === 0) {
+          const end = varint(prefix, 4, g.rows * 2);
+          prefix[end] = 1;
+          new DataView(prefix.buffer).setUint32(0, end + 1 - 4, true);
+          pieces = [prefix.slice(0, end + 1)];
+        } else {
+          const groups = Math.ceil(g.rows / 8);
+          const end = varint(prefix, 4, groups * 2 + 1);
+          new DataView(prefix.buffer).setUint32(0, end - 4 + groups, true);
+          pieces = [prefix.slice(0, end), g.levels.subarray(0, groups)];
+        }
+        pieces.push(g.values.subarray(0, g.valueBytes));
+        const size = pieces.reduce((n, p) => n + p.length, 0);
+        const head = plainPageHeader(header, g.rows, size);
+        const length = head.length + size;
+        writevSync(out.fd, [head, ...pieces]);
+        const keys = c === 0 ? new BigInt64Array(g.values.buffer, 0, g.rows) : undefined;
         out.chunks.push({
           file_offset: BigInt(out.offset),
           meta_data: {
@@ -145,13 +216,13 @@ export function writeKeyedShards(sources: readonly KeyedSource[], columns: reado
             path_in_schema: [name],
             codec: 'UNCOMPRESSED',
             num_values: BigInt(g.rows),
-            total_uncompressed_size: BigInt(page.length),
-            total_compressed_size: BigInt(page.length),
+            total_uncompressed_size: BigInt(length),
+            total_compressed_size: BigInt(length),
             data_page_offset: BigInt(out.offset),
             statistics: keys ? { null_count: 0n, min_value: keys[0]!, max_value: keys[g.rows - 1]!, is_min_value_exact: true, is_max_value_exact: true } : { null_count: BigInt(g.nulls) },
           },
         } as ColumnChunk);
-        out.offset += page.length;
+        out.offset += length;
       }
     }
     for (const out of outs) {
@@ -164,8 +235,7 @@ export function writeKeyedShards(sources: readonly KeyedSource[], columns: reado
         created_by: 'bqx keyed shard writer',
         metadata_length: 0,
       } as FileMetaData;
-      writeSync(out.fd, encodeFooter(metadata));
-      writeSync(out.fd, MAGIC);
+      writevSync(out.fd, [encodeFooter(metadata), MAGIC]);
     }
   } finally {
     for (const out of outs) closeSync(out.fd);
@@ -176,61 +246,4 @@ export function writeKeyedShards(sources: readonly KeyedSource[], columns: reado
 
 function int64AsDoubles(chunk: { values: BigInt64Array; valid: Uint32Array | null }): { values: Float64Array; valid: Uint32Array | null } {
   return { values: new Float64Array(chunk.values.buffer, chunk.values.byteOffset, chunk.values.length), valid: chunk.valid };
-}
-
-/**
- * One v1 DATA_PAGE of a column's gathered rows: the definition levels (OPTIONAL columns; bit width
- * 1, one RLE run when every row is set, else bit-packed) and the PLAIN values of the rows set.
- */
-function dataPage(g: Gathered, optional: boolean): Uint8Array {
-  const levels: number[] = [];
-  if (optional) {
-    if (g.nulls === 0) {
-      varint(levels, g.rows * 2);
-      levels.push(1);
-    } else {
-      const groups = Math.ceil(g.rows / 8);
-      varint(levels, groups * 2 + 1);
-      for (let k = 0; k < groups; k++) {
-        let byte = 0;
-        for (let b = 0; b < 8; b++) if (g.valid[k * 8 + b] === 1) byte |= 1 << b;
-        levels.push(byte);
-      }
-    }
-  }
-  const present = g.rows - g.nulls;
-  const levelBytes = optional ? 4 + levels.length : 0;
-  const body = new Uint8Array(levelBytes + present * 8);
-  if (optional) {
-    new DataView(body.buffer).setUint32(0, levels.length, true);
-    body.set(levels, 4);
-  }
-  if (g.nulls === 0) body.set(g.bytes.subarray(0, g.rows * 8), levelBytes);
-  else {
-    // Runs of rows with values, each copied whole (bytes, not numbers: every bit pattern kept).
-    let at = levelBytes;
-    for (let r = 0; r < g.rows; ) {
-      if (g.valid[r] === 0) {
-        r++;
-        continue;
-      }
-      let e = r + 1;
-      while (e < g.rows && g.valid[e] === 1) e++;
-      body.set(g.bytes.subarray(r * 8, e * 8), at);
-      at += (e - r) * 8;
-      r = e;
-    }
-  }
-  const header = new ByteWriter();
-  writePageHeader(header, {
-    type: 'DATA_PAGE',
-    uncompressed_page_size: body.length,
-    compressed_page_size: body.length,
-    data_page_header: { num_values: g.rows, encoding: 'PLAIN', definition_level_encoding: 'RLE', repetition_level_encoding: 'RLE' },
-  });
-  const head = new Uint8Array(header.getBuffer());
-  const page = new Uint8Array(head.length + body.length);
-  page.set(head);
-  page.set(body, head.length);
-  return page;
 }
