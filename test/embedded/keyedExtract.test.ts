@@ -8,7 +8,10 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { DuckDBInstance, listValue } from '@duckdb/node-api';
-import { DuckDbWarehouse } from '../../shared/adapters/local/duckdbWarehouse.js';
+import { promises as fs } from 'node:fs';
+import { DuckDbWarehouse, KEYED_THREAD_CELLS } from '../../shared/adapters/local/duckdbWarehouse.js';
+import { keyOrderedTables } from '../../shared/adapters/local/fileTables.js';
+import { readLayout } from '../../shared/adapters/local/parquetLayout.js';
 import { FolderObjectStore } from '../../shared/adapters/local/folderStore.js';
 import { readLocalFooter } from '../../shared/adapters/local/parquetStitch.js';
 import { summariseFooters } from '../../shared/checkpoint.js';
@@ -24,6 +27,8 @@ const rowsSql = (from: number, to: number, tail = '', extra = '') => `SELECT TIM
   CASE WHEN i % 7 = 0 THEN NULL ELSE cos(i) END AS b,
   CASE WHEN i BETWEEN 1000 AND 2500 THEN NULL WHEN i % 11 = 0 THEN 'NaN'::DOUBLE WHEN i % 13 = 0 THEN -0.0 WHEN i % 17 = 0 THEN 'inf'::DOUBLE ELSE i / 3 END AS c${extra}
   FROM range(${from}, ${to}) r(i)${tail}`;
+/** The files of a file table known in key order, as absolute paths. */
+const keyedOrderedFiles = async (c: Parameters<typeof keyOrderedTables>[0], dir: string, table: string) => (await keyOrderedTables(c, { root: dir, folder: 'wh.tables' }, DS)).get(table)?.files;
 const at = (minutes: number) => new Date(Date.parse('2021-03-01T20:03:00Z') + minutes * 60_000).toISOString();
 
 describe('embedded warehouse: extracts written from a key-ordered table\'s own pages', function () {
@@ -119,6 +124,34 @@ describe('embedded warehouse: extracts written from a key-ordered table\'s own p
       assert.equal(firstFile!.length, expected.length);
       assert.equal(Date.parse(String(firstFile![0]![0])), dayStart, 'begins with the carried rows');
     }
+  });
+
+  it('writes a larger table on the keyed writer\'s threads, the same files again; a write that fails there leaves no file', async () => {
+    // 40 more columns: 2,000 rows x 44 columns is over KEYED_THREAD_CELLS.
+    const wide = Array.from({ length: 40 }, (_, k) => `, CASE WHEN (i + ${k}) % 9 = 0 THEN NULL ELSE sin(i * ${k + 1}) END AS w${k}`).join('');
+    const columns = [...COLUMNS, ...Array.from({ length: 40 }, (_, k) => `w${k}`)];
+    await w.writeFileTables(DS, [{ table: 'wide', select: rowsSql(0, 2000, '', wide) }], 'replace');
+    await w.execute(`CREATE TABLE ${DS}.wide_stored AS ${rowsSql(0, 2000, ' ORDER BY hash(i)', wide)}`);
+    const window = { start: at(0), end: at(2000) };
+    assert.ok(2000 * (columns.length + 1) >= KEYED_THREAD_CELLS);
+    const before = w.keyedOnThreads;
+    const keyed = await extract('wide', window, { columns });
+    assert.equal(w.keyedOnThreads, before + 1, 'written on a thread');
+    await assertSameFiles(keyed, await extract('wide_stored', window, { columns }));
+    // A page the thread cannot read (the last column's, past what the plan reads: the footer and
+    // the key): its error comes back from the thread, and no file is left behind.
+    const [file] = (await w.withConnection((c) => keyedOrderedFiles(c, dir, 'wide')))!;
+    const layout = readLayout(file!);
+    const page = layout.rowGroups[0]!.dataPageOffset[layout.schema.findIndex((e) => e.name === 'w39')]!;
+    const handle = await fs.open(file!, 'r+');
+    const before8 = Buffer.alloc(8);
+    await handle.read(before8, 0, 8, page);
+    await handle.write(Buffer.alloc(8, 0xff), 0, 8, page);
+    await assert.rejects(extract('wide', window, { columns }), /keyed extract thread: column w39/);
+    await handle.write(before8, 0, 8, page);
+    await handle.close();
+    const leftover = (await fs.readdir(path.join(dir, 'staging', '.tmp')).catch(() => [] as string[])).filter((f) => f.endsWith('.parquet'));
+    assert.deepEqual(leftover, [], 'no temp file left');
   });
 
   it('leaves a table with a column of another type to DuckDB, counted from its keys', async () => {

@@ -4,7 +4,7 @@
 // once and memory follows the batch width (profileBatchColumns). Only columns whose min or max lies beyond
 // 10 sd of the mean are read a second time (to count those values).
 // Columns in bqx's own parquet encodings (parquetDoubles.ts: every DOUBLE column bqx writes) are
-// decoded in worker threads of this process instead (parquetScan.ts, scanThreads.ts): DuckDB's
+// decoded in worker threads of this process instead (parquetScan.ts, threadPool.ts): DuckDB's
 // reader costs about 1 ms per column chunk of a 9,900-column file. The same values in the same row
 // order give the same statistics to the last bit; the rest (an integer column) stays with DuckDB.
 
@@ -19,8 +19,8 @@ import type { ColumnComparison, ColumnStats, CompareJob, ProfileData, ProfileJob
 import type { MergeProgress } from '../../ports.js';
 import * as sql from './duckdbProfileSql.js';
 import { readableDoubles } from './parquetDoubles.js';
-import { FooterCache, resumeFor, type ScanOutcome } from './parquetScan.js';
-import { ScanThreads } from './scanThreads.js';
+import { FooterCache, resumeFor, type ScanOutcome, type ScanTask } from './parquetScan.js';
+import { ThreadPool } from './threadPool.js';
 
 type WithConnection = <T>(body: (c: DuckDBConnection) => Promise<T>) => Promise<T>;
 
@@ -92,7 +92,7 @@ export async function profileDuckDb(
       Array.from({ length: Math.ceil(list.length / batch) }, (_, b) => ({ paths, allPaths, files, all, own, part: list.slice(b * batch, (b + 1) * batch) }));
     return [...slices(names.filter((n) => decodable.has(n)), true), ...slices(names.filter((n) => !decodable.has(n)), false)];
   });
-  const threads = batches.some((b) => b.own) ? new ScanThreads(Math.min(streams, batches.length)) : undefined;
+  const threads = batches.some((b) => b.own) ? new ThreadPool<ScanTask, ScanOutcome>('profileScanWorker', Math.min(streams, batches.length), 'profile scan') : undefined;
   const scanned: ScanOutcome[] = new Array(batches.length);
   // `streams` batches at once keep the cores busy: a thread each for bqx's own columns, and for
   // DuckDB's a statement each (a parquet file of one row group is decoded by one DuckDB thread per
@@ -106,7 +106,7 @@ export async function profileDuckDb(
         const { paths, allPaths, files, all, own, part } = batches[b]!;
         let outcome: ScanOutcome;
         if (own) {
-          outcome = await threads!.scan({ paths, all: allPaths, columns: part, layout, rows: job.rows, labels: job.labels, resume: resumeFor(job.resume?.from, part), snapshotAt: job.snapshotAt });
+          outcome = await threads!.run({ paths, all: allPaths, columns: part, layout, rows: job.rows, labels: job.labels, resume: resumeFor(job.resume?.from, part), snapshotAt: job.snapshotAt });
           const unmeasured = new Set(outcome.unmeasured);
           if (unmeasured.size > 0) await beyond10sd(c, all, outcome.stats.filter((s) => unmeasured.has(s.column)));
         } else {

@@ -31,6 +31,9 @@ import { asyncBufferFromFile } from 'hyparquet';
 import { readTableVersions, recordTableChanges, type ChangedRange } from './tableVersions.js';
 import { keySpans, spanRows } from './keyOrder.js';
 import { extractKeyed } from './keyedExtract.js';
+import { writeKeyedShards, type KeyedWrite } from './keyedShardWriter.js';
+import { zstdReady } from './parquetDoubles.js';
+import { ThreadPool } from './threadPool.js';
 import { fileTableNames, fileTablesFolder, keyOrderedTables, writeFileTables, type FileTableMode, type OrderedTable, type FileTableWrite, type FileTablesPlace } from './fileTables.js';
 
 export interface DuckDbOptions {
@@ -77,6 +80,11 @@ export class DuckDbWarehouse implements Warehouse {
   countsFromKeys = 0;
   /** Extracts written from a key-ordered table's own pages, without DuckDB (keyedExtract.ts). */
   keyedExtracts = 0;
+  /** Of those, extracts written on the keyed writer's threads. */
+  keyedOnThreads = 0;
+  /** The keyed writer's threads, started at its first write large enough (writeKeyed). */
+  private keyedThreads: ThreadPool<KeyedWrite, { rows: number }[]> | undefined;
+  private zstd: Promise<void> | undefined;
   /**
    * Per dataset, its views that read parquet files and the file tables known in key order, looked
    * up once (a catalog query took 5 ms, per extract 3.5 s of a refresh's 667); forgotten whenever
@@ -197,7 +205,7 @@ export class DuckDbWarehouse implements Warehouse {
     const spans = inOrder ? keySpans(ordered.files, job.window, shards) : null;
     if (spans) {
       const carried = (job.carry ?? []).map((o) => this.staging.uri(o)).map((file) => ({ file, metadata: readLocalFooter(file).metadata }));
-      const keyed = await extractKeyed(job, shards, spans, carried, this.staging);
+      const keyed = await extractKeyed(job, shards, spans, carried, this.staging, (w) => this.writeKeyed(w));
       if (keyed) {
         this.keyedExtracts++;
         return keyed;
@@ -556,8 +564,26 @@ export class DuckDbWarehouse implements Warehouse {
     return this.withConnection(async (c) => (await c.runAndReadAll(statement, params)).getRowObjectsJS() as Record<string, unknown>[]);
   }
 
+  /**
+   * Writes a keyed extract's files: small ones here, the rest on the keyed writer's threads (one
+   * per core, up to the extract concurrency), so the writes use every core and this thread runs
+   * the chain meanwhile. Below KEYED_THREAD_CELLS the hand-over would cost more than the write.
+   */
+  private async writeKeyed(w: KeyedWrite): Promise<{ rows: number }[]> {
+    const cells = w.files.reduce((n, f) => n + f.spans.reduce((m, s) => m + s.to - s.from, 0), 0) * (w.columns.length + 1);
+    if (cells < KEYED_THREAD_CELLS) {
+      await (this.zstd ??= zstdReady());
+      return writeKeyedShards(w);
+    }
+    this.keyedOnThreads++;
+    this.keyedThreads ??= new ThreadPool('keyedWriteWorker', Math.max(1, Math.min(this.options.extractConcurrency ?? 1, os.availableParallelism())), 'keyed extract');
+    return this.keyedThreads.run(w);
+  }
+
   async close(): Promise<void> {
     this.profiledFooters = undefined;
+    await this.keyedThreads?.close();
+    this.keyedThreads = undefined;
     try {
       this.instance.closeSync();
     } catch (error) {
@@ -565,6 +591,13 @@ export class DuckDbWarehouse implements Warehouse {
     }
   }
 }
+
+/**
+ * Cells (rows x columns, the key included) from which a keyed extract is written on a thread: a
+ * 600-row demo table (about 15,000 cells) is written here, a refresh's day of 25 columns (about
+ * 36,000 with its carried rows and more) and anything larger on a thread.
+ */
+export const KEYED_THREAD_CELLS = 30_000;
 
 /** What the catalog says of a dataset's views (DuckDbWarehouse `viewFacts`). */
 interface ViewFacts {

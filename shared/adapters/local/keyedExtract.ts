@@ -9,20 +9,24 @@ import type { FileMetaData } from 'hyparquet';
 import type { ExtractJob, ExtractResult, Window } from '../../ports.js';
 import type { FolderObjectStore } from './folderStore.js';
 import { spanRows, type KeySpans, type RowSpan } from './keyOrder.js';
-import { keyedSchema, writeKeyedShards, type KeyedSource, type ShardFile } from './keyedShardWriter.js';
+import { keyedSchema, type KeyedSource, type KeyedWrite, type ShardFile } from './keyedShardWriter.js';
 import { readLocalFooter } from './parquetStitch.js';
 import { readLayout } from './parquetLayout.js';
-import { zstdReady } from './parquetDoubles.js';
-
-let zstd: Promise<void> | undefined;
 
 /**
  * The extract's files written from the table's own pages, or null when a file or a column is not
  * one written here (then DuckDB copies; nothing has been written). `spans` are the window's and
  * the shards' rows; `carry` the files of a refresh's partial shard, whose rows go first in the
- * first shard's file.
+ * first shard's file. `write` writes them (keyedShardWriter.ts `writeKeyedShards`, here or on a thread).
  */
-export async function extractKeyed(job: ExtractJob, shards: readonly Window[], spans: KeySpans, carry: readonly { file: string; metadata: FileMetaData }[], staging: FolderObjectStore): Promise<ExtractResult | null> {
+export async function extractKeyed(
+  job: ExtractJob,
+  shards: readonly Window[],
+  spans: KeySpans,
+  carry: readonly { file: string; metadata: FileMetaData }[],
+  staging: FolderObjectStore,
+  write: (w: KeyedWrite) => Promise<{ rows: number }[]>,
+): Promise<ExtractResult | null> {
   // Sources: the table's files, then the carried files.
   const sources: KeyedSource[] = spans.files.map((f) => ({ file: f.file, layout: f.layout, schema: [] }));
   const carrySpans: RowSpan[] = [];
@@ -45,11 +49,11 @@ export async function extractKeyed(job: ExtractJob, shards: readonly Window[], s
   for (const s of used) if (sources[s]!.schema.length === 0) sources[s]!.schema = readLocalFooter(sources[s]!.file).metadata.schema;
   const schema = keyedSchema(used.map((s) => sources[s]!), job.columns, planned.map((p) => p.file));
   if (!schema) return null;
-  if (carry.length > 0) await (zstd ??= zstdReady());
   for (const p of planned) p.file.target = await staging.tempPath('.parquet');
   let written: { rows: number }[];
   try {
-    written = writeKeyedShards(sources, job.columns, schema, planned.map((p) => p.file));
+    // Only the sources a file reads from: the others' layouts need not travel to a thread.
+    written = await write({ sources: sources.map((s, i) => (used.includes(i) ? s : { ...s, layout: { rows: 0, schema: [], rowGroups: [] }, schema: [] })), columns: job.columns, schema, files: planned.map((p) => p.file) });
   } catch (error) {
     await Promise.all(planned.map((p) => fs.rm(p.file.target, { force: true })));
     throw error;

@@ -140,12 +140,22 @@ function gather(g: Gathered, bytes: Uint8Array, valid: Uint32Array | null, from:
   }
 }
 
+/** One extract's files to write: what `writeKeyedShards` takes (plain data, so a thread can be sent it). */
+export interface KeyedWrite {
+  sources: readonly KeyedSource[];
+  columns: readonly string[];
+  /** What `keyedSchema` returned. */
+  schema: readonly SchemaElement[];
+  files: readonly ShardFile[];
+}
+
 /**
- * Writes `files` (each a shard's rows of the sources, in key order) with the key and `columns`;
- * `schema` is what `keyedSchema` returned. Each source column chunk is read once for every file
- * it reaches; one column's chunk of each file is held at a time.
+ * Writes `files` (each a shard's rows of the sources, in key order) with the key and `columns`.
+ * Each source column chunk is read once for every file it reaches; one column's chunk of each
+ * file is held at a time. The chunks are decoded here, so the zstd decoder must be ready
+ * (parquetDoubles.ts `zstdReady`) when a source is compressed with it.
  */
-export function writeKeyedShards(sources: readonly KeyedSource[], columns: readonly string[], schema: readonly SchemaElement[], files: readonly ShardFile[]): { rows: number }[] {
+export function writeKeyedShards({ sources, columns, schema, files }: KeyedWrite): { rows: number }[] {
   const names = [KEY_COLUMN, ...columns];
   const outs = files.map((f) => ({ file: f, rows: rowsOf(f), fd: openSync(f.target, 'w'), offset: 0, chunks: [] as ColumnChunk[] }));
   const scratch: DecodeScratch = {};

@@ -1,4 +1,4 @@
-// A worker thread of the profile (scanThreads.ts): scans the batches it is sent (parquetScan.ts)
+// A worker thread of the profile (threadPool.ts): scans the batches it is sent (parquetScan.ts)
 // and sends each outcome back, the sample's arrays moved rather than copied.
 
 import { parentPort } from 'node:worker_threads';

@@ -1,12 +1,12 @@
-// Worker threads for the profile's column scans (profileScanWorker.ts), one per stream: each runs
-// one batch at a time; `close` ends them. Started from the compiled CLI the worker is its .js
-// file; from the sources (tests, `BQX_TSX=1`), its .ts file through tsx.
+// Worker threads of this process, each running one task at a time from a worker module of this
+// folder (profileScanWorker.ts, keyedWriteWorker.ts); `close` ends them. Started from the compiled
+// CLI the worker is its .js file; from the sources (tests, `BQX_TSX=1`), its .ts file through tsx.
+// A thread holds the process open only while it runs a task: a pool left open never delays exit.
 
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
-import type { ScanOutcome, ScanTask } from './parquetScan.js';
+import { Worker, type TransferListItem } from 'node:worker_threads';
 
 /**
  * The ES module of tsx's registration API, from tsx's own package exports (`tsx/esm/api`'s import
@@ -19,34 +19,43 @@ function tsxApi(): string {
   return new URL(exports['./esm/api']!.import.default, pathToFileURL(manifest)).href;
 }
 
-export class ScanThreads {
+/** What a worker module posts back for task `id`: its outcome, or the error it threw. */
+export interface ThreadReply<Outcome> {
+  id: number;
+  outcome?: Outcome;
+  error?: string;
+}
+
+export class ThreadPool<Task, Outcome> {
   private readonly idle: Worker[] = [];
   private readonly waiting: ((w: Worker) => void)[] = [];
   private readonly all: Worker[] = [];
-  private readonly pending = new Map<number, { resolve: (o: ScanOutcome) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (o: Outcome) => void; reject: (e: Error) => void }>();
   private nextId = 0;
-  /** Why no scan can run any more: a thread failed or exited, or the pool was closed. */
+  /** Why no task can run any more: a thread failed or exited, or the pool was closed. */
   private broken: Error | undefined;
 
-  constructor(count: number) {
+  /** `module`: the worker module's name in this folder, without extension; `what` names the threads in errors. */
+  constructor(module: string, count: number, private readonly what: string) {
     const here = new URL(import.meta.url);
     const source = here.pathname.endsWith('.ts');
-    const entry = new URL(source ? './profileScanWorker.ts' : './profileScanWorker.js', here);
+    const entry = new URL(`./${module}${source ? '.ts' : '.js'}`, here);
     // From the sources: a bootstrap registers tsx in the thread first (tsx's `--import` entry
     // registers itself in the main thread only on Node 20).
     const bootstrap = source ? `import(${JSON.stringify(tsxApi())}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })` : undefined;
     for (let i = 0; i < count; i++) {
       const worker = bootstrap ? new Worker(bootstrap, { eval: true }) : new Worker(entry);
-      worker.on('message', ({ id, outcome, error }: { id: number; outcome?: ScanOutcome; error?: string }) => {
+      worker.unref();
+      worker.on('message', ({ id, outcome, error }: ThreadReply<Outcome>) => {
         const p = this.pending.get(id);
         this.pending.delete(id);
-        if (error !== undefined) p?.reject(new Error(`profile scan thread: ${error}`));
+        if (error !== undefined) p?.reject(new Error(`${what} thread: ${error}`));
         else p?.resolve(outcome!);
       });
-      // A thread that fails or exits fails every scan under way and every later one: the profile
-      // fails, nothing waits for an answer that cannot come.
+      // A thread that fails or exits fails every task under way and every later one: nothing
+      // waits for an answer that cannot come.
       worker.on('error', (e) => this.fail(e));
-      worker.on('exit', (code) => this.fail(new Error(`profile scan thread exited (code ${code})`)));
+      worker.on('exit', (code) => this.fail(new Error(`${what} thread exited (code ${code})`)));
       this.all.push(worker);
       this.idle.push(worker);
     }
@@ -60,17 +69,20 @@ export class ScanThreads {
     }
   }
 
-  async scan(task: ScanTask): Promise<ScanOutcome> {
+  /** Runs `task` on the next idle thread; `transfer`: buffers moved rather than copied. */
+  async run(task: Task, transfer: TransferListItem[] = []): Promise<Outcome> {
     if (this.broken) throw this.broken;
     const worker = this.idle.pop() ?? (await new Promise<Worker>((resolve) => this.waiting.push(resolve)));
+    worker.ref();
     try {
       if (this.broken) throw this.broken;
       const id = this.nextId++;
-      return await new Promise<ScanOutcome>((resolve, reject) => {
+      return await new Promise<Outcome>((resolve, reject) => {
         this.pending.set(id, { resolve, reject });
-        worker.postMessage({ id, task });
+        worker.postMessage({ id, task }, transfer);
       });
     } finally {
+      worker.unref();
       const next = this.waiting.shift();
       if (next) next(worker);
       else this.idle.push(worker);
@@ -78,7 +90,7 @@ export class ScanThreads {
   }
 
   async close(): Promise<void> {
-    this.fail(new Error('the profile scan threads were closed'));
+    this.fail(new Error(`the ${this.what} threads were closed`));
     await Promise.all(this.all.map((w) => w.terminate()));
   }
 }
