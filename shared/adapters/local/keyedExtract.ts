@@ -35,38 +35,39 @@ export async function extractKeyed(
     const source = sources.push({ file: c.file, layout, schema: c.metadata.schema }) - 1;
     layout.rowGroups.forEach((g, group) => g.rows > 0 && carrySpans.push({ source, group, from: 0, to: g.rows }));
   }
-  const planned: { shard: number; file: ShardFile }[] = [];
+  const planned: ShardFile[] = [];
   for (let i = 0; i < shards.length; i++) {
     const own = spans.shards[i]!;
     const carried = i === 0 && carry.length > 0;
     const keepsFile = carried || (planned.length === 0 && i === shards.length - 1);
     if (spanRows(own) === 0 && !keepsFile) continue;
-    planned.push({ shard: i, file: { target: '', spans: carried ? [...carrySpans, ...own] : own } });
+    planned.push({ target: '', spans: carried ? [...carrySpans, ...own] : own });
   }
   // Every source a span reads from decides (the table's first file when none does: its schema is the empty file's).
-  const read = [...new Set(planned.flatMap((p) => p.file.spans.map((s) => s.source)))];
+  const read = [...new Set(planned.flatMap((p) => p.spans.map((s) => s.source)))];
   const used = read.length > 0 ? read : sources.length > 0 ? [0] : [];
   for (const s of used) if (sources[s]!.schema.length === 0) sources[s]!.schema = readLocalFooter(sources[s]!.file).metadata.schema;
-  const schema = keyedSchema(used.map((s) => sources[s]!), job.columns, planned.map((p) => p.file));
+  const schema = keyedSchema(used.map((s) => sources[s]!), job.columns, planned);
   if (!schema) return null;
-  for (const p of planned) p.file.target = await staging.tempPath('.parquet');
-  let written: { rows: number }[];
+  for (const p of planned) p.target = await staging.tempPath('.parquet');
+  const carried = carrySpans.length > 0 ? spanRows(carrySpans) : 0;
+  const inWindow = spanRows(spans.window);
+  let rows: number;
   try {
     // Only the sources a file reads from: the others' layouts need not travel to a thread.
-    written = await write({ sources: sources.map((s, i) => (used.includes(i) ? s : { ...s, layout: { rows: 0, schema: [], rowGroups: [] }, schema: [] })), columns: job.columns, schema, files: planned.map((p) => p.file) });
+    const written = await write({ sources: sources.map((s, i) => (used.includes(i) ? s : { ...s, layout: { rows: 0, schema: [], rowGroups: [] }, schema: [] })), columns: job.columns, schema, files: planned });
+    rows = written.reduce((n, w) => n + w.rows, 0) - carried;
+    // Checked before any file is in place: the shards' rows are the window's.
+    if (rows !== inWindow) throw new Error(`extract of ${job.feature} wrote ${rows} rows, expected ${inWindow} in the window`);
   } catch (error) {
-    await Promise.all(planned.map((p) => fs.rm(p.file.target, { force: true })));
+    await Promise.all(planned.map((p) => fs.rm(p.target, { force: true })));
     throw error;
   }
   const files: string[] = [];
   for (const p of planned) {
     const name = `${job.prefix}part-${String(files.length).padStart(5, '0')}.parquet`;
-    await staging.adopt(name, p.file.target);
+    await staging.adopt(name, p.target);
     files.push(name);
   }
-  const carried = carrySpans.length > 0 ? spanRows(carrySpans) : 0;
-  const rows = written.reduce((n, w) => n + w.rows, 0) - carried;
-  const inWindow = spanRows(spans.window);
-  if (rows !== inWindow) throw new Error(`extract of ${job.feature} wrote ${rows} rows, expected ${inWindow} in the window`);
   return { state: 'done', files, rows, sourceRows: inWindow, duplicates: 0, ...(carry.length > 0 ? { carried } : {}) };
 }
