@@ -90,8 +90,10 @@ export function carrySelectSql(select: string, columns: readonly string[]): stri
 }
 
 /**
- * Parquet as every local step writes it: zstd level 1 on v2 pages (byte-stream-split doubles) was
- * the fastest to write and the smallest of zstd 3, zstd 1, lz4 and snappy on the demo features.
+ * Parquet as DuckDB writes it in every local step (the keyed extract writes its own, uncompressed
+ * PLAIN pages in the same row groups: keyedShardWriter.ts): zstd level 1 on v2 pages
+ * (byte-stream-split doubles) was the fastest to write and the smallest of zstd 3, zstd 1, lz4
+ * and snappy on the demo features.
  * One row-group size for every file, a multiple of DuckDB's 2,048-row vectors, so files with the
  * same keys have the same row groups and the merge can stitch them. No dictionary encoding
  * (DICTIONARY_SIZE_LIMIT 1): the writer built a dictionary for every double column and then gave it
