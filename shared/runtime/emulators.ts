@@ -50,15 +50,24 @@ async function onPath(command: string): Promise<boolean> {
   return false;
 }
 
+/** Ports freePort has handed out in this process: a port is free again once its probe closes, and an emulator binds it only seconds later. */
+const handedOut = new Set<number>();
+
+/** A loopback port nothing listens on, never one this process was given before. */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const server = net.createServer();
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as net.AddressInfo;
+        server.close(() => resolve(port));
+      });
     });
-  });
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
 }
 
 /** Every descendant of a process, deepest first. */
@@ -107,17 +116,43 @@ export async function emulatorsMissing(): Promise<string | undefined> {
   return missing.length > 0 ? `gcloud/java not found (missing: ${missing.join(', ')})` : undefined;
 }
 
+/**
+ * Starts the emulator on a free loopback port. One that does not answer is started once more on
+ * another port (a CI run once saw a Pub/Sub emulator answer its readiness check as a gRPC server
+ * would, and start at once the next time); the error says what both attempts printed.
+ */
 export async function startEmulator(kind: EmulatorKind, options: { project?: string; timeoutMs?: number } = {}): Promise<Emulator> {
   const missing = await emulatorsMissing();
   if (missing) throw new EmulatorUnavailableError(kind, missing);
+  try {
+    return await startOnce(kind, options);
+  } catch (first) {
+    if (first instanceof EmulatorUnavailableError) throw first;
+    try {
+      return await startOnce(kind, options);
+    } catch (second) {
+      if (second instanceof EmulatorUnavailableError) throw second;
+      throw new Error(`${errorText(second)}\n(a first attempt failed too: ${errorText(first)})`);
+    }
+  }
+}
+
+const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+async function startOnce(kind: EmulatorKind, options: { project?: string; timeoutMs?: number }): Promise<Emulator> {
   const project = options.project ?? EMULATOR_PROJECT;
   const host = `127.0.0.1:${await freePort()}`;
   const child: ChildProcess = spawn('gcloud', ['beta', 'emulators', kind, 'start', `--host-port=${host}`, `--project=${project}`, '--quiet'], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, CLOUDSDK_CORE_DISABLE_PROMPTS: '1', CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK: '1' },
   });
+  // What the emulator printed: its first lines (where a failed bind says so) and its last.
+  let head = '';
   let log = '';
-  const keep = (chunk: Buffer) => (log = (log + chunk.toString()).slice(-4000));
+  const keep = (chunk: Buffer) => {
+    if (head.length < 2000) head = (head + chunk.toString()).slice(0, 2000);
+    log = (log + chunk.toString()).slice(-4000);
+  };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   let exited = false;
@@ -147,7 +182,8 @@ export async function startEmulator(kind: EmulatorKind, options: { project?: str
   if (!up || exited) {
     await stop();
     if (/not installed|component/i.test(log)) throw new EmulatorUnavailableError(kind, `the ${kind} emulator component is not installed`);
-    throw new Error(`the ${kind} emulator did not start on ${host}:\n${log}`);
+    const printed = head.length < 2000 || log.startsWith(head.slice(0, 200)) ? log : `${head}\n...\n${log}`;
+    throw new Error(`the ${kind} emulator did not start on ${host}:\n${printed}`);
   }
   return { kind, host, project, stop };
 }

@@ -9,7 +9,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import net from 'node:net';
+import { freePort } from '../../shared/runtime/emulators.js';
 import path from 'node:path';
 
 export interface ZetaType {
@@ -121,6 +121,8 @@ export class Analyzer {
     }
     const binary = path.join(lib, 'zetasql', process.arch === 'x64' ? 'remote_server.so' : 'remote_server_arm.so');
     if (!existsSync(binary)) return `the analyzer server ${binary} is missing`;
+    // The emulators' port source: a port it hands out is never handed out again in this process (a
+    // CI run once saw the Pub/Sub emulator's readiness check answered by this gRPC server).
     const port = await freePort();
     const child = spawn(binary, ['localhost', String(port)], { stdio: 'ignore' });
     // Whatever happens to the test run, the server goes with it.
@@ -182,13 +184,3 @@ export class Analyzer {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
