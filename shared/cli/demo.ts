@@ -23,6 +23,19 @@ export interface DemoState {
   building?: true;
 }
 
+/** demo.json of a home, or undefined when there is none (or it does not parse: then the demo is built again). */
+export async function readDemoState(home: string): Promise<DemoState | undefined> {
+  return fs.readFile(path.join(home, 'demo.json'), 'utf8').then((t) => JSON.parse(t) as DemoState).catch(() => undefined);
+}
+
+/** Writes demo.json whole or not at all: a temp file renamed over it, so a crash never leaves half a record. */
+export async function writeDemoState(home: string, state: DemoState): Promise<void> {
+  const file = path.join(home, 'demo.json');
+  const temp = `${file}.${process.pid}.tmp`;
+  await fs.writeFile(temp, JSON.stringify(state, null, 1));
+  await fs.rename(temp, file);
+}
+
 /** 2: the demo plants what the profile must find (shared/demo/plants.ts), so a version 1 demo is rebuilt. */
 export const DEMO_VERSION = 3;
 const VERSION = DEMO_VERSION;
@@ -32,8 +45,7 @@ const VERSION = DEMO_VERSION;
  * whatever size it was built, and a new one gets BQX_DEMO_ROWS.
  */
 export async function ensureDemo(embedded: Embedded, config: Config, pairs: string[], requestedRows: number | undefined, quiet: boolean): Promise<'built' | 'present' | 'own-data'> {
-  const file = path.join(embedded.home, 'demo.json');
-  const state = await fs.readFile(file, 'utf8').then((t) => JSON.parse(t) as DemoState).catch(() => undefined);
+  const state = await readDemoState(embedded.home);
   const rows = requestedRows ?? state?.rows ?? config.embedded.demoRows;
   if (state && !state.building && state.version === VERSION && state.rows === rows && pairs.every((p) => state.pairs.includes(p))) return 'present';
   if (!state) {
@@ -44,7 +56,7 @@ export async function ensureDemo(embedded: Embedded, config: Config, pairs: stri
   const all = [...new Set([...(state?.rows === rows ? state.pairs : []), ...pairs])].sort();
   const again = state?.building ? ' again: the last build was cut off' : '';
   if (!quiet) process.stderr.write(`building the demo warehouse${again}: ${all.join(', ')}, ${rows} rows per table (once; reused after)\n`);
-  await fs.writeFile(file, JSON.stringify({ version: VERSION, pairs: all, rows, building: true } satisfies DemoState, null, 1));
+  await writeDemoState(embedded.home, { version: VERSION, pairs: all, rows, building: true });
   const bar = quiet ? undefined : new ProgressBar('demo', 1);
   await buildDemoWarehouse(embedded.warehouse, {
     pairs: all,
@@ -54,6 +66,6 @@ export async function ensureDemo(embedded: Embedded, config: Config, pairs: stri
     labelTablePrefix: config.labelTablePrefix,
     ...(bar ? { onProgress: (done: number, total: number) => bar.update(done, total) } : {}),
   });
-  await fs.writeFile(file, JSON.stringify({ version: VERSION, pairs: all, rows } satisfies DemoState, null, 1));
+  await writeDemoState(embedded.home, { version: VERSION, pairs: all, rows });
   return 'built';
 }

@@ -1,13 +1,11 @@
 // `bqx demo --touch t1,t2` and `bqx demo --append 1d`: change the demo warehouse as the real one
 // changes (tables rewritten in place, new minutes appended), each change a new data version.
 
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import type { Config } from '../config.js';
 import { appendMinutes, parseDuration, touchTables, type DemoDatasets } from '../demo/change.js';
 import { InputError } from '../naming.js';
 import type { Embedded } from '../runtime/embedded.js';
-import type { DemoState } from './demo.js';
+import { readDemoState, writeDemoState } from './demo.js';
 import { stringFlag, type Args } from './args.js';
 
 /** Validates the change flags before anything is opened; undefined when there is no change. */
@@ -32,11 +30,10 @@ export async function changeDemo(embedded: Embedded, config: Config, change: { t
     const touched = await touchTables(embedded.warehouse, datasets, change.touch);
     return `touched ${touched.length} table(s): ${touched.map((t) => t.table).join(', ')} (same rows, new values, new data version)`;
   }
-  const file = path.join(embedded.home, 'demo.json');
-  const state = await fs.readFile(file, 'utf8').then((t) => JSON.parse(t) as DemoState).catch(() => undefined);
+  const state = await readDemoState(embedded.home);
   if (!state) throw new InputError('no demo warehouse here to append to: build one with bqx demo (or bqx run)');
   if (state.building) throw new InputError('the demo warehouse\'s build was cut off: build it again with bqx demo (or bqx run)');
   const result = await appendMinutes(embedded.warehouse, datasets, { pairs: state.pairs, built: state.rows, appended: state.appended ?? 0 }, change.appendMinutes!);
-  await fs.writeFile(file, JSON.stringify({ ...state, appended: (state.appended ?? 0) + result.minutes } satisfies DemoState, null, 1));
+  await writeDemoState(embedded.home, { ...state, appended: (state.appended ?? 0) + result.minutes });
   return `appended ${result.minutes} minute(s) to ${state.pairs.length} label table(s) and ${result.featureTables} feature tables; labels now end at ${result.lastKey}`;
 }
