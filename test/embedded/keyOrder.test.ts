@@ -11,7 +11,11 @@ import path from 'node:path';
 import { DuckDbWarehouse } from '../../shared/adapters/local/duckdbWarehouse.js';
 import { keyOrderedTables } from '../../shared/adapters/local/fileTables.js';
 import { FolderObjectStore } from '../../shared/adapters/local/folderStore.js';
-import { keyOrder, keySpans, spanRows } from '../../shared/adapters/local/keyOrder.js';
+import { keyMicros, keyOrder, keySpans, spanRows } from '../../shared/adapters/local/keyOrder.js';
+import { readLayout } from '../../shared/adapters/local/parquetLayout.js';
+import { readLocalFooter } from '../../shared/adapters/local/parquetStitch.js';
+import { readKeyColumn } from '../../shared/parquetKeys.js';
+import { asyncBufferFromFile } from 'hyparquet';
 import { shardGrid } from '../../shared/shards.js';
 import type { ExtractResult } from '../../shared/ports.js';
 import { rowsOfFiles as rowsOf } from '../helpers/readOutput.js';
@@ -157,6 +161,20 @@ describe('embedded warehouse: file tables known in key order', function () {
     assert.ok(windows.some((win) => keyCounts(table.files, win, [])!.window > 100_000), 'the rows of both row groups');
     assert.equal(keyCounts(table.files, { start: '2021-03-02T00:00:00.000001Z', end: last }, []), null, 'microseconds: DuckDB counts');
     assert.equal(keyCounts(table.files, { start: '2021-03-02T00:00:00', end: last }, []), null, 'no zone: DuckDB counts');
+  });
+
+  it('keyMicros gives a file\'s keys as hyparquet reads them (readKeyColumn), across row groups, and null where it cannot read them', async () => {
+    await w.writeFileTables(DS, [{ table: 'up', select: rowsSql(0, 130_000) }], 'replace');
+    const [file] = (await orderedTables()).get('up')!.files;
+    const layout = readLayout(file!);
+    assert.equal(layout.rowGroups.length, 2);
+    const ours = keyMicros(file!, layout);
+    assert.deepEqual(ours, await readKeyColumn(await asyncBufferFromFile(file!), readLocalFooter(file!).metadata));
+    assert.equal(ours![0], Date.parse('2021-03-01T20:00:00Z') * 1000);
+    // DuckDB's v2 pages encode an INT64 key DELTA_BINARY_PACKED, which the decoder does not read.
+    const v2 = path.join(dir, 'v2.parquet');
+    await w.execute(`COPY (${rowsSql(0, 100)}) TO '${v2}' (FORMAT parquet, PARQUET_VERSION v2)`);
+    assert.equal(keyMicros(v2, readLayout(v2)), null);
   });
 
   it('keyOrder reads the first and last key of a file bqx wrote, and says null of a file whose keys repeat', async () => {

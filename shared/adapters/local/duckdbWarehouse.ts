@@ -29,7 +29,7 @@ import { allWithin, firstAtLeast, groupKeys, readKeyColumn, sameSequence, type G
 import { planFeatures, type MergePlan } from '../../planner.js';
 import { asyncBufferFromFile } from 'hyparquet';
 import { readTableVersions, recordTableChanges, type ChangedRange } from './tableVersions.js';
-import { keySpans, spanRows } from './keyOrder.js';
+import { keyMicros, keySpans, spanRows } from './keyOrder.js';
 import { extractKeyed } from './keyedExtract.js';
 import { writeKeyedShards, type KeyedWrite } from './keyedShardWriter.js';
 import { zstdReady } from './parquetDoubles.js';
@@ -649,7 +649,7 @@ async function padShard(feature: string, columns: string[], footers: readonly { 
   if (range!.min < lo || range!.max >= hi) return undefined;
   const source = { file: x.file, metadata: readLocalFooter(x.file).metadata };
   base.keyValues ??= await readKeyColumn(await asyncBufferFromFile(base.file), base.metadata);
-  const keys = await readKeyColumn(await asyncBufferFromFile(source.file), source.metadata);
+  const keys = keyMicros(x.file, x.layout) ?? (await readKeyColumn(await asyncBufferFromFile(source.file), source.metadata));
   const before = firstAtLeast(base.keyValues, keys[0]!);
   if (before + keys.length > base.keyValues.length || !paddable(source.metadata, columns, before)) return undefined;
   for (let i = 0; i < keys.length; i++) if (base.keyValues[before + i] !== keys[i]) return undefined;
@@ -801,7 +801,7 @@ async function sameKeys(file: string, layout: FooterLayout, base: Base): Promise
   const [mine, theirs] = [keyRange(metadata), keyRange(base.metadata)];
   if (mine && theirs && (mine.min !== theirs.min || mine.max !== theirs.max)) return false;
   base.keyValues ??= await readKeyColumn(await asyncBufferFromFile(base.file), base.metadata);
-  const keys = await readKeyColumn(await asyncBufferFromFile(file), metadata);
+  const keys = keyMicros(file, layout) ?? (await readKeyColumn(await asyncBufferFromFile(file), metadata));
   return keys.every((k, i) => k === base.keyValues![i]);
 }
 

@@ -66,6 +66,28 @@ export function keyOrder(file: string): KeyOrder | null {
   }
 }
 
+/**
+ * A file's keys in epoch microseconds, row after row, decoded here (what `readKeyColumn` in
+ * parquetKeys.ts gives through hyparquet, which took most of a day-shard merge's key checks once
+ * the keyed extract's plain key chunks no longer matched the labels' byte for byte); null where
+ * the key column is not one read here (then hyparquet reads it) or holds a null.
+ */
+export function keyMicros(file: string, layout: FileLayout): Float64Array | null {
+  const perMs = PER_MS.get(layout.schema.find((n) => n.name === KEY_COLUMN)?.convertedType ?? -1);
+  if (perMs === undefined) return layout.rows === 0 ? new Float64Array(0) : null;
+  const out = new Float64Array(layout.rows);
+  const scale = Number(1000n / perMs);
+  let at = 0;
+  try {
+    const read = eachKeyChunk(file, layout, (values) => {
+      for (let i = 0; i < values.length; i++) out[at++] = Number(values[i]!) * scale;
+    });
+    return read && at === layout.rows ? out : null;
+  } catch {
+    return null; // a page the decoder does not read
+  }
+}
+
 /** Raw key values a millisecond is worth, by the key column's converted type. */
 const PER_MS = new Map([[ConvertedTypes.indexOf('TIMESTAMP_MICROS'), 1000n], [ConvertedTypes.indexOf('TIMESTAMP_MILLIS'), 1n]]);
 
