@@ -8,8 +8,9 @@
 // 1,440 rows x 33 columns took 7-10 ms here (a refresh makes 1,000 of them, a day-shard full build
 // 10,000), and hyparquet-writer took 12 ms for the same file (it boxes and converts every value).
 // What is written is what the rest of bqx reads from a checkpoint: the key and DOUBLE columns with
-// the source's schema elements, one uncompressed PLAIN v1 page per column chunk (the demo's
-// values compress by nothing, fileTables.ts), a row group per ROW_GROUP_ROWS rows as DuckDB's
+// the source's schema elements, one uncompressed PLAIN v1 page per column chunk (Node 20 has no
+// zstd compressor: DuckDB's zstd on byte-stream-split doubles made the demo's checkpoints about a
+// fifth smaller, the disk this path costs), a row group per ROW_GROUP_ROWS rows as DuckDB's
 // COPY writes them, the key's min/max and every column's null count in the statistics (the landing
 // check reads those, checkpoint.ts `summariseFooters`). Anything else (another column type, a page
 // the decoder does not read) is left to DuckDB by the caller.
