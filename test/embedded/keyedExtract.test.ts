@@ -150,6 +150,13 @@ describe('embedded warehouse: extracts written from a key-ordered table\'s own p
     await assert.rejects(extract('wide', window, { columns }), /keyed extract thread: column w39/);
     await handle.write(before8, 0, 8, page);
     await handle.close();
+    // A thread that dies fails the extract under way; the next one starts new threads.
+    const pool = (w as unknown as { keyedThreads: { all: { terminate(): Promise<number> }[] } }).keyedThreads;
+    const dying = extract('wide', window, { columns });
+    await Promise.all(pool.all.map((t) => t.terminate()));
+    await assert.rejects(dying, /keyed extract thread exited|keyed extract threads were closed/);
+    const again = await extract('wide', window, { columns });
+    assert.ok(again.state === 'done' && again.rows === 2000, 'written by new threads');
     const leftover = (await fs.readdir(path.join(dir, 'staging', '.tmp')).catch(() => [] as string[])).filter((f) => f.endsWith('.parquet'));
     assert.deepEqual(leftover, [], 'no temp file left');
   });

@@ -576,8 +576,17 @@ export class DuckDbWarehouse implements Warehouse {
       return writeKeyedShards(w);
     }
     this.keyedOnThreads++;
-    this.keyedThreads ??= new ThreadPool('keyedWriteWorker', Math.max(1, Math.min(this.options.extractConcurrency ?? 1, os.availableParallelism())), 'keyed extract');
-    return this.keyedThreads.run(w);
+    const pool = (this.keyedThreads ??= new ThreadPool('keyedWriteWorker', Math.max(1, Math.min(this.options.extractConcurrency ?? 1, os.availableParallelism())), 'keyed extract'));
+    try {
+      return await pool.run(w);
+    } catch (error) {
+      // A thread that died takes the pool with it: the next write (the chain's retry) starts another.
+      if (pool.failed && this.keyedThreads === pool) {
+        this.keyedThreads = undefined;
+        void pool.close();
+      }
+      throw error;
+    }
   }
 
   async close(): Promise<void> {

@@ -61,6 +61,11 @@ export class ThreadPool<Task, Outcome> {
     }
   }
 
+  /** Whether a thread failed or exited, or the pool was closed: no task can run on it any more. */
+  get failed(): boolean {
+    return this.broken !== undefined;
+  }
+
   private fail(error: Error): void {
     this.broken ??= error;
     for (const [id, p] of this.pending) {
