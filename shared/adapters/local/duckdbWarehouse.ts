@@ -203,9 +203,10 @@ export class DuckDbWarehouse implements Warehouse {
     // they can be read (keyOrder.ts); then the shards' files are written from its pages, where
     // every column is one written so (keyedExtract.ts), else counted so and copied by DuckDB.
     const spans = inOrder ? keySpans(ordered.files, job.window, shards) : null;
+    // A refresh's partial last shard: its earlier rows go into the first shard's file with the new ones.
+    const carry = (job.carry ?? []).map((o) => this.staging.uri(o)).map((file) => ({ file, metadata: readLocalFooter(file).metadata }));
     if (spans) {
-      const carried = (job.carry ?? []).map((o) => this.staging.uri(o)).map((file) => ({ file, metadata: readLocalFooter(file).metadata }));
-      const keyed = await extractKeyed(job, shards, spans, carried, this.staging, (w) => this.writeKeyed(w));
+      const keyed = await extractKeyed(job, shards, spans, carry, this.staging, (w) => this.writeKeyed(w));
       if (keyed) {
         this.keyedExtracts++;
         return keyed;
@@ -229,8 +230,6 @@ export class DuckDbWarehouse implements Warehouse {
       const select = sourceRows > distinct ? sql.extractSelectSql(job.dataset, job.feature, job.columns) : sql.extractPlainSql(job.dataset, job.feature, job.columns, !inOrder);
       const files: string[] = [];
       let rows = 0;
-      // A refresh's partial last shard: its earlier rows go into the first shard's file with the new ones.
-      const carry = (job.carry ?? []).map((o) => this.staging.uri(o)).map((file) => ({ file, metadata: readLocalFooter(file).metadata }));
       const carried = carry.reduce((n, f) => n + Number(f.metadata.num_rows), 0);
       // Under the memory gate: the estimate is the whole window's. Runs of shards that fit in it are
       // read from the table once (extractBatches.ts); the rest are read shard by shard.
@@ -570,7 +569,7 @@ export class DuckDbWarehouse implements Warehouse {
    * the chain meanwhile. Below KEYED_THREAD_CELLS the hand-over would cost more than the write.
    */
   private async writeKeyed(w: KeyedWrite): Promise<{ rows: number }[]> {
-    const cells = w.files.reduce((n, f) => n + f.spans.reduce((m, s) => m + s.to - s.from, 0), 0) * (w.columns.length + 1);
+    const cells = w.files.reduce((n, f) => n + spanRows(f.spans), 0) * (w.columns.length + 1);
     if (cells < KEYED_THREAD_CELLS) {
       await (this.zstd ??= zstdReady());
       return writeKeyedShards(w);

@@ -66,6 +66,12 @@ export function keyOrder(file: string): KeyOrder | null {
   }
 }
 
+/** Raw key values a millisecond is worth, by the key column's converted type. */
+const PER_MS = new Map([[ConvertedTypes.indexOf('TIMESTAMP_MICROS'), 1000n], [ConvertedTypes.indexOf('TIMESTAMP_MILLIS'), 1n]]);
+
+/** Raw key values a millisecond is worth in a file; undefined where its key is not a timestamp read here. */
+const keyUnit = (layout: FileLayout) => PER_MS.get(layout.schema.find((n) => n.name === KEY_COLUMN)?.convertedType ?? -1);
+
 /**
  * A file's keys in epoch microseconds, row after row, decoded here (what `readKeyColumn` in
  * parquetKeys.ts gives through hyparquet, which took most of a day-shard merge's key checks once
@@ -73,7 +79,7 @@ export function keyOrder(file: string): KeyOrder | null {
  * the key column is not one read here (then hyparquet reads it) or holds a null.
  */
 export function keyMicros(file: string, layout: FileLayout): Float64Array | null {
-  const perMs = PER_MS.get(layout.schema.find((n) => n.name === KEY_COLUMN)?.convertedType ?? -1);
+  const perMs = keyUnit(layout);
   if (perMs === undefined) return layout.rows === 0 ? new Float64Array(0) : null;
   const out = new Float64Array(layout.rows);
   const scale = Number(1000n / perMs);
@@ -87,9 +93,6 @@ export function keyMicros(file: string, layout: FileLayout): Float64Array | null
     return null; // a page the decoder does not read
   }
 }
-
-/** Raw key values a millisecond is worth, by the key column's converted type. */
-const PER_MS = new Map([[ConvertedTypes.indexOf('TIMESTAMP_MICROS'), 1000n], [ConvertedTypes.indexOf('TIMESTAMP_MILLIS'), 1n]]);
 
 /**
  * An ISO time as a key's raw value: only one with an explicit zone and at most milliseconds, which
@@ -130,7 +133,7 @@ export function keySpans(files: readonly string[], window: Window, shards: reado
     const layouts = files.map((file) => ({ file, layout: readLayout(file) }));
     const filled = layouts.filter((f) => f.layout.rows > 0);
     // One unit for every file, so the bounds are converted once.
-    const units = new Set(filled.map((f) => PER_MS.get(f.layout.schema.find((n) => n.name === KEY_COLUMN)?.convertedType ?? -1)));
+    const units = new Set(filled.map((f) => keyUnit(f.layout)));
     const [perMs] = units;
     if (units.size > 1 || (units.size === 1 && perMs === undefined)) return null;
     const bounds = perMs === undefined ? [] : ranges.flatMap((r) => [rawKey(r.start, perMs), rawKey(r.end, perMs)]);

@@ -73,14 +73,17 @@ function varint(out: Uint8Array, at: number, value: number): number {
   return at;
 }
 
-/** Whether bits [from, to) of a validity bitmap (bit r of word r >>> 5) are all set. */
+/** Whether row `r` has a value in a validity bitmap (bit r of word r >>> 5). */
+const hasValue = (words: Uint32Array, r: number) => ((words[r >>> 5]! >>> (r & 31)) & 1) === 1;
+
+/** Whether rows [from, to) all have a value. */
 function allSet(words: Uint32Array, from: number, to: number): boolean {
   for (let r = from; r < to; ) {
     if ((r & 31) === 0 && to - r >= 32) {
       if (words[r >>> 5] !== 0xffffffff) return false;
       r += 32;
     } else {
-      if (((words[r >>> 5]! >>> (r & 31)) & 1) === 0) return false;
+      if (!hasValue(words, r)) return false;
       r++;
     }
   }
@@ -114,29 +117,28 @@ function setBits(levels: Uint8Array, from: number, count: number): void {
   for (; r < end; r++) levels[r >>> 3]! |= 1 << (r & 7);
 }
 
-/** Appends rows [from, to) of a decoded chunk (`bytes`: 8 a row; `valid`: its bitmap, null when all rows have values). */
+/** Appends rows [from, to), all with values, of a decoded chunk (`bytes`: 8 a row), copied whole (bytes, not numbers: every bit pattern kept). */
+function appendValues(g: Gathered, bytes: Uint8Array, from: number, to: number): void {
+  g.values.set(bytes.subarray(from * 8, to * 8), g.valueBytes);
+  g.valueBytes += (to - from) * 8;
+  setBits(g.levels, g.rows, to - from);
+  g.rows += to - from;
+}
+
+/** Appends rows [from, to) of a decoded chunk (`valid`: its bitmap, null when all rows have values). */
 function gather(g: Gathered, bytes: Uint8Array, valid: Uint32Array | null, from: number, to: number): void {
-  if (valid === null || allSet(valid, from, to)) {
-    g.values.set(bytes.subarray(from * 8, to * 8), g.valueBytes);
-    g.valueBytes += (to - from) * 8;
-    setBits(g.levels, g.rows, to - from);
-    g.rows += to - from;
-    return;
-  }
-  // Runs of rows with values, each copied whole (bytes, not numbers: every bit pattern kept).
+  if (valid === null || allSet(valid, from, to)) return appendValues(g, bytes, from, to);
+  // Runs of rows with values, each appended whole; a null only counts.
   for (let r = from; r < to; ) {
-    if (((valid[r >>> 5]! >>> (r & 31)) & 1) === 0) {
+    if (!hasValue(valid, r)) {
       g.nulls++;
       g.rows++;
       r++;
       continue;
     }
     let e = r + 1;
-    while (e < to && ((valid[e >>> 5]! >>> (e & 31)) & 1) === 1) e++;
-    g.values.set(bytes.subarray(r * 8, e * 8), g.valueBytes);
-    g.valueBytes += (e - r) * 8;
-    setBits(g.levels, g.rows, e - r);
-    g.rows += e - r;
+    while (e < to && hasValue(valid, e)) e++;
+    appendValues(g, bytes, r, e);
     r = e;
   }
 }
