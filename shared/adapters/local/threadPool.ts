@@ -2,11 +2,12 @@
 // folder (profileScanWorker.ts, keyedWriteWorker.ts); `close` ends them. Started from the compiled
 // CLI the worker is its .js file; from the sources (tests, `BQX_TSX=1`), its .ts file through tsx.
 // A thread holds the process open only while it runs a task: a pool left open never delays exit.
+// A worker module answers its tasks through `serveTasks`, the other side of the same messages.
 
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { Worker, type TransferListItem } from 'node:worker_threads';
+import { parentPort, Worker, type TransferListItem } from 'node:worker_threads';
 
 /**
  * The ES module of tsx's registration API, from tsx's own package exports (`tsx/esm/api`'s import
@@ -24,6 +25,21 @@ export interface ThreadReply<Outcome> {
   id: number;
   outcome?: Outcome;
   error?: string;
+}
+
+/**
+ * The worker module's side: answers each task posted to this thread with `run`'s outcome (its
+ * `transfer` buffers moved rather than copied), or with the error it threw.
+ */
+export function serveTasks<Task, Outcome>(run: (task: Task) => Outcome, transfer: (outcome: Outcome) => TransferListItem[] = () => []): void {
+  parentPort!.on('message', ({ id, task }: { id: number; task: Task }) => {
+    try {
+      const outcome = run(task);
+      parentPort!.postMessage({ id, outcome } satisfies ThreadReply<Outcome>, transfer(outcome));
+    } catch (e) {
+      parentPort!.postMessage({ id, error: e instanceof Error ? `${e.message}\n${e.stack ?? ''}` : String(e) } satisfies ThreadReply<Outcome>);
+    }
+  });
 }
 
 export class ThreadPool<Task, Outcome> {
