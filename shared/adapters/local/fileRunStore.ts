@@ -1,9 +1,12 @@
 // The embedded run store: one JSON file per run and per landed checkpoint, in a folder, so it
 // survives a restart. Transactions hold a lock (in-process, plus a lock folder between processes);
 // each write is a temp file renamed into place, and a checkpoint is created only if absent.
+// The file system calls are synchronous behind the port's promises, as in folderStore.ts and for
+// the same reason: small files on a local disk, where each promise call is a round trip through
+// libuv's thread pool (a landed checkpoint makes about ten).
 
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import fs from 'node:fs';
 import path from 'node:path';
 import { assertIdentifier, assertRunId } from '../../naming.js';
 import { TERMINAL_STATES, type CheckpointRecord, type RunRecord, type RunStore } from '../../ports.js';
@@ -56,8 +59,8 @@ export class FileRunStore implements RunStore {
 
   private async allRuns(prefix = ''): Promise<RunRecord[]> {
     const dir = path.join(this.root, 'runs');
-    const names = await fs.readdir(dir).catch(() => [] as string[]);
-    const runs = await Promise.all(names.filter((n) => n.startsWith(prefix) && n.endsWith('.json')).map((n) => this.readJson<RunRecord>(path.join(dir, n))));
+    const names = folderNames(dir);
+    const runs = names.filter((n) => n.startsWith(prefix) && n.endsWith('.json')).map((n) => this.readJsonNow<RunRecord>(path.join(dir, n)));
     return runs.filter((r): r is RunRecord => r !== undefined);
   }
 
@@ -93,29 +96,28 @@ export class FileRunStore implements RunStore {
 
   /** Writes `value` to `file` unless it exists, atomically; true when this call created it. */
   private async createIfAbsent(file: string, value: unknown): Promise<boolean> {
-    await fs.mkdir(path.dirname(file), { recursive: true });
+    fs.mkdirSync(path.dirname(file), { recursive: true });
     const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-    await fs.writeFile(temp, JSON.stringify(value));
+    fs.writeFileSync(temp, JSON.stringify(value));
     try {
-      await fs.link(temp, file); // fails if present: create-if-absent, atomically
+      fs.linkSync(temp, file); // fails if present: create-if-absent, atomically
       return true;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
       throw error;
     } finally {
-      await fs.rm(temp, { force: true });
+      fs.rmSync(temp, { force: true });
     }
   }
 
   async countCheckpoints(runId: string): Promise<number> {
-    const names = await fs.readdir(this.checkpointDir(runId)).catch(() => [] as string[]);
-    return names.filter((n) => n.endsWith('.json')).length;
+    return folderNames(this.checkpointDir(runId)).filter((n) => n.endsWith('.json')).length;
   }
 
   async listCheckpoints(runId: string): Promise<CheckpointRecord[]> {
     const dir = this.checkpointDir(runId);
-    const names = (await fs.readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.json')).sort();
-    const records = await Promise.all(names.map((n) => this.readJson<CheckpointRecord>(path.join(dir, n))));
+    const names = folderNames(dir).filter((n) => n.endsWith('.json')).sort();
+    const records = names.map((n) => this.readJsonNow<CheckpointRecord>(path.join(dir, n)));
     return records.filter((r): r is CheckpointRecord => r !== undefined);
   }
 
@@ -124,7 +126,7 @@ export class FileRunStore implements RunStore {
   }
 
   async deleteCheckpoint(runId: string, feature: string): Promise<void> {
-    await fs.rm(this.checkpointFile(runId, feature), { force: true });
+    fs.rmSync(this.checkpointFile(runId, feature), { force: true });
   }
 
   async close(): Promise<void> {
@@ -137,8 +139,12 @@ export class FileRunStore implements RunStore {
   private checkpointFile = (runId: string, feature: string) => path.join(this.checkpointDir(runId), `${assertIdentifier(feature, 'feature')}.json`);
 
   private async readJson<T>(file: string): Promise<T | undefined> {
+    return this.readJsonNow<T>(file);
+  }
+
+  private readJsonNow<T>(file: string): T | undefined {
     try {
-      return JSON.parse(await fs.readFile(file, 'utf8')) as T;
+      return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
@@ -146,10 +152,10 @@ export class FileRunStore implements RunStore {
   }
 
   private async writeJson(file: string, value: unknown): Promise<void> {
-    await fs.mkdir(path.dirname(file), { recursive: true });
+    fs.mkdirSync(path.dirname(file), { recursive: true });
     const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-    await fs.writeFile(temp, JSON.stringify(value, null, 1));
-    await fs.rename(temp, file);
+    fs.writeFileSync(temp, JSON.stringify(value, null, 1));
+    fs.renameSync(temp, file);
   }
 
   /** Runs `body` alone: queued behind other transactions here, and holding the lock folder. */
@@ -168,20 +174,37 @@ export class FileRunStore implements RunStore {
 
   private async lockFolder(): Promise<() => Promise<void>> {
     const lock = path.join(this.root, '.lock');
-    await fs.mkdir(this.root, { recursive: true });
+    fs.mkdirSync(this.root, { recursive: true });
     for (let attempt = 0; ; attempt++) {
       try {
-        await fs.mkdir(lock);
-        await fs.writeFile(path.join(lock, 'pid'), String(process.pid));
-        return () => fs.rm(lock, { recursive: true, force: true });
+        fs.mkdirSync(lock);
+        fs.writeFileSync(path.join(lock, 'pid'), String(process.pid));
+        return async () => fs.rmSync(lock, { recursive: true, force: true });
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
         // A lock left by a process that died is broken; a live holder is waited for.
-        const pid = Number(await fs.readFile(path.join(lock, 'pid'), 'utf8').catch(() => 'NaN'));
-        if (Number.isInteger(pid) && !alive(pid)) await fs.rm(lock, { recursive: true, force: true });
+        const pid = Number(readOr(path.join(lock, 'pid'), 'NaN'));
+        if (Number.isInteger(pid) && !alive(pid)) fs.rmSync(lock, { recursive: true, force: true });
         else await new Promise((r) => setTimeout(r, Math.min(50, 2 + attempt)));
       }
     }
+  }
+}
+
+/** A folder's entry names; none when it does not exist (or cannot be read). */
+function folderNames(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function readOr(file: string, fallback: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return fallback;
   }
 }
 
