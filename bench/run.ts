@@ -136,6 +136,11 @@ const freeBytes = () => {
 const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
 
 const setBuiltNow = f.has('rebuild') || !existsSync(path.join(setDir(rows), 'set.json'));
+// Building a set holds its input tables, its first run's checkpoints and that run's output at once:
+// at 177,748 rows that run ran out of disk with 66 GiB free (2026-12-02), so about 0.4 MiB a row
+// is asked for before the demo build spends minutes on a set that cannot finish.
+const setNeed = rows * 0.4 * 2 ** 20;
+if (setBuiltNow && freeBytes() < setNeed) throw new Error(`not enough disk to build the ${rows}-row benchmark set: ${gib(freeBytes())} free under ${BENCH_ROOT}, about ${gib(setNeed)} needed`);
 const set: BenchSet = await ensureSet({ rows, rebuild: f.has('rebuild'), memCapMb, log });
 const work = path.join(set.dir, 'work');
 
