@@ -30,8 +30,7 @@ import { planFeatures, type MergePlan } from '../../planner.js';
 import { asyncBufferFromFile } from 'hyparquet';
 import { readTableVersions, recordTableChanges, type ChangedRange } from './tableVersions.js';
 import { keyMicros, keySpans, spanRows } from './keyOrder.js';
-import { extractKeyed } from './keyedExtract.js';
-import { writeKeyedShards, type KeyedWrite } from './keyedShardWriter.js';
+import { writeKeyedExtract, type KeyedExtract, type KeyedOutcome } from './keyedExtract.js';
 import { zstdReady } from './parquetDoubles.js';
 import { ThreadPool } from './threadPool.js';
 import { fileTableNames, fileTablesFolder, keyOrderedTables, writeFileTables, type FileTableMode, type OrderedTable, type FileTableWrite, type FileTablesPlace } from './fileTables.js';
@@ -83,7 +82,7 @@ export class DuckDbWarehouse implements Warehouse {
   /** Of those, extracts written on the keyed writer's threads. */
   keyedOnThreads = 0;
   /** The keyed writer's threads, started at its first write large enough (writeKeyed). */
-  private keyedThreads: ThreadPool<KeyedWrite, { rows: number }[]> | undefined;
+  private keyedThreads: ThreadPool<KeyedExtract, KeyedOutcome> | undefined;
   private zstd: Promise<void> | undefined;
   /**
    * Per dataset, its views that read parquet files and the file tables known in key order, looked
@@ -202,16 +201,14 @@ export class DuckDbWarehouse implements Warehouse {
     // Such a table's rows in the window and in each shard are found from its files' keys, where
     // they can be read (keyOrder.ts); then the shards' files are written from its pages, where
     // every column is one written so (keyedExtract.ts), else counted so and copied by DuckDB.
-    const spans = inOrder ? keySpans(ordered.files, job.window, shards) : null;
     // A refresh's partial last shard: its earlier rows go into the first shard's file with the new ones.
-    const carry = (job.carry ?? []).map((o) => this.staging.uri(o)).map((file) => ({ file, metadata: readLocalFooter(file).metadata }));
-    if (spans) {
-      const keyed = await extractKeyed(job, shards, spans, carry, this.staging, (w) => this.writeKeyed(w));
-      if (keyed) {
-        this.keyedExtracts++;
-        return keyed;
-      }
+    const carryFiles = (job.carry ?? []).map((o) => this.staging.uri(o));
+    if (inOrder) {
+      const keyed = await this.extractKeyed(job, shards, ordered, carryFiles);
+      if (keyed) return keyed;
     }
+    const spans = inOrder ? keySpans(ordered.files, job.window, shards) : null;
+    const carry = carryFiles.map((file) => ({ file, metadata: readLocalFooter(file).metadata }));
     const fromKeys = spans && counted ? { window: spanRows(spans.window), shards: spans.shards.map(spanRows) } : null;
     if (fromKeys) this.countsFromKeys++;
     return this.withCallerThreads(this.options.extractConcurrency ?? 1, () => this.withConnection(async (c) => {
@@ -564,20 +561,37 @@ export class DuckDbWarehouse implements Warehouse {
   }
 
   /**
-   * Writes a keyed extract's files: small ones here, the rest on the keyed writer's threads (one
-   * per core, up to the extract concurrency), so the writes use every core and this thread runs
-   * the chain meanwhile. Below KEYED_THREAD_CELLS the hand-over would cost more than the write.
+   * An extract from a file table in key order, written from its pages (keyedExtract.ts) and put in
+   * place; null where that path declines (then DuckDB copies). Small tables' extracts run here, the
+   * rest on the keyed writer's threads (one per core, up to the extract concurrency), so they use
+   * every core and this thread runs the chain meanwhile: below KEYED_THREAD_CELLS (the table's rows
+   * times its columns, an upper bound of the rows written) the hand-over would cost more than the work.
    */
-  private async writeKeyed(w: KeyedWrite): Promise<{ rows: number }[]> {
-    const cells = w.files.reduce((n, f) => n + spanRows(f.spans), 0) * (w.columns.length + 1);
+  private async extractKeyed(job: ExtractJob, shards: readonly Window[], table: OrderedTable, carry: string[]): Promise<ExtractResult | null> {
+    const temps: string[] = [];
+    for (let i = 0; i < shards.length; i++) temps.push(await this.staging.tempPath('.parquet'));
+    const task: KeyedExtract = { feature: job.feature, files: table.files, window: job.window, shards, carry, columns: job.columns, temps };
+    const outcome = await this.runKeyed(task, table.rows * (job.columns.length + 1));
+    if ('declined' in outcome) return null;
+    const files: string[] = [];
+    for (const w of outcome.written) {
+      const name = `${job.prefix}part-${String(files.length).padStart(5, '0')}.parquet`;
+      await this.staging.adopt(name, w.target);
+      files.push(name);
+    }
+    this.keyedExtracts++;
+    return { state: 'done', files, rows: outcome.rows, sourceRows: outcome.rows, duplicates: 0, ...(carry.length > 0 ? { carried: outcome.carried } : {}) };
+  }
+
+  private async runKeyed(task: KeyedExtract, cells: number): Promise<KeyedOutcome> {
     if (cells < KEYED_THREAD_CELLS) {
       await (this.zstd ??= zstdReady());
-      return writeKeyedShards(w);
+      return writeKeyedExtract(task);
     }
     this.keyedOnThreads++;
     const pool = (this.keyedThreads ??= new ThreadPool('keyedWriteWorker', Math.max(1, Math.min(this.options.extractConcurrency ?? 1, os.availableParallelism())), 'keyed extract'));
     try {
-      return await pool.run(w);
+      return await pool.run(task);
     } catch (error) {
       // A thread that died takes the pool with it: the next write (the chain's retry) starts another.
       if (pool.failed && this.keyedThreads === pool) {
@@ -601,9 +615,10 @@ export class DuckDbWarehouse implements Warehouse {
 }
 
 /**
- * Cells (rows x columns, the key included) from which a keyed extract is written on a thread: a
- * 600-row demo table (about 15,000 cells) is written here, a refresh's day of 25 columns (about
- * 36,000 with its carried rows and more) and anything larger on a thread.
+ * Cells (the table's rows x its columns, the key included) from which a keyed extract runs on a
+ * thread: a 600-row test table (about 15,000 cells) is extracted here; a 20,000-row demo table of
+ * four columns (100,000 cells) on a thread, even for a refresh's one new day, whose spans are found
+ * in the table's whole key column.
  */
 export const KEYED_THREAD_CELLS = 30_000;
 
