@@ -1,5 +1,9 @@
 
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
 import { FileRunStore } from '../../shared/adapters/local/fileRunStore.js';
+import type { CheckpointRecord } from '../../shared/ports.js';
 import { runStoreContract } from '../contracts/runStore.contract.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -11,3 +15,19 @@ runStoreContract(
     return new FileRunStore((store as FileRunStore).root);
   },
 );
+
+describe('embedded file store: its folders', () => {
+  it('records into a folder removed since the store made it (the store makes each folder once)', async () => {
+    const store = new FileRunStore(tempDir('store'));
+    const runId = 'eurusd-20260101t000000-abc123';
+    const record = (feature: string): CheckpointRecord => ({
+      runId, feature, landedAt: '2026-01-01T00:00:00.000Z', files: [], rows: 1, sourceRows: 1, duplicates: 0, nullCounts: {}, minKey: null, maxKey: null, bytes: 0,
+    });
+    assert.equal(await store.recordCheckpoint(record('agg_eurusd')), true);
+    rmSync(path.join(store.root, 'checkpoints'), { recursive: true });
+    assert.equal(await store.countCheckpoints(runId), 0);
+    assert.equal(await store.recordCheckpoint(record('agg_eurusd')), true, 'made again, and recorded');
+    assert.equal(await store.recordCheckpoint(record('agg_eurusd')), false, 'once');
+    assert.deepEqual((await store.listCheckpoints(runId)).map((r) => r.feature), ['agg_eurusd']);
+  });
+});
