@@ -56,6 +56,10 @@ export async function openEmbedded(config: Config, options: EmbeddedOptions): Pr
   const store = new FileRunStore(where.store);
   const warehouse = options.warehouse ?? (await DuckDbWarehouse.open(where.warehouse, staging, output, { memoryMb: config.embedded.mergeMemoryMb, extractConcurrency: config.embedded.extractConcurrency }));
   const logger = options.logger;
+  // Holding the warehouse's lock, this is the home's only process: whatever the scratch folders
+  // hold was left by one that stopped (killed, crashed) mid-write. A warehouse passed in (tests)
+  // proves no such thing, so nothing is swept then.
+  if (!options.warehouse) sweepScratch(logger, [staging, output]);
   const bus = new InProcessBus(options.faults ?? {}, (sub, message, error) =>
     logger.warn(`delivery ${message.deliveryAttempt} of message ${message.id} to ${sub} failed: ${errorMessage(error)}`, { step: sub, ...message.attributes }),
   );
@@ -89,6 +93,11 @@ export async function openEmbedded(config: Config, options: EmbeddedOptions): Pr
       if (!options.warehouse) await warehouse.close();
     },
   };
+}
+
+function sweepScratch(logger: Logger, stores: readonly FolderObjectStore[]): void {
+  const swept = stores.map((s) => s.sweepScratch()).reduce((a, b) => ({ entries: a.entries + b.entries, bytes: a.bytes + b.bytes }));
+  if (swept.entries > 0) logger.info(`removed ${swept.entries} scratch file(s) and folder(s), ${(swept.bytes / 2 ** 20).toFixed(1)} MB, left by an earlier bqx process that stopped mid-write`, { step: 'open' });
 }
 
 /**

@@ -125,7 +125,13 @@ export class DuckDbWarehouse implements Warehouse {
     // File tables' views name their files relative to the warehouse's folder (fileTables.ts).
     const root = file === ':memory:' ? undefined : path.dirname(path.resolve(file));
     if (root) settings.file_search_path = root;
-    const instance = await DuckDBInstance.create(file, settings);
+    const instance = await DuckDBInstance.create(file, settings).catch((error: unknown) => {
+      // DuckDB lets one process open a database file for writing: the embedded runtime relies on it
+      // (one bqx process per home; embedded.ts sweeps the scratch folders once it holds the lock).
+      const held = /Could not set lock on file.*?PID (\d+)/s.exec(errorMessage(error));
+      if (held) throw new Error(`the warehouse ${file} is in use by another process (PID ${held[1]}): one bqx command at a time works on a BQX_HOME (\`bqx status\` reads it meanwhile)`);
+      throw error;
+    });
     // Parquet footers parsed once per file, not once per statement: the profile, the compare and
     // the merge's alignment read the same wide files in many statements of a few hundred columns,
     // and a 9,900-column footer took longer to parse than the columns took to decode (profile at

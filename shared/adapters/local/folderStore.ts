@@ -57,6 +57,30 @@ export class FolderObjectStore implements ObjectStore {
     return path.join(dir, `${Date.now()}-${randomBytes(6).toString('hex')}${suffix}`);
   }
 
+  /**
+   * Empties the scratch folder of what a process that stopped before finishing left there (a temp
+   * file an extract or a merge was writing, a merge's work folder): nothing else removes it, and a
+   * merge killed at 20,000 rows leaves up to 1.4 GB. Only for a caller that knows no other process
+   * writes here: the embedded runtime, once it holds the warehouse's lock (one process per home).
+   */
+  sweepScratch(): { entries: number; bytes: number } {
+    const dir = path.join(this.root, '.tmp');
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { entries: 0, bytes: 0 };
+      throw error;
+    }
+    let bytes = 0;
+    for (const e of entries) {
+      const at = path.join(dir, e.name);
+      bytes += sizeUnder(at);
+      fs.rmSync(at, { recursive: true, force: true });
+    }
+    return { entries: entries.length, bytes };
+  }
+
   /** Moves a finished temp file into place atomically and emits its finalize notification. */
   async adopt(name: string, tempFile: string): Promise<void> {
     const target = this.localPath(name);
@@ -182,4 +206,11 @@ export class FolderObjectStore implements ObjectStore {
     const size = this.sizeOf(name) ?? 0;
     for (const listener of this.listeners) listener({ bucket: this.bucket, name, size });
   }
+}
+
+/** Bytes of a file, or of every file under a folder. */
+function sizeUnder(at: string): number {
+  const stat = fs.lstatSync(at, { throwIfNoEntry: false });
+  if (!stat?.isDirectory()) return stat?.size ?? 0;
+  return fs.readdirSync(at).reduce((n, name) => n + sizeUnder(path.join(at, name)), 0);
 }
