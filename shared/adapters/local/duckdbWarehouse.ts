@@ -81,7 +81,7 @@ export class DuckDbWarehouse implements Warehouse {
   keyedExtracts = 0;
   /** Of those, extracts written on the keyed writer's threads. */
   keyedOnThreads = 0;
-  /** The keyed writer's threads, started at its first write large enough (writeKeyed). */
+  /** The keyed writer's threads, started at its first extract large enough (runKeyed). */
   private keyedThreads: ThreadPool<KeyedExtract, KeyedOutcome> | undefined;
   private zstd: Promise<void> | undefined;
   /**
@@ -571,7 +571,7 @@ export class DuckDbWarehouse implements Warehouse {
    * place; null where that path declines (then DuckDB copies). Small tables' extracts run here, the
    * rest on the keyed writer's threads (one per core, up to the extract concurrency), so they use
    * every core and this thread runs the chain meanwhile: below KEYED_THREAD_CELLS (the table's rows
-   * times its columns, an upper bound of the rows written) the hand-over would cost more than the work.
+   * times its columns, what its spans are found in) the hand-over would cost more than the work.
    */
   private async extractKeyed(job: ExtractJob, shards: readonly Window[], table: OrderedTable, carry: string[]): Promise<ExtractResult | null> {
     const temps: string[] = [];
