@@ -171,12 +171,19 @@ async function runCommand(args: Args, configured: Config): Promise<number> {
   };
   if (args.flags.has('stack')) return stackRun(args, config, request, rows, observe);
   const embedded = await open(config, args.flags.has('verbose'), observe);
+  let runId: string | undefined;
+  const release = onInterrupt(() =>
+    runId
+      ? `run ${runId} stays unfinished, with the checkpoints that landed: \`bqx run ${request.pair}\` resumes it`
+      : `no run was started; a demo build under way starts again with the next command`,
+  );
   try {
     const began = Date.now();
     await ensureDemo(embedded, config, [request.pair], rows, quiet);
     const demoMs = Date.now() - began;
     const started = await startRun(embedded.deps, request);
     let run = started.run;
+    runId = run.runId;
     if (!started.created && !quiet) process.stderr.write(`pair ${run.pair} has an active run ${run.runId} (${run.state}): resuming it\n`);
     if (!started.created) await reconcile(embedded.deps, { force: true, runIds: [run.runId] });
     // Drive the run to an end: wait for the bus to drain, and re-send what is missing if it stalls.
@@ -200,8 +207,24 @@ async function runCommand(args: Args, configured: Config): Promise<number> {
     if (!quiet) process.stderr.write(`\n${summaryTable(summary, extra)}\n`);
     return run.state === 'succeeded' ? 0 : 1;
   } finally {
+    release();
     await embedded.close();
   }
+}
+
+/**
+ * Ctrl-C (or a TERM) during a run stops it at once, as the signal would, after saying what stays
+ * and how to go on: a run's state is in the run store and its checkpoints in staging after every
+ * step, so nothing needs to be closed first (the next command removes the scratch, embedded.ts).
+ * Returns what takes the handler away again.
+ */
+function onInterrupt(what: () => string): () => void {
+  const handler = (signal: NodeJS.Signals) => {
+    process.stderr.write(`\nbqx: ${signal === 'SIGINT' ? 'interrupted' : 'terminated'}: ${what()}\n`);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', handler).once('SIGTERM', handler);
+  return () => void process.off('SIGINT', handler).off('SIGTERM', handler);
 }
 
 /** `bqx run --stack emulators`: the same run and summary, through the emulator stack. */

@@ -129,6 +129,30 @@ describe('bqx command line', function () {
     assert.equal(s.output.columns, 17_038);
   });
 
+  it('Ctrl-C during a run says what stays and how to go on, exits 130, and the next run resumes it', async () => {
+    const fresh = await freshHome(ROWS);
+    const child = spawn(process.execPath, [BQX, 'run', 'eurusd'], { env: { ...process.env, BQX_HOME: fresh }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+    await new Promise<void>((resolve, reject) => {
+      child.stderr.on('data', (d: Buffer) => {
+        err += d.toString();
+        if (/extract\s+\[#{2,}/.test(err)) resolve();
+      });
+      child.once('exit', () => reject(new Error(`bqx run ended before it could be interrupted:\n${err}`)));
+    });
+    child.kill('SIGINT');
+    assert.equal(await exited, 130, err);
+    const said = /bqx: interrupted: run (\S+) stays unfinished, with the checkpoints that landed: `bqx run eurusd` resumes it/.exec(err);
+    assert.ok(said, err.slice(-500));
+    const r = bqx(fresh, ['run', 'eurusd', '--json', '--quiet']);
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout);
+    assert.equal(s.runId, said[1], 'the interrupted run, resumed');
+    assert.equal(s.status, 'succeeded');
+    assert.equal(s.landed, 667);
+  });
+
   describe('reuse by content and a demo that changes', () => {
     const run = (...extra: string[]) => {
       const r = bqx(home, ['run', 'eurusd', '--json', '--quiet', ...extra]);
