@@ -1,6 +1,8 @@
 // `bqx run` with a stopwatch on the engine: the same main() the bqx command runs, with
-// DuckDbWarehouse.extract and .merge wrapped (in this process only) to record when each call
-// starts and ends. Orchestration overhead = the run's wall time outside any engine call.
+// DuckDbWarehouse.extract, .merge, .profile and .compareColumns wrapped (in this process only) to
+// record when each call starts and ends. Orchestration overhead = the run's wall time outside any
+// engine call. (The profile's two calls joined the run after this measure was first written; until
+// 2026-12-02 they were counted as overhead.)
 // Usage: node --import tsx bench/bqx-timed.ts --home DIR --rows N [--pair eurusd]
 
 import { DuckDbWarehouse } from '../shared/adapters/local/duckdbWarehouse.js';
@@ -8,17 +10,17 @@ import { main } from '../shared/cli/main.js';
 import { flags, peakRssMb, RESULT_PREFIX, type E2eResult } from './common.js';
 
 type Span = [number, number];
-const spans: { extract: Span[]; merge: Span[] } = { extract: [], merge: [] };
+const spans: { extract: Span[]; merge: Span[]; profile: Span[] } = { extract: [], merge: [], profile: [] };
 const now = () => Number(process.hrtime.bigint()) / 1e9;
 
-for (const method of ['extract', 'merge'] as const) {
+for (const [method, span] of [['extract', 'extract'], ['merge', 'merge'], ['profile', 'profile'], ['compareColumns', 'profile']] as const) {
   const original = DuckDbWarehouse.prototype[method] as (...args: unknown[]) => Promise<unknown>;
   (DuckDbWarehouse.prototype as unknown as Record<string, unknown>)[method] = async function (this: DuckDbWarehouse, ...args: unknown[]) {
     const start = now();
     try {
       return await original.apply(this, args);
     } finally {
-      spans[method].push([start, now()]);
+      spans[span].push([start, now()]);
     }
   };
 }
@@ -67,9 +69,10 @@ const summary = JSON.parse(captured.trim().split('\n').pop() ?? '{}') as {
 const result: Omit<E2eResult, 'process_wall_s'> & { code: number } = {
   code,
   wall_s: wall,
-  engine_busy_s: busy([...spans.extract, ...spans.merge]),
+  engine_busy_s: busy([...spans.extract, ...spans.merge, ...spans.profile]),
   extract_busy_s: busy(spans.extract),
   merge_busy_s: busy(spans.merge),
+  profile_busy_s: busy(spans.profile),
   extract_sum_s: sum(spans.extract),
   merge_sum_s: sum(spans.merge),
   extract_calls: spans.extract.length,

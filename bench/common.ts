@@ -35,10 +35,12 @@ export interface E2eResult {
   wall_s: number;
   /** The child process from spawn to exit (node + tsx start-up included). */
   process_wall_s: number;
-  /** Union of the intervals spent inside warehouse.extract / warehouse.merge. */
+  /** Union of the intervals spent inside warehouse.extract / .merge / .profile / .compareColumns. */
   engine_busy_s: number;
   extract_busy_s: number;
   merge_busy_s: number;
+  /** Inside the profile's warehouse calls (absent in a set built before they were timed: they counted as overhead). */
+  profile_busy_s?: number;
   /** Plain sums over calls (extracts run several at a time (BQX_EXTRACT_CONCURRENCY), so this exceeds the busy time). */
   extract_sum_s: number;
   merge_sum_s: number;

@@ -287,6 +287,7 @@ if (only.has('e2e')) {
     engine_busy_s: engine,
     extract_busy_s: pick(samples.map((s) => s.extract_busy_s)),
     merge_busy_s: pick(samples.map((s) => s.merge_busy_s)),
+    profile_busy_s: samples.every((s) => s.profile_busy_s !== undefined) ? pick(samples.map((s) => s.profile_busy_s!)) : null,
     extract_sum_s: pick(samples.map((s) => s.extract_sum_s)),
     merge_sum_s: pick(samples.map((s) => s.merge_sum_s)),
     timings_ms: samples[0]!.timings,
@@ -408,7 +409,7 @@ lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
 let text = `\nbqx bench: ${rows} rows (${set.labelRows} label rows x ${set.columns} columns, ${set.features.length} features, ${gib(set.inputBytes)} of parquet), ${rounds} round(s), ${machine.cpus} cores, ${Math.round(memTotalMb / 1024)} GiB\n\n${lines.join('\n')}\n`;
 for (const s of results) if (!s.ok) text += `  ${s.label} failed: ${s.error}\n`;
 if (e2e) {
-  text += `\nbqx run end to end (${e2e.source}): ${(e2e.wall_s as number).toFixed(1)} s; engine work ${(e2e.engine_busy_s as number).toFixed(1)} s (extract ${(e2e.extract_busy_s as number).toFixed(1)} s, merge ${(e2e.merge_busy_s as number).toFixed(1)} s)`;
+  text += `\nbqx run end to end (${e2e.source}): ${(e2e.wall_s as number).toFixed(1)} s; engine work ${(e2e.engine_busy_s as number).toFixed(1)} s (extract ${(e2e.extract_busy_s as number).toFixed(1)} s, merge ${(e2e.merge_busy_s as number).toFixed(1)} s, profile ${e2e.profile_busy_s === null ? 'not timed: counted as overhead' : `${(e2e.profile_busy_s as number).toFixed(1)} s`})`;
   text += `\n  orchestration overhead: ${pct(e2e.orchestration_overhead as number)} of the wall time (${pct(e2e.orchestration_overhead_with_startup as number)} counting node start-up)`;
   text += `\n  extract phase ${(e2e.extract_phase_s as number).toFixed(1)} s vs one bulk copy of the same tables ${e2e.bulk_copy_s === null ? '-' : `${(e2e.bulk_copy_s as number).toFixed(1)} s: ${(e2e.extract_vs_bulk as number).toFixed(2)}x`}\n`;
 }
