@@ -29,8 +29,8 @@ import { allWithin, firstAtLeast, groupKeys, readKeyColumn, sameSequence, type G
 import { planFeatures, type MergePlan } from '../../planner.js';
 import { asyncBufferFromFile } from 'hyparquet';
 import { readTableVersions, recordTableChanges, type ChangedRange } from './tableVersions.js';
-import { keyMicros, keySpans, spanRows } from './keyOrder.js';
-import { writeKeyedExtract, type KeyedExtract, type KeyedOutcome } from './keyedExtract.js';
+import { keyMicros } from './keyOrder.js';
+import { writeKeyedExtract, type KeyedCounts, type KeyedExtract, type KeyedOutcome } from './keyedExtract.js';
 import { zstdReady } from './parquetDoubles.js';
 import { ThreadPool } from './threadPool.js';
 import { fileTableNames, fileTablesFolder, keyOrderedTables, writeFileTables, type FileTableMode, type OrderedTable, type FileTableWrite, type FileTablesPlace } from './fileTables.js';
@@ -209,13 +209,10 @@ export class DuckDbWarehouse implements Warehouse {
     // every column is one written so (keyedExtract.ts), else counted so and copied by DuckDB.
     // A refresh's partial last shard: its earlier rows go into the first shard's file with the new ones.
     const carryFiles = (job.carry ?? []).map((o) => this.staging.uri(o));
-    if (inOrder) {
-      const keyed = await this.extractKeyed(job, shards, ordered, carryFiles);
-      if (keyed) return keyed;
-    }
-    const spans = inOrder ? keySpans(ordered.files, job.window, shards) : null;
+    const keyed = inOrder ? await this.extractKeyed(job, shards, ordered, carryFiles) : null;
+    if (keyed && 'state' in keyed) return keyed;
     const carry = carryFiles.map((file) => ({ file, metadata: readLocalFooter(file).metadata }));
-    const fromKeys = spans && counted ? { window: spanRows(spans.window), shards: spans.shards.map(spanRows) } : null;
+    const fromKeys = counted ? (keyed?.counts ?? null) : null;
     if (fromKeys) this.countsFromKeys++;
     return this.withCallerThreads(this.options.extractConcurrency ?? 1, () => this.withConnection(async (c) => {
       const bounds = shards.flatMap((s) => [s.start, s.end]);
@@ -568,17 +565,17 @@ export class DuckDbWarehouse implements Warehouse {
 
   /**
    * An extract from a file table in key order, written from its pages (keyedExtract.ts) and put in
-   * place; null where that path declines (then DuckDB copies). Small tables' extracts run here, the
+   * place; where that path declines, the rows it counted, if any (then DuckDB copies). Small tables' extracts run here, the
    * rest on the keyed writer's threads (one per core, up to the extract concurrency), so they use
    * every core and this thread runs the chain meanwhile: below KEYED_THREAD_CELLS (the table's rows
    * times its columns, what its spans are found in) the hand-over would cost more than the work.
    */
-  private async extractKeyed(job: ExtractJob, shards: readonly Window[], table: OrderedTable, carry: string[]): Promise<ExtractResult | null> {
+  private async extractKeyed(job: ExtractJob, shards: readonly Window[], table: OrderedTable, carry: string[]): Promise<ExtractResult | { counts?: KeyedCounts }> {
     const temps: string[] = [];
     for (let i = 0; i < shards.length; i++) temps.push(await this.staging.tempPath('.parquet'));
     const task: KeyedExtract = { feature: job.feature, files: table.files, window: job.window, shards, carry, columns: job.columns, temps };
     const outcome = await this.runKeyed(task, table.rows * (job.columns.length + 1));
-    if ('declined' in outcome) return null;
+    if ('declined' in outcome) return outcome.counts ? { counts: outcome.counts } : {};
     const files: string[] = [];
     for (const w of outcome.written) {
       const name = `${job.prefix}part-${String(files.length).padStart(5, '0')}.parquet`;

@@ -28,8 +28,18 @@ export interface KeyedExtract {
   temps: readonly string[];
 }
 
-/** The files written (temp paths, in shard order, with their rows), or why not (then DuckDB copies; nothing was written). */
-export type KeyedOutcome = { written: { target: string; rows: number }[]; rows: number; carried: number } | { declined: string };
+/** The table's rows in the window and in each shard, from its key spans (what DuckDB's copy would count). */
+export interface KeyedCounts {
+  window: number;
+  shards: number[];
+}
+
+/**
+ * The files written (temp paths, in shard order, with their rows), or why not (then DuckDB copies;
+ * nothing was written), with the rows it found where the spans could be read: DuckDB's copy then
+ * takes its counts from them instead of finding them again.
+ */
+export type KeyedOutcome = { written: { target: string; rows: number }[]; rows: number; carried: number } | { declined: string; counts?: KeyedCounts };
 
 /**
  * Writes the extract's files from the table's own pages, or declines where a file, a bound or a
@@ -60,7 +70,7 @@ export function writeKeyedExtract(job: KeyedExtract): KeyedOutcome {
   const used = read.length > 0 ? read : sources.length > 0 ? [0] : [];
   for (const s of used) if (sources[s]!.schema.length === 0) sources[s]!.schema = readLocalFooter(sources[s]!.file).metadata.schema;
   const schema = keyedSchema(used.map((s) => sources[s]!), job.columns, planned);
-  if (!schema) return { declined: 'a column or a page is not one written here' };
+  if (!schema) return { declined: 'a column or a page is not one written here', counts: { window: spanRows(spans.window), shards: spans.shards.map(spanRows) } };
   const carried = carrySpans.length > 0 ? spanRows(carrySpans) : 0;
   const inWindow = spanRows(spans.window);
   try {
