@@ -65,7 +65,7 @@ export class FileRunStore implements RunStore {
   private async allRuns(prefix = ''): Promise<RunRecord[]> {
     const dir = path.join(this.root, 'runs');
     const names = folderNames(dir);
-    const runs = names.filter((n) => n.startsWith(prefix) && n.endsWith('.json')).map((n) => this.readJsonNow<RunRecord>(path.join(dir, n)));
+    const runs = names.filter((n) => n.startsWith(prefix) && n.endsWith('.json')).map((n) => this.readJson<RunRecord>(path.join(dir, n)));
     return runs.filter((r): r is RunRecord => r !== undefined);
   }
 
@@ -122,7 +122,7 @@ export class FileRunStore implements RunStore {
   async listCheckpoints(runId: string): Promise<CheckpointRecord[]> {
     const dir = this.checkpointDir(runId);
     const names = folderNames(dir).filter((n) => n.endsWith('.json')).sort();
-    const records = names.map((n) => this.readJsonNow<CheckpointRecord>(path.join(dir, n)));
+    const records = names.map((n) => this.readJson<CheckpointRecord>(path.join(dir, n)));
     return records.filter((r): r is CheckpointRecord => r !== undefined);
   }
 
@@ -143,11 +143,7 @@ export class FileRunStore implements RunStore {
   private checkpointDir = (runId: string) => path.join(this.root, 'checkpoints', assertRunId(runId));
   private checkpointFile = (runId: string, feature: string) => path.join(this.checkpointDir(runId), `${assertIdentifier(feature, 'feature')}.json`);
 
-  private async readJson<T>(file: string): Promise<T | undefined> {
-    return this.readJsonNow<T>(file);
-  }
-
-  private readJsonNow<T>(file: string): T | undefined {
+  private readJson<T>(file: string): T | undefined {
     try {
       return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
     } catch (error) {
@@ -164,8 +160,8 @@ export class FileRunStore implements RunStore {
   }
 
   /**
-   * Makes `dir` once for this store. Should it be removed since (a store's folder deleted by hand),
-   * the write into it fails with ENOENT: the made folders are then forgotten and made again.
+   * Makes `dir` once for this store; one removed since (a store's folder deleted by hand) is seen
+   * gone, by a stat far cheaper than the mkdir, and made again.
    */
   private folder(dir: string): void {
     if (this.made.has(dir) && fs.existsSync(dir)) return;

@@ -13,6 +13,8 @@ import path from 'node:path';
 import type { FinalizedObject, ObjectStore, StoredObject } from '../../ports.js';
 
 const SAFE_NAME = /^[A-Za-z0-9_.\-]+(\/[A-Za-z0-9_.\-]+)*$/;
+/** The store's scratch folder, under its root: never listed, emptied by `sweepScratch`. */
+const SCRATCH = '.tmp';
 
 export class FolderObjectStore implements ObjectStore {
   readonly bucket: string;
@@ -52,7 +54,7 @@ export class FolderObjectStore implements ObjectStore {
 
   /** A fresh temp path on the same filesystem, for writers that produce a file (DuckDB COPY). */
   async tempPath(suffix = ''): Promise<string> {
-    const dir = path.join(this.root, '.tmp');
+    const dir = path.join(this.root, SCRATCH);
     this.folder(dir);
     return path.join(dir, `${Date.now()}-${randomBytes(6).toString('hex')}${suffix}`);
   }
@@ -64,7 +66,7 @@ export class FolderObjectStore implements ObjectStore {
    * writes here: the embedded runtime, once it holds the warehouse's lock (one process per home).
    */
   sweepScratch(): { entries: number; bytes: number } {
-    const dir = path.join(this.root, '.tmp');
+    const dir = path.join(this.root, SCRATCH);
     let entries: fs.Dirent[];
     try {
       entries = fs.readdirSync(dir, { withFileTypes: true });
@@ -169,7 +171,7 @@ export class FolderObjectStore implements ObjectStore {
         throw error;
       }
       for (const e of entries) {
-        if (e.name === '.tmp') continue;
+        if (e.name === SCRATCH) continue;
         const name = rel ? `${rel}/${e.name}` : e.name;
         if (e.isDirectory()) walk(path.join(dir, e.name), name);
         else if (name.startsWith(prefix)) {
