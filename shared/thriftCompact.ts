@@ -36,6 +36,15 @@ export class CompactReader {
     return text;
   }
 
+  /** A binary field's bytes, a view into the footer's (not a copy). */
+  binary(): Uint8Array {
+    const length = this.varint();
+    if (this.at + length > this.bytes.length) throw new Error('thrift: the bytes end inside a value');
+    const bytes = this.bytes.subarray(this.at, this.at + length);
+    this.at += length;
+    return bytes;
+  }
+
   /** Calls `item` for each element of a list; returns their count. */
   list(item: (type: number) => void): number {
     const head = this.bytes[this.at++]!;

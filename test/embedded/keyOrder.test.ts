@@ -7,6 +7,7 @@
 // from its files' keys, exactly as DuckDB counts them.
 
 import assert from 'node:assert/strict';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDbWarehouse } from '../../shared/adapters/local/duckdbWarehouse.js';
 import { keyOrderedTables } from '../../shared/adapters/local/fileTables.js';
@@ -161,6 +162,28 @@ describe('embedded warehouse: file tables known in key order', function () {
     assert.ok(windows.some((win) => keyCounts(table.files, win, [])!.window > 100_000), 'the rows of both row groups');
     assert.equal(keyCounts(table.files, { start: '2021-03-02T00:00:00.000001Z', end: last }, []), null, 'microseconds: DuckDB counts');
     assert.equal(keyCounts(table.files, { start: '2021-03-02T00:00:00', end: last }, []), null, 'no zone: DuckDB counts');
+  });
+
+  it('keySpans reads the keys of only the row groups whose key statistics meet a range (a refresh\'s day does not read the whole table\'s keys)', async () => {
+    await w.writeFileTables(DS, [{ table: 'up', select: rowsSql(0, 5000) }], 'replace');
+    await w.writeFileTables(DS, [{ table: 'up', select: rowsSql(5000, 6440) }], 'append');
+    const [early, later] = (await orderedTables()).get('up')!.files as [string, string];
+    const layout = readLayout(early);
+    const keyAt = (minute: number) => BigInt(Date.parse('2021-03-01T20:00:00Z') + minute * 60_000) * 1000n;
+    assert.deepEqual(layout.rowGroups.map((g) => [g.keyMin, g.keyMax]), [[keyAt(0), keyAt(4999)]], 'the key statistics DuckDB wrote');
+    // The early file's key pages overwritten: reading them fails, and keySpans then declines.
+    const key = layout.schema.findIndex((n) => n.name === 'interval_time');
+    const g = layout.rowGroups[0]!;
+    const fd = openSync(early, 'r+');
+    writeSync(fd, Buffer.alloc(g.compressedSize[key]!, 0xff), 0, g.compressedSize[key]!, g.dataPageOffset[key]!);
+    closeSync(fd);
+    const iso = (minute: number) => new Date(Date.parse('2021-03-01T20:00:00Z') + minute * 60_000).toISOString();
+    const day = { start: iso(5000), end: iso(6440) };
+    const spans = keySpans([early, later], day, shardGrid(day, 'day'));
+    assert.ok(spans, 'a window after the early file never reads its keys');
+    assert.equal(spanRows(spans.window), 1440);
+    assert.deepEqual(spans.window, [{ source: 1, group: 0, from: 0, to: 1440 }]);
+    assert.equal(keySpans([early, later], { start: iso(4999), end: iso(6440) }, []), null, 'a window that meets the early file reads its keys');
   });
 
   it('keyMicros gives a file\'s keys as hyparquet reads them (readKeyColumn), across row groups, and null where it cannot read them', async () => {

@@ -14,7 +14,7 @@ import { KEY_COLUMN } from '../../naming.js';
 import { firstAtLeast } from '../../parquetKeys.js';
 import type { Window } from '../../ports.js';
 import { readInt64Chunk, readableInt64 } from './parquetDoubles.js';
-import { readLayout, type FileLayout } from './parquetLayout.js';
+import { readLayout, type FileLayout, type RowGroupLayout } from './parquetLayout.js';
 
 /** A file's keys: strictly ascending, with its first and last (raw INT64 values; none when empty). */
 export interface KeyOrder {
@@ -28,13 +28,15 @@ export interface KeyOrder {
  * no dictionary); false when it is not, or a key is null. Throws where a page is not one the
  * decoder reads.
  */
-function eachKeyChunk(file: string, layout: FileLayout, visit: (keys: BigInt64Array) => boolean | void): boolean {
+function eachKeyChunk(file: string, layout: FileLayout, visit: (keys: BigInt64Array, group: number) => boolean | void, wanted: (group: number) => boolean = () => true): boolean {
   if (!readableInt64(layout, KEY_COLUMN)) return false;
+  const groups = layout.rowGroups.map((_, g) => g).filter(wanted);
+  if (groups.length === 0) return true;
   const fd = openSync(file, 'r');
   try {
-    for (let g = 0; g < layout.rowGroups.length; g++) {
+    for (const g of groups) {
       const { values, valid } = readInt64Chunk(fd, layout, g, KEY_COLUMN);
-      if (valid || visit(values) === false) return false;
+      if (valid || visit(values, g) === false) return false;
     }
     return true;
   } finally {
@@ -138,16 +140,24 @@ export function keySpans(files: readonly string[], window: Window, shards: reado
     if (units.size > 1 || (units.size === 1 && perMs === undefined)) return null;
     const bounds = perMs === undefined ? [] : ranges.flatMap((r) => [rawKey(r.start, perMs), rawKey(r.end, perMs)]);
     if (bounds.some((b) => b === null)) return null;
+    // A row group whose key statistics lie outside every range holds none of their rows: its keys
+    // are not read (a refresh's extract of a day would otherwise read every key the table has).
+    const lo = bounds.length > 0 ? bounds.reduce((a, b) => (b! < a! ? b : a))! : 0n;
+    const hi = bounds.length > 0 ? bounds.reduce((a, b) => (b! > a! ? b : a))! : 0n;
+    const inRanges = (g: RowGroupLayout) => g.keyMin === undefined || g.keyMax === undefined || (g.keyMax >= lo && g.keyMin < hi);
     for (const [source, { file, layout }] of layouts.entries()) {
       if (layout.rows === 0) continue;
-      let group = 0;
-      const read = eachKeyChunk(file, layout, (values) => {
-        for (let i = 0; i < ranges.length; i++) {
-          const [from, to] = [firstAtLeast(values, bounds[2 * i]!), firstAtLeast(values, bounds[2 * i + 1]!)];
-          if (to > from) spans[i]!.push({ source, group, from, to });
-        }
-        group++;
-      });
+      const read = eachKeyChunk(
+        file,
+        layout,
+        (values, group) => {
+          for (let i = 0; i < ranges.length; i++) {
+            const [from, to] = [firstAtLeast(values, bounds[2 * i]!), firstAtLeast(values, bounds[2 * i + 1]!)];
+            if (to > from) spans[i]!.push({ source, group, from, to });
+          }
+        },
+        (g) => inRanges(layout.rowGroups[g]!),
+      );
       if (!read) return null;
     }
     return { files: layouts, window: spans[0]!, shards: spans.slice(1) };

@@ -9,6 +9,7 @@
 
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { CompressionCodecs, Encodings, FieldRepetitionTypes, PageTypes, ParquetTypes } from 'hyparquet/src/constants.js';
+import { KEY_COLUMN } from '../../naming.js';
 import { readSchema, type SchemaNode } from '../../parquetSchema.js';
 import { CompactReader } from '../../thriftCompact.js';
 
@@ -41,6 +42,13 @@ export interface RowGroupLayout {
   uncompressedSize: Float64Array;
   /** Where the chunk's ColumnMetaData struct starts in the footer's bytes (its first field header). */
   metaStart: Float64Array;
+  /**
+   * The key column's smallest and largest raw value in the group, from the chunk's statistics
+   * (min_value, max_value), where the file is flat with an INT64 key and the writer recorded them:
+   * an extract of a window skips the groups that lie outside it without reading their keys.
+   */
+  keyMin?: bigint;
+  keyMax?: bigint;
 }
 
 export interface FileLayout {
@@ -61,8 +69,23 @@ export function chunkStart(g: RowGroupLayout, i: number): number {
   return Number.isNaN(dictionary) ? g.dataPageOffset[i]! : dictionary;
 }
 
-/** Column chunk `i` of a row group (ColumnChunk, then its ColumnMetaData) into `g`. */
-function readChunk(r: CompactReader, g: RowGroupLayout, i: number): void {
+/** An 8-byte statistic as a signed little-endian INT64; undefined for any other length. */
+function int64(bytes: Uint8Array): bigint | undefined {
+  return bytes.length === 8 ? new DataView(bytes.buffer, bytes.byteOffset, 8).getBigInt64(0, true) : undefined;
+}
+
+/** The key chunk's Statistics struct (min_value 6, max_value 5; the deprecated min and max are not read) into `g`. */
+function readKeyStatistics(r: CompactReader, g: RowGroupLayout): void {
+  r.struct((k) => {
+    if (k === 5) g.keyMax = int64(r.binary());
+    else if (k === 6) g.keyMin = int64(r.binary());
+    else return false;
+    return true;
+  });
+}
+
+/** Column chunk `i` of a row group (ColumnChunk, then its ColumnMetaData) into `g`; `keyIndex` is the key's leaf, whose statistics are read. */
+function readChunk(r: CompactReader, g: RowGroupLayout, i: number, keyIndex: number): void {
   r.struct((id) => {
     // A chunk kept in another file (file_path) is nothing bqx writes or could copy.
     if (id === 1) throw new Error('parquet footer: a column chunk in another file');
@@ -77,6 +100,7 @@ function readChunk(r: CompactReader, g: RowGroupLayout, i: number): void {
       else if (j === 7) g.compressedSize[i] = r.int();
       else if (j === 9) g.dataPageOffset[i] = r.int();
       else if (j === 11) g.dictionaryPageOffset[i] = r.int();
+      else if (j === 12 && i === keyIndex) readKeyStatistics(r, g);
       else return false;
       return true;
     });
@@ -106,7 +130,10 @@ export function decodeLayout(bytes: Uint8Array): FooterLayout {
   r.struct((id) => {
     if (id === 2) layout.schema = readSchema(r).slice(1);
     else if (id === 3) layout.rows = r.int();
-    else if (id === 4)
+    else if (id === 4) {
+      // Leaf i is schema element i only in a flat schema: the key's statistics are read there only.
+      const flat = layout.schema.every((n) => n.children === 0);
+      const keyIndex = flat ? layout.schema.findIndex((n) => n.name === KEY_COLUMN && n.type === PHYSICAL_INT64) : -1;
       r.list(() => {
         // The schema comes first in the footer: a row group has one chunk per leaf.
         const group = rowGroup(layout.schema.length);
@@ -115,7 +142,7 @@ export function decodeLayout(bytes: Uint8Array): FooterLayout {
           if (j === 1)
             r.list(() => {
               if (chunks >= group.type.length) throw new Error('parquet footer: more column chunks than schema elements');
-              readChunk(r, group, chunks++);
+              readChunk(r, group, chunks++, keyIndex);
             });
           else if (j === 3) group.rows = r.int();
           else return false;
@@ -123,7 +150,7 @@ export function decodeLayout(bytes: Uint8Array): FooterLayout {
         });
         layout.rowGroups.push(group);
       });
-    else return false;
+    } else return false;
     return true;
   });
   return layout;
