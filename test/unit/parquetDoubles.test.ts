@@ -147,6 +147,51 @@ describe('parquet DOUBLE decoding (the profile\'s reader)', () => {
     }
   });
 
+  it('decodes only the rows asked for, as the whole chunk gives them, and reads only their values from a one-page uncompressed chunk (a file table\'s)', async () => {
+    // A DuckDB file table's group: one uncompressed PLAIN page a column; and files of many pages,
+    // compressed and v2, where the whole chunk is read.
+    const table = path.join(dir, 'file-table.parquet');
+    await c.run(`COPY (SELECT ${COLUMNS.join(', ')} FROM range(0, 20120) r(i) ORDER BY i) TO '${table}' (FORMAT parquet, COMPRESSION uncompressed, DICTIONARY_SIZE_LIMIT 1)`);
+    const many = path.join(dir, 'many-pages.parquet');
+    await c.run(copyToParquetSql(source, many));
+    const v2 = path.join(dir, 'v2-UNCOMPRESSED.parquet');
+    writeFileSync(v2, Buffer.from(parquetWriteBuffer({ columnData: [{ name: 'plain', type: 'DOUBLE', encoding: 'PLAIN', data: Array.from({ length: 20000 }, (_, i) => (i % 500 < 120 ? null : i / 7)) }], codec: 'UNCOMPRESSED', rowGroupSize: 20000 })));
+    const bits = (v: number) => {
+      const view = new DataView(new ArrayBuffer(8));
+      view.setFloat64(0, v, true);
+      return view.getBigUint64(0, true);
+    };
+    const at = (chunk: { values: Float64Array; valid: Uint32Array | null }, r: number) => (chunk.valid && ((chunk.valid[r >>> 5]! >>> (r & 31)) & 1) === 0 ? null : bits(chunk.values[r]!));
+    for (const [file, names] of [[table, NAMES], [many, NAMES], [v2, ['plain']]] as const) {
+      const layout = readLayout(file);
+      const fd = openSync(file, 'r');
+      try {
+        for (const name of names) {
+          for (let g = 0; g < layout.rowGroups.length; g++) {
+            const rows = layout.rowGroups[g]!.rows;
+            const whole = readDoubleChunk(fd, layout, g, name, {});
+            const expected = Array.from({ length: rows }, (_, r) => at(whole, r));
+            for (const [from, to] of [[0, 1], [17, 4100], [rows - 60, rows], [7, 7], [0, rows], [rows - 1, rows]] as const) {
+              const part = readDoubleChunk(fd, layout, g, name, {}, { from, to });
+              const got = Array.from({ length: to - from }, (_, k) => at(part, from + k));
+              assert.deepEqual(got, expected.slice(from, to), `${path.basename(file)} ${name} group ${g} rows ${from}-${to}`);
+            }
+          }
+        }
+        if (file === table) {
+          // The last 60 rows of a column read its header and levels and their values, not the chunk.
+          const i = layout.schema.findIndex((s) => s.name === 'sparse_nulls');
+          const scratch: { bytes?: Buffer } = {};
+          readDoubleChunk(fd, layout, 0, 'sparse_nulls', scratch, { from: 20060, to: 20120 });
+          assert.ok(scratch.bytes!.length < layout.rowGroups[0]!.compressedSize[i]! / 4, `${scratch.bytes!.length} bytes read of a ${layout.rowGroups[0]!.compressedSize[i]}-byte chunk`);
+        }
+      } finally {
+        closeSync(fd);
+      }
+    }
+    assert.throws(() => readDoubleChunk(openSync(table, 'r'), readLayout(table), 0, 'no_nulls', {}, { from: 5, to: 20121 }), /rows 5 to 20121 of a group of 20120/);
+  });
+
   it('reads a stitched file with a null page of padding as DuckDB does', async () => {
     const keyed = (from: number, to: number) => `SELECT TIMESTAMPTZ '2021-03-01 00:00:00+00' + INTERVAL (i) MINUTE AS interval_time, ${COLUMNS.join(', ')} FROM range(${from}, ${to}) r(i) ORDER BY i`;
     const [base, part, padded] = ['base', 'part', 'padded'].map((n) => path.join(dir, `${n}.parquet`)) as [string, string, string];

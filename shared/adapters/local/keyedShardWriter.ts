@@ -20,7 +20,7 @@ import type { ColumnChunk, FileMetaData, RowGroup, SchemaElement } from 'hyparqu
 import { KEY_COLUMN } from '../../naming.js';
 import { ROW_GROUP_ROWS } from './duckdbSql.js';
 import { CompactWriter, encodeFooter, plainPageHeader } from './parquetFooter.js';
-import { readDoubleChunk, readableDoubles, readableInt64, readInt64Chunk, type DecodeScratch } from './parquetDoubles.js';
+import { readDoubleChunk, readableDoubles, readableInt64, readInt64Chunk, type DecodeScratch, type RowRange } from './parquetDoubles.js';
 import { spanRows, type RowSpan } from './keyOrder.js';
 import { MAGIC, type FileLayout } from './parquetLayout.js';
 
@@ -172,11 +172,13 @@ export function writeKeyedShards({ sources, columns, schema, files }: KeyedWrite
       out.offset = MAGIC.length;
     }
     // Each (source, row group) once, in order; the spans that read it, wherever they are.
-    const reads = new Map<string, { source: number; group: number; into: { out: number; span: RowSpan }[] }>();
+    // Only the rows the spans cover are decoded: a refresh copies the last minutes of a big group.
+    const reads = new Map<string, { source: number; group: number; rows: RowRange; into: { out: number; span: RowSpan }[] }>();
     outs.forEach((o, i) => o.file.spans.forEach((span) => {
       const key = `${span.source}:${span.group}`;
-      if (!reads.has(key)) reads.set(key, { source: span.source, group: span.group, into: [] });
-      reads.get(key)!.into.push({ out: i, span });
+      const read = reads.get(key) ?? reads.set(key, { source: span.source, group: span.group, rows: { from: span.from, to: span.to }, into: [] }).get(key)!;
+      read.rows = { from: Math.min(read.rows.from, span.from), to: Math.max(read.rows.to, span.to) };
+      read.into.push({ out: i, span });
     }));
     // One column's rows of each file at a time, in buffers used again for the next column.
     const gathered: Gathered[] = outs.map((o) => ({ values: new Uint8Array(o.rows * 8), valueBytes: 0, levels: new Uint8Array(Math.ceil(o.rows / 8)), rows: 0, nulls: 0 }));
@@ -186,11 +188,11 @@ export function writeKeyedShards({ sources, columns, schema, files }: KeyedWrite
         [g.rows, g.nulls, g.valueBytes] = [0, 0, 0];
         g.levels.fill(0);
       }
-      for (const { source, group, into } of reads.values()) {
+      for (const { source, group, rows, into } of reads.values()) {
         const s = sources[source]!;
         let fd = fds.get(source);
         if (fd === undefined) fds.set(source, (fd = openSync(s.file, 'r')));
-        const chunk = c === 0 ? int64AsDoubles(readInt64Chunk(fd, s.layout, group, name, scratch)) : readDoubleChunk(fd, s.layout, group, name, scratch);
+        const chunk = c === 0 ? int64AsDoubles(readInt64Chunk(fd, s.layout, group, name, scratch, rows)) : readDoubleChunk(fd, s.layout, group, name, scratch, rows);
         const bytes = new Uint8Array(chunk.values.buffer, chunk.values.byteOffset, chunk.values.byteLength);
         for (const { out, span } of into) gather(gathered[out]!, bytes, chunk.valid, span.from, span.to);
       }
