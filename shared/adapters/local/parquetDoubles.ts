@@ -144,51 +144,6 @@ function decompress(codec: number, bytes: Uint8Array, size: number, scratch: Dec
   return out;
 }
 
-/**
- * Definition levels of bit width 1 (RLE/bit-packed hybrid, no length prefix) into `valid` from
- * row `from`, `rows` of them; returns the rows that have a value. Bit-packed runs are already a
- * little-endian bitmap: whole bytes are copied when the run starts on a byte.
- */
-function readLevels(bytes: Uint8Array, at: number, end: number, valid: Uint8Array, from: number, rows: number): number {
-  let row = from;
-  const stop = from + rows;
-  let present = 0;
-  while (row < stop && at < end) {
-    // A run's header: its length and kind (bit 0: bit-packed).
-    const reader = new CompactReader(bytes, at);
-    const head = reader.varint();
-    at = reader.at;
-    if (head % 2 === 1) {
-      const count = Math.min((head - 1) / 2 * 8, stop - row);
-      for (let i = 0; i < count; i++) {
-        if ((row & 7) === 0 && (i & 7) === 0 && i + 8 <= count) {
-          const byte = bytes[at + (i >> 3)]!;
-          valid[row >> 3] = byte;
-          present += BITS[byte]!;
-          row += 8;
-          i += 7;
-          continue;
-        }
-        if ((bytes[at + (i >> 3)]! >> (i & 7)) & 1) {
-          valid[row >> 3]! |= 1 << (row & 7);
-          present++;
-        }
-        row++;
-      }
-      at += (head - 1) / 2;
-    } else {
-      const count = Math.min(head / 2, stop - row);
-      const value = bytes[at++]! & 1;
-      if (value === 1) {
-        for (let i = 0; i < count; i++, row++) valid[row >> 3]! |= 1 << (row & 7);
-        present += count;
-      } else row += count;
-    }
-  }
-  if (row !== stop) throw new Error(`parquet page: ${stop - row} definition levels missing`);
-  return present;
-}
-
 /** Set bits per byte value. */
 const BITS = Uint8Array.from({ length: 256 }, (_, b) => {
   let n = 0;
@@ -303,6 +258,29 @@ function decodeOrSay(fd: number, file: FileLayout, group: number, name: string, 
   }
 }
 
+/**
+ * A chunk's output arrays, the scratch's: its values, and its validity bitmap cleared, one bit per
+ * row in words of 32 for the scan (a byte view to fill it).
+ */
+function chunkArrays(scratch: DecodeScratch, rows: number): { values: Float64Array; words: Uint32Array; valid: Uint8Array } {
+  const values = (scratch.values = grown(scratch.values, rows, (n) => new Float64Array(n))).subarray(0, rows);
+  const words = (scratch.words = grown(scratch.words, Math.ceil(rows / 32), (n) => new Uint32Array(n))).subarray(0, Math.ceil(rows / 32));
+  words.fill(0);
+  return { values, words, valid: new Uint8Array(words.buffer, words.byteOffset, words.byteLength) };
+}
+
+/**
+ * Rows [from, to) of `values` from the dense run of the values they have (`dense[0]` is row
+ * `from`'s or the next row's with one). Without a branch per row: a null row takes the next value
+ * too, and the index does not move.
+ */
+function spread(values: Float64Array, dense: Float64Array, valid: Uint8Array, from: number, to: number): void {
+  for (let r = from, k = 0; r < to; r++) {
+    values[r] = dense[k]!;
+    k += (valid[r >> 3]! >> (r & 7)) & 1;
+  }
+}
+
 /** `length` bytes of the file from `position` into the scratch's byte buffer (grown as needed). */
 function readInto(fd: number, scratch: DecodeScratch, position: number, length: number): Buffer {
   const bytes = (scratch.bytes = grown(scratch.bytes, length, (n) => Buffer.allocUnsafe(n)));
@@ -356,14 +334,11 @@ function decodeRows(fd: number, file: FileLayout, group: number, name: string, s
   }
   if (valuesAt > length) throw new Error('the page ends inside its definition levels');
   if (maxDefinition === 1 && valuesAt > read) head = readInto(fd, scratch, start, (read = valuesAt));
-  const values = (scratch.values = grown(scratch.values, rows, (n) => new Float64Array(n))).subarray(0, rows);
-  const words = (scratch.words = grown(scratch.words, Math.ceil(rows / 32), (n) => new Uint32Array(n))).subarray(0, Math.ceil(rows / 32));
-  words.fill(0);
-  const valid = new Uint8Array(words.buffer, words.byteOffset, words.byteLength);
+  const { values, words, valid } = chunkArrays(scratch, rows);
   // The values of rows [from, to) are values [before, before + wanted) of the page's dense run.
   let before = from;
   let wanted = to - from;
-  if (maxDefinition === 1) ({ before, present: wanted } = readLevelsRange(head, levelsAt, valuesAt, valid, from, to));
+  if (maxDefinition === 1) ({ before, present: wanted } = readLevels(head, levelsAt, valuesAt, valid, from, to));
   const present = before + wanted;
   if (valuesAt + present * 8 > length) throw new Error('fewer value bytes than values');
   if (wanted === to - from) {
@@ -373,10 +348,7 @@ function decodeRows(fd: number, file: FileLayout, group: number, name: string, s
   }
   const dense = (scratch.dense = grown(scratch.dense, rows + 1, (n) => new Float64Array(n)));
   readFully(fd, new Uint8Array(dense.buffer, dense.byteOffset, wanted * 8), 0, wanted * 8, start + valuesAt + before * 8);
-  for (let r = from, k = 0; r < to; r++) {
-    values[r] = dense[k]!;
-    k += (valid[r >> 3]! >> (r & 7)) & 1;
-  }
+  spread(values, dense, valid, from, to);
   return { values, valid: words };
 }
 
@@ -389,11 +361,13 @@ function countBits(bytes: Uint8Array, at: number, n: number): number {
 }
 
 /**
- * Definition levels as `readLevels` reads them (bit width 1, RLE/bit-packed hybrid), for rows
- * [from, to) of a page: the rows before `from` are only counted, a run or a byte at a time, and the
- * reading stops at `to`. Returns the rows with a value before `from` and in [from, to).
+ * Definition levels of bit width 1 (RLE/bit-packed hybrid, no length prefix) of one page, for its
+ * rows [from, to), into bits `offset + r` of `valid` (`offset`: the page's first row in its chunk).
+ * The rows before `from` are only counted, a run or a byte at a time, and the reading stops at
+ * `to`. Bit-packed runs are already a little-endian bitmap: whole bytes are copied where a run's
+ * byte falls on one of the bitmap's. Returns the rows with a value before `from` and in [from, to).
  */
-function readLevelsRange(bytes: Uint8Array, at: number, end: number, valid: Uint8Array, from: number, to: number): { before: number; present: number } {
+function readLevels(bytes: Uint8Array, at: number, end: number, valid: Uint8Array, from: number, to: number, offset = 0): { before: number; present: number } {
   let row = 0;
   let before = 0;
   let present = 0;
@@ -405,28 +379,29 @@ function readLevelsRange(bytes: Uint8Array, at: number, end: number, valid: Uint
     const count = bitPacked ? ((head - 1) / 2) * 8 : head / 2;
     const value = bitPacked ? 0 : bytes[at++]! & 1;
     const skipped = Math.max(0, Math.min(row + count, from) - row);
-    const [first, last] = [Math.max(row, from), Math.min(row + count, to)];
+    const first = Math.max(row, from);
+    const last = Math.min(row + count, to);
     if (bitPacked) {
-      before += countBits(bytes, at, skipped);
+      if (skipped > 0) before += countBits(bytes, at, skipped);
       for (let r = first; r < last; r++) {
         const i = r - row;
-        if ((r & 7) === 0 && (i & 7) === 0 && r + 8 <= last) {
-          // A whole byte of levels on a byte of the bitmap (a run that starts on one).
+        const o = offset + r;
+        if ((o & 7) === 0 && (i & 7) === 0 && r + 8 <= last) {
           const byte = bytes[at + (i >> 3)]!;
-          valid[r >> 3] = byte;
+          valid[o >> 3] = byte;
           present += BITS[byte]!;
           r += 7;
           continue;
         }
         if ((bytes[at + (i >> 3)]! >> (i & 7)) & 1) {
-          valid[r >> 3]! |= 1 << (r & 7);
+          valid[o >> 3]! |= 1 << (o & 7);
           present++;
         }
       }
       at += count / 8;
     } else if (value === 1) {
       before += skipped;
-      for (let r = first; r < last; r++) valid[r >> 3]! |= 1 << (r & 7);
+      for (let o = offset + first; o < offset + last; o++) valid[o >> 3]! |= 1 << (o & 7);
       present += Math.max(0, last - first);
     }
     row += count;
@@ -445,11 +420,7 @@ function decodeChunk(fd: number, file: FileLayout, group: number, name: string, 
   const start = Number.isNaN(dictionaryAt) ? g.dataPageOffset[index]! : dictionaryAt;
   const length = g.compressedSize[index]!;
   const bytes = readInto(fd, scratch, start, length);
-  const values = (scratch.values = grown(scratch.values, rows, (n) => new Float64Array(n))).subarray(0, rows);
-  // One bit per row; words of 32 for the scan (a byte view to fill it), all clear to start.
-  const words = (scratch.words = grown(scratch.words, Math.ceil(rows / 32), (n) => new Uint32Array(n))).subarray(0, Math.ceil(rows / 32));
-  words.fill(0);
-  const valid = new Uint8Array(words.buffer, words.byteOffset, words.byteLength);
+  const { values, words, valid } = chunkArrays(scratch, rows);
   let row = 0;
   let allValid = true;
   let dictionary: Float64Array | undefined;
@@ -475,13 +446,13 @@ function decodeChunk(fd: number, file: FileLayout, group: number, name: string, 
       valuesAt = 0;
       if (maxDefinition === 1) {
         const levelBytes = data[0]! | (data[1]! << 8) | (data[2]! << 16) | (data[3]! << 24);
-        present = readLevels(data, 4, 4 + levelBytes, valid, row, count);
+        present = readLevels(data, 4, 4 + levelBytes, valid, 0, count, row).present;
         valuesAt = 4 + levelBytes;
       }
     } else {
       if (page.repetitionBytes !== 0) throw new Error(`column ${name}: repeated values not read here`);
       const levelsEnd = body + page.definitionBytes;
-      if (maxDefinition === 1) present = readLevels(bytes, body, levelsEnd, valid, row, count);
+      if (maxDefinition === 1) present = readLevels(bytes, body, levelsEnd, valid, 0, count, row).present;
       const raw = bytes.subarray(levelsEnd, at);
       data = page.valuesCompressed ? decompress(codec, raw, page.uncompressed - page.definitionBytes, scratch) : raw;
       valuesAt = 0;
@@ -491,13 +462,9 @@ function decodeChunk(fd: number, file: FileLayout, group: number, name: string, 
     else {
       // The page holds only the rows with a value: decoded densely, then spread to their rows.
       allValid = false;
-      // Without a branch per row: a null row takes the next value too, and the index does not move.
       const dense = (scratch.dense = grown(scratch.dense, rows + 1, (n) => new Float64Array(n)));
       readValues(page.encoding, data, valuesAt, present, dense, dictionary);
-      for (let r = row, k = 0, end = row + count; r < end; r++) {
-        values[r] = dense[k]!;
-        k += (valid[r >> 3]! >> (r & 7)) & 1;
-      }
+      spread(values, dense, valid, row, row + count);
     }
     row += count;
   }
