@@ -26,7 +26,7 @@ try {
   await embedded.output.deletePrefix(outputDir);
   began = process.hrtime.bigint();
 
-  const plan = planMerge(manifest, config.maxGroupColumns, config.joinBatchTables);
+  const plan = planMerge(manifest, config);
   const result = await embedded.warehouse.merge({ runId: set.runId, pair: set.pair, window: run.window, manifest, plan, checkpoints, outputPrefix: outputDir, shards: shardGrid(run.window, embedded.deps.config.shard) });
   flushIfDurable(embedded.output.localPath(outputDir.replace(/\/$/, '')));
   const wall = Number(process.hrtime.bigint() - began) / 1e9;

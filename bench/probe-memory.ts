@@ -75,7 +75,7 @@ if (phase === 'extract') {
 const w = await DuckDbWarehouse.open(path.join(dir, 'wh.duckdb'), staging, output, { memoryMb: config.embedded.mergeMemoryMb });
 const before = Math.round(process.resourceUsage().maxRSS / 1024);
 const began = process.hrtime.bigint();
-const result = await w.merge({ runId, pair: 'eurusd', window, manifest, plan: planMerge(manifest, 9900, 50), checkpoints, outputPrefix: paths.outputDir('eurusd', runId), shards: shardGrid(window, config.shard) });
+const result = await w.merge({ runId, pair: 'eurusd', window, manifest, plan: planMerge(manifest, config), checkpoints, outputPrefix: paths.outputDir('eurusd', runId), shards: shardGrid(window, config.shard) });
 const wall = Number(process.hrtime.bigint() - began) / 1e9;
 await w.close();
 await fs.rm(path.join(dir, 'output'), { recursive: true, force: true });

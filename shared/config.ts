@@ -32,7 +32,13 @@ export interface Config {
   /** Table selection rules: globs, `{pair}` = the pair as a name token, `!` excludes. */
   tableRules: string[];
   metadataColumns: string[];
+  /** The widest a column group may be: the warehouse's limit (BigQuery: 10,000 columns). */
   maxGroupColumns: number;
+  /**
+   * How wide the dataset's column groups are made (at most `maxGroupColumns`): each holds whole
+   * table families up to this width, so a changed family rewrites only its own groups' files.
+   */
+  groupColumns: number;
   joinBatchTables: number;
   /** Row shards of a dataset: UTC calendar months, ISO weeks (Monday) or days. */
   shard: ShardUnit;
@@ -84,6 +90,7 @@ export const CONFIG_DEFAULTS = {
   BQX_TABLE_RULES: '{pair},tri_*,mkt_*,var_*,csi_*,!mkt_*_summary',
   BQX_METADATA_COLUMNS: 'pair,pair1,pair2',
   BQX_MAX_GROUP_COLUMNS: '9900',
+  BQX_GROUP_COLUMNS: '1000',
   BQX_JOIN_BATCH_TABLES: '50',
   BQX_SHARD: 'month',
   BQX_KEEP: '3',
@@ -183,6 +190,7 @@ export function loadConfig(env: Env = process.env): Config {
     tableRules,
     metadataColumns: list('BQX_METADATA_COLUMNS', IDENT, 'a column name'),
     maxGroupColumns: int('BQX_MAX_GROUP_COLUMNS', 300, 10000),
+    groupColumns: int('BQX_GROUP_COLUMNS', 100, 10000),
     joinBatchTables: int('BQX_JOIN_BATCH_TABLES', 1, 1000),
     shard: shard as ShardUnit,
     keep: int('BQX_KEEP', 1, 1000),

@@ -20,10 +20,15 @@ export interface LedgerEntry {
   horizon?: number;
 }
 
+/** A table's family: the first token of its name (DATA.md: agg, corr, tri, ...). */
+export function tableFamily(table: string): string {
+  return table.split('_')[0]!;
+}
+
 /** family, variant and window of a feature column, from its table's and column's names. */
 export function describeFeature(table: string, source: string, pair: string, currencies: readonly string[]): Pick<LedgerEntry, 'family' | 'variant' | 'window'> {
   const tokens = table.split('_');
-  const family = tokens[0]!;
+  const family = tableFamily(table);
   // The variant runs until the pair, a currency, a pair-like token or a number.
   const variant: string[] = [];
   for (const t of tokens.slice(1)) {

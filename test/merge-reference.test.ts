@@ -114,7 +114,7 @@ async function runMerge(f: Fixture, window: Window, maxGroupColumns: number, spl
     await f.warehouse.execute(`COPY (SELECT * FROM read_parquet(${literal(source)}) WHERE ${KEY_COLUMN} >= ${middle}) TO ${literal(f.staging.uri(parts[1]!))} (FORMAT parquet)`);
     checkpoints[splitFeature] = parts;
   }
-  const plan = planMerge(manifest, maxGroupColumns, 50);
+  const plan = planMerge(manifest, { maxGroupColumns, groupColumns: maxGroupColumns, joinBatchTables: 50 });
   const result = await f.warehouse.merge({ runId, pair: PAIR, window, manifest, plan, checkpoints, outputPrefix: paths.outputDir(PAIR, runId), shards: shardGrid(window, config.shard) });
   assert.equal(result.state, 'done');
   return { manifest, plan, groups: result.state === 'done' ? result.groups : ([] as MergedGroup[]) };

@@ -40,7 +40,7 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
   }
 
   const began = Date.now();
-  const plan = planMerge(manifest, deps.config.maxGroupColumns, deps.config.joinBatchTables);
+  const plan = planMerge(manifest, deps.config);
   deps.logger.info(`merging ${manifest.features.length} features into ${plan.groups.length} column group(s)`, log);
   // A refresh (or an unchanged run) builds only the shards that changed; the rest are an earlier
   // dataset's files. A run whose changed features sit in some column groups builds only those

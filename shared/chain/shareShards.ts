@@ -94,7 +94,7 @@ export async function planSharing(
   if (previous.shardUnit !== deps.config.shard) return { ...all, why: `the shard unit was ${previous.shardUnit}` };
   if (base.run.window.start !== manifest.window.start) return { ...all, why: 'the window starts elsewhere' };
   if (outputColumns(manifest).join() !== outputColumns(base.manifest).join()) return { ...all, why: 'the output columns changed' };
-  const groups = planMerge(manifest, deps.config.maxGroupColumns, deps.config.joinBatchTables).groups;
+  const groups = planMerge(manifest, deps.config).groups;
   if (groups.length !== previous.groups.length || groups.some((g, i) => g.columns.join() !== previous.groups[i]!.columns.join())) return { ...all, why: 'the column groups changed' };
   // Changed: extracted whole; over the same window also a checkpoint reused from another run than
   // the one this version's files came from (other settings, say): its fingerprint differs.

@@ -103,7 +103,7 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
   const manifest = buildManifest({ runId, pair, createdAt: now.toISOString(), window, labelRows: labels.rows, featureCatalog, labelTable, config });
   const since = input.refresh?.since;
   if (since !== undefined && !(since > window.start && since < window.end)) throw new InputError(`refresh since ${since} must fall inside the window [${window.start}, ${window.end})`);
-  const mergePlan = planMerge(manifest, config.maxGroupColumns, config.joinBatchTables);
+  const mergePlan = planMerge(manifest, config);
 
   // The window's time shards (BQX_SHARD), as extractFeature and mergeRun give them.
   const grid = shardGrid(window, config.shard);

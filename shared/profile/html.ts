@@ -4,6 +4,7 @@
 // tails, and the schema drift when the report has one. Charts are Vega-Lite specs rendered to
 // inline SVG here in Node; this module is imported lazily, only when a report is written.
 
+import { tableFamily } from '../ledger.js';
 import type { RunRecord } from '../ports.js';
 import type { RunReport } from '../report.js';
 import type { GateResult } from './gates.js';
@@ -43,7 +44,7 @@ const rendered = new Map<string, string>();
 export function familyRows(report: RunReport): { family: string; measure: string; share: number }[] {
   const by = new Map<string, { cells: number; nulls: number; coverage: number; tables: number }>();
   for (const f of report.features) {
-    const family = f.feature.split('_')[0]!;
+    const family = tableFamily(f.feature);
     const e = by.get(family) ?? { cells: 0, nulls: 0, coverage: 0, tables: 0 };
     const cells = report.labelRows * f.columns;
     e.cells += cells;

@@ -248,7 +248,7 @@ describe('gcp/bigQuerySql', () => {
 
   describe('a full-size plan (667 tables, 17,038 columns)', () => {
     const manifest = fullManifest();
-    const plan = planMerge(manifest, 9900, 50);
+    const plan = planMerge(manifest, { maxGroupColumns: 9900, groupColumns: 9900, joinBatchTables: 50 });
     const job: MergeJob = {
       runId: manifest.runId,
       pair: 'eurusd',

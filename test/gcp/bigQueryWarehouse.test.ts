@@ -283,7 +283,7 @@ describe('gcp/BigQueryWarehouse', () => {
 
   describe('merge', () => {
     const manifest = manifestOf({ runId: RUN, pair: 'eurusd', widths: [100, 100, 100, 50, 10], window: WINDOW });
-    const plan = planMerge(manifest, 300, 2);
+    const plan = planMerge(manifest, { maxGroupColumns: 300, groupColumns: 300, joinBatchTables: 2 });
     const features = manifest.features.map((f) => f.feature);
     const checkpoints = Object.fromEntries(
       features.slice(0, 4).map((f) => [f, [0, 1].map((i) => `runs/${RUN}/features/${f}/part-00000000000${i}.parquet`)]),
@@ -578,7 +578,7 @@ describe('gcp/BigQueryWarehouse', () => {
 
     it('refuses a group wider than BigQuery allows before starting any job', async () => {
       const wide = manifestOf({ runId: RUN, pair: 'eurusd', widths: Array(50).fill(200), window: WINDOW });
-      const widePlan = planMerge(wide, 20000, 50);
+      const widePlan = planMerge(wide, { maxGroupColumns: 20000, groupColumns: 20000, joinBatchTables: 50 });
       await assert.rejects(warehouse.merge({ ...job, manifest: wide, plan: widePlan, checkpoints: {} }), /columns; the limit is 10000/);
       sinon.assert.notCalled(fake.createQueryJob);
     });

@@ -103,7 +103,9 @@ describe('gcp/GoogleSQL analysis of the plan (ZetaSQL)', function () {
       this.skip();
     }
     analyzer = started as Analyzer;
-    const config = loadConfig({});
+    // Column groups as wide as BigQuery allows (the default makes them 1,000 columns wide): the
+    // widest statements any setting makes, in the same shapes, are the ones analyzed.
+    const config = loadConfig({ BQX_GROUP_COLUMNS: '9900' });
     plan = await recordPlan({ config, pair: 'eurusd', source: demoCatalogSource(config, 'eurusd'), now: new Date('2026-01-05T00:00:00Z') });
     ({ entries } = await planDocument(plan, { target: 'bigquery', featureRows: () => plan.labelRows }));
     for (const [dataset, tables] of [[config.featuresDataset, plan.featureCatalog], [config.labelsDataset, plan.labelCatalog]] as const) {

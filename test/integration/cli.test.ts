@@ -57,7 +57,7 @@ describe('integration: bqx run --stack emulators', function () {
     const lines = stack.stdout.trim().split('\n');
     assert.equal(lines.length, 1, 'stdout holds exactly one JSON object');
     const s = JSON.parse(lines[0]!);
-    assert.deepEqual([s.status, s.expected, s.landed, s.output.rows, s.output.files], ['succeeded', NARROW_FEATURES, NARROW_FEATURES, ROWS, 1]);
+    assert.deepEqual([s.status, s.expected, s.landed, s.output.rows, s.output.files], ['succeeded', NARROW_FEATURES, NARROW_FEATURES, ROWS, 3]); // one month, three column groups
     assert.ok(s.output.columns > 2000, `${s.output.columns} columns`);
     assert.deepEqual((await verifyManifest(s.output.manifest)).problems, []);
     assert.match(stack.stderr, /emulator stack\s+\d+\.\d s to start/);

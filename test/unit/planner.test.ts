@@ -18,7 +18,7 @@ function fullManifest(): RunManifest {
 }
 
 function checkPlan(manifest: RunManifest, width: number, batch: number) {
-  const plan = planMerge(manifest, width, batch);
+  const plan = planMerge(manifest, { maxGroupColumns: width, groupColumns: width, joinBatchTables: batch });
   for (const g of plan.groups) {
     assert.ok(g.columns.length <= width, `group ${g.index} has ${g.columns.length} columns, over ${width}`);
     assert.equal(g.columns[0], 'interval_time', 'every group starts with the key');
@@ -52,5 +52,45 @@ describe('merge planner', () => {
     wide.columnCount = 1 + m.labels.columns.length + 700;
     const plan = checkPlan(wide, 300, 5);
     assert.ok(plan.groups.length >= 3);
+  });
+});
+
+describe('merge planner: column groups follow table families', () => {
+  const family = (feature: string) => feature.split('_')[0]!;
+  const groupsOf = (plan: ReturnType<typeof planMerge>) => {
+    const where = new Map<string, Set<number>>();
+    for (const g of plan.groups) for (const m of g.members) where.set(family(m.feature), (where.get(family(m.feature)) ?? new Set()).add(g.index));
+    return where;
+  };
+
+  it('with the default settings: groups of at most BQX_GROUP_COLUMNS, a family that fits one never split, a wider one alone in its groups', () => {
+    const manifest = fullManifest();
+    const plan = planMerge(manifest, config);
+    assert.equal(config.groupColumns, 1000);
+    const width = new Map<string, number>();
+    for (const f of manifest.features) width.set(family(f.feature), (width.get(family(f.feature)) ?? 0) + f.columns.length);
+    for (const g of plan.groups) assert.ok(g.columns.length <= 1000, `group ${g.index}: ${g.columns.length} columns`);
+    for (const [name, groups] of groupsOf(plan)) {
+      if (width.get(name)! < 1000 - 1 - LABEL_COLUMNS.length) assert.equal(groups.size, 1, `${name} (${width.get(name)} columns) lies in groups ${[...groups]}`);
+      else for (const i of groups) assert.ok(plan.groups[i]!.members.every((m) => family(m.feature) === name), `group ${i} holds ${name} and another family`);
+    }
+    // The demo's 21 families in 17,038 columns: 23 groups. The wide families are split evenly
+    // (corr's 3,947 columns in five groups of 776 to 812), none leaves a sliver of a group.
+    assert.equal(plan.groups.length, 23);
+    assert.ok(plan.groups.every((g) => g.columns.length - 1 >= 93), plan.groups.map((g) => g.columns.length - 1).join(' '));
+  });
+
+  it('rebuilding one family changes only the groups that hold it', () => {
+    const plan = planMerge(fullManifest(), config);
+    const reg = [...groupsOf(plan).get('reg')!];
+    assert.equal(reg.length, 1, 'the 3 reg_ tables (696 columns) share one group');
+    const others = plan.groups.filter((g) => !reg.includes(g.index));
+    assert.ok(others.every((g) => g.members.every((m) => family(m.feature) !== 'reg')));
+    assert.ok(plan.groups[reg[0]!]!.columns.length - 1 < 1000);
+  });
+
+  it('BQX_GROUP_COLUMNS wider than BQX_MAX_GROUP_COLUMNS is held to the latter', () => {
+    const plan = planMerge(fullManifest(), { maxGroupColumns: 300, groupColumns: 5000, joinBatchTables: 50 });
+    assert.ok(plan.groups.every((g) => g.columns.length <= 300));
   });
 });
