@@ -9,7 +9,7 @@ import type { RunManifest } from '../manifest.js';
 import { paths } from '../naming.js';
 import type { CheckpointRecord, MergedShard, RunRecord } from '../ports.js';
 import { reusableColumns, type EarlierColumns } from '../profile/reuseStats.js';
-import { readStoredColumns, readStoredSample, readStoredScan, unstorable, writeStoredProfile, type KeptScan, type StoredColumns } from '../profile/storedProfile.js';
+import { readStoredColumns, readStoredSample, readStoredScan, unstorable, validCounts, writeStoredProfile, type KeptScan, type StoredColumns } from '../profile/storedProfile.js';
 import type { MeasuredColumns, ProfileBasis, ProfileJob } from '../profile/types.js';
 import type { ChainDeps } from './deps.js';
 import { REASONS } from './reuse.js';
@@ -67,7 +67,8 @@ export async function earlierColumns(
   const values = await readStoredSample(deps.output, objects, best.head);
   if (!values) return { why: `the stored profile of ${best.runId} is incomplete` };
   const scan = await readStoredScan(deps.output, objects, best.head);
-  return { columns: { from: best.runId, basis: best.head.basis, columns: best.head.columns, sample: { rows: best.head.sampleRows, values }, ...(scan ? { scan } : {}) }, reusable: best.reusable };
+  const compared = validCounts(best.head.compared) ? { compared: best.head.compared } : {};
+  return { columns: { from: best.runId, basis: best.head.basis, columns: best.head.columns, sample: { rows: best.head.sampleRows, values }, ...(scan ? { scan } : {}), ...compared }, reusable: best.reusable };
 }
 
 /**
@@ -131,7 +132,7 @@ export async function earlierScan(
       why = `the stored profile of ${r.runId} is incomplete`;
       continue;
     }
-    return { from: r.runId, resume: { groups: suffix, from: { state: scan.state, sample: { rows: head.sampleRows, values } } } };
+    return { from: r.runId, resume: { groups: suffix, from: { state: scan.state, sample: { rows: head.sampleRows, values } }, ...(scan.compared ? { compared: scan.compared } : {}) } };
   }
   return { why };
 }

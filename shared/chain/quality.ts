@@ -9,7 +9,7 @@ import { labelHorizon } from '../profile/findings.js';
 import { evaluateGates, gateMessage, type GateMetric, type GateResult } from '../profile/gates.js';
 import { profileDataset, profileKeys, sampleLayout } from '../profile/profile.js';
 import { mergeMeasured } from '../profile/reuseStats.js';
-import type { CompareJob, DatasetProfile, MeasuredColumns, ProfileBasis, ProfileJob, ProfileReuse } from '../profile/types.js';
+import type { CompareJob, DatasetProfile, MeasuredColumns, PairCounts, ProfileBasis, ProfileJob, ProfileReuse } from '../profile/types.js';
 import type { ScanState } from '../profile/scanState.js';
 import type { KeptScan } from '../profile/storedProfile.js';
 import type { RunReport } from '../report.js';
@@ -83,7 +83,8 @@ export async function checkQuality(
     const basis = profileBasis(manifest, run, checkpoints, profiledWith, scanWith);
     // The scan's state at the last shard's first row is kept, for a refresh to carry on from.
     const point = scanPoint(shards);
-    const keep = (state: ScanState | undefined): KeptScan | undefined => (point && state && state.row === point.row ? { state, prefix: point.prefix } : undefined);
+    const keep = (state: ScanState | undefined, compared?: PairCounts[]): KeptScan | undefined =>
+      point && state && state.row === point.row ? { state, prefix: point.prefix, ...(compared ? { compared } : {}) } : undefined;
     if (measured?.profiledWith === profiledWith && run.sharing) {
       ({ profile, cutRows } = measured);
       const total = input.groups.reduce((n, g) => n + g.columns.length - 1, 0);
@@ -91,9 +92,10 @@ export async function checkQuality(
       // The raw columns go with this dataset too, copied, when every one of them is the earlier's.
       const earlier = await earlierColumns(deps, run, manifest, basis, run.sharing.from);
       const all = 'columns' in earlier && earlier.reusable.length === total ? new Set(earlier.reusable) : undefined;
-      const data = all && 'columns' in earlier ? mergeMeasured(layout, earlier.columns, all) : undefined;
-      // The same files, so the same scan state at the same row.
-      const scan = 'columns' in earlier ? keep(earlier.columns.scan?.state) : undefined;
+      const merged = all && 'columns' in earlier ? mergeMeasured(layout, earlier.columns, all) : undefined;
+      const data = merged && 'columns' in earlier && earlier.columns.compared ? { ...merged, compared: earlier.columns.compared } : merged;
+      // The same files, so the same scan state (and pair counts) at the same row.
+      const scan = 'columns' in earlier ? keep(earlier.columns.scan?.state, earlier.columns.scan?.compared) : undefined;
       if (data) stored = { basis, data, ...(scan ? { scan } : {}) };
     } else {
       const earlier = await earlierColumns(deps, run, manifest, basis);
@@ -102,7 +104,7 @@ export async function checkQuality(
       const measuring = { profile: (job: ProfileJob) => deps.warehouse.profile(job, progress), compareColumns: (job: CompareJob) => deps.warehouse.compareColumns(job) };
       // Other rows (a refresh): the column pass may carry on from an earlier dataset's scan state.
       const carry = 'columns' in earlier ? undefined : await earlierScan(deps, run, manifest, input.groups, basis);
-      const job = { ...input, ...(point ? { snapshotAt: point.row } : {}), ...(carry && 'resume' in carry ? { resume: carry.resume } : {}) };
+      const job = { ...input, ...(point ? { snapshotAt: point.row, snapshotPrefix: point.prefix } : {}), ...(carry && 'resume' in carry ? { resume: carry.resume } : {}) };
       const done = await profileDataset(measuring, job, profileSettings, 'columns' in earlier ? earlier : undefined);
       ({ profile, cutRows } = done);
       profileReuse =
@@ -111,8 +113,8 @@ export async function checkQuality(
           : 'why' in earlier
             ? { ...done.reuse, why: carry && 'why' in carry && carry.why !== earlier.why ? `${earlier.why}; ${carry.why}` : earlier.why }
             : done.reuse;
-      const scan = keep(done.data.scanState);
-      stored = { basis, data: { columns: done.data.columns, sample: done.data.sample }, ...(scan ? { scan } : {}) };
+      const scan = keep(done.data.scanState, done.data.comparedBefore);
+      stored = { basis, data: { columns: done.data.columns, sample: done.data.sample, ...(done.data.compared ? { compared: done.data.compared } : {}) }, ...(scan ? { scan } : {}) };
       if (profileReuse.carriedOnFrom !== undefined) deps.logger.info(`profile: ${profileReuse.profiled} column(s) carried on from ${profileReuse.from}'s scan at row ${profileReuse.carriedOnFrom}`, { runId: run.runId, pair: run.pair, step: 'profile' });
       else deps.logger.info(`profile: ${profileReuse.profiled} column(s) measured, ${profileReuse.reused} taken${profileReuse.from ? ` from ${profileReuse.from}` : ''}${profileReuse.why ? ` (${profileReuse.why})` : ''}`, { runId: run.runId, pair: run.pair, step: 'profile' });
     }

@@ -8,8 +8,9 @@ import { confirmedDuplicates, duplicateCandidates, duplicatePairs } from './dupl
 import { columnProfile, isConstant, labelTails, outlierColumns, staleColumns, warmupColumns } from './findings.js';
 import { classifyGaps } from './gaps.js';
 import { LEAKAGE_CORRELATION, confirmedLeaks, leakageCandidates } from './leakage.js';
+import { countPairs, pairKey, type KnownCounts } from './pairCounts.js';
 import { measureColumns, type EarlierColumns } from './reuseStats.js';
-import type { DatasetProfile, MeasuredColumns, ProfileData, ProfileJob, ProfileReuse, ProfileSettings } from './types.js';
+import type { DatasetProfile, MeasuredColumns, PairCounts, ProfileData, ProfileJob, ProfileReuse, ProfileSettings } from './types.js';
 
 /** The leakage check's sample: every n-th row, at most this many rows (issue 10). */
 export const LEAKAGE_SAMPLE_ROWS = 200_000;
@@ -30,6 +31,8 @@ export interface ProfileInput {
   /** Carry on from an earlier scan state, keep one at this row (ProfileJob). */
   resume?: ProfileJob['resume'];
   snapshotAt?: number;
+  /** The files before `snapshotAt`, per group: the duplicate pairs' counts before it are kept too (pairCounts.ts). */
+  snapshotPrefix?: { index: number; files: string[] }[];
 }
 
 /**
@@ -63,7 +66,7 @@ export async function profileDataset(
   input: ProfileInput,
   settings: ProfileSettings,
   earlier?: { columns: EarlierColumns; reusable: readonly string[] },
-): Promise<{ profile: DatasetProfile; cutRows: number[]; data: MeasuredColumns & Pick<ProfileData, 'scanState'>; reuse: ProfileReuse }> {
+): Promise<{ profile: DatasetProfile; cutRows: number[]; data: MeasuredColumns & Pick<ProfileData, 'scanState'> & { comparedBefore?: PairCounts[] }; reuse: ProfileReuse }> {
   const layout = sampleLayout(input.rows);
   const { data, reuse } = await measureColumns(warehouse, { ...input, warmupRows: settings.warmupRows, ...layout }, earlier);
   const labels = new Set(input.labels);
@@ -74,26 +77,48 @@ export async function profileDataset(
   const leakPairs = leakageCandidates(data.sample, features, input.labels, { from: layout.blockFrom, rows: layout.blockRows });
   const step = Math.max(1, Math.ceil(input.rows / LEAKAGE_SAMPLE_ROWS));
   const dupPairs = duplicatePairs(candidates);
-  // Duplicates must hold on every row; leaks are measured on the deterministic sample.
-  const [dupMeasured, leakMeasured] =
-    step === 1
-      ? await warehouse.compareColumns({ runId: input.runId, groups: input.groups, pairs: [...dupPairs, ...leakPairs], step: 1 }).then((all) => [all.slice(0, dupPairs.length), all.slice(dupPairs.length)])
-      : await Promise.all([
-          warehouse.compareColumns({ runId: input.runId, groups: input.groups, pairs: dupPairs, step: 1 }),
-          warehouse.compareColumns({ runId: input.runId, groups: input.groups, pairs: leakPairs, step }),
-        ]);
+  // Duplicates must hold on every row, counted where no kept count covers the rows; leaks are
+  // measured on the deterministic sample. One after the other: a warehouse may stage the columns
+  // of one comparison at a time (DuckDB's fallback, one table).
+  const compare = (job: Parameters<typeof warehouse.compareColumns>[0]) => warehouse.compareColumns(job);
+  const dup = await countPairs(compare, input.runId, input.groups, dupPairs, knownCounts(input, earlier), input.snapshotPrefix);
+  const leakMeasured = await warehouse.compareColumns({ runId: input.runId, groups: input.groups, pairs: leakPairs, step });
+  const dupMeasured = dup.measured;
 
   const profile: DatasetProfile = {
     settings: { ...settings, sampleRows: Math.ceil(input.rows / step), leakageThreshold: LEAKAGE_CORRELATION },
     columns: stats.map((s) => columnProfile(s, input.rows, settings.warmupRows)),
     constant: stats.filter(isConstant).map((s) => s.column),
-    duplicates: confirmedDuplicates(candidates, dupMeasured!),
+    duplicates: confirmedDuplicates(candidates, dupMeasured),
     stale: staleColumns(stats, settings),
     warmup: warmupColumns(stats, input.rows, settings.warmupRows),
     labels: labelTails(stats, input.labels, input.rows),
     gaps: classifyGaps(data.gaps),
-    leakage: confirmedLeaks(leakMeasured!),
+    leakage: confirmedLeaks(leakMeasured),
     outliers: outlierColumns(stats),
   };
-  return { profile, cutRows: data.cutRows, data: { columns: data.columns, sample: data.sample, ...(data.scanState ? { scanState: data.scanState } : {}) }, reuse };
+  const compared = { whole: dup.whole, taken: dup.taken, carried: dup.carried };
+  return {
+    profile,
+    cutRows: data.cutRows,
+    data: { columns: data.columns, sample: data.sample, compared: dup.whole, ...(dup.prefix ? { comparedBefore: dup.prefix } : {}), ...(data.scanState ? { scanState: data.scanState } : {}) },
+    reuse: { ...reuse, ...(dupPairs.length > 0 ? { pairs: { compared: dupPairs.length - compared.taken, taken: compared.taken, carried: compared.carried } } : {}) },
+  };
+}
+
+/**
+ * The duplicate pairs' counts this dataset need not compare again: an earlier dataset's of the
+ * same rows for pairs of two columns taken from it, and a carried-on scan's before its row.
+ */
+function knownCounts(input: ProfileInput, earlier?: { columns: EarlierColumns; reusable: readonly string[] }): KnownCounts {
+  const byPair = (list: readonly PairCounts[]) => new Map(list.map((c) => [pairKey(c), c]));
+  const known: KnownCounts = {};
+  if (earlier?.columns.compared) {
+    const unchanged = new Set(earlier.reusable);
+    known.whole = byPair(earlier.columns.compared.filter((c) => unchanged.has(c.a) && unchanged.has(c.b)));
+    const scan = earlier.columns.scan;
+    if (scan?.compared && scan.state.row === input.snapshotAt) known.wholePrefix = byPair(scan.compared);
+  }
+  if (input.resume?.compared) known.carried = { counts: byPair(input.resume.compared), from: input.resume.groups };
+  return known;
 }

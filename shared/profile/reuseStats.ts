@@ -13,7 +13,7 @@ import type { Warehouse } from '../ports.js';
 import { sampleRows } from './columnScan.js';
 import { pickStates } from './scanState.js';
 import type { KeptScan } from './storedProfile.js';
-import type { ColumnStats, MeasuredColumns, ProfileBasis, ProfileData, ProfileJob, ProfileReuse } from './types.js';
+import type { ColumnStats, MeasuredColumns, PairCounts, ProfileBasis, ProfileData, ProfileJob, ProfileReuse } from './types.js';
 
 /** An earlier dataset's stored columns, as read back (storedProfile.ts). */
 export interface EarlierColumns {
@@ -24,6 +24,8 @@ export interface EarlierColumns {
   sample: MeasuredColumns['sample'];
   /** Its column scan's state, where it kept one. */
   scan?: KeptScan;
+  /** Its duplicate pairs' counts over every row, where it kept them. */
+  compared?: PairCounts[];
 }
 
 const sameList = (a: readonly unknown[], b: readonly unknown[]) => a.length === b.length && a.every((x, i) => x === b[i]);

@@ -19,7 +19,7 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import type { ObjectStore } from '../ports.js';
 import { SCAN_FIELDS, type ScanState } from './scanState.js';
-import type { ColumnStats, MeasuredColumns, ProfileBasis } from './types.js';
+import type { ColumnStats, MeasuredColumns, PairCounts, ProfileBasis } from './types.js';
 
 /** Bumped whenever the stored layout or the meaning of a statistic changes: older files are then ignored. */
 export const STORED_PROFILE_VERSION = 2;
@@ -34,6 +34,8 @@ export interface StoredProfileObjects {
 export interface KeptScan {
   state: ScanState;
   prefix: { index: number; files: string[] }[];
+  /** The duplicate pairs' counts over those rows (pairCounts.ts). */
+  compared?: PairCounts[];
 }
 
 /** The JSON half: everything but the sample values. */
@@ -44,7 +46,9 @@ export interface StoredColumns {
   sampleRows: number[];
   sample: { bytes: number; sha256: string };
   /** The scan state's row, columns and the files before that row (profile/scan.f64 holds the numbers). */
-  scan?: { row: number; columns: string[]; prefix: KeptScan['prefix']; bytes: number; sha256: string };
+  scan?: { row: number; columns: string[]; prefix: KeptScan['prefix']; bytes: number; sha256: string; compared?: PairCounts[] };
+  /** The duplicate pairs' counts over every row (a few numbers a pair, so in this JSON). */
+  compared?: PairCounts[];
 }
 
 const LITTLE_ENDIAN = os.endianness() === 'LE';
@@ -78,7 +82,8 @@ export async function writeStoredProfile(store: ObjectStore, objects: StoredProf
     columns: data.columns,
     sampleRows: data.sample.rows,
     sample: { bytes: bytes.length, sha256: digest(bytes) },
-    ...(scan && state ? { scan: { row: scan.state.row, columns: scan.state.columns, prefix: scan.prefix, bytes: state.length, sha256: digest(state) } } : {}),
+    ...(scan && state ? { scan: { row: scan.state.row, columns: scan.state.columns, prefix: scan.prefix, bytes: state.length, sha256: digest(state), ...(scan.compared ? { compared: scan.compared } : {}) } } : {}),
+    ...(data.compared ? { compared: data.compared } : {}),
   };
   await store.write(objects.sample, bytes, { contentType: 'application/octet-stream' });
   if (state) await store.write(objects.scan, state, { contentType: 'application/octet-stream' });
@@ -134,5 +139,11 @@ export async function readStoredScan(store: ObjectStore, objects: StoredProfileO
   if (!scan || !Number.isSafeInteger(scan.row) || !Array.isArray(scan.columns) || !Array.isArray(scan.prefix)) return undefined;
   const values = await readFloat64(store, objects.scan, scan);
   if (!values || values.length !== scan.columns.length * SCAN_FIELDS) return undefined;
-  return { state: { row: scan.row, columns: scan.columns, values }, prefix: scan.prefix };
+  return { state: { row: scan.row, columns: scan.columns, values }, prefix: scan.prefix, ...(validCounts(scan.compared) ? { compared: scan.compared } : {}) };
+}
+
+/** Pair counts as stored, or undefined where they are not (an older or altered file): the pairs are then compared again. */
+export function validCounts(list: unknown): list is PairCounts[] {
+  const count = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0;
+  return Array.isArray(list) && list.every((c: PairCounts) => typeof c?.a === 'string' && typeof c.b === 'string' && count(c.both) && count(c.equal) && count(c.nullMismatch));
 }

@@ -28,7 +28,12 @@ export interface ProfileJob {
    * the key, the gaps, the fold rows and the second pass still read the whole dataset. A
    * warehouse that cannot carry on measures every row, which gives the same numbers.
    */
-  resume?: { groups: { index: number; files: string[] }[]; from: ScanResume };
+  resume?: {
+    groups: { index: number; files: string[] }[];
+    from: ScanResume;
+    /** The duplicate pairs' counts over the rows before the state's row, where the earlier dataset kept them (pairCounts.ts). */
+    compared?: PairCounts[];
+  };
   /** The row whose scan state to return (`scanState`): the dataset's last shard's first row. */
   snapshotAt?: number;
 }
@@ -102,6 +107,23 @@ export interface CompareJob {
   pairs: ColumnPair[];
   /** Deterministic sample: every `step`-th row (1 = all rows), at most 200,000 rows. */
   step: number;
+  /**
+   * Names the rows compared when `groups` hold only some of the dataset's files (the same shards
+   * in every group: pairCounts.ts): a warehouse that stages the files keeps each part apart.
+   */
+  part?: string;
+}
+
+/**
+ * A duplicate candidate pair's counts (ColumnComparison's, unshifted, on every row) over some of
+ * the dataset's rows: counts over consecutive ranges add up to the counts over their union.
+ */
+export interface PairCounts {
+  a: string;
+  b: string;
+  both: number;
+  equal: number;
+  nullMismatch: number;
 }
 
 export interface ProfileSettings {
@@ -172,7 +194,10 @@ export interface ProfileBasis {
 }
 
 /** A dataset's raw per-column data: each column's statistics (output order) and its sample values. */
-export type MeasuredColumns = Pick<ProfileData, 'columns' | 'sample'>;
+export type MeasuredColumns = Pick<ProfileData, 'columns' | 'sample'> & {
+  /** The duplicate pairs' counts over every row (pairCounts.ts), for a later run over the same rows. */
+  compared?: PairCounts[];
+};
 
 /** How a run's column statistics came about (report.json's `profileReuse`). */
 export interface ProfileReuse {
@@ -184,4 +209,9 @@ export interface ProfileReuse {
   why?: string;
   /** The column pass carried on from `from`'s scan state at this row: only the rows after it were read. */
   carriedOnFrom?: number;
+  /**
+   * The duplicate candidate pairs: compared row by row here (`carried` of them only from the
+   * carried-on row), and `taken` whole from the earlier dataset of the same rows (pairCounts.ts).
+   */
+  pairs?: { compared: number; taken: number; carried: number };
 }

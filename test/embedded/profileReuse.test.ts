@@ -70,7 +70,8 @@ describe('incremental profile (embedded, planted demo)', function () {
     assert.deepEqual(second.reuse?.extracted, TOUCHED.length);
     assert.deepEqual(asked(spy).sort(), [...touchedColumns].sort(), 'only the touched tables\' columns are measured');
     const secondReport = await report(second);
-    assert.deepEqual(secondReport.profileReuse, { profiled: touchedColumns.length, reused: columns - touchedColumns.length, from: first.runId });
+    // The planted duplicate pair is of untouched columns: its counts are the first dataset's.
+    assert.deepEqual(secondReport.profileReuse, { profiled: touchedColumns.length, reused: columns - touchedColumns.length, from: first.runId, pairs: { compared: 0, taken: 1, carried: 0 } });
     assert.ok(second.timings.profile_ms! >= 0);
     assert.match(formatReport(second.runId, second.state, secondReport, 'report.html'), new RegExp(`columns profiled: ${touchedColumns.length} measured, ${columns - touchedColumns.length} taken from ${first.runId}`));
 
@@ -95,7 +96,7 @@ describe('incremental profile (embedded, planted demo)', function () {
     const full = await succeededRun(e, { reuse: false });
     assert.equal(asked(spy).length, columns, 'every column measured');
     const fullReport = await report(full);
-    assert.deepEqual(fullReport.profileReuse, { profiled: columns, reused: 0, why: 'reuse turned off' });
+    assert.deepEqual(fullReport.profileReuse, { profiled: columns, reused: 0, why: 'reuse turned off', pairs: { compared: 1, taken: 0, carried: 0 } });
     assert.deepEqual(secondReport.profile, fullReport.profile);
     assert.notDeepEqual(firstReport.profile, fullReport.profile, 'the touch changed the profile');
     assert.deepEqual(secondStored.columns, (await stored(full)).columns);

@@ -191,12 +191,19 @@ describe('embedded chain: --refresh', function () {
     await e.warehouse.markChanged(FEATURES, SELECTED, range);
     await e.warehouse.markChanged(LABELS, ['targets_eurusd'], range);
     const profile = sinon.spy(e.warehouse, 'profile');
+    const compared = sinon.spy(e.warehouse, 'compareColumns');
     const third = await run({ refresh: true });
     profile.restore();
+    compared.restore();
     assert.equal(third.labelRows, LATER_END + 300);
     const reuse = (await report(third)).profileReuse;
     assert.equal(reuse.from, second.runId);
     assert.equal(reuse.carriedOnFrom, 2880, 'carried on from the start of the last version\'s last shard');
+    // The planted duplicate pair (a label and a csi column) compared only on the rebuilt rows, its earlier counts added.
+    assert.deepEqual(reuse.pairs, { compared: 1, taken: 0, carried: 1 });
+    const dupJobs = compared.getCalls().map((c) => c.args[0]).filter((j) => j.step === 1 && j.pairs.some((p) => p.a === 'target_bqx45_h15' && p.b === 'csi_mom_bqx_usd_x'));
+    assert.ok(dupJobs.length > 0);
+    for (const j of dupJobs) assert.ok(j.groups.every((g) => g.files.every((f) => f.startsWith(`training/eurusd/${third.runId}/`))), JSON.stringify(j.groups));
     // The column pass read only this run's own files (the rebuilt third day), the rest of the pass came from the state.
     const job = profile.getCalls().map((c) => c.args[0]).find((j) => j.resume)!;
     assert.ok(job, 'the warehouse was asked to carry on');
@@ -213,6 +220,8 @@ describe('embedded chain: --refresh', function () {
     assert.equal(rawA.sample.sha256, rawB.sample.sha256, 'the same sample values');
     assert.equal(rawA.scan?.row, rawB.scan?.row);
     assert.equal(rawA.scan?.sha256, rawB.scan?.sha256, 'and the same state kept for the next refresh');
+    assert.deepEqual([rawA.compared, rawA.scan?.compared], [rawB.compared, rawB.scan?.compared], 'and the same pair counts, over every row and before the last shard');
+    assert.equal(rawA.compared?.length, 1);
   });
 
   it('new rows whose pages cannot follow the earlier ones (a constant column: a dictionary page) are written with them by a COPY: still no align, equal to a full build', async () => {

@@ -110,5 +110,20 @@ describe('gcp/profile', () => {
       assert.deepEqual(compare.options.params, { step: 3 });
       assert.match(compare.options.query!, /LAG\(t0\.`target_bqx45_h30`, 10\)/);
     });
+
+    it('compares a part of the files in tables of its own, so the whole groups\' tables are never overwritten with fewer rows', async () => {
+      fake.rows = (j) => (step(j) === 'profile_compare' ? [{ both0: 7, equal0: 7, mismatch0: 0, corr0: null }] : []);
+      const part = groups.map((g) => ({ ...g, files: [g.files[0]!.replace('part-00000', 'part-00001')] }));
+      const out = await warehouse.compareColumns({ runId: RUN, groups: part, pairs: [{ a: 'der_mean_45', b: 'target_bqx45_h30', shift: 0 }], step: 1, part: 'p1' });
+      assert.deepEqual(out, [{ a: 'der_mean_45', b: 'target_bqx45_h30', shift: 0, both: 7, equal: 7, nullMismatch: 0, correlation: null }]);
+      const loads = [...fake.jobs.values()].filter((j) => step(j) === 'profile_load').map((j) => j.options.query!);
+      assert.deepEqual(loads, [
+        "LOAD DATA OVERWRITE `bqx_scratch`.`bqx_eurusd_20250101t000000_abc123__profile_g000_p1`\nFROM FILES(format='PARQUET', uris=['gs://bqx-output/training/eurusd/r/group-000/part-00001.parquet'])",
+        "LOAD DATA OVERWRITE `bqx_scratch`.`bqx_eurusd_20250101t000000_abc123__profile_g001_p1`\nFROM FILES(format='PARQUET', uris=['gs://bqx-output/training/eurusd/r/group-001/part-00001.parquet'])",
+      ]);
+      const compare = [...fake.jobs.values()].find((j) => step(j) === 'profile_compare')!;
+      assert.match(compare.options.query!, /__profile_g000_p1/);
+      assert.doesNotMatch(compare.options.query!, /__profile_g00[01]`/);
+    });
   });
 });

@@ -135,7 +135,9 @@ describe('incremental profile: stored columns reused, the rest measured', () => 
     const values = (await readStoredSample(store, objects, head))!;
     assert.deepEqual(head.columns, first.data.columns, 'statistics round-trip');
     assert.deepEqual(values, first.data.sample.values, 'sample values round-trip, bit for bit');
-    earlier = { from: 'r1', basis: head.basis, columns: head.columns, sample: { rows: head.sampleRows, values } };
+    assert.deepEqual(head.compared, first.data.compared, 'the duplicate pairs\' counts round-trip');
+    assert.equal(head.compared!.length, 1);
+    earlier = { from: 'r1', basis: head.basis, columns: head.columns, sample: { rows: head.sampleRows, values }, compared: head.compared! };
   });
   afterEach(() => sandbox.restore());
 
@@ -154,7 +156,7 @@ describe('incremental profile: stored columns reused, the rest measured', () => 
     const { plan, reused, scratch, asked } = await both(table(1, ['agg_a', 'agg_b', 'vol_stale']), basis(['agg', 'vol']));
     assert.equal(plan.why, undefined);
     assert.deepEqual(asked, [[[KEY, 'agg_a', 'agg_b'], [KEY, 'vol_stale']]]);
-    assert.deepEqual(reused.reuse, { profiled: 3, reused: 7, from: 'r1' });
+    assert.deepEqual(reused.reuse, { profiled: 3, reused: 7, from: 'r1', pairs: { compared: 0, taken: 1, carried: 0 } });
     assert.deepEqual(reused.profile, scratch.profile);
     assert.deepEqual(reused.data, scratch.data);
     assert.deepEqual(reused.cutRows, scratch.cutRows);
@@ -176,7 +178,8 @@ describe('incremental profile: stored columns reused, the rest measured', () => 
   it('nothing changed: only the key is read (gaps, fold rows), every column is taken', async () => {
     const { reused, scratch, asked } = await both(table(1), basis());
     assert.deepEqual(asked, [[[KEY]]]);
-    assert.deepEqual(reused.reuse, { profiled: 0, reused: 10, from: 'r1' });
+    // The one duplicate pair is of two unchanged columns: its counts are taken, not compared again.
+    assert.deepEqual(reused.reuse, { profiled: 0, reused: 10, from: 'r1', pairs: { compared: 0, taken: 1, carried: 0 } });
     assert.deepEqual(reused.profile, scratch.profile);
   });
 

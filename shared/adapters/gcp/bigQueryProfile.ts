@@ -19,14 +19,14 @@ export const BIGQUERY_PROFILE_BATCH = 500;
 type Row = Record<string, unknown>;
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
-/** Loads every group of the job into its scratch table; returns the tables. */
-async function loadGroups(jobs: ProfileRunner, config: Config, output: ObjectStore, runId: string, groups: CompareJob['groups']): Promise<{ table: string; columns: string[] }[]> {
+/** Loads every group of the job into its scratch table (a table of its own for a part of the files); returns the tables. */
+async function loadGroups(jobs: ProfileRunner, config: Config, output: ObjectStore, runId: string, groups: CompareJob['groups'], part?: string): Promise<{ table: string; columns: string[] }[]> {
   const area = scratchArea(runId);
   const tables = [];
   for (const g of groups) {
-    const table = profileScratch.group(area, g.index);
+    const table = profileScratch.group(area, g.index, part);
     const load = renderLoad({ dataset: config.gcp.scratchDataset, table, ttlHours: config.gcp.scratchTtlHours }, g.files.map((f) => output.uri(f)), g.columns.slice(1));
-    await jobs.read({ key: `profile_load_g${g.index}`, step: 'profile_load', sql: load.sql });
+    await jobs.read({ key: `profile_load_g${g.index}${part ? `_${part}` : ''}`, step: 'profile_load', sql: load.sql });
     tables.push({ table, columns: g.columns });
   }
   return tables;
@@ -90,12 +90,12 @@ export async function compareBigQuery(jobs: ProfileRunner, config: Config, outpu
   if (job.pairs.length === 0) return [];
   const wanted = new Set(job.pairs.flatMap((p) => [p.a, p.b]));
   const involved = job.groups.filter((g) => g.columns.slice(1).some((c) => wanted.has(c)));
-  const tables = await loadGroups(jobs, config, output, job.runId, involved);
+  const tables = await loadGroups(jobs, config, output, job.runId, involved, job.part);
   const out: ColumnComparison[] = [];
   for (let from = 0; from < job.pairs.length; from += 200) {
     const pairs = job.pairs.slice(from, from + 200);
     const r = renderCompare(config.gcp.scratchDataset, tables, pairs);
-    const [row] = await jobs.read<Row>({ key: `profile_compare_${from}`, step: 'profile_compare', sql: r.sql, params: { step: job.step } });
+    const [row] = await jobs.read<Row>({ key: `profile_compare_${job.part ? `${job.part}_` : ''}${from}`, step: 'profile_compare', sql: r.sql, params: { step: job.step } });
     pairs.forEach((p, i) =>
       out.push({ ...p, both: num(row?.[`both${i}`]) ?? 0, equal: num(row?.[`equal${i}`]) ?? 0, nullMismatch: num(row?.[`mismatch${i}`]) ?? 0, correlation: num(row?.[`corr${i}`]) }),
     );

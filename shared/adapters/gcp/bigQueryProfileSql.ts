@@ -11,7 +11,8 @@ const key = q(KEY_COLUMN);
 const c = (i: number) => `c${i}`;
 
 export const profileScratch = {
-  group: (area: string, group: number) => `${area}__profile_g${String(group).padStart(3, '0')}`,
+  /** `part`: a comparison's part of the files (CompareJob), kept apart from the whole group's table. */
+  group: (area: string, group: number, part?: string) => `${area}__profile_g${String(group).padStart(3, '0')}${part ? `_${part}` : ''}`,
 };
 
 /** Names of a batch's result columns, per column i: see renderProfileStats. */
