@@ -68,9 +68,10 @@ export function planMerge(manifest: RunManifest, settings: GroupSettings): Merge
   for (const family of families) {
     const width = widthOf(family);
     if (width <= target) {
-      // Whole, in the current group when it fits there (and does not follow a split family).
+      // Whole, in the current group when it fits there (and does not follow a split family); the
+      // labels count in group 0's width.
       const current = groups[groups.length - 1]!;
-      if (current.members.length > 0 && (afterSplit || current.width + width > target)) {
+      if (current.width > 0 && (afterSplit || current.width + width > target)) {
         groups.push({ labels: false, members: family, width });
       } else {
         current.members.push(...family);

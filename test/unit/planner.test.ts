@@ -89,6 +89,17 @@ describe('merge planner: column groups follow table families', () => {
     assert.ok(plan.groups[reg[0]!]!.columns.length - 1 < 1000);
   });
 
+  it('a first family that fits a group but not beside the labels starts group 1: no group over the width', () => {
+    const m = fullManifest();
+    // 49 labels, then a family of 9,880 columns (as wide as BigQuery allows, less the labels), then a small one.
+    const wide = (feature: string, n: number) => ({ feature, dataset: 'd', dropped: [], columns: Array.from({ length: n }, (_, i) => ({ source: `c${i}`, output: `${feature}_c${i}`, type: 'FLOAT64' })) });
+    const manifest = { ...m, features: [wide('agg_eurusd', 9880), wide('mom_eurusd', 10)] };
+    manifest.columnCount = 1 + m.labels.columns.length + 9890;
+    const plan = planMerge(manifest, { maxGroupColumns: 9900, groupColumns: 9900, joinBatchTables: 50 });
+    assert.deepEqual(plan.groups.map((g) => g.columns.length), [1 + 49, 1 + 9880 + 10]);
+    assert.ok(plan.groups.every((g) => g.columns.length <= 9900));
+  });
+
   it('BQX_GROUP_COLUMNS wider than BQX_MAX_GROUP_COLUMNS is held to the latter', () => {
     const plan = planMerge(fullManifest(), { maxGroupColumns: 300, groupColumns: 5000, joinBatchTables: 50 });
     assert.ok(plan.groups.every((g) => g.columns.length <= 300));
