@@ -83,13 +83,12 @@ export async function profileDataset(
   const compare = (job: Parameters<typeof warehouse.compareColumns>[0]) => warehouse.compareColumns(job);
   const dup = await countPairs(compare, input.runId, input.groups, dupPairs, knownCounts(input, earlier), input.snapshotPrefix);
   const leakMeasured = await warehouse.compareColumns({ runId: input.runId, groups: input.groups, pairs: leakPairs, step });
-  const dupMeasured = dup.measured;
 
   const profile: DatasetProfile = {
     settings: { ...settings, sampleRows: Math.ceil(input.rows / step), leakageThreshold: LEAKAGE_CORRELATION },
     columns: stats.map((s) => columnProfile(s, input.rows, settings.warmupRows)),
     constant: stats.filter(isConstant).map((s) => s.column),
-    duplicates: confirmedDuplicates(candidates, dupMeasured),
+    duplicates: confirmedDuplicates(candidates, dup.measured),
     stale: staleColumns(stats, settings),
     warmup: warmupColumns(stats, input.rows, settings.warmupRows),
     labels: labelTails(stats, input.labels, input.rows),
@@ -97,12 +96,11 @@ export async function profileDataset(
     leakage: confirmedLeaks(leakMeasured),
     outliers: outlierColumns(stats),
   };
-  const compared = { whole: dup.whole, taken: dup.taken, carried: dup.carried };
   return {
     profile,
     cutRows: data.cutRows,
     data: { columns: data.columns, sample: data.sample, compared: dup.whole, ...(dup.prefix ? { comparedBefore: dup.prefix } : {}), ...(data.scanState ? { scanState: data.scanState } : {}) },
-    reuse: { ...reuse, ...(dupPairs.length > 0 ? { pairs: { compared: dupPairs.length - compared.taken, taken: compared.taken, carried: compared.carried } } : {}) },
+    reuse: { ...reuse, ...(dupPairs.length > 0 ? { pairs: { compared: dupPairs.length - dup.taken, taken: dup.taken, carried: dup.carried } } : {}) },
   };
 }
 

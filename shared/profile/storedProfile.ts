@@ -142,7 +142,7 @@ export async function readStoredScan(store: ObjectStore, objects: StoredProfileO
   return { state: { row: scan.row, columns: scan.columns, values }, prefix: scan.prefix, ...(validCounts(scan.compared) ? { compared: scan.compared } : {}) };
 }
 
-/** Pair counts as stored, or undefined where they are not (an older or altered file): the pairs are then compared again. */
+/** Whether `list` holds pair counts as written here (an older or altered file's are not taken: those pairs are compared again). */
 export function validCounts(list: unknown): list is PairCounts[] {
   const count = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0;
   return Array.isArray(list) && list.every((c: PairCounts) => typeof c?.a === 'string' && typeof c.b === 'string' && count(c.both) && count(c.equal) && count(c.nullMismatch));
