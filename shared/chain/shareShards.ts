@@ -20,13 +20,15 @@
 // unchanged features' columns are the previous version's too (`changed` in the plan): a merge may
 // copy them from its file of the same shard and group instead of aligning every checkpoint again
 // (the embedded one does: 84 tables touched at 20,000 rows in day shards read 12,700 checkpoint
-// footers and key chunks for every group's every feature).
+// footers and key chunks for every group's every feature). A run of the same window whose tables
+// were added, removed or renamed (schema drift) or whose column groups were laid out otherwise
+// (BQX_GROUP_COLUMNS) builds the groups that are not as before, and shares the rest the same way.
 
 import { outputColumns, type RunManifest } from '../manifest.js';
 import { readFooter, summariseFooters } from '../checkpoint.js';
 import { mapLimit } from '../concurrency.js';
 import { byGroup } from '../outputShards.js';
-import { planMerge, type MergePlan } from '../planner.js';
+import { planMerge, type MergeGroup, type MergePlan } from '../planner.js';
 import type { MergedShard, MergeResult, RunRecord, Window } from '../ports.js';
 import type { Shard } from '../shards.js';
 import type { ChainDeps } from './deps.js';
@@ -93,14 +95,17 @@ export async function planSharing(
   if (!previous?.shards) return { ...all, why: 'the previous version lists no shards' };
   if (previous.shardUnit !== deps.config.shard) return { ...all, why: `the shard unit was ${previous.shardUnit}` };
   if (base.run.window.start !== manifest.window.start) return { ...all, why: 'the window starts elsewhere' };
-  if (outputColumns(manifest).join() !== outputColumns(base.manifest).join()) return { ...all, why: 'the output columns changed' };
+  const columnsChanged = outputColumns(manifest).join() !== outputColumns(base.manifest).join();
   const groups = planMerge(manifest, deps.config).groups;
-  if (groups.length !== previous.groups.length || groups.some((g, i) => g.columns.join() !== previous.groups[i]!.columns.join())) return { ...all, why: 'the column groups changed' };
+  // A group laid out as before has the same index and the same columns: its files can be shared.
+  const asBefore = (g: MergeGroup) => previous.groups[g.index]?.columns.join() === g.columns.join();
+  const regrouped = columnsChanged || groups.length !== previous.groups.length || !groups.every(asBefore);
   // Changed: extracted whole; over the same window also a checkpoint reused from another run than
   // the one this version's files came from (other settings, say): its fingerprint differs.
   const sameWindow = base.run.window.end === manifest.window.end;
   const was = new Map(base.manifest.features.map((f) => [f.feature, f.fingerprint]));
   const changed = new Set(manifest.features.filter((f) => (!f.reuse && !f.incremental) || (sameWindow && f.fingerprint !== was.get(f.feature))).map((f) => f.feature));
+  if (regrouped && !sameWindow) return { ...all, why: columnsChanged ? 'the output columns changed' : 'the column groups changed' };
   if (changed.size > 0 && !sameWindow) return { ...all, why: `${changed.size} feature(s) changed inside the previous window` };
 
   // How far the label rows are known unchanged: the whole previous window, or all but its tail.
@@ -115,16 +120,20 @@ export async function planSharing(
   // A previous shard with the same bounds in the new grid (a partial last shard grows).
   const bounds = new Map(grid.map((s) => [s.id, s]));
   const sameBounds = (s: ManifestShard) => bounds.get(s.id)?.start === s.start && bounds.get(s.id)?.end === s.end;
-  if (changed.size > 0) {
-    // Same window, same label rows: every shard keeps its keys, and the groups without a changed feature their files.
-    if (until !== base.run.window.end) return { ...all, why: `${changed.size} feature(s) changed and the label rows of the window's tail changed` };
-    const rebuilt = groups.filter((g) => g.members.some((m) => changed.has(m.feature))).map((g) => g.index);
-    // A group built can take its unchanged features' columns from the previous file only where that is one file.
-    const oneFile = previous.shards.every((s) => s.groups.every((g) => g.objects.length === 1));
-    if (rebuilt.length === groups.length && !oneFile) return { ...all, why: `${changed.size} changed feature(s) are in every column group` };
+  if (changed.size > 0 || regrouped) {
+    // Same window, same label rows: every shard keeps its keys, and the groups laid out as before
+    // without a changed feature their files (a table added, removed or renamed changes its family's
+    // groups only: shared/planner.ts).
+    const what = regrouped ? 'the column groups changed' : `${changed.size} feature(s) changed`;
+    if (until !== base.run.window.end) return { ...all, why: `${what} and the label rows of the window's tail changed` };
+    const rebuilt = groups.filter((g) => !asBefore(g) || g.members.some((m) => changed.has(m.feature))).map((g) => g.index);
+    // A group built can take its unchanged features' columns from the previous file only where
+    // that is one file, and the group's columns are the same (so, with every group as before).
+    const copyable = !regrouped && previous.shards.every((s) => s.groups.every((g) => g.objects.length === 1));
+    if (rebuilt.length === groups.length && !copyable) return { ...all, why: regrouped ? 'every column group changed' : `${changed.size} changed feature(s) are in every column group` };
     if (!previous.shards.every(sameBounds)) return { ...all, why: 'the previous version\'s shards are not this grid\'s' };
     // The shards the previous version lists are those with label rows, which are unchanged.
-    return { shared: [], rebuilt: previous.shards.map((s) => s.id), groups: rebuilt, ...(oneFile ? { changed: [...changed].sort() } : {}) };
+    return { shared: [], rebuilt: previous.shards.map((s) => s.id), groups: rebuilt, ...(copyable ? { changed: [...changed].sort() } : {}) };
   }
   const shared = previous.shards.filter((s) => s.end <= until! && sameBounds(s)).map((s) => s.id);
   const taken = new Set(shared);
@@ -146,9 +155,9 @@ export async function previousOutput(deps: Pick<ChainDeps, 'output' | 'store'>, 
 
 /**
  * The previous version's shards, as the merge's result would give them (they were verified when
- * written); with `except`, without those column groups (the ones this run builds).
+ * written); with `only`, just those column groups (the ones this run does not build).
  */
-export function sharedShards(previous: PreviousOutput, ids: readonly string[], except: readonly number[] = []): MergedShard[] {
+export function sharedShards(previous: PreviousOutput, ids: readonly string[], only?: readonly number[]): MergedShard[] {
   const wanted = new Set(ids);
   const shards = (previous.manifest?.shards ?? []).filter((s) => wanted.has(s.id));
   if (shards.length !== wanted.size) throw new Error(`the dataset of run ${previous.from} no longer lists ${wanted.size - shards.length} shard(s) this run shares`);
@@ -160,7 +169,7 @@ export function sharedShards(previous: PreviousOutput, ids: readonly string[], e
     end: s.end,
     rows: s.rows,
     groups: s.groups
-      .filter((g) => !except.includes(g.index))
+      .filter((g) => !only || only.includes(g.index))
       .map((g) => ({ index: g.index, files: g.objects, rows: g.rows, columns: columns.get(g.index) ?? [], bytes: g.bytes, distinctKeys: g.rows, keysInOrder: true })),
     keysInRange: true,
   }));

@@ -102,6 +102,37 @@ describe('embedded chain: a run where only some features changed builds only the
     assert.deepEqual(a, b, 'equal to a --no-reuse full build, cell for cell, in row order');
   });
 
+  it('a table added to a family (schema drift) rebuilds only the group that holds the family; the others are the last dataset\'s files; equal to a full build', async () => {
+    const first = await run();
+    const firstRows = await readOutput(e, first.output!.manifest);
+    const keys = `SELECT (TIMESTAMP '2021-03-01 00:00:00' + i * INTERVAL 1 MINUTE)::TIMESTAMPTZ AS interval_time, i FROM range(0, ${MINUTES}) r(i)`;
+    await e.warehouse.execute(`CREATE TABLE ${FEATURES}.mkt_vol AS SELECT interval_time, i * 0.25::DOUBLE AS v FROM (${keys})`);
+    await e.warehouse.markChanged(FEATURES, ['mkt_vol']);
+    const second = await run();
+    assert.equal(second.reuse?.extracted, 1);
+    // Group 0 (labels, agg, mkt) is laid out otherwise: built, without copying from the last files (its columns differ).
+    assert.deepEqual(second.sharing, { from: first.runId, shared: [], rebuilt: SHARDS, groups: [0] });
+    const [before, after] = [await manifestOf(first), await manifestOf(second)];
+    assert.ok(after.groups[0]!.columns.includes('mkt_vol_v'));
+    for (const [i, files] of filesOf(after).entries()) {
+      assert.deepEqual([files.get(1), files.get(2)], [filesOf(before)[i]!.get(1), filesOf(before)[i]!.get(2)], `shard ${SHARDS[i]}: groups 1 and 2 are the first dataset's files`);
+      assert.ok(files.get(0)!.every((o) => o.includes(`/${second.runId}/`)));
+    }
+    assert.deepEqual((await verifyManifest(e.output.uri(second.output!.manifest))).problems, []);
+    const full = await run({ reuse: false });
+    const [a, b] = await Promise.all([readOutput(e, second.output!.manifest), readOutput(e, full.output!.manifest)]);
+    assert.deepEqual(a.map((r) => r.mkt_vol_v), Array.from({ length: MINUTES }, (_, i) => i * 0.25));
+    assert.deepEqual(a, b, 'equal to a --no-reuse full build, cell for cell, in row order');
+
+    // And removed again: group 0 as it was first, built again; groups 1 and 2 the last dataset's (the full build's) files.
+    await e.warehouse.execute(`DROP TABLE ${FEATURES}.mkt_vol`);
+    await e.warehouse.markChanged(FEATURES, ['mkt_vol']);
+    const third = await run();
+    assert.deepEqual(third.sharing, { from: full.runId, shared: [], rebuilt: SHARDS, groups: [0] });
+    assert.deepEqual(filesOf(await manifestOf(third)).map((f) => f.get(2)), filesOf(await manifestOf(full)).map((f) => f.get(2)));
+    assert.deepEqual(await readOutput(e, third.output!.manifest), firstRows, 'the first dataset\'s rows again');
+  });
+
   it('with changed features in every group, builds every group, the unchanged columns copied from the last dataset\'s files (aligned again where one is gone); equal to a full build', async () => {
     const first = await run();
     await e.warehouse.execute(`UPDATE ${FEATURES}.mkt_regime SET r = -r; UPDATE ${FEATURES}.var_wide_eurusd SET c5 = 0`);
