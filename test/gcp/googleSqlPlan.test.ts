@@ -1,5 +1,5 @@
 // Every statement `bqx plan` records for the full-width demo pair (667 features, 17,038 columns),
-// analyzed in run order by Google's GoogleSQL analyzer (ZetaSQL) against a catalog of the demo's
+// with the default column groups and with groups as wide as BigQuery allows, analyzed in run order by Google's GoogleSQL analyzer (ZetaSQL) against a catalog of the demo's
 // tables as BigQuery types them: names, types, functions, parameters (typed) and OPTIONS (an
 // allowlist with types per statement kind, unknown ones refused) are all resolved. Scratch tables
 // enter the catalog as the statements that create them are analyzed (a LOAD DATA target with the
@@ -88,166 +88,173 @@ function waves(entries: readonly PlanEntry[]): PlanEntry[][] {
   return out;
 }
 
-describe('gcp/GoogleSQL analysis of the plan (ZetaSQL)', function () {
-  this.timeout(300_000);
-  let analyzer: Analyzer | undefined;
-  let plan: RecordedPlan;
-  let entries: PlanEntry[];
-  /** Tables the analyzer may see, by path: the demo's, then scratch tables as they are created. */
-  const catalog = new Map<string, ZetaColumn[]>();
+/**
+ * The suite for one width of column groups: the default's (what `bqx plan` shows a user) and the
+ * widest BigQuery allows (the widest statements any setting makes, in the same shapes).
+ */
+function analysisSuite(groupColumns: number, title: string) {
+  describe(`gcp/GoogleSQL analysis of the plan (ZetaSQL), ${title}`, function () {
+    this.timeout(300_000);
+    let analyzer: Analyzer | undefined;
+    let plan: RecordedPlan;
+    let entries: PlanEntry[];
+    /** Tables the analyzer may see, by path: the demo's, then scratch tables as they are created. */
+    const catalog = new Map<string, ZetaColumn[]>();
 
-  before(async function () {
-    const started = await Analyzer.start();
-    if (typeof started === 'string') {
-      console.log(`      SKIPPED: GoogleSQL analysis of the plan because ${started}`);
-      this.skip();
+    before(async function () {
+      const started = await Analyzer.start();
+      if (typeof started === 'string') {
+        console.log(`      SKIPPED: GoogleSQL analysis of the plan because ${started}`);
+        this.skip();
+      }
+      analyzer = started as Analyzer;
+      const config = loadConfig({ BQX_GROUP_COLUMNS: String(groupColumns) });
+      plan = await recordPlan({ config, pair: 'eurusd', source: demoCatalogSource(config, 'eurusd'), now: new Date('2026-01-05T00:00:00Z') });
+      ({ entries } = await planDocument(plan, { target: 'bigquery', featureRows: () => plan.labelRows }));
+      for (const [dataset, tables] of [[config.featuresDataset, plan.featureCatalog], [config.labelsDataset, plan.labelCatalog]] as const) {
+        catalog.set(`${dataset}.INFORMATION_SCHEMA.COLUMNS`, INFORMATION_SCHEMA_COLUMNS);
+        for (const table of tables) catalog.set(`${dataset}.${table.table}`, table.columns.map((c) => ({ name: c.name, type: t(c.type) })));
+      }
+    });
+
+    after(() => analyzer?.stop());
+
+    /** The catalog one statement is analyzed against: the tables it reads that exist by then. */
+    const tablesFor = (entry: PlanEntry, extra: ReadonlyMap<string, ZetaColumn[]> = new Map()) => {
+      const tables = new Map<string, ZetaColumn[]>();
+      for (const name of entry.statement.reads) {
+        const columns = extra.get(name) ?? catalog.get(name);
+        if (columns) tables.set(name, columns);
+      }
+      return tables;
+    };
+    const paramsOf = (entry: PlanEntry) => Object.fromEntries(Object.entries(entry.statement.params).map(([name, type]) => [name, t(type)]));
+    const optionsOf = (entry: PlanEntry) => OPTIONS_BY_KIND[entry.statement.kind] ?? {};
+    /** The schema a LOAD DATA gives its table: the checkpoint's key and columns. */
+    const loadSchema = (entry: PlanEntry): ZetaColumn[] => {
+      const feature = plan.manifest.features.find((f) => f.feature === entry.recorded.labels.feature)!;
+      return [{ name: KEY_COLUMN, type: t('TIMESTAMP') }, ...feature.columns.map((c) => ({ name: c.source, type: t(c.type) }))];
+    };
+
+    /**
+     * Analyzes one statement (in slices where it joins many tables) against the tables it reads (and
+     * a LOAD DATA's target), or against `registered`, a catalog registered once that holds them;
+     * returns its errors and output columns.
+     */
+    async function analyze(entry: PlanEntry, sql = entry.sql, params = paramsOf(entry), registered?: CatalogRef): Promise<{ errors: string[]; output: ZetaColumn[] }> {
+      const tables = tablesFor(entry);
+      if (entry.statement.kind === 'load') tables.set(entry.statement.creates!, loadSchema(entry));
+      const errors: string[] = [];
+      const output = new Map<string, ZetaColumn>();
+      for (const slice of slices(sql)) {
+        const r = await analyzer!.analyze(slice, registered ?? { tables }, params, optionsOf(entry));
+        if (!r.ok) errors.push(`${entry.statement.file}: ${r.error}`);
+        else for (const c of r.outputColumns ?? []) if (!output.has(c.name)) output.set(c.name, c);
+      }
+      return { errors, output: [...output.values()] };
     }
-    analyzer = started as Analyzer;
-    // Column groups as wide as BigQuery allows (the default makes them 1,000 columns wide): the
-    // widest statements any setting makes, in the same shapes, are the ones analyzed.
-    const config = loadConfig({ BQX_GROUP_COLUMNS: '9900' });
-    plan = await recordPlan({ config, pair: 'eurusd', source: demoCatalogSource(config, 'eurusd'), now: new Date('2026-01-05T00:00:00Z') });
-    ({ entries } = await planDocument(plan, { target: 'bigquery', featureRows: () => plan.labelRows }));
-    for (const [dataset, tables] of [[config.featuresDataset, plan.featureCatalog], [config.labelsDataset, plan.labelCatalog]] as const) {
-      catalog.set(`${dataset}.INFORMATION_SCHEMA.COLUMNS`, INFORMATION_SCHEMA_COLUMNS);
-      for (const table of tables) catalog.set(`${dataset}.${table.table}`, table.columns.map((c) => ({ name: c.name, type: t(c.type) })));
-    }
-  });
 
-  after(() => analyzer?.stop());
+    it('plans the full-width demo pair: 667 features, 17,038 columns, over 2,000 statements', () => {
+      assert.equal(plan.manifest.features.length, 667);
+      assert.equal(plan.manifest.columnCount, 17_038);
+      assert.ok(entries.length > 2000, `${entries.length} statements`);
+    });
 
-  /** The catalog one statement is analyzed against: the tables it reads that exist by then. */
-  const tablesFor = (entry: PlanEntry, extra: ReadonlyMap<string, ZetaColumn[]> = new Map()) => {
-    const tables = new Map<string, ZetaColumn[]>();
-    for (const name of entry.statement.reads) {
-      const columns = extra.get(name) ?? catalog.get(name);
-      if (columns) tables.set(name, columns);
-    }
-    return tables;
-  };
-  const paramsOf = (entry: PlanEntry) => Object.fromEntries(Object.entries(entry.statement.params).map(([name, type]) => [name, t(type)]));
-  const optionsOf = (entry: PlanEntry) => OPTIONS_BY_KIND[entry.statement.kind] ?? {};
-  /** The schema a LOAD DATA gives its table: the checkpoint's key and columns. */
-  const loadSchema = (entry: PlanEntry): ZetaColumn[] => {
-    const feature = plan.manifest.features.find((f) => f.feature === entry.recorded.labels.feature)!;
-    return [{ name: KEY_COLUMN, type: t('TIMESTAMP') }, ...feature.columns.map((c) => ({ name: c.source, type: t(c.type) }))];
-  };
-
-  /**
-   * Analyzes one statement (in slices where it joins many tables) against the tables it reads (and
-   * a LOAD DATA's target), or against `registered`, a catalog registered once that holds them;
-   * returns its errors and output columns.
-   */
-  async function analyze(entry: PlanEntry, sql = entry.sql, params = paramsOf(entry), registered?: CatalogRef): Promise<{ errors: string[]; output: ZetaColumn[] }> {
-    const tables = tablesFor(entry);
-    if (entry.statement.kind === 'load') tables.set(entry.statement.creates!, loadSchema(entry));
-    const errors: string[] = [];
-    const output = new Map<string, ZetaColumn>();
-    for (const slice of slices(sql)) {
-      const r = await analyzer!.analyze(slice, registered ?? { tables }, params, optionsOf(entry));
-      if (!r.ok) errors.push(`${entry.statement.file}: ${r.error}`);
-      else for (const c of r.outputColumns ?? []) if (!output.has(c.name)) output.set(c.name, c);
-    }
-    return { errors, output: [...output.values()] };
-  }
-
-  it('plans the full-width demo pair: 667 features, 17,038 columns, over 2,000 statements', () => {
-    assert.equal(plan.manifest.features.length, 667);
-    assert.equal(plan.manifest.columnCount, 17_038);
-    assert.ok(entries.length > 2000, `${entries.length} statements`);
-  });
-
-  it('analyzes every statement in run order with zero errors', async function () {
-    const began = Date.now();
-    // The catalog, label and extract statements (two thirds) read only the demo's tables: one
-    // catalog of those, registered once, saves building the builtin functions per request.
-    const sourceTables = new Set(catalog.keys());
-    const sources = await analyzer!.register(catalog);
-    const readsSources = (entry: PlanEntry) => !entry.statement.creates && entry.statement.reads.every((r) => sourceTables.has(r));
-    // A LOAD DATA reads files, not tables, and its target must be in the catalog: one catalog of
-    // every load's target with its checkpoint's schema serves them all.
-    const loads = entries.filter((e) => e.statement.kind === 'load');
-    const targets = await analyzer!.register(new Map(loads.map((e) => [e.statement.creates!, loadSchema(e)])));
-    const catalogFor = (entry: PlanEntry) => (readsSources(entry) ? sources : entry.statement.kind === 'load' ? targets : undefined);
-    const errors: string[] = [];
-    let analyzed = 0;
-    let sliced = 0;
-    for (const wave of waves(entries)) {
-      // A wave's statements read nothing another statement of the wave creates: analyzed side by
-      // side, then what they create enters the catalog, in run order.
-      const results = await mapLimit(wave, CONCURRENCY, (entry) => analyze(entry, entry.sql, paramsOf(entry), catalogFor(entry)));
-      wave.forEach((entry, i) => {
-        const { errors: found, output } = results[i]!;
-        analyzed++;
-        if (slices(entry.sql).length > 1) sliced++;
-        errors.push(...found);
-        const created = entry.statement.creates;
-        if (created && found.length === 0) {
-          const columns = entry.statement.kind === 'load' ? loadSchema(entry) : output;
-          if (entry.statement.kind !== 'load') assert.equal(columns.length, entry.statement.columns, `${entry.statement.file}: the analyzer's result width is the plan's`);
-          catalog.set(created, columns);
-        }
-        if (entry.statement.kind === 'export' && found.length === 0) assert.equal(output.length, entry.statement.columns, `${entry.statement.file}: exported columns`);
-      });
-    }
-    const seconds = ((Date.now() - began) / 1000).toFixed(1);
-    this.test!.title = `analyzes all ${analyzed} statements in run order with ${errors.length} errors (${sliced} in slices, ${seconds} s)`;
-    assert.deepEqual(errors.slice(0, 5), [], `${errors.length} statements refused`);
-    assert.equal(analyzed, entries.length);
-  });
-
-  it("keeps every statement within BigQuery's limits: text, result columns, tables", () => {
-    for (const { statement: s } of entries) {
-      assert.ok(s.chars <= MAX_SQL_CHARS, `${s.file}: ${s.chars} characters`);
-      assert.ok(s.columns <= MAX_RESULT_COLUMNS, `${s.file}: ${s.columns} columns`);
-      assert.ok(s.reads.length + (s.creates ? 1 : 0) <= MAX_TABLES_PER_STATEMENT, `${s.file}: ${s.reads.length} tables`);
-    }
-    const widest = Math.max(...entries.map((e) => e.statement.columns));
-    assert.ok(widest > 9000 && widest <= 9900, `the widest statement (${widest} columns) is a full column group`);
-  });
-
-  it('catches each seeded fault', async function () {
-    const find = (kind: string, feature?: string) => entries.find((e) => e.statement.kind === kind && (!feature || e.recorded.labels.feature === feature))!;
-    const extract = find('extract', 'agg_eurusd');
-    const column = plan.manifest.features.find((f) => f.feature === 'agg_eurusd')!.columns[0]!.source;
-    const exportEntry = entries.filter((e) => e.statement.kind === 'export').at(-1)!;
-    const load = find('load');
-    const batch = find('batch');
-    const faults: { name: string; run: () => Promise<{ errors: string[] }>; expect: RegExp }[] = [
-      { name: 'a misspelt column', run: () => analyze(extract, extract.sql.replace(`\`${column}\``, `\`${column}x\``)), expect: /Unrecognized name/ },
-      { name: 'a parameter of the wrong type', run: () => analyze(extract, extract.sql, { start: t('INT64'), end: t('INT64') }), expect: /No matching signature/ },
-      { name: 'an unknown option', run: () => analyze(exportEntry, exportEntry.sql.replace("compression='ZSTD'", "compresion='ZSTD'")), expect: /Unknown option: compresion/ },
-      { name: 'an option of the wrong type', run: () => analyze(exportEntry, exportEntry.sql.replace('overwrite=true', "overwrite='yes'")), expect: /overwrite/ },
-      { name: 'an unknown function', run: () => analyze(extract, extract.sql.replace('ROW_NUMBER()', 'ROW_NUMBR()')), expect: /Function not found: ROW_NUMBR/ },
-      {
-        name: 'an expiration option on LOAD DATA (undocumented there)',
-        run: () => analyze(load, load.sql.replace('\n', '\nOPTIONS(expiration_timestamp=TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL 24 HOUR))\n')),
-        expect: /Unknown option: expiration_timestamp/,
-      },
-      {
-        name: 'a scratch table read before it is created',
-        run: async () => {
-          const missing = batch.statement.reads.find((r) => r.includes('__ck'))!;
-          const saved = catalog.get(missing)!;
-          catalog.delete(missing);
-          try {
-            return await analyze(batch);
-          } finally {
-            catalog.set(missing, saved);
+    it('analyzes every statement in run order with zero errors', async function () {
+      const began = Date.now();
+      // The catalog, label and extract statements (two thirds) read only the demo's tables: one
+      // catalog of those, registered once, saves building the builtin functions per request.
+      const sourceTables = new Set(catalog.keys());
+      const sources = await analyzer!.register(catalog);
+      const readsSources = (entry: PlanEntry) => !entry.statement.creates && entry.statement.reads.every((r) => sourceTables.has(r));
+      // A LOAD DATA reads files, not tables, and its target must be in the catalog: one catalog of
+      // every load's target with its checkpoint's schema serves them all.
+      const loads = entries.filter((e) => e.statement.kind === 'load');
+      const targets = await analyzer!.register(new Map(loads.map((e) => [e.statement.creates!, loadSchema(e)])));
+      const catalogFor = (entry: PlanEntry) => (readsSources(entry) ? sources : entry.statement.kind === 'load' ? targets : undefined);
+      const errors: string[] = [];
+      let analyzed = 0;
+      let sliced = 0;
+      for (const wave of waves(entries)) {
+        // A wave's statements read nothing another statement of the wave creates: analyzed side by
+        // side, then what they create enters the catalog, in run order.
+        const results = await mapLimit(wave, CONCURRENCY, (entry) => analyze(entry, entry.sql, paramsOf(entry), catalogFor(entry)));
+        wave.forEach((entry, i) => {
+          const { errors: found, output } = results[i]!;
+          analyzed++;
+          if (slices(entry.sql).length > 1) sliced++;
+          errors.push(...found);
+          const created = entry.statement.creates;
+          if (created && found.length === 0) {
+            const columns = entry.statement.kind === 'load' ? loadSchema(entry) : output;
+            if (entry.statement.kind !== 'load') assert.equal(columns.length, entry.statement.columns, `${entry.statement.file}: the analyzer's result width is the plan's`);
+            catalog.set(created, columns);
           }
+          if (entry.statement.kind === 'export' && found.length === 0) assert.equal(output.length, entry.statement.columns, `${entry.statement.file}: exported columns`);
+        });
+      }
+      const seconds = ((Date.now() - began) / 1000).toFixed(1);
+      this.test!.title = `analyzes all ${analyzed} statements in run order with ${errors.length} errors (${sliced} in slices, ${seconds} s)`;
+      assert.deepEqual(errors.slice(0, 5), [], `${errors.length} statements refused`);
+      assert.equal(analyzed, entries.length);
+    });
+
+    it("keeps every statement within BigQuery's limits: text, result columns, tables", () => {
+      for (const { statement: s } of entries) {
+        assert.ok(s.chars <= MAX_SQL_CHARS, `${s.file}: ${s.chars} characters`);
+        assert.ok(s.columns <= MAX_RESULT_COLUMNS, `${s.file}: ${s.columns} columns`);
+        assert.ok(s.reads.length + (s.creates ? 1 : 0) <= MAX_TABLES_PER_STATEMENT, `${s.file}: ${s.reads.length} tables`);
+      }
+      const widest = Math.max(...entries.map((e) => e.statement.columns));
+      assert.ok(widest > groupColumns * 0.9 && widest <= groupColumns, `the widest statement (${widest} columns) is a full column group of at most ${groupColumns}`);
+    });
+
+    it('catches each seeded fault', async function () {
+      const find = (kind: string, feature?: string) => entries.find((e) => e.statement.kind === kind && (!feature || e.recorded.labels.feature === feature))!;
+      const extract = find('extract', 'agg_eurusd');
+      const column = plan.manifest.features.find((f) => f.feature === 'agg_eurusd')!.columns[0]!.source;
+      const exportEntry = entries.filter((e) => e.statement.kind === 'export').at(-1)!;
+      const load = find('load');
+      const batch = find('batch');
+      const faults: { name: string; run: () => Promise<{ errors: string[] }>; expect: RegExp }[] = [
+        { name: 'a misspelt column', run: () => analyze(extract, extract.sql.replace(`\`${column}\``, `\`${column}x\``)), expect: /Unrecognized name/ },
+        { name: 'a parameter of the wrong type', run: () => analyze(extract, extract.sql, { start: t('INT64'), end: t('INT64') }), expect: /No matching signature/ },
+        { name: 'an unknown option', run: () => analyze(exportEntry, exportEntry.sql.replace("compression='ZSTD'", "compresion='ZSTD'")), expect: /Unknown option: compresion/ },
+        { name: 'an option of the wrong type', run: () => analyze(exportEntry, exportEntry.sql.replace('overwrite=true', "overwrite='yes'")), expect: /overwrite/ },
+        { name: 'an unknown function', run: () => analyze(extract, extract.sql.replace('ROW_NUMBER()', 'ROW_NUMBR()')), expect: /Function not found: ROW_NUMBR/ },
+        {
+          name: 'an expiration option on LOAD DATA (undocumented there)',
+          run: () => analyze(load, load.sql.replace('\n', '\nOPTIONS(expiration_timestamp=TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL 24 HOUR))\n')),
+          expect: /Unknown option: expiration_timestamp/,
         },
-        expect: /Table not found/,
-      },
-    ];
-    // The unchanged statements pass: each fault is the only difference.
-    for (const entry of [extract, exportEntry, load, batch]) assert.deepEqual((await analyze(entry)).errors, [], entry.statement.file);
-    const caught: string[] = [];
-    for (const fault of faults) {
-      const { errors } = await fault.run();
-      assert.ok(errors.length > 0, `${fault.name} was not caught`);
-      assert.match(errors[0]!, fault.expect, fault.name);
-      caught.push(fault.name);
-    }
-    this.test!.title = `catches each seeded fault: ${caught.length} of ${faults.length} (${caught.join('; ')})`;
+        {
+          name: 'a scratch table read before it is created',
+          run: async () => {
+            const missing = batch.statement.reads.find((r) => r.includes('__ck'))!;
+            const saved = catalog.get(missing)!;
+            catalog.delete(missing);
+            try {
+              return await analyze(batch);
+            } finally {
+              catalog.set(missing, saved);
+            }
+          },
+          expect: /Table not found/,
+        },
+      ];
+      // The unchanged statements pass: each fault is the only difference.
+      for (const entry of [extract, exportEntry, load, batch]) assert.deepEqual((await analyze(entry)).errors, [], entry.statement.file);
+      const caught: string[] = [];
+      for (const fault of faults) {
+        const { errors } = await fault.run();
+        assert.ok(errors.length > 0, `${fault.name} was not caught`);
+        assert.match(errors[0]!, fault.expect, fault.name);
+        caught.push(fault.name);
+      }
+      this.test!.title = `catches each seeded fault: ${caught.length} of ${faults.length} (${caught.join('; ')})`;
+    });
   });
-});
+}
+
+analysisSuite(1000, 'default column groups (1,000 columns)');
+analysisSuite(9900, 'column groups as wide as BigQuery allows (9,900 columns)');
