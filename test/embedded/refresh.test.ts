@@ -5,7 +5,8 @@
 // same window.
 
 import assert from 'node:assert/strict';
-import { appendFileSync, rmSync } from 'node:fs';
+import { appendFileSync, readFileSync, rmSync } from 'node:fs';
+import { DuckDBInstance } from '@duckdb/node-api';
 import sinon from 'sinon';
 import { startRun } from '../../shared/chain/startRun.js';
 import { decodeRunRequest, type RunRequest } from '../../shared/chain/messages.js';
@@ -179,6 +180,31 @@ describe('embedded chain: --refresh', function () {
     assert.equal(a.length, LATER_END);
     assert.deepEqual(a, b, 'the refresh equals a --no-reuse full build, cell for cell, in row order');
 
+  });
+
+  it("the README's DuckDB recipe reads a refreshed dataset whole from its manifest, the shard shared from the first version included", async () => {
+    await firstVersionThenAppend();
+    const refreshed = await run({ refresh: true });
+    assert.deepEqual(refreshed.refresh?.shards?.shared, ['20210301'], 'one shard lies in the first version\'s folder');
+    const readme = readFileSync('README.md', 'utf8');
+    const block = /### Reading the dataset[\s\S]*?```sql\n([\s\S]*?)```/.exec(readme)![1]!;
+    const statements = block.split(';').map((sql) => sql.replace(/^--.*$/gm, '').trim()).filter(Boolean);
+    assert.equal(statements.length, 3, 'the variable, the whole dataset, a date range');
+    const db = await DuckDBInstance.create(':memory:');
+    const c = await db.connect();
+    try {
+      // As run from the run's folder: only the manifest's name is made absolute.
+      await c.run(statements[0]!.replace("'_manifest.json'", `'${e.output.uri(refreshed.output!.manifest)}'`));
+      const rows = (await c.runAndReadAll(statements[1]!)).getRowObjectsJS();
+      assert.equal(rows.length, LATER_END);
+      assert.deepEqual(rows, await readOutput(e, refreshed.output!.manifest), 'every row and column, in order');
+      // The date-range query names the demo's columns; here its shape is checked with this dataset's.
+      const ranged = statements[2]!.replace('target_bqx45_h15, agg_bqx_mean_45', 'target_bqx45_h15').replace(/2020-01-07/, '2021-03-01').replace(/2020-01-08/, '2021-03-02');
+      assert.equal((await c.runAndReadAll(ranged)).getRows().length, 1440);
+    } finally {
+      c.closeSync();
+      db.closeSync();
+    }
   });
 
   it('a refresh carries the profile\'s column pass on from the last version\'s scan state: only the rebuilt shards are read, and the profile equals a full build\'s to the last bit', async () => {
