@@ -2,6 +2,7 @@
 // KB at the end of the file, so a checkpoint of any size is checked for the same small cost).
 
 import type { AsyncBuffer, FileMetaData } from 'hyparquet';
+import { footerForChecks, type FooterMetadata } from './footerChecks.js';
 import type { ManifestFeature } from './manifest.js';
 import { KEY_COLUMN } from './naming.js';
 import type { ObjectStore, Window } from './ports.js';
@@ -71,15 +72,8 @@ export interface FooterShape {
  * 255,000 objects per file, and a day-shard merge checks 30 of them.
  */
 export async function readFooterShape(store: ObjectStore, name: string): Promise<FooterShape> {
-  const size = await store.size(name);
-  if (size === undefined) throw new Error(`object ${name} does not exist`);
-  if (size < 12) throw new Error(`object ${name} is ${size} bytes: too small to be parquet`);
-  let tail = await store.readRange(name, size - Math.min(size, store.footerPrefetchBytes ?? DEFAULT_FOOTER_PREFETCH), size);
-  if (Buffer.from(tail.subarray(tail.length - 4)).toString('latin1') !== 'PAR1') throw new Error(`object ${name} is not parquet (no PAR1 at its end)`);
-  const length = Buffer.from(tail.buffer, tail.byteOffset, tail.byteLength).readUInt32LE(tail.length - 8);
-  if (length + 12 > size) throw new Error(`object ${name}: its footer length ${length} exceeds the file`);
-  if (length + 8 > tail.length) tail = await store.readRange(name, size - length - 8, size);
-  const reader = new CompactReader(tail.subarray(tail.length - 8 - length, tail.length - 8), 0);
+  const { footer, size } = await footerBytes(store, name);
+  const reader = new CompactReader(footer, 0);
   let rows: number | undefined;
   let schema: SchemaNode[] = [];
   try {
@@ -94,6 +88,28 @@ export async function readFooterShape(store: ObjectStore, name: string): Promise
   }
   if (rows === undefined || schema.length === 0) throw new Error(`object ${name}: its footer has no ${schema.length === 0 ? 'schema' : 'row count'}`);
   return { rows, columns: schema.slice(1).map((e) => e.name), bytes: size };
+}
+
+/** A parquet object's footer: its thrift bytes (FileMetaData), read with one ranged read where the prefetch holds them, and the object's size. */
+async function footerBytes(store: ObjectStore, name: string): Promise<{ footer: Uint8Array; size: number }> {
+  const size = await store.size(name);
+  if (size === undefined) throw new Error(`object ${name} does not exist`);
+  if (size < 12) throw new Error(`object ${name} is ${size} bytes: too small to be parquet`);
+  let tail = await store.readRange(name, size - Math.min(size, store.footerPrefetchBytes ?? DEFAULT_FOOTER_PREFETCH), size);
+  if (Buffer.from(tail.subarray(tail.length - 4)).toString('latin1') !== 'PAR1') throw new Error(`object ${name} is not parquet (no PAR1 at its end)`);
+  const length = Buffer.from(tail.buffer, tail.byteOffset, tail.byteLength).readUInt32LE(tail.length - 8);
+  if (length + 12 > size) throw new Error(`object ${name}: its footer length ${length} exceeds the file`);
+  if (length + 8 > tail.length) tail = await store.readRange(name, size - length - 8, size);
+  return { footer: tail.subarray(tail.length - 8 - length, tail.length - 8), size };
+}
+
+/**
+ * One parquet object's footer as the checkpoint checks read it (footerChecks.ts): what
+ * summariseFooters needs, without hyparquet's whole parse.
+ */
+export async function readFooterForChecks(store: ObjectStore, name: string): Promise<{ metadata: FooterMetadata; bytes: number }> {
+  const { footer, size } = await footerBytes(store, name);
+  return { metadata: footerForChecks(footer), bytes: size };
 }
 
 /**
@@ -119,7 +135,7 @@ export function storeBuffer(store: ObjectStore, name: string, size: number): Asy
 let hyparquet: Promise<typeof import('hyparquet')> | undefined;
 const loadHyparquet = () => (hyparquet ??= import('hyparquet'));
 
-function columnType(element: FileMetaData['schema'][number]): string {
+function columnType(element: FooterMetadata['schema'][number]): string {
   const logical = element.logical_type;
   if (logical?.type === 'TIMESTAMP') return `TIMESTAMP(${logical.unit},${logical.isAdjustedToUTC ? 'UTC' : 'local'})`;
   return String(element.type ?? 'GROUP');
@@ -132,7 +148,7 @@ function iso(value: unknown): string | null {
 }
 
 /** Summarises the footers of a checkpoint's files (schema, rows, null counts, key range). */
-export function summariseFooters(footers: { metadata: FileMetaData; bytes: number }[]): FooterSummary {
+export function summariseFooters(footers: { metadata: FooterMetadata; bytes: number }[]): FooterSummary {
   const summary: FooterSummary = { rows: 0, bytes: 0, columns: new Map(), nullCounts: new Map(), minKey: null, maxKey: null, keyOrdered: true };
   for (const [i, { metadata, bytes }] of footers.entries()) {
     summary.bytes += bytes;

@@ -2,7 +2,7 @@
 // marker, or a single file uploaded by hand), check the checkpoint from its footers, record it
 // once per feature, count distinct landed features, and let exactly one landing start the merge.
 
-import { CheckpointError, checkCheckpoint, extendSummary, readFooter, summariseFooters, type CheckpointMarker, type FooterSummary } from '../checkpoint.js';
+import { CheckpointError, checkCheckpoint, extendSummary, readFooter, readFooterForChecks, summariseFooters, type CheckpointMarker, type FooterSummary } from '../checkpoint.js';
 import { errorMessage } from '../log.js';
 import type { ManifestFeature } from '../manifest.js';
 import { HAND_UPLOAD_NAME, pairOfRunId, paths, parseStagingObject } from '../naming.js';
@@ -101,7 +101,7 @@ export async function claimMerge(deps: ChainDeps, runId: string, options: { forc
 async function summariseFiles(deps: ChainDeps, feature: string, files: readonly string[]): Promise<FooterSummary> {
   const footers = await Promise.all(files.map(async (f) => {
     try {
-      return await readFooter(deps.staging, f);
+      return await readFooterForChecks(deps.staging, f);
     } catch (error) {
       if ((await deps.staging.size(f)) === undefined) throw new CheckpointError(feature, `file ${f} is missing`);
       throw new CheckpointError(feature, `file ${f} is not readable parquet (${errorMessage(error)})`);

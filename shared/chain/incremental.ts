@@ -11,7 +11,7 @@
 // as it is instead of aligning 667 features to the grown shard; the warehouse still reads only the
 // new minutes.
 
-import { readFooter, summariseFooters } from '../checkpoint.js';
+import { readFooterForChecks, summariseFooters } from '../checkpoint.js';
 import { mapLimit } from '../concurrency.js';
 import type { ShardUnit } from '../config.js';
 import { dataPart, differingParts, partOf } from '../fingerprint.js';
@@ -80,7 +80,7 @@ async function carryFiles(deps: Pick<ChainDeps, 'staging'>, files: readonly stri
 
 async function keyRange(staging: ObjectStore, file: string): Promise<{ min: string; max: string } | undefined> {
   try {
-    const summary = summariseFooters([await readFooter(staging, file)]);
+    const summary = summariseFooters([await readFooterForChecks(staging, file)]);
     return summary.minKey !== null && summary.maxKey !== null ? { min: summary.minKey, max: summary.maxKey } : undefined;
   } catch {
     return undefined;

@@ -25,7 +25,7 @@
 // (BQX_GROUP_COLUMNS) builds the groups that are not as before, and shares the rest the same way.
 
 import { outputColumns, type RunManifest } from '../manifest.js';
-import { readFooter, summariseFooters } from '../checkpoint.js';
+import { readFooterForChecks, summariseFooters } from '../checkpoint.js';
 import { mapLimit } from '../concurrency.js';
 import { byGroup } from '../outputShards.js';
 import { planMerge, type MergeGroup, type MergePlan } from '../planner.js';
@@ -246,7 +246,7 @@ export async function filesMeeting(deps: Pick<ChainDeps, 'staging'>, checkpoints
       const file = files[i]!;
       let meets = true;
       try {
-        const s = summariseFooters([await readFooter(deps.staging, file)]);
+        const s = summariseFooters([await readFooterForChecks(deps.staging, file)]);
         if (s.maxKey !== null && s.maxKey < window.start) break;
         meets = s.minKey !== null && s.maxKey !== null && s.minKey < window.end && s.maxKey >= window.start;
       } catch {

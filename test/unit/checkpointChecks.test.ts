@@ -8,7 +8,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
-import { CheckpointError, checkCheckpoint, extendSummary, readFooter, readFooterShape, summariseFooters, type CheckpointMarker, type FooterSummary } from '../../shared/checkpoint.js';
+import { CheckpointError, checkCheckpoint, extendSummary, readFooter, readFooterForChecks, readFooterShape, summariseFooters, type CheckpointMarker, type FooterSummary } from '../../shared/checkpoint.js';
 import type { ManifestFeature } from '../../shared/manifest.js';
 import { FolderObjectStore } from '../../shared/adapters/local/folderStore.js';
 import { MemoryObjectStore } from '../gcp/memoryStore.js';
@@ -56,17 +56,23 @@ async function check(parts: Part[], marker: Partial<CheckpointMarker> = {}): Pro
   const store = new MemoryObjectStore('staging');
   const files = parts.map((_, i) => `runs/r/features/agg_eurusd/part-${String(i).padStart(5, '0')}.parquet`);
   for (const [i, part] of parts.entries()) await store.write(files[i]!, parquet(part));
-  const footers = await Promise.all(files.map((f) => readFooter(store, f)));
   const rows = parts.reduce((s, p) => s + p.minutes.length, 0);
   const full: CheckpointMarker = { runId: 'r', feature: 'agg_eurusd', window: WINDOW, files, rows, sourceRows: rows, duplicates: 0, writtenAt: WINDOW.start, ...marker };
-  try {
-    checkCheckpoint(FEATURE, WINDOW, full, summariseFooters(footers));
-    return 'passed';
-  } catch (error) {
-    if (!(error instanceof CheckpointError)) throw error;
-    assert.match(error.message, /^checkpoint of agg_eurusd is invalid: /);
-    return error.message.replace(/^checkpoint of agg_eurusd is invalid: /, '');
-  }
+  // The landing reads footers with footerChecks.ts; hyparquet's whole parse must come to the same.
+  const outcome = async (read: typeof readFooterForChecks): Promise<string | Error> => {
+    try {
+      checkCheckpoint(FEATURE, WINDOW, full, summariseFooters(await Promise.all(files.map((f) => read(store, f)))));
+      return 'passed';
+    } catch (error) {
+      if (!(error instanceof CheckpointError)) return error as Error;
+      assert.match(error.message, /^checkpoint of agg_eurusd is invalid: /);
+      return error.message.replace(/^checkpoint of agg_eurusd is invalid: /, '');
+    }
+  };
+  const [lean, whole] = [await outcome(readFooterForChecks), await outcome(readFooter)];
+  assert.deepEqual(String(lean), String(whole), 'the footer read for the checks and hyparquet\'s whole parse agree');
+  if (whole instanceof Error) throw whole;
+  return whole;
 }
 
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
