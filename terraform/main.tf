@@ -510,6 +510,9 @@ resource "google_cloudfunctions2_function" "fn" {
       BQX_JOB_WAIT_SECONDS       = format("%d", min(var.job_wait_seconds, each.value.timeout - local.job_wait_margin_seconds))
       BQX_MAX_ATTEMPTS           = format("%d", var.max_attempts)
       BQX_STALL_SECONDS          = format("%d", var.stall_seconds)
+      BQX_SHARD                  = var.shard
+      BQX_GROUP_COLUMNS          = format("%d", var.group_columns)
+      BQX_KEEP                   = format("%d", var.keep)
       BQX_LOG_LEVEL              = var.log_level
     }
   }

@@ -330,6 +330,39 @@ variable "max_attempts" {
   }
 }
 
+variable "shard" {
+  description = "Time shards of every dataset: UTC calendar month, ISO week or day (BQX_SHARD)."
+  type        = string
+  default     = "month"
+
+  validation {
+    condition     = contains(["month", "week", "day"], var.shard)
+    error_message = "shard must be one of month, week, day."
+  }
+}
+
+variable "group_columns" {
+  description = "Width of a dataset's column groups, whole table families each (BQX_GROUP_COLUMNS): narrower groups rewrite less when a family changes, and make more EXPORT DATA jobs (one per shard and group)."
+  type        = number
+  default     = 1000
+
+  validation {
+    condition     = var.group_columns >= 100 && var.group_columns <= 10000 && floor(var.group_columns) == var.group_columns
+    error_message = "group_columns must be a whole number from 100 to 10000."
+  }
+}
+
+variable "keep" {
+  description = "Succeeded datasets kept per pair by the reconciler's retention (BQX_KEEP)."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.keep >= 1 && var.keep <= 1000 && floor(var.keep) == var.keep
+    error_message = "keep must be a whole number from 1 to 1000."
+  }
+}
+
 variable "stall_seconds" {
   description = "A run that has not moved for this long is treated as stalled by the reconciler (BQX_STALL_SECONDS)."
   type        = number

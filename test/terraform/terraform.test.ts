@@ -57,6 +57,9 @@ const DEFAULTS_MIRRORED: Record<string, keyof typeof CONFIG_DEFAULTS> = {
   stall_seconds: 'BQX_STALL_SECONDS',
   log_level: 'BQX_LOG_LEVEL',
   currencies: 'BQX_CURRENCIES',
+  shard: 'BQX_SHARD',
+  group_columns: 'BQX_GROUP_COLUMNS',
+  keep: 'BQX_KEEP',
 };
 
 const PUBLIC_MEMBERS = ['allusers', 'allauthenticatedusers'];
