@@ -132,7 +132,7 @@ export async function earlierScan(
       why = `the stored profile of ${r.runId} is incomplete`;
       continue;
     }
-    return { from: r.runId, resume: { groups: suffix, from: { state: scan.state, sample: { rows: head.sampleRows, values } }, ...(scan.compared ? { compared: scan.compared } : {}) } };
+    return { from: r.runId, resume: { groups: suffix, from: { state: scan.state, sample: { rows: head.sampleRows, values } }, ...(scan.compared ? { compared: scan.compared } : {}), ...(scan.tails ? { tails: scan.tails } : {}) } };
   }
   return { why };
 }

@@ -83,8 +83,8 @@ export async function checkQuality(
     const basis = profileBasis(manifest, run, checkpoints, profiledWith, scanWith);
     // The scan's state at the last shard's first row is kept, for a refresh to carry on from.
     const point = scanPoint(shards);
-    const keep = (state: ScanState | undefined, compared?: PairCounts[]): KeptScan | undefined =>
-      point && state && state.row === point.row ? { state, prefix: point.prefix, ...(compared ? { compared } : {}) } : undefined;
+    const keep = (state: ScanState | undefined, compared?: PairCounts[], tails?: KeptScan['tails']): KeptScan | undefined =>
+      point && state && state.row === point.row ? { state, prefix: point.prefix, ...(compared ? { compared } : {}), ...(tails ? { tails } : {}) } : undefined;
     if (measured?.profiledWith === profiledWith && run.sharing) {
       ({ profile, cutRows } = measured);
       const total = input.groups.reduce((n, g) => n + g.columns.length - 1, 0);
@@ -95,7 +95,7 @@ export async function checkQuality(
       const merged = all && 'columns' in earlier ? mergeMeasured(layout, earlier.columns, all) : undefined;
       const data = merged && 'columns' in earlier && earlier.columns.compared ? { ...merged, compared: earlier.columns.compared } : merged;
       // The same files, so the same scan state (and pair counts) at the same row.
-      const scan = 'columns' in earlier ? keep(earlier.columns.scan?.state, earlier.columns.scan?.compared) : undefined;
+      const scan = 'columns' in earlier ? keep(earlier.columns.scan?.state, earlier.columns.scan?.compared, earlier.columns.scan?.tails) : undefined;
       if (data) stored = { basis, data, ...(scan ? { scan } : {}) };
     } else {
       const earlier = await earlierColumns(deps, run, manifest, basis);
@@ -113,7 +113,7 @@ export async function checkQuality(
           : 'why' in earlier
             ? { ...done.reuse, why: carry && 'why' in carry && carry.why !== earlier.why ? `${earlier.why}; ${carry.why}` : earlier.why }
             : done.reuse;
-      const scan = keep(done.data.scanState, done.data.comparedBefore);
+      const scan = keep(done.data.scanState, done.data.comparedBefore, done.data.scanTails);
       stored = { basis, data: { columns: done.data.columns, sample: done.data.sample, ...(done.data.compared ? { compared: done.data.compared } : {}) }, ...(scan ? { scan } : {}) };
       if (profileReuse.carriedOnFrom !== undefined) deps.logger.info(`profile: ${profileReuse.profiled} column(s) carried on from ${profileReuse.from}'s scan at row ${profileReuse.carriedOnFrom}`, { runId: run.runId, pair: run.pair, step: 'profile' });
       else deps.logger.info(`profile: ${profileReuse.profiled} column(s) measured, ${profileReuse.reused} taken${profileReuse.from ? ` from ${profileReuse.from}` : ''}${profileReuse.why ? ` (${profileReuse.why})` : ''}`, { runId: run.runId, pair: run.pair, step: 'profile' });

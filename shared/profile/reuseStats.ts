@@ -107,5 +107,8 @@ export async function measureColumns(warehouse: Pick<Warehouse, 'profile'>, job:
   // The scan state goes on with the dataset too, the taken columns' from the earlier one.
   const order = job.groups.flatMap((g) => g.columns.filter((c) => c !== job.key));
   const scanState = pickStates(order, reused, fresh.scanState, earlier.columns.scan?.state);
-  return { data: { ...merged, gaps: fresh.gaps, cutRows: fresh.cutRows, ...(scanState ? { scanState } : {}) }, reuse: { profiled: total - reused.size, reused: reused.size, from: earlier.columns.from } };
+  // And the tails with it: the taken columns' from the earlier dataset (the same rows, the same values).
+  const earlierTails = Object.entries(earlier.columns.scan?.tails ?? {}).filter(([c]) => reused.has(c));
+  const scanTails = scanState && { ...Object.fromEntries(earlierTails), ...fresh.scanTails };
+  return { data: { ...merged, gaps: fresh.gaps, cutRows: fresh.cutRows, ...(scanState ? { scanState, scanTails } : {}) }, reuse: { profiled: total - reused.size, reused: reused.size, from: earlier.columns.from } };
 }

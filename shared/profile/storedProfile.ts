@@ -19,6 +19,7 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import type { ObjectStore } from '../ports.js';
 import { SCAN_FIELDS, type ScanState } from './scanState.js';
+import type { Tail } from './outlierTails.js';
 import type { ColumnStats, MeasuredColumns, PairCounts, ProfileBasis } from './types.js';
 
 /** Bumped whenever the stored layout or the meaning of a statistic changes: older files are then ignored. */
@@ -28,6 +29,8 @@ export interface StoredProfileObjects {
   columns: string;
   sample: string;
   scan: string;
+  /** The scan state's tails (outlierTails.ts); without it none are kept. */
+  tails?: string;
 }
 
 /** A scan state and the output files that hold the rows before its row, per group. */
@@ -36,6 +39,8 @@ export interface KeptScan {
   prefix: { index: number; files: string[] }[];
   /** The duplicate pairs' counts over those rows (pairCounts.ts). */
   compared?: PairCounts[];
+  /** The columns' tails over those rows (outlierTails.ts). */
+  tails?: Record<string, Tail>;
 }
 
 /** The JSON half: everything but the sample values. */
@@ -46,7 +51,16 @@ export interface StoredColumns {
   sampleRows: number[];
   sample: { bytes: number; sha256: string };
   /** The scan state's row, columns and the files before that row (profile/scan.f64 holds the numbers). */
-  scan?: { row: number; columns: string[]; prefix: KeptScan['prefix']; bytes: number; sha256: string; compared?: PairCounts[] };
+  scan?: {
+    row: number;
+    columns: string[];
+    prefix: KeptScan['prefix'];
+    bytes: number;
+    sha256: string;
+    compared?: PairCounts[];
+    /** The tails' columns, bands and value counts (profile/tails.f64 holds the values, column after column). */
+    tails?: { columns: string[]; lo: number[]; hi: number[]; counts: number[]; bytes: number; sha256: string };
+  };
   /** The duplicate pairs' counts over every row (a few numbers a pair, so in this JSON). */
   compared?: PairCounts[];
 }
@@ -76,18 +90,25 @@ export async function writeStoredProfile(store: ObjectStore, objects: StoredProf
   data.columns.forEach((s, j) => all.set(data.sample.values[s.column]!, j * n));
   if (!LITTLE_ENDIAN) bytes.swap64();
   const state = scan ? float64Bytes(scan.state.values) : undefined;
+  const tailColumns = scan?.tails && objects.tails ? Object.keys(scan.tails) : [];
+  const tails = tailColumns.length > 0 ? float64Bytes(Float64Array.from(tailColumns.flatMap((c) => [...scan!.tails![c]!.values]))) : undefined;
+  const tailHead = tails && { columns: tailColumns, lo: tailColumns.map((c) => scan!.tails![c]!.lo), hi: tailColumns.map((c) => scan!.tails![c]!.hi), counts: tailColumns.map((c) => scan!.tails![c]!.values.length), bytes: tails.length, sha256: digest(tails) };
   const head: StoredColumns = {
     version: STORED_PROFILE_VERSION,
     basis,
     columns: data.columns,
     sampleRows: data.sample.rows,
     sample: { bytes: bytes.length, sha256: digest(bytes) },
-    ...(scan && state ? { scan: { row: scan.state.row, columns: scan.state.columns, prefix: scan.prefix, bytes: state.length, sha256: digest(state), ...(scan.compared ? { compared: scan.compared } : {}) } } : {}),
+    ...(scan && state ? { scan: { row: scan.state.row, columns: scan.state.columns, prefix: scan.prefix, bytes: state.length, sha256: digest(state), ...(scan.compared ? { compared: scan.compared } : {}), ...(tailHead ? { tails: tailHead } : {}) } } : {}),
     ...(data.compared ? { compared: data.compared } : {}),
   };
   await store.write(objects.sample, bytes, { contentType: 'application/octet-stream' });
   if (state) await store.write(objects.scan, state, { contentType: 'application/octet-stream' });
   else await store.deletePrefix(objects.scan);
+  if (objects.tails) {
+    if (tails) await store.write(objects.tails, tails, { contentType: 'application/octet-stream' });
+    else await store.deletePrefix(objects.tails);
+  }
   await store.write(objects.columns, JSON.stringify(head), { contentType: 'application/json' });
 }
 
@@ -139,7 +160,24 @@ export async function readStoredScan(store: ObjectStore, objects: StoredProfileO
   if (!scan || !Number.isSafeInteger(scan.row) || !Array.isArray(scan.columns) || !Array.isArray(scan.prefix)) return undefined;
   const values = await readFloat64(store, objects.scan, scan);
   if (!values || values.length !== scan.columns.length * SCAN_FIELDS) return undefined;
-  return { state: { row: scan.row, columns: scan.columns, values }, prefix: scan.prefix, ...(validCounts(scan.compared) ? { compared: scan.compared } : {}) };
+  const tails = await readTails(store, objects, scan.tails);
+  return { state: { row: scan.row, columns: scan.columns, values }, prefix: scan.prefix, ...(validCounts(scan.compared) ? { compared: scan.compared } : {}), ...(tails ? { tails } : {}) };
+}
+
+/** The tails `described` lists, or undefined when there are none or the file is not the one described (a refresh then reads those rows again). */
+async function readTails(store: ObjectStore, objects: StoredProfileObjects, described: NonNullable<StoredColumns['scan']>['tails']): Promise<Record<string, Tail> | undefined> {
+  if (!described || !objects.tails) return undefined;
+  const { columns, lo, hi, counts } = described;
+  const lists = [columns, lo, hi, counts];
+  if (!lists.every((l) => Array.isArray(l) && l.length === columns.length) || !counts.every((n) => Number.isSafeInteger(n) && n >= 0)) return undefined;
+  const values = await readFloat64(store, objects.tails, described);
+  if (!values || values.length !== counts.reduce((a, b) => a + b, 0)) return undefined;
+  const tails: Record<string, Tail> = {};
+  let at = 0;
+  columns.forEach((c, i) => {
+    tails[c] = { lo: lo[i]!, hi: hi[i]!, values: values.slice(at, (at += counts[i]!)) };
+  });
+  return tails;
 }
 
 /** Whether `list` holds pair counts as written here (an older or altered file's are not taken: those pairs are compared again). */

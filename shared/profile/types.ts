@@ -3,6 +3,7 @@
 // the scanning where the data is; the core turns numbers into findings (findings.ts, leakage.ts).
 
 import type { ScanResume } from './columnScan.js';
+import type { Tail } from './outlierTails.js';
 import type { ScanState } from './scanState.js';
 
 /** One dataset's output, as the profile reads it: column groups lined up row for row. */
@@ -33,6 +34,8 @@ export interface ProfileJob {
     from: ScanResume;
     /** The duplicate pairs' counts over the rows before the state's row, where the earlier dataset kept them (pairCounts.ts). */
     compared?: PairCounts[];
+    /** The columns' tails before the state's row, where the earlier dataset kept them (outlierTails.ts). */
+    tails?: Record<string, Tail>;
   };
   /** The row whose scan state to return (`scanState`): the dataset's last shard's first row. */
   snapshotAt?: number;
@@ -82,6 +85,10 @@ export interface ProfileData {
   cutRows: number[];
   /** The column scan's state at the job's `snapshotAt`, where the warehouse keeps one. */
   scanState?: ScanState;
+  /** The columns' tails at `snapshotAt`, where the warehouse keeps them (outlierTails.ts). */
+  scanTails?: Record<string, Tail>;
+  /** On a carried-on scan: columns beyond 10 sd counted without their earlier rows, and those whose earlier rows were read again. */
+  beyond?: { carried: number; reread: number };
 }
 
 /** Compare column `a` with column `b` shifted: a at row r against b at row r - shift. */
@@ -214,4 +221,6 @@ export interface ProfileReuse {
    * carried-on row), and `taken` whole from the earlier dataset of the same rows (pairCounts.ts).
    */
   pairs?: { compared: number; taken: number; carried: number };
+  /** On a carried-on scan: columns beyond 10 sd counted from the kept state and tails, and those whose earlier rows were read again (outlierTails.ts). */
+  beyond?: { carried: number; reread: number };
 }

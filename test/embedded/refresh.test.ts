@@ -182,6 +182,30 @@ describe('embedded chain: --refresh', function () {
 
   });
 
+  it('a refresh counts values beyond 10 sd from the kept state and tails: an old extreme is not read again, and the counts are a full build\'s', async () => {
+    // One extreme value in the first day: its column is past the 10 sd screen in every version.
+    await e.warehouse.execute(`UPDATE ${FEATURES}.cov_agg_eurusd_gbpusd SET c = 1e9 WHERE interval_time = TIMESTAMPTZ '2021-03-01 00:30:00+00'`);
+    await firstVersionThenAppend();
+    const second = await run({ refresh: true }); // another sample layout: a full pass, its state and tails kept at row 2,880
+    const raw = async (r: RunRecord) => (await readStoredColumns(e.output, paths.outputProfile(r.pair, r.runId)))!;
+    const kept = (await raw(second)).scan?.tails;
+    assert.ok(kept && kept.columns.length > 0 && kept.counts.every((n) => n > 0), JSON.stringify(kept));
+    const range = { start: minute(LATER_END), end: null };
+    await appendMinutes(e, LATER_END, LATER_END + 300);
+    await e.warehouse.markChanged(FEATURES, SELECTED, range);
+    await e.warehouse.markChanged(LABELS, ['targets_eurusd'], range);
+    const third = await run({ refresh: true });
+    const reuse = (await report(third)).profileReuse;
+    assert.equal(reuse.carriedOnFrom, 2880);
+    const columns = (await raw(third)).columns;
+    const far = columns.filter((c) => c.beyond10sd > 0);
+    assert.ok(far.some((c) => c.column.startsWith('cov_') && c.beyond10sd === 1), JSON.stringify(far));
+    assert.deepEqual(reuse.beyond, { carried: far.length, reread: 0 }, 'every such column counted without reading its first two days');
+    const full = await run({ reuse: false, start: third.window.start, end: third.window.end });
+    assert.deepEqual(columns, (await raw(full)).columns, 'every statistic a full build\'s, the counts beyond 10 sd with them');
+    assert.deepEqual((await raw(third)).scan?.tails?.counts, (await raw(full)).scan?.tails?.counts, 'and as many tail values kept for the next refresh');
+  });
+
   it("the README's DuckDB recipe reads a refreshed dataset whole from its manifest, the shard shared from the first version included", async () => {
     await firstVersionThenAppend();
     const refreshed = await run({ refresh: true });

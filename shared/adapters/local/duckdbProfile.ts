@@ -14,7 +14,8 @@ import { asyncBufferFromFile } from 'hyparquet';
 import { groupKeys, readKeyColumn } from '../../parquetKeys.js';
 import { ColumnScan, beyondCandidates, type ColumnChunk } from '../../profile/columnScan.js';
 import { keyGaps, rowsBefore } from '../../profile/gaps.js';
-import { joinStates, pickStates } from '../../profile/scanState.js';
+import { beyondBefore, filesBetween, MAX_TAIL_VALUES, stateRange, tailPlan, type Tail } from '../../profile/outlierTails.js';
+import { joinStates, pickStates, type ScanState } from '../../profile/scanState.js';
 import type { ColumnComparison, ColumnStats, CompareJob, ProfileData, ProfileJob } from '../../profile/types.js';
 import type { MergeProgress } from '../../ports.js';
 import * as sql from './duckdbProfileSql.js';
@@ -106,15 +107,30 @@ export async function profileDuckDb(
         const { paths, allPaths, files, all, own, part } = batches[b]!;
         let outcome: ScanOutcome;
         if (own) {
-          outcome = await threads!.run({ paths, all: allPaths, columns: part, layout, rows: job.rows, labels: job.labels, resume: resumeFor(job.resume?.from, part), snapshotAt: job.snapshotAt });
+          const tails = job.resume?.tails && Object.fromEntries(part.filter((c) => job.resume!.tails![c]).map((c) => [c, job.resume!.tails![c]!]));
+          outcome = await threads!.run({ paths, all: allPaths, columns: part, layout, rows: job.rows, labels: job.labels, resume: resumeFor(job.resume?.from, part), snapshotAt: job.snapshotAt, ...(tails ? { tails } : {}) });
           const unmeasured = new Set(outcome.unmeasured);
           if (unmeasured.size > 0) await beyond10sd(c, all, outcome.stats.filter((s) => unmeasured.has(s.column)));
+          if (outcome.beyond) outcome.beyond.reread += unmeasured.size;
         } else {
           const scan = new ColumnScan(part, layout, job.rows, job.resume?.from, job.snapshotAt);
           await scanBatch(c, files, part, scan);
           const snapshot = scan.snapshot();
           outcome = { stats: scan.stats(labels), columns: [...scan.columns], sample: scan.sample, sampleRows: scan.sampleRows, ...(snapshot ? { snapshot } : {}) };
-          await beyond10sd(c, all, outcome.stats);
+          // Columns whose rows before a resumed scan's row are told by its state and kept tails
+          // are counted over the scanned files only (outlierTails.ts), the rest over every file.
+          const before = job.resume?.from.state;
+          const known = new Map<string, number>();
+          for (const s of before ? beyondCandidates(outcome.stats) : []) {
+            const n = beyondBefore(before!, s.column, s.mean!, s.sd!, job.resume?.tails?.[s.column]);
+            if (n !== undefined) known.set(s.column, n);
+          }
+          await beyond10sd(c, files, outcome.stats.filter((s) => known.has(s.column)));
+          for (const s of outcome.stats) if (known.has(s.column)) s.beyond10sd += known.get(s.column)!;
+          const reread = outcome.stats.filter((s) => !known.has(s.column));
+          await beyond10sd(c, all, reread);
+          if (before) outcome.beyond = { carried: known.size, reread: beyondCandidates(reread).length };
+          if (snapshot && job.snapshotAt !== undefined) outcome.tails = await tailsByDuckDb(c, job, allPaths, outcome.stats, snapshot, footers);
         }
         scanned[b] = outcome;
         progress({ step: 'columns', done: ++done, total: batches.length });
@@ -137,7 +153,10 @@ export async function profileDuckDb(
   // The kept state in the dataset's order too, whichever batches measured its columns.
   const joined = job.snapshotAt === undefined ? undefined : joinStates(scanned.map((s) => s.snapshot));
   const scanState = joined && pickStates([...joined.columns].sort((a, b) => position.get(a)! - position.get(b)!), new Set(), joined);
-  return { columns, gaps, sample: { rows: sampleRows, values }, cutRows, ...(scanState ? { scanState } : {}) };
+  // The tails go with the state (DuckDB's batches keep none: their columns' earlier rows are read again on a refresh).
+  const scanTails = scanState ? Object.assign({}, ...scanned.map((s) => s.tails ?? {})) : undefined;
+  const beyond = job.resume ? { carried: scanned.reduce((n, s) => n + (s.beyond?.carried ?? 0), 0), reread: scanned.reduce((n, s) => n + (s.beyond?.reread ?? 0), 0) } : undefined;
+  return { columns, gaps, sample: { rows: sampleRows, values }, cutRows, ...(scanState ? { scanState, scanTails } : {}), ...(beyond ? { beyond } : {}) };
 }
 
 /** Streams one batch of columns through `scan`, decoded by DuckDB. */
@@ -171,6 +190,23 @@ function doubleColumn(chunk: DuckDBDataChunk, j: number, rows: number): ColumnCh
     values: new Float64Array(data.buffer, data.byteOffset, rows),
     valid: mask ? new Uint32Array(mask.buffer, mask.byteOffset, Math.ceil(rows / 64) * 2) : null,
   };
+}
+
+/** The tails at the snapshot row of a batch DuckDB decodes (parquetScan.ts `snapshotTails`, by SQL). */
+async function tailsByDuckDb(c: DuckDBConnection, job: ProfileJob, allPaths: string[], stats: readonly ColumnStats[], snapshot: ScanState, footers: FooterCache): Promise<Record<string, Tail>> {
+  const tails: Record<string, Tail> = {};
+  for (const s of stats) {
+    const range = stateRange(snapshot, s.column);
+    if (!range || s.mean === null || s.sd === null || !(s.sd > 0)) continue;
+    const resumed = job.resume && { row: job.resume.from.state.row, range: stateRange(job.resume.from.state, s.column), tail: job.resume.tails?.[s.column] };
+    const plan = tailPlan(range, s.mean, s.sd, resumed);
+    if (!plan) continue;
+    const files = filesBetween(allPaths, (f) => footers.get(f).rows, plan.from, job.snapshotAt!);
+    const rows = files.length === 0 ? [] : (await c.runAndReadAll(sql.outsideSql(s.column, MAX_TAIL_VALUES + 1), [listValue(files), plan.lo, plan.hi])).getRows();
+    if (rows.length > MAX_TAIL_VALUES - (plan.kept?.length ?? 0)) continue;
+    tails[s.column] = { lo: plan.lo, hi: plan.hi, values: Float64Array.from([...(plan.kept ?? []), ...rows.map((r) => Number(r[0]))]) };
+  }
+  return tails;
 }
 
 /** Values further than 10 sd from the mean, for the few columns whose min or max lies that far. */

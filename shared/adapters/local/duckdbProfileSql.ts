@@ -16,6 +16,11 @@ export function beyondSql(names: readonly string[]): string {
   return `SELECT ${names.map((n, k) => `count(*) FILTER (WHERE isfinite(${q(n)}) AND abs(${q(n)} - $${2 * k + 2}) > 10 * $${2 * k + 3})`).join(', ')} FROM read_parquet($1)`;
 }
 
+/** A column's finite values outside [$2, $3] in the files $1, in file and row order, at most `limit` of them (outlierTails.ts). */
+export function outsideSql(name: string, limit: number): string {
+  return `SELECT ${q(name)} FROM read_parquet($1) WHERE isfinite(${q(name)}) AND (${q(name)} < $2 OR ${q(name)} > $3) LIMIT ${limit}`;
+}
+
 /** `x` where both of pair i's values are finite, else null (which corr skips). */
 const finite = (x: string, i: number) => `CASE WHEN isfinite(a${i}) AND isfinite(b${i}) THEN ${x} END`;
 

@@ -5,6 +5,7 @@
 
 import { closeSync, openSync } from 'node:fs';
 import { ColumnScan, beyondCandidates, type ScanLayout, type ScanResume } from '../../profile/columnScan.js';
+import { beyondBefore, filesBetween, MAX_TAIL_VALUES, stateRange, tailPlan, type Tail } from '../../profile/outlierTails.js';
 import { pickStates, stateColumns, type ScanState } from '../../profile/scanState.js';
 import type { ColumnStats } from '../../profile/types.js';
 import type { FileMetaData } from 'hyparquet';
@@ -24,6 +25,8 @@ export interface ScanTask {
   /** Only `columns`' part of the earlier scan's state and sample. */
   resume?: ScanResume;
   snapshotAt?: number;
+  /** The kept tails of `columns` before the resumed row (outlierTails.ts). */
+  tails?: Record<string, Tail>;
 }
 
 export interface ScanOutcome {
@@ -37,6 +40,10 @@ export interface ScanOutcome {
    * outside `paths`, not in bqx's own encodings): the caller counts them another way.
    */
   unmeasured?: string[];
+  /** The tails at `snapshotAt`, for the columns whose values before it reach past the tail band. */
+  tails?: Record<string, Tail>;
+  /** On a resumed scan, candidates counted from the state and kept tails, and those whose earlier rows were read again. */
+  beyond?: { carried: number; reread: number };
 }
 
 /** Footers' layouts by file: every file bqx writes is new (written aside, then renamed), so one never goes stale. */
@@ -77,11 +84,59 @@ export function scanParquet(task: ScanTask, footers: FooterCache): ScanOutcome {
   const snapshot = scan.snapshot();
   const stats = scan.stats(new Set(task.labels));
   const unmeasured: string[] = [];
+  const readable = (files: readonly string[], column: string) => files.every((file) => readableDoubles(footers.get(file), [column]));
+  // The rows before a resumed scan's row are counted from its state and kept tails where they tell.
+  const before = task.resume?.state;
+  const beyond = { carried: 0, reread: 0 };
   for (const s of beyondCandidates(stats)) {
-    if (task.all.every((file) => readableDoubles(footers.get(file), [s.column]))) s.beyond10sd = countBeyond(task.all, s.column, s.mean!, s.sd!, footers, scratch);
-    else unmeasured.push(s.column);
+    const known = before && beyondBefore(before, s.column, s.mean!, s.sd!, task.tails?.[s.column]);
+    if (known !== undefined && readable(task.paths, s.column)) {
+      s.beyond10sd = known + countBeyond(task.paths, s.column, s.mean!, s.sd!, footers, scratch);
+      beyond.carried++;
+    } else if (readable(task.all, s.column)) {
+      s.beyond10sd = countBeyond(task.all, s.column, s.mean!, s.sd!, footers, scratch);
+      if (before) beyond.reread++;
+    } else unmeasured.push(s.column);
   }
-  return { stats, columns: [...scan.columns], sample: scan.sample, sampleRows: scan.sampleRows, ...(snapshot ? { snapshot } : {}), ...(unmeasured.length > 0 ? { unmeasured } : {}) };
+  const tails = snapshot && task.snapshotAt !== undefined ? snapshotTails(task, snapshot, stats, footers, scratch) : undefined;
+  return {
+    stats,
+    columns: [...scan.columns],
+    sample: scan.sample,
+    sampleRows: scan.sampleRows,
+    ...(snapshot ? { snapshot } : {}),
+    ...(unmeasured.length > 0 ? { unmeasured } : {}),
+    ...(tails ? { tails } : {}),
+    ...(before ? { beyond } : {}),
+  };
+}
+
+/** The tails at the snapshot row (outlierTails.ts `tailPlan`) of this batch's columns that need one. */
+function snapshotTails(task: ScanTask, snapshot: ScanState, stats: readonly ColumnStats[], footers: FooterCache, scratch: DecodeScratch): Record<string, Tail> {
+  const tails: Record<string, Tail> = {};
+  for (const s of stats) {
+    const range = stateRange(snapshot, s.column);
+    if (!range || s.mean === null || s.sd === null || !(s.sd > 0)) continue;
+    const resumed = task.resume && { row: task.resume.state.row, range: stateRange(task.resume.state, s.column), tail: task.tails?.[s.column] };
+    const plan = tailPlan(range, s.mean, s.sd, resumed);
+    if (!plan) continue;
+    const files = filesBetween(task.all, (f) => footers.get(f).rows, plan.from, task.snapshotAt!);
+    if (!files.every((file) => readableDoubles(footers.get(file), [s.column]))) continue;
+    const values = plan.kept ? [...plan.kept] : [];
+    let whole = true;
+    eachRowGroup(files, footers, (fd, layout, g) => {
+      if (!whole) return;
+      const chunk = readDoubleChunk(fd, layout, g, s.column, scratch);
+      for (let r = 0; r < layout.rowGroups[g]!.rows; r++) {
+        if (chunk.valid && ((chunk.valid[r >>> 5]! >>> (r & 31)) & 1) === 0) continue;
+        const v = chunk.values[r]!;
+        if (v - v === 0 && (v < plan.lo || v > plan.hi)) values.push(v);
+      }
+      if (values.length > MAX_TAIL_VALUES) whole = false;
+    });
+    if (whole) tails[s.column] = { lo: plan.lo, hi: plan.hi, values: Float64Array.from(values) };
+  }
+  return tails;
 }
 
 /**
