@@ -153,7 +153,7 @@ export async function profileDuckDb(
   // The kept state in the dataset's order too, whichever batches measured its columns.
   const joined = job.snapshotAt === undefined ? undefined : joinStates(scanned.map((s) => s.snapshot));
   const scanState = joined && pickStates([...joined.columns].sort((a, b) => position.get(a)! - position.get(b)!), new Set(), joined);
-  // The tails go with the state (DuckDB's batches keep none: their columns' earlier rows are read again on a refresh).
+  // The tails go with the state, every batch's (bqx's threads' and DuckDB's).
   const scanTails = scanState ? Object.assign({}, ...scanned.map((s) => s.tails ?? {})) : undefined;
   const beyond = job.resume ? { carried: scanned.reduce((n, s) => n + (s.beyond?.carried ?? 0), 0), reread: scanned.reduce((n, s) => n + (s.beyond?.reread ?? 0), 0) } : undefined;
   return { columns, gaps, sample: { rows: sampleRows, values }, cutRows, ...(scanState ? { scanState, scanTails } : {}), ...(beyond ? { beyond } : {}) };
