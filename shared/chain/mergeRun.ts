@@ -52,7 +52,7 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
   const earlier = sharing && ids.length > 0 ? await failOnError(deps, runId, 'merge', () => previousOutput(deps, sharing.from)) : undefined;
   // With some groups built, every shard's other groups of the plan are the earlier dataset's files.
   const sharedGroups = onlyGroups && plan.groups.map((g) => g.index).filter((i) => !onlyGroups.includes(i));
-  const shared = earlier ? await failOnError(deps, runId, 'merge', async () => sharedShards(earlier, ids, sharedGroups)) : [];
+  const shared = earlier ? await failOnError(deps, runId, 'merge', async () => sharedShards(earlier, ids, sharedGroups, sharing?.moved)) : [];
   const build = shardGrid(run.window, deps.config.shard).filter((s) => !sharing || sharing.rebuilt.includes(s.id));
   const tail = shared.length > 0 && build.length > 0 && !onlyGroups;
   const window = tail ? { start: build[0]!.start, end: run.window.end } : run.window;

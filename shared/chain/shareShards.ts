@@ -81,6 +81,8 @@ export interface SharePlan {
   changed?: string[];
   /** Why nothing is shared, when nothing is. */
   why?: string;
+  /** Set with `groups`: groups shared from another index of the previous version (new index -> previous index). */
+  moved?: Record<number, number>;
 }
 
 /** Which of the new grid's shards (or of their column groups) a run takes from the previous version, and which it builds. */
@@ -97,8 +99,11 @@ export async function planSharing(
   if (base.run.window.start !== manifest.window.start) return { ...all, why: 'the window starts elsewhere' };
   const columnsChanged = outputColumns(manifest).join() !== outputColumns(base.manifest).join();
   const groups = planMerge(manifest, deps.config).groups;
-  // A group laid out as before has the same index and the same columns: its files can be shared.
-  const asBefore = (g: MergeGroup) => previous.groups[g.index]?.columns.join() === g.columns.join();
+  // A group laid out as before has the same columns as one of the previous version's (at the same
+  // index, or at another when a family before it grew or shrank by a group): its files can be shared.
+  const byColumns = new Map(previous.groups.map((g) => [g.columns.join(), g.index]));
+  const sourceOf = (g: MergeGroup) => (previous.groups[g.index]?.columns.join() === g.columns.join() ? g.index : byColumns.get(g.columns.join()));
+  const asBefore = (g: MergeGroup) => sourceOf(g) !== undefined;
   const regrouped = columnsChanged || groups.length !== previous.groups.length || !groups.every(asBefore);
   // Changed: extracted whole; over the same window also a checkpoint reused from another run than
   // the one this version's files came from (other settings, say): its fingerprint differs.
@@ -133,7 +138,8 @@ export async function planSharing(
     if (rebuilt.length === groups.length && !copyable) return { ...all, why: regrouped ? 'every column group changed' : `${changed.size} changed feature(s) are in every column group` };
     if (!previous.shards.every(sameBounds)) return { ...all, why: 'the previous version\'s shards are not this grid\'s' };
     // The shards the previous version lists are those with label rows, which are unchanged.
-    return { shared: [], rebuilt: previous.shards.map((s) => s.id), groups: rebuilt, ...(copyable ? { changed: [...changed].sort() } : {}) };
+    const moved = Object.fromEntries(groups.filter((g) => !rebuilt.includes(g.index) && sourceOf(g) !== g.index).map((g) => [g.index, sourceOf(g)!]));
+    return { shared: [], rebuilt: previous.shards.map((s) => s.id), groups: rebuilt, ...(copyable ? { changed: [...changed].sort() } : {}), ...(Object.keys(moved).length > 0 ? { moved } : {}) };
   }
   const shared = previous.shards.filter((s) => s.end <= until! && sameBounds(s)).map((s) => s.id);
   const taken = new Set(shared);
@@ -155,9 +161,10 @@ export async function previousOutput(deps: Pick<ChainDeps, 'output' | 'store'>, 
 
 /**
  * The previous version's shards, as the merge's result would give them (they were verified when
- * written); with `only`, just those column groups (the ones this run does not build).
+ * written); with `only`, just those column groups (the ones this run does not build), each taken
+ * from the previous index `moved` gives, else from its own.
  */
-export function sharedShards(previous: PreviousOutput, ids: readonly string[], only?: readonly number[]): MergedShard[] {
+export function sharedShards(previous: PreviousOutput, ids: readonly string[], only?: readonly number[], moved: Readonly<Record<number, number>> = {}): MergedShard[] {
   const wanted = new Set(ids);
   const shards = (previous.manifest?.shards ?? []).filter((s) => wanted.has(s.id));
   if (shards.length !== wanted.size) throw new Error(`the dataset of run ${previous.from} no longer lists ${wanted.size - shards.length} shard(s) this run shares`);
@@ -168,9 +175,12 @@ export function sharedShards(previous: PreviousOutput, ids: readonly string[], o
     start: s.start,
     end: s.end,
     rows: s.rows,
-    groups: s.groups
-      .filter((g) => !only || only.includes(g.index))
-      .map((g) => ({ index: g.index, files: g.objects, rows: g.rows, columns: columns.get(g.index) ?? [], bytes: g.bytes, distinctKeys: g.rows, keysInOrder: true })),
+    groups: (only ?? s.groups.map((g) => g.index)).map((index) => {
+      const from = moved[index] ?? index;
+      const g = s.groups.find((x) => x.index === from);
+      if (!g) throw new Error(`the dataset of run ${previous.from} lists no column group ${from} in shard ${s.id}`);
+      return { index, files: g.objects, rows: g.rows, columns: columns.get(from) ?? [], bytes: g.bytes, distinctKeys: g.rows, keysInOrder: true };
+    }),
     keysInRange: true,
   }));
 }

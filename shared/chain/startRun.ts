@@ -94,7 +94,7 @@ export async function startRun(deps: ChainDeps, request: RunRequest): Promise<St
   const sharing = refresh?.shards && refresh.sharedShards > 0
     ? { from: refresh.from, shared: refresh.shards.shared, rebuilt: refresh.shards.rebuilt }
     : unchanged && (unchanged.shared.length > 0 || unchanged.groups)
-      ? { from: unchanged.from, shared: unchanged.shared, rebuilt: unchanged.rebuilt, ...(unchanged.groups ? { groups: unchanged.groups } : {}), ...(unchanged.changed ? { changed: unchanged.changed } : {}) }
+      ? { from: unchanged.from, shared: unchanged.shared, rebuilt: unchanged.rebuilt, ...(unchanged.groups ? { groups: unchanged.groups } : {}), ...(unchanged.changed ? { changed: unchanged.changed } : {}), ...(unchanged.moved ? { moved: unchanged.moved } : {}) }
       : undefined;
   const manifestObject = paths.manifest(runId);
   await deps.staging.write(manifestObject, JSON.stringify(manifest), { contentType: 'application/json' });

@@ -133,6 +133,28 @@ describe('embedded chain: a run where only some features changed builds only the
     assert.deepEqual(await readOutput(e, third.output!.manifest), firstRows, 'the first dataset\'s rows again');
   });
 
+  it('a family that grows into a group of its own moves the later groups: their files are shared under their new indexes; equal to a full build', async () => {
+    const first = await run();
+    const before = await manifestOf(first);
+    // 298 columns more for agg: agg no longer fits beside the labels (300 columns a group), so it
+    // takes group 1, mkt group 2, and the wide table's two groups move from 1 and 2 to 3 and 4.
+    const keys = `SELECT (TIMESTAMP '2021-03-01 00:00:00' + i * INTERVAL 1 MINUTE)::TIMESTAMPTZ AS interval_time, i FROM range(0, ${MINUTES}) r(i)`;
+    const cols = Array.from({ length: 298 }, (_, k) => `i::DOUBLE * ${k + 2} AS g${k}`).join(', ');
+    await e.warehouse.execute(`CREATE TABLE ${FEATURES}.agg_more_eurusd AS SELECT interval_time, ${cols} FROM (${keys})`);
+    await e.warehouse.markChanged(FEATURES, ['agg_more_eurusd']);
+    const second = await run();
+    const after = await manifestOf(second);
+    assert.equal(after.groups.length, 5);
+    assert.deepEqual([after.groups[3]!.columns, after.groups[4]!.columns], [before.groups[1]!.columns, before.groups[2]!.columns]);
+    assert.deepEqual(second.sharing, { from: first.runId, shared: [], rebuilt: SHARDS, groups: [0, 1, 2], moved: { 3: 1, 4: 2 } });
+    for (const [i, files] of filesOf(after).entries()) {
+      assert.deepEqual([files.get(3), files.get(4)], [filesOf(before)[i]!.get(1), filesOf(before)[i]!.get(2)], `shard ${SHARDS[i]}: the wide table's files are the first dataset's`);
+    }
+    assert.deepEqual((await verifyManifest(e.output.uri(second.output!.manifest))).problems, []);
+    const full = await run({ reuse: false });
+    assert.deepEqual(await readOutput(e, second.output!.manifest), await readOutput(e, full.output!.manifest), 'equal to a --no-reuse full build, cell for cell, in row order');
+  });
+
   it('with changed features in every group, builds every group, the unchanged columns copied from the last dataset\'s files (aligned again where one is gone); equal to a full build', async () => {
     const first = await run();
     await e.warehouse.execute(`UPDATE ${FEATURES}.mkt_regime SET r = -r; UPDATE ${FEATURES}.var_wide_eurusd SET c5 = 0`);
