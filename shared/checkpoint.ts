@@ -46,16 +46,14 @@ export class CheckpointError extends Error {
 
 const DEFAULT_FOOTER_PREFETCH = 1 << 19;
 
-/** Reads one parquet file's footer through ranged reads of the object store. */
+/** Reads one parquet file's footer through ranged reads of the object store, parsed whole by hyparquet. */
 export async function readFooter(store: ObjectStore, name: string): Promise<{ metadata: FileMetaData; bytes: number }> {
-  const size = await store.size(name);
-  if (size === undefined) throw new Error(`object ${name} does not exist`);
-  if (size < 12) throw new Error(`object ${name} is ${size} bytes: too small to be parquet`);
-  // hyparquet reads the footer's length from the first fetch and fetches the rest if it is longer.
+  const { footer, size } = await footerBytes(store, name);
   // Loaded on first use: the CLI's quick commands import this module but never read a footer.
-  const { parquetMetadataAsync } = await loadHyparquet();
-  const metadata = await parquetMetadataAsync(storeBuffer(store, name, size), { initialFetchSize: Math.min(size, store.footerPrefetchBytes ?? DEFAULT_FOOTER_PREFETCH) });
-  return { metadata, bytes: size };
+  const { parquetMetadata } = await loadHyparquet();
+  // hyparquet takes the footer followed by its length and the magic, as the file ends.
+  const trailed = footer.buffer.slice(footer.byteOffset, footer.byteOffset + footer.length + 8) as ArrayBuffer;
+  return { metadata: parquetMetadata(trailed), bytes: size };
 }
 
 /** A parquet file's rows and column names (the schema's elements after its root), and its size. */
@@ -90,7 +88,10 @@ export async function readFooterShape(store: ObjectStore, name: string): Promise
   return { rows, columns: schema.slice(1).map((e) => e.name), bytes: size };
 }
 
-/** A parquet object's footer: its thrift bytes (FileMetaData), read with one ranged read where the prefetch holds them, and the object's size. */
+/**
+ * A parquet object's footer: its thrift bytes (FileMetaData; its length and the magic follow it in
+ * the same buffer), read with one ranged read where the prefetch holds them, and the object's size.
+ */
 async function footerBytes(store: ObjectStore, name: string): Promise<{ footer: Uint8Array; size: number }> {
   const size = await store.size(name);
   if (size === undefined) throw new Error(`object ${name} does not exist`);
@@ -113,9 +114,9 @@ export async function readFooterForChecks(store: ObjectStore, name: string): Pro
 }
 
 /**
- * hyparquet's view of an object of `size` bytes: ranged reads, each handed over as it came when
- * the read owns its whole buffer (a refresh's landings read thousands of footers: copying each
- * read again was 1.7 s of one).
+ * hyparquet's view of an object of `size` bytes (the exported groups' key columns: outputKeys.ts):
+ * ranged reads, each handed over as it came when the read owns its whole buffer (copying each read
+ * again was 1.7 s of a refresh when its landings read footers this way).
  */
 export function storeBuffer(store: ObjectStore, name: string, size: number): AsyncBuffer {
   return {
