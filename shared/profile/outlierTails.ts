@@ -85,6 +85,28 @@ export function tailPlan(
   return { ...band, from: resumed?.range && inside(resumed.range, band) ? resumed.row : 0 };
 }
 
+/**
+ * The tails to make at the snapshot row for a batch's columns (`tailPlan`), each with the files
+ * to read for it: `files` are a group's files in row order, `rows` gives a file's row count.
+ */
+export function tailPlans(
+  stats: readonly { column: string; mean: number | null; sd: number | null }[],
+  snapshot: ScanState,
+  snapshotAt: number,
+  files: readonly string[],
+  rows: (file: string) => number,
+  resumed?: { state: ScanState; tails?: Readonly<Record<string, Tail>> },
+): { column: string; plan: NonNullable<ReturnType<typeof tailPlan>>; files: string[] }[] {
+  const out: { column: string; plan: NonNullable<ReturnType<typeof tailPlan>>; files: string[] }[] = [];
+  for (const s of stats) {
+    const range = stateRange(snapshot, s.column);
+    if (!range || s.mean === null || s.sd === null || !(s.sd > 0)) continue;
+    const plan = tailPlan(range, s.mean, s.sd, resumed && { row: resumed.state.row, range: stateRange(resumed.state, s.column), tail: resumed.tails?.[s.column] });
+    if (plan) out.push({ column: s.column, plan, files: filesBetween(files, rows, plan.from, snapshotAt) });
+  }
+  return out;
+}
+
 /** The files (each a whole shard, in row order) holding exactly rows [from, to) of a dataset whose files start at row 0. */
 export function filesBetween(files: readonly string[], rows: (file: string) => number, from: number, to: number): string[] {
   const out: string[] = [];

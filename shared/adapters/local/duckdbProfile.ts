@@ -14,7 +14,7 @@ import { asyncBufferFromFile } from 'hyparquet';
 import { groupKeys, readKeyColumn } from '../../parquetKeys.js';
 import { ColumnScan, beyondCandidates, type ColumnChunk } from '../../profile/columnScan.js';
 import { keyGaps, rowsBefore } from '../../profile/gaps.js';
-import { beyondBefore, filesBetween, MAX_TAIL_VALUES, stateRange, tailPlan, type Tail } from '../../profile/outlierTails.js';
+import { beyondBefore, MAX_TAIL_VALUES, tailPlans, type Tail } from '../../profile/outlierTails.js';
 import { joinStates, pickStates, type ScanState } from '../../profile/scanState.js';
 import type { ColumnComparison, ColumnStats, CompareJob, ProfileData, ProfileJob } from '../../profile/types.js';
 import type { MergeProgress } from '../../ports.js';
@@ -192,19 +192,14 @@ function doubleColumn(chunk: DuckDBDataChunk, j: number, rows: number): ColumnCh
   };
 }
 
-/** The tails at the snapshot row of a batch DuckDB decodes (parquetScan.ts `snapshotTails`, by SQL). */
+/** The tails at the snapshot row of a batch DuckDB decodes (outlierTails.ts `tailPlans`, by SQL). */
 async function tailsByDuckDb(c: DuckDBConnection, job: ProfileJob, allPaths: string[], stats: readonly ColumnStats[], snapshot: ScanState, footers: FooterCache): Promise<Record<string, Tail>> {
   const tails: Record<string, Tail> = {};
-  for (const s of stats) {
-    const range = stateRange(snapshot, s.column);
-    if (!range || s.mean === null || s.sd === null || !(s.sd > 0)) continue;
-    const resumed = job.resume && { row: job.resume.from.state.row, range: stateRange(job.resume.from.state, s.column), tail: job.resume.tails?.[s.column] };
-    const plan = tailPlan(range, s.mean, s.sd, resumed);
-    if (!plan) continue;
-    const files = filesBetween(allPaths, (f) => footers.get(f).rows, plan.from, job.snapshotAt!);
-    const rows = files.length === 0 ? [] : (await c.runAndReadAll(sql.outsideSql(s.column, MAX_TAIL_VALUES + 1), [listValue(files), plan.lo, plan.hi])).getRows();
+  const resumed = job.resume && { state: job.resume.from.state, ...(job.resume.tails ? { tails: job.resume.tails } : {}) };
+  for (const { column, plan, files } of tailPlans(stats, snapshot, job.snapshotAt!, allPaths, (f) => footers.get(f).rows, resumed)) {
+    const rows = files.length === 0 ? [] : (await c.runAndReadAll(sql.outsideSql(column, MAX_TAIL_VALUES + 1), [listValue(files), plan.lo, plan.hi])).getRows();
     if (rows.length > MAX_TAIL_VALUES - (plan.kept?.length ?? 0)) continue;
-    tails[s.column] = { lo: plan.lo, hi: plan.hi, values: Float64Array.from([...(plan.kept ?? []), ...rows.map((r) => Number(r[0]))]) };
+    tails[column] = { lo: plan.lo, hi: plan.hi, values: Float64Array.from([...(plan.kept ?? []), ...rows.map((r) => Number(r[0]))]) };
   }
   return tails;
 }

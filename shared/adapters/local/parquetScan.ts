@@ -5,7 +5,7 @@
 
 import { closeSync, openSync } from 'node:fs';
 import { ColumnScan, beyondCandidates, type ScanLayout, type ScanResume } from '../../profile/columnScan.js';
-import { beyondBefore, filesBetween, MAX_TAIL_VALUES, stateRange, tailPlan, type Tail } from '../../profile/outlierTails.js';
+import { beyond, beyondBefore, MAX_TAIL_VALUES, tailPlans, type Tail } from '../../profile/outlierTails.js';
 import { pickStates, stateColumns, type ScanState } from '../../profile/scanState.js';
 import type { ColumnStats } from '../../profile/types.js';
 import type { FileMetaData } from 'hyparquet';
@@ -111,22 +111,17 @@ export function scanParquet(task: ScanTask, footers: FooterCache): ScanOutcome {
   };
 }
 
-/** The tails at the snapshot row (outlierTails.ts `tailPlan`) of this batch's columns that need one. */
+/** The tails at the snapshot row (outlierTails.ts `tailPlans`) of this batch's columns that need one. */
 function snapshotTails(task: ScanTask, snapshot: ScanState, stats: readonly ColumnStats[], footers: FooterCache, scratch: DecodeScratch): Record<string, Tail> {
   const tails: Record<string, Tail> = {};
-  for (const s of stats) {
-    const range = stateRange(snapshot, s.column);
-    if (!range || s.mean === null || s.sd === null || !(s.sd > 0)) continue;
-    const resumed = task.resume && { row: task.resume.state.row, range: stateRange(task.resume.state, s.column), tail: task.tails?.[s.column] };
-    const plan = tailPlan(range, s.mean, s.sd, resumed);
-    if (!plan) continue;
-    const files = filesBetween(task.all, (f) => footers.get(f).rows, plan.from, task.snapshotAt!);
-    if (!files.every((file) => readableDoubles(footers.get(file), [s.column]))) continue;
+  const resumed = task.resume && { state: task.resume.state, ...(task.tails ? { tails: task.tails } : {}) };
+  for (const { column, plan, files } of tailPlans(stats, snapshot, task.snapshotAt!, task.all, (f) => footers.get(f).rows, resumed)) {
+    if (!files.every((file) => readableDoubles(footers.get(file), [column]))) continue;
     const values = plan.kept ? [...plan.kept] : [];
     let whole = true;
     eachRowGroup(files, footers, (fd, layout, g) => {
       if (!whole) return;
-      const chunk = readDoubleChunk(fd, layout, g, s.column, scratch);
+      const chunk = readDoubleChunk(fd, layout, g, column, scratch);
       for (let r = 0; r < layout.rowGroups[g]!.rows; r++) {
         if (chunk.valid && ((chunk.valid[r >>> 5]! >>> (r & 31)) & 1) === 0) continue;
         const v = chunk.values[r]!;
@@ -134,7 +129,7 @@ function snapshotTails(task: ScanTask, snapshot: ScanState, stats: readonly Colu
       }
       if (values.length > MAX_TAIL_VALUES) whole = false;
     });
-    if (whole) tails[s.column] = { lo: plan.lo, hi: plan.hi, values: Float64Array.from(values) };
+    if (whole) tails[column] = { lo: plan.lo, hi: plan.hi, values: Float64Array.from(values) };
   }
   return tails;
 }
@@ -151,8 +146,7 @@ function countBeyond(files: readonly string[], column: string, mean: number, sd:
     const { values, valid } = readDoubleChunk(fd, layout, g, column, scratch);
     for (let r = 0; r < values.length; r++) {
       if (valid && ((valid[r >>> 5]! >>> (r & 31)) & 1) === 0) continue;
-      const v = values[r]!;
-      if (v - v === 0 && Math.abs(v - mean) > limit) n++;
+      if (beyond(values[r]!, mean, limit)) n++;
     }
   });
   return n;
