@@ -102,8 +102,11 @@ export async function planSharing(
   // A group laid out as before has the same columns as one of the previous version's (at the same
   // index, or at another when a family before it grew or shrank by a group): its files can be shared.
   const byColumns = new Map(previous.groups.map((g) => [g.columns.join(), g.index]));
-  const sourceOf = (g: MergeGroup) => (previous.groups[g.index]?.columns.join() === g.columns.join() ? g.index : byColumns.get(g.columns.join()));
-  const asBefore = (g: MergeGroup) => sourceOf(g) !== undefined;
+  const source = new Map(groups.map((g) => {
+    const key = g.columns.join();
+    return [g.index, previous.groups[g.index]?.columns.join() === key ? g.index : byColumns.get(key)] as const;
+  }));
+  const asBefore = (g: MergeGroup) => source.get(g.index) !== undefined;
   const regrouped = columnsChanged || groups.length !== previous.groups.length || !groups.every(asBefore);
   // Changed: extracted whole; over the same window also a checkpoint reused from another run than
   // the one this version's files came from (other settings, say): its fingerprint differs.
@@ -138,7 +141,7 @@ export async function planSharing(
     if (rebuilt.length === groups.length && !copyable) return { ...all, why: regrouped ? 'every column group changed' : `${changed.size} changed feature(s) are in every column group` };
     if (!previous.shards.every(sameBounds)) return { ...all, why: 'the previous version\'s shards are not this grid\'s' };
     // The shards the previous version lists are those with label rows, which are unchanged.
-    const moved = Object.fromEntries(groups.filter((g) => !rebuilt.includes(g.index) && sourceOf(g) !== g.index).map((g) => [g.index, sourceOf(g)!]));
+    const moved = Object.fromEntries(groups.filter((g) => !rebuilt.includes(g.index) && source.get(g.index) !== g.index).map((g) => [g.index, source.get(g.index)!]));
     return { shared: [], rebuilt: previous.shards.map((s) => s.id), groups: rebuilt, ...(copyable ? { changed: [...changed].sort() } : {}), ...(Object.keys(moved).length > 0 ? { moved } : {}) };
   }
   const shared = previous.shards.filter((s) => s.end <= until! && sameBounds(s)).map((s) => s.id);
