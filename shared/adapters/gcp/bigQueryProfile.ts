@@ -1,20 +1,26 @@
 // The profile port on BigQuery: the output's column groups are loaded from their parquet files
 // into the run's scratch area (tables that expire by themselves) and measured there, a batch of
-// columns per query (bigQueryProfileSql.ts). Reads go through the job runner's `read`.
+// columns per query (bigQueryProfileSql.ts), in stretches joined to a scan state as the embedded
+// profile keeps one (shared/profile/scanSegments.ts): so a refresh measures only its rebuilt
+// shards' rows. Reads go through the job runner's `read`.
 
 import type { Config } from '../../config.js';
 import type { ObjectStore } from '../../ports.js';
 import type { ColumnComparison, ColumnStats, CompareJob, KeyGap, ProfileData, ProfileJob } from '../../profile/types.js';
 import type { StepSpec } from './bigQueryJobs.js';
-import { STAT_NAMES, profileScratch, renderCompare, renderCutRows, renderKeyGaps, renderProfileSample, renderProfileStats } from './bigQueryProfileSql.js';
+import { SEGMENT_MEASURES, profileScratch, renderBeyond, renderCompare, renderCutRows, renderKeyGaps, renderProfileSample, renderScanSegments } from './bigQueryProfileSql.js';
+import { ColumnScan, beyondCandidates, sampleRows } from '../../profile/columnScan.js';
+import { beyondBefore } from '../../profile/outlierTails.js';
+import { carrySegments, emptyState, type Segment } from '../../profile/scanSegments.js';
+import { joinStates, pickStates, type ScanState } from '../../profile/scanState.js';
 import { renderLoad, scratchArea } from './bigQuerySql.js';
 
 export interface ProfileRunner {
   read<T>(spec: StepSpec): Promise<T[]>;
 }
 
-/** Columns per statistics query: 11 measures each stays well under BigQuery's limits. */
-export const BIGQUERY_PROFILE_BATCH = 500;
+/** Columns per statistics query: 18 measures each (7,201 result columns), the text about 1.2 KB a column, under BigQuery's 1 MB. */
+export const BIGQUERY_PROFILE_BATCH = 400;
 
 type Row = Record<string, unknown>;
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
@@ -32,58 +38,144 @@ async function loadGroups(jobs: ProfileRunner, config: Config, output: ObjectSto
   return tables;
 }
 
+/** A stretch's measures of column i, from a segments row (renderScanSegments). */
+function segmentOf(row: Row, i: number, start: number, end: number): Segment {
+  const v = (n: (typeof SEGMENT_MEASURES)[number]) => num(row[`s${i}_${n}`]);
+  return {
+    start,
+    end,
+    nonNull: v('non_null') ?? 0,
+    warm: v('warm') ?? 0,
+    finite: v('finite') ?? 0,
+    min: v('min'),
+    max: v('max'),
+    mean: v('mean'),
+    m2: v('m2'),
+    inf: v('inf') ?? 0,
+    nan: v('nan') ?? 0,
+    repeats: v('repeats') ?? 0,
+    lead: v('lead') ?? 0,
+    longest: v('longest'),
+    lastRow: v('last_row'),
+    first: v('first'),
+    firstValid: (v('first_valid') ?? 0) > 0,
+    last: v('last'),
+    lastValid: (v('last_valid') ?? 0) > 0,
+    lastRun: v('last_run') ?? 0,
+  };
+}
+
+/**
+ * The dataset's columns, measured in stretches and joined to a scan state (shared/profile/
+ * scanSegments.ts): from row 0, or, with `job.resume`, from an earlier dataset's state, reading
+ * only the files of the rows from its row on (a refresh's rebuilt shards). The state at
+ * `job.snapshotAt` goes back with the data, for the next refresh to carry on from. The key's gaps
+ * and the fold rows read the whole of group 0's key; columns whose values may lie beyond 10 sd are
+ * counted in a second pass (their earlier rows too, unless the earlier state rules them out).
+ */
 export async function profileBigQuery(jobs: ProfileRunner, config: Config, output: ObjectStore, job: ProfileJob): Promise<ProfileData> {
   const dataset = config.gcp.scratchDataset;
-  const tables = await loadGroups(jobs, config, output, job.runId, job.groups);
+  const resume = job.resume;
+  const row0 = resume?.from.state.row ?? 0;
+  if (row0 >= job.rows) throw new Error(`the scan state to carry on from is at row ${row0}, past the dataset's ${job.rows} rows`);
+  const part = resume ? `r${row0}` : undefined;
+  const measured = resume ? job.groups.map((g) => ({ ...g, files: resume.groups.find((r) => r.index === g.index)?.files ?? [] })) : job.groups;
+  const tables = await loadGroups(jobs, config, output, job.runId, measured, part);
+  // Whole groups loaded (their tables named without a part), for the key and the beyond-10-sd pass.
+  const whole = new Map<number, string>(resume ? [] : job.groups.map((g, k) => [g.index, tables[k]!.table]));
+  const wholeTable = async (g: ProfileJob['groups'][number]) => {
+    if (!whole.has(g.index)) whole.set(g.index, (await loadGroups(jobs, config, output, job.runId, [g]))[0]!.table);
+    return whole.get(g.index)!;
+  };
+  // The stretches: [row0, snap) and [snap, rows); the state at snap is kept when snap is this dataset's snapshot row.
+  const keeps = job.snapshotAt !== undefined && job.snapshotAt >= row0 && job.snapshotAt < job.rows;
+  const snap = keeps ? job.snapshotAt! : job.rows;
+  const allSample = sampleRows(job.rows, job);
+  const earlierRows = resume ? new Map(resume.from.sample.rows.map((r, k) => [r, k])) : new Map<number, number>();
+  const labels = new Set(job.labels);
   const columns: ColumnStats[] = [];
   const values: Record<string, Float64Array> = {};
-  let sampleRows: number[] = [];
-  for (const t of tables) {
+  const snapshots: ScanState[] = [];
+  let beyond = { carried: 0, reread: 0 };
+  for (const [k, t] of tables.entries()) {
     const names = t.columns.filter((n) => n !== job.key);
     for (let from = 0; from < names.length; from += BIGQUERY_PROFILE_BATCH) {
-      const part = names.slice(from, from + BIGQUERY_PROFILE_BATCH);
-      const stats = renderProfileStats(dataset, t.table, part);
-      const [row] = await jobs.read<Row>({ key: `profile_stats_${t.table}_${from}`, step: 'profile_stats', sql: stats.sql, params: { warmup: job.warmupRows } });
-      part.forEach((column, i) => {
-        const v = (n: (typeof STAT_NAMES)[number]) => num(row?.[`s${i}_${n}`]);
-        columns.push({
-          column,
-          nonNull: v('non_null') ?? 0,
-          warmupNonNull: v('warm_non_null') ?? 0,
-          min: v('min'),
-          max: v('max'),
-          mean: v('mean'),
-          sd: v('sd'),
-          inf: v('inf') ?? 0,
-          nan: v('nan') ?? 0,
-          beyond10sd: 0,
-          repeats: v('repeats') ?? 0,
-          longestRun: v('longest_run') ?? 0,
-          lastNonNullRow: v('last_row'),
-        });
-      });
-      const sample = renderProfileSample(dataset, t.table, part);
-      const rows = await jobs.read<Row>({
+      const batch = names.slice(from, from + BIGQUERY_PROFILE_BATCH);
+      const initial = resume ? pickStates(batch, new Set(), resume.from.state) : emptyState(batch);
+      if (!initial) throw new Error(`the scan state to carry on from lacks some of group ${measured[k]!.index}'s columns`);
+      const segments = renderScanSegments(dataset, t.table, batch);
+      const rows = await jobs.read<Row>({ key: `profile_scan_${t.table}_${from}`, step: 'profile_scan', sql: segments.sql, params: { row0, snap, rows: job.rows, warmup: job.warmupRows } });
+      const stretch = (seg: number, start: number, end: number) => {
+        const row = rows.find((r) => Number(r.seg) === seg) ?? {};
+        return new Map(batch.map((column, i) => [column, segmentOf(row, i, start, end)]));
+      };
+      const atSnap = snap > row0 ? carrySegments(initial, stretch(0, row0, snap)) : initial;
+      const end = snap < job.rows ? carrySegments(atSnap, stretch(1, snap, job.rows)) : atSnap;
+      if (keeps) snapshots.push(atSnap);
+      // The sample: the earlier dataset's values before row0 (the same rows), this table's from there on.
+      const sample = renderProfileSample(dataset, t.table, batch);
+      const sampled = await jobs.read<Row>({
         key: `profile_sample_${t.table}_${from}`,
         step: 'profile_sample',
         sql: sample.sql,
-        params: { block_from: job.blockFrom, block_rows: job.blockRows, spread_step: job.spreadStep },
+        params: { row0, block_from: job.blockFrom, block_rows: job.blockRows, spread_step: job.spreadStep },
       });
-      sampleRows = rows.map((r) => Number(r.rn));
-      part.forEach((column, i) => (values[column] = Float64Array.from(rows, (r) => num(r[`c${i}`]) ?? NaN)));
+      const at = new Map(sampled.map((r, j) => [Number(r.rn), j]));
+      const batchValues = Object.fromEntries(
+        batch.map((column, i) => [
+          column,
+          Float64Array.from(allSample, (r) => {
+            if (r < row0) return resume!.from.sample.values[column]![earlierRows.get(r)!]!;
+            const j = at.get(r);
+            return j === undefined ? NaN : (num(sampled[j]![`c${i}`]) ?? NaN);
+          }),
+        ]),
+      );
+      const scan = new ColumnScan(batch, job, job.rows, { state: end, sample: { rows: allSample, values: batchValues } });
+      const stats = scan.stats(labels);
+      const counted = await countBeyond(jobs, dataset, t.table, stats, resume?.from.state, () => wholeTable(job.groups[k]!), `${t.table}_${from}`);
+      beyond = { carried: beyond.carried + counted.carried, reread: beyond.reread + counted.reread };
+      columns.push(...stats);
+      batch.forEach((column, i) => (values[column] = scan.sample[i]!));
     }
   }
-  const gapsSql = renderKeyGaps(dataset, tables[0]!.table);
+  const keys = await wholeTable(job.groups[0]!);
+  const gapsSql = renderKeyGaps(dataset, keys);
   const gaps = (await jobs.read<Row>({ key: 'profile_gaps', step: 'profile_gaps', sql: gapsSql.sql })).map(
     (r): KeyGap => ({ from: String(r.gap_from), to: String(r.gap_to), minutes: Number(r.minutes) }),
   );
   let cutRows: number[] = [];
   if (job.cuts.length > 0) {
-    const cuts = renderCutRows(dataset, tables[0]!.table);
+    const cuts = renderCutRows(dataset, keys);
     const rows = await jobs.read<Row>({ key: 'profile_cuts', step: 'profile_cuts', sql: cuts.sql, params: { cuts: job.cuts.map((c) => new Date(c)) } });
     cutRows = rows.map((r) => Number(r.rows_before));
   }
-  return { columns, gaps, sample: { rows: sampleRows, values }, cutRows };
+  const scanState = keeps ? joinStates(snapshots) : undefined;
+  return { columns, gaps, sample: { rows: allSample, values }, cutRows, ...(scanState ? { scanState } : {}), ...(resume ? { beyond } : {}) };
+}
+
+/**
+ * Values beyond 10 sd of the columns whose min or max reach past it (few: a second pass for them
+ * alone). Carrying on, the rows before the state's are ruled out by its min and max
+ * (outlierTails.ts `beyondBefore`), or, where they are not, read again from the whole group.
+ */
+async function countBeyond(jobs: ProfileRunner, dataset: string, table: string, stats: ColumnStats[], before: ScanState | undefined, wholeTable: () => Promise<string>, key: string): Promise<{ carried: number; reread: number }> {
+  const candidates = beyondCandidates(stats);
+  if (candidates.length === 0) return { carried: 0, reread: 0 };
+  const known = new Map(candidates.map((s) => [s, before ? beyondBefore(before, s.column, s.mean!, s.sd!) : 0]));
+  const carried = candidates.filter((s) => known.get(s) !== undefined);
+  const reread = candidates.filter((s) => known.get(s) === undefined);
+  for (const [list, from, suffix] of [
+    [carried, table, 'here'],
+    [reread, reread.length > 0 ? await wholeTable() : table, 'whole'],
+  ] as const) {
+    if (list.length === 0) continue;
+    const r = renderBeyond(dataset, from, list.map((s) => s.column));
+    const params = Object.fromEntries(list.flatMap((s, i) => [[`mean${i}`, s.mean!], [`limit${i}`, 10 * s.sd!]]));
+    const [row] = await jobs.read<Row>({ key: `profile_beyond_${key}_${suffix}`, step: 'profile_beyond', sql: r.sql, params });
+    list.forEach((s, i) => (s.beyond10sd = (known.get(s) ?? 0) + (num(row?.[`b${i}`]) ?? 0)));
+  }
+  return before ? { carried: carried.length, reread: reread.length } : { carried: 0, reread: 0 };
 }
 
 export async function compareBigQuery(jobs: ProfileRunner, config: Config, output: ObjectStore, job: CompareJob): Promise<ColumnComparison[]> {

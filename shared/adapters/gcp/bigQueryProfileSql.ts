@@ -15,44 +15,75 @@ export const profileScratch = {
   group: (area: string, group: number, part?: string) => `${area}__profile_g${String(group).padStart(3, '0')}${part ? `_${part}` : ''}`,
 };
 
-/** Names of a batch's result columns, per column i: see renderProfileStats. */
-export const STAT_NAMES = ['non_null', 'warm_non_null', 'min', 'max', 'mean', 'sd', 'inf', 'nan', 'repeats', 'longest_run', 'last_row'] as const;
+/** Per column i, the measures of a stretch of rows (scanSegments.ts Segment), as `s<i>_<measure>`. */
+export const SEGMENT_MEASURES = ['non_null', 'warm', 'finite', 'min', 'max', 'mean', 'm2', 'inf', 'nan', 'repeats', 'lead', 'longest', 'last_row', 'first', 'first_valid', 'last', 'last_valid', 'last_run'] as const;
 
 /**
- * One pass over a batch of a group's columns: per column the same eleven measures as on DuckDB
- * (non-null, non-null in the first @warmup rows, finite min/max/mean/sd, inf, NaN, repeats of the
- * previous row, the longest run of one value, the last non-null row), as `s<i>_<measure>`.
+ * One pass over a batch of a group's columns, split in two stretches of rows: [@row0, @snap) and
+ * [@snap, @rows), one result row each (`seg` 0 and 1; a stretch without rows has none). The table
+ * holds the dataset's rows from @row0 on (all of them, or a refresh's rebuilt shards), numbered
+ * by key. Per column and stretch: what shared/profile/scanSegments.ts joins to the scan state at
+ * the stretch's first row, repeats and runs counted within the stretch (LAG and the run starts are
+ * partitioned by it): non-null, non-null before @warmup, finite count/min/max/mean/M2, inf, NaN,
+ * repeats, the first run's length, the longest run, the last non-null row, and the first and
+ * last rows' values.
  */
-export function renderProfileStats(dataset: string, table: string, columns: readonly string[]): Rendered {
+export function renderScanSegments(dataset: string, table: string, columns: readonly string[]): Rendered {
   const idx = [...columns.keys()];
-  const finite = (i: number) => `IF(IS_INF(${c(i)}) OR IS_NAN(${c(i)}), NULL, ${c(i)})`;
-  const numbered = `SELECT ROW_NUMBER() OVER (ORDER BY ${key}) - 1 AS rn, ${columns.map((name, i) => `CAST(${q(name)} AS FLOAT64) AS ${c(i)}`).join(', ')} FROM ${tableRef(dataset, table)}`;
-  const lagged = `SELECT rn, ${idx.map(c).join(', ')}, ${idx.map((i) => `LAG(${c(i)}) OVER (ORDER BY rn) AS p${i}`).join(', ')} FROM numbered`;
-  const runs = `SELECT rn, ${idx.map((i) => `${c(i)}, p${i}, MAX(IF(${c(i)} = p${i}, NULL, rn)) OVER (ORDER BY rn ROWS UNBOUNDED PRECEDING) AS s${i}`).join(', ')} FROM lagged`;
-  const stats = idx.map((i) =>
-    [
-      `COUNT(${c(i)}) AS s${i}_non_null`,
-      `COUNTIF(${c(i)} IS NOT NULL AND rn < @warmup) AS s${i}_warm_non_null`,
-      `MIN(${finite(i)}) AS s${i}_min`,
-      `MAX(${finite(i)}) AS s${i}_max`,
-      `AVG(${finite(i)}) AS s${i}_mean`,
-      `STDDEV_POP(${finite(i)}) AS s${i}_sd`,
-      `COUNTIF(IS_INF(${c(i)})) AS s${i}_inf`,
-      `COUNTIF(IS_NAN(${c(i)})) AS s${i}_nan`,
-      `COUNTIF(${c(i)} = p${i}) AS s${i}_repeats`,
-      `MAX(IF(${c(i)} IS NULL, NULL, rn - s${i} + 1)) AS s${i}_longest_run`,
-      `MAX(IF(${c(i)} IS NULL, NULL, rn)) AS s${i}_last_row`,
-    ].join(', '),
-  );
-  const sql = [`WITH numbered AS (${numbered}),`, `lagged AS (${lagged}),`, `runs AS (${runs})`, `SELECT ${stats.join(', ')}`, 'FROM runs'].join('\n');
-  return { sql, tables: [`${dataset}.${table}`], columns: idx.flatMap((i) => STAT_NAMES.map((n) => `s${i}_${n}`)) };
+  const numbered = `SELECT ROW_NUMBER() OVER (ORDER BY ${key}) - 1 + @row0 AS rn, ${columns.map((name, i) => `CAST(${q(name)} AS FLOAT64) AS ${c(i)}`).join(', ')} FROM ${tableRef(dataset, table)}`;
+  // Each row's stretch, and the stretch's first and last rows.
+  const stretch = 'IF(rn < @snap, 0, 1) AS seg, IF(rn < @snap, @row0, @snap) AS first_rn, IF(rn < @snap, @snap, @rows) - 1 AS last_rn';
+  const lagged = `SELECT ${stretch}, rn, ${idx.map(c).join(', ')}, ${idx.map((i) => `LAG(${c(i)}) OVER (PARTITION BY rn < @snap ORDER BY rn) AS p${i}`).join(', ')} FROM numbered`;
+  // Equal to the row before, NaN to NaN too (ColumnScan's test; GoogleSQL's = holds NaN unequal).
+  const same = (i: number) => `(${c(i)} = p${i} OR (IS_NAN(${c(i)}) AND IS_NAN(p${i})))`;
+  // Per column: its value, its finite value (f), whether it repeats the row before (e), and where its run began (s).
+  const perColumn = (i: number) =>
+    `${c(i)}, IF(IS_INF(${c(i)}) OR IS_NAN(${c(i)}), NULL, ${c(i)}) AS f${i}, ${same(i)} AS e${i}, MAX(IF(${same(i)}, NULL, rn)) OVER (PARTITION BY seg ORDER BY rn ROWS UNBOUNDED PRECEDING) AS s${i}`;
+  const runs = `SELECT seg, first_rn, last_rn, rn, ${idx.map(perColumn).join(', ')} FROM lagged`;
+  const stats = idx.map((i) => {
+    const [v, f, s] = [c(i), `f${i}`, `s${i}`];
+    return [
+      `COUNT(${v}) AS s${i}_non_null`,
+      `COUNTIF(${v} IS NOT NULL AND rn < @warmup) AS s${i}_warm`,
+      `COUNT(${f}) AS s${i}_finite`,
+      `MIN(${f}) AS s${i}_min`,
+      `MAX(${f}) AS s${i}_max`,
+      `AVG(${f}) AS s${i}_mean`,
+      `VAR_POP(${f}) * COUNT(${f}) AS s${i}_m2`,
+      `COUNTIF(IS_INF(${v})) AS s${i}_inf`,
+      `COUNTIF(IS_NAN(${v})) AS s${i}_nan`,
+      `COUNTIF(e${i}) AS s${i}_repeats`,
+      `COUNTIF(${v} IS NOT NULL AND ${s} = first_rn) AS s${i}_lead`,
+      `MAX(IF(${v} IS NULL, NULL, rn - ${s} + 1)) AS s${i}_longest`,
+      `MAX(IF(${v} IS NULL, NULL, rn)) AS s${i}_last_row`,
+      `MAX(IF(rn = first_rn, ${v}, NULL)) AS s${i}_first`,
+      `COUNTIF(rn = first_rn AND ${v} IS NOT NULL) AS s${i}_first_valid`,
+      `MAX(IF(rn = last_rn, ${v}, NULL)) AS s${i}_last`,
+      `COUNTIF(rn = last_rn AND ${v} IS NOT NULL) AS s${i}_last_valid`,
+      `MAX(IF(rn = last_rn AND ${v} IS NOT NULL, rn - ${s} + 1, NULL)) AS s${i}_last_run`,
+    ].join(', ');
+  });
+  const sql = [`WITH numbered AS (${numbered}),`, `lagged AS (${lagged}),`, `runs AS (${runs})`, `SELECT seg, ${stats.join(', ')}`, 'FROM runs', 'GROUP BY seg, first_rn, last_rn', 'ORDER BY seg'].join('\n');
+  return { sql, tables: [`${dataset}.${table}`], columns: ['seg', ...idx.flatMap((i) => SEGMENT_MEASURES.map((n) => `s${i}_${n}`))] };
 }
 
-/** The sample: rows [@block_from, @block_from + @block_rows) and every @spread_step-th row, by key order. */
+/**
+ * Finite values further than a limit from a mean (outlierTails.ts `beyond`), per column i:
+ * @mean<i> and @limit<i> (10 sd), as `b<i>`, over the rows the table holds.
+ */
+export function renderBeyond(dataset: string, table: string, columns: readonly string[]): Rendered {
+  const counts = columns.map((name, i) => {
+    const v = `CAST(${q(name)} AS FLOAT64)`;
+    return `COUNTIF(NOT IS_INF(${v}) AND NOT IS_NAN(${v}) AND ABS(${v} - @mean${i}) > @limit${i}) AS b${i}`;
+  });
+  return { sql: [`SELECT ${counts.join(', ')}`, `FROM ${tableRef(dataset, table)}`].join('\n'), tables: [`${dataset}.${table}`], columns: columns.map((_, i) => `b${i}`) };
+}
+
+/** The sample: rows [@block_from, @block_from + @block_rows) and every @spread_step-th row, by key order; the table's first row is row @row0. */
 export function renderProfileSample(dataset: string, table: string, columns: readonly string[]): Rendered {
   const sql = [
     `SELECT rn, ${columns.map((_, i) => c(i)).join(', ')}`,
-    `FROM (SELECT ROW_NUMBER() OVER (ORDER BY ${key}) - 1 AS rn, ${columns.map((name, i) => `CAST(${q(name)} AS FLOAT64) AS ${c(i)}`).join(', ')} FROM ${tableRef(dataset, table)})`,
+    `FROM (SELECT ROW_NUMBER() OVER (ORDER BY ${key}) - 1 + @row0 AS rn, ${columns.map((name, i) => `CAST(${q(name)} AS FLOAT64) AS ${c(i)}`).join(', ')} FROM ${tableRef(dataset, table)})`,
     'WHERE (rn >= @block_from AND rn < @block_from + @block_rows) OR MOD(rn, @spread_step) = 0',
     'ORDER BY rn',
   ].join('\n');

@@ -1,0 +1,221 @@
+// The BigQuery profile's numbers, not only its text: the adapter (shared/adapters/gcp/
+// bigQueryProfile.ts) runs here against DuckDB, which executes its statements after BigQuery's
+// function names are spelled as DuckDB's (IS_INF -> isinf, COUNTIF -> count_if, @p -> $p, LOAD
+// DATA -> CREATE TABLE ... read_parquet). DuckDB's window and aggregate semantics match BigQuery's
+// for what these statements use, so this shows their logic gives the embedded profile's numbers:
+// a full pass, the scan state kept at the second file's first row, a refresh carrying on from it
+// reading only the second file, and the beyond-10-sd pass. (That the text is valid GoogleSQL is
+// the analyzer's part: test/gcp/googleSqlPlan.test.ts.)
+
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { loadConfig } from '../../shared/config.js';
+import { profileBigQuery, type ProfileRunner } from '../../shared/adapters/gcp/bigQueryProfile.js';
+import type { StepSpec } from '../../shared/adapters/gcp/bigQueryJobs.js';
+import { profileDuckDb } from '../../shared/adapters/local/duckdbProfile.js';
+import { FIELD } from '../../shared/profile/scanSegments.js';
+import { sampleLayout } from '../../shared/profile/profile.js';
+import { SCAN_FIELDS, type ScanState } from '../../shared/profile/scanState.js';
+import type { ColumnStats, ProfileData, ProfileJob } from '../../shared/profile/types.js';
+import { MemoryObjectStore } from './memoryStore.js';
+import { tempDir } from '../helpers/temp.js';
+
+const ROWS = 5000;
+const HALF = 2600;
+const WARMUP = 700;
+const COLUMNS: Record<string, string> = {
+  plain: 'sin(i) * 100',
+  gappy: 'CASE WHEN i % 7 = 0 THEN NULL ELSE cos(i) END',
+  late: 'CASE WHEN i < 1000 THEN NULL ELSE i * 0.5 END',
+  constant: '3.25',
+  allnull: 'CAST(NULL AS DOUBLE)',
+  odd: "CASE WHEN i % 97 = 0 THEN 'inf'::DOUBLE WHEN i % 89 = 0 THEN 'nan'::DOUBLE WHEN i % 83 = 0 THEN NULL ELSE i % 13 END",
+  nans: "CASE WHEN i BETWEEN 2590 AND 2620 THEN 'nan'::DOUBLE ELSE i % 3 END", // a NaN run across the cut
+  stale: 'CASE WHEN i BETWEEN 2040 AND 2900 THEN 7 WHEN i % 50 < 10 THEN NULL ELSE floor(i / 5) END', // a run across the cut
+  holes: 'CASE WHEN i % 3 = 1 THEN NULL ELSE floor(i / 300) END',
+  spike: 'CASE WHEN i = 4321 THEN 1e9 ELSE i % 10 END', // beyond 10 sd after the cut
+  early: 'CASE WHEN i = 1234 THEN -1e9 ELSE i % 10 END', // beyond 10 sd before it
+  target_x_h30: 'CASE WHEN i >= 4970 THEN NULL ELSE i END',
+};
+const names = Object.keys(COLUMNS);
+const config = loadConfig({ BQX_RUNTIME: 'gcp', BQX_PROJECT: 'demo-bqx', BQX_STAGING_BUCKET: 'bqx-staging', BQX_OUTPUT_BUCKET: 'bqx-output' });
+
+/** A BigQuery statement as DuckDB spells it (only what the profile's statements use). */
+function duckSql(sql: string, local: (uri: string) => string): string {
+  const load = /^LOAD DATA OVERWRITE (\S+)\nFROM FILES\(format='PARQUET', uris=\[(.*)\]\)$/s.exec(sql);
+  if (load) {
+    const uris = [...load[2]!.matchAll(/'([^']+)'/g)].map((m) => `'${local(m[1]!)}'`);
+    return `CREATE OR REPLACE TABLE ${load[1]!.replaceAll('`', '"')} AS SELECT * FROM read_parquet([${uris.join(', ')}])`;
+  }
+  return sql
+    .replaceAll('`', '"')
+    .replaceAll('AS FLOAT64)', 'AS DOUBLE)')
+    .replaceAll('IS_INF(', 'isinf(')
+    .replaceAll('IS_NAN(', 'isnan(')
+    .replaceAll('COUNTIF(', 'count_if(')
+    .replace(/@(\w+)/g, '$$$1');
+}
+
+/** The job runner of bigQueryProfile.ts, on DuckDB; records the steps and statements it ran. */
+class DuckRunner implements ProfileRunner {
+  readonly ran: StepSpec[] = [];
+  constructor(
+    private readonly c: DuckDBConnection,
+    private readonly dir: string,
+  ) {}
+
+  async read<T>(spec: StepSpec): Promise<T[]> {
+    this.ran.push(spec);
+    // The gaps statement (unchanged, tested for its text) uses BigQuery's timestamp functions; these rows have none.
+    if (spec.step === 'profile_gaps') return [];
+    const sql = duckSql(spec.sql, (uri) => path.join(this.dir, uri.replace('gs://bqx-output/', '')));
+    const reader = await this.c.runAndReadAll(sql, (spec.params ?? {}) as Record<string, number>);
+    return reader.getRowObjects() as T[];
+  }
+}
+
+describe('gcp/profile statements run (on DuckDB): the embedded profile\'s numbers', () => {
+  let instance: DuckDBInstance;
+  let conn: DuckDBConnection;
+  let dir: string;
+  const files = ['training/r/group-000/part-a.parquet', 'training/r/group-000/part-b.parquet'];
+  const output = new MemoryObjectStore('bqx-output');
+  const job = (over: Partial<ProfileJob> = {}): ProfileJob => ({
+    runId: 'eurusd-20250101t000000-abc123',
+    pair: 'eurusd',
+    key: 'interval_time',
+    groups: [{ index: 0, files, columns: ['interval_time', ...names] }],
+    labels: ['target_x_h30'],
+    rows: ROWS,
+    warmupRows: WARMUP,
+    cuts: [],
+    ...sampleLayout(ROWS),
+    ...over,
+  });
+  const bigQuery = (j: ProfileJob) => {
+    const runner = new DuckRunner(conn, dir);
+    return { runner, done: profileBigQuery(runner, config, output, j) };
+  };
+  const embedded = (j: ProfileJob) =>
+    profileDuckDb(
+      async (body) => {
+        const c = await instance.connect();
+        try {
+          return await body(c);
+        } finally {
+          c.closeSync();
+        }
+      },
+      (o) => path.join(dir, o),
+      j,
+      { memoryMb: 256, threads: 1 },
+    );
+
+  before(async () => {
+    dir = tempDir('bqprofile');
+    instance = await DuckDBInstance.create(':memory:');
+    conn = await instance.connect();
+    await conn.run('CREATE SCHEMA bqx_scratch');
+    await conn.run(`CREATE TABLE t AS SELECT i, TIMESTAMP '2020-01-06 00:00:00' + INTERVAL (i) MINUTE AS interval_time, ${names.map((n) => `${COLUMNS[n]} AS "${n}"`).join(', ')} FROM range(${ROWS}) r(i)`);
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(path.join(dir, 'training/r/group-000'), { recursive: true });
+    const cols = ['interval_time', ...names].map((n) => `"${n}"`).join(', ');
+    await conn.run(`COPY (SELECT ${cols} FROM t WHERE i < ${HALF} ORDER BY i) TO '${path.join(dir, files[0]!)}' (FORMAT parquet)`);
+    await conn.run(`COPY (SELECT ${cols} FROM t WHERE i >= ${HALF} ORDER BY i) TO '${path.join(dir, files[1]!)}' (FORMAT parquet)`);
+  });
+  after(() => {
+    conn.closeSync();
+    instance.closeSync();
+  });
+
+  /** Equal statistics: every count exactly, mean and sd to rounding (each engine sums in its own order). */
+  function sameStats(got: ColumnStats[], want: ColumnStats[], what: string) {
+    assert.deepEqual(got.map((s) => s.column), want.map((s) => s.column), what);
+    got.forEach((g, j) => {
+      const w = want[j]!;
+      for (const k of ['mean', 'sd'] as const) {
+        if (w[k] === null || Number.isNaN(w[k])) assert.deepEqual(g[k], w[k], `${what}: ${w.column}.${k}`);
+        else assert.ok(Math.abs(g[k]! - w[k]!) <= 1e-9 * Math.max(1, Math.abs(w[k]!)), `${what}: ${w.column}.${k}: ${g[k]} vs ${w[k]}`);
+      }
+      assert.deepEqual({ ...g, mean: 0, sd: 0 }, { ...w, mean: 0, sd: 0 }, `${what}: ${w.column}`);
+    });
+  }
+
+  /** Equal states: counts, extremes, runs and last values exactly; the shifted sums as the mean and variance they give. */
+  function sameState(got: ScanState, want: ScanState, what: string) {
+    assert.equal(got.row, want.row, what);
+    assert.deepEqual(got.columns, want.columns, what);
+    const exact = Object.entries(FIELD).filter(([name]) => !['shift', 'sum', 'sumSq', 'prev'].includes(name));
+    got.columns.forEach((column, j) => {
+      const at = (s: ScanState, f: number) => s.values[j * SCAN_FIELDS + f]!;
+      for (const [name, f] of exact) assert.equal(at(got, f), at(want, f), `${what}: ${column}.${name}`);
+      if (at(want, FIELD.prevValid) === 1) assert.ok(Object.is(at(got, FIELD.prev), at(want, FIELD.prev)), `${what}: ${column}.prev`);
+      const n = at(want, FIELD.finite);
+      if (n === 0) return;
+      const moments = (s: ScanState) => {
+        const mean = at(s, FIELD.shift) + at(s, FIELD.sum) / n;
+        return [mean, at(s, FIELD.sumSq) / n - (at(s, FIELD.sum) / n) ** 2];
+      };
+      const [g, w] = [moments(got), moments(want)];
+      for (const k of [0, 1]) assert.ok(Math.abs(g[k]! - w[k]!) <= 1e-9 * Math.max(1, Math.abs(w[k]!)), `${what}: ${column} moment ${k}: ${g[k]} vs ${w[k]}`);
+    });
+  }
+
+  let full: ProfileData;
+  let reference: ProfileData;
+
+  it('a full pass: every statistic and the sample as the embedded profile gives them, and the state at the snapshot row', async () => {
+    const { runner, done } = bigQuery(job({ snapshotAt: HALF }));
+    full = await done;
+    reference = await embedded(job({ snapshotAt: HALF }));
+    sameStats(full.columns, reference.columns, 'full pass');
+    assert.deepEqual(full.sample.rows, reference.sample.rows);
+    for (const n of names) assert.deepEqual(Array.from(full.sample.values[n]!), Array.from(reference.sample.values[n]!), `sample of ${n}`);
+    sameState(full.scanState!, reference.scanState!, 'state at the second file');
+    // The planted cases are there (a broken engine agreeing with a broken adapter would not pass these).
+    const by = Object.fromEntries(full.columns.map((s) => [s.column, s]));
+    assert.equal(by.spike!.beyond10sd, 1);
+    assert.equal(by.early!.beyond10sd, 1);
+    assert.ok(by.stale!.longestRun! >= 861, `the run across the cut: ${by.stale!.longestRun}`);
+    assert.equal(by.nans!.nan, 31);
+    assert.equal(by.target_x_h30!.lastNonNullRow, 4969);
+    assert.equal(by.plain!.lastNonNullRow, null, 'the last row is reported for labels only, as on DuckDB');
+    // One load for the group, then its statements; the state's stretch is cut at the second file.
+    assert.deepEqual([...new Set(runner.ran.map((s) => s.step))], ['profile_load', 'profile_scan', 'profile_sample', 'profile_beyond', 'profile_gaps']);
+    assert.deepEqual(runner.ran.find((s) => s.step === 'profile_scan')!.params, { row0: 0, snap: HALF, rows: ROWS, warmup: WARMUP });
+  });
+
+  it('carried on from that state, reading only the second file: the same numbers; the far value before the state read again', async () => {
+    const resume = { groups: [{ index: 0, files: [files[1]!] }], from: { state: full.scanState!, sample: full.sample } };
+    const { runner, done } = bigQuery(job({ snapshotAt: HALF, resume }));
+    const carried = await done;
+    sameStats(carried.columns, reference.columns, 'carried on');
+    for (const n of names) assert.deepEqual(Array.from(carried.sample.values[n]!), Array.from(reference.sample.values[n]!), `sample of ${n}`);
+    sameState(carried.scanState!, reference.scanState!, 'the state handed on');
+    // The measured statements read the second file's table only; the key and the one column whose
+    // earlier rows reach past 10 sd (early) read the whole group, loaded once.
+    const loads = runner.ran.filter((s) => s.step === 'profile_load').map((s) => s.sql);
+    assert.equal(loads.length, 2);
+    assert.match(loads[0]!, /__profile_g000_r2600`\nFROM FILES\(format='PARQUET', uris=\['gs:\/\/bqx-output\/training\/r\/group-000\/part-b\.parquet'\]\)$/);
+    assert.match(loads[1]!, /__profile_g000`\nFROM FILES.*part-a\.parquet', 'gs.*part-b\.parquet'\]\)$/s);
+    for (const s of runner.ran.filter((x) => x.step === 'profile_scan' || x.step === 'profile_sample')) assert.match(s.sql, /__profile_g000_r2600`/);
+    assert.deepEqual(runner.ran.find((s) => s.step === 'profile_scan')!.params, { row0: HALF, snap: HALF, rows: ROWS, warmup: WARMUP });
+    assert.deepEqual(carried.beyond, { carried: 1, reread: 1 }, 'spike counted from the new rows alone, early read again');
+    const beyond = runner.ran.filter((s) => s.step === 'profile_beyond');
+    assert.deepEqual(beyond.map((s) => /__profile_g000(_r2600)?`/.exec(s.sql)![0]), ['__profile_g000_r2600`', '__profile_g000`']);
+  });
+
+  it('a refresh whose state is taken later than it carries on from: the state is carried over the rows between', async () => {
+    const later = 4000;
+    const want = await embedded(job({ snapshotAt: later }));
+    const resume = { groups: [{ index: 0, files: [files[1]!] }], from: { state: full.scanState!, sample: full.sample } };
+    const { done } = bigQuery(job({ snapshotAt: later, resume }));
+    const got = await done;
+    sameStats(got.columns, want.columns, 'carried on');
+    // The embedded scan keeps a state at a chunk's first row only: compare with a BigQuery full pass at that row instead.
+    const { done: whole } = bigQuery(job({ snapshotAt: later }));
+    sameState(got.scanState!, (await whole).scanState!, 'state at row 4000');
+    assert.equal(got.scanState!.row, later);
+  });
+});
