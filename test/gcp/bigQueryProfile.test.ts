@@ -109,7 +109,11 @@ describe('gcp/profile', () => {
         "LOAD DATA OVERWRITE `bqx_scratch`.`bqx_eurusd_20250101t000000_abc123__profile_g000`\nFROM FILES(format='PARQUET', uris=['gs://bqx-output/training/eurusd/r/group-000/part-00000.parquet'])",
       );
       assert.equal(sqls[2], renderScanSegments('bqx_scratch', 'bqx_eurusd_20250101t000000_abc123__profile_g000', ['target_bqx45_h30']).sql);
-      assert.deepEqual([...fake.jobs.values()].map((j) => step(j)), ['profile_load', 'profile_load', 'profile_scan', 'profile_sample', 'profile_scan', 'profile_sample', 'profile_gaps', 'profile_cuts']);
+      // The loads, then the two batches at once (each its measures, then its sample), then the key's gaps and fold rows.
+      const steps = [...fake.jobs.values()].sort((a, b) => a.seq - b.seq).map((j) => step(j));
+      assert.deepEqual(steps.slice(0, 2), ['profile_load', 'profile_load']);
+      assert.deepEqual(steps.slice(2, 6), ['profile_scan', 'profile_scan', 'profile_sample', 'profile_sample'], 'both batches sent before either finished');
+      assert.deepEqual(steps.slice(6), ['profile_gaps', 'profile_cuts']);
       const scanJob = [...fake.jobs.values()].find((j) => step(j) === 'profile_scan')!;
       assert.deepEqual(scanJob.options.params, { row0: 0, snap: 60, rows: 100, warmup: 40 });
       // The two stretches joined: 3 repeats (one across the cut), sd from both M2s.

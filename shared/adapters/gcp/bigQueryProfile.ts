@@ -14,6 +14,7 @@ import { beyondBefore } from '../../profile/outlierTails.js';
 import { carrySegments, emptyState, type Segment } from '../../profile/scanSegments.js';
 import { joinStates, pickStates, type ScanState } from '../../profile/scanState.js';
 import { renderLoad, scratchArea } from './bigQuerySql.js';
+import { mapLimit } from '../../concurrency.js';
 
 export interface ProfileRunner {
   read<T>(spec: StepSpec): Promise<T[]>;
@@ -73,7 +74,8 @@ function segmentOf(row: Row, i: number, start: number, end: number): Segment {
  * and the fold rows read the whole of group 0's key; columns whose values may lie beyond 10 sd are
  * counted in a second pass (their earlier rows too, unless the earlier state rules them out).
  */
-export async function profileBigQuery(jobs: ProfileRunner, config: Config, output: ObjectStore, job: ProfileJob): Promise<ProfileData> {
+/** `concurrency`: batches measured at once (1 keeps the statements in order, as `bqx plan` records them). */
+export async function profileBigQuery(jobs: ProfileRunner, config: Config, output: ObjectStore, job: ProfileJob, concurrency = 1): Promise<ProfileData> {
   const dataset = config.gcp.scratchDataset;
   const resume = job.resume;
   const row0 = resume?.from.state.row ?? 0;
@@ -83,9 +85,12 @@ export async function profileBigQuery(jobs: ProfileRunner, config: Config, outpu
   const tables = await loadGroups(jobs, config, output, job.runId, measured, part);
   // Whole groups loaded (their tables named without a part), for the key and the beyond-10-sd pass.
   const whole = new Map<number, string>(resume ? [] : job.groups.map((g, k) => [g.index, tables[k]!.table]));
-  const wholeTable = async (g: ProfileJob['groups'][number]) => {
-    if (!whole.has(g.index)) whole.set(g.index, (await loadGroups(jobs, config, output, job.runId, [g]))[0]!.table);
-    return whole.get(g.index)!;
+  const loading = new Map<number, Promise<string>>();
+  const wholeTable = (g: ProfileJob['groups'][number]): Promise<string> => {
+    const known = whole.get(g.index);
+    if (known) return Promise.resolve(known);
+    if (!loading.has(g.index)) loading.set(g.index, loadGroups(jobs, config, output, job.runId, [g]).then((t) => t[0]!.table));
+    return loading.get(g.index)!;
   };
   // The stretches: [row0, snap) and [snap, rows); the state at snap is kept when snap is this dataset's snapshot row.
   const keeps = job.snapshotAt !== undefined && job.snapshotAt >= row0 && job.snapshotAt < job.rows;
@@ -93,52 +98,55 @@ export async function profileBigQuery(jobs: ProfileRunner, config: Config, outpu
   const allSample = sampleRows(job.rows, job);
   const earlierRows = resume ? new Map(resume.from.sample.rows.map((r, k) => [r, k])) : new Map<number, number>();
   const labels = new Set(job.labels);
-  const columns: ColumnStats[] = [];
-  const values: Record<string, Float64Array> = {};
-  const snapshots: ScanState[] = [];
-  let beyond = { carried: 0, reread: 0 };
-  for (const [k, t] of tables.entries()) {
+
+  const measure = async ({ k, batch, from }: { k: number; batch: string[]; from: number }) => {
+    const t = tables[k]!;
+    const initial = resume ? pickStates(batch, new Set(), resume.from.state) : emptyState(batch);
+    if (!initial) throw new Error(`the scan state to carry on from lacks some of group ${measured[k]!.index}'s columns`);
+    const segments = renderScanSegments(dataset, t.table, batch);
+    const rows = await jobs.read<Row>({ key: `profile_scan_${t.table}_${from}`, step: 'profile_scan', sql: segments.sql, params: { row0, snap, rows: job.rows, warmup: job.warmupRows } });
+    const stretch = (seg: number, start: number, end: number) => {
+      const row = rows.find((r) => Number(r.seg) === seg) ?? {};
+      return new Map(batch.map((column, i) => [column, segmentOf(row, i, start, end)]));
+    };
+    const atSnap = snap > row0 ? carrySegments(initial, stretch(0, row0, snap)) : initial;
+    const end = snap < job.rows ? carrySegments(atSnap, stretch(1, snap, job.rows)) : atSnap;
+    // The sample: the earlier dataset's values before row0 (the same rows), this table's from there on.
+    const sample = renderProfileSample(dataset, t.table, batch);
+    const sampled = await jobs.read<Row>({
+      key: `profile_sample_${t.table}_${from}`,
+      step: 'profile_sample',
+      sql: sample.sql,
+      params: { row0, block_from: job.blockFrom, block_rows: job.blockRows, spread_step: job.spreadStep },
+    });
+    const at = new Map(sampled.map((r, j) => [Number(r.rn), j]));
+    const batchValues = Object.fromEntries(
+      batch.map((column, i) => [
+        column,
+        Float64Array.from(allSample, (r) => {
+          if (r < row0) return resume!.from.sample.values[column]![earlierRows.get(r)!]!;
+          const j = at.get(r);
+          return j === undefined ? NaN : (num(sampled[j]![`c${i}`]) ?? NaN);
+        }),
+      ]),
+    );
+    const scan = new ColumnScan(batch, job, job.rows, { state: end, sample: { rows: allSample, values: batchValues } });
+    const stats = scan.stats(labels);
+    const counted = await countBeyond(jobs, dataset, t.table, stats, resume?.from.state, () => wholeTable(job.groups[k]!), `${t.table}_${from}`);
+    return { stats, sample: scan.sample, atSnap, counted };
+  };
+  // Every batch of every group, a few at once (each is a BigQuery job of seconds; one after
+  // another, 43 batches of the demo's width were minutes), the results in group and column order.
+  const batches = tables.flatMap((t, k) => {
     const names = t.columns.filter((n) => n !== job.key);
-    for (let from = 0; from < names.length; from += BIGQUERY_PROFILE_BATCH) {
-      const batch = names.slice(from, from + BIGQUERY_PROFILE_BATCH);
-      const initial = resume ? pickStates(batch, new Set(), resume.from.state) : emptyState(batch);
-      if (!initial) throw new Error(`the scan state to carry on from lacks some of group ${measured[k]!.index}'s columns`);
-      const segments = renderScanSegments(dataset, t.table, batch);
-      const rows = await jobs.read<Row>({ key: `profile_scan_${t.table}_${from}`, step: 'profile_scan', sql: segments.sql, params: { row0, snap, rows: job.rows, warmup: job.warmupRows } });
-      const stretch = (seg: number, start: number, end: number) => {
-        const row = rows.find((r) => Number(r.seg) === seg) ?? {};
-        return new Map(batch.map((column, i) => [column, segmentOf(row, i, start, end)]));
-      };
-      const atSnap = snap > row0 ? carrySegments(initial, stretch(0, row0, snap)) : initial;
-      const end = snap < job.rows ? carrySegments(atSnap, stretch(1, snap, job.rows)) : atSnap;
-      if (keeps) snapshots.push(atSnap);
-      // The sample: the earlier dataset's values before row0 (the same rows), this table's from there on.
-      const sample = renderProfileSample(dataset, t.table, batch);
-      const sampled = await jobs.read<Row>({
-        key: `profile_sample_${t.table}_${from}`,
-        step: 'profile_sample',
-        sql: sample.sql,
-        params: { row0, block_from: job.blockFrom, block_rows: job.blockRows, spread_step: job.spreadStep },
-      });
-      const at = new Map(sampled.map((r, j) => [Number(r.rn), j]));
-      const batchValues = Object.fromEntries(
-        batch.map((column, i) => [
-          column,
-          Float64Array.from(allSample, (r) => {
-            if (r < row0) return resume!.from.sample.values[column]![earlierRows.get(r)!]!;
-            const j = at.get(r);
-            return j === undefined ? NaN : (num(sampled[j]![`c${i}`]) ?? NaN);
-          }),
-        ]),
-      );
-      const scan = new ColumnScan(batch, job, job.rows, { state: end, sample: { rows: allSample, values: batchValues } });
-      const stats = scan.stats(labels);
-      const counted = await countBeyond(jobs, dataset, t.table, stats, resume?.from.state, () => wholeTable(job.groups[k]!), `${t.table}_${from}`);
-      beyond = { carried: beyond.carried + counted.carried, reread: beyond.reread + counted.reread };
-      columns.push(...stats);
-      batch.forEach((column, i) => (values[column] = scan.sample[i]!));
-    }
-  }
+    return Array.from({ length: Math.ceil(names.length / BIGQUERY_PROFILE_BATCH) }, (_, b) => ({ k, from: b * BIGQUERY_PROFILE_BATCH, batch: names.slice(b * BIGQUERY_PROFILE_BATCH, (b + 1) * BIGQUERY_PROFILE_BATCH) }));
+  });
+  const measuredBatches = await mapLimit(batches, concurrency, measure);
+  const columns: ColumnStats[] = measuredBatches.flatMap((m) => m.stats);
+  const values: Record<string, Float64Array> = {};
+  measuredBatches.forEach((m, b) => batches[b]!.batch.forEach((column, i) => (values[column] = m.sample[i]!)));
+  const snapshots: ScanState[] = measuredBatches.map((m) => m.atSnap);
+  const beyond = measuredBatches.reduce((n, m) => ({ carried: n.carried + m.counted.carried, reread: n.reread + m.counted.reread }), { carried: 0, reread: 0 });
   const keys = await wholeTable(job.groups[0]!);
   const gapsSql = renderKeyGaps(dataset, keys);
   const gaps = (await jobs.read<Row>({ key: 'profile_gaps', step: 'profile_gaps', sql: gapsSql.sql })).map(

@@ -61,6 +61,8 @@ export interface MergeEstimate {
 }
 
 const TIB = 2 ** 40;
+/** The profile's statement batches run at once: each reads a few hundred columns of the whole output, so a few keep the slots free for other work. */
+const PROFILE_BATCHES_AT_ONCE = 8;
 
 export function estimateCost(bytes: number, costPerTbUsd: number): number {
   return Math.round((bytes / TIB) * costPerTbUsd * 10000) / 10000;
@@ -74,6 +76,8 @@ export class BigQueryWarehouse implements Warehouse {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly jobs: JobRunner;
+  /** Jobs running at once (the runner's bound); the profile's batches take at most PROFILE_BATCHES_AT_ONCE of them. */
+  private readonly maxRunningJobs: number;
 
   constructor(options: BigQueryWarehouseOptions) {
     this.config = options.config;
@@ -82,6 +86,7 @@ export class BigQueryWarehouse implements Warehouse {
     this.output = options.output;
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
+    this.maxRunningJobs = options.maxRunningJobs ?? PROFILE_BATCHES_AT_ONCE;
     this.jobs = new JobRunner(options.bigquery, {
       location: options.config.gcp.location,
       maxBytesBilled: options.config.gcp.maxBytesBilled,
@@ -241,7 +246,7 @@ export class BigQueryWarehouse implements Warehouse {
 
   /** The output's groups loaded into the run's scratch area and measured there (bigQueryProfile.ts). */
   async profile(job: ProfileJob): Promise<ProfileData> {
-    return profileBigQuery(this.jobs, this.config, this.output, job);
+    return profileBigQuery(this.jobs, this.config, this.output, job, Math.min(PROFILE_BATCHES_AT_ONCE, this.maxRunningJobs));
   }
 
   async compareColumns(job: CompareJob): Promise<ColumnComparison[]> {
