@@ -2,14 +2,15 @@
 // profile (shared/profile), the time folds' row ranges, and the quality gates. The warehouse does
 // the scanning (its `profile` and `compareColumns`), so on BigQuery it runs where the data is.
 
+import type { Config } from '../config.js';
 import { foldCuts, planFolds, type FoldPlan } from '../folds.js';
 import type { RunManifest } from '../manifest.js';
 import type { CheckpointRecord, MergeProgress, MergedGroup, MergedShard, RunRecord } from '../ports.js';
 import { labelHorizon } from '../profile/findings.js';
 import { evaluateGates, gateMessage, type GateMetric, type GateResult } from '../profile/gates.js';
-import { profileDataset, profileKeys, sampleLayout } from '../profile/profile.js';
+import { profileDataset, profileKeys, sampleLayout, type ProfileInput } from '../profile/profile.js';
 import { mergeMeasured } from '../profile/reuseStats.js';
-import type { CompareJob, DatasetProfile, MeasuredColumns, PairCounts, ProfileBasis, ProfileJob, ProfileReuse } from '../profile/types.js';
+import type { CompareJob, DatasetProfile, MeasuredColumns, PairCounts, ProfileBasis, ProfileJob, ProfileReuse, ProfileSettings } from '../profile/types.js';
 import type { ScanState } from '../profile/scanState.js';
 import type { KeptScan } from '../profile/storedProfile.js';
 import type { RunReport } from '../report.js';
@@ -57,18 +58,7 @@ export async function checkQuality(
 ): Promise<Quality> {
   const began = Date.now();
   const settings = deps.config.profile;
-  const longest = Math.max(0, ...manifest.labels.columns.map((l) => labelHorizon(l) ?? 0));
-  const folds = planFolds(run, run.window.start, lastKey(run), settings.folds, longest);
-  const input = {
-    runId: run.runId,
-    pair: run.pair,
-    key: manifest.key,
-    groups: groups.map((g) => ({ index: g.index, files: g.files, columns: g.columns })),
-    labels: manifest.labels.columns,
-    rows: run.labelRows,
-    cuts: foldCuts(folds),
-  };
-  const profileSettings = { warmupRows: settings.warmupRows, staleShare: settings.staleShare };
+  const { folds, input, settings: profileSettings } = profileInput(settings, manifest, run, groups);
   const profiledWith = JSON.stringify({ cuts: input.cuts, rows: input.rows, ...profileSettings });
   let profile: DatasetProfile | undefined;
   let profileReuse: ProfileReuse | undefined;
@@ -142,8 +132,34 @@ export async function checkQuality(
   };
 }
 
+/**
+ * What the profile is asked of a dataset: its groups (files in shard order, columns key first), its
+ * labels and rows, and the times of the folds' boundaries; with the folds and the settings. `bqx
+ * plan` builds a run's profile job with this too (shared/plan/planProfile.ts), so what it records
+ * is this job's statements.
+ */
+export function profileInput(
+  settings: Config['profile'],
+  manifest: RunManifest,
+  run: Pick<RunRecord, 'runId' | 'pair' | 'window' | 'labelRows'>,
+  groups: readonly Pick<MergedGroup, 'index' | 'files' | 'columns'>[],
+): { folds: FoldPlan; input: ProfileInput; settings: ProfileSettings } {
+  const longest = Math.max(0, ...manifest.labels.columns.map((l) => labelHorizon(l) ?? 0));
+  const folds = planFolds(run, run.window.start, lastKey(run), settings.folds, longest);
+  const input = {
+    runId: run.runId,
+    pair: run.pair,
+    key: manifest.key,
+    groups: groups.map((g) => ({ index: g.index, files: g.files, columns: g.columns })),
+    labels: manifest.labels.columns,
+    rows: run.labelRows,
+    cuts: foldCuts(folds),
+  };
+  return { folds, input, settings: { warmupRows: settings.warmupRows, staleShare: settings.staleShare } };
+}
+
 /** The last minute of the window [start, end). */
-function lastKey(run: RunRecord): string {
+function lastKey(run: Pick<RunRecord, 'window'>): string {
   return new Date(Date.parse(run.window.end) - 60_000).toISOString();
 }
 
