@@ -1,5 +1,6 @@
 // `bqx plan <pair> --target bigquery|gcp --sql-out DIR [--json]`: every statement a run of the pair
-// would send to BigQuery, in run order, as the BigQuery adapter renders it (shared/plan/), written
+// would send to BigQuery (up to the dataset profile after the merge), in run order, as the BigQuery
+// adapter renders it (shared/plan/), written
 // one .sql file each with plan.json, and a summary of what it would read. `bigquery` works offline
 // from the embedded warehouse's catalog (the demo is built on first use); `gcp` reads the real
 // catalog and asks BigQuery for dry-run byte counts. `--refresh` plans the next version of the pair's
@@ -54,11 +55,13 @@ export async function planCommand(args: Args, config: Config): Promise<number> {
     const embedded = await openEmbedded(config, { logger: silentLogger });
     try {
       await ensureDemo(embedded, config, [request.pair], undefined, json);
+      let from: string | undefined;
       if (args.flags.has('refresh') && since === undefined) {
         // The version a refresh would follow: its start, and its end as where the new range begins.
         const base = await refreshBase(embedded.deps, request.pair);
         since = base.run.window.end;
         window.start ??= base.run.window.start;
+        from = base.run.runId;
       }
       const source: CatalogSource = embedded.warehouse;
       recorded = await recordPlan({
@@ -67,7 +70,7 @@ export async function planCommand(args: Args, config: Config): Promise<number> {
         source,
         window,
         buckets: { staging: config.gcp.stagingBucket || PLACEHOLDER_BUCKETS.staging, output: config.gcp.outputBucket || PLACEHOLDER_BUCKETS.output },
-        ...(since ? { refresh: { since } } : {}),
+        ...(since ? { refresh: { since, ...(from ? { from } : {}) } } : {}),
       });
       // Rows each extract reads: the window's, or a refresh's new range (a table partitioned on the key reads only those).
       const rows = new Map<string, number>();
@@ -81,7 +84,7 @@ export async function planCommand(args: Args, config: Config): Promise<number> {
   const { document, entries } = await planDocument(recorded, options);
   await writePlan(dir, document, entries);
   const refresh = recorded.refresh;
-  if (json) process.stdout.write(`${JSON.stringify({ pair: document.pair, runId: document.runId, target, window: document.window, ...(refresh ? { refresh } : {}), dir, summary: document.summary })}\n`);
+  if (json) process.stdout.write(`${JSON.stringify({ pair: document.pair, runId: document.runId, target, window: document.window, ...(refresh ? { refresh } : {}), dir, summary: document.summary, profile: document.profile })}\n`);
   else {
     process.stdout.write(`${planSummaryText(document, dir)}\n`);
     if (refresh) process.stdout.write(`refresh since ${refresh.since}: extracts read [${refresh.extractRange.start}, ${refresh.extractRange.end}); the merge builds ${refresh.shards} shard(s) and shares ${refresh.sharedShards}\n`);

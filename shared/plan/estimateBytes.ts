@@ -6,6 +6,7 @@
 
 import { KEY_COLUMN } from '../naming.js';
 import type { CatalogTable } from '../ports.js';
+import { isLoad } from './statementInfo.js';
 
 export interface TableSize {
   rows: number;
@@ -50,8 +51,8 @@ export class TableSizes {
   }
 
   /** Bytes a statement reading `reads` would scan: the columns of each table its text names. */
-  bytesRead(sql: string, reads: readonly string[], step: string): number {
-    if (step === 'load') return 0;
+  bytesRead(sql: string, reads: readonly string[]): number {
+    if (isLoad(sql)) return 0;
     const named = new Set<string>();
     for (const m of sql.matchAll(/`([^`]+)`/g)) named.add(m[1]!);
     let bytes = 0;

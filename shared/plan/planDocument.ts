@@ -1,12 +1,16 @@
 // plan.json: one entry per recorded statement (its file, kind, typed parameters, tables read and
-// created, result width, bytes it would read) and a summary (statements by kind, widest result,
-// longest text, most tables in one statement, bytes per kind).
+// created, result width, bytes it would read), a summary (statements by kind, widest result,
+// longest text, most tables in one statement, bytes per kind) and what the profile after the
+// merge is planned over.
 
 import type { RecordedStatement } from '../adapters/gcp/recordingBigQuery.js';
+import { KEY_COLUMN } from '../naming.js';
 import type { Window } from '../ports.js';
 import { TableSizes } from './estimateBytes.js';
+import type { PlannedOutput } from './planOutput.js';
+import { profileSummary, type ProfileSummary } from './planProfile.js';
 import type { RecordedPlan } from './recordPlan.js';
-import { statementInfo } from './statementInfo.js';
+import { isLoad, statementInfo } from './statementInfo.js';
 
 export interface PlannedStatement {
   file: string;
@@ -43,6 +47,7 @@ export interface PlanDocument {
   window: Window;
   statements: PlannedStatement[];
   summary: PlanSummary;
+  profile: ProfileSummary;
 }
 
 /** One statement's SQL and what plan.json says of it. */
@@ -66,10 +71,23 @@ export interface DocumentOptions {
 const fileName = (index: number, width: number, s: RecordedStatement) =>
   `${String(index + 1).padStart(width, '0')}-${s.step}${s.labels.feature ? `-${s.labels.feature}` : ''}.sql`;
 
+/** The output files a LOAD DATA names (the profile's loads): their group's columns and their rows together. */
+function outputLoad(s: RecordedStatement, files: PlannedOutput['files']): { columns: string[]; rows: number } {
+  const uris = [.../uris=\[([^\]]*)\]/.exec(s.sql)?.[1]?.matchAll(/'([^']+)'/g) ?? []].map((m) => m[1]!);
+  const loaded = uris.map((uri) => files.get(uri));
+  if (uris.length === 0 || loaded.some((f) => f === undefined)) throw new Error(`plan: ${s.step} loads files the planned output does not hold (${uris[0] ?? 'none'})`);
+  return { columns: loaded[0]!.columns, rows: loaded.reduce((n, f) => n + f!.rows, 0) };
+}
+
 export async function planDocument(plan: RecordedPlan, options: DocumentOptions): Promise<{ document: PlanDocument; entries: PlanEntry[] }> {
   const { manifest } = plan;
   const byFeature = new Map(manifest.features.map((f) => [f.feature, f]));
-  const loadColumns = (feature: string) => byFeature.get(feature)?.columns.map((c) => c.source) ?? [];
+  // The table a LOAD DATA makes: a checkpoint's (the job's `feature` label) with the feature's rows, or output files' (the profile's).
+  const loaded = (s: RecordedStatement) => {
+    const feature = s.labels.feature;
+    if (feature === undefined) return outputLoad(s, plan.dataset.files);
+    return { columns: [KEY_COLUMN, ...(byFeature.get(feature)?.columns.map((c) => c.source) ?? [])], rows: options.featureRows(feature) };
+  };
   const sizes = new TableSizes();
   sizes.addCatalog(plan.datasets.labels, plan.labelCatalog, () => plan.labelRows);
   sizes.addCatalog(plan.datasets.features, plan.featureCatalog, options.featureRows);
@@ -77,8 +95,8 @@ export async function planDocument(plan: RecordedPlan, options: DocumentOptions)
   const width = Math.max(4, String(plan.statements.length).length);
   const entries: PlanEntry[] = [];
   for (const [i, s] of plan.statements.entries()) {
-    const info = statementInfo(s, loadColumns);
-    let bytes = sizes.bytesRead(s.sql, info.reads, s.step);
+    const info = statementInfo(s, (load) => loaded(load).columns);
+    let bytes = sizes.bytesRead(s.sql, info.reads);
     let bytesFrom: PlannedStatement['bytesFrom'] = 'estimate';
     let dryRunError: string | undefined;
     if (options.dryRun) {
@@ -90,10 +108,8 @@ export async function planDocument(plan: RecordedPlan, options: DocumentOptions)
         dryRunError = dry.error;
       }
     }
-    if (info.creates) {
-      const rows = s.step === 'load' ? options.featureRows(s.labels.feature ?? '') : plan.labelRows;
-      sizes.addCreated(info.creates, info.columns, rows);
-    }
+    // Scratch tables: a load's rows are its files'; the merge's keys and batches hold the label rows it builds.
+    if (info.creates) sizes.addCreated(info.creates, info.columns, isLoad(s.sql) ? loaded(s).rows : plan.labelRows);
     entries.push({
       sql: s.sql,
       recorded: s,
@@ -115,7 +131,7 @@ export async function planDocument(plan: RecordedPlan, options: DocumentOptions)
   const statements = entries.map((e) => e.statement);
   return {
     entries,
-    document: { pair: plan.pair, runId: plan.runId, target: options.target, window: plan.window, statements, summary: summarise(statements) },
+    document: { pair: plan.pair, runId: plan.runId, target: options.target, window: plan.window, statements, summary: summarise(statements), profile: profileSummary(plan.profile) },
   };
 }
 

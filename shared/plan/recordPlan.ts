@@ -1,6 +1,7 @@
 // Every statement one run of a pair would send to BigQuery, in run order, rendered by the BigQuery
 // warehouse adapter itself: the steps a run takes (startRun's catalog and label queries, one
-// extract per feature, the merge) are called on a real BigQueryWarehouse whose client only records
+// extract per feature, the merge, the dataset profile after it) are called on a real
+// BigQueryWarehouse whose client only records
 // (RecordingBigQuery). The catalog comes from `source`: the embedded warehouse offline, or BigQuery
 // itself with `--target gcp`. Nothing runs and nothing is written outside memory.
 
@@ -13,6 +14,8 @@ import { InputError, newRunId, paths } from '../naming.js';
 import { planMerge, type MergePlan } from '../planner.js';
 import { shardGrid } from '../shards.js';
 import type { CatalogTable, LabelStats, Warehouse, Window } from '../ports.js';
+import { firstFile, plannedOutput, type PlannedOutput } from './planOutput.js';
+import { plannedProfile, recordProfile, type PlannedProfile } from './planProfile.js';
 import { PlanStore } from './planStore.js';
 
 /** Where the catalog and label statistics come from. */
@@ -30,9 +33,10 @@ export interface PlanInput {
   /**
    * Plan a refresh of a version whose window ended at `since` (shared/chain/refresh.ts), in the
    * case it is built for: every table's old rows unchanged, so each extract reads [since, end) and
-   * the merge builds only the shards from the one holding `since` on.
+   * the merge builds only the shards from the one holding `since` on. `from`: the run id of the
+   * version it follows, where known (the shards the refresh shares are its files; else a placeholder).
    */
-  refresh?: { since: string };
+  refresh?: { since: string; from?: string };
 }
 
 export interface RecordedPlan {
@@ -50,6 +54,10 @@ export interface RecordedPlan {
   featureCatalog: CatalogTable[];
   labelCatalog: CatalogTable[];
   statements: RecordedStatement[];
+  /** The dataset the merge leaves (a refresh: with the shards it shares), as the profile reads it. */
+  dataset: PlannedOutput;
+  /** The profile mergeRun takes after the merge, as recorded: its mode and job. */
+  profile: PlannedProfile;
 }
 
 /** Bucket names used in the URIs when none is configured (`--target bigquery` without a project). */
@@ -66,17 +74,24 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
   const buckets = input.buckets ?? PLACEHOLDER_BUCKETS;
   const staging = new PlanStore(buckets.staging);
   const output = new PlanStore(buckets.output);
+  const outputExports: string[] = [];
   const catalogs = new Map([
     [config.featuresDataset, featureCatalog],
     [config.labelsDataset, labelCatalog],
   ]);
   const recorder = new RecordingBigQuery(
     (s) => answer(s, catalogs, source, labelTableName, config.labelsDataset),
-    // A checkpoint's export leaves one file, as BigQuery names it; the merge loads that file.
+    // A checkpoint's export leaves one file, as BigQuery names it; the merge loads that file. The
+    // merge's exports leave none (the merge would read their keys back): their wildcards are kept
+    // for the profile, which loads the files they name (planOutput.ts).
     async (uri) => {
       const name = staging.nameOf(uri);
-      if (name === undefined) return 0;
-      await staging.write(name.replace('*', '000000000000'), 'placeholder');
+      if (name === undefined) {
+        const exported = output.nameOf(uri);
+        if (exported !== undefined) outputExports.push(exported);
+        return 0;
+      }
+      await staging.write(firstFile(name), 'placeholder');
       return 1;
     },
   );
@@ -133,6 +148,15 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
   const merged = await warehouse.merge({ runId, pair, window: mergeWindow, manifest, plan: mergePlan, checkpoints, outputPrefix: paths.outputDir(pair, runId), shards });
   if (merged.state !== 'done') throw new Error(`plan: the merge did not finish (${merged.detail})`);
 
+  // The profile after the merge (quality.ts), over the whole dataset: a refresh's shared shards are
+  // the previous version's files (named after a placeholder run id where the caller gives none).
+  const counted = new Map([[`${window.start}/${window.end}`, labels.rows]]);
+  const rowsIn = async (w: Window) => counted.get(`${w.start}/${w.end}`) ?? (await source.labelStats(config.labelsDataset, labelTableName, w)).rows;
+  const previous = since ? { pair, runId: input.refresh?.from ?? newRunId(pair, new Date(since), () => 0) } : undefined;
+  const dataset = await plannedOutput({ groups: mergePlan.groups, grid, exported: outputExports, ...(previous ? { previous } : {}), rowsIn, uri: (name) => output.uri(name) });
+  const profile = plannedProfile(config, manifest, { runId, pair, window, labelRows: labels.rows }, dataset, since ? new Set(shards.map((s) => s.id)) : undefined);
+  await recordProfile(warehouse, profile);
+
   return {
     pair,
     runId,
@@ -146,6 +170,8 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
     featureCatalog,
     labelCatalog,
     statements: recorder.statements,
+    dataset,
+    profile,
   };
 }
 

@@ -5,7 +5,6 @@
 // without a full parser.
 
 import type { RecordedStatement } from '../adapters/gcp/recordingBigQuery.js';
-import { KEY_COLUMN } from '../naming.js';
 
 export interface StatementInfo {
   /** Tables read, `dataset.table` (INFORMATION_SCHEMA views as `dataset.INFORMATION_SCHEMA.COLUMNS`). */
@@ -21,8 +20,12 @@ export interface StatementInfo {
 const TABLE_REF = /\b(?:FROM|JOIN|TABLE|OVERWRITE)\s+`([A-Za-z_][A-Za-z0-9_]*)`\.(?:`([A-Za-z_][A-Za-z0-9_-]*)`|(INFORMATION_SCHEMA\.[A-Z_]+))/g;
 const CREATES = /^(?:CREATE OR REPLACE TABLE|LOAD DATA OVERWRITE) `([A-Za-z_][A-Za-z0-9_]*)`\.`([A-Za-z_][A-Za-z0-9_-]*)`/m;
 
-/** The BigQuery type the client library gives a parameter value. */
+/** The BigQuery type the client library gives a parameter value (an array: its first element's, as the library does). */
 export function parameterType(value: unknown): string {
+  if (Array.isArray(value)) {
+    if (value.length === 0) throw new Error('no BigQuery type for an empty array parameter');
+    return `ARRAY<${parameterType(value[0])}>`;
+  }
   if (value instanceof Date) return 'TIMESTAMP';
   if (typeof value === 'string') return 'STRING';
   if (typeof value === 'boolean') return 'BOOL';
@@ -70,17 +73,20 @@ export function itemName(item: string): string {
   return last ? last[1]! : item;
 }
 
+/** Whether a statement is a LOAD DATA: it reads files, not tables, and makes a table of their schema. */
+export const isLoad = (sql: string): boolean => /^LOAD DATA\b/.test(sql);
+
 /**
- * `loadColumns`: the columns a LOAD DATA gives its table (the checkpoint's schema, which is not in
- * the statement's text), by the job's `feature` label.
+ * `loadColumns`: the columns a LOAD DATA gives its table, key first (the files' schema, which is not
+ * in the statement's text: a checkpoint's, or an output group's).
  */
-export function statementInfo(s: RecordedStatement, loadColumns: (feature: string) => string[]): StatementInfo {
+export function statementInfo(s: RecordedStatement, loadColumns: (s: RecordedStatement) => string[]): StatementInfo {
   const named = new Set<string>();
   for (const m of s.sql.matchAll(TABLE_REF)) named.add(`${m[1]}.${m[2] ?? m[3]}`);
   const created = CREATES.exec(s.sql);
   const creates = created ? `${created[1]}.${created[2]}` : undefined;
   if (creates) named.delete(creates);
-  const columns = s.step === 'load' ? [KEY_COLUMN, ...loadColumns(s.labels.feature ?? '')] : selectItems(s.sql).map(itemName);
+  const columns = isLoad(s.sql) ? loadColumns(s) : selectItems(s.sql).map(itemName);
   const params = Object.fromEntries(Object.entries(s.params).map(([k, v]) => [k, parameterType(v)]));
   return { reads: [...named], ...(creates ? { creates } : {}), columns, params };
 }

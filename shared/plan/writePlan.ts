@@ -41,6 +41,10 @@ export function planSummaryText(document: PlanDocument, dir: string): string {
   const kinds = Object.entries(s.byKind).map(([k, c]) => `${k} ${n(c)}`).join(', ');
   const bytes = Object.entries(s.bytesByKind).map(([k, b]) => `${k} ${formatBytes(b)}`).join(', ');
   const source = s.dryRuns === s.statements ? 'BigQuery dry runs' : s.dryRuns > 0 ? `${n(s.dryRuns)} from BigQuery dry runs, the rest from table sizes` : 'from table sizes';
+  // The profile after the merge reads the whole dataset on every run: its share is said apart.
+  const profile = document.statements.filter((x) => x.kind.startsWith('profile_'));
+  const p = document.profile;
+  const over = `${n(p.groups)} group(s), ${n(p.files)} file(s), ${n(p.rows)} rows${p.resume ? `, carried on from row ${n(p.resume.row)} over ${n(p.resume.files)} file(s)` : ''}`;
   return [
     `  plan             ${document.runId} (${document.target})`,
     `  window           [${document.window.start}, ${document.window.end})`,
@@ -49,6 +53,7 @@ export function planSummaryText(document: PlanDocument, dir: string): string {
     `  longest text     ${n(s.longest.chars)} characters (${s.longest.file})`,
     `  most tables      ${n(s.mostTables.tables)} in one statement (${s.mostTables.file})`,
     `  bytes read       ${formatBytes(s.bytesTotal)} (${source}): ${bytes}`,
+    `  profile          ${p.mode}, ${n(profile.length)} statements reading ${formatBytes(profile.reduce((b, x) => b + x.bytes, 0))}, over ${over}${p.mode === 'full' ? '; comparisons not listed (they depend on what the pass finds)' : ''}`,
     `  written to       ${dir}`,
   ].join('\n');
 }

@@ -3,8 +3,9 @@
 // tables as BigQuery types them: names, types, functions, parameters (typed) and OPTIONS (an
 // allowlist with types per statement kind, unknown ones refused) are all resolved. Scratch tables
 // enter the catalog as the statements that create them are analyzed (a LOAD DATA target with the
-// checkpoint's schema, as BigQuery takes it from the parquet files). Seeded faults must each be
-// caught. Without the analyzer (another platform), the suite says SKIPPED and is pending.
+// schema BigQuery takes from the parquet files: a checkpoint's, or an output group's for the
+// profile after the merge). Seeded faults must each be caught. Without the analyzer (another
+// platform), the suite says SKIPPED and is pending.
 
 import assert from 'node:assert/strict';
 import { loadConfig } from '../../shared/config.js';
@@ -13,7 +14,7 @@ import { mapLimit } from '../../shared/concurrency.js';
 import { KEY_COLUMN } from '../../shared/naming.js';
 import { planDocument, type PlanEntry } from '../../shared/plan/planDocument.js';
 import { recordPlan, type RecordedPlan } from '../../shared/plan/recordPlan.js';
-import { selectItems } from '../../shared/plan/statementInfo.js';
+import { isLoad, selectItems } from '../../shared/plan/statementInfo.js';
 import { demoCatalogSource } from '../helpers/demoCatalog.js';
 import { Analyzer, zetaType, type CatalogRef, type ZetaColumn, type ZetaType } from '../helpers/zetasql.js';
 
@@ -33,6 +34,7 @@ const OPTIONS_BY_KIND: Record<string, Record<string, ZetaType>> = {
   keys: CREATE_OPTIONS,
   batch: CREATE_OPTIONS,
   load: LOAD_OPTIONS,
+  profile_load: LOAD_OPTIONS,
 };
 
 /** INFORMATION_SCHEMA.COLUMNS as BigQuery documents it. */
@@ -130,9 +132,14 @@ function analysisSuite(groupColumns: number, title: string) {
     };
     const paramsOf = (entry: PlanEntry) => Object.fromEntries(Object.entries(entry.statement.params).map(([name, type]) => [name, t(type)]));
     const optionsOf = (entry: PlanEntry) => OPTIONS_BY_KIND[entry.statement.kind] ?? {};
-    /** The schema a LOAD DATA gives its table: the checkpoint's key and columns. */
+    /**
+     * The schema a LOAD DATA gives its table: the checkpoint's key and columns, or (the profile's
+     * loads of the output) the output group's, as the merge's export writes them: the key a
+     * TIMESTAMP, every label and feature a FLOAT64.
+     */
     const loadSchema = (entry: PlanEntry): ZetaColumn[] => {
-      const feature = plan.manifest.features.find((f) => f.feature === entry.recorded.labels.feature)!;
+      const feature = plan.manifest.features.find((f) => f.feature === entry.recorded.labels.feature);
+      if (!feature) return entry.columnNames.map((name) => ({ name, type: t(name === KEY_COLUMN ? 'TIMESTAMP' : 'FLOAT64') }));
       return [{ name: KEY_COLUMN, type: t('TIMESTAMP') }, ...feature.columns.map((c) => ({ name: c.source, type: t(c.type) }))];
     };
 
@@ -143,7 +150,7 @@ function analysisSuite(groupColumns: number, title: string) {
      */
     async function analyze(entry: PlanEntry, sql = entry.sql, params = paramsOf(entry), registered?: CatalogRef): Promise<{ errors: string[]; output: ZetaColumn[] }> {
       const tables = tablesFor(entry);
-      if (entry.statement.kind === 'load') tables.set(entry.statement.creates!, loadSchema(entry));
+      if (isLoad(entry.sql)) tables.set(entry.statement.creates!, loadSchema(entry));
       const errors: string[] = [];
       const output = new Map<string, ZetaColumn>();
       for (const slice of slices(sql)) {
@@ -154,10 +161,17 @@ function analysisSuite(groupColumns: number, title: string) {
       return { errors, output: [...output.values()] };
     }
 
-    it('plans the full-width demo pair: 667 features, 17,038 columns, over 2,000 statements', () => {
+    it('plans the full-width demo pair: 667 features, 17,038 columns, over 2,000 statements, the profile after the merge', () => {
       assert.equal(plan.manifest.features.length, 667);
       assert.equal(plan.manifest.columnCount, 17_038);
       assert.ok(entries.length > 2000, `${entries.length} statements`);
+      // The profile's statements are the last ones: a load of each group, its statistics and samples, then the key's gaps and the fold rows.
+      const kinds = entries.map((e) => e.statement.kind);
+      const first = kinds.indexOf('profile_load');
+      assert.equal(kinds.lastIndexOf('export'), first - 1, 'the profile follows the merge');
+      assert.equal(kinds.filter((k) => k === 'profile_load').length, plan.mergePlan.groups.length);
+      assert.ok(kinds.slice(first).every((k) => k.startsWith('profile_')));
+      assert.deepEqual(kinds.slice(-2), ['profile_gaps', 'profile_cuts']);
     });
 
     it('analyzes every statement in run order with zero errors', async function () {
@@ -169,9 +183,9 @@ function analysisSuite(groupColumns: number, title: string) {
       const readsSources = (entry: PlanEntry) => !entry.statement.creates && entry.statement.reads.every((r) => sourceTables.has(r));
       // A LOAD DATA reads files, not tables, and its target must be in the catalog: one catalog of
       // every load's target with its checkpoint's schema serves them all.
-      const loads = entries.filter((e) => e.statement.kind === 'load');
+      const loads = entries.filter((e) => isLoad(e.sql));
       const targets = await analyzer!.register(new Map(loads.map((e) => [e.statement.creates!, loadSchema(e)])));
-      const catalogFor = (entry: PlanEntry) => (readsSources(entry) ? sources : entry.statement.kind === 'load' ? targets : undefined);
+      const catalogFor = (entry: PlanEntry) => (readsSources(entry) ? sources : isLoad(entry.sql) ? targets : undefined);
       const errors: string[] = [];
       let analyzed = 0;
       let sliced = 0;
@@ -186,8 +200,8 @@ function analysisSuite(groupColumns: number, title: string) {
           errors.push(...found);
           const created = entry.statement.creates;
           if (created && found.length === 0) {
-            const columns = entry.statement.kind === 'load' ? loadSchema(entry) : output;
-            if (entry.statement.kind !== 'load') assert.equal(columns.length, entry.statement.columns, `${entry.statement.file}: the analyzer's result width is the plan's`);
+            const columns = isLoad(entry.sql) ? loadSchema(entry) : output;
+            if (!isLoad(entry.sql)) assert.equal(columns.length, entry.statement.columns, `${entry.statement.file}: the analyzer's result width is the plan's`);
             catalog.set(created, columns);
           }
           if (entry.statement.kind === 'export' && found.length === 0) assert.equal(output.length, entry.statement.columns, `${entry.statement.file}: exported columns`);
@@ -205,8 +219,9 @@ function analysisSuite(groupColumns: number, title: string) {
         assert.ok(s.columns <= MAX_RESULT_COLUMNS, `${s.file}: ${s.columns} columns`);
         assert.ok(s.reads.length + (s.creates ? 1 : 0) <= MAX_TABLES_PER_STATEMENT, `${s.file}: ${s.reads.length} tables`);
       }
-      const widest = Math.max(...entries.map((e) => e.statement.columns));
-      assert.ok(widest > groupColumns * 0.9 && widest <= groupColumns, `the widest statement (${widest} columns) is a full column group of at most ${groupColumns}`);
+      // The merge's widest statement is a full column group; the profile's statistics are as wide as their batch makes them (11 measures a column).
+      const widest = Math.max(...entries.filter((e) => !e.statement.kind.startsWith('profile_')).map((e) => e.statement.columns));
+      assert.ok(widest > groupColumns * 0.9 && widest <= groupColumns, `the widest statement of the merge (${widest} columns) is a full column group of at most ${groupColumns}`);
     });
 
     it('catches each seeded fault', async function () {

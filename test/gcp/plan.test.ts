@@ -12,7 +12,8 @@ import sinon from 'sinon';
 import { gcpPlanSource } from '../../shared/adapters/gcp/bigQueryPlanSource.js';
 import { ATTEMPT_DIR, attemptDir } from '../../shared/adapters/gcp/bigQueryJobs.js';
 import { mergeSteps } from '../../shared/adapters/gcp/bigQueryMergeSteps.js';
-import { renderExtract, renderExtractCounts } from '../../shared/adapters/gcp/bigQuerySql.js';
+import { profileScratch, renderKeyGaps, renderProfileSample, renderProfileStats } from '../../shared/adapters/gcp/bigQueryProfileSql.js';
+import { renderExtract, renderExtractCounts, renderLoad, scratchArea } from '../../shared/adapters/gcp/bigQuerySql.js';
 import { main } from '../../shared/cli/main.js';
 import { loadConfig } from '../../shared/config.js';
 import { paths } from '../../shared/naming.js';
@@ -69,10 +70,13 @@ describe('bqx plan', function () {
       'list_tables', 'list_tables', 'label_stats', 'label_stats',
       ...FEATURES.flatMap(() => ['extract', 'extract_counts']),
       'keys', ...FEATURES.map(() => 'load'), 'batch', 'batch', 'batch', 'export',
+      // The profile after the merge: the group loaded, its statistics and sample, the key's gaps (the window is too short for folds: no cuts).
+      'profile_load', 'profile_stats', 'profile_sample', 'profile_gaps',
     ]);
     assert.deepEqual(readdirSync(dir).sort(), [...doc.statements.map((s) => s.file), 'plan.json'].sort(), 'one file per statement, and plan.json');
     assert.equal(doc.statements[4]!.file, '0005-extract-agg_eurusd.sql');
-    assert.deepEqual(doc.summary.byKind, { list_tables: 2, label_stats: 2, extract: 5, extract_counts: 5, keys: 1, load: 5, batch: 3, export: 1 });
+    assert.deepEqual(doc.summary.byKind, { list_tables: 2, label_stats: 2, extract: 5, extract_counts: 5, keys: 1, load: 5, batch: 3, export: 1, profile_load: 1, profile_stats: 1, profile_sample: 1, profile_gaps: 1 });
+    assert.equal(doc.statements.at(-2)!.file, `${String(doc.statements.length - 1).padStart(4, '0')}-profile_sample.sql`);
 
     // The text is what the adapter's renderers give for this run, byte for byte.
     const sql = (i: number) => readFileSync(path.join(dir, doc.statements[i]!.file), 'utf8').replace(/\n$/, '');
@@ -93,11 +97,30 @@ describe('bqx plan', function () {
     const load = doc.statements.find((s) => s.kind === 'load')!;
     assert.equal(load.bytes, 0, 'LOAD DATA reads files, not tables');
     assert.match(load.creates!, /^bqx_scratch\.bqx_eurusd_\d{8}t\d{6}_[a-z0-9]{6}__ck0000_agg_eurusd$/);
-    const exported = doc.statements.at(-1)!;
-    assert.equal(exported.columns, 1 + 2 + 2 + 1 + 1 + 1 + 1, 'key, 2 labels, every feature column');
-    assert.equal(doc.summary.widest.file, exported.file);
+    const exported = doc.statements.find((s) => s.kind === 'export')!;
+    const width = 1 + 2 + 2 + 1 + 1 + 1 + 1;
+    assert.equal(exported.columns, width, 'key, 2 labels, every feature column');
     assert.equal(doc.summary.mostTables.tables, 4, 'a batch: its table, the keys and two checkpoints');
+
+    // The profile reads the dataset the merge wrote: the group's file loaded (not billed) into a
+    // table of its columns and the window's rows, then each query billed for what it names.
+    const [profileLoad, stats, sample, gaps] = doc.statements.slice(-4);
+    assert.equal(profileLoad!.bytes, 0);
+    assert.equal(profileLoad!.columns, width);
+    assert.match(profileLoad!.creates!, /__profile_g000$/);
+    assert.equal(stats!.bytes, MINI_ROWS * width * 8, 'every column of the group (the key orders the rows), 8 bytes a value');
+    assert.deepEqual(stats!.params, { warmup: 'INT64' });
+    assert.equal(stats!.columns, (width - 1) * 11, 'eleven measures a column');
+    assert.equal(doc.summary.widest.file, stats!.file);
+    assert.equal(sample!.bytes, MINI_ROWS * width * 8);
+    assert.deepEqual(sample!.params, { block_from: 'INT64', block_rows: 'INT64', spread_step: 'INT64' });
+    assert.equal(gaps!.bytes, MINI_ROWS * 8, 'the key');
+    for (const s of [stats, sample, gaps]) assert.deepEqual(s!.reads, [profileLoad!.creates]);
+    assert.equal(doc.summary.bytesByKind.profile_stats, stats!.bytes);
     assert.equal(doc.summary.bytesTotal, doc.statements.reduce((n, s) => n + s.bytes, 0));
+    assert.deepEqual({ ...doc.profile, note: undefined }, { mode: 'full', groups: 1, files: 1, rows: MINI_ROWS, note: undefined });
+    assert.match(doc.profile.note, /profile_compare statements depend on what the column pass finds/);
+    assert.deepEqual(printed.profile, doc.profile);
   });
 
   it('records the merge as mergeSteps renders it, loading the files the extracts left', async () => {
@@ -122,6 +145,35 @@ describe('bqx plan', function () {
       assert.deepEqual(merge.map((s) => (s.step === 'export' ? s.sql.replace(`/${attemptDir(s.jobId)}/`, `/${ATTEMPT_DIR}/`) : s.sql)), rendered);
     } finally {
       await w.close();
+    }
+  });
+
+  it("records the profile after the merge as the adapter renders it, over the files the merge's export names", async () => {
+    for (const mode of ['full', 'keys'] as const) {
+      const config = loadConfig({ ...env, BQX_PROFILE: mode });
+      const w = await openHomeWarehouse(home);
+      try {
+        const plan = await recordPlan({ config, pair: 'eurusd', source: w });
+        const exportSql = plan.statements.find((s) => s.step === 'export')!.sql;
+        // The merge's export writes the group's files; BigQuery names the first of its wildcard so.
+        const file = /uri='([^']+)'/.exec(exportSql)![1]!.replace('*', '000000000000');
+        const group = plan.mergePlan.groups[0]!;
+        assert.deepEqual(plan.profile.job.groups, [{ index: 0, files: [new PlanStore(PLACEHOLDER_BUCKETS.output).nameOf(file)!], columns: group.columns }]);
+        const { scratchDataset: dataset, scratchTtlHours: ttlHours } = config.gcp;
+        const table = profileScratch.group(scratchArea(plan.runId), 0);
+        // Full: every column measured; keys: the key only, for the gaps and the fold rows.
+        const measured = mode === 'full' ? group.columns.slice(1) : [];
+        const expected = [
+          renderLoad({ dataset, table, ttlHours }, [file], measured).sql,
+          ...(mode === 'full' ? [renderProfileStats(dataset, table, measured).sql, renderProfileSample(dataset, table, measured).sql] : []),
+          renderKeyGaps(dataset, table).sql,
+        ];
+        const exportAt = plan.statements.findIndex((s) => s.sql === exportSql);
+        assert.deepEqual(plan.statements.slice(exportAt + 1).map((s) => s.sql), expected, `BQX_PROFILE=${mode}: the profile's statements follow the merge`);
+        assert.equal(plan.profile.mode, mode);
+      } finally {
+        await w.close();
+      }
     }
   });
 

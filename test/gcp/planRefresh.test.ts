@@ -2,13 +2,24 @@
 // shards whose previous version ended inside the second day, every extract and count reads only
 // [previous end, end), the merge's keys read from the start of the shard holding the previous
 // end, and each export writes one of the two shards it builds, sorting no more than that shard.
+// The profile after the merge is over the whole dataset (the shared shard being the previous
+// version's files) and carries its column pass on from the first rebuilt shard (`resume`).
 
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import sinon from 'sinon';
 import { main } from '../../shared/cli/main.js';
 import { loadConfig } from '../../shared/config.js';
-import { recordPlan } from '../../shared/plan/recordPlan.js';
+import { paths } from '../../shared/naming.js';
+import type { MergedShard } from '../../shared/ports.js';
+import { sampleRows } from '../../shared/profile/columnScan.js';
+import { sampleLayout } from '../../shared/profile/profile.js';
+import { SCAN_FIELDS } from '../../shared/profile/scanState.js';
+import { planDocument } from '../../shared/plan/planDocument.js';
+import { plannedOutput } from '../../shared/plan/planOutput.js';
+import { plannedResume } from '../../shared/plan/planProfile.js';
+import { PLACEHOLDER_BUCKETS, recordPlan } from '../../shared/plan/recordPlan.js';
+import { PlanStore } from '../../shared/plan/planStore.js';
 import { shardGrid } from '../../shared/shards.js';
 import { buildMiniWarehouse, openHomeWarehouse } from '../helpers/miniWarehouse.js';
 import { tempDir } from '../helpers/temp.js';
@@ -63,6 +74,56 @@ describe('bqx plan --refresh', function () {
     }
   });
 
+  it("profiles the whole dataset after the merge, carrying the column pass on from the first rebuilt shard's first row", async () => {
+    const config = loadConfig(env);
+    const w = await openHomeWarehouse(home);
+    try {
+      const previous = 'eurusd-20210302t020000-prev01';
+      const full = await recordPlan({ config, pair: 'eurusd', source: w, window: WINDOW });
+      const plan = await recordPlan({ config, pair: 'eurusd', source: w, window: WINDOW, refresh: { since: SINCE, from: previous } });
+      const grid = shardGrid(WINDOW, 'day');
+      const output = new PlanStore(PLACEHOLDER_BUCKETS.output);
+      // The files each plan's exports name, per shard: the first of each wildcard.
+      const exported = (p: typeof plan) => p.statements.filter((s) => s.step === 'export').map((s) => output.nameOf(/uri='([^']+)'/.exec(s.sql)![1]!)!.replace('*', '000000000000'));
+      const groups = plan.mergePlan.groups;
+      // 1,440 label rows a day, then 120 on the third: the scan state is kept at the last shard's first row.
+      for (const p of [full, plan]) {
+        assert.equal(p.profile.job.rows, 3000);
+        assert.equal(p.profile.job.snapshotAt, 2880);
+        const kinds = p.statements.map((s) => s.step);
+        const first = kinds.indexOf('profile_load');
+        assert.equal(kinds.lastIndexOf('export'), first - 1, 'the profile follows the merge');
+        assert.deepEqual([...new Set(kinds.slice(first))], ['profile_load', 'profile_stats', 'profile_sample', 'profile_gaps', 'profile_cuts']);
+      }
+      assert.deepEqual(full.profile.job.groups.map((g) => g.files), groups.map((_, i) => exported(full).filter((_, k) => k % groups.length === i)));
+      assert.equal(full.profile.job.resume, undefined, 'a full build measures every row');
+
+      // The refresh: the first shard is the previous version's file, the other two the ones it exports.
+      const built = exported(plan);
+      assert.deepEqual(
+        plan.profile.job.groups.map((g) => g.files),
+        groups.map((g, i) => [`${paths.outputShardGroupDir('eurusd', previous, grid[0]!.id, g.index)}part-000000000000.parquet`, ...built.filter((_, k) => k % groups.length === i)]),
+      );
+      const resume = plan.profile.job.resume!;
+      assert.deepEqual(resume.groups, groups.map((g, i) => ({ index: g.index, files: built.filter((_, k) => k % groups.length === i) })), 'only the rebuilt shards are read again');
+      const columns = groups.flatMap((g) => g.columns.slice(1));
+      assert.equal(resume.from.state.row, 1440, "the label rows before the first rebuilt shard's start");
+      assert.deepEqual(resume.from.state.columns, columns);
+      assert.equal(resume.from.state.values.length, columns.length * SCAN_FIELDS);
+      const before = sampleRows(3000, { warmupRows: config.profile.warmupRows, ...sampleLayout(3000) }).filter((r) => r < 1440);
+      assert.deepEqual(resume.from.sample.rows, before);
+      assert.deepEqual(Object.keys(resume.from.sample.values), columns);
+      assert.ok(Object.values(resume.from.sample.values).every((v) => v.length === before.length && v.every(Number.isNaN)));
+
+      // plan.json says what the profile is over; the bytes of its queries are counted.
+      const { document } = await planDocument(plan, { target: 'bigquery', featureRows: () => plan.labelRows });
+      assert.deepEqual(document.profile.resume, { row: 1440, files: 2 * groups.length });
+      assert.ok(document.statements.filter((s) => s.kind === 'profile_stats').every((s) => s.bytes > 0));
+    } finally {
+      await w.close();
+    }
+  });
+
   it('bqx plan --since prints what the refresh reads and builds; --refresh without a version to follow is refused', async () => {
     const dir = path.join(tempDir('plan-refresh-out'), 'sql');
     let stdout = '';
@@ -82,5 +143,59 @@ describe('bqx plan --refresh', function () {
     const printed = JSON.parse(stdout.trim().split('\n')[0]!);
     assert.deepEqual({ shards: printed.refresh.shards, shared: printed.refresh.sharedShards }, { shards: 2, shared: 1 });
     assert.equal(printed.summary.byKind.export, 2);
+    assert.deepEqual(printed.profile.resume, { row: 1440, files: 2 });
+  });
+});
+
+describe('bqx plan: the dataset the profile reads, and what a refresh carries on from', () => {
+  const day = (i: number) => new Date(Date.UTC(2024, 0, 1) + i * 86_400_000).toISOString();
+  const grid = shardGrid({ start: day(0), end: day(5) }, 'day');
+  const groups = [
+    { index: 0, columns: ['interval_time', 'target', 'a'] },
+    { index: 1, columns: ['interval_time', 'b'] },
+  ];
+  const wildcard = (shard: string, group: number) => `training/eurusd/eurusd-20240106t000000-abcdef/shard-${shard}/group-00${group}/attempt-1/part-*.parquet`;
+
+  it('counts the rows of each stretch the profile loads once, and spreads them over its shards', async () => {
+    const counted: string[] = [];
+    const rowsIn = async (w: { start: string; end: string }) => {
+      counted.push(`${w.start}/${w.end}`);
+      return (Date.parse(w.end) - Date.parse(w.start)) / 60_000 - 1;
+    };
+    // A refresh building the last three days: the first two are the previous version's.
+    const exported = grid.slice(2).flatMap((s) => [wildcard(s.id, 0), wildcard(s.id, 1)]);
+    const output = await plannedOutput({ groups, grid, exported, previous: { pair: 'eurusd', runId: 'eurusd-20240103t000000-prev01' }, rowsIn, uri: (n) => `gs://out/${n}` });
+    assert.deepEqual(counted, [`${day(0)}/${day(2)}`, `${day(2)}/${day(4)}`, `${day(4)}/${day(5)}`], 'the shared shards, the rest before the last, the last');
+    assert.deepEqual(output.shards.map((s) => s.rows), [1440, 1439, 1440, 1439, 1439]);
+    assert.deepEqual(output.groups[1]!.files, [
+      `${paths.outputShardGroupDir('eurusd', 'eurusd-20240103t000000-prev01', grid[0]!.id, 1)}part-000000000000.parquet`,
+      `${paths.outputShardGroupDir('eurusd', 'eurusd-20240103t000000-prev01', grid[1]!.id, 1)}part-000000000000.parquet`,
+      ...grid.slice(2).map((s) => wildcard(s.id, 1).replace('*', '000000000000')),
+    ]);
+    assert.deepEqual(output.files.get(`gs://out/${wildcard(grid[4]!.id, 0).replace('*', '000000000000')}`), { columns: groups[0]!.columns, rows: 1439 }, 'a LOAD DATA of it: its group, its rows');
+  });
+
+  it("resume: per group the rebuilt shards' files, a state of every column at the first one's first row, the sample rows before it", () => {
+    const shard = (i: number, rows: number): MergedShard => ({
+      index: i,
+      id: grid[i]!.id,
+      start: grid[i]!.start,
+      end: grid[i]!.end,
+      rows,
+      groups: groups.map((g) => ({ index: g.index, files: [`s${i}g${g.index}.parquet`], rows, columns: g.columns, bytes: 0, distinctKeys: rows, keysInOrder: true })),
+      keysInRange: true,
+    });
+    const shards = [shard(0, 1000), shard(1, 1200), shard(2, 800)];
+    const job = { runId: 'eurusd-20240106t000000-abcdef', pair: 'eurusd', key: 'interval_time', groups: groups.map((g) => ({ index: g.index, files: shards.map((s) => `s${s.index}g${g.index}.parquet`), columns: g.columns })), labels: ['target'], rows: 3000, cuts: [] };
+    const resume = plannedResume(job, shards, new Set([grid[1]!.id, grid[2]!.id]), 100)!;
+    assert.deepEqual(resume.groups, [
+      { index: 0, files: ['s1g0.parquet', 's2g0.parquet'] },
+      { index: 1, files: ['s1g1.parquet', 's2g1.parquet'] },
+    ]);
+    assert.equal(resume.from.state.row, 1000);
+    assert.deepEqual(resume.from.state.columns, ['target', 'a', 'b']);
+    assert.equal(resume.from.state.values.length, 3 * SCAN_FIELDS);
+    assert.deepEqual(resume.from.sample.rows, sampleRows(3000, { warmupRows: 100, ...sampleLayout(3000) }).filter((r) => r < 1000));
+    assert.equal(plannedResume(job, shards, new Set(shards.map((s) => s.id)), 100), undefined, 'nothing shared: nothing to carry on from');
   });
 });

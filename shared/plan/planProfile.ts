@@ -1,0 +1,113 @@
+// The last BigQuery work of a run, in a plan: the dataset profile mergeRun takes after the merge
+// (shared/chain/quality.ts), over the output the merge leaves (planOutput.ts). The job is the one
+// checkQuality builds (its profileInput, and the scan state kept at the last shard's first row), and
+// the core's own profileDataset (or profileKeys with BQX_PROFILE=keys) drives the warehouse, so the
+// plan holds the profile's statements as the adapter sends them: each group loaded into a scratch
+// table, the statistics and sample batches, the key gaps, the fold rows. The recording client
+// answers them with no rows, a pass that finds nothing: the comparisons the core asks for what a
+// pass finds (duplicate and leakage candidates) are then not asked, and not in the plan.
+
+import type { Config } from '../config.js';
+import { profileInput } from '../chain/quality.js';
+import { scanPoint } from '../chain/profileReuse.js';
+import type { RunManifest } from '../manifest.js';
+import type { MergedShard, RunRecord, Warehouse } from '../ports.js';
+import { sampleRows } from '../profile/columnScan.js';
+import { profileDataset, profileKeys, sampleLayout, type ProfileInput } from '../profile/profile.js';
+import { SCAN_FIELDS } from '../profile/scanState.js';
+import type { ProfileJob, ProfileSettings } from '../profile/types.js';
+import type { PlannedOutput } from './planOutput.js';
+
+export interface PlannedProfile {
+  mode: Config['profile']['mode'];
+  job: ProfileInput;
+  settings: ProfileSettings;
+}
+
+/**
+ * The profile job of a run whose merge leaves `output`. `rebuilt`: the shards a refresh builds
+ * (the others are the previous version's): its column pass carries on from the previous
+ * version's scan state, as on a real refresh in the case it is built for.
+ */
+export function plannedProfile(
+  config: Config,
+  manifest: RunManifest,
+  run: Pick<RunRecord, 'runId' | 'pair' | 'window' | 'labelRows'>,
+  output: PlannedOutput,
+  rebuilt?: ReadonlySet<string>,
+): PlannedProfile {
+  const { input, settings } = profileInput(config.profile, manifest, run, output.groups);
+  // BQX_PROFILE=keys reads the key of group 0 only, and keeps no scan state.
+  if (config.profile.mode === 'keys') return { mode: 'keys', job: input, settings };
+  const point = scanPoint(output.shards);
+  const resume = rebuilt && plannedResume(input, output.shards, rebuilt, config.profile.warmupRows);
+  const job = { ...input, ...(point ? { snapshotAt: point.row, snapshotPrefix: point.prefix } : {}), ...(resume ? { resume } : {}) };
+  return { mode: 'full', job, settings };
+}
+
+/**
+ * What a refresh's profile carries on from (shared/chain/profileReuse.ts `earlierScan`), where the
+ * previous version kept its scan state at the first shard this run rebuilds, with the same settings
+ * and sample layout: this run's files of the rebuilt shards, per group, and a state of every
+ * column at that shard's first row with the sample rows before it. The numbers are zeros and NaN:
+ * what is sent depends on the files and the row, not on them. Undefined when no shard is shared.
+ */
+export function plannedResume(job: ProfileInput, shards: readonly MergedShard[], rebuilt: ReadonlySet<string>, warmupRows: number): ProfileJob['resume'] {
+  const first = shards.findIndex((s) => rebuilt.has(s.id));
+  if (first <= 0) return undefined;
+  const row = shards.slice(0, first).reduce((n, s) => n + s.rows, 0);
+  const after = shards.slice(first);
+  const groups = job.groups.map((g) => ({ index: g.index, files: after.flatMap((s) => s.groups.find((x) => x.index === g.index)?.files ?? []) }));
+  const columns = job.groups.flatMap((g) => g.columns.filter((c) => c !== job.key));
+  const sample = sampleRows(job.rows, { warmupRows, ...sampleLayout(job.rows) }).filter((r) => r < row);
+  // One array of NaN for every column: the earlier values are only read, and 17,038 copies would be tens of MB.
+  const missing = new Float64Array(sample.length).fill(NaN);
+  return {
+    groups,
+    from: {
+      state: { row, columns, values: new Float64Array(columns.length * SCAN_FIELDS) },
+      sample: { rows: sample, values: Object.fromEntries(columns.map((c) => [c, missing])) },
+    },
+  };
+}
+
+/** Sends the profile's statements through `warehouse`, as checkQuality does. */
+export async function recordProfile(warehouse: Warehouse, profile: PlannedProfile): Promise<void> {
+  if (profile.mode === 'keys') await profileKeys(warehouse, profile.job, profile.settings);
+  else await profileDataset(warehouse, profile.job, profile.settings);
+}
+
+/** plan.json's `profile`: what the profile statements are of, and what the plan cannot list. */
+export interface ProfileSummary {
+  mode: PlannedProfile['mode'];
+  /** The dataset the profile reads: its groups, files and rows. */
+  groups: number;
+  files: number;
+  rows: number;
+  /** The row whose scan state a run keeps for a later refresh (its last shard's first row), with 2 shards or more. */
+  snapshotAt?: number;
+  /** A refresh: the row its column pass carries on from, and the files of the shards it rebuilds. */
+  resume?: { row: number; files: number };
+  note: string;
+}
+
+const NOTES = {
+  full:
+    'profile_compare statements depend on what the column pass finds: a run compares its duplicate candidates on every row and its leakage ' +
+    'candidates on a sample, 200 pairs a statement, after a load of each group involved. The plan records a pass that finds none, so it lists none.',
+  keys: 'BQX_PROFILE=keys: only group 0 is loaded, and only its key read (gaps, fold rows); no column is profiled.',
+};
+
+export function profileSummary(profile: PlannedProfile): ProfileSummary {
+  const { job } = profile;
+  const resume = job.resume && { row: job.resume.from.state.row, files: job.resume.groups.reduce((n, g) => n + g.files.length, 0) };
+  return {
+    mode: profile.mode,
+    groups: job.groups.length,
+    files: job.groups.reduce((n, g) => n + g.files.length, 0),
+    rows: job.rows,
+    ...(job.snapshotAt !== undefined ? { snapshotAt: job.snapshotAt } : {}),
+    ...(resume ? { resume } : {}),
+    note: NOTES[profile.mode],
+  };
+}
