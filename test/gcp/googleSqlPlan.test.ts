@@ -143,10 +143,13 @@ function analysisSuite(groupColumns: number, title: string) {
       return [{ name: KEY_COLUMN, type: t('TIMESTAMP') }, ...feature.columns.map((c) => ({ name: c.source, type: t(c.type) }))];
     };
 
+    /** Whose output columns are read: what a CREATE TABLE makes, and what an export writes. */
+    const outputWanted = (entry: PlanEntry) => entry.statement.kind === 'export' || (!!entry.statement.creates && !isLoad(entry.sql));
+
     /**
      * Analyzes one statement (in slices where it joins many tables) against the tables it reads (and
      * a LOAD DATA's target), or against `registered`, a catalog registered once that holds them;
-     * returns its errors and output columns.
+     * returns its errors and output columns (none where they are not wanted).
      */
     async function analyze(entry: PlanEntry, sql = entry.sql, params = paramsOf(entry), registered?: CatalogRef): Promise<{ errors: string[]; output: ZetaColumn[] }> {
       const tables = tablesFor(entry);
@@ -154,7 +157,7 @@ function analysisSuite(groupColumns: number, title: string) {
       const errors: string[] = [];
       const output = new Map<string, ZetaColumn>();
       for (const slice of slices(sql)) {
-        const r = await analyzer!.analyze(slice, registered ?? { tables }, params, optionsOf(entry));
+        const r = await analyzer!.analyze(slice, registered ?? { tables }, params, optionsOf(entry), outputWanted(entry));
         if (!r.ok) errors.push(`${entry.statement.file}: ${r.error}`);
         else for (const c of r.outputColumns ?? []) if (!output.has(c.name)) output.set(c.name, c);
       }
