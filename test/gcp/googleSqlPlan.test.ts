@@ -234,9 +234,13 @@ function analysisSuite(groupColumns: number, title: string) {
       const exportEntry = entries.filter((e) => e.statement.kind === 'export').at(-1)!;
       const load = find('load');
       const batch = find('batch');
+      // The profile's sample of a group: its columns are the ones the group's load gave its table.
+      const sample = find('profile_sample');
+      const sampled = /CAST\(`([^`]+)` AS FLOAT64\)/.exec(sample.sql)![1]!;
       const faults: { name: string; run: () => Promise<{ errors: string[] }>; expect: RegExp }[] = [
         { name: 'a misspelt column', run: () => analyze(extract, extract.sql.replace(`\`${column}\``, `\`${column}x\``)), expect: /Unrecognized name/ },
         { name: 'a parameter of the wrong type', run: () => analyze(extract, extract.sql, { start: t('INT64'), end: t('INT64') }), expect: /No matching signature/ },
+        { name: "a profile query naming a column its group's load lacks", run: () => analyze(sample, sample.sql.replace(`\`${sampled}\``, `\`${sampled}x\``)), expect: /Unrecognized name/ },
         { name: 'an unknown option', run: () => analyze(exportEntry, exportEntry.sql.replace("compression='ZSTD'", "compresion='ZSTD'")), expect: /Unknown option: compresion/ },
         { name: 'an option of the wrong type', run: () => analyze(exportEntry, exportEntry.sql.replace('overwrite=true', "overwrite='yes'")), expect: /overwrite/ },
         { name: 'an unknown function', run: () => analyze(extract, extract.sql.replace('ROW_NUMBER()', 'ROW_NUMBR()')), expect: /Function not found: ROW_NUMBR/ },
@@ -261,7 +265,7 @@ function analysisSuite(groupColumns: number, title: string) {
         },
       ];
       // The unchanged statements pass: each fault is the only difference.
-      for (const entry of [extract, exportEntry, load, batch]) assert.deepEqual((await analyze(entry)).errors, [], entry.statement.file);
+      for (const entry of [extract, exportEntry, load, batch, sample]) assert.deepEqual((await analyze(entry)).errors, [], entry.statement.file);
       const caught: string[] = [];
       for (const fault of faults) {
         const { errors } = await fault.run();
