@@ -93,7 +93,7 @@ describe('bqx plan --refresh', function () {
         const kinds = p.statements.map((s) => s.step);
         const first = kinds.indexOf('profile_load');
         assert.equal(kinds.lastIndexOf('export'), first - 1, 'the profile follows the merge');
-        assert.deepEqual([...new Set(kinds.slice(first))], ['profile_load', 'profile_stats', 'profile_sample', 'profile_gaps', 'profile_cuts']);
+        assert.deepEqual([...new Set(kinds.slice(first))], ['profile_load', 'profile_scan', 'profile_sample', 'profile_gaps', 'profile_cuts']);
       }
       assert.deepEqual(full.profile.job.groups.map((g) => g.files), groups.map((_, i) => exported(full).filter((_, k) => k % groups.length === i)));
       assert.equal(full.profile.job.resume, undefined, 'a full build measures every row');
@@ -118,7 +118,7 @@ describe('bqx plan --refresh', function () {
       // plan.json says what the profile is over; the bytes of its queries are counted.
       const { document } = await planDocument(plan, { target: 'bigquery', featureRows: () => plan.labelRows });
       assert.deepEqual(document.profile.resume, { row: 1440, files: 2 * groups.length });
-      assert.ok(document.statements.filter((s) => s.kind === 'profile_stats').every((s) => s.bytes > 0));
+      assert.ok(document.statements.filter((s) => s.kind === 'profile_scan').every((s) => s.bytes > 0));
     } finally {
       await w.close();
     }

@@ -9,7 +9,7 @@
 import type { BigQuery, JobMetadata, Query } from '@google-cloud/bigquery';
 
 export interface RecordedStatement {
-  /** The job's `step` label: list_tables, label_stats, extract, extract_counts, keys, load, batch, export, profile_load, profile_stats, ... */
+  /** The job's `step` label: list_tables, label_stats, extract, extract_counts, keys, load, batch, export, profile_load, profile_scan, ... */
   step: string;
   labels: Record<string, string>;
   sql: string;
