@@ -41,18 +41,21 @@ export interface FreshnessBench {
   b: { touched: number; extracted: number; wall_ratio: number };
   c: { rows_read_ratio: number; wall_ratio: number; run_ratio_without_profile: number; equal_to_full_build: boolean; shared_shards: number; rebuilt_shards: number; rows: number };
   d: { runs: number; bytes: number; parquet_bytes: number; kept_datasets_bytes: number; one_checkpoint_set_bytes: number; ratio: number };
-  e: { full_bytes: number; refresh_bytes: number; bytes_ratio: number; full_statements: number; refresh_statements: number; refresh_shards: number; groups: number; refresh_exports: number };
+  e: { full_bytes: number; refresh_bytes: number; bytes_ratio: number; full_profile_bytes: number; refresh_profile_bytes: number; full_statements: number; refresh_statements: number; refresh_shards: number; groups: number; refresh_exports: number };
   goals: Record<string, { value: number | boolean; met: boolean }>;
 }
 
 /** What `bqx plan --json` prints (shared/cli/plan.ts). */
 interface PlanJson {
   window: { start: string; end: string };
-  summary: { statements: number; byKind: Record<string, number>; bytesTotal: number };
+  summary: { statements: number; byKind: Record<string, number>; bytesTotal: number; bytesByKind: Record<string, number> };
   refresh?: { shards: number; sharedShards: number };
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
+
+/** Bytes of the plan's profile statements (kinds profile_*). */
+const profileBytes = (plan: PlanJson) => Object.entries(plan.summary.bytesByKind).reduce((n, [kind, bytes]) => (kind.startsWith('profile_') ? n + bytes : n), 0);
 
 function bqx(home: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string; wall_s: number }> {
   const began = Date.now();
@@ -219,13 +222,16 @@ export async function benchFreshness(rows: number, log: (line: string) => void):
     full_bytes: planFull.summary.bytesTotal,
     refresh_bytes: planRefresh.summary.bytesTotal,
     bytes_ratio: ratio(planRefresh.summary.bytesTotal, planFull.summary.bytesTotal),
+    // The dataset profile after the merge is in both (bqx plan records it); its share apart.
+    full_profile_bytes: profileBytes(planFull),
+    refresh_profile_bytes: profileBytes(planRefresh),
     full_statements: planFull.summary.statements,
     refresh_statements: planRefresh.summary.statements,
     refresh_shards: planRefresh.refresh?.shards ?? 0,
     groups,
     refresh_exports: planRefresh.summary.byKind.export ?? 0,
   };
-  log(`freshness: bqx plan: a refresh reads ${e.refresh_bytes} bytes in ${e.refresh_statements} statements, a full build ${e.full_bytes} in ${e.full_statements}; ${e.refresh_exports} exports for ${e.refresh_shards} shard(s) x ${groups} group(s)`);
+  log(`freshness: bqx plan: a refresh reads ${e.refresh_bytes} bytes in ${e.refresh_statements} statements (its profile ${e.refresh_profile_bytes}), a full build ${e.full_bytes} in ${e.full_statements} (its profile ${e.full_profile_bytes}); ${e.refresh_exports} exports for ${e.refresh_shards} shard(s) x ${groups} group(s)`);
   return {
     rows,
     shard: env.BQX_SHARD,
