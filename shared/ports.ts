@@ -75,6 +75,19 @@ export interface ExtractJob {
 
 export type Pending = { state: 'pending'; detail: string };
 
+/**
+ * Thrown by a warehouse's `profile` or `compareColumns` whose jobs still run when its wait ends
+ * (BigQuery: BQX_JOB_WAIT_SECONDS): the profile is many calls deep in the core, so it travels as an
+ * error to the merge handler, which sends a follow-up; the next call attaches to the same jobs
+ * (their ids are deterministic) instead of starting them again.
+ */
+export class WorkPending extends Error {
+  constructor(readonly pending: Pending) {
+    super(pending.detail);
+    this.name = 'WorkPending';
+  }
+}
+
 export type ExtractResult =
   | {
       state: 'done';

@@ -8,7 +8,7 @@ import { columnMapping, outputColumns, type RunManifest } from '../manifest.js';
 import { gateMessage } from '../profile/gates.js';
 import { paths } from '../naming.js';
 import { planMerge } from '../planner.js';
-import type { MergedGroup, MergedShard, MergeResult, RunOutput, RunRecord } from '../ports.js';
+import { WorkPending, type MergedGroup, type MergedShard, type MergeResult, type RunOutput, type RunRecord } from '../ports.js';
 import { shardGrid } from '../shards.js';
 import { buildReport, type RunReport } from '../report.js';
 import type { ChainDeps } from './deps.js';
@@ -88,7 +88,15 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
   // Profile, folds and quality gates (issue 10); a failed `fail` gate fails the run, outputs kept.
   // Nothing built: the dataset is the earlier one's, file for file, and so is its profile.
   const measured = run.sharing && build.length === 0 ? await earlierProfile(deps, run.pair, run.sharing.from) : undefined;
-  const quality = await failOnError(deps, runId, 'profile', () => checkQuality(deps, manifest, run, result.groups, result.costUsd, report, measured, checkpoints, result.shards));
+  let quality: Quality;
+  try {
+    quality = await failOnError(deps, runId, 'profile', () => checkQuality(deps, manifest, run, result.groups, result.costUsd, report, measured, checkpoints, result.shards));
+  } catch (error) {
+    // The profile's jobs still running (BigQuery at full size runs longer than one call): poll
+    // again; the next call finds the merge finished and attaches to the profile's jobs.
+    if (error instanceof WorkPending) return followUp(deps, { kind: 'merge', request }, error.pending);
+    throw error;
+  }
   const profiled = quality.profile ? { profile: quality.profile, cutRows: quality.cutRows, profiledWith: quality.profiledWith, ...(quality.profileReuse ? { profileReuse: quality.profileReuse } : {}) } : {};
   const output = await writeOutputs(deps, manifest, run, result.groups, result.shards, { ...report, ...profiled, gates: quality.gates }, quality);
   const failedGates = quality.failed.map(gateMessage).join('; ');

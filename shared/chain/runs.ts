@@ -4,7 +4,7 @@
 import type { RunManifest } from '../manifest.js';
 import { errorMessage } from '../log.js';
 import { NotFoundError } from '../naming.js';
-import { TERMINAL_STATES, type RunRecord, type RunState } from '../ports.js';
+import { TERMINAL_STATES, WorkPending, type RunRecord, type RunState } from '../ports.js';
 import type { ChainDeps } from './deps.js';
 import { attributes, type RunEvent } from './messages.js';
 
@@ -89,7 +89,8 @@ export async function failOnError<T>(deps: ChainDeps, runId: string, step: strin
   try {
     return await body();
   } catch (error) {
-    await failRun(deps, runId, `${step}: ${errorMessage(error)}`).catch(() => {});
+    // Work still running is not a failure: the caller sends a follow-up.
+    if (!(error instanceof WorkPending)) await failRun(deps, runId, `${step}: ${errorMessage(error)}`).catch(() => {});
     throw error;
   }
 }

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import sinon from 'sinon';
 import { errors, push, runToMerging, type Fixture, fixtureHooks } from './fixtures.js';
+import { WorkPending } from '../../shared/ports.js';
 
 const TOPIC = 'bqx-merge-requests';
 
@@ -41,6 +42,27 @@ describe('functions/mergeRun (contract)', function () {
     sandbox.restore();
     await push('mergeRun', TOPIC, follow!.data).expect(204);
     assert.equal((await fx.store.getRun(runId))?.state, 'succeeded');
+  });
+
+  it('acknowledges (204) while the profile\'s warehouse jobs still run and sends a follow-up; the next call profiles and succeeds', async () => {
+    const runId = await runToMerging(fx);
+    const profile = fx.warehouse.profile.bind(fx.warehouse);
+    let calls = 0;
+    sandbox.stub(fx.warehouse, 'profile').callsFake(async (job, progress) => {
+      if (++calls === 1) throw new WorkPending({ state: 'pending', detail: 'profile of the run: profile_scan still running' });
+      return profile(job, progress);
+    });
+    fx.bus.published.length = 0;
+    await push('mergeRun', TOPIC, { runId, pair: 'eurusd' }).expect(204);
+    const waiting = await fx.store.getRun(runId);
+    assert.equal(waiting?.state, 'merging', 'not failed: the profile is still running');
+    assert.equal(waiting?.error, undefined);
+    const [follow] = fx.bus.on(fx.deps.config.topics.mergeRequests);
+    assert.equal((follow!.data as { poll: number }).poll, 1);
+    await push('mergeRun', TOPIC, follow!.data).expect(204);
+    const run = await fx.store.getRun(runId);
+    assert.equal(run?.state, 'succeeded', run?.error);
+    assert.equal(calls, 2);
   });
 
   it('fails the run with a clear reason when the merge is still running past BQX_PENDING_LIMIT_HOURS', async () => {

@@ -9,13 +9,15 @@ import { loadConfig } from '../../shared/config.js';
 import { SEGMENT_MEASURES, renderBeyond, renderCompare, renderCutRows, renderKeyGaps, renderProfileSample, renderScanSegments } from '../../shared/adapters/gcp/bigQueryProfileSql.js';
 import { BIGQUERY_PROFILE_BATCH } from '../../shared/adapters/gcp/bigQueryProfile.js';
 import { BigQueryWarehouse } from '../../shared/adapters/gcp/bigQueryWarehouse.js';
-import type { ProfileJob } from '../../shared/profile/types.js';
+import type { ProfileData, ProfileJob } from '../../shared/profile/types.js';
+import { WorkPending } from '../../shared/ports.js';
 import { FakeBigQuery, fakeTime, type FakeJob } from './fakeBigQuery.js';
 import { MemoryObjectStore } from './memoryStore.js';
 
 const parser = new NodeSqlParser.Parser();
 const RUN = 'eurusd-20250101t000000-abc123';
-const config = loadConfig({ BQX_RUNTIME: 'gcp', BQX_PROJECT: 'demo-bqx', BQX_STAGING_BUCKET: 'bqx-staging', BQX_OUTPUT_BUCKET: 'bqx-output' });
+const ENV = { BQX_RUNTIME: 'gcp', BQX_PROJECT: 'demo-bqx', BQX_STAGING_BUCKET: 'bqx-staging', BQX_OUTPUT_BUCKET: 'bqx-output' };
+const config = loadConfig(ENV);
 
 describe('gcp/profile', () => {
   it('renders the measures of a batch over two stretches of rows as one statement, exactly', () => {
@@ -131,6 +133,33 @@ describe('gcp/profile', () => {
       assert.deepEqual(data.cutRows, [0, 60]);
       const cutsJob = [...fake.jobs.values()].find((j) => step(j) === 'profile_cuts')!;
       assert.deepEqual(cutsJob.options.params, { cuts: [new Date('2020-01-08T00:00:00Z'), new Date('2020-01-08T01:00:00Z')] });
+    });
+
+    it('ends a call whose jobs still run at the wait\'s end with WorkPending; the next call attaches to them and finishes, starting none twice', async () => {
+      // Jobs that finish only after 10 metadata reads: longer than one call's wait (BQX_JOB_WAIT_SECONDS).
+      const time = fakeTime();
+      const slow = new BigQueryWarehouse({ bigquery: fake.client, config: loadConfig({ ...ENV, BQX_JOB_WAIT_SECONDS: '10' }), staging: new MemoryObjectStore('bqx-staging'), output, clock: time.clock, sleep: time.sleep });
+      fake.pollsToFinish = 10;
+      fake.rows = (j) => (step(j) === 'profile_scan' ? [{ seg: 0, s0_non_null: 100, s0_finite: 100, s0_min: 0, s0_max: 1, s0_mean: 0.5, s0_m2: 1, s0_last_row: 99, s0_first: 0, s0_first_valid: 1, s0_last: 1, s0_last_valid: 1, s0_last_run: 1, s0_lead: 1, s0_longest: 1 }] : []);
+      const job: ProfileJob = { runId: RUN, pair: 'eurusd', key: 'interval_time', groups, labels: [], rows: 100, warmupRows: 10, blockFrom: 35, blockRows: 20, spreadStep: 10, cuts: [] };
+      await assert.rejects(slow.profile(job), (e: unknown) => e instanceof WorkPending && /profile of eurusd-20250101t000000-abc123: profile_load .* still running; call again to resume/.test(e.message));
+      const started = fake.jobs.size;
+      assert.ok(started >= 1);
+      let data: ProfileData | undefined;
+      for (let call = 0; call < 40 && !data; call++) data = await slow.profile(job).catch((e: unknown) => (e instanceof WorkPending ? undefined : Promise.reject(e)));
+      assert.ok(data, 'finished within 40 calls');
+      assert.equal(data.columns.find((c) => c.column === 'target_bqx45_h30')!.nonNull, 100);
+      // Every statement ran once: a later call found the earlier jobs by their ids.
+      const ids = [...fake.jobs.values()].map((j) => j.options.jobId);
+      assert.equal(new Set(ids).size, ids.length);
+      assert.deepEqual([...new Set([...fake.jobs.values()].map((j) => step(j)))], ['profile_load', 'profile_scan', 'profile_sample', 'profile_gaps']);
+      assert.equal([...fake.jobs.values()].filter((j) => step(j) === 'profile_load').length, 2);
+      // The same profile over other files (a re-merge of the run) names its statements anew.
+      const before = fake.jobs.size;
+      fake.pollsToFinish = 0;
+      await slow.profile({ ...job, groups: groups.map((g) => ({ ...g, files: [g.files[0]!.replace('part-00000', 'part-00009')] })) });
+      const again = [...fake.jobs.values()].slice(before);
+      assert.ok(again.some((j) => step(j) === 'profile_scan'), 'the measures run again over the new files');
     });
 
     it('compares column pairs on the sample step, across groups', async () => {

@@ -2,8 +2,11 @@
 // into the run's scratch area (tables that expire by themselves) and measured there, a batch of
 // columns per query (bigQueryProfileSql.ts), in stretches joined to a scan state as the embedded
 // profile keeps one (shared/profile/scanSegments.ts): so a refresh measures only its rebuilt
-// shards' rows. Reads go through the job runner's `read`.
+// shards' rows. Reads go through the runner's `read`: on BigQuery, deterministic jobs waited on
+// until the call's deadline (bigQueryWarehouse.ts resumableReads), each salted with what the
+// profile is over, so a later call of the same run over other files never attaches to them.
 
+import { createHash } from 'node:crypto';
 import type { Config } from '../../config.js';
 import type { ObjectStore } from '../../ports.js';
 import type { ColumnComparison, ColumnStats, CompareJob, KeyGap, ProfileData, ProfileJob } from '../../profile/types.js';
@@ -20,23 +23,30 @@ export interface ProfileRunner {
   read<T>(spec: StepSpec): Promise<T[]>;
 }
 
+/** `jobs` with every statement salted with `what` (the job's files and rows): a statement over a scratch table is named for what the table holds. */
+function salted(jobs: ProfileRunner, what: unknown): ProfileRunner {
+  const salt = createHash('sha256').update(JSON.stringify(what)).digest('hex').slice(0, 16);
+  return { read: (spec) => jobs.read({ ...spec, salt }) };
+}
+
 /** Columns per statistics query: 18 measures each (7,201 result columns), the text about 1.2 KB a column, under BigQuery's 1 MB. */
 export const BIGQUERY_PROFILE_BATCH = 400;
 
 type Row = Record<string, unknown>;
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
-/** Loads every group of the job into its scratch table (a table of its own for a part of the files); returns the tables. */
-async function loadGroups(jobs: ProfileRunner, config: Config, output: ObjectStore, runId: string, groups: CompareJob['groups'], part?: string): Promise<{ table: string; columns: string[] }[]> {
+/**
+ * Loads every group of the job into its scratch table (a table of its own for a part of the
+ * files), `concurrency` at once (at full size each load takes minutes); returns the tables.
+ */
+async function loadGroups(jobs: ProfileRunner, config: Config, output: ObjectStore, runId: string, groups: CompareJob['groups'], part?: string, concurrency = 1): Promise<{ table: string; columns: string[] }[]> {
   const area = scratchArea(runId);
-  const tables = [];
-  for (const g of groups) {
+  return mapLimit(groups, concurrency, async (g) => {
     const table = profileScratch.group(area, g.index, part);
     const load = renderLoad({ dataset: config.gcp.scratchDataset, table, ttlHours: config.gcp.scratchTtlHours }, g.files.map((f) => output.uri(f)), g.columns.slice(1));
     await jobs.read({ key: `profile_load_g${g.index}${part ? `_${part}` : ''}`, step: 'profile_load', sql: load.sql });
-    tables.push({ table, columns: g.columns });
-  }
-  return tables;
+    return { table, columns: g.columns };
+  });
 }
 
 /** A stretch's measures of column i, from a segments row (renderScanSegments). */
@@ -75,14 +85,15 @@ function segmentOf(row: Row, i: number, start: number, end: number): Segment {
  * counted in a second pass (their earlier rows too, unless the earlier state rules them out).
  */
 /** `concurrency`: batches measured at once (1 keeps the statements in order, as `bqx plan` records them). */
-export async function profileBigQuery(jobs: ProfileRunner, config: Config, output: ObjectStore, job: ProfileJob, concurrency = 1): Promise<ProfileData> {
+export async function profileBigQuery(runner: ProfileRunner, config: Config, output: ObjectStore, job: ProfileJob, concurrency = 1): Promise<ProfileData> {
   const dataset = config.gcp.scratchDataset;
+  const jobs = salted(runner, { groups: job.groups, resume: job.resume?.groups, row: job.resume?.from.state.row, rows: job.rows, snapshotAt: job.snapshotAt });
   const resume = job.resume;
   const row0 = resume?.from.state.row ?? 0;
   if (row0 >= job.rows) throw new Error(`the scan state to carry on from is at row ${row0}, past the dataset's ${job.rows} rows`);
   const part = resume ? `r${row0}` : undefined;
   const measured = resume ? job.groups.map((g) => ({ ...g, files: resume.groups.find((r) => r.index === g.index)?.files ?? [] })) : job.groups;
-  const tables = await loadGroups(jobs, config, output, job.runId, measured, part);
+  const tables = await loadGroups(jobs, config, output, job.runId, measured, part, concurrency);
   // Whole groups loaded (their tables named without a part), for the key and the beyond-10-sd pass.
   const whole = new Map<number, string>(resume ? [] : job.groups.map((g, k) => [g.index, tables[k]!.table]));
   const loading = new Map<number, Promise<string>>();
@@ -186,11 +197,12 @@ async function countBeyond(jobs: ProfileRunner, dataset: string, table: string, 
   return before ? { carried: carried.length, reread: reread.length } : { carried: 0, reread: 0 };
 }
 
-export async function compareBigQuery(jobs: ProfileRunner, config: Config, output: ObjectStore, job: CompareJob): Promise<ColumnComparison[]> {
+export async function compareBigQuery(runner: ProfileRunner, config: Config, output: ObjectStore, job: CompareJob, concurrency = 1): Promise<ColumnComparison[]> {
   if (job.pairs.length === 0) return [];
+  const jobs = salted(runner, { groups: job.groups, part: job.part });
   const wanted = new Set(job.pairs.flatMap((p) => [p.a, p.b]));
   const involved = job.groups.filter((g) => g.columns.slice(1).some((c) => wanted.has(c)));
-  const tables = await loadGroups(jobs, config, output, job.runId, involved, job.part);
+  const tables = await loadGroups(jobs, config, output, job.runId, involved, job.part, concurrency);
   const out: ColumnComparison[] = [];
   for (let from = 0; from < job.pairs.length; from += 200) {
     const pairs = job.pairs.slice(from, from + 200);

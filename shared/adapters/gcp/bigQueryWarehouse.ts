@@ -6,7 +6,7 @@
 import type { BigQuery, JobMetadata } from '@google-cloud/bigquery';
 import type { Config } from '../../config.js';
 import { silentLogger, systemClock } from '../../log.js';
-import { InputError, assertIdentifier, assertRunId, validatePair } from '../../naming.js';
+import { InputError, assertIdentifier, assertRunId, pairOfRunId, validatePair } from '../../naming.js';
 import type {
   CatalogTable,
   Clock,
@@ -27,12 +27,13 @@ import type {
   Warehouse,
   Window,
 } from '../../ports.js';
+import { WorkPending } from '../../ports.js';
 import { renderExtract, renderExtractCounts, renderLabelStats, renderListTables, normaliseType } from './bigQuerySql.js';
 import { ATTEMPT_DIR, JobRunner, attemptDir, type RunContext, type StepSpec } from './bigQueryJobs.js';
 import { renderDataVersions } from './bigQueryVersions.js';
 import { mergeSteps } from './bigQueryMergeSteps.js';
 import { viewBigQuery } from './bigQueryView.js';
-import { compareBigQuery, profileBigQuery } from './bigQueryProfile.js';
+import { compareBigQuery, profileBigQuery, type ProfileRunner } from './bigQueryProfile.js';
 import type { ColumnComparison, CompareJob, ProfileData, ProfileJob } from '../../profile/types.js';
 import { estimateObject, mergeState, recordFinished, type FinishedMerge } from './mergeState.js';
 import { mapLimit } from '../../concurrency.js';
@@ -61,7 +62,7 @@ export interface MergeEstimate {
 }
 
 const TIB = 2 ** 40;
-/** The profile's statement batches run at once: each reads a few hundred columns of the whole output, so a few keep the slots free for other work. */
+/** The profile's loads and statement batches run at once: each reads a few hundred columns of the whole output, so a few keep the slots free for other work. */
 const PROFILE_BATCHES_AT_ONCE = 8;
 
 export function estimateCost(bytes: number, costPerTbUsd: number): number {
@@ -246,11 +247,13 @@ export class BigQueryWarehouse implements Warehouse {
 
   /** The output's groups loaded into the run's scratch area and measured there (bigQueryProfile.ts). */
   async profile(job: ProfileJob): Promise<ProfileData> {
-    return profileBigQuery(this.jobs, this.config, this.output, job, Math.min(PROFILE_BATCHES_AT_ONCE, this.maxRunningJobs));
+    const reads = this.resumableReads(this.context(job.runId, job.pair), `profile of ${job.runId}`);
+    return profileBigQuery(reads, this.config, this.output, job, Math.min(PROFILE_BATCHES_AT_ONCE, this.maxRunningJobs));
   }
 
   async compareColumns(job: CompareJob): Promise<ColumnComparison[]> {
-    return compareBigQuery(this.jobs, this.config, this.output, job);
+    const reads = this.resumableReads(this.context(job.runId, pairOfRunId(job.runId)), `column comparison of ${job.runId}`);
+    return compareBigQuery(reads, this.config, this.output, job, Math.min(PROFILE_BATCHES_AT_ONCE, this.maxRunningJobs));
   }
 
   /** A feature view from the dataset's output files, loaded into expiring scratch tables (bigQueryView.ts). */
@@ -281,6 +284,23 @@ export class BigQueryWarehouse implements Warehouse {
       await t.delete({ ignoreNotFound: true });
     });
     return mine.length;
+  }
+
+  /**
+   * The profile's reads as deterministic jobs waited on until this call's deadline: one still
+   * running then ends the call with WorkPending (the merge handler polls again), and the next call
+   * attaches to it and to every finished one instead of starting them again. At full size the
+   * profile's loads and queries run longer than one function call.
+   */
+  private resumableReads(ctx: RunContext, what: string): ProfileRunner {
+    const deadline = this.deadline();
+    return {
+      read: async <T>(spec: StepSpec): Promise<T[]> => {
+        const r = await this.jobs.runAll(ctx, [spec], deadline);
+        if (r.state === 'pending') throw new WorkPending(this.pending(`${what}: ${spec.step} ${spec.key} still running; call again to resume`));
+        return this.jobs.results<T>(r.jobIds.get(spec.key)!);
+      },
+    };
   }
 
   private deadline(): number {
