@@ -1,7 +1,8 @@
 // The BigQuery profile's numbers, not only its text: the adapter (shared/adapters/gcp/
 // bigQueryProfile.ts) runs here against DuckDB, which executes its statements after BigQuery's
 // function names are spelled as DuckDB's (IS_INF -> isinf, COUNTIF -> count_if, @p -> $p, LOAD
-// DATA -> CREATE TABLE ... read_parquet). DuckDB's window and aggregate semantics match BigQuery's
+// DATA -> CREATE TABLE ... read_parquet, ARRAY_AGG(IF(sampled, x, NULL) IGNORE NULLS ...) ->
+// array_agg(x ...) FILTER (WHERE sampled)). DuckDB's window and aggregate semantics match BigQuery's
 // for what these statements use, so this shows their logic gives the embedded profile's numbers:
 // a full pass, the scan state kept at the second file's first row, a refresh carrying on from it
 // reading only the second file, and the beyond-10-sd pass. (That the text is valid GoogleSQL is
@@ -39,6 +40,10 @@ const COLUMNS: Record<string, string> = {
   target_x_h30: 'CASE WHEN i >= 4970 THEN NULL ELSE i END',
 };
 const names = Object.keys(COLUMNS);
+const layoutParams = (() => {
+  const l = sampleLayout(ROWS);
+  return { block_from: l.blockFrom, block_rows: l.blockRows, spread_step: l.spreadStep };
+})();
 const config = loadConfig({ BQX_RUNTIME: 'gcp', BQX_PROJECT: 'demo-bqx', BQX_STAGING_BUCKET: 'bqx-staging', BQX_OUTPUT_BUCKET: 'bqx-output' });
 
 /** A BigQuery statement as DuckDB spells it (only what the profile's statements use). */
@@ -49,6 +54,8 @@ function duckSql(sql: string, local: (uri: string) => string): string {
     return `CREATE OR REPLACE TABLE ${load[1]!.replaceAll('`', '"')} AS SELECT * FROM read_parquet([${uris.join(', ')}])`;
   }
   return sql
+    .replace(/ARRAY_AGG\(IF\(sampled, (.+?), NULL\) IGNORE NULLS ORDER BY rn\)/g, 'array_agg($1 ORDER BY rn) FILTER (WHERE sampled)')
+    .replace(/STRUCT\((\w+) AS v\)/g, "{'v': $1}")
     .replaceAll('`', '"')
     .replaceAll('AS FLOAT64)', 'AS DOUBLE)')
     .replaceAll('IS_INF(', 'isinf(')
@@ -71,7 +78,7 @@ class DuckRunner implements ProfileRunner {
     if (spec.step === 'profile_gaps') return [];
     const sql = duckSql(spec.sql, (uri) => path.join(this.dir, uri.replace('gs://bqx-output/', '')));
     const reader = await this.c.runAndReadAll(sql, (spec.params ?? {}) as Record<string, number>);
-    return reader.getRowObjects() as T[];
+    return reader.getRowObjectsJS() as T[];
   }
 }
 
@@ -181,9 +188,9 @@ describe('gcp/profile statements run (on DuckDB): the embedded profile\'s number
     assert.equal(by.nans!.nan, 31);
     assert.equal(by.target_x_h30!.lastNonNullRow, 4969);
     assert.equal(by.plain!.lastNonNullRow, null, 'the last row is reported for labels only, as on DuckDB');
-    // One load for the group, then its statements; the state's stretch is cut at the second file.
-    assert.deepEqual([...new Set(runner.ran.map((s) => s.step))], ['profile_load', 'profile_scan', 'profile_sample', 'profile_beyond', 'profile_gaps']);
-    assert.deepEqual(runner.ran.find((s) => s.step === 'profile_scan')!.params, { row0: 0, snap: HALF, rows: ROWS, warmup: WARMUP });
+    // One load for the group, then one statement for its measures and sample (each column read once); the stretch cut at the second file.
+    assert.deepEqual([...new Set(runner.ran.map((s) => s.step))], ['profile_load', 'profile_scan', 'profile_beyond', 'profile_gaps']);
+    assert.deepEqual(runner.ran.find((s) => s.step === 'profile_scan')!.params, { row0: 0, snap: HALF, rows: ROWS, warmup: WARMUP, ...layoutParams });
   });
 
   it('carried on from that state, reading only the second file: the same numbers; the far value before the state read again', async () => {
@@ -199,8 +206,8 @@ describe('gcp/profile statements run (on DuckDB): the embedded profile\'s number
     assert.equal(loads.length, 2);
     assert.match(loads[0]!, /__profile_g000_r2600`\nFROM FILES\(format='PARQUET', uris=\['gs:\/\/bqx-output\/training\/r\/group-000\/part-b\.parquet'\]\)$/);
     assert.match(loads[1]!, /__profile_g000`\nFROM FILES.*part-a\.parquet', 'gs.*part-b\.parquet'\]\)$/s);
-    for (const s of runner.ran.filter((x) => x.step === 'profile_scan' || x.step === 'profile_sample')) assert.match(s.sql, /__profile_g000_r2600`/);
-    assert.deepEqual(runner.ran.find((s) => s.step === 'profile_scan')!.params, { row0: HALF, snap: HALF, rows: ROWS, warmup: WARMUP });
+    for (const s of runner.ran.filter((x) => x.step === 'profile_scan')) assert.match(s.sql, /__profile_g000_r2600`/);
+    assert.deepEqual(runner.ran.find((s) => s.step === 'profile_scan')!.params, { row0: HALF, snap: HALF, rows: ROWS, warmup: WARMUP, ...layoutParams });
     assert.deepEqual(carried.beyond, { carried: 1, reread: 1 }, 'spike counted from the new rows alone, early read again');
     const beyond = runner.ran.filter((s) => s.step === 'profile_beyond');
     assert.deepEqual(beyond.map((s) => /__profile_g000(_r2600)?`/.exec(s.sql)![0]), ['__profile_g000_r2600`', '__profile_g000`']);

@@ -222,7 +222,7 @@ function analysisSuite(groupColumns: number, title: string) {
         assert.ok(s.columns <= MAX_RESULT_COLUMNS, `${s.file}: ${s.columns} columns`);
         assert.ok(s.reads.length + (s.creates ? 1 : 0) <= MAX_TABLES_PER_STATEMENT, `${s.file}: ${s.reads.length} tables`);
       }
-      // The merge's widest statement is a full column group; the profile's statistics are as wide as their batch makes them (11 measures a column).
+      // The merge's widest statement is a full column group; the profile's measures are as wide as their batch makes them (18 measures and the sample a column).
       const widest = Math.max(...entries.filter((e) => !e.statement.kind.startsWith('profile_')).map((e) => e.statement.columns));
       assert.ok(widest > groupColumns * 0.9 && widest <= groupColumns, `the widest statement of the merge (${widest} columns) is a full column group of at most ${groupColumns}`);
     });
@@ -234,8 +234,8 @@ function analysisSuite(groupColumns: number, title: string) {
       const exportEntry = entries.filter((e) => e.statement.kind === 'export').at(-1)!;
       const load = find('load');
       const batch = find('batch');
-      // The profile's sample of a group: its columns are the ones the group's load gave its table.
-      const sample = find('profile_sample');
+      // The profile's measures of a group: its columns are the ones the group's load gave its table.
+      const sample = find('profile_scan');
       const sampled = /CAST\(`([^`]+)` AS FLOAT64\)/.exec(sample.sql)![1]!;
       const faults: { name: string; run: () => Promise<{ errors: string[] }>; expect: RegExp }[] = [
         { name: 'a misspelt column', run: () => analyze(extract, extract.sql.replace(`\`${column}\``, `\`${column}x\``)), expect: /Unrecognized name/ },

@@ -12,7 +12,7 @@ import sinon from 'sinon';
 import { gcpPlanSource } from '../../shared/adapters/gcp/bigQueryPlanSource.js';
 import { ATTEMPT_DIR, attemptDir } from '../../shared/adapters/gcp/bigQueryJobs.js';
 import { mergeSteps } from '../../shared/adapters/gcp/bigQueryMergeSteps.js';
-import { SEGMENT_MEASURES, profileScratch, renderKeyGaps, renderProfileSample, renderScanSegments } from '../../shared/adapters/gcp/bigQueryProfileSql.js';
+import { SEGMENT_MEASURES, profileScratch, renderKeyGaps, renderScanSegments } from '../../shared/adapters/gcp/bigQueryProfileSql.js';
 import { renderExtract, renderExtractCounts, renderLoad, scratchArea } from '../../shared/adapters/gcp/bigQuerySql.js';
 import { main } from '../../shared/cli/main.js';
 import { loadConfig } from '../../shared/config.js';
@@ -70,13 +70,13 @@ describe('bqx plan', function () {
       'list_tables', 'list_tables', 'label_stats', 'label_stats',
       ...FEATURES.flatMap(() => ['extract', 'extract_counts']),
       'keys', ...FEATURES.map(() => 'load'), 'batch', 'batch', 'batch', 'export',
-      // The profile after the merge: the group loaded, its measures and sample, the key's gaps (the window is too short for folds: no cuts).
-      'profile_load', 'profile_scan', 'profile_sample', 'profile_gaps',
+      // The profile after the merge: the group loaded, its measures and sample in one statement, the key's gaps (the window is too short for folds: no cuts).
+      'profile_load', 'profile_scan', 'profile_gaps',
     ]);
     assert.deepEqual(readdirSync(dir).sort(), [...doc.statements.map((s) => s.file), 'plan.json'].sort(), 'one file per statement, and plan.json');
     assert.equal(doc.statements[4]!.file, '0005-extract-agg_eurusd.sql');
-    assert.deepEqual(doc.summary.byKind, { list_tables: 2, label_stats: 2, extract: 5, extract_counts: 5, keys: 1, load: 5, batch: 3, export: 1, profile_load: 1, profile_scan: 1, profile_sample: 1, profile_gaps: 1 });
-    assert.equal(doc.statements.at(-2)!.file, `${String(doc.statements.length - 1).padStart(4, '0')}-profile_sample.sql`);
+    assert.deepEqual(doc.summary.byKind, { list_tables: 2, label_stats: 2, extract: 5, extract_counts: 5, keys: 1, load: 5, batch: 3, export: 1, profile_load: 1, profile_scan: 1, profile_gaps: 1 });
+    assert.equal(doc.statements.at(-2)!.file, `${String(doc.statements.length - 1).padStart(4, '0')}-profile_scan.sql`);
 
     // The text is what the adapter's renderers give for this run, byte for byte.
     const sql = (i: number) => readFileSync(path.join(dir, doc.statements[i]!.file), 'utf8').replace(/\n$/, '');
@@ -103,19 +103,18 @@ describe('bqx plan', function () {
     assert.equal(doc.summary.mostTables.tables, 4, 'a batch: its table, the keys and two checkpoints');
 
     // The profile reads the dataset the merge wrote: the group's file loaded (not billed) into a
-    // table of its columns and the window's rows, then each query billed for what it names.
-    const [profileLoad, stats, sample, gaps] = doc.statements.slice(-4);
+    // table of its columns and the window's rows, then each query billed for what it names: every
+    // column once (its measures and sample in one statement), then the key.
+    const [profileLoad, stats, gaps] = doc.statements.slice(-3);
     assert.equal(profileLoad!.bytes, 0);
     assert.equal(profileLoad!.columns, width);
     assert.match(profileLoad!.creates!, /__profile_g000$/);
     assert.equal(stats!.bytes, MINI_ROWS * width * 8, 'every column of the group (the key orders the rows), 8 bytes a value');
-    assert.deepEqual(stats!.params, { row0: 'INT64', snap: 'INT64', rows: 'INT64', warmup: 'INT64' });
-    assert.equal(stats!.columns, 1 + (width - 1) * SEGMENT_MEASURES.length, 'the stretch, and eighteen measures a column');
+    assert.deepEqual(stats!.params, { row0: 'INT64', snap: 'INT64', rows: 'INT64', warmup: 'INT64', block_from: 'INT64', block_rows: 'INT64', spread_step: 'INT64' });
+    assert.equal(stats!.columns, 2 + (width - 1) * (SEGMENT_MEASURES.length + 1), 'the stretch, its sample rows, and eighteen measures and the sample a column');
     assert.equal(doc.summary.widest.file, stats!.file);
-    assert.equal(sample!.bytes, MINI_ROWS * width * 8);
-    assert.deepEqual(sample!.params, { row0: 'INT64', block_from: 'INT64', block_rows: 'INT64', spread_step: 'INT64' });
     assert.equal(gaps!.bytes, MINI_ROWS * 8, 'the key');
-    for (const s of [stats, sample, gaps]) assert.deepEqual(s!.reads, [profileLoad!.creates]);
+    for (const s of [stats, gaps]) assert.deepEqual(s!.reads, [profileLoad!.creates]);
     assert.equal(doc.summary.bytesByKind.profile_scan, stats!.bytes);
     assert.equal(doc.summary.bytesTotal, doc.statements.reduce((n, s) => n + s.bytes, 0));
     assert.deepEqual({ ...doc.profile, note: undefined }, { mode: 'full', groups: 1, files: 1, rows: MINI_ROWS, note: undefined });
@@ -165,7 +164,7 @@ describe('bqx plan', function () {
         const measured = mode === 'full' ? group.columns.slice(1) : [];
         const expected = [
           renderLoad({ dataset, table, ttlHours }, [file], measured).sql,
-          ...(mode === 'full' ? [renderScanSegments(dataset, table, measured).sql, renderProfileSample(dataset, table, measured).sql] : []),
+          ...(mode === 'full' ? [renderScanSegments(dataset, table, measured).sql] : []),
           renderKeyGaps(dataset, table).sql,
         ];
         const exportAt = plan.statements.findIndex((s) => s.sql === exportSql);

@@ -93,7 +93,7 @@ describe('bqx plan --refresh', function () {
         const kinds = p.statements.map((s) => s.step);
         const first = kinds.indexOf('profile_load');
         assert.equal(kinds.lastIndexOf('export'), first - 1, 'the profile follows the merge');
-        assert.deepEqual([...new Set(kinds.slice(first))], ['profile_load', 'profile_scan', 'profile_sample', 'profile_gaps', 'profile_cuts']);
+        assert.deepEqual([...new Set(kinds.slice(first))], ['profile_load', 'profile_scan', 'profile_gaps', 'profile_cuts']);
       }
       assert.deepEqual(full.profile.job.groups.map((g) => g.files), groups.map((_, i) => exported(full).filter((_, k) => k % groups.length === i)));
       assert.equal(full.profile.job.resume, undefined, 'a full build measures every row');

@@ -11,7 +11,7 @@ import type { Config } from '../../config.js';
 import type { ObjectStore } from '../../ports.js';
 import type { ColumnComparison, ColumnStats, CompareJob, KeyGap, ProfileData, ProfileJob } from '../../profile/types.js';
 import type { StepSpec } from './bigQueryJobs.js';
-import { SEGMENT_MEASURES, profileScratch, renderBeyond, renderCompare, renderCutRows, renderKeyGaps, renderProfileSample, renderScanSegments } from './bigQueryProfileSql.js';
+import { SEGMENT_MEASURES, profileScratch, renderBeyond, renderCompare, renderCutRows, renderKeyGaps, renderScanSegments } from './bigQueryProfileSql.js';
 import { ColumnScan, beyondCandidates, sampleRows } from '../../profile/columnScan.js';
 import { beyondBefore } from '../../profile/outlierTails.js';
 import { carrySegments, emptyState, type Segment } from '../../profile/scanSegments.js';
@@ -29,7 +29,7 @@ function salted(jobs: ProfileRunner, what: unknown): ProfileRunner {
   return { read: (spec) => jobs.read({ ...spec, salt }) };
 }
 
-/** Columns per statistics query: 18 measures each (7,201 result columns), the text about 1.2 KB a column, under BigQuery's 1 MB. */
+/** Columns per statistics query: 18 measures and the sample each (7,602 result columns), the text about 1.3 KB a column, under BigQuery's 1 MB. */
 export const BIGQUERY_PROFILE_BATCH = 400;
 
 type Row = Record<string, unknown>;
@@ -115,30 +115,35 @@ export async function profileBigQuery(runner: ProfileRunner, config: Config, out
     const initial = resume ? pickStates(batch, new Set(), resume.from.state) : emptyState(batch);
     if (!initial) throw new Error(`the scan state to carry on from lacks some of group ${measured[k]!.index}'s columns`);
     const segments = renderScanSegments(dataset, t.table, batch);
-    const rows = await jobs.read<Row>({ key: `profile_scan_${t.table}_${from}`, step: 'profile_scan', sql: segments.sql, params: { row0, snap, rows: job.rows, warmup: job.warmupRows } });
+    const rows = await jobs.read<Row>({
+      key: `profile_scan_${t.table}_${from}`,
+      step: 'profile_scan',
+      sql: segments.sql,
+      params: { row0, snap, rows: job.rows, warmup: job.warmupRows, block_from: job.blockFrom, block_rows: job.blockRows, spread_step: job.spreadStep },
+    });
     const stretch = (seg: number, start: number, end: number) => {
       const row = rows.find((r) => Number(r.seg) === seg) ?? {};
       return new Map(batch.map((column, i) => [column, segmentOf(row, i, start, end)]));
     };
     const atSnap = snap > row0 ? carrySegments(initial, stretch(0, row0, snap)) : initial;
     const end = snap < job.rows ? carrySegments(atSnap, stretch(1, snap, job.rows)) : atSnap;
-    // The sample: the earlier dataset's values before row0 (the same rows), this table's from there on.
-    const sample = renderProfileSample(dataset, t.table, batch);
-    const sampled = await jobs.read<Row>({
-      key: `profile_sample_${t.table}_${from}`,
-      step: 'profile_sample',
-      sql: sample.sql,
-      params: { row0, block_from: job.blockFrom, block_rows: job.blockRows, spread_step: job.spreadStep },
-    });
-    const at = new Map(sampled.map((r, j) => [Number(r.rn), j]));
+    // The sample: the earlier dataset's values before row0 (the same rows), the stretches' from there on.
+    const sampled = new Map<number, Float64Array>();
+    for (const r of rows) {
+      const at = (Array.isArray(r.sample_rn) ? r.sample_rn : []).map(Number);
+      batch.forEach((_, i) => {
+        const values = (Array.isArray(r[`s${i}_sample`]) ? r[`s${i}_sample`] : []) as { v?: unknown }[];
+        if (values.length !== at.length) throw new Error(`the sample of ${t.table} came back with ${values.length} values of column ${i} for ${at.length} rows`);
+        at.forEach((rowNumber, k) => {
+          if (!sampled.has(rowNumber)) sampled.set(rowNumber, new Float64Array(batch.length).fill(NaN));
+          sampled.get(rowNumber)![i] = num(values[k]?.v) ?? NaN;
+        });
+      });
+    }
     const batchValues = Object.fromEntries(
       batch.map((column, i) => [
         column,
-        Float64Array.from(allSample, (r) => {
-          if (r < row0) return resume!.from.sample.values[column]![earlierRows.get(r)!]!;
-          const j = at.get(r);
-          return j === undefined ? NaN : (num(sampled[j]![`c${i}`]) ?? NaN);
-        }),
+        Float64Array.from(allSample, (r) => (r < row0 ? resume!.from.sample.values[column]![earlierRows.get(r)!]! : (sampled.get(r)?.[i] ?? NaN))),
       ]),
     );
     const scan = new ColumnScan(batch, job, job.rows, { state: end, sample: { rows: allSample, values: batchValues } });

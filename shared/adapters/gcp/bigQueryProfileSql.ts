@@ -19,27 +19,30 @@ export const profileScratch = {
 export const SEGMENT_MEASURES = ['non_null', 'warm', 'finite', 'min', 'max', 'mean', 'm2', 'inf', 'nan', 'repeats', 'lead', 'longest', 'last_row', 'first', 'first_valid', 'last', 'last_valid', 'last_run'] as const;
 
 /**
- * One pass over a batch of a group's columns, split in two stretches of rows: [@row0, @snap) and
+ * One pass over a batch of a group's columns (so each column is billed once), split in two
+ * stretches of rows: [@row0, @snap) and
  * [@snap, @rows), one result row each (`seg` 0 and 1; a stretch without rows has none). The table
  * holds the dataset's rows from @row0 on (all of them, or a refresh's rebuilt shards), numbered
  * by key. Per column and stretch: what shared/profile/scanSegments.ts joins to the scan state at
  * the stretch's first row, repeats and runs counted within the stretch (LAG and the run starts are
  * partitioned by it): non-null, non-null before @warmup, finite count/min/max/mean/M2, inf, NaN,
- * repeats, the first run's length, the longest run, the last non-null row, and the first and
- * last rows' values.
+ * repeats, the first run's length, the longest run, the last non-null row, the first and last
+ * rows' values, and the values on the sample's rows (`sample_rn`: their row numbers).
  */
 export function renderScanSegments(dataset: string, table: string, columns: readonly string[]): Rendered {
   const idx = [...columns.keys()];
   const numbered = `SELECT ROW_NUMBER() OVER (ORDER BY ${key}) - 1 + @row0 AS rn, ${columns.map((name, i) => `CAST(${q(name)} AS FLOAT64) AS ${c(i)}`).join(', ')} FROM ${tableRef(dataset, table)}`;
   // Each row's stretch, and the stretch's first and last rows.
   const stretch = 'IF(rn < @snap, 0, 1) AS seg, IF(rn < @snap, @row0, @snap) AS first_rn, IF(rn < @snap, @snap, @rows) - 1 AS last_rn';
-  const lagged = `SELECT ${stretch}, rn, ${idx.map(c).join(', ')}, ${idx.map((i) => `LAG(${c(i)}) OVER (PARTITION BY rn < @snap ORDER BY rn) AS p${i}`).join(', ')} FROM numbered`;
+  // Whether the row is in the sample (columnScan.ts inSample): its values come back with the measures.
+  const sampled = '(rn >= @block_from AND rn < @block_from + @block_rows) OR MOD(rn, @spread_step) = 0 AS sampled';
+  const lagged = `SELECT ${stretch}, ${sampled}, rn, ${idx.map(c).join(', ')}, ${idx.map((i) => `LAG(${c(i)}) OVER (PARTITION BY rn < @snap ORDER BY rn) AS p${i}`).join(', ')} FROM numbered`;
   // Equal to the row before, NaN to NaN too (ColumnScan's test; GoogleSQL's = holds NaN unequal).
   const same = (i: number) => `(${c(i)} = p${i} OR (IS_NAN(${c(i)}) AND IS_NAN(p${i})))`;
   // Per column: its value, its finite value (f), whether it repeats the row before (e), and where its run began (s).
   const perColumn = (i: number) =>
     `${c(i)}, IF(IS_INF(${c(i)}) OR IS_NAN(${c(i)}), NULL, ${c(i)}) AS f${i}, ${same(i)} AS e${i}, MAX(IF(${same(i)}, NULL, rn)) OVER (PARTITION BY seg ORDER BY rn ROWS UNBOUNDED PRECEDING) AS s${i}`;
-  const runs = `SELECT seg, first_rn, last_rn, rn, ${idx.map(perColumn).join(', ')} FROM lagged`;
+  const runs = `SELECT seg, first_rn, last_rn, sampled, rn, ${idx.map(perColumn).join(', ')} FROM lagged`;
   const stats = idx.map((i) => {
     const [v, f, s] = [c(i), `f${i}`, `s${i}`];
     return [
@@ -61,10 +64,13 @@ export function renderScanSegments(dataset: string, table: string, columns: read
       `MAX(IF(rn = last_rn, ${v}, NULL)) AS s${i}_last`,
       `COUNTIF(rn = last_rn AND ${v} IS NOT NULL) AS s${i}_last_valid`,
       `MAX(IF(rn = last_rn AND ${v} IS NOT NULL, rn - ${s} + 1, NULL)) AS s${i}_last_run`,
+      // The sample rows' values in row order; a struct, so a null value keeps its place.
+      `ARRAY_AGG(IF(sampled, STRUCT(${v} AS v), NULL) IGNORE NULLS ORDER BY rn) AS s${i}_sample`,
     ].join(', ');
   });
-  const sql = [`WITH numbered AS (${numbered}),`, `lagged AS (${lagged}),`, `runs AS (${runs})`, `SELECT seg, ${stats.join(', ')}`, 'FROM runs', 'GROUP BY seg, first_rn, last_rn', 'ORDER BY seg'].join('\n');
-  return { sql, tables: [`${dataset}.${table}`], columns: ['seg', ...idx.flatMap((i) => SEGMENT_MEASURES.map((n) => `s${i}_${n}`))] };
+  const sampleRows = 'ARRAY_AGG(IF(sampled, rn, NULL) IGNORE NULLS ORDER BY rn) AS sample_rn';
+  const sql = [`WITH numbered AS (${numbered}),`, `lagged AS (${lagged}),`, `runs AS (${runs})`, `SELECT seg, ${sampleRows}, ${stats.join(', ')}`, 'FROM runs', 'GROUP BY seg, first_rn, last_rn', 'ORDER BY seg'].join('\n');
+  return { sql, tables: [`${dataset}.${table}`], columns: ['seg', 'sample_rn', ...idx.flatMap((i) => [...SEGMENT_MEASURES.map((n) => `s${i}_${n}`), `s${i}_sample`])] };
 }
 
 /**
@@ -77,17 +83,6 @@ export function renderBeyond(dataset: string, table: string, columns: readonly s
     return `COUNTIF(NOT IS_INF(${v}) AND NOT IS_NAN(${v}) AND ABS(${v} - @mean${i}) > @limit${i}) AS b${i}`;
   });
   return { sql: [`SELECT ${counts.join(', ')}`, `FROM ${tableRef(dataset, table)}`].join('\n'), tables: [`${dataset}.${table}`], columns: columns.map((_, i) => `b${i}`) };
-}
-
-/** The sample: rows [@block_from, @block_from + @block_rows) and every @spread_step-th row, by key order; the table's first row is row @row0. */
-export function renderProfileSample(dataset: string, table: string, columns: readonly string[]): Rendered {
-  const sql = [
-    `SELECT rn, ${columns.map((_, i) => c(i)).join(', ')}`,
-    `FROM (SELECT ROW_NUMBER() OVER (ORDER BY ${key}) - 1 + @row0 AS rn, ${columns.map((name, i) => `CAST(${q(name)} AS FLOAT64) AS ${c(i)}`).join(', ')} FROM ${tableRef(dataset, table)})`,
-    'WHERE (rn >= @block_from AND rn < @block_from + @block_rows) OR MOD(rn, @spread_step) = 0',
-    'ORDER BY rn',
-  ].join('\n');
-  return { sql, tables: [`${dataset}.${table}`], columns: ['rn', ...columns.map((_, i) => c(i))] };
 }
 
 /** Consecutive keys more than a minute apart: [first missing minute, next key), minutes missing. */
