@@ -83,8 +83,8 @@ function segmentOf(row: Row, i: number, start: number, end: number): Segment {
  * `job.snapshotAt` goes back with the data, for the next refresh to carry on from. The key's gaps
  * and the fold rows read the whole of group 0's key; columns whose values may lie beyond 10 sd are
  * counted in a second pass (their earlier rows too, unless the earlier state rules them out).
+ * `concurrency`: loads and batches at once (1 keeps the statements in order, as `bqx plan` records them).
  */
-/** `concurrency`: batches measured at once (1 keeps the statements in order, as `bqx plan` records them). */
 export async function profileBigQuery(runner: ProfileRunner, config: Config, output: ObjectStore, job: ProfileJob, concurrency = 1): Promise<ProfileData> {
   const dataset = config.gcp.scratchDataset;
   const jobs = salted(runner, { groups: job.groups, resume: job.resume?.groups, row: job.resume?.from.state.row, rows: job.rows, snapshotAt: job.snapshotAt });
@@ -151,8 +151,12 @@ export async function profileBigQuery(runner: ProfileRunner, config: Config, out
     const counted = await countBeyond(jobs, dataset, t.table, stats, resume?.from.state, () => wholeTable(job.groups[k]!), `${t.table}_${from}`);
     return { stats, sample: scan.sample, atSnap, counted };
   };
+  // Carrying on, group 0's whole key (gaps, fold rows) is loaded meanwhile; a failure is
+  // reported where it is awaited, after the batches.
+  const keysTable = wholeTable(job.groups[0]!);
+  keysTable.catch(() => {});
   // Every batch of every group, a few at once (each is a BigQuery job of seconds; one after
-  // another, 43 batches of the demo's width were minutes), the results in group and column order.
+  // another, the demo's 55 batches were minutes), the results in group and column order.
   const batches = tables.flatMap((t, k) => {
     const names = t.columns.filter((n) => n !== job.key);
     return Array.from({ length: Math.ceil(names.length / BIGQUERY_PROFILE_BATCH) }, (_, b) => ({ k, from: b * BIGQUERY_PROFILE_BATCH, batch: names.slice(b * BIGQUERY_PROFILE_BATCH, (b + 1) * BIGQUERY_PROFILE_BATCH) }));
@@ -163,7 +167,7 @@ export async function profileBigQuery(runner: ProfileRunner, config: Config, out
   measuredBatches.forEach((m, b) => batches[b]!.batch.forEach((column, i) => (values[column] = m.sample[i]!)));
   const snapshots: ScanState[] = measuredBatches.map((m) => m.atSnap);
   const beyond = measuredBatches.reduce((n, m) => ({ carried: n.carried + m.counted.carried, reread: n.reread + m.counted.reread }), { carried: 0, reread: 0 });
-  const keys = await wholeTable(job.groups[0]!);
+  const keys = await keysTable;
   const gapsSql = renderKeyGaps(dataset, keys);
   const gaps = (await jobs.read<Row>({ key: 'profile_gaps', step: 'profile_gaps', sql: gapsSql.sql })).map(
     (r): KeyGap => ({ from: String(r.gap_from), to: String(r.gap_to), minutes: Number(r.minutes) }),
