@@ -3,9 +3,10 @@
 // checkQuality builds (its profileInput, and the scan state kept at the last shard's first row), and
 // the core's own profileDataset (or profileKeys with BQX_PROFILE=keys) drives the warehouse, so the
 // plan holds the profile's statements as the adapter sends them: each group loaded into a scratch
-// table, the statistics and sample batches, the key gaps, the fold rows. The recording client
-// answers them with no rows, a pass that finds nothing: the comparisons the core asks for what a
-// pass finds (duplicate and leakage candidates) are then not asked, and not in the plan.
+// table, the batches of measures and sample, the key gaps, the fold rows. The recording client
+// answers them with no rows, a pass that finds nothing: what the core asks for what a pass finds
+// (the count of values beyond 10 sd, the duplicate and leakage candidates' comparisons) is then
+// not asked, and not in the plan (test/gcp/googleSqlProfile.test.ts analyzes those statements).
 
 import type { Config } from '../config.js';
 import { profileInput } from '../chain/quality.js';
@@ -93,8 +94,9 @@ export interface ProfileSummary {
 
 const NOTES = {
   full:
-    'profile_compare statements depend on what the column pass finds: a run compares its duplicate candidates on every row and its leakage ' +
-    'candidates on a sample, 200 pairs a statement, after a load of each group involved. The plan records a pass that finds none, so it lists none.',
+    'profile_beyond and profile_compare statements depend on what the column pass finds: a run counts the values beyond 10 sd of the columns ' +
+    'whose extremes reach that far, and compares its duplicate candidates on every row and its leakage candidates on a sample, 200 pairs a ' +
+    'statement, after a load of each group involved. The plan records a pass that finds none, so it lists none.',
   keys: 'BQX_PROFILE=keys: only group 0 is loaded, and only its key read (gaps, fold rows); no column is profiled.',
 };
 
