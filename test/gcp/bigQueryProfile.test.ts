@@ -7,7 +7,9 @@ import NodeSqlParser from 'node-sql-parser';
 import sinon from 'sinon';
 import { loadConfig } from '../../shared/config.js';
 import { SEGMENT_MEASURES, renderBeyond, renderCompare, renderCutRows, renderKeyGaps, renderScanSegments } from '../../shared/adapters/gcp/bigQueryProfileSql.js';
-import { BIGQUERY_PROFILE_BATCH } from '../../shared/adapters/gcp/bigQueryProfile.js';
+import { BIGQUERY_PROFILE_BATCH, SAMPLE_VALUE_JSON_BYTES } from '../../shared/adapters/gcp/bigQueryProfile.js';
+import { sampleRows } from '../../shared/profile/columnScan.js';
+import { sampleLayout } from '../../shared/profile/profile.js';
 import { BigQueryWarehouse } from '../../shared/adapters/gcp/bigQueryWarehouse.js';
 import type { ProfileData, ProfileJob } from '../../shared/profile/types.js';
 import { WorkPending } from '../../shared/ports.js';
@@ -40,6 +42,11 @@ describe('gcp/profile', () => {
     const wide = renderScanSegments('bqx_scratch', 'bqx_eurusd_20250101t000000_abc123__profile_g012_r2000000', Array.from({ length: BIGQUERY_PROFILE_BATCH }, (_, i) => `reg_quad_coef_a_bqx_eurusd_w2880_${i}`));
     assert.ok(wide.columns.length <= 10_000, `${wide.columns.length} result columns`);
     assert.ok(Buffer.byteLength(wide.sql) < 1_000_000, `${Buffer.byteLength(wide.sql)} bytes`);
+    // And its result rows well within the API's 10 MB page, whatever the rows: the sample is about 600 rows at any size.
+    for (const rows of [10_000, 177_748, 2_200_000]) {
+      const sampled = sampleRows(rows, { warmupRows: 0, ...sampleLayout(rows) }).length;
+      assert.ok(BIGQUERY_PROFILE_BATCH * sampled * SAMPLE_VALUE_JSON_BYTES < 6 * 2 ** 20, `${rows} rows: ${sampled} sampled rows`);
+    }
     // Values beyond 10 sd: finite, further than @limit<i> from @mean<i>.
     assert.equal(
       renderBeyond('bqx_scratch', 't', ['spike']).sql,

@@ -29,8 +29,14 @@ function salted(jobs: ProfileRunner, what: unknown): ProfileRunner {
   return { read: (spec) => jobs.read({ ...spec, salt }) };
 }
 
-/** Columns per statistics query: 18 measures and the sample each (7,602 result columns), the text about 1.3 KB a column, under BigQuery's 1 MB. */
-export const BIGQUERY_PROFILE_BATCH = 400;
+/**
+ * Columns per profile statement: 18 measures and the sample each (3,802 result columns, about
+ * 250 KB of text). The sample makes a result row large: about 600 values a column, up to 45 bytes
+ * each in the API's JSON, so up to about 5.4 MB a row at 200 columns, under the API's 10 MB page.
+ */
+export const BIGQUERY_PROFILE_BATCH = 200;
+/** Bytes one sampled value takes in a query result's JSON at most (`{"v":{"f":[{"v":"-1.2345678901234567E-5"}]}}` and a comma). */
+export const SAMPLE_VALUE_JSON_BYTES = 45;
 
 type Row = Record<string, unknown>;
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
@@ -156,7 +162,7 @@ export async function profileBigQuery(runner: ProfileRunner, config: Config, out
   const keysTable = wholeTable(job.groups[0]!);
   keysTable.catch(() => {});
   // Every batch of every group, a few at once (each is a BigQuery job of seconds; one after
-  // another, the demo's 55 batches were minutes), the results in group and column order.
+  // another, the demo's 98 batches were minutes), the results in group and column order.
   const batches = tables.flatMap((t, k) => {
     const names = t.columns.filter((n) => n !== job.key);
     return Array.from({ length: Math.ceil(names.length / BIGQUERY_PROFILE_BATCH) }, (_, b) => ({ k, from: b * BIGQUERY_PROFILE_BATCH, batch: names.slice(b * BIGQUERY_PROFILE_BATCH, (b + 1) * BIGQUERY_PROFILE_BATCH) }));
