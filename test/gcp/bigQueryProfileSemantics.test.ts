@@ -55,6 +55,7 @@ function duckSql(sql: string, local: (uri: string) => string): string {
   }
   return sql
     .replace(/ARRAY_AGG\(IF\(sampled, (.+?), NULL\) IGNORE NULLS ORDER BY rn\)/g, 'array_agg($1 ORDER BY rn) FILTER (WHERE sampled)')
+    .replace(/ARRAY_AGG\(IF\((.+?), (c\d+), NULL\) IGNORE NULLS ORDER BY rn LIMIT \d+\)/g, 'array_agg($2 ORDER BY rn) FILTER (WHERE $1)')
     .replace(/STRUCT\((\w+) AS v\)/g, "{'v': $1}")
     .replaceAll('`', '"')
     .replaceAll('AS FLOAT64)', 'AS DOUBLE)')
@@ -189,7 +190,16 @@ describe('gcp/profile statements run (on DuckDB): the embedded profile\'s number
     assert.equal(by.target_x_h30!.lastNonNullRow, 4969);
     assert.equal(by.plain!.lastNonNullRow, null, 'the last row is reported for labels only, as on DuckDB');
     // One load for the group, then one statement for its measures and sample (each column read once); the stretch cut at the second file.
-    assert.deepEqual([...new Set(runner.ran.map((s) => s.step))], ['profile_load', 'profile_scan', 'profile_beyond', 'profile_gaps']);
+    assert.deepEqual([...new Set(runner.ran.map((s) => s.step))], ['profile_load', 'profile_scan', 'profile_beyond', 'profile_tails', 'profile_gaps']);
+    // The tails kept with the state: early's far value before the second file, as the embedded profile keeps it.
+    assert.deepEqual(Object.keys(full.scanTails!), Object.keys(reference.scanTails!));
+    for (const [column, tail] of Object.entries(reference.scanTails!)) {
+      const got = full.scanTails![column]!;
+      // The band is mean ± 8 sd, so equal to rounding; the values exactly.
+      for (const k of ['lo', 'hi'] as const) assert.ok(Math.abs(got[k] - tail[k]) <= 1e-9 * Math.abs(tail[k]), `tail of ${column}: ${k} ${got[k]} vs ${tail[k]}`);
+      assert.deepEqual(Array.from(got.values), Array.from(tail.values), `tail of ${column}`);
+    }
+    assert.ok(Array.from(full.scanTails!.early!.values).includes(-1e9));
     assert.deepEqual(runner.ran.find((s) => s.step === 'profile_scan')!.params, { row0: 0, snap: HALF, rows: ROWS, warmup: WARMUP, ...layoutParams });
   });
 
@@ -211,6 +221,18 @@ describe('gcp/profile statements run (on DuckDB): the embedded profile\'s number
     assert.deepEqual(carried.beyond, { carried: 1, reread: 1 }, 'spike counted from the new rows alone, early read again');
     const beyond = runner.ran.filter((s) => s.step === 'profile_beyond');
     assert.deepEqual(beyond.map((s) => /__profile_g000(_r2600)?`/.exec(s.sql)![0]), ['__profile_g000_r2600`', '__profile_g000`']);
+  });
+
+  it('carried on with the kept tails: the far value before the state counted from its tail, no row before the state read again', async () => {
+    const resume = { groups: [{ index: 0, files: [files[1]!] }], from: { state: full.scanState!, sample: full.sample }, tails: full.scanTails! };
+    const { runner, done } = bigQuery(job({ snapshotAt: HALF, resume }));
+    const carried = await done;
+    sameStats(carried.columns, reference.columns, 'carried on with tails');
+    assert.deepEqual(carried.beyond, { carried: 2, reread: 0 }, 'spike from the new rows, early from its tail');
+    assert.deepEqual(runner.ran.filter((s) => s.step === 'profile_beyond').map((s) => /__profile_g000(_r2600)?`/.exec(s.sql)![0]), ['__profile_g000_r2600`']);
+    // The tails go on for the next refresh: the carried ones as they were.
+    assert.deepEqual(Array.from(carried.scanTails!.early!.values), Array.from(full.scanTails!.early!.values));
+    assert.equal(runner.ran.filter((s) => s.step === 'profile_tails').length, 0, 'a carried tail is not read again');
   });
 
   it('a refresh whose state is taken later than it carries on from: the state is carried over the rows between', async () => {

@@ -6,7 +6,7 @@
 // Without the analyzer (another platform), the suite says SKIPPED and is pending.
 
 import assert from 'node:assert/strict';
-import { renderBeyond, renderCompare, renderCutRows, renderKeyGaps, renderScanSegments } from '../../shared/adapters/gcp/bigQueryProfileSql.js';
+import { renderBeyond, renderCompare, renderCutRows, renderKeyGaps, renderScanSegments, renderTails } from '../../shared/adapters/gcp/bigQueryProfileSql.js';
 import { Analyzer, zetaType, type ZetaColumn, type ZetaType } from '../helpers/zetasql.js';
 
 const t = (type: string) => zetaType(type);
@@ -37,6 +37,7 @@ describe('gcp/GoogleSQL analysis of the profile statements a plan cannot list (Z
 
   const statements = (): { name: string; sql: string; params: Record<string, ZetaType> }[] => [
     { name: 'a carried-on scan of a rebuilt part', sql: renderScanSegments(DATASET, 'g1_r1440', G1).sql, params: { row0: INT, snap: INT, rows: INT, warmup: INT, block_from: INT, block_rows: INT, spread_step: INT } },
+    { name: 'the tails kept with the state', sql: renderTails(DATASET, 'g1_r1440', G1, 10_001).sql, params: { row0: INT, snap: INT, from0: INT, lo0: FLOAT, hi0: FLOAT, from1: INT, lo1: FLOAT, hi1: FLOAT } },
     { name: 'the beyond-10-sd pass', sql: renderBeyond(DATASET, 'g1_r1440', G1).sql, params: { mean0: FLOAT, limit0: FLOAT, mean1: FLOAT, limit1: FLOAT } },
     {
       name: 'a comparison across groups',
@@ -55,7 +56,7 @@ describe('gcp/GoogleSQL analysis of the profile statements a plan cannot list (Z
   });
 
   it('catches a parameter of the wrong type in the beyond-10-sd pass', async () => {
-    const beyond = statements()[1]!;
+    const beyond = statements().find((x) => x.name === 'the beyond-10-sd pass')!;
     const r = await analyzer!.analyze(beyond.sql, { tables: TABLES }, { ...beyond.params, limit1: t('STRING') }, {});
     assert.equal(r.ok, false);
     assert.match(r.ok ? '' : r.error, /STRING/);

@@ -85,6 +85,20 @@ export function renderBeyond(dataset: string, table: string, columns: readonly s
   return { sql: [`SELECT ${counts.join(', ')}`, `FROM ${tableRef(dataset, table)}`].join('\n'), tables: [`${dataset}.${table}`], columns: columns.map((_, i) => `b${i}`) };
 }
 
+/**
+ * Per column i, its finite values on rows [@from<i>, @snap) outside [@lo<i>, @hi<i>], in row order,
+ * at most `limit` (outlierTails.ts: the tail a dataset keeps with its scan state), as `t<i>`. The
+ * table's first row is row @row0.
+ */
+export function renderTails(dataset: string, table: string, columns: readonly string[], limit: number): Rendered {
+  const numbered = `SELECT ROW_NUMBER() OVER (ORDER BY ${key}) - 1 + @row0 AS rn, ${columns.map((name, i) => `CAST(${q(name)} AS FLOAT64) AS ${c(i)}`).join(', ')} FROM ${tableRef(dataset, table)}`;
+  const tails = columns.map((_, i) => {
+    const v = c(i);
+    return `ARRAY_AGG(IF(rn >= @from${i} AND rn < @snap AND NOT IS_INF(${v}) AND NOT IS_NAN(${v}) AND (${v} < @lo${i} OR ${v} > @hi${i}), ${v}, NULL) IGNORE NULLS ORDER BY rn LIMIT ${limit}) AS t${i}`;
+  });
+  return { sql: [`SELECT ${tails.join(', ')}`, `FROM (${numbered})`].join('\n'), tables: [`${dataset}.${table}`], columns: columns.map((_, i) => `t${i}`) };
+}
+
 /** Consecutive keys more than a minute apart: [first missing minute, next key), minutes missing. */
 export function renderKeyGaps(dataset: string, table: string): Rendered {
   const sql = [
