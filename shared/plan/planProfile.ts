@@ -5,7 +5,7 @@
 // plan holds the profile's statements as the adapter sends them: each group loaded into a scratch
 // table, the batches of measures and sample, the key gaps, the fold rows. The recording client
 // answers them with no rows, a pass that finds nothing: what the core asks for what a pass finds
-// (the count of values beyond 10 sd, the duplicate and leakage candidates' comparisons) is then
+// (the count of values beyond 10 sd, the tails, the duplicate and leakage candidates' comparisons) is then
 // not asked, and not in the plan (test/gcp/googleSqlProfile.test.ts analyzes those statements).
 
 import type { Config } from '../config.js';
@@ -94,8 +94,8 @@ export interface ProfileSummary {
 
 const NOTES = {
   full:
-    'profile_beyond and profile_compare statements depend on what the column pass finds: a run counts the values beyond 10 sd of the columns ' +
-    'whose extremes reach that far, and compares its duplicate candidates on every row and its leakage candidates on a sample, 200 pairs a ' +
+    'profile_beyond, profile_tails and profile_compare statements depend on what the column pass finds: a run counts the values beyond 10 sd ' +
+    'of the columns whose extremes reach that far, keeps the far values before its last shard of the columns that have some, and compares its duplicate candidates on every row and its leakage candidates on a sample, 200 pairs a ' +
     'statement, after a load of each group involved. The plan records a pass that finds none, so it lists none.',
   keys: 'BQX_PROFILE=keys: only group 0 is loaded, and only its key read (gaps, fold rows); no column is profiled.',
 };
