@@ -4,16 +4,18 @@
 // profile keeps one (shared/profile/scanSegments.ts): so a refresh measures only its rebuilt
 // shards' rows. Reads go through the runner's `read`: on BigQuery, deterministic jobs waited on
 // until the call's deadline (bigQueryWarehouse.ts resumableReads), each salted with what the
-// profile is over, so a later call of the same run over other files never attaches to them.
+// profile is over, so a later call of the same run over other files never attaches to them. The
+// far values (beyond 10 sd, and the tails kept for them) are bigQueryFarValues.ts.
 
 import { createHash } from 'node:crypto';
 import type { Config } from '../../config.js';
 import type { ObjectStore } from '../../ports.js';
 import type { ColumnComparison, ColumnStats, CompareJob, KeyGap, ProfileData, ProfileJob } from '../../profile/types.js';
 import type { StepSpec } from './bigQueryJobs.js';
-import { SEGMENT_MEASURES, profileScratch, renderBeyond, renderCompare, renderCutRows, renderKeyGaps, renderScanSegments, renderTails } from './bigQueryProfileSql.js';
-import { ColumnScan, beyondCandidates, sampleRows } from '../../profile/columnScan.js';
-import { MAX_TAIL_VALUES, beyondBefore, stateRange, tailPlan, type Tail } from '../../profile/outlierTails.js';
+import { SEGMENT_MEASURES, profileScratch, renderCompare, renderCutRows, renderKeyGaps, renderScanSegments } from './bigQueryProfileSql.js';
+import { ColumnScan, sampleRows } from '../../profile/columnScan.js';
+import type { Tail } from '../../profile/outlierTails.js';
+import { countBeyond, keptTails } from './bigQueryFarValues.js';
 import { carrySegments, emptyState, type Segment } from '../../profile/scanSegments.js';
 import { joinStates, pickStates, type ScanState } from '../../profile/scanState.js';
 import { renderLoad, scratchArea } from './bigQuerySql.js';
@@ -189,82 +191,6 @@ export async function profileBigQuery(runner: ProfileRunner, config: Config, out
   const scanState = keeps ? joinStates(snapshots) : undefined;
   const scanTails: Record<string, Tail> = Object.assign({}, ...measuredBatches.map((m) => m.tails));
   return { columns, gaps, sample: { rows: allSample, values }, cutRows, ...(scanState ? { scanState, scanTails } : {}), ...(resume ? { beyond } : {}) };
-}
-
-/**
- * Values beyond 10 sd of the columns whose min or max reach past it (few: a second pass for them
- * alone). Carrying on, the rows before the state's are counted from its min and max or the kept
- * tail (outlierTails.ts `beyondBefore`), or, where they cannot be, read again from the whole group.
- */
-async function countBeyond(
-  jobs: ProfileRunner,
-  dataset: string,
-  table: string,
-  stats: ColumnStats[],
-  before: { state: ScanState; tails?: Readonly<Record<string, Tail>> } | undefined,
-  wholeTable: () => Promise<string>,
-  key: string,
-): Promise<{ carried: number; reread: number }> {
-  const candidates = beyondCandidates(stats);
-  if (candidates.length === 0) return { carried: 0, reread: 0 };
-  const known = new Map(candidates.map((s) => [s, before ? beyondBefore(before.state, s.column, s.mean!, s.sd!, before.tails?.[s.column]) : 0]));
-  const carried = candidates.filter((s) => known.get(s) !== undefined);
-  const reread = candidates.filter((s) => known.get(s) === undefined);
-  for (const [list, from, suffix] of [
-    [carried, table, 'here'],
-    [reread, reread.length > 0 ? await wholeTable() : table, 'whole'],
-  ] as const) {
-    if (list.length === 0) continue;
-    const r = renderBeyond(dataset, from, list.map((s) => s.column));
-    const params = Object.fromEntries(list.flatMap((s, i) => [[`mean${i}`, s.mean!], [`limit${i}`, 10 * s.sd!]]));
-    const [row] = await jobs.read<Row>({ key: `profile_beyond_${key}_${suffix}`, step: 'profile_beyond', sql: r.sql, params });
-    list.forEach((s, i) => (s.beyond10sd = (known.get(s) ?? 0) + (num(row?.[`b${i}`]) ?? 0)));
-  }
-  return before ? { carried: carried.length, reread: reread.length } : { carried: 0, reread: 0 };
-}
-
-/**
- * The tails kept with the scan state at `snap` (outlierTails.ts): for each column whose values
- * before it reach outside mean ± 8 sd, those values, so a later refresh counts its values beyond
- * 10 sd without reading these rows again. Read from `here` (the rows from its row0 on) where the
- * tail starts there, else from the whole group; a carried tail goes on from the earlier state's row.
- */
-async function keptTails(
-  jobs: ProfileRunner,
-  dataset: string,
-  here: { table: string; row0: number },
-  wholeTable: () => Promise<string>,
-  stats: readonly ColumnStats[],
-  atSnap: ScanState,
-  snap: number,
-  resumed: { state: ScanState; tails?: Readonly<Record<string, Tail>> } | undefined,
-  key: string,
-): Promise<Record<string, Tail>> {
-  const plans = stats.flatMap((s) => {
-    const range = stateRange(atSnap, s.column);
-    if (!range || s.mean === null || s.sd === null || !(s.sd > 0)) return [];
-    const plan = tailPlan(range, s.mean, s.sd, resumed && { row: resumed.state.row, range: stateRange(resumed.state, s.column), tail: resumed.tails?.[s.column] });
-    return plan ? [{ column: s.column, plan }] : [];
-  });
-  const tails: Record<string, Tail> = {};
-  const keep = (p: (typeof plans)[number], values: readonly number[]) => {
-    if (values.length > MAX_TAIL_VALUES - (p.plan.kept?.length ?? 0)) return; // too many: none kept, a later refresh reads the rows
-    tails[p.column] = { lo: p.plan.lo, hi: p.plan.hi, values: Float64Array.from([...(p.plan.kept ?? []), ...values]) };
-  };
-  for (const p of plans.filter((x) => x.plan.from >= snap)) keep(p, []);
-  const toRead = plans.filter((x) => x.plan.from < snap);
-  for (const [list, where] of [
-    [toRead.filter((x) => x.plan.from >= here.row0), 'here'],
-    [toRead.filter((x) => x.plan.from < here.row0), 'whole'],
-  ] as const) {
-    if (list.length === 0) continue;
-    const [table, row0] = where === 'here' ? [here.table, here.row0] : [await wholeTable(), 0];
-    const r = renderTails(dataset, table, list.map((x) => x.column), MAX_TAIL_VALUES + 1);
-    const params = { row0, snap, ...Object.fromEntries(list.flatMap((x, i) => [[`from${i}`, x.plan.from], [`lo${i}`, x.plan.lo], [`hi${i}`, x.plan.hi]])) };
-    const [row] = await jobs.read<Row>({ key: `profile_tails_${key}_${where}`, step: 'profile_tails', sql: r.sql, params });
-    list.forEach((x, i) => keep(x, ((row?.[`t${i}`] as unknown[] | null | undefined) ?? []).map(Number)));
-  }
-  return tails;
 }
 
 export async function compareBigQuery(runner: ProfileRunner, config: Config, output: ObjectStore, job: CompareJob, concurrency = 1): Promise<ColumnComparison[]> {
