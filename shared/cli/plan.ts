@@ -50,7 +50,7 @@ export async function planCommand(args: Args, config: Config): Promise<number> {
     const gcp = gcpPlanSource(config, { staging: new PlanStore(buckets.staging), output: new PlanStore(buckets.output) });
     recorded = await recordPlan({ config, pair: request.pair, source: gcp.warehouse, window, buckets, ...(since ? { refresh: { since } } : {}) });
     // Counting every feature table would be one query each: the label rows stand in for the estimate.
-    options = { target, featureRows: () => recorded.labelRows, dryRun: gcp.dryRun };
+    options = { target, featureRows: () => recorded.labelRows, dryRun: gcp.dryRun, costPerTbUsd: config.gcp.costPerTbUsd };
   } else {
     const embedded = await openEmbedded(config, { logger: silentLogger });
     try {
@@ -76,7 +76,7 @@ export async function planCommand(args: Args, config: Config): Promise<number> {
       const rows = new Map<string, number>();
       const range = recorded.refresh?.extractRange ?? recorded.window;
       for (const f of recorded.manifest.features) rows.set(f.feature, (await source.labelStats(f.dataset, f.feature, range)).rows);
-      options = { target, featureRows: (t) => rows.get(t) ?? recorded.labelRows };
+      options = { target, featureRows: (t) => rows.get(t) ?? recorded.labelRows, costPerTbUsd: config.gcp.costPerTbUsd };
     } finally {
       await embedded.close();
     }

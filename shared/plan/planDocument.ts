@@ -3,6 +3,7 @@
 // longest text, most tables in one statement, bytes per kind) and what the profile after the
 // merge is planned over.
 
+import { estimateCost } from '../adapters/gcp/bigQueryWarehouse.js';
 import type { RecordedStatement } from '../adapters/gcp/recordingBigQuery.js';
 import { KEY_COLUMN } from '../naming.js';
 import type { Window } from '../ports.js';
@@ -38,6 +39,9 @@ export interface PlanSummary {
   bytesByKind: Record<string, number>;
   bytesTotal: number;
   dryRuns: number;
+  /** What `bytesTotal` costs at on-demand prices, at `costPerTbUsd` a TiB (BQX_COST_PER_TB_USD), where given. */
+  costUsd?: number;
+  costPerTbUsd?: number;
 }
 
 export interface PlanDocument {
@@ -66,6 +70,8 @@ export interface DocumentOptions {
   /** Rows of a feature table in the window (the label rows when not known). */
   featureRows: (table: string) => number;
   dryRun?: DryRun;
+  /** On-demand price of a TiB read (BQX_COST_PER_TB_USD): the summary then says what the bytes cost. */
+  costPerTbUsd?: number;
 }
 
 const fileName = (index: number, width: number, s: RecordedStatement) =>
@@ -131,8 +137,13 @@ export async function planDocument(plan: RecordedPlan, options: DocumentOptions)
   const statements = entries.map((e) => e.statement);
   return {
     entries,
-    document: { pair: plan.pair, runId: plan.runId, target: options.target, window: plan.window, statements, summary: summarise(statements), profile: profileSummary(plan.profile) },
+    document: { pair: plan.pair, runId: plan.runId, target: options.target, window: plan.window, statements, summary: priced(summarise(statements), options.costPerTbUsd), profile: profileSummary(plan.profile) },
   };
+}
+
+/** The summary with what its bytes cost on demand (the warehouse's own estimate, estimateCost). */
+function priced(summary: PlanSummary, costPerTbUsd: number | undefined): PlanSummary {
+  return costPerTbUsd === undefined ? summary : { ...summary, costUsd: estimateCost(summary.bytesTotal, costPerTbUsd), costPerTbUsd };
 }
 
 function summarise(statements: readonly PlannedStatement[]): PlanSummary {

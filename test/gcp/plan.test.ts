@@ -117,6 +117,9 @@ describe('bqx plan', function () {
     for (const s of [stats, gaps]) assert.deepEqual(s!.reads, [profileLoad!.creates]);
     assert.equal(doc.summary.bytesByKind.profile_scan, stats!.bytes);
     assert.equal(doc.summary.bytesTotal, doc.statements.reduce((n, s) => n + s.bytes, 0));
+    // What those bytes cost on demand, at BQX_COST_PER_TB_USD (6.25 by default) a TiB.
+    assert.equal(doc.summary.costPerTbUsd, 6.25);
+    assert.equal(doc.summary.costUsd, Math.round((doc.summary.bytesTotal / 2 ** 40) * 6.25 * 10000) / 10000);
     assert.deepEqual({ ...doc.profile, note: undefined }, { mode: 'full', groups: 1, files: 1, rows: MINI_ROWS, note: undefined });
     assert.match(doc.profile.note, /profile_compare statements depend on what the column pass finds/);
     assert.deepEqual(printed.profile, doc.profile);
@@ -181,7 +184,10 @@ describe('bqx plan', function () {
     const file = path.join(base, 'a-file');
     writeFileSync(file, 'x');
     const busy = path.join(base, 'busy');
-    await bqx(['plan', 'eurusd', '--sql-out', busy], env).then((r) => assert.equal(r.code, 0, r.stderr));
+    await bqx(['plan', 'eurusd', '--sql-out', busy], env).then((r) => {
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /\n {2}on-demand cost {3}about \$\d+\.\d\d at \$6\.25 a TiB \(BQX_COST_PER_TB_USD/, 'the text summary says what the bytes cost');
+    });
     writeFileSync(path.join(busy, 'notes.txt'), 'mine');
     const cases: [string[], RegExp][] = [
       [['plan', '--sql-out', path.join(base, 'x')], /plan takes one pair, got none/],
