@@ -94,9 +94,9 @@ interface Client {
 }
 
 /**
- * The Analyze call with the reply's bytes left undecoded: the resolved tree of a statement of 500
- * columns x 11 measures (the profile's statistics) is 4 MB, and decoding it took half the time of
- * its analysis. For statements whose output columns nobody reads.
+ * The Analyze call with the reply's bytes left undecoded: the resolved tree of a profile statement
+ * (then 500 columns x 11 measures) was 4 MB, and decoding it took half the time of its analysis.
+ * For statements whose output columns nobody reads.
  */
 type CheckOnly = (request: unknown) => Promise<void>;
 
