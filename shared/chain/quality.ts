@@ -94,7 +94,7 @@ export async function checkQuality(
       const measuring = { profile: (job: ProfileJob) => deps.warehouse.profile(job, progress), compareColumns: (job: CompareJob) => deps.warehouse.compareColumns(job) };
       // Other rows (a refresh): the column pass may carry on from an earlier dataset's scan state.
       const carry = 'columns' in earlier ? undefined : await earlierScan(deps, run, manifest, input.groups, basis);
-      const job = { ...input, ...(point ? { snapshotAt: point.row, snapshotPrefix: point.prefix } : {}), ...(carry && 'resume' in carry ? { resume: carry.resume } : {}) };
+      const job = { ...input, ...shardRows(shards), ...(point ? { snapshotAt: point.row, snapshotPrefix: point.prefix } : {}), ...(carry && 'resume' in carry ? { resume: carry.resume } : {}) };
       const done = await profileDataset(measuring, job, profileSettings, 'columns' in earlier ? earlier : undefined);
       ({ profile, cutRows } = done);
       profileReuse =
@@ -156,6 +156,11 @@ export function profileInput(
     cuts: foldCuts(folds),
   };
   return { folds, input, settings: { warmupRows: settings.warmupRows, staleShare: settings.staleShare } };
+}
+
+/** ProfileJob's `shards`: each shard's start and rows, in row order (none when the merge gave none). */
+export function shardRows(shards: readonly MergedShard[]): Pick<ProfileJob, 'shards'> {
+  return shards.length > 0 ? { shards: shards.map((s) => ({ start: s.start, rows: s.rows })) } : {};
 }
 
 /** The last minute of the window [start, end). */

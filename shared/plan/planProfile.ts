@@ -9,7 +9,7 @@
 // not asked, and not in the plan (test/gcp/googleSqlProfile.test.ts analyzes those statements).
 
 import type { Config } from '../config.js';
-import { profileInput } from '../chain/quality.js';
+import { profileInput, shardRows } from '../chain/quality.js';
 import { scanPoint } from '../chain/profileReuse.js';
 import type { RunManifest } from '../manifest.js';
 import type { MergedShard, RunRecord, Warehouse } from '../ports.js';
@@ -42,7 +42,7 @@ export function plannedProfile(
   if (config.profile.mode === 'keys') return { mode: 'keys', job: input, settings };
   const point = scanPoint(output.shards);
   const resume = rebuilt && plannedResume(input, output.shards, rebuilt, config.profile.warmupRows);
-  const job = { ...input, ...(point ? { snapshotAt: point.row, snapshotPrefix: point.prefix } : {}), ...(resume ? { resume } : {}) };
+  const job = { ...input, ...shardRows(output.shards), ...(point ? { snapshotAt: point.row, snapshotPrefix: point.prefix } : {}), ...(resume ? { resume } : {}) };
   return { mode: 'full', job, settings };
 }
 

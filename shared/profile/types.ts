@@ -39,6 +39,12 @@ export interface ProfileJob {
   };
   /** The row whose scan state to return (`scanState`): the dataset's last shard's first row. */
   snapshotAt?: number;
+  /**
+   * The dataset's time shards in row order (those with rows): the first key time each may hold
+   * and its rows. A warehouse that numbers rows with a window (BigQuery) numbers them shard by
+   * shard, so no statement sorts more than one; its scan state is taken at a shard's first row.
+   */
+  shards?: { start: string; rows: number }[];
 }
 
 /** What the warehouse measures of one column, in one pass over its values. */

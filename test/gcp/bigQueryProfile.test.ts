@@ -7,7 +7,7 @@ import NodeSqlParser from 'node-sql-parser';
 import sinon from 'sinon';
 import { loadConfig } from '../../shared/config.js';
 import { SEGMENT_MEASURES, renderBeyond, renderCompare, renderCutRows, renderKeyGaps, renderScanSegments } from '../../shared/adapters/gcp/bigQueryProfileSql.js';
-import { BIGQUERY_PROFILE_BATCH, SAMPLE_VALUE_JSON_BYTES } from '../../shared/adapters/gcp/bigQueryProfile.js';
+import { BIGQUERY_PROFILE_BATCH, SAMPLE_VALUE_JSON_BYTES, stretchesFrom } from '../../shared/adapters/gcp/bigQueryProfile.js';
 import { sampleRows } from '../../shared/profile/columnScan.js';
 import { sampleLayout } from '../../shared/profile/profile.js';
 import { BigQueryWarehouse } from '../../shared/adapters/gcp/bigQueryWarehouse.js';
@@ -22,13 +22,14 @@ const ENV = { BQX_RUNTIME: 'gcp', BQX_PROJECT: 'demo-bqx', BQX_STAGING_BUCKET: '
 const config = loadConfig(ENV);
 
 describe('gcp/profile', () => {
-  it('renders the measures of a batch over two stretches of rows as one statement, exactly', () => {
+  it('renders the measures of a batch, a result row per time shard, as one statement, exactly', () => {
     const r = renderScanSegments('bqx_scratch', 'bqx_x__profile_g000', ['agg_mean_45']);
     assert.equal(
       r.sql,
       [
-        'WITH numbered AS (SELECT ROW_NUMBER() OVER (ORDER BY `interval_time`) - 1 + @row0 AS rn, CAST(`agg_mean_45` AS FLOAT64) AS c0 FROM `bqx_scratch`.`bqx_x__profile_g000`),',
-        'lagged AS (SELECT IF(rn < @snap, 0, 1) AS seg, IF(rn < @snap, @row0, @snap) AS first_rn, IF(rn < @snap, @snap, @rows) - 1 AS last_rn, (rn >= @block_from AND rn < @block_from + @block_rows) OR MOD(rn, @spread_step) = 0 AS sampled, rn, c0, LAG(c0) OVER (PARTITION BY rn < @snap ORDER BY rn) AS p0 FROM numbered),',
+        // Rows numbered within their time shard (RANGE_BUCKET of the key): no window sorts more than one shard.
+        'WITH numbered AS (SELECT seg, @firsts[OFFSET(seg)] + ROW_NUMBER() OVER (PARTITION BY seg ORDER BY k) - 1 AS rn, c0 FROM (SELECT RANGE_BUCKET(UNIX_MICROS(`interval_time`), @bounds) AS seg, `interval_time` AS k, CAST(`agg_mean_45` AS FLOAT64) AS c0 FROM `bqx_scratch`.`bqx_x__profile_g000`)),',
+        'lagged AS (SELECT seg, @firsts[OFFSET(seg)] AS first_rn, @lasts[OFFSET(seg)] AS last_rn, (rn >= @block_from AND rn < @block_from + @block_rows) OR MOD(rn, @spread_step) = 0 AS sampled, rn, c0, LAG(c0) OVER (PARTITION BY seg ORDER BY rn) AS p0 FROM numbered),',
         'runs AS (SELECT seg, first_rn, last_rn, sampled, rn, c0, IF(IS_INF(c0) OR IS_NAN(c0), NULL, c0) AS f0, (c0 = p0 OR (IS_NAN(c0) AND IS_NAN(p0))) AS e0, MAX(IF((c0 = p0 OR (IS_NAN(c0) AND IS_NAN(p0))), NULL, rn)) OVER (PARTITION BY seg ORDER BY rn ROWS UNBOUNDED PRECEDING) AS s0 FROM lagged)',
         'SELECT seg, ARRAY_AGG(IF(sampled, rn, NULL) IGNORE NULLS ORDER BY rn) AS sample_rn, COUNT(c0) AS s0_non_null, COUNTIF(c0 IS NOT NULL AND rn < @warmup) AS s0_warm, COUNT(f0) AS s0_finite, MIN(f0) AS s0_min, MAX(f0) AS s0_max, AVG(f0) AS s0_mean, VAR_POP(f0) * COUNT(f0) AS s0_m2, COUNTIF(IS_INF(c0)) AS s0_inf, COUNTIF(IS_NAN(c0)) AS s0_nan, COUNTIF(e0) AS s0_repeats, COUNTIF(c0 IS NOT NULL AND s0 = first_rn) AS s0_lead, MAX(IF(c0 IS NULL, NULL, rn - s0 + 1)) AS s0_longest, MAX(IF(c0 IS NULL, NULL, rn)) AS s0_last_row, MAX(IF(rn = first_rn, c0, NULL)) AS s0_first, COUNTIF(rn = first_rn AND c0 IS NOT NULL) AS s0_first_valid, MAX(IF(rn = last_rn, c0, NULL)) AS s0_last, COUNTIF(rn = last_rn AND c0 IS NOT NULL) AS s0_last_valid, MAX(IF(rn = last_rn AND c0 IS NOT NULL, rn - s0 + 1, NULL)) AS s0_last_run, ARRAY_AGG(IF(sampled, STRUCT(c0 AS v), NULL) IGNORE NULLS ORDER BY rn) AS s0_sample',
         'FROM runs',
@@ -52,6 +53,20 @@ describe('gcp/profile', () => {
       renderBeyond('bqx_scratch', 't', ['spike']).sql,
       'SELECT COUNTIF(NOT IS_INF(CAST(`spike` AS FLOAT64)) AND NOT IS_NAN(CAST(`spike` AS FLOAT64)) AND ABS(CAST(`spike` AS FLOAT64) - @mean0) > @limit0) AS b0\nFROM `bqx_scratch`.`t`',
     );
+  });
+
+  it('numbers rows shard by shard: a stretch per shard from a shard\'s first row; refuses shards that do not add up or a row inside a shard', () => {
+    const shards = [{ start: '2020-01-01T00:00:00.000Z', rows: 100 }, { start: '2020-02-01T00:00:00.000Z', rows: 50 }, { start: '2020-03-01T00:00:00.000Z', rows: 10 }];
+    assert.deepEqual(stretchesFrom({ shards, rows: 160 }, 0), {
+      stretches: [{ first: 0, rows: 100 }, { first: 100, rows: 50 }, { first: 150, rows: 10 }],
+      numbering: { bounds: [Date.parse('2020-02-01T00:00:00Z') * 1000, Date.parse('2020-03-01T00:00:00Z') * 1000, Number.MAX_SAFE_INTEGER], firsts: [0, 100, 150], lasts: [99, 149, 159] },
+    });
+    // A refresh carrying on from the second shard's first row: the rest only.
+    assert.deepEqual(stretchesFrom({ shards, rows: 160 }, 100).numbering, { bounds: [Date.parse('2020-03-01T00:00:00Z') * 1000, Number.MAX_SAFE_INTEGER], firsts: [100, 150], lasts: [149, 159] });
+    // Without shards: one stretch of every row.
+    assert.deepEqual(stretchesFrom({ rows: 160 }, 0).numbering, { bounds: [Number.MAX_SAFE_INTEGER], firsts: [0], lasts: [159] });
+    assert.throws(() => stretchesFrom({ shards, rows: 161 }, 0), /the dataset's shards hold 160 rows, the dataset 161/);
+    assert.throws(() => stretchesFrom({ shards, rows: 160 }, 120), /row 120 is not the first row of one of the dataset's shards/);
   });
 
   it('renders the gaps, cut rows and comparisons; each parses as BigQuery SQL', () => {
@@ -96,7 +111,7 @@ describe('gcp/profile', () => {
 
     it('loads each group into a scratch table (expiring with the scratch dataset) and measures it there', async () => {
       fake.rows = (j) => {
-        // Rows [0, 60) and [60, 100): the second stretch repeats the first's last value (one more repeat, a run of 2 across the cut).
+        // The shards' rows [0, 60) and [60, 100): the second repeats the first's last value (one more repeat, a run of 2 across the cut).
         if (step(j) === 'profile_scan')
           return [
             { seg: 0, sample_rn: [0, 10], s0_sample: [{ v: 0.5 }, { v: null }], s0_non_null: 60, s0_warm: 40, s0_finite: 60, s0_min: -1, s0_max: 1, s0_mean: 0, s0_m2: 9, s0_inf: 0, s0_nan: 0, s0_repeats: 1, s0_lead: 1, s0_longest: 2, s0_last_row: 59, s0_first: -1, s0_first_valid: 1, s0_last: 0.25, s0_last_valid: 1, s0_last_run: 1 },
@@ -106,7 +121,8 @@ describe('gcp/profile', () => {
         if (step(j) === 'profile_cuts') return [{ cut_index: 0, rows_before: 0 }, { cut_index: 1, rows_before: 60 }];
         return [];
       };
-      const job: ProfileJob = { runId: RUN, pair: 'eurusd', key: 'interval_time', groups, labels: ['target_bqx45_h30'], rows: 100, warmupRows: 40, blockFrom: 35, blockRows: 20, spreadStep: 10, cuts: ['2020-01-08T00:00:00Z', '2020-01-08T01:00:00Z'], snapshotAt: 60 };
+      const shards = [{ start: '2020-01-08T00:00:00.000Z', rows: 60 }, { start: '2020-01-09T00:00:00.000Z', rows: 40 }];
+      const job: ProfileJob = { runId: RUN, pair: 'eurusd', key: 'interval_time', groups, labels: ['target_bqx45_h30'], rows: 100, warmupRows: 40, blockFrom: 35, blockRows: 20, spreadStep: 10, cuts: ['2020-01-08T00:00:00Z', '2020-01-08T01:00:00Z'], snapshotAt: 60, shards };
       const data = await warehouse.profile(job);
       const sqls = [...fake.jobs.values()].sort((a, b) => a.seq - b.seq).map((j) => j.options.query!);
       // No OPTIONS on LOAD DATA (issue 8, 4g): the scratch dataset's default expiration covers it.
@@ -119,7 +135,8 @@ describe('gcp/profile', () => {
       const steps = [...fake.jobs.values()].sort((a, b) => a.seq - b.seq).map((j) => step(j));
       assert.deepEqual(steps, ['profile_load', 'profile_load', 'profile_scan', 'profile_scan', 'profile_gaps', 'profile_cuts']);
       const scanJob = [...fake.jobs.values()].find((j) => step(j) === 'profile_scan')!;
-      assert.deepEqual(scanJob.options.params, { row0: 0, snap: 60, rows: 100, warmup: 40, block_from: 35, block_rows: 20, spread_step: 10 });
+      // Two shards: the second's rows numbered from 60, its first key a bound (epoch microseconds), and one past every key.
+      assert.deepEqual(scanJob.options.params, { bounds: [Date.parse('2020-01-09T00:00:00Z') * 1000, Number.MAX_SAFE_INTEGER], firsts: [0, 60], lasts: [59, 99], warmup: 40, block_from: 35, block_rows: 20, spread_step: 10 });
       // The two stretches joined: 3 repeats (one across the cut), sd from both M2s.
       assert.deepEqual(data.columns[0], { column: 'target_bqx45_h30', nonNull: 100, warmupNonNull: 40, min: -1, max: 1, mean: 0, sd: 0.5, inf: 0, nan: 0, beyond10sd: 0, repeats: 3, longestRun: 2, lastNonNullRow: 89 });
       // The state at row 60 goes back, for a refresh to carry on from.

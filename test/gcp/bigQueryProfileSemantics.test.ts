@@ -2,7 +2,7 @@
 // bigQueryProfile.ts) runs here against DuckDB, which executes its statements after BigQuery's
 // function names are spelled as DuckDB's (IS_INF -> isinf, COUNTIF -> count_if, @p -> $p, LOAD
 // DATA -> CREATE TABLE ... read_parquet, ARRAY_AGG(IF(sampled, x, NULL) IGNORE NULLS ...) ->
-// array_agg(x ...) FILTER (WHERE sampled)). DuckDB's window and aggregate semantics match BigQuery's
+// array_agg(x ...) FILTER (WHERE sampled), RANGE_BUCKET -> a count of bounds, a[OFFSET(i)] -> a[i + 1]). DuckDB's window and aggregate semantics match BigQuery's
 // for what these statements use, so this shows their logic gives the embedded profile's numbers:
 // a full pass, the scan state kept at the second file's first row, a refresh carrying on from it
 // reading only the second file, and the beyond-10-sd pass. (That the text is valid GoogleSQL is
@@ -10,7 +10,7 @@
 
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBInstance, listValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { loadConfig } from '../../shared/config.js';
 import { profileBigQuery, type ProfileRunner } from '../../shared/adapters/gcp/bigQueryProfile.js';
 import type { StepSpec } from '../../shared/adapters/gcp/bigQueryJobs.js';
@@ -40,6 +40,8 @@ const COLUMNS: Record<string, string> = {
   target_x_h30: 'CASE WHEN i >= 4970 THEN NULL ELSE i END',
 };
 const names = Object.keys(COLUMNS);
+/** The key time of row i (the rows are minutes from 2020-01-06). */
+const minute = (i: number) => new Date(Date.parse('2020-01-06T00:00:00Z') + i * 60_000).toISOString();
 const layoutParams = (() => {
   const l = sampleLayout(ROWS);
   return { block_from: l.blockFrom, block_rows: l.blockRows, spread_step: l.spreadStep };
@@ -54,6 +56,8 @@ function duckSql(sql: string, local: (uri: string) => string): string {
     return `CREATE OR REPLACE TABLE ${load[1]!.replaceAll('`', '"')} AS SELECT * FROM read_parquet([${uris.join(', ')}])`;
   }
   return sql
+    .replace(/RANGE_BUCKET\(UNIX_MICROS\((\S+?)\), @bounds\)/g, '(SELECT count(*) FROM unnest(@bounds) AS b(v) WHERE v <= epoch_us($1))')
+    .replace(/\[OFFSET\((\w+)\)\]/g, '[$1 + 1]')
     .replace(/ARRAY_AGG\(IF\(sampled, (.+?), NULL\) IGNORE NULLS ORDER BY rn\)/g, 'array_agg($1 ORDER BY rn) FILTER (WHERE sampled)')
     .replace(/ARRAY_AGG\(IF\((.+?), (c\d+), NULL\) IGNORE NULLS ORDER BY rn LIMIT \d+\)/g, 'array_agg($2 ORDER BY rn) FILTER (WHERE $1)')
     .replace(/STRUCT\((\w+) AS v\)/g, "{'v': $1}")
@@ -78,7 +82,8 @@ class DuckRunner implements ProfileRunner {
     // The gaps statement (unchanged, tested for its text) uses BigQuery's timestamp functions; these rows have none.
     if (spec.step === 'profile_gaps') return [];
     const sql = duckSql(spec.sql, (uri) => path.join(this.dir, uri.replace('gs://bqx-output/', '')));
-    const reader = await this.c.runAndReadAll(sql, (spec.params ?? {}) as Record<string, number>);
+    const params = Object.fromEntries(Object.entries(spec.params ?? {}).map(([k, v]) => [k, Array.isArray(v) ? listValue(v as number[]) : v])) as Record<string, DuckDBValue>;
+    const reader = await this.c.runAndReadAll(sql, params);
     return reader.getRowObjectsJS() as T[];
   }
 }
@@ -99,6 +104,11 @@ describe('gcp/profile statements run (on DuckDB): the embedded profile\'s number
     warmupRows: WARMUP,
     cuts: [],
     ...sampleLayout(ROWS),
+    // Time shards as the merge gives them: one per file here, each numbered apart on BigQuery.
+    shards: [
+      { start: minute(0), rows: HALF },
+      { start: minute(HALF), rows: ROWS - HALF },
+    ],
     ...over,
   });
   const bigQuery = (j: ProfileJob) => {
@@ -200,7 +210,9 @@ describe('gcp/profile statements run (on DuckDB): the embedded profile\'s number
       assert.deepEqual(Array.from(got.values), Array.from(tail.values), `tail of ${column}`);
     }
     assert.ok(Array.from(full.scanTails!.early!.values).includes(-1e9));
-    assert.deepEqual(runner.ran.find((s) => s.step === 'profile_scan')!.params, { row0: 0, snap: HALF, rows: ROWS, warmup: WARMUP, ...layoutParams });
+    // Each shard numbered apart: the second starts at its first key, at row 2,600.
+    assert.deepEqual(runner.ran.find((s) => s.step === 'profile_scan')!.params, { bounds: [Date.parse(minute(HALF)) * 1000, Number.MAX_SAFE_INTEGER], firsts: [0, HALF], lasts: [HALF - 1, ROWS - 1], warmup: WARMUP, ...layoutParams });
+    assert.doesNotMatch(runner.ran.find((s) => s.step === 'profile_scan')!.sql, /OVER \(ORDER BY/, 'no window over every row');
   });
 
   it('carried on from that state, reading only the second file: the same numbers; the far value before the state read again', async () => {
@@ -217,7 +229,7 @@ describe('gcp/profile statements run (on DuckDB): the embedded profile\'s number
     assert.match(loads[0]!, /__profile_g000_r2600`\nFROM FILES\(format='PARQUET', uris=\['gs:\/\/bqx-output\/training\/r\/group-000\/part-b\.parquet'\]\)$/);
     assert.match(loads[1]!, /__profile_g000`\nFROM FILES.*part-a\.parquet', 'gs.*part-b\.parquet'\]\)$/s);
     for (const s of runner.ran.filter((x) => x.step === 'profile_scan')) assert.match(s.sql, /__profile_g000_r2600`/);
-    assert.deepEqual(runner.ran.find((s) => s.step === 'profile_scan')!.params, { row0: HALF, snap: HALF, rows: ROWS, warmup: WARMUP, ...layoutParams });
+    assert.deepEqual(runner.ran.find((s) => s.step === 'profile_scan')!.params, { bounds: [Number.MAX_SAFE_INTEGER], firsts: [HALF], lasts: [ROWS - 1], warmup: WARMUP, ...layoutParams });
     assert.deepEqual(carried.beyond, { carried: 1, reread: 1 }, 'spike counted from the new rows alone, early read again');
     const beyond = runner.ran.filter((s) => s.step === 'profile_beyond');
     assert.deepEqual(beyond.map((s) => /__profile_g000(_r2600)?`/.exec(s.sql)![0]), ['__profile_g000_r2600`', '__profile_g000`']);
@@ -239,11 +251,13 @@ describe('gcp/profile statements run (on DuckDB): the embedded profile\'s number
     const later = 4000;
     const want = await embedded(job({ snapshotAt: later }));
     const resume = { groups: [{ index: 0, files: [files[1]!] }], from: { state: full.scanState!, sample: full.sample } };
-    const { done } = bigQuery(job({ snapshotAt: later, resume }));
+    // Three shards: the state is kept at the last one's first row, two shards after the one carried on from.
+    const shards = [{ start: minute(0), rows: HALF }, { start: minute(HALF), rows: later - HALF }, { start: minute(later), rows: ROWS - later }];
+    const { done } = bigQuery(job({ snapshotAt: later, resume, shards }));
     const got = await done;
     sameStats(got.columns, want.columns, 'carried on');
     // The embedded scan keeps a state at a chunk's first row only: compare with a BigQuery full pass at that row instead.
-    const { done: whole } = bigQuery(job({ snapshotAt: later }));
+    const { done: whole } = bigQuery(job({ snapshotAt: later, shards }));
     sameState(got.scanState!, (await whole).scanState!, 'state at row 4000');
     assert.equal(got.scanState!.row, later);
   });

@@ -20,6 +20,7 @@ const TABLES = new Map([
 ]);
 const INT = t('INT64');
 const FLOAT = t('FLOAT64');
+const INTS = t('ARRAY<INT64>');
 
 describe('gcp/GoogleSQL analysis of the profile statements a plan cannot list (ZetaSQL)', function () {
   this.timeout(120_000);
@@ -36,8 +37,8 @@ describe('gcp/GoogleSQL analysis of the profile statements a plan cannot list (Z
   after(() => analyzer?.stop());
 
   const statements = (): { name: string; sql: string; params: Record<string, ZetaType> }[] => [
-    { name: 'a carried-on scan of a rebuilt part', sql: renderScanSegments(DATASET, 'g1_r1440', G1).sql, params: { row0: INT, snap: INT, rows: INT, warmup: INT, block_from: INT, block_rows: INT, spread_step: INT } },
-    { name: 'the tails kept with the state', sql: renderTails(DATASET, 'g1_r1440', G1, 10_001).sql, params: { row0: INT, snap: INT, from0: INT, lo0: FLOAT, hi0: FLOAT, from1: INT, lo1: FLOAT, hi1: FLOAT } },
+    { name: 'a carried-on scan of a rebuilt part', sql: renderScanSegments(DATASET, 'g1_r1440', G1).sql, params: { bounds: INTS, firsts: INTS, lasts: INTS, warmup: INT, block_from: INT, block_rows: INT, spread_step: INT } },
+    { name: 'the tails kept with the state', sql: renderTails(DATASET, 'g1_r1440', G1, 10_001).sql, params: { bounds: INTS, firsts: INTS, snap: INT, from0: INT, lo0: FLOAT, hi0: FLOAT, from1: INT, lo1: FLOAT, hi1: FLOAT } },
     { name: 'the beyond-10-sd pass', sql: renderBeyond(DATASET, 'g1_r1440', G1).sql, params: { mean0: FLOAT, limit0: FLOAT, mean1: FLOAT, limit1: FLOAT } },
     {
       name: 'a comparison across groups',

@@ -110,7 +110,7 @@ describe('bqx plan', function () {
     assert.equal(profileLoad!.columns, width);
     assert.match(profileLoad!.creates!, /__profile_g000$/);
     assert.equal(stats!.bytes, MINI_ROWS * width * 8, 'every column of the group (the key orders the rows), 8 bytes a value');
-    assert.deepEqual(stats!.params, { row0: 'INT64', snap: 'INT64', rows: 'INT64', warmup: 'INT64', block_from: 'INT64', block_rows: 'INT64', spread_step: 'INT64' });
+    assert.deepEqual(stats!.params, { bounds: 'ARRAY<INT64>', firsts: 'ARRAY<INT64>', lasts: 'ARRAY<INT64>', warmup: 'INT64', block_from: 'INT64', block_rows: 'INT64', spread_step: 'INT64' });
     assert.equal(stats!.columns, 2 + (width - 1) * (SEGMENT_MEASURES.length + 1), 'the stretch, its sample rows, and eighteen measures and the sample a column');
     assert.equal(doc.summary.widest.file, stats!.file);
     assert.equal(gaps!.bytes, MINI_ROWS * 8, 'the key');

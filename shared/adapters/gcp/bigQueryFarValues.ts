@@ -7,7 +7,7 @@ import { beyondCandidates } from '../../profile/columnScan.js';
 import { MAX_TAIL_VALUES, beyondBefore, stateRange, tailPlan, type Tail } from '../../profile/outlierTails.js';
 import type { ScanState } from '../../profile/scanState.js';
 import type { ColumnStats } from '../../profile/types.js';
-import type { ProfileRunner } from './bigQueryProfile.js';
+import type { Numbering, ProfileRunner } from './bigQueryProfile.js';
 import { renderBeyond, renderTails } from './bigQueryProfileSql.js';
 
 type Row = Record<string, unknown>;
@@ -56,6 +56,7 @@ export async function keptTails(
   dataset: string,
   here: { table: string; row0: number },
   wholeTable: () => Promise<string>,
+  numbering: (row0: number) => Numbering,
   stats: readonly ColumnStats[],
   atSnap: ScanState,
   snap: number,
@@ -82,7 +83,9 @@ export async function keptTails(
     if (list.length === 0) continue;
     const [table, row0] = where === 'here' ? [here.table, here.row0] : [await wholeTable(), 0];
     const r = renderTails(dataset, table, list.map((x) => x.column), MAX_TAIL_VALUES + 1);
-    const params = { row0, snap, ...Object.fromEntries(list.flatMap((x, i) => [[`from${i}`, x.plan.from], [`lo${i}`, x.plan.lo], [`hi${i}`, x.plan.hi]])) };
+    // The numbering's bounds and first rows (the tails want no stretch's last row).
+    const { bounds, firsts } = numbering(row0);
+    const params = { bounds, firsts, snap, ...Object.fromEntries(list.flatMap((x, i) => [[`from${i}`, x.plan.from], [`lo${i}`, x.plan.lo], [`hi${i}`, x.plan.hi]])) };
     const [row] = await jobs.read<Row>({ key: `profile_tails_${key}_${where}`, step: 'profile_tails', sql: r.sql, params });
     list.forEach((x, i) => keep(x, ((row?.[`t${i}`] as unknown[] | null | undefined) ?? []).map(Number)));
   }

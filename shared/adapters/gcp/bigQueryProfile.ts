@@ -84,6 +84,34 @@ function segmentOf(row: Row, i: number, start: number, end: number): Segment {
   };
 }
 
+/** The parameters that number a table's rows stretch by stretch (bigQueryProfileSql.ts numberedRows). */
+export interface Numbering {
+  bounds: number[];
+  firsts: number[];
+  lasts: number[];
+}
+
+/** A bound past every key (epoch microseconds, year 2255): RANGE_BUCKET always has one. */
+const PAST_EVERY_KEY = Number.MAX_SAFE_INTEGER;
+
+/**
+ * The stretches of the dataset's rows from `row0` on: its shards (`job.shards`), or without them
+ * one stretch of every row (numbered then by one window over them all); with their numbering.
+ */
+export function stretchesFrom(job: Pick<ProfileJob, 'shards' | 'rows'>, row0: number): { stretches: { first: number; rows: number }[]; numbering: Numbering } {
+  let first = 0;
+  const all = (job.shards ?? []).map((x) => ({ first: (first += x.rows) - x.rows, rows: x.rows, start: x.start }));
+  if (job.shards && first !== job.rows) throw new Error(`the dataset's shards hold ${first} rows, the dataset ${job.rows}`);
+  const stretches = job.shards ? all.filter((x) => x.first >= row0) : [{ first: row0, rows: job.rows - row0, start: '' }];
+  if (stretches[0]?.first !== row0) throw new Error(`row ${row0} is not the first row of one of the dataset's shards`);
+  const numbering = {
+    bounds: [...stretches.slice(1).map((x) => Date.parse(x.start) * 1000), PAST_EVERY_KEY],
+    firsts: stretches.map((x) => x.first),
+    lasts: stretches.map((x) => x.first + x.rows - 1),
+  };
+  return { stretches: stretches.map(({ first: f, rows }) => ({ first: f, rows })), numbering };
+}
+
 /**
  * The dataset's columns, measured in stretches and joined to a scan state (shared/profile/
  * scanSegments.ts): from row 0, or, with `job.resume`, from an earlier dataset's state, reading
@@ -111,8 +139,9 @@ export async function profileBigQuery(runner: ProfileRunner, config: Config, out
     if (!loading.has(g.index)) loading.set(g.index, loadGroups(jobs, config, output, job.runId, [g]).then((t) => t[0]!.table));
     return loading.get(g.index)!;
   };
-  // The stretches: [row0, snap) and [snap, rows); the state at snap is kept when snap is this dataset's snapshot row.
-  const keeps = job.snapshotAt !== undefined && job.snapshotAt >= row0 && job.snapshotAt < job.rows;
+  // The stretches of the measured rows (a shard each); the state is kept at the one starting at the snapshot row.
+  const { stretches, numbering } = stretchesFrom(job, row0);
+  const keeps = job.snapshotAt !== undefined && stretches.some((x) => x.first === job.snapshotAt);
   const snap = keeps ? job.snapshotAt! : job.rows;
   const allSample = sampleRows(job.rows, job);
   const earlierRows = resume ? new Map(resume.from.sample.rows.map((r, k) => [r, k])) : new Map<number, number>();
@@ -127,14 +156,17 @@ export async function profileBigQuery(runner: ProfileRunner, config: Config, out
       key: `profile_scan_${t.table}_${from}`,
       step: 'profile_scan',
       sql: segments.sql,
-      params: { row0, snap, rows: job.rows, warmup: job.warmupRows, block_from: job.blockFrom, block_rows: job.blockRows, spread_step: job.spreadStep },
+      params: { ...numbering, warmup: job.warmupRows, block_from: job.blockFrom, block_rows: job.blockRows, spread_step: job.spreadStep },
     });
-    const stretch = (seg: number, start: number, end: number) => {
-      const row = rows.find((r) => Number(r.seg) === seg) ?? {};
-      return new Map(batch.map((column, i) => [column, segmentOf(row, i, start, end)]));
-    };
-    const atSnap = snap > row0 ? carrySegments(initial, stretch(0, row0, snap)) : initial;
-    const end = snap < job.rows ? carrySegments(atSnap, stretch(1, snap, job.rows)) : atSnap;
+    // The stretches joined in row order to the state, which is kept as it stands at the snapshot row.
+    const bySeg = new Map(rows.map((r) => [Number(r.seg), r]));
+    let state = initial;
+    let atSnap = initial;
+    stretches.forEach((x, seg) => {
+      if (x.first === snap) atSnap = state;
+      state = carrySegments(state, new Map(batch.map((column, i) => [column, segmentOf(bySeg.get(seg) ?? {}, i, x.first, x.first + x.rows)])));
+    });
+    const end = state;
     // The sample: the earlier dataset's values before row0 (the same rows), the stretches' from there on.
     const sampled = new Map<number, Float64Array>();
     for (const r of rows) {
@@ -158,7 +190,7 @@ export async function profileBigQuery(runner: ProfileRunner, config: Config, out
     const stats = scan.stats(labels);
     const whole = () => wholeTable(job.groups[k]!);
     const counted = await countBeyond(jobs, dataset, t.table, stats, resume && { state: resume.from.state, tails: resume.tails }, whole, `${t.table}_${from}`);
-    const tails = keeps ? await keptTails(jobs, dataset, { table: t.table, row0 }, whole, stats, atSnap, snap, resume && { state: resume.from.state, tails: resume.tails }, `${t.table}_${from}`) : {};
+    const tails = keeps ? await keptTails(jobs, dataset, { table: t.table, row0 }, whole, (at) => stretchesFrom(job, at).numbering, stats, atSnap, snap, resume && { state: resume.from.state, tails: resume.tails }, `${t.table}_${from}`) : {};
     return { stats, sample: scan.sample, atSnap, counted, tails };
   };
   // Carrying on, group 0's whole key (gaps, fold rows) is loaded meanwhile; a failure is

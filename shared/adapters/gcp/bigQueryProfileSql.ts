@@ -19,24 +19,34 @@ export const profileScratch = {
 export const SEGMENT_MEASURES = ['non_null', 'warm', 'finite', 'min', 'max', 'mean', 'm2', 'inf', 'nan', 'repeats', 'lead', 'longest', 'last_row', 'first', 'first_valid', 'last', 'last_valid', 'last_run'] as const;
 
 /**
- * One pass over a batch of a group's columns (so each column is billed once), split in two
- * stretches of rows: [@row0, @snap) and
- * [@snap, @rows), one result row each (`seg` 0 and 1; a stretch without rows has none). The table
- * holds the dataset's rows from @row0 on (all of them, or a refresh's rebuilt shards), numbered
- * by key. Per column and stretch: what shared/profile/scanSegments.ts joins to the scan state at
- * the stretch's first row, repeats and runs counted within the stretch (LAG and the run starts are
- * partitioned by it): non-null, non-null before @warmup, finite count/min/max/mean/M2, inf, NaN,
- * repeats, the first run's length, the longest run, the last non-null row, the first and last
- * rows' values, and the values on the sample's rows (`sample_rn`: their row numbers).
+ * The table's rows numbered by key within their stretch, one time shard each, so no window sorts
+ * more than one shard: a row's stretch `seg` is RANGE_BUCKET of its key over @bounds (the later
+ * stretches' first keys, in epoch microseconds, and a bound past every key), its number
+ * @firsts[seg] (the stretch's first row in the dataset) plus its place in the stretch.
+ */
+function numberedRows(dataset: string, table: string, columns: readonly string[]): string {
+  const inner = `SELECT RANGE_BUCKET(UNIX_MICROS(${key}), @bounds) AS seg, ${key} AS k, ${columns.map((name, i) => `CAST(${q(name)} AS FLOAT64) AS ${c(i)}`).join(', ')} FROM ${tableRef(dataset, table)}`;
+  return `SELECT seg, @firsts[OFFSET(seg)] + ROW_NUMBER() OVER (PARTITION BY seg ORDER BY k) - 1 AS rn, ${columns.map((_, i) => c(i)).join(', ')} FROM (${inner})`;
+}
+
+/**
+ * One pass over a batch of a group's columns (so each column is billed once), a result row per
+ * stretch of rows (numberedRows: a time shard each). The table holds the dataset's rows from a
+ * shard's first row on (all of them, or a refresh's rebuilt shards). Per column and stretch: what
+ * shared/profile/scanSegments.ts joins to the scan state at the stretch's first row, repeats and
+ * runs counted within the stretch (LAG and the run starts are partitioned by it): non-null,
+ * non-null before @warmup, finite count/min/max/mean/M2, inf, NaN, repeats, the first run's
+ * length, the longest run, the last non-null row, the first and last rows' values (rows
+ * @firsts[seg] and @lasts[seg]), and the values on the sample's rows (`sample_rn`: their numbers).
  */
 export function renderScanSegments(dataset: string, table: string, columns: readonly string[]): Rendered {
   const idx = [...columns.keys()];
-  const numbered = `SELECT ROW_NUMBER() OVER (ORDER BY ${key}) - 1 + @row0 AS rn, ${columns.map((name, i) => `CAST(${q(name)} AS FLOAT64) AS ${c(i)}`).join(', ')} FROM ${tableRef(dataset, table)}`;
-  // Each row's stretch, and the stretch's first and last rows.
-  const stretch = 'IF(rn < @snap, 0, 1) AS seg, IF(rn < @snap, @row0, @snap) AS first_rn, IF(rn < @snap, @snap, @rows) - 1 AS last_rn';
+  const numbered = numberedRows(dataset, table, columns);
+  // The stretch's first and last rows.
+  const stretch = 'seg, @firsts[OFFSET(seg)] AS first_rn, @lasts[OFFSET(seg)] AS last_rn';
   // Whether the row is in the sample (columnScan.ts inSample): its values come back with the measures.
   const sampled = '(rn >= @block_from AND rn < @block_from + @block_rows) OR MOD(rn, @spread_step) = 0 AS sampled';
-  const lagged = `SELECT ${stretch}, ${sampled}, rn, ${idx.map(c).join(', ')}, ${idx.map((i) => `LAG(${c(i)}) OVER (PARTITION BY rn < @snap ORDER BY rn) AS p${i}`).join(', ')} FROM numbered`;
+  const lagged = `SELECT ${stretch}, ${sampled}, rn, ${idx.map(c).join(', ')}, ${idx.map((i) => `LAG(${c(i)}) OVER (PARTITION BY seg ORDER BY rn) AS p${i}`).join(', ')} FROM numbered`;
   // Equal to the row before, NaN to NaN too (ColumnScan's test; GoogleSQL's = holds NaN unequal).
   const same = (i: number) => `(${c(i)} = p${i} OR (IS_NAN(${c(i)}) AND IS_NAN(p${i})))`;
   // Per column: its value, its finite value (f), whether it repeats the row before (e), and where its run began (s).
@@ -87,11 +97,11 @@ export function renderBeyond(dataset: string, table: string, columns: readonly s
 
 /**
  * Per column i, its finite values on rows [@from<i>, @snap) outside [@lo<i>, @hi<i>], in row order,
- * at most `limit` (outlierTails.ts: the tail a dataset keeps with its scan state), as `t<i>`. The
- * table's first row is row @row0.
+ * at most `limit` (outlierTails.ts: the tail a dataset keeps with its scan state), as `t<i>`; rows
+ * numbered as numberedRows numbers them.
  */
 export function renderTails(dataset: string, table: string, columns: readonly string[], limit: number): Rendered {
-  const numbered = `SELECT ROW_NUMBER() OVER (ORDER BY ${key}) - 1 + @row0 AS rn, ${columns.map((name, i) => `CAST(${q(name)} AS FLOAT64) AS ${c(i)}`).join(', ')} FROM ${tableRef(dataset, table)}`;
+  const numbered = numberedRows(dataset, table, columns);
   const tails = columns.map((_, i) => {
     const v = c(i);
     return `ARRAY_AGG(IF(rn >= @from${i} AND rn < @snap AND NOT IS_INF(${v}) AND NOT IS_NAN(${v}) AND (${v} < @lo${i} OR ${v} > @hi${i}), ${v}, NULL) IGNORE NULLS ORDER BY rn LIMIT ${limit}) AS t${i}`;
