@@ -85,9 +85,25 @@ export function tailPlan(
   return { ...band, from: resumed?.range && inside(resumed.range, band) ? resumed.row : 0 };
 }
 
+/** The tails to make at the snapshot row for a batch's columns (`tailPlan`), without the files to read. */
+export function columnTailPlans(
+  stats: readonly { column: string; mean: number | null; sd: number | null }[],
+  snapshot: ScanState,
+  resumed?: { state: ScanState; tails?: Readonly<Record<string, Tail>> },
+): { column: string; plan: NonNullable<ReturnType<typeof tailPlan>> }[] {
+  const out: { column: string; plan: NonNullable<ReturnType<typeof tailPlan>> }[] = [];
+  for (const s of stats) {
+    const range = stateRange(snapshot, s.column);
+    if (!range || s.mean === null || s.sd === null || !(s.sd > 0)) continue;
+    const plan = tailPlan(range, s.mean, s.sd, resumed && { row: resumed.state.row, range: stateRange(resumed.state, s.column), tail: resumed.tails?.[s.column] });
+    if (plan) out.push({ column: s.column, plan });
+  }
+  return out;
+}
+
 /**
- * The tails to make at the snapshot row for a batch's columns (`tailPlan`), each with the files
- * to read for it: `files` are a group's files in row order, `rows` gives a file's row count.
+ * The tails to make at the snapshot row for a batch's columns (`columnTailPlans`), each with the
+ * files to read for it: `files` are a group's files in row order, `rows` gives a file's row count.
  */
 export function tailPlans(
   stats: readonly { column: string; mean: number | null; sd: number | null }[],
@@ -97,14 +113,7 @@ export function tailPlans(
   rows: (file: string) => number,
   resumed?: { state: ScanState; tails?: Readonly<Record<string, Tail>> },
 ): { column: string; plan: NonNullable<ReturnType<typeof tailPlan>>; files: string[] }[] {
-  const out: { column: string; plan: NonNullable<ReturnType<typeof tailPlan>>; files: string[] }[] = [];
-  for (const s of stats) {
-    const range = stateRange(snapshot, s.column);
-    if (!range || s.mean === null || s.sd === null || !(s.sd > 0)) continue;
-    const plan = tailPlan(range, s.mean, s.sd, resumed && { row: resumed.state.row, range: stateRange(resumed.state, s.column), tail: resumed.tails?.[s.column] });
-    if (plan) out.push({ column: s.column, plan, files: filesBetween(files, rows, plan.from, snapshotAt) });
-  }
-  return out;
+  return columnTailPlans(stats, snapshot, resumed).map((p) => ({ ...p, files: filesBetween(files, rows, p.plan.from, snapshotAt) }));
 }
 
 /** The files (each a whole shard, in row order) holding exactly rows [from, to) of a dataset whose files start at row 0. */

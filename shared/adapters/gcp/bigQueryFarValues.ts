@@ -4,7 +4,7 @@
 // outlierTails.ts, the embedded profile's rules).
 
 import { beyondCandidates } from '../../profile/columnScan.js';
-import { MAX_TAIL_VALUES, beyondBefore, stateRange, tailPlan, type Tail } from '../../profile/outlierTails.js';
+import { MAX_TAIL_VALUES, beyondBefore, columnTailPlans, type Tail } from '../../profile/outlierTails.js';
 import type { ScanState } from '../../profile/scanState.js';
 import type { ColumnStats } from '../../profile/types.js';
 import type { Numbering, ProfileRunner } from './bigQueryProfile.js';
@@ -63,12 +63,7 @@ export async function keptTails(
   resumed: { state: ScanState; tails?: Readonly<Record<string, Tail>> } | undefined,
   key: string,
 ): Promise<Record<string, Tail>> {
-  const plans = stats.flatMap((s) => {
-    const range = stateRange(atSnap, s.column);
-    if (!range || s.mean === null || s.sd === null || !(s.sd > 0)) return [];
-    const plan = tailPlan(range, s.mean, s.sd, resumed && { row: resumed.state.row, range: stateRange(resumed.state, s.column), tail: resumed.tails?.[s.column] });
-    return plan ? [{ column: s.column, plan }] : [];
-  });
+  const plans = columnTailPlans(stats, atSnap, resumed);
   const tails: Record<string, Tail> = {};
   const keep = (p: (typeof plans)[number], values: readonly number[]) => {
     if (values.length > MAX_TAIL_VALUES - (p.plan.kept?.length ?? 0)) return; // too many: none kept, a later refresh reads the rows

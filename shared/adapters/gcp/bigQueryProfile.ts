@@ -146,6 +146,8 @@ export async function profileBigQuery(runner: ProfileRunner, config: Config, out
   const allSample = sampleRows(job.rows, job);
   const earlierRows = resume ? new Map(resume.from.sample.rows.map((r, k) => [r, k])) : new Map<number, number>();
   const labels = new Set(job.labels);
+  // The earlier dataset's state and tails, for the far values' counts before row0.
+  const resumed = resume && { state: resume.from.state, ...(resume.tails ? { tails: resume.tails } : {}) };
 
   const measure = async ({ k, batch, from }: { k: number; batch: string[]; from: number }) => {
     const t = tables[k]!;
@@ -189,8 +191,8 @@ export async function profileBigQuery(runner: ProfileRunner, config: Config, out
     const scan = new ColumnScan(batch, job, job.rows, { state: end, sample: { rows: allSample, values: batchValues } });
     const stats = scan.stats(labels);
     const whole = () => wholeTable(job.groups[k]!);
-    const counted = await countBeyond(jobs, dataset, t.table, stats, resume && { state: resume.from.state, tails: resume.tails }, whole, `${t.table}_${from}`);
-    const tails = keeps ? await keptTails(jobs, dataset, { table: t.table, row0 }, whole, (at) => stretchesFrom(job, at).numbering, stats, atSnap, snap, resume && { state: resume.from.state, tails: resume.tails }, `${t.table}_${from}`) : {};
+    const counted = await countBeyond(jobs, dataset, t.table, stats, resumed, whole, `${t.table}_${from}`);
+    const tails = keeps ? await keptTails(jobs, dataset, { table: t.table, row0 }, whole, (at) => stretchesFrom(job, at).numbering, stats, atSnap, snap, resumed, `${t.table}_${from}`) : {};
     return { stats, sample: scan.sample, atSnap, counted, tails };
   };
   // Carrying on, group 0's whole key (gaps, fold rows) is loaded meanwhile; a failure is
