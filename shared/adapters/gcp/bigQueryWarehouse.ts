@@ -77,8 +77,8 @@ export class BigQueryWarehouse implements Warehouse {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly jobs: JobRunner;
-  /** Jobs running at once (the runner's bound); the profile's batches take at most PROFILE_BATCHES_AT_ONCE of them. */
-  private readonly maxRunningJobs: number;
+  /** The profile's loads and batches at once: PROFILE_BATCHES_AT_ONCE, or fewer where the runner runs fewer jobs (1 under `bqx plan`). */
+  private readonly profileConcurrency: number;
 
   constructor(options: BigQueryWarehouseOptions) {
     this.config = options.config;
@@ -87,7 +87,7 @@ export class BigQueryWarehouse implements Warehouse {
     this.output = options.output;
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
-    this.maxRunningJobs = options.maxRunningJobs ?? PROFILE_BATCHES_AT_ONCE;
+    this.profileConcurrency = Math.min(PROFILE_BATCHES_AT_ONCE, options.maxRunningJobs ?? PROFILE_BATCHES_AT_ONCE);
     this.jobs = new JobRunner(options.bigquery, {
       location: options.config.gcp.location,
       maxBytesBilled: options.config.gcp.maxBytesBilled,
@@ -248,12 +248,12 @@ export class BigQueryWarehouse implements Warehouse {
   /** The output's groups loaded into the run's scratch area and measured there (bigQueryProfile.ts). */
   async profile(job: ProfileJob): Promise<ProfileData> {
     const reads = this.resumableReads(this.context(job.runId, job.pair), `profile of ${job.runId}`);
-    return profileBigQuery(reads, this.config, this.output, job, Math.min(PROFILE_BATCHES_AT_ONCE, this.maxRunningJobs));
+    return profileBigQuery(reads, this.config, this.output, job, this.profileConcurrency);
   }
 
   async compareColumns(job: CompareJob): Promise<ColumnComparison[]> {
     const reads = this.resumableReads(this.context(job.runId, pairOfRunId(job.runId)), `column comparison of ${job.runId}`);
-    return compareBigQuery(reads, this.config, this.output, job, Math.min(PROFILE_BATCHES_AT_ONCE, this.maxRunningJobs));
+    return compareBigQuery(reads, this.config, this.output, job, this.profileConcurrency);
   }
 
   /** A feature view from the dataset's output files, loaded into expiring scratch tables (bigQueryView.ts). */
