@@ -74,19 +74,41 @@ describe('gcp/profile', () => {
     assert.match(gaps.sql, /WHERE TIMESTAMP_DIFF\(k, prev, SECOND\) > 60/);
     const cuts = renderCutRows('bqx_scratch', 't');
     assert.equal(cuts.sql, 'SELECT cut_index, (SELECT COUNT(*) FROM `bqx_scratch`.`t` WHERE `interval_time` < cut) AS rows_before\nFROM UNNEST(@cuts) AS cut WITH OFFSET AS cut_index\nORDER BY cut_index');
-    const cmp = renderCompare('bqx_scratch', [{ table: 'g0', columns: ['interval_time', 'target_bqx45_h30'] }, { table: 'g1', columns: ['interval_time', 'der_mean_45'] }], [{ a: 'der_mean_45', b: 'target_bqx45_h30', shift: 10 }]);
+    // Leakage pairs: rows numbered day by day (a running count over a row per day), b brought to row r by a join per shift.
+    const cmp = renderCompare('bqx_scratch', [{ table: 'g0', columns: ['interval_time', 'target_bqx45_h30'] }, { table: 'g1', columns: ['interval_time', 'der_mean_45'] }], [{ a: 'der_mean_45', b: 'target_bqx45_h30', shift: 10 }, { a: 'der_mean_45', b: 'target_bqx45_h30', shift: -3 }], 11);
     assert.equal(
       cmp.sql,
       [
-        'SELECT COUNTIF(a0 IS NOT NULL AND b0 IS NOT NULL) AS both0, COUNTIF(a0 = b0) AS equal0, COUNTIF((a0 IS NULL) != (b0 IS NULL)) AS mismatch0, CORR(a0, b0) AS corr0',
-        'FROM (SELECT ROW_NUMBER() OVER (ORDER BY `interval_time`) - 1 AS rn, t1.`der_mean_45` AS a0, LAG(t0.`target_bqx45_h30`, 10) OVER (ORDER BY `interval_time`) AS b0',
-        '  FROM `bqx_scratch`.`g0` AS t0\n  JOIN `bqx_scratch`.`g1` AS t1 USING (`interval_time`))',
-        'WHERE MOD(rn, @step) = 0',
+        'WITH joined AS (SELECT `interval_time` AS k, t1.`der_mean_45` AS x0, t0.`target_bqx45_h30` AS x1',
+        '  FROM `bqx_scratch`.`g0` AS t0\n  JOIN `bqx_scratch`.`g1` AS t1 USING (`interval_time`)),',
+        'days AS (SELECT d, SUM(n) OVER (ORDER BY d) - n AS day_first FROM (SELECT TIMESTAMP_TRUNC(k, DAY) AS d, COUNT(*) AS n FROM joined GROUP BY d)),',
+        'numbered AS (SELECT day_first + ROW_NUMBER() OVER (PARTITION BY d ORDER BY k) - 1 AS rn, x0, x1 FROM (SELECT TIMESTAMP_TRUNC(k, DAY) AS d, * FROM joined) JOIN days USING (d)),',
+        'h0 AS (SELECT rn + 10 AS rn, x1 FROM numbered WHERE MOD(rn + 10, @step) = 0),',
+        'h1 AS (SELECT rn - 3 AS rn, x1 FROM numbered WHERE MOD(rn - 3, @step) = 0)',
+        'SELECT COUNTIF(a0 IS NOT NULL AND b0 IS NOT NULL) AS both0, COUNTIF(a0 = b0 OR (IS_NAN(a0) AND IS_NAN(b0))) AS equal0, COUNTIF((a0 IS NULL) != (b0 IS NULL)) AS mismatch0, CORR(a0, b0) AS corr0, ' +
+          'COUNTIF(a1 IS NOT NULL AND b1 IS NOT NULL) AS both1, COUNTIF(a1 = b1 OR (IS_NAN(a1) AND IS_NAN(b1))) AS equal1, COUNTIF((a1 IS NULL) != (b1 IS NULL)) AS mismatch1, CORR(a1, b1) AS corr1',
+        'FROM (SELECT r.x0 AS a0, h0.x1 AS b0, r.x0 AS a1, h1.x1 AS b1',
+        '  FROM numbered AS r LEFT JOIN h0 USING (rn) LEFT JOIN h1 USING (rn)',
+        '  WHERE MOD(r.rn, @step) = 0)',
       ].join('\n'),
     );
+    assert.deepEqual(cmp.params, { step: 11 });
+    // Duplicate candidates (unshifted, every row): no window, no parameter.
+    const dup = renderCompare('bqx_scratch', [{ table: 'g1', columns: ['interval_time', 'der_mean_45', 'der_mean_90'] }], [{ a: 'der_mean_45', b: 'der_mean_90', shift: 0 }], 1);
+    assert.equal(
+      dup.sql,
+      [
+        'SELECT COUNTIF(a0 IS NOT NULL AND b0 IS NOT NULL) AS both0, COUNTIF(a0 = b0 OR (IS_NAN(a0) AND IS_NAN(b0))) AS equal0, COUNTIF((a0 IS NULL) != (b0 IS NULL)) AS mismatch0, CORR(a0, b0) AS corr0',
+        'FROM (SELECT x0 AS a0, x1 AS b0',
+        '  FROM (SELECT `interval_time` AS k, t0.`der_mean_45` AS x0, t0.`der_mean_90` AS x1',
+        '  FROM `bqx_scratch`.`g1` AS t0))',
+      ].join('\n'),
+    );
+    assert.equal(dup.params, undefined);
+    for (const r of [cmp, dup, gaps]) assert.doesNotMatch(r.sql, /OVER \(ORDER BY (?!d\)|k0\))/, 'no window over every row');
     const beyond = renderBeyond('bqx_scratch', 't', ['a']);
     // (The measure statement's ARRAY_AGG ... IGNORE NULLS ORDER BY is beyond this parser: GoogleSQL's own analyzer checks it, googleSqlProfile.test.ts.)
-    for (const r of [beyond, gaps, cmp]) assert.doesNotThrow(() => parser.astify(r.sql.replace(/@(\w+)/g, '1'), { database: 'bigquery' }), r.sql);
+    for (const r of [beyond, gaps, dup]) assert.doesNotThrow(() => parser.astify(r.sql.replace(/@(\w+)/g, '1'), { database: 'bigquery' }), r.sql);
   });
 
   describe('the warehouse', () => {
@@ -181,12 +203,17 @@ describe('gcp/profile', () => {
     });
 
     it('compares column pairs on the sample step, across groups', async () => {
-      fake.rows = (j) => (step(j) === 'profile_compare' ? [{ both0: 50, equal0: 50, mismatch0: 0, corr0: 1 }] : []);
-      const out = await warehouse.compareColumns({ runId: RUN, groups, pairs: [{ a: 'der_mean_45', b: 'target_bqx45_h30', shift: 10 }], step: 3 });
-      assert.deepEqual(out, [{ a: 'der_mean_45', b: 'target_bqx45_h30', shift: 10, both: 50, equal: 50, nullMismatch: 0, correlation: 1 }]);
+      // CORR's NaN (a constant column, a NaN or infinite value) comes back null, as the embedded comparison gives it.
+      fake.rows = (j) => (step(j) === 'profile_compare' ? [{ both0: 50, equal0: 50, mismatch0: 0, corr0: 1, both1: 50, equal1: 0, mismatch1: 0, corr1: NaN }] : []);
+      const pairs = [{ a: 'der_mean_45', b: 'target_bqx45_h30', shift: 10 }, { a: 'der_mean_45', b: 'target_bqx45_h30', shift: -1 }];
+      const out = await warehouse.compareColumns({ runId: RUN, groups, pairs, step: 3 });
+      assert.deepEqual(out, [
+        { ...pairs[0], both: 50, equal: 50, nullMismatch: 0, correlation: 1 },
+        { ...pairs[1], both: 50, equal: 0, nullMismatch: 0, correlation: null },
+      ]);
       const compare = [...fake.jobs.values()].find((j) => step(j) === 'profile_compare')!;
       assert.deepEqual(compare.options.params, { step: 3 });
-      assert.match(compare.options.query!, /LAG\(t0\.`target_bqx45_h30`, 10\)/);
+      assert.match(compare.options.query!, /h0 AS \(SELECT rn \+ 10 AS rn, x1 FROM numbered WHERE MOD\(rn \+ 10, @step\) = 0\),\nh1 AS \(SELECT rn - 1 AS rn, x1 /);
     });
 
     it('compares a part of the files in tables of its own, so the whole groups\' tables are never overwritten with fewer rows', async () => {
@@ -201,6 +228,7 @@ describe('gcp/profile', () => {
       ]);
       const compare = [...fake.jobs.values()].find((j) => step(j) === 'profile_compare')!;
       assert.match(compare.options.query!, /__profile_g000_p1/);
+      assert.equal(compare.options.params, undefined, 'unshifted on every row: no numbers, no parameter');
       assert.doesNotMatch(compare.options.query!, /__profile_g00[01]`/);
     });
   });

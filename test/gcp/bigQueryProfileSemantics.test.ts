@@ -2,23 +2,26 @@
 // bigQueryProfile.ts) runs here against DuckDB, which executes its statements after BigQuery's
 // function names are spelled as DuckDB's (IS_INF -> isinf, COUNTIF -> count_if, @p -> $p, LOAD
 // DATA -> CREATE TABLE ... read_parquet, ARRAY_AGG(IF(sampled, x, NULL) IGNORE NULLS ...) ->
-// array_agg(x ...) FILTER (WHERE sampled), RANGE_BUCKET -> a count of bounds, a[OFFSET(i)] -> a[i + 1]). DuckDB's window and aggregate semantics match BigQuery's
+// array_agg(x ...) FILTER (WHERE sampled), RANGE_BUCKET -> a count of bounds, a[OFFSET(i)] -> a[i + 1],
+// TIMESTAMP_TRUNC / _ADD / _DIFF and FORMAT_TIMESTAMP -> date_trunc, +, date_diff and strftime). DuckDB's window and aggregate semantics match BigQuery's
 // for what these statements use, so this shows their logic gives the embedded profile's numbers:
 // a full pass, the scan state kept at the second file's first row, a refresh carrying on from it
-// reading only the second file, and the beyond-10-sd pass. (That the text is valid GoogleSQL is
+// reading only the second file, and the beyond-10-sd pass; and, on a key with gaps within and
+// across days, the comparisons of column pairs (shifted, sampled, unshifted on every row) and the
+// key's gaps, each numbered or paired day by day. (That the text is valid GoogleSQL is
 // the analyzer's part: test/gcp/googleSqlPlan.test.ts.)
 
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { DuckDBInstance, listValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { loadConfig } from '../../shared/config.js';
-import { profileBigQuery, type ProfileRunner } from '../../shared/adapters/gcp/bigQueryProfile.js';
+import { compareBigQuery, profileBigQuery, type ProfileRunner } from '../../shared/adapters/gcp/bigQueryProfile.js';
 import type { StepSpec } from '../../shared/adapters/gcp/bigQueryJobs.js';
-import { profileDuckDb } from '../../shared/adapters/local/duckdbProfile.js';
+import { compareDuckDb, profileDuckDb } from '../../shared/adapters/local/duckdbProfile.js';
 import { FIELD } from '../../shared/profile/scanSegments.js';
 import { sampleLayout } from '../../shared/profile/profile.js';
 import { SCAN_FIELDS, type ScanState } from '../../shared/profile/scanState.js';
-import type { ColumnStats, ProfileData, ProfileJob } from '../../shared/profile/types.js';
+import type { ColumnComparison, ColumnStats, CompareJob, ProfileData, ProfileJob } from '../../shared/profile/types.js';
 import { MemoryObjectStore } from './memoryStore.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -61,6 +64,10 @@ function duckSql(sql: string, local: (uri: string) => string): string {
     .replace(/ARRAY_AGG\(IF\(sampled, (.+?), NULL\) IGNORE NULLS ORDER BY rn\)/g, 'array_agg($1 ORDER BY rn) FILTER (WHERE sampled)')
     .replace(/ARRAY_AGG\(IF\((.+?), (c\d+), NULL\) IGNORE NULLS ORDER BY rn LIMIT \d+\)/g, 'array_agg($2 ORDER BY rn) FILTER (WHERE $1)')
     .replace(/STRUCT\((\w+) AS v\)/g, "{'v': $1}")
+    .replace(/TIMESTAMP_TRUNC\((.+?), DAY\)/g, "date_trunc('day', $1)")
+    .replace(/FORMAT_TIMESTAMP\(('[^']+'), (.+?)\) AS/g, 'strftime($2, $1) AS')
+    .replace(/TIMESTAMP_ADD\((\w+), (INTERVAL 1 MINUTE)\)/g, '($1 + $2)')
+    .replace(/TIMESTAMP_DIFF\((\w+), (\w+), (MINUTE|SECOND)\)/g, (_, a, b, unit) => `date_diff('${String(unit).toLowerCase()}', ${b}, ${a})`)
     .replaceAll('`', '"')
     .replaceAll('AS FLOAT64)', 'AS DOUBLE)')
     .replaceAll('IS_INF(', 'isinf(')
@@ -79,8 +86,6 @@ class DuckRunner implements ProfileRunner {
 
   async read<T>(spec: StepSpec): Promise<T[]> {
     this.ran.push(spec);
-    // The gaps statement (unchanged, tested for its text) uses BigQuery's timestamp functions; these rows have none.
-    if (spec.step === 'profile_gaps') return [];
     const sql = duckSql(spec.sql, (uri) => path.join(this.dir, uri.replace('gs://bqx-output/', '')));
     const params = Object.fromEntries(Object.entries(spec.params ?? {}).map(([k, v]) => [k, Array.isArray(v) ? listValue(v as number[]) : v])) as Record<string, DuckDBValue>;
     const reader = await this.c.runAndReadAll(sql, params);
@@ -260,5 +265,139 @@ describe('gcp/profile statements run (on DuckDB): the embedded profile\'s number
     const { done: whole } = bigQuery(job({ snapshotAt: later, shards }));
     sameState(got.scanState!, (await whole).scanState!, 'state at row 4000');
     assert.equal(got.scanState!.row, later);
+  });
+});
+
+describe('gcp/profile comparisons and key gaps run (on DuckDB): the embedded numbers, day by day', () => {
+  // Rows on a key with gaps: 5 minutes missing at row 600, then a weekend (2 days) at row 1700;
+  // from 20:00, so days and files (split at row 1500) cut the rows in different places.
+  const ROWS2 = 3000;
+  const RUN2 = 'eurusd-20250102t000000-def456';
+  const at = (i: number) => new Date(Date.parse('2020-01-06T20:00:00Z') + (i + (i >= 600 ? 5 : 0) + (i >= 1700 ? 2 * 1440 : 0)) * 60_000);
+  const LABELS: Record<string, string> = {
+    target_x_h30: 'sin(i / 7.0)',
+    lab2: 'CASE WHEN i % 11 = 0 THEN NULL ELSE cos(i / 3.0) END',
+  };
+  const FEATURES: Record<string, string> = {
+    f_lead: 'sin((i + 10) / 7.0)', // the label 10 rows on: a leak at shift -10, equal on every row
+    f_gappy: 'CASE WHEN i % 5 = 0 THEN NULL ELSE floor(i / 40) END',
+    f_dup: 'CASE WHEN i % 5 = 0 THEN NULL ELSE floor(i / 40) END',
+    f_const: '2.5',
+  };
+  const groupFiles = (g: number) => [`training/r2/group-00${g}/part-a.parquet`, `training/r2/group-00${g}/part-b.parquet`];
+  const groups: CompareJob['groups'] = [
+    { index: 0, files: groupFiles(0), columns: ['interval_time', ...Object.keys(LABELS)] },
+    { index: 1, files: groupFiles(1), columns: ['interval_time', ...Object.keys(FEATURES)] },
+  ];
+  let instance: DuckDBInstance;
+  let conn: DuckDBConnection;
+  let dir: string;
+  const output = new MemoryObjectStore('bqx-output');
+  const withConnection = async <T>(body: (c: DuckDBConnection) => Promise<T>) => {
+    const c = await instance.connect();
+    try {
+      return await body(c);
+    } finally {
+      c.closeSync();
+    }
+  };
+
+  before(async () => {
+    dir = tempDir('bqcompare');
+    instance = await DuckDBInstance.create(':memory:');
+    conn = await instance.connect();
+    await conn.run('CREATE SCHEMA bqx_scratch');
+    const keys = Array.from({ length: ROWS2 }, (_, i) => `(${i}, TIMESTAMP '${at(i).toISOString().replace('T', ' ').replace('.000Z', '')}')`);
+    await conn.run(`CREATE TABLE k(i INTEGER, interval_time TIMESTAMP); INSERT INTO k VALUES ${keys.join(', ')}`);
+    const { mkdirSync } = await import('node:fs');
+    for (const [g, cols] of [LABELS, FEATURES].entries()) {
+      mkdirSync(path.join(dir, `training/r2/group-00${g}`), { recursive: true });
+      const select = `SELECT interval_time, ${Object.entries(cols).map(([n, e]) => `${e} AS "${n}"`).join(', ')} FROM k`;
+      const [a, b] = groupFiles(g);
+      await conn.run(`COPY (${select} WHERE i < 1500 ORDER BY i) TO '${path.join(dir, a!)}' (FORMAT parquet)`);
+      await conn.run(`COPY (${select} WHERE i >= 1500 ORDER BY i) TO '${path.join(dir, b!)}' (FORMAT parquet)`);
+    }
+  });
+  after(() => {
+    conn.closeSync();
+    instance.closeSync();
+  });
+
+  const compared = async (job: CompareJob) => {
+    const runner = new DuckRunner(conn, dir);
+    const got = await compareBigQuery(runner, config, output, job);
+    const want = await compareDuckDb(withConnection, (o) => path.join(dir, o), job);
+    return { got, want, runner };
+  };
+  /** Equal counts; the correlation to rounding, or null on both sides. */
+  function sameComparisons(got: ColumnComparison[], want: ColumnComparison[]) {
+    assert.equal(got.length, want.length);
+    got.forEach((g, i) => {
+      const w = want[i]!;
+      const what = `${w.a} ~ ${w.b} shifted ${w.shift}`;
+      assert.deepEqual({ ...g, correlation: 0 }, { ...w, correlation: 0 }, what);
+      const wc = w.correlation === null || Number.isNaN(w.correlation) ? null : w.correlation;
+      if (wc === null) assert.equal(g.correlation, null, what);
+      else assert.ok(Math.abs(g.correlation! - wc) <= 1e-9, `${what}: ${g.correlation} vs ${wc}`);
+    });
+  }
+
+  it('shifted pairs on every 7th row: both, equal, mismatch and correlation as DuckDB gives them over every row', async () => {
+    const pairs = [
+      { a: 'f_lead', b: 'target_x_h30', shift: -10 },
+      { a: 'f_gappy', b: 'target_x_h30', shift: 3 },
+      { a: 'f_lead', b: 'lab2', shift: -10 },
+      { a: 'f_dup', b: 'f_gappy', shift: 0 },
+      { a: 'f_const', b: 'lab2', shift: 3 },
+    ];
+    const { got, want, runner } = await compared({ runId: RUN2, groups, pairs, step: 7 });
+    sameComparisons(got, want);
+    // The planted leak is found: f_lead is the label 10 rows on, on every sampled row that has both.
+    const leak = got[0]!;
+    assert.ok(leak.both > 400 && leak.equal === leak.both && leak.correlation! > 0.999999, JSON.stringify(leak));
+    assert.equal(got[4]!.correlation, null, 'a constant column has no correlation');
+    const sql = runner.ran.find((s) => s.step === 'profile_compare')!.sql;
+    assert.doesNotMatch(sql, /OVER \(ORDER BY (?!d\))/, 'no window over every row (only over the days)');
+    assert.match(sql, /ROW_NUMBER\(\) OVER \(PARTITION BY d ORDER BY k\)/);
+  });
+
+  it('unshifted pairs on every row, whole and on a part of the files, with no window at all', async () => {
+    const pairs = [
+      { a: 'f_dup', b: 'f_gappy', shift: 0 },
+      { a: 'f_const', b: 'f_lead', shift: 0 },
+      { a: 'target_x_h30', b: 'f_lead', shift: 0 },
+    ];
+    const whole = await compared({ runId: RUN2, groups, pairs, step: 1 });
+    sameComparisons(whole.got, whole.want);
+    assert.deepEqual({ ...whole.got[0], correlation: 0 }, { ...pairs[0], both: 2400, equal: 2400, nullMismatch: 0, correlation: 0 }, 'the duplicate, on all 3,000 rows');
+    const second = groups.map((g) => ({ ...g, files: [g.files[1]!] }));
+    const part = await compared({ runId: RUN2, groups: second, pairs, step: 1, part: 'p0' });
+    sameComparisons(part.got, part.want);
+    assert.equal(part.got[0]!.both, 1200);
+    for (const r of [whole.runner, part.runner]) assert.doesNotMatch(r.ran.find((s) => s.step === 'profile_compare')!.sql, /OVER/);
+  });
+
+  it('the key\'s gaps, paired day by day: the embedded profile\'s, the weekend and the 5 minutes', async () => {
+    const job: ProfileJob = {
+      runId: RUN2,
+      pair: 'eurusd',
+      key: 'interval_time',
+      groups: [{ index: 0, files: groupFiles(0), columns: ['interval_time'] }],
+      labels: [],
+      rows: ROWS2,
+      warmupRows: 0,
+      cuts: [],
+      ...sampleLayout(ROWS2),
+      shards: [
+        { start: at(0).toISOString(), rows: 1500 },
+        { start: at(1500).toISOString(), rows: 1500 },
+      ],
+    };
+    const runner = new DuckRunner(conn, dir);
+    const got = await profileBigQuery(runner, config, output, job);
+    const want = await profileDuckDb(withConnection, (o) => path.join(dir, o), job, { memoryMb: 256, threads: 1 });
+    assert.deepEqual(got.gaps, want.gaps);
+    assert.deepEqual(got.gaps.map((g) => g.minutes), [5, 2 * 1440]);
+    assert.doesNotMatch(runner.ran.find((s) => s.step === 'profile_gaps')!.sql, /OVER \(ORDER BY k\)/, 'no window over every key');
   });
 });

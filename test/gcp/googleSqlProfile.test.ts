@@ -42,9 +42,11 @@ describe('gcp/GoogleSQL analysis of the profile statements a plan cannot list (Z
     { name: 'the beyond-10-sd pass', sql: renderBeyond(DATASET, 'g1_r1440', G1).sql, params: { mean0: FLOAT, limit0: FLOAT, mean1: FLOAT, limit1: FLOAT } },
     {
       name: 'a comparison across groups',
-      sql: renderCompare(DATASET, [{ table: 'g0', columns: ['interval_time', ...G0] }, { table: 'g1_r1440', columns: ['interval_time', ...G1] }], [{ a: 'der_mean_45', b: 'target_bqx45_h30', shift: 10 }, { a: 'spike', b: 'agg_mean_45', shift: -3 }]).sql,
+      sql: renderCompare(DATASET, [{ table: 'g0', columns: ['interval_time', ...G0] }, { table: 'g1_r1440', columns: ['interval_time', ...G1] }], [{ a: 'der_mean_45', b: 'target_bqx45_h30', shift: 10 }, { a: 'spike', b: 'agg_mean_45', shift: -3 }, { a: 'spike', b: 'der_mean_45', shift: 0 }], 11).sql,
       params: { step: INT },
     },
+    { name: 'an unshifted comparison on sampled rows', sql: renderCompare(DATASET, [{ table: 'g1_r1440', columns: ['interval_time', ...G1] }], [{ a: 'spike', b: 'der_mean_45', shift: 0 }], 3).sql, params: { step: INT } },
+    { name: 'the duplicate candidates on every row', sql: renderCompare(DATASET, [{ table: 'g0', columns: ['interval_time', ...G0] }, { table: 'g1_r1440', columns: ['interval_time', ...G1] }], [{ a: 'der_mean_45', b: 'agg_mean_45', shift: 0 }, { a: 'spike', b: 'der_mean_45', shift: 0 }], 1).sql, params: {} },
     { name: 'the gaps', sql: renderKeyGaps(DATASET, 'g0').sql, params: {} },
     { name: 'the fold rows', sql: renderCutRows(DATASET, 'g0').sql, params: { cuts: t('ARRAY<TIMESTAMP>') } },
   ];

@@ -236,10 +236,15 @@ export async function compareBigQuery(runner: ProfileRunner, config: Config, out
   const out: ColumnComparison[] = [];
   for (let from = 0; from < job.pairs.length; from += 200) {
     const pairs = job.pairs.slice(from, from + 200);
-    const r = renderCompare(config.gcp.scratchDataset, tables, pairs);
-    const [row] = await jobs.read<Row>({ key: `profile_compare_${job.part ? `${job.part}_` : ''}${from}`, step: 'profile_compare', sql: r.sql, params: { step: job.step } });
+    const r = renderCompare(config.gcp.scratchDataset, tables, pairs, job.step);
+    const [row] = await jobs.read<Row>({ key: `profile_compare_${job.part ? `${job.part}_` : ''}${from}`, step: 'profile_compare', sql: r.sql, ...(r.params ? { params: r.params } : {}) });
+    // CORR is NaN where a column is constant or a value is NaN or infinite: null, as the embedded comparison gives it.
+    const correlation = (v: unknown) => {
+      const n = num(v);
+      return n === null || Number.isNaN(n) ? null : n;
+    };
     pairs.forEach((p, i) =>
-      out.push({ ...p, both: num(row?.[`both${i}`]) ?? 0, equal: num(row?.[`equal${i}`]) ?? 0, nullMismatch: num(row?.[`mismatch${i}`]) ?? 0, correlation: num(row?.[`corr${i}`]) }),
+      out.push({ ...p, both: num(row?.[`both${i}`]) ?? 0, equal: num(row?.[`equal${i}`]) ?? 0, nullMismatch: num(row?.[`mismatch${i}`]) ?? 0, correlation: correlation(row?.[`corr${i}`]) }),
     );
   }
   return out;

@@ -109,12 +109,20 @@ export function renderTails(dataset: string, table: string, columns: readonly st
   return { sql: [`SELECT ${tails.join(', ')}`, `FROM (${numbered})`].join('\n'), tables: [`${dataset}.${table}`], columns: columns.map((_, i) => `t${i}`) };
 }
 
-/** Consecutive keys more than a minute apart: [first missing minute, next key), minutes missing. */
+/**
+ * Consecutive keys more than a minute apart: [first missing minute, next key), minutes missing.
+ * Each key is paired with the one before it within its UTC day, and each day's first key with the
+ * last of the day before (a row per day): no window sorts more than a day's keys.
+ */
 export function renderKeyGaps(dataset: string, table: string): Rendered {
   const sql = [
+    `WITH keyed AS (SELECT ${key} AS k, TIMESTAMP_TRUNC(${key}, DAY) AS d FROM ${tableRef(dataset, table)}),`,
+    'days AS (SELECT MIN(k) AS k0, MAX(k) AS k1 FROM keyed GROUP BY d),',
+    'pairs AS (SELECT k, LAG(k) OVER (PARTITION BY d ORDER BY k) AS prev FROM keyed',
+    '  UNION ALL SELECT k0 AS k, LAG(k1) OVER (ORDER BY k0) AS prev FROM days)',
     'SELECT FORMAT_TIMESTAMP(\'%Y-%m-%dT%H:%M:%SZ\', TIMESTAMP_ADD(prev, INTERVAL 1 MINUTE)) AS gap_from,',
     "  FORMAT_TIMESTAMP('%Y-%m-%dT%H:%M:%SZ', k) AS gap_to, TIMESTAMP_DIFF(k, prev, MINUTE) - 1 AS minutes",
-    `FROM (SELECT ${key} AS k, LAG(${key}) OVER (ORDER BY ${key}) AS prev FROM ${tableRef(dataset, table)})`,
+    'FROM pairs',
     'WHERE TIMESTAMP_DIFF(k, prev, SECOND) > 60',
     'ORDER BY k',
   ].join('\n');
@@ -132,29 +140,59 @@ export function renderCutRows(dataset: string, table: string): Rendered {
 }
 
 /**
- * Column pairs compared on every @step-th row (by key order): a at row r against b at row r -
- * shift. The tables of the groups involved are joined on the key (they hold the same keys).
+ * Column pairs compared on every `step`-th row (by key order, @step): a at row r against b at row r -
+ * shift. The tables of the groups involved are joined on the key (they hold the same keys). Rows
+ * are numbered within their UTC day, from the day's first row in the table (a running count over
+ * a row per day), and b is brought to row r by a join on the number, a join per shift: no window
+ * sorts more than a day's rows (one over every row would sort them all on one worker). Pairs all
+ * unshifted on every row (the duplicate candidates) need no numbers at all.
  */
-export function renderCompare(dataset: string, groupTables: readonly { table: string; columns: readonly string[] }[], pairs: readonly { a: string; b: string; shift: number }[]): Rendered {
+export function renderCompare(dataset: string, groupTables: readonly { table: string; columns: readonly string[] }[], pairs: readonly { a: string; b: string; shift: number }[], step: number): Rendered {
   const from = groupTables.map((g, i) => (i === 0 ? `${tableRef(dataset, g.table)} AS t0` : `JOIN ${tableRef(dataset, g.table)} AS t${i} USING (${key})`)).join('\n  ');
   const source = (column: string) => {
     const i = groupTables.findIndex((g) => g.columns.includes(column));
     return `t${i}.${q(column)}`;
   };
-  const shifted = pairs.map((p, i) => `${source(p.a)} AS a${i}, ${p.shift >= 0 ? 'LAG' : 'LEAD'}(${source(p.b)}, ${Math.abs(p.shift)}) OVER (ORDER BY ${key}) AS b${i}`);
+  // Each compared column once, as x<j>.
+  const compared = [...new Set(pairs.flatMap((p) => [p.a, p.b]))];
+  const x = (column: string) => `x${compared.indexOf(column)}`;
+  const shifts = [...new Set(pairs.map((p) => p.shift).filter((s) => s !== 0))];
+  // Equal, NaN to NaN too (as the embedded comparison counts it; GoogleSQL's = holds NaN unequal).
   const stats = pairs.map((_, i) =>
     [
       `COUNTIF(a${i} IS NOT NULL AND b${i} IS NOT NULL) AS both${i}`,
-      `COUNTIF(a${i} = b${i}) AS equal${i}`,
+      `COUNTIF(a${i} = b${i} OR (IS_NAN(a${i}) AND IS_NAN(b${i}))) AS equal${i}`,
       `COUNTIF((a${i} IS NULL) != (b${i} IS NULL)) AS mismatch${i}`,
       `CORR(a${i}, b${i}) AS corr${i}`,
     ].join(', '),
   );
+  const columns = pairs.flatMap((_, i) => [`both${i}`, `equal${i}`, `mismatch${i}`, `corr${i}`]);
+  const tables = groupTables.map((g) => `${dataset}.${g.table}`);
+  const joined = `SELECT ${key} AS k, ${compared.map((column) => `${source(column)} AS ${x(column)}`).join(', ')}\n  FROM ${from}`;
+  if (shifts.length === 0 && step === 1) {
+    const sql = [`SELECT ${stats.join(', ')}`, `FROM (SELECT ${pairs.map((p, i) => `${x(p.a)} AS a${i}, ${x(p.b)} AS b${i}`).join(', ')}`, `  FROM (${joined}))`].join('\n');
+    return { sql, tables, columns };
+  }
+  const xs = compared.map((column) => x(column)).join(', ');
+  // b of the pairs shifted by s, at row r: the rows r - s, numbered r.
+  const shiftedSide = (s: number, m: number) => {
+    const bs = [...new Set(pairs.filter((p) => p.shift === s).map((p) => x(p.b)))];
+    const plus = s > 0 ? `+ ${s}` : `- ${-s}`;
+    return `h${m} AS (SELECT rn ${plus} AS rn, ${bs.join(', ')} FROM numbered WHERE MOD(rn ${plus}, @step) = 0)`;
+  };
+  const b = (p: { b: string; shift: number }) => (p.shift === 0 ? `r.${x(p.b)}` : `h${shifts.indexOf(p.shift)}.${x(p.b)}`);
+  const ctes = [
+    `joined AS (${joined})`,
+    'days AS (SELECT d, SUM(n) OVER (ORDER BY d) - n AS day_first FROM (SELECT TIMESTAMP_TRUNC(k, DAY) AS d, COUNT(*) AS n FROM joined GROUP BY d))',
+    `numbered AS (SELECT day_first + ROW_NUMBER() OVER (PARTITION BY d ORDER BY k) - 1 AS rn, ${xs} FROM (SELECT TIMESTAMP_TRUNC(k, DAY) AS d, * FROM joined) JOIN days USING (d))`,
+    ...shifts.map(shiftedSide),
+  ];
   const sql = [
+    `WITH ${ctes.join(',\n')}`,
     `SELECT ${stats.join(', ')}`,
-    `FROM (SELECT ROW_NUMBER() OVER (ORDER BY ${key}) - 1 AS rn, ${shifted.join(', ')}`,
-    `  FROM ${from})`,
-    'WHERE MOD(rn, @step) = 0',
+    `FROM (SELECT ${pairs.map((p, i) => `r.${x(p.a)} AS a${i}, ${b(p)} AS b${i}`).join(', ')}`,
+    `  FROM numbered AS r${shifts.map((_, m) => ` LEFT JOIN h${m} USING (rn)`).join('')}`,
+    '  WHERE MOD(r.rn, @step) = 0)',
   ].join('\n');
-  return { sql, tables: groupTables.map((g) => `${dataset}.${g.table}`), columns: pairs.flatMap((_, i) => [`both${i}`, `equal${i}`, `mismatch${i}`, `corr${i}`]) };
+  return { sql, params: { step }, tables, columns };
 }
