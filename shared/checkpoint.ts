@@ -23,6 +23,8 @@ export interface CheckpointMarker {
   fingerprint?: string;
   /** Rows this extract read from the warehouse (a refresh's: the new range's only). */
   readRows?: number;
+  /** Bytes this extract's jobs billed (BigQuery). */
+  bytesBilled?: number;
 }
 
 export interface FooterSummary {

@@ -105,7 +105,7 @@ export const CONFIG_DEFAULTS = {
   BQX_PROFILE: 'full',
   BQX_PROFILE_WARMUP_ROWS: '1440',
   BQX_PROFILE_STALE_SHARE: '0.5',
-  BQX_GATES: 'rows >= 1:fail, feature_null_share <= 0.05:warn, label_null_share <= 0.01:warn, leakage == 0:warn, cost_usd <= 2:warn',
+  BQX_GATES: 'rows >= 1:fail, feature_null_share <= 0.05:warn, label_null_share <= 0.01:warn, leakage == 0:warn, cost_usd <= 10:warn',
   BQX_FOLD_TRAIN_DAYS: '365',
   BQX_FOLD_VALIDATION_DAYS: '23',
   BQX_FOLD_TEST_DAYS: '7',

@@ -98,6 +98,8 @@ export type ExtractResult =
       duplicates: number;
       /** Rows taken from `carry` into the first file (not counted in rows): the carry files are replaced. */
       carried?: number;
+      /** Bytes the extract's jobs billed, where the warehouse bills by them (BigQuery). */
+      bytesBilled?: number;
     }
   | Pending;
 
@@ -157,8 +159,11 @@ export type MergeResult =
       rows: number;
       /** Features whose columns were copied from the previous dataset's files (MergeJob `previous`), where the warehouse did so. */
       fromPrevious?: number;
+      /** The staged joins' bytes as dry runs price them (BigQuery), and their cost. */
       bytesProcessed?: number;
       costUsd?: number;
+      /** Bytes the merge's jobs billed (loads, joins, exports), where the warehouse bills by them. */
+      bytesBilled?: number;
     }
   | Pending;
 
@@ -313,7 +318,10 @@ export interface RunRecord {
   warnings: string[];
   timings: Record<string, number>;
   bytesProcessed?: number;
+  /** What the run's BigQuery work cost on demand: its billed bytes (bytesBilled) where reported, else the merge's dry runs. */
   costUsd?: number;
+  /** Bytes the run's jobs billed: extracts, merge, profile column pass (shared/cost.ts billedBytes). */
+  bytesBilled?: number;
   /**
    * What retention removed of the run (shared/retention.ts): `checkpoints` for a kept dataset
    * whose checkpoints no newer run points at, `all` for a run past the kept ones. The record
@@ -356,6 +364,8 @@ export interface CheckpointRecord {
   reusedFrom?: string;
   /** Rows this run's extract read from the warehouse for it (absent: reused, or uploaded by hand). */
   readRows?: number;
+  /** Bytes this run's extract billed (absent: reused, uploaded by hand, or embedded). */
+  bytesBilled?: number;
 }
 
 export interface RunStore {

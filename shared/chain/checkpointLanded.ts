@@ -52,6 +52,7 @@ export async function checkpointLanded(deps: ChainDeps, object: FinalizedObject)
       runId, feature, landedAt: deps.clock.now().toISOString(), files: marker.files, rows: summary.rows,
       sourceRows: marker.sourceRows, duplicates: marker.duplicates, nullCounts, minKey: summary.minKey, maxKey: summary.maxKey, bytes: summary.bytes,
       ...(isHandUpload ? {} : { readRows: marker.readRows ?? marker.sourceRows }),
+      ...(marker.bytesBilled !== undefined ? { bytesBilled: marker.bytesBilled } : {}),
     };
   } catch (error) {
     if (!(error instanceof CheckpointError)) throw error; // temporary: retried

@@ -62,6 +62,7 @@ export async function extractFeature(deps: ChainDeps, request: ExtractRequest): 
     sourceRows: (earlier?.sourceRows ?? 0) + result.sourceRows,
     duplicates: (earlier?.duplicates ?? 0) + result.duplicates,
     readRows: result.sourceRows,
+    ...(result.bytesBilled !== undefined ? { bytesBilled: result.bytesBilled } : {}),
     writtenAt: deps.clock.now().toISOString(),
     ...(entry.fingerprint ? { fingerprint: entry.fingerprint } : {}),
   };
@@ -89,7 +90,8 @@ export function decodeMarker(value: unknown): CheckpointMarker {
     Array.isArray(m.files) && m.files.every((f) => typeof f === 'string') &&
     Number.isSafeInteger(m.rows) && Number.isSafeInteger(m.sourceRows) && Number.isSafeInteger(m.duplicates) &&
     (m.fingerprint === undefined || typeof m.fingerprint === 'string') &&
-    (m.readRows === undefined || Number.isSafeInteger(m.readRows));
+    (m.readRows === undefined || Number.isSafeInteger(m.readRows)) &&
+    (m.bytesBilled === undefined || Number.isSafeInteger(m.bytesBilled));
   if (!ok) throw new Error('marker is not a checkpoint marker');
   return m as CheckpointMarker;
 }

@@ -8,14 +8,15 @@ import { columnMapping, outputColumns, type RunManifest } from '../manifest.js';
 import { gateMessage } from '../profile/gates.js';
 import { paths } from '../naming.js';
 import { planMerge } from '../planner.js';
-import { WorkPending, type MergedGroup, type MergedShard, type MergeResult, type RunOutput, type RunRecord } from '../ports.js';
+import { WorkPending, type CheckpointRecord, type MergedGroup, type MergedShard, type MergeResult, type RunOutput, type RunRecord } from '../ports.js';
 import { shardGrid } from '../shards.js';
 import { buildReport, type RunReport } from '../report.js';
 import type { ChainDeps } from './deps.js';
 import type { MergeRequest } from './messages.js';
 import { writeDatasetExtras } from './datasetFiles.js';
 import { followUp } from './pending.js';
-import { checkQuality, type Quality } from './quality.js';
+import { checkQuality, type Quality, type RunCost } from './quality.js';
+import { billedBytes } from '../cost.js';
 import { earlierProfile, filesMeeting, previousGroupFiles, previousOutput, sharedShards, withShared, withSharedGroups } from './shareShards.js';
 import { failOnError, failRun, loadManifest, moved, publishOutcome, resendOutcome } from './runs.js';
 
@@ -90,7 +91,7 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
   const measured = run.sharing && build.length === 0 ? await earlierProfile(deps, run.pair, run.sharing.from) : undefined;
   let quality: Quality;
   try {
-    quality = await failOnError(deps, runId, 'profile', () => checkQuality(deps, manifest, run, result.groups, result.costUsd, report, measured, checkpoints, result.shards));
+    quality = await failOnError(deps, runId, 'profile', () => checkQuality(deps, manifest, run, result.groups, runCost(result, checkpoints), report, measured, checkpoints, result.shards));
   } catch (error) {
     // The profile's jobs still running (BigQuery at full size runs longer than one call): poll
     // again; the next call finds the merge finished and attaches to the profile's jobs.
@@ -110,7 +111,8 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
           timings: { ...r.timings, merge_ms: mergeMs, profile_ms: quality.profileMs, total_ms: now.getTime() - Date.parse(r.createdAt) },
           rowsRead,
           ...(result.bytesProcessed !== undefined ? { bytesProcessed: result.bytesProcessed } : {}),
-          ...(result.costUsd !== undefined ? { costUsd: result.costUsd } : {}),
+          ...(quality.costUsd !== undefined ? { costUsd: quality.costUsd } : {}),
+          ...(quality.bytesBilled !== undefined ? { bytesBilled: quality.bytesBilled } : {}),
         }
       : undefined,
   );
@@ -229,4 +231,10 @@ async function writeOutputs(deps: ChainDeps, manifest: RunManifest, run: RunReco
   await deps.output.write(reportObject, JSON.stringify(report, null, 1), { contentType: 'application/json' });
   await deps.output.write(manifestObject, JSON.stringify(outputManifest, null, 1), { contentType: 'application/json' });
   return { manifest: manifestObject, report: reportObject, rows: run.labelRows, columns: manifest.columnCount, files, bytes };
+}
+
+/** The run's spend up to its profile: the merge's estimate, and what its extracts (reused checkpoints cost nothing this run) and merge billed. */
+function runCost(merged: Extract<MergeResult, { state: 'done' }>, checkpoints: readonly CheckpointRecord[]): RunCost {
+  const billed = billedBytes([...checkpoints.filter((c) => !c.reusedFrom).map((c) => c.bytesBilled), merged.bytesBilled]);
+  return { ...(merged.costUsd !== undefined ? { estimateUsd: merged.costUsd } : {}), ...(billed !== undefined ? { billedBytes: billed } : {}) };
 }

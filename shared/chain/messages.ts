@@ -50,7 +50,9 @@ export interface RunEvent {
   warnings: string[];
   timings: Record<string, number>;
   bytesProcessed?: number;
+  /** The run's on-demand cost: its jobs' billed bytes, priced (RunRecord costUsd). */
   costUsd?: number;
+  bytesBilled?: number;
 }
 
 function record(value: unknown, what: string): Record<string, unknown> {

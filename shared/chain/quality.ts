@@ -3,6 +3,7 @@
 // the scanning (its `profile` and `compareColumns`), so on BigQuery it runs where the data is.
 
 import type { Config } from '../config.js';
+import { billedBytes, estimateCost } from '../cost.js';
 import { foldCuts, planFolds, type FoldPlan } from '../folds.js';
 import type { RunManifest } from '../manifest.js';
 import type { CheckpointRecord, MergeProgress, MergedGroup, MergedShard, RunRecord } from '../ports.js';
@@ -34,6 +35,19 @@ export interface Quality {
   /** The raw columns the profile was computed from, and its scan state, to keep with the dataset (shared/chain/profileReuse.ts). */
   stored?: { basis: ProfileBasis; data: MeasuredColumns; scan?: KeptScan };
   profileMs: number;
+  /** What the run cost (the `cost_usd` gate's value) and the bytes its jobs billed, profile included (RunCost). */
+  costUsd?: number;
+  bytesBilled?: number;
+}
+
+/**
+ * A run's BigQuery spend before its profile: the merge's dry-run estimate of its staged joins, and
+ * the bytes its extracts and merge billed. Where any job reported billed bytes, the `cost_usd` gate
+ * prices those, the profile's added; else the estimate (0 embedded).
+ */
+export interface RunCost {
+  estimateUsd?: number;
+  billedBytes?: number;
 }
 
 /** Gate metrics that need the column profile: with BQX_PROFILE=keys they are not checked, and the run says so. */
@@ -50,7 +64,7 @@ export async function checkQuality(
   manifest: RunManifest,
   run: RunRecord,
   groups: MergedGroup[],
-  costUsd: number | undefined,
+  cost: RunCost,
   report: RunReport,
   measured?: { profile: DatasetProfile; cutRows: number[]; profiledWith: string },
   checkpoints: readonly CheckpointRecord[] = [],
@@ -67,6 +81,12 @@ export async function checkQuality(
   let metrics: Record<GateMetric, number>;
   let gateList = settings.gates;
   const notes: string[] = [];
+  let profileBilled: number | undefined;
+  // Priced when the gates are checked, after the profile's own jobs have billed.
+  const spent = () => {
+    const billed = billedBytes([cost.billedBytes, profileBilled]);
+    return { costUsd: billed !== undefined ? estimateCost(billed, deps.config.gcp.costPerTbUsd) : cost.estimateUsd, bytesBilled: billed };
+  };
   if (settings.mode === 'full') {
     const layout = { ...input, warmupRows: settings.warmupRows, ...sampleLayout(input.rows) };
     const scanWith = JSON.stringify({ warmupRows: layout.warmupRows, blockFrom: layout.blockFrom, blockRows: layout.blockRows, spreadStep: layout.spreadStep });
@@ -91,7 +111,14 @@ export async function checkQuality(
       const earlier = await earlierColumns(deps, run, manifest, basis);
       // The column pass is long on big datasets: its batches go to the observer (the CLI's bar).
       const progress = (p: MergeProgress) => deps.observe?.({ type: 'profile', runId: run.runId, progress: p });
-      const measuring = { profile: (job: ProfileJob) => deps.warehouse.profile(job, progress), compareColumns: (job: CompareJob) => deps.warehouse.compareColumns(job) };
+      const measuring = {
+        profile: async (job: ProfileJob) => {
+          const data = await deps.warehouse.profile(job, progress);
+          profileBilled = billedBytes([profileBilled, data.bytesBilled]);
+          return data;
+        },
+        compareColumns: (job: CompareJob) => deps.warehouse.compareColumns(job),
+      };
       // Other rows (a refresh): the column pass may carry on from an earlier dataset's scan state.
       const carry = 'columns' in earlier ? undefined : await earlierScan(deps, run, manifest, input.groups, basis);
       const job = { ...input, ...shardRows(shards), ...(point ? { snapshotAt: point.row, snapshotPrefix: point.prefix } : {}), ...(carry && 'resume' in carry ? { resume: carry.resume } : {}) };
@@ -108,11 +135,11 @@ export async function checkQuality(
       if (profileReuse.carriedOnFrom !== undefined) deps.logger.info(`profile: ${profileReuse.profiled} column(s) carried on from ${profileReuse.from}'s scan at row ${profileReuse.carriedOnFrom}`, { runId: run.runId, pair: run.pair, step: 'profile' });
       else deps.logger.info(`profile: ${profileReuse.profiled} column(s) measured, ${profileReuse.reused} taken${profileReuse.from ? ` from ${profileReuse.from}` : ''}${profileReuse.why ? ` (${profileReuse.why})` : ''}`, { runId: run.runId, pair: run.pair, step: 'profile' });
     }
-    metrics = gateMetrics(profile, manifest, run, costUsd);
+    metrics = gateMetrics(profile, manifest, run, spent().costUsd);
   } else {
     const keys = await profileKeys(deps.warehouse, input, profileSettings);
     cutRows = keys.cutRows;
-    metrics = { rows: run.labelRows, columns: manifest.columnCount, feature_null_share: Math.round(report.totals.nullRate * 1e6) / 1e6, label_null_share: 0, leakage: 0, constant: 0, duplicates: 0, stale: 0, unexpected_gaps: keys.gaps.unexpected.length, cost_usd: costUsd ?? 0 };
+    metrics = { rows: run.labelRows, columns: manifest.columnCount, feature_null_share: Math.round(report.totals.nullRate * 1e6) / 1e6, label_null_share: 0, leakage: 0, constant: 0, duplicates: 0, stale: 0, unexpected_gaps: keys.gaps.unexpected.length, cost_usd: spent().costUsd ?? 0 };
     const skipped = gateList.filter((g) => PROFILE_METRICS.includes(g.metric));
     gateList = gateList.filter((g) => !PROFILE_METRICS.includes(g.metric));
     if (skipped.length > 0) notes.push(`BQX_PROFILE=keys: columns not profiled, gates not checked: ${skipped.map((g) => g.gate).join(', ')}`);
@@ -129,6 +156,7 @@ export async function checkQuality(
     ...(profileReuse ? { profileReuse } : {}),
     ...(stored ? { stored } : {}),
     profileMs: Date.now() - began,
+    ...definedOnly(spent()),
   };
 }
 
@@ -197,4 +225,9 @@ export function gateMetrics(profile: DatasetProfile, manifest: RunManifest, run:
     unexpected_gaps: profile.gaps.unexpected.length,
     cost_usd: costUsd ?? 0,
   };
+}
+
+/** The fields of `o` that are not undefined (a record keeps no undefined field: Firestore refuses them). */
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

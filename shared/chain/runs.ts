@@ -69,6 +69,7 @@ export async function publishOutcome(deps: ChainDeps, run: RunRecord): Promise<v
     timings: run.timings,
     ...(run.bytesProcessed !== undefined ? { bytesProcessed: run.bytesProcessed } : {}),
     ...(run.costUsd !== undefined ? { costUsd: run.costUsd } : {}),
+    ...(run.bytesBilled !== undefined ? { bytesBilled: run.bytesBilled } : {}),
   };
   await deps.bus.publish(deps.config.topics.runEvents, event, attributes({ pair: run.pair, runId: run.runId }));
   // Recorded after the publish: a crash in between sends the event again (at least once), never not at all.

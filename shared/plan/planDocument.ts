@@ -3,7 +3,7 @@
 // longest text, most tables in one statement, bytes per kind) and what the profile after the
 // merge is planned over.
 
-import { estimateCost } from '../adapters/gcp/bigQueryWarehouse.js';
+import { estimateCost } from '../cost.js';
 import type { RecordedStatement } from '../adapters/gcp/recordingBigQuery.js';
 import { KEY_COLUMN } from '../naming.js';
 import type { Window } from '../ports.js';

@@ -95,6 +95,8 @@ export interface ProfileData {
   scanTails?: Record<string, Tail>;
   /** On a carried-on scan: columns beyond 10 sd counted without their earlier rows, and those whose earlier rows were read again. */
   beyond?: { carried: number; reread: number };
+  /** Bytes the profile's jobs billed, where the warehouse bills by them (BigQuery). */
+  bytesBilled?: number;
 }
 
 /** Compare column `a` with column `b` shifted: a at row r against b at row r - shift. */

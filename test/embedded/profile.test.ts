@@ -107,7 +107,7 @@ describe('dataset profile, gates, ledger and folds (embedded, planted demo)', fu
   });
 
   it('reports the default gates; bqx report prints the findings and the page exists', () => {
-    assert.deepEqual(report.gates!.map((g) => g.gate), ['rows >= 1', 'feature_null_share <= 0.05', 'label_null_share <= 0.01', 'leakage == 0', 'cost_usd <= 2']);
+    assert.deepEqual(report.gates!.map((g) => g.gate), ['rows >= 1', 'feature_null_share <= 0.05', 'label_null_share <= 0.01', 'leakage == 0', 'cost_usd <= 10']);
     const leakGate = report.gates!.find((g) => g.gate === 'leakage == 0')!;
     assert.deepEqual(leakGate, { gate: 'leakage == 0', level: 'warn', value: 1, passed: false });
     assert.ok(summary.warnings.some((w) => w.includes('leakage == 0') && w.includes('measured 1')), 'a warning gate reaches the summary');

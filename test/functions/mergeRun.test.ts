@@ -65,6 +65,37 @@ describe('functions/mergeRun (contract)', function () {
     assert.equal(calls, 2);
   });
 
+  it('prices what the run\'s jobs billed (extracts, merge, profile) for the cost_usd gate, the run record and the event', async () => {
+    // As the BigQuery adapter reports them: each extract, the merge and the profile say what their jobs billed.
+    const [extract, merge, profile] = [fx.warehouse.extract.bind(fx.warehouse), fx.warehouse.merge.bind(fx.warehouse), fx.warehouse.profile.bind(fx.warehouse)];
+    const TIB = 2 ** 40;
+    sandbox.stub(fx.warehouse, 'extract').callsFake(async (job) => {
+      const r = await extract(job);
+      return r.state === 'done' ? { ...r, bytesBilled: 0.5 * TIB } : r;
+    });
+    sandbox.stub(fx.warehouse, 'merge').callsFake(async (job, progress) => {
+      const r = await merge(job, progress);
+      return r.state === 'done' ? { ...r, bytesProcessed: 0.25 * TIB, costUsd: 1.5625, bytesBilled: 0.75 * TIB } : r;
+    });
+    sandbox.stub(fx.warehouse, 'profile').callsFake(async (job, progress) => ({ ...(await profile(job, progress)), bytesBilled: 0.25 * TIB }));
+    const runId = await runToMerging(fx);
+    const features = (await fx.store.listCheckpoints(runId)).length;
+    assert.ok(features > 1);
+    fx.bus.published.length = 0;
+    await push('mergeRun', TOPIC, { runId, pair: 'eurusd' }).expect(204);
+    const run = await fx.store.getRun(runId);
+    assert.equal(run?.state, 'succeeded', run?.error);
+    // Every job's bytes, not the dry runs' estimate of the joins (0.25 TiB, $1.5625): at $6.25 a TiB.
+    const billed = features * 0.5 * TIB + 0.75 * TIB + 0.25 * TIB;
+    assert.equal(run!.bytesBilled, billed);
+    assert.equal(run!.costUsd, (billed / TIB) * 6.25);
+    const report = JSON.parse(new TextDecoder().decode(await fx.deps.output.read(run!.output!.report))) as { gates: { gate: string; value: number; passed: boolean }[] };
+    const gate = report.gates.find((g) => g.gate.startsWith('cost_usd'))!;
+    assert.equal(gate.value, run!.costUsd);
+    const [event] = fx.bus.on(fx.deps.config.topics.runEvents);
+    assert.deepEqual([(event!.data as { costUsd: number }).costUsd, (event!.data as { bytesBilled: number }).bytesBilled], [run!.costUsd, billed]);
+  });
+
   it('fails the run with a clear reason when the merge is still running past BQX_PENDING_LIMIT_HOURS', async () => {
     const runId = await runToMerging(fx);
     sandbox.stub(fx.warehouse, 'merge').resolves({ state: 'pending', detail: 'group 1 of 2 exporting' });

@@ -156,6 +156,8 @@ describe('gcp/profile', () => {
       // The loads, then the two batches at once (each one statement: measures and sample), then the key's gaps and fold rows.
       const steps = [...fake.jobs.values()].sort((a, b) => a.seq - b.seq).map((j) => step(j));
       assert.deepEqual(steps, ['profile_load', 'profile_load', 'profile_scan', 'profile_scan', 'profile_gaps', 'profile_cuts']);
+      // What its jobs billed, as BigQuery reports them (the fake bills 10 MiB a job): each of the six once.
+      assert.equal(data.bytesBilled, 6 * 10 * 2 ** 20);
       const scanJob = [...fake.jobs.values()].find((j) => step(j) === 'profile_scan')!;
       // Two shards: the second's rows numbered from 60, its first key a bound (epoch microseconds), and one past every key.
       assert.deepEqual(scanJob.options.params, { bounds: [Date.parse('2020-01-09T00:00:00Z') * 1000, Number.MAX_SAFE_INTEGER], firsts: [0, 60], lasts: [59, 99], warmup: 40, block_from: 35, block_rows: 20, spread_step: 10 });
@@ -189,6 +191,8 @@ describe('gcp/profile', () => {
       for (let call = 0; call < 40 && !data; call++) data = await slow.profile(job).catch((e: unknown) => (e instanceof WorkPending ? undefined : Promise.reject(e)));
       assert.ok(data, 'finished within 40 calls');
       assert.equal(data.columns.find((c) => c.column === 'target_bqx45_h30')!.nonNull, 100);
+      // The call that finished attached to the jobs earlier calls started: it counts what every one of them billed, once.
+      assert.equal(data.bytesBilled, fake.jobs.size * 10 * 2 ** 20);
       // Every statement ran once: a later call found the earlier jobs by their ids.
       const ids = [...fake.jobs.values()].map((j) => j.options.jobId);
       assert.equal(new Set(ids).size, ids.length);

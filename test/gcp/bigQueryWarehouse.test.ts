@@ -173,6 +173,8 @@ describe('gcp/BigQueryWarehouse', () => {
         files: partsOf(exportId),
         rows: 1000,
         sourceRows: 1003,
+        // The export's and the count's billed bytes, as the jobs report them (the fake bills 10 MiB a query).
+        bytesBilled: 2 * 10 * 2 ** 20,
         duplicates: 3,
       });
       const labels = { app: 'bqx', run_id: RUN, pair: 'eurusd', feature: 'agg_eurusd' };
@@ -227,7 +229,7 @@ describe('gcp/BigQueryWarehouse', () => {
     it('retries a temporary failure under the next attempt id, and fails for good on a bad query', async () => {
       fake.failWith.set(exportId, { reason: 'backendError', message: 'try again' });
       const result = await warehouse.extract(job);
-      assert.deepEqual(result, { state: 'done', files: partsOf(`${exportId}_r2`), rows: 1000, sourceRows: 1003, duplicates: 3 });
+      assert.deepEqual(result, { state: 'done', files: partsOf(`${exportId}_r2`), rows: 1000, sourceRows: 1003, duplicates: 3, bytesBilled: 2 * 10 * 2 ** 20 });
       assert.deepEqual(
         fake.created().map((o) => o.jobId),
         [exportId, countId, `${exportId}_r2`],
@@ -245,7 +247,7 @@ describe('gcp/BigQueryWarehouse', () => {
       const rerunCountId = jobIdFor(CTX, { key: 'extract_counts_agg_eurusd', step: 'extract_counts', sql: countSql, params, salt: `${exportId}_r2` });
       fake.rows = (j) => (j.options.labels?.step === 'extract_counts' ? [{ source_rows: 1000, key_count: 1000 }] : []);
       const again = await warehouse.extract(job);
-      assert.deepEqual(again, { state: 'done', files: partsOf(`${exportId}_r2`), rows: 1000, sourceRows: 1000, duplicates: 0 });
+      assert.deepEqual(again, { state: 'done', files: partsOf(`${exportId}_r2`), rows: 1000, sourceRows: 1000, duplicates: 0, bytesBilled: 2 * 10 * 2 ** 20 });
       assert.deepEqual(
         fake.created().map((o) => o.jobId),
         [exportId, countId, `${exportId}_r2`, rerunCountId],
@@ -265,7 +267,7 @@ describe('gcp/BigQueryWarehouse', () => {
       fake.failWith.set(exportId, { reason: 'backendError', message: 'try again', afterWriting: true });
       fake.exportFiles = (j) => (j.id === exportId ? [KEYS.slice(0, 250), KEYS.slice(250, 500), KEYS.slice(500, 750), KEYS.slice(750)] : [KEYS.slice(0, 500), KEYS.slice(500)]);
       const result = await warehouse.extract(job);
-      assert.deepEqual(result, { state: 'done', files: partsOf(`${exportId}_r2`, 2), rows: 1000, sourceRows: 1003, duplicates: 3 });
+      assert.deepEqual(result, { state: 'done', files: partsOf(`${exportId}_r2`, 2), rows: 1000, sourceRows: 1003, duplicates: 3, bytesBilled: 2 * 10 * 2 ** 20 });
       assert.deepEqual(
         [...staging.objects.keys()].filter((n) => n.endsWith('.parquet')).sort(),
         partsOf(`${exportId}_r2`, 2),
@@ -386,6 +388,8 @@ describe('gcp/BigQueryWarehouse', () => {
         costUsd: 0.0183,
         statements: 3,
       });
+      // What its jobs billed, as BigQuery reports it (the fake bills 10 MiB a query): every job of the merge, once.
+      assert.equal(result.bytesBilled, jobs.length * 10 * 2 ** 20);
       assert.deepEqual([...new Set(progress.map((p) => p.step))], ['load', 'join', 'export']);
       assert.deepEqual(progress.at(-1), { step: 'export', done: 2, total: 2 });
       assert.ok(output.rangeReads.length > 0 && output.rangeReads.every((r) => r.end - r.start < output.objects.get(r.name)!.byteLength + 1));

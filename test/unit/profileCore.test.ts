@@ -22,7 +22,7 @@ describe('profile core', () => {
       'feature_null_share <= 0.05:warn',
       'label_null_share <= 0.01:warn',
       'leakage == 0:warn',
-      'cost_usd <= 2:warn',
+      'cost_usd <= 10:warn',
     ]);
     assert.throws(() => loadConfig({ BQX_GATES: 'rows >= 1, nulls <= 2' }), (e: unknown) => e instanceof ConfigError && /BQX_GATES="rows >= 1, nulls <= 2": gate "nulls <= 2": unknown metric/.test(e.message));
     assert.throws(() => loadConfig({ BQX_PROFILE_STALE_SHARE: '1.5' }), /BQX_PROFILE_STALE_SHARE="1.5": must be a share/);

@@ -36,6 +36,7 @@ import { viewBigQuery } from './bigQueryView.js';
 import { compareBigQuery, profileBigQuery, type ProfileRunner } from './bigQueryProfile.js';
 import type { ColumnComparison, CompareJob, ProfileData, ProfileJob } from '../../profile/types.js';
 import { estimateObject, mergeState, recordFinished, type FinishedMerge } from './mergeState.js';
+import { estimateCost } from '../../cost.js';
 import { mapLimit } from '../../concurrency.js';
 import { readGroupKeys } from './outputKeys.js';
 import { allWithin, sameSequence } from '../../parquetKeys.js';
@@ -61,13 +62,14 @@ export interface MergeEstimate {
   statements: number;
 }
 
-const TIB = 2 ** 40;
 /** The profile's loads and statement batches run at once: each reads a few hundred columns of the whole output, so a few keep the slots free for other work. */
 const PROFILE_BATCHES_AT_ONCE = 8;
 
-export function estimateCost(bytes: number, costPerTbUsd: number): number {
-  return Math.round((bytes / TIB) * costPerTbUsd * 10000) / 10000;
-}
+/** The on-demand price rule (shared/cost.ts), where callers of the adapter have found it. */
+export { estimateCost };
+
+/** Bytes billed by finished jobs (a load bills none). */
+const billedBy = (metadata: Iterable<JobMetadata | undefined>): number => [...metadata].reduce((n, m) => n + Number(m?.statistics?.query?.totalBytesBilled ?? 0), 0);
 
 export class BigQueryWarehouse implements Warehouse {
   private readonly config: Config;
@@ -168,7 +170,7 @@ export class BigQueryWarehouse implements Warehouse {
     checkExport(run.metadata.get(specs[0]!.key), files.length, rows, `extract of ${feature}`);
     await dropOtherAttempts(this.staging, job.prefix, attemptDir(exportId));
     this.logger.info('feature extracted', { runId: job.runId, pair: job.pair, feature, step: 'extract', rows, sourceRows, files: files.length });
-    return { state: 'done', files: files.map((f) => f.name), rows, sourceRows, duplicates: sourceRows - rows };
+    return { state: 'done', files: files.map((f) => f.name), rows, sourceRows, duplicates: sourceRows - rows, bytesBilled: billedBy(run.metadata.values()) };
   }
 
   async merge(job: MergeJob, progress?: (p: MergeProgress) => void): Promise<MergeResult> {
@@ -235,11 +237,8 @@ export class BigQueryWarehouse implements Warehouse {
     }
     const groups = byGroup(job.plan.groups, shards);
     const dropped = await this.dropScratch(steps.area);
-    const billed = [...loaded.metadata.values(), ...joined.metadata.values(), ...exported.metadata.values()].reduce(
-      (n, m) => n + Number(m.statistics?.query?.totalBytesBilled ?? 0),
-      0,
-    );
-    const result: FinishedMerge = { state: 'done', groups, shards, rows: shards.reduce((n, x) => n + x.rows, 0), bytesProcessed: estimate.bytesProcessed, costUsd: estimate.costUsd };
+    const billed = billedBy([...loaded.metadata.values(), ...joined.metadata.values(), ...exported.metadata.values()]);
+    const result: FinishedMerge = { state: 'done', groups, shards, rows: shards.reduce((n, x) => n + x.rows, 0), bytesProcessed: estimate.bytesProcessed, costUsd: estimate.costUsd, bytesBilled: billed };
     await recordFinished(this.staging, job.runId, state.fp, state.epoch, result);
     this.logger.info('merge finished', { runId: job.runId, pair: job.pair, step: 'merge', groups: groups.length, bytesBilled: billed, estimate, dropped, epoch: state.epoch });
     return result;
@@ -247,8 +246,10 @@ export class BigQueryWarehouse implements Warehouse {
 
   /** The output's groups loaded into the run's scratch area and measured there (bigQueryProfile.ts). */
   async profile(job: ProfileJob): Promise<ProfileData> {
-    const reads = this.resumableReads(this.context(job.runId, job.pair), `profile of ${job.runId}`);
-    return profileBigQuery(reads, this.config, this.output, job, this.profileConcurrency);
+    const billed = { bytes: 0 };
+    const reads = this.resumableReads(this.context(job.runId, job.pair), `profile of ${job.runId}`, billed);
+    const data = await profileBigQuery(reads, this.config, this.output, job, this.profileConcurrency);
+    return { ...data, bytesBilled: billed.bytes };
   }
 
   async compareColumns(job: CompareJob): Promise<ColumnComparison[]> {
@@ -292,12 +293,14 @@ export class BigQueryWarehouse implements Warehouse {
    * attaches to it and to every finished one instead of starting them again. At full size the
    * profile's loads and queries run longer than one function call.
    */
-  private resumableReads(ctx: RunContext, what: string): ProfileRunner {
+  private resumableReads(ctx: RunContext, what: string, billed?: { bytes: number }): ProfileRunner {
     const deadline = this.deadline();
     return {
       read: async <T>(spec: StepSpec): Promise<T[]> => {
         const r = await this.jobs.runAll(ctx, [spec], deadline);
         if (r.state === 'pending') throw new WorkPending(this.pending(`${what}: ${spec.step} ${spec.key} still running; call again to resume`));
+        // A job finished in an earlier call is attached to again, so the call that completes the profile counts every job.
+        if (billed) billed.bytes += billedBy([r.metadata.get(spec.key)]);
         return this.jobs.results<T>(r.jobIds.get(spec.key)!);
       },
     };
