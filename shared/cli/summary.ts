@@ -26,6 +26,8 @@ export interface RunSummary {
    * shards, and shards built; `builtGroups` when the built shards built only those column groups.
    */
   sharing?: { from: string; sharedShards: number; rebuiltShards: number; builtGroups?: number[] };
+  /** What the run's BigQuery jobs cost on demand (RunRecord costUsd), and the bytes they billed; absent embedded. */
+  cost?: { usd: number; bytesBilled?: number };
   error?: string;
 }
 
@@ -45,6 +47,7 @@ export function summarise(run: RunRecord, landed: number, manifestPath: string |
     ...(run.rowsRead ? { rowsRead: { ...run.rowsRead, total: run.rowsRead.features + run.rowsRead.labels } } : {}),
     ...(run.refresh ? { refresh: { from: run.refresh.from, sharedShards: run.refresh.sharedShards, rebuiltShards: run.refresh.rebuiltShards, drift: run.refresh.drift } } : {}),
     ...(run.sharing ? { sharing: { from: run.sharing.from, sharedShards: run.sharing.shared.length, rebuiltShards: run.sharing.rebuilt.length, ...(run.sharing.groups ? { builtGroups: run.sharing.groups } : {}) } } : {}),
+    ...(run.costUsd !== undefined ? { cost: { usd: run.costUsd, ...(run.bytesBilled !== undefined ? { bytesBilled: run.bytesBilled } : {}) } } : {}),
     ...(run.error ? { error: run.error } : {}),
   };
 }
@@ -71,7 +74,9 @@ export function summaryTable(s: RunSummary, extra: [string, string][] = []): str
     ['discover', seconds(s.timings.discover_ms)],
     ['extract', seconds(s.timings.extract_ms)],
     ['merge', seconds(s.timings.merge_ms)],
+    ['profile', seconds(s.timings.profile_ms)],
     ['total', seconds(s.timings.total_ms)],
+    ...(s.cost ? ([['cost', `$${s.cost.usd.toFixed(4)} on demand${s.cost.bytesBilled !== undefined ? ` (${(s.cost.bytesBilled / 2 ** 30).toFixed(2)} GiB billed)` : ''}`]] as [string, string][]) : []),
     ...(s.refresh ? ([
       ['refreshed from', `${s.refresh.from} (shards shared ${s.refresh.sharedShards}, rebuilt ${s.refresh.rebuiltShards})`],
       ['schema drift', describeDrift(s.refresh.drift)],
