@@ -82,6 +82,11 @@ export function requestRunId(pair: string, requestId: string, requestedAt: Date)
 
 const runIdStamp = (at: Date) => at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, '').toLowerCase();
 
+/** Whether `value` has a run id's shape (`eurusd-20250101t000000-abc123`). */
+export function isRunId(value: string): boolean {
+  return RUN_ID.test(value);
+}
+
 export function assertRunId(runId: unknown): string {
   if (typeof runId !== 'string' || !RUN_ID.test(runId)) throw new InputError(`run id ${JSON.stringify(runId)} is not a run id`);
   return runId;

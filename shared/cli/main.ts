@@ -14,7 +14,7 @@ import { decodeRerunRequest, rerun } from '../chain/rerun.js';
 import { reconcile } from '../chain/reconcile.js';
 import { startRun } from '../chain/startRun.js';
 import { errorMessage, jsonLogger } from '../log.js';
-import { ConflictError, InputError, NotFoundError, assertRunId, paths, validatePair } from '../naming.js';
+import { ConflictError, InputError, NotFoundError, assertRunId, isRunId, paths, validatePair } from '../naming.js';
 import type { Logger } from '../ports.js';
 import type { Embedded } from '../runtime/embedded.js';
 import { embeddedPaths } from '../runtime/paths.js';
@@ -23,7 +23,7 @@ import { checkFlags, intFlag, parseArgs, stringFlag, type Args } from './args.js
 import { ensureDemo } from './demo.js';
 import { gcCommand } from './gc.js';
 import { ProgressBar } from './progress.js';
-import { reportCommand, withGateFlags } from './report.js';
+import { finishedRun, reportCommand, withGateFlags } from './report.js';
 import { summarise, summaryTable } from './summary.js';
 
 const USAGE = `bqx: builds one ML training dataset per FX pair (embedded: DuckDB, a folder, no cloud)
@@ -50,7 +50,7 @@ usage:
   bqx view <runId|pair> --name NAME [--include 'agg_*,mom_*'] [--exclude 'corr_etf_*']
       [--drop constant,duplicates,stale] [--max-null-share 0.5] [--labels 'target_bqx45_*'] [--json]
                             a narrower dataset of a finished one (views/NAME/ beside it), no extract
-  bqx verify <_manifest.json>   check a training dataset against its manifest
+  bqx verify <_manifest.json|runId|pair>   check a training dataset against its manifest (a pair: its last run's)
   bqx demo [--pairs eurusd,gbpusd] [--rows N]   build the demo warehouse
   bqx gc [pair] [--keep N] [--json]   keep the last N datasets per pair (default BQX_KEEP), remove older runs
   bqx demo --touch t1,t2    rewrite tables in place (same rows, new values, new data version)
@@ -84,7 +84,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       case 'rerun':
         return await rerunCommand(args, config);
       case 'verify':
-        return await verifyCommand(args);
+        return await verifyCommand(args, config);
       case 'report':
         return await reportCmd(args, config);
       case 'demo':
@@ -319,16 +319,32 @@ async function rerunCommand(args: Args, configured: Config): Promise<number> {
   }
 }
 
-async function verifyCommand(args: Args): Promise<number> {
+async function verifyCommand(args: Args, config: Config): Promise<number> {
   checkFlags(args, ['json']);
-  const file = args.positional[0];
-  if (!file) throw new InputError('verify needs the path of a _manifest.json');
+  const target = args.positional[0];
+  if (!target) throw new InputError('verify needs the path of a _manifest.json, a run id or a pair');
+  const file = await manifestOf(target, config);
   const { verifyManifest } = await import('./verify.js');
   const result = await verifyManifest(file);
   if (args.flags.has('json')) process.stdout.write(`${JSON.stringify(result)}\n`);
   else if (result.ok) process.stdout.write(`ok: ${result.rows} rows x ${result.columns} columns in ${result.files} file(s); keys unique, ascending and aligned\n`);
   else process.stdout.write(`FAILED:\n${result.problems.map((p) => `  - ${p}`).join('\n')}\n`);
   return result.ok ? 0 : 1;
+}
+
+/**
+ * The manifest `target` names: a file path as given; a run id or a pair (its last run) looked up
+ * in the embedded run store, as `bqx report` does, when no such file exists.
+ */
+async function manifestOf(target: string, config: Config): Promise<string> {
+  if (!/^[a-z]{6}$/.test(target) && !isRunId(target)) return target;
+  if (await fs.stat(target).then(() => true, () => false)) return target;
+  const embedded = await open(config, false);
+  try {
+    return embedded.output.uri((await finishedRun(embedded, config, target)).output.manifest);
+  } finally {
+    await embedded.close();
+  }
 }
 
 async function demoCommand(args: Args, config: Config): Promise<number> {

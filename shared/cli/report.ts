@@ -5,6 +5,7 @@
 import type { Config } from '../config.js';
 import { InputError, NotFoundError, assertRunId, validatePair } from '../naming.js';
 import { GateError, parseGate } from '../profile/gates.js';
+import type { RunOutput, RunRecord } from '../ports.js';
 import type { RunReport } from '../report.js';
 import type { Embedded } from '../runtime/embedded.js';
 import type { Args } from './args.js';
@@ -21,13 +22,19 @@ export function withGateFlags(args: Args, config: Config): Config {
   }
 }
 
-export async function reportCommand(embedded: Embedded, config: Config, target: string | undefined, json: boolean): Promise<number> {
-  if (!target) throw new InputError('report needs a run id or a pair');
+/** The run `target` names (a run id, or a pair: its last run), with its output; a clear error where there is none. */
+export async function finishedRun(embedded: Embedded, config: Config, target: string): Promise<RunRecord & { output: RunOutput }> {
   const run = /^[a-z]{6}$/.test(target)
     ? await embedded.store.lastRun(validatePair(target, config.currencies))
     : await embedded.store.getRun(assertRunId(target));
   if (!run) throw new NotFoundError(`no run found for ${target}`);
   if (!run.output) throw new NotFoundError(`run ${run.runId} has no output yet (${run.state}${run.error ? `: ${run.error}` : ''})`);
+  return run as RunRecord & { output: RunOutput };
+}
+
+export async function reportCommand(embedded: Embedded, config: Config, target: string | undefined, json: boolean): Promise<number> {
+  if (!target) throw new InputError('report needs a run id or a pair');
+  const run = await finishedRun(embedded, config, target);
   const report = JSON.parse(Buffer.from(await embedded.output.read(run.output.report)).toString('utf8')) as RunReport;
   if (json) {
     process.stdout.write(`${JSON.stringify({ runId: run.runId, pair: run.pair, status: run.state, profile: report.profile ?? null, gates: report.gates ?? [] })}\n`);

@@ -64,7 +64,7 @@ describe('bqx quick commands', function () {
     [['frobnicate'], /^bqx: unknown command "frobnicate"/],
     [['run', 'xx'], /^bqx: pair "xx" must be six lower-case letters/],
     [['status', '--fast'], /^bqx: unknown option --fast/],
-    [['verify'], /^bqx: verify needs the path of a _manifest\.json/],
+    [['verify'], /^bqx: verify needs the path of a _manifest\.json, a run id or a pair/],
   ];
   for (const [args, message] of bad) {
     it(`refuses \`bqx ${args.join(' ')}\` with one line and exit 2`, () => {

@@ -58,6 +58,15 @@ describe('bqx command line', function () {
     const v = bqx(home, ['verify', status.output.manifest]);
     assert.equal(v.code, 0, v.stdout + v.stderr);
     assert.match(v.stdout, /^ok: 600 rows x 17038 columns/);
+    // By run id, or by pair (its last run): the same dataset, looked up in the run store.
+    for (const target of [runId, 'eurusd']) {
+      const byName = bqx(home, ['verify', target, '--json']);
+      assert.equal(byName.code, 0, byName.stdout + byName.stderr);
+      assert.deepEqual(JSON.parse(byName.stdout), JSON.parse(bqx(home, ['verify', status.output.manifest, '--json']).stdout));
+    }
+    const none = bqx(home, ['verify', 'gbpusd']);
+    assert.equal(none.code === 0, false);
+    assert.match(none.stderr, /^bqx: no run found for gbpusd\n$/);
   });
 
   it('rerun --merge rebuilds the output of a finished run from its checkpoints', () => {
