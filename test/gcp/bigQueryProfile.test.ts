@@ -7,7 +7,7 @@ import NodeSqlParser from 'node-sql-parser';
 import sinon from 'sinon';
 import { loadConfig } from '../../shared/config.js';
 import { SEGMENT_MEASURES, renderBeyond, renderCompare, renderCutRows, renderKeyGaps, renderScanSegments } from '../../shared/adapters/gcp/bigQueryProfileSql.js';
-import { BIGQUERY_PROFILE_BATCH, SAMPLE_VALUE_JSON_BYTES, stretchesFrom } from '../../shared/adapters/gcp/bigQueryProfile.js';
+import { BIGQUERY_PROFILE_BATCH, COMPARE_BATCH, COMPARE_SHIFTS, SAMPLE_VALUE_JSON_BYTES, compareBatches, stretchesFrom } from '../../shared/adapters/gcp/bigQueryProfile.js';
 import { sampleRows } from '../../shared/profile/columnScan.js';
 import { sampleLayout } from '../../shared/profile/profile.js';
 import { BigQueryWarehouse } from '../../shared/adapters/gcp/bigQueryWarehouse.js';
@@ -109,6 +109,17 @@ describe('gcp/profile', () => {
     const beyond = renderBeyond('bqx_scratch', 't', ['a']);
     // (The measure statement's ARRAY_AGG ... IGNORE NULLS ORDER BY is beyond this parser: GoogleSQL's own analyzer checks it, googleSqlProfile.test.ts.)
     for (const r of [beyond, gaps, dup]) assert.doesNotThrow(() => parser.astify(r.sql.replace(/@(\w+)/g, '1'), { database: 'bigquery' }), r.sql);
+  });
+
+  it('batches comparisons: at most 200 pairs and 8 distinct shifts (8 joins) a statement, in order', () => {
+    const sizes = (pairs: { shift: number }[]) => compareBatches(pairs).map((b) => [b.from, b.pairs.length]);
+    assert.deepEqual(sizes(Array.from({ length: 450 }, () => ({ shift: 0 }))), [[0, COMPARE_BATCH], [200, 200], [400, 50]]);
+    // Twenty pairs, each its own shift: 8, 8 and 4 a statement.
+    assert.deepEqual(sizes(Array.from({ length: 20 }, (_, i) => ({ shift: i + 1 }))), [[0, COMPARE_SHIFTS], [8, 8], [16, 4]]);
+    // Repeated shifts and unshifted pairs cost no join: nine pairs over eight shifts and one unshifted fit one statement.
+    const mixed = [1, 2, 3, 0, 4, 5, 6, 7, 8, 1, 0, 9].map((shift) => ({ shift }));
+    assert.deepEqual(sizes(mixed), [[0, 11], [11, 1]]);
+    assert.deepEqual(compareBatches(mixed).flatMap((b) => b.pairs), mixed, 'every pair once, in order');
   });
 
   describe('the warehouse', () => {

@@ -227,6 +227,24 @@ export async function profileBigQuery(runner: ProfileRunner, config: Config, out
   return { columns, gaps, sample: { rows: allSample, values }, cutRows, ...(scanState ? { scanState, scanTails } : {}), ...(resume ? { beyond } : {}) };
 }
 
+/** Pairs per comparison statement, and the distinct shifts one may join (renderCompare: a join of the numbered rows per shift). */
+export const COMPARE_BATCH = 200;
+export const COMPARE_SHIFTS = 8;
+
+/** The pairs in runs of at most COMPARE_BATCH, each with at most COMPARE_SHIFTS distinct non-zero shifts, in order. */
+export function compareBatches<P extends { shift: number }>(pairs: readonly P[]): { from: number; pairs: P[] }[] {
+  const batches: { from: number; pairs: P[]; shifts: Set<number> }[] = [];
+  pairs.forEach((p, i) => {
+    const last = batches.at(-1);
+    const joins = last && p.shift !== 0 && !last.shifts.has(p.shift) ? last.shifts.size + 1 : (last?.shifts.size ?? 0);
+    if (!last || last.pairs.length >= COMPARE_BATCH || joins > COMPARE_SHIFTS) batches.push({ from: i, pairs: [], shifts: new Set() });
+    const batch = batches.at(-1)!;
+    batch.pairs.push(p);
+    if (p.shift !== 0) batch.shifts.add(p.shift);
+  });
+  return batches.map(({ from, pairs: ps }) => ({ from, pairs: ps }));
+}
+
 export async function compareBigQuery(runner: ProfileRunner, config: Config, output: ObjectStore, job: CompareJob, concurrency = 1): Promise<ColumnComparison[]> {
   if (job.pairs.length === 0) return [];
   const jobs = salted(runner, { groups: job.groups, part: job.part });
@@ -234,8 +252,7 @@ export async function compareBigQuery(runner: ProfileRunner, config: Config, out
   const involved = job.groups.filter((g) => g.columns.slice(1).some((c) => wanted.has(c)));
   const tables = await loadGroups(jobs, config, output, job.runId, involved, job.part, concurrency);
   const out: ColumnComparison[] = [];
-  for (let from = 0; from < job.pairs.length; from += 200) {
-    const pairs = job.pairs.slice(from, from + 200);
+  for (const { from, pairs } of compareBatches(job.pairs)) {
     const r = renderCompare(config.gcp.scratchDataset, tables, pairs, job.step);
     const [row] = await jobs.read<Row>({ key: `profile_compare_${job.part ? `${job.part}_` : ''}${from}`, step: 'profile_compare', sql: r.sql, ...(r.params ? { params: r.params } : {}) });
     // CORR is NaN where a column is constant or a value is NaN or infinite: null, as the embedded comparison gives it.
