@@ -82,6 +82,12 @@ export async function checkQuality(
   let gateList = settings.gates;
   const notes: string[] = [];
   let profileBilled: number | undefined;
+  // The profile's passes, counting what their jobs billed.
+  const counted = async (job: ProfileJob, progress?: (p: MergeProgress) => void) => {
+    const data = await deps.warehouse.profile(job, progress);
+    profileBilled = billedBytes([profileBilled, data.bytesBilled]);
+    return data;
+  };
   // Priced when the gates are checked, after the profile's own jobs have billed.
   const spent = () => {
     const billed = billedBytes([cost.billedBytes, profileBilled]);
@@ -111,14 +117,7 @@ export async function checkQuality(
       const earlier = await earlierColumns(deps, run, manifest, basis);
       // The column pass is long on big datasets: its batches go to the observer (the CLI's bar).
       const progress = (p: MergeProgress) => deps.observe?.({ type: 'profile', runId: run.runId, progress: p });
-      const measuring = {
-        profile: async (job: ProfileJob) => {
-          const data = await deps.warehouse.profile(job, progress);
-          profileBilled = billedBytes([profileBilled, data.bytesBilled]);
-          return data;
-        },
-        compareColumns: (job: CompareJob) => deps.warehouse.compareColumns(job),
-      };
+      const measuring = { profile: (job: ProfileJob) => counted(job, progress), compareColumns: (job: CompareJob) => deps.warehouse.compareColumns(job) };
       // Other rows (a refresh): the column pass may carry on from an earlier dataset's scan state.
       const carry = 'columns' in earlier ? undefined : await earlierScan(deps, run, manifest, input.groups, basis);
       const job = { ...input, ...shardRows(shards), ...(point ? { snapshotAt: point.row, snapshotPrefix: point.prefix } : {}), ...(carry && 'resume' in carry ? { resume: carry.resume } : {}) };
@@ -137,7 +136,7 @@ export async function checkQuality(
     }
     metrics = gateMetrics(profile, manifest, run, spent().costUsd);
   } else {
-    const keys = await profileKeys(deps.warehouse, input, profileSettings);
+    const keys = await profileKeys({ profile: (job) => counted(job) }, input, profileSettings);
     cutRows = keys.cutRows;
     metrics = { rows: run.labelRows, columns: manifest.columnCount, feature_null_share: Math.round(report.totals.nullRate * 1e6) / 1e6, label_null_share: 0, leakage: 0, constant: 0, duplicates: 0, stale: 0, unexpected_gaps: keys.gaps.unexpected.length, cost_usd: spent().costUsd ?? 0 };
     const skipped = gateList.filter((g) => PROFILE_METRICS.includes(g.metric));

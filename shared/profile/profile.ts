@@ -50,7 +50,7 @@ export function sampleLayout(rows: number): Pick<ProfileJob, 'blockFrom' | 'bloc
 }
 
 /** Key gaps and fold rows only (BQX_PROFILE=keys): no column is read but the key. */
-export async function profileKeys(warehouse: Warehouse, input: ProfileInput, settings: ProfileSettings): Promise<{ gaps: DatasetProfile['gaps']; cutRows: number[] }> {
+export async function profileKeys(warehouse: Pick<Warehouse, 'profile'>, input: ProfileInput, settings: ProfileSettings): Promise<{ gaps: DatasetProfile['gaps']; cutRows: number[] }> {
   const keyOnly = input.groups.slice(0, 1).map((g) => ({ ...g, columns: [input.key] }));
   const data = await warehouse.profile({ ...input, groups: keyOnly, labels: [], warmupRows: settings.warmupRows, ...sampleLayout(input.rows) });
   return { gaps: classifyGaps(data.gaps), cutRows: data.cutRows };

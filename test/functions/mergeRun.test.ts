@@ -96,6 +96,23 @@ describe('functions/mergeRun (contract)', function () {
     assert.deepEqual([(event!.data as { costUsd: number }).costUsd, (event!.data as { bytesBilled: number }).bytesBilled], [run!.costUsd, billed]);
   });
 
+  it('with BQX_PROFILE=keys, prices the key-only profile\'s billed bytes too', async () => {
+    const TIB = 2 ** 40;
+    fx.deps.config = { ...fx.deps.config, profile: { ...fx.deps.config.profile, mode: 'keys' } };
+    const profile = fx.warehouse.profile.bind(fx.warehouse);
+    sandbox.stub(fx.warehouse, 'profile').callsFake(async (job, progress) => ({ ...(await profile(job, progress)), bytesBilled: 0.5 * TIB }));
+    const merge = fx.warehouse.merge.bind(fx.warehouse);
+    sandbox.stub(fx.warehouse, 'merge').callsFake(async (job, progress) => {
+      const r = await merge(job, progress);
+      return r.state === 'done' ? { ...r, bytesBilled: TIB } : r;
+    });
+    const runId = await runToMerging(fx);
+    await push('mergeRun', TOPIC, { runId, pair: 'eurusd' }).expect(204);
+    const run = await fx.store.getRun(runId);
+    assert.equal(run?.state, 'succeeded', run?.error);
+    assert.deepEqual([run!.bytesBilled, run!.costUsd], [1.5 * TIB, 1.5 * 6.25]);
+  });
+
   it('fails the run with a clear reason when the merge is still running past BQX_PENDING_LIMIT_HOURS', async () => {
     const runId = await runToMerging(fx);
     sandbox.stub(fx.warehouse, 'merge').resolves({ state: 'pending', detail: 'group 1 of 2 exporting' });
