@@ -220,8 +220,11 @@ export interface Warehouse {
   merge(job: MergeJob, progress?: (p: MergeProgress) => void): Promise<MergeResult>;
   /** One pass over an output dataset's columns: statistics, key gaps and a small sample (shared/profile). `progress`: batches of columns done. */
   profile(job: ProfileJob, progress?: (p: MergeProgress) => void): Promise<ProfileData>;
-  /** Column pairs compared row by row (one shifted), on a deterministic sample of rows. */
-  compareColumns(job: CompareJob): Promise<ColumnComparison[]>;
+  /**
+   * Column pairs compared row by row (one shifted), on a deterministic sample of rows. `billed`:
+   * told the bytes the comparison's jobs billed, where the warehouse bills by them (BigQuery).
+   */
+  compareColumns(job: CompareJob, billed?: (bytes: number) => void): Promise<ColumnComparison[]>;
   /** Writes a feature view from an existing dataset's files (one file per shard and view group). */
   view(job: ViewJob): Promise<ViewResult>;
   close(): Promise<void>;

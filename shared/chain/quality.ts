@@ -82,7 +82,7 @@ export async function checkQuality(
   let gateList = settings.gates;
   const notes: string[] = [];
   let profileBilled: number | undefined;
-  // The profile's passes, counting what their jobs billed.
+  // The profile's passes and comparisons, counting what their jobs billed.
   const counted = async (job: ProfileJob, progress?: (p: MergeProgress) => void) => {
     const data = await deps.warehouse.profile(job, progress);
     profileBilled = billedBytes([profileBilled, data.bytesBilled]);
@@ -117,7 +117,10 @@ export async function checkQuality(
       const earlier = await earlierColumns(deps, run, manifest, basis);
       // The column pass is long on big datasets: its batches go to the observer (the CLI's bar).
       const progress = (p: MergeProgress) => deps.observe?.({ type: 'profile', runId: run.runId, progress: p });
-      const measuring = { profile: (job: ProfileJob) => counted(job, progress), compareColumns: (job: CompareJob) => deps.warehouse.compareColumns(job) };
+      const measuring = {
+        profile: (job: ProfileJob) => counted(job, progress),
+        compareColumns: (job: CompareJob) => deps.warehouse.compareColumns(job, (bytes) => (profileBilled = billedBytes([profileBilled, bytes]))),
+      };
       // Other rows (a refresh): the column pass may carry on from an earlier dataset's scan state.
       const carry = 'columns' in earlier ? undefined : await earlierScan(deps, run, manifest, input.groups, basis);
       const job = { ...input, ...shardRows(shards), ...(point ? { snapshotAt: point.row, snapshotPrefix: point.prefix } : {}), ...(carry && 'resume' in carry ? { resume: carry.resume } : {}) };

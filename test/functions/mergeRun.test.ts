@@ -78,6 +78,14 @@ describe('functions/mergeRun (contract)', function () {
       return r.state === 'done' ? { ...r, bytesProcessed: 0.25 * TIB, costUsd: 1.5625, bytesBilled: 0.75 * TIB } : r;
     });
     sandbox.stub(fx.warehouse, 'profile').callsFake(async (job, progress) => ({ ...(await profile(job, progress)), bytesBilled: 0.25 * TIB }));
+    // Each comparison statement's jobs too (the candidates the profile finds: duplicates, leaks).
+    const compare = fx.warehouse.compareColumns.bind(fx.warehouse);
+    let comparisons = 0;
+    sandbox.stub(fx.warehouse, 'compareColumns').callsFake(async (job, billed) => {
+      comparisons++;
+      billed?.(0.125 * TIB);
+      return compare(job);
+    });
     const runId = await runToMerging(fx);
     const features = (await fx.store.listCheckpoints(runId)).length;
     assert.ok(features > 1);
@@ -86,7 +94,8 @@ describe('functions/mergeRun (contract)', function () {
     const run = await fx.store.getRun(runId);
     assert.equal(run?.state, 'succeeded', run?.error);
     // Every job's bytes, not the dry runs' estimate of the joins (0.25 TiB, $1.5625): at $6.25 a TiB.
-    const billed = features * 0.5 * TIB + 0.75 * TIB + 0.25 * TIB;
+    assert.ok(comparisons > 0, 'the profile compared candidate pairs');
+    const billed = features * 0.5 * TIB + 0.75 * TIB + 0.25 * TIB + comparisons * 0.125 * TIB;
     assert.equal(run!.bytesBilled, billed);
     assert.equal(run!.costUsd, (billed / TIB) * 6.25);
     const report = JSON.parse(new TextDecoder().decode(await fx.deps.output.read(run!.output!.report))) as { gates: { gate: string; value: number; passed: boolean }[] };

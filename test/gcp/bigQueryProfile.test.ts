@@ -221,7 +221,11 @@ describe('gcp/profile', () => {
       // CORR's NaN (a constant column, a NaN or infinite value) comes back null, as the embedded comparison gives it.
       fake.rows = (j) => (step(j) === 'profile_compare' ? [{ both0: 50, equal0: 50, mismatch0: 0, corr0: 1, both1: 50, equal1: 0, mismatch1: 0, corr1: NaN }] : []);
       const pairs = [{ a: 'der_mean_45', b: 'target_bqx45_h30', shift: 10 }, { a: 'der_mean_45', b: 'target_bqx45_h30', shift: -1 }];
-      const out = await warehouse.compareColumns({ runId: RUN, groups, pairs, step: 3 });
+      const billed: number[] = [];
+      const out = await warehouse.compareColumns({ runId: RUN, groups, pairs, step: 3 }, (bytes) => billed.push(bytes));
+      // Told once what its jobs billed (two loads and the statement; the fake bills 10 MiB a job).
+      assert.deepEqual(billed, [fake.jobs.size * 10 * 2 ** 20]);
+      assert.equal(fake.jobs.size, 3);
       assert.deepEqual(out, [
         { ...pairs[0], both: 50, equal: 50, nullMismatch: 0, correlation: 1 },
         { ...pairs[1], both: 50, equal: 0, nullMismatch: 0, correlation: null },

@@ -252,9 +252,12 @@ export class BigQueryWarehouse implements Warehouse {
     return { ...data, bytesBilled: billed.bytes };
   }
 
-  async compareColumns(job: CompareJob): Promise<ColumnComparison[]> {
-    const reads = this.resumableReads(this.context(job.runId, pairOfRunId(job.runId)), `column comparison of ${job.runId}`);
-    return compareBigQuery(reads, this.config, this.output, job, this.profileConcurrency);
+  async compareColumns(job: CompareJob, billed?: (bytes: number) => void): Promise<ColumnComparison[]> {
+    const tally = { bytes: 0 };
+    const reads = this.resumableReads(this.context(job.runId, pairOfRunId(job.runId)), `column comparison of ${job.runId}`, tally);
+    const compared = await compareBigQuery(reads, this.config, this.output, job, this.profileConcurrency);
+    billed?.(tally.bytes);
+    return compared;
   }
 
   /** A feature view from the dataset's output files, loaded into expiring scratch tables (bigQueryView.ts). */
