@@ -11,7 +11,7 @@
 // and reads only its new rows. Otherwise it reads every row, as before. The test is the one the
 // full pass applies (`Math.abs(v - mean) > 10 * sd` on finite values), so the counts are equal.
 
-import { SCAN_FIELDS, stateColumns, type ScanState } from './scanState.js';
+import { FIELD, SCAN_FIELDS, stateColumns, type ScanState } from './scanState.js';
 
 /** Values of the rows before a scan state's row outside [lo, hi] (finite values only). */
 export interface Tail {
@@ -25,17 +25,12 @@ export const TAIL_SD = 8;
 /** A column with more tail values than this keeps none (a later refresh reads its rows again). */
 export const MAX_TAIL_VALUES = 10_000;
 
-/** Positions of finite count, min and max among a column's scan fields (columnScan.ts `fields`). */
-const FINITE = 2;
-const MIN = 3;
-const MAX = 4;
-
 /** A column's finite count, minimum and maximum in a scan state; undefined when the state lacks it. */
 export function stateRange(state: ScanState, column: string): { finite: number; min: number; max: number } | undefined {
   const k = stateColumns(state).get(column);
   if (k === undefined) return undefined;
   const v = state.values;
-  return { finite: v[k * SCAN_FIELDS + FINITE]!, min: v[k * SCAN_FIELDS + MIN]!, max: v[k * SCAN_FIELDS + MAX]! };
+  return { finite: v[k * SCAN_FIELDS + FIELD.finite]!, min: v[k * SCAN_FIELDS + FIELD.min]!, max: v[k * SCAN_FIELDS + FIELD.max]! };
 }
 
 /** Whether a finite value counts as beyond 10 sd (the full pass's test, parquetScan.ts `countBeyond`). */

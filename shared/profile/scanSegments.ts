@@ -6,10 +6,7 @@
 // measures only the rows from there on. Counts, min, max, repeats, runs and rows are ColumnScan's
 // exactly; mean and sd to rounding (the sums are the warehouse's, in its order).
 
-import { SCAN_FIELDS, type ScanState } from './scanState.js';
-
-/** Where each accumulator sits in a column's SCAN_FIELDS numbers (the order of ColumnScan's fields). */
-export const FIELD = { nonNull: 0, warm: 1, finite: 2, min: 3, max: 4, shift: 5, sum: 6, sumSq: 7, inf: 8, nan: 9, repeats: 10, run: 11, longest: 12, last: 13, prev: 14, prevValid: 15 } as const;
+import { FIELD, SCAN_FIELDS, type ScanState } from './scanState.js';
 
 /** One column's measures over rows [start, end), each counted within the stretch alone. */
 export interface Segment {

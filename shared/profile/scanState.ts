@@ -9,6 +9,9 @@
 /** Accumulators per column: nonNull, warm-up, finite, min, max, shift, sum, sum of squares, inf, NaN, repeats, run, longest, last, previous value, previous valid. */
 export const SCAN_FIELDS = 16;
 
+/** Where each accumulator sits in a column's SCAN_FIELDS numbers (the order of columnScan.ts `fields`, then previous valid). */
+export const FIELD = { nonNull: 0, warm: 1, finite: 2, min: 3, max: 4, shift: 5, sum: 6, sumSq: 7, inf: 8, nan: 9, repeats: 10, run: 11, longest: 12, last: 13, prev: 14, prevValid: 15 } as const;
+
 export interface ScanState {
   /** Rows scanned before the state: the next row the scan reads. */
   row: number;

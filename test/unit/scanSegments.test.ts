@@ -6,8 +6,8 @@
 
 import assert from 'node:assert/strict';
 import { ColumnScan } from '../../shared/profile/columnScan.js';
-import { FIELD, carrySegments, emptyState, type Segment } from '../../shared/profile/scanSegments.js';
-import { SCAN_FIELDS, type ScanState } from '../../shared/profile/scanState.js';
+import { carrySegments, emptyState, type Segment } from '../../shared/profile/scanSegments.js';
+import { FIELD, SCAN_FIELDS, type ScanState } from '../../shared/profile/scanState.js';
 
 type Cell = number | null;
 const WARMUP = 7;
