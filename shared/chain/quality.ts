@@ -82,10 +82,11 @@ export async function checkQuality(
   let gateList = settings.gates;
   const notes: string[] = [];
   let profileBilled: number | undefined;
+  const bill = (bytes: number | undefined) => (profileBilled = billedBytes([profileBilled, bytes]));
   // The profile's passes and comparisons, counting what their jobs billed.
   const counted = async (job: ProfileJob, progress?: (p: MergeProgress) => void) => {
     const data = await deps.warehouse.profile(job, progress);
-    profileBilled = billedBytes([profileBilled, data.bytesBilled]);
+    bill(data.bytesBilled);
     return data;
   };
   // Priced when the gates are checked, after the profile's own jobs have billed.
@@ -119,7 +120,7 @@ export async function checkQuality(
       const progress = (p: MergeProgress) => deps.observe?.({ type: 'profile', runId: run.runId, progress: p });
       const measuring = {
         profile: (job: ProfileJob) => counted(job, progress),
-        compareColumns: (job: CompareJob) => deps.warehouse.compareColumns(job, (bytes) => (profileBilled = billedBytes([profileBilled, bytes]))),
+        compareColumns: (job: CompareJob) => deps.warehouse.compareColumns(job, bill),
       };
       // Other rows (a refresh): the column pass may carry on from an earlier dataset's scan state.
       const carry = 'columns' in earlier ? undefined : await earlierScan(deps, run, manifest, input.groups, basis);

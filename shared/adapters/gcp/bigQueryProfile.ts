@@ -227,6 +227,12 @@ export async function profileBigQuery(runner: ProfileRunner, config: Config, out
   return { columns, gaps, sample: { rows: allSample, values }, cutRows, ...(scanState ? { scanState, scanTails } : {}), ...(resume ? { beyond } : {}) };
 }
 
+/** CORR's result: NaN where a column is constant or a value is NaN or infinite reads as null, as the embedded comparison gives it. */
+function correlation(v: unknown): number | null {
+  const n = num(v);
+  return n === null || Number.isNaN(n) ? null : n;
+}
+
 /** Pairs per comparison statement, and the distinct shifts one may join (renderCompare: a join of the numbered rows per shift). */
 export const COMPARE_BATCH = 200;
 export const COMPARE_SHIFTS = 8;
@@ -255,11 +261,6 @@ export async function compareBigQuery(runner: ProfileRunner, config: Config, out
   for (const { from, pairs } of compareBatches(job.pairs)) {
     const r = renderCompare(config.gcp.scratchDataset, tables, pairs, job.step);
     const [row] = await jobs.read<Row>({ key: `profile_compare_${job.part ? `${job.part}_` : ''}${from}`, step: 'profile_compare', sql: r.sql, ...(r.params ? { params: r.params } : {}) });
-    // CORR is NaN where a column is constant or a value is NaN or infinite: null, as the embedded comparison gives it.
-    const correlation = (v: unknown) => {
-      const n = num(v);
-      return n === null || Number.isNaN(n) ? null : n;
-    };
     pairs.forEach((p, i) =>
       out.push({ ...p, both: num(row?.[`both${i}`]) ?? 0, equal: num(row?.[`equal${i}`]) ?? 0, nullMismatch: num(row?.[`mismatch${i}`]) ?? 0, correlation: correlation(row?.[`corr${i}`]) }),
     );
