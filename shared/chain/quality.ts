@@ -124,7 +124,7 @@ export async function checkQuality(
       };
       // Other rows (a refresh): the column pass may carry on from an earlier dataset's scan state.
       const carry = 'columns' in earlier ? undefined : await earlierScan(deps, run, manifest, input.groups, basis);
-      const job = { ...input, ...shardRows(shards), ...(point ? { snapshotAt: point.row, snapshotPrefix: point.prefix } : {}), ...(carry && 'resume' in carry ? { resume: carry.resume } : {}) };
+      const job = scanJob(input, shards, carry && 'resume' in carry ? carry.resume : undefined);
       const done = await profileDataset(measuring, job, profileSettings, 'columns' in earlier ? earlier : undefined);
       ({ profile, cutRows } = done);
       profileReuse =
@@ -189,9 +189,19 @@ export function profileInput(
   return { folds, input, settings: { warmupRows: settings.warmupRows, staleShare: settings.staleShare } };
 }
 
-/** ProfileJob's `shards`: each shard's start and rows, in row order (none when the merge gave none). */
-export function shardRows(shards: readonly MergedShard[]): Pick<ProfileJob, 'shards'> {
-  return shards.length > 0 ? { shards: shards.map((s) => ({ start: s.start, rows: s.rows })) } : {};
+/**
+ * The column pass's job over a dataset in `shards`: each shard's start and rows (none when the
+ * merge gave none), the scan state kept at the last shard's first row (scanPoint), and `resume`,
+ * where the pass carries on from an earlier dataset's state. `bqx plan` builds it so too.
+ */
+export function scanJob(input: ProfileInput, shards: readonly MergedShard[], resume?: ProfileJob['resume']): ProfileInput & Pick<ProfileJob, 'shards'> {
+  const point = scanPoint(shards);
+  return {
+    ...input,
+    ...(shards.length > 0 ? { shards: shards.map((s) => ({ start: s.start, rows: s.rows })) } : {}),
+    ...(point ? { snapshotAt: point.row, snapshotPrefix: point.prefix } : {}),
+    ...(resume ? { resume } : {}),
+  };
 }
 
 /** The last minute of the window [start, end). */

@@ -9,8 +9,7 @@
 // not asked, and not in the plan (test/gcp/googleSqlProfile.test.ts analyzes those statements).
 
 import type { Config } from '../config.js';
-import { profileInput, shardRows } from '../chain/quality.js';
-import { scanPoint } from '../chain/profileReuse.js';
+import { profileInput, scanJob } from '../chain/quality.js';
 import type { RunManifest } from '../manifest.js';
 import type { MergedShard, RunRecord, Warehouse } from '../ports.js';
 import { sampleRows } from '../profile/columnScan.js';
@@ -40,10 +39,8 @@ export function plannedProfile(
   const { input, settings } = profileInput(config.profile, manifest, run, output.groups);
   // BQX_PROFILE=keys reads the key of group 0 only, and keeps no scan state.
   if (config.profile.mode === 'keys') return { mode: 'keys', job: input, settings };
-  const point = scanPoint(output.shards);
   const resume = rebuilt && plannedResume(input, output.shards, rebuilt, config.profile.warmupRows);
-  const job = { ...input, ...shardRows(output.shards), ...(point ? { snapshotAt: point.row, snapshotPrefix: point.prefix } : {}), ...(resume ? { resume } : {}) };
-  return { mode: 'full', job, settings };
+  return { mode: 'full', job: scanJob(input, output.shards, resume), settings };
 }
 
 /**
@@ -95,8 +92,8 @@ export interface ProfileSummary {
 const NOTES = {
   full:
     'profile_beyond, profile_tails and profile_compare statements depend on what the column pass finds: a run counts the values beyond 10 sd ' +
-    'of the columns whose extremes reach that far, keeps the far values before its last shard of the columns that have some, and compares its duplicate candidates on every row and its leakage candidates on a sample, 200 pairs a ' +
-    'statement, after a load of each group involved. The plan records a pass that finds none, so it lists none.',
+    'of the columns whose extremes reach that far, keeps the far values before its last shard of the columns that have some, and compares its duplicate candidates on every row and its leakage candidates on a sample, at most 200 pairs ' +
+    'and 8 distinct shifts a statement, after a load of each group involved. The plan records a pass that finds none, so it lists none.',
   keys: 'BQX_PROFILE=keys: only group 0 is loaded, and only its key read (gaps, fold rows); no column is profiled.',
 };
 
