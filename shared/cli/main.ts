@@ -334,16 +334,17 @@ async function verifyCommand(args: Args, config: Config): Promise<number> {
 
 /**
  * The manifest `target` names: a file path as given; a run id or a pair (its last run) looked up
- * in the embedded run store, as `bqx report` does, when no such file exists.
+ * in the embedded run store, as `bqx report` does, when no such file exists. The records only, as
+ * `bqx status` reads them: no warehouse is opened, so it works while a run holds it.
  */
 async function manifestOf(target: string, config: Config): Promise<string> {
   if (!/^[a-z]{6}$/.test(target) && !isRunId(target)) return target;
   if (await fs.stat(target).then(() => true, () => false)) return target;
-  const embedded = await open(config, false);
+  const records = openRecords(config);
   try {
-    return embedded.output.uri((await finishedRun(embedded, config, target)).output.manifest);
+    return records.output.uri((await finishedRun(records, config, target)).output.manifest);
   } finally {
-    await embedded.close();
+    await records.close();
   }
 }
 

@@ -23,7 +23,7 @@ export function withGateFlags(args: Args, config: Config): Config {
 }
 
 /** The run `target` names (a run id, or a pair: its last run), with its output; a clear error where there is none. */
-export async function finishedRun(embedded: Embedded, config: Config, target: string): Promise<RunRecord & { output: RunOutput }> {
+export async function finishedRun(embedded: Pick<Embedded, 'store'>, config: Config, target: string): Promise<RunRecord & { output: RunOutput }> {
   const run = /^[a-z]{6}$/.test(target)
     ? await embedded.store.lastRun(validatePair(target, config.currencies))
     : await embedded.store.getRun(assertRunId(target));
