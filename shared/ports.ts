@@ -132,7 +132,7 @@ export interface MergedGroup {
   bytes: number;
   /** Distinct keys in the group's output: must equal rows. */
   distinctKeys: number;
-  /** Keys strictly ascending, file after file, and the same sequence as group 0's. */
+  /** Keys strictly ascending, file after file, and the same sequence as every other group of its shard (checked against the shard's label keys, or its group 0's). */
   keysInOrder: boolean;
 }
 
@@ -143,7 +143,7 @@ export interface MergedShard {
   start: string;
   end: string;
   rows: number;
-  /** Per group: the files of this shard only; keysInOrder compares with this shard's group 0. */
+  /** Per group: the files of this shard only; keysInOrder compares within this shard. */
   groups: MergedGroup[];
   /** Every key of the shard within [start, end). */
   keysInRange: boolean;

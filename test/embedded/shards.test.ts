@@ -4,7 +4,7 @@
 
 import { DuckDBInstance, listValue } from '@duckdb/node-api';
 import assert from 'node:assert/strict';
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, statSync } from 'node:fs';
 import { readLocalFooter } from '../../shared/adapters/local/parquetStitch.js';
 import { startRun } from '../../shared/chain/startRun.js';
 import { verifyManifest } from '../../shared/cli/verify.js';
@@ -137,6 +137,13 @@ describe('embedded time shards (a window over three day shards)', function () {
       }
     }
     assert.equal(n, MINUTES);
+  });
+
+  it('stitches the last group first and group 0 last, each across every shard in order (what the profile reads first is the most recently written)', () => {
+    const written = m.shards.flatMap((s) => s.groups.map((g) => ({ at: statSync(g.files[0]!).mtimeMs, name: `group ${g.index} shard ${s.id}` })));
+    const order = written.sort((a, b) => a.at - b.at).map((w) => w.name);
+    const expected = [2, 1, 0].flatMap((g) => m.shards.map((s) => `group ${g} shard ${s.id}`));
+    assert.deepEqual(order, expected);
   });
 
   it('consolidates all shards into one file with every row and column', async () => {

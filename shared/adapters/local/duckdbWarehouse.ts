@@ -331,7 +331,8 @@ export class DuckDbWarehouse implements Warehouse {
    * (2) for every feature and shard, a checkpoint file that holds exactly those keys in the same
    * row groups is used as it is, otherwise the shard is aligned to them by a narrow LEFT JOIN
    * here; (3) each (shard, column group) is stitched from the aligned files' column chunks,
-   * copied without decoding. Memory stays bounded whatever the rows and the number of shards.
+   * copied without decoding. Memory stays bounded whatever the number of shards and columns (the
+   * key column of every shard, 8 bytes a row, is held to check each group against).
    */
   async merge(job: MergeJob, progress: (p: MergeProgress) => void = () => {}): Promise<MergeResult> {
     const { manifest, plan } = job;
@@ -403,11 +404,18 @@ export class DuckDbWarehouse implements Warehouse {
         progress({ step: 'align', done: ++done, total });
       });
 
-      const shards: MergedShard[] = [];
-      for (const base of bases) {
-        const groups: MergedGroup[] = [];
-        const written: GroupKeys[] = [];
-        for (const group of plan.groups) {
+      // Stitched group after group, the last group first, each across every shard. At sizes past
+      // the page cache this reads what the previous phase wrote most recently first: the extract
+      // writes checkpoints in the manifest's order, which the groups follow, so the last group's
+      // are the likeliest still cached; and it leaves group 0, which the profile reads first, the
+      // most recently written (LRU: reading in the order written would find little cached).
+      // Each group's keys are checked against its shard's label keys, which every group's key
+      // column is copied from: only the shard's key column is held, never a group's keys beyond
+      // the one just written.
+      const labelKeys = await Promise.all(bases.map(async (b) => readKeyColumn(await asyncBufferFromFile(b.file), projectMetadata(b.layout, [KEY_COLUMN]))));
+      const built = bases.map(() => ({ groups: [] as MergedGroup[], keysInRange: true }));
+      for (const group of [...plan.groups].reverse()) {
+        for (const [s, base] of bases.entries()) {
           const keySource = { file: base.file, layout: base.layout, columns: [KEY_COLUMN, ...(group.labels ? labels.columns : [])].map((c) => ({ source: c, output: c })) };
           const earlier = previous?.get(base.shard.id)?.get(group.index);
           const sources: StitchSource[] = [keySource];
@@ -436,17 +444,17 @@ export class DuckDbWarehouse implements Warehouse {
             await this.output.adopt(object, part.file);
             objects.push(object);
           }
-          written.push(keys);
-          groups.push({ index: group.index, files: objects, rows: parts.reduce((s, p) => s + p.rows, 0), columns: group.columns, bytes: parts.reduce((s, p) => s + p.bytes, 0), distinctKeys: keys.distinctKeys, keysInOrder: false });
+          const { start, end } = base.shard;
+          built[s]!.keysInRange &&= allWithin(keys.keys, { start, end });
+          built[s]!.groups.push({ index: group.index, files: objects, rows: parts.reduce((n, p) => n + p.rows, 0), columns: group.columns, bytes: parts.reduce((n, p) => n + p.bytes, 0), distinctKeys: keys.distinctKeys, keysInOrder: keys.ascending && sameSequence(keys.keys, labelKeys[s]!) });
           progress({ step: 'stitch', done: ++done, total });
         }
-        const { start, end, id } = base.shard;
-        // Every group's keys inside the shard, and the same sequence as its first group's.
-        const reference = written[0]?.keys ?? new Float64Array(0);
-        for (const [i, g] of groups.entries()) g.keysInOrder = written[i]!.ascending && sameSequence(written[i]!.keys, reference);
-        const keysInRange = written.every((k) => allWithin(k.keys, { start, end }));
-        shards.push({ index: shards.length, id, start, end, rows: groups[0]!.rows, groups, keysInRange });
       }
+      const shards: MergedShard[] = bases.map((base, s) => {
+        const groups = built[s]!.groups.reverse();
+        const { start, end, id } = base.shard;
+        return { index: s, id, start, end, rows: groups[0]!.rows, groups, keysInRange: built[s]!.keysInRange };
+      });
       this.lastRealigned = realigned;
       this.lastPadded = padded;
       const groups = byGroup(plan.groups.map((g) => ({ index: g.index, columns: g.columns })), shards);
