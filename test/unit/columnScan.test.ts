@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { profileBatchColumns, profileDuckDb } from '../../shared/adapters/local/duckdbProfile.js';
+import { profileBatchColumns, profileDuckDb, profileStreams } from '../../shared/adapters/local/duckdbProfile.js';
 import { LONGEST_RUN_FROM_SHARE, sampleRows } from '../../shared/profile/columnScan.js';
 import { sampleLayout } from '../../shared/profile/profile.js';
 import type { ColumnStats, ProfileJob } from '../../shared/profile/types.js';
@@ -81,6 +81,19 @@ describe('profile column scan (DuckDB, one pass)', () => {
       const columns = profileBatchColumns(1024, rows, decoding);
       assert.ok(columns === 50 || columns * Math.max(2048, Math.min(rows, 122_880)) * 48 * decoding <= (1024 * 2 ** 20) / 8, `${rows} rows: ${columns} columns`);
     }
+  });
+
+  it('decodes bqx\'s own columns on two threads whatever the budget; DuckDB runs one statement at a time where the budget is at its floor', () => {
+    // 177,748 rows in month shards (at most 31,680 rows a file, two decoders) at the default
+    // setting's DuckDB share: the budget is at its floor, and the threads' was with it before.
+    const monthShards = profileBatchColumns(1024, 31_680, 2);
+    assert.equal(monthShards, 50);
+    assert.deepEqual(profileStreams(monthShards, 340), { duckdb: 1, threads: 2 });
+    // 20,000 rows in one file: room for two statements.
+    assert.deepEqual(profileStreams(profileBatchColumns(1024, 20_000, 1), 62), { duckdb: 2, threads: 2 });
+    // No thread for one batch of bqx's own, none without any.
+    assert.deepEqual(profileStreams(monthShards, 1), { duckdb: 1, threads: 1 });
+    assert.deepEqual(profileStreams(monthShards, 0), { duckdb: 1, threads: 0 });
   });
 
   let instance: DuckDBInstance;

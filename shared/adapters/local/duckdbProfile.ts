@@ -48,6 +48,18 @@ const MIN_BATCH_COLUMNS = 50;
 /** Batches decoded at once: one per core of this machine's two (see profileDuckDb). */
 export const PROFILE_STREAMS = 2;
 
+/**
+ * Batches decoded at once. DuckDB's statements share the memory one batch of profileBatchColumns
+ * would take (`budget`): where that is already at its floor (long tables), one statement at a
+ * time, so they never take more. bqx's own threads are PROFILE_STREAMS whatever the budget: a
+ * thread decodes one column chunk at a time (parquetScan.ts), so its memory follows a row group,
+ * not the batch's width times its rows. (At 177,748 rows with month shards the budget's floor had
+ * left one thread as well: the profile on one core, 32 s where two take 19 s.)
+ */
+export function profileStreams(budget: number, ownBatches: number): { duckdb: number; threads: number } {
+  return { duckdb: Math.max(1, Math.min(PROFILE_STREAMS, Math.floor(budget / MIN_BATCH_COLUMNS))), threads: Math.min(PROFILE_STREAMS, ownBatches) };
+}
+
 const num = (v: DuckDBValue | undefined): number | null => (v === null || v === undefined ? null : Number(v));
 
 /** `footers`: where the output files' layouts are kept; the warehouse hands the same cache to the comparisons that follow (parquetCompare.ts). */
@@ -73,10 +85,8 @@ export async function profileDuckDb(
   const perFile = Math.max(...[...scanFiles.values()].map((f) => f.length));
   // A statement over several files decodes one row group per DuckDB thread.
   const budget = profileBatchColumns(engine.memoryMb, Math.min(job.rows, largest), Math.min(perFile, engine.threads));
-  // The streams share the memory one batch of profileBatchColumns would take; where that is
-  // already at its floor (long tables), one stream, so the profile never takes more than before.
-  const streams = Math.max(1, Math.min(PROFILE_STREAMS, Math.floor(budget / MIN_BATCH_COLUMNS)));
-  const batch = Math.floor(budget / streams);
+  // A batch takes its share of the budget among the statements DuckDB runs at once.
+  const batch = Math.floor(budget / profileStreams(budget, 0).duckdb);
   const labels = new Set(job.labels);
   const layout = { warmupRows: job.warmupRows, blockFrom: job.blockFrom, blockRows: job.blockRows, spreadStep: job.spreadStep };
   const batches = job.groups.flatMap((group) => {
@@ -93,17 +103,24 @@ export async function profileDuckDb(
       Array.from({ length: Math.ceil(list.length / batch) }, (_, b) => ({ paths, allPaths, files, all, own, part: list.slice(b * batch, (b + 1) * batch) }));
     return [...slices(names.filter((n) => decodable.has(n)), true), ...slices(names.filter((n) => !decodable.has(n)), false)];
   });
-  const threads = batches.some((b) => b.own) ? new ThreadPool<ScanTask, ScanOutcome>('profileScanWorker', Math.min(streams, batches.length), 'profile scan') : undefined;
+  const streams = profileStreams(budget, batches.filter((b) => b.own).length);
+  const threads = streams.threads > 0 ? new ThreadPool<ScanTask, ScanOutcome>('profileScanWorker', streams.threads, 'profile scan') : undefined;
   const scanned: ScanOutcome[] = new Array(batches.length);
-  // `streams` batches at once keep the cores busy: a thread each for bqx's own columns, and for
-  // DuckDB's a statement each (a parquet file of one row group is decoded by one DuckDB thread per
-  // statement; decoding was most of the profile's wall, one core).
-  let next = 0;
+  // Batches at once keep the cores busy: a thread each for bqx's own columns, and for DuckDB's a
+  // statement each (a parquet file of one row group is decoded by one DuckDB thread per
+  // statement; decoding was most of the profile's wall, one core). Workers from `streams.duckdb` on
+  // take bqx's own batches only; all take them in the dataset's order (group 0 first: the merge
+  // writes it last, so past the page cache it is the likeliest still there).
+  const queue = batches.map((_, b) => b);
+  const take = (duckdb: boolean): number | undefined => {
+    const at = duckdb ? 0 : queue.findIndex((b) => batches[b]!.own);
+    return at < 0 || at >= queue.length ? undefined : queue.splice(at, 1)[0];
+  };
   let done = 0;
   progress({ step: 'columns', done, total: batches.length });
-  const worker = () =>
+  const worker = (slot: number) =>
     withConnection(async (c) => {
-      for (let b = next++; b < batches.length; b = next++) {
+      for (let b = take(slot < streams.duckdb); b !== undefined; b = take(slot < streams.duckdb)) {
         const { paths, allPaths, files, all, own, part } = batches[b]!;
         let outcome: ScanOutcome;
         if (own) {
@@ -137,7 +154,7 @@ export async function profileDuckDb(
       }
     });
   try {
-    await Promise.all(Array.from({ length: Math.min(streams, batches.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(Math.max(streams.duckdb, streams.threads), batches.length) }, (_, slot) => worker(slot)));
   } finally {
     await threads?.close();
   }
