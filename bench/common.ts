@@ -221,6 +221,20 @@ export function runChild(script: string, args: string[], options: SpawnOptions):
  * Mirrors a folder with hard links: a fresh BQX_HOME gets the demo's feature table files (read,
  * never rewritten, by a run) without copying tens of gigabytes at the larger sizes.
  */
+/** Bytes of the files under `dir`, each file once however many links it has there (0 when `dir` does not exist). */
+export async function treeBytes(dir: string): Promise<number> {
+  const entries = await fsp.readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  const seen = new Set<number>();
+  let bytes = 0;
+  for (const e of entries) {
+    if (!e.isFile()) continue;
+    const stat = await fsp.stat(path.join(e.parentPath ?? e.path, e.name));
+    if (!seen.has(stat.ino)) bytes += stat.size;
+    seen.add(stat.ino);
+  }
+  return bytes;
+}
+
 export async function linkTree(from: string, to: string): Promise<void> {
   await fsp.mkdir(to, { recursive: true });
   for (const entry of await fsp.readdir(from, { withFileTypes: true })) {
