@@ -148,6 +148,8 @@ export interface SpawnOptions {
   echo?: boolean;
   /** Node's arguments in place of `--import tsx bench/<script> ...args` (the bqx bin as a user runs it). */
   argv?: string[];
+  /** A shell line the child runs first, then node in its place (same pid): joining control groups (confine.ts). */
+  before?: string;
 }
 
 export interface Spawned {
@@ -166,7 +168,9 @@ export interface Spawned {
 export function runChild(script: string, args: string[], options: SpawnOptions): Promise<Spawned> {
   return new Promise((resolve) => {
     const began = process.hrtime.bigint();
-    const child = spawn(process.execPath, options.argv ?? ['--import', 'tsx', path.join(BENCH_ROOT, script), ...args], {
+    const argv = options.argv ?? ['--import', 'tsx', path.join(BENCH_ROOT, script), ...args];
+    const [command, commandArgs] = options.before ? ['/bin/sh', ['-c', `${options.before} && exec "$0" "$@"`, process.execPath, ...argv]] : [process.execPath, argv];
+    const child = spawn(command, commandArgs, {
       cwd: path.dirname(BENCH_ROOT),
       env: options.env ?? process.env,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -6,6 +6,7 @@
 //   npm run bench -- --only first-run [--no-clone] [--out bench/results/first-run.json]   (no benchmark set needed)
 //                    [--out bench/results/latest.json] [--rebuild] [--cold] [--mem-cap-mb N]
 //                    [--join-memory-mb 8192] [--join-timeout-s 300] [--e2e-rounds = --rounds]
+//                    [--machine-memory-mb N [--read-mbps M]]   (e2e as on a smaller machine: confine.ts)
 //
 // 1. Builds (or reuses, by a hash of its parameters) the benchmark set at --rows (set.ts).
 // 2. Runs the contenders, each in its own process, in alternation over --rounds rounds (the order
@@ -34,6 +35,7 @@ import { evictInputs, flags, linkTree, median, runChild, treeBytes, type BenchSe
 import { freshInstall, measureFirstRun, type FirstRun } from './firstRun.js';
 import { measureQuick } from './quick.js';
 import { linearity, recordScalingPoint, SCALING_SVG } from './scaling.js';
+import { dropPageCache, prepareConfinement, removeConfinement } from './confine.js';
 import { ensureSet, runTimedBqx } from './set.js';
 import { BENCH_ROOT, REPO_ROOT, setDir } from './setid.js';
 
@@ -125,6 +127,12 @@ const outFile = path.resolve(REPO_ROOT, f.get('out') ?? path.join('bench', 'resu
 // and 177,748 rows' 16.7 GiB do not: a curve over both measures the cache, not bqx. Cold rounds
 // are reported, not recorded in the scaling curve (its points are the default, warm bench).
 const cold = f.has('cold');
+// --machine-memory-mb N [--read-mbps M]: the e2e rounds in a memory (and read-throttled) control
+// group, the page cache dropped before each (confine.ts). Not a scaling point either.
+const confined = f.has('machine-memory-mb') ? { memoryMb: Number(f.get('machine-memory-mb')), ...(f.has('read-mbps') ? { readMbps: Number(f.get('read-mbps')) } : {}) } : undefined;
+if (confined && (!Number.isSafeInteger(confined.memoryMb) || confined.memoryMb < 512)) throw new Error('--machine-memory-mb must be a whole number of MB >= 512');
+if (confined?.readMbps !== undefined && (!Number.isSafeInteger(confined.readMbps) || confined.readMbps < 1)) throw new Error('--read-mbps must be a whole number of MB/s >= 1');
+if (f.has('read-mbps') && !confined) throw new Error('--read-mbps goes with --machine-memory-mb');
 if (!Number.isSafeInteger(rows) || rows < 3000) throw new Error('--rows must be a whole number >= 3000 (the demo generator needs it)');
 if (!Number.isSafeInteger(rounds) || rounds < 1) throw new Error('--rounds must be >= 1');
 
@@ -145,6 +153,8 @@ const reclaimed = f.has('rebuild') ? await treeBytes(setDir(rows)) : 0;
 if (setBuiltNow && freeBytes() + reclaimed < setNeed) throw new Error(`not enough disk to build the ${rows}-row benchmark set: ${gib(freeBytes() + reclaimed)} free under ${BENCH_ROOT} (with the set --rebuild replaces), about ${gib(setNeed)} needed`);
 const set: BenchSet = await ensureSet({ rows, rebuild: f.has('rebuild'), memCapMb, log });
 const work = path.join(set.dir, 'work');
+const confinement = confined && prepareConfinement(confined, set.dir);
+if (confinement) process.on('exit', removeConfinement);
 
 // ---- 2. the contenders, in alternation ----------------------------------------------------
 interface Round extends Partial<ChildResult> {
@@ -264,10 +274,11 @@ if (only.has('e2e')) {
     const tables = path.join(set.home, 'warehouse.tables');
     if (existsSync(tables)) await linkTree(tables, path.join(home, 'warehouse.tables'));
     settle();
-    log(`e2e ${r + 1}/${e2eRounds}: bqx run in a fresh BQX_HOME ...`);
+    if (confinement) dropPageCache();
+    log(`e2e ${r + 1}/${e2eRounds}: bqx run in a fresh BQX_HOME${confinement ? `, ${confinement.describe}` : ''} ...`);
     try {
-      const run = await runTimedBqx(home, rows, set.pair, { memCapMb });
-      samples.push({ ...run, source: 'fresh BQX_HOME' });
+      const run = await runTimedBqx(home, rows, set.pair, { memCapMb, ...(confinement ? { before: confinement.join } : {}) });
+      samples.push({ ...run, source: confinement ? `fresh BQX_HOME, ${confinement.describe}, page cache dropped first` : 'fresh BQX_HOME' });
       log(`e2e ${r + 1}/${e2eRounds}: ${run.status} in ${run.wall_s.toFixed(1)} s (engine ${run.engine_busy_s.toFixed(1)} s)`);
     } finally {
       await fs.rm(home, { recursive: true, force: true });
@@ -318,7 +329,7 @@ if (only.has('first-run')) {
 log('quick commands: start-up of bqx --help, status, bad input ...');
 const quick = measureQuick();
 const firstRun = { demo_build_s: set.build.demo_s ? round3(set.build.demo_s) : null, first_run_s: round3(set.build.run.process_wall_s) };
-const points = cold ? [] : await recordScalingPoint({
+const points = cold || confinement ? [] : await recordScalingPoint({
   rows,
   merge_wall_s: merge?.wall_s ?? null,
   merge_peak_rss_mb: merge?.peak_rss_mb ?? null,
@@ -378,6 +389,7 @@ const report = {
   })),
   ratios,
   page_cache: cold ? 'inputs dropped before every round, outputs fsynced inside it (--cold)' : 'as the rounds before left it',
+  ...(confinement ? { e2e_confined: confinement.describe } : {}),
   ...(e2e ? { e2e } : {}),
   first_run: firstRun,
   ...(fresh ? { first_run_fresh_home: fresh } : {}),

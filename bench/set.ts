@@ -101,8 +101,8 @@ function runCli(args: string[], home: string, options: SetOptions) {
 }
 
 /** `bqx run` in `home` through bench/bqx-timed.ts; its result with the process wall time. */
-export async function runTimedBqx(home: string, rows: number, pair: string, options: Pick<SetOptions, 'memCapMb'>): Promise<E2eResult> {
-  const child = await runChild('bqx-timed.ts', ['--home', home, '--rows', String(rows), '--pair', pair], { memCapMb: options.memCapMb, timeoutS: 24 * 3600 });
+export async function runTimedBqx(home: string, rows: number, pair: string, options: Pick<SetOptions, 'memCapMb'> & { before?: string }): Promise<E2eResult> {
+  const child = await runChild('bqx-timed.ts', ['--home', home, '--rows', String(rows), '--pair', pair], { memCapMb: options.memCapMb, timeoutS: 24 * 3600, ...(options.before ? { before: options.before } : {}) });
   if (!child.result) throw new Error(`bqx run (timed) gave no result (exit ${child.code}${child.killed ? `, ${child.killed}` : ''}): ${child.stderr.slice(-2000)}`);
   const result = child.result as unknown as E2eResult;
   // A failed run is no measurement: the bench stops rather than record its time.
