@@ -112,8 +112,8 @@ export async function profileDuckDb(
   // take bqx's own batches only; all take them in the dataset's order (group 0 first: the merge
   // writes it last, so past the page cache it is the likeliest still there).
   const queue = batches.map((_, b) => b);
-  const take = (duckdb: boolean): number | undefined => {
-    const at = duckdb ? 0 : queue.findIndex((b) => batches[b]!.own);
+  const take = (anyKind: boolean): number | undefined => {
+    const at = anyKind ? 0 : queue.findIndex((b) => batches[b]!.own);
     return at < 0 || at >= queue.length ? undefined : queue.splice(at, 1)[0];
   };
   let done = 0;
