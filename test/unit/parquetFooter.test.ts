@@ -6,7 +6,6 @@
 // and renamed; a projection of a footer onto a few columns reads them from the file.
 
 import assert from 'node:assert/strict';
-import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { FileMetaData } from 'hyparquet';
@@ -16,7 +15,6 @@ import { ByteWriter } from 'hyparquet-writer';
 import { writePageHeader } from 'hyparquet-writer/src/datapage.js';
 import { writeMetadata } from 'hyparquet-writer/src/metadata.js';
 import { copyToParquetSql } from '../../shared/adapters/local/duckdbSql.js';
-import { pastPageCache } from '../../shared/adapters/local/duckdbWarehouse.js';
 import { CompactWriter, encodeFooter, plainPageHeader, projectMetadata } from '../../shared/adapters/local/parquetFooter.js';
 import { readLayout } from '../../shared/adapters/local/parquetLayout.js';
 import { readLocalFooter, stitchParquet } from '../../shared/adapters/local/parquetStitch.js';
@@ -112,22 +110,6 @@ describe('parquet footer encoding (the stitch\'s footers)', () => {
     // The part's layout is the footer written.
     assert.deepEqual(part!.layout.schema.map((e) => e.name), ['interval_time', 'a', 'e', 'z_renamed', 'g2']);
     assert.deepEqual(part!.layout.rowGroups.map((g) => g.rows), back.row_groups.map((g) => Number(g.num_rows)));
-  });
-
-  it('writes the same bytes when it reads ahead of its copy (sources past the page cache), and reads ahead only for sources over half the memory', () => {
-    const [a, b] = files.map((file) => ({ file, layout: readLayout(file) }));
-    const sources = () => [
-      { ...a!, columns: ['interval_time', 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].map((c) => ({ source: c, output: c })) },
-      { ...b!, columns: ['z', 'h'].map((c) => ({ source: c, output: `b_${c}` })) },
-    ];
-    const [plain] = stitchParquet(sources(), () => path.join(dir, 'plain.parquet'));
-    const [ahead] = stitchParquet(sources(), () => path.join(dir, 'ahead.parquet'), undefined, { readAhead: true });
-    assert.ok(plain!.bytes > 1_000_000);
-    assert.ok(readFileSync(ahead!.file).equals(readFileSync(plain!.file)));
-    const bytes = statSync(files[0]!).size + statSync(files[1]!).size;
-    assert.equal(pastPageCache(files, bytes * 2 + 2), false);
-    assert.equal(pastPageCache(files, bytes * 2 - 2), true);
-    assert.equal(pastPageCache([files[0]!, files[0]!], statSync(files[0]!).size * 2), false, 'a file counted once');
   });
 
   it('projects a layout onto chosen columns that hyparquet reads from the file itself', async () => {

@@ -4,7 +4,7 @@
 
 import { DuckDBInstance, listValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import type { FileMetaData } from 'hyparquet';
-import { closeSync, openSync, promises as fs, statSync } from 'node:fs';
+import { closeSync, openSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { errorMessage } from '../../log.js';
@@ -412,7 +412,6 @@ export class DuckDbWarehouse implements Warehouse {
       // Each group's keys are checked against its shard's label keys, which every group's key
       // column is copied from: only the shard's key column is held, never a group's keys beyond
       // the one just written.
-      const readAhead = pastPageCache(features.flatMap((f) => [...aligned.get(f.feature)!.values()].flat().map((p) => p.file)));
       const labelKeys = await Promise.all(bases.map(async (b) => readKeyColumn(await asyncBufferFromFile(b.file), projectMetadata(b.layout, [KEY_COLUMN]))));
       const built = bases.map(() => ({ groups: [] as MergedGroup[], keysInRange: true }));
       for (const group of [...plan.groups].reverse()) {
@@ -434,7 +433,7 @@ export class DuckDbWarehouse implements Warehouse {
               if (columns.length > 0) sources.push({ file: part.file, layout: part.layout, columns });
             }
           }
-          const parts = stitchParquet(sources, (i) => path.join(work, `${base.shard.id}-group-${group.index}-${i}.parquet`), undefined, { readAhead });
+          const parts = stitchParquet(sources, (i) => path.join(work, `${base.shard.id}-group-${group.index}-${i}.parquet`));
           // The keys as written, read back from the files' key column chunks with the footer just
           // written: DuckDB's count and order queries over them parsed each 9,900-column footer
           // again (36 day-shard groups at 20,000 rows: 4.2 s of a 21 s merge).
@@ -639,17 +638,6 @@ interface ViewFacts {
   parquet: Set<string>;
   /** File tables known in key order, with their rows and files. */
   keyOrdered: Map<string, OrderedTable>;
-}
-
-/**
- * Whether the files a merge stitches from are more than half this machine's memory (or its control
- * group's limit): then most of them are not in the page cache, and the stitch reads ahead of its
- * copy (parquetStitch.ts READ_AHEAD_BYTES). At 20,000 rows 2.6 GB of checkpoints against 24 GiB: no.
- */
-export function pastPageCache(files: readonly string[], memoryBytes = Math.min(os.totalmem(), process.constrainedMemory?.() || Infinity)): boolean {
-  let bytes = 0;
-  for (const file of new Set(files)) bytes += statSync(file).size;
-  return bytes > memoryBytes / 2;
 }
 
 interface Base {

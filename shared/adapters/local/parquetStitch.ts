@@ -3,7 +3,7 @@
 // column chunks copied byte for byte, and only the footer is new. The work is the I/O of the data
 // once, and memory is one column chunk at a time, whatever the row count.
 
-import { closeSync, openSync, read, readSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { parquetMetadata, type ColumnChunk, type ColumnMetaData, type FileMetaData, type SchemaElement, type Statistics } from 'hyparquet';
 
 type MinMaxType = NonNullable<Statistics['min_value']>;
@@ -18,24 +18,6 @@ import { NULL_PAGE_CODECS, nullPage } from './parquetNullPage.js';
  * gain the most.
  */
 const COPY_SPAN_BYTES = 1 << 20;
-
-/**
- * How far the stitch reads ahead of its copy (`readAhead`: where its sources are past the page
- * cache). Its reads and writes are synchronous, one after the other: past the page cache each read
- * waits for the disk while nothing is written, and each write waits for the disk's write-back while
- * nothing is read. The spans ahead are read by libuv's threads meanwhile (an asynchronous read runs
- * on them at once, even while this thread is busy), into the page cache, where the copy then finds
- * them. Their bytes land in one shared sink and are never used: the read is for the cache it fills.
- * Where the sources are cached it is a second copy of every byte for nothing, so the caller says
- * when (duckdbWarehouse.ts `pastPageCache`).
- */
-const READ_AHEAD_BYTES = 16 << 20;
-const readAheadSink = Buffer.allocUnsafe(COPY_SPAN_BYTES);
-const ignore = () => {};
-
-function readAhead(fd: number, start: number, length: number): void {
-  for (let at = 0; at < length; at += readAheadSink.length) read(fd, readAheadSink, 0, Math.min(readAheadSink.length, length - at), start + at, ignore);
-}
 
 /** Reads the footer of a local parquet file. */
 export function readLocalFooter(file: string): { metadata: FileMetaData; bytes: number } {
@@ -369,7 +351,7 @@ export interface StitchedPart extends StitchResult {
  * group boundaries), naming them with `partFile(i)`. Every source must have the same row groups.
  * The footers are written from the sources' footer bytes (parquetFooter.ts `encodeCopiedFooter`).
  */
-export function stitchParquet(sources: StitchSource[], partFile: (part: number) => string, partBytes = 1 << 30, options: { readAhead?: boolean } = {}): StitchedPart[] {
+export function stitchParquet(sources: StitchSource[], partFile: (part: number) => string, partBytes = 1 << 30): StitchedPart[] {
   if (sources.length === 0) throw new Error('nothing to stitch');
   const sizes = (s: StitchSource) => s.layout.rowGroups.map((g) => g.rows);
   const groups = sizes(sources[0]!);
@@ -406,24 +388,13 @@ export function stitchParquet(sources: StitchSource[], partFile: (part: number) 
           const lengths = plan.map((p, k) => layouts[k]!.rowGroups[g]!.compressedSize[p.index]!);
           const uncompressed = plan.reduce((n, p, k) => n + layouts[k]!.rowGroups[g]!.uncompressedSize[p.index]!, 0);
           // Runs of output columns whose chunks lie back to back in one source: one copy each.
-          const spans: { k: number; e: number; fd: number; start: number; length: number }[] = [];
+          const chunks: CopiedChunk[] = [];
           for (let k = 0; k < plan.length; ) {
             let e = k + 1;
             while (e < plan.length && plan[e]!.source === plan[k]!.source && starts[e] === starts[e - 1]! + lengths[e - 1]! && starts[e]! + lengths[e]! - starts[k]! <= COPY_SPAN_BYTES) e++;
-            spans.push({ k, e, fd: fds[plan[k]!.source]!, start: starts[k]!, length: starts[e - 1]! + lengths[e - 1]! - starts[k]! });
-            k = e;
-          }
-          const chunks: CopiedChunk[] = [];
-          let ahead = 0;
-          let aheadBytes = 0;
-          for (const [i, { k, e, fd, start: from, length }] of spans.entries()) {
-            for (; ahead < spans.length && (ahead <= i || (options.readAhead && aheadBytes < READ_AHEAD_BYTES)); ahead++) {
-              if (ahead > i) readAhead(spans[ahead]!.fd, spans[ahead]!.start, spans[ahead]!.length);
-              aheadBytes += spans[ahead]!.length;
-            }
-            aheadBytes -= length;
-            const at = out.copySpan(fd, from, length);
+            const at = out.copySpan(fds[plan[k]!.source]!, starts[k]!, starts[e - 1]! + lengths[e - 1]! - starts[k]!);
             for (let q = k; q < e; q++) chunks.push({ layout: layouts[q]!, group: g, column: plan[q]!.index, at: at + starts[q]! - starts[k]!, name: plan[q]!.name });
+            k = e;
           }
           rowGroups.push({ rows: groups[g]!, totalByteSize: uncompressed, fileOffset: start, compressedSize: out.offset - start, chunks });
           g++;
