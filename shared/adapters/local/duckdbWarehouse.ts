@@ -25,7 +25,7 @@ import { shardBatches } from './extractBatches.js';
 import { projectMetadata } from './parquetFooter.js';
 import { chunkStart, readLayout, type FooterLayout } from './parquetLayout.js';
 import { concatParquet, joinable, joinRows, padParquet, paddable, readLocalFooter, readSpan, stitchParquet, type StitchSource } from './parquetStitch.js';
-import { allWithin, firstAtLeast, groupKeys, readKeyColumn, sameSequence, type GroupKeys } from '../../parquetKeys.js';
+import { allWithin, firstAtLeast, groupKeys, readKeyColumn, sameSequence } from '../../parquetKeys.js';
 import { planFeatures, type MergePlan } from '../../planner.js';
 import { asyncBufferFromFile } from 'hyparquet';
 import { readTableVersions, recordTableChanges, type ChangedRange } from './tableVersions.js';
