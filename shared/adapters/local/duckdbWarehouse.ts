@@ -412,7 +412,7 @@ export class DuckDbWarehouse implements Warehouse {
       // Each group's keys are checked against its shard's label keys, which every group's key
       // column is copied from: only the shard's key column is held, never a group's keys beyond
       // the one just written.
-      const labelKeys = await Promise.all(bases.map(async (b) => readKeyColumn(await asyncBufferFromFile(b.file), projectMetadata(b.layout, [KEY_COLUMN]))));
+      const labelKeys = await Promise.all(bases.map(baseKeys));
       const built = bases.map(() => ({ groups: [] as MergedGroup[], keysInRange: true }));
       for (const group of [...plan.groups].reverse()) {
         for (const [s, base] of bases.entries()) {
@@ -648,8 +648,13 @@ interface Base {
   /** Key column chunk bytes per row group. */
   keys: Buffer[];
   slices: { from: bigint; to: bigint; lo: string; hi: string }[];
-  /** The key column decoded (epoch microseconds), read once when a checkpoint is padded. */
+  /** The key column decoded (epoch microseconds): read once, by `baseKeys`. */
   keyValues?: Float64Array;
+}
+
+/** The shard's label keys decoded, read from its base file the first time they are asked for. */
+async function baseKeys(base: Base): Promise<Float64Array> {
+  return (base.keyValues ??= await readKeyColumn(await asyncBufferFromFile(base.file), base.metadata));
 }
 
 /**
@@ -682,12 +687,12 @@ async function padShard(feature: string, columns: string[], footers: readonly { 
   const { x, range } = inShard[0]!;
   if (range!.min < lo || range!.max >= hi) return undefined;
   const source = { file: x.file, metadata: readLocalFooter(x.file).metadata };
-  base.keyValues ??= await readKeyColumn(await asyncBufferFromFile(base.file), base.metadata);
+  const baseKeyValues = await baseKeys(base);
   const keys = keyMicros(x.file, x.layout) ?? (await readKeyColumn(await asyncBufferFromFile(source.file), source.metadata));
-  const before = firstAtLeast(base.keyValues, keys[0]!);
-  if (before + keys.length > base.keyValues.length || !paddable(source.metadata, columns, before)) return undefined;
-  for (let i = 0; i < keys.length; i++) if (base.keyValues[before + i] !== keys[i]) return undefined;
-  padParquet(base, { ...source, columns }, KEY_COLUMN, before, base.keyValues.length - before - keys.length, file);
+  const before = firstAtLeast(baseKeyValues, keys[0]!);
+  if (before + keys.length > baseKeyValues.length || !paddable(source.metadata, columns, before)) return undefined;
+  for (let i = 0; i < keys.length; i++) if (baseKeyValues[before + i] !== keys[i]) return undefined;
+  padParquet(base, { ...source, columns }, KEY_COLUMN, before, baseKeyValues.length - before - keys.length, file);
   return { file, layout: readLayout(file), columns: new Set(columns) };
 }
 
@@ -834,9 +839,9 @@ async function sameKeys(file: string, layout: FooterLayout, base: Base): Promise
   const metadata = projectMetadata(layout, [KEY_COLUMN]);
   const [mine, theirs] = [keyRange(metadata), keyRange(base.metadata)];
   if (mine && theirs && (mine.min !== theirs.min || mine.max !== theirs.max)) return false;
-  base.keyValues ??= await readKeyColumn(await asyncBufferFromFile(base.file), base.metadata);
+  const baseKeyValues = await baseKeys(base);
   const keys = keyMicros(file, layout) ?? (await readKeyColumn(await asyncBufferFromFile(file), metadata));
-  return keys.every((k, i) => k === base.keyValues![i]);
+  return keys.every((k, i) => k === baseKeyValues[i]);
 }
 
 async function forEachLimit<T>(items: readonly T[], limit: number, body: (item: T) => Promise<void>): Promise<void> {
