@@ -221,24 +221,30 @@ export function runChild(script: string, args: string[], options: SpawnOptions):
   });
 }
 
+/** Bytes of every file under `dir` (0 when it does not exist; `.tmp` folders left out), and of its parquet files. */
+export async function du(dir: string): Promise<{ all: number; parquet: number }> {
+  const total = { all: 0, parquet: 0 };
+  const entries = await fsp.readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    if (e.name === '.tmp') continue;
+    if (e.isDirectory()) {
+      const sub = await du(p);
+      total.all += sub.all;
+      total.parquet += sub.parquet;
+    } else {
+      const size = (await fsp.stat(p)).size;
+      total.all += size;
+      if (e.name.endsWith('.parquet')) total.parquet += size;
+    }
+  }
+  return total;
+}
+
 /**
  * Mirrors a folder with hard links: a fresh BQX_HOME gets the demo's feature table files (read,
  * never rewritten, by a run) without copying tens of gigabytes at the larger sizes.
  */
-/** Bytes of the files under `dir`, each file once however many links it has there (0 when `dir` does not exist). */
-export async function treeBytes(dir: string): Promise<number> {
-  const entries = await fsp.readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
-  const seen = new Set<number>();
-  let bytes = 0;
-  for (const e of entries) {
-    if (!e.isFile()) continue;
-    const stat = await fsp.stat(path.join(e.parentPath ?? e.path, e.name));
-    if (!seen.has(stat.ino)) bytes += stat.size;
-    seen.add(stat.ino);
-  }
-  return bytes;
-}
-
 export async function linkTree(from: string, to: string): Promise<void> {
   await fsp.mkdir(to, { recursive: true });
   for (const entry of await fsp.readdir(from, { withFileTypes: true })) {

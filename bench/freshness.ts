@@ -23,6 +23,7 @@ import { DuckDBInstance, listValue } from '@duckdb/node-api';
 import type { RunSummary } from '../shared/cli/summary.js';
 import type { ProfileReuse } from '../shared/profile/types.js';
 import { DATA_ROOT, REPO_ROOT } from './setid.js';
+import { du } from './common.js';
 
 
 interface Step {
@@ -67,26 +68,6 @@ function bqx(home: string, args: string[], env: Record<string, string>): Promise
     child.stderr.on('data', (d) => (stderr += d));
     child.on('close', (code) => resolve({ code, stdout, stderr, wall_s: (Date.now() - began) / 1000 }));
   });
-}
-
-/** Bytes of every file under `dir` (0 when it does not exist), and of its parquet files. */
-async function du(dir: string): Promise<{ all: number; parquet: number }> {
-  const total = { all: 0, parquet: 0 };
-  const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
-  for (const e of entries) {
-    const p = path.join(dir, e.name);
-    if (e.name === '.tmp') continue;
-    if (e.isDirectory()) {
-      const sub = await du(p);
-      total.all += sub.all;
-      total.parquet += sub.parquet;
-    } else {
-      const size = (await fs.stat(p)).size;
-      total.all += size;
-      if (e.name.endsWith('.parquet')) total.parquet += size;
-    }
-  }
-  return total;
 }
 
 /** Every row of a dataset, its groups side by side, hashed row by row in file order; and the row count. */

@@ -31,7 +31,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, promises as fs, readFileSync, statfsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { evictInputs, flags, linkTree, median, runChild, treeBytes, type BenchSet, type ChildResult, type E2eResult } from './common.js';
+import { evictInputs, flags, linkTree, median, runChild, du, type BenchSet, type ChildResult, type E2eResult } from './common.js';
 import { freshInstall, measureFirstRun, type FirstRun } from './firstRun.js';
 import { measureQuick } from './quick.js';
 import { linearity, recordScalingPoint, SCALING_SVG } from './scaling.js';
@@ -149,7 +149,7 @@ const setBuiltNow = f.has('rebuild') || !existsSync(path.join(setDir(rows), 'set
 // is asked for before the demo build spends minutes on a set that cannot finish.
 const setNeed = rows * 0.4 * 2 ** 20;
 // --rebuild removes the old set first: its bytes count as free.
-const reclaimed = f.has('rebuild') ? await treeBytes(setDir(rows)) : 0;
+const reclaimed = f.has('rebuild') ? (await du(setDir(rows))).all : 0;
 if (setBuiltNow && freeBytes() + reclaimed < setNeed) throw new Error(`not enough disk to build the ${rows}-row benchmark set: ${gib(freeBytes() + reclaimed)} free under ${BENCH_ROOT} (with the set --rebuild replaces), about ${gib(setNeed)} needed`);
 const set: BenchSet = await ensureSet({ rows, rebuild: f.has('rebuild'), memCapMb, log });
 const work = path.join(set.dir, 'work');
