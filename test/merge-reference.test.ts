@@ -91,7 +91,7 @@ async function closeFixture(f: Fixture): Promise<void> {
 }
 
 /** Manifest, extracts (the pipeline's own) and the merge, as mergeRun drives them. */
-async function runMerge(f: Fixture, window: Window, maxGroupColumns: number, splitFeature?: string) {
+async function runMerge(f: Fixture, window: Window, maxGroupColumns: number, splitFeature?: string, plainFeatures: string[] = []) {
   const config = loadConfig({ BQX_HOME: f.dir });
   const runId = newRunId(PAIR, new Date());
   const labelStats = await f.warehouse.labelStats(LABELS, `targets_${PAIR}`, window);
@@ -113,6 +113,14 @@ async function runMerge(f: Fixture, window: Window, maxGroupColumns: number, spl
     await f.warehouse.execute(`COPY (SELECT * FROM read_parquet(${literal(source)}) WHERE ${KEY_COLUMN} < ${middle}) TO ${literal(f.staging.uri(parts[0]!))} (FORMAT parquet)`);
     await f.warehouse.execute(`COPY (SELECT * FROM read_parquet(${literal(source)}) WHERE ${KEY_COLUMN} >= ${middle}) TO ${literal(f.staging.uri(parts[1]!))} (FORMAT parquet)`);
     checkpoints[splitFeature] = parts;
+  }
+  for (const feature of plainFeatures) {
+    // Rewritten with plain, uncompressed pages, as the keyed extract writes them: keys the merge
+    // decodes itself and compares with the label keys as stored (duckdbWarehouse.ts `sameKeys`).
+    const [only] = checkpoints[feature]!;
+    const source = f.staging.uri(only!);
+    await f.warehouse.execute(`COPY (SELECT * FROM read_parquet(${literal(source)})) TO ${literal(`${source}.plain`)} (FORMAT parquet, COMPRESSION uncompressed, DICTIONARY_SIZE_LIMIT 1)`);
+    await fs.rename(`${source}.plain`, source);
   }
   const plan = planMerge(manifest, { maxGroupColumns, groupColumns: maxGroupColumns, joinBatchTables: 50 });
   const result = await f.warehouse.merge({ runId, pair: PAIR, window, manifest, plan, checkpoints, outputPrefix: paths.outputDir(PAIR, runId), shards: shardGrid(window, config.shard) });
@@ -212,11 +220,13 @@ describe('local merge against a reference merge', function () {
         table('csi_mom_bqx_usd', FEATURES, 6, range(0, 150)), // ends early
         table('csi_agg_bqx_eur', FEATURES, 3, labelKeys.filter((i) => i >= 90), { nullColumn: 1 }), // starts late on the label keys: lined up by null pages
         table('var_agg_bqx_usd', FEATURES, 2, labelKeys.filter((i) => i < 160)), // ends early on the label keys: null pages too
+        // As many keys as the labels, the same first and last, one in the middle (107) not a label key: aligned, not used as is.
+        table('csi_agg_bqx_usd', FEATURES, 2, [...labelKeys.filter((i) => i !== 100), 107].sort((a, b) => a - b)),
         table('mkt_vol_summary', FEATURES, 2, range(0, 240)), // not selected by the rules
       ];
       for (const t of [labels, ...features]) await createTable(f.warehouse, t);
       const window: [number, number] = [20, 210];
-      const { manifest, plan, groups } = await runMerge(f, { start: iso(window[0]), end: iso(window[1]) }, 12, `agg_${PAIR}`);
+      const { manifest, plan, groups } = await runMerge(f, { start: iso(window[0]), end: iso(window[1]) }, 12, `agg_${PAIR}`, ['csi_agg_bqx_usd', `reg_${PAIR}`]);
 
       assert.ok(plan.groups.length >= 5, `several column groups (got ${plan.groups.length})`);
       assert.ok(alignBatchColumns(512, 2) < 30, 'the wide late feature is aligned in more than one column batch');

@@ -64,7 +64,7 @@ describe('parquet footer encoding (the stitch\'s footers)', () => {
     }
   });
 
-  it('writes a stitched file\'s footer from its sources\' footer bytes: each chunk\'s metadata as the source\'s, moved and renamed', () => {
+  it('writes a stitched file\'s footer from its sources\' footer bytes: each chunk\'s metadata as the source\'s, moved and renamed', async () => {
     const [a, b] = files.map((file) => ({ file, layout: readLayout(file), metadata: readLocalFooter(file).metadata }));
     const picks = [
       { from: a!, source: 'interval_time', output: 'interval_time' },
@@ -73,7 +73,7 @@ describe('parquet footer encoding (the stitch\'s footers)', () => {
       { from: b!, source: 'z', output: 'z_renamed' },
       { from: b!, source: 'g', output: 'g2' },
     ];
-    const [part] = stitchParquet(
+    const [part] = await stitchParquet(
       [
         { ...a!, columns: picks.slice(0, 3) },
         { ...b!, columns: picks.slice(3) },

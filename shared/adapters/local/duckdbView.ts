@@ -58,7 +58,7 @@ export async function viewLocal(output: FolderObjectStore, job: ViewJob): Promis
         }
         const temp = await output.tempPath('.parquet');
         temps.push(temp);
-        const [part] = stitchParquet(sources, () => temp, Number.MAX_SAFE_INTEGER);
+        const [part] = await stitchParquet(sources, () => temp, Number.MAX_SAFE_INTEGER);
         const object = viewObject(job.outputPrefix, shard.id, group.index);
         await output.adopt(object, part!.file);
         groups.push({ index: group.index, files: [object], rows: part!.rows, bytes: part!.bytes });

@@ -74,6 +74,33 @@ const PER_MS = new Map([[ConvertedTypes.indexOf('TIMESTAMP_MICROS'), 1000n], [Co
 /** Raw key values a millisecond is worth in a file; undefined where its key is not a timestamp read here. */
 const keyUnit = (layout: FileLayout) => PER_MS.get(layout.schema.find((n) => n.name === KEY_COLUMN)?.convertedType ?? -1);
 
+/** A file's keys as stored: raw INT64 values, row after row, and the raw values a millisecond is worth. */
+export interface RawKeys {
+  perMs: bigint;
+  values: BigInt64Array;
+}
+
+/**
+ * A file's keys as stored, decoded here; null where the key column is not a timestamp read here
+ * or holds a null. Two files' keys of one unit are compared as bytes (duckdbWarehouse.ts
+ * `sameKeys`): converting each to a number first was most of a 177,748-row merge's alignment.
+ */
+export function rawKeys(file: string, layout: FileLayout): RawKeys | null {
+  const perMs = keyUnit(layout);
+  if (perMs === undefined) return null;
+  const values = new BigInt64Array(layout.rows);
+  let at = 0;
+  try {
+    const read = eachKeyChunk(file, layout, (chunk) => {
+      values.set(chunk, at);
+      at += chunk.length;
+    });
+    return read && at === layout.rows ? { perMs, values } : null;
+  } catch {
+    return null; // a page the decoder does not read
+  }
+}
+
 /**
  * A file's keys in epoch microseconds, row after row, decoded here (what `readKeyColumn` in
  * parquetKeys.ts gives through hyparquet, which took most of a day-shard merge's key checks once
@@ -81,19 +108,13 @@ const keyUnit = (layout: FileLayout) => PER_MS.get(layout.schema.find((n) => n.n
  * the key column is not one read here (then hyparquet reads it) or holds a null.
  */
 export function keyMicros(file: string, layout: FileLayout): Float64Array | null {
-  const perMs = keyUnit(layout);
-  if (perMs === undefined) return layout.rows === 0 ? new Float64Array(0) : null;
-  const out = new Float64Array(layout.rows);
-  const scale = Number(1000n / perMs);
-  let at = 0;
-  try {
-    const read = eachKeyChunk(file, layout, (values) => {
-      for (let i = 0; i < values.length; i++) out[at++] = Number(values[i]!) * scale;
-    });
-    return read && at === layout.rows ? out : null;
-  } catch {
-    return null; // a page the decoder does not read
-  }
+  if (layout.rows === 0 && keyUnit(layout) === undefined) return new Float64Array(0);
+  const raw = rawKeys(file, layout);
+  if (!raw) return null;
+  const scale = Number(1000n / raw.perMs);
+  const out = new Float64Array(raw.values.length);
+  for (let i = 0; i < out.length; i++) out[i] = Number(raw.values[i]!) * scale;
+  return out;
 }
 
 /**
