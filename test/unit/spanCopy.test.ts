@@ -60,10 +60,10 @@ describe('span copy (the stitch\'s reads and writes in flight together)', () => 
     const out = openSync(target, 'w');
     try {
       const spans: SpanCopy[] = [
-        { from, start: 900, length: 200, at: 0 }, // 100 bytes past the end
+        { from, start: 900, length: 200, at: 0, file }, // 100 bytes past the end
         ...Array.from({ length: 20 }, (_, i) => ({ from, start: 0, length: 10, at: 10_000 + i * 10 })),
       ];
-      await assert.rejects(copySpans(out, spans, 1), /unexpected end of file reading bytes 900-1100/);
+      await assert.rejects(copySpans(out, spans, 1), /short ends before byte 1100 \(reading bytes 900-1100\)/);
       // With one in flight the failing span was the only one started, and it failed before its
       // write: the target is still empty (the spans after it would have made it 10,200 bytes).
       assert.equal(readFileSync(target).length, 0);

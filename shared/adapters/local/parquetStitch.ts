@@ -178,7 +178,7 @@ class ChunkFileWriter {
   }
 
   /** Writes an encoded footer (thrift bytes and their length) and the magic, and closes the file. */
-  finishWith(footer: Uint8Array, rows: number): StitchResult {
+  private finishWith(footer: Uint8Array, rows: number): StitchResult {
     try {
       this.write(footer);
       this.write(MAGIC);
@@ -404,7 +404,7 @@ export async function stitchParquet(sources: StitchSource[], partFile: (part: nu
           let e = k + 1;
           while (e < plan.length && plan[e]!.source === plan[k]!.source && starts[e] === starts[e - 1]! + lengths[e - 1]! && starts[e]! + lengths[e]! - starts[k]! <= COPY_SPAN_BYTES) e++;
           const length = starts[e - 1]! + lengths[e - 1]! - starts[k]!;
-          spans.push({ from: fds[plan[k]!.source]!, start: starts[k]!, length, at: offset });
+          spans.push({ from: fds[plan[k]!.source]!, start: starts[k]!, length, at: offset, file: sources[plan[k]!.source]!.file });
           for (let q = k; q < e; q++) chunks.push({ layout: layouts[q]!, group: g, column: plan[q]!.index, at: offset + starts[q]! - starts[k]!, name: plan[q]!.name });
           offset += length;
           k = e;

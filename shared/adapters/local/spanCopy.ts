@@ -21,6 +21,8 @@ export interface SpanCopy {
   start: number;
   length: number;
   at: number;
+  /** The source's name, for errors. */
+  file?: string;
 }
 
 /**
@@ -40,7 +42,7 @@ export async function copySpans(to: number, spans: readonly SpanCopy[], inFlight
       try {
         for (let done = 0; done < span.length; ) {
           const { bytesRead } = await readAt(span.from, buffer, done, span.length - done, span.start + done);
-          if (bytesRead === 0) throw new Error(`unexpected end of file reading bytes ${span.start}-${span.start + span.length}`);
+          if (bytesRead === 0) throw new Error(`${span.file ?? 'a source'} ends before byte ${span.start + span.length} (reading bytes ${span.start}-${span.start + span.length})`);
           done += bytesRead;
         }
         for (let done = 0; done < span.length; ) {
