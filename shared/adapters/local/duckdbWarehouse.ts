@@ -29,7 +29,7 @@ import { allWithin, firstAtLeast, groupKeys, readKeyColumn, sameSequence } from 
 import { planFeatures, type MergePlan } from '../../planner.js';
 import { asyncBufferFromFile } from 'hyparquet';
 import { readTableVersions, recordTableChanges, type ChangedRange } from './tableVersions.js';
-import { keyMicros, rawKeys } from './keyOrder.js';
+import { keyMicros, rawKeys, rawToMicros } from './keyOrder.js';
 import { writeKeyedExtract, type KeyedCounts, type KeyedExtract, type KeyedOutcome } from './keyedExtract.js';
 import { zstdReady } from './parquetDoubles.js';
 import { ThreadPool } from './threadPool.js';
@@ -862,7 +862,8 @@ async function sameKeys(file: string, layout: FooterLayout, base: Base): Promise
   const baseStored = stored?.perMs === MICROS_PER_MS ? await baseMicros(base) : null;
   if (stored && baseStored) return sameBytes(stored.values, baseStored);
   const baseKeyValues = await baseKeys(base);
-  const keys = keyMicros(file, layout) ?? (await readKeyColumn(await asyncBufferFromFile(file), metadata));
+  // The keys already read, as numbers; not read again.
+  const keys = (stored ? rawToMicros(stored) : keyMicros(file, layout)) ?? (await readKeyColumn(await asyncBufferFromFile(file), metadata));
   return keys.every((k, i) => k === baseKeyValues[i]);
 }
 

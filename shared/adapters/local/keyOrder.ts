@@ -110,7 +110,11 @@ export function rawKeys(file: string, layout: FileLayout): RawKeys | null {
 export function keyMicros(file: string, layout: FileLayout): Float64Array | null {
   if (layout.rows === 0 && keyUnit(layout) === undefined) return new Float64Array(0);
   const raw = rawKeys(file, layout);
-  if (!raw) return null;
+  return raw && rawToMicros(raw);
+}
+
+/** Keys as stored (`rawKeys`), in epoch microseconds. */
+export function rawToMicros(raw: RawKeys): Float64Array {
   const scale = Number(1000n / raw.perMs);
   const out = new Float64Array(raw.values.length);
   for (let i = 0; i < out.length; i++) out[i] = Number(raw.values[i]!) * scale;

@@ -171,18 +171,13 @@ class ChunkFileWriter {
     return { file_offset: at, meta_data: meta } as ColumnChunk;
   }
 
-  /** Writes the footer and closes the file. */
+  /** Writes the footer (thrift bytes and their length) and the magic, and closes the file. */
   finish(schema: SchemaElement[], rowGroups: FileMetaData['row_groups'], createdBy: string): StitchResult {
     const rows = rowGroups.reduce((sum, g) => sum + BigInt(g.num_rows), 0n);
-    return this.finishWith(encodeFooter({ version: 1, schema, num_rows: rows, row_groups: rowGroups, created_by: createdBy } as FileMetaData), Number(rows));
-  }
-
-  /** Writes an encoded footer (thrift bytes and their length) and the magic, and closes the file. */
-  private finishWith(footer: Uint8Array, rows: number): StitchResult {
     try {
-      this.write(footer);
+      this.write(encodeFooter({ version: 1, schema, num_rows: rows, row_groups: rowGroups, created_by: createdBy } as FileMetaData));
       this.write(MAGIC);
-      return { file: this.file, rows, bytes: this.offset };
+      return { file: this.file, rows: Number(rows), bytes: this.offset };
     } finally {
       this.close();
     }
@@ -196,8 +191,7 @@ class ChunkFileWriter {
   }
 
   private write(bytes: Uint8Array): void {
-    let done = 0;
-    while (done < bytes.length) done += writeSync(this.fd, bytes, done, bytes.length - done);
+    writeFully(this.fd, bytes, this.offset);
     this.offset += bytes.length;
   }
 }
