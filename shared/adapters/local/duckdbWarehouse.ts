@@ -23,7 +23,7 @@ import { CallerThreads } from './callerThreads.js';
 import { MemoryGate } from './memoryGate.js';
 import { shardBatches } from './extractBatches.js';
 import { projectMetadata } from './parquetFooter.js';
-import { chunkStart, readLayout, type FooterLayout } from './parquetLayout.js';
+import { chunkStart, layoutBytes, readLayout, type FooterLayout } from './parquetLayout.js';
 import { concatParquet, joinable, joinRows, padParquet, paddable, readLocalFooter, readSpan, stitchParquet, type StitchSource } from './parquetStitch.js';
 import { allWithin, firstAtLeast, groupKeys, readKeyColumn, sameSequence } from '../../parquetKeys.js';
 import { planFeatures, type MergePlan } from '../../planner.js';
@@ -41,6 +41,8 @@ export interface DuckDbOptions {
   threads?: number;
   /** Extracts the runtime runs at once (BQX_EXTRACT_CONCURRENCY): DuckDB's pool makes room for them (callerThreads.ts). */
   extractConcurrency?: number;
+  /** Footer bytes of aligned checkpoint parts the merge keeps for its stitch (KEPT_LAYOUT_BYTES unless set; a test sets it low). */
+  keptLayoutBytes?: number;
 }
 
 /**
@@ -69,6 +71,8 @@ export class DuckDbWarehouse implements Warehouse {
   lastPadded = 0;
   /** Features whose columns the last merge copied from the previous dataset's files (MergeJob `previous`). */
   lastFromPrevious = 0;
+  /** Aligned parts whose footers the last merge read again at its stitch, past `keptLayoutBytes`. */
+  lastLayoutsDropped = 0;
   /** Runs of shards extracts have read once and staged since the warehouse opened (extractBatches.ts). */
   stagedRuns = 0;
   /** A refresh's carried shards written by joining pages (carryInto), since the warehouse opened. */
@@ -369,6 +373,7 @@ export class DuckDbWarehouse implements Warehouse {
       const batchColumns = alignBatchColumns(duckDbMemoryMb(this.options.memoryMb), concurrency);
       let realigned = 0;
       let padded = 0;
+      const kept = new KeptLayouts(this.options.keptLayoutBytes ?? KEPT_LAYOUT_BYTES);
       await forEachLimit(features, concurrency, async (f) => {
         const files = job.checkpoints[f.feature]!.map((o) => this.staging.uri(o));
         // Footers as layouts (parquetLayout.ts), not hyparquet's objects: a day-shard merge reads
@@ -386,15 +391,15 @@ export class DuckDbWarehouse implements Warehouse {
           if (at !== undefined) next = at + 1;
           const sources = f.columns.map((c) => c.source);
           if (match) {
-            byShard.set(base.shard.id, [{ ...match, columns: new Set(sources) }]);
+            byShard.set(base.shard.id, [kept.part({ ...match, columns: new Set(sources) })]);
             continue;
           }
           const padded = await padShard(f.feature, sources, footers, base, work);
           if (padded) {
-            byShard.set(base.shard.id, [padded]);
+            byShard.set(base.shard.id, [kept.part(padded)]);
             padding = true;
           } else {
-            byShard.set(base.shard.id, await this.alignShard(f.feature, sources, files, base, work, batchColumns));
+            byShard.set(base.shard.id, (await this.alignShard(f.feature, sources, files, base, work, batchColumns)).map((p) => kept.part(p)));
             aligning = true;
           }
         }
@@ -430,7 +435,7 @@ export class DuckDbWarehouse implements Warehouse {
             }
             for (const part of aligned.get(m.feature)!.get(base.shard.id)!) {
               const columns = m.columns.filter((c) => part.columns.has(c.source)).map((c) => ({ source: c.source, output: c.output }));
-              if (columns.length > 0) sources.push({ file: part.file, layout: part.layout, columns });
+              if (columns.length > 0) sources.push({ file: part.file, layout: part.layout ?? readLayout(part.file), columns });
             }
           }
           const parts = await stitchParquet(sources, (i) => path.join(work, `${base.shard.id}-group-${group.index}-${i}.parquet`));
@@ -457,6 +462,7 @@ export class DuckDbWarehouse implements Warehouse {
       });
       this.lastRealigned = realigned;
       this.lastPadded = padded;
+      this.lastLayoutsDropped = kept.dropped;
       const groups = byGroup(plan.groups.map((g) => ({ index: g.index, columns: g.columns })), shards);
       return { state: 'done', groups, shards, rows: shards.reduce((s, x) => s + x.rows, 0), ...(previous ? { fromPrevious: unchanged.size } : {}) };
     } finally {
@@ -784,8 +790,36 @@ async function findFrom(length: number, from: number, test: (index: number) => P
 
 interface AlignedPart {
   file: string;
-  layout: FooterLayout;
+  /** Its footer's layout; read again at the stitch where it was not kept (KeptLayouts). */
+  layout?: FooterLayout;
   columns: Set<string>;
+}
+
+/**
+ * Footer bytes and layouts of aligned parts the merge keeps for the stitch: 64 MB, every part of a
+ * 20,000-row day-shard dataset (10,000 checkpoint files, about 7 KB each) or of 72 month shards at
+ * 9,000. Past it a part keeps its name only and its footer is read again when stitched: kept all,
+ * they grew the merge's memory by the shard (5 MB a day shard here, gigabytes for years of them).
+ */
+const KEPT_LAYOUT_BYTES = 64 * 2 ** 20;
+
+class KeptLayouts {
+  private bytes = 0;
+  /** Parts whose layout was not kept. */
+  dropped = 0;
+  constructor(private readonly maxBytes: number) {}
+
+  /** `part`, without its layout once the layouts kept reach the limit. */
+  part(part: AlignedPart): AlignedPart {
+    if (!part.layout) return part;
+    const bytes = layoutBytes(part.layout);
+    if (this.bytes + bytes > this.maxBytes) {
+      this.dropped++;
+      return { file: part.file, columns: part.columns };
+    }
+    this.bytes += bytes;
+    return part;
+  }
 }
 
 /**

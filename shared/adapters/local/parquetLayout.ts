@@ -63,6 +63,13 @@ export interface FooterLayout extends FileLayout {
   bytes: Uint8Array;
 }
 
+/** What a layout's column chunks take in memory: their typed arrays, and the footer's bytes where it holds them (its schema is shared: `sharedSchema`). */
+export function layoutBytes(layout: FileLayout | FooterLayout): number {
+  let bytes = 'bytes' in layout ? layout.bytes.byteLength : 0;
+  for (const g of layout.rowGroups) bytes += g.type.byteLength + g.codec.byteLength + g.encodings.byteLength + g.depth.byteLength + g.dataPageOffset.byteLength + g.dictionaryPageOffset.byteLength + g.compressedSize.byteLength + g.uncompressedSize.byteLength + g.metaStart.byteLength;
+  return bytes;
+}
+
 /** Where column chunk `i` of a row group starts in its file: its dictionary page, else its first data page. */
 export function chunkStart(g: RowGroupLayout, i: number): number {
   const dictionary = g.dictionaryPageOffset[i]!;
@@ -123,12 +130,47 @@ function rowGroup(columns: number): RowGroupLayout {
   };
 }
 
+/**
+ * Schemas read lately, by their position and bytes in the footer: the files of a dataset's column
+ * group (one per shard) and a checkpoint's files (one per shard) have one schema, and a reader that
+ * keeps many layouts (the profile's threads keep every output file's) kept a copy per file: about
+ * 0.3 KB per column, 17 MB per shard at 17,038 columns in each of three threads, so a year of day
+ * shards would have taken gigabytes. Shared, so never changed by a reader. A few hundred are kept:
+ * the groups of a dataset, or the features a merge reads one after another.
+ */
+const SCHEMAS = new Map<string, SchemaNode[]>();
+const SCHEMAS_KEPT = 256;
+
+/** The schema list at the reader's position (FileMetaData field 2), without its root: one read before if its bytes are the same. */
+function sharedSchema(r: CompactReader, bytes: Uint8Array): SchemaNode[] {
+  const from = r.at;
+  r.skip(LIST);
+  const key = `${from}:${Buffer.from(bytes.buffer, bytes.byteOffset + from, r.at - from).toString('latin1')}`;
+  const known = SCHEMAS.get(key);
+  if (known) {
+    // Most recently used last: the first is the one dropped.
+    SCHEMAS.delete(key);
+    SCHEMAS.set(key, known);
+    return known;
+  }
+  const end = r.at;
+  r.at = from;
+  const schema = readSchema(r).slice(1);
+  if (r.at !== end) throw new Error('parquet footer: the schema list was read to another end than skipped');
+  SCHEMAS.set(key, schema);
+  if (SCHEMAS.size > SCHEMAS_KEPT) SCHEMAS.delete(SCHEMAS.keys().next().value!);
+  return schema;
+}
+
+/** The thrift compact type of a list. */
+const LIST = 9;
+
 /** The layout of a footer's thrift bytes (FileMetaData). */
 export function decodeLayout(bytes: Uint8Array): FooterLayout {
   const r = new CompactReader(bytes, 0);
   const layout: FooterLayout = { bytes, rows: 0, schema: [], rowGroups: [] };
   r.struct((id) => {
-    if (id === 2) layout.schema = readSchema(r).slice(1);
+    if (id === 2) layout.schema = sharedSchema(r, bytes);
     else if (id === 3) layout.rows = r.int();
     else if (id === 4) {
       // Leaf i is schema element i only in a flat schema: the key's statistics are read there only.

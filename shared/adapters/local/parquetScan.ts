@@ -11,7 +11,7 @@ import type { ColumnStats } from '../../profile/types.js';
 import type { FileMetaData } from 'hyparquet';
 import { readDoubleChunk, readableDoubles, type DecodeScratch } from './parquetDoubles.js';
 import { projectMetadata } from './parquetFooter.js';
-import { readLayout, type FileLayout } from './parquetLayout.js';
+import { layoutBytes, readLayout, type FileLayout } from './parquetLayout.js';
 
 export interface ScanTask {
   /** The files holding the scanned rows, in row order. */
@@ -46,19 +46,29 @@ export interface ScanOutcome {
   beyond?: { carried: number; reread: number };
 }
 
-/** Footers' layouts by file: every file bqx writes is new (written aside, then renamed), so one never goes stale. */
+/**
+ * Footers' layouts by file: every file bqx writes is new (written aside, then renamed), so one never
+ * goes stale. The most recently used are kept, up to `maxBytes` of their column chunks' arrays: a
+ * profile thread is sent every output file, and kept all of them grew its memory by the shard (about
+ * 1 MB a shard at 17,038 columns), while what it reads at once is one column group's files.
+ */
 export class FooterCache {
-  private readonly footers = new Map<string, FileLayout>();
+  private readonly footers = new Map<string, { layout: FileLayout; bytes: number }>();
+  private bytes = 0;
+
+  constructor(private readonly maxBytes = DEFAULT_FOOTER_CACHE_BYTES) {}
 
   get(file: string): FileLayout {
-    let layout = this.footers.get(file);
-    if (!layout) {
-      // Without the footer's bytes (only the stitch copies from them): a profile thread keeps the
-      // layouts of every file it reads, and a dataset's footers are about 1 MB each.
-      const { bytes: _bytes, ...read } = readLayout(file);
-      this.footers.set(file, (layout = read));
+    const kept = this.footers.get(file);
+    if (kept) {
+      // Most recently used last: eviction takes the first.
+      this.footers.delete(file);
+      this.footers.set(file, kept);
+      return kept.layout;
     }
-    return layout;
+    // Without the footer's bytes (only the stitch copies from them).
+    const { bytes: _bytes, ...layout } = readLayout(file);
+    return this.keep(file, layout);
   }
 
   /**
@@ -68,10 +78,31 @@ export class FooterCache {
   project(file: string, columns: readonly string[]): FileMetaData {
     const read = readLayout(file);
     const { bytes: _bytes, ...layout } = read;
-    this.footers.set(file, layout);
+    this.keep(file, layout);
     return projectMetadata(read, columns);
   }
+
+  private keep(file: string, layout: FileLayout): FileLayout {
+    const previous = this.footers.get(file);
+    if (previous) {
+      this.footers.delete(file);
+      this.bytes -= previous.bytes;
+    }
+    const bytes = layoutBytes(layout);
+    this.footers.set(file, { layout, bytes });
+    this.bytes += bytes;
+    // The one just read stays, whatever its size.
+    for (const [name, old] of this.footers) {
+      if (this.bytes <= this.maxBytes || name === file) break;
+      this.footers.delete(name);
+      this.bytes -= old.bytes;
+    }
+    return layout;
+  }
 }
+
+/** Layouts' bytes a cache keeps: 16 MB, a column group of 500 columns across about 500 shards. */
+const DEFAULT_FOOTER_CACHE_BYTES = 16 * 2 ** 20;
 
 /** Scans `task`'s columns file after file, row group after row group: the order DuckDB reads them in. */
 export function scanParquet(task: ScanTask, footers: FooterCache): ScanOutcome {
