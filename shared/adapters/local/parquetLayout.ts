@@ -133,10 +133,10 @@ function rowGroup(columns: number): RowGroupLayout {
 /**
  * Schemas read lately, by their position and bytes in the footer: the files of a dataset's column
  * group (one per shard) and a checkpoint's files (one per shard) have one schema, and a reader that
- * keeps many layouts (the profile's threads keep every output file's) kept a copy per file: about
- * 0.3 KB per column, 17 MB per shard at 17,038 columns in each of three threads, so a year of day
- * shards would have taken gigabytes. Shared, so never changed by a reader. A few hundred are kept:
- * the groups of a dataset, or the features a merge reads one after another.
+ * keeps many layouts (the profile's footer caches) kept a copy per file: about 0.3 KB a column, 5 MB
+ * a shard of 17,038 columns in each of the profile's three threads, so a year of day shards would
+ * have taken gigabytes. Shared, so never changed by a reader. A few hundred are kept: the groups
+ * of a dataset, or the features a merge reads one after another.
  */
 const SCHEMAS = new Map<string, SchemaNode[]>();
 const SCHEMAS_KEPT = 256;
