@@ -161,6 +161,26 @@ describe('embedded warehouse: extracts written from a key-ordered table\'s own p
     assert.deepEqual(leftover, [], 'no temp file left');
   });
 
+  it('ends the keyed writer\'s threads once idle, and starts new ones for the next extract', async () => {
+    const wide = Array.from({ length: 40 }, (_, k) => `, sin(i * ${k + 1}) AS w${k}`).join('');
+    const columns = [...COLUMNS, ...Array.from({ length: 40 }, (_, k) => `w${k}`)];
+    await w.close();
+    w = await DuckDbWarehouse.open(path.join(dir, 'wh.duckdb'), staging, new FolderObjectStore(path.join(dir, 'output'), 'output'), { memoryMb: 512, keyedIdleMs: 50 });
+    await w.writeFileTables(DS, [{ table: 'wide', select: rowsSql(0, 2000, '', wide) }], 'replace');
+    const window = { start: at(0), end: at(2000) };
+    const threads = () => (w as unknown as { keyedThreads?: unknown }).keyedThreads;
+    const first = await extract('wide', window, { columns });
+    assert.equal(w.keyedOnThreads, 1, 'written on a thread');
+    const pool = threads();
+    assert.ok(pool, 'the threads stay just after an extract');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(threads(), undefined, 'ended once idle');
+    const second = await extract('wide', window, { columns });
+    assert.equal(w.keyedOnThreads, 2, 'written on a thread again');
+    assert.ok(threads() && threads() !== pool, 'by new threads');
+    assert.deepStrictEqual(await rowsOfFiles(filesOf(second)), await rowsOfFiles(filesOf(first)));
+  });
+
   it('leaves a table with a column of another type to DuckDB, counted from its keys', async () => {
     await w.writeFileTables(DS, [{ table: 'mixed', select: rowsSql(0, 3000, '', ', i::INTEGER AS n') }], 'replace');
     const [keyed, counted] = [w.keyedExtracts, w.countsFromKeys];
