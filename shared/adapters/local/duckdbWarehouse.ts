@@ -924,8 +924,9 @@ async function sameKeys(file: string, layout: FooterLayout, base: Base): Promise
   const baseStored = stored?.perMs === MICROS_PER_MS ? await baseMicros(base) : null;
   if (stored && baseStored) return sameBytes(stored.values, baseStored);
   const baseKeyValues = await baseKeys(base);
-  // The keys already read, as numbers; not read again.
-  const keys = (stored ? rawToMicros(stored) : keyMicros(file, layout)) ?? (await readKeyColumn(await asyncBufferFromFile(file), metadata));
+  // The keys already read, as numbers; where they could not be read here, hyparquet reads them
+  // (keyMicros would only read them again and fail the same way).
+  const keys = stored ? rawToMicros(stored) : await readKeyColumn(await asyncBufferFromFile(file), metadata);
   return keys.every((k, i) => k === baseKeyValues[i]);
 }
 

@@ -11,6 +11,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { CompressionCodecs, Encodings, FieldRepetitionTypes, PageTypes, ParquetTypes } from 'hyparquet/src/constants.js';
 import { KEY_COLUMN } from '../../naming.js';
 import { readSchema, type SchemaNode } from '../../parquetSchema.js';
+import { LruMap } from '../../lruMap.js';
 import { CompactReader } from '../../thriftCompact.js';
 
 /** Physical types, codecs, encodings, repetitions and page types as parquet.thrift numbers them (hyparquet's tables are in that order). */
@@ -66,7 +67,7 @@ export interface FooterLayout extends FileLayout {
 /** What a layout's column chunks take in memory: their typed arrays, and the footer's bytes where it holds them (its schema is shared: `sharedSchema`). */
 export function layoutBytes(layout: FileLayout | FooterLayout): number {
   let bytes = 'bytes' in layout ? layout.bytes.byteLength : 0;
-  for (const g of layout.rowGroups) bytes += g.type.byteLength + g.codec.byteLength + g.encodings.byteLength + g.depth.byteLength + g.dataPageOffset.byteLength + g.dictionaryPageOffset.byteLength + g.compressedSize.byteLength + g.uncompressedSize.byteLength + g.metaStart.byteLength;
+  for (const g of layout.rowGroups) for (const field of Object.values(g)) if (ArrayBuffer.isView(field)) bytes += field.byteLength;
   return bytes;
 }
 
@@ -138,8 +139,7 @@ function rowGroup(columns: number): RowGroupLayout {
  * have taken gigabytes. Shared, so never changed by a reader. A few hundred are kept: the groups
  * of a dataset, or the features a merge reads one after another.
  */
-const SCHEMAS = new Map<string, SchemaNode[]>();
-const SCHEMAS_KEPT = 256;
+const SCHEMAS = new LruMap<string, SchemaNode[]>(256);
 
 /** The schema list at the reader's position (FileMetaData field 2), without its root: one read before if its bytes are the same. */
 function sharedSchema(r: CompactReader, bytes: Uint8Array): SchemaNode[] {
@@ -147,19 +147,12 @@ function sharedSchema(r: CompactReader, bytes: Uint8Array): SchemaNode[] {
   r.skip(LIST);
   const key = `${from}:${Buffer.from(bytes.buffer, bytes.byteOffset + from, r.at - from).toString('latin1')}`;
   const known = SCHEMAS.get(key);
-  if (known) {
-    // Most recently used last: the first is the one dropped.
-    SCHEMAS.delete(key);
-    SCHEMAS.set(key, known);
-    return known;
-  }
+  if (known) return known;
   const end = r.at;
   r.at = from;
   const schema = readSchema(r).slice(1);
   if (r.at !== end) throw new Error('parquet footer: the schema list was read to another end than skipped');
-  SCHEMAS.set(key, schema);
-  if (SCHEMAS.size > SCHEMAS_KEPT) SCHEMAS.delete(SCHEMAS.keys().next().value!);
-  return schema;
+  return SCHEMAS.set(key, schema);
 }
 
 /** The thrift compact type of a list. */

@@ -11,7 +11,8 @@ import type { ColumnStats } from '../../profile/types.js';
 import type { FileMetaData } from 'hyparquet';
 import { readDoubleChunk, readableDoubles, type DecodeScratch } from './parquetDoubles.js';
 import { projectMetadata } from './parquetFooter.js';
-import { layoutBytes, readLayout, type FileLayout } from './parquetLayout.js';
+import { LruMap } from '../../lruMap.js';
+import { layoutBytes, readLayout, type FileLayout, type FooterLayout } from './parquetLayout.js';
 
 export interface ScanTask {
   /** The files holding the scanned rows, in row order. */
@@ -53,22 +54,15 @@ export interface ScanOutcome {
  * each of its three threads).
  */
 export class FooterCache {
-  private readonly footers = new Map<string, { layout: FileLayout; bytes: number }>();
-  private bytes = 0;
+  private readonly footers: LruMap<string, FileLayout>;
 
-  constructor(private readonly maxBytes = DEFAULT_FOOTER_CACHE_BYTES) {}
+  constructor(maxBytes = DEFAULT_FOOTER_CACHE_BYTES) {
+    this.footers = new LruMap(maxBytes);
+  }
 
   get(file: string): FileLayout {
-    const kept = this.footers.get(file);
-    if (kept) {
-      // Most recently used last: eviction takes the first.
-      this.footers.delete(file);
-      this.footers.set(file, kept);
-      return kept.layout;
-    }
     // Without the footer's bytes (only the stitch copies from them).
-    const { bytes: _bytes, ...layout } = readLayout(file);
-    return this.keep(file, layout);
+    return this.footers.get(file) ?? this.keep(file, readLayout(file));
   }
 
   /**
@@ -77,27 +71,12 @@ export class FooterCache {
    */
   project(file: string, columns: readonly string[]): FileMetaData {
     const read = readLayout(file);
-    const { bytes: _bytes, ...layout } = read;
-    this.keep(file, layout);
+    this.keep(file, read);
     return projectMetadata(read, columns);
   }
 
-  private keep(file: string, layout: FileLayout): FileLayout {
-    const previous = this.footers.get(file);
-    if (previous) {
-      this.footers.delete(file);
-      this.bytes -= previous.bytes;
-    }
-    const bytes = layoutBytes(layout);
-    this.footers.set(file, { layout, bytes });
-    this.bytes += bytes;
-    // The one just read stays, whatever its size.
-    for (const [name, old] of this.footers) {
-      if (this.bytes <= this.maxBytes || name === file) break;
-      this.footers.delete(name);
-      this.bytes -= old.bytes;
-    }
-    return layout;
+  private keep(file: string, { bytes: _bytes, ...layout }: FooterLayout): FileLayout {
+    return this.footers.set(file, layout, layoutBytes(layout));
   }
 }
 
