@@ -1,7 +1,7 @@
 // An in-memory bucket for `bqx plan`: the recording warehouse writes its placeholder checkpoints
 // and merge notes here instead of Cloud Storage, and `uri` gives the gs:// URIs a run would use.
 
-import type { ObjectStore, StoredObject } from '../ports.js';
+import { objectBytes, type ObjectData, type ObjectStore, type StoredObject } from '../ports.js';
 
 export class PlanStore implements ObjectStore {
   private readonly objects = new Map<string, Uint8Array>();
@@ -18,9 +18,9 @@ export class PlanStore implements ObjectStore {
     return uri.startsWith(prefix) ? uri.slice(prefix.length) : undefined;
   }
 
-  async write(name: string, data: Uint8Array | string, options: { ifAbsent?: boolean } = {}): Promise<boolean> {
+  async write(name: string, data: ObjectData, options: { ifAbsent?: boolean } = {}): Promise<boolean> {
     if (options.ifAbsent && this.objects.has(name)) return false;
-    this.objects.set(name, typeof data === 'string' ? new TextEncoder().encode(data) : data);
+    this.objects.set(name, objectBytes(data));
     return true;
   }
 

@@ -92,6 +92,16 @@ describe('gcp/GcsObjectStore', () => {
     await assert.rejects(store.write(name, 'x'), /HTTP 412/);
   });
 
+  it('sends an object given in parts as one body, the parts joined in order', async () => {
+    const name = 'training/eurusd/r/profile/sample.f64';
+    const parts = [new Uint8Array([1, 2]), new Uint8Array(0), new Uint8Array([3]), Buffer.from([4, 5])];
+    assert.equal(await store.write(name, parts, { contentType: 'application/octet-stream' }), true);
+    const [data, options] = files.get(name)!.save.firstCall.args;
+    assert.ok(Buffer.isBuffer(data));
+    assert.deepEqual([...data], [1, 2, 3, 4, 5]);
+    assert.deepEqual(options, { resumable: false, contentType: 'application/octet-stream' });
+  });
+
   it('gives the size from metadata, undefined for a missing object', async () => {
     fileOf('a/b.parquet').getMetadata.resolves([{ size: '123456789012' }]);
     assert.equal(await store.size('a/b.parquet'), 123456789012);

@@ -1,7 +1,7 @@
 // An in-memory object store with gs:// URIs, standing in for a bucket behind the warehouse (the
 // fake BigQuery writes its exports here), and recording the ranges read.
 
-import type { ObjectStore, StoredObject } from '../../shared/ports.js';
+import { objectBytes, type ObjectData, type ObjectStore, type StoredObject } from '../../shared/ports.js';
 
 export class MemoryObjectStore implements ObjectStore {
   readonly objects = new Map<string, Uint8Array>();
@@ -16,9 +16,9 @@ export class MemoryObjectStore implements ObjectStore {
     return `gs://${this.bucket}/${name}`;
   }
 
-  async write(name: string, data: Uint8Array | string, options: { ifAbsent?: boolean } = {}): Promise<boolean> {
+  async write(name: string, data: ObjectData, options: { ifAbsent?: boolean } = {}): Promise<boolean> {
     if (options.ifAbsent && this.objects.has(name)) return false;
-    this.objects.set(name, typeof data === 'string' ? new TextEncoder().encode(data) : data);
+    this.objects.set(name, objectBytes(data));
     this.generations.set(name, ++this.generation);
     return true;
   }

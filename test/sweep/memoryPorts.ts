@@ -4,7 +4,7 @@
 // in memory a fraction of that. The run store passes the same RunStore contract as the file store
 // (memoryRunStore.test.ts); `npm run sweep -- --stores files` plays the sweep on the real ones.
 
-import { TERMINAL_STATES, type CheckpointRecord, type FinalizedObject, type RunRecord, type RunStore } from '../../shared/ports.js';
+import { TERMINAL_STATES, type CheckpointRecord, type FinalizedObject, type ObjectData, type RunRecord, type RunStore } from '../../shared/ports.js';
 import { MemoryObjectStore } from '../gcp/memoryStore.js';
 
 const isTerminal = (run: RunRecord) => TERMINAL_STATES.includes(run.state);
@@ -136,7 +136,7 @@ export class NotifyingMemoryStore extends MemoryObjectStore {
     this.listeners.push(listener);
   }
 
-  override async write(name: string, data: Uint8Array | string, options: { ifAbsent?: boolean } = {}): Promise<boolean> {
+  override async write(name: string, data: ObjectData, options: { ifAbsent?: boolean } = {}): Promise<boolean> {
     const written = await super.write(name, data, options);
     if (written) for (const l of this.listeners) l({ bucket: this.bucket, name, size: (await this.size(name)) ?? 0 });
     return written;

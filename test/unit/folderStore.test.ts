@@ -31,3 +31,18 @@ describe('folder store: folders made once', () => {
     assert.deepEqual(await fs.readdir(path.join(store.root, '.tmp')), [], 'no temp file left');
   });
 });
+
+describe('folder store: an object written in parts', () => {
+  it('writes the parts one after another, more than one writev holds, as the object the joined bytes make', async () => {
+    const store = new FolderObjectStore(tempDir('folder-store-parts'));
+    // 2,500 parts of different lengths (some empty, some views into a larger buffer): three writev calls.
+    const backing = Buffer.from(Array.from({ length: 40_000 }, (_, i) => (i * 7) % 251));
+    const parts = Array.from({ length: 2_500 }, (_, i) => backing.subarray(i * 13, i * 13 + (i % 5 === 0 ? 0 : 1 + (i % 29))));
+    const joined = Buffer.concat(parts);
+    assert.equal(await store.write('profile/sample.f64', parts), true);
+    assert.deepEqual(Buffer.from(await store.read('profile/sample.f64')), joined);
+    assert.equal(await store.size('profile/sample.f64'), joined.length);
+    assert.equal(await store.write('profile/sample.f64', parts, { ifAbsent: true }), false, 'refuses an existing object');
+    assert.deepEqual(await fs.readdir(path.join(store.root, '.tmp')), [], 'no temp file left');
+  });
+});

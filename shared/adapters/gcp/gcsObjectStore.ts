@@ -3,7 +3,7 @@
 // service enforces atomically (412 when the object exists).
 
 import type { Bucket } from '@google-cloud/storage';
-import type { ObjectStore, StoredObject } from '../../ports.js';
+import { objectBytes, type ObjectData, type ObjectStore, type StoredObject } from '../../ports.js';
 import { mapLimit } from '../../concurrency.js';
 
 export interface GcsStoredObject extends StoredObject {
@@ -30,6 +30,8 @@ function checkPrefix(prefix: string): string {
   return prefix;
 }
 
+const asBuffer = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+
 export class GcsObjectStore implements ObjectStore {
   readonly bucket: string;
 
@@ -42,10 +44,11 @@ export class GcsObjectStore implements ObjectStore {
     return `gs://${this.bucket}/${checkName(name, URI_NAME)}`;
   }
 
-  async write(name: string, data: Uint8Array | string, options: { ifAbsent?: boolean; contentType?: string } = {}): Promise<boolean> {
+  async write(name: string, data: ObjectData, options: { ifAbsent?: boolean; contentType?: string } = {}): Promise<boolean> {
     const file = this.gcs.file(checkName(name));
     try {
-      await file.save(typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength), {
+      // Parts are joined: an upload that is not resumable sends one body.
+      await file.save(typeof data === 'string' ? data : asBuffer(objectBytes(data)), {
         resumable: false,
         ...(options.contentType ? { contentType: options.contentType } : {}),
         ...(options.ifAbsent ? { preconditionOpts: { ifGenerationMatch: 0 } } : {}),

@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { FinalizedObject, ObjectStore, StoredObject } from '../../ports.js';
+import type { FinalizedObject, ObjectData, ObjectStore, StoredObject } from '../../ports.js';
 import { MadeFolders } from './madeFolders.js';
 
 const SAFE_NAME = /^[A-Za-z0-9_.\-]+(\/[A-Za-z0-9_.\-]+)*$/;
@@ -87,11 +87,12 @@ export class FolderObjectStore implements ObjectStore {
     this.finalized(name);
   }
 
-  async write(name: string, data: Uint8Array | string, options: { ifAbsent?: boolean } = {}): Promise<boolean> {
+  async write(name: string, data: ObjectData, options: { ifAbsent?: boolean } = {}): Promise<boolean> {
     const target = this.localPath(name);
     const dir = path.dirname(target);
     const temp = await this.tempPath();
-    fs.writeFileSync(temp, data);
+    if (typeof data === 'string' || data instanceof Uint8Array) fs.writeFileSync(temp, data);
+    else writeParts(temp, data);
     if (options.ifAbsent) {
       // link() fails if the target exists: an atomic create-if-absent, like ifGenerationMatch=0.
       try {
@@ -189,4 +190,23 @@ function sizeUnder(at: string): number {
   const stat = fs.lstatSync(at, { throwIfNoEntry: false });
   if (!stat?.isDirectory()) return stat?.size ?? 0;
   return fs.readdirSync(at).reduce((n, name) => n + sizeUnder(path.join(at, name)), 0);
+}
+
+/** Parts into a new file, in order: writev calls of at most 1,024 parts (Linux's IOV_MAX), a short write finished part by part. */
+function writeParts(file: string, parts: readonly Uint8Array[]): void {
+  const fd = fs.openSync(file, 'w');
+  try {
+    for (let i = 0; i < parts.length; i += 1024) {
+      const batch = parts.slice(i, i + 1024);
+      let done = fs.writevSync(fd, batch);
+      let at = 0;
+      for (const part of batch) {
+        const end = at + part.byteLength;
+        while (done < end) done += fs.writeSync(fd, part, done - at);
+        at = end;
+      }
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
 }
