@@ -269,6 +269,12 @@ export interface ObjectStore {
   size(name: string): Promise<number | undefined>;
   list(prefix: string): Promise<StoredObject[]>;
   deletePrefix(prefix: string): Promise<number>;
+  /**
+   * Deletes these objects, by exact name (one absent is passed over); returns how many were
+   * there. What retention removes among files it keeps: no listing per object, and no object
+   * whose name merely begins with one of these is touched.
+   */
+  deleteObjects(names: readonly string[]): Promise<number>;
 }
 
 /** A storage "object finalized" notification, as Cloud Storage sends it (trimmed). */

@@ -1,6 +1,6 @@
 // Incremental refresh, the output side (issue 9, item 3): only output shards that changed are
 // rebuilt; the others are the previous version's files, listed by reference in the new
-// `_manifest.json` (retention keeps whatever a kept dataset's manifest lists, wherever it lives).
+// `_manifest.json` (retention keeps whatever a kept dataset lists, wherever it lives).
 // A shard of the previous version is shared when all of these hold, else every shard is rebuilt:
 //   - same shard unit and window start, same output columns in the same column groups;
 //   - every feature's rows in the previous window are unchanged (reused by fingerprint, or

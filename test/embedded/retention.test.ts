@@ -94,6 +94,10 @@ describe('embedded retention', function () {
     m.shards[0].groups[0] = { ...m.shards[0].groups[0], objects: [shared], files: [e.output.uri(shared)] };
     m.groups[0] = { ...m.groups[0], objects: [shared], files: [e.output.uri(shared)] };
     await e.output.write(manifestObject, JSON.stringify(m));
+    // The run record lists the dataset's files as its manifest does (both written by the merge).
+    const original = m.shards[0].groups[0].objects[0].replace(old, newer);
+    await e.store.updateRun(newer, (r) => ({ ...r, output: { ...r.output!, files: r.output!.files.map((f) => (f === original ? shared : f)) } }));
+    assert.ok((await e.store.getRun(newer))!.output!.files.includes(shared));
     assert.deepEqual((await verifyManifest(e.output.uri(manifestObject))).problems, []);
 
     const result = await collectGarbage(e.deps, 'eurusd', 1);

@@ -139,4 +139,14 @@ describe('gcp/GcsObjectStore', () => {
     await assert.rejects(store.deletePrefix(''), /whole bucket/);
     sinon.assert.calledOnce(bucket.getFiles);
   });
+
+  it('deletes objects by exact name without listing, counting only those that were there', async () => {
+    fileOf('runs/r/features/g/part-2.parquet').delete.rejects(httpError(404));
+    assert.equal(await store.deleteObjects(['runs/r/features/f/part-1.parquet', 'runs/r/features/g/part-2.parquet']), 1);
+    sinon.assert.calledOnceWithExactly(files.get('runs/r/features/f/part-1.parquet')!.delete);
+    sinon.assert.notCalled(bucket.getFiles);
+    fileOf('runs/r/features/h/part-3.parquet').delete.rejects(httpError(503));
+    await assert.rejects(store.deleteObjects(['runs/r/features/h/part-3.parquet']), /HTTP 503/);
+    await assert.rejects(store.deleteObjects(['../x']), /not a plain object path/);
+  });
 });

@@ -50,4 +50,8 @@ export class MemoryObjectStore implements ObjectStore {
     names.forEach((n) => this.objects.delete(n));
     return names.length;
   }
+
+  async deleteObjects(names: readonly string[]): Promise<number> {
+    return names.filter((n) => this.objects.delete(n)).length;
+  }
 }

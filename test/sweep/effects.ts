@@ -118,6 +118,12 @@ export function effectfulStore(store: ObjectStore, effects: EffectSink, name: st
     size: (object) => store.size(object),
     list: (prefix) => store.list(prefix),
     deletePrefix: (prefix) => effects.effect(`${name}.delete`, prefix, () => store.deletePrefix(prefix)),
+    // One effect per object, as a bucket deletes them: a crash may fall between any two.
+    deleteObjects: async (objects) => {
+      let deleted = 0;
+      for (const object of objects) deleted += await effects.effect(`${name}.delete`, object, () => store.deleteObjects([object]));
+      return deleted;
+    },
   };
 }
 

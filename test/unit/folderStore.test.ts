@@ -46,3 +46,16 @@ describe('folder store: an object written in parts', () => {
     assert.deepEqual(await fs.readdir(path.join(store.root, '.tmp')), [], 'no temp file left');
   });
 });
+
+describe('folder store: objects deleted by exact name', () => {
+  it('deletes only the names given, passes over absent ones, and removes the folders left empty', async () => {
+    const store = new FolderObjectStore(tempDir('folder-store-delete'));
+    for (const name of ['runs/a/f/part-00001.parquet', 'runs/a/f/part-00001.parquet.extra', 'runs/a/g/part-00000.parquet', 'runs/b/x']) await store.write(name, name);
+    const deleted = await store.deleteObjects(['runs/a/f/part-00001.parquet', 'runs/a/g/part-00000.parquet', 'runs/a/g/absent.parquet']);
+    assert.equal(deleted, 2);
+    assert.deepEqual((await store.list('runs/')).map((o) => o.name), ['runs/a/f/part-00001.parquet.extra', 'runs/b/x'], 'a name that only begins with a deleted one stays');
+    assert.equal(await fs.stat(path.join(store.root, 'runs/a/g')).catch(() => 'gone'), 'gone', 'the emptied folder went');
+    assert.ok((await fs.stat(path.join(store.root, 'runs/a/f'))).isDirectory(), 'a folder still holding an object stays');
+    assert.equal(await store.deleteObjects([]), 0);
+  });
+});

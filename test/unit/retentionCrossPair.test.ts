@@ -10,7 +10,7 @@ import { loadConfig } from '../../shared/config.js';
 import { silentLogger } from '../../shared/log.js';
 import { paths } from '../../shared/naming.js';
 import type { CheckpointRecord, RunRecord, RunState } from '../../shared/ports.js';
-import { collectAll, collectGarbage, extendedBy } from '../../shared/retention.js';
+import { collectAll, collectGarbage } from '../../shared/retention.js';
 import { tempDir } from '../helpers/temp.js';
 
 const WINDOW = { start: '2024-01-01T00:00:00.000Z', end: '2024-01-02T00:00:00.000Z' };
@@ -74,24 +74,5 @@ describe('retention across pairs', () => {
     await collectAll(deps, ['eurusd', 'gbpusd'], 1);
     assert.equal(await deps.staging.size(ownOld), undefined);
     assert.equal(await deps.staging.size(shared), 4);
-  });
-});
-
-describe('retention: whether a kept name extends an object name', () => {
-  it('finds a kept name that starts with the object name, and no other', () => {
-    const keep = extendedBy(new Set(['runs/a/features/t/part-00001.parquet', 'runs/a/features/t/part-00001.parquet.extra', 'runs/b/x', 'runs/ab/y']));
-    assert.equal(keep('runs/a/features/t/part-00001.parquet'), true);
-    assert.equal(keep('runs/a/features/t/part-00001.parquet.extra'), false);
-    assert.equal(keep('runs/a/features/t/part-00002.parquet'), false);
-    assert.equal(keep('runs/a'), true);
-    assert.equal(keep('runs/b/x'), false);
-    assert.equal(keep('runs/c'), false);
-    assert.equal(extendedBy([])('runs/a'), false);
-    // Compared with a scan of every name, over names that share long prefixes.
-    const names = new Set(Array.from({ length: 400 }, (_, i) => `runs/r${i % 7}/features/f${i % 13}/part-${String(i).padStart(5, '0')}.parquet`));
-    const extended = extendedBy(names);
-    for (const probe of ['runs/r1', 'runs/r1/features/f1', 'runs/r3/features/f12/part-00012.parquet', 'runs/r9', 'runs/r1/features/f10/']) {
-      assert.equal(extended(probe), [...names].some((k) => k !== probe && k.startsWith(probe)), probe);
-    }
   });
 });

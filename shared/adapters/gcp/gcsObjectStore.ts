@@ -107,4 +107,17 @@ export class GcsObjectStore implements ObjectStore {
     });
     return files.length;
   }
+
+  async deleteObjects(names: readonly string[]): Promise<number> {
+    const deleted = await mapLimit(names, 16, async (name) => {
+      try {
+        await this.gcs.file(checkName(name)).delete();
+        return 1;
+      } catch (error) {
+        if (code(error) === 404) return 0;
+        throw error;
+      }
+    });
+    return deleted.reduce((n: number, d) => n + d, 0);
+  }
 }

@@ -165,8 +165,31 @@ export class FolderObjectStore implements ObjectStore {
   async deletePrefix(prefix: string): Promise<number> {
     const objects = await this.list(prefix);
     for (const o of objects) fs.rmSync(this.localPath(o.name), { force: true });
-    // A bucket has no folders: the ones left empty go too, as far up as they are empty.
-    const dirs = [...new Set(objects.map((o) => path.dirname(this.localPath(o.name))))].sort((a, b) => b.length - a.length);
+    this.pruneFolders(objects.map((o) => path.dirname(this.localPath(o.name))));
+    return objects.length;
+  }
+
+  async deleteObjects(names: readonly string[]): Promise<number> {
+    let deleted = 0;
+    const dirs: string[] = [];
+    for (const name of names) {
+      const file = this.localPath(name);
+      try {
+        fs.unlinkSync(file);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw error;
+      }
+      deleted++;
+      dirs.push(path.dirname(file));
+    }
+    this.pruneFolders(dirs);
+    return deleted;
+  }
+
+  /** A bucket has no folders: the ones a delete left empty go too, as far up as they are empty. */
+  private pruneFolders(folders: readonly string[]): void {
+    const dirs = [...new Set(folders)].sort((a, b) => b.length - a.length);
     for (const dir of dirs) {
       for (let d = dir; d.startsWith(`${this.root}${path.sep}`); d = path.dirname(d)) {
         try {
@@ -176,7 +199,6 @@ export class FolderObjectStore implements ObjectStore {
         }
       }
     }
-    return objects.length;
   }
 
   private finalized(name: string): void {
