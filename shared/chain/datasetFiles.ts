@@ -25,6 +25,15 @@ export const datasetFile = {
 /** The page renderer, imported on first use and kept (a dynamic import resolves the module again on every call). */
 let reportHtml: Promise<typeof import('../profile/html.js')> | undefined;
 
+/**
+ * Starts loading the page renderer and its chart libraries, so that a merge's wait (the warehouse's
+ * own work) covers it instead of the end of the run. A failure shows when the page is written.
+ */
+export function prepareDatasetExtras(): void {
+  reportHtml ??= import('../profile/html.js');
+  reportHtml.then((m) => m.loadRenderers(), () => {});
+}
+
 export async function writeDatasetExtras(deps: ChainDeps, run: RunRecord, manifest: ManifestView, report: RunReport, quality: Quality): Promise<void> {
   const shards = Array.isArray(manifest.shards) && manifest.shards.length > 0 ? manifest.shards : [{ index: 0, rows: manifest.rows }];
   const folds = foldsFile(quality.folds, quality.cutRows, shards);

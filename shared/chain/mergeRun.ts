@@ -13,7 +13,7 @@ import { shardGrid } from '../shards.js';
 import { buildReport, type RunReport } from '../report.js';
 import type { ChainDeps } from './deps.js';
 import type { MergeRequest } from './messages.js';
-import { writeDatasetExtras } from './datasetFiles.js';
+import { prepareDatasetExtras, writeDatasetExtras } from './datasetFiles.js';
 import { followUp } from './pending.js';
 import { checkQuality, type Quality, type RunCost } from './quality.js';
 import { billedBytes } from '../cost.js';
@@ -41,6 +41,7 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
   }
 
   const began = Date.now();
+  prepareDatasetExtras();
   const plan = planMerge(manifest, deps.config);
   deps.logger.info(`merging ${manifest.features.length} features into ${plan.groups.length} column group(s)`, log);
   // A refresh (or an unchanged run) builds only the shards that changed; the rest are an earlier
