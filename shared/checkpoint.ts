@@ -5,7 +5,7 @@ import type { AsyncBuffer, FileMetaData } from 'hyparquet';
 import { footerForChecks, type FooterMetadata } from './footerChecks.js';
 import type { ManifestFeature } from './manifest.js';
 import { KEY_COLUMN } from './naming.js';
-import type { ObjectStore, Window } from './ports.js';
+import type { FileKeys, ObjectStore, Window } from './ports.js';
 import { readSchema, type SchemaNode } from './parquetSchema.js';
 import { CompactReader } from './thriftCompact.js';
 
@@ -37,6 +37,8 @@ export interface FooterSummary {
   maxKey: string | null;
   /** Whether row groups are in key order and do not overlap. */
   keyOrdered: boolean;
+  /** Each file's key range, in the order summarised (undefined: not known for every file). */
+  fileKeys?: FileKeys[];
 }
 
 export class CheckpointError extends Error {
@@ -152,8 +154,10 @@ function iso(value: unknown): string | null {
 
 /** Summarises the footers of a checkpoint's files (schema, rows, null counts, key range). */
 export function summariseFooters(footers: { metadata: FooterMetadata; bytes: number }[]): FooterSummary {
-  const summary: FooterSummary = { rows: 0, bytes: 0, columns: new Map(), nullCounts: new Map(), minKey: null, maxKey: null, keyOrdered: true };
+  const summary: FooterSummary = { rows: 0, bytes: 0, columns: new Map(), nullCounts: new Map(), minKey: null, maxKey: null, keyOrdered: true, fileKeys: [] };
   for (const [i, { metadata, bytes }] of footers.entries()) {
+    const file: FileKeys = { minKey: null, maxKey: null };
+    summary.fileKeys!.push(file);
     summary.bytes += bytes;
     summary.rows += Number(metadata.num_rows);
     const leaves = metadata.schema.slice(1);
@@ -174,11 +178,18 @@ export function summariseFooters(footers: { metadata: FooterMetadata; bytes: num
           if (summary.maxKey !== null && lo <= summary.maxKey) summary.keyOrdered = false;
           if (summary.minKey === null || lo < summary.minKey) summary.minKey = lo;
           if (summary.maxKey === null || hi > summary.maxKey) summary.maxKey = hi;
+          if (file.minKey === null || lo < file.minKey) file.minKey = lo;
+          if (file.maxKey === null || hi > file.maxKey) file.maxKey = hi;
         }
       }
     }
   }
   return summary;
+}
+
+/** A record's key range of each of its files, when it has one for every file (else read their footers). */
+export function recordedFileKeys(record: { files: readonly string[]; fileKeys?: readonly FileKeys[] }): readonly FileKeys[] | undefined {
+  return record.fileKeys?.length === record.files.length ? record.fileKeys : undefined;
 }
 
 /** What a landed checkpoint's record keeps of its summary (null counts by output column). */
@@ -188,6 +199,8 @@ export interface RecordedSummary {
   nullCounts: Record<string, number>;
   minKey: string | null;
   maxKey: string | null;
+  /** Every file's key range, when the record has them. */
+  fileKeys?: readonly FileKeys[];
 }
 
 /**
@@ -216,6 +229,9 @@ export function extendSummary(earlier: RecordedSummary, dropped: FooterSummary |
   const keptEnd = dropped ? dropped.minKey : earlier.maxKey;
   const ordered = added.keyOrdered && (added.minKey === null || keptEnd === null || (dropped ? added.minKey >= keptEnd : added.minKey > keptEnd));
   const minKey = earlier.minKey ?? added.minKey;
+  // The kept files' key ranges are the record's first ones (the dropped files are its last).
+  const droppedFiles = dropped ? dropped.fileKeys?.length : 0;
+  const keptKeys = earlier.fileKeys && droppedFiles !== undefined ? earlier.fileKeys.slice(0, earlier.fileKeys.length - droppedFiles) : undefined;
   return {
     rows: earlier.rows - (dropped?.rows ?? 0) + added.rows,
     bytes: earlier.bytes - (dropped?.bytes ?? 0) + added.bytes,
@@ -224,6 +240,7 @@ export function extendSummary(earlier: RecordedSummary, dropped: FooterSummary |
     minKey: minKey !== null && added.minKey !== null && added.minKey < minKey ? added.minKey : minKey,
     maxKey: added.maxKey ?? (dropped ? null : earlier.maxKey),
     keyOrdered: ordered,
+    ...(keptKeys && added.fileKeys ? { fileKeys: [...keptKeys, ...added.fileKeys] } : {}),
   };
 }
 

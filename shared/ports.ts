@@ -370,6 +370,12 @@ export interface RunRecord {
   requestId?: string;
 }
 
+/** A file's key range, from its footer's statistics (both null: the file has no rows). */
+export interface FileKeys {
+  minKey: string | null;
+  maxKey: string | null;
+}
+
 export interface CheckpointRecord {
   runId: string;
   feature: string;
@@ -382,6 +388,12 @@ export interface CheckpointRecord {
   nullCounts: Record<string, number>;
   minKey: string | null;
   maxKey: string | null;
+  /**
+   * Each file's key range, in the order of `files`, as the landing read them: a refresh and its
+   * merge find the files a range needs from these instead of reading footers again (absent from
+   * records written before it was kept).
+   */
+  fileKeys?: FileKeys[];
   bytes: number;
   /** The run whose checkpoint this is, when it was reused rather than extracted by this run. */
   reusedFrom?: string;

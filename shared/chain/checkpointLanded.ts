@@ -51,6 +51,7 @@ export async function checkpointLanded(deps: ChainDeps, object: FinalizedObject)
     record = {
       runId, feature, landedAt: deps.clock.now().toISOString(), files: marker.files, rows: summary.rows,
       sourceRows: marker.sourceRows, duplicates: marker.duplicates, nullCounts, minKey: summary.minKey, maxKey: summary.maxKey, bytes: summary.bytes,
+      ...(summary.fileKeys?.length === marker.files.length ? { fileKeys: summary.fileKeys } : {}),
       ...(isHandUpload ? {} : { readRows: marker.readRows ?? marker.sourceRows }),
       ...(marker.bytesBilled !== undefined ? { bytesBilled: marker.bytesBilled } : {}),
     };

@@ -58,7 +58,7 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
   const build = shardGrid(run.window, deps.config.shard).filter((s) => !sharing || sharing.rebuilt.includes(s.id));
   const tail = shared.length > 0 && build.length > 0 && !onlyGroups;
   const window = tail ? { start: build[0]!.start, end: run.window.end } : run.window;
-  const inputs = tail ? await failOnError(deps, runId, 'merge', () => filesMeeting(deps, files, window)) : files;
+  const inputs = tail ? await failOnError(deps, runId, 'merge', () => filesMeeting(deps, checkpoints, window)) : files;
   const buildPlan = onlyGroups ? { ...plan, groups: plan.groups.filter((g) => onlyGroups.includes(g.index)) } : plan;
   // The unchanged features of the groups built: their columns are in the previous version's files of the same shards and groups.
   const previous = onlyGroups && sharing?.changed && earlier ? { files: previousGroupFiles(earlier, build.map((s) => s.id), onlyGroups), changed: sharing.changed } : undefined;

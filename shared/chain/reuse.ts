@@ -11,7 +11,7 @@ import { mapLimit } from '../concurrency.js';
 import { differingParts, featureFingerprint, isFingerprint, type FingerprintPart } from '../fingerprint.js';
 import type { ManifestFeature, RunManifest } from '../manifest.js';
 import { assertIdentifier } from '../naming.js';
-import type { CatalogTable, CheckpointRecord, ReuseCounts, RunRecord } from '../ports.js';
+import type { CatalogTable, CheckpointRecord, FileKeys, ReuseCounts, RunRecord } from '../ports.js';
 import type { ChainDeps } from './deps.js';
 
 export const REASONS = {
@@ -52,6 +52,8 @@ export interface IndexEntry {
   nullCounts: Record<string, number>;
   minKey: string | null;
   maxKey: string | null;
+  /** The record's key range of each file, when it had them. */
+  fileKeys?: FileKeys[];
   bytes: number;
   indexedAt: string;
 }
@@ -155,6 +157,7 @@ function recordOf(runId: string, f: ManifestFeature, entry: IndexEntry, landedAt
   return {
     runId, feature: f.feature, landedAt, files: entry.files, rows: entry.rows, sourceRows: entry.sourceRows, duplicates: entry.duplicates,
     nullCounts, minKey: entry.minKey, maxKey: entry.maxKey, bytes: entry.bytes, reusedFrom: entry.runId,
+    ...(entry.fileKeys?.length === entry.files.length ? { fileKeys: entry.fileKeys } : {}),
   };
 }
 
@@ -167,6 +170,7 @@ export async function indexCheckpoint(deps: Pick<ChainDeps, 'staging' | 'clock'>
   const entry: IndexEntry = {
     fingerprint: f.fingerprint, feature: f.feature, runId: record.runId, files: record.files, sizes, rows: record.rows, sourceRows: record.sourceRows,
     duplicates: record.duplicates, nullCounts, minKey: record.minKey, maxKey: record.maxKey, bytes: record.bytes, indexedAt: deps.clock.now().toISOString(),
+    ...(record.fileKeys ? { fileKeys: record.fileKeys } : {}),
   };
   // The latest landing of a fingerprint wins: the same content, in the files retention keeps.
   // Retention keeps one set of checkpoints, the newest run's, so an entry left pointing at an

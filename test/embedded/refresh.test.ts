@@ -152,8 +152,8 @@ describe('embedded chain: --refresh', function () {
       const whole = summariseFooters(await Promise.all(record.files.map((f) => readFooter(e.staging, f))));
       const columns = refreshedManifest.features.find((f) => f.feature === record.feature)!.columns;
       assert.deepEqual(
-        { rows: record.rows, bytes: record.bytes, minKey: record.minKey, maxKey: record.maxKey, nullCounts: record.nullCounts },
-        { rows: whole.rows, bytes: whole.bytes, minKey: whole.minKey, maxKey: whole.maxKey, nullCounts: Object.fromEntries(columns.map((c) => [c.output, whole.nullCounts.get(c.source)])) },
+        { rows: record.rows, bytes: record.bytes, minKey: record.minKey, maxKey: record.maxKey, nullCounts: record.nullCounts, fileKeys: record.fileKeys },
+        { rows: whole.rows, bytes: whole.bytes, minKey: whole.minKey, maxKey: whole.maxKey, nullCounts: Object.fromEntries(columns.map((c) => [c.output, whole.nullCounts.get(c.source)])), fileKeys: whole.fileKeys },
       );
     }
     const summary = summarise(refreshed, refreshed.expected, null);

@@ -8,10 +8,12 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
+import sinon from 'sinon';
 import { CheckpointError, checkCheckpoint, extendSummary, readFooter, readFooterForChecks, readFooterShape, summariseFooters, type CheckpointMarker, type FooterSummary } from '../../shared/checkpoint.js';
 import type { ManifestFeature } from '../../shared/manifest.js';
 import { FolderObjectStore } from '../../shared/adapters/local/folderStore.js';
 import { MemoryObjectStore } from '../gcp/memoryStore.js';
+import { filesMeeting } from '../../shared/chain/shareShards.js';
 
 const WINDOW = { start: '2024-01-01T00:00:00.000Z', end: '2024-01-01T01:00:00.000Z' };
 const FEATURE: ManifestFeature = {
@@ -123,7 +125,7 @@ describe('a refresh\'s checkpoint summary, extended from the earlier record (lan
   }
   /** What a landed record keeps of a summary (null counts by output name). */
   const recordOf = (s: FooterSummary) => ({
-    rows: s.rows, bytes: s.bytes, minKey: s.minKey, maxKey: s.maxKey,
+    rows: s.rows, bytes: s.bytes, minKey: s.minKey, maxKey: s.maxKey, fileKeys: s.fileKeys!,
     nullCounts: Object.fromEntries(FEATURE.columns.map((c) => [c.output, s.nullCounts.get(c.source)!])),
   });
   const output = (source: string) => FEATURE.columns.find((c) => c.source === source)?.output;
@@ -231,5 +233,42 @@ describe('footer reads from a local store (a refresh reads thousands)', () => {
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('files of a checkpoint that meet a window (a merge of some shards)', () => {
+  const minute = (m: number) => new Date(Date.parse(WINDOW.start) + m * 60_000).toISOString();
+  const tail = { start: minute(40), end: WINDOW.end };
+  /** A checkpoint of four files (the third empty), and its record as the landing writes it. */
+  async function checkpoint() {
+    const store = new MemoryObjectStore('staging');
+    const parts: Part[] = [{ minutes: range(0, 20) }, { minutes: range(20, 40) }, { minutes: [] }, { minutes: range(40, 60) }];
+    const files = parts.map((_, i) => `runs/r/features/agg_eurusd/part-0000${i}.parquet`);
+    for (const [i, part] of parts.entries()) await store.write(files[i]!, parquet(part));
+    const summary = summariseFooters(await Promise.all(files.map((f) => readFooterForChecks(store, f))));
+    return { store, files, fileKeys: summary.fileKeys! };
+  }
+
+  it('gives every file its own key range in the summary, an empty file none', async () => {
+    const { fileKeys } = await checkpoint();
+    assert.deepEqual(fileKeys, [
+      { minKey: minute(0), maxKey: minute(19) },
+      { minKey: minute(20), maxKey: minute(39) },
+      { minKey: null, maxKey: null },
+      { minKey: minute(40), maxKey: minute(59) },
+    ]);
+  });
+
+  it('takes the key ranges from the record without reading a footer, and finds what the footers find', async () => {
+    const { store, files, fileKeys } = await checkpoint();
+    const reads = sinon.spy(store, 'readRange');
+    const fromRecord = await filesMeeting({ staging: store }, [{ feature: 'agg_eurusd', files, fileKeys }], tail);
+    assert.equal(reads.callCount, 0, 'no footer read');
+    assert.deepEqual(fromRecord, { agg_eurusd: [files[3]!] });
+    // A record without them (or with another count than its files): the footers, last first, to the first file before the window.
+    const fromFooters = await filesMeeting({ staging: store }, [{ feature: 'agg_eurusd', files }, { feature: 'x', files, fileKeys: fileKeys.slice(1) }], tail);
+    assert.deepEqual(fromFooters, { agg_eurusd: [files[3]!], x: [files[3]!] });
+    assert.ok(reads.callCount > 0);
+    assert.deepEqual(await filesMeeting({ staging: store }, [{ feature: 'agg_eurusd', files, fileKeys }], { start: minute(10), end: minute(30) }), { agg_eurusd: [files[0]!, files[1]!] });
   });
 });
