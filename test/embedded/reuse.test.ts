@@ -51,8 +51,12 @@ describe('embedded chain: checkpoints reused by content', function () {
   it('extracts everything the first time (no earlier checkpoint), then reuses every checkpoint: same output, byte for byte', async () => {
     assert.deepEqual(first.reuse, { reused: 0, extracted: 5, reasons: { 'no earlier checkpoint': 5 } });
     const extract = sandbox.spy(e.warehouse, 'extract');
+    const landed: string[] = [];
+    e.deps.observe = (event) => event.type === 'landed' && landed.push(`${event.landed}/${event.expected}`);
     const second = await run();
+    delete e.deps.observe;
     assert.equal(extract.callCount, 0, 'nothing extracted');
+    assert.deepEqual(landed, ['1/5', '2/5', '3/5', '4/5', '5/5'], 'the progress counts each reused checkpoint once, up to all of them');
     assert.deepEqual(second.reuse, { reused: 5, extracted: 0, reasons: {} });
     const records = await e.store.listCheckpoints(second.runId);
     assert.deepEqual(records.map((r) => r.feature), SELECTED);
