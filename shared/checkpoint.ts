@@ -187,9 +187,16 @@ export function summariseFooters(footers: { metadata: FooterMetadata; bytes: num
   return summary;
 }
 
-/** A record's key range of each of its files, when it has one for every file (else read their footers). */
-export function recordedFileKeys(record: { files: readonly string[]; fileKeys?: readonly FileKeys[] }): readonly FileKeys[] | undefined {
-  return record.fileKeys?.length === record.files.length ? record.fileKeys : undefined;
+/**
+ * The key range of file `i` of a checkpoint: its record's, where the record has one for every file
+ * (the landing read them from the footers), else its footer's. Throws where that footer cannot be
+ * read or summarised.
+ */
+export async function checkpointFileKeys(store: ObjectStore, record: { files: readonly string[]; fileKeys?: readonly FileKeys[] }, i: number): Promise<FileKeys> {
+  const recorded = record.fileKeys?.length === record.files.length ? record.fileKeys[i] : undefined;
+  if (recorded) return recorded;
+  const summary = summariseFooters([await readFooterForChecks(store, record.files[i]!)]);
+  return { minKey: summary.minKey, maxKey: summary.maxKey };
 }
 
 /** What a landed checkpoint's record keeps of its summary (null counts by output column). */

@@ -11,13 +11,13 @@
 // as it is instead of aligning 667 features to the grown shard; the warehouse still reads only the
 // new minutes.
 
-import { readFooterForChecks, recordedFileKeys, summariseFooters } from '../checkpoint.js';
+import { checkpointFileKeys } from '../checkpoint.js';
 import { mapLimit } from '../concurrency.js';
 import type { ShardUnit } from '../config.js';
 import { dataPart, differingParts, partOf } from '../fingerprint.js';
 import { cellStart } from '../shards.js';
 import type { RunManifest } from '../manifest.js';
-import type { CheckpointRecord, FileKeys, ObjectStore, RunRecord, Window } from '../ports.js';
+import type { CheckpointRecord, RunRecord, Window } from '../ports.js';
 import type { ChainDeps } from './deps.js';
 import { REASONS } from './reuse.js';
 
@@ -62,30 +62,20 @@ export async function planIncremental(deps: Pick<ChainDeps, 'warehouse' | 'store
 /**
  * The trailing files of a checkpoint that hold exactly the rows of the previous window's partial
  * last cell (keys from the cell's start on): [] when the end is on a cell boundary, or when a file
- * straddles the cell's start (BigQuery's export splits files anywhere). A file's keys are its
- * record's, else its footer's.
+ * straddles the cell's start (BigQuery's export splits files anywhere). A file's keys are
+ * `checkpointFileKeys`: its record's, else its footer's.
  */
 async function carryFiles(deps: Pick<ChainDeps, 'staging'>, record: Pick<CheckpointRecord, 'files' | 'fileKeys'>, previous: Window, unit: ShardUnit): Promise<string[]> {
   const cell = cellStart(new Date(previous.end), unit).toISOString();
   const from = cell < previous.start ? previous.start : cell;
   if (from === previous.end) return [];
   const { files } = record;
-  const recorded = recordedFileKeys(record);
   const carry: string[] = [];
   for (let i = files.length - 1; i >= 0; i--) {
-    const keys = recorded ? recorded[i]! : await keyRange(deps.staging, files[i]!);
+    const keys = await checkpointFileKeys(deps.staging, record, i).catch(() => undefined);
     if (!keys || keys.minKey === null || keys.maxKey === null) return []; // an empty or unreadable file: nothing carried
     if (keys.minKey >= from) carry.unshift(files[i]!);
     else return keys.maxKey < from ? carry : [];
   }
   return carry;
-}
-
-async function keyRange(staging: ObjectStore, file: string): Promise<FileKeys | undefined> {
-  try {
-    const summary = summariseFooters([await readFooterForChecks(staging, file)]);
-    return { minKey: summary.minKey, maxKey: summary.maxKey };
-  } catch {
-    return undefined;
-  }
 }

@@ -25,7 +25,7 @@
 // (BQX_GROUP_COLUMNS) builds the groups that are not as before, and shares the rest the same way.
 
 import { outputColumns, type RunManifest } from '../manifest.js';
-import { readFooterForChecks, recordedFileKeys, summariseFooters } from '../checkpoint.js';
+import { checkpointFileKeys } from '../checkpoint.js';
 import { mapLimit } from '../concurrency.js';
 import { byGroup } from '../outputShards.js';
 import { planMerge, type MergeGroup, type MergePlan } from '../planner.js';
@@ -257,13 +257,12 @@ export async function earlierProfile(deps: Pick<ChainDeps, 'output'>, pair: stri
 export async function filesMeeting(deps: Pick<ChainDeps, 'staging'>, checkpoints: readonly Pick<CheckpointRecord, 'feature' | 'files' | 'fileKeys'>[], window: Window): Promise<Record<string, string[]>> {
   const meeting = await mapLimit(checkpoints, 16, async (record) => {
     const { files } = record;
-    const recorded = recordedFileKeys(record);
     const kept: string[] = [];
     for (let i = files.length - 1; i >= 0; i--) {
       const file = files[i]!;
       let meets = true;
       try {
-        const s = recorded?.[i] ?? summariseFooters([await readFooterForChecks(deps.staging, file)]);
+        const s = await checkpointFileKeys(deps.staging, record, i);
         if (s.maxKey !== null && s.maxKey < window.start) break;
         meets = s.minKey !== null && s.maxKey !== null && s.minKey < window.end && s.maxKey >= window.start;
       } catch {
