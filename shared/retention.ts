@@ -50,7 +50,7 @@ export interface RetentionResult {
  * Requests in flight at once (sizes of shared files, checkpoint records): each a round trip, which
  * one after another held a finished run for about 2 s.
  */
-const DELETES_AT_ONCE = 16;
+const REQUESTS_AT_ONCE = 16;
 
 const byNewest = (a: RunRecord, b: RunRecord) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0);
 
@@ -108,11 +108,11 @@ export async function collectGarbage(deps: RetentionDeps, pair: string, keep: nu
       // Those files outlived their own run only for this one: they go with it unless a kept dataset lists them too.
       const own = paths.outputDir(run.pair, run.runId);
       const others = listed.filter((o) => !o.startsWith(own) && !protectedOutput.has(o));
-      const sizes = await mapLimit(others, DELETES_AT_ONCE, (name) => deps.output.size(name));
+      const sizes = await mapLimit(others, REQUESTS_AT_ONCE, (name) => deps.output.size(name));
       result.objects += await deps.output.deleteObjects(others.filter((_, i) => sizes[i] !== undefined));
       result.bytes += sizes.reduce((n: number, size) => n + (size ?? 0), 0);
       // Its checkpoint records would point at files that are gone: only the run record stays.
-      await mapLimit(await deps.store.listCheckpoints(run.runId), DELETES_AT_ONCE, (record) => deps.store.deleteCheckpoint(run.runId, record.feature));
+      await mapLimit(await deps.store.listCheckpoints(run.runId), REQUESTS_AT_ONCE, (record) => deps.store.deleteCheckpoint(run.runId, record.feature));
       result.removed.push(run.runId);
     } else {
       result.trimmed.push(run.runId);

@@ -24,21 +24,21 @@ export const datasetFile = {
 
 /** The page renderer, imported on first use and kept (a dynamic import resolves the module again on every call). */
 let reportHtml: Promise<typeof import('../profile/html.js')> | undefined;
+const pageRenderer = () => (reportHtml ??= import('../profile/html.js'));
 
 /**
  * Starts loading the page renderer and its chart libraries, so that a merge's wait (the warehouse's
  * own work) covers it instead of the end of the run. A failure shows when the page is written.
  */
 export function prepareDatasetExtras(): void {
-  reportHtml ??= import('../profile/html.js');
-  reportHtml.then((m) => m.loadRenderers(), () => {});
+  pageRenderer().then((m) => void m.loadRenderers(), () => {});
 }
 
 export async function writeDatasetExtras(deps: ChainDeps, run: RunRecord, manifest: ManifestView, report: RunReport, quality: Quality): Promise<void> {
   const shards = Array.isArray(manifest.shards) && manifest.shards.length > 0 ? manifest.shards : [{ index: 0, rows: manifest.rows }];
   const folds = foldsFile(quality.folds, quality.cutRows, shards);
   await deps.output.write(datasetFile.folds(run.pair, run.runId), JSON.stringify(folds, null, 1), { contentType: 'application/json' });
-  const { renderReportHtml } = await (reportHtml ??= import('../profile/html.js'));
+  const { renderReportHtml } = await pageRenderer();
   const html = await renderReportHtml({ report, run, gates: quality.gates, folds: folds.folds.length });
   await deps.output.write(datasetFile.html(run.pair, run.runId), html, { contentType: 'text/html' });
   await keepProfile(deps, run, quality.stored);

@@ -22,12 +22,16 @@ const esc = (text: unknown) => String(text).replace(/[&<>"']/g, (ch) => `&#${ch.
 let renderers: Promise<[typeof import('vega'), typeof import('vega-lite')]> | undefined;
 
 /**
- * Starts importing the chart libraries, for a caller that will render a page later and has time to
- * spare now (about 0.27 s of module loading here). A failure shows when a chart is rendered.
+ * The chart libraries, their import started on the first call: also by a caller that will render
+ * a page later and has time to spare now (about 0.27 s of module loading here), without awaiting
+ * (a failure then shows when a chart is rendered).
  */
-export function loadRenderers(): void {
-  renderers ??= Promise.all([import('vega'), import('vega-lite')]);
-  renderers.catch(() => {});
+export function loadRenderers(): Promise<[typeof import('vega'), typeof import('vega-lite')]> {
+  if (!renderers) {
+    renderers = Promise.all([import('vega'), import('vega-lite')]);
+    renderers.catch(() => {});
+  }
+  return renderers;
 }
 
 /** A Vega-Lite spec rendered to an SVG string (no canvas: text is measured by estimate). */
@@ -37,7 +41,7 @@ async function svg(spec: Record<string, unknown>): Promise<string> {
   const key = JSON.stringify(spec);
   let out = rendered.get(key);
   if (out === undefined) {
-    const [vega, vl] = await (renderers ??= Promise.all([import('vega'), import('vega-lite')]));
+    const [vega, vl] = await loadRenderers();
     const compiled = vl.compile(spec as never).spec;
     const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
     out = await view.toSVG();

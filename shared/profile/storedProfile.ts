@@ -86,9 +86,10 @@ const float64Bytes = (values: Float64Array): Buffer => {
  */
 const float64Parts = (arrays: readonly Float64Array[]): Uint8Array[] =>
   arrays.map((a) => (LITTLE_ENDIAN ? new Uint8Array(a.buffer, a.byteOffset, a.byteLength) : float64Bytes(a)));
-const digest = (...parts: Uint8Array[]) => {
+/** SHA-256 of the bytes, or of the parts one after another (an array, not spread: 17,038 parts and more). */
+const digest = (data: Uint8Array | readonly Uint8Array[]) => {
   const hash = createHash('sha256');
-  for (const p of parts) hash.update(p);
+  for (const p of data instanceof Uint8Array ? [data] : data) hash.update(p);
   return hash.digest('hex');
 };
 
@@ -106,7 +107,7 @@ export async function writeStoredProfile(store: ObjectStore, objects: StoredProf
     basis,
     columns: data.columns,
     sampleRows: data.sample.rows,
-    sample: { bytes: data.columns.length * n * 8, sha256: digest(...parts) },
+    sample: { bytes: data.columns.length * n * 8, sha256: digest(parts) },
     ...(scan && state ? { scan: { row: scan.state.row, columns: scan.state.columns, prefix: scan.prefix, bytes: state.length, sha256: digest(state), ...(scan.compared ? { compared: scan.compared } : {}), ...(tailHead ? { tails: tailHead } : {}) } } : {}),
     ...(data.compared ? { compared: data.compared } : {}),
   };
