@@ -13,7 +13,7 @@ import { ConvertedTypes } from 'hyparquet/src/constants.js';
 import { KEY_COLUMN } from '../../naming.js';
 import { firstAtLeast } from '../../parquetKeys.js';
 import type { Window } from '../../ports.js';
-import { readInt64Chunk, readableInt64 } from './parquetDoubles.js';
+import { readInt64Chunk, readableInt64, type DecodeScratch } from './parquetDoubles.js';
 import { readLayout, type FileLayout, type RowGroupLayout } from './parquetLayout.js';
 
 /** A file's keys: strictly ascending, with its first and last (raw INT64 values; none when empty). */
@@ -22,6 +22,13 @@ export interface KeyOrder {
   first?: bigint;
   last?: bigint;
 }
+
+/**
+ * The key decoder's buffers, kept by this thread from file to file: allocated per chunk (the
+ * default), a refresh's 667 extracts each paid for new zeroed pages for a 20,120-key chunk, about
+ * 1.3 ms a table on a keyed writer's thread. `visit` sees them only until it returns.
+ */
+const keyScratch: DecodeScratch = {};
 
 /**
  * Calls `visit` with each row group's keys of a file whose key column is one read here (INT64,
@@ -35,7 +42,7 @@ function eachKeyChunk(file: string, layout: FileLayout, visit: (keys: BigInt64Ar
   const fd = openSync(file, 'r');
   try {
     for (const g of groups) {
-      const { values, valid } = readInt64Chunk(fd, layout, g, KEY_COLUMN);
+      const { values, valid } = readInt64Chunk(fd, layout, g, KEY_COLUMN, keyScratch);
       if (valid || visit(values, g) === false) return false;
     }
     return true;
