@@ -34,6 +34,8 @@ export interface ManifestFeature {
   incremental?: {
     from: string;
     files: string[];
+    /** Bytes of each of `files` when the refresh was planned (they are never rewritten): the reuse index takes them from here. */
+    sizes?: number[];
     rows: number;
     sourceRows: number;
     duplicates: number;

@@ -52,7 +52,7 @@ export async function planIncremental(deps: Pick<ChainDeps, 'warehouse' | 'store
     const sizes = await Promise.all(record.files.map((file) => deps.staging.size(file)));
     if (record.files.length === 0 || sizes.some((s) => s === undefined)) return false;
     const carry = await carryFiles(deps, record, previous, unit);
-    f.incremental = { from: base.run.runId, files: record.files, rows: record.rows, sourceRows: record.sourceRows, duplicates: record.duplicates, range: { start: previous.end, end: window.end }, ...(carry.length > 0 ? { carry } : {}) };
+    f.incremental = { from: base.run.runId, files: record.files, sizes: sizes as number[], rows: record.rows, sourceRows: record.sourceRows, duplicates: record.duplicates, range: { start: previous.end, end: window.end }, ...(carry.length > 0 ? { carry } : {}) };
     f.reason = REASONS.newRange;
     return true;
   });

@@ -164,7 +164,10 @@ function recordOf(runId: string, f: ManifestFeature, entry: IndexEntry, landedAt
 /** Indexes a checkpoint that landed valid, if it was extracted under the manifest's fingerprint. */
 export async function indexCheckpoint(deps: Pick<ChainDeps, 'staging' | 'clock'>, f: ManifestFeature, marker: CheckpointMarker, record: CheckpointRecord): Promise<boolean> {
   if (!f.fingerprint || marker.fingerprint !== f.fingerprint || record.reusedFrom) return false;
-  const sizes = await Promise.all(record.files.map(async (file) => (await deps.staging.size(file)) ?? -1));
+  // A refresh's checkpoint begins with the earlier run's files, whose sizes its plan read.
+  const earlier = f.incremental;
+  const planned = new Map(earlier?.sizes && earlier.sizes.length === earlier.files.length ? earlier.files.map((file, i) => [file, earlier.sizes![i]!]) : []);
+  const sizes = await Promise.all(record.files.map(async (file) => planned.get(file) ?? (await deps.staging.size(file)) ?? -1));
   const nullCounts: Record<string, number> = {};
   for (const c of f.columns) nullCounts[c.source] = record.nullCounts[c.output] ?? 0;
   const entry: IndexEntry = {

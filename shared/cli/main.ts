@@ -113,11 +113,24 @@ async function logTo(config: Config, verbose: boolean): Promise<{ logger: Logger
   const where = embeddedPaths(config.embedded.home);
   await fs.mkdir(where.logs, { recursive: true });
   const file = createWriteStream(path.join(where.logs, 'bqx.log'), { flags: 'a' });
+  // The lines of one turn of the event loop are written together: a write each was about 0.3 s
+  // of the chain's thread in a refresh's 2,700 lines.
+  let lines: string[] = [];
+  const flush = () => {
+    if (lines.length > 0) file.write(lines.join(''));
+    lines = [];
+  };
   const logger = jsonLogger(config.logLevel, (line) => {
-    file.write(`${line}\n`);
+    if (lines.push(`${line}\n`) === 1) setImmediate(flush);
     if (verbose) process.stderr.write(`${line}\n`);
   });
-  return { logger, end: () => new Promise<void>((r) => file.end(r)) };
+  return {
+    logger,
+    end: () => {
+      flush();
+      return new Promise<void>((r) => file.end(r));
+    },
+  };
 }
 
 async function open(config: Config, verbose: boolean, observe?: (e: ChainEvent) => void): Promise<Embedded> {
