@@ -187,13 +187,18 @@ export function summariseFooters(footers: { metadata: FooterMetadata; bytes: num
   return summary;
 }
 
+/** Key ranges that describe `files`, one a file; otherwise (none, or another count) undefined. */
+export function keysOfEveryFile<K extends readonly FileKeys[]>(files: readonly string[], fileKeys: K | undefined): K | undefined {
+  return fileKeys?.length === files.length ? fileKeys : undefined;
+}
+
 /**
  * The key range of file `i` of a checkpoint: its record's, where the record has one for every file
  * (the landing read them from the footers), else its footer's. Throws where that footer cannot be
  * read or summarised.
  */
 export async function checkpointFileKeys(store: ObjectStore, record: { files: readonly string[]; fileKeys?: readonly FileKeys[] }, i: number): Promise<FileKeys> {
-  const recorded = record.fileKeys?.length === record.files.length ? record.fileKeys[i] : undefined;
+  const recorded = keysOfEveryFile(record.files, record.fileKeys)?.[i];
   if (recorded) return recorded;
   const summary = summariseFooters([await readFooterForChecks(store, record.files[i]!)]);
   return { minKey: summary.minKey, maxKey: summary.maxKey };

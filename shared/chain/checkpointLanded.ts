@@ -2,7 +2,7 @@
 // marker, or a single file uploaded by hand), check the checkpoint from its footers, record it
 // once per feature, count distinct landed features, and let exactly one landing start the merge.
 
-import { CheckpointError, checkCheckpoint, extendSummary, readFooter, readFooterForChecks, summariseFooters, type CheckpointMarker, type FooterSummary } from '../checkpoint.js';
+import { CheckpointError, checkCheckpoint, extendSummary, keysOfEveryFile, readFooter, readFooterForChecks, summariseFooters, type CheckpointMarker, type FooterSummary } from '../checkpoint.js';
 import { errorMessage } from '../log.js';
 import type { ManifestFeature } from '../manifest.js';
 import { HAND_UPLOAD_NAME, pairOfRunId, paths, parseStagingObject } from '../naming.js';
@@ -48,10 +48,11 @@ export async function checkpointLanded(deps: ChainDeps, object: FinalizedObject)
     const summary = checkCheckpoint(entry, run.window, marker, (await extendedSummary(deps, entry, marker)) ?? (await summariseFiles(deps, feature, marker.files)));
     const nullCounts: Record<string, number> = {};
     for (const c of entry.columns) nullCounts[c.output] = summary.nullCounts.get(c.source) ?? 0;
+    const fileKeys = keysOfEveryFile(marker.files, summary.fileKeys);
     record = {
       runId, feature, landedAt: deps.clock.now().toISOString(), files: marker.files, rows: summary.rows,
       sourceRows: marker.sourceRows, duplicates: marker.duplicates, nullCounts, minKey: summary.minKey, maxKey: summary.maxKey, bytes: summary.bytes,
-      ...(summary.fileKeys?.length === marker.files.length ? { fileKeys: summary.fileKeys } : {}),
+      ...(fileKeys ? { fileKeys } : {}),
       ...(isHandUpload ? {} : { readRows: marker.readRows ?? marker.sourceRows }),
       ...(marker.bytesBilled !== undefined ? { bytesBilled: marker.bytesBilled } : {}),
     };

@@ -6,7 +6,7 @@
 // other name tells which part of the fingerprint moved, hence why the feature is extracted again.
 // Nothing is reused without a fingerprint, and a fingerprint has the table's data version in it.
 
-import type { CheckpointMarker } from '../checkpoint.js';
+import { keysOfEveryFile, type CheckpointMarker } from '../checkpoint.js';
 import { mapLimit } from '../concurrency.js';
 import { differingParts, featureFingerprint, isFingerprint, type FingerprintPart } from '../fingerprint.js';
 import type { ManifestFeature, RunManifest } from '../manifest.js';
@@ -154,10 +154,11 @@ export async function recordReused(deps: ChainDeps, run: RunRecord, manifest: Ru
 function recordOf(runId: string, f: ManifestFeature, entry: IndexEntry, landedAt: string): CheckpointRecord {
   const nullCounts: Record<string, number> = {};
   for (const c of f.columns) nullCounts[c.output] = entry.nullCounts[c.source] ?? 0;
+  const fileKeys = keysOfEveryFile(entry.files, entry.fileKeys);
   return {
     runId, feature: f.feature, landedAt, files: entry.files, rows: entry.rows, sourceRows: entry.sourceRows, duplicates: entry.duplicates,
     nullCounts, minKey: entry.minKey, maxKey: entry.maxKey, bytes: entry.bytes, reusedFrom: entry.runId,
-    ...(entry.fileKeys?.length === entry.files.length ? { fileKeys: entry.fileKeys } : {}),
+    ...(fileKeys ? { fileKeys } : {}),
   };
 }
 
