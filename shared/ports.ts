@@ -67,8 +67,9 @@ export interface ExtractJob {
   shards: Shard[];
   /**
    * A refresh's partial last shard: checkpoint files holding that cell's rows before window.start.
-   * A runtime that stitches (embedded) writes them with the new rows of the first shard as one file
-   * and says so (`carried`); others ignore it, and the chain then keeps them as they are.
+   * A runtime may write them with the new rows of the first shard as one file and say so
+   * (`carried`; embedded, where its merge could not join the files' pages, or once enough files
+   * hold the shard); otherwise the chain keeps them as they are.
    */
   carry?: string[];
 }

@@ -6,10 +6,10 @@
 // (not copied), followed by the new files. Anything the version cannot vouch for (a write inside
 // the old window, a whole-table change, a warehouse that cannot tell rows apart) extracts fully.
 // The previous version's last shard is partial when its end fell inside a calendar cell: the files
-// holding that cell's rows are "carried" into the new first shard's file by a runtime that can
-// (embedded), so every shard of the checkpoint is again one file in key order and the merge uses it
-// as it is instead of aligning 667 features to the grown shard; the warehouse still reads only the
-// new minutes.
+// holding that cell's rows are offered to the extract to "carry" into the new first shard's file.
+// The embedded runtime carries them where DuckDB copies the table, and for tables written from
+// their pages once four files hold the cell (otherwise its merge joins the files' pages at the
+// stitch); BigQuery ignores them. The warehouse reads only the new minutes either way.
 
 import { checkpointFileKeys } from '../checkpoint.js';
 import { mapLimit } from '../concurrency.js';

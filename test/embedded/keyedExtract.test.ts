@@ -2,8 +2,9 @@
 // DuckDB (keyedExtract.ts, keyedShardWriter.ts). What must hold: the files are the ones DuckDB's
 // sorted copy writes of the same rows (shard for shard, value for value: nulls, NaN and -0.0
 // kept), with the same schema and the figures the landing check reads from the footers; a
-// refresh's carried rows (from either writer's checkpoint) come first in the first shard's file;
-// a table with a column of another type is left to DuckDB.
+// refresh's partial shard stays in its files until four hold it, then its rows (from either
+// writer's checkpoint) are carried first into the first shard's file; a table with a column of
+// another type is left to DuckDB.
 
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -103,26 +104,44 @@ describe('embedded warehouse: extracts written from a key-ordered table\'s own p
     assert.deepEqual(whole.state === 'done' && [whole.rows, whole.files.length], [6000, 6], 'every row, one file per day with rows (six days)');
   });
 
-  it('a refresh\'s carried rows go first in the first shard\'s file; a carry DuckDB wrote is left to DuckDB', async () => {
+  it('a refresh\'s partial day: left in its file, the new rows in their own, until four files hold it; then carried first into one (a carry DuckDB wrote is left to DuckDB)', async () => {
     const [before, after] = [{ start: at(0), end: at(4000) }, { start: at(4000), end: at(6000) }];
+    // Minute 3,117 is 2021-03-04 00:00: the earlier checkpoint's last day holds 883 rows.
+    const dayStart = 3117;
+    assert.equal(at(dayStart), '2021-03-04T00:00:00.000Z');
+    const firstKey = async (file: string) => Date.parse(String((await rowsOfFiles([file]))[0]![1]));
     // The partial last day of an earlier checkpoint: written from the pages, or by DuckDB (its v2
     // pages encode the key with DELTA_BINARY_PACKED, which the decoder does not read).
     for (const earlier of ['up', 'stored']) {
+      // One file holds the day: it stays, and the new rows are written as without it.
       const first = await extract(earlier, before);
-      assert.equal(first.state, 'done');
-      const carry = [(first as { files: string[] }).files.at(-1)!];
+      const one = [(first as { files: string[] }).files.at(-1)!];
       const keyedCount = w.keyedExtracts;
-      const keyed = await extract('up', after, { carry });
-      assert.equal(w.keyedExtracts, keyedCount + (earlier === 'up' ? 1 : 0));
-      const copied = await extract('stored', after, { carry });
+      const left = await extract('up', after, { carry: one });
+      assert.equal(w.keyedExtracts, keyedCount + 1, `${earlier}: written from the pages, the earlier file not read`);
+      assert.ok(left.state === 'done' && left.carried === undefined && left.rows === 2000, 'nothing carried');
+      assert.equal(await firstKey(filesOf(left)[0]!), Date.parse(at(4000)), 'the first file begins with the new rows');
+      await assertSameFiles(left, await extract('up', after));
+      // DuckDB's copy carries it still (its new rows' pages may not join the earlier ones'):
+      const copiedOne = await extract('stored', after, { carry: one });
+      assert.ok(copiedOne.state === 'done' && copiedOne.carried === 883);
+
+      // Four files hold the day (four earlier refreshes): the keyed extract carries them.
+      const pieces = [dayStart, 3300, 3500, 3800, 4000];
+      const four: string[] = [];
+      for (let i = 0; i < 4; i++) four.push(...(((await extract(earlier, { start: at(pieces[i]!), end: at(pieces[i + 1]!) })) as { files: string[] }).files));
+      assert.equal(four.length, 4);
+      const countBefore = w.keyedExtracts;
+      const keyed = await extract('up', after, { carry: four });
+      assert.equal(w.keyedExtracts, countBefore + (earlier === 'up' ? 1 : 0));
+      const copied = await extract('stored', after, { carry: four });
       await assertSameFiles(keyed, copied);
-      assert.ok(keyed.state === 'done' && keyed.carried! > 0 && keyed.rows === 2000);
+      assert.ok(keyed.state === 'done' && keyed.carried === 883 && keyed.rows === 2000);
       // The first file: the carried day's earlier rows, then its new ones, as in the table.
       const [firstFile] = await rowsOfFiles([filesOf(keyed)[0]!]).then((rows) => [rows.map((r) => r.slice(1))]);
-      const dayStart = Date.parse('2021-03-04T00:00:00Z');
-      const expected = (await w.query(`SELECT * FROM ${DS}.stored WHERE interval_time >= $1::TIMESTAMPTZ AND interval_time < $2::TIMESTAMPTZ ORDER BY interval_time`, [new Date(dayStart).toISOString(), '2021-03-05T00:00:00Z']));
+      const expected = await w.query(`SELECT * FROM ${DS}.stored WHERE interval_time >= $1::TIMESTAMPTZ AND interval_time < $2::TIMESTAMPTZ ORDER BY interval_time`, [at(dayStart), '2021-03-05T00:00:00Z']);
       assert.equal(firstFile!.length, expected.length);
-      assert.equal(Date.parse(String(firstFile![0]![0])), dayStart, 'begins with the carried rows');
+      assert.equal(Date.parse(String(firstFile![0]![0])), Date.parse(at(dayStart)), 'begins with the carried rows');
     }
   });
 

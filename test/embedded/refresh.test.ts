@@ -32,15 +32,27 @@ const NEW_END = 1500; // minutes from 2021-03-01 00:00: into the next day, so tw
 const LATER_END = 3000; // a second append: into the day after, so a whole day shard can be shared
 const minute = (i: number) => new Date(Date.UTC(2021, 2, 1) + i * 60_000).toISOString();
 
-/** Appends minutes [from, to) to the label table and the pair's feature tables, as the demo's --append does. */
-async function appendMinutes(e: Embedded, from: number, to = NEW_END): Promise<void> {
+/** Appends minutes [from, to) to the label table and the pair's feature tables (`into` names each one's target), as the demo's --append does. */
+async function appendMinutes(e: Embedded, from: number, to = NEW_END, into = (table: string) => `${FEATURES}.${table}`): Promise<void> {
   const keys = `SELECT (TIMESTAMP '2021-03-01 00:00:00' + i * INTERVAL 1 MINUTE)::TIMESTAMPTZ AS interval_time, i FROM range(${from}, ${to}) r(i)`;
   await e.warehouse.execute(`INSERT INTO ${LABELS}.targets_eurusd SELECT interval_time, i * 1.0, CASE WHEN i % 10 = 0 THEN NULL ELSE -i END FROM (${keys})`);
-  await e.warehouse.execute(`INSERT INTO ${FEATURES}.agg_eurusd SELECT interval_time, 'eurusd', i * 10.0, i * 100.0 FROM (${keys}) WHERE i >= 150`);
-  await e.warehouse.execute(`INSERT INTO ${FEATURES}.tri_agg_eur_usd_gbp SELECT interval_time, i + 0.5 FROM (${keys})`);
-  await e.warehouse.execute(`INSERT INTO ${FEATURES}.csi_mom_bqx_usd SELECT interval_time, i * 1.0 FROM (${keys})`);
-  await e.warehouse.execute(`INSERT INTO ${FEATURES}.mkt_regime SELECT interval_time, i * 0.25 FROM (${keys})`);
-  await e.warehouse.execute(`INSERT INTO ${FEATURES}.cov_agg_eurusd_gbpusd SELECT interval_time, 'eurusd', 'gbpusd', i * 2.0 FROM (${keys})`);
+  await e.warehouse.execute(`INSERT INTO ${into('agg_eurusd')} SELECT interval_time, 'eurusd', i * 10.0, i * 100.0 FROM (${keys}) WHERE i >= 150`);
+  await e.warehouse.execute(`INSERT INTO ${into('tri_agg_eur_usd_gbp')} SELECT interval_time, i + 0.5 FROM (${keys})`);
+  await e.warehouse.execute(`INSERT INTO ${into('csi_mom_bqx_usd')} SELECT interval_time, i * 1.0 FROM (${keys})`);
+  await e.warehouse.execute(`INSERT INTO ${into('mkt_regime')} SELECT interval_time, i * 0.25 FROM (${keys})`);
+  await e.warehouse.execute(`INSERT INTO ${into('cov_agg_eurusd_gbpusd')} SELECT interval_time, 'eurusd', 'gbpusd', i * 2.0 FROM (${keys})`);
+}
+
+/** appendMinutes for feature tables kept in parquet files (the demo's): the new rows are each table's next file. */
+async function appendFileMinutes(e: Embedded, from: number, to: number): Promise<void> {
+  const w = e.warehouse as DuckDbWarehouse;
+  await w.execute('CREATE SCHEMA IF NOT EXISTS appended');
+  for (const t of SELECTED) await w.execute(`CREATE OR REPLACE TABLE appended.${t} AS SELECT * FROM ${FEATURES}.${t} LIMIT 0`);
+  await appendMinutes(e, from, to, (t) => `appended.${t}`);
+  await w.writeFileTables(FEATURES, SELECTED.map((t) => ({ table: t, select: `SELECT * FROM appended.${t} ORDER BY interval_time` })), 'append');
+  const range = { start: minute(from), end: null };
+  await w.markChanged(FEATURES, SELECTED, range);
+  await w.markChanged(LABELS, ['targets_eurusd'], range);
 }
 
 describe('embedded chain: --refresh', function () {
@@ -180,6 +192,54 @@ describe('embedded chain: --refresh', function () {
     assert.equal(a.length, LATER_END);
     assert.deepEqual(a, b, 'the refresh equals a --no-reuse full build, cell for cell, in row order');
 
+  });
+
+  it('on tables kept in parquet files (the demo\'s): the partial day stays in its file, and the merge joins it to the new rows\' file page for page; equal to a --no-reuse full build, refresh after refresh', async () => {
+    const w = e.warehouse as DuckDbWarehouse;
+    await appendMinutes(e, 120);
+    // Kept in files in key order, decimals as doubles (as the demo's): written from their pages.
+    const columns = async (t: string) => (await w.query(`SELECT column_name AS name, data_type AS type FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position`, [FEATURES, t])).map((c) => (String(c.type).startsWith('DECIMAL') ? `CAST("${c.name}" AS DOUBLE) AS "${c.name}"` : `"${c.name}"`)).join(', ');
+    const writes = await Promise.all(SELECTED.map(async (t) => ({ table: t, select: `SELECT ${await columns(t)} FROM ${FEATURES}.${t} ORDER BY interval_time` })));
+    await w.writeFileTables(FEATURES, writes, 'replace');
+    await w.markChanged(FEATURES, SELECTED);
+    await w.markChanged(LABELS, ['targets_eurusd']);
+    const first = await run();
+    assert.equal(first.labelRows, NEW_END);
+    // csi_mom_bqx_usd has repeated keys: DuckDB's copy extracts it, and carries its partial day.
+    const keyedFeatures = SELECTED.filter((f) => f !== 'csi_mom_bqx_usd');
+    // Refreshes inside the second day (2021-03-02, minutes 1,440-2,879) until four files hold it,
+    // then one that carries them into one (KEYED_CARRY_FILES).
+    const steps = [
+      { end: 1800, files: 2 },
+      { end: 2000, files: 3 },
+      { end: 2200, files: 4 },
+      { end: 2400, files: 1 },
+    ];
+    let earlier = first;
+    const outputs: { window: RunRecord['window']; rows: Awaited<ReturnType<typeof readOutput>> }[] = [];
+    for (const { end, files } of steps) {
+      await appendFileMinutes(e, earlier.labelRows, end);
+      const [keyed, copied] = [w.keyedExtracts, w.joinedCarries];
+      const refreshed = await run({ refresh: true });
+      assert.equal(refreshed.labelRows, end);
+      assert.equal(w.keyedExtracts, keyed + keyedFeatures.length, `${end}: written from the tables' pages`);
+      assert.equal(w.joinedCarries, copied + 1, `${end}: the one DuckDB copies carries its partial day`);
+      assert.equal(w.lastRealigned, 0, `${end}: no feature aligned by a join`);
+      assert.equal(w.lastJoinedShards, files > 1 ? keyedFeatures.length : 0, `${end}: each keyed feature's second day stitched from its files joined`);
+      for (const record of await e.store.listCheckpoints(refreshed.runId)) {
+        const secondDay = record.fileKeys!.filter((k) => k.minKey?.startsWith('2021-03-02'));
+        assert.equal(secondDay.length, keyedFeatures.includes(record.feature) ? files : 1, `${end}: ${record.feature}'s second day`);
+      }
+      assert.deepEqual((await verifyManifest(e.output.uri(refreshed.output!.manifest))).problems, []);
+      outputs.push({ window: refreshed.window, rows: await readOutput(e, refreshed.output!.manifest) });
+      earlier = refreshed;
+    }
+    // Full builds after (each would be the version the next refresh follows), of the same windows.
+    for (const { window, rows } of outputs) {
+      const full = await run({ reuse: false, start: window.start, end: window.end });
+      assert.equal(rows.length, full.labelRows);
+      assert.deepEqual(rows, await readOutput(e, full.output!.manifest), `${window.end}: the refresh equals a --no-reuse full build, cell for cell, in row order`);
+    }
   });
 
   it('a refresh counts values beyond 10 sd from the kept state and tails: an old extreme is not read again, and the counts are a full build\'s', async () => {

@@ -364,12 +364,22 @@ export interface CopiedChunk {
   name?: string;
 }
 
+/**
+ * A column chunk whose metadata is written from hyparquet's objects rather than copied: the chunks
+ * of files joined page for page (parquetStitch.ts `joinedChunk`), whose sizes, counts and
+ * statistics are new. `element` is its column's schema element (its statistics are typed by it).
+ */
+export interface EncodedChunk {
+  chunk: ColumnChunk;
+  element: SchemaElement;
+}
+
 export interface CopiedRowGroup {
   rows: number;
   totalByteSize: number;
   fileOffset: number;
   compressedSize: number;
-  chunks: CopiedChunk[];
+  chunks: (CopiedChunk | EncodedChunk)[];
 }
 
 /** A field's value copied as it is, read from `r` (positioned after the field's header). */
@@ -441,7 +451,10 @@ export function encodeCopiedFooter(schema: readonly CopiedColumn[], rowGroups: r
   for (const g of rowGroups) {
     w.begin();
     w.list(1, g.chunks.length, STRUCT);
-    for (const c of g.chunks) copiedChunk(w, c);
+    for (const c of g.chunks) {
+      if ('chunk' in c) columnChunk(w, c.chunk, () => c.element);
+      else copiedChunk(w, c);
+    }
     w.i64(2, g.totalByteSize);
     w.i64(3, g.rows);
     w.i64(5, g.fileOffset);

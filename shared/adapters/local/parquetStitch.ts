@@ -7,7 +7,7 @@ import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { parquetMetadata, type ColumnChunk, type ColumnMetaData, type FileMetaData, type SchemaElement, type Statistics } from 'hyparquet';
 
 type MinMaxType = NonNullable<Statistics['min_value']>;
-import { encodeCopiedFooter, encodeFooter, type CopiedChunk, type CopiedRowGroup } from './parquetFooter.js';
+import { encodeCopiedFooter, encodeFooter, type CopiedChunk, type CopiedRowGroup, type EncodedChunk } from './parquetFooter.js';
 import { chunkStart, decodeLayout, MAGIC, readFooterBytes, type FooterLayout } from './parquetLayout.js';
 import { NULL_PAGE_CODECS, nullPage } from './parquetNullPage.js';
 import { copySpans, type SpanCopy } from './spanCopy.js';
@@ -241,6 +241,26 @@ export function joinable(parts: readonly FileMetaData[]): boolean {
 }
 
 /**
+ * `joinable` read from layouts (no hyparquet parse): every file one row group of the same flat
+ * columns (names, types, repetitions, converted types), each column in one codec throughout, and
+ * no dictionary page after the first file.
+ */
+export function joinableLayouts(layouts: readonly FooterLayout[]): boolean {
+  const first = layouts[0];
+  if (!first || first.schema.some((e) => e.children > 0)) return false;
+  const shape = (l: FooterLayout) => l.schema.map((e) => `${e.name}\u0000${e.type}\u0000${e.repetition}\u0000${e.convertedType}`).join('\u0001');
+  const want = shape(first);
+  return layouts.every((l, p) => {
+    const g = l.rowGroups[0];
+    if (l.rowGroups.length !== 1 || !g || shape(l) !== want) return false;
+    for (let i = 0; i < l.schema.length; i++) {
+      if (g.codec[i] !== first.rowGroups[0]!.codec[i] || g.depth[i] !== 1 || (p > 0 && !Number.isNaN(g.dictionaryPageOffset[i]!))) return false;
+    }
+    return true;
+  });
+}
+
+/**
  * Writes the rows of `parts`, in order, as one row group of one file, without decoding them: each
  * column chunk is the parts' chunks one after the other (their pages back to back, copied byte for
  * byte), with sizes and counts summed and statistics combined. The parts must be `joinable`.
@@ -256,24 +276,9 @@ export function joinRows(parts: readonly { file: string; metadata: FileMetaData 
   try {
     const start = out.offset;
     const columns = groups[0]!.columns.map((_, i) => {
-      const copied = sources.map((_p, p) => out.copyChunk(fds[p]!, groups[p]!.columns[i]!).meta_data!);
-      const metas = groups.map((g) => g.columns[i]!.meta_data!);
-      const first = copied[0]!;
-      const sum = (f: (m: ColumnMetaData) => bigint) => metas.reduce((n, m) => n + BigInt(f(m)), 0n);
-      return {
-        file_offset: BigInt(Number(first.dictionary_page_offset ?? first.data_page_offset)),
-        meta_data: {
-          ...first,
-          encodings: [...new Set(metas.flatMap((m) => m.encodings))],
-          num_values: sum((m) => m.num_values),
-          total_compressed_size: sum((m) => m.total_compressed_size),
-          total_uncompressed_size: sum((m) => m.total_uncompressed_size),
-          // Per-encoding page counts and level histograms are per chunk: left out (both optional).
-          encoding_stats: undefined,
-          size_statistics: undefined,
-          statistics: joinedStatistics(metas),
-        },
-      } as ColumnChunk;
+      const at = out.offset;
+      for (const [p, g] of groups.entries()) out.copyChunk(fds[p]!, g.columns[i]!);
+      return joinedChunk(groups.map((g) => g.columns[i]!.meta_data!), at);
     });
     const rowGroup = {
       columns,
@@ -287,6 +292,40 @@ export function joinRows(parts: readonly { file: string; metadata: FileMetaData 
     out.close();
     for (const fd of fds) closeSync(fd);
   }
+}
+
+/**
+ * One column chunk made of the chunks of `metas` one after the other, page for page, the first's
+ * bytes starting at `at` in the new file (and renamed `name`): value counts and sizes summed,
+ * encodings united, statistics combined, the page offsets the first's moved there. Per-encoding
+ * page counts and level histograms are per chunk, and the page index and bloom filter would point
+ * nowhere: left out (all optional). The chunks after the first must have no dictionary page (a
+ * chunk's dictionary page comes first) and every chunk the same codec: `joinable`.
+ */
+export function joinedChunk(metas: readonly ColumnMetaData[], at: number, name?: string): ColumnChunk {
+  const first = metas[0]!;
+  const start = BigInt(first.dictionary_page_offset ?? first.data_page_offset);
+  const moved = (offset: bigint | undefined) => (offset === undefined ? undefined : BigInt(at) + (BigInt(offset) - start));
+  const sum = (f: (m: ColumnMetaData) => bigint) => metas.reduce((n, m) => n + BigInt(f(m)), 0n);
+  return {
+    file_offset: BigInt(at),
+    meta_data: {
+      ...first,
+      ...(name !== undefined ? { path_in_schema: [name] } : {}),
+      encodings: [...new Set(metas.flatMap((m) => m.encodings))],
+      num_values: sum((m) => m.num_values),
+      total_compressed_size: sum((m) => m.total_compressed_size),
+      total_uncompressed_size: sum((m) => m.total_uncompressed_size),
+      data_page_offset: moved(first.data_page_offset)!,
+      dictionary_page_offset: moved(first.dictionary_page_offset),
+      index_page_offset: undefined,
+      bloom_filter_offset: undefined,
+      bloom_filter_length: undefined,
+      encoding_stats: undefined,
+      size_statistics: undefined,
+      statistics: joinedStatistics(metas),
+    },
+  } as ColumnChunk;
 }
 
 /**
@@ -336,6 +375,13 @@ export interface StitchSource {
   layout: FooterLayout;
   /** Columns to take, in output order: the source's column name and its name in the output. */
   columns: { source: string; output: string }[];
+  /**
+   * Files whose rows follow this file's, with its schema, each of one row group like it: every
+   * column taken is their chunks after this file's, page for page, as `joinRows` would join them
+   * (a checkpoint's shard kept in the files of two extracts, not written again as one). The
+   * caller has checked they are `joinable` after this file.
+   */
+  then?: readonly { file: string; layout: FooterLayout }[];
 }
 
 export interface StitchResult {
@@ -356,7 +402,12 @@ export interface StitchedPart extends StitchResult {
  */
 export async function stitchParquet(sources: StitchSource[], partFile: (part: number) => string, partBytes = 1 << 30): Promise<StitchedPart[]> {
   if (sources.length === 0) throw new Error('nothing to stitch');
-  const sizes = (s: StitchSource) => s.layout.rowGroups.map((g) => g.rows);
+  // A source with files joined after it is one row group of all their rows.
+  const sizes = (s: StitchSource) => (s.then ? [s.then.reduce((n, t) => n + t.layout.rows, s.layout.rows)] : s.layout.rowGroups.map((g) => g.rows));
+  for (const s of sources) {
+    const names = (l: FooterLayout) => l.schema.map((e) => e.name).join();
+    if (s.then && [s, ...s.then].some((t) => t.layout.rowGroups.length !== 1 || names(t.layout) !== names(s.layout))) throw new Error(`${s.file} and the files joined after it must each be one row group of the same columns`);
+  }
   const groups = sizes(sources[0]!);
   for (const s of sources) {
     if (sizes(s).join() !== groups.join()) throw new Error(`${s.file} has row groups ${sizes(s).join('/')}, expected ${groups.join('/')}`);
@@ -376,9 +427,13 @@ export async function stitchParquet(sources: StitchSource[], partFile: (part: nu
   const layouts = plan.map((p) => sources[p.source]!.layout);
   const schema = plan.map((p, k) => ({ layout: layouts[k]!, column: p.index, name: p.name }));
 
-  const fds = sources.map((s) => openSync(s.file, 'r'));
+  // Every source's files, itself first, open; and where files are joined, their footers as
+  // hyparquet reads them (a joined chunk's metadata is new: joinedChunk).
+  const files = sources.map((s) => [s, ...(s.then ?? [])].map((t) => ({ file: t.file, layout: t.layout, fd: -1 })));
+  const joined = sources.map((s, si) => (s.then ? files[si]!.map((t) => readLocalFooter(t.file).metadata) : undefined));
   const results: StitchedPart[] = [];
   try {
+    for (const list of files) for (const t of list) t.fd = openSync(t.file, 'r');
     let g = 0;
     while (g < groups.length) {
       // The part's layout first (every chunk's place follows from the sizes before it), then its
@@ -391,14 +446,50 @@ export async function stitchParquet(sources: StitchSource[], partFile: (part: nu
         const start = offset;
         const starts = plan.map((p, k) => chunkStart(layouts[k]!.rowGroups[g]!, p.index));
         const lengths = plan.map((p, k) => layouts[k]!.rowGroups[g]!.compressedSize[p.index]!);
-        const uncompressed = plan.reduce((n, p, k) => n + layouts[k]!.rowGroups[g]!.uncompressedSize[p.index]!, 0);
+        let uncompressed = 0;
         // Runs of output columns whose chunks lie back to back in one source: one copy each.
-        const chunks: CopiedChunk[] = [];
+        const chunks: (CopiedChunk | EncodedChunk)[] = [];
         for (let k = 0; k < plan.length; ) {
+          const metas = joined[plan[k]!.source];
+          if (metas) {
+            // Joined files: each column's chunk is its chunk in every file, one after the other, with
+            // new metadata. A run of columns back to back in every file is one read a file, the
+            // chunks then put in order (a copy per chunk and file made a day-shard refresh's merge
+            // half as slow again).
+            const parts = files[plan[k]!.source]!;
+            const at = (t: (typeof parts)[number], q: number) => chunkStart(t.layout.rowGroups[0]!, plan[q]!.index);
+            const size = (t: (typeof parts)[number], q: number) => t.layout.rowGroups[0]!.compressedSize[plan[q]!.index]!;
+            let e = k + 1;
+            let bytes = parts.reduce((n, t) => n + size(t, k), 0);
+            while (e < plan.length && plan[e]!.source === plan[k]!.source && parts.every((t) => at(t, e) === at(t, e - 1) + size(t, e - 1))) {
+              const more = parts.reduce((n, t) => n + size(t, e), 0);
+              if (bytes + more > COPY_SPAN_BYTES) break;
+              bytes += more;
+              e++;
+            }
+            const order: { read: number; offset: number; length: number }[] = [];
+            const first = offset;
+            for (let q = k; q < e; q++) {
+              chunks.push({ chunk: joinedChunk(metas.map((m) => m.row_groups[0]!.columns[plan[q]!.index]!.meta_data!), offset, plan[q]!.name), element: metas[0]!.schema[plan[q]!.index + 1]! });
+              parts.forEach((t, p) => {
+                order.push({ read: p, offset: at(t, q) - at(t, k), length: size(t, q) });
+                offset += size(t, q);
+                uncompressed += t.layout.rowGroups[0]!.uncompressedSize[plan[q]!.index]!;
+              });
+            }
+            const reads = parts.map((t) => ({ from: t.fd, start: at(t, k), length: at(t, e - 1) + size(t, e - 1) - at(t, k), file: t.file }));
+            spans.push({ from: reads[0]!.from, start: reads[0]!.start, length: offset - first, at: first, file: sources[plan[k]!.source]!.file, gather: { reads, order } });
+            k = e;
+            continue;
+          }
+          uncompressed += layouts[k]!.rowGroups[g]!.uncompressedSize[plan[k]!.index]!;
           let e = k + 1;
-          while (e < plan.length && plan[e]!.source === plan[k]!.source && starts[e] === starts[e - 1]! + lengths[e - 1]! && starts[e]! + lengths[e]! - starts[k]! <= COPY_SPAN_BYTES) e++;
+          while (e < plan.length && plan[e]!.source === plan[k]!.source && starts[e] === starts[e - 1]! + lengths[e - 1]! && starts[e]! + lengths[e]! - starts[k]! <= COPY_SPAN_BYTES) {
+            uncompressed += layouts[e]!.rowGroups[g]!.uncompressedSize[plan[e]!.index]!;
+            e++;
+          }
           const length = starts[e - 1]! + lengths[e - 1]! - starts[k]!;
-          spans.push({ from: fds[plan[k]!.source]!, start: starts[k]!, length, at: offset, file: sources[plan[k]!.source]!.file });
+          spans.push({ from: files[plan[k]!.source]![0]!.fd, start: starts[k]!, length, at: offset, file: sources[plan[k]!.source]!.file });
           for (let q = k; q < e; q++) chunks.push({ layout: layouts[q]!, group: g, column: plan[q]!.index, at: offset + starts[q]! - starts[k]!, name: plan[q]!.name });
           offset += length;
           k = e;
@@ -420,7 +511,7 @@ export async function stitchParquet(sources: StitchSource[], partFile: (part: nu
       }
     }
   } finally {
-    for (const fd of fds) closeSync(fd);
+    for (const list of files) for (const t of list) if (t.fd >= 0) closeSync(t.fd);
   }
   return results;
 }

@@ -15,14 +15,27 @@ import { promisify } from 'node:util';
 const readAt = promisify(read);
 const writeAt = promisify(write);
 
-/** Bytes [start, start + length) of the open file `from`, to go at `at` in the target. */
-export interface SpanCopy {
+/** Bytes [start, start + length) of an open file. */
+export interface SpanRange {
   from: number;
   start: number;
   length: number;
-  at: number;
   /** The source's name, for errors. */
   file?: string;
+}
+
+/**
+ * Bytes [start, start + length) of the open file `from`, to go at `at` in the target; or, with
+ * `gather`, `length` bytes made of slices of several ranges in another order (files joined page for
+ * page: each column's chunk from every file in turn), each range read once, then written at once.
+ */
+export interface SpanCopy extends SpanRange {
+  at: number;
+  gather?: {
+    reads: SpanRange[];
+    /** The bytes to write, in order: `length` bytes from `offset` of read `read`. */
+    order: { read: number; offset: number; length: number }[];
+  };
 }
 
 /**
@@ -35,18 +48,31 @@ export async function copySpans(to: number, spans: readonly SpanCopy[], inFlight
   let failure: { error: unknown } | undefined;
   const slot = async (): Promise<void> => {
     let buffer = Buffer.allocUnsafe(0);
+    let gathered = Buffer.allocUnsafe(0);
     while (failure === undefined && next < spans.length) {
       const span = spans[next++]!;
+      const reads = span.gather?.reads ?? [span];
+      const readBytes = reads.reduce((n, r) => n + r.length, 0);
       // Not zero-filled: every byte written is read into first.
-      if (buffer.length < span.length) buffer = Buffer.allocUnsafe(span.length);
+      if (buffer.length < readBytes) buffer = Buffer.allocUnsafe(readBytes);
       try {
-        for (let done = 0; done < span.length; ) {
-          const { bytesRead } = await readAt(span.from, buffer, done, span.length - done, span.start + done);
-          if (bytesRead === 0) throw new Error(`${span.file ?? 'a source'} ends before byte ${span.start + span.length} (reading bytes ${span.start}-${span.start + span.length})`);
-          done += bytesRead;
+        const starts: number[] = [];
+        let into = 0;
+        for (const r of reads) {
+          starts.push(into);
+          await readRange(r, buffer, into);
+          into += r.length;
+        }
+        let out = buffer;
+        if (span.gather) {
+          if (gathered.length < span.length) gathered = Buffer.allocUnsafe(span.length);
+          out = gathered;
+          let at = 0;
+          for (const o of span.gather.order) at += buffer.copy(out, at, starts[o.read]! + o.offset, starts[o.read]! + o.offset + o.length);
+          if (at !== span.length) throw new Error(`a gathered span of ${span.length} bytes was given ${at}`);
         }
         for (let done = 0; done < span.length; ) {
-          const { bytesWritten } = await writeAt(to, buffer, done, span.length - done, span.at + done);
+          const { bytesWritten } = await writeAt(to, out, done, span.length - done, span.at + done);
           done += bytesWritten;
         }
       } catch (error) {
@@ -56,4 +82,13 @@ export async function copySpans(to: number, spans: readonly SpanCopy[], inFlight
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(inFlight, spans.length)) }, slot));
   if (failure) throw failure.error;
+}
+
+/** Reads all of `r` into `buffer` from `at`. */
+async function readRange(r: SpanRange, buffer: Buffer, at: number): Promise<void> {
+  for (let done = 0; done < r.length; ) {
+    const { bytesRead } = await readAt(r.from, buffer, at + done, r.length - done, r.start + done);
+    if (bytesRead === 0) throw new Error(`${r.file ?? 'a source'} ends before byte ${r.start + r.length} (reading bytes ${r.start}-${r.start + r.length})`);
+    done += bytesRead;
+  }
 }
