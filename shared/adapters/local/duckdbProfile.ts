@@ -12,7 +12,7 @@ import { listValue, type DuckDBConnection, type DuckDBDataChunk, type DuckDBValu
 import bindings from '@duckdb/node-bindings';
 import { asyncBufferFromFile } from 'hyparquet';
 import { groupKeys, readKeyColumn } from '../../parquetKeys.js';
-import { ColumnScan, beyondCandidates, type ColumnChunk } from '../../profile/columnScan.js';
+import { ColumnScan, beyondCandidates, fillEarlierSample, type ColumnChunk } from '../../profile/columnScan.js';
 import { keyGaps, rowsBefore } from '../../profile/gaps.js';
 import { beyondBefore, MAX_TAIL_VALUES, tailPlans, type Tail } from '../../profile/outlierTails.js';
 import { joinStates, pickStates, type ScanState } from '../../profile/scanState.js';
@@ -126,6 +126,8 @@ export async function profileDuckDb(
         if (own) {
           const tails = job.resume?.tails && Object.fromEntries(part.filter((c) => job.resume!.tails![c]).map((c) => [c, job.resume!.tails![c]!]));
           outcome = await threads!.run({ paths, all: allPaths, columns: part, layout, rows: job.rows, labels: job.labels, resume: resumeFor(job.resume?.from, part), snapshotAt: job.snapshotAt, ...(tails ? { tails } : {}) });
+          // The sample rows before the resumed row, from the earlier sample (the thread was not sent it).
+          if (job.resume) fillEarlierSample(outcome.columns, outcome.sampleRows, outcome.sample, job.resume.from.state.row, job.resume.from.sample);
           const unmeasured = new Set(outcome.unmeasured);
           if (unmeasured.size > 0) await beyond10sd(c, all, outcome.stats.filter((s) => unmeasured.has(s.column)));
           if (outcome.beyond) outcome.beyond.reread += unmeasured.size;

@@ -4,7 +4,7 @@
 // what the profile keeps of it: statistics, the sample's values, the scan state at `snapshotAt`.
 
 import { closeSync, openSync } from 'node:fs';
-import { ColumnScan, beyondCandidates, type ScanLayout, type ScanResume } from '../../profile/columnScan.js';
+import { ColumnScan, beyondCandidates, type ScanLayout, type ScanResume, type ScanStart } from '../../profile/columnScan.js';
 import { beyond, beyondBefore, MAX_TAIL_VALUES, tailPlans, type Tail } from '../../profile/outlierTails.js';
 import { pickStates, stateColumns, type ScanState } from '../../profile/scanState.js';
 import type { ColumnStats } from '../../profile/types.js';
@@ -24,7 +24,8 @@ export interface ScanTask {
   rows: number;
   labels: string[];
   /** Only `columns`' part of the earlier scan's state and sample. */
-  resume?: ScanResume;
+  /** Without the earlier sample: the caller fills its rows (columnScan.ts `fillEarlierSample`). */
+  resume?: ScanStart;
   snapshotAt?: number;
   /** The kept tails of `columns` before the resumed row (outlierTails.ts). */
   tails?: Record<string, Tail>;
@@ -187,19 +188,13 @@ function eachRowGroup(files: readonly string[], footers: FooterCache, visit: (fd
 }
 
 /**
- * `resume` narrowed to `columns`, in arrays of their own: a task is sent to a thread by copy, and
- * a stored profile's sample values are views of one buffer that a copy would take whole for every
- * batch (27.9 s of a refresh's profile went to that).
+ * `resume`'s state narrowed to `columns`, in arrays of its own (a task is sent to a thread by copy),
+ * without the earlier sample: the caller fills those rows from it when the thread answers
+ * (columnScan.ts `fillEarlierSample`).
  */
-export function resumeFor(resume: ScanResume | undefined, columns: readonly string[]): ScanResume | undefined {
+export function resumeFor(resume: ScanResume | undefined, columns: readonly string[]): ScanStart | undefined {
   if (!resume) return undefined;
   const state = pickStates(columns, new Set(), resume.state);
   if (!state) throw new Error(`the scan state has no column ${columns.find((c) => !stateColumns(resume.state).has(c))}`);
-  const sample: Record<string, Float64Array> = {};
-  for (const c of columns) {
-    const v = resume.sample.values[c];
-    if (!v) throw new Error(`the earlier sample has no column ${c}`);
-    sample[c] = v.slice();
-  }
-  return { state, sample: { rows: resume.sample.rows, values: sample } };
+  return { state };
 }
