@@ -16,7 +16,7 @@ import type { ScanState } from '../profile/scanState.js';
 import type { KeptScan } from '../profile/storedProfile.js';
 import type { RunReport } from '../report.js';
 import type { ChainDeps } from './deps.js';
-import { earlierColumns, earlierScan, profileBasis, scanPoint } from './profileReuse.js';
+import { EarlierSampleMissing, earlierColumns, earlierScan, profileBasis, scanPoint } from './profileReuse.js';
 
 export interface Quality {
   /** Absent with BQX_PROFILE=keys. */
@@ -123,9 +123,17 @@ export async function checkQuality(
         compareColumns: (job: CompareJob) => deps.warehouse.compareColumns(job, bill),
       };
       // Other rows (a refresh): the column pass may carry on from an earlier dataset's scan state.
-      const carry = 'columns' in earlier ? undefined : await earlierScan(deps, run, manifest, input.groups, basis);
-      const job = scanJob(input, shards, carry && 'resume' in carry ? carry.resume : undefined);
-      const done = await profileDataset(measuring, job, profileSettings, 'columns' in earlier ? earlier : undefined);
+      let carry = 'columns' in earlier ? undefined : await earlierScan(deps, run, manifest, input.groups, basis);
+      const measure = () => profileDataset(measuring, scanJob(input, shards, carry && 'resume' in carry ? carry.resume : undefined), profileSettings, 'columns' in earlier ? earlier : undefined);
+      let done: Awaited<ReturnType<typeof measure>>;
+      try {
+        done = await measure();
+      } catch (error) {
+        // The earlier sample, read while the pass ran, was not whole: every row is measured instead.
+        if (!(error instanceof EarlierSampleMissing)) throw error;
+        carry = { why: error.message };
+        done = await measure();
+      }
       ({ profile, cutRows } = done);
       profileReuse =
         carry && 'resume' in carry

@@ -53,6 +53,15 @@ export interface ScanResume {
 export type ScanStart = Pick<ScanResume, 'state'> & Partial<Pick<ScanResume, 'sample'>>;
 
 /**
+ * A profile job's start (ProfileJob `resume.from`): the sample may still be on its way (read while
+ * the column pass runs, which needs only the state) and is awaited where its values are put in.
+ */
+export interface ResumeFrom {
+  state: ScanState;
+  sample: ScanResume['sample'] | Promise<ScanResume['sample']>;
+}
+
+/**
  * Position of each row in an earlier sample: built once per sample, not once per batch (a profile
  * resumes every batch from the same state; columns: scanState.ts `stateColumns`).
  */

@@ -2,7 +2,7 @@
 // `compareColumns`), and what the core makes of it (report.json's `profile`). The warehouse does
 // the scanning where the data is; the core turns numbers into findings (findings.ts, leakage.ts).
 
-import type { ScanResume } from './columnScan.js';
+import type { ResumeFrom } from './columnScan.js';
 import type { Tail } from './outlierTails.js';
 import type { ScanState } from './scanState.js';
 
@@ -31,7 +31,7 @@ export interface ProfileJob {
    */
   resume?: {
     groups: { index: number; files: string[] }[];
-    from: ScanResume;
+    from: ResumeFrom;
     /** The duplicate pairs' counts over the rows before the state's row, where the earlier dataset kept them (pairCounts.ts). */
     compared?: PairCounts[];
     /** The columns' tails before the state's row, where the earlier dataset kept them (outlierTails.ts). */

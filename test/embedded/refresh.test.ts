@@ -5,7 +5,7 @@
 // same window.
 
 import assert from 'node:assert/strict';
-import { appendFileSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { DuckDBInstance } from '@duckdb/node-api';
 import sinon from 'sinon';
 import { startRun } from '../../shared/chain/startRun.js';
@@ -332,6 +332,30 @@ describe('embedded chain: --refresh', function () {
     assert.equal(rawA.scan?.sha256, rawB.scan?.sha256, 'and the same state kept for the next refresh');
     assert.deepEqual([rawA.compared, rawA.scan?.compared], [rawB.compared, rawB.scan?.compared], 'and the same pair counts, over every row and before the last shard');
     assert.equal(rawA.compared?.length, 1);
+  });
+
+  it('an earlier sample found altered once the carried-on pass has started (it is read meanwhile): every row is measured instead, the profile still a full build\'s', async () => {
+    await firstVersionThenAppend();
+    const second = await run({ refresh: true }); // a full pass that keeps its state at row 2,880
+    const range = { start: minute(LATER_END), end: null };
+    await appendMinutes(e, LATER_END, LATER_END + 300);
+    await e.warehouse.markChanged(FEATURES, SELECTED, range);
+    await e.warehouse.markChanged(LABELS, ['targets_eurusd'], range);
+    // One value of the second version's sample changed: its length holds, its SHA-256 does not.
+    const sampleFile = e.output.uri(paths.outputProfile(second.pair, second.runId).sample);
+    const bytes = readFileSync(sampleFile);
+    bytes.writeUInt8(bytes.readUInt8(bytes.length - 1) ^ 0xff, bytes.length - 1);
+    writeFileSync(sampleFile, bytes);
+    const profile = sinon.spy(e.warehouse, 'profile');
+    const third = await run({ refresh: true });
+    profile.restore();
+    const jobs = profile.getCalls().map((c) => c.args[0]);
+    assert.ok(jobs[0]!.resume && !jobs.at(-1)!.resume, 'started carried on, then measured every row');
+    const reuse = (await report(third)).profileReuse;
+    assert.equal(reuse.carriedOnFrom, undefined);
+    assert.match(reuse.why, new RegExp(`the stored profile of ${second.runId} is incomplete`));
+    const full = await run({ reuse: false, start: third.window.start, end: third.window.end });
+    assert.deepEqual((await report(third)).profile, (await report(full)).profile);
   });
 
   it('new rows whose pages cannot follow the earlier ones (a constant column: a dictionary page) are written with them by a COPY: still no align, equal to a full build', async () => {

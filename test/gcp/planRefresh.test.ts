@@ -111,9 +111,10 @@ describe('bqx plan --refresh', function () {
       assert.deepEqual(resume.from.state.columns, columns);
       assert.equal(resume.from.state.values.length, columns.length * SCAN_FIELDS);
       const before = sampleRows(3000, { warmupRows: config.profile.warmupRows, ...sampleLayout(3000) }).filter((r) => r < 1440);
-      assert.deepEqual(resume.from.sample.rows, before);
-      assert.deepEqual(Object.keys(resume.from.sample.values), columns);
-      assert.ok(Object.values(resume.from.sample.values).every((v) => v.length === before.length && v.every(Number.isNaN)));
+      const sample = await resume.from.sample;
+      assert.deepEqual(sample.rows, before);
+      assert.deepEqual(Object.keys(sample.values), columns);
+      assert.ok(Object.values(sample.values).every((v) => v.length === before.length && v.every(Number.isNaN)));
 
       // plan.json says what the profile is over; the bytes of its queries are counted.
       const { document } = await planDocument(plan, { target: 'bigquery', featureRows: () => plan.labelRows });
@@ -175,7 +176,7 @@ describe('bqx plan: the dataset the profile reads, and what a refresh carries on
     assert.deepEqual(output.files.get(`gs://out/${wildcard(grid[4]!.id, 0).replace('*', '000000000000')}`), { columns: groups[0]!.columns, rows: 1439 }, 'a LOAD DATA of it: its group, its rows');
   });
 
-  it("resume: per group the rebuilt shards' files, a state of every column at the first one's first row, the sample rows before it", () => {
+  it("resume: per group the rebuilt shards' files, a state of every column at the first one's first row, the sample rows before it", async () => {
     const shard = (i: number, rows: number): MergedShard => ({
       index: i,
       id: grid[i]!.id,
@@ -195,7 +196,7 @@ describe('bqx plan: the dataset the profile reads, and what a refresh carries on
     assert.equal(resume.from.state.row, 1000);
     assert.deepEqual(resume.from.state.columns, ['target', 'a', 'b']);
     assert.equal(resume.from.state.values.length, 3 * SCAN_FIELDS);
-    assert.deepEqual(resume.from.sample.rows, sampleRows(3000, { warmupRows: 100, ...sampleLayout(3000) }).filter((r) => r < 1000));
+    assert.deepEqual((await resume.from.sample).rows, sampleRows(3000, { warmupRows: 100, ...sampleLayout(3000) }).filter((r) => r < 1000));
     assert.equal(plannedResume(job, shards, new Set(shards.map((s) => s.id)), 100), undefined, 'nothing shared: nothing to carry on from');
   });
 });

@@ -47,6 +47,20 @@ describe('folder store: an object written in parts', () => {
   });
 });
 
+describe('folder store: reads', () => {
+  it('reads a large object (on libuv\'s threads) and a small one (at once) whole; an absent one fails as ENOENT', async () => {
+    const store = new FolderObjectStore(tempDir('folder-store-read'));
+    // Past the 1 MB from which reads go to libuv's threads, and not a multiple of any buffer size.
+    const large = Buffer.from(Array.from({ length: 3 * 2 ** 20 + 5 }, (_, i) => (i * 31) % 256));
+    await store.write('profile/sample.f64', large);
+    await store.write('small.json', '{"a":1}');
+    const [back, small] = await Promise.all([store.read('profile/sample.f64'), store.read('small.json')]);
+    assert.deepEqual(Buffer.from(back), large);
+    assert.equal(Buffer.from(small).toString(), '{"a":1}');
+    await assert.rejects(store.read('absent.json'), (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
+  });
+});
+
 describe('folder store: objects deleted by exact name', () => {
   it('deletes only the names given, passes over absent ones, and removes the folders left empty', async () => {
     const store = new FolderObjectStore(tempDir('folder-store-delete'));

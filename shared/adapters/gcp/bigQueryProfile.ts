@@ -144,7 +144,8 @@ export async function profileBigQuery(runner: ProfileRunner, config: Config, out
   const keeps = job.snapshotAt !== undefined && stretches.some((x) => x.first === job.snapshotAt);
   const snap = keeps ? job.snapshotAt! : job.rows;
   const allSample = sampleRows(job.rows, job);
-  const earlierRows = resume ? new Map(resume.from.sample.rows.map((r, k) => [r, k])) : new Map<number, number>();
+  const earlierSample = resume && (await resume.from.sample);
+  const earlierRows = earlierSample ? new Map(earlierSample.rows.map((r, k) => [r, k])) : new Map<number, number>();
   const labels = new Set(job.labels);
   // The earlier dataset's state and tails, for the far values' counts before row0.
   const resumed = resume && { state: resume.from.state, ...(resume.tails ? { tails: resume.tails } : {}) };
@@ -185,7 +186,7 @@ export async function profileBigQuery(runner: ProfileRunner, config: Config, out
     const batchValues = Object.fromEntries(
       batch.map((column, i) => [
         column,
-        Float64Array.from(allSample, (r) => (r < row0 ? resume!.from.sample.values[column]![earlierRows.get(r)!]! : (sampled.get(r)?.[i] ?? NaN))),
+        Float64Array.from(allSample, (r) => (r < row0 ? earlierSample!.values[column]![earlierRows.get(r)!]! : (sampled.get(r)?.[i] ?? NaN))),
       ]),
     );
     const scan = new ColumnScan(batch, job, job.rows, { state: end, sample: { rows: allSample, values: batchValues } });

@@ -125,14 +125,14 @@ export async function profileDuckDb(
         let outcome: ScanOutcome;
         if (own) {
           const tails = job.resume?.tails && Object.fromEntries(part.filter((c) => job.resume!.tails![c]).map((c) => [c, job.resume!.tails![c]!]));
-          outcome = await threads!.run({ paths, all: allPaths, columns: part, layout, rows: job.rows, labels: job.labels, resume: resumeFor(job.resume?.from, part), snapshotAt: job.snapshotAt, ...(tails ? { tails } : {}) });
+          outcome = await threads!.run({ paths, all: allPaths, columns: part, layout, rows: job.rows, labels: job.labels, resume: resumeFor(job.resume?.from.state, part), snapshotAt: job.snapshotAt, ...(tails ? { tails } : {}) });
           // The sample rows before the resumed row, from the earlier sample (the thread was not sent it).
-          if (job.resume) fillEarlierSample(outcome.columns, outcome.sampleRows, outcome.sample, job.resume.from.state.row, job.resume.from.sample);
+          if (job.resume) fillEarlierSample(outcome.columns, outcome.sampleRows, outcome.sample, job.resume.from.state.row, await job.resume.from.sample);
           const unmeasured = new Set(outcome.unmeasured);
           if (unmeasured.size > 0) await beyond10sd(c, all, outcome.stats.filter((s) => unmeasured.has(s.column)));
           if (outcome.beyond) outcome.beyond.reread += unmeasured.size;
         } else {
-          const scan = new ColumnScan(part, layout, job.rows, job.resume?.from, job.snapshotAt);
+          const scan = new ColumnScan(part, layout, job.rows, job.resume && { state: job.resume.from.state, sample: await job.resume.from.sample }, job.snapshotAt);
           await scanBatch(c, files, part, scan);
           const snapshot = scan.snapshot();
           outcome = { stats: scan.stats(labels), columns: [...scan.columns], sample: scan.sample, sampleRows: scan.sampleRows, ...(snapshot ? { snapshot } : {}) };

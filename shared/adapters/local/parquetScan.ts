@@ -4,7 +4,7 @@
 // what the profile keeps of it: statistics, the sample's values, the scan state at `snapshotAt`.
 
 import { closeSync, openSync } from 'node:fs';
-import { ColumnScan, beyondCandidates, type ScanLayout, type ScanResume, type ScanStart } from '../../profile/columnScan.js';
+import { ColumnScan, beyondCandidates, type ScanLayout, type ScanStart } from '../../profile/columnScan.js';
 import { beyond, beyondBefore, MAX_TAIL_VALUES, tailPlans, type Tail } from '../../profile/outlierTails.js';
 import { pickStates, stateColumns, type ScanState } from '../../profile/scanState.js';
 import type { ColumnStats } from '../../profile/types.js';
@@ -192,9 +192,9 @@ function eachRowGroup(files: readonly string[], footers: FooterCache, visit: (fd
  * without the earlier sample: the caller fills those rows from it when the thread answers
  * (columnScan.ts `fillEarlierSample`).
  */
-export function resumeFor(resume: ScanResume | undefined, columns: readonly string[]): ScanStart | undefined {
-  if (!resume) return undefined;
-  const state = pickStates(columns, new Set(), resume.state);
-  if (!state) throw new Error(`the scan state has no column ${columns.find((c) => !stateColumns(resume.state).has(c))}`);
+export function resumeFor(from: ScanState | undefined, columns: readonly string[]): ScanStart | undefined {
+  if (!from) return undefined;
+  const state = pickStates(columns, new Set(), from);
+  if (!state) throw new Error(`the scan state has no column ${columns.find((c) => !stateColumns(from).has(c))}`);
   return { state };
 }
