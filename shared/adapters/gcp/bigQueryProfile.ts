@@ -13,7 +13,7 @@ import type { ObjectStore } from '../../ports.js';
 import type { ColumnComparison, ColumnStats, CompareJob, KeyGap, ProfileData, ProfileJob } from '../../profile/types.js';
 import type { StepSpec } from './bigQueryJobs.js';
 import { SEGMENT_MEASURES, profileScratch, renderCompare, renderCutRows, renderKeyGaps, renderScanSegments } from './bigQueryProfileSql.js';
-import { ColumnScan, sampleRows } from '../../profile/columnScan.js';
+import { ColumnScan, fillEarlierSample, sampleRows } from '../../profile/columnScan.js';
 import type { Tail } from '../../profile/outlierTails.js';
 import { countBeyond, keptTails } from './bigQueryFarValues.js';
 import { carrySegments, emptyState, type Segment } from '../../profile/scanSegments.js';
@@ -145,7 +145,6 @@ export async function profileBigQuery(runner: ProfileRunner, config: Config, out
   const snap = keeps ? job.snapshotAt! : job.rows;
   const allSample = sampleRows(job.rows, job);
   const earlierSample = resume && (await resume.from.sample);
-  const earlierRows = earlierSample ? new Map(earlierSample.rows.map((r, k) => [r, k])) : new Map<number, number>();
   const labels = new Set(job.labels);
   // The earlier dataset's state and tails, for the far values' counts before row0.
   const resumed = resume && { state: resume.from.state, ...(resume.tails ? { tails: resume.tails } : {}) };
@@ -183,12 +182,9 @@ export async function profileBigQuery(runner: ProfileRunner, config: Config, out
         });
       });
     }
-    const batchValues = Object.fromEntries(
-      batch.map((column, i) => [
-        column,
-        Float64Array.from(allSample, (r) => (r < row0 ? earlierSample!.values[column]![earlierRows.get(r)!]! : (sampled.get(r)?.[i] ?? NaN))),
-      ]),
-    );
+    const values = batch.map((_, i) => Float64Array.from(allSample, (r) => (r < row0 ? NaN : (sampled.get(r)?.[i] ?? NaN))));
+    if (earlierSample) fillEarlierSample(batch, allSample, values, row0, earlierSample);
+    const batchValues = Object.fromEntries(batch.map((column, i) => [column, values[i]!]));
     const scan = new ColumnScan(batch, job, job.rows, { state: end, sample: { rows: allSample, values: batchValues } });
     const stats = scan.stats(labels);
     const whole = () => wholeTable(job.groups[k]!);

@@ -786,25 +786,7 @@ async function joinedRun(footers: readonly { file: string; layout: FooterLayout 
   while (to < footers.length && rows < base.layout.rows) rows += footers[to++]!.layout.rows;
   const run = footers.slice(from, to);
   if (rows !== base.layout.rows || run.length < 2 || !joinableLayouts(run.map((f) => f.layout))) return undefined;
-  // The keys, compared as stored where every file and the base keep microseconds (as sameKeys).
-  const stored = run.map((f) => rawKeys(f.file, f.layout));
-  const baseStored = stored.every((k) => k?.perMs === MICROS_PER_MS) ? await baseMicros(base) : null;
-  if (baseStored) {
-    let at = 0;
-    for (const k of stored) {
-      if (!sameBytes(k!.values, baseStored.subarray(at, at + k!.values.length))) return undefined;
-      at += k!.values.length;
-    }
-    return to;
-  }
-  const baseKeyValues = await baseKeys(base);
-  let at = 0;
-  for (const [i, f] of run.entries()) {
-    const keys = stored[i] ? rawToMicros(stored[i]!) : await readKeyColumn(await asyncBufferFromFile(f.file), projectMetadata(f.layout, [KEY_COLUMN]));
-    for (let r = 0; r < keys.length; r++) if (keys[r] !== baseKeyValues[at + r]) return undefined;
-    at += keys.length;
-  }
-  return to;
+  return (await keysFollow(run, base)) ? to : undefined;
 }
 
 /** A file's first and last key (epoch microseconds) from its key column's statistics; undefined when it has no rows or they do not say. */
@@ -980,16 +962,33 @@ async function sameKeys(file: string, layout: FooterLayout, base: Base): Promise
   const metadata = projectMetadata(layout, [KEY_COLUMN]);
   const [mine, theirs] = [keyRange(metadata), keyRange(base.metadata)];
   if (mine && theirs && (mine.min !== theirs.min || mine.max !== theirs.max)) return false;
-  // Keys stored in microseconds are compared as stored, byte for byte (converting each to a
-  // number was most of a 177,748-row merge's alignment); others as numbers.
-  const stored = rawKeys(file, layout);
-  const baseStored = stored?.perMs === MICROS_PER_MS ? await baseMicros(base) : null;
-  if (stored && baseStored) return sameBytes(stored.values, baseStored);
+  return keysFollow([{ file, layout }], base);
+}
+
+/**
+ * True when the keys of `files`, one file after another, are the shard base's keys. Keys stored in
+ * microseconds are compared as stored, byte for byte (converting each to a number was most of a
+ * 177,748-row merge's alignment); others as numbers: the keys already read, and where they could
+ * not be read here, hyparquet reads them (keyMicros would only read them again and fail the same way).
+ */
+async function keysFollow(files: readonly { file: string; layout: FooterLayout }[], base: Base): Promise<boolean> {
+  const stored = files.map((f) => rawKeys(f.file, f.layout));
+  const baseStored = stored.every((k) => k?.perMs === MICROS_PER_MS) ? await baseMicros(base) : null;
+  let at = 0;
+  if (baseStored) {
+    for (const k of stored) {
+      if (!sameBytes(k!.values, baseStored.subarray(at, at + k!.values.length))) return false;
+      at += k!.values.length;
+    }
+    return at === baseStored.length;
+  }
   const baseKeyValues = await baseKeys(base);
-  // The keys already read, as numbers; where they could not be read here, hyparquet reads them
-  // (keyMicros would only read them again and fail the same way).
-  const keys = stored ? rawToMicros(stored) : await readKeyColumn(await asyncBufferFromFile(file), metadata);
-  return keys.every((k, i) => k === baseKeyValues[i]);
+  for (const [i, f] of files.entries()) {
+    const keys = stored[i] ? rawToMicros(stored[i]!) : await readKeyColumn(await asyncBufferFromFile(f.file), projectMetadata(f.layout, [KEY_COLUMN]));
+    for (let r = 0; r < keys.length; r++) if (keys[r] !== baseKeyValues[at + r]) return false;
+    at += keys.length;
+  }
+  return at === baseKeyValues.length;
 }
 
 /** Whether two arrays hold the same bytes. */

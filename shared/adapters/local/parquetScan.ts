@@ -23,8 +23,7 @@ export interface ScanTask {
   layout: ScanLayout;
   rows: number;
   labels: string[];
-  /** Only `columns`' part of the earlier scan's state and sample. */
-  /** Without the earlier sample: the caller fills its rows (columnScan.ts `fillEarlierSample`). */
+  /** Only `columns`' part of the earlier scan's state, without its sample: the caller fills those rows (columnScan.ts `fillEarlierSample`). */
   resume?: ScanStart;
   snapshotAt?: number;
   /** The kept tails of `columns` before the resumed row (outlierTails.ts). */

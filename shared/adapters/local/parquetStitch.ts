@@ -378,8 +378,8 @@ export interface StitchSource {
   /**
    * Files whose rows follow this file's, with its schema, each of one row group like it: every
    * column taken is their chunks after this file's, page for page, as `joinRows` would join them
-   * (a checkpoint's shard kept in the files of two extracts, not written again as one). The
-   * caller has checked they are `joinable` after this file.
+   * (a checkpoint's shard kept in the files of two extracts, not written again as one). They
+   * must be `joinableLayouts` after this file (the merge's joinedRun checks; so does the stitch).
    */
   then?: readonly { file: string; layout: FooterLayout }[];
 }
@@ -405,8 +405,7 @@ export async function stitchParquet(sources: StitchSource[], partFile: (part: nu
   // A source with files joined after it is one row group of all their rows.
   const sizes = (s: StitchSource) => (s.then ? [s.then.reduce((n, t) => n + t.layout.rows, s.layout.rows)] : s.layout.rowGroups.map((g) => g.rows));
   for (const s of sources) {
-    const names = (l: FooterLayout) => l.schema.map((e) => e.name).join();
-    if (s.then && [s, ...s.then].some((t) => t.layout.rowGroups.length !== 1 || names(t.layout) !== names(s.layout))) throw new Error(`${s.file} and the files joined after it must each be one row group of the same columns`);
+    if (s.then && !joinableLayouts([s.layout, ...s.then.map((t) => t.layout)])) throw new Error(`${s.file} and the files joined after it must each be one row group of the same columns, in one codec, with no dictionary page after the first`);
   }
   const groups = sizes(sources[0]!);
   for (const s of sources) {
