@@ -7,6 +7,14 @@
 import type { ShardUnit } from './config.js';
 import type { Window } from './ports.js';
 
+/**
+ * Files a shard's column group may hold, one a part, before a refresh builds the shard again whole
+ * (shared/chain/shareShards.ts): daily refreshes of month shards add a part a day, and each part is
+ * one more file for every reader to open. The embedded extract gathers a partial cell's checkpoint
+ * files into one at the same count, so the two happen together.
+ */
+export const MAX_SHARD_PARTS = 4;
+
 export interface Shard {
   /** Position in the run's grid, from 0. */
   index: number;

@@ -17,7 +17,7 @@ import { prepareDatasetExtras, writeDatasetExtras } from './datasetFiles.js';
 import { followUp } from './pending.js';
 import { checkQuality, type Quality, type RunCost } from './quality.js';
 import { billedBytes } from '../cost.js';
-import { earlierProfile, filesMeeting, previousGroupFiles, previousOutput, sharedShards, withShared, withSharedGroups } from './shareShards.js';
+import { earlierProfile, filesMeeting, previousGroupFiles, previousOutput, sharedShards, withGrown, withShared, withSharedGroups } from './shareShards.js';
 import { failOnError, failRun, loadManifest, moved, publishOutcome, resendOutcome } from './runs.js';
 
 export type MergeOutcome = 'succeeded' | 'failed' | 'ignored' | 'pending';
@@ -50,13 +50,17 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
   const sharing = run.sharing;
   const onlyGroups = sharing?.groups;
   const ids = (onlyGroups ? sharing?.rebuilt : sharing?.shared) ?? [];
+  // A grown shard keeps the earlier dataset's files of its rows before `from` and gets a part from there on.
+  const grown = new Map((sharing?.grown ?? []).map((g) => [g.id, g.from]));
   // The earlier dataset's manifest, read once: its shards shared, and its files of the groups built.
-  const earlier = sharing && ids.length > 0 ? await failOnError(deps, runId, 'merge', () => previousOutput(deps, sharing.from)) : undefined;
+  const earlier = sharing && (ids.length > 0 || grown.size > 0) ? await failOnError(deps, runId, 'merge', () => previousOutput(deps, sharing.from)) : undefined;
   // With some groups built, every shard's other groups of the plan are the earlier dataset's files.
   const sharedGroups = onlyGroups && plan.groups.map((g) => g.index).filter((i) => !onlyGroups.includes(i));
-  const shared = earlier ? await failOnError(deps, runId, 'merge', async () => sharedShards(earlier, ids, sharedGroups, sharing?.moved)) : [];
-  const build = shardGrid(run.window, deps.config.shard).filter((s) => !sharing || sharing.rebuilt.includes(s.id));
-  const tail = shared.length > 0 && build.length > 0 && !onlyGroups;
+  const shared = earlier && ids.length > 0 ? await failOnError(deps, runId, 'merge', async () => sharedShards(earlier, ids, sharedGroups, sharing?.moved)) : [];
+  const earlierParts = earlier && grown.size > 0 ? await failOnError(deps, runId, 'merge', async () => sharedShards(earlier, [...grown.keys()])) : [];
+  const grid = shardGrid(run.window, deps.config.shard);
+  const build = grid.filter((s) => !sharing || sharing.rebuilt.includes(s.id)).map((s) => (grown.has(s.id) ? { ...s, start: grown.get(s.id)! } : s));
+  const tail = (shared.length > 0 || earlierParts.length > 0) && build.length > 0 && !onlyGroups;
   const window = tail ? { start: build[0]!.start, end: run.window.end } : run.window;
   const inputs = tail ? await failOnError(deps, runId, 'merge', () => filesMeeting(deps, checkpoints, window)) : files;
   const buildPlan = onlyGroups ? { ...plan, groups: plan.groups.filter((g) => onlyGroups.includes(g.index)) } : plan;
@@ -75,11 +79,12 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
     const copied = built.fromPrevious;
     deps.logger.info(copied > 0 ? `${copied} unchanged feature(s) copied from ${sharing!.from}'s files, ${sharing!.changed!.length} changed one(s) aligned` : `every feature aligned: ${sharing!.from}'s files could not be used`, log);
   }
-  const result = shared.length === 0 ? built : await failOnError(deps, runId, 'merge', async () => (onlyGroups ? withSharedGroups(plan, built, shared) : withShared(plan, built, shared)));
+  const whole = earlierParts.length === 0 ? built : withGrown(built, earlierParts, grid);
+  const result = shared.length === 0 && earlierParts.length === 0 ? built : await failOnError(deps, runId, 'merge', async () => (onlyGroups ? withSharedGroups(plan, whole, shared) : withShared(plan, whole, shared)));
   const rowsRead = { features: checkpoints.reduce((n, c) => n + (c.reusedFrom ? 0 : (c.readRows ?? 0)), 0), labels: built.rows };
   const mergeMs = Date.now() - began;
 
-  const problems = await failOnError(deps, runId, 'verify', () => verifyOutput(deps, manifest, run, result.groups, result.shards, shared));
+  const problems = await failOnError(deps, runId, 'verify', () => verifyOutput(deps, manifest, run, result.groups, result.shards, [...shared, ...earlierParts]));
   if (problems.length > 0) {
     await failRun(deps, runId, `output verification failed: ${problems.join('; ')}`);
     return 'failed';

@@ -9,7 +9,7 @@ import { attributes, type RunRequest } from './messages.js';
 import { claimMerge } from './checkpointLanded.js';
 import { counts, fingerprintFeatures, planReuse, recordReused } from './reuse.js';
 import { planIncremental } from './incremental.js';
-import { labelVersions, planSharing } from './shareShards.js';
+import { labelVersions, planSharing, settleGrown, type SharePlan } from './shareShards.js';
 import { failRun } from './runs.js';
 import { refreshBase, schemaDrift, type RefreshInfo } from './refresh.js';
 import { shardGrid } from '../shards.js';
@@ -73,7 +73,8 @@ export async function startRun(deps: ChainDeps, request: RunRequest): Promise<St
     // Incremental where the old rows vouch for it (never with --no-reuse): new minutes only, unchanged shards shared.
     const incremental = request.reuse !== false ? await planIncremental(deps, base, manifest) : 0;
     const grid = shardGrid(window, config.shard);
-    const shards = request.reuse !== false ? await planSharing(deps, base, manifest, grid) : { shared: [], rebuilt: grid.map((g) => g.id), why: 'reuse turned off' };
+    const shards: SharePlan = request.reuse !== false ? await planSharing(deps, base, manifest, grid) : { shared: [], rebuilt: grid.map((g) => g.id), why: 'reuse turned off' };
+    settleGrown(shards, manifest);
     Object.assign(reuse, counts(manifest));
     refresh = {
       from: base.run.runId,
@@ -91,8 +92,8 @@ export async function startRun(deps: ChainDeps, request: RunRequest): Promise<St
   const unchanged = same && same.run.window.start === window.start && same.run.window.end === window.end
     ? { from: same.run.runId, ...(await planSharing(deps, same, manifest, shardGrid(window, config.shard))) }
     : undefined;
-  const sharing = refresh?.shards && refresh.sharedShards > 0
-    ? { from: refresh.from, shared: refresh.shards.shared, rebuilt: refresh.shards.rebuilt }
+  const sharing = refresh?.shards && (refresh.sharedShards > 0 || refresh.shards.grown)
+    ? { from: refresh.from, shared: refresh.shards.shared, rebuilt: refresh.shards.rebuilt, ...(refresh.shards.grown ? { grown: refresh.shards.grown } : {}) }
     : unchanged && (unchanged.shared.length > 0 || unchanged.groups)
       ? { from: unchanged.from, shared: unchanged.shared, rebuilt: unchanged.rebuilt, ...(unchanged.groups ? { groups: unchanged.groups } : {}), ...(unchanged.changed ? { changed: unchanged.changed } : {}), ...(unchanged.moved ? { moved: unchanged.moved } : {}) }
       : undefined;

@@ -24,6 +24,7 @@ import { paths } from '../../shared/naming.js';
 import { readStoredColumns } from '../../shared/profile/storedProfile.js';
 import { readFooter, summariseFooters } from '../../shared/checkpoint.js';
 import { loadManifest } from '../../shared/chain/runs.js';
+import { MAX_SHARD_PARTS } from '../../shared/shards.js';
 
 const FEATURES = 'bqx_ml_v3_features_v2';
 const LABELS = 'bqx_ml_v3_analytics_v2';
@@ -129,7 +130,7 @@ describe('embedded chain: --refresh', function () {
     return first;
   };
 
-  it('after an append: extracts only the new minutes, shares the unchanged day shard by reference, reads only the new rows, equals a --no-reuse full build; gc keeps the shared files', async () => {
+  it('after an append: extracts only the new minutes, shares the unchanged day shard by reference, grows the partial day by a part, reads only the new rows, equals a --no-reuse full build; gc keeps the shared files', async () => {
     const first = await firstVersionThenAppend();
     const merge = sinon.spy(e.warehouse, 'merge');
     const earlierRecords = sinon.spy(e.store, 'getCheckpoint');
@@ -137,27 +138,28 @@ describe('embedded chain: --refresh', function () {
     merge.restore();
     earlierRecords.restore();
     assert.equal(refreshed.labelRows, LATER_END);
-    // The merge was given the shards it builds, their window, and of each checkpoint the files that meet it.
+    // The merge was given the shards it builds (the partial day from the earlier end on: a part), their window, and of each checkpoint the files that meet it.
     const job = merge.firstCall.args[0];
-    assert.deepEqual(job.shards.map((x) => x.id), ['20210302', '20210303']);
-    assert.deepEqual(job.window, { start: '2021-03-02T00:00:00.000Z', end: minute(LATER_END) });
+    assert.deepEqual(job.shards.map((x) => [x.id, x.start]), [['20210302', minute(NEW_END)], ['20210303', '2021-03-03T00:00:00.000Z']]);
+    assert.deepEqual(job.window, { start: minute(NEW_END), end: minute(LATER_END) });
     for (const [feature, files] of Object.entries(job.checkpoints)) assert.ok(files.length === 2 && files.every((f) => f.startsWith(`runs/${refreshed.runId}/`)), `${feature}: ${files.join(', ')}`);
     assert.deepEqual(refreshed.reuse?.reasons, { 'new minutes only': SELECTED.length }, 'every feature extracts only the new range');
     assert.equal(refreshed.refresh?.incremental, SELECTED.length);
     assert.deepEqual(refreshed.refresh?.shards?.shared, ['20210301'], 'the whole first day is shared');
     assert.deepEqual(refreshed.refresh?.shards?.rebuilt, ['20210302', '20210303'], 'the partial day grows; the new day is built');
+    assert.deepEqual(refreshed.refresh?.shards?.grown, [{ id: '20210302', from: minute(NEW_END) }], 'the partial day keeps its files and grows by a part');
     assert.equal(refreshed.refresh?.sharedShards, 1);
     assert.equal(refreshed.refresh?.rebuiltShards, 2);
-    // Rows read: each feature's rows in [NEW_END, LATER_END) only (agg from 150 on, so all of them), labels of the two rebuilt days.
+    // Rows read: each feature's rows in [NEW_END, LATER_END) only (agg from 150 on, so all of them), and the labels of those minutes only.
     const newRows = LATER_END - NEW_END;
-    assert.deepEqual(refreshed.rowsRead, { features: SELECTED.length * newRows, labels: LATER_END - 1440 });
-    // The partial day's earlier rows were carried into the grown day's new file: one file per day shard, none to align.
+    assert.deepEqual(refreshed.rowsRead, { features: SELECTED.length * newRows, labels: newRows });
+    // The partial day's earlier rows stay in the earlier files, checkpoint and output: nothing carried, none to align.
     assert.equal((e.warehouse as DuckDbWarehouse).lastRealigned, 0, 'the merge aligned no feature');
-    assert.equal((e.warehouse as DuckDbWarehouse).joinedCarries, SELECTED.length, 'the earlier rows were joined page for page, not copied again');
+    assert.equal((e.warehouse as DuckDbWarehouse).joinedCarries, 0, 'no earlier rows written again');
     const refreshedManifest = await loadManifest(e.deps, refreshed);
     for (const record of await e.store.listCheckpoints(refreshed.runId)) {
-      assert.equal(record.files.length, 3, `${record.feature}: the first day's file of the earlier run, then two new ones`);
-      assert.ok(record.files[0]!.startsWith(`runs/${first.runId}/`) && record.files.slice(1).every((f) => f.startsWith(`runs/${refreshed.runId}/`)));
+      assert.equal(record.files.length, 4, `${record.feature}: the earlier run's files of the first and the partial day, then two new ones`);
+      assert.ok(record.files.slice(0, 2).every((f) => f.startsWith(`runs/${first.runId}/`)) && record.files.slice(2).every((f) => f.startsWith(`runs/${refreshed.runId}/`)));
       assert.equal(record.readRows, newRows);
       // Landed from the first run's record and the new files' footers only: the same figures as every footer gives.
       assert.ok(earlierRecords.calledWith(first.runId, record.feature), `${record.feature}: the landing extended the earlier record`);
@@ -170,19 +172,40 @@ describe('embedded chain: --refresh', function () {
     }
     const summary = summarise(refreshed, refreshed.expected, null);
     assert.deepEqual(summary.refresh && { from: summary.refresh.from, shared: summary.refresh.sharedShards, rebuilt: summary.refresh.rebuiltShards }, { from: first.runId, shared: 1, rebuilt: 2 });
-    assert.equal(summary.rowsRead?.total, SELECTED.length * newRows + LATER_END - 1440);
+    assert.equal(summary.rowsRead?.total, SELECTED.length * newRows + newRows);
 
     // The shared shard's files are the first version's, listed by reference.
     const m = JSON.parse(Buffer.from(await e.output.read(refreshed.output!.manifest)).toString('utf8'));
     const firstDay = m.shards.find((x: { id: string }) => x.id === '20210301');
     assert.ok(firstDay.groups.every((g: { objects: string[] }) => g.objects.every((o) => o.startsWith(`training/eurusd/${first.runId}/`))));
-    assert.ok(m.shards.filter((x: { id: string }) => x.id !== '20210301').every((s: { groups: { objects: string[] }[] }) => s.groups.every((g) => g.objects.every((o) => o.startsWith(`training/eurusd/${refreshed.runId}/`)))));
+    // The grown day: the first version's part, then this run's; the new day this run's.
+    const grownDay = m.shards.find((x: { id: string }) => x.id === '20210302');
+    assert.deepEqual([grownDay.start, grownDay.end, grownDay.rows], ['2021-03-02T00:00:00.000Z', '2021-03-03T00:00:00.000Z', 1440]);
+    for (const g of grownDay.groups as { objects: string[]; rows: number }[]) {
+      assert.equal(g.objects.length, 2);
+      assert.ok(g.objects[0]!.startsWith(`training/eurusd/${first.runId}/shard-20210302/`) && g.objects[1]!.startsWith(`training/eurusd/${refreshed.runId}/shard-20210302/`), g.objects.join(', '));
+      assert.equal(g.rows, 1440);
+    }
+    assert.ok(m.shards.find((x: { id: string }) => x.id === '20210303').groups.every((g: { objects: string[] }) => g.objects.every((o) => o.startsWith(`training/eurusd/${refreshed.runId}/`))));
+
+    // One file of the whole dataset (--consolidate) holds the grown day's parts one after the other.
+    const before = await readOutput(e, refreshed.output!.manifest);
+    const object = `training/eurusd/${refreshed.runId}/consolidated-test.parquet`;
+    assert.equal(await e.warehouse.consolidate(m.shards.map((s: { groups: { objects: string[] }[] }) => ({ groups: s.groups.map((g) => ({ files: g.objects })) })), object), LATER_END);
+    const db = await DuckDBInstance.create(':memory:');
+    const c = await db.connect();
+    try {
+      assert.deepEqual((await c.runAndReadAll('SELECT * FROM read_parquet($1)', [e.output.uri(object)])).getRowObjectsJS(), before, 'the consolidated file is the dataset, row for row');
+    } finally {
+      c.closeSync();
+      db.closeSync();
+    }
 
     // Retention keeping only the refresh removes the first run, but not the files the refresh shares.
-    const before = await readOutput(e, refreshed.output!.manifest);
     const gc = await collectGarbage(e.deps, 'eurusd', 1);
     assert.deepEqual(gc.removed, [first.runId]);
     assert.ok((await e.output.size(firstDay.groups[0].objects[0])) !== undefined, 'a shared shard file survives its run\'s collection');
+    assert.ok((await e.output.size(grownDay.groups[0].objects[0])) !== undefined, 'so does a grown shard\'s earlier part');
     assert.equal(await e.output.size(first.output!.manifest), undefined, 'the first run\'s own manifest is gone');
     assert.deepEqual((await verifyManifest(e.output.uri(refreshed.output!.manifest))).problems, []);
 
@@ -194,7 +217,7 @@ describe('embedded chain: --refresh', function () {
 
   });
 
-  it('on tables kept in parquet files (the demo\'s): the partial day stays in its file, and the merge joins it to the new rows\' file page for page; equal to a --no-reuse full build, refresh after refresh', async () => {
+  it('on tables kept in parquet files (the demo\'s): the partial day stays in its files and grows by a part a refresh, until MAX_SHARD_PARTS hold it: then it is carried into one file and built whole; equal to a --no-reuse full build, refresh after refresh', async () => {
     const w = e.warehouse as DuckDbWarehouse;
     await appendMinutes(e, 120);
     // Kept in files in key order, decimals as doubles (as the demo's): written from their pages.
@@ -205,10 +228,11 @@ describe('embedded chain: --refresh', function () {
     await w.markChanged(LABELS, ['targets_eurusd']);
     const first = await run();
     assert.equal(first.labelRows, NEW_END);
-    // csi_mom_bqx_usd has repeated keys: DuckDB's copy extracts it, and carries its partial day.
+    // csi_mom_bqx_usd has repeated keys: DuckDB's copy extracts it.
     const keyedFeatures = SELECTED.filter((f) => f !== 'csi_mom_bqx_usd');
-    // Refreshes inside the second day (2021-03-02, minutes 1,440-2,879) until four files hold it,
-    // then one that carries them into one (KEYED_CARRY_FILES).
+    // Refreshes inside the second day (2021-03-02, minutes 1,440-2,879), each growing it by a part,
+    // until MAX_SHARD_PARTS files hold it: then one that carries them into one and builds the day whole.
+    assert.equal(MAX_SHARD_PARTS, 4);
     const steps = [
       { end: 1800, files: 2 },
       { end: 2000, files: 3 },
@@ -222,14 +246,19 @@ describe('embedded chain: --refresh', function () {
       const [keyed, copied] = [w.keyedExtracts, w.joinedCarries];
       const refreshed = await run({ refresh: true });
       assert.equal(refreshed.labelRows, end);
+      const carried = files === 1;
       assert.equal(w.keyedExtracts, keyed + keyedFeatures.length, `${end}: written from the tables' pages`);
-      assert.equal(w.joinedCarries, copied + 1, `${end}: the one DuckDB copies carries its partial day`);
+      assert.equal(w.joinedCarries, copied + (carried ? 1 : 0), `${end}: the one DuckDB copies carries its partial day only when it is built whole`);
       assert.equal(w.lastRealigned, 0, `${end}: no feature aligned by a join`);
-      assert.equal(w.lastJoinedShards, files > 1 ? keyedFeatures.length : 0, `${end}: each keyed feature's second day stitched from its files joined`);
+      assert.equal(w.lastJoinedShards, 0, `${end}: no second day stitched from several files: a part reads the new files only, a carry left one`);
+      assert.deepEqual(refreshed.refresh?.shards?.grown?.map((g) => g.id), carried ? undefined : ['20210302'], `${end}: the second day grows by a part`);
       for (const record of await e.store.listCheckpoints(refreshed.runId)) {
         const secondDay = record.fileKeys!.filter((k) => k.minKey?.startsWith('2021-03-02'));
-        assert.equal(secondDay.length, keyedFeatures.includes(record.feature) ? files : 1, `${end}: ${record.feature}'s second day`);
+        assert.equal(secondDay.length, files, `${end}: ${record.feature}'s second day`);
       }
+      const m = JSON.parse(Buffer.from(await e.output.read(refreshed.output!.manifest)).toString('utf8'));
+      const day = m.shards.find((x: { id: string }) => x.id === '20210302');
+      assert.ok(day.groups.every((g: { objects: string[] }) => g.objects.length === files), `${end}: the second day's output in ${files} part(s)`);
       assert.deepEqual((await verifyManifest(e.output.uri(refreshed.output!.manifest))).problems, []);
       outputs.push({ window: refreshed.window, rows: await readOutput(e, refreshed.output!.manifest) });
       earlier = refreshed;
@@ -313,11 +342,14 @@ describe('embedded chain: --refresh', function () {
     assert.deepEqual(reuse.pairs, { compared: 1, taken: 0, carried: 1 });
     const dupJobs = compared.getCalls().map((c) => c.args[0]).filter((j) => j.step === 1 && j.pairs.some((p) => p.a === 'target_bqx45_h15' && p.b === 'csi_mom_bqx_usd_x'));
     assert.ok(dupJobs.length > 0);
-    for (const j of dupJobs) assert.ok(j.groups.every((g) => g.files.every((f) => f.startsWith(`training/eurusd/${third.runId}/`))), JSON.stringify(j.groups));
-    // The column pass read only this run's own files (the rebuilt third day), the rest of the pass came from the state.
+    // The last day grew by a part: its rows are the second version's part of it, then this run's.
+    const lastDay = (runId: string) => `training/eurusd/${runId}/shard-20210303/`;
+    const lastDayFiles = (files: readonly string[]) => files.length === 2 && files[0]!.startsWith(lastDay(second.runId)) && files[1]!.startsWith(lastDay(third.runId));
+    for (const j of dupJobs) assert.ok(j.groups.every((g) => lastDayFiles(g.files)), JSON.stringify(j.groups));
+    // The column pass read only the last day, the rest of the pass came from the state.
     const job = profile.getCalls().map((c) => c.args[0]).find((j) => j.resume)!;
     assert.ok(job, 'the warehouse was asked to carry on');
-    assert.ok(job.resume!.groups.every((g) => g.files.length > 0 && g.files.every((f) => f.startsWith(`training/eurusd/${third.runId}/`))), JSON.stringify(job.resume!.groups));
+    assert.ok(job.resume!.groups.every((g) => lastDayFiles(g.files)), JSON.stringify(job.resume!.groups));
 
     const full = await run({ reuse: false, start: third.window.start, end: third.window.end });
     const [a, b] = [await report(third), await report(full)];
@@ -358,7 +390,7 @@ describe('embedded chain: --refresh', function () {
     assert.deepEqual((await report(third)).profile, (await report(full)).profile);
   });
 
-  it('new rows whose pages cannot follow the earlier ones (a constant column: a dictionary page) are written with them by a COPY: still no align, equal to a full build', async () => {
+  it('new rows whose pages differ from the earlier ones (a constant column: a dictionary page) grow the partial day by a part all the same: no align, equal to a full build', async () => {
     await firstVersionThenAppend();
     // mkt_regime's new minutes of the partial day all one value: DuckDB writes that column with a dictionary page.
     await e.warehouse.execute(`UPDATE ${FEATURES}.mkt_regime SET r = 7.0 WHERE interval_time >= $1::TIMESTAMPTZ AND interval_time < TIMESTAMPTZ '2021-03-03 00:00:00+00'`, [minute(NEW_END)]);
@@ -366,7 +398,8 @@ describe('embedded chain: --refresh', function () {
     const refreshed = await run({ refresh: true });
     assert.deepEqual(refreshed.reuse?.reasons, { 'new minutes only': SELECTED.length });
     const warehouse = e.warehouse as DuckDbWarehouse;
-    assert.equal(warehouse.joinedCarries, SELECTED.length - 1, 'every feature but mkt_regime joined its pages');
+    assert.equal(warehouse.joinedCarries, 0, 'nothing carried: the partial day grows by a part');
+    assert.deepEqual(refreshed.refresh?.shards?.grown?.map((g) => g.id), ['20210302']);
     assert.equal(warehouse.lastRealigned, 0, 'the merge aligned no feature');
     const full = await run({ reuse: false, start: refreshed.window.start, end: refreshed.window.end });
     const [a, b] = await Promise.all([readOutput(e, refreshed.output!.manifest), readOutput(e, full.output!.manifest)]);

@@ -11,7 +11,7 @@ import { errorMessage } from '../../log.js';
 import { KEY_COLUMN, assertIdentifier, paths } from '../../naming.js';
 import type { CatalogTable, ExtractJob, ExtractResult, LabelStats, MergeJob, MergeProgress, MergeResult, MergedGroup, MergedShard, ViewJob, ViewResult, Warehouse, Window } from '../../ports.js';
 import type { ColumnComparison, CompareJob, ProfileData, ProfileJob } from '../../profile/types.js';
-import type { Shard } from '../../shards.js';
+import { MAX_SHARD_PARTS, type Shard } from '../../shards.js';
 import { byGroup } from '../../outputShards.js';
 import { compareDuckDb, profileDuckDb } from './duckdbProfile.js';
 import { compareOwn } from './parquetCompare.js';
@@ -55,7 +55,7 @@ export interface DuckDbOptions {
  * about 2 s of the threads' CPU of a 20,000-row refresh on day shards (busy 20.7 and 21.1 s against
  * 22.6 and 24.1 s), and would be a month's rows every day on month shards.
  */
-const KEYED_CARRY_FILES = 4;
+const KEYED_CARRY_FILES = MAX_SHARD_PARTS;
 
 /**
  * DuckDB's share of the memory setting. DuckDB keeps the blocks of its own tables it has read
@@ -549,18 +549,24 @@ export class DuckDbWarehouse implements Warehouse {
    * key column), the shards then concatenated, all by chunk copy.
    */
   async consolidate(shards: { groups: { files: string[] }[] }[], object: string): Promise<number> {
-    if (shards.some((s) => s.groups.some((g) => g.files.length !== 1))) {
-      throw new Error('consolidation needs one file per shard and group; this dataset has groups of several parts');
-    }
+    if (shards.some((s) => s.groups.some((g) => g.files.length === 0))) throw new Error('consolidation needs every shard\'s groups to have files');
     const temps: { file: string; metadata: FileMetaData }[] = [];
+    const joined: string[] = [];
     try {
       for (const shard of shards) {
-        const sources = shard.groups.map((g, i) => {
-          const file = this.output.uri(g.files[0]!);
+        const sources = [];
+        for (const [i, g] of shard.groups.entries()) {
+          // A group in several parts (a shard a refresh grew) is one file first, as a view makes it.
+          let file = this.output.uri(g.files[0]!);
+          if (g.files.length > 1) {
+            file = await this.output.tempPath('.parquet');
+            joined.push(file);
+            concatParquet(g.files.map((f) => ({ file: this.output.uri(f), metadata: readLocalFooter(this.output.uri(f)).metadata })), file);
+          }
           const layout = readLayout(file);
           const names = layout.schema.map((e) => e.name).slice(i === 0 ? 0 : 1); // one key column
-          return { file, layout, columns: names.map((n) => ({ source: n, output: n })) };
-        });
+          sources.push({ file, layout, columns: names.map((n) => ({ source: n, output: n })) });
+        }
         const temp = await this.output.tempPath('.parquet');
         const [part] = await stitchParquet(sources, () => temp, Number.MAX_SAFE_INTEGER);
         temps.push({ file: part!.file, metadata: readLocalFooter(part!.file).metadata });
@@ -571,7 +577,7 @@ export class DuckDbWarehouse implements Warehouse {
       await this.output.adopt(object, target);
       return rows;
     } finally {
-      await Promise.all(temps.map((t) => fs.rm(t.file, { force: true })));
+      await Promise.all([...temps.map((t) => t.file), ...joined].map((f) => fs.rm(f, { force: true })));
     }
   }
 
