@@ -135,7 +135,7 @@ export const paths = {
   /** The raw column profile kept with the dataset, for a later run's profile to build on (shared/profile/storedProfile.ts). */
   outputProfile: (pair: string, runId: string) => {
     const dir = `${paths.outputDir(pair, runId)}profile/`;
-    return { dir, columns: `${dir}columns.json`, sample: `${dir}sample.f64`, scan: `${dir}scan.f64`, tails: `${dir}tails.f64` };
+    return { dir, columns: `${dir}columns.json`, sample: `${dir}sample.f64`, scan: `${dir}scan.f64`, tails: `${dir}tails.f64`, end: `${dir}end.f64`, endTails: `${dir}end-tails.f64` };
   },
   consolidated: (pair: string, runId: string) => `${paths.outputDir(pair, runId)}training_${pair}.parquet`,
 };

@@ -9,7 +9,7 @@ import type { RunManifest } from '../manifest.js';
 import { paths } from '../naming.js';
 import type { CheckpointRecord, MergedShard, RunRecord } from '../ports.js';
 import { reusableColumns, type EarlierColumns } from '../profile/reuseStats.js';
-import { readStoredColumns, readStoredSample, readStoredScan, unstorable, validCounts, writeStoredProfile, type KeptScan, type StoredColumns } from '../profile/storedProfile.js';
+import { readStoredColumns, readStoredEnd, readStoredSample, readStoredScan, unstorable, validCounts, writeStoredProfile, type KeptScan, type StoredColumns } from '../profile/storedProfile.js';
 import type { MeasuredColumns, ProfileBasis, ProfileJob } from '../profile/types.js';
 import type { ChainDeps } from './deps.js';
 import { REASONS } from './reuse.js';
@@ -67,8 +67,9 @@ export async function earlierColumns(
   const values = await readStoredSample(deps.output, objects, best.head);
   if (!values) return { why: `the stored profile of ${best.runId} is incomplete` };
   const scan = await readStoredScan(deps.output, objects, best.head);
+  const end = await readStoredEnd(deps.output, objects, best.head);
   const compared = validCounts(best.head.compared) ? { compared: best.head.compared } : {};
-  return { columns: { from: best.runId, basis: best.head.basis, columns: best.head.columns, sample: { rows: best.head.sampleRows, values }, ...(scan ? { scan } : {}), ...compared }, reusable: best.reusable };
+  return { columns: { from: best.runId, basis: best.head.basis, columns: best.head.columns, sample: { rows: best.head.sampleRows, values }, ...(scan ? { scan } : {}), ...(end ? { end } : {}), ...compared }, reusable: best.reusable };
 }
 
 /**
@@ -100,6 +101,10 @@ export class EarlierSampleMissing extends Error {
  * before the state's row are this dataset's first files, group by group (a refresh shares those
  * shards by reference: the same rows, the same values), scanned with the same settings and sample
  * layout, and holding every column this dataset has. Newest first; the refresh's own source first.
+ * Of one dataset, its state after its last row first (a refresh that grew its last shard by a part
+ * begins with all its files), else the one at its last shard's first row; with the first, `kept`
+ * is the second, which is this dataset's own at the same row when its last shard is the one grown
+ * (its pass, starting further on, does not pass that row to take it).
  */
 export async function earlierScan(
   deps: Pick<ChainDeps, 'store' | 'output'>,
@@ -107,7 +112,7 @@ export async function earlierScan(
   manifest: RunManifest,
   groups: readonly { index: number; files: string[]; columns: string[] }[],
   basis: ProfileBasis,
-): Promise<{ from: string; resume: NonNullable<ProfileJob['resume']> } | { why: string }> {
+): Promise<{ from: string; resume: NonNullable<ProfileJob['resume']>; kept?: KeptScan } | { why: string }> {
   if (manifest.features.every((f) => f.reason === REASONS.off)) return { why: 'reuse turned off' };
   const runs = (await deps.store.listRuns(run.pair))
     .filter((r) => r.state === 'succeeded' && r.collected?.scope !== 'all' && r.output && r.createdAt < run.createdAt && r.runId !== run.runId && r.window.start === run.window.start)
@@ -118,28 +123,35 @@ export async function earlierScan(
   for (const r of runs) {
     const objects = paths.outputProfile(r.pair, r.runId);
     const head = await readStoredColumns(deps.output, objects);
-    if (!head?.scan) continue;
+    if (!head?.scan && !head?.end) continue;
     if (head.basis.key !== basis.key || head.basis.scanWith === undefined || head.basis.scanWith !== basis.scanWith) {
       why = `${r.runId} was scanned with other settings or another sample layout`;
       continue;
     }
-    const prefix = new Map(head.scan.prefix.map((p) => [p.index, p.files]));
-    const suffix = groups.map((g) => ({ index: g.index, files: g.files.slice(prefix.get(g.index)?.length ?? 0) }));
-    const shared = groups.every((g) => prefix.has(g.index) && startsWith(g.files, prefix.get(g.index)!)) && suffix.every((g) => g.files.length > 0);
-    if (!shared) {
+    // The files this dataset reads from the state's row on, group by group, where it begins with the state's prefix.
+    const rest = (kept: { prefix: KeptScan['prefix'] }) => {
+      const prefix = new Map(kept.prefix.map((p) => [p.index, p.files]));
+      const suffix = groups.map((g) => ({ index: g.index, files: g.files.slice(prefix.get(g.index)?.length ?? 0) }));
+      return groups.every((g) => prefix.has(g.index) && startsWith(g.files, prefix.get(g.index)!)) && suffix.every((g) => g.files.length > 0) ? suffix : undefined;
+    };
+    const fromEnd = head.end && rest(head.end) ? head.end : undefined;
+    const described = fromEnd ?? (head.scan && rest(head.scan) ? head.scan : undefined);
+    if (!described) {
       why = `this dataset does not begin with ${r.runId}'s files`;
       continue;
     }
-    const has = new Set(head.scan.columns);
+    const suffix = rest(described)!;
+    const has = new Set(described.columns);
     if (!wanted.every((c) => has.has(c))) {
       why = `${r.runId}'s scan state lacks some of this dataset's columns`;
       continue;
     }
-    const scan = await readStoredScan(deps.output, objects, head);
+    const scan = fromEnd ? await readStoredEnd(deps.output, objects, head) : await readStoredScan(deps.output, objects, head);
     if (!scan) {
       why = `the stored profile of ${r.runId} is incomplete`;
       continue;
     }
+    const kept = fromEnd ? await readStoredScan(deps.output, objects, head) : undefined;
     // The sample (77 MB at 20,000 rows) is read while the column pass runs, which needs only the
     // state: read first, it held up a refresh's profile 0.4-0.8 s. One found not to be the file
     // described fails the pass with EarlierSampleMissing, and the profile measures every row.
@@ -148,7 +160,7 @@ export async function earlierScan(
       return { rows: head.sampleRows, values };
     });
     sample.catch(() => {}); // handled where the pass awaits it
-    return { from: r.runId, resume: { groups: suffix, from: { state: scan.state, sample }, ...(scan.compared ? { compared: scan.compared } : {}), ...(scan.tails ? { tails: scan.tails } : {}) } };
+    return { from: r.runId, resume: { groups: suffix, from: { state: scan.state, sample }, ...(scan.compared ? { compared: scan.compared } : {}), ...(scan.tails ? { tails: scan.tails } : {}) }, ...(kept ? { kept } : {}) };
   }
   return { why };
 }
@@ -158,10 +170,10 @@ export async function earlierScan(
  * without one (BQX_PROFILE=keys, or columns the warehouse gave no sample of), removes any older one
  * there, which would no longer describe the dataset. Only a later run's speed depends on it.
  */
-export async function keepProfile(deps: Pick<ChainDeps, 'output' | 'logger'>, run: RunRecord, stored?: { basis: ProfileBasis; data: MeasuredColumns; scan?: KeptScan }): Promise<void> {
+export async function keepProfile(deps: Pick<ChainDeps, 'output' | 'logger'>, run: RunRecord, stored?: { basis: ProfileBasis; data: MeasuredColumns; scan?: KeptScan; end?: KeptScan }): Promise<void> {
   const objects = paths.outputProfile(run.pair, run.runId);
   const problem = stored && unstorable(stored.data);
-  if (stored && !problem) return writeStoredProfile(deps.output, objects, stored.basis, stored.data, stored.scan);
+  if (stored && !problem) return writeStoredProfile(deps.output, objects, stored.basis, stored.data, stored.scan, stored.end);
   if (problem) deps.logger.warn(`the raw column profile is not kept (${problem}): the next run measures every column`, { runId: run.runId, pair: run.pair, step: 'profile' });
   await deps.output.deletePrefix(objects.dir);
 }

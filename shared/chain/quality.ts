@@ -33,7 +33,7 @@ export interface Quality {
   /** Columns measured and taken from an earlier dataset (absent with BQX_PROFILE=keys). */
   profileReuse?: ProfileReuse;
   /** The raw columns the profile was computed from, and its scan state, to keep with the dataset (shared/chain/profileReuse.ts). */
-  stored?: { basis: ProfileBasis; data: MeasuredColumns; scan?: KeptScan };
+  stored?: { basis: ProfileBasis; data: MeasuredColumns; scan?: KeptScan; end?: KeptScan };
   profileMs: number;
   /** What the run cost (the `cost_usd` gate's value) and the bytes its jobs billed, profile included (RunCost). */
   costUsd?: number;
@@ -102,6 +102,13 @@ export async function checkQuality(
     const point = scanPoint(shards);
     const keep = (state: ScanState | undefined, compared?: PairCounts[], tails?: KeptScan['tails']): KeptScan | undefined =>
       point && state && state.row === point.row ? { state, prefix: point.prefix, ...(compared ? { compared } : {}), ...(tails ? { tails } : {}) } : undefined;
+    // And its state after the last row, for a refresh that grows the last shard by a part: every file before it.
+    const everyFile = input.groups.map((g) => ({ index: g.index, files: g.files }));
+    const keepEnd = (state: ScanState | undefined, compared?: PairCounts[], tails?: KeptScan['tails']): KeptScan | undefined =>
+      state && state.row === input.rows ? { state, prefix: everyFile, ...(compared ? { compared } : {}), ...(tails ? { tails } : {}) } : undefined;
+    // An earlier dataset's kept state of the same files before the same row is this dataset's.
+    const sameKept = (kept: KeptScan | undefined, at: { row: number; prefix: KeptScan['prefix'] } | undefined): KeptScan | undefined =>
+      kept && at && kept.state.row === at.row && JSON.stringify(kept.prefix) === JSON.stringify(at.prefix) ? kept : undefined;
     if (measured?.profiledWith === profiledWith && run.sharing) {
       ({ profile, cutRows } = measured);
       const total = input.groups.reduce((n, g) => n + g.columns.length - 1, 0);
@@ -113,7 +120,8 @@ export async function checkQuality(
       const data = merged && 'columns' in earlier && earlier.columns.compared ? { ...merged, compared: earlier.columns.compared } : merged;
       // The same files, so the same scan state (and pair counts) at the same row.
       const scan = 'columns' in earlier ? keep(earlier.columns.scan?.state, earlier.columns.scan?.compared, earlier.columns.scan?.tails) : undefined;
-      if (data) stored = { basis, data, ...(scan ? { scan } : {}) };
+      const end = 'columns' in earlier ? sameKept(earlier.columns.end, { row: input.rows, prefix: everyFile }) : undefined;
+      if (data) stored = { basis, data, ...(scan ? { scan } : {}), ...(end ? { end } : {}) };
     } else {
       const earlier = await earlierColumns(deps, run, manifest, basis);
       // The column pass is long on big datasets: its batches go to the observer (the CLI's bar).
@@ -141,8 +149,11 @@ export async function checkQuality(
           : 'why' in earlier
             ? { ...done.reuse, why: carry && 'why' in carry && carry.why !== earlier.why ? `${earlier.why}; ${carry.why}` : earlier.why }
             : done.reuse;
-      const scan = keep(done.data.scanState, done.data.comparedBefore, done.data.scanTails);
-      stored = { basis, data: { columns: done.data.columns, sample: done.data.sample, ...(done.data.compared ? { compared: done.data.compared } : {}) }, ...(scan ? { scan } : {}) };
+      // Carried on from an earlier dataset's end past this one's last shard's first row (its last
+      // shard grown), the pass took no state there: the earlier dataset's is it.
+      const scan = keep(done.data.scanState, done.data.comparedBefore, done.data.scanTails) ?? sameKept(carry && 'kept' in carry ? carry.kept : undefined, point);
+      const end = keepEnd(done.data.endState, done.data.compared, done.data.endTails);
+      stored = { basis, data: { columns: done.data.columns, sample: done.data.sample, ...(done.data.compared ? { compared: done.data.compared } : {}) }, ...(scan ? { scan } : {}), ...(end ? { end } : {}) };
       if (profileReuse.carriedOnFrom !== undefined) deps.logger.info(`profile: ${profileReuse.profiled} column(s) carried on from ${profileReuse.from}'s scan at row ${profileReuse.carriedOnFrom}`, { runId: run.runId, pair: run.pair, step: 'profile' });
       else deps.logger.info(`profile: ${profileReuse.profiled} column(s) measured, ${profileReuse.reused} taken${profileReuse.from ? ` from ${profileReuse.from}` : ''}${profileReuse.why ? ` (${profileReuse.why})` : ''}`, { runId: run.runId, pair: run.pair, step: 'profile' });
     }

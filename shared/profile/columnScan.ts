@@ -190,6 +190,11 @@ export class ColumnScan {
     return { row: this.rows, columns: [...this.columns], values };
   }
 
+  /** The state as the scan stands: after its last row, the dataset's end (a later dataset that grows its last shard carries on from there). */
+  state(): ScanState {
+    return this.capture();
+  }
+
   /** The state at `snapshotAt`, when the scan passed it at a chunk's start. */
   snapshot(): ScanState | undefined {
     if (!this.taken && this.snapshotAt === this.rows) this.taken = this.capture();

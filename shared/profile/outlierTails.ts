@@ -111,6 +111,26 @@ export function tailPlans(
   return columnTailPlans(stats, snapshot, resumed).map((p) => ({ ...p, files: filesBetween(files, rows, p.plan.from, snapshotAt) }));
 }
 
+/**
+ * The tails to make after the last row (`rows`), for a later dataset that grows the last shard by
+ * a part to carry on from: `tailPlans` at the end, except that a column's tail at the snapshot in
+ * the same band already holds the rows before the snapshot, so only the rows after it are read.
+ */
+export function endTailPlans(
+  stats: readonly { column: string; mean: number | null; sd: number | null }[],
+  end: ScanState,
+  files: readonly string[],
+  rows: (file: string) => number,
+  resumed?: { state: ScanState; tails?: Readonly<Record<string, Tail>> },
+  atSnapshot?: { row: number; tails: Readonly<Record<string, Tail>> },
+): { column: string; plan: NonNullable<ReturnType<typeof tailPlan>>; files: string[] }[] {
+  return columnTailPlans(stats, end, resumed).map(({ column, plan }) => {
+    const s = atSnapshot?.tails[column];
+    const p = s && s.lo === plan.lo && s.hi === plan.hi ? { lo: plan.lo, hi: plan.hi, kept: s.values, from: atSnapshot!.row } : plan;
+    return { column, plan: p, files: filesBetween(files, rows, p.from, end.row) };
+  });
+}
+
 /** The files (each a whole shard, in row order) holding exactly rows [from, to) of a dataset whose files start at row 0. */
 export function filesBetween(files: readonly string[], rows: (file: string) => number, from: number, to: number): string[] {
   const out: string[] = [];

@@ -66,7 +66,7 @@ export async function profileDataset(
   input: ProfileInput,
   settings: ProfileSettings,
   earlier?: { columns: EarlierColumns; reusable: readonly string[] },
-): Promise<{ profile: DatasetProfile; cutRows: number[]; data: MeasuredColumns & Pick<ProfileData, 'scanState' | 'scanTails'> & { comparedBefore?: PairCounts[] }; reuse: ProfileReuse }> {
+): Promise<{ profile: DatasetProfile; cutRows: number[]; data: MeasuredColumns & Pick<ProfileData, 'scanState' | 'scanTails' | 'endState' | 'endTails'> & { comparedBefore?: PairCounts[] }; reuse: ProfileReuse }> {
   const layout = sampleLayout(input.rows);
   const { data, reuse } = await measureColumns(warehouse, { ...input, warmupRows: settings.warmupRows, ...layout }, earlier);
   const labels = new Set(input.labels);
@@ -99,7 +99,7 @@ export async function profileDataset(
   return {
     profile,
     cutRows: data.cutRows,
-    data: { columns: data.columns, sample: data.sample, compared: dup.whole, ...(dup.prefix ? { comparedBefore: dup.prefix } : {}), ...(data.scanState ? { scanState: data.scanState, ...(data.scanTails ? { scanTails: data.scanTails } : {}) } : {}) },
+    data: { columns: data.columns, sample: data.sample, compared: dup.whole, ...(dup.prefix ? { comparedBefore: dup.prefix } : {}), ...(data.scanState ? { scanState: data.scanState, ...(data.scanTails ? { scanTails: data.scanTails } : {}) } : {}), ...(data.endState ? { endState: data.endState, ...(data.endTails ? { endTails: data.endTails } : {}) } : {}) },
     reuse: { ...reuse, ...(dupPairs.length > 0 ? { pairs: { compared: dupPairs.length - dup.taken, taken: dup.taken, carried: dup.carried } } : {}), ...(data.beyond ? { beyond: data.beyond } : {}) },
   };
 }

@@ -24,6 +24,8 @@ export interface EarlierColumns {
   sample: MeasuredColumns['sample'];
   /** Its column scan's state, where it kept one. */
   scan?: KeptScan;
+  /** Its column scan's state after its last row, where it kept one. */
+  end?: KeptScan;
   /** Its duplicate pairs' counts over every row, where it kept them. */
   compared?: PairCounts[];
 }
@@ -110,5 +112,7 @@ export async function measureColumns(warehouse: Pick<Warehouse, 'profile'>, job:
   // And the tails with it: the taken columns' from the earlier dataset (the same rows, the same values).
   const earlierTails = Object.entries(earlier.columns.scan?.tails ?? {}).filter(([c]) => reused.has(c));
   const scanTails = scanState && { ...Object.fromEntries(earlierTails), ...fresh.scanTails };
-  return { data: { ...merged, gaps: fresh.gaps, cutRows: fresh.cutRows, ...(scanState ? { scanState, scanTails } : {}) }, reuse: { profiled: total - reused.size, reused: reused.size, from: earlier.columns.from } };
+  const endState = pickStates(order, reused, fresh.endState, earlier.columns.end?.state);
+  const endTails = endState && { ...Object.fromEntries(Object.entries(earlier.columns.end?.tails ?? {}).filter(([c]) => reused.has(c))), ...fresh.endTails };
+  return { data: { ...merged, gaps: fresh.gaps, cutRows: fresh.cutRows, ...(scanState ? { scanState, scanTails } : {}), ...(endState ? { endState, endTails } : {}) }, reuse: { profiled: total - reused.size, reused: reused.size, from: earlier.columns.from } };
 }

@@ -10,7 +10,11 @@
 //   profile/scan.f64      where the dataset has several shards and the warehouse kept one: the
 //                         column scan's state at the last shard's first row (scanState.ts), for a
 //                         refresh sharing the shards before it to carry on from (2.2 MB at 17,038
-//                         columns), described in columns.json's `scan` with the files before that row.
+//                         columns), described in columns.json's `scan` with the files before that row;
+//   profile/end.f64       the scan's state after the dataset's last row, where the warehouse kept
+//                         one (`end`, its files all of the dataset's; its tails in end-tails.f64):
+//                         a refresh that grows the last shard by a part carries on from there and
+//                         reads only its new rows.
 // The sample is written first and the JSON last: a reader that finds the JSON finds the sample
 // whole, and checks it against the length and digest before using a single value. Both live in
 // the dataset's folder, so retention removes them with it (shared/retention.ts).
@@ -31,6 +35,9 @@ export interface StoredProfileObjects {
   scan: string;
   /** The scan state's tails (outlierTails.ts); without it none are kept. */
   tails?: string;
+  /** The state after the last row, and its tails; without them none are kept. */
+  end?: string;
+  endTails?: string;
 }
 
 /** A scan state and the output files that hold the rows before its row, per group. */
@@ -51,18 +58,23 @@ export interface StoredColumns {
   sampleRows: number[];
   sample: { bytes: number; sha256: string };
   /** The scan state's row, columns and the files before that row (profile/scan.f64 holds the numbers). */
-  scan?: {
-    row: number;
-    columns: string[];
-    prefix: KeptScan['prefix'];
-    bytes: number;
-    sha256: string;
-    compared?: PairCounts[];
-    /** The tails' columns, bands and value counts (profile/tails.f64 holds the values, column after column). */
-    tails?: { columns: string[]; lo: number[]; hi: number[]; counts: number[]; bytes: number; sha256: string };
-  };
+  scan?: StoredScan;
+  /** The state after the last row, the same way (profile/end.f64 and end-tails.f64). */
+  end?: StoredScan;
   /** The duplicate pairs' counts over every row (a few numbers a pair, so in this JSON). */
   compared?: PairCounts[];
+}
+
+/** A kept scan state as columns.json describes it. */
+interface StoredScan {
+  row: number;
+  columns: string[];
+  prefix: KeptScan['prefix'];
+  bytes: number;
+  sha256: string;
+  compared?: PairCounts[];
+  /** The tails' columns, bands and value counts (their own object holds the values, column after column). */
+  tails?: { columns: string[]; lo: number[]; hi: number[]; counts: number[]; bytes: number; sha256: string };
 }
 
 const LITTLE_ENDIAN = os.endianness() === 'LE';
@@ -93,32 +105,48 @@ const digest = (data: Uint8Array | readonly Uint8Array[]) => {
   return hash.digest('hex');
 };
 
-export async function writeStoredProfile(store: ObjectStore, objects: StoredProfileObjects, basis: ProfileBasis, data: MeasuredColumns, scan?: KeptScan): Promise<void> {
+export async function writeStoredProfile(store: ObjectStore, objects: StoredProfileObjects, basis: ProfileBasis, data: MeasuredColumns, scan?: KeptScan, end?: KeptScan): Promise<void> {
   const problem = unstorable(data);
   if (problem) throw new Error(`the profile cannot be stored: ${problem}`);
   const n = data.sample.rows.length;
   const parts = float64Parts(data.columns.map((s) => data.sample.values[s.column]!));
-  const state = scan ? float64Bytes(scan.state.values) : undefined;
-  const tailColumns = scan?.tails && objects.tails ? Object.keys(scan.tails) : [];
-  const tails = tailColumns.length > 0 ? float64Bytes(Float64Array.from(tailColumns.flatMap((c) => [...scan!.tails![c]!.values]))) : undefined;
-  const tailHead = tails && { columns: tailColumns, lo: tailColumns.map((c) => scan!.tails![c]!.lo), hi: tailColumns.map((c) => scan!.tails![c]!.hi), counts: tailColumns.map((c) => scan!.tails![c]!.values.length), bytes: tails.length, sha256: digest(tails) };
+  const kept = [encodeScan(scan, objects.scan, objects.tails), encodeScan(end, objects.end, objects.endTails)];
   const head: StoredColumns = {
     version: STORED_PROFILE_VERSION,
     basis,
     columns: data.columns,
     sampleRows: data.sample.rows,
     sample: { bytes: data.columns.length * n * 8, sha256: digest(parts) },
-    ...(scan && state ? { scan: { row: scan.state.row, columns: scan.state.columns, prefix: scan.prefix, bytes: state.length, sha256: digest(state), ...(scan.compared ? { compared: scan.compared } : {}), ...(tailHead ? { tails: tailHead } : {}) } } : {}),
+    ...(kept[0] ? { scan: kept[0].described } : {}),
+    ...(kept[1] ? { end: kept[1].described } : {}),
     ...(data.compared ? { compared: data.compared } : {}),
   };
   await store.write(objects.sample, parts, { contentType: 'application/octet-stream' });
-  if (state) await store.write(objects.scan, state, { contentType: 'application/octet-stream' });
-  else await store.deletePrefix(objects.scan);
-  if (objects.tails) {
-    if (tails) await store.write(objects.tails, tails, { contentType: 'application/octet-stream' });
-    else await store.deletePrefix(objects.tails);
+  // Each state's objects written, or any older ones removed: the JSON, written last, describes what is there.
+  for (const [i, [stateObject, tailsObject]] of ([[objects.scan, objects.tails], [objects.end, objects.endTails]] as const).entries()) {
+    const k = kept[i];
+    if (!stateObject) continue;
+    if (k) await store.write(stateObject, k.state, { contentType: 'application/octet-stream' });
+    else await store.deletePrefix(stateObject);
+    if (!tailsObject) continue;
+    if (k?.tails) await store.write(tailsObject, k.tails, { contentType: 'application/octet-stream' });
+    else await store.deletePrefix(tailsObject);
   }
   await store.write(objects.columns, JSON.stringify(head), { contentType: 'application/json' });
+}
+
+/** A kept state's bytes (and its tails', where there is an object for them) and its description; undefined without a state or an object for it. */
+function encodeScan(scan: KeptScan | undefined, stateObject: string | undefined, tailsObject: string | undefined): { state: Buffer; tails?: Buffer; described: StoredScan } | undefined {
+  if (!scan || !stateObject) return undefined;
+  const state = float64Bytes(scan.state.values);
+  const tailColumns = scan.tails && tailsObject ? Object.keys(scan.tails) : [];
+  const tails = tailColumns.length > 0 ? float64Bytes(Float64Array.from(tailColumns.flatMap((c) => [...scan.tails![c]!.values]))) : undefined;
+  const tailHead = tails && { columns: tailColumns, lo: tailColumns.map((c) => scan.tails![c]!.lo), hi: tailColumns.map((c) => scan.tails![c]!.hi), counts: tailColumns.map((c) => scan.tails![c]!.values.length), bytes: tails.length, sha256: digest(tails) };
+  return {
+    state,
+    ...(tails ? { tails } : {}),
+    described: { row: scan.state.row, columns: scan.state.columns, prefix: scan.prefix, bytes: state.length, sha256: digest(state), ...(scan.compared ? { compared: scan.compared } : {}), ...(tailHead ? { tails: tailHead } : {}) },
+  };
 }
 
 /** The JSON half, or undefined when it is absent, unreadable or of another version. */
@@ -165,21 +193,29 @@ export async function readStoredSample(store: ObjectStore, objects: StoredProfil
 
 /** The scan state `head` describes, or undefined when there is none or the file is not the one described. */
 export async function readStoredScan(store: ObjectStore, objects: StoredProfileObjects, head: StoredColumns): Promise<KeptScan | undefined> {
-  const scan = head.scan;
+  return readKept(store, head.scan, objects.scan, objects.tails);
+}
+
+/** The state after the last row `head` describes, the same way. */
+export async function readStoredEnd(store: ObjectStore, objects: StoredProfileObjects, head: StoredColumns): Promise<KeptScan | undefined> {
+  return objects.end ? readKept(store, head.end, objects.end, objects.endTails) : undefined;
+}
+
+async function readKept(store: ObjectStore, scan: StoredScan | undefined, stateObject: string, tailsObject: string | undefined): Promise<KeptScan | undefined> {
   if (!scan || !Number.isSafeInteger(scan.row) || !Array.isArray(scan.columns) || !Array.isArray(scan.prefix)) return undefined;
-  const values = await readFloat64(store, objects.scan, scan);
+  const values = await readFloat64(store, stateObject, scan);
   if (!values || values.length !== scan.columns.length * SCAN_FIELDS) return undefined;
-  const tails = await readTails(store, objects, scan.tails);
+  const tails = tailsObject ? await readTails(store, tailsObject, scan.tails) : undefined;
   return { state: { row: scan.row, columns: scan.columns, values }, prefix: scan.prefix, ...(validCounts(scan.compared) ? { compared: scan.compared } : {}), ...(tails ? { tails } : {}) };
 }
 
 /** The tails `described` lists, or undefined when there are none or the file is not the one described (a refresh then reads those rows again). */
-async function readTails(store: ObjectStore, objects: StoredProfileObjects, described: NonNullable<StoredColumns['scan']>['tails']): Promise<Record<string, Tail> | undefined> {
-  if (!described || !objects.tails) return undefined;
+async function readTails(store: ObjectStore, object: string, described: StoredScan['tails']): Promise<Record<string, Tail> | undefined> {
+  if (!described) return undefined;
   const { columns, lo, hi, counts } = described;
   const lists = [columns, lo, hi, counts];
   if (!lists.every((l) => Array.isArray(l) && l.length === columns.length) || !counts.every((n) => Number.isSafeInteger(n) && n >= 0)) return undefined;
-  const values = await readFloat64(store, objects.tails, described);
+  const values = await readFloat64(store, object, described);
   if (!values || values.length !== counts.reduce((a, b) => a + b, 0)) return undefined;
   const tails: Record<string, Tail> = {};
   let at = 0;

@@ -93,6 +93,9 @@ export interface ProfileData {
   scanState?: ScanState;
   /** The columns' tails at `snapshotAt`, where the warehouse keeps them (outlierTails.ts). */
   scanTails?: Record<string, Tail>;
+  /** The column scan's state after the dataset's last row, where the warehouse keeps one (the embedded one does), and the tails there. */
+  endState?: ScanState;
+  endTails?: Record<string, Tail>;
   /** On a carried-on scan: columns beyond 10 sd counted without their earlier rows, and those whose earlier rows were read again. */
   beyond?: { carried: number; reread: number };
   /** Bytes the profile's jobs billed, where the warehouse bills by them (BigQuery). */

@@ -279,20 +279,24 @@ describe('embedded chain: --refresh', function () {
     const raw = async (r: RunRecord) => (await readStoredColumns(e.output, paths.outputProfile(r.pair, r.runId)))!;
     const kept = (await raw(second)).scan?.tails;
     assert.ok(kept && kept.columns.length > 0 && kept.counts.every((n) => n > 0), JSON.stringify(kept));
+    assert.deepEqual((await raw(second)).end?.tails?.columns, kept.columns, 'the same columns keep a tail after the last row');
     const range = { start: minute(LATER_END), end: null };
     await appendMinutes(e, LATER_END, LATER_END + 300);
     await e.warehouse.markChanged(FEATURES, SELECTED, range);
     await e.warehouse.markChanged(LABELS, ['targets_eurusd'], range);
     const third = await run({ refresh: true });
     const reuse = (await report(third)).profileReuse;
-    assert.equal(reuse.carriedOnFrom, 2880);
+    assert.equal(reuse.carriedOnFrom, 3000, 'carried on from the second version\'s end (the last day grew by a part), with the tails kept there');
     const columns = (await raw(third)).columns;
     const far = columns.filter((c) => c.beyond10sd > 0);
     assert.ok(far.some((c) => c.column.startsWith('cov_') && c.beyond10sd === 1), JSON.stringify(far));
     assert.deepEqual(reuse.beyond, { carried: far.length, reread: 0 }, 'every such column counted without reading its first two days');
     const full = await run({ reuse: false, start: third.window.start, end: third.window.end });
     assert.deepEqual(columns, (await raw(full)).columns, 'every statistic a full build\'s, the counts beyond 10 sd with them');
-    assert.deepEqual((await raw(third)).scan?.tails?.counts, (await raw(full)).scan?.tails?.counts, 'and as many tail values kept for the next refresh');
+    const [a, b] = [await raw(third), await raw(full)];
+    assert.ok(a.scan?.tails?.counts.length && a.end?.tails?.counts.length);
+    assert.deepEqual(a.scan?.tails?.counts, b.scan?.tails?.counts, 'and as many tail values kept for the next refresh, at the last shard\'s first row');
+    assert.deepEqual(a.end?.tails?.counts, b.end?.tails?.counts, 'and after the last row');
   });
 
   it("the README's DuckDB recipe reads a refreshed dataset whole from its manifest, the shard shared from the first version included", async () => {
@@ -337,19 +341,18 @@ describe('embedded chain: --refresh', function () {
     assert.equal(third.labelRows, LATER_END + 300);
     const reuse = (await report(third)).profileReuse;
     assert.equal(reuse.from, second.runId);
-    assert.equal(reuse.carriedOnFrom, 2880, 'carried on from the start of the last version\'s last shard');
+    assert.equal(reuse.carriedOnFrom, 3000, 'carried on from the last version\'s end: its last day grew by a part');
     // The planted duplicate pair (a label and a csi column) compared only on the rebuilt rows, its earlier counts added.
     assert.deepEqual(reuse.pairs, { compared: 1, taken: 0, carried: 1 });
     const dupJobs = compared.getCalls().map((c) => c.args[0]).filter((j) => j.step === 1 && j.pairs.some((p) => p.a === 'target_bqx45_h15' && p.b === 'csi_mom_bqx_usd_x'));
     assert.ok(dupJobs.length > 0);
-    // The last day grew by a part: its rows are the second version's part of it, then this run's.
+    // The last day grew by a part: only this run's part of it is read (its rows come after the state's).
     const lastDay = (runId: string) => `training/eurusd/${runId}/shard-20210303/`;
-    const lastDayFiles = (files: readonly string[]) => files.length === 2 && files[0]!.startsWith(lastDay(second.runId)) && files[1]!.startsWith(lastDay(third.runId));
-    for (const j of dupJobs) assert.ok(j.groups.every((g) => lastDayFiles(g.files)), JSON.stringify(j.groups));
+    for (const j of dupJobs) assert.ok(j.groups.every((g) => g.files.length === 1 && g.files[0]!.startsWith(lastDay(third.runId))), JSON.stringify(j.groups));
     // The column pass read only the last day, the rest of the pass came from the state.
     const job = profile.getCalls().map((c) => c.args[0]).find((j) => j.resume)!;
     assert.ok(job, 'the warehouse was asked to carry on');
-    assert.ok(job.resume!.groups.every((g) => lastDayFiles(g.files)), JSON.stringify(job.resume!.groups));
+    assert.ok(job.resume!.groups.every((g) => g.files.length === 1 && g.files[0]!.startsWith(lastDay(third.runId))), JSON.stringify(job.resume!.groups));
 
     const full = await run({ reuse: false, start: third.window.start, end: third.window.end });
     const [a, b] = [await report(third), await report(full)];
@@ -362,6 +365,7 @@ describe('embedded chain: --refresh', function () {
     assert.equal(rawA.sample.sha256, rawB.sample.sha256, 'the same sample values');
     assert.equal(rawA.scan?.row, rawB.scan?.row);
     assert.equal(rawA.scan?.sha256, rawB.scan?.sha256, 'and the same state kept for the next refresh');
+    assert.deepEqual([rawA.end?.row, rawA.end?.sha256, rawA.end?.compared], [rawB.end?.row, rawB.end?.sha256, rawB.end?.compared], 'and the same state after the last row');
     assert.deepEqual([rawA.compared, rawA.scan?.compared], [rawB.compared, rawB.scan?.compared], 'and the same pair counts, over every row and before the last shard');
     assert.equal(rawA.compared?.length, 1);
   });

@@ -13,7 +13,7 @@ import type { Warehouse } from '../../shared/ports.js';
 import { ColumnScan } from '../../shared/profile/columnScan.js';
 import { profileDataset, type ProfileInput } from '../../shared/profile/profile.js';
 import { reusableColumns, type EarlierColumns } from '../../shared/profile/reuseStats.js';
-import { readStoredColumns, readStoredSample, writeStoredProfile } from '../../shared/profile/storedProfile.js';
+import { readStoredColumns, readStoredEnd, readStoredSample, readStoredScan, writeStoredProfile } from '../../shared/profile/storedProfile.js';
 import type { ColumnComparison, CompareJob, ProfileBasis, ProfileData, ProfileJob } from '../../shared/profile/types.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -225,5 +225,28 @@ describe('incremental profile: stored columns reused, the rest measured', () => 
     await store.write(copy.columns, JSON.stringify({ ...head, version: 0 }));
     assert.equal(await readStoredColumns(store, copy), undefined, 'another layout version');
     assert.ok(path.basename(objects.sample).endsWith('.f64'));
+  });
+
+  it('keeps the scan state at the last shard\'s first row and after the last row, each with its tails and pair counts; an altered one is not used', async () => {
+    const at = (row: number, seed: number) => ({ row, columns: ['agg_a', 'mom_x'], values: Float64Array.from({ length: 2 * 16 }, (_, i) => seed + i / 8) });
+    const compared = [{ a: 'mom_x', b: 'mkt_x2', both: 800, equal: 800, nullMismatch: 0 }];
+    const scan = { state: at(600, 1), prefix: [{ index: 0, files: ['a.parquet'] }], compared, tails: { agg_a: { lo: -8, hi: 8, values: Float64Array.of(9.5, -12) } } };
+    const end = { state: at(ROWS, 2), prefix: [{ index: 0, files: ['a.parquet', 'b.parquet'] }], compared: [{ ...compared[0]!, both: 900, equal: 900 }], tails: { agg_a: { lo: -8, hi: 8, values: Float64Array.of(9.5, -12, 30) } } };
+    const kept = { ...objects, columns: 'training/eurusd/r7/profile/columns.json', sample: 'training/eurusd/r7/profile/sample.f64', scan: 'training/eurusd/r7/profile/scan.f64', tails: 'training/eurusd/r7/profile/tails.f64', end: 'training/eurusd/r7/profile/end.f64', endTails: 'training/eurusd/r7/profile/end-tails.f64' };
+    const data = { columns: earlier.columns, sample: earlier.sample };
+    await writeStoredProfile(store, kept, basis(), data, scan, end);
+    const head = (await readStoredColumns(store, kept))!;
+    assert.deepEqual(await readStoredScan(store, kept, head), scan, 'the state at the last shard\'s first row round-trips');
+    assert.deepEqual(await readStoredEnd(store, kept, head), end, 'the state after the last row round-trips, with its own tails');
+    const bytes = Buffer.from(await store.read(kept.end));
+    bytes[3] = bytes[3]! ^ 1;
+    await store.write(kept.end, bytes);
+    assert.equal(await readStoredEnd(store, kept, head), undefined, 'an altered end state is not used');
+    assert.deepEqual(await readStoredScan(store, kept, head), scan, 'the other one still is');
+    // Written again without an end state: the older end objects are removed, not left described by nothing.
+    await writeStoredProfile(store, kept, basis(), data, scan);
+    assert.equal((await readStoredColumns(store, kept))!.end, undefined);
+    assert.equal(await store.size(kept.end), undefined);
+    assert.equal(await store.size(kept.endTails), undefined);
   });
 });

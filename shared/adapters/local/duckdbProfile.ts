@@ -14,7 +14,7 @@ import { asyncBufferFromFile } from 'hyparquet';
 import { groupKeys, readKeyColumn } from '../../parquetKeys.js';
 import { ColumnScan, beyondCandidates, fillEarlierSample, type ColumnChunk } from '../../profile/columnScan.js';
 import { keyGaps, rowsBefore } from '../../profile/gaps.js';
-import { beyondBefore, MAX_TAIL_VALUES, tailPlans, type Tail } from '../../profile/outlierTails.js';
+import { beyondBefore, endTailPlans, MAX_TAIL_VALUES, tailPlans, type Tail } from '../../profile/outlierTails.js';
 import { joinStates, pickStates, type ScanState } from '../../profile/scanState.js';
 import type { ColumnComparison, ColumnStats, CompareJob, ProfileData, ProfileJob } from '../../profile/types.js';
 import type { MergeProgress } from '../../ports.js';
@@ -135,7 +135,8 @@ export async function profileDuckDb(
           const scan = new ColumnScan(part, layout, job.rows, job.resume && { state: job.resume.from.state, sample: await job.resume.from.sample }, job.snapshotAt);
           await scanBatch(c, files, part, scan);
           const snapshot = scan.snapshot();
-          outcome = { stats: scan.stats(labels), columns: [...scan.columns], sample: scan.sample, sampleRows: scan.sampleRows, ...(snapshot ? { snapshot } : {}) };
+          const end = scan.state();
+          outcome = { stats: scan.stats(labels), columns: [...scan.columns], sample: scan.sample, sampleRows: scan.sampleRows, ...(snapshot ? { snapshot } : {}), end };
           // Columns whose rows before a resumed scan's row are told by its state and kept tails
           // are counted over the scanned files only (outlierTails.ts), the rest over every file.
           const before = job.resume?.from.state;
@@ -150,6 +151,7 @@ export async function profileDuckDb(
           await beyond10sd(c, all, reread);
           if (before) outcome.beyond = { carried: known.size, reread: beyondCandidates(reread).length };
           if (snapshot && job.snapshotAt !== undefined) outcome.tails = await tailsByDuckDb(c, job, allPaths, outcome.stats, snapshot, footers);
+          outcome.endTails = await endTailsByDuckDb(c, job, allPaths, outcome.stats, end, outcome.tails, footers);
         }
         scanned[b] = outcome;
         progress({ step: 'columns', done: ++done, total: batches.length });
@@ -170,12 +172,16 @@ export async function profileDuckDb(
   const gaps = keyGaps(keys);
   const cutRows = rowsBefore(keys, job.cuts);
   // The kept state in the dataset's order too, whichever batches measured its columns.
-  const joined = job.snapshotAt === undefined ? undefined : joinStates(scanned.map((s) => s.snapshot));
-  const scanState = joined && pickStates([...joined.columns].sort((a, b) => position.get(a)! - position.get(b)!), new Set(), joined);
+  const inOrder = (joined: ScanState | undefined) => joined && pickStates([...joined.columns].sort((a, b) => position.get(a)! - position.get(b)!), new Set(), joined);
+  const scanState = job.snapshotAt === undefined ? undefined : inOrder(joinStates(scanned.map((s) => s.snapshot)));
+  // The state after the last row, with the tails there bqx's threads found (DuckDB's batches keep
+  // none: a later dataset carrying on from it reads those columns' earlier rows again).
+  const endState = inOrder(joinStates(scanned.map((s) => s.end)));
+  const endTails = endState ? Object.assign({}, ...scanned.map((s) => s.endTails ?? {})) : undefined;
   // The tails go with the state, every batch's (bqx's threads' and DuckDB's).
   const scanTails = scanState ? Object.assign({}, ...scanned.map((s) => s.tails ?? {})) : undefined;
   const beyond = job.resume ? { carried: scanned.reduce((n, s) => n + (s.beyond?.carried ?? 0), 0), reread: scanned.reduce((n, s) => n + (s.beyond?.reread ?? 0), 0) } : undefined;
-  return { columns, gaps, sample: { rows: sampleRows, values }, cutRows, ...(scanState ? { scanState, scanTails } : {}), ...(beyond ? { beyond } : {}) };
+  return { columns, gaps, sample: { rows: sampleRows, values }, cutRows, ...(scanState ? { scanState, scanTails } : {}), ...(endState ? { endState, endTails } : {}), ...(beyond ? { beyond } : {}) };
 }
 
 /** Streams one batch of columns through `scan`, decoded by DuckDB. */
@@ -213,9 +219,21 @@ function doubleColumn(chunk: DuckDBDataChunk, j: number, rows: number): ColumnCh
 
 /** The tails at the snapshot row of a batch DuckDB decodes (outlierTails.ts `tailPlans`, by SQL). */
 async function tailsByDuckDb(c: DuckDBConnection, job: ProfileJob, allPaths: string[], stats: readonly ColumnStats[], snapshot: ScanState, footers: FooterCache): Promise<Record<string, Tail>> {
-  const tails: Record<string, Tail> = {};
   const resumed = job.resume && { state: job.resume.from.state, ...(job.resume.tails ? { tails: job.resume.tails } : {}) };
-  for (const { column, plan, files } of tailPlans(stats, snapshot, job.snapshotAt!, allPaths, (f) => footers.get(f).rows, resumed)) {
+  return collectTails(c, tailPlans(stats, snapshot, job.snapshotAt!, allPaths, (f) => footers.get(f).rows, resumed));
+}
+
+/** The tails after the last row of a batch DuckDB decodes (outlierTails.ts `endTailPlans`, by SQL). */
+async function endTailsByDuckDb(c: DuckDBConnection, job: ProfileJob, allPaths: string[], stats: readonly ColumnStats[], end: ScanState, atSnapshot: Record<string, Tail> | undefined, footers: FooterCache): Promise<Record<string, Tail>> {
+  const resumed = job.resume && { state: job.resume.from.state, ...(job.resume.tails ? { tails: job.resume.tails } : {}) };
+  const snapshot = atSnapshot && job.snapshotAt !== undefined ? { row: job.snapshotAt, tails: atSnapshot } : undefined;
+  return collectTails(c, endTailPlans(stats, end, allPaths, (f) => footers.get(f).rows, resumed, snapshot));
+}
+
+/** Each plan's kept values and its files' values outside its band; a column past MAX_TAIL_VALUES keeps none. */
+async function collectTails(c: DuckDBConnection, plans: ReturnType<typeof tailPlans>): Promise<Record<string, Tail>> {
+  const tails: Record<string, Tail> = {};
+  for (const { column, plan, files } of plans) {
     const rows = files.length === 0 ? [] : (await c.runAndReadAll(sql.outsideSql(column, MAX_TAIL_VALUES + 1), [listValue(files), plan.lo, plan.hi])).getRows();
     if (rows.length > MAX_TAIL_VALUES - (plan.kept?.length ?? 0)) continue;
     tails[column] = { lo: plan.lo, hi: plan.hi, values: Float64Array.from([...(plan.kept ?? []), ...rows.map((r) => Number(r[0]))]) };

@@ -5,7 +5,7 @@
 
 import { closeSync, openSync } from 'node:fs';
 import { ColumnScan, beyondCandidates, type ScanLayout, type ScanStart } from '../../profile/columnScan.js';
-import { beyond, beyondBefore, MAX_TAIL_VALUES, tailPlans, type Tail } from '../../profile/outlierTails.js';
+import { beyond, beyondBefore, endTailPlans, MAX_TAIL_VALUES, tailPlans, type Tail } from '../../profile/outlierTails.js';
 import { pickStates, stateColumns, type ScanState } from '../../profile/scanState.js';
 import type { ColumnStats } from '../../profile/types.js';
 import type { FileMetaData } from 'hyparquet';
@@ -36,6 +36,9 @@ export interface ScanOutcome {
   sample: Float64Array[];
   sampleRows: number[];
   snapshot?: ScanState;
+  /** The state after the last row (ColumnScan `state`), and the tails there. */
+  end: ScanState;
+  endTails?: Record<string, Tail>;
   /**
    * Columns past the 10 sd screen whose second pass this thread could not decode (a file of theirs,
    * outside `paths`, not in bqx's own encodings): the caller counts them another way.
@@ -101,6 +104,7 @@ export function scanParquet(task: ScanTask, footers: FooterCache): ScanOutcome {
     if (rows > 0) scan.add(rows, (j) => readDoubleChunk(fd, layout, g, task.columns[j]!, scratch));
   });
   const snapshot = scan.snapshot();
+  const end = scan.state();
   const stats = scan.stats(new Set(task.labels));
   const unmeasured: string[] = [];
   const readable = (files: readonly string[], column: string) => files.every((file) => readableDoubles(footers.get(file), [column]));
@@ -118,12 +122,15 @@ export function scanParquet(task: ScanTask, footers: FooterCache): ScanOutcome {
     } else unmeasured.push(s.column);
   }
   const tails = snapshot && task.snapshotAt !== undefined ? snapshotTails(task, snapshot, stats, footers, scratch) : undefined;
+  const atEnd = lastRowTails(task, end, stats, tails, footers, scratch);
   return {
     stats,
     columns: [...scan.columns],
     sample: scan.sample,
     sampleRows: scan.sampleRows,
     ...(snapshot ? { snapshot } : {}),
+    end,
+    ...(atEnd ? { endTails: atEnd } : {}),
     ...(unmeasured.length > 0 ? { unmeasured } : {}),
     ...(tails ? { tails } : {}),
     ...(before ? { beyond } : {}),
@@ -135,22 +142,44 @@ function snapshotTails(task: ScanTask, snapshot: ScanState, stats: readonly Colu
   const tails: Record<string, Tail> = {};
   const resumed = task.resume && { state: task.resume.state, ...(task.tails ? { tails: task.tails } : {}) };
   for (const { column, plan, files } of tailPlans(stats, snapshot, task.snapshotAt!, task.all, (f) => footers.get(f).rows, resumed)) {
-    if (!files.every((file) => readableDoubles(footers.get(file), [column]))) continue;
-    const values = plan.kept ? [...plan.kept] : [];
-    let whole = true;
-    eachRowGroup(files, footers, (fd, layout, g) => {
-      if (!whole) return;
-      const chunk = readDoubleChunk(fd, layout, g, column, scratch);
-      for (let r = 0; r < layout.rowGroups[g]!.rows; r++) {
-        if (chunk.valid && ((chunk.valid[r >>> 5]! >>> (r & 31)) & 1) === 0) continue;
-        const v = chunk.values[r]!;
-        if (v - v === 0 && (v < plan.lo || v > plan.hi)) values.push(v);
-      }
-      if (values.length > MAX_TAIL_VALUES) whole = false;
-    });
-    if (whole) tails[column] = { lo: plan.lo, hi: plan.hi, values: Float64Array.from(values) };
+    const tail = collectTail(files, column, plan, plan.kept, footers, scratch);
+    if (tail) tails[column] = tail;
   }
   return tails;
+}
+
+/**
+ * The tails after the last row, for a later dataset that grows the last shard by a part to carry
+ * on from (profileReuse.ts `earlierScan`). A column's tail at the snapshot, in the same band,
+ * already holds the rows before it: only the last shard's rows are read for it.
+ */
+function lastRowTails(task: ScanTask, end: ScanState, stats: readonly ColumnStats[], atSnapshot: Record<string, Tail> | undefined, footers: FooterCache, scratch: DecodeScratch): Record<string, Tail> | undefined {
+  const tails: Record<string, Tail> = {};
+  const resumed = task.resume && { state: task.resume.state, ...(task.tails ? { tails: task.tails } : {}) };
+  const snapshot = atSnapshot && task.snapshotAt !== undefined ? { row: task.snapshotAt, tails: atSnapshot } : undefined;
+  for (const { column, plan, files } of endTailPlans(stats, end, task.all, (f) => footers.get(f).rows, resumed, snapshot)) {
+    const tail = collectTail(files, column, plan, plan.kept, footers, scratch);
+    if (tail) tails[column] = tail;
+  }
+  return Object.keys(tails).length > 0 ? tails : undefined;
+}
+
+/** `kept` and the values of `column` in `files` outside the band; undefined past MAX_TAIL_VALUES or where a file is not one decoded here. */
+function collectTail(files: readonly string[], column: string, band: { lo: number; hi: number }, kept: Float64Array | undefined, footers: FooterCache, scratch: DecodeScratch): Tail | undefined {
+  if (!files.every((file) => readableDoubles(footers.get(file), [column]))) return undefined;
+  const values = kept ? [...kept] : [];
+  let whole = true;
+  eachRowGroup(files, footers, (fd, layout, g) => {
+    if (!whole) return;
+    const chunk = readDoubleChunk(fd, layout, g, column, scratch);
+    for (let r = 0; r < layout.rowGroups[g]!.rows; r++) {
+      if (chunk.valid && ((chunk.valid[r >>> 5]! >>> (r & 31)) & 1) === 0) continue;
+      const v = chunk.values[r]!;
+      if (v - v === 0 && (v < band.lo || v > band.hi)) values.push(v);
+    }
+    if (values.length > MAX_TAIL_VALUES) whole = false;
+  });
+  return whole ? { lo: band.lo, hi: band.hi, values: Float64Array.from(values) } : undefined;
 }
 
 /**
