@@ -118,11 +118,12 @@ export interface MergeJob {
   shards: Shard[];
   /**
    * A run of the same window and label rows as the previous dataset where only `changed` features
-   * changed: that dataset's file of each (shard id, group index) built. Every other feature's
+   * changed: that dataset's files of each (shard id, group index) built (several: a shard a refresh
+   * grew by parts, the rows of each after the one before). Every other feature's
    * columns there hold the same values in the same rows, so a merge may copy them from it rather
    * than align the feature's checkpoint again (shared/chain/shareShards.ts); one may also ignore it.
    */
-  previous?: { files: Record<string, Record<number, string>>; changed: string[] };
+  previous?: { files: Record<string, Record<number, string[]>>; changed: string[] };
 }
 
 export interface MergedGroup {

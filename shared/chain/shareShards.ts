@@ -148,9 +148,9 @@ export async function planSharing(
     const what = regrouped ? 'the column groups changed' : `${changed.size} feature(s) changed`;
     if (until !== base.run.window.end) return { ...all, why: `${what} and the label rows of the window's tail changed` };
     const rebuilt = groups.filter((g) => !asBefore(g) || g.members.some((m) => changed.has(m.feature))).map((g) => g.index);
-    // A group built can take its unchanged features' columns from the previous file only where
-    // that is one file, and the group's columns are the same (so, with every group as before).
-    const copyable = !regrouped && previous.shards.every((s) => s.groups.every((g) => g.objects.length === 1));
+    // A group built can take its unchanged features' columns from the previous files where the
+    // group's columns are the same (so, with every group as before).
+    const copyable = !regrouped && previous.shards.every((s) => s.groups.every((g) => g.objects.length > 0));
     if (rebuilt.length === groups.length && !copyable) return { ...all, why: regrouped ? 'every column group changed' : `${changed.size} changed feature(s) are in every column group` };
     if (!previous.shards.every(sameBounds)) return { ...all, why: 'the previous version\'s shards are not this grid\'s' };
     // The shards the previous version lists are those with label rows, which are unchanged.
@@ -237,12 +237,12 @@ export function sharedShards(previous: PreviousOutput, ids: readonly string[], o
   }));
 }
 
-/** The previous version's file of each of `ids`' shards in each of `groups` (one file each: SharePlan `changed`). */
-export function previousGroupFiles(previous: PreviousOutput, ids: readonly string[], groups: readonly number[]): Record<string, Record<number, string>> {
-  const files: Record<string, Record<number, string>> = {};
+/** The previous version's files of each of `ids`' shards in each of `groups` (SharePlan `changed`). */
+export function previousGroupFiles(previous: PreviousOutput, ids: readonly string[], groups: readonly number[]): Record<string, Record<number, string[]>> {
+  const files: Record<string, Record<number, string[]>> = {};
   for (const s of previous.manifest?.shards ?? []) {
     if (!ids.includes(s.id)) continue;
-    files[s.id] = Object.fromEntries(s.groups.filter((g) => groups.includes(g.index) && g.objects.length === 1).map((g) => [g.index, g.objects[0]!]));
+    files[s.id] = Object.fromEntries(s.groups.filter((g) => groups.includes(g.index) && g.objects.length > 0).map((g) => [g.index, g.objects]));
   }
   return files;
 }

@@ -2,9 +2,9 @@
 // in place, as `bqx demo --touch` does): the merge builds only the column groups that hold a
 // changed feature, in every shard; each shard's other groups are the last dataset's files, listed
 // by reference. In the groups it builds, the unchanged features' columns are copied from the last
-// dataset's file of the same shard and group (when that is one file and still reads as it was
-// written), not aligned from their checkpoints again; with changed features in every group, every
-// group is built that way. The output equals a --no-reuse full build cell for cell, `bqx verify`
+// dataset's files of the same shard and group (a shard a refresh grew: its parts joined page for
+// page), while they still read as they were written, not aligned from their checkpoints again;
+// with changed features in every group, every group is built that way. The output equals a --no-reuse full build cell for cell, `bqx verify`
 // passes, and retention keeps the shared files while a kept dataset lists them.
 
 import assert from 'node:assert/strict';
@@ -100,6 +100,25 @@ describe('embedded chain: a run where only some features changed builds only the
     assert.ok(a.every((r) => typeof r.mkt_regime_r === 'number' && r.mkt_regime_r >= 1000 && r.var_wide_c0 === -1 && r.var_wide_c319 === -2), 'the rewritten values are in the output');
     assert.deepEqual(a.map((r) => r.agg_a), Array.from({ length: MINUTES }, (_, i) => i * 10));
     assert.deepEqual(a, b, 'equal to a --no-reuse full build, cell for cell, in row order');
+  });
+
+  it('after a refresh grew the last day by a part, a table rewritten in place: the unchanged features\' columns are copied from that day\'s parts joined page for page; equal to a full build', async () => {
+    const first = await succeededRun(e, { end: '2021-03-02T03:00:00.000Z' });
+    const grown = await succeededRun(e, { refresh: true });
+    assert.deepEqual(grown.refresh?.shards?.grown, [{ id: '20210302', from: '2021-03-02T03:00:00.000Z' }]);
+    const parts = await manifestOf(grown);
+    assert.ok(parts.shards[1]!.groups.every((g) => g.objects.length === 2 && g.objects[0]!.includes(`/${first.runId}/`)), 'the second day in two parts');
+
+    await e.warehouse.execute(`UPDATE ${FEATURES}.mkt_regime SET r = r + 1000`);
+    await e.warehouse.markChanged(FEATURES, ['mkt_regime']);
+    const touched = await run();
+    assert.deepEqual(touched.sharing, { from: grown.runId, shared: [], rebuilt: SHARDS, groups: [0], changed: ['mkt_regime'] });
+    assert.equal(e.warehouse.lastFromPrevious, 1, 'agg_eurusd copied from the grown dataset\'s files, the second day\'s two parts joined');
+    assert.deepEqual((await verifyManifest(e.output.uri(touched.output!.manifest))).problems, []);
+    const full = await run({ reuse: false });
+    const [a, b] = await Promise.all([readOutput(e, touched.output!.manifest), readOutput(e, full.output!.manifest)]);
+    assert.equal(a.length, MINUTES);
+    assert.deepEqual(a, b, 'equal to a --no-reuse full build, cell for cell');
   });
 
   it('a table added to a family (schema drift) rebuilds only the group that holds the family; the others are the last dataset\'s files; equal to a full build', async () => {

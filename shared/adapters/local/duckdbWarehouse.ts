@@ -456,7 +456,7 @@ export class DuckDbWarehouse implements Warehouse {
               const columns = m.columns.map((c) => ({ source: c.output, output: c.output }));
               const last = sources.at(-1)!;
               if (last.file === earlier.file && last !== keySource) last.columns.push(...columns);
-              else sources.push({ file: earlier.file, layout: earlier.layout, columns });
+              else sources.push({ file: earlier.file, layout: earlier.layout, columns, ...(earlier.then ? { then: earlier.then } : {}) });
               continue;
             }
             for (const part of aligned.get(m.feature)!.get(base.shard.id)!) {
@@ -820,7 +820,9 @@ const STAGED_SHARDS = 3;
 /**
  * The previous dataset's file of every shard and group a merge builds (MergeJob `previous`), each
  * read and checked: the base's row groups and keys, and every column of the group's unchanged
- * features. Undefined when any is missing or differs: then every feature is aligned as usual.
+ * features; a shard a refresh grew by parts is its files joined page for page (StitchSource
+ * `then`), as joinedRun joins a checkpoint's. Undefined when any is missing or differs: then
+ * every feature is aligned as usual.
  */
 async function previousParts(
   files: NonNullable<MergeJob['previous']>['files'],
@@ -829,26 +831,27 @@ async function previousParts(
   plan: MergePlan,
   manifest: MergeJob['manifest'],
   uri: (object: string) => string,
-): Promise<Map<string, Map<number, { file: string; layout: FooterLayout }>> | undefined> {
+): Promise<Map<string, Map<number, { file: string; layout: FooterLayout; then?: { file: string; layout: FooterLayout }[] }>> | undefined> {
   const outputs = new Map(manifest.features.map((f) => [f.feature, f.columns.map((c) => c.output)]));
   // Per group, the output columns its unchanged features must find in the earlier file.
   const wanted = new Map(plan.groups.map((g) => [g.index, g.members.filter((m) => !changed.has(m.feature)).flatMap((m) => outputs.get(m.feature) ?? [])]));
-  const parts = new Map<string, Map<number, { file: string; layout: FooterLayout }>>();
+  const parts = new Map<string, Map<number, { file: string; layout: FooterLayout; then?: { file: string; layout: FooterLayout }[] }>>();
   for (const base of bases) {
-    const byGroup = new Map<number, { file: string; layout: FooterLayout }>();
+    const byGroup = new Map<number, { file: string; layout: FooterLayout; then?: { file: string; layout: FooterLayout }[] }>();
     for (const group of plan.groups) {
-      const object = files[base.shard.id]?.[group.index];
-      if (!object) return undefined;
-      const file = uri(object);
-      let layout: FooterLayout;
+      const objects = files[base.shard.id]?.[group.index] ?? [];
+      if (objects.length === 0) return undefined;
+      let read: { file: string; layout: FooterLayout }[];
       try {
-        layout = readLayout(file);
+        read = objects.map((o) => ({ file: uri(o), layout: readLayout(uri(o)) }));
       } catch {
         return undefined; // gone or unreadable: align instead
       }
+      const [{ file, layout }, ...then] = read as [{ file: string; layout: FooterLayout }, ...{ file: string; layout: FooterLayout }[]];
       const names = new Set(layout.schema.map((e) => e.name));
-      if (!wanted.get(group.index)!.every((c) => names.has(c)) || !(await sameKeys(file, layout, base))) return undefined;
-      byGroup.set(group.index, { file, layout });
+      if (!wanted.get(group.index)!.every((c) => names.has(c))) return undefined;
+      if (then.length === 0 ? !(await sameKeys(file, layout, base)) : (await joinedRun(read, 0, base)) !== read.length) return undefined;
+      byGroup.set(group.index, { file, layout, ...(then.length > 0 ? { then } : {}) });
     }
     parts.set(base.shard.id, byGroup);
   }
