@@ -20,7 +20,8 @@ export interface RunSummary {
   /** Rows read from the warehouse: by the extracts, and label rows by the merge (shards it built). */
   rowsRead?: { features: number; labels: number; total: number };
   /** On a refresh: the version it follows, output shards shared with it and rebuilt, the schema drift. */
-  refresh?: { from: string; sharedShards: number; rebuiltShards: number; drift: SchemaDrift };
+  /** `grownShards`: rebuilt shards that kept the earlier version's files and grew by a part. */
+  refresh?: { from: string; sharedShards: number; rebuiltShards: number; grownShards?: string[]; drift: SchemaDrift };
   /**
    * Output files taken by reference from an earlier dataset (shared/chain/shareShards.ts): whole
    * shards, and shards built; `builtGroups` when the built shards built only those column groups.
@@ -45,7 +46,7 @@ export function summarise(run: RunRecord, landed: number, manifestPath: string |
     warnings: run.warnings,
     timings: run.timings,
     ...(run.rowsRead ? { rowsRead: { ...run.rowsRead, total: run.rowsRead.features + run.rowsRead.labels } } : {}),
-    ...(run.refresh ? { refresh: { from: run.refresh.from, sharedShards: run.refresh.sharedShards, rebuiltShards: run.refresh.rebuiltShards, drift: run.refresh.drift } } : {}),
+    ...(run.refresh ? { refresh: { from: run.refresh.from, sharedShards: run.refresh.sharedShards, rebuiltShards: run.refresh.rebuiltShards, ...(run.refresh.shards?.grown ? { grownShards: run.refresh.shards.grown.map((g) => g.id) } : {}), drift: run.refresh.drift } } : {}),
     ...(run.sharing ? { sharing: { from: run.sharing.from, sharedShards: run.sharing.shared.length, rebuiltShards: run.sharing.rebuilt.length, ...(run.sharing.groups ? { builtGroups: run.sharing.groups } : {}) } } : {}),
     ...(run.costUsd !== undefined ? { cost: { usd: run.costUsd, ...(run.bytesBilled !== undefined ? { bytesBilled: run.bytesBilled } : {}) } } : {}),
     ...(run.error ? { error: run.error } : {}),
@@ -78,7 +79,7 @@ export function summaryTable(s: RunSummary, extra: [string, string][] = []): str
     ['total', seconds(s.timings.total_ms)],
     ...(s.cost ? ([['cost', `$${s.cost.usd.toFixed(4)} on demand${s.cost.bytesBilled !== undefined ? ` (${(s.cost.bytesBilled / 2 ** 30).toFixed(2)} GiB billed)` : ''}`]] as [string, string][]) : []),
     ...(s.refresh ? ([
-      ['refreshed from', `${s.refresh.from} (shards shared ${s.refresh.sharedShards}, rebuilt ${s.refresh.rebuiltShards})`],
+      ['refreshed from', `${s.refresh.from} (shards shared ${s.refresh.sharedShards}, rebuilt ${s.refresh.rebuiltShards}${s.refresh.grownShards?.length ? `, of which grown by a part: ${s.refresh.grownShards.join(', ')}` : ''})`],
       ['schema drift', describeDrift(s.refresh.drift)],
     ] as [string, string][]) : []),
     ...(s.sharing?.builtGroups ? ([['shared', `column groups other than ${s.sharing.builtGroups.join(', ')} of ${s.sharing.rebuiltShards} shard(s), from ${s.sharing.from}`]] as [string, string][]) : []),

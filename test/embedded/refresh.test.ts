@@ -13,7 +13,7 @@ import { decodeRunRequest, type RunRequest } from '../../shared/chain/messages.j
 import type { RunRecord } from '../../shared/ports.js';
 import type { Embedded } from '../../shared/runtime/embedded.js';
 import type { DuckDbWarehouse } from '../../shared/adapters/local/duckdbWarehouse.js';
-import { summarise } from '../../shared/cli/summary.js';
+import { summarise, summaryTable } from '../../shared/cli/summary.js';
 import { openTest, settle, succeededRun, testConfig } from '../helpers/embedded.js';
 import { buildMiniWarehouse } from '../helpers/miniWarehouse.js';
 import { readOutput } from '../helpers/readOutput.js';
@@ -171,7 +171,8 @@ describe('embedded chain: --refresh', function () {
       );
     }
     const summary = summarise(refreshed, refreshed.expected, null);
-    assert.deepEqual(summary.refresh && { from: summary.refresh.from, shared: summary.refresh.sharedShards, rebuilt: summary.refresh.rebuiltShards }, { from: first.runId, shared: 1, rebuilt: 2 });
+    assert.deepEqual(summary.refresh && { from: summary.refresh.from, shared: summary.refresh.sharedShards, rebuilt: summary.refresh.rebuiltShards, grown: summary.refresh.grownShards }, { from: first.runId, shared: 1, rebuilt: 2, grown: ['20210302'] });
+    assert.match(summaryTable(summary), /refreshed from +\S+ \(shards shared 1, rebuilt 2, of which grown by a part: 20210302\)/);
     assert.equal(summary.rowsRead?.total, SELECTED.length * newRows + newRows);
 
     // The shared shard's files are the first version's, listed by reference.
