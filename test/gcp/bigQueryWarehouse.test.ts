@@ -565,6 +565,34 @@ describe('gcp/BigQueryWarehouse', () => {
       assert.ok(result.groups.every((g) => g.rows === 120 && g.distinctKeys === 120 && g.keysInOrder));
     });
 
+    it('exports a grown shard\'s part over its own range, from the earlier end, into this run\'s shard folder (shareShards.ts grownShard)', async () => {
+      // A refresh's last January shard grew: the earlier version holds it up to 23:30; this part is [23:30, 2024-02-01).
+      const window = { start: '2024-01-31T23:30:00.000Z', end: '2024-02-01T00:30:00.000Z' };
+      const keys = minuteKeys('2024-01-31T23:30:00.000Z', 60);
+      const shards = shardGrid({ start: '2024-01-31T00:00:00.000Z', end: window.end }, 'month').map((x) => (x.id === '20240101' ? { ...x, start: window.start } : x));
+      assert.deepEqual(shards.map((x) => [x.id, x.start, x.end]), [['20240101', '2024-01-31T23:30:00.000Z', '2024-02-01T00:00:00.000Z'], ['20240201', '2024-02-01T00:00:00.000Z', '2024-02-01T00:30:00.000Z']]);
+      fake.exportFiles = (j) => {
+        const { start, end } = j.options.params as { start: Date; end: Date };
+        const inRange = keys.filter((k) => k >= start.getTime() * 1000 && k < end.getTime() * 1000);
+        return inRange.length === 0 ? [] : [inRange];
+      };
+      const result = await warehouse.merge({ ...job, window, manifest: { ...manifest, window }, shards });
+      assert.equal(result.state, 'done');
+      if (result.state !== 'done') return;
+      const exports = fake.created().filter((o) => o.labels!.step === 'export');
+      assert.deepEqual(
+        exports.map((o) => [/shard-(\d+)\/group-(\d+)/.exec(o.query!)!.slice(1).join('/'), (o.params as { start: Date }).start.toISOString(), (o.params as { end: Date }).end.toISOString()]),
+        [
+          ['20240101/000', '2024-01-31T23:30:00.000Z', '2024-02-01T00:00:00.000Z'],
+          ['20240101/001', '2024-01-31T23:30:00.000Z', '2024-02-01T00:00:00.000Z'],
+          ['20240201/000', '2024-02-01T00:00:00.000Z', '2024-02-01T00:30:00.000Z'],
+          ['20240201/001', '2024-02-01T00:00:00.000Z', '2024-02-01T00:30:00.000Z'],
+        ],
+      );
+      assert.ok(exports.every((o) => o.query!.includes(`training/eurusd/${RUN}/shard-`)), 'under this run\'s output folder, apart from the earlier part');
+      assert.deepEqual(result.shards.map((x) => [x.id, x.start, x.rows, x.keysInRange]), [['20240101', '2024-01-31T23:30:00.000Z', 30, true], ['20240201', '2024-02-01T00:00:00.000Z', 30, true]]);
+    });
+
     it('loads a checkpoint reused from an earlier run from that run\'s files, and fingerprints them', async () => {
       const EARLIER = 'eurusd-20241231t000000-zzz999';
       const reused = [0, 1].map((i) => `runs/${EARLIER}/features/${features[0]}/part-00000000000${i}.parquet`);
