@@ -134,13 +134,14 @@ export async function earlierScan(
       const suffix = groups.map((g) => ({ index: g.index, files: g.files.slice(prefix.get(g.index)?.length ?? 0) }));
       return groups.every((g) => prefix.has(g.index) && startsWith(g.files, prefix.get(g.index)!)) && suffix.every((g) => g.files.length > 0) ? suffix : undefined;
     };
-    const fromEnd = head.end && rest(head.end) ? head.end : undefined;
-    const described = fromEnd ?? (head.scan && rest(head.scan) ? head.scan : undefined);
-    if (!described) {
+    const endSuffix = head.end && rest(head.end);
+    const fromEnd = endSuffix ? head.end : undefined;
+    const suffix = endSuffix ?? (head.scan && rest(head.scan));
+    const described = fromEnd ?? head.scan;
+    if (!suffix || !described) {
       why = `this dataset does not begin with ${r.runId}'s files`;
       continue;
     }
-    const suffix = rest(described)!;
     const has = new Set(described.columns);
     if (!wanted.every((c) => has.has(c))) {
       why = `${r.runId}'s scan state lacks some of this dataset's columns`;

@@ -100,12 +100,10 @@ export async function checkQuality(
     const basis = profileBasis(manifest, run, checkpoints, profiledWith, scanWith);
     // The scan's state at the last shard's first row is kept, for a refresh to carry on from.
     const point = scanPoint(shards);
-    const keep = (state: ScanState | undefined, compared?: PairCounts[], tails?: KeptScan['tails']): KeptScan | undefined =>
-      point && state && state.row === point.row ? { state, prefix: point.prefix, ...(compared ? { compared } : {}), ...(tails ? { tails } : {}) } : undefined;
     // And its state after the last row, for a refresh that grows the last shard by a part: every file before it.
-    const everyFile = input.groups.map((g) => ({ index: g.index, files: g.files }));
-    const keepEnd = (state: ScanState | undefined, compared?: PairCounts[], tails?: KeptScan['tails']): KeptScan | undefined =>
-      state && state.row === input.rows ? { state, prefix: everyFile, ...(compared ? { compared } : {}), ...(tails ? { tails } : {}) } : undefined;
+    const end = { row: input.rows, prefix: input.groups.map((g) => ({ index: g.index, files: g.files })) };
+    const keptAt = (at: { row: number; prefix: KeptScan['prefix'] } | undefined, state: ScanState | undefined, compared?: PairCounts[], tails?: KeptScan['tails']): KeptScan | undefined =>
+      at && state && state.row === at.row ? { state, prefix: at.prefix, ...(compared ? { compared } : {}), ...(tails ? { tails } : {}) } : undefined;
     // An earlier dataset's kept state of the same files before the same row is this dataset's.
     const sameKept = (kept: KeptScan | undefined, at: { row: number; prefix: KeptScan['prefix'] } | undefined): KeptScan | undefined =>
       kept && at && kept.state.row === at.row && JSON.stringify(kept.prefix) === JSON.stringify(at.prefix) ? kept : undefined;
@@ -119,9 +117,9 @@ export async function checkQuality(
       const merged = all && 'columns' in earlier ? mergeMeasured(layout, earlier.columns, all) : undefined;
       const data = merged && 'columns' in earlier && earlier.columns.compared ? { ...merged, compared: earlier.columns.compared } : merged;
       // The same files, so the same scan state (and pair counts) at the same row.
-      const scan = 'columns' in earlier ? keep(earlier.columns.scan?.state, earlier.columns.scan?.compared, earlier.columns.scan?.tails) : undefined;
-      const end = 'columns' in earlier ? sameKept(earlier.columns.end, { row: input.rows, prefix: everyFile }) : undefined;
-      if (data) stored = { basis, data, ...(scan ? { scan } : {}), ...(end ? { end } : {}) };
+      const scan = 'columns' in earlier ? keptAt(point, earlier.columns.scan?.state, earlier.columns.scan?.compared, earlier.columns.scan?.tails) : undefined;
+      const atEnd = 'columns' in earlier ? sameKept(earlier.columns.end, end) : undefined;
+      if (data) stored = { basis, data, ...(scan ? { scan } : {}), ...(atEnd ? { end: atEnd } : {}) };
     } else {
       const earlier = await earlierColumns(deps, run, manifest, basis);
       // The column pass is long on big datasets: its batches go to the observer (the CLI's bar).
@@ -151,9 +149,9 @@ export async function checkQuality(
             : done.reuse;
       // Carried on from an earlier dataset's end past this one's last shard's first row (its last
       // shard grown), the pass took no state there: the earlier dataset's is it.
-      const scan = keep(done.data.scanState, done.data.comparedBefore, done.data.scanTails) ?? sameKept(carry && 'kept' in carry ? carry.kept : undefined, point);
-      const end = keepEnd(done.data.endState, done.data.compared, done.data.endTails);
-      stored = { basis, data: { columns: done.data.columns, sample: done.data.sample, ...(done.data.compared ? { compared: done.data.compared } : {}) }, ...(scan ? { scan } : {}), ...(end ? { end } : {}) };
+      const scan = keptAt(point, done.data.scanState, done.data.comparedBefore, done.data.scanTails) ?? sameKept(carry && 'kept' in carry ? carry.kept : undefined, point);
+      const atEnd = keptAt(end, done.data.endState, done.data.compared, done.data.endTails);
+      stored = { basis, data: { columns: done.data.columns, sample: done.data.sample, ...(done.data.compared ? { compared: done.data.compared } : {}) }, ...(scan ? { scan } : {}), ...(atEnd ? { end: atEnd } : {}) };
       if (profileReuse.carriedOnFrom !== undefined) deps.logger.info(`profile: ${profileReuse.profiled} column(s) carried on from ${profileReuse.from}'s scan at row ${profileReuse.carriedOnFrom}`, { runId: run.runId, pair: run.pair, step: 'profile' });
       else deps.logger.info(`profile: ${profileReuse.profiled} column(s) measured, ${profileReuse.reused} taken${profileReuse.from ? ` from ${profileReuse.from}` : ''}${profileReuse.why ? ` (${profileReuse.why})` : ''}`, { runId: run.runId, pair: run.pair, step: 'profile' });
     }

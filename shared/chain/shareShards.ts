@@ -97,7 +97,6 @@ export interface GrownShard {
   from: string;
 }
 
-
 /** Which of the new grid's shards (or of their column groups) a run takes from the previous version, and which it builds. */
 export async function planSharing(
   deps: Pick<ChainDeps, 'warehouse' | 'output' | 'config'>,

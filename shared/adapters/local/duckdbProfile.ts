@@ -219,15 +219,16 @@ function doubleColumn(chunk: DuckDBDataChunk, j: number, rows: number): ColumnCh
 
 /** The tails at the snapshot row of a batch DuckDB decodes (outlierTails.ts `tailPlans`, by SQL). */
 async function tailsByDuckDb(c: DuckDBConnection, job: ProfileJob, allPaths: string[], stats: readonly ColumnStats[], snapshot: ScanState, footers: FooterCache): Promise<Record<string, Tail>> {
-  const resumed = job.resume && { state: job.resume.from.state, ...(job.resume.tails ? { tails: job.resume.tails } : {}) };
-  return collectTails(c, tailPlans(stats, snapshot, job.snapshotAt!, allPaths, (f) => footers.get(f).rows, resumed));
+  return collectTails(c, tailPlans(stats, snapshot, job.snapshotAt!, allPaths, (f) => footers.get(f).rows, resumedTails(job)));
 }
+
+/** A carried-on pass's state and the tails kept with it, as the tail plans take them. */
+const resumedTails = (job: ProfileJob) => job.resume && { state: job.resume.from.state, ...(job.resume.tails ? { tails: job.resume.tails } : {}) };
 
 /** The tails after the last row of a batch DuckDB decodes (outlierTails.ts `endTailPlans`, by SQL). */
 async function endTailsByDuckDb(c: DuckDBConnection, job: ProfileJob, allPaths: string[], stats: readonly ColumnStats[], end: ScanState, atSnapshot: Record<string, Tail> | undefined, footers: FooterCache): Promise<Record<string, Tail>> {
-  const resumed = job.resume && { state: job.resume.from.state, ...(job.resume.tails ? { tails: job.resume.tails } : {}) };
   const snapshot = atSnapshot && job.snapshotAt !== undefined ? { row: job.snapshotAt, tails: atSnapshot } : undefined;
-  return collectTails(c, endTailPlans(stats, end, allPaths, (f) => footers.get(f).rows, resumed, snapshot));
+  return collectTails(c, endTailPlans(stats, end, allPaths, (f) => footers.get(f).rows, resumedTails(job), snapshot));
 }
 
 /** Each plan's kept values and its files' values outside its band; a column past MAX_TAIL_VALUES keeps none. */

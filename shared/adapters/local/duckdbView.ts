@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import type { ViewJob, ViewResult, ViewShard } from '../../ports.js';
 import type { FolderObjectStore } from './folderStore.js';
 import { readLayout, type FooterLayout } from './parquetLayout.js';
-import { concatParquet, readLocalFooter, stitchParquet, type StitchSource } from './parquetStitch.js';
+import { oneFile, stitchParquet, type StitchSource } from './parquetStitch.js';
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
 
@@ -30,12 +30,7 @@ export async function viewLocal(output: FolderObjectStore, job: ViewJob): Promis
         if (!files.has(index)) {
           const parts = shard.groups.find((g) => g.index === index)?.files ?? [];
           if (parts.length === 0) throw new Error(`shard ${shard.id} has no files for source group ${index}`);
-          let file = output.uri(parts[0]!);
-          if (parts.length > 1) {
-            file = await output.tempPath('.parquet');
-            temps.push(file);
-            concatParquet(parts.map((p) => ({ file: output.uri(p), metadata: readLocalFooter(output.uri(p)).metadata })), file);
-          }
+          const file = await oneFile(parts.map((p) => output.uri(p)), () => output.tempPath('.parquet'), temps);
           files.set(index, { file, layout: readLayout(file) });
         }
         return files.get(index)!;

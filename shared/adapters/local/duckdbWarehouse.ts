@@ -24,7 +24,7 @@ import { MemoryGate } from './memoryGate.js';
 import { shardBatches } from './extractBatches.js';
 import { projectMetadata } from './parquetFooter.js';
 import { chunkStart, layoutBytes, readLayout, type FooterLayout } from './parquetLayout.js';
-import { concatParquet, joinable, joinableLayouts, joinRows, padParquet, paddable, readLocalFooter, readSpan, stitchParquet, type StitchSource } from './parquetStitch.js';
+import { concatParquet, joinable, joinableLayouts, joinRows, oneFile, padParquet, paddable, readLocalFooter, readSpan, stitchParquet, type StitchSource } from './parquetStitch.js';
 import { allWithin, firstAtLeast, groupKeys, readKeyColumn, sameSequence } from '../../parquetKeys.js';
 import { planFeatures, type MergePlan } from '../../planner.js';
 import { asyncBufferFromFile } from 'hyparquet';
@@ -557,12 +557,7 @@ export class DuckDbWarehouse implements Warehouse {
         const sources = [];
         for (const [i, g] of shard.groups.entries()) {
           // A group in several parts (a shard a refresh grew) is one file first, as a view makes it.
-          let file = this.output.uri(g.files[0]!);
-          if (g.files.length > 1) {
-            file = await this.output.tempPath('.parquet');
-            joined.push(file);
-            concatParquet(g.files.map((f) => ({ file: this.output.uri(f), metadata: readLocalFooter(this.output.uri(f)).metadata })), file);
-          }
+          const file = await oneFile(g.files.map((f) => this.output.uri(f)), () => this.output.tempPath('.parquet'), joined);
           const layout = readLayout(file);
           const names = layout.schema.map((e) => e.name).slice(i === 0 ? 0 : 1); // one key column
           sources.push({ file, layout, columns: names.map((n) => ({ source: n, output: n })) });
@@ -817,6 +812,9 @@ function keyRange(metadata: FileMetaData): { min: number; max: number } | undefi
  */
 const STAGED_SHARDS = 3;
 
+/** A previous dataset's file of a shard and group, with the parts after it where a refresh grew the shard. */
+type EarlierFile = Pick<StitchSource, 'file' | 'layout' | 'then'>;
+
 /**
  * The previous dataset's file of every shard and group a merge builds (MergeJob `previous`), each
  * read and checked: the base's row groups and keys, and every column of the group's unchanged
@@ -831,13 +829,13 @@ async function previousParts(
   plan: MergePlan,
   manifest: MergeJob['manifest'],
   uri: (object: string) => string,
-): Promise<Map<string, Map<number, { file: string; layout: FooterLayout; then?: { file: string; layout: FooterLayout }[] }>> | undefined> {
+): Promise<Map<string, Map<number, EarlierFile>> | undefined> {
   const outputs = new Map(manifest.features.map((f) => [f.feature, f.columns.map((c) => c.output)]));
   // Per group, the output columns its unchanged features must find in the earlier file.
   const wanted = new Map(plan.groups.map((g) => [g.index, g.members.filter((m) => !changed.has(m.feature)).flatMap((m) => outputs.get(m.feature) ?? [])]));
-  const parts = new Map<string, Map<number, { file: string; layout: FooterLayout; then?: { file: string; layout: FooterLayout }[] }>>();
+  const parts = new Map<string, Map<number, EarlierFile>>();
   for (const base of bases) {
-    const byGroup = new Map<number, { file: string; layout: FooterLayout; then?: { file: string; layout: FooterLayout }[] }>();
+    const byGroup = new Map<number, EarlierFile>();
     for (const group of plan.groups) {
       const objects = files[base.shard.id]?.[group.index] ?? [];
       if (objects.length === 0) return undefined;

@@ -137,11 +137,13 @@ export function scanParquet(task: ScanTask, footers: FooterCache): ScanOutcome {
   };
 }
 
+/** A resumed scan's state and the tails kept with it, as the tail plans take them. */
+const resumedTails = (task: ScanTask) => task.resume && { state: task.resume.state, ...(task.tails ? { tails: task.tails } : {}) };
+
 /** The tails at the snapshot row (outlierTails.ts `tailPlans`) of this batch's columns that need one. */
 function snapshotTails(task: ScanTask, snapshot: ScanState, stats: readonly ColumnStats[], footers: FooterCache, scratch: DecodeScratch): Record<string, Tail> {
   const tails: Record<string, Tail> = {};
-  const resumed = task.resume && { state: task.resume.state, ...(task.tails ? { tails: task.tails } : {}) };
-  for (const { column, plan, files } of tailPlans(stats, snapshot, task.snapshotAt!, task.all, (f) => footers.get(f).rows, resumed)) {
+  for (const { column, plan, files } of tailPlans(stats, snapshot, task.snapshotAt!, task.all, (f) => footers.get(f).rows, resumedTails(task))) {
     const tail = collectTail(files, column, plan, plan.kept, footers, scratch);
     if (tail) tails[column] = tail;
   }
@@ -155,9 +157,8 @@ function snapshotTails(task: ScanTask, snapshot: ScanState, stats: readonly Colu
  */
 function lastRowTails(task: ScanTask, end: ScanState, stats: readonly ColumnStats[], atSnapshot: Record<string, Tail> | undefined, footers: FooterCache, scratch: DecodeScratch): Record<string, Tail> | undefined {
   const tails: Record<string, Tail> = {};
-  const resumed = task.resume && { state: task.resume.state, ...(task.tails ? { tails: task.tails } : {}) };
   const snapshot = atSnapshot && task.snapshotAt !== undefined ? { row: task.snapshotAt, tails: atSnapshot } : undefined;
-  for (const { column, plan, files } of endTailPlans(stats, end, task.all, (f) => footers.get(f).rows, resumed, snapshot)) {
+  for (const { column, plan, files } of endTailPlans(stats, end, task.all, (f) => footers.get(f).rows, resumedTails(task), snapshot)) {
     const tail = collectTail(files, column, plan, plan.kept, footers, scratch);
     if (tail) tails[column] = tail;
   }

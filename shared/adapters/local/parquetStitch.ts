@@ -197,6 +197,19 @@ class ChunkFileWriter {
 }
 
 /**
+ * One file holding the rows of `files` one after another (a shard's column group in several
+ * parts, as a refresh grows it): the file itself when there is one, else their concatenation in a
+ * temp file from `tempPath`, added to `temps` for the caller to remove.
+ */
+export async function oneFile(files: readonly string[], tempPath: () => Promise<string>, temps: string[]): Promise<string> {
+  if (files.length === 1) return files[0]!;
+  const file = await tempPath();
+  temps.push(file);
+  concatParquet(files.map((f) => ({ file: f, metadata: readLocalFooter(f).metadata })), file);
+  return file;
+}
+
+/**
  * Writes `parts` one after the other as one parquet file: every row group of every part, its
  * column chunks copied byte for byte, and a new footer. Every part must have the same schema.
  */
