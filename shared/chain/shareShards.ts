@@ -128,13 +128,7 @@ export async function planSharing(
   if (regrouped && !sameWindow) return { ...all, why: columnsChanged ? 'the output columns changed' : 'the column groups changed' };
   if (changed.size > 0 && !sameWindow) return { ...all, why: `${changed.size} feature(s) changed inside the previous window` };
 
-  // How far the label rows are known unchanged: the whole previous window, or all but its tail.
-  const before = base.manifest.labels.versions;
-  const { dataset, table } = manifest.labels;
-  const now = async (range: Window) => (await deps.warehouse.dataVersions(dataset, [table], range))[table] ?? null;
-  let until: string | undefined;
-  if (before?.window && (await now(base.run.window)) === before.window) until = base.run.window.end;
-  else if (before?.settled?.version && (await now({ start: base.run.window.start, end: before.settled.end })) === before.settled.version) until = before.settled.end;
+  const until = await labelsUnchangedUntil(deps, base, manifest.labels);
   if (!until) return { ...all, why: 'the label rows of the previous window changed' };
 
   // A previous shard with the same bounds in the new grid (a partial last shard grows).
@@ -162,6 +156,41 @@ export async function planSharing(
   const rebuilt = grid.filter((s) => !taken.has(s.id) && s.end > until!).map((s) => s.id);
   const grown = grownShard(previous.shards, grid, base.run.window.end, until);
   return { shared, rebuilt, ...(grown ? { grown: [grown] } : {}) };
+}
+
+/**
+ * How far the label rows of the version a refresh follows are known unchanged: its whole window,
+ * or all but its tail (labels look ahead: an append fills the tail in), or nowhere (undefined).
+ * From the data versions of `labels` (the table the next version reads) now against those the
+ * version recorded, which must be of the same table.
+ */
+export async function labelsUnchangedUntil(deps: Pick<ChainDeps, 'warehouse'>, base: { run: RunRecord; manifest: RunManifest }, labels: Pick<RunManifest['labels'], 'dataset' | 'table'>): Promise<string | undefined> {
+  const before = base.manifest.labels.versions;
+  const { dataset, table } = labels;
+  if (dataset !== base.manifest.labels.dataset || table !== base.manifest.labels.table) return undefined;
+  const now = async (range: Window) => (await deps.warehouse.dataVersions(dataset, [table], range))[table] ?? null;
+  if (before?.window && (await now(base.run.window)) === before.window) return base.run.window.end;
+  if (before?.settled?.version && (await now({ start: base.run.window.start, end: before.settled.end })) === before.settled.version) return before.settled.end;
+  return undefined;
+}
+
+/**
+ * The shard a refresh of `base` over `grid` would grow by a part (planSharing's `grown`), for
+ * `bqx plan --refresh` to plan what the run will build: undefined where the run would build that
+ * shard whole (the label rows of the window's tail changed, the shard unit differs, the shard
+ * already holds MAX_SHARD_PARTS parts) or share it. The plan takes every feature's earlier rows
+ * as unchanged, as it does for the extracts.
+ */
+export async function refreshGrows(
+  deps: Pick<ChainDeps, 'warehouse' | 'output' | 'config'>,
+  base: { run: RunRecord; manifest: RunManifest },
+  next: { labels: Pick<RunManifest['labels'], 'dataset' | 'table'>; grid: readonly Shard[] },
+): Promise<GrownShard | undefined> {
+  const { grid } = next;
+  const previous = await readOutputManifest(deps, base.run);
+  if (!previous?.shards || previous.shardUnit !== deps.config.shard || grid[0]?.start !== base.run.window.start) return undefined;
+  const until = await labelsUnchangedUntil(deps, base, next.labels);
+  return until ? grownShard(previous.shards, grid, base.run.window.end, until) : undefined;
 }
 
 /**

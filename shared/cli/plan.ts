@@ -5,12 +5,15 @@
 // from the embedded warehouse's catalog (the demo is built on first use); `gcp` reads the real
 // catalog and asks BigQuery for dry-run byte counts. `--refresh` plans the next version of the pair's
 // last succeeded (embedded) dataset, `--since T` a refresh of a version that ended at T: extracts
-// read only [T, end) and the merge builds the shards from the one holding T on.
+// read only [T, end) and the merge builds the shards from the one holding T on. With `--refresh`
+// the shard holding T is planned grown by a part where the run would grow it (shareShards.ts
+// `refreshGrows`, the run's own test); `--since T` cannot ask, and plans it whole.
 
 import type { Config } from '../config.js';
 import { gcpPlanSource } from '../adapters/gcp/bigQueryPlanSource.js';
 import { decodeRunRequest, parseTime } from '../chain/messages.js';
 import { refreshBase } from '../chain/refresh.js';
+import { refreshGrows } from '../chain/shareShards.js';
 import { silentLogger } from '../log.js';
 import { InputError } from '../naming.js';
 import { planDocument, type DocumentOptions } from '../plan/planDocument.js';
@@ -56,12 +59,15 @@ export async function planCommand(args: Args, config: Config): Promise<number> {
     try {
       await ensureDemo(embedded, config, [request.pair], undefined, json);
       let from: string | undefined;
+      let grows: NonNullable<Parameters<typeof recordPlan>[0]['refresh']>['grows'];
       if (args.flags.has('refresh') && since === undefined) {
-        // The version a refresh would follow: its start, and its end as where the new range begins.
+        // The version a refresh would follow: its start, and its end as where the new range begins;
+        // and whether the run would grow its last shard by a part, asked as the run asks it.
         const base = await refreshBase(embedded.deps, request.pair);
         since = base.run.window.end;
         window.start ??= base.run.window.start;
         from = base.run.runId;
+        grows = (next) => refreshGrows(embedded.deps, base, next);
       }
       const source: CatalogSource = embedded.warehouse;
       recorded = await recordPlan({
@@ -70,7 +76,7 @@ export async function planCommand(args: Args, config: Config): Promise<number> {
         source,
         window,
         buckets: { staging: config.gcp.stagingBucket || PLACEHOLDER_BUCKETS.staging, output: config.gcp.outputBucket || PLACEHOLDER_BUCKETS.output },
-        ...(since ? { refresh: { since, ...(from ? { from } : {}) } } : {}),
+        ...(since ? { refresh: { since, ...(from ? { from } : {}), ...(grows ? { grows } : {}) } } : {}),
       });
       // Rows each extract reads: the window's, or a refresh's new range (a table partitioned on the key reads only those).
       const rows = new Map<string, number>();
@@ -87,7 +93,7 @@ export async function planCommand(args: Args, config: Config): Promise<number> {
   if (json) process.stdout.write(`${JSON.stringify({ pair: document.pair, runId: document.runId, target, window: document.window, ...(refresh ? { refresh } : {}), dir, summary: document.summary, profile: document.profile })}\n`);
   else {
     process.stdout.write(`${planSummaryText(document, dir)}\n`);
-    if (refresh) process.stdout.write(`refresh since ${refresh.since}: extracts read [${refresh.extractRange.start}, ${refresh.extractRange.end}); the merge builds ${refresh.shards} shard(s) and shares ${refresh.sharedShards}\n`);
+    if (refresh) process.stdout.write(`refresh since ${refresh.since}: extracts read [${refresh.extractRange.start}, ${refresh.extractRange.end}); the merge builds ${refresh.shards} shard(s)${refresh.grownShard ? ` (${refresh.grownShard} grown by a part from ${refresh.since})` : ''} and shares ${refresh.sharedShards}\n`);
   }
   return 0;
 }

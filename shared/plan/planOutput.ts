@@ -2,8 +2,9 @@
 // per shard, one file per column group. The recording client runs nothing, so the merge's result
 // lists no output files (its exports leave none: the merge would read their keys back). The files
 // here are the ones the recorded exports name (the first file of each wildcard, as BigQuery names
-// it) and, for a refresh, the previous version's files of the shards it shares: placeholders under
-// that version's folder, whose real names only its manifest knows.
+// it) and, for a refresh, the previous version's files of the shards it shares and of a grown
+// shard's rows before its part: placeholders under that version's folder, whose real names only
+// its manifest knows.
 //
 // Rows: one label count per stretch of shards the profile tells apart (the shards a refresh shares,
 // the rest before the last shard, the last shard), spread evenly over the stretch's shards. Every
@@ -35,6 +36,11 @@ export interface OutputInput {
   exported: readonly string[];
   /** The pair and the run id of the version whose files the shards not exported are (a refresh). */
   previous?: { pair: string; runId: string };
+  /**
+   * A refresh's shard grown by a part: its rows before `from` are the previous version's file
+   * (listed first in each group), the export holds the rest.
+   */
+  grown?: { id: string; from: string };
   /** Label rows in a window. */
   rowsIn: (window: Window) => Promise<number>;
   /** The gs:// URI of an output object. */
@@ -57,12 +63,14 @@ export async function plannedOutput(input: OutputInput): Promise<PlannedOutput> 
     byGroupIndex.set(Number(m[2]), firstFile(name));
     exported.set(m[1]!, byGroupIndex);
   }
-  const fileOf = (shard: Shard, group: number): string => {
-    const file = exported.get(shard.id)?.get(group);
-    if (file) return file;
+  const previousFile = (shard: Shard, group: number): string => {
     if (!input.previous) throw new Error(`plan: shard ${shard.id} group ${group} was not exported`);
     return `${paths.outputShardGroupDir(input.previous.pair, input.previous.runId, shard.id, group)}part-000000000000.parquet`;
   };
+  const fileOf = (shard: Shard, group: number): string => exported.get(shard.id)?.get(group) ?? previousFile(shard, group);
+  // A grown shard: the previous version's file of its rows before the part, then the part's.
+  const grown = input.grown && grid.find((s) => s.id === input.grown!.id);
+  const grownBefore = grown ? await input.rowsIn({ start: grown.start, end: input.grown!.from }) : 0;
 
   // The stretches: split where the exported shards begin and where the last shard begins.
   const firstBuilt = grid.findIndex((s) => exported.has(s.id));
@@ -89,11 +97,15 @@ export async function plannedOutput(input: OutputInput): Promise<PlannedOutput> 
       start: shard.start,
       end: shard.end,
       rows: rows[i]!,
-      groups: groups.map((g) => ({ index: g.index, files: [fileOf(shard, g.index)], rows: rows[i]!, columns: g.columns, bytes: 0, distinctKeys: rows[i]!, keysInOrder: true })),
+      groups: groups.map((g) => ({ index: g.index, files: shard === grown ? [previousFile(shard, g.index), fileOf(shard, g.index)] : [fileOf(shard, g.index)], rows: rows[i]!, columns: g.columns, bytes: 0, distinctKeys: rows[i]!, keysInOrder: true })),
       keysInRange: true,
     });
   }
   const files = new Map<string, { columns: string[]; rows: number }>();
-  for (const s of shards) for (const g of s.groups) files.set(input.uri(g.files[0]!), { columns: g.columns, rows: g.rows });
+  for (const s of shards) {
+    // The parts' rows: the earlier part's counted, the rest the part built.
+    const partRows = s.id === grown?.id ? [grownBefore, s.rows - grownBefore] : [s.rows];
+    for (const g of s.groups) g.files.forEach((f, k) => files.set(input.uri(f), { columns: g.columns, rows: partRows[k]! }));
+  }
   return { shards, groups: byGroup(groups, shards), files };
 }

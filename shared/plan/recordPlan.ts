@@ -12,7 +12,8 @@ import { resolveWindow } from '../chain/startRun.js';
 import { buildManifest, type RunManifest } from '../manifest.js';
 import { InputError, newRunId, paths } from '../naming.js';
 import { planMerge, type MergePlan } from '../planner.js';
-import { shardGrid } from '../shards.js';
+import { shardGrid, type Shard } from '../shards.js';
+import type { GrownShard } from '../chain/shareShards.js';
 import type { CatalogTable, LabelStats, Warehouse, Window } from '../ports.js';
 import { firstFile, plannedOutput, type PlannedOutput } from './planOutput.js';
 import { plannedProfile, recordProfile, type PlannedProfile } from './planProfile.js';
@@ -35,8 +36,12 @@ export interface PlanInput {
    * case it is built for: every table's old rows unchanged, so each extract reads [since, end) and
    * the merge builds only the shards from the one holding `since` on. `from`: the run id of the
    * version it follows, where known (the shards the refresh shares are its files; else a placeholder).
+   * `grows`: whether the run would grow the shard holding `since` by a part (shareShards.ts
+   * `refreshGrows`, asked of the version it follows) instead of building it whole: its rows before
+   * `since` are then that version's files and only the part from `since` on is exported. Without
+   * it the shard is planned whole, what a run does where the label table filled in its tail.
    */
-  refresh?: { since: string; from?: string };
+  refresh?: { since: string; from?: string; grows?: (next: { labels: { dataset: string; table: string }; grid: readonly Shard[] }) => Promise<GrownShard | undefined> };
 }
 
 export interface RecordedPlan {
@@ -46,7 +51,7 @@ export interface RecordedPlan {
   manifest: RunManifest;
   mergePlan: MergePlan;
   /** A refresh's plan: what its extracts read, and the shards its merge builds (the rest are the previous version's). */
-  refresh?: { since: string; extractRange: Window; mergeWindow: Window; shards: number; sharedShards: number };
+  refresh?: { since: string; extractRange: Window; mergeWindow: Window; shards: number; sharedShards: number; grownShard?: string };
   /** Label rows in the window (a refresh: in the shards it builds): the rows of every merge table. */
   labelRows: number;
   /** The datasets listed, and what they hold. */
@@ -124,7 +129,10 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
   const grid = shardGrid(window, config.shard);
   // A refresh's extracts read only the new range; its merge builds the shards that grew or are new.
   const range = since ? { start: since, end: window.end } : window;
-  const shards = since ? grid.filter((s) => s.end > since) : grid;
+  const grown = since && input.refresh?.grows ? await input.refresh.grows({ labels: { dataset: config.labelsDataset, table: labelTableName }, grid }) : undefined;
+  if (grown && grown.from !== since) throw new Error(`plan: the shard a refresh grows starts its part at ${grown.from}, not at ${since}`);
+  // A grown shard is built from `since` on (mergeRun's `build`), its earlier rows staying the previous version's files.
+  const shards = since ? grid.filter((s) => s.end > since).map((s) => (s.id === grown?.id ? { ...s, start: grown.from } : s)) : grid;
   const mergeWindow = since ? { start: shards[0]!.start, end: window.end } : window;
 
   // extractFeature, once per feature (a run sends them in parallel, in no set order).
@@ -153,7 +161,7 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
   const counted = new Map([[`${window.start}/${window.end}`, labels.rows]]);
   const rowsIn = async (w: Window) => counted.get(`${w.start}/${w.end}`) ?? (await source.labelStats(config.labelsDataset, labelTableName, w)).rows;
   const previous = since ? { pair, runId: input.refresh?.from ?? newRunId(pair, new Date(since), () => 0) } : undefined;
-  const dataset = await plannedOutput({ groups: mergePlan.groups, grid, exported: outputExports, ...(previous ? { previous } : {}), rowsIn, uri: (name) => output.uri(name) });
+  const dataset = await plannedOutput({ groups: mergePlan.groups, grid, exported: outputExports, ...(previous ? { previous } : {}), ...(grown ? { grown } : {}), rowsIn, uri: (name) => output.uri(name) });
   const profile = plannedProfile(config, manifest, { runId, pair, window, labelRows: labels.rows }, dataset, since ? new Set(shards.map((s) => s.id)) : undefined);
   await recordProfile(warehouse, profile);
 
@@ -161,7 +169,7 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
     pair,
     runId,
     window,
-    ...(since ? { refresh: { since, extractRange: range, mergeWindow, shards: shards.length, sharedShards: grid.length - shards.length } } : {}),
+    ...(since ? { refresh: { since, extractRange: range, mergeWindow, shards: shards.length, sharedShards: grid.length - shards.length, ...(grown ? { grownShard: grown.id } : {}) } } : {}),
     manifest,
     mergePlan,
     // A refresh's merge reads the label rows of the shards it builds only.

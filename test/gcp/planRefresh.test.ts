@@ -125,6 +125,51 @@ describe('bqx plan --refresh', function () {
     }
   });
 
+  it('where the run grows the shard holding the previous end by a part: the merge exports only the part, the earlier rows stay the previous files, the profile carries on from that shard\'s first row', async () => {
+    const config = loadConfig(env);
+    const w = await openHomeWarehouse(home);
+    try {
+      const previous = 'eurusd-20210302t020000-prev01';
+      const grid = shardGrid(WINDOW, 'day');
+      const asked: unknown[] = [];
+      const grows = async (next: { labels: { dataset: string; table: string }; grid: readonly { id: string }[] }) => {
+        asked.push({ labels: next.labels, grid: next.grid.map((x) => x.id) });
+        return { id: grid[1]!.id, from: SINCE };
+      };
+      const whole = await recordPlan({ config, pair: 'eurusd', source: w, window: WINDOW, refresh: { since: SINCE, from: previous } });
+      const plan = await recordPlan({ config, pair: 'eurusd', source: w, window: WINDOW, refresh: { since: SINCE, from: previous, grows } });
+      assert.deepEqual(asked, [{ labels: { dataset: config.labelsDataset, table: 'targets_eurusd' }, grid: grid.map((x) => x.id) }], 'asked once, of the planned window\'s grid and label table');
+      assert.deepEqual(plan.refresh, { since: SINCE, extractRange: { start: SINCE, end: WINDOW.end }, mergeWindow: { start: SINCE, end: WINDOW.end }, shards: 2, sharedShards: 1, grownShard: grid[1]!.id });
+      assert.deepEqual(plan.statements.find((s) => s.step === 'keys')!.params, { start: new Date(SINCE), end: new Date(WINDOW.end) }, 'the keys from the part on');
+      const groups = plan.mergePlan.groups;
+      const exports = plan.statements.filter((s) => s.step === 'export');
+      assert.equal(exports.length, 2 * groups.length, 'one export per group of the part and of the new shard');
+      const part = exports.filter((s) => s.sql.includes(`/shard-${grid[1]!.id}/`));
+      assert.equal(part.length, groups.length);
+      for (const s of part) assert.deepEqual(s.params, { start: new Date(SINCE), end: new Date(grid[1]!.end) }, 'the part: from the previous end to the day\'s end');
+      assert.equal(plan.labelRows, 3000 - 1500, 'the merge tables hold the label rows from the part on');
+
+      // The dataset: the grown day is the previous file of its first 60 rows (1,440 to 1,500), then the part.
+      const output = new PlanStore(PLACEHOLDER_BUCKETS.output);
+      const earlier = (shard: number, g: number) => `${paths.outputShardGroupDir('eurusd', previous, grid[shard]!.id, g)}part-000000000000.parquet`;
+      const built = exports.map((s) => output.nameOf(/uri='([^']+)'/.exec(s.sql)![1]!)!.replace('*', '000000000000'));
+      const ofGroup = (i: number) => built.filter((_, k) => k % groups.length === i);
+      assert.deepEqual(plan.profile.job.groups.map((g) => g.files), groups.map((g, i) => [earlier(0, g.index), earlier(1, g.index), ...ofGroup(i)]));
+      assert.deepEqual(plan.dataset.files.get(output.uri(earlier(1, 0))), { columns: groups[0]!.columns, rows: 60 });
+      assert.deepEqual(plan.dataset.files.get(output.uri(ofGroup(0)[0]!)), { columns: groups[0]!.columns, rows: 1380 });
+      // BigQuery keeps no scan state after a dataset's last row: the pass carries on from the grown day's first row, reading both its files.
+      const resume = plan.profile.job.resume!;
+      assert.equal(resume.from.state.row, 1440);
+      assert.deepEqual(resume.groups, groups.map((g, i) => ({ index: g.index, files: [earlier(1, g.index), ...ofGroup(i)] })));
+
+      // It reads less than the plan that builds the day whole.
+      const [a, b] = (await Promise.all([plan, whole].map((p) => planDocument(p, { target: 'bigquery', featureRows: () => 1500 })))) as [Awaited<ReturnType<typeof planDocument>>, Awaited<ReturnType<typeof planDocument>>];
+      assert.ok(a.document.summary.bytesByKind.export! < b.document.summary.bytesByKind.export!, `exports ${a.document.summary.bytesByKind.export} < ${b.document.summary.bytesByKind.export}`);
+    } finally {
+      await w.close();
+    }
+  });
+
   it('bqx plan --since prints what the refresh reads and builds; --refresh without a version to follow is refused', async () => {
     const dir = path.join(tempDir('plan-refresh-out'), 'sql');
     let stdout = '';
