@@ -3,7 +3,7 @@
 // creates the warehouse nor needs it (it works while another process holds the DuckDB file).
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDbWarehouse } from '../../shared/adapters/local/duckdbWarehouse.js';
@@ -34,6 +34,20 @@ describe('bqx quick commands', function () {
       const either = bqx(home, args);
       const tsx = spawnSync(process.execPath, [BQX, ...args], { env: { ...process.env, BQX_HOME: home, BQX_TSX: '1' }, encoding: 'utf8', timeout: 60_000 });
       assert.deepEqual({ code: tsx.status, stdout: tsx.stdout, stderr: tsx.stderr }, either, args.join(' '));
+    }
+  });
+
+  it('a reader that closes stdout first (`bqx ... | head -c 0`) does not end the command: it says so on stderr and exits with its own code', async () => {
+    const home = tempDir('quick');
+    for (const [args, code] of [[['--help'], 0], [['status', '--json'], 0]] as const) {
+      const child = spawn(process.execPath, [BQX, ...args], { env: { ...process.env, BQX_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout.destroy(); // the reader is gone before the command writes
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const exit = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      assert.equal(exit, code, `${args.join(' ')}: ${stderr}`);
+      if (code === 0) assert.equal(stderr, 'bqx: stdout was closed by its reader; carrying on without it\n');
+      assert.doesNotMatch(stderr, /EPIPE|Unhandled/, args.join(' '));
     }
   });
 
