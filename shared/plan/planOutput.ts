@@ -25,6 +25,8 @@ export interface PlannedOutput {
   groups: MergedGroup[];
   /** Each file's gs:// URI -> its group's columns and its rows: the table a LOAD DATA of it makes. */
   files: Map<string, { columns: string[]; rows: number }>;
+  /** A refresh's shard grown by a part, and its rows before the part (the previous version's file, listed first). */
+  grown?: { id: string; rowsBefore: number };
 }
 
 export interface OutputInput {
@@ -107,5 +109,5 @@ export async function plannedOutput(input: OutputInput): Promise<PlannedOutput> 
     const partRows = s.id === grown?.id ? [grownBefore, s.rows - grownBefore] : [s.rows];
     for (const g of s.groups) g.files.forEach((f, k) => files.set(input.uri(f), { columns: g.columns, rows: partRows[k]! }));
   }
-  return { shards, groups: byGroup(groups, shards), files };
+  return { shards, groups: byGroup(groups, shards), files, ...(grown ? { grown: { id: grown.id, rowsBefore: grownBefore } } : {}) };
 }

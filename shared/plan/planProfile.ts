@@ -39,7 +39,7 @@ export function plannedProfile(
   const { input, settings } = profileInput(config.profile, manifest, run, output.groups);
   // BQX_PROFILE=keys reads the key of group 0 only, and keeps no scan state.
   if (config.profile.mode === 'keys') return { mode: 'keys', job: input, settings };
-  const resume = rebuilt && plannedResume(input, output.shards, rebuilt, config.profile.warmupRows);
+  const resume = rebuilt && plannedResume(input, output.shards, rebuilt, config.profile.warmupRows, output.grown);
   return { mode: 'full', job: scanJob(input, output.shards, resume), settings };
 }
 
@@ -47,15 +47,22 @@ export function plannedProfile(
  * What a refresh's profile carries on from (shared/chain/profileReuse.ts `earlierScan`), where the
  * previous version kept its scan state at the first shard this run rebuilds, with the same settings
  * and sample layout: this run's files of the rebuilt shards, per group, and a state of every
- * column at that shard's first row with the sample rows before it. The numbers are zeros and NaN:
- * what is sent depends on the files and the row, not on them. Undefined when no shard is shared.
+ * column at that shard's first row with the sample rows before it. Where that shard is `grown` by
+ * a part, the state is the one the previous version kept after its last row (both adapters keep
+ * it): its rows before the part count as carried, and its file there is not read. The numbers
+ * are zeros and NaN: what is sent depends on the files and the row, not on them. Undefined when
+ * nothing is carried.
  */
-export function plannedResume(job: ProfileInput, shards: readonly MergedShard[], rebuilt: ReadonlySet<string>, warmupRows: number): ProfileJob['resume'] {
+export function plannedResume(job: ProfileInput, shards: readonly MergedShard[], rebuilt: ReadonlySet<string>, warmupRows: number, grown?: { id: string; rowsBefore: number }): ProfileJob['resume'] {
   const first = shards.findIndex((s) => rebuilt.has(s.id));
-  if (first <= 0) return undefined;
-  const row = shards.slice(0, first).reduce((n, s) => n + s.rows, 0);
+  if (first < 0) return undefined;
+  const grows = shards[first]!.id === grown?.id;
+  const row = shards.slice(0, first).reduce((n, s) => n + s.rows, 0) + (grows ? grown!.rowsBefore : 0);
+  if (row === 0) return undefined;
   const after = shards.slice(first);
-  const groups = job.groups.map((g) => ({ index: g.index, files: after.flatMap((s) => s.groups.find((x) => x.index === g.index)?.files ?? []) }));
+  // The grown shard's first file is its earlier part (planOutput.ts): carried, not read.
+  const filesFrom = (s: MergedShard, index: number) => (s.groups.find((x) => x.index === index)?.files ?? []).slice(grows && s === after[0] ? 1 : 0);
+  const groups = job.groups.map((g) => ({ index: g.index, files: after.flatMap((s) => filesFrom(s, g.index)) }));
   const columns = job.groups.flatMap((g) => g.columns.filter((c) => c !== job.key));
   const sample = sampleRows(job.rows, { warmupRows, ...sampleLayout(job.rows) }).filter((r) => r < row);
   // One array of NaN for every column: the earlier values are only read, and 17,038 copies would be tens of MB.

@@ -55,7 +55,7 @@ describe('gcp/profile', () => {
     );
   });
 
-  it('numbers rows shard by shard: a stretch per shard from a shard\'s first row; refuses shards that do not add up or a row inside a shard', () => {
+  it('numbers rows shard by shard: a stretch per shard, the first from the row carried on from; refuses shards that do not add up or a row past them', () => {
     const shards = [{ start: '2020-01-01T00:00:00.000Z', rows: 100 }, { start: '2020-02-01T00:00:00.000Z', rows: 50 }, { start: '2020-03-01T00:00:00.000Z', rows: 10 }];
     assert.deepEqual(stretchesFrom({ shards, rows: 160 }, 0), {
       stretches: [{ first: 0, rows: 100 }, { first: 100, rows: 50 }, { first: 150, rows: 10 }],
@@ -66,7 +66,12 @@ describe('gcp/profile', () => {
     // Without shards: one stretch of every row.
     assert.deepEqual(stretchesFrom({ rows: 160 }, 0).numbering, { bounds: [Number.MAX_SAFE_INTEGER], firsts: [0], lasts: [159] });
     assert.throws(() => stretchesFrom({ shards, rows: 161 }, 0), /the dataset's shards hold 160 rows, the dataset 161/);
-    assert.throws(() => stretchesFrom({ shards, rows: 160 }, 120), /row 120 is not the first row of one of the dataset's shards/);
+    // Carrying on from the state after an earlier dataset's last row, inside the shard it grew: that shard's rows from there, then the rest.
+    assert.deepEqual(stretchesFrom({ shards, rows: 160 }, 120), {
+      stretches: [{ first: 120, rows: 30 }, { first: 150, rows: 10 }],
+      numbering: { bounds: [Date.parse('2020-03-01T00:00:00Z') * 1000, Number.MAX_SAFE_INTEGER], firsts: [120, 150], lasts: [149, 159] },
+    });
+    assert.throws(() => stretchesFrom({ shards, rows: 160 }, 160), /row 160 is in none of the dataset's shards/);
   });
 
   it('renders the gaps, cut rows and comparisons; each parses as BigQuery SQL', () => {

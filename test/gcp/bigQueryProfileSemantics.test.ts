@@ -97,6 +97,9 @@ describe('gcp/profile statements run (on DuckDB): the embedded profile\'s number
   let conn: DuckDBConnection;
   let dir: string;
   const files = ['training/r/group-000/part-a.parquet', 'training/r/group-000/part-b.parquet'];
+  /** Where an earlier dataset ended inside the second shard, and that shard's two parts. */
+  const GROWN = 4000;
+  const parts = ['training/r/group-000/part-b1.parquet', 'training/r/group-000/part-b2.parquet'];
   const output = new MemoryObjectStore('bqx-output');
   const job = (over: Partial<ProfileJob> = {}): ProfileJob => ({
     runId: 'eurusd-20250101t000000-abc123',
@@ -145,6 +148,9 @@ describe('gcp/profile statements run (on DuckDB): the embedded profile\'s number
     const cols = ['interval_time', ...names].map((n) => `"${n}"`).join(', ');
     await conn.run(`COPY (SELECT ${cols} FROM t WHERE i < ${HALF} ORDER BY i) TO '${path.join(dir, files[0]!)}' (FORMAT parquet)`);
     await conn.run(`COPY (SELECT ${cols} FROM t WHERE i >= ${HALF} ORDER BY i) TO '${path.join(dir, files[1]!)}' (FORMAT parquet)`);
+    // The second shard in two parts: an earlier dataset's partial last shard, and the part a refresh grew it by.
+    await conn.run(`COPY (SELECT ${cols} FROM t WHERE i >= ${HALF} AND i < ${GROWN} ORDER BY i) TO '${path.join(dir, parts[0]!)}' (FORMAT parquet)`);
+    await conn.run(`COPY (SELECT ${cols} FROM t WHERE i >= ${GROWN} ORDER BY i) TO '${path.join(dir, parts[1]!)}' (FORMAT parquet)`);
   });
   after(() => {
     conn.closeSync();
@@ -195,6 +201,8 @@ describe('gcp/profile statements run (on DuckDB): the embedded profile\'s number
     assert.deepEqual(full.sample.rows, reference.sample.rows);
     for (const n of names) assert.deepEqual(Array.from(full.sample.values[n]!), Array.from(reference.sample.values[n]!), `sample of ${n}`);
     sameState(full.scanState!, reference.scanState!, 'state at the second file');
+    sameState(full.endState!, reference.endState!, 'state after the last row');
+    assert.equal(full.endState!.row, ROWS);
     // The planted cases are there (a broken engine agreeing with a broken adapter would not pass these).
     const by = Object.fromEntries(full.columns.map((s) => [s.column, s]));
     assert.equal(by.spike!.beyond10sd, 1);
@@ -249,6 +257,28 @@ describe('gcp/profile statements run (on DuckDB): the embedded profile\'s number
     // The tails go on for the next refresh: the carried ones as they were.
     assert.deepEqual(Array.from(carried.scanTails!.early!.values), Array.from(full.scanTails!.early!.values));
     assert.equal(runner.ran.filter((s) => s.step === 'profile_tails').length, 0, 'a carried tail is not read again');
+  });
+
+  it('a refresh that grew the last shard by a part carries on from the state after the earlier dataset\'s last row, inside that shard: only the part is read, the numbers are a full pass\'s', async () => {
+    const columns = ['interval_time', ...names];
+    // The earlier dataset: the first shard, and the second up to row 4,000 (its partial last shard).
+    const earlierJob = job({ rows: GROWN, groups: [{ index: 0, files: [files[0]!, parts[0]!], columns }], shards: [{ start: minute(0), rows: HALF }, { start: minute(HALF), rows: GROWN - HALF }], snapshotAt: HALF });
+    assert.deepEqual(sampleLayout(GROWN), sampleLayout(ROWS), 'the same sample layout, or nothing could be carried on');
+    const earlier = await bigQuery(earlierJob).done;
+    sameState(earlier.endState!, (await embedded(earlierJob)).endState!, 'the state after the earlier last row');
+    assert.equal(earlier.endState!.row, GROWN);
+    // This dataset: the second shard is the earlier part and the grown one; the pass reads the latter only.
+    const resume = { groups: [{ index: 0, files: [parts[1]!] }], from: { state: earlier.endState!, sample: earlier.sample } };
+    const { runner, done } = bigQuery(job({ groups: [{ index: 0, files: [files[0]!, ...parts], columns }], resume, snapshotAt: HALF }));
+    const got = await done;
+    sameStats(got.columns, reference.columns, 'carried on from the end');
+    for (const n of names) assert.deepEqual(Array.from(got.sample.values[n]!), Array.from(reference.sample.values[n]!), `sample of ${n}`);
+    sameState(got.endState!, reference.endState!, 'the state after the new last row');
+    assert.equal(got.scanState, undefined, 'started past the snapshot row: the earlier dataset\'s state there stands (quality.ts)');
+    assert.deepEqual(runner.ran.find((s) => s.step === 'profile_scan')!.params, { bounds: [Number.MAX_SAFE_INTEGER], firsts: [GROWN], lasts: [ROWS - 1], warmup: WARMUP, ...layoutParams });
+    assert.match(runner.ran.find((s) => s.step === 'profile_load')!.sql, /__profile_g000_r4000`\nFROM FILES\(format='PARQUET', uris=\['gs:\/\/bqx-output\/training\/r\/group-000\/part-b2\.parquet'\]\)$/);
+    // No tails come with the state after the last row: early's far value before it is read again, spike's counted from the part.
+    assert.deepEqual(got.beyond, { carried: 1, reread: 1 });
   });
 
   it('a refresh whose state is taken later than it carries on from: the state is carried over the rows between', async () => {

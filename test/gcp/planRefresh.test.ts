@@ -125,7 +125,7 @@ describe('bqx plan --refresh', function () {
     }
   });
 
-  it('where the run grows the shard holding the previous end by a part: the merge exports only the part, the earlier rows stay the previous files, the profile carries on from that shard\'s first row', async () => {
+  it('where the run grows the shard holding the previous end by a part: the merge exports only the part, the earlier rows stay the previous files, the profile carries on from the previous end', async () => {
     const config = loadConfig(env);
     const w = await openHomeWarehouse(home);
     try {
@@ -157,10 +157,11 @@ describe('bqx plan --refresh', function () {
       assert.deepEqual(plan.profile.job.groups.map((g) => g.files), groups.map((g, i) => [earlier(0, g.index), earlier(1, g.index), ...ofGroup(i)]));
       assert.deepEqual(plan.dataset.files.get(output.uri(earlier(1, 0))), { columns: groups[0]!.columns, rows: 60 });
       assert.deepEqual(plan.dataset.files.get(output.uri(ofGroup(0)[0]!)), { columns: groups[0]!.columns, rows: 1380 });
-      // BigQuery keeps no scan state after a dataset's last row: the pass carries on from the grown day's first row, reading both its files.
+      // The pass carries on from the state the previous version kept after its last row (row 1,500), reading the part and the new day only.
       const resume = plan.profile.job.resume!;
-      assert.equal(resume.from.state.row, 1440);
-      assert.deepEqual(resume.groups, groups.map((g, i) => ({ index: g.index, files: [earlier(1, g.index), ...ofGroup(i)] })));
+      assert.equal(resume.from.state.row, 1500);
+      assert.deepEqual(resume.groups, groups.map((g, i) => ({ index: g.index, files: ofGroup(i) })));
+      assert.deepEqual((await resume.from.sample).rows, sampleRows(3000, { warmupRows: config.profile.warmupRows, ...sampleLayout(3000) }).filter((r) => r < 1500));
 
       // It reads less than the plan that builds the day whole.
       const [a, b] = (await Promise.all([plan, whole].map((p) => planDocument(p, { target: 'bigquery', featureRows: () => 1500 })))) as [Awaited<ReturnType<typeof planDocument>>, Awaited<ReturnType<typeof planDocument>>];
@@ -243,5 +244,14 @@ describe('bqx plan: the dataset the profile reads, and what a refresh carries on
     assert.equal(resume.from.state.values.length, 3 * SCAN_FIELDS);
     assert.deepEqual((await resume.from.sample).rows, sampleRows(3000, { warmupRows: 100, ...sampleLayout(3000) }).filter((r) => r < 1000));
     assert.equal(plannedResume(job, shards, new Set(shards.map((s) => s.id)), 100), undefined, 'nothing shared: nothing to carry on from');
+    // The last shard grown by a part: its earlier file's 300 rows carried too, from the state after them.
+    const parted = (i: number, rows: number): MergedShard => ({ ...shard(i, rows), groups: groups.map((g) => ({ index: g.index, files: [`s${i}g${g.index}-earlier.parquet`, `s${i}g${g.index}-part.parquet`], rows, columns: g.columns, bytes: 0, distinctKeys: rows, keysInOrder: true })) });
+    const grown = plannedResume(job, [shards[0]!, shards[1]!, parted(2, 800)], new Set([grid[2]!.id]), 100, { id: grid[2]!.id, rowsBefore: 300 })!;
+    assert.equal(grown.from.state.row, 2500);
+    assert.deepEqual(grown.groups, [{ index: 0, files: ['s2g0-part.parquet'] }, { index: 1, files: ['s2g1-part.parquet'] }]);
+    // A single shard grown (month shards): still carried on, from its earlier part's end.
+    const single = plannedResume({ ...job, rows: 800 }, [parted(0, 800)], new Set([grid[0]!.id]), 100, { id: grid[0]!.id, rowsBefore: 300 })!;
+    assert.equal(single.from.state.row, 300);
+    assert.deepEqual(single.groups.map((g) => g.files), [['s0g0-part.parquet'], ['s0g1-part.parquet']]);
   });
 });

@@ -97,13 +97,20 @@ const PAST_EVERY_KEY = Number.MAX_SAFE_INTEGER;
 /**
  * The stretches of the dataset's rows from `row0` on: its shards (`job.shards`), or without them
  * one stretch of every row (numbered then by one window over them all); with their numbering.
+ * `row0` may lie inside a shard (a refresh carrying on from the state after an earlier dataset's
+ * last row, whose last shard this one grew by a part): the first stretch is then that shard's rows
+ * from `row0` on, the rows of the files read from there (its first key is no bound: only the
+ * stretches after the first are told apart by key).
  */
 export function stretchesFrom(job: Pick<ProfileJob, 'shards' | 'rows'>, row0: number): { stretches: { first: number; rows: number }[]; numbering: Numbering } {
   let first = 0;
   const all = (job.shards ?? []).map((x) => ({ first: (first += x.rows) - x.rows, rows: x.rows, start: x.start }));
   if (job.shards && first !== job.rows) throw new Error(`the dataset's shards hold ${first} rows, the dataset ${job.rows}`);
-  const stretches = job.shards ? all.filter((x) => x.first >= row0) : [{ first: row0, rows: job.rows - row0, start: '' }];
-  if (stretches[0]?.first !== row0) throw new Error(`row ${row0} is not the first row of one of the dataset's shards`);
+  const holding = all.findIndex((x) => x.first <= row0 && row0 < x.first + x.rows);
+  const stretches = job.shards
+    ? all.slice(Math.max(0, holding)).map((x, i) => (i === 0 ? { first: row0, rows: x.first + x.rows - row0, start: x.start } : x))
+    : [{ first: row0, rows: job.rows - row0, start: '' }];
+  if (holding < 0 && job.shards) throw new Error(`row ${row0} is in none of the dataset's shards`);
   const numbering = {
     bounds: [...stretches.slice(1).map((x) => Date.parse(x.start) * 1000), PAST_EVERY_KEY],
     firsts: stretches.map((x) => x.first),
@@ -168,6 +175,7 @@ export async function profileBigQuery(runner: ProfileRunner, config: Config, out
       if (x.first === snap) atSnap = state;
       state = carrySegments(state, new Map(batch.map((column, i) => [column, segmentOf(bySeg.get(seg) ?? {}, i, x.first, x.first + x.rows)])));
     });
+    // After the last row: the state a later dataset that grows this one's last shard carries on from.
     const end = state;
     // The sample: the earlier dataset's values before row0 (the same rows), the stretches' from there on.
     const sampled = new Map<number, Float64Array>();
@@ -190,7 +198,7 @@ export async function profileBigQuery(runner: ProfileRunner, config: Config, out
     const whole = () => wholeTable(job.groups[k]!);
     const counted = await countBeyond(jobs, dataset, t.table, stats, resumed, whole, `${t.table}_${from}`);
     const tails = keeps ? await keptTails(jobs, dataset, { table: t.table, row0 }, whole, (at) => stretchesFrom(job, at).numbering, stats, atSnap, snap, resumed, `${t.table}_${from}`) : {};
-    return { stats, sample: scan.sample, atSnap, counted, tails };
+    return { stats, sample: scan.sample, atSnap, end, counted, tails };
   };
   // Carrying on, group 0's whole key (gaps, fold rows) is loaded meanwhile; a failure is
   // reported where it is awaited, after the batches.
@@ -221,7 +229,10 @@ export async function profileBigQuery(runner: ProfileRunner, config: Config, out
   }
   const scanState = keeps ? joinStates(snapshots) : undefined;
   const scanTails: Record<string, Tail> = Object.assign({}, ...measuredBatches.map((m) => m.tails));
-  return { columns, gaps, sample: { rows: allSample, values }, cutRows, ...(scanState ? { scanState, scanTails } : {}), ...(resume ? { beyond } : {}) };
+  // The state after the last row goes back without tails (as DuckDB's batches keep none): a later
+  // dataset carrying on from it counts the far values of the columns that need them on every row.
+  const endState = joinStates(measuredBatches.map((m) => m.end));
+  return { columns, gaps, sample: { rows: allSample, values }, cutRows, ...(scanState ? { scanState, scanTails } : {}), ...(endState ? { endState } : {}), ...(resume ? { beyond } : {}) };
 }
 
 /** CORR's result: NaN where a column is constant or a value is NaN or infinite reads as null, as the embedded comparison gives it. */
