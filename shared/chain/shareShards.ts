@@ -174,23 +174,34 @@ export async function labelsUnchangedUntil(deps: Pick<ChainDeps, 'warehouse'>, b
   return undefined;
 }
 
+/** What a refresh builds, for `bqx plan --refresh` (refreshBuilds). */
+export interface RefreshBuilds {
+  /** The label rows are known unchanged up to here: the shards ending after it are built, the rest shared. Undefined: every shard is built. */
+  until?: string;
+  /** The shard it grows by a part instead of building it whole. */
+  grown?: GrownShard;
+}
+
 /**
- * The shard a refresh of `base` over `grid` would grow by a part (planSharing's `grown`), for
- * `bqx plan --refresh` to plan what the run will build: undefined where the run would build that
- * shard whole (the label rows of the window's tail changed, the shard unit differs, the shard
- * already holds MAX_SHARD_PARTS parts) or share it. The plan takes every feature's earlier rows
+ * What a refresh of `base` over `grid` builds, as planSharing decides it, for `bqx plan --refresh`
+ * to plan what the run will do: the shards ending after the point up to which the label rows are
+ * unchanged (the previous end; where the label table filled in its tail, its end less
+ * LABEL_LOOKAHEAD_MINUTES; nowhere when they changed, or the shard unit or start differs), and the
+ * partial last shard grown by a part where it may be. The plan takes every feature's earlier rows
  * as unchanged, as it does for the extracts.
  */
-export async function refreshGrows(
+export async function refreshBuilds(
   deps: Pick<ChainDeps, 'warehouse' | 'output' | 'config'>,
   base: { run: RunRecord; manifest: RunManifest },
   next: { labels: Pick<RunManifest['labels'], 'dataset' | 'table'>; grid: readonly Shard[] },
-): Promise<GrownShard | undefined> {
+): Promise<RefreshBuilds> {
   const { grid } = next;
   const previous = await readOutputManifest(deps, base.run);
-  if (!previous?.shards || previous.shardUnit !== deps.config.shard || grid[0]?.start !== base.run.window.start) return undefined;
+  if (!previous?.shards || previous.shardUnit !== deps.config.shard || grid[0]?.start !== base.run.window.start) return {};
   const until = await labelsUnchangedUntil(deps, base, next.labels);
-  return until ? grownShard(previous.shards, grid, base.run.window.end, until) : undefined;
+  if (!until) return {};
+  const grown = grownShard(previous.shards, grid, base.run.window.end, until);
+  return { until, ...(grown ? { grown } : {}) };
 }
 
 /**

@@ -6,14 +6,15 @@
 // catalog and asks BigQuery for dry-run byte counts. `--refresh` plans the next version of the pair's
 // last succeeded (embedded) dataset, `--since T` a refresh of a version that ended at T: extracts
 // read only [T, end) and the merge builds the shards from the one holding T on. With `--refresh`
-// the shard holding T is planned grown by a part where the run would grow it (shareShards.ts
-// `refreshGrows`, the run's own test); `--since T` cannot ask, and plans it whole.
+// the plan asks the previous version what the run asks it (shareShards.ts `refreshBuilds`): the
+// shards from the label table's first changed row on (its filled-in tail), the shard holding T
+// grown by a part where it may be; `--since T` cannot ask, and plans the shard holding T whole.
 
 import type { Config } from '../config.js';
 import { gcpPlanSource } from '../adapters/gcp/bigQueryPlanSource.js';
 import { decodeRunRequest, parseTime } from '../chain/messages.js';
 import { refreshBase } from '../chain/refresh.js';
-import { refreshGrows } from '../chain/shareShards.js';
+import { refreshBuilds } from '../chain/shareShards.js';
 import { silentLogger } from '../log.js';
 import { InputError } from '../naming.js';
 import { planDocument, type DocumentOptions } from '../plan/planDocument.js';
@@ -59,15 +60,15 @@ export async function planCommand(args: Args, config: Config): Promise<number> {
     try {
       await ensureDemo(embedded, config, [request.pair], undefined, json);
       let from: string | undefined;
-      let grows: NonNullable<Parameters<typeof recordPlan>[0]['refresh']>['grows'];
+      let builds: NonNullable<Parameters<typeof recordPlan>[0]['refresh']>['builds'];
       if (args.flags.has('refresh') && since === undefined) {
         // The version a refresh would follow: its start, and its end as where the new range begins;
-        // and whether the run would grow its last shard by a part, asked as the run asks it.
+        // and what the run would build (from where, growing its last shard by a part or not), asked as the run asks it.
         const base = await refreshBase(embedded.deps, request.pair);
         since = base.run.window.end;
         window.start ??= base.run.window.start;
         from = base.run.runId;
-        grows = (next) => refreshGrows(embedded.deps, base, next);
+        builds = (next) => refreshBuilds(embedded.deps, base, next);
       }
       const source: CatalogSource = embedded.warehouse;
       recorded = await recordPlan({
@@ -76,7 +77,7 @@ export async function planCommand(args: Args, config: Config): Promise<number> {
         source,
         window,
         buckets: { staging: config.gcp.stagingBucket || PLACEHOLDER_BUCKETS.staging, output: config.gcp.outputBucket || PLACEHOLDER_BUCKETS.output },
-        ...(since ? { refresh: { since, ...(from ? { from } : {}), ...(grows ? { grows } : {}) } } : {}),
+        ...(since ? { refresh: { since, ...(from ? { from } : {}), ...(builds ? { builds } : {}) } } : {}),
       });
       // Rows each extract reads: the window's, or a refresh's new range (a table partitioned on the key reads only those).
       const rows = new Map<string, number>();

@@ -25,37 +25,45 @@ export interface PlannedProfile {
 }
 
 /**
- * The profile job of a run whose merge leaves `output`. `rebuilt`: the shards a refresh builds
- * (the others are the previous version's): its column pass carries on from the previous
- * version's scan state, as on a real refresh in the case it is built for.
+ * The profile job of a run whose merge leaves `output`. `refresh`: the shards a refresh builds
+ * (the others are the previous version's) and where that version ended: its column pass carries on
+ * from the previous version's scan state, as on a real refresh.
  */
 export function plannedProfile(
   config: Config,
   manifest: RunManifest,
   run: Pick<RunRecord, 'runId' | 'pair' | 'window' | 'labelRows'>,
   output: PlannedOutput,
-  rebuilt?: ReadonlySet<string>,
+  refresh?: { rebuilt: ReadonlySet<string>; since: string },
 ): PlannedProfile {
   const { input, settings } = profileInput(config.profile, manifest, run, output.groups);
   // BQX_PROFILE=keys reads the key of group 0 only, and keeps no scan state.
   if (config.profile.mode === 'keys') return { mode: 'keys', job: input, settings };
-  const resume = rebuilt && plannedResume(input, output.shards, rebuilt, config.profile.warmupRows, output.grown);
+  const resume = refresh && plannedResume(input, output.shards, { ...refresh, ...(output.grown ? { grown: output.grown } : {}) }, config.profile.warmupRows);
   return { mode: 'full', job: scanJob(input, output.shards, resume), settings };
 }
 
 /**
- * What a refresh's profile carries on from (shared/chain/profileReuse.ts `earlierScan`), where the
- * previous version kept its scan state at the first shard this run rebuilds, with the same settings
- * and sample layout: this run's files of the rebuilt shards, per group, and a state of every
- * column at that shard's first row with the sample rows before it. Where that shard is `grown` by
- * a part, the state is the one the previous version kept after its last row (both adapters keep
- * it): its rows before the part count as carried, and its file there is not read. The numbers
- * are zeros and NaN: what is sent depends on the files and the row, not on them. Undefined when
- * nothing is carried.
+ * What a refresh's profile carries on from (shared/chain/profileReuse.ts `earlierScan`): the
+ * previous version (ended at `since`) kept its scan state at its last shard's first row, the first
+ * shard this run rebuilds when that one holds `since`, with the same settings and sample layout:
+ * this run's files of the rebuilt shards, per group, and a state of every column at that shard's
+ * first row with the sample rows before it. Where that shard is `grown` by a part, the state is the
+ * one the previous version kept after its last row (both adapters keep it): its rows before the
+ * part count as carried, and its file there is not read. Where the first rebuilt shard ends before
+ * `since` (the label table filled in its tail across a shard's end), no state matches: nothing is
+ * carried, every row is measured. The numbers are zeros and NaN: what is sent depends on the files
+ * and the row, not on them. Undefined when nothing is carried.
  */
-export function plannedResume(job: ProfileInput, shards: readonly MergedShard[], rebuilt: ReadonlySet<string>, warmupRows: number, grown?: { id: string; rowsBefore: number }): ProfileJob['resume'] {
+export function plannedResume(
+  job: ProfileInput,
+  shards: readonly MergedShard[],
+  refresh: { rebuilt: ReadonlySet<string>; since: string; grown?: { id: string; rowsBefore: number } },
+  warmupRows: number,
+): ProfileJob['resume'] {
+  const { rebuilt, grown } = refresh;
   const first = shards.findIndex((s) => rebuilt.has(s.id));
-  if (first < 0) return undefined;
+  if (first < 0 || !(shards[first]!.end > refresh.since)) return undefined;
   const grows = shards[first]!.id === grown?.id;
   const row = shards.slice(0, first).reduce((n, s) => n + s.rows, 0) + (grows ? grown!.rowsBefore : 0);
   if (row === 0) return undefined;

@@ -13,7 +13,7 @@ import { buildManifest, type RunManifest } from '../manifest.js';
 import { InputError, newRunId, paths } from '../naming.js';
 import { planMerge, type MergePlan } from '../planner.js';
 import { shardGrid, type Shard } from '../shards.js';
-import type { GrownShard } from '../chain/shareShards.js';
+import type { RefreshBuilds } from '../chain/shareShards.js';
 import type { CatalogTable, LabelStats, Warehouse, Window } from '../ports.js';
 import { firstFile, plannedOutput, type PlannedOutput } from './planOutput.js';
 import { plannedProfile, recordProfile, type PlannedProfile } from './planProfile.js';
@@ -36,12 +36,14 @@ export interface PlanInput {
    * case it is built for: every table's old rows unchanged, so each extract reads [since, end) and
    * the merge builds only the shards from the one holding `since` on. `from`: the run id of the
    * version it follows, where known (the shards the refresh shares are its files; else a placeholder).
-   * `grows`: whether the run would grow the shard holding `since` by a part (shareShards.ts
-   * `refreshGrows`, asked of the version it follows) instead of building it whole: its rows before
-   * `since` are then that version's files and only the part from `since` on is exported. Without
-   * it the shard is planned whole, what a run does where the label table filled in its tail.
+   * `builds`: what the run would build, asked of the version it follows as the run asks it
+   * (shareShards.ts `refreshBuilds`): the shards ending after the point up to which the label rows
+   * are unchanged, and the shard holding `since` grown by a part (its rows before `since` then stay
+   * that version's files and only the part is exported). Without it: the shards from the one
+   * holding `since` on, that one built whole (what a run does where the label table changed after
+   * `since` only).
    */
-  refresh?: { since: string; from?: string; grows?: (next: { labels: { dataset: string; table: string }; grid: readonly Shard[] }) => Promise<GrownShard | undefined> };
+  refresh?: { since: string; from?: string; builds?: (next: { labels: { dataset: string; table: string }; grid: readonly Shard[] }) => Promise<RefreshBuilds> };
 }
 
 export interface RecordedPlan {
@@ -129,10 +131,13 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
   const grid = shardGrid(window, config.shard);
   // A refresh's extracts read only the new range; its merge builds the shards that grew or are new.
   const range = since ? { start: since, end: window.end } : window;
-  const grown = since && input.refresh?.grows ? await input.refresh.grows({ labels: { dataset: config.labelsDataset, table: labelTableName }, grid }) : undefined;
+  const ask = input.refresh?.builds;
+  const builds: RefreshBuilds | undefined = since ? (ask ? await ask({ labels: { dataset: config.labelsDataset, table: labelTableName }, grid }) : { until: since }) : undefined;
+  const grown = builds?.grown;
   if (grown && grown.from !== since) throw new Error(`plan: the shard a refresh grows starts its part at ${grown.from}, not at ${since}`);
-  // A grown shard is built from `since` on (mergeRun's `build`), its earlier rows staying the previous version's files.
-  const shards = since ? grid.filter((s) => s.end > since).map((s) => (s.id === grown?.id ? { ...s, start: grown.from } : s)) : grid;
+  // The shards ending after `until` (every one without it); a grown shard from `since` on (mergeRun's `build`), its earlier rows staying the previous version's files.
+  const until = builds?.until;
+  const shards = builds ? grid.filter((s) => until === undefined || s.end > until).map((s) => (s.id === grown?.id ? { ...s, start: grown.from } : s)) : grid;
   const mergeWindow = since ? { start: shards[0]!.start, end: window.end } : window;
 
   // extractFeature, once per feature (a run sends them in parallel, in no set order).
@@ -162,7 +167,7 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
   const rowsIn = async (w: Window) => counted.get(`${w.start}/${w.end}`) ?? (await source.labelStats(config.labelsDataset, labelTableName, w)).rows;
   const previous = since ? { pair, runId: input.refresh?.from ?? newRunId(pair, new Date(since), () => 0) } : undefined;
   const dataset = await plannedOutput({ groups: mergePlan.groups, grid, exported: outputExports, ...(previous ? { previous } : {}), ...(grown ? { grown } : {}), rowsIn, uri: (name) => output.uri(name) });
-  const profile = plannedProfile(config, manifest, { runId, pair, window, labelRows: labels.rows }, dataset, since ? new Set(shards.map((s) => s.id)) : undefined);
+  const profile = plannedProfile(config, manifest, { runId, pair, window, labelRows: labels.rows }, dataset, since ? { rebuilt: new Set(shards.map((s) => s.id)), since } : undefined);
   await recordProfile(warehouse, profile);
 
   return {

@@ -26,7 +26,7 @@ import { readFooter, summariseFooters } from '../../shared/checkpoint.js';
 import { loadManifest } from '../../shared/chain/runs.js';
 import { MAX_SHARD_PARTS, shardGrid } from '../../shared/shards.js';
 import { refreshBase } from '../../shared/chain/refresh.js';
-import { refreshGrows } from '../../shared/chain/shareShards.js';
+import { refreshBuilds } from '../../shared/chain/shareShards.js';
 
 const FEATURES = 'bqx_ml_v3_features_v2';
 const LABELS = 'bqx_ml_v3_analytics_v2';
@@ -116,11 +116,18 @@ describe('embedded chain: --refresh', function () {
   });
 
   /** A first version over [0, NEW_END) (day shards 20210301 whole, 20210302 partial), then minutes [NEW_END, LATER_END) appended with their range. */
-  /** The shard `bqx plan --refresh` would plan grown by a part, for a refresh up to `end` (shareShards.ts refreshGrows). */
-  const plannedGrowth = async (end: string) => {
+  /**
+   * What `bqx plan --refresh` plans a refresh up to `end` builds (shareShards.ts refreshBuilds): the
+   * shards ending after the unchanged labels' end (every one without it), and the one grown by a part.
+   */
+  const plannedBuilds = async (end: string) => {
     const base = await refreshBase(e.deps, 'eurusd');
-    return refreshGrows(e.deps, base, { labels: base.manifest.labels, grid: shardGrid({ start: base.run.window.start, end }, 'day') });
+    const grid = shardGrid({ start: base.run.window.start, end }, 'day');
+    const builds = await refreshBuilds(e.deps, base, { labels: base.manifest.labels, grid });
+    return { rebuilt: grid.filter((s) => builds.until === undefined || s.end > builds.until).map((s) => s.id), grown: builds.grown };
   };
+  /** What the run built: its rebuilt shards (those with label rows) and its grown one. */
+  const runBuilt = (r: RunRecord) => ({ rebuilt: r.refresh?.shards?.rebuilt, grown: r.refresh?.shards?.grown?.[0] });
 
   const firstVersionThenAppend = async (): Promise<RunRecord> => {
     await appendMinutes(e, 120);
@@ -140,12 +147,12 @@ describe('embedded chain: --refresh', function () {
 
   it('after an append: extracts only the new minutes, shares the unchanged day shard by reference, grows the partial day by a part, reads only the new rows, equals a --no-reuse full build; gc keeps the shared files', async () => {
     const first = await firstVersionThenAppend();
-    // What `bqx plan --refresh` is told the run will grow, asked before the run: the run's own decision.
-    const planned = await plannedGrowth(minute(LATER_END));
+    // What `bqx plan --refresh` is told the run will build, asked before the run: the run's own decision.
+    const planned = await plannedBuilds(minute(LATER_END));
     const merge = sinon.spy(e.warehouse, 'merge');
     const earlierRecords = sinon.spy(e.store, 'getCheckpoint');
     const refreshed = await run({ refresh: true });
-    assert.deepEqual(planned, refreshed.refresh?.shards?.grown?.[0], 'the plan grows the shard the run grows');
+    assert.deepEqual(planned, runBuilt(refreshed), 'the plan builds and grows the shards the run does');
     merge.restore();
     earlierRecords.restore();
     assert.equal(refreshed.labelRows, LATER_END);
@@ -256,11 +263,11 @@ describe('embedded chain: --refresh', function () {
     for (const { end, files } of steps) {
       await appendFileMinutes(e, earlier.labelRows, end);
       const [keyed, copied] = [w.keyedExtracts, w.joinedCarries];
-      const planned = await plannedGrowth(minute(end));
+      const planned = await plannedBuilds(minute(end));
       const refreshed = await run({ refresh: true });
       assert.equal(refreshed.labelRows, end);
       const carried = files === 1;
-      assert.deepEqual(planned && [planned], refreshed.refresh?.shards?.grown, `${end}: the plan grows what the run grows`);
+      assert.deepEqual(planned, runBuilt(refreshed), `${end}: the plan builds and grows what the run does`);
       assert.equal(w.keyedExtracts, keyed + keyedFeatures.length, `${end}: written from the tables' pages`);
       assert.equal(w.joinedCarries, copied + (carried ? 1 : 0), `${end}: the one DuckDB copies carries its partial day only when it is built whole`);
       assert.equal(w.lastRealigned, 0, `${end}: no feature aligned by a join`);
@@ -474,9 +481,10 @@ describe('embedded chain: --refresh', function () {
     await e.warehouse.execute(`UPDATE ${LABELS}.targets_eurusd SET target_bqx90_h30 = 9 WHERE interval_time >= TIMESTAMPTZ '${minute(4300)}'`);
     await e.warehouse.markChanged(FEATURES, SELECTED, { start: minute(4400), end: null });
     await e.warehouse.markChanged(LABELS, ['targets_eurusd'], { start: minute(4300), end: null });
-    assert.equal(await plannedGrowth(minute(5000)), undefined, 'the plan builds the last shard whole, as the run does');
+    const planned = await plannedBuilds(minute(5000));
     const refreshed = await run({ refresh: true });
-    assert.equal(refreshed.refresh?.shards?.grown, undefined);
+    assert.deepEqual(planned, { rebuilt: ['20210302', '20210303', '20210304'], grown: undefined }, 'the plan builds the shards after the settled labels whole');
+    assert.deepEqual(planned, runBuilt(refreshed), 'as the run does');
     assert.equal(refreshed.reuse?.reasons['new minutes only'], SELECTED.length);
     // The labels of the whole previous window moved; those of [0, 4400 - 2880) did not: the first day (ends at 1440) is shared.
     assert.deepEqual(refreshed.sharing?.shared, ['20210301']);

@@ -132,12 +132,12 @@ describe('bqx plan --refresh', function () {
       const previous = 'eurusd-20210302t020000-prev01';
       const grid = shardGrid(WINDOW, 'day');
       const asked: unknown[] = [];
-      const grows = async (next: { labels: { dataset: string; table: string }; grid: readonly { id: string }[] }) => {
+      const builds = async (next: { labels: { dataset: string; table: string }; grid: readonly { id: string }[] }) => {
         asked.push({ labels: next.labels, grid: next.grid.map((x) => x.id) });
-        return { id: grid[1]!.id, from: SINCE };
+        return { until: SINCE, grown: { id: grid[1]!.id, from: SINCE } };
       };
       const whole = await recordPlan({ config, pair: 'eurusd', source: w, window: WINDOW, refresh: { since: SINCE, from: previous } });
-      const plan = await recordPlan({ config, pair: 'eurusd', source: w, window: WINDOW, refresh: { since: SINCE, from: previous, grows } });
+      const plan = await recordPlan({ config, pair: 'eurusd', source: w, window: WINDOW, refresh: { since: SINCE, from: previous, builds } });
       assert.deepEqual(asked, [{ labels: { dataset: config.labelsDataset, table: 'targets_eurusd' }, grid: grid.map((x) => x.id) }], 'asked once, of the planned window\'s grid and label table');
       assert.deepEqual(plan.refresh, { since: SINCE, extractRange: { start: SINCE, end: WINDOW.end }, mergeWindow: { start: SINCE, end: WINDOW.end }, shards: 2, sharedShards: 1, grownShard: grid[1]!.id });
       assert.deepEqual(plan.statements.find((s) => s.step === 'keys')!.params, { start: new Date(SINCE), end: new Date(WINDOW.end) }, 'the keys from the part on');
@@ -166,6 +166,27 @@ describe('bqx plan --refresh', function () {
       // It reads less than the plan that builds the day whole.
       const [a, b] = (await Promise.all([plan, whole].map((p) => planDocument(p, { target: 'bigquery', featureRows: () => 1500 })))) as [Awaited<ReturnType<typeof planDocument>>, Awaited<ReturnType<typeof planDocument>>];
       assert.ok(a.document.summary.bytesByKind.export! < b.document.summary.bytesByKind.export!, `exports ${a.document.summary.bytesByKind.export} < ${b.document.summary.bytesByKind.export}`);
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('where the label table filled in its tail before the previous end, the merge builds every shard from there on, and the profile carries nothing on', async () => {
+    const config = loadConfig(env);
+    const w = await openHomeWarehouse(home);
+    try {
+      const grid = shardGrid(WINDOW, 'day');
+      // Labels unchanged only up to minute 1,000, in the first day: every shard is built; and with nothing unchanged, the same.
+      for (const builds of [{ until: minute(1000) }, {}]) {
+        const plan = await recordPlan({ config, pair: 'eurusd', source: w, window: WINDOW, refresh: { since: SINCE, builds: async () => builds } });
+        assert.deepEqual(plan.refresh, { since: SINCE, extractRange: { start: SINCE, end: WINDOW.end }, mergeWindow: WINDOW, shards: 3, sharedShards: 0 }, JSON.stringify(builds));
+        assert.equal(plan.statements.filter((s) => s.step === 'export').length, 3 * plan.mergePlan.groups.length);
+        assert.equal(plan.profile.job.resume, undefined, 'no kept state matches: every row measured');
+        assert.equal(plan.labelRows, 3000, 'the merge tables hold every label row');
+      }
+      // Unchanged up to minute 1,500's day's start: the first day shared, the rest built whole, carried on from the second day's first row.
+      const plan = await recordPlan({ config, pair: 'eurusd', source: w, window: WINDOW, refresh: { since: SINCE, builds: async () => ({ until: grid[1]!.start }) } });
+      assert.deepEqual({ shards: plan.refresh!.shards, shared: plan.refresh!.sharedShards, resume: plan.profile.job.resume?.from.state.row }, { shards: 2, shared: 1, resume: 1440 });
     } finally {
       await w.close();
     }
@@ -234,7 +255,8 @@ describe('bqx plan: the dataset the profile reads, and what a refresh carries on
     });
     const shards = [shard(0, 1000), shard(1, 1200), shard(2, 800)];
     const job = { runId: 'eurusd-20240106t000000-abcdef', pair: 'eurusd', key: 'interval_time', groups: groups.map((g) => ({ index: g.index, files: shards.map((s) => `s${s.index}g${g.index}.parquet`), columns: g.columns })), labels: ['target'], rows: 3000, cuts: [] };
-    const resume = plannedResume(job, shards, new Set([grid[1]!.id, grid[2]!.id]), 100)!;
+    const mid = (i: number) => grid[i]!.start.replace('T00', 'T06');
+    const resume = plannedResume(job, shards, { rebuilt: new Set([grid[1]!.id, grid[2]!.id]), since: mid(1) }, 100)!;
     assert.deepEqual(resume.groups, [
       { index: 0, files: ['s1g0.parquet', 's2g0.parquet'] },
       { index: 1, files: ['s1g1.parquet', 's2g1.parquet'] },
@@ -243,14 +265,15 @@ describe('bqx plan: the dataset the profile reads, and what a refresh carries on
     assert.deepEqual(resume.from.state.columns, ['target', 'a', 'b']);
     assert.equal(resume.from.state.values.length, 3 * SCAN_FIELDS);
     assert.deepEqual((await resume.from.sample).rows, sampleRows(3000, { warmupRows: 100, ...sampleLayout(3000) }).filter((r) => r < 1000));
-    assert.equal(plannedResume(job, shards, new Set(shards.map((s) => s.id)), 100), undefined, 'nothing shared: nothing to carry on from');
+    assert.equal(plannedResume(job, shards, { rebuilt: new Set(shards.map((s) => s.id)), since: mid(1) }, 100), undefined, 'nothing shared: nothing to carry on from');
+    assert.equal(plannedResume(job, shards, { rebuilt: new Set([grid[1]!.id, grid[2]!.id]), since: mid(2) }, 100), undefined, 'the previous version ended in the third day: its state was kept there, not at the second day');
     // The last shard grown by a part: its earlier file's 300 rows carried too, from the state after them.
     const parted = (i: number, rows: number): MergedShard => ({ ...shard(i, rows), groups: groups.map((g) => ({ index: g.index, files: [`s${i}g${g.index}-earlier.parquet`, `s${i}g${g.index}-part.parquet`], rows, columns: g.columns, bytes: 0, distinctKeys: rows, keysInOrder: true })) });
-    const grown = plannedResume(job, [shards[0]!, shards[1]!, parted(2, 800)], new Set([grid[2]!.id]), 100, { id: grid[2]!.id, rowsBefore: 300 })!;
+    const grown = plannedResume(job, [shards[0]!, shards[1]!, parted(2, 800)], { rebuilt: new Set([grid[2]!.id]), since: mid(2), grown: { id: grid[2]!.id, rowsBefore: 300 } }, 100)!;
     assert.equal(grown.from.state.row, 2500);
     assert.deepEqual(grown.groups, [{ index: 0, files: ['s2g0-part.parquet'] }, { index: 1, files: ['s2g1-part.parquet'] }]);
     // A single shard grown (month shards): still carried on, from its earlier part's end.
-    const single = plannedResume({ ...job, rows: 800 }, [parted(0, 800)], new Set([grid[0]!.id]), 100, { id: grid[0]!.id, rowsBefore: 300 })!;
+    const single = plannedResume({ ...job, rows: 800 }, [parted(0, 800)], { rebuilt: new Set([grid[0]!.id]), since: mid(0), grown: { id: grid[0]!.id, rowsBefore: 300 } }, 100)!;
     assert.equal(single.from.state.row, 300);
     assert.deepEqual(single.groups.map((g) => g.files), [['s0g0-part.parquet'], ['s0g1-part.parquet']]);
   });
