@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import sinon from 'sinon';
 import { main } from '../../shared/cli/main.js';
-import { loadConfig } from '../../shared/config.js';
+import { loadConfig, type Config } from '../../shared/config.js';
 import { paths } from '../../shared/naming.js';
 import type { MergedShard } from '../../shared/ports.js';
 import { sampleRows } from '../../shared/profile/columnScan.js';
@@ -33,6 +33,16 @@ describe('bqx plan --refresh', function () {
   let home: string;
   let env: Record<string, string>;
 
+  /** Runs `body` with the home's config and its warehouse, closed after. */
+  const withHome = async (body: (config: Config, w: Awaited<ReturnType<typeof openHomeWarehouse>>) => Promise<void>) => {
+    const w = await openHomeWarehouse(home);
+    try {
+      await body(loadConfig(env), w);
+    } finally {
+      await w.close();
+    }
+  };
+
   before(async () => {
     home = tempDir('plan-refresh');
     env = { BQX_HOME: home, BQX_SHARD: 'day', BQX_JOIN_BATCH_TABLES: '2' };
@@ -47,10 +57,8 @@ describe('bqx plan --refresh', function () {
     }
   });
 
-  it('extracts read only the new range; the merge builds only the grown and the new shard, one export per shard', async () => {
-    const config = loadConfig(env);
-    const w = await openHomeWarehouse(home);
-    try {
+  it('extracts read only the new range; the merge builds only the grown and the new shard, one export per shard', () =>
+    withHome(async (config, w) => {
       const full = await recordPlan({ config, pair: 'eurusd', source: w, window: WINDOW });
       const plan = await recordPlan({ config, pair: 'eurusd', source: w, window: WINDOW, refresh: { since: SINCE } });
       const grid = shardGrid(WINDOW, 'day');
@@ -69,15 +77,10 @@ describe('bqx plan --refresh', function () {
         const shard = grid.find((g) => new Date(g.start).getTime() === (s.params.start as Date).getTime() && new Date(g.end).getTime() === (s.params.end as Date).getTime());
         assert.ok(shard && shard.index > 0, `an export sorts one built shard, got [${String(s.params.start)}, ${String(s.params.end)})`);
       }
-    } finally {
-      await w.close();
-    }
-  });
+    }));
 
-  it("profiles the whole dataset after the merge, carrying the column pass on from the first rebuilt shard's first row", async () => {
-    const config = loadConfig(env);
-    const w = await openHomeWarehouse(home);
-    try {
+  it("profiles the whole dataset after the merge, carrying the column pass on from the first rebuilt shard's first row", () =>
+    withHome(async (config, w) => {
       const previous = 'eurusd-20210302t020000-prev01';
       const full = await recordPlan({ config, pair: 'eurusd', source: w, window: WINDOW });
       const plan = await recordPlan({ config, pair: 'eurusd', source: w, window: WINDOW, refresh: { since: SINCE, from: previous } });
@@ -120,15 +123,10 @@ describe('bqx plan --refresh', function () {
       const { document } = await planDocument(plan, { target: 'bigquery', featureRows: () => plan.labelRows });
       assert.deepEqual(document.profile.resume, { row: 1440, files: 2 * groups.length });
       assert.ok(document.statements.filter((s) => s.kind === 'profile_scan').every((s) => s.bytes > 0));
-    } finally {
-      await w.close();
-    }
-  });
+    }));
 
-  it('where the run grows the shard holding the previous end by a part: the merge exports only the part, the earlier rows stay the previous files, the profile carries on from the previous end', async () => {
-    const config = loadConfig(env);
-    const w = await openHomeWarehouse(home);
-    try {
+  it('where the run grows the shard holding the previous end by a part: the merge exports only the part, the earlier rows stay the previous files, the profile carries on from the previous end', () =>
+    withHome(async (config, w) => {
       const previous = 'eurusd-20210302t020000-prev01';
       const grid = shardGrid(WINDOW, 'day');
       const asked: unknown[] = [];
@@ -166,15 +164,10 @@ describe('bqx plan --refresh', function () {
       // It reads less than the plan that builds the day whole.
       const [a, b] = (await Promise.all([plan, whole].map((p) => planDocument(p, { target: 'bigquery', featureRows: () => 1500 })))) as [Awaited<ReturnType<typeof planDocument>>, Awaited<ReturnType<typeof planDocument>>];
       assert.ok(a.document.summary.bytesByKind.export! < b.document.summary.bytesByKind.export!, `exports ${a.document.summary.bytesByKind.export} < ${b.document.summary.bytesByKind.export}`);
-    } finally {
-      await w.close();
-    }
-  });
+    }));
 
-  it('where the label table filled in its tail before the previous end, the merge builds every shard from there on, and the profile carries nothing on', async () => {
-    const config = loadConfig(env);
-    const w = await openHomeWarehouse(home);
-    try {
+  it('where the label table filled in its tail before the previous end, the merge builds every shard from there on, and the profile carries nothing on', () =>
+    withHome(async (config, w) => {
       const grid = shardGrid(WINDOW, 'day');
       // Labels unchanged only up to minute 1,000, in the first day: every shard is built; and with nothing unchanged, the same.
       for (const builds of [{ until: minute(1000) }, {}]) {
@@ -187,10 +180,7 @@ describe('bqx plan --refresh', function () {
       // Unchanged up to minute 1,500's day's start: the first day shared, the rest built whole, carried on from the second day's first row.
       const plan = await recordPlan({ config, pair: 'eurusd', source: w, window: WINDOW, refresh: { since: SINCE, builds: async () => ({ until: grid[1]!.start }) } });
       assert.deepEqual({ shards: plan.refresh!.shards, shared: plan.refresh!.sharedShards, resume: plan.profile.job.resume?.from.state.row }, { shards: 2, shared: 1, resume: 1440 });
-    } finally {
-      await w.close();
-    }
-  });
+    }));
 
   it('bqx plan --since prints what the refresh reads and builds; --refresh without a version to follow is refused', async () => {
     const dir = path.join(tempDir('plan-refresh-out'), 'sql');
