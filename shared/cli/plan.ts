@@ -54,7 +54,9 @@ export async function planCommand(args: Args, config: Config): Promise<number> {
     const gcp = gcpPlanSource(config, { staging: new PlanStore(buckets.staging), output: new PlanStore(buckets.output) });
     recorded = await recordPlan({ config, pair: request.pair, source: gcp.warehouse, window, buckets, ...(since ? { refresh: { since } } : {}) });
     // Counting every feature table would be one query each: the label rows stand in for the estimate.
-    options = { target, featureRows: () => recorded.labelRows, dryRun: gcp.dryRun, costPerTbUsd: config.gcp.costPerTbUsd };
+    // A checkpoint loaded with the previous version's export holds the whole window's rows.
+    const loadsAll = recorded.refresh && recorded.refresh.loadedWindow.start !== recorded.refresh.extractRange.start;
+    options = { target, featureRows: () => recorded.labelRows, ...(loadsAll ? { checkpointRows: () => recorded.manifest.labels.rows } : {}), dryRun: gcp.dryRun, costPerTbUsd: config.gcp.costPerTbUsd };
   } else {
     const embedded = await openEmbedded(config, { logger: silentLogger });
     try {
@@ -83,7 +85,11 @@ export async function planCommand(args: Args, config: Config): Promise<number> {
       const rows = new Map<string, number>();
       const range = recorded.refresh?.extractRange ?? recorded.window;
       for (const f of recorded.manifest.features) rows.set(f.feature, (await source.labelStats(f.dataset, f.feature, range)).rows);
-      options = { target, featureRows: (t) => rows.get(t) ?? recorded.labelRows, costPerTbUsd: config.gcp.costPerTbUsd };
+      // Rows each checkpoint load holds, where the previous version's export is loaded too (its whole window).
+      const loaded = recorded.refresh?.loadedWindow;
+      const loadedRows = new Map<string, number>();
+      if (loaded && loaded.start !== range.start) for (const f of recorded.manifest.features) loadedRows.set(f.feature, (await source.labelStats(f.dataset, f.feature, loaded)).rows);
+      options = { target, featureRows: (t) => rows.get(t) ?? recorded.labelRows, ...(loadedRows.size > 0 ? { checkpointRows: (t: string) => loadedRows.get(t) ?? recorded.labelRows } : {}), costPerTbUsd: config.gcp.costPerTbUsd };
     } finally {
       await embedded.close();
     }

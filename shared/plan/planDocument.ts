@@ -69,6 +69,8 @@ export interface DocumentOptions {
   target: string;
   /** Rows of a feature table in the window (the label rows when not known). */
   featureRows: (table: string) => number;
+  /** Rows of a feature's checkpoint as the merge loads it, where they differ from `featureRows` (a refresh loading the previous version's export too). */
+  checkpointRows?: (feature: string) => number;
   dryRun?: DryRun;
   /** On-demand price of a TiB read (BQX_COST_PER_TB_USD): the summary then says what the bytes cost. */
   costPerTbUsd?: number;
@@ -92,7 +94,7 @@ export async function planDocument(plan: RecordedPlan, options: DocumentOptions)
   const loaded = (s: RecordedStatement) => {
     const feature = s.labels.feature;
     if (feature === undefined) return outputLoad(s, plan.dataset.files);
-    return { columns: [KEY_COLUMN, ...(byFeature.get(feature)?.columns.map((c) => c.source) ?? [])], rows: options.featureRows(feature) };
+    return { columns: [KEY_COLUMN, ...(byFeature.get(feature)?.columns.map((c) => c.source) ?? [])], rows: (options.checkpointRows ?? options.featureRows)(feature) };
   };
   const sizes = new TableSizes();
   sizes.addCatalog(plan.datasets.labels, plan.labelCatalog, () => plan.labelRows);

@@ -8,6 +8,7 @@
 import type { Config } from '../config.js';
 import { BigQueryWarehouse } from '../adapters/gcp/bigQueryWarehouse.js';
 import { RecordingBigQuery, type RecordedStatement } from '../adapters/gcp/recordingBigQuery.js';
+import { attemptDir } from '../adapters/gcp/bigQueryJobs.js';
 import { resolveWindow } from '../chain/startRun.js';
 import { buildManifest, type RunManifest } from '../manifest.js';
 import { InputError, newRunId, paths } from '../naming.js';
@@ -53,7 +54,16 @@ export interface RecordedPlan {
   manifest: RunManifest;
   mergePlan: MergePlan;
   /** A refresh's plan: what its extracts read, and the shards its merge builds (the rest are the previous version's). */
-  refresh?: { since: string; extractRange: Window; mergeWindow: Window; shards: number; sharedShards: number; grownShard?: string };
+  refresh?: {
+    since: string;
+    extractRange: Window;
+    mergeWindow: Window;
+    /** The rows the merge's load of each checkpoint holds: the extract range's, or from the window's start where the previous version's export is loaded too. */
+    loadedWindow: Window;
+    shards: number;
+    sharedShards: number;
+    grownShard?: string;
+  };
   /** Label rows in the window (a refresh: in the shards it builds): the rows of every merge table. */
   labelRows: number;
   /** The datasets listed, and what they hold. */
@@ -66,6 +76,9 @@ export interface RecordedPlan {
   /** The profile mergeRun takes after the merge, as recorded: its mode and job. */
   profile: PlannedProfile;
 }
+
+/** The job id a plan names the previous version's extract attempt folder after (a placeholder: that run's real one is in its checkpoint records). */
+const EARLIER_EXPORT_JOB = 'bqx_previous_000000000000';
 
 /** Bucket names used in the URIs when none is configured (`--target bigquery` without a project). */
 export const PLACEHOLDER_BUCKETS = { staging: 'bqx-staging-bucket', output: 'bqx-output-bucket' };
@@ -156,6 +169,19 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
     if (result.state !== 'done') throw new Error(`plan: extract of ${f.feature} did not finish (${result.detail})`);
     checkpoints[f.feature] = result.files;
   }
+  // The merge loads each checkpoint's files that meet its window (mergeRun's filesMeeting), whole.
+  // Where it builds rows before `since` (a shard built whole), that is the previous version's
+  // export of the feature too, which holds its whole window: BigQuery exports a feature in one
+  // file (beyond 1 GB, a few), so the load and the joins after it hold every earlier row.
+  const previous = since ? { pair, runId: input.refresh?.from ?? newRunId(pair, new Date(since), () => 0) } : undefined;
+  const loadedWindow = since && mergeWindow.start < since ? window : range;
+  if (previous && loadedWindow !== range) {
+    for (const f of manifest.features) {
+      const earlier = `${paths.featureDir(previous.runId, f.feature)}${attemptDir(EARLIER_EXPORT_JOB)}/part-000000000000.parquet`;
+      await staging.write(earlier, 'placeholder');
+      checkpoints[f.feature] = [earlier, ...checkpoints[f.feature]!];
+    }
+  }
 
   // mergeRun.
   const merged = await warehouse.merge({ runId, pair, window: mergeWindow, manifest, plan: mergePlan, checkpoints, outputPrefix: paths.outputDir(pair, runId), shards });
@@ -165,7 +191,6 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
   // the previous version's files (named after a placeholder run id where the caller gives none).
   const counted = new Map([[`${window.start}/${window.end}`, labels.rows]]);
   const rowsIn = async (w: Window) => counted.get(`${w.start}/${w.end}`) ?? (await source.labelStats(config.labelsDataset, labelTableName, w)).rows;
-  const previous = since ? { pair, runId: input.refresh?.from ?? newRunId(pair, new Date(since), () => 0) } : undefined;
   const dataset = await plannedOutput({ groups: mergePlan.groups, grid, exported: outputExports, ...(previous ? { previous } : {}), ...(grown ? { grown } : {}), rowsIn, uri: (name) => output.uri(name) });
   const profile = plannedProfile(config, manifest, { runId, pair, window, labelRows: labels.rows }, dataset, since ? { rebuilt: new Set(shards.map((s) => s.id)), since } : undefined);
   await recordProfile(warehouse, profile);
@@ -174,7 +199,7 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
     pair,
     runId,
     window,
-    ...(since ? { refresh: { since, extractRange: range, mergeWindow, shards: shards.length, sharedShards: grid.length - shards.length, ...(grown ? { grownShard: grown.id } : {}) } } : {}),
+    ...(since ? { refresh: { since, extractRange: range, mergeWindow, loadedWindow, shards: shards.length, sharedShards: grid.length - shards.length, ...(grown ? { grownShard: grown.id } : {}) } } : {}),
     manifest,
     mergePlan,
     // A refresh's merge reads the label rows of the shards it builds only.

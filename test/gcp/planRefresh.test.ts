@@ -62,7 +62,16 @@ describe('bqx plan --refresh', function () {
       const full = await recordPlan({ config, pair: 'eurusd', source: w, window: WINDOW });
       const plan = await recordPlan({ config, pair: 'eurusd', source: w, window: WINDOW, refresh: { since: SINCE } });
       const grid = shardGrid(WINDOW, 'day');
-      assert.deepEqual(plan.refresh, { since: SINCE, extractRange: { start: SINCE, end: WINDOW.end }, mergeWindow: { start: grid[1]!.start, end: WINDOW.end }, shards: 2, sharedShards: 1 });
+      assert.deepEqual(plan.refresh, { since: SINCE, extractRange: { start: SINCE, end: WINDOW.end }, mergeWindow: { start: grid[1]!.start, end: WINDOW.end }, loadedWindow: WINDOW, shards: 2, sharedShards: 1 });
+      // The second day is built whole: its rows before SINCE are in the previous version's export of each feature, loaded whole with the new one.
+      const loads = plan.statements.filter((s) => s.step === 'load');
+      assert.equal(loads.length, plan.manifest.features.length);
+      for (const s of loads) {
+        const uris = [...s.sql.matchAll(/'gs:\/\/[^']+'/g)].map((m) => m[0]);
+        assert.equal(uris.length, 2, s.sql);
+        assert.match(uris[0]!, new RegExp(`/runs/${plan.runId.replace(/\d{8}t\d{6}-\w+$/, '')}[^/]+/features/${s.labels.feature}/attempt-`), 'the previous version\'s export first');
+        assert.match(uris[1]!, new RegExp(`/runs/${plan.runId}/features/${s.labels.feature}/attempt-`));
+      }
       const reads = plan.statements.filter((s) => s.step === 'extract' || s.step === 'extract_counts');
       assert.equal(reads.length, 2 * plan.manifest.features.length);
       for (const s of reads) assert.deepEqual(s.params, { start: new Date(SINCE), end: new Date(WINDOW.end) }, `${s.step} of ${s.labels.feature}`);
@@ -137,7 +146,8 @@ describe('bqx plan --refresh', function () {
       const whole = await recordPlan({ config, pair: 'eurusd', source: w, window: WINDOW, refresh: { since: SINCE, from: previous } });
       const plan = await recordPlan({ config, pair: 'eurusd', source: w, window: WINDOW, refresh: { since: SINCE, from: previous, builds } });
       assert.deepEqual(asked, [{ labels: { dataset: config.labelsDataset, table: 'targets_eurusd' }, grid: grid.map((x) => x.id) }], 'asked once, of the planned window\'s grid and label table');
-      assert.deepEqual(plan.refresh, { since: SINCE, extractRange: { start: SINCE, end: WINDOW.end }, mergeWindow: { start: SINCE, end: WINDOW.end }, shards: 2, sharedShards: 1, grownShard: grid[1]!.id });
+      assert.deepEqual(plan.refresh, { since: SINCE, extractRange: { start: SINCE, end: WINDOW.end }, mergeWindow: { start: SINCE, end: WINDOW.end }, loadedWindow: { start: SINCE, end: WINDOW.end }, shards: 2, sharedShards: 1, grownShard: grid[1]!.id });
+      assert.ok(plan.statements.filter((s) => s.step === 'load').every((s) => !s.sql.includes(previous)), 'a grown part needs the new files only');
       assert.deepEqual(plan.statements.find((s) => s.step === 'keys')!.params, { start: new Date(SINCE), end: new Date(WINDOW.end) }, 'the keys from the part on');
       const groups = plan.mergePlan.groups;
       const exports = plan.statements.filter((s) => s.step === 'export');
@@ -172,7 +182,7 @@ describe('bqx plan --refresh', function () {
       // Labels unchanged only up to minute 1,000, in the first day: every shard is built; and with nothing unchanged, the same.
       for (const builds of [{ until: minute(1000) }, {}]) {
         const plan = await recordPlan({ config, pair: 'eurusd', source: w, window: WINDOW, refresh: { since: SINCE, builds: async () => builds } });
-        assert.deepEqual(plan.refresh, { since: SINCE, extractRange: { start: SINCE, end: WINDOW.end }, mergeWindow: WINDOW, shards: 3, sharedShards: 0 }, JSON.stringify(builds));
+        assert.deepEqual(plan.refresh, { since: SINCE, extractRange: { start: SINCE, end: WINDOW.end }, mergeWindow: WINDOW, loadedWindow: WINDOW, shards: 3, sharedShards: 0 }, JSON.stringify(builds));
         assert.equal(plan.statements.filter((s) => s.step === 'export').length, 3 * plan.mergePlan.groups.length);
         assert.equal(plan.profile.job.resume, undefined, 'no kept state matches: every row measured');
         assert.equal(plan.labelRows, 3000, 'the merge tables hold every label row');
