@@ -100,7 +100,7 @@ export async function planCommand(args: Args, config: Config): Promise<number> {
   if (json) process.stdout.write(`${JSON.stringify({ pair: document.pair, runId: document.runId, target, window: document.window, ...(refresh ? { refresh } : {}), dir, summary: document.summary, profile: document.profile })}\n`);
   else {
     process.stdout.write(`${planSummaryText(document, dir)}\n`);
-    if (refresh) process.stdout.write(`refresh since ${refresh.since}: extracts read [${refresh.extractRange.start}, ${refresh.extractRange.end}); the merge builds ${refresh.shards} shard(s)${refresh.grownShard ? ` (${refresh.grownShard} grown by a part from ${refresh.since})` : ''} and shares ${refresh.sharedShards}\n`);
+    if (refresh) process.stdout.write(`refresh since ${refresh.since}: extracts read [${refresh.extractRange.start}, ${refresh.extractRange.end}); the merge builds ${refresh.shards} shard(s)${refresh.grownShard ? ` (${refresh.grownShard} grown by a part from ${refresh.since})` : ''} and shares ${refresh.sharedShards}${refresh.loadedWindow.start !== refresh.extractRange.start ? `; it builds rows before ${refresh.since}, so each feature's previous export is loaded too (rows from ${refresh.loadedWindow.start}), whole` : ''}\n`);
   }
   return 0;
 }

@@ -202,13 +202,16 @@ describe('bqx plan --refresh', function () {
       codes = [
         await main(['plan', 'eurusd', '--target', 'bigquery', '--sql-out', dir, '--start', WINDOW.start, '--end', WINDOW.end, '--since', SINCE, '--json'], env),
         await main(['plan', 'eurusd', '--target', 'bigquery', '--sql-out', dir, '--refresh'], env),
+        await main(['plan', 'eurusd', '--target', 'bigquery', '--sql-out', dir, '--start', WINDOW.start, '--end', WINDOW.end, '--since', SINCE], env),
       ];
     } finally {
       out.restore();
       err.restore();
     }
-    assert.deepEqual(codes, [0, 2]);
+    assert.deepEqual(codes, [0, 2, 0]);
     const printed = JSON.parse(stdout.trim().split('\n')[0]!);
+    // The text says the shard holding SINCE is built whole, from the previous export loaded whole.
+    assert.match(stdout, new RegExp(`the merge builds 2 shard\\(s\\) and shares 1; it builds rows before ${SINCE.replace(/\./g, '\\.')}, so each feature's previous export is loaded too \\(rows from ${WINDOW.start.replace(/\./g, '\\.')}\\), whole\n`));
     assert.deepEqual({ shards: printed.refresh.shards, shared: printed.refresh.sharedShards }, { shards: 2, shared: 1 });
     assert.equal(printed.summary.byKind.export, 2);
     assert.deepEqual(printed.profile.resume, { row: 1440, files: 2 });
