@@ -54,9 +54,7 @@ export async function planCommand(args: Args, config: Config): Promise<number> {
     const gcp = gcpPlanSource(config, { staging: new PlanStore(buckets.staging), output: new PlanStore(buckets.output) });
     recorded = await recordPlan({ config, pair: request.pair, source: gcp.warehouse, window, buckets, ...(since ? { refresh: { since } } : {}) });
     // Counting every feature table would be one query each: the label rows stand in for the estimate.
-    // A checkpoint loaded with the previous version's export holds the whole window's rows.
-    const loadsAll = recorded.refresh && recorded.refresh.loadedWindow.start !== recorded.refresh.extractRange.start;
-    options = { target, featureRows: () => recorded.labelRows, ...(loadsAll ? { checkpointRows: () => recorded.manifest.labels.rows } : {}), dryRun: gcp.dryRun, costPerTbUsd: config.gcp.costPerTbUsd };
+    options = { target, featureRows: () => recorded.labelRows, dryRun: gcp.dryRun, costPerTbUsd: config.gcp.costPerTbUsd };
   } else {
     const embedded = await openEmbedded(config, { logger: silentLogger });
     try {
@@ -85,7 +83,7 @@ export async function planCommand(args: Args, config: Config): Promise<number> {
       const rows = new Map<string, number>();
       const range = recorded.refresh?.extractRange ?? recorded.window;
       for (const f of recorded.manifest.features) rows.set(f.feature, (await source.labelStats(f.dataset, f.feature, range)).rows);
-      // Rows each checkpoint load holds, where the previous version's export is loaded too (its whole window).
+      // Rows of each checkpoint the merge's joins read, where the previous version's export is loaded too (the merge window's months).
       const loaded = recorded.refresh?.loadedWindow;
       const loadedRows = new Map<string, number>();
       if (loaded && loaded.start !== range.start) for (const f of recorded.manifest.features) loadedRows.set(f.feature, (await source.labelStats(f.dataset, f.feature, loaded)).rows);
@@ -100,7 +98,7 @@ export async function planCommand(args: Args, config: Config): Promise<number> {
   if (json) process.stdout.write(`${JSON.stringify({ pair: document.pair, runId: document.runId, target, window: document.window, ...(refresh ? { refresh } : {}), dir, summary: document.summary, profile: document.profile })}\n`);
   else {
     process.stdout.write(`${planSummaryText(document, dir)}\n`);
-    if (refresh) process.stdout.write(`refresh since ${refresh.since}: extracts read [${refresh.extractRange.start}, ${refresh.extractRange.end}); the merge builds ${refresh.shards} shard(s)${refresh.grownShard ? ` (${refresh.grownShard} grown by a part from ${refresh.since})` : ''} and shares ${refresh.sharedShards}${refresh.loadedWindow.start !== refresh.extractRange.start ? `; it builds rows before ${refresh.since}, so each feature's previous export is loaded too (rows from ${refresh.loadedWindow.start}), whole` : ''}\n`);
+    if (refresh) process.stdout.write(`refresh since ${refresh.since}: extracts read [${refresh.extractRange.start}, ${refresh.extractRange.end}); the merge builds ${refresh.shards} shard(s)${refresh.grownShard ? ` (${refresh.grownShard} grown by a part from ${refresh.since})` : ''} and shares ${refresh.sharedShards}${refresh.loadedWindow.start !== refresh.extractRange.start ? `; it builds rows before ${refresh.since}, so each feature's previous export is loaded too, partitioned by the key, and its joins read the rows from ${refresh.loadedWindow.start}` : ''}\n`);
   }
   return 0;
 }

@@ -9,11 +9,12 @@ import type { Config } from '../config.js';
 import { BigQueryWarehouse } from '../adapters/gcp/bigQueryWarehouse.js';
 import { RecordingBigQuery, type RecordedStatement } from '../adapters/gcp/recordingBigQuery.js';
 import { attemptDir } from '../adapters/gcp/bigQueryJobs.js';
+import { loadPartitions } from '../adapters/gcp/bigQueryMergeSteps.js';
 import { resolveWindow } from '../chain/startRun.js';
 import { buildManifest, type RunManifest } from '../manifest.js';
 import { InputError, newRunId, paths } from '../naming.js';
 import { planMerge, type MergePlan } from '../planner.js';
-import { shardGrid, type Shard } from '../shards.js';
+import { cellStart, shardGrid, type Shard } from '../shards.js';
 import type { RefreshBuilds } from '../chain/shareShards.js';
 import type { CatalogTable, LabelStats, Warehouse, Window } from '../ports.js';
 import { firstFile, plannedOutput, type PlannedOutput } from './planOutput.js';
@@ -58,7 +59,7 @@ export interface RecordedPlan {
     since: string;
     extractRange: Window;
     mergeWindow: Window;
-    /** The rows the merge's load of each checkpoint holds: the extract range's, or from the window's start where the previous version's export is loaded too. */
+    /** The rows the merge's joins read of each checkpoint: the extract range's, or the merge window's partitions where the previous version's export is loaded too. */
     loadedWindow: Window;
     shards: number;
     sharedShards: number;
@@ -171,10 +172,12 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
   }
   // The merge loads each checkpoint's files that meet its window (mergeRun's filesMeeting), whole.
   // Where it builds rows before `since` (a shard built whole), that is the previous version's
-  // export of the feature too, which holds its whole window: BigQuery exports a feature in one
-  // file (beyond 1 GB, a few), so the load and the joins after it hold every earlier row.
+  // export of the feature too, which holds its whole window (BigQuery exports a feature in one
+  // file; beyond 1 GB, a few): the merge loads it partitioned by day or month and its joins read
+  // the merge window's partitions (bigQueryMergeSteps.ts `loadPartitions`), the rows `loadedWindow` counts.
   const previous = since ? { pair, runId: input.refresh?.from ?? newRunId(pair, new Date(since), () => 0) } : undefined;
-  const loadedWindow = since && mergeWindow.start < since ? window : range;
+  const partitions = loadPartitions(config.shard, window) === 'DAY' ? 'day' : 'month';
+  const loadedWindow = since && mergeWindow.start < since ? { start: cellStart(new Date(mergeWindow.start), partitions).toISOString(), end: window.end } : range;
   if (previous && loadedWindow !== range) {
     for (const f of manifest.features) {
       const earlier = `${paths.featureDir(previous.runId, f.feature)}${attemptDir(EARLIER_EXPORT_JOB)}/part-000000000000.parquet`;

@@ -23,7 +23,7 @@ import {
   scratchArea,
   scratchNames,
 } from '../../shared/adapters/gcp/bigQuerySql.js';
-import { mergeSteps } from '../../shared/adapters/gcp/bigQueryMergeSteps.js';
+import { loadPartitions, mergeSteps } from '../../shared/adapters/gcp/bigQueryMergeSteps.js';
 import { FULL, fullManifest } from './fullManifest.js';
 import { MemoryObjectStore } from './memoryStore.js';
 import { shardGrid } from '../../shared/shards.js';
@@ -259,7 +259,7 @@ describe('gcp/bigQuerySql', () => {
       outputPrefix: `training/eurusd/${manifest.runId}/`,
       shards: shardGrid(manifest.window, 'month'),
     };
-    const steps = mergeSteps(job, { gcp: { scratchDataset: 'bqx_scratch', scratchTtlHours: 24 } as never }, new MemoryObjectStore('bqx-staging'), new MemoryObjectStore('bqx-output'));
+    const steps = mergeSteps(job, { gcp: { scratchDataset: 'bqx_scratch', scratchTtlHours: 24 } as never, shard: 'month' }, new MemoryObjectStore('bqx-staging'), new MemoryObjectStore('bqx-output'));
 
     it('has the manifest of DATA.md', () => {
       assert.equal(manifest.features.length, FULL.features);
@@ -303,7 +303,7 @@ describe('gcp/bigQuerySql', () => {
 
     it('builds only the column groups it is given: loads their checkpoints and no others, exports them alone', () => {
       // A run where only group 1's features changed (shared/chain/shareShards.ts): the plan carries group 1.
-      const only = mergeSteps({ ...job, plan: { ...plan, groups: [plan.groups[1]!] } }, { gcp: { scratchDataset: 'bqx_scratch', scratchTtlHours: 24 } as never }, new MemoryObjectStore('bqx-staging'), new MemoryObjectStore('bqx-output'));
+      const only = mergeSteps({ ...job, plan: { ...plan, groups: [plan.groups[1]!] } }, { gcp: { scratchDataset: 'bqx_scratch', scratchTtlHours: 24 } as never, shard: 'month' }, new MemoryObjectStore('bqx-staging'), new MemoryObjectStore('bqx-output'));
       const members = plan.groups[1]!.members.map((m) => m.feature);
       assert.ok(members.length > 0 && members.length < 667);
       assert.deepEqual(only.loads.map((l) => l.key), [...new Set(members)].map((f) => `load_${f}`));
@@ -311,6 +311,32 @@ describe('gcp/bigQuerySql', () => {
       assert.equal(only.exports.length, job.shards.length);
       assert.equal(only.batches.length, plan.groups[1]!.batches.length);
       for (const x of only.exports) assert.equal(only.rendered.get(x.key)!.query, steps.rendered.get(x.key)!.query, 'the same export as in a build of every group');
+    });
+
+    it('a checkpoint with an earlier run\'s export (a refresh building its partial shard whole) is loaded partitioned by the key, and the joins read it through the window only', () => {
+      // The first feature's checkpoint: the previous version's export (its whole window), then this run's file.
+      const first = manifest.features[0]!.feature;
+      const earlier = `runs/eurusd-20240101t000000-prev01/features/${first}/attempt-000000000000/part-000000000000.parquet`;
+      const window = { start: '2024-03-01T00:00:00.000Z', end: manifest.window.end };
+      const refresh = { ...job, window, shards: shardGrid(window, 'month'), checkpoints: { ...job.checkpoints, [first]: [earlier, ...job.checkpoints[first]!] } };
+      const config = (shard: 'day' | 'month') => ({ gcp: { scratchDataset: 'bqx_scratch', scratchTtlHours: 24 } as never, shard });
+      const partitioned = mergeSteps(refresh, config('month'), new MemoryObjectStore('bqx-staging'), new MemoryObjectStore('bqx-output'));
+      const loads = partitioned.loads.filter((l) => l.sql.includes('PARTITION BY'));
+      assert.deepEqual(loads.map((l) => l.key), [`load_${first}`], 'that checkpoint alone');
+      assert.match(loads[0]!.sql, /\nPARTITION BY TIMESTAMP_TRUNC\(`interval_time`, MONTH\)\nFROM FILES\(format='PARQUET', uris=\['gs:\/\/bqx-staging\/runs\/eurusd-20240101t000000-prev01\//);
+      const table = /LOAD DATA OVERWRITE (`[^`]+`\.`[^`]+`)/.exec(loads[0]!.sql)![1]!;
+      const reading = partitioned.batches.filter((b) => b.sql.includes(table));
+      assert.equal(reading.length, 1);
+      assert.ok(reading[0]!.sql.includes(`LEFT JOIN (SELECT * FROM ${table} WHERE \`interval_time\` >= @start AND \`interval_time\` < @end) AS \`f0\``), reading[0]!.sql.slice(0, 600));
+      assert.deepEqual(reading[0]!.params, { start: new Date(window.start), end: new Date(window.end) });
+      // Every other statement as in a merge without the earlier export.
+      const plain = mergeSteps({ ...refresh, checkpoints: job.checkpoints }, config('month'), new MemoryObjectStore('bqx-staging'), new MemoryObjectStore('bqx-output'));
+      assert.deepEqual(partitioned.batches.filter((b) => b !== reading[0]).map((b) => b.sql), plain.batches.filter((b) => !b.sql.includes(table)).map((b) => b.sql));
+      assert.ok(plain.batches.every((b) => b.params === undefined), 'no filter where every file is this run\'s');
+      // Day (and week) shards: by day, unless the window would pass BigQuery's partition limit.
+      assert.match(mergeSteps(refresh, config('day'), new MemoryObjectStore('bqx-staging'), new MemoryObjectStore('bqx-output')).loads.find((l) => l.key === `load_${first}`)!.sql, /TIMESTAMP_TRUNC\(`interval_time`, DAY\)/);
+      assert.equal(loadPartitions('day', { start: '2015-01-01T00:00:00Z', end: '2026-01-01T00:00:00Z' }), 'MONTH', '11 years of days would pass 4,000 partitions');
+      assert.equal(loadPartitions('week', { start: '2020-01-01T00:00:00Z', end: '2026-01-01T00:00:00Z' }), 'DAY');
     });
 
     it('exports each (time shard, column group) by its own statement, which reads and sorts only that shard', () => {

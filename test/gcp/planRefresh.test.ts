@@ -62,8 +62,9 @@ describe('bqx plan --refresh', function () {
       const full = await recordPlan({ config, pair: 'eurusd', source: w, window: WINDOW });
       const plan = await recordPlan({ config, pair: 'eurusd', source: w, window: WINDOW, refresh: { since: SINCE } });
       const grid = shardGrid(WINDOW, 'day');
-      assert.deepEqual(plan.refresh, { since: SINCE, extractRange: { start: SINCE, end: WINDOW.end }, mergeWindow: { start: grid[1]!.start, end: WINDOW.end }, loadedWindow: WINDOW, shards: 2, sharedShards: 1 });
-      // The second day is built whole: its rows before SINCE are in the previous version's export of each feature, loaded whole with the new one.
+      assert.deepEqual(plan.refresh, { since: SINCE, extractRange: { start: SINCE, end: WINDOW.end }, mergeWindow: { start: grid[1]!.start, end: WINDOW.end }, loadedWindow: { start: grid[1]!.start, end: WINDOW.end }, shards: 2, sharedShards: 1 });
+      // The second day is built whole: its rows before SINCE are in the previous version's export of each feature, loaded with the new one
+      // partitioned by day, and read by the joins through the merge window (loadedWindow: the rows they read).
       const loads = plan.statements.filter((s) => s.step === 'load');
       assert.equal(loads.length, plan.manifest.features.length);
       for (const s of loads) {
@@ -71,7 +72,11 @@ describe('bqx plan --refresh', function () {
         assert.equal(uris.length, 2, s.sql);
         assert.match(uris[0]!, new RegExp(`/runs/${plan.runId.replace(/\d{8}t\d{6}-\w+$/, '')}[^/]+/features/${s.labels.feature}/attempt-`), 'the previous version\'s export first');
         assert.match(uris[1]!, new RegExp(`/runs/${plan.runId}/features/${s.labels.feature}/attempt-`));
+        assert.match(s.sql, /\nPARTITION BY TIMESTAMP_TRUNC\(`interval_time`, DAY\)\n/);
       }
+      const batches = plan.statements.filter((s) => s.step === 'batch');
+      assert.ok(batches.length > 0 && batches.every((s) => /LEFT JOIN \(SELECT \* FROM `[^`]+`\.`[^`]+` WHERE `interval_time` >= @start AND `interval_time` < @end\) AS `f0`/.test(s.sql)), 'every member read through the window');
+      for (const s of batches) assert.deepEqual(s.params, { start: new Date(grid[1]!.start), end: new Date(WINDOW.end) });
       const reads = plan.statements.filter((s) => s.step === 'extract' || s.step === 'extract_counts');
       assert.equal(reads.length, 2 * plan.manifest.features.length);
       for (const s of reads) assert.deepEqual(s.params, { start: new Date(SINCE), end: new Date(WINDOW.end) }, `${s.step} of ${s.labels.feature}`);
@@ -210,8 +215,8 @@ describe('bqx plan --refresh', function () {
     }
     assert.deepEqual(codes, [0, 2, 0]);
     const printed = JSON.parse(stdout.trim().split('\n')[0]!);
-    // The text says the shard holding SINCE is built whole, from the previous export loaded whole.
-    assert.match(stdout, new RegExp(`the merge builds 2 shard\\(s\\) and shares 1; it builds rows before ${SINCE.replace(/\./g, '\\.')}, so each feature's previous export is loaded too \\(rows from ${WINDOW.start.replace(/\./g, '\\.')}\\), whole\n`));
+    // The text says the shard holding SINCE is built whole, with the previous export loaded too.
+    assert.match(stdout, new RegExp(`the merge builds 2 shard\\(s\\) and shares 1; it builds rows before ${SINCE.replace(/\./g, '\\.')}, so each feature's previous export is loaded too, partitioned by the key, and its joins read the rows from ${shardGrid(WINDOW, 'day')[1]!.start.replace(/\./g, '\\.')}\n`));
     assert.deepEqual({ shards: printed.refresh.shards, shared: printed.refresh.sharedShards }, { shards: 2, shared: 1 });
     assert.equal(printed.summary.byKind.export, 2);
     assert.deepEqual(printed.profile.resume, { row: 1440, files: 2 });

@@ -10,7 +10,8 @@
 
 import type { Config } from '../../config.js';
 import { assertRunId, paths } from '../../naming.js';
-import type { MergeJob, ObjectStore } from '../../ports.js';
+import type { MergeJob, ObjectStore, Window } from '../../ports.js';
+import type { ShardUnit } from '../../config.js';
 import type { Shard } from '../../shards.js';
 import { renderBatch, renderGroupExport, renderKeys, renderLoad, scratchArea, scratchNames, type Rendered } from './bigQuerySql.js';
 import { ATTEMPT_DIR, type StepSpec } from './bigQueryJobs.js';
@@ -37,7 +38,21 @@ export interface MergeSteps {
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
 
-export function mergeSteps(job: MergeJob, config: Pick<Config, 'gcp'>, staging: ObjectStore, output: ObjectStore): MergeSteps {
+/** BigQuery's limit on a table's partitions, less a margin. */
+const MAX_LOAD_PARTITIONS = 3900;
+
+/**
+ * How a checkpoint holding rows outside the merge window is partitioned when loaded: by day where
+ * shards are days or weeks (a refresh's merge window is then a few days), by month where they are
+ * months, or where days would pass the partition limit over `window` (the loaded files hold at most
+ * the window's rows: a refresh keeps its start).
+ */
+export function loadPartitions(unit: ShardUnit, window: Window): 'DAY' | 'MONTH' {
+  const days = (Date.parse(window.end) - Date.parse(window.start)) / 86_400_000;
+  return unit !== 'month' && days < MAX_LOAD_PARTITIONS ? 'DAY' : 'MONTH';
+}
+
+export function mergeSteps(job: MergeJob, config: Pick<Config, 'gcp' | 'shard'>, staging: ObjectStore, output: ObjectStore): MergeSteps {
   const { manifest, plan } = job;
   assertRunId(job.runId);
   if (manifest.runId !== job.runId) throw new Error(`manifest of ${manifest.runId} given for run ${job.runId}`);
@@ -57,6 +72,12 @@ export function mergeSteps(job: MergeJob, config: Pick<Config, 'gcp'>, staging: 
   // Only the checkpoints of the groups to build are loaded (a run may build only some: shared/chain/shareShards.ts).
   const members = planFeatures(plan);
   const checkpointTable = new Map<string, string>();
+  // Checkpoints with files of an earlier run: a refresh that builds rows before the previous end
+  // (its partial shard built whole) loads the previous version's export of the feature, which
+  // holds that version's whole window. Loaded partitioned by the key, read through the window's
+  // filter, the joins bill the window's days or months instead of every earlier row.
+  const wider = new Set<string>();
+  const partitionBy = loadPartitions(config.shard, manifest.window);
   const loads = manifest.features.flatMap((f, index) => {
     if (!members.has(f.feature)) return [];
     const table = scratchNames.checkpoint(area, index, f.feature);
@@ -65,7 +86,9 @@ export function mergeSteps(job: MergeJob, config: Pick<Config, 'gcp'>, staging: 
     const files = job.checkpoints[f.feature] ?? [];
     const uris = files.length > 0 ? files.map((name) => staging.uri(name)) : [staging.uri(`${paths.featureDir(job.runId, f.feature)}part-*.parquet`)];
     const columns = f.columns.map((c) => c.source);
-    return [spec(`load_${f.feature}`, 'load', renderLoad({ dataset, table, ttlHours }, uris, columns), { feature: f.feature })];
+    const earlier = files.some((name) => !name.startsWith(paths.featureDir(job.runId, f.feature)));
+    if (earlier) wider.add(f.feature);
+    return [spec(`load_${f.feature}`, 'load', renderLoad({ dataset, table, ttlHours }, uris, columns, earlier ? { partitionBy } : {}), { feature: f.feature })];
   });
 
   const batches: StepSpec[] = [];
@@ -79,9 +102,10 @@ export function mergeSteps(job: MergeJob, config: Pick<Config, 'gcp'>, staging: 
         members.map((m) => {
           const ck = checkpointTable.get(m.feature);
           if (!ck) throw new Error(`plan names feature ${m.feature}, which the manifest does not have`);
-          return { table: ck, columns: m.columns };
+          return { table: ck, columns: m.columns, ...(wider.has(m.feature) ? { wider: true } : {}) };
         }),
         plan.maxGroupColumns,
+        job.window,
       );
       batches.push(spec(`batch_g${pad(group.index, 3)}_b${pad(b, 3)}`, 'batch', r));
       return { table, columns: r.columns };

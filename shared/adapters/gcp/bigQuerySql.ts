@@ -204,10 +204,14 @@ function createTable(target: ScratchTarget): string {
  * expression is not documented for LOAD DATA, and the table expires by the scratch dataset's
  * default table expiration anyway (terraform: `default_table_expiration_ms`, BQX_SCRATCH_TTL_HOURS).
  */
-export function renderLoad(target: ScratchTarget, uris: readonly string[], columns: readonly string[]): Rendered {
+export function renderLoad(target: ScratchTarget, uris: readonly string[], columns: readonly string[], options: { partitionBy?: 'DAY' | 'MONTH' } = {}): Rendered {
   if (uris.length === 0) throw new InputError(`no files to load into ${target.table}`);
   const sql = [
     `LOAD DATA OVERWRITE ${tableRef(target.dataset, target.table)}`,
+    // Partitioned by the key's day or month, where the files hold rows outside the window the
+    // statements reading the table want (renderBatch's `window`): a query filtered on the key
+    // bills the window's partitions only (bigQueryMergeSteps.ts `loadPartitions`).
+    ...(options.partitionBy ? [`PARTITION BY TIMESTAMP_TRUNC(${key}, ${options.partitionBy})`] : []),
     `FROM FILES(format='PARQUET', uris=[${uris.map(gcsLiteral).join(', ')}])`,
   ].join('\n');
   return { sql, tables: [`${target.dataset}.${target.table}`], columns: [KEY_COLUMN, ...columns] };
@@ -226,19 +230,24 @@ export interface BatchMember {
   /** Scratch table holding the member's checkpoint. */
   table: string;
   columns: readonly ManifestColumn[];
+  /** The table holds rows outside the batch's window (loaded partitioned by the key): it is read through a filter on the window. */
+  wider?: boolean;
 }
 
 const joinOnKey = (ref: string, alias: string) => `LEFT JOIN ${ref} AS ${q(alias)} ON ${q(alias)}.${key} = ${q('k')}.${key}`;
 
 /** One staged batch: the window's keys LEFT JOINed to at most `joinBatchTables` checkpoints. */
-export function renderBatch(target: ScratchTarget, keysTable: string, members: readonly BatchMember[], maxColumns: number): Rendered {
+export function renderBatch(target: ScratchTarget, keysTable: string, members: readonly BatchMember[], maxColumns: number, window?: Window): Rendered {
   if (members.length === 0) throw new InputError(`batch ${target.table} has no members`);
+  if (members.some((m) => m.wider) && !window) throw new InputError(`batch ${target.table} reads wider tables without a window`);
   const select = [`${q('k')}.${key}`];
   const columns = [KEY_COLUMN];
   const joins: string[] = [];
   members.forEach((m, i) => {
     const alias = `f${i}`;
-    joins.push(joinOnKey(tableRef(target.dataset, m.table), alias));
+    const ref = tableRef(target.dataset, m.table);
+    // A wider table is read through the window's filter: its partitions outside it are not scanned.
+    joins.push(joinOnKey(m.wider ? `(SELECT * FROM ${ref} ${WINDOW_FILTER})` : ref, alias));
     for (const c of m.columns) {
       select.push(`${q(alias)}.${q(c.source)} AS ${q(c.output)}`);
       columns.push(c.output);
@@ -247,7 +256,8 @@ export function renderBatch(target: ScratchTarget, keysTable: string, members: r
   const tables = [`${target.dataset}.${target.table}`, `${target.dataset}.${keysTable}`, ...members.map((m) => `${target.dataset}.${m.table}`)];
   checkWidth(columns, tables, maxColumns, `batch ${target.table}`);
   const query = [`SELECT ${select.join(', ')}`, `FROM ${tableRef(target.dataset, keysTable)} AS ${q('k')}`, ...joins].join('\n');
-  return { sql: `${createTable(target)}\n${query}`, query, tables, columns };
+  const filtered = members.some((m) => m.wider);
+  return { sql: `${createTable(target)}\n${query}`, query, ...(filtered ? { params: windowParams(window!) } : {}), tables, columns };
 }
 
 export interface GroupExport {
