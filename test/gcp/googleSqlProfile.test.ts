@@ -27,12 +27,7 @@ describe('gcp/GoogleSQL analysis of the profile statements a plan cannot list (Z
   let analyzer: Analyzer | undefined;
 
   before(async function () {
-    const started = await Analyzer.start();
-    if (typeof started === 'string') {
-      console.log(`      SKIPPED: GoogleSQL analysis of the profile statements because ${started}`);
-      this.skip();
-    }
-    analyzer = started as Analyzer;
+    analyzer = await Analyzer.forSuite(this, 'GoogleSQL analysis of the profile statements');
   });
   after(() => analyzer?.stop());
 

@@ -28,12 +28,7 @@ describe('gcp/GoogleSQL analysis of a whole-shard refresh\'s merge statements (Z
   let analyzer: Analyzer | undefined;
 
   before(async function () {
-    const started = await Analyzer.start();
-    if (typeof started === 'string') {
-      console.log(`      SKIPPED: GoogleSQL analysis of a refresh's partitioned loads because ${started}`);
-      this.skip();
-    }
-    analyzer = started as Analyzer;
+    analyzer = await Analyzer.forSuite(this, 'GoogleSQL analysis of a refresh\'s partitioned loads');
   });
   after(() => analyzer?.stop());
 

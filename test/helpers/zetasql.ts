@@ -118,6 +118,19 @@ export class Analyzer {
     private readonly checkOnly: CheckOnly,
   ) {}
 
+  /**
+   * Starts the analyzer for a suite's `before`, or says on the test output that `what` is skipped
+   * and why, and skips the suite (pending, never passing silently).
+   */
+  static async forSuite(suite: Mocha.Context, what: string): Promise<Analyzer> {
+    const started = await Analyzer.start();
+    if (typeof started === 'string') {
+      console.log(`      SKIPPED: ${what} because ${started}`);
+      suite.skip();
+    }
+    return started as Analyzer;
+  }
+
   /** Starts the analyzer's server, or says in one sentence why it cannot. */
   static async start(): Promise<Analyzer | string> {
     let lib: string;
