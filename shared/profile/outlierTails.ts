@@ -12,6 +12,7 @@
 // full pass applies (`Math.abs(v - mean) > 10 * sd` on finite values), so the counts are equal.
 
 import { FIELD, SCAN_FIELDS, stateColumns, type ScanState } from './scanState.js';
+import type { ProfileJob } from './types.js';
 
 /** Values of the rows before a scan state's row outside [lo, hi] (finite values only). */
 export interface Tail {
@@ -79,6 +80,10 @@ export function tailPlan(
   if (resumed?.tail) return { lo: resumed.tail.lo, hi: resumed.tail.hi, kept: resumed.tail.values, from: resumed.row };
   return { ...band, from: resumed?.range && inside(resumed.range, band) ? resumed.row : 0 };
 }
+
+/** A carried-on profile job's state and the tails kept with it, as the tail plans and the beyond counts take them (either adapter). */
+export const resumedTails = (job: Pick<ProfileJob, 'resume'>): { state: ScanState; tails?: Readonly<Record<string, Tail>> } | undefined =>
+  job.resume && { state: job.resume.from.state, ...(job.resume.tails ? { tails: job.resume.tails } : {}) };
 
 /** The tails to make at the snapshot row for a batch's columns (`tailPlan`), without the files to read. */
 export function columnTailPlans(

@@ -14,7 +14,7 @@ import type { ColumnComparison, ColumnStats, CompareJob, KeyGap, ProfileData, Pr
 import type { StepSpec } from './bigQueryJobs.js';
 import { SEGMENT_MEASURES, profileScratch, renderCompare, renderCutRows, renderKeyGaps, renderScanSegments } from './bigQueryProfileSql.js';
 import { ColumnScan, fillEarlierSample, sampleRows } from '../../profile/columnScan.js';
-import type { Tail } from '../../profile/outlierTails.js';
+import { resumedTails, type Tail } from '../../profile/outlierTails.js';
 import { countBeyond, keptTails } from './bigQueryFarValues.js';
 import { carrySegments, emptyState, type Segment } from '../../profile/scanSegments.js';
 import { joinStates, pickStates, type ScanState } from '../../profile/scanState.js';
@@ -154,7 +154,7 @@ export async function profileBigQuery(runner: ProfileRunner, config: Config, out
   const earlierSample = resume && (await resume.from.sample);
   const labels = new Set(job.labels);
   // The earlier dataset's state and tails, for the far values' counts before row0.
-  const resumed = resume && { state: resume.from.state, ...(resume.tails ? { tails: resume.tails } : {}) };
+  const resumed = resumedTails(job);
 
   const measure = async ({ k, batch, from }: { k: number; batch: string[]; from: number }) => {
     const t = tables[k]!;

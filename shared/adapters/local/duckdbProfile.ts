@@ -14,7 +14,7 @@ import { asyncBufferFromFile } from 'hyparquet';
 import { groupKeys, readKeyColumn } from '../../parquetKeys.js';
 import { ColumnScan, beyondCandidates, fillEarlierSample, type ColumnChunk } from '../../profile/columnScan.js';
 import { keyGaps, rowsBefore } from '../../profile/gaps.js';
-import { beyondBefore, endTailPlans, MAX_TAIL_VALUES, tailPlans, type Tail } from '../../profile/outlierTails.js';
+import { beyondBefore, endTailPlans, MAX_TAIL_VALUES, resumedTails, tailPlans, type Tail } from '../../profile/outlierTails.js';
 import { joinStates, pickStates, type ScanState } from '../../profile/scanState.js';
 import type { ColumnComparison, ColumnStats, CompareJob, ProfileData, ProfileJob } from '../../profile/types.js';
 import type { MergeProgress } from '../../ports.js';
@@ -221,9 +221,6 @@ function doubleColumn(chunk: DuckDBDataChunk, j: number, rows: number): ColumnCh
 async function tailsByDuckDb(c: DuckDBConnection, job: ProfileJob, allPaths: string[], stats: readonly ColumnStats[], snapshot: ScanState, footers: FooterCache): Promise<Record<string, Tail>> {
   return collectTails(c, tailPlans(stats, snapshot, job.snapshotAt!, allPaths, (f) => footers.get(f).rows, resumedTails(job)));
 }
-
-/** A carried-on pass's state and the tails kept with it, as the tail plans take them. */
-const resumedTails = (job: ProfileJob) => job.resume && { state: job.resume.from.state, ...(job.resume.tails ? { tails: job.resume.tails } : {}) };
 
 /** The tails after the last row of a batch DuckDB decodes (outlierTails.ts `endTailPlans`, by SQL). */
 async function endTailsByDuckDb(c: DuckDBConnection, job: ProfileJob, allPaths: string[], stats: readonly ColumnStats[], end: ScanState, atSnapshot: Record<string, Tail> | undefined, footers: FooterCache): Promise<Record<string, Tail>> {
