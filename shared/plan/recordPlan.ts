@@ -177,8 +177,9 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
   // the merge window's partitions (bigQueryMergeSteps.ts `loadPartitions`), the rows `loadedWindow` counts.
   const previous = since ? { pair, runId: input.refresh?.from ?? newRunId(pair, new Date(since), () => 0) } : undefined;
   const partitions = loadPartitions(config.shard, window) === 'DAY' ? 'day' : 'month';
-  const loadedWindow = since && mergeWindow.start < since ? { start: cellStart(new Date(mergeWindow.start), partitions).toISOString(), end: window.end } : range;
-  if (previous && loadedWindow !== range) {
+  const loadsEarlier = since !== undefined && mergeWindow.start < since;
+  const loadedWindow = loadsEarlier ? { start: cellStart(new Date(mergeWindow.start), partitions).toISOString(), end: window.end } : range;
+  if (previous && loadsEarlier) {
     for (const f of manifest.features) {
       const earlier = `${paths.featureDir(previous.runId, f.feature)}${attemptDir(EARLIER_EXPORT_JOB)}/part-000000000000.parquet`;
       await staging.write(earlier, 'placeholder');
