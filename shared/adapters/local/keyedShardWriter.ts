@@ -159,106 +159,58 @@ export interface KeyedWrite {
   files: readonly ShardFile[];
 }
 
+/** A file being written: its descriptor, where the next bytes go, and its column chunks so far. */
+class OutFile {
+  offset = 0;
+  readonly chunks: ColumnChunk[] = [];
+  constructor(
+    readonly rows: number,
+    readonly fd: number,
+  ) {}
+}
+
+/** One (source, row group) to decode, once, and the spans of the files that take rows of it. */
+class GroupRead {
+  readonly outs: number[] = [];
+  readonly spans: RowSpan[] = [];
+  constructor(
+    readonly source: number,
+    readonly group: number,
+    public from: number,
+    public to: number,
+  ) {}
+}
+
 /**
  * Writes `files` (each a shard's rows of the sources, in key order) with the key and `columns`.
  * Each source column chunk is read once for every file it reaches; one column's chunk of each
  * file is held at a time. The chunks are decoded here, so the zstd decoder must be ready
  * (parquetDoubles.ts `zstdReady`) when a source is compressed with it.
+ * Kept in small functions over objects of one shape (classes, indexed loops): written as one
+ * function, the optimising compiler gave up on it three times a thread ("wrong map") and compiled
+ * it again each time, about 130 ms of compiler time a go, a tenth of a refresh's extract CPU.
  */
 export function writeKeyedShards({ sources, columns, schema, files }: KeyedWrite): { rows: number }[] {
   const names = [KEY_COLUMN, ...columns];
-  const outs = files.map((f) => ({ file: f, rows: rowsOf(f), fd: openSync(f.target, 'w'), offset: 0, chunks: [] as ColumnChunk[] }));
-  const scratch = writerScratch;
+  const outs: OutFile[] = [];
   const fds = new Map<number, number>();
-  const header = new CompactWriter();
-  // A page's level bytes before the bit-packed levels: their length (4 bytes), then the run header.
-  const prefix = new Uint8Array(16);
   try {
-    for (const out of outs) {
-      writeSync(out.fd, MAGIC);
-      out.offset = MAGIC.length;
+    for (let i = 0; i < files.length; i++) {
+      outs.push(new OutFile(rowsOf(files[i]!), openSync(files[i]!.target, 'w')));
+      writeSync(outs[i]!.fd, MAGIC);
+      outs[i]!.offset = MAGIC.length;
     }
-    // Each (source, row group) once, in order; the spans that read it, wherever they are.
-    // Only the rows the spans cover are decoded: a refresh copies the last minutes of a big group.
-    const reads = new Map<string, { source: number; group: number; rows: RowRange; into: { out: number; span: RowSpan }[] }>();
-    outs.forEach((o, i) => o.file.spans.forEach((span) => {
-      const key = `${span.source}:${span.group}`;
-      const read = reads.get(key) ?? reads.set(key, { source: span.source, group: span.group, rows: { from: span.from, to: span.to }, into: [] }).get(key)!;
-      read.rows = { from: Math.min(read.rows.from, span.from), to: Math.max(read.rows.to, span.to) };
-      read.into.push({ out: i, span });
-    }));
+    const reads = groupReads(files);
     // One column's rows of each file at a time, in buffers used again for the next column.
-    const gathered: Gathered[] = outs.map((o) => ({ values: new Uint8Array(o.rows * 8), valueBytes: 0, levels: new Uint8Array(Math.ceil(o.rows / 8)), rows: 0, nulls: 0 }));
-    for (const [c, name] of names.entries()) {
-      const element = schema[c]!;
-      for (const g of gathered) {
-        [g.rows, g.nulls, g.valueBytes] = [0, 0, 0];
-        g.levels.fill(0);
-      }
-      for (const { source, group, rows, into } of reads.values()) {
-        const s = sources[source]!;
-        let fd = fds.get(source);
-        if (fd === undefined) fds.set(source, (fd = openSync(s.file, 'r')));
-        const chunk = c === 0 ? int64AsDoubles(readInt64Chunk(fd, s.layout, group, name, scratch, rows)) : readDoubleChunk(fd, s.layout, group, name, scratch, rows);
-        const bytes = new Uint8Array(chunk.values.buffer, chunk.values.byteOffset, chunk.values.byteLength);
-        for (const { out, span } of into) gather(gathered[out]!, bytes, chunk.valid, span.from, span.to);
-      }
-      const optional = element.repetition_type === 'OPTIONAL';
-      for (const [i, out] of outs.entries()) {
-        if (out.rows === 0) continue;
-        const g = gathered[i]!;
-        if (!optional && g.nulls > 0) throw new Error(`column ${name}: nulls in a REQUIRED column`);
-        if (c === 0 && g.nulls > 0) throw new Error(`${KEY_COLUMN}: a null key in a table known to be in key order`);
-        // The body: definition levels (OPTIONAL columns: one RLE run of 1s when every row has a
-        // value, else the bit-packed levels), then the values. Written as pieces, not joined.
-        let pieces: Uint8Array[];
-        if (!optional) pieces = [];
-        else if (g.nulls === 0) {
-          const end = varint(prefix, 4, g.rows * 2);
-          prefix[end] = 1;
-          new DataView(prefix.buffer).setUint32(0, end + 1 - 4, true);
-          pieces = [prefix.slice(0, end + 1)];
-        } else {
-          const groups = Math.ceil(g.rows / 8);
-          const end = varint(prefix, 4, groups * 2 + 1);
-          new DataView(prefix.buffer).setUint32(0, end - 4 + groups, true);
-          pieces = [prefix.slice(0, end), g.levels.subarray(0, groups)];
-        }
-        pieces.push(g.values.subarray(0, g.valueBytes));
-        const size = pieces.reduce((n, p) => n + p.length, 0);
-        const head = plainPageHeader(header, g.rows, size);
-        const length = head.length + size;
-        writevSync(out.fd, [head, ...pieces]);
-        const keys = c === 0 ? new BigInt64Array(g.values.buffer, 0, g.rows) : undefined;
-        out.chunks.push({
-          file_offset: BigInt(out.offset),
-          meta_data: {
-            type: element.type!,
-            encodings: ['PLAIN', 'RLE'],
-            path_in_schema: [name],
-            codec: 'UNCOMPRESSED',
-            num_values: BigInt(g.rows),
-            total_uncompressed_size: BigInt(length),
-            total_compressed_size: BigInt(length),
-            data_page_offset: BigInt(out.offset),
-            statistics: keys ? { null_count: 0n, min_value: keys[0]!, max_value: keys[g.rows - 1]!, is_min_value_exact: true, is_max_value_exact: true } : { null_count: BigInt(g.nulls) },
-          },
-        } as ColumnChunk);
-        out.offset += length;
-      }
+    const gathered: Gathered[] = [];
+    for (const o of outs) gathered.push({ values: new Uint8Array(o.rows * 8), valueBytes: 0, levels: new Uint8Array(Math.ceil(o.rows / 8)), rows: 0, nulls: 0 });
+    const page = new PageWriter();
+    for (let c = 0; c < names.length; c++) {
+      for (let i = 0; i < gathered.length; i++) clearGathered(gathered[i]!);
+      for (let r = 0; r < reads.length; r++) gatherRead(reads[r]!, sources, fds, names[c]!, c === 0, gathered);
+      for (let i = 0; i < outs.length; i++) if (outs[i]!.rows > 0) page.write(outs[i]!, gathered[i]!, schema[c]!, names[c]!, c === 0);
     }
-    for (const out of outs) {
-      const groups: RowGroup[] = out.rows === 0 ? [] : [{ columns: out.chunks, total_byte_size: BigInt(out.offset - MAGIC.length), num_rows: BigInt(out.rows), file_offset: BigInt(MAGIC.length), total_compressed_size: BigInt(out.offset - MAGIC.length) }];
-      const metadata = {
-        version: 1,
-        schema: [{ name: 'duckdb_schema', repetition_type: 'REQUIRED', num_children: names.length }, ...schema.map((e, i) => ({ ...e, name: names[i]! }))],
-        num_rows: BigInt(out.rows),
-        row_groups: groups,
-        created_by: 'bqx keyed shard writer',
-        metadata_length: 0,
-      } as FileMetaData;
-      writevSync(out.fd, [encodeFooter(metadata), MAGIC]);
-    }
+    for (const out of outs) writeFooter(out, names, schema);
   } finally {
     for (const out of outs) closeSync(out.fd);
     for (const fd of fds.values()) closeSync(fd);
@@ -266,6 +218,107 @@ export function writeKeyedShards({ sources, columns, schema, files }: KeyedWrite
   return outs.map((o) => ({ rows: o.rows }));
 }
 
-function int64AsDoubles(chunk: { values: BigInt64Array; valid: Uint32Array | null }): { values: Float64Array; valid: Uint32Array | null } {
-  return { values: new Float64Array(chunk.values.buffer, chunk.values.byteOffset, chunk.values.length), valid: chunk.valid };
+/**
+ * Each (source, row group) the files' spans read, once, in order of first use, with the spans
+ * that read it. Only the rows the spans cover are decoded: a refresh copies the last minutes of a
+ * big group.
+ */
+function groupReads(files: readonly ShardFile[]): GroupRead[] {
+  const byKey = new Map<string, GroupRead>();
+  for (let o = 0; o < files.length; o++) {
+    for (const span of files[o]!.spans) {
+      const key = `${span.source}:${span.group}`;
+      let read = byKey.get(key);
+      if (read === undefined) byKey.set(key, (read = new GroupRead(span.source, span.group, span.from, span.to)));
+      read.from = Math.min(read.from, span.from);
+      read.to = Math.max(read.to, span.to);
+      read.outs.push(o);
+      read.spans.push(span);
+    }
+  }
+  return [...byKey.values()];
+}
+
+function clearGathered(g: Gathered): void {
+  g.rows = 0;
+  g.nulls = 0;
+  g.valueBytes = 0;
+  g.levels.fill(0);
+}
+
+/** Decodes column `name` of one (source, row group) and appends each span's rows to its file's buffers. */
+function gatherRead(read: GroupRead, sources: readonly KeyedSource[], fds: Map<number, number>, name: string, isKey: boolean, gathered: Gathered[]): void {
+  const s = sources[read.source]!;
+  let fd = fds.get(read.source);
+  if (fd === undefined) fds.set(read.source, (fd = openSync(s.file, 'r')));
+  const rows: RowRange = { from: read.from, to: read.to };
+  const chunk = isKey ? readInt64Chunk(fd, s.layout, read.group, name, writerScratch, rows) : readDoubleChunk(fd, s.layout, read.group, name, writerScratch, rows);
+  // The same eight bytes a value either way (an INT64 key is copied, not converted).
+  const bytes = new Uint8Array(chunk.values.buffer, chunk.values.byteOffset, chunk.values.byteLength);
+  for (let k = 0; k < read.spans.length; k++) gather(gathered[read.outs[k]!]!, bytes, chunk.valid, read.spans[k]!.from, read.spans[k]!.to);
+}
+
+/** Writes one column's page of a file and keeps its column chunk for the footer. */
+class PageWriter {
+  private readonly header = new CompactWriter();
+  // A page's level bytes before the bit-packed levels: their length (4 bytes), then the run header.
+  private readonly prefix = new Uint8Array(16);
+
+  write(out: OutFile, g: Gathered, element: SchemaElement, name: string, isKey: boolean): void {
+    const optional = element.repetition_type === 'OPTIONAL';
+    if (!optional && g.nulls > 0) throw new Error(`column ${name}: nulls in a REQUIRED column`);
+    if (isKey && g.nulls > 0) throw new Error(`${KEY_COLUMN}: a null key in a table known to be in key order`);
+    // The body: definition levels (OPTIONAL columns: one RLE run of 1s when every row has a
+    // value, else the bit-packed levels), then the values. Written as pieces, not joined.
+    const prefix = this.prefix;
+    const pieces: Uint8Array[] = [];
+    if (optional && g.nulls === 0) {
+      const end = varint(prefix, 4, g.rows * 2);
+      prefix[end] = 1;
+      new DataView(prefix.buffer).setUint32(0, end + 1 - 4, true);
+      pieces.push(prefix.slice(0, end + 1));
+    } else if (optional) {
+      const groups = Math.ceil(g.rows / 8);
+      const end = varint(prefix, 4, groups * 2 + 1);
+      new DataView(prefix.buffer).setUint32(0, end - 4 + groups, true);
+      pieces.push(prefix.slice(0, end), g.levels.subarray(0, groups));
+    }
+    pieces.push(g.values.subarray(0, g.valueBytes));
+    let size = 0;
+    for (const p of pieces) size += p.length;
+    const head = plainPageHeader(this.header, g.rows, size);
+    const length = head.length + size;
+    pieces.unshift(head);
+    writevSync(out.fd, pieces);
+    const keys = isKey ? new BigInt64Array(g.values.buffer, 0, g.rows) : undefined;
+    out.chunks.push({
+      file_offset: BigInt(out.offset),
+      meta_data: {
+        type: element.type!,
+        encodings: ['PLAIN', 'RLE'],
+        path_in_schema: [name],
+        codec: 'UNCOMPRESSED',
+        num_values: BigInt(g.rows),
+        total_uncompressed_size: BigInt(length),
+        total_compressed_size: BigInt(length),
+        data_page_offset: BigInt(out.offset),
+        statistics: keys ? { null_count: 0n, min_value: keys[0]!, max_value: keys[g.rows - 1]!, is_min_value_exact: true, is_max_value_exact: true } : { null_count: BigInt(g.nulls) },
+      },
+    } as ColumnChunk);
+    out.offset += length;
+  }
+}
+
+/** The file's footer (one row group of its chunks, none when it has no rows) and the closing magic. */
+function writeFooter(out: OutFile, names: readonly string[], schema: readonly SchemaElement[]): void {
+  const groups: RowGroup[] = out.rows === 0 ? [] : [{ columns: out.chunks, total_byte_size: BigInt(out.offset - MAGIC.length), num_rows: BigInt(out.rows), file_offset: BigInt(MAGIC.length), total_compressed_size: BigInt(out.offset - MAGIC.length) }];
+  const metadata = {
+    version: 1,
+    schema: [{ name: 'duckdb_schema', repetition_type: 'REQUIRED', num_children: names.length }, ...schema.map((e, i) => ({ ...e, name: names[i]! }))],
+    num_rows: BigInt(out.rows),
+    row_groups: groups,
+    created_by: 'bqx keyed shard writer',
+    metadata_length: 0,
+  } as FileMetaData;
+  writevSync(out.fd, [encodeFooter(metadata), MAGIC]);
 }
