@@ -73,7 +73,10 @@ describe('bqx plan --refresh', function () {
         assert.match(uris[0]!, new RegExp(`/runs/${plan.runId.replace(/\d{8}t\d{6}-\w+$/, '')}[^/]+/features/${s.labels.feature}/attempt-`), 'the previous version\'s export first');
         assert.match(uris[1]!, new RegExp(`/runs/${plan.runId}/features/${s.labels.feature}/attempt-`));
         assert.match(s.sql, /\nPARTITION BY TIMESTAMP_TRUNC\(`interval_time`, DAY\)\n/);
+        // Its own name (`__ckp`): an unpartitioned load of the same feature never overwrites it.
+        assert.match(s.sql, new RegExp(`^LOAD DATA OVERWRITE \`bqx_scratch\`\.\`[a-z0-9_]+__ckp\\d{4}_${s.labels.feature}\``), s.sql);
       }
+      for (const s of full.statements.filter((x) => x.step === 'load')) assert.match(s.sql, /^LOAD DATA OVERWRITE `bqx_scratch`\.`[a-z0-9_]+__ck\d{4}_/, s.sql);
       const batches = plan.statements.filter((s) => s.step === 'batch');
       assert.ok(batches.length > 0 && batches.every((s) => /LEFT JOIN \(SELECT \* FROM `[^`]+`\.`[^`]+` WHERE `interval_time` >= @start AND `interval_time` < @end\) AS `f0`/.test(s.sql)), 'every member read through the window');
       for (const s of batches) assert.deepEqual(s.params, { start: new Date(grid[1]!.start), end: new Date(WINDOW.end) });

@@ -80,13 +80,13 @@ export function mergeSteps(job: MergeJob, config: Pick<Config, 'gcp' | 'shard'>,
   const partitionBy = loadPartitions(config.shard, manifest.window);
   const loads = manifest.features.flatMap((f, index) => {
     if (!members.has(f.feature)) return [];
-    const table = scratchNames.checkpoint(area, index, f.feature);
-    checkpointTable.set(f.feature, table);
     // The files the landing checked, when known; otherwise every part file of the feature.
     const files = job.checkpoints[f.feature] ?? [];
     const uris = files.length > 0 ? files.map((name) => staging.uri(name)) : [staging.uri(`${paths.featureDir(job.runId, f.feature)}part-*.parquet`)];
     const columns = f.columns.map((c) => c.source);
     const earlier = files.some((name) => !name.startsWith(paths.featureDir(job.runId, f.feature)));
+    const table = scratchNames.checkpoint(area, index, f.feature, earlier);
+    checkpointTable.set(f.feature, table);
     if (earlier) wider.add(f.feature);
     return [spec(`load_${f.feature}`, 'load', renderLoad({ dataset, table, ttlHours }, uris, columns, earlier ? { partitionBy } : {}), { feature: f.feature })];
   });

@@ -177,9 +177,15 @@ export function scratchArea(runId: string): string {
 
 export const scratchNames = {
   keys: (area: string) => `${area}__keys`,
-  /** One loaded checkpoint; the index keeps names unique after cutting to 128 characters. */
-  checkpoint: (area: string, index: number, feature: string) =>
-    `${area}__ck${String(index).padStart(4, '0')}_${assertIdentifier(feature, 'feature')}`.slice(0, 128),
+  /**
+   * One loaded checkpoint (the index keeps names unique after cutting to 128 characters);
+   * `__ckp` where it is loaded partitioned by the key. The two never share a name: BigQuery
+   * refuses LOAD DATA OVERWRITE into a table partitioned otherwise, and one run's merge may load a
+   * feature both ways (a refresh's merge that failed after a partitioned load, then a merge after
+   * `bqx rerun` of the feature, whose files are then all the run's own).
+   */
+  checkpoint: (area: string, index: number, feature: string, partitioned = false) =>
+    `${area}__ck${partitioned ? 'p' : ''}${String(index).padStart(4, '0')}_${assertIdentifier(feature, 'feature')}`.slice(0, 128),
   batch: (area: string, group: number, batch: number) => `${area}__g${String(group).padStart(3, '0')}_b${String(batch).padStart(3, '0')}`,
 };
 
