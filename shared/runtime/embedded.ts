@@ -53,8 +53,9 @@ export async function openEmbedded(config: Config, options: EmbeddedOptions): Pr
   await fs.mkdir(where.root, { recursive: true });
   const staging = new FolderObjectStore(where.staging, 'staging');
   const output = new FolderObjectStore(where.output, 'output');
-  const store = new FileRunStore(where.store);
   const warehouse = options.warehouse ?? (await DuckDbWarehouse.open(where.warehouse, staging, output, { memoryMb: config.embedded.mergeMemoryMb, extractConcurrency: config.embedded.extractConcurrency }));
+  // Holding the warehouse's lock (opened here, not passed in), this process alone writes the home.
+  const store = new FileRunStore(where.store, { soleWriter: !options.warehouse });
   const logger = options.logger;
   // Holding the warehouse's lock, this is the home's only process: whatever the scratch folders
   // hold was left by one that stopped (killed, crashed) mid-write. A warehouse passed in (tests)

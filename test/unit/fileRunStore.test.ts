@@ -16,6 +16,17 @@ runStoreContract(
   },
 );
 
+// The embedded runtime's own store (the sole writer of its home): the same contract with the
+// landed checkpoints counted in memory after one listing.
+runStoreContract(
+  'embedded file store, sole writer',
+  async () => new FileRunStore(tempDir('store'), { soleWriter: true }),
+  async (store) => {
+    await store.close();
+    return new FileRunStore((store as FileRunStore).root, { soleWriter: true });
+  },
+);
+
 describe('embedded file store: its folders', () => {
   it('records into a folder removed since the store made it (the store makes each folder once)', async () => {
     const store = new FileRunStore(tempDir('store'));
@@ -29,5 +40,28 @@ describe('embedded file store: its folders', () => {
     assert.equal(await store.recordCheckpoint(record('agg_eurusd')), true, 'made again, and recorded');
     assert.equal(await store.recordCheckpoint(record('agg_eurusd')), false, 'once');
     assert.deepEqual((await store.listCheckpoints(runId)).map((r) => r.feature), ['agg_eurusd']);
+  });
+
+  it('as the sole writer, counts from one listing what it records and deletes; records made before it opened are counted too', async () => {
+    const root = tempDir('store');
+    const runId = 'eurusd-20260101t000000-abc123';
+    const record = (feature: string): CheckpointRecord => ({
+      runId, feature, landedAt: '2026-01-01T00:00:00.000Z', files: [], rows: 1, sourceRows: 1, duplicates: 0, nullCounts: {}, minKey: null, maxKey: null, bytes: 0,
+    });
+    const before = new FileRunStore(root);
+    await before.recordCheckpoint(record('agg_eurusd'));
+    const store = new FileRunStore(root, { soleWriter: true });
+    assert.equal(await store.countCheckpoints(runId), 1, 'the record made before it opened');
+    assert.equal(await store.recordCheckpoint(record('mom_eurusd')), true);
+    assert.equal(await store.recordCheckpoint(record('mom_eurusd')), false);
+    assert.equal(await store.countCheckpoints(runId), 2);
+    await store.deleteCheckpoint(runId, 'agg_eurusd');
+    assert.equal(await store.countCheckpoints(runId), 1);
+    assert.equal(await new FileRunStore(root).countCheckpoints(runId), 1, 'the folder says the same');
+    // What it counts is its own memory: a record written behind its back (which the embedded
+    // runtime's lock rules out) is not seen, where a store that lists every time sees it.
+    await before.recordCheckpoint(record('lag_eurusd'));
+    assert.equal(await store.countCheckpoints(runId), 1);
+    assert.equal(await new FileRunStore(root).countCheckpoints(runId), 2);
   });
 });
