@@ -35,11 +35,18 @@ export function prepareDatasetExtras(): void {
 }
 
 export async function writeDatasetExtras(deps: ChainDeps, run: RunRecord, manifest: ManifestView, report: RunReport, quality: Quality): Promise<void> {
-  const shards = Array.isArray(manifest.shards) && manifest.shards.length > 0 ? manifest.shards : [{ index: 0, rows: manifest.rows }];
-  const folds = foldsFile(quality.folds, quality.cutRows, shards);
-  await deps.output.write(datasetFile.folds(run.pair, run.runId), JSON.stringify(folds, null, 1), { contentType: 'application/json' });
-  const { renderReportHtml } = await pageRenderer();
-  const html = await renderReportHtml({ report, run, gates: quality.gates, folds: folds.folds.length });
-  await deps.output.write(datasetFile.html(run.pair, run.runId), html, { contentType: 'text/html' });
-  await keepProfile(deps, run, quality.stored);
+  // The raw profile first: its sample (about 77 MB) is written off this thread (the folder store's
+  // parts, a bucket's upload) while the page is rendered here, and the caller's JSON after that.
+  const kept = keepProfile(deps, run, quality.stored);
+  const page = (async () => {
+    const shards = Array.isArray(manifest.shards) && manifest.shards.length > 0 ? manifest.shards : [{ index: 0, rows: manifest.rows }];
+    const folds = foldsFile(quality.folds, quality.cutRows, shards);
+    await deps.output.write(datasetFile.folds(run.pair, run.runId), JSON.stringify(folds, null, 1), { contentType: 'application/json' });
+    const { renderReportHtml } = await pageRenderer();
+    const html = await renderReportHtml({ report, run, gates: quality.gates, folds: folds.folds.length });
+    await deps.output.write(datasetFile.html(run.pair, run.runId), html, { contentType: 'text/html' });
+  })();
+  // Both finished before this returns, whichever fails: nothing is left writing behind a failure.
+  const failed = (await Promise.allSettled([kept, page])).find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }

@@ -233,9 +233,16 @@ async function writeOutputs(deps: ChainDeps, manifest: RunManifest, run: RunReco
     passed: quality.failed.length === 0,
     createdAt: deps.clock.now().toISOString(),
   };
-  await writeDatasetExtras(deps, run, outputManifest, report, quality);
-  await deps.output.write(reportObject, JSON.stringify(report, null, 1), { contentType: 'application/json' });
-  await deps.output.write(manifestObject, JSON.stringify(outputManifest, null, 1), { contentType: 'application/json' });
+  // The extras' writes under way, the two JSON texts are made meanwhile; the manifest is written last.
+  const extras = writeDatasetExtras(deps, run, outputManifest, report, quality);
+  let texts: [string, string];
+  try {
+    texts = [JSON.stringify(report, null, 1), JSON.stringify(outputManifest, null, 1)];
+  } finally {
+    await extras;
+  }
+  await deps.output.write(reportObject, texts[0], { contentType: 'application/json' });
+  await deps.output.write(manifestObject, texts[1], { contentType: 'application/json' });
   return { manifest: manifestObject, report: reportObject, rows: run.labelRows, columns: manifest.columnCount, files, bytes };
 }
 

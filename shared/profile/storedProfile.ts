@@ -121,18 +121,25 @@ export async function writeStoredProfile(store: ObjectStore, objects: StoredProf
     ...(kept[1] ? { end: kept[1].described } : {}),
     ...(data.compared ? { compared: data.compared } : {}),
   };
-  await store.write(objects.sample, parts, { contentType: 'application/octet-stream' });
-  // Each state's objects written, or any older ones removed: the JSON, written last, describes what is there.
+  // The sample (about 77 MB) and each state's objects are written at once; any older state objects
+  // removed. The JSON, written last, describes what is there.
+  const writes: Promise<unknown>[] = [store.write(objects.sample, parts, { contentType: 'application/octet-stream' })];
   for (const [i, [stateObject, tailsObject]] of ([[objects.scan, objects.tails], [objects.end, objects.endTails]] as const).entries()) {
     const k = kept[i];
     if (!stateObject) continue;
-    if (k) await store.write(stateObject, k.state, { contentType: 'application/octet-stream' });
-    else await store.deletePrefix(stateObject);
+    writes.push(k ? store.write(stateObject, k.state, { contentType: 'application/octet-stream' }) : store.deletePrefix(stateObject));
     if (!tailsObject) continue;
-    if (k?.tails) await store.write(tailsObject, k.tails, { contentType: 'application/octet-stream' });
-    else await store.deletePrefix(tailsObject);
+    writes.push(k?.tails ? store.write(tailsObject, k.tails, { contentType: 'application/octet-stream' }) : store.deletePrefix(tailsObject));
   }
-  await store.write(objects.columns, JSON.stringify(head), { contentType: 'application/json' });
+  const text = JSON.stringify(head);
+  await settledAll(writes);
+  await store.write(objects.columns, text, { contentType: 'application/json' });
+}
+
+/** Waits for every promise, then throws the first failure: none is left running behind a rejection. */
+async function settledAll(promises: readonly Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(promises)).find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /** A kept state's bytes (and its tails', where there is an object for them) and its description; undefined without a state or an object for it. */
