@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { duplicateCandidates } from '../../shared/profile/duplicates.js';
 import type { ColumnStats } from '../../shared/profile/types.js';
+import { mulberry32 } from '../../shared/adapters/local/bus.js';
 
 /** The screen's earlier key: one JSON text per column. */
 function byJsonKey(stats: readonly ColumnStats[], values: Record<string, Float64Array>): string[][] {
@@ -21,22 +22,11 @@ function byJsonKey(stats: readonly ColumnStats[], values: Record<string, Float64
   return [...groups.values()].filter((g) => g.length > 1);
 }
 
-/** A seeded generator (mulberry32): the same columns every run. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const stat = (column: string, over: Partial<ColumnStats> = {}): ColumnStats => ({ column, nonNull: 100, min: 0, max: 1, inf: 0, nan: 0, repeats: 0, ...over }) as ColumnStats;
 
 describe('duplicate screen (duplicates.ts)', () => {
   it('groups 20,000 columns as a JSON key of the same numbers does', () => {
-    const next = random(11);
+    const next = mulberry32(11);
     const stats: ColumnStats[] = [];
     const values: Record<string, Float64Array> = {};
     for (let c = 0; c < 20_000; c++) {

@@ -5,19 +5,9 @@
 // rows), pairs either side of the threshold, negative ones, nulls and flat columns.
 import assert from 'node:assert/strict';
 import { leakageCandidates } from '../../shared/profile/leakage.js';
+import { mulberry32 } from '../../shared/adapters/local/bus.js';
 
 const SCREEN = 0.8;
-
-/** A seeded generator (mulberry32): the same sample every run. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Every pair's correlation over the rows, nulls left out of the mean and counted as 0 after it, as the screen defines it. */
 function correlation(x: Float64Array, y: Float64Array): number {
@@ -33,7 +23,7 @@ function correlation(x: Float64Array, y: Float64Array): number {
 
 describe('leakage screen: correlation (leakage.ts)', () => {
   it('lets through exactly the pairs a full dot product of every pair lets through', () => {
-    const next = random(7);
+    const next = mulberry32(7);
     const m = 256;
     const gauss = () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
     const labels = Array.from({ length: 9 }, (_, j) => `label_${j}`);
