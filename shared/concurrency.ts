@@ -14,3 +14,12 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
   await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
   return results;
 }
+
+/**
+ * Waits for every promise to settle, then throws the first failure: nothing is left running
+ * behind a rejection (writes that must all have ended before the caller goes on, or fails).
+ */
+export async function allSettledOrThrow(promises: readonly Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(promises)).find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}

@@ -3,6 +3,7 @@
 // profile under profile/ (shared/chain/profileReuse.ts). The page's charting library is loaded only
 // here, when a run finishes, so the CLI starts without it.
 
+import { allSettledOrThrow } from '../concurrency.js';
 import { foldsFile } from '../folds.js';
 import { paths } from '../naming.js';
 import type { RunRecord } from '../ports.js';
@@ -47,6 +48,5 @@ export async function writeDatasetExtras(deps: ChainDeps, run: RunRecord, manife
     await deps.output.write(datasetFile.html(run.pair, run.runId), html, { contentType: 'text/html' });
   })();
   // Both finished before this returns, whichever fails: nothing is left writing behind a failure.
-  const failed = (await Promise.allSettled([kept, page])).find((r) => r.status === 'rejected');
-  if (failed) throw failed.reason;
+  await allSettledOrThrow([kept, page]);
 }

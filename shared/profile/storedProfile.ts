@@ -21,6 +21,7 @@
 
 import { createHash } from 'node:crypto';
 import os from 'node:os';
+import { allSettledOrThrow } from '../concurrency.js';
 import type { ObjectStore } from '../ports.js';
 import { SCAN_FIELDS, type ScanState } from './scanState.js';
 import type { Tail } from './outlierTails.js';
@@ -132,14 +133,8 @@ export async function writeStoredProfile(store: ObjectStore, objects: StoredProf
     writes.push(k?.tails ? store.write(tailsObject, k.tails, { contentType: 'application/octet-stream' }) : store.deletePrefix(tailsObject));
   }
   const text = JSON.stringify(head);
-  await settledAll(writes);
+  await allSettledOrThrow(writes);
   await store.write(objects.columns, text, { contentType: 'application/json' });
-}
-
-/** Waits for every promise, then throws the first failure: none is left running behind a rejection. */
-async function settledAll(promises: readonly Promise<unknown>[]): Promise<void> {
-  const failed = (await Promise.allSettled(promises)).find((r) => r.status === 'rejected');
-  if (failed) throw failed.reason;
 }
 
 /** A kept state's bytes (and its tails', where there is an object for them) and its description; undefined without a state or an object for it. */
