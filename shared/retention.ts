@@ -162,8 +162,8 @@ async function remove(store: ObjectStore, prefix: string, keep: Set<string>, res
   const objects = await store.list(prefix);
   const doomed = objects.filter((o) => !keep.has(o.name));
   if (doomed.length === 0) return;
-  // Some kept: the rest by exact name (a trimmed refresh drops one file of each of 667 checkpoints;
-  // as a prefix delete each was a listing of its folder, or a list request, and then the delete).
-  result.objects += doomed.length === objects.length ? await store.deletePrefix(prefix) : await store.deleteObjects(doomed.map((o) => o.name));
+  // By exact name, as listed: a prefix delete would list the prefix again (and, with some kept, a
+  // trimmed refresh dropping one file of each of 667 checkpoints was a listing of each folder).
+  result.objects += await store.deleteObjects(doomed.map((o) => o.name));
   result.bytes += doomed.reduce((n, o) => n + o.size, 0);
 }

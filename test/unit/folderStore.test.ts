@@ -72,4 +72,16 @@ describe('folder store: objects deleted by exact name', () => {
     assert.ok((await fs.stat(path.join(store.root, 'runs/a/f'))).isDirectory(), 'a folder still holding an object stays');
     assert.equal(await store.deleteObjects([]), 0);
   });
+
+  it('deletes many objects a few at a time, every one, and a prefix with its folders', async () => {
+    const store = new FolderObjectStore(tempDir('folder-store-delete-many'));
+    const names = Array.from({ length: 60 }, (_, i) => `runs/r1/features/t${i % 7}/part-${String(i).padStart(5, '0')}.parquet`);
+    for (const name of [...names, 'runs/r2/features/t0/_SUCCESS.json']) await store.write(name, name);
+    const doomed = names.filter((_, i) => i % 2 === 0);
+    assert.equal(await store.deleteObjects([...doomed, 'runs/r1/features/t9/absent.parquet']), doomed.length);
+    assert.deepEqual((await store.list('runs/r1/')).map((o) => o.name), names.filter((_, i) => i % 2 === 1).sort());
+    assert.equal(await store.deletePrefix('runs/r1/'), names.length - doomed.length);
+    assert.deepEqual((await store.list('runs/')).map((o) => o.name), ['runs/r2/features/t0/_SUCCESS.json']);
+    assert.equal(await fs.stat(path.join(store.root, 'runs/r1')).catch(() => 'gone'), 'gone', 'the run folder left empty went, up to runs/');
+  });
 });

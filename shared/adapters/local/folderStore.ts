@@ -13,8 +13,12 @@ import path from 'node:path';
 import type { FinalizedObject, ObjectData, ObjectStore, StoredObject } from '../../ports.js';
 import { promisify } from 'node:util';
 import { MadeFolders } from './madeFolders.js';
+import { mapLimit } from '../../concurrency.js';
 
 const readAt = promisify(fs.read);
+
+/** Deletes in flight at once: libuv's thread pool has four threads unless told otherwise. */
+const UNLINKS_AT_ONCE = 4;
 
 /**
  * Objects from this size on are read on libuv's threads, the rest at once on the caller's: the
@@ -198,27 +202,29 @@ export class FolderObjectStore implements ObjectStore {
 
   async deletePrefix(prefix: string): Promise<number> {
     const objects = await this.list(prefix);
-    for (const o of objects) fs.rmSync(this.localPath(o.name), { force: true });
-    this.pruneFolders(objects.map((o) => path.dirname(this.localPath(o.name))));
+    await this.deleteObjects(objects.map((o) => o.name));
     return objects.length;
   }
 
+  /**
+   * Several unlinks in flight on libuv's threads, not one after another here: removing a file
+   * frees its blocks (and, on a disk mounted with `discard`, trims them), which the kernel does
+   * while the call waits. Retention removing an older run's 12,464 files (2.8 GB): 1.4-1.8 s one
+   * at a time, 1.07 s four at a time.
+   */
   async deleteObjects(names: readonly string[]): Promise<number> {
-    let deleted = 0;
-    const dirs: string[] = [];
-    for (const name of names) {
-      const file = this.localPath(name);
+    const files = names.map((name) => this.localPath(name));
+    const gone = await mapLimit(files, UNLINKS_AT_ONCE, async (file) => {
       try {
-        fs.unlinkSync(file);
+        await fs.promises.unlink(file);
+        return true;
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
         throw error;
       }
-      deleted++;
-      dirs.push(path.dirname(file));
-    }
-    this.pruneFolders(dirs);
-    return deleted;
+    });
+    this.pruneFolders(files.map((file) => path.dirname(file)));
+    return gone.filter(Boolean).length;
   }
 
   /** A bucket has no folders: the ones a delete left empty go too, as far up as they are empty. */
