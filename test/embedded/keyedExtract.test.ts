@@ -7,6 +7,7 @@
 // another type is left to DuckDB.
 
 import assert from 'node:assert/strict';
+import os from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance, listValue } from '@duckdb/node-api';
 import { promises as fs } from 'node:fs';
@@ -184,14 +185,15 @@ describe('embedded warehouse: extracts written from a key-ordered table\'s own p
     const wide = Array.from({ length: 40 }, (_, k) => `, sin(i * ${k + 1}) AS w${k}`).join('');
     const columns = [...COLUMNS, ...Array.from({ length: 40 }, (_, k) => `w${k}`)];
     await w.close();
-    w = await DuckDbWarehouse.open(path.join(dir, 'wh.duckdb'), staging, new FolderObjectStore(path.join(dir, 'output'), 'output'), { memoryMb: 512, keyedIdleMs: 50 });
+    w = await DuckDbWarehouse.open(path.join(dir, 'wh.duckdb'), staging, new FolderObjectStore(path.join(dir, 'output'), 'output'), { memoryMb: 512, keyedIdleMs: 50, extractConcurrency: 4 });
     await w.writeFileTables(DS, [{ table: 'wide', select: rowsSql(0, 2000, '', wide) }], 'replace');
     const window = { start: at(0), end: at(2000) };
-    const threads = () => (w as unknown as { keyedThreads?: unknown }).keyedThreads;
+    const threads = () => (w as unknown as { keyedThreads?: { all: unknown[] } }).keyedThreads;
     const first = await extract('wide', window, { columns });
     assert.equal(w.keyedOnThreads, 1, 'written on a thread');
     const pool = threads();
     assert.ok(pool, 'the threads stay just after an extract');
+    assert.equal(pool.all.length, Math.min(4, 2 * os.availableParallelism()), 'two threads a core, up to the extract concurrency');
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(threads(), undefined, 'ended once idle');
     const second = await extract('wide', window, { columns });
