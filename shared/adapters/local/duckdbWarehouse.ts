@@ -695,9 +695,9 @@ const KEYED_IDLE_MS = 2000;
  * of a table is mostly small synchronous reads (footers, the key chunk, the earlier file's tail),
  * which come from the disk when the refresh runs long after the last run; with one thread per core
  * both waited on them. A refresh of one day at 20,000 rows, day shards, page cache dropped, on 2
- * cores (4 alternations): 8.8-11.9 s with four threads against 9.8-14.2 s with two (extract 4.5-6.9
- * against 5.3-8.0 s); from the page cache 9.5-9.7 against 8.4-10.2 s, and a full build 28.0-31.0
- * against 30.9-33.8 s (2 alternations each).
+ * cores: 8.8-13.1 s with four threads (median 10.3 of 6) against 9.8-14.2 s with two (13.6 of 4),
+ * extract 4.5-7.1 against 5.3-8.0 s; from the page cache 9.5-9.7 against 8.4-10.2 s, and a full
+ * build's peak RSS the same (bench/HISTORY.md, twenty-ninth session).
  */
 const KEYED_THREADS_PER_CORE = 2;
 
