@@ -17,6 +17,7 @@ import { prepareDatasetExtras, writeDatasetExtras } from './datasetFiles.js';
 import { followUp } from './pending.js';
 import { checkQuality, type Quality, type RunCost } from './quality.js';
 import { billedBytes } from '../cost.js';
+import { allSettledOrThrow } from '../concurrency.js';
 import { earlierProfile, filesMeeting, previousGroupFiles, previousOutput, sharedShards, withGrown, withShared, withSharedGroups } from './shareShards.js';
 import { failOnError, failRun, loadManifest, moved, publishOutcome, resendOutcome } from './runs.js';
 
@@ -235,14 +236,13 @@ async function writeOutputs(deps: ChainDeps, manifest: RunManifest, run: RunReco
   };
   // The extras' writes under way, the two JSON texts are made meanwhile; the manifest is written last.
   const extras = writeDatasetExtras(deps, run, outputManifest, report, quality);
-  let texts: [string, string];
-  try {
-    texts = [JSON.stringify(report, null, 1), JSON.stringify(outputManifest, null, 1)];
-  } finally {
-    await extras;
-  }
-  await deps.output.write(reportObject, texts[0], { contentType: 'application/json' });
-  await deps.output.write(manifestObject, texts[1], { contentType: 'application/json' });
+  // Made at once (nothing awaited inside). Both settled before going on, nothing left writing; if
+  // both failed, the texts' error is the one reported, not hidden behind the extras'.
+  const texts = (async (): Promise<[string, string]> => [JSON.stringify(report, null, 1), JSON.stringify(outputManifest, null, 1)])();
+  await allSettledOrThrow([texts, extras]);
+  const [reportText, manifestText] = await texts;
+  await deps.output.write(reportObject, reportText, { contentType: 'application/json' });
+  await deps.output.write(manifestObject, manifestText, { contentType: 'application/json' });
   return { manifest: manifestObject, report: reportObject, rows: run.labelRows, columns: manifest.columnCount, files, bytes };
 }
 
