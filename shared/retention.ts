@@ -13,7 +13,10 @@
 //     pair's run may point at this pair's files for a shared mkt_/tri_/var_/csi_ table): the one set
 //     of checkpoints the next runs can build on; older kept datasets do not need theirs (the output
 //     is a copy), so theirs go unless listed there;
-//   - anything of an active run, and of a failed run newer than the oldest kept dataset.
+//   - anything of an active run, and of a failed run newer than the oldest kept dataset (or of a
+//     pair with none yet) but what its merge wrote: a failed run whose record has no output has no
+//     dataset (no manifest was written), a rerun's merge writes its files again, and a merge that
+//     filled the disk leaves gigabytes there. Its checkpoints stay for that rerun.
 // Removed: the rest of the objects of runs older than the oldest kept dataset (succeeded, failed),
 // with the files they listed from older datasets' folders (shared shards) that no kept dataset
 // lists, and the checkpoints of the older kept datasets. Scratch tables in BigQuery expire by themselves.
@@ -42,6 +45,8 @@ export interface RetentionResult {
   removed: string[];
   /** Kept datasets whose checkpoints were removed. */
   trimmed: string[];
+  /** Failed runs without a dataset whose unfinished output was removed (their checkpoints stay, for a rerun). */
+  cleared: string[];
   objects: number;
   bytes: number;
 }
@@ -77,22 +82,30 @@ export async function referencedCheckpoints(deps: RetentionDeps): Promise<Set<st
  * `referenced` is referencedCheckpoints(deps), computed here when not given.
  */
 export async function collectGarbage(deps: RetentionDeps, pair: string, keep: number, referenced?: Set<string>): Promise<RetentionResult> {
-  const result: RetentionResult = { pair, keep, kept: [], removed: [], trimmed: [], objects: 0, bytes: 0 };
+  const result: RetentionResult = { pair, keep, kept: [], removed: [], trimmed: [], cleared: [], objects: 0, bytes: 0 };
   const runs = await deps.store.listRuns(pair);
   // A dataset an earlier call removed is not there to keep.
   const succeeded = runs.filter((r) => r.state === 'succeeded' && r.collected?.scope !== 'all').sort(byNewest);
   const kept = succeeded.slice(0, keep);
   result.kept = kept.map((r) => r.runId);
-  if (kept.length === 0) return result; // nothing to measure "older" against: nothing goes
-  const oldestKept = kept[kept.length - 1]!.createdAt;
+  const oldestKept = kept.at(-1)?.createdAt;
   const active = runs.filter((r) => !isTerminal(r.state));
-
-  // Everything the newest and the active runs of every pair point at.
-  const protectedStaging = referenced ?? (await referencedCheckpoints(deps));
   const protectedOutput = new Set<string>();
   for (const run of [...kept, ...active]) {
     if (run.output) for (const name of outputObjects(run.output)) protectedOutput.add(name);
   }
+
+  // What the merge of a failed run without a dataset wrote (older failed runs go whole, below).
+  const unfinished = runs.filter((r) => r.state === 'failed' && !r.output && r.collected?.scope !== 'all' && (oldestKept === undefined || r.createdAt >= oldestKept));
+  for (const run of unfinished) {
+    const before = result.objects;
+    await remove(deps.output, paths.outputDir(run.pair, run.runId), protectedOutput, result);
+    if (result.objects > before) result.cleared.push(run.runId);
+  }
+  if (oldestKept === undefined) return result; // nothing to measure "older" against: no run goes
+
+  // Everything the newest and the active runs of every pair point at.
+  const protectedStaging = referenced ?? (await referencedCheckpoints(deps));
 
   const stale = runs.filter((r) => isTerminal(r.state) && r.createdAt < oldestKept && r.collected?.scope !== 'all');
   const trimmable = kept.slice(1).filter((r) => r.collected === undefined);
@@ -120,8 +133,8 @@ export async function collectGarbage(deps: RetentionDeps, pair: string, keep: nu
     const at = deps.clock.now().toISOString();
     await deps.store.updateRun(run.runId, (r) => (isTerminal(r.state) ? { ...r, collected: { at, scope } } : undefined));
   }
-  if (result.removed.length + result.trimmed.length > 0) {
-    deps.logger.info(`retention: kept ${kept.length} dataset(s), removed ${result.removed.length} run(s), trimmed ${result.trimmed.length}: ${result.objects} object(s), ${result.bytes} bytes`, {
+  if (result.removed.length + result.trimmed.length + result.cleared.length > 0) {
+    deps.logger.info(`retention: kept ${kept.length} dataset(s), removed ${result.removed.length} run(s), trimmed ${result.trimmed.length}, cleared ${result.cleared.length} failed run(s)' output: ${result.objects} object(s), ${result.bytes} bytes`, {
       pair,
       step: 'retention',
     });

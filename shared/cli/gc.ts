@@ -1,7 +1,7 @@
 // `bqx gc [pair] [--keep N] [--json]`: retention on demand. Per pair (or the one given), the last N
 // succeeded datasets (default BQX_KEEP) stay with everything they reference; older runs'
-// checkpoints, outputs and scratch go (shared/retention.ts says exactly what stays). A run that is
-// still active is never touched.
+// checkpoints, outputs and scratch go, and what a failed run's merge left without a dataset
+// (shared/retention.ts says exactly what stays). A run that is still active is never touched.
 
 import type { Config } from '../config.js';
 import { allPairs, validatePair } from '../naming.js';
@@ -20,7 +20,7 @@ export async function gcCommand(args: Args, config: Config, open: () => Promise<
   } finally {
     await embedded.close();
   }
-  const touched = results.filter((r) => r.kept.length > 0);
+  const touched = results.filter((r) => r.kept.length > 0 || r.cleared.length > 0);
   if (args.flags.has('json')) process.stdout.write(`${JSON.stringify({ keep, pairs: touched })}\n`);
   else if (touched.length === 0) process.stdout.write('no succeeded datasets yet: nothing to collect\n');
   else process.stdout.write(`${touched.map(line).join('\n')}\n`);
@@ -29,5 +29,7 @@ export async function gcCommand(args: Args, config: Config, open: () => Promise<
 
 function line(r: RetentionResult): string {
   const mb = (r.bytes / 2 ** 20).toFixed(1);
-  return `${r.pair}: kept ${r.kept.length} dataset(s) (newest ${r.kept[0]}); removed ${r.removed.length} older run(s), checkpoints of ${r.trimmed.length} kept one(s): ${r.objects} object(s), ${mb} MB`;
+  const kept = r.kept.length > 0 ? `kept ${r.kept.length} dataset(s) (newest ${r.kept[0]})` : 'no succeeded dataset yet';
+  const cleared = r.cleared.length > 0 ? `, the unfinished output of ${r.cleared.length} failed run(s)` : '';
+  return `${r.pair}: ${kept}; removed ${r.removed.length} older run(s), checkpoints of ${r.trimmed.length} kept one(s)${cleared}: ${r.objects} object(s), ${mb} MB`;
 }

@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import sinon from 'sinon';
+import { rerun } from '../../shared/chain/rerun.js';
 import { startRun } from '../../shared/chain/startRun.js';
 import { verifyManifest } from '../../shared/cli/verify.js';
 import { collectGarbage } from '../../shared/retention.js';
@@ -109,6 +111,41 @@ describe('embedded retention', function () {
     assert.deepEqual((await verifyManifest(e.output.uri(manifestObject))).problems, [], 'the kept dataset is whole');
     // And a new run still builds (the newest run's checkpoints are where its records say).
     await runOnce(e);
+  });
+
+  it('clears what a failed merge wrote, keeps that run\'s checkpoints, and a rerun of its merge then builds it whole', async () => {
+    e = await openTest(testConfig(home, { BQX_KEEP: '3' }));
+    await buildMiniWarehouse(e.warehouse);
+    const first = await runOnce(e);
+    // A merge that wrote every file, then failed (as a disk that fills at its end would).
+    const merge = sinon.stub(e.warehouse, 'merge').callsFake(async function (this: unknown, ...args) {
+      await merge.wrappedMethod.apply(e.warehouse, args);
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    });
+    const { run: started } = await startRun(e.deps, { pair: 'eurusd' });
+    const failed = await settle(e, started.runId);
+    merge.restore();
+    assert.equal(failed.state, 'failed');
+    assert.match(failed.error ?? '', /ENOSPC/);
+    assert.equal(failed.output, undefined);
+    const left = (await e.output.list(`training/eurusd/${failed.runId}/`)).map((o) => o.name);
+    assert.ok(left.some((n) => n.endsWith('.parquet')), `the failed merge left files: ${left.join(', ')}`);
+    const checkpoints = (await e.staging.list(`runs/${failed.runId}/`)).map((o) => o.name);
+
+    const result = await collectGarbage(e.deps, 'eurusd', 3);
+    assert.deepEqual(result.kept, [first]);
+    assert.deepEqual(result.removed, []);
+    assert.deepEqual(result.cleared, [failed.runId]);
+    assert.equal(result.objects, left.length);
+    assert.deepEqual(await e.output.list(`training/eurusd/${failed.runId}/`), [], 'nothing of the unfinished output is left');
+    assert.deepEqual((await e.staging.list(`runs/${failed.runId}/`)).map((o) => o.name), checkpoints, 'its checkpoints stay, for a rerun');
+    assert.deepEqual((await verifyManifest(path.join(home, 'output', 'training', 'eurusd', first, '_manifest.json'))).problems, [], 'the kept dataset is whole');
+    assert.deepEqual((await collectGarbage(e.deps, 'eurusd', 3)).cleared, [], 'a second call finds nothing more');
+
+    await rerun(e.deps, failed.runId, { mode: 'merge' });
+    const again = await settle(e, failed.runId);
+    assert.equal(again.state, 'succeeded', again.error);
+    assert.deepEqual((await verifyManifest(path.join(home, 'output', 'training', 'eurusd', failed.runId, '_manifest.json'))).problems, []);
   });
 
   it('bqx gc --keep 1 leaves the latest dataset verifiable, never touches an active run, and says what it did', async () => {
