@@ -15,7 +15,7 @@ export const reconcile = jsonFunction('reconcile', async (deps, req) => {
   const acted = actions.filter((a) => a.action !== 'waiting');
   if (acted.length > 0) deps.logger.info(`reconcile: ${acted.length} of ${actions.length} active run(s) needed action`, { step: 'reconcile' });
   const collected = await collectAll(deps, allPairs(deps.config.currencies), deps.config.keep);
-  const retention = collected.filter((r) => r.removed.length + r.trimmed.length > 0);
+  const retention = collected.filter((r) => r.removed.length + r.trimmed.length + r.cleared.length > 0);
   return { status: 200, body: { actions, retention } };
 });
 

@@ -41,7 +41,7 @@ describe('functions/reconcile (contract)', function () {
     const { body } = await call().expect(200);
     assert.deepEqual(body.actions, []);
     assert.equal(body.retention.length, 1);
-    assert.deepEqual({ ...body.retention[0], objects: undefined, bytes: undefined }, { pair: 'eurusd', keep: 3, kept: [r4, r3, r2], removed: [r1], trimmed: [r3, r2], objects: undefined, bytes: undefined });
+    assert.deepEqual({ ...body.retention[0], objects: undefined, bytes: undefined }, { pair: 'eurusd', keep: 3, kept: [r4, r3, r2], removed: [r1], trimmed: [r3, r2], cleared: [], objects: undefined, bytes: undefined });
     assert.ok(body.retention[0].objects > 0 && body.retention[0].bytes > 0);
     assert.deepEqual(await fx.staging.list(`runs/${r1}/`), []);
     assert.deepEqual(await output.list(`training/eurusd/${r1}/`), []);
@@ -53,6 +53,30 @@ describe('functions/reconcile (contract)', function () {
     assert.equal((await fx.staging.list(`runs/${r4}/features/`)).length, 2 * FEATURES.length, 'the newest run keeps its checkpoints (a part and a marker each)');
     assert.equal((await fx.store.getRun(r1))?.collected?.scope, 'all');
     assert.equal(await fx.store.countCheckpoints(r1), 0);
+    assert.deepEqual((await call().expect(200)).body.retention, [], 'nothing more to do on the next call');
+  });
+
+  it('clears what a failed merge wrote, and keeps that run\'s checkpoints for a rerun', async () => {
+    const kept = await runToMerging(fx);
+    assert.equal(await mergeRun(fx.deps, { runId: kept, pair: 'eurusd' }), 'succeeded');
+    const failed = await runToMerging(fx);
+    // The merge wrote its files, then failed (a bucket or quota refusing its last export).
+    const merge = sandbox.stub(fx.deps.warehouse, 'merge').callsFake(async (...args) => {
+      await merge.wrappedMethod.apply(fx.deps.warehouse, args);
+      throw new Error('403 quota exceeded');
+    });
+    await assert.rejects(mergeRun(fx.deps, { runId: failed, pair: 'eurusd' }), /403 quota exceeded/);
+    merge.restore();
+    assert.equal((await fx.store.getRun(failed))?.state, 'failed');
+    const left = await fx.deps.output.list(`training/eurusd/${failed}/`);
+    assert.ok(left.length > 0, 'the failed merge left files');
+    const checkpoints = (await fx.staging.list(`runs/${failed}/`)).map((o) => o.name);
+
+    const { body } = await call().expect(200);
+    assert.deepEqual(body.retention.map((r: { kept: string[]; removed: string[]; cleared: string[]; objects: number }) => [r.kept, r.removed, r.cleared, r.objects]), [[[kept], [], [failed], left.length]]);
+    assert.deepEqual(await fx.deps.output.list(`training/eurusd/${failed}/`), []);
+    assert.deepEqual((await fx.staging.list(`runs/${failed}/`)).map((o) => o.name), checkpoints);
+    assert.ok((await fx.deps.output.list(`training/eurusd/${kept}/`)).length >= 3, 'the kept dataset is there');
     assert.deepEqual((await call().expect(200)).body.retention, [], 'nothing more to do on the next call');
   });
 
