@@ -24,7 +24,7 @@ import { ensureDemo } from './demo.js';
 import { gcCommand } from './gc.js';
 import { ProgressBar } from './progress.js';
 import { finishedRun, reportCommand, withGateFlags } from './report.js';
-import { summarise, summaryTable } from './summary.js';
+import { nextStep, summarise, summaryTable } from './summary.js';
 
 const USAGE = `bqx: builds one ML training dataset per FX pair (embedded: DuckDB, a folder, no cloud)
 
@@ -217,7 +217,7 @@ async function runCommand(args: Args, configured: Config): Promise<number> {
     const summary = summarise(run, landed, run.output ? embedded.output.uri(run.output.manifest) : null);
     if (embedded.bus.deadLetters.length > 0) summary.warnings.push(`${embedded.bus.deadLetters.length} message(s) dead-lettered; see BQX_HOME/logs/bqx.log`);
     if (json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-    if (!quiet) process.stderr.write(`\n${summaryTable(summary, extra)}\n`);
+    if (!quiet) process.stderr.write(`\n${summaryTable(summary, extra, nextStep(summary))}\n`);
     return run.state === 'succeeded' ? 0 : 1;
   } finally {
     release();
@@ -293,7 +293,7 @@ async function statusCommand(args: Args, config: Config): Promise<number> {
     const summaries = await Promise.all(runs.map(async (r) => summarise(r, await embedded.store.countCheckpoints(r.runId), r.output ? embedded.output.uri(r.output.manifest) : null)));
     if (args.flags.has('json')) process.stdout.write(`${JSON.stringify(target === undefined ? summaries : summaries[0])}\n`);
     else if (summaries.length === 0) process.stdout.write('no runs yet: try `bqx run eurusd`\n');
-    else process.stdout.write(`${summaries.map((s) => summaryTable(s)).join('\n\n')}\n`);
+    else process.stdout.write(`${summaries.map((s) => summaryTable(s, [], nextStep(s))).join('\n\n')}\n`);
     return 0;
   } finally {
     await embedded.close();
@@ -325,7 +325,7 @@ async function rerunCommand(args: Args, configured: Config): Promise<number> {
     }
     const summary = summarise(run, await embedded.store.countCheckpoints(runId), run.output ? embedded.output.uri(run.output.manifest) : null);
     if (args.flags.has('json')) process.stdout.write(`${JSON.stringify(summary)}\n`);
-    process.stderr.write(`\n${summaryTable(summary)}\n`);
+    process.stderr.write(`\n${summaryTable(summary, [], nextStep(summary))}\n`);
     return run.state === 'succeeded' ? 0 : 1;
   } finally {
     await embedded.close();

@@ -59,7 +59,20 @@ function reasons(counts: Record<string, number> | undefined): string {
   return entries.length ? `: ${entries.map(([r, n]) => `${r} ${n}`).join(', ')}` : '';
 }
 
-export function summaryTable(s: RunSummary, extra: [string, string][] = []): string {
+/**
+ * How to finish a failed run on the embedded runtime, for the table's `next` row: its missing
+ * extracts, or its merge again once every checkpoint landed (a merge or profile that failed), after
+ * freeing disk when that was the cause. None for a run that failed a quality gate: its dataset is
+ * there, and running it again would fail the same gate (`bqx report` says which).
+ */
+export function nextStep(s: RunSummary): string | undefined {
+  if (s.status !== 'failed' || s.output.manifest) return undefined;
+  const rerun = `bqx rerun ${s.runId} ${s.landed < s.expected ? '--missing' : '--merge'}`;
+  if (s.error && /ENOSPC|no space left on device/i.test(s.error)) return `free disk space (\`bqx gc --keep 1\` removes older datasets and this run's unfinished output), then ${rerun}`;
+  return rerun;
+}
+
+export function summaryTable(s: RunSummary, extra: [string, string][] = [], next?: string): string {
   const seconds = (ms: number | undefined) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(1)} s`);
   const rows: [string, string][] = [
     ['run', s.runId],
@@ -87,6 +100,7 @@ export function summaryTable(s: RunSummary, extra: [string, string][] = []): str
     ...extra,
   ];
   if (s.error) rows.push(['error', s.error]);
+  if (next) rows.push(['next', next]);
   const width = Math.max(...rows.map(([k]) => k.length));
   const lines = rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`);
   if (s.warnings.length > 0) lines.push('  warnings:', ...s.warnings.map((w) => `    - ${w}`));

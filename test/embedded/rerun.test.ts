@@ -60,6 +60,7 @@ describe('bqx rerun end to end, and exit code 1', function () {
     assert.equal(s.status, 'failed');
     assert.equal(s.landed, s.expected - 1);
     assert.match(failed.stderr, new RegExp(`stalled: 1 feature\\(s\\) never landed after 2 attempts: ${BROKEN}`));
+    assert.match(failed.stderr, new RegExp(`\\n  next +bqx rerun ${s.runId} --missing\\n`), 'the summary says how to finish it');
 
     await sql(home, [`DROP VIEW ${table}`, `ALTER VIEW ${table}_kept RENAME TO ${BROKEN}`]);
     const missing = bqx(home, ['rerun', s.runId, '--missing', '--json']);
