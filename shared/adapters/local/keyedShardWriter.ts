@@ -161,7 +161,8 @@ export interface KeyedWrite {
 
 /** A file being written: its descriptor, where the next bytes go, and its column chunks so far. */
 class OutFile {
-  offset = 0;
+  /** Where the next byte goes: past the leading magic, which the writer puts first. */
+  offset = MAGIC.length;
   readonly chunks: ColumnChunk[] = [];
   constructor(
     readonly rows: number,
@@ -198,7 +199,6 @@ export function writeKeyedShards({ sources, columns, schema, files }: KeyedWrite
     for (let i = 0; i < files.length; i++) {
       outs.push(new OutFile(rowsOf(files[i]!), openSync(files[i]!.target, 'w')));
       writeSync(outs[i]!.fd, MAGIC);
-      outs[i]!.offset = MAGIC.length;
     }
     const reads = groupReads(files);
     // One column's rows of each file at a time, in buffers used again for the next column.
