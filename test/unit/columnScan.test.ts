@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { profileBatchColumns, profileDuckDb, profileStreams } from '../../shared/adapters/local/duckdbProfile.js';
-import { LONGEST_RUN_FROM_SHARE, sampleRows } from '../../shared/profile/columnScan.js';
+import { fillEarlierSample, LONGEST_RUN_FROM_SHARE, sampleRows } from '../../shared/profile/columnScan.js';
 import { sampleLayout } from '../../shared/profile/profile.js';
 import type { ColumnStats, ProfileJob } from '../../shared/profile/types.js';
 import type { MergeProgress } from '../../shared/ports.js';
@@ -203,5 +203,21 @@ describe('profile column scan (DuckDB, one pass)', () => {
     const carried = await profile(job({ groups: [{ index: 0, files: both, columns: ['ts', ...names] }], resume: { groups: [{ index: 0, files: [files[1]!] }], from: { state: whole.scanState!, sample: whole.sample } }, snapshotAt: HALF }));
     assert.deepEqual(carried.columns, whole.columns, 'every statistic, beyond 10 sd included');
     assert.equal(carried.columns.find((c) => c.column === 'spike')!.beyond10sd, 1);
+  });
+
+  it('fills a resumed sample\'s rows before the resumed row from the earlier sample, as a block or row by row', () => {
+    const earlierValues = (rows: number[], column: number) => new Float64Array(rows.map((r) => column * 1000 + r));
+    const check = (earlierRows: number[], rows: number[], row: number) => {
+      const columns = ['a', 'b', 'c'];
+      const earlier = { rows: earlierRows, values: Object.fromEntries(columns.map((c, j) => [c, earlierValues(earlierRows, j)])) };
+      const sample = columns.map(() => new Float64Array(rows.length).fill(NaN));
+      fillEarlierSample(columns, rows, sample, row, earlier);
+      // Each row before `row` holds its earlier value; the rest are left for the scan.
+      sample.forEach((values, j) => assert.deepEqual([...values], rows.map((r) => (r < row ? j * 1000 + r : NaN)), columns[j]));
+    };
+    check([0, 4, 8, 12], [0, 4, 8, 12, 16, 20], 16); // the same layout: the earlier sample whole, first
+    check([0, 4, 8, 12, 16], [0, 4, 8, 12, 16, 20], 10); // part of it
+    check([0, 2, 4, 6, 8, 10], [0, 4, 8, 12], 10); // other positions: row by row
+    assert.throws(() => check([0, 4], [0, 2, 4], 4), /sample row 2 is not in the earlier sample/);
   });
 });
