@@ -98,9 +98,7 @@ export async function collectGarbage(deps: RetentionDeps, pair: string, keep: nu
   // What the merge of a failed run without a dataset wrote (older failed runs go whole, below).
   const unfinished = runs.filter((r) => r.state === 'failed' && !r.output && r.collected?.scope !== 'all' && (oldestKept === undefined || r.createdAt >= oldestKept));
   for (const run of unfinished) {
-    const before = result.objects;
-    await remove(deps.output, paths.outputDir(run.pair, run.runId), protectedOutput, result);
-    if (result.objects > before) result.cleared.push(run.runId);
+    if ((await remove(deps.output, paths.outputDir(run.pair, run.runId), protectedOutput, result)) > 0) result.cleared.push(run.runId);
   }
   if (oldestKept === undefined) return result; // nothing to measure "older" against: no run goes
 
@@ -170,13 +168,15 @@ function outputObjects(output: RunOutput): string[] {
   return [output.manifest, output.report, ...output.files];
 }
 
-/** Removes the objects under `prefix` that are not protected, counting them. */
-async function remove(store: ObjectStore, prefix: string, keep: Set<string>, result: RetentionResult): Promise<void> {
+/** Removes the objects under `prefix` that are not protected, counting them in `result`; how many went. */
+async function remove(store: ObjectStore, prefix: string, keep: Set<string>, result: RetentionResult): Promise<number> {
   const objects = await store.list(prefix);
   const doomed = objects.filter((o) => !keep.has(o.name));
-  if (doomed.length === 0) return;
+  if (doomed.length === 0) return 0;
   // By exact name, as listed: a prefix delete would list the prefix again (and, with some kept, a
   // trimmed refresh dropping one file of each of 667 checkpoints was a listing of each folder).
-  result.objects += await store.deleteObjects(doomed.map((o) => o.name));
+  const gone = await store.deleteObjects(doomed.map((o) => o.name));
+  result.objects += gone;
   result.bytes += doomed.reduce((n, o) => n + o.size, 0);
+  return gone;
 }

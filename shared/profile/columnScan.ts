@@ -90,13 +90,14 @@ export function fillEarlierSample(columns: readonly string[], rows: readonly num
   });
   // The same layout puts the rows before `row` first in both samples, in the same order: then each
   // column's values are one block copied (17,037 columns of 540 values: 60 ms one value at a time,
-  // 18 ms a block, most of it the 73 MB copied).
-  const block = pairs.every(([i, e], k) => i === pairs[0]![0] + k && e === pairs[0]![1] + k);
+  // about 20 ms a block, most of it the 73 MB copied).
+  const [i0, e0] = pairs[0] ?? [0, 0];
+  const block = pairs.every(([i, e], k) => i === i0 + k && e === e0 + k);
   columns.forEach((column, j) => {
     const from = earlier.values[column];
     if (!from) throw new Error(`the earlier sample has no column ${column}`);
     const to = sample[j]!;
-    if (block && pairs.length > 0) to.set(pairs[0]![1] === 0 && pairs.length === from.length ? from : from.subarray(pairs[0]![1], pairs[0]![1] + pairs.length), pairs[0]![0]);
+    if (block) to.set(from.subarray(e0, e0 + pairs.length), i0);
     else for (const [i, e] of pairs) to[i] = from[e]!;
   });
 }
