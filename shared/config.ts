@@ -44,6 +44,8 @@ export interface Config {
   shard: ShardUnit;
   /** Succeeded datasets kept per pair by `bqx gc` and the clean-up after a success. */
   keep: number;
+  /** Whether a run on a bounded store (a folder) is refused when its estimated writes exceed the free space (shared/chain/diskRoom.ts). */
+  diskCheck: boolean;
   maxAttempts: number;
   stallSeconds: number;
   /** How long work still running in the warehouse is waited for (polled by follow-up messages) before its run fails. */
@@ -94,6 +96,7 @@ export const CONFIG_DEFAULTS = {
   BQX_JOIN_BATCH_TABLES: '50',
   BQX_SHARD: 'month',
   BQX_KEEP: '3',
+  BQX_DISK_CHECK: 'on',
   BQX_MAX_ATTEMPTS: '5',
   BQX_STALL_SECONDS: '900',
   BQX_PENDING_LIMIT_HOURS: '24',
@@ -178,6 +181,9 @@ export function loadConfig(env: Env = process.env): Config {
   const tableRules = list('BQX_TABLE_RULES', RULE, 'a table rule (a glob of lower-case name characters, {pair}, or ! to exclude)');
   if (!tableRules.some((r) => !r.startsWith('!'))) throw new ConfigError('BQX_TABLE_RULES', raw('BQX_TABLE_RULES'), 'must have at least one rule that selects');
 
+  const diskCheck = raw('BQX_DISK_CHECK');
+  if (diskCheck !== 'on' && diskCheck !== 'off') throw new ConfigError('BQX_DISK_CHECK', diskCheck, 'must be "on" or "off"');
+
   const gcpNeeded = runtime === 'gcp';
   const optional = <T>(name: ConfigVariable, read: () => T, fallback: T): T => (gcpNeeded || raw(name) !== undefined ? read() : fallback);
 
@@ -194,6 +200,7 @@ export function loadConfig(env: Env = process.env): Config {
     joinBatchTables: int('BQX_JOIN_BATCH_TABLES', 1, 1000),
     shard: shard as ShardUnit,
     keep: int('BQX_KEEP', 1, 1000),
+    diskCheck: diskCheck === 'on',
     maxAttempts: int('BQX_MAX_ATTEMPTS', 1, 100),
     stallSeconds: int('BQX_STALL_SECONDS', 1, 86400),
     pendingLimitHours: int('BQX_PENDING_LIMIT_HOURS', 1, 168),

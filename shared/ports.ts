@@ -277,6 +277,19 @@ export interface ObjectStore {
    * whose name merely begins with one of these is touched.
    */
   deleteObjects(names: readonly string[]): Promise<number>;
+  /**
+   * What this store can still hold, where that is bounded (a folder: its file system's free
+   * bytes), or undefined where it is not (a bucket). A run checks it before writing anything.
+   */
+  room(): Promise<Room | undefined>;
+}
+
+/** Free space behind a store. `volume` names the file system, so two stores on one count once. */
+export interface Room {
+  free: number;
+  volume: string;
+  /** Where the space is, for the message that says it is short. */
+  where: string;
 }
 
 /** A storage "object finalized" notification, as Cloud Storage sends it (trimmed). */

@@ -13,6 +13,7 @@ import { labelVersions, planSharing, settleGrown, type SharePlan } from './share
 import { failRun } from './runs.js';
 import { refreshBase, schemaDrift, type RefreshInfo } from './refresh.js';
 import { shardGrid } from '../shards.js';
+import { checkRoom, estimateWrites } from './diskRoom.js';
 
 export interface StartResult {
   run: RunRecord;
@@ -97,6 +98,9 @@ export async function startRun(deps: ChainDeps, request: RunRequest): Promise<St
     : unchanged && (unchanged.shared.length > 0 || unchanged.groups)
       ? { from: unchanged.from, shared: unchanged.shared, rebuilt: unchanged.rebuilt, ...(unchanged.groups ? { groups: unchanged.groups } : {}), ...(unchanged.changed ? { changed: unchanged.changed } : {}), ...(unchanged.moved ? { moved: unchanged.moved } : {}) }
       : undefined;
+  // Refused here, before anything is written, when a folder cannot hold what the run writes.
+  const writes = estimateWrites(manifest, sharing ?? refresh?.shards, config, base ? { end: base.run.window.end, rows: base.run.labelRows } : undefined);
+  if (config.diskCheck) await checkRoom(deps, writes);
   const manifestObject = paths.manifest(runId);
   await deps.staging.write(manifestObject, JSON.stringify(manifest), { contentType: 'application/json' });
 
@@ -130,7 +134,7 @@ export async function startRun(deps: ChainDeps, request: RunRequest): Promise<St
   }
   deps.manifests?.set(runId, manifest);
   logger.info(`run started: ${manifest.features.length} features, ${manifest.columnCount} columns, ${labels.rows} label rows`, {
-    runId, pair, step: 'start', window,
+    runId, pair, step: 'start', window, writes,
   });
   deps.observe?.({ type: 'started', runId, pair, expected: record.expected });
   // Reused checkpoints are recorded before the fan-out: if this dies in between, the reconciler

@@ -7,6 +7,9 @@ import type { Config } from '../config.js';
 import { buildDemoWarehouse } from '../demo/generate.js';
 import type { Embedded } from '../runtime/embedded.js';
 import { ProgressBar } from './progress.js';
+import { folderRoom } from '../adapters/local/folderRoom.js';
+import { demoRunBytes, demoTableBytes } from '../demo/size.js';
+import { InputError } from '../naming.js';
 
 /** What demo.json holds. */
 export interface DemoState {
@@ -42,9 +45,10 @@ const VERSION = DEMO_VERSION;
 
 /**
  * `requestedRows` is what the user asked for with --rows; without it, an existing demo is used at
- * whatever size it was built, and a new one gets BQX_DEMO_ROWS.
+ * whatever size it was built, and a new one gets BQX_DEMO_ROWS. `runFollows`: a first run of
+ * `pairs[0]` comes next, so the disk must hold its writes too.
  */
-export async function ensureDemo(embedded: Embedded, config: Config, pairs: string[], requestedRows: number | undefined, quiet: boolean): Promise<'built' | 'present' | 'own-data'> {
+export async function ensureDemo(embedded: Embedded, config: Config, pairs: string[], requestedRows: number | undefined, quiet: boolean, runFollows = false): Promise<'built' | 'present' | 'own-data'> {
   const state = await readDemoState(embedded.home);
   const rows = requestedRows ?? state?.rows ?? config.embedded.demoRows;
   if (state && !state.building && state.version === VERSION && state.rows === rows && pairs.every((p) => state.pairs.includes(p))) return 'present';
@@ -54,6 +58,7 @@ export async function ensureDemo(embedded: Embedded, config: Config, pairs: stri
     if (pairs.every((p) => labels.some((t) => t.table === `${config.labelTablePrefix}${p}`))) return 'own-data';
   }
   const all = [...new Set([...(state?.rows === rows ? state.pairs : []), ...pairs])].sort();
+  if (config.diskCheck) checkDemoRoom(embedded.home, all, rows, state, runFollows);
   const again = state?.building ? ' again: the last build was cut off' : '';
   if (!quiet) process.stderr.write(`building the demo warehouse${again}: ${all.join(', ')}, ${rows} rows per table (once; reused after)\n`);
   await writeDemoState(embedded.home, { version: VERSION, pairs: all, rows, building: true });
@@ -68,4 +73,24 @@ export async function ensureDemo(embedded: Embedded, config: Config, pairs: stri
   });
   await writeDemoState(embedded.home, { version: VERSION, pairs: all, rows });
   return 'built';
+}
+
+const gb = (bytes: number) => `${(bytes / 1e9).toFixed(1)} GB`;
+
+/**
+ * Refuses a demo build the disk cannot hold (with the first run after it, when one follows),
+ * before anything is written: at 1,000,000 rows the tables alone are about 140 GB. The tables of
+ * the demo being replaced count as free, since the build writes over them table by table.
+ */
+export function checkDemoRoom(home: string, pairs: string[], rows: number, state: DemoState | undefined, runFollows: boolean): void {
+  const tables = demoTableBytes(pairs, rows);
+  const run = runFollows ? demoRunBytes(rows) : 0;
+  const room = folderRoom(home);
+  const free = room.free + (state ? demoTableBytes(state.pairs, state.rows) : 0);
+  if (tables + run <= free) return;
+  const fits = Math.floor((rows * free) / (tables + run) / 1000) * 1000;
+  throw new InputError(
+    `not enough disk for the demo at ${rows} rows: its tables take about ${gb(tables)}${run > 0 ? ` and the first run writes about ${gb(run)} more` : ''}, ` +
+      `and ${room.where} has ${gb(room.free)} free. ${fits >= 100 ? `About --rows ${fits} fits; ` : ''}free space or set BQX_HOME to a larger disk (BQX_DISK_CHECK=off builds anyway)`,
+  );
 }

@@ -192,7 +192,7 @@ async function runCommand(args: Args, configured: Config): Promise<number> {
   );
   try {
     const began = Date.now();
-    await ensureDemo(embedded, config, [request.pair], rows, quiet);
+    await ensureDemo(embedded, config, [request.pair], rows, quiet, true);
     const demoMs = Date.now() - began;
     const started = await startRun(embedded.deps, request);
     let run = started.run;
@@ -251,7 +251,7 @@ async function stackRun(args: Args, config: Config, request: RunRequest, rows: n
   const embedded = await open(config, false);
   const began = Date.now();
   try {
-    await ensureDemo(embedded, config, [request.pair], rows, quiet);
+    await ensureDemo(embedded, config, [request.pair], rows, quiet, true);
   } finally {
     await embedded.close(); // lets go of the DuckDB file for the stack
   }

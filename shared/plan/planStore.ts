@@ -54,4 +54,9 @@ export class PlanStore implements ObjectStore {
   async deleteObjects(names: readonly string[]): Promise<number> {
     return names.filter((n) => this.objects.delete(n)).length;
   }
+
+  /** Stands in for a bucket: unbounded. */
+  async room(): Promise<undefined> {
+    return undefined;
+  }
 }

@@ -54,4 +54,9 @@ export class MemoryObjectStore implements ObjectStore {
   async deleteObjects(names: readonly string[]): Promise<number> {
     return names.filter((n) => this.objects.delete(n)).length;
   }
+
+  /** Unbounded, as the bucket it stands in for. */
+  async room(): Promise<undefined> {
+    return undefined;
+  }
 }

@@ -117,6 +117,7 @@ export function effectfulStore(store: ObjectStore, effects: EffectSink, name: st
     readRange: (object, start, end) => store.readRange(object, start, end),
     size: (object) => store.size(object),
     list: (prefix) => store.list(prefix),
+    room: () => store.room(),
     deletePrefix: (prefix) => effects.effect(`${name}.delete`, prefix, () => store.deletePrefix(prefix)),
     // One effect per object, as a bucket deletes them: a crash may fall between any two.
     deleteObjects: async (objects) => {

@@ -120,4 +120,9 @@ export class GcsObjectStore implements ObjectStore {
     });
     return deleted.reduce((n: number, d) => n + d, 0);
   }
+
+  /** A bucket has no capacity a run could exhaust. */
+  async room(): Promise<undefined> {
+    return undefined;
+  }
 }

@@ -12,7 +12,8 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { FinalizedObject, ObjectData, ObjectStore, StoredObject } from '../../ports.js';
+import type { FinalizedObject, ObjectData, ObjectStore, Room, StoredObject } from '../../ports.js';
+import { folderRoom } from './folderRoom.js';
 import { promisify } from 'node:util';
 import { MadeFolders } from './madeFolders.js';
 import { mapLimit } from '../../concurrency.js';
@@ -227,6 +228,10 @@ export class FolderObjectStore implements ObjectStore {
     });
     this.pruneFolders(files.map((file) => path.dirname(file)));
     return gone.filter(Boolean).length;
+  }
+
+  async room(): Promise<Room> {
+    return folderRoom(this.root);
   }
 
   /** A bucket has no folders: the ones a delete left empty go too, as far up as they are empty. */

@@ -1,0 +1,83 @@
+// The disk check on the embedded runtime: a run the folders cannot hold is refused before it writes
+// anything (no run claimed, no manifest, no checkpoint), BQX_DISK_CHECK=off runs it anyway, and
+// `bqx demo` refuses a build larger than the disk.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statfsSync } from 'node:fs';
+import path from 'node:path';
+import sinon from 'sinon';
+import { startRun } from '../../shared/chain/startRun.js';
+import { demoRunBytes, demoTableBytes } from '../../shared/demo/size.js';
+import type { Embedded } from '../../shared/runtime/embedded.js';
+import { openTest, settle, testConfig } from '../helpers/embedded.js';
+import { buildMiniWarehouse } from '../helpers/miniWarehouse.js';
+import { tempDir } from '../helpers/temp.js';
+
+const BQX = path.resolve('shared/cli/bqx.mjs');
+
+describe('embedded disk check', function () {
+  this.timeout(120_000);
+  let e: Embedded | undefined;
+
+  afterEach(async () => {
+    sinon.restore();
+    await e?.close();
+    e = undefined;
+  });
+
+  it('refuses a run its folders cannot hold before writing anything; BQX_DISK_CHECK=off runs it', async () => {
+    const home = tempDir('disk');
+    e = await openTest(testConfig(home));
+    await buildMiniWarehouse(e.warehouse);
+    // Both stores on one file system with 1 KB free: the mini pair's run writes about 60 KB.
+    const tight = { free: 1000, volume: 'v', where: home };
+    sinon.stub(e.staging, 'room').resolves(tight);
+    sinon.stub(e.output, 'room').resolves(tight);
+    await assert.rejects(startRun(e.deps, { pair: 'eurusd' }), (error: Error) => {
+      assert.equal(error.name, 'InputError');
+      assert.match(error.message, /^not enough disk for this run: it writes about 0\.00 GB \(checkpoints 0\.00 GB, dataset 0\.00 GB\) and .* has 0\.00 GB free/);
+      return true;
+    });
+    assert.equal(await e.store.lastRun('eurusd'), undefined, 'no run claimed');
+    assert.deepEqual(await e.staging.list(''), [], 'nothing in staging');
+    assert.deepEqual(await e.output.list(''), [], 'nothing in output');
+    await e.close();
+
+    e = await openTest(testConfig(home, { BQX_DISK_CHECK: 'off' }));
+    sinon.restore();
+    sinon.stub(e.staging, 'room').resolves(tight);
+    const { run } = await startRun(e.deps, { pair: 'eurusd' });
+    assert.equal((await settle(e, run.runId)).state, 'succeeded');
+  });
+
+  it('runs where the folders hold it: the check reads their real free space', async () => {
+    const home = tempDir('disk');
+    e = await openTest(testConfig(home));
+    await buildMiniWarehouse(e.warehouse);
+    const room = sinon.spy(e.staging, 'room');
+    const { run } = await startRun(e.deps, { pair: 'eurusd' });
+    assert.equal((await settle(e, run.runId)).state, 'succeeded');
+    assert.equal(room.callCount, 1);
+    assert.ok((await room.firstCall.returnValue)!.free > 0);
+  });
+
+  it('`bqx demo --rows 10000000` and `bqx run --rows 10000000` are refused before building anything (exit 2)', function () {
+    const home = tempDir('disk');
+    const space = statfsSync(home);
+    const need = demoTableBytes(['eurusd'], 10_000_000);
+    if (space.bavail * space.bsize >= need + demoRunBytes(10_000_000)) {
+      console.log(`      SKIPPED: this disk has ${space.bavail * space.bsize} bytes free, room for a 10,000,000-row demo (${need} bytes): nothing to refuse`);
+      this.skip();
+    }
+    for (const args of [['demo', '--rows', '10000000'], ['run', 'eurusd', '--rows', '10000000']]) {
+      const r = spawnSync(process.execPath, [BQX, ...args], { env: { ...process.env, BQX_HOME: home }, encoding: 'utf8', timeout: 60_000 });
+      assert.equal(r.status, 2, r.stderr);
+      assert.ok(r.stderr.startsWith(`bqx: not enough disk for the demo at 10000000 rows: its tables take about ${(need / 1e9).toFixed(1)} GB`), r.stderr);
+      if (args[0] === 'run') assert.ok(r.stderr.includes(`and the first run writes about ${(demoRunBytes(10_000_000) / 1e9).toFixed(1)} GB more`), r.stderr);
+      assert.match(r.stderr, /About --rows \d+ fits/);
+      assert.ok(!existsSync(path.join(home, 'demo.json')), 'no demo build started');
+      assert.ok(!existsSync(path.join(home, 'warehouse.tables')) || readdirSync(path.join(home, 'warehouse.tables')).length === 0);
+    }
+  });
+});
