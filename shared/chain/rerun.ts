@@ -7,6 +7,8 @@ import type { ChainDeps } from './deps.js';
 import { attributes } from './messages.js';
 import { loadManifest, moved, requireRun } from './runs.js';
 import { fanOut } from './startRun.js';
+import { checkRoom, estimateWrites, type RunWrites } from './diskRoom.js';
+import type { RunManifest } from '../manifest.js';
 
 export type RerunMode = 'missing' | 'merge' | 'features';
 
@@ -52,6 +54,7 @@ export async function rerun(deps: ChainDeps, runId: string, request: RerunReques
   }
 
   const target = request.mode === 'merge' || features.length === 0 ? 'merging' : 'extracting';
+  if (deps.config.diskCheck) await checkRoom(deps, await rerunWrites(deps, run, manifest, features));
   const now = deps.clock.now();
   const reason = `rerun (${request.mode}${features.length ? `: ${features.length} feature(s)` : ''})`;
   const { run: reopened } = await deps.store.updateRun(runId, (r) => ({
@@ -66,4 +69,18 @@ export async function rerun(deps: ChainDeps, runId: string, request: RerunReques
   if (target === 'merging') await deps.bus.publish(deps.config.topics.mergeRequests, { runId, pair: run.pair }, attributes({ pair: run.pair, runId }));
   else await fanOut(deps, run, features);
   return { run: reopened, features };
+}
+
+/**
+ * What a rerun writes: the checkpoints of the features it extracts, and the merge's dataset, less
+ * what an earlier merge of the run already wrote there (the merge writes the same names again:
+ * after a merge that ran out of disk, the files it left count as room).
+ */
+async function rerunWrites(deps: ChainDeps, run: RunRecord, manifest: RunManifest, features: readonly string[]): Promise<RunWrites> {
+  const extracting = new Set(features);
+  const only = { ...manifest, features: manifest.features.map((f) => (extracting.has(f.feature) ? f : { ...f, reuse: f.reuse ?? { runId: run.runId, entry: 'landed' } })) };
+  const previous = run.refresh ? await deps.store.getRun(run.refresh.from) : undefined;
+  const writes = estimateWrites(only, run.sharing, deps.config, previous && run.refresh ? { end: run.refresh.previousWindow.end, rows: previous.labelRows } : undefined);
+  const written = (await deps.output.list(paths.outputDir(run.pair, run.runId))).reduce((n, o) => n + o.size, 0);
+  return { staging: writes.staging, output: Math.max(0, writes.output - written) };
 }

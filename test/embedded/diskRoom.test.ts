@@ -7,7 +7,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statfsSync } from 'node:fs';
 import path from 'node:path';
 import sinon from 'sinon';
+import { rerun } from '../../shared/chain/rerun.js';
 import { startRun } from '../../shared/chain/startRun.js';
+import { paths } from '../../shared/naming.js';
 import { demoRunBytes, demoTableBytes } from '../../shared/demo/size.js';
 import type { Embedded } from '../../shared/runtime/embedded.js';
 import { openTest, settle, testConfig } from '../helpers/embedded.js';
@@ -49,6 +51,24 @@ describe('embedded disk check', function () {
     sinon.stub(e.staging, 'room').resolves(tight);
     const { run } = await startRun(e.deps, { pair: 'eurusd' });
     assert.equal((await settle(e, run.runId)).state, 'succeeded');
+  });
+
+  it('a rerun is checked too: its merge counts what an earlier merge of the run wrote as room', async () => {
+    const home = tempDir('disk');
+    e = await openTest(testConfig(home));
+    await buildMiniWarehouse(e.warehouse);
+    const { run } = await startRun(e.deps, { pair: 'eurusd' });
+    assert.equal((await settle(e, run.runId)).state, 'succeeded');
+    const tight = { free: 1000, volume: 'v', where: home };
+    sinon.stub(e.staging, 'room').resolves(tight);
+    sinon.stub(e.output, 'room').resolves(tight);
+    // Its dataset is there: merging again writes the same files over it.
+    await rerun(e.deps, run.runId, { mode: 'merge' });
+    assert.equal((await settle(e, run.runId)).state, 'succeeded');
+    // Without it (a merge that failed and was cleared), the same 1 KB is too little.
+    await e.output.deletePrefix(paths.outputDir('eurusd', run.runId));
+    await assert.rejects(rerun(e.deps, run.runId, { mode: 'merge' }), /^InputError: not enough disk for this run: it writes about 0\.00 GB \(dataset 0\.00 GB\)/);
+    assert.equal((await e.store.getRun(run.runId))!.state, 'succeeded', 'the run was not reopened');
   });
 
   it('runs where the folders hold it: the check reads their real free space', async () => {
