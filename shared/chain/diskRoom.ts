@@ -84,13 +84,19 @@ export function estimateWrites(
   return { staging: Math.round(staging), output: Math.round(output) };
 }
 
-const gb = (bytes: number) => `${(bytes / 1e9).toFixed(bytes < 1e10 ? 2 : 1)} GB`;
+/** Bytes as people read them: 60 KB, 203 MB, 1.41 GB, 142.7 GB. */
+export const sizeText = (bytes: number) =>
+  bytes < 1e6 ? `${Math.ceil(bytes / 1e3)} KB` : bytes < 1e9 ? `${Math.round(bytes / 1e6)} MB` : `${(bytes / 1e9).toFixed(bytes < 1e10 ? 2 : 1)} GB`;
 
 /**
  * Throws an InputError when a bounded store's file system cannot hold what the run writes to
  * it (staging and output on one file system count together). Returns the rooms it checked.
  */
-export async function checkRoom(stores: { staging: ObjectStore; output: ObjectStore }, writes: RunWrites): Promise<Room[]> {
+export async function checkRoom(
+  stores: { staging: ObjectStore; output: ObjectStore },
+  writes: RunWrites,
+  what: { name: string; advice: string } = { name: 'this run', advice: 'run a shorter window (--start, --end)' },
+): Promise<Room[]> {
   const [staging, output] = await Promise.all([stores.staging.room(), stores.output.room()]);
   const volumes = new Map<string, { room: Room; need: number }>();
   for (const [room, need] of [[staging, writes.staging], [output, writes.output]] as const) {
@@ -101,10 +107,11 @@ export async function checkRoom(stores: { staging: ObjectStore; output: ObjectSt
   }
   for (const { room, need } of volumes.values()) {
     if (need <= room.free) continue;
-    const parts = [writes.staging > 0 && staging?.volume === room.volume ? `checkpoints ${gb(writes.staging)}` : '', output?.volume === room.volume ? `dataset ${gb(writes.output)}` : ''].filter(Boolean);
+    // Which writes make up the need, where two do.
+    const parts = [staging?.volume === room.volume ? `checkpoints ${sizeText(writes.staging)}` : '', output?.volume === room.volume ? `dataset ${sizeText(writes.output)}` : ''].filter(Boolean);
     throw new InputError(
-      `not enough disk for this run: it writes about ${gb(need)} (${parts.join(', ')}) and ${room.where} has ${gb(room.free)} free. ` +
-        'Free space (`bqx gc --keep 1` removes older datasets), run a shorter window (--start, --end), or set BQX_DISK_CHECK=off to run anyway',
+      `not enough disk for ${what.name}: it writes about ${sizeText(need)}${parts.length > 1 && writes.staging > 0 && writes.output > 0 ? ` (${parts.join(', ')})` : ''} and ${room.where} has ${sizeText(room.free)} free. ` +
+        `Free space (\`bqx gc --keep 1\` removes older datasets), ${what.advice}, or set BQX_DISK_CHECK=off to run anyway`,
     );
   }
   return [...volumes.values()].map((v) => v.room);

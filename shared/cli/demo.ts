@@ -10,6 +10,7 @@ import { ProgressBar } from './progress.js';
 import { folderRoom } from '../adapters/local/folderRoom.js';
 import { demoRunBytes, demoTableBytes } from '../demo/size.js';
 import { InputError } from '../naming.js';
+import { sizeText } from '../chain/diskRoom.js';
 
 /** What demo.json holds. */
 export interface DemoState {
@@ -75,8 +76,6 @@ export async function ensureDemo(embedded: Embedded, config: Config, pairs: stri
   return 'built';
 }
 
-const gb = (bytes: number) => `${(bytes / 1e9).toFixed(1)} GB`;
-
 /**
  * Refuses a demo build the disk cannot hold (with the first run after it, when one follows),
  * before anything is written: at 1,000,000 rows the tables alone are about 140 GB. The tables of
@@ -90,7 +89,7 @@ export function checkDemoRoom(home: string, pairs: string[], rows: number, state
   if (tables + run <= free) return;
   const fits = Math.floor((rows * free) / (tables + run) / 1000) * 1000;
   throw new InputError(
-    `not enough disk for the demo at ${rows} rows: its tables take about ${gb(tables)}${run > 0 ? ` and the first run writes about ${gb(run)} more` : ''}, ` +
-      `and ${room.where} has ${gb(room.free)} free. ${fits >= 100 ? `About --rows ${fits} fits; ` : ''}free space or set BQX_HOME to a larger disk (BQX_DISK_CHECK=off builds anyway)`,
+    `not enough disk for the demo at ${rows} rows: its tables take about ${sizeText(tables)}${run > 0 ? ` and the first run writes about ${sizeText(run)} more` : ''}, ` +
+      `and ${room.where} has ${sizeText(room.free)} free. ${fits >= 100 ? `About --rows ${fits} fits; ` : ''}free space or set BQX_HOME to a larger disk (BQX_DISK_CHECK=off builds anyway)`,
   );
 }

@@ -7,9 +7,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statfsSync } from 'node:fs';
 import path from 'node:path';
 import sinon from 'sinon';
+import { sizeText } from '../../shared/chain/diskRoom.js';
 import { rerun } from '../../shared/chain/rerun.js';
 import { startRun } from '../../shared/chain/startRun.js';
 import { paths } from '../../shared/naming.js';
+import { createView, viewPaths } from '../../shared/view/createView.js';
 import { demoRunBytes, demoTableBytes } from '../../shared/demo/size.js';
 import type { Embedded } from '../../shared/runtime/embedded.js';
 import { openTest, settle, testConfig } from '../helpers/embedded.js';
@@ -38,7 +40,7 @@ describe('embedded disk check', function () {
     sinon.stub(e.output, 'room').resolves(tight);
     await assert.rejects(startRun(e.deps, { pair: 'eurusd' }), (error: Error) => {
       assert.equal(error.name, 'InputError');
-      assert.match(error.message, /^not enough disk for this run: it writes about 0\.00 GB \(checkpoints 0\.00 GB, dataset 0\.00 GB\) and .* has 0\.00 GB free/);
+      assert.match(error.message, /^not enough disk for this run: it writes about \d+ KB \(checkpoints \d+ KB, dataset \d+ KB\) and .* has 1 KB free/);
       return true;
     });
     assert.equal(await e.store.lastRun('eurusd'), undefined, 'no run claimed');
@@ -67,8 +69,23 @@ describe('embedded disk check', function () {
     assert.equal((await settle(e, run.runId)).state, 'succeeded');
     // Without it (a merge that failed and was cleared), the same 1 KB is too little.
     await e.output.deletePrefix(paths.outputDir('eurusd', run.runId));
-    await assert.rejects(rerun(e.deps, run.runId, { mode: 'merge' }), /^InputError: not enough disk for this run: it writes about 0\.00 GB \(dataset 0\.00 GB\)/);
+    await assert.rejects(rerun(e.deps, run.runId, { mode: 'merge' }), /^InputError: not enough disk for this run: it writes about \d+ KB and /);
     assert.equal((await e.store.getRun(run.runId))!.state, 'succeeded', 'the run was not reopened');
+  });
+
+  it('a view is checked too, and refused before the warehouse writes any of it', async () => {
+    const home = tempDir('disk');
+    e = await openTest(testConfig(home));
+    await buildMiniWarehouse(e.warehouse);
+    const { run } = await startRun(e.deps, { pair: 'eurusd' });
+    const done = await settle(e, run.runId);
+    assert.equal(done.state, 'succeeded');
+    sinon.stub(e.output, 'room').resolves({ free: 1000, volume: 'v', where: home });
+    const view = sinon.spy(e.warehouse, 'view');
+    const deps = { config: e.deps.config, warehouse: e.warehouse, output: e.output, clock: { now: () => new Date() } };
+    await assert.rejects(createView(deps, done, { name: 'narrow', drop: [] }), /^InputError: not enough disk for view narrow: it writes about \d+ KB and .* has 1 KB free\. .*choose fewer columns/);
+    assert.equal(view.callCount, 0);
+    assert.deepEqual(await e.output.list(viewPaths.dir('eurusd', run.runId, 'narrow')), []);
   });
 
   it('runs where the folders hold it: the check reads their real free space', async () => {
@@ -93,8 +110,8 @@ describe('embedded disk check', function () {
     for (const args of [['demo', '--rows', '10000000'], ['run', 'eurusd', '--rows', '10000000']]) {
       const r = spawnSync(process.execPath, [BQX, ...args], { env: { ...process.env, BQX_HOME: home }, encoding: 'utf8', timeout: 60_000 });
       assert.equal(r.status, 2, r.stderr);
-      assert.ok(r.stderr.startsWith(`bqx: not enough disk for the demo at 10000000 rows: its tables take about ${(need / 1e9).toFixed(1)} GB`), r.stderr);
-      if (args[0] === 'run') assert.ok(r.stderr.includes(`and the first run writes about ${(demoRunBytes(10_000_000) / 1e9).toFixed(1)} GB more`), r.stderr);
+      assert.ok(r.stderr.startsWith(`bqx: not enough disk for the demo at 10000000 rows: its tables take about ${sizeText(need)}`), r.stderr);
+      if (args[0] === 'run') assert.ok(r.stderr.includes(`and the first run writes about ${sizeText(demoRunBytes(10_000_000))} more`), r.stderr);
       assert.match(r.stderr, /About --rows \d+ fits/);
       assert.ok(!existsSync(path.join(home, 'demo.json')), 'no demo build started');
       assert.ok(!existsSync(path.join(home, 'warehouse.tables')) || readdirSync(path.join(home, 'warehouse.tables')).length === 0);

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import sinon from 'sinon';
-import { checkRoom, estimateWrites } from '../../shared/chain/diskRoom.js';
+import { checkRoom, estimateWrites, sizeText } from '../../shared/chain/diskRoom.js';
 import { loadConfig } from '../../shared/config.js';
 import { buildManifest, type RunManifest } from '../../shared/manifest.js';
 import { planMerge } from '../../shared/planner.js';
@@ -81,6 +81,10 @@ function store(room: Room | undefined): ObjectStore {
 describe('diskRoom: the check', () => {
   const GB = 1e9;
 
+  it('tells sizes as people read them', () => {
+    assert.deepEqual([999, 60_500, 203_400_000, 1_412_400_000, 142_700_000_000].map(sizeText), ['1 KB', '61 KB', '203 MB', '1.41 GB', '142.7 GB']);
+  });
+
   it('passes what fits, and stores without a bound (a bucket)', async () => {
     const rooms = await checkRoom({ staging: store({ free: 3 * GB, volume: '1', where: '/a' }), output: store({ free: 3 * GB, volume: '1', where: '/a' }) }, { staging: GB, output: GB });
     assert.equal(rooms.length, 1, 'one file system, counted once');
@@ -104,7 +108,7 @@ describe('diskRoom: the check', () => {
   it('checks two file systems apart: only the one that is short refuses', async () => {
     const staging = store({ free: 1.5 * GB, volume: '1', where: '/fast' });
     await checkRoom({ staging, output: store({ free: 1.5 * GB, volume: '2', where: '/big' }) }, { staging: GB, output: GB });
-    await assert.rejects(checkRoom({ staging, output: store({ free: 0.5 * GB, volume: '2', where: '/big' }) }, { staging: GB, output: GB }), /about 1\.00 GB \(dataset 1\.00 GB\) and \/big has 0\.50 GB free/);
+    await assert.rejects(checkRoom({ staging, output: store({ free: 0.5 * GB, volume: '2', where: '/big' }) }, { staging: GB, output: GB }), /about 1\.00 GB and \/big has 500 MB free/);
   });
 });
 
@@ -129,7 +133,7 @@ describe('diskRoom: a folder\'s room', () => {
     checkDemoRoom(home, ['eurusd'], 10_000, undefined, false);
     assert.throws(() => checkDemoRoom(home, ['eurusd'], 10_000, undefined, true), (e: Error) => {
       assert.equal(e.name, 'InputError');
-      assert.match(e.message, /^not enough disk for the demo at 10000 rows: its tables take about 1\.4 GB and the first run writes about 2\.7 GB more, and .* has 2\.0 GB free\. About --rows 4000 fits;/);
+      assert.match(e.message, /^not enough disk for the demo at 10000 rows: its tables take about 1\.44 GB and the first run writes about 2\.73 GB more, and .* has 2\.00 GB free\. About --rows 4000 fits;/);
       return true;
     });
     // The demo it replaces counts as free: the same 2 GB hold a 10,000-row demo over a 5,000-row one, with its run.
