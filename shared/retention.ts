@@ -39,6 +39,8 @@ export interface RetentionDeps {
 export interface RetentionResult {
   pair: string;
   keep: number;
+  /** Set when nothing was removed: the lists and counts say what would have gone. */
+  dryRun?: true;
   /** Succeeded runs whose datasets are kept, newest first. */
   kept: string[];
   /** Runs whose objects were all removed (their records stay, marked). */
@@ -79,10 +81,11 @@ export async function referencedCheckpoints(deps: RetentionDeps): Promise<Set<st
 
 /**
  * Applies retention to one pair; safe to call again and again (and while other pairs run).
- * `referenced` is referencedCheckpoints(deps), computed here when not given.
+ * `referenced` is referencedCheckpoints(deps), computed here when not given. With `dryRun`,
+ * nothing is removed or marked: the result says what would be (`bqx gc --dry-run`).
  */
-export async function collectGarbage(deps: RetentionDeps, pair: string, keep: number, referenced?: Set<string>): Promise<RetentionResult> {
-  const result: RetentionResult = { pair, keep, kept: [], removed: [], trimmed: [], cleared: [], objects: 0, bytes: 0 };
+export async function collectGarbage(deps: RetentionDeps, pair: string, keep: number, referenced?: Set<string>, dryRun = false): Promise<RetentionResult> {
+  const result: RetentionResult = { pair, keep, ...(dryRun ? { dryRun: true as const } : {}), kept: [], removed: [], trimmed: [], cleared: [], objects: 0, bytes: 0 };
   const runs = await deps.store.listRuns(pair);
   // A dataset an earlier call removed is not there to keep.
   const succeeded = runs.filter((r) => r.state === 'succeeded' && r.collected?.scope !== 'all').sort(byNewest);
@@ -98,7 +101,7 @@ export async function collectGarbage(deps: RetentionDeps, pair: string, keep: nu
   // What the merge of a failed run without a dataset wrote (older failed runs go whole, below).
   const unfinished = runs.filter((r) => r.state === 'failed' && !r.output && r.collected?.scope !== 'all' && (oldestKept === undefined || r.createdAt >= oldestKept));
   for (const run of unfinished) {
-    if ((await remove(deps.output, paths.outputDir(run.pair, run.runId), protectedOutput, result)) > 0) result.cleared.push(run.runId);
+    if ((await remove(deps.output, paths.outputDir(run.pair, run.runId), protectedOutput, result, dryRun)) > 0) result.cleared.push(run.runId);
   }
   if (oldestKept === undefined) return result; // nothing to measure "older" against: no run goes
 
@@ -111,27 +114,30 @@ export async function collectGarbage(deps: RetentionDeps, pair: string, keep: nu
     const scope = stale.includes(run) ? 'all' : 'checkpoints';
     // A kept dataset keeps its frozen run manifest (small, and what `bqx status` reads).
     const keepHere = scope === 'all' ? protectedStaging : new Set([...protectedStaging, run.manifestObject]);
-    await remove(deps.staging, `runs/${run.runId}/`, keepHere, result);
+    await remove(deps.staging, `runs/${run.runId}/`, keepHere, result, dryRun);
     if (scope === 'all') {
       // The shards it shared from older datasets' folders by reference are among its files.
       const listed = run.output ? outputObjects(run.output) : [];
-      await remove(deps.output, paths.outputDir(run.pair, run.runId), protectedOutput, result);
+      await remove(deps.output, paths.outputDir(run.pair, run.runId), protectedOutput, result, dryRun);
       // Those files outlived their own run only for this one: they go with it unless a kept dataset lists them too.
       const own = paths.outputDir(run.pair, run.runId);
       const others = listed.filter((o) => !o.startsWith(own) && !protectedOutput.has(o));
       const sizes = await mapLimit(others, REQUESTS_AT_ONCE, (name) => deps.output.size(name));
-      result.objects += await deps.output.deleteObjects(others.filter((_, i) => sizes[i] !== undefined));
+      const there = others.filter((_, i) => sizes[i] !== undefined);
+      result.objects += dryRun ? there.length : await deps.output.deleteObjects(there);
       result.bytes += sizes.reduce((n: number, size) => n + (size ?? 0), 0);
+      result.removed.push(run.runId);
+      if (dryRun) continue;
       // Its checkpoint records would point at files that are gone: only the run record stays.
       await mapLimit(await deps.store.listCheckpoints(run.runId), REQUESTS_AT_ONCE, (record) => deps.store.deleteCheckpoint(run.runId, record.feature));
-      result.removed.push(run.runId);
     } else {
       result.trimmed.push(run.runId);
+      if (dryRun) continue;
     }
     const at = deps.clock.now().toISOString();
     await deps.store.updateRun(run.runId, (r) => (isTerminal(r.state) ? { ...r, collected: { at, scope } } : undefined));
   }
-  if (result.removed.length + result.trimmed.length + result.cleared.length > 0) {
+  if (!dryRun && result.removed.length + result.trimmed.length + result.cleared.length > 0) {
     deps.logger.info(`retention: kept ${kept.length} dataset(s), removed ${result.removed.length} run(s), trimmed ${result.trimmed.length}, cleared ${result.cleared.length} failed run(s)' output: ${result.objects} object(s), ${result.bytes} bytes`, {
       pair,
       step: 'retention',
@@ -141,10 +147,10 @@ export async function collectGarbage(deps: RetentionDeps, pair: string, keep: nu
 }
 
 /** Retention for every pair given (the CLI's `bqx gc`, the reconciler). */
-export async function collectAll(deps: RetentionDeps, pairs: readonly string[], keep: number): Promise<RetentionResult[]> {
+export async function collectAll(deps: RetentionDeps, pairs: readonly string[], keep: number, dryRun = false): Promise<RetentionResult[]> {
   const results: RetentionResult[] = [];
   const referenced = await referencedCheckpoints(deps);
-  for (const pair of pairs) results.push(await collectGarbage(deps, pair, keep, referenced));
+  for (const pair of pairs) results.push(await collectGarbage(deps, pair, keep, referenced, dryRun));
   return results;
 }
 
@@ -168,14 +174,14 @@ function outputObjects(output: RunOutput): string[] {
   return [output.manifest, output.report, ...output.files];
 }
 
-/** Removes the objects under `prefix` that are not protected, counting them in `result`; how many went. */
-async function remove(store: ObjectStore, prefix: string, keep: Set<string>, result: RetentionResult): Promise<number> {
+/** Removes the objects under `prefix` that are not protected (with `dryRun`, none), counting them in `result`; how many went (would go). */
+async function remove(store: ObjectStore, prefix: string, keep: Set<string>, result: RetentionResult, dryRun: boolean): Promise<number> {
   const objects = await store.list(prefix);
   const doomed = objects.filter((o) => !keep.has(o.name));
   if (doomed.length === 0) return 0;
   // By exact name, as listed: a prefix delete would list the prefix again (and, with some kept, a
   // trimmed refresh dropping one file of each of 667 checkpoints was a listing of each folder).
-  const gone = await store.deleteObjects(doomed.map((o) => o.name));
+  const gone = dryRun ? doomed.length : await store.deleteObjects(doomed.map((o) => o.name));
   result.objects += gone;
   result.bytes += doomed.reduce((n, o) => n + o.size, 0);
   return gone;

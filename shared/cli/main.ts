@@ -52,7 +52,8 @@ usage:
                             a narrower dataset of a finished one (views/NAME/ beside it), no extract
   bqx verify <_manifest.json|runId|pair>   check a training dataset against its manifest (a pair: its last run's)
   bqx demo [--pairs eurusd,gbpusd] [--rows N]   build the demo warehouse
-  bqx gc [pair] [--keep N] [--json]   keep the last N datasets per pair (default BQX_KEEP), remove older runs
+  bqx gc [pair] [--keep N] [--dry-run] [--json]   keep the last N datasets per pair (default BQX_KEEP),
+                            remove older runs (--dry-run: say what would go, remove nothing)
   bqx demo --touch t1,t2    rewrite tables in place (same rows, new values, new data version)
   bqx demo --append 1d      append minutes (1d = 1440, 2h, 90m) to the label and feature tables
   bqx plan <pair> --target bigquery|gcp --sql-out DIR [--json] [--start T --end T] [--refresh | --since T]
@@ -60,7 +61,7 @@ usage:
 
 data lives under BQX_HOME (default ./.bqx). Exit code: 0 success, 1 run failed, 2 bad input.`;
 
-const BOOLEAN_FLAGS = new Set(['json', 'consolidate', 'force', 'verbose', 'help', 'missing', 'merge', 'quiet', 'no-reuse', 'refresh']);
+const BOOLEAN_FLAGS = new Set(['json', 'consolidate', 'force', 'verbose', 'help', 'missing', 'merge', 'quiet', 'no-reuse', 'refresh', 'dry-run']);
 const VALUE_FLAGS = new Set(['start', 'end', 'rows', 'features', 'pairs', 'stack', 'target', 'project', 'keep', 'gate', 'sql-out', 'touch', 'append', 'name', 'include', 'exclude', 'drop', 'max-null-share', 'labels', 'since']);
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {

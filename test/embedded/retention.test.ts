@@ -161,10 +161,24 @@ describe('embedded retention', function () {
     await e.close();
 
     const env = { ...process.env, BQX_HOME: home };
+    // --dry-run first: what would go, and nothing gone.
+    const before = [...files(home)];
+    const dry = spawnSync(process.execPath, [BQX, 'gc', '--keep', '1', '--dry-run', '--json'], { env, encoding: 'utf8', timeout: 120_000 });
+    assert.equal(dry.status, 0, dry.stderr);
+    const planned = JSON.parse(dry.stdout);
+    assert.equal(planned.dryRun, true);
+    const dryText = spawnSync(process.execPath, [BQX, 'gc', '--keep', '1', '--dry-run'], { env, encoding: 'utf8', timeout: 120_000 });
+    assert.match(dryText.stdout, /^eurusd: kept 1 dataset\(s\) \(newest .*\); would remove 2 older run\(s\), .* \(--dry-run: nothing removed\)$/m);
+    assert.deepEqual([...files(home)].filter(([f]) => !f.startsWith('logs')), before.filter(([f]) => !f.startsWith('logs')), 'no file removed or changed');
     const gc = spawnSync(process.execPath, [BQX, 'gc', '--keep', '1', '--json'], { env, encoding: 'utf8', timeout: 120_000 });
     assert.equal(gc.status, 0, gc.stderr);
     const report = JSON.parse(gc.stdout);
     assert.equal(report.keep, 1);
+    assert.equal(report.dryRun, undefined);
+    // What the dry run said is what went.
+    const pick = (r: { pairs: { pair: string; kept: string[]; removed: string[]; trimmed: string[]; objects: number; bytes: number }[] }) => r.pairs.map(({ pair, kept, removed, trimmed, objects, bytes }) => ({ pair, kept, removed, trimmed, objects, bytes }));
+    assert.deepEqual(pick(planned), pick(report));
+    assert.ok(report.pairs[0].objects > 0);
     assert.deepEqual(report.pairs.map((p: { pair: string; kept: string[]; removed: string[] }) => [p.pair, p.kept, p.removed]), [['eurusd', [runs[2]], [runs[0], runs[1]]]]);
     const latest = path.join(home, 'output', 'training', 'eurusd', runs[2]!, '_manifest.json');
     const verify = spawnSync(process.execPath, [BQX, 'verify', latest], { env, encoding: 'utf8', timeout: 120_000 });
