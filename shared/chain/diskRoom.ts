@@ -111,7 +111,7 @@ export async function checkRoom(
     const parts = [staging?.volume === room.volume ? `checkpoints ${sizeText(writes.staging)}` : '', output?.volume === room.volume ? `dataset ${sizeText(writes.output)}` : ''].filter(Boolean);
     throw new InputError(
       `not enough disk for ${what.name}: it writes about ${sizeText(need)}${parts.length > 1 && writes.staging > 0 && writes.output > 0 ? ` (${parts.join(', ')})` : ''} and ${room.where} has ${sizeText(room.free)} free. ` +
-        `Free space (\`bqx gc --keep 1\` removes older datasets), ${what.advice}, or set BQX_DISK_CHECK=off to run anyway`,
+        `Free space (\`bqx gc --keep 1\` removes older datasets; with --dry-run it says how much first), ${what.advice}, or set BQX_DISK_CHECK=off to run anyway`,
     );
   }
   return [...volumes.values()].map((v) => v.room);
