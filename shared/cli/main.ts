@@ -21,6 +21,7 @@ import { embeddedPaths } from '../runtime/paths.js';
 import { openRecords } from '../runtime/records.js';
 import { checkFlags, intFlag, parseArgs, stringFlag, type Args } from './args.js';
 import { ensureDemo } from './demo.js';
+import { checkRoom } from '../chain/diskRoom.js';
 import { gcCommand } from './gc.js';
 import { ProgressBar } from './progress.js';
 import { finishedRun, reportCommand, withGateFlags } from './report.js';
@@ -209,6 +210,8 @@ async function runCommand(args: Args, configured: Config): Promise<number> {
     }
     const extra: [string, string][] = demoMs > 1000 ? [['demo build', `${(demoMs / 1000).toFixed(1)} s`]] : [];
     if (run.state === 'succeeded' && args.flags.has('consolidate')) {
+      // The one file is about the dataset's size: checked like the run, before it is written.
+      if (config.diskCheck) await checkRoom(embedded.deps, { staging: 0, output: run.output!.bytes }, { name: 'the consolidated file', advice: 'leave out --consolidate (the dataset is written and verified)' });
       const object = paths.consolidated(run.pair, run.runId);
       const shards: { groups: { objects: string[] }[] }[] = JSON.parse(Buffer.from(await embedded.output.read(run.output!.manifest)).toString('utf8')).shards;
       await embedded.warehouse.consolidate(shards.map((s) => ({ groups: s.groups.map((g) => ({ files: g.objects })) })), object);

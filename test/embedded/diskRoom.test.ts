@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statfsSync } from 'node:fs';
+import fs, { existsSync, readdirSync, statfsSync } from 'node:fs';
 import path from 'node:path';
 import sinon from 'sinon';
 import { sizeText } from '../../shared/chain/diskRoom.js';
@@ -14,7 +14,8 @@ import { paths } from '../../shared/naming.js';
 import { createView, viewPaths } from '../../shared/view/createView.js';
 import { demoRunBytes, demoTableBytes } from '../../shared/demo/size.js';
 import type { Embedded } from '../../shared/runtime/embedded.js';
-import { openTest, settle, testConfig } from '../helpers/embedded.js';
+import { freshHome, openTest, settle, testConfig } from '../helpers/embedded.js';
+import { main } from '../../shared/cli/main.js';
 import { buildMiniWarehouse } from '../helpers/miniWarehouse.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -86,6 +87,37 @@ describe('embedded disk check', function () {
     await assert.rejects(createView(deps, done, { name: 'narrow', drop: [] }), /^InputError: not enough disk for view narrow: it writes about \d+ KB and .* has 1 KB free\. .*choose fewer columns/);
     assert.equal(view.callCount, 0);
     assert.deepEqual(await e.output.list(viewPaths.dir('eurusd', run.runId, 'narrow')), []);
+  });
+
+  it('`bqx run --consolidate` checks the one file too: on a disk the run fills, the run succeeds and the file is refused', async function () {
+    this.timeout(180_000);
+    const home = await freshHome(600);
+    // A disk with room for the run that is full once its dataset is written (its _manifest.json
+    // there): the run succeeds, and the consolidated file (82 MB) no longer fits.
+    const written = () => readdirSync(path.join(home, 'output', 'training', 'eurusd'), { withFileTypes: true }).some((d) => existsSync(path.join(home, 'output', 'training', 'eurusd', d.name, '_manifest.json')));
+    const free = () => (existsSync(path.join(home, 'output', 'training', 'eurusd')) && written() ? 1e6 : 1e11);
+    // The file system's own answer is faked (a stub on the store class would miss the CLI's copy of it under mocha's loader).
+    sinon.stub(fs, 'statfsSync').callsFake(() => ({ bavail: free() / 4096, bsize: 4096 }) as fs.StatsFs);
+    const stderr = sinon.stub(process.stderr, 'write');
+    const stdout = sinon.stub(process.stdout, 'write');
+    let code: number;
+    try {
+      code = await main(['run', 'eurusd', '--consolidate', '--quiet', '--json'], { ...process.env, BQX_HOME: home });
+    } finally {
+      stderr.restore();
+      stdout.restore();
+    }
+    const said = stderr.getCalls().map((c) => String(c.args[0])).join('');
+    assert.equal(code, 2, said);
+    assert.match(said, /^bqx: not enough disk for the consolidated file: it writes about \d+ MB and .* has 1 MB free\. .*leave out --consolidate/m);
+    const e2 = await openTest(testConfig(home));
+    try {
+      const last = (await e2.store.lastRun('eurusd'))!;
+      assert.equal(last.state, 'succeeded');
+      assert.ok(!existsSync(path.join(home, 'output', 'training', 'eurusd', last.runId, 'training_eurusd.parquet')), 'no consolidated file');
+    } finally {
+      await e2.close();
+    }
   });
 
   it('runs where the folders hold it: the check reads their real free space', async () => {
