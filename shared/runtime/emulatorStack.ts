@@ -249,11 +249,16 @@ export async function runOnEmulators(config: Config, request: RunRequest, option
   process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
   const began = Date.now();
   let stack: EmulatorStack | undefined;
+  // startRun refusing the request (bad input: no feature tables, not enough disk) acknowledges it
+  // and starts no run; the stack serves this one request, so its refusal ends the wait at once.
+  const refused: string[] = [];
+  const logger = refusalsOf(options.logger, refused);
   try {
-    stack = await startEmulatorStack(config, options);
+    stack = await startEmulatorStack(config, { ...options, logger });
     const startupMs = Date.now() - began;
     const check = () => {
       if (interrupted) throw new Error(`interrupted by ${interrupted}: the emulator stack was stopped`);
+      if (refused.length > 0) throw new InputError(`startRun refused the request: ${refused[0]}`);
     };
     check();
     // The API publishes the request for startRun (202) and says where to watch; the run is found
@@ -289,4 +294,18 @@ export async function runOnEmulators(config: Config, request: RunRequest, option
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
     await stack?.stop();
   }
+}
+
+/** `logger`, also keeping the reason of every startRun event that can never succeed (retryRule.ts). */
+function refusalsOf(logger: Logger, refused: string[]): Logger {
+  const NEVER = 'can never succeed: ';
+  return {
+    debug: (message, fields) => logger.debug(message, fields),
+    info: (message, fields) => logger.info(message, fields),
+    warn: (message, fields) => logger.warn(message, fields),
+    error: (message, fields) => {
+      if (fields?.step === 'start' && message.includes(NEVER)) refused.push(message.slice(message.indexOf(NEVER) + NEVER.length));
+      logger.error(message, fields);
+    },
+  };
 }

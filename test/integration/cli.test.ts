@@ -75,6 +75,15 @@ describe('integration: bqx run --stack emulators', function () {
     assert.notEqual(s.runId, e.runId);
   });
 
+  it('says at once why startRun refused the request (here: no table matches the rules), exit 2, leaving no process behind', async () => {
+    const tag = `refused-${process.pid}-${Date.now()}`;
+    const r = bqx(home, ['run', 'eurusd', '--stack', 'emulators', '--quiet'], { BQX_TABLE_RULES: 'nothing_{pair}', BQX_TEST_TAG: tag });
+    assert.equal(r.code, 2, r.stderr);
+    // Not the wait for a run that never appears (180 s): startRun's own reason.
+    assert.match(r.stderr, /^bqx: startRun refused the request: no feature tables for pair "eurusd" in dataset \w+ \(rules: nothing_\{pair\}\)\n$/);
+    assert.ok(await until(() => tagged(tag).length === 0, 15_000), `nothing left running: ${tagged(tag).join(', ')}`);
+  });
+
   it('stops everything it started on Ctrl-C, and exits non-zero', async () => {
     const tag = `sigint-${process.pid}-${Date.now()}`;
     // --no-reuse: the home has runs already; this one must be busy extracting when interrupted.
