@@ -1,6 +1,6 @@
 // Room on disk for a run, checked before it writes anything. A run that outgrows its disk fails in
 // its merge, minutes or hours in (at 60,000 rows a `--no-reuse` run writes 15 GB; 1,000,000 rows
-// about 250 GB), and leaves a failed run to clear and resume (`bqx gc`, `bqx rerun --merge`).
+// about 270 GB), and leaves a failed run to clear and resume (`bqx gc`, `bqx rerun --merge`).
 // Where the stores say how much they can hold (a folder; a bucket cannot run out), the run's
 // writes are estimated from its frozen plan and the run is refused, with what it needs and
 // what is free, when they do not fit. BQX_DISK_CHECK=off runs it anyway.
