@@ -37,7 +37,7 @@ import { measureQuick } from './quick.js';
 import { linearity, recordScalingPoint, SCALING_SVG } from './scaling.js';
 import { dropPageCache, prepareConfinement, removeConfinement } from './confine.js';
 import { ensureSet, runTimedBqx } from './set.js';
-import { BENCH_ROOT, REPO_ROOT, setDir } from './setid.js';
+import { BENCH_ROOT, DATA_ROOT, REPO_ROOT, setDir } from './setid.js';
 
 const CONTENDERS = {
   merge: { script: 'contender-merge.ts', label: 'bqx merge (a)' },
@@ -71,9 +71,12 @@ if (only.has('freshness')) {
   const { benchFreshness } = await import('./freshness.js');
   const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
   const rowsWanted = Number(f.get('rows') ?? 20_000);
+  const { fileSystemOf } = await import('./fileSystem.js');
+  const fsOf = fileSystemOf(DATA_ROOT);
+  if (fsOf) log(`data on ${fsOf.device} at ${fsOf.mount}: ${fsOf.type}${fsOf.journal === false ? ' without a journal (a new file is slow for a minute after removals)' : fsOf.journal ? ' with a journal' : ''}`);
   const result = await benchFreshness(rowsWanted, log);
   const out = path.resolve(REPO_ROOT, f.get('out') ?? path.join('bench', 'results', `freshness-${rowsWanted}.json`));
-  await fs.writeFile(out, JSON.stringify({ ...result, finished_at: new Date().toISOString(), load1: os.loadavg()[0] }, null, 1));
+  await fs.writeFile(out, JSON.stringify({ ...result, finished_at: new Date().toISOString(), load1: os.loadavg()[0], file_system: fsOf ?? null }, null, 1));
   process.stdout.write(`${JSON.stringify(result, null, 1)}\nwritten: ${path.relative(process.cwd(), out)}\n`);
   process.exit(0);
 }
