@@ -418,6 +418,17 @@ export interface CheckpointRecord {
   bytesBilled?: number;
 }
 
+/** A run request startRun refused for good. */
+export interface Refusal {
+  requestId: string;
+  pair: string;
+  reason: string;
+  at: string;
+}
+
+/** Request ids as stores keep them (a Pub/Sub message id; embedded, a session and a number): a file or document name. */
+export const REQUEST_ID = /^[A-Za-z0-9_-]{1,200}$/;
+
 export interface RunStore {
   /** Creates the run unless its pair has an active run; then returns that one, unchanged. */
   createRun(run: RunRecord): Promise<{ created: boolean; run: RunRecord }>;
@@ -448,5 +459,11 @@ export interface RunStore {
   /** One feature's checkpoint record of a run, if recorded (a refresh's landing extends it). */
   getCheckpoint(runId: string, feature: string): Promise<CheckpointRecord | undefined>;
   deleteCheckpoint(runId: string, feature: string): Promise<void>;
+  /**
+   * Keeps why startRun refused a request for good (bad input), by the request's id (its message
+   * id), so that whoever sent it can say why instead of waiting for a run that never comes.
+   */
+  recordRefusal(refusal: Refusal): Promise<void>;
+  getRefusal(requestId: string): Promise<Refusal | undefined>;
   close(): Promise<void>;
 }

@@ -3,7 +3,7 @@
 
 import { buildManifest } from '../manifest.js';
 import { InputError, newRunId, paths, requestRunId } from '../naming.js';
-import type { RunRecord, Window } from '../ports.js';
+import { REQUEST_ID, type RunRecord, type Window } from '../ports.js';
 import type { ChainDeps } from './deps.js';
 import { attributes, type RunRequest } from './messages.js';
 import { claimMerge } from './checkpointLanded.js';
@@ -23,7 +23,25 @@ export interface StartResult {
 
 const MINUTE_MS = 60_000;
 
+/**
+ * Starts the run a request asks for. A request refused for good (bad input: no label table, no
+ * feature tables, an empty window, too little disk) that came with an id is recorded with its
+ * reason before the error goes on: `bqx run --target gcp` knows the message it published and says
+ * why at once, instead of waiting for a run that never appears.
+ */
 export async function startRun(deps: ChainDeps, request: RunRequest): Promise<StartResult> {
+  try {
+    return await start(deps, request);
+  } catch (error) {
+    if (request.requestId && REQUEST_ID.test(request.requestId) && (error instanceof InputError || (error as Error)?.name === 'InputError')) {
+      const refusal = { requestId: request.requestId, pair: request.pair, reason: (error as Error).message, at: deps.clock.now().toISOString() };
+      await deps.store.recordRefusal(refusal).catch((e: unknown) => deps.logger.warn(`could not record the refusal of request ${request.requestId}: ${String(e)}`, { pair: request.pair, step: 'start' }));
+    }
+    throw error;
+  }
+}
+
+async function start(deps: ChainDeps, request: RunRequest): Promise<StartResult> {
   const { config, warehouse, store, clock, logger } = deps;
   const pair = request.pair;
   // A request that came as a message gets the same run id on every delivery: a redelivery after

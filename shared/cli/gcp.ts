@@ -64,6 +64,7 @@ export async function gcpRunCommand(args: Args, env: NodeJS.ProcessEnv): Promise
       force: request.force ?? false,
       observe,
       pollMs: pollMs(env),
+      requestId: messageId,
       check: () => {
         if (interrupted) throw new Error(`interrupted by ${interrupted}: stopped following; the run goes on in Google Cloud (bqx status ${request.pair} --target gcp)`);
       },

@@ -249,16 +249,11 @@ export async function runOnEmulators(config: Config, request: RunRequest, option
   process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
   const began = Date.now();
   let stack: EmulatorStack | undefined;
-  // startRun refusing the request (bad input: no feature tables, not enough disk) acknowledges it
-  // and starts no run; the stack serves this one request, so its refusal ends the wait at once.
-  const refused: string[] = [];
-  const logger = refusalsOf(options.logger, refused);
   try {
-    stack = await startEmulatorStack(config, { ...options, logger });
+    stack = await startEmulatorStack(config, options);
     const startupMs = Date.now() - began;
     const check = () => {
       if (interrupted) throw new Error(`interrupted by ${interrupted}: the emulator stack was stopped`);
-      if (refused.length > 0) throw new InputError(`startRun refused the request: ${refused[0]}`);
     };
     check();
     // The API publishes the request for startRun (202) and says where to watch; the run is found
@@ -266,7 +261,7 @@ export async function runOnEmulators(config: Config, request: RunRequest, option
     const store = stack.store;
     const before = await snapshotPair(store, request.pair);
     const response = await fetch(`${stack.urls.pipelineApi}/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
-    const answer = (await response.json()) as { accepted?: unknown; error?: unknown };
+    const answer = (await response.json()) as { accepted?: unknown; error?: unknown; messageId?: unknown };
     if (!response.ok || answer.accepted !== true) {
       const message = String(answer.error ?? `HTTP ${response.status}`);
       throw response.status < 500 ? new InputError(message) : new Error(message);
@@ -280,6 +275,8 @@ export async function runOnEmulators(config: Config, request: RunRequest, option
       force: request.force ?? false,
       pollMs: 250,
       appearMs: idle,
+      // startRun refusing it (bad input: no feature tables, not enough disk) records why under the message id.
+      ...(typeof answer.messageId === 'string' ? { requestId: answer.messageId } : {}),
       check: () => {
         check();
         if (Date.now() - lastActivity() > idle) throw new Error(`the run of ${request.pair} made no progress for ${idle / 1000} s`);
@@ -296,16 +293,3 @@ export async function runOnEmulators(config: Config, request: RunRequest, option
   }
 }
 
-/** `logger`, also keeping the reason of every startRun event that can never succeed (retryRule.ts). */
-function refusalsOf(logger: Logger, refused: string[]): Logger {
-  const NEVER = 'can never succeed: ';
-  return {
-    debug: (message, fields) => logger.debug(message, fields),
-    info: (message, fields) => logger.info(message, fields),
-    warn: (message, fields) => logger.warn(message, fields),
-    error: (message, fields) => {
-      if (fields?.step === 'start' && message.includes(NEVER)) refused.push(message.slice(message.indexOf(NEVER) + NEVER.length));
-      logger.error(message, fields);
-    },
-  };
-}

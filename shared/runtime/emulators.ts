@@ -217,6 +217,8 @@ export interface PushSubscription {
 export interface PulledMessage {
   data: string;
   attributes: Record<string, string>;
+  messageId: string;
+  publishTime?: string;
 }
 
 /**
@@ -254,9 +256,14 @@ export class PubSubEmulatorAdmin {
   /** Pulls and acknowledges what a pull subscription holds now (at most 100 messages). */
   async pull(subscription: string): Promise<PulledMessage[]> {
     const body = await this.call('POST', `subscriptions/${subscription}:pull`, { maxMessages: 100, returnImmediately: true });
-    const received = ((body as { receivedMessages?: { ackId: string; message: { data?: string; attributes?: Record<string, string> } }[] }).receivedMessages ?? []);
+    const received = ((body as { receivedMessages?: { ackId: string; message: { data?: string; attributes?: Record<string, string>; messageId: string; publishTime?: string } }[] }).receivedMessages ?? []);
     if (received.length > 0) await this.call('POST', `subscriptions/${subscription}:acknowledge`, { ackIds: received.map((r) => r.ackId) });
-    return received.map((r) => ({ data: Buffer.from(r.message.data ?? '', 'base64').toString('utf8'), attributes: r.message.attributes ?? {} }));
+    return received.map((r) => ({
+      data: Buffer.from(r.message.data ?? '', 'base64').toString('utf8'),
+      attributes: r.message.attributes ?? {},
+      messageId: r.message.messageId,
+      ...(r.message.publishTime ? { publishTime: r.message.publishTime } : {}),
+    }));
   }
 
   private async call(method: 'PUT' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<unknown> {

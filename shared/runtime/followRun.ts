@@ -4,6 +4,7 @@
 // never one that was there before the request, and with --force not the active run it replaces.
 
 import type { ChainEvent } from '../chain/deps.js';
+import { InputError } from '../naming.js';
 import type { RunRecord, RunStore } from '../ports.js';
 
 /** The pair's runs as they were before a request was sent. */
@@ -39,6 +40,8 @@ export interface FollowOptions {
   appearMs?: number;
   /** Throws to stop following (a signal, the stack's own idle check). */
   check?: () => void | Promise<void>;
+  /** The id of the request sent (its message id): a refusal startRun recorded for it ends the wait with its reason. */
+  requestId?: string;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -55,6 +58,8 @@ export async function followRun(options: FollowOptions): Promise<{ run: RunRecor
     await options.check?.();
     run = await runOfRequest(store, pair, options.before, options.force ?? false);
     if (run) break;
+    const refusal = options.requestId ? await store.getRefusal(options.requestId) : undefined;
+    if (refusal) throw new InputError(`startRun refused the request: ${refusal.reason}`);
     if (Date.now() > appearBy) {
       throw new Error(`no run of ${pair} appeared within ${Math.round((options.appearMs ?? 300_000) / 1000)} s of the request: startRun may have refused it (see its logs)`);
     }

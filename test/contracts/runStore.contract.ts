@@ -113,6 +113,16 @@ export function runStoreContract(name: string, make: () => Promise<RunStore>, re
       await assert.rejects(store.updateRun('eurusd-20200101t000000-zzzzzz', (r) => r), /not found/);
     });
 
+    it('keeps why a request was refused, by its id: absent until recorded, the latest reason wins, an id it cannot keep is refused', async () => {
+      const id = `${Date.now()}${counter++}`;
+      assert.equal(await store.getRefusal(id), undefined);
+      await store.recordRefusal({ requestId: id, pair: 'eurusd', reason: 'label table x not found', at: '2026-01-01T00:00:00.000Z' });
+      await store.recordRefusal({ requestId: id, pair: 'eurusd', reason: 'no feature tables', at: '2026-01-01T00:00:01.000Z' });
+      assert.deepEqual(await store.getRefusal(id), { requestId: id, pair: 'eurusd', reason: 'no feature tables', at: '2026-01-01T00:00:01.000Z' });
+      assert.equal(await store.getRefusal(`${id}0`), undefined, 'another request');
+      await assert.rejects(store.getRefusal('../runs/x'), /is not one a store keeps/);
+    });
+
     if (reopen) {
       it('survives a restart: a new store on the same data sees the runs and checkpoints', async () => {
         const run = sampleRun('usdcad');

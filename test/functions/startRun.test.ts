@@ -149,6 +149,19 @@ describe('functions/startRun (contract)', function () {
     });
   }
 
+  it('keeps why it refused a request by the request\'s message id, for the CLI that published it', async () => {
+    const body = pushBody('gbpjpy');
+    await request(getTestServer('startRun')).post(pushPath(TOPIC)).send(body).expect(204);
+    const refusal = await fx.store.getRefusal(body.message.messageId);
+    assert.equal(refusal?.pair, 'gbpjpy');
+    assert.equal(refusal?.reason, 'label table bqx_ml_v3_analytics_v2.targets_gbpjpy not found');
+    // A request that starts a run leaves none.
+    const started = pushBody('eurusd');
+    await request(getTestServer('startRun')).post(pushPath(TOPIC)).send(started).expect(204);
+    assert.ok(await fx.store.activeRun('eurusd'));
+    assert.equal(await fx.store.getRefusal(started.message.messageId), undefined);
+  });
+
   it('answers 500 when the run store fails, so Pub/Sub delivers the request again', async () => {
     sandbox.stub(fx.store, 'activeRun').rejects(new Error('firestore unavailable'));
     const crash = sandbox.stub(console, 'error');

@@ -114,6 +114,23 @@ describe('integration: bqx run/status --target gcp (Pub/Sub and Firestore emulat
     assert.match(byId.stdout, /features landed +5 \/ 5/);
   });
 
+  it('says at once why startRun refused the request it published (a pair without a label table), exit 2', async () => {
+    // The deployed startRun's part: the request with its message id, refused, its reason recorded in Firestore.
+    const refuse = async () => {
+      let pulled: PulledMessage[] = [];
+      await until(async () => (pulled = await admin.pull(PULL)).length > 0, 60_000, 100);
+      const message = pulled[0]!;
+      await assert.rejects(startRun(deps, { ...decodeRunRequest(message.data, deps.config.currencies), requestId: message.messageId }), /label table .* not found/);
+      return message;
+    };
+    const began = Date.now();
+    const [cli, message] = await Promise.all([bqx(['run', 'gbpjpy', '--target', 'gcp'], env), refuse()]);
+    assert.equal(cli.code, 2, cli.stderr);
+    assert.match(cli.stderr, /\nbqx: startRun refused the request: label table bqx_ml_v3_analytics_v2\.targets_gbpjpy not found\n$/);
+    assert.match(cli.stderr, new RegExp(`\\(message ${message.messageId}\\)`));
+    assert.ok(Date.now() - began < 60_000, 'not the wait for a run that never appears (300 s)');
+  });
+
   it('refuses a bad target, an unknown pair and a missing run with one line and exit 2, publishing nothing', async () => {
     const bad = await bqx(['run', 'eurusd', '--target', 'aws'], env);
     assert.deepEqual([bad.code, bad.stderr], [2, 'bqx: --target must be "gcp", got "aws"\n']);

@@ -143,6 +143,8 @@ export function effectfulRunStore(store: RunStore, effects: EffectSink): RunStor
     listCheckpoints: (runId) => store.listCheckpoints(runId),
     getCheckpoint: (runId, feature) => store.getCheckpoint(runId, feature),
     deleteCheckpoint: (runId, feature) => effects.effect('checkpoint.delete', feature, () => store.deleteCheckpoint(runId, feature)),
+    recordRefusal: (refusal) => effects.effect('run.refuse', refusal.requestId, () => store.recordRefusal(refusal)),
+    getRefusal: (requestId) => store.getRefusal(requestId),
     close: () => store.close(),
   };
 }

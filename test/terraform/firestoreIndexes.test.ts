@@ -114,6 +114,8 @@ const CALLS: Record<string, unknown[]> = {
   listCheckpoints: [RUN_ID],
   getCheckpoint: [RUN_ID, 'agg_eurusd'],
   deleteCheckpoint: [RUN_ID, 'agg_eurusd'],
+  recordRefusal: [{ requestId: '1234567890', pair: 'eurusd', reason: 'r', at: '2024-01-01T00:00:00.000Z' }],
+  getRefusal: ['1234567890'],
   close: [],
 };
 
@@ -126,7 +128,7 @@ describe('terraform/ Firestore indexes for the run store queries', function () {
     const methods = Object.getOwnPropertyNames(FirestoreRunStore.prototype).filter(
       (m) => m !== 'constructor' && typeof (store as unknown as Record<string, unknown>)[m] === 'function',
     );
-    const publicMethods = methods.filter((m) => !['activeIn', 'runRef', 'pairRef', 'checkpoints', 'checkpointRef'].includes(m));
+    const publicMethods = methods.filter((m) => !['activeIn', 'runRef', 'pairRef', 'checkpoints', 'checkpointRef', 'refusalRef'].includes(m));
     for (const m of publicMethods) {
       assert.ok(m in CALLS, `FirestoreRunStore.${m} is not exercised by this test: add its arguments to CALLS`);
       // A method may reject on the empty fake (updateRun: not found); its query is recorded before that.

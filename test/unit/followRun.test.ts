@@ -69,6 +69,16 @@ describe('runtime/followRun', () => {
     );
   });
 
+  it('says at once why startRun refused the request when it recorded a refusal for the request\'s id', async () => {
+    let polls = 0;
+    const store = { ...storeOf([]), getRefusal: async (id: string) => (id === '42' && ++polls >= 2 ? { requestId: '42', pair: 'eurusd', reason: 'label table x not found', at: '' } : undefined) } as unknown as RunStore;
+    await assert.rejects(
+      followRun({ store, pair: 'eurusd', before: {}, requestId: '42', appearMs: 60_000, sleep: async () => {} }),
+      (e: Error) => e.name === 'InputError' && e.message === 'startRun refused the request: label table x not found',
+    );
+    assert.equal(polls, 2, 'found on the second poll, long before the wait for a run ends');
+  });
+
   it('says startRun may have refused the request when no run appears in time', async () => {
     await assert.rejects(
       followRun({ store: storeOf([]), pair: 'eurusd', before: {}, appearMs: 0, sleep: async () => {} }),

@@ -2,6 +2,7 @@
 //   runs/{runId}                        the RunRecord, written only when the run changes
 //   runs/{runId}/checkpoints/{feature}  one per landed checkpoint, made with create() (so once)
 //   pairs/{pair}                        { activeRunId, lastRunId }: one active run per pair
+//   refusals/{requestId}                why startRun refused a request (its message id), for the CLI
 // No document takes a write from every landing: counting is a count() over the checkpoints.
 // FIRESTORE_EMULATOR_HOST is honoured by the client.
 //
@@ -10,7 +11,7 @@
 
 import type { DocumentReference, Firestore, Transaction } from '@google-cloud/firestore';
 import { ConflictError, NotFoundError, assertIdentifier, assertRunId } from '../../naming.js';
-import { TERMINAL_STATES, type CheckpointRecord, type RunRecord, type RunStore } from '../../ports.js';
+import { REQUEST_ID, TERMINAL_STATES, type CheckpointRecord, type Refusal, type RunRecord, type RunStore } from '../../ports.js';
 
 const ALREADY_EXISTS = 6;
 const ACTIVE_STATES = ['extracting', 'merging'] as const;
@@ -123,6 +124,15 @@ export class FirestoreRunStore implements RunStore {
     }
   }
 
+  async recordRefusal(refusal: Refusal): Promise<void> {
+    await this.refusalRef(refusal.requestId).set(plain(refusal));
+  }
+
+  async getRefusal(requestId: string): Promise<Refusal | undefined> {
+    const snap = await this.refusalRef(requestId).get();
+    return snap.exists ? (snap.data() as Refusal) : undefined;
+  }
+
   async recordCheckpoint(record: CheckpointRecord): Promise<boolean> {
     try {
       await this.checkpointRef(record.runId, record.feature).create(plain(record));
@@ -162,6 +172,11 @@ export class FirestoreRunStore implements RunStore {
     const snap = await tx.get(this.runRef(pair.activeRunId));
     const run = snap.exists ? (snap.data() as RunRecord) : undefined;
     return run && !isTerminal(run) ? run : undefined;
+  }
+
+  private refusalRef(requestId: string): DocumentReference {
+    if (!REQUEST_ID.test(requestId)) throw new Error(`request id ${JSON.stringify(requestId.slice(0, 80))} is not one a store keeps`);
+    return this.db.collection('refusals').doc(requestId);
   }
 
   private runRef(runId: string): DocumentReference {
