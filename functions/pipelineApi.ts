@@ -5,6 +5,8 @@
 //                               the run-requests topic for startRun: 202 {pair, accepted, watch, messageId}
 //                               with Location: /pairs/{pair}. The API does not run startRun itself: its
 //                               service account has no BigQuery role (least privilege), startRun's has.
+//   GET  /requests/{messageId}  {messageId, refused}: why startRun refused the request POST /runs published
+//                               (null while it has not: watch the pair for its run)
 //   POST /runs/{runId}/rerun    {"mode": "missing" | "merge" | "features", "features"?: [...]}: 200 {run, features}
 // Errors are {error}: 400 bad input, 404 unknown run or route, 405 wrong method, 409 conflict.
 
@@ -14,6 +16,7 @@ import { attributes, decodeRunRequest } from '../shared/chain/messages.js';
 import { decodeRerunRequest, rerun } from '../shared/chain/rerun.js';
 import { requireRun } from '../shared/chain/runs.js';
 import { InputError, NotFoundError, assertRunId, validatePair } from '../shared/naming.js';
+import { REQUEST_ID } from '../shared/ports.js';
 import { MethodNotAllowed, bodyText, jsonBody, jsonFunction, type Reply } from './handlers.js';
 
 type Route = (deps: ChainDeps, req: Request, param: string) => Promise<Reply>;
@@ -22,11 +25,12 @@ type Route = (deps: ChainDeps, req: Request, param: string) => Promise<Reply>;
 const ROUTES: [string, Partial<Record<'GET' | 'POST', Route>>][] = [
   ['runs/:runId', { GET: getRun }],
   ['pairs/:pair', { GET: getPair }],
+  ['requests/:messageId', { GET: getRequest }],
   ['runs', { POST: postRun }],
   ['runs/:runId/rerun', { POST: postRerun }],
 ];
 
-const ROUTE_LIST = 'GET /runs/{runId}, GET /pairs/{pair}, POST /runs, POST /runs/{runId}/rerun';
+const ROUTE_LIST = 'GET /runs/{runId}, GET /pairs/{pair}, GET /requests/{messageId}, POST /runs, POST /runs/{runId}/rerun';
 
 export const pipelineApi = jsonFunction('api', async (deps, req) => {
   const segments = pathSegments(req.path);
@@ -52,6 +56,12 @@ async function getPair(deps: ChainDeps, _req: Request, pair: string): Promise<Re
   validatePair(pair, deps.config.currencies);
   const [active, last] = await Promise.all([deps.store.activeRun(pair), deps.store.lastRun(pair)]);
   return { status: 200, body: { pair, active: active ?? null, last: last ?? null } };
+}
+
+async function getRequest(deps: ChainDeps, _req: Request, messageId: string): Promise<Reply> {
+  if (!REQUEST_ID.test(messageId)) throw new InputError(`message id ${JSON.stringify(messageId.slice(0, 80))} must be letters, digits, _ and -`);
+  const refusal = await deps.store.getRefusal(messageId);
+  return { status: 200, body: { messageId, refused: refusal ? { reason: refusal.reason, pair: refusal.pair, at: refusal.at } : null } };
 }
 
 async function postRun(deps: ChainDeps, req: Request): Promise<Reply> {

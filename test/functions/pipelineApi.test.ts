@@ -41,6 +41,16 @@ describe('functions/pipelineApi (contract)', function () {
     assert.equal(pair.active.expected, FEATURES.length);
   });
 
+  it('GET /requests/{messageId} says why startRun refused a published request, and null before it has', async () => {
+    const { body: accepted } = await api().post('/runs').send('gbpjpy').expect(202);
+    assert.deepEqual((await api().get(`/requests/${accepted.messageId}`).expect(200)).body, { messageId: accepted.messageId, refused: null });
+    const [message] = fx.bus.on(fx.deps.config.topics.runRequests);
+    await assert.rejects(startRun(fx.deps, { ...decodeRunRequest(message!.data, fx.deps.config.currencies), requestId: accepted.messageId }), /not found/);
+    const { body } = await api().get(`/requests/${accepted.messageId}`).expect(200);
+    assert.equal(body.refused.reason, 'label table bqx_ml_v3_analytics_v2.targets_gbpjpy not found');
+    assert.equal(body.refused.pair, 'gbpjpy');
+  });
+
   it('GET /runs/{runId} and GET /pairs/{pair} show the run, its landed count, and the pair\'s active and last run', async () => {
     const { run: started } = await startRun(fx.deps, { pair: 'eurusd' });
     const runId = started.runId;
@@ -72,6 +82,7 @@ describe('functions/pipelineApi (contract)', function () {
     ['a path as a run id', () => api().get('/runs/..%2F..%2Fetc%2Fpasswd'), 400, /run id "\.\.\/\.\.\/etc\/passwd" is not a run id/],
     ['a path as a pair', () => api().get('/pairs/..%2Fx'), 400, /pair "\.\.\/x" must be six lower-case letters/],
     ['a pair in the wrong order', () => api().get('/pairs/usdeur'), 400, /did you mean eurusd/],
+    ['a path as a message id', () => api().get('/requests/..%2Fx'), 400, /message id "\.\.\/x" must be letters, digits, _ and -/],
     ['an unknown route', () => api().get('/status'), 404, /no route GET \/status \(routes: GET \/runs\/\{runId\}/],
     ['the root', () => api().get('/'), 404, /no route GET \//],
     ['no body', () => api().post('/runs'), 400, /the run request \(eurusd, or \{"pair": "eurusd".*\) is missing/],
