@@ -381,6 +381,20 @@ locals {
   }
 }
 
+# Refusals (refusals/{messageId}: why startRun refused a request, for `bqx run --target gcp` and GET
+# /requests/{id}) carry `expireAt`, 30 days after the refusal: Firestore's TTL policy deletes them.
+resource "google_firestore_field" "refusals_expire" {
+  project    = var.project
+  database   = "(default)"
+  collection = "refusals"
+  field      = "expireAt"
+
+  ttl_config {}
+  index_config {} # not indexed: nothing queries it
+
+  depends_on = [google_project_service.enabled, google_firestore_database.run_store]
+}
+
 resource "google_firestore_index" "run_store" {
   for_each = local.firestore_indexes
 

@@ -83,6 +83,13 @@ describe('gcp/FirestoreRunStore (Firestore emulator)', function () {
 
   afterEach(() => sandbox.restore());
 
+  it('keeps a refusal with expireAt, a timestamp 30 days after it, for the TTL policy terraform/ sets', async () => {
+    await store.recordRefusal({ requestId: '9876543210', pair: 'gbpjpy', reason: 'label table x not found', at: '2026-01-01T00:00:00.000Z' });
+    const raw = (await db.collection('refusals').doc('9876543210').get()).data()!;
+    assert.equal(raw.expireAt.toDate().toISOString(), '2026-01-31T00:00:00.000Z');
+    assert.deepEqual(await store.getRefusal('9876543210'), { requestId: '9876543210', pair: 'gbpjpy', reason: 'label table x not found', at: '2026-01-01T00:00:00.000Z' });
+  });
+
   it('of two concurrent starts for one pair, exactly one creates its run', async () => {
     const a = runRecord('eurusd-20250101t000000-aaaaaa', '2025-01-01T00:00:00.000Z');
     const b = runRecord('eurusd-20250101t000001-bbbbbb', '2025-01-01T00:00:01.000Z');

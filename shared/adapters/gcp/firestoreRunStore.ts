@@ -2,7 +2,8 @@
 //   runs/{runId}                        the RunRecord, written only when the run changes
 //   runs/{runId}/checkpoints/{feature}  one per landed checkpoint, made with create() (so once)
 //   pairs/{pair}                        { activeRunId, lastRunId }: one active run per pair
-//   refusals/{requestId}                why startRun refused a request (its message id), for the CLI
+//   refusals/{requestId}                why startRun refused a request (its message id), for the CLI;
+//                                       `expireAt` 30 days on, the field terraform/ sets a TTL policy on
 // No document takes a write from every landing: counting is a count() over the checkpoints.
 // FIRESTORE_EMULATOR_HOST is honoured by the client.
 //
@@ -16,6 +17,8 @@ import { REQUEST_ID, TERMINAL_STATES, type CheckpointRecord, type Refusal, type 
 const ALREADY_EXISTS = 6;
 const ACTIVE_STATES = ['extracting', 'merging'] as const;
 const TRANSACTION_ATTEMPTS = 20;
+/** How long a refusal is kept (a TTL policy on `refusals.expireAt`, terraform/main.tf): a CLI asks within seconds. */
+const REFUSAL_DAYS = 30;
 
 const isTerminal = (run: RunRecord) => TERMINAL_STATES.includes(run.state);
 
@@ -125,12 +128,15 @@ export class FirestoreRunStore implements RunStore {
   }
 
   async recordRefusal(refusal: Refusal): Promise<void> {
-    await this.refusalRef(refusal.requestId).set(plain(refusal));
+    // A Date is stored as a Firestore timestamp, the type a TTL policy deletes by.
+    await this.refusalRef(refusal.requestId).set({ ...plain(refusal), expireAt: new Date(Date.parse(refusal.at) + REFUSAL_DAYS * 86_400_000) });
   }
 
   async getRefusal(requestId: string): Promise<Refusal | undefined> {
     const snap = await this.refusalRef(requestId).get();
-    return snap.exists ? (snap.data() as Refusal) : undefined;
+    if (!snap.exists) return undefined;
+    const { requestId: id, pair, reason, at } = snap.data() as Refusal;
+    return { requestId: id, pair, reason, at };
   }
 
   async recordCheckpoint(record: CheckpointRecord): Promise<boolean> {
