@@ -15,8 +15,7 @@ import type { ChainDeps } from '../shared/chain/deps.js';
 import { attributes, decodeRunRequest } from '../shared/chain/messages.js';
 import { decodeRerunRequest, rerun } from '../shared/chain/rerun.js';
 import { requireRun } from '../shared/chain/runs.js';
-import { InputError, NotFoundError, assertRunId, validatePair } from '../shared/naming.js';
-import { REQUEST_ID } from '../shared/ports.js';
+import { InputError, NotFoundError, REQUEST_ID, assertRunId, validatePair } from '../shared/naming.js';
 import { MethodNotAllowed, bodyText, jsonBody, jsonFunction, type Reply } from './handlers.js';
 
 type Route = (deps: ChainDeps, req: Request, param: string) => Promise<Reply>;

@@ -92,6 +92,15 @@ export function assertRunId(runId: unknown): string {
   return runId;
 }
 
+/** Request ids as run stores keep them (a Pub/Sub message id; embedded, a session and a number): a file or document name. */
+export const REQUEST_ID = /^[A-Za-z0-9_-]{1,200}$/;
+
+/** `requestId`, where a run store can keep a record under it (shared/ports.ts `Refusal`). */
+export function storedRequestId(requestId: string): string {
+  if (!REQUEST_ID.test(requestId)) throw new Error(`request id ${JSON.stringify(requestId.slice(0, 80))} is not one a store keeps`);
+  return requestId;
+}
+
 export function pairOfRunId(runId: string): string {
   return assertRunId(runId).slice(0, 6);
 }

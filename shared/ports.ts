@@ -426,9 +426,6 @@ export interface Refusal {
   at: string;
 }
 
-/** Request ids as stores keep them (a Pub/Sub message id; embedded, a session and a number): a file or document name. */
-export const REQUEST_ID = /^[A-Za-z0-9_-]{1,200}$/;
-
 export interface RunStore {
   /** Creates the run unless its pair has an active run; then returns that one, unchanged. */
   createRun(run: RunRecord): Promise<{ created: boolean; run: RunRecord }>;

@@ -17,7 +17,8 @@ import type { GrownShard } from './shareShards.js';
 import { shardGrid } from '../shards.js';
 import type { Config } from '../config.js';
 
-const CELL_BYTES = 8;
+/** Bytes a cell is counted at, in every estimate of what bqx writes (the demo's too: shared/demo/size.ts). */
+export const CELL_BYTES = 8;
 /** Sampled rows a column keeps in the stored profile (565 at 20,000 rows: shared/profile/profile.ts sampleLayout), rounded up. */
 const PROFILE_SAMPLE_ROWS = 600;
 

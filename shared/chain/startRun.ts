@@ -2,8 +2,8 @@
 // tables, freeze them in the run manifest, and fan out one extract request per feature.
 
 import { buildManifest } from '../manifest.js';
-import { InputError, newRunId, paths, requestRunId } from '../naming.js';
-import { REQUEST_ID, type RunRecord, type Window } from '../ports.js';
+import { InputError, REQUEST_ID, newRunId, paths, requestRunId } from '../naming.js';
+import type { RunRecord, Window } from '../ports.js';
 import type { ChainDeps } from './deps.js';
 import { attributes, type RunRequest } from './messages.js';
 import { claimMerge } from './checkpointLanded.js';
@@ -14,6 +14,7 @@ import { failRun } from './runs.js';
 import { refreshBase, schemaDrift, type RefreshInfo } from './refresh.js';
 import { shardGrid } from '../shards.js';
 import { checkRoom, estimateWrites } from './diskRoom.js';
+import { neverSucceeds } from './retryRule.js';
 
 export interface StartResult {
   run: RunRecord;
@@ -33,7 +34,7 @@ export async function startRun(deps: ChainDeps, request: RunRequest): Promise<St
   try {
     return await start(deps, request);
   } catch (error) {
-    if (request.requestId && REQUEST_ID.test(request.requestId) && (error instanceof InputError || (error as Error)?.name === 'InputError')) {
+    if (request.requestId && REQUEST_ID.test(request.requestId) && neverSucceeds(error)) {
       const refusal = { requestId: request.requestId, pair: request.pair, reason: (error as Error).message, at: deps.clock.now().toISOString() };
       await deps.store.recordRefusal(refusal).catch((e: unknown) => deps.logger.warn(`could not record the refusal of request ${request.requestId}: ${String(e)}`, { pair: request.pair, step: 'start' }));
     }

@@ -5,8 +5,7 @@
 
 import { FEATURE_MARGIN_MINUTES } from './generate.js';
 import { demoTables, FEATURE_COLUMNS_PER_PAIR, LABEL_COLUMNS } from './names.js';
-
-const CELL_BYTES = 8;
+import { CELL_BYTES } from '../chain/diskRoom.js';
 
 /** Bytes of the demo's tables for these pairs at `rows` rows (feature tables carry a margin of minutes either side). */
 export function demoTableBytes(pairs: readonly string[], rows: number): number {

@@ -292,4 +292,3 @@ export async function runOnEmulators(config: Config, request: RunRequest, option
     await stack?.stop();
   }
 }
-

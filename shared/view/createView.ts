@@ -9,7 +9,7 @@ import { InputError, paths } from '../naming.js';
 import type { ObjectStore, Pending, RunRecord, ViewJob, ViewShard, Warehouse } from '../ports.js';
 import type { RunReport } from '../report.js';
 import { selectColumns, type SelectedColumns, type ViewSelection } from './select.js';
-import { checkRoom } from '../chain/diskRoom.js';
+import { CELL_BYTES, checkRoom } from '../chain/diskRoom.js';
 
 export interface ViewDeps {
   config: Pick<Config, 'maxGroupColumns' | 'diskCheck'>;
@@ -89,7 +89,7 @@ export async function createView(deps: ViewDeps, run: RunRecord, selection: View
     outputPrefix: prefix,
   };
   // Refused before anything is written where the output's disk cannot hold the view's columns (8 bytes a cell).
-  const viewBytes = source.rows * groups.reduce((n, g) => n + g.columns.length, 0) * 8;
+  const viewBytes = source.rows * groups.reduce((n, g) => n + g.columns.length, 0) * CELL_BYTES;
   if (deps.config.diskCheck) await checkRoom({ staging: deps.output, output: deps.output }, { staging: 0, output: viewBytes }, { name: `view ${selection.name}`, advice: 'choose fewer columns (--include, --exclude, --drop)' });
   const result = await deps.warehouse.view(job);
   if (result.state === 'pending') return result;

@@ -4,16 +4,12 @@
 // in memory a fraction of that. The run store passes the same RunStore contract as the file store
 // (memoryRunStore.test.ts); `npm run sweep -- --stores files` plays the sweep on the real ones.
 
-import { REQUEST_ID, TERMINAL_STATES, type CheckpointRecord, type FinalizedObject, type ObjectData, type Refusal, type RunRecord, type RunStore } from '../../shared/ports.js';
+import { storedRequestId } from '../../shared/naming.js';
+import { TERMINAL_STATES, type CheckpointRecord, type FinalizedObject, type ObjectData, type Refusal, type RunRecord, type RunStore } from '../../shared/ports.js';
 import { MemoryObjectStore } from '../gcp/memoryStore.js';
 
 const isTerminal = (run: RunRecord) => TERMINAL_STATES.includes(run.state);
 
-/** As the file store names a refusal's file: an id it cannot keep is refused. */
-function refusalKey(requestId: string): string {
-  if (!REQUEST_ID.test(requestId)) throw new Error(`request id ${JSON.stringify(requestId.slice(0, 80))} is not one a store keeps`);
-  return `refusals/${requestId}`;
-}
 
 export class MemoryRunStore implements RunStore {
   /** Documents by path, laid out as the file store lays out its files. */
@@ -109,11 +105,11 @@ export class MemoryRunStore implements RunStore {
   }
 
   async recordRefusal(refusal: Refusal): Promise<void> {
-    this.put(refusalKey(refusal.requestId), refusal);
+    this.put(`refusals/${storedRequestId(refusal.requestId)}`, refusal);
   }
 
   async getRefusal(requestId: string): Promise<Refusal | undefined> {
-    return this.get<Refusal>(refusalKey(requestId));
+    return this.get<Refusal>(`refusals/${storedRequestId(requestId)}`);
   }
 
   async close(): Promise<void> {

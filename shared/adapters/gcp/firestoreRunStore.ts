@@ -11,8 +11,8 @@
 // collection: (pair ASC, createdAt DESC). The emulator does not need it; a project does.
 
 import type { DocumentReference, Firestore, Transaction } from '@google-cloud/firestore';
-import { ConflictError, NotFoundError, assertIdentifier, assertRunId } from '../../naming.js';
-import { REQUEST_ID, TERMINAL_STATES, type CheckpointRecord, type Refusal, type RunRecord, type RunStore } from '../../ports.js';
+import { ConflictError, NotFoundError, assertIdentifier, assertRunId, storedRequestId } from '../../naming.js';
+import { TERMINAL_STATES, type CheckpointRecord, type Refusal, type RunRecord, type RunStore } from '../../ports.js';
 
 const ALREADY_EXISTS = 6;
 const ACTIVE_STATES = ['extracting', 'merging'] as const;
@@ -181,8 +181,7 @@ export class FirestoreRunStore implements RunStore {
   }
 
   private refusalRef(requestId: string): DocumentReference {
-    if (!REQUEST_ID.test(requestId)) throw new Error(`request id ${JSON.stringify(requestId.slice(0, 80))} is not one a store keeps`);
-    return this.db.collection('refusals').doc(requestId);
+    return this.db.collection('refusals').doc(storedRequestId(requestId));
   }
 
   private runRef(runId: string): DocumentReference {

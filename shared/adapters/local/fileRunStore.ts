@@ -8,8 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { assertIdentifier, assertRunId } from '../../naming.js';
-import { REQUEST_ID, TERMINAL_STATES, type CheckpointRecord, type Refusal, type RunRecord, type RunStore } from '../../ports.js';
+import { assertIdentifier, assertRunId, storedRequestId } from '../../naming.js';
+import { TERMINAL_STATES, type CheckpointRecord, type Refusal, type RunRecord, type RunStore } from '../../ports.js';
 import { MadeFolders } from './madeFolders.js';
 
 const isTerminal = (run: RunRecord) => TERMINAL_STATES.includes(run.state);
@@ -170,10 +170,7 @@ export class FileRunStore implements RunStore {
 
   private runFile = (runId: string) => path.join(this.root, 'runs', `${assertRunId(runId)}.json`);
   private pairFile = (pair: string) => path.join(this.root, 'pairs', `${assertIdentifier(pair, 'pair')}.json`);
-  private refusalFile = (requestId: string) => {
-    if (!REQUEST_ID.test(requestId)) throw new Error(`request id ${JSON.stringify(requestId.slice(0, 80))} is not one a store keeps`);
-    return path.join(this.root, 'refusals', `${requestId}.json`);
-  };
+  private refusalFile = (requestId: string) => path.join(this.root, 'refusals', `${storedRequestId(requestId)}.json`);
   private checkpointDir = (runId: string) => path.join(this.root, 'checkpoints', assertRunId(runId));
   private checkpointFile = (runId: string, feature: string) => path.join(this.checkpointDir(runId), `${assertIdentifier(feature, 'feature')}.json`);
 
