@@ -418,6 +418,12 @@ export interface CheckpointRecord {
   bytesBilled?: number;
 }
 
+/**
+ * How long a refusal is kept: whoever sent the request asks within seconds. Firestore removes it by
+ * a TTL policy on `refusals.expireAt` (terraform/main.tf); the file store when it records another.
+ */
+export const REFUSAL_DAYS = 30;
+
 /** A run request startRun refused for good. */
 export interface Refusal {
   requestId: string;

@@ -4,6 +4,7 @@
 // (shared/retention.ts says exactly what stays). A run that is still active is never touched.
 // --dry-run removes nothing and says what would go.
 
+import { sizeText } from '../chain/diskRoom.js';
 import type { Config } from '../config.js';
 import { allPairs, validatePair } from '../naming.js';
 import { collectAll, type RetentionResult } from '../retention.js';
@@ -30,8 +31,7 @@ export async function gcCommand(args: Args, config: Config, open: () => Promise<
 }
 
 function line(r: RetentionResult): string {
-  const mb = (r.bytes / 2 ** 20).toFixed(1);
   const kept = r.kept.length > 0 ? `kept ${r.kept.length} dataset(s) (newest ${r.kept[0]})` : 'no succeeded dataset yet';
   const cleared = r.cleared.length > 0 ? `, the unfinished output of ${r.cleared.length} failed run(s)` : '';
-  return `${r.pair}: ${kept}; ${r.dryRun ? 'would remove' : 'removed'} ${r.removed.length} older run(s), checkpoints of ${r.trimmed.length} kept one(s)${cleared}: ${r.objects} object(s), ${mb} MB${r.dryRun ? ' (--dry-run: nothing removed)' : ''}`;
+  return `${r.pair}: ${kept}; ${r.dryRun ? 'would remove' : 'removed'} ${r.removed.length} older run(s), checkpoints of ${r.trimmed.length} kept one(s)${cleared}: ${r.objects} object(s), ${sizeText(r.bytes)}${r.dryRun ? ' (--dry-run: nothing removed)' : ''}`;
 }

@@ -10,6 +10,7 @@ import { DuckDbWarehouse } from '../adapters/local/duckdbWarehouse.js';
 import { FileRunStore } from '../adapters/local/fileRunStore.js';
 import { FolderObjectStore } from '../adapters/local/folderStore.js';
 import { checkpointLanded } from '../chain/checkpointLanded.js';
+import { sizeText } from '../chain/diskRoom.js';
 import type { ChainDeps, ChainEvent } from '../chain/deps.js';
 import { extractFeature } from '../chain/extractFeature.js';
 import { decodeExtractRequest, decodeMergeRequest, decodeRunRequest } from '../chain/messages.js';
@@ -98,7 +99,7 @@ export async function openEmbedded(config: Config, options: EmbeddedOptions): Pr
 
 function sweepScratch(logger: Logger, stores: readonly FolderObjectStore[]): void {
   const swept = stores.map((s) => s.sweepScratch()).reduce((a, b) => ({ entries: a.entries + b.entries, bytes: a.bytes + b.bytes }));
-  if (swept.entries > 0) logger.info(`removed ${swept.entries} scratch file(s) and folder(s), ${(swept.bytes / 2 ** 20).toFixed(1)} MB, left by an earlier bqx process that stopped mid-write`, { step: 'open' });
+  if (swept.entries > 0) logger.info(`removed ${swept.entries} scratch file(s) and folder(s), ${sizeText(swept.bytes)}, left by an earlier bqx process that stopped mid-write`, { step: 'open' });
 }
 
 /**

@@ -34,7 +34,7 @@ describe('embedded runtime: scratch left by a process that stopped', () => {
     const embedded = await openTest(testConfig(home), { logger });
     try {
       assert.deepEqual(scratchOf(home), []);
-      assert.ok(lines.some((l) => l.includes('removed 2 scratch file(s) and folder(s), 0.0 MB')), lines.join('\n'));
+      assert.ok(lines.some((l) => l.includes('removed 2 scratch file(s) and folder(s), 3 KB')), lines.join('\n'));
     } finally {
       await embedded.close();
     }

@@ -1,9 +1,9 @@
 
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { FileRunStore } from '../../shared/adapters/local/fileRunStore.js';
-import type { CheckpointRecord } from '../../shared/ports.js';
+import { REFUSAL_DAYS, type CheckpointRecord } from '../../shared/ports.js';
 import { runStoreContract } from '../contracts/runStore.contract.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -63,5 +63,19 @@ describe('embedded file store: its folders', () => {
     await before.recordCheckpoint(record('lag_eurusd'));
     assert.equal(await store.countCheckpoints(runId), 1);
     assert.equal(await new FileRunStore(root).countCheckpoints(runId), 2);
+  });
+});
+
+describe('embedded file store: refusals', () => {
+  it('removes refusals recorded more than REFUSAL_DAYS before the one it records (as the Firestore TTL does), and keeps the rest', async () => {
+    const store = new FileRunStore(tempDir('store'));
+    const refusal = (requestId: string, at: string) => ({ requestId, pair: 'eurusd', reason: 'no feature tables', at });
+    await store.recordRefusal(refusal('1', '2026-01-01T00:00:00.000Z'));
+    await store.recordRefusal(refusal('2', '2026-01-20T00:00:00.000Z'));
+    await store.recordRefusal(refusal('3', `2026-01-${String(1 + REFUSAL_DAYS).padStart(2, '0')}T00:00:01.000Z`));
+    assert.equal(await store.getRefusal('1'), undefined, 'older than REFUSAL_DAYS: removed');
+    assert.equal((await store.getRefusal('2'))?.at, '2026-01-20T00:00:00.000Z');
+    assert.equal((await store.getRefusal('3'))?.requestId, '3');
+    assert.deepEqual(readdirSync(path.join(store.root, 'refusals')).sort(), ['2.json', '3.json']);
   });
 });

@@ -12,13 +12,11 @@
 
 import type { DocumentReference, Firestore, Transaction } from '@google-cloud/firestore';
 import { ConflictError, NotFoundError, assertIdentifier, assertRunId, storedRequestId } from '../../naming.js';
-import { TERMINAL_STATES, type CheckpointRecord, type Refusal, type RunRecord, type RunStore } from '../../ports.js';
+import { REFUSAL_DAYS, TERMINAL_STATES, type CheckpointRecord, type Refusal, type RunRecord, type RunStore } from '../../ports.js';
 
 const ALREADY_EXISTS = 6;
 const ACTIVE_STATES = ['extracting', 'merging'] as const;
 const TRANSACTION_ATTEMPTS = 20;
-/** How long a refusal is kept (a TTL policy on `refusals.expireAt`, terraform/main.tf): a CLI asks within seconds. */
-const REFUSAL_DAYS = 30;
 
 const isTerminal = (run: RunRecord) => TERMINAL_STATES.includes(run.state);
 
