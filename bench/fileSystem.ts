@@ -32,3 +32,17 @@ export function fileSystemOf(dir: string): FileSystem | undefined {
   if (type === 'ext4') found.journal = existsSync(`/proc/fs/jbd2/${path.basename(device)}-8`);
   return found;
 }
+
+/**
+ * Bytes the machine has read from its disks since it started (/proc/vmstat `pgpgin`, in KiB):
+ * differences around a step show what it read past the page cache (system-wide, so nothing else
+ * should run beside it); undefined off Linux.
+ */
+export function diskReadBytes(): number | undefined {
+  try {
+    const line = readFileSync('/proc/vmstat', 'utf8').split('\n').find((l) => l.startsWith('pgpgin '));
+    return line ? Number(line.split(' ')[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}

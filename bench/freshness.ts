@@ -24,6 +24,7 @@ import type { RunSummary } from '../shared/cli/summary.js';
 import type { ProfileReuse } from '../shared/profile/types.js';
 import { DATA_ROOT, REPO_ROOT } from './setid.js';
 import { du } from './common.js';
+import { diskReadBytes } from './fileSystem.js';
 
 
 interface Step {
@@ -32,12 +33,14 @@ interface Step {
   summary: RunSummary;
   /** report.json's profileReuse: how the profile's columns came about. */
   profile: ProfileReuse | undefined;
+  /** What the machine read from disk during the step (past the page cache); null off Linux. */
+  diskRead: number | null;
 }
 
 export interface FreshnessBench {
   rows: number;
   shard: string;
-  steps: { name: string; wall_s: number; extracted: number; reused: number; rows_read: number | null; total_ms: number | null; merge_ms: number | null; profile_ms: number | null; shared_shards?: number; rebuilt_shards?: number; built_groups?: number[]; profile?: ProfileReuse }[];
+  steps: { name: string; wall_s: number; extracted: number; reused: number; rows_read: number | null; disk_read_mb: number | null; total_ms: number | null; merge_ms: number | null; profile_ms: number | null; shared_shards?: number; rebuilt_shards?: number; built_groups?: number[]; profile?: ProfileReuse }[];
   a: { extracted: number; wall_ratio: number };
   b: { touched: number; extracted: number; wall_ratio: number };
   c: { rows_read_ratio: number; wall_ratio: number; run_ratio_without_profile: number; equal_to_full_build: boolean; shared_shards: number; rebuilt_shards: number; rows: number };
@@ -104,13 +107,16 @@ export async function benchFreshness(rows: number, log: (line: string) => void):
     // As the main bench does between contenders: no step pays for the write-back of the one before
     // (a full build leaves gigabytes of dirty pages behind it).
     execFileSync('sync');
+    const readBefore = diskReadBytes();
     const r = await call(['run', 'eurusd', '--json', '--quiet', ...extra]);
+    const readAfter = diskReadBytes();
+    const diskRead = readBefore === undefined || readAfter === undefined ? null : readAfter - readBefore;
     const summary = JSON.parse(r.stdout.trim().split('\n').pop()!) as RunSummary;
     if (summary.status !== 'succeeded') throw new Error(`${name}: run ${summary.runId} ${summary.status}: ${summary.error}`);
     const report = JSON.parse(await fs.readFile(path.join(path.dirname(summary.output.manifest!), 'report.json'), 'utf8')) as { profileReuse?: ProfileReuse };
-    const step = { name, wall_s: r.wall_s, summary, profile: report.profileReuse };
+    const step = { name, wall_s: r.wall_s, summary, profile: report.profileReuse, diskRead };
     steps.push(step);
-    log(`freshness: ${name}: ${r.wall_s.toFixed(1)} s, extracted ${summary.extracted}, reused ${summary.reused}, rows read ${summary.rowsRead?.total ?? '-'}${summary.refresh ? `, shards shared ${summary.refresh.sharedShards} rebuilt ${summary.refresh.rebuiltShards}` : ''}`);
+    log(`freshness: ${name}: ${r.wall_s.toFixed(1)} s, extracted ${summary.extracted}, reused ${summary.reused}, rows read ${summary.rowsRead?.total ?? '-'}${diskRead === null ? '' : `, ${Math.round(diskRead / 1e6)} MB read from disk`}${summary.refresh ? `, shards shared ${summary.refresh.sharedShards} rebuilt ${summary.refresh.rebuiltShards}` : ''}`);
     return step;
   };
 
@@ -229,6 +235,7 @@ export async function benchFreshness(rows: number, log: (line: string) => void):
       extracted: s.summary.extracted,
       reused: s.summary.reused,
       rows_read: s.summary.rowsRead?.total ?? null,
+      disk_read_mb: s.diskRead === null ? null : Math.round(s.diskRead / 1e6),
       total_ms: s.summary.timings.total_ms ?? null,
       merge_ms: s.summary.timings.merge_ms ?? null,
       profile_ms: s.summary.timings.profile_ms ?? null,

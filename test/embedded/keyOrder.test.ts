@@ -186,6 +186,31 @@ describe('embedded warehouse: file tables known in key order', function () {
     assert.equal(keySpans([early, later], { start: iso(4999), end: iso(6440) }, []), null, 'a window that meets the early file reads its keys');
   });
 
+  it('keySpans finds a range at the end of a big file from the end of its key chunk, doubling back as far as it must (a refresh\'s new minutes: not the whole chunk)', async () => {
+    await w.writeFileTables(DS, [{ table: 'up', select: rowsSql(0, 20_000) }], 'replace');
+    const [file] = (await orderedTables()).get('up')!.files as [string];
+    const iso = (minute: number) => new Date(Date.parse('2021-03-01T20:00:00Z') + minute * 60_000).toISOString();
+    const last60 = { start: iso(19_940), end: iso(21_000) };
+    const last3000 = { start: iso(17_000), end: iso(21_000) };
+    const whole = [keySpans([file], last60, shardGrid(last60, 'day')), keySpans([file], last3000, shardGrid(last3000, 'day'))];
+    assert.deepEqual(whole[0]!.window, [{ source: 0, group: 0, from: 19_940, to: 20_000 }]);
+    assert.deepEqual(whole[1]!.window, [{ source: 0, group: 0, from: 17_000, to: 20_000 }]);
+    // Every key but the last 4,096 overwritten (the values end the chunk's one page): ranges in
+    // those are found as before, so the keys before them were not read.
+    const layout = readLayout(file);
+    const key = layout.schema.findIndex((n) => n.name === 'interval_time');
+    const g = layout.rowGroups[0]!;
+    const end = g.dataPageOffset[key]! + g.compressedSize[key]!;
+    const fd = openSync(file, 'r+');
+    writeSync(fd, Buffer.alloc((20_000 - 4096) * 8, 0xff), 0, (20_000 - 4096) * 8, end - 20_000 * 8);
+    closeSync(fd);
+    assert.deepEqual(keySpans([file], last60, shardGrid(last60, 'day')), whole[0], 'the last 2,048 keys');
+    assert.deepEqual(keySpans([file], last3000, shardGrid(last3000, 'day')), whole[1], 'the last 2,048 keys, then the last 4,096');
+    // A range from the file's first rows reads every key (and here the overwritten ones).
+    const early = { start: iso(10), end: iso(21_000) };
+    assert.notDeepEqual(keySpans([file], early, [])?.window, [{ source: 0, group: 0, from: 10, to: 20_000 }]);
+  });
+
   it('keyMicros gives a file\'s keys as hyparquet reads them (readKeyColumn), across row groups, and null where it cannot read them', async () => {
     await w.writeFileTables(DS, [{ table: 'up', select: rowsSql(0, 130_000) }], 'replace');
     const [file] = (await orderedTables()).get('up')!.files;

@@ -247,12 +247,30 @@ export function readableInt64(file: FileLayout, name: string): boolean {
  */
 export function readInt64Chunk(fd: number, file: FileLayout, group: number, name: string, scratch: DecodeScratch = {}, rows?: RowRange): { values: BigInt64Array; valid: Uint32Array | null } {
   const chunk = decodeOrSay(fd, file, group, name, scratch, PHYSICAL_INT64, rows);
-  return { values: new BigInt64Array(chunk.values.buffer, chunk.values.byteOffset, chunk.values.length), valid: chunk.valid };
+  return asInt64(chunk);
 }
 
+/**
+ * Rows `range` of INT64 column `name` of row group `group`, and only those read from the file
+ * (`values[r]` for r in the range; the rest of the array is not theirs); undefined where the chunk
+ * is not one uncompressed PLAIN page, whose rows cannot be read alone.
+ */
+export function readInt64Rows(fd: number, file: FileLayout, group: number, name: string, scratch: DecodeScratch, range: RowRange): { values: BigInt64Array; valid: Uint32Array | null } | undefined {
+  const chunk = saying(name, group, () => decodeRows(fd, file, group, name, scratch, PHYSICAL_INT64, range));
+  return chunk && asInt64(chunk);
+}
+
+/** A decoded INT64 chunk's values as the 64-bit integers they are (decoded as doubles' bytes). */
+const asInt64 = (chunk: ColumnChunk) => ({ values: new BigInt64Array(chunk.values.buffer, chunk.values.byteOffset, chunk.values.length), valid: chunk.valid });
+
 function decodeOrSay(fd: number, file: FileLayout, group: number, name: string, scratch: DecodeScratch, physical: number, rows?: RowRange): ColumnChunk {
+  return saying(name, group, () => (rows && decodeRows(fd, file, group, name, scratch, physical, rows)) ?? decodeChunk(fd, file, group, name, scratch, physical));
+}
+
+/** `decode`'s result; its error, if it throws, says which column and row group. */
+function saying<T>(name: string, group: number, decode: () => T): T {
   try {
-    return (rows && decodeRows(fd, file, group, name, scratch, physical, rows)) ?? decodeChunk(fd, file, group, name, scratch, physical);
+    return decode();
   } catch (e) {
     throw new Error(`column ${name}, row group ${group}: ${e instanceof Error ? e.message : String(e)}`);
   }
