@@ -53,7 +53,11 @@ export function removeConfinement(): void {
 
 /** Empties the page cache (clean pages only: sync first), so a confined round starts cold. */
 export function dropPageCache(): void {
-  write(() => writeFileSync('/proc/sys/vm/drop_caches', '3'), '/proc/sys/vm/drop_caches');
+  try {
+    writeFileSync('/proc/sys/vm/drop_caches', '3');
+  } catch (error) {
+    throw new Error(`cannot drop the page cache: cannot write /proc/sys/vm/drop_caches (${(error as Error).message}); it needs root`);
+  }
 }
 
 /** `major:minor` of the whole disk holding `dir` (blkio throttles whole devices, not partitions). */

@@ -11,6 +11,9 @@
 //   (e) the BigQuery path, through `bqx plan --target bigquery` (offline) after the append: the
 //       bytes a refresh's statements read against a full build's of the same window (<= 5 %), and
 //       one export per (rebuilt shard, column group), so no statement sorts more than one shard
+//   and, with no goal, a refresh as a daily one meets its tables: another day appended, the page
+//   cache dropped (root only; skipped, and said, otherwise): its wall against (c)'s warm refresh,
+//   and what it read from disk
 // Every command runs as its own `bqx` process (wall = that process's, start-up included). Shards
 // are days (BQX_SHARD=day): with the default months a 14-day demo is one shard, which a refresh
 // rebuilds whole. `npm run bench -- --only freshness [--rows 20000]` runs it (bench/run.ts); its
@@ -24,6 +27,7 @@ import type { RunSummary } from '../shared/cli/summary.js';
 import type { ProfileReuse } from '../shared/profile/types.js';
 import { DATA_ROOT, REPO_ROOT } from './setid.js';
 import { du } from './common.js';
+import { dropPageCache } from './confine.js';
 import { diskReadBytes } from './fileSystem.js';
 
 
@@ -44,6 +48,8 @@ export interface FreshnessBench {
   a: { extracted: number; wall_ratio: number };
   b: { touched: number; extracted: number; wall_ratio: number };
   c: { rows_read_ratio: number; wall_ratio: number; run_ratio_without_profile: number; equal_to_full_build: boolean; shared_shards: number; rebuilt_shards: number; rows: number };
+  /** A refresh with the page cache dropped first (null where it cannot be dropped). */
+  c_cold: { wall_s: number; vs_warm_refresh: number; disk_read_mb: number | null; extract_ms: number | null; rows_read: number | null } | null;
   d: { runs: number; bytes: number; parquet_bytes: number; kept_datasets_bytes: number; one_checkpoint_set_bytes: number; ratio: number };
   e: { full_bytes: number; refresh_bytes: number; bytes_ratio: number; full_profile_bytes: number; refresh_profile_bytes: number; full_statements: number; refresh_statements: number; refresh_shards: number; groups: number; refresh_exports: number };
   goals: Record<string, { value: number | boolean; met: boolean }>;
@@ -162,6 +168,19 @@ export async function benchFreshness(rows: number, log: (line: string) => void):
   const equal = ra.rows === rb.rows && ra.digest === rb.digest;
   log(`freshness: refresh ${ra.rows} rows, full build ${rb.rows} rows, equal: ${equal}`);
 
+  // The same refresh a day later with its tables cold, as a daily refresh meets them.
+  log('freshness: bqx demo --append 1d, the page cache dropped, then --refresh (cold) ...');
+  await call(['demo', '--append', '1d']);
+  execFileSync('sync');
+  let coldRefresh: Step | undefined;
+  try {
+    dropPageCache();
+    coldRefresh = await run('--refresh after --append 1d, page cache dropped', ['--refresh']);
+  } catch (error) {
+    if (!(error instanceof Error && error.message.startsWith('cannot drop the page cache'))) throw error;
+    log(`freshness: the cold refresh is not measured: ${error.message}`);
+  }
+
   // (d) ten runs in all, with the default retention (applied after each success).
   while (steps.length < 10) await run(`run ${steps.length + 1}, nothing changed`);
   const [staged, written] = [await du(path.join(home, 'staging')), await du(path.join(home, 'output'))];
@@ -207,6 +226,15 @@ export async function benchFreshness(rows: number, log: (line: string) => void):
     rebuilt_shards: refresh.summary.refresh?.rebuiltShards ?? 0,
     rows: ra.rows,
   };
+  const cCold = coldRefresh
+    ? {
+        wall_s: round(coldRefresh.wall_s),
+        vs_warm_refresh: ratio(coldRefresh.wall_s, refresh.wall_s),
+        disk_read_mb: coldRefresh.diskRead === null ? null : Math.round(coldRefresh.diskRead / 1e6),
+        extract_ms: coldRefresh.summary.timings.extract_ms ?? null,
+        rows_read: coldRefresh.summary.rowsRead?.total ?? null,
+      }
+    : null;
   const d = { runs: steps.length, bytes, parquet_bytes: dataBytes, kept_datasets_bytes: keptBytes, one_checkpoint_set_bytes: checkpointBytes, ratio: ratio(dataBytes, allowed) };
   const groups = planRefresh.groups;
   const e = {
@@ -247,6 +275,7 @@ export async function benchFreshness(rows: number, log: (line: string) => void):
     a,
     b,
     c,
+    c_cold: cCold,
     d,
     e,
     goals: {
