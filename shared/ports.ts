@@ -424,6 +424,9 @@ export interface CheckpointRecord {
  */
 export const REFUSAL_DAYS = 30;
 
+/** When a refusal expires (ms since the epoch): REFUSAL_DAYS after it was recorded. */
+export const refusalExpiry = (refusal: Pick<Refusal, 'at'>) => Date.parse(refusal.at) + REFUSAL_DAYS * 86_400_000;
+
 /** A run request startRun refused for good. */
 export interface Refusal {
   requestId: string;

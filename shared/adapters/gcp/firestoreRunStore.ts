@@ -12,7 +12,7 @@
 
 import type { DocumentReference, Firestore, Transaction } from '@google-cloud/firestore';
 import { ConflictError, NotFoundError, assertIdentifier, assertRunId, storedRequestId } from '../../naming.js';
-import { REFUSAL_DAYS, TERMINAL_STATES, type CheckpointRecord, type Refusal, type RunRecord, type RunStore } from '../../ports.js';
+import { TERMINAL_STATES, refusalExpiry, type CheckpointRecord, type Refusal, type RunRecord, type RunStore } from '../../ports.js';
 
 const ALREADY_EXISTS = 6;
 const ACTIVE_STATES = ['extracting', 'merging'] as const;
@@ -127,7 +127,7 @@ export class FirestoreRunStore implements RunStore {
 
   async recordRefusal(refusal: Refusal): Promise<void> {
     // A Date is stored as a Firestore timestamp, the type a TTL policy deletes by.
-    await this.refusalRef(refusal.requestId).set({ ...plain(refusal), expireAt: new Date(Date.parse(refusal.at) + REFUSAL_DAYS * 86_400_000) });
+    await this.refusalRef(refusal.requestId).set({ ...plain(refusal), expireAt: new Date(refusalExpiry(refusal)) });
   }
 
   async getRefusal(requestId: string): Promise<Refusal | undefined> {

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { assertIdentifier, assertRunId, storedRequestId } from '../../naming.js';
-import { REFUSAL_DAYS, TERMINAL_STATES, type CheckpointRecord, type Refusal, type RunRecord, type RunStore } from '../../ports.js';
+import { TERMINAL_STATES, refusalExpiry, type CheckpointRecord, type Refusal, type RunRecord, type RunStore } from '../../ports.js';
 import { MadeFolders } from './madeFolders.js';
 
 const isTerminal = (run: RunRecord) => TERMINAL_STATES.includes(run.state);
@@ -153,15 +153,15 @@ export class FileRunStore implements RunStore {
 
   async recordRefusal(refusal: Refusal): Promise<void> {
     await this.writeJson(this.refusalFile(refusal.requestId), refusal);
-    this.removeExpiredRefusals(Date.parse(refusal.at) - REFUSAL_DAYS * 86_400_000);
+    this.removeExpiredRefusals(Date.parse(refusal.at));
   }
 
-  /** What Firestore's TTL policy does on Google Cloud: refusals recorded before `before` go. */
-  private removeExpiredRefusals(before: number): void {
+  /** What Firestore's TTL policy does on Google Cloud: refusals expired by `now` go. */
+  private removeExpiredRefusals(now: number): void {
     const dir = path.join(this.root, 'refusals');
     for (const name of recordNames(dir)) {
       const refusal = this.readJson<Refusal>(path.join(dir, name));
-      if (refusal && Date.parse(refusal.at) < before) fs.rmSync(path.join(dir, name), { force: true });
+      if (refusal && refusalExpiry(refusal) < now) fs.rmSync(path.join(dir, name), { force: true });
     }
   }
 
