@@ -109,9 +109,12 @@ export async function checkRoom(
   for (const { room, need } of volumes.values()) {
     if (need <= room.free) continue;
     // Which writes make up the need, where two do.
-    const parts = [staging?.volume === room.volume ? `checkpoints ${sizeText(writes.staging)}` : '', output?.volume === room.volume ? `dataset ${sizeText(writes.output)}` : ''].filter(Boolean);
+    const parts = [
+      writes.staging > 0 && staging?.volume === room.volume ? `checkpoints ${sizeText(writes.staging)}` : '',
+      writes.output > 0 && output?.volume === room.volume ? `dataset ${sizeText(writes.output)}` : '',
+    ].filter(Boolean);
     throw new InputError(
-      `not enough disk for ${what.name}: it writes about ${sizeText(need)}${parts.length > 1 && writes.staging > 0 && writes.output > 0 ? ` (${parts.join(', ')})` : ''} and ${room.where} has ${sizeText(room.free)} free. ` +
+      `not enough disk for ${what.name}: it writes about ${sizeText(need)}${parts.length > 1 ? ` (${parts.join(', ')})` : ''} and ${room.where} has ${sizeText(room.free)} free. ` +
         `Free space (\`bqx gc --keep 1\` removes older datasets; with --dry-run it says how much first), ${what.advice}, or set BQX_DISK_CHECK=off to run anyway`,
     );
   }
