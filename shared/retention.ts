@@ -19,7 +19,11 @@
 //     filled the disk leaves gigabytes there. Its checkpoints stay for that rerun.
 // Removed: the rest of the objects of runs older than the oldest kept dataset (succeeded, failed),
 // with the files they listed from older datasets' folders (shared shards) that no kept dataset
-// lists, and the checkpoints of the older kept datasets. Scratch tables in BigQuery expire by themselves.
+// lists, and the checkpoints of the older kept datasets, with the checkpoint files their records
+// list under other runs' folders that nothing kept points at. A file kept because the newest run
+// pointed at it outlives its own run's collection (a refresh's earlier files, a reused
+// checkpoint); the newest run's records list it, so it goes when the last run listing it is
+// trimmed or removed once no newer run points at it. Scratch tables in BigQuery expire by themselves.
 
 import type { Config } from './config.js';
 import { MARKER_NAME, allPairs, paths } from './naming.js';
@@ -110,11 +114,15 @@ export async function collectGarbage(deps: RetentionDeps, pair: string, keep: nu
 
   const stale = runs.filter((r) => isTerminal(r.state) && r.createdAt < oldestKept && r.collected?.scope !== 'all');
   const trimmable = kept.slice(1).filter((r) => r.collected === undefined);
+  /** Staging objects this call has removed (or, dry, would have): each is counted once. */
+  const gone = new Set<string>();
   for (const run of [...stale, ...trimmable]) {
     const scope = stale.includes(run) ? 'all' : 'checkpoints';
     // A kept dataset keeps its frozen run manifest (small, and what `bqx status` reads).
     const keepHere = scope === 'all' ? protectedStaging : new Set([...protectedStaging, run.manifestObject]);
-    await remove(deps.staging, `runs/${run.runId}/`, keepHere, result, dryRun);
+    await remove(deps.staging, `runs/${run.runId}/`, keepHere, result, dryRun, gone);
+    const records = await deps.store.listCheckpoints(run.runId);
+    await removeListed(deps.staging, records.flatMap(checkpointObjects).filter((o) => !o.startsWith(`runs/${run.runId}/`)), keepHere, result, dryRun, gone);
     if (scope === 'all') {
       // The shards it shared from older datasets' folders by reference are among its files.
       const listed = run.output ? outputObjects(run.output) : [];
@@ -129,7 +137,7 @@ export async function collectGarbage(deps: RetentionDeps, pair: string, keep: nu
       result.removed.push(run.runId);
       if (dryRun) continue;
       // Its checkpoint records would point at files that are gone: only the run record stays.
-      await mapLimit(await deps.store.listCheckpoints(run.runId), REQUESTS_AT_ONCE, (record) => deps.store.deleteCheckpoint(run.runId, record.feature));
+      await mapLimit(records, REQUESTS_AT_ONCE, (record) => deps.store.deleteCheckpoint(run.runId, record.feature));
     } else {
       result.trimmed.push(run.runId);
       if (dryRun) continue;
@@ -174,15 +182,34 @@ function outputObjects(output: RunOutput): string[] {
   return [output.manifest, output.report, ...output.files];
 }
 
-/** Removes the objects under `prefix` that are not protected (with `dryRun`, none), counting them in `result`; how many went (would go). */
-async function remove(store: ObjectStore, prefix: string, keep: Set<string>, result: RetentionResult, dryRun: boolean): Promise<number> {
+/**
+ * Removes the objects under `prefix` that are not protected (with `dryRun`, none), counting them in
+ * `result` and adding their names to `gone`; how many went (would go).
+ */
+async function remove(store: ObjectStore, prefix: string, keep: Set<string>, result: RetentionResult, dryRun: boolean, gone = new Set<string>()): Promise<number> {
   const objects = await store.list(prefix);
-  const doomed = objects.filter((o) => !keep.has(o.name));
+  const doomed = objects.filter((o) => !keep.has(o.name) && !gone.has(o.name));
+  for (const o of doomed) gone.add(o.name);
   if (doomed.length === 0) return 0;
   // By exact name, as listed: a prefix delete would list the prefix again (and, with some kept, a
   // trimmed refresh dropping one file of each of 667 checkpoints was a listing of each folder).
-  const gone = dryRun ? doomed.length : await store.deleteObjects(doomed.map((o) => o.name));
-  result.objects += gone;
+  const removed = dryRun ? doomed.length : await store.deleteObjects(doomed.map((o) => o.name));
+  result.objects += removed;
   result.bytes += doomed.reduce((n, o) => n + o.size, 0);
-  return gone;
+  return removed;
+}
+
+/**
+ * Removes the objects named (wherever they live) that are not protected, not already in `gone`,
+ * and still there, as `remove` does. Only those are looked up: a run whose files the newest run
+ * still points at costs no request.
+ */
+async function removeListed(store: ObjectStore, names: readonly string[], keep: Set<string>, result: RetentionResult, dryRun: boolean, gone: Set<string>): Promise<void> {
+  const candidates = [...new Set(names)].filter((n) => !keep.has(n) && !gone.has(n));
+  for (const n of candidates) gone.add(n);
+  const sizes = await mapLimit(candidates, REQUESTS_AT_ONCE, (name) => store.size(name));
+  const there = candidates.filter((_, i) => sizes[i] !== undefined);
+  if (there.length === 0) return;
+  result.objects += dryRun ? there.length : await store.deleteObjects(there);
+  result.bytes += sizes.reduce((n: number, size) => n + (size ?? 0), 0);
 }

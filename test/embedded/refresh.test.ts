@@ -538,4 +538,20 @@ describe('embedded chain: --refresh', function () {
     await collectGarbage(e.deps, 'eurusd', 1);
     assert.deepEqual((await e.output.list(`training/eurusd/${first.runId}/`)).filter((o) => o.name.endsWith('.parquet')), [], 'gone with the last dataset that listed them');
   });
+
+  it('gc removes a refreshed-from run\'s checkpoint files once the newest run no longer points at them, though that run was removed while it did', async () => {
+    const first = await firstVersionThenAppend();
+    const refreshed = await run({ refresh: true });
+    const earlier = (await e.store.listCheckpoints(refreshed.runId)).flatMap((c) => c.files).filter((f) => f.startsWith(`runs/${first.runId}/`));
+    assert.ok(earlier.length > 0, 'the refresh points at the first run\'s files');
+    const gc = await collectGarbage(e.deps, 'eurusd', 1);
+    assert.deepEqual(gc.removed, [first.runId]);
+    for (const f of earlier) assert.notEqual(await e.staging.size(f), undefined, `${f} stays while the newest run points at it`);
+    const full = await run({ reuse: false });
+    const again = await collectGarbage(e.deps, 'eurusd', 1);
+    assert.deepEqual(again.removed, [refreshed.runId]);
+    assert.deepEqual((await e.staging.list(`runs/${first.runId}/`)).map((o) => o.name), [], 'gone with the last run that pointed at them');
+    const parquet = (await e.staging.list('runs/')).map((o) => o.name).filter((n) => n.endsWith('.parquet')).sort();
+    assert.deepEqual(parquet, (await e.store.listCheckpoints(full.runId)).flatMap((c) => c.files).sort(), 'one set of checkpoints: the newest run\'s');
+  });
 });
