@@ -548,8 +548,10 @@ describe('embedded chain: --refresh', function () {
     assert.deepEqual(gc.removed, [first.runId]);
     for (const f of earlier) assert.notEqual(await e.staging.size(f), undefined, `${f} stays while the newest run points at it`);
     const full = await run({ reuse: false });
+    const dry = await collectGarbage(e.deps, 'eurusd', 1, undefined, true);
     const again = await collectGarbage(e.deps, 'eurusd', 1);
     assert.deepEqual(again.removed, [refreshed.runId]);
+    assert.deepEqual([dry.objects, dry.bytes], [again.objects, again.bytes], 'the dry run counts what then goes, each file once');
     assert.deepEqual((await e.staging.list(`runs/${first.runId}/`)).map((o) => o.name), [], 'gone with the last run that pointed at them');
     const parquet = (await e.staging.list('runs/')).map((o) => o.name).filter((n) => n.endsWith('.parquet')).sort();
     assert.deepEqual(parquet, (await e.store.listCheckpoints(full.runId)).flatMap((c) => c.files).sort(), 'one set of checkpoints: the newest run\'s');
