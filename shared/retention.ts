@@ -27,7 +27,7 @@
 
 import type { Config } from './config.js';
 import { MARKER_NAME, allPairs, paths } from './naming.js';
-import type { CheckpointRecord, Logger, ObjectStore, RunOutput, RunRecord, RunStore, Clock } from './ports.js';
+import type { CheckpointRecord, Logger, ObjectStore, RunOutput, RunRecord, RunStore, StoredObject, Clock } from './ports.js';
 import { isTerminal } from './chain/runs.js';
 import { mapLimit } from './concurrency.js';
 
@@ -201,15 +201,25 @@ async function remove(store: ObjectStore, prefix: string, keep: Set<string>, res
 
 /**
  * Removes the objects named (wherever they live) that are not protected, not already in `gone`,
- * and still there, as `remove` does. Only those are looked up: a run whose files the newest run
- * still points at costs no request.
+ * and still there, as `remove` does. They are found by listing the run folders they lie in, once
+ * each: on Cloud Storage a listing answers for 1,000 objects and a folder already emptied (the
+ * files of an earlier run that several later runs list) for none, where a size each was a request
+ * each; none is listed when the newest run still points at every one.
  */
 async function removeListed(store: ObjectStore, names: readonly string[], keep: Set<string>, result: RetentionResult, dryRun: boolean, gone: Set<string>): Promise<void> {
-  const candidates = [...new Set(names)].filter((n) => !keep.has(n) && !gone.has(n));
+  const candidates = new Set(names.filter((n) => !keep.has(n) && !gone.has(n)));
+  const there: StoredObject[] = [];
+  for (const folder of new Set([...candidates].map(runFolder))) {
+    for (const o of await store.list(folder)) if (candidates.has(o.name)) there.push(o);
+  }
   for (const n of candidates) gone.add(n);
-  const sizes = await mapLimit(candidates, REQUESTS_AT_ONCE, (name) => store.size(name));
-  const there = candidates.filter((_, i) => sizes[i] !== undefined);
   if (there.length === 0) return;
-  result.objects += dryRun ? there.length : await store.deleteObjects(there);
-  result.bytes += sizes.reduce((n: number, size) => n + (size ?? 0), 0);
+  result.objects += dryRun ? there.length : await store.deleteObjects(there.map((o) => o.name));
+  result.bytes += there.reduce((n, o) => n + o.size, 0);
+}
+
+/** The run folder a staging object lies in (`runs/{runId}/`); the name itself if it lies in none. */
+function runFolder(name: string): string {
+  const parts = name.split('/');
+  return parts.length > 2 ? `${parts[0]}/${parts[1]}/` : name;
 }
