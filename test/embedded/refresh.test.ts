@@ -549,8 +549,13 @@ describe('embedded chain: --refresh', function () {
     for (const f of earlier) assert.notEqual(await e.staging.size(f), undefined, `${f} stays while the newest run points at it`);
     const full = await run({ reuse: false });
     const dry = await collectGarbage(e.deps, 'eurusd', 1, undefined, true);
+    const [sizes, lists] = [sinon.spy(e.staging, 'size'), sinon.spy(e.staging, 'list')];
     const again = await collectGarbage(e.deps, 'eurusd', 1);
+    sizes.restore();
+    lists.restore();
     assert.deepEqual(again.removed, [refreshed.runId]);
+    assert.equal(sizes.callCount, 0, 'the files elsewhere are found by listing their folder, not one request each');
+    assert.equal(lists.getCalls().filter((c) => c.args[0] === `runs/${first.runId}/`).length, 1, 'the first run\'s folder, listed once');
     assert.deepEqual([dry.objects, dry.bytes], [again.objects, again.bytes], 'the dry run counts what then goes, each file once');
     assert.deepEqual((await e.staging.list(`runs/${first.runId}/`)).map((o) => o.name), [], 'gone with the last run that pointed at them');
     const parquet = (await e.staging.list('runs/')).map((o) => o.name).filter((n) => n.endsWith('.parquet')).sort();
