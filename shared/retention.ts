@@ -8,15 +8,17 @@
 // Kept:
 //   - every object under the prefixes of the N newest succeeded runs' outputs, and every output
 //     file their records list (wherever it lives);
-//   - the checkpoints (files and their markers) that the newest succeeded run's and every active
-//     run's checkpoint records list, OF EVERY PAIR (reuse is by content and crosses pairs: another
+//   - the checkpoints (files and their markers) that the newest succeeded run's, every active
+//     run's and every failed run's newer than its pair's oldest kept dataset (for its rerun)
+//     checkpoint records list, OF EVERY PAIR (reuse is by content and crosses pairs: another
 //     pair's run may point at this pair's files for a shared mkt_/tri_/var_/csi_ table): the one set
 //     of checkpoints the next runs can build on; older kept datasets do not need theirs (the output
 //     is a copy), so theirs go unless listed there;
 //   - anything of an active run, and of a failed run newer than the oldest kept dataset (or of a
 //     pair with none yet) but what its merge wrote: a failed run whose record has no output has no
 //     dataset (no manifest was written), a rerun's merge writes its files again, and a merge that
-//     filled the disk leaves gigabytes there. Its checkpoints stay for that rerun.
+//     filled the disk leaves gigabytes there. Its checkpoints stay for that rerun, those it
+//     reused from an older run's folder too (above).
 // Removed: the rest of the objects of runs older than the oldest kept dataset (succeeded, failed),
 // with the files they listed from older datasets' folders (shared shards) that no kept dataset
 // lists, and the checkpoints of the older kept datasets, with the checkpoint files their records
@@ -66,14 +68,19 @@ const REQUESTS_AT_ONCE = 16;
 const byNewest = (a: RunRecord, b: RunRecord) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0);
 
 /**
- * Checkpoint objects that any pair's newest succeeded run or any active run lists: what the next
- * runs of every pair may build on, wherever the files live.
+ * Checkpoint objects that any pair's newest succeeded run, any active run, or any failed run newer
+ * than its pair's oldest kept dataset (of the last `keep`) lists: what the next runs of every pair
+ * may build on, and what a rerun of such a failed run merges (its checkpoints reused from another
+ * run's folder too), wherever the files live.
  */
-export async function referencedCheckpoints(deps: RetentionDeps): Promise<Set<string>> {
+export async function referencedCheckpoints(deps: RetentionDeps, keep: number): Promise<Set<string>> {
   const runs = [...(await deps.store.listActiveRuns())];
   for (const pair of allPairs(deps.config.currencies)) {
-    const newest = (await deps.store.listRuns(pair)).filter((r) => r.state === 'succeeded' && r.collected?.scope !== 'all').sort(byNewest)[0];
-    if (newest) runs.push(newest);
+    const listed = (await deps.store.listRuns(pair)).filter((r) => r.collected?.scope !== 'all');
+    const succeeded = listed.filter((r) => r.state === 'succeeded').sort(byNewest);
+    if (succeeded[0]) runs.push(succeeded[0]);
+    const oldestKept = succeeded.slice(0, keep).at(-1)?.createdAt;
+    runs.push(...listed.filter((r) => r.state === 'failed' && (oldestKept === undefined || r.createdAt >= oldestKept)));
   }
   const names = new Set<string>();
   for (const run of runs) {
@@ -110,7 +117,7 @@ export async function collectGarbage(deps: RetentionDeps, pair: string, keep: nu
   if (oldestKept === undefined) return result; // nothing to measure "older" against: no run goes
 
   // Everything the newest and the active runs of every pair point at.
-  const protectedStaging = referenced ?? (await referencedCheckpoints(deps));
+  const protectedStaging = referenced ?? (await referencedCheckpoints(deps, keep));
 
   const stale = runs.filter((r) => isTerminal(r.state) && r.createdAt < oldestKept && r.collected?.scope !== 'all');
   const trimmable = kept.slice(1).filter((r) => r.collected === undefined);
@@ -157,7 +164,7 @@ export async function collectGarbage(deps: RetentionDeps, pair: string, keep: nu
 /** Retention for every pair given (the CLI's `bqx gc`, the reconciler). */
 export async function collectAll(deps: RetentionDeps, pairs: readonly string[], keep: number, dryRun = false): Promise<RetentionResult[]> {
   const results: RetentionResult[] = [];
-  const referenced = await referencedCheckpoints(deps);
+  const referenced = await referencedCheckpoints(deps, keep);
   for (const pair of pairs) results.push(await collectGarbage(deps, pair, keep, referenced, dryRun));
   return results;
 }

@@ -18,8 +18,8 @@ import { tempDir } from '../helpers/temp.js';
 
 const BQX = path.resolve('shared/cli/bqx.mjs');
 
-async function runOnce(e: Embedded): Promise<string> {
-  const { run: started } = await startRun(e.deps, { pair: 'eurusd' });
+async function runOnce(e: Embedded, options: { reuse?: boolean } = {}): Promise<string> {
+  const { run: started } = await startRun(e.deps, { pair: 'eurusd', ...options });
   const run = await settle(e, started.runId);
   assert.equal(run.state, 'succeeded', run.error);
   return run.runId;
@@ -142,6 +142,29 @@ describe('embedded retention', function () {
     assert.deepEqual((await verifyManifest(path.join(home, 'output', 'training', 'eurusd', first, '_manifest.json'))).problems, [], 'the kept dataset is whole');
     assert.deepEqual((await collectGarbage(e.deps, 'eurusd', 3)).cleared, [], 'a second call finds nothing more');
 
+    await rerun(e.deps, failed.runId, { mode: 'merge' });
+    const again = await settle(e, failed.runId);
+    assert.equal(again.state, 'succeeded', again.error);
+    assert.deepEqual((await verifyManifest(path.join(home, 'output', 'training', 'eurusd', failed.runId, '_manifest.json'))).problems, []);
+  });
+
+  it('keeps the checkpoints a newer failed run reused from an older one, so a rerun of its merge still builds it', async () => {
+    e = await openTest(testConfig(home, { BQX_KEEP: '3' }));
+    await buildMiniWarehouse(e.warehouse);
+    // Versions as every bqx write records them (the mini warehouse is plain SQL): checkpoints are reused by them.
+    await e.warehouse.markChanged('bqx_ml_v3_features_v2', ['agg_eurusd', 'cov_agg_eurusd_gbpusd', 'csi_mom_bqx_usd', 'mkt_regime', 'tri_agg_eur_usd_gbp', 'mkt_regime_summary', 'agg_gbpjpy']);
+    const first = await runOnce(e);
+    const merge = sinon.stub(e.warehouse, 'merge').rejects(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
+    const { run: started } = await startRun(e.deps, { pair: 'eurusd' });
+    const failed = await settle(e, started.runId);
+    merge.restore();
+    assert.equal(failed.state, 'failed');
+    const reused = (await e.store.listCheckpoints(failed.runId)).filter((c) => c.reusedFrom === first).flatMap((c) => c.files);
+    assert.ok(reused.length > 0, 'the failed run reused the first run\'s checkpoints');
+    // A full extract succeeds after it: its retention trims the first run, the older kept dataset.
+    await runOnce(e, { reuse: false });
+    assert.equal((await e.store.getRun(first))?.collected?.scope, 'checkpoints', 'the first run was trimmed');
+    for (const file of reused) assert.notEqual(await e.staging.size(file), undefined, `${file}, which the failed run lists, stays`);
     await rerun(e.deps, failed.runId, { mode: 'merge' });
     const again = await settle(e, failed.runId);
     assert.equal(again.state, 'succeeded', again.error);
