@@ -116,7 +116,7 @@ export async function collectGarbage(deps: RetentionDeps, pair: string, keep: nu
   }
   if (oldestKept === undefined) return result; // nothing to measure "older" against: no run goes
 
-  // Everything the newest and the active runs of every pair point at.
+  // Everything the newest, the active and the newer failed runs of every pair point at.
   const protectedStaging = referenced ?? (await referencedCheckpoints(deps, keep));
 
   const stale = runs.filter((r) => isTerminal(r.state) && r.createdAt < oldestKept && r.collected?.scope !== 'all');
