@@ -92,10 +92,11 @@ export async function referencedCheckpoints(deps: RetentionDeps, keep: number): 
 
 /**
  * Applies retention to one pair; safe to call again and again (and while other pairs run).
- * `referenced` is referencedCheckpoints(deps), computed here when not given. With `dryRun`,
+ * `referenced` gives referencedCheckpoints(deps, keep) (collectAll's, once for every pair), called
+ * only when some run is to be removed or trimmed, computed here when not given. With `dryRun`,
  * nothing is removed or marked: the result says what would be (`bqx gc --dry-run`).
  */
-export async function collectGarbage(deps: RetentionDeps, pair: string, keep: number, referenced?: Set<string>, dryRun = false): Promise<RetentionResult> {
+export async function collectGarbage(deps: RetentionDeps, pair: string, keep: number, referenced?: () => Promise<Set<string>>, dryRun = false): Promise<RetentionResult> {
   const result: RetentionResult = { pair, keep, ...(dryRun ? { dryRun: true as const } : {}), kept: [], removed: [], trimmed: [], cleared: [], objects: 0, bytes: 0 };
   const runs = await deps.store.listRuns(pair);
   // A dataset an earlier call removed is not there to keep.
@@ -116,11 +117,12 @@ export async function collectGarbage(deps: RetentionDeps, pair: string, keep: nu
   }
   if (oldestKept === undefined) return result; // nothing to measure "older" against: no run goes
 
-  // Everything the newest, the active and the newer failed runs of every pair point at.
-  const protectedStaging = referenced ?? (await referencedCheckpoints(deps, keep));
-
   const stale = runs.filter((r) => isTerminal(r.state) && r.createdAt < oldestKept && r.collected?.scope !== 'all');
   const trimmable = kept.slice(1).filter((r) => r.collected === undefined);
+  // Everything the newest, the active and the newer failed runs of every pair point at: read only
+  // when a run is to go or be trimmed (the reconciler calls this every 10 minutes for 28 pairs,
+  // and those records are 667 documents a run in Firestore).
+  const protectedStaging = stale.length + trimmable.length === 0 ? new Set<string>() : await (referenced ?? (() => referencedCheckpoints(deps, keep)))();
   /** Staging objects this call has removed (or, dry, would have): each is counted once. */
   const gone = new Set<string>();
   for (const run of [...stale, ...trimmable]) {
@@ -164,8 +166,9 @@ export async function collectGarbage(deps: RetentionDeps, pair: string, keep: nu
 /** Retention for every pair given (the CLI's `bqx gc`, the reconciler). */
 export async function collectAll(deps: RetentionDeps, pairs: readonly string[], keep: number, dryRun = false): Promise<RetentionResult[]> {
   const results: RetentionResult[] = [];
-  const referenced = await referencedCheckpoints(deps, keep);
-  for (const pair of pairs) results.push(await collectGarbage(deps, pair, keep, referenced, dryRun));
+  let referenced: Promise<Set<string>> | undefined;
+  const once = () => (referenced ??= referencedCheckpoints(deps, keep));
+  for (const pair of pairs) results.push(await collectGarbage(deps, pair, keep, once, dryRun));
   return results;
 }
 

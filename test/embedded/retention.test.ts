@@ -10,7 +10,7 @@ import sinon from 'sinon';
 import { rerun } from '../../shared/chain/rerun.js';
 import { startRun } from '../../shared/chain/startRun.js';
 import { verifyManifest } from '../../shared/cli/verify.js';
-import { collectGarbage } from '../../shared/retention.js';
+import { collectAll, collectGarbage } from '../../shared/retention.js';
 import type { Embedded } from '../../shared/runtime/embedded.js';
 import { openTest, settle, testConfig } from '../helpers/embedded.js';
 import { buildMiniWarehouse } from '../helpers/miniWarehouse.js';
@@ -74,6 +74,13 @@ describe('embedded retention', function () {
       assert.equal(await e.store.countCheckpoints(runId), 0);
     }
     assert.equal((await e.store.getRun(runs[7]!))?.collected?.scope, 'checkpoints');
+
+    // With nothing left to remove (as most of the reconciler's calls find), no checkpoint record is read.
+    const reads = sinon.spy(e.store, 'listCheckpoints');
+    const again = await collectAll(e.deps, ['eurusd', 'gbpusd'], 3);
+    reads.restore();
+    assert.deepEqual(again.map((r) => [r.pair, r.objects, r.removed, r.trimmed]), [['eurusd', 0, [], []], ['gbpusd', 0, [], []]]);
+    assert.equal(reads.callCount, 0);
   });
 
   it('keeps what a kept run points at under another run\'s prefix: a reused checkpoint and a shared shard file', async () => {
