@@ -1,6 +1,7 @@
 // Retention on the embedded runtime (small warehouse): what kept runs reference survives wherever
-// it lives, `bqx gc --keep 1` leaves the latest dataset verifiable, and after ten runs BQX_HOME
-// holds the kept datasets and one set of checkpoints.
+// it lives, so do the checkpoints a newer failed run reused (for its rerun), `bqx gc --keep 1`
+// leaves the latest dataset verifiable, and after ten runs BQX_HOME holds the kept datasets and one
+// set of checkpoints.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
