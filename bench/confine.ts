@@ -53,11 +53,7 @@ export function removeConfinement(): void {
 
 /** Empties the page cache (clean pages only: sync first), so a confined round starts cold. */
 export function dropPageCache(): void {
-  try {
-    writeFileSync('/proc/sys/vm/drop_caches', '3');
-  } catch (error) {
-    throw new Error(`cannot drop the page cache: cannot write /proc/sys/vm/drop_caches (${(error as Error).message}); it needs root`);
-  }
+  write(() => writeFileSync('/proc/sys/vm/drop_caches', '3'), '/proc/sys/vm/drop_caches', 'cannot drop the page cache', 'it needs root');
 }
 
 /** `major:minor` of the whole disk holding `dir` (blkio throttles whole devices, not partitions). */
@@ -68,10 +64,11 @@ function deviceOf(dir: string): string {
   return readFileSync(path.join(existsSync(path.join(node, 'partition')) ? path.dirname(node) : node, 'dev'), 'utf8').trim();
 }
 
-function write(action: () => void, target: string): void {
+/** Runs `action`, which writes `target`; where it cannot, says for `what` what it `needs`. */
+function write(action: () => void, target: string, what = '--machine-memory-mb', needs = 'confinement needs root and cgroup v1'): void {
   try {
     action();
   } catch (error) {
-    throw new Error(`--machine-memory-mb: cannot write ${target} (${(error as Error).message}); confinement needs root and cgroup v1`);
+    throw new Error(`${what}: cannot write ${target} (${(error as Error).message}); ${needs}`);
   }
 }

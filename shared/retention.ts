@@ -68,6 +68,18 @@ const REQUESTS_AT_ONCE = 16;
 const byNewest = (a: RunRecord, b: RunRecord) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0);
 
 /**
+ * Of a pair's runs, the datasets kept (its last `keep` succeeded ones, newest first; a dataset an
+ * earlier call removed is not there to keep) and the failed runs newer than the oldest of them (every
+ * failed run while none is kept): those keep their checkpoints for a rerun.
+ */
+function keptRuns(runs: readonly RunRecord[], keep: number): { kept: RunRecord[]; newerFailed: RunRecord[] } {
+  const listed = runs.filter((r) => r.collected?.scope !== 'all');
+  const kept = listed.filter((r) => r.state === 'succeeded').sort(byNewest).slice(0, keep);
+  const oldestKept = kept.at(-1)?.createdAt;
+  return { kept, newerFailed: listed.filter((r) => r.state === 'failed' && (oldestKept === undefined || r.createdAt >= oldestKept)) };
+}
+
+/**
  * Checkpoint objects that any pair's newest succeeded run, any active run, or any failed run newer
  * than its pair's oldest kept dataset (of the last `keep`) lists: what the next runs of every pair
  * may build on, and what a rerun of such a failed run merges (its checkpoints reused from another
@@ -76,11 +88,9 @@ const byNewest = (a: RunRecord, b: RunRecord) => (a.createdAt < b.createdAt ? 1 
 export async function referencedCheckpoints(deps: RetentionDeps, keep: number): Promise<Set<string>> {
   const runs = [...(await deps.store.listActiveRuns())];
   for (const pair of allPairs(deps.config.currencies)) {
-    const listed = (await deps.store.listRuns(pair)).filter((r) => r.collected?.scope !== 'all');
-    const succeeded = listed.filter((r) => r.state === 'succeeded').sort(byNewest);
-    if (succeeded[0]) runs.push(succeeded[0]);
-    const oldestKept = succeeded.slice(0, keep).at(-1)?.createdAt;
-    runs.push(...listed.filter((r) => r.state === 'failed' && (oldestKept === undefined || r.createdAt >= oldestKept)));
+    const { kept, newerFailed } = keptRuns(await deps.store.listRuns(pair), keep);
+    if (kept[0]) runs.push(kept[0]);
+    runs.push(...newerFailed);
   }
   const names = new Set<string>();
   for (const run of runs) {
@@ -99,9 +109,7 @@ export async function referencedCheckpoints(deps: RetentionDeps, keep: number): 
 export async function collectGarbage(deps: RetentionDeps, pair: string, keep: number, referenced?: () => Promise<Set<string>>, dryRun = false): Promise<RetentionResult> {
   const result: RetentionResult = { pair, keep, ...(dryRun ? { dryRun: true as const } : {}), kept: [], removed: [], trimmed: [], cleared: [], objects: 0, bytes: 0 };
   const runs = await deps.store.listRuns(pair);
-  // A dataset an earlier call removed is not there to keep.
-  const succeeded = runs.filter((r) => r.state === 'succeeded' && r.collected?.scope !== 'all').sort(byNewest);
-  const kept = succeeded.slice(0, keep);
+  const { kept, newerFailed } = keptRuns(runs, keep);
   result.kept = kept.map((r) => r.runId);
   const oldestKept = kept.at(-1)?.createdAt;
   const active = runs.filter((r) => !isTerminal(r.state));
@@ -111,8 +119,7 @@ export async function collectGarbage(deps: RetentionDeps, pair: string, keep: nu
   }
 
   // What the merge of a failed run without a dataset wrote (older failed runs go whole, below).
-  const unfinished = runs.filter((r) => r.state === 'failed' && !r.output && r.collected?.scope !== 'all' && (oldestKept === undefined || r.createdAt >= oldestKept));
-  for (const run of unfinished) {
+  for (const run of newerFailed.filter((r) => !r.output)) {
     if ((await remove(deps.output, paths.outputDir(run.pair, run.runId), protectedOutput, result, dryRun)) > 0) result.cleared.push(run.runId);
   }
   if (oldestKept === undefined) return result; // nothing to measure "older" against: no run goes
@@ -198,11 +205,18 @@ function outputObjects(output: RunOutput): string[] {
  */
 async function remove(store: ObjectStore, prefix: string, keep: Set<string>, result: RetentionResult, dryRun: boolean, gone = new Set<string>()): Promise<number> {
   const objects = await store.list(prefix);
-  const doomed = objects.filter((o) => !keep.has(o.name) && !gone.has(o.name));
+  return discard(store, objects.filter((o) => !keep.has(o.name) && !gone.has(o.name)), result, dryRun, gone);
+}
+
+/**
+ * Deletes the objects listed (with `dryRun`, none), counting them in `result` and adding their names
+ * to `gone`; how many went (would go). By exact name, as listed: a prefix delete would list the
+ * prefix again (and, with some kept, a trimmed refresh dropping one file of each of 667 checkpoints
+ * was a listing of each folder).
+ */
+async function discard(store: ObjectStore, doomed: readonly StoredObject[], result: RetentionResult, dryRun: boolean, gone: Set<string>): Promise<number> {
   for (const o of doomed) gone.add(o.name);
   if (doomed.length === 0) return 0;
-  // By exact name, as listed: a prefix delete would list the prefix again (and, with some kept, a
-  // trimmed refresh dropping one file of each of 667 checkpoints was a listing of each folder).
   const removed = dryRun ? doomed.length : await store.deleteObjects(doomed.map((o) => o.name));
   result.objects += removed;
   result.bytes += doomed.reduce((n, o) => n + o.size, 0);
@@ -222,10 +236,8 @@ async function removeListed(store: ObjectStore, names: readonly string[], keep: 
   for (const folder of new Set([...candidates].map(runFolder))) {
     for (const o of await store.list(folder)) if (candidates.has(o.name)) there.push(o);
   }
-  for (const n of candidates) gone.add(n);
-  if (there.length === 0) return;
-  result.objects += dryRun ? there.length : await store.deleteObjects(there.map((o) => o.name));
-  result.bytes += there.reduce((n, o) => n + o.size, 0);
+  for (const n of candidates) gone.add(n); // those no longer there too: not looked for again
+  await discard(store, there, result, dryRun, gone);
 }
 
 /** The run folder a staging object lies in (`runs/{runId}/`); the name itself if it lies in none. */
