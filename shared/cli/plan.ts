@@ -82,7 +82,7 @@ export async function planCommand(args: Args, config: Config): Promise<number> {
       // Rows each extract reads: the window's, or a refresh's new range (a table partitioned on the key reads only those).
       const rows = new Map<string, number>();
       const range = recorded.refresh?.extractRange ?? recorded.window;
-      for (const f of recorded.manifest.features) rows.set(f.feature, (await source.labelStats(f.dataset, f.feature, range)).rows);
+      if (range.start < range.end) for (const f of recorded.manifest.features) rows.set(f.feature, (await source.labelStats(f.dataset, f.feature, range)).rows);
       // Rows of each checkpoint the merge's joins read, where the previous version's export is loaded too (the merge window's months).
       const loaded = recorded.refresh?.loadedWindow;
       const loadedRows = new Map<string, number>();
@@ -98,7 +98,8 @@ export async function planCommand(args: Args, config: Config): Promise<number> {
   if (json) process.stdout.write(`${JSON.stringify({ pair: document.pair, runId: document.runId, target, window: document.window, ...(refresh ? { refresh } : {}), dir, summary: document.summary, profile: document.profile })}\n`);
   else {
     process.stdout.write(`${planSummaryText(document, dir)}\n`);
-    if (refresh) process.stdout.write(`refresh since ${refresh.since}: extracts read [${refresh.extractRange.start}, ${refresh.extractRange.end}); the merge builds ${refresh.shards} shard(s)${refresh.grownShard ? ` (${refresh.grownShard} grown by a part from ${refresh.since})` : ''} and shares ${refresh.sharedShards}${refresh.loadedWindow.start !== refresh.extractRange.start ? `; it builds rows before ${refresh.since}, so each feature's previous export is loaded too, partitioned by the key, and its joins read the rows from ${refresh.loadedWindow.start}` : ''}\n`);
+    if (refresh && refresh.shards === 0) process.stdout.write(`refresh since ${refresh.since}: nothing new (the label table ends there); with the tables unchanged, the run reuses every checkpoint, shares all ${refresh.sharedShards} shard(s) and takes ${document.profile.takenFrom ?? 'the previous version'}'s profile: it sends only the catalog's statements\n`);
+    else if (refresh) process.stdout.write(`refresh since ${refresh.since}: extracts read [${refresh.extractRange.start}, ${refresh.extractRange.end}); the merge builds ${refresh.shards} shard(s)${refresh.grownShard ? ` (${refresh.grownShard} grown by a part from ${refresh.since})` : ''} and shares ${refresh.sharedShards}${refresh.loadedWindow.start !== refresh.extractRange.start ? `; it builds rows before ${refresh.since}, so each feature's previous export is loaded too, partitioned by the key, and its joins read the rows from ${refresh.loadedWindow.start}` : ''}\n`);
   }
   return 0;
 }

@@ -22,6 +22,8 @@ export interface PlannedProfile {
   mode: Config['profile']['mode'];
   job: ProfileInput;
   settings: ProfileSettings;
+  /** The run whose stored profile the dataset takes, sending nothing (a refresh with nothing new: every shard shared). */
+  takenFrom?: string;
 }
 
 /**
@@ -86,6 +88,7 @@ export function plannedResume(
 
 /** Sends the profile's statements through `warehouse`, as checkQuality does. */
 export async function recordProfile(warehouse: Warehouse, profile: PlannedProfile): Promise<void> {
+  if (profile.takenFrom !== undefined) return;
   if (profile.mode === 'keys') await profileKeys(warehouse, profile.job, profile.settings);
   else await profileDataset(warehouse, profile.job, profile.settings);
 }
@@ -101,6 +104,8 @@ export interface ProfileSummary {
   snapshotAt?: number;
   /** A refresh: the row its column pass carries on from, and the files of the shards it rebuilds. */
   resume?: { row: number; files: number };
+  /** The run whose profile the dataset takes (no statement). */
+  takenFrom?: string;
   note: string;
 }
 
@@ -122,6 +127,7 @@ export function profileSummary(profile: PlannedProfile): ProfileSummary {
     rows: job.rows,
     ...(job.snapshotAt !== undefined ? { snapshotAt: job.snapshotAt } : {}),
     ...(resume ? { resume } : {}),
-    note: NOTES[profile.mode],
+    ...(profile.takenFrom !== undefined ? { takenFrom: profile.takenFrom } : {}),
+    note: profile.takenFrom !== undefined ? `every shard is ${profile.takenFrom}'s: the dataset takes its profile, and sends no profile statement` : NOTES[profile.mode],
   };
 }

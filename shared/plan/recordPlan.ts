@@ -138,7 +138,12 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
   const runId = newRunId(pair, now);
   const manifest = buildManifest({ runId, pair, createdAt: now.toISOString(), window, labelRows: labels.rows, featureCatalog, labelTable, config });
   const since = input.refresh?.since;
-  if (since !== undefined && !(since > window.start && since < window.end)) throw new InputError(`refresh since ${since} must fall inside the window [${window.start}, ${window.end})`);
+  // Nothing new since the version it follows (the label table ends where that version ended): the
+  // run reuses every checkpoint (the same window, the same data versions) and shares every shard,
+  // and its dataset's profile is that version's (mergeRun `earlierProfile`): no extract, no merge,
+  // no profile statement.
+  const nothingNew = since !== undefined && since === window.end;
+  if (since !== undefined && !nothingNew && !(since > window.start && since < window.end)) throw new InputError(`refresh since ${since} must fall inside the window [${window.start}, ${window.end}]`);
   const mergePlan = planMerge(manifest, config);
 
   // The window's time shards (BQX_SHARD), as extractFeature and mergeRun give them.
@@ -146,17 +151,17 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
   // A refresh's extracts read only the new range; its merge builds the shards that grew or are new.
   const range = since ? { start: since, end: window.end } : window;
   const ask = input.refresh?.builds;
-  const builds: RefreshBuilds | undefined = since ? (ask ? await ask({ labels: { dataset: config.labelsDataset, table: labelTableName }, grid }) : { until: since }) : undefined;
+  const builds: RefreshBuilds | undefined = nothingNew ? { until: since } : since ? (ask ? await ask({ labels: { dataset: config.labelsDataset, table: labelTableName }, grid }) : { until: since }) : undefined;
   const grown = builds?.grown;
   if (grown && grown.from !== since) throw new Error(`plan: the shard a refresh grows starts its part at ${grown.from}, not at ${since}`);
   // The shards ending after `until` (every one without it); a grown shard from `since` on (mergeRun's `build`), its earlier rows staying the previous version's files.
   const until = builds?.until;
   const shards = builds ? grid.filter((s) => until === undefined || s.end > until).map((s) => (s.id === grown?.id ? { ...s, start: grown.from } : s)) : grid;
-  const mergeWindow = since ? { start: shards[0]!.start, end: window.end } : window;
+  const mergeWindow = nothingNew ? range : since ? { start: shards[0]!.start, end: window.end } : window;
 
   // extractFeature, once per feature (a run sends them in parallel, in no set order).
   const checkpoints: Record<string, string[]> = {};
-  for (const f of manifest.features) {
+  for (const f of nothingNew ? [] : manifest.features) {
     const result = await warehouse.extract({
       runId,
       pair,
@@ -187,16 +192,19 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
     }
   }
 
-  // mergeRun.
-  const merged = await warehouse.merge({ runId, pair, window: mergeWindow, manifest, plan: mergePlan, checkpoints, outputPrefix: paths.outputDir(pair, runId), shards });
-  if (merged.state !== 'done') throw new Error(`plan: the merge did not finish (${merged.detail})`);
+  // mergeRun (nothing to build: none).
+  if (shards.length > 0) {
+    const merged = await warehouse.merge({ runId, pair, window: mergeWindow, manifest, plan: mergePlan, checkpoints, outputPrefix: paths.outputDir(pair, runId), shards });
+    if (merged.state !== 'done') throw new Error(`plan: the merge did not finish (${merged.detail})`);
+  }
 
   // The profile after the merge (quality.ts), over the whole dataset: a refresh's shared shards are
   // the previous version's files (named after a placeholder run id where the caller gives none).
   const counted = new Map([[`${window.start}/${window.end}`, labels.rows]]);
   const rowsIn = async (w: Window) => counted.get(`${w.start}/${w.end}`) ?? (await source.labelStats(config.labelsDataset, labelTableName, w)).rows;
   const dataset = await plannedOutput({ groups: mergePlan.groups, grid, exported: outputExports, ...(previous ? { previous } : {}), ...(grown ? { grown } : {}), rowsIn, uri: (name) => output.uri(name) });
-  const profile = plannedProfile(config, manifest, { runId, pair, window, labelRows: labels.rows }, dataset, since ? { rebuilt: new Set(shards.map((s) => s.id)), since } : undefined);
+  const planned = plannedProfile(config, manifest, { runId, pair, window, labelRows: labels.rows }, dataset, since ? { rebuilt: new Set(shards.map((s) => s.id)), since } : undefined);
+  const profile = nothingNew && previous ? { ...planned, takenFrom: previous.runId } : planned;
   await recordProfile(warehouse, profile);
 
   return {
@@ -207,7 +215,7 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
     manifest,
     mergePlan,
     // A refresh's merge reads the label rows of the shards it builds only.
-    labelRows: since ? (await source.labelStats(config.labelsDataset, labelTableName, mergeWindow)).rows : labels.rows,
+    labelRows: nothingNew ? 0 : since ? (await source.labelStats(config.labelsDataset, labelTableName, mergeWindow)).rows : labels.rows,
     datasets: { features: config.featuresDataset, labels: config.labelsDataset },
     featureCatalog,
     labelCatalog,

@@ -200,6 +200,23 @@ describe('bqx plan --refresh', function () {
       assert.deepEqual({ shards: plan.refresh!.shards, shared: plan.refresh!.sharedShards, resume: plan.profile.job.resume?.from.state.row }, { shards: 2, shared: 1, resume: 1440 });
     }));
 
+  it('with nothing new since the previous version (the label table ends where it ended): only the catalog statements, every shard shared, its profile taken', () =>
+    withHome(async (config, w) => {
+      const previous = 'eurusd-20210302t000000-prev01';
+      const plan = await recordPlan({ config, pair: 'eurusd', source: w, window: WINDOW, refresh: { since: WINDOW.end, from: previous, builds: async () => assert.fail('nothing to ask: no shard is built') } });
+      const empty = { start: WINDOW.end, end: WINDOW.end };
+      assert.deepEqual(plan.refresh, { since: WINDOW.end, extractRange: empty, mergeWindow: empty, loadedWindow: empty, shards: 0, sharedShards: 3 });
+      // What a run sends then: startRun's catalog and label queries, nothing else (mergeRun takes the previous profile).
+      assert.deepEqual([...new Set(plan.statements.map((s) => s.step))].sort(), ['label_stats', 'list_tables']);
+      assert.equal(plan.labelRows, 0, 'the merge reads no label row');
+      assert.equal(plan.profile.takenFrom, previous);
+      const files = plan.dataset.groups.flatMap((g) => g.files);
+      assert.equal(files.length, 3 * plan.mergePlan.groups.length);
+      for (const f of files) assert.match(f, new RegExp(`/${previous}/`), 'every file is the previous version\'s');
+      // Past the end, or at the start, is still refused.
+      await assert.rejects(recordPlan({ config, pair: 'eurusd', source: w, window: WINDOW, refresh: { since: WINDOW.start } }), /must fall inside the window/);
+    }));
+
   it('bqx plan --since prints what the refresh reads and builds; --refresh without a version to follow is refused', async () => {
     const dir = path.join(tempDir('plan-refresh-out'), 'sql');
     let stdout = '';
@@ -211,12 +228,15 @@ describe('bqx plan --refresh', function () {
         await main(['plan', 'eurusd', '--target', 'bigquery', '--sql-out', dir, '--start', WINDOW.start, '--end', WINDOW.end, '--since', SINCE, '--json'], env),
         await main(['plan', 'eurusd', '--target', 'bigquery', '--sql-out', dir, '--refresh'], env),
         await main(['plan', 'eurusd', '--target', 'bigquery', '--sql-out', dir, '--start', WINDOW.start, '--end', WINDOW.end, '--since', SINCE], env),
+        await main(['plan', 'eurusd', '--target', 'bigquery', '--sql-out', dir, '--start', WINDOW.start, '--end', WINDOW.end, '--since', WINDOW.end], env),
       ];
     } finally {
       out.restore();
       err.restore();
     }
-    assert.deepEqual(codes, [0, 2, 0]);
+    assert.deepEqual(codes, [0, 2, 0, 0]);
+    assert.match(stdout, new RegExp(`refresh since ${WINDOW.end.replace(/\./g, '\\.')}: nothing new \\(the label table ends there\\); with the tables unchanged, the run reuses every checkpoint, shares all 3 shard\\(s\\)`));
+    assert.match(stdout, /\n {2}profile {10}taken from eurusd-\d{8}t\d{6}-\w+ \(every shard is its\), no statement\n/);
     const printed = JSON.parse(stdout.trim().split('\n')[0]!);
     // The text says the shard holding SINCE is built whole, with the previous export loaded too.
     assert.match(stdout, new RegExp(`the merge builds 2 shard\\(s\\) and shares 1; it builds rows before ${SINCE.replace(/\./g, '\\.')}, so each feature's previous export is loaded too, partitioned by the key, and its joins read the rows from ${shardGrid(WINDOW, 'day')[1]!.start.replace(/\./g, '\\.')}\n`));
