@@ -32,6 +32,7 @@ import { existsSync, promises as fs, readFileSync, statfsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { evictInputs, flags, linkTree, median, runChild, du, type BenchSet, type ChildResult, type E2eResult } from './common.js';
+import { ensureCompiledCli } from './cliBuild.js';
 import { freshInstall, measureFirstRun, type FirstRun } from './firstRun.js';
 import { measureQuick } from './quick.js';
 import { linearity, recordScalingPoint, SCALING_SVG } from './scaling.js';
@@ -53,6 +54,8 @@ const rows = Number(f.get('rows') ?? 20_000);
 const rounds = Number(f.get('rounds') ?? 3);
 const STEPS = ['e2e', 'first-run'];
 const only = new Set((f.get('only') ?? [...NAMES, ...STEPS].join(',')).split(',').map((s) => s.trim()));
+// Every `bqx` the bench starts runs the precompiled CLI, as after `npm ci` (cliBuild.ts).
+ensureCompiledCli((line) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`));
 if (only.has('views')) {
   // Issue 10's goals on their own home (bench/views.ts): not combined with the merge contenders.
   if (only.size > 1) throw new Error('--only views runs alone');
