@@ -52,7 +52,10 @@ async function start(deps: ChainDeps, request: RunRequest): Promise<StartResult>
   const runId = request.requestId && requestedAt ? requestRunId(pair, request.requestId, requestedAt) : newRunId(pair, clock.now());
   if (request.requestId) {
     const started = (await store.getRun(runId)) ?? (await store.lastRun(pair));
-    if (started?.requestId === request.requestId) {
+    // A redelivery has the message's id and publish time, so its run id: a run of the same message
+    // id under another id is another message's (the Pub/Sub emulator numbers messages from 1 each
+    // time it starts, and the emulator stack keeps earlier stacks' runs: keptFirestore.ts).
+    if (started?.requestId === request.requestId && (requestedAt === undefined || started.runId === runId)) {
       logger.info(`request ${request.requestId} already started run ${started.runId}; returning it`, { pair, runId: started.runId, step: 'start' });
       return { run: started, created: false };
     }

@@ -22,6 +22,7 @@ import type { FinalizedObject, Logger, RunRecord, RunStore } from '../ports.js';
 import { embeddedPaths } from './embedded.js';
 import { followRun, snapshotPair } from './followRun.js';
 import { PubSubEmulatorAdmin, startEmulator, until, useEmulatorEnv } from './emulators.js';
+import { KeptFirestore } from './keptFirestore.js';
 
 export const FUNCTIONS = ['startRun', 'extractFeature', 'checkpointLanded', 'mergeRun', 'pipelineApi', 'reconcile'] as const;
 export type FunctionName = (typeof FUNCTIONS)[number];
@@ -65,14 +66,22 @@ export async function startEmulatorStack(config: Config, options: StackOptions):
     for (const cleanup of cleanups.splice(0).reverse()) await Promise.resolve(cleanup()).catch((error) => options.logger.warn(`stack: stopping: ${errorMessage(error)}`, { step: 'stack' }));
   };
   try {
-    const [pubsubStart, firestoreStart] = await Promise.allSettled([startEmulator('pubsub'), startEmulator('firestore')]);
+    const where = embeddedPaths(config.embedded.home);
+    // The run records of earlier stacks on this home, which its folders' files belong to.
+    const kept = new KeptFirestore(where.emulatorData);
+    const importData = await kept.importFile();
+    const [pubsubStart, firestoreStart] = await Promise.allSettled([startEmulator('pubsub'), startEmulator('firestore', importData ? { importData } : {})]);
     for (const started of [pubsubStart, firestoreStart]) if (started.status === 'fulfilled') cleanups.push(started.value.stop);
     if (pubsubStart.status === 'rejected') throw pubsubStart.reason;
-    if (firestoreStart.status === 'rejected') throw firestoreStart.reason;
+    if (firestoreStart.status === 'rejected') {
+      if (importData === undefined) throw firestoreStart.reason;
+      throw new Error(`the Firestore emulator did not start from the run records kept in ${kept.dir} (remove that folder to start without earlier stacks' runs): ${errorMessage(firestoreStart.reason)}`);
+    }
     const pubsubEmulator = pubsubStart.value;
+    // Run before the emulator stops, after everything that writes to it (cleanups run last first).
+    cleanups.push(() => kept.save(firestoreStart.value));
     cleanups.push(useEmulatorEnv(pubsubEmulator), useEmulatorEnv(firestoreStart.value));
 
-    const where = embeddedPaths(config.embedded.home);
     const staging = new FolderObjectStore(where.staging, 'staging');
     const output = new FolderObjectStore(where.output, 'output');
     const stackConfig: Config = { ...config, gcp: { ...config.gcp, project: pubsubEmulator.project, stagingBucket: staging.bucket, outputBucket: output.bucket } };
@@ -260,6 +269,7 @@ export async function runOnEmulators(config: Config, request: RunRequest, option
     // by its pair in the run store, as `bqx run --target gcp` finds it.
     const store = stack.store;
     const before = await snapshotPair(store, request.pair);
+    const sentAt = Date.now();
     const response = await fetch(`${stack.urls.pipelineApi}/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
     const answer = (await response.json()) as { accepted?: unknown; error?: unknown; messageId?: unknown };
     if (!response.ok || answer.accepted !== true) {
@@ -276,7 +286,7 @@ export async function runOnEmulators(config: Config, request: RunRequest, option
       pollMs: 250,
       appearMs: idle,
       // startRun refusing it (bad input: no feature tables, not enough disk) records why under the message id.
-      ...(typeof answer.messageId === 'string' ? { requestId: answer.messageId } : {}),
+      ...(typeof answer.messageId === 'string' ? { requestId: answer.messageId, sentAt } : {}),
       check: () => {
         check();
         if (Date.now() - lastActivity() > idle) throw new Error(`the run of ${request.pair} made no progress for ${idle / 1000} s`);

@@ -121,7 +121,14 @@ export async function emulatorsMissing(): Promise<string | undefined> {
  * another port (a CI run once saw a Pub/Sub emulator answer its readiness check as a gRPC server
  * would, and start at once the next time); the error says what both attempts printed.
  */
-export async function startEmulator(kind: EmulatorKind, options: { project?: string; timeoutMs?: number } = {}): Promise<Emulator> {
+export interface StartOptions {
+  project?: string;
+  timeoutMs?: number;
+  /** Firestore: an export's metadata file to start from (`--import-data`; keptFirestore.ts). */
+  importData?: string;
+}
+
+export async function startEmulator(kind: EmulatorKind, options: StartOptions = {}): Promise<Emulator> {
   const missing = await emulatorsMissing();
   if (missing) throw new EmulatorUnavailableError(kind, missing);
   try {
@@ -139,10 +146,11 @@ export async function startEmulator(kind: EmulatorKind, options: { project?: str
 
 const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
-async function startOnce(kind: EmulatorKind, options: { project?: string; timeoutMs?: number }): Promise<Emulator> {
+async function startOnce(kind: EmulatorKind, options: StartOptions): Promise<Emulator> {
   const project = options.project ?? EMULATOR_PROJECT;
   const host = `127.0.0.1:${await freePort()}`;
-  const child: ChildProcess = spawn('gcloud', ['beta', 'emulators', kind, 'start', `--host-port=${host}`, `--project=${project}`, '--quiet'], {
+  const imported = kind === 'firestore' && options.importData ? [`--import-data=${options.importData}`] : [];
+  const child: ChildProcess = spawn('gcloud', ['beta', 'emulators', kind, 'start', `--host-port=${host}`, `--project=${project}`, ...imported, '--quiet'], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, CLOUDSDK_CORE_DISABLE_PROMPTS: '1', CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK: '1' },
   });

@@ -42,6 +42,12 @@ export interface FollowOptions {
   check?: () => void | Promise<void>;
   /** The id of the request sent (its message id): a refusal startRun recorded for it ends the wait with its reason. */
   requestId?: string;
+  /**
+   * When the request was sent (ms since the epoch, this machine's clock and startRun's the same):
+   * a refusal recorded before it under the same id is an earlier request's (the emulator stack,
+   * whose Pub/Sub emulator numbers messages from 1 each start, keeps earlier stacks' records).
+   */
+  sentAt?: number;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -59,7 +65,7 @@ export async function followRun(options: FollowOptions): Promise<{ run: RunRecor
     run = await runOfRequest(store, pair, options.before, options.force ?? false);
     if (run) break;
     const refusal = options.requestId ? await store.getRefusal(options.requestId) : undefined;
-    if (refusal) throw new InputError(`startRun refused the request: ${refusal.reason}`);
+    if (refusal && (options.sentAt === undefined || Date.parse(refusal.at) >= options.sentAt)) throw new InputError(`startRun refused the request: ${refusal.reason}`);
     if (Date.now() > appearBy) {
       throw new Error(`no run of ${pair} appeared within ${Math.round((options.appearMs ?? 300_000) / 1000)} s of the request: startRun may have refused it (see its logs)`);
     }

@@ -12,5 +12,7 @@ export function embeddedPaths(home: string) {
     output: path.join(root, 'output'),
     store: path.join(root, 'runstore'),
     logs: path.join(root, 'logs'),
+    /** The emulator stack's Firestore data between stacks (keptFirestore.ts). */
+    emulatorData: path.join(root, 'emulators', 'firestore'),
   };
 }

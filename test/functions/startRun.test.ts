@@ -73,6 +73,22 @@ describe('functions/startRun (contract)', function () {
     sandbox.stub(console, 'error');
   }
 
+  it('starts a run for a message whose id an earlier message had, published at another time (the emulator numbers messages from 1 each start)', async () => {
+    const body = pushBody('eurusd');
+    await request(getTestServer('startRun')).post(pushPath(TOPIC)).send(body).expect(204);
+    const first = (await fx.store.activeRun('eurusd'))!;
+    await failRun(fx.deps, first.runId, 'ended for the test');
+    const later = pushBody('eurusd');
+    later.message.messageId = body.message.messageId;
+    later.message.publishTime = new Date(Date.parse(body.message.publishTime) + 60_000).toISOString();
+    await request(getTestServer('startRun')).post(pushPath(TOPIC)).send(later).expect(204);
+    const second = (await fx.store.activeRun('eurusd'))!;
+    assert.ok(second, 'a new run, not the first one returned');
+    assert.equal(second.runId, requestRunId('eurusd', later.message.messageId, new Date(later.message.publishTime)));
+    assert.notEqual(second.runId, first.runId);
+    assert.equal(fx.bus.on(fx.deps.config.topics.extractRequests).length, 2 * FEATURES.length);
+  });
+
   it('resumes the same run when the request is delivered again after startRun died between writing the manifest and creating the run', async () => {
     const body = pushBody('eurusd');
     dieOnceAfterTheManifest();

@@ -9,11 +9,11 @@
 //   restoreEnv();
 //   await emulator.stop();
 
-import { EmulatorUnavailableError, startEmulator as start, type Emulator, type EmulatorKind } from '../../shared/runtime/emulators.js';
+import { EmulatorUnavailableError, startEmulator as start, type Emulator, type EmulatorKind, type StartOptions } from '../../shared/runtime/emulators.js';
 
 export { EMULATOR_PROJECT, useEmulatorEnv, type Emulator, type EmulatorKind } from '../../shared/runtime/emulators.js';
 
-export async function startEmulator(kind: EmulatorKind, options: { project?: string; timeoutMs?: number } = {}): Promise<Emulator | undefined> {
+export async function startEmulator(kind: EmulatorKind, options: StartOptions = {}): Promise<Emulator | undefined> {
   try {
     return await start(kind, options);
   } catch (error) {

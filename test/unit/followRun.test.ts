@@ -79,6 +79,18 @@ describe('runtime/followRun', () => {
     assert.equal(polls, 2, 'found on the second poll, long before the wait for a run ends');
   });
 
+  it('takes no refusal recorded before the request was sent: an earlier request had its id (the emulator stack numbers messages from 1 each start)', async () => {
+    const sentAt = Date.parse('2026-12-05T06:00:00.000Z');
+    let at = '2026-12-05T05:59:59.000Z'; // an earlier stack's request "1"
+    let polls = 0;
+    const store = { ...storeOf([]), getRefusal: async () => (++polls >= 3 && (at = '2026-12-05T06:00:01.000Z'), { requestId: '1', pair: 'eurusd', reason: `refused at ${at}`, at }) } as unknown as RunStore;
+    await assert.rejects(
+      followRun({ store, pair: 'eurusd', before: {}, requestId: '1', sentAt, appearMs: 60_000, sleep: async () => {} }),
+      (e: Error) => e.name === 'InputError' && e.message === 'startRun refused the request: refused at 2026-12-05T06:00:01.000Z',
+    );
+    assert.equal(polls, 3, 'the stale refusal was passed over twice');
+  });
+
   it('says startRun may have refused the request when no run appears in time', async () => {
     await assert.rejects(
       followRun({ store: storeOf([]), pair: 'eurusd', before: {}, appearMs: 0, sleep: async () => {} }),
