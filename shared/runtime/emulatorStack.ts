@@ -14,6 +14,7 @@ import { gcpAdapters } from '../adapters/gcp/index.js';
 import { DuckDbWarehouse } from '../adapters/local/duckdbWarehouse.js';
 import { FolderObjectStore } from '../adapters/local/folderStore.js';
 import type { ChainDeps, ChainEvent } from '../chain/deps.js';
+import { reconcile } from '../chain/reconcile.js';
 import type { RunRequest } from '../chain/messages.js';
 import type { Config } from '../config.js';
 import { errorMessage, systemClock } from '../log.js';
@@ -141,6 +142,13 @@ export async function startEmulatorStack(config: Config, options: StackOptions):
     let held = false;
     staging.onFinalize((object) => held || delivery.send(object));
     cleanups.push(() => delivery.close());
+
+    // Runs an earlier stack left active (stopped by Ctrl-C) lost their messages with its Pub/Sub
+    // emulator: sent again now, as `bqx run` resumes an embedded run, or nothing would move them.
+    if (importData) {
+      const resumed = (await reconcile(deps, { force: true })).filter((a) => a.action !== 'waiting');
+      if (resumed.length > 0) options.logger.info(`stack: resumed ${resumed.length} run(s) an earlier stack left active: ${resumed.map((a) => `${a.runId} (${a.action})`).join(', ')}`, { step: 'stack' });
+    }
 
     return {
       deps, store, staging, output, pubsub, urls, requests,

@@ -84,7 +84,7 @@ describe('integration: bqx run --stack emulators', function () {
     assert.ok(await until(() => tagged(tag).length === 0, 15_000), `nothing left running: ${tagged(tag).join(', ')}`);
   });
 
-  it('stops everything it started on Ctrl-C, and exits non-zero', async () => {
+  it('stops everything it started on Ctrl-C, and exits non-zero; the next stack resumes the run it left', async () => {
     const tag = `sigint-${process.pid}-${Date.now()}`;
     // --no-reuse: the home has runs already; this one must be busy extracting when interrupted.
     const child = spawn(process.execPath, [BQX, 'run', 'eurusd', '--stack', 'emulators', '--no-reuse'], { env: { ...process.env, BQX_HOME: home, BQX_TEST_TAG: tag }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -98,6 +98,17 @@ describe('integration: bqx run --stack emulators', function () {
     assert.notEqual(code, 0);
     assert.match(stderr, /bqx: interrupted by SIGINT: the emulator stack was stopped/);
     assert.ok(await until(() => tagged(tag).length === 0, 15_000), `nothing left running: ${tagged(tag).join(', ')}`);
+
+    // Its run records were kept (BQX_HOME/emulators/firestore), its messages were not: the next
+    // stack sends its missing extracts again and the request joins it, as `bqx run` resumes.
+    const next = bqx(home, ['run', 'eurusd', '--stack', 'emulators', '--json']);
+    assert.equal(next.code, 0, next.stderr);
+    const s = JSON.parse(next.stdout.trim());
+    assert.deepEqual([s.status, s.landed, s.expected], ['succeeded', s.expected, s.expected]);
+    assert.equal(s.reused, 0, 'the interrupted --no-reuse run, finished, not a new run reusing its checkpoints');
+    const log = readFileSync(path.join(home, 'logs', 'bqx.log'), 'utf8');
+    assert.match(log, new RegExp(`stack: resumed 1 run\\(s\\) an earlier stack left active: ${s.runId} \\(resent-extracts\\)`));
+    assert.deepEqual((await verifyManifest(s.output.manifest)).problems, []);
   });
 });
 
