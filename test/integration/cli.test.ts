@@ -15,7 +15,7 @@ const BQX = path.resolve('shared/cli/bqx.mjs');
 const ROWS = 600;
 // The summary comparison needs a real run, not the full width: the pair's own tables and its
 // covariance tables (93 features) keep it cheap; the full-width chain on the emulators is proven by
-// test/integration/chain.test.ts, and the Ctrl-C test below runs the full width.
+// test/integration/chain.test.ts.
 const NARROW = { BQX_TABLE_RULES: '*_{pair},cov_*_{pair}_*' };
 const NARROW_FEATURES = 93;
 
@@ -86,8 +86,9 @@ describe('integration: bqx run --stack emulators', function () {
 
   it('stops everything it started on Ctrl-C, and exits non-zero; the next stack resumes the run it left', async () => {
     const tag = `sigint-${process.pid}-${Date.now()}`;
-    // --no-reuse: the home has runs already; this one must be busy extracting when interrupted.
-    const child = spawn(process.execPath, [BQX, 'run', 'eurusd', '--stack', 'emulators', '--no-reuse'], { env: { ...process.env, BQX_HOME: home, BQX_TEST_TAG: tag }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // --no-reuse: the home has runs already; this one must be busy extracting when interrupted
+    // (at its first landing: 92 of its 93 extracts are still to come).
+    const child = spawn(process.execPath, [BQX, 'run', 'eurusd', '--stack', 'emulators', '--no-reuse'], { env: { ...process.env, ...NARROW, BQX_HOME: home, BQX_TEST_TAG: tag }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
@@ -101,14 +102,18 @@ describe('integration: bqx run --stack emulators', function () {
 
     // Its run records were kept (BQX_HOME/emulators/firestore), its messages were not: the next
     // stack sends its missing extracts again and the request joins it, as `bqx run` resumes.
-    const next = bqx(home, ['run', 'eurusd', '--stack', 'emulators', '--json']);
+    const next = bqx(home, ['run', 'eurusd', '--stack', 'emulators', '--json'], NARROW);
     assert.equal(next.code, 0, next.stderr);
     const s = JSON.parse(next.stdout.trim());
-    assert.deepEqual([s.status, s.landed, s.expected], ['succeeded', s.expected, s.expected]);
+    assert.deepEqual([s.status, s.landed, s.expected], ['succeeded', NARROW_FEATURES, NARROW_FEATURES]);
     assert.equal(s.reused, 0, 'the interrupted --no-reuse run, finished, not a new run reusing its checkpoints');
     const log = readFileSync(path.join(home, 'logs', 'bqx.log'), 'utf8');
     assert.match(log, new RegExp(`stack: resumed 1 run\\(s\\) an earlier stack left active: ${s.runId} \\(resent-extracts\\)`));
     assert.deepEqual((await verifyManifest(s.output.manifest)).problems, []);
+    // Four stacks have stopped on this home: the last one's export is the one kept.
+    const kept = readdirSync(path.join(home, 'emulators', 'firestore')).sort();
+    assert.deepEqual([kept.length, kept[0]], [2, 'current.json']);
+    assert.match(kept[1]!, /^export-\d+$/);
   });
 });
 
