@@ -145,9 +145,14 @@ export async function startEmulatorStack(config: Config, options: StackOptions):
 
     // Runs an earlier stack left active (stopped by Ctrl-C) lost their messages with its Pub/Sub
     // emulator: sent again now, as `bqx run` resumes an embedded run, or nothing would move them.
+    // One that cannot be resumed (its manifest removed by hand) must not keep every later stack from starting.
     if (importData) {
-      const resumed = (await reconcile(deps, { force: true })).filter((a) => a.action !== 'waiting');
-      if (resumed.length > 0) options.logger.info(`stack: resumed ${resumed.length} run(s) an earlier stack left active: ${resumed.map((a) => `${a.runId} (${a.action})`).join(', ')}`, { step: 'stack' });
+      try {
+        const resumed = (await reconcile(deps, { force: true })).filter((a) => a.action !== 'waiting');
+        if (resumed.length > 0) options.logger.info(`stack: resumed ${resumed.length} run(s) an earlier stack left active: ${resumed.map((a) => `${a.runId} (${a.action})`).join(', ')}`, { step: 'stack' });
+      } catch (error) {
+        options.logger.warn(`stack: the runs an earlier stack left active could not be resumed: ${errorMessage(error)} (bqx run --force starts a new run of a pair)`, { step: 'stack' });
+      }
     }
 
     return {

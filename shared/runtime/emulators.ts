@@ -116,11 +116,6 @@ export async function emulatorsMissing(): Promise<string | undefined> {
   return missing.length > 0 ? `gcloud/java not found (missing: ${missing.join(', ')})` : undefined;
 }
 
-/**
- * Starts the emulator on a free loopback port. One that does not answer is started once more on
- * another port (a CI run once saw a Pub/Sub emulator answer its readiness check as a gRPC server
- * would, and start at once the next time); the error says what both attempts printed.
- */
 export interface StartOptions {
   project?: string;
   timeoutMs?: number;
@@ -128,6 +123,11 @@ export interface StartOptions {
   importData?: string;
 }
 
+/**
+ * Starts the emulator on a free loopback port. One that does not answer is started once more on
+ * another port (a CI run once saw a Pub/Sub emulator answer its readiness check as a gRPC server
+ * would, and start at once the next time); the error says what both attempts printed.
+ */
 export async function startEmulator(kind: EmulatorKind, options: StartOptions = {}): Promise<Emulator> {
   const missing = await emulatorsMissing();
   if (missing) throw new EmulatorUnavailableError(kind, missing);
