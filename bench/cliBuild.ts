@@ -8,11 +8,10 @@ import { execFileSync } from 'node:child_process';
 import { compiledMain } from '../shared/cli/compiled.mjs';
 import { REPO_ROOT } from './setid.js';
 
-/** Builds the CLI when it is missing or older than a source; whether a build was needed. */
-export function ensureCompiledCli(log: (line: string) => void): boolean {
-  if (compiledMain(REPO_ROOT) !== null) return false;
+/** Builds the CLI when it is missing or older than a source. */
+export function ensureCompiledCli(log: (line: string) => void): void {
+  if (compiledMain(REPO_ROOT) !== null) return;
   log('the precompiled CLI is older than the sources: npm run build:cli ...');
   execFileSync('npm', ['run', 'build:cli', '--silent'], { cwd: REPO_ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
   if (compiledMain(REPO_ROOT) === null) throw new Error('npm run build:cli left the CLI older than its sources');
-  return true;
 }
