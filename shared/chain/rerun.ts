@@ -2,7 +2,8 @@
 // checkpoints are dropped and extracted again). The pair must not have another active run.
 
 import { ConflictError, InputError, assertIdentifier, paths } from '../naming.js';
-import type { RunRecord } from '../ports.js';
+import { mapLimit } from '../concurrency.js';
+import type { CheckpointRecord, RunRecord } from '../ports.js';
 import type { ChainDeps } from './deps.js';
 import { attributes } from './messages.js';
 import { loadManifest, moved, requireRun } from './runs.js';
@@ -31,38 +32,44 @@ export function decodeRerunRequest(value: unknown): RerunRequest {
 
 export async function rerun(deps: ChainDeps, runId: string, request: RerunRequest): Promise<{ run: RunRecord; features: string[] }> {
   const run = await requireRun(deps, runId);
-  if (run.collected) throw new ConflictError(`run ${runId}'s checkpoints were removed by retention (${run.collected.at}): start a new run instead`);
+  if (run.collected?.scope === 'all') throw new ConflictError(`run ${runId}'s checkpoints and dataset were removed by retention (${run.collected.at}): start a new run instead`);
   const active = await deps.store.activeRun(run.pair);
   if (active && active.runId !== runId) throw new ConflictError(`pair ${run.pair} has another active run ${active.runId}`);
   const manifest = await loadManifest(deps, run);
   const known = new Set(manifest.features.map((f) => f.feature));
-  const landed = new Set((await deps.store.listCheckpoints(runId)).map((c) => c.feature));
+  const records = await deps.store.listCheckpoints(runId);
+  const landed = new Set(records.map((c) => c.feature));
+  // A kept dataset that retention trimmed lost only the checkpoints no newer run points at (often
+  // none: a refresh or a reusing run points at them all). Those whose files are gone count as
+  // missing: "missing" extracts them again, the other modes need them and say so.
+  const lost = run.collected ? await lostCheckpoints(deps, records) : [];
+  const lostNote = lost.length > 0 ? `; ${lost.length} feature(s)' checkpoints were removed by retention (${run.collected!.at})` : '';
 
   let features: string[] = [];
   if (request.mode === 'features') {
     const unknown = request.features!.filter((f) => !known.has(f));
     if (unknown.length > 0) throw new InputError(`not in run ${runId}'s manifest: ${unknown.join(', ')}`);
     features = [...new Set(request.features!)];
-    for (const f of features) {
-      await deps.store.deleteCheckpoint(runId, f);
-      await deps.staging.deletePrefix(paths.featureDir(runId, f));
-    }
+    const named = new Set(features);
+    const others = lost.filter((f) => !named.has(f));
+    if (others.length > 0) throw new ConflictError(`run ${runId} needs ${others.length} feature(s) extracted again that are not named${lostNote}: rerun with mode "missing" first`);
+    for (const f of features) await dropCheckpoint(deps, runId, f);
   } else if (request.mode === 'missing') {
-    features = manifest.features.map((f) => f.feature).filter((f) => !landed.has(f));
-  } else if (landed.size < known.size) {
-    throw new ConflictError(`run ${runId} has ${known.size - landed.size} feature(s) without a checkpoint: rerun with mode "missing" first`);
+    features = manifest.features.map((f) => f.feature).filter((f) => !landed.has(f) || lost.includes(f));
+    for (const f of lost) await dropCheckpoint(deps, runId, f);
+  } else if (landed.size - lost.length < known.size) {
+    throw new ConflictError(`run ${runId} has ${known.size - landed.size + lost.length} feature(s) without a checkpoint${lostNote}: rerun with mode "missing" first`);
   }
 
   const target = request.mode === 'merge' || features.length === 0 ? 'merging' : 'extracting';
   if (deps.config.diskCheck) await checkRoom(deps, await rerunWrites(deps, run, manifest, features));
   const now = deps.clock.now();
   const reason = `rerun (${request.mode}${features.length ? `: ${features.length} feature(s)` : ''})`;
-  const { run: reopened } = await deps.store.updateRun(runId, (r) => ({
-    ...moved(r, target, now, reason),
-    reconcileAttempts: 0,
-    mergeAttempts: target === 'merging' ? r.mergeAttempts + 1 : r.mergeAttempts,
-    warnings: [],
-  })).catch((error: Error) => {
+  const { run: reopened } = await deps.store.updateRun(runId, (r) => {
+    // Reopened, its checkpoints are whole again: retention looks at it afresh once it ends.
+    const { collected: _, ...open } = moved(r, target, now, reason);
+    return { ...open, reconcileAttempts: 0, mergeAttempts: target === 'merging' ? r.mergeAttempts + 1 : r.mergeAttempts, warnings: [] };
+  }).catch((error: Error) => {
     throw new ConflictError(error.message);
   });
   deps.logger.info(reason, { runId, pair: run.pair, step: 'rerun' });
@@ -83,4 +90,16 @@ async function rerunWrites(deps: ChainDeps, run: RunRecord, manifest: RunManifes
   const writes = estimateWrites(only, run.sharing, deps.config, previous && run.refresh ? { end: run.refresh.previousWindow.end, rows: previous.labelRows } : undefined);
   const written = (await deps.output.list(paths.outputDir(run.pair, run.runId))).reduce((n, o) => n + o.size, 0);
   return { staging: writes.staging, output: Math.max(0, writes.output - written) };
+}
+
+/** A checkpoint's record and files go, to be extracted again. */
+async function dropCheckpoint(deps: ChainDeps, runId: string, feature: string): Promise<void> {
+  await deps.store.deleteCheckpoint(runId, feature);
+  await deps.staging.deletePrefix(paths.featureDir(runId, feature));
+}
+
+/** The features whose recorded checkpoint misses a file (retention removed it), in record order. */
+async function lostCheckpoints(deps: ChainDeps, records: readonly CheckpointRecord[]): Promise<string[]> {
+  const whole = await mapLimit(records, 16, async (r) => (await Promise.all(r.files.map((f) => deps.staging.size(f)))).every((size) => size !== undefined));
+  return records.filter((_, i) => !whole[i]).map((r) => r.feature);
 }

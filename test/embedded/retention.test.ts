@@ -179,6 +179,36 @@ describe('embedded retention', function () {
     assert.deepEqual((await verifyManifest(path.join(home, 'output', 'training', 'eurusd', failed.runId, '_manifest.json'))).problems, []);
   });
 
+  it('reruns a kept dataset retention trimmed: its merge while its checkpoints are all there, with mode "missing" once they are gone', async () => {
+    e = await openTest(testConfig(home, { BQX_KEEP: '2' }));
+    await buildMiniWarehouse(e.warehouse);
+    await e.warehouse.markChanged('bqx_ml_v3_features_v2', ['agg_eurusd', 'cov_agg_eurusd_gbpusd', 'csi_mom_bqx_usd', 'mkt_regime', 'tri_agg_eur_usd_gbp', 'mkt_regime_summary', 'agg_gbpjpy']);
+    const first = await runOnce(e);
+    const second = await runOnce(e);
+    const reused = await e.store.listCheckpoints(second);
+    assert.ok(reused.length > 0 && reused.every((c) => c.reusedFrom === first), 'the second run reused every checkpoint of the first');
+    // The second run's retention trimmed the first (the older of two kept), removing nothing: the second points at all of it.
+    assert.equal((await e.store.getRun(first))?.collected?.scope, 'checkpoints');
+    await rerun(e.deps, first, { mode: 'merge' });
+    const merged = await settle(e, first);
+    assert.equal(merged.state, 'succeeded', merged.error);
+    assert.deepEqual((await verifyManifest(path.join(home, 'output', 'training', 'eurusd', first, '_manifest.json'))).problems, []);
+
+    // A full extract: its retention removes the first run and trims the second, whose checkpoints (the first's files) go with it.
+    await runOnce(e, { reuse: false });
+    assert.equal((await e.store.getRun(second))?.collected?.scope, 'checkpoints');
+    assert.equal(await e.staging.size(reused[0]!.files[0]!), undefined, 'the second run\'s checkpoint files are gone');
+    await assert.rejects(rerun(e.deps, second, { mode: 'merge' }), new RegExp(`run ${second} has ${reused.length} feature\\(s\\) without a checkpoint; ${reused.length} feature\\(s\\)' checkpoints were removed by retention .*: rerun with mode "missing" first`));
+    await assert.rejects(rerun(e.deps, second, { mode: 'features', features: [reused[0]!.feature] }), /not named.*rerun with mode "missing" first/);
+    assert.equal((await e.store.getRun(second))?.state, 'succeeded', 'a refused rerun changes nothing');
+    const { features } = await rerun(e.deps, second, { mode: 'missing' });
+    assert.deepEqual([...features].sort(), reused.map((c) => c.feature).sort());
+    const rebuilt = await settle(e, second);
+    assert.equal(rebuilt.state, 'succeeded', rebuilt.error);
+    assert.ok((await e.store.listCheckpoints(second)).every((c) => c.reusedFrom === undefined), 'extracted again, each into the run\'s own folder');
+    assert.deepEqual((await verifyManifest(path.join(home, 'output', 'training', 'eurusd', second, '_manifest.json'))).problems, []);
+  });
+
   it('bqx gc --keep 1 leaves the latest dataset verifiable, never touches an active run, and says what it did', async () => {
     e = await openTest(testConfig(home, { BQX_KEEP: '10' }));
     await buildMiniWarehouse(e.warehouse);
