@@ -139,9 +139,10 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
   const manifest = buildManifest({ runId, pair, createdAt: now.toISOString(), window, labelRows: labels.rows, featureCatalog, labelTable, config });
   const since = input.refresh?.since;
   // Nothing new since the version it follows (the label table ends where that version ended): the
-  // run reuses every checkpoint (the same window, the same data versions) and shares every shard,
-  // and its dataset's profile is that version's (mergeRun `earlierProfile`): no extract, no merge,
-  // no profile statement.
+  // run reuses every checkpoint (the same window, the same data versions) and extracts nothing; it
+  // shares every shard the label rows leave unchanged (all, unless the table changed its tail in
+  // place), and where it shares them all its dataset's profile is that version's (mergeRun
+  // `earlierProfile`): no merge, no profile statement.
   const nothingNew = since !== undefined && since === window.end;
   if (since !== undefined && !nothingNew && !(since > window.start && since < window.end)) throw new InputError(`refresh since ${since} must fall inside the window [${window.start}, ${window.end}]`);
   const mergePlan = planMerge(manifest, config);
@@ -151,13 +152,13 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
   // A refresh's extracts read only the new range; its merge builds the shards that grew or are new.
   const range = since ? { start: since, end: window.end } : window;
   const ask = input.refresh?.builds;
-  const builds: RefreshBuilds | undefined = nothingNew ? { until: since } : since ? (ask ? await ask({ labels: { dataset: config.labelsDataset, table: labelTableName }, grid }) : { until: since }) : undefined;
+  const builds: RefreshBuilds | undefined = since ? (ask ? await ask({ labels: { dataset: config.labelsDataset, table: labelTableName }, grid }) : { until: since }) : undefined;
   const grown = builds?.grown;
   if (grown && grown.from !== since) throw new Error(`plan: the shard a refresh grows starts its part at ${grown.from}, not at ${since}`);
   // The shards ending after `until` (every one without it); a grown shard from `since` on (mergeRun's `build`), its earlier rows staying the previous version's files.
   const until = builds?.until;
   const shards = builds ? grid.filter((s) => until === undefined || s.end > until).map((s) => (s.id === grown?.id ? { ...s, start: grown.from } : s)) : grid;
-  const mergeWindow = nothingNew ? range : since ? { start: shards[0]!.start, end: window.end } : window;
+  const mergeWindow = shards.length === 0 ? range : since ? { start: shards[0]!.start, end: window.end } : window;
 
   // extractFeature, once per feature (a run sends them in parallel, in no set order).
   const checkpoints: Record<string, string[]> = {};
@@ -188,7 +189,7 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
     for (const f of manifest.features) {
       const earlier = `${paths.featureDir(previous.runId, f.feature)}${attemptDir(EARLIER_EXPORT_JOB)}/part-000000000000.parquet`;
       await staging.write(earlier, 'placeholder');
-      checkpoints[f.feature] = [earlier, ...checkpoints[f.feature]!];
+      checkpoints[f.feature] = [earlier, ...(checkpoints[f.feature] ?? [])];
     }
   }
 
@@ -216,7 +217,7 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
     manifest,
     mergePlan,
     // A refresh's merge reads the label rows of the shards it builds only.
-    labelRows: nothingNew ? 0 : since ? (await source.labelStats(config.labelsDataset, labelTableName, mergeWindow)).rows : labels.rows,
+    labelRows: shards.length === 0 ? 0 : since ? (await source.labelStats(config.labelsDataset, labelTableName, mergeWindow)).rows : labels.rows,
     datasets: { features: config.featuresDataset, labels: config.labelsDataset },
     featureCatalog,
     labelCatalog,

@@ -203,7 +203,7 @@ describe('bqx plan --refresh', function () {
   it('with nothing new since the previous version (the label table ends where it ended): only the catalog statements, every shard shared, its profile taken', () =>
     withHome(async (config, w) => {
       const previous = 'eurusd-20210302t000000-prev01';
-      const plan = await recordPlan({ config, pair: 'eurusd', source: w, window: WINDOW, refresh: { since: WINDOW.end, from: previous, builds: async () => assert.fail('nothing to ask: no shard is built') } });
+      const plan = await recordPlan({ config, pair: 'eurusd', source: w, window: WINDOW, refresh: { since: WINDOW.end, from: previous, builds: async () => ({ until: WINDOW.end }) } });
       const empty = { start: WINDOW.end, end: WINDOW.end };
       assert.deepEqual(plan.refresh, { since: WINDOW.end, extractRange: empty, mergeWindow: empty, loadedWindow: empty, shards: 0, sharedShards: 3 });
       // What a run sends then: startRun's catalog and label queries, nothing else (mergeRun takes the previous profile).
@@ -213,6 +213,17 @@ describe('bqx plan --refresh', function () {
       const files = plan.dataset.groups.flatMap((g) => g.files);
       assert.equal(files.length, 3 * plan.mergePlan.groups.length);
       for (const f of files) assert.match(f, new RegExp(`/${previous}/`), 'every file is the previous version\'s');
+      // The label table changed its rows in place from the second day on (no new minute): no
+      // extract (every checkpoint reused), those shards built from the previous exports, as a run does.
+      const grid = shardGrid(WINDOW, 'day');
+      const changed = await recordPlan({ config, pair: 'eurusd', source: w, window: WINDOW, refresh: { since: WINDOW.end, from: previous, builds: async () => ({ until: grid[1]!.start }) } });
+      assert.deepEqual(changed.refresh, { since: WINDOW.end, extractRange: empty, mergeWindow: { start: grid[1]!.start, end: WINDOW.end }, loadedWindow: { start: grid[1]!.start, end: WINDOW.end }, shards: 2, sharedShards: 1 });
+      const steps = changed.statements.map((s) => s.step);
+      assert.equal(steps.filter((s) => s === 'extract').length, 0, 'no extract');
+      assert.equal(steps.filter((s) => s === 'export').length, 2 * changed.mergePlan.groups.length, 'one export per built shard and group');
+      assert.ok(changed.statements.some((s) => s.step === 'load' && s.sql.includes(`/${previous}/`)), 'the previous exports are loaded');
+      assert.equal(changed.profile.takenFrom, undefined, 'a profile is measured: shards were built');
+      assert.equal(changed.labelRows, 3000 - 1440, 'the merge reads the label rows of the shards it builds');
       // Past the end, or at the start, is still refused.
       await assert.rejects(recordPlan({ config, pair: 'eurusd', source: w, window: WINDOW, refresh: { since: WINDOW.start } }), /must fall inside the window/);
     }));
