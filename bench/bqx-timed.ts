@@ -3,11 +3,22 @@
 // record when each call starts and ends. Orchestration overhead = the run's wall time outside any
 // engine call. (The profile's two calls joined the run after this measure was first written; until
 // 2026-12-02 they were counted as overhead.)
+// It runs the precompiled CLI (dist/cli, `npm run build:cli`, which `npm run bench` runs first
+// when stale), as `bqx` does after `npm ci`: the sources through tsx, in every worker thread too,
+// took about 1.5 times as long, and its figures would not be the command's.
 // Usage: node --import tsx bench/bqx-timed.ts --home DIR --rows N [--pair eurusd]
 
-import { DuckDbWarehouse } from '../shared/adapters/local/duckdbWarehouse.js';
-import { main } from '../shared/cli/main.js';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { compiledMain } from '../shared/cli/compiled.mjs';
 import { flags, peakRssMb, RESULT_PREFIX, type E2eResult } from './common.js';
+import { REPO_ROOT } from './setid.js';
+
+const mainJs = compiledMain(REPO_ROOT);
+if (!mainJs) throw new Error('the precompiled CLI is missing or older than the sources: npm run build:cli');
+const built = (module: string) => pathToFileURL(path.join(path.dirname(path.dirname(mainJs)), module)).href;
+const { DuckDbWarehouse } = (await import(built('adapters/local/duckdbWarehouse.js'))) as typeof import('../shared/adapters/local/duckdbWarehouse.js');
+const { main } = (await import(built('cli/main.js'))) as typeof import('../shared/cli/main.js');
 
 type Span = [number, number];
 const spans: { extract: Span[]; merge: Span[]; profile: Span[] } = { extract: [], merge: [], profile: [] };
@@ -15,7 +26,7 @@ const now = () => Number(process.hrtime.bigint()) / 1e9;
 
 for (const [method, span] of [['extract', 'extract'], ['merge', 'merge'], ['profile', 'profile'], ['compareColumns', 'profile']] as const) {
   const original = DuckDbWarehouse.prototype[method] as (...args: unknown[]) => Promise<unknown>;
-  (DuckDbWarehouse.prototype as unknown as Record<string, unknown>)[method] = async function (this: DuckDbWarehouse, ...args: unknown[]) {
+  (DuckDbWarehouse.prototype as unknown as Record<string, unknown>)[method] = async function (this: import('../shared/adapters/local/duckdbWarehouse.js').DuckDbWarehouse, ...args: unknown[]) {
     const start = now();
     try {
       return await original.apply(this, args);
