@@ -7,6 +7,7 @@ import type { CheckpointRecord, RunRecord } from '../ports.js';
 import type { ChainDeps } from './deps.js';
 import { attributes } from './messages.js';
 import { loadManifest, moved, requireRun } from './runs.js';
+import { previousOutput } from './shareShards.js';
 import { fanOut } from './startRun.js';
 import { checkRoom, estimateWrites, type RunWrites } from './diskRoom.js';
 import type { RunManifest } from '../manifest.js';
@@ -61,18 +62,22 @@ export async function rerun(deps: ChainDeps, runId: string, request: RerunReques
     throw new ConflictError(`run ${runId} has ${known.size - landed.size + lost.length} feature(s) without a checkpoint${lostNote}: rerun with mode "missing" first`);
   }
 
+  // A run that shared shards with an earlier dataset retention has removed since (its manifest
+  // gone) builds them itself this time: its checkpoints hold every row, the earlier files among them.
+  const unshared = run.sharing !== undefined && (await previousOutput(deps, run.sharing.from)).manifest === undefined;
   const target = request.mode === 'merge' || features.length === 0 ? 'merging' : 'extracting';
-  if (deps.config.diskCheck) await checkRoom(deps, await rerunWrites(deps, run, manifest, features));
+  if (deps.config.diskCheck) await checkRoom(deps, await rerunWrites(deps, unshared ? withoutSharing(run) : run, manifest, features));
   const now = deps.clock.now();
   const reason = `rerun (${request.mode}${features.length ? `: ${features.length} feature(s)` : ''})`;
   const { run: reopened } = await deps.store.updateRun(runId, (r) => {
     // Reopened, its checkpoints are whole again: retention looks at it afresh once it ends.
-    const { collected: _, ...open } = moved(r, target, now, reason);
+    const { collected: _, ...open } = moved(unshared ? withoutSharing(r) : r, target, now, reason);
     return { ...open, reconcileAttempts: 0, mergeAttempts: target === 'merging' ? r.mergeAttempts + 1 : r.mergeAttempts, warnings: [] };
   }).catch((error: Error) => {
     throw new ConflictError(error.message);
   });
   deps.logger.info(reason, { runId, pair: run.pair, step: 'rerun' });
+  if (unshared) deps.logger.info(`${run.sharing!.from}, whose shards this run shared, was removed by retention: the merge builds every shard from the checkpoints`, { runId, pair: run.pair, step: 'rerun' });
   if (target === 'merging') await deps.bus.publish(deps.config.topics.mergeRequests, { runId, pair: run.pair }, attributes({ pair: run.pair, runId }));
   else await fanOut(deps, run, features);
   return { run: reopened, features };
@@ -102,4 +107,10 @@ async function dropCheckpoint(deps: ChainDeps, runId: string, feature: string): 
 async function lostCheckpoints(deps: ChainDeps, records: readonly CheckpointRecord[]): Promise<string[]> {
   const whole = await mapLimit(records, 16, async (r) => (await Promise.all(r.files.map((f) => deps.staging.size(f)))).every((size) => size !== undefined));
   return records.filter((_, i) => !whole[i]).map((r) => r.feature);
+}
+
+/** The run as one that shares nothing (the merge then builds every shard, every group). */
+function withoutSharing(run: RunRecord): RunRecord {
+  const { sharing: _, ...rest } = run;
+  return rest;
 }

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { DuckDBInstance } from '@duckdb/node-api';
 import sinon from 'sinon';
+import { rerun } from '../../shared/chain/rerun.js';
 import { startRun } from '../../shared/chain/startRun.js';
 import { decodeRunRequest, type RunRequest } from '../../shared/chain/messages.js';
 import type { RunRecord } from '../../shared/ports.js';
@@ -227,6 +228,17 @@ describe('embedded chain: --refresh', function () {
     assert.ok((await e.output.size(grownDay.groups[0].objects[0])) !== undefined, 'so does a grown shard\'s earlier part');
     assert.equal(await e.output.size(first.output!.manifest), undefined, 'the first run\'s own manifest is gone');
     assert.deepEqual((await verifyManifest(e.output.uri(refreshed.output!.manifest))).problems, []);
+
+    // Its merge run again once the version it shared from is gone: every shard built from the
+    // checkpoints (which hold every row, the first run's files among them), the same rows.
+    await rerun(e.deps, refreshed.runId, { mode: 'merge' });
+    const remerged = await settle(e, refreshed.runId);
+    assert.equal(remerged.state, 'succeeded', remerged.error);
+    assert.equal(remerged.sharing, undefined, 'it shares nothing now');
+    const m2 = JSON.parse(Buffer.from(await e.output.read(refreshed.output!.manifest)).toString('utf8'));
+    assert.ok(m2.shards.every((x: { groups: { objects: string[] }[] }) => x.groups.every((g) => g.objects.every((o) => o.startsWith(`training/eurusd/${refreshed.runId}/`)))), 'every file its own');
+    assert.deepEqual((await verifyManifest(e.output.uri(refreshed.output!.manifest))).problems, []);
+    assert.deepEqual(await readOutput(e, refreshed.output!.manifest), before, 'the same dataset, cell for cell');
 
     const full = await run({ reuse: false, start: refreshed.window.start, end: refreshed.window.end });
     assert.equal(full.rowsRead!.labels, LATER_END);
