@@ -109,8 +109,12 @@ async function lostCheckpoints(deps: ChainDeps, records: readonly CheckpointReco
   return records.filter((_, i) => !whole[i]).map((r) => r.feature);
 }
 
-/** The run as one that shares nothing (the merge then builds every shard, every group). */
+/** The run as one that shares nothing (the merge then builds every shard, every group), its refresh record saying so. */
 function withoutSharing(run: RunRecord): RunRecord {
-  const { sharing: _, ...rest } = run;
-  return rest;
+  const { sharing, ...rest } = run;
+  const refresh = rest.refresh;
+  if (!refresh || !sharing) return rest;
+  const ids = [...(refresh.shards?.shared ?? []), ...(refresh.shards?.rebuilt ?? [])].sort();
+  const why = `${sharing.from}, whose shards it shared, was removed by retention`;
+  return { ...rest, refresh: { ...refresh, sharedShards: 0, rebuiltShards: refresh.sharedShards + refresh.rebuiltShards, ...(refresh.shards ? { shards: { shared: [], rebuilt: ids, why } } : {}) } };
 }

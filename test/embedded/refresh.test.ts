@@ -235,6 +235,7 @@ describe('embedded chain: --refresh', function () {
     const remerged = await settle(e, refreshed.runId);
     assert.equal(remerged.state, 'succeeded', remerged.error);
     assert.equal(remerged.sharing, undefined, 'it shares nothing now');
+    assert.deepEqual([remerged.refresh?.sharedShards, remerged.refresh?.rebuiltShards, remerged.refresh?.shards?.shared, remerged.refresh?.shards?.rebuilt, remerged.refresh?.shards?.grown], [0, 3, [], ['20210301', '20210302', '20210303'], undefined]);
     const m2 = JSON.parse(Buffer.from(await e.output.read(refreshed.output!.manifest)).toString('utf8'));
     assert.ok(m2.shards.every((x: { groups: { objects: string[] }[] }) => x.groups.every((g) => g.objects.every((o) => o.startsWith(`training/eurusd/${refreshed.runId}/`)))), 'every file its own');
     assert.deepEqual((await verifyManifest(e.output.uri(refreshed.output!.manifest))).problems, []);
