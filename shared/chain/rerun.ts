@@ -47,6 +47,8 @@ export async function rerun(deps: ChainDeps, runId: string, request: RerunReques
   const lostNote = lost.length > 0 ? `; ${lost.length} feature(s)' checkpoints were removed by retention (${run.collected!.at})` : '';
 
   let features: string[] = [];
+  /** Checkpoints dropped to be extracted again, once every check has passed. */
+  let drop: string[] = [];
   if (request.mode === 'features') {
     const unknown = request.features!.filter((f) => !known.has(f));
     if (unknown.length > 0) throw new InputError(`not in run ${runId}'s manifest: ${unknown.join(', ')}`);
@@ -54,12 +56,19 @@ export async function rerun(deps: ChainDeps, runId: string, request: RerunReques
     const named = new Set(features);
     const others = lost.filter((f) => !named.has(f));
     if (others.length > 0) throw new ConflictError(`run ${runId} needs ${others.length} feature(s) extracted again that are not named${lostNote}: rerun with mode "missing" first`);
-    for (const f of features) await dropCheckpoint(deps, runId, f);
+    drop = features;
   } else if (request.mode === 'missing') {
     features = manifest.features.map((f) => f.feature).filter((f) => !landed.has(f) || lost.includes(f));
-    for (const f of lost) await dropCheckpoint(deps, runId, f);
+    drop = lost;
   } else if (landed.size - lost.length < known.size) {
     throw new ConflictError(`run ${runId} has ${known.size - landed.size + lost.length} feature(s) without a checkpoint${lostNote}: rerun with mode "missing" first`);
+  }
+  // A refresh's feature reads only its new minutes and lists the earlier run's files for the rest:
+  // where those are gone, extracting it again cannot give its rows.
+  const noEarlier = await earlierFilesGone(deps, manifest, features);
+  if (noEarlier.length > 0) {
+    const from = manifest.features.find((f) => f.feature === noEarlier[0])!.incremental!.from;
+    throw new ConflictError(`run ${runId} is a refresh: ${noEarlier.length} feature(s) to extract again (${noEarlier.slice(0, 3).join(', ')}${noEarlier.length > 3 ? ', ...' : ''}) read only the minutes after run ${from}'s files, which retention removed${lostNote}: start a new run instead (bqx run ${run.pair}, or --refresh)`);
   }
 
   // A run that shared shards with an earlier dataset retention has removed since (its manifest
@@ -67,6 +76,7 @@ export async function rerun(deps: ChainDeps, runId: string, request: RerunReques
   const unshared = run.sharing !== undefined && (await previousOutput(deps, run.sharing.from)).manifest === undefined;
   const target = request.mode === 'merge' || features.length === 0 ? 'merging' : 'extracting';
   if (deps.config.diskCheck) await checkRoom(deps, await rerunWrites(deps, unshared ? withoutSharing(run) : run, manifest, features));
+  for (const f of drop) await dropCheckpoint(deps, runId, f);
   const now = deps.clock.now();
   const reason = `rerun (${request.mode}${features.length ? `: ${features.length} feature(s)` : ''})`;
   const { run: reopened } = await deps.store.updateRun(runId, (r) => {
@@ -101,6 +111,14 @@ async function rerunWrites(deps: ChainDeps, run: RunRecord, manifest: RunManifes
 async function dropCheckpoint(deps: ChainDeps, runId: string, feature: string): Promise<void> {
   await deps.store.deleteCheckpoint(runId, feature);
   await deps.staging.deletePrefix(paths.featureDir(runId, feature));
+}
+
+/** Of `features`, the refresh's ones (manifest `incremental`) whose earlier run's files are not all there. */
+async function earlierFilesGone(deps: ChainDeps, manifest: RunManifest, features: readonly string[]): Promise<string[]> {
+  const wanted = new Set(features);
+  const incremental = manifest.features.filter((f) => wanted.has(f.feature) && f.incremental);
+  const whole = await mapLimit(incremental, 16, async (f) => (await Promise.all(f.incremental!.files.map((file) => deps.staging.size(file)))).every((size) => size !== undefined));
+  return incremental.filter((_, i) => !whole[i]).map((f) => f.feature);
 }
 
 /** The features whose recorded checkpoint misses a file (retention removed it), in record order. */
