@@ -7,7 +7,7 @@ import { shardGrid } from '../shards.js';
 import type { ChainDeps } from './deps.js';
 import type { ExtractRequest } from './messages.js';
 import { followUp, type PendingOutcome } from './pending.js';
-import { loadManifest } from './runs.js';
+import { filesPresent, loadManifest } from './runs.js';
 
 export type ExtractOutcome = 'extracted' | 'already-complete' | 'ignored' | PendingOutcome;
 
@@ -96,7 +96,3 @@ export function decodeMarker(value: unknown): CheckpointMarker {
   return m as CheckpointMarker;
 }
 
-async function filesPresent(deps: ChainDeps, files: string[]): Promise<boolean> {
-  const sizes = await Promise.all(files.map((f) => deps.staging.size(f)));
-  return sizes.every((s) => s !== undefined && s > 0);
-}

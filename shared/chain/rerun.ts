@@ -3,10 +3,10 @@
 
 import { ConflictError, InputError, assertIdentifier, paths } from '../naming.js';
 import { mapLimit } from '../concurrency.js';
-import type { CheckpointRecord, RunRecord } from '../ports.js';
+import type { RunRecord } from '../ports.js';
 import type { ChainDeps } from './deps.js';
 import { attributes } from './messages.js';
-import { loadManifest, moved, requireRun } from './runs.js';
+import { filesPresent, loadManifest, moved, requireRun } from './runs.js';
 import { previousOutput } from './shareShards.js';
 import { fanOut } from './startRun.js';
 import { checkRoom, estimateWrites, type RunWrites } from './diskRoom.js';
@@ -43,7 +43,7 @@ export async function rerun(deps: ChainDeps, runId: string, request: RerunReques
   // A kept dataset that retention trimmed lost only the checkpoints no newer run points at (often
   // none: a refresh or a reusing run points at them all). Those whose files are gone count as
   // missing: "missing" extracts them again, the other modes need them and say so.
-  const lost = run.collected ? await lostCheckpoints(deps, records) : [];
+  const lost = run.collected ? (await withFilesGone(deps, records, (r) => r.files)).map((r) => r.feature) : [];
   const lostNote = lost.length > 0 ? `; ${lost.length} feature(s)' checkpoints were removed by retention (${run.collected!.at})` : '';
 
   let features: string[] = [];
@@ -58,17 +58,19 @@ export async function rerun(deps: ChainDeps, runId: string, request: RerunReques
     if (others.length > 0) throw new ConflictError(`run ${runId} needs ${others.length} feature(s) extracted again that are not named${lostNote}: rerun with mode "missing" first`);
     drop = features;
   } else if (request.mode === 'missing') {
-    features = manifest.features.map((f) => f.feature).filter((f) => !landed.has(f) || lost.includes(f));
+    const gone = new Set(lost);
+    features = manifest.features.map((f) => f.feature).filter((f) => !landed.has(f) || gone.has(f));
     drop = lost;
   } else if (landed.size - lost.length < known.size) {
     throw new ConflictError(`run ${runId} has ${known.size - landed.size + lost.length} feature(s) without a checkpoint${lostNote}: rerun with mode "missing" first`);
   }
   // A refresh's feature reads only its new minutes and lists the earlier run's files for the rest:
   // where those are gone, extracting it again cannot give its rows.
-  const noEarlier = await earlierFilesGone(deps, manifest, features);
+  const extracting = new Set(features);
+  const noEarlier = await withFilesGone(deps, manifest.features.filter((f) => extracting.has(f.feature) && f.incremental), (f) => f.incremental!.files);
   if (noEarlier.length > 0) {
-    const from = manifest.features.find((f) => f.feature === noEarlier[0])!.incremental!.from;
-    throw new ConflictError(`run ${runId} is a refresh: ${noEarlier.length} feature(s) to extract again (${noEarlier.slice(0, 3).join(', ')}${noEarlier.length > 3 ? ', ...' : ''}) read only the minutes after run ${from}'s files, which retention removed${lostNote}: start a new run instead (bqx run ${run.pair}, or --refresh)`);
+    const named = noEarlier.slice(0, 3).map((f) => f.feature).join(', ');
+    throw new ConflictError(`run ${runId} is a refresh: ${noEarlier.length} feature(s) to extract again (${named}${noEarlier.length > 3 ? ', ...' : ''}) read only the minutes after run ${noEarlier[0]!.incremental!.from}'s files, which retention removed${lostNote}: start a new run instead (bqx run ${run.pair}, or --refresh)`);
   }
 
   // A run that shared shards with an earlier dataset retention has removed since (its manifest
@@ -113,18 +115,10 @@ async function dropCheckpoint(deps: ChainDeps, runId: string, feature: string): 
   await deps.staging.deletePrefix(paths.featureDir(runId, feature));
 }
 
-/** Of `features`, the refresh's ones (manifest `incremental`) whose earlier run's files are not all there. */
-async function earlierFilesGone(deps: ChainDeps, manifest: RunManifest, features: readonly string[]): Promise<string[]> {
-  const wanted = new Set(features);
-  const incremental = manifest.features.filter((f) => wanted.has(f.feature) && f.incremental);
-  const whole = await mapLimit(incremental, 16, async (f) => (await Promise.all(f.incremental!.files.map((file) => deps.staging.size(file)))).every((size) => size !== undefined));
-  return incremental.filter((_, i) => !whole[i]).map((f) => f.feature);
-}
-
-/** The features whose recorded checkpoint misses a file (retention removed it), in record order. */
-async function lostCheckpoints(deps: ChainDeps, records: readonly CheckpointRecord[]): Promise<string[]> {
-  const whole = await mapLimit(records, 16, async (r) => (await Promise.all(r.files.map((f) => deps.staging.size(f)))).every((size) => size !== undefined));
-  return records.filter((_, i) => !whole[i]).map((r) => r.feature);
+/** Of `items`, in order, those with a file of `filesOf` missing (retention removed it). */
+async function withFilesGone<T>(deps: ChainDeps, items: readonly T[], filesOf: (item: T) => readonly string[]): Promise<T[]> {
+  const present = await mapLimit(items, 16, (item) => filesPresent(deps, filesOf(item)));
+  return items.filter((_, i) => !present[i]);
 }
 
 /** The run as one that shares nothing (the merge then builds every shard, every group), its refresh record saying so. */

@@ -86,6 +86,12 @@ export async function resendOutcome(deps: ChainDeps, run: RunRecord): Promise<bo
 }
 
 /** Runs a step; if it throws, the run fails with the reason, then the error goes on up. */
+/** Whether every one of `files` is in staging, not empty (a checkpoint's files: none is ever empty). */
+export async function filesPresent(deps: Pick<ChainDeps, 'staging'>, files: readonly string[]): Promise<boolean> {
+  const sizes = await Promise.all(files.map((f) => deps.staging.size(f)));
+  return sizes.every((s) => s !== undefined && s > 0);
+}
+
 export async function failOnError<T>(deps: ChainDeps, runId: string, step: string, body: () => Promise<T>): Promise<T> {
   try {
     return await body();
