@@ -227,7 +227,7 @@ describe('local merge against a reference merge', function () {
       ];
       for (const t of [labels, ...features]) await createTable(f.warehouse, t);
       const window: [number, number] = [20, 210];
-      const { manifest, plan, groups } = await runMerge(f, { start: iso(window[0]), end: iso(window[1]) }, 12, `agg_${PAIR}`, ['csi_agg_bqx_usd', `reg_${PAIR}`]);
+      const { manifest, plan, groups } = await runMerge(f, { start: iso(window[0]), end: iso(window[1]) }, 12, `agg_${PAIR}`, ['csi_agg_bqx_usd', `reg_${PAIR}`, `corr_etf_idx_${PAIR}_spy`]);
 
       assert.ok(plan.groups.length >= 5, `several column groups (got ${plan.groups.length})`);
       assert.ok(alignBatchColumns(512, 2) < 30, 'the wide late feature is aligned in more than one column batch');
@@ -240,6 +240,9 @@ describe('local merge against a reference merge', function () {
         assert.equal(g.keysInOrder, true);
       }
       assert.ok(f.warehouse.lastRealigned > 0 && f.warehouse.lastRealigned < manifest.features.length, 'both paths: used as is, and realigned');
+      // Three checkpoints with plain key pages: two hold the label keys (the first decoded, the other
+      // the same bytes, compared as such), one as many other keys (decoded: other bytes).
+      assert.equal(f.warehouse.lastKeysDecoded, 2, 'plain key chunks byte for byte those of one found to hold the label keys are not decoded again');
       assert.equal(f.warehouse.lastPadded, 2, 'the late starter and the early ender on the label keys are lined up by null pages, not joined');
       assert.ok(f.warehouse.lastLayoutsDropped > 0 && f.warehouse.lastLayoutsDropped < manifest.features.length, `some parts' footers kept, some read again at the stitch (${f.warehouse.lastLayoutsDropped} read again)`);
 
