@@ -85,13 +85,13 @@ export async function resendOutcome(deps: ChainDeps, run: RunRecord): Promise<bo
   return true;
 }
 
-/** Runs a step; if it throws, the run fails with the reason, then the error goes on up. */
 /** Whether every one of `files` is in staging, not empty (a checkpoint's files: none is ever empty). */
 export async function filesPresent(deps: Pick<ChainDeps, 'staging'>, files: readonly string[]): Promise<boolean> {
   const sizes = await Promise.all(files.map((f) => deps.staging.size(f)));
   return sizes.every((s) => s !== undefined && s > 0);
 }
 
+/** Runs a step; if it throws, the run fails with the reason, then the error goes on up. */
 export async function failOnError<T>(deps: ChainDeps, runId: string, step: string, body: () => Promise<T>): Promise<T> {
   try {
     return await body();
