@@ -11,7 +11,7 @@
 //   await emulator.stop();
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { constants, promises as fs } from 'node:fs';
+import { constants, promises as fs, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -83,12 +83,32 @@ async function descendants(pid: number): Promise<number[]> {
   return [...deeper.flat(), ...children];
 }
 
-const alive = (pid: number): boolean => {
+/**
+ * Whether `pid` has ended and been reaped, so that nothing of it is left: a zombie is left until its
+ * parent reaps it, unless its parent is gone (then init is its parent, which in some containers
+ * never reaps: waiting for it would never end). Without /proc, kill's answer alone.
+ */
+const gone = (pid: number): boolean => {
   try {
     process.kill(pid, 0);
+  } catch {
     return true;
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) S ppid ...": the state and the parent after the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return state === 'Z' && ppid === '1';
   } catch {
     return false;
+  }
+};
+
+const signal = (pid: number, name: NodeJS.Signals) => {
+  try {
+    process.kill(pid, name);
+  } catch {
+    // already gone
   }
 };
 
@@ -166,23 +186,18 @@ async function startOnce(kind: EmulatorKind, options: StartOptions): Promise<Emu
   let exited = false;
   const exit = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), resolve())));
 
+  // The Java server is asked to stop and ends within a few hundred ms, gcloud reaping it; gcloud
+  // itself, a launcher holding nothing of its own, took 1.5-2 s more to end on SIGTERM (its stop was
+  // most of a stack's 4 s stop): once its server has ended and been reaped, it is ended at once.
   const stop = async (): Promise<void> => {
     if (child.pid === undefined || exited) return;
     const tree = await descendants(child.pid);
-    for (const pid of tree) {
-      try {
-        process.kill(pid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-    }
-    child.kill('SIGTERM');
-    const gone = await until(() => exited && tree.every((pid) => !alive(pid)), 10_000);
-    if (!gone) {
-      for (const pid of tree) if (alive(pid)) process.kill(pid, 'SIGKILL');
-      if (!exited) child.kill('SIGKILL');
-      await exit;
-    }
+    for (const pid of tree) signal(pid, 'SIGTERM');
+    if (tree.length === 0) child.kill('SIGTERM'); // no server yet: gcloud stops what it started
+    const ended = await until(() => tree.every(gone) && (tree.length > 0 || exited), 10_000, 20);
+    if (!ended) for (const pid of tree) if (!gone(pid)) signal(pid, 'SIGKILL');
+    if (!exited) child.kill('SIGKILL');
+    await exit;
   };
 
   const ready = kind === 'pubsub' ? `http://${host}/v1/projects/${project}/topics` : `http://${host}/`;
