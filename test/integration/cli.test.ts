@@ -102,7 +102,13 @@ describe('integration: bqx run --stack emulators', function () {
 
     // Its run records were kept (BQX_HOME/emulators/firestore), its messages were not: the next
     // stack sends its missing extracts again and the request joins it, as `bqx run` resumes.
-    const next = bqx(home, ['run', 'eurusd', '--stack', 'emulators', '--json'], NARROW);
+    // With BQX_KEEP=1 its reconciler then removes the first test's stack dataset, and only that:
+    // the embedded runs' datasets are the embedded store's, which the stack does not know.
+    const datasets = () => readdirSync(path.join(home, 'output', 'training', 'eurusd')).sort();
+    const embeddedRuns = new Set(readdirSync(path.join(home, 'runstore', 'runs')).map((f) => f.replace(/\.json$/, '')));
+    const earlier = datasets();
+    assert.ok(earlier.some((d) => !embeddedRuns.has(d)), `an earlier stack's dataset is there: ${earlier.join(', ')}`);
+    const next = bqx(home, ['run', 'eurusd', '--stack', 'emulators', '--json'], { ...NARROW, BQX_KEEP: '1' });
     assert.equal(next.code, 0, next.stderr);
     const s = JSON.parse(next.stdout.trim());
     assert.deepEqual([s.status, s.landed, s.expected], ['succeeded', NARROW_FEATURES, NARROW_FEATURES]);
@@ -110,6 +116,8 @@ describe('integration: bqx run --stack emulators', function () {
     const log = readFileSync(path.join(home, 'logs', 'bqx.log'), 'utf8');
     assert.match(log, new RegExp(`stack: resumed 1 run\\(s\\) an earlier stack left active: ${s.runId} \\(resent-extracts\\)`));
     assert.deepEqual((await verifyManifest(s.output.manifest)).problems, []);
+    assert.deepEqual(datasets(), [...earlier.filter((d) => embeddedRuns.has(d)), s.runId].sort(), 'the stack kept its last dataset and removed its earlier one');
+    assert.match(log, /retention: kept 1 dataset\(s\), removed 1 run\(s\)/);
     // Four stacks have stopped on this home: the last one's export is the one kept.
     const kept = readdirSync(path.join(home, 'emulators', 'firestore')).sort();
     assert.deepEqual([kept.length, kept[0]], [2, 'current.json']);
