@@ -288,7 +288,7 @@ async function statusCommand(args: Args, config: Config): Promise<number> {
     } else if (/^[a-z]{6}$/.test(target)) {
       const pair = validatePair(target, config.currencies);
       runs = [(await embedded.store.activeRun(pair)) ?? (await embedded.store.lastRun(pair))].filter((r) => r !== undefined);
-      if (runs.length === 0) throw new NotFoundError(`no runs for pair ${pair}`);
+      if (runs.length === 0) throw new NotFoundError(`no runs for pair ${pair}${await stackRunsNote(config)}`);
     } else {
       const run = await embedded.store.getRun(assertRunId(target));
       if (!run) throw new NotFoundError(`run ${target} not found`);
@@ -296,12 +296,22 @@ async function statusCommand(args: Args, config: Config): Promise<number> {
     }
     const summaries = await Promise.all(runs.map(async (r) => summarise(r, await embedded.store.countCheckpoints(r.runId), r.output ? embedded.output.uri(r.output.manifest) : null)));
     if (args.flags.has('json')) process.stdout.write(`${JSON.stringify(target === undefined ? summaries : summaries[0])}\n`);
-    else if (summaries.length === 0) process.stdout.write('no runs yet: try `bqx run eurusd`\n');
+    else if (summaries.length === 0) process.stdout.write(`no runs yet: try \`bqx run eurusd\`${await stackRunsNote(config)}\n`);
     else process.stdout.write(`${summaries.map((s) => summaryTable(s, [], nextStep(s))).join('\n\n')}\n`);
     return 0;
   } finally {
     await embedded.close();
   }
+}
+
+/**
+ * Where the home holds runs of `--stack emulators` (their records are the stack's Firestore data,
+ * which this command cannot read without starting an emulator): said, so that none looks lost.
+ */
+async function stackRunsNote(config: Config): Promise<string> {
+  const kept = embeddedPaths(config.embedded.home).emulatorData;
+  const stacked = await fs.access(path.join(kept, 'current.json')).then(() => true, () => false);
+  return stacked ? ` (the runs of \`bqx run --stack emulators\` are the stack's own, kept in ${kept}: each stack's summary shows its run)` : '';
 }
 
 async function rerunCommand(args: Args, configured: Config): Promise<number> {

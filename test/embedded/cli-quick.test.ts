@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDbWarehouse } from '../../shared/adapters/local/duckdbWarehouse.js';
 import { FolderObjectStore } from '../../shared/adapters/local/folderStore.js';
@@ -59,6 +59,14 @@ describe('bqx quick commands', function () {
     assert.equal(existsSync(path.join(home, 'warehouse.duckdb')), false);
     const json = bqx(home, ['status', '--json']);
     assert.deepEqual(JSON.parse(json.stdout), []);
+    // A home only the emulator stack has run on: its runs are the stack's own, and status says where they are.
+    const kept = path.join(home, 'emulators', 'firestore');
+    mkdirSync(kept, { recursive: true });
+    writeFileSync(path.join(kept, 'current.json'), JSON.stringify({ export: 'export-1' }));
+    const stacked = bqx(home, ['status']);
+    assert.equal(stacked.stdout, `no runs yet: try \`bqx run eurusd\` (the runs of \`bqx run --stack emulators\` are the stack's own, kept in ${kept}: each stack's summary shows its run)\n`);
+    assert.equal(bqx(home, ['status', 'eurusd']).stderr, `bqx: no runs for pair eurusd (the runs of \`bqx run --stack emulators\` are the stack's own, kept in ${kept}: each stack's summary shows its run)\n`);
+    assert.deepEqual(JSON.parse(bqx(home, ['status', '--json']).stdout), []);
   });
 
   it('status answers while another process holds the warehouse open', async () => {
