@@ -14,6 +14,10 @@
 //   and, with no goal, a refresh as a daily one meets its tables: another day appended, the page
 //   cache dropped (root only; skipped, and said, otherwise): its wall against (c)'s warm refresh,
 //   and what it read from disk
+// (b) and (c) are taken over `rounds` alternations: the first in the bench's home, the others each
+// in a copy of that home as it stood before the step (copyHome), the step and its full build in
+// turn; the ratio is the median step's wall over the median full build's. On this 2-core machine
+// one refresh took 10.8 s and the next, identical, 16.8 s: a single pair's ratio said little.
 // Every command runs as its own `bqx` process (wall = that process's, start-up included). Shards
 // are days (BQX_SHARD=day): with the default months a 14-day demo is one shard, which a refresh
 // rebuilds whole. `npm run bench -- --only freshness [--rows 20000]` runs it (bench/run.ts); its
@@ -26,7 +30,7 @@ import { DuckDBInstance, listValue } from '@duckdb/node-api';
 import type { RunSummary } from '../shared/cli/summary.js';
 import type { ProfileReuse } from '../shared/profile/types.js';
 import { DATA_ROOT, REPO_ROOT } from './setid.js';
-import { du } from './common.js';
+import { du, linkTree, median } from './common.js';
 import { dropPageCache } from './confine.js';
 import { diskReadBytes } from './fileSystem.js';
 
@@ -46,13 +50,33 @@ export interface FreshnessBench {
   shard: string;
   steps: { name: string; wall_s: number; extracted: number; reused: number; rows_read: number | null; disk_read_mb: number | null; total_ms: number | null; merge_ms: number | null; profile_ms: number | null; shared_shards?: number; rebuilt_shards?: number; built_groups?: number[]; profile?: ProfileReuse }[];
   a: { extracted: number; wall_ratio: number };
-  b: { touched: number; extracted: number; wall_ratio: number };
-  c: { rows_read_ratio: number; wall_ratio: number; run_ratio_without_profile: number; equal_to_full_build: boolean; shared_shards: number; rebuilt_shards: number; rows: number };
+  b: { touched: number; extracted: number; wall_ratio: number; rounds: Alternation[] };
+  c: { rows_read_ratio: number; wall_ratio: number; run_ratio_without_profile: number; equal_to_full_build: boolean; shared_shards: number; rebuilt_shards: number; rows: number; rounds: Alternation[] };
   /** A refresh with the page cache dropped first (null where it cannot be dropped). */
   c_cold: { wall_s: number; vs_warm_refresh: number; disk_read_mb: number | null; extract_ms: number | null; rows_read: number | null } | null;
   d: { runs: number; bytes: number; parquet_bytes: number; kept_datasets_bytes: number; one_checkpoint_set_bytes: number; ratio: number };
   e: { full_bytes: number; refresh_bytes: number; bytes_ratio: number; full_profile_bytes: number; refresh_profile_bytes: number; full_statements: number; refresh_statements: number; refresh_shards: number; groups: number; refresh_exports: number };
   goals: Record<string, { value: number | boolean; met: boolean }>;
+}
+
+/** One round of a step and the full build it is compared with: each one's process wall. */
+interface Alternation {
+  step_s: number;
+  full_s: number;
+}
+
+/** Folders whose files bqx never rewrites (it writes new files aside and renames them into place): a copy links them. */
+const LINKED = new Set(['warehouse.tables', 'staging', 'output']);
+
+/** A copy of `home` as it stands, for a round of a step: LINKED folders hard-linked, the rest (the warehouse file, the run store, the logs) copied. */
+async function copyHome(home: string, to: string): Promise<void> {
+  await fs.rm(to, { recursive: true, force: true });
+  await fs.mkdir(to, { recursive: true });
+  for (const entry of await fs.readdir(home, { withFileTypes: true })) {
+    const [from, into] = [path.join(home, entry.name), path.join(to, entry.name)];
+    if (entry.isDirectory() && LINKED.has(entry.name)) await linkTree(from, into);
+    else await fs.cp(from, into, { recursive: true });
+  }
 }
 
 /** What `bqx plan --json` prints (shared/cli/plan.ts). */
@@ -97,7 +121,8 @@ async function outputDigest(manifestFile: string): Promise<{ rows: number; diges
   }
 }
 
-export async function benchFreshness(rows: number, log: (line: string) => void): Promise<FreshnessBench> {
+export async function benchFreshness(rows: number, log: (line: string) => void, rounds = 3): Promise<FreshnessBench> {
+  if (!Number.isSafeInteger(rounds) || rounds < 1) throw new Error('--rounds must be >= 1');
   const home = path.join(DATA_ROOT, `freshness-${rows}`, 'home');
   await fs.rm(home, { recursive: true, force: true });
   await fs.mkdir(home, { recursive: true });
@@ -126,6 +151,33 @@ export async function benchFreshness(rows: number, log: (line: string) => void):
     return step;
   };
 
+  // Rounds 2.. of a step and its full build, each in its own copy of `snapshot` (the home before
+  // the step), in turn: walls only (the first round, in the home itself, is the one reported in full).
+  const again = async (what: string, snapshot: string, step: string[], full: string[]): Promise<Alternation[]> => {
+    const more: Alternation[] = [];
+    const copy = path.join(path.dirname(home), 'round');
+    const timed = async (args: string[]) => {
+      await copyHome(snapshot, copy);
+      execFileSync('sync');
+      const r = await bqx(copy, ['run', 'eurusd', '--json', '--quiet', ...args], env);
+      const summary = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as Partial<RunSummary>;
+      if (r.code !== 0 || summary.status !== 'succeeded') throw new Error(`${what}, a later round: bqx run eurusd ${args.join(' ')} exited ${r.code}: ${r.stderr.slice(-2000)}`);
+      return r.wall_s;
+    };
+    for (let i = 2; i <= rounds; i++) {
+      const walls = { step_s: await timed(step), full_s: await timed(full) };
+      log(`freshness: ${what}, round ${i}/${rounds}: ${walls.step_s.toFixed(1)} s against a full build's ${walls.full_s.toFixed(1)} s`);
+      more.push(walls);
+    }
+    await fs.rm(copy, { recursive: true, force: true });
+    return more;
+  };
+  const snapshotOf = async (name: string) => {
+    const dir = path.join(path.dirname(home), `before-${name}`);
+    if (rounds > 1) await copyHome(home, dir);
+    return dir;
+  };
+
   log(`freshness: building the demo warehouse (${rows} rows) in ${home} ...`);
   await call(['demo', '--rows', String(rows), '--pairs', 'eurusd']);
   const first = await run('first run');
@@ -137,8 +189,10 @@ export async function benchFreshness(rows: number, log: (line: string) => void):
   if (touched.length < 84) touched.push(...runManifest.features.map((f) => f.feature).filter((t) => !touched.includes(t)).slice(0, 84 - touched.length));
   log(`freshness: bqx demo --touch of ${touched.length} tables ...`);
   await call(['demo', '--touch', touched.join(',')]);
+  const beforeTouchRun = await snapshotOf('touch');
   const afterTouch = await run('after --touch of 84 tables');
   const fullB = await run('full build (--no-reuse)', ['--no-reuse']);
+  const touchRounds = [{ step_s: afterTouch.wall_s, full_s: fullB.wall_s }, ...(await again('after --touch', beforeTouchRun, [], ['--no-reuse']))];
 
   // (c) a day appended, then a refresh against a full build of the same window.
   log('freshness: bqx demo --append 1d ...');
@@ -160,9 +214,13 @@ export async function benchFreshness(rows: number, log: (line: string) => void):
   // holding the previous end is built whole, `--since` that end (the version `--refresh` follows: the full build).
   const baseWindow = (JSON.parse(await fs.readFile(path.join(home, 'staging', 'runs', fullB.summary.runId, 'manifest.json'), 'utf8')) as { window: { start: string; end: string } }).window;
   const planWhole = await plan('whole', ['--since', baseWindow.end, '--start', baseWindow.start]);
+  const beforeRefresh = await snapshotOf('refresh');
   const refresh = await run('--refresh after --append 1d', ['--refresh']);
   const refreshRecord = JSON.parse(await fs.readFile(path.join(home, 'staging', 'runs', refresh.summary.runId, 'manifest.json'), 'utf8')) as { window: { start: string; end: string } };
-  const fullC = await run('full build of the refreshed window (--no-reuse)', ['--no-reuse', '--start', refreshRecord.window.start, '--end', refreshRecord.window.end]);
+  const fullArgs = ['--no-reuse', '--start', refreshRecord.window.start, '--end', refreshRecord.window.end];
+  const fullC = await run('full build of the refreshed window (--no-reuse)', fullArgs);
+  const refreshRounds = [{ step_s: refresh.wall_s, full_s: fullC.wall_s }, ...(await again('--refresh', beforeRefresh, ['--refresh'], fullArgs))];
+  await Promise.all([beforeTouchRun, beforeRefresh].map((dir) => fs.rm(dir, { recursive: true, force: true })));
   // The summary names each manifest by its path on disk.
   const [ra, rb] = [await outputDigest(refresh.summary.output.manifest!), await outputDigest(fullC.summary.output.manifest!)];
   const equal = ra.rows === rb.rows && ra.digest === rb.digest;
@@ -215,10 +273,14 @@ export async function benchFreshness(rows: number, log: (line: string) => void):
   const ratio = (a: number, b: number) => round(a / b);
   const withoutProfile = (s: Step) => (s.summary.timings.total_ms ?? NaN) - (s.summary.timings.profile_ms ?? 0);
   const a = { extracted: second.summary.extracted, wall_ratio: ratio(second.wall_s, first.wall_s) };
-  const b = { touched: touched.length, extracted: afterTouch.summary.extracted, wall_ratio: ratio(afterTouch.wall_s, fullB.wall_s) };
+  // The median step against the median full build, over the rounds.
+  const overRounds = (list: Alternation[]) => ratio(median(list.map((r) => r.step_s)), median(list.map((r) => r.full_s)));
+  const rounded = (list: Alternation[]) => list.map((r) => ({ step_s: round(r.step_s), full_s: round(r.full_s) }));
+  const b = { touched: touched.length, extracted: afterTouch.summary.extracted, wall_ratio: overRounds(touchRounds), rounds: rounded(touchRounds) };
   const c = {
     rows_read_ratio: ratio(refresh.summary.rowsRead?.total ?? NaN, fullC.summary.rowsRead?.total ?? NaN),
-    wall_ratio: ratio(refresh.wall_s, fullC.wall_s),
+    wall_ratio: overRounds(refreshRounds),
+    rounds: rounded(refreshRounds),
     // The profile is computed over the whole dataset by both: the run's own time without it, side by side.
     run_ratio_without_profile: ratio(withoutProfile(refresh), withoutProfile(fullC)),
     equal_to_full_build: equal,

@@ -77,7 +77,7 @@ if (only.has('freshness')) {
   const { fileSystemOf } = await import('./fileSystem.js');
   const fsOf = fileSystemOf(DATA_ROOT);
   if (fsOf) log(`data on ${fsOf.device} at ${fsOf.mount}: ${fsOf.type}${fsOf.journal === false ? ' without a journal (a new file is slow for a minute after removals)' : fsOf.journal ? ' with a journal' : ''}`);
-  const result = await benchFreshness(rowsWanted, log);
+  const result = await benchFreshness(rowsWanted, log, rounds);
   const out = path.resolve(REPO_ROOT, f.get('out') ?? path.join('bench', 'results', `freshness-${rowsWanted}.json`));
   await fs.writeFile(out, JSON.stringify({ ...result, finished_at: new Date().toISOString(), load1: os.loadavg()[0], file_system: fsOf ?? null }, null, 1));
   process.stdout.write(`${JSON.stringify(result, null, 1)}\nwritten: ${path.relative(process.cwd(), out)}\n`);
