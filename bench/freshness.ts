@@ -20,7 +20,7 @@
 // one refresh took 10.8 s and the next, identical, 16.8 s: a single pair's ratio said little.
 // Every command runs as its own `bqx` process (wall = that process's, start-up included). Shards
 // are days (BQX_SHARD=day): with the default months a 14-day demo is one shard, which a refresh
-// rebuilds whole. `npm run bench -- --only freshness [--rows 20000]` runs it (bench/run.ts); its
+// rebuilds whole. `npm run bench -- --only freshness [--rows 20000] [--rounds 3]` runs it (bench/run.ts); its
 // BQX_HOME is bench/data/freshness-<rows>/home, made afresh each time.
 
 import { execFileSync, spawn } from 'node:child_process';

@@ -2,7 +2,7 @@
 //
 //   npm run bench -- [--rows 20000] [--rounds 3] [--only merge,polars,duckdb-join,floor,e2e,first-run]
 //   npm run bench -- --only views [--rows 20000] [--out bench/results/views-20000.json]   (bench/views.ts)
-//   npm run bench -- --only freshness [--rows 20000] [--out bench/results/freshness-20000.json]   (bench/freshness.ts)
+//   npm run bench -- --only freshness [--rows 20000] [--rounds 3] [--out bench/results/freshness-20000.json]   (bench/freshness.ts)
 //   npm run bench -- --only first-run [--no-clone] [--out bench/results/first-run.json]   (no benchmark set needed)
 //                    [--out bench/results/latest.json] [--rebuild] [--cold] [--mem-cap-mb N]
 //                    [--join-memory-mb 8192] [--join-timeout-s 300] [--e2e-rounds = --rounds]
