@@ -998,15 +998,16 @@ async function sameKeys(file: string, layout: FooterLayout, base: Base): Promise
   if (layout.rowGroups.some((g, i) => g.rows !== base.layout.rowGroups[i]!.rows)) return false;
   const index = layout.schema.findIndex((e) => e.name === KEY_COLUMN);
   if (index < 0) return false;
-  const sized = (chunks: readonly Buffer[]) => layout.rowGroups.every((g, i) => g.compressedSize[index] === chunks[i]!.length);
   let read: Buffer[] | undefined;
   const chunks = () => (read ??= keyChunks(file, layout));
-  if (sized(base.keys) && chunks().every((k, i) => k.equals(base.keys[i]!))) return true;
+  // The sizes in the footer first: the chunks are read only where every one could be equal.
+  const sameBytes = (other: readonly Buffer[]) => layout.rowGroups.every((g, i) => g.compressedSize[index] === other[i]!.length) && chunks().every((k, i) => k.equals(other[i]!));
+  if (sameBytes(base.keys)) return true;
   const form = keyForm(layout, index);
   // One check of a form decodes at a time: those of the same form wait for its chunks.
   for (let pending = base.deciding?.get(form); pending; pending = base.deciding?.get(form)) await pending;
   const known = base.matched?.get(form);
-  if (known && sized(known) && chunks().every((k, i) => k.equals(known[i]!))) return true;
+  if (known && sameBytes(known)) return true;
   // Another shard's file of as many rows is told apart by its first and last key, undecoded.
   const metadata = projectMetadata(layout, [KEY_COLUMN]);
   const [mine, theirs] = [keyRange(metadata), keyRange(base.metadata)];
