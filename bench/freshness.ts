@@ -128,10 +128,16 @@ export async function benchFreshness(rows: number, log: (line: string) => void, 
   await fs.mkdir(home, { recursive: true });
   const env = { BQX_SHARD: 'day' };
   const steps: Step[] = [];
-  const call = async (args: string[]) => {
-    const r = await bqx(home, args, env);
+  const call = async (args: string[], at = home) => {
+    const r = await bqx(at, args, env);
     if (r.code !== 0) throw new Error(`bqx ${args.join(' ')} exited ${r.code}: ${r.stderr.slice(-2000)}${r.stdout.slice(-2000)}`);
     return r;
+  };
+  /** The `--json` summary a `bqx run` printed last; a run that did not succeed throws. */
+  const succeeded = (name: string, stdout: string): RunSummary => {
+    const summary = JSON.parse(stdout.trim().split('\n').pop()!) as RunSummary;
+    if (summary.status !== 'succeeded') throw new Error(`${name}: run ${summary.runId} ${summary.status}: ${summary.error}`);
+    return summary;
   };
   const run = async (name: string, extra: string[] = []): Promise<Step> => {
     log(`freshness: ${name}: bqx run eurusd ${extra.join(' ')} ...`);
@@ -142,8 +148,7 @@ export async function benchFreshness(rows: number, log: (line: string) => void, 
     const r = await call(['run', 'eurusd', '--json', '--quiet', ...extra]);
     const readAfter = diskReadBytes();
     const diskRead = readBefore === undefined || readAfter === undefined ? null : readAfter - readBefore;
-    const summary = JSON.parse(r.stdout.trim().split('\n').pop()!) as RunSummary;
-    if (summary.status !== 'succeeded') throw new Error(`${name}: run ${summary.runId} ${summary.status}: ${summary.error}`);
+    const summary = succeeded(name, r.stdout);
     const report = JSON.parse(await fs.readFile(path.join(path.dirname(summary.output.manifest!), 'report.json'), 'utf8')) as { profileReuse?: ProfileReuse };
     const step = { name, wall_s: r.wall_s, summary, profile: report.profileReuse, diskRead };
     steps.push(step);
@@ -159,9 +164,8 @@ export async function benchFreshness(rows: number, log: (line: string) => void, 
     const timed = async (args: string[]) => {
       await copyHome(snapshot, copy);
       execFileSync('sync');
-      const r = await bqx(copy, ['run', 'eurusd', '--json', '--quiet', ...args], env);
-      const summary = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as Partial<RunSummary>;
-      if (r.code !== 0 || summary.status !== 'succeeded') throw new Error(`${what}, a later round: bqx run eurusd ${args.join(' ')} exited ${r.code}: ${r.stderr.slice(-2000)}`);
+      const r = await call(['run', 'eurusd', '--json', '--quiet', ...args], copy);
+      succeeded(`${what}, a later round`, r.stdout);
       return r.wall_s;
     };
     for (let i = 2; i <= rounds; i++) {
