@@ -101,6 +101,13 @@ describe('parquet DOUBLE decoding (the profile\'s reader)', () => {
     db.closeSync();
   });
 
+  it('loads the zstd decoder with the global fetch hidden for the call only', async () => {
+    const fetch = globalThis.fetch;
+    await zstdReady();
+    assert.equal(globalThis.fetch, fetch);
+    assert.ok(Object.getOwnPropertyDescriptor(globalThis, 'fetch')?.enumerable, 'the property is put back as it was');
+  });
+
   const cases: [string, (file: string) => string][] = [
     ['bqx\'s own settings (zstd, byte-stream-split, 3 row groups)', (file) => copyToParquetSql(source, file)],
     ['uncompressed PLAIN v1', (file) => `COPY (${source}) TO '${file}' (FORMAT parquet, COMPRESSION uncompressed, DICTIONARY_SIZE_LIMIT 1, ROW_GROUP_SIZE 100000)`],
