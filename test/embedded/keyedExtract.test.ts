@@ -193,7 +193,7 @@ describe('embedded warehouse: extracts written from a key-ordered table\'s own p
     assert.equal(w.keyedOnThreads, 1, 'written on a thread');
     const pool = threads();
     assert.ok(pool, 'the threads stay just after an extract');
-    assert.equal(pool.all.length, Math.min(4, 2 * os.availableParallelism()), 'two threads a core, up to the extract concurrency');
+    assert.equal(pool.all.length, Math.min(4, os.availableParallelism()), 'a thread a core, up to the extract concurrency');
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(threads(), undefined, 'ended once idle');
     const second = await extract('wide', window, { columns });

@@ -694,15 +694,17 @@ export class DuckDbWarehouse implements Warehouse {
 const KEYED_IDLE_MS = 2000;
 
 /**
- * Keyed writer threads per core (up to the extract concurrency, 4 by default): a refresh's extract
- * of a table is mostly small synchronous reads (footers, the key chunk, the earlier file's tail),
- * which come from the disk when the refresh runs long after the last run; with one thread per core
- * both waited on them. A refresh of one day at 20,000 rows, day shards, page cache dropped, on 2
- * cores: 8.8-13.1 s with four threads (median 10.3 of 6) against 9.8-14.2 s with two (13.6 of 4),
- * extract 4.5-7.1 against 5.3-8.0 s; from the page cache 9.5-9.7 against 8.4-10.2 s, and a full
- * build's peak RSS the same (bench/HISTORY.md, twenty-ninth session).
+ * Keyed writer threads per core (up to the extract concurrency, 4 by default). Two a core were
+ * chosen when a refresh's extract of a table made many small synchronous reads that came from the
+ * disk a day after the last run (twenty-ninth session: page cache dropped, 10.3 s against 13.6 s
+ * with one). Its reads have since become fewer (row groups skipped by their key statistics, only
+ * the window's rows decoded), and each thread is a V8 isolate of its own that loads and compiles
+ * the same code: on 2 cores, 20,000 rows, day shards, alternated (bench/HISTORY.md, thirty-eighth
+ * session), a refresh from the page cache was faster with one a core in 7 of 10 pairs (median
+ * 0.56 s less), with the page cache dropped the same (median 12.3 s either way, 4 pairs), and a
+ * `--no-reuse` full build no slower (23.5-31.4 s against 25.8-29.8 s, 3 pairs).
  */
-const KEYED_THREADS_PER_CORE = 2;
+const KEYED_THREADS_PER_CORE = 1;
 
 /**
  * Cells (the table's rows x its columns, the key included) from which a keyed extract runs on a
