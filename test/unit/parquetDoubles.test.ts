@@ -5,8 +5,10 @@
 // that exercise both kinds of definition-level runs. Anything it does not read is refused up front.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { writeFileSync } from 'node:fs';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { CompressionCodecs, Encodings, FieldRepetitionTypes, ParquetTypes } from 'hyparquet/src/constants.js';
@@ -101,11 +103,22 @@ describe('parquet DOUBLE decoding (the profile\'s reader)', () => {
     db.closeSync();
   });
 
-  it('loads the zstd decoder with the global fetch hidden for the call only', async () => {
+  it('loads the zstd decoder without loading undici (Node\'s fetch), the global fetch left as it was', async () => {
     const fetch = globalThis.fetch;
     await zstdReady();
     assert.equal(globalThis.fetch, fetch);
     assert.ok(Object.getOwnPropertyDescriptor(globalThis, 'fetch')?.enumerable, 'the property is put back as it was');
+    // In a process of its own (this one may have loaded undici for other tests): zstddec's own
+    // init() loads it, zstdReady must not.
+    const module = JSON.stringify(pathToFileURL(path.resolve('shared/adapters/local/parquetDoubles.ts')).href);
+    const loaded = (init: string) => {
+      const script = `import { zstdReady } from ${module}; import { ZSTDDecoder } from 'zstddec'; await ${init}; console.log(JSON.stringify(process.moduleLoadList.filter((m) => m.includes('undici'))));`;
+      const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout) as string[];
+    };
+    assert.deepEqual(loaded('zstdReady()'), []);
+    assert.notDeepEqual(loaded('new ZSTDDecoder().init()'), [], 'zstddec alone loads undici: the check can tell');
   });
 
   const cases: [string, (file: string) => string][] = [
