@@ -6,8 +6,10 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import {readdirSync, readFileSync} from 'node:fs';
 import path from 'node:path';
+import { FileRunStore } from '../../shared/adapters/local/fileRunStore.js';
 import { verifyManifest } from '../../shared/cli/verify.js';
 import { emulatorsMissing, until } from '../../shared/runtime/emulators.js';
+import { embeddedPaths } from '../../shared/runtime/paths.js';
 import { freshHome } from '../helpers/embedded.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -104,8 +106,9 @@ describe('integration: bqx run --stack emulators', function () {
     // stack sends its missing extracts again and the request joins it, as `bqx run` resumes.
     // With BQX_KEEP=1 its reconciler then removes the first test's stack dataset, and only that:
     // the embedded runs' datasets are the embedded store's, which the stack does not know.
-    const datasets = () => readdirSync(path.join(home, 'output', 'training', 'eurusd')).sort();
-    const embeddedRuns = new Set(readdirSync(path.join(home, 'runstore', 'runs')).map((f) => f.replace(/\.json$/, '')));
+    const where = embeddedPaths(home);
+    const datasets = () => readdirSync(path.join(where.output, 'training', 'eurusd')).sort();
+    const embeddedRuns = new Set((await new FileRunStore(where.store).listRuns('eurusd')).map((r) => r.runId));
     const earlier = datasets();
     assert.ok(earlier.some((d) => !embeddedRuns.has(d)), `an earlier stack's dataset is there: ${earlier.join(', ')}`);
     const next = bqx(home, ['run', 'eurusd', '--stack', 'emulators', '--json'], { ...NARROW, BQX_KEEP: '1' });
