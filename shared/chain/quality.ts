@@ -114,8 +114,9 @@ export async function checkQuality(
       // The raw columns go with this dataset too, copied, when every one of them is the earlier's.
       const earlier = await earlierColumns(deps, run, manifest, basis, run.sharing.from);
       const all = 'columns' in earlier && earlier.reusable.length === total ? new Set(earlier.reusable) : undefined;
-      const merged = all && 'columns' in earlier ? mergeMeasured(layout, earlier.columns, all) : undefined;
-      const data = merged && 'columns' in earlier && earlier.columns.compared ? { ...merged, compared: earlier.columns.compared } : merged;
+      const values = all && 'columns' in earlier ? await earlier.columns.sample.values : undefined;
+      const merged = values && 'columns' in earlier ? mergeMeasured(layout, { columns: earlier.columns.columns, sample: { rows: earlier.columns.sample.rows, values } }, all!) : undefined;
+      const data = merged && 'columns' in earlier ? { ...merged, ...definedOnly({ compared: earlier.columns.compared, leakage: earlier.columns.leakage }) } : merged;
       // The same files, so the same scan state (and pair counts) at the same row.
       const scan = 'columns' in earlier ? keptAt(point, earlier.columns.scan?.state, earlier.columns.scan?.compared, earlier.columns.scan?.tails) : undefined;
       const atEnd = 'columns' in earlier ? sameKept(earlier.columns.end, end) : undefined;
@@ -151,7 +152,7 @@ export async function checkQuality(
       // shard grown), the pass took no state there: the earlier dataset's is it.
       const scan = keptAt(point, done.data.scanState, done.data.comparedBefore, done.data.scanTails) ?? sameKept(carry && 'kept' in carry ? carry.kept : undefined, point);
       const atEnd = keptAt(end, done.data.endState, done.data.compared, done.data.endTails);
-      stored = { basis, data: { columns: done.data.columns, sample: done.data.sample, ...(done.data.compared ? { compared: done.data.compared } : {}) }, ...(scan ? { scan } : {}), ...(atEnd ? { end: atEnd } : {}) };
+      stored = { basis, data: { columns: done.data.columns, sample: done.data.sample, ...definedOnly({ compared: done.data.compared, leakage: done.data.leakage }) }, ...(scan ? { scan } : {}), ...(atEnd ? { end: atEnd } : {}) };
       if (profileReuse.carriedOnFrom !== undefined) deps.logger.info(`profile: ${profileReuse.profiled} column(s) carried on from ${profileReuse.from}'s scan at row ${profileReuse.carriedOnFrom}`, { runId: run.runId, pair: run.pair, step: 'profile' });
       else deps.logger.info(`profile: ${profileReuse.profiled} column(s) measured, ${profileReuse.reused} taken${profileReuse.from ? ` from ${profileReuse.from}` : ''}${profileReuse.why ? ` (${profileReuse.why})` : ''}`, { runId: run.runId, pair: run.pair, step: 'profile' });
     }

@@ -5,7 +5,7 @@
 // lookup, in memory), and only the candidates are measured on the full sample in the warehouse.
 
 import { labelHorizon } from './findings.js';
-import type { ColumnComparison, ColumnPair, Leak } from './types.js';
+import type { ColumnComparison, ColumnPair, Leak, LeakageScreen } from './types.js';
 
 export const LEAKAGE_CORRELATION = 0.99;
 /** The screen lets through more than it flags; candidates are then measured exactly. */
@@ -59,12 +59,28 @@ const BOUND_SLACK = 1e-9;
 const SHIFT_SPAN = 2 ** 32;
 const voteKey = (label: number, shift: number) => label * SHIFT_SPAN + shift + SHIFT_SPAN / 2;
 
-/**
- * Pairs to measure: features whose sample correlation with a label passes the screen (shift 0),
- * and features whose sampled values are, mostly, one label's values a fixed number of rows away.
- */
+/** An earlier screen over the same sample rows, and the features whose values are the same as then: theirs are taken from it. */
+export interface KnownScreen {
+  screen: LeakageScreen;
+  features: ReadonlySet<string>;
+}
+
+/** Pairs to measure: both halves of the screen, correlated first. */
 export function leakageCandidates(sample: Sample, features: readonly string[], labels: readonly string[], block: { from: number; rows: number }): ColumnPair[] {
-  const pairs: ColumnPair[] = [];
+  const screen = leakageScreen(sample, features, labels, block);
+  return [...screen.correlated, ...screen.shifted];
+}
+
+/**
+ * The screen of `features`: those `known` holds taken from its screen (when that screen is of the
+ * same labels and block), the rest screened here; in `features`' order either way, so the outcome
+ * is the one a screen of every feature gives. `taken`: how many features' pairs were taken.
+ */
+export function leakageScreen(sample: Sample, features: readonly string[], labels: readonly string[], block: { from: number; rows: number }, known?: KnownScreen): LeakageScreen & { taken: number } {
+  const usable = known && sameList(known.screen.labels, labels) && known.screen.block.from === block.from && known.screen.block.rows === block.rows ? known : undefined;
+  const fresh = usable ? features.filter((f) => !usable.features.has(f)) : features;
+  const correlated: ColumnPair[] = [];
+  const shifted: ColumnPair[] = [];
   // Correlation screen on the spread rows (outside the block, so spread evenly over the window).
   const spread = sample.rows.flatMap((r, i) => (r < block.from || r >= block.from + block.rows ? [i] : []));
   // The labels' unit vectors side by side in one array: 16,988 features x 49 labels of dot
@@ -86,7 +102,7 @@ export function leakageCandidates(sample: Sample, features: readonly string[], l
   const half = m >> 1;
   const labelRest = new Float64Array(labelUnits.length / m);
   for (let q = 0; q < labelRest.length; q++) labelRest[q] = restNorm(labelUnits.subarray(q * m, (q + 1) * m), half);
-  for (const f of features) {
+  for (const f of fresh) {
     const u = unit(sample.values[f] ?? EMPTY, spread);
     if (!u) continue;
     const rest = restNorm(u, half);
@@ -111,7 +127,7 @@ export function leakageCandidates(sample: Sample, features: readonly string[], l
         d3 += x * labelUnits[a3 + k]!;
       }
       const dots = [d0, d1, d2, d3];
-      for (let q = 0; q < 4 && h + q < withUnit.length; q++) if (Math.abs(dots[q]!) >= SCREEN_CORRELATION) pairs.push({ a: f, b: labels[withUnit[h + q]!]!, shift: 0 });
+      for (let q = 0; q < 4 && h + q < withUnit.length; q++) if (Math.abs(dots[q]!) >= SCREEN_CORRELATION) correlated.push({ a: f, b: labels[withUnit[h + q]!]!, shift: 0 });
     }
   }
   // Shift screen: the block's label values by value, then each feature's block values looked up.
@@ -133,7 +149,7 @@ export function leakageCandidates(sample: Sample, features: readonly string[], l
   const votes = new Map<number, number>();
   const seen = new Set<number>();
   const counted = new Set<number>();
-  for (const f of features) {
+  for (const f of fresh) {
     const v = sample.values[f] ?? EMPTY;
     votes.clear();
     seen.clear();
@@ -158,11 +174,32 @@ export function leakageCandidates(sample: Sample, features: readonly string[], l
       if (n < SHIFT_MIN_VOTES || n < probed * SHIFT_VOTE_SHARE) continue;
       const j = Math.floor(key / SHIFT_SPAN);
       const shift = key - j * SHIFT_SPAN - SHIFT_SPAN / 2;
-      if (!pairs.some((p) => p.a === f && p.b === labels[j] && p.shift === shift)) pairs.push({ a: f, b: labels[j]!, shift });
+      const same = (p: ColumnPair) => p.a === f && p.b === labels[j] && p.shift === shift;
+      if (!correlated.some(same) && !shifted.some(same)) shifted.push({ a: f, b: labels[j]!, shift });
     }
   }
-  return pairs;
+  const screen = { labels: [...labels], block: { from: block.from, rows: block.rows } };
+  if (!usable) return { ...screen, correlated, shifted, taken: 0 };
+  // Each feature's pairs where they come from, in the features' order.
+  const byFeature = (list: readonly ColumnPair[], from: (f: string) => boolean) => {
+    const out = new Map<string, ColumnPair[]>();
+    for (const p of list) {
+      if (!from(p.a)) continue;
+      const own = out.get(p.a);
+      if (own) own.push(p);
+      else out.set(p.a, [p]);
+    }
+    return out;
+  };
+  const taken = (f: string) => usable.features.has(f);
+  const inOrder = (earlier: readonly ColumnPair[], now: readonly ColumnPair[]) => {
+    const [was, is] = [byFeature(earlier, taken), byFeature(now, (f) => !taken(f))];
+    return features.flatMap((f) => (taken(f) ? was.get(f) : is.get(f)) ?? []);
+  };
+  return { ...screen, correlated: inOrder(usable.screen.correlated, correlated), shifted: inOrder(usable.screen.shifted, shifted), taken: features.length - fresh.length };
 }
+
+const sameList = (a: readonly unknown[], b: readonly unknown[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** The candidates that are leaks, measured on the full sample. */
 export function confirmedLeaks(measured: readonly ColumnComparison[]): Leak[] {

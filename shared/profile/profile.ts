@@ -7,7 +7,7 @@ import type { Warehouse } from '../ports.js';
 import { confirmedDuplicates, duplicateCandidates, duplicatePairs } from './duplicates.js';
 import { columnProfile, isConstant, labelTails, outlierColumns, staleColumns, warmupColumns } from './findings.js';
 import { classifyGaps } from './gaps.js';
-import { LEAKAGE_CORRELATION, confirmedLeaks, leakageCandidates } from './leakage.js';
+import { LEAKAGE_CORRELATION, confirmedLeaks, leakageScreen } from './leakage.js';
 import { countPairs, pairKey, type KnownCounts } from './pairCounts.js';
 import { measureColumns, type EarlierColumns } from './reuseStats.js';
 import type { DatasetProfile, MeasuredColumns, PairCounts, ProfileData, ProfileJob, ProfileReuse, ProfileSettings } from './types.js';
@@ -68,13 +68,16 @@ export async function profileDataset(
   earlier?: { columns: EarlierColumns; reusable: readonly string[] },
 ): Promise<{ profile: DatasetProfile; cutRows: number[]; data: MeasuredColumns & Pick<ProfileData, 'scanState' | 'scanTails' | 'endState' | 'endTails'> & { comparedBefore?: PairCounts[] }; reuse: ProfileReuse }> {
   const layout = sampleLayout(input.rows);
-  const { data, reuse } = await measureColumns(warehouse, { ...input, warmupRows: settings.warmupRows, ...layout }, earlier);
+  const { data, reuse, taken } = await measureColumns(warehouse, { ...input, warmupRows: settings.warmupRows, ...layout }, earlier);
   const labels = new Set(input.labels);
   const stats = data.columns;
   const features = stats.filter((s) => !labels.has(s.column) && !isConstant(s) && s.nonNull > 0).map((s) => s.column);
 
   const candidates = duplicateCandidates(stats, data.sample.values);
-  const leakPairs = leakageCandidates(data.sample, features, input.labels, { from: layout.blockFrom, rows: layout.blockRows });
+  // Features taken from the earlier dataset keep its screen's pairs, where its labels' values are this sample's too.
+  const known = earlier?.columns.leakage && taken && input.labels.every((l) => taken.has(l)) ? { screen: earlier.columns.leakage, features: taken } : undefined;
+  const { taken: screenTaken, ...screen } = leakageScreen(data.sample, features, input.labels, { from: layout.blockFrom, rows: layout.blockRows }, known);
+  const leakPairs = [...screen.correlated, ...screen.shifted];
   const step = Math.max(1, Math.ceil(input.rows / LEAKAGE_SAMPLE_ROWS));
   const dupPairs = duplicatePairs(candidates);
   // Duplicates must hold on every row, counted where no kept count covers the rows; leaks are
@@ -99,8 +102,8 @@ export async function profileDataset(
   return {
     profile,
     cutRows: data.cutRows,
-    data: { columns: data.columns, sample: data.sample, compared: dup.whole, ...(dup.prefix ? { comparedBefore: dup.prefix } : {}), ...(data.scanState ? { scanState: data.scanState, ...(data.scanTails ? { scanTails: data.scanTails } : {}) } : {}), ...(data.endState ? { endState: data.endState, ...(data.endTails ? { endTails: data.endTails } : {}) } : {}) },
-    reuse: { ...reuse, ...(dupPairs.length > 0 ? { pairs: { compared: dupPairs.length - dup.taken, taken: dup.taken, carried: dup.carried } } : {}), ...(data.beyond ? { beyond: data.beyond } : {}) },
+    data: { columns: data.columns, sample: data.sample, compared: dup.whole, leakage: screen, ...(dup.prefix ? { comparedBefore: dup.prefix } : {}), ...(data.scanState ? { scanState: data.scanState, ...(data.scanTails ? { scanTails: data.scanTails } : {}) } : {}), ...(data.endState ? { endState: data.endState, ...(data.endTails ? { endTails: data.endTails } : {}) } : {}) },
+    reuse: { ...reuse, ...(dupPairs.length > 0 ? { pairs: { compared: dupPairs.length - dup.taken, taken: dup.taken, carried: dup.carried } } : {}), ...(screenTaken > 0 ? { screened: { taken: screenTaken, screened: features.length - screenTaken } } : {}), ...(data.beyond ? { beyond: data.beyond } : {}) },
   };
 }
 

@@ -5,15 +5,17 @@
 // statistics and sample values are taken from the earlier dataset's stored profile
 // (storedProfile.ts); the warehouse measures only the other columns (its `profile` takes groups with
 // column lists: the subset is passed), plus the key for gaps and fold rows. The findings, the
-// duplicate and leakage candidates and `compareColumns` then run over all columns as before
-// (profile.ts), so the profile is the one a full pass gives. Anything that does not match falls
-// back to measuring every column: a stale reuse must be impossible.
+// duplicate candidates and `compareColumns` then run over all columns as before (profile.ts); the
+// leakage screen takes the taken features' pairs from the earlier dataset's screen of the same
+// sample and screens the others (leakage.ts `leakageScreen`). So the profile is the one a full pass
+// gives. Anything that does not match falls back to measuring every column: a stale reuse must be
+// impossible.
 
 import type { Warehouse } from '../ports.js';
 import { sampleRows } from './columnScan.js';
 import { pickStates } from './scanState.js';
 import type { KeptScan } from './storedProfile.js';
-import type { ColumnStats, MeasuredColumns, PairCounts, ProfileBasis, ProfileData, ProfileJob, ProfileReuse } from './types.js';
+import type { ColumnStats, LeakageScreen, MeasuredColumns, PairCounts, ProfileBasis, ProfileData, ProfileJob, ProfileReuse } from './types.js';
 
 /** An earlier dataset's stored columns, as read back (storedProfile.ts). */
 export interface EarlierColumns {
@@ -21,14 +23,23 @@ export interface EarlierColumns {
   from: string;
   basis: ProfileBasis;
   columns: ColumnStats[];
-  sample: MeasuredColumns['sample'];
+  /**
+   * Its sample's row numbers, and the values: a promise while they are still being read (the file,
+   * 77 MB at 20,000 rows, is read and checked while the column pass measures the other columns;
+   * undefined when it is not the file described, and then every column is measured).
+   */
+  sample: { rows: number[]; values: SampleValues | Promise<SampleValues | undefined> };
   /** Its column scan's state, where it kept one. */
   scan?: KeptScan;
   /** Its column scan's state after its last row, where it kept one. */
   end?: KeptScan;
   /** Its duplicate pairs' counts over every row, where it kept them. */
   compared?: PairCounts[];
+  /** Its leakage screen, where it kept one. */
+  leakage?: LeakageScreen;
 }
+
+type SampleValues = MeasuredColumns['sample']['values'];
 
 const sameList = (a: readonly unknown[], b: readonly unknown[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
@@ -67,7 +78,7 @@ export function reusableColumns(earlier: ProfileBasis, now: ProfileBasis): { col
  * Every column's statistics and sample in output order: `reused` ones from `earlier`, the rest
  * from `fresh`; undefined when anything does not line up (then nothing is taken).
  */
-export function mergeMeasured(job: Pick<ProfileJob, 'key' | 'groups' | 'rows' | 'warmupRows' | 'blockFrom' | 'blockRows' | 'spreadStep'>, earlier: EarlierColumns, reused: ReadonlySet<string>, fresh?: MeasuredColumns): MeasuredColumns | undefined {
+export function mergeMeasured(job: Pick<ProfileJob, 'key' | 'groups' | 'rows' | 'warmupRows' | 'blockFrom' | 'blockRows' | 'spreadStep'>, earlier: Pick<EarlierColumns, 'columns'> & { sample: MeasuredColumns['sample'] }, reused: ReadonlySet<string>, fresh?: MeasuredColumns): MeasuredColumns | undefined {
   const rows = earlier.sample.rows;
   // The sample is a function of the row count and the layout: the earlier one must be this run's.
   if (!sameList(rows, sampleRows(job.rows, job))) return undefined;
@@ -91,7 +102,7 @@ export function mergeMeasured(job: Pick<ProfileJob, 'key' | 'groups' | 'rows' | 
 }
 
 /** The warehouse's profile of `job`, measuring only what `earlier` cannot give. */
-export async function measureColumns(warehouse: Pick<Warehouse, 'profile'>, job: ProfileJob, earlier?: { columns: EarlierColumns; reusable: readonly string[] }): Promise<{ data: ProfileData; reuse: ProfileReuse }> {
+export async function measureColumns(warehouse: Pick<Warehouse, 'profile'>, job: ProfileJob, earlier?: { columns: EarlierColumns; reusable: readonly string[] }): Promise<{ data: ProfileData; reuse: ProfileReuse; taken?: ReadonlySet<string> }> {
   const total = job.groups.reduce((n, g) => n + g.columns.filter((c) => c !== job.key).length, 0);
   const full = async (why?: string) => ({ data: await warehouse.profile(job), reuse: { profiled: total, reused: 0, ...(why ? { why } : {}) } });
   if (!earlier) return full();
@@ -103,8 +114,9 @@ export async function measureColumns(warehouse: Pick<Warehouse, 'profile'>, job:
   const groups = job.groups
     .map((g) => ({ ...g, columns: g.columns.filter((c) => c === job.key || !reused.has(c)) }))
     .filter((g, i) => i === 0 || g.columns.some((c) => c !== job.key));
-  const fresh = await warehouse.profile({ ...job, groups });
-  const merged = mergeMeasured(job, earlier.columns, reused, fresh);
+  const [fresh, values] = await Promise.all([warehouse.profile({ ...job, groups }), earlier.columns.sample.values]);
+  if (!values) return full(`the stored profile of ${earlier.columns.from} is incomplete`);
+  const merged = mergeMeasured(job, { columns: earlier.columns.columns, sample: { rows: earlier.columns.sample.rows, values } }, reused, fresh);
   if (!merged) return full('the stored profile did not line up with this dataset');
   // The scan state goes on with the dataset too, the taken columns' from the earlier one.
   const order = job.groups.flatMap((g) => g.columns.filter((c) => c !== job.key));
@@ -114,5 +126,5 @@ export async function measureColumns(warehouse: Pick<Warehouse, 'profile'>, job:
   const scanTails = scanState && { ...Object.fromEntries(earlierTails), ...fresh.scanTails };
   const endState = pickStates(order, reused, fresh.endState, earlier.columns.end?.state);
   const endTails = endState && { ...Object.fromEntries(Object.entries(earlier.columns.end?.tails ?? {}).filter(([c]) => reused.has(c))), ...fresh.endTails };
-  return { data: { ...merged, gaps: fresh.gaps, cutRows: fresh.cutRows, ...(scanState ? { scanState, scanTails } : {}), ...(endState ? { endState, endTails } : {}) }, reuse: { profiled: total - reused.size, reused: reused.size, from: earlier.columns.from } };
+  return { data: { ...merged, gaps: fresh.gaps, cutRows: fresh.cutRows, ...(scanState ? { scanState, scanTails } : {}), ...(endState ? { endState, endTails } : {}) }, reuse: { profiled: total - reused.size, reused: reused.size, from: earlier.columns.from }, taken: reused };
 }

@@ -25,7 +25,7 @@ import { allSettledOrThrow } from '../concurrency.js';
 import type { ObjectStore } from '../ports.js';
 import { SCAN_FIELDS, type ScanState } from './scanState.js';
 import type { Tail } from './outlierTails.js';
-import type { ColumnStats, MeasuredColumns, PairCounts, ProfileBasis } from './types.js';
+import type { ColumnPair, ColumnStats, LeakageScreen, MeasuredColumns, PairCounts, ProfileBasis } from './types.js';
 
 /** Bumped whenever the stored layout or the meaning of a statistic changes: older files are then ignored. */
 export const STORED_PROFILE_VERSION = 2;
@@ -64,6 +64,8 @@ export interface StoredColumns {
   end?: StoredScan;
   /** The duplicate pairs' counts over every row (a few numbers a pair, so in this JSON). */
   compared?: PairCounts[];
+  /** The leakage screen's pairs over the sample (a few hundred at most, so in this JSON). */
+  leakage?: LeakageScreen;
 }
 
 /** A kept scan state as columns.json describes it. */
@@ -121,6 +123,7 @@ export async function writeStoredProfile(store: ObjectStore, objects: StoredProf
     ...(kept[0] ? { scan: kept[0].described } : {}),
     ...(kept[1] ? { end: kept[1].described } : {}),
     ...(data.compared ? { compared: data.compared } : {}),
+    ...(data.leakage ? { leakage: data.leakage } : {}),
   };
   // The sample (about 77 MB) and each state's objects are written at once; any older state objects
   // removed. The JSON, written last, describes what is there.
@@ -225,6 +228,18 @@ async function readTails(store: ObjectStore, object: string, described: StoredSc
     tails[c] = { lo: lo[i]!, hi: hi[i]!, values: values.slice(at, (at += counts[i]!)) };
   });
   return tails;
+}
+
+/** Whether `screen` is a leakage screen as written here (an older or altered file's is not taken: every feature is screened again). */
+export function validScreen(screen: unknown): screen is LeakageScreen {
+  const s = screen as LeakageScreen;
+  const pairs = (list: unknown) => Array.isArray(list) && list.every((p: ColumnPair) => typeof p?.a === 'string' && typeof p.b === 'string' && Number.isSafeInteger(p.shift));
+  return (
+    typeof s === 'object' && s !== null &&
+    Array.isArray(s.labels) && s.labels.every((l) => typeof l === 'string') &&
+    Number.isSafeInteger(s.block?.from) && Number.isSafeInteger(s.block?.rows) &&
+    pairs(s.correlated) && pairs(s.shifted)
+  );
 }
 
 /** Whether `list` holds pair counts as written here (an older or altered file's are not taken: those pairs are compared again). */

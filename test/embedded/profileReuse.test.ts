@@ -71,7 +71,10 @@ describe('incremental profile (embedded, planted demo)', function () {
     assert.deepEqual(asked(spy).sort(), [...touchedColumns].sort(), 'only the touched tables\' columns are measured');
     const secondReport = await report(second);
     // The planted duplicate pair is of untouched columns: its counts are the first dataset's.
-    assert.deepEqual(secondReport.profileReuse, { profiled: touchedColumns.length, reused: columns - touchedColumns.length, from: first.runId, pairs: { compared: 0, taken: 1, carried: 0 } });
+    const { screened, ...reuse } = secondReport.profileReuse;
+    assert.deepEqual(reuse, { profiled: touchedColumns.length, reused: columns - touchedColumns.length, from: first.runId, pairs: { compared: 0, taken: 1, carried: 0 } });
+    // The leakage screen took the untouched features' pairs and screened the touched tables' again (the planted leak's among them).
+    assert.ok(screened && screened.taken > 0 && screened.screened > 0 && screened.screened <= touchedColumns.length, JSON.stringify(screened));
     assert.ok(second.timings.profile_ms! >= 0);
     assert.match(formatReport(second.runId, second.state, secondReport, 'report.html'), new RegExp(`columns profiled: ${touchedColumns.length} measured, ${columns - touchedColumns.length} taken from ${first.runId}`));
 

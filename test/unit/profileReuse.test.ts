@@ -137,7 +137,9 @@ describe('incremental profile: stored columns reused, the rest measured', () => 
     assert.deepEqual(values, first.data.sample.values, 'sample values round-trip, bit for bit');
     assert.deepEqual(head.compared, first.data.compared, 'the duplicate pairs\' counts round-trip');
     assert.equal(head.compared!.length, 1);
-    earlier = { from: 'r1', basis: head.basis, columns: head.columns, sample: { rows: head.sampleRows, values }, compared: head.compared! };
+    assert.deepEqual(head.leakage, first.data.leakage, 'the leakage screen round-trips');
+    assert.deepEqual(head.leakage!.shifted, [{ a: 'der_leak', b: 'target_bqx45_h15', shift: 5 }], 'the planted leak is among its pairs');
+    earlier = { from: 'r1', basis: head.basis, columns: head.columns, sample: { rows: head.sampleRows, values }, compared: head.compared!, leakage: head.leakage! };
   });
   afterEach(() => sandbox.restore());
 
@@ -156,7 +158,8 @@ describe('incremental profile: stored columns reused, the rest measured', () => 
     const { plan, reused, scratch, asked } = await both(table(1, ['agg_a', 'agg_b', 'vol_stale']), basis(['agg', 'vol']));
     assert.equal(plan.why, undefined);
     assert.deepEqual(asked, [[[KEY, 'agg_a', 'agg_b'], [KEY, 'vol_stale']]]);
-    assert.deepEqual(reused.reuse, { profiled: 3, reused: 7, from: 'r1', pairs: { compared: 0, taken: 1, carried: 0 } });
+    // The leakage screen: the 4 unchanged features' pairs taken (mkt_c is constant, not screened), the 3 changed screened.
+    assert.deepEqual(reused.reuse, { profiled: 3, reused: 7, from: 'r1', pairs: { compared: 0, taken: 1, carried: 0 }, screened: { taken: 4, screened: 3 } });
     assert.deepEqual(reused.profile, scratch.profile);
     assert.deepEqual(reused.data, scratch.data);
     assert.deepEqual(reused.cutRows, scratch.cutRows);
@@ -173,13 +176,17 @@ describe('incremental profile: stored columns reused, the rest measured', () => 
     assert.deepEqual(asked, [[[KEY], [KEY, 'der_leak']]]);
     assert.deepEqual(reused.profile.leakage, []);
     assert.deepEqual(reused.profile, scratch.profile);
+    // The changed feature was screened again: its stored pair (the leak) was not taken.
+    assert.deepEqual(reused.reuse.screened, { taken: 6, screened: 1 });
+    assert.deepEqual(reused.data.leakage, scratch.data.leakage);
+    assert.deepEqual(reused.data.leakage!.shifted, []);
   });
 
   it('nothing changed: only the key is read (gaps, fold rows), every column is taken', async () => {
     const { reused, scratch, asked } = await both(table(1), basis());
     assert.deepEqual(asked, [[[KEY]]]);
     // The one duplicate pair is of two unchanged columns: its counts are taken, not compared again.
-    assert.deepEqual(reused.reuse, { profiled: 0, reused: 10, from: 'r1', pairs: { compared: 0, taken: 1, carried: 0 } });
+    assert.deepEqual(reused.reuse, { profiled: 0, reused: 10, from: 'r1', pairs: { compared: 0, taken: 1, carried: 0 }, screened: { taken: 7, screened: 0 } });
     assert.deepEqual(reused.profile, scratch.profile);
   });
 
@@ -225,6 +232,15 @@ describe('incremental profile: stored columns reused, the rest measured', () => 
     await store.write(copy.columns, JSON.stringify({ ...head, version: 0 }));
     assert.equal(await readStoredColumns(store, copy), undefined, 'another layout version');
     assert.ok(path.basename(objects.sample).endsWith('.f64'));
+    // Read while the pass measures the changed columns, and found not whole then: every column is measured.
+    const lazy = { ...earlier, sample: { rows: earlier.sample.rows, values: readStoredSample(store, copy, head) } };
+    const data = table(1, ['agg_a']);
+    const warehouse = new MemoryWarehouse(data);
+    const spy = sandbox.spy(warehouse, 'profile');
+    const measured = await profileDataset(warehouse as unknown as Warehouse, INPUT, SETTINGS, { columns: lazy, reusable: reusableColumns(earlier.basis, basis(['agg'])).columns });
+    assert.deepEqual(spy.getCalls().map((c) => c.args[0].groups.map((g) => g.columns)), [[[KEY, 'agg_a', 'agg_b']], GROUPS.map((g) => g.columns)], 'the changed columns, then every column');
+    assert.deepEqual(measured.reuse, { profiled: 10, reused: 0, why: 'the stored profile of r1 is incomplete', pairs: { compared: 0, taken: 1, carried: 0 } });
+    assert.deepEqual(measured.profile, (await profileDataset(new MemoryWarehouse(data) as unknown as Warehouse, INPUT, SETTINGS)).profile);
   });
 
   it('keeps the scan state at the last shard\'s first row and after the last row, each with its tails and pair counts; an altered one is not used', async () => {
@@ -233,7 +249,7 @@ describe('incremental profile: stored columns reused, the rest measured', () => 
     const scan = { state: at(600, 1), prefix: [{ index: 0, files: ['a.parquet'] }], compared, tails: { agg_a: { lo: -8, hi: 8, values: Float64Array.of(9.5, -12) } } };
     const end = { state: at(ROWS, 2), prefix: [{ index: 0, files: ['a.parquet', 'b.parquet'] }], compared: [{ ...compared[0]!, both: 900, equal: 900 }], tails: { agg_a: { lo: -8, hi: 8, values: Float64Array.of(9.5, -12, 30) } } };
     const kept = { ...objects, columns: 'training/eurusd/r7/profile/columns.json', sample: 'training/eurusd/r7/profile/sample.f64', scan: 'training/eurusd/r7/profile/scan.f64', tails: 'training/eurusd/r7/profile/tails.f64', end: 'training/eurusd/r7/profile/end.f64', endTails: 'training/eurusd/r7/profile/end-tails.f64' };
-    const data = { columns: earlier.columns, sample: earlier.sample };
+    const data = { columns: earlier.columns, sample: { rows: earlier.sample.rows, values: (await earlier.sample.values)! } };
     await writeStoredProfile(store, kept, basis(), data, scan, end);
     const head = (await readStoredColumns(store, kept))!;
     assert.deepEqual(await readStoredScan(store, kept, head), scan, 'the state at the last shard\'s first row round-trips');
