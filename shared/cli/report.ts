@@ -54,7 +54,7 @@ export function formatReport(runId: string, state: string, report: RunReport, ht
   const n = (x: number) => x.toLocaleString('en-US');
   if (r?.carriedOnFrom !== undefined) lines.push('', `columns profiled: ${n(r.profiled)}, carried on from ${r.from}'s scan at row ${n(r.carriedOnFrom)} (rows before it shared, not read again)`);
   else if (r) lines.push('', `columns profiled: ${n(r.profiled)} measured${r.from ? `, ${n(r.reused)} taken from ${r.from} (same rows, same checkpoints)` : ''}${r.why ? ` (${r.why})` : ''}`);
-  if (r?.screened) lines.push(`leakage screen: ${n(r.screened.screened)} feature(s) screened, ${n(r.screened.taken)} taken from ${r.from}'s screen of the same sample`);
+  if (r?.screened) lines.push(`leakage screen: ${n(r.screened.screened)} column(s) screened, ${n(r.screened.taken)} taken from ${r.from}'s screen of the same sample`);
   const section = (title: string, items: string[]) => {
     lines.push('', `${title}: ${items.length}`);
     for (const i of items.slice(0, 20)) lines.push(`  - ${i}`);

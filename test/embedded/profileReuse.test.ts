@@ -77,7 +77,7 @@ describe('incremental profile (embedded, planted demo)', function () {
     assert.ok(screened && screened.taken > 0 && screened.screened > 0 && screened.screened <= touchedColumns.length, JSON.stringify(screened));
     assert.ok(second.timings.profile_ms! >= 0);
     assert.match(formatReport(second.runId, second.state, secondReport, 'report.html'), new RegExp(`columns profiled: ${touchedColumns.length} measured, ${columns - touchedColumns.length} taken from ${first.runId}`));
-    assert.match(formatReport(second.runId, second.state, secondReport, 'report.html'), new RegExp(`leakage screen: ${screened!.screened.toLocaleString('en-US')} feature\\(s\\) screened, ${screened!.taken.toLocaleString('en-US')} taken from ${first.runId}'s screen`));
+    assert.match(formatReport(second.runId, second.state, secondReport, 'report.html'), new RegExp(`leakage screen: ${screened!.screened.toLocaleString('en-US')} column\\(s\\) screened, ${screened!.taken.toLocaleString('en-US')} taken from ${first.runId}'s screen`));
 
     // No stale reuse: the touched columns have new numbers, the others the very same.
     const secondStored = await stored(second);
