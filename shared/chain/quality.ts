@@ -115,7 +115,7 @@ export async function checkQuality(
       const earlier = await earlierColumns(deps, run, manifest, basis, run.sharing.from);
       const all = 'columns' in earlier && earlier.reusable.length === total ? new Set(earlier.reusable) : undefined;
       const values = all && 'columns' in earlier ? await earlier.columns.sample.values : undefined;
-      const merged = values && 'columns' in earlier ? mergeMeasured(layout, { columns: earlier.columns.columns, sample: { rows: earlier.columns.sample.rows, values } }, all!) : undefined;
+      const merged = all && values && 'columns' in earlier ? mergeMeasured(layout, { columns: earlier.columns.columns, sample: { rows: earlier.columns.sample.rows, values } }, all) : undefined;
       const data = merged && 'columns' in earlier ? { ...merged, ...definedOnly({ compared: earlier.columns.compared, leakage: earlier.columns.leakage }) } : merged;
       // The same files, so the same scan state (and pair counts) at the same row.
       const scan = 'columns' in earlier ? keptAt(point, earlier.columns.scan?.state, earlier.columns.scan?.compared, earlier.columns.scan?.tails) : undefined;

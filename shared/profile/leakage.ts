@@ -8,6 +8,9 @@ import { labelHorizon } from './findings.js';
 import type { ColumnComparison, ColumnPair, Leak, LeakageScreen } from './types.js';
 
 export const LEAKAGE_CORRELATION = 0.99;
+// A dataset's screen is stored and taken by later runs (LeakageScreen): a change to the screen's
+// constants below changes what a stored screen means, so it bumps STORED_PROFILE_VERSION
+// (storedProfile.ts) and older stored profiles are then ignored.
 /** The screen lets through more than it flags; candidates are then measured exactly. */
 const SCREEN_CORRELATION = 0.8;
 /** Share of a feature's probed values that must point at one (label, shift) to be a candidate. */
@@ -65,10 +68,12 @@ export interface KnownScreen {
   features: ReadonlySet<string>;
 }
 
-/** Pairs to measure: both halves of the screen, correlated first. */
+/** Pairs to measure: both halves of a screen, correlated first. */
+export const screenPairs = (screen: Pick<LeakageScreen, 'correlated' | 'shifted'>): ColumnPair[] => [...screen.correlated, ...screen.shifted];
+
+/** The pairs to measure of a screen of every feature. */
 export function leakageCandidates(sample: Sample, features: readonly string[], labels: readonly string[], block: { from: number; rows: number }): ColumnPair[] {
-  const screen = leakageScreen(sample, features, labels, block);
-  return [...screen.correlated, ...screen.shifted];
+  return screenPairs(leakageScreen(sample, features, labels, block));
 }
 
 /**

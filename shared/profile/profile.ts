@@ -7,7 +7,7 @@ import type { Warehouse } from '../ports.js';
 import { confirmedDuplicates, duplicateCandidates, duplicatePairs } from './duplicates.js';
 import { columnProfile, isConstant, labelTails, outlierColumns, staleColumns, warmupColumns } from './findings.js';
 import { classifyGaps } from './gaps.js';
-import { LEAKAGE_CORRELATION, confirmedLeaks, leakageScreen } from './leakage.js';
+import { LEAKAGE_CORRELATION, confirmedLeaks, leakageScreen, screenPairs } from './leakage.js';
 import { countPairs, pairKey, type KnownCounts } from './pairCounts.js';
 import { measureColumns, type EarlierColumns } from './reuseStats.js';
 import type { DatasetProfile, MeasuredColumns, PairCounts, ProfileData, ProfileJob, ProfileReuse, ProfileSettings } from './types.js';
@@ -77,7 +77,7 @@ export async function profileDataset(
   // Features taken from the earlier dataset keep its screen's pairs, where its labels' values are this sample's too.
   const known = earlier?.columns.leakage && taken && input.labels.every((l) => taken.has(l)) ? { screen: earlier.columns.leakage, features: taken } : undefined;
   const { taken: screenTaken, ...screen } = leakageScreen(data.sample, features, input.labels, { from: layout.blockFrom, rows: layout.blockRows }, known);
-  const leakPairs = [...screen.correlated, ...screen.shifted];
+  const leakPairs = screenPairs(screen);
   const step = Math.max(1, Math.ceil(input.rows / LEAKAGE_SAMPLE_ROWS));
   const dupPairs = duplicatePairs(candidates);
   // Duplicates must hold on every row, counted where no kept count covers the rows; leaks are
