@@ -4,7 +4,7 @@
 // Heavy modules (DuckDB, the emulator stack's Google Cloud clients, the Functions Framework) are
 // imported inside the commands that need them, so help, status and bad input answer at once.
 
-import { createWriteStream, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { CheckpointError } from '../checkpoint.js';
@@ -13,13 +13,13 @@ import { decodeRunRequest, type RunRequest } from '../chain/messages.js';
 import { decodeRerunRequest, rerun } from '../chain/rerun.js';
 import { reconcile } from '../chain/reconcile.js';
 import { startRun } from '../chain/startRun.js';
-import { errorMessage, jsonLogger } from '../log.js';
+import { errorMessage } from '../log.js';
 import { ConflictError, InputError, NotFoundError, assertRunId, isRunId, paths, validatePair } from '../naming.js';
-import type { Logger } from '../ports.js';
 import type { Embedded } from '../runtime/embedded.js';
 import { embeddedPaths } from '../runtime/paths.js';
 import { openRecords } from '../runtime/records.js';
 import { checkFlags, intFlag, parseArgs, stringFlag, type Args } from './args.js';
+import { openLogFile, type LogFile } from './logFile.js';
 import { ensureDemo } from './demo.js';
 import { checkRoom } from '../chain/diskRoom.js';
 import { gcCommand } from './gc.js';
@@ -111,28 +111,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
 }
 
 /** The JSON logger of a command: BQX_HOME/logs/bqx.log, and stderr too when verbose. */
-async function logTo(config: Config, verbose: boolean): Promise<{ logger: Logger; end(): Promise<void> }> {
+async function logTo(config: Config, verbose: boolean): Promise<LogFile> {
   const where = embeddedPaths(config.embedded.home);
   await fs.mkdir(where.logs, { recursive: true });
-  const file = createWriteStream(path.join(where.logs, 'bqx.log'), { flags: 'a' });
-  // The lines of one turn of the event loop are written together: a write each was about 0.3 s
-  // of the chain's thread in a refresh's 2,700 lines.
-  let lines: string[] = [];
-  const flush = () => {
-    if (lines.length > 0) file.write(lines.join(''));
-    lines = [];
-  };
-  const logger = jsonLogger(config.logLevel, (line) => {
-    if (lines.push(`${line}\n`) === 1) setImmediate(flush);
-    if (verbose) process.stderr.write(`${line}\n`);
-  });
-  return {
-    logger,
-    end: () => {
-      flush();
-      return new Promise<void>((r) => file.end(r));
-    },
-  };
+  return openLogFile(path.join(where.logs, 'bqx.log'), config.logLevel, verbose ? (line) => process.stderr.write(`${line}\n`) : undefined);
 }
 
 async function open(config: Config, verbose: boolean, observe?: (e: ChainEvent) => void): Promise<Embedded> {
