@@ -5,6 +5,7 @@
 // lookup, in memory), and only the candidates are measured on the full sample in the warehouse.
 
 import { labelHorizon } from './findings.js';
+import { sameList } from './reuseStats.js';
 import type { ColumnComparison, ColumnPair, Leak, LeakageScreen } from './types.js';
 
 export const LEAKAGE_CORRELATION = 0.99;
@@ -203,8 +204,6 @@ export function leakageScreen(sample: Sample, features: readonly string[], label
   };
   return { ...screen, correlated: inOrder(usable.screen.correlated, correlated), shifted: inOrder(usable.screen.shifted, shifted), taken: features.length - fresh.length };
 }
-
-const sameList = (a: readonly unknown[], b: readonly unknown[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** The candidates that are leaks, measured on the full sample. */
 export function confirmedLeaks(measured: readonly ColumnComparison[]): Leak[] {

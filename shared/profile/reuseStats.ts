@@ -41,7 +41,8 @@ export interface EarlierColumns {
 
 type SampleValues = MeasuredColumns['sample']['values'];
 
-const sameList = (a: readonly unknown[], b: readonly unknown[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+/** Whether two lists hold the same items in the same order. */
+export const sameList = (a: readonly unknown[], b: readonly unknown[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /**
  * The output columns of `now` whose numbers `earlier` already holds, or none with the reason.
