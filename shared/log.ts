@@ -5,17 +5,17 @@ import type { Clock, LogFields, Logger } from './ports.js';
 
 const LEVELS = { debug: 0, info: 1, warn: 2, error: 3 } as const;
 const SEVERITY = { debug: 'DEBUG', info: 'INFO', warn: 'WARNING', error: 'ERROR' } as const;
-type Level = keyof typeof LEVELS;
+export type Level = keyof typeof LEVELS;
 
-/** A logger writing JSON lines to `write` (stdout by default), at or above `level`. */
+/** A logger writing JSON lines to `write` (stdout by default), at or above `level`; `write` is told each line's level too. */
 export function jsonLogger(
   level: Level = 'info',
-  write: (line: string) => void = (line) => process.stdout.write(line + '\n'),
+  write: (line: string, at: Level) => void = (line) => process.stdout.write(line + '\n'),
   base: LogFields = {},
 ): Logger & { child(fields: LogFields): Logger } {
   const emit = (at: Level) => (message: string, fields: LogFields = {}) => {
     if (LEVELS[at] < LEVELS[level]) return;
-    write(JSON.stringify({ severity: SEVERITY[at], message, time: new Date().toISOString(), ...base, ...fields }, jsonSafe));
+    write(JSON.stringify({ severity: SEVERITY[at], message, time: new Date().toISOString(), ...base, ...fields }, jsonSafe), at);
   };
   return {
     debug: emit('debug'),

@@ -5,7 +5,7 @@
 // a turn of the loop still 0.14 s of its extract (most lines come one a turn, as checkpoints land).
 
 import { createWriteStream } from 'node:fs';
-import { jsonLogger } from '../log.js';
+import { jsonLogger, type Level } from '../log.js';
 import type { Logger } from '../ports.js';
 
 /** How long an INFO line may wait in memory for the lines after it. */
@@ -18,7 +18,7 @@ export interface LogFile {
 }
 
 /** Appends `file` at `level` and above; `echo` (stderr when verbose) gets every line at once. */
-export function openLogFile(file: string, level: Parameters<typeof jsonLogger>[0], echo?: (line: string) => void): LogFile {
+export function openLogFile(file: string, level: Level, echo?: (line: string) => void): LogFile {
   const stream = createWriteStream(file, { flags: 'a' });
   let lines: string[] = [];
   let timer: NodeJS.Timeout | undefined;
@@ -30,10 +30,9 @@ export function openLogFile(file: string, level: Parameters<typeof jsonLogger>[0
     if (lines.length > 0) stream.write(lines.join(''));
     lines = [];
   };
-  const logger = jsonLogger(level, (line) => {
+  const logger = jsonLogger(level, (line, at) => {
     lines.push(`${line}\n`);
-    // jsonLogger writes the severity first.
-    if (/^\{"severity":"(INFO|DEBUG)"/.test(line)) timer ??= setTimeout(flush, LOG_FLUSH_MS);
+    if (at === 'info' || at === 'debug') timer ??= setTimeout(flush, LOG_FLUSH_MS);
     else soon ??= setImmediate(flush);
     echo?.(line);
   });
