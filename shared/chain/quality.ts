@@ -10,7 +10,7 @@ import type { CheckpointRecord, MergeProgress, MergedGroup, MergedShard, RunReco
 import { labelHorizon } from '../profile/findings.js';
 import { evaluateGates, gateMessage, type GateMetric, type GateResult } from '../profile/gates.js';
 import { profileDataset, profileKeys, sampleLayout, type ProfileInput } from '../profile/profile.js';
-import { mergeMeasured } from '../profile/reuseStats.js';
+import { mergeMeasured, withSample } from '../profile/reuseStats.js';
 import type { CompareJob, DatasetProfile, MeasuredColumns, PairCounts, ProfileBasis, ProfileJob, ProfileReuse, ProfileSettings } from '../profile/types.js';
 import type { ScanState } from '../profile/scanState.js';
 import type { KeptScan } from '../profile/storedProfile.js';
@@ -114,8 +114,8 @@ export async function checkQuality(
       // The raw columns go with this dataset too, copied, when every one of them is the earlier's.
       const earlier = await earlierColumns(deps, run, manifest, basis, run.sharing.from);
       const all = 'columns' in earlier && earlier.reusable.length === total ? new Set(earlier.reusable) : undefined;
-      const values = all && 'columns' in earlier ? await earlier.columns.sample.values : undefined;
-      const merged = all && values && 'columns' in earlier ? mergeMeasured(layout, { columns: earlier.columns.columns, sample: { rows: earlier.columns.sample.rows, values } }, all) : undefined;
+      const taken = all && 'columns' in earlier ? await withSample(earlier.columns) : undefined;
+      const merged = all && taken ? mergeMeasured(layout, taken, all) : undefined;
       const data = merged && 'columns' in earlier ? { ...merged, ...definedOnly({ compared: earlier.columns.compared, leakage: earlier.columns.leakage }) } : merged;
       // The same files, so the same scan state (and pair counts) at the same row.
       const scan = 'columns' in earlier ? keptAt(point, earlier.columns.scan?.state, earlier.columns.scan?.compared, earlier.columns.scan?.tails) : undefined;

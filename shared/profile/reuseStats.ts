@@ -75,6 +75,12 @@ export function reusableColumns(earlier: ProfileBasis, now: ProfileBasis): { col
   return columns.length > 0 ? { columns } : none('no column has the same source as in the earlier dataset');
 }
 
+/** An earlier dataset's statistics with its sample's values read, or undefined when they are not the file described. */
+export async function withSample(earlier: EarlierColumns): Promise<(Pick<EarlierColumns, 'columns'> & { sample: MeasuredColumns['sample'] }) | undefined> {
+  const values = await earlier.sample.values;
+  return values && { columns: earlier.columns, sample: { rows: earlier.sample.rows, values } };
+}
+
 /**
  * Every column's statistics and sample in output order: `reused` ones from `earlier`, the rest
  * from `fresh`; undefined when anything does not line up (then nothing is taken).
@@ -115,9 +121,9 @@ export async function measureColumns(warehouse: Pick<Warehouse, 'profile'>, job:
   const groups = job.groups
     .map((g) => ({ ...g, columns: g.columns.filter((c) => c === job.key || !reused.has(c)) }))
     .filter((g, i) => i === 0 || g.columns.some((c) => c !== job.key));
-  const [fresh, values] = await Promise.all([warehouse.profile({ ...job, groups }), earlier.columns.sample.values]);
-  if (!values) return full(`the stored profile of ${earlier.columns.from} is incomplete`);
-  const merged = mergeMeasured(job, { columns: earlier.columns.columns, sample: { rows: earlier.columns.sample.rows, values } }, reused, fresh);
+  const [fresh, taken] = await Promise.all([warehouse.profile({ ...job, groups }), withSample(earlier.columns)]);
+  if (!taken) return full(`the stored profile of ${earlier.columns.from} is incomplete`);
+  const merged = mergeMeasured(job, taken, reused, fresh);
   if (!merged) return full('the stored profile did not line up with this dataset');
   // The scan state goes on with the dataset too, the taken columns' from the earlier one.
   const order = job.groups.flatMap((g) => g.columns.filter((c) => c !== job.key));
