@@ -72,11 +72,6 @@ export interface KnownScreen {
 /** Pairs to measure: both halves of a screen, correlated first. */
 export const screenPairs = (screen: Pick<LeakageScreen, 'correlated' | 'shifted'>): ColumnPair[] => [...screen.correlated, ...screen.shifted];
 
-/** The pairs to measure of a screen of every feature. */
-export function leakageCandidates(sample: Sample, features: readonly string[], labels: readonly string[], block: { from: number; rows: number }): ColumnPair[] {
-  return screenPairs(leakageScreen(sample, features, labels, block));
-}
-
 /**
  * The screen of `features`: those `known` holds taken from its screen (when that screen is of the
  * same labels and block), the rest screened here; in `features`' order either way, so the outcome

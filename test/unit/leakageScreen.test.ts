@@ -1,4 +1,4 @@
-// The leakage screen's correlation half (shared/profile/leakage.ts `leakageCandidates`): it stops
+// The leakage screen's correlation half (shared/profile/leakage.ts `leakageScreen`): it stops
 // a pair's dot product after half the rows where the rest cannot lift it to the screen's 0.8. The
 // pairs it lets through must be exactly those a full dot product of every pair lets through,
 // including pairs whose first half says little (a feature that follows a label only in the later
@@ -6,7 +6,7 @@
 // A later screen of the same sample takes the pairs of the features it is told are unchanged from
 // the earlier screen, screens the rest, and gives the very outcome a screen of every feature gives.
 import assert from 'node:assert/strict';
-import { leakageCandidates, leakageScreen } from '../../shared/profile/leakage.js';
+import { leakageScreen, screenPairs } from '../../shared/profile/leakage.js';
 import { mulberry32 } from '../../shared/adapters/local/bus.js';
 
 const SCREEN = 0.8;
@@ -55,7 +55,7 @@ describe('leakage screen: correlation (leakage.ts)', () => {
     add('empty', new Float64Array(m).fill(NaN));
 
     const rows = Array.from({ length: m }, (_, k) => k * 10);
-    const got = leakageCandidates({ rows, values }, features, labels, { from: 1e9, rows: 0 }).map((p) => `${p.a}~${p.b}`).sort();
+    const got = screenPairs(leakageScreen({ rows, values }, features, labels, { from: 1e9, rows: 0 })).map((p) => `${p.a}~${p.b}`).sort();
     const want: string[] = [];
     for (const f of features) {
       for (const l of labels) {
