@@ -1,5 +1,6 @@
 // The demo warehouse on first use: built when the embedded warehouse has no label table for the
-// pair, and rebuilt when the requested rows or pairs change. Its parameters live in demo.json.
+// pair, rebuilt when the requested rows change, and grown by the tables of a pair it lacks. Its
+// parameters live in demo.json.
 
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -9,6 +10,7 @@ import type { Embedded } from '../runtime/embedded.js';
 import { ProgressBar } from './progress.js';
 import { folderRoom } from '../adapters/local/folderRoom.js';
 import { demoRunBytes, demoTableBytes } from '../demo/size.js';
+import { demoTables } from '../demo/names.js';
 import { InputError } from '../naming.js';
 import { sizeText } from '../chain/diskRoom.js';
 
@@ -59,17 +61,23 @@ export async function ensureDemo(embedded: Embedded, config: Config, pairs: stri
     if (pairs.every((p) => labels.some((t) => t.table === `${config.labelTablePrefix}${p}`))) return 'own-data';
   }
   const all = [...new Set([...(state?.rows === rows ? state.pairs : []), ...pairs])].sort();
-  if (config.diskCheck) checkDemoRoom(embedded.home, all, rows, state, runFollows);
+  const adding = addablePairs(state, rows, all);
+  if (config.diskCheck) checkDemoRoom(embedded.home, all, rows, state, runFollows, adding !== undefined);
   const again = state?.building ? ' again: the last build was cut off' : '';
-  if (!quiet) process.stderr.write(`building the demo warehouse${again}: ${all.join(', ')}, ${rows} rows per table (once; reused after)\n`);
+  if (!quiet) {
+    if (adding) process.stderr.write(`adding ${adding.join(', ')} to the demo warehouse, ${rows} rows per table (${state!.pairs.join(', ')}'s tables kept as they are)\n`);
+    else process.stderr.write(`building the demo warehouse${again}: ${all.join(', ')}, ${rows} rows per table (once; reused after)\n`);
+  }
   await writeDemoState(embedded.home, { version: VERSION, pairs: all, rows, building: true });
   const bar = quiet ? undefined : new ProgressBar('demo', 1);
+  const built = adding ? new Set(demoTables(state!.pairs).map((t) => t.table)) : undefined;
   await buildDemoWarehouse(embedded.warehouse, {
-    pairs: all,
+    pairs: adding ?? all,
     rows,
     featuresDataset: config.featuresDataset,
     labelsDataset: config.labelsDataset,
     labelTablePrefix: config.labelTablePrefix,
+    ...(built ? { only: (table: string) => !built.has(table) } : {}),
     ...(bar ? { onProgress: (done: number, total: number) => bar.update(done, total) } : {}),
   });
   await writeDemoState(embedded.home, { version: VERSION, pairs: all, rows });
@@ -77,15 +85,29 @@ export async function ensureDemo(embedded: Embedded, config: Config, pairs: stri
 }
 
 /**
+ * The pairs a whole demo of the same version and rows lacks, built alone: every demo table is the
+ * same whichever pairs asked for it (names.ts `demoTables`), so the others' tables stay as they
+ * are, with their data versions, their checkpoints reusable, their `--touch`ed values. Rebuilt,
+ * every table got new values and a new version (a second pair cost the first every checkpoint).
+ * Not after `--append`: the new tables would end where the build ended, the others later. Undefined: build all.
+ */
+function addablePairs(state: DemoState | undefined, rows: number, all: readonly string[]): string[] | undefined {
+  if (!state || state.building || state.version !== VERSION || state.rows !== rows || state.appended) return undefined;
+  const adding = all.filter((p) => !state.pairs.includes(p));
+  return adding.length > 0 ? adding : undefined;
+}
+
+/**
  * Refuses a demo build the disk cannot hold (with the first run after it, when one follows),
  * before anything is written: at 1,000,000 rows the tables alone are about 140 GB. The tables of
  * the demo being replaced count as free, since the build writes over them table by table.
  */
-export function checkDemoRoom(home: string, pairs: string[], rows: number, state: DemoState | undefined, runFollows: boolean): void {
-  const tables = demoTableBytes(pairs, rows);
+export function checkDemoRoom(home: string, pairs: string[], rows: number, state: DemoState | undefined, runFollows: boolean, adding = false): void {
+  // Adding pairs writes only their tables; a build writes every table, over the old ones.
+  const tables = adding && state ? demoTableBytes(pairs, rows) - demoTableBytes(state.pairs, rows) : demoTableBytes(pairs, rows);
   const run = runFollows ? demoRunBytes(rows) : 0;
   const room = folderRoom(home);
-  const free = room.free + (state ? demoTableBytes(state.pairs, state.rows) : 0);
+  const free = room.free + (state && !adding ? demoTableBytes(state.pairs, state.rows) : 0);
   if (tables + run <= free) return;
   const fits = Math.floor((rows * free) / (tables + run) / 1000) * 1000;
   throw new InputError(

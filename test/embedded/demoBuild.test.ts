@@ -8,6 +8,7 @@ import path from 'node:path';
 import sinon from 'sinon';
 import { changeDemo } from '../../shared/cli/demoChange.js';
 import { ensureDemo, type DemoState } from '../../shared/cli/demo.js';
+import { demoTables } from '../../shared/demo/names.js';
 import type { Embedded } from '../../shared/runtime/embedded.js';
 import { openTest, testConfig } from '../helpers/embedded.js';
 import { tempDir } from '../helpers/temp.js';
@@ -43,6 +44,28 @@ describe('embedded: the demo build on first use', function () {
     const state = await demoJson();
     assert.deepEqual({ building: state.building, rows: state.rows, pairs: state.pairs }, { building: undefined, rows: ROWS, pairs: ['eurusd'] });
     assert.equal(await ensureDemo(e, cut, ['eurusd'], undefined, true), 'present');
+  });
+
+  it('a pair added to a demo builds its tables alone: the first pair\'s keep their values and data versions (their checkpoints stay reusable)', async () => {
+    const c = config();
+    assert.equal(await ensureDemo(e, c, ['eurusd'], ROWS, true), 'built');
+    const first = demoTables(['eurusd']).map((t) => t.table);
+    const versions = await e.warehouse.dataVersions(c.featuresDataset, first);
+    const labelVersion = await e.warehouse.dataVersions(c.labelsDataset, [`${c.labelTablePrefix}eurusd`]);
+    const values = async (dataset: string, table: string) => JSON.stringify(await e.warehouse.query(`SELECT * FROM ${dataset}.${table} ORDER BY ALL`), (_, v) => (typeof v === 'bigint' ? String(v) : v));
+    const agg = await values(c.featuresDataset, 'agg_eurusd');
+
+    assert.equal(await ensureDemo(e, c, ['gbpusd'], undefined, true), 'built');
+    assert.deepEqual(await e.warehouse.dataVersions(c.featuresDataset, first), versions, 'no table of eurusd was written again');
+    assert.deepEqual(await e.warehouse.dataVersions(c.labelsDataset, [`${c.labelTablePrefix}eurusd`]), labelVersion);
+    assert.equal(await values(c.featuresDataset, 'agg_eurusd'), agg);
+    const both = demoTables(['eurusd', 'gbpusd']).map((t) => t.table);
+    assert.deepEqual((await e.warehouse.listTables(c.featuresDataset)).map((t) => t.table).sort(), [...both].sort());
+    const added = both.filter((t) => !first.includes(t));
+    assert.ok(added.length > 200, `gbpusd's own tables: ${added.length}`);
+    assert.ok(Object.values(await e.warehouse.dataVersions(c.featuresDataset, added)).every((v) => v !== null), 'each added table has a data version');
+    assert.equal((await demoJson()).pairs.join(), 'eurusd,gbpusd');
+    assert.equal(await ensureDemo(e, c, ['gbpusd'], undefined, true), 'present');
   });
 
   it('a warehouse with the label tables and no demo.json is the user\'s own data, left alone', async () => {
