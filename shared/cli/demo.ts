@@ -11,6 +11,7 @@ import { ProgressBar } from './progress.js';
 import { folderRoom } from '../adapters/local/folderRoom.js';
 import { demoRunBytes, demoTableBytes } from '../demo/size.js';
 import { demoTables } from '../demo/names.js';
+import { appendMinutes } from '../demo/change.js';
 import { InputError } from '../naming.js';
 import { sizeText } from '../chain/diskRoom.js';
 
@@ -65,22 +66,31 @@ export async function ensureDemo(embedded: Embedded, config: Config, pairs: stri
   if (config.diskCheck) checkDemoRoom(embedded.home, all, rows, state, runFollows, adding !== undefined);
   const again = state?.building ? ' again: the last build was cut off' : '';
   if (!quiet) {
-    if (adding) process.stderr.write(`adding ${adding.join(', ')} to the demo warehouse, ${rows} rows per table (${state!.pairs.join(', ')}'s tables kept as they are)\n`);
+    const grown = adding && state!.appended ? ` and the ${state!.appended} minute(s) appended since` : '';
+    if (adding) process.stderr.write(`adding ${adding.join(', ')} to the demo warehouse, ${rows} rows per table${grown} (${state!.pairs.join(', ')}'s tables kept as they are)\n`);
     else process.stderr.write(`building the demo warehouse${again}: ${all.join(', ')}, ${rows} rows per table (once; reused after)\n`);
   }
   await writeDemoState(embedded.home, { version: VERSION, pairs: all, rows, building: true });
   const bar = quiet ? undefined : new ProgressBar('demo', 1);
   const built = adding ? new Set(demoTables(state!.pairs).map((t) => t.table)) : undefined;
+  const only = built && ((table: string) => !built.has(table));
   await buildDemoWarehouse(embedded.warehouse, {
     pairs: adding ?? all,
     rows,
     featuresDataset: config.featuresDataset,
     labelsDataset: config.labelsDataset,
     labelTablePrefix: config.labelTablePrefix,
-    ...(built ? { only: (table: string) => !built.has(table) } : {}),
+    ...(only ? { only } : {}),
     ...(bar ? { onProgress: (done: number, total: number) => bar.update(done, total) } : {}),
   });
-  await writeDemoState(embedded.home, { version: VERSION, pairs: all, rows });
+  // The others' tables were grown by `--append`: the new ones get the same minutes, in one append
+  // (the same trading minutes after the build's last key, so the same keys).
+  const appended = adding ? (state!.appended ?? 0) : 0;
+  if (adding && appended > 0) {
+    const datasets = { featuresDataset: config.featuresDataset, labelsDataset: config.labelsDataset, labelTablePrefix: config.labelTablePrefix, metadataColumns: config.metadataColumns };
+    await appendMinutes(embedded.warehouse, datasets, { pairs: adding, built: rows, appended: 0, only }, appended);
+  }
+  await writeDemoState(embedded.home, { version: VERSION, pairs: all, rows, ...(appended > 0 ? { appended } : {}) });
   return 'built';
 }
 
@@ -89,10 +99,10 @@ export async function ensureDemo(embedded: Embedded, config: Config, pairs: stri
  * same whichever pairs asked for it (names.ts `demoTables`), so the others' tables stay as they
  * are, with their data versions, their checkpoints reusable, their `--touch`ed values. Rebuilt,
  * every table got new values and a new version (a second pair cost the first every checkpoint).
- * Not after `--append`: the new tables would end where the build ended, the others later. Undefined: build all.
+ * After `--append`, the new tables are appended the same minutes. Undefined: build all.
  */
 function addablePairs(state: DemoState | undefined, rows: number, all: readonly string[]): string[] | undefined {
-  if (!state || state.building || state.version !== VERSION || state.rows !== rows || state.appended) return undefined;
+  if (!state || state.building || state.version !== VERSION || state.rows !== rows) return undefined;
   const adding = all.filter((p) => !state.pairs.includes(p));
   return adding.length > 0 ? adding : undefined;
 }

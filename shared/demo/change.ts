@@ -118,11 +118,12 @@ export interface AppendResult {
  * Appends `minutes` trading minutes to the label tables of `pairs` and to every demo feature
  * table, continuing the demo's series (feature tables keep reaching their margin past the labels'
  * end). `built` is the demo's row count when it was built, `appended` the minutes added since.
+ * `only`: the feature tables to append to (a pair just added to a grown demo: its own tables).
  */
 export async function appendMinutes(
   warehouse: DuckDbWarehouse,
   datasets: DemoDatasets,
-  demo: { pairs: string[]; built: number; appended: number },
+  demo: { pairs: string[]; built: number; appended: number; only?: (table: string) => boolean },
   minutes: number,
 ): Promise<AppendResult> {
   const first = `${datasets.labelTablePrefix}${demo.pairs[0]}`;
@@ -150,7 +151,7 @@ export async function appendMinutes(
     const labelTables = demo.pairs.map((p) => `${datasets.labelTablePrefix}${p}`);
     // Feature tables already reach FEATURE_MARGIN_MINUTES past the old end: they get the keys after that.
     const featureKeys = `(SELECT * FROM demo_scratch.keys WHERE i >= ${from + FEATURE_MARGIN_MINUTES}) k`;
-    const tables = demoTables(demo.pairs);
+    const tables = demoTables(demo.pairs).filter((t) => demo.only?.(t.table) ?? true);
     const labelTableOf = (pair: string) => `${q(datasets.labelsDataset)}.${q(`${datasets.labelTablePrefix}${pair}`)}`;
     // Versions are recorded before and after the inserts (hundreds of statements; one transaction
     // over all of them was slower): a crash halfway leaves tables with a version no run has seen

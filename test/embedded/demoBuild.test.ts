@@ -68,6 +68,26 @@ describe('embedded: the demo build on first use', function () {
     assert.equal(await ensureDemo(e, c, ['gbpusd'], undefined, true), 'present');
   });
 
+  it('a pair added after --append gets the same minutes appended: its tables end where the others do, theirs untouched', async () => {
+    const c = config();
+    assert.equal(await ensureDemo(e, c, ['eurusd'], ROWS, true), 'built');
+    await changeDemo(e, c, { appendMinutes: 90 });
+    const first = demoTables(['eurusd']).map((t) => t.table);
+    const versions = await e.warehouse.dataVersions(c.featuresDataset, first);
+    const ends = async (dataset: string, table: string) => (await e.warehouse.query(`SELECT count(*)::INTEGER AS n, max(interval_time)::VARCHAR AS last FROM ${dataset}.${table}`))[0];
+
+    assert.equal(await ensureDemo(e, c, ['gbpusd'], undefined, true), 'built');
+    assert.deepEqual(await e.warehouse.dataVersions(c.featuresDataset, first), versions, 'no table of eurusd was written again');
+    assert.deepEqual(await ends(c.labelsDataset, `${c.labelTablePrefix}gbpusd`), await ends(c.labelsDataset, `${c.labelTablePrefix}eurusd`));
+    assert.deepEqual(await ends(c.featuresDataset, 'agg_gbpusd'), await ends(c.featuresDataset, 'agg_eurusd'));
+    const state = await demoJson();
+    assert.deepEqual({ pairs: state.pairs, appended: state.appended }, { pairs: ['eurusd', 'gbpusd'], appended: 90 });
+    // A later append grows both pairs alike (it checks the first pair's label rows against demo.json).
+    await changeDemo(e, c, { appendMinutes: 30 });
+    assert.equal((await ends(c.labelsDataset, `${c.labelTablePrefix}gbpusd`))!.n, ROWS + 120);
+    assert.deepEqual(await ends(c.featuresDataset, 'agg_gbpusd'), await ends(c.featuresDataset, 'agg_eurusd'));
+  });
+
   it('a warehouse with the label tables and no demo.json is the user\'s own data, left alone', async () => {
     const c = config();
     await e.warehouse.execute(`CREATE SCHEMA ${c.labelsDataset}`);
