@@ -15,7 +15,7 @@
 // check reads those, checkpoint.ts `summariseFooters`). Anything else (another column type, a page
 // the decoder does not read) is left to DuckDB by the caller.
 
-import { closeSync, openSync, writeSync, writevSync } from 'node:fs';
+import { closeSync, openSync, writevSync } from 'node:fs';
 import type { ColumnChunk, FileMetaData, RowGroup, SchemaElement } from 'hyparquet';
 import { KEY_COLUMN } from '../../naming.js';
 import { ROW_GROUP_ROWS } from './duckdbSql.js';
@@ -159,15 +159,49 @@ export interface KeyedWrite {
   files: readonly ShardFile[];
 }
 
-/** A file being written: its descriptor, where the next bytes go, and its column chunks so far. */
+/**
+ * Bytes a file's pages wait in memory before they are written together: one write for a file of
+ * a day's rows instead of one a column (a 20,000-row refresh of 667 tables made 55,000 writes of
+ * one page each, a day-shard full build about 270,000). The buffers are this thread's, one per file
+ * an extract has open at once, kept from extract to extract.
+ */
+const PENDING_BYTES = 256 * 1024;
+const pendingBuffers: Buffer[] = [];
+
+/** A file being written: its descriptor, where the next bytes go, its column chunks so far, and the bytes not yet written. */
 class OutFile {
   /** Where the next byte goes: past the leading magic, which the writer puts first. */
   offset = MAGIC.length;
   readonly chunks: ColumnChunk[] = [];
+  private readonly pending: Buffer;
+  private used = 0;
+  /** `slot`: the file's place among the extract's files (its pending buffer). */
   constructor(
     readonly rows: number,
     readonly fd: number,
-  ) {}
+    slot: number,
+  ) {
+    this.pending = pendingBuffers[slot] ??= Buffer.allocUnsafeSlow(PENDING_BYTES);
+    this.pending.set(MAGIC, 0);
+    this.used = MAGIC.length;
+  }
+
+  /** Appends `pieces` (`length` bytes in all) after the bytes before them: copied, so their buffers may be used again at once. */
+  append(pieces: readonly Uint8Array[], length: number): void {
+    if (this.used + length > PENDING_BYTES) this.flush();
+    if (length > PENDING_BYTES) return void writevSync(this.fd, pieces as Uint8Array[]);
+    for (const p of pieces) {
+      this.pending.set(p, this.used);
+      this.used += p.length;
+    }
+  }
+
+  /** Writes the bytes waiting, then `last` (the footer), in one call. */
+  flush(last: Uint8Array[] = []): void {
+    const parts = this.used > 0 ? [this.pending.subarray(0, this.used), ...last] : last;
+    this.used = 0;
+    if (parts.length > 0) writevSync(this.fd, parts);
+  }
 }
 
 /** One (source, row group) to decode, once, and the spans of the files that take rows of it. */
@@ -197,8 +231,7 @@ export function writeKeyedShards({ sources, columns, schema, files }: KeyedWrite
   const fds = new Map<number, number>();
   try {
     for (let i = 0; i < files.length; i++) {
-      outs.push(new OutFile(rowsOf(files[i]!), openSync(files[i]!.target, 'w')));
-      writeSync(outs[i]!.fd, MAGIC);
+      outs.push(new OutFile(rowsOf(files[i]!), openSync(files[i]!.target, 'w'), i));
     }
     const reads = groupReads(files);
     // One column's rows of each file at a time, in buffers used again for the next column.
@@ -289,7 +322,7 @@ class PageWriter {
     const head = plainPageHeader(this.header, g.rows, size);
     const length = head.length + size;
     pieces.unshift(head);
-    writevSync(out.fd, pieces);
+    out.append(pieces, length);
     const keys = isKey ? new BigInt64Array(g.values.buffer, 0, g.rows) : undefined;
     out.chunks.push({
       file_offset: BigInt(out.offset),
@@ -320,5 +353,5 @@ function writeFooter(out: OutFile, names: readonly string[], schema: readonly Sc
     created_by: 'bqx keyed shard writer',
     metadata_length: 0,
   } as FileMetaData;
-  writevSync(out.fd, [encodeFooter(metadata), MAGIC]);
+  out.flush([encodeFooter(metadata), MAGIC]);
 }
