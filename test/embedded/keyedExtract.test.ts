@@ -146,6 +146,20 @@ describe('embedded warehouse: extracts written from a key-ordered table\'s own p
     }
   });
 
+  it('writes pages larger than its write buffer as they come, between the buffered ones: the same file as DuckDB\'s', async () => {
+    // 40,000 rows: each column's page is 320 KB, over the 256 KB a file's pages wait in; the key's
+    // page goes first, and the footer after the last page.
+    await w.writeFileTables(DS, [{ table: 'long', select: rowsSql(0, 40_000) }], 'replace');
+    await w.execute(`CREATE TABLE ${DS}.long_stored AS ${rowsSql(0, 40_000, ' ORDER BY hash(i)')}`);
+    const window = { start: at(0), end: at(40_000) };
+    const before = w.keyedExtracts;
+    const keyed = await extract('long', window, { shards: false });
+    assert.equal(w.keyedExtracts, before + 1, 'written from the pages');
+    await assertSameFiles(keyed, await extract('long_stored', window, { shards: false }));
+    // And with day shards: 28 files of about 1,440 rows, several an extract, each written at once.
+    await assertSameFiles(await extract('long', window), await extract('long_stored', window));
+  });
+
   it('writes a larger table on the keyed writer\'s threads, the same files again; a write that fails there leaves no file', async () => {
     // 40 more columns: 2,000 rows x 44 columns is over KEYED_THREAD_CELLS.
     const wide = Array.from({ length: 40 }, (_, k) => `, CASE WHEN (i + ${k}) % 9 = 0 THEN NULL ELSE sin(i * ${k + 1}) END AS w${k}`).join('');
