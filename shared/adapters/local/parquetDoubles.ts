@@ -137,6 +137,8 @@ export async function zstdReady(): Promise<void> {
  */
 export interface DecodeScratch {
   bytes?: Buffer;
+  /** Bytes read ahead of a whole chunk's read (`readChunkBytes`): the file's, from `start`. */
+  ahead?: { fd: number; file: FileLayout; start: number; end: number; bytes: Buffer };
   pages?: Uint8Array;
   values?: Float64Array;
   dense?: Float64Array;
@@ -323,6 +325,31 @@ function readInto(fd: number, scratch: DecodeScratch, position: number, length: 
   return bytes;
 }
 
+/**
+ * Bytes read at once where a chunk is read whole and is small: the chunks after it, which a scan
+ * of a file's columns in order reads next, come from the same read. A profile of a 20,000-row
+ * dataset on day shards read its 300,000 column chunks of a few KB one read each.
+ */
+const READ_AHEAD_BYTES = 512 * 1024;
+
+/**
+ * A column chunk's `length` bytes from `position`: from the bytes read ahead when they hold it,
+ * else read with up to READ_AHEAD_BYTES after them (a small chunk), else alone. The bytes read
+ * ahead are of one file, the one open as `fd` with `file`'s layout (the files read are never
+ * rewritten in place: a name is written once).
+ */
+function readChunkBytes(fd: number, file: FileLayout, scratch: DecodeScratch, position: number, length: number): Uint8Array {
+  const ahead = scratch.ahead;
+  if (ahead && ahead.fd === fd && ahead.file === file && position >= ahead.start && position + length <= ahead.end) return ahead.bytes.subarray(position - ahead.start, position - ahead.start + length);
+  if (length * 4 > READ_AHEAD_BYTES) return readInto(fd, scratch, position, length);
+  const bytes = ahead?.bytes ?? Buffer.allocUnsafeSlow(READ_AHEAD_BYTES);
+  let done = 0;
+  for (let n = 1; n > 0 && done < bytes.length; done += n) n = readSync(fd, bytes, done, bytes.length - done, position + done);
+  if (done < length) throw new Error('the file ends inside a column chunk');
+  scratch.ahead = { fd, file, start: position, end: position + done, bytes };
+  return bytes.subarray(0, length);
+}
+
 function readFully(fd: number, into: Uint8Array, offset: number, length: number, position: number): void {
   for (let done = 0; done < length; ) {
     const n = readSync(fd, into, offset + done, length - done, position + done);
@@ -454,7 +481,7 @@ function decodeChunk(fd: number, file: FileLayout, group: number, name: string, 
   const dictionaryAt = g.dictionaryPageOffset[index]!;
   const start = Number.isNaN(dictionaryAt) ? g.dataPageOffset[index]! : dictionaryAt;
   const length = g.compressedSize[index]!;
-  const bytes = readInto(fd, scratch, start, length);
+  const bytes = readChunkBytes(fd, file, scratch, start, length);
   const { values, words, valid } = chunkArrays(scratch, rows);
   let row = 0;
   let allValid = true;
