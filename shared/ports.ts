@@ -259,6 +259,12 @@ export interface ObjectStore {
   /** Writes an object; with ifAbsent, returns false (and writes nothing) when it exists. */
   write(name: string, data: ObjectData, options?: { ifAbsent?: boolean; contentType?: string }): Promise<boolean>;
   read(name: string): Promise<Uint8Array>;
+  /**
+   * Copies object `from` whole to `to`, as a write of its bytes would (replacing any object
+   * there): in the bucket, without the bytes passing through the caller (Cloud Storage's copy; a
+   * hard link in a folder). Throws where `from` is absent.
+   */
+  copy(from: string, to: string): Promise<void>;
   /** Bytes [start, end) of an object. */
   readRange(name: string, start: number, end: number): Promise<Uint8Array>;
   /**

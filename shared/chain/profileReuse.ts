@@ -9,7 +9,7 @@ import type { RunManifest } from '../manifest.js';
 import { paths } from '../naming.js';
 import type { CheckpointRecord, MergedShard, RunRecord } from '../ports.js';
 import { reusableColumns, type EarlierColumns } from '../profile/reuseStats.js';
-import { readStoredColumns, readStoredEnd, readStoredSample, readStoredScan, unstorable, validCounts, validScreen, writeStoredProfile, type KeptScan, type StoredColumns } from '../profile/storedProfile.js';
+import { copyStoredProfile, readStoredColumns, readStoredEnd, readStoredSample, readStoredScan, unstorable, validCounts, validScreen, writeStoredProfile, type KeptScan, type StoredColumns, type StoredProfileObjects } from '../profile/storedProfile.js';
 import type { MeasuredColumns, ProfileBasis, ProfileJob } from '../profile/types.js';
 import type { ChainDeps } from './deps.js';
 import { REASONS } from './reuse.js';
@@ -170,13 +170,43 @@ export async function earlierScan(
   return { why };
 }
 
+/** What a dataset keeps of its profile: its raw columns and scan states, or an earlier dataset's stored profile of the same files, copied. */
+export type StoredProfile =
+  | { basis: ProfileBasis; data: MeasuredColumns; scan?: KeptScan; end?: KeptScan }
+  | { basis: ProfileBasis; copy: { from: StoredProfileObjects; head: StoredColumns } };
+
+/**
+ * The stored profile of `from`, whose every file this dataset shares (an unchanged run: its
+ * profile is `from`'s), where it can be kept as this dataset's by copying its objects: every
+ * column taken (reuseStats.ts `reusableColumns`, with this dataset's basis), and its kept states
+ * at this dataset's rows and files (`point`: before the last shard; `end`: after the last row).
+ * Undefined otherwise: the caller decodes what it can take instead.
+ */
+export async function sharedProfileCopy(
+  deps: Pick<ChainDeps, 'output'>,
+  run: RunRecord,
+  from: string,
+  basis: ProfileBasis,
+  columns: number,
+  point: { row: number; prefix: KeptScan['prefix'] } | undefined,
+  end: { row: number; prefix: KeptScan['prefix'] },
+): Promise<{ from: StoredProfileObjects; head: StoredColumns } | undefined> {
+  const objects = paths.outputProfile(run.pair, from);
+  const head = await readStoredColumns(deps.output, objects);
+  if (!head || reusableColumns(head.basis, basis).columns.length !== columns) return undefined;
+  const at = (described: StoredColumns['scan'], where: { row: number; prefix: KeptScan['prefix'] } | undefined) =>
+    !described || (where !== undefined && described.row === where.row && JSON.stringify(described.prefix) === JSON.stringify(where.prefix));
+  return at(head.scan, point) && at(head.end, end) ? { from: objects, head } : undefined;
+}
+
 /**
  * Keeps the dataset's raw column profile beside its report.json, for the next run to build on; or,
  * without one (BQX_PROFILE=keys, or columns the warehouse gave no sample of), removes any older one
  * there, which would no longer describe the dataset. Only a later run's speed depends on it.
  */
-export async function keepProfile(deps: Pick<ChainDeps, 'output' | 'logger'>, run: RunRecord, stored?: { basis: ProfileBasis; data: MeasuredColumns; scan?: KeptScan; end?: KeptScan }): Promise<void> {
+export async function keepProfile(deps: Pick<ChainDeps, 'output' | 'logger'>, run: RunRecord, stored?: StoredProfile): Promise<void> {
   const objects = paths.outputProfile(run.pair, run.runId);
+  if (stored && 'copy' in stored) return copyStoredProfile(deps.output, stored.copy.from, objects, stored.copy.head, stored.basis);
   const problem = stored && unstorable(stored.data);
   if (stored && !problem) return writeStoredProfile(deps.output, objects, stored.basis, stored.data, stored.scan, stored.end);
   if (problem) deps.logger.warn(`the raw column profile is not kept (${problem}): the next run measures every column`, { runId: run.runId, pair: run.pair, step: 'profile' });

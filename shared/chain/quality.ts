@@ -16,7 +16,7 @@ import type { ScanState } from '../profile/scanState.js';
 import type { KeptScan } from '../profile/storedProfile.js';
 import type { RunReport } from '../report.js';
 import type { ChainDeps } from './deps.js';
-import { EarlierSampleMissing, earlierColumns, earlierScan, profileBasis, scanPoint } from './profileReuse.js';
+import { EarlierSampleMissing, earlierColumns, earlierScan, profileBasis, scanPoint, sharedProfileCopy, type StoredProfile } from './profileReuse.js';
 
 export interface Quality {
   /** Absent with BQX_PROFILE=keys. */
@@ -32,8 +32,8 @@ export interface Quality {
   profiledWith: string;
   /** Columns measured and taken from an earlier dataset (absent with BQX_PROFILE=keys). */
   profileReuse?: ProfileReuse;
-  /** The raw columns the profile was computed from, and its scan state, to keep with the dataset (shared/chain/profileReuse.ts). */
-  stored?: { basis: ProfileBasis; data: MeasuredColumns; scan?: KeptScan; end?: KeptScan };
+  /** The raw columns the profile was computed from, and its scan state, to keep with the dataset, or the earlier stored profile to copy (shared/chain/profileReuse.ts). */
+  stored?: StoredProfile;
   profileMs: number;
   /** What the run cost (the `cost_usd` gate's value) and the bytes its jobs billed, profile included (RunCost). */
   costUsd?: number;
@@ -111,16 +111,21 @@ export async function checkQuality(
       ({ profile, cutRows } = measured);
       const total = input.groups.reduce((n, g) => n + g.columns.length - 1, 0);
       profileReuse = { profiled: 0, reused: total, from: run.sharing.from };
-      // The raw columns go with this dataset too, copied, when every one of them is the earlier's.
-      const earlier = await earlierColumns(deps, run, manifest, basis, run.sharing.from);
-      const all = 'columns' in earlier && earlier.reusable.length === total ? new Set(earlier.reusable) : undefined;
-      const taken = all && 'columns' in earlier ? await withSample(earlier.columns) : undefined;
-      const merged = all && taken ? mergeMeasured(layout, taken, all) : undefined;
-      const data = merged && 'columns' in earlier ? { ...merged, ...definedOnly({ compared: earlier.columns.compared, leakage: earlier.columns.leakage }) } : merged;
-      // The same files, so the same scan state (and pair counts) at the same row.
-      const scan = 'columns' in earlier ? keptAt(point, earlier.columns.scan?.state, earlier.columns.scan?.compared, earlier.columns.scan?.tails) : undefined;
-      const atEnd = 'columns' in earlier ? sameKept(earlier.columns.end, end) : undefined;
-      if (data) stored = { basis, data, ...(scan ? { scan } : {}), ...(atEnd ? { end: atEnd } : {}) };
+      // The raw columns go with this dataset too, copied, when every one of them is the earlier's:
+      // its objects as they are where they describe these files, else decoded and written again.
+      const copy = await sharedProfileCopy(deps, run, run.sharing.from, basis, total, point, end);
+      if (copy) stored = { basis, copy };
+      else {
+        const earlier = await earlierColumns(deps, run, manifest, basis, run.sharing.from);
+        const all = 'columns' in earlier && earlier.reusable.length === total ? new Set(earlier.reusable) : undefined;
+        const taken = all && 'columns' in earlier ? await withSample(earlier.columns) : undefined;
+        const merged = all && taken ? mergeMeasured(layout, taken, all) : undefined;
+        const data = merged && 'columns' in earlier ? { ...merged, ...definedOnly({ compared: earlier.columns.compared, leakage: earlier.columns.leakage }) } : merged;
+        // The same files, so the same scan state (and pair counts) at the same row.
+        const scan = 'columns' in earlier ? keptAt(point, earlier.columns.scan?.state, earlier.columns.scan?.compared, earlier.columns.scan?.tails) : undefined;
+        const atEnd = 'columns' in earlier ? sameKept(earlier.columns.end, end) : undefined;
+        if (data) stored = { basis, data, ...(scan ? { scan } : {}), ...(atEnd ? { end: atEnd } : {}) };
+      }
     } else {
       const earlier = await earlierColumns(deps, run, manifest, basis);
       // The column pass is long on big datasets: its batches go to the observer (the CLI's bar).

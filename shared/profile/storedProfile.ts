@@ -140,6 +140,29 @@ export async function writeStoredProfile(store: ObjectStore, objects: StoredProf
   await store.write(objects.columns, text, { contentType: 'application/json' });
 }
 
+/**
+ * Keeps `head`, the stored profile at `from`, as the one at `to` with `basis`: its objects copied
+ * as they are, for a dataset of exactly the files of the one `head` describes (the same sample,
+ * states and tails). Whoever reads them checks them against `head`'s lengths and SHA-256 as ever.
+ * Decoded, checked, encoded and hashed again instead, the 77 MB sample took about 0.6 s of a
+ * 20,000-row run with nothing changed (3-4 s in all).
+ */
+export async function copyStoredProfile(store: ObjectStore, from: StoredProfileObjects, to: StoredProfileObjects, head: StoredColumns, basis: ProfileBasis): Promise<void> {
+  const copies: Promise<unknown>[] = [store.copy(from.sample, to.sample)];
+  const kept = [
+    [head.scan, from.scan, from.tails, to.scan, to.tails],
+    [head.end, from.end, from.endTails, to.end, to.endTails],
+  ] as const;
+  for (const [described, state, tails, toState, toTails] of kept) {
+    if (!toState) continue;
+    copies.push(described && state ? store.copy(state, toState) : store.deletePrefix(toState));
+    if (toTails) copies.push(described?.tails && tails ? store.copy(tails, toTails) : store.deletePrefix(toTails));
+  }
+  // The JSON, written last, describes what is there.
+  await allSettledOrThrow(copies);
+  await store.write(to.columns, JSON.stringify({ ...head, basis }), { contentType: 'application/json' });
+}
+
 /** A kept state's bytes (and its tails', where there is an object for them) and its description; undefined without a state or an object for it. */
 function encodeScan(scan: KeptScan | undefined, stateObject: string | undefined, tailsObject: string | undefined): { state: Buffer; tails?: Buffer; described: StoredScan } | undefined {
   if (!scan || !stateObject) return undefined;

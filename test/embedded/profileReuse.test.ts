@@ -11,7 +11,7 @@ import { touchTables } from '../../shared/demo/change.js';
 import { paths } from '../../shared/naming.js';
 import type { MergeProgress, RunRecord } from '../../shared/ports.js';
 import type { RunReport } from '../../shared/report.js';
-import { readStoredColumns, type StoredColumns } from '../../shared/profile/storedProfile.js';
+import { readStoredColumns, readStoredEnd, readStoredSample, type StoredColumns } from '../../shared/profile/storedProfile.js';
 import type { DatasetProfile, ProfileData, ProfileJob, ProfileReuse } from '../../shared/profile/types.js';
 import { collectGarbage } from '../../shared/retention.js';
 import type { Embedded } from '../../shared/runtime/embedded.js';
@@ -88,11 +88,20 @@ describe('incremental profile (embedded, planted demo)', function () {
     // With nothing changed, a run builds nothing, takes the last profile and keeps a copy of its raw columns.
     spy.restore();
     spy = sandbox.spy(e.warehouse, 'profile');
+    const copies = sandbox.spy(e.output, 'copy');
     const unchanged = await succeededRun(e);
     assert.equal(spy.callCount, 0, 'nothing profiled');
     assert.deepEqual((await report(unchanged)).profileReuse, { profiled: 0, reused: columns, from: second.runId });
     assert.deepEqual((await stored(unchanged)).columns, secondStored.columns);
     assert.ok((await sample(unchanged)).equals(await sample(second)), 'the sample, byte for byte');
+    // Kept by copying the second's objects as they are (no decoding): the sample and both states,
+    // each whole as its columns.json describes it, under this run's basis.
+    const [from, to] = [paths.outputProfile('eurusd', second.runId), paths.outputProfile('eurusd', unchanged.runId)];
+    assert.deepEqual(copies.getCalls().map((c) => c.args).filter(([f]) => f.startsWith(from.dir)), [[from.sample, to.sample], [from.scan, to.scan], [from.end, to.end]].filter(([f]) => f !== from.scan || secondStored.scan));
+    const unchangedStored = await stored(unchanged);
+    assert.deepEqual(unchangedStored.basis.rows, unchanged.labelRows);
+    assert.ok(await readStoredSample(e.output, to, unchangedStored), 'the copied sample is the one described');
+    assert.equal(Boolean(await readStoredEnd(e.output, to, unchangedStored)), Boolean(secondStored.end), 'the state after the last row, whole');
 
     // The same window from scratch: every column measured, the same profile and raw columns.
     spy.restore();

@@ -15,6 +15,7 @@ interface FakeFile {
   save: sinon.SinonStub;
   getMetadata: sinon.SinonStub;
   delete: sinon.SinonStub;
+  copy: sinon.SinonStub;
 }
 
 describe('gcp/GcsObjectStore', () => {
@@ -33,6 +34,7 @@ describe('gcp/GcsObjectStore', () => {
         save: sandbox.stub().resolves(),
         getMetadata: sandbox.stub().resolves([{ size: String(size) }]),
         delete: sandbox.stub().resolves([{}]),
+        copy: sandbox.stub().resolves([{}]),
       };
       files.set(name, f);
     }
@@ -109,6 +111,15 @@ describe('gcp/GcsObjectStore', () => {
     assert.equal(await store.size('a/missing'), undefined);
     fileOf('a/broken').getMetadata.rejects(httpError(500));
     await assert.rejects(store.size('a/broken'), /HTTP 500/);
+  });
+
+  it('copies an object within the bucket by the service\'s copy, downloading nothing, and checks both names', async () => {
+    await store.copy('training/eurusd/r1/profile/sample.f64', 'training/eurusd/r2/profile/sample.f64');
+    const from = files.get('training/eurusd/r1/profile/sample.f64')!;
+    sinon.assert.calledOnceWithExactly(from.copy, files.get('training/eurusd/r2/profile/sample.f64'));
+    sinon.assert.notCalled(from.download);
+    await assert.rejects(store.copy('a/../b', 'c'), /not a plain object path/);
+    await assert.rejects(store.copy('a', 'b/../c'), /not a plain object path/);
   });
 
   it('reads a whole object', async () => {

@@ -23,6 +23,10 @@ export class MemoryObjectStore implements ObjectStore {
     return true;
   }
 
+  async copy(from: string, to: string): Promise<void> {
+    this.objects.set(to, await this.read(from));
+  }
+
   async read(name: string): Promise<Uint8Array> {
     const data = this.objects.get(name);
     if (!data) throw Object.assign(new Error(`no object ${name}`), { code: 404 });

@@ -113,6 +113,7 @@ export function effectfulStore(store: ObjectStore, effects: EffectSink, name: st
     },
     uri: (object) => store.uri(object),
     write: (object, data, options) => effects.effect(`${name}.write`, object, () => store.write(object, data, options)),
+    copy: (from, to) => effects.effect(`${name}.write`, to, () => store.copy(from, to)),
     read: (object) => store.read(object),
     readRange: (object, start, end) => store.readRange(object, start, end),
     size: (object) => store.size(object),

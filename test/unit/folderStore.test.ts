@@ -85,3 +85,21 @@ describe('folder store: objects deleted by exact name', () => {
     assert.equal(await fs.stat(path.join(store.root, 'runs/r1')).catch(() => 'gone'), 'gone', 'the run folder left empty went, up to runs/');
   });
 });
+
+describe('folder store: copies', () => {
+  it('copies an object into a new folder, replacing one there, as its own file (a change to one in place never shows in the other); an absent one fails', async () => {
+    const store = new FolderObjectStore(tempDir('folder-store-copy'));
+    const finalized: string[] = [];
+    store.onFinalize((o) => finalized.push(`${o.name} ${o.size}`));
+    await store.write('a/profile/sample.f64', 'sample bytes');
+    await store.write('b/profile/sample.f64', 'older');
+    await store.copy('a/profile/sample.f64', 'b/profile/sample.f64');
+    await store.copy('a/profile/sample.f64', 'c/deep/sample.f64');
+    assert.equal(Buffer.from(await store.read('b/profile/sample.f64')).toString(), 'sample bytes');
+    await fs.writeFile(store.uri('a/profile/sample.f64'), 'changed in place');
+    assert.equal(Buffer.from(await store.read('c/deep/sample.f64')).toString(), 'sample bytes');
+    assert.deepEqual(finalized.slice(2), ['b/profile/sample.f64 12', 'c/deep/sample.f64 12']);
+    await assert.rejects(store.copy('a/none.f64', 'd/none.f64'), /ENOENT/);
+    assert.deepEqual(await fs.readdir(path.join(store.root, '.tmp')), [], 'no temp file left');
+  });
+});

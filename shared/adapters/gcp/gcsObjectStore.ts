@@ -60,6 +60,11 @@ export class GcsObjectStore implements ObjectStore {
     }
   }
 
+  /** A copy the service makes (a rewrite within the bucket): no byte is downloaded. */
+  async copy(from: string, to: string): Promise<void> {
+    await this.gcs.file(checkName(from)).copy(this.gcs.file(checkName(to)));
+  }
+
   async read(name: string): Promise<Uint8Array> {
     const [contents] = await this.gcs.file(checkName(name)).download();
     return new Uint8Array(contents.buffer, contents.byteOffset, contents.byteLength);

@@ -115,6 +115,19 @@ export class FolderObjectStore implements ObjectStore {
     this.finalized(name);
   }
 
+  /**
+   * A copy of the file made by the kernel (a clone where the file system shares blocks), then put
+   * in place as a write is: not a hard link, so a later change to one file in place (a test's
+   * corruption) never shows in the other.
+   */
+  async copy(from: string, to: string): Promise<void> {
+    const target = this.localPath(to);
+    const temp = this.newTemp();
+    fs.copyFileSync(this.localPath(from), temp, fs.constants.COPYFILE_FICLONE);
+    this.folders.into(path.dirname(target), () => fs.renameSync(temp, target));
+    this.finalized(to);
+  }
+
   async write(name: string, data: ObjectData, options: { ifAbsent?: boolean } = {}): Promise<boolean> {
     const target = this.localPath(name);
     const dir = path.dirname(target);
