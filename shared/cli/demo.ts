@@ -11,7 +11,6 @@ import { ProgressBar } from './progress.js';
 import { folderRoom } from '../adapters/local/folderRoom.js';
 import { demoRunBytes, demoTableBytes } from '../demo/size.js';
 import { demoTables } from '../demo/names.js';
-import { appendMinutes } from '../demo/change.js';
 import { InputError } from '../naming.js';
 import { sizeText } from '../chain/diskRoom.js';
 
@@ -87,6 +86,8 @@ export async function ensureDemo(embedded: Embedded, config: Config, pairs: stri
   // (the same trading minutes after the build's last key, so the same keys).
   const appended = adding ? (state!.appended ?? 0) : 0;
   if (adding && appended > 0) {
+    // Loaded here: change.ts brings DuckDB's bindings, which `bqx --help` and `bqx status` must not load.
+    const { appendMinutes } = await import('../demo/change.js');
     const datasets = { featuresDataset: config.featuresDataset, labelsDataset: config.labelsDataset, labelTablePrefix: config.labelTablePrefix, metadataColumns: config.metadataColumns };
     await appendMinutes(embedded.warehouse, datasets, { pairs: adding, built: rows, appended: 0, only }, appended);
   }
