@@ -206,7 +206,14 @@ export async function sharedProfileCopy(
  */
 export async function keepProfile(deps: Pick<ChainDeps, 'output' | 'logger'>, run: RunRecord, stored?: StoredProfile): Promise<void> {
   const objects = paths.outputProfile(run.pair, run.runId);
-  if (stored && 'copy' in stored) return copyStoredProfile(deps.output, stored.copy.from, objects, stored.copy.head, stored.basis);
+  if (stored && 'copy' in stored) {
+    // An earlier object gone or unreadable since its head was read costs a later run its speed, never this run.
+    const copied = await copyStoredProfile(deps.output, stored.copy.from, objects, stored.copy.head, stored.basis).then(() => undefined, (error: Error) => error.message);
+    if (copied === undefined) return;
+    deps.logger.warn(`the raw column profile is not kept (copying ${stored.copy.from.columns}: ${copied}): the next run measures every column`, { runId: run.runId, pair: run.pair, step: 'profile' });
+    await deps.output.deletePrefix(objects.dir);
+    return;
+  }
   const problem = stored && unstorable(stored.data);
   if (stored && !problem) return writeStoredProfile(deps.output, objects, stored.basis, stored.data, stored.scan, stored.end);
   if (problem) deps.logger.warn(`the raw column profile is not kept (${problem}): the next run measures every column`, { runId: run.runId, pair: run.pair, step: 'profile' });

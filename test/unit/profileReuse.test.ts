@@ -9,11 +9,13 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import sinon from 'sinon';
 import { FolderObjectStore } from '../../shared/adapters/local/folderStore.js';
-import type { Warehouse } from '../../shared/ports.js';
+import type { RunRecord, Warehouse } from '../../shared/ports.js';
 import { ColumnScan } from '../../shared/profile/columnScan.js';
 import { profileDataset, type ProfileInput } from '../../shared/profile/profile.js';
 import { reusableColumns, type EarlierColumns } from '../../shared/profile/reuseStats.js';
-import { readStoredColumns, readStoredEnd, readStoredSample, readStoredScan, writeStoredProfile } from '../../shared/profile/storedProfile.js';
+import { readStoredColumns, readStoredEnd, readStoredSample, readStoredScan, STORED_PROFILE_VERSION, writeStoredProfile, type StoredColumns } from '../../shared/profile/storedProfile.js';
+import { keepProfile } from '../../shared/chain/profileReuse.js';
+import { paths } from '../../shared/naming.js';
 import type { ColumnComparison, CompareJob, ProfileBasis, ProfileData, ProfileJob } from '../../shared/profile/types.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -264,5 +266,21 @@ describe('incremental profile: stored columns reused, the rest measured', () => 
     assert.equal((await readStoredColumns(store, kept))!.end, undefined);
     assert.equal(await store.size(kept.end), undefined);
     assert.equal(await store.size(kept.endTails), undefined);
+  });
+});
+
+describe('stored profile: kept by copying an earlier one', () => {
+  it('an earlier object gone since its head was read leaves no profile and a warning, and the run goes on', async () => {
+    const output = new FolderObjectStore(tempDir('profile-copy'));
+    const from = paths.outputProfile('eurusd', 'eurusd-20200101t000000-aaaaaa');
+    const head = { version: STORED_PROFILE_VERSION, basis: {}, columns: [], sampleRows: [], sample: { bytes: 0, sha256: 'x' } } as unknown as StoredColumns;
+    const warn = sinon.stub();
+    const logger = { debug: () => {}, info: () => {}, warn, error: () => {} };
+    const run = { runId: 'eurusd-20200102t000000-bbbbbb', pair: 'eurusd' } as RunRecord;
+    await output.write(paths.outputProfile('eurusd', run.runId).columns, '{"stale": true}');
+    await keepProfile({ output, logger }, run, { basis: {} as ProfileBasis, copy: { from, head } });
+    sinon.assert.calledOnce(warn);
+    assert.match(warn.firstCall.args[0], /the raw column profile is not kept \(copying .*sample|ENOENT/);
+    assert.deepEqual(await output.list(paths.outputProfile('eurusd', run.runId).dir), [], 'nothing left that would not describe the dataset');
   });
 });
