@@ -90,6 +90,10 @@ export function scanPoint(shards: readonly MergedShard[]): { row: number; prefix
   };
 }
 
+/** Whether two points where a scan state is taken are the same row of the same files, group by group. */
+export const samePoint = (a: { row: number; prefix: KeptScan['prefix'] }, b: { row: number; prefix: KeptScan['prefix'] }) =>
+  a.row === b.row && JSON.stringify(a.prefix) === JSON.stringify(b.prefix);
+
 const startsWith = (files: readonly string[], prefix: readonly string[]) => prefix.length <= files.length && prefix.every((f, i) => files[i] === f);
 
 /** An earlier dataset's stored sample, found not whole once its column pass had started from its state. */
@@ -194,8 +198,7 @@ export async function sharedProfileCopy(
   const objects = paths.outputProfile(run.pair, from);
   const head = await readStoredColumns(deps.output, objects);
   if (!head || reusableColumns(head.basis, basis).columns.length !== columns) return undefined;
-  const at = (described: StoredColumns['scan'], where: { row: number; prefix: KeptScan['prefix'] } | undefined) =>
-    !described || (where !== undefined && described.row === where.row && JSON.stringify(described.prefix) === JSON.stringify(where.prefix));
+  const at = (described: StoredColumns['scan'], where: { row: number; prefix: KeptScan['prefix'] } | undefined) => !described || (where !== undefined && samePoint(described, where));
   return at(head.scan, point) && at(head.end, end) ? { from: objects, head } : undefined;
 }
 

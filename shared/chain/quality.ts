@@ -16,7 +16,7 @@ import type { ScanState } from '../profile/scanState.js';
 import type { KeptScan } from '../profile/storedProfile.js';
 import type { RunReport } from '../report.js';
 import type { ChainDeps } from './deps.js';
-import { EarlierSampleMissing, earlierColumns, earlierScan, profileBasis, scanPoint, sharedProfileCopy, type StoredProfile } from './profileReuse.js';
+import { EarlierSampleMissing, earlierColumns, earlierScan, profileBasis, samePoint, scanPoint, sharedProfileCopy, type StoredProfile } from './profileReuse.js';
 
 export interface Quality {
   /** Absent with BQX_PROFILE=keys. */
@@ -106,7 +106,7 @@ export async function checkQuality(
       at && state && state.row === at.row ? { state, prefix: at.prefix, ...(compared ? { compared } : {}), ...(tails ? { tails } : {}) } : undefined;
     // An earlier dataset's kept state of the same files before the same row is this dataset's.
     const sameKept = (kept: KeptScan | undefined, at: { row: number; prefix: KeptScan['prefix'] } | undefined): KeptScan | undefined =>
-      kept && at && kept.state.row === at.row && JSON.stringify(kept.prefix) === JSON.stringify(at.prefix) ? kept : undefined;
+      kept && at && samePoint({ row: kept.state.row, prefix: kept.prefix }, at) ? kept : undefined;
     if (measured?.profiledWith === profiledWith && run.sharing) {
       ({ profile, cutRows } = measured);
       const total = input.groups.reduce((n, g) => n + g.columns.length - 1, 0);

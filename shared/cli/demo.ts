@@ -11,6 +11,7 @@ import { ProgressBar } from './progress.js';
 import { folderRoom } from '../adapters/local/folderRoom.js';
 import { demoRunBytes, demoTableBytes } from '../demo/size.js';
 import { demoTables } from '../demo/names.js';
+import type { DemoDatasets } from '../demo/change.js';
 import { InputError } from '../naming.js';
 import { sizeText } from '../chain/diskRoom.js';
 
@@ -88,11 +89,15 @@ export async function ensureDemo(embedded: Embedded, config: Config, pairs: stri
   if (adding && appended > 0) {
     // Loaded here: change.ts brings DuckDB's bindings, which `bqx --help` and `bqx status` must not load.
     const { appendMinutes } = await import('../demo/change.js');
-    const datasets = { featuresDataset: config.featuresDataset, labelsDataset: config.labelsDataset, labelTablePrefix: config.labelTablePrefix, metadataColumns: config.metadataColumns };
-    await appendMinutes(embedded.warehouse, datasets, { pairs: adding, built: rows, appended: 0, only }, appended);
+    await appendMinutes(embedded.warehouse, demoDatasets(config), { pairs: adding, built: rows, appended: 0, only }, appended);
   }
   await writeDemoState(embedded.home, { version: VERSION, pairs: all, rows, ...(appended > 0 ? { appended } : {}) });
   return 'built';
+}
+
+/** Where the demo's tables are, as its changes (demo/change.ts) take it. */
+export function demoDatasets(config: Config): DemoDatasets {
+  return { featuresDataset: config.featuresDataset, labelsDataset: config.labelsDataset, labelTablePrefix: config.labelTablePrefix, metadataColumns: config.metadataColumns };
 }
 
 /**

@@ -2,10 +2,10 @@
 // changes (tables rewritten in place, new minutes appended), each change a new data version.
 
 import type { Config } from '../config.js';
-import { appendMinutes, parseDuration, touchTables, type DemoDatasets } from '../demo/change.js';
+import { appendMinutes, parseDuration, touchTables } from '../demo/change.js';
 import { InputError } from '../naming.js';
 import type { Embedded } from '../runtime/embedded.js';
-import { readDemoState, writeDemoState } from './demo.js';
+import { demoDatasets, readDemoState, writeDemoState } from './demo.js';
 import { stringFlag, type Args } from './args.js';
 
 /** Validates the change flags before anything is opened; undefined when there is no change. */
@@ -20,12 +20,7 @@ export function demoChange(args: Args): { touch?: string[]; appendMinutes?: numb
 }
 
 export async function changeDemo(embedded: Embedded, config: Config, change: { touch?: string[]; appendMinutes?: number }): Promise<string> {
-  const datasets: DemoDatasets = {
-    featuresDataset: config.featuresDataset,
-    labelsDataset: config.labelsDataset,
-    labelTablePrefix: config.labelTablePrefix,
-    metadataColumns: config.metadataColumns,
-  };
+  const datasets = demoDatasets(config);
   if (change.touch) {
     const touched = await touchTables(embedded.warehouse, datasets, change.touch);
     return `touched ${touched.length} table(s): ${touched.map((t) => t.table).join(', ')} (same rows, new values, new data version)`;
