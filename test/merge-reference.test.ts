@@ -20,7 +20,7 @@ import { loadConfig } from '../shared/config.js';
 import { buildManifest, type RunManifest } from '../shared/manifest.js';
 import { KEY_COLUMN, newRunId, paths } from '../shared/naming.js';
 import { planMerge } from '../shared/planner.js';
-import type { MergedGroup, Window } from '../shared/ports.js';
+import type { MergeJob, MergedGroup, Window } from '../shared/ports.js';
 import { tempDir } from './helpers/temp.js';
 import { shardGrid } from '../shared/shards.js';
 
@@ -92,6 +92,14 @@ async function closeFixture(f: Fixture): Promise<void> {
 
 /** Manifest, extracts (the pipeline's own) and the merge, as mergeRun drives them. */
 async function runMerge(f: Fixture, window: Window, maxGroupColumns: number, splitFeature?: string, plainFeatures: string[] = []) {
+  const { job, manifest, plan } = await mergeJob(f, window, maxGroupColumns, splitFeature, plainFeatures);
+  const result = await f.warehouse.merge(job);
+  assert.equal(result.state, 'done');
+  return { manifest, plan, groups: result.state === 'done' ? result.groups : ([] as MergedGroup[]) };
+}
+
+/** The manifest and the extracts (the pipeline's own), then the merge's job as mergeRun makes it. */
+async function mergeJob(f: Fixture, window: Window, maxGroupColumns: number, splitFeature?: string, plainFeatures: string[] = []) {
   const config = loadConfig({ BQX_HOME: f.dir });
   const runId = newRunId(PAIR, new Date());
   const labelStats = await f.warehouse.labelStats(LABELS, `targets_${PAIR}`, window);
@@ -123,9 +131,8 @@ async function runMerge(f: Fixture, window: Window, maxGroupColumns: number, spl
     await fs.rename(`${source}.plain`, source);
   }
   const plan = planMerge(manifest, { maxGroupColumns, groupColumns: maxGroupColumns, joinBatchTables: 50 });
-  const result = await f.warehouse.merge({ runId, pair: PAIR, window, manifest, plan, checkpoints, outputPrefix: paths.outputDir(PAIR, runId), shards: shardGrid(window, config.shard) });
-  assert.equal(result.state, 'done');
-  return { manifest, plan, groups: result.state === 'done' ? result.groups : ([] as MergedGroup[]) };
+  const job: MergeJob = { runId, pair: PAIR, window, manifest, plan, checkpoints, outputPrefix: paths.outputDir(PAIR, runId), shards: shardGrid(window, config.shard) };
+  return { job, manifest, plan };
 }
 
 /** The output read back with hyparquet, groups side by side: column name -> values, in row order. */
@@ -261,6 +268,32 @@ describe('local merge against a reference merge', function () {
         }
       }
       assert.ok(nulls > rows * 4, 'the comparison covers many nulls');
+    } finally {
+      await closeFixture(f);
+    }
+  });
+
+  it('fails, its scratch removed, when a feature lined up while earlier groups are stitched cannot be read', async () => {
+    // The stitch takes the groups last first while the features are lined up in that order in the
+    // background: a checkpoint of a feature of the first group (lined up last) cut short fails the merge
+    // there, and the merge waits for the work under way before removing its scratch folder (the
+    // groups already placed are a failed run's output, which retention clears: retention.test.ts).
+    const f = await openFixture();
+    try {
+      const keys = range(0, 120);
+      const labels = table(`targets_${PAIR}`, LABELS, 2, keys);
+      const features = [`agg_${PAIR}`, `mom_${PAIR}`, `reg_${PAIR}`, `vol_${PAIR}`, `der_${PAIR}`, `rev_${PAIR}`].map((name) => table(name, FEATURES, 4, keys));
+      for (const t of [labels, ...features]) await createTable(f.warehouse, t);
+      const { job, plan } = await mergeJob(f, { start: iso(0), end: iso(120) }, 6);
+      assert.ok(plan.groups.length >= 4, `several column groups (got ${plan.groups.length})`);
+      const last = plan.groups.find((g) => g.members.length > 0)!.members[0]!.feature;
+      const file = f.staging.uri(job.checkpoints[last]![0]!);
+      await fs.truncate(file, Math.floor((await fs.stat(file)).size / 2));
+
+      await assert.rejects(f.warehouse.merge(job), new RegExp(`${last}/part-00000\\.parquet is not a parquet file`));
+      const scratch = path.join(f.dir, 'output', '.tmp');
+      const left = await fs.readdir(scratch).catch(() => [] as string[]);
+      assert.deepEqual(left.filter((name) => name.endsWith('-merge')), [], 'the merge\'s scratch folder is removed');
     } finally {
       await closeFixture(f);
     }

@@ -370,6 +370,7 @@ export class DuckDbWarehouse implements Warehouse {
     const grid = job.shards.length > 0 ? job.shards : [{ index: 0, id: 'window', start: job.window.start, end: job.window.end }];
     const work = await this.output.tempPath('-merge');
     await fs.mkdir(work, { recursive: true });
+    let lineUp: LineUp | undefined;
     try {
       const bases: Base[] = [];
       for (const shard of grid) {
@@ -401,7 +402,7 @@ export class DuckDbWarehouse implements Warehouse {
       let padded = 0;
       let joinedShards = 0;
       const kept = new KeptLayouts(this.options.keptLayoutBytes ?? KEPT_LAYOUT_BYTES);
-      await forEachLimit(features, concurrency, async (f) => {
+      const alignFeature = async (f: (typeof features)[number]): Promise<void> => {
         const files = job.checkpoints[f.feature]!.map((o) => this.staging.uri(o));
         // Footers as layouts (parquetLayout.ts), not hyparquet's objects: a day-shard merge reads
         // 10,000 of them, and their objects were half of its garbage collection.
@@ -441,7 +442,12 @@ export class DuckDbWarehouse implements Warehouse {
         if (aligning) realigned++;
         else if (padding) padded++;
         progress({ step: 'align', done: ++done, total });
-      });
+      };
+      // The features are lined up in the background, in the order the stitch below takes its groups,
+      // and each group's stitch waits only for its own members: its copies (on libuv's threads) go
+      // on while this thread lines up the next groups' features. One phase after the other, the
+      // copies waited for the whole alignment and this thread was half idle during the copies.
+      lineUp = alignInOrder(features, [...plan.groups].reverse(), concurrency, alignFeature);
 
       // Stitched group after group, the last group first, each across every shard. At sizes past
       // the page cache this reads what the previous phase wrote most recently first: the extract
@@ -454,6 +460,7 @@ export class DuckDbWarehouse implements Warehouse {
       const labelKeys = await Promise.all(bases.map(baseKeys));
       const built = bases.map(() => ({ groups: [] as MergedGroup[], keysInRange: true }));
       for (const group of [...plan.groups].reverse()) {
+        await lineUp.ready(group);
         for (const [s, base] of bases.entries()) {
           const keySource = { file: base.file, layout: base.layout, columns: [KEY_COLUMN, ...(group.labels ? labels.columns : [])].map((c) => ({ source: c, output: c })) };
           const earlier = previous?.get(base.shard.id)?.get(group.index);
@@ -502,6 +509,9 @@ export class DuckDbWarehouse implements Warehouse {
       const groups = byGroup(plan.groups.map((g) => ({ index: g.index, columns: g.columns })), shards);
       return { state: 'done', groups, shards, rows: shards.reduce((s, x) => s + x.rows, 0), ...(previous ? { fromPrevious: unchanged.size } : {}) };
     } finally {
+      // After a failure no feature is lined up any more, and those under way end before their
+      // folder is removed.
+      await lineUp?.stop();
       await fs.rm(work, { recursive: true, force: true });
     }
   }
@@ -1068,12 +1078,57 @@ function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 }
 
-async function forEachLimit<T>(items: readonly T[], limit: number, body: (item: T) => Promise<void>): Promise<void> {
+/** Features being lined up in the background (alignInOrder). */
+interface LineUp {
+  /** Resolves once every member of `group` that is lined up here is; rejects with the first failure of any. */
+  ready(group: { members: readonly { feature: string }[] }): Promise<void>;
+  /** Starts no further feature and resolves once those under way have ended (never rejects). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs `body` for each of `features`, `limit` at a time, in the order `groups` name them (a
+ * feature named by several at its first), without waiting: the caller waits per group (`ready`).
+ * After a failure none is started any more, and every feature not yet done fails with it.
+ */
+function alignInOrder<F extends { feature: string }>(features: readonly F[], groups: readonly { members: readonly { feature: string }[] }[], limit: number, body: (f: F) => Promise<void>): LineUp {
+  const byName = new Map(features.map((f) => [f.feature, f]));
+  const order = [...new Set(groups.flatMap((g) => g.members.map((m) => m.feature)))].filter((n) => byName.has(n));
+  const settle = new Map<string, { resolve: () => void; reject: (e: unknown) => void }>();
+  const done = new Map<string, Promise<void>>();
+  for (const name of order) {
+    const promise = new Promise<void>((resolve, reject) => settle.set(name, { resolve, reject }));
+    promise.catch(() => {}); // a failure is the caller's through ready(), if it asks
+    done.set(name, promise);
+  }
+  let stopped = false;
   let next = 0;
-  const worker = async () => {
-    while (next < items.length) await body(items[next++]!);
+  const worker = async (): Promise<void> => {
+    while (!stopped && next < order.length) {
+      const name = order[next++]!;
+      try {
+        // A feature's alignment mostly awaits promises already settled (its reads are synchronous):
+        // without a turn of the event loop between features, the stitch's copies (libuv callbacks)
+        // would wait for the whole alignment to end.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        await body(byName.get(name)!);
+        settle.get(name)!.resolve();
+      } catch (error) {
+        stopped = true;
+        for (const n of order) settle.get(n)!.reject(error); // those done already stay resolved
+      }
+    }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  const running = Promise.all(Array.from({ length: Math.max(1, Math.min(limit, order.length)) }, worker));
+  return {
+    ready: async (group) => {
+      await Promise.all(group.members.map((m) => done.get(m.feature)).filter((p) => p !== undefined));
+    },
+    stop: async () => {
+      stopped = true;
+      await running;
+    },
+  };
 }
 
 function isoOrNull(value: unknown): string | null {
