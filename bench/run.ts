@@ -34,6 +34,7 @@ import path from 'node:path';
 import { evictInputs, flags, linkTree, median, runChild, du, type BenchSet, type ChildResult, type E2eResult } from './common.js';
 import { ensureCompiledCli } from './cliBuild.js';
 import { freshInstall, measureFirstRun, type FirstRun } from './firstRun.js';
+import { describePageTouch, pageTouchMicros } from './memoryTouch.js';
 import { measureQuick } from './quick.js';
 import { linearity, recordScalingPoint, SCALING_SVG } from './scaling.js';
 import { dropPageCache, prepareConfinement, removeConfinement } from './confine.js';
@@ -77,9 +78,11 @@ if (only.has('freshness')) {
   const { fileSystemOf } = await import('./fileSystem.js');
   const fsOf = fileSystemOf(DATA_ROOT);
   if (fsOf) log(`data on ${fsOf.device} at ${fsOf.mount}: ${fsOf.type}${fsOf.journal === false ? ' without a journal (a new file is slow for a minute after removals)' : fsOf.journal ? ' with a journal' : ''}`);
+  const pageTouch = pageTouchMicros();
+  log(describePageTouch(pageTouch));
   const result = await benchFreshness(rowsWanted, log, rounds);
   const out = path.resolve(REPO_ROOT, f.get('out') ?? path.join('bench', 'results', `freshness-${rowsWanted}.json`));
-  await fs.writeFile(out, JSON.stringify({ ...result, finished_at: new Date().toISOString(), load1: os.loadavg()[0], file_system: fsOf ?? null }, null, 1));
+  await fs.writeFile(out, JSON.stringify({ ...result, finished_at: new Date().toISOString(), load1: os.loadavg()[0], file_system: fsOf ?? null, page_touch_us: pageTouch }, null, 1));
   process.stdout.write(`${JSON.stringify(result, null, 1)}\nwritten: ${path.relative(process.cwd(), out)}\n`);
   process.exit(0);
 }
@@ -148,6 +151,10 @@ const freeBytes = () => {
   return s.bavail * s.bsize;
 };
 const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+
+// Before anything here allocates or frees memory (memoryTouch.ts: why the figure goes with the results).
+const pageTouch = pageTouchMicros();
+log(describePageTouch(pageTouch));
 
 const setBuiltNow = f.has('rebuild') || !existsSync(path.join(setDir(rows), 'set.json'));
 // Building a set holds its input tables, its first run's checkpoints and that run's output at once:
@@ -355,6 +362,7 @@ const scaling = { merge_vs_linear: linearity(points, (p) => p.merge_wall_s), run
 const floor = byName('floor');
 const polars = byName('polars');
 const machine = {
+  page_touch_us: pageTouch,
   cpus: os.cpus().length,
   cpu: os.cpus()[0]?.model ?? 'unknown',
   memory_mb: memTotalMb,
