@@ -343,19 +343,21 @@ function readChunkBytes(fd: number, file: FileLayout, scratch: DecodeScratch, po
   if (ahead && ahead.fd === fd && ahead.file === file && position >= ahead.start && position + length <= ahead.end) return ahead.bytes.subarray(position - ahead.start, position - ahead.start + length);
   if (length * 4 > READ_AHEAD_BYTES) return readInto(fd, scratch, position, length);
   const bytes = ahead?.bytes ?? Buffer.allocUnsafeSlow(READ_AHEAD_BYTES);
-  let done = 0;
-  for (let n = 1; n > 0 && done < bytes.length; done += n) n = readSync(fd, bytes, done, bytes.length - done, position + done);
+  const done = readUpTo(fd, bytes, 0, bytes.length, position);
   if (done < length) throw new Error('the file ends inside a column chunk');
   scratch.ahead = { fd, file, start: position, end: position + done, bytes };
   return bytes.subarray(0, length);
 }
 
 function readFully(fd: number, into: Uint8Array, offset: number, length: number, position: number): void {
-  for (let done = 0; done < length; ) {
-    const n = readSync(fd, into, offset + done, length - done, position + done);
-    if (n === 0) throw new Error('the file ends inside a column chunk');
-    done += n;
-  }
+  if (readUpTo(fd, into, offset, length, position) < length) throw new Error('the file ends inside a column chunk');
+}
+
+/** Up to `length` bytes of the file from `position` into `into` at `offset`, fewer only where the file ends first: the bytes read. */
+function readUpTo(fd: number, into: Uint8Array, offset: number, length: number, position: number): number {
+  let done = 0;
+  for (let n = 1; n > 0 && done < length; done += n) n = readSync(fd, into, offset + done, length - done, position + done);
+  return done;
 }
 
 /** Bytes of a chunk read first: its page's header and the length of its definition levels; the levels are read next, then the values wanted. */
