@@ -262,7 +262,8 @@ export interface ObjectStore {
   /**
    * Copies object `from` whole to `to`, as a write of its bytes would (replacing any object
    * there): in the bucket, without the bytes passing through the caller (Cloud Storage's copy; a
-   * hard link in a folder). Throws where `from` is absent.
+   * copy the kernel makes in a folder, a clone where the file system shares blocks, never a hard
+   * link). Throws where `from` is absent.
    */
   copy(from: string, to: string): Promise<void>;
   /** Bytes [start, end) of an object. */
