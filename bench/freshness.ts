@@ -18,6 +18,8 @@
 // in a copy of that home as it stood before the step (copyHome), the step and its full build in
 // turn; the ratio is the median step's wall over the median full build's. On this 2-core machine
 // one refresh took 10.8 s and the next, identical, 16.8 s: a single pair's ratio said little.
+// Before each timed step: sync, and on a kernel that hands freed memory back to its host, a wait
+// until it has (memoryTouch.ts; the main bench does the same between its contenders).
 // Every command runs as its own `bqx` process (wall = that process's, start-up included). Shards
 // are days (BQX_SHARD=day): with the default months a 14-day demo is one shard, which a refresh
 // rebuilds whole. `npm run bench -- --only freshness [--rows 20000] [--rounds 3]` runs it (bench/run.ts); its
@@ -33,6 +35,7 @@ import { DATA_ROOT, REPO_ROOT } from './setid.js';
 import { du, linkTree, median } from './common.js';
 import { dropPageCache } from './confine.js';
 import { diskReadBytes } from './fileSystem.js';
+import { describeSettled, settleFreedMemory } from './memoryTouch.js';
 
 
 interface Step {
@@ -142,8 +145,11 @@ export async function benchFreshness(rows: number, log: (line: string) => void, 
   const run = async (name: string, extra: string[] = []): Promise<Step> => {
     log(`freshness: ${name}: bqx run eurusd ${extra.join(' ')} ...`);
     // As the main bench does between contenders: no step pays for the write-back of the one before
-    // (a full build leaves gigabytes of dirty pages behind it).
+    // (a full build leaves gigabytes of dirty pages behind it), and every step starts with the
+    // memory freed before it handed back to the host, where the kernel does that (memoryTouch.ts).
     execFileSync('sync');
+    const settled = await settleFreedMemory();
+    if (settled) log(`freshness: ${name}: started${describeSettled(settled)}`);
     const readBefore = diskReadBytes();
     const r = await call(['run', 'eurusd', '--json', '--quiet', ...extra]);
     const readAfter = diskReadBytes();
@@ -164,6 +170,7 @@ export async function benchFreshness(rows: number, log: (line: string) => void, 
     const timed = async (args: string[]) => {
       await copyHome(snapshot, copy);
       execFileSync('sync');
+      await settleFreedMemory();
       const r = await call(['run', 'eurusd', '--json', '--quiet', ...args], copy);
       succeeded(`${what}, a later round`, r.stdout);
       return r.wall_s;

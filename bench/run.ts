@@ -15,6 +15,9 @@
 //    JOINs under a memory_limit and a time cap; (d) floor: read every input once, write as much.
 //    Each child reports its own wall time and peak RSS (maxRSS at exit); the bench also watches
 //    every child's memory and kills one that passes --mem-cap-mb (recorded as failed, with why).
+//    Before each child (and each timed step below): sync, then, on a kernel that hands freed
+//    memory back to its host, a wait until it has (memoryTouch.ts), so no child writes into
+//    pages another one freed a moment before while its rival met pages the host took back.
 // 3. e2e: `bqx run` end to end in a fresh BQX_HOME (the demo warehouse copied in), with the time
 //    spent inside warehouse.extract/merge measured (bench/bqx-timed.ts), against one bulk copy of
 //    the same tables (bench/bulk-copy.ts).
@@ -34,7 +37,7 @@ import path from 'node:path';
 import { evictInputs, flags, linkTree, median, runChild, du, type BenchSet, type ChildResult, type E2eResult } from './common.js';
 import { ensureCompiledCli } from './cliBuild.js';
 import { freshInstall, measureFirstRun, type FirstRun } from './firstRun.js';
-import { describePageTouch, pageTouchMicros } from './memoryTouch.js';
+import { describePageTouch, describeSettled, pageTouchMicros, reportsFreedMemory, settleFreedMemory, type MemorySettled } from './memoryTouch.js';
 import { measureQuick } from './quick.js';
 import { linearity, recordScalingPoint, SCALING_SVG } from './scaling.js';
 import { dropPageCache, prepareConfinement, removeConfinement } from './confine.js';
@@ -179,6 +182,8 @@ interface Round extends Partial<ChildResult> {
   error?: string;
   /** The machine's 1-minute load average when the child started (other work skews timings). */
   load1_before: number;
+  /** The wait before it for freed memory to be handed back to the host (memoryTouch.ts), where the kernel says. */
+  memory_settled?: MemorySettled;
 }
 const runs = new Map<Name, Round[]>();
 const selected = NAMES.filter((n) => only.has(n));
@@ -198,9 +203,9 @@ for (let r = 0; r < rounds; r++) {
     const args = ['--set', set.dir, '--out', path.join(work, name)];
     if (name === 'duckdb-join') args.push('--memory-mb', String(joinMemoryMb));
     if (cold) args.push('--durable');
-    settle();
     if (cold) evictInputs(set);
-    log(`round ${r + 1}/${rounds}: ${name}${cold ? ' (inputs out of the page cache)' : ''} ...`);
+    const settled = await settle();
+    log(`round ${r + 1}/${rounds}: ${name}${cold ? ' (inputs out of the page cache)' : ''}${describeSettled(settled)} ...`);
     const load1 = round3(os.loadavg()[0]!);
     const child = await runChild(CONTENDERS[name].script, args, { memCapMb, timeoutS: name === 'duckdb-join' ? joinTimeoutS : timeoutS });
     await fs.rm(work, { recursive: true, force: true });
@@ -213,6 +218,7 @@ for (let r = 0; r < rounds; r++) {
       peak_rss_mb: Math.max(reported?.peak_rss_mb ?? 0, child.observed_peak_mb),
       process_wall_s: child.process_wall_s,
       load1_before: load1,
+      ...(settled ? { memory_settled: settled } : {}),
     };
     if (!round.ok) round.error = child.killed ?? reported?.error ?? `exit ${child.code ?? child.signal}: ${child.stderr.trim().split('\n').slice(-3).join(' | ')}`;
     if (!round.ok && !reported) round.wall_s = child.process_wall_s;
@@ -264,8 +270,7 @@ if (only.has('e2e')) {
   const warehouseBytes = (await fs.stat(warehouse)).size;
   const bulkCopy = async (label: string) => {
     await fs.rm(work, { recursive: true, force: true });
-    settle();
-    log(`${label}: bulk copy of the same tables ...`);
+    log(`${label}: bulk copy of the same tables${describeSettled(await settle())} ...`);
     const bulk = await runChild('bulk-copy.ts', ['--set', set.dir, '--out', path.join(work, 'bulk')], { memCapMb, timeoutS });
     await fs.rm(work, { recursive: true, force: true });
     if (!bulk.result?.ok) throw new Error(`bulk copy failed: ${bulk.killed ?? bulk.result?.error ?? bulk.stderr.slice(-1000)}`);
@@ -286,9 +291,9 @@ if (only.has('e2e')) {
     // The demo's feature tables are parquet files beside the warehouse (fileTables.ts).
     const tables = path.join(set.home, 'warehouse.tables');
     if (existsSync(tables)) await linkTree(tables, path.join(home, 'warehouse.tables'));
-    settle();
     if (confinement) dropPageCache();
-    log(`e2e ${r + 1}/${e2eRounds}: bqx run in a fresh BQX_HOME${confinement ? `, ${confinement.describe}` : ''} ...`);
+    const settled = await settle();
+    log(`e2e ${r + 1}/${e2eRounds}: bqx run in a fresh BQX_HOME${confinement ? `, ${confinement.describe}` : ''}${describeSettled(settled)} ...`);
     try {
       const run = await runTimedBqx(home, rows, set.pair, { memCapMb, ...(confinement ? { before: confinement.join } : {}) });
       samples.push({ ...run, source: confinement ? `fresh BQX_HOME, ${confinement.describe}, page cache dropped first` : 'fresh BQX_HOME' });
@@ -332,8 +337,7 @@ if (only.has('e2e')) {
 // ---- 4. the first run from an empty home (npm start) ---------------------------------------
 let fresh: FirstRun | undefined;
 if (only.has('first-run')) {
-  settle();
-  log('first run: bqx run eurusd in an empty BQX_HOME (the demo build included) ...');
+  log(`first run: bqx run eurusd in an empty BQX_HOME (the demo build included)${describeSettled(await settle())} ...`);
   fresh = await measureFirstRun({ memCapMb, timeoutS });
   log(`first run: ${fresh.ok ? 'ok' : `FAILED (${fresh.error})`} ${fresh.wall_s.toFixed(1)} s (demo build ${fresh.demo_build_s ?? '-'} s, run ${fresh.run_s ?? '-'} s), peak ${fresh.peak_rss_mb} MB`);
 }
@@ -363,6 +367,8 @@ const floor = byName('floor');
 const polars = byName('polars');
 const machine = {
   page_touch_us: pageTouch,
+  /** Whether the kernel hands freed memory back to its host: each contender then waited for that first (`memory_settled` in its rounds). */
+  reports_freed_memory: reportsFreedMemory(),
   cpus: os.cpus().length,
   cpu: os.cpus()[0]?.model ?? 'unknown',
   memory_mb: memTotalMb,
@@ -403,6 +409,7 @@ const report = {
   })),
   ratios,
   page_cache: cold ? 'inputs dropped before every round, outputs fsynced inside it (--cold)' : 'as the rounds before left it',
+  freed_memory: machine.reports_freed_memory ? 'handed back to the host before every round (bench/memoryTouch.ts)' : 'kept by this kernel: no wait',
   ...(confinement ? { e2e_confined: confinement.describe } : {}),
   ...(e2e ? { e2e } : {}),
   first_run: firstRun,
@@ -452,8 +459,14 @@ text += `\nwritten: ${path.relative(process.cwd(), outFile)}\n`;
 process.stdout.write(text);
 
 /** Flushes dirty pages (the previous contender's output) so no one pays for another's write-back. */
-function settle(): void {
+/**
+ * Before a timed step: the dirty pages the step before left written back (no step pays for
+ * another's write-back), then the memory freed meanwhile handed back to the host where this
+ * machine's kernel does that (memoryTouch.ts), so every step starts in the same memory state.
+ */
+async function settle(): Promise<MemorySettled | undefined> {
   execFileSync('sync');
+  return settleFreedMemory();
 }
 
 function round3(x: number): number {
