@@ -11,6 +11,7 @@ import { mapLimit } from '../concurrency.js';
 import { differingParts, featureFingerprint, isFingerprint, type FingerprintPart } from '../fingerprint.js';
 import type { ManifestFeature, RunManifest } from '../manifest.js';
 import { assertIdentifier } from '../naming.js';
+import { objectSizes } from '../objectSizes.js';
 import type { CatalogTable, CheckpointRecord, FileKeys, ReuseCounts, RunRecord } from '../ports.js';
 import type { ChainDeps } from './deps.js';
 
@@ -168,7 +169,10 @@ export async function indexCheckpoint(deps: Pick<ChainDeps, 'staging' | 'clock'>
   // A refresh's checkpoint begins with the earlier run's files, whose sizes its plan read.
   const earlier = f.incremental;
   const planned = new Map(earlier?.sizes && earlier.sizes.length === earlier.files.length ? earlier.files.map((file, i) => [file, earlier.sizes![i]!]) : []);
-  const sizes = await Promise.all(record.files.map(async (file) => planned.get(file) ?? (await deps.staging.size(file)) ?? -1));
+  const unplanned = record.files.filter((file) => !planned.has(file));
+  const found = await objectSizes(deps.staging, unplanned);
+  const looked = new Map(unplanned.map((file, i) => [file, found[i]]));
+  const sizes = record.files.map((file) => planned.get(file) ?? looked.get(file) ?? -1);
   const nullCounts: Record<string, number> = {};
   for (const c of f.columns) nullCounts[c.source] = record.nullCounts[c.output] ?? 0;
   const entry: IndexEntry = {
@@ -199,7 +203,7 @@ async function readEntry(deps: Pick<ChainDeps, 'staging'>, object: string): Prom
 }
 
 async function filesUnchanged(deps: Pick<ChainDeps, 'staging'>, entry: IndexEntry): Promise<boolean> {
-  const sizes = await Promise.all(entry.files.map((f) => deps.staging.size(f)));
+  const sizes = await objectSizes(deps.staging, entry.files);
   return entry.files.length > 0 && sizes.every((s, i) => s !== undefined && s === entry.sizes[i]);
 }
 
