@@ -32,7 +32,6 @@ import { MARKER_NAME, allPairs, paths } from './naming.js';
 import type { CheckpointRecord, Logger, ObjectStore, RunOutput, RunRecord, RunStore, StoredObject, Clock } from './ports.js';
 import { isTerminal } from './chain/runs.js';
 import { mapLimit } from './concurrency.js';
-import { objectSizes } from './objectSizes.js';
 
 export interface RetentionDeps {
   store: RunStore;
@@ -147,7 +146,7 @@ export async function collectGarbage(deps: RetentionDeps, pair: string, keep: nu
       // Those files outlived their own run only for this one: they go with it unless a kept dataset lists them too.
       const own = paths.outputDir(run.pair, run.runId);
       const others = listed.filter((o) => !o.startsWith(own) && !protectedOutput.has(o));
-      const sizes = await objectSizes(deps.output, others);
+      const sizes = await deps.output.sizes(others);
       const there = others.filter((_, i) => sizes[i] !== undefined);
       result.objects += dryRun ? there.length : await deps.output.deleteObjects(there);
       result.bytes += sizes.reduce((n: number, size) => n + (size ?? 0), 0);

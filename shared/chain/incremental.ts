@@ -15,7 +15,6 @@ import { checkpointFileKeys } from '../checkpoint.js';
 import { mapLimit } from '../concurrency.js';
 import type { ShardUnit } from '../config.js';
 import { dataPart, differingParts, partOf } from '../fingerprint.js';
-import { objectSizes } from '../objectSizes.js';
 import { cellStart } from '../shards.js';
 import type { RunManifest } from '../manifest.js';
 import type { CheckpointRecord, RunRecord, Window } from '../ports.js';
@@ -50,7 +49,7 @@ export async function planIncremental(deps: Pick<ChainDeps, 'warehouse' | 'store
     // Only the data and the window may differ; the data of the old window must not have.
     if (differingParts(f.fingerprint!, earlier.fingerprint!).some((p) => p === 'schema' || p === 'settings')) return false;
     if (dataPart(f.dataset, f.feature, version) !== partOf(earlier.fingerprint!, 'data')) return false;
-    const sizes = await objectSizes(deps.staging, record.files);
+    const sizes = await deps.staging.sizes(record.files);
     if (record.files.length === 0 || sizes.some((s) => s === undefined)) return false;
     const carry = await carryFiles(deps, record, previous, unit);
     f.incremental = { from: base.run.runId, files: record.files, sizes: sizes as number[], rows: record.rows, sourceRows: record.sourceRows, duplicates: record.duplicates, range: { start: previous.end, end: window.end }, ...(carry.length > 0 ? { carry } : {}) };

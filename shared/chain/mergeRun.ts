@@ -18,7 +18,6 @@ import { followUp } from './pending.js';
 import { checkQuality, type Quality, type RunCost } from './quality.js';
 import { billedBytes } from '../cost.js';
 import { allSettledOrThrow } from '../concurrency.js';
-import { objectSizes } from '../objectSizes.js';
 import { earlierProfile, filesMeeting, previousGroupFiles, previousOutput, sharedShards, withGrown, withShared, withSharedGroups } from './shareShards.js';
 import { failOnError, failRun, loadManifest, moved, publishOutcome, resendOutcome } from './runs.js';
 
@@ -146,7 +145,7 @@ async function verifyOutput(deps: ChainDeps, manifest: RunManifest, run: RunReco
   // Their sizes asked for together, not one after another: a refresh at full size shares about
   // 1,600 files (70 month shards x 23 groups), each a round trip to Cloud Storage.
   const sharedList = [...sharedFiles];
-  const sizesFound = await objectSizes(deps.output, sharedList);
+  const sizesFound = await deps.output.sizes(sharedList);
   const sharedSizes = new Map(sharedList.map((file, i) => [file, sizesFound[i]]));
   for (const g of groups) {
     if (g.rows !== run.labelRows) problems.push(`group ${g.index} has ${g.rows} rows, the window has ${run.labelRows} label rows`);

@@ -11,7 +11,6 @@ import { mapLimit } from '../concurrency.js';
 import { differingParts, featureFingerprint, isFingerprint, type FingerprintPart } from '../fingerprint.js';
 import type { ManifestFeature, RunManifest } from '../manifest.js';
 import { assertIdentifier } from '../naming.js';
-import { objectSizes } from '../objectSizes.js';
 import type { CatalogTable, CheckpointRecord, FileKeys, ReuseCounts, RunRecord } from '../ports.js';
 import type { ChainDeps } from './deps.js';
 
@@ -170,7 +169,7 @@ export async function indexCheckpoint(deps: Pick<ChainDeps, 'staging' | 'clock'>
   const earlier = f.incremental;
   const planned = new Map(earlier?.sizes && earlier.sizes.length === earlier.files.length ? earlier.files.map((file, i) => [file, earlier.sizes![i]!]) : []);
   const unplanned = record.files.filter((file) => !planned.has(file));
-  const found = await objectSizes(deps.staging, unplanned);
+  const found = await deps.staging.sizes(unplanned);
   const looked = new Map(unplanned.map((file, i) => [file, found[i]]));
   const sizes = record.files.map((file) => planned.get(file) ?? looked.get(file) ?? -1);
   const nullCounts: Record<string, number> = {};
@@ -203,7 +202,7 @@ async function readEntry(deps: Pick<ChainDeps, 'staging'>, object: string): Prom
 }
 
 async function filesUnchanged(deps: Pick<ChainDeps, 'staging'>, entry: IndexEntry): Promise<boolean> {
-  const sizes = await objectSizes(deps.staging, entry.files);
+  const sizes = await deps.staging.sizes(entry.files);
   return entry.files.length > 0 && sizes.every((s, i) => s !== undefined && s === entry.sizes[i]);
 }
 

@@ -4,7 +4,6 @@
 import type { RunManifest } from '../manifest.js';
 import { errorMessage } from '../log.js';
 import { NotFoundError } from '../naming.js';
-import { objectSizes } from '../objectSizes.js';
 import { TERMINAL_STATES, WorkPending, type RunRecord, type RunState } from '../ports.js';
 import type { ChainDeps } from './deps.js';
 import { attributes, type RunEvent } from './messages.js';
@@ -88,7 +87,7 @@ export async function resendOutcome(deps: ChainDeps, run: RunRecord): Promise<bo
 
 /** Whether every one of `files` is in staging, not empty (a checkpoint's files: none is ever empty). */
 export async function filesPresent(deps: Pick<ChainDeps, 'staging'>, files: readonly string[]): Promise<boolean> {
-  const sizes = await objectSizes(deps.staging, files);
+  const sizes = await deps.staging.sizes(files);
   return sizes.every((s) => s !== undefined && s > 0);
 }
 

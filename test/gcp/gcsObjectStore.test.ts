@@ -113,6 +113,18 @@ describe('gcp/GcsObjectStore', () => {
     await assert.rejects(store.size('a/broken'), /HTTP 500/);
   });
 
+  it('gives many sizes from one listing of each folder holding several, and a lone object\'s from its metadata', async () => {
+    const folder = 'runs/r/features/agg_eurusd/';
+    const parts = Array.from({ length: 72 }, (_, i) => fileOf(`${folder}part-${String(i).padStart(5, '0')}.parquet`, 1000 + i));
+    bucket.getFiles.resolves([[...parts, fileOf(`${folder}_SUCCESS.json`, 2)]]);
+    fileOf('runs/r/features/base_eurusd/part-00000.parquet').getMetadata.resolves([{ size: '77' }]);
+    const names = [...parts.map((f) => f.name), `${folder}part-00099.parquet`, 'runs/r/features/base_eurusd/part-00000.parquet'];
+    assert.deepEqual(await store.sizes(names), [...parts.map((_, i) => 1000 + i), undefined, 77]);
+    sinon.assert.calledOnceWithExactly(bucket.getFiles, { prefix: folder, autoPaginate: true });
+    for (const f of parts) sinon.assert.notCalled(f.getMetadata); // 72 requests a listing answered
+    sinon.assert.calledOnce(files.get('runs/r/features/base_eurusd/part-00000.parquet')!.getMetadata);
+  });
+
   it('copies an object within the bucket by the service\'s copy, downloading nothing, and checks both names', async () => {
     await store.copy('training/eurusd/r1/profile/sample.f64', 'training/eurusd/r2/profile/sample.f64');
     const from = files.get('training/eurusd/r1/profile/sample.f64')!;

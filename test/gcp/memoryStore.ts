@@ -42,6 +42,10 @@ export class MemoryObjectStore implements ObjectStore {
     return this.objects.get(name)?.byteLength;
   }
 
+  async sizes(names: readonly string[]): Promise<(number | undefined)[]> {
+    return names.map((name) => this.objects.get(name)?.byteLength);
+  }
+
   async list(prefix: string): Promise<(StoredObject & { generation: string })[]> {
     return [...this.objects]
       .filter(([name]) => name.startsWith(prefix))

@@ -117,6 +117,7 @@ export function effectfulStore(store: ObjectStore, effects: EffectSink, name: st
     read: (object) => store.read(object),
     readRange: (object, start, end) => store.readRange(object, start, end),
     size: (object) => store.size(object),
+    sizes: (objects) => store.sizes(objects),
     list: (prefix) => store.list(prefix),
     room: () => store.room(),
     deletePrefix: (prefix) => effects.effect(`${name}.delete`, prefix, () => store.deletePrefix(prefix)),

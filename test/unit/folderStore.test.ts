@@ -2,6 +2,7 @@
 // behind its back (by hand, or a test's cleanup) must be made again where a file is moved into it.
 
 import assert from 'node:assert/strict';
+import sinon from 'sinon';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { FolderObjectStore } from '../../shared/adapters/local/folderStore.js';
@@ -58,6 +59,18 @@ describe('folder store: reads', () => {
     assert.deepEqual(Buffer.from(back), large);
     assert.equal(Buffer.from(small).toString(), '{"a":1}');
     await assert.rejects(store.read('absent.json'), (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
+  });
+});
+
+describe('folder store: many sizes', () => {
+  it('gives each object\'s size in order, undefined where absent, without listing a folder', async () => {
+    const store = new FolderObjectStore(tempDir('folder-store-sizes'));
+    await store.write('runs/r/features/f/part-00000.parquet', new Uint8Array(5));
+    await store.write('runs/r/features/f/part-00001.parquet', new Uint8Array(8));
+    await store.write('top.json', '{}');
+    const list = sinon.spy(store, 'list');
+    assert.deepEqual(await store.sizes(['runs/r/features/f/part-00001.parquet', 'runs/r/features/f/part-00009.parquet', 'top.json', 'runs/r/features/f/part-00000.parquet']), [8, undefined, 2, 5]);
+    sinon.assert.notCalled(list);
   });
 });
 

@@ -5,6 +5,7 @@
 import type { Bucket } from '@google-cloud/storage';
 import { objectBytes, type ObjectData, type ObjectStore, type StoredObject } from '../../ports.js';
 import { mapLimit } from '../../concurrency.js';
+import { sizesByListing } from './sizesByListing.js';
 
 export interface GcsStoredObject extends StoredObject {
   generation?: string;
@@ -89,6 +90,11 @@ export class GcsObjectStore implements ObjectStore {
       if (code(error) === 404) return undefined;
       throw error;
     }
+  }
+
+  /** Sizes by listing the folders the objects lie in (sizesByListing.ts). */
+  async sizes(names: readonly string[]): Promise<(number | undefined)[]> {
+    return sizesByListing(this, names);
   }
 
   /** Objects under a prefix, by name; each also carries its generation (the warehouse uses it to tell a rewritten checkpoint from the old one). */

@@ -185,6 +185,11 @@ export class FolderObjectStore implements ObjectStore {
     return this.sizeOf(name);
   }
 
+  /** A stat each: cheaper here than listing their folders. */
+  async sizes(names: readonly string[]): Promise<(number | undefined)[]> {
+    return names.map((name) => this.sizeOf(name));
+  }
+
   private sizeOf(name: string): number | undefined {
     return fs.statSync(this.localPath(name), { throwIfNoEntry: false })?.size;
   }

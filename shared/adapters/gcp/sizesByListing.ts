@@ -1,17 +1,17 @@
-// Sizes of many objects at once, by listing each folder they lie in once rather than asking for
-// each object. On Cloud Storage a size is a request (an object's metadata) and a listing answers
-// for up to 1,000 objects: a reused checkpoint at full size has a file per month shard (72 over six
+// The sizes of many objects in a bucket (GcsObjectStore.sizes), by listing each folder they lie in
+// once rather than asking for each object. A size is a request (the object's metadata) and a
+// listing answers for up to 1,000 objects: a reused checkpoint at full size has a file per month shard (72 over six
 // years), and a run's start checks 667 of them, then again as it records them, so about 96,000
 // requests against about 1,300 listings. A folder holding one of the names is asked for that one.
 
-import { mapLimit } from './concurrency.js';
-import type { ObjectStore } from './ports.js';
+import { mapLimit } from '../../concurrency.js';
+import type { ObjectStore } from '../../ports.js';
 
 /** Folders listed (or objects asked for) at once. */
 const REQUESTS_AT_ONCE = 16;
 
 /** The sizes of `names`, in order; undefined where an object is absent. */
-export async function objectSizes(store: Pick<ObjectStore, 'list' | 'size'>, names: readonly string[]): Promise<(number | undefined)[]> {
+export async function sizesByListing(store: Pick<ObjectStore, 'list' | 'size'>, names: readonly string[]): Promise<(number | undefined)[]> {
   const byFolder = new Map<string, Set<string>>();
   for (const name of names) {
     const folder = name.slice(0, name.lastIndexOf('/') + 1);

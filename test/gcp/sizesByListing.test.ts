@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import sinon from 'sinon';
-import { objectSizes } from '../../shared/objectSizes.js';
-import { MemoryObjectStore } from '../gcp/memoryStore.js';
+import { sizesByListing } from '../../shared/adapters/gcp/sizesByListing.js';
+import { MemoryObjectStore } from './memoryStore.js';
 
-describe('objectSizes: many objects\' sizes from a listing of each folder', () => {
+describe('gcp/sizesByListing: many objects\' sizes from a listing of each folder', () => {
   afterEach(() => sinon.restore());
 
   async function store(): Promise<MemoryObjectStore> {
@@ -31,7 +31,7 @@ describe('objectSizes: many objects\' sizes from a listing of each folder', () =
       'top.json', // in no folder: never a listing of the whole bucket
       'runs/r9/features/gone/part-00000.parquet', // alone and absent
     ];
-    const sizes = await objectSizes(s, names);
+    const sizes = await sizesByListing(s, names);
     assert.deepEqual(sizes, [11, ...parts.map((_, i) => 100 + i), undefined, 7, 9, 7, undefined]);
     assert.deepEqual(list.args.map((a) => a[0]).sort(), ['runs/r0/features/base_eurusd/', 'runs/r1/features/agg_eurusd/']);
     assert.deepEqual(size.args.map((a) => a[0]).sort(), ['runs/r1/features/agg_eurusd_x/part-00000.parquet', 'runs/r9/features/gone/part-00000.parquet', 'top.json']);
@@ -41,8 +41,8 @@ describe('objectSizes: many objects\' sizes from a listing of each folder', () =
     const s = await store();
     const list = sinon.spy(s, 'list');
     const name = 'runs/r0/features/base_eurusd/part-00000.parquet';
-    assert.deepEqual(await objectSizes(s, [name, name]), [9, 9]);
-    assert.deepEqual(await objectSizes(s, []), []);
+    assert.deepEqual(await sizesByListing(s, [name, name]), [9, 9]);
+    assert.deepEqual(await sizesByListing(s, []), []);
     assert.equal(list.callCount, 0); // one distinct name in its folder: asked for alone
   });
 });
