@@ -1,8 +1,9 @@
 // The sizes of many objects in a bucket (GcsObjectStore.sizes), by listing each folder they lie in
 // once rather than asking for each object. A size is a request (the object's metadata) and a
-// listing answers for up to 1,000 objects: a reused checkpoint at full size has a file per month shard (72 over six
-// years), and a run's start checks 667 of them, then again as it records them, so about 96,000
-// requests against about 1,300 listings. A folder holding one of the names is asked for that one.
+// listing answers for up to 1,000 objects: a reused checkpoint at full size has a file per month
+// shard (72 over six years), and a run's start checks 667 of them, then again as it records them,
+// so about 96,000 requests against about 1,300 listings. A folder holding only one of the names is
+// asked for that one.
 
 import { mapLimit } from '../../concurrency.js';
 import type { ObjectStore } from '../../ports.js';
