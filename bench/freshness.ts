@@ -35,7 +35,7 @@ import { DATA_ROOT, REPO_ROOT } from './setid.js';
 import { du, linkTree, median } from './common.js';
 import { dropPageCache } from './confine.js';
 import { diskReadBytes } from './fileSystem.js';
-import { describeSettled, settleFreedMemory } from './memoryTouch.js';
+import { describeSettled, settleBeforeStep } from './memoryTouch.js';
 
 
 interface Step {
@@ -147,8 +147,7 @@ export async function benchFreshness(rows: number, log: (line: string) => void, 
     // As the main bench does between contenders: no step pays for the write-back of the one before
     // (a full build leaves gigabytes of dirty pages behind it), and every step starts with the
     // memory freed before it handed back to the host, where the kernel does that (memoryTouch.ts).
-    execFileSync('sync');
-    const settled = await settleFreedMemory();
+    const settled = await settleBeforeStep();
     if (settled) log(`freshness: ${name}: started${describeSettled(settled)}`);
     const readBefore = diskReadBytes();
     const r = await call(['run', 'eurusd', '--json', '--quiet', ...extra]);
@@ -169,8 +168,7 @@ export async function benchFreshness(rows: number, log: (line: string) => void, 
     const copy = path.join(path.dirname(home), 'round');
     const timed = async (args: string[]) => {
       await copyHome(snapshot, copy);
-      execFileSync('sync');
-      await settleFreedMemory();
+      await settleBeforeStep();
       const r = await call(['run', 'eurusd', '--json', '--quiet', ...args], copy);
       succeeded(`${what}, a later round`, r.stdout);
       return r.wall_s;

@@ -6,6 +6,7 @@
 // fault a page. A step that starts right after a deletion writes into pages still held, one that
 // starts later into pages handed back: seconds apart for a step that writes gigabytes.
 
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -74,6 +75,16 @@ export async function settleFreedMemory(): Promise<MemorySettled | undefined> {
     if (now !== last) [last, since] = [now, Date.now()];
   }
   return { waited_s: Math.round((Date.now() - began) / 100) / 10, handed_back_mb: Math.round((last - first) / 1024) };
+}
+
+/**
+ * Before a timed step: the dirty pages the step before left written back (no step pays for
+ * another's write-back), then the memory freed meanwhile handed back to the host where the kernel
+ * does that (settleFreedMemory), so every step starts in the same memory state.
+ */
+export async function settleBeforeStep(): Promise<MemorySettled | undefined> {
+  execFileSync('sync');
+  return settleFreedMemory();
 }
 
 /** The log line for a wait. */

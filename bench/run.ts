@@ -30,14 +30,13 @@
 //    --rows 1000000 (about 320 GB, extrapolated linearly: not measured on this machine).
 // Prints a table and writes the results JSON (default bench/results/latest.json).
 
-import { execFileSync } from 'node:child_process';
 import { existsSync, promises as fs, readFileSync, statfsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { evictInputs, flags, linkTree, median, runChild, du, type BenchSet, type ChildResult, type E2eResult } from './common.js';
 import { ensureCompiledCli } from './cliBuild.js';
 import { freshInstall, measureFirstRun, type FirstRun } from './firstRun.js';
-import { describePageTouch, describeSettled, pageTouchMicros, reportsFreedMemory, settleFreedMemory, type MemorySettled } from './memoryTouch.js';
+import { describePageTouch, describeSettled, pageTouchMicros, reportsFreedMemory, settleBeforeStep as settle, type MemorySettled } from './memoryTouch.js';
 import { measureQuick } from './quick.js';
 import { linearity, recordScalingPoint, SCALING_SVG } from './scaling.js';
 import { dropPageCache, prepareConfinement, removeConfinement } from './confine.js';
@@ -457,17 +456,6 @@ text += '\ngoals:\n';
 for (const [goal, v] of Object.entries(goals)) text += `  ${goal}: ${v === null ? 'not measured' : `${v.met ? 'met' : 'NOT met'} (${typeof v.value === 'number' && goal.includes('overhead') ? pct(v.value) : v.value})`}\n`;
 text += `\nwritten: ${path.relative(process.cwd(), outFile)}\n`;
 process.stdout.write(text);
-
-/** Flushes dirty pages (the previous contender's output) so no one pays for another's write-back. */
-/**
- * Before a timed step: the dirty pages the step before left written back (no step pays for
- * another's write-back), then the memory freed meanwhile handed back to the host where this
- * machine's kernel does that (memoryTouch.ts), so every step starts in the same memory state.
- */
-async function settle(): Promise<MemorySettled | undefined> {
-  execFileSync('sync');
-  return settleFreedMemory();
-}
 
 function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
