@@ -251,6 +251,12 @@ export function objectBytes(data: ObjectData): Uint8Array {
   return data.length === 1 ? data[0]! : Buffer.concat(data);
 }
 
+/** The sizes of `names` by name (ObjectStore.sizes: one call for all of them), undefined where absent. */
+export async function sizesByName(store: Pick<ObjectStore, 'sizes'>, names: readonly string[]): Promise<Map<string, number | undefined>> {
+  const sizes = await store.sizes(names);
+  return new Map(names.map((name, i) => [name, sizes[i]]));
+}
+
 export interface ObjectStore {
   /** Bucket name (GCS) or folder (local). */
   readonly bucket: string;

@@ -8,7 +8,7 @@ import { columnMapping, outputColumns, type RunManifest } from '../manifest.js';
 import { gateMessage } from '../profile/gates.js';
 import { paths } from '../naming.js';
 import { planMerge } from '../planner.js';
-import { WorkPending, type CheckpointRecord, type MergedGroup, type MergedShard, type MergeResult, type RunOutput, type RunRecord } from '../ports.js';
+import { sizesByName, WorkPending, type CheckpointRecord, type MergedGroup, type MergedShard, type MergeResult, type RunOutput, type RunRecord } from '../ports.js';
 import { shardGrid } from '../shards.js';
 import { buildReport, type RunReport } from '../report.js';
 import type { ChainDeps } from './deps.js';
@@ -141,12 +141,9 @@ async function verifyOutput(deps: ChainDeps, manifest: RunManifest, run: RunReco
   const problems: string[] = verifyShards(run, groups, shards);
   const expectedColumns = outputColumns(manifest);
   const written: string[] = [manifest.key];
-  const sharedFiles = new Set(shared.flatMap((s) => s.groups.flatMap((g) => g.files)));
-  // Their sizes asked for together, not one after another: a refresh at full size shares about
-  // 1,600 files (70 month shards x 23 groups), each a round trip to Cloud Storage.
-  const sharedList = [...sharedFiles];
-  const sizesFound = await deps.output.sizes(sharedList);
-  const sharedSizes = new Map(sharedList.map((file, i) => [file, sizesFound[i]]));
+  // The shared files' sizes asked for together, not one after another: a refresh at full size
+  // shares about 1,600 files (70 month shards x 23 groups), each a round trip to Cloud Storage.
+  const sharedSizes = await sizesByName(deps.output, [...new Set(shared.flatMap((s) => s.groups.flatMap((g) => g.files)))]);
   for (const g of groups) {
     if (g.rows !== run.labelRows) problems.push(`group ${g.index} has ${g.rows} rows, the window has ${run.labelRows} label rows`);
     if (g.distinctKeys !== g.rows) problems.push(`group ${g.index} has ${g.rows - g.distinctKeys} duplicate keys`);
@@ -167,7 +164,7 @@ async function verifyOutput(deps: ChainDeps, manifest: RunManifest, run: RunReco
       if (bytes !== sg.bytes) problems.push(`shared shard ${s.id} group ${g.index} files hold ${bytes} bytes, its dataset recorded ${sg.bytes}`);
     }
     for (const file of g.files) {
-      if (sharedFiles.has(file)) continue;
+      if (sharedSizes.has(file)) continue;
       const { rows, columns } = await readFooterShape(deps.output, file);
       footerRows += rows;
       if (columns.join(',') !== g.columns.join(',')) problems.push(`file ${file} does not have the group's columns`);

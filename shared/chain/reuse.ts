@@ -11,7 +11,7 @@ import { mapLimit } from '../concurrency.js';
 import { differingParts, featureFingerprint, isFingerprint, type FingerprintPart } from '../fingerprint.js';
 import type { ManifestFeature, RunManifest } from '../manifest.js';
 import { assertIdentifier } from '../naming.js';
-import type { CatalogTable, CheckpointRecord, FileKeys, ReuseCounts, RunRecord } from '../ports.js';
+import { sizesByName, type CatalogTable, type CheckpointRecord, type FileKeys, type ReuseCounts, type RunRecord } from '../ports.js';
 import type { ChainDeps } from './deps.js';
 
 export const REASONS = {
@@ -168,9 +168,7 @@ export async function indexCheckpoint(deps: Pick<ChainDeps, 'staging' | 'clock'>
   // A refresh's checkpoint begins with the earlier run's files, whose sizes its plan read.
   const earlier = f.incremental;
   const planned = new Map(earlier?.sizes && earlier.sizes.length === earlier.files.length ? earlier.files.map((file, i) => [file, earlier.sizes![i]!]) : []);
-  const unplanned = record.files.filter((file) => !planned.has(file));
-  const found = await deps.staging.sizes(unplanned);
-  const looked = new Map(unplanned.map((file, i) => [file, found[i]]));
+  const looked = await sizesByName(deps.staging, record.files.filter((file) => !planned.has(file)));
   const sizes = record.files.map((file) => planned.get(file) ?? looked.get(file) ?? -1);
   const nullCounts: Record<string, number> = {};
   for (const c of f.columns) nullCounts[c.source] = record.nullCounts[c.output] ?? 0;
