@@ -3,7 +3,7 @@
 // order across groups, every column mapped back to a source; and every time shard on its own:
 // its groups' rows, keys inside the shard's [start, end) and aligned with its group 0.
 
-import { DuckDBInstance, listValue } from '@duckdb/node-api';
+import { DuckDBInstance, listValue } from '../adapters/local/duckdbApi.js';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { readFooterShape } from '../checkpoint.js';

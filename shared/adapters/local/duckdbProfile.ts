@@ -8,7 +8,8 @@
 // reader costs about 1 ms per column chunk of a 9,900-column file. The same values in the same row
 // order give the same statistics to the last bit; the rest (an integer column) stays with DuckDB.
 
-import { listValue, type DuckDBConnection, type DuckDBDataChunk, type DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBDataChunk, DuckDBValue } from '@duckdb/node-api';
+import { listValue } from './duckdbApi.js';
 import bindings from '@duckdb/node-bindings';
 import { asyncBufferFromFile } from 'hyparquet';
 import { groupKeys, readKeyColumn } from '../../parquetKeys.js';

@@ -2,7 +2,8 @@
 // and outputs are parquet files in the folder object stores. The merge runs as staged joins over
 // slices of the key range, so its memory is bounded by a setting, not by the row count.
 
-import { DuckDBInstance, listValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import { DuckDBInstance, listValue } from './duckdbApi.js';
 import type { FileMetaData } from 'hyparquet';
 import { closeSync, openSync, promises as fs } from 'node:fs';
 import os from 'node:os';

@@ -17,7 +17,8 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { listValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import { listValue } from './duckdbApi.js';
 import { assertIdentifier, quoteIdent } from '../../naming.js';
 import { literal } from './duckdbSql.js';
 import { keyOrder, type KeyOrder } from './keyOrder.js';

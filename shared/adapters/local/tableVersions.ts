@@ -11,7 +11,8 @@
 // a window is the table's own version: never too old, at worst an extract too many.
 
 import { randomBytes } from 'node:crypto';
-import { listValue, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { listValue } from './duckdbApi.js';
 import { assertIdentifier } from '../../naming.js';
 
 const META = 'bqx_meta';
