@@ -52,6 +52,12 @@ const CONTENDERS = {
 type Name = keyof typeof CONTENDERS;
 const NAMES = Object.keys(CONTENDERS) as Name[];
 
+/** A bad flag or a machine that cannot hold the set: one line and exit 2, before any work (no stack: nothing failed). */
+function refuse(message: string): never {
+  process.stderr.write(`bench: ${message}\n`);
+  process.exit(2);
+}
+
 const f = flags();
 const rows = Number(f.get('rows') ?? 20_000);
 const rounds = Number(f.get('rounds') ?? 3);
@@ -61,7 +67,7 @@ const only = new Set((f.get('only') ?? [...NAMES, ...STEPS].join(',')).split(','
 ensureCompiledCli((line) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`));
 if (only.has('views')) {
   // Issue 10's goals on their own home (bench/views.ts): not combined with the merge contenders.
-  if (only.size > 1) throw new Error('--only views runs alone');
+  if (only.size > 1) refuse('--only views runs alone');
   const { benchViews } = await import('./views.js');
   const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
   const rowsWanted = Number(f.get('rows') ?? 20_000);
@@ -73,7 +79,7 @@ if (only.has('views')) {
 }
 if (only.has('freshness')) {
   // Issue 9's goals (reuse, touch, refresh, retention) on their own home (bench/freshness.ts).
-  if (only.size > 1) throw new Error('--only freshness runs alone');
+  if (only.size > 1) refuse('--only freshness runs alone');
   const { benchFreshness } = await import('./freshness.js');
   const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
   const rowsWanted = Number(f.get('rows') ?? 20_000);
@@ -124,7 +130,7 @@ if (only.size === 1 && only.has('first-run')) {
   process.stdout.write(`${JSON.stringify(result, null, 1)}\nwritten: ${path.relative(process.cwd(), out)}\n`);
   process.exit(fresh.ok ? 0 : 1);
 }
-for (const name of only) if (!(name in CONTENDERS) && !STEPS.includes(name)) throw new Error(`--only: unknown contender ${name} (${[...NAMES, ...STEPS].join(', ')})`);
+for (const name of only) if (!(name in CONTENDERS) && !STEPS.includes(name)) refuse(`--only: unknown contender ${name} (${[...NAMES, ...STEPS].join(', ')})`);
 const memTotalMb = Math.round(os.totalmem() / 2 ** 20);
 const memCapMb = Number(f.get('mem-cap-mb') ?? Math.min(14_336, Math.round(memTotalMb * 0.6)));
 const joinMemoryMb = Number(f.get('join-memory-mb') ?? 8192);
@@ -141,11 +147,11 @@ const cold = f.has('cold');
 // --machine-memory-mb N [--read-mbps M]: the e2e rounds in a memory (and read-throttled) control
 // group, the page cache dropped before each (confine.ts). Not a scaling point either.
 const confined = f.has('machine-memory-mb') ? { memoryMb: Number(f.get('machine-memory-mb')), ...(f.has('read-mbps') ? { readMbps: Number(f.get('read-mbps')) } : {}) } : undefined;
-if (confined && (!Number.isSafeInteger(confined.memoryMb) || confined.memoryMb < 512)) throw new Error('--machine-memory-mb must be a whole number of MB >= 512');
-if (confined?.readMbps !== undefined && (!Number.isSafeInteger(confined.readMbps) || confined.readMbps < 1)) throw new Error('--read-mbps must be a whole number of MB/s >= 1');
-if (f.has('read-mbps') && !confined) throw new Error('--read-mbps goes with --machine-memory-mb');
-if (!Number.isSafeInteger(rows) || rows < 3000) throw new Error('--rows must be a whole number >= 3000 (the demo generator needs it)');
-if (!Number.isSafeInteger(rounds) || rounds < 1) throw new Error('--rounds must be >= 1');
+if (confined && (!Number.isSafeInteger(confined.memoryMb) || confined.memoryMb < 512)) refuse('--machine-memory-mb must be a whole number of MB >= 512');
+if (confined?.readMbps !== undefined && (!Number.isSafeInteger(confined.readMbps) || confined.readMbps < 1)) refuse('--read-mbps must be a whole number of MB/s >= 1');
+if (f.has('read-mbps') && !confined) refuse('--read-mbps goes with --machine-memory-mb');
+if (!Number.isSafeInteger(rows) || rows < 3000) refuse('--rows must be a whole number >= 3000 (the demo generator needs it)');
+if (!Number.isSafeInteger(rounds) || rounds < 1) refuse('--rounds must be >= 1');
 
 const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 const freeBytes = () => {
@@ -165,7 +171,7 @@ const setBuiltNow = f.has('rebuild') || !existsSync(path.join(setDir(rows), 'set
 const setNeed = rows * 0.4 * 2 ** 20;
 // --rebuild removes the old set first: its bytes count as free.
 const reclaimed = f.has('rebuild') ? (await du(setDir(rows))).all : 0;
-if (setBuiltNow && freeBytes() + reclaimed < setNeed) throw new Error(`not enough disk to build the ${rows}-row benchmark set: ${gib(freeBytes() + reclaimed)} free under ${BENCH_ROOT} (with the set --rebuild replaces), about ${gib(setNeed)} needed`);
+if (setBuiltNow && freeBytes() + reclaimed < setNeed) refuse(`not enough disk to build the ${rows}-row benchmark set: ${gib(freeBytes() + reclaimed)} free under ${BENCH_ROOT} (with the set --rebuild replaces), about ${gib(setNeed)} needed`);
 const set: BenchSet = await ensureSet({ rows, rebuild: f.has('rebuild'), memCapMb, log });
 const work = path.join(set.dir, 'work');
 const confinement = confined && prepareConfinement(confined, set.dir);
