@@ -10,13 +10,10 @@ import path from 'node:path';
 const ROOTS = ['shared', 'functions'];
 const LOADER = path.join('shared', 'adapters', 'local', 'duckdbApi.ts');
 
-function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) return e.name === 'node_modules' ? [] : sources(p);
-    return /\.(ts|mts|mjs)$/.test(e.name) ? [p] : [];
-  });
-}
+const sources = (root: string): string[] =>
+  readdirSync(root, { recursive: true, encoding: 'utf8' })
+    .filter((file) => /\.(ts|mts|mjs)$/.test(file) && !file.split(path.sep).includes('node_modules'))
+    .map((file) => path.join(root, file));
 
 describe('DuckDB is loaded with require, in one place', () => {
   it('no module but duckdbApi.ts imports a value from @duckdb/node-api', () => {
