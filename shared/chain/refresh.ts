@@ -20,8 +20,9 @@
 // unchanged feature plus the label rows of the shards it builds (run.rowsRead).
 // Not done: when the previous end falls inside a BigQuery partition, that partition's append moves
 // the old window's version and the feature is extracted whole (re-reading only the last partition
-// would need the version of [start, its start) recorded by the previous run); the merge's profile
-// is computed over the whole dataset again.
+// would need the version of [start, its start) recorded by the previous run). The profile carries
+// its column pass on from the previous version's kept scan state, reading only the rows it built
+// (shared/chain/profileReuse.ts `earlierScan`); the findings are then made over every column.
 
 import type { RunManifest } from '../manifest.js';
 import { InputError } from '../naming.js';
