@@ -5,8 +5,9 @@
 // could start late and leave one worker running them alone at the end. Started first, the long
 // files run side by side and the short ones fill in behind them
 // (696 tests, 2026-12-06, two pairs of runs: 9 min 28 s and 9 min 34 s in glob order, 8 min 45 s
-// and 9 min 11 s slowest first). Arguments go on to mocha after the files. A file missing from SLOWEST_FIRST
-// still runs, in name order after them; a name there that no longer exists is said, not fatal.
+// and 9 min 11 s slowest first). Arguments go on to mocha after the files. A file missing from
+// SLOWEST_FIRST still runs, in name order after them; a name there that no longer exists is said,
+// not fatal.
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
