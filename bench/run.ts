@@ -63,16 +63,18 @@ const rows = Number(f.get('rows') ?? 20_000);
 const rounds = Number(f.get('rounds') ?? 3);
 const STEPS = ['e2e', 'first-run'];
 const only = new Set((f.get('only') ?? [...NAMES, ...STEPS].join(',')).split(',').map((s) => s.trim()));
+// Checked before any branch: --only views and --only freshness take them too.
+if (!Number.isSafeInteger(rows) || rows < 3000) refuse('--rows must be a whole number >= 3000 (the demo generator needs it)');
+if (!Number.isSafeInteger(rounds) || rounds < 1) refuse('--rounds must be >= 1');
+const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 // Every `bqx` the bench starts runs the precompiled CLI, as after `npm ci` (cliBuild.ts).
-ensureCompiledCli((line) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`));
+ensureCompiledCli(log);
 if (only.has('views')) {
   // Issue 10's goals on their own home (bench/views.ts): not combined with the merge contenders.
   if (only.size > 1) refuse('--only views runs alone');
   const { benchViews } = await import('./views.js');
-  const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
-  const rowsWanted = Number(f.get('rows') ?? 20_000);
-  const result = await benchViews(rowsWanted, log, Number(f.get('mem-cap-mb') ?? 14_336));
-  const out = path.resolve(REPO_ROOT, f.get('out') ?? path.join('bench', 'results', `views-${rowsWanted}.json`));
+  const result = await benchViews(rows, log, Number(f.get('mem-cap-mb') ?? 14_336));
+  const out = path.resolve(REPO_ROOT, f.get('out') ?? path.join('bench', 'results', `views-${rows}.json`));
   await fs.writeFile(out, JSON.stringify({ ...result, finished_at: new Date().toISOString(), load1: os.loadavg()[0] }, null, 1));
   process.stdout.write(`${JSON.stringify(result, null, 1)}\nwritten: ${path.relative(process.cwd(), out)}\n`);
   process.exit(0);
@@ -81,22 +83,19 @@ if (only.has('freshness')) {
   // Issue 9's goals (reuse, touch, refresh, retention) on their own home (bench/freshness.ts).
   if (only.size > 1) refuse('--only freshness runs alone');
   const { benchFreshness } = await import('./freshness.js');
-  const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
-  const rowsWanted = Number(f.get('rows') ?? 20_000);
   const { fileSystemOf } = await import('./fileSystem.js');
   const fsOf = fileSystemOf(DATA_ROOT);
   if (fsOf) log(`data on ${fsOf.device} at ${fsOf.mount}: ${fsOf.type}${fsOf.journal === false ? ' without a journal (a new file is slow for a minute after removals)' : fsOf.journal ? ' with a journal' : ''}`);
   const pageTouch = pageTouchMicros();
   log(describePageTouch(pageTouch));
-  const result = await benchFreshness(rowsWanted, log, rounds);
-  const out = path.resolve(REPO_ROOT, f.get('out') ?? path.join('bench', 'results', `freshness-${rowsWanted}.json`));
+  const result = await benchFreshness(rows, log, rounds);
+  const out = path.resolve(REPO_ROOT, f.get('out') ?? path.join('bench', 'results', `freshness-${rows}.json`));
   await fs.writeFile(out, JSON.stringify({ ...result, finished_at: new Date().toISOString(), load1: os.loadavg()[0], file_system: fsOf ?? null, page_touch_us: pageTouch }, null, 1));
   process.stdout.write(`${JSON.stringify(result, null, 1)}\nwritten: ${path.relative(process.cwd(), out)}\n`);
   process.exit(0);
 }
 if (only.size === 1 && only.has('first-run')) {
   // The first run and the quick commands alone: no benchmark set is needed.
-  const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
   const load1 = os.loadavg()[0];
   // The goal is `npm ci && npm start` from a fresh clone: both are measured there, unless --no-clone
   // (then npm start runs from this tree, and the goal is left unmeasured).
@@ -150,10 +149,6 @@ const confined = f.has('machine-memory-mb') ? { memoryMb: Number(f.get('machine-
 if (confined && (!Number.isSafeInteger(confined.memoryMb) || confined.memoryMb < 512)) refuse('--machine-memory-mb must be a whole number of MB >= 512');
 if (confined?.readMbps !== undefined && (!Number.isSafeInteger(confined.readMbps) || confined.readMbps < 1)) refuse('--read-mbps must be a whole number of MB/s >= 1');
 if (f.has('read-mbps') && !confined) refuse('--read-mbps goes with --machine-memory-mb');
-if (!Number.isSafeInteger(rows) || rows < 3000) refuse('--rows must be a whole number >= 3000 (the demo generator needs it)');
-if (!Number.isSafeInteger(rounds) || rounds < 1) refuse('--rounds must be >= 1');
-
-const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 const freeBytes = () => {
   const s = statfsSync(BENCH_ROOT);
   return s.bavail * s.bsize;
