@@ -63,9 +63,13 @@ export async function checkpointLanded(deps: ChainDeps, object: FinalizedObject)
     return 'invalid';
   }
 
-  const created = await store.recordCheckpoint(record);
-  // Valid and recorded: later runs with the same fingerprint may reuse it (a hand upload has none).
+  // Valid: later runs with the same fingerprint may reuse it (a hand upload has none). Indexed
+  // before it is recorded: a landing that dies between the two is delivered again while the run
+  // still waits for this record, where indexed after it, the delivery again could come once the
+  // run had moved on (it then ignores the landing) and the entry was never written, so the next
+  // run extracted the table again (found by the fault sweep's refresh, test/sweep/refreshScenario.ts).
   await indexCheckpoint(deps, entry, marker, record);
+  const created = await store.recordCheckpoint(record);
   const landed = await store.countCheckpoints(runId);
   if (created) deps.observe?.({ type: 'landed', runId, feature, landed, expected: run.expected });
   logger.info(`checkpoint ${created ? 'recorded' : 'already recorded'}: ${record.rows} rows; ${landed}/${run.expected} landed`, log);

@@ -1,13 +1,18 @@
 // `npm run sweep [-- --schedules N] [--json]`: the exhaustive crash sweep plus N randomized
 // schedules (seeds 1..N). `--seed S` replays one schedule, `--crash before:K` one crash point,
-// exactly as the sweep played them. Exit code 1 when an invariant was violated.
+// exactly as the sweep played them. `--scenario refresh` sweeps a refresh after a first version
+// (refreshScenario.ts) instead of one run. Exit code 1 when an invariant was violated.
 
 import { parseArgs } from 'node:util';
-import { baseline, crashedRun, exhaustive, randomized, schedule, sortOut, violation, type SweepResult, type Violation } from './sweep.js';
+import { baseline, crashedRun, exhaustive, ONE_RUN, randomized, schedule, sortOut, violation, type Scenario, type SweepResult, type Violation } from './sweep.js';
+import { REFRESH, REFRESH_SHAPE } from './refreshScenario.js';
 import { ORDERLY, Simulation } from './simulation.js';
-import { openBase, SHAPES, type StoreKind } from './world.js';
+import { openBase, SHAPES, type StoreKind, type SweepShape } from './world.js';
 
-const usage = `usage: npm run sweep -- [--schedules N] [--seed S] [--crash before:K|after:K] [--shape compact|wide] [--stores memory|files] [--json]
+/** Each scenario with its shape: the one run's is chosen with --shape, the refresh's is its own. */
+const SCENARIOS: Record<string, { scenario: Scenario; shape?: SweepShape }> = { run: { scenario: ONE_RUN }, refresh: { scenario: REFRESH, shape: REFRESH_SHAPE } };
+
+const usage = `usage: npm run sweep -- [--scenario run|refresh] [--schedules N] [--seed S] [--crash before:K|after:K] [--shape compact|wide] [--stores memory|files] [--json]
        npm run sweep -- --emulators [--points N] [--json]`;
 
 async function main(argv: string[]): Promise<number> {
@@ -17,7 +22,8 @@ async function main(argv: string[]): Promise<number> {
       schedules: { type: 'string', default: '500' },
       seed: { type: 'string' },
       crash: { type: 'string' },
-      shape: { type: 'string', default: 'compact' },
+      scenario: { type: 'string', default: 'run' },
+      shape: { type: 'string' },
       stores: { type: 'string', default: 'memory' },
       json: { type: 'boolean', default: false },
       emulators: { type: 'boolean', default: false },
@@ -33,12 +39,16 @@ async function main(argv: string[]): Promise<number> {
     if (!/^\d+$/.test(text)) throw new UsageError(`${what} ${JSON.stringify(text)} must be a whole number`);
     return Number(text);
   };
-  const shape = SHAPES[values.shape];
+  const played = SCENARIOS[values.scenario];
+  if (!played) throw new UsageError(`--scenario ${JSON.stringify(values.scenario)} must be ${Object.keys(SCENARIOS).join(' or ')}`);
+  if (played.shape && values.shape !== undefined) throw new UsageError(`--shape is for --scenario run; --scenario ${values.scenario} has its own`);
+  const shape = played.shape ?? SHAPES[values.shape ?? 'compact'];
   if (!shape) throw new UsageError(`--shape ${JSON.stringify(values.shape)} must be ${Object.keys(SHAPES).join(' or ')}`);
   if (values.stores !== 'memory' && values.stores !== 'files') throw new UsageError(`--stores ${JSON.stringify(values.stores)} must be memory or files`);
   const crash = values.crash === undefined ? undefined : /^(before|after):(\d+)$/.exec(values.crash);
   if (values.crash !== undefined && !crash) throw new UsageError(`--crash ${JSON.stringify(values.crash)} must be before:K or after:K`);
   const schedules = whole(values.schedules, '--schedules');
+  if (values.emulators && played.scenario !== ONE_RUN) throw new UsageError('--emulators plays one run per case; it takes no --scenario');
   if (values.emulators) return onEmulators(whole(values.points, '--points'), values.json);
 
   const began = Date.now();
@@ -54,7 +64,7 @@ async function main(argv: string[]): Promise<number> {
   };
   const base = await openBase(shape, values.stores as StoreKind);
   try {
-    const reference = await baseline(base);
+    const reference = await baseline(base, played.scenario);
     const result: SweepResult = { crashPoints: 0, schedules: 0, violations: [], known: [], effects: reference.effects.length, ms: 0 };
     if (values.seed !== undefined || crash) {
       let problems: string[];

@@ -6,13 +6,15 @@
 // retention removes with the run. The one exception is shared on purpose: the reuse index
 // (staging checkpoints/index/<feature>/<fingerprint>.json, shared/chain/reuse.ts), which outlives
 // the run so later runs can build on its checkpoints; each entry must index a checkpoint this run
-// recorded and extracted itself, exactly (its files, under the run's prefix, their sizes).
+// recorded and extracted itself, exactly (its files, under the run's prefix, their sizes), and
+// each checkpoint it extracted under a fingerprint must have its entry.
 
 import { createHash } from 'node:crypto';
 import { bytesDigest } from './digest.js';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { reuseIndex, type IndexEntry } from '../../shared/chain/reuse.js';
+import type { RunManifest } from '../../shared/manifest.js';
 import { paths } from '../../shared/naming.js';
 import type { RunRecord } from '../../shared/ports.js';
 import type { ObjectStore, RunStore } from '../../shared/ports.js';
@@ -25,6 +27,11 @@ export interface Baseline {
   expected: number;
   /** Kinds of the fault-free run's side effects, in order. */
   effects: string[];
+  /**
+   * What the world held once the next retention had run after it, run ids named by their role
+   * (sweep.ts Scenario `after`); only scenarios that compare it keep it.
+   */
+  after?: string[];
 }
 
 /** What the checks look at: a world of the embedded sweep, or a run on the emulator stack (emulatorWorld.ts). */
@@ -61,16 +68,42 @@ export async function outputOf(world: Pick<Observed, 'output'>, run: RunRecord):
   return { digest: hash.digest('hex'), rows: manifest.rows, columns: manifest.columns };
 }
 
-export async function baselineOf(world: World, run: RunRecord | undefined): Promise<Baseline> {
+/**
+ * The reference of the fault-free run `run`, whose side effects are the world's from effect `from`
+ * on (0: all of them), checked with `check` (default: a run alone in its world).
+ */
+export async function baselineOf(
+  world: World,
+  run: RunRecord | undefined,
+  from = 0,
+  check: (reference: Baseline) => Promise<string[]> = (reference) => checkRun(world, run, reference),
+): Promise<Baseline> {
   if (run?.state !== 'succeeded') throw new Error(`the fault-free run did not succeed: ${run ? `${run.state}: ${run.error}` : 'it never started'}`);
-  const out = await outputOf(world, run);
-  const problems = await checkRun(world, run, out);
+  const reference = { ...(await outputOf(world, run)), expected: run.expected, effects: world.effects.log.slice(from).map((e) => e.kind) };
+  const problems = await check(reference);
   if (problems.length > 0) throw new Error(`the fault-free run breaks the invariants: ${problems.join('; ')}`);
-  return { ...out, expected: run.expected, effects: world.effects.log.map((e) => e.kind) };
+  return reference;
 }
 
-/** The invariants; each problem is one line naming what broke. */
+/** The invariants of a run alone in its world; each problem is one line naming what broke. */
 export async function checkRun(world: Observed, run: RunRecord | undefined, baseline: Pick<Baseline, 'digest' | 'rows' | 'columns'>): Promise<string[]> {
+  const problems = await runProblems(world, run, baseline);
+  if (run?.state !== 'succeeded') return problems;
+  const events = await world.runEvents();
+  const others = events.filter((e) => e.runId !== run.runId).length;
+  if (others > 0) problems.push(`${others} event(s) about other runs`);
+  const inventory = await world.inventory();
+  const index = await indexProblems(world, inventory, run);
+  problems.push(...index.problems, ...leftovers(inventory, run, index.valid));
+  return problems;
+}
+
+/**
+ * What must hold of the swept run itself, whatever ran before it in its world: it succeeded with
+ * the fault-free run's output, moved to merging once, recorded every feature once, sent its
+ * completion event (the same one, if twice), and left its pair without an active run.
+ */
+export async function runProblems(world: Observed, run: RunRecord | undefined, baseline: Pick<Baseline, 'digest' | 'rows' | 'columns'>): Promise<string[]> {
   if (!run) return ['no run was ever created'];
   const problems: string[] = [];
   const { runId, pair } = run;
@@ -97,11 +130,8 @@ export async function checkRun(world: Observed, run: RunRecord | undefined, base
   if (own.length === 0) problems.push('completion event never published');
   if (new Set(own.map((e) => JSON.stringify(e))).size > 1) problems.push(`${own.length} different completion events`);
   if (own.some((e) => e.status !== 'succeeded' || e.landed !== run.expected)) problems.push(`completion event says ${own.map((e) => `${e.status} ${e.landed}/${run.expected}`).join(', ')}`);
-  if (events.length !== own.length) problems.push(`${events.length - own.length} event(s) about other runs`);
 
   if (await world.store.activeRun(pair)) problems.push(`pair ${pair} still has an active run`);
-  const index = await indexProblems(world, inventory, run);
-  problems.push(...index.problems, ...leftovers(inventory, run, index.valid));
   return problems;
 }
 
@@ -114,7 +144,6 @@ async function indexProblems(world: Observed, inventory: Inventory, run: RunReco
   const problems: string[] = [];
   const valid = new Set<string>();
   const names = inventory.staging.filter((n) => n.startsWith('checkpoints/index/'));
-  if (names.length === 0) return { problems, valid };
   const records = new Map((await world.store.listCheckpoints(run.runId)).map((r) => [r.feature, r]));
   for (const name of names) {
     let entry: IndexEntry;
@@ -136,6 +165,13 @@ async function indexProblems(world: Observed, inventory: Inventory, run: RunReco
       : undefined;
     if (why) problems.push(`reuse index entry ${name} ${why}`);
     else valid.add(name);
+  }
+  // And the other way: each checkpoint the run extracted under a fingerprint is indexed, or no
+  // later run could reuse it (a landing crashed between its record and its entry re-extracted it).
+  const manifest = JSON.parse(Buffer.from(await world.staging.read(run.manifestObject)).toString('utf8')) as RunManifest;
+  for (const f of manifest.features) {
+    const record = records.get(f.feature);
+    if (f.fingerprint && record && !record.reusedFrom && !valid.has(reuseIndex.entry(f.feature, f.fingerprint))) problems.push(`the checkpoint of ${f.feature} is not in the reuse index`);
   }
   return { problems, valid };
 }

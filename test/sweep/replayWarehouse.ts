@@ -107,13 +107,25 @@ export class SharedWarehouse {
 
   /**
    * A profile or comparison: a function of the job (less the names of the run and its files) and
-   * the bytes it reads. Run for real on copies in the scratch output store, under a folder of its own.
+   * the bytes it reads; a profile carried on from an earlier scan state (a refresh's), of that
+   * state and the earlier sample too. Run for real on copies in the scratch output store, under a
+   * folder of its own.
    */
   private async readOutput<J extends ProfileJob | CompareJob>(job: J, output: ObjectStore, run: (job: J) => Promise<unknown>): Promise<unknown> {
     const hash = createHash('sha256');
-    const { runId: _runId, groups, ...rest } = job as J & { pair?: string };
-    hash.update(JSON.stringify({ ...rest, pair: undefined, groups: groups.map((g) => ({ ...g, files: g.files.length })) }));
+    const { runId: _runId, groups, resume, ...rest } = job as J & { pair?: string; resume?: ProfileJob['resume'] };
+    const counted = (list: { files: string[] }[]) => list.map((g) => ({ ...g, files: g.files.length }));
+    hash.update(JSON.stringify({ ...rest, pair: undefined, groups: counted(groups) }));
     for (const g of groups) for (const f of g.files) hash.update(bytesDigest(await output.read(f)));
+    if (resume) {
+      // Its files are among the groups' (hashed above); the state and the sample are what it carries.
+      const { from, groups: resumed, ...kept } = resume;
+      hash.update(JSON.stringify({ resumed: counted(resumed), kept, row: from.state.row, columns: from.state.columns }));
+      hash.update(new Uint8Array(from.state.values.buffer, from.state.values.byteOffset, from.state.values.byteLength));
+      const sample = await Promise.resolve(from.sample).catch(() => undefined);
+      hash.update(JSON.stringify(sample ? sample.rows : 'no sample'));
+      for (const [column, values] of Object.entries(sample?.values ?? {})) hash.update(column).update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+    }
     const key = hash.digest('hex');
     let kept = this.outputReads.get(key);
     if (kept) this.stats.readsReplayed++;
@@ -130,7 +142,8 @@ export class SharedWarehouse {
             }
             copied.push({ ...g, files });
           }
-          return await run({ ...job, groups: copied });
+          const moved = resume && { ...resume, groups: resume.groups.map((g) => ({ ...g, files: g.files.map((f) => folder + f) })) };
+          return await run({ ...job, groups: copied, ...(moved ? { resume: moved } : {}) });
         } finally {
           await this.output.deletePrefix(folder);
         }
@@ -160,7 +173,7 @@ async function take(store: FolderObjectStore, prefix: string, names: string[]): 
 async function mergeKey(job: MergeJob, staging: ObjectStore): Promise<string> {
   const hash = createHash('sha256');
   const { manifest } = job;
-  hash.update(JSON.stringify([job.plan, job.window, manifest.key, manifest.labels, manifest.features, manifest.columnCount]));
+  hash.update(JSON.stringify([job.plan, job.window, job.shards, manifest.key, manifest.labels, manifest.features, manifest.columnCount]));
   for (const feature of Object.keys(job.checkpoints).sort()) {
     hash.update(`\n${feature}:`);
     for (const n of job.checkpoints[feature]!) hash.update(bytesDigest(await staging.read(n)));

@@ -5,10 +5,9 @@
 // a sample of crash points runs on the embedded runtime's own folder and file stores.
 
 import assert from 'node:assert/strict';
-import type { Baseline } from './invariants.js';
 import { checkRun } from './invariants.js';
 import { CHAOTIC, ORDERLY, Simulation } from './simulation.js';
-import { baseline, crashedRun, exhaustive, randomCrashes, randomized, sortOut, type Tally, type Violation } from './sweep.js';
+import { baseline, crashedRun, exhaustive, randomCrashes, randomized, sortOut, type Reference, type Tally, type Violation } from './sweep.js';
 import { sharedBase } from './bases.js';
 import { COMPACT, onStores, openWorld, type Base } from './world.js';
 import { requestRunId } from '../../shared/naming.js';
@@ -20,7 +19,7 @@ const show = (vs: Violation[]) => vs.slice(0, 10).map((v) => `${v.case} (${v.rep
 describe('fault sweep: crash anywhere, deliver anything twice or out of order', function () {
   this.timeout(600_000);
   let base: Base;
-  let reference: Baseline;
+  let reference: Reference;
   before(async () => {
     base = await sharedBase(COMPACT);
     reference = await baseline(base);
@@ -51,7 +50,7 @@ describe('fault sweep: crash anywhere, deliver anything twice or out of order', 
     assert.deepEqual(b, a);
   });
 
-  it('catches what each invariant exists for: a lost event, different output, a second merge, a stray object, a reuse index entry pointing elsewhere', async () => {
+  it('catches what each invariant exists for: a lost event, different output, a second merge, a stray object, a reuse index entry pointing elsewhere, one missing', async () => {
     const tampered: string[][] = [];
     let entry = '';
     for (const tamper of [
@@ -70,6 +69,7 @@ describe('fault sweep: crash anywhere, deliver anything twice or out of order', 
         const value = JSON.parse(Buffer.from(await w.staging.read(entry)).toString('utf8')) as { runId: string };
         await w.staging.write(entry, JSON.stringify({ ...value, runId: 'eurusd-20260105t000000-zzzzzz' }));
       },
+      async (w: Awaited<ReturnType<typeof openWorld>>) => void (await w.staging.deleteObjects([(await w.staging.list('checkpoints/index/reg_eurusd/'))[0]!.name])),
     ]) {
       const world = await openWorld(base, new Simulation(1, ORDERLY));
       try {
@@ -84,7 +84,8 @@ describe('fault sweep: crash anywhere, deliver anything twice or out of order', 
     assert.deepEqual(tampered[1], ["output differs from the fault-free run's"]);
     assert.deepEqual(tampered[2], ['merge claimed 1 time(s), 2 merge attempt(s)']);
     assert.deepEqual(tampered[3], ["left outside the run's prefixes: staging/runs/eurusd-20260105t000000-zzzzzz/manifest.json"]);
-    assert.deepEqual(tampered[4], [`reuse index entry ${entry} names run eurusd-20260105t000000-zzzzzz`, `left outside the run's prefixes: staging/${entry}`]);
+    assert.deepEqual(tampered[4], [`reuse index entry ${entry} names run eurusd-20260105t000000-zzzzzz`, 'the checkpoint of mom_eurusd is not in the reuse index', `left outside the run's prefixes: staging/${entry}`]);
+    assert.deepEqual(tampered[5], ['the checkpoint of reg_eurusd is not in the reuse index']);
   });
 
   it('crashes just before and just after every side effect: each run recovers, output byte-identical, 0 violations', async () => {
@@ -132,7 +133,7 @@ describe('fault sweep: crash anywhere, deliver anything twice or out of order', 
 describe('fault sweep: startRun crashing between the manifest and the run record', function () {
   this.timeout(120_000);
   let base: Base;
-  let reference: Baseline;
+  let reference: Reference;
   /** The manifest write: startRun's first side effect, before run.create. */
   let manifestWrite: number;
   before(async () => {

@@ -2,11 +2,40 @@
 // before k and one crashed just after k. Randomized: schedules where one seed decides the delivery
 // order, 1 to 3 copies of every message, delays, and 1 to 3 crashes at random side effects. Every
 // run is checked against the invariants (invariants.ts); a violation names its seed or crash point.
+// What a world plays is a Scenario: one run (ONE_RUN), or a refresh after a first version
+// (refreshScenario.ts), whose side effects alone are the crash points.
 
+import type { RunRecord } from '../../shared/ports.js';
 import { checkRun, baselineOf, knownFinding, type Baseline } from './invariants.js';
 import type { CrashWhen } from './effects.js';
 import { CHAOTIC, ORDERLY, Simulation, type ScheduleShape } from './simulation.js';
-import { openWorld, type Base } from './world.js';
+import { openWorld, type Base, type World } from './world.js';
+
+/** What each world of a sweep plays: the run crashed, what comes before it, and what must hold after. */
+export interface Scenario {
+  /** Its name in `npm run sweep -- --scenario NAME`. */
+  name: string;
+  /** Fault-free work before the swept run, whose side effects are not crash points: a refresh's first version. */
+  before?(world: World, pair: string): Promise<void>;
+  /** Asks for the swept run and drives it to its end. */
+  run(world: World, pair: string): Promise<RunRecord | undefined>;
+  /** The invariants over the swept run, against the fault-free run's reference; one line a problem. */
+  check(world: World, run: RunRecord | undefined, reference: Baseline): Promise<string[]>;
+  /** What the reference keeps of the fault-free world besides its output (Baseline `after`), taken once its checks passed. */
+  after?(world: World, run: RunRecord): Promise<string[]>;
+}
+
+/** A run of the base's first pair, alone in its world. */
+export const ONE_RUN: Scenario = {
+  name: 'run',
+  run: (world, pair) => world.runPair(pair),
+  check: (world, run, reference) => checkRun(world, run, reference),
+};
+
+/** The fault-free run of a scenario, which every crashed or reordered one is checked against. */
+export interface Reference extends Baseline {
+  scenario: Scenario;
+}
 
 export interface Violation {
   /** `crash before 17 (run.claim)`, or `seed 1234` */
@@ -32,10 +61,15 @@ export interface SweepResult {
 /** The seed of the fault-free and exhaustive runs (their order is the orderly one). */
 const ORDERLY_SEED = 1;
 
-export async function baseline(base: Base): Promise<Baseline> {
+export async function baseline(base: Base, scenario: Scenario = ONE_RUN): Promise<Reference> {
   const world = await openWorld(base, new Simulation(ORDERLY_SEED, ORDERLY));
   try {
-    return await baselineOf(world, await world.runPair(base.shape.pairs[0]!));
+    const pair = base.shape.pairs[0]!;
+    await scenario.before?.(world, pair);
+    const from = world.effects.log.length;
+    const run = await scenario.run(world, pair);
+    const reference = await baselineOf(world, run, from, (r) => scenario.check(world, run, r));
+    return { ...reference, scenario, ...(scenario.after ? { after: await scenario.after(world, run!) } : {}) };
   } finally {
     await world.close();
   }
@@ -45,20 +79,26 @@ export async function baseline(base: Base): Promise<Baseline> {
 /** Counts of what the reconciler did, over many runs: the sweep shows each recovery path taken. */
 export type Tally = Map<string, number>;
 
-export async function crashedRun(base: Base, reference: Baseline, crashes: { n: number; when: CrashWhen }[], sim: Simulation, tally?: Tally): Promise<string[]> {
+/** A world of `reference`'s scenario whose swept run crashes at `crashes` (its own effects, numbered from 1); its problems. */
+export async function crashedRun(base: Base, reference: Reference, crashes: { n: number; when: CrashWhen }[], sim: Simulation, tally?: Tally): Promise<string[]> {
+  const { scenario } = reference;
   const world = await openWorld(base, sim);
   try {
-    for (const c of crashes) world.effects.crashAt(c.n, c.when);
-    const run = await world.runPair(base.shape.pairs[0]!);
-    const problems = await checkRun(world, run, reference);
+    const pair = base.shape.pairs[0]!;
+    await scenario.before?.(world, pair);
+    const from = world.effects.log.length;
+    for (const c of crashes) world.effects.crashAt(from + c.n, c.when);
+    const run = await scenario.run(world, pair);
+    const problems = await scenario.check(world, run, reference);
     for (const a of world.actions) tally?.set(a.action, (tally.get(a.action) ?? 0) + 1);
+    const log = world.effects.log.slice(from);
     if (sim.shape === ORDERLY) {
       // Up to the crash, the run must have done exactly what the fault-free one did.
       const first = Math.min(...crashes.map((c) => c.n));
-      const diverged = world.effects.log.slice(0, first).findIndex((e, i) => e.kind !== reference.effects[i]);
-      if (diverged >= 0) problems.push(`effect ${diverged + 1} was ${world.effects.log[diverged]!.kind}, the fault-free run's ${reference.effects[diverged]}: the schedule is not deterministic`);
+      const diverged = log.slice(0, first).findIndex((e, i) => e.kind !== reference.effects[i]);
+      if (diverged >= 0) problems.push(`effect ${diverged + 1} was ${log[diverged]!.kind}, the fault-free run's ${reference.effects[diverged]}: the schedule is not deterministic`);
     }
-    const planned = new Set(crashes.filter((c) => c.n <= world.effects.log.length).map((c) => c.n)).size;
+    const planned = new Set(crashes.filter((c) => c.n <= log.length).map((c) => c.n)).size;
     if (world.effects.crashes.length !== planned) problems.push(`${world.effects.crashes.length} crash(es) happened, ${planned} planned`);
     return problems;
   } finally {
@@ -66,14 +106,14 @@ export async function crashedRun(base: Base, reference: Baseline, crashes: { n: 
   }
 }
 
-export async function exhaustive(base: Base, reference: Baseline, onCase?: (done: number, total: number, found: Violation[]) => void, tally?: Tally): Promise<Violation[]> {
+export async function exhaustive(base: Base, reference: Reference, onCase?: (done: number, total: number, found: Violation[]) => void, tally?: Tally): Promise<Violation[]> {
   const violations: Violation[] = [];
   const total = reference.effects.length * 2;
   let done = 0;
   for (let n = 1; n <= reference.effects.length; n++) {
     for (const when of ['before', 'after'] as const) {
       const problems = await crashedRun(base, reference, [{ n, when }], new Simulation(ORDERLY_SEED, ORDERLY), tally);
-      if (problems.length > 0) violations.push(violation(`crash ${when} effect ${n} (${reference.effects[n - 1]})`, `npm run sweep -- --crash ${when}:${n}`, problems));
+      if (problems.length > 0) violations.push(violation(`crash ${when} effect ${n} (${reference.effects[n - 1]})`, `npm run sweep --${scenarioFlag(reference)} --crash ${when}:${n}`, problems));
       onCase?.(++done, total, violations);
     }
   }
@@ -87,21 +127,24 @@ export function randomCrashes(sim: Simulation, effects: number): { n: number; wh
   return Array.from({ length: count }, () => ({ n: 1 + sim.below(Math.ceil(effects * 1.5)), when: sim.below(2) === 0 ? 'before' : 'after' }));
 }
 
-export async function schedule(base: Base, reference: Baseline, seed: number, shape: ScheduleShape = CHAOTIC): Promise<string[]> {
+export async function schedule(base: Base, reference: Reference, seed: number, shape: ScheduleShape = CHAOTIC): Promise<string[]> {
   const sim = new Simulation(seed, shape);
   return crashedRun(base, reference, randomCrashes(sim, reference.effects.length), sim);
 }
 
-export async function randomized(base: Base, reference: Baseline, seeds: number[], onCase?: (done: number, total: number, found: Violation[]) => void): Promise<Violation[]> {
+export async function randomized(base: Base, reference: Reference, seeds: number[], onCase?: (done: number, total: number, found: Violation[]) => void): Promise<Violation[]> {
   const violations: Violation[] = [];
   let done = 0;
   for (const seed of seeds) {
     const problems = await schedule(base, reference, seed);
-    if (problems.length > 0) violations.push(violation(`seed ${seed}`, `npm run sweep -- --seed ${seed}`, problems));
+    if (problems.length > 0) violations.push(violation(`seed ${seed}`, `npm run sweep --${scenarioFlag(reference)} --seed ${seed}`, problems));
     onCase?.(++done, seeds.length, violations);
   }
   return violations;
 }
+
+/** The flag that replays a case of `reference`'s scenario (none for the default, one run). */
+const scenarioFlag = (reference: Reference) => (reference.scenario === ONE_RUN ? '' : ` --scenario ${reference.scenario.name}`);
 
 export function violation(name: string, replay: string, problems: string[]): Violation {
   const known = knownFinding(problems);

@@ -119,6 +119,8 @@ export interface Inventory {
 }
 
 export interface World extends Observed {
+  /** What it was opened on: the warehouse, the shape and the kind of stores. */
+  base: Base;
   embedded: Embedded;
   /** The unwrapped stores, for the checks. */
   staging: ObjectStore;
@@ -133,6 +135,11 @@ export interface World extends Observed {
   runPair(pair: string): Promise<RunRecord | undefined>;
   /** Asks for runs of all `pairs` at once, on this one bus and store, and drives them to their end. */
   runPairs(pairs: string[]): Promise<Map<string, RunRecord | undefined>>;
+  /**
+   * Asks for the run a request's JSON describes (a window, `refresh`: shared/chain/messages.ts)
+   * and drives it to its end; the pair's last run then (the one before, if this one never started).
+   */
+  runRequest(request: { pair: string } & Record<string, unknown>): Promise<RunRecord | undefined>;
   /** Lets the bus drain, then calls the reconciler on its schedule until no run is active. */
   settle(): Promise<void>;
   /** What the reconciler did, call after call. */
@@ -210,9 +217,14 @@ export async function openWorld(base: Base, sim: Simulation): Promise<World> {
   };
 
   return {
-    embedded, staging, output, store, inventory, config, effects, sim, home, actions, settle, runPairs,
+    base, embedded, staging, output, store, inventory, config, effects, sim, home, actions, settle, runPairs,
     runEvents: async () => (bus.published.get(config.topics.runEvents) ?? []).map((m) => JSON.parse(m.data) as RunEventSeen),
     runPair: async (pair) => (await runPairs([pair])).get(pair),
+    async runRequest(request) {
+      await bus.publish(config.topics.runRequests, JSON.stringify(request));
+      await settle();
+      return store.lastRun(request.pair);
+    },
     async close() {
       await embedded.close();
       await store.close();

@@ -1,0 +1,105 @@
+// A refresh under the fault sweep (refreshScenario.ts): a first version of eurusd, then
+// `{"refresh": true}` once its label table reaches further, crashed just before and just after
+// every side effect of the refresh, and played under randomized schedules. Each recovers to the
+// fault-free refresh's output, byte for byte, and once the next retention has run its world holds
+// what the fault-free world holds then: the first day's shard it shares, the first version's
+// checkpoints it builds on, every checkpoint it extracted in the reuse index, nothing else. A
+// sample of crash points also runs on the embedded folder and file stores.
+// `npm run sweep -- --scenario refresh` plays the same from the command line.
+
+import assert from 'node:assert/strict';
+import { sharedBase } from './bases.js';
+import { REFRESH, REFRESH_SHAPE } from './refreshScenario.js';
+import { ORDERLY, Simulation } from './simulation.js';
+import { baseline, crashedRun, exhaustive, randomized, sortOut, type Reference, type Violation } from './sweep.js';
+import { onStores, openWorld, type Base } from './world.js';
+
+const SCHEDULES = 100;
+
+const show = (vs: Violation[]) => vs.slice(0, 10).map((v) => `${v.case} (${v.replay}): ${v.problems.join('; ')}`);
+
+describe('fault sweep: a refresh, crashed', function () {
+  this.timeout(600_000);
+  let base: Base;
+  let reference: Reference;
+  before(async () => {
+    base = await sharedBase(REFRESH_SHAPE);
+    reference = await baseline(base, REFRESH);
+  });
+
+  it('the fault-free refresh extracts only the new minutes, shares the first day, grows the second by a part; retention keeps what it points at', async () => {
+    const count = (kind: string) => reference.effects.filter((k) => k === kind).length;
+    assert.equal(count('warehouse.extract'), 18);
+    assert.equal(count('checkpoint.record'), 18);
+    assert.equal(count('warehouse.merge'), 1);
+    // Retention ran after it: the first version's checkpoint records went, its files the refresh lists stayed.
+    assert.ok(count('checkpoint.delete') > 0 && count('output.delete') > 0, JSON.stringify(reference.effects));
+    const after = reference.after!;
+    // Of the first version's output, the files the refresh lists: the first day's shard it shares,
+    // and the second day's first part, which its grown shard begins with. Its manifest, report and profile went.
+    const firstOutput = after.filter((n) => n.startsWith('output/training/eurusd/<first>/'));
+    const shared = (n: string) => /\/shard-20200106\/group-\d+\/part-\d+\.parquet$/.test(n) || /\/shard-20200107\/group-\d+\/part-00000\.parquet$/.test(n);
+    assert.ok(firstOutput.length === 8 && firstOutput.every(shared), `the first version's output kept: ${firstOutput.join(', ')}`);
+    assert.ok(after.includes('staging/runs/<first>/features/mom_eurusd/part-00000.parquet'), 'the first version\'s checkpoint of mom_eurusd, which the refresh builds on, is kept');
+    assert.ok(after.some((n) => n.startsWith('output/training/eurusd/<refresh>/shard-20200107/')), 'the refresh wrote the second day');
+    assert.ok(!after.some((n) => n.startsWith('output/training/eurusd/<refresh>/shard-20200106/')), 'the refresh wrote the first day again');
+
+    const world = await openWorld(base, new Simulation(1, ORDERLY));
+    try {
+      await REFRESH.before!(world, 'eurusd');
+      const run = (await REFRESH.run(world, 'eurusd'))!;
+      assert.deepEqual(run.reuse?.reasons, { 'new minutes only': 18 });
+      assert.deepEqual(run.sharing?.shared, ['20200106']);
+      assert.deepEqual(run.sharing?.grown?.map((g) => g.id), ['20200107']);
+    } finally {
+      await world.close();
+    }
+  });
+
+  it('the checks catch a refresh that lost a file it builds on, and a first version left whole', async () => {
+    const found: string[][] = [];
+    for (const tamper of ['remove a file', 'keep a file'] as const) {
+      const world = await openWorld(base, new Simulation(1, ORDERLY));
+      try {
+        await REFRESH.before!(world, 'eurusd');
+        const run = (await REFRESH.run(world, 'eurusd'))!;
+        const first = (await world.store.listRuns('eurusd')).find((r) => r.runId !== run.runId)!;
+        if (tamper === 'remove a file') await world.staging.deleteObjects([`runs/${first.runId}/features/mom_eurusd/part-00000.parquet`]);
+        else await world.output.write(`training/eurusd/${first.runId}/stray.json`, '{}');
+        found.push(await REFRESH.check(world, run, reference));
+      } finally {
+        await world.close();
+      }
+    }
+    assert.ok(found[0]!.some((p) => p.startsWith('1 checkpoint file(s) the refresh lists are gone')), found[0]!.join('; '));
+    assert.ok(found[0]!.some((p) => p.startsWith('gone after the next retention: staging/runs/<first>/features/mom_eurusd/part-00000.parquet')), found[0]!.join('; '));
+    assert.deepEqual(found[1], ['left after the next retention: output/training/eurusd/<first>/stray.json']);
+  });
+
+  it('crashes just before and just after every side effect of the refresh: each recovers, 0 violations', async () => {
+    const began = Date.now();
+    const { violations, known } = sortOut(await exhaustive(base, reference));
+    console.log(`      ${reference.effects.length * 2} crash points over the refresh's ${reference.effects.length} side effects in ${((Date.now() - began) / 1000).toFixed(1)} s: ${violations.length} violations`);
+    assert.deepEqual(show([...violations, ...known]), []);
+  });
+
+  it(`plays ${SCHEDULES} randomized schedules of the refresh (order, 1-3 copies, delays, 1-3 crashes): 0 violations`, async () => {
+    const { violations, known } = sortOut(await randomized(base, reference, Array.from({ length: SCHEDULES }, (_, i) => i + 1)));
+    assert.deepEqual(show([...violations, ...known]), []);
+  });
+
+  it('runs a sample of crash points on the embedded folder and file stores too', async () => {
+    const files = onStores(base, 'files');
+    const onFiles = await baseline(files, REFRESH);
+    assert.equal(onFiles.digest, reference.digest, 'the same refresh on files as in memory');
+    // The file store names a record's file after its document, with .json.
+    const documents = (names: readonly string[]) => names.map((n) => (n.startsWith('runstore/') ? n.replace(/\.json$/, '') : n)).sort();
+    assert.deepEqual(documents(onFiles.after!), documents(reference.after!), 'the same objects and records after the next retention on files as in memory');
+    const kinds = onFiles.effects;
+    for (const n of [kinds.indexOf('checkpoint.record') + 1, kinds.indexOf('warehouse.merge') + 1, kinds.indexOf('checkpoint.delete') + 1]) {
+      for (const when of ['before', 'after'] as const) {
+        assert.deepEqual(await crashedRun(files, onFiles, [{ n, when }], new Simulation(1, ORDERLY)), [], `crash ${when} effect ${n} (${kinds[n - 1]}) on files`);
+      }
+    }
+  });
+});
