@@ -1,18 +1,24 @@
 // `npm run sweep [-- --schedules N] [--json]`: the exhaustive crash sweep plus N randomized
 // schedules (seeds 1..N). `--seed S` replays one schedule, `--crash before:K` one crash point,
 // exactly as the sweep played them. `--scenario refresh` sweeps a refresh after a first version
-// (refreshScenario.ts) instead of one run. Exit code 1 when an invariant was violated.
+// (refreshScenario.ts), `--scenario touch` a run after two tables were touched (touchScenario.ts),
+// instead of one run. Exit code 1 when an invariant was violated.
 
 import { parseArgs } from 'node:util';
 import { baseline, crashedRun, exhaustive, ONE_RUN, randomized, schedule, sortOut, violation, type Scenario, type SweepResult, type Violation } from './sweep.js';
 import { REFRESH, REFRESH_SHAPE } from './refreshScenario.js';
+import { TOUCH, TOUCH_SHAPE } from './touchScenario.js';
 import { ORDERLY, Simulation } from './simulation.js';
 import { openBase, SHAPES, type StoreKind, type SweepShape } from './world.js';
 
-/** Each scenario with its shape: the one run's is chosen with --shape, the refresh's is its own. */
-const SCENARIOS: Record<string, { scenario: Scenario; shape?: SweepShape }> = { run: { scenario: ONE_RUN }, refresh: { scenario: REFRESH, shape: REFRESH_SHAPE } };
+/** Each scenario with its shape (the one run's is chosen with --shape, the others' are their own), and whether it needs memory stores. */
+const SCENARIOS: Record<string, { scenario: Scenario; shape?: SweepShape; memoryOnly?: true }> = {
+  run: { scenario: ONE_RUN },
+  refresh: { scenario: REFRESH, shape: REFRESH_SHAPE },
+  touch: { scenario: TOUCH, shape: TOUCH_SHAPE, memoryOnly: true },
+};
 
-const usage = `usage: npm run sweep -- [--scenario run|refresh] [--schedules N] [--seed S] [--crash before:K|after:K] [--shape compact|wide] [--stores memory|files] [--json]
+const usage = `usage: npm run sweep -- [--scenario run|refresh|touch] [--schedules N] [--seed S] [--crash before:K|after:K] [--shape compact|wide] [--stores memory|files] [--json]
        npm run sweep -- --emulators [--points N] [--json]`;
 
 async function main(argv: string[]): Promise<number> {
@@ -45,6 +51,7 @@ async function main(argv: string[]): Promise<number> {
   const shape = played.shape ?? SHAPES[values.shape ?? 'compact'];
   if (!shape) throw new UsageError(`--shape ${JSON.stringify(values.shape)} must be ${Object.keys(SHAPES).join(' or ')}`);
   if (values.stores !== 'memory' && values.stores !== 'files') throw new UsageError(`--stores ${JSON.stringify(values.stores)} must be memory or files`);
+  if (played.memoryOnly && values.stores !== 'memory') throw new UsageError(`--scenario ${values.scenario} changes its warehouse after the first version: it runs on memory stores only`);
   const crash = values.crash === undefined ? undefined : /^(before|after):(\d+)$/.exec(values.crash);
   if (values.crash !== undefined && !crash) throw new UsageError(`--crash ${JSON.stringify(values.crash)} must be before:K or after:K`);
   const schedules = whole(values.schedules, '--schedules');

@@ -6,6 +6,8 @@
 // checkpoint that came out different after a crash) runs for real, so the output comparison still
 // sees what the chain really built. Reads (catalog, data versions, label stats) are answered from
 // memory; the profile and column comparisons, kept by the bytes of the output they read, likewise.
+// A scenario that changes tables (touchScenario.ts) says so (`tablesChanged`): the reads are asked
+// again, and extracts, whose keys do not name the tables' versions, are kept anew.
 
 import { createHash } from 'node:crypto';
 import { bytesDigest } from './digest.js';
@@ -20,7 +22,7 @@ interface Kept {
 }
 type KeptExtract = Kept & { rows: number; sourceRows: number; duplicates: number };
 /** File names in groups and shards are kept relative to the job's output prefix. */
-type KeptMerge = Kept & { groups: MergedGroup[]; shards: MergedShard[]; rows: number };
+type KeptMerge = Kept & { groups: MergedGroup[]; shards: MergedShard[]; rows: number; fromPrevious?: number };
 
 export class SharedWarehouse {
   readonly stats = { extractsRun: 0, extractsReplayed: 0, mergesRun: 0, mergesReplayed: 0, readsRun: 0, readsReplayed: 0 };
@@ -34,6 +36,8 @@ export class SharedWarehouse {
   private merges = new Map<string, KeptMerge>();
   /** Real jobs run one at a time: they share the scratch stores below. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** Bumped whenever the tables change: part of every extract's key. */
+  private tablesVersion = 0;
 
   /** `staging` and `output` are the scratch stores the DuckDB warehouse was opened with. */
   constructor(readonly duckdb: DuckDbWarehouse, private staging: FolderObjectStore, private output: FolderObjectStore) {}
@@ -55,6 +59,14 @@ export class SharedWarehouse {
     };
   }
 
+  /** The warehouse's tables were changed (by the caller, on `duckdb`): nothing read or extracted before holds. */
+  tablesChanged(): void {
+    this.catalogs.clear();
+    this.versions.clear();
+    this.labels.clear();
+    this.tablesVersion++;
+  }
+
   private memo<T>(cache: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> {
     let value = cache.get(key);
     if (!value) cache.set(key, (value = load()));
@@ -62,7 +74,7 @@ export class SharedWarehouse {
   }
 
   private async extract(job: ExtractJob, staging: ObjectStore): Promise<ExtractResult> {
-    const key = JSON.stringify([job.dataset, job.feature, job.columns, job.window]);
+    const key = JSON.stringify([this.tablesVersion, job.dataset, job.feature, job.columns, job.window]);
     let kept = this.extracts.get(key);
     if (kept) this.stats.extractsReplayed++;
     else {
@@ -80,21 +92,25 @@ export class SharedWarehouse {
   }
 
   private async merge(job: MergeJob, staging: ObjectStore, output: ObjectStore): Promise<MergeResult> {
-    const key = await mergeKey(job, staging);
+    const key = await mergeKey(job, staging, output);
     let kept = this.merges.get(key);
     if (kept) this.stats.mergesReplayed++;
     else {
+      // The previous version's files a merge may copy unchanged features from (a run after a touch).
+      const previous = Object.values(job.previous?.files ?? {}).flatMap((byGroup) => Object.values(byGroup).flat());
       kept = await this.alone(async () => {
         for (const names of Object.values(job.checkpoints)) for (const n of names) await this.staging.write(n, await staging.read(n));
+        for (const n of previous) await this.output.write(n, await output.read(n));
         try {
           const result = await this.duckdb.merge(job);
           if (result.state !== 'done') throw new Error(`merge: ${result.detail}`);
           // Every file is in a group's list (groups list all shards' files, in shard order).
           const files = await take(this.output, job.outputPrefix, result.groups.flatMap((g) => g.files));
           const relative = (g: MergedGroup) => ({ ...g, files: g.files.map((f) => f.slice(job.outputPrefix.length)) });
-          return { files, groups: result.groups.map(relative), shards: result.shards.map((s) => ({ ...s, groups: s.groups.map(relative) })), rows: result.rows };
+          return { files, groups: result.groups.map(relative), shards: result.shards.map((s) => ({ ...s, groups: s.groups.map(relative) })), rows: result.rows, ...(result.fromPrevious !== undefined ? { fromPrevious: result.fromPrevious } : {}) };
         } finally {
           await this.staging.deletePrefix(`runs/${job.runId}/`);
+          await this.output.deleteObjects(previous);
         }
       });
       this.merges.set(key, kept);
@@ -102,7 +118,7 @@ export class SharedWarehouse {
     }
     for (const f of kept.files) await output.write(job.outputPrefix + f.name, f.bytes);
     const absolute = (g: MergedGroup) => ({ ...g, files: g.files.map((f) => job.outputPrefix + f) });
-    return { state: 'done', rows: kept.rows, groups: kept.groups.map(absolute), shards: kept.shards.map((s) => ({ ...s, groups: s.groups.map(absolute) })) };
+    return { state: 'done', rows: kept.rows, groups: kept.groups.map(absolute), shards: kept.shards.map((s) => ({ ...s, groups: s.groups.map(absolute) })), ...(kept.fromPrevious !== undefined ? { fromPrevious: kept.fromPrevious } : {}) };
   }
 
   /**
@@ -169,14 +185,20 @@ async function take(store: FolderObjectStore, prefix: string, names: string[]): 
   return files;
 }
 
-/** What the merge's output depends on: its plan, window, labels, and every checkpoint's bytes. */
-async function mergeKey(job: MergeJob, staging: ObjectStore): Promise<string> {
+/** What the merge's output depends on: its plan, window, labels, every checkpoint's bytes, and the previous version's files it may copy from. */
+async function mergeKey(job: MergeJob, staging: ObjectStore, output: ObjectStore): Promise<string> {
   const hash = createHash('sha256');
   const { manifest } = job;
-  hash.update(JSON.stringify([job.plan, job.window, job.shards, manifest.key, manifest.labels, manifest.features, manifest.columnCount]));
+  hash.update(JSON.stringify([job.plan, job.window, job.shards, manifest.key, manifest.labels, manifest.features, manifest.columnCount, job.previous?.changed ?? null]));
   for (const feature of Object.keys(job.checkpoints).sort()) {
     hash.update(`\n${feature}:`);
     for (const n of job.checkpoints[feature]!) hash.update(bytesDigest(await staging.read(n)));
+  }
+  for (const [shard, byGroup] of Object.entries(job.previous?.files ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    for (const [group, names] of Object.entries(byGroup).sort(([a], [b]) => Number(a) - Number(b))) {
+      hash.update(`\nprevious ${shard}/${group}:`);
+      for (const n of names) hash.update(bytesDigest(await output.read(n)));
+    }
   }
   return hash.digest('hex');
 }
