@@ -2,7 +2,8 @@
 // effect is numbered (effects.ts), the bus and the clock handed to a seeded Simulation, and the
 // warehouse shared with every other world of the sweep (replayWarehouse.ts). `runPair` plays the
 // user and the scheduler: it requests the run, lets the bus drain, and calls the reconciler on its
-// schedule until the run ends, as Cloud Scheduler would.
+// schedule until the run ends, as Cloud Scheduler would call the deployed reconciler (which also
+// applies retention, to every pair, while runs are active).
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -11,6 +12,7 @@ import { DuckDbWarehouse } from '../../shared/adapters/local/duckdbWarehouse.js'
 import { FolderObjectStore } from '../../shared/adapters/local/folderStore.js';
 import { selectTables } from '../../shared/catalog.js';
 import { reconcile, type ReconcileAction } from '../../shared/chain/reconcile.js';
+import { collectAll } from '../../shared/retention.js';
 import { loadConfig, type Config } from '../../shared/config.js';
 import { buildDemoWarehouse } from '../../shared/demo/generate.js';
 import { demoTables } from '../../shared/demo/names.js';
@@ -32,7 +34,7 @@ export interface SweepShape {
 }
 
 /**
- * What `npm test` sweeps: 18 features, 838 columns in three column groups (at most 300 columns
+ * What `npm test` sweeps: 18 features, 838 columns in four column groups (at most 300 columns
  * each), with a table that has duplicate keys (mom_eurusd), late starters (var_der_idx_*) and an
  * entirely null family (corr_etf_idx_*), like the real run; 500 rows.
  */
@@ -193,7 +195,11 @@ export async function openWorld(base: Base, sim: Simulation): Promise<World> {
       if ((await store.listActiveRuns()).length === 0) return;
       // Nothing moves: time passes until the reconciler's next scheduled call.
       sim.advance((config.stallSeconds + 1) * 1000);
-      await effects.instance(`reconcile#${round}`, async () => void actions.push(...(await reconcile(deps)))).catch((error) => {
+      await effects.instance(`reconcile#${round}`, async () => {
+        actions.push(...(await reconcile(deps)));
+        // And retention, as the deployed reconciler does on each call (functions/reconcile.ts), while runs are active.
+        await collectAll(deps, base.shape.pairs, config.keep);
+      }).catch((error) => {
         if (!(error instanceof CrashError)) throw error;
       });
     }
