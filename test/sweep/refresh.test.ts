@@ -11,12 +11,11 @@ import assert from 'node:assert/strict';
 import { sharedBase } from './bases.js';
 import { REFRESH, REFRESH_SHAPE } from './refreshScenario.js';
 import { ORDERLY, Simulation } from './simulation.js';
-import { baseline, crashedRun, exhaustive, randomized, sortOut, type Reference, type Violation } from './sweep.js';
+import { baseline, crashedRun, type Reference } from './sweep.js';
+import { sweepTests } from './scenarioTests.js';
 import { onStores, openWorld, type Base } from './world.js';
 
 const SCHEDULES = 100;
-
-const show = (vs: Violation[]) => vs.slice(0, 10).map((v) => `${v.case} (${v.replay}): ${v.problems.join('; ')}`);
 
 describe('fault sweep: a refresh, crashed', function () {
   this.timeout(600_000);
@@ -76,17 +75,7 @@ describe('fault sweep: a refresh, crashed', function () {
     assert.deepEqual(found[1], ['left after the next retention: output/training/eurusd/<first>/stray.json']);
   });
 
-  it('crashes just before and just after every side effect of the refresh: each recovers, 0 violations', async () => {
-    const began = Date.now();
-    const { violations, known } = sortOut(await exhaustive(base, reference));
-    console.log(`      ${reference.effects.length * 2} crash points over the refresh's ${reference.effects.length} side effects in ${((Date.now() - began) / 1000).toFixed(1)} s: ${violations.length} violations`);
-    assert.deepEqual(show([...violations, ...known]), []);
-  });
-
-  it(`plays ${SCHEDULES} randomized schedules of the refresh (order, 1-3 copies, delays, 1-3 crashes): 0 violations`, async () => {
-    const { violations, known } = sortOut(await randomized(base, reference, Array.from({ length: SCHEDULES }, (_, i) => i + 1)));
-    assert.deepEqual(show([...violations, ...known]), []);
-  });
+  sweepTests('the refresh', SCHEDULES, () => ({ base, reference }));
 
   it('runs a sample of crash points on the embedded folder and file stores too', async () => {
     const files = onStores(base, 'files');

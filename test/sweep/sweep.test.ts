@@ -7,14 +7,13 @@
 import assert from 'node:assert/strict';
 import { checkRun } from './invariants.js';
 import { CHAOTIC, ORDERLY, Simulation } from './simulation.js';
-import { baseline, crashedRun, exhaustive, randomCrashes, randomized, sortOut, type Reference, type Tally, type Violation } from './sweep.js';
+import { baseline, crashedRun, exhaustive, randomCrashes, randomized, sortOut, type Reference, type Tally } from './sweep.js';
+import { show } from './scenarioTests.js';
 import { sharedBase } from './bases.js';
 import { COMPACT, onStores, openWorld, type Base } from './world.js';
 import { requestRunId } from '../../shared/naming.js';
 
 const SCHEDULES = 500;
-
-const show = (vs: Violation[]) => vs.slice(0, 10).map((v) => `${v.case} (${v.replay}): ${v.problems.join('; ')}`).join('\n');
 
 describe('fault sweep: crash anywhere, deliver anything twice or out of order', function () {
   this.timeout(600_000);
@@ -94,18 +93,18 @@ describe('fault sweep: crash anywhere, deliver anything twice or out of order', 
     const { violations, known } = sortOut(await exhaustive(base, reference, undefined, tally));
     const points = reference.effects.length * 2;
     console.log(`      ${points} crash points over ${reference.effects.length} side effects in ${((Date.now() - began) / 1000).toFixed(1)} s: ${violations.length} violations, ${known.length} known finding(s)${known.length ? ` (${known.map((k) => k.case).join(', ')})` : ''}; reconciler: ${JSON.stringify(Object.fromEntries(tally))}`);
-    assert.deepEqual(violations, [], show(violations));
+    assert.deepEqual(violations, [], show(violations).join('\n'));
     // Some crashes only the reconciler can repair: a claim without the move to merging, a move without the request.
     for (const action of ['resent-extracts', 'claimed-merge', 'resent-merge']) assert.ok((tally.get(action) ?? 0) > 0, `the reconciler never had to ${action}`);
     // No known finding is left (invariants.ts KNOWN_FINDINGS is empty): every case is a clean recovery.
-    assert.deepEqual(known, [], show(known));
+    assert.deepEqual(known, [], show(known).join('\n'));
   });
 
   it(`plays ${SCHEDULES} randomized schedules (order, 1-3 copies, delays, 1-3 crashes): 0 violations`, async () => {
     const began = Date.now();
     const { violations, known } = sortOut(await randomized(base, reference, Array.from({ length: SCHEDULES }, (_, i) => i + 1)));
     console.log(`      ${SCHEDULES} schedules in ${((Date.now() - began) / 1000).toFixed(1)} s: ${violations.length} violations, ${known.length} known finding(s)`);
-    assert.deepEqual(violations, [], show(violations));
+    assert.deepEqual(violations, [], show(violations).join('\n'));
   });
 
   it('runs a sample of crash points on the embedded folder and file stores too', async () => {

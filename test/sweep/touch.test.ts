@@ -8,13 +8,12 @@
 import assert from 'node:assert/strict';
 import { sharedBase } from './bases.js';
 import { ORDERLY, Simulation } from './simulation.js';
-import { baseline, exhaustive, randomized, sortOut, type Reference, type Violation } from './sweep.js';
+import { baseline, type Reference } from './sweep.js';
+import { sweepTests } from './scenarioTests.js';
 import { TOUCH, TOUCH_SHAPE, TOUCHED } from './touchScenario.js';
 import { onStores, openWorld, type Base } from './world.js';
 
 const SCHEDULES = 100;
-
-const show = (vs: Violation[]) => vs.slice(0, 10).map((v) => `${v.case} (${v.replay}): ${v.problems.join('; ')}`);
 
 describe('fault sweep: a run after a touch, crashed', function () {
   this.timeout(600_000);
@@ -49,17 +48,7 @@ describe('fault sweep: a run after a touch, crashed', function () {
     }
   });
 
-  it('crashes just before and just after every side effect of the run: each recovers, 0 violations', async () => {
-    const began = Date.now();
-    const { violations, known } = sortOut(await exhaustive(base, reference));
-    console.log(`      ${reference.effects.length * 2} crash points over the run's ${reference.effects.length} side effects in ${((Date.now() - began) / 1000).toFixed(1)} s: ${violations.length} violations`);
-    assert.deepEqual(show([...violations, ...known]), []);
-  });
-
-  it(`plays ${SCHEDULES} randomized schedules of the run (order, 1-3 copies, delays, 1-3 crashes): 0 violations`, async () => {
-    const { violations, known } = sortOut(await randomized(base, reference, Array.from({ length: SCHEDULES }, (_, i) => i + 1)));
-    assert.deepEqual(show([...violations, ...known]), []);
-  });
+  sweepTests('the run', SCHEDULES, () => ({ base, reference }));
 
   it('says it runs on memory stores only (its warehouse changed after the first version)', async () => {
     await assert.rejects(baseline(onStores(base, 'files'), TOUCH), /the touch scenario changes its warehouse after the first version: it runs on memory stores only/);
