@@ -2,12 +2,13 @@
 // schedules (seeds 1..N). `--seed S` replays one schedule, `--crash before:K` one crash point,
 // exactly as the sweep played them. `--scenario refresh` sweeps a refresh after a first version
 // (refreshScenario.ts), `--scenario touch` a run after two tables were touched (touchScenario.ts),
-// instead of one run. Exit code 1 when an invariant was violated.
+// `--scenario drift` a refresh after a table was added (driftScenario.ts), instead of one run. Exit code 1 when an invariant was violated.
 
 import { parseArgs } from 'node:util';
 import { baseline, crashedRun, exhaustive, ONE_RUN, randomized, schedule, sortOut, violation, type Scenario, type SweepResult, type Violation } from './sweep.js';
 import { REFRESH, REFRESH_SHAPE } from './refreshScenario.js';
 import { TOUCH, TOUCH_SHAPE } from './touchScenario.js';
+import { DRIFT, DRIFT_SHAPE } from './driftScenario.js';
 import { ORDERLY, Simulation } from './simulation.js';
 import { openBase, SHAPES, type StoreKind, type SweepShape } from './world.js';
 
@@ -16,9 +17,10 @@ const SCENARIOS: Record<string, { scenario: Scenario; shape?: SweepShape; memory
   run: { scenario: ONE_RUN },
   refresh: { scenario: REFRESH, shape: REFRESH_SHAPE },
   touch: { scenario: TOUCH, shape: TOUCH_SHAPE, memoryOnly: true },
+  drift: { scenario: DRIFT, shape: DRIFT_SHAPE, memoryOnly: true },
 };
 
-const usage = `usage: npm run sweep -- [--scenario run|refresh|touch] [--schedules N] [--seed S] [--crash before:K|after:K] [--shape compact|wide] [--stores memory|files] [--json]
+const usage = `usage: npm run sweep -- [--scenario run|refresh|touch|drift] [--schedules N] [--seed S] [--crash before:K|after:K] [--shape compact|wide] [--stores memory|files] [--json]
        npm run sweep -- --emulators [--points N] [--json]`;
 
 async function main(argv: string[]): Promise<number> {

@@ -20,7 +20,7 @@ interface Kept {
   /** Object names relative to the job's prefix, with their bytes. */
   files: { name: string; bytes: Uint8Array }[];
 }
-type KeptExtract = Kept & { rows: number; sourceRows: number; duplicates: number };
+type KeptExtract = Kept & { rows: number; sourceRows: number; duplicates: number; carried?: number };
 /** File names in groups and shards are kept relative to the job's output prefix. */
 type KeptMerge = Kept & { groups: MergedGroup[]; shards: MergedShard[]; rows: number; fromPrevious?: number };
 
@@ -74,21 +74,29 @@ export class SharedWarehouse {
   }
 
   private async extract(job: ExtractJob, staging: ObjectStore): Promise<ExtractResult> {
-    const key = JSON.stringify([this.tablesVersion, job.dataset, job.feature, job.columns, job.window]);
+    // A refresh's extract may carry an earlier checkpoint's files into its first one: their bytes are inputs too.
+    const carry = job.carry ?? [];
+    const carried = await Promise.all(carry.map(async (n) => bytesDigest(await staging.read(n))));
+    const key = JSON.stringify([this.tablesVersion, job.dataset, job.feature, job.columns, job.window, job.shards, carried]);
     let kept = this.extracts.get(key);
     if (kept) this.stats.extractsReplayed++;
     else {
       kept = await this.alone(async () => {
-        const result = await this.duckdb.extract(job);
-        if (result.state !== 'done') throw new Error(`extract of ${job.feature}: ${result.detail}`);
-        const files = await take(this.staging, job.prefix, result.files);
-        return { files, rows: result.rows, sourceRows: result.sourceRows, duplicates: result.duplicates };
+        for (const n of carry) await this.staging.write(n, await staging.read(n));
+        try {
+          const result = await this.duckdb.extract(job);
+          if (result.state !== 'done') throw new Error(`extract of ${job.feature}: ${result.detail}`);
+          const files = await take(this.staging, job.prefix, result.files);
+          return { files, rows: result.rows, sourceRows: result.sourceRows, duplicates: result.duplicates, ...(result.carried !== undefined ? { carried: result.carried } : {}) };
+        } finally {
+          await this.staging.deleteObjects(carry);
+        }
       });
       this.extracts.set(key, kept);
       this.stats.extractsRun++;
     }
     for (const f of kept.files) await staging.write(job.prefix + f.name, f.bytes);
-    return { state: 'done', files: kept.files.map((f) => job.prefix + f.name), rows: kept.rows, sourceRows: kept.sourceRows, duplicates: kept.duplicates };
+    return { state: 'done', files: kept.files.map((f) => job.prefix + f.name), rows: kept.rows, sourceRows: kept.sourceRows, duplicates: kept.duplicates, ...(kept.carried !== undefined ? { carried: kept.carried } : {}) };
   }
 
   private async merge(job: MergeJob, staging: ObjectStore, output: ObjectStore): Promise<MergeResult> {
@@ -129,9 +137,11 @@ export class SharedWarehouse {
    */
   private async readOutput<J extends ProfileJob | CompareJob>(job: J, output: ObjectStore, run: (job: J) => Promise<unknown>): Promise<unknown> {
     const hash = createHash('sha256');
-    const { runId: _runId, groups, resume, ...rest } = job as J & { pair?: string; resume?: ProfileJob['resume'] };
+    // Named files count by their place (their bytes are hashed below): each run's have its own names.
+    // (A profile's input also names the files before its snapshot row, for the comparisons counted before it.)
+    const { runId: _runId, groups, resume, snapshotPrefix, ...rest } = job as J & { pair?: string; resume?: ProfileJob['resume']; snapshotPrefix?: { files: string[] }[] };
     const counted = (list: { files: string[] }[]) => list.map((g) => ({ ...g, files: g.files.length }));
-    hash.update(JSON.stringify({ ...rest, pair: undefined, groups: counted(groups) }));
+    hash.update(JSON.stringify({ ...rest, pair: undefined, groups: counted(groups), snapshotPrefix: snapshotPrefix && counted(snapshotPrefix) }));
     for (const g of groups) for (const f of g.files) hash.update(bytesDigest(await output.read(f)));
     if (resume) {
       // Its files are among the groups' (hashed above); the state and the sample are what it carries.
