@@ -115,7 +115,8 @@ async function laterProblems(spec: LaterVersion, world: World, run: RunRecord | 
   problems.push(...spec.follows(run, first));
   const others = (await world.runEvents()).filter((e) => e.runId !== run.runId);
   if (others.some((e) => e.runId !== first.runId || e.status !== 'succeeded')) problems.push(`events about other runs: ${others.map((e) => `${e.runId} ${e.status}`).join(', ')}`);
-  problems.push(...(await missingFiles(world, run)));
+  const missing = await missingFiles(world, run);
+  problems.push(...missing);
   if (!reference.after) return problems;
   // The next retention (the next success's, or `bqx gc`) finishes what a crash cut short.
   const after = await held(world, run, first);
@@ -124,7 +125,8 @@ async function laterProblems(spec: LaterVersion, world: World, run: RunRecord | 
   if (extra.length > 0) problems.push(`left after the next retention: ${list(extra)}`);
   if (gone.length > 0) problems.push(`gone after the next retention: ${list(gone)}`);
   if ((await outputOf(world, run)).digest !== reference.digest) problems.push('output differs after the next retention');
-  problems.push(...(await missingFiles(world, run)));
+  // Files missing already are said once, above.
+  if (missing.length === 0) problems.push(...(await missingFiles(world, run)).map((p) => `after the next retention, ${p}`));
   return problems;
 }
 
