@@ -98,18 +98,19 @@ async function main(argv: string[]): Promise<number> {
     }
     result.ms = Date.now() - began;
     if (!values.json && process.stderr.isTTY) process.stderr.write('\n');
-    print(result, values.json, base.shared.stats);
+    print(values.scenario, result, values.json, base.shared.stats);
     return result.violations.length > 0 ? 1 : 0; // known findings are reported, not failed on
   } finally {
     await base.close();
   }
 }
 
-function print(result: SweepResult, json: boolean, stats: object): void {
+function print(scenario: string, result: SweepResult, json: boolean, stats: object): void {
   if (json) {
-    console.log(JSON.stringify({ crashPoints: result.crashPoints, schedules: result.schedules, violations: result.violations, known: result.known, effects: result.effects, ms: result.ms }));
+    console.log(JSON.stringify({ scenario, crashPoints: result.crashPoints, schedules: result.schedules, violations: result.violations, known: result.known, effects: result.effects, ms: result.ms }));
     return;
   }
+  console.log(`scenario                             ${scenario}`);
   console.log(`side effects in the fault-free run  ${result.effects}`);
   console.log(`crash points                         ${result.crashPoints}`);
   console.log(`randomized schedules                 ${result.schedules}`);
