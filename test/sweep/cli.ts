@@ -1,8 +1,9 @@
 // `npm run sweep [-- --schedules N] [--json]`: the exhaustive crash sweep plus N randomized
 // schedules (seeds 1..N). `--seed S` replays one schedule, `--crash before:K` one crash point,
-// exactly as the sweep played them. `--scenario refresh` sweeps a refresh after a first version
-// (refreshScenario.ts), `--scenario touch` a run after two tables were touched (touchScenario.ts),
-// `--scenario drift` a refresh after a table was added (driftScenario.ts), instead of one run. Exit code 1 when an invariant was violated.
+// exactly as the sweep played them. Instead of one run, `--scenario refresh` sweeps a refresh after
+// a first version (refreshScenario.ts), `--scenario touch` a run after two tables were touched
+// (touchScenario.ts), `--scenario drift` a refresh after a table was added (driftScenario.ts).
+// Exit code 1 when an invariant was violated.
 
 import { parseArgs } from 'node:util';
 import { baseline, crashedRun, exhaustive, ONE_RUN, randomized, schedule, sortOut, violation, type Scenario, type SweepResult, type Violation } from './sweep.js';

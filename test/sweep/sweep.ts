@@ -2,8 +2,9 @@
 // before k and one crashed just after k. Randomized: schedules where one seed decides the delivery
 // order, 1 to 3 copies of every message, delays, and 1 to 3 crashes at random side effects. Every
 // run is checked against the invariants (invariants.ts); a violation names its seed or crash point.
-// What a world plays is a Scenario: one run (ONE_RUN), or a refresh after a first version
-// (refreshScenario.ts), whose side effects alone are the crash points.
+// What a world plays is a Scenario: one run (ONE_RUN), or a pair's second version after a first
+// (laterVersion.ts: a refresh, a run after a touch, a refresh after drift), whose side effects
+// alone are the crash points.
 
 import type { RunRecord } from '../../shared/ports.js';
 import { checkRun, baselineOf, knownFinding, type Baseline } from './invariants.js';
@@ -64,10 +65,7 @@ const ORDERLY_SEED = 1;
 export async function baseline(base: Base, scenario: Scenario = ONE_RUN): Promise<Reference> {
   const world = await openWorld(base, new Simulation(ORDERLY_SEED, ORDERLY));
   try {
-    const pair = base.shape.pairs[0]!;
-    await scenario.before?.(world, pair);
-    const from = world.effects.log.length;
-    const run = await scenario.run(world, pair);
+    const { run, from } = await play(world, scenario, base.shape.pairs[0]!);
     const reference = await baselineOf(world, run, from, (r) => scenario.check(world, run, r));
     return { ...reference, scenario, ...(scenario.after ? { after: await scenario.after(world, run!) } : {}) };
   } finally {
@@ -76,6 +74,17 @@ export async function baseline(base: Base, scenario: Scenario = ONE_RUN): Promis
 }
 
 /** One run crashed at each planned point; problems, including a schedule that strayed from the baseline's. */
+/**
+ * Plays `scenario` in `world`: what comes before its swept run, then the run, crashed at `crashes`
+ * (numbered from the run's first side effect, `from` in the world's log).
+ */
+async function play(world: World, scenario: Scenario, pair: string, crashes: readonly { n: number; when: CrashWhen }[] = []): Promise<{ run: RunRecord | undefined; from: number }> {
+  await scenario.before?.(world, pair);
+  const from = world.effects.log.length;
+  for (const c of crashes) world.effects.crashAt(from + c.n, c.when);
+  return { run: await scenario.run(world, pair), from };
+}
+
 /** Counts of what the reconciler did, over many runs: the sweep shows each recovery path taken. */
 export type Tally = Map<string, number>;
 
@@ -84,11 +93,7 @@ export async function crashedRun(base: Base, reference: Reference, crashes: { n:
   const { scenario } = reference;
   const world = await openWorld(base, sim);
   try {
-    const pair = base.shape.pairs[0]!;
-    await scenario.before?.(world, pair);
-    const from = world.effects.log.length;
-    for (const c of crashes) world.effects.crashAt(from + c.n, c.when);
-    const run = await scenario.run(world, pair);
+    const { run, from } = await play(world, scenario, base.shape.pairs[0]!, crashes);
     const problems = await scenario.check(world, run, reference);
     for (const a of world.actions) tally?.set(a.action, (tally.get(a.action) ?? 0) + 1);
     const log = world.effects.log.slice(from);
