@@ -3,7 +3,8 @@
 // exactly as the sweep played them. Instead of one run, `--scenario refresh` sweeps a refresh after
 // a first version (refreshScenario.ts), `--scenario touch` a run after two tables were touched
 // (touchScenario.ts), `--scenario drift` a refresh after a table was added (driftScenario.ts).
-// Exit code 1 when an invariant was violated.
+// `--emulators` plays crash points through the deployed functions instead (emulatorSweep.ts): of
+// one run, or with `--scenario refresh` of a refresh. Exit code 1 when an invariant was violated.
 
 import { parseArgs } from 'node:util';
 import { baseline, crashedRun, exhaustive, ONE_RUN, randomized, schedule, sortOut, violation, type Scenario, type SweepResult, type Violation } from './sweep.js';
@@ -12,6 +13,7 @@ import { TOUCH, TOUCH_SHAPE } from './touchScenario.js';
 import { DRIFT, DRIFT_SHAPE } from './driftScenario.js';
 import { ORDERLY, Simulation } from './simulation.js';
 import { openBase, SHAPES, type StoreKind, type SweepShape } from './world.js';
+import type { LaterScenario } from './laterVersion.js';
 
 /** Each scenario with its shape (the one run's is chosen with --shape, the others' are their own), and whether it needs memory stores. */
 const SCENARIOS: Record<string, { scenario: Scenario; shape?: SweepShape; memoryOnly?: true }> = {
@@ -22,7 +24,7 @@ const SCENARIOS: Record<string, { scenario: Scenario; shape?: SweepShape; memory
 };
 
 const usage = `usage: npm run sweep -- [--scenario run|refresh|touch|drift] [--schedules N] [--seed S] [--crash before:K|after:K] [--shape compact|wide] [--stores memory|files] [--json]
-       npm run sweep -- --emulators [--points N] [--json]`;
+       npm run sweep -- --emulators [--scenario run|refresh] [--points N] [--json]`;
 
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -58,8 +60,11 @@ async function main(argv: string[]): Promise<number> {
   const crash = values.crash === undefined ? undefined : /^(before|after):(\d+)$/.exec(values.crash);
   if (values.crash !== undefined && !crash) throw new UsageError(`--crash ${JSON.stringify(values.crash)} must be before:K or after:K`);
   const schedules = whole(values.schedules, '--schedules');
-  if (values.emulators && played.scenario !== ONE_RUN) throw new UsageError('--emulators plays one run per case; it takes no --scenario');
-  if (values.emulators) return onEmulators(whole(values.points, '--points'), values.json);
+  if (values.emulators) {
+    if (played.memoryOnly) throw new UsageError(`--scenario ${values.scenario} changes its warehouse after the first version: it runs on the embedded sweep's memory stores only, not --emulators`);
+    const later = played.scenario === ONE_RUN ? undefined : { scenario: played.scenario as LaterScenario, shape: played.shape! };
+    return onEmulators(whole(values.points, '--points'), values.json, later);
+  }
 
   const began = Date.now();
   // On a terminal a counter; otherwise (a log, a CI) a line now and then, so a long sweep shows it is alive.
@@ -128,14 +133,16 @@ function print(scenario: string, result: SweepResult, json: boolean, stats: obje
 }
 
 /** The sweep on the emulators (emulatorSweep.ts); exit 0 also when skipped, which it says. */
-async function onEmulators(points: number, json: boolean): Promise<number> {
+async function onEmulators(points: number, json: boolean, later?: { scenario: LaterScenario; shape: SweepShape }): Promise<number> {
   // Loaded only here: it serves the functions and brings in the Google Cloud clients.
   const { emulatorSweep } = await import('./emulatorSweep.js');
-  const result = await emulatorSweep(points, (done, total) => process.stderr.write(`${new Date().toISOString()} emulator cases ${done}/${total}\n`));
+  const result = await emulatorSweep(points, (done, total) => process.stderr.write(`${new Date().toISOString()} emulator cases ${done}/${total}\n`), later);
+  const scenario = later?.scenario.name ?? 'run';
   if (!result) return 0;
   if (json) {
-    console.log(JSON.stringify({ crashPoints: result.crashPoints, pairsTogether: result.pairsTogether, violations: result.violations, crashed: result.crashed, reconcilerCalls: result.reconcilerCalls, ms: result.ms }));
+    console.log(JSON.stringify({ scenario, crashPoints: result.crashPoints, pairsTogether: result.pairsTogether, violations: result.violations, crashed: result.crashed, reconcilerCalls: result.reconcilerCalls, ms: result.ms }));
   } else {
+    console.log(`scenario                               ${scenario}${later ? ' (its fault-free play first)' : ''}`);
     console.log(`crash points on the emulators          ${result.crashPoints}`);
     console.log(`pairs at once on the emulators         ${result.pairsTogether}`);
     console.log(`violations                             ${result.violations.length}`);

@@ -3,7 +3,7 @@
 // run): the start's manifest write (the sweep's one finding), the merge claim and the merge job
 // (only the reconciler repairs some crashes there), the completion event, a landing's record, the
 // dataset's manifest, the run record, a fan-out publish, an extract. Then points spread evenly over
-// the fault-free run's side effects by number, before and after by turns, up to `count`.
+// the fault-free run's `effects` side effects by number, before and after by turns, up to `count`.
 
 import type { Config } from '../../shared/config.js';
 import type { CrashWhen, Effects } from './effects.js';
@@ -11,10 +11,11 @@ import type { CrashWhen, Effects } from './effects.js';
 export interface CrashPoint {
   /** What it hits, for reports: `after the first run.claim`, `before effect 17`. */
   name: string;
-  plan(effects: Effects): void;
+  /** Arms the crash; effect numbers count from `from` (the swept run's first side effect is `from + 1`). */
+  plan(effects: Effects, from?: number): void;
 }
 
-export function emulatorSample(kinds: string[], count: number, topics: Config['topics']): CrashPoint[] {
+export function emulatorSample(effects: number, count: number, topics: Config['topics']): CrashPoint[] {
   const first = (kind: string, when: CrashWhen, what: (w: string) => boolean = () => true, label = kind): CrashPoint => ({
     name: `${when} the first ${label}`,
     plan: (effects) => effects.crashWhere((k, w) => k === kind && what(w), when),
@@ -33,9 +34,9 @@ export function emulatorSample(kinds: string[], count: number, topics: Config['t
   const points = chosen.slice(0, count);
   const spread = count - points.length;
   for (let i = 0; i < spread; i++) {
-    const n = 1 + Math.floor(((i + 0.5) * kinds.length) / spread);
+    const n = 1 + Math.floor(((i + 0.5) * effects) / spread);
     const when: CrashWhen = i % 2 === 0 ? 'before' : 'after';
-    points.push({ name: `${when} effect ${n}`, plan: (effects) => effects.crashAt(n, when) });
+    points.push({ name: `${when} effect ${n}`, plan: (effects, from = 0) => effects.crashAt(from + n, when) });
   }
   return points;
 }

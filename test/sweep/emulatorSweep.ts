@@ -1,18 +1,21 @@
 // `npm run sweep -- --emulators [--points N]`: the fault sweep through the deployed functions on
 // the Pub/Sub and Firestore emulators (emulatorWorld.ts): N crash points (24 by default) of a run
 // of eurusd, each checked with the embedded sweep's invariants against the embedded fault-free run,
-// then four pairs at once, each checked against its solo run. `npm test` plays 6 of the points
-// and the four pairs (emulators.test.ts).
+// then four pairs at once, each checked against its solo run. With `--scenario refresh`, the cases
+// are a refresh of a first version instead: the fault-free refresh, then N crash points of it, each
+// checked as the embedded sweep checks its refresh (laterVersion.ts). `npm test` plays 6 of a run's
+// points, the fault-free refresh and 3 of its points, and the four pairs (emulators.test.ts).
 
 import { loadConfig } from '../../shared/config.js';
 import { emulatorsMissing } from '../../shared/runtime/emulators.js';
 import { emulatorSample } from './emulatorSample.js';
-import { crashedOnEmulators, openBed, playOnEmulators } from './emulatorWorld.js';
+import { crashedOnEmulators, laterOnEmulators, openBed, playOnEmulators } from './emulatorWorld.js';
+import type { LaterScenario } from './laterVersion.js';
 import { outputOf } from './invariants.js';
 import { ORDERLY, Simulation } from './simulation.js';
 import { baseline, type Violation } from './sweep.js';
 import { togetherProblems } from './together.js';
-import { FOUR_PAIRS, openBase, openWorld } from './world.js';
+import { FOUR_PAIRS, openBase, openWorld, type SweepShape } from './world.js';
 
 export interface EmulatorSweepResult {
   crashPoints: number;
@@ -24,14 +27,18 @@ export interface EmulatorSweepResult {
   ms: number;
 }
 
-/** Undefined (having printed SKIPPED and why) where the emulators cannot run. */
-export async function emulatorSweep(points: number, progress: (done: number, total: number) => void): Promise<EmulatorSweepResult | undefined> {
+/**
+ * Undefined (having printed SKIPPED and why) where the emulators cannot run. `later`: a second
+ * version's scenario and its shape, played instead of single runs and the four pairs.
+ */
+export async function emulatorSweep(points: number, progress: (done: number, total: number) => void, later?: { scenario: LaterScenario; shape: SweepShape }): Promise<EmulatorSweepResult | undefined> {
   const missing = await emulatorsMissing();
   if (missing) {
     console.log(`SKIPPED: the fault sweep on the emulators because ${missing}`);
     return undefined;
   }
   const began = Date.now();
+  if (later) return laterSweep(points, progress, later.scenario, later.shape, began);
   const base = await openBase(FOUR_PAIRS);
   try {
     const reference = await baseline(base);
@@ -39,7 +46,7 @@ export async function emulatorSweep(points: number, progress: (done: number, tot
     if (!bed) return undefined;
     try {
       const result: EmulatorSweepResult = { crashPoints: 0, pairsTogether: 0, violations: [], crashed: [], reconcilerCalls: 0, ms: 0 };
-      const sample = emulatorSample(reference.effects, points, loadConfig(base.shape.env).topics);
+      const sample = emulatorSample(reference.effects.length, points, loadConfig(base.shape.env).topics);
       for (const point of sample) {
         const c = await crashedOnEmulators(bed, base, reference, point);
         result.crashPoints++;
@@ -68,6 +75,41 @@ export async function emulatorSweep(points: number, progress: (done: number, tot
         await together.close();
       }
       progress(sample.length + 1, sample.length + 1);
+      result.ms = Date.now() - began;
+      return result;
+    } finally {
+      await bed.close();
+    }
+  } finally {
+    await base.close();
+  }
+}
+
+/** The fault-free second version of `scenario`, then `points` crash points of it, each on a project of its own. */
+async function laterSweep(points: number, progress: (done: number, total: number) => void, scenario: LaterScenario, shape: SweepShape, began: number): Promise<EmulatorSweepResult | undefined> {
+  const base = await openBase(shape);
+  try {
+    const reference = await baseline(base, scenario);
+    const bed = await openBed();
+    if (!bed) return undefined;
+    try {
+      const result: EmulatorSweepResult = { crashPoints: 0, pairsTogether: 0, violations: [], crashed: [], reconcilerCalls: 0, ms: 0 };
+      const replay = `npm run sweep -- --emulators --scenario ${scenario.name} --points ${points}`;
+      const clean = await laterOnEmulators(bed, base, reference);
+      // Spread over the second version's side effects on the emulators: the embedded one's include
+      // the retention the embedded runtime applies after a success, which on Google Cloud is the reconciler's.
+      const sample = emulatorSample(clean.effects, points, loadConfig(base.shape.env).topics);
+      result.reconcilerCalls += clean.reconciled;
+      if (clean.problems.length > 0) result.violations.push({ case: `emulators: the fault-free ${scenario.name}`, replay, problems: clean.problems });
+      progress(1, sample.length + 1);
+      for (const point of sample) {
+        const c = await laterOnEmulators(bed, base, reference, { crash: point });
+        result.crashPoints++;
+        result.reconcilerCalls += c.reconciled;
+        result.crashed.push(`${point.name} (${c.crashed.map((x) => `${x.when} ${x.n} ${x.kind}`).join(', ') || 'none'})`);
+        if (c.problems.length > 0) result.violations.push({ case: `emulators: ${scenario.name} crashed ${point.name}`, replay, problems: c.problems });
+        progress(result.crashPoints + 1, sample.length + 1);
+      }
       result.ms = Date.now() - began;
       return result;
     } finally {

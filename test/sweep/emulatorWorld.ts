@@ -24,13 +24,15 @@ import { gcpAdapters } from '../../shared/adapters/gcp/index.js';
 import { FolderObjectStore } from '../../shared/adapters/local/folderStore.js';
 import { loadConfig, type Config } from '../../shared/config.js';
 import { silentLogger, systemClock } from '../../shared/log.js';
-import { TERMINAL_STATES, type RunRecord } from '../../shared/ports.js';
+import { TERMINAL_STATES, type Clock, type RunRecord } from '../../shared/ports.js';
 import { FinalizeDelivery, FUNCTIONS, type FunctionName } from '../../shared/runtime/emulatorStack.js';
 import { PubSubEmulatorAdmin, until, useEmulatorEnv, type Emulator } from '../../shared/runtime/emulators.js';
 import { startEmulator } from '../gcp/emulators.js';
 import { Effects, effectfulBus, effectfulRunStore, effectfulStore, effectfulWarehouse } from './effects.js';
 import type { CrashPoint } from './emulatorSample.js';
 import { checkRun, filesUnder, type Baseline, type Observed, type RunEventSeen } from './invariants.js';
+import { laterProblems, type LaterScenario } from './laterVersion.js';
+import type { Reference } from './sweep.js';
 import type { Base } from './world.js';
 
 /** The pushed functions and the topic (config key) each is pushed from, as terraform wires them. */
@@ -106,18 +108,40 @@ export async function openBed(): Promise<Bed | undefined> {
 /** One case on the bed: its stores, its effects, the runs it played. */
 export interface EmulatorWorld extends Observed {
   config: Config;
+  clock: Clock;
   effects: Effects;
   /** The pairs' runs, as the run store has them once everything settled. */
   runs: Map<string, RunRecord | undefined>;
   /** How many times the reconciler was called. */
   reconciled: number;
-  /** The message id of each pair's run request. */
+  /** The message id of each pair's last run request. */
   requests: Map<string, string>;
+  /**
+   * Asks for a run: the pair's name, or a request's JSON (a window, `refresh`: shared/chain/messages.ts),
+   * published on the run-requests topic, or through POST /runs with `viaApi`.
+   */
+  ask(request: string | ({ pair: string } & Record<string, unknown>), viaApi?: boolean): Promise<void>;
+  /** Waits until the runs asked for have ended, calling the reconciler whenever nothing moves, and notes them in `runs`. */
+  drive(): Promise<void>;
   close(): Promise<void>;
 }
 
 /** Requests runs of `pairs` at once on a fresh project of the bed, crashed as planned, and drives them to their end. */
 export async function playOnEmulators(bed: Bed, base: Base, pairs: string[], options: { crash?: CrashPoint; viaApi?: boolean } = {}): Promise<EmulatorWorld> {
+  const world = await openOnEmulators(bed, base);
+  try {
+    options.crash?.plan(world.effects);
+    for (const pair of pairs) await world.ask(pair, options.viaApi);
+    await world.drive();
+    return world;
+  } catch (error) {
+    await world.close();
+    throw error;
+  }
+}
+
+/** A fresh project of the bed, its folders, topics, subscriptions and ports: nothing asked yet. */
+export async function openOnEmulators(bed: Bed, base: Base): Promise<EmulatorWorld> {
   const project = bed.nextProject();
   const home = mkdtempSync(path.join(base.dir, 'emulators-'));
   const staging = new FolderObjectStore(path.join(home, 'staging'), 'staging');
@@ -128,10 +152,12 @@ export async function playOnEmulators(bed: Bed, base: Base, pairs: string[], opt
   const db = new Firestore({ projectId: project });
   const admin = new PubSubEmulatorAdmin({ host: bed.pubsub.host, project });
   const effects = new Effects();
-  options.crash?.plan(effects);
   const delivery = new FinalizeDelivery(bed.urls.checkpointLanded, project, silentLogger);
   const events: RunEventSeen[] = [];
   const cleanups: (() => Promise<unknown> | unknown)[] = [() => rmSync(home, { recursive: true, force: true }), () => store.close(), () => bus.close(), () => db.terminate()];
+  const close = async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await Promise.resolve(cleanup()).catch(() => {});
+  };
   try {
     for (const topic of Object.values(config.topics)) await admin.createTopic(topic);
     for (const [name, key] of PUSHED) {
@@ -157,54 +183,55 @@ export async function playOnEmulators(bed: Bed, base: Base, pairs: string[], opt
     });
     cleanups.push(() => setDeps(undefined), () => delivery.close());
     staging.onFinalize((object) => delivery.send(object));
+  } catch (error) {
+    await close();
+    throw error;
+  }
 
+  const requests = new Map<string, string>();
+  const runs = new Map<string, RunRecord | undefined>();
+  let asked = 0;
+  const world: EmulatorWorld = {
+    config, clock: systemClock, effects, runs, requests, staging, output, store, reconciled: 0, close,
     // The user's requests go straight onto the topic: they are not side effects of the runs.
-    const published = Date.now();
-    const requests = new Map<string, string>();
-    for (const pair of pairs) {
-      if (!options.viaApi) requests.set(pair, await admin.publish(config.topics.runRequests, pair, { pair }));
+    async ask(request, viaApi = false) {
+      const pair = typeof request === 'string' ? request : request.pair;
+      const body = typeof request === 'string' ? request : JSON.stringify(request);
+      asked = Date.now();
+      if (!viaApi) requests.set(pair, await admin.publish(config.topics.runRequests, body, { pair }));
       else {
         // POST /runs publishes the request for startRun (its publish is the API invocation's side effect).
-        const response = await fetch(`${bed.urls.pipelineApi}/runs`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: pair });
+        const response = await fetch(`${bed.urls.pipelineApi}/runs`, { method: 'POST', headers: { 'content-type': typeof request === 'string' ? 'text/plain' : 'application/json' }, body });
         const answer = (await response.json()) as { messageId?: string; error?: string };
         if (response.status !== 202 || !answer.messageId) throw new Error(`POST /runs ${pair}: ${response.status} ${answer.error ?? ''}`);
         requests.set(pair, answer.messageId);
       }
-    }
-    // Until the first push arrives, nothing in flight does not mean nothing moves.
-    await until(() => bed.lastActivity() > published, 30_000, 50);
-    let reconciled = 0;
-    const quiet = () => until(() => bed.inflight() === 0 && !delivery.busy && Date.now() - bed.lastActivity() > QUIET_MS, 120_000, 100);
-    const active = async () => (await Promise.all(pairs.map((p) => store.lastRun(p)))).some((r) => !r || !TERMINAL_STATES.includes(r.state));
-    for (let round = 0; round < MAX_ROUNDS; round++) {
-      if (!(await quiet())) throw new Error(`${project}: the functions were still busy after 120 s`);
-      if (!(await active())) break;
-      reconciled++;
-      const response = await fetch(`${bed.urls.reconcile}/`, { method: 'POST' });
-      await response.arrayBuffer();
-    }
-    await quiet();
-
-    const runs = new Map<string, RunRecord | undefined>();
-    for (const pair of pairs) runs.set(pair, await store.lastRun(pair));
-    const world: EmulatorWorld = {
-      config, effects, runs, reconciled, requests, staging, output, store,
-      inventory: async () => ({ staging: await filesUnder(staging.root), output: await filesUnder(output.root), store: await documents(db) }),
-      async runEvents() {
-        for (let pulled = await admin.pull(EVENTS_SUBSCRIPTION); pulled.length > 0; pulled = await admin.pull(EVENTS_SUBSCRIPTION)) {
-          events.push(...pulled.map((m) => JSON.parse(m.data) as RunEventSeen));
-        }
-        return [...events];
-      },
-      async close() {
-        for (const cleanup of cleanups.splice(0).reverse()) await Promise.resolve(cleanup()).catch(() => {});
-      },
-    };
-    return world;
-  } catch (error) {
-    for (const cleanup of cleanups.splice(0).reverse()) await Promise.resolve(cleanup()).catch(() => {});
-    throw error;
-  }
+    },
+    async drive() {
+      // Until the first push arrives, nothing in flight does not mean nothing moves.
+      await until(() => bed.lastActivity() > asked, 30_000, 50);
+      const quiet = () => until(() => bed.inflight() === 0 && !delivery.busy && Date.now() - bed.lastActivity() > QUIET_MS, 120_000, 100);
+      // A pair is done once the run its last request started has ended (a run before it has too).
+      const open = async () => (await Promise.all([...requests].map(([p, id]) => store.lastRun(p).then((r) => !r || r.requestId !== id || !TERMINAL_STATES.includes(r.state))))).some(Boolean);
+      for (let round = 0; round < MAX_ROUNDS; round++) {
+        if (!(await quiet())) throw new Error(`${project}: the functions were still busy after 120 s`);
+        if (!(await open())) break;
+        world.reconciled++;
+        const response = await fetch(`${bed.urls.reconcile}/`, { method: 'POST' });
+        await response.arrayBuffer();
+      }
+      await quiet();
+      for (const pair of requests.keys()) runs.set(pair, await store.lastRun(pair));
+    },
+    inventory: async () => ({ staging: await filesUnder(staging.root), output: await filesUnder(output.root), store: await documents(db) }),
+    async runEvents() {
+      for (let pulled = await admin.pull(EVENTS_SUBSCRIPTION); pulled.length > 0; pulled = await admin.pull(EVENTS_SUBSCRIPTION)) {
+        events.push(...pulled.map((m) => JSON.parse(m.data) as RunEventSeen));
+      }
+      return [...events];
+    },
+  };
+  return world;
 }
 
 /**
@@ -238,6 +265,42 @@ export async function crashedOnEmulators(bed: Bed, base: Base, reference: Baseli
     const problems = await checkRun(world, world.runs.get(base.shape.pairs[0]!), reference);
     if (world.effects.crashes.length !== 1) problems.push(`${world.effects.crashes.length} crash(es) happened, 1 planned (the run made ${world.effects.log.length} side effects)`);
     return { problems, crashed: world.effects.crashes, effects: world.effects.log.length, reconciled: world.reconciled };
+  } finally {
+    await world.close();
+  }
+}
+
+/**
+ * A pair's second version on a fresh project (laterVersion.ts, `reference`'s scenario): its first
+ * version asked for and driven to its end fault-free, then the second, crashed at `crash` (its side
+ * effects numbered from the second's first), checked as the embedded sweep checks it against
+ * `reference`, the scenario's fault-free play there: the same output, the same objects and records
+ * once the next retention has run. `tamper` changes the world before the checks (to show them failing).
+ */
+export async function laterOnEmulators(bed: Bed, base: Base, reference: Reference, options: { crash?: CrashPoint; tamper?: (world: EmulatorWorld, first: RunRecord) => Promise<void> } = {}): Promise<EmulatorCase> {
+  const { crash, tamper } = options;
+  const { scenario } = reference;
+  if (!('spec' in scenario)) throw new Error(`the ${scenario.name} scenario is not a second version: the emulator sweep plays those and single runs`);
+  const { spec } = scenario as LaterScenario;
+  // Every world of such a scenario starts from the base's warehouse as the first version left it.
+  if (spec.change) throw new Error(`the ${spec.name} scenario changes its warehouse after the first version: it runs on the embedded sweep's memory stores only`);
+  const pair = base.shape.pairs[0]!;
+  const world = await openOnEmulators(bed, base);
+  try {
+    await world.ask(spec.first(pair));
+    await world.drive();
+    const first = world.runs.get(pair);
+    if (first?.state !== 'succeeded') throw new Error(`the first version did not succeed on the emulators: ${first ? `${first.state}: ${first.error}` : 'it never started'}`);
+    const from = world.effects.log.length;
+    crash?.plan(world.effects, from);
+    await world.ask(spec.second(pair));
+    await world.drive();
+    await tamper?.(world, first);
+    const problems = await laterProblems(spec, world, world.runs.get(pair), reference);
+    const planned = crash ? 1 : 0;
+    if (world.effects.crashes.length !== planned) problems.push(`${world.effects.crashes.length} crash(es) happened, ${planned} planned (the second version made ${world.effects.log.length - from} side effects)`);
+    // Numbered as the second version's own side effects, as the embedded sweep numbers them.
+    return { problems, crashed: world.effects.crashes.map((c) => ({ ...c, n: c.n - from })), effects: world.effects.log.length - from, reconciled: world.reconciled };
   } finally {
     await world.close();
   }

@@ -2,15 +2,19 @@
 // (emulatorWorld.ts; skipped, saying so, without gcloud/java): a sample of crash points, each a
 // run crashed just before or after one side effect and recovered by Pub/Sub's redelivery, the
 // finalize delivery's retries and the reconciler over HTTP, checked with the embedded sweep's
-// invariants against the embedded fault-free run; then four pairs at once, each equal to its solo
-// run. `npm run sweep -- --emulators` plays a larger sample (README, "Fault sweep").
+// invariants against the embedded fault-free run; a refresh of a first version, fault-free (with
+// one file it builds on removed before the checks, to show them failing) and crashed at three side
+// effects, each checked as the embedded sweep checks its refresh (laterVersion.ts); then four pairs
+// at once, each equal to its solo run. `npm run sweep -- --emulators [--scenario refresh]` plays a
+// larger sample (README, "Fault sweep").
 
 import assert from 'node:assert/strict';
 import { loadConfig } from '../../shared/config.js';
 import { emulatorsMissing } from '../../shared/runtime/emulators.js';
 import { sharedBase } from './bases.js';
 import { emulatorSample } from './emulatorSample.js';
-import { crashedOnEmulators, openBed, playOnEmulators, type Bed } from './emulatorWorld.js';
+import { crashedOnEmulators, laterOnEmulators, openBed, playOnEmulators, type Bed } from './emulatorWorld.js';
+import { REFRESH, REFRESH_SHAPE } from './refreshScenario.js';
 import type { Baseline } from './invariants.js';
 import { baseline } from './sweep.js';
 import { soloDigests, togetherProblems } from './together.js';
@@ -18,6 +22,8 @@ import { FOUR_PAIRS, type Base } from './world.js';
 
 /** Crash points in `npm test`; the CLI's --emulators plays more (cli.ts). */
 const POINTS = 6;
+/** A refresh's crash points in `npm test`, named as emulatorSample names them: where a refresh's landing, merge and dataset differ from a first run's. */
+const REFRESH_POINTS = ['after the first checkpoint.record', 'before the first warehouse.merge', 'after the first dataset manifest write'];
 
 describe('fault sweep on the emulators: the deployed functions on Pub/Sub and Firestore', function () {
   this.timeout(600_000);
@@ -43,12 +49,39 @@ describe('fault sweep on the emulators: the deployed functions on Pub/Sub and Fi
     const began = Date.now();
     const failures: string[] = [];
     const crashed: string[] = [];
-    for (const point of emulatorSample(reference.effects, POINTS, loadConfig(base.shape.env).topics)) {
+    for (const point of emulatorSample(reference.effects.length, POINTS, loadConfig(base.shape.env).topics)) {
       const c = await crashedOnEmulators(bed!, base, reference, point);
       crashed.push(`${point.name} (${c.crashed.map((x) => `${x.when} ${x.n} ${x.kind}`).join(', ') || 'none'})`);
       if (c.problems.length > 0) failures.push(`crash ${point.name}: ${c.problems.join('; ')}`);
     }
     console.log(`      ${POINTS} crash points on the emulators in ${((Date.now() - began) / 1000).toFixed(1)} s: ${failures.length} violations; crashed ${crashed.join(', ')}`);
+    assert.deepEqual(failures, []);
+  });
+
+  it(`refreshes a first version through the deployed functions, fault-free and crashed at ${REFRESH_POINTS.length} side effects: each ends as the embedded sweep's refresh does, its output and, after the next retention, every object and record`, async () => {
+    const base = await sharedBase(REFRESH_SHAPE);
+    const reference = await baseline(base, REFRESH);
+    const began = Date.now();
+    const failures: string[] = [];
+    const crashed: string[] = [];
+    // The fault-free refresh, with one file it builds on removed before the checks: exactly what that breaks, nothing else.
+    let lost = '';
+    const clean = await laterOnEmulators(bed!, base, reference, {
+      async tamper(world, first) {
+        lost = `runs/${first.runId}/features/mom_eurusd/part-00000.parquet`;
+        await world.staging.deleteObjects([lost]);
+      },
+    });
+    const expected = [`1 checkpoint file(s) the run lists are gone: ${lost}`, 'gone after the next retention: staging/runs/<first>/features/mom_eurusd/part-00000.parquet'];
+    if (JSON.stringify(clean.problems) !== JSON.stringify(expected)) failures.push(`fault-free, one file it builds on removed: ${clean.problems.join('; ')} (expected only: ${expected.join('; ')})`);
+    const points = emulatorSample(reference.effects.length, 9, loadConfig(base.shape.env).topics).filter((p) => REFRESH_POINTS.includes(p.name));
+    assert.equal(points.length, REFRESH_POINTS.length);
+    for (const point of points) {
+      const c = await laterOnEmulators(bed!, base, reference, { crash: point });
+      crashed.push(`${point.name} (${c.crashed.map((x) => `${x.when} ${x.n} ${x.kind}`).join(', ') || 'none'})`);
+      if (c.problems.length > 0) failures.push(`crash ${point.name}: ${c.problems.join('; ')}`);
+    }
+    console.log(`      a refresh on the emulators, fault-free (${clean.effects} side effects) and crashed at ${points.length} points, in ${((Date.now() - began) / 1000).toFixed(1)} s: ${failures.length} violations; crashed ${crashed.join(', ')}`);
     assert.deepEqual(failures, []);
   });
 

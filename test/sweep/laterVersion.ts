@@ -8,10 +8,11 @@
 
 import type { BusMessage } from '../../shared/adapters/local/bus.js';
 import { silentLogger } from '../../shared/log.js';
-import type { RunRecord } from '../../shared/ports.js';
+import type { Config } from '../../shared/config.js';
+import type { Clock, RunRecord } from '../../shared/ports.js';
 import { collectGarbage } from '../../shared/retention.js';
 import { MemoryObjectStore } from '../gcp/memoryStore.js';
-import { outputOf, runProblems, type Baseline } from './invariants.js';
+import { outputOf, runProblems, type Baseline, type Observed } from './invariants.js';
 import { MemoryRunStore } from './memoryPorts.js';
 import type { Scenario } from './sweep.js';
 import type { Base, World } from './world.js';
@@ -34,9 +35,21 @@ export interface LaterVersion {
   follows(run: RunRecord, first: RunRecord): string[];
 }
 
-export function laterVersion(spec: LaterVersion): Scenario {
+/** A scenario of a second version, with its spec: the emulator sweep plays the same (emulatorWorld.ts `laterOnEmulators`). */
+export interface LaterScenario extends Scenario {
+  spec: LaterVersion;
+}
+
+/** What the checks of a second version read: a world of the sweep, or a case on the emulators. */
+export interface LaterWorld extends Observed {
+  config: Config;
+  clock: Clock;
+}
+
+export function laterVersion(spec: LaterVersion): LaterScenario {
   return {
     name: spec.name,
+    spec,
     async before(world, pair) {
       const kept = firstVersions.get(world.base);
       if (kept) return restore(world, kept);
@@ -103,11 +116,12 @@ function restore(world: World, kept: FirstVersion): void {
   world.sim.advanceTo(kept.now);
 }
 
-async function firstOf(world: World, run: RunRecord): Promise<RunRecord | undefined> {
+async function firstOf(world: LaterWorld, run: RunRecord): Promise<RunRecord | undefined> {
   return (await world.store.listRuns(run.pair)).find((r) => r.runId !== run.runId);
 }
 
-async function laterProblems(spec: LaterVersion, world: World, run: RunRecord | undefined, reference: Baseline): Promise<string[]> {
+/** The swept run's invariants, and what it must be to the first version, before and after the next retention. */
+export async function laterProblems(spec: LaterVersion, world: LaterWorld, run: RunRecord | undefined, reference: Baseline): Promise<string[]> {
   const problems = await runProblems(world, run, reference);
   if (run?.state !== 'succeeded') return problems;
   const first = await firstOf(world, run);
@@ -131,7 +145,7 @@ async function laterProblems(spec: LaterVersion, world: World, run: RunRecord | 
 }
 
 /** The files the run's checkpoint records list (its own, and the first version's it builds on) that are not there. */
-async function missingFiles(world: World, run: RunRecord): Promise<string[]> {
+async function missingFiles(world: LaterWorld, run: RunRecord): Promise<string[]> {
   const missing: string[] = [];
   for (const record of await world.store.listCheckpoints(run.runId)) {
     for (const file of record.files) if ((await world.staging.size(file)) === undefined) missing.push(file);
@@ -143,8 +157,8 @@ async function missingFiles(world: World, run: RunRecord): Promise<string[]> {
  * Runs the pair's retention (unwrapped stores: its deletes are not swept effects) and lists what
  * the world holds then, each run id named by its role.
  */
-async function held(world: World, run: RunRecord, first: RunRecord | undefined): Promise<string[]> {
-  const deps = { store: world.store, staging: world.staging, output: world.output, clock: world.sim.clock, logger: silentLogger, config: world.config };
+async function held(world: LaterWorld, run: RunRecord, first: RunRecord | undefined): Promise<string[]> {
+  const deps = { store: world.store, staging: world.staging, output: world.output, clock: world.clock, logger: silentLogger, config: world.config };
   await collectGarbage(deps, run.pair, world.config.keep);
   // A merge claim is named by when its run began extracting, which a crash before that moves.
   const roles = (name: string) => name.split(run.runId).join('<second>').split(first?.runId ?? '<none>').join('<first>').replace(/\/merge_\d+/, '/merge_<since>');

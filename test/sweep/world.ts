@@ -18,7 +18,7 @@ import { buildDemoWarehouse } from '../../shared/demo/generate.js';
 import { demoTables } from '../../shared/demo/names.js';
 import { silentLogger } from '../../shared/log.js';
 import { allPairs } from '../../shared/naming.js';
-import { TERMINAL_STATES, type ObjectStore, type RunRecord, type RunStore } from '../../shared/ports.js';
+import { TERMINAL_STATES, type Clock, type ObjectStore, type RunRecord, type RunStore } from '../../shared/ports.js';
 import { openEmbedded, STAGING_NOTIFICATIONS, type Embedded } from '../../shared/runtime/embedded.js';
 import { CrashError, Effects, effectfulBus, effectfulRunStore, effectfulStore, effectfulWarehouse } from './effects.js';
 import { filesUnder, type Observed, type RunEventSeen } from './invariants.js';
@@ -132,6 +132,8 @@ export interface World extends Observed {
   config: Config;
   effects: Effects;
   sim: Simulation;
+  /** The simulation's clock, which the world's ports are given. */
+  clock: Clock;
   home: string;
   /** Asks for a run of `pair` and drives it to its end; undefined if it never started. */
   runPair(pair: string): Promise<RunRecord | undefined>;
@@ -223,7 +225,7 @@ export async function openWorld(base: Base, sim: Simulation): Promise<World> {
   };
 
   return {
-    base, embedded, staging, output, store, inventory, config, effects, sim, home, actions, settle, runPairs,
+    base, embedded, staging, output, store, inventory, config, effects, sim, clock: sim.clock, home, actions, settle, runPairs,
     runEvents: async () => (bus.published.get(config.topics.runEvents) ?? []).map((m) => JSON.parse(m.data) as RunEventSeen),
     runPair: async (pair) => (await runPairs([pair])).get(pair),
     async runRequest(request) {
