@@ -4,7 +4,7 @@
 // then four pairs at once, each checked against its solo run. With `--scenario refresh`, the cases
 // are a refresh of a first version instead: the fault-free refresh, then N crash points of it, each
 // checked as the embedded sweep checks its refresh (laterVersion.ts). `npm test` plays 6 of a run's
-// points, the fault-free refresh and 3 of its points, and the four pairs (emulators.test.ts).
+// points, the fault-free refresh and 2 of its points, and the four pairs (emulators.test.ts).
 
 import { loadConfig } from '../../shared/config.js';
 import { emulatorsMissing } from '../../shared/runtime/emulators.js';
