@@ -23,9 +23,14 @@ describe('functions/pipelineApi (contract)', function () {
     assert.equal(accepted.headers.location, '/pairs/eurusd');
     const json = await api().post('/runs').send({ pair: 'eurusd', start: '2021-03-01T00:10:00+01:00', force: true }).expect(202);
     assert.equal(json.body.watch, '/pairs/eurusd');
+    // The next version of the pair's last dataset (issue 9's refresh), as startRun takes it from the topic.
+    await api().post('/runs').send({ pair: 'eurusd', refresh: true }).expect(202);
+    const refused = await api().post('/runs').send({ pair: 'eurusd', refresh: 'yes' }).expect(400);
+    assert.match(refused.body.error, /refresh must be true or false/);
     assert.deepEqual(fx.bus.published, [
       { topic: fx.deps.config.topics.runRequests, data: { pair: 'eurusd' }, attributes: { pair: 'eurusd' } },
       { topic: fx.deps.config.topics.runRequests, data: { pair: 'eurusd', start: '2021-02-28T23:10:00.000Z', force: true }, attributes: { pair: 'eurusd' } },
+      { topic: fx.deps.config.topics.runRequests, data: { pair: 'eurusd', refresh: true }, attributes: { pair: 'eurusd' } },
     ]);
     // startRun (with its BigQuery reads) is left to the function whose service account may run it.
     assert.equal(await fx.store.lastRun('eurusd'), undefined);
