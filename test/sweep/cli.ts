@@ -144,7 +144,7 @@ async function onEmulators(points: number, json: boolean, later?: { scenario: La
   } else {
     console.log(`scenario                               ${scenario}${later ? ' (its fault-free play first)' : ''}`);
     console.log(`crash points on the emulators          ${result.crashPoints}`);
-    console.log(`pairs at once on the emulators         ${result.pairsTogether}`);
+    if (!later) console.log(`pairs at once on the emulators         ${result.pairsTogether}`);
     console.log(`violations                             ${result.violations.length}`);
     console.log(`reconciler calls                       ${result.reconcilerCalls}`);
     console.log(`time                                   ${(result.ms / 1000).toFixed(1)} s`);

@@ -8,14 +8,14 @@
 
 import { loadConfig } from '../../shared/config.js';
 import { emulatorsMissing } from '../../shared/runtime/emulators.js';
-import { emulatorSample } from './emulatorSample.js';
-import { crashedOnEmulators, laterOnEmulators, openBed, playOnEmulators } from './emulatorWorld.js';
+import { emulatorSample, type CrashPoint } from './emulatorSample.js';
+import { crashedAt, crashedOnEmulators, laterOnEmulators, openBed, playOnEmulators, type Bed, type EmulatorCase } from './emulatorWorld.js';
 import type { LaterScenario } from './laterVersion.js';
 import { outputOf } from './invariants.js';
 import { ORDERLY, Simulation } from './simulation.js';
-import { baseline, type Violation } from './sweep.js';
+import { baseline, ONE_RUN, type Reference, type Scenario, type Violation } from './sweep.js';
 import { togetherProblems } from './together.js';
-import { FOUR_PAIRS, openBase, openWorld, type SweepShape } from './world.js';
+import { FOUR_PAIRS, openBase, openWorld, type Base, type SweepShape } from './world.js';
 
 export interface EmulatorSweepResult {
   crashPoints: number;
@@ -37,44 +37,21 @@ export async function emulatorSweep(points: number, progress: (done: number, tot
     console.log(`SKIPPED: the fault sweep on the emulators because ${missing}`);
     return undefined;
   }
+  if (later) return onBed(later.shape, later.scenario, (base, reference, bed, result) => laterCases(points, progress, base, reference, bed, result));
+  return onBed(FOUR_PAIRS, ONE_RUN, (base, reference, bed, result) => runCases(points, progress, base, reference, bed, result));
+}
+
+/** The shape's base, its scenario's fault-free play in the embedded sweep and the emulators, open while `play` plays its cases into a result. */
+async function onBed(shape: SweepShape, scenario: Scenario, play: (base: Base, reference: Reference, bed: Bed, result: EmulatorSweepResult) => Promise<void>): Promise<EmulatorSweepResult | undefined> {
   const began = Date.now();
-  if (later) return laterSweep(points, progress, later.scenario, later.shape, began);
-  const base = await openBase(FOUR_PAIRS);
+  const base = await openBase(shape);
   try {
-    const reference = await baseline(base);
+    const reference = await baseline(base, scenario);
     const bed = await openBed();
     if (!bed) return undefined;
     try {
       const result: EmulatorSweepResult = { crashPoints: 0, pairsTogether: 0, violations: [], crashed: [], reconcilerCalls: 0, ms: 0 };
-      const sample = emulatorSample(reference.effects.length, points, loadConfig(base.shape.env).topics);
-      for (const point of sample) {
-        const c = await crashedOnEmulators(bed, base, reference, point);
-        result.crashPoints++;
-        result.reconcilerCalls += c.reconciled;
-        result.crashed.push(`${point.name} (${c.crashed.map((x) => `${x.when} ${x.n} ${x.kind}`).join(', ') || 'none'})`);
-        if (c.problems.length > 0) result.violations.push({ case: `emulators: crash ${point.name}`, replay: `npm run sweep -- --emulators --points ${points}`, problems: c.problems });
-        progress(result.crashPoints, sample.length + 1);
-      }
-      const solo = new Map<string, string>();
-      for (const pair of FOUR_PAIRS.pairs) {
-        const world = await openWorld(base, new Simulation(1, ORDERLY));
-        try {
-          const run = await world.runPair(pair);
-          if (run?.state !== 'succeeded') throw new Error(`the solo run of ${pair} did not succeed: ${run?.error}`);
-          solo.set(pair, (await outputOf(world, run)).digest);
-        } finally {
-          await world.close();
-        }
-      }
-      const together = await playOnEmulators(bed, base, FOUR_PAIRS.pairs, { viaApi: true });
-      try {
-        const problems = await togetherProblems(together, together.runs, solo);
-        result.pairsTogether = FOUR_PAIRS.pairs.length;
-        if (problems.length > 0) result.violations.push({ case: `emulators: ${FOUR_PAIRS.pairs.length} pairs at once`, replay: 'npm run sweep -- --emulators', problems });
-      } finally {
-        await together.close();
-      }
-      progress(sample.length + 1, sample.length + 1);
+      await play(base, reference, bed, result);
       result.ms = Date.now() - began;
       return result;
     } finally {
@@ -85,37 +62,56 @@ export async function emulatorSweep(points: number, progress: (done: number, tot
   }
 }
 
-/** The fault-free second version of `scenario`, then `points` crash points of it, each on a project of its own. */
-async function laterSweep(points: number, progress: (done: number, total: number) => void, scenario: LaterScenario, shape: SweepShape, began: number): Promise<EmulatorSweepResult | undefined> {
-  const base = await openBase(shape);
-  try {
-    const reference = await baseline(base, scenario);
-    const bed = await openBed();
-    if (!bed) return undefined;
-    try {
-      const result: EmulatorSweepResult = { crashPoints: 0, pairsTogether: 0, violations: [], crashed: [], reconcilerCalls: 0, ms: 0 };
-      const replay = `npm run sweep -- --emulators --scenario ${scenario.name} --points ${points}`;
-      const clean = await laterOnEmulators(bed, base, reference);
-      // Spread over the second version's side effects on the emulators: the embedded one's include
-      // the retention the embedded runtime applies after a success, which on Google Cloud is the reconciler's.
-      const sample = emulatorSample(clean.effects, points, loadConfig(base.shape.env).topics);
-      result.reconcilerCalls += clean.reconciled;
-      if (clean.problems.length > 0) result.violations.push({ case: `emulators: the fault-free ${scenario.name}`, replay, problems: clean.problems });
-      progress(1, sample.length + 1);
-      for (const point of sample) {
-        const c = await laterOnEmulators(bed, base, reference, { crash: point });
-        result.crashPoints++;
-        result.reconcilerCalls += c.reconciled;
-        result.crashed.push(`${point.name} (${c.crashed.map((x) => `${x.when} ${x.n} ${x.kind}`).join(', ') || 'none'})`);
-        if (c.problems.length > 0) result.violations.push({ case: `emulators: ${scenario.name} crashed ${point.name}`, replay, problems: c.problems });
-        progress(result.crashPoints + 1, sample.length + 1);
-      }
-      result.ms = Date.now() - began;
-      return result;
-    } finally {
-      await bed.close();
-    }
-  } finally {
-    await base.close();
+/** `points` crash points of a run, then the four pairs at once, each against its solo run. */
+async function runCases(points: number, progress: (done: number, total: number) => void, base: Base, reference: Reference, bed: Bed, result: EmulatorSweepResult): Promise<void> {
+  const sample = emulatorSample(reference.effects.length, points, loadConfig(base.shape.env).topics);
+  for (const point of sample) {
+    tally(result, point, await crashedOnEmulators(bed, base, reference, point), `emulators: crash ${point.name}`, `npm run sweep -- --emulators --points ${points}`);
+    progress(result.crashPoints, sample.length + 1);
   }
+  const solo = new Map<string, string>();
+  for (const pair of FOUR_PAIRS.pairs) {
+    const world = await openWorld(base, new Simulation(1, ORDERLY));
+    try {
+      const run = await world.runPair(pair);
+      if (run?.state !== 'succeeded') throw new Error(`the solo run of ${pair} did not succeed: ${run?.error}`);
+      solo.set(pair, (await outputOf(world, run)).digest);
+    } finally {
+      await world.close();
+    }
+  }
+  const together = await playOnEmulators(bed, base, FOUR_PAIRS.pairs, { viaApi: true });
+  try {
+    const problems = await togetherProblems(together, together.runs, solo);
+    result.pairsTogether = FOUR_PAIRS.pairs.length;
+    if (problems.length > 0) result.violations.push({ case: `emulators: ${FOUR_PAIRS.pairs.length} pairs at once`, replay: 'npm run sweep -- --emulators', problems });
+  } finally {
+    await together.close();
+  }
+  progress(sample.length + 1, sample.length + 1);
+}
+
+/** The fault-free second version of `reference`'s scenario, then `points` crash points of it, each on a project of its own. */
+async function laterCases(points: number, progress: (done: number, total: number) => void, base: Base, reference: Reference, bed: Bed, result: EmulatorSweepResult): Promise<void> {
+  const name = reference.scenario.name;
+  const replay = `npm run sweep -- --emulators --scenario ${name} --points ${points}`;
+  const clean = await laterOnEmulators(bed, base, reference);
+  // Spread over the second version's side effects on the emulators: the embedded one's include
+  // the retention the embedded runtime applies after a success, which on Google Cloud is the reconciler's.
+  const sample = emulatorSample(clean.effects, points, loadConfig(base.shape.env).topics);
+  result.reconcilerCalls += clean.reconciled;
+  if (clean.problems.length > 0) result.violations.push({ case: `emulators: the fault-free ${name}`, replay, problems: clean.problems });
+  progress(1, sample.length + 1);
+  for (const point of sample) {
+    tally(result, point, await laterOnEmulators(bed, base, reference, { crash: point }), `emulators: ${name} crashed ${point.name}`, replay);
+    progress(result.crashPoints + 1, sample.length + 1);
+  }
+}
+
+/** Counts a crash point played into `result`: what it hit, its reconciler calls, its problems as a violation named `name`. */
+function tally(result: EmulatorSweepResult, point: CrashPoint, c: EmulatorCase, name: string, replay: string): void {
+  result.crashPoints++;
+  result.reconcilerCalls += c.reconciled;
+  result.crashed.push(crashedAt(point, c));
+  if (c.problems.length > 0) result.violations.push({ case: name, replay, problems: c.problems });
 }

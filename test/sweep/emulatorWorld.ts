@@ -258,6 +258,11 @@ export interface EmulatorCase {
   reconciled: number;
 }
 
+/** What a crash point hit, as it happened: `after the first run.claim (after 33 run.claim)`. */
+export function crashedAt(point: CrashPoint, c: EmulatorCase): string {
+  return `${point.name} (${c.crashed.map((x) => `${x.when} ${x.n} ${x.kind}`).join(', ') || 'none'})`;
+}
+
 /** One run of the shape's first pair on a fresh project, crashed at `crash`, checked against the fault-free run. */
 export async function crashedOnEmulators(bed: Bed, base: Base, reference: Baseline, crash: CrashPoint): Promise<EmulatorCase> {
   const world = await playOnEmulators(bed, base, [base.shape.pairs[0]!], { crash });

@@ -13,7 +13,7 @@ import { loadConfig } from '../../shared/config.js';
 import { emulatorsMissing } from '../../shared/runtime/emulators.js';
 import { sharedBase } from './bases.js';
 import { emulatorSample } from './emulatorSample.js';
-import { crashedOnEmulators, laterOnEmulators, openBed, playOnEmulators, type Bed } from './emulatorWorld.js';
+import { crashedAt, crashedOnEmulators, laterOnEmulators, openBed, playOnEmulators, type Bed } from './emulatorWorld.js';
 import { REFRESH, REFRESH_SHAPE } from './refreshScenario.js';
 import type { Baseline } from './invariants.js';
 import { baseline } from './sweep.js';
@@ -55,7 +55,7 @@ describe('fault sweep on the emulators: the deployed functions on Pub/Sub and Fi
     const crashed: string[] = [];
     for (const point of emulatorSample(reference.effects.length, POINTS, loadConfig(base.shape.env).topics)) {
       const c = await crashedOnEmulators(bed!, base, reference, point);
-      crashed.push(`${point.name} (${c.crashed.map((x) => `${x.when} ${x.n} ${x.kind}`).join(', ') || 'none'})`);
+      crashed.push(crashedAt(point, c));
       if (c.problems.length > 0) failures.push(`crash ${point.name}: ${c.problems.join('; ')}`);
     }
     console.log(`      ${POINTS} crash points on the emulators in ${((Date.now() - began) / 1000).toFixed(1)} s: ${failures.length} violations; crashed ${crashed.join(', ')}`);
@@ -82,7 +82,7 @@ describe('fault sweep on the emulators: the deployed functions on Pub/Sub and Fi
     assert.equal(points.length, REFRESH_POINTS.length);
     for (const point of points) {
       const c = await laterOnEmulators(bed!, base, reference, { crash: point });
-      crashed.push(`${point.name} (${c.crashed.map((x) => `${x.when} ${x.n} ${x.kind}`).join(', ') || 'none'})`);
+      crashed.push(crashedAt(point, c));
       if (c.problems.length > 0) failures.push(`crash ${point.name}: ${c.problems.join('; ')}`);
     }
     console.log(`      a refresh on the emulators, fault-free (${clean.effects} side effects) and crashed at ${points.length} points, in ${((Date.now() - began) / 1000).toFixed(1)} s: ${failures.length} violations; crashed ${crashed.join(', ')}`);
