@@ -78,6 +78,7 @@ describe('fault sweep on the emulators: the deployed functions on Pub/Sub and Fi
     });
     const expected = [`1 checkpoint file(s) the run lists are gone: ${lost}`, 'gone after the next retention: staging/runs/<first>/features/mom_eurusd/part-00000.parquet'];
     if (JSON.stringify(clean.problems) !== JSON.stringify(expected)) failures.push(`fault-free, one file it builds on removed: ${clean.problems.join('; ')} (expected only: ${expected.join('; ')})`);
+    // The sample's nine named points (no spread ones), of which these two.
     const points = emulatorSample(reference.effects.length, 9, loadConfig(base.shape.env).topics).filter((p) => REFRESH_POINTS.includes(p.name));
     assert.equal(points.length, REFRESH_POINTS.length);
     for (const point of points) {
