@@ -211,8 +211,14 @@ export async function openOnEmulators(bed: Bed, base: Base): Promise<EmulatorWor
       // Until the first push arrives, nothing in flight does not mean nothing moves.
       await until(() => bed.lastActivity() > asked, 30_000, 50);
       const quiet = () => until(() => bed.inflight() === 0 && !delivery.busy && Date.now() - bed.lastActivity() > QUIET_MS, 120_000, 100);
-      // A pair is done once the run its last request started has ended (a run before it has too).
-      const open = async () => (await Promise.all([...requests].map(([p, id]) => store.lastRun(p).then((r) => !r || r.requestId !== id || !TERMINAL_STATES.includes(r.state))))).some(Boolean);
+      // A pair is done once the run its last request started has ended (a run before it has too),
+      // or startRun refused that request (then the checks say its run is not there).
+      const waiting = async (pair: string, id: string) => {
+        const run = await store.lastRun(pair);
+        if (run?.requestId === id) return !TERMINAL_STATES.includes(run.state);
+        return (await store.getRefusal(id)) === undefined;
+      };
+      const open = async () => (await Promise.all([...requests].map(([pair, id]) => waiting(pair, id)))).some(Boolean);
       for (let round = 0; round < MAX_ROUNDS; round++) {
         if (!(await quiet())) throw new Error(`${project}: the functions were still busy after 120 s`);
         if (!(await open())) break;
