@@ -2,15 +2,17 @@
 // schedules (seeds 1..N). `--seed S` replays one schedule, `--crash before:K` one crash point,
 // exactly as the sweep played them. Instead of one run, `--scenario refresh` sweeps a refresh after
 // a first version (refreshScenario.ts), `--scenario touch` a run after two tables were touched
-// (touchScenario.ts), `--scenario drift` a refresh after a table was added (driftScenario.ts).
-// `--emulators` plays crash points through the deployed functions instead (emulatorSweep.ts): of
-// one run, or with `--scenario refresh` of a refresh. Exit code 1 when an invariant was violated.
+// (touchScenario.ts), `--scenario drift` a refresh after a table was added (driftScenario.ts),
+// `--scenario rerun` a run again with nothing changed (rerunScenario.ts). `--emulators` plays
+// crash points through the deployed functions instead (emulatorSweep.ts): of one run, or with
+// `--scenario refresh` or `rerun` of that second version. Exit code 1 when an invariant was violated.
 
 import { parseArgs } from 'node:util';
 import { baseline, crashedRun, exhaustive, ONE_RUN, randomized, schedule, sortOut, violation, type Scenario, type SweepResult, type Violation } from './sweep.js';
 import { REFRESH, REFRESH_SHAPE } from './refreshScenario.js';
 import { TOUCH, TOUCH_SHAPE } from './touchScenario.js';
 import { DRIFT, DRIFT_SHAPE } from './driftScenario.js';
+import { RERUN, RERUN_SHAPE } from './rerunScenario.js';
 import { ORDERLY, Simulation } from './simulation.js';
 import { openBase, SHAPES, type StoreKind, type SweepShape } from './world.js';
 import type { LaterScenario } from './laterVersion.js';
@@ -21,10 +23,11 @@ const SCENARIOS: Record<string, { scenario: Scenario; shape?: SweepShape; memory
   refresh: { scenario: REFRESH, shape: REFRESH_SHAPE },
   touch: { scenario: TOUCH, shape: TOUCH_SHAPE, memoryOnly: true },
   drift: { scenario: DRIFT, shape: DRIFT_SHAPE, memoryOnly: true },
+  rerun: { scenario: RERUN, shape: RERUN_SHAPE },
 };
 
-const usage = `usage: npm run sweep -- [--scenario run|refresh|touch|drift] [--schedules N] [--seed S] [--crash before:K|after:K] [--shape compact|wide] [--stores memory|files] [--json]
-       npm run sweep -- --emulators [--scenario run|refresh] [--points N] [--json]`;
+const usage = `usage: npm run sweep -- [--scenario run|refresh|touch|drift|rerun] [--schedules N] [--seed S] [--crash before:K|after:K] [--shape compact|wide] [--stores memory|files] [--json]
+       npm run sweep -- --emulators [--scenario run|refresh|rerun] [--points N] [--json]`;
 
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({

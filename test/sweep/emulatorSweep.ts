@@ -64,7 +64,7 @@ async function onBed(shape: SweepShape, scenario: Scenario, play: (base: Base, r
 
 /** `points` crash points of a run, then the four pairs at once, each against its solo run. */
 async function runCases(points: number, progress: (done: number, total: number) => void, base: Base, reference: Reference, bed: Bed, result: EmulatorSweepResult): Promise<void> {
-  const sample = emulatorSample(reference.effects.length, points, loadConfig(base.shape.env).topics);
+  const sample = emulatorSample(reference.effects.map((kind) => ({ kind })), points, loadConfig(base.shape.env).topics);
   for (const point of sample) {
     tally(result, point, await crashedOnEmulators(bed, base, reference, point), `emulators: crash ${point.name}`, `npm run sweep -- --emulators --points ${points}`);
     progress(result.crashPoints, sample.length + 1);

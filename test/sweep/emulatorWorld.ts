@@ -29,7 +29,7 @@ import { FinalizeDelivery, FUNCTIONS, type FunctionName } from '../../shared/run
 import { PubSubEmulatorAdmin, until, useEmulatorEnv, type Emulator } from '../../shared/runtime/emulators.js';
 import { startEmulator } from '../gcp/emulators.js';
 import { Effects, effectfulBus, effectfulRunStore, effectfulStore, effectfulWarehouse } from './effects.js';
-import type { CrashPoint } from './emulatorSample.js';
+import type { CrashPoint, SampledEffect } from './emulatorSample.js';
 import { checkRun, filesUnder, type Baseline, type Observed, type RunEventSeen } from './invariants.js';
 import { laterProblems, type LaterScenario } from './laterVersion.js';
 import type { Reference } from './sweep.js';
@@ -260,7 +260,8 @@ export interface EmulatorCase {
   problems: string[];
   /** The crashes as they happened: effect number, before/after, its kind, the invocation. */
   crashed: Effects['crashes'];
-  effects: number;
+  /** The swept run's side effects, in order: their kinds and what they touched. */
+  effects: SampledEffect[];
   reconciled: number;
 }
 
@@ -275,7 +276,7 @@ export async function crashedOnEmulators(bed: Bed, base: Base, reference: Baseli
   try {
     const problems = await checkRun(world, world.runs.get(base.shape.pairs[0]!), reference);
     if (world.effects.crashes.length !== 1) problems.push(`${world.effects.crashes.length} crash(es) happened, 1 planned (the run made ${world.effects.log.length} side effects)`);
-    return { problems, crashed: world.effects.crashes, effects: world.effects.log.length, reconciled: world.reconciled };
+    return { problems, crashed: world.effects.crashes, effects: world.effects.log.map(({ kind, what }) => ({ kind, what })), reconciled: world.reconciled };
   } finally {
     await world.close();
   }
@@ -311,7 +312,7 @@ export async function laterOnEmulators(bed: Bed, base: Base, reference: Referenc
     const planned = crash ? 1 : 0;
     if (world.effects.crashes.length !== planned) problems.push(`${world.effects.crashes.length} crash(es) happened, ${planned} planned (the second version made ${world.effects.log.length - from} side effects)`);
     // Numbered as the second version's own side effects, as the embedded sweep numbers them.
-    return { problems, crashed: world.effects.crashes.map((c) => ({ ...c, n: c.n - from })), effects: world.effects.log.length - from, reconciled: world.reconciled };
+    return { problems, crashed: world.effects.crashes.map((c) => ({ ...c, n: c.n - from })), effects: world.effects.log.slice(from).map(({ kind, what }) => ({ kind, what })), reconciled: world.reconciled };
   } finally {
     await world.close();
   }

@@ -53,7 +53,7 @@ describe('fault sweep on the emulators: the deployed functions on Pub/Sub and Fi
     const began = Date.now();
     const failures: string[] = [];
     const crashed: string[] = [];
-    for (const point of emulatorSample(reference.effects.length, POINTS, loadConfig(base.shape.env).topics)) {
+    for (const point of emulatorSample(reference.effects.map((kind) => ({ kind })), POINTS, loadConfig(base.shape.env).topics)) {
       const c = await crashedOnEmulators(bed!, base, reference, point);
       crashed.push(crashedAt(point, c));
       if (c.problems.length > 0) failures.push(`crash ${point.name}: ${c.problems.join('; ')}`);
@@ -79,14 +79,14 @@ describe('fault sweep on the emulators: the deployed functions on Pub/Sub and Fi
     const expected = [`1 checkpoint file(s) the run lists are gone: ${lost}`, 'gone after the next retention: staging/runs/<first>/features/mom_eurusd/part-00000.parquet'];
     if (JSON.stringify(clean.problems) !== JSON.stringify(expected)) failures.push(`fault-free, one file it builds on removed: ${clean.problems.join('; ')} (expected only: ${expected.join('; ')})`);
     // The sample's nine named points (no spread ones), of which these two.
-    const points = emulatorSample(reference.effects.length, 9, loadConfig(base.shape.env).topics).filter((p) => REFRESH_POINTS.includes(p.name));
+    const points = emulatorSample(reference.effects.map((kind) => ({ kind })), 9, loadConfig(base.shape.env).topics).filter((p) => REFRESH_POINTS.includes(p.name));
     assert.equal(points.length, REFRESH_POINTS.length);
     for (const point of points) {
       const c = await laterOnEmulators(bed!, base, reference, { crash: point });
       crashed.push(crashedAt(point, c));
       if (c.problems.length > 0) failures.push(`crash ${point.name}: ${c.problems.join('; ')}`);
     }
-    console.log(`      a refresh on the emulators, fault-free (${clean.effects} side effects) and crashed at ${points.length} points, in ${((Date.now() - began) / 1000).toFixed(1)} s: ${failures.length} violations; crashed ${crashed.join(', ')}`);
+    console.log(`      a refresh on the emulators, fault-free (${clean.effects.length} side effects) and crashed at ${points.length} points, in ${((Date.now() - began) / 1000).toFixed(1)} s: ${failures.length} violations; crashed ${crashed.join(', ')}`);
     assert.deepEqual(failures, []);
   });
 
