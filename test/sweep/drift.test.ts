@@ -6,40 +6,26 @@
 // the same from the command line.
 
 import assert from 'node:assert/strict';
-import { sharedBase } from './bases.js';
 import { ADDED, DRIFT, DRIFT_SHAPE } from './driftScenario.js';
-import { sweepTests } from './scenarioTests.js';
-import { ORDERLY, Simulation } from './simulation.js';
-import { baseline, type Reference } from './sweep.js';
-import { openWorld, type Base } from './world.js';
+import { faultFree, sweepTests, sweptFixture } from './scenarioTests.js';
 
 const SCHEDULES = 100;
 
 describe('fault sweep: a refresh after a table was added, crashed', function () {
   this.timeout(600_000);
-  let base: Base;
-  let reference: Reference;
-  before(async () => {
-    base = await sharedBase(DRIFT_SHAPE);
-    reference = await baseline(base, DRIFT);
-  });
+  const swept = sweptFixture(DRIFT_SHAPE, DRIFT);
 
   it('the fault-free refresh reports the table added, extracts it whole and the others\' new minutes, and rebuilds every shard', async () => {
-    assert.equal(reference.effects.filter((k) => k === 'warehouse.extract').length, 19);
-    const world = await openWorld(base, new Simulation(1, ORDERLY));
-    try {
-      await DRIFT.before!(world, 'eurusd');
-      const run = (await DRIFT.run(world, 'eurusd'))!;
+    assert.equal(swept.reference.effects.filter((k) => k === 'warehouse.extract').length, 19);
+    await faultFree(swept.base, DRIFT, async (_world, run) => {
       assert.equal(run.state, 'succeeded', run.error);
       assert.deepEqual(run.refresh?.drift?.tablesAdded, [ADDED]);
       assert.deepEqual(run.reuse?.reasons, { 'new minutes only': 18, 'new table': 1 });
       // The added table's group needs every row: the first day's shard is rebuilt, not shared.
       assert.equal(run.refresh?.sharedShards, 0);
-    } finally {
-      await world.close();
-    }
-    assert.ok(!reference.after!.some((n) => n.startsWith('output/training/eurusd/<first>/')), 'a file of the first version\'s output was kept, though nothing shares it');
+    });
+    assert.ok(!swept.reference.after!.some((n) => n.startsWith('output/training/eurusd/<first>/')), 'a file of the first version\'s output was kept, though nothing shares it');
   });
 
-  sweepTests('the refresh', SCHEDULES, () => ({ base, reference }));
+  sweepTests('the refresh', SCHEDULES, swept);
 });

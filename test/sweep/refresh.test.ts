@@ -8,32 +8,26 @@
 // `npm run sweep -- --scenario refresh` plays the same from the command line.
 
 import assert from 'node:assert/strict';
-import { sharedBase } from './bases.js';
 import { REFRESH, REFRESH_SHAPE } from './refreshScenario.js';
 import { ORDERLY, Simulation } from './simulation.js';
-import { baseline, crashedRun, type Reference } from './sweep.js';
-import { sweepTests } from './scenarioTests.js';
-import { onStores, openWorld, type Base } from './world.js';
+import { baseline, crashedRun } from './sweep.js';
+import { faultFree, sweepTests, sweptFixture } from './scenarioTests.js';
+import { onStores } from './world.js';
 
 const SCHEDULES = 100;
 
 describe('fault sweep: a refresh, crashed', function () {
   this.timeout(600_000);
-  let base: Base;
-  let reference: Reference;
-  before(async () => {
-    base = await sharedBase(REFRESH_SHAPE);
-    reference = await baseline(base, REFRESH);
-  });
+  const swept = sweptFixture(REFRESH_SHAPE, REFRESH);
 
   it('the fault-free refresh extracts only the new minutes, shares the first day, grows the second by a part; retention keeps what it points at', async () => {
-    const count = (kind: string) => reference.effects.filter((k) => k === kind).length;
+    const count = (kind: string) => swept.reference.effects.filter((k) => k === kind).length;
     assert.equal(count('warehouse.extract'), 18);
     assert.equal(count('checkpoint.record'), 18);
     assert.equal(count('warehouse.merge'), 1);
     // Retention ran after it: the first version's checkpoint records went, its files the refresh lists stayed.
-    assert.ok(count('checkpoint.delete') > 0 && count('output.delete') > 0, JSON.stringify(reference.effects));
-    const after = reference.after!;
+    assert.ok(count('checkpoint.delete') > 0 && count('output.delete') > 0, JSON.stringify(swept.reference.effects));
+    const after = swept.reference.after!;
     // Of the first version's output, the files the refresh lists: the first day's shard it shares,
     // and the second day's first part, which its grown shard begins with. Its manifest, report and profile went.
     const firstOutput = after.filter((n) => n.startsWith('output/training/eurusd/<first>/'));
@@ -43,47 +37,37 @@ describe('fault sweep: a refresh, crashed', function () {
     assert.ok(after.some((n) => n.startsWith('output/training/eurusd/<second>/shard-20200107/')), 'the refresh wrote the second day');
     assert.ok(!after.some((n) => n.startsWith('output/training/eurusd/<second>/shard-20200106/')), 'the refresh wrote the first day again');
 
-    const world = await openWorld(base, new Simulation(1, ORDERLY));
-    try {
-      await REFRESH.before!(world, 'eurusd');
-      const run = (await REFRESH.run(world, 'eurusd'))!;
+    await faultFree(swept.base, REFRESH, async (_world, run) => {
       assert.deepEqual(run.reuse?.reasons, { 'new minutes only': 18 });
       assert.deepEqual(run.sharing?.shared, ['20200106']);
       assert.deepEqual(run.sharing?.grown?.map((g) => g.id), ['20200107']);
-    } finally {
-      await world.close();
-    }
+    });
   });
 
   it('the checks catch a refresh that lost a file it builds on, and a first version left whole', async () => {
     const found: string[][] = [];
     for (const tamper of ['remove a file', 'keep a file'] as const) {
-      const world = await openWorld(base, new Simulation(1, ORDERLY));
-      try {
-        await REFRESH.before!(world, 'eurusd');
-        const run = (await REFRESH.run(world, 'eurusd'))!;
+      await faultFree(swept.base, REFRESH, async (world, run) => {
         const first = (await world.store.listRuns('eurusd')).find((r) => r.runId !== run.runId)!;
         if (tamper === 'remove a file') await world.staging.deleteObjects([`runs/${first.runId}/features/mom_eurusd/part-00000.parquet`]);
         else await world.output.write(`training/eurusd/${first.runId}/stray.json`, '{}');
-        found.push(await REFRESH.check(world, run, reference));
-      } finally {
-        await world.close();
-      }
+        found.push(await REFRESH.check(world, run, swept.reference));
+      });
     }
     assert.ok(found[0]!.some((p) => p.startsWith('1 checkpoint file(s) the run lists are gone')), found[0]!.join('; '));
     assert.ok(found[0]!.some((p) => p.startsWith('gone after the next retention: staging/runs/<first>/features/mom_eurusd/part-00000.parquet')), found[0]!.join('; '));
     assert.deepEqual(found[1], ['left after the next retention: output/training/eurusd/<first>/stray.json']);
   });
 
-  sweepTests('the refresh', SCHEDULES, () => ({ base, reference }));
+  sweepTests('the refresh', SCHEDULES, swept);
 
   it('runs a sample of crash points on the embedded folder and file stores too', async () => {
-    const files = onStores(base, 'files');
+    const files = onStores(swept.base, 'files');
     const onFiles = await baseline(files, REFRESH);
-    assert.equal(onFiles.digest, reference.digest, 'the same refresh on files as in memory');
+    assert.equal(onFiles.digest, swept.reference.digest, 'the same refresh on files as in memory');
     // The file store names a record's file after its document, with .json.
     const documents = (names: readonly string[]) => names.map((n) => (n.startsWith('runstore/') ? n.replace(/\.json$/, '') : n)).sort();
-    assert.deepEqual(documents(onFiles.after!), documents(reference.after!), 'the same objects and records after the next retention on files as in memory');
+    assert.deepEqual(documents(onFiles.after!), documents(swept.reference.after!), 'the same objects and records after the next retention on files as in memory');
     const kinds = onFiles.effects;
     for (const n of [kinds.indexOf('checkpoint.record') + 1, kinds.indexOf('warehouse.merge') + 1, kinds.indexOf('checkpoint.delete') + 1]) {
       for (const when of ['before', 'after'] as const) {

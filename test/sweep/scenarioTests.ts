@@ -1,17 +1,56 @@
-// The tests every scenario's sweep file gets (refresh.test.ts, touch.test.ts): each crash point of
-// its swept run, then randomized schedules, each case checked with 0 violations.
+// What every scenario's sweep file shares (refresh.test.ts, touch.test.ts, drift.test.ts,
+// rerun.test.ts): its base and fault-free reference (sweptFixture), a fault-free play to look at
+// (faultFree), and the tests of each crash point of its swept run, then randomized schedules,
+// each case checked with 0 violations (sweepTests).
 
 import assert from 'node:assert/strict';
-import { exhaustive, randomized, sortOut, type Reference, type Violation } from './sweep.js';
-import type { Base } from './world.js';
+import type { RunRecord } from '../../shared/ports.js';
+import { sharedBase } from './bases.js';
+import { ORDERLY, Simulation } from './simulation.js';
+import { baseline, exhaustive, ONE_RUN, randomized, sortOut, type Reference, type Scenario, type Violation } from './sweep.js';
+import { openWorld, type Base, type SweepShape, type World } from './world.js';
+
+/** What a sweep file's tests share: the base, and the scenario's fault-free play on it. */
+export interface Swept {
+  base: Base;
+  reference: Reference;
+}
+
+/**
+ * Registers, in the calling `describe`, a `before` that opens `shape`'s base (one per shape and
+ * test process: bases.ts) and plays `scenario` fault-free on it; the object returned holds both
+ * once that has run.
+ */
+export function sweptFixture(shape: SweepShape, scenario: Scenario = ONE_RUN): Swept {
+  const swept = {} as Swept;
+  before(async () => {
+    swept.base = await sharedBase(shape);
+    swept.reference = await baseline(swept.base, scenario);
+  });
+  return swept;
+}
+
+/** Plays `scenario` fault-free in a fresh world of `base` and hands `check` the world and its swept run; the world closes after. */
+export async function faultFree(base: Base, scenario: Scenario, check: (world: World, run: RunRecord) => Promise<void>): Promise<void> {
+  const world = await openWorld(base, new Simulation(1, ORDERLY));
+  try {
+    const pair = base.shape.pairs[0]!;
+    await scenario.before?.(world, pair);
+    const run = await scenario.run(world, pair);
+    if (!run) throw new Error(`the ${scenario.name} scenario's swept run never started`);
+    await check(world, run);
+  } finally {
+    await world.close();
+  }
+}
 
 /** The first ten cases, a line each, with how to replay them. */
 export const show = (vs: readonly Violation[]) => vs.slice(0, 10).map((v) => `${v.case} (${v.replay}): ${v.problems.join('; ')}`);
 
-/** `what` names the swept run in the tests' titles; `opened` gives the base and reference once the file's `before` made them. */
-export function sweepTests(what: string, schedules: number, opened: () => { base: Base; reference: Reference }): void {
+/** `what` names the swept run in the tests' titles; `swept` holds the base and reference once the file's `before` made them (sweptFixture). */
+export function sweepTests(what: string, schedules: number, swept: Swept): void {
   it(`crashes just before and just after every side effect of ${what}: each recovers, 0 violations`, async () => {
-    const { base, reference } = opened();
+    const { base, reference } = swept;
     const began = Date.now();
     const { violations, known } = sortOut(await exhaustive(base, reference));
     console.log(`      ${reference.effects.length * 2} crash points over ${what}'s ${reference.effects.length} side effects in ${((Date.now() - began) / 1000).toFixed(1)} s: ${violations.length} violations`);
@@ -19,7 +58,7 @@ export function sweepTests(what: string, schedules: number, opened: () => { base
   });
 
   it(`plays ${schedules} randomized schedules of ${what} (order, 1-3 copies, delays, 1-3 crashes): 0 violations`, async () => {
-    const { base, reference } = opened();
+    const { base, reference } = swept;
     const { violations, known } = sortOut(await randomized(base, reference, Array.from({ length: schedules }, (_, i) => i + 1)));
     assert.deepEqual(show([...violations, ...known]), []);
   });

@@ -7,37 +7,31 @@
 import assert from 'node:assert/strict';
 import { checkRun } from './invariants.js';
 import { CHAOTIC, ORDERLY, Simulation } from './simulation.js';
-import { baseline, crashedRun, exhaustive, randomCrashes, randomized, sortOut, type Reference, type Tally } from './sweep.js';
-import { show } from './scenarioTests.js';
-import { sharedBase } from './bases.js';
-import { COMPACT, onStores, openWorld, type Base } from './world.js';
+import { baseline, crashedRun, exhaustive, randomCrashes, randomized, sortOut, type Tally } from './sweep.js';
+import { show, sweptFixture } from './scenarioTests.js';
+import { COMPACT, onStores, openWorld } from './world.js';
 import { requestRunId } from '../../shared/naming.js';
 
 const SCHEDULES = 500;
 
 describe('fault sweep: crash anywhere, deliver anything twice or out of order', function () {
   this.timeout(600_000);
-  let base: Base;
-  let reference: Reference;
-  before(async () => {
-    base = await sharedBase(COMPACT);
-    reference = await baseline(base);
-  });
+  const swept = sweptFixture(COMPACT);
 
   it('numbers every side effect of the fault-free run: writes, run-store changes, claims, records, publishes, warehouse jobs', () => {
-    const kinds = new Set(reference.effects);
+    const kinds = new Set(swept.reference.effects);
     for (const k of ['staging.write', 'run.create', 'publish', 'warehouse.extract', 'checkpoint.record', 'run.claim', 'run.update', 'warehouse.merge', 'output.write']) assert.ok(kinds.has(k), `no ${k} effect`);
-    assert.equal(reference.expected, 18);
-    assert.equal(reference.effects.filter((k) => k === 'checkpoint.record').length, 18);
-    assert.ok(reference.effects.length > 80, `${reference.effects.length} side effects`);
+    assert.equal(swept.reference.expected, 18);
+    assert.equal(swept.reference.effects.filter((k) => k === 'checkpoint.record').length, 18);
+    assert.ok(swept.reference.effects.length > 80, `${swept.reference.effects.length} side effects`);
   });
 
   it('replays a randomized schedule exactly from its seed', async () => {
     const play = async () => {
       const sim = new Simulation(4242, CHAOTIC);
-      const world = await openWorld(base, sim);
+      const world = await openWorld(swept.base, sim);
       try {
-        for (const c of randomCrashes(sim, reference.effects.length)) world.effects.crashAt(c.n, c.when);
+        for (const c of randomCrashes(sim, swept.reference.effects.length)) world.effects.crashAt(c.n, c.when);
         const run = await world.runPair('eurusd');
         return { effects: world.effects.log.map((e) => `${e.kind} ${e.in}`), crashes: world.effects.crashes, state: run?.state, time: sim.now() };
       } finally {
@@ -70,11 +64,11 @@ describe('fault sweep: crash anywhere, deliver anything twice or out of order', 
       },
       async (w: Awaited<ReturnType<typeof openWorld>>) => void (await w.staging.deleteObjects([(await w.staging.list('checkpoints/index/reg_eurusd/'))[0]!.name])),
     ]) {
-      const world = await openWorld(base, new Simulation(1, ORDERLY));
+      const world = await openWorld(swept.base, new Simulation(1, ORDERLY));
       try {
         const run = await world.runPair('eurusd');
         await tamper(world, run!.runId);
-        tampered.push(await checkRun(world, await world.store.getRun(run!.runId), reference));
+        tampered.push(await checkRun(world, await world.store.getRun(run!.runId), swept.reference));
       } finally {
         await world.close();
       }
@@ -90,9 +84,9 @@ describe('fault sweep: crash anywhere, deliver anything twice or out of order', 
   it('crashes just before and just after every side effect: each run recovers, output byte-identical, 0 violations', async () => {
     const began = Date.now();
     const tally: Tally = new Map();
-    const { violations, known } = sortOut(await exhaustive(base, reference, undefined, tally));
-    const points = reference.effects.length * 2;
-    console.log(`      ${points} crash points over ${reference.effects.length} side effects in ${((Date.now() - began) / 1000).toFixed(1)} s: ${violations.length} violations, ${known.length} known finding(s)${known.length ? ` (${known.map((k) => k.case).join(', ')})` : ''}; reconciler: ${JSON.stringify(Object.fromEntries(tally))}`);
+    const { violations, known } = sortOut(await exhaustive(swept.base, swept.reference, undefined, tally));
+    const points = swept.reference.effects.length * 2;
+    console.log(`      ${points} crash points over ${swept.reference.effects.length} side effects in ${((Date.now() - began) / 1000).toFixed(1)} s: ${violations.length} violations, ${known.length} known finding(s)${known.length ? ` (${known.map((k) => k.case).join(', ')})` : ''}; reconciler: ${JSON.stringify(Object.fromEntries(tally))}`);
     assert.deepEqual(violations, [], show(violations).join('\n'));
     // Some crashes only the reconciler can repair: a claim without the move to merging, a move without the request.
     for (const action of ['resent-extracts', 'claimed-merge', 'resent-merge']) assert.ok((tally.get(action) ?? 0) > 0, `the reconciler never had to ${action}`);
@@ -102,16 +96,16 @@ describe('fault sweep: crash anywhere, deliver anything twice or out of order', 
 
   it(`plays ${SCHEDULES} randomized schedules (order, 1-3 copies, delays, 1-3 crashes): 0 violations`, async () => {
     const began = Date.now();
-    const { violations, known } = sortOut(await randomized(base, reference, Array.from({ length: SCHEDULES }, (_, i) => i + 1)));
+    const { violations, known } = sortOut(await randomized(swept.base, swept.reference, Array.from({ length: SCHEDULES }, (_, i) => i + 1)));
     console.log(`      ${SCHEDULES} schedules in ${((Date.now() - began) / 1000).toFixed(1)} s: ${violations.length} violations, ${known.length} known finding(s)`);
     assert.deepEqual(violations, [], show(violations).join('\n'));
   });
 
   it('runs a sample of crash points on the embedded folder and file stores too', async () => {
-    const files = onStores(base, 'files');
+    const files = onStores(swept.base, 'files');
     const onFiles = await baseline(files);
-    assert.equal(onFiles.digest, reference.digest, 'the same output on files as in memory');
-    assert.deepEqual(onFiles.effects, reference.effects, 'the same side effects on files as in memory');
+    assert.equal(onFiles.digest, swept.reference.digest, 'the same output on files as in memory');
+    assert.deepEqual(onFiles.effects, swept.reference.effects, 'the same side effects on files as in memory');
     const n = onFiles.effects.length;
     const sample = [3, Math.floor(n / 2), onFiles.effects.indexOf('run.claim') + 1, onFiles.effects.indexOf('warehouse.merge') + 1, n - 1, n];
     for (const k of sample) {
@@ -131,23 +125,21 @@ describe('fault sweep: crash anywhere, deliver anything twice or out of order', 
 
 describe('fault sweep: startRun crashing between the manifest and the run record', function () {
   this.timeout(120_000);
-  let base: Base;
-  let reference: Reference;
+  const swept = sweptFixture(COMPACT);
   /** The manifest write: startRun's first side effect, before run.create. */
   let manifestWrite: number;
-  before(async () => {
-    base = await sharedBase(COMPACT);
-    reference = await baseline(base);
-    manifestWrite = reference.effects.indexOf('staging.write') + 1;
-    assert.equal(reference.effects[manifestWrite], 'run.create', `effects: ${reference.effects.slice(0, 4).join(', ')}`);
+  // After the fixture's own `before`, registered first.
+  before(() => {
+    manifestWrite = swept.reference.effects.indexOf('staging.write') + 1;
+    assert.equal(swept.reference.effects[manifestWrite], 'run.create', `effects: ${swept.reference.effects.slice(0, 4).join(', ')}`);
   });
 
   for (const stores of ['memory', 'files'] as const) {
     it(`resumes the same run on redelivery and leaves no orphan manifest (${stores} stores)`, async () => {
-      const on = onStores(base, stores);
+      const on = onStores(swept.base, stores);
       for (const when of ['after', 'before'] as const) {
-        assert.deepEqual(await crashedRun(on, reference, [{ n: manifestWrite, when }], new Simulation(1, ORDERLY)), [], `crash ${when} the manifest write`);
-        assert.deepEqual(await crashedRun(on, reference, [{ n: manifestWrite + 1, when }], new Simulation(1, ORDERLY)), [], `crash ${when} run.create`);
+        assert.deepEqual(await crashedRun(on, swept.reference, [{ n: manifestWrite, when }], new Simulation(1, ORDERLY)), [], `crash ${when} the manifest write`);
+        assert.deepEqual(await crashedRun(on, swept.reference, [{ n: manifestWrite + 1, when }], new Simulation(1, ORDERLY)), [], `crash ${when} run.create`);
       }
       // The run's id is the request's: one run record, and every staging object under its prefix.
       const world = await openWorld(on, new Simulation(1, ORDERLY));
