@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { RunRecord } from '../../shared/ports.js';
 import { sharedBase } from './bases.js';
 import { ORDERLY, Simulation } from './simulation.js';
-import { baseline, exhaustive, ONE_RUN, randomized, sortOut, type Reference, type Scenario, type Violation } from './sweep.js';
+import { baseline, exhaustive, ONE_RUN, play, randomized, sortOut, type Reference, type Scenario, type Violation } from './sweep.js';
 import { openWorld, type Base, type SweepShape, type World } from './world.js';
 
 /** What a sweep file's tests share: the base, and the scenario's fault-free play on it. */
@@ -34,9 +34,7 @@ export function sweptFixture(shape: SweepShape, scenario: Scenario = ONE_RUN): S
 export async function faultFree(base: Base, scenario: Scenario, check: (world: World, run: RunRecord) => Promise<void>): Promise<void> {
   const world = await openWorld(base, new Simulation(1, ORDERLY));
   try {
-    const pair = base.shape.pairs[0]!;
-    await scenario.before?.(world, pair);
-    const run = await scenario.run(world, pair);
+    const { run } = await play(world, scenario, base.shape.pairs[0]!);
     if (!run) throw new Error(`the ${scenario.name} scenario's swept run never started`);
     await check(world, run);
   } finally {

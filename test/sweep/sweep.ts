@@ -73,12 +73,11 @@ export async function baseline(base: Base, scenario: Scenario = ONE_RUN): Promis
   }
 }
 
-/** One run crashed at each planned point; problems, including a schedule that strayed from the baseline's. */
 /**
  * Plays `scenario` in `world`: what comes before its swept run, then the run, crashed at `crashes`
  * (numbered from the run's first side effect, `from` in the world's log).
  */
-async function play(world: World, scenario: Scenario, pair: string, crashes: readonly { n: number; when: CrashWhen }[] = []): Promise<{ run: RunRecord | undefined; from: number }> {
+export async function play(world: World, scenario: Scenario, pair: string, crashes: readonly { n: number; when: CrashWhen }[] = []): Promise<{ run: RunRecord | undefined; from: number }> {
   await scenario.before?.(world, pair);
   const from = world.effects.log.length;
   for (const c of crashes) world.effects.crashAt(from + c.n, c.when);
