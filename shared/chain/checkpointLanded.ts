@@ -81,16 +81,17 @@ export async function checkpointLanded(deps: ChainDeps, object: FinalizedObject)
  * Moves the run to merging and sends the one merge request; only the winner of the claim sends.
  * Hundreds of landings can see "all landed" at once: they race for a create-once claim record of
  * the run's current extraction, and only its creator runs the transaction on the run document.
- * `force` (the reconciler, for a claimant that died after claiming) goes straight to the
- * transaction, which still moves the run once.
+ * `force` (the reconciler, for a claimant that died after claiming, or a start that died before
+ * claiming) goes on to the transaction whoever holds the claim, which still moves the run once.
+ * It makes the claim record first where none exists, so a run that merged holds its claim however
+ * it was moved (a run with nothing to extract whose start died had none before).
  */
 export async function claimMerge(deps: ChainDeps, runId: string, options: { force?: boolean } = {}): Promise<boolean> {
   const current = await deps.store.getRun(runId);
   if (!current || current.state !== 'extracting') return false;
-  if (!options.force) {
-    const since = [...current.transitions].reverse().find((t) => t.state === 'extracting')?.at ?? current.createdAt;
-    if (!(await deps.store.claimOnce(runId, `merge_${since.replace(/\D/g, '')}`))) return false;
-  }
+  const since = [...current.transitions].reverse().find((t) => t.state === 'extracting')?.at ?? current.createdAt;
+  const claimed = await deps.store.claimOnce(runId, `merge_${since.replace(/\D/g, '')}`);
+  if (!claimed && !options.force) return false;
   const now = deps.clock.now();
   const { run, changed } = await deps.store.updateRun(runId, (r) =>
     r.state === 'extracting'

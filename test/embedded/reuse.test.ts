@@ -139,8 +139,13 @@ describe('embedded chain: checkpoints reused by content', function () {
     const active = (await e.store.activeRun('eurusd'))!;
     assert.equal(active.state, 'extracting');
     const extract = sandbox.spy(e.warehouse, 'extract');
+    const claim = sandbox.spy(e.store, 'claimOnce');
     const actions = await reconcile(e.deps, { force: true });
     assert.deepEqual(actions.map((a) => a.action), ['claimed-merge']);
+    // The forced claim leaves the run's merge claim record, as a landing's claim does.
+    assert.equal(claim.callCount, 1);
+    assert.equal(await claim.firstCall.returnValue, true, 'the reconciler made the claim record');
+    assert.equal(await e.store.claimOnce(active.runId, claim.firstCall.args[1]), false, 'the record is there');
     const done = await settle(e, active.runId);
     assert.equal(done.state, 'succeeded', done.error);
     assert.equal(extract.callCount, 0);

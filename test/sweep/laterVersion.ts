@@ -163,12 +163,7 @@ async function held(world: LaterWorld, run: RunRecord, first: RunRecord | undefi
   // A merge claim is named by when its run began extracting, which a crash before that moves.
   const roles = (name: string) => name.split(run.runId).join('<second>').split(first?.runId ?? '<none>').join('<first>').replace(/\/merge_\d+/, '/merge_<since>');
   const { staging, output, store } = await world.inventory();
-  // Not the second version's merge claim: a startRun that died before claiming the merge of a run
-  // with nothing to extract leaves it to the reconciler, whose forced claim moves the run without
-  // that record (checkpointLanded.ts claimMerge). Either way it is the run's own and goes with it.
-  // (The file store names the record's file after it, with .json.)
-  const claim = /^runstore\/claims\/<second>\/merge_<since>(\.json)?$/;
-  return [...staging.map((n) => `staging/${n}`), ...output.map((n) => `output/${n}`), ...store.map((n) => `runstore/${n}`)].map(roles).filter((n) => !claim.test(n)).sort();
+  return [...staging.map((n) => `staging/${n}`), ...output.map((n) => `output/${n}`), ...store.map((n) => `runstore/${n}`)].map(roles).sort();
 }
 
 const list = (names: readonly string[]) => `${names.slice(0, 5).join(', ')}${names.length > 5 ? `, ... (${names.length})` : ''}`;
