@@ -10,7 +10,7 @@
 
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { compiledMain } from '../shared/cli/compiled.mjs';
+import { compiledMain } from '../shared/cli/compiled.cjs';
 import { flags, peakRssMb, RESULT_PREFIX, type E2eResult } from './common.js';
 import { REPO_ROOT } from './setid.js';
 

@@ -5,7 +5,7 @@
 // full build moved too). The bench builds it first, so its children run as `npm ci` leaves a clone.
 
 import { execFileSync } from 'node:child_process';
-import { compiledMain } from '../shared/cli/compiled.mjs';
+import { compiledMain } from '../shared/cli/compiled.cjs';
 import { REPO_ROOT } from './setid.js';
 
 /** Builds the CLI when it is missing or older than a source. */

@@ -9,7 +9,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { RunSummary } from '../shared/cli/summary.js';
-import { compiledMain } from '../shared/cli/compiled.mjs';
+import { compiledMain } from '../shared/cli/compiled.cjs';
 import { runChild } from './common.js';
 import { BENCH_ROOT, REPO_ROOT } from './setid.js';
 

@@ -1,13 +1,13 @@
 // Start-up of the quick commands, as a user types them: `bqx --help`, `bqx status` and a bad
 // input, each a fresh process (median of a few runs, on an empty BQX_HOME). Goal: at most 1 s.
 // Beside them, the floors: node starting with nothing (`node -e 0`) and with tsx's loader alone
-// (`node --import tsx -e 0`), and whether the bin ran the precompiled CLI (shared/cli/compiled.mjs).
+// (`node --import tsx -e 0`), and whether the bin ran the precompiled CLI (shared/cli/compiled.cjs).
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { compiledMain } from '../shared/cli/compiled.mjs';
+import { compiledMain } from '../shared/cli/compiled.cjs';
 import { median } from './common.js';
 import { REPO_ROOT } from './setid.js';
 

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-// The bqx command. Runs the CLI precompiled by `npm ci` (shared/cli/compiled.mjs) when it is as
+// The bqx command. Runs the CLI precompiled by `npm ci` (shared/cli/compiled.cjs) when it is as
 // new as the sources; otherwise loads the TypeScript sources through tsx, so a clone works after
 // `npm ci` with no build step and an edit takes effect at once. BQX_TSX=1 forces tsx.
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { compiledMain } from './compiled.mjs';
+import { compiledMain } from './compiled.cjs';
 
 // A reader that goes away (`bqx run eurusd --json | head -c 100`) closes stdout: writes then fail
 // with EPIPE, which Node raises as an 'error' event that would end the command where it stands

@@ -1,11 +1,11 @@
-// The bin's choice between the precompiled CLI and tsx (shared/cli/compiled.mjs): the compiled
+// The bin's choice between the precompiled CLI and tsx (shared/cli/compiled.cjs): the compiled
 // main only while its build stamp is at least as new as every source; an edited, added or
 // removed source, or a changed tsconfig, sends the bin back to tsx so an edit takes effect at once.
 
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { BUILD_DIR, BUILD_STAMP, compiledMain } from '../../shared/cli/compiled.mjs';
+import { BUILD_DIR, BUILD_STAMP, compiledMain } from '../../shared/cli/compiled.cjs';
 import { tempDir } from '../helpers/temp.js';
 
 /** A repository with two sources and a build stamped at `builtAt` (sources at t = 1000 s). */

@@ -1,12 +1,17 @@
 // Worker threads of this process, each running one task at a time from a worker module of this
 // folder (profileScanWorker.ts, keyedWriteWorker.ts); `close` ends them. Started from the compiled
-// CLI the worker is its .js file; from the sources (tests, `BQX_TSX=1`), its .ts file through tsx.
+// CLI the worker is its .js file. From the sources (tests) it is the compiled CLI's .js file as
+// well while that build is as new as every source (shared/cli/compiled.cjs), else (and with
+// `BQX_TSX=1`) its .ts file through tsx: a thread that registers tsx took about 660 ms to answer its
+// first task against 190 ms compiled (tsx's loader runs on a thread of its own and transforms
+// every module), once per pool, and the tests start a pool in nearly every run they make.
 // A thread holds the process open only while it runs a task: a pool left open never delays exit.
 // A worker module answers its tasks through `serveTasks`, the other side of the same messages.
 
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parentPort, Worker, type TransferListItem } from 'node:worker_threads';
 
 /**
@@ -18,6 +23,25 @@ function tsxApi(): string {
   const manifest = createRequire(import.meta.url).resolve('tsx/package.json');
   const exports = (JSON.parse(readFileSync(manifest, 'utf8')) as { exports: Record<string, { import: { default: string } }> }).exports;
   return new URL(exports['./esm/api']!.import.default, pathToFileURL(manifest)).href;
+}
+
+/** The repository these sources are in (this file is shared/adapters/local/threadPool.ts). */
+const SOURCE_ROOT = new URL('../../../', import.meta.url);
+
+/** Whether the compiled CLI is as new as the sources, asked once per process (it reads every source's time). */
+let compiledFresh: boolean | undefined;
+
+/** The file a pool's threads load for worker module `module`, and whether they must register tsx first. */
+export function workerModule(module: string): { url: URL; tsx: boolean } {
+  const here = new URL(import.meta.url);
+  if (!here.pathname.endsWith('.ts')) return { url: new URL(`./${module}.js`, here), tsx: false };
+  if (!process.env.BQX_TSX) {
+    // Required here, not imported: the compiled modules have no copy of it (they never ask).
+    const { BUILD_DIR, compiledMain } = createRequire(import.meta.url)('../../cli/compiled.cjs') as typeof import('../../cli/compiled.cjs');
+    compiledFresh ??= compiledMain(fileURLToPath(SOURCE_ROOT)) !== null;
+    if (compiledFresh) return { url: new URL(`${BUILD_DIR.split(path.sep).join('/')}/shared/adapters/local/${module}.js`, SOURCE_ROOT), tsx: false };
+  }
+  return { url: new URL(`./${module}.ts`, here), tsx: true };
 }
 
 /** What a worker module posts back for task `id`: its outcome, or the error it threw. */
@@ -53,14 +77,12 @@ export class ThreadPool<Task, Outcome> {
 
   /** `module`: the worker module's name in this folder, without extension; `what` names the threads in errors. */
   constructor(module: string, count: number, private readonly what: string) {
-    const here = new URL(import.meta.url);
-    const source = here.pathname.endsWith('.ts');
-    const entry = new URL(`./${module}${source ? '.ts' : '.js'}`, here);
-    // From the sources: a bootstrap registers tsx in the thread first (tsx's `--import` entry
-    // registers itself in the main thread only on Node 20).
-    const bootstrap = source ? `import(${JSON.stringify(tsxApi())}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })` : undefined;
+    const entry = workerModule(module);
+    // From the sources with no current build: a bootstrap registers tsx in the thread first
+    // (tsx's `--import` entry registers itself in the main thread only on Node 20).
+    const bootstrap = entry.tsx ? `import(${JSON.stringify(tsxApi())}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.url.href)}); })` : undefined;
     for (let i = 0; i < count; i++) {
-      const worker = bootstrap ? new Worker(bootstrap, { eval: true }) : new Worker(entry);
+      const worker = bootstrap ? new Worker(bootstrap, { eval: true }) : new Worker(entry.url);
       worker.unref();
       worker.on('message', ({ id, outcome, error }: ThreadReply<Outcome>) => {
         const p = this.pending.get(id);

@@ -2,20 +2,23 @@
 // by `npm ci` through `prepare`) when it is at least as new as every TypeScript source under
 // shared/ and functions/, else none and the bin compiles through tsx. Plain JavaScript: it runs before tsx is
 // loaded, and tsx's start-up alone costs more than node's whole start (see the README's bench).
+// CommonJS: the bin imports it, and the thread pool run from the sources (threadPool.ts) requires
+// it synchronously, as it starts its threads, to run the compiled worker modules when they are current.
+'use strict';
 
-import { readdirSync, statSync } from 'node:fs';
-import path from 'node:path';
+const { readdirSync, statSync } = require('node:fs');
+const path = require('node:path');
 
 /** Written last by `npm run build:cli`: its time is the build's. */
-export const BUILD_STAMP = '.built';
+const BUILD_STAMP = '.built';
 /** Where `npm run build:cli` writes (tsconfig.cli.json's outDir), relative to the repository. */
-export const BUILD_DIR = path.join('dist', 'cli');
+const BUILD_DIR = path.join('dist', 'cli');
 
 /**
  * The compiled main.js of the repository at `root`, or null when it is missing or older than a
  * source (an edited, added or checked-out file is newer than the stamp): then tsx it is.
  */
-export function compiledMain(root) {
+function compiledMain(root) {
   const dir = path.join(root, BUILD_DIR);
   let built;
   try {
@@ -41,3 +44,5 @@ function newestSource(dir) {
   }
   return newest;
 }
+
+module.exports = { BUILD_STAMP, BUILD_DIR, compiledMain };
