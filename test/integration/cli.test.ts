@@ -1,5 +1,6 @@
 // `bqx run <pair> --stack emulators` as a user meets it: the same JSON summary as the embedded run,
-// every process it started gone when it ends (also after Ctrl-C), and one line when gcloud or java
+// every process it started gone when it ends (also after Ctrl-C), a refresh of the stack's last
+// dataset after `demo --append` (`--stack emulators --refresh`), and one line when gcloud or java
 // is missing (those refusals run everywhere; the rest skip, saying so, without gcloud/java).
 
 import assert from 'node:assert/strict';
@@ -42,6 +43,8 @@ function tagged(tag: string): number[] {
 describe('integration: bqx run --stack emulators', function () {
   this.timeout(480_000);
   let home: string;
+  /** The stack's last succeeded run on `home` (the Ctrl-C test's, resumed): what a refresh follows. */
+  let lastStackRun: string | undefined;
 
   before(async function () {
     const missing = await emulatorsMissing();
@@ -125,6 +128,36 @@ describe('integration: bqx run --stack emulators', function () {
     const kept = readdirSync(path.join(home, 'emulators', 'firestore')).sort();
     assert.deepEqual([kept.length, kept[0]], [2, 'current.json']);
     assert.match(kept[1]!, /^export-\d+$/);
+    lastStackRun = s.runId;
+  });
+
+  it('refreshes the stack\'s last dataset after `demo --append 2h` (--refresh): the new minutes only, verified; retention (BQX_KEEP=1) leaves of the earlier datasets only the files it lists', async function () {
+    if (!lastStackRun) return this.skip(); // the Ctrl-C test failed before its stack finished a run
+    const appended = bqx(home, ['demo', '--append', '2h']);
+    assert.equal(appended.code, 0, appended.stderr);
+    const tag = `refresh-${process.pid}-${Date.now()}`;
+    const r = bqx(home, ['run', 'eurusd', '--stack', 'emulators', '--refresh', '--json'], { ...NARROW, BQX_KEEP: '1', BQX_TEST_TAG: tag });
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout.trim());
+    assert.deepEqual([s.status, s.landed, s.output.rows], ['succeeded', NARROW_FEATURES, ROWS + 120]);
+    assert.equal(s.refresh?.from, lastStackRun, 'it follows the stack\'s last dataset');
+    assert.deepEqual([s.extracted, s.reasons], [NARROW_FEATURES, { 'new minutes only': NARROW_FEATURES }]);
+    // Each feature read its new minutes only (a few duplicate keys of the demo's over), not the 720 rows of the window.
+    assert.ok(s.rowsRead.features >= NARROW_FEATURES * 100 && s.rowsRead.features <= NARROW_FEATURES * 120 * 1.1, `${s.rowsRead.features} feature rows read`);
+    assert.deepEqual((await verifyManifest(s.output.manifest)).problems, []);
+    assert.ok(await until(() => tagged(tag).length === 0, 15_000), `nothing left running: ${tagged(tag).join(', ')}`);
+    const where = embeddedPaths(home);
+    const embeddedRuns = new Set((await new FileRunStore(where.store).listRuns('eurusd')).map((x) => x.runId));
+    // BQX_KEEP=1: of the stack's earlier datasets only the files the refreshed one lists are left
+    // (its grown shard keeps the earlier version's files and adds a part).
+    const pairFolder = path.join(where.output, 'training', 'eurusd');
+    const manifest = JSON.parse(readFileSync(s.output.manifest, 'utf8')) as { shards: { groups: { objects: string[] }[] }[] };
+    const listed = new Set(manifest.shards.flatMap((shard) => shard.groups.flatMap((g) => g.objects)));
+    const earlierFiles = readdirSync(pairFolder)
+      .filter((d) => !embeddedRuns.has(d) && d !== s.runId)
+      .flatMap((d) => readdirSync(path.join(pairFolder, d), { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.relative(where.output, path.join(e.parentPath, e.name))));
+    assert.ok(earlierFiles.length > 0, 'the refresh grew the earlier version\'s shard: its files are listed');
+    assert.deepEqual(earlierFiles.filter((f) => !listed.has(f)), [], 'nothing of the earlier stack datasets is left but what the refreshed one lists');
   });
 });
 
