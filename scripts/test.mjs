@@ -29,9 +29,9 @@ import { compiledMain } from '../shared/cli/compiled.cjs';
 const SLOWEST_FIRST = [
   'test/embedded/cli.test.ts', // 101 s
   'test/embedded/demoBuild.test.ts', // 52 s
+  'test/integration/cli.test.ts', // 80 s, about 110 s with the stack's refresh added after that run
   'test/integration/chain.test.ts', // 90 s
   'test/sweep/emulators.test.ts', // 82 s
-  'test/integration/cli.test.ts', // 80 s
   'test/sweep/sweep.test.ts', // 54 s
   'test/embedded/groupSharing.test.ts', // 46 s
   'test/sweep/refresh.test.ts', // 44 s
