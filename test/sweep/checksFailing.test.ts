@@ -101,6 +101,7 @@ describe('fault sweep: every check shown failing', function () {
       db.closeSync();
       await rewrite(file(1), `SELECT * EXCLUDE ("${String(col)}") FROM f`);
     }, /group-001\/part-00000\.parquet: columns differ from the manifest's group 1$/],
+    ['a key repeated in one group (its second row given the first row\'s key)', (file) => rewrite(file(2), 'SELECT * REPLACE (CASE WHEN row_number() OVER (ORDER BY interval_time) = 2 THEN min(interval_time) OVER () ELSE interval_time END AS interval_time) FROM f ORDER BY interval_time'), /^shard \d{8} group 2: 1 duplicate keys$/],
     ['a column renamed', (file) => rewrite(file(0), 'SELECT * RENAME (interval_time AS interval_start) FROM f'), /group-000\/part-00000\.parquet: columns differ from the manifest's group 0$/],
     ['a file missing', (file) => fs.rm(file(1)), /group-001\/part-00000\.parquet: .*(does not exist|ENOENT)/],
   ];
