@@ -63,6 +63,10 @@ describe('integration: bqx run/status --target gcp (Pub/Sub and Firestore emulat
     delete env.BQX_OUTPUT_BUCKET;
   });
 
+  // A stand-in that fails ends its test while the CLI it races still holds stdout and stderr
+  // stubbed: given back here, so mocha's report of that failure is not swallowed by the stubs.
+  afterEach(() => sinon.restore());
+
   after(async () => {
     await deps?.store.close();
     await fx?.close();
@@ -112,6 +116,19 @@ describe('integration: bqx run/status --target gcp (Pub/Sub and Firestore emulat
     assert.deepEqual(JSON.parse(all.stdout), [summary]);
     const byId = await bqx(['status', chain.runId, '--target', 'gcp'], env);
     assert.match(byId.stdout, /features landed +5 \/ 5/);
+  });
+
+  it('run --refresh publishes {pair, refresh: true}; the deployed startRun follows the last dataset, and the summary says so', async () => {
+    const before = (await deps.store.listRuns('eurusd')).filter((r) => r.state === 'succeeded').map((r) => r.runId);
+    assert.ok(before.length > 0, 'the first test left a succeeded run to refresh');
+    // The fixture's tables record no data versions: the refresh extracts every feature again, as the stand-in drives it.
+    const [cli, chain] = await Promise.all([bqx(['run', 'eurusd', '--target', 'gcp', '--refresh', '--json'], env), standIn()]);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.deepEqual(JSON.parse(chain.message.data), { pair: 'eurusd', refresh: true });
+    const run = (await deps.store.getRun(chain.runId))!;
+    assert.ok(run.refresh && before.includes(run.refresh.from), `it follows an earlier succeeded run (${run.refresh?.from})`);
+    const summary = JSON.parse(cli.stdout);
+    assert.deepEqual([summary.runId, summary.status, summary.refresh?.from, summary.extracted], [chain.runId, 'succeeded', run.refresh.from, FEATURES.length]);
   });
 
   it('says at once why startRun refused the request it published (a pair without a label table), exit 2', async () => {
