@@ -21,38 +21,45 @@ import { compiledMain } from '../shared/cli/compiled.cjs';
 
 /**
  * The files whose tests took 10 s or more, slowest first, as measured file by file in one
- * `npm test` (715 tests, 2026-12-06 16:46-16:55, 9 min 4 s, the threads' worker modules compiled);
- * the rest took under 10 s each. Except the first two: one builds the demo the workers share
- * (test/helpers/embedded.ts demoWarehouse) and the other builds its own meanwhile, where two files
- * that both start from the shared demo had one worker wait for the other's build (about 10 s idle).
+ * `npm test` (711 tests, 2026-12-06 14:33-14:43, 10 min 42 s); the rest took under 10 s each.
+ * Except the first two: one builds the demo the workers share (test/helpers/embedded.ts
+ * demoWarehouse) and the other builds its own meanwhile, where two files that both start from the
+ * shared demo had one worker wait for the other's build (about 10 s idle).
+ * Ordered strictly by a later run's times instead (2026-12-06 16:46), the emulator files came first
+ * side by side and the CPU-bound sweeps after them side by side: 11 min 12 s, against 10 min 56 s in
+ * this order an hour later (718 tests both), within this machine's noise. Kept as it was: here each
+ * long sweep runs beside an emulator file that mostly waits on its Java servers.
  */
 const SLOWEST_FIRST = [
-  'test/embedded/cli.test.ts', // 101 s
-  'test/embedded/demoBuild.test.ts', // 52 s
-  'test/integration/cli.test.ts', // 80 s, about 110 s with the stack's refresh added after that run
-  'test/integration/chain.test.ts', // 90 s
-  'test/sweep/emulators.test.ts', // 82 s
-  'test/sweep/sweep.test.ts', // 54 s
-  'test/embedded/groupSharing.test.ts', // 46 s
-  'test/sweep/refresh.test.ts', // 44 s
-  'test/embedded/refresh.test.ts', // 44 s
-  'test/gcp/googleSqlPlan.test.ts', // 42 s
-  'test/sweep/drift.test.ts', // 35 s
-  'test/sweep/allPairs.test.ts', // 31 s
-  'test/embedded/chain.test.ts', // 28 s
-  'test/embedded/retention.test.ts', // 21 s
-  'test/sweep/touch.test.ts', // 20 s
-  'test/gcp/firestoreRunStore.test.ts', // 17 s
+  'test/embedded/cli.test.ts', // 103 s
+  'test/embedded/demoBuild.test.ts', // 96 s before it started from the shared demo
+  'test/integration/chain.test.ts', // 98 s
+  'test/integration/cli.test.ts', // 90 s
+  'test/sweep/emulators.test.ts', // 87 s
+  'test/embedded/refresh.test.ts', // 73 s
+  'test/sweep/drift.test.ts', // 54 s
+  'test/sweep/sweep.test.ts', // 51 s
+  'test/sweep/refresh.test.ts', // 50 s
+  'test/sweep/allPairs.test.ts', // 48 s (it had started last, 10 s before the end)
+  'test/gcp/googleSqlPlan.test.ts', // 46 s
+  'test/embedded/groupSharing.test.ts', // 44 s
+  'test/embedded/chain.test.ts', // 35 s
+  'test/embedded/retention.test.ts', // 28 s
+  'test/sweep/touch.test.ts', // 24 s
+  'test/embedded/reuse.test.ts', // 20 s
+  'test/gcp/firestoreRunStore.test.ts', // 19 s
+  'test/gcp/firestoreRunStore.contract.test.ts', // 17 s
+  'test/gcp/bigQuerySql.test.ts', // 17 s
+  'test/sweep/rerun.test.ts', // 15 s
   'test/embedded/keyedExtract.test.ts', // 15 s
-  'test/embedded/diskRoom.test.ts', // 15 s
-  'test/embedded/shards.test.ts', // 15 s
-  'test/embedded/view.test.ts', // 15 s
-  'test/gcp/bigQuerySql.test.ts', // 15 s
-  'test/gcp/firestoreRunStore.contract.test.ts', // 15 s
-  'test/integration/gcpTarget.test.ts', // 13 s
-  'test/embedded/reuse.test.ts', // 13 s
-  'test/unit/parquetDoubles.test.ts', // 12 s
-  'test/merge-reference.test.ts', // 10 s
+  'test/integration/gcpTarget.test.ts', // 14 s
+  'test/embedded/shards.test.ts', // 14 s
+  'test/embedded/diskRoom.test.ts', // 13 s
+  'test/unit/parquetDoubles.test.ts', // 13 s
+  'test/terraform/terraform.test.ts', // 12 s
+  'test/embedded/view.test.ts', // 12 s
+  'test/embedded/profileReuse.test.ts', // 11 s
+  'test/embedded/rerun.test.ts', // 10 s
 ];
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
