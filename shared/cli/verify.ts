@@ -114,12 +114,8 @@ function checkShardLayout(manifest: OutputManifest, footerRows: Map<string, numb
  */
 async function checkKeys(manifest: OutputManifest, locate: (f: string) => string): Promise<string[]> {
   const key = manifest.key.replace(/"/g, '');
-  const read = new Map<string, Promise<Float64Array>>();
-  const fileKeys = (f: string) => {
-    let keys = read.get(f);
-    if (!keys) read.set(f, (keys = asyncBufferFromFile(locate(f)).then((buffer) => readKeyColumn(buffer, projectMetadata(readLayout(locate(f)), [key]), key))));
-    return keys;
-  };
+  // One group's keys at a time beside its shard's group 0 (8 bytes a row): never the dataset's.
+  const fileKeys = async (f: string) => readKeyColumn(await asyncBufferFromFile(locate(f)), projectMetadata(readLayout(locate(f)), [key]), key);
   const problems: string[] = [];
   const units = manifest.shards
     ? manifest.shards.map((s) => ({ name: `shard ${s.id}`, rows: s.rows, range: { start: s.start, end: s.end }, groups: s.groups }))
