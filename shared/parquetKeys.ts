@@ -72,12 +72,18 @@ export function sameSequence(a: Float64Array, b: Float64Array): boolean {
   return true;
 }
 
-/** Every key (epoch microseconds) inside the window [start, end). */
-export function allWithin(keys: Float64Array, window: { start: string; end: string }): boolean {
+/** How many keys (epoch microseconds) lie inside the window [start, end). */
+export function countWithin(keys: Float64Array, window: { start: string; end: string }): number {
   const lo = Date.parse(window.start) * 1000;
   const hi = Date.parse(window.end) * 1000;
-  for (const k of keys) if (k < lo || k >= hi) return false;
-  return true;
+  let n = 0;
+  for (const k of keys) if (k >= lo && k < hi) n++;
+  return n;
+}
+
+/** Every key (epoch microseconds) inside the window [start, end). */
+export function allWithin(keys: Float64Array, window: { start: string; end: string }): boolean {
+  return countWithin(keys, window) === keys.length;
 }
 
 /** The first index in ascending `keys` whose key is at least `key` (keys.length when none is). */

@@ -11,7 +11,7 @@ import { readLayout } from '../adapters/local/parquetLayout.js';
 import { readFooterShape } from '../checkpoint.js';
 import { FolderObjectStore } from '../adapters/local/folderStore.js';
 import { InputError } from '../naming.js';
-import { groupKeys, readKeyColumn, type GroupKeys } from '../parquetKeys.js';
+import { countWithin, groupKeys, readKeyColumn, type GroupKeys } from '../parquetKeys.js';
 
 interface OutputManifest {
   pair: string;
@@ -157,13 +157,5 @@ function misplacedKeys(keys: Float64Array, reference: Float64Array): number {
     const own = i < keys.length;
     if ((own && i > 0 && keys[i - 1]! >= keys[i]!) || own !== i < reference.length || (own && keys[i] !== reference[i])) n++;
   }
-  return n;
-}
-
-/** Keys (epoch microseconds) inside [start, end). */
-function countWithin(keys: Float64Array, range: { start: string; end: string }): number {
-  const [lo, hi] = [Date.parse(range.start) * 1000, Date.parse(range.end) * 1000];
-  let n = 0;
-  for (const k of keys) if (k >= lo && k < hi) n++;
   return n;
 }
