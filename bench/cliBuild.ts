@@ -4,14 +4,10 @@
 // every worker thread (a 20,000-row refresh took 14-16 s against 9-10 s compiled, and its ratio to a
 // full build moved too). The bench builds it first, so its children run as `npm ci` leaves a clone.
 
-import { execFileSync } from 'node:child_process';
-import { compiledMain } from '../shared/cli/compiled.cjs';
+import { buildIfStale } from '../shared/cli/compiled.cjs';
 import { REPO_ROOT } from './setid.js';
 
-/** Builds the CLI when it is missing or older than a source. */
+/** Builds the CLI when it is missing or older than a source; a build that fails stops the bench. */
 export function ensureCompiledCli(log: (line: string) => void): void {
-  if (compiledMain(REPO_ROOT) !== null) return;
-  log('the precompiled CLI is older than the sources: npm run build:cli ...');
-  execFileSync('npm', ['run', 'build:cli', '--silent'], { cwd: REPO_ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
-  if (compiledMain(REPO_ROOT) === null) throw new Error('npm run build:cli left the CLI older than its sources');
+  if (!buildIfStale(REPO_ROOT, log)) throw new Error('npm run build:cli failed or left the CLI older than its sources');
 }

@@ -17,7 +17,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compiledMain } from '../shared/cli/compiled.cjs';
+import { buildIfStale } from '../shared/cli/compiled.cjs';
 
 /**
  * The files whose tests took 10 s or more, slowest first, as measured file by file in one
@@ -71,11 +71,9 @@ const gone = SLOWEST_FIRST.filter((f) => !all.includes(f));
 if (gone.length > 0) process.stderr.write(`scripts/test.mjs: no longer a test file, left out of the order: ${gone.join(', ')}\n`);
 const files = [...SLOWEST_FIRST.filter((f) => all.includes(f)), ...all.filter((f) => !SLOWEST_FIRST.includes(f))];
 
-if (compiledMain(root) === null) {
-  process.stderr.write('scripts/test.mjs: the precompiled CLI is older than the sources: npm run build:cli\n');
-  const build = spawnSync('npm', ['run', 'build:cli', '--silent'], { cwd: root, stdio: 'inherit' });
-  // The tests still run without it: their threads and the bqx they spawn then compile through tsx.
-  if (build.status !== 0 || compiledMain(root) === null) process.stderr.write('scripts/test.mjs: the build failed; the tests run from the sources through tsx\n');
+// The tests still run without a current build: their threads and the bqx they spawn then compile through tsx.
+if (!buildIfStale(root, (line) => process.stderr.write(`scripts/test.mjs: ${line}\n`))) {
+  process.stderr.write('scripts/test.mjs: the build failed; the tests run from the sources through tsx\n');
 }
 
 const mocha = createRequire(import.meta.url).resolve('mocha/bin/mocha.js');

@@ -45,4 +45,17 @@ function newestSource(dir) {
   return newest;
 }
 
-module.exports = { BUILD_STAMP, BUILD_DIR, compiledMain };
+/**
+ * Runs `npm run build:cli` in the repository at `root` when its compiled CLI is missing or older
+ * than a source (`log` says so first); whether the build is current afterwards. For what must not
+ * time or test tsx by accident: the bench and `npm test`.
+ */
+function buildIfStale(root, log) {
+  if (compiledMain(root) !== null) return true;
+  log('the precompiled CLI is older than the sources: npm run build:cli');
+  // Required here: the bin loads this module on every command and never builds.
+  const build = require('node:child_process').spawnSync('npm', ['run', 'build:cli', '--silent'], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  return build.status === 0 && compiledMain(root) !== null;
+}
+
+module.exports = { BUILD_STAMP, BUILD_DIR, compiledMain, buildIfStale };

@@ -2,3 +2,4 @@
 export declare const BUILD_STAMP: string;
 export declare const BUILD_DIR: string;
 export declare function compiledMain(root: string): string | null;
+export declare function buildIfStale(root: string, log: (line: string) => void): boolean;
