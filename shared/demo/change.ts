@@ -168,7 +168,7 @@ export async function appendMinutes(
     await mark();
     for (const table of labelTables) await warehouse.execute(`INSERT INTO ${q(datasets.labelsDataset)}.${q(table)} ${labelRowsSql(total, from, to)}`);
     const inFiles = await warehouse.fileTables(datasets.featuresDataset);
-    const rowsOf = (t: DemoTable) => featureRowsSql(t, demo.built, featureKeys, labelTableOf);
+    const rowsOf = (t: DemoTable) => featureRowsSql(t, demo.built, featureKeys, minutes, labelTableOf);
     await warehouse.writeFileTables(datasets.featuresDataset, tables.filter((t) => inFiles.has(t.table)).map((t) => ({ table: t.table, select: rowsOf(t) })), 'append');
     for (const t of tables.filter((t) => !inFiles.has(t.table))) await warehouse.execute(`INSERT INTO ${q(datasets.featuresDataset)}.${q(t.table)} ${rowsOf(t)}`);
     await mark();

@@ -77,7 +77,7 @@ export async function buildDemoWarehouse(warehouse: DuckDbWarehouse, options: De
   // DEMO_COPIES tables at a time: each statement is one small row group, so DuckDB runs it on one
   // thread (its caller's). Feature tables are parquet files read through views (fileTables.ts):
   // DuckDB's own storage took twice as long.
-  const writes = tables.map((t) => ({ table: t.table, select: featureRowsSql(t, rows, 'demo_scratch.keys', labelTable) }));
+  const writes = tables.map((t) => ({ table: t.table, select: featureRowsSql(t, rows, 'demo_scratch.keys', rows + 2 * FEATURE_MARGIN_MINUTES, labelTable) }));
   await warehouse.writeFileTables(fds, writes, 'replace', { copies: DEMO_COPIES, onWritten: () => options.onProgress?.(++done, total) });
   await warehouse.execute('DROP SCHEMA demo_scratch CASCADE');
   // Every table bqx writes gets a new data version: what reuse by content compares.
@@ -98,27 +98,35 @@ export function labelRowsSql(rows: number, from: number, to: number): string {
 FROM demo_scratch.keys WHERE i >= ${from} AND i < ${to} ORDER BY interval_time`;
 }
 
-/** A feature table's rows for the keys of `keys` (a table or subquery with interval_time and i). */
-export function featureRowsSql(t: DemoTable, rows: number, keyTable: string, labelTable: (pair: string) => string): string {
+/**
+ * A feature table's rows for the keys of `keyTable` (a table or subquery with interval_time and i),
+ * about `keyRows` of them: the build's keys, or an append's.
+ */
+export function featureRowsSql(t: DemoTable, rows: number, keyTable: string, keyRows: number, labelTable: (pair: string) => string): string {
   // What the profile must find (shared/demo/plants.ts): planted columns replace the generated ones.
   const plant = plantedTable(t.table, t.pairs, rows, labelTable);
-  // Smooth series with a little noise, rounded as prices are: compresses like real features do.
-  // The curves, noise and null draws are computed once per row in `series` and shared by the
-  // columns (column k: curve k % 91, null draw k % 17, noise k % 19), not once per cell: that was
-  // most of the build's time. No two columns of a table are equal; nulls stay about 2 % a column.
-  const generated = (k: number) =>
-    isAllNull(t.table)
-      ? 'CAST(NULL AS DOUBLE)'
-      : `CASE WHEN n${k % NULL_DRAWS} THEN NULL ELSE ${round5(`s${k % CURVES} * ${1 + (k % 5)} + r${k % NOISE_DRAWS} * 0.0005`)} END`;
+  const series = keyRows <= LIST_MAX_ROWS ? listSeries : columnSeries;
+  const generated = (k: number) => (isAllNull(t.table) ? 'CAST(NULL AS DOUBLE)' : series.column(k));
   const planted = (c: string, k: number) => plant.columns.get(c) ?? generated(k);
   const value = (c: string, k: number) => (plant.allNullWhen ? `CASE WHEN ${plant.allNullWhen} THEN NULL ELSE ${planted(c, k)} END` : planted(c, k));
   const metadata = t.metadata.map((m, i) => `${literal(t.pairs[i] ?? t.pairs[0] ?? '')} AS ${q(m)}`);
   const select = ['interval_time', ...metadata, ...t.columns.map((c, k) => `${value(c, k)} AS ${q(c)}`)].join(', ');
-  const drawn = isAllNull(t.table) ? keyTable : series(keyTable, t.columns.length);
+  const drawn = isAllNull(t.table) ? keyTable : series.from(keyTable, t.columns.length);
   const keys = plant.join ? `${drawn} ${plant.join}` : drawn;
   const from = startsLate(t.table) ? `${keys} WHERE i >= ${Math.floor(rows * 0.4)}` : keys;
   const dupes = hasDuplicates(t.table) ? `\nUNION ALL SELECT ${select} FROM ${keys} WHERE i % 97 = 13` : '';
   return `SELECT ${select} FROM ${from}${dupes}`;
+}
+
+/**
+ * The generated values: smooth series with a little noise, rounded as prices are (they compress as
+ * real features do). Column k follows curve k % 91 (frequency k % 13, phase k % 7) times
+ * 1 + k % 5, plus noise, and is null in about 2 % of rows; no two columns of a table are equal.
+ * `from` adds to the keys what `column(k)` reads.
+ */
+interface Series {
+  from(keys: string, width: number): string;
+  column(k: number): string;
 }
 
 /**
@@ -133,15 +141,41 @@ const CURVES = 91; // 13 frequencies x 7 phases
 const NULL_DRAWS = 17;
 const NOISE_DRAWS = 19;
 
-/** `keys` with the per-row draws a table of `width` columns uses: curves s*, null draws n*, noise r*. */
-function series(keys: string, width: number): string {
-  const draws = [
-    ...Array.from({ length: Math.min(width, CURVES) }, (_, k) => `sin(i * ${(0.001 * (1 + (k % 13))).toFixed(4)}::DOUBLE + ${k % 7}) AS s${k}`),
-    ...Array.from({ length: Math.min(width, NULL_DRAWS) }, (_, k) => `random() < 0.02 AS n${k}`),
-    ...Array.from({ length: Math.min(width, NOISE_DRAWS) }, (_, k) => `random() AS r${k}`),
-  ];
-  return `(SELECT *, ${draws.join(', ')} FROM ${keys}) series`;
-}
+/**
+ * A few expressions a column: the curves, null draws and noise are computed once per row and
+ * shared by the columns (column k: null draw k % 17, noise k % 19), not once per cell: that was
+ * most of the build's time at 10,000 rows.
+ */
+const columnSeries: Series = {
+  from(keys, width) {
+    const draws = [
+      ...Array.from({ length: Math.min(width, CURVES) }, (_, k) => `sin(i * ${(0.001 * (1 + (k % 13))).toFixed(4)}::DOUBLE + ${k % 7}) AS s${k}`),
+      ...Array.from({ length: Math.min(width, NULL_DRAWS) }, (_, k) => `random() < 0.02 AS n${k}`),
+      ...Array.from({ length: Math.min(width, NOISE_DRAWS) }, (_, k) => `random() AS r${k}`),
+    ];
+    return `(SELECT *, ${draws.join(', ')} FROM ${keys}) series`;
+  },
+  column: (k) => `CASE WHEN n${k % NULL_DRAWS} THEN NULL ELSE ${round5(`s${k % CURVES} * ${1 + (k % 5)} + r${k % NOISE_DRAWS} * 0.0005`)} END`,
+};
+
+/**
+ * One lambda for all the table's columns, each row's values a list (draws per cell). DuckDB binds
+ * and plans a statement in time that grows with its expressions: a 32-column table's took 6.5 ms
+ * to plan as columns and 2.3 ms so, most of a small table's write. Per table and thread
+ * (2026-12-06, alternated, against columnSeries): 180 rows 3.5-3.7 ms against 8.1-9.2 ms, 1,500
+ * rows 6.8-7.2 against 11.5-12.8 ms, 10,000 rows 30.3-30.7 against 29.0-30.1 ms, 20,000 rows
+ * 57.6-61.2 against 49.5-49.6 ms; `npm start`'s 10,000-row demo was slower so (18.1-22.0 s against
+ * 15.9-18.1 s), a `demo --append 2h` faster (4.4-6.8 s against 7.7-9.0 s), and a 600-row demo
+ * (4.6-6.0 s against 8.4-9.1 s). Used up to LIST_MAX_ROWS keys.
+ */
+const listSeries: Series = {
+  from(keys, width) {
+    const value = `round((sin(i * (0.001::DOUBLE * (1 + k % 13)) + k % 7) * (1 + k % 5) + random() * 0.0005) * 100000::DOUBLE) / 100000::DOUBLE`;
+    return `(SELECT *, list_transform(range(${width}), k -> CASE WHEN random() < 0.02 THEN NULL ELSE ${value} END) AS demo_values FROM ${keys}) series`;
+  },
+  column: (k) => `demo_values[${k + 1}]`,
+};
+const LIST_MAX_ROWS = 5_000;
 
 function literal(text: string): string {
   return `'${text.replace(/'/g, "''")}'`;
