@@ -59,10 +59,12 @@ describe('bqx command line', function () {
     assert.equal(v.code, 0, v.stdout + v.stderr);
     assert.match(v.stdout, /^ok: 600 rows x 17038 columns/);
     // By run id, or by pair (its last run): the same dataset, looked up in the run store.
+    const byManifest = JSON.parse(bqx(home, ['verify', status.output.manifest, '--json']).stdout);
+    assert.equal(byManifest.ok, true);
     for (const target of [runId, 'eurusd']) {
       const byName = bqx(home, ['verify', target, '--json']);
       assert.equal(byName.code, 0, byName.stdout + byName.stderr);
-      assert.deepEqual(JSON.parse(byName.stdout), JSON.parse(bqx(home, ['verify', status.output.manifest, '--json']).stdout));
+      assert.deepEqual(JSON.parse(byName.stdout), byManifest);
     }
     const none = bqx(home, ['verify', 'gbpusd']);
     assert.equal(none.code === 0, false);
