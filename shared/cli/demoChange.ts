@@ -7,6 +7,7 @@ import { InputError } from '../naming.js';
 import type { Embedded } from '../runtime/embedded.js';
 import { demoDatasets, readDemoState, writeDemoState } from './demo.js';
 import { stringFlag, type Args } from './args.js';
+import { ProgressBar } from './progress.js';
 
 /** Validates the change flags before anything is opened; undefined when there is no change. */
 export function demoChange(args: Args): { touch?: string[]; appendMinutes?: number } | undefined {
@@ -28,7 +29,8 @@ export async function changeDemo(embedded: Embedded, config: Config, change: { t
   const state = await readDemoState(embedded.home);
   if (!state) throw new InputError('no demo warehouse here to append to: build one with bqx demo (or bqx run)');
   if (state.building) throw new InputError('the demo warehouse\'s build was cut off: build it again with bqx demo (or bqx run)');
-  const result = await appendMinutes(embedded.warehouse, datasets, { pairs: state.pairs, built: state.rows, appended: state.appended ?? 0 }, change.appendMinutes!);
+  const bar = new ProgressBar('append', 1);
+  const result = await appendMinutes(embedded.warehouse, datasets, { pairs: state.pairs, built: state.rows, appended: state.appended ?? 0 }, change.appendMinutes!, (done, total) => bar.update(done, total));
   await writeDemoState(embedded.home, { ...state, appended: (state.appended ?? 0) + result.minutes });
   return `appended ${result.minutes} minute(s) to ${state.pairs.length} label table(s) and ${result.featureTables} feature tables; labels now end at ${result.lastKey}`;
 }

@@ -119,12 +119,14 @@ export interface AppendResult {
  * table, continuing the demo's series (feature tables keep reaching their margin past the labels'
  * end). `built` is the demo's row count when it was built, `appended` the minutes added since.
  * `only`: the feature tables to append to (a pair just added to a grown demo: its own tables).
+ * `onProgress`: called as each feature table's new file is written.
  */
 export async function appendMinutes(
   warehouse: DuckDbWarehouse,
   datasets: DemoDatasets,
   demo: { pairs: string[]; built: number; appended: number; only?: (table: string) => boolean },
   minutes: number,
+  onProgress?: (done: number, total: number) => void,
 ): Promise<AppendResult> {
   const first = `${datasets.labelTablePrefix}${demo.pairs[0]}`;
   const [stats] = await warehouse.query(`SELECT count(*)::BIGINT AS n, max(${q(KEY_COLUMN)})::TIMESTAMP::VARCHAR AS last FROM ${q(datasets.labelsDataset)}.${q(first)}`);
@@ -169,8 +171,13 @@ export async function appendMinutes(
     for (const table of labelTables) await warehouse.execute(`INSERT INTO ${q(datasets.labelsDataset)}.${q(table)} ${labelRowsSql(total, from, to)}`);
     const inFiles = await warehouse.fileTables(datasets.featuresDataset);
     const rowsOf = (t: DemoTable) => featureRowsSql(t, demo.built, featureKeys, minutes, labelTableOf);
-    await warehouse.writeFileTables(datasets.featuresDataset, tables.filter((t) => inFiles.has(t.table)).map((t) => ({ table: t.table, select: rowsOf(t) })), 'append');
-    for (const t of tables.filter((t) => !inFiles.has(t.table))) await warehouse.execute(`INSERT INTO ${q(datasets.featuresDataset)}.${q(t.table)} ${rowsOf(t)}`);
+    let done = 0;
+    const written = () => onProgress?.(++done, tables.length);
+    await warehouse.writeFileTables(datasets.featuresDataset, tables.filter((t) => inFiles.has(t.table)).map((t) => ({ table: t.table, select: rowsOf(t) })), 'append', { onWritten: written });
+    for (const t of tables.filter((t) => !inFiles.has(t.table))) {
+      await warehouse.execute(`INSERT INTO ${q(datasets.featuresDataset)}.${q(t.table)} ${rowsOf(t)}`);
+      written();
+    }
     await mark();
     const [last] = await warehouse.query(`SELECT max(${q(KEY_COLUMN)})::TIMESTAMP::VARCHAR AS last FROM ${q(datasets.labelsDataset)}.${q(first)}`);
     return { minutes, labelRows: minutes, lastKey: `${String(last!.last).replace(' ', 'T')}Z`, featureTables: tables.length };

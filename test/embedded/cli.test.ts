@@ -201,7 +201,8 @@ describe('bqx command line', function () {
     it('demo --append 2h adds 120 minutes to every table; a --no-reuse run has them and extracts all 667', () => {
       const a = bqx(home, ['demo', '--append', '2h'], {}, 900_000);
       assert.equal(a.code, 0, a.stderr);
-      assert.match(a.stderr, /^appended 120 minute\(s\) to 1 label table\(s\) and 669 feature tables/);
+      assert.match(a.stderr, /^append\s+\[#+\]\s+669\/669 100%/m, 'a progress bar over the feature tables');
+      assert.match(a.stderr.split('\n').at(-2)!, /^appended 120 minute\(s\) to 1 label table\(s\) and 669 feature tables/);
       const s = run('--no-reuse');
       assert.deepEqual([s.extracted, s.reused, s.reasons], [667, 0, { 'reuse turned off': 667 }]);
       assert.equal(s.output.rows, ROWS + 120);
