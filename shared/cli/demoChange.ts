@@ -5,7 +5,7 @@ import type { Config } from '../config.js';
 import { appendMinutes, parseDuration, touchTables } from '../demo/change.js';
 import { InputError } from '../naming.js';
 import type { Embedded } from '../runtime/embedded.js';
-import { demoDatasets, readDemoState, writeDemoState } from './demo.js';
+import { demoDatasets, readDemoState, writeDemoState, type DemoState } from './demo.js';
 import { stringFlag, type Args } from './args.js';
 import { ProgressBar } from './progress.js';
 
@@ -20,15 +20,27 @@ export function demoChange(args: Args): { touch?: string[]; appendMinutes?: numb
   return { appendMinutes: parseDuration(append!) };
 }
 
-export async function changeDemo(embedded: Embedded, config: Config, change: { touch?: string[]; appendMinutes?: number }): Promise<string> {
+/**
+ * The demo a change applies to, refused before anything is opened where `bqx demo` built none (or
+ * its build was cut off): --touch writes new values, and must never write them into the user's own
+ * tables; --append continues the demo's series.
+ */
+export async function demoToChange(home: string, change: { touch?: string[] }): Promise<DemoState> {
+  const state = await readDemoState(home);
+  if (!state) {
+    const what = change.touch ? 'touch (--touch changes only tables bqx demo built)' : 'append to';
+    throw new InputError(`no demo warehouse here to ${what}: build one with bqx demo (or bqx run)`);
+  }
+  if (state.building) throw new InputError('the demo warehouse\'s build was cut off: build it again with bqx demo (or bqx run)');
+  return state;
+}
+
+export async function changeDemo(embedded: Embedded, config: Config, change: { touch?: string[]; appendMinutes?: number }, state: DemoState): Promise<string> {
   const datasets = demoDatasets(config);
   if (change.touch) {
     const touched = await touchTables(embedded.warehouse, datasets, change.touch);
     return `touched ${touched.length} table(s): ${touched.map((t) => t.table).join(', ')} (same rows, new values, new data version)`;
   }
-  const state = await readDemoState(embedded.home);
-  if (!state) throw new InputError('no demo warehouse here to append to: build one with bqx demo (or bqx run)');
-  if (state.building) throw new InputError('the demo warehouse\'s build was cut off: build it again with bqx demo (or bqx run)');
   const bar = new ProgressBar('append', 1);
   const result = await appendMinutes(embedded.warehouse, datasets, { pairs: state.pairs, built: state.rows, appended: state.appended ?? 0 }, change.appendMinutes!, (done, total) => bar.update(done, total));
   await writeDemoState(embedded.home, { ...state, appended: (state.appended ?? 0) + result.minutes });

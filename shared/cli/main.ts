@@ -12,6 +12,7 @@ import type { ChainEvent } from '../chain/deps.js';
 import { decodeRunRequest, type RunRequest } from '../chain/messages.js';
 import { decodeRerunRequest, rerun } from '../chain/rerun.js';
 import { reconcile } from '../chain/reconcile.js';
+import { refreshBase } from '../chain/refresh.js';
 import { startRun } from '../chain/startRun.js';
 import { errorMessage } from '../log.js';
 import { ConflictError, InputError, NotFoundError, assertRunId, isRunId, paths, validatePair } from '../naming.js';
@@ -175,6 +176,8 @@ async function runCommand(args: Args, configured: Config): Promise<number> {
       : `no run was started; a demo build under way starts again with the next command`,
   );
   try {
+    // A refresh with nothing to follow is refused before a first demo build, not after it.
+    if (request.refresh) await refreshBase(embedded.deps, request.pair);
     const began = Date.now();
     await ensureDemo(embedded, config, [request.pair], rows, quiet, true);
     const demoMs = Date.now() - began;
@@ -360,12 +363,13 @@ async function manifestOf(target: string, config: Config): Promise<string> {
 async function demoCommand(args: Args, config: Config): Promise<number> {
   checkFlags(args, ['pairs', 'rows', 'touch', 'append']);
   // Loaded here: demo/change.ts brings the DuckDB bindings, which help and status must not wait for.
-  const { changeDemo, demoChange } = await import('./demoChange.js');
+  const { changeDemo, demoChange, demoToChange } = await import('./demoChange.js');
   const change = demoChange(args);
   if (change) {
+    const state = await demoToChange(config.embedded.home, change);
     const embedded = await open(config, false);
     try {
-      process.stderr.write(`${await changeDemo(embedded, config, change)}\n`);
+      process.stderr.write(`${await changeDemo(embedded, config, change, state)}\n`);
       return 0;
     } finally {
       await embedded.close();

@@ -51,6 +51,22 @@ describe('bqx quick commands', function () {
     }
   });
 
+  it('on a new home, refuses demo --touch and --append (nothing of the demo to change) and run --refresh (nothing to follow) at once, building and writing nothing', () => {
+    const home = tempDir('quick');
+    const cases: [string[], RegExp][] = [
+      [['demo', '--touch', 'agg_eurusd'], /^bqx: no demo warehouse here to touch \(--touch changes only tables bqx demo built\): build one with bqx demo \(or bqx run\)\n$/],
+      [['demo', '--append', '1d'], /^bqx: no demo warehouse here to append to: build one with bqx demo \(or bqx run\)\n$/],
+      [['run', 'eurusd', '--refresh'], /^bqx: pair eurusd has no succeeded run to refresh from: run it without --refresh first\n$/],
+    ];
+    for (const [args, message] of cases) {
+      const r = bqx(home, args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+      assert.equal(existsSync(path.join(home, 'demo.json')), false, `${args.join(' ')} built no demo`);
+    }
+    assert.equal(existsSync(path.join(home, 'warehouse.tables')), false, 'no feature table was written');
+  });
+
   it('status on a new home says there are no runs and leaves no warehouse behind', () => {
     const home = tempDir('quick');
     const r = bqx(home, ['status']);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import sinon from 'sinon';
-import { changeDemo } from '../../shared/cli/demoChange.js';
+import { changeDemo, demoToChange } from '../../shared/cli/demoChange.js';
 import { ensureDemo, type DemoState } from '../../shared/cli/demo.js';
 import { demoTables } from '../../shared/demo/names.js';
 import type { Embedded } from '../../shared/runtime/embedded.js';
@@ -44,7 +44,7 @@ describe('embedded: the demo build on first use', function () {
     assert.equal((await e.warehouse.listTables(cut.labelsDataset)).length, 1, 'the label table was written before the cut');
     assert.equal((await e.warehouse.listTables(cut.featuresDataset)).length, 0, 'no feature table was');
     assert.equal((await demoJson()).building, true);
-    await assert.rejects(changeDemo(e, cut, { appendMinutes: 60 }), /build was cut off: build it again/);
+    await assert.rejects(demoToChange(e.home, { touch: ['agg_eurusd'] }), /build was cut off: build it again/);
 
     assert.equal(await ensureDemo(e, cut, ['eurusd'], undefined, true), 'built');
     assert.equal((await e.warehouse.listTables(cut.featuresDataset)).length, 669);
@@ -80,7 +80,7 @@ describe('embedded: the demo build on first use', function () {
     await fromBuiltDemo();
     const c = config();
     assert.equal(await ensureDemo(e, c, ['eurusd'], ROWS, true), 'present');
-    await changeDemo(e, c, { appendMinutes: 90 });
+    await changeDemo(e, c, { appendMinutes: 90 }, await demoToChange(e.home, {}));
     const first = demoTables(['eurusd']).map((t) => t.table);
     const versions = await e.warehouse.dataVersions(c.featuresDataset, first);
     const ends = async (dataset: string, table: string) => (await e.warehouse.query(`SELECT count(*)::INTEGER AS n, max(interval_time)::VARCHAR AS last FROM ${dataset}.${table}`))[0];
@@ -92,7 +92,7 @@ describe('embedded: the demo build on first use', function () {
     const state = await demoJson();
     assert.deepEqual({ pairs: state.pairs, appended: state.appended }, { pairs: ['eurusd', 'gbpusd'], appended: 90 });
     // A later append grows both pairs alike (it checks the first pair's label rows against demo.json).
-    await changeDemo(e, c, { appendMinutes: 30 });
+    await changeDemo(e, c, { appendMinutes: 30 }, await demoToChange(e.home, {}));
     assert.equal((await ends(c.labelsDataset, `${c.labelTablePrefix}gbpusd`))!.n, ROWS + 120);
     assert.deepEqual(await ends(c.featuresDataset, 'agg_gbpusd'), await ends(c.featuresDataset, 'agg_eurusd'));
   });
