@@ -38,7 +38,8 @@ export async function demoToChange(home: string, change: { touch?: string[] }): 
 export async function changeDemo(embedded: Embedded, config: Config, change: { touch?: string[]; appendMinutes?: number }, state: DemoState): Promise<string> {
   const datasets = demoDatasets(config);
   if (change.touch) {
-    const touched = await touchTables(embedded.warehouse, datasets, change.touch);
+    const bar = new ProgressBar('touch', change.touch.length);
+    const touched = await touchTables(embedded.warehouse, datasets, change.touch, (done, total) => bar.update(done, total));
     return `touched ${touched.length} table(s): ${touched.map((t) => t.table).join(', ')} (same rows, new values, new data version)`;
   }
   const bar = new ProgressBar('append', 1);

@@ -34,8 +34,14 @@ export function parseDuration(text: string): number {
  * Rewrites each named table in place: every value column gets new values (numbers moved a little,
  * nulls kept), keys, metadata and row count unchanged. Tables are looked up in the features
  * dataset, then the labels dataset; an unknown name changes nothing and is refused.
+ * `onProgress`: called as each table is written.
  */
-export async function touchTables(warehouse: DuckDbWarehouse, datasets: DemoDatasets, names: readonly string[]): Promise<{ dataset: string; table: string }[]> {
+export async function touchTables(
+  warehouse: DuckDbWarehouse,
+  datasets: DemoDatasets,
+  names: readonly string[],
+  onProgress?: (done: number, total: number) => void,
+): Promise<{ dataset: string; table: string }[]> {
   if (names.length === 0) throw new InputError('--touch needs table names, such as --touch agg_eurusd,mkt_regime');
   const [features, labels] = await Promise.all([warehouse.listTables(datasets.featuresDataset), warehouse.listTables(datasets.labelsDataset)]);
   const found = names.map((name) => {
@@ -60,6 +66,8 @@ export async function touchTables(warehouse: DuckDbWarehouse, datasets: DemoData
   const mark = async () => {
     for (const [dataset, tables] of inFiles) await warehouse.markChanged(dataset, tables.map((t) => t.table));
   };
+  let done = 0;
+  const written = () => onProgress?.(++done, found.length);
   if (inFiles.size > 0) {
     await mark();
     for (const [dataset, tables] of inFiles) {
@@ -68,7 +76,7 @@ export async function touchTables(warehouse: DuckDbWarehouse, datasets: DemoData
         const columns = table.columns.map((col) => (values.has(col.name) ? `${newValue(col.name, col.type)} AS ${q(col.name)}` : q(col.name)));
         return { table: table.table, select: `SELECT ${columns.join(', ')} FROM ${q(dataset)}.${q(table.table)}` };
       });
-      await warehouse.writeFileTables(dataset, writes, 'replace');
+      await warehouse.writeFileTables(dataset, writes, 'replace', { onWritten: written });
     }
     await mark();
   }
@@ -80,6 +88,7 @@ export async function touchTables(warehouse: DuckDbWarehouse, datasets: DemoData
           for (const table of tables) {
             const sets = valueColumns(table, metadata).map((col) => `${q(col.name)} = ${newValue(col.name, col.type)}`);
             if (sets.length > 0) await c.run(`UPDATE ${q(dataset)}.${q(table.table)} SET ${sets.join(', ')}`);
+            written();
           }
           await recordTableChanges(c, dataset, tables.map((t) => t.table));
         }

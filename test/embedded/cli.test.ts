@@ -190,7 +190,8 @@ describe('bqx command line', function () {
       const touched = ['agg_eurusd', 'tri_agg_bqx_eur_gbp_aud', 'csi_agg_bqx_eur'];
       const t = bqx(home, ['demo', '--touch', touched.join(',')]);
       assert.equal(t.code, 0, t.stderr);
-      assert.match(t.stderr, /^touched 3 table\(s\)/);
+      assert.match(t.stderr, /^touch\s+\[#+\]\s+3\/3 100%/m, 'a progress bar over the tables');
+      assert.match(t.stderr.split('\n').at(-2)!, /^touched 3 table\(s\)/);
       const s = run();
       assert.deepEqual([s.extracted, s.reused, s.reasons], [3, 664, { 'data changed': 3 }]);
       const report = JSON.parse(readFileSync(path.join(path.dirname(s.output.manifest), 'report.json'), 'utf8'));
