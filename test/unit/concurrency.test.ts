@@ -33,4 +33,19 @@ describe('concurrency helpers', () => {
     assert.deepEqual(out, [0, 10, 20, 30, 40]);
     assert.equal(most, 2);
   });
+
+  it('mapLimit starts nothing after a failure and throws it once the calls in flight have ended', async () => {
+    const started: number[] = [];
+    const ended: number[] = [];
+    const mapped = mapLimit([5, 40, 10, 10, 10], 2, async (ms, i) => {
+      started.push(i);
+      await later(ms, null);
+      ended.push(i);
+      if (i === 0) throw new Error('item 0 failed');
+      return i;
+    });
+    await assert.rejects(mapped, /item 0 failed/);
+    assert.deepEqual(started, [0, 1], 'no item started after the failure');
+    assert.deepEqual(ended, [0, 1], 'the call in flight ended before the failure was thrown');
+  });
 });

@@ -20,6 +20,7 @@ import { FooterCache } from './parquetScan.js';
 import { viewLocal } from './duckdbView.js';
 import * as sql from './duckdbSql.js';
 import type { FolderObjectStore } from './folderStore.js';
+import { mapLimit } from '../../concurrency.js';
 import { CallerThreads } from './callerThreads.js';
 import { MemoryGate } from './memoryGate.js';
 import { shardBatches } from './extractBatches.js';
@@ -373,15 +374,19 @@ export class DuckDbWarehouse implements Warehouse {
     await fs.mkdir(work, { recursive: true });
     let lineUp: LineUp | undefined;
     try {
-      const bases: Base[] = [];
-      for (const shard of grid) {
+      // A few shards at a time: each is two small statements, mostly DuckDB's fixed cost. After a
+      // touch of 84 tables on 16 day shards: 0.46-0.62 s four at a time against 0.56-0.66 s one
+      // after another (three runs each, of a merge of 2.7-3.0 s); the first shard's statements
+      // wait longest, while this thread loads the merge's modules and reads the previous manifest.
+      const made = await mapLimit(grid, BASE_WRITES, async (shard): Promise<Base | undefined> => {
         const file = path.join(work, `base-${shard.id}.parquet`);
         const copy = await this.withConnection((c) => c.run(sql.copyToParquetSql(sql.labelSliceSql(labels.dataset, labels.table, labels.columns), file), [shard.start, shard.end]));
-        if (Number(copy.rowsChanged) === 0) continue; // no label rows: the shard has no files
+        if (Number(copy.rowsChanged) === 0) return undefined; // no label rows: the shard has no files
         const metadata = readLocalFooter(file).metadata;
         const layout = readLayout(file);
-        bases.push({ shard, file, metadata, layout, keys: keyChunks(file, layout), slices: await this.withConnection((c) => baseSlices(c, file, metadata)) });
-      }
+        return { shard, file, metadata, layout, keys: keyChunks(file, layout), slices: await this.withConnection((c) => baseSlices(c, file, metadata)) };
+      });
+      const bases = made.filter((b): b is Base => b !== undefined);
 
       // The features of the groups to build (a run may build only some: shared/chain/shareShards.ts).
       const members = planFeatures(plan);
@@ -731,6 +736,9 @@ interface ViewFacts {
   /** File tables known in key order, with their rows and files. */
   keyOrdered: Map<string, OrderedTable>;
 }
+
+/** Shards whose label keys and labels the merge writes at once. */
+const BASE_WRITES = 4;
 
 interface Base {
   shard: Pick<Shard, 'id' | 'start' | 'end'>;
