@@ -84,8 +84,9 @@ export interface Base {
   close(): Promise<void>;
 }
 
-export async function openBase(shape: SweepShape, stores: StoreKind = 'memory'): Promise<Base> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'bqx-sweep-'));
+/** Opens a base in a new folder under `parent`, removed by its `close`. */
+export async function openBase(shape: SweepShape, stores: StoreKind = 'memory', parent = os.tmpdir()): Promise<Base> {
+  const dir = mkdtempSync(path.join(parent, 'bqx-sweep-'));
   try {
     const config = loadConfig({ ...shape.env, BQX_HOME: dir });
     const staging = new FolderObjectStore(path.join(dir, 'staging'), 'staging');
