@@ -137,7 +137,9 @@ interface Series {
  */
 const round5 = (x: string) => `round((${x}) * 100000::DOUBLE) / 100000::DOUBLE`;
 
-const CURVES = 91; // 13 frequencies x 7 phases
+const FREQUENCIES = 13;
+const PHASES = 7;
+const CURVES = FREQUENCIES * PHASES; // 91
 const NULL_DRAWS = 17;
 const NOISE_DRAWS = 19;
 
@@ -149,7 +151,7 @@ const NOISE_DRAWS = 19;
 const columnSeries: Series = {
   from(keys, width) {
     const draws = [
-      ...Array.from({ length: Math.min(width, CURVES) }, (_, k) => `sin(i * ${(0.001 * (1 + (k % 13))).toFixed(4)}::DOUBLE + ${k % 7}) AS s${k}`),
+      ...Array.from({ length: Math.min(width, CURVES) }, (_, k) => `sin(i * ${(0.001 * (1 + (k % FREQUENCIES))).toFixed(4)}::DOUBLE + ${k % PHASES}) AS s${k}`),
       ...Array.from({ length: Math.min(width, NULL_DRAWS) }, (_, k) => `random() < 0.02 AS n${k}`),
       ...Array.from({ length: Math.min(width, NOISE_DRAWS) }, (_, k) => `random() AS r${k}`),
     ];
@@ -170,7 +172,7 @@ const columnSeries: Series = {
  */
 const listSeries: Series = {
   from(keys, width) {
-    const value = `round((sin(i * (0.001::DOUBLE * (1 + k % 13)) + k % 7) * (1 + k % 5) + random() * 0.0005) * 100000::DOUBLE) / 100000::DOUBLE`;
+    const value = round5(`sin(i * (0.001::DOUBLE * (1 + k % ${FREQUENCIES})) + k % ${PHASES}) * (1 + k % 5) + random() * 0.0005`);
     return `(SELECT *, list_transform(range(${width}), k -> CASE WHEN random() < 0.02 THEN NULL ELSE ${value} END) AS demo_values FROM ${keys}) series`;
   },
   column: (k) => `demo_values[${k + 1}]`,
