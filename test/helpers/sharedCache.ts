@@ -17,7 +17,8 @@ export const CACHE_ENV = 'BQX_TEST_CACHE';
 
 let processCache: string | undefined;
 
-function cacheRoot(): string {
+/** The run's cache folder (or, run without the global setup, this process's, removed on exit). */
+export function cacheRoot(): string {
   const shared = process.env[CACHE_ENV];
   if (shared) return shared;
   if (!processCache) {
