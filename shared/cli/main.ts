@@ -17,6 +17,7 @@ import { startRun } from '../chain/startRun.js';
 import { errorMessage } from '../log.js';
 import { ConflictError, InputError, NotFoundError, assertRunId, isRunId, paths, validatePair } from '../naming.js';
 import type { Embedded } from '../runtime/embedded.js';
+import { KeptFirestore } from '../runtime/keptFirestore.js';
 import { embeddedPaths } from '../runtime/paths.js';
 import { openRecords } from '../runtime/records.js';
 import { checkFlags, intFlag, parseArgs, stringFlag, type Args } from './args.js';
@@ -233,6 +234,12 @@ function onInterrupt(what: () => string): () => void {
 async function stackRun(args: Args, config: Config, request: RunRequest, rows: number | undefined, observe: (e: ChainEvent) => void): Promise<number> {
   if (stringFlag(args, 'stack') !== 'emulators') throw new InputError(`--stack must be "emulators", got ${JSON.stringify(stringFlag(args, 'stack'))}`);
   if (args.flags.has('consolidate')) throw new InputError('--consolidate is not available with --stack emulators');
+  // The stack's run records are its Firestore emulator's, kept between stacks as an export: with
+  // none kept, the stack starts with no run, so a refresh is refused here, before a first demo
+  // build and the emulators' start (about 20 s on a new home), not by startRun after them.
+  if (request.refresh && !(await new KeptFirestore(embeddedPaths(config.embedded.home).emulatorData).importFile())) {
+    throw new InputError(`pair ${request.pair} has no succeeded run of the emulator stack to refresh from: run it with --stack emulators, without --refresh, first`);
+  }
   const { emulatorsMissing } = await import('../runtime/emulators.js');
   const missing = await emulatorsMissing();
   if (missing) throw new Error(`the emulator stack needs the Google Cloud CLI and java: ${missing}`);

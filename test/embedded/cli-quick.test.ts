@@ -51,12 +51,14 @@ describe('bqx quick commands', function () {
     }
   });
 
-  it('on a new home, refuses demo --touch and --append (nothing of the demo to change) and run --refresh (nothing to follow) at once, building and writing nothing', () => {
+  it('on a new home, refuses demo --touch and --append (nothing of the demo to change) and run --refresh (nothing to follow, embedded or on the emulator stack) at once, building and writing nothing', () => {
     const home = tempDir('quick');
     const cases: [string[], RegExp][] = [
       [['demo', '--touch', 'agg_eurusd'], /^bqx: no demo warehouse here to touch \(--touch changes only tables bqx demo built\): build one with bqx demo \(or bqx run\)\n$/],
       [['demo', '--append', '1d'], /^bqx: no demo warehouse here to append to: build one with bqx demo \(or bqx run\)\n$/],
       [['run', 'eurusd', '--refresh'], /^bqx: pair eurusd has no succeeded run to refresh from: run it without --refresh first\n$/],
+      // The stack's records are its kept Firestore export: none here, so it is refused before the emulators start.
+      [['run', 'eurusd', '--stack', 'emulators', '--refresh'], /^bqx: pair eurusd has no succeeded run of the emulator stack to refresh from: run it with --stack emulators, without --refresh, first\n$/],
     ];
     for (const [args, message] of cases) {
       const r = bqx(home, args);
