@@ -302,8 +302,7 @@ async function statusCommand(args: Args, config: Config): Promise<number> {
  */
 async function stackRunsNote(config: Config): Promise<string> {
   const kept = embeddedPaths(config.embedded.home).emulatorData;
-  const stacked = await fs.access(path.join(kept, 'current.json')).then(() => true, () => false);
-  return stacked ? ` (the runs of \`bqx run --stack emulators\` are the stack's own, kept in ${kept}: each stack's summary shows its run)` : '';
+  return (await new KeptFirestore(kept).pointed()) ? ` (the runs of \`bqx run --stack emulators\` are the stack's own, kept in ${kept}: each stack's summary shows its run)` : '';
 }
 
 async function rerunCommand(args: Args, configured: Config): Promise<number> {

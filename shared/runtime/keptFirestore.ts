@@ -19,6 +19,11 @@ const POINTER = 'current.json';
 export class KeptFirestore {
   constructor(readonly dir: string) {}
 
+  /** Whether an export is pointed at (complete or not): the stack has kept records here. */
+  async pointed(): Promise<boolean> {
+    return fs.access(path.join(this.dir, POINTER)).then(() => true, () => false);
+  }
+
   /** The metadata file of the last complete export, for `--import-data`; undefined when there is none. */
   async importFile(): Promise<string | undefined> {
     let name: string;
