@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { CompressionCodecs, Encodings, FieldRepetitionTypes, ParquetTypes } from 'hyparquet/src/constants.js';
 import { parquetWriteBuffer } from 'hyparquet-writer';
@@ -185,16 +185,28 @@ describe('parquet DOUBLE decoding (the profile\'s reader)', () => {
     for (const [file, names] of [[table, NAMES], [many, NAMES], [v2, ['plain']]] as const) {
       const layout = readLayout(file);
       const fd = openSync(file, 'r');
+      const bytes = readFileSync(file);
       try {
         for (const name of names) {
           for (let g = 0; g < layout.rowGroups.length; g++) {
             const rows = layout.rowGroups[g]!.rows;
             const whole = readDoubleChunk(fd, layout, g, name, {});
             const expected = Array.from({ length: rows }, (_, r) => at(whole, r));
+            // The first row of `part` in [from, to) other than the whole chunk's (its bits, or null), or undefined.
+            const wholeBits = new BigUint64Array(whole.values.buffer, whole.values.byteOffset, rows);
+            const isNull = (chunk: typeof whole, r: number) => chunk.valid !== null && ((chunk.valid[r >>> 5]! >>> (r & 31)) & 1) === 0;
+            const differs = (part: typeof whole, from: number, to: number) => {
+              const bits = new BigUint64Array(part.values.buffer, part.values.byteOffset, to);
+              for (let r = from; r < to; r++) if (isNull(part, r) !== isNull(whole, r) || (!isNull(whole, r) && bits[r] !== wholeBits[r])) return r;
+              return undefined;
+            };
+            assert.equal(differs(readDoubleChunk(bytes, layout, g, name, {}), 0, rows), undefined, `${path.basename(file)} ${name} group ${g}, from the file's bytes in memory`);
             for (const [from, to] of [[0, 1], [17, 4100], [rows - 60, rows], [7, 7], [0, rows], [rows - 1, rows]] as const) {
               const part = readDoubleChunk(fd, layout, g, name, {}, { from, to });
               const got = Array.from({ length: to - from }, (_, k) => at(part, from + k));
               assert.deepEqual(got, expected.slice(from, to), `${path.basename(file)} ${name} group ${g} rows ${from}-${to}`);
+              // The same rows from the file's bytes held whole (a source an extract reads whole).
+              assert.equal(differs(readDoubleChunk(bytes, layout, g, name, {}, { from, to }), from, to), undefined, `${path.basename(file)} ${name} group ${g} rows ${from}-${to} in memory`);
             }
           }
         }

@@ -131,6 +131,13 @@ export async function zstdReady(): Promise<void> {
 }
 
 /**
+ * Where a reader's bytes come from: an open file's descriptor (read as asked), or the whole file's
+ * bytes already in memory, read once by a caller that wants most of its pages (keyedShardWriter.ts
+ * `openSource`): then nothing is read here, and a chunk's bytes are views of those.
+ */
+export type ByteSource = number | Uint8Array;
+
+/**
  * Buffers a reader reuses from chunk to chunk. Allocating them per chunk cost more than the
  * decoding: an 80 KB ArrayBuffer took about 14 µs here, and threads allocating them did not run in
  * parallel (the same work took as long on two threads as on one).
@@ -138,7 +145,7 @@ export async function zstdReady(): Promise<void> {
 export interface DecodeScratch {
   bytes?: Buffer;
   /** Bytes read ahead of a whole chunk's read (`readChunkBytes`): the file's, from `start`. */
-  ahead?: { fd: number; file: FileLayout; start: number; end: number; bytes: Buffer };
+  ahead?: { source: ByteSource; file: FileLayout; start: number; end: number; bytes: Buffer };
   pages?: Uint8Array;
   values?: Float64Array;
   dense?: Float64Array;
@@ -250,8 +257,8 @@ export interface RowRange {
  * decoded (the others hold whatever the scratch held), and of a chunk that is one uncompressed
  * PLAIN page only their values are read from the file (`decodeRows`).
  */
-export function readDoubleChunk(fd: number, file: FileLayout, group: number, name: string, scratch: DecodeScratch = {}, rows?: RowRange): ColumnChunk {
-  return decodeOrSay(fd, file, group, name, scratch, PHYSICAL_DOUBLE, rows);
+export function readDoubleChunk(source: ByteSource, file: FileLayout, group: number, name: string, scratch: DecodeScratch = {}, rows?: RowRange): ColumnChunk {
+  return decodeOrSay(source, file, group, name, scratch, PHYSICAL_DOUBLE, rows);
 }
 
 /** Whether every chunk of INT64 column `name` in the file is one `readInt64Chunk` decodes. */
@@ -264,8 +271,8 @@ export function readableInt64(file: FileLayout, name: string): boolean {
  * eight bytes a value seen as 64-bit integers. A dictionary-encoded chunk throws: its values would
  * pass through doubles, which need not keep every bit pattern.
  */
-export function readInt64Chunk(fd: number, file: FileLayout, group: number, name: string, scratch: DecodeScratch = {}, rows?: RowRange): { values: BigInt64Array; valid: Uint32Array | null } {
-  const chunk = decodeOrSay(fd, file, group, name, scratch, PHYSICAL_INT64, rows);
+export function readInt64Chunk(source: ByteSource, file: FileLayout, group: number, name: string, scratch: DecodeScratch = {}, rows?: RowRange): { values: BigInt64Array; valid: Uint32Array | null } {
+  const chunk = decodeOrSay(source, file, group, name, scratch, PHYSICAL_INT64, rows);
   return asInt64(chunk);
 }
 
@@ -274,16 +281,16 @@ export function readInt64Chunk(fd: number, file: FileLayout, group: number, name
  * (`values[r]` for r in the range; the rest of the array is not theirs); undefined where the chunk
  * is not one uncompressed PLAIN page, whose rows cannot be read alone.
  */
-export function readInt64Rows(fd: number, file: FileLayout, group: number, name: string, scratch: DecodeScratch, range: RowRange): { values: BigInt64Array; valid: Uint32Array | null } | undefined {
-  const chunk = saying(name, group, () => decodeRows(fd, file, group, name, scratch, PHYSICAL_INT64, range));
+export function readInt64Rows(source: ByteSource, file: FileLayout, group: number, name: string, scratch: DecodeScratch, range: RowRange): { values: BigInt64Array; valid: Uint32Array | null } | undefined {
+  const chunk = saying(name, group, () => decodeRows(source, file, group, name, scratch, PHYSICAL_INT64, range));
   return chunk && asInt64(chunk);
 }
 
 /** A decoded INT64 chunk's values as the 64-bit integers they are (decoded as doubles' bytes). */
 const asInt64 = (chunk: ColumnChunk) => ({ values: new BigInt64Array(chunk.values.buffer, chunk.values.byteOffset, chunk.values.length), valid: chunk.valid });
 
-function decodeOrSay(fd: number, file: FileLayout, group: number, name: string, scratch: DecodeScratch, physical: number, rows?: RowRange): ColumnChunk {
-  return saying(name, group, () => (rows && decodeRows(fd, file, group, name, scratch, physical, rows)) ?? decodeChunk(fd, file, group, name, scratch, physical));
+function decodeOrSay(source: ByteSource, file: FileLayout, group: number, name: string, scratch: DecodeScratch, physical: number, rows?: RowRange): ColumnChunk {
+  return saying(name, group, () => (rows && decodeRows(source, file, group, name, scratch, physical, rows)) ?? decodeChunk(source, file, group, name, scratch, physical));
 }
 
 /** `decode`'s result; its error, if it throws, says which column and row group. */
@@ -319,9 +326,13 @@ function spread(values: Float64Array, dense: Float64Array, valid: Uint8Array, fr
 }
 
 /** `length` bytes of the file from `position` into the scratch's byte buffer (grown as needed). */
-function readInto(fd: number, scratch: DecodeScratch, position: number, length: number): Buffer {
+function readInto(source: ByteSource, scratch: DecodeScratch, position: number, length: number): Uint8Array {
+  if (typeof source !== 'number') {
+    if (position + length > source.length) throw new Error('the file ends inside a column chunk');
+    return source.subarray(position, position + length);
+  }
   const bytes = (scratch.bytes = grown(scratch.bytes, length, (n) => Buffer.allocUnsafe(n)));
-  readFully(fd, bytes, 0, length, position);
+  readFully(source, bytes, 0, length, position);
   return bytes;
 }
 
@@ -335,33 +346,40 @@ const READ_AHEAD_BYTES = 512 * 1024;
 /**
  * A column chunk's `length` bytes from `position`: from the bytes read ahead when they hold it,
  * else read with up to READ_AHEAD_BYTES after them (a small chunk), else alone. The bytes read
- * ahead are of one file, the one open as `fd` with `file`'s layout (the files read are never
+ * ahead are of one file, the one open as `source` with `file`'s layout (the files read are never
  * rewritten in place: a name is written once).
  */
-function readChunkBytes(fd: number, file: FileLayout, scratch: DecodeScratch, position: number, length: number): Uint8Array {
+function readChunkBytes(source: ByteSource, file: FileLayout, scratch: DecodeScratch, position: number, length: number): Uint8Array {
   const ahead = scratch.ahead;
-  if (ahead && ahead.fd === fd && ahead.file === file && position >= ahead.start && position + length <= ahead.end) return ahead.bytes.subarray(position - ahead.start, position - ahead.start + length);
-  if (length * 4 > READ_AHEAD_BYTES) return readInto(fd, scratch, position, length);
+  if (ahead && ahead.source === source && ahead.file === file && position >= ahead.start && position + length <= ahead.end) return ahead.bytes.subarray(position - ahead.start, position - ahead.start + length);
+  if (length * 4 > READ_AHEAD_BYTES || typeof source !== 'number') return readInto(source, scratch, position, length);
   const bytes = ahead?.bytes ?? Buffer.allocUnsafeSlow(READ_AHEAD_BYTES);
-  const done = readUpTo(fd, bytes, 0, bytes.length, position);
+  const done = readUpTo(source, bytes, 0, bytes.length, position);
   if (done < length) throw new Error('the file ends inside a column chunk');
-  scratch.ahead = { fd, file, start: position, end: position + done, bytes };
+  scratch.ahead = { source, file, start: position, end: position + done, bytes };
   return bytes.subarray(0, length);
 }
 
-function readFully(fd: number, into: Uint8Array, offset: number, length: number, position: number): void {
-  if (readUpTo(fd, into, offset, length, position) < length) throw new Error('the file ends inside a column chunk');
+function readFully(source: ByteSource, into: Uint8Array, offset: number, length: number, position: number): void {
+  if (readUpTo(source, into, offset, length, position) < length) throw new Error('the file ends inside a column chunk');
 }
 
 /** Up to `length` bytes of the file from `position` into `into` at `offset`, fewer only where the file ends first: the bytes read. */
-function readUpTo(fd: number, into: Uint8Array, offset: number, length: number, position: number): number {
+function readUpTo(source: ByteSource, into: Uint8Array, offset: number, length: number, position: number): number {
+  if (typeof source !== 'number') {
+    const bytes = source.subarray(position, position + length);
+    into.set(bytes, offset);
+    return bytes.length;
+  }
   let done = 0;
-  for (let n = 1; n > 0 && done < length; done += n) n = readSync(fd, into, offset + done, length - done, position + done);
+  for (let n = 1; n > 0 && done < length; done += n) n = readSync(source, into, offset + done, length - done, position + done);
   return done;
 }
 
-/** Bytes of a chunk read first: its page's header and the length of its definition levels; the levels are read next, then the values wanted. */
+/** Bytes of a chunk read first: its page's header and the length of its definition levels (and, where it has nulls, room for the levels); the levels are read next where they did not fit, then the values wanted. */
 const HEAD_BYTES = 512;
+/** Room for the levels' run headers beside their bits (a byte or two a run); where they need more, the levels are read again after the header. */
+const LEVEL_RUN_BYTES = 64;
 
 /**
  * Rows `range` of a chunk that is one uncompressed PLAIN data page, the way a DuckDB file table
@@ -371,7 +389,7 @@ const HEAD_BYTES = 512;
  * DuckDB's full groups) to copy 60 of them was most of that extract. Undefined where the chunk is
  * not such a page: the whole chunk is then read and decoded.
  */
-function decodeRows(fd: number, file: FileLayout, group: number, name: string, scratch: DecodeScratch, physical: number, range: RowRange): ColumnChunk | undefined {
+function decodeRows(source: ByteSource, file: FileLayout, group: number, name: string, scratch: DecodeScratch, physical: number, range: RowRange): ColumnChunk | undefined {
   const [index, maxDefinition, type] = columnsOf(file).get(name) ?? [-1, 0, -1];
   const g = file.rowGroups[group];
   if (!g || index < 0 || type !== physical || g.codec[index] !== CODEC.UNCOMPRESSED || !Number.isNaN(g.dictionaryPageOffset[index]!)) return undefined;
@@ -380,8 +398,12 @@ function decodeRows(fd: number, file: FileLayout, group: number, name: string, s
   if (!(Number.isSafeInteger(from) && Number.isSafeInteger(to) && 0 <= from && from <= to && to <= rows)) throw new Error(`rows ${from} to ${to} of a group of ${rows}`);
   const start = g.dataPageOffset[index]!;
   const length = g.compressedSize[index]!;
-  let read = Math.min(length, HEAD_BYTES);
-  let head = readInto(fd, scratch, start, read);
+  // A chunk shorter than its rows' values has nulls, so its levels may be bit-packed (a bit a row,
+  // about 2.5 KB at 20,000 rows): they are read with the header. Read after it, each column of a
+  // refresh's earlier files took three reads (the header, the header again with the levels, the
+  // values) where two do.
+  let read = Math.min(length, length < rows * 8 && maxDefinition === 1 ? HEAD_BYTES + Math.ceil(rows / 8) + LEVEL_RUN_BYTES : HEAD_BYTES);
+  let head = readInto(source, scratch, start, read);
   const reader = new CompactReader(head, 0);
   const page = readPageHeader(reader);
   const body = reader.at;
@@ -397,7 +419,7 @@ function decodeRows(fd: number, file: FileLayout, group: number, name: string, s
     valuesAt = levelsAt + (head[body]! | (head[body + 1]! << 8) | (head[body + 2]! << 16) | (head[body + 3]! << 24));
   }
   if (valuesAt > length) throw new Error('the page ends inside its definition levels');
-  if (maxDefinition === 1 && valuesAt > read) head = readInto(fd, scratch, start, (read = valuesAt));
+  if (maxDefinition === 1 && valuesAt > read) head = readInto(source, scratch, start, (read = valuesAt));
   const { values, words, valid } = chunkArrays(scratch, rows);
   // The values of rows [from, to) are values [before, before + wanted) of the page's dense run.
   let before = from;
@@ -407,11 +429,11 @@ function decodeRows(fd: number, file: FileLayout, group: number, name: string, s
   if (valuesAt + present * 8 > length) throw new Error('fewer value bytes than values');
   if (wanted === to - from) {
     // Every row in the range has a value: read straight into place.
-    readFully(fd, new Uint8Array(values.buffer, values.byteOffset + from * 8, wanted * 8), 0, wanted * 8, start + valuesAt + before * 8);
+    readFully(source, new Uint8Array(values.buffer, values.byteOffset + from * 8, wanted * 8), 0, wanted * 8, start + valuesAt + before * 8);
     return { values, valid: null };
   }
   const dense = (scratch.dense = grown(scratch.dense, rows + 1, (n) => new Float64Array(n)));
-  readFully(fd, new Uint8Array(dense.buffer, dense.byteOffset, wanted * 8), 0, wanted * 8, start + valuesAt + before * 8);
+  readFully(source, new Uint8Array(dense.buffer, dense.byteOffset, wanted * 8), 0, wanted * 8, start + valuesAt + before * 8);
   spread(values, dense, valid, from, to);
   return { values, valid: words };
 }
@@ -474,7 +496,7 @@ function readLevels(bytes: Uint8Array, at: number, end: number, valid: Uint8Arra
   return { before, present };
 }
 
-function decodeChunk(fd: number, file: FileLayout, group: number, name: string, scratch: DecodeScratch, physical: number): ColumnChunk {
+function decodeChunk(source: ByteSource, file: FileLayout, group: number, name: string, scratch: DecodeScratch, physical: number): ColumnChunk {
   const [index, maxDefinition, type] = columnsOf(file).get(name) ?? [-1, 0, -1];
   const g = file.rowGroups[group];
   if (!g || index < 0 || type !== physical) throw new Error(`no ${physical === PHYSICAL_DOUBLE ? 'DOUBLE' : 'INT64'} column ${name} in row group ${group}`);
@@ -483,7 +505,7 @@ function decodeChunk(fd: number, file: FileLayout, group: number, name: string, 
   const dictionaryAt = g.dictionaryPageOffset[index]!;
   const start = Number.isNaN(dictionaryAt) ? g.dataPageOffset[index]! : dictionaryAt;
   const length = g.compressedSize[index]!;
-  const bytes = readChunkBytes(fd, file, scratch, start, length);
+  const bytes = readChunkBytes(source, file, scratch, start, length);
   const { values, words, valid } = chunkArrays(scratch, rows);
   let row = 0;
   let allValid = true;
