@@ -14,7 +14,7 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { CompressionCodecs, Encodings, FieldRepetitionTypes, ParquetTypes } from 'hyparquet/src/constants.js';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { copyToParquetSql } from '../../shared/adapters/local/duckdbSql.js';
-import { readDoubleChunk, readableDoubles, zstdReady } from '../../shared/adapters/local/parquetDoubles.js';
+import { readDoubleChunk, readableDoubles, zstdReady, type DecodeScratch } from '../../shared/adapters/local/parquetDoubles.js';
 import { readLayout } from '../../shared/adapters/local/parquetLayout.js';
 import { padParquet, readLocalFooter } from '../../shared/adapters/local/parquetStitch.js';
 import { tempDir } from '../helpers/temp.js';
@@ -211,6 +211,18 @@ describe('parquet DOUBLE decoding (the profile\'s reader)', () => {
           }
         }
         if (file === table) {
+          // Every column's last 60 rows in the file's order with one scratch, as an extract reads a
+          // table's earlier file: each column's header comes from the bytes read with the values before it.
+          const shared: DecodeScratch = {};
+          const group = layout.rowGroups[0]!;
+          const order = layout.schema.map((s) => s.name).filter((n) => (names as readonly string[]).includes(n));
+          for (const [k, name] of order.entries()) {
+            const whole = readDoubleChunk(fd, layout, 0, name, {});
+            const part = readDoubleChunk(fd, layout, 0, name, shared, { from: group.rows - 60, to: group.rows });
+            assert.deepEqual(Array.from({ length: 60 }, (_, r) => at(part, group.rows - 60 + r)), Array.from({ length: 60 }, (_, r) => at(whole, group.rows - 60 + r)), `${name}'s last rows, one scratch`);
+            const next = order[k + 1] && group.dataPageOffset[layout.schema.findIndex((s) => s.name === order[k + 1])]!;
+            if (next) assert.ok(shared.ahead && shared.ahead.start < next && shared.ahead.end > next + 512, `${name}: the next column's header was read with its last values`);
+          }
           // The last 60 rows of a column read its header and levels and their values, not the chunk.
           const i = layout.schema.findIndex((s) => s.name === 'sparse_nulls');
           const scratch: { bytes?: Buffer } = {};

@@ -151,11 +151,14 @@ function gather(g: Gathered, bytes: Uint8Array, valid: Uint32Array | null, from:
 const writerScratch: DecodeScratch = {};
 
 /**
- * A source file of at most this size, most of whose rows the extract copies, is read whole in one
- * read: a refresh copies every column of a table's new day file, and its column chunks, read one by
- * one (a page's header, then its values), were 75,000 of a 20,000-row refresh's 106,000 reads.
+ * A source of at most this size whose rows the extract copies (at least half of them, and at most
+ * WHOLE_FILE_ROWS) is read whole in one read: a refresh copies every column of a table's new day
+ * file, and its column chunks, read one by one (a page's header, then its values), were 75,000 of
+ * a 20,000-row refresh's 106,000 reads. Where the columns are longer, each read is worth its cost
+ * and a copy of the whole file first is not: a full build's extracts took 2 % more CPU that way.
  */
 const WHOLE_FILE_BYTES = 8 * 1024 * 1024;
+const WHOLE_FILE_ROWS = 8192;
 
 /** This thread's buffers for the files an extract reads whole, kept from extract to extract (new ones were new pages each time). */
 const wholeBuffers: Buffer[] = [];
@@ -290,12 +293,12 @@ function clearGathered(g: Gathered): void {
   g.levels.fill(0);
 }
 
-/** The sources to read whole (their slots in `wholeBuffers`, by source): those at least half of whose rows the reads copy. */
+/** The sources to read whole (their slots in `wholeBuffers`, by source): those at least half of whose rows the reads copy, and at most WHOLE_FILE_ROWS. */
 function readWhole(sources: readonly KeyedSource[], reads: readonly GroupRead[]): Map<number, number> {
   const copied = new Map<number, number>();
   for (const r of reads) copied.set(r.source, (copied.get(r.source) ?? 0) + r.to - r.from);
   const slots = new Map<number, number>();
-  for (const [source, rows] of copied) if (rows * 2 >= sources[source]!.layout.rows) slots.set(source, slots.size);
+  for (const [source, rows] of copied) if (rows * 2 >= sources[source]!.layout.rows && rows <= WHOLE_FILE_ROWS) slots.set(source, slots.size);
   return slots;
 }
 

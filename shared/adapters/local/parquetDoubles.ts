@@ -350,14 +350,44 @@ const READ_AHEAD_BYTES = 512 * 1024;
  * rewritten in place: a name is written once).
  */
 function readChunkBytes(source: ByteSource, file: FileLayout, scratch: DecodeScratch, position: number, length: number): Uint8Array {
-  const ahead = scratch.ahead;
-  if (ahead && ahead.source === source && ahead.file === file && position >= ahead.start && position + length <= ahead.end) return ahead.bytes.subarray(position - ahead.start, position - ahead.start + length);
+  const kept = readAlready(source, file, scratch, position, length);
+  if (kept) return kept;
   if (length * 4 > READ_AHEAD_BYTES || typeof source !== 'number') return readInto(source, scratch, position, length);
-  const bytes = ahead?.bytes ?? Buffer.allocUnsafeSlow(READ_AHEAD_BYTES);
+  const bytes = scratch.ahead?.bytes ?? Buffer.allocUnsafeSlow(READ_AHEAD_BYTES);
   const done = readUpTo(source, bytes, 0, bytes.length, position);
   if (done < length) throw new Error('the file ends inside a column chunk');
   scratch.ahead = { source, file, start: position, end: position + done, bytes };
   return bytes.subarray(0, length);
+}
+
+/** The bytes read ahead from `position` for `length`, where they hold them all. */
+function readAlready(source: ByteSource, file: FileLayout, scratch: DecodeScratch, position: number, length: number): Uint8Array | undefined {
+  const ahead = scratch.ahead;
+  if (ahead && ahead.source === source && ahead.file === file && position >= ahead.start && position + length <= ahead.end) return ahead.bytes.subarray(position - ahead.start, position - ahead.start + length);
+  return undefined;
+}
+
+/**
+ * Bytes read past a column chunk's last values with them: the next chunk's page header and levels
+ * (at most `HEAD_BYTES` and a bit a row), which a reader of each column's last rows reads next. A
+ * refresh's extract reads the last minutes of every column of a table's earlier file, and read
+ * each column's values and the next column's header apart: two reads where one does.
+ */
+const NEXT_HEAD_BYTES = 16 * 1024;
+
+/**
+ * `length` bytes from `position` into `into`: a chunk's values. Where they are the chunk's last
+ * (`chunkEnd`), the bytes after them are read too and kept as the bytes read ahead.
+ */
+function readTailValues(source: ByteSource, file: FileLayout, scratch: DecodeScratch, into: Uint8Array, position: number, length: number, chunkEnd: boolean): void {
+  const kept = readAlready(source, file, scratch, position, length);
+  if (kept) return void into.set(kept);
+  if (!chunkEnd || typeof source !== 'number' || length + NEXT_HEAD_BYTES > READ_AHEAD_BYTES) return readFully(source, into, 0, length, position);
+  const bytes = scratch.ahead?.bytes ?? Buffer.allocUnsafeSlow(READ_AHEAD_BYTES);
+  const done = readUpTo(source, bytes, 0, length + NEXT_HEAD_BYTES, position);
+  if (done < length) throw new Error('the file ends inside a column chunk');
+  scratch.ahead = { source, file, start: position, end: position + done, bytes };
+  into.set(bytes.subarray(0, length));
 }
 
 function readFully(source: ByteSource, into: Uint8Array, offset: number, length: number, position: number): void {
@@ -403,7 +433,7 @@ function decodeRows(source: ByteSource, file: FileLayout, group: number, name: s
   // refresh's earlier files took three reads (the header, the header again with the levels, the
   // values) where two do.
   let read = Math.min(length, length < rows * 8 && maxDefinition === 1 ? HEAD_BYTES + Math.ceil(rows / 8) + LEVEL_RUN_BYTES : HEAD_BYTES);
-  let head = readInto(source, scratch, start, read);
+  let head = readAlready(source, file, scratch, start, read) ?? readInto(source, scratch, start, read);
   const reader = new CompactReader(head, 0);
   const page = readPageHeader(reader);
   const body = reader.at;
@@ -427,13 +457,14 @@ function decodeRows(source: ByteSource, file: FileLayout, group: number, name: s
   if (maxDefinition === 1) ({ before, present: wanted } = readLevels(head, levelsAt, valuesAt, valid, from, to));
   const present = before + wanted;
   if (valuesAt + present * 8 > length) throw new Error('fewer value bytes than values');
+  const chunkEnd = valuesAt + present * 8 === length;
   if (wanted === to - from) {
     // Every row in the range has a value: read straight into place.
-    readFully(source, new Uint8Array(values.buffer, values.byteOffset + from * 8, wanted * 8), 0, wanted * 8, start + valuesAt + before * 8);
+    readTailValues(source, file, scratch, new Uint8Array(values.buffer, values.byteOffset + from * 8, wanted * 8), start + valuesAt + before * 8, wanted * 8, chunkEnd);
     return { values, valid: null };
   }
   const dense = (scratch.dense = grown(scratch.dense, rows + 1, (n) => new Float64Array(n)));
-  readFully(source, new Uint8Array(dense.buffer, dense.byteOffset, wanted * 8), 0, wanted * 8, start + valuesAt + before * 8);
+  readTailValues(source, file, scratch, new Uint8Array(dense.buffer, dense.byteOffset, wanted * 8), start + valuesAt + before * 8, wanted * 8, chunkEnd);
   spread(values, dense, valid, from, to);
   return { values, valid: words };
 }
