@@ -15,12 +15,12 @@
 // check reads those, checkpoint.ts `summariseFooters`). Anything else (another column type, a page
 // the decoder does not read) is left to DuckDB by the caller.
 
-import { closeSync, fstatSync, openSync, readSync, writevSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, writevSync } from 'node:fs';
 import type { ColumnChunk, FileMetaData, RowGroup, SchemaElement } from 'hyparquet';
 import { KEY_COLUMN } from '../../naming.js';
 import { ROW_GROUP_ROWS } from './duckdbSql.js';
 import { CompactWriter, encodeFooter, plainPageHeader } from './parquetFooter.js';
-import { readDoubleChunk, readableDoubles, readableInt64, readInt64Chunk, type ByteSource, type DecodeScratch, type RowRange } from './parquetDoubles.js';
+import { readDoubleChunk, readableDoubles, readableInt64, readInt64Chunk, readUpTo, type ByteSource, type DecodeScratch, type RowRange } from './parquetDoubles.js';
 import { spanRows, type RowSpan } from './keyOrder.js';
 import { MAGIC, type FileLayout } from './parquetLayout.js';
 
@@ -311,9 +311,7 @@ function openSource(file: string, slot: number | undefined): ByteSource {
   try {
     let buffer = wholeBuffers[slot];
     if (!buffer || buffer.length < size) buffer = wholeBuffers[slot] = Buffer.allocUnsafeSlow(Math.max(size, 1 << 20));
-    let done = 0;
-    for (let n = 1; n > 0 && done < size; done += n) n = readSync(fd, buffer, done, size - done, done);
-    return buffer.subarray(0, done);
+    return buffer.subarray(0, readUpTo(fd, buffer, 0, size, 0));
   } finally {
     closeSync(fd);
   }

@@ -353,10 +353,15 @@ function readChunkBytes(source: ByteSource, file: FileLayout, scratch: DecodeScr
   const kept = readAlready(source, file, scratch, position, length);
   if (kept) return kept;
   if (length * 4 > READ_AHEAD_BYTES || typeof source !== 'number') return readInto(source, scratch, position, length);
+  return readAhead(source, file, scratch, position, length, READ_AHEAD_BYTES);
+}
+
+/** `length` bytes of the open file from `position`, read with the bytes after them up to `upTo` in all, which are kept as the scratch's bytes read ahead. */
+function readAhead(fd: number, file: FileLayout, scratch: DecodeScratch, position: number, length: number, upTo: number): Uint8Array {
   const bytes = scratch.ahead?.bytes ?? Buffer.allocUnsafeSlow(READ_AHEAD_BYTES);
-  const done = readUpTo(source, bytes, 0, bytes.length, position);
+  const done = readUpTo(fd, bytes, 0, upTo, position);
   if (done < length) throw new Error('the file ends inside a column chunk');
-  scratch.ahead = { source, file, start: position, end: position + done, bytes };
+  scratch.ahead = { source: fd, file, start: position, end: position + done, bytes };
   return bytes.subarray(0, length);
 }
 
@@ -383,11 +388,7 @@ function readTailValues(source: ByteSource, file: FileLayout, scratch: DecodeScr
   const kept = readAlready(source, file, scratch, position, length);
   if (kept) return void into.set(kept);
   if (!chunkEnd || typeof source !== 'number' || length + NEXT_HEAD_BYTES > READ_AHEAD_BYTES) return readFully(source, into, 0, length, position);
-  const bytes = scratch.ahead?.bytes ?? Buffer.allocUnsafeSlow(READ_AHEAD_BYTES);
-  const done = readUpTo(source, bytes, 0, length + NEXT_HEAD_BYTES, position);
-  if (done < length) throw new Error('the file ends inside a column chunk');
-  scratch.ahead = { source, file, start: position, end: position + done, bytes };
-  into.set(bytes.subarray(0, length));
+  into.set(readAhead(source, file, scratch, position, length, length + NEXT_HEAD_BYTES));
 }
 
 function readFully(source: ByteSource, into: Uint8Array, offset: number, length: number, position: number): void {
@@ -395,7 +396,7 @@ function readFully(source: ByteSource, into: Uint8Array, offset: number, length:
 }
 
 /** Up to `length` bytes of the file from `position` into `into` at `offset`, fewer only where the file ends first: the bytes read. */
-function readUpTo(source: ByteSource, into: Uint8Array, offset: number, length: number, position: number): number {
+export function readUpTo(source: ByteSource, into: Uint8Array, offset: number, length: number, position: number): number {
   if (typeof source !== 'number') {
     const bytes = source.subarray(position, position + length);
     into.set(bytes, offset);
