@@ -1,6 +1,7 @@
 // `npm run sweep [-- --schedules N] [--json]`: the exhaustive crash sweep plus N randomized
-// schedules (seeds 1..N). `--seed S` replays one schedule, `--crash before:K` one crash point,
-// exactly as the sweep played them. Instead of one run, `--scenario refresh` sweeps a refresh after
+// schedules (seeds 1..N; with `--first-seed F`, F..F+N-1: schedules no earlier sweep played).
+// `--seed S` replays one schedule, `--crash before:K` one crash point, exactly as the sweep played
+// them. Instead of one run, `--scenario refresh` sweeps a refresh after
 // a first version (refreshScenario.ts), `--scenario touch` a run after two tables were touched
 // (touchScenario.ts), `--scenario drift` a refresh after a table was added (driftScenario.ts),
 // `--scenario rerun` a run again with nothing changed (rerunScenario.ts). `--emulators` plays
@@ -26,7 +27,7 @@ const SCENARIOS: Record<string, { scenario: Scenario; shape?: SweepShape; memory
   rerun: { scenario: RERUN, shape: RERUN_SHAPE },
 };
 
-const usage = `usage: npm run sweep -- [--scenario run|refresh|touch|drift|rerun] [--schedules N] [--seed S] [--crash before:K|after:K] [--shape compact|wide] [--stores memory|files] [--json]
+const usage = `usage: npm run sweep -- [--scenario run|refresh|touch|drift|rerun] [--schedules N] [--first-seed F] [--seed S] [--crash before:K|after:K] [--shape compact|wide] [--stores memory|files] [--json]
        npm run sweep -- --emulators [--scenario run|refresh|rerun] [--points N] [--json]`;
 
 async function main(argv: string[]): Promise<number> {
@@ -34,6 +35,7 @@ async function main(argv: string[]): Promise<number> {
     args: argv,
     options: {
       schedules: { type: 'string', default: '500' },
+      'first-seed': { type: 'string' },
       seed: { type: 'string' },
       crash: { type: 'string' },
       scenario: { type: 'string', default: 'run' },
@@ -63,6 +65,11 @@ async function main(argv: string[]): Promise<number> {
   const crash = values.crash === undefined ? undefined : /^(before|after):(\d+)$/.exec(values.crash);
   if (values.crash !== undefined && !crash) throw new UsageError(`--crash ${JSON.stringify(values.crash)} must be before:K or after:K`);
   const schedules = whole(values.schedules, '--schedules');
+  const firstSeed = values['first-seed'] === undefined ? 1 : whole(values['first-seed'], '--first-seed');
+  if (firstSeed < 1) throw new UsageError('--first-seed must be 1 or more');
+  if (values['first-seed'] !== undefined && (values.seed !== undefined || crash || values.emulators)) {
+    throw new UsageError('--first-seed chooses the randomized schedules of a whole sweep: not with --seed, --crash or --emulators');
+  }
   if (values.emulators) {
     if (played.memoryOnly) throw new UsageError(`--scenario ${values.scenario} changes its warehouse after the first version: it runs on the embedded sweep's memory stores only, not --emulators`);
     const later = played.scenario === ONE_RUN ? undefined : { scenario: played.scenario as LaterScenario, shape: played.shape! };
@@ -100,9 +107,10 @@ async function main(argv: string[]): Promise<number> {
       Object.assign(result, sortOut(problems.length > 0 ? [violation(name, '', problems)] : []));
     } else {
       const crashes = await exhaustive(base, reference, progress('crash points'));
-      const random = await randomized(base, reference, Array.from({ length: schedules }, (_, i) => i + 1), progress('schedules'));
+      const random = await randomized(base, reference, Array.from({ length: schedules }, (_, i) => firstSeed + i), progress('schedules'));
       result.crashPoints = reference.effects.length * 2;
       result.schedules = schedules;
+      result.seeds = schedules > 0 ? [firstSeed, firstSeed + schedules - 1] : [];
       Object.assign(result, sortOut([...crashes, ...random]));
     }
     result.ms = Date.now() - began;
@@ -116,13 +124,13 @@ async function main(argv: string[]): Promise<number> {
 
 function print(scenario: string, result: SweepResult, json: boolean, stats: object): void {
   if (json) {
-    console.log(JSON.stringify({ scenario, crashPoints: result.crashPoints, schedules: result.schedules, violations: result.violations, known: result.known, effects: result.effects, ms: result.ms }));
+    console.log(JSON.stringify({ scenario, crashPoints: result.crashPoints, schedules: result.schedules, ...(result.seeds ? { seeds: result.seeds } : {}), violations: result.violations, known: result.known, effects: result.effects, ms: result.ms }));
     return;
   }
   console.log(`scenario                             ${scenario}`);
   console.log(`side effects in the fault-free run  ${result.effects}`);
   console.log(`crash points                         ${result.crashPoints}`);
-  console.log(`randomized schedules                 ${result.schedules}`);
+  console.log(`randomized schedules                 ${result.schedules}${result.seeds?.length ? ` (seeds ${result.seeds[0]} to ${result.seeds[1]})` : ''}`);
   console.log(`violations                           ${result.violations.length}`);
   console.log(`known findings (not failed on)       ${result.known.length}`);
   console.log(`time                                 ${(result.ms / 1000).toFixed(1)} s`);

@@ -51,6 +51,8 @@ export interface Violation {
 export interface SweepResult {
   crashPoints: number;
   schedules: number;
+  /** The first and last seed of the randomized schedules played, where there were some. */
+  seeds?: number[];
   violations: Violation[];
   /** Cases that broke an invariant only in a known, reported way. */
   known: Violation[];
