@@ -107,10 +107,11 @@ async function main(argv: string[]): Promise<number> {
       Object.assign(result, sortOut(problems.length > 0 ? [violation(name, '', problems)] : []));
     } else {
       const crashes = await exhaustive(base, reference, progress('crash points'));
-      const random = await randomized(base, reference, Array.from({ length: schedules }, (_, i) => firstSeed + i), progress('schedules'));
+      const seeds = Array.from({ length: schedules }, (_, i) => firstSeed + i);
+      const random = await randomized(base, reference, seeds, progress('schedules'));
       result.crashPoints = reference.effects.length * 2;
       result.schedules = schedules;
-      result.seeds = schedules > 0 ? [firstSeed, firstSeed + schedules - 1] : [];
+      result.seeds = seeds.length > 0 ? [seeds[0]!, seeds.at(-1)!] : [];
       Object.assign(result, sortOut([...crashes, ...random]));
     }
     result.ms = Date.now() - began;
