@@ -7,7 +7,8 @@
 //             with every write to them; rows written after the window leave it alone)
 //   window    the run's [start, end)
 //   settings  what the extract does with the table: columns kept and dropped, the key, the
-//             deduplication rule, and the checkpoint format and layout
+//             deduplication rule, and the checkpoint format and layout (with the shard unit,
+//             where the warehouse's checkpoint files follow the shard grid)
 // A table whose data version is unknown has no fingerprint: its checkpoints are never reused.
 
 import { createHash } from 'node:crypto';
@@ -38,6 +39,12 @@ export interface FingerprintInput {
   kept: readonly string[];
   /** Metadata columns left out. */
   dropped: readonly string[];
+  /**
+   * The shard unit, where the checkpoint's files follow the shard grid (Warehouse
+   * `checkpointsFollowShards`). Left out of the hash when absent, so BigQuery's fingerprints do
+   * not move.
+   */
+  shard?: string;
 }
 
 /** `<schema>-<data>-<window>-<settings>`, 16 hex digits each; undefined without a data version. */
@@ -47,7 +54,7 @@ export function featureFingerprint(input: FingerprintInput): string | undefined 
     hash({ dataset: input.dataset, table: input.table.table, columns: input.table.columns.map((c) => [c.name, c.type]) }),
     dataPart(input.dataset, input.table.table, input.version),
     hash({ start: input.window.start, end: input.window.end }),
-    hash({ key: KEY_COLUMN, kept: input.kept, dropped: input.dropped, dedup: DEDUP_RULE, layout: CHECKPOINT_LAYOUT_VERSION }),
+    hash({ key: KEY_COLUMN, kept: input.kept, dropped: input.dropped, dedup: DEDUP_RULE, layout: CHECKPOINT_LAYOUT_VERSION, ...(input.shard ? { shard: input.shard } : {}) }),
   ].join('-');
 }
 

@@ -205,6 +205,13 @@ export interface MergeProgress {
 }
 
 export interface Warehouse {
+  /**
+   * Whether its checkpoints' files follow the run's shard grid (ExtractJob.shards). Where they do
+   * (embedded: its merge stitches them), a checkpoint cut by another grid must be aligned shard by
+   * shard, so the shard unit is part of the checkpoint's fingerprint (shared/fingerprint.ts) and a
+   * changed unit extracts again. BigQuery joins its checkpoints whatever their files.
+   */
+  readonly checkpointsFollowShards: boolean;
   /** Tables and their columns in a dataset, from INFORMATION_SCHEMA. */
   listTables(dataset: string): Promise<CatalogTable[]>;
   /**

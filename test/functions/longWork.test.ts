@@ -40,6 +40,7 @@ function slowWarehouse(inner: Warehouse, clock: SimClock, waitSeconds: { extract
     return { state: 'pending', detail: `${key} running for ${Math.round((clock.now().getTime() - start) / 60_000)} min` };
   };
   return {
+    checkpointsFollowShards: inner.checkpointsFollowShards,
     listTables: (dataset) => inner.listTables(dataset),
     labelStats: (dataset, table, window) => inner.labelStats(dataset, table, window),
     dataVersions: (dataset, tables, range) => inner.dataVersions(dataset, tables, range),

@@ -29,9 +29,17 @@ describe('fingerprint', () => {
       [{ version: '2025-01-02T00:00:00.000Z~def/100' }, ['data']],
       [{ window: { ...base.window, end: '2025-03-01T00:00:00.000Z' } }, ['window']],
       [{ dropped: [], kept: ['pair', 'a'] }, ['settings']],
+      [{ shard: 'day' }, ['settings']],
       [{ table: { ...base.table, table: 'agg_gbpusd' } }, ['schema', 'data']],
     ];
     for (const [change, parts] of cases) assert.deepEqual(differingParts(fp, featureFingerprint({ ...base, ...change })!), parts, JSON.stringify(change));
+  });
+
+  it('without a shard unit (BigQuery, whose checkpoints do not follow the grid) is what it was before the unit could be part of it', () => {
+    // Pinned from the code before the shard unit was added: every checkpoint indexed on Google
+    // Cloud stays reusable. A different unit moves the settings part (the embedded runtime).
+    assert.equal(fp, '3087bf7ce8422640-84c7ef3de1a0260a-9fe63aedde838f5e-3311146e9a3292f5');
+    assert.notEqual(featureFingerprint({ ...base, shard: 'month' }), featureFingerprint({ ...base, shard: 'week' }));
   });
 
   it('is undefined for a table whose data version is unknown', () => {

@@ -72,6 +72,8 @@ export { estimateCost };
 const billedBy = (metadata: Iterable<JobMetadata | undefined>): number => [...metadata].reduce((n, m) => n + Number(m?.statistics?.query?.totalBytesBilled ?? 0), 0);
 
 export class BigQueryWarehouse implements Warehouse {
+  /** The merge joins checkpoints in SQL, whatever files hold them. */
+  readonly checkpointsFollowShards = false;
   private readonly config: Config;
   private readonly bigquery: BigQuery;
   private readonly staging: ObjectStore;

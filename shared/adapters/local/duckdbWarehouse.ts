@@ -77,6 +77,8 @@ export function duckDbMemoryMb(memoryMb: number): number {
 const DUCKDB_SHARE = 0.5;
 
 export class DuckDbWarehouse implements Warehouse {
+  /** The extract writes no row group across a shard, and the merge stitches a shard from whole row groups. */
+  readonly checkpointsFollowShards = true;
   /** Checkpoints the last merge had to align itself (the rest were stitched as they were). */
   lastRealigned = 0;
   /** The last profile's output footers (layouts), read again by the comparisons that follow it. */
