@@ -438,6 +438,11 @@ export interface CheckpointRecord {
   bytes: number;
   /** The run whose checkpoint this is, when it was reused rather than extracted by this run. */
   reusedFrom?: string;
+  /**
+   * The fingerprint its reuse index entry is under (shared/chain/reuse.ts), where it has one:
+   * retention keeps the entries that the records it keeps name (absent from records written before).
+   */
+  fingerprint?: string;
   /** Rows this run's extract read from the warehouse for it (absent: reused, or uploaded by hand). */
   readRows?: number;
   /** Bytes this run's extract billed (absent: reused, uploaded by hand, or embedded). */

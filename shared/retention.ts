@@ -29,7 +29,9 @@
 
 import type { Config } from './config.js';
 import { MARKER_NAME, allPairs, paths } from './naming.js';
+import type { RunManifest } from './manifest.js';
 import type { CheckpointRecord, Logger, ObjectStore, RunOutput, RunRecord, RunStore, StoredObject, Clock } from './ports.js';
+import { reuseIndex } from './chain/reuse.js';
 import { isTerminal } from './chain/runs.js';
 import { mapLimit } from './concurrency.js';
 
@@ -79,25 +81,81 @@ function keptRuns(runs: readonly RunRecord[], keep: number): { kept: RunRecord[]
   return { kept, newerFailed: listed.filter((r) => r.state === 'failed' && (oldestKept === undefined || r.createdAt >= oldestKept)) };
 }
 
+/** What the runs the next runs build on point at (referencedCheckpoints). */
+export interface Referenced {
+  /** Their checkpoint files with the markers beside them, and their run manifests. */
+  objects: Set<string>;
+  /**
+   * The reuse index as listed before the runs were read, and the entries of it those runs name;
+   * undefined where some run's fingerprints could not be read (nothing is pruned then). `pruned`
+   * once an entry-removing call has used it (collectAll shares one Referenced between pairs).
+   */
+  index?: { listed: StoredObject[]; named: Set<string>; pruned?: boolean };
+}
+
 /**
  * Checkpoint objects that any pair's newest succeeded run, any active run, or any failed run newer
  * than its pair's oldest kept dataset (of the last `keep`) lists: what the next runs of every pair
  * may build on, and what a rerun of such a failed run merges (its checkpoints reused from another
- * run's folder too), wherever the files live.
+ * run's folder too), wherever the files live. With them, the reuse index entries of those
+ * checkpoints (pruneIndex): named by the records' fingerprints, and by an active run's manifest
+ * for every feature (its landings index a checkpoint before recording it). The index is listed
+ * first: an entry it lists was written by a run active then, so that run is read below as active,
+ * or, finished since, by its records.
  */
-export async function referencedCheckpoints(deps: RetentionDeps, keep: number): Promise<Set<string>> {
-  const runs = [...(await deps.store.listActiveRuns())];
+export async function referencedCheckpoints(deps: RetentionDeps, keep: number): Promise<Referenced> {
+  const listed = await deps.staging.list(INDEX_PREFIX);
+  const active = await deps.store.listActiveRuns();
+  const runs = [...active];
   for (const pair of allPairs(deps.config.currencies)) {
     const { kept, newerFailed } = keptRuns(await deps.store.listRuns(pair), keep);
     if (kept[0]) runs.push(kept[0]);
     runs.push(...newerFailed);
   }
-  const names = new Set<string>();
+  const objects = new Set<string>();
+  const named = new Set<string>();
+  /** Features with a record that names no fingerprint (recorded before records named theirs): all their entries stay. */
+  const unnamed = new Set<string>();
   for (const run of runs) {
-    names.add(run.manifestObject);
-    for (const record of await deps.store.listCheckpoints(run.runId)) for (const name of checkpointObjects(record)) names.add(name);
+    objects.add(run.manifestObject);
+    for (const record of await deps.store.listCheckpoints(run.runId)) {
+      for (const name of checkpointObjects(record)) objects.add(name);
+      if (record.fingerprint) named.add(reuseIndex.entry(record.feature, record.fingerprint));
+      else unnamed.add(record.feature);
+    }
   }
-  return names;
+  let readable = true;
+  await mapLimit(active, REQUESTS_AT_ONCE, async (run) => {
+    try {
+      const manifest = JSON.parse(Buffer.from(await deps.staging.read(run.manifestObject)).toString('utf8')) as Pick<RunManifest, 'features'>;
+      for (const f of manifest.features) if (f.fingerprint) named.add(reuseIndex.entry(f.feature, f.fingerprint));
+    } catch {
+      readable = false; // a run being created: its fingerprints are unknown, so no entry can be judged
+    }
+  });
+  for (const o of listed) if (unnamed.has(indexedFeature(o.name))) named.add(o.name);
+  return { objects, ...(readable ? { index: { listed, named } } : {}) };
+}
+
+const INDEX_PREFIX = 'checkpoints/index/';
+
+/** The feature of a reuse index entry's name (`checkpoints/index/<feature>/<fingerprint>.json`). */
+const indexedFeature = (name: string): string => name.slice(INDEX_PREFIX.length, name.indexOf('/', INDEX_PREFIX.length));
+
+/**
+ * Removes the reuse index entries (shared/chain/reuse.ts) that no run the next runs build on names:
+ * a feature is indexed again whenever its fingerprint moves, and every refresh moves all 667 (their
+ * window grows), so the index gained a run's worth of entries with each refresh and never lost one
+ * (their files, shared with the newer checkpoints, stay). The index then follows the one set of
+ * checkpoints retention keeps. A run started after the runs were read that indexes a checkpoint
+ * before the listing loses that entry: its next run extracts that table again (a miss, never a
+ * stale reuse).
+ */
+async function pruneIndex(staging: ObjectStore, referenced: Referenced, result: RetentionResult, dryRun: boolean): Promise<void> {
+  if (!referenced.index || referenced.index.pruned) return;
+  referenced.index.pruned = true;
+  const { listed, named } = referenced.index;
+  await discard(staging, listed.filter((o) => !named.has(o.name)), result, dryRun, new Set());
 }
 
 /**
@@ -106,7 +164,7 @@ export async function referencedCheckpoints(deps: RetentionDeps, keep: number): 
  * only when some run is to be removed or trimmed, computed here when not given. With `dryRun`,
  * nothing is removed or marked: the result says what would be (`bqx gc --dry-run`).
  */
-export async function collectGarbage(deps: RetentionDeps, pair: string, keep: number, referenced?: () => Promise<Set<string>>, dryRun = false): Promise<RetentionResult> {
+export async function collectGarbage(deps: RetentionDeps, pair: string, keep: number, referenced?: () => Promise<Referenced>, dryRun = false): Promise<RetentionResult> {
   const result: RetentionResult = { pair, keep, ...(dryRun ? { dryRun: true as const } : {}), kept: [], removed: [], trimmed: [], cleared: [], objects: 0, bytes: 0 };
   const runs = await deps.store.listRuns(pair);
   const { kept, newerFailed } = keptRuns(runs, keep);
@@ -129,7 +187,11 @@ export async function collectGarbage(deps: RetentionDeps, pair: string, keep: nu
   // Everything the newest, the active and the newer failed runs of every pair point at: read only
   // when a run is to go or be trimmed (the reconciler calls this every 10 minutes for 28 pairs,
   // and those records are 667 documents a run in Firestore).
-  const protectedStaging = stale.length + trimmable.length === 0 ? new Set<string>() : await (referenced ?? (() => referencedCheckpoints(deps, keep)))();
+  const references = stale.length + trimmable.length === 0 ? undefined : await (referenced ?? (() => referencedCheckpoints(deps, keep)))();
+  const protectedStaging = references?.objects ?? new Set<string>();
+  // Before any run is marked collected: a call cut short after that would find nothing to remove
+  // next time, hence no references, and the entries would stay for good.
+  if (references) await pruneIndex(deps.staging, references, result, dryRun);
   /** Staging objects this call has removed (or, dry, would have): each is counted once. */
   const gone = new Set<string>();
   for (const run of [...stale, ...trimmable]) {
@@ -173,8 +235,9 @@ export async function collectGarbage(deps: RetentionDeps, pair: string, keep: nu
 /** Retention for every pair given (the CLI's `bqx gc`, the reconciler). */
 export async function collectAll(deps: RetentionDeps, pairs: readonly string[], keep: number, dryRun = false): Promise<RetentionResult[]> {
   const results: RetentionResult[] = [];
-  let referenced: Promise<Set<string>> | undefined;
+  let referenced: Promise<Referenced> | undefined;
   const once = () => (referenced ??= referencedCheckpoints(deps, keep));
+  // The first pair that reads the references prunes the index (every pair's) and counts it.
   for (const pair of pairs) results.push(await collectGarbage(deps, pair, keep, once, dryRun));
   return results;
 }

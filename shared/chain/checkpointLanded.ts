@@ -53,6 +53,8 @@ export async function checkpointLanded(deps: ChainDeps, object: FinalizedObject)
       runId, feature, landedAt: deps.clock.now().toISOString(), files: marker.files, rows: summary.rows,
       sourceRows: marker.sourceRows, duplicates: marker.duplicates, nullCounts, minKey: summary.minKey, maxKey: summary.maxKey, bytes: summary.bytes,
       ...(fileKeys ? { fileKeys } : {}),
+      // Indexed under it (indexCheckpoint): so named, the entry outlives retention while the record does.
+      ...(entry.fingerprint && marker.fingerprint === entry.fingerprint ? { fingerprint: entry.fingerprint } : {}),
       ...(isHandUpload ? {} : { readRows: marker.readRows ?? marker.sourceRows }),
       ...(marker.bytesBilled !== undefined ? { bytesBilled: marker.bytesBilled } : {}),
     };

@@ -159,7 +159,7 @@ function recordOf(runId: string, f: ManifestFeature, entry: IndexEntry, landedAt
   const fileKeys = keysOfEveryFile(entry.files, entry.fileKeys);
   return {
     runId, feature: f.feature, landedAt, files: entry.files, rows: entry.rows, sourceRows: entry.sourceRows, duplicates: entry.duplicates,
-    nullCounts, minKey: entry.minKey, maxKey: entry.maxKey, bytes: entry.bytes, reusedFrom: entry.runId,
+    nullCounts, minKey: entry.minKey, maxKey: entry.maxKey, bytes: entry.bytes, reusedFrom: entry.runId, fingerprint: entry.fingerprint,
     ...(fileKeys ? { fileKeys } : {}),
   };
 }

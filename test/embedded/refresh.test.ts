@@ -28,6 +28,7 @@ import { loadManifest } from '../../shared/chain/runs.js';
 import { MAX_SHARD_PARTS, shardGrid } from '../../shared/shards.js';
 import { refreshBase } from '../../shared/chain/refresh.js';
 import { refreshBuilds } from '../../shared/chain/shareShards.js';
+import { reuseIndex } from '../../shared/chain/reuse.js';
 
 const FEATURES = 'bqx_ml_v3_features_v2';
 const LABELS = 'bqx_ml_v3_analytics_v2';
@@ -302,6 +303,10 @@ describe('embedded chain: --refresh', function () {
       const day = m.shards.find((x: { id: string }) => x.id === '20210302');
       assert.ok(day.groups.every((g: { objects: string[] }) => g.objects.length === files), `${end}: the second day's output in ${files} part(s)`);
       assert.deepEqual((await verifyManifest(e.output.uri(refreshed.output!.manifest))).problems, []);
+      // Each refresh indexes every feature under a new fingerprint (the window grew); the retention
+      // after it keeps only the entries of the checkpoints it keeps: the newest run's, one a feature.
+      const named = (await e.store.listCheckpoints(refreshed.runId)).map((r) => reuseIndex.entry(r.feature, r.fingerprint!)).sort();
+      assert.deepEqual((await e.staging.list('checkpoints/index/')).map((o) => o.name).sort(), named, `${end}: the reuse index is the newest run's`);
       outputs.push({ window: refreshed.window, rows: await readOutput(e, refreshed.output!.manifest) });
       earlier = refreshed;
     }

@@ -160,6 +160,7 @@ async function indexProblems(world: Observed, inventory: Inventory, run: RunReco
       : entry.runId !== run.runId ? `names run ${entry.runId}`
       : !record || record.reusedFrom ? 'indexes a checkpoint the run did not extract'
       : JSON.stringify(entry.files) !== JSON.stringify(record.files) || entry.rows !== record.rows ? 'differs from the run\'s checkpoint record'
+      : record.fingerprint !== entry.fingerprint ? 'is not the one the run\'s checkpoint record names (retention would remove it)'
       : !entry.files.every((f) => f.startsWith(`runs/${run.runId}/`)) ? 'points outside the run\'s prefix'
       : sizes.some((n, i) => n !== entry.sizes[i]) ? 'has sizes its files do not have'
       : undefined;
