@@ -46,8 +46,14 @@ export async function planIncremental(deps: Pick<ChainDeps, 'warehouse' | 'store
     const record = records.get(f.feature);
     const version = versions[f.feature];
     if (!record || !version || earlier.dataset !== f.dataset) return false;
-    // Only the data and the window may differ; the data of the old window must not have.
-    if (differingParts(f.fingerprint!, earlier.fingerprint!).some((p) => p === 'schema' || p === 'settings')) return false;
+    // Only the data and the window may differ; the data of the old window must not have. Where the
+    // settings moved (embedded: BQX_SHARD), that is why it extracts whole, whatever else moved.
+    const moved = differingParts(f.fingerprint!, earlier.fingerprint!);
+    if (moved.includes('schema')) return false;
+    if (moved.includes('settings')) {
+      f.reason = REASONS.settings;
+      return false;
+    }
     if (dataPart(f.dataset, f.feature, version) !== partOf(earlier.fingerprint!, 'data')) return false;
     const sizes = await deps.staging.sizes(record.files);
     if (record.files.length === 0 || sizes.some((s) => s === undefined)) return false;

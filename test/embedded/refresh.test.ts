@@ -531,6 +531,18 @@ describe('embedded chain: --refresh', function () {
     assert.deepEqual(a, b);
   });
 
+  it('after the shard unit changed, a refresh extracts whole (settings changed: embedded checkpoints follow the grid), shares no shard, and equals a --no-reuse full build', async () => {
+    const first = await firstVersionThenAppend();
+    await e.close();
+    e = await openTest(testConfig(e.home, { BQX_MAX_GROUP_COLUMNS: '300', BQX_SHARD: 'week' }));
+    const refreshed = await run({ refresh: true });
+    assert.equal(refreshed.refresh?.from, first.runId);
+    assert.deepEqual(refreshed.reuse, { reused: 0, extracted: SELECTED.length, reasons: { 'settings changed': SELECTED.length } });
+    assert.equal(refreshed.refresh?.sharedShards, 0);
+    const full = await run({ reuse: false });
+    assert.deepEqual(await readOutput(e, refreshed.output!.manifest), await readOutput(e, full.output!.manifest));
+  });
+
   it('a checkpoint indexed again once the indexed one\'s files were collected: the next run reuses it', async () => {
     const first = await run();
     const full = await run({ reuse: false });
