@@ -57,7 +57,8 @@ export interface FreshnessBench {
   c: { rows_read_ratio: number; wall_ratio: number; run_ratio_without_profile: number; equal_to_full_build: boolean; shared_shards: number; rebuilt_shards: number; rows: number; rounds: Alternation[] };
   /** A refresh with the page cache dropped first (null where it cannot be dropped). */
   c_cold: { wall_s: number; vs_warm_refresh: number; disk_read_mb: number | null; extract_ms: number | null; rows_read: number | null } | null;
-  d: { runs: number; bytes: number; parquet_bytes: number; kept_datasets_bytes: number; one_checkpoint_set_bytes: number; ratio: number };
+  /** `index_entries`: the reuse index's files, one a feature of the newest run when it follows the checkpoints kept. */
+  d: { runs: number; bytes: number; parquet_bytes: number; kept_datasets_bytes: number; one_checkpoint_set_bytes: number; ratio: number; index_entries: number; features: number };
   e: { full_bytes: number; refresh_bytes: number; bytes_ratio: number; full_profile_bytes: number; refresh_profile_bytes: number; full_statements: number; refresh_statements: number; refresh_shards: number; groups: number; refresh_exports: number };
   goals: Record<string, { value: number | boolean; met: boolean }>;
 }
@@ -277,7 +278,9 @@ export async function benchFreshness(rows: number, log: (line: string) => void, 
     }
   }
   const allowed = keptBytes + checkpointBytes;
-  log(`freshness: after ${steps.length} runs: ${bytes} bytes under staging+output (${dataBytes} of parquet); kept datasets ${keptBytes}, one set of checkpoints ${checkpointBytes}`);
+  // Before 2026-12-07 every refresh left its 667 entries behind for good.
+  const indexEntries = (await fs.readdir(path.join(home, 'staging', 'checkpoints', 'index'), { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).length;
+  log(`freshness: after ${steps.length} runs: ${bytes} bytes under staging+output (${dataBytes} of parquet); kept datasets ${keptBytes}, one set of checkpoints ${checkpointBytes}; reuse index ${indexEntries} entries for ${newestManifest.features.length} features`);
 
   const ratio = (a: number, b: number) => round(a / b);
   const withoutProfile = (s: Step) => (s.summary.timings.total_ms ?? NaN) - (s.summary.timings.profile_ms ?? 0);
@@ -306,7 +309,7 @@ export async function benchFreshness(rows: number, log: (line: string) => void, 
         rows_read: coldRefresh.summary.rowsRead?.total ?? null,
       }
     : null;
-  const d = { runs: steps.length, bytes, parquet_bytes: dataBytes, kept_datasets_bytes: keptBytes, one_checkpoint_set_bytes: checkpointBytes, ratio: ratio(dataBytes, allowed) };
+  const d = { runs: steps.length, bytes, parquet_bytes: dataBytes, kept_datasets_bytes: keptBytes, one_checkpoint_set_bytes: checkpointBytes, ratio: ratio(dataBytes, allowed), index_entries: indexEntries, features: newestManifest.features.length };
   const groups = planRefresh.groups;
   const e = {
     full_bytes: planFull.summary.bytesTotal,
