@@ -6,8 +6,9 @@
 // retention removes with the run. The one exception is shared on purpose: the reuse index
 // (staging checkpoints/index/<feature>/<fingerprint>.json, shared/chain/reuse.ts), which outlives
 // the run so later runs can build on its checkpoints; each entry must index a checkpoint this run
-// recorded and extracted itself, exactly (its files, under the run's prefix, their sizes), and
-// each checkpoint it extracted under a fingerprint must have its entry.
+// recorded and extracted itself, exactly (its files, under the run's prefix, their sizes), named
+// by that record's fingerprint (retention keeps the entries records name), and each checkpoint it
+// extracted under a fingerprint must have its entry.
 
 import { createHash } from 'node:crypto';
 import { bytesDigest } from './digest.js';
