@@ -3,26 +3,10 @@
 // delete it, on the embedded stores (file run store, folder object store).
 
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { FileRunStore } from '../../shared/adapters/local/fileRunStore.js';
-import { FolderObjectStore } from '../../shared/adapters/local/folderStore.js';
-import { loadConfig } from '../../shared/config.js';
-import { silentLogger } from '../../shared/log.js';
 import { paths } from '../../shared/naming.js';
-import type { CheckpointRecord, RunRecord, RunState } from '../../shared/ports.js';
+import type { CheckpointRecord } from '../../shared/ports.js';
 import { collectAll, collectGarbage } from '../../shared/retention.js';
-import { tempDir } from '../helpers/temp.js';
-
-const WINDOW = { start: '2024-01-01T00:00:00.000Z', end: '2024-01-02T00:00:00.000Z' };
-
-function run(runId: string, state: RunState, createdAt: string): RunRecord {
-  const pair = runId.slice(0, 6);
-  return {
-    runId, pair, state, createdAt, updatedAt: createdAt, window: WINDOW, expected: 1, labelRows: 10,
-    manifestObject: paths.manifest(runId), transitions: [{ state, at: createdAt }], reconcileAttempts: 0,
-    mergeAttempts: 0, warnings: [], timings: {},
-  };
-}
+import { WINDOW, retentionDeps, runRecord as run } from '../helpers/retentionDeps.js';
 
 function checkpoint(runId: string, feature: string, files: string[]): CheckpointRecord {
   return { runId, feature, landedAt: WINDOW.start, files, rows: 10, sourceRows: 10, duplicates: 0, nullCounts: {}, minKey: null, maxKey: null, bytes: 4 };
@@ -36,15 +20,7 @@ describe('retention across pairs', () => {
   const ownOld = paths.checkpointPart(OLD, 'agg_eurusd', 0);
 
   async function world() {
-    const home = tempDir('retention-pairs');
-    const deps = {
-      store: new FileRunStore(path.join(home, 'runstore')),
-      staging: new FolderObjectStore(path.join(home, 'staging')),
-      output: new FolderObjectStore(path.join(home, 'output')),
-      clock: { now: () => new Date('2024-01-03T00:00:00Z') },
-      logger: silentLogger,
-      config: loadConfig({ BQX_HOME: home }),
-    };
+    const deps = retentionDeps('retention-pairs');
     // The old eurusd run extracted both; the new one re-extracted its own table and reused mkt_vol
     // from the old run; gbpusd's newest run reused the same mkt_vol checkpoint too.
     for (const [r, state, at] of [[OLD, 'succeeded', '2024-01-01T00:00:00Z'], [NEW, 'succeeded', '2024-01-02T00:00:00Z'], [OTHER, 'succeeded', '2024-01-02T01:00:00Z']] as const) {

@@ -5,19 +5,12 @@
 // fingerprints on records keeps all its entries. On the embedded stores.
 
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import sinon from 'sinon';
-import { FileRunStore } from '../../shared/adapters/local/fileRunStore.js';
-import { FolderObjectStore } from '../../shared/adapters/local/folderStore.js';
 import { reuseIndex } from '../../shared/chain/reuse.js';
-import { loadConfig } from '../../shared/config.js';
-import { silentLogger } from '../../shared/log.js';
 import { paths } from '../../shared/naming.js';
-import type { CheckpointRecord, RunRecord, RunState } from '../../shared/ports.js';
+import type { CheckpointRecord } from '../../shared/ports.js';
 import { collectAll, collectGarbage } from '../../shared/retention.js';
-import { tempDir } from '../helpers/temp.js';
-
-const WINDOW = { start: '2024-01-01T00:00:00.000Z', end: '2024-01-02T00:00:00.000Z' };
+import { WINDOW, retentionDeps, runRecord as run } from '../helpers/retentionDeps.js';
 const OLD = 'eurusd-20240101t000000-aaaaaa';
 const NEW = 'eurusd-20240102t000000-bbbbbb';
 const OTHER = 'gbpusd-20240102t010000-cccccc';
@@ -25,14 +18,6 @@ const ACTIVE = 'audusd-20240102t020000-dddddd';
 
 /** A fingerprint of four parts, each the digit repeated. */
 const fp = (digit: string) => Array.from({ length: 4 }, () => digit.repeat(16)).join('-');
-
-function run(runId: string, state: RunState, createdAt: string): RunRecord {
-  return {
-    runId, pair: runId.slice(0, 6), state, createdAt, updatedAt: createdAt, window: WINDOW, expected: 1, labelRows: 10,
-    manifestObject: paths.manifest(runId), transitions: [{ state, at: createdAt }], reconcileAttempts: 0,
-    mergeAttempts: 0, warnings: [], timings: {},
-  };
-}
 
 function checkpoint(runId: string, feature: string, fingerprint?: string, reusedFrom?: string): CheckpointRecord {
   const file = paths.checkpointPart(reusedFrom ?? runId, feature, 0);
@@ -58,15 +43,7 @@ describe('retention: the reuse index', () => {
   ];
 
   async function world(activeManifest = JSON.stringify({ features: [{ feature: 'agg_audusd', fingerprint: fp('6') }] })) {
-    const home = tempDir('retention-index');
-    const deps = {
-      store: new FileRunStore(path.join(home, 'runstore')),
-      staging: new FolderObjectStore(path.join(home, 'staging')),
-      output: new FolderObjectStore(path.join(home, 'output')),
-      clock: { now: () => new Date('2024-01-03T00:00:00Z') },
-      logger: silentLogger,
-      config: loadConfig({ BQX_HOME: home }),
-    };
+    const deps = retentionDeps('retention-index');
     for (const [r, state, at] of [[OLD, 'succeeded', '2024-01-01T00:00:00Z'], [NEW, 'succeeded', '2024-01-02T00:00:00Z'], [OTHER, 'succeeded', '2024-01-02T01:00:00Z'], [ACTIVE, 'extracting', '2024-01-02T02:00:00Z']] as const) {
       await deps.store.createRun(run(r, 'extracting', at));
       if (state !== 'extracting') await deps.store.updateRun(r, (x) => ({ ...x, state, transitions: [...x.transitions, { state, at }] }));
