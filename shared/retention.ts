@@ -29,10 +29,9 @@
 
 import type { Config } from './config.js';
 import { MARKER_NAME, allPairs, paths } from './naming.js';
-import type { RunManifest } from './manifest.js';
 import type { CheckpointRecord, Logger, ObjectStore, RunOutput, RunRecord, RunStore, StoredObject, Clock } from './ports.js';
 import { reuseIndex } from './chain/reuse.js';
-import { isTerminal } from './chain/runs.js';
+import { isTerminal, loadManifest } from './chain/runs.js';
 import { mapLimit } from './concurrency.js';
 
 export interface RetentionDeps {
@@ -128,10 +127,9 @@ export async function referencedCheckpoints(deps: RetentionDeps, keep: number): 
   // One at a time: at 17,038 columns a manifest is 6 MB of JSON, and the reconciler may find 28 runs active.
   for (const run of active) {
     try {
-      const manifest = JSON.parse(Buffer.from(await deps.staging.read(run.manifestObject)).toString('utf8')) as Pick<RunManifest, 'features'>;
-      for (const f of manifest.features) if (f.fingerprint) named.add(reuseIndex.entry(f.feature, f.fingerprint));
+      for (const f of (await loadManifest(deps, run)).features) if (f.fingerprint) named.add(reuseIndex.entry(f.feature, f.fingerprint));
     } catch {
-      readable = false; // a run being created: its fingerprints are unknown, so no entry can be judged
+      readable = false; // a run being created (or not its manifest): its fingerprints are unknown, so no entry can be judged
     }
   }
   for (const o of listed) if (unnamed.has(indexedFeature(o.name))) named.add(o.name);

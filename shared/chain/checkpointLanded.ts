@@ -10,7 +10,7 @@ import type { CheckpointRecord, FinalizedObject } from '../ports.js';
 import type { ChainDeps } from './deps.js';
 import { decodeMarker } from './extractFeature.js';
 import { attributes } from './messages.js';
-import { indexCheckpoint } from './reuse.js';
+import { indexCheckpoint, indexedFingerprint } from './reuse.js';
 import { failRun, loadManifest, moved } from './runs.js';
 
 export type LandingOutcome = 'recorded' | 'duplicate' | 'ignored' | 'invalid';
@@ -49,12 +49,13 @@ export async function checkpointLanded(deps: ChainDeps, object: FinalizedObject)
     const nullCounts: Record<string, number> = {};
     for (const c of entry.columns) nullCounts[c.output] = summary.nullCounts.get(c.source) ?? 0;
     const fileKeys = keysOfEveryFile(marker.files, summary.fileKeys);
+    // Indexed under it (indexCheckpoint): so named, the entry outlives retention while the record does.
+    const fingerprint = indexedFingerprint(entry, marker);
     record = {
       runId, feature, landedAt: deps.clock.now().toISOString(), files: marker.files, rows: summary.rows,
       sourceRows: marker.sourceRows, duplicates: marker.duplicates, nullCounts, minKey: summary.minKey, maxKey: summary.maxKey, bytes: summary.bytes,
       ...(fileKeys ? { fileKeys } : {}),
-      // Indexed under it (indexCheckpoint): so named, the entry outlives retention while the record does.
-      ...(entry.fingerprint && marker.fingerprint === entry.fingerprint ? { fingerprint: entry.fingerprint } : {}),
+      ...(fingerprint ? { fingerprint } : {}),
       ...(isHandUpload ? {} : { readRows: marker.readRows ?? marker.sourceRows }),
       ...(marker.bytesBilled !== undefined ? { bytesBilled: marker.bytesBilled } : {}),
     };

@@ -164,9 +164,15 @@ function recordOf(runId: string, f: ManifestFeature, entry: IndexEntry, landedAt
   };
 }
 
+/** The fingerprint a landed checkpoint is indexed under: the manifest's, where it was extracted under it. */
+export function indexedFingerprint(f: Pick<ManifestFeature, 'fingerprint'>, marker: Pick<CheckpointMarker, 'fingerprint'>): string | undefined {
+  return f.fingerprint && marker.fingerprint === f.fingerprint ? f.fingerprint : undefined;
+}
+
 /** Indexes a checkpoint that landed valid, if it was extracted under the manifest's fingerprint. */
 export async function indexCheckpoint(deps: Pick<ChainDeps, 'staging' | 'clock'>, f: ManifestFeature, marker: CheckpointMarker, record: CheckpointRecord): Promise<boolean> {
-  if (!f.fingerprint || marker.fingerprint !== f.fingerprint || record.reusedFrom) return false;
+  const fingerprint = indexedFingerprint(f, marker);
+  if (!fingerprint || record.reusedFrom) return false;
   // A refresh's checkpoint begins with the earlier run's files, whose sizes its plan read.
   const earlier = f.incremental;
   const planned = new Map(earlier?.sizes && earlier.sizes.length === earlier.files.length ? earlier.files.map((file, i) => [file, earlier.sizes![i]!]) : []);
@@ -175,7 +181,7 @@ export async function indexCheckpoint(deps: Pick<ChainDeps, 'staging' | 'clock'>
   const nullCounts: Record<string, number> = {};
   for (const c of f.columns) nullCounts[c.source] = record.nullCounts[c.output] ?? 0;
   const entry: IndexEntry = {
-    fingerprint: f.fingerprint, feature: f.feature, runId: record.runId, files: record.files, sizes, rows: record.rows, sourceRows: record.sourceRows,
+    fingerprint, feature: f.feature, runId: record.runId, files: record.files, sizes, rows: record.rows, sourceRows: record.sourceRows,
     duplicates: record.duplicates, nullCounts, minKey: record.minKey, maxKey: record.maxKey, bytes: record.bytes, indexedAt: deps.clock.now().toISOString(),
     ...(record.fileKeys ? { fileKeys: record.fileKeys } : {}),
   };
@@ -184,7 +190,7 @@ export async function indexCheckpoint(deps: Pick<ChainDeps, 'staging' | 'clock'>
   // earlier run's files (a `--no-reuse` build after a run of the same window) would point at files
   // about to be trimmed, and no later run could reuse that fingerprint again (it extracted
   // everything once more, reason "data changed"). A redelivery of this landing writes the same entry.
-  const object = reuseIndex.entry(f.feature, f.fingerprint);
+  const object = reuseIndex.entry(f.feature, fingerprint);
   const there = await readEntry(deps, object);
   if (there && there.runId === entry.runId && there.files.join() === entry.files.join() && (await filesUnchanged(deps, there))) return false;
   await deps.staging.write(object, JSON.stringify(entry), { contentType: 'application/json' });

@@ -14,7 +14,7 @@ export async function requireRun(deps: ChainDeps, runId: string): Promise<RunRec
   return run;
 }
 
-export async function loadManifest(deps: ChainDeps, run: RunRecord): Promise<RunManifest> {
+export async function loadManifest(deps: Pick<ChainDeps, 'staging' | 'manifests'>, run: RunRecord): Promise<RunManifest> {
   const cached = deps.manifests?.get(run.runId);
   if (cached) return cached;
   const bytes = await deps.staging.read(run.manifestObject);

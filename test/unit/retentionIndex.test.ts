@@ -42,7 +42,7 @@ describe('retention: the reuse index', () => {
     reuseIndex.entry('tri_eur', fp('7')), // a table no kept run has
   ];
 
-  async function world(activeManifest = JSON.stringify({ features: [{ feature: 'agg_audusd', fingerprint: fp('6') }] })) {
+  async function world(activeManifest = JSON.stringify({ runId: ACTIVE, features: [{ feature: 'agg_audusd', fingerprint: fp('6') }] })) {
     const deps = retentionDeps('retention-index');
     for (const [r, state, at] of [[OLD, 'succeeded', '2024-01-01T00:00:00Z'], [NEW, 'succeeded', '2024-01-02T00:00:00Z'], [OTHER, 'succeeded', '2024-01-02T01:00:00Z'], [ACTIVE, 'extracting', '2024-01-02T02:00:00Z']] as const) {
       await deps.store.createRun(run(r, 'extracting', at));
