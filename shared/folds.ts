@@ -92,7 +92,9 @@ export function planFolds(run: { pair: string; runId: string }, firstKey: string
   const days = (ms: number) => Math.round((ms / DAY) * 10000) / 10000;
   return {
     file: {
-      ...run,
+      // Only these two of the record: the caller passes the whole run record.
+      pair: run.pair,
+      runId: run.runId,
       window: { start: new Date(start).toISOString(), end: new Date(end).toISOString() },
       trainDays: days(train),
       validationDays: days(validation),

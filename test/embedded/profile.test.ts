@@ -137,6 +137,9 @@ describe('dataset profile, gates, ledger and folds (embedded, planted demo)', fu
     assert.equal(corr.variant, 'bqx_ibkr');
 
     const folds: FoldsFile = JSON.parse(readFileSync(path.join(dir, 'folds.json'), 'utf8'));
+    // The file's own fields and nothing of the run record it was planned from (state, transitions, ...).
+    const fields = ['pair', 'runId', 'window', 'trainDays', 'validationDays', 'testDays', 'stepDays', 'scale', 'purgeMinutes', 'embargoMinutes', 'longestHorizonMinutes', 'note', 'folds'];
+    assert.deepEqual(Object.keys(folds).sort(), [...fields].sort());
     assert.ok(folds.purgeMinutes >= 105, `purge ${folds.purgeMinutes}`);
     assert.equal(folds.longestHorizonMinutes, 105);
     assert.ok(folds.scale < 1 && folds.note.includes('scaled'), 'a short window scales the sizes and says so');

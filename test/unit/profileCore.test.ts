@@ -65,7 +65,11 @@ describe('profile core', () => {
     assert.equal(long.bounds.length, Math.floor((731 - 395 - 270 / 1440) / 30) + 1);
     const [b] = long.bounds;
     assert.equal(b![2]! - b![1]!, 135 * 60_000, 'purge + embargo between train and validation');
-    const short = planFolds({ pair: 'eurusd', runId: 'r' }, '2020-01-09T00:00:00Z', '2020-01-13T03:59:00Z', settings, 105);
+    // The chain passes its whole run record: the file takes only the pair and the run id from it.
+    const record = { pair: 'eurusd', runId: 'r', state: 'merging', transitions: [] };
+    const short = planFolds(record, '2020-01-09T00:00:00Z', '2020-01-13T03:59:00Z', settings, 105);
+    assert.deepEqual(Object.keys(short.file).slice(0, 3), ['pair', 'runId', 'window']);
+    assert.ok(!('state' in short.file) && !('transitions' in short.file));
     assert.ok(short.file.scale > 0 && short.file.scale < 0.02 && /scaled/.test(short.file.note));
     assert.equal(short.bounds.length, 4);
     assert.equal(foldCuts(short).length, 24);
