@@ -10,6 +10,7 @@ import { errorMessage, jsonLogger } from '../log.js';
 import { InputError, NotFoundError, allPairs, assertRunId, validatePair } from '../naming.js';
 import type { RunRecord } from '../ports.js';
 import { followRun, snapshotPair } from '../runtime/followRun.js';
+import { assertCredentials } from '../runtime/gcpCredentials.js';
 import { gcpTargetConfig, openGcpTarget, type GcpTarget } from '../runtime/gcpTarget.js';
 import { checkFlags, stringFlag, type Args } from './args.js';
 import { ProgressBar } from './progress.js';
@@ -18,10 +19,12 @@ import { summarise, summaryTable, type RunSummary } from './summary.js';
 /** How often the run store is read while following (ms); BQX_FOLLOW_POLL_MS for tests. */
 const pollMs = (env: NodeJS.ProcessEnv) => (env.BQX_FOLLOW_POLL_MS && /^\d+$/.test(env.BQX_FOLLOW_POLL_MS) ? Number(env.BQX_FOLLOW_POLL_MS) : 2000);
 
-function target(args: Args, env: NodeJS.ProcessEnv): GcpTarget {
+async function target(args: Args, env: NodeJS.ProcessEnv): Promise<GcpTarget> {
   const name = stringFlag(args, 'target');
   if (name !== 'gcp') throw new InputError(`--target must be "gcp", got ${JSON.stringify(name)}`);
   const config = gcpTargetConfig(env, stringFlag(args, 'project'));
+  // The clients read process.env (the emulators' hosts, the credentials), whatever env the command was given.
+  await assertCredentials(['pubsub', 'firestore']);
   // Client warnings go to stderr as JSON lines only when asked for; the summary is the output.
   return openGcpTarget(config, jsonLogger(env.BQX_VERBOSE ? 'debug' : 'error', (line) => process.stderr.write(`${line}\n`)));
 }
@@ -31,7 +34,7 @@ const summaryOf = (t: GcpTarget, run: RunRecord, landed: number): RunSummary => 
 export async function gcpRunCommand(args: Args, env: NodeJS.ProcessEnv): Promise<number> {
   checkFlags(args, ['target', 'project', 'start', 'end', 'force', 'json', 'quiet', 'refresh']);
   if (args.positional.length > 1) throw new InputError(`run takes one pair, got ${args.positional.join(' ')}`);
-  const t = target(args, env);
+  const t = await target(args, env);
   const quiet = args.flags.has('quiet');
   let interrupted: string | undefined;
   const onSignal = (signal: NodeJS.Signals) => (interrupted = signal);
@@ -81,7 +84,7 @@ export async function gcpRunCommand(args: Args, env: NodeJS.ProcessEnv): Promise
 
 export async function gcpStatusCommand(args: Args, env: NodeJS.ProcessEnv): Promise<number> {
   checkFlags(args, ['target', 'project', 'json']);
-  const t = target(args, env);
+  const t = await target(args, env);
   try {
     const which = args.positional[0];
     let runs: RunRecord[];

@@ -59,7 +59,7 @@ usage:
                             remove older runs (--dry-run: say what would go, remove nothing)
   bqx demo --touch t1,t2    rewrite tables in place (same rows, new values, new data version)
   bqx demo --append 1d      append minutes (1d = 1440, 2h, 90m) to the label and feature tables
-  bqx plan <pair> --target bigquery|gcp --sql-out DIR [--json] [--start T --end T] [--refresh | --since T]
+  bqx plan <pair> --target bigquery|gcp [--project P] --sql-out DIR [--json] [--start T --end T] [--refresh | --since T]
                             write every statement a run would send to BigQuery, and what it would read
 
 data lives under BQX_HOME (default ./.bqx). Exit code: 0 success, 1 run failed, 2 bad input.`;
@@ -79,7 +79,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     // Loaded only with --target: it brings the Google Cloud clients.
     if (args.flags.has('target') && args.command === 'run') return await (await import('./gcp.js')).gcpRunCommand(args, env);
     if (args.flags.has('target') && args.command === 'status') return await (await import('./gcp.js')).gcpStatusCommand(args, env);
-    const config = loadConfig(env);
+    // plan --target gcp takes --project as run and status do.
+    const project = args.command === 'plan' ? stringFlag(args, 'project') : undefined;
+    const config = loadConfig(project === undefined ? env : { ...env, BQX_PROJECT: project });
     switch (args.command) {
       case 'run':
         return await runCommand(args, config);

@@ -22,19 +22,21 @@ import { PlanStore } from '../plan/planStore.js';
 import { PLACEHOLDER_BUCKETS, recordPlan, type CatalogSource, type RecordedPlan } from '../plan/recordPlan.js';
 import { planSummaryText, writePlan } from '../plan/writePlan.js';
 import { openEmbedded } from '../runtime/embedded.js';
+import { assertCredentials } from '../runtime/gcpCredentials.js';
 import { checkFlags, stringFlag, type Args } from './args.js';
 import { ensureDemo } from './demo.js';
 
-export const PLAN_USAGE = `  bqx plan <pair> --target bigquery|gcp --sql-out DIR [--json] [--start T --end T] [--refresh | --since T]
+export const PLAN_USAGE = `  bqx plan <pair> --target bigquery|gcp [--project P] --sql-out DIR [--json] [--start T --end T] [--refresh | --since T]
                             write every statement a run (or a refresh) would send to BigQuery, and what it would read`;
 
 const TARGETS = ['bigquery', 'gcp'];
 
 export async function planCommand(args: Args, config: Config): Promise<number> {
-  checkFlags(args, ['target', 'sql-out', 'json', 'start', 'end', 'refresh', 'since']);
+  checkFlags(args, ['target', 'project', 'sql-out', 'json', 'start', 'end', 'refresh', 'since']);
   if (args.positional.length !== 1) throw new InputError(`plan takes one pair, got ${args.positional.length === 0 ? 'none' : args.positional.join(' ')}`);
   const target = stringFlag(args, 'target') ?? 'bigquery';
   if (!TARGETS.includes(target)) throw new InputError(`--target must be bigquery or gcp, got ${JSON.stringify(target)}`);
+  if (args.flags.has('project') && target !== 'gcp') throw new InputError('--project is for --target gcp (--target bigquery plans offline, from the embedded warehouse)');
   const dir = stringFlag(args, 'sql-out');
   if (!dir) throw new InputError('plan needs --sql-out DIR (the folder for the .sql files and plan.json)');
   const request = decodeRunRequest(
@@ -52,6 +54,7 @@ export async function planCommand(args: Args, config: Config): Promise<number> {
   if (target === 'gcp') {
     const buckets = { staging: config.gcp.stagingBucket || PLACEHOLDER_BUCKETS.staging, output: config.gcp.outputBucket || PLACEHOLDER_BUCKETS.output };
     const gcp = gcpPlanSource(config, { staging: new PlanStore(buckets.staging), output: new PlanStore(buckets.output) });
+    await assertCredentials(['bigquery']);
     recorded = await recordPlan({ config, pair: request.pair, source: gcp.warehouse, window, buckets, ...(since ? { refresh: { since } } : {}) });
     // Counting every feature table would be one query each: the label rows stand in for the estimate.
     options = { target, featureRows: () => recorded.labelRows, dryRun: gcp.dryRun, costPerTbUsd: config.gcp.costPerTbUsd };

@@ -7,6 +7,7 @@
 
 import { gcpAdapters } from '../adapters/gcp/index.js';
 import { loadConfig, type Config } from '../config.js';
+import { InputError } from '../naming.js';
 import type { Logger, MessageBus, ObjectStore, RunStore } from '../ports.js';
 
 export interface GcpTarget {
@@ -21,12 +22,13 @@ export interface GcpTarget {
 /** The configuration of a deployed chain, as the CLI sees it. */
 export function gcpTargetConfig(env: NodeJS.ProcessEnv, project?: string): Config {
   const p = project ?? env.BQX_PROJECT;
+  if (!p) throw new InputError('--target gcp needs the Google Cloud project of the deployed chain: --project P, or BQX_PROJECT');
   return loadConfig({
     ...env,
     BQX_RUNTIME: 'gcp',
-    ...(p !== undefined ? { BQX_PROJECT: p } : {}),
-    ...(p !== undefined && env.BQX_STAGING_BUCKET === undefined ? { BQX_STAGING_BUCKET: `${p}-bqx-staging` } : {}),
-    ...(p !== undefined && env.BQX_OUTPUT_BUCKET === undefined ? { BQX_OUTPUT_BUCKET: `${p}-bqx-output` } : {}),
+    BQX_PROJECT: p,
+    ...(env.BQX_STAGING_BUCKET === undefined ? { BQX_STAGING_BUCKET: `${p}-bqx-staging` } : {}),
+    ...(env.BQX_OUTPUT_BUCKET === undefined ? { BQX_OUTPUT_BUCKET: `${p}-bqx-output` } : {}),
   });
 }
 

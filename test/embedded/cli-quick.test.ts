@@ -69,6 +69,32 @@ describe('bqx quick commands', function () {
     assert.equal(existsSync(path.join(home, 'warehouse.tables')), false, 'no feature table was written');
   });
 
+  it('--target gcp without a project or without credentials: one line naming the fix, exit 2, no stack trace and no request', () => {
+    const home = tempDir('quick');
+    const env: NodeJS.ProcessEnv = { ...process.env, BQX_HOME: home, GOOGLE_APPLICATION_CREDENTIALS: path.join(home, 'missing-key.json') };
+    for (const v of ['BQX_PROJECT', 'PUBSUB_EMULATOR_HOST', 'FIRESTORE_EMULATOR_HOST']) delete env[v];
+    const cli = (args: string[]) => spawnSync(process.execPath, [BQX, ...args], { env, encoding: 'utf8', timeout: 60_000 });
+    for (const args of [['status', '--target', 'gcp'], ['run', 'eurusd', '--target', 'gcp']]) {
+      const r = cli(args);
+      assert.equal(r.status, 2, r.stderr);
+      assert.equal(r.stderr, 'bqx: --target gcp needs the Google Cloud project of the deployed chain: --project P, or BQX_PROJECT\n', args.join(' '));
+    }
+    for (const [args, services] of [
+      [['status', '--target', 'gcp', '--project', 'demo-x'], 'pubsub, firestore'],
+      [['run', 'eurusd', '--target', 'gcp', '--project', 'demo-x'], 'pubsub, firestore'],
+      [['plan', 'eurusd', '--target', 'gcp', '--project', 'demo-x', '--sql-out', path.join(home, 'plan')], 'bigquery'],
+    ] as const) {
+      const r = cli([...args]);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, new RegExp(`^bqx: no Google Cloud credentials for ${services}: run \`gcloud auth application-default login\``), args.join(' '));
+      assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack trace');
+      assert.ok(!existsSync(path.join(home, 'plan')), 'the plan wrote nothing');
+    }
+    const r = cli(['plan', 'eurusd', '--project', 'demo-x', '--sql-out', path.join(home, 'plan')]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /^bqx: --project is for --target gcp/);
+  });
+
   it('status on a new home says there are no runs and leaves no warehouse behind', () => {
     const home = tempDir('quick');
     const r = bqx(home, ['status']);

@@ -19,7 +19,7 @@ export interface GcpPlanSource {
 /** `bigquery` is for tests (a client whose methods are stubbed); by default one for the configured project. */
 export function gcpPlanSource(config: Config, stores: { staging: ObjectStore; output: ObjectStore }, bigquery?: BigQuery): GcpPlanSource {
   const { project, location } = config.gcp;
-  if (!project) throw new ConfigError('BQX_PROJECT', project, 'is required for --target gcp');
+  if (!project) throw new ConfigError('BQX_PROJECT', project, 'is required for --target gcp (or --project P)');
   const client = bigquery ?? new BigQuery({ projectId: project, location });
   const warehouse = new BigQueryWarehouse({ bigquery: client, config, staging: stores.staging, output: stores.output });
   return {
