@@ -349,6 +349,8 @@ async function verifyCommand(args: Args, config: Config): Promise<number> {
   if (args.flags.has('json')) process.stdout.write(`${JSON.stringify(result)}\n`);
   else if (result.ok) process.stdout.write(`ok: ${result.rows} rows x ${result.columns} columns in ${result.files} file(s); keys unique, ascending and aligned\n`);
   else process.stdout.write(`FAILED:\n${result.problems.map((p) => `  - ${p}`).join('\n')}\n`);
+  // The files can be sound while the run failed its quality gates: said, the exit code is the files'.
+  if (result.failedGates && !args.flags.has('json')) process.stdout.write(`note: its run failed the quality gate(s) ${result.failedGates.join(', ')}: not a dataset to train on (bqx report ${target})\n`);
   return result.ok ? 0 : 1;
 }
 

@@ -23,6 +23,9 @@ interface OutputManifest {
   /** Datasets written before time shards have none: their groups are checked as a whole. */
   shards?: { index: number; id: string; start: string; end: string; rows: number; groups: { index: number; files: string[]; rows: number }[] }[];
   columnMapping: Record<string, { table: string; column: string }>;
+  /** False when a `fail` gate failed (the run failed, its outputs kept); absent before gates. */
+  passed?: boolean;
+  gates?: { gate: string; level: string; value: number | null; passed: boolean }[];
 }
 
 export interface VerifyResult {
@@ -31,6 +34,11 @@ export interface VerifyResult {
   columns: number;
   files: number;
   problems: string[];
+  /**
+   * The `fail` gates the dataset failed, as `gate (measured value)`, when its run failed on them: the
+   * files can be sound (`ok`) while the dataset is not one to train on.
+   */
+  failedGates?: string[];
 }
 
 export async function verifyManifest(file: string): Promise<VerifyResult> {
@@ -81,7 +89,8 @@ export async function verifyManifest(file: string): Promise<VerifyResult> {
   if (manifest.shards) problems.push(...checkShardLayout(manifest, footerRows));
   // Keys are read when every file could be: per shard, a damaged one is named with what is wrong.
   if (unreadable === 0 && withoutKey === 0 && new Set(columns).size === columns.length) problems.push(...(await checkKeys(manifest, locate)));
-  return { ok: problems.length === 0, rows: manifest.rows, columns: columns.length, files, problems };
+  const failedGates = manifest.passed === false ? (manifest.gates ?? []).filter((g) => g.level === 'fail' && !g.passed).map((g) => `${g.gate} (measured ${g.value})`) : undefined;
+  return { ok: problems.length === 0, rows: manifest.rows, columns: columns.length, files, problems, ...(failedGates ? { failedGates } : {}) };
 }
 
 /** The shards add up to the dataset: rows, and each group's files are its shards' in order. */

@@ -164,6 +164,12 @@ describe('dataset profile, gates, ledger and folds (embedded, planted demo)', fu
     const manifest = JSON.parse(readFileSync(summary.output.manifest, 'utf8'));
     assert.equal(manifest.passed, false);
     assert.ok(existsSync(path.join(dir, 'report.html')));
+    // Its files are sound, and verify says so; it also says the run failed its gates (only the fail ones).
+    const verified = bqx(home, ['verify', summary.runId]);
+    assert.equal(verified.code, 0, verified.stderr);
+    assert.match(verified.stdout, /^ok: 6000 rows/);
+    assert.match(verified.stdout, /\nnote: its run failed the quality gate\(s\) rows >= 150000 \(measured 6000\): not a dataset to train on/);
+    assert.deepEqual(JSON.parse(bqx(home, ['verify', summary.runId, '--json']).stdout).failedGates, ['rows >= 150000 (measured 6000)']);
     const bad = bqx(home, ['run', 'eurusd', '--gate', 'rows >> 1']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--gate: gate "rows >> 1" must read/);
