@@ -114,7 +114,8 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
       ? {
           ...(failedGates ? { ...moved(r, 'failed', now, failedGates), error: failedGates } : moved(r, 'succeeded', now)),
           output,
-          warnings: [...report.warnings, ...quality.warnings],
+          // The start's own warnings (a damaged earlier dataset not shared) stay first.
+          warnings: [...r.warnings, ...report.warnings, ...quality.warnings],
           timings: { ...r.timings, merge_ms: mergeMs, profile_ms: quality.profileMs, total_ms: now.getTime() - Date.parse(r.createdAt) },
           rowsRead,
           ...(result.bytesProcessed !== undefined ? { bytesProcessed: result.bytesProcessed } : {}),
@@ -231,7 +232,7 @@ async function writeOutputs(deps: ChainDeps, manifest: RunManifest, run: RunReco
     columnMapping: columnMapping(manifest),
     ledger: columnLedger(manifest, deps.config.currencies),
     features: report.features,
-    warnings: [...report.warnings, ...quality.warnings],
+    warnings: [...run.warnings, ...report.warnings, ...quality.warnings],
     gates: quality.gates,
     passed: quality.failed.length === 0,
     createdAt: deps.clock.now().toISOString(),

@@ -7,7 +7,9 @@ import type { RunRecord } from '../ports.js';
 import type { ChainDeps } from './deps.js';
 import { attributes } from './messages.js';
 import { filesPresent, loadManifest, moved, requireRun } from './runs.js';
-import { previousOutput } from './shareShards.js';
+import { damagedShared, previousOutput, takenShards, type PreviousOutput } from './shareShards.js';
+import { planMerge } from '../planner.js';
+import { errorMessage } from '../log.js';
 import { fanOut } from './startRun.js';
 import { checkRoom, estimateWrites, type RunWrites } from './diskRoom.js';
 import type { RunManifest } from '../manifest.js';
@@ -74,22 +76,26 @@ export async function rerun(deps: ChainDeps, runId: string, request: RerunReques
   }
 
   // A run that shared shards with an earlier dataset retention has removed since (its manifest
-  // gone) builds them itself this time: its checkpoints hold every row, the earlier files among them.
-  const unshared = run.sharing !== undefined && (await previousOutput(deps, run.sharing.from)).manifest === undefined;
+  // gone), or whose files are damaged, builds them itself this time: its checkpoints hold every
+  // row, the earlier files among them.
+  const earlier = run.sharing ? await previousOutput(deps, run.sharing.from) : undefined;
+  const damaged = earlier?.manifest ? await damagedOrUnlike(deps, earlier, run.sharing!, manifest) : undefined;
+  const unshared = run.sharing !== undefined && (earlier?.manifest === undefined || damaged !== undefined);
+  const why = unshared ? `${run.sharing!.from}, whose shards it shared, ${damaged ? `has damaged files (${damaged})` : 'was removed by retention'}` : '';
   const target = request.mode === 'merge' || features.length === 0 ? 'merging' : 'extracting';
-  if (deps.config.diskCheck) await checkRoom(deps, await rerunWrites(deps, unshared ? withoutSharing(run) : run, manifest, features));
+  if (deps.config.diskCheck) await checkRoom(deps, await rerunWrites(deps, unshared ? withoutSharing(run, why) : run, manifest, features));
   for (const f of drop) await dropCheckpoint(deps, runId, f);
   const now = deps.clock.now();
   const reason = `rerun (${request.mode}${features.length ? `: ${features.length} feature(s)` : ''})`;
   const { run: reopened } = await deps.store.updateRun(runId, (r) => {
     // Reopened, its checkpoints are whole again: retention looks at it afresh once it ends.
-    const { collected: _, ...open } = moved(unshared ? withoutSharing(r) : r, target, now, reason);
+    const { collected: _, ...open } = moved(unshared ? withoutSharing(r, why) : r, target, now, reason);
     return { ...open, reconcileAttempts: 0, mergeAttempts: target === 'merging' ? r.mergeAttempts + 1 : r.mergeAttempts, warnings: [] };
   }).catch((error: Error) => {
     throw new ConflictError(error.message);
   });
   deps.logger.info(reason, { runId, pair: run.pair, step: 'rerun' });
-  if (unshared) deps.logger.info(`${run.sharing!.from}, whose shards this run shared, was removed by retention: the merge builds every shard from the checkpoints`, { runId, pair: run.pair, step: 'rerun' });
+  if (unshared) deps.logger.info(`${why}: the merge builds every shard from the checkpoints`, { runId, pair: run.pair, step: 'rerun' });
   if (target === 'merging') await deps.bus.publish(deps.config.topics.mergeRequests, { runId, pair: run.pair }, attributes({ pair: run.pair, runId }));
   else await fanOut(deps, run, features);
   return { run: reopened, features };
@@ -121,12 +127,20 @@ async function withFilesGone<T>(deps: ChainDeps, items: readonly T[], filesOf: (
   return items.filter((_, i) => !present[i]);
 }
 
+/** What damagedShared says of the files the run takes from `earlier`, or why they cannot be taken from its manifest. */
+async function damagedOrUnlike(deps: ChainDeps, earlier: PreviousOutput, sharing: NonNullable<RunRecord['sharing']>, manifest: RunManifest): Promise<string | undefined> {
+  try {
+    return await damagedShared(deps, takenShards(earlier, sharing, planMerge(manifest, deps.config).groups.map((g) => g.index)));
+  } catch (error) {
+    return errorMessage(error);
+  }
+}
+
 /** The run as one that shares nothing (the merge then builds every shard, every group), its refresh record saying so. */
-function withoutSharing(run: RunRecord): RunRecord {
+function withoutSharing(run: RunRecord, why: string): RunRecord {
   const { sharing, ...rest } = run;
   const refresh = rest.refresh;
   if (!refresh || !sharing) return rest;
   const ids = [...(refresh.shards?.shared ?? []), ...(refresh.shards?.rebuilt ?? [])].sort();
-  const why = `${sharing.from}, whose shards it shared, was removed by retention`;
   return { ...rest, refresh: { ...refresh, sharedShards: 0, rebuiltShards: refresh.sharedShards + refresh.rebuiltShards, ...(refresh.shards ? { shards: { shared: [], rebuilt: ids, why } } : {}) } };
 }

@@ -29,7 +29,7 @@ import { checkpointFileKeys } from '../checkpoint.js';
 import { mapLimit } from '../concurrency.js';
 import { byGroup } from '../outputShards.js';
 import { planMerge, type MergeGroup, type MergePlan } from '../planner.js';
-import type { CheckpointRecord, MergedShard, MergeResult, RunRecord, Window } from '../ports.js';
+import { sizesByName, type CheckpointRecord, type MergedShard, type MergeResult, type RunRecord, type Window } from '../ports.js';
 import { MAX_SHARD_PARTS, type Shard } from '../shards.js';
 import type { ChainDeps } from './deps.js';
 import { paths } from '../naming.js';
@@ -81,6 +81,8 @@ export interface SharePlan {
   changed?: string[];
   /** Why nothing is shared, when nothing is. */
   why?: string;
+  /** Set when nothing is shared because the previous version's files are damaged: the first damage found. */
+  damaged?: string;
   /** Set with `groups`: groups shared from another index of the previous version (new index -> previous index). */
   moved?: Record<number, number>;
   /**
@@ -148,14 +150,20 @@ export async function planSharing(
     if (!previous.shards.every(sameBounds)) return { ...all, why: 'the previous version\'s shards are not this grid\'s' };
     // The shards the previous version lists are those with label rows, which are unchanged.
     const moved = Object.fromEntries(groups.filter((g) => !rebuilt.includes(g.index) && source.get(g.index) !== g.index).map((g) => [g.index, source.get(g.index)!]));
-    return { shared: [], rebuilt: previous.shards.map((s) => s.id), groups: rebuilt, ...(copyable ? { changed: [...changed].sort() } : {}), ...(Object.keys(moved).length > 0 ? { moved } : {}) };
+    return unlessDamaged({ shared: [], rebuilt: previous.shards.map((s) => s.id), groups: rebuilt, ...(copyable ? { changed: [...changed].sort() } : {}), ...(Object.keys(moved).length > 0 ? { moved } : {}) });
   }
   const shared = previous.shards.filter((s) => s.end <= until! && sameBounds(s)).map((s) => s.id);
   const taken = new Set(shared);
   // Shards before that point that the previous version did not list had no label rows, and still have none.
   const rebuilt = grid.filter((s) => !taken.has(s.id) && s.end > until!).map((s) => s.id);
   const grown = grownShard(previous.shards, grid, base.run.window.end, until);
-  return { shared, rebuilt, ...(grown ? { grown: [grown] } : {}) };
+  return unlessDamaged({ shared, rebuilt, ...(grown ? { grown: [grown] } : {}) });
+
+  /** The plan, unless a file it takes from the previous version is damaged: then every shard is built. */
+  async function unlessDamaged(plan: SharePlan): Promise<SharePlan> {
+    const damaged = await damagedShared(deps, takenShards({ from: base.run.runId, manifest: previous }, plan, groups.map((g) => g.index)));
+    return damaged ? { ...all, why: `the previous version's files are damaged (${damaged})`, damaged } : plan;
+  }
 }
 
 /**
@@ -334,6 +342,37 @@ export function withSharedGroups(plan: MergePlan, built: Extract<MergeResult, { 
     return { ...s, groups: [...s.groups, ...other.groups].sort((a, b) => a.index - b.index), keysInRange: s.keysInRange && other.keysInRange };
   });
   return { ...built, shards, groups: byGroup(plan.groups, shards) };
+}
+
+/**
+ * What a run sharing with an earlier dataset takes from it, as the merge takes it: whole shards (or,
+ * where it builds some column groups, every shard's other groups) and the grown shards' earlier parts.
+ */
+export function takenShards(earlier: PreviousOutput, sharing: Pick<SharePlan, 'shared' | 'rebuilt' | 'groups' | 'moved' | 'grown'>, planGroups: readonly number[]): MergedShard[] {
+  const only = sharing.groups;
+  const ids = only ? sharing.rebuilt : sharing.shared;
+  const sharedGroups = only && planGroups.filter((i) => !only.includes(i));
+  return [...(ids.length > 0 ? sharedShards(earlier, ids, sharedGroups, sharing.moved) : []), ...(sharing.grown?.length ? sharedShards(earlier, sharing.grown.map((g) => g.id)) : [])];
+}
+
+/**
+ * The first of the shared files found gone or not at the bytes their dataset recorded, as a
+ * phrase; undefined when every one is as written. Shared, a damaged file failed the verification
+ * of every later run, and of `bqx rerun --merge`, which shared it again: such a dataset is not
+ * shared from. One size request for all the files (ObjectStore.sizes lists their folders); the
+ * merge checks them again (verifyOutput), for what changes in between.
+ */
+export async function damagedShared(deps: Pick<ChainDeps, 'output'>, shards: readonly MergedShard[]): Promise<string | undefined> {
+  const sizes = await sizesByName(deps.output, shards.flatMap((s) => s.groups.flatMap((g) => g.files)));
+  for (const s of shards) {
+    for (const g of s.groups) {
+      const gone = g.files.find((f) => sizes.get(f) === undefined);
+      if (gone) return `${gone} is gone`;
+      const bytes = g.files.reduce((n, f) => n + sizes.get(f)!, 0);
+      if (bytes !== g.bytes) return `shard ${s.id} group ${g.index}: its files hold ${bytes} bytes, the dataset recorded ${g.bytes}`;
+    }
+  }
+  return undefined;
 }
 
 async function readOutputManifest(deps: Pick<ChainDeps, 'output'>, run: RunRecord): Promise<OutputManifest | undefined> {

@@ -120,6 +120,9 @@ async function start(deps: ChainDeps, request: RunRequest): Promise<StartResult>
     : unchanged && (unchanged.shared.length > 0 || unchanged.groups)
       ? { from: unchanged.from, shared: unchanged.shared, rebuilt: unchanged.rebuilt, ...(unchanged.groups ? { groups: unchanged.groups } : {}), ...(unchanged.changed ? { changed: unchanged.changed } : {}), ...(unchanged.moved ? { moved: unchanged.moved } : {}) }
       : undefined;
+  // An earlier dataset whose files are damaged is built again, not shared from: the run says so.
+  const damage = refresh?.shards?.damaged ? { from: refresh.from, what: refresh.shards.damaged } : unchanged?.damaged ? { from: unchanged.from, what: unchanged.damaged } : undefined;
+  const warnings = damage ? [`${damage.from}'s files are damaged (${damage.what}): this run built its shards again instead of sharing them (bqx verify ${damage.from})`] : [];
   // Refused here, before anything is written, when a folder cannot hold what the run writes.
   const writes = estimateWrites(manifest, sharing ?? refresh?.shards, config, base ? { end: base.run.window.end, rows: base.run.labelRows } : undefined);
   if (config.diskCheck) await checkRoom(deps, writes);
@@ -140,7 +143,7 @@ async function start(deps: ChainDeps, request: RunRequest): Promise<StartResult>
     transitions: [{ state: 'extracting', at: time }],
     reconcileAttempts: 0,
     mergeAttempts: 0,
-    warnings: [],
+    warnings,
     timings: { discover_ms: Date.now() - began },
     reuse,
     ...(refresh ? { refresh } : {}),
@@ -158,6 +161,7 @@ async function start(deps: ChainDeps, request: RunRequest): Promise<StartResult>
   logger.info(`run started: ${manifest.features.length} features, ${manifest.columnCount} columns, ${labels.rows} label rows`, {
     runId, pair, step: 'start', window, writes,
   });
+  for (const w of warnings) logger.warn(w, { runId, pair, step: 'start' });
   deps.observe?.({ type: 'started', runId, pair, expected: record.expected });
   // Reused checkpoints are recorded before the fan-out: if this dies in between, the reconciler
   // records what is still missing of them and re-sends only the extracts.
