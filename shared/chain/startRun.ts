@@ -3,7 +3,7 @@
 
 import { buildManifest } from '../manifest.js';
 import { InputError, REQUEST_ID, newRunId, paths, requestRunId } from '../naming.js';
-import type { RunRecord, Window } from '../ports.js';
+import type { LabelStats, RunRecord, Window } from '../ports.js';
 import type { ChainDeps } from './deps.js';
 import { attributes, type RunRequest } from './messages.js';
 import { claimMerge } from './checkpointLanded.js';
@@ -81,9 +81,10 @@ async function start(deps: ChainDeps, request: RunRequest): Promise<StartResult>
 
   // A refresh follows the pair's last succeeded version: same start, the label table's new end.
   const base = request.refresh ? await refreshBase(deps, pair) : undefined;
-  const window = await resolveWindow(deps, labelTableName, base ? { start: request.start ?? base.run.window.start, end: request.end } : request);
-  const labels = await warehouse.labelStats(config.labelsDataset, labelTableName, window);
-  if (labels.rows === 0) throw new InputError(`label table ${config.labelsDataset}.${labelTableName} has no rows in [${window.start}, ${window.end})`);
+  const asked = await resolveWindow(deps, labelTableName, base ? { start: request.start ?? base.run.window.start, end: request.end } : request);
+  const labels = await warehouse.labelStats(config.labelsDataset, labelTableName, asked);
+  if (labels.rows === 0) throw new InputError(`label table ${config.labelsDataset}.${labelTableName} has no rows in [${asked.start}, ${asked.end})`);
+  const window = labelledWindow(asked, labels);
 
   const now = clock.now();
   const manifest = buildManifest({ runId, pair, createdAt: now.toISOString(), window, labelRows: labels.rows, featureCatalog, labelTable, config });
@@ -197,6 +198,20 @@ export async function fanOut(deps: ChainDeps, run: Pick<RunRecord, 'runId' | 'pa
     deps.config.topics.extractRequests,
     features.map((feature) => ({ data: { runId: run.runId, pair: run.pair, feature }, attributes: attributes({ pair: run.pair, runId: run.runId, feature }) })),
   );
+}
+
+/**
+ * The window narrowed to the label rows it holds: [its first key, its last key + 1 minute). A
+ * window asked wider than the labels (an `--end` in the future, a `--start` before the first row)
+ * is then the default one, with the same rows: a later default run reuses its checkpoints and
+ * shares its shards, and a refresh of it extracts only the new minutes. (Kept as asked, it had
+ * every feature "changed inside the previous window" once the labels grew into it: a full build.)
+ */
+export function labelledWindow(window: Window, labels: LabelStats): Window {
+  if (!labels.minKey || !labels.maxKey) return window;
+  const start = Math.max(Date.parse(window.start), Date.parse(labels.minKey));
+  const end = Math.min(Date.parse(window.end), Date.parse(labels.maxKey) + MINUTE_MS);
+  return { start: new Date(start).toISOString(), end: new Date(end).toISOString() };
 }
 
 /** The run's window: as requested, else the label table's whole range [first, last + 1 minute). */

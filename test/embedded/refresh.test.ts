@@ -132,11 +132,11 @@ describe('embedded chain: --refresh', function () {
   /** What the run built: its rebuilt shards (those with label rows) and its grown one. */
   const runBuilt = (r: RunRecord) => ({ rebuilt: r.refresh?.shards?.rebuilt, grown: r.refresh?.shards?.grown?.[0] });
 
-  const firstVersionThenAppend = async (): Promise<RunRecord> => {
+  const firstVersionThenAppend = async (request: Partial<RunRequest> = {}): Promise<RunRecord> => {
     await appendMinutes(e, 120);
     await e.warehouse.markChanged(FEATURES, SELECTED);
     await e.warehouse.markChanged(LABELS, ['targets_eurusd']);
-    const first = await run();
+    const first = await run(request);
     assert.equal(first.labelRows, NEW_END);
     // As `bqx demo --append` records it: only keys from the first new minute on changed.
     const range = { start: minute(NEW_END), end: null };
@@ -147,6 +147,17 @@ describe('embedded chain: --refresh', function () {
     await e.warehouse.markChanged(LABELS, ['targets_eurusd'], range);
     return first;
   };
+
+  it('follows a version asked for a window wider than its labels (an --end in the future) as the labels\' range: only the new minutes extracted, the first day shared', async () => {
+    const first = await firstVersionThenAppend({ start: '2021-02-01T00:00:00.000Z', end: '2030-01-01T00:00:00.000Z' });
+    assert.deepEqual(first.window, { start: minute(0), end: minute(NEW_END) }, 'the window is the label rows it holds');
+    const refreshed = await run({ refresh: true });
+    assert.deepEqual(refreshed.window, { start: minute(0), end: minute(LATER_END) });
+    assert.deepEqual(refreshed.reuse?.reasons, { 'new minutes only': SELECTED.length });
+    assert.deepEqual(refreshed.refresh?.shards?.shared, ['20210301']);
+    const full = await run({ reuse: false, start: refreshed.window.start, end: refreshed.window.end });
+    assert.deepEqual(await readOutput(e, refreshed.output!.manifest), await readOutput(e, full.output!.manifest));
+  });
 
   it('after an append: extracts only the new minutes, shares the unchanged day shard by reference, grows the partial day by a part, reads only the new rows, equals a --no-reuse full build; gc keeps the shared files', async () => {
     const first = await firstVersionThenAppend();

@@ -59,6 +59,26 @@ describe('embedded chain, small warehouse', function () {
     assert.ok(!Object.keys(first).some((k) => /pair/.test(k)), 'metadata columns dropped');
   });
 
+  it('narrows a window asked wider than the label rows to them: a later default run is the same window, reusing every checkpoint and sharing the shards', async () => {
+    await e.warehouse.markChanged('bqx_ml_v3_features_v2', ['agg_eurusd', 'tri_agg_eur_usd_gbp', 'csi_mom_bqx_usd', 'mkt_regime', 'cov_agg_eurusd_gbpusd']);
+    await e.warehouse.markChanged('bqx_ml_v3_analytics_v2', ['targets_eurusd']);
+    const { run: started } = await startRun(e.deps, { pair: 'eurusd', start: '2021-01-01T00:00:00.000Z', end: '2030-01-01T00:00:00.000Z' });
+    const wide = await settle(e, started.runId);
+    assert.equal(wide.state, 'succeeded', wide.error);
+    const labels = { start: '2021-03-01T00:00:00.000Z', end: new Date(Date.UTC(2021, 2, 1) + MINI_ROWS * 60_000).toISOString() };
+    assert.deepEqual(wide.window, labels);
+    assert.equal(wide.labelRows, MINI_ROWS);
+    const { run: next } = await startRun(e.deps, { pair: 'eurusd' });
+    const again = await settle(e, next.runId);
+    assert.deepEqual(again.window, labels);
+    assert.equal(again.reuse?.extracted, 0);
+    assert.equal(again.sharing?.from, wide.runId);
+    // Inside the labels' range, a window stays as asked.
+    const { run: inner } = await startRun(e.deps, { pair: 'eurusd', start: '2021-03-01T00:20:00.000Z', end: '2021-03-01T01:30:00.000Z' });
+    assert.deepEqual(inner.window, { start: '2021-03-01T00:20:00.000Z', end: '2021-03-01T01:30:00.000Z' });
+    await settle(e, inner.runId);
+  });
+
   it('keeps the first row by value for each duplicate key and reports how many were removed', async () => {
     const { run: started } = await startRun(e.deps, { pair: 'eurusd' });
     const run = await settle(e, started.runId);
