@@ -7,9 +7,8 @@ import type { RunRecord } from '../ports.js';
 import type { ChainDeps } from './deps.js';
 import { attributes } from './messages.js';
 import { filesPresent, loadManifest, moved, requireRun } from './runs.js';
-import { damagedShared, previousOutput, takenShards, type PreviousOutput } from './shareShards.js';
+import { damagedTaken, previousOutput } from './shareShards.js';
 import { planMerge } from '../planner.js';
-import { errorMessage } from '../log.js';
 import { fanOut } from './startRun.js';
 import { checkRoom, estimateWrites, type RunWrites } from './diskRoom.js';
 import type { RunManifest } from '../manifest.js';
@@ -79,7 +78,7 @@ export async function rerun(deps: ChainDeps, runId: string, request: RerunReques
   // gone), or whose files are damaged, builds them itself this time: its checkpoints hold every
   // row, the earlier files among them.
   const earlier = run.sharing ? await previousOutput(deps, run.sharing.from) : undefined;
-  const damaged = earlier?.manifest ? await damagedOrUnlike(deps, earlier, run.sharing!, manifest) : undefined;
+  const damaged = earlier?.manifest ? await damagedTaken(deps, earlier, run.sharing!, planMerge(manifest, deps.config).groups.map((g) => g.index)) : undefined;
   const unshared = run.sharing !== undefined && (earlier?.manifest === undefined || damaged !== undefined);
   const why = unshared ? `${run.sharing!.from}, whose shards it shared, ${damaged ? `has damaged files (${damaged})` : 'was removed by retention'}` : '';
   const target = request.mode === 'merge' || features.length === 0 ? 'merging' : 'extracting';
@@ -125,15 +124,6 @@ async function dropCheckpoint(deps: ChainDeps, runId: string, feature: string): 
 async function withFilesGone<T>(deps: ChainDeps, items: readonly T[], filesOf: (item: T) => readonly string[]): Promise<T[]> {
   const present = await mapLimit(items, 16, (item) => filesPresent(deps, filesOf(item)));
   return items.filter((_, i) => !present[i]);
-}
-
-/** What damagedShared says of the files the run takes from `earlier`, or why they cannot be taken from its manifest. */
-async function damagedOrUnlike(deps: ChainDeps, earlier: PreviousOutput, sharing: NonNullable<RunRecord['sharing']>, manifest: RunManifest): Promise<string | undefined> {
-  try {
-    return await damagedShared(deps, takenShards(earlier, sharing, planMerge(manifest, deps.config).groups.map((g) => g.index)));
-  } catch (error) {
-    return errorMessage(error);
-  }
 }
 
 /** The run as one that shares nothing (the merge then builds every shard, every group), its refresh record saying so. */

@@ -33,6 +33,7 @@ import { sizesByName, type CheckpointRecord, type MergedShard, type MergeResult,
 import { MAX_SHARD_PARTS, type Shard } from '../shards.js';
 import type { ChainDeps } from './deps.js';
 import { paths } from '../naming.js';
+import { errorMessage } from '../log.js';
 import type { DatasetProfile } from '../profile/types.js';
 
 /** How far labels look ahead: label rows this close to a version's end may change on an append. */
@@ -161,7 +162,7 @@ export async function planSharing(
 
   /** The plan, unless a file it takes from the previous version is damaged: then every shard is built. */
   async function unlessDamaged(plan: SharePlan): Promise<SharePlan> {
-    const damaged = await damagedShared(deps, takenShards({ from: base.run.runId, manifest: previous }, plan, groups.map((g) => g.index)));
+    const damaged = await damagedTaken(deps, { from: base.run.runId, manifest: previous }, plan, groups.map((g) => g.index));
     return damaged ? { ...all, why: `the previous version's files are damaged (${damaged})`, damaged } : plan;
   }
 }
@@ -345,10 +346,24 @@ export function withSharedGroups(plan: MergePlan, built: Extract<MergeResult, { 
 }
 
 /**
+ * What damagedShared finds in the files `sharing` takes from `earlier` (the groups of the merge's
+ * plan being `planGroups`), or why its manifest cannot give them (a shard without one of its groups).
+ */
+export async function damagedTaken(deps: Pick<ChainDeps, 'output'>, earlier: PreviousOutput, sharing: Pick<SharePlan, 'shared' | 'rebuilt' | 'groups' | 'moved' | 'grown'>, planGroups: readonly number[]): Promise<string | undefined> {
+  let taken: MergedShard[];
+  try {
+    taken = takenShards(earlier, sharing, planGroups);
+  } catch (error) {
+    return errorMessage(error);
+  }
+  return damagedShared(deps, taken);
+}
+
+/**
  * What a run sharing with an earlier dataset takes from it, as the merge takes it: whole shards (or,
  * where it builds some column groups, every shard's other groups) and the grown shards' earlier parts.
  */
-export function takenShards(earlier: PreviousOutput, sharing: Pick<SharePlan, 'shared' | 'rebuilt' | 'groups' | 'moved' | 'grown'>, planGroups: readonly number[]): MergedShard[] {
+function takenShards(earlier: PreviousOutput, sharing: Pick<SharePlan, 'shared' | 'rebuilt' | 'groups' | 'moved' | 'grown'>, planGroups: readonly number[]): MergedShard[] {
   const only = sharing.groups;
   const ids = only ? sharing.rebuilt : sharing.shared;
   const sharedGroups = only && planGroups.filter((i) => !only.includes(i));
@@ -362,7 +377,7 @@ export function takenShards(earlier: PreviousOutput, sharing: Pick<SharePlan, 's
  * shared from. One size request for all the files (ObjectStore.sizes lists their folders); the
  * merge checks them again (verifyOutput), for what changes in between.
  */
-export async function damagedShared(deps: Pick<ChainDeps, 'output'>, shards: readonly MergedShard[]): Promise<string | undefined> {
+async function damagedShared(deps: Pick<ChainDeps, 'output'>, shards: readonly MergedShard[]): Promise<string | undefined> {
   const sizes = await sizesByName(deps.output, shards.flatMap((s) => s.groups.flatMap((g) => g.files)));
   for (const s of shards) {
     for (const g of s.groups) {
