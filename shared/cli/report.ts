@@ -28,8 +28,14 @@ export async function finishedRun(embedded: Pick<Embedded, 'store'>, config: Con
     ? await embedded.store.lastRun(validatePair(target, config.currencies))
     : await embedded.store.getRun(assertRunId(target));
   if (!run) throw new NotFoundError(`no run found for ${target}`);
+  assertNotRemoved(run);
   if (!run.output) throw new NotFoundError(`run ${run.runId} has no output yet (${run.state}${run.error ? `: ${run.error}` : ''})`);
   return run as RunRecord & { output: RunOutput };
+}
+
+/** Refuses a run whose dataset retention removed (its record stays, with `collected`), saying when. */
+export function assertNotRemoved(run: RunRecord): void {
+  if (run.collected?.scope === 'all') throw new NotFoundError(`run ${run.runId}'s dataset was removed by retention at ${run.collected.at} (bqx gc, or after a later run's success)`);
 }
 
 export async function reportCommand(embedded: Embedded, config: Config, target: string | undefined, json: boolean): Promise<number> {

@@ -14,7 +14,9 @@ export interface RunSummary {
   reused: number;
   /** Extracted features per reason (`data changed`, `new table`, ...). */
   reasons: Record<string, number>;
+  /** `manifest` is null once retention removed the dataset (`removed`: when). */
   output: { manifest: string | null; rows: number; columns: number; files: number };
+  removed?: string;
   warnings: string[];
   timings: Record<string, number>;
   /** Rows read from the warehouse: by the extracts, and label rows by the merge (shards it built). */
@@ -33,6 +35,7 @@ export interface RunSummary {
 }
 
 export function summarise(run: RunRecord, landed: number, manifestPath: string | null): RunSummary {
+  const removed = run.collected?.scope === 'all' ? run.collected.at : undefined;
   return {
     runId: run.runId,
     pair: run.pair,
@@ -42,7 +45,8 @@ export function summarise(run: RunRecord, landed: number, manifestPath: string |
     extracted: run.reuse?.extracted ?? run.expected,
     reused: run.reuse?.reused ?? 0,
     reasons: run.reuse?.reasons ?? {},
-    output: { manifest: manifestPath, rows: run.output?.rows ?? 0, columns: run.output?.columns ?? 0, files: run.output?.files.length ?? 0 },
+    output: { manifest: removed ? null : manifestPath, rows: run.output?.rows ?? 0, columns: run.output?.columns ?? 0, files: run.output?.files.length ?? 0 },
+    ...(removed ? { removed } : {}),
     warnings: run.warnings,
     timings: run.timings,
     ...(run.rowsRead ? { rowsRead: { ...run.rowsRead, total: run.rowsRead.features + run.rowsRead.labels } } : {}),
@@ -84,7 +88,7 @@ export function summaryTable(s: RunSummary, extra: [string, string][] = [], next
     ['columns', s.output.columns.toLocaleString('en-US')],
     ['files', String(s.output.files)],
     ...(s.rowsRead ? ([['rows read', `${s.rowsRead.total.toLocaleString('en-US')} (features ${s.rowsRead.features.toLocaleString('en-US')}, labels ${s.rowsRead.labels.toLocaleString('en-US')})`]] as [string, string][]) : []),
-    ['manifest', s.output.manifest ?? '-'],
+    ['manifest', s.removed ? `- (the dataset was removed by retention at ${s.removed})` : (s.output.manifest ?? '-')],
     ['discover', seconds(s.timings.discover_ms)],
     ['extract', seconds(s.timings.extract_ms)],
     ['merge', seconds(s.timings.merge_ms)],

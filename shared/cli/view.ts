@@ -5,6 +5,7 @@
 
 import type { Config } from '../config.js';
 import { InputError, NotFoundError, assertRunId, validatePair } from '../naming.js';
+import { assertNotRemoved } from './report.js';
 import type { RunRecord } from '../ports.js';
 import type { Embedded } from '../runtime/embedded.js';
 import { createView } from '../view/createView.js';
@@ -51,7 +52,7 @@ export async function viewCommand(args: Args, config: Config, open: () => Promis
   let outcome;
   try {
     const run = await findRun(embedded, config, target);
-    if (run.collected?.scope === 'all') throw new NotFoundError(`run ${run.runId}'s dataset was removed by retention`);
+    assertNotRemoved(run);
     outcome = await createView({ config, warehouse: embedded.warehouse, output: embedded.output, clock: { now: () => new Date() } }, run, selection);
   } finally {
     await embedded.close();

@@ -246,6 +246,17 @@ describe('embedded retention', function () {
     assert.equal(verify.status, 0, verify.stdout + verify.stderr);
     assert.match(verify.stdout, /^ok: 120 rows/);
     assert.deepEqual(readdirSync(path.join(home, 'output', 'training', 'eurusd')).sort(), [runs[2], active.runId].sort());
+    // A removed run's record stays: status says its dataset went; report, verify and view refuse it alike, in one line.
+    const gone = spawnSync(process.execPath, [BQX, 'status', runs[0]!, '--json'], { env, encoding: 'utf8', timeout: 120_000 });
+    const removed = JSON.parse(gone.stdout);
+    assert.equal(removed.output.manifest, null);
+    assert.match(removed.removed, /^\d{4}-\d\d-\d\dT/);
+    assert.match(spawnSync(process.execPath, [BQX, 'status', runs[0]!], { env, encoding: 'utf8', timeout: 120_000 }).stdout, /manifest +- \(the dataset was removed by retention at /);
+    for (const command of [['report', runs[0]!], ['verify', runs[0]!], ['view', runs[0]!, '--name', 'v']]) {
+      const r = spawnSync(process.execPath, [BQX, ...command], { env, encoding: 'utf8', timeout: 120_000 });
+      assert.equal(r.status, 2, command.join(' '));
+      assert.equal(r.stderr, `bqx: run ${runs[0]}'s dataset was removed by retention at ${removed.removed} (bqx gc, or after a later run's success)\n`, command.join(' '));
+    }
     const text = spawnSync(process.execPath, [BQX, 'gc', 'eurusd'], { env, encoding: 'utf8', timeout: 120_000 });
     assert.equal(text.status, 0, text.stderr);
     assert.match(text.stdout, /^eurusd: kept 1 dataset\(s\) \(newest .*\); removed 0 older run\(s\)/);
