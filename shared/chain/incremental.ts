@@ -54,7 +54,11 @@ export async function planIncremental(deps: Pick<ChainDeps, 'warehouse' | 'store
       f.reason = REASONS.settings;
       return false;
     }
-    if (dataPart(f.dataset, f.feature, version) !== partOf(earlier.fingerprint!, 'data')) return false;
+    if (dataPart(f.dataset, f.feature, version) !== partOf(earlier.fingerprint!, 'data')) {
+      // Known here, where the window's move alone names it otherwise (planReuse: "window changed").
+      f.reason = REASONS.data;
+      return false;
+    }
     const sizes = await deps.staging.sizes(record.files);
     if (record.files.length === 0 || sizes.some((s) => s === undefined)) return false;
     const carry = await carryFiles(deps, record, previous, unit);

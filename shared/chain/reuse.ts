@@ -28,6 +28,8 @@ export const REASONS = {
 } as const;
 
 const PART_REASON: Record<FingerprintPart, string> = { schema: REASONS.schema, data: REASONS.data, window: REASONS.window, settings: REASONS.settings };
+/** Which changed part names the reason when several did. */
+const REASON_ORDER: readonly FingerprintPart[] = ['schema', 'window', 'data', 'settings'];
 
 export const reuseIndex = {
   dir: (feature: string) => `checkpoints/index/${assertIdentifier(feature, 'feature')}/`,
@@ -112,9 +114,11 @@ export async function planReuse(
       f.reason = known && !known.has(f.feature) ? REASONS.newTable : REASONS.noEarlier;
       return;
     }
-    // The closest earlier checkpoint (fewest parts differing) names what changed.
+    // The closest earlier checkpoint (fewest parts differing) names what changed. The data part is
+    // the table's version over the window, so a window moved moves it too: "window changed" then,
+    // not "data changed" (a run of another window after retention kept none of this one's said so).
     const closest = others.map((fp) => differingParts(f.fingerprint!, fp)).sort((a, b) => a.length - b.length)[0]!;
-    f.reason = PART_REASON[closest[0]!];
+    f.reason = PART_REASON[REASON_ORDER.find((part) => closest.includes(part))!];
   });
   return counts(manifest);
 }

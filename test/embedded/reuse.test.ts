@@ -122,6 +122,11 @@ describe('embedded chain: checkpoints reused by content', function () {
     assert.deepEqual(third.reuse, { reused: 0, extracted: 6, reasons: { 'window changed': 6 } });
     const r = await report(e, third);
     assert.equal(r.features.find((f) => f.feature === 'agg_eurusd')!.reason, 'window changed');
+    // A window no checkpoint has, over rows changed since (as `bqx demo --append` marks them): its
+    // data part differs from every indexed one too, yet what stopped the reuse is the window.
+    await e.warehouse.markChanged(FEATURES, [...SELECTED, 'tri_agg_eur_usd_jpy'], { start: '2021-03-01T00:30:00.000Z', end: null });
+    const fourth = await run({ start: '2021-03-01T00:20:00.000Z', end: '2021-03-01T01:00:00.000Z' });
+    assert.deepEqual(fourth.reuse?.reasons, { 'window changed': 6 });
   });
 
   it('extracts again after the shard unit changed (settings changed): embedded checkpoints follow the shard grid its merge stitches', async () => {
