@@ -82,6 +82,8 @@ export function selectColumns(source: SourceColumns, selection: ViewSelection, p
   const include = (selection.include ?? ['*']).map(globRegExp);
   const exclude = (selection.exclude ?? []).map(globRegExp);
   const labels = selection.labels ? source.labels.filter((l) => matchesAny(selection.labels!.map(globRegExp), l)) : source.labels;
+  // Asked for by pattern, none is a mistake (a typo), as with the features: a view without labels is no training set.
+  if (selection.labels && labels.length === 0) throw new InputError(`view ${selection.name}: no label column matches --labels ${selection.labels.join(',')} (the labels: ${source.labels.slice(0, 3).join(', ')}${source.labels.length > 3 ? ', ...' : ''})`);
   let features = source.features.filter((c) => matchesAny(include, c) && !matchesAny(exclude, c));
 
   const dropped: SelectedColumns['dropped'] = { constant: [], duplicates: [], stale: [], nullShare: [] };

@@ -40,6 +40,8 @@ describe('view selection', () => {
     assert.throws(() => parseShare('max-null-share', '1.5'), InputError);
     assert.equal(parseShare('max-null-share', '0.25'), 0.25);
     assert.throws(() => selectColumns(source, { name: 'v', include: ['nothing_*'], drop: [] }, undefined), /selection is empty|no feature column/);
+    // Labels asked for by a pattern that matches none: refused too (a view without labels was written).
+    assert.throws(() => selectColumns(source, { name: 'v', labels: ['nope_*'], drop: [] }, undefined), /^InputError: view v: no label column matches --labels nope_\* \(the labels: /);
     assert.throws(() => selectColumns(source, { name: 'v', drop: ['constant'] }, undefined), /no column profile/);
   });
 
