@@ -8,8 +8,9 @@ import { columnMapping, outputColumns, type RunManifest } from '../manifest.js';
 import { gateMessage } from '../profile/gates.js';
 import { paths } from '../naming.js';
 import { planMerge } from '../planner.js';
-import { sizesByName, WorkPending, type CheckpointRecord, type MergedGroup, type MergedShard, type MergeResult, type RunOutput, type RunRecord } from '../ports.js';
+import { WorkPending, type CheckpointRecord, type MergedGroup, type MergedShard, type MergeResult, type RunOutput, type RunRecord } from '../ports.js';
 import { shardGrid } from '../shards.js';
+import { shardFileSizes } from '../outputShards.js';
 import { buildReport, type RunReport } from '../report.js';
 import type { ChainDeps } from './deps.js';
 import type { MergeRequest } from './messages.js';
@@ -142,9 +143,9 @@ async function verifyOutput(deps: ChainDeps, manifest: RunManifest, run: RunReco
   const problems: string[] = verifyShards(run, groups, shards);
   const expectedColumns = outputColumns(manifest);
   const written: string[] = [manifest.key];
-  // The shared files' sizes asked for together, not one after another: a refresh at full size
-  // shares about 1,600 files (70 month shards x 23 groups), each a round trip to Cloud Storage.
-  const sharedSizes = await sizesByName(deps.output, [...new Set(shared.flatMap((s) => s.groups.flatMap((g) => g.files)))]);
+  // The shared files' sizes asked for together, a listing per shard: a refresh at full size shares
+  // about 1,600 files (70 month shards x 23 groups), each alone a round trip to Cloud Storage.
+  const sharedSizes = await shardFileSizes(deps.output, [...new Set(shared.flatMap((s) => s.groups.flatMap((g) => g.files)))]);
   for (const g of groups) {
     if (g.rows !== run.labelRows) problems.push(`group ${g.index} has ${g.rows} rows, the window has ${run.labelRows} label rows`);
     if (g.distinctKeys !== g.rows) problems.push(`group ${g.index} has ${g.rows - g.distinctKeys} duplicate keys`);

@@ -27,9 +27,9 @@
 import { outputColumns, type RunManifest } from '../manifest.js';
 import { checkpointFileKeys } from '../checkpoint.js';
 import { mapLimit } from '../concurrency.js';
-import { byGroup } from '../outputShards.js';
+import { byGroup, shardFileSizes } from '../outputShards.js';
 import { planMerge, type MergeGroup, type MergePlan } from '../planner.js';
-import { sizesByName, type CheckpointRecord, type MergedShard, type MergeResult, type RunRecord, type Window } from '../ports.js';
+import type { CheckpointRecord, MergedShard, MergeResult, RunRecord, Window } from '../ports.js';
 import { MAX_SHARD_PARTS, type Shard } from '../shards.js';
 import type { ChainDeps } from './deps.js';
 import { paths } from '../naming.js';
@@ -374,11 +374,11 @@ function takenShards(earlier: PreviousOutput, sharing: Pick<SharePlan, 'shared' 
  * The first of the shared files found gone or not at the bytes their dataset recorded, as a
  * phrase; undefined when every one is as written. Shared, a damaged file failed the verification
  * of every later run, and of `bqx rerun --merge`, which shared it again: such a dataset is not
- * shared from. One size request for all the files (ObjectStore.sizes lists their folders); the
- * merge checks them again (verifyOutput), for what changes in between.
+ * shared from. A listing per shard (shardFileSizes); the merge checks them again (verifyOutput),
+ * for what changes in between.
  */
 async function damagedShared(deps: Pick<ChainDeps, 'output'>, shards: readonly MergedShard[]): Promise<string | undefined> {
-  const sizes = await sizesByName(deps.output, shards.flatMap((s) => s.groups.flatMap((g) => g.files)));
+  const sizes = await shardFileSizes(deps.output, shards.flatMap((s) => s.groups.flatMap((g) => g.files)));
   for (const s of shards) {
     for (const g of s.groups) {
       const gone = g.files.find((f) => sizes.get(f) === undefined);
