@@ -85,6 +85,11 @@ async function start(deps: ChainDeps, request: RunRequest): Promise<StartResult>
   const labels = await warehouse.labelStats(config.labelsDataset, labelTableName, asked);
   if (labels.rows === 0) throw new InputError(`label table ${config.labelsDataset}.${labelTableName} has no rows in [${asked.start}, ${asked.end})`);
   const window = labelledWindow(asked, labels);
+  // A refresh is the next version: it cannot end before the one it follows (an --end before it, or
+  // a label table cut short). A shorter dataset is a run without --refresh.
+  if (base && window.end < base.run.window.end) {
+    throw new InputError(`a refresh extends ${base.run.runId}, which ends at ${base.run.window.end}: this window ends at ${window.end}, before it (for a shorter dataset, run without --refresh)`);
+  }
 
   const now = clock.now();
   const manifest = buildManifest({ runId, pair, createdAt: now.toISOString(), window, labelRows: labels.rows, featureCatalog, labelTable, config });

@@ -80,6 +80,13 @@ describe('embedded chain: --refresh', function () {
     await assert.rejects(startRun(e.deps, { pair: 'eurusd', refresh: true }), /no succeeded run to refresh from/);
   });
 
+  it('is refused, creating no run, when its window would end before the version it follows', async () => {
+    await e.warehouse.markChanged(LABELS, ['targets_eurusd']);
+    const first = await run();
+    await assert.rejects(startRun(e.deps, { pair: 'eurusd', refresh: true, end: minute(60) }), new RegExp(`^InputError: a refresh extends ${first.runId}, which ends at ${minute(120)}: this window ends at ${minute(60)}, before it \\(for a shorter dataset, run without --refresh\\)$`));
+    assert.deepEqual((await e.store.listRuns('eurusd')).map((r) => r.runId), [first.runId]);
+  });
+
   it('decodes refresh on a run request and refuses a non-boolean', () => {
     assert.deepEqual(decodeRunRequest('{"pair": "eurusd", "refresh": true}', ['eur', 'usd']), { pair: 'eurusd', refresh: true });
     assert.throws(() => decodeRunRequest('{"pair": "eurusd", "refresh": "yes"}', ['eur', 'usd']), /refresh must be true or false/);
