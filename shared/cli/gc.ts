@@ -23,7 +23,8 @@ export async function gcCommand(args: Args, config: Config, open: () => Promise<
   } finally {
     await embedded.close();
   }
-  const touched = results.filter((r) => r.kept.length > 0 || r.cleared.length > 0);
+  // Pairs named on the command line are all answered for, those with nothing yet too.
+  const touched = args.positional.length > 0 ? results : results.filter((r) => r.kept.length > 0 || r.cleared.length > 0);
   if (args.flags.has('json')) process.stdout.write(`${JSON.stringify({ keep, ...(dryRun ? { dryRun } : {}), pairs: touched })}\n`);
   else if (touched.length === 0) process.stdout.write('no succeeded datasets yet: nothing to collect\n');
   else process.stdout.write(`${touched.map(line).join('\n')}\n`);

@@ -257,9 +257,10 @@ describe('embedded retention', function () {
       assert.equal(r.status, 2, command.join(' '));
       assert.equal(r.stderr, `bqx: run ${runs[0]}'s dataset was removed by retention at ${removed.removed} (bqx gc, or after a later run's success)\n`, command.join(' '));
     }
-    const text = spawnSync(process.execPath, [BQX, 'gc', 'eurusd'], { env, encoding: 'utf8', timeout: 120_000 });
+    const text = spawnSync(process.execPath, [BQX, 'gc', 'eurusd', 'gbpusd'], { env, encoding: 'utf8', timeout: 120_000 });
     assert.equal(text.status, 0, text.stderr);
     assert.match(text.stdout, /^eurusd: kept 1 dataset\(s\) \(newest .*\); removed 0 older run\(s\)/);
+    assert.match(text.stdout, /\ngbpusd: no succeeded dataset yet; removed 0 older run\(s\), checkpoints of 0 kept one\(s\): 0 object\(s\), 0 KB\n$/, 'a pair named is answered for');
     e = await openTest(testConfig(home));
     assert.deepEqual((await e.staging.list(`runs/${active.runId}/`)).map((o) => o.name), activeFiles, 'the active run is untouched');
     assert.deepEqual((await e.output.list(`training/eurusd/${active.runId}/`)).map((o) => o.name), activeOutput);
