@@ -388,6 +388,8 @@ async function demoCommand(args: Args, config: Config): Promise<number> {
   const pairs = (stringFlag(args, 'pairs') ?? 'eurusd').split(',').map((p) => validatePair(p.trim(), config.currencies));
   const rows = intFlag(args, 'rows', 100, 10_000_000);
   const embedded = await open(config, false);
+  // demo.json records a build only once it is whole: a cut-off build is built again by the next command.
+  const release = onInterrupt(() => 'the demo build stops unfinished: the next `bqx demo` or `bqx run` builds it again');
   try {
     const result = await ensureDemo(embedded, config, pairs, rows, false);
     const warehouse = embeddedPaths(config.embedded.home).warehouse;
@@ -398,6 +400,7 @@ async function demoCommand(args: Args, config: Config): Promise<number> {
     process.stderr.write(result === 'present' ? 'the demo warehouse is already built with these pairs and rows\n' : `demo warehouse ready: ${warehouse}\n`);
     return 0;
   } finally {
+    release();
     await embedded.close();
   }
 }

@@ -164,6 +164,26 @@ describe('bqx command line', function () {
     assert.equal(s.landed, 667);
   });
 
+  it('Ctrl-C during the demo build says it stops unfinished, exits 130, and the next bqx demo builds it again', async () => {
+    const fresh = tempDir('demo-int');
+    const child = spawn(process.execPath, [BQX, 'demo', '--rows', '300'], { env: { ...process.env, BQX_HOME: fresh }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+    await new Promise<void>((resolve, reject) => {
+      child.stderr.on('data', (d: Buffer) => {
+        err += d.toString();
+        if (/demo\s+\[#{2,}/.test(err)) resolve();
+      });
+      child.once('exit', () => reject(new Error(`bqx demo ended before it could be interrupted:\n${err}`)));
+    });
+    child.kill('SIGINT');
+    assert.equal(await exited, 130, err);
+    assert.match(err, /\nbqx: interrupted: the demo build stops unfinished: the next `bqx demo` or `bqx run` builds it again\n$/);
+    const again = bqx(fresh, ['demo', '--rows', '300']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /demo warehouse ready/);
+  });
+
   describe('reuse by content and a demo that changes', () => {
     const run = (...extra: string[]) => {
       const r = bqx(home, ['run', 'eurusd', '--json', '--quiet', ...extra]);
