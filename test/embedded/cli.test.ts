@@ -17,6 +17,22 @@ function bqx(home: string, args: string[], env: Record<string, string> = {}, tim
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** Runs `bqx args` in `home`, sends it Ctrl-C once its stderr matches `when`; its exit code and stderr. */
+async function interrupted(home: string, args: string[], when: RegExp): Promise<{ exit: number | null; err: string }> {
+  const child = spawn(process.execPath, [BQX, ...args], { env: { ...process.env, BQX_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+  await new Promise<void>((resolve, reject) => {
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (when.test(err)) resolve();
+    });
+    child.once('exit', () => reject(new Error(`bqx ${args.join(' ')} ended before it could be interrupted:\n${err}`)));
+  });
+  child.kill('SIGINT');
+  return { exit: await exited, err };
+}
+
 describe('bqx command line', function () {
   this.timeout(600_000);
   let home: string;
@@ -142,18 +158,8 @@ describe('bqx command line', function () {
 
   it('Ctrl-C during a run says what stays and how to go on, exits 130, and the next run resumes it', async () => {
     const fresh = await freshHome(ROWS);
-    const child = spawn(process.execPath, [BQX, 'run', 'eurusd'], { env: { ...process.env, BQX_HOME: fresh }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '';
-    const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
-    await new Promise<void>((resolve, reject) => {
-      child.stderr.on('data', (d: Buffer) => {
-        err += d.toString();
-        if (/extract\s+\[#{2,}/.test(err)) resolve();
-      });
-      child.once('exit', () => reject(new Error(`bqx run ended before it could be interrupted:\n${err}`)));
-    });
-    child.kill('SIGINT');
-    assert.equal(await exited, 130, err);
+    const { exit, err } = await interrupted(fresh, ['run', 'eurusd'], /extract\s+\[#{2,}/);
+    assert.equal(exit, 130, err);
     const said = /bqx: interrupted: run (\S+) stays unfinished, with the checkpoints that landed: `bqx run eurusd` resumes it/.exec(err);
     assert.ok(said, err.slice(-500));
     const r = bqx(fresh, ['run', 'eurusd', '--json', '--quiet']);
@@ -166,18 +172,8 @@ describe('bqx command line', function () {
 
   it('Ctrl-C during the demo build says it stops unfinished, exits 130, and the next bqx demo builds it again', async () => {
     const fresh = tempDir('demo-int');
-    const child = spawn(process.execPath, [BQX, 'demo', '--rows', '300'], { env: { ...process.env, BQX_HOME: fresh }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '';
-    const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
-    await new Promise<void>((resolve, reject) => {
-      child.stderr.on('data', (d: Buffer) => {
-        err += d.toString();
-        if (/demo\s+\[#{2,}/.test(err)) resolve();
-      });
-      child.once('exit', () => reject(new Error(`bqx demo ended before it could be interrupted:\n${err}`)));
-    });
-    child.kill('SIGINT');
-    assert.equal(await exited, 130, err);
+    const { exit, err } = await interrupted(fresh, ['demo', '--rows', '300'], /demo\s+\[#{2,}/);
+    assert.equal(exit, 130, err);
     assert.match(err, /\nbqx: interrupted: the demo build stops unfinished: the next `bqx demo` or `bqx run` builds it again\n$/);
     const again = bqx(fresh, ['demo', '--rows', '300']);
     assert.equal(again.code, 0, again.stderr);
