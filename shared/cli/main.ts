@@ -378,10 +378,17 @@ async function demoCommand(args: Args, config: Config): Promise<number> {
   if (change) {
     const state = await demoToChange(config.embedded.home, change);
     const embedded = await open(config, false);
+    // Each table's data version is marked before and after its rows change, so a cut-off change leaves no stale checkpoint reusable.
+    const release = onInterrupt(() =>
+      change.touch
+        ? 'the touch stops partway: the tables rewritten so far have new values and data versions; run it again to touch them all'
+        : `the append stops partway: some tables may have the new minutes and others not; \`bqx demo --rows ${state.rows}\` builds the demo again`,
+    );
     try {
       process.stderr.write(`${await changeDemo(embedded, config, change, state)}\n`);
       return 0;
     } finally {
+      release();
       await embedded.close();
     }
   }

@@ -170,7 +170,7 @@ describe('bqx command line', function () {
     assert.equal(s.landed, 667);
   });
 
-  it('Ctrl-C during the demo build says it stops unfinished, exits 130, and the next bqx demo builds it again', async () => {
+  it('Ctrl-C during the demo build says it stops unfinished, exits 130, and the next bqx demo builds it again; during an append, says what it leaves', async () => {
     const fresh = tempDir('demo-int');
     const { exit, err } = await interrupted(fresh, ['demo', '--rows', '300'], /demo\s+\[#{2,}/);
     assert.equal(exit, 130, err);
@@ -178,6 +178,10 @@ describe('bqx command line', function () {
     const again = bqx(fresh, ['demo', '--rows', '300']);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stderr, /demo warehouse ready/);
+    // An append cut off says what it leaves and how to go on.
+    const append = await interrupted(fresh, ['demo', '--append', '3d'], /append\s+\[#{2,}/);
+    assert.equal(append.exit, 130, append.err);
+    assert.match(append.err, /\nbqx: interrupted: the append stops partway: some tables may have the new minutes and others not; `bqx demo --rows 300` builds the demo again\n$/);
   });
 
   describe('reuse by content and a demo that changes', () => {
