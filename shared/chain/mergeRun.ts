@@ -19,7 +19,7 @@ import { followUp } from './pending.js';
 import { checkQuality, type Quality, type RunCost } from './quality.js';
 import { billedBytes } from '../cost.js';
 import { allSettledOrThrow } from '../concurrency.js';
-import { earlierProfile, filesMeeting, previousGroupFiles, previousOutput, sharedShards, withGrown, withShared, withSharedGroups } from './shareShards.js';
+import { earlierProfile, filesMeeting, previousGroupFiles, previousOutput, takenShards, withGrown, withShared, withSharedGroups } from './shareShards.js';
 import { failOnError, failRun, loadManifest, moved, publishOutcome, resendOutcome } from './runs.js';
 
 export type MergeOutcome = 'succeeded' | 'failed' | 'ignored' | 'pending';
@@ -56,10 +56,8 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
   const grown = new Map((sharing?.grown ?? []).map((g) => [g.id, g.from]));
   // The earlier dataset's manifest, read once: its shards shared, and its files of the groups built.
   const earlier = sharing && (ids.length > 0 || grown.size > 0) ? await failOnError(deps, runId, 'merge', () => previousOutput(deps, sharing.from)) : undefined;
-  // With some groups built, every shard's other groups of the plan are the earlier dataset's files.
-  const sharedGroups = onlyGroups && plan.groups.map((g) => g.index).filter((i) => !onlyGroups.includes(i));
-  const shared = earlier && ids.length > 0 ? await failOnError(deps, runId, 'merge', async () => sharedShards(earlier, ids, sharedGroups, sharing?.moved)) : [];
-  const earlierParts = earlier && grown.size > 0 ? await failOnError(deps, runId, 'merge', async () => sharedShards(earlier, [...grown.keys()])) : [];
+  // Its whole shards (with some groups built, every shard's other groups), and the grown shards' earlier parts.
+  const { whole: shared, grownParts: earlierParts } = earlier ? await failOnError(deps, runId, 'merge', async () => takenShards(earlier, sharing!, plan.groups.map((g) => g.index))) : { whole: [], grownParts: [] };
   const grid = shardGrid(run.window, deps.config.shard);
   const build = grid.filter((s) => !sharing || sharing.rebuilt.includes(s.id)).map((s) => (grown.has(s.id) ? { ...s, start: grown.get(s.id)! } : s));
   const tail = (shared.length > 0 || earlierParts.length > 0) && build.length > 0 && !onlyGroups;

@@ -264,7 +264,7 @@ export async function previousOutput(deps: Pick<ChainDeps, 'output' | 'store'>, 
  * written); with `only`, just those column groups (the ones this run does not build), each taken
  * from the previous index `moved` gives, else from its own.
  */
-export function sharedShards(previous: PreviousOutput, ids: readonly string[], only?: readonly number[], moved: Readonly<Record<number, number>> = {}): MergedShard[] {
+function sharedShards(previous: PreviousOutput, ids: readonly string[], only?: readonly number[], moved: Readonly<Record<number, number>> = {}): MergedShard[] {
   const wanted = new Set(ids);
   const shards = (previous.manifest?.shards ?? []).filter((s) => wanted.has(s.id));
   if (shards.length !== wanted.size) throw new Error(`the dataset of run ${previous.from} no longer lists ${wanted.size - shards.length} shard(s) this run shares`);
@@ -352,7 +352,8 @@ export function withSharedGroups(plan: MergePlan, built: Extract<MergeResult, { 
 export async function damagedTaken(deps: Pick<ChainDeps, 'output'>, earlier: PreviousOutput, sharing: Pick<SharePlan, 'shared' | 'rebuilt' | 'groups' | 'moved' | 'grown'>, planGroups: readonly number[]): Promise<string | undefined> {
   let taken: MergedShard[];
   try {
-    taken = takenShards(earlier, sharing, planGroups);
+    const { whole, grownParts } = takenShards(earlier, sharing, planGroups);
+    taken = [...whole, ...grownParts];
   } catch (error) {
     return errorMessage(error);
   }
@@ -360,14 +361,18 @@ export async function damagedTaken(deps: Pick<ChainDeps, 'output'>, earlier: Pre
 }
 
 /**
- * What a run sharing with an earlier dataset takes from it, as the merge takes it: whole shards (or,
- * where it builds some column groups, every shard's other groups) and the grown shards' earlier parts.
+ * What a run sharing with an earlier dataset takes from it (the merge, and the checks before it):
+ * whole shards, or, where it builds some column groups, every shard's other groups; and the grown
+ * shards' earlier parts. Throws where the earlier manifest lacks a shard's group.
  */
-function takenShards(earlier: PreviousOutput, sharing: Pick<SharePlan, 'shared' | 'rebuilt' | 'groups' | 'moved' | 'grown'>, planGroups: readonly number[]): MergedShard[] {
+export function takenShards(earlier: PreviousOutput, sharing: Pick<SharePlan, 'shared' | 'rebuilt' | 'groups' | 'moved' | 'grown'>, planGroups: readonly number[]): { whole: MergedShard[]; grownParts: MergedShard[] } {
   const only = sharing.groups;
   const ids = only ? sharing.rebuilt : sharing.shared;
   const sharedGroups = only && planGroups.filter((i) => !only.includes(i));
-  return [...(ids.length > 0 ? sharedShards(earlier, ids, sharedGroups, sharing.moved) : []), ...(sharing.grown?.length ? sharedShards(earlier, sharing.grown.map((g) => g.id)) : [])];
+  return {
+    whole: ids.length > 0 ? sharedShards(earlier, ids, sharedGroups, sharing.moved) : [],
+    grownParts: sharing.grown?.length ? sharedShards(earlier, sharing.grown.map((g) => g.id)) : [],
+  };
 }
 
 /**

@@ -81,10 +81,7 @@ async function start(deps: ChainDeps, request: RunRequest): Promise<StartResult>
 
   // A refresh follows the pair's last succeeded version: same start, the label table's new end.
   const base = request.refresh ? await refreshBase(deps, pair) : undefined;
-  const asked = await resolveWindow(deps, labelTableName, base ? { start: request.start ?? base.run.window.start, end: request.end } : request);
-  const labels = await warehouse.labelStats(config.labelsDataset, labelTableName, asked);
-  if (labels.rows === 0) throw new InputError(`label table ${config.labelsDataset}.${labelTableName} has no rows in [${asked.start}, ${asked.end})`);
-  const window = labelledWindow(asked, labels);
+  const { window, labels } = await labelledWindow(deps, labelTableName, base ? { start: request.start ?? base.run.window.start, end: request.end } : request);
   // A refresh is the next version: it cannot end before the one it follows (an --end before it, or
   // a label table cut short). A shorter dataset is a run without --refresh.
   if (base && window.end < base.run.window.end) {
@@ -206,21 +203,26 @@ export async function fanOut(deps: ChainDeps, run: Pick<RunRecord, 'runId' | 'pa
 }
 
 /**
- * The window narrowed to the label rows it holds: [its first key, its last key + 1 minute). A
- * window asked wider than the labels (an `--end` in the future, a `--start` before the first row)
- * is then the default one, with the same rows: a later default run reuses its checkpoints and
- * shares its shards, and a refresh of it extracts only the new minutes. (Kept as asked, it had
- * every feature "changed inside the previous window" once the labels grew into it: a full build.)
+ * A run's window (resolveWindow) and its label rows, refused when it holds none, narrowed to them:
+ * [its first key, its last key + 1 minute). A window asked wider than the labels (an `--end` in
+ * the future, a `--start` before the first row) is then the default one, with the same rows: a
+ * later default run reuses its checkpoints and shares its shards, and a refresh of it extracts only
+ * the new minutes. (Kept as asked, it had every feature "changed inside the previous window" once
+ * the labels grew into it: a full build.) `bqx plan` asks it as the start does.
  */
-export function labelledWindow(window: Window, labels: LabelStats): Window {
-  if (!labels.minKey || !labels.maxKey) return window;
-  const start = Math.max(Date.parse(window.start), Date.parse(labels.minKey));
-  const end = Math.min(Date.parse(window.end), Date.parse(labels.maxKey) + MINUTE_MS);
-  return { start: new Date(start).toISOString(), end: new Date(end).toISOString() };
+export async function labelledWindow(deps: Pick<ChainDeps, 'warehouse' | 'config'>, labelTable: string, request: Pick<RunRequest, 'start' | 'end'>): Promise<{ window: Window; labels: LabelStats }> {
+  const { labelsDataset } = deps.config;
+  const asked = await resolveWindow(deps, labelTable, request);
+  const labels = await deps.warehouse.labelStats(labelsDataset, labelTable, asked);
+  if (labels.rows === 0) throw new InputError(`label table ${labelsDataset}.${labelTable} has no rows in [${asked.start}, ${asked.end})`);
+  if (!labels.minKey || !labels.maxKey) return { window: asked, labels };
+  const start = Math.max(Date.parse(asked.start), Date.parse(labels.minKey));
+  const end = Math.min(Date.parse(asked.end), Date.parse(labels.maxKey) + MINUTE_MS);
+  return { window: { start: new Date(start).toISOString(), end: new Date(end).toISOString() }, labels };
 }
 
 /** The run's window: as requested, else the label table's whole range [first, last + 1 minute). */
-export async function resolveWindow(deps: Pick<ChainDeps, 'warehouse' | 'config'>, labelTable: string, request: Pick<RunRequest, 'start' | 'end'>): Promise<Window> {
+async function resolveWindow(deps: Pick<ChainDeps, 'warehouse' | 'config'>, labelTable: string, request: Pick<RunRequest, 'start' | 'end'>): Promise<Window> {
   if (request.start && request.end) return { start: request.start, end: request.end };
   const full = await deps.warehouse.labelStats(deps.config.labelsDataset, labelTable);
   if (full.rows === 0 || !full.minKey || !full.maxKey) throw new InputError(`label table ${deps.config.labelsDataset}.${labelTable} is empty`);

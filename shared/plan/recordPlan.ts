@@ -10,7 +10,7 @@ import { BigQueryWarehouse } from '../adapters/gcp/bigQueryWarehouse.js';
 import { RecordingBigQuery, type RecordedStatement } from '../adapters/gcp/recordingBigQuery.js';
 import { attemptDir } from '../adapters/gcp/bigQueryJobs.js';
 import { loadPartitions } from '../adapters/gcp/bigQueryMergeSteps.js';
-import { labelledWindow, resolveWindow } from '../chain/startRun.js';
+import { labelledWindow } from '../chain/startRun.js';
 import { buildManifest, type RunManifest } from '../manifest.js';
 import { InputError, newRunId, paths } from '../naming.js';
 import { planMerge, type MergePlan } from '../planner.js';
@@ -131,10 +131,7 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
   // startRun: the catalog, the label table's range, then its rows in the window.
   await warehouse.listTables(config.featuresDataset);
   await warehouse.listTables(config.labelsDataset);
-  const asked = await resolveWindow({ config, warehouse }, labelTableName, input.window ?? {});
-  const labels = await warehouse.labelStats(config.labelsDataset, labelTableName, asked);
-  if (labels.rows === 0) throw new InputError(`label table ${config.labelsDataset}.${labelTableName} has no rows in [${asked.start}, ${asked.end})`);
-  const window = labelledWindow(asked, labels);
+  const { window, labels } = await labelledWindow({ config, warehouse }, labelTableName, input.window ?? {});
 
   const runId = newRunId(pair, now);
   const manifest = buildManifest({ runId, pair, createdAt: now.toISOString(), window, labelRows: labels.rows, featureCatalog, labelTable, config });
