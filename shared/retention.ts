@@ -103,7 +103,7 @@ export interface Referenced {
  * or, finished since, by its records.
  */
 export async function referencedCheckpoints(deps: RetentionDeps, keep: number): Promise<Referenced> {
-  const listed = await deps.staging.list(INDEX_PREFIX);
+  const listed = await deps.staging.list(reuseIndex.root);
   const active = await deps.store.listActiveRuns();
   const runs = [...active];
   for (const pair of allPairs(deps.config.currencies)) {
@@ -136,10 +136,8 @@ export async function referencedCheckpoints(deps: RetentionDeps, keep: number): 
   return { objects, ...(readable ? { index: { listed, named } } : {}) };
 }
 
-const INDEX_PREFIX = 'checkpoints/index/';
-
 /** The feature of a reuse index entry's name (`checkpoints/index/<feature>/<fingerprint>.json`). */
-const indexedFeature = (name: string): string => name.slice(INDEX_PREFIX.length, name.indexOf('/', INDEX_PREFIX.length));
+const indexedFeature = (name: string): string => name.slice(reuseIndex.root.length, name.indexOf('/', reuseIndex.root.length));
 
 /**
  * Removes the reuse index entries (shared/chain/reuse.ts) that no run the next runs build on names:

@@ -32,7 +32,9 @@ const PART_REASON: Record<FingerprintPart, string> = { schema: REASONS.schema, d
 const REASON_ORDER: readonly FingerprintPart[] = ['schema', 'window', 'data', 'settings'];
 
 export const reuseIndex = {
-  dir: (feature: string) => `checkpoints/index/${assertIdentifier(feature, 'feature')}/`,
+  /** Every entry lies below this (retention lists it whole). */
+  root: 'checkpoints/index/',
+  dir: (feature: string) => `${reuseIndex.root}${assertIdentifier(feature, 'feature')}/`,
   entry: (feature: string, fingerprint: string) => {
     if (!isFingerprint(fingerprint)) throw new Error(`${JSON.stringify(fingerprint)} is not a fingerprint`);
     return `${reuseIndex.dir(feature)}${fingerprint}.json`;
