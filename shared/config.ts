@@ -1,6 +1,7 @@
 // Configuration, read once from the environment and validated. A bad value stops start-up with a
 // message naming the variable and the value it got (DESIGN.md: "Configuration is read once").
 
+import { closest, distance } from 'fastest-levenshtein';
 import { GateError, parseGates, type Gate } from './profile/gates.js';
 
 export class ConfigError extends Error {
@@ -132,6 +133,25 @@ export const CONFIG_DEFAULTS = {
 
 export type ConfigVariable = keyof typeof CONFIG_DEFAULTS;
 
+/** BQX_ variables read outside the settings: the launcher's, the CLI's diagnostics and its follow interval. */
+export const TOOL_VARIABLES = ['BQX_TSX', 'BQX_DEBUG', 'BQX_VERBOSE', 'BQX_FOLLOW_POLL_MS'] as const;
+
+/**
+ * A BQX_ variable that names no setting is refused, not ignored: a misspelt BQX_KEEP would
+ * otherwise leave the default of 3 in force and retention would remove the datasets it was meant to
+ * keep. The refusal names the closest setting when the name is one or two edits from it.
+ */
+function assertKnownVariables(env: Env): void {
+  const known: string[] = [...Object.keys(CONFIG_DEFAULTS), ...TOOL_VARIABLES];
+  const unknown = Object.keys(env).filter((name) => name.startsWith('BQX_') && !known.includes(name)).sort();
+  if (unknown.length === 0) return;
+  const name = unknown[0]!;
+  const near = closest(name, known);
+  const hint = distance(name, near) <= 2 ? `did you mean ${near}?` : "the README's Configuration section lists them";
+  const also = unknown.length > 1 ? `; nor are ${unknown.slice(1).join(', ')}` : '';
+  throw new ConfigError(name, env[name], `is not a bqx setting (${hint})${also}`);
+}
+
 /** Variables a deployed function must be given (no default, or a default that names no real bucket). */
 export const GCP_REQUIRED: ConfigVariable[] = ['BQX_PROJECT', 'BQX_STAGING_BUCKET', 'BQX_OUTPUT_BUCKET'];
 
@@ -142,6 +162,7 @@ const TOPIC = /^[A-Za-z][A-Za-z0-9._~%+-]{2,254}$/;
 const RULE = /^!?[a-z0-9_*{}]+$/;
 
 export function loadConfig(env: Env = process.env): Config {
+  assertKnownVariables(env);
   const raw = (name: ConfigVariable): string | undefined => {
     const v = env[name];
     return v === undefined || v.trim() === '' ? CONFIG_DEFAULTS[name] : v.trim();

@@ -12,8 +12,8 @@ import { tempDir } from '../helpers/temp.js';
 
 const BQX = path.resolve('shared/cli/bqx.mjs');
 
-function bqx(home: string, args: string[]) {
-  const r = spawnSync(process.execPath, [BQX, ...args], { env: { ...process.env, BQX_HOME: home }, encoding: 'utf8', timeout: 60_000 });
+function bqx(home: string, args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [BQX, ...args], { env: { ...process.env, BQX_HOME: home, ...env }, encoding: 'utf8', timeout: 60_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -124,6 +124,15 @@ describe('bqx quick commands', function () {
     } finally {
       await warehouse.close();
     }
+  });
+
+  it('refuses a misspelt setting before it builds or removes anything, naming the setting meant', () => {
+    const home = tempDir('quick');
+    const r = bqx(home, ['run', 'eurusd'], { BQX_KEPP: '10' });
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr, 'bqx: BQX_KEPP="10": is not a bqx setting (did you mean BQX_KEEP?)\n');
+    assert.equal(r.stdout, '');
+    assert.equal(existsSync(path.join(home, 'warehouse.duckdb')), false);
   });
 
   const bad: [string[], RegExp][] = [

@@ -3,7 +3,7 @@
 // as per-file temp folders are removed) would cost more than the parallelism saves.
 //
 // The run's cache folder is made by the global setup in test/helpers/hooks.ts (in mocha's main
-// process, before the workers start, which inherit BQX_TEST_CACHE) and removed by its teardown.
+// process, before the workers start, which inherit BQXTEST_CACHE) and removed by its teardown.
 // Run without it (another runner), each process keeps its own cache and removes it on exit.
 // Two workers asking for the same entry at once: the first takes a lock folder and builds into a
 // side folder renamed into place when complete; the other waits for the rename.
@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-export const CACHE_ENV = 'BQX_TEST_CACHE';
+export const CACHE_ENV = 'BQXTEST_CACHE';
 
 let processCache: string | undefined;
 

@@ -32,7 +32,7 @@ function tagged(tag: string): number[] {
   const found: number[] = [];
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
-      if (readFileSync(`/proc/${pid}/environ`, 'latin1').includes(`BQX_TEST_TAG=${tag}\0`)) found.push(Number(pid));
+      if (readFileSync(`/proc/${pid}/environ`, 'latin1').includes(`BQXTEST_TAG=${tag}\0`)) found.push(Number(pid));
     } catch {
       // gone, or not ours to read
     }
@@ -57,7 +57,7 @@ describe('integration: bqx run --stack emulators', function () {
 
   it('prints the same JSON summary as the embedded run, and leaves no process behind', async () => {
     const tag = `stack-${process.pid}-${Date.now()}`;
-    const stack = bqx(home, ['run', 'eurusd', '--stack', 'emulators', '--json'], { ...NARROW, BQX_TEST_TAG: tag });
+    const stack = bqx(home, ['run', 'eurusd', '--stack', 'emulators', '--json'], { ...NARROW, BQXTEST_TAG: tag });
     assert.equal(stack.code, 0, stack.stderr);
     const lines = stack.stdout.trim().split('\n');
     assert.equal(lines.length, 1, 'stdout holds exactly one JSON object');
@@ -82,7 +82,7 @@ describe('integration: bqx run --stack emulators', function () {
 
   it('says at once why startRun refused the request (here: no table matches the rules), exit 2, leaving no process behind', async () => {
     const tag = `refused-${process.pid}-${Date.now()}`;
-    const r = bqx(home, ['run', 'eurusd', '--stack', 'emulators', '--quiet'], { BQX_TABLE_RULES: 'nothing_{pair}', BQX_TEST_TAG: tag });
+    const r = bqx(home, ['run', 'eurusd', '--stack', 'emulators', '--quiet'], { BQX_TABLE_RULES: 'nothing_{pair}', BQXTEST_TAG: tag });
     assert.equal(r.code, 2, r.stderr);
     // Not the wait for a run that never appears (180 s): startRun's own reason.
     assert.match(r.stderr, /^bqx: startRun refused the request: no feature tables for pair "eurusd" in dataset \w+ \(rules: nothing_\{pair\}\)\n$/);
@@ -93,7 +93,7 @@ describe('integration: bqx run --stack emulators', function () {
     const tag = `sigint-${process.pid}-${Date.now()}`;
     // --no-reuse: the home has runs already; this one must be busy extracting when interrupted
     // (at its first landing: 92 of its 93 extracts are still to come).
-    const child = spawn(process.execPath, [BQX, 'run', 'eurusd', '--stack', 'emulators', '--no-reuse'], { env: { ...process.env, ...NARROW, BQX_HOME: home, BQX_TEST_TAG: tag }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BQX, 'run', 'eurusd', '--stack', 'emulators', '--no-reuse'], { env: { ...process.env, ...NARROW, BQX_HOME: home, BQXTEST_TAG: tag }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
@@ -136,7 +136,7 @@ describe('integration: bqx run --stack emulators', function () {
     const appended = bqx(home, ['demo', '--append', '2h']);
     assert.equal(appended.code, 0, appended.stderr);
     const tag = `refresh-${process.pid}-${Date.now()}`;
-    const r = bqx(home, ['run', 'eurusd', '--stack', 'emulators', '--refresh', '--json'], { ...NARROW, BQX_KEEP: '1', BQX_TEST_TAG: tag });
+    const r = bqx(home, ['run', 'eurusd', '--stack', 'emulators', '--refresh', '--json'], { ...NARROW, BQX_KEEP: '1', BQXTEST_TAG: tag });
     assert.equal(r.code, 0, r.stderr);
     const s = JSON.parse(r.stdout.trim());
     assert.deepEqual([s.status, s.landed, s.output.rows], ['succeeded', NARROW_FEATURES, ROWS + 120]);

@@ -35,6 +35,9 @@ describe('loadConfig', () => {
     [{ BQX_SHARD: 'year' }, 'BQX_SHARD', /one of month, week, day/],
     [{ BQX_KEEP: '0' }, 'BQX_KEEP', /whole number from 1 to 1000/],
     [{ BQX_COST_PER_TB_USD: '-1' }, 'BQX_COST_PER_TB_USD', /non-negative number/],
+    [{ BQX_KEEPP: '10' }, 'BQX_KEEPP', /is not a bqx setting \(did you mean BQX_KEEP\?\)$/],
+    [{ BQX_SHRAD: 'day', BQX_KEEP: '5' }, 'BQX_SHRAD', /did you mean BQX_SHARD\?/],
+    [{ BQX_NOTHING_LIKE_IT: '1', BQX_ZZ: '' }, 'BQX_NOTHING_LIKE_IT', /is not a bqx setting \(the README's Configuration section lists them\); nor are BQX_ZZ$/],
   ];
   for (const [env, variable, reason] of bad) {
     it(`stops on ${variable}=${JSON.stringify(env[variable] ?? '')}, naming the variable and the value`, () => {
@@ -47,6 +50,11 @@ describe('loadConfig', () => {
       });
     });
   }
+
+  it("takes the launcher's and the diagnostics' variables, and every other program's", () => {
+    const c = loadConfig({ BQX_TSX: '1', BQX_DEBUG: '1', BQX_VERBOSE: '1', BQX_FOLLOW_POLL_MS: '50', BQXTEST_TAG: 'x', PATH: '/bin', bqx_keep: '9' });
+    assert.equal(c.keep, 3);
+  });
 
   it('accepts a complete GCP configuration', () => {
     const c = loadConfig({ BQX_RUNTIME: 'gcp', BQX_PROJECT: 'demo-bqx', BQX_STAGING_BUCKET: 'demo-bqx-staging', BQX_OUTPUT_BUCKET: 'demo-bqx-output' });
