@@ -68,13 +68,25 @@ function parseJson(text: string, what: string): unknown {
   }
 }
 
-/** An ISO-8601 time with an explicit zone (or a date), normalised to UTC ISO; refuses anything else. */
+const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/**
+ * An ISO-8601 time with an explicit zone (or a date, taken as UTC midnight), normalised to UTC ISO;
+ * refuses anything else. Each field is checked against the calendar, because `Date` rolls an
+ * impossible one over: `2020-02-30` would silently have been March 1st.
+ */
 export function parseTime(value: unknown, what: string): string {
-  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2}))?$/.test(value)) {
-    throw new InputError(`${what} ${JSON.stringify(value)} must be an ISO-8601 time such as 2020-01-01T00:00:00Z`);
+  const parts = typeof value === 'string' ? ISO_TIME.exec(value) : null;
+  if (!parts) throw new InputError(`${what} ${JSON.stringify(value)} must be an ISO-8601 time such as 2020-01-01T00:00:00Z`);
+  const [, y, mo, d, h = '0', mi = '0', s = '0', zone] = parts;
+  if (parts[4] !== undefined && zone === undefined) {
+    throw new InputError(`${what} ${JSON.stringify(value)} has no zone: bqx's times are UTC, so add Z (${value}Z) or an offset such as +01:00`);
   }
-  const date = new Date(value.length === 10 ? `${value}T00:00:00Z` : value);
-  if (Number.isNaN(date.getTime())) throw new InputError(`${what} ${JSON.stringify(value)} is not a valid time`);
+  const fields = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
+  const back = new Date(fields);
+  const asWritten = back.getUTCFullYear() === Number(y) && back.getUTCMonth() === Number(mo) - 1 && back.getUTCDate() === Number(d) && back.getUTCHours() === Number(h) && back.getUTCMinutes() === Number(mi) && back.getUTCSeconds() === Number(s);
+  const date = new Date(parts[4] === undefined ? `${y}-${mo}-${d}T00:00:00Z` : parts[0]);
+  if (!asWritten || Number.isNaN(date.getTime())) throw new InputError(`${what} ${JSON.stringify(value)} is not a valid time (no such date, time of day or offset)`);
   return date.toISOString();
 }
 
