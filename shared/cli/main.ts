@@ -62,7 +62,7 @@ usage:
   bqx plan <pair> --target bigquery|gcp [--project P] --sql-out DIR [--json] [--start T --end T] [--refresh | --since T]
                             write every statement a run would send to BigQuery, and what it would read
 
-data lives under BQX_HOME (default ./.bqx). Exit code: 0 success, 1 run failed, 2 bad input.`;
+data lives under BQX_HOME (default ./.bqx). Exit code: 0 success, 1 run failed, 2 bad input or the home in use (nothing started).`;
 
 const BOOLEAN_FLAGS = new Set(['json', 'consolidate', 'force', 'verbose', 'help', 'missing', 'merge', 'quiet', 'no-reuse', 'refresh', 'dry-run']);
 const VALUE_FLAGS = new Set(['start', 'end', 'rows', 'features', 'pairs', 'stack', 'target', 'project', 'keep', 'gate', 'sql-out', 'touch', 'append', 'name', 'include', 'exclude', 'drop', 'max-null-share', 'labels', 'since']);

@@ -69,6 +69,7 @@ describe('embedded runtime: scratch left by a process that stopped', () => {
       });
       await assert.rejects(openTest(testConfig(home)), (e: Error) => {
         assert.match(e.message, new RegExp(`warehouse .*warehouse\\.duckdb is in use by another process \\(PID ${holder.pid}\\): one bqx command at a time`));
+        assert.equal(e.name, 'ConflictError', 'the CLI exits 2 (nothing started), not 1 (a run failed)');
         return true;
       });
       assert.equal(scratchOf(home).length, 2, 'the other process may be writing there');

@@ -9,7 +9,7 @@ import { closeSync, openSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { errorMessage } from '../../log.js';
-import { KEY_COLUMN, assertIdentifier, paths } from '../../naming.js';
+import { ConflictError, KEY_COLUMN, assertIdentifier, paths } from '../../naming.js';
 import type { CatalogTable, ExtractJob, ExtractResult, LabelStats, MergeJob, MergeProgress, MergeResult, MergedGroup, MergedShard, ViewJob, ViewResult, Warehouse, Window } from '../../ports.js';
 import type { ColumnComparison, CompareJob, ProfileData, ProfileJob } from '../../profile/types.js';
 import { MAX_SHARD_PARTS, type Shard } from '../../shards.js';
@@ -162,7 +162,8 @@ export class DuckDbWarehouse implements Warehouse {
       // DuckDB lets one process open a database file for writing: the embedded runtime relies on it
       // (one bqx process per home; embedded.ts sweeps the scratch folders once it holds the lock).
       const held = /Could not set lock on file.*?PID (\d+)/s.exec(errorMessage(error));
-      if (held) throw new Error(`the warehouse ${file} is in use by another process (PID ${held[1]}): one bqx command at a time works on a BQX_HOME (\`bqx status\` reads it meanwhile)`);
+      // A conflict, not a failure: nothing started, so the CLI exits 2 as for bad input, not 1.
+      if (held) throw new ConflictError(`the warehouse ${file} is in use by another process (PID ${held[1]}): one bqx command at a time works on a BQX_HOME (\`bqx status\` reads it meanwhile)`);
       throw error;
     });
     // Parquet footers parsed once per file, not once per statement: the profile, the compare and
