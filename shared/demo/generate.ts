@@ -91,9 +91,12 @@ function labelTableSql(dataset: string, table: string, rows: number): string {
   return `CREATE OR REPLACE TABLE ${q(dataset)}.${q(table)} AS ${labelRowsSql(rows, 0, rows)}`;
 }
 
+/** A label cell: a value in [-1, 1], null in about 2 % of rows. */
+export const labelValueSql = 'CASE WHEN random() < 0.02 THEN NULL ELSE round(random() * 2 - 1, 6) END';
+
 /** Label rows i in [from, to) of demo_scratch.keys, for a label range of `rows` rows in all. */
 export function labelRowsSql(rows: number, from: number, to: number): string {
-  const cols = LABEL_COLUMNS.map((c) => `CASE WHEN i >= ${rows - NULL_LABEL_TAIL} OR random() < 0.02 THEN NULL ELSE round(random() * 2 - 1, 6) END AS ${q(c)}`);
+  const cols = LABEL_COLUMNS.map((c) => `CASE WHEN i >= ${rows - NULL_LABEL_TAIL} THEN NULL ELSE ${labelValueSql} END AS ${q(c)}`);
   return `SELECT interval_time, ${cols.join(', ')}
 FROM demo_scratch.keys WHERE i >= ${from} AND i < ${to} ORDER BY interval_time`;
 }

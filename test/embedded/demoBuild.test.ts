@@ -7,10 +7,12 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import sinon from 'sinon';
 import { changeDemo, demoToChange } from '../../shared/cli/demoChange.js';
+import { demoDatasets } from '../../shared/cli/demo.js';
+import { appendMinutes } from '../../shared/demo/change.js';
 import { ensureDemo, type DemoState } from '../../shared/cli/demo.js';
 import { demoTables } from '../../shared/demo/names.js';
 import type { Embedded } from '../../shared/runtime/embedded.js';
-import { freshHome, openTest, testConfig } from '../helpers/embedded.js';
+import { freshHome, openTest, testConfig, writeDemoHome } from '../helpers/embedded.js';
 import { tempDir } from '../helpers/temp.js';
 
 /** The size of the demo every mocha worker shares (test/helpers/embedded.ts demoWarehouse), which the tests that begin with a built pair start from. */
@@ -74,6 +76,34 @@ describe('embedded: the demo build on first use', function () {
     assert.ok(Object.values(await e.warehouse.dataVersions(c.featuresDataset, added)).every((v) => v !== null), 'each added table has a data version');
     assert.equal((await demoJson()).pairs.join(), 'eurusd,gbpusd');
     assert.equal(await ensureDemo(e, c, ['gbpusd'], undefined, true), 'present');
+  });
+
+  it('an append fills in the label rows its minutes make known (labels look ahead): the null tail stays the last 2,880 rows, and the label table changes from its first filled row on', async () => {
+    const home = tempDir('demo-fill');
+    await writeDemoHome(home, { pairs: ['eurusd'], rows: 3000, only: (t) => t === 'agg_eurusd' });
+    await e.close();
+    e = await openTest(testConfig(home));
+    const c = config();
+    const table = `${c.labelsDataset}.${c.labelTablePrefix}eurusd`;
+    // Null label cells of rows [from, to) in key order, and a digest of those rows' labels.
+    const rows = async (from: number, to: number) =>
+      (await e.warehouse.query(`SELECT count(*)::INTEGER AS n, count(*) FILTER (WHERE target_bqx45_h15 IS NULL)::INTEGER AS nulls, sum(hash(target_bqx45_h15, target_bqx2880_h105))::VARCHAR AS digest, min(interval_time)::VARCHAR AS first
+        FROM (SELECT *, row_number() OVER (ORDER BY interval_time) - 1 AS i FROM ${table}) WHERE i >= ${from} AND i < ${to}`))[0]!;
+    const settled = await rows(0, 120);
+    assert.equal((await rows(120, 3000)).nulls, 2880, 'the demo builds its last 2,880 label rows null');
+    const firstFilled = String((await rows(120, 121)).first).replace(' ', 'T').replace(/\+00$/, '') + '.000Z';
+    const start = String((await rows(0, 1)).first).replace(' ', 'T').replace(/\+00$/, '') + '.000Z';
+    const before = await e.warehouse.dataVersions(c.labelsDataset, [`${c.labelTablePrefix}eurusd`], { start, end: firstFilled });
+
+    await appendMinutes(e.warehouse, demoDatasets(c), { pairs: ['eurusd'], built: 3000, appended: 0, only: (t) => t === 'agg_eurusd' }, 1440);
+    assert.deepEqual(await rows(0, 120), settled, 'the rows the new minutes do not reach keep their labels');
+    const filled = await rows(120, 1560);
+    assert.equal(filled.n, 1440);
+    assert.ok(Number(filled.nulls) < 144, `the filled rows have values (about 2 % null): ${filled.nulls} of 1440 null`);
+    assert.deepEqual({ n: (await rows(1560, 4440)).n, nulls: (await rows(1560, 4440)).nulls }, { n: 2880, nulls: 2880 }, 'the last 2,880 rows are the null tail');
+    assert.deepEqual(await e.warehouse.dataVersions(c.labelsDataset, [`${c.labelTablePrefix}eurusd`], { start, end: firstFilled }), before, 'the labels before the first filled row keep their version');
+    const through = new Date(Date.parse(firstFilled) + 60_000).toISOString();
+    assert.notDeepEqual(await e.warehouse.dataVersions(c.labelsDataset, [`${c.labelTablePrefix}eurusd`], { start, end: through }), before, 'a window holding a filled row has a new version (no stale reuse)');
   });
 
   it('a pair added after --append gets the same minutes appended: its tables end where the others do, theirs untouched', async () => {
