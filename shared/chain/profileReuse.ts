@@ -13,6 +13,7 @@ import { copyStoredProfile, readStoredColumns, readStoredEnd, readStoredSample, 
 import type { MeasuredColumns, ProfileBasis, ProfileJob } from '../profile/types.js';
 import type { ChainDeps } from './deps.js';
 import { REASONS } from './reuse.js';
+import { LABEL_LOOKAHEAD_MINUTES } from './shareShards.js';
 
 /** Earlier datasets looked at, newest first: the kept ones (retention keeps 3 by default). */
 const CANDIDATES = 3;
@@ -77,12 +78,30 @@ export async function earlierColumns(
 }
 
 /**
- * Where a dataset's scan state is taken: its rows before the last shard, and per group the files
- * holding them; none with a single shard (a later dataset could share nothing before it).
+ * The shard a dataset keeps its scan state before: the first that ends after its window's end less
+ * LABEL_LOOKAHEAD_MINUTES. Labels look ahead, so a refresh after new minutes may find the label
+ * table's tail filled in and rebuild from that shard (shareShards.ts `labelsUnchangedUntil`), and
+ * otherwise rebuilds the last one or grows it by a part, carrying on from the state after the last
+ * row: either way its column pass starts at a kept state. (It was always the last shard: a refresh
+ * over a filled-in tail in day shards carried nothing on and measured every row again.) Where that
+ * is the first shard (a window not much longer than the lookahead), the last shard, as before: a
+ * state at the first row would carry nothing.
  */
-export function scanPoint(shards: readonly MergedShard[]): { row: number; prefix: KeptScan['prefix'] } | undefined {
-  if (shards.length < 2) return undefined;
-  const before = shards.slice(0, -1);
+export function scanPointShard(shards: readonly Pick<MergedShard, 'end'>[], windowEnd: string): number {
+  const settled = new Date(Date.parse(windowEnd) - LABEL_LOOKAHEAD_MINUTES * 60_000).toISOString();
+  const at = shards.findIndex((s) => s.end > settled);
+  return at < 1 ? shards.length - 1 : at;
+}
+
+/**
+ * Where a dataset's scan state is taken: its rows before its scan point shard (scanPointShard), and
+ * per group the files holding them; none when that is the first shard (a later dataset could share
+ * nothing before it).
+ */
+export function scanPoint(shards: readonly MergedShard[], windowEnd: string): { row: number; prefix: KeptScan['prefix'] } | undefined {
+  const at = scanPointShard(shards, windowEnd);
+  if (at < 1) return undefined;
+  const before = shards.slice(0, at);
   const indexes = shards[0]!.groups.map((g) => g.index);
   return {
     row: before.reduce((n, s) => n + s.rows, 0),
@@ -110,7 +129,7 @@ export class EarlierSampleMissing extends Error {
  * shards by reference: the same rows, the same values), scanned with the same settings and sample
  * layout, and holding every column this dataset has. Newest first; the refresh's own source first.
  * Of one dataset, its state after its last row first (a refresh that grew its last shard by a part
- * begins with all its files), else the one at its last shard's first row; with the first, `kept`
+ * begins with all its files), else the one at its scan point (scanPoint); with the first, `kept`
  * is the second, which is this dataset's own at the same row when its last shard is the one grown
  * (its pass, starting further on, does not pass that row to take it).
  */

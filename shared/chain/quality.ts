@@ -98,8 +98,8 @@ export async function checkQuality(
     const layout = { ...input, warmupRows: settings.warmupRows, ...sampleLayout(input.rows) };
     const scanWith = JSON.stringify({ warmupRows: layout.warmupRows, blockFrom: layout.blockFrom, blockRows: layout.blockRows, spreadStep: layout.spreadStep });
     const basis = profileBasis(manifest, run, checkpoints, profiledWith, scanWith);
-    // The scan's state at the last shard's first row is kept, for a refresh to carry on from.
-    const point = scanPoint(shards);
+    // The scan's state at its scan point shard's first row is kept, for a refresh to carry on from.
+    const point = scanPoint(shards, run.window.end);
     // And its state after the last row, for a refresh that grows the last shard by a part: every file before it.
     const end = { row: input.rows, prefix: input.groups.map((g) => ({ index: g.index, files: g.files })) };
     const keptAt = (at: { row: number; prefix: KeptScan['prefix'] } | undefined, state: ScanState | undefined, compared?: PairCounts[], tails?: KeptScan['tails']): KeptScan | undefined =>
@@ -136,7 +136,7 @@ export async function checkQuality(
       };
       // Other rows (a refresh): the column pass may carry on from an earlier dataset's scan state.
       let carry = 'columns' in earlier ? undefined : await earlierScan(deps, run, manifest, input.groups, basis);
-      const measure = () => profileDataset(measuring, scanJob(input, shards, carry && 'resume' in carry ? carry.resume : undefined), profileSettings, 'columns' in earlier ? earlier : undefined);
+      const measure = () => profileDataset(measuring, scanJob(input, shards, run.window.end, carry && 'resume' in carry ? carry.resume : undefined), profileSettings, 'columns' in earlier ? earlier : undefined);
       let done: Awaited<ReturnType<typeof measure>>;
       try {
         done = await measure();
@@ -153,8 +153,8 @@ export async function checkQuality(
           : 'why' in earlier
             ? { ...done.reuse, why: carry && 'why' in carry && carry.why !== earlier.why ? `${earlier.why}; ${carry.why}` : earlier.why }
             : done.reuse;
-      // Carried on from an earlier dataset's end past this one's last shard's first row (its last
-      // shard grown), the pass took no state there: the earlier dataset's is it.
+      // Carried on from an earlier dataset's end past this one's scan point (its last shard
+      // grown), the pass took no state there: the earlier dataset's is it, where it is the same point.
       const scan = keptAt(point, done.data.scanState, done.data.comparedBefore, done.data.scanTails) ?? sameKept(carry && 'kept' in carry ? carry.kept : undefined, point);
       const atEnd = keptAt(end, done.data.endState, done.data.compared, done.data.endTails);
       stored = { basis, data: { columns: done.data.columns, sample: done.data.sample, ...definedOnly({ compared: done.data.compared, leakage: done.data.leakage }) }, ...(scan ? { scan } : {}), ...(atEnd ? { end: atEnd } : {}) };
@@ -213,12 +213,12 @@ export function profileInput(
 }
 
 /**
- * The column pass's job over a dataset in `shards`: each shard's start and rows (none when the
- * merge gave none), the scan state kept at the last shard's first row (scanPoint), and `resume`,
- * where the pass carries on from an earlier dataset's state. `bqx plan` builds it so too.
+ * The column pass's job over a dataset in `shards` ending at `windowEnd`: each shard's start and
+ * rows (none when the merge gave none), the scan state kept at its scan point (scanPoint), and
+ * `resume`, where the pass carries on from an earlier dataset's state. `bqx plan` builds it so too.
  */
-export function scanJob(input: ProfileInput, shards: readonly MergedShard[], resume?: ProfileJob['resume']): ProfileInput & Pick<ProfileJob, 'shards'> {
-  const point = scanPoint(shards);
+export function scanJob(input: ProfileInput, shards: readonly MergedShard[], windowEnd: string, resume?: ProfileJob['resume']): ProfileInput & Pick<ProfileJob, 'shards'> {
+  const point = scanPoint(shards, windowEnd);
   return {
     ...input,
     ...(shards.length > 0 ? { shards: shards.map((s) => ({ start: s.start, rows: s.rows })) } : {}),

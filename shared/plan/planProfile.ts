@@ -1,6 +1,6 @@
 // The last BigQuery work of a run, in a plan: the dataset profile mergeRun takes after the merge
 // (shared/chain/quality.ts), over the output the merge leaves (planOutput.ts). The job is the one
-// checkQuality builds (its profileInput, and the scan state kept at the last shard's first row), and
+// checkQuality builds (its profileInput, and the scan state kept at its scan point shard's first row), and
 // the core's own profileDataset (or profileKeys with BQX_PROFILE=keys) drives the warehouse, so the
 // plan holds the profile's statements as the adapter sends them: each group loaded into a scratch
 // table, the batches of measures and sample, the key gaps, the fold rows. The recording client
@@ -9,6 +9,7 @@
 // not asked, and not in the plan (test/gcp/googleSqlProfile.test.ts analyzes those statements).
 
 import type { Config } from '../config.js';
+import { scanPointShard } from '../chain/profileReuse.js';
 import { profileInput, scanJob } from '../chain/quality.js';
 import type { RunManifest } from '../manifest.js';
 import type { MergedShard, RunRecord, Warehouse } from '../ports.js';
@@ -42,20 +43,21 @@ export function plannedProfile(
   // BQX_PROFILE=keys reads the key of group 0 only, and keeps no scan state.
   if (config.profile.mode === 'keys') return { mode: 'keys', job: input, settings };
   const resume = refresh && plannedResume(input, output.shards, { ...refresh, ...(output.grown ? { grown: output.grown } : {}) }, config.profile.warmupRows);
-  return { mode: 'full', job: scanJob(input, output.shards, resume), settings };
+  return { mode: 'full', job: scanJob(input, output.shards, run.window.end, resume), settings };
 }
 
 /**
  * What a refresh's profile carries on from (shared/chain/profileReuse.ts `earlierScan`): the
- * previous version (ended at `since`) kept its scan state at its last shard's first row, the first
- * shard this run rebuilds when that one holds `since`, with the same settings and sample layout:
- * this run's files of the rebuilt shards, per group, and a state of every column at that shard's
- * first row with the sample rows before it. Where that shard is `grown` by a part, the state is the
- * one the previous version kept after its last row (both adapters keep it): its rows before the
- * part count as carried, and its file there is not read. Where the first rebuilt shard ends before
- * `since` (the label table filled in its tail across a shard's end), no state matches: nothing is
- * carried, every row is measured. The numbers are zeros and NaN: what is sent depends on the files
- * and the row, not on them. Undefined when nothing is carried.
+ * previous version (ended at `since`) kept its scan state at its scan point (the first row of the
+ * first shard ending after `since` less the labels' lookahead, `scanPointShard`), with the same
+ * settings and sample layout: where this run rebuilds nothing before that shard, this run's files
+ * from that shard on, per group, and a state of every column at its first row with the sample rows
+ * before it. Where the first rebuilt shard is `grown` by a part, the state is the one the previous
+ * version kept after its last row (both adapters keep it): its rows before the part count as
+ * carried, and its file there is not read. Where a shard before the point is rebuilt (the label
+ * rows changed further back), no state matches: nothing is carried, every row is measured. The
+ * numbers are zeros and NaN: what is sent depends on the files and the row, not on them. Undefined
+ * when nothing is carried.
  */
 export function plannedResume(
   job: ProfileInput,
@@ -65,11 +67,15 @@ export function plannedResume(
 ): ProfileJob['resume'] {
   const { rebuilt, grown } = refresh;
   const first = shards.findIndex((s) => rebuilt.has(s.id));
-  if (first < 0 || !(shards[first]!.end > refresh.since)) return undefined;
+  if (first < 0) return undefined;
   const grows = shards[first]!.id === grown?.id;
-  const row = shards.slice(0, first).reduce((n, s) => n + s.rows, 0) + (grows ? grown!.rowsBefore : 0);
+  // The previous version's shards up to `since` are this run's (shared or rebuilt alike).
+  const point = scanPointShard(shards.filter((s) => s.start < refresh.since), refresh.since);
+  if (!grows && point > first) return undefined;
+  const from = grows ? first : point;
+  const row = shards.slice(0, from).reduce((n, s) => n + s.rows, 0) + (grows ? grown!.rowsBefore : 0);
   if (row === 0) return undefined;
-  const after = shards.slice(first);
+  const after = shards.slice(from);
   // The grown shard's first file is its earlier part (planOutput.ts): carried, not read.
   const filesFrom = (s: MergedShard, index: number) => (s.groups.find((x) => x.index === index)?.files ?? []).slice(grows && s === after[0] ? 1 : 0);
   const groups = job.groups.map((g) => ({ index: g.index, files: after.flatMap((s) => filesFrom(s, g.index)) }));
@@ -100,7 +106,7 @@ export interface ProfileSummary {
   groups: number;
   files: number;
   rows: number;
-  /** The row whose scan state a run keeps for a later refresh (its last shard's first row), with 2 shards or more. */
+  /** The row whose scan state a run keeps for a later refresh (its scan point shard's first row), with 2 shards or more. */
   snapshotAt?: number;
   /** A refresh: the row its column pass carries on from, and the files of the shards it rebuilds. */
   resume?: { row: number; files: number };

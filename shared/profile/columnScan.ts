@@ -132,7 +132,7 @@ export class ColumnScan {
 
   /**
    * `resume`: carry on from an earlier scan of the same first rows (every column here in it);
-   * `snapshotAt`: the row whose state to keep (the dataset's last shard's first row), for a later
+   * `snapshotAt`: the row whose state to keep (a shard's first row: profileReuse.ts `scanPoint`), for a later
    * dataset that shares the rows before it to carry on from (shared/profile/scanState.ts).
    */
   constructor(

@@ -2,7 +2,7 @@
 // streaming pass over them (BigQuery): a query measures, per column, what the stretch holds on its
 // own (counts, finite min/max/mean/M2, repeats and runs within it, its first and last rows), and
 // `carrySegment` joins that to the state at the stretch's first row, as ColumnScan.add would have
-// left it. So a BigQuery profile keeps a state at the last shard's first row, and a refresh
+// left it. So a BigQuery profile keeps a state at a shard's first row (`snapshotAt`), and a refresh
 // measures only the rows from there on. Counts, min, max, repeats, runs and rows are ColumnScan's
 // exactly; mean and sd to rounding (the sums are the warehouse's, in its order).
 

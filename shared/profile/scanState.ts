@@ -1,5 +1,6 @@
 // The profile's column scan, paused: every accumulator of shared/profile/columnScan.ts for every
-// column at one row. A dataset keeps its scan's state at its last shard's first row; a refresh
+// column at one row. A dataset keeps its scan's state at a shard's first row (the first ending after
+// its end less the labels' lookahead: shared/chain/profileReuse.ts `scanPointShard`); a refresh
 // shares every shard before that one by reference (shared/chain/refresh.ts), so its rows up to
 // there are the earlier dataset's, and its profile carries on from the state, reading only the
 // rebuilt shards. The sums are then the same additions in the same order as a full pass: the

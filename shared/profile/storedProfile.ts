@@ -8,7 +8,8 @@
 //                         as little-endian Float64 (NaN where missing): 17,038 columns x ~512 rows
 //                         is ~70 MB, where JSON text would be several times that;
 //   profile/scan.f64      where the dataset has several shards and the warehouse kept one: the
-//                         column scan's state at the last shard's first row (scanState.ts), for a
+//                         column scan's state at its scan point shard's first row (scanState.ts,
+//                         shared/chain/profileReuse.ts `scanPointShard`), for a
 //                         refresh sharing the shards before it to carry on from (2.2 MB at 17,038
 //                         columns), described in columns.json's `scan` with the files before that row;
 //   profile/end.f64       the scan's state after the dataset's last row, where the warehouse kept

@@ -37,7 +37,7 @@ export interface ProfileJob {
     /** The columns' tails before the state's row, where the earlier dataset kept them (outlierTails.ts). */
     tails?: Record<string, Tail>;
   };
-  /** The row whose scan state to return (`scanState`): the dataset's last shard's first row. */
+  /** The row whose scan state to return (`scanState`): a shard's first row (shared/chain/profileReuse.ts `scanPoint`). */
   snapshotAt?: number;
   /**
    * The dataset's time shards in row order (those with rows): the first key time each may hold

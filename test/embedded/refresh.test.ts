@@ -524,7 +524,7 @@ describe('embedded chain: --refresh', function () {
     assert.equal((await readOutput(e, third.output!.manifest)).filter((r) => r.target_bqx45_h15 === -1).length, 10);
   });
 
-  it('label rows near the previous end filled in after the fact: shards before its last 2,880 minutes are shared, the rest rebuilt, equal to a full build', async () => {
+  it('label rows near the previous end filled in after the fact: shards before its last 2,880 minutes are shared, the rest rebuilt, the profile carried on from the first of them; equal to a full build', async () => {
     // A first version over [0, 4400): 20210301..20210304, the last partial.
     await appendMinutes(e, 120, 4400);
     await e.warehouse.markChanged(FEATURES, SELECTED);
@@ -543,10 +543,18 @@ describe('embedded chain: --refresh', function () {
     // The labels of the whole previous window moved; those of [0, 4400 - 2880) did not: the first day (ends at 1440) is shared.
     assert.deepEqual(refreshed.sharing?.shared, ['20210301']);
     assert.deepEqual(refreshed.sharing?.rebuilt, ['20210302', '20210303', '20210304']);
+    // The first version kept its scan state at the first shard ending after its end less 2,880
+    // minutes (20210302, after the first day's 1,440 rows): the pass carries on from there.
+    assert.equal((await report(refreshed)).profileReuse.carriedOnFrom, 1440);
     const full = await run({ reuse: false, start: refreshed.window.start, end: refreshed.window.end });
     const [a, b] = await Promise.all([readOutput(e, refreshed.output!.manifest), readOutput(e, full.output!.manifest)]);
     assert.equal(a.filter((r) => r.target_bqx90_h30 === 9n).length, 700);
     assert.deepEqual(a, b);
+    assert.deepEqual((await report(refreshed)).profile, (await report(full)).profile, 'the carried-on profile is the full pass\'s');
+    const raw = async (r: RunRecord) => (await readStoredColumns(e.output, paths.outputProfile(r.pair, r.runId)))!;
+    const [rawA, rawB] = [await raw(refreshed), await raw(full)];
+    assert.deepEqual(rawA.columns, rawB.columns, 'every statistic equal, to the last bit');
+    assert.deepEqual([rawA.scan?.row, rawA.scan?.sha256], [rawB.scan?.row, rawB.scan?.sha256], 'and the same state kept for the next refresh');
   });
 
   it('after the shard unit changed, a refresh extracts whole (settings changed: embedded checkpoints follow the grid), shares no shard, and equals a --no-reuse full build', async () => {

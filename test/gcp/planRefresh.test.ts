@@ -18,6 +18,7 @@ import { SCAN_FIELDS } from '../../shared/profile/scanState.js';
 import { planDocument } from '../../shared/plan/planDocument.js';
 import { plannedOutput } from '../../shared/plan/planOutput.js';
 import { plannedResume } from '../../shared/plan/planProfile.js';
+import { scanPointShard } from '../../shared/chain/profileReuse.js';
 import { PLACEHOLDER_BUCKETS, recordPlan } from '../../shared/plan/recordPlan.js';
 import { PlanStore } from '../../shared/plan/planStore.js';
 import { shardGrid } from '../../shared/shards.js';
@@ -106,7 +107,8 @@ describe('bqx plan --refresh', function () {
       // The files each plan's exports name, per shard: the first of each wildcard.
       const exported = (p: typeof plan) => p.statements.filter((s) => s.step === 'export').map((s) => output.nameOf(/uri='([^']+)'/.exec(s.sql)![1]!)!.replace('*', '000000000000'));
       const groups = plan.mergePlan.groups;
-      // 1,440 label rows a day, then 120 on the third: the scan state is kept at the last shard's first row.
+      // 1,440 label rows a day, then 120 on the third: the window is hardly longer than the labels'
+      // lookahead, so the scan state is kept at the last shard's first row.
       for (const p of [full, plan]) {
         assert.equal(p.profile.job.rows, 3000);
         assert.equal(p.profile.job.snapshotAt, 2880);
@@ -318,5 +320,20 @@ describe('bqx plan: the dataset the profile reads, and what a refresh carries on
     const single = plannedResume({ ...job, rows: 800 }, [parted(0, 800)], { rebuilt: new Set([grid[0]!.id]), since: mid(0), grown: { id: grid[0]!.id, rowsBefore: 300 } }, 100)!;
     assert.equal(single.from.state.row, 300);
     assert.deepEqual(single.groups.map((g) => g.files), [['s0g0-part.parquet'], ['s0g1-part.parquet']]);
+  });
+
+  it('resume over a window longer than the labels\' lookahead: from the first shard ending after the previous end less 2,880 minutes, where the previous version kept its state', () => {
+    const five = grid.map((s, i) => ({ index: i, id: s.id, start: s.start, end: s.end, rows: 1000, keysInRange: true, groups: groups.map((g) => ({ index: g.index, files: [`s${i}g${g.index}.parquet`], rows: 1000, columns: g.columns, bytes: 0, distinctKeys: 1000, keysInOrder: true })) }));
+    const job = { runId: 'eurusd-20240106t000000-abcdef', pair: 'eurusd', key: 'interval_time', groups: groups.map((g) => ({ index: g.index, files: five.map((s) => `s${s.index}g${g.index}.parquet`), columns: g.columns })), labels: ['target'], rows: 5000, cuts: [] };
+    // The previous version ended at day 4 06:00: its state was kept at day 2's first row (day 2 ends after day 2 06:00).
+    const since = grid[4]!.start.replace('T00', 'T06');
+    assert.equal(scanPointShard(five.slice(0, 5), since), 2);
+    const from = (rebuilt: number[]) => plannedResume(job, five, { rebuilt: new Set(rebuilt.map((i) => grid[i]!.id)), since }, 100);
+    // The label table filled in its tail: days 2 to 4 built, carried on from day 2.
+    assert.deepEqual([from([2, 3, 4])!.from.state.row, from([2, 3, 4])!.groups[0]!.files], [2000, ['s2g0.parquet', 's3g0.parquet', 's4g0.parquet']]);
+    // Only the last day built whole: carried on from day 2 all the same, day 3 (shared) read again.
+    assert.deepEqual([from([4])!.from.state.row, from([4])!.groups[1]!.files], [2000, ['s2g1.parquet', 's3g1.parquet', 's4g1.parquet']]);
+    assert.equal(from([1, 2, 3, 4]), undefined, 'a shard before the state built: nothing carried');
+    assert.equal(scanPointShard(five.slice(0, 2), grid[1]!.end), 1, 'a window hardly longer than the lookahead keeps its state at its last shard');
   });
 });
