@@ -115,18 +115,19 @@ function newValue(column: string, type: string): string {
   return `${c} + 1`;
 }
 
-/** The old label rows [from, to) an append of rows up to `total` fills in, if any. */
-export function labelTailFill(oldRows: number, total: number): { from: number; to: number } | undefined {
-  const from = Math.max(0, oldRows - NULL_LABEL_TAIL);
-  const to = Math.min(oldRows, total - NULL_LABEL_TAIL);
-  return to > from ? { from, to } : undefined;
+/**
+ * New label values (2 % null, as the build draws them) for the rows of `table` whose key is in
+ * `filled` (filledTailSql): the null tail an append's minutes make known. Run before the new rows go in.
+ */
+function fillLabelTailSql(table: string, filled: string): string {
+  const set = LABEL_COLUMNS.map((c) => `${q(c)} = ${labelValueSql}`).join(', ');
+  return `UPDATE ${table} SET ${set} WHERE ${filled}`;
 }
 
-/** New label values for the label rows [from, to) in key order (2 % null, as the build draws them). */
-function fillLabelTailSql(table: string, from: number, to: number): string {
-  const set = LABEL_COLUMNS.map((c) => `${q(c)} = ${labelValueSql}`).join(', ');
-  return `UPDATE ${table} SET ${set} FROM (SELECT ${q(KEY_COLUMN)} AS k FROM ${table} ORDER BY ${q(KEY_COLUMN)} LIMIT ${to - from} OFFSET ${from}) f WHERE ${table}.${q(KEY_COLUMN)} = f.k`;
-}
+/** The keys of the old null label tail that an append making the label range end at key i = `to` - 1 fills in. */
+const filledTailSql = (table: string, to: number) =>
+  `${q(KEY_COLUMN)} > (SELECT max(${q(KEY_COLUMN)}) FROM ${table}) - INTERVAL ${NULL_LABEL_TAIL} MINUTE
+   AND ${q(KEY_COLUMN)} <= (SELECT interval_time FROM demo_scratch.keys WHERE i = ${to - 1}) - INTERVAL ${NULL_LABEL_TAIL} MINUTE`;
 
 export interface AppendResult {
   minutes: number;
@@ -185,21 +186,22 @@ export async function appendMinutes(
     // version of every earlier window stays (an incremental refresh extracts only the new minutes).
     const [firstNew] = await warehouse.query(`SELECT strftime(min(interval_time)::TIMESTAMP, '%Y-%m-%dT%H:%M:%S.000Z') AS t FROM demo_scratch.keys WHERE i >= ${from}`);
     const range = { start: String(firstNew!.t), end: null };
-    // The labels look up to NULL_LABEL_TAIL minutes ahead, so the new minutes make the old tail's
-    // labels known: label rows [from - tail, total - tail) get values, as the label table's own
-    // recalculation does upstream. Its changed range then starts at the first of them.
-    const filled = labelTailFill(from, total);
-    const [firstFilled] = filled
-      ? await warehouse.query(`SELECT strftime(interval_time::TIMESTAMP, '%Y-%m-%dT%H:%M:%S.000Z') AS t FROM ${labelTableOf(demo.pairs[0]!)} ORDER BY interval_time LIMIT 1 OFFSET ${filled.from}`)
-      : [firstNew];
-    const labelRange = { start: String(firstFilled!.t), end: null };
+    // Labels look NULL_LABEL_TAIL minutes ahead, so the new minutes make the old tail's labels
+    // known: the old rows with a key in (old last - tail, new last - tail] get values, as the label
+    // table's own recalculation does upstream. Its changed range then starts at the first of them.
+    const firstLabels = labelTableOf(demo.pairs[0]!);
+    const [firstFilled] = await warehouse.query(`SELECT strftime(min(interval_time)::TIMESTAMP, '%Y-%m-%dT%H:%M:%S.000Z') AS t FROM ${firstLabels} WHERE ${filledTailSql(firstLabels, to)}`);
+    const labelRange = { start: firstFilled!.t === null ? range.start : String(firstFilled!.t), end: null };
     const mark = async () => {
       await warehouse.markChanged(datasets.labelsDataset, labelTables, labelRange);
       await warehouse.markChanged(datasets.featuresDataset, tables.map((t) => t.table), range);
     };
     await mark();
-    for (const table of labelTables) await warehouse.execute(`INSERT INTO ${q(datasets.labelsDataset)}.${q(table)} ${labelRowsSql(total, from, to)}`);
-    if (filled) for (const table of labelTables) await warehouse.execute(fillLabelTailSql(labelTableOf(table.slice(datasets.labelTablePrefix.length)), filled.from, filled.to));
+    for (const table of labelTables) {
+      const labels = `${q(datasets.labelsDataset)}.${q(table)}`;
+      await warehouse.execute(fillLabelTailSql(labels, filledTailSql(labels, to)));
+      await warehouse.execute(`INSERT INTO ${q(datasets.labelsDataset)}.${q(table)} ${labelRowsSql(total, from, to)}`);
+    }
     const inFiles = await warehouse.fileTables(datasets.featuresDataset);
     const rowsOf = (t: DemoTable) => featureRowsSql(t, demo.built, featureKeys, minutes, labelTableOf);
     let done = 0;

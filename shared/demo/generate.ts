@@ -35,7 +35,11 @@ const q = (name: string) => quoteIdent(name, 'duckdb');
 export const tradingMinute = (t: string) => `NOT ((dayofweek(${t}) = 5 AND hour(${t}) >= 22) OR dayofweek(${t}) = 6 OR (dayofweek(${t}) = 0 AND hour(${t}) < 22))`;
 /** Feature tables reach this many minutes past both ends of the label range. */
 export const FEATURE_MARGIN_MINUTES = 60;
-/** The last minutes of the label range have no future value: their labels are null. */
+/**
+ * Labels look this many minutes ahead (DATA.md), so a label key less than that before the label
+ * range's last key has no future value yet: its labels are null. Minutes of time, not rows: across
+ * a weekend the tail holds fewer rows. The chain's LABEL_LOOKAHEAD_MINUTES is the same lookahead.
+ */
 export const NULL_LABEL_TAIL = 2880;
 
 /**
@@ -94,9 +98,10 @@ function labelTableSql(dataset: string, table: string, rows: number): string {
 /** A label cell: a value in [-1, 1], null in about 2 % of rows. */
 export const labelValueSql = 'CASE WHEN random() < 0.02 THEN NULL ELSE round(random() * 2 - 1, 6) END';
 
-/** Label rows i in [from, to) of demo_scratch.keys, for a label range of `rows` rows in all. */
+/** Label rows i in [from, to) of demo_scratch.keys, for a label range of `rows` rows in all (its last key i = rows - 1). */
 export function labelRowsSql(rows: number, from: number, to: number): string {
-  const cols = LABEL_COLUMNS.map((c) => `CASE WHEN i >= ${rows - NULL_LABEL_TAIL} THEN NULL ELSE ${labelValueSql} END AS ${q(c)}`);
+  const tail = `(SELECT interval_time FROM demo_scratch.keys WHERE i = ${rows - 1}) - INTERVAL ${NULL_LABEL_TAIL} MINUTE`;
+  const cols = LABEL_COLUMNS.map((c) => `CASE WHEN interval_time > ${tail} THEN NULL ELSE ${labelValueSql} END AS ${q(c)}`);
   return `SELECT interval_time, ${cols.join(', ')}
 FROM demo_scratch.keys WHERE i >= ${from} AND i < ${to} ORDER BY interval_time`;
 }

@@ -78,32 +78,38 @@ describe('embedded: the demo build on first use', function () {
     assert.equal(await ensureDemo(e, c, ['gbpusd'], undefined, true), 'present');
   });
 
-  it('an append fills in the label rows its minutes make known (labels look ahead): the null tail stays the last 2,880 rows, and the label table changes from its first filled row on', async () => {
+  it('an append fills in the label rows its minutes make known (labels look 2,880 minutes ahead): the null tail stays the last 2,880 minutes, and the label table changes from its first filled row on', async () => {
     const home = tempDir('demo-fill');
-    await writeDemoHome(home, { pairs: ['eurusd'], rows: 3000, only: (t) => t === 'agg_eurusd' });
+    // From a Wednesday: the 3,000 minutes end on Friday, and the appended day crosses the weekend.
+    await writeDemoHome(home, { pairs: ['eurusd'], rows: 3000, start: '2020-01-08T00:00:00Z', only: (t) => t === 'agg_eurusd' });
     await e.close();
     e = await openTest(testConfig(home));
     const c = config();
     const table = `${c.labelsDataset}.${c.labelTablePrefix}eurusd`;
-    // Null label cells of rows [from, to) in key order, and a digest of those rows' labels.
-    const rows = async (from: number, to: number) =>
-      (await e.warehouse.query(`SELECT count(*)::INTEGER AS n, count(*) FILTER (WHERE target_bqx45_h15 IS NULL)::INTEGER AS nulls, sum(hash(target_bqx45_h15, target_bqx2880_h105))::VARCHAR AS digest, min(interval_time)::VARCHAR AS first
-        FROM (SELECT *, row_number() OVER (ORDER BY interval_time) - 1 AS i FROM ${table}) WHERE i >= ${from} AND i < ${to}`))[0]!;
-    const settled = await rows(0, 120);
-    assert.equal((await rows(120, 3000)).nulls, 2880, 'the demo builds its last 2,880 label rows null');
-    const firstFilled = String((await rows(120, 121)).first).replace(' ', 'T').replace(/\+00$/, '') + '.000Z';
-    const start = String((await rows(0, 1)).first).replace(' ', 'T').replace(/\+00$/, '') + '.000Z';
-    const before = await e.warehouse.dataVersions(c.labelsDataset, [`${c.labelTablePrefix}eurusd`], { start, end: firstFilled });
+    const lastKey = async () => String((await e.warehouse.query(`SELECT strftime(max(interval_time)::TIMESTAMP, '%Y-%m-%dT%H:%M:%S.000Z') AS t FROM ${table}`))[0]!.t);
+    const tailFrom = (last: string) => new Date(Date.parse(last) - 2880 * 60_000).toISOString();
+    // The rows with a key in (after, through], their null labels and a digest of their labels.
+    const rows = async (after: string, through = '9999-01-01T00:00:00Z') =>
+      (await e.warehouse.query(`SELECT count(*)::INTEGER AS n, count(*) FILTER (WHERE target_bqx45_h15 IS NULL)::INTEGER AS nulls, sum(hash(target_bqx45_h15, target_bqx2880_h105))::VARCHAR AS digest
+        FROM ${table} WHERE interval_time > $1::TIMESTAMPTZ AND interval_time <= $2::TIMESTAMPTZ`, [after, through]))[0]!;
+    const oldLast = await lastKey();
+    const settled = await rows('1970-01-01T00:00:00Z', tailFrom(oldLast));
+    const oldTail = await rows(tailFrom(oldLast));
+    assert.ok(Number(oldTail.n) > 0 && oldTail.nulls === oldTail.n, 'the demo builds the labels of its last 2,880 minutes null');
+    assert.ok(Number(settled.nulls) < Number(settled.n) / 10, 'and the others with values (about 2 % null)');
+    const start = '2020-01-01T00:00:00.000Z';
+    const before = await e.warehouse.dataVersions(c.labelsDataset, [`${c.labelTablePrefix}eurusd`], { start, end: new Date(Date.parse(tailFrom(oldLast)) + 60_000).toISOString() });
 
     await appendMinutes(e.warehouse, demoDatasets(c), { pairs: ['eurusd'], built: 3000, appended: 0, only: (t) => t === 'agg_eurusd' }, 1440);
-    assert.deepEqual(await rows(0, 120), settled, 'the rows the new minutes do not reach keep their labels');
-    const filled = await rows(120, 1560);
-    assert.equal(filled.n, 1440);
-    assert.ok(Number(filled.nulls) < 144, `the filled rows have values (about 2 % null): ${filled.nulls} of 1440 null`);
-    assert.deepEqual({ n: (await rows(1560, 4440)).n, nulls: (await rows(1560, 4440)).nulls }, { n: 2880, nulls: 2880 }, 'the last 2,880 rows are the null tail');
-    assert.deepEqual(await e.warehouse.dataVersions(c.labelsDataset, [`${c.labelTablePrefix}eurusd`], { start, end: firstFilled }), before, 'the labels before the first filled row keep their version');
-    const through = new Date(Date.parse(firstFilled) + 60_000).toISOString();
-    assert.notDeepEqual(await e.warehouse.dataVersions(c.labelsDataset, [`${c.labelTablePrefix}eurusd`], { start, end: through }), before, 'a window holding a filled row has a new version (no stale reuse)');
+    const newLast = await lastKey();
+    assert.ok(oldLast < '2020-01-10T22:00:00.000Z' && newLast > '2020-01-12T22:00:00.000Z', `the new day crossed the weekend: ${oldLast} to ${newLast}`);
+    assert.deepEqual(await rows('1970-01-01T00:00:00Z', tailFrom(oldLast)), settled, 'the rows the new minutes do not reach keep their labels');
+    const filled = await rows(tailFrom(oldLast), tailFrom(newLast));
+    assert.ok(Number(filled.n) > 0 && Number(filled.nulls) < Number(filled.n) / 10, `the old tail up to the new end less 2,880 minutes has values: ${filled.nulls} of ${filled.n} null`);
+    const newTail = await rows(tailFrom(newLast));
+    assert.ok(Number(newTail.n) > 0 && newTail.nulls === newTail.n, 'the last 2,880 minutes are the null tail');
+    assert.deepEqual(await e.warehouse.dataVersions(c.labelsDataset, [`${c.labelTablePrefix}eurusd`], { start, end: new Date(Date.parse(tailFrom(oldLast)) + 60_000).toISOString() }), before, 'the labels up to the first filled row keep their version');
+    assert.notDeepEqual(await e.warehouse.dataVersions(c.labelsDataset, [`${c.labelTablePrefix}eurusd`], { start, end: tailFrom(newLast) }), before, 'a window holding a filled row has a new version (no stale reuse)');
   });
 
   it('a pair added after --append gets the same minutes appended: its tables end where the others do, theirs untouched', async () => {
