@@ -45,5 +45,6 @@ export async function changeDemo(embedded: Embedded, config: Config, change: { t
   const bar = new ProgressBar('append', 1);
   const result = await appendMinutes(embedded.warehouse, datasets, { pairs: state.pairs, built: state.rows, appended: state.appended ?? 0 }, change.appendMinutes!, (done, total) => bar.update(done, total));
   await writeDemoState(embedded.home, { ...state, appended: (state.appended ?? 0) + result.minutes });
-  return `appended ${result.minutes} minute(s) to ${state.pairs.length} label table(s) and ${result.featureTables} feature tables; labels now end at ${result.lastKey}`;
+  const filled = result.filledLabelRows > 0 ? `; ${result.filledLabelRows.toLocaleString('en-US')} earlier label row(s) filled in (labels look 2,880 minutes ahead: the last 2,880 minutes stay null)` : '';
+  return `appended ${result.minutes} minute(s) to ${state.pairs.length} label table(s) and ${result.featureTables} feature tables; labels now end at ${result.lastKey}${filled}`;
 }

@@ -135,6 +135,8 @@ export interface AppendResult {
   labelRows: number;
   lastKey: string;
   featureTables: number;
+  /** Label rows of the old null tail given values per pair (the new minutes make them known). */
+  filledLabelRows: number;
 }
 
 /**
@@ -190,7 +192,7 @@ export async function appendMinutes(
     // known: the old rows with a key in (old last - tail, new last - tail] get values, as the label
     // table's own recalculation does upstream. Its changed range then starts at the first of them.
     const firstLabels = labelTableOf(demo.pairs[0]!);
-    const [firstFilled] = await warehouse.query(`SELECT strftime(min(interval_time)::TIMESTAMP, '%Y-%m-%dT%H:%M:%S.000Z') AS t FROM ${firstLabels} WHERE ${filledTailSql(firstLabels, to)}`);
+    const [firstFilled] = await warehouse.query(`SELECT strftime(min(interval_time)::TIMESTAMP, '%Y-%m-%dT%H:%M:%S.000Z') AS t, count(*)::INTEGER AS n FROM ${firstLabels} WHERE ${filledTailSql(firstLabels, to)}`);
     const labelRange = { start: firstFilled!.t === null ? range.start : String(firstFilled!.t), end: null };
     const mark = async () => {
       await warehouse.markChanged(datasets.labelsDataset, labelTables, labelRange);
@@ -213,7 +215,7 @@ export async function appendMinutes(
     }
     await mark();
     const [last] = await warehouse.query(`SELECT max(${q(KEY_COLUMN)})::TIMESTAMP::VARCHAR AS last FROM ${q(datasets.labelsDataset)}.${q(first)}`);
-    return { minutes, labelRows: minutes, lastKey: `${String(last!.last).replace(' ', 'T')}Z`, featureTables: tables.length };
+    return { minutes, labelRows: minutes, lastKey: `${String(last!.last).replace(' ', 'T')}Z`, featureTables: tables.length, filledLabelRows: Number(firstFilled!.n) };
   } finally {
     await warehouse.execute('DROP SCHEMA IF EXISTS demo_scratch CASCADE');
     await warehouse.execute('CHECKPOINT');
