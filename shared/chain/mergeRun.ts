@@ -54,13 +54,17 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
   const ids = (onlyGroups ? sharing?.rebuilt : sharing?.shared) ?? [];
   // A grown shard keeps the earlier dataset's files of its rows before `from` and gets a part from there on.
   const grown = new Map((sharing?.grown ?? []).map((g) => [g.id, g.from]));
+  // Shards whose label rows alone changed: their label group is built, their other groups taken.
+  const relabelIds = sharing?.relabelled ?? [];
   // The earlier dataset's manifest, read once: its shards shared, and its files of the groups built.
-  const earlier = sharing && (ids.length > 0 || grown.size > 0) ? await failOnError(deps, runId, 'merge', () => previousOutput(deps, sharing.from)) : undefined;
-  // Its whole shards (with some groups built, every shard's other groups), and the grown shards' earlier parts.
-  const { whole: shared, grownParts: earlierParts } = earlier ? await failOnError(deps, runId, 'merge', async () => takenShards(earlier, sharing!, plan.groups.map((g) => g.index))) : { whole: [], grownParts: [] };
+  const earlier = sharing && (ids.length > 0 || grown.size > 0 || relabelIds.length > 0) ? await failOnError(deps, runId, 'merge', () => previousOutput(deps, sharing.from)) : undefined;
+  // Its whole shards (with some groups built, every shard's other groups), the grown shards' earlier parts, the relabelled shards' other groups.
+  const { whole: shared, grownParts: earlierParts, relabelledOthers } = earlier
+    ? await failOnError(deps, runId, 'merge', async () => takenShards(earlier, sharing!, plan.groups.map((g) => g.index)))
+    : { whole: [], grownParts: [], relabelledOthers: [] };
   const grid = shardGrid(run.window, deps.config.shard);
-  const build = grid.filter((s) => !sharing || sharing.rebuilt.includes(s.id)).map((s) => (grown.has(s.id) ? { ...s, start: grown.get(s.id)! } : s));
-  const tail = (shared.length > 0 || earlierParts.length > 0) && build.length > 0 && !onlyGroups;
+  const build = grid.filter((s) => (!sharing || sharing.rebuilt.includes(s.id)) && !relabelIds.includes(s.id)).map((s) => (grown.has(s.id) ? { ...s, start: grown.get(s.id)! } : s));
+  const tail = (shared.length > 0 || earlierParts.length > 0 || relabelIds.length > 0) && build.length > 0 && !onlyGroups;
   const window = tail ? { start: build[0]!.start, end: run.window.end } : run.window;
   const inputs = tail ? await failOnError(deps, runId, 'merge', () => filesMeeting(deps, checkpoints, window)) : files;
   const buildPlan = onlyGroups ? { ...plan, groups: plan.groups.filter((g) => onlyGroups.includes(g.index)) } : plan;
@@ -79,12 +83,37 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
     const copied = built.fromPrevious;
     deps.logger.info(copied > 0 ? `${copied} unchanged feature(s) copied from ${sharing!.from}'s files, ${sharing!.changed!.length} changed one(s) aligned` : `every feature aligned: ${sharing!.from}'s files could not be used`, log);
   }
-  const whole = earlierParts.length === 0 ? built : withGrown(built, earlierParts, grid);
-  const result = shared.length === 0 && earlierParts.length === 0 ? built : await failOnError(deps, runId, 'merge', async () => (onlyGroups ? withSharedGroups(plan, whole, shared) : withShared(plan, whole, shared)));
-  const rowsRead = { features: checkpoints.reduce((n, c) => n + (c.reusedFrom ? 0 : (c.readRows ?? 0)), 0), labels: built.rows };
+  // The relabelled shards: their label group only, its features the earlier dataset's columns of
+  // the same shard (copied where the warehouse can), its labels read again; a second merge of the
+  // run (a follow-up finds the first one finished and its output in place).
+  const relabelled = relabelIds.length === 0 ? nothing : await failOnError(deps, runId, 'merge', async () => {
+    const shards = grid.filter((s) => relabelIds.includes(s.id));
+    const window = { start: shards[0]!.start, end: shards.at(-1)!.end };
+    return deps.warehouse.merge(
+      {
+        runId,
+        pair: run.pair,
+        window,
+        manifest,
+        plan: { ...plan, groups: plan.groups.filter((g) => g.labels) },
+        checkpoints: await filesMeeting(deps, checkpoints, window),
+        outputPrefix: paths.outputDir(run.pair, runId),
+        shards,
+        previous: { files: previousGroupFiles(earlier!, relabelIds, plan.groups.filter((g) => g.labels).map((g) => g.index)), changed: [] },
+      },
+      (progress) => deps.observe?.({ type: 'merge', runId, progress }),
+    );
+  });
+  if (relabelled.state === 'pending') return followUp(deps, { kind: 'merge', request }, relabelled);
+  if (relabelled.shards.length > 0) deps.logger.info(`${relabelled.shards.length} shard(s) whose label rows alone changed: their label group built, the other groups ${sharing!.from}'s`, log);
+  const grownWhole = earlierParts.length === 0 ? built : withGrown(built, earlierParts, grid);
+  const relabelledWhole = relabelIds.length === 0 ? [] : (await failOnError(deps, runId, 'merge', async () => withSharedGroups(plan, relabelled, relabelledOthers))).shards;
+  const whole = relabelledWhole.length === 0 ? grownWhole : { ...grownWhole, shards: [...grownWhole.shards, ...relabelledWhole], ...summedCost(grownWhole, relabelled) };
+  const result = shared.length === 0 && earlierParts.length === 0 && relabelIds.length === 0 ? built : await failOnError(deps, runId, 'merge', async () => (onlyGroups ? withSharedGroups(plan, whole, shared) : withShared(plan, whole, shared)));
+  const rowsRead = { features: checkpoints.reduce((n, c) => n + (c.reusedFrom ? 0 : (c.readRows ?? 0)), 0), labels: built.rows + relabelled.rows };
   const mergeMs = Date.now() - began;
 
-  const problems = await failOnError(deps, runId, 'verify', () => verifyOutput(deps, manifest, run, result.groups, result.shards, [...shared, ...earlierParts]));
+  const problems = await failOnError(deps, runId, 'verify', () => verifyOutput(deps, manifest, run, result.groups, result.shards, [...shared, ...earlierParts, ...relabelledOthers]));
   if (problems.length > 0) {
     await failRun(deps, runId, `output verification failed: ${problems.join('; ')}`);
     return 'failed';
@@ -94,7 +123,7 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
   if (run.refresh) Object.assign(report, { refresh: run.refresh, drift: run.refresh.drift });
   // Profile, folds and quality gates (issue 10); a failed `fail` gate fails the run, outputs kept.
   // Nothing built: the dataset is the earlier one's, file for file, and so is its profile.
-  const measured = run.sharing && build.length === 0 ? await earlierProfile(deps, run.pair, run.sharing.from) : undefined;
+  const measured = run.sharing && build.length === 0 && relabelIds.length === 0 ? await earlierProfile(deps, run.pair, run.sharing.from) : undefined;
   let quality: Quality;
   try {
     quality = await failOnError(deps, runId, 'profile', () => checkQuality(deps, manifest, run, result.groups, runCost(result, checkpoints), report, measured, checkpoints, result.shards));
@@ -249,6 +278,13 @@ async function writeOutputs(deps: ChainDeps, manifest: RunManifest, run: RunReco
 }
 
 /** The run's spend up to its profile: the merge's estimate, and what its extracts (reused checkpoints cost nothing this run) and merge billed. */
+/** The two merges' cost together (a run whose relabelled shards were merged apart). */
+function summedCost(a: Extract<MergeResult, { state: 'done' }>, b: Extract<MergeResult, { state: 'done' }>): Pick<Extract<MergeResult, { state: 'done' }>, 'bytesProcessed' | 'costUsd' | 'bytesBilled'> {
+  const sum = (x?: number, y?: number) => (x === undefined && y === undefined ? undefined : (x ?? 0) + (y ?? 0));
+  const parts = { bytesProcessed: sum(a.bytesProcessed, b.bytesProcessed), costUsd: sum(a.costUsd, b.costUsd), bytesBilled: billedBytes([a.bytesBilled, b.bytesBilled]) };
+  return Object.fromEntries(Object.entries(parts).filter(([, v]) => v !== undefined));
+}
+
 function runCost(merged: Extract<MergeResult, { state: 'done' }>, checkpoints: readonly CheckpointRecord[]): RunCost {
   const billed = billedBytes([...checkpoints.filter((c) => !c.reusedFrom).map((c) => c.bytesBilled), merged.bytesBilled]);
   return { ...(merged.costUsd !== undefined ? { estimateUsd: merged.costUsd } : {}), ...(billed !== undefined ? { billedBytes: billed } : {}) };

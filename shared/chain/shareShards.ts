@@ -80,6 +80,13 @@ export interface SharePlan {
    * values in the same rows as in the previous version's file of that shard and group.
    */
   changed?: string[];
+  /**
+   * Rebuilt shards whose label rows changed and nothing else (labels look ahead: new minutes fill
+   * in the tail before the previous end): the merge builds only their label group (group 0), its
+   * features copied from the previous version's file of the same shard, and takes their other
+   * groups from the previous version. Never with `groups`.
+   */
+  relabelled?: string[];
   /** Why nothing is shared, when nothing is. */
   why?: string;
   /** Set when nothing is shared because the previous version's files are damaged: the first damage found. */
@@ -158,7 +165,8 @@ export async function planSharing(
   // Shards before that point that the previous version did not list had no label rows, and still have none.
   const rebuilt = grid.filter((s) => !taken.has(s.id) && s.end > until!).map((s) => s.id);
   const grown = grownShard(previous.shards, grid, base.run.window.end, until);
-  return unlessDamaged({ shared, rebuilt, ...(grown ? { grown: [grown] } : {}) });
+  const relabelled = relabelledShards(previous.shards, grid, until);
+  return unlessDamaged({ shared, rebuilt, ...(grown ? { grown: [grown] } : {}), ...(relabelled.length > 0 ? { relabelled } : {}) });
 
   /** The plan, unless a file it takes from the previous version is damaged: then every shard is built. */
   async function unlessDamaged(plan: SharePlan): Promise<SharePlan> {
@@ -189,6 +197,23 @@ export interface RefreshBuilds {
   until?: string;
   /** The shard it grows by a part instead of building it whole. */
   grown?: GrownShard;
+  /** The built shards whose label group alone is built (SharePlan `relabelled`). */
+  relabelled?: string[];
+}
+
+/** The group that carries the label columns (planner.ts: group 0). */
+export const LABEL_GROUP = 0;
+
+/**
+ * The previous version's shards after `until` (where its label rows may have changed) with the same
+ * bounds in the new grid: every row of theirs lies before the previous end, so their features'
+ * rows are unchanged (a refresh extracts the new minutes only; a changed feature shares nothing)
+ * and only their label group needs building (SharePlan `relabelled`). A partial last shard grows,
+ * so it is built whole.
+ */
+function relabelledShards(shards: readonly ManifestShard[], grid: readonly Shard[], until: string): string[] {
+  const bounds = new Map(grid.map((s) => [s.id, s]));
+  return shards.filter((s) => s.end > until && bounds.get(s.id)?.start === s.start && bounds.get(s.id)?.end === s.end && s.groups.every((g) => g.objects.length > 0)).map((s) => s.id);
 }
 
 /**
@@ -210,7 +235,8 @@ export async function refreshBuilds(
   const until = await labelsUnchangedUntil(deps, base, next.labels);
   if (!until) return {};
   const grown = grownShard(previous.shards, grid, base.run.window.end, until);
-  return { until, ...(grown ? { grown } : {}) };
+  const relabelled = relabelledShards(previous.shards, grid, until);
+  return { until, ...(grown ? { grown } : {}), ...(relabelled.length > 0 ? { relabelled } : {}) };
 }
 
 /**
@@ -349,11 +375,11 @@ export function withSharedGroups(plan: MergePlan, built: Extract<MergeResult, { 
  * What damagedShared finds in the files `sharing` takes from `earlier` (the groups of the merge's
  * plan being `planGroups`), or why its manifest cannot give them (a shard without one of its groups).
  */
-export async function damagedTaken(deps: Pick<ChainDeps, 'output'>, earlier: PreviousOutput, sharing: Pick<SharePlan, 'shared' | 'rebuilt' | 'groups' | 'moved' | 'grown'>, planGroups: readonly number[]): Promise<string | undefined> {
+export async function damagedTaken(deps: Pick<ChainDeps, 'output'>, earlier: PreviousOutput, sharing: Pick<SharePlan, 'shared' | 'rebuilt' | 'groups' | 'moved' | 'grown' | 'relabelled'>, planGroups: readonly number[]): Promise<string | undefined> {
   let taken: MergedShard[];
   try {
-    const { whole, grownParts } = takenShards(earlier, sharing, planGroups);
-    taken = [...whole, ...grownParts];
+    const { whole, grownParts, relabelledOthers } = takenShards(earlier, sharing, planGroups);
+    taken = [...whole, ...grownParts, ...relabelledOthers];
   } catch (error) {
     return errorMessage(error);
   }
@@ -362,16 +388,22 @@ export async function damagedTaken(deps: Pick<ChainDeps, 'output'>, earlier: Pre
 
 /**
  * What a run sharing with an earlier dataset takes from it (the merge, and the checks before it):
- * whole shards, or, where it builds some column groups, every shard's other groups; and the grown
- * shards' earlier parts. Throws where the earlier manifest lacks a shard's group.
+ * whole shards, or, where it builds some column groups, every shard's other groups; the grown
+ * shards' earlier parts; and the relabelled shards' groups other than the label group. Throws where
+ * the earlier manifest lacks a shard's group.
  */
-export function takenShards(earlier: PreviousOutput, sharing: Pick<SharePlan, 'shared' | 'rebuilt' | 'groups' | 'moved' | 'grown'>, planGroups: readonly number[]): { whole: MergedShard[]; grownParts: MergedShard[] } {
+export function takenShards(
+  earlier: PreviousOutput,
+  sharing: Pick<SharePlan, 'shared' | 'rebuilt' | 'groups' | 'moved' | 'grown' | 'relabelled'>,
+  planGroups: readonly number[],
+): { whole: MergedShard[]; grownParts: MergedShard[]; relabelledOthers: MergedShard[] } {
   const only = sharing.groups;
   const ids = only ? sharing.rebuilt : sharing.shared;
   const sharedGroups = only && planGroups.filter((i) => !only.includes(i));
   return {
     whole: ids.length > 0 ? sharedShards(earlier, ids, sharedGroups, sharing.moved) : [],
     grownParts: sharing.grown?.length ? sharedShards(earlier, sharing.grown.map((g) => g.id)) : [],
+    relabelledOthers: sharing.relabelled?.length ? sharedShards(earlier, sharing.relabelled, planGroups.filter((i) => i !== LABEL_GROUP)) : [],
   };
 }
 

@@ -118,10 +118,11 @@ async function start(deps: ChainDeps, request: RunRequest): Promise<StartResult>
   const unchanged = same && same.run.window.start === window.start && same.run.window.end === window.end
     ? { from: same.run.runId, ...(await planSharing(deps, same, manifest, shardGrid(window, config.shard))) }
     : undefined;
-  const sharing = refresh?.shards && (refresh.sharedShards > 0 || refresh.shards.grown)
-    ? { from: refresh.from, shared: refresh.shards.shared, rebuilt: refresh.shards.rebuilt, ...(refresh.shards.grown ? { grown: refresh.shards.grown } : {}) }
-    : unchanged && (unchanged.shared.length > 0 || unchanged.groups)
-      ? { from: unchanged.from, shared: unchanged.shared, rebuilt: unchanged.rebuilt, ...(unchanged.groups ? { groups: unchanged.groups } : {}), ...(unchanged.changed ? { changed: unchanged.changed } : {}), ...(unchanged.moved ? { moved: unchanged.moved } : {}) }
+  const relabelled = (plan: SharePlan) => (plan.relabelled ? { relabelled: plan.relabelled } : {});
+  const sharing = refresh?.shards && (refresh.sharedShards > 0 || refresh.shards.grown || refresh.shards.relabelled)
+    ? { from: refresh.from, shared: refresh.shards.shared, rebuilt: refresh.shards.rebuilt, ...(refresh.shards.grown ? { grown: refresh.shards.grown } : {}), ...relabelled(refresh.shards) }
+    : unchanged && (unchanged.shared.length > 0 || unchanged.groups || unchanged.relabelled)
+      ? { from: unchanged.from, shared: unchanged.shared, rebuilt: unchanged.rebuilt, ...(unchanged.groups ? { groups: unchanged.groups } : {}), ...(unchanged.changed ? { changed: unchanged.changed } : {}), ...(unchanged.moved ? { moved: unchanged.moved } : {}), ...relabelled(unchanged) }
       : undefined;
   // An earlier dataset whose files are damaged is built again, not shared from: the run says so.
   const damage = refresh?.shards?.damaged ? { from: refresh.from, what: refresh.shards.damaged } : unchanged?.damaged ? { from: unchanged.from, what: unchanged.damaged } : undefined;

@@ -64,6 +64,8 @@ export interface RecordedPlan {
     shards: number;
     sharedShards: number;
     grownShard?: string;
+    /** Of `shards`, those whose label rows alone changed: only their label group is exported (SharePlan `relabelled`). */
+    relabelledShards?: number;
   };
   /** Label rows in the window (a refresh: in the shards it builds): the rows of every merge table. */
   labelRows: number;
@@ -157,6 +159,10 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
   const until = builds?.until;
   const shards = builds ? grid.filter((s) => until === undefined || s.end > until).map((s) => (s.id === grown?.id ? { ...s, start: grown.from } : s)) : grid;
   const mergeWindow = shards.length === 0 ? range : since ? { start: shards[0]!.start, end: window.end } : window;
+  // The shards whose label rows alone changed are merged apart, their label group only (mergeRun).
+  const relabelled = new Set(builds?.relabelled ?? []);
+  const whole = shards.filter((s) => !relabelled.has(s.id));
+  const relabelledShards = shards.filter((s) => relabelled.has(s.id));
 
   // extractFeature, once per feature (a run sends them in parallel, in no set order).
   const checkpoints: Record<string, string[]> = {};
@@ -192,9 +198,16 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
   }
 
   // mergeRun (nothing to build: none).
-  if (shards.length > 0) {
-    const merged = await warehouse.merge({ runId, pair, window: mergeWindow, manifest, plan: mergePlan, checkpoints, outputPrefix: paths.outputDir(pair, runId), shards });
+  if (whole.length > 0) {
+    const mainWindow = relabelled.size === 0 ? mergeWindow : { start: whole[0]!.start, end: window.end };
+    const merged = await warehouse.merge({ runId, pair, window: mainWindow, manifest, plan: mergePlan, checkpoints, outputPrefix: paths.outputDir(pair, runId), shards: whole });
     if (merged.state !== 'done') throw new Error(`plan: the merge did not finish (${merged.detail})`);
+  }
+  if (relabelledShards.length > 0) {
+    const labelGroups = { ...mergePlan, groups: mergePlan.groups.filter((g) => g.labels) };
+    const relabelWindow = { start: relabelledShards[0]!.start, end: relabelledShards.at(-1)!.end };
+    const merged = await warehouse.merge({ runId, pair, window: relabelWindow, manifest, plan: labelGroups, checkpoints, outputPrefix: paths.outputDir(pair, runId), shards: relabelledShards });
+    if (merged.state !== 'done') throw new Error(`plan: the merge of the relabelled shards did not finish (${merged.detail})`);
   }
 
   // The profile after the merge (quality.ts), over the whole dataset: a refresh's shared shards are
@@ -211,7 +224,7 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
     pair,
     runId,
     window,
-    ...(since ? { refresh: { since, extractRange: range, mergeWindow, loadedWindow, shards: shards.length, sharedShards: grid.length - shards.length, ...(grown ? { grownShard: grown.id } : {}) } } : {}),
+    ...(since ? { refresh: { since, extractRange: range, mergeWindow, loadedWindow, shards: shards.length, sharedShards: grid.length - shards.length, ...(grown ? { grownShard: grown.id } : {}), ...(relabelledShards.length > 0 ? { relabelledShards: relabelledShards.length } : {}) } } : {}),
     manifest,
     mergePlan,
     // A refresh's merge reads the label rows of the shards it builds only.

@@ -27,7 +27,7 @@ const SHARDS = ['20210301', '20210302'];
 // DOUBLE columns, as the demo's: the profile compares their pairs in this process (parquetCompare.ts);
 // DECIMAL ones went to DuckDB's comparison, 200 pairs a statement, most of this suite's time.
 async function buildWarehouse(e: Embedded): Promise<void> {
-  const keys = `SELECT (TIMESTAMP '2021-03-01 00:00:00' + i * INTERVAL 1 MINUTE)::TIMESTAMPTZ AS interval_time, i FROM range(0, ${MINUTES}) r(i)`;
+  const keys = minutes(0, MINUTES);
   const w = e.warehouse;
   await w.execute(`CREATE SCHEMA ${FEATURES}; CREATE SCHEMA ${LABELS}`);
   await w.execute(`CREATE TABLE ${LABELS}.targets_eurusd AS SELECT interval_time, i::DOUBLE AS target_a FROM (${keys})`);
@@ -37,6 +37,21 @@ async function buildWarehouse(e: Embedded): Promise<void> {
   await w.execute(`CREATE TABLE ${FEATURES}.var_wide_eurusd AS SELECT interval_time, ${cols} FROM (${keys})`);
   await w.markChanged(FEATURES, ['agg_eurusd', 'mkt_regime', 'var_wide_eurusd']);
   await w.markChanged(LABELS, ['targets_eurusd']);
+}
+
+/** Keys (and their minute i) of minutes [from, to) from 2021-03-01 00:00. */
+const minutes = (from: number, to: number) => `SELECT (TIMESTAMP '2021-03-01 00:00:00' + i * INTERVAL 1 MINUTE)::TIMESTAMPTZ AS interval_time, i FROM range(${from}, ${to}) r(i)`;
+const minute = (i: number) => new Date(Date.UTC(2021, 2, 1) + i * 60_000).toISOString();
+
+/** Minutes [from, to) added to every table, as buildWarehouse writes them. */
+async function appendRows(e: Embedded, from: number, to: number): Promise<void> {
+  const keys = minutes(from, to);
+  const w = e.warehouse;
+  await w.execute(`INSERT INTO ${LABELS}.targets_eurusd SELECT interval_time, i::DOUBLE FROM (${keys})`);
+  await w.execute(`INSERT INTO ${FEATURES}.agg_eurusd SELECT interval_time, i * 10.0::DOUBLE FROM (${keys})`);
+  await w.execute(`INSERT INTO ${FEATURES}.mkt_regime SELECT interval_time, i * 0.5::DOUBLE FROM (${keys})`);
+  const cols = Array.from({ length: WIDE }, (_, k) => `i::DOUBLE + ${k}`).join(', ');
+  await w.execute(`INSERT INTO ${FEATURES}.var_wide_eurusd SELECT interval_time, ${cols} FROM (${keys})`);
 }
 
 interface OutputManifest {
@@ -99,6 +114,35 @@ describe('embedded chain: a run where only some features changed builds only the
     assert.equal(a.length, MINUTES);
     assert.ok(a.every((r) => typeof r.mkt_regime_r === 'number' && r.mkt_regime_r >= 1000 && r.var_wide_c0 === -1 && r.var_wide_c319 === -2), 'the rewritten values are in the output');
     assert.deepEqual(a.map((r) => r.agg_a), Array.from({ length: MINUTES }, (_, i) => i * 10));
+    assert.deepEqual(a, b, 'equal to a --no-reuse full build, cell for cell, in row order');
+  });
+
+  it('a refresh after the label rows before the previous end changed (a filled-in tail): the whole days there build their label group alone, their other groups the last dataset\'s files; equal to a full build', async () => {
+    // A first version over [0, 4400): 20210301..20210304, the last partial.
+    await appendRows(e, MINUTES, 4400);
+    await e.warehouse.markChanged(FEATURES, ['agg_eurusd', 'mkt_regime', 'var_wide_eurusd']);
+    await e.warehouse.markChanged(LABELS, ['targets_eurusd']);
+    const first = await run();
+    // New minutes, and the labels of the last 100 old minutes written again (labels look ahead).
+    await appendRows(e, 4400, 5000);
+    await e.warehouse.execute(`UPDATE ${LABELS}.targets_eurusd SET target_a = -target_a WHERE interval_time >= TIMESTAMPTZ '${minute(4300)}'`);
+    await e.warehouse.markChanged(FEATURES, ['agg_eurusd', 'mkt_regime', 'var_wide_eurusd'], { start: minute(4400), end: null });
+    await e.warehouse.markChanged(LABELS, ['targets_eurusd'], { start: minute(4300), end: null });
+    const refreshed = await succeededRun(e, { refresh: true });
+    // Labels unchanged up to the previous end less 2,880 minutes (minute 1,520): the first day shared;
+    // the second and third days hold label rows only as changed, the fourth grows: built whole.
+    assert.deepEqual(refreshed.sharing, { from: first.runId, shared: ['20210301'], rebuilt: ['20210302', '20210303', '20210304'], relabelled: ['20210302', '20210303'] });
+    const [was, now] = [filesOf(await manifestOf(first)), filesOf(await manifestOf(refreshed))];
+    for (const day of [1, 2]) {
+      assert.ok(now[day]!.get(0)!.every((o) => o.includes(`/${refreshed.runId}/`)), 'the label group built by this run');
+      assert.deepEqual([now[day]!.get(1), now[day]!.get(2)], [was[day]!.get(1), was[day]!.get(2)], 'the wide groups: the first version\'s files');
+    }
+    assert.ok([0, 1, 2].every((g) => now[3]!.get(g)!.every((o) => o.includes(`/${refreshed.runId}/`))), 'the grown last day built whole');
+    assert.deepEqual((await verifyManifest(e.output.uri(refreshed.output!.manifest))).problems, []);
+    const full = await succeededRun(e, { reuse: false, start: refreshed.window.start, end: refreshed.window.end });
+    const [a, b] = await Promise.all([readOutput(e, refreshed.output!.manifest), readOutput(e, full.output!.manifest)]);
+    assert.equal(a.length, 5000);
+    assert.equal(a.filter((r) => typeof r.target_a === 'number' && r.target_a < 0).length, 700, 'the changed labels are in the output');
     assert.deepEqual(a, b, 'equal to a --no-reuse full build, cell for cell, in row order');
   });
 

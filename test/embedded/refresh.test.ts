@@ -536,8 +536,19 @@ describe('embedded chain: --refresh', function () {
     await e.warehouse.markChanged(FEATURES, SELECTED, { start: minute(4400), end: null });
     await e.warehouse.markChanged(LABELS, ['targets_eurusd'], { start: minute(4300), end: null });
     const planned = await plannedBuilds(minute(5000));
+    const merges = sinon.spy(e.warehouse, 'merge');
     const refreshed = await run({ refresh: true });
+    merges.restore();
     assert.deepEqual(planned, { rebuilt: ['20210302', '20210303', '20210304'], grown: undefined }, 'the plan builds the shards after the settled labels whole');
+    // Of those, the two whole days before the previous end changed in their label rows only: their
+    // label group alone is built, its features copied from the first version's files.
+    assert.deepEqual(refreshed.sharing?.relabelled, ['20210302', '20210303']);
+    const jobs = merges.getCalls().map((c) => c.args[0]);
+    assert.deepEqual(jobs.map((j) => [j.shards.map((s) => s.id), j.plan.groups.map((g) => g.index), j.previous?.changed]), [
+      [['20210304'], [0], undefined],
+      [['20210302', '20210303'], [0], []],
+    ]);
+    assert.equal((e.warehouse as DuckDbWarehouse).lastFromPrevious, jobs[1]!.plan.groups[0]!.members.length, 'every feature of the label group copied, none aligned');
     assert.deepEqual(planned, runBuilt(refreshed), 'as the run does');
     assert.equal(refreshed.reuse?.reasons['new minutes only'], SELECTED.length);
     // The labels of the whole previous window moved; those of [0, 4400 - 2880) did not: the first day (ends at 1440) is shared.

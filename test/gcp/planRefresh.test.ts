@@ -144,6 +144,27 @@ describe('bqx plan --refresh', function () {
       assert.ok(document.statements.filter((s) => s.kind === 'profile_scan').every((s) => s.bytes > 0));
     }));
 
+  it('where the label rows of a whole shard before the previous end alone changed: only its label group is exported, its other groups stay the previous files', () =>
+    withHome(async (config, w) => {
+      const previous = 'eurusd-20210303t000000-prev01';
+      const grid = shardGrid(WINDOW, 'day');
+      // The previous version ended at the third day's start; its label rows changed from the second day's start on.
+      const since = grid[2]!.start;
+      const plan = await recordPlan({ config, pair: 'eurusd', source: w, window: WINDOW, refresh: { since, from: previous, builds: async () => ({ until: grid[1]!.start, relabelled: [grid[1]!.id] }) } });
+      assert.deepEqual({ shards: plan.refresh!.shards, shared: plan.refresh!.sharedShards, relabelled: plan.refresh!.relabelledShards }, { shards: 2, shared: 1, relabelled: 1 });
+      const groups = plan.mergePlan.groups;
+      const exports = plan.statements.filter((s) => s.step === 'export');
+      const of = (shard: number) => exports.filter((s) => s.sql.includes(`/shard-${grid[shard]!.id}/`)).map((s) => /\/group-(\d{3})\//.exec(s.sql)![1]);
+      assert.deepEqual(of(1), ['000'], 'the relabelled day: its label group only');
+      assert.equal(of(2).length, groups.length, 'the new day: every group');
+      const earlier = (shard: number, g: number) => `${paths.outputShardGroupDir('eurusd', previous, grid[shard]!.id, g)}part-000000000000.parquet`;
+      const files = plan.profile.job.groups.map((g) => g.files);
+      // (This warehouse's columns make one group; test/embedded/groupSharing.test.ts builds several.)
+      assert.ok(groups.slice(1).every((g, i) => files[i + 1]![1] === earlier(1, g.index)), "the relabelled day's other groups are the previous version's files");
+      assert.notEqual(files[0]![1], earlier(1, 0), 'its label group is this run\'s export');
+      assert.equal(plan.profile.job.resume?.from.state.row, 1440, 'the profile carries on from the relabelled day');
+    }));
+
   it('where the run grows the shard holding the previous end by a part: the merge exports only the part, the earlier rows stay the previous files, the profile carries on from the previous end', () =>
     withHome(async (config, w) => {
       const previous = 'eurusd-20210302t020000-prev01';
