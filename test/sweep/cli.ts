@@ -13,6 +13,7 @@ import { baseline, crashedRun, exhaustive, ONE_RUN, randomized, schedule, sortOu
 import { REFRESH, REFRESH_SHAPE } from './refreshScenario.js';
 import { TOUCH, TOUCH_SHAPE } from './touchScenario.js';
 import { DRIFT, DRIFT_SHAPE } from './driftScenario.js';
+import { RELABEL, RELABEL_SHAPE } from './relabelScenario.js';
 import { RERUN, RERUN_SHAPE } from './rerunScenario.js';
 import { ORDERLY, Simulation } from './simulation.js';
 import { openBase, SHAPES, type StoreKind, type SweepShape } from './world.js';
@@ -25,9 +26,10 @@ const SCENARIOS: Record<string, { scenario: Scenario; shape?: SweepShape; memory
   touch: { scenario: TOUCH, shape: TOUCH_SHAPE, memoryOnly: true },
   drift: { scenario: DRIFT, shape: DRIFT_SHAPE, memoryOnly: true },
   rerun: { scenario: RERUN, shape: RERUN_SHAPE },
+  relabel: { scenario: RELABEL, shape: RELABEL_SHAPE, memoryOnly: true },
 };
 
-const usage = `usage: npm run sweep -- [--scenario run|refresh|touch|drift|rerun] [--schedules N] [--first-seed F] [--seed S] [--crash before:K|after:K] [--shape compact|wide] [--stores memory|files] [--json]
+const usage = `usage: npm run sweep -- [--scenario run|refresh|touch|drift|rerun|relabel] [--schedules N] [--first-seed F] [--seed S] [--crash before:K|after:K] [--shape compact|wide] [--stores memory|files] [--json]
        npm run sweep -- --emulators [--scenario run|refresh|rerun] [--points N] [--json]`;
 
 async function main(argv: string[]): Promise<number> {
