@@ -7,9 +7,9 @@ import { columnLedger } from '../ledger.js';
 import { columnMapping, outputColumns, type RunManifest } from '../manifest.js';
 import { gateMessage } from '../profile/gates.js';
 import { paths } from '../naming.js';
-import { planMerge } from '../planner.js';
+import { planMerge, type MergePlan } from '../planner.js';
 import { WorkPending, type CheckpointRecord, type MergedGroup, type MergedShard, type MergeResult, type RunOutput, type RunRecord } from '../ports.js';
-import { shardGrid } from '../shards.js';
+import { shardGrid, type Shard } from '../shards.js';
 import { shardFileSizes } from '../outputShards.js';
 import { buildReport, type RunReport } from '../report.js';
 import type { ChainDeps } from './deps.js';
@@ -19,7 +19,7 @@ import { followUp } from './pending.js';
 import { checkQuality, type Quality, type RunCost } from './quality.js';
 import { billedBytes } from '../cost.js';
 import { allSettledOrThrow } from '../concurrency.js';
-import { earlierProfile, filesMeeting, previousGroupFiles, previousOutput, takenShards, withGrown, withShared, withSharedGroups } from './shareShards.js';
+import { earlierProfile, filesMeeting, previousGroupFiles, previousOutput, takenShards, withGrown, withShared, withSharedGroups, type PreviousOutput } from './shareShards.js';
 import { failOnError, failRun, loadManifest, moved, publishOutcome, resendOutcome } from './runs.js';
 
 export type MergeOutcome = 'succeeded' | 'failed' | 'ignored' | 'pending';
@@ -83,27 +83,7 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
     const copied = built.fromPrevious;
     deps.logger.info(copied > 0 ? `${copied} unchanged feature(s) copied from ${sharing!.from}'s files, ${sharing!.changed!.length} changed one(s) aligned` : `every feature aligned: ${sharing!.from}'s files could not be used`, log);
   }
-  // The relabelled shards: their label group only, its features the earlier dataset's columns of
-  // the same shard (copied where the warehouse can), its labels read again; a second merge of the
-  // run (a follow-up finds the first one finished and its output in place).
-  const relabelled = relabelIds.length === 0 ? nothing : await failOnError(deps, runId, 'merge', async () => {
-    const shards = grid.filter((s) => relabelIds.includes(s.id));
-    const window = { start: shards[0]!.start, end: shards.at(-1)!.end };
-    return deps.warehouse.merge(
-      {
-        runId,
-        pair: run.pair,
-        window,
-        manifest,
-        plan: { ...plan, groups: plan.groups.filter((g) => g.labels) },
-        checkpoints: await filesMeeting(deps, checkpoints, window),
-        outputPrefix: paths.outputDir(run.pair, runId),
-        shards,
-        previous: { files: previousGroupFiles(earlier!, relabelIds, plan.groups.filter((g) => g.labels).map((g) => g.index)), changed: [] },
-      },
-      (progress) => deps.observe?.({ type: 'merge', runId, progress }),
-    );
-  });
+  const relabelled = relabelIds.length === 0 ? nothing : await failOnError(deps, runId, 'merge', () => mergeRelabelled(deps, run, manifest, plan, checkpoints, earlier!, grid.filter((s) => relabelIds.includes(s.id))));
   if (relabelled.state === 'pending') return followUp(deps, { kind: 'merge', request }, relabelled);
   if (relabelled.shards.length > 0) deps.logger.info(`${relabelled.shards.length} shard(s) whose label rows alone changed: their label group built, the other groups ${sharing!.from}'s`, log);
   const grownWhole = earlierParts.length === 0 ? built : withGrown(built, earlierParts, grid);
@@ -277,7 +257,31 @@ async function writeOutputs(deps: ChainDeps, manifest: RunManifest, run: RunReco
   return { manifest: manifestObject, report: reportObject, rows: run.labelRows, columns: manifest.columnCount, files, bytes };
 }
 
-/** The run's spend up to its profile: the merge's estimate, and what its extracts (reused checkpoints cost nothing this run) and merge billed. */
+/**
+ * The shards whose label rows alone changed (SharePlan `relabelled`): a second merge of the run
+ * building their label group only, its features the earlier dataset's columns of the same shard
+ * (copied where the warehouse can, aligned from the checkpoints elsewhere), its labels read again.
+ * Called again by a follow-up or a redelivery, it builds them again or (BigQuery) finds its jobs.
+ */
+async function mergeRelabelled(deps: ChainDeps, run: RunRecord, manifest: RunManifest, plan: MergePlan, checkpoints: readonly CheckpointRecord[], earlier: PreviousOutput, shards: readonly Shard[]): Promise<MergeResult> {
+  const window = { start: shards[0]!.start, end: shards.at(-1)!.end };
+  const labelGroups = plan.groups.filter((g) => g.labels);
+  return deps.warehouse.merge(
+    {
+      runId: run.runId,
+      pair: run.pair,
+      window,
+      manifest,
+      plan: { ...plan, groups: labelGroups },
+      checkpoints: await filesMeeting(deps, checkpoints, window),
+      outputPrefix: paths.outputDir(run.pair, run.runId),
+      shards: [...shards],
+      previous: { files: previousGroupFiles(earlier, shards.map((s) => s.id), labelGroups.map((g) => g.index)), changed: [] },
+    },
+    (progress) => deps.observe?.({ type: 'merge', runId: run.runId, progress }),
+  );
+}
+
 /** The two merges' cost together (a run whose relabelled shards were merged apart). */
 function summedCost(a: Extract<MergeResult, { state: 'done' }>, b: Extract<MergeResult, { state: 'done' }>): Pick<Extract<MergeResult, { state: 'done' }>, 'bytesProcessed' | 'costUsd' | 'bytesBilled'> {
   const sum = (x?: number, y?: number) => (x === undefined && y === undefined ? undefined : (x ?? 0) + (y ?? 0));
@@ -285,6 +289,7 @@ function summedCost(a: Extract<MergeResult, { state: 'done' }>, b: Extract<Merge
   return Object.fromEntries(Object.entries(parts).filter(([, v]) => v !== undefined));
 }
 
+/** The run's spend up to its profile: the merge's estimate, and what its extracts (reused checkpoints cost nothing this run) and merge billed. */
 function runCost(merged: Extract<MergeResult, { state: 'done' }>, checkpoints: readonly CheckpointRecord[]): RunCost {
   const billed = billedBytes([...checkpoints.filter((c) => !c.reusedFrom).map((c) => c.bytesBilled), merged.bytesBilled]);
   return { ...(merged.costUsd !== undefined ? { estimateUsd: merged.costUsd } : {}), ...(billed !== undefined ? { billedBytes: billed } : {}) };
