@@ -10,6 +10,8 @@
 //     ahead and an append can fill in the tail) equals the one recorded when that version ran;
 //   - the shard lies before that point, with the same bounds in the new grid (a partial last
 //     shard grows, so it is rebuilt).
+// A rebuilt shard between that point and the previous end, with the same bounds, changed in its
+// label rows alone (the tail new minutes fill in): only its label group is built (`relabelled`).
 // A plain run of the same window shares the same way (startRun): with every checkpoint reused,
 // all its shards, so nothing is built, and the profile in the last dataset's report.json
 // (computed over the very same files, with the same fold cuts and settings) is taken as it is.
@@ -201,8 +203,8 @@ export interface RefreshBuilds {
   relabelled?: string[];
 }
 
-/** The group that carries the label columns (planner.ts: group 0). */
-export const LABEL_GROUP = 0;
+/** The group that carries the label columns (planner.ts: group 0; the merge picks it by `labels`). */
+const LABEL_GROUP = 0;
 
 /**
  * The previous version's shards after `until` (where its label rows may have changed) with the same
