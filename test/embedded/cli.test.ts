@@ -106,7 +106,8 @@ describe('bqx command line', function () {
     ['an unknown run', ['status', 'eurusd-20200101t000000-zzzzzz'], {}, /^bqx: run eurusd-20200101t000000-zzzzzz not found/],
     ['a bad window', ['run', 'eurusd', '--start', 'yesterday'], {}, /^bqx: start "yesterday" must be an ISO-8601 time/],
     ['an unknown table to touch', ['demo', '--touch', 'agg_eurusd,no_such_table'], {}, /^bqx: unknown table "no_such_table"/],
-    ['a bad duration to append', ['demo', '--append', '1w'], {}, /^bqx: duration "1w" must be a number and a unit/],
+    ['a bad duration to append', ['demo', '--append', '1w'], {}, /^bqx: duration "1w" must be a whole number from 1 and a unit/],
+    ['no minutes to append', ['demo', '--append', '0m'], {}, /^bqx: duration "0m" must be a whole number from 1 and a unit \(m, h or d\)/],
   ];
   for (const [what, args, env, message] of badInputs) {
     it(`refuses ${what} with one line on stderr, exit 2, and changes nothing`, () => {
