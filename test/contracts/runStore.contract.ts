@@ -85,6 +85,10 @@ export function runStoreContract(name: string, make: () => Promise<RunStore>, re
       const reopened = await store.updateRun(first.runId, (r) => ({ ...r, state: 'merging' }));
       assert.equal(reopened.changed, true);
       assert.equal((await store.activeRun('nzdusd'))?.runId, first.runId);
+      // A rerun of the older run does not make it the pair's last: the run started last is (bqx verify <pair>, bqx gc keep it).
+      assert.equal((await store.lastRun('nzdusd'))?.runId, second.runId);
+      await store.updateRun(first.runId, (r) => ({ ...r, state: 'succeeded' }));
+      assert.equal((await store.lastRun('nzdusd'))?.runId, second.runId);
     });
 
     it('lists every run of a pair, any state, oldest first, and no other pair\'s', async () => {

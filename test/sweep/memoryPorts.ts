@@ -65,7 +65,8 @@ export class MemoryRunStore implements RunStore {
       if (isTerminal(current) && !isTerminal(next)) {
         const active = await this.activeRun(current.pair);
         if (active && active.runId !== runId) throw new Error(`pair ${current.pair} has another active run ${active.runId}`);
-        this.put(`pairs/${current.pair}`, { activeRunId: runId, lastRunId: runId });
+        const doc = this.get<{ lastRunId?: string }>(`pairs/${current.pair}`);
+        this.put(`pairs/${current.pair}`, { activeRunId: runId, lastRunId: doc?.lastRunId ?? runId });
       }
       this.put(`runs/${runId}`, next);
       if (!isTerminal(current) && isTerminal(next)) {

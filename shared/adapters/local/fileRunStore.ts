@@ -88,10 +88,14 @@ export class FileRunStore implements RunStore {
       const next = change(structuredClone(current));
       if (!next) return { run: current, changed: false };
       if (isTerminal(current) && !isTerminal(next)) {
-        // Reopening a finished run claims its pair again, unless another run holds it.
+        // Reopening a finished run claims its pair again, unless another run holds it. The pair's
+        // last run stays the one started last (as the Firestore store keeps it): a rerun of an
+        // older run made that one the pair's "last", so `bqx verify <pair>` checked it, and after
+        // `bqx gc --keep 1` (which keeps the newest) found it removed.
         const active = await this.activeRun(current.pair);
         if (active && active.runId !== runId) throw new Error(`pair ${current.pair} has another active run ${active.runId}`);
-        await this.writeJson(this.pairFile(current.pair), { activeRunId: runId, lastRunId: runId });
+        const doc = await this.readJson<{ lastRunId?: string }>(this.pairFile(current.pair));
+        await this.writeJson(this.pairFile(current.pair), { activeRunId: runId, lastRunId: doc?.lastRunId ?? runId });
       }
       await this.writeJson(this.runFile(runId), next);
       if (!isTerminal(current) && isTerminal(next)) {
