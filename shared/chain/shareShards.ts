@@ -144,8 +144,7 @@ export async function planSharing(
   if (!until) return { ...all, why: 'the label rows of the previous window changed' };
 
   // A previous shard with the same bounds in the new grid (a partial last shard grows).
-  const bounds = new Map(grid.map((s) => [s.id, s]));
-  const sameBounds = (s: ManifestShard) => bounds.get(s.id)?.start === s.start && bounds.get(s.id)?.end === s.end;
+  const sameBounds = sameBoundsIn(grid);
   if (changed.size > 0 || regrouped) {
     // Same window, same label rows: every shard keeps its keys, and the groups laid out as before
     // without a changed feature their files (a table added, removed or renamed changes its family's
@@ -214,8 +213,14 @@ const LABEL_GROUP = 0;
  * so it is built whole.
  */
 function relabelledShards(shards: readonly ManifestShard[], grid: readonly Shard[], until: string): string[] {
+  const sameBounds = sameBoundsIn(grid);
+  return shards.filter((s) => s.end > until && sameBounds(s) && s.groups.every((g) => g.objects.length > 0)).map((s) => s.id);
+}
+
+/** Whether a previous version's shard has the same bounds in `grid` (a partial last shard grows, so it has not). */
+function sameBoundsIn(grid: readonly Shard[]): (s: ManifestShard) => boolean {
   const bounds = new Map(grid.map((s) => [s.id, s]));
-  return shards.filter((s) => s.end > until && bounds.get(s.id)?.start === s.start && bounds.get(s.id)?.end === s.end && s.groups.every((g) => g.objects.length > 0)).map((s) => s.id);
+  return (s) => bounds.get(s.id)?.start === s.start && bounds.get(s.id)?.end === s.end;
 }
 
 /**

@@ -3,6 +3,7 @@
 
 import type { Config } from '../config.js';
 import { appendMinutes, parseDuration, touchTables } from '../demo/change.js';
+import { NULL_LABEL_TAIL } from '../demo/generate.js';
 import { InputError } from '../naming.js';
 import type { Embedded } from '../runtime/embedded.js';
 import { demoDatasets, readDemoState, writeDemoState, type DemoState } from './demo.js';
@@ -45,6 +46,7 @@ export async function changeDemo(embedded: Embedded, config: Config, change: { t
   const bar = new ProgressBar('append', 1);
   const result = await appendMinutes(embedded.warehouse, datasets, { pairs: state.pairs, built: state.rows, appended: state.appended ?? 0 }, change.appendMinutes!, (done, total) => bar.update(done, total));
   await writeDemoState(embedded.home, { ...state, appended: (state.appended ?? 0) + result.minutes });
-  const filled = result.filledLabelRows > 0 ? `; ${result.filledLabelRows.toLocaleString('en-US')} earlier label row(s) filled in (labels look 2,880 minutes ahead: the last 2,880 minutes stay null)` : '';
+  const minutes = NULL_LABEL_TAIL.toLocaleString('en-US');
+  const filled = result.filledLabelRows > 0 ? `; ${result.filledLabelRows.toLocaleString('en-US')} earlier label row(s) filled in (labels look ${minutes} minutes ahead: the last ${minutes} minutes stay null)` : '';
   return `appended ${result.minutes} minute(s) to ${state.pairs.length} label table(s) and ${result.featureTables} feature tables; labels now end at ${result.lastKey}${filled}`;
 }

@@ -199,7 +199,7 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
 
   // mergeRun (nothing to build: none).
   if (whole.length > 0) {
-    const mainWindow = relabelled.size === 0 ? mergeWindow : { start: whole[0]!.start, end: window.end };
+    const mainWindow = relabelledShards.length === 0 ? mergeWindow : { start: whole[0]!.start, end: window.end };
     const merged = await warehouse.merge({ runId, pair, window: mainWindow, manifest, plan: mergePlan, checkpoints, outputPrefix: paths.outputDir(pair, runId), shards: whole });
     if (merged.state !== 'done') throw new Error(`plan: the merge did not finish (${merged.detail})`);
   }

@@ -9,7 +9,7 @@ import { recordTableChanges } from '../../shared/adapters/local/tableVersions.js
 import { quoteIdent } from '../../shared/naming.js';
 import { FIRST_END, REFRESH_SHAPE } from './refreshScenario.js';
 import type { Scenario } from './sweep.js';
-import { laterVersion } from './laterVersion.js';
+import { laterVersion, refreshOfFirst } from './laterVersion.js';
 import type { SweepShape } from './world.js';
 
 /** The refresh's shape, as a base of its own (its warehouse changes). */
@@ -31,8 +31,7 @@ export const DRIFT: Scenario = laterVersion({
   },
   second: (pair) => ({ pair, refresh: true }),
   follows(run, first) {
-    const problems: string[] = [];
-    if (run.refresh?.from !== first.runId) problems.push(`run ${run.runId} is not a refresh of the first version ${first.runId} (from ${run.refresh?.from})`);
+    const problems = refreshOfFirst(run, first);
     if (JSON.stringify(run.refresh?.drift?.tablesAdded) !== JSON.stringify([ADDED])) problems.push(`drift ${JSON.stringify(run.refresh?.drift)}, expected ${ADDED} added`);
     return problems;
   },

@@ -46,6 +46,10 @@ export interface LaterWorld extends Observed {
   clock: Clock;
 }
 
+/** A second version's problem when it is not a refresh of the first (the `follows` of the refresh scenarios). */
+export const refreshOfFirst = (run: RunRecord, first: RunRecord): string[] =>
+  run.refresh?.from === first.runId ? [] : [`run ${run.runId} is not a refresh of the first version ${first.runId} (from ${run.refresh?.from})`];
+
 export function laterVersion(spec: LaterVersion): LaterScenario {
   return {
     name: spec.name,

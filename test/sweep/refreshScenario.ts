@@ -6,7 +6,7 @@
 // the refresh points at.
 
 import type { Scenario } from './sweep.js';
-import { laterVersion } from './laterVersion.js';
+import { laterVersion, refreshOfFirst } from './laterVersion.js';
 import { COMPACT, type SweepShape } from './world.js';
 
 /** COMPACT's 18 tables over 1,700 minutes, on day shards, keeping one dataset. */
@@ -19,5 +19,5 @@ export const REFRESH: Scenario = laterVersion({
   name: 'refresh',
   first: (pair) => ({ pair, end: FIRST_END }),
   second: (pair) => ({ pair, refresh: true }),
-  follows: (run, first) => (run.refresh?.from === first.runId ? [] : [`run ${run.runId} is not a refresh of the first version ${first.runId} (from ${run.refresh?.from})`]),
+  follows: refreshOfFirst,
 });

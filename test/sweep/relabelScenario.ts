@@ -8,7 +8,7 @@
 import { recordTableChanges } from '../../shared/adapters/local/tableVersions.js';
 import { quoteIdent } from '../../shared/naming.js';
 import type { Scenario } from './sweep.js';
-import { laterVersion } from './laterVersion.js';
+import { laterVersion, refreshOfFirst } from './laterVersion.js';
 import { COMPACT, type SweepShape } from './world.js';
 
 /** COMPACT's 18 tables over 4,600 minutes (three days and more), on day shards, keeping one dataset. */
@@ -34,5 +34,5 @@ export const RELABEL: Scenario = laterVersion({
     base.shared.tablesChanged();
   },
   second: (pair) => ({ pair, refresh: true }),
-  follows: (run, first) => (run.refresh?.from === first.runId ? [] : [`run ${run.runId} is not a refresh of the first version ${first.runId} (from ${run.refresh?.from})`]),
+  follows: refreshOfFirst,
 });
