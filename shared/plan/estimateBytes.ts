@@ -2,7 +2,9 @@
 // logical size of the columns a statement references in the tables it reads (8 bytes per FLOAT64,
 // INT64 or TIMESTAMP value, times rows), a 10 MB minimum for INFORMATION_SCHEMA queries, nothing
 // for LOAD DATA (it reads files, and loading is not billed by bytes scanned). Scratch tables are
-// sized as the statements that create them run. An estimate: partition pruning is not counted.
+// sized as the statements that create them run. An estimate: partition pruning is counted only for
+// the merge's scratch tables partitioned by the key, read by a statement over a key range (each
+// shard's export): the rows `rowsIn` gives for that range.
 
 import { KEY_COLUMN } from '../naming.js';
 import type { CatalogTable } from '../ports.js';
@@ -12,6 +14,8 @@ export interface TableSize {
   rows: number;
   /** Column name -> BigQuery type. */
   columns: Map<string, string>;
+  /** Partitioned by the key: its rows in a key range, where known (a statement filtering on @start/@end reads those). */
+  rowsIn?: (range: { start: string; end: string }) => number | undefined;
 }
 
 /** Logical bytes of one value, as BigQuery's pricing counts them (STRING: 2 + an assumed 6 characters). */
@@ -41,17 +45,21 @@ export class TableSizes {
     for (const t of tables) this.sizes.set(`${dataset}.${t.table}`, { rows: rowsOf(t.table), columns: new Map(t.columns.map((c) => [c.name, c.type])) });
   }
 
-  /** Registers a table a statement creates: its columns (key TIMESTAMP, the rest FLOAT64) and rows. */
-  addCreated(table: string, columns: readonly string[], rows: number): void {
-    this.sizes.set(table, { rows, columns: new Map(columns.map((c) => [c, c === KEY_COLUMN ? 'TIMESTAMP' : 'FLOAT64'])) });
+  /** Registers a table a statement creates: its columns (key TIMESTAMP, the rest FLOAT64) and rows, and for one partitioned by the key its rows in a range. */
+  addCreated(table: string, columns: readonly string[], rows: number, rowsIn?: TableSize['rowsIn']): void {
+    this.sizes.set(table, { rows, columns: new Map(columns.map((c) => [c, c === KEY_COLUMN ? 'TIMESTAMP' : 'FLOAT64'])), ...(rowsIn ? { rowsIn } : {}) });
   }
 
   get(table: string): TableSize | undefined {
     return this.sizes.get(table);
   }
 
-  /** Bytes a statement reading `reads` would scan: the columns of each table its text names. */
-  bytesRead(sql: string, reads: readonly string[]): number {
+  /**
+   * Bytes a statement reading `reads` would scan: the columns of each table its text names; of a
+   * table partitioned by the key, its rows in the statement's [@start, @end) where it has them.
+   */
+  bytesRead(sql: string, reads: readonly string[], params: Record<string, unknown> = {}): number {
+    const range = params.start instanceof Date && params.end instanceof Date ? { start: params.start.toISOString(), end: params.end.toISOString() } : undefined;
     if (isLoad(sql)) return 0;
     const named = new Set<string>();
     for (const m of sql.matchAll(/`([^`]+)`/g)) named.add(m[1]!);
@@ -65,7 +73,7 @@ export class TableSizes {
       if (!size) continue;
       let perRow = 0;
       for (const [column, type] of size.columns) if (named.has(column)) perRow += valueBytes(type);
-      bytes += perRow * size.rows;
+      bytes += perRow * ((range && size.rowsIn?.(range)) ?? size.rows);
     }
     return bytes;
   }

@@ -87,8 +87,29 @@ function outputLoad(s: RecordedStatement, files: PlannedOutput['files']): { colu
   return { columns: loaded[0]!.columns, rows: loaded.reduce((n, f) => n + f!.rows, 0) };
 }
 
+/** A CREATE TABLE partitioned by the key (the merge's keys and batch tables). */
+const PARTITIONED = /\nPARTITION BY TIMESTAMP_TRUNC\(/;
+
+/**
+ * The planned rows of a key range that is a shard of the planned dataset, or a grown shard's part
+ * (from the previous end to the shard's end); none where no planned shard meets it (a shard
+ * without label rows, a weekend day, is not in the dataset); undefined for any other range.
+ */
+function plannedShardRows(dataset: RecordedPlan['dataset']): (range: { start: string; end: string }) => number | undefined {
+  const iso = (t: string) => new Date(t).toISOString();
+  const shards = dataset.shards.map((s) => ({ id: s.id, start: iso(s.start), end: iso(s.end), rows: s.rows }));
+  return (range) => {
+    const whole = shards.find((s) => s.start === range.start && s.end === range.end);
+    if (whole) return whole.rows;
+    const grown = dataset.grown && shards.find((s) => s.id === dataset.grown!.id && s.end === range.end && s.start < range.start);
+    if (grown) return grown.rows - dataset.grown!.rowsBefore;
+    return shards.some((s) => s.start < range.end && s.end > range.start) ? undefined : 0;
+  };
+}
+
 export async function planDocument(plan: RecordedPlan, options: DocumentOptions): Promise<{ document: PlanDocument; entries: PlanEntry[] }> {
   const { manifest } = plan;
+  const shardRows = plannedShardRows(plan.dataset);
   const byFeature = new Map(manifest.features.map((f) => [f.feature, f]));
   // The table a LOAD DATA makes: a checkpoint's (the job's `feature` label) with the feature's rows, or output files' (the profile's).
   const loaded = (s: RecordedStatement) => {
@@ -104,7 +125,7 @@ export async function planDocument(plan: RecordedPlan, options: DocumentOptions)
   const entries: PlanEntry[] = [];
   for (const [i, s] of plan.statements.entries()) {
     const info = statementInfo(s, (load) => loaded(load).columns);
-    let bytes = sizes.bytesRead(s.sql, info.reads);
+    let bytes = sizes.bytesRead(s.sql, info.reads, s.params);
     let bytesFrom: PlannedStatement['bytesFrom'] = 'estimate';
     let dryRunError: string | undefined;
     if (options.dryRun) {
@@ -117,7 +138,8 @@ export async function planDocument(plan: RecordedPlan, options: DocumentOptions)
       }
     }
     // Scratch tables: a load's rows are its files'; the merge's keys and batches hold the label rows it builds.
-    if (info.creates) sizes.addCreated(info.creates, info.columns, isLoad(s.sql) ? loaded(s).rows : plan.labelRows);
+    // Those partitioned by the key hold, in a shard's range, the planned shard's rows (or its part's).
+    if (info.creates) sizes.addCreated(info.creates, info.columns, isLoad(s.sql) ? loaded(s).rows : plan.labelRows, !isLoad(s.sql) && PARTITIONED.test(s.sql) ? shardRows : undefined);
     entries.push({
       sql: s.sql,
       recorded: s,

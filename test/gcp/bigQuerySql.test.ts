@@ -183,6 +183,10 @@ describe('gcp/bigQuerySql', () => {
       ].join('\n'),
     );
     assert.deepEqual(parse(keys.sql).tables.sort(), ['create::bqx_scratch::bqx_eurusd_20250101t000000_abc123__keys', 'select::labels::targets_eurusd']);
+    // Partitioned where the merge asks (its shards' exports then read their own partitions), named apart.
+    const dayKeys = renderKeys({ ...target(scratchNames.keys(area, 'DAY')), partitionBy: 'DAY' }, { dataset: 'labels', table: 'targets_eurusd', columns: ['t1'] }, WINDOW);
+    assert.deepEqual(dayKeys.sql.split('\n').slice(0, 3), ['CREATE OR REPLACE TABLE `bqx_scratch`.`bqx_eurusd_20250101t000000_abc123__keys_d`', 'PARTITION BY TIMESTAMP_TRUNC(`interval_time`, DAY)', 'CLUSTER BY `interval_time`']);
+    assert.equal(scratchNames.batch(area, 3, 1, 'MONTH'), `${area}__g003_b001_m`);
 
     const batch = renderBatch(
       target(`${area}__g001_b000`),
@@ -222,8 +226,9 @@ describe('gcp/bigQuerySql', () => {
     const query = [
       'SELECT `k`.`interval_time`, `k`.`t1`, `b0`.`a_x`, `b1`.`b_x`',
       'FROM `bqx_scratch`.`bqx_eurusd_20250101t000000_abc123__keys` AS `k`',
-      'LEFT JOIN `bqx_scratch`.`bqx_eurusd_20250101t000000_abc123__g000_b000` AS `b0` ON `b0`.`interval_time` = `k`.`interval_time`',
-      'LEFT JOIN `bqx_scratch`.`bqx_eurusd_20250101t000000_abc123__g000_b001` AS `b1` ON `b1`.`interval_time` = `k`.`interval_time`',
+      // Each batch read through the shard's own range: only its partitions are read, not the window's.
+      'LEFT JOIN (SELECT * FROM `bqx_scratch`.`bqx_eurusd_20250101t000000_abc123__g000_b000` WHERE `interval_time` >= @start AND `interval_time` < @end) AS `b0` ON `b0`.`interval_time` = `k`.`interval_time`',
+      'LEFT JOIN (SELECT * FROM `bqx_scratch`.`bqx_eurusd_20250101t000000_abc123__g000_b001` WHERE `interval_time` >= @start AND `interval_time` < @end) AS `b1` ON `b1`.`interval_time` = `k`.`interval_time`',
       'WHERE `k`.`interval_time` >= @start AND `k`.`interval_time` < @end',
       'ORDER BY `k`.`interval_time`',
     ].join('\n');
@@ -359,7 +364,7 @@ describe('gcp/bigQuerySql', () => {
         assert.equal(r.query, steps.rendered.get(first.key)!.query, 'the same statement as the first shard\'s (parsed above), with other parameters');
       }
       for (const spec of [steps.keys, ...steps.batches]) {
-        assert.ok(steps.rendered.get(spec.key)!.sql.includes('\nCLUSTER BY `interval_time`\n'), `${spec.key} is clustered by the key, so a shard's export reads its blocks only`);
+        assert.ok(steps.rendered.get(spec.key)!.sql.includes('\nPARTITION BY TIMESTAMP_TRUNC(`interval_time`, MONTH)\nCLUSTER BY `interval_time`\n'), `${spec.key} is partitioned by the key's month (month shards), so a shard's export reads its partitions only`);
         assert.ok(!/ORDER BY/.test(spec.sql), `${spec.key} sorts nothing`);
       }
     });

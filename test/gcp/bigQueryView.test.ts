@@ -35,8 +35,9 @@ describe('gcp/view', () => {
       [
         "EXPORT DATA OPTIONS(uri='gs://bqx-output/training/eurusd/r/views/small/shard-20200101/group-000/__bqx_attempt__/part-*.parquet', format='PARQUET', compression='ZSTD', overwrite=true) AS",
         'SELECT `s0`.`interval_time`, `s0`.`target_bqx45_h15`, `s1`.`agg_mean_45`, `s1`.`agg_mean_90`',
-        'FROM `bqx_scratch`.`t0` AS `s0`',
-        'JOIN `bqx_scratch`.`t1` AS `s1` ON `s1`.`interval_time` = `s0`.`interval_time`',
+        // Every source read through the shard's range: loaded partitioned by the key, only its partitions are billed.
+        'FROM (SELECT * FROM `bqx_scratch`.`t0` WHERE `interval_time` >= @start AND `interval_time` < @end) AS `s0`',
+        'JOIN (SELECT * FROM `bqx_scratch`.`t1` WHERE `interval_time` >= @start AND `interval_time` < @end) AS `s1` ON `s1`.`interval_time` = `s0`.`interval_time`',
         'WHERE `s0`.`interval_time` >= @start AND `s0`.`interval_time` < @end',
         'ORDER BY `s0`.`interval_time`',
       ].join('\n'),
@@ -93,9 +94,9 @@ describe('gcp/view', () => {
       assert.deepEqual(created.map((o) => o.labels?.step), ['view_load', 'view_load', 'view_export', 'view_export']);
       assert.equal(
         created[0]!.query,
-        `LOAD DATA OVERWRITE \`bqx_scratch\`.\`${AREA}__view_small_g000\`\nFROM FILES(format='PARQUET', uris=['gs://bqx-output/${src('20200101', 0)}', 'gs://bqx-output/${src('20200201', 0)}'])`,
+        `LOAD DATA OVERWRITE \`bqx_scratch\`.\`${AREA}__view_small_g000_m\`\nPARTITION BY TIMESTAMP_TRUNC(\`interval_time\`, MONTH)\nFROM FILES(format='PARQUET', uris=['gs://bqx-output/${src('20200101', 0)}', 'gs://bqx-output/${src('20200201', 0)}'])`,
       );
-      assert.match(created[1]!.query!, new RegExp(`^LOAD DATA OVERWRITE \`bqx_scratch\`\\.\`${AREA}__view_small_g002\``));
+      assert.match(created[1]!.query!, new RegExp(`^LOAD DATA OVERWRITE \`bqx_scratch\`\\.\`${AREA}__view_small_g002_m\``));
       const exportSql = (shard: string) =>
         [
           `EXPORT DATA OPTIONS(uri='gs://bqx-output/training/eurusd/${RUN}/views/small/shard-${shard}/group-000/attempt-`,
@@ -105,8 +106,8 @@ describe('gcp/view', () => {
         created[2]!.query!.split('\n').slice(1).join('\n'),
         [
           'SELECT `s0`.`interval_time`, `s0`.`target_bqx45_h15`, `s0`.`agg_mean_45`, `s1`.`mom_mean_90`',
-          `FROM \`bqx_scratch\`.\`${AREA}__view_small_g000\` AS \`s0\``,
-          `JOIN \`bqx_scratch\`.\`${AREA}__view_small_g002\` AS \`s1\` ON \`s1\`.\`interval_time\` = \`s0\`.\`interval_time\``,
+          `FROM (SELECT * FROM \`bqx_scratch\`.\`${AREA}__view_small_g000_m\` WHERE \`interval_time\` >= @start AND \`interval_time\` < @end) AS \`s0\``,
+          `JOIN (SELECT * FROM \`bqx_scratch\`.\`${AREA}__view_small_g002_m\` WHERE \`interval_time\` >= @start AND \`interval_time\` < @end) AS \`s1\` ON \`s1\`.\`interval_time\` = \`s0\`.\`interval_time\``,
           'WHERE `s0`.`interval_time` >= @start AND `s0`.`interval_time` < @end',
           'ORDER BY `s0`.`interval_time`',
         ].join('\n'),
@@ -133,7 +134,7 @@ describe('gcp/view', () => {
         await warehouse.view(job);
         const t = zetaType;
         const tables = new Map<string, ZetaColumn[]>(
-          job.sourceGroups.map((g) => [`bqx_scratch.${AREA}__view_small_g00${g.index}`, g.columns.map((c) => ({ name: c, type: t(c === 'interval_time' ? 'TIMESTAMP' : 'FLOAT64') }))]),
+          job.sourceGroups.map((g) => [`bqx_scratch.${AREA}__view_small_g00${g.index}_m`, g.columns.map((c) => ({ name: c, type: t(c === 'interval_time' ? 'TIMESTAMP' : 'FLOAT64') }))]),
         );
         const created = fake.created();
         const errors: string[] = [];

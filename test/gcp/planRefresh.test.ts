@@ -95,6 +95,16 @@ describe('bqx plan --refresh', function () {
         const shard = grid.find((g) => new Date(g.start).getTime() === (s.params.start as Date).getTime() && new Date(g.end).getTime() === (s.params.end as Date).getTime());
         assert.ok(shard && shard.index > 0, `an export sorts one built shard, got [${String(s.params.start)}, ${String(s.params.end)})`);
       }
+      // Each shard's export reads its own partitions of the keys and batch tables: the full build's
+      // three day exports of a group read together what the one export of a month shard reads.
+      const month = await recordPlan({ config: loadConfig({ ...env, BQX_SHARD: 'month' }), pair: 'eurusd', source: w, window: WINDOW });
+      const exportBytes = async (p: typeof full) => (await planDocument(p, { target: 'bigquery', featureRows: () => 3000 })).document.statements.filter((s) => s.kind === 'export').map((s) => s.bytes);
+      const [days, months] = [await exportBytes(full), await exportBytes(month)];
+      assert.equal(days.length, 3 * months.length);
+      assert.ok(months.every((b) => b > 0));
+      const perGroup = (bytes: number[]) => full.mergePlan.groups.map((_, g) => bytes.filter((_, k) => k % full.mergePlan.groups.length === g).reduce((n, b) => n + b, 0));
+      assert.deepEqual(perGroup(days), perGroup(months), 'one pass over the window, not one per shard');
+      assert.ok(days.every((b) => b < months[0]!), 'each day reads less than the window');
     }));
 
   it("profiles the whole dataset after the merge, carrying the column pass on from the first rebuilt shard's first row", () =>

@@ -5,7 +5,8 @@
 //   export_* per time shard and group, the shard's keys joined to the group's batches, sorted
 //            and exported with a wildcard into the attempt's own folder
 //            (shard-YYYYMMDD/group-NNN/attempt-<hash>/part-*.parquet): no statement sorts more
-//            than one shard
+//            than one shard, and none reads more than one shard's partitions of the keys and
+//            batch tables (partitioned by the key's day or month, `loadPartitions`)
 // Every scratch table is named after the run (so runs never share one) and expires by itself.
 
 import type { Config } from '../../config.js';
@@ -66,8 +67,11 @@ export function mergeSteps(job: MergeJob, config: Pick<Config, 'gcp' | 'shard'>,
     return { key, step, sql: r.sql, ...(r.params ? { params: r.params } : {}), ...(labels ? { labels } : {}) };
   };
 
-  const keysTable = scratchNames.keys(area);
-  const keys = spec('keys', 'keys', renderKeys({ dataset, table: keysTable, ttlHours }, manifest.labels, job.window));
+  // The keys and batch tables are partitioned as a wider checkpoint is loaded: each shard's export
+  // then reads its own partitions of them (bigQuerySql.ts `CLUSTER_BY_KEY`).
+  const partitionBy = loadPartitions(config.shard, manifest.window);
+  const keysTable = scratchNames.keys(area, partitionBy);
+  const keys = spec('keys', 'keys', renderKeys({ dataset, table: keysTable, ttlHours, partitionBy }, manifest.labels, job.window));
 
   // Only the checkpoints of the groups to build are loaded (a run may build only some: shared/chain/shareShards.ts).
   const members = planFeatures(plan);
@@ -77,7 +81,6 @@ export function mergeSteps(job: MergeJob, config: Pick<Config, 'gcp' | 'shard'>,
   // holds that version's whole window. Loaded partitioned by the key, read through the window's
   // filter, the joins bill the window's days or months instead of every earlier row.
   const wider = new Set<string>();
-  const partitionBy = loadPartitions(config.shard, manifest.window);
   const loads = manifest.features.flatMap((f, index) => {
     if (!members.has(f.feature)) return [];
     // The files the landing checked, when known; otherwise every part file of the feature.
@@ -95,9 +98,9 @@ export function mergeSteps(job: MergeJob, config: Pick<Config, 'gcp' | 'shard'>,
   const exports: ExportStep[] = [];
   for (const group of plan.groups) {
     const batchTables = group.batches.map((members, b) => {
-      const table = scratchNames.batch(area, group.index, b);
+      const table = scratchNames.batch(area, group.index, b, partitionBy);
       const r = renderBatch(
-        { dataset, table, ttlHours },
+        { dataset, table, ttlHours, partitionBy },
         keysTable,
         members.map((m) => {
           const ck = checkpointTable.get(m.feature);

@@ -175,8 +175,16 @@ export function scratchArea(runId: string): string {
   return `bqx_${assertRunId(runId).replace(/-/g, '_')}`;
 }
 
+/** A name's mark of the partitioning its table was made with (none, `_d` by day, `_m` by month). */
+const partitionMark = (partitionBy?: 'DAY' | 'MONTH') => (partitionBy ? `_${partitionBy === 'DAY' ? 'd' : 'm'}` : '');
+
 export const scratchNames = {
-  keys: (area: string) => `${area}__keys`,
+  /**
+   * The merge's keys and batch tables, named after their partitioning: BigQuery refuses CREATE OR
+   * REPLACE of a table partitioned otherwise, as a run's merge retried by a newer bqx (which
+   * partitions them) would meet its earlier attempt's tables.
+   */
+  keys: (area: string, partitionBy?: 'DAY' | 'MONTH') => `${area}__keys${partitionMark(partitionBy)}`,
   /**
    * One loaded checkpoint (the index keeps names unique after cutting to 128 characters);
    * `__ckp` where it is loaded partitioned by the key. The two never share a name: BigQuery
@@ -186,23 +194,35 @@ export const scratchNames = {
    */
   checkpoint: (area: string, index: number, feature: string, partitioned = false) =>
     `${area}__ck${partitioned ? 'p' : ''}${String(index).padStart(4, '0')}_${assertIdentifier(feature, 'feature')}`.slice(0, 128),
-  batch: (area: string, group: number, batch: number) => `${area}__g${String(group).padStart(3, '0')}_b${String(batch).padStart(3, '0')}`,
+  batch: (area: string, group: number, batch: number, partitionBy?: 'DAY' | 'MONTH') => `${area}__g${String(group).padStart(3, '0')}_b${String(batch).padStart(3, '0')}${partitionMark(partitionBy)}`,
 };
 
 export interface ScratchTarget {
   dataset: string;
   table: string;
   ttlHours: number;
+  /**
+   * The key's day or month the table is partitioned by (the merge's keys and batch tables:
+   * bigQueryMergeSteps.ts `loadPartitions`): a statement filtering it on a shard's key range is
+   * billed for that range's partitions, and a dry run says so before it runs.
+   */
+  partitionBy?: 'DAY' | 'MONTH';
 }
 
 /**
- * Keys and batch tables are clustered by the key: each time shard's export then reads (and is
- * billed for) the blocks of its own key range, not the whole window, once per shard.
+ * Keys and batch tables are clustered by the key, and partitioned by its day or month where the
+ * merge says (ScratchTarget `partitionBy`): each time shard's export filters every table it reads
+ * on the shard's key range (renderGroupExport), so it reads (and is billed for) that range's
+ * partitions, not the whole window once per shard. Clustering alone prunes blocks only as the
+ * query runs: neither a dry run nor `bqx plan` could count on it.
  */
 export const CLUSTER_BY_KEY = `CLUSTER BY ${key}`;
 
+const partitionByKey = (unit: 'DAY' | 'MONTH') => `PARTITION BY TIMESTAMP_TRUNC(${key}, ${unit})`;
+
 function createTable(target: ScratchTarget): string {
-  return `CREATE OR REPLACE TABLE ${tableRef(target.dataset, target.table)}\n${CLUSTER_BY_KEY}\n${expiration(target.ttlHours)}\nAS`;
+  const partition = target.partitionBy ? `${partitionByKey(target.partitionBy)}\n` : '';
+  return `CREATE OR REPLACE TABLE ${tableRef(target.dataset, target.table)}\n${partition}${CLUSTER_BY_KEY}\n${expiration(target.ttlHours)}\nAS`;
 }
 
 /**
@@ -217,7 +237,7 @@ export function renderLoad(target: ScratchTarget, uris: readonly string[], colum
     // Partitioned by the key's day or month, where the files hold rows outside the window the
     // statements reading the table want (renderBatch's `window`): a query filtered on the key
     // bills the window's partitions only (bigQueryMergeSteps.ts `loadPartitions`).
-    ...(options.partitionBy ? [`PARTITION BY TIMESTAMP_TRUNC(${key}, ${options.partitionBy})`] : []),
+    ...(options.partitionBy ? [partitionByKey(options.partitionBy)] : []),
     `FROM FILES(format='PARQUET', uris=[${uris.map(gcsLiteral).join(', ')}])`,
   ].join('\n');
   return { sql, tables: [`${target.dataset}.${target.table}`], columns: [KEY_COLUMN, ...columns] };
@@ -285,7 +305,9 @@ export function renderGroupExport(group: GroupExport): Rendered {
   const joins: string[] = [];
   group.batches.forEach((b, i) => {
     const alias = `b${i}`;
-    joins.push(joinOnKey(tableRef(group.scratchDataset, b.table), alias));
+    // Filtered on the shard itself, not only through the join: the batch's partitions (or, where
+    // it has none, blocks) outside the shard are then not read.
+    joins.push(joinOnKey(`(SELECT * FROM ${tableRef(group.scratchDataset, b.table)} ${WINDOW_FILTER})`, alias));
     for (const c of b.columns) {
       if (c === KEY_COLUMN) continue;
       select.push(`${q(alias)}.${q(c)}`);

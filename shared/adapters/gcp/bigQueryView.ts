@@ -7,6 +7,7 @@ import type { Config } from '../../config.js';
 import type { ObjectStore, Pending, ViewJob, ViewResult, ViewShard } from '../../ports.js';
 import { ATTEMPT_DIR, attemptDir, type JobRunner, type RunContext, type StepSpec } from './bigQueryJobs.js';
 import { renderLoad, scratchArea } from './bigQuerySql.js';
+import { loadPartitions } from './bigQueryMergeSteps.js';
 import { renderViewExport, viewScratchTable } from './bigQueryViewSql.js';
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
@@ -18,9 +19,12 @@ interface ViewExportStep extends StepSpec {
 }
 
 /** Every statement of a view, as job specs (pure). */
-export function viewSteps(job: ViewJob, config: Pick<Config, 'gcp'>, output: ObjectStore): { loads: StepSpec[]; exports: ViewExportStep[] } {
+export function viewSteps(job: ViewJob, config: Pick<Config, 'gcp' | 'shard'>, output: ObjectStore): { loads: StepSpec[]; exports: ViewExportStep[] } {
   const area = scratchArea(job.runId);
   const dataset = config.gcp.scratchDataset;
+  // Loaded partitioned by the key as the merge's tables are: each shard's export reads its own partitions.
+  const partitionBy = job.shards.length > 0 ? loadPartitions(config.shard, { start: job.shards[0]!.start, end: job.shards.at(-1)!.end }) : 'MONTH';
+  const table = (index: number) => viewScratchTable(area, job.name, index, partitionBy);
   const home = new Map<string, number>();
   for (const g of job.sourceGroups) for (const c of g.columns.slice(1)) home.set(c, g.index);
   const perGroup = job.groups.map((group) => {
@@ -36,7 +40,7 @@ export function viewSteps(job: ViewJob, config: Pick<Config, 'gcp'>, output: Obj
   const loads = used.map((index) => {
     const source = job.sourceGroups.find((g) => g.index === index)!;
     const files = job.shards.flatMap((s) => s.groups.find((g) => g.index === index)?.files ?? []);
-    const r = renderLoad({ dataset, table: viewScratchTable(area, job.name, index), ttlHours: config.gcp.scratchTtlHours }, files.map((f) => output.uri(f)), source.columns.slice(1));
+    const r = renderLoad({ dataset, table: table(index), ttlHours: config.gcp.scratchTtlHours }, files.map((f) => output.uri(f)), source.columns.slice(1), { partitionBy });
     return { key: `view_${job.name}_load_g${pad(index, 3)}`, step: 'view_load', sql: r.sql };
   });
   const exports: ViewExportStep[] = [];
@@ -45,7 +49,7 @@ export function viewSteps(job: ViewJob, config: Pick<Config, 'gcp'>, output: Obj
       const dir = `${job.outputPrefix}shard-${shard.id}/group-${pad(group.index, 3)}/`;
       const r = renderViewExport({
         scratchDataset: dataset,
-        sources: sources.map(([index, columns]) => ({ table: viewScratchTable(area, job.name, index), columns })),
+        sources: sources.map(([index, columns]) => ({ table: table(index), columns })),
         uri: output.uri(`${dir}${ATTEMPT_DIR}/part-*.parquet`),
         shard,
       });

@@ -10,9 +10,13 @@ import { MAX_RESULT_COLUMNS, MAX_TABLES_PER_STATEMENT, gcsLiteral, tableRef, win
 const q = (name: string): string => quoteIdent(name, 'bigquery');
 const key = q(KEY_COLUMN);
 
-/** Scratch table of one source group for view `name`: named after the run, the view and the group. */
-export function viewScratchTable(area: string, name: string, group: number): string {
-  const table = `${area}__view_${assertIdentifier(name, 'view name')}_g${String(group).padStart(3, '0')}`;
+/**
+ * Scratch table of one source group for view `name`: named after the run, the view, the group and
+ * the key's unit it is partitioned by (BigQuery refuses LOAD DATA OVERWRITE into a table
+ * partitioned otherwise, as an earlier bqx's unpartitioned load of the same view would be).
+ */
+export function viewScratchTable(area: string, name: string, group: number, partitionBy: 'DAY' | 'MONTH'): string {
+  const table = `${area}__view_${assertIdentifier(name, 'view name')}_g${String(group).padStart(3, '0')}_${partitionBy === 'DAY' ? 'd' : 'm'}`;
   if (table.length > 1024) throw new InputError(`view name ${name} is too long for a scratch table name`);
   return table;
 }
@@ -25,7 +29,11 @@ export interface ViewExport {
   shard: Window;
 }
 
-/** One (shard, view group): the chosen columns, the first source's keys joined to the others', exported in key order. */
+/**
+ * One (shard, view group): the chosen columns, the first source's keys joined to the others',
+ * exported in key order. Every source is read through the shard's range: loaded partitioned by
+ * the key, it is billed for the shard's partitions, not the dataset once per shard.
+ */
 export function renderViewExport(view: ViewExport): Rendered {
   if (view.sources.length === 0) throw new InputError('a view export needs at least one source table');
   if (!view.uri.endsWith('*.parquet')) throw new InputError(`export URI ${view.uri} must end with a *.parquet wildcard`);
@@ -34,7 +42,7 @@ export function renderViewExport(view: ViewExport): Rendered {
   const from: string[] = [];
   view.sources.forEach((s, i) => {
     const alias = q(`s${i}`);
-    const ref = tableRef(view.scratchDataset, s.table);
+    const ref = `(SELECT * FROM ${tableRef(view.scratchDataset, s.table)} WHERE ${key} >= @start AND ${key} < @end)`;
     from.push(i === 0 ? `FROM ${ref} AS ${alias}` : `JOIN ${ref} AS ${alias} ON ${alias}.${key} = ${q('s0')}.${key}`);
     for (const c of s.columns) {
       select.push(`${alias}.${q(c)}`);
