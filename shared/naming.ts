@@ -133,12 +133,16 @@ export const paths = {
     `${paths.featureDir(runId, feature)}part-${String(part).padStart(5, '0')}.parquet`,
   marker: (runId: string, feature: string) => `${paths.featureDir(runId, feature)}${MARKER_NAME}`,
   outputDir: (pair: string, runId: string) => `training/${pair}/${assertRunId(runId)}/`,
+  /** A refresh's second merge (its shards whose label rows alone changed): a folder of its own, shard folders below. */
+  outputRelabelledDir: (pair: string, runId: string) => `${paths.outputDir(pair, runId)}relabelled/`,
   /** A time shard's folder: `shard-<YYYYMMDD of its calendar cell>/`, one per (shard, group) below. */
   outputShardDir: (pair: string, runId: string, shard: string) => `${paths.outputDir(pair, runId)}shard-${assertShardId(shard)}/`,
   outputShardGroupDir: (pair: string, runId: string, shard: string, group: number) =>
     `${paths.outputShardDir(pair, runId, shard)}group-${String(group).padStart(3, '0')}/`,
-  outputShardGroupPart: (pair: string, runId: string, shard: string, group: number, part: number) =>
-    `${paths.outputShardGroupDir(pair, runId, shard, group)}part-${String(part).padStart(5, '0')}.parquet`,
+  outputShardGroupPart: (pair: string, runId: string, shard: string, group: number, part: number) => paths.shardGroupPart(paths.outputDir(pair, runId), shard, group, part),
+  /** A merge's file of a (shard, group) under its output prefix (the run's folder, or its relabelled merge's). */
+  shardGroupPart: (prefix: string, shard: string, group: number, part: number) =>
+    `${prefix}shard-${assertShardId(shard)}/group-${String(group).padStart(3, '0')}/part-${String(part).padStart(5, '0')}.parquet`,
   outputManifest: (pair: string, runId: string) => `${paths.outputDir(pair, runId)}_manifest.json`,
   outputReport: (pair: string, runId: string) => `${paths.outputDir(pair, runId)}report.json`,
   /** The raw column profile kept with the dataset, for a later run's profile to build on (shared/profile/storedProfile.ts). */

@@ -402,7 +402,7 @@ export interface RunRecord {
    * `groups`: the rebuilt shards build only these column groups and take their others from it
    * (a run of the same window where only some features changed).
    */
-  sharing?: { from: string; shared: string[]; rebuilt: string[]; groups?: number[]; changed?: string[]; moved?: Record<number, number>; grown?: { id: string; from: string }[]; relabelled?: string[] };
+  sharing?: { from: string; shared: string[]; rebuilt: string[]; groups?: number[]; changed?: string[]; moved?: Record<number, number>; grown?: { id: string; from: string; relabelled?: boolean }[]; relabelled?: string[] };
   /** Rows read from the warehouse: by the extracts (all features) and the merge (label rows of the shards it built). */
   rowsRead?: { features: number; labels: number };
   /** When the run's outcome event was published: a finished run without it has its event sent again. */

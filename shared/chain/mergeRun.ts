@@ -19,7 +19,7 @@ import { followUp } from './pending.js';
 import { checkQuality, type Quality, type RunCost } from './quality.js';
 import { billedBytes } from '../cost.js';
 import { allSettledOrThrow } from '../concurrency.js';
-import { earlierProfile, filesMeeting, previousGroupFiles, previousOutput, takenShards, withGrown, withShared, withSharedGroups, type PreviousOutput } from './shareShards.js';
+import { earlierProfile, filesMeeting, previousGroupFiles, previousOutput, relabelTargets, takenShards, withGrown, withShared, withSharedGroups, type PreviousOutput } from './shareShards.js';
 import { failOnError, failRun, loadManifest, moved, publishOutcome, resendOutcome } from './runs.js';
 
 export type MergeOutcome = 'succeeded' | 'failed' | 'ignored' | 'pending';
@@ -54,15 +54,18 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
   const ids = (onlyGroups ? sharing?.rebuilt : sharing?.shared) ?? [];
   // A grown shard keeps the earlier dataset's files of its rows before `from` and gets a part from there on.
   const grown = new Map((sharing?.grown ?? []).map((g) => [g.id, g.from]));
-  // Shards whose label rows alone changed: their label group is built, their other groups taken.
+  // Shards whose label rows alone changed: their label group is built, their other groups taken;
+  // so is a grown shard's earlier part where its label rows changed (GrownShard `relabelled`).
   const relabelIds = sharing?.relabelled ?? [];
+  const grid = shardGrid(run.window, deps.config.shard);
+  const relabelShards = sharing ? relabelTargets(grid, sharing) : [];
+  const relabelledParts = new Set((sharing?.grown ?? []).filter((g) => g.relabelled).map((g) => g.id));
   // The earlier dataset's manifest, read once: its shards shared, and its files of the groups built.
   const earlier = sharing && (ids.length > 0 || grown.size > 0 || relabelIds.length > 0) ? await failOnError(deps, runId, 'merge', () => previousOutput(deps, sharing.from)) : undefined;
   // Its whole shards (with some groups built, every shard's other groups), the grown shards' earlier parts, the relabelled shards' other groups.
   const { whole: shared, grownParts: earlierParts, relabelledOthers } = earlier
     ? await failOnError(deps, runId, 'merge', async () => takenShards(earlier, sharing!, plan.groups.map((g) => g.index)))
     : { whole: [], grownParts: [], relabelledOthers: [] };
-  const grid = shardGrid(run.window, deps.config.shard);
   const build = grid.filter((s) => (!sharing || sharing.rebuilt.includes(s.id)) && !relabelIds.includes(s.id)).map((s) => (grown.has(s.id) ? { ...s, start: grown.get(s.id)! } : s));
   const tail = (shared.length > 0 || earlierParts.length > 0 || relabelIds.length > 0) && build.length > 0 && !onlyGroups;
   const window = tail ? { start: build[0]!.start, end: run.window.end } : run.window;
@@ -83,13 +86,16 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
     const copied = built.fromPrevious;
     deps.logger.info(copied > 0 ? `${copied} unchanged feature(s) copied from ${sharing!.from}'s files, ${sharing!.changed!.length} changed one(s) aligned` : `every feature aligned: ${sharing!.from}'s files could not be used`, log);
   }
-  const relabelled = relabelIds.length === 0 ? nothing : await failOnError(deps, runId, 'merge', () => mergeRelabelled(deps, run, manifest, plan, checkpoints, earlier!, grid.filter((s) => relabelIds.includes(s.id))));
+  const relabelled = relabelShards.length === 0 ? nothing : await failOnError(deps, runId, 'merge', () => mergeRelabelled(deps, run, manifest, plan, checkpoints, earlier!, relabelShards));
   if (relabelled.state === 'pending') return followUp(deps, { kind: 'merge', request }, relabelled);
-  if (relabelled.shards.length > 0) deps.logger.info(`${relabelled.shards.length} shard(s) whose label rows alone changed: their label group built, the other groups ${sharing!.from}'s`, log);
-  const grownWhole = earlierParts.length === 0 ? built : withGrown(built, earlierParts, grid);
-  const relabelledWhole = relabelIds.length === 0 ? [] : (await failOnError(deps, runId, 'merge', async () => withSharedGroups(plan, relabelled, relabelledOthers))).shards;
-  const whole = relabelledWhole.length === 0 ? grownWhole : { ...grownWhole, shards: [...grownWhole.shards, ...relabelledWhole], ...summedCost(grownWhole, relabelled) };
-  const result = shared.length === 0 && earlierParts.length === 0 && relabelIds.length === 0 ? built : await failOnError(deps, runId, 'merge', async () => (onlyGroups ? withSharedGroups(plan, whole, shared) : withShared(plan, whole, shared)));
+  if (relabelled.shards.length > 0) deps.logger.info(`${relabelled.shards.length} shard(s) or part(s) whose label rows alone changed: their label group built, the other groups ${sharing!.from}'s`, log);
+  // The relabelled shards and parts with their other groups; the parts then go before the grown shards' new rows.
+  const relabelledAll = relabelShards.length === 0 ? [] : (await failOnError(deps, runId, 'merge', async () => withSharedGroups(plan, relabelled, [...relabelledOthers, ...earlierParts.filter((p) => relabelledParts.has(p.id))]))).shards;
+  const relabelledWhole = relabelledAll.filter((s) => !relabelledParts.has(s.id));
+  const partsBefore = [...earlierParts.filter((p) => !relabelledParts.has(p.id)), ...relabelledAll.filter((s) => relabelledParts.has(s.id))];
+  const grownWhole = partsBefore.length === 0 ? built : withGrown(built, partsBefore, grid);
+  const whole = relabelShards.length === 0 ? grownWhole : { ...grownWhole, shards: [...grownWhole.shards, ...relabelledWhole], ...summedCost(grownWhole, relabelled) };
+  const result = shared.length === 0 && earlierParts.length === 0 && relabelShards.length === 0 ? built : await failOnError(deps, runId, 'merge', async () => (onlyGroups ? withSharedGroups(plan, whole, shared) : withShared(plan, whole, shared)));
   const rowsRead = { features: checkpoints.reduce((n, c) => n + (c.reusedFrom ? 0 : (c.readRows ?? 0)), 0), labels: built.rows + relabelled.rows };
   const mergeMs = Date.now() - began;
 
@@ -103,7 +109,7 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
   if (run.refresh) Object.assign(report, { refresh: run.refresh, drift: run.refresh.drift });
   // Profile, folds and quality gates (issue 10); a failed `fail` gate fails the run, outputs kept.
   // Nothing built: the dataset is the earlier one's, file for file, and so is its profile.
-  const measured = run.sharing && build.length === 0 && relabelIds.length === 0 ? await earlierProfile(deps, run.pair, run.sharing.from) : undefined;
+  const measured = run.sharing && build.length === 0 && relabelShards.length === 0 ? await earlierProfile(deps, run.pair, run.sharing.from) : undefined;
   let quality: Quality;
   try {
     quality = await failOnError(deps, runId, 'profile', () => checkQuality(deps, manifest, run, result.groups, runCost(result, checkpoints), report, measured, checkpoints, result.shards));
@@ -258,9 +264,11 @@ async function writeOutputs(deps: ChainDeps, manifest: RunManifest, run: RunReco
 }
 
 /**
- * The shards whose label rows alone changed (SharePlan `relabelled`): a second merge of the run
- * building their label group only, its features the earlier dataset's columns of the same shard
- * (copied where the warehouse can, aligned from the checkpoints elsewhere), its labels read again.
+ * The shards whose label rows alone changed (SharePlan `relabelled`, and a relabelled grown
+ * shard's rows before its part): a second merge of the run building their label group only, its
+ * features the earlier dataset's columns of the same shard (copied where the warehouse can,
+ * aligned from the checkpoints elsewhere), its labels read again. It writes under the run's own
+ * folder for it: a grown shard's part, built by the first merge, has the same shard and group.
  * Called again by a follow-up or a redelivery, it builds them again or (BigQuery) finds its jobs.
  */
 async function mergeRelabelled(deps: ChainDeps, run: RunRecord, manifest: RunManifest, plan: MergePlan, checkpoints: readonly CheckpointRecord[], earlier: PreviousOutput, shards: readonly Shard[]): Promise<MergeResult> {
@@ -274,7 +282,7 @@ async function mergeRelabelled(deps: ChainDeps, run: RunRecord, manifest: RunMan
       manifest,
       plan: { ...plan, groups: labelGroups },
       checkpoints: await filesMeeting(deps, checkpoints, window),
-      outputPrefix: paths.outputDir(run.pair, run.runId),
+      outputPrefix: paths.outputRelabelledDir(run.pair, run.runId),
       shards: [...shards],
       previous: { files: previousGroupFiles(earlier, shards.map((s) => s.id), labelGroups.map((g) => g.index)), changed: [] },
     },

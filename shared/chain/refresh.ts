@@ -47,7 +47,7 @@ export interface RefreshInfo {
   sharedShards: number;
   rebuiltShards: number;
   /** Their ids (shared/chain/shareShards.ts), and why nothing is shared when nothing is. */
-  shards?: { shared: string[]; rebuilt: string[]; why?: string; damaged?: string; grown?: { id: string; from: string }[]; relabelled?: string[] };
+  shards?: { shared: string[]; rebuilt: string[]; why?: string; damaged?: string; grown?: { id: string; from: string; relabelled?: boolean }[]; relabelled?: string[] };
   /** Features extracting only the new range (shared/chain/incremental.ts). */
   incremental?: number;
 }

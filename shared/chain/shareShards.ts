@@ -12,6 +12,8 @@
 //     shard grows, so it is rebuilt).
 // A rebuilt shard between that point and the previous end, with the same bounds, changed in its
 // label rows alone (the tail new minutes fill in): only its label group is built (`relabelled`).
+// The partial last shard grows by a part all the same; where its earlier rows' labels changed too,
+// their label group is built again and its other groups stay (GrownShard `relabelled`).
 // A plain run of the same window shares the same way (startRun): with every checkpoint reused,
 // all its shards, so nothing is built, and the profile in the last dataset's report.json
 // (computed over the very same files, with the same fold cuts and settings) is taken as it is.
@@ -107,6 +109,14 @@ export interface SharePlan {
 export interface GrownShard {
   id: string;
   from: string;
+  /**
+   * The label rows before `from` changed (labels look ahead: new minutes fill in the tail), the
+   * features' did not: the merge builds the label group of the rows before `from` again, with the
+   * relabelled shards (its features copied from the previous version's file), and takes the
+   * earlier part's other groups from the previous version. Built whole, the shard read its old
+   * rows of every group again: at 20,000 rows in day shards, about half of a refresh's merge.
+   */
+  relabelled?: boolean;
 }
 
 /** Which of the new grid's shards (or of their column groups) a run takes from the previous version, and which it builds. */
@@ -265,20 +275,31 @@ export function settleGrown(plan: SharePlan, manifest: RunManifest): void {
 
 /**
  * The previous version's last shard, when it ends at that version's window end inside its
- * calendar cell, its rows are unchanged up to there (`until`, from the label versions, reaches
- * it; the features' old rows are, or nothing would be shared), and it holds fewer than
- * MAX_SHARD_PARTS parts: the new grid's shard of that cell keeps its files and grows by a part
- * holding the rows from there on. Rebuilt whole, a refresh's merge and profile read that shard's
- * old rows again: at 20,000 rows in day shards, 1,370 of the 2,810 rows it built; in month shards
- * (the default) up to a month of rows for each day appended.
+ * calendar cell, the features' rows are unchanged up to there (or nothing would be shared), and it
+ * holds fewer than MAX_SHARD_PARTS parts: the new grid's shard of that cell keeps its files and
+ * grows by a part holding the rows from there on; where the label rows before there may have
+ * changed (`until`, from the label versions, falls short of it), its earlier label group is built
+ * again (`relabelled`). Rebuilt whole, a refresh's merge and profile read that shard's old rows
+ * again: at 20,000 rows in day shards, 1,370 of the 2,810 rows it built; in month shards (the
+ * default) up to a month of rows for each day appended.
  */
 function grownShard(shards: readonly ManifestShard[], grid: readonly Shard[], previousEnd: string, until: string): GrownShard | undefined {
   const last = shards.at(-1);
   const next = last && grid.find((s) => s.id === last.id);
-  if (!last || !next || last.end !== previousEnd || previousEnd > until) return undefined;
+  if (!last || !next || last.end !== previousEnd) return undefined;
   if (next.start !== last.start || !(next.end > last.end)) return undefined;
   if (last.groups.some((g) => g.objects.length === 0 || g.objects.length >= MAX_SHARD_PARTS)) return undefined;
-  return { id: last.id, from: last.end };
+  return { id: last.id, from: last.end, ...(until < previousEnd ? { relabelled: true } : {}) };
+}
+
+/**
+ * The shards a refresh's second merge builds the label group of (mergeRun `mergeRelabelled`):
+ * the relabelled shards, and a relabelled grown shard's rows before its part. In time order.
+ */
+export function relabelTargets(grid: readonly Shard[], sharing: Pick<SharePlan, 'relabelled' | 'grown'>): Shard[] {
+  const whole = new Set(sharing.relabelled ?? []);
+  const parts = new Map((sharing.grown ?? []).filter((g) => g.relabelled).map((g) => [g.id, g.from]));
+  return grid.filter((s) => whole.has(s.id) || parts.has(s.id)).map((s) => (parts.has(s.id) ? { ...s, end: parts.get(s.id)! } : s));
 }
 
 /** A dataset's `_manifest.json` (undefined when it is gone), read once for `sharedShards` and `previousGroupFiles`. */
@@ -318,7 +339,7 @@ function sharedShards(previous: PreviousOutput, ids: readonly string[], only?: r
   }));
 }
 
-/** The previous version's files of each of `ids`' shards in each of `groups` (SharePlan `changed`). */
+/** The previous version's files of each of `ids`' shards in each of `groups` (SharePlan `changed`, and the relabelled shards' label group). */
 export function previousGroupFiles(previous: PreviousOutput, ids: readonly string[], groups: readonly number[]): Record<string, Record<number, string[]>> {
   const files: Record<string, Record<number, string[]>> = {};
   for (const s of previous.manifest?.shards ?? []) {
@@ -407,10 +428,14 @@ export function takenShards(
   const only = sharing.groups;
   const ids = only ? sharing.rebuilt : sharing.shared;
   const sharedGroups = only && planGroups.filter((i) => !only.includes(i));
+  const grown = sharing.grown ?? [];
+  const others = planGroups.filter((i) => i !== LABEL_GROUP);
+  // A relabelled grown shard's earlier part: its groups but the label group (built again, with the relabelled shards).
+  const part = (g: GrownShard) => sharedShards(earlier, [g.id], g.relabelled ? others : undefined);
   return {
     whole: ids.length > 0 ? sharedShards(earlier, ids, sharedGroups, sharing.moved) : [],
-    grownParts: sharing.grown?.length ? sharedShards(earlier, sharing.grown.map((g) => g.id)) : [],
-    relabelledOthers: sharing.relabelled?.length ? sharedShards(earlier, sharing.relabelled, planGroups.filter((i) => i !== LABEL_GROUP)) : [],
+    grownParts: grown.flatMap(part),
+    relabelledOthers: sharing.relabelled?.length ? sharedShards(earlier, sharing.relabelled, others) : [],
   };
 }
 

@@ -91,32 +91,51 @@ function outputLoad(s: RecordedStatement, files: PlannedOutput['files']): { colu
 const PARTITIONED = /\nPARTITION BY TIMESTAMP_TRUNC\(/;
 
 /**
- * The planned rows of a key range that is a shard of the planned dataset, or a grown shard's part
- * (from the previous end to the shard's end); none where no planned shard meets it (a shard
- * without label rows, a weekend day, is not in the dataset); undefined for any other range.
+ * The planned label rows of a key range made of the planned dataset's shards (a grown shard in two
+ * pieces: its rows before the part, and the part): the rows of the pieces inside it, none where
+ * no planned shard meets it (a shard without label rows, a weekend day, is not in the dataset);
+ * undefined where it cuts a piece.
  */
-function plannedShardRows(dataset: RecordedPlan['dataset']): (range: { start: string; end: string }) => number | undefined {
+function plannedRows(dataset: RecordedPlan['dataset']): (range: { start: string; end: string }) => number | undefined {
   const iso = (t: string) => new Date(t).toISOString();
-  const shards = dataset.shards.map((s) => ({ id: s.id, start: iso(s.start), end: iso(s.end), rows: s.rows }));
+  const pieces = dataset.shards.flatMap((s) => {
+    const [start, end] = [iso(s.start), iso(s.end)];
+    const g = dataset.grown?.id === s.id ? dataset.grown : undefined;
+    if (!g) return [{ start, end, rows: s.rows }];
+    const from = iso(g.from);
+    return [{ start, end: from, rows: g.rowsBefore }, { start: from, end, rows: s.rows - g.rowsBefore }];
+  });
   return (range) => {
-    const whole = shards.find((s) => s.start === range.start && s.end === range.end);
-    if (whole) return whole.rows;
-    const grown = dataset.grown && shards.find((s) => s.id === dataset.grown!.id && s.end === range.end && s.start < range.start);
-    if (grown) return grown.rows - dataset.grown!.rowsBefore;
-    return shards.some((s) => s.start < range.end && s.end > range.start) ? undefined : 0;
+    let rows = 0;
+    for (const p of pieces) {
+      if (p.end <= range.start || p.start >= range.end) continue;
+      if (p.start < range.start || p.end > range.end) return undefined;
+      rows += p.rows;
+    }
+    return rows;
   };
+}
+
+/** A statement's @start and @end, as ISO texts, where it has both. */
+function rangeOf(s: RecordedStatement): { start: string; end: string } | undefined {
+  const { start, end } = s.params;
+  return start instanceof Date && end instanceof Date ? { start: start.toISOString(), end: end.toISOString() } : undefined;
 }
 
 export async function planDocument(plan: RecordedPlan, options: DocumentOptions): Promise<{ document: PlanDocument; entries: PlanEntry[] }> {
   const { manifest } = plan;
-  const shardRows = plannedShardRows(plan.dataset);
+  const rowsIn = plannedRows(plan.dataset);
   const byFeature = new Map(manifest.features.map((f) => [f.feature, f]));
-  // The table a LOAD DATA makes: a checkpoint's (the job's `feature` label) with the feature's rows, or output files' (the profile's).
+  // The table a LOAD DATA makes: a checkpoint's (the job's `feature` label) with the feature's rows
+  // (loaded partitioned with the previous version's export, `checkpointRows`), or output files' (the profile's).
   const loaded = (s: RecordedStatement) => {
     const feature = s.labels.feature;
     if (feature === undefined) return outputLoad(s, plan.dataset.files);
-    return { columns: [KEY_COLUMN, ...(byFeature.get(feature)?.columns.map((c) => c.source) ?? [])], rows: (options.checkpointRows ?? options.featureRows)(feature) };
+    const rows = (PARTITIONED.test(s.sql) ? (options.checkpointRows ?? options.featureRows) : options.featureRows)(feature);
+    return { columns: [KEY_COLUMN, ...(byFeature.get(feature)?.columns.map((c) => c.source) ?? [])], rows };
   };
+  // The label rows of the merge under way (its keys statement's window): its keys and batch tables hold them.
+  let mergeRows = plan.labelRows;
   const sizes = new TableSizes();
   sizes.addCatalog(plan.datasets.labels, plan.labelCatalog, () => plan.labelRows);
   sizes.addCatalog(plan.datasets.features, plan.featureCatalog, options.featureRows);
@@ -139,7 +158,8 @@ export async function planDocument(plan: RecordedPlan, options: DocumentOptions)
     }
     // Scratch tables: a load's rows are its files'; the merge's keys and batches hold the label rows it builds.
     // Those partitioned by the key hold, in a shard's range, the planned shard's rows (or its part's).
-    if (info.creates) sizes.addCreated(info.creates, info.columns, isLoad(s.sql) ? loaded(s).rows : plan.labelRows, !isLoad(s.sql) && PARTITIONED.test(s.sql) ? shardRows : undefined);
+    if (s.step === 'keys') mergeRows = (rangeOf(s) && rowsIn(rangeOf(s)!)) ?? plan.labelRows;
+    if (info.creates) sizes.addCreated(info.creates, info.columns, isLoad(s.sql) ? loaded(s).rows : mergeRows, !isLoad(s.sql) && PARTITIONED.test(s.sql) ? rowsIn : undefined);
     entries.push({
       sql: s.sql,
       recorded: s,

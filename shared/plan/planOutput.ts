@@ -25,8 +25,8 @@ export interface PlannedOutput {
   groups: MergedGroup[];
   /** Each file's gs:// URI -> its group's columns and its rows: the table a LOAD DATA of it makes. */
   files: Map<string, { columns: string[]; rows: number }>;
-  /** A refresh's shard grown by a part, and its rows before the part (the previous version's file, listed first). */
-  grown?: { id: string; rowsBefore: number };
+  /** A refresh's shard grown by a part, and its rows before the part (listed first: the previous version's file, or where `relabelled` this run's of the label group). */
+  grown?: { id: string; from: string; rowsBefore: number; relabelled?: boolean };
 }
 
 export interface OutputInput {
@@ -34,7 +34,10 @@ export interface OutputInput {
   groups: readonly Pick<MergePlan['groups'][number], 'index' | 'columns'>[];
   /** Every shard of the window, in time order. */
   grid: readonly Shard[];
-  /** Object names of the merge's export wildcards (`.../shard-YYYYMMDD/group-NNN/attempt-x/part-*.parquet`). */
+  /**
+   * Object names of the merge's export wildcards (`.../shard-YYYYMMDD/group-NNN/attempt-x/part-*.parquet`),
+   * the relabelled shards' under `relabelled/` (a grown shard's part has the same shard and group).
+   */
   exported: readonly string[];
   /** The pair and the run id of the version whose files the shards not exported are (a refresh). */
   previous?: { pair: string; runId: string };
@@ -42,7 +45,7 @@ export interface OutputInput {
    * A refresh's shard grown by a part: its rows before `from` are the previous version's file
    * (listed first in each group), the export holds the rest.
    */
-  grown?: { id: string; from: string };
+  grown?: { id: string; from: string; relabelled?: boolean };
   /** Label rows in a window. */
   rowsIn: (window: Window) => Promise<number>;
   /** The gs:// URI of an output object. */
@@ -53,29 +56,34 @@ export interface OutputInput {
 export const firstFile = (wildcard: string): string => wildcard.replace('*', '000000000000');
 
 const SHARD_GROUP = /\/shard-(\d{8})\/group-(\d{3})\//;
+const RELABELLED = '/relabelled/shard-';
 
 export async function plannedOutput(input: OutputInput): Promise<PlannedOutput> {
   const { grid, groups } = input;
-  // Per shard id, per group: the file the export leaves.
+  // Per shard id, per group: the file the export leaves; the relabelled shards' apart.
   const exported = new Map<string, Map<number, string>>();
+  const relabelled = new Map<string, Map<number, string>>();
   for (const name of input.exported) {
     const m = SHARD_GROUP.exec(name);
     if (!m) throw new Error(`plan: export to ${name} names no shard and group`);
-    const byGroupIndex = exported.get(m[1]!) ?? new Map<number, string>();
+    const into = name.includes(RELABELLED) ? relabelled : exported;
+    const byGroupIndex = into.get(m[1]!) ?? new Map<number, string>();
     byGroupIndex.set(Number(m[2]), firstFile(name));
-    exported.set(m[1]!, byGroupIndex);
+    into.set(m[1]!, byGroupIndex);
   }
   const previousFile = (shard: Shard, group: number): string => {
     if (!input.previous) throw new Error(`plan: shard ${shard.id} group ${group} was not exported`);
     return `${paths.outputShardGroupDir(input.previous.pair, input.previous.runId, shard.id, group)}part-000000000000.parquet`;
   };
-  const fileOf = (shard: Shard, group: number): string => exported.get(shard.id)?.get(group) ?? previousFile(shard, group);
-  // A grown shard: the previous version's file of its rows before the part, then the part's.
+  // A shard's rows before a grown part, or a whole relabelled shard: this run's label group, else the previous version's.
+  const earlierFile = (shard: Shard, group: number): string => relabelled.get(shard.id)?.get(group) ?? previousFile(shard, group);
+  // A grown shard: its rows before the part, then the part's.
   const grown = input.grown && grid.find((s) => s.id === input.grown!.id);
+  const fileOf = (shard: Shard, group: number): string => exported.get(shard.id)?.get(group) ?? earlierFile(shard, group);
   const grownBefore = grown ? await input.rowsIn({ start: grown.start, end: input.grown!.from }) : 0;
 
   // The stretches: split where the exported shards begin and where the last shard begins.
-  const firstBuilt = grid.findIndex((s) => exported.has(s.id));
+  const firstBuilt = grid.findIndex((s) => exported.has(s.id) || relabelled.has(s.id));
   const cuts = [...new Set([0, firstBuilt > 0 ? firstBuilt : 0, grid.length > 1 ? grid.length - 1 : 0])].sort((a, b) => a - b);
   const rows: number[] = [];
   const empty: boolean[] = [];
@@ -99,7 +107,7 @@ export async function plannedOutput(input: OutputInput): Promise<PlannedOutput> 
       start: shard.start,
       end: shard.end,
       rows: rows[i]!,
-      groups: groups.map((g) => ({ index: g.index, files: shard === grown ? [previousFile(shard, g.index), fileOf(shard, g.index)] : [fileOf(shard, g.index)], rows: rows[i]!, columns: g.columns, bytes: 0, distinctKeys: rows[i]!, keysInOrder: true })),
+      groups: groups.map((g) => ({ index: g.index, files: shard === grown ? [earlierFile(shard, g.index), fileOf(shard, g.index)] : [fileOf(shard, g.index)], rows: rows[i]!, columns: g.columns, bytes: 0, distinctKeys: rows[i]!, keysInOrder: true })),
       keysInRange: true,
     });
   }
@@ -109,5 +117,5 @@ export async function plannedOutput(input: OutputInput): Promise<PlannedOutput> 
     const partRows = s.id === grown?.id ? [grownBefore, s.rows - grownBefore] : [s.rows];
     for (const g of s.groups) g.files.forEach((f, k) => files.set(input.uri(f), { columns: g.columns, rows: partRows[k]! }));
   }
-  return { shards, groups: byGroup(groups, shards), files, ...(grown ? { grown: { id: grown.id, rowsBefore: grownBefore } } : {}) };
+  return { shards, groups: byGroup(groups, shards), files, ...(grown ? { grown: { id: grown.id, from: input.grown!.from, rowsBefore: grownBefore, ...(input.grown!.relabelled ? { relabelled: true } : {}) } } : {}) };
 }

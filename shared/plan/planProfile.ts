@@ -62,13 +62,14 @@ export function plannedProfile(
 export function plannedResume(
   job: ProfileInput,
   shards: readonly MergedShard[],
-  refresh: { rebuilt: ReadonlySet<string>; since: string; grown?: { id: string; rowsBefore: number } },
+  refresh: { rebuilt: ReadonlySet<string>; since: string; grown?: { id: string; rowsBefore: number; relabelled?: boolean } },
   warmupRows: number,
 ): ProfileJob['resume'] {
   const { rebuilt, grown } = refresh;
   const first = shards.findIndex((s) => rebuilt.has(s.id));
   if (first < 0) return undefined;
-  const grows = shards[first]!.id === grown?.id;
+  // A relabelled grown shard's earlier label file is this run's: the state after the previous version's last row is not of these files.
+  const grows = shards[first]!.id === grown?.id && !grown.relabelled;
   // The previous version's shards up to `since` are this run's (shared or rebuilt alike).
   const point = scanPointShard(shards.filter((s) => s.start < refresh.since), refresh.since);
   if (!grows && point > first) return undefined;

@@ -15,7 +15,7 @@ import { buildManifest, type RunManifest } from '../manifest.js';
 import { InputError, newRunId, paths } from '../naming.js';
 import { planMerge, type MergePlan } from '../planner.js';
 import { cellStart, shardGrid, type Shard } from '../shards.js';
-import type { RefreshBuilds } from '../chain/shareShards.js';
+import { relabelTargets, type RefreshBuilds } from '../chain/shareShards.js';
 import type { CatalogTable, LabelStats, Warehouse, Window } from '../ports.js';
 import { firstFile, plannedOutput, type PlannedOutput } from './planOutput.js';
 import { plannedProfile, recordProfile, type PlannedProfile } from './planProfile.js';
@@ -159,10 +159,11 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
   const until = builds?.until;
   const shards = builds ? grid.filter((s) => until === undefined || s.end > until).map((s) => (s.id === grown?.id ? { ...s, start: grown.from } : s)) : grid;
   const mergeWindow = shards.length === 0 ? range : since ? { start: shards[0]!.start, end: window.end } : window;
-  // The shards whose label rows alone changed are merged apart, their label group only (mergeRun).
+  // The shards whose label rows alone changed are merged apart, their label group only, with a
+  // relabelled grown shard's rows before its part (mergeRun).
   const relabelled = new Set(builds?.relabelled ?? []);
   const whole = shards.filter((s) => !relabelled.has(s.id));
-  const relabelledShards = shards.filter((s) => relabelled.has(s.id));
+  const relabelledShards = builds ? relabelTargets(grid, { ...(builds.relabelled ? { relabelled: builds.relabelled } : {}), ...(grown ? { grown: [grown] } : {}) }) : [];
 
   // extractFeature, once per feature (a run sends them in parallel, in no set order).
   const checkpoints: Record<string, string[]> = {};
@@ -189,24 +190,27 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
   const partitions = loadPartitions(config.shard, window) === 'DAY' ? 'day' : 'month';
   const loadsEarlier = since !== undefined && mergeWindow.start < since;
   const loadedWindow = loadsEarlier ? { start: cellStart(new Date(mergeWindow.start), partitions).toISOString(), end: window.end } : range;
+  // Each merge loads the files meeting its window (mergeRun's filesMeeting): the previous export where it builds rows before `since`.
+  const withEarlier: Record<string, string[]> = { ...checkpoints };
   if (previous && loadsEarlier) {
     for (const f of manifest.features) {
       const earlier = `${paths.featureDir(previous.runId, f.feature)}${attemptDir(EARLIER_EXPORT_JOB)}/part-000000000000.parquet`;
       await staging.write(earlier, 'placeholder');
-      checkpoints[f.feature] = [earlier, ...(checkpoints[f.feature] ?? [])];
+      withEarlier[f.feature] = [earlier, ...(checkpoints[f.feature] ?? [])];
     }
   }
+  const inputs = (w: Window) => (since !== undefined && w.start >= since ? checkpoints : withEarlier);
 
   // mergeRun (nothing to build: none).
   if (whole.length > 0) {
     const mainWindow = relabelledShards.length === 0 ? mergeWindow : { start: whole[0]!.start, end: window.end };
-    const merged = await warehouse.merge({ runId, pair, window: mainWindow, manifest, plan: mergePlan, checkpoints, outputPrefix: paths.outputDir(pair, runId), shards: whole });
+    const merged = await warehouse.merge({ runId, pair, window: mainWindow, manifest, plan: mergePlan, checkpoints: inputs(mainWindow), outputPrefix: paths.outputDir(pair, runId), shards: whole });
     if (merged.state !== 'done') throw new Error(`plan: the merge did not finish (${merged.detail})`);
   }
   if (relabelledShards.length > 0) {
     const labelGroups = { ...mergePlan, groups: mergePlan.groups.filter((g) => g.labels) };
     const relabelWindow = { start: relabelledShards[0]!.start, end: relabelledShards.at(-1)!.end };
-    const merged = await warehouse.merge({ runId, pair, window: relabelWindow, manifest, plan: labelGroups, checkpoints, outputPrefix: paths.outputDir(pair, runId), shards: relabelledShards });
+    const merged = await warehouse.merge({ runId, pair, window: relabelWindow, manifest, plan: labelGroups, checkpoints: inputs(relabelWindow), outputPrefix: paths.outputRelabelledDir(pair, runId), shards: relabelledShards });
     if (merged.state !== 'done') throw new Error(`plan: the merge of the relabelled shards did not finish (${merged.detail})`);
   }
 

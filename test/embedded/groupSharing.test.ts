@@ -17,6 +17,7 @@ import type { Embedded } from '../../shared/runtime/embedded.js';
 import { openTest, settle, succeededRun, testConfig } from '../helpers/embedded.js';
 import { readOutput } from '../helpers/readOutput.js';
 import { tempDir } from '../helpers/temp.js';
+import { paths } from '../../shared/naming.js';
 
 const FEATURES = 'bqx_ml_v3_features_v2';
 const LABELS = 'bqx_ml_v3_analytics_v2';
@@ -130,14 +131,18 @@ describe('embedded chain: a run where only some features changed builds only the
     await e.warehouse.markChanged(LABELS, ['targets_eurusd'], { start: minute(4300), end: null });
     const refreshed = await succeededRun(e, { refresh: true });
     // Labels unchanged up to the previous end less 2,880 minutes (minute 1,520): the first day shared;
-    // the second and third days hold label rows only as changed, the fourth grows: built whole.
-    assert.deepEqual(refreshed.sharing, { from: first.runId, shared: ['20210301'], rebuilt: ['20210302', '20210303', '20210304'], relabelled: ['20210302', '20210303'] });
+    // the second and third days hold label rows only as changed; the fourth grows by a part, its
+    // earlier rows' label group built again.
+    assert.deepEqual(refreshed.sharing, { from: first.runId, shared: ['20210301'], rebuilt: ['20210302', '20210303', '20210304'], grown: [{ id: '20210304', from: minute(4400), relabelled: true }], relabelled: ['20210302', '20210303'] });
     const [was, now] = [filesOf(await manifestOf(first)), filesOf(await manifestOf(refreshed))];
     for (const day of [1, 2]) {
       assert.ok(now[day]!.get(0)!.every((o) => o.includes(`/${refreshed.runId}/`)), 'the label group built by this run');
       assert.deepEqual([now[day]!.get(1), now[day]!.get(2)], [was[day]!.get(1), was[day]!.get(2)], 'the wide groups: the first version\'s files');
     }
-    assert.ok([0, 1, 2].every((g) => now[3]!.get(g)!.every((o) => o.includes(`/${refreshed.runId}/`))), 'the grown last day built whole');
+    // The last day: its rows before the part (the label group this run's, the wide groups the first version's), then the part.
+    assert.equal(now[3]!.get(0)![0], paths.shardGroupPart(paths.outputRelabelledDir('eurusd', refreshed.runId), '20210304', 0, 0));
+    assert.deepEqual([now[3]!.get(1)![0], now[3]!.get(2)![0]], [was[3]!.get(1)![0], was[3]!.get(2)![0]]);
+    assert.ok([0, 1, 2].every((g) => now[3]!.get(g)!.length === 2 && now[3]!.get(g)![1] === paths.outputShardGroupPart('eurusd', refreshed.runId, '20210304', g, 0)), 'the part: every group, this run\'s');
     assert.deepEqual((await verifyManifest(e.output.uri(refreshed.output!.manifest))).problems, []);
     const full = await succeededRun(e, { reuse: false, start: refreshed.window.start, end: refreshed.window.end });
     const [a, b] = await Promise.all([readOutput(e, refreshed.output!.manifest), readOutput(e, full.output!.manifest)]);

@@ -539,16 +539,23 @@ describe('embedded chain: --refresh', function () {
     const merges = sinon.spy(e.warehouse, 'merge');
     const refreshed = await run({ refresh: true });
     merges.restore();
-    assert.deepEqual(planned, { rebuilt: ['20210302', '20210303', '20210304'], grown: undefined }, 'the plan builds the shards after the settled labels whole');
+    // The plan builds the shards after the settled labels; the partial last day grows by a part,
+    // its earlier rows' label group built again (their labels changed too).
+    assert.deepEqual(planned, { rebuilt: ['20210302', '20210303', '20210304'], grown: { id: '20210304', from: minute(4400), relabelled: true } });
     // Of those, the two whole days before the previous end changed in their label rows only: their
     // label group alone is built, its features copied from the first version's files.
     assert.deepEqual(refreshed.sharing?.relabelled, ['20210302', '20210303']);
     const jobs = merges.getCalls().map((c) => c.args[0]);
-    assert.deepEqual(jobs.map((j) => [j.shards.map((s) => s.id), j.plan.groups.map((g) => g.index), j.previous?.changed]), [
-      [['20210304'], [0], undefined],
-      [['20210302', '20210303'], [0], []],
+    assert.deepEqual(jobs.map((j) => [j.shards.map((s) => [s.id, s.start, s.end]), j.plan.groups.map((g) => g.index), j.previous?.changed, j.outputPrefix]), [
+      // The new minutes alone, every group (this warehouse's columns make one).
+      [[['20210304', minute(4400), minute(5000)]], [0], undefined, paths.outputDir('eurusd', refreshed.runId)],
+      // The relabelled days and the last day's rows before the part: the label group, in a folder of its own.
+      [[['20210302', minute(1440), minute(2880)], ['20210303', minute(2880), minute(4320)], ['20210304', minute(4320), minute(4400)]], [0], [], paths.outputRelabelledDir('eurusd', refreshed.runId)],
     ]);
     assert.equal((e.warehouse as DuckDbWarehouse).lastFromPrevious, jobs[1]!.plan.groups[0]!.members.length, 'every feature of the label group copied, none aligned');
+    // The last day: its rows before the part (this run's label group), then the part.
+    const written = JSON.parse(Buffer.from(await e.output.read(refreshed.output!.manifest)).toString('utf8')) as { shards: { groups: { objects: string[] }[] }[] };
+    assert.deepEqual(written.shards.at(-1)!.groups[0]!.objects.map((o) => o.slice(paths.outputDir('eurusd', refreshed.runId).length)), ['relabelled/shard-20210304/group-000/part-00000.parquet', 'shard-20210304/group-000/part-00000.parquet']);
     assert.deepEqual(planned, runBuilt(refreshed), 'as the run does');
     assert.equal(refreshed.reuse?.reasons['new minutes only'], SELECTED.length);
     // The labels of the whole previous window moved; those of [0, 4400 - 2880) did not: the first day (ends at 1440) is shared.

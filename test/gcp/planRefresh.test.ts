@@ -217,6 +217,40 @@ describe('bqx plan --refresh', function () {
       assert.ok(a.document.summary.bytesByKind.export! < b.document.summary.bytesByKind.export!, `exports ${a.document.summary.bytesByKind.export} < ${b.document.summary.bytesByKind.export}`);
     }));
 
+  it('where the shard holding the previous end grows and its earlier label rows changed too: the part exports every group, its earlier rows the label group alone, in a folder of its own', () =>
+    withHome(async (config, w) => {
+      const previous = 'eurusd-20210302t010000-prev01';
+      const grid = shardGrid(WINDOW, 'day');
+      const plan = await recordPlan({ config, pair: 'eurusd', source: w, window: WINDOW, refresh: { since: SINCE, from: previous, builds: async () => ({ until: minute(1450), grown: { id: grid[1]!.id, from: SINCE, relabelled: true } }) } });
+      assert.deepEqual({ shards: plan.refresh!.shards, shared: plan.refresh!.sharedShards, grown: plan.refresh!.grownShard, relabelled: plan.refresh!.relabelledShards }, { shards: 2, shared: 1, grown: grid[1]!.id, relabelled: 1 });
+      const groups = plan.mergePlan.groups;
+      const exports = plan.statements.filter((s) => s.step === 'export');
+      const output = new PlanStore(PLACEHOLDER_BUCKETS.output);
+      const named = exports.map((s) => ({ name: output.nameOf(/uri='([^']+)'/.exec(s.sql)![1]!)!, range: [(s.params.start as Date).toISOString(), (s.params.end as Date).toISOString()] }));
+      const relabelDir = paths.outputRelabelledDir('eurusd', plan.runId);
+      const relabelled = named.filter((e) => e.name.startsWith(relabelDir));
+      assert.deepEqual(relabelled.map((e) => [e.name.slice(relabelDir.length).replace(/attempt-[^/]+/, 'attempt'), e.range]), [[`shard-${grid[1]!.id}/group-000/attempt/part-*.parquet`, [grid[1]!.start, SINCE]]], 'the earlier rows: the label group only');
+      const part = named.filter((e) => !e.name.startsWith(relabelDir) && e.name.includes(`/shard-${grid[1]!.id}/`));
+      assert.equal(part.length, groups.length);
+      assert.ok(part.every((e) => e.range[0] === SINCE && e.range[1] === grid[1]!.end), 'the part: from the previous end on');
+      // The main merge reads the new files only; its keys are the part's and the new day's.
+      const keys = plan.statements.filter((s) => s.step === 'keys').map((s) => [(s.params.start as Date).toISOString(), (s.params.end as Date).toISOString()]);
+      assert.deepEqual(keys, [[SINCE, WINDOW.end], [grid[1]!.start, SINCE]]);
+      // The dataset: the grown day's earlier label file is this run's, its other groups' the previous version's.
+      const files = plan.profile.job.groups.map((g) => g.files);
+      const earlier = (g: number) => `${paths.outputShardGroupDir('eurusd', previous, grid[1]!.id, g)}part-000000000000.parquet`;
+      assert.equal(files[0]![1], relabelled[0]!.name.replace('*', '000000000000'));
+      assert.ok(groups.slice(1).every((g, i) => files[i + 1]![1] === earlier(g.index)));
+      // The profile carries on from the grown day's first row (the scan point), not from the previous end: its label file there is new.
+      assert.equal(plan.profile.job.resume?.from.state.row, 1440);
+      // The relabelled export reads the rows before the part: 60 of them, against the part's 1,380.
+      const doc = (await planDocument(plan, { target: 'bigquery', featureRows: () => 1500 })).document;
+      const bytesOf = (dir: string) => doc.statements[plan.statements.findIndex((st) => st.step === 'export' && st.sql.includes(`${dir}shard-${grid[1]!.id}/group-000/`))]!.bytes;
+      const [before, after] = [bytesOf(relabelDir), bytesOf(paths.outputDir('eurusd', plan.runId))];
+      assert.ok(before > 0);
+      assert.equal(before / 60, after / 1380, 'each export billed for its own rows');
+    }));
+
   it('where the label table filled in its tail before the previous end, the merge builds every shard from there on, and the profile carries nothing on', () =>
     withHome(async (config, w) => {
       const grid = shardGrid(WINDOW, 'day');

@@ -1,8 +1,9 @@
 // The sweep's refresh over a filled-in label tail (laterVersion.ts): a first version over three days
 // and two hours, the label rows of its last 14 hours written again in place (labels look ahead: new
 // minutes give the tail its values), then `{"refresh": true}`. The refresh shares the first days,
-// builds the label group alone of the whole days whose label rows changed (two merges in one run),
-// and builds the partial last day and the new minutes whole. The labels change once, on the base's
+// builds the label group alone of the whole days whose label rows changed and of the partial last
+// day's rows before the previous end (two merges in one run), and the new minutes whole: the
+// partial day grows by a part. The labels change once, on the base's
 // warehouse, after the first world's first version: memory stores only.
 
 import { recordTableChanges } from '../../shared/adapters/local/tableVersions.js';

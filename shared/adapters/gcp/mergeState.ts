@@ -1,9 +1,10 @@
 // Where a run's merge stands, kept in the staging store beside its checkpoints:
 //   runs/<runId>/merge/estimate-<fp>-<epoch>.json  the dry run's bytes and cost
 //   runs/<runId>/merge/done-<fp>-<epoch>.json      the result of a finished merge
-// `fp` fingerprints the checkpoint files (names and generations): new checkpoints (a rerun of some
-// features) give a new fp, hence new job ids and a fresh merge, while a redelivered request finds
-// the jobs it started. `epoch` counts finished merges of the same checkpoints: a finished merge
+// `fp` fingerprints the checkpoint files (names and generations) and what the merge builds (its
+// folder, shards and column groups): new checkpoints (a rerun of some features) give a new fp,
+// hence new job ids and a fresh merge, while a redelivered request finds the jobs it started; a
+// run's second merge (a refresh's relabelled shards) never takes the first one's result. `epoch` counts finished merges of the same checkpoints: a finished merge
 // whose output files are still there is returned as it is; if they are gone, the next call merges
 // again under epoch + 1. Both are derived from what is stored, so concurrent callers agree.
 
@@ -38,6 +39,7 @@ export async function checkpointFingerprint(job: MergeJob, staging: ObjectStore)
   for (const files of Object.values(job.checkpoints)) for (const name of files) roots.add(/^runs\/[^/]+\/features\//.exec(name)?.[0] ?? root);
   const listed = new Map((await Promise.all([...roots].map((r) => staging.list(r)))).flat().map((o) => [o.name, version(o)]));
   const hash = createHash('sha256');
+  hash.update(`${job.outputPrefix}\n${job.shards.map((s) => `${s.id}:${s.start}/${s.end}`).join(',')}\n${job.plan.groups.map((g) => g.index).join(',')}\n`);
   for (const f of job.manifest.features) {
     const dir = paths.featureDir(job.runId, f.feature);
     const given = job.checkpoints[f.feature] ?? [];

@@ -495,7 +495,7 @@ export class DuckDbWarehouse implements Warehouse {
           const keys = groupKeys(await Promise.all(parts.map(async (part) => readKeyColumn(await asyncBufferFromFile(part.file), projectMetadata(part.layout, [KEY_COLUMN])))));
           const objects: string[] = [];
           for (const [i, part] of parts.entries()) {
-            const object = paths.outputShardGroupPart(job.pair, job.runId, base.shard.id, group.index, i);
+            const object = paths.shardGroupPart(job.outputPrefix, base.shard.id, group.index, i);
             await this.output.adopt(object, part.file);
             objects.push(object);
           }
