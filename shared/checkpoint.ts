@@ -118,7 +118,7 @@ export async function readFooterForChecks(store: ObjectStore, name: string): Pro
 }
 
 /**
- * hyparquet's view of an object of `size` bytes (the exported groups' key columns: outputKeys.ts):
+ * hyparquet's view of an object of `size` bytes (the exported groups' key columns: outputShards.ts `readGroupKeys`):
  * ranged reads, each handed over as it came when the read owns its whole buffer (copying each read
  * again was 1.7 s of a refresh when its landings read footers this way).
  */

@@ -2,7 +2,9 @@
 // column group over all shards (the files of every shard in shard order, what readers of the
 // layout before shards know). Both runtimes build the second from the first with this.
 
+import { readFooter, storeBuffer } from './checkpoint.js';
 import { mapLimit } from './concurrency.js';
+import { groupKeys, readKeyColumn, type GroupKeys } from './parquetKeys.js';
 import { sizesByName, type MergedGroup, type MergedShard, type ObjectStore } from './ports.js';
 
 /** Per column group over all shards: files in shard order, counts summed. */
@@ -46,4 +48,19 @@ export async function shardFileSizes(store: Pick<ObjectStore, 'list' | 'sizes'>,
     for (const name of wanted) sizes.set(name, listed.get(name));
   });
   return sizes;
+}
+
+/**
+ * A group's keys read from its files in the store, in file order, and whether they are strictly
+ * ascending: only the key column (ranged reads of its column chunks), into a Float64Array of epoch
+ * microseconds (16 MB for the 2.2 million minutes of six years, whatever the group's width). The
+ * BigQuery merge checks its exports by them, and a refresh the label keys of its relabelled shards.
+ */
+export async function readGroupKeys(store: ObjectStore, files: readonly string[]): Promise<GroupKeys> {
+  const parts: Float64Array[] = [];
+  for (const name of files) {
+    const { metadata, bytes } = await readFooter(store, name);
+    parts.push(await readKeyColumn(storeBuffer(store, name, bytes), metadata));
+  }
+  return groupKeys(parts);
 }

@@ -1,6 +1,6 @@
 // The key column of a parquet file as epoch microseconds, decoded by hyparquet (no engine): 8
 // bytes a row whatever the file's width. Used where keys are checked or matched from the files
-// themselves: the BigQuery export's verification (adapters/gcp/outputKeys.ts) and the embedded
+// themselves: the BigQuery export's verification (outputShards.ts `readGroupKeys`) and the embedded
 // merge's lining up of checkpoints by null pages and its check of what it stitched
 // (adapters/local/duckdbWarehouse.ts).
 

@@ -10,7 +10,7 @@ import { paths } from '../naming.js';
 import { planMerge, type MergePlan } from '../planner.js';
 import { WorkPending, type CheckpointRecord, type MergedGroup, type MergedShard, type MergeResult, type RunOutput, type RunRecord } from '../ports.js';
 import { shardGrid, type Shard } from '../shards.js';
-import { shardFileSizes } from '../outputShards.js';
+import { readGroupKeys, shardFileSizes } from '../outputShards.js';
 import { buildReport, type RunReport } from '../report.js';
 import type { ChainDeps } from './deps.js';
 import type { MergeRequest } from './messages.js';
@@ -99,7 +99,10 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
   const rowsRead = { features: checkpoints.reduce((n, c) => n + (c.reusedFrom ? 0 : (c.readRows ?? 0)), 0), labels: built.rows + relabelled.rows };
   const mergeMs = Date.now() - began;
 
-  const problems = await failOnError(deps, runId, 'verify', () => verifyOutput(deps, manifest, run, result.groups, result.shards, [...shared, ...earlierParts, ...relabelledOthers]));
+  const problems = await failOnError(deps, runId, 'verify', async () => [
+    ...(await relabelledKeysMoved(deps, plan, relabelledAll, sharing?.from ?? '')),
+    ...(await verifyOutput(deps, manifest, run, result.groups, result.shards, [...shared, ...earlierParts, ...relabelledOthers])),
+  ]);
   if (problems.length > 0) {
     await failRun(deps, runId, `output verification failed: ${problems.join('; ')}`);
     return 'failed';
@@ -288,6 +291,28 @@ async function mergeRelabelled(deps: ChainDeps, run: RunRecord, manifest: RunMan
     },
     (progress) => deps.observe?.({ type: 'merge', runId: run.runId, progress }),
   );
+}
+
+/**
+ * The relabelled shards and parts keep the earlier dataset's other groups, its label keys with
+ * them: only the labels' values were to change (labels look ahead). Their label group's keys, read
+ * back, must be those of another group's files, row for row: a label row removed there and another
+ * added (the row counts still equal) would shift every other column by a row. Two key columns a
+ * shard, from the files themselves.
+ */
+async function relabelledKeysMoved(deps: ChainDeps, plan: MergePlan, shards: readonly MergedShard[], from: string): Promise<string[]> {
+  const labelGroup = plan.groups.find((g) => g.labels)?.index;
+  const problems: string[] = [];
+  for (const s of shards) {
+    const label = s.groups.find((g) => g.index === labelGroup);
+    const other = s.groups.find((g) => g.index !== labelGroup);
+    if (!label || !other) continue;
+    const [a, b] = await Promise.all([readGroupKeys(deps.output, label.files), readGroupKeys(deps.output, other.files)]);
+    if (a.keys.length !== b.keys.length || !a.keys.every((k, i) => k === b.keys[i])) {
+      problems.push(`shard ${s.id}: its label rows' keys are not those of the files it keeps from ${from} (label rows added or removed before the previous end, not only filled in); build it again with --no-reuse`);
+    }
+  }
+  return problems;
 }
 
 /** The two merges' cost together (a run whose relabelled shards were merged apart). */

@@ -151,6 +151,27 @@ describe('embedded chain: a run where only some features changed builds only the
     assert.deepEqual(a, b, 'equal to a --no-reuse full build, cell for cell, in row order');
   });
 
+  it('a refresh whose label rows before the previous end were not only filled in (one removed, another added: the counts equal) fails with what to do, instead of shifting the shared columns', async () => {
+    await appendRows(e, MINUTES, 4400);
+    await e.warehouse.markChanged(FEATURES, ['agg_eurusd', 'mkt_regime', 'var_wide_eurusd']);
+    await e.warehouse.markChanged(LABELS, ['targets_eurusd']);
+    await run();
+    await appendRows(e, 4400, 5000);
+    // In the third day (a relabelled one): minute 3,000's label row gone, one 30 seconds later in its place.
+    await e.warehouse.execute(`DELETE FROM ${LABELS}.targets_eurusd WHERE interval_time = TIMESTAMPTZ '${minute(3000)}'`);
+    await e.warehouse.execute(`INSERT INTO ${LABELS}.targets_eurusd VALUES (TIMESTAMPTZ '${minute(3000).replace(':00.000Z', ':30.000Z')}', -1)`);
+    await e.warehouse.markChanged(FEATURES, ['agg_eurusd', 'mkt_regime', 'var_wide_eurusd'], { start: minute(4400), end: null });
+    await e.warehouse.markChanged(LABELS, ['targets_eurusd'], { start: minute(3000), end: null });
+    const { run: started } = await startRun(e.deps, { pair: 'eurusd', refresh: true });
+    const refreshed = await settle(e, started.runId);
+    assert.deepEqual(refreshed.sharing?.relabelled, ['20210302', '20210303'], 'planned as days whose label rows alone changed');
+    assert.equal(refreshed.state, 'failed');
+    assert.match(refreshed.error ?? '', /shard 20210303: its label rows' keys are not those of the files it keeps from eurusd-[^ ]+ \(label rows added or removed before the previous end, not only filled in\); build it again with --no-reuse/);
+    assert.doesNotMatch(refreshed.error ?? '', /shard 2021030[24]:/, 'the other relabelled day and the grown part kept their keys');
+    const full = await succeededRun(e, { reuse: false, start: refreshed.window.start, end: refreshed.window.end });
+    assert.equal(full.labelRows, 5000);
+  });
+
   it('after a refresh grew the last day by a part, a table rewritten in place: the unchanged features\' columns are copied from that day\'s parts joined page for page; equal to a full build', async () => {
     const first = await succeededRun(e, { end: '2021-03-02T03:00:00.000Z' });
     const grown = await succeededRun(e, { refresh: true });

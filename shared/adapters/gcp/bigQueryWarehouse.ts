@@ -38,9 +38,8 @@ import type { ColumnComparison, CompareJob, ProfileData, ProfileJob } from '../.
 import { estimateObject, mergeState, recordFinished, type FinishedMerge } from './mergeState.js';
 import { estimateCost } from '../../cost.js';
 import { mapLimit } from '../../concurrency.js';
-import { readGroupKeys } from './outputKeys.js';
 import { allWithin, sameSequence } from '../../parquetKeys.js';
-import { byGroup } from '../../outputShards.js';
+import { byGroup, readGroupKeys } from '../../outputShards.js';
 
 export interface BigQueryWarehouseOptions {
   bigquery: BigQuery;
