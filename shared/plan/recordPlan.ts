@@ -64,7 +64,9 @@ export interface RecordedPlan {
     shards: number;
     sharedShards: number;
     grownShard?: string;
-    /** Of `shards`, those whose label rows alone changed: only their label group is exported (SharePlan `relabelled`). */
+    /** The grown shard's rows before its part changed in their label rows: their label group is exported again (GrownShard `relabelled`). */
+    grownRelabelled?: true;
+    /** Of `shards`, the whole ones whose label rows alone changed: only their label group is exported (SharePlan `relabelled`). */
     relabelledShards?: number;
   };
   /** Label rows in the window (a refresh: in the shards it builds): the rows of every merge table. */
@@ -158,12 +160,14 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
   // The shards ending after `until` (every one without it); a grown shard from `since` on (mergeRun's `build`), its earlier rows staying the previous version's files.
   const until = builds?.until;
   const shards = builds ? grid.filter((s) => until === undefined || s.end > until).map((s) => (s.id === grown?.id ? { ...s, start: grown.from } : s)) : grid;
-  const mergeWindow = shards.length === 0 ? range : since ? { start: shards[0]!.start, end: window.end } : window;
   // The shards whose label rows alone changed are merged apart, their label group only, with a
   // relabelled grown shard's rows before its part (mergeRun).
   const relabelled = new Set(builds?.relabelled ?? []);
   const whole = shards.filter((s) => !relabelled.has(s.id));
   const relabelledShards = builds ? relabelTargets(grid, { ...(builds.relabelled ? { relabelled: builds.relabelled } : {}), ...(grown ? { grown: [grown] } : {}) }) : [];
+  // Both merges' rows: from the first shard built, or the first relabelled (a grown shard's rows before its part).
+  const firstBuilt = [shards[0]?.start, relabelledShards[0]?.start].filter((t): t is string => t !== undefined).sort()[0];
+  const mergeWindow = shards.length === 0 ? range : since ? { start: firstBuilt!, end: window.end } : window;
 
   // extractFeature, once per feature (a run sends them in parallel, in no set order).
   const checkpoints: Record<string, string[]> = {};
@@ -228,7 +232,7 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
     pair,
     runId,
     window,
-    ...(since ? { refresh: { since, extractRange: range, mergeWindow, loadedWindow, shards: shards.length, sharedShards: grid.length - shards.length, ...(grown ? { grownShard: grown.id } : {}), ...(relabelledShards.length > 0 ? { relabelledShards: relabelledShards.length } : {}) } } : {}),
+    ...(since ? { refresh: { since, extractRange: range, mergeWindow, loadedWindow, shards: shards.length, sharedShards: grid.length - shards.length, ...(grown ? { grownShard: grown.id, ...(grown.relabelled ? { grownRelabelled: true as const } : {}) } : {}), ...(relabelled.size > 0 ? { relabelledShards: relabelled.size } : {}) } } : {}),
     manifest,
     mergePlan,
     // A refresh's merge reads the label rows of the shards it builds only.

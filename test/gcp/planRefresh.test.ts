@@ -222,7 +222,7 @@ describe('bqx plan --refresh', function () {
       const previous = 'eurusd-20210302t010000-prev01';
       const grid = shardGrid(WINDOW, 'day');
       const plan = await recordPlan({ config, pair: 'eurusd', source: w, window: WINDOW, refresh: { since: SINCE, from: previous, builds: async () => ({ until: minute(1450), grown: { id: grid[1]!.id, from: SINCE, relabelled: true } }) } });
-      assert.deepEqual({ shards: plan.refresh!.shards, shared: plan.refresh!.sharedShards, grown: plan.refresh!.grownShard, relabelled: plan.refresh!.relabelledShards }, { shards: 2, shared: 1, grown: grid[1]!.id, relabelled: 1 });
+      assert.deepEqual({ shards: plan.refresh!.shards, shared: plan.refresh!.sharedShards, grown: plan.refresh!.grownShard, grownRelabelled: plan.refresh!.grownRelabelled, relabelled: plan.refresh!.relabelledShards }, { shards: 2, shared: 1, grown: grid[1]!.id, grownRelabelled: true, relabelled: undefined });
       const groups = plan.mergePlan.groups;
       const exports = plan.statements.filter((s) => s.step === 'export');
       const output = new PlanStore(PLACEHOLDER_BUCKETS.output);
