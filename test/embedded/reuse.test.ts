@@ -51,11 +51,19 @@ describe('embedded chain: checkpoints reused by content', function () {
   it('extracts everything the first time (no earlier checkpoint), then reuses every checkpoint: same output, byte for byte', async () => {
     assert.deepEqual(first.reuse, { reused: 0, extracted: 5, reasons: { 'no earlier checkpoint': 5 } });
     const extract = sandbox.spy(e.warehouse, 'extract');
+    const lists = sandbox.spy(e.staging, 'list');
+    const sizes = sandbox.spy(e.staging, 'sizes');
     const landed: string[] = [];
     e.deps.observe = (event) => event.type === 'landed' && landed.push(`${event.landed}/${event.expected}`);
     const second = await run();
     delete e.deps.observe;
     assert.equal(extract.callCount, 0, 'nothing extracted');
+    // The index listed once and the checkpoints' sizes asked in one call, as the run plans its reuse
+    // and again as it records it: on Cloud Storage a listing or two, not two requests a feature.
+    assert.deepEqual(lists.args.map(([prefix]) => prefix).filter((prefix) => prefix.startsWith('checkpoints/index/')), ['checkpoints/index/', 'checkpoints/index/'], 'the index whole: the plan, then retention; no feature\'s folder alone');
+    const checked = sizes.args.filter(([names]) => names.some((n) => n.startsWith(`runs/${first.runId}/features/`)));
+    assert.equal(checked.length, 2);
+    assert.ok(checked.every(([names]) => SELECTED.every((f) => names.some((n) => n.startsWith(`runs/${first.runId}/features/${f}/`)))), 'every feature\'s files in each call');
     assert.deepEqual(landed, ['1/5', '2/5', '3/5', '4/5', '5/5'], 'the progress counts each reused checkpoint once, up to all of them');
     assert.deepEqual(second.reuse, { reused: 5, extracted: 0, reasons: {} });
     const records = await e.store.listCheckpoints(second.runId);

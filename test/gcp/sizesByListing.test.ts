@@ -37,6 +37,24 @@ describe('gcp/sizesByListing: many objects\' sizes from a listing of each folder
     assert.deepEqual(size.args.map((a) => a[0]).sort(), ['runs/r1/features/agg_eurusd_x/part-00000.parquet', 'runs/r9/features/gone/part-00000.parquet', 'top.json']);
   });
 
+  it('lists a run\'s features folder once where many of its folders hold the names (BigQuery exports a feature in one file), never a folder near the top', async () => {
+    const s = await store();
+    const names: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      names.push(`runs/r2/features/f${i}_eurusd/part-000000000000.parquet`);
+      await s.write(names.at(-1)!, new Uint8Array(i + 1));
+    }
+    // Ten runs' manifests: folders lying in `runs/`, which holds every run, each asked for alone.
+    const manifests = Array.from({ length: 10 }, (_, i) => `runs/m${i}/manifest.json`);
+    for (const m of manifests.slice(0, 9)) await s.write(m, '{}');
+    const list = sinon.spy(s, 'list');
+    const size = sinon.spy(s, 'size');
+    const sizes = await sizesByListing(s, [...names, 'runs/r2/features/gone_eurusd/part-000000000000.parquet', ...manifests]);
+    assert.deepEqual(sizes, [...names.map((_, i) => i + 1), undefined, ...manifests.map((_, i) => (i < 9 ? 2 : undefined))]);
+    assert.deepEqual(list.args.map((a) => a[0]), ['runs/r2/features/'], 'one listing for the 13 feature folders');
+    assert.deepEqual(size.args.map((a) => a[0]).sort(), [...manifests].sort());
+  });
+
   it('gives the same name twice the same size, and nothing for no names', async () => {
     const s = await store();
     const list = sinon.spy(s, 'list');
