@@ -508,7 +508,7 @@ describe('embedded chain: --refresh', function () {
     assert.deepEqual(size.args.map((a) => a[0]).filter((name) => name.endsWith('.parquet')), []);
     const checkpointCalls = sizes.args.map((a) => a[0]).filter((names) => names.some((n) => n.includes('/features/')));
     assert.equal(checkpointCalls.length, 2, `${checkpointCalls.length} calls for ${second.reuse!.reused} reused checkpoints`);
-    const folders = (names: string[]) => [...new Set(names.map((n) => n.slice(0, n.lastIndexOf('/'))))];
+    const folders = (names: readonly string[]) => [...new Set(names.map((n) => n.slice(0, n.lastIndexOf('/'))))];
     assert.ok(checkpointCalls.every((names) => names.length === 2 * second.reuse!.reused && folders(names).length === second.reuse!.reused), 'each call names every checkpoint\'s two day files');
     assert.deepEqual(second.sharing, { from: first.runId, shared: ['20210301', '20210302'], rebuilt: [] });
     assert.deepEqual(second.rowsRead, { features: 0, labels: 0 });
