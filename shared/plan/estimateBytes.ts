@@ -35,6 +35,12 @@ export function valueBytes(type: string): number {
   }
 }
 
+/** A statement's @start and @end (TIMESTAMP parameters), as ISO texts, where it has both. */
+export function paramRange(params: Record<string, unknown>): { start: string; end: string } | undefined {
+  const { start, end } = params;
+  return start instanceof Date && end instanceof Date ? { start: start.toISOString(), end: end.toISOString() } : undefined;
+}
+
 /** BigQuery bills a query of INFORMATION_SCHEMA at least 10 MB. */
 export const INFORMATION_SCHEMA_MIN_BYTES = 10 * 2 ** 20;
 
@@ -59,7 +65,7 @@ export class TableSizes {
    * table partitioned by the key, its rows in the statement's [@start, @end) where it has them.
    */
   bytesRead(sql: string, reads: readonly string[], params: Record<string, unknown> = {}): number {
-    const range = params.start instanceof Date && params.end instanceof Date ? { start: params.start.toISOString(), end: params.end.toISOString() } : undefined;
+    const range = paramRange(params);
     if (isLoad(sql)) return 0;
     const named = new Set<string>();
     for (const m of sql.matchAll(/`([^`]+)`/g)) named.add(m[1]!);

@@ -7,7 +7,7 @@ import { estimateCost } from '../cost.js';
 import type { RecordedStatement } from '../adapters/gcp/recordingBigQuery.js';
 import { KEY_COLUMN } from '../naming.js';
 import type { Window } from '../ports.js';
-import { TableSizes } from './estimateBytes.js';
+import { TableSizes, paramRange } from './estimateBytes.js';
 import type { PlannedOutput } from './planOutput.js';
 import { profileSummary, type ProfileSummary } from './planProfile.js';
 import type { RecordedPlan } from './recordPlan.js';
@@ -116,12 +116,6 @@ function plannedRows(dataset: RecordedPlan['dataset']): (range: { start: string;
   };
 }
 
-/** A statement's @start and @end, as ISO texts, where it has both. */
-function rangeOf(s: RecordedStatement): { start: string; end: string } | undefined {
-  const { start, end } = s.params;
-  return start instanceof Date && end instanceof Date ? { start: start.toISOString(), end: end.toISOString() } : undefined;
-}
-
 export async function planDocument(plan: RecordedPlan, options: DocumentOptions): Promise<{ document: PlanDocument; entries: PlanEntry[] }> {
   const { manifest } = plan;
   const rowsIn = plannedRows(plan.dataset);
@@ -158,7 +152,8 @@ export async function planDocument(plan: RecordedPlan, options: DocumentOptions)
     }
     // Scratch tables: a load's rows are its files'; the merge's keys and batches hold the label rows it builds.
     // Those partitioned by the key hold, in a shard's range, the planned shard's rows (or its part's).
-    if (s.step === 'keys') mergeRows = (rangeOf(s) && rowsIn(rangeOf(s)!)) ?? plan.labelRows;
+    const range = paramRange(s.params);
+    if (s.step === 'keys') mergeRows = (range && rowsIn(range)) ?? plan.labelRows;
     if (info.creates) sizes.addCreated(info.creates, info.columns, isLoad(s.sql) ? loaded(s).rows : mergeRows, !isLoad(s.sql) && PARTITIONED.test(s.sql) ? rowsIn : undefined);
     entries.push({
       sql: s.sql,

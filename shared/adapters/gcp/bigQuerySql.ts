@@ -53,6 +53,9 @@ export function windowParams(window: Window): { start: Date; end: Date } {
 
 const WINDOW_FILTER = `WHERE ${key} >= @start AND ${key} < @end`;
 
+/** A table read through the statement's window (@start, @end): a table partitioned by the key is billed for those partitions only. */
+export const withinWindow = (ref: string): string => `(SELECT * FROM ${ref} ${WINDOW_FILTER})`;
+
 function exportWrapper(uri: string): string {
   if (!uri.endsWith('*.parquet')) throw new InputError(`export URI ${uri} must end with a *.parquet wildcard`);
   return `EXPORT DATA OPTIONS(uri=${gcsLiteral(uri)}, format='PARQUET', compression='ZSTD', overwrite=true) AS`;
@@ -176,7 +179,7 @@ export function scratchArea(runId: string): string {
 }
 
 /** A name's mark of the partitioning its table was made with (none, `_d` by day, `_m` by month). */
-const partitionMark = (partitionBy?: 'DAY' | 'MONTH') => (partitionBy ? `_${partitionBy === 'DAY' ? 'd' : 'm'}` : '');
+export const partitionMark = (partitionBy?: 'DAY' | 'MONTH') => (partitionBy ? `_${partitionBy === 'DAY' ? 'd' : 'm'}` : '');
 
 export const scratchNames = {
   /**
@@ -273,7 +276,7 @@ export function renderBatch(target: ScratchTarget, keysTable: string, members: r
     const alias = `f${i}`;
     const ref = tableRef(target.dataset, m.table);
     // A wider table is read through the window's filter: its partitions outside it are not scanned.
-    joins.push(joinOnKey(m.wider ? `(SELECT * FROM ${ref} ${WINDOW_FILTER})` : ref, alias));
+    joins.push(joinOnKey(m.wider ? withinWindow(ref) : ref, alias));
     for (const c of m.columns) {
       select.push(`${q(alias)}.${q(c.source)} AS ${q(c.output)}`);
       columns.push(c.output);
@@ -307,7 +310,7 @@ export function renderGroupExport(group: GroupExport): Rendered {
     const alias = `b${i}`;
     // Filtered on the shard itself, not only through the join: the batch's partitions (or, where
     // it has none, blocks) outside the shard are then not read.
-    joins.push(joinOnKey(`(SELECT * FROM ${tableRef(group.scratchDataset, b.table)} ${WINDOW_FILTER})`, alias));
+    joins.push(joinOnKey(withinWindow(tableRef(group.scratchDataset, b.table)), alias));
     for (const c of b.columns) {
       if (c === KEY_COLUMN) continue;
       select.push(`${q(alias)}.${q(c)}`);

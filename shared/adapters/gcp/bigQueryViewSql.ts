@@ -5,7 +5,7 @@
 
 import { InputError, KEY_COLUMN, assertIdentifier, quoteIdent } from '../../naming.js';
 import type { Window } from '../../ports.js';
-import { MAX_RESULT_COLUMNS, MAX_TABLES_PER_STATEMENT, gcsLiteral, tableRef, windowParams, type Rendered } from './bigQuerySql.js';
+import { MAX_RESULT_COLUMNS, MAX_TABLES_PER_STATEMENT, gcsLiteral, partitionMark, tableRef, windowParams, withinWindow, type Rendered } from './bigQuerySql.js';
 
 const q = (name: string): string => quoteIdent(name, 'bigquery');
 const key = q(KEY_COLUMN);
@@ -16,7 +16,7 @@ const key = q(KEY_COLUMN);
  * partitioned otherwise, as an earlier bqx's unpartitioned load of the same view would be).
  */
 export function viewScratchTable(area: string, name: string, group: number, partitionBy: 'DAY' | 'MONTH'): string {
-  const table = `${area}__view_${assertIdentifier(name, 'view name')}_g${String(group).padStart(3, '0')}_${partitionBy === 'DAY' ? 'd' : 'm'}`;
+  const table = `${area}__view_${assertIdentifier(name, 'view name')}_g${String(group).padStart(3, '0')}${partitionMark(partitionBy)}`;
   if (table.length > 1024) throw new InputError(`view name ${name} is too long for a scratch table name`);
   return table;
 }
@@ -42,7 +42,7 @@ export function renderViewExport(view: ViewExport): Rendered {
   const from: string[] = [];
   view.sources.forEach((s, i) => {
     const alias = q(`s${i}`);
-    const ref = `(SELECT * FROM ${tableRef(view.scratchDataset, s.table)} WHERE ${key} >= @start AND ${key} < @end)`;
+    const ref = withinWindow(tableRef(view.scratchDataset, s.table));
     from.push(i === 0 ? `FROM ${ref} AS ${alias}` : `JOIN ${ref} AS ${alias} ON ${alias}.${key} = ${q('s0')}.${key}`);
     for (const c of s.columns) {
       select.push(`${alias}.${q(c)}`);
