@@ -8,7 +8,10 @@
 import type { RunManifest } from '../manifest.js';
 import { paths } from '../naming.js';
 import type { CheckpointRecord, MergedShard, RunRecord } from '../ports.js';
+import type { ScanResume } from '../profile/columnScan.js';
+import type { ResumeEnd } from '../profile/resumeByGroup.js';
 import { reusableColumns, type EarlierColumns } from '../profile/reuseStats.js';
+import { pickStates } from '../profile/scanState.js';
 import { copyStoredProfile, readStoredColumns, readStoredEnd, readStoredSample, readStoredScan, unstorable, validCounts, validScreen, writeStoredProfile, type KeptScan, type StoredColumns, type StoredProfileObjects } from '../profile/storedProfile.js';
 import type { MeasuredColumns, ProfileBasis, ProfileJob } from '../profile/types.js';
 import type { ChainDeps } from './deps.js';
@@ -115,6 +118,31 @@ export const samePoint = (a: { row: number; prefix: KeptScan['prefix'] }, b: { r
 
 const startsWith = (files: readonly string[], prefix: readonly string[]) => prefix.length <= files.length && prefix.every((f, i) => files[i] === f);
 
+/** Where a dataset's column pass carries on from an earlier one's (`from`) kept states: at least one of `resume` and `resumeEnd`. */
+export interface EarlierScan {
+  from: string;
+  resume?: NonNullable<ProfileJob['resume']>;
+  resumeEnd?: ResumeEnd;
+  /** The earlier dataset's state at its scan point, read to carry on from (`resume`) or along with its end state's. */
+  kept?: KeptScan;
+}
+
+/**
+ * A dataset's kept state at its scan point lacking some columns (a refresh's groups carried on from
+ * the earlier end started past that row), with those taken from the earlier dataset's state at the
+ * same point (`earlier`: same row, same files before it): the same rows, so the same state. In
+ * `order`, the dataset's columns. As it is where nothing is missing or nothing matches.
+ */
+export function completedKept(fresh: KeptScan | undefined, earlier: KeptScan | undefined, order: readonly string[]): KeptScan | undefined {
+  if (!fresh || !earlier || fresh.state.columns.length === order.length) return fresh;
+  const have = new Set(fresh.state.columns);
+  const missing = new Set(order.filter((c) => !have.has(c)));
+  const state = pickStates(order, missing, fresh.state, earlier.state);
+  if (!state) return fresh;
+  const tails = { ...Object.fromEntries(Object.entries(earlier.tails ?? {}).filter(([c]) => missing.has(c))), ...fresh.tails };
+  return { ...fresh, state, ...(Object.keys(tails).length > 0 ? { tails } : {}) };
+}
+
 /** An earlier dataset's stored sample, found not whole once its column pass had started from its state. */
 export class EarlierSampleMissing extends Error {
   constructor(message: string) {
@@ -131,7 +159,10 @@ export class EarlierSampleMissing extends Error {
  * Of one dataset, its state after its last row first (a refresh that grew its last shard by a part
  * begins with all its files), else the one at its scan point (scanPoint); with the first, `kept`
  * is the second, which is this dataset's own at the same row when its last shard is the one grown
- * (its pass, starting further on, does not pass that row to take it).
+ * (its pass, starting further on, does not pass that row to take it). Where only some groups begin
+ * with all its files (over a filled-in label tail, the others), those carry on from its state
+ * after its last row (`resumeEnd`) and the rest from its scan point (`resume`), or from row 0 where
+ * its state there does not hold them.
  */
 export async function earlierScan(
   deps: Pick<ChainDeps, 'store' | 'output'>,
@@ -139,7 +170,7 @@ export async function earlierScan(
   manifest: RunManifest,
   groups: readonly { index: number; files: string[]; columns: string[] }[],
   basis: ProfileBasis,
-): Promise<{ from: string; resume: NonNullable<ProfileJob['resume']>; kept?: KeptScan } | { why: string }> {
+): Promise<EarlierScan | { why: string }> {
   if (manifest.features.every((f) => f.reason === REASONS.off)) return { why: 'reuse turned off' };
   const runs = (await deps.store.listRuns(run.pair))
     .filter((r) => r.state === 'succeeded' && r.collected?.scope !== 'all' && r.output && r.createdAt < run.createdAt && r.runId !== run.runId && r.window.start === run.window.start)
@@ -162,35 +193,79 @@ export async function earlierScan(
       return groups.every((g) => prefix.has(g.index) && startsWith(g.files, prefix.get(g.index)!)) && suffix.every((g) => g.files.length > 0) ? suffix : undefined;
     };
     const endSuffix = head.end && rest(head.end);
-    const fromEnd = endSuffix ? head.end : undefined;
-    const suffix = endSuffix ?? (head.scan && rest(head.scan));
-    const described = fromEnd ?? head.scan;
-    if (!suffix || !described) {
-      why = `this dataset does not begin with ${r.runId}'s files`;
+    if (endSuffix && head.end && covers(head.end, wanted)) {
+      const scan = await readStoredEnd(deps.output, objects, head);
+      if (!scan) {
+        why = `the stored profile of ${r.runId} is incomplete`;
+        continue;
+      }
+      const kept = await readStoredScan(deps.output, objects, head);
+      return { from: r.runId, resume: { groups: endSuffix, from: { state: scan.state, sample: sampleOf(deps, objects, head, r.runId) }, ...(scan.compared ? { compared: scan.compared } : {}), ...(scan.tails ? { tails: scan.tails } : {}) }, ...(kept ? { kept } : {}) };
+    }
+    // Some groups' earlier files changed (the label group's, over a filled-in tail): the others
+    // carry on from the state after the earlier dataset's last row, these from its scan point, or
+    // from row 0 where its state there does not hold them (resumeByGroup.ts).
+    const late = head.end ? lateGroups(groups, head.end, manifest.key) : [];
+    const early = groups.filter((g) => !late.some((l) => l.index === g.index));
+    const earlyColumns = early.flatMap((g) => g.columns.filter((c) => c !== manifest.key));
+    const scanSuffix = head.scan && rest(head.scan);
+    const fromScan = scanSuffix && head.scan && covers(head.scan, earlyColumns) ? scanSuffix : undefined;
+    if (!fromScan && late.length === 0) {
+      why = head.scan && !scanSuffix ? `this dataset does not begin with ${r.runId}'s files` : `${r.runId}'s scan state lacks some of this dataset's columns`;
       continue;
     }
-    const has = new Set(described.columns);
-    if (!wanted.every((c) => has.has(c))) {
-      why = `${r.runId}'s scan state lacks some of this dataset's columns`;
-      continue;
-    }
-    const scan = fromEnd ? await readStoredEnd(deps.output, objects, head) : await readStoredScan(deps.output, objects, head);
-    if (!scan) {
+    const [scan, atEnd] = await Promise.all([fromScan ? readStoredScan(deps.output, objects, head) : undefined, late.length > 0 ? readStoredEnd(deps.output, objects, head) : undefined]);
+    if ((fromScan && !scan) || (late.length > 0 && !atEnd)) {
       why = `the stored profile of ${r.runId} is incomplete`;
       continue;
     }
-    const kept = fromEnd ? await readStoredScan(deps.output, objects, head) : undefined;
-    // The sample (77 MB at 20,000 rows) is read while the column pass runs, which needs only the
-    // state: read first, it held up a refresh's profile 0.4-0.8 s. One found not to be the file
-    // described fails the pass with EarlierSampleMissing, and the profile measures every row.
-    const sample = readStoredSample(deps.output, objects, head).then((values) => {
-      if (!values) throw new EarlierSampleMissing(`the stored profile of ${r.runId} is incomplete`);
-      return { rows: head.sampleRows, values };
-    });
-    sample.catch(() => {}); // handled where the pass awaits it
-    return { from: r.runId, resume: { groups: suffix, from: { state: scan.state, sample }, ...(scan.compared ? { compared: scan.compared } : {}), ...(scan.tails ? { tails: scan.tails } : {}) }, ...(kept ? { kept } : {}) };
+    const sample = sampleOf(deps, objects, head, r.runId);
+    const endRows = new Map(head.end?.prefix.map((p) => [p.index, p.files.length]) ?? []);
+    return {
+      from: r.runId,
+      // Its state at the scan point, for this dataset's where that is the same point (completedKept).
+      ...(scan ? { kept: scan } : {}),
+      ...(fromScan && scan ? { resume: { groups: fromScan, from: { state: scan.state, sample }, ...(scan.compared ? { compared: scan.compared } : {}), ...(scan.tails ? { tails: scan.tails } : {}) } } : {}),
+      ...(late.length > 0 && atEnd ? { resumeEnd: { groups: late.map((g) => ({ index: g.index, files: g.files.slice(endRows.get(g.index)!) })), from: { state: atEnd.state, sample }, ...(atEnd.tails ? { tails: atEnd.tails } : {}) } } : {}),
+    };
   }
   return { why };
+}
+
+/** A kept state's columns as a set, made once per state (17,037 columns, asked once per group). */
+const columnSets = new WeakMap<{ columns: readonly string[] }, Set<string>>();
+
+/** Whether a kept state holds every one of `columns`. */
+const covers = (kept: { columns: readonly string[] }, columns: readonly string[]): boolean => {
+  let has = columnSets.get(kept);
+  if (!has) columnSets.set(kept, (has = new Set(kept.columns)));
+  return columns.every((c) => has.has(c));
+};
+
+/**
+ * The groups that begin with every file of an earlier dataset kept with its state after its last
+ * row, and go on past them, with that state holding their columns: they can carry on from there.
+ */
+function lateGroups<G extends { index: number; files: string[]; columns: string[] }>(groups: readonly G[], end: { prefix: KeptScan['prefix']; columns: readonly string[] }, key: string): G[] {
+  const prefix = new Map(end.prefix.map((p) => [p.index, p.files]));
+  return groups.filter((g) => {
+    const before = prefix.get(g.index);
+    return before !== undefined && startsWith(g.files, before) && g.files.length > before.length && covers(end, g.columns.filter((c) => c !== key));
+  });
+}
+
+/**
+ * An earlier dataset's sample (77 MB at 20,000 rows), read while the column pass runs, which needs
+ * only the state: read first, it held up a refresh's profile 0.4-0.8 s. One found not to be the
+ * file described fails the pass with EarlierSampleMissing, and the profile measures every row.
+ */
+function sampleOf(deps: Pick<ChainDeps, 'output'>, objects: StoredProfileObjects, head: StoredColumns, runId: string): Promise<ScanResume['sample']> {
+  const sample = readStoredSample(deps.output, objects, head).then((values) => {
+    if (!values) throw new EarlierSampleMissing(`the stored profile of ${runId} is incomplete`);
+    return { rows: head.sampleRows, values };
+  });
+  sample.catch(() => {}); // handled where the pass awaits it
+  return sample;
 }
 
 /** What a dataset keeps of its profile: its raw columns and scan states, or an earlier dataset's stored profile of the same files, copied. */

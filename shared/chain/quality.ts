@@ -16,7 +16,8 @@ import type { ScanState } from '../profile/scanState.js';
 import type { KeptScan } from '../profile/storedProfile.js';
 import type { RunReport } from '../report.js';
 import type { ChainDeps } from './deps.js';
-import { EarlierSampleMissing, earlierColumns, earlierScan, profileBasis, samePoint, scanPoint, sharedProfileCopy, type StoredProfile } from './profileReuse.js';
+import { carriedOnText } from '../profile/resumeByGroup.js';
+import { EarlierSampleMissing, completedKept, earlierColumns, earlierScan, profileBasis, samePoint, scanPoint, sharedProfileCopy, type EarlierScan, type StoredProfile } from './profileReuse.js';
 
 export interface Quality {
   /** Absent with BQX_PROFILE=keys. */
@@ -136,7 +137,7 @@ export async function checkQuality(
       };
       // Other rows (a refresh): the column pass may carry on from an earlier dataset's scan state.
       let carry = 'columns' in earlier ? undefined : await earlierScan(deps, run, manifest, input.groups, basis);
-      const measure = () => profileDataset(measuring, scanJob(input, shards, run.window.end, carry && 'resume' in carry ? carry.resume : undefined), profileSettings, 'columns' in earlier ? earlier : undefined);
+      const measure = () => profileDataset(measuring, scanJob(input, shards, run.window.end, carry && 'from' in carry ? carry : undefined), profileSettings, 'columns' in earlier ? earlier : undefined);
       let done: Awaited<ReturnType<typeof measure>>;
       try {
         done = await measure();
@@ -148,17 +149,20 @@ export async function checkQuality(
       }
       ({ profile, cutRows } = done);
       profileReuse =
-        carry && 'resume' in carry
-          ? { ...done.reuse, from: carry.from, carriedOnFrom: carry.resume.from.state.row }
+        carry && 'from' in carry
+          ? { ...done.reuse, from: carry.from, ...carriedOn(carry) }
           : 'why' in earlier
             ? { ...done.reuse, why: carry && 'why' in carry && carry.why !== earlier.why ? `${earlier.why}; ${carry.why}` : earlier.why }
             : done.reuse;
       // Carried on from an earlier dataset's end past this one's scan point (its last shard
       // grown), the pass took no state there: the earlier dataset's is it, where it is the same point.
-      const scan = keptAt(point, done.data.scanState, done.data.comparedBefore, done.data.scanTails) ?? sameKept(carry && 'kept' in carry ? carry.kept : undefined, point);
+      // With some groups carried on from the earlier end (past this point), their columns' state there is the earlier one's where it is the same point.
+      const earlierKept = sameKept(carry && 'from' in carry ? carry.kept : undefined, point);
+      const order = input.groups.flatMap((g) => g.columns.filter((c) => c !== input.key));
+      const scan = completedKept(keptAt(point, done.data.scanState, done.data.comparedBefore, done.data.scanTails), earlierKept, order) ?? earlierKept;
       const atEnd = keptAt(end, done.data.endState, done.data.compared, done.data.endTails);
       stored = { basis, data: { columns: done.data.columns, sample: done.data.sample, ...definedOnly({ compared: done.data.compared, leakage: done.data.leakage }) }, ...(scan ? { scan } : {}), ...(atEnd ? { end: atEnd } : {}) };
-      if (profileReuse.carriedOnFrom !== undefined) deps.logger.info(`profile: ${profileReuse.profiled} column(s) carried on from ${profileReuse.from}'s scan at row ${profileReuse.carriedOnFrom}`, { runId: run.runId, pair: run.pair, step: 'profile' });
+      if (profileReuse.carriedOnFrom !== undefined || profileReuse.carriedOnFromEnd) deps.logger.info(`profile: ${profileReuse.profiled} column(s) ${carriedOnText(profileReuse)}`, { runId: run.runId, pair: run.pair, step: 'profile' });
       else deps.logger.info(`profile: ${profileReuse.profiled} column(s) measured, ${profileReuse.reused} taken${profileReuse.from ? ` from ${profileReuse.from}` : ''}${profileReuse.why ? ` (${profileReuse.why})` : ''}`, { runId: run.runId, pair: run.pair, step: 'profile' });
     }
     metrics = gateMetrics(profile, manifest, run, spent().costUsd);
@@ -217,15 +221,25 @@ export function profileInput(
  * rows (none when the merge gave none), the scan state kept at its scan point (scanPoint), and
  * `resume`, where the pass carries on from an earlier dataset's state. `bqx plan` builds it so too.
  */
-export function scanJob(input: ProfileInput, shards: readonly MergedShard[], windowEnd: string, resume?: ProfileJob['resume']): ProfileInput & Pick<ProfileJob, 'shards'> {
+export function scanJob(input: ProfileInput, shards: readonly MergedShard[], windowEnd: string, carry?: Pick<ProfileInput, 'resume' | 'resumeEnd'>): ProfileInput & Pick<ProfileJob, 'shards'> {
   const point = scanPoint(shards, windowEnd);
   return {
     ...input,
     ...(shards.length > 0 ? { shards: shards.map((s) => ({ start: s.start, rows: s.rows })) } : {}),
     ...(point ? { snapshotAt: point.row, snapshotPrefix: point.prefix } : {}),
-    ...(resume ? { resume } : {}),
+    ...(carry?.resume ? { resume: carry.resume } : {}),
+    ...(carry?.resumeEnd ? { resumeEnd: carry.resumeEnd } : {}),
   };
 }
+
+/** Where a column pass carried on from (ProfileReuse): the scan point's row, and the groups carried on from the end state's. */
+function carriedOn(carry: EarlierScan): Pick<ProfileReuse, 'carriedOnFrom' | 'carriedOnFromEnd'> {
+  return {
+    ...(carry.resume ? { carriedOnFrom: carry.resume.from.state.row } : {}),
+    ...(carry.resumeEnd ? { carriedOnFromEnd: { row: carry.resumeEnd.from.state.row, groups: carry.resumeEnd.groups.length } } : {}),
+  };
+}
+
 
 /** The last minute of the window [start, end). */
 function lastKey(run: Pick<RunRecord, 'window'>): string {

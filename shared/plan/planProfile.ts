@@ -30,14 +30,15 @@ export interface PlannedProfile {
 /**
  * The profile job of a run whose merge leaves `output`. `refresh`: the shards a refresh builds
  * (the others are the previous version's) and where that version ended: its column pass carries on
- * from the previous version's scan state, as on a real refresh.
+ * from the previous version's scan state, as on a real refresh (`relabelledFrom`: where its first
+ * relabelled shard starts, if any).
  */
 export function plannedProfile(
   config: Config,
   manifest: RunManifest,
   run: Pick<RunRecord, 'runId' | 'pair' | 'window' | 'labelRows'>,
   output: PlannedOutput,
-  refresh?: { rebuilt: ReadonlySet<string>; since: string },
+  refresh?: { rebuilt: ReadonlySet<string>; since: string; relabelledFrom?: string },
 ): PlannedProfile {
   const { input, settings } = profileInput(config.profile, manifest, run, output.groups);
   // BQX_PROFILE=keys reads the key of group 0 only, and keeps no scan state.
@@ -47,50 +48,59 @@ export function plannedProfile(
 }
 
 /**
- * What a refresh's profile carries on from (shared/chain/profileReuse.ts `earlierScan`): the
- * previous version (ended at `since`) kept its scan state at its scan point (the first row of the
- * first shard ending after `since` less the labels' lookahead, `scanPointShard`), with the same
- * settings and sample layout: where this run rebuilds nothing before that shard, this run's files
- * from that shard on, per group, and a state of every column at its first row with the sample rows
- * before it. Where the first rebuilt shard is `grown` by a part, the state is the one the previous
- * version kept after its last row (both adapters keep it): its rows before the part count as
- * carried, and its file there is not read. Where a shard before the point is rebuilt (the label
- * rows changed further back), no state matches: nothing is carried, every row is measured. The
- * numbers are zeros and NaN: what is sent depends on the files and the row, not on them. Undefined
- * when nothing is carried.
+ * What a refresh's profile carries on from (shared/chain/profileReuse.ts `earlierScan`). The
+ * previous version (ended at `since`) kept its scan state after its last row and at its scan point
+ * (the first row of the first shard ending after `since` less the labels' lookahead,
+ * `scanPointShard`), with the same settings and sample layout. Where this run's first built shard is
+ * `grown` by a part or starts at `since`, every group not rebuilt before it begins with all of the
+ * previous version's files and carries on from its end (`resumeEnd`, or `resume` when that is every
+ * group): its rows before the part count as carried, and its file there is not read. Where labels
+ * changed before `since` (`relabelledFrom`: where the first relabelled shard, or a relabelled grown
+ * shard's earlier rows, start), the label groups were rebuilt from there: they carry on from the scan
+ * point (`resume`) where nothing before its shard was rebuilt, else measure every row. The numbers are zeros and NaN: what
+ * is sent depends on the files and the row, not on them. Undefined when nothing is carried.
  */
 export function plannedResume(
   job: ProfileInput,
   shards: readonly MergedShard[],
-  refresh: { rebuilt: ReadonlySet<string>; since: string; grown?: { id: string; rowsBefore: number; relabelled?: boolean } },
+  refresh: { rebuilt: ReadonlySet<string>; since: string; grown?: { id: string; rowsBefore: number; relabelled?: boolean }; relabelledFrom?: string },
   warmupRows: number,
-): ProfileJob['resume'] {
+): Pick<ProfileInput, 'resume' | 'resumeEnd'> | undefined {
   const { rebuilt, grown } = refresh;
   const first = shards.findIndex((s) => rebuilt.has(s.id));
   if (first < 0) return undefined;
-  // A relabelled grown shard's earlier label file is this run's: the state after the previous version's last row is not of these files.
-  const grows = shards[first]!.id === grown?.id && !grown.relabelled;
+  const relabels = refresh.relabelledFrom !== undefined || grown?.relabelled === true;
+  const labelled = new Set(job.labels);
+  const late = job.groups.filter((g) => !relabels || !g.columns.some((c) => labelled.has(c)));
+  const grows = shards[first]!.id === grown?.id;
+  // The previous version's files end where this run's first built shard (or its part) begins.
+  const endsThere = grows || shards[first]!.start >= refresh.since;
+  const endRow = shards.slice(0, first).reduce((n, s) => n + s.rows, 0) + (grows ? grown!.rowsBefore : 0);
+  const sample = (row: number) => sampleRows(job.rows, { warmupRows, ...sampleLayout(job.rows) }).filter((r) => r < row);
+  const columnsOf = (groups: ProfileInput['groups']) => groups.flatMap((g) => g.columns.filter((c) => c !== job.key));
+  // The files from shard `from` on, per group; a grown shard's first file is its earlier part (planOutput.ts): carried, not read.
+  const filesFrom = (from: number, groups: ProfileInput['groups'], skipPart: boolean) =>
+    groups.map((g) => ({ index: g.index, files: shards.slice(from).flatMap((s, k) => (s.groups.find((x) => x.index === g.index)?.files ?? []).slice(skipPart && k === 0 && s.id === grown?.id ? 1 : 0)) }));
+  const carried = (row: number, groups: ProfileInput['groups'], readFrom: number, skipPart: boolean) => {
+    const columns = columnsOf(groups);
+    const rows = sample(row);
+    // One array of NaN for every column: the earlier values are only read, and 17,038 copies would be tens of MB.
+    const missing = new Float64Array(rows.length).fill(NaN);
+    return {
+      groups: filesFrom(readFrom, job.groups, skipPart).filter((g) => groups.some((x) => x.index === g.index)),
+      from: { state: { row, columns, values: new Float64Array(columns.length * SCAN_FIELDS) }, sample: { rows, values: Object.fromEntries(columns.map((c) => [c, missing])) } },
+    };
+  };
+  const fromEnd = endsThere && endRow > 0 && late.length > 0 ? carried(endRow, late, first, true) : undefined;
+  if (fromEnd && late.length === job.groups.length) return { resume: fromEnd };
   // The previous version's shards up to `since` are this run's (shared or rebuilt alike).
   const point = scanPointShard(shards.filter((s) => s.start < refresh.since), refresh.since);
-  if (!grows && point > first) return undefined;
-  const from = grows ? first : point;
-  const row = shards.slice(0, from).reduce((n, s) => n + s.rows, 0) + (grows ? grown!.rowsBefore : 0);
-  if (row === 0) return undefined;
-  const after = shards.slice(from);
-  // The grown shard's first file is its earlier part (planOutput.ts): carried, not read.
-  const filesFrom = (s: MergedShard, index: number) => (s.groups.find((x) => x.index === index)?.files ?? []).slice(grows && s === after[0] ? 1 : 0);
-  const groups = job.groups.map((g) => ({ index: g.index, files: after.flatMap((s) => filesFrom(s, g.index)) }));
-  const columns = job.groups.flatMap((g) => g.columns.filter((c) => c !== job.key));
-  const sample = sampleRows(job.rows, { warmupRows, ...sampleLayout(job.rows) }).filter((r) => r < row);
-  // One array of NaN for every column: the earlier values are only read, and 17,038 copies would be tens of MB.
-  const missing = new Float64Array(sample.length).fill(NaN);
-  return {
-    groups,
-    from: {
-      state: { row, columns, values: new Float64Array(columns.length * SCAN_FIELDS) },
-      sample: { rows: sample, values: Object.fromEntries(columns.map((c) => [c, missing])) },
-    },
-  };
+  const pointRow = shards.slice(0, point).reduce((n, s) => n + s.rows, 0);
+  // Nothing may be rebuilt before the scan point's shard: no whole shard, and no label group (the relabelled shards start at it, or further back).
+  const untouched = point <= first && (refresh.relabelledFrom === undefined || shards[point]!.start <= refresh.relabelledFrom);
+  const fromPoint = untouched && pointRow > 0 ? carried(pointRow, job.groups, point, false) : undefined;
+  if (!fromEnd && !fromPoint) return undefined;
+  return { ...(fromPoint ? { resume: fromPoint } : {}), ...(fromEnd ? { resumeEnd: fromEnd } : {}) };
 }
 
 /** Sends the profile's statements through `warehouse`, as checkQuality does. */
@@ -111,6 +121,8 @@ export interface ProfileSummary {
   snapshotAt?: number;
   /** A refresh: the row its column pass carries on from, and the files of the shards it rebuilds. */
   resume?: { row: number; files: number };
+  /** A refresh whose label groups alone were rebuilt before its end: the other groups carry on from the previous version's end (this row), reading these files. */
+  resumeEnd?: { row: number; groups: number; files: number };
   /** The run whose profile the dataset takes (no statement). */
   takenFrom?: string;
   note: string;
@@ -126,7 +138,10 @@ const NOTES = {
 
 export function profileSummary(profile: PlannedProfile): ProfileSummary {
   const { job } = profile;
-  const resume = job.resume && { row: job.resume.from.state.row, files: job.resume.groups.reduce((n, g) => n + g.files.length, 0) };
+  const late = new Set(job.resumeEnd?.groups.map((g) => g.index) ?? []);
+  // The files the scan point's carry-on reads: the other groups'.
+  const resume = job.resume && { row: job.resume.from.state.row, files: job.resume.groups.filter((g) => !late.has(g.index)).reduce((n, g) => n + g.files.length, 0) };
+  const resumeEnd = job.resumeEnd && { row: job.resumeEnd.from.state.row, groups: job.resumeEnd.groups.length, files: job.resumeEnd.groups.reduce((n, g) => n + g.files.length, 0) };
   return {
     mode: profile.mode,
     groups: job.groups.length,
@@ -134,6 +149,7 @@ export function profileSummary(profile: PlannedProfile): ProfileSummary {
     rows: job.rows,
     ...(job.snapshotAt !== undefined ? { snapshotAt: job.snapshotAt } : {}),
     ...(resume ? { resume } : {}),
+    ...(resumeEnd ? { resumeEnd } : {}),
     ...(profile.takenFrom !== undefined ? { takenFrom: profile.takenFrom } : {}),
     note: profile.takenFrom !== undefined ? `every shard is ${profile.takenFrom}'s: the dataset takes its profile, and sends no profile statement` : NOTES[profile.mode],
   };

@@ -44,7 +44,7 @@ export function planSummaryText(document: PlanDocument, dir: string): string {
   // The profile after the merge reads the whole dataset on every run: its share is said apart.
   const profile = document.statements.filter((x) => x.kind.startsWith('profile_'));
   const p = document.profile;
-  const over = `${n(p.groups)} group(s), ${n(p.files)} file(s), ${n(p.rows)} rows${p.resume ? `, carried on from row ${n(p.resume.row)} over ${n(p.resume.files)} file(s)` : ''}`;
+  const over = `${n(p.groups)} group(s), ${n(p.files)} file(s), ${n(p.rows)} rows${p.resumeEnd ? `, ${n(p.resumeEnd.groups)} group(s) carried on from the previous end at row ${n(p.resumeEnd.row)} over ${n(p.resumeEnd.files)} file(s)` : ''}${p.resume ? `, ${p.resumeEnd ? 'the others ' : ''}carried on from row ${n(p.resume.row)} over ${n(p.resume.files)} file(s)` : ''}`;
   return [
     `  plan             ${document.runId} (${document.target})`,
     `  window           [${document.window.start}, ${document.window.end})`,

@@ -10,6 +10,7 @@ import { classifyGaps } from './gaps.js';
 import { LEAKAGE_CORRELATION, confirmedLeaks, leakageScreen, screenPairs } from './leakage.js';
 import { countPairs, pairKey, type KnownCounts } from './pairCounts.js';
 import { measureColumns, type EarlierColumns } from './reuseStats.js';
+import type { ResumeEnd } from './resumeByGroup.js';
 import type { DatasetProfile, MeasuredColumns, PairCounts, ProfileData, ProfileJob, ProfileReuse, ProfileSettings } from './types.js';
 
 /** The leakage check's sample: every n-th row, at most this many rows (issue 10). */
@@ -30,6 +31,8 @@ export interface ProfileInput {
   cuts: string[];
   /** Carry on from an earlier scan state, keep one at this row (ProfileJob). */
   resume?: ProfileJob['resume'];
+  /** Groups carried on from an earlier dataset's state after its last row instead (resumeByGroup.ts). */
+  resumeEnd?: ResumeEnd;
   snapshotAt?: number;
   /** The files before `snapshotAt`, per group: the duplicate pairs' counts before it are kept too (pairCounts.ts). */
   snapshotPrefix?: { index: number; files: string[] }[];

@@ -13,6 +13,7 @@
 
 import type { Warehouse } from '../ports.js';
 import { sampleRows } from './columnScan.js';
+import { profileByGroup, type GroupedJob } from './resumeByGroup.js';
 import { pickStates } from './scanState.js';
 import type { KeptScan } from './storedProfile.js';
 import type { ColumnStats, LeakageScreen, MeasuredColumns, PairCounts, ProfileBasis, ProfileData, ProfileJob, ProfileReuse } from './types.js';
@@ -109,9 +110,10 @@ export function mergeMeasured(job: Pick<ProfileJob, 'key' | 'groups' | 'rows' | 
 }
 
 /** The warehouse's profile of `job`, measuring only what `earlier` cannot give. */
-export async function measureColumns(warehouse: Pick<Warehouse, 'profile'>, job: ProfileJob, earlier?: { columns: EarlierColumns; reusable: readonly string[] }): Promise<{ data: ProfileData; reuse: ProfileReuse; taken?: ReadonlySet<string> }> {
+export async function measureColumns(warehouse: Pick<Warehouse, 'profile'>, grouped: GroupedJob, earlier?: { columns: EarlierColumns; reusable: readonly string[] }): Promise<{ data: ProfileData; reuse: ProfileReuse; taken?: ReadonlySet<string> }> {
+  const { resumeEnd: _resumeEnd, ...job } = grouped;
   const total = job.groups.reduce((n, g) => n + g.columns.filter((c) => c !== job.key).length, 0);
-  const full = async (why?: string) => ({ data: await warehouse.profile(job), reuse: { profiled: total, reused: 0, ...(why ? { why } : {}) } });
+  const full = async (why?: string) => ({ data: await profileByGroup(warehouse, grouped), reuse: { profiled: total, reused: 0, ...(why ? { why } : {}) } });
   if (!earlier) return full();
   const stored = new Set(earlier.columns.columns.map((s) => s.column));
   const wanted = new Set(job.groups.flatMap((g) => g.columns));

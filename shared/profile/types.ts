@@ -246,6 +246,8 @@ export interface ProfileReuse {
   why?: string;
   /** The column pass carried on from `from`'s scan state at this row: only the rows after it were read. */
   carriedOnFrom?: number;
+  /** Groups whose column pass carried on from `from`'s state after its last row (this row): their earlier files were all `from`'s (resumeByGroup.ts). */
+  carriedOnFromEnd?: { row: number; groups: number };
   /**
    * The duplicate candidate pairs: compared row by row here (`carried` of them only from the
    * carried-on row), and `taken` whole from the earlier dataset of the same rows (pairCounts.ts).

@@ -365,7 +365,7 @@ describe('bqx plan: the dataset the profile reads, and what a refresh carries on
     const shards = [shard(0, 1000), shard(1, 1200), shard(2, 800)];
     const job = { runId: 'eurusd-20240106t000000-abcdef', pair: 'eurusd', key: 'interval_time', groups: groups.map((g) => ({ index: g.index, files: shards.map((s) => `s${s.index}g${g.index}.parquet`), columns: g.columns })), labels: ['target'], rows: 3000, cuts: [] };
     const mid = (i: number) => grid[i]!.start.replace('T00', 'T06');
-    const resume = plannedResume(job, shards, { rebuilt: new Set([grid[1]!.id, grid[2]!.id]), since: mid(1) }, 100)!;
+    const resume = plannedResume(job, shards, { rebuilt: new Set([grid[1]!.id, grid[2]!.id]), since: mid(1) }, 100)!.resume!;
     assert.deepEqual(resume.groups, [
       { index: 0, files: ['s1g0.parquet', 's2g0.parquet'] },
       { index: 1, files: ['s1g1.parquet', 's2g1.parquet'] },
@@ -378,11 +378,11 @@ describe('bqx plan: the dataset the profile reads, and what a refresh carries on
     assert.equal(plannedResume(job, shards, { rebuilt: new Set([grid[1]!.id, grid[2]!.id]), since: mid(2) }, 100), undefined, 'the previous version ended in the third day: its state was kept there, not at the second day');
     // The last shard grown by a part: its earlier file's 300 rows carried too, from the state after them.
     const parted = (i: number, rows: number): MergedShard => ({ ...shard(i, rows), groups: groups.map((g) => ({ index: g.index, files: [`s${i}g${g.index}-earlier.parquet`, `s${i}g${g.index}-part.parquet`], rows, columns: g.columns, bytes: 0, distinctKeys: rows, keysInOrder: true })) });
-    const grown = plannedResume(job, [shards[0]!, shards[1]!, parted(2, 800)], { rebuilt: new Set([grid[2]!.id]), since: mid(2), grown: { id: grid[2]!.id, rowsBefore: 300 } }, 100)!;
+    const grown = plannedResume(job, [shards[0]!, shards[1]!, parted(2, 800)], { rebuilt: new Set([grid[2]!.id]), since: mid(2), grown: { id: grid[2]!.id, rowsBefore: 300 } }, 100)!.resume!;
     assert.equal(grown.from.state.row, 2500);
     assert.deepEqual(grown.groups, [{ index: 0, files: ['s2g0-part.parquet'] }, { index: 1, files: ['s2g1-part.parquet'] }]);
     // A single shard grown (month shards): still carried on, from its earlier part's end.
-    const single = plannedResume({ ...job, rows: 800 }, [parted(0, 800)], { rebuilt: new Set([grid[0]!.id]), since: mid(0), grown: { id: grid[0]!.id, rowsBefore: 300 } }, 100)!;
+    const single = plannedResume({ ...job, rows: 800 }, [parted(0, 800)], { rebuilt: new Set([grid[0]!.id]), since: mid(0), grown: { id: grid[0]!.id, rowsBefore: 300 } }, 100)!.resume!;
     assert.equal(single.from.state.row, 300);
     assert.deepEqual(single.groups.map((g) => g.files), [['s0g0-part.parquet'], ['s0g1-part.parquet']]);
   });
@@ -393,12 +393,22 @@ describe('bqx plan: the dataset the profile reads, and what a refresh carries on
     // The previous version ended at day 4 06:00: its state was kept at day 2's first row (day 2 ends after day 2 06:00).
     const since = grid[4]!.start.replace('T00', 'T06');
     assert.equal(scanPointShard(five.slice(0, 5), since), 2);
-    const from = (rebuilt: number[]) => plannedResume(job, five, { rebuilt: new Set(rebuilt.map((i) => grid[i]!.id)), since }, 100);
+    const from = (rebuilt: number[]) => plannedResume(job, five, { rebuilt: new Set(rebuilt.map((i) => grid[i]!.id)), since }, 100)?.resume;
     // The label table filled in its tail: days 2 to 4 built, carried on from day 2.
     assert.deepEqual([from([2, 3, 4])!.from.state.row, from([2, 3, 4])!.groups[0]!.files], [2000, ['s2g0.parquet', 's3g0.parquet', 's4g0.parquet']]);
     // Only the last day built whole: carried on from day 2 all the same, day 3 (shared) read again.
     assert.deepEqual([from([4])!.from.state.row, from([4])!.groups[1]!.files], [2000, ['s2g1.parquet', 's3g1.parquet', 's4g1.parquet']]);
     assert.equal(from([1, 2, 3, 4]), undefined, 'a shard before the state built: nothing carried');
+    // The label rows from day 2 on filled in, the last day grown by a part: the label group (0)
+    // from day 2, where the previous version kept its state; the other group from the previous end
+    // (its earlier files all the previous version's), reading the part alone.
+    const parted = five.map((s, i) => (i === 4 ? { ...s, groups: s.groups.map((g) => ({ ...g, files: [`s4g${g.index}-earlier.parquet`, `s4g${g.index}-part.parquet`] })) } : s));
+    const split = plannedResume(job, parted, { rebuilt: new Set([grid[4]!.id]), since, grown: { id: grid[4]!.id, rowsBefore: 250, relabelled: true }, relabelledFrom: grid[2]!.start }, 100)!;
+    assert.deepEqual([split.resume!.from.state.row, split.resume!.groups.map((g) => g.files)], [2000, [['s2g0.parquet', 's3g0.parquet', 's4g0-earlier.parquet', 's4g0-part.parquet'], ['s2g1.parquet', 's3g1.parquet', 's4g1-earlier.parquet', 's4g1-part.parquet']]]);
+    assert.deepEqual([split.resumeEnd!.from.state.row, split.resumeEnd!.groups, split.resumeEnd!.from.state.columns], [4250, [{ index: 1, files: ['s4g1-part.parquet'] }], groups[1]!.columns.filter((c) => c !== 'interval_time')]);
+    // Labels rebuilt further back than the state: the label group measured from row 0, the other still from the end.
+    const back = plannedResume(job, parted, { rebuilt: new Set([grid[4]!.id]), since, grown: { id: grid[4]!.id, rowsBefore: 250, relabelled: true }, relabelledFrom: grid[1]!.start }, 100)!;
+    assert.deepEqual([back.resume, back.resumeEnd!.from.state.row], [undefined, 4250]);
     assert.equal(scanPointShard(five.slice(0, 2), grid[1]!.end), 1, 'a window hardly longer than the lookahead keeps its state at its last shard');
   });
 });

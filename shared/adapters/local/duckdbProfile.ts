@@ -22,6 +22,7 @@ import type { MergeProgress } from '../../ports.js';
 import * as sql from './duckdbProfileSql.js';
 import { readableDoubles } from './parquetDoubles.js';
 import { FooterCache, resumeFor, type ScanOutcome, type ScanTask } from './parquetScan.js';
+import type { KeptPool } from './keptPool.js';
 import { ThreadPool } from './threadPool.js';
 
 type WithConnection = <T>(body: (c: DuckDBConnection) => Promise<T>) => Promise<T>;
@@ -61,9 +62,16 @@ export function profileStreams(budget: number, ownBatches: number): { duckdb: nu
   return { duckdb: Math.max(1, Math.min(PROFILE_STREAMS, Math.floor(budget / MIN_BATCH_COLUMNS))), threads: Math.min(PROFILE_STREAMS, ownBatches) };
 }
 
+/** Profile jobs this process has sent its scan threads (ScanTask `job`). */
+let profileJobs = 0;
+
 const num = (v: DuckDBValue | undefined): number | null => (v === null || v === undefined ? null : Number(v));
 
-/** `footers`: where the output files' layouts are kept; the warehouse hands the same cache to the comparisons that follow (parquetCompare.ts). */
+/**
+ * `footers`: where the output files' layouts are kept; the warehouse hands the same cache to the
+ * comparisons that follow (parquetCompare.ts). `kept`: the warehouse's scan threads, kept between
+ * its profile jobs; without it the job starts its own and ends them.
+ */
 export async function profileDuckDb(
   withConnection: WithConnection,
   uri: (object: string) => string,
@@ -71,6 +79,7 @@ export async function profileDuckDb(
   engine: { memoryMb: number; threads: number },
   progress: (p: MergeProgress) => void = () => {},
   footers = new FooterCache(),
+  kept?: KeptPool<ScanTask, ScanOutcome>,
 ): Promise<ProfileData> {
   // The column pass reads the files holding rows from where it starts: all of them, or on a
   // carried-on scan only the rebuilt shards' (the second pass and the key read them all).
@@ -105,8 +114,9 @@ export async function profileDuckDb(
     return [...slices(names.filter((n) => decodable.has(n)), true), ...slices(names.filter((n) => !decodable.has(n)), false)];
   });
   const streams = profileStreams(budget, batches.filter((b) => b.own).length);
-  const threads = streams.threads > 0 ? new ThreadPool<ScanTask, ScanOutcome>('profileScanWorker', streams.threads, 'profile scan') : undefined;
+  const threads = streams.threads === 0 ? undefined : kept ? kept.take() : new ThreadPool<ScanTask, ScanOutcome>('profileScanWorker', streams.threads, 'profile scan');
   const scanned: ScanOutcome[] = new Array(batches.length);
+  const jobNumber = ++profileJobs;
   // Batches at once keep the cores busy: a thread each for bqx's own columns, and for DuckDB's a
   // statement each (a parquet file of one row group is decoded by one DuckDB thread per
   // statement; decoding was most of the profile's wall, one core). Workers from `streams.duckdb` on
@@ -126,7 +136,7 @@ export async function profileDuckDb(
         let outcome: ScanOutcome;
         if (own) {
           const tails = job.resume?.tails && Object.fromEntries(part.filter((c) => job.resume!.tails![c]).map((c) => [c, job.resume!.tails![c]!]));
-          outcome = await threads!.run({ paths, all: allPaths, columns: part, layout, rows: job.rows, labels: job.labels, resume: resumeFor(job.resume?.from.state, part), snapshotAt: job.snapshotAt, ...(tails ? { tails } : {}) });
+          outcome = await threads!.run({ paths, all: allPaths, columns: part, layout, rows: job.rows, labels: job.labels, resume: resumeFor(job.resume?.from.state, part), snapshotAt: job.snapshotAt, job: jobNumber, ...(tails ? { tails } : {}) });
           // The sample rows before the resumed row, from the earlier sample (the thread was not sent it).
           if (job.resume) fillEarlierSample(outcome.columns, outcome.sampleRows, outcome.sample, job.resume.from.state.row, await job.resume.from.sample);
           const unmeasured = new Set(outcome.unmeasured);
@@ -161,7 +171,8 @@ export async function profileDuckDb(
   try {
     await Promise.all(Array.from({ length: Math.min(Math.max(streams.duckdb, streams.threads), batches.length) }, (_, slot) => worker(slot)));
   } finally {
-    await threads?.close();
+    if (threads && kept) kept.release();
+    else await threads?.close();
   }
   // In the dataset's column order (the batches of one group are cut by decoder first).
   const position = new Map(job.groups.flatMap((g) => g.columns).map((c, i) => [c, i]));

@@ -14,9 +14,10 @@ import type { CatalogTable, ExtractJob, ExtractResult, LabelStats, MergeJob, Mer
 import type { ColumnComparison, CompareJob, ProfileData, ProfileJob } from '../../profile/types.js';
 import { MAX_SHARD_PARTS, type Shard } from '../../shards.js';
 import { byGroup } from '../../outputShards.js';
-import { compareDuckDb, profileDuckDb } from './duckdbProfile.js';
+import { compareDuckDb, PROFILE_STREAMS, profileDuckDb } from './duckdbProfile.js';
+import { KeptPool } from './keptPool.js';
 import { compareOwn } from './parquetCompare.js';
-import { FooterCache } from './parquetScan.js';
+import { FooterCache, type ScanOutcome, type ScanTask } from './parquetScan.js';
 import { viewLocal } from './duckdbView.js';
 import * as sql from './duckdbSql.js';
 import type { FolderObjectStore } from './folderStore.js';
@@ -110,6 +111,8 @@ export class DuckDbWarehouse implements Warehouse {
   /** Keyed extracts on the threads now, and the timer that ends the threads once none has run for a while (KEYED_IDLE_MS). */
   private keyedInFlight = 0;
   private keyedIdle: NodeJS.Timeout | undefined;
+  /** The profile's scan threads, kept from one profile job to the next (a refresh's two: resumeByGroup.ts) for PROFILE_IDLE_MS. */
+  private readonly profileThreads = new KeptPool<ScanTask, ScanOutcome>(() => new ThreadPool('profileScanWorker', PROFILE_STREAMS, 'profile scan'), PROFILE_IDLE_MS);
   private zstd: Promise<void> | undefined;
   /**
    * Per dataset, its views that read parquet files and the file tables known in key order, looked
@@ -557,7 +560,7 @@ export class DuckDbWarehouse implements Warehouse {
   async profile(job: ProfileJob, progress?: (p: MergeProgress) => void): Promise<ProfileData> {
     // Kept for the comparisons that follow the profile, until the next profile (parquetCompare.ts).
     this.profiledFooters = new FooterCache();
-    return profileDuckDb((body) => this.withConnection(body), (o) => this.output.uri(o), job, { memoryMb: duckDbMemoryMb(this.options.memoryMb), threads: this.options.threads ?? os.availableParallelism() }, progress, this.profiledFooters);
+    return profileDuckDb((body) => this.withConnection(body), (o) => this.output.uri(o), job, { memoryMb: duckDbMemoryMb(this.options.memoryMb), threads: this.options.threads ?? os.availableParallelism() }, progress, this.profiledFooters, this.profileThreads);
   }
 
   /** In this process from the profile's footers; by DuckDB where a column is not bqx's own doubles or the columns would take over an eighth of the memory setting. */
@@ -694,6 +697,7 @@ export class DuckDbWarehouse implements Warehouse {
   async close(): Promise<void> {
     this.profiledFooters = undefined;
     clearTimeout(this.keyedIdle);
+    await this.profileThreads.close();
     await this.keyedThreads?.close();
     this.keyedThreads = undefined;
     try {
@@ -711,6 +715,9 @@ export class DuckDbWarehouse implements Warehouse {
  * merge began). Extracts follow one another within milliseconds while a run extracts.
  */
 const KEYED_IDLE_MS = 2000;
+
+/** How long the profile's scan threads stay with no profile job: a refresh's second job follows its first within milliseconds. */
+const PROFILE_IDLE_MS = 1000;
 
 /**
  * Keyed writer threads per core (up to the extract concurrency, 4 by default). Two a core were

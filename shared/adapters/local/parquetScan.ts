@@ -28,6 +28,8 @@ export interface ScanTask {
   snapshotAt?: number;
   /** The kept tails of `columns` before the resumed row (outlierTails.ts). */
   tails?: Record<string, Tail>;
+  /** The profile job the batch is of: a thread keeps the files' footers it read for that job only. */
+  job?: number;
 }
 
 export interface ScanOutcome {

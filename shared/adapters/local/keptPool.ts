@@ -1,0 +1,44 @@
+// A thread pool kept between the jobs that use it and ended once none has for `idleMs`. A refresh's
+// profile measures its groups in two jobs (shared/profile/resumeByGroup.ts): with a pool each, the
+// second started its threads again, and a thread takes about 0.2 s to load its modules and answer
+// its first task on this machine.
+
+import type { ThreadPool } from './threadPool.js';
+
+export class KeptPool<Task, Outcome> {
+  private pool: ThreadPool<Task, Outcome> | undefined;
+  private users = 0;
+  private idle: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly make: () => ThreadPool<Task, Outcome>,
+    private readonly idleMs: number,
+  ) {}
+
+  /** The pool, started where there is none or the last one failed; give it back with `release`. */
+  take(): ThreadPool<Task, Outcome> {
+    clearTimeout(this.idle);
+    if (this.pool?.failed) void this.pool.close();
+    if (!this.pool || this.pool.failed) this.pool = this.make();
+    this.users++;
+    return this.pool;
+  }
+
+  release(): void {
+    if (--this.users > 0) return;
+    const pool = this.pool;
+    this.idle = setTimeout(() => {
+      if (this.users > 0 || this.pool !== pool) return;
+      this.pool = undefined;
+      void pool?.close();
+    }, this.idleMs);
+    this.idle.unref();
+  }
+
+  async close(): Promise<void> {
+    clearTimeout(this.idle);
+    const pool = this.pool;
+    this.pool = undefined;
+    await pool?.close();
+  }
+}
