@@ -30,15 +30,15 @@ export interface PlannedProfile {
 /**
  * The profile job of a run whose merge leaves `output`. `refresh`: the shards a refresh builds
  * (the others are the previous version's) and where that version ended: its column pass carries on
- * from the previous version's scan state, as on a real refresh (`relabelledFrom`: where its first
- * relabelled shard starts, if any).
+ * from the previous version's scan state, as on a real refresh (`relabelled`: the rebuilt shards
+ * whose label groups alone it builds).
  */
 export function plannedProfile(
   config: Config,
   manifest: RunManifest,
   run: Pick<RunRecord, 'runId' | 'pair' | 'window' | 'labelRows'>,
   output: PlannedOutput,
-  refresh?: { rebuilt: ReadonlySet<string>; since: string; relabelledFrom?: string },
+  refresh?: { rebuilt: ReadonlySet<string>; since: string; relabelled?: ReadonlySet<string> },
 ): PlannedProfile {
   const { input, settings } = profileInput(config.profile, manifest, run, output.groups);
   // BQX_PROFILE=keys reads the key of group 0 only, and keeps no scan state.
@@ -51,54 +51,51 @@ export function plannedProfile(
  * What a refresh's profile carries on from (shared/chain/profileReuse.ts `earlierScan`). The
  * previous version (ended at `since`) kept its scan state after its last row and at its scan point
  * (the first row of the first shard ending after `since` less the labels' lookahead,
- * `scanPointShard`), with the same settings and sample layout. Where this run's first built shard is
- * `grown` by a part or starts at `since`, every group not rebuilt before it begins with all of the
- * previous version's files and carries on from its end (`resumeEnd`, or `resume` when that is every
- * group): its rows before the part count as carried, and its file there is not read. Where labels
- * changed before `since` (`relabelledFrom`: where the first relabelled shard, or a relabelled grown
- * shard's earlier rows, start), the label groups were rebuilt from there: they carry on from the scan
- * point (`resume`) where nothing before its shard was rebuilt, else measure every row. The numbers are zeros and NaN: what
- * is sent depends on the files and the row, not on them. Undefined when nothing is carried.
+ * `scanPointShard`), with the same settings and sample layout. `rebuilt`: the shards this run
+ * builds, `relabelled` among them those whose label groups alone it builds. Where its first shard
+ * built whole is `grown` by a part or starts at `since`, every group whose earlier files are all the
+ * previous version's (every group, or where labels changed before `since` all but the label groups)
+ * carries on from its end (`resumeEnd`, or `resume` when that is every group): its rows before the
+ * part count as carried, and its file there is not read. The rest carry on from the scan point
+ * (`resume`) where nothing before its shard is rebuilt, else measure every row. The numbers are
+ * zeros and NaN: what is sent depends on the files and the row, not on them. Undefined when nothing
+ * is carried.
  */
 export function plannedResume(
   job: ProfileInput,
   shards: readonly MergedShard[],
-  refresh: { rebuilt: ReadonlySet<string>; since: string; grown?: { id: string; rowsBefore: number; relabelled?: boolean }; relabelledFrom?: string },
+  refresh: { rebuilt: ReadonlySet<string>; since: string; grown?: { id: string; rowsBefore: number; relabelled?: boolean }; relabelled?: ReadonlySet<string> },
   warmupRows: number,
 ): Pick<ProfileInput, 'resume' | 'resumeEnd'> | undefined {
   const { rebuilt, grown } = refresh;
+  const relabelled = refresh.relabelled ?? new Set<string>();
   const first = shards.findIndex((s) => rebuilt.has(s.id));
   if (first < 0) return undefined;
-  const relabels = refresh.relabelledFrom !== undefined || grown?.relabelled === true;
-  const labelled = new Set(job.labels);
-  const late = job.groups.filter((g) => !relabels || !g.columns.some((c) => labelled.has(c)));
-  const grows = shards[first]!.id === grown?.id;
-  // The previous version's files end where this run's first built shard (or its part) begins.
-  const endsThere = grows || shards[first]!.start >= refresh.since;
-  const endRow = shards.slice(0, first).reduce((n, s) => n + s.rows, 0) + (grows ? grown!.rowsBefore : 0);
   const sample = (row: number) => sampleRows(job.rows, { warmupRows, ...sampleLayout(job.rows) }).filter((r) => r < row);
-  const columnsOf = (groups: ProfileInput['groups']) => groups.flatMap((g) => g.columns.filter((c) => c !== job.key));
-  // The files from shard `from` on, per group; a grown shard's first file is its earlier part (planOutput.ts): carried, not read.
-  const filesFrom = (from: number, groups: ProfileInput['groups'], skipPart: boolean) =>
-    groups.map((g) => ({ index: g.index, files: shards.slice(from).flatMap((s, k) => (s.groups.find((x) => x.index === g.index)?.files ?? []).slice(skipPart && k === 0 && s.id === grown?.id ? 1 : 0)) }));
   const carried = (row: number, groups: ProfileInput['groups'], readFrom: number, skipPart: boolean) => {
-    const columns = columnsOf(groups);
+    const columns = groups.flatMap((g) => g.columns.filter((c) => c !== job.key));
     const rows = sample(row);
     // One array of NaN for every column: the earlier values are only read, and 17,038 copies would be tens of MB.
     const missing = new Float64Array(rows.length).fill(NaN);
+    // The files from shard `readFrom` on; a grown shard's first file is its earlier part (planOutput.ts): carried, not read.
+    const filesOf = (index: number) => shards.slice(readFrom).flatMap((s, k) => (s.groups.find((x) => x.index === index)?.files ?? []).slice(skipPart && k === 0 && s.id === grown?.id ? 1 : 0));
     return {
-      groups: filesFrom(readFrom, job.groups, skipPart).filter((g) => groups.some((x) => x.index === g.index)),
+      groups: groups.map((g) => ({ index: g.index, files: filesOf(g.index) })),
       from: { state: { row, columns, values: new Float64Array(columns.length * SCAN_FIELDS) }, sample: { rows, values: Object.fromEntries(columns.map((c) => [c, missing])) } },
     };
   };
-  const fromEnd = endsThere && endRow > 0 && late.length > 0 ? carried(endRow, late, first, true) : undefined;
+  // The groups whose earlier files are all the previous version's: every one unless labels changed before `since`.
+  const labelled = new Set(job.labels);
+  const late = relabelled.size > 0 || grown?.relabelled ? job.groups.filter((g) => !g.columns.some((c) => labelled.has(c))) : job.groups;
+  const whole = shards.findIndex((s) => rebuilt.has(s.id) && !relabelled.has(s.id));
+  const grows = whole >= 0 && shards[whole]!.id === grown?.id;
+  const endRow = whole < 0 ? 0 : shards.slice(0, whole).reduce((n, s) => n + s.rows, 0) + (grows ? grown!.rowsBefore : 0);
+  const fromEnd = (grows || (whole >= 0 && shards[whole]!.start >= refresh.since)) && endRow > 0 && late.length > 0 ? carried(endRow, late, whole, true) : undefined;
   if (fromEnd && late.length === job.groups.length) return { resume: fromEnd };
-  // The previous version's shards up to `since` are this run's (shared or rebuilt alike).
+  // The previous version's shards up to `since` are this run's (shared or rebuilt alike); no shard before the point's may be rebuilt, in any group.
   const point = scanPointShard(shards.filter((s) => s.start < refresh.since), refresh.since);
   const pointRow = shards.slice(0, point).reduce((n, s) => n + s.rows, 0);
-  // Nothing may be rebuilt before the scan point's shard: no whole shard, and no label group (the relabelled shards start at it, or further back).
-  const untouched = point <= first && (refresh.relabelledFrom === undefined || shards[point]!.start <= refresh.relabelledFrom);
-  const fromPoint = untouched && pointRow > 0 ? carried(pointRow, job.groups, point, false) : undefined;
+  const fromPoint = point <= first && pointRow > 0 ? carried(pointRow, job.groups, point, false) : undefined;
   if (!fromEnd && !fromPoint) return undefined;
   return { ...(fromPoint ? { resume: fromPoint } : {}), ...(fromEnd ? { resumeEnd: fromEnd } : {}) };
 }

@@ -403,11 +403,11 @@ describe('bqx plan: the dataset the profile reads, and what a refresh carries on
     // from day 2, where the previous version kept its state; the other group from the previous end
     // (its earlier files all the previous version's), reading the part alone.
     const parted = five.map((s, i) => (i === 4 ? { ...s, groups: s.groups.map((g) => ({ ...g, files: [`s4g${g.index}-earlier.parquet`, `s4g${g.index}-part.parquet`] })) } : s));
-    const split = plannedResume(job, parted, { rebuilt: new Set([grid[4]!.id]), since, grown: { id: grid[4]!.id, rowsBefore: 250, relabelled: true }, relabelledFrom: grid[2]!.start }, 100)!;
+    const split = plannedResume(job, parted, { rebuilt: new Set([grid[2]!.id, grid[3]!.id, grid[4]!.id]), since, grown: { id: grid[4]!.id, rowsBefore: 250, relabelled: true }, relabelled: new Set([grid[2]!.id, grid[3]!.id]) }, 100)!;
     assert.deepEqual([split.resume!.from.state.row, split.resume!.groups.map((g) => g.files)], [2000, [['s2g0.parquet', 's3g0.parquet', 's4g0-earlier.parquet', 's4g0-part.parquet'], ['s2g1.parquet', 's3g1.parquet', 's4g1-earlier.parquet', 's4g1-part.parquet']]]);
     assert.deepEqual([split.resumeEnd!.from.state.row, split.resumeEnd!.groups, split.resumeEnd!.from.state.columns], [4250, [{ index: 1, files: ['s4g1-part.parquet'] }], groups[1]!.columns.filter((c) => c !== 'interval_time')]);
     // Labels rebuilt further back than the state: the label group measured from row 0, the other still from the end.
-    const back = plannedResume(job, parted, { rebuilt: new Set([grid[4]!.id]), since, grown: { id: grid[4]!.id, rowsBefore: 250, relabelled: true }, relabelledFrom: grid[1]!.start }, 100)!;
+    const back = plannedResume(job, parted, { rebuilt: new Set([grid[1]!.id, grid[2]!.id, grid[3]!.id, grid[4]!.id]), since, grown: { id: grid[4]!.id, rowsBefore: 250, relabelled: true }, relabelled: new Set([grid[1]!.id, grid[2]!.id, grid[3]!.id]) }, 100)!;
     assert.deepEqual([back.resume, back.resumeEnd!.from.state.row], [undefined, 4250]);
     assert.equal(scanPointShard(five.slice(0, 2), grid[1]!.end), 1, 'a window hardly longer than the lookahead keeps its state at its last shard');
   });
