@@ -46,7 +46,7 @@ export async function profileByGroup(warehouse: Pick<Warehouse, 'profile'>, job:
     ...(whole.resume ? { resume: { ...whole.resume, groups: whole.resume.groups.filter((g) => earlyIndexes.has(g.index)) } } : {}),
   };
   // One after the other: each takes the cores (the small label group first).
-  const first = await warehouse.profile(fromStart);
+  const first = await warehouse.profile({ ...fromStart, followed: true });
   const second = await warehouse.profile(fromEnd);
   return joinParts(job, first, second);
 }

@@ -37,6 +37,8 @@ export interface ProfileJob {
     /** The columns' tails before the state's row, where the earlier dataset kept them (outlierTails.ts). */
     tails?: Record<string, Tail>;
   };
+  /** Another profile job follows at once (resumeByGroup.ts): a warehouse may keep what it started for this one (the embedded one its scan threads). */
+  followed?: boolean;
   /** The row whose scan state to return (`scanState`): a shard's first row (shared/chain/profileReuse.ts `scanPoint`). */
   snapshotAt?: number;
   /**

@@ -171,7 +171,7 @@ export async function profileDuckDb(
   try {
     await Promise.all(Array.from({ length: Math.min(Math.max(streams.duckdb, streams.threads), batches.length) }, (_, slot) => worker(slot)));
   } finally {
-    if (threads && kept) kept.release();
+    if (threads && kept) kept.release(job.followed === true);
     else await threads?.close();
   }
   // In the dataset's column order (the batches of one group are cut by decoder first).

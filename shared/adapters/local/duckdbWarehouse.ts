@@ -111,7 +111,7 @@ export class DuckDbWarehouse implements Warehouse {
   /** Keyed extracts on the threads now, and the timer that ends the threads once none has run for a while (KEYED_IDLE_MS). */
   private keyedInFlight = 0;
   private keyedIdle: NodeJS.Timeout | undefined;
-  /** The profile's scan threads, kept from one profile job to the next (a refresh's two: resumeByGroup.ts) for PROFILE_IDLE_MS. */
+  /** The profile's scan threads, kept from a profile job to the one it says follows (a refresh's two: resumeByGroup.ts), else ended with the job. */
   private readonly profileThreads = new KeptPool<ScanTask, ScanOutcome>(() => new ThreadPool('profileScanWorker', PROFILE_STREAMS, 'profile scan'), PROFILE_IDLE_MS);
   private zstd: Promise<void> | undefined;
   /**
@@ -716,7 +716,7 @@ export class DuckDbWarehouse implements Warehouse {
  */
 const KEYED_IDLE_MS = 2000;
 
-/** How long the profile's scan threads stay with no profile job: a refresh's second job follows its first within milliseconds. */
+/** How long the profile's scan threads wait for the job a profile job said follows it (within milliseconds: resumeByGroup.ts) before they end all the same. */
 const PROFILE_IDLE_MS = 1000;
 
 /**

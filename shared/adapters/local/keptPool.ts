@@ -1,4 +1,5 @@
-// A thread pool kept between the jobs that use it and ended once none has for `idleMs`. A refresh's
+// A thread pool kept between the jobs that use it, ended after the last (or once none has used it
+// for `idleMs`). A refresh's
 // profile measures its groups in two jobs (shared/profile/resumeByGroup.ts): with a pool each, the
 // second started its threads again, and a thread takes about 0.2 s to load its modules and answer
 // its first task on this machine.
@@ -24,9 +25,19 @@ export class KeptPool<Task, Outcome> {
     return this.pool;
   }
 
-  release(): void {
+  /**
+   * `keep`: another job follows at once, so the threads stay (for `idleMs` at most); else they end
+   * now, their heaps given back before the work after the last job (kept a second after a refresh's
+   * profile, they added about 60 MB to its peak).
+   */
+  release(keep: boolean): void {
     if (--this.users > 0) return;
     const pool = this.pool;
+    if (!keep) {
+      this.pool = undefined;
+      void pool?.close();
+      return;
+    }
     this.idle = setTimeout(() => {
       if (this.users > 0 || this.pool !== pool) return;
       this.pool = undefined;
