@@ -240,7 +240,6 @@ function carriedOn(carry: EarlierScan): Pick<ProfileReuse, 'carriedOnFrom' | 'ca
   };
 }
 
-
 /** The last minute of the window [start, end). */
 function lastKey(run: Pick<RunRecord, 'window'>): string {
   return new Date(Date.parse(run.window.end) - 60_000).toISOString();

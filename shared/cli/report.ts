@@ -59,7 +59,7 @@ export function formatReport(runId: string, state: string, report: RunReport, ht
   if (!p) return [...lines, '', 'no profile in this report (made before profiling existed)'].join('\n');
   const r = report.profileReuse;
   const n = (x: number) => x.toLocaleString('en-US');
-  if (r && (r.carriedOnFrom !== undefined || r.carriedOnFromEnd)) lines.push('', `columns profiled: ${n(r.profiled)}, ${carriedOnText(r)} (rows before it shared, not read again)`);
+  if (r && (r.carriedOnFrom !== undefined || r.carriedOnFromEnd)) lines.push('', `columns profiled: ${n(r.profiled)}, ${carriedOnText(r)} (the rows before shared, not read again)`);
   else if (r) lines.push('', `columns profiled: ${n(r.profiled)} measured${r.from ? `, ${n(r.reused)} taken from ${r.from} (same rows, same checkpoints)` : ''}${r.why ? ` (${r.why})` : ''}`);
   if (r?.screened) lines.push(`leakage screen: ${n(r.screened.screened)} column(s) screened, ${n(r.screened.taken)} taken from ${r.from}'s screen of the same sample`);
   const section = (title: string, items: string[]) => {
