@@ -200,7 +200,7 @@ export async function earlierScan(
         continue;
       }
       const kept = await readStoredScan(deps.output, objects, head);
-      return { from: r.runId, resume: { groups: endSuffix, from: { state: scan.state, sample: sampleOf(deps, objects, head, r.runId) }, ...(scan.compared ? { compared: scan.compared } : {}), ...(scan.tails ? { tails: scan.tails } : {}) }, ...(kept ? { kept } : {}) };
+      return { from: r.runId, resume: carryFrom(endSuffix, scan, sampleOf(deps, objects, head, r.runId)), ...(kept ? { kept } : {}) };
     }
     // Some groups' earlier files changed (the label group's, over a filled-in tail): the others
     // carry on from the state after the earlier dataset's last row, these from its scan point, or
@@ -225,11 +225,16 @@ export async function earlierScan(
       from: r.runId,
       // Its state at the scan point, for this dataset's where that is the same point (completedKept).
       ...(scan ? { kept: scan } : {}),
-      ...(fromScan && scan ? { resume: { groups: fromScan, from: { state: scan.state, sample }, ...(scan.compared ? { compared: scan.compared } : {}), ...(scan.tails ? { tails: scan.tails } : {}) } } : {}),
+      ...(fromScan && scan ? { resume: carryFrom(fromScan, scan, sample) } : {}),
       ...(late.length > 0 && atEnd ? { resumeEnd: { groups: late.map((g) => ({ index: g.index, files: g.files.slice(endRows.get(g.index)!) })), from: { state: atEnd.state, sample }, ...(atEnd.tails ? { tails: atEnd.tails } : {}) } } : {}),
     };
   }
   return { why };
+}
+
+/** A carry-on from `kept` reading `groups`' files, with the pair counts and tails kept with it. */
+function carryFrom(groups: { index: number; files: string[] }[], kept: KeptScan, sample: Promise<ScanResume['sample']>): NonNullable<ProfileJob['resume']> {
+  return { groups, from: { state: kept.state, sample }, ...(kept.compared ? { compared: kept.compared } : {}), ...(kept.tails ? { tails: kept.tails } : {}) };
 }
 
 /** A kept state's columns as a set, made once per state (17,037 columns, asked once per group). */

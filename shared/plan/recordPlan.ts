@@ -223,7 +223,7 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
   const counted = new Map([[`${window.start}/${window.end}`, labels.rows]]);
   const rowsIn = async (w: Window) => counted.get(`${w.start}/${w.end}`) ?? (await source.labelStats(config.labelsDataset, labelTableName, w)).rows;
   const dataset = await plannedOutput({ groups: mergePlan.groups, grid, exported: outputExports, ...(previous ? { previous } : {}), ...(grown ? { grown } : {}), rowsIn, uri: (name) => output.uri(name) });
-  const planned = plannedProfile(config, manifest, { runId, pair, window, labelRows: labels.rows }, dataset, since ? { rebuilt: new Set([...shards, ...relabelledShards].map((s) => s.id)), since, relabelled: new Set(relabelledShards.filter((s) => s.id !== grown?.id).map((s) => s.id)) } : undefined);
+  const planned = plannedProfile(config, manifest, { runId, pair, window, labelRows: labels.rows }, dataset, since ? { rebuilt: new Set(shards.map((s) => s.id)), since, relabelled } : undefined);
   // Nothing built: the dataset is the previous version's, file for file, and so is its profile (mergeRun's rule).
   const profile = shards.length === 0 && previous ? { ...planned, takenFrom: previous.runId } : planned;
   await recordProfile(warehouse, profile);
