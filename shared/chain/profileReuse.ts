@@ -193,29 +193,34 @@ export async function earlierScan(
       return groups.every((g) => prefix.has(g.index) && startsWith(g.files, prefix.get(g.index)!)) && suffix.every((g) => g.files.length > 0) ? suffix : undefined;
     };
     const endSuffix = head.end && rest(head.end);
+    // Its state after its last row unreadable: every group carries on from its scan point instead.
+    let endUnreadable = false;
     if (endSuffix && head.end && covers(head.end, wanted)) {
       const scan = await readStoredEnd(deps.output, objects, head);
-      if (!scan) {
-        why = `the stored profile of ${r.runId} is incomplete`;
-        continue;
+      if (scan) {
+        const kept = await readStoredScan(deps.output, objects, head);
+        return { from: r.runId, resume: carryFrom(endSuffix, scan, sampleOf(deps, objects, head, r.runId)), ...(kept ? { kept } : {}) };
       }
-      const kept = await readStoredScan(deps.output, objects, head);
-      return { from: r.runId, resume: carryFrom(endSuffix, scan, sampleOf(deps, objects, head, r.runId)), ...(kept ? { kept } : {}) };
+      why = `the stored profile of ${r.runId} is incomplete`;
+      endUnreadable = true;
     }
     // Some groups' earlier files changed (the label group's, over a filled-in tail): the others
     // carry on from the state after the earlier dataset's last row, these from its scan point, or
     // from row 0 where its state there does not hold them (resumeByGroup.ts).
-    const late = head.end ? lateGroups(groups, head.end, manifest.key) : [];
+    const late = head.end && !endUnreadable ? lateGroups(groups, head.end, manifest.key) : [];
     const early = groups.filter((g) => !late.some((l) => l.index === g.index));
     const earlyColumns = early.flatMap((g) => g.columns.filter((c) => c !== manifest.key));
     const scanSuffix = head.scan && rest(head.scan);
     const fromScan = scanSuffix && head.scan && covers(head.scan, earlyColumns) ? scanSuffix : undefined;
     if (!fromScan && late.length === 0) {
+      if (endUnreadable) continue;
       why = head.scan && !scanSuffix ? `this dataset does not begin with ${r.runId}'s files` : `${r.runId}'s scan state lacks some of this dataset's columns`;
       continue;
     }
     const [scan, atEnd] = await Promise.all([fromScan ? readStoredScan(deps.output, objects, head) : undefined, late.length > 0 ? readStoredEnd(deps.output, objects, head) : undefined]);
-    if ((fromScan && !scan) || (late.length > 0 && !atEnd)) {
+    // A scan-point state unreadable costs the early groups their carry-on (they are measured from
+    // row 0), not the late groups theirs from a whole end state.
+    if ((fromScan && !scan && late.length === 0) || (late.length > 0 && !atEnd)) {
       why = `the stored profile of ${r.runId} is incomplete`;
       continue;
     }

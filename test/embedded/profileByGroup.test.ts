@@ -95,6 +95,46 @@ describe('embedded chain: a refresh\'s column pass carried on group by group', f
 
   });
 
+  it('where the last version\'s state at its scan point is unreadable, the late groups still carry on from its end and the label group is measured from row 0, a full build\'s profile', async () => {
+    const first = await run();
+    const objects = paths.outputProfile(first.pair, first.runId);
+    assert.ok((await raw(first)).scan, 'the first version kept a state at its scan point');
+    await e.output.write(objects.scan, Buffer.alloc(64, 7)); // not the file columns.json describes
+    await append(4400, 5000, 4300);
+    const profiled = sinon.spy(e.warehouse, 'profile');
+    const refreshed = await run({ refresh: true });
+    profiled.restore();
+    const groups = ((await readJson(refreshed.output!.manifest)) as { groups: { index: number }[] }).groups;
+    const jobs = profiled.getCalls().map((c) => c.args[0] as ProfileJob).filter((j) => j.groups.some((g) => g.columns.length > 1));
+    assert.deepEqual(jobs.map((j) => [j.groups.map((g) => g.index), j.resume?.from.state.row]), [
+      [[0], undefined],
+      [groups.slice(1).map((g) => g.index), 4400],
+    ]);
+    const reuse = (await report(refreshed)).profileReuse;
+    assert.equal(reuse.from, first.runId);
+    assert.equal(reuse.carriedOnFrom, undefined);
+    assert.deepEqual(reuse.carriedOnFromEnd, { row: 4400, groups: groups.length - 1 });
+    const full = await run({ reuse: false, start: refreshed.window.start, end: refreshed.window.end });
+    assert.deepEqual((await report(refreshed)).profile, (await report(full)).profile, 'the profile is the full pass\'s');
+    assert.deepEqual((await raw(refreshed)).columns, (await raw(full)).columns, 'every statistic equal, to the last bit');
+  });
+
+  it('where the last version\'s state after its last row is unreadable, every group carries on from its scan point instead, a full build\'s profile', async () => {
+    const first = await run();
+    await e.output.write(paths.outputProfile(first.pair, first.runId).end, Buffer.alloc(64, 7));
+    await append(4400, 5000, 4400); // no earlier label written again: every group begins with all the first version's files
+    const profiled = sinon.spy(e.warehouse, 'profile');
+    const refreshed = await run({ refresh: true });
+    profiled.restore();
+    const jobs = profiled.getCalls().map((c) => c.args[0] as ProfileJob).filter((j) => j.groups.some((g) => g.columns.length > 1));
+    assert.deepEqual(jobs.map((j) => [j.groups.length, j.resume?.from.state.row]), [[3, 1440]]);
+    const reuse = (await report(refreshed)).profileReuse;
+    assert.deepEqual([reuse.from, reuse.carriedOnFrom, reuse.carriedOnFromEnd], [first.runId, 1440, undefined]);
+    const full = await run({ reuse: false, start: refreshed.window.start, end: refreshed.window.end });
+    assert.deepEqual((await report(refreshed)).profile, (await report(full)).profile);
+    assert.deepEqual((await raw(refreshed)).columns, (await raw(full)).columns);
+  });
+
   it('where the new scan point is past the last one, the state kept there holds the label group alone; the next refresh carries that group on from it and the others from the end, still a full build\'s profile', async () => {
     await run();
     // To 5,780 rows: the scan point moves to 20210303 (row 2,880), past the first version's end less the
