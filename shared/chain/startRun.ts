@@ -231,6 +231,10 @@ async function resolveWindow(deps: Pick<ChainDeps, 'warehouse' | 'config'>, labe
     start: request.start ?? full.minKey,
     end: request.end ?? new Date(Date.parse(full.maxKey) + MINUTE_MS).toISOString(),
   };
-  if (window.start >= window.end) throw new InputError(`window [${window.start}, ${window.end}) is empty`);
+  if (window.start >= window.end) {
+    // Only one bound was given, past the label rows on its side: say so, and what the rows span.
+    const held = `${deps.config.labelsDataset}.${labelTable} holds ${full.minKey} to ${full.maxKey}`;
+    throw new InputError(request.start ? `start ${window.start} is after the label table's last minute (${held})` : `end ${window.end} is at or before the label table's first minute (${held})`);
+  }
   return window;
 }

@@ -149,6 +149,8 @@ describe('functions/startRun (contract)', function () {
     ['a pair in the wrong order', () => push('startRun', TOPIC, 'usdeur'), /unknown pair "usdeur" \(did you mean eurusd\?\)/],
     ['SQL in a field', () => push('startRun', TOPIC, { pair: 'eurusd', sql: 'DROP TABLE x' }), /unknown field\(s\): sql/],
     ['a window that ends before it starts', () => push('startRun', TOPIC, { pair: 'eurusd', start: '2021-03-02', end: '2021-03-01' }), /must be before end/],
+    ['a start after the label rows end', () => push('startRun', TOPIC, { pair: 'eurusd', start: '2099-01-01' }), /start 2099-01-01T00:00:00\.000Z is after the label table's last minute \(bqx_ml_v3_analytics_v2\.targets_eurusd holds \S+Z to \S+Z\)/],
+    ['an end before the label rows begin', () => push('startRun', TOPIC, { pair: 'eurusd', end: '2000-01-01' }), /end 2000-01-01T00:00:00\.000Z is at or before the label table's first minute \(bqx_ml_v3_analytics_v2\.targets_eurusd holds \S+Z to \S+Z\)/],
     ['a pair without a label table', () => push('startRun', TOPIC, 'gbpjpy'), /label table bqx_ml_v3_analytics_v2\.targets_gbpjpy not found/],
     ['a storage event', () => request(getTestServer('startRun')).post('/').set(ceHeaders(FINALIZED, storageSource(STAGING_BUCKET))).send(storageData({ bucket: STAGING_BUCKET, name: 'x', size: 1 })), /event type "google\.cloud\.storage\.object\.v1\.finalized" is not google\.cloud\.pubsub\.topic\.v1\.messagePublished/],
     ['a body that is no event at all', () => request(getTestServer('startRun')).post('/').send({ hello: 'world' }), /event type undefined is not/],
