@@ -48,7 +48,7 @@ usage:
   bqx run [pair] --target gcp [--project P]   publish the request to a deployed chain's
                             run-requests topic and follow the run in Firestore (same bars, summary, --json)
   bqx status [runId|pair] --target gcp [--project P]   the same, from a deployed chain's Firestore
-  bqx rerun <runId> --missing | --merge | --features a,b   reopen a run for part of its work
+  bqx rerun <runId|pair> --missing | --merge | --features a,b   reopen a run (a pair: its last) for part of its work
   bqx report <runId|pair>   the dataset profile and quality gates of a finished run  (--json)
   bqx view <runId|pair> --name NAME [--include 'agg_*,mom_*'] [--exclude 'corr_etf_*']
       [--drop constant,duplicates,stale] [--max-null-share 0.5] [--labels 'target_bqx45_*'] [--json]
@@ -310,7 +310,11 @@ async function stackRunsNote(config: Config): Promise<string> {
 async function rerunCommand(args: Args, configured: Config): Promise<number> {
   checkFlags(args, ['missing', 'merge', 'features', 'json', 'verbose', 'gate']);
   const config = withGateFlags(args, configured);
-  const runId = assertRunId(args.positional[0]);
+  // A run id, or a pair: its last run (as report, view and verify take them).
+  const target = args.positional[0];
+  if (!target) throw new InputError('rerun needs a run id or a pair');
+  const pair = /^[a-z]{6}$/.test(target) ? validatePair(target, config.currencies) : undefined;
+  if (!pair) assertRunId(target);
   const modes = ['missing', 'merge', 'features'].filter((m) => args.flags.has(m));
   if (modes.length !== 1) throw new InputError('rerun needs exactly one of --missing, --merge, --features a,b');
   const features = stringFlag(args, 'features')?.split(',').map((f) => f.trim());
@@ -321,6 +325,9 @@ async function rerunCommand(args: Args, configured: Config): Promise<number> {
     if (e.type === 'merge') (bars.merge ??= new ProgressBar('merge', e.progress.total)).update(e.progress.done, e.progress.total);
   });
   try {
+    const last = pair ? await embedded.store.lastRun(pair) : undefined;
+    if (pair && !last) throw new NotFoundError(`no run found for ${pair}`);
+    const runId = last?.runId ?? target;
     const { features: sent } = await rerun(embedded.deps, runId, request);
     process.stderr.write(`run ${runId} reopened (${request.mode}${sent.length ? `, ${sent.length} feature(s)` : ''})\n`);
     let run;

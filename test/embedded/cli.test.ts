@@ -87,18 +87,20 @@ describe('bqx command line', function () {
     assert.match(none.stderr, /^bqx: no run found for gbpusd\n$/);
   });
 
-  it('rerun --merge rebuilds the output of a finished run from its checkpoints', () => {
-    const r = bqx(home, ['rerun', runId, '--merge', '--json']);
-    assert.equal(r.code, 0, r.stderr);
-    const s = JSON.parse(r.stdout);
-    assert.equal(s.status, 'succeeded');
-    assert.equal(s.output.columns, 17_038);
+  it('rerun --merge rebuilds the output of a finished run from its checkpoints, named by its id or by its pair (its last run)', () => {
+    for (const target of [runId, 'eurusd']) {
+      const r = bqx(home, ['rerun', target, '--merge', '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      const s = JSON.parse(r.stdout);
+      assert.deepEqual([s.runId, s.status, s.output.columns], [runId, 'succeeded', 17_038]);
+    }
   });
 
   const badInputs: [string, string[], Record<string, string>, RegExp][] = [
     ['an unknown pair', ['run', 'eurxyz'], {}, /^bqx: unknown pair "eurxyz"/],
     ['a path as pair', ['run', '../x'], {}, /^bqx: pair "\.\.\/x" must be six lower-case letters/],
     ['SQL in a pair', ['run', "eu'; drop table x; --"], {}, /must be six lower-case letters/],
+    ['a pair with no run to rerun', ['rerun', 'gbpusd', '--missing'], {}, /^bqx: no run found for gbpusd$/m],
     ['SQL in a feature name', ['rerun', 'eurusd-20260101t000000-aaaaaa', '--features', 'agg_eurusd;drop'], {}, /feature "agg_eurusd;drop" is not a plain identifier/],
     ['a missing label table', ['run', 'eurusd'], { BQX_LABEL_TABLE_PREFIX: 'nope_' }, /^bqx: label table bqx_ml_v3_analytics_v2\.nope_eurusd not found/],
     ['a bad setting', ['run'], { BQX_MERGE_MEMORY_MB: 'lots' }, /^bqx: BQX_MERGE_MEMORY_MB="lots": must be a whole number/],
