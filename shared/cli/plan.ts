@@ -20,7 +20,7 @@ import { InputError } from '../naming.js';
 import { planDocument, type DocumentOptions } from '../plan/planDocument.js';
 import { PlanStore } from '../plan/planStore.js';
 import { PLACEHOLDER_BUCKETS, recordPlan, type CatalogSource, type RecordedPlan } from '../plan/recordPlan.js';
-import { planSummaryText, writePlan } from '../plan/writePlan.js';
+import { checkSqlOut, planSummaryText, writePlan } from '../plan/writePlan.js';
 import { openEmbedded } from '../runtime/embedded.js';
 import { assertCredentials } from '../runtime/gcpCredentials.js';
 import { checkFlags, stringFlag, type Args } from './args.js';
@@ -39,6 +39,7 @@ export async function planCommand(args: Args, config: Config): Promise<number> {
   if (args.flags.has('project') && target !== 'gcp') throw new InputError('--project is for --target gcp (--target bigquery plans offline, from the embedded warehouse)');
   const dir = stringFlag(args, 'sql-out');
   if (!dir) throw new InputError('plan needs --sql-out DIR (the folder for the .sql files and plan.json)');
+  await checkSqlOut(dir);
   const request = decodeRunRequest(
     { pair: args.positional[0], ...(stringFlag(args, 'start') ? { start: stringFlag(args, 'start') } : {}), ...(stringFlag(args, 'end') ? { end: stringFlag(args, 'end') } : {}) },
     config.currencies,

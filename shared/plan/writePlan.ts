@@ -8,16 +8,32 @@ import type { PlanDocument, PlanEntry } from './planDocument.js';
 
 const PLAN_FILE = /^(\d{4,}-[a-z_]+(-[A-Za-z0-9_]+)?\.sql|plan\.json)$/;
 
-/** Writes the plan into `dir`, replacing an earlier plan's files there; refuses a folder holding anything else. */
-export async function writePlan(dir: string, document: PlanDocument, entries: readonly PlanEntry[]): Promise<void> {
+/**
+ * Refuses a `--sql-out` the plan could not be written to: a file, a folder holding anything but an
+ * earlier plan, or a path under a file. Asked before the plan is made (tens of seconds on a large
+ * warehouse) as well as when it is written. The names of the earlier plan's files, if any.
+ */
+export async function checkSqlOut(dir: string): Promise<string[]> {
   const stat = await fs.stat(dir).catch(() => undefined);
   if (stat && !stat.isDirectory()) throw new InputError(`--sql-out ${dir} is a file, not a folder`);
-  if (stat) {
-    const names = await fs.readdir(dir);
-    const other = names.filter((n) => !PLAN_FILE.test(n));
-    if (other.length > 0) throw new InputError(`--sql-out ${dir} holds other files (${other.slice(0, 3).join(', ')}); give an empty or new folder`);
-    await Promise.all(names.map((n) => fs.rm(path.join(dir, n))));
+  if (!stat) {
+    // A new folder: the nearest part of its path that exists must be a folder.
+    for (let up = path.dirname(path.resolve(dir)); ; up = path.dirname(up)) {
+      const above = await fs.stat(up).catch(() => undefined);
+      if (above && !above.isDirectory()) throw new InputError(`--sql-out ${dir}: ${up} is a file, not a folder`);
+      if (above || up === path.dirname(up)) return [];
+    }
   }
+  const names = await fs.readdir(dir);
+  const other = names.filter((n) => !PLAN_FILE.test(n));
+  if (other.length > 0) throw new InputError(`--sql-out ${dir} holds other files (${other.slice(0, 3).join(', ')}); give an empty or new folder`);
+  return names;
+}
+
+/** Writes the plan into `dir`, replacing an earlier plan's files there; refuses a folder holding anything else. */
+export async function writePlan(dir: string, document: PlanDocument, entries: readonly PlanEntry[]): Promise<void> {
+  const names = await checkSqlOut(dir);
+  await Promise.all(names.map((n) => fs.rm(path.join(dir, n))));
   await fs.mkdir(dir, { recursive: true });
   for (const e of entries) await fs.writeFile(path.join(dir, e.statement.file), `${e.sql}\n`);
   await fs.writeFile(path.join(dir, 'plan.json'), `${JSON.stringify(document, null, 1)}\n`);

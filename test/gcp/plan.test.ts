@@ -195,6 +195,7 @@ describe('bqx plan', function () {
       [['plan', 'eurusd'], /plan needs --sql-out DIR/],
       [['plan', 'eurxyz', '--sql-out', path.join(base, 'x')], /eurxyz/],
       [['plan', 'eurusd', '--sql-out', file], /is a file, not a folder/],
+      [['plan', 'eurusd', '--sql-out', path.join(file, 'sub', 'dir')], new RegExp(`--sql-out \\S+: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is a file, not a folder`)],
       [['plan', 'eurusd', '--sql-out', busy], /holds other files \(notes\.txt\)/],
       [['plan', 'eurusd', '--sql-out', path.join(base, 'x'), '--rows', '5'], /unknown option --rows for "plan"/],
     ];
