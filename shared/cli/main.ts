@@ -26,7 +26,7 @@ import { ensureDemo } from './demo.js';
 import { checkRoom } from '../chain/diskRoom.js';
 import { gcCommand } from './gc.js';
 import { ProgressBar } from './progress.js';
-import { finishedRun, reportCommand, withGateFlags } from './report.js';
+import { finishedRun, namedRun, reportCommand, withGateFlags } from './report.js';
 import { nextStep, summarise, summaryTable } from './summary.js';
 
 const USAGE = `bqx: builds one ML training dataset per FX pair (embedded: DuckDB, a folder, no cloud)
@@ -325,9 +325,8 @@ async function rerunCommand(args: Args, configured: Config): Promise<number> {
     if (e.type === 'merge') (bars.merge ??= new ProgressBar('merge', e.progress.total)).update(e.progress.done, e.progress.total);
   });
   try {
-    const last = pair ? await embedded.store.lastRun(pair) : undefined;
-    if (pair && !last) throw new NotFoundError(`no run found for ${pair}`);
-    const runId = last?.runId ?? target;
+    // A run id goes to the chain's rerun as given: it says itself when there is no such run.
+    const runId = pair ? (await namedRun(embedded, config, pair)).runId : target;
     const { features: sent } = await rerun(embedded.deps, runId, request);
     process.stderr.write(`run ${runId} reopened (${request.mode}${sent.length ? `, ${sent.length} feature(s)` : ''})\n`);
     let run;

@@ -23,12 +23,18 @@ export function withGateFlags(args: Args, config: Config): Config {
   }
 }
 
-/** The run `target` names (a run id, or a pair: its last run), with its output; a clear error where there is none. */
-export async function finishedRun(embedded: Pick<Embedded, 'store'>, config: Config, target: string): Promise<RunRecord & { output: RunOutput }> {
+/** The run `target` names: a run id, or a pair (its last run); a clear error where there is none. */
+export async function namedRun(embedded: Pick<Embedded, 'store'>, config: Config, target: string): Promise<RunRecord> {
   const run = /^[a-z]{6}$/.test(target)
     ? await embedded.store.lastRun(validatePair(target, config.currencies))
     : await embedded.store.getRun(assertRunId(target));
   if (!run) throw new NotFoundError(`no run found for ${target}`);
+  return run;
+}
+
+/** The run `target` names (namedRun), with its output; a clear error where there is none. */
+export async function finishedRun(embedded: Pick<Embedded, 'store'>, config: Config, target: string): Promise<RunRecord & { output: RunOutput }> {
+  const run = await namedRun(embedded, config, target);
   assertNotRemoved(run);
   if (!run.output) throw new NotFoundError(`run ${run.runId} has no output yet (${run.state}${run.error ? `: ${run.error}` : ''})`);
   return run as RunRecord & { output: RunOutput };
