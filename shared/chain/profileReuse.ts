@@ -213,8 +213,8 @@ export async function earlierScan(
     const scanSuffix = head.scan && rest(head.scan);
     const fromScan = scanSuffix && head.scan && covers(head.scan, earlyColumns) ? scanSuffix : undefined;
     if (!fromScan && late.length === 0) {
-      if (endUnreadable) continue;
-      why = head.scan && !scanSuffix ? `this dataset does not begin with ${r.runId}'s files` : `${r.runId}'s scan state lacks some of this dataset's columns`;
+      // Where its end state was unreadable, that is the reason given.
+      if (!endUnreadable) why = head.scan && !scanSuffix ? `this dataset does not begin with ${r.runId}'s files` : `${r.runId}'s scan state lacks some of this dataset's columns`;
       continue;
     }
     const [scan, atEnd] = await Promise.all([fromScan ? readStoredScan(deps.output, objects, head) : undefined, late.length > 0 ? readStoredEnd(deps.output, objects, head) : undefined]);
