@@ -70,7 +70,7 @@ export async function createView(deps: ViewDeps, run: RunRecord, selection: View
   const report = await readJson<RunReport>(deps.output, run.output.report);
   const ledger = source.ledger;
   const selected = selectColumns(
-    { key: source.key, labels: ledger.filter((e) => e.role === 'label').map((e) => e.column), features: ledger.filter((e) => e.role === 'feature').map((e) => e.column) },
+    { key: source.key, pair: run.pair, labels: ledger.filter((e) => e.role === 'label').map((e) => e.column), features: ledger.filter((e) => e.role === 'feature').map((e) => e.column) },
     selection,
     report.profile,
   );

@@ -3,6 +3,7 @@
 // constant,duplicates,stale`, `--max-null-share`). Feast's idea of a named view over one store:
 // nothing is extracted, the selection is a list of the source dataset's own columns.
 
+import { closest, distance } from 'fastest-levenshtein';
 import { InputError, assertIdentifier } from '../naming.js';
 import type { DatasetProfile } from '../profile/types.js';
 
@@ -56,8 +57,35 @@ function globRegExp(pattern: string): RegExp {
 
 const matchesAny = (patterns: readonly RegExp[], column: string) => patterns.some((p) => p.test(column));
 
+/** The columns an option's patterns are matched against, and the option and columns of the other kind (for the hint). */
+interface PatternTarget {
+  columns: readonly string[];
+  other: { option: string; columns: readonly string[]; kind: string };
+}
+
+/**
+ * Each of `patterns` that matches none of its columns, with why: a pattern that matches nothing is
+ * a typo or a column renamed since, and passed over it would silently leave a wanted column out, or
+ * an unwanted one in (DATA.md: a list of wanted columns lost, without a word, those whose names had
+ * changed). A name without wildcards gets the nearest column's name, or is told it names a column
+ * of the other kind, or that output names leave the pair out.
+ */
+function unmatched(patterns: readonly string[], target: PatternTarget, pair: string | undefined): string[] {
+  const hint = (pattern: string): string => {
+    if (/[*?]/.test(pattern) || target.columns.length === 0) return '';
+    if (target.other.columns.includes(pattern)) return ` (a ${target.other.kind} column: --${target.other.option} chooses those)`;
+    const withoutPair = pair && pattern.includes(pair) ? pattern.replace(`${pair}_`, '').replace(`_${pair}`, '') : undefined;
+    if (withoutPair && target.columns.includes(withoutPair)) return ` (output columns leave the pair out: ${withoutPair})`;
+    const near = closest(pattern, target.columns as string[]);
+    return distance(pattern, near) <= Math.max(2, Math.floor(pattern.length / 4)) ? ` (did you mean ${near}?)` : '';
+  };
+  return patterns.filter((p) => !target.columns.some((c) => globRegExp(p).test(c))).map((p) => `${p}${hint(p)}`);
+}
+
 export interface SourceColumns {
   key: string;
+  /** The dataset's pair: a name asked for with it (as the source table has it) is told the output name. */
+  pair?: string;
   labels: string[];
   /** Feature columns in output order. */
   features: string[];
@@ -82,8 +110,17 @@ export function selectColumns(source: SourceColumns, selection: ViewSelection, p
   const include = (selection.include ?? ['*']).map(globRegExp);
   const exclude = (selection.exclude ?? []).map(globRegExp);
   const labels = selection.labels ? source.labels.filter((l) => matchesAny(selection.labels!.map(globRegExp), l)) : source.labels;
-  // Asked for by pattern, none is a mistake (a typo), as with the features: a view without labels is no training set.
-  if (selection.labels && labels.length === 0) throw new InputError(`view ${selection.name}: no label column matches --labels ${selection.labels.join(',')} (the labels: ${source.labels.slice(0, 3).join(', ')}${source.labels.length > 3 ? ', ...' : ''})`);
+  // Every pattern must match a column of its kind, not merely the option as a whole (so, asked for
+  // by pattern, some label is: a view without labels is no training set).
+  const featureColumns = { columns: source.features, other: { option: 'labels', columns: source.labels, kind: 'label' } };
+  const missedLabels = unmatched(selection.labels ?? [], { columns: source.labels, other: { option: 'include', columns: source.features, kind: 'feature' } }, source.pair);
+  const missed = [
+    ...unmatched(selection.include ?? [], featureColumns, source.pair).map((p) => `--include ${p}`),
+    ...unmatched(selection.exclude ?? [], featureColumns, source.pair).map((p) => `--exclude ${p}`),
+    ...missedLabels.map((p) => `--labels ${p}`),
+  ];
+  const someLabels = missedLabels.length > 0 ? ` (the labels: ${source.labels.slice(0, 3).join(', ')}${source.labels.length > 3 ? ', ...' : ''})` : '';
+  if (missed.length > 0) throw new InputError(`view ${selection.name}: ${missed.length === 1 ? 'a pattern matches' : `${missed.length} patterns match`} no column of its kind: ${missed.join('; ')}${someLabels}`);
   let features = source.features.filter((c) => matchesAny(include, c) && !matchesAny(exclude, c));
 
   const dropped: SelectedColumns['dropped'] = { constant: [], duplicates: [], stale: [], nullShare: [] };

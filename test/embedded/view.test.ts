@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { PLANTED } from '../../shared/demo/plants.js';
@@ -133,11 +133,17 @@ describe('bqx view (embedded, planted demo)', function () {
       ['--name', 'x', '--include', 'agg_[a]'],
       ['--name', 'x', '--include', 'nothing_*'],
       ['--name', 'x', '--drop', 'constant,odd'],
+      // One name of several misspelt: the others select columns, and the view was written without it.
+      ['--name', 'x', '--include', 'mkt_*,agg_mean_4'],
     ]) {
       const r = bqx(home, ['view', 'eurusd', ...args]);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
       assert.match(r.stderr, /^bqx: /);
     }
+    assert.ok(source.ledger.some((e) => e.column === 'agg_mean_45'));
+    assert.match(bqx(home, ['view', 'eurusd', '--name', 'x', '--include', 'mkt_*,agg_mean_4']).stderr, /--include agg_mean_4 \(did you mean agg_mean_45\?\)$/m);
+    const views = path.join(home, 'output', 'training', 'eurusd', runId, 'views');
+    assert.ok(existsSync(path.join(views, 'small')) && !existsSync(path.join(views, 'x')), 'the earlier view is there, no view x was written');
   });
 });

@@ -39,10 +39,32 @@ describe('view selection', () => {
     assert.throws(() => parseDrop('constant,odd'), /odd/);
     assert.throws(() => parseShare('max-null-share', '1.5'), InputError);
     assert.equal(parseShare('max-null-share', '0.25'), 0.25);
-    assert.throws(() => selectColumns(source, { name: 'v', include: ['nothing_*'], drop: [] }, undefined), /selection is empty|no feature column/);
+    assert.throws(() => selectColumns(source, { name: 'v', include: ['nothing_*'], drop: [] }, undefined), /^InputError: view v: a pattern matches no column of its kind: --include nothing_\*$/);
+    // Each pattern matches, and none is left.
+    assert.throws(() => selectColumns(source, { name: 'v', include: ['agg_*'], exclude: ['agg_?'], drop: [] }, undefined), /^InputError: view v: no feature column matches the selection$/);
     // Labels asked for by a pattern that matches none: refused too (a view without labels was written).
-    assert.throws(() => selectColumns(source, { name: 'v', labels: ['nope_*'], drop: [] }, undefined), /^InputError: view v: no label column matches --labels nope_\* \(the labels: /);
+    assert.throws(() => selectColumns(source, { name: 'v', labels: ['nope_*'], drop: [] }, undefined), /^InputError: view v: a pattern matches no column of its kind: --labels nope_\* \(the labels: target_bqx45_h15, target_bqx90_h15\)$/);
     assert.throws(() => selectColumns(source, { name: 'v', drop: ['constant'] }, undefined), /no column profile/);
+  });
+
+  it('refuses each pattern that matches no column of its kind, even when the others select some, with a hint for a name', () => {
+    const refused = (selection: Partial<Parameters<typeof selectColumns>[1]>, message: string) =>
+      assert.throws(() => selectColumns({ ...source, pair: 'eurusd' }, { name: 'v', drop: [], ...selection }, undefined), (e: Error) => e instanceof InputError && e.message === `view v: ${message}`);
+    // A name one edit from a column (a typo, or a column renamed since): the view would have lost it without a word.
+    refused({ include: ['agg_*', 'mom_b'] }, 'a pattern matches no column of its kind: --include mom_b (did you mean mom_a?)');
+    // Left in where it was meant to go: as silent.
+    refused({ exclude: ['corr_etf_y'] }, 'a pattern matches no column of its kind: --exclude corr_etf_y (did you mean corr_etf_x?)');
+    refused({ include: ['target_bqx45_h15'] }, 'a pattern matches no column of its kind: --include target_bqx45_h15 (a label column: --labels chooses those)');
+    refused({ labels: ['target_bqx45_*', 'agg_a'] }, 'a pattern matches no column of its kind: --labels agg_a (a feature column: --include chooses those) (the labels: target_bqx45_h15, target_bqx90_h15)');
+    // The source table's name keeps the pair; the output column does not.
+    refused({ include: ['agg_eurusd_a'] }, 'a pattern matches no column of its kind: --include agg_eurusd_a (output columns leave the pair out: agg_a)');
+    refused({ include: ['zzz_*', 'agg_*', 'quite_another_name'], exclude: ['mom_*_90'] }, '3 patterns match no column of its kind: --include zzz_*; --include quite_another_name; --exclude mom_*_90');
+    // Every pattern matching something: selected as before.
+    assert.deepEqual(selectColumns({ ...source, pair: 'eurusd' }, { name: 'v', include: ['agg_*', 'mom_a'], exclude: ['agg_b'], labels: ['target_bqx90_h15'], drop: [] }, undefined), {
+      labels: ['target_bqx90_h15'],
+      features: ['agg_a', 'agg_c', 'mom_a'],
+      dropped: { constant: [], duplicates: [], stale: [], nullShare: [] },
+    });
   });
 
   it('plans groups of at most the given width, each starting with the key', () => {
