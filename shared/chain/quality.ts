@@ -251,8 +251,10 @@ export function gateMetrics(profile: DatasetProfile, manifest: RunManifest, run:
   const features = profile.columns.filter((c) => !labels.has(c.column));
   const share = (values: number[]) => (values.length > 0 ? values.reduce((a, b) => a + b, 0) / values.length : 0);
   // Label nulls before each label's tail: the tail is expected (labels look ahead) and is
-  // reported per label in profile.labels against its horizon.
-  const tails = new Map(profile.labels.map((t) => [t.label, t.tailNulls]));
+  // reported per label in profile.labels against its horizon. A label with no value at all has no
+  // tail, only nulls: every row counts (passed over as a tail, a window of labels all null, one
+  // before the label table's values begin, measured 0 and passed).
+  const tails = new Map(profile.labels.map((t) => [t.label, t.tailNulls < run.labelRows ? t.tailNulls : 0]));
   let labelNulls = 0;
   let labelCells = 0;
   for (const c of profile.columns) {

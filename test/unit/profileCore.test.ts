@@ -8,6 +8,10 @@ import { describeFeature } from '../../shared/ledger.js';
 import { classifyGaps, keyGaps, rowsBefore } from '../../shared/profile/gaps.js';
 import { GateError, evaluateGates, parseGate } from '../../shared/profile/gates.js';
 import { confirmedLeaks } from '../../shared/profile/leakage.js';
+import type { DatasetProfile } from '../../shared/profile/types.js';
+import { gateMetrics } from '../../shared/chain/quality.js';
+import type { RunManifest } from '../../shared/manifest.js';
+import type { RunRecord } from '../../shared/ports.js';
 
 const CURRENCIES = ['eur', 'gbp', 'aud', 'nzd', 'usd', 'cad', 'chf', 'jpy'];
 
@@ -32,6 +36,22 @@ describe('profile core', () => {
       { gate: 'rows >= 150000', level: 'fail', value: 6000, passed: false },
       { gate: 'leakage == 0', level: 'warn', value: 1, passed: false },
     ]);
+  });
+
+  it("measures label_null_share without each label's tail of nulls, but all of a label with no value at all", () => {
+    const rows = 1000;
+    const column = (name: string, nullShare: number) => ({ column: name, nullShare }) as DatasetProfile['columns'][number];
+    const profileOf = (columns: DatasetProfile['columns'], tails: Record<string, number>) =>
+      ({ columns, labels: Object.entries(tails).map(([label, tailNulls]) => ({ label, horizonMinutes: 15, tailNulls, expected: 15 })), leakage: [], constant: [], duplicates: [], stale: [], gaps: { weekend: 0, unexpected: [] } }) as unknown as DatasetProfile;
+    const manifest = { labels: { columns: ['target_a_h15', 'target_b_h15'] }, columnCount: 4 } as unknown as RunManifest;
+    const run = { labelRows: rows } as RunRecord;
+    const labelShare = (profile: DatasetProfile) => gateMetrics(profile, manifest, run, 0).label_null_share;
+    // A tail of 100 null rows each (the label table's last minutes, not yet known) and 10 nulls before it in one: 10 of 1,800 cells.
+    assert.equal(labelShare(profileOf([column('f', 0.5), column('target_a_h15', 0.11), column('target_b_h15', 0.1)], { target_a_h15: 100, target_b_h15: 100 })), Math.round((10 / 1800) * 1e6) / 1e6);
+    // One label with no value at all: its 1,000 rows are nulls, not a tail (it measured 0 and passed).
+    assert.equal(labelShare(profileOf([column('target_a_h15', 1), column('target_b_h15', 0.1)], { target_a_h15: rows, target_b_h15: 100 })), Math.round((1000 / 1900) * 1e6) / 1e6);
+    // Every label empty: the share is 1.
+    assert.equal(labelShare(profileOf([column('target_a_h15', 1), column('target_b_h15', 1)], { target_a_h15: rows, target_b_h15: rows })), 1);
   });
 
   it('tells weekend closures from unexpected gaps, longest first', () => {
