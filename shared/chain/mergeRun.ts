@@ -123,8 +123,11 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
     throw error;
   }
   const profiled = quality.profile ? { profile: quality.profile, cutRows: quality.cutRows, profiledWith: quality.profiledWith, ...(quality.profileReuse ? { profileReuse: quality.profileReuse } : {}) } : {};
-  const output = await writeOutputs(deps, manifest, run, result.groups, result.shards, { ...report, ...profiled, gates: quality.gates }, quality);
   const failedGates = quality.failed.map(gateMessage).join('; ');
+  // The files beside the data describe the run as it ends (report.html shows its status and
+  // timings), not as it stood while merging: they are written before the record moves.
+  const ending: RunRecord = { ...run, state: failedGates ? 'failed' : 'succeeded', timings: { ...run.timings, merge_ms: mergeMs, profile_ms: quality.profileMs } };
+  const output = await writeOutputs(deps, manifest, ending, result.groups, result.shards, { ...report, ...profiled, gates: quality.gates }, quality);
   const now = deps.clock.now();
   const { run: done, changed } = await deps.store.updateRun(runId, (r) =>
     r.state === 'merging'
