@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { DuckDBInstance, listValue } from '@duckdb/node-api';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PLANTED, warmupNullRows } from '../../shared/demo/plants.js';
 import type { FoldsFile } from '../../shared/folds.js';
