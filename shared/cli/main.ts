@@ -197,16 +197,20 @@ async function runCommand(args: Args, configured: Config): Promise<number> {
       await reconcile(embedded.deps, { force: true, runIds: [run.runId] });
     }
     const extra: [string, string][] = demoMs > 1000 ? [['demo build', `${(demoMs / 1000).toFixed(1)} s`]] : [];
+    let consolidated: string | undefined;
     if (run.state === 'succeeded' && args.flags.has('consolidate')) {
       // The one file is about the dataset's size: checked like the run, before it is written.
       if (config.diskCheck) await checkRoom(embedded.deps, { staging: 0, output: run.output!.bytes }, { name: 'the consolidated file', advice: 'leave out --consolidate (the dataset is written and verified)' });
       const object = paths.consolidated(run.pair, run.runId);
       const shards: { groups: { objects: string[] }[] }[] = JSON.parse(Buffer.from(await embedded.output.read(run.output!.manifest)).toString('utf8')).shards;
       await embedded.warehouse.consolidate(shards.map((s) => ({ groups: s.groups.map((g) => ({ files: g.objects })) })), object);
-      extra.push(['consolidated', embedded.output.uri(object)]);
+      consolidated = embedded.output.uri(object);
+      extra.push(['consolidated', consolidated]);
     }
     const landed = await embedded.store.countCheckpoints(run.runId);
     const summary = summarise(run, landed, run.output ? embedded.output.uri(run.output.manifest) : null);
+    // In the JSON too: a script reading it finds the one file as the table shows it.
+    if (consolidated) summary.output.consolidated = consolidated;
     if (embedded.bus.deadLetters.length > 0) summary.warnings.push(`${embedded.bus.deadLetters.length} message(s) dead-lettered; see BQX_HOME/logs/bqx.log`);
     if (json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     if (!quiet) process.stderr.write(`\n${summaryTable(summary, extra, nextStep(summary))}\n`);

@@ -15,7 +15,8 @@ export interface RunSummary {
   /** Extracted features per reason (`data changed`, `new table`, ...). */
   reasons: Record<string, number>;
   /** `manifest` is null once retention removed the dataset (`removed`: when). */
-  output: { manifest: string | null; rows: number; columns: number; files: number };
+  /** `consolidated`: the one file `--consolidate` wrote. */
+  output: { manifest: string | null; rows: number; columns: number; files: number; consolidated?: string };
   removed?: string;
   warnings: string[];
   timings: Record<string, number>;

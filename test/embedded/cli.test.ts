@@ -61,7 +61,10 @@ describe('bqx command line', function () {
     assert.match(r.stderr, /extract\s+\[#+\]\s+667\/667/, 'progress bars on stderr');
     assert.match(r.stderr, /status\s+succeeded/, 'summary table on stderr');
     runId = s.runId;
+    // Named in the JSON as in the table on stderr.
     const consolidated = path.join(path.dirname(s.output.manifest), 'training_eurusd.parquet');
+    assert.equal(s.output.consolidated, consolidated);
+    assert.match(r.stderr, new RegExp(`consolidated\\s+${consolidated.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
     const { metadata } = readLocalFooter(consolidated);
     assert.equal(Number(metadata.num_rows), ROWS);
     assert.equal(metadata.schema.length - 1, 17_038);
