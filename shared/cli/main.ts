@@ -15,6 +15,7 @@ import { reconcile } from '../chain/reconcile.js';
 import { refreshBase } from '../chain/refresh.js';
 import { startRun } from '../chain/startRun.js';
 import { errorMessage } from '../log.js';
+import { fileInTheWay } from '../fileInTheWay.js';
 import { ConflictError, InputError, NotFoundError, assertRunId, isRunId, paths, validatePair } from '../naming.js';
 import type { Embedded } from '../runtime/embedded.js';
 import { KeptFirestore } from '../runtime/keptFirestore.js';
@@ -82,6 +83,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     // plan --target gcp takes --project as run and status do.
     const project = args.command === 'plan' ? stringFlag(args, 'project') : undefined;
     const config = loadConfig(project === undefined ? env : { ...env, BQX_PROJECT: project });
+    // Every command below reads or writes the home, but a plan of a deployed chain.
+    const homeFile = project === undefined && stringFlag(args, 'target') !== 'gcp' ? await fileInTheWay(config.embedded.home) : undefined;
+    if (homeFile) throw new ConfigError('BQX_HOME', config.embedded.home, homeFile === config.embedded.home ? 'a file, not a folder' : `${homeFile} is a file, not a folder`);
     switch (args.command) {
       case 'run':
         return await runCommand(args, config);

@@ -3,6 +3,7 @@
 
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { fileInTheWay } from '../fileInTheWay.js';
 import { InputError } from '../naming.js';
 import type { PlanDocument, PlanEntry } from './planDocument.js';
 
@@ -14,17 +15,9 @@ const PLAN_FILE = /^(\d{4,}-[a-z_]+(-[A-Za-z0-9_]+)?\.sql|plan\.json)$/;
  * warehouse) as well as when it is written. The names of the earlier plan's files, if any.
  */
 export async function checkSqlOut(dir: string): Promise<string[]> {
-  const stat = await fs.stat(dir).catch(() => undefined);
-  if (stat && !stat.isDirectory()) throw new InputError(`--sql-out ${dir} is a file, not a folder`);
-  if (!stat) {
-    // A new folder: the nearest part of its path that exists must be a folder.
-    for (let up = path.dirname(path.resolve(dir)); ; up = path.dirname(up)) {
-      const above = await fs.stat(up).catch(() => undefined);
-      if (above && !above.isDirectory()) throw new InputError(`--sql-out ${dir}: ${up} is a file, not a folder`);
-      if (above || up === path.dirname(up)) return [];
-    }
-  }
-  const names = await fs.readdir(dir);
+  const file = await fileInTheWay(dir);
+  if (file) throw new InputError(file === dir ? `--sql-out ${dir} is a file, not a folder` : `--sql-out ${dir}: ${file} is a file, not a folder`);
+  const names = await fs.readdir(dir).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? [] : Promise.reject(e)));
   const other = names.filter((n) => !PLAN_FILE.test(n));
   if (other.length > 0) throw new InputError(`--sql-out ${dir} holds other files (${other.slice(0, 3).join(', ')}); give an empty or new folder`);
   return names;

@@ -134,6 +134,21 @@ describe('bqx command line', function () {
     assert.match(r.stderr, /^bqx: .*_manifest\.json is not a readable manifest/);
   });
 
+  it('refuses a BQX_HOME that is a file, or under one, in one line before anything is written', () => {
+    const file = path.join(tempDir('home-file'), 'notes.txt');
+    writeFileSync(file, 'not a folder');
+    for (const [home, why] of [[file, 'a file, not a folder'], [path.join(file, 'bqx'), `${file} is a file, not a folder`]] as const) {
+      for (const args of [['run', 'eurusd', '--quiet'], ['status'], ['demo', '--rows', '100']]) {
+        const r = bqx(home, args);
+        assert.equal(r.code, 2, `${args.join(' ')} in ${home}: ${r.stderr}`);
+        // Not "ENOTDIR: not a directory, mkdir '…/notes.txt/logs'" from deep inside, nor "no runs yet".
+        assert.equal(r.stderr, `bqx: BQX_HOME=${JSON.stringify(home)}: ${why}\n`);
+        assert.equal(r.stdout, '');
+      }
+    }
+    assert.equal(readFileSync(file, 'utf8'), 'not a folder');
+  });
+
   it('resumes a run killed mid-extract and completes it', async () => {
     const fresh = await freshHome(ROWS);
     const child = spawn(process.execPath, [BQX, 'run', 'eurusd', '--json'], { env: { ...process.env, BQX_HOME: fresh }, stdio: ['ignore', 'pipe', 'pipe'] });
