@@ -139,11 +139,13 @@ async function open(config: Config, verbose: boolean, observe?: (e: ChainEvent) 
 
 async function reportCmd(args: Args, config: Config): Promise<number> {
   checkFlags(args, ['json']);
-  const embedded = await open(config, false);
+  // The run store and the output folder only, as status and verify: no DuckDB to load, and it
+  // answers while a run in another process holds the warehouse.
+  const records = openRecords(config);
   try {
-    return await reportCommand(embedded, config, args.positional[0], args.flags.has('json'));
+    return await reportCommand(records, config, args.positional[0], args.flags.has('json'));
   } finally {
-    await embedded.close();
+    await records.close();
   }
 }
 

@@ -45,7 +45,7 @@ export function assertNotRemoved(run: RunRecord): void {
   if (run.collected?.scope === 'all') throw new NotFoundError(`run ${run.runId}'s dataset was removed by retention at ${run.collected.at} (bqx gc, or after a later run's success)`);
 }
 
-export async function reportCommand(embedded: Embedded, config: Config, target: string | undefined, json: boolean): Promise<number> {
+export async function reportCommand(embedded: Pick<Embedded, 'store' | 'output'>, config: Config, target: string | undefined, json: boolean): Promise<number> {
   if (!target) throw new InputError('report needs a run id or a pair');
   const run = await finishedRun(embedded, config, target);
   const report = JSON.parse(Buffer.from(await embedded.output.read(run.output.report)).toString('utf8')) as RunReport;

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import {existsSync, readFileSync, readdirSync, writeFileSync} from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { readLocalFooter } from '../../shared/adapters/local/parquetStitch.js';
 import { freshHome } from '../helpers/embedded.js';
@@ -88,6 +89,29 @@ describe('bqx command line', function () {
     const none = bqx(home, ['verify', 'gbpusd']);
     assert.equal(none.code === 0, false);
     assert.match(none.stderr, /^bqx: no run found for gbpusd\n$/);
+  });
+
+  it('status, report and verify answer while another process holds the warehouse; run is refused naming them', async () => {
+    // Another process holding the warehouse open, as a running `bqx run` does.
+    const duckdb = createRequire(import.meta.url).resolve('@duckdb/node-api');
+    const file = path.join(home, 'warehouse.duckdb');
+    const holder = spawn(process.execPath, ['-e', `require(${JSON.stringify(duckdb)}).DuckDBInstance.create(${JSON.stringify(file)}).then(() => { console.log('held'); setInterval(() => {}, 1000); })`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        holder.stdout.on('data', (d: Buffer) => d.toString().includes('held') && resolve());
+        holder.on('exit', (code) => reject(new Error(`the holder exited (${code})`)));
+      });
+      const report = bqx(home, ['report', runId, '--json']);
+      assert.equal(report.code, 0, report.stderr);
+      assert.equal(JSON.parse(report.stdout).runId, runId);
+      for (const args of [['status', runId], ['verify', runId]]) assert.equal(bqx(home, args).code, 0, args.join(' '));
+      const refused = bqx(home, ['run', 'eurusd', '--quiet']);
+      assert.equal(refused.code, 2);
+      assert.match(refused.stderr, new RegExp(`in use by another process \\(PID ${holder.pid}\\): one bqx command at a time works on a BQX_HOME \\(\`bqx status\`, \`report\` and \`verify\` read it meanwhile\\)`));
+    } finally {
+      holder.kill();
+      await new Promise((resolve) => holder.once('exit', resolve));
+    }
   });
 
   it('rerun --merge rebuilds the output of a finished run from its checkpoints, named by its id or by its pair (its last run)', () => {

@@ -166,7 +166,7 @@ export class DuckDbWarehouse implements Warehouse {
       // (one bqx process per home; embedded.ts sweeps the scratch folders once it holds the lock).
       const held = /Could not set lock on file.*?PID (\d+)/s.exec(errorMessage(error));
       // A conflict, not a failure: nothing started, so the CLI exits 2 as for bad input, not 1.
-      if (held) throw new ConflictError(`the warehouse ${file} is in use by another process (PID ${held[1]}): one bqx command at a time works on a BQX_HOME (\`bqx status\` reads it meanwhile)`);
+      if (held) throw new ConflictError(`the warehouse ${file} is in use by another process (PID ${held[1]}): one bqx command at a time works on a BQX_HOME (\`bqx status\`, \`report\` and \`verify\` read it meanwhile)`);
       throw error;
     });
     // Parquet footers parsed once per file, not once per statement: the profile, the compare and
