@@ -2,7 +2,7 @@
 // LOG_FLUSH_MS, a warning or an error at once with the lines before it, and every line is in the
 // file, in order, once the log is ended.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LOG_FLUSH_MS, openLogFile } from '../../shared/cli/logFile.js';
@@ -22,6 +22,24 @@ async function written(file: string, count: number, ms: number): Promise<string[
 }
 
 describe('log file (logFile.ts)', () => {
+  it('sets a log past its size aside as bqx.log.1 when it opens it (replacing the one before), and appends below it', async () => {
+    const file = path.join(tempDir('log-file'), 'bqx.log');
+    const line = (message: string) => `${JSON.stringify({ message })}\n`;
+    writeFileSync(file, line('old 1') + line('old 2'));
+    // At the size exactly: not past it.
+    const small = openLogFile(file, 'info', undefined, statSync(file).size);
+    small.logger.info('appended');
+    await small.end();
+    assert.deepEqual(messages(file), ['old 1', 'old 2', 'appended'], 'under the size: appended to');
+    assert.ok(!existsSync(`${file}.1`));
+    writeFileSync(`${file}.1`, line('older still'));
+    const past = openLogFile(file, 'info', undefined, statSync(file).size - 1);
+    past.logger.info('new');
+    await past.end();
+    assert.deepEqual(messages(file), ['new']);
+    assert.deepEqual(messages(`${file}.1`), ['old 1', 'old 2', 'appended'], 'the one set aside before is replaced');
+  });
+
   it('holds INFO lines back for one write, writes them by the timer, and every line in order at the end', async () => {
     const file = path.join(tempDir('log-file'), 'bqx.log');
     const log = openLogFile(file, 'info');
