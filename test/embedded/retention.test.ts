@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import sinon from 'sinon';
 import { rerun } from '../../shared/chain/rerun.js';
@@ -73,6 +73,7 @@ describe('embedded retention', function () {
       const run = await e.store.getRun(runId);
       assert.equal(run?.collected?.scope, 'all', `${runId} was collected`);
       assert.equal(await e.store.countCheckpoints(runId), 0);
+      assert.ok(!existsSync(path.join(home, 'runstore', 'checkpoints', runId)), `${runId}'s emptied checkpoint folder went too`);
     }
     assert.equal((await e.store.getRun(runs[7]!))?.collected?.scope, 'checkpoints');
 

@@ -1,6 +1,6 @@
 
 import assert from 'node:assert/strict';
-import { readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { FileRunStore } from '../../shared/adapters/local/fileRunStore.js';
 import { REFUSAL_DAYS, type CheckpointRecord } from '../../shared/ports.js';
@@ -63,6 +63,28 @@ describe('embedded file store: its folders', () => {
     await before.recordCheckpoint(record('lag_eurusd'));
     assert.equal(await store.countCheckpoints(runId), 1);
     assert.equal(await new FileRunStore(root).countCheckpoints(runId), 2);
+  });
+});
+
+describe('embedded file store: a run\'s checkpoint folder', () => {
+  it('goes with its last record, and is made again by a record written after', async () => {
+    const root = tempDir('store');
+    const runId = 'eurusd-20260101t000000-abc123';
+    const record = (feature: string): CheckpointRecord => ({
+      runId, feature, landedAt: '2026-01-01T00:00:00.000Z', files: [], rows: 1, sourceRows: 1, duplicates: 0, nullCounts: {}, minKey: null, maxKey: null, bytes: 0,
+    });
+    const store = new FileRunStore(root, { soleWriter: true });
+    const dir = path.join(root, 'checkpoints', runId);
+    await store.recordCheckpoint(record('agg_eurusd'));
+    await store.recordCheckpoint(record('mom_eurusd'));
+    await store.deleteCheckpoint(runId, 'agg_eurusd');
+    assert.ok(existsSync(dir), 'a record is left: the folder stays');
+    await store.deleteCheckpoint(runId, 'mom_eurusd');
+    assert.ok(!existsSync(dir), 'the last record gone: so is the folder');
+    await store.deleteCheckpoint(runId, 'mom_eurusd'); // again, with no folder: nothing to do
+    assert.deepEqual([await store.countCheckpoints(runId), (await store.listCheckpoints(runId)).length], [0, 0]);
+    assert.equal(await store.recordCheckpoint(record('lag_eurusd')), true);
+    assert.deepEqual((await new FileRunStore(root).listCheckpoints(runId)).map((r) => r.feature), ['lag_eurusd']);
   });
 });
 
