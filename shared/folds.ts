@@ -4,6 +4,8 @@
 // purged k-fold). DATA.md: an R² of 0.97 came from a random split that leaked the future, and
 // later splits had no gap at all. Given as key ranges and as row ranges per shard.
 
+import { openSince, openTime } from './marketClock.js';
+
 export interface FoldSettings {
   trainDays: number;
   validationDays: number;
@@ -48,6 +50,8 @@ export interface FoldsFile {
   purgeMinutes: number;
   embargoMinutes: number;
   longestHorizonMinutes: number;
+  /** The minutes at the window's end the folds leave out: the labels have no value there yet (the longest label window). */
+  labelTailMinutes: number;
   note: string;
   folds: Fold[];
 }
@@ -64,38 +68,50 @@ const DAY = 24 * 60 * MINUTE;
 export const SCALED_FOLDS = 4;
 
 /** The folds' key ranges, from the window and the settings (pure). */
-export function planFolds(run: { pair: string; runId: string }, firstKey: string, lastKey: string, settings: FoldSettings, longestHorizonMinutes: number): FoldPlan {
+export function planFolds(run: { pair: string; runId: string }, firstKey: string, lastKey: string, settings: FoldSettings, longestHorizonMinutes: number, labelTailMinutes = 0): FoldPlan {
   const start = Date.parse(firstKey);
-  const end = Date.parse(lastKey) + MINUTE;
+  const windowEnd = Date.parse(lastKey) + MINUTE;
+  // The folds end where the labels' values do: a validation or test segment in the last minutes,
+  // where no label has a value yet, could be neither tuned nor scored (every fold of the default
+  // demo's nine days had its test there).
+  const end = Math.max(start, windowEnd - labelTailMinutes * MINUTE);
   const purge = Math.max(settings.purgeMinutes, longestHorizonMinutes);
   const gap = (purge + settings.embargoMinutes) * MINUTE;
   const span = end - start;
+  const covered = labelTailMinutes > 0 ? 'the window before its label tail' : 'the window';
   const sizes = [settings.trainDays, settings.validationDays, settings.testDays].map((d) => d * DAY);
   const oneFold = sizes[0]! + sizes[1]! + sizes[2]! + 2 * gap;
   let scale = 1;
   let note = 'sizes as configured';
-  if (span < oneFold) {
-    scale = Math.max(0, (span - 2 * gap) / (sizes[0]! + sizes[1]! + sizes[2]! + (SCALED_FOLDS - 1) * settings.stepDays * DAY));
-    note = `the window (${(span / DAY).toFixed(2)} days) is shorter than one fold at the configured sizes: train, validation, test and step are scaled by ${scale.toFixed(4)} so that ${SCALED_FOLDS} folds fit; purge and embargo are not scaled`;
+  // Scaled folds are placed on the market's clock (weekend closures left out): at the sizes of a
+  // window of days, a segment of a few calendar hours could fall on a Saturday and hold no row.
+  const scaled = span < oneFold;
+  const [to, from] = scaled ? [openSince, openTime] : [(t: number) => t, (t: number) => t];
+  const [first, last] = [to(start), to(end)];
+  if (scaled) {
+    scale = Math.max(0, (last - first - 2 * gap) / (sizes[0]! + sizes[1]! + sizes[2]! + (SCALED_FOLDS - 1) * settings.stepDays * DAY));
+    note = `${covered} (${(span / DAY).toFixed(2)} days, ${((last - first) / DAY).toFixed(2)} of them open) is shorter than one fold at the configured sizes: train, validation, test and step are scaled by ${scale.toFixed(4)} so that ${SCALED_FOLDS} folds fit, in open market time (weekend closures left out); purge and embargo are not scaled`;
   }
-  const [train, validation, test] = sizes.map((s) => Math.round((s * scale) / MINUTE) * MINUTE) as [number, number, number];
-  const step = Math.round((settings.stepDays * DAY * scale) / MINUTE) * MINUTE;
+  // Whole minutes, rounded down: rounded to the nearest, the last of the SCALED_FOLDS could end a
+  // minute past the window and be left out.
+  const [train, validation, test] = sizes.map((s) => Math.floor((s * scale) / MINUTE) * MINUTE) as [number, number, number];
+  const step = Math.floor((settings.stepDays * DAY * scale) / MINUTE) * MINUTE;
   const bounds: number[][] = [];
   if (train > 0 && validation > 0 && test > 0 && step > 0) {
-    for (let t0 = start; ; t0 += step) {
+    for (let t0 = first; ; t0 += step) {
       const b = [t0, t0 + train, t0 + train + gap, t0 + train + gap + validation, t0 + train + 2 * gap + validation, t0 + train + 2 * gap + validation + test];
-      if (b[5]! > end) break;
-      bounds.push(b);
+      if (b[5]! > last) break;
+      bounds.push(b.map(from));
     }
   }
-  if (bounds.length === 0) note = `the window (${(span / DAY).toFixed(2)} days) is too short for a fold with a purge of ${purge} and an embargo of ${settings.embargoMinutes} minutes`;
+  if (bounds.length === 0) note = `${covered} (${(span / DAY).toFixed(2)} days) is too short for a fold with a purge of ${purge} and an embargo of ${settings.embargoMinutes} minutes`;
   const days = (ms: number) => Math.round((ms / DAY) * 10000) / 10000;
   return {
     file: {
       // Only these two of the record: the caller passes the whole run record.
       pair: run.pair,
       runId: run.runId,
-      window: { start: new Date(start).toISOString(), end: new Date(end).toISOString() },
+      window: { start: new Date(start).toISOString(), end: new Date(windowEnd).toISOString() },
       trainDays: days(train),
       validationDays: days(validation),
       testDays: days(test),
@@ -104,9 +120,33 @@ export function planFolds(run: { pair: string; runId: string }, firstKey: string
       purgeMinutes: purge,
       embargoMinutes: settings.embargoMinutes,
       longestHorizonMinutes,
-      note,
+      labelTailMinutes,
+      note: labelTailMinutes > 0 ? `${note}; the folds end ${labelTailMinutes.toLocaleString('en-US')} minutes before the window does, where the labels have no value yet` : note,
     },
     bounds,
+  };
+}
+
+/**
+ * The plan without the folds whose validation or test segment holds no row before `labelledRows`
+ * (the rows before the labels' null tail: the label table's last minutes are not known yet; or the
+ * segment falls in a closure, with no row at all), and the cut rows that go with the rest: such a
+ * fold can be neither tuned nor scored, and a loop over the folds would meet it. The folds left
+ * are numbered from 0; the note says which went.
+ */
+export function labelledFolds(plan: FoldPlan, cutRows: readonly number[], labelledRows: number | undefined): { plan: FoldPlan; cutRows: number[]; dropped: number } {
+  if (labelledRows === undefined) return { plan, cutRows: [...cutRows], dropped: 0 };
+  // A fold's cuts 2 to 3 are its validation's rows, 4 to 5 its test's.
+  const labelled = (from: number, to: number) => Math.min(to, labelledRows) - from > 0;
+  const keep = plan.bounds.map((_, i) => labelled(cutRows[i * 6 + 2]!, cutRows[i * 6 + 3]!) && labelled(cutRows[i * 6 + 4]!, cutRows[i * 6 + 5]!));
+  const dropped = plan.bounds.filter((_, i) => !keep[i]);
+  if (dropped.length === 0) return { plan, cutRows: [...cutRows], dropped: 0 };
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const said = `${dropped.length} planned fold(s) left out (test from ${dropped.map((b) => iso(b[4]!)).join(', ')}): their validation or test segment holds no row with a label value (the labels' last value is at row ${labelledRows.toLocaleString('en-US')})`;
+  return {
+    plan: { file: { ...plan.file, note: `${plan.file.note}; ${said}` }, bounds: plan.bounds.filter((_, i) => keep[i]) },
+    cutRows: cutRows.filter((_, c) => keep[Math.floor(c / 6)]),
+    dropped: dropped.length,
   };
 }
 

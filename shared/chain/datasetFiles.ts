@@ -4,7 +4,7 @@
 // here, when a run finishes, so the CLI starts without it.
 
 import { allSettledOrThrow } from '../concurrency.js';
-import { foldsFile } from '../folds.js';
+import { foldsFile, labelledFolds } from '../folds.js';
 import { paths } from '../naming.js';
 import type { RunRecord } from '../ports.js';
 import type { RunReport } from '../report.js';
@@ -41,7 +41,8 @@ export async function writeDatasetExtras(deps: ChainDeps, run: RunRecord, manife
   const kept = keepProfile(deps, run, quality.stored);
   const page = (async () => {
     const shards = Array.isArray(manifest.shards) && manifest.shards.length > 0 ? manifest.shards : [{ index: 0, rows: manifest.rows }];
-    const folds = foldsFile(quality.folds, quality.cutRows, shards);
+    const labelled = labelledFolds(quality.folds, quality.cutRows, quality.labelledRows);
+    const folds = foldsFile(labelled.plan, labelled.cutRows, shards);
     await deps.output.write(datasetFile.folds(run.pair, run.runId), JSON.stringify(folds, null, 1), { contentType: 'application/json' });
     const { renderReportHtml } = await pageRenderer();
     const html = await renderReportHtml({ report, run, gates: quality.gates, folds: folds.folds.length });

@@ -4,10 +4,10 @@
 
 import type { Config } from '../config.js';
 import { billedBytes, estimateCost } from '../cost.js';
-import { foldCuts, planFolds, type FoldPlan } from '../folds.js';
+import { foldCuts, labelledFolds, planFolds, type FoldPlan } from '../folds.js';
 import type { RunManifest } from '../manifest.js';
 import type { CheckpointRecord, MergeProgress, MergedGroup, MergedShard, RunRecord } from '../ports.js';
-import { labelHorizon } from '../profile/findings.js';
+import { labelHorizon, labelTailMinutes } from '../profile/findings.js';
 import { evaluateGates, gateMessage, type GateMetric, type GateResult } from '../profile/gates.js';
 import { profileDataset, profileKeys, sampleLayout, type ProfileInput } from '../profile/profile.js';
 import { mergeMeasured, withSample } from '../profile/reuseStats.js';
@@ -31,6 +31,12 @@ export interface Quality {
   cutRows: number[];
   /** What the profile was computed with (fold cuts, settings): a later identical dataset may reuse it only with the same. */
   profiledWith: string;
+  /**
+   * The rows before the labels' null tail (the last row any label has a value, plus one), from the
+   * profile (absent with BQX_PROFILE=keys): folds.json leaves out the folds past it (labelledFolds).
+   * `folds` and `cutRows` stay the plan's as profiled, which a later run may take with the profile.
+   */
+  labelledRows?: number;
   /** Columns measured and taken from an earlier dataset (absent with BQX_PROFILE=keys). */
   profileReuse?: ProfileReuse;
   /** The raw columns the profile was computed from, and its scan state, to keep with the dataset, or the earlier stored profile to copy (shared/chain/profileReuse.ts). */
@@ -175,6 +181,9 @@ export async function checkQuality(
     if (skipped.length > 0) notes.push(`BQX_PROFILE=keys: columns not profiled, gates not checked: ${skipped.map((g) => g.gate).join(', ')}`);
   }
   const gates = evaluateGates(gateList, metrics);
+  const labelledRows = profile ? labelledEnd(profile, run.labelRows) : undefined;
+  const { dropped } = labelledFolds(folds, cutRows, labelledRows);
+  if (dropped > 0) notes.push(`folds.json: ${dropped} of ${folds.bounds.length} planned fold(s) left out, their validation or test segment without a row with a label value (the labels' last value is at row ${labelledRows!.toLocaleString('en-US')} of ${run.labelRows.toLocaleString('en-US')})`);
   return {
     ...(profile ? { profile } : {}),
     gates,
@@ -182,6 +191,7 @@ export async function checkQuality(
     warnings: [...notes, ...gates.filter((g) => !g.passed && g.level === 'warn').map(gateMessage)],
     folds,
     cutRows,
+    ...(labelledRows !== undefined ? { labelledRows } : {}),
     profiledWith,
     ...(profileReuse ? { profileReuse } : {}),
     ...(stored ? { stored } : {}),
@@ -203,7 +213,7 @@ export function profileInput(
   groups: readonly Pick<MergedGroup, 'index' | 'files' | 'columns'>[],
 ): { folds: FoldPlan; input: ProfileInput; settings: ProfileSettings } {
   const longest = Math.max(0, ...manifest.labels.columns.map((l) => labelHorizon(l) ?? 0));
-  const folds = planFolds(run, run.window.start, lastKey(run), settings.folds, longest);
+  const folds = planFolds(run, run.window.start, lastKey(run), settings.folds, longest, Math.max(0, ...manifest.labels.columns.map(labelTailMinutes)));
   const input = {
     runId: run.runId,
     pair: run.pair,
@@ -238,6 +248,11 @@ function carriedOn(carry: EarlierScan): Pick<ProfileReuse, 'carriedOnFrom' | 'ca
     ...(carry.resume ? { carriedOnFrom: carry.resume.from.state.row } : {}),
     ...(carry.resumeEnd ? { carriedOnFromEnd: { row: carry.resumeEnd.from.state.row, groups: carry.resumeEnd.groups.length } } : {}),
   };
+}
+
+/** The rows before the labels' null tail: up to the last row where any label has a value (0 when none has one; every row with no label). */
+export function labelledEnd(profile: Pick<DatasetProfile, 'labels'>, rows: number): number {
+  return profile.labels.length === 0 ? rows : Math.max(0, ...profile.labels.map((t) => rows - t.tailNulls));
 }
 
 /** The last minute of the window [start, end). */

@@ -50,6 +50,16 @@ export function labelHorizon(label: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/**
+ * The minutes at the end of any window where a label has no value yet, from its name
+ * (`target_bqx2880_h30` -> 2,880): each label is a future value of `bqx_{w}` (DATA.md), so the last
+ * w minutes of a window are null. 0 for a name without a window.
+ */
+export function labelTailMinutes(label: string): number {
+  const m = /(\d+)_h\d+$/.exec(label);
+  return m ? Number(m[1]) : 0;
+}
+
 /** Per label: null rows at the end of the window, against the horizon it looks ahead. */
 export function labelTails(stats: readonly ColumnStats[], labels: readonly string[], rows: number): LabelTail[] {
   const byColumn = new Map(stats.map((s) => [s.column, s]));

@@ -141,12 +141,22 @@ describe('dataset profile, gates, ledger and folds (embedded, planted demo)', fu
 
     const folds: FoldsFile = JSON.parse(readFileSync(path.join(dir, 'folds.json'), 'utf8'));
     // The file's own fields and nothing of the run record it was planned from (state, transitions, ...).
-    const fields = ['pair', 'runId', 'window', 'trainDays', 'validationDays', 'testDays', 'stepDays', 'scale', 'purgeMinutes', 'embargoMinutes', 'longestHorizonMinutes', 'note', 'folds'];
+    const fields = ['pair', 'runId', 'window', 'trainDays', 'validationDays', 'testDays', 'stepDays', 'scale', 'purgeMinutes', 'embargoMinutes', 'longestHorizonMinutes', 'labelTailMinutes', 'note', 'folds'];
     assert.deepEqual(Object.keys(folds).sort(), [...fields].sort());
     assert.ok(folds.purgeMinutes >= 105, `purge ${folds.purgeMinutes}`);
     assert.equal(folds.longestHorizonMinutes, 105);
     assert.ok(folds.scale < 1 && folds.note.includes('scaled'), 'a short window scales the sizes and says so');
     assert.ok(folds.folds.length >= 2, `${folds.folds.length} folds`);
+    // The labels' null tail (the last 2,880 minutes, DATA.md) is left to no fold: every validation
+    // and test segment holds rows, all before the labels' last value.
+    assert.equal(folds.labelTailMinutes, 2880);
+    const labelled = Math.max(...report.profile!.labels.map((l) => ROWS - l.tailNulls));
+    for (const f of folds.folds) {
+      for (const seg of [f.validation, f.test]) {
+        const [r] = seg.rows;
+        assert.ok(r && r.end > r.start && r.end <= labelled, `fold ${f.index}: ${JSON.stringify(seg)} (labels end at row ${labelled})`);
+      }
+    }
     for (const f of folds.folds) {
       const gapMs = (a: string, b: string) => Date.parse(b) - Date.parse(a);
       assert.ok(gapMs(f.train.to, f.validation.from) >= (folds.purgeMinutes + folds.embargoMinutes) * 60_000);

@@ -3,7 +3,9 @@
 
 import assert from 'node:assert/strict';
 import { ConfigError, loadConfig } from '../../shared/config.js';
-import { foldCuts, foldsFile, planFolds } from '../../shared/folds.js';
+import { foldCuts, foldsFile, labelledFolds, planFolds } from '../../shared/folds.js';
+import { openSince, openTime } from '../../shared/marketClock.js';
+import { labelTailMinutes } from '../../shared/profile/findings.js';
 import { describeFeature } from '../../shared/ledger.js';
 import { classifyGaps, keyGaps, rowsBefore } from '../../shared/profile/gaps.js';
 import { GateError, evaluateGates, parseGate } from '../../shared/profile/gates.js';
@@ -98,6 +100,60 @@ describe('profile core', () => {
     const file = foldsFile(short, cutRows, [{ index: 0, rows: 3000 }, { index: 1, rows: 3000 }]);
     assert.deepEqual(file.folds[0]!.validation.rows, [{ shard: 0, start: 2950, end: 3000 }, { shard: 1, start: 0, end: 50 }]);
     assert.deepEqual(file.folds[0]!.train.rows, [{ shard: 0, start: 0, end: 2900 }]);
+  });
+
+  it('counts open market time: weekend closures (Friday 22:00 to Sunday 22:00 UTC) left out', () => {
+    const t = (iso: string) => Date.parse(iso);
+    const open = (a: string, b: string) => (openSince(t(b)) - openSince(t(a))) / 60_000;
+    assert.equal(open('2020-01-06T00:00:00Z', '2020-01-07T00:00:00Z'), 1440, 'a Monday: all open');
+    assert.equal(open('2020-01-10T00:00:00Z', '2020-01-13T00:00:00Z'), 3 * 1440 - 2880, 'Friday to Monday: the closure left out');
+    assert.equal(open('2020-01-11T05:00:00Z', '2020-01-12T21:00:00Z'), 0, 'inside the closure');
+    for (const iso of ['2020-01-06T00:00:00Z', '2020-01-10T21:59:00Z', '2020-01-12T22:00:00Z', '2024-07-03T12:34:00Z']) assert.equal(openTime(openSince(t(iso))), t(iso), iso);
+    assert.equal(new Date(openTime(openSince(t('2020-01-11T12:00:00Z')))).toISOString(), '2020-01-12T22:00:00.000Z', 'a Saturday: the next open');
+  });
+
+  it('ends the folds before the labels\' null tail, and places scaled folds on open time: every validation and test segment is open', () => {
+    const settings = { trainDays: 365, validationDays: 23, testDays: 7, stepDays: 30, purgeMinutes: 60, embargoMinutes: 30 };
+    // Nine days with a weekend (the default demo's window), the labels' last 2,880 minutes null.
+    const plan = planFolds({ pair: 'eurusd', runId: 'r' }, '2020-01-06T00:00:00Z', '2020-01-15T00:09:00Z', settings, 105, 2880);
+    assert.equal(plan.file.labelTailMinutes, 2880);
+    // The tail is the longest label window, from the names (each label a future value of bqx_{w}: DATA.md).
+    assert.deepEqual(['target_bqx2880_h105', 'target_bqx45_h15', 'target_close'].map(labelTailMinutes), [2880, 45, 0]);
+    assert.equal(plan.file.window.end, '2020-01-15T00:10:00.000Z', 'the window is the dataset\'s');
+    assert.equal(plan.bounds.length, 4, plan.file.note);
+    assert.match(plan.file.note, /in open market time .*; the folds end 2,880 minutes before the window does/);
+    const tailStarts = Date.parse('2020-01-13T00:10:00Z');
+    for (const b of plan.bounds) {
+      assert.ok(b[5]! <= tailStarts, 'before the tail');
+      assert.ok(openSince(b[3]!) - openSince(b[2]!) > 0 && openSince(b[5]!) - openSince(b[4]!) > 0, 'validation and test hold open minutes');
+      assert.ok(b[2]! - b[1]! >= (105 + 30) * 60_000 && b[4]! - b[3]! >= 105 * 60_000, 'purge and embargo at least as configured, in calendar time');
+    }
+    // Without a tail (labels with no window in their names): to the window's end, as before.
+    assert.equal(planFolds({ pair: 'eurusd', runId: 'r' }, '2020-01-06T00:00:00Z', '2020-01-15T00:09:00Z', settings, 105).file.labelTailMinutes, 0);
+  });
+
+  it('leaves out the folds whose validation or test holds no row with a label value, and numbers the rest from 0', () => {
+    const settings = { trainDays: 365, validationDays: 23, testDays: 7, stepDays: 30, purgeMinutes: 60, embargoMinutes: 30 };
+    const plan = planFolds({ pair: 'eurusd', runId: 'r' }, '2020-01-09T00:00:00Z', '2020-01-13T03:59:00Z', settings, 105);
+    assert.equal(plan.bounds.length, 4);
+    // Fold 0 labelled throughout; fold 1's test half in the labels' tail (kept); fold 2's validation
+    // empty (a closure); fold 3's test wholly in the tail. The labels' last value: row 5,250.
+    const rows = [
+      [0, 2000, 2100, 2500, 2600, 3000],
+      [500, 4000, 4100, 4800, 5000, 5500],
+      [1000, 4500, 4600, 4600, 5100, 5200],
+      [1500, 5000, 5100, 5200, 5300, 5600],
+    ];
+    const out = labelledFolds(plan, rows.flat(), 5250);
+    assert.equal(out.dropped, 2);
+    assert.deepEqual(out.plan.bounds, [plan.bounds[0], plan.bounds[1]]);
+    assert.deepEqual(out.cutRows, [...rows[0]!, ...rows[1]!]);
+    assert.match(out.plan.file.note, /; 2 planned fold\(s\) left out \(test from .+, .+\): their validation or test segment holds no row with a label value \(the labels' last value is at row 5,250\)$/);
+    const file = foldsFile(out.plan, out.cutRows, [{ index: 0, rows: 5600 }]);
+    assert.deepEqual(file.folds.map((f) => [f.index, f.test.rows[0]!.start]), [[0, 2600], [1, 5000]]);
+    // No label tail known (BQX_PROFILE=keys) or none in the way: the plan as it was.
+    assert.deepEqual(labelledFolds(plan, rows.flat(), undefined), { plan, cutRows: rows.flat(), dropped: 0 });
+    assert.equal(labelledFolds(plan, rows.flat().map((r, c) => (c % 6 === 3 ? r + 1 : r)), 5600).dropped, 0);
   });
 
   it('reads family, variant and window from the names', () => {
