@@ -10,6 +10,7 @@ import type { RunOutput, RunRecord } from '../ports.js';
 import type { RunReport } from '../report.js';
 import type { Embedded } from '../runtime/embedded.js';
 import type { Args } from './args.js';
+import type { FoldsFile } from '../folds.js';
 
 /** The configuration with the command's `--gate` options added to BQX_GATES (or the defaults). */
 export function withGateFlags(args: Args, config: Config): Config {
@@ -49,15 +50,17 @@ export async function reportCommand(embedded: Pick<Embedded, 'store' | 'output'>
   if (!target) throw new InputError('report needs a run id or a pair');
   const run = await finishedRun(embedded, config, target);
   const report = JSON.parse(Buffer.from(await embedded.output.read(run.output.report)).toString('utf8')) as RunReport;
+  // Beside it (a dataset from before folds were written has none).
+  const folds = await embedded.output.read(run.output.report.replace(/report\.json$/, 'folds.json')).then((b) => JSON.parse(Buffer.from(b).toString('utf8')) as FoldsFile, () => undefined);
   if (json) {
     process.stdout.write(`${JSON.stringify({ runId: run.runId, pair: run.pair, status: run.state, profile: report.profile ?? null, gates: report.gates ?? [] })}\n`);
   } else {
-    process.stdout.write(`${formatReport(run.runId, run.state, report, embedded.output.uri(run.output.report).replace(/report\.json$/, 'report.html'))}\n`);
+    process.stdout.write(`${formatReport(run.runId, run.state, report, embedded.output.uri(run.output.report).replace(/report\.json$/, 'report.html'), folds)}\n`);
   }
   return 0;
 }
 
-export function formatReport(runId: string, state: string, report: RunReport, html: string): string {
+export function formatReport(runId: string, state: string, report: RunReport, html: string, folds?: FoldsFile): string {
   const p = report.profile;
   const lines = [`run ${runId} (${state}): ${report.labelRows.toLocaleString('en-US')} rows x ${report.totals.columns.toLocaleString('en-US')} columns`, `page: ${html}`, ''];
   lines.push('quality gates:');
@@ -84,5 +87,12 @@ export function formatReport(runId: string, state: string, report: RunReport, ht
   section('inf, NaN or beyond 10 sd', p.outliers.map((o) => `${o.column}: ${o.inf} inf, ${o.nan} NaN, ${o.beyond10sd} beyond 10 sd`));
   const tails = p.labels.filter((l) => l.tailNulls > l.expected);
   section('labels with more null rows at the end than their horizon', tails.map((l) => `${l.label}: ${l.tailNulls} null rows at the end, horizon ${l.horizonMinutes} min`));
+  if (folds) {
+    // Where a modeller trains and scores: each fold's three segments, and what the plan left out.
+    const rows = (seg: FoldsFile['folds'][number]['test']) => n(seg.rows.reduce((k, r) => k + r.end - r.start, 0));
+    const minute = (iso: string) => iso.slice(0, 16);
+    section(`time folds (folds.json: purge ${folds.purgeMinutes} + embargo ${folds.embargoMinutes} minutes${folds.labelTailMinutes ? `, none in the labels' last ${n(folds.labelTailMinutes)} minutes` : ''})`, folds.folds.map((f) => `${f.index}: train ${minute(f.train.from)} to ${minute(f.train.to)} (${rows(f.train)} rows), validation ${minute(f.validation.from)} to ${minute(f.validation.to)} (${rows(f.validation)}), test ${minute(f.test.from)} to ${minute(f.test.to)} (${rows(f.test)})`));
+    lines.push(`  ${folds.note}`);
+  }
   return lines.join('\n');
 }
