@@ -85,8 +85,19 @@ export function formatReport(runId: string, state: string, report: RunReport, ht
   section('unexpected gaps in the key', p.gaps.unexpected.map((g) => `${g.from} to ${g.to}: ${g.minutes} minutes`));
   lines.push(`weekend closures: ${p.gaps.weekend}`);
   section('inf, NaN or beyond 10 sd', p.outliers.map((o) => `${o.column}: ${o.inf} inf, ${o.nan} NaN, ${o.beyond10sd} beyond 10 sd`));
-  const tails = p.labels.filter((l) => l.tailNulls > l.expected);
-  section('labels with more null rows at the end than their horizon', tails.map((l) => `${l.label}: ${l.tailNulls} null rows at the end, horizon ${l.horizonMinutes} min`));
+  // Labels with the same tail on one line: a label table's unknown last minutes are the same for
+  // every label (49 lines that said the same thing before).
+  const tails = new Map<number, typeof p.labels>();
+  for (const l of p.labels.filter((t) => t.tailNulls > t.expected)) tails.set(l.tailNulls, [...(tails.get(l.tailNulls) ?? []), l]);
+  const tailLine = (rows: number, labels: typeof p.labels) => {
+    if (labels.length === 1) return `${labels[0]!.label}: ${n(rows)} null rows at the end, horizon ${labels[0]!.horizonMinutes} min`;
+    const horizons = labels.map((l) => l.horizonMinutes);
+    const named = labels.length > 3 ? `${labels.slice(0, 3).map((l) => l.label).join(', ')} and ${labels.length - 3} more` : labels.map((l) => l.label).join(', ');
+    return `${labels.length} labels (${named}): ${n(rows)} null rows at the end, horizons ${Math.min(...horizons)} to ${Math.max(...horizons)} min`;
+  };
+  // Counted in labels, listed in groups.
+  lines.push('', `labels with more null rows at the end than their horizon: ${[...tails.values()].reduce((k, l) => k + l.length, 0)}`);
+  for (const [rows, labels] of tails) lines.push(`  - ${tailLine(rows, labels)}`);
   if (folds) {
     // Where a modeller trains and scores: each fold's three segments, and what the plan left out.
     const rows = (seg: FoldsFile['folds'][number]['test']) => n(seg.rows.reduce((k, r) => k + r.end - r.start, 0));
