@@ -52,7 +52,7 @@ usage:
   bqx rerun <runId|pair> --missing | --merge | --features a,b   reopen a run (a pair: its last) for part of its work
   bqx report <runId|pair>   the dataset profile and quality gates of a finished run  (--json)
   bqx view <runId|pair> --name NAME [--include 'agg_*,mom_*'] [--exclude 'corr_etf_*']
-      [--drop constant,duplicates,stale] [--max-null-share 0.5] [--labels 'target_bqx45_*'] [--json]
+      [--drop constant,duplicates,stale,leakage] [--max-null-share 0.5] [--labels 'target_bqx45_*'] [--json]
                             a narrower dataset of a finished one (views/NAME/ beside it), no extract
   bqx verify <_manifest.json|runId|pair>   check a training dataset against its manifest (a pair: its last run's)
   bqx demo [--pairs eurusd,gbpusd] [--rows N]   build the demo warehouse

@@ -67,7 +67,7 @@ export async function viewCommand(args: Args, config: Config, open: () => Promis
     process.stdout.write(
       [
         `view ${outcome.name} of ${outcome.runId}: ${outcome.rows.toLocaleString('en-US')} rows x ${outcome.columns.toLocaleString('en-US')} columns (${outcome.labels} labels, ${outcome.features} features) in ${outcome.files} file(s), ${(summary.ms / 1000).toFixed(1)} s`,
-        `dropped: ${d.constant.length} constant, ${d.duplicates.length} duplicate, ${d.stale.length} stale, ${d.nullShare.length} over the null share`,
+        `dropped: ${d.constant.length} constant, ${d.duplicates.length} duplicate, ${d.stale.length} stale, ${d.leakage.length} leaking, ${d.nullShare.length} over the null share`,
         `manifest: ${outcome.manifest}`,
         verified.ok ? 'verify: ok' : `verify FAILED:\n${verified.problems.map((p) => `  - ${p}`).join('\n')}`,
       ].join('\n') + '\n',

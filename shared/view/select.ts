@@ -7,7 +7,7 @@ import { closest, distance } from 'fastest-levenshtein';
 import { InputError, assertIdentifier } from '../naming.js';
 import type { DatasetProfile } from '../profile/types.js';
 
-export const DROP_KINDS = ['constant', 'duplicates', 'stale'] as const;
+export const DROP_KINDS = ['constant', 'duplicates', 'stale', 'leakage'] as const;
 export type DropKind = (typeof DROP_KINDS)[number];
 
 export interface ViewSelection {
@@ -95,7 +95,7 @@ export interface SelectedColumns {
   labels: string[];
   features: string[];
   /** Why each left-out feature was left out (the first reason that applied). */
-  dropped: { constant: string[]; duplicates: string[]; stale: string[]; nullShare: string[] };
+  dropped: { constant: string[]; duplicates: string[]; stale: string[]; leakage: string[]; nullShare: string[] };
 }
 
 /**
@@ -123,7 +123,7 @@ export function selectColumns(source: SourceColumns, selection: ViewSelection, p
   if (missed.length > 0) throw new InputError(`view ${selection.name}: ${missed.length === 1 ? 'a pattern matches' : `${missed.length} patterns match`} no column of its kind: ${missed.join('; ')}${someLabels}`);
   let features = source.features.filter((c) => matchesAny(include, c) && !matchesAny(exclude, c));
 
-  const dropped: SelectedColumns['dropped'] = { constant: [], duplicates: [], stale: [], nullShare: [] };
+  const dropped: SelectedColumns['dropped'] = { constant: [], duplicates: [], stale: [], leakage: [], nullShare: [] };
   const remove = (why: keyof SelectedColumns['dropped'], columns: Set<string>) => {
     dropped[why].push(...features.filter((c) => columns.has(c)));
     features = features.filter((c) => !columns.has(c));
@@ -131,6 +131,9 @@ export function selectColumns(source: SourceColumns, selection: ViewSelection, p
   if (profile) {
     if (selection.drop.includes('constant')) remove('constant', new Set(profile.constant));
     if (selection.drop.includes('stale')) remove('stale', new Set(profile.stale));
+    // The features the profile confirmed as leaks (a label's copy, or correlated 0.99 with one): a
+    // model given them scores on the future (DATA.md: an R² of 0.97).
+    if (selection.drop.includes('leakage')) remove('leakage', new Set(profile.leakage.map((l) => l.feature)));
     if (selection.drop.includes('duplicates')) {
       const position = new Map(features.map((c, i) => [c, i]));
       const redundant = new Set<string>();

@@ -108,7 +108,7 @@ describe('bqx view (embedded, planted demo)', function () {
   });
 
   it('drops the planted constant, duplicate and stale columns, keeps the first of a duplicate group, and selects labels', async () => {
-    const r = bqx(home, ['view', runId, '--name', 'mkt', '--include', 'mkt_*,der_*', '--exclude', 'der_*_90', '--drop', 'constant,duplicates,stale', '--labels', 'target_bqx45_*', '--json']);
+    const r = bqx(home, ['view', runId, '--name', 'mkt', '--include', 'mkt_*,der_*', '--exclude', 'der_*_90', '--drop', 'constant,duplicates,stale,leakage', '--labels', 'target_bqx45_*', '--json']);
     assert.equal(r.code, 0, r.stderr + r.stdout);
     const out = JSON.parse(r.stdout);
     assert.equal(out.verified, true, out.problems.join('; '));
@@ -117,12 +117,13 @@ describe('bqx view (embedded, planted demo)', function () {
     const [first, second] = PLANTED.duplicates[0]!;
     assert.deepEqual(view.view.dropped.constant, [...PLANTED.constant]);
     assert.deepEqual(view.view.dropped.stale, [...PLANTED.stale]);
+    assert.deepEqual(view.view.dropped.leakage, [PLANTED.leakage.feature], 'the planted leak, a label\'s copy 10 rows on');
     assert.deepEqual(view.view.dropped.duplicates, [second]);
     assert.ok(columns.includes(first) && !columns.includes(second));
     const expected = source.ledger
       .filter((e) => (e.role === 'label' && e.column.startsWith('target_bqx45_')) || (e.role === 'feature' && /^(mkt_|der_)/.test(e.column) && !/^der_.*_90$/.test(e.column)))
       .map((e) => e.column)
-      .filter((c) => !([...PLANTED.constant, ...PLANTED.stale, second] as string[]).includes(c));
+      .filter((c) => !([...PLANTED.constant, ...PLANTED.stale, second, PLANTED.leakage.feature] as string[]).includes(c));
     assert.deepEqual(columns, ['interval_time', ...expected]);
     assert.equal(await differences(view), 0);
   });

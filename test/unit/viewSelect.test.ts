@@ -18,17 +18,26 @@ const profile = {
 describe('view selection', () => {
   it('selects by include and exclude globs, all labels by default, in source order', () => {
     const s = selectColumns(source, { name: 'v', include: ['agg_*', 'mom_?'], exclude: ['agg_c'], drop: [] }, undefined);
-    assert.deepEqual(s, { labels: source.labels, features: ['agg_a', 'agg_b', 'mom_a'], dropped: { constant: [], duplicates: [], stale: [], nullShare: [] } });
+    assert.deepEqual(s, { labels: source.labels, features: ['agg_a', 'agg_b', 'mom_a'], dropped: { constant: [], duplicates: [], stale: [], leakage: [], nullShare: [] } });
     assert.deepEqual(selectColumns(source, { name: 'v', labels: ['target_bqx90_*'], drop: [] }, undefined).labels, ['target_bqx90_h15']);
   });
 
   it('drops constant, stale and redundant duplicates (the first selected column of a group stays), and columns over the null share', () => {
     const s = selectColumns(source, { name: 'v', drop: ['constant', 'duplicates', 'stale'] }, profile);
     assert.deepEqual(s.features, ['agg_b'], 'agg_b is the first of its group in source order');
-    assert.deepEqual(s.dropped, { constant: ['agg_a'], duplicates: ['agg_c', 'mom_a'], stale: ['corr_etf_x'], nullShare: [] });
+    assert.deepEqual(s.dropped, { constant: ['agg_a'], duplicates: ['agg_c', 'mom_a'], stale: ['corr_etf_x'], leakage: [], nullShare: [] });
     // With agg_b left out by the patterns, the group's first selected column is agg_c.
     assert.deepEqual(selectColumns(source, { name: 'v', exclude: ['agg_b'], drop: ['duplicates'] }, profile).features, ['agg_a', 'agg_c', 'corr_etf_x']);
     assert.deepEqual(selectColumns(source, { name: 'v', drop: [], maxNullShare: 0.5 }, profile).dropped.nullShare, ['mom_a']);
+  });
+
+  it('drops the features the profile confirmed as leaks, with --drop leakage', () => {
+    const leaking = { ...profile, leakage: [{ feature: 'agg_b', label: 'target_bqx45_h15', correlation: 1, shiftRows: 10 }] } as DatasetProfile;
+    const s = selectColumns(source, { name: 'v', drop: ['leakage'] }, leaking);
+    assert.deepEqual(s.features, ['agg_a', 'agg_c', 'mom_a', 'corr_etf_x']);
+    assert.deepEqual(s.dropped.leakage, ['agg_b']);
+    assert.deepEqual(parseDrop('leakage,constant'), ['leakage', 'constant']);
+    assert.deepEqual(selectColumns(source, { name: 'v', drop: [] }, leaking).features, source.features, 'kept unless asked');
   });
 
   it('refuses bad patterns, names, drop kinds, shares, an empty selection, and --drop without a profile', () => {
@@ -63,7 +72,7 @@ describe('view selection', () => {
     assert.deepEqual(selectColumns({ ...source, pair: 'eurusd' }, { name: 'v', include: ['agg_*', 'mom_a'], exclude: ['agg_b'], labels: ['target_bqx90_h15'], drop: [] }, undefined), {
       labels: ['target_bqx90_h15'],
       features: ['agg_a', 'agg_c', 'mom_a'],
-      dropped: { constant: [], duplicates: [], stale: [], nullShare: [] },
+      dropped: { constant: [], duplicates: [], stale: [], leakage: [], nullShare: [] },
     });
   });
 
