@@ -45,7 +45,7 @@ export async function writeDatasetExtras(deps: ChainDeps, run: RunRecord, manife
     const folds = foldsFile(labelled.plan, labelled.cutRows, shards);
     await deps.output.write(datasetFile.folds(run.pair, run.runId), JSON.stringify(folds, null, 1), { contentType: 'application/json' });
     const { renderReportHtml } = await pageRenderer();
-    const html = await renderReportHtml({ report, run, gates: quality.gates, folds: folds.folds.length });
+    const html = await renderReportHtml({ report, run, gates: quality.gates, folds });
     await deps.output.write(datasetFile.html(run.pair, run.runId), html, { contentType: 'text/html' });
   })();
   // Both finished before this returns, whichever fails: nothing is left writing behind a failure.

@@ -126,6 +126,9 @@ describe('dataset profile, gates, ledger and folds (embedded, planted demo)', fu
     assert.match(html, /<svg/);
     // The run as it ended, not as it stood while merging (the page is written before the record moves).
     assert.match(html, /<td>status<\/td><td>succeeded<\/td>/);
+    // The folds as folds.json has them: one row each.
+    const folds: FoldsFile = JSON.parse(readFileSync(path.join(dir, 'folds.json'), 'utf8'));
+    assert.equal((/<h2>Time folds<\/h2>.*?<\/section>/s.exec(html)?.[0].match(/<tr><td>\d+<\/td>/g) ?? []).length, folds.folds.length);
     assert.match(html, /<td>extract \/ merge \/ profile<\/td><td>\d+\.\d s \/ \d+\.\d s \/ \d+\.\d s<\/td>/);
     assert.doesNotMatch(html, /<script|https?:\/\/(?!www\.w3\.org|vega\.github\.io)/, 'self-contained: no scripts, nothing fetched');
   });

@@ -46,13 +46,22 @@ const report: RunReport = {
   gates: [{ gate: 'leakage == 0', level: 'warn', value: 1, passed: false }],
 };
 
+const segment = (from: string, to: string, start: number, end: number) => ({ from, to, rows: [{ shard: 0, start, end }] });
+const folds = {
+  purgeMinutes: 105,
+  embargoMinutes: 60,
+  note: 'sizes as configured',
+  folds: [{ index: 0, train: segment('2020-01-06T00:00:00.000Z', '2020-01-08T00:00:00.000Z', 0, 2880), validation: segment('2020-01-08T02:45:00.000Z', '2020-01-08T12:00:00.000Z', 3045, 3600), test: segment('2020-01-08T13:45:00.000Z', '2020-01-08T18:00:00.000Z', 3705, 3960) }],
+};
+
 describe('report.html in headless Chromium', function () {
   this.timeout(120_000);
 
   it('renders with no console errors and no network; a screenshot is saved', async function () {
-    const html = await renderReportHtml({ report, run: { runId: report.runId, pair: 'eurusd', state: 'succeeded', window, labelRows: 6000, timings: { extract_ms: 1000, merge_ms: 500, profile_ms: 300 } }, gates: report.gates!, folds: 4 });
+    const html = await renderReportHtml({ report, run: { runId: report.runId, pair: 'eurusd', state: 'succeeded', window, labelRows: 6000, timings: { extract_ms: 1000, merge_ms: 500, profile_ms: 300 } }, gates: report.gates!, folds });
     assert.equal((html.match(/<svg/g) ?? []).length, 2, 'two charts, inline SVG');
     assert.doesNotMatch(html, /<script/);
+    assert.match(html, /<h2>Time folds<\/h2><p>folds\.json: purge 105 \+ embargo 60 minutes between segments; sizes as configured<\/p>.*<td>0<\/td><td>2020-01-06T00:00 to 2020-01-08T00:00 \(2,880 rows\)<\/td><td>2020-01-08T02:45 to 2020-01-08T12:00 \(555 rows\)<\/td><td>2020-01-08T13:45 to 2020-01-08T18:00 \(255 rows\)<\/td>/);
     const dir = tempDir('report-html');
     const page = path.join(dir, 'report.html');
     writeFileSync(page, html);
