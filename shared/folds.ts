@@ -150,6 +150,11 @@ export function labelledFolds(plan: FoldPlan, cutRows: readonly number[], labell
   };
 }
 
+/** A segment as people read it: `2020-01-06T00:00 to 2020-01-09T14:17 (5,087 rows)` (bqx report, report.html). */
+export function segmentText(segment: FoldSegment): string {
+  return `${segment.from.slice(0, 16)} to ${segment.to.slice(0, 16)} (${segment.rows.reduce((n, r) => n + r.end - r.start, 0).toLocaleString('en-US')} rows)`;
+}
+
 /** Every boundary of the plan, as ISO keys: what the warehouse turns into row numbers. */
 export function foldCuts(plan: FoldPlan): string[] {
   return plan.bounds.flat().map((ms) => new Date(ms).toISOString());

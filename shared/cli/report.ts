@@ -10,7 +10,7 @@ import type { RunOutput, RunRecord } from '../ports.js';
 import type { RunReport } from '../report.js';
 import type { Embedded } from '../runtime/embedded.js';
 import type { Args } from './args.js';
-import type { FoldsFile } from '../folds.js';
+import { segmentText, type FoldsFile } from '../folds.js';
 
 /** The configuration with the command's `--gate` options added to BQX_GATES (or the defaults). */
 export function withGateFlags(args: Args, config: Config): Config {
@@ -100,9 +100,7 @@ export function formatReport(runId: string, state: string, report: RunReport, ht
   for (const [rows, labels] of tails) lines.push(`  - ${tailLine(rows, labels)}`);
   if (folds) {
     // Where a modeller trains and scores: each fold's three segments, and what the plan left out.
-    const rows = (seg: FoldsFile['folds'][number]['test']) => n(seg.rows.reduce((k, r) => k + r.end - r.start, 0));
-    const minute = (iso: string) => iso.slice(0, 16);
-    section(`time folds (folds.json: purge ${folds.purgeMinutes} + embargo ${folds.embargoMinutes} minutes${folds.labelTailMinutes ? `, none in the labels' last ${n(folds.labelTailMinutes)} minutes` : ''})`, folds.folds.map((f) => `${f.index}: train ${minute(f.train.from)} to ${minute(f.train.to)} (${rows(f.train)} rows), validation ${minute(f.validation.from)} to ${minute(f.validation.to)} (${rows(f.validation)}), test ${minute(f.test.from)} to ${minute(f.test.to)} (${rows(f.test)})`));
+    section(`time folds (folds.json: purge ${folds.purgeMinutes} + embargo ${folds.embargoMinutes} minutes${folds.labelTailMinutes ? `, none in the labels' last ${n(folds.labelTailMinutes)} minutes` : ''})`, folds.folds.map((f) => `${f.index}: train ${segmentText(f.train)}, validation ${segmentText(f.validation)}, test ${segmentText(f.test)}`));
     lines.push(`  ${folds.note}`);
   }
   return lines.join('\n');

@@ -7,7 +7,7 @@
 import { tableFamily } from '../ledger.js';
 import type { RunRecord } from '../ports.js';
 import type { RunReport } from '../report.js';
-import type { FoldSegment, FoldsFile } from '../folds.js';
+import { segmentText, type FoldsFile } from '../folds.js';
 import type { GateResult } from './gates.js';
 
 export interface HtmlInput {
@@ -17,9 +17,6 @@ export interface HtmlInput {
   /** folds.json as written beside the page. */
   folds: Pick<FoldsFile, 'folds' | 'note' | 'purgeMinutes' | 'embargoMinutes'>;
 }
-
-/** A fold's segment: its minutes and its rows. */
-const segment = (s: FoldSegment) => `${s.from.slice(0, 16)} to ${s.to.slice(0, 16)} (${s.rows.reduce((n, r) => n + r.end - r.start, 0).toLocaleString('en-US')} rows)`;
 
 const esc = (text: unknown) => String(text).replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
@@ -152,7 +149,7 @@ export async function renderReportHtml(input: HtmlInput): Promise<string> {
     `<section><h2>Constant columns</h2>${list(p?.constant ?? [])}</section>`,
     `<section><h2>Stale columns (repeat share at least ${p?.settings.staleShare ?? '-'})</h2>${table(['column', 'repeat share', 'longest run'], (p?.stale ?? []).map((c) => { const s = p!.columns.find((x) => x.column === c); return [c, s?.repeatShare.toFixed(3), s?.longestRun]; }))}</section>`,
     `<section><h2>Warm-up nulls (first ${p?.settings.warmupRows ?? '-'} rows)</h2>${list(p?.warmup ?? [])}</section>`,
-    `<section><h2>Time folds</h2><p>${esc(`folds.json: purge ${input.folds.purgeMinutes} + embargo ${input.folds.embargoMinutes} minutes between segments; ${input.folds.note}`)}</p>${table(['fold', 'train', 'validation', 'test'], input.folds.folds.map((f) => [f.index, segment(f.train), segment(f.validation), segment(f.test)]))}</section>`,
+    `<section><h2>Time folds</h2><p>${esc(`folds.json: purge ${input.folds.purgeMinutes} + embargo ${input.folds.embargoMinutes} minutes between segments; ${input.folds.note}`)}</p>${table(['fold', 'train', 'validation', 'test'], input.folds.folds.map((f) => [f.index, segmentText(f.train), segmentText(f.validation), segmentText(f.test)]))}</section>`,
     `<section><h2>Label tails</h2>${table(['label', 'horizon (min)', 'null rows at the end'], (p?.labels ?? []).map((l) => [l.label, l.horizonMinutes, l.tailNulls]))}</section>`,
     ...(drift ? [`<section><h2>Schema drift</h2><pre>${esc(JSON.stringify(drift, null, 1))}</pre></section>`] : []),
   ];

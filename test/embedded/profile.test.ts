@@ -119,7 +119,7 @@ describe('dataset profile, gates, ledger and folds (embedded, planted demo)', fu
     // The labels' tails, counted in labels and listed in groups of the same tail (not 49 lines of one fact).
     assert.match(r.stdout, /\nlabels with more null rows at the end than their horizon: 49\n  - \d+ labels \(target_bqx45_h15, target_bqx45_h30, target_bqx45_h45 and \d+ more\): 2,88\d null rows at the end, horizons 15 to 105 min\n/);
     // Where to train and score, from folds.json: each fold's segments, with their rows.
-    assert.match(r.stdout, /\ntime folds \(folds\.json: purge 105 \+ embargo 60 minutes, none in the labels' last 2,880 minutes\): [2-9]\n  - 0: train 2020-\S+ to 2020-\S+ \([\d,]+ rows\), validation \S+ to \S+ \([\d,]+\), test \S+ to \S+ \([\d,]+\)\n/);
+    assert.match(r.stdout, /\ntime folds \(folds\.json: purge 105 \+ embargo 60 minutes, none in the labels' last 2,880 minutes\): [2-9]\n  - 0: train 2020-\S+ to 2020-\S+ \([\d,]+ rows\), validation \S+ to \S+ \([\d,]+ rows\), test \S+ to \S+ \([\d,]+ rows\)\n/);
     const json = JSON.parse(bqx(home, ['report', summary.runId, '--json']).stdout);
     assert.deepEqual(json.profile.constant, PLANTED.constant);
     const html = readFileSync(path.join(dir, 'report.html'), 'utf8');
