@@ -145,6 +145,9 @@ export const paths = {
     `${prefix}shard-${assertShardId(shard)}/group-${String(group).padStart(3, '0')}/part-${String(part).padStart(5, '0')}.parquet`,
   outputManifest: (pair: string, runId: string) => `${paths.outputDir(pair, runId)}_manifest.json`,
   outputReport: (pair: string, runId: string) => `${paths.outputDir(pair, runId)}report.json`,
+  /** The files written beside the dataset (shared/chain/datasetFiles.ts): its time folds and its page. */
+  outputFolds: (pair: string, runId: string) => `${paths.outputDir(pair, runId)}folds.json`,
+  outputPage: (pair: string, runId: string) => `${paths.outputDir(pair, runId)}report.html`,
   /** The raw column profile kept with the dataset, for a later run's profile to build on (shared/profile/storedProfile.ts). */
   outputProfile: (pair: string, runId: string) => {
     const dir = `${paths.outputDir(pair, runId)}profile/`;

@@ -18,11 +18,6 @@ export interface ManifestView {
   shards?: { index: number; rows: number }[];
 }
 
-export const datasetFile = {
-  folds: (pair: string, runId: string) => `${paths.outputDir(pair, runId)}folds.json`,
-  html: (pair: string, runId: string) => `${paths.outputDir(pair, runId)}report.html`,
-};
-
 /** The page renderer, imported on first use and kept (a dynamic import resolves the module again on every call). */
 let reportHtml: Promise<typeof import('../profile/html.js')> | undefined;
 const pageRenderer = () => (reportHtml ??= import('../profile/html.js'));
@@ -43,10 +38,10 @@ export async function writeDatasetExtras(deps: ChainDeps, run: RunRecord, manife
     const shards = Array.isArray(manifest.shards) && manifest.shards.length > 0 ? manifest.shards : [{ index: 0, rows: manifest.rows }];
     const labelled = labelledFolds(quality.folds, quality.cutRows, quality.labelledRows);
     const folds = foldsFile(labelled.plan, labelled.cutRows, shards);
-    await deps.output.write(datasetFile.folds(run.pair, run.runId), JSON.stringify(folds, null, 1), { contentType: 'application/json' });
+    await deps.output.write(paths.outputFolds(run.pair, run.runId), JSON.stringify(folds, null, 1), { contentType: 'application/json' });
     const { renderReportHtml } = await pageRenderer();
     const html = await renderReportHtml({ report, run, gates: quality.gates, folds });
-    await deps.output.write(datasetFile.html(run.pair, run.runId), html, { contentType: 'text/html' });
+    await deps.output.write(paths.outputPage(run.pair, run.runId), html, { contentType: 'text/html' });
   })();
   // Both finished before this returns, whichever fails: nothing is left writing behind a failure.
   await allSettledOrThrow([kept, page]);

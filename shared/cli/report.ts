@@ -3,7 +3,7 @@
 // `--gate` option of `run` and `rerun`: gates added to the configured ones for this command.
 
 import type { Config } from '../config.js';
-import { InputError, NotFoundError, assertRunId, validatePair } from '../naming.js';
+import { InputError, NotFoundError, assertRunId, paths, validatePair } from '../naming.js';
 import { GateError, parseGate } from '../profile/gates.js';
 import { carriedOnText } from '../profile/resumeByGroup.js';
 import type { RunOutput, RunRecord } from '../ports.js';
@@ -51,11 +51,11 @@ export async function reportCommand(embedded: Pick<Embedded, 'store' | 'output'>
   const run = await finishedRun(embedded, config, target);
   const report = JSON.parse(Buffer.from(await embedded.output.read(run.output.report)).toString('utf8')) as RunReport;
   // Beside it (a dataset from before folds were written has none).
-  const folds = await embedded.output.read(run.output.report.replace(/report\.json$/, 'folds.json')).then((b) => JSON.parse(Buffer.from(b).toString('utf8')) as FoldsFile, () => undefined);
+  const folds = await embedded.output.read(paths.outputFolds(run.pair, run.runId)).then((b) => JSON.parse(Buffer.from(b).toString('utf8')) as FoldsFile, () => undefined);
   if (json) {
     process.stdout.write(`${JSON.stringify({ runId: run.runId, pair: run.pair, status: run.state, profile: report.profile ?? null, gates: report.gates ?? [] })}\n`);
   } else {
-    process.stdout.write(`${formatReport(run.runId, run.state, report, embedded.output.uri(run.output.report).replace(/report\.json$/, 'report.html'), folds)}\n`);
+    process.stdout.write(`${formatReport(run.runId, run.state, report, embedded.output.uri(paths.outputPage(run.pair, run.runId)), folds)}\n`);
   }
   return 0;
 }

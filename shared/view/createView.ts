@@ -128,7 +128,7 @@ export async function createView(deps: ViewDeps, run: RunRecord, selection: View
     createdAt: deps.clock.now().toISOString(),
   };
   // Same rows in the same shards as the source: its folds hold for the view as they are.
-  const folds = `${paths.outputDir(run.pair, run.runId)}folds.json`;
+  const folds = paths.outputFolds(run.pair, run.runId);
   if ((await deps.output.size(folds)) !== undefined) {
     await deps.output.write(viewPaths.folds(run.pair, run.runId, selection.name), await deps.output.read(folds), { contentType: 'application/json' });
   }
