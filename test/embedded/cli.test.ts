@@ -4,10 +4,9 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import {existsSync, readFileSync, readdirSync, writeFileSync} from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { readLocalFooter } from '../../shared/adapters/local/parquetStitch.js';
-import { freshHome } from '../helpers/embedded.js';
+import { freshHome, holdWarehouse } from '../helpers/embedded.js';
 import { tempDir } from '../helpers/temp.js';
 
 const BQX = path.resolve('shared/cli/bqx.mjs');
@@ -92,15 +91,8 @@ describe('bqx command line', function () {
   });
 
   it('status, report and verify answer while another process holds the warehouse; run is refused naming them', async () => {
-    // Another process holding the warehouse open, as a running `bqx run` does.
-    const duckdb = createRequire(import.meta.url).resolve('@duckdb/node-api');
-    const file = path.join(home, 'warehouse.duckdb');
-    const holder = spawn(process.execPath, ['-e', `require(${JSON.stringify(duckdb)}).DuckDBInstance.create(${JSON.stringify(file)}).then(() => { console.log('held'); setInterval(() => {}, 1000); })`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const holder = await holdWarehouse(home);
     try {
-      await new Promise<void>((resolve, reject) => {
-        holder.stdout.on('data', (d: Buffer) => d.toString().includes('held') && resolve());
-        holder.on('exit', (code) => reject(new Error(`the holder exited (${code})`)));
-      });
       const report = bqx(home, ['report', runId, '--json']);
       assert.equal(report.code, 0, report.stderr);
       assert.equal(JSON.parse(report.stdout).runId, runId);
@@ -109,8 +101,7 @@ describe('bqx command line', function () {
       assert.equal(refused.code, 2);
       assert.match(refused.stderr, new RegExp(`in use by another process \\(PID ${holder.pid}\\): one bqx command at a time works on a BQX_HOME \\(\`bqx status\`, \`report\` and \`verify\` read it meanwhile\\)`));
     } finally {
-      holder.kill();
-      await new Promise((resolve) => holder.once('exit', resolve));
+      await holder.release();
     }
   });
 

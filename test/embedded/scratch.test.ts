@@ -2,15 +2,13 @@
 // emptied when the next process opens the home, and only then (it holds the warehouse's lock).
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { DuckDbWarehouse } from '../../shared/adapters/local/duckdbWarehouse.js';
 import { FolderObjectStore } from '../../shared/adapters/local/folderStore.js';
 import type { Logger } from '../../shared/ports.js';
 import { silentLogger } from '../../shared/log.js';
-import { freshHome, openTest, testConfig } from '../helpers/embedded.js';
+import { freshHome, holdWarehouse, openTest, testConfig } from '../helpers/embedded.js';
 
 const ROWS = 600;
 
@@ -58,15 +56,8 @@ describe('embedded runtime: scratch left by a process that stopped', () => {
     this.timeout(30_000);
     const home = await freshHome(ROWS);
     leaveScratch(home);
-    const file = path.join(home, 'warehouse.duckdb');
-    // Another process holding the warehouse open, as a running `bqx run` does.
-    const duckdb = createRequire(import.meta.url).resolve('@duckdb/node-api');
-    const holder = spawn(process.execPath, ['-e', `require(${JSON.stringify(duckdb)}).DuckDBInstance.create(${JSON.stringify(file)}).then(() => { console.log('held'); setInterval(() => {}, 1000); })`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const holder = await holdWarehouse(home);
     try {
-      await new Promise<void>((resolve, reject) => {
-        holder.stdout.on('data', (d: Buffer) => d.toString().includes('held') && resolve());
-        holder.on('exit', (code) => reject(new Error(`the holder exited (${code})`)));
-      });
       await assert.rejects(openTest(testConfig(home)), (e: Error) => {
         assert.match(e.message, new RegExp(`warehouse .*warehouse\\.duckdb is in use by another process \\(PID ${holder.pid}\\): one bqx command at a time`));
         assert.equal(e.name, 'ConflictError', 'the CLI exits 2 (nothing started), not 1 (a run failed)');
@@ -74,7 +65,7 @@ describe('embedded runtime: scratch left by a process that stopped', () => {
       });
       assert.equal(scratchOf(home).length, 2, 'the other process may be writing there');
     } finally {
-      holder.kill();
+      await holder.release();
     }
   });
 });

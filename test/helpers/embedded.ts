@@ -3,6 +3,8 @@
 // starts from the same data; a config for a temp BQX_HOME; a runtime opened on it with fast retries.
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import {copyFileSync, cpSync, existsSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import { InProcessBus } from '../../shared/adapters/local/bus.js';
@@ -77,3 +79,28 @@ export async function settle(embedded: Embedded, runId: string) {
 }
 
 export type { InProcessBus };
+
+/**
+ * Another process holding `home`'s warehouse file open, as a running `bqx run` does: started and
+ * holding it when this resolves. `release` ends it and waits for its exit.
+ */
+export async function holdWarehouse(home: string): Promise<{ pid: number; release: () => Promise<void> }> {
+  const duckdb = createRequire(import.meta.url).resolve('@duckdb/node-api');
+  const file = path.join(home, 'warehouse.duckdb');
+  const holder = spawn(process.execPath, ['-e', `require(${JSON.stringify(duckdb)}).DuckDBInstance.create(${JSON.stringify(file)}).then(() => { console.log('held'); setInterval(() => {}, 1000); })`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((resolve) => holder.once('exit', () => resolve()));
+  const release = async () => {
+    holder.kill();
+    await exited;
+  };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      holder.stdout.on('data', (d: Buffer) => d.toString().includes('held') && resolve());
+      holder.on('exit', (code) => reject(new Error(`the holder exited (${code})`)));
+    });
+  } catch (error) {
+    await release();
+    throw error;
+  }
+  return { pid: holder.pid!, release };
+}
