@@ -104,7 +104,11 @@ export function planFolds(run: { pair: string; runId: string }, firstKey: string
       bounds.push(b.map(from));
     }
   }
-  if (bounds.length === 0) note = `${covered} (${(span / DAY).toFixed(2)} days) is too short for a fold with a purge of ${purge} and an embargo of ${settings.embargoMinutes} minutes`;
+  // A window inside the labels' lookahead (a small demo) has no row to train or score on at all:
+  // said so, rather than as a fold too short.
+  const unlabelled = span === 0 && labelTailMinutes > 0;
+  if (unlabelled) note = `the window (${((windowEnd - start) / DAY).toFixed(2)} days) lies within the labels' last ${labelTailMinutes.toLocaleString('en-US')} minutes, where they have no value yet: no row to train or score a fold on`;
+  else if (bounds.length === 0) note = `${covered} (${(span / DAY).toFixed(2)} days) is too short for a fold with a purge of ${purge} and an embargo of ${settings.embargoMinutes} minutes`;
   const days = (ms: number) => Math.round((ms / DAY) * 10000) / 10000;
   return {
     file: {
@@ -121,7 +125,7 @@ export function planFolds(run: { pair: string; runId: string }, firstKey: string
       embargoMinutes: settings.embargoMinutes,
       longestHorizonMinutes,
       labelTailMinutes,
-      note: labelTailMinutes > 0 ? `${note}; the folds end ${labelTailMinutes.toLocaleString('en-US')} minutes before the window does, where the labels have no value yet` : note,
+      note: labelTailMinutes > 0 && !unlabelled ? `${note}; the folds end ${labelTailMinutes.toLocaleString('en-US')} minutes before the window does, where the labels have no value yet` : note,
     },
     bounds,
   };

@@ -183,6 +183,9 @@ export async function checkQuality(
   const gates = evaluateGates(gateList, metrics);
   const labelledRows = profile ? labelledEnd(profile, run.labelRows) : undefined;
   const { dropped } = labelledFolds(folds, cutRows, labelledRows);
+  // A modeller takes folds.json for granted: a dataset without one says so in the run's summary,
+  // with the plan's reason (most often a window within the labels' lookahead).
+  if (folds.bounds.length === 0) notes.push(`folds.json holds no fold: ${folds.file.note}`);
   if (dropped > 0) notes.push(`folds.json: ${dropped} of ${folds.bounds.length} planned fold(s) left out, their validation or test segment without a row with a label value (the labels' last value is at row ${labelledRows!.toLocaleString('en-US')} of ${run.labelRows.toLocaleString('en-US')})`);
   return {
     ...(profile ? { profile } : {}),

@@ -89,6 +89,8 @@ describe('embedded chain, full width', function () {
     assert.ok(run.warnings.some((w) => /8 feature\(s\) entirely null: corr_etf_idx_eurusd_/.test(w)), run.warnings.join('\n'));
     assert.ok(run.warnings.some((w) => /cover under 95% of the window/.test(w)));
     assert.ok(run.warnings.some((w) => /duplicate keys/.test(w)));
+    // A window inside the labels' lookahead: no fold, and the summary says why.
+    assert.ok(run.warnings.some((w) => /^folds\.json holds no fold: the window \(0\.\d\d days\) lies within the labels' last 2,880 minutes, where they have no value yet: no row to train or score a fold on$/.test(w)), run.warnings.join('\n'));
     // Completion is published once, with the summary.
     const events = e.bus.published.get(e.deps.config.topics.runEvents) ?? [];
     assert.equal(events.length, 1);

@@ -132,6 +132,18 @@ describe('profile core', () => {
     assert.equal(planFolds({ pair: 'eurusd', runId: 'r' }, '2020-01-06T00:00:00Z', '2020-01-15T00:09:00Z', settings, 105).file.labelTailMinutes, 0);
   });
 
+  it('says why a window with no fold has none: inside the labels\' lookahead, or too short', () => {
+    const settings = { trainDays: 365, validationDays: 23, testDays: 7, stepDays: 30, purgeMinutes: 60, embargoMinutes: 30 };
+    // 2,000 minutes (a small demo): every row is in the labels' last 2,880 minutes.
+    const inside = planFolds({ pair: 'eurusd', runId: 'r' }, '2020-01-06T00:00:00Z', '2020-01-07T09:19:00Z', settings, 105, 2880);
+    assert.deepEqual(inside.bounds, []);
+    assert.equal(inside.file.note, "the window (1.39 days) lies within the labels' last 2,880 minutes, where they have no value yet: no row to train or score a fold on");
+    // 3,000 minutes: 120 before the tail, less than the purge and embargo twice over.
+    const short = planFolds({ pair: 'eurusd', runId: 'r' }, '2020-01-06T00:00:00Z', '2020-01-08T01:59:00Z', settings, 105, 2880);
+    assert.deepEqual(short.bounds, []);
+    assert.match(short.file.note, /^the window before its label tail \(0\.08 days\) is too short for a fold with a purge of 105 and an embargo of 30 minutes; the folds end 2,880 minutes before/);
+  });
+
   it('leaves out the folds whose validation or test holds no row with a label value, and numbers the rest from 0', () => {
     const settings = { trainDays: 365, validationDays: 23, testDays: 7, stepDays: 30, purgeMinutes: 60, embargoMinutes: 30 };
     const plan = planFolds({ pair: 'eurusd', runId: 'r' }, '2020-01-09T00:00:00Z', '2020-01-13T03:59:00Z', settings, 105);
