@@ -67,6 +67,18 @@ const DAY = 24 * 60 * MINUTE;
 /** When the window is shorter than one fold at the configured sizes, sizes shrink so this many folds fit. */
 export const SCALED_FOLDS = 4;
 
+/**
+ * The purge covers the longest horizon (DATA.md). A label whose null tail is longer than its
+ * horizon also depends on the minutes after it (`bqx_{w}` of the next w minutes, as the tail
+ * says): then a training label near a segment's start overlaps that segment's minutes unless the
+ * purge covers the window too. Whether it does is the data's to say, so the note tells the setting.
+ */
+function lookaheadHint(purge: number, longestHorizonMinutes: number, labelTailMinutes: number): string {
+  const reach = labelTailMinutes + longestHorizonMinutes;
+  if (labelTailMinutes <= longestHorizonMinutes || purge >= reach) return '';
+  return `; the purge of ${purge} minutes covers the longest horizon: if each label also depends on the ${labelTailMinutes.toLocaleString('en-US')} minutes after it (its null tail says so), BQX_FOLD_PURGE_MINUTES=${reach} keeps every training label off the validation and test minutes`;
+}
+
 /** The folds' key ranges, from the window and the settings (pure). */
 export function planFolds(run: { pair: string; runId: string }, firstKey: string, lastKey: string, settings: FoldSettings, longestHorizonMinutes: number, labelTailMinutes = 0): FoldPlan {
   const start = Date.parse(firstKey);
@@ -125,7 +137,7 @@ export function planFolds(run: { pair: string; runId: string }, firstKey: string
       embargoMinutes: settings.embargoMinutes,
       longestHorizonMinutes,
       labelTailMinutes,
-      note: labelTailMinutes > 0 && !unlabelled ? `${note}; the folds end ${labelTailMinutes.toLocaleString('en-US')} minutes before the window does, where the labels have no value yet` : note,
+      note: labelTailMinutes > 0 && !unlabelled ? `${note}; the folds end ${labelTailMinutes.toLocaleString('en-US')} minutes before the window does, where the labels have no value yet${lookaheadHint(purge, longestHorizonMinutes, labelTailMinutes)}` : note,
     },
     bounds,
   };

@@ -128,6 +128,13 @@ describe('profile core', () => {
       assert.ok(openSince(b[3]!) - openSince(b[2]!) > 0 && openSince(b[5]!) - openSince(b[4]!) > 0, 'validation and test hold open minutes');
       assert.ok(b[2]! - b[1]! >= (105 + 30) * 60_000 && b[4]! - b[3]! >= 105 * 60_000, 'purge and embargo at least as configured, in calendar time');
     }
+    // The purge covers the longest horizon; the note names the setting that also covers the labels' lookahead.
+    assert.match(plan.file.note, /; the purge of 105 minutes covers the longest horizon: if each label also depends on the 2,880 minutes after it \(its null tail says so\), BQX_FOLD_PURGE_MINUTES=2985 keeps every training label off the validation and test minutes$/);
+    const wide = planFolds({ pair: 'eurusd', runId: 'r' }, '2020-01-06T00:00:00Z', '2020-01-15T00:09:00Z', { ...settings, purgeMinutes: 2985 }, 105, 2880);
+    assert.equal(wide.file.purgeMinutes, 2985);
+    assert.doesNotMatch(wide.file.note, /BQX_FOLD_PURGE_MINUTES/);
+    assert.equal(wide.bounds.length, 4, wide.file.note);
+    for (const b of wide.bounds) assert.ok(b[2]! - b[1]! >= (2985 + 30) * 60_000, 'the purge as set');
     // Without a tail (labels with no window in their names): to the window's end, as before.
     assert.equal(planFolds({ pair: 'eurusd', runId: 'r' }, '2020-01-06T00:00:00Z', '2020-01-15T00:09:00Z', settings, 105).file.labelTailMinutes, 0);
   });
