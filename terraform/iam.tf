@@ -4,15 +4,23 @@
 # account). The few project-level grants say why no narrower resource exists. No basic roles, no
 # admin roles, no allUsers or allAuthenticatedUsers anywhere (test/terraform checks all three).
 #
-# What each function touches comes from shared/chain/*.ts:
-#   startRun         reads catalog + label stats, writes the run manifest (staging), fans out extracts
-#   extractFeature   reads one feature table, writes parquet + marker (staging)
+# What each function touches comes from shared/chain/*.ts, and test/terraform/grants.test.ts holds
+# every grant below against what the functions do: it runs the chain's paths (a first version, a
+# refresh, a run reusing every checkpoint, a --no-reuse build with follow-ups, retention, the API's
+# reruns, a failed run) with each access recorded by the function that made it.
+#   startRun         reads catalog + label stats, writes the run manifest (staging), reads the previous
+#                    dataset (output) to share its unchanged shards, fans out extracts, or claims the
+#                    merge at once when every checkpoint is reused
+#   extractFeature   reads one feature table, writes parquet + marker (staging); polls long work with
+#                    a follow-up request, and fails the run when it runs past its limit
 #   checkpointLanded reads marker and parquet footers (staging), indexes the checkpoint for reuse
-#                    (staging, create only), claims the merge
+#                    (staging: an entry a newer checkpoint of the same content replaces), claims the merge
 #   mergeRun         loads checkpoints (staging), joins in scratch, exports to output, writes the report;
-#                    keeps its merge state in staging
-#   pipelineApi      starts runs, reruns (drops a feature's checkpoint files, re-sends work)
-#   reconcile        reads manifests (staging), re-sends extracts or the merge, fails stalled runs
+#                    keeps its merge state in staging; polls long work with a follow-up request
+#   pipelineApi      starts runs, reruns (drops a feature's checkpoint files, reads the run's and the
+#                    shared dataset's output, re-sends work)
+#   reconcile        reads manifests (staging), re-sends extracts or the merge, fails stalled runs, and
+#                    applies retention (deletes old runs' checkpoints and datasets in both buckets)
 # All six read and write run records in Firestore; failRun/publishOutcome publish to run-events.
 
 # =============================================================================================
@@ -97,37 +105,53 @@ locals {
   function_bucket_roles = [
     # startRun writes runs/{runId}/manifest.json, and deletes it when it loses the race for the pair.
     { fn = "startRun", bucket = "staging", role = "roles/storage.objectUser" },
+    # startRun reads the pair's previous dataset (its _manifest.json and shard listings) to share the
+    # shards nothing changed in: without it every refresh would rebuild every shard.
+    { fn = "startRun", bucket = "output", role = "roles/storage.objectViewer" },
     # extractFeature writes parquet checkpoints (BigQuery exports them as this account) and rewrites
     # the completion marker, which needs create + delete: objectUser, not admin.
     { fn = "extractFeature", bucket = "staging", role = "roles/storage.objectUser" },
-    # checkpointLanded reads the marker, then byte ranges (footers) of the parquet files ...
-    { fn = "checkpointLanded", bucket = "staging", role = "roles/storage.objectViewer" },
-    # ... and indexes a valid checkpoint for reuse (checkpoints/index/..., create-if-absent only:
-    # it never overwrites or deletes, so create without update or delete).
-    { fn = "checkpointLanded", bucket = "staging", role = "roles/storage.objectCreator" },
+    # checkpointLanded reads the marker, then byte ranges (footers) of the parquet files, and indexes
+    # a valid checkpoint for reuse (checkpoints/index/...): an entry whose checkpoint a newer one of
+    # the same content supersedes (a --no-reuse build) is replaced, which takes delete as well as
+    # create (objectCreator alone cannot replace an object).
+    { fn = "checkpointLanded", bucket = "staging", role = "roles/storage.objectUser" },
     # mergeRun reads checkpoints (BigQuery LOAD DATA runs as this account) and the manifest, and
     # keeps its merge state and cost estimate under runs/{runId}/ (adapters/gcp/mergeState.ts).
     { fn = "mergeRun", bucket = "staging", role = "roles/storage.objectUser" },
     # mergeRun exports column groups to training/{pair}/{runId}/ and writes _manifest.json and the
     # report; a retried export replaces its own partial files.
     { fn = "mergeRun", bucket = "output", role = "roles/storage.objectUser" },
-    # pipelineApi's rerun of named features deletes their checkpoint folders and reads manifests.
+    # pipelineApi's rerun of named features deletes their checkpoint folders and reads manifests ...
     { fn = "pipelineApi", bucket = "staging", role = "roles/storage.objectUser" },
-    # reconcile reads run manifests to know which features are missing.
-    { fn = "reconcile", bucket = "staging", role = "roles/storage.objectViewer" },
+    # ... and reads the run's own output (what an earlier merge wrote) and the dataset it shares
+    # shards with (still there, and sound?) before reopening the run.
+    { fn = "pipelineApi", bucket = "output", role = "roles/storage.objectViewer" },
+    # reconcile reads run manifests to know which features are missing, and applies retention to
+    # every pair: older runs' checkpoints and scratch go from staging, their datasets from output.
+    { fn = "reconcile", bucket = "staging", role = "roles/storage.objectUser" },
+    { fn = "reconcile", bucket = "output", role = "roles/storage.objectUser" },
   ]
 
   function_topic_roles = [
     # startRun fans out one extract request per feature ...
     { fn = "startRun", topic = "extract_requests", role = "roles/pubsub.publisher" },
-    # ... and fails a run a forced request supersedes (failure event).
+    # ... and fails a run a forced request supersedes (failure event) ...
     { fn = "startRun", topic = "run_events", role = "roles/pubsub.publisher" },
+    # ... and sends the merge request itself when every checkpoint is reused (nothing to land).
+    { fn = "startRun", topic = "merge_requests", role = "roles/pubsub.publisher" },
+    # extractFeature polls an export still running after BQX_JOB_WAIT_SECONDS with a follow-up
+    # request to its own topic, and fails the run when it runs past BQX_PENDING_LIMIT_HOURS.
+    { fn = "extractFeature", topic = "extract_requests", role = "roles/pubsub.publisher" },
+    { fn = "extractFeature", topic = "run_events", role = "roles/pubsub.publisher" },
     # checkpointLanded sends the one merge request when the last feature lands ...
     { fn = "checkpointLanded", topic = "merge_requests", role = "roles/pubsub.publisher" },
     # ... and fails the run on an invalid checkpoint.
     { fn = "checkpointLanded", topic = "run_events", role = "roles/pubsub.publisher" },
-    # mergeRun publishes the completion or failure event.
+    # mergeRun publishes the completion or failure event, and polls a merge still running after
+    # BQX_JOB_WAIT_SECONDS with a follow-up request to its own topic.
     { fn = "mergeRun", topic = "run_events", role = "roles/pubsub.publisher" },
+    { fn = "mergeRun", topic = "merge_requests", role = "roles/pubsub.publisher" },
     # pipelineApi starts runs: POST /runs publishes the request here and startRun does the work
     # (so the API needs no BigQuery role) ...
     { fn = "pipelineApi", topic = "run_requests", role = "roles/pubsub.publisher" },

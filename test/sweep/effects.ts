@@ -77,6 +77,11 @@ export class Effects implements EffectSink {
     return this.effectIn(this.current, kind, what, body);
   }
 
+  /** The label of the handler instance running now (`mergeRun#12.1`, `reconcile#0`), if any. */
+  currentLabel(): string | undefined {
+    return this.current?.label;
+  }
+
   /**
    * A handler instance of its own, for runtimes where handlers overlap (the emulator stack serves
    * several requests at once): effects made through it belong to it, whatever else is running.
