@@ -334,6 +334,7 @@ export interface MessageBus {
 }
 
 import type { RefreshInfo } from './chain/refresh.js';
+import type { Gate } from './profile/gates.js';
 
 export type RunState = 'extracting' | 'merging' | 'succeeded' | 'failed';
 export const TERMINAL_STATES: readonly RunState[] = ['succeeded', 'failed'];
@@ -394,6 +395,12 @@ export interface RunRecord {
   collected?: { at: string; scope: 'checkpoints' | 'all' };
   /** How many checkpoints were reused from earlier runs (by content) and extracted, and why extracted. */
   reuse?: ReuseCounts;
+  /**
+   * The quality gates the run was started with (BQX_GATES and `--gate`), and those a rerun added:
+   * its merge checks these, so a rerun in a process with other settings cannot drop a `fail` gate
+   * the run failed. Absent on records from before: the merge's own configuration then.
+   */
+  gates?: Gate[];
   /** Set on a refresh (shared/chain/refresh.ts): the version it follows and the schema drift since. */
   refresh?: RefreshInfo;
   /**

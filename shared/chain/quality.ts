@@ -86,7 +86,8 @@ export async function checkQuality(
   let stored: Quality['stored'];
   let cutRows: number[];
   let metrics: Record<GateMetric, number>;
-  let gateList = settings.gates;
+  // The run's own gates (recorded at its start, added to by reruns), else this process's.
+  let gateList = run.gates ?? settings.gates;
   const notes: string[] = [];
   let profileBilled: number | undefined;
   const bill = (bytes: number | undefined) => (profileBilled = billedBytes([profileBilled, bytes]));

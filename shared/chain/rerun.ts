@@ -11,6 +11,7 @@ import { damagedTaken, previousOutput } from './shareShards.js';
 import { planMerge } from '../planner.js';
 import { fanOut } from './startRun.js';
 import { checkRoom, estimateWrites, type RunWrites } from './diskRoom.js';
+import { unionGates } from '../profile/gates.js';
 import type { RunManifest } from '../manifest.js';
 
 export type RerunMode = 'missing' | 'merge' | 'features';
@@ -89,7 +90,9 @@ export async function rerun(deps: ChainDeps, runId: string, request: RerunReques
   const { run: reopened } = await deps.store.updateRun(runId, (r) => {
     // Reopened, its checkpoints are whole again: retention looks at it afresh once it ends.
     const { collected: _, ...open } = moved(unshared ? withoutSharing(r, why) : r, target, now, reason);
-    return { ...open, reconcileAttempts: 0, mergeAttempts: target === 'merging' ? r.mergeAttempts + 1 : r.mergeAttempts, warnings: [] };
+    // The run keeps its gates; this rerun's (BQX_GATES and `--gate` where it runs) are added.
+    const gates = unionGates(r.gates ?? [], deps.config.profile.gates);
+    return { ...open, reconcileAttempts: 0, mergeAttempts: target === 'merging' ? r.mergeAttempts + 1 : r.mergeAttempts, warnings: [], gates };
   }).catch((error: Error) => {
     throw new ConflictError(error.message);
   });

@@ -150,6 +150,7 @@ async function start(deps: ChainDeps, request: RunRequest): Promise<StartResult>
     warnings,
     timings: { discover_ms: Date.now() - began },
     reuse,
+    gates: config.profile.gates,
     ...(refresh ? { refresh } : {}),
     ...(sharing ? { sharing } : {}),
     ...(request.requestId ? { requestId: request.requestId } : {}),

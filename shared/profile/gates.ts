@@ -41,6 +41,13 @@ export class GateError extends Error {}
 
 const GATE = /^\s*([a-z_]+)\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?)\s*(?::\s*(fail|warn)\s*)?$/;
 
+/** The gates of `a`, then those of `b` not among them (the same text at the same level). */
+export function unionGates(a: readonly Gate[], b: readonly Gate[]): Gate[] {
+  const key = (g: Gate) => `${g.gate}:${g.level}`;
+  const seen = new Set(a.map(key));
+  return [...a, ...b.filter((g) => !seen.has(key(g)))];
+}
+
 /** Parses one gate; the level defaults to fail. Throws a GateError naming what is wrong. */
 export function parseGate(text: string): Gate {
   const m = GATE.exec(text);

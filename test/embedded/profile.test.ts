@@ -198,6 +198,10 @@ describe('dataset profile, gates, ledger and folds (embedded, planted demo)', fu
     assert.match(verified.stdout, /^ok: 6000 rows/);
     assert.match(verified.stdout, /\nnote: its run failed the quality gate\(s\) rows >= 150000 \(measured 6000\): not a dataset to train on/);
     assert.deepEqual(JSON.parse(bqx(home, ['verify', summary.runId, '--json']).stdout).failedGates, ['rows >= 150000 (measured 6000)']);
+    // The run keeps its gates: a rerun without --gate fails the same gate again, not a pass.
+    const again = bqx(home, ['rerun', summary.runId, '--merge', '--json']);
+    assert.equal(again.code, 1, again.stderr);
+    assert.match(JSON.parse(again.stdout).error, /quality gate failed: rows >= 150000 \(measured 6000\)/);
     const bad = bqx(home, ['run', 'eurusd', '--gate', 'rows >> 1']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--gate: gate "rows >> 1" must read/);
