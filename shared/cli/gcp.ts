@@ -14,7 +14,7 @@ import { assertCredentials } from '../runtime/gcpCredentials.js';
 import { gcpTargetConfig, openGcpTarget, type GcpTarget } from '../runtime/gcpTarget.js';
 import { checkFlags, stringFlag, type Args } from './args.js';
 import { ProgressBar } from './progress.js';
-import { summarise, summaryTable, type RunSummary } from './summary.js';
+import { quietFailure, summarise, summaryTable, type RunSummary } from './summary.js';
 
 /** How often the run store is read while following (ms); BQX_FOLLOW_POLL_MS for tests. */
 const pollMs = (env: NodeJS.ProcessEnv) => (env.BQX_FOLLOW_POLL_MS && /^\d+$/.test(env.BQX_FOLLOW_POLL_MS) ? Number(env.BQX_FOLLOW_POLL_MS) : 2000);
@@ -74,7 +74,7 @@ export async function gcpRunCommand(args: Args, env: NodeJS.ProcessEnv): Promise
     });
     const summary = summaryOf(t, run, landed);
     if (args.flags.has('json')) process.stdout.write(`${JSON.stringify(summary)}\n`);
-    if (!quiet) process.stderr.write(`\n${summaryTable(summary, [['project', t.config.gcp.project]])}\n`);
+    process.stderr.write(quiet ? quietFailure(summary) : `\n${summaryTable(summary, [['project', t.config.gcp.project]])}\n`);
     return run.state === 'succeeded' ? 0 : 1;
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);

@@ -28,7 +28,7 @@ import { checkRoom } from '../chain/diskRoom.js';
 import { gcCommand } from './gc.js';
 import { ProgressBar } from './progress.js';
 import { finishedRun, namedRun, reportCommand, withGateFlags } from './report.js';
-import { nextStep, summarise, summaryTable } from './summary.js';
+import { nextStep, quietFailure, summarise, summaryTable } from './summary.js';
 
 const USAGE = `bqx: builds one ML training dataset per FX pair (embedded: DuckDB, a folder, no cloud)
 
@@ -43,6 +43,7 @@ usage:
       --refresh             next version of the pair's last succeeded dataset: its start, the labels' new end
       --json                print one JSON summary to stdout
       --verbose             logs to stderr as well as to BQX_HOME/logs/bqx.log
+      --quiet               no progress and no summary table (a failed run still says why, in one line)
       --stack emulators     run it through the deployed entry points on the Pub/Sub and Firestore
                             emulators (needs gcloud and java), DuckDB and folders for the rest
   bqx status [runId|pair]   runs: active and last per pair, or one run  (--json)
@@ -219,7 +220,7 @@ async function runCommand(args: Args, configured: Config): Promise<number> {
     if (consolidated) summary.output.consolidated = consolidated;
     if (embedded.bus.deadLetters.length > 0) summary.warnings.push(`${embedded.bus.deadLetters.length} message(s) dead-lettered; see BQX_HOME/logs/bqx.log`);
     if (json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-    if (!quiet) process.stderr.write(`\n${summaryTable(summary, extra, nextStep(summary))}\n`);
+    process.stderr.write(quiet ? quietFailure(summary, nextStep(summary)) : `\n${summaryTable(summary, extra, nextStep(summary))}\n`);
     return run.state === 'succeeded' ? 0 : 1;
   } finally {
     release();
@@ -272,7 +273,7 @@ async function stackRun(args: Args, config: Config, request: RunRequest, rows: n
     const summary = summarise(run, landed, manifestPath);
     const extra: [string, string][] = [['emulator stack', `${(startupMs / 1000).toFixed(1)} s to start`], ...(demoMs > 1000 ? [['demo build', `${(demoMs / 1000).toFixed(1)} s`] as [string, string]] : [])];
     if (args.flags.has('json')) process.stdout.write(`${JSON.stringify(summary)}\n`);
-    if (!quiet) process.stderr.write(`\n${summaryTable(summary, extra)}\n`);
+    process.stderr.write(quiet ? quietFailure(summary) : `\n${summaryTable(summary, extra)}\n`);
     return run.state === 'succeeded' ? 0 : 1;
   } finally {
     await log.end();

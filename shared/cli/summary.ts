@@ -77,6 +77,15 @@ export function nextStep(s: RunSummary): string | undefined {
   return rerun;
 }
 
+/**
+ * What `--quiet` still says: nothing for a success, one line for a failure (its exit code alone
+ * would leave a script's user with no reason), with the next step where there is one.
+ */
+export function quietFailure(s: RunSummary, next?: string): string {
+  if (s.status === 'succeeded') return '';
+  return `bqx: run ${s.runId} ${s.status}: ${s.error ?? 'no reason recorded'}${next ? ` (next: ${next})` : ''}\n`;
+}
+
 export function summaryTable(s: RunSummary, extra: [string, string][] = [], next?: string): string {
   const seconds = (ms: number | undefined) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(1)} s`);
   const rows: [string, string][] = [

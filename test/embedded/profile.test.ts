@@ -208,5 +208,9 @@ describe('dataset profile, gates, ledger and folds (embedded, planted demo)', fu
     const env = bqx(home, ['status'], { BQX_GATES: 'rows >= 1:stop' });
     assert.equal(env.code, 2);
     assert.match(env.stderr, /BQX_GATES="rows >= 1:stop"/);
+    // --quiet still says why a run failed, in one line.
+    const quiet = bqx(home, ['run', 'eurusd', '--gate', 'rows >= 150000:fail', '--quiet']);
+    assert.equal(quiet.code, 1);
+    assert.match(quiet.stderr, /^bqx: run eurusd-\S+ failed: quality gate failed: rows >= 150000 \(measured 6000\)\n$/);
   });
 });
