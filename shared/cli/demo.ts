@@ -28,6 +28,12 @@ export interface DemoState {
    * taken for the user's own data.
    */
   building?: true;
+  /**
+   * Written before `bqx demo --append` starts, cleared when it ends: an append cut off leaves some
+   * tables with the new minutes and others without, which no run may be built on: the next
+   * `bqx demo` or `bqx run` builds the demo again.
+   */
+  appending?: true;
 }
 
 /** demo.json of a home, or undefined when there is none (or it does not parse: then the demo is built again). */
@@ -55,20 +61,26 @@ const VERSION = DEMO_VERSION;
 export async function ensureDemo(embedded: Embedded, config: Config, pairs: string[], requestedRows: number | undefined, quiet: boolean, runFollows = false): Promise<'built' | 'present' | 'own-data'> {
   const state = await readDemoState(embedded.home);
   const rows = requestedRows ?? state?.rows ?? config.embedded.demoRows;
-  if (state && !state.building && state.version === VERSION && state.rows === rows && pairs.every((p) => state.pairs.includes(p))) return 'present';
+  const whole = state && !state.building && !state.appending;
+  if (whole && state.version === VERSION && state.rows === rows && pairs.every((p) => state.pairs.includes(p))) return 'present';
   if (!state) {
     // A warehouse that already has the label tables is the user's own data: leave it alone.
     const labels = await embedded.warehouse.listTables(config.labelsDataset);
     if (pairs.every((p) => labels.some((t) => t.table === `${config.labelTablePrefix}${p}`))) return 'own-data';
   }
-  const all = [...new Set([...(state?.rows === rows ? state.pairs : []), ...pairs])].sort();
+  // The demo's pairs stay in it whatever its size: a rebuild at another --rows keeps them.
+  const all = [...new Set([...(state?.pairs ?? []), ...pairs])].sort();
   const adding = addablePairs(state, rows, all);
   if (config.diskCheck) checkDemoRoom(embedded.home, all, rows, state, runFollows, adding !== undefined);
-  const again = state?.building ? ' again: the last build was cut off' : '';
+  const again = state?.building ? ' again: the last build was cut off' : state?.appending ? ' again: the last --append was cut off' : '';
   if (!quiet) {
     const grown = adding && state!.appended ? ` and the ${state!.appended} minute(s) appended since` : '';
     if (adding) process.stderr.write(`adding ${adding.join(', ')} to the demo warehouse, ${rows} rows per table${grown} (${state!.pairs.join(', ')}'s tables kept as they are)\n`);
-    else process.stderr.write(`building the demo warehouse${again}: ${all.join(', ')}, ${rows} rows per table (once; reused after)\n`);
+    else if (whole && state.rows !== rows) {
+      // Said, since it replaces what the user may have changed: touches, appends, and every checkpoint's reuse.
+      const since = state.appended ? `, ${state.appended} minute(s) appended since` : '';
+      process.stderr.write(`rebuilding the demo warehouse at ${rows} rows per table (it had ${state.rows}${since}): ${all.join(', ')}, every table with new values and a new data version, so the next run extracts every feature\n`);
+    } else process.stderr.write(`building the demo warehouse${again}: ${all.join(', ')}, ${rows} rows per table (once; reused after)\n`);
   }
   await writeDemoState(embedded.home, { version: VERSION, pairs: all, rows, building: true });
   const bar = quiet ? undefined : new ProgressBar('demo', 1);
@@ -108,7 +120,7 @@ export function demoDatasets(config: Config): DemoDatasets {
  * After `--append`, the new tables are appended the same minutes. Undefined: build all.
  */
 function addablePairs(state: DemoState | undefined, rows: number, all: readonly string[]): string[] | undefined {
-  if (!state || state.building || state.version !== VERSION || state.rows !== rows) return undefined;
+  if (!state || state.building || state.appending || state.version !== VERSION || state.rows !== rows) return undefined;
   const adding = all.filter((p) => !state.pairs.includes(p));
   return adding.length > 0 ? adding : undefined;
 }

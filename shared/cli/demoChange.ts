@@ -33,6 +33,7 @@ export async function demoToChange(home: string, change: { touch?: string[] }): 
     throw new InputError(`no demo warehouse here to ${what}: build one with bqx demo (or bqx run)`);
   }
   if (state.building) throw new InputError('the demo warehouse\'s build was cut off: build it again with bqx demo (or bqx run)');
+  if (state.appending) throw new InputError(`the demo warehouse's last --append was cut off (some tables have its minutes, others not): build it again with bqx demo --rows ${state.rows} (or bqx run)`);
   return state;
 }
 
@@ -44,8 +45,9 @@ export async function changeDemo(embedded: Embedded, config: Config, change: { t
     return `touched ${touched.length} table(s): ${touched.map((t) => t.table).join(', ')} (same rows, new values, new data version)`;
   }
   const bar = new ProgressBar('append', 1);
+  await writeDemoState(embedded.home, { ...state, appending: true });
   const result = await appendMinutes(embedded.warehouse, datasets, { pairs: state.pairs, built: state.rows, appended: state.appended ?? 0 }, change.appendMinutes!, (done, total) => bar.update(done, total));
-  await writeDemoState(embedded.home, { ...state, appended: (state.appended ?? 0) + result.minutes });
+  await writeDemoState(embedded.home, { ...state, appended: (state.appended ?? 0) + result.minutes }); // `appending` cleared
   const minutes = NULL_LABEL_TAIL.toLocaleString('en-US');
   const filled = result.filledLabelRows > 0 ? `; ${result.filledLabelRows.toLocaleString('en-US')} earlier label row(s) filled in (labels look ${minutes} minutes ahead: the last ${minutes} minutes stay null)` : '';
   return `appended ${result.minutes} minute(s) to ${state.pairs.length} label table(s) and ${result.featureTables} feature tables; labels now end at ${result.lastKey}${filled}`;

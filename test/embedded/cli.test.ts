@@ -218,6 +218,18 @@ describe('bqx command line', function () {
     const append = await interrupted(fresh, ['demo', '--append', '3d'], /append\s+\[#{2,}/);
     assert.equal(append.exit, 130, append.err);
     assert.match(append.err, /\nbqx: interrupted: the append stops partway: some tables may have the new minutes and others not; `bqx demo --rows 300` builds the demo again\n$/);
+    // Nothing is built on it: another append is refused, and the next bqx demo (or run) builds it again.
+    const onTop = bqx(fresh, ['demo', '--append', '1d']);
+    assert.equal(onTop.code, 2);
+    assert.match(onTop.stderr, /^bqx: the demo warehouse's last --append was cut off \(some tables have its minutes, others not\): build it again with bqx demo --rows 300 \(or bqx run\)\n$/);
+    const rebuilt = bqx(fresh, ['demo', '--pairs', 'eurusd,gbpusd']);
+    assert.equal(rebuilt.code, 0, rebuilt.stderr);
+    assert.match(rebuilt.stderr, /building the demo warehouse again: the last --append was cut off: eurusd, gbpusd, 300 rows per table/);
+    // Another size rebuilds it, says so, and keeps its pairs.
+    const resized = bqx(fresh, ['demo', '--rows', '200']);
+    assert.equal(resized.code, 0, resized.stderr);
+    assert.match(resized.stderr, /^rebuilding the demo warehouse at 200 rows per table \(it had 300\): eurusd, gbpusd, every table with new values and a new data version, so the next run extracts every feature\n/);
+    assert.deepEqual(JSON.parse(readFileSync(path.join(fresh, 'demo.json'), 'utf8')).pairs, ['eurusd', 'gbpusd']);
   });
 
   describe('reuse by content and a demo that changes', () => {
