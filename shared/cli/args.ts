@@ -10,7 +10,16 @@ export interface Args {
   repeated: Map<string, string[]>;
 }
 
-/** Parses argv; an option in neither set is refused, naming it. */
+/** Value options that may be given more than once, each value kept (`--gate a --gate b`). */
+const REPEATABLE: ReadonlySet<string> = new Set(['gate']);
+/** Value options that take a comma-separated list: the message for one given twice says so. */
+const LISTS: ReadonlySet<string> = new Set(['include', 'exclude', 'labels', 'drop', 'features', 'pairs', 'touch']);
+
+/**
+ * Parses argv; an option in neither set is refused, naming it, and so is a value option given
+ * twice that is not REPEATABLE: taking the last (`--include 'agg_*' --include 'mom_*'`) silently
+ * dropped the first.
+ */
 export function parseArgs(argv: readonly string[], booleanFlags: ReadonlySet<string>, valueFlags: ReadonlySet<string>): Args {
   const positional: string[] = [];
   const flags = new Map<string, string | true>();
@@ -29,6 +38,10 @@ export function parseArgs(argv: readonly string[], booleanFlags: ReadonlySet<str
       } else if (valueFlags.has(name)) {
         const value = inline ?? argv[++i];
         if (value === undefined || value.startsWith('--')) throw new InputError(`--${name} needs a value`);
+        const earlier = flags.get(name);
+        if (typeof earlier === 'string' && !REPEATABLE.has(name)) {
+          throw new InputError(`--${name} is given twice (${JSON.stringify(earlier)} and ${JSON.stringify(value)}): give it once${LISTS.has(name) ? ', as one comma-separated list' : ''}`);
+        }
         flags.set(name, value);
         repeated.set(name, [...(repeated.get(name) ?? []), value]);
       } else {

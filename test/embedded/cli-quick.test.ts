@@ -56,6 +56,9 @@ describe('bqx quick commands', function () {
     const cases: [string[], RegExp][] = [
       [['demo', '--touch', 'agg_eurusd'], /^bqx: no demo warehouse here to touch \(--touch changes only tables bqx demo built\): build one with bqx demo \(or bqx run\)\n$/],
       [['demo', '--append', '1d'], /^bqx: no demo warehouse here to append to: build one with bqx demo \(or bqx run\)\n$/],
+      // An option given twice is refused, not cut down to its last value.
+      [['view', 'eurusd', '--name', 't', '--include', 'agg_*', '--include', 'mom_*'], /^bqx: --include is given twice \("agg_\*" and "mom_\*"\): give it once, as one comma-separated list\n$/],
+      [['gc', '--keep', '3', '--keep', '1'], /^bqx: --keep is given twice \("3" and "1"\): give it once\n$/],
       [['run', 'eurusd', '--refresh'], /^bqx: pair eurusd has no succeeded run to refresh from: run it without --refresh first\n$/],
       // The stack's records are its kept Firestore export: none here, so it is refused before the emulators start.
       [['run', 'eurusd', '--stack', 'emulators', '--refresh'], /^bqx: pair eurusd has no succeeded run of the emulator stack to refresh from: run it with --stack emulators, without --refresh, first\n$/],
