@@ -73,6 +73,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   let args: Args;
   try {
     args = parseArgs(argv, BOOLEAN_FLAGS, VALUE_FLAGS);
+    // A pair in capitals (EURUSD) is the pair, for every command as for run (status, report, gc
+    // and the rest refused it, each in its own words).
+    args.positional = args.positional.map((p) => (/^[A-Za-z]{6}$/.test(p) ? p.toLowerCase() : p));
     if (args.flags.has('help') || args.command === 'help') {
       process.stdout.write(`${USAGE}\n`);
       return 0;
