@@ -88,6 +88,8 @@ export function planFolds(run: { pair: string; runId: string }, firstKey: string
   // demo's nine days had its test there).
   const end = Math.max(start, windowEnd - labelTailMinutes * MINUTE);
   const purge = Math.max(settings.purgeMinutes, longestHorizonMinutes);
+  // Never shorter than the longest horizon (DATA.md); said, so a setting below it is not taken as used.
+  const raised = purge > settings.purgeMinutes ? `; the purge is the longest horizon, ${purge} minutes, not BQX_FOLD_PURGE_MINUTES=${settings.purgeMinutes}` : '';
   const gap = (purge + settings.embargoMinutes) * MINUTE;
   const span = end - start;
   const covered = labelTailMinutes > 0 ? 'the window before its label tail' : 'the window';
@@ -137,7 +139,7 @@ export function planFolds(run: { pair: string; runId: string }, firstKey: string
       embargoMinutes: settings.embargoMinutes,
       longestHorizonMinutes,
       labelTailMinutes,
-      note: labelTailMinutes > 0 && !unlabelled ? `${note}; the folds end ${labelTailMinutes.toLocaleString('en-US')} minutes before the window does, where the labels have no value yet${lookaheadHint(purge, longestHorizonMinutes, labelTailMinutes)}` : note,
+      note: `${labelTailMinutes > 0 && !unlabelled ? `${note}; the folds end ${labelTailMinutes.toLocaleString('en-US')} minutes before the window does, where the labels have no value yet${lookaheadHint(purge, longestHorizonMinutes, labelTailMinutes)}` : note}${raised}`,
     },
     bounds,
   };

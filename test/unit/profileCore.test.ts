@@ -129,7 +129,7 @@ describe('profile core', () => {
       assert.ok(b[2]! - b[1]! >= (105 + 30) * 60_000 && b[4]! - b[3]! >= 105 * 60_000, 'purge and embargo at least as configured, in calendar time');
     }
     // The purge covers the longest horizon; the note names the setting that also covers the labels' lookahead.
-    assert.match(plan.file.note, /; the purge of 105 minutes covers the longest horizon: if each label also depends on the 2,880 minutes after it \(its null tail says so\), BQX_FOLD_PURGE_MINUTES=2985 keeps every training label off the validation and test minutes$/);
+    assert.match(plan.file.note, /; the purge of 105 minutes covers the longest horizon: if each label also depends on the 2,880 minutes after it \(its null tail says so\), BQX_FOLD_PURGE_MINUTES=2985 keeps every training label off the validation and test minutes; the purge is the longest horizon, 105 minutes, not BQX_FOLD_PURGE_MINUTES=60$/);
     const wide = planFolds({ pair: 'eurusd', runId: 'r' }, '2020-01-06T00:00:00Z', '2020-01-15T00:09:00Z', { ...settings, purgeMinutes: 2985 }, 105, 2880);
     assert.equal(wide.file.purgeMinutes, 2985);
     assert.doesNotMatch(wide.file.note, /BQX_FOLD_PURGE_MINUTES/);
@@ -144,7 +144,7 @@ describe('profile core', () => {
     // 2,000 minutes (a small demo): every row is in the labels' last 2,880 minutes.
     const inside = planFolds({ pair: 'eurusd', runId: 'r' }, '2020-01-06T00:00:00Z', '2020-01-07T09:19:00Z', settings, 105, 2880);
     assert.deepEqual(inside.bounds, []);
-    assert.equal(inside.file.note, "the window (1.39 days) lies within the labels' last 2,880 minutes, where they have no value yet: no row to train or score a fold on");
+    assert.equal(inside.file.note, "the window (1.39 days) lies within the labels' last 2,880 minutes, where they have no value yet: no row to train or score a fold on; the purge is the longest horizon, 105 minutes, not BQX_FOLD_PURGE_MINUTES=60");
     // 3,000 minutes: 120 before the tail, less than the purge and embargo twice over.
     const short = planFolds({ pair: 'eurusd', runId: 'r' }, '2020-01-06T00:00:00Z', '2020-01-08T01:59:00Z', settings, 105, 2880);
     assert.deepEqual(short.bounds, []);
