@@ -19,7 +19,8 @@ interface OutputManifest {
   key: string;
   rows: number;
   columns: number;
-  groups: { index: number; files: string[]; rows: number; columns: string[] }[];
+  /** `objects`: the same files, relative to the output folder they were written to. */
+  groups: { index: number; files: string[]; objects?: string[]; rows: number; columns: string[] }[];
   /** Datasets written before time shards have none: their groups are checked as a whole. */
   shards?: { index: number; id: string; start: string; end: string; rows: number; groups: { index: number; files: string[]; rows: number }[] }[];
   columnMapping: Record<string, { table: string; column: string }>;
@@ -55,7 +56,8 @@ export async function verifyManifest(file: string): Promise<VerifyResult> {
   // Files are resolved from the manifest's folder; a shard shared with another version of the
   // dataset lives beside it, under another run's folder.
   const dir = path.dirname(path.resolve(file));
-  const locate = (f: string) => path.resolve(dir, f);
+  const moved = await relocation(manifest, dir);
+  const locate = (f: string) => moved?.(f) ?? path.resolve(dir, f);
   const columns: string[] = [manifest.key];
   const footerRows = new Map<string, number>();
   let unreadable = 0;
@@ -71,11 +73,11 @@ export async function verifyManifest(file: string): Promise<VerifyResult> {
         rows += shape.rows;
         footerRows.set(f, shape.rows);
         const names = shape.columns;
-        if (names.join(',') !== g.columns.join(',')) problems.push(`${f}: columns differ from the manifest's group ${g.index}`);
+        if (names.join(',') !== g.columns.join(',')) problems.push(`${locate(f)}: columns differ from the manifest's group ${g.index}`);
         if (!names.includes(manifest.key)) withoutKey++;
       } catch (error) {
         unreadable++;
-        problems.push(`${f}: ${(error as Error).message.split('\n')[0]}`);
+        problems.push(`${locate(f)}: ${(error as Error).message.split('\n')[0]}`);
       }
     }
     if (rows !== manifest.rows) problems.push(`group ${g.index}: ${rows} rows, the manifest says ${manifest.rows}`);
@@ -112,6 +114,27 @@ function checkShardLayout(manifest: OutputManifest, footerRows: Map<string, numb
     if (files.join('\n') !== g.files.join('\n')) problems.push(`group ${g.index}: its files are not its shards' files in shard order`);
   }
   return problems;
+}
+
+/**
+ * Where the files are now, when the home was moved or copied since the dataset was written: its
+ * `files` name the folder they were written to, and the same files are found by their `objects`
+ * under the output folder that holds this manifest (the nearest of its folders' ancestors where
+ * the first object is): a copy is checked on its own files, not on the original's. Undefined when
+ * the manifest is in the folder it was written to (or its files cannot be found elsewhere).
+ */
+async function relocation(manifest: OutputManifest, dir: string): Promise<((f: string) => string | undefined) | undefined> {
+  const group = manifest.groups.find((g) => g.files.length > 0 && g.objects?.length === g.files.length);
+  const [file, object] = [group?.files[0], group?.objects?.[0]];
+  if (!file || !object || !path.isAbsolute(file) || !file.endsWith(object)) return undefined;
+  const exists = (f: string) => fs.access(f).then(() => true, () => false);
+  const written = file.slice(0, file.length - object.length);
+  if (`${dir}${path.sep}`.startsWith(written)) return undefined;
+  for (let root = dir, up = 0; up < 8; root = path.dirname(root), up++) {
+    if (await exists(path.join(root, object))) return (f) => (f.startsWith(written) ? path.join(root, f.slice(written.length)) : undefined);
+    if (path.dirname(root) === root) break;
+  }
+  return undefined;
 }
 
 /**

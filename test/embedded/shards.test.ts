@@ -4,7 +4,8 @@
 
 import { DuckDBInstance, listValue } from '@duckdb/node-api';
 import assert from 'node:assert/strict';
-import { copyFileSync, statSync } from 'node:fs';
+import { copyFileSync, cpSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { readLocalFooter } from '../../shared/adapters/local/parquetStitch.js';
 import { startRun } from '../../shared/chain/startRun.js';
 import { verifyManifest } from '../../shared/cli/verify.js';
@@ -170,5 +171,18 @@ describe('embedded time shards (a window over three day shards)', function () {
     } finally {
       copyFileSync(`${damaged}.bak`, damaged);
     }
+  });
+
+  it('verifies a copy of the output folder on its own files (the manifest names the folder it was written to)', async () => {
+    const copy = tempDir('shards-copy');
+    const output = e.output.root;
+    cpSync(output, copy, { recursive: true });
+    const copied = path.join(copy, path.relative(output, manifestFile));
+    assert.deepEqual((await verifyManifest(copied)).problems, []);
+    // A file gone from the copy only: the copy fails, naming the copy's file; the original is whole.
+    const object = m.shards[0]!.groups[1]!.objects[0]!;
+    rmSync(path.join(copy, object));
+    assert.deepEqual((await verifyManifest(copied)).problems.filter((p) => p.includes('does not exist')), [`${path.join(copy, object)}: object part-00000.parquet does not exist`]);
+    assert.deepEqual((await verifyManifest(manifestFile)).problems, []);
   });
 });
