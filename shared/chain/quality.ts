@@ -173,6 +173,12 @@ export async function checkQuality(
       else deps.logger.info(`profile: ${profileReuse.profiled} column(s) measured, ${profileReuse.reused} taken${profileReuse.from ? ` from ${profileReuse.from}` : ''}${profileReuse.why ? ` (${profileReuse.why})` : ''}`, { runId: run.runId, pair: run.pair, step: 'profile' });
     }
     metrics = gateMetrics(profile, manifest, run, spent().costUsd);
+    // A leakage gate that compared nothing would pass by default: left out, and said.
+    if (profile.labelsSampled === 0) {
+      const unmeasured = gateList.filter((g) => g.metric === 'leakage');
+      gateList = gateList.filter((g) => g.metric !== 'leakage');
+      if (unmeasured.length > 0) notes.push(`leakage not measured: no label has a value in the profile's sample (the window is within the labels' lookahead, or nearly), so ${unmeasured.map((g) => g.gate).join(', ')} was not checked`);
+    }
   } else {
     const keys = await profileKeys({ profile: (job) => counted(job) }, input, profileSettings);
     cutRows = keys.cutRows;

@@ -77,7 +77,8 @@ export function formatReport(runId: string, state: string, report: RunReport, ht
     if (items.length > 20) lines.push(`  ... and ${items.length - 20} more (--json for all)`);
   };
   const byColumn = new Map(p.columns.map((c) => [c.column, c]));
-  section('leakage', p.leakage.map((l) => `${l.feature} ~ ${l.label}: correlation ${l.correlation}${l.shiftRows !== 0 ? `, equals the label ${l.shiftRows} row(s) earlier` : ''}`));
+  if (p.labelsSampled === 0) lines.push('', 'leakage: not measured (no label has a value in the sample the screen compares)');
+  else section('leakage', p.leakage.map((l) => `${l.feature} ~ ${l.label}: correlation ${l.correlation}${l.shiftRows !== 0 ? `, equals the label ${l.shiftRows} row(s) earlier` : ''}`));
   section('duplicate column groups', p.duplicates.map((g) => g.join(' = ')));
   section('constant columns', p.constant);
   section(`stale columns (repeat share >= ${p.settings.staleShare})`, p.stale.map((c) => `${c}: ${(byColumn.get(c)!.repeatShare * 100).toFixed(1)}% repeats, longest run ${byColumn.get(c)!.longestRun ?? '-'} rows`));

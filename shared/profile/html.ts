@@ -144,7 +144,7 @@ export async function renderReportHtml(input: HtmlInput): Promise<string> {
     `<section><h2>Warnings</h2>${list(report.warnings)}</section>`,
     `<section><h2>Null share and coverage by family</h2><figure>${await svg(familyChart(report))}</figure></section>`,
     `<section><h2>Gaps in the key</h2><figure>${await svg(gapChart(report))}</figure>${table(['from', 'to', 'minutes'], (p?.gaps.unexpected ?? []).map((g) => [g.from, g.to, g.minutes]))}</section>`,
-    `<section><h2>Leakage</h2>${table(['feature', 'label', 'correlation', 'shift (rows)'], (p?.leakage ?? []).map((l) => [l.feature, l.label, l.correlation, l.shiftRows]))}</section>`,
+    `<section><h2>Leakage</h2>${p?.labelsSampled === 0 ? '<p class="none">not measured: no label has a value in the sample the screen compares</p>' : table(['feature', 'label', 'correlation', 'shift (rows)'], (p?.leakage ?? []).map((l) => [l.feature, l.label, l.correlation, l.shiftRows]))}</section>`,
     `<section><h2>Duplicate columns</h2>${list((p?.duplicates ?? []).map((g) => g.join(' = ')))}</section>`,
     `<section><h2>Constant columns</h2>${list(p?.constant ?? [])}</section>`,
     `<section><h2>Stale columns (repeat share at least ${p?.settings.staleShare ?? '-'})</h2>${table(['column', 'repeat share', 'longest run'], (p?.stale ?? []).map((c) => { const s = p!.columns.find((x) => x.column === c); return [c, s?.repeatShare.toFixed(3), s?.longestRun]; }))}</section>`,

@@ -59,6 +59,12 @@ export async function profileKeys(warehouse: Pick<Warehouse, 'profile'>, input: 
   return { gaps: classifyGaps(data.gaps), cutRows: data.cutRows };
 }
 
+function finiteCount(values: Float64Array | undefined): number {
+  let n = 0;
+  for (const v of values ?? []) if (Number.isFinite(v)) n++;
+  return n;
+}
+
 /**
  * `earlier`: an earlier dataset's stored columns and those of them this dataset may take
  * (reuseStats.ts `reusableColumns`). Returns, besides the profile, the raw columns it was computed
@@ -100,6 +106,7 @@ export async function profileDataset(
     labels: labelTails(stats, input.labels, input.rows),
     gaps: classifyGaps(data.gaps),
     leakage: confirmedLeaks(leakMeasured),
+    labelsSampled: input.labels.filter((l) => finiteCount(data.sample.values[l]) >= 3).length,
     outliers: outlierColumns(stats),
   };
   return {

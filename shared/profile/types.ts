@@ -207,6 +207,12 @@ export interface DatasetProfile {
   labels: LabelTail[];
   gaps: { weekend: number; unexpected: KeyGap[] };
   leakage: Leak[];
+  /**
+   * Labels with at least 3 values in the sample the leakage screen compares: 0 means it compared
+   * nothing (a window inside the labels' lookahead), so `leakage` being empty says nothing.
+   * Absent on profiles from before.
+   */
+  labelsSampled?: number;
   /** Findings beyond the lists: columns with inf/NaN or values beyond 10 sd. */
   outliers: { column: string; inf: number; nan: number; beyond10sd: number }[];
 }

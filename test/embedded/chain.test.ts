@@ -91,6 +91,8 @@ describe('embedded chain, full width', function () {
     assert.ok(run.warnings.some((w) => /duplicate keys/.test(w)));
     // A window inside the labels' lookahead: no fold, and the summary says why.
     assert.ok(run.warnings.some((w) => /^folds\.json holds no fold: the window \(0\.\d\d days\) lies within the labels' last 2,880 minutes, where they have no value yet: no row to train or score a fold on$/.test(w)), run.warnings.join('\n'));
+    // Nor can leakage be measured there: its gate is left out and said, not passed by default.
+    assert.ok(run.warnings.includes("leakage not measured: no label has a value in the profile's sample (the window is within the labels' lookahead, or nearly), so leakage == 0 was not checked"), run.warnings.join('\n'));
     // Completion is published once, with the summary.
     const events = e.bus.published.get(e.deps.config.topics.runEvents) ?? [];
     assert.equal(events.length, 1);
