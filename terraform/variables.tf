@@ -134,7 +134,7 @@ variable "source_bucket" {
 # checkpoints the newest run still lists, so a run over a month later extracts them again instead
 # of reusing them (a cost, never a wrong or missing dataset). 30 days spans weekly retraining.
 variable "staging_retention_days" {
-  description = "Days after which objects under runs/ in the staging bucket (checkpoints, run manifests, merge records) are deleted, whatever retention did. Keep it longer than a run can take, including reconciler retries, and longer than the time between two runs of a pair if checkpoints are to be reused. A refresh builds on checkpoint files as old as its chain of refreshes: once these are deleted, the next refresh extracts those features whole."
+  description = "Days after which objects under runs/ in the staging bucket (checkpoints, run manifests, merge records) are deleted, whatever retention did. Keep it longer than a run can take, including reconciler retries, and longer than the time between two runs of a pair if checkpoints are to be reused. A refresh needs the run manifest of the version it follows (runs/{runId}/manifest.json): once this rule has deleted it, --refresh is refused, saying so, and the pair needs a full build; keep it longer than the time between two refreshes."
   type        = number
   default     = 30
 

@@ -55,7 +55,7 @@ export interface RefreshInfo {
 /** The pair's newest succeeded run whose manifest is still readable: what a refresh follows. */
 export async function refreshBase(deps: Pick<ChainDeps, 'store' | 'staging'>, pair: string): Promise<{ run: RunRecord; manifest: RunManifest }> {
   const runs = (await deps.store.listRuns(pair)).filter((r) => r.state === 'succeeded' && r.collected?.scope !== 'all');
-  for (const run of runs.reverse()) {
+  for (const run of [...runs].reverse()) {
     try {
       const manifest = JSON.parse(Buffer.from(await deps.staging.read(run.manifestObject)).toString('utf8')) as RunManifest;
       return { run, manifest };
@@ -63,6 +63,9 @@ export async function refreshBase(deps: Pick<ChainDeps, 'store' | 'staging'>, pa
       // its manifest is gone (retention): try an older one
     }
   }
+  // Succeeded runs whose manifests are all gone: on Google Cloud, the staging bucket's lifecycle
+  // rule deletes runs/ after staging_retention_days, whatever retention keeps.
+  if (runs.length > 0) throw new InputError(`pair ${pair} has ${runs.length} succeeded run(s), but none has its run manifest left in staging (${runs.at(-1)!.manifestObject}: removed by retention, or by the staging bucket's lifecycle rule after staging_retention_days): run it without --refresh (a full build)`);
   throw new InputError(`pair ${pair} has no succeeded run to refresh from: run it without --refresh first`);
 }
 
