@@ -83,6 +83,9 @@ export async function rerun(deps: ChainDeps, runId: string, request: RerunReques
   const unshared = run.sharing !== undefined && (earlier?.manifest === undefined || damaged !== undefined);
   const why = unshared ? `${run.sharing!.from}, whose shards it shared, ${damaged ? `has damaged files (${damaged})` : 'was removed by retention'}` : '';
   const target = request.mode === 'merge' || features.length === 0 ? 'merging' : 'extracting';
+  // Features whose checkpoint the run had reused are extracted this time: counted so.
+  const reusedBefore = new Set(records.filter((c) => c.reusedFrom).map((c) => c.feature));
+  const reusedAgain = features.filter((f) => reusedBefore.has(f)).length;
   if (deps.config.diskCheck) await checkRoom(deps, await rerunWrites(deps, unshared ? withoutSharing(run, why) : run, manifest, features));
   for (const f of drop) await dropCheckpoint(deps, runId, f);
   const now = deps.clock.now();
@@ -92,7 +95,7 @@ export async function rerun(deps: ChainDeps, runId: string, request: RerunReques
     const { collected: _, ...open } = moved(unshared ? withoutSharing(r, why) : r, target, now, reason);
     // The run keeps its gates; this rerun's (BQX_GATES and `--gate` where it runs) are added.
     const gates = unionGates(r.gates ?? [], deps.config.profile.gates);
-    return { ...open, reconcileAttempts: 0, mergeAttempts: target === 'merging' ? r.mergeAttempts + 1 : r.mergeAttempts, warnings: [], gates };
+    return { ...open, reconcileAttempts: 0, mergeAttempts: target === 'merging' ? r.mergeAttempts + 1 : r.mergeAttempts, warnings: [], gates, ...recounted(r.reuse, reusedAgain) };
   }).catch((error: Error) => {
     throw new ConflictError(error.message);
   });
@@ -115,6 +118,12 @@ async function rerunWrites(deps: ChainDeps, run: RunRecord, manifest: RunManifes
   const writes = estimateWrites(only, run.sharing, deps.config, previous && run.refresh ? { end: run.refresh.previousWindow.end, rows: previous.labelRows } : undefined);
   const written = (await deps.output.list(paths.outputDir(run.pair, run.runId))).reduce((n, o) => n + o.size, 0);
   return { staging: writes.staging, output: Math.max(0, writes.output - written) };
+}
+
+/** The run's reuse counts with `n` reused features extracted by a rerun (reason `rerun`). */
+function recounted(reuse: RunRecord['reuse'], n: number): Pick<RunRecord, 'reuse'> {
+  if (!reuse || n === 0) return {};
+  return { reuse: { reused: reuse.reused - n, extracted: reuse.extracted + n, reasons: { ...reuse.reasons, rerun: (reuse.reasons.rerun ?? 0) + n } } };
 }
 
 /** A checkpoint's record and files go, to be extracted again. */

@@ -252,6 +252,11 @@ describe('bqx command line', function () {
       const files = (manifest: string) => (JSON.parse(readFileSync(manifest, 'utf8')).groups as { files: string[] }[]).map((g) => g.files.map((f) => readFileSync(f)));
       const firstManifest = path.join(home, 'output', 'training', 'eurusd', runId, '_manifest.json');
       assert.deepEqual(files(s.output.manifest), files(firstManifest));
+      // A rerun of one of its features extracts it: the summary counts it so, and why.
+      const again = bqx(home, ['rerun', s.runId, '--features', 'agg_eurusd', '--json']);
+      assert.equal(again.code, 0, again.stderr);
+      const r = JSON.parse(again.stdout);
+      assert.deepEqual([r.status, r.extracted, r.reused, r.reasons], ['succeeded', 1, 666, { rerun: 1 }]);
     });
 
     it('demo --touch of 3 tables, then a run: exactly those 3 are extracted, because their data changed', () => {
