@@ -55,7 +55,7 @@ usage:
   bqx view <runId|pair> --name NAME [--include 'agg_*,mom_*'] [--exclude 'corr_etf_*']
       [--drop constant,duplicates,stale,leakage] [--max-null-share 0.5] [--labels 'target_bqx45_*'] [--json]
                             a narrower dataset of a finished one (views/NAME/ beside it), no extract
-  bqx verify <_manifest.json|runId|pair>   check a training dataset against its manifest (a pair: its last run's)
+  bqx verify <_manifest.json|folder|runId|pair>   check a training dataset against its manifest (a pair: its last run's)
   bqx demo [--pairs eurusd,gbpusd] [--rows N]   build the demo warehouse
   bqx gc [pair] [--keep N] [--dry-run] [--json]   keep the last N datasets per pair (default BQX_KEEP),
                             remove older runs (--dry-run: say what would go, remove nothing)
@@ -380,6 +380,8 @@ async function verifyCommand(args: Args, config: Config): Promise<number> {
  * `bqx status` reads them: no warehouse is opened, so it works while a run holds it.
  */
 async function manifestOf(target: string, config: Config): Promise<string> {
+  // A dataset's folder stands for its manifest.
+  if ((await fs.stat(target).catch(() => undefined))?.isDirectory()) return path.join(target, '_manifest.json');
   if (!/^[a-z]{6}$/.test(target) && !isRunId(target)) return target;
   if (await fs.stat(target).then(() => true, () => false)) return target;
   const records = openRecords(config);

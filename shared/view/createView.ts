@@ -59,8 +59,14 @@ export function planViewGroups(key: string, columns: readonly string[], max: num
   return groups;
 }
 
+/** A dataset's JSON file; a damaged one is bad input naming the file (exit 2), not a parser's bare message. */
 async function readJson<T>(output: ObjectStore, name: string): Promise<T> {
-  return JSON.parse(Buffer.from(await output.read(name)).toString('utf8')) as T;
+  const text = Buffer.from(await output.read(name)).toString('utf8');
+  try {
+    return JSON.parse(text) as T;
+  } catch (error) {
+    throw new InputError(`${output.uri(name)} is not readable JSON (${(error as Error).message.split('\n')[0]}): the dataset is damaged; \`bqx verify\` checks it, \`bqx rerun <runId> --merge\` writes it again`);
+  }
 }
 
 export async function createView(deps: ViewDeps, run: RunRecord, selection: ViewSelection): Promise<ViewOutcome | Pending> {

@@ -129,6 +129,8 @@ describe('dataset profile, gates, ledger and folds (embedded, planted demo)', fu
     // Where to train and score, from folds.json: each fold's segments, with their rows.
     assert.match(r.stdout, /\ntime folds \(folds\.json: purge 105 \+ embargo 60 minutes, none in the labels' last 2,880 minutes\): [2-9]\n  - 0: train 2020-\S+ to 2020-\S+ \([\d,]+ rows\), validation \S+ to \S+ \([\d,]+ rows\), test \S+ to \S+ \([\d,]+ rows\)\n/);
     const json = JSON.parse(bqx(home, ['report', summary.runId, '--json']).stdout);
+    // A dataset's folder stands for its manifest.
+    assert.match(bqx(home, ['verify', dir]).stdout, /^ok: 6000 rows/);
     // A pair in capitals is the pair, for report as for run.
     assert.equal(JSON.parse(bqx(home, ['report', 'EURUSD', '--json']).stdout).runId, summary.runId);
     assert.deepEqual(json.profile.constant, PLANTED.constant);

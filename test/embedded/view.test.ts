@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { PLANTED } from '../../shared/demo/plants.js';
@@ -146,5 +146,16 @@ describe('bqx view (embedded, planted demo)', function () {
     assert.match(bqx(home, ['view', 'eurusd', '--name', 'x', '--include', 'mkt_*,agg_mean_4']).stderr, /--include agg_mean_4 \(did you mean agg_mean_45\?\)$/m);
     const views = path.join(home, 'output', 'training', 'eurusd', runId, 'views');
     assert.ok(existsSync(path.join(views, 'small')) && !existsSync(path.join(views, 'x')), 'the earlier view is there, no view x was written');
+    // A damaged manifest is bad input naming the file, not a parser's bare message.
+    const manifest = path.join(home, 'output', 'training', 'eurusd', runId, '_manifest.json');
+    const kept = readFileSync(manifest);
+    writeFileSync(manifest, '{"pair": "eurusd" "rows": 1}');
+    try {
+      const damaged = bqx(home, ['view', 'eurusd', '--name', 'zz', '--include', 'agg_*']);
+      assert.equal(damaged.code, 2, damaged.stderr);
+      assert.match(damaged.stderr, new RegExp(`^bqx: ${manifest.replace(/[.*+?^\${}()|[\]\\]/g, '\\$&')} is not readable JSON \\(.+\\): the dataset is damaged; \`bqx verify\` checks it, \`bqx rerun <runId> --merge\` writes it again\n$`));
+    } finally {
+      writeFileSync(manifest, kept);
+    }
   });
 });
