@@ -9,6 +9,8 @@ import type { Config } from '../config.js';
 import { allPairs, validatePair } from '../naming.js';
 import { collectAll, type RetentionResult } from '../retention.js';
 import type { Embedded } from '../runtime/embedded.js';
+import { embeddedPaths } from '../runtime/paths.js';
+import { existsSync } from 'node:fs';
 import { checkFlags, intFlag, type Args } from './args.js';
 
 export async function gcCommand(args: Args, config: Config, open: () => Promise<Embedded>): Promise<number> {
@@ -16,6 +18,12 @@ export async function gcCommand(args: Args, config: Config, open: () => Promise<
   const dryRun = args.flags.has('dry-run');
   const pairs = args.positional.length > 0 ? args.positional.map((p) => validatePair(p, config.currencies)) : allPairs(config.currencies);
   const keep = intFlag(args, 'keep', 1, 1000) ?? config.keep;
+  // A home with no run store has nothing to collect: said without creating one (a misspelt BQX_HOME).
+  if (!existsSync(embeddedPaths(config.embedded.home).store)) {
+    if (args.flags.has('json')) process.stdout.write(`${JSON.stringify({ keep, ...(dryRun ? { dryRun } : {}), pairs: [] })}\n`);
+    else process.stdout.write(`no runs in BQX_HOME=${config.embedded.home} yet: nothing to collect\n`);
+    return 0;
+  }
   const embedded = await open();
   let results: RetentionResult[];
   try {

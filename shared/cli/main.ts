@@ -308,7 +308,7 @@ async function statusCommand(args: Args, config: Config): Promise<number> {
     }
     const summaries = await Promise.all(runs.map(async (r) => summarise(r, await embedded.store.countCheckpoints(r.runId), r.output ? embedded.output.uri(r.output.manifest) : null)));
     if (args.flags.has('json')) process.stdout.write(`${JSON.stringify(target === undefined ? summaries : summaries[0])}\n`);
-    else if (summaries.length === 0) process.stdout.write(`no runs yet: try \`bqx run eurusd\`${await stackRunsNote(config)}\n`);
+    else if (summaries.length === 0) process.stdout.write(`no runs yet in BQX_HOME=${config.embedded.home}: try \`bqx run eurusd\`${await stackRunsNote(config)}\n`);
     else process.stdout.write(`${summaries.map((s) => summaryTable(s, [], nextStep(s))).join('\n\n')}\n`);
     return 0;
   } finally {

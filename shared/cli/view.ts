@@ -8,6 +8,7 @@ import { InputError, NotFoundError, assertRunId, validatePair } from '../naming.
 import { assertNotRemoved } from './report.js';
 import type { RunRecord } from '../ports.js';
 import type { Embedded } from '../runtime/embedded.js';
+import { openRecords } from '../runtime/records.js';
 import { createView } from '../view/createView.js';
 import { parseDrop, parsePatterns, parseShare, viewName, type ViewSelection } from '../view/select.js';
 import { checkFlags, stringFlag, type Args } from './args.js';
@@ -29,7 +30,7 @@ export function viewSelection(args: Args): ViewSelection {
 }
 
 /** The run a target names: a run id, or a pair's last succeeded run. */
-async function findRun(embedded: Embedded, config: Config, target: string): Promise<RunRecord> {
+async function findRun(embedded: Pick<Embedded, 'store'>, config: Config, target: string): Promise<RunRecord> {
   if (/^[a-z]{6}$/.test(target)) {
     const pair = validatePair(target, config.currencies);
     const runs = (await embedded.store.listRuns(pair)).filter((r) => r.state === 'succeeded' && r.output && !r.collected);
@@ -48,11 +49,13 @@ export async function viewCommand(args: Args, config: Config, open: () => Promis
   if (!/^[a-z]{6}$/.test(target)) assertRunId(target);
   const selection = viewSelection(args);
   const began = Date.now();
+  // The run is found in the records alone: a home without it (a misspelt BQX_HOME) is left as it was.
+  const records = openRecords(config);
+  const run = await findRun(records, config, target).finally(() => records.close());
+  assertNotRemoved(run);
   const embedded = await open();
   let outcome;
   try {
-    const run = await findRun(embedded, config, target);
-    assertNotRemoved(run);
     outcome = await createView({ config, warehouse: embedded.warehouse, output: embedded.output, clock: { now: () => new Date() } }, run, selection);
   } finally {
     await embedded.close();

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDbWarehouse } from '../../shared/adapters/local/duckdbWarehouse.js';
 import { FolderObjectStore } from '../../shared/adapters/local/folderStore.js';
@@ -100,12 +100,15 @@ describe('bqx quick commands', function () {
     assert.match(r.stderr, /^bqx: --project is for --target gcp/);
   });
 
-  it('status on a new home says there are no runs and leaves no warehouse behind', () => {
+  it('status, gc and view on a new home say there are no runs, naming the home, and leave nothing behind', () => {
     const home = tempDir('quick');
     const r = bqx(home, ['status']);
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout, 'no runs yet: try `bqx run eurusd`\n');
-    assert.equal(existsSync(path.join(home, 'warehouse.duckdb')), false);
+    assert.equal(r.stdout, `no runs yet in BQX_HOME=${home}: try \`bqx run eurusd\`\n`);
+    const gc = bqx(home, ['gc', '--dry-run']);
+    assert.equal(gc.stdout, `no runs in BQX_HOME=${home} yet: nothing to collect\n`);
+    assert.equal(bqx(home, ['view', 'eurusd', '--name', 'x']).code, 2);
+    assert.deepEqual(readdirSync(home), [], 'a misspelt home is left as it was');
     const json = bqx(home, ['status', '--json']);
     assert.deepEqual(JSON.parse(json.stdout), []);
     // A home only the emulator stack has run on: its runs are the stack's own, and status says where they are.
@@ -113,7 +116,7 @@ describe('bqx quick commands', function () {
     mkdirSync(kept, { recursive: true });
     writeFileSync(path.join(kept, 'current.json'), JSON.stringify({ export: 'export-1' }));
     const stacked = bqx(home, ['status']);
-    assert.equal(stacked.stdout, `no runs yet: try \`bqx run eurusd\` (the runs of \`bqx run --stack emulators\` are the stack's own, kept in ${kept}: each stack's summary shows its run)\n`);
+    assert.equal(stacked.stdout, `no runs yet in BQX_HOME=${home}: try \`bqx run eurusd\` (the runs of \`bqx run --stack emulators\` are the stack's own, kept in ${kept}: each stack's summary shows its run)\n`);
     assert.equal(bqx(home, ['status', 'eurusd']).stderr, `bqx: no runs for pair eurusd (the runs of \`bqx run --stack emulators\` are the stack's own, kept in ${kept}: each stack's summary shows its run)\n`);
     assert.deepEqual(JSON.parse(bqx(home, ['status', '--json']).stdout), []);
   });
