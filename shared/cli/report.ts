@@ -65,7 +65,12 @@ export function formatReport(runId: string, state: string, report: RunReport, ht
   const lines = [`run ${runId} (${state}): ${report.labelRows.toLocaleString('en-US')} rows x ${report.totals.columns.toLocaleString('en-US')} columns`, `page: ${html}`, ''];
   lines.push('quality gates:');
   for (const g of report.gates ?? []) lines.push(`  ${g.passed ? 'ok  ' : g.level === 'fail' ? 'FAIL' : 'warn'}  ${g.gate.padEnd(32)} measured ${g.value}`);
-  if (!p) return [...lines, '', 'no profile in this report (made before profiling existed)'].join('\n');
+  if (!p) {
+    // With gates but no profile, the run was made with BQX_PROFILE=keys; without gates, before profiling existed.
+    lines.push('', report.gates ? 'columns not profiled (BQX_PROFILE=keys): only the key gaps (the unexpected_gaps gate) and the fold rows were measured; the gates that need the column profile were not checked' : 'no profile in this report (made before profiling existed)');
+    foldLines(lines, folds);
+    return lines.join('\n');
+  }
   const r = report.profileReuse;
   const n = (x: number) => x.toLocaleString('en-US');
   if (r && (r.carriedOnFrom !== undefined || r.carriedOnFromEnd)) lines.push('', `columns profiled: ${n(r.profiled)}, ${carriedOnText(r)} (the rows before shared, not read again)`);
@@ -99,10 +104,16 @@ export function formatReport(runId: string, state: string, report: RunReport, ht
   // Counted in labels, listed in groups.
   lines.push('', `labels with more null rows at the end than their horizon: ${[...tails.values()].reduce((k, l) => k + l.length, 0)}`);
   for (const [rows, labels] of tails) lines.push(`  - ${tailLine(rows, labels)}`);
-  if (folds) {
-    // Where a modeller trains and scores: each fold's three segments, and what the plan left out.
-    section(`time folds (folds.json: purge ${folds.purgeMinutes} + embargo ${folds.embargoMinutes} minutes${folds.labelTailMinutes ? `, none in the labels' last ${n(folds.labelTailMinutes)} minutes` : ''})`, folds.folds.map((f) => `${f.index}: train ${segmentText(f.train)}, validation ${segmentText(f.validation)}, test ${segmentText(f.test)}`));
-    lines.push(`  ${folds.note}`);
-  }
+  foldLines(lines, folds);
   return lines.join('\n');
+}
+
+/** Where a modeller trains and scores: each fold's three segments, and what the plan left out. */
+function foldLines(lines: string[], folds: FoldsFile | undefined): void {
+  if (!folds) return;
+  const n = (x: number) => x.toLocaleString('en-US');
+  lines.push('', `time folds (folds.json: purge ${folds.purgeMinutes} + embargo ${folds.embargoMinutes} minutes${folds.labelTailMinutes ? `, none in the labels' last ${n(folds.labelTailMinutes)} minutes` : ''}): ${folds.folds.length}`);
+  for (const f of folds.folds.slice(0, 20)) lines.push(`  - ${f.index}: train ${segmentText(f.train)}, validation ${segmentText(f.validation)}, test ${segmentText(f.test)}`);
+  if (folds.folds.length > 20) lines.push(`  ... and ${folds.folds.length - 20} more (folds.json has all)`);
+  lines.push(`  ${folds.note}`);
 }

@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { formatReport } from '../../shared/cli/report.js';
 import { renderReportHtml } from '../../shared/profile/html.js';
+import type { FoldsFile } from '../../shared/folds.js';
 import type { RunReport } from '../../shared/report.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -56,6 +58,17 @@ const folds = {
 
 describe('report.html in headless Chromium', function () {
   this.timeout(120_000);
+
+  it('says the column profile was not measured (BQX_PROFILE=keys) rather than showing no findings; bqx report too', async () => {
+    const { profile: _, ...keysOnly } = report;
+    const html = await renderReportHtml({ report: keysOnly, run: { runId: report.runId, pair: 'eurusd', state: 'succeeded', window, labelRows: 6000, timings: {} }, gates: report.gates!, folds });
+    assert.match(html, /<h2>Column profile<\/h2><p class="none">not measured \(BQX_PROFILE=keys\)/);
+    assert.doesNotMatch(html, /<h2>(Leakage|Constant columns|Gaps in the key)<\/h2>/);
+    assert.match(html, /<h2>Time folds<\/h2>/);
+    const text = formatReport(report.runId, 'succeeded', keysOnly, 'report.html', folds as FoldsFile);
+    assert.match(text, /\ncolumns not profiled \(BQX_PROFILE=keys\): only the key gaps \(the unexpected_gaps gate\) and the fold rows were measured; the gates that need the column profile were not checked\n\ntime folds \(folds\.json: purge 105 \+ embargo 60 minutes\): 1\n  - 0: train 2020-01-06T00:00/);
+    assert.doesNotMatch(text, /made before profiling existed/);
+  });
 
   it('renders with no console errors and no network; a screenshot is saved', async function () {
     const html = await renderReportHtml({ report, run: { runId: report.runId, pair: 'eurusd', state: 'succeeded', window, labelRows: 6000, timings: { extract_ms: 1000, merge_ms: 500, profile_ms: 300 } }, gates: report.gates!, folds });
