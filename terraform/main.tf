@@ -503,8 +503,10 @@ resource "google_cloudfunctions2_function" "fn" {
     all_traffic_on_latest_revision   = true
     service_account_email            = google_service_account.fn[each.key].email
 
-    # What loadConfig (shared/config.ts) reads on GCP; names must exist in CONFIG_DEFAULTS.
-    environment_variables = {
+    # What loadConfig (shared/config.ts) reads on GCP; names must exist in CONFIG_DEFAULTS. The
+    # deployer's var.settings come first: a name set here as well keeps this value (the variable's
+    # validation refuses those names anyway).
+    environment_variables = merge(var.settings, {
       BQX_RUNTIME                = "gcp"
       BQX_PROJECT                = var.project
       BQX_LOCATION               = var.bigquery_location
@@ -528,7 +530,7 @@ resource "google_cloudfunctions2_function" "fn" {
       BQX_GROUP_COLUMNS          = format("%d", var.group_columns)
       BQX_KEEP                   = format("%d", var.keep)
       BQX_LOG_LEVEL              = var.log_level
-    }
+    })
   }
 
   # Only the storage-driven function has an Eventarc trigger (see the decision at the top).

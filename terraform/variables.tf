@@ -385,6 +385,21 @@ variable "log_level" {
   }
 }
 
+variable "settings" {
+  description = "More bqx settings for every function, by their BQX_* names (README, Configuration): quality gates (BQX_GATES), time folds (BQX_FOLD_*), the profile (BQX_PROFILE*), table rules and the rest that has no variable of its own here. The functions validate the values when they start, as bqx does; a name set by another variable here, or that only the embedded runtime reads, is refused."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition = alltrue([for name in keys(var.settings) : contains([
+      "BQX_LABEL_TABLE_PREFIX", "BQX_TABLE_RULES", "BQX_METADATA_COLUMNS", "BQX_MAX_GROUP_COLUMNS", "BQX_JOIN_BATCH_TABLES",
+      "BQX_DISK_CHECK", "BQX_PENDING_LIMIT_HOURS", "BQX_PROFILE", "BQX_PROFILE_WARMUP_ROWS", "BQX_PROFILE_STALE_SHARE", "BQX_GATES",
+      "BQX_FOLD_TRAIN_DAYS", "BQX_FOLD_VALIDATION_DAYS", "BQX_FOLD_TEST_DAYS", "BQX_FOLD_STEP_DAYS", "BQX_FOLD_PURGE_MINUTES", "BQX_FOLD_EMBARGO_MINUTES",
+    ], name)])
+    error_message = "settings takes BQX_LABEL_TABLE_PREFIX, BQX_TABLE_RULES, BQX_METADATA_COLUMNS, BQX_MAX_GROUP_COLUMNS, BQX_JOIN_BATCH_TABLES, BQX_DISK_CHECK, BQX_PENDING_LIMIT_HOURS, BQX_PROFILE, BQX_PROFILE_WARMUP_ROWS, BQX_PROFILE_STALE_SHARE, BQX_GATES and BQX_FOLD_*; the other BQX_* names have a variable of their own here (or are the embedded runtime's)."
+  }
+}
+
 variable "job_wait_seconds" {
   description = "How long a function waits for one BigQuery job before it acknowledges and sends a follow-up message that polls it again (BQX_JOB_WAIT_SECONDS). Functions with a shorter timeout get min(this, timeout - 30)."
   type        = number

@@ -112,6 +112,24 @@ function resourcesOfType(tf: Terraform, type: string): [string, Node][] {
   return [...tf.resources].filter(([address]) => address.startsWith(`${type}.`));
 }
 
+/**
+ * The variables main.tf sets on the functions, from `merge(var.settings, { NAME = value ... })`
+ * (hcl2json gives the call as one expression string): each value as hcl2json writes an attribute,
+ * a quoted string as its text, any other expression as `${expression}`.
+ */
+function managedEnv(expression: string): Record<string, string> {
+  const m = /^\$\{merge\(var\.settings, \{\n([\s\S]*)\n\s*\}\)\}$/.exec(expression);
+  assert.ok(m, `environment_variables is merge(var.settings, { ... }): ${expression.slice(0, 80)}`);
+  const env: Record<string, string> = {};
+  for (const line of m[1]!.split('\n')) {
+    const kv = /^\s*([A-Z0-9_]+)\s*=\s*(.+?)\s*$/.exec(line);
+    assert.ok(kv, `environment_variables: ${line}`);
+    const value = kv[2]!;
+    env[kv[1]!] = /^"[^"]*"$/.test(value) ? value.slice(1, -1) : `\${${value}}`;
+  }
+  return env;
+}
+
 /** The single nested block `name` of `body` (hcl2json makes every block a list). */
 function block(body: Node, name: string, where: string): Node {
   const list = body?.[name];
@@ -229,7 +247,7 @@ describe('terraform/ (offline)', function () {
     const fns = resourcesOfType(tf, 'google_cloudfunctions2_function');
     assert.deepEqual(fns.map(([a]) => a), ['google_cloudfunctions2_function.fn'], 'all functions come from the one for_each resource google_cloudfunctions2_function.fn');
     fnBody = fns[0]![1];
-    env = block(fnBody, 'service_config', 'google_cloudfunctions2_function.fn').environment_variables;
+    env = managedEnv(block(fnBody, 'service_config', 'google_cloudfunctions2_function.fn').environment_variables);
   });
 
   describe('entry points', function () {
@@ -388,6 +406,14 @@ describe('terraform/ (offline)', function () {
       assert.equal(env.BQX_STAGING_BUCKET, '${google_storage_bucket.staging.name}');
       assert.equal(env.BQX_OUTPUT_BUCKET, '${google_storage_bucket.output.name}');
       assert.equal(env.BQX_PROJECT, '${var.project}');
+    });
+
+    it('takes every other cloud setting through var.settings, refusing the names it sets itself and the embedded ones', function () {
+      const validation = tf.variables.settings.validation[0];
+      const allowed = [...validation.condition.matchAll(/"(BQX_[A-Z0-9_]+)"/g)].map((m: RegExpMatchArray) => m[1]!).sort();
+      const embeddedOnly = ['BQX_HOME', 'BQX_EXTRACT_CONCURRENCY', 'BQX_MERGE_MEMORY_MB', 'BQX_DEMO_ROWS'];
+      assert.deepEqual(allowed, Object.keys(CONFIG_DEFAULTS).filter((name) => !(name in env) && !embeddedOnly.includes(name)).sort(), 'var.settings takes exactly the settings main.tf does not set');
+      assert.equal(tf.variables.settings.default && Object.keys(tf.variables.settings.default).length, 0);
     });
 
     it('sets only variables the loader knows, with BQX_RUNTIME=gcp', function () {
@@ -747,6 +773,8 @@ describe('terraform/ (offline)', function () {
         const project = 'project=bqx-test-project';
         const ok = terraformConsole(dir, 'jsonencode(var.pairs)', [project]);
         assert.equal(ok.errors, '', `defaults should be valid:\n${ok.errors}`);
+        const gates = terraformConsole(dir, 'jsonencode(var.settings)', [project, 'settings={BQX_GATES="rows >= 150000:fail",BQX_FOLD_PURGE_MINUTES="2985"}']);
+        assert.equal(gates.errors, '', `settings the functions read are taken:\n${gates.errors}`);
         const refused: [string, string][] = [
           ['api_invokers=["allUsers"]', 'api_invokers'],
           ['api_invokers=["allAuthenticatedUsers"]', 'api_invokers'],
@@ -760,6 +788,9 @@ describe('terraform/ (offline)', function () {
           ['bigquery_location=US', 'bigquery_location (the loader rejects upper case)'],
           ['features_dataset=bad-name', 'features_dataset'],
           ['staging_bucket=Bad_Bucket', 'staging_bucket'],
+          ['settings={BQX_PROJECT="other"}', 'settings (a name another variable sets)'],
+          ['settings={BQX_HOME="/tmp"}', 'settings (an embedded-only name)'],
+          ['settings={BQX_GATE="rows >= 1"}', 'settings (not a setting)'],
         ];
         for (const [input, what] of refused) {
           const { errors } = terraformConsole(dir, '1', [project, input]);
