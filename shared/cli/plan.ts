@@ -48,6 +48,8 @@ export async function planCommand(args: Args, config: Config): Promise<number> {
   const json = args.flags.has('json');
   const sinceFlag = stringFlag(args, 'since');
   let since = sinceFlag === undefined ? undefined : parseTime(sinceFlag, '--since');
+  // Offline, --refresh asks the embedded last version where it ended: a --since as well would be ignored.
+  if (args.flags.has('refresh') && since !== undefined && target === 'bigquery') throw new InputError('plan --target bigquery takes --refresh (the next version of the last embedded dataset) or --since T (a refresh of a version that ended at T), not both');
   if (args.flags.has('refresh') && since === undefined && target === 'gcp') throw new InputError('plan --refresh --target gcp needs --since T (the end of the version it follows)');
 
   let recorded: RecordedPlan;

@@ -298,8 +298,9 @@ describe('bqx plan --refresh', function () {
   it('bqx plan --since prints what the refresh reads and builds; --refresh without a version to follow is refused', async () => {
     const dir = path.join(tempDir('plan-refresh-out'), 'sql');
     let stdout = '';
+    let stderr = '';
     const out = sinon.stub(process.stdout, 'write').callsFake((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
-    const err = sinon.stub(process.stderr, 'write').callsFake(() => true);
+    const err = sinon.stub(process.stderr, 'write').callsFake((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
     let codes: number[];
     try {
       codes = [
@@ -307,12 +308,15 @@ describe('bqx plan --refresh', function () {
         await main(['plan', 'eurusd', '--target', 'bigquery', '--sql-out', dir, '--refresh'], env),
         await main(['plan', 'eurusd', '--target', 'bigquery', '--sql-out', dir, '--start', WINDOW.start, '--end', WINDOW.end, '--since', SINCE], env),
         await main(['plan', 'eurusd', '--target', 'bigquery', '--sql-out', dir, '--start', WINDOW.start, '--end', WINDOW.end, '--since', WINDOW.end], env),
+        // Offline, --refresh and --since together: one would be ignored, so both are refused.
+        await main(['plan', 'eurusd', '--target', 'bigquery', '--sql-out', dir, '--refresh', '--since', SINCE], env),
       ];
     } finally {
       out.restore();
       err.restore();
     }
-    assert.deepEqual(codes, [0, 2, 0, 0]);
+    assert.deepEqual(codes, [0, 2, 0, 0, 2]);
+    assert.match(stderr, /bqx: plan --target bigquery takes --refresh \(the next version of the last embedded dataset\) or --since T \(a refresh of a version that ended at T\), not both\n$/);
     assert.match(stdout, new RegExp(`refresh since ${WINDOW.end.replace(/\./g, '\\.')}: nothing new \\(the label table ends there\\); with the tables unchanged, the run reuses every checkpoint, shares all 3 shard\\(s\\)`));
     assert.match(stdout, /\n {2}profile {10}taken from eurusd-\d{8}t\d{6}-\w+ \(every shard is its\), no statement\n/);
     const printed = JSON.parse(stdout.trim().split('\n')[0]!);
