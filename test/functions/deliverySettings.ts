@@ -8,6 +8,7 @@ import { parse } from '@cdktf/hcl2json';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { managedEnv } from '../helpers/terraformEnv.js';
 
 export interface DeliverySettings {
   maxDeliveryAttempts: number;
@@ -54,7 +55,7 @@ export async function readDeliverySettings(): Promise<DeliverySettings> {
   const locals = Object.assign({}, ...(main.locals as Node[])) as Node;
   const margin = Number(locals.job_wait_margin_seconds);
   const fn = main.resource.google_cloudfunctions2_function.fn[0];
-  const waitExpression = fn.service_config[0].environment_variables.BQX_JOB_WAIT_SECONDS;
+  const waitExpression = managedEnv(fn.service_config[0].environment_variables).BQX_JOB_WAIT_SECONDS;
   if (waitExpression !== '${format("%d", min(var.job_wait_seconds, each.value.timeout - local.job_wait_margin_seconds))}') {
     throw new Error(`unexpected BQX_JOB_WAIT_SECONDS ${waitExpression}`);
   }

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from '@cdktf/hcl2json';
 import { CONFIG_DEFAULTS, GCP_REQUIRED } from '../../shared/config.js';
+import { managedEnv } from '../helpers/terraformEnv.js';
 
 // hcl2json gives plain JSON: blocks are arrays, expressions are "${...}" strings.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -110,24 +111,6 @@ function resource(tf: Terraform, address: string): Node {
 
 function resourcesOfType(tf: Terraform, type: string): [string, Node][] {
   return [...tf.resources].filter(([address]) => address.startsWith(`${type}.`));
-}
-
-/**
- * The variables main.tf sets on the functions, from `merge(var.settings, { NAME = value ... })`
- * (hcl2json gives the call as one expression string): each value as hcl2json writes an attribute,
- * a quoted string as its text, any other expression as `${expression}`.
- */
-function managedEnv(expression: string): Record<string, string> {
-  const m = /^\$\{merge\(var\.settings, \{\n([\s\S]*)\n\s*\}\)\}$/.exec(expression);
-  assert.ok(m, `environment_variables is merge(var.settings, { ... }): ${expression.slice(0, 80)}`);
-  const env: Record<string, string> = {};
-  for (const line of m[1]!.split('\n')) {
-    const kv = /^\s*([A-Z0-9_]+)\s*=\s*(.+?)\s*$/.exec(line);
-    assert.ok(kv, `environment_variables: ${line}`);
-    const value = kv[2]!;
-    env[kv[1]!] = /^"[^"]*"$/.test(value) ? value.slice(1, -1) : `\${${value}}`;
-  }
-  return env;
 }
 
 /** The single nested block `name` of `body` (hcl2json makes every block a list). */
