@@ -6,7 +6,7 @@ import type { Config } from '../config.js';
 import { InputError, NotFoundError, assertRunId, paths, validatePair } from '../naming.js';
 import { GateError, parseGate } from '../profile/gates.js';
 import { carriedOnText } from '../profile/resumeByGroup.js';
-import type { RunOutput, RunRecord } from '../ports.js';
+import type { RunOutput, RunRecord, RunStore } from '../ports.js';
 import type { RunReport } from '../report.js';
 import type { Embedded } from '../runtime/embedded.js';
 import type { Args } from './args.js';
@@ -25,7 +25,7 @@ export function withGateFlags(args: Args, config: Config): Config {
 }
 
 /** The run `target` names: a run id, or a pair (its last run); a clear error where there is none. */
-export async function namedRun(embedded: Pick<Embedded, 'store'>, config: Config, target: string): Promise<RunRecord> {
+export async function namedRun(embedded: { store: RunStore }, config: Config, target: string): Promise<RunRecord> {
   const run = /^[a-z]{6}$/.test(target)
     ? await embedded.store.lastRun(validatePair(target, config.currencies))
     : await embedded.store.getRun(assertRunId(target));
@@ -34,10 +34,15 @@ export async function namedRun(embedded: Pick<Embedded, 'store'>, config: Config
 }
 
 /** The run `target` names (namedRun), with its output; a clear error where there is none. */
-export async function finishedRun(embedded: Pick<Embedded, 'store'>, config: Config, target: string): Promise<RunRecord & { output: RunOutput }> {
+export async function finishedRun(embedded: { store: RunStore }, config: Config, target: string): Promise<RunRecord & { output: RunOutput }> {
   const run = await namedRun(embedded, config, target);
   assertNotRemoved(run);
-  if (!run.output) throw new NotFoundError(`run ${run.runId} has no output yet (${run.state}${run.error ? `: ${run.error}` : ''})`);
+  if (!run.output) {
+    // The pair's last run is still going (or failed before its output): its last dataset is named.
+    const earlier = run.runId === target ? undefined : (await embedded.store.listRuns(run.pair)).filter((r) => r.output && r.collected?.scope !== 'all').at(-1);
+    const instead = earlier ? `; the pair's last dataset is run ${earlier.runId}'s (${earlier.state}): name it` : '';
+    throw new NotFoundError(`run ${run.runId} has no output yet (${run.state}${run.error ? `: ${run.error}` : ''})${instead}`);
+  }
   return run as RunRecord & { output: RunOutput };
 }
 
