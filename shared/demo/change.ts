@@ -24,9 +24,9 @@ export interface DemoDatasets {
 /** `1d`, `2h`, `90m`: a duration in minutes (1d = 1,440 trading minutes). */
 export function parseDuration(text: string): number {
   const m = /^([1-9]\d{0,4})([mhd])$/.exec(text.trim());
-  if (!m) throw new InputError(`duration ${JSON.stringify(text)} must be a whole number from 1 and a unit (m, h or d), such as 1d, 2h or 90m`);
+  if (!m) throw new InputError(`duration ${JSON.stringify(text)} must be a whole number from 1 and a unit (m, h or d), such as 1d, 2h or 90m, at most a year (366d)`);
   const minutes = Number(m[1]) * { m: 1, h: 60, d: 1440 }[m[2] as 'm' | 'h' | 'd'];
-  if (minutes > 366 * 1440) throw new InputError(`duration ${text} is over a year`);
+  if (minutes > 366 * 1440) throw new InputError(`duration ${text} is over a year (at most 366d, 8784h or 527040m)`);
   return minutes;
 }
 

@@ -128,6 +128,7 @@ describe('bqx command line', function () {
     ['an unknown table to touch', ['demo', '--touch', 'agg_eurusd,no_such_table'], {}, /^bqx: unknown table "no_such_table"/],
     ['a bad duration to append', ['demo', '--append', '1w'], {}, /^bqx: duration "1w" must be a whole number from 1 and a unit/],
     ['no minutes to append', ['demo', '--append', '0m'], {}, /^bqx: duration "0m" must be a whole number from 1 and a unit \(m, h or d\)/],
+    ['over a year to append', ['demo', '--append', '400d'], {}, /^bqx: duration 400d is over a year \(at most 366d, 8784h or 527040m\)\n$/],
   ];
   for (const [what, args, env, message] of badInputs) {
     it(`refuses ${what} with one line on stderr, exit 2, and changes nothing`, () => {
