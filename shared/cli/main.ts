@@ -88,6 +88,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     // Loaded only with --target: it brings the Google Cloud clients.
     if (args.flags.has('target') && args.command === 'run') return await (await import('./gcp.js')).gcpRunCommand(args, env);
     if (args.flags.has('target') && args.command === 'status') return await (await import('./gcp.js')).gcpStatusCommand(args, env);
+    if (args.flags.has('project') && (args.command === 'run' || args.command === 'status')) throw new InputError(`--project is for --target gcp (bqx ${args.command} ... --target gcp --project P)`);
     // plan --target gcp takes --project as run and status do.
     const project = args.command === 'plan' ? stringFlag(args, 'project') : undefined;
     const config = loadConfig(project === undefined ? env : { ...env, BQX_PROJECT: project });

@@ -61,6 +61,7 @@ describe('bqx quick commands', function () {
       [['gc', '--keep', '3', '--keep', '1'], /^bqx: --keep is given twice \("3" and "1"\): give it once\n$/],
       // One target at most: the rest is refused, not ignored.
       [['status', 'eurusd', 'gbpusd'], /^bqx: status takes one run id or pair, got eurusd gbpusd\n$/],
+      [['run', 'eurusd', '--project', 'p'], /^bqx: --project is for --target gcp \(bqx run \.\.\. --target gcp --project P\)\n$/],
       [['run', 'eurusd', '--refresh'], /^bqx: pair eurusd has no succeeded run to refresh from: run it without --refresh first\n$/],
       // The stack's records are its kept Firestore export: none here, so it is refused before the emulators start.
       [['run', 'eurusd', '--stack', 'emulators', '--refresh'], /^bqx: pair eurusd has no succeeded run of the emulator stack to refresh from: run it with --stack emulators, without --refresh, first\n$/],
