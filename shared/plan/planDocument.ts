@@ -133,12 +133,17 @@ export async function planDocument(plan: RecordedPlan, options: DocumentOptions)
   const sizes = new TableSizes();
   sizes.addCatalog(plan.datasets.labels, plan.labelCatalog, () => plan.labelRows);
   sizes.addCatalog(plan.datasets.features, plan.featureCatalog, options.featureRows);
+  // startRun's label statistics read the whole label table (a table not partitioned on the key
+  // bills its columns' every row): sized by its rows, not the merge's (0 for a refresh with
+  // nothing new).
+  const labelStatsSizes = new TableSizes();
+  labelStatsSizes.addCatalog(plan.datasets.labels, plan.labelCatalog, () => plan.labelTableRows);
 
   const width = Math.max(4, String(plan.statements.length).length);
   const entries: PlanEntry[] = [];
   for (const [i, s] of plan.statements.entries()) {
     const info = statementInfo(s, (load) => loaded(load).columns);
-    let bytes = sizes.bytesRead(s.sql, info.reads, s.params);
+    let bytes = (s.step === 'label_stats' ? labelStatsSizes : sizes).bytesRead(s.sql, info.reads, s.params);
     let bytesFrom: PlannedStatement['bytesFrom'] = 'estimate';
     let dryRunError: string | undefined;
     if (options.dryRun) {

@@ -71,6 +71,8 @@ export interface RecordedPlan {
   };
   /** Label rows in the window (a refresh: in the shards it builds): the rows of every merge table. */
   labelRows: number;
+  /** Rows of the label table as startRun's label statistics saw it: what they read, whatever the merge builds. */
+  labelTableRows: number;
   /** The datasets listed, and what they hold. */
   datasets: { features: string; labels: string };
   featureCatalog: CatalogTable[];
@@ -104,8 +106,15 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
     [config.featuresDataset, featureCatalog],
     [config.labelsDataset, labelCatalog],
   ]);
+  // The label table's rows, as startRun's label statistics answer them: the whole table's where it
+  // asks without a window (the default window), else the most any window holds (no query more).
+  let labelTableRows = 0;
   const recorder = new RecordingBigQuery(
-    (s) => answer(s, catalogs, source, labelTableName, config.labelsDataset),
+    async (s) => {
+      const rows = await answer(s, catalogs, source, labelTableName, config.labelsDataset);
+      if (s.step === 'label_stats') labelTableRows = Math.max(labelTableRows, Number((rows[0] as { row_count: number }).row_count));
+      return rows;
+    },
     // A checkpoint's export leaves one file, as BigQuery names it; the merge loads that file. The
     // merge's exports leave none (the merge would read their keys back): their wildcards are kept
     // for the profile, which loads the files they name (planOutput.ts).
@@ -237,6 +246,7 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
     mergePlan,
     // A refresh's merge reads the label rows of the shards it builds only.
     labelRows: shards.length === 0 ? 0 : since ? (await source.labelStats(config.labelsDataset, labelTableName, mergeWindow)).rows : labels.rows,
+    labelTableRows,
     datasets: { features: config.featuresDataset, labels: config.labelsDataset },
     featureCatalog,
     labelCatalog,

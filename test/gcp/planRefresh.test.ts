@@ -276,6 +276,10 @@ describe('bqx plan --refresh', function () {
       // What a run sends then: startRun's catalog and label queries, nothing else (mergeRun takes the previous profile).
       assert.deepEqual([...new Set(plan.statements.map((s) => s.step))].sort(), ['label_stats', 'list_tables']);
       assert.equal(plan.labelRows, 0, 'the merge reads no label row');
+      // startRun's label statistics still read the whole label table: priced by its rows, not the merge's 0.
+      const labelStats = (await planDocument(plan, { target: 'bigquery', featureRows: () => 0 })).document.statements.filter((s) => s.kind === 'label_stats');
+      assert.equal(plan.labelTableRows, 3000);
+      assert.ok(labelStats.length > 0 && labelStats.every((s) => s.bytes === 3000 * 8), `the key column of every label row: ${labelStats.map((s) => s.bytes)}`);
       assert.equal(plan.profile.takenFrom, previous);
       const files = plan.dataset.groups.flatMap((g) => g.files);
       assert.equal(files.length, 3 * plan.mergePlan.groups.length);
