@@ -32,7 +32,7 @@ async function target(args: Args, env: NodeJS.ProcessEnv): Promise<GcpTarget> {
 const summaryOf = (t: GcpTarget, run: RunRecord, landed: number): RunSummary => summarise(run, landed, run.output ? t.output.uri(run.output.manifest) : null);
 
 export async function gcpRunCommand(args: Args, env: NodeJS.ProcessEnv): Promise<number> {
-  checkFlags(args, ['target', 'project', 'start', 'end', 'force', 'json', 'quiet', 'refresh']);
+  checkFlags(args, ['target', 'project', 'start', 'end', 'force', 'json', 'quiet', 'refresh', 'no-reuse']);
   if (args.positional.length > 1) throw new InputError(`run takes one pair, got ${args.positional.join(' ')}`);
   const t = await target(args, env);
   const quiet = args.flags.has('quiet');
@@ -47,6 +47,8 @@ export async function gcpRunCommand(args: Args, env: NodeJS.ProcessEnv): Promise
         ...(stringFlag(args, 'end') ? { end: stringFlag(args, 'end') } : {}),
         ...(args.flags.has('force') ? { force: true } : {}),
         ...(args.flags.has('refresh') ? { refresh: true } : {}),
+        // The request's own field (run-requests topic, POST /runs): every feature extracted.
+        ...(args.flags.has('no-reuse') ? { reuse: false } : {}),
       },
       t.config.currencies,
     );

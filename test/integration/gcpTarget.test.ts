@@ -131,6 +131,14 @@ describe('integration: bqx run/status --target gcp (Pub/Sub and Firestore emulat
     assert.deepEqual([summary.runId, summary.status, summary.refresh?.from, summary.extracted], [chain.runId, 'succeeded', run.refresh.from, FEATURES.length]);
   });
 
+  it('run --no-reuse publishes {pair, reuse: false}: the deployed startRun extracts every feature', async () => {
+    const [cli, chain] = await Promise.all([bqx(['run', 'eurusd', '--target', 'gcp', '--no-reuse', '--json'], env), standIn()]);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.deepEqual(JSON.parse(chain.message.data), { pair: 'eurusd', reuse: false });
+    const summary = JSON.parse(cli.stdout);
+    assert.deepEqual([summary.runId, summary.status, summary.extracted, summary.reused], [chain.runId, 'succeeded', FEATURES.length, 0]);
+  });
+
   it('says at once why startRun refused the request it published (a pair without a label table), exit 2', async () => {
     // The deployed startRun's part: the request with its message id, refused, its reason recorded in Firestore.
     const refuse = async () => {
