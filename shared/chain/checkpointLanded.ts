@@ -11,7 +11,7 @@ import type { ChainDeps } from './deps.js';
 import { decodeMarker } from './extractFeature.js';
 import { attributes } from './messages.js';
 import { indexCheckpoint, indexedFingerprint } from './reuse.js';
-import { failRun, loadManifest, moved } from './runs.js';
+import { failRun, loadManifest, moved, workStart } from './runs.js';
 
 export type LandingOutcome = 'recorded' | 'duplicate' | 'ignored' | 'invalid';
 
@@ -98,7 +98,7 @@ export async function claimMerge(deps: ChainDeps, runId: string, options: { forc
   const now = deps.clock.now();
   const { run, changed } = await deps.store.updateRun(runId, (r) =>
     r.state === 'extracting'
-      ? { ...moved(r, 'merging', now), mergeAttempts: r.mergeAttempts + 1, timings: { ...r.timings, extract_ms: now.getTime() - Date.parse(r.createdAt) } }
+      ? { ...moved(r, 'merging', now), mergeAttempts: r.mergeAttempts + 1, timings: { ...r.timings, extract_ms: now.getTime() - workStart(r) } }
       : undefined,
   );
   if (changed) {

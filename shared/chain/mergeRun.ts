@@ -20,7 +20,7 @@ import { checkQuality, type Quality, type RunCost } from './quality.js';
 import { billedBytes } from '../cost.js';
 import { allSettledOrThrow } from '../concurrency.js';
 import { earlierProfile, filesMeeting, previousGroupFiles, previousOutput, relabelTargets, takenShards, withGrown, withShared, withSharedGroups, type PreviousOutput } from './shareShards.js';
-import { failOnError, failRun, loadManifest, moved, publishOutcome, resendOutcome } from './runs.js';
+import { failOnError, failRun, loadManifest, moved, publishOutcome, resendOutcome, workStart } from './runs.js';
 
 export type MergeOutcome = 'succeeded' | 'failed' | 'ignored' | 'pending';
 
@@ -136,7 +136,7 @@ export async function mergeRun(deps: ChainDeps, request: MergeRequest): Promise<
           output,
           // The start's own warnings (a damaged earlier dataset not shared) stay first.
           warnings: [...r.warnings, ...report.warnings, ...quality.warnings],
-          timings: { ...r.timings, merge_ms: mergeMs, profile_ms: quality.profileMs, total_ms: now.getTime() - Date.parse(r.createdAt) },
+          timings: { ...r.timings, merge_ms: mergeMs, profile_ms: quality.profileMs, total_ms: now.getTime() - workStart(r) },
           rowsRead,
           ...(result.bytesProcessed !== undefined ? { bytesProcessed: result.bytesProcessed } : {}),
           ...(quality.costUsd !== undefined ? { costUsd: quality.costUsd } : {}),

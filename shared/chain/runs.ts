@@ -30,6 +30,16 @@ export async function loadManifest(deps: Pick<ChainDeps, 'staging' | 'manifests'
 }
 
 /** A copy of `run` moved to `state`, with the move recorded. */
+/**
+ * When the run's current work began: its creation, or the last rerun that reopened it (rerun.ts
+ * moves it with a reason `rerun (...)`). Its extract and total timings count from there: a rerun's
+ * summary gave the time since the run was created, hours before.
+ */
+export function workStart(run: RunRecord): number {
+  const reopened = [...run.transitions].reverse().find((t) => t.reason?.startsWith('rerun'));
+  return Date.parse(reopened?.at ?? run.createdAt);
+}
+
 export function moved(run: RunRecord, state: RunState, at: Date, reason?: string): RunRecord {
   const time = at.toISOString();
   // An error belongs to the failed state only; a run that moves has its next outcome still to send.
