@@ -77,9 +77,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     // and the rest refused it, each in its own words).
     args.positional = args.positional.map((p) => (/^[A-Za-z]{6}$/.test(p) ? p.toLowerCase() : p));
     // One target at most, said rather than the rest ignored (`bqx status eurusd gbpusd` showed eurusd alone).
-    const takesOne: Record<string, string> = { status: 'one run id or pair', report: 'one run id or pair', rerun: 'one run id or pair', verify: 'one manifest, folder, run id or pair', demo: 'no word but its options' };
-    const limit = args.command === 'demo' ? 0 : 1;
-    if (takesOne[args.command] && args.positional.length > limit) throw new InputError(`${args.command} takes ${takesOne[args.command]}, got ${args.positional.join(' ')}`);
+    const targets: Record<string, [most: number, what: string]> = { status: [1, 'one run id or pair'], report: [1, 'one run id or pair'], rerun: [1, 'one run id or pair'], verify: [1, 'one manifest, folder, run id or pair'], demo: [0, 'no word but its options'] };
+    const [most, what] = targets[args.command] ?? [Infinity, ''];
+    if (args.positional.length > most) throw new InputError(`${args.command} takes ${what}, got ${args.positional.join(' ')}`);
     if (args.flags.has('help') || args.command === 'help') {
       process.stdout.write(`${USAGE}\n`);
       return 0;

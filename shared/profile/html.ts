@@ -146,13 +146,13 @@ export async function renderReportHtml(input: HtmlInput): Promise<string> {
     // Without a column profile (BQX_PROFILE=keys) its findings are not measured: said, not shown as none found.
     ...(p
       ? [
-          `<section><h2>Gaps in the key</h2><figure>${await svg(gapChart(report))}</figure>${table(['from', 'to', 'minutes'], (p?.gaps.unexpected ?? []).map((g) => [g.from, g.to, g.minutes]))}</section>`,
-          `<section><h2>Leakage</h2>${p?.labelsSampled === 0 ? '<p class="none">not measured: no label has a value in the sample the screen compares</p>' : table(['feature', 'label', 'correlation', 'shift (rows)'], (p?.leakage ?? []).map((l) => [l.feature, l.label, l.correlation, l.shiftRows]))}</section>`,
-          `<section><h2>Duplicate columns</h2>${list((p?.duplicates ?? []).map((g) => g.join(' = ')))}</section>`,
-          `<section><h2>Constant columns</h2>${list(p?.constant ?? [])}</section>`,
-          `<section><h2>Stale columns (repeat share at least ${p?.settings.staleShare ?? '-'})</h2>${table(['column', 'repeat share', 'longest run'], (p?.stale ?? []).map((c) => { const s = p!.columns.find((x) => x.column === c); return [c, s?.repeatShare.toFixed(3), s?.longestRun]; }))}</section>`,
-          `<section><h2>Warm-up nulls (first ${p?.settings.warmupRows ?? '-'} rows)</h2>${list(p?.warmup ?? [])}</section>`,
-          `<section><h2>Label tails</h2>${table(['label', 'horizon (min)', 'null rows at the end'], (p?.labels ?? []).map((l) => [l.label, l.horizonMinutes, l.tailNulls]))}</section>`,
+          `<section><h2>Gaps in the key</h2><figure>${await svg(gapChart(report))}</figure>${table(['from', 'to', 'minutes'], p.gaps.unexpected.map((g) => [g.from, g.to, g.minutes]))}</section>`,
+          `<section><h2>Leakage</h2>${p.labelsSampled === 0 ? '<p class="none">not measured: no label has a value in the sample the screen compares</p>' : table(['feature', 'label', 'correlation', 'shift (rows)'], p.leakage.map((l) => [l.feature, l.label, l.correlation, l.shiftRows]))}</section>`,
+          `<section><h2>Duplicate columns</h2>${list(p.duplicates.map((g) => g.join(' = ')))}</section>`,
+          `<section><h2>Constant columns</h2>${list(p.constant)}</section>`,
+          `<section><h2>Stale columns (repeat share at least ${p.settings.staleShare})</h2>${table(['column', 'repeat share', 'longest run'], p.stale.map((c) => { const s = p.columns.find((x) => x.column === c); return [c, s?.repeatShare.toFixed(3), s?.longestRun]; }))}</section>`,
+          `<section><h2>Warm-up nulls (first ${p.settings.warmupRows} rows)</h2>${list(p.warmup)}</section>`,
+          `<section><h2>Label tails</h2>${table(['label', 'horizon (min)', 'null rows at the end'], p.labels.map((l) => [l.label, l.horizonMinutes, l.tailNulls]))}</section>`,
         ]
       : ['<section><h2>Column profile</h2><p class="none">not measured (BQX_PROFILE=keys): only the key gaps (the unexpected_gaps gate) and the fold rows were; the findings below the gates need the column profile</p></section>']),
     `<section><h2>Time folds</h2><p>${esc(`folds.json: purge ${input.folds.purgeMinutes} + embargo ${input.folds.embargoMinutes} minutes between segments; ${input.folds.note}`)}</p>${table(['fold', 'train', 'validation', 'test'], input.folds.folds.map((f) => [f.index, segmentText(f.train), segmentText(f.validation), segmentText(f.test)]))}</section>`,
