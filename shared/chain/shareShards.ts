@@ -192,7 +192,11 @@ export async function planSharing(
  * From the data versions of `labels` (the table the next version reads) now against those the
  * version recorded, which must be of the same table.
  */
-export async function labelsUnchangedUntil(deps: Pick<ChainDeps, 'warehouse'>, base: { run: RunRecord; manifest: RunManifest }, labels: Pick<RunManifest['labels'], 'dataset' | 'table'>): Promise<string | undefined> {
+export async function labelsUnchangedUntil(
+  deps: Pick<ChainDeps, 'warehouse'>,
+  base: { run: Pick<RunRecord, 'window'>; manifest: { labels: Pick<RunManifest['labels'], 'dataset' | 'table' | 'versions'> } },
+  labels: Pick<RunManifest['labels'], 'dataset' | 'table'>,
+): Promise<string | undefined> {
   const before = base.manifest.labels.versions;
   const { dataset, table } = labels;
   if (dataset !== base.manifest.labels.dataset || table !== base.manifest.labels.table) return undefined;

@@ -1,7 +1,11 @@
-// Bytes each statement would make BigQuery read, from table sizes, as BigQuery bills them: the
+// Bytes each statement would make BigQuery read, from table sizes, as BigQuery counts them: the
 // logical size of the columns a statement references in the tables it reads (8 bytes per FLOAT64,
 // INT64 or TIMESTAMP value, times rows), a 10 MB minimum for INFORMATION_SCHEMA queries, nothing
-// for LOAD DATA (it reads files, and loading is not billed by bytes scanned). Scratch tables are
+// for LOAD DATA (it reads files, and loading is not billed by bytes scanned). What on-demand
+// pricing bills is more for small statements: "charges are rounded up to the nearest MB, with a
+// minimum 10 MB data processed per table referenced by the query, and with a minimum 10 MB data
+// processed per query" (BigQuery's pricing page; the 10 MB is 10,485,760 bytes, the least
+// `maximumBytesBilled` it takes): `billedBytes`. Scratch tables are
 // sized as the statements that create them run. An estimate: partition pruning is counted only for
 // the merge's scratch tables partitioned by the key, read by a statement over a key range (each
 // shard's export): the rows `rowsIn` gives for that range.
@@ -65,22 +69,48 @@ export class TableSizes {
    * table partitioned by the key, its rows in the statement's [@start, @end) where it has them.
    */
   bytesRead(sql: string, reads: readonly string[], params: Record<string, unknown> = {}): number {
+    return this.tableBytes(sql, reads, params).reduce((n, b) => n + b, 0);
+  }
+
+  /** `bytesRead` table by table, in the order of `reads` (none for a LOAD DATA; 0 for a table of unknown size). */
+  tableBytes(sql: string, reads: readonly string[], params: Record<string, unknown> = {}): number[] {
     const range = paramRange(params);
-    if (isLoad(sql)) return 0;
+    if (isLoad(sql)) return [];
     const named = new Set<string>();
     for (const m of sql.matchAll(/`([^`]+)`/g)) named.add(m[1]!);
-    let bytes = 0;
-    for (const table of reads) {
-      if (table.includes('.INFORMATION_SCHEMA.')) {
-        bytes += INFORMATION_SCHEMA_MIN_BYTES;
-        continue;
-      }
+    return reads.map((table) => {
+      if (table.includes('.INFORMATION_SCHEMA.')) return INFORMATION_SCHEMA_MIN_BYTES;
       const size = this.sizes.get(table);
-      if (!size) continue;
+      if (!size) return 0;
       let perRow = 0;
       for (const [column, type] of size.columns) if (named.has(column)) perRow += valueBytes(type);
-      bytes += perRow * ((range && size.rowsIn?.(range)) ?? size.rows);
-    }
-    return bytes;
+      return perRow * ((range && size.rowsIn?.(range)) ?? size.rows);
+    });
   }
+}
+
+/** On-demand pricing's least bytes billed for each table a query references, and for the query. */
+export const BILLED_MIN_BYTES = 10 * 2 ** 20;
+
+const roundUpToMiB = (bytes: number) => Math.ceil(bytes / 2 ** 20) * 2 ** 20;
+
+/**
+ * What on-demand pricing bills a query that reads `perTable` bytes of each table it references:
+ * each table at least 10 MB, the query at least 10 MB, rounded up to a MB. A statement that
+ * references no table (a LOAD DATA) bills nothing by bytes.
+ */
+export function billedBytes(perTable: readonly number[]): number {
+  if (perTable.length === 0) return 0;
+  const sum = perTable.reduce((n, b) => n + Math.max(BILLED_MIN_BYTES, b), 0);
+  return roundUpToMiB(Math.max(BILLED_MIN_BYTES, sum));
+}
+
+/**
+ * The same from a query's total bytes alone (a dry run gives no figure per table): at least 10 MB
+ * for each of the `tables` it references, a lower bound where some table reads less than 10 MB
+ * and another more.
+ */
+export function billedFromTotal(bytes: number, tables: number): number {
+  if (tables === 0) return 0;
+  return roundUpToMiB(Math.max(BILLED_MIN_BYTES * tables, bytes));
 }

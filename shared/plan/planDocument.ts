@@ -7,7 +7,7 @@ import { estimateCost } from '../cost.js';
 import type { RecordedStatement } from '../adapters/gcp/recordingBigQuery.js';
 import { KEY_COLUMN } from '../naming.js';
 import type { Window } from '../ports.js';
-import { TableSizes, paramRange } from './estimateBytes.js';
+import { TableSizes, billedBytes, billedFromTotal, paramRange } from './estimateBytes.js';
 import type { PlannedOutput } from './planOutput.js';
 import { profileSummary, type ProfileSummary } from './planProfile.js';
 import type { RecordedPlan } from './recordPlan.js';
@@ -26,6 +26,8 @@ export interface PlannedStatement {
   bytes: number;
   /** Where `bytes` comes from: BigQuery's dry run, or table sizes. */
   bytesFrom: 'dry-run' | 'estimate';
+  /** What on-demand pricing bills for it: `bytes` with its 10 MB minimums, per table referenced and per query (estimateBytes.ts `billedBytes`). */
+  billed: number;
   /** Why a dry run gave no figure (e.g. a scratch table that exists only during a run). */
   dryRunError?: string;
 }
@@ -38,6 +40,9 @@ export interface PlanSummary {
   mostTables: { file: string; tables: number };
   bytesByKind: Record<string, number>;
   bytesTotal: number;
+  /** Bytes billed on demand, by kind and in all: what `costUsd` prices. */
+  billedByKind: Record<string, number>;
+  billedTotal: number;
   dryRuns: number;
   /** What `bytesTotal` costs at on-demand prices, at `costPerTbUsd` a TiB (BQX_COST_PER_TB_USD), where given. */
   costUsd?: number;
@@ -143,13 +148,16 @@ export async function planDocument(plan: RecordedPlan, options: DocumentOptions)
   const entries: PlanEntry[] = [];
   for (const [i, s] of plan.statements.entries()) {
     const info = statementInfo(s, (load) => loaded(load).columns);
-    let bytes = (s.step === 'label_stats' ? labelStatsSizes : sizes).bytesRead(s.sql, info.reads, s.params);
+    const perTable = (s.step === 'label_stats' ? labelStatsSizes : sizes).tableBytes(s.sql, info.reads, s.params);
+    let bytes = perTable.reduce((n, b) => n + b, 0);
+    let billed = billedBytes(perTable);
     let bytesFrom: PlannedStatement['bytesFrom'] = 'estimate';
     let dryRunError: string | undefined;
     if (options.dryRun) {
       const dry = await options.dryRun(s);
       if ('bytes' in dry) {
         bytes = dry.bytes;
+        billed = isLoad(s.sql) ? 0 : billedFromTotal(dry.bytes, info.reads.length);
         bytesFrom = 'dry-run';
       } else {
         dryRunError = dry.error;
@@ -174,6 +182,7 @@ export async function planDocument(plan: RecordedPlan, options: DocumentOptions)
         chars: s.sql.length,
         bytes,
         bytesFrom,
+        billed,
         ...(dryRunError ? { dryRunError } : {}),
       },
     });
@@ -187,16 +196,18 @@ export async function planDocument(plan: RecordedPlan, options: DocumentOptions)
 
 /** The summary with what its bytes cost on demand (the warehouse's own estimate, estimateCost). */
 function priced(summary: PlanSummary, costPerTbUsd: number | undefined): PlanSummary {
-  return costPerTbUsd === undefined ? summary : { ...summary, costUsd: estimateCost(summary.bytesTotal, costPerTbUsd), costPerTbUsd };
+  return costPerTbUsd === undefined ? summary : { ...summary, costUsd: estimateCost(summary.billedTotal, costPerTbUsd), costPerTbUsd };
 }
 
 function summarise(statements: readonly PlannedStatement[]): PlanSummary {
   const byKind: Record<string, number> = {};
   const bytesByKind: Record<string, number> = {};
+  const billedByKind: Record<string, number> = {};
   const top = <K extends 'columns' | 'chars'>(key: K) => statements.reduce((a, b) => (b[key] > a[key] ? b : a), statements[0]!);
   for (const s of statements) {
     byKind[s.kind] = (byKind[s.kind] ?? 0) + 1;
     bytesByKind[s.kind] = (bytesByKind[s.kind] ?? 0) + s.bytes;
+    billedByKind[s.kind] = (billedByKind[s.kind] ?? 0) + s.billed;
   }
   const widest = top('columns');
   const longest = top('chars');
@@ -209,6 +220,8 @@ function summarise(statements: readonly PlannedStatement[]): PlanSummary {
     mostTables: { file: most.file, tables: most.reads.length + (most.creates ? 1 : 0) },
     bytesByKind,
     bytesTotal: statements.reduce((n, s) => n + s.bytes, 0),
+    billedByKind,
+    billedTotal: statements.reduce((n, s) => n + s.billed, 0),
     dryRuns: statements.filter((s) => s.bytesFrom === 'dry-run').length,
   };
 }

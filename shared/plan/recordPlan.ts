@@ -15,7 +15,8 @@ import { buildManifest, type RunManifest } from '../manifest.js';
 import { InputError, newRunId, paths } from '../naming.js';
 import { planMerge, type MergePlan } from '../planner.js';
 import { cellStart, shardGrid, type Shard } from '../shards.js';
-import { relabelTargets, type RefreshBuilds } from '../chain/shareShards.js';
+import { LABEL_LOOKAHEAD_MINUTES, labelVersions, labelsUnchangedUntil, relabelTargets, type RefreshBuilds } from '../chain/shareShards.js';
+import { fingerprintFeatures } from '../chain/reuse.js';
 import type { CatalogTable, LabelStats, Warehouse, Window } from '../ports.js';
 import { firstFile, plannedOutput, type PlannedOutput } from './planOutput.js';
 import { plannedProfile, recordProfile, type PlannedProfile } from './planProfile.js';
@@ -156,6 +157,10 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
   // `earlierProfile`): no merge, no profile statement.
   const nothingNew = since !== undefined && since === window.end;
   if (since !== undefined && !nothingNew && !(since > window.start && since < window.end)) throw new InputError(`refresh since ${since} must fall inside the window [${window.start}, ${window.end}]`);
+  // startRun's data versions: of every feature's rows in the window (its checkpoints' fingerprints),
+  // and of the label rows, whole and all but the last 2,880 minutes (for a later refresh).
+  await fingerprintFeatures({ warehouse, config }, manifest, featureCatalog);
+  await labelVersions({ warehouse }, manifest);
   const mergePlan = planMerge(manifest, config);
 
   // The window's time shards (BQX_SHARD), as extractFeature and mergeRun give them.
@@ -164,6 +169,7 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
   const range = since ? { start: since, end: window.end } : window;
   const ask = input.refresh?.builds;
   const builds: RefreshBuilds | undefined = since ? (ask ? await ask({ labels: { dataset: config.labelsDataset, table: labelTableName }, grid }) : { until: since }) : undefined;
+  if (since !== undefined) await refreshVersions(warehouse, manifest, { start: window.start, end: since }, { features: !nothingNew, labelsUnchanged: builds?.until === since });
   const grown = builds?.grown;
   if (grown && grown.from !== since) throw new Error(`plan: the shard a refresh grows starts its part at ${grown.from}, not at ${since}`);
   // The shards ending after `until` (every one without it); a grown shard from `since` on (mergeRun's `build`), its earlier rows staying the previous version's files.
@@ -257,6 +263,25 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
 }
 
 /** Rows a read query would return, from the source's catalog and statistics. */
+/**
+ * The data versions a refresh asks for after startRun's: where the window grew (`features`), of
+ * every feature's rows in the previous window (planIncremental: their old rows unchanged, each
+ * extracts the new range only); then of the label rows in it (planSharing's
+ * labelsUnchangedUntil), and where those changed, of all but their last 2,880 minutes
+ * (`labelsUnchanged`: whether the run finds them unchanged, as the plan's `builds` said).
+ */
+async function refreshVersions(warehouse: BigQueryWarehouse, manifest: RunManifest, previous: Window, asked: { features: boolean; labelsUnchanged: boolean }): Promise<void> {
+  const { labelsUnchanged } = asked;
+  for (const dataset of asked.features ? new Set(manifest.features.map((f) => f.dataset)) : []) {
+    await warehouse.dataVersions(dataset, manifest.features.filter((f) => f.dataset === dataset).map((f) => f.feature), previous);
+  }
+  const settledEnd = new Date(Date.parse(previous.end) - LABEL_LOOKAHEAD_MINUTES * 60_000).toISOString();
+  // The versions the previous version recorded: placeholders, which no recorded answer matches, so
+  // the questions are asked as the run asks them.
+  const versions = { window: 'recorded', settled: !labelsUnchanged && settledEnd > previous.start ? { end: settledEnd, version: 'recorded' } : null };
+  await labelsUnchangedUntil({ warehouse }, { run: { window: previous }, manifest: { labels: { ...manifest.labels, versions } } }, manifest.labels);
+}
+
 async function answer(s: RecordedStatement, catalogs: Map<string, CatalogTable[]>, source: CatalogSource, labelTable: string, labelsDataset: string): Promise<unknown[]> {
   if (s.step === 'list_tables') {
     const tables = catalogs.get(String(s.params.dataset)) ?? [];

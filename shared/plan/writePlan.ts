@@ -62,7 +62,8 @@ export function planSummaryText(document: PlanDocument, dir: string): string {
     `  longest text     ${n(s.longest.chars)} characters (${s.longest.file})`,
     `  most tables      ${n(s.mostTables.tables)} in one statement (${s.mostTables.file})`,
     `  bytes read       ${formatBytes(s.bytesTotal)} (${source}): ${bytes}`,
-    ...(s.costUsd !== undefined ? [`  on-demand cost   about $${s.costUsd.toFixed(2)} at $${s.costPerTbUsd} a TiB (BQX_COST_PER_TB_USD; LOAD DATA is not billed by bytes read)`] : []),
+    `  bytes billed     ${formatBytes(s.billedTotal)} on demand (10 MB at least per table a statement references, and per statement)`,
+    ...(s.costUsd !== undefined ? [`  on-demand cost   about $${s.costUsd.toFixed(2)} at $${s.costPerTbUsd} a TiB of bytes billed (BQX_COST_PER_TB_USD; LOAD DATA is not billed by bytes read)`] : []),
     p.takenFrom !== undefined
       ? `  profile          taken from ${p.takenFrom} (every shard is its), no statement`
       : `  profile          ${p.mode}, ${n(profile.length)} statements reading ${formatBytes(profile.reduce((b, x) => b + x.bytes, 0))}, over ${over}${p.mode === 'full' ? '; comparisons not listed (they depend on what the pass finds)' : ''}`,

@@ -48,6 +48,14 @@ const INFORMATION_SCHEMA_COLUMNS: ZetaColumn[] = [
   ...['collation_name', 'column_default', 'rounding_mode'].map((name) => ({ name, type: t('STRING') })),
 ];
 
+/** INFORMATION_SCHEMA.PARTITIONS as BigQuery documents it (https://cloud.google.com/bigquery/docs/information-schema-partitions). */
+const INFORMATION_SCHEMA_PARTITIONS: ZetaColumn[] = [
+  ...['table_catalog', 'table_schema', 'table_name', 'partition_id'].map((name) => ({ name, type: t('STRING') })),
+  ...['total_rows', 'total_logical_bytes', 'total_billable_bytes'].map((name) => ({ name, type: t('INT64') })),
+  { name: 'last_modified_time', type: t('TIMESTAMP') },
+  { name: 'storage_tier', type: t('STRING') },
+];
+
 /** A statement of many joins as slices of at most SLICE_JOINS joins, each with the select items of its aliases. */
 function slices(sql: string): string[] {
   const lines = sql.split('\n');
@@ -138,6 +146,7 @@ function analysisSuite(groupColumns: number, title: string, scansByShape = false
       ({ entries } = await planDocument(plan, { target: 'bigquery', featureRows: () => plan.labelRows }));
       for (const [dataset, tables] of [[config.featuresDataset, plan.featureCatalog], [config.labelsDataset, plan.labelCatalog]] as const) {
         catalog.set(`${dataset}.INFORMATION_SCHEMA.COLUMNS`, INFORMATION_SCHEMA_COLUMNS);
+        catalog.set(`${dataset}.INFORMATION_SCHEMA.PARTITIONS`, INFORMATION_SCHEMA_PARTITIONS);
         for (const table of tables) catalog.set(`${dataset}.${table.table}`, table.columns.map((c) => ({ name: c.name, type: t(c.type) })));
       }
     });
@@ -198,6 +207,8 @@ function analysisSuite(groupColumns: number, title: string, scansByShape = false
       assert.equal(kinds.filter((k) => k === 'profile_load').length, plan.mergePlan.groups.length);
       assert.ok(kinds.slice(first).every((k) => k.startsWith('profile_')));
       assert.deepEqual(kinds.slice(-2), ['profile_gaps', 'profile_cuts']);
+      // startRun's data versions (INFORMATION_SCHEMA.PARTITIONS): the features' rows in the window, the label rows whole and settled.
+      assert.deepEqual(kinds.slice(4, 7), ['data_versions', 'data_versions', 'data_versions']);
     });
 
     it('analyzes every statement in run order with zero errors', async function () {

@@ -20,7 +20,8 @@ import { paths } from '../../shared/naming.js';
 import { shardGrid } from '../../shared/shards.js';
 import { planDocument, type PlanDocument } from '../../shared/plan/planDocument.js';
 import { PlanStore } from '../../shared/plan/planStore.js';
-import { INFORMATION_SCHEMA_MIN_BYTES } from '../../shared/plan/estimateBytes.js';
+import { BILLED_MIN_BYTES, INFORMATION_SCHEMA_MIN_BYTES } from '../../shared/plan/estimateBytes.js';
+import { renderDataVersions } from '../../shared/adapters/gcp/bigQueryVersions.js';
 import { PLACEHOLDER_BUCKETS, recordPlan } from '../../shared/plan/recordPlan.js';
 import { MINI_ROWS, buildMiniWarehouse, openHomeWarehouse } from '../helpers/miniWarehouse.js';
 import { tempDir } from '../helpers/temp.js';
@@ -68,39 +69,56 @@ describe('bqx plan', function () {
     const kinds = doc.statements.map((s) => s.kind);
     assert.deepEqual(kinds, [
       'list_tables', 'list_tables', 'label_stats', 'label_stats',
+      // The data versions: of the features' rows in the window (their checkpoints' fingerprints),
+      // then of the label rows (the window is shorter than the labels' lookahead: no settled part).
+      'data_versions', 'data_versions',
       ...FEATURES.flatMap(() => ['extract', 'extract_counts']),
       'keys', ...FEATURES.map(() => 'load'), 'batch', 'batch', 'batch', 'export',
       // The profile after the merge: the group loaded, its measures and sample in one statement, the key's gaps (the window is too short for folds: no cuts).
       'profile_load', 'profile_scan', 'profile_gaps',
     ]);
     assert.deepEqual(readdirSync(dir).sort(), [...doc.statements.map((s) => s.file), 'plan.json'].sort(), 'one file per statement, and plan.json');
-    assert.equal(doc.statements[4]!.file, '0005-extract-agg_eurusd.sql');
-    assert.deepEqual(doc.summary.byKind, { list_tables: 2, label_stats: 2, extract: 5, extract_counts: 5, keys: 1, load: 5, batch: 3, export: 1, profile_load: 1, profile_scan: 1, profile_gaps: 1 });
+    const first = kinds.indexOf('extract');
+    assert.equal(doc.statements[first]!.file, '0007-extract-agg_eurusd.sql');
+    assert.deepEqual(doc.summary.byKind, { list_tables: 2, label_stats: 2, data_versions: 2, extract: 5, extract_counts: 5, keys: 1, load: 5, batch: 3, export: 1, profile_load: 1, profile_scan: 1, profile_gaps: 1 });
     assert.equal(doc.statements.at(-2)!.file, `${String(doc.statements.length - 1).padStart(4, '0')}-profile_scan.sql`);
 
     // The text is what the adapter's renderers give for this run, byte for byte.
     const sql = (i: number) => readFileSync(path.join(dir, doc.statements[i]!.file), 'utf8').replace(/\n$/, '');
     const agg = { dataset: 'bqx_ml_v3_features_v2', table: 'agg_eurusd', columns: ['a', 'b'], window: doc.window };
     // Each export attempt writes in its own folder, named after its job id.
-    const staging = /uri='([^']+)'/.exec(sql(4))![1]!;
+    const staging = /uri='([^']+)'/.exec(sql(first))![1]!;
     assert.match(staging, new RegExp(`^gs://${PLACEHOLDER_BUCKETS.staging}/${paths.featureDir(doc.runId, 'agg_eurusd')}attempt-[0-9a-z_-]+/part-\\*\\.parquet$`));
-    assert.equal(sql(4), renderExtract(agg, staging).sql);
-    assert.equal(sql(5), renderExtractCounts(agg).sql);
-    const extract = doc.statements[4]!;
+    assert.equal(sql(first), renderExtract(agg, staging).sql);
+    assert.equal(sql(first + 1), renderExtractCounts(agg).sql);
+    assert.equal(sql(4), renderDataVersions('bqx_ml_v3_features_v2', FEATURES, doc.window)[0]!.sql);
+    assert.deepEqual(doc.statements[4]!.params, { tables: 'ARRAY<STRING>', start: 'TIMESTAMP', end: 'TIMESTAMP' });
+    assert.deepEqual(doc.statements[5]!.reads, ['bqx_ml_v3_analytics_v2.INFORMATION_SCHEMA.PARTITIONS', 'bqx_ml_v3_analytics_v2.INFORMATION_SCHEMA.COLUMNS']);
+    const extract = doc.statements[first]!;
     assert.deepEqual(extract.params, { start: 'TIMESTAMP', end: 'TIMESTAMP' });
     assert.deepEqual(extract.reads, ['bqx_ml_v3_features_v2.agg_eurusd']);
     assert.equal(extract.columns, 3);
     // Bytes: the key (8 bytes a value) and two NUMERIC columns (16: DuckDB's DECIMAL) of its 120 rows in the window.
     assert.equal(extract.bytes, MINI_ROWS * (8 + 16 + 16));
-    assert.equal(doc.statements[5]!.bytes, MINI_ROWS * 8, 'the counts read the key only');
+    assert.equal(doc.statements[first + 1]!.bytes, MINI_ROWS * 8, 'the counts read the key only');
     assert.equal(doc.statements[0]!.bytes, INFORMATION_SCHEMA_MIN_BYTES);
+    assert.equal(doc.statements[4]!.bytes, 2 * INFORMATION_SCHEMA_MIN_BYTES, 'two views');
+    // Billed on demand: each table a statement references at least 10 MB (10,485,760 bytes), and
+    // the statement at least that, rounded up to a MB; LOAD DATA nothing.
+    assert.ok(extract.bytes < BILLED_MIN_BYTES);
+    assert.equal(extract.billed, BILLED_MIN_BYTES, 'a small extract bills the minimum');
+    assert.equal(doc.statements[4]!.billed, 2 * BILLED_MIN_BYTES);
     const load = doc.statements.find((s) => s.kind === 'load')!;
     assert.equal(load.bytes, 0, 'LOAD DATA reads files, not tables');
+    assert.equal(load.billed, 0);
     assert.match(load.creates!, /^bqx_scratch\.bqx_eurusd_\d{8}t\d{6}_[a-z0-9]{6}__ck0000_agg_eurusd$/);
     const exported = doc.statements.find((s) => s.kind === 'export')!;
     const width = 1 + 2 + 2 + 1 + 1 + 1 + 1;
     assert.equal(exported.columns, width, 'key, 2 labels, every feature column');
     assert.equal(doc.summary.mostTables.tables, 4, 'a batch: its table, the keys and two checkpoints');
+    const batch = doc.statements.find((s) => s.kind === 'batch')!;
+    assert.equal(batch.reads.length, 3);
+    assert.equal(batch.billed, 3 * BILLED_MIN_BYTES, 'each of the three tables it reads bills 10 MB');
 
     // The profile reads the dataset the merge wrote: the group's file loaded (not billed) into a
     // table of its columns and the window's rows, then each query billed for what it names: every
@@ -119,7 +137,9 @@ describe('bqx plan', function () {
     assert.equal(doc.summary.bytesTotal, doc.statements.reduce((n, s) => n + s.bytes, 0));
     // What those bytes cost on demand, at BQX_COST_PER_TB_USD (6.25 by default) a TiB.
     assert.equal(doc.summary.costPerTbUsd, 6.25);
-    assert.equal(doc.summary.costUsd, Math.round((doc.summary.bytesTotal / 2 ** 40) * 6.25 * 10000) / 10000);
+    assert.equal(doc.summary.billedTotal, doc.statements.reduce((n, s) => n + s.billed, 0));
+    assert.equal(doc.summary.billedByKind.extract, FEATURES.length * BILLED_MIN_BYTES);
+    assert.equal(doc.summary.costUsd, Math.round((doc.summary.billedTotal / 2 ** 40) * 6.25 * 10000) / 10000);
     assert.deepEqual({ ...doc.profile, note: undefined }, { mode: 'full', groups: 1, files: 1, rows: MINI_ROWS, note: undefined });
     assert.match(doc.profile.note, /profile_compare statements depend on what the column pass finds/);
     assert.deepEqual(printed.profile, doc.profile);
@@ -186,7 +206,8 @@ describe('bqx plan', function () {
     const busy = path.join(base, 'busy');
     await bqx(['plan', 'eurusd', '--sql-out', busy], env).then((r) => {
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, /\n {2}on-demand cost {3}about \$\d+\.\d\d at \$6\.25 a TiB \(BQX_COST_PER_TB_USD/, 'the text summary says what the bytes cost');
+      assert.match(r.stdout, /\n {2}bytes billed {5}\d+\.\d MiB on demand \(10 MB at least per table a statement references, and per statement\)\n/);
+      assert.match(r.stdout, /\n {2}on-demand cost {3}about \$\d+\.\d\d at \$6\.25 a TiB of bytes billed \(BQX_COST_PER_TB_USD/, 'the text summary says what the bytes cost');
     });
     writeFileSync(path.join(busy, 'notes.txt'), 'mine');
     const cases: [string[], RegExp][] = [

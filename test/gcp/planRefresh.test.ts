@@ -273,8 +273,10 @@ describe('bqx plan --refresh', function () {
       const plan = await recordPlan({ config, pair: 'eurusd', source: w, window: WINDOW, refresh: { since: WINDOW.end, from: previous, builds: async () => ({ until: WINDOW.end }) } });
       const empty = { start: WINDOW.end, end: WINDOW.end };
       assert.deepEqual(plan.refresh, { since: WINDOW.end, extractRange: empty, mergeWindow: empty, loadedWindow: empty, shards: 0, sharedShards: 3 });
-      // What a run sends then: startRun's catalog and label queries, nothing else (mergeRun takes the previous profile).
-      assert.deepEqual([...new Set(plan.statements.map((s) => s.step))].sort(), ['label_stats', 'list_tables']);
+      // What a run sends then: startRun's catalog, label and data-version queries, nothing else
+      // (mergeRun takes the previous profile): the features' versions in the window, the label
+      // rows' whole and settled, and theirs in the previous window (the same, found unchanged).
+      assert.deepEqual(plan.statements.map((s) => s.step), ['list_tables', 'list_tables', 'label_stats', 'data_versions', 'data_versions', 'data_versions', 'data_versions']);
       assert.equal(plan.labelRows, 0, 'the merge reads no label row');
       // startRun's label statistics still read the whole label table: priced by its rows, not the merge's 0.
       const labelStats = (await planDocument(plan, { target: 'bigquery', featureRows: () => 0 })).document.statements.filter((s) => s.kind === 'label_stats');
@@ -290,6 +292,9 @@ describe('bqx plan --refresh', function () {
       const changed = await recordPlan({ config, pair: 'eurusd', source: w, window: WINDOW, refresh: { since: WINDOW.end, from: previous, builds: async () => ({ until: grid[1]!.start }) } });
       assert.deepEqual(changed.refresh, { since: WINDOW.end, extractRange: empty, mergeWindow: { start: grid[1]!.start, end: WINDOW.end }, loadedWindow: { start: grid[1]!.start, end: WINDOW.end }, shards: 2, sharedShards: 1 });
       const steps = changed.statements.map((s) => s.step);
+      // The label rows found changed in the previous window: the run asks again for all but their last 2,880 minutes.
+      assert.equal(steps.filter((s) => s === 'data_versions').length, 5);
+      assert.deepEqual(changed.statements.filter((s) => s.step === 'data_versions').at(-1)!.params, { tables: ['targets_eurusd'], start: new Date(WINDOW.start), end: new Date(Date.parse(WINDOW.end) - 2880 * 60_000) });
       assert.equal(steps.filter((s) => s === 'extract').length, 0, 'no extract');
       assert.equal(steps.filter((s) => s === 'export').length, 2 * changed.mergePlan.groups.length, 'one export per built shard and group');
       assert.ok(changed.statements.some((s) => s.step === 'load' && s.sql.includes(`/${previous}/`)), 'the previous exports are loaded');
