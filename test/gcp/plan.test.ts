@@ -278,6 +278,7 @@ describe('bqx plan', function () {
       const extract = byKind('extract')[0]!;
       assert.equal(extract.bytesFrom, 'dry-run');
       assert.equal(extract.bytes, plan.statements.find((s) => s.step === 'extract')!.sql.length, "BigQuery's figure is the one kept");
+      assert.equal(extract.billed, BILLED_MIN_BYTES, 'a dry run below 10 MB bills the minimum');
       assert.ok(plan.statements.find((s) => s.step === 'extract')!.sql.includes("uri='gs://my-staging/runs/"), 'the configured buckets are in the URIs');
       const batch = byKind('batch')[0]!;
       assert.equal(batch.bytesFrom, 'estimate', 'a statement over scratch tables keeps its estimate');
