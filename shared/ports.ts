@@ -390,9 +390,11 @@ export interface RunRecord {
   /**
    * What retention removed of the run (shared/retention.ts): `checkpoints` for a kept dataset
    * whose checkpoints no newer run points at, `all` for a run past the kept ones. The record
-   * itself stays, as history.
+   * itself stays, as history. `left`: files of its output folder that a kept dataset still
+   * listed then (shards shared by reference); they go once none does (a later retention, which
+   * checks these names against the kept datasets' lists without listing the folder).
    */
-  collected?: { at: string; scope: 'checkpoints' | 'all' };
+  collected?: { at: string; scope: 'checkpoints' | 'all'; left?: string[] };
   /** How many checkpoints were reused from earlier runs (by content) and extracted, and why extracted. */
   reuse?: ReuseCounts;
   /**

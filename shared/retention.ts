@@ -25,7 +25,11 @@
 // list under other runs' folders that nothing kept points at. A file kept because the newest run
 // pointed at it outlives its own run's collection (a refresh's earlier files, a reused
 // checkpoint); the newest run's records list it, so it goes when the last run listing it is
-// trimmed or removed once no newer run points at it. Scratch tables in BigQuery expire by themselves.
+// trimmed or removed once no newer run points at it. An output file kept so in a removed run's
+// folder is named in that run's record (`collected.left`): a kept dataset can stop listing it
+// without being removed (a rerun builds the shards it shared), so each retention checks those
+// names against the kept datasets' lists and removes the ones none lists. Scratch tables in
+// BigQuery expire by themselves.
 
 import type { Config } from './config.js';
 import { MARKER_NAME, allPairs, paths } from './naming.js';
@@ -189,10 +193,12 @@ export async function collectGarbage(deps: RetentionDeps, pair: string, keep: nu
   // Before any run is marked collected: a call cut short after that would find nothing to remove
   // next time, hence no references, and the entries would stay for good.
   if (references) await pruneIndex(deps.staging, references, result, dryRun);
-  /** Staging objects this call has removed (or, dry, would have): each is counted once. */
+  /** Staging and output objects this call has removed (or, dry, would have): each is counted once. */
   const gone = new Set<string>();
+  const outputGone = new Set<string>();
   for (const run of [...stale, ...trimmable]) {
     const scope = stale.includes(run) ? 'all' : 'checkpoints';
+    let left: string[] = [];
     // A kept dataset keeps its frozen run manifest (small, and what `bqx status` reads).
     const keepHere = scope === 'all' ? protectedStaging : new Set([...protectedStaging, run.manifestObject]);
     await remove(deps.staging, `runs/${run.runId}/`, keepHere, result, dryRun, gone);
@@ -201,14 +207,13 @@ export async function collectGarbage(deps: RetentionDeps, pair: string, keep: nu
     if (scope === 'all') {
       // The shards it shared from older datasets' folders by reference are among its files.
       const listed = run.output ? outputObjects(run.output) : [];
-      await remove(deps.output, paths.outputDir(run.pair, run.runId), protectedOutput, result, dryRun);
-      // Those files outlived their own run only for this one: they go with it unless a kept dataset lists them too.
       const own = paths.outputDir(run.pair, run.runId);
-      const others = listed.filter((o) => !o.startsWith(own) && !protectedOutput.has(o));
-      const sizes = await deps.output.sizes(others);
-      const there = others.filter((_, i) => sizes[i] !== undefined);
-      result.objects += dryRun ? there.length : await deps.output.deleteObjects(there);
-      result.bytes += sizes.reduce((n: number, size) => n + (size ?? 0), 0);
+      const inFolder = await deps.output.list(own);
+      // What a kept dataset lists of its folder stays, named in its record (`left`, below).
+      left = inFolder.filter((o) => protectedOutput.has(o.name)).map((o) => o.name);
+      await discard(deps.output, inFolder.filter((o) => !protectedOutput.has(o.name) && !outputGone.has(o.name)), result, dryRun, outputGone);
+      // Those files outlived their own run only for this one: they go with it unless a kept dataset lists them too.
+      await discardNamed(deps.output, listed.filter((o) => !o.startsWith(own) && !protectedOutput.has(o)), result, dryRun, outputGone);
       result.removed.push(run.runId);
       if (dryRun) continue;
       // Its checkpoint records would point at files that are gone: only the run record stays.
@@ -218,9 +223,24 @@ export async function collectGarbage(deps: RetentionDeps, pair: string, keep: nu
       if (dryRun) continue;
     }
     const at = deps.clock.now().toISOString();
-    await deps.store.updateRun(run.runId, (r) => (isTerminal(r.state) ? { ...r, collected: { at, scope } } : undefined));
+    const collected: NonNullable<RunRecord['collected']> = { at, scope, ...(left.length > 0 ? { left } : {}) };
+    await deps.store.updateRun(run.runId, (r) => (isTerminal(r.state) ? { ...r, collected } : undefined));
   }
-  if (!dryRun && result.removed.length + result.trimmed.length + result.cleared.length > 0) {
+  // Files left in removed runs' folders that no kept or active dataset lists any more (a kept one
+  // rerun without sharing them, or removed since): checked by name, no folder listed.
+  for (const run of runs) {
+    const left = run.collected?.scope === 'all' ? run.collected.left : undefined;
+    if (!left || left.every((o) => protectedOutput.has(o))) continue;
+    await discardNamed(deps.output, left.filter((o) => !protectedOutput.has(o)), result, dryRun, outputGone);
+    if (dryRun) continue;
+    const still = left.filter((o) => protectedOutput.has(o));
+    await deps.store.updateRun(run.runId, (r) => {
+      if (r.collected?.scope !== 'all') return undefined;
+      const { left: _, ...collected } = r.collected;
+      return { ...r, collected: { ...collected, ...(still.length > 0 ? { left: still } : {}) } };
+    });
+  }
+  if (!dryRun && result.objects + result.removed.length + result.trimmed.length + result.cleared.length > 0) {
     deps.logger.info(`retention: kept ${kept.length} dataset(s), removed ${result.removed.length} run(s), trimmed ${result.trimmed.length}, cleared ${result.cleared.length} failed run(s)' output: ${result.objects} object(s), ${result.bytes} bytes`, {
       pair,
       step: 'retention',
@@ -281,6 +301,19 @@ async function discard(store: ObjectStore, doomed: readonly StoredObject[], resu
   result.objects += removed;
   result.bytes += doomed.reduce((n, o) => n + o.size, 0);
   return removed;
+}
+
+/**
+ * Deletes the objects named that are still there and not already in `gone` (with `dryRun`, none),
+ * counting them in `result` and adding their names to `gone`: an output file two removed runs list
+ * is counted once, in a dry run too.
+ */
+async function discardNamed(store: ObjectStore, names: readonly string[], result: RetentionResult, dryRun: boolean, gone: Set<string>): Promise<void> {
+  const candidates = [...new Set(names.filter((n) => !gone.has(n)))];
+  if (candidates.length === 0) return;
+  const sizes = await store.sizes(candidates);
+  await discard(store, candidates.flatMap((name, i) => (sizes[i] === undefined ? [] : [{ name, size: sizes[i]! }])), result, dryRun, gone);
+  for (const n of candidates) gone.add(n);
 }
 
 /**

@@ -118,8 +118,50 @@ describe('embedded retention', function () {
     assert.deepEqual(left, reused, 'the reused checkpoint, nothing else');
     assert.deepEqual((await e.output.list(`training/eurusd/${old}/`)).map((o) => o.name), [shared], 'the shared shard file, nothing else');
     assert.deepEqual((await verifyManifest(e.output.uri(manifestObject))).problems, [], 'the kept dataset is whole');
+    assert.deepEqual((await e.store.getRun(old))!.collected!.left, [shared], 'the removed run\'s record names the file left for the kept dataset');
+
+    // A rerun of the kept dataset's merge builds that shard itself (the run it shared from is
+    // removed): the file left in the old folder is listed by nothing now, and the next retention
+    // removes it by its name, with no folder listed.
+    await rerun(e.deps, newer, { mode: 'merge' });
+    assert.equal((await settle(e, newer)).state, 'succeeded');
+    assert.ok(!(await e.store.getRun(newer))!.output!.files.includes(shared), 'the rerun lists its own file');
+    const list = sinon.spy(e.output, 'list');
+    await collectGarbage(e.deps, 'eurusd', 1);
+    assert.ok(!list.getCalls().some((c) => String(c.args[0]).includes(old)), 'the old folder is not listed');
+    list.restore();
+    assert.deepEqual(await e.output.list(`training/eurusd/${old}/`), [], 'the file no dataset lists is gone');
+    assert.equal((await e.store.getRun(old))!.collected!.left, undefined);
+    assert.deepEqual((await verifyManifest(e.output.uri(manifestObject))).problems, [], 'the kept dataset is whole');
     // And a new run still builds (the newest run's checkpoints are where its records say).
     await runOnce(e);
+  });
+
+  it('bqx gc --dry-run counts a file two removed runs list once, as the removal does', async () => {
+    e = await openTest(testConfig(home, { BQX_KEEP: '5' }));
+    await buildMiniWarehouse(e.warehouse);
+    const [first, second] = [await runOnce(e), await runOnce(e)];
+    // The second dataset shares the first's first file of group 0 (a refresh's shared shard).
+    const manifestObject = `training/eurusd/${second}/_manifest.json`;
+    const m = JSON.parse(Buffer.from(await e.output.read(manifestObject)).toString('utf8'));
+    const own = m.shards[0].groups[0].objects[0] as string;
+    const shared = own.replace(second, first);
+    await e.output.deletePrefix(own);
+    m.shards[0].groups[0] = { ...m.shards[0].groups[0], objects: [shared], files: [e.output.uri(shared)] };
+    m.groups[0] = { ...m.groups[0], objects: [shared], files: [e.output.uri(shared)] };
+    await e.output.write(manifestObject, JSON.stringify(m));
+    await e.store.updateRun(second, (r) => ({ ...r, output: { ...r.output!, files: r.output!.files.map((f) => (f === own ? shared : f)) } }));
+    await runOnce(e, { reuse: false });
+    const outputBefore = files(path.join(home, 'output'));
+    const dry = await collectGarbage(e.deps, 'eurusd', 1, undefined, true);
+    assert.deepEqual(files(path.join(home, 'output')), outputBefore, 'a dry run removes nothing');
+    const done = await collectGarbage(e.deps, 'eurusd', 1);
+    assert.deepEqual(done.removed, [first, second]);
+    assert.deepEqual({ objects: dry.objects, bytes: dry.bytes }, { objects: done.objects, bytes: done.bytes }, 'what the dry run said is what went');
+    const after = files(path.join(home, 'output'));
+    const freed = [...outputBefore].filter(([f]) => !after.has(f));
+    assert.ok(freed.some(([f]) => f === shared), 'the shared file went');
+    assert.ok(done.bytes >= freed.reduce((n, [, size]) => n + size, 0), 'each output file counted once');
   });
 
   it('clears what a failed merge wrote, keeps that run\'s checkpoints, and a rerun of its merge then builds it whole', async () => {
