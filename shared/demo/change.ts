@@ -11,6 +11,7 @@ import { InputError, KEY_COLUMN, quoteIdent } from '../naming.js';
 import type { CatalogTable } from '../ports.js';
 import { FEATURE_MARGIN_MINUTES, NULL_LABEL_TAIL, featureRowsSql, labelRowsSql, labelValueSql, tradingMinute } from './generate.js';
 import { LABEL_COLUMNS, demoTables, type DemoTable } from './names.js';
+import { saltOf, uniformSql } from './draws.js';
 
 const q = (name: string) => quoteIdent(name, 'duckdb');
 
@@ -110,7 +111,8 @@ function valueColumns(table: CatalogTable, metadata: Set<string>) {
 /** A new value for a column of the port's type: numbers move, booleans flip, nulls stay null. */
 function newValue(column: string, type: string): string {
   const c = q(column);
-  if (type === 'FLOAT64') return `CASE WHEN ${c} IS NULL THEN NULL ELSE round(${c} + 0.001 + random() * 0.01, 6) END`;
+  // Drawn from the row's time and the value itself: the same touch of the same table moves it alike on every machine.
+  if (type === 'FLOAT64') return `CASE WHEN ${c} IS NULL THEN NULL ELSE round(${c} + 0.001 + ${uniformSql(`epoch_ms(${q(KEY_COLUMN)}), hash(${c})`, saltOf(column))} * 0.01, 6) END`;
   if (type === 'BOOL') return `NOT ${c}`;
   return `${c} + 1`;
 }
@@ -119,8 +121,8 @@ function newValue(column: string, type: string): string {
  * New label values (2 % null, as the build draws them) for the rows of `table` whose key is in
  * `filled` (filledTailSql): the null tail an append's minutes make known. Run before the new rows go in.
  */
-function fillLabelTailSql(table: string, filled: string): string {
-  const set = LABEL_COLUMNS.map((c) => `${q(c)} = ${labelValueSql}`).join(', ');
+function fillLabelTailSql(table: string, name: string, filled: string): string {
+  const set = LABEL_COLUMNS.map((c) => `${q(c)} = ${labelValueSql(name, c)}`).join(', ');
   return `UPDATE ${table} SET ${set} WHERE ${filled}`;
 }
 
@@ -201,8 +203,8 @@ export async function appendMinutes(
     await mark();
     for (const table of labelTables) {
       const labels = `${q(datasets.labelsDataset)}.${q(table)}`;
-      await warehouse.execute(fillLabelTailSql(labels, filledTailSql(labels, to)));
-      await warehouse.execute(`INSERT INTO ${q(datasets.labelsDataset)}.${q(table)} ${labelRowsSql(total, from, to)}`);
+      await warehouse.execute(fillLabelTailSql(labels, table, filledTailSql(labels, to)));
+      await warehouse.execute(`INSERT INTO ${q(datasets.labelsDataset)}.${q(table)} ${labelRowsSql(table, total, from, to)}`);
     }
     const inFiles = await warehouse.fileTables(datasets.featuresDataset);
     const rowsOf = (t: DemoTable) => featureRowsSql(t, demo.built, featureKeys, minutes, labelTableOf);

@@ -1,13 +1,14 @@
 // Builds the demo warehouse in the embedded DuckDB file: the feature tables of DATA.md's shape
 // for the requested pairs (kept as parquet files beside it, read through views: fileTables.ts),
 // and their label tables (DuckDB's own). Keys are 1-minute UTC times with the FX
-// weekend left out; about 2 % of cells are null; a few tables hold duplicate keys, some start
+// weekend left out; about 2 % of cells are null (reproducible draws: draws.ts); a few tables hold duplicate keys, some start
 // late, and the corr_etf_idx_* family is entirely null, as in the real warehouse.
 
 import type { DuckDbWarehouse } from '../adapters/local/duckdbWarehouse.js';
 import { quoteIdent } from '../naming.js';
 import { LABEL_COLUMNS, demoTables, hasDuplicates, isAllNull, startsLate, type DemoTable } from './names.js';
 import { isTradingMinute, plantedGapFilter, plantedTable } from './plants.js';
+import { saltOf, uniformSql } from './draws.js';
 
 export interface DemoOptions {
   pairs: string[];
@@ -92,16 +93,23 @@ export async function buildDemoWarehouse(warehouse: DuckDbWarehouse, options: De
 }
 
 function labelTableSql(dataset: string, table: string, rows: number): string {
-  return `CREATE OR REPLACE TABLE ${q(dataset)}.${q(table)} AS ${labelRowsSql(rows, 0, rows)}`;
+  return `CREATE OR REPLACE TABLE ${q(dataset)}.${q(table)} AS ${labelRowsSql(table, rows, 0, rows)}`;
 }
 
-/** A label cell: a value in [-1, 1], null in about 2 % of rows. */
-export const labelValueSql = 'CASE WHEN random() < 0.02 THEN NULL ELSE round(random() * 2 - 1, 6) END';
+/**
+ * A cell of label `column` of label table `table`: a value in [-1, 1], null in about 2 % of rows,
+ * drawn from the row's time (an append's filled-in tail draws what a build of those rows would).
+ */
+export function labelValueSql(table: string, column: string): string {
+  const key = 'epoch_ms(interval_time)';
+  const salt = saltOf(`${table}.${column}`) * 2;
+  return `CASE WHEN ${uniformSql(key, salt)} < 0.02 THEN NULL ELSE round(${uniformSql(key, salt + 1)} * 2 - 1, 6) END`;
+}
 
-/** Label rows i in [from, to) of demo_scratch.keys, for a label range of `rows` rows in all (its last key i = rows - 1). */
-export function labelRowsSql(rows: number, from: number, to: number): string {
+/** Rows i in [from, to) of demo_scratch.keys for label table `table`, of a label range of `rows` rows in all (its last key i = rows - 1). */
+export function labelRowsSql(table: string, rows: number, from: number, to: number): string {
   const tail = `(SELECT interval_time FROM demo_scratch.keys WHERE i = ${rows - 1}) - INTERVAL ${NULL_LABEL_TAIL} MINUTE`;
-  const cols = LABEL_COLUMNS.map((c) => `CASE WHEN interval_time > ${tail} THEN NULL ELSE ${labelValueSql} END AS ${q(c)}`);
+  const cols = LABEL_COLUMNS.map((c) => `CASE WHEN interval_time > ${tail} THEN NULL ELSE ${labelValueSql(table, c)} END AS ${q(c)}`);
   return `SELECT interval_time, ${cols.join(', ')}
 FROM demo_scratch.keys WHERE i >= ${from} AND i < ${to} ORDER BY interval_time`;
 }
@@ -114,12 +122,13 @@ export function featureRowsSql(t: DemoTable, rows: number, keyTable: string, key
   // What the profile must find (shared/demo/plants.ts): planted columns replace the generated ones.
   const plant = plantedTable(t.table, t.pairs, rows, labelTable);
   const series = keyRows <= LIST_MAX_ROWS ? listSeries : columnSeries;
+  const salt = saltOf(t.table);
   const generated = (k: number) => (isAllNull(t.table) ? 'CAST(NULL AS DOUBLE)' : series.column(k));
   const planted = (c: string, k: number) => plant.columns.get(c) ?? generated(k);
   const value = (c: string, k: number) => (plant.allNullWhen ? `CASE WHEN ${plant.allNullWhen} THEN NULL ELSE ${planted(c, k)} END` : planted(c, k));
   const metadata = t.metadata.map((m, i) => `${literal(t.pairs[i] ?? t.pairs[0] ?? '')} AS ${q(m)}`);
   const select = ['interval_time', ...metadata, ...t.columns.map((c, k) => `${value(c, k)} AS ${q(c)}`)].join(', ');
-  const drawn = isAllNull(t.table) ? keyTable : series.from(keyTable, t.columns.length);
+  const drawn = isAllNull(t.table) ? keyTable : series.from(keyTable, t.columns.length, salt);
   const keys = plant.join ? `${drawn} ${plant.join}` : drawn;
   const from = startsLate(t.table) ? `${keys} WHERE i >= ${Math.floor(rows * 0.4)}` : keys;
   const dupes = hasDuplicates(t.table) ? `\nUNION ALL SELECT ${select} FROM ${keys} WHERE i % 97 = 13` : '';
@@ -133,7 +142,8 @@ export function featureRowsSql(t: DemoTable, rows: number, keyTable: string, key
  * `from` adds to the keys what `column(k)` reads.
  */
 interface Series {
-  from(keys: string, width: number): string;
+  /** `salt`: the table's (draws.ts saltOf), so that no two tables draw the same noise. */
+  from(keys: string, width: number, salt: number): string;
   column(k: number): string;
 }
 
@@ -157,11 +167,12 @@ const NOISE_DRAWS = 19;
  * most of the build's time at 10,000 rows.
  */
 const columnSeries: Series = {
-  from(keys, width) {
+  from(keys, width, salt) {
+    // Draw d of the table: salt * 64 + d (the list series' cells are salt * 2^16 + 2k and 2k + 1).
     const draws = [
       ...Array.from({ length: Math.min(width, CURVES) }, (_, k) => `sin(i * ${(0.001 * (1 + (k % FREQUENCIES))).toFixed(4)}::DOUBLE + ${k % PHASES}) AS s${k}`),
-      ...Array.from({ length: Math.min(width, NULL_DRAWS) }, (_, k) => `random() < 0.02 AS n${k}`),
-      ...Array.from({ length: Math.min(width, NOISE_DRAWS) }, (_, k) => `random() AS r${k}`),
+      ...Array.from({ length: Math.min(width, NULL_DRAWS) }, (_, k) => `${uniformSql('i', salt * 64 + k)} < 0.02 AS n${k}`),
+      ...Array.from({ length: Math.min(width, NOISE_DRAWS) }, (_, k) => `${uniformSql('i', salt * 64 + NULL_DRAWS + k)} AS r${k}`),
     ];
     return `(SELECT *, ${draws.join(', ')} FROM ${keys}) series`;
   },
@@ -179,9 +190,10 @@ const columnSeries: Series = {
  * (4.6-6.0 s against 8.4-9.1 s). Used up to LIST_MAX_ROWS keys.
  */
 const listSeries: Series = {
-  from(keys, width) {
-    const value = round5(`sin(i * (0.001::DOUBLE * (1 + k % ${FREQUENCIES})) + k % ${PHASES}) * (1 + k % 5) + random() * 0.0005`);
-    return `(SELECT *, list_transform(range(${width}), k -> CASE WHEN random() < 0.02 THEN NULL ELSE ${value} END) AS demo_values FROM ${keys}) series`;
+  from(keys, width, salt) {
+    const cell = (d: number) => uniformSql('i', `${salt * 2 ** 16} + k * 2 + ${d}`);
+    const value = round5(`sin(i * (0.001::DOUBLE * (1 + k % ${FREQUENCIES})) + k % ${PHASES}) * (1 + k % 5) + ${cell(1)} * 0.0005`);
+    return `(SELECT *, list_transform(range(${width}), k -> CASE WHEN ${cell(0)} < 0.02 THEN NULL ELSE ${value} END) AS demo_values FROM ${keys}) series`;
   },
   column: (k) => `demo_values[${k + 1}]`,
 };
