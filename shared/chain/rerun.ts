@@ -38,6 +38,7 @@ export async function rerun(deps: ChainDeps, runId: string, request: RerunReques
   if (run.collected?.scope === 'all') throw new ConflictError(`run ${runId}'s checkpoints and dataset were removed by retention (${run.collected.at}): start a new run instead`);
   const active = await deps.store.activeRun(run.pair);
   if (active && active.runId !== runId) throw new ConflictError(`pair ${run.pair} has another active run ${active.runId}`);
+  await refuseShared(deps, run);
   const manifest = await loadManifest(deps, run);
   const known = new Set(manifest.features.map((f) => f.feature));
   const records = await deps.store.listCheckpoints(runId);
@@ -104,6 +105,23 @@ export async function rerun(deps: ChainDeps, runId: string, request: RerunReques
   if (target === 'merging') await deps.bus.publish(deps.config.topics.mergeRequests, { runId, pair: run.pair }, attributes({ pair: run.pair, runId }));
   else await fanOut(deps, run, features);
   return { run: reopened, features };
+}
+
+/**
+ * A rerun's merge writes the run's files again, in place, from the warehouse as it is now (an
+ * append since fills in label rows): a later dataset that shares those files by reference would
+ * change under it, its report and profile no longer its own. Refused while another dataset lists
+ * any of them.
+ */
+async function refuseShared(deps: ChainDeps, run: RunRecord): Promise<void> {
+  if (!run.output) return;
+  const own = paths.outputDir(run.pair, run.runId);
+  const sharing = (await deps.store.listRuns(run.pair)).filter(
+    (r) => r.runId !== run.runId && r.collected?.scope !== 'all' && r.output?.files.some((f) => f.startsWith(own)),
+  );
+  if (sharing.length === 0) return;
+  const named = sharing.map((r) => r.runId).join(', ');
+  throw new ConflictError(`run ${run.runId}'s files are shared by ${sharing.length === 1 ? 'the dataset of run' : 'the datasets of runs'} ${named}: rerunning it would rewrite ${sharing.length === 1 ? 'that dataset' : 'those datasets'} too; start a new run instead (bqx run ${run.pair})`);
 }
 
 /**

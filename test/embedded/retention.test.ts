@@ -137,6 +137,23 @@ describe('embedded retention', function () {
     await runOnce(e);
   });
 
+  it('refuses to rerun a dataset whose files a later dataset shares: its merge would rewrite them under that dataset', async () => {
+    e = await openTest(testConfig(home, { BQX_KEEP: '5' }));
+    await buildMiniWarehouse(e.warehouse);
+    const [first, second] = [await runOnce(e), await runOnce(e)];
+    const own = (await e.store.getRun(second))!.output!.files[0]!;
+    const shared = own.replace(second, first);
+    await e.store.updateRun(second, (r) => ({ ...r, output: { ...r.output!, files: r.output!.files.map((f) => (f === own ? shared : f)) } }));
+    for (const mode of ['merge', 'missing'] as const) {
+      await assert.rejects(rerun(e.deps, first, { mode }), new RegExp(`run ${first}'s files are shared by the dataset of run ${second}: rerunning it would rewrite that dataset too; start a new run instead \\(bqx run eurusd\\)`));
+    }
+    const kept = (await e.store.getRun(first))!;
+    assert.equal(kept.state, 'succeeded', 'a refused rerun changes nothing');
+    // The later dataset itself can be rerun: nothing lists its files.
+    await rerun(e.deps, second, { mode: 'merge' });
+    assert.equal((await settle(e, second)).state, 'succeeded');
+  });
+
   it('bqx gc --dry-run counts a file two removed runs list once, as the removal does', async () => {
     e = await openTest(testConfig(home, { BQX_KEEP: '5' }));
     await buildMiniWarehouse(e.warehouse);
