@@ -59,8 +59,13 @@ export async function planIncremental(deps: Pick<ChainDeps, 'warehouse' | 'store
       f.reason = REASONS.data;
       return false;
     }
+    // Its files as they landed: one gone, cut short or rewritten since (their bytes no longer the
+    // record's) cannot carry its old rows; it is extracted whole.
     const sizes = await deps.staging.sizes(record.files);
-    if (record.files.length === 0 || sizes.some((s) => s === undefined)) return false;
+    if (record.files.length === 0 || sizes.some((s) => s === undefined) || sizes.reduce((n: number, s) => n + s!, 0) !== record.bytes) {
+      f.reason = REASONS.noEarlier;
+      return false;
+    }
     const carry = await carryFiles(deps, record, previous, unit);
     f.incremental = { from: base.run.runId, files: record.files, sizes: sizes as number[], rows: record.rows, sourceRows: record.sourceRows, duplicates: record.duplicates, range: { start: previous.end, end: window.end }, ...(carry.length > 0 ? { carry } : {}) };
     f.reason = REASONS.newRange;

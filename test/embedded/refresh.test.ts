@@ -492,6 +492,19 @@ describe('embedded chain: --refresh', function () {
     assert.deepEqual(a, b);
   });
 
+  it('a checkpoint file of the version it follows cut short since it landed: that feature is extracted whole, not built on it; still equal to a full build', async () => {
+    const first = await firstVersionThenAppend();
+    const record = (await e.store.listCheckpoints(first.runId)).find((c) => c.feature === 'mkt_regime')!;
+    const file = record.files[0]!;
+    const bytes = await e.staging.read(file);
+    await e.staging.write(file, bytes.subarray(0, bytes.length - 100));
+    const refreshed = await run({ refresh: true });
+    assert.deepEqual(refreshed.reuse?.reasons, { 'new minutes only': SELECTED.length - 1, 'no earlier checkpoint': 1 });
+    assert.equal(refreshed.rowsRead?.features, (SELECTED.length - 1) * (LATER_END - NEW_END) + LATER_END, 'mkt_regime read whole');
+    const full = await run({ reuse: false, start: refreshed.window.start, end: refreshed.window.end });
+    assert.deepEqual(await readOutput(e, refreshed.output!.manifest), await readOutput(e, full.output!.manifest));
+  });
+
   it('a second run with nothing changed builds nothing: every shard and the profile are the last dataset\'s, and its output is the same', async () => {
     await appendMinutes(e, 120);
     await e.warehouse.markChanged(FEATURES, SELECTED);
