@@ -58,14 +58,14 @@ export async function rerun(deps: ChainDeps, runId: string, request: RerunReques
     features = [...new Set(request.features!)];
     const named = new Set(features);
     const others = lost.filter((f) => !named.has(f));
-    if (others.length > 0) throw new ConflictError(`run ${runId} needs ${others.length} feature(s) extracted again that are not named${lostNote}: rerun with mode "missing" first`);
+    if (others.length > 0) throw new ConflictError(`run ${runId} needs ${others.length} feature(s) extracted again that are not named${lostNote}: rerun with mode "missing" first (bqx rerun --missing)`);
     drop = features;
   } else if (request.mode === 'missing') {
     const gone = new Set(lost);
     features = manifest.features.map((f) => f.feature).filter((f) => !landed.has(f) || gone.has(f));
     drop = lost;
   } else if (landed.size - lost.length < known.size) {
-    throw new ConflictError(`run ${runId} has ${known.size - landed.size + lost.length} feature(s) without a checkpoint${lostNote}: rerun with mode "missing" first`);
+    throw new ConflictError(`run ${runId} has ${known.size - landed.size + lost.length} feature(s) without a checkpoint${lostNote}: rerun with mode "missing" first (bqx rerun --missing)`);
   }
   // A refresh's feature reads only its new minutes and lists the earlier run's files for the rest:
   // where those are gone, extracting it again cannot give its rows.

@@ -23,7 +23,7 @@ import { embeddedPaths } from '../runtime/paths.js';
 import { openRecords } from '../runtime/records.js';
 import { checkFlags, intFlag, parseArgs, stringFlag, type Args } from './args.js';
 import { openLogFile, type LogFile } from './logFile.js';
-import { ensureDemo } from './demo.js';
+import { ensureDemo, readDemoState } from './demo.js';
 import { checkRoom } from '../chain/diskRoom.js';
 import { gcCommand } from './gc.js';
 import { ProgressBar } from './progress.js';
@@ -178,7 +178,12 @@ async function runCommand(args: Args, configured: Config): Promise<number> {
   const json = args.flags.has('json');
   const quiet = args.flags.has('quiet');
   const bars = { extract: undefined as ProgressBar | undefined, merge: undefined as ProgressBar | undefined, profile: undefined as ProgressBar | undefined };
+  /** How the run ended, once it has (said on Ctrl-C: its record is written by then). */
+  let finished: 'succeeded' | 'failed' | undefined;
+  /** Set while the demo may be building (said on Ctrl-C). */
+  let demoBuilding = false;
   const observe = (e: ChainEvent) => {
+    if (e.type === 'finished') finished = e.state;
     if (quiet) return;
     if (e.type === 'started') bars.extract = new ProgressBar('extract', e.expected);
     if (e.type === 'landed') (bars.extract ??= new ProgressBar('extract', e.expected)).update(e.landed, e.expected);
@@ -189,15 +194,26 @@ async function runCommand(args: Args, configured: Config): Promise<number> {
   const embedded = await open(config, args.flags.has('verbose'), observe);
   let runId: string | undefined;
   const release = onInterrupt(() =>
-    runId
-      ? `run ${runId} stays unfinished, with the checkpoints that landed: \`bqx run ${request.pair}\` resumes it`
-      : `no run was started; a demo build under way starts again with the next command`,
+    finished === 'succeeded'
+      ? `run ${runId} succeeded: its dataset is written (bqx status ${request.pair}); what follows a run (retention, this summary) was cut short, and the next run or \`bqx gc\` finishes it`
+      : finished === 'failed'
+        ? `run ${runId} failed (bqx status ${request.pair} says why)`
+        : runId
+          ? `run ${runId} stays unfinished, with the checkpoints that landed: \`bqx run ${request.pair}\` resumes it`
+          : `no run was started${demoBuilding ? '; the demo build under way starts again with the next command' : ''}`,
   );
   try {
-    // A refresh with nothing to follow is refused before a first demo build, not after it.
-    if (request.refresh) await refreshBase(embedded.deps, request.pair);
+    // A refresh with nothing to follow is refused before a first demo build, not after it; and
+    // where the demo would be built again (a build or an append cut off, another --rows), since
+    // that replaces the tables the version it follows was read from.
+    if (request.refresh) {
+      await refreshBase(embedded.deps, request.pair);
+      await refuseDemoRebuild(embedded.home, rows);
+    }
     const began = Date.now();
+    demoBuilding = true;
     await ensureDemo(embedded, config, [request.pair], rows, quiet, true);
+    demoBuilding = false;
     const demoMs = Date.now() - began;
     // --force fails the pair's active run: said, with its id (its status says why too).
     const superseded = request.force ? await embedded.store.activeRun(request.pair) : undefined;
@@ -237,6 +253,18 @@ async function runCommand(args: Args, configured: Config): Promise<number> {
     release();
     await embedded.close();
   }
+}
+
+/**
+ * Refuses a refresh that would first build the demo again: its appends and touches would go, and
+ * the refresh be refused after all (a window ending before the version it follows).
+ */
+async function refuseDemoRebuild(home: string, rows: number | undefined): Promise<void> {
+  const state = await readDemoState(home);
+  if (!state) return;
+  const cut = state.building ? 'build' : state.appending ? '--append' : undefined;
+  if (cut) throw new InputError(`the demo's last ${cut} was cut off, so its tables are not what the last version read: \`bqx demo\` builds it again (its appends and touches go), then run without --refresh`);
+  if (rows !== undefined && rows !== state.rows) throw new InputError(`--rows ${rows} builds the demo again (it has ${state.rows} rows): run without --refresh`);
 }
 
 /**

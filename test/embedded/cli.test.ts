@@ -205,6 +205,16 @@ describe('bqx command line', function () {
     assert.equal(s.runId, said[1], 'the interrupted run, resumed');
     assert.equal(s.status, 'succeeded');
     assert.equal(s.landed, 667);
+    // A demo append cut off since (as `bqx demo --append` leaves demo.json then): a refresh is
+    // refused before the demo is built again, which would drop its appends and touches.
+    const demoJson = path.join(fresh, 'demo.json');
+    const state = JSON.parse(readFileSync(demoJson, 'utf8'));
+    writeFileSync(demoJson, JSON.stringify({ ...state, appending: true }));
+    const before = snapshot(fresh);
+    const refresh = bqx(fresh, ['run', 'eurusd', '--refresh']);
+    assert.equal(refresh.code, 2, refresh.stderr);
+    assert.match(refresh.stderr, /^bqx: the demo's last --append was cut off, so its tables are not what the last version read: `bqx demo` builds it again \(its appends and touches go\), then run without --refresh\n$/);
+    assert.deepEqual(snapshot(fresh), before, 'nothing built or written');
   });
 
   it('Ctrl-C during the demo build says it stops unfinished, exits 130, and the next bqx demo builds it again; during an append, says what it leaves', async () => {

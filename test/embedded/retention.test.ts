@@ -258,7 +258,7 @@ describe('embedded retention', function () {
     await runOnce(e, { reuse: false });
     assert.equal((await e.store.getRun(second))?.collected?.scope, 'checkpoints');
     assert.equal(await e.staging.size(reused[0]!.files[0]!), undefined, 'the second run\'s checkpoint files are gone');
-    await assert.rejects(rerun(e.deps, second, { mode: 'merge' }), new RegExp(`run ${second} has ${reused.length} feature\\(s\\) without a checkpoint; ${reused.length} feature\\(s\\)' checkpoints were removed by retention .*: rerun with mode "missing" first`));
+    await assert.rejects(rerun(e.deps, second, { mode: 'merge' }), new RegExp(`run ${second} has ${reused.length} feature\\(s\\) without a checkpoint; ${reused.length} feature\\(s\\)' checkpoints were removed by retention .*: rerun with mode "missing" first \\(bqx rerun --missing\\)`));
     await assert.rejects(rerun(e.deps, second, { mode: 'features', features: [reused[0]!.feature] }), /not named.*rerun with mode "missing" first/);
     assert.equal((await e.store.getRun(second))?.state, 'succeeded', 'a refused rerun changes nothing');
     const { features } = await rerun(e.deps, second, { mode: 'missing' });
