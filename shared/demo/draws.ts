@@ -16,6 +16,15 @@ export function uniformSql(key: string, salt: string | number): string {
   return `((hash(${key}, (${salt})::BIGINT) >> 11) * ${UNIT})`;
 }
 
+/**
+ * Whether a draw falls below `p` (a share: 0.02 for 2 % of rows): the hash compared with p * 2^64
+ * as it is, without making a double of it (the null draws, most of the demo's).
+ */
+export function drawBelowSql(key: string, salt: string | number, p: number): string {
+  const bound = BigInt(Math.round(p * 2 ** 32)) << 32n;
+  return `(hash(${key}, (${salt})::BIGINT) < ${bound}::UBIGINT)`;
+}
+
 /** A stable salt for a name (FNV-1a, 31 bits), so each table and column draws its own values. */
 export function saltOf(name: string): number {
   let h = 0x811c9dc5;

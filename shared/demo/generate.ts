@@ -8,7 +8,7 @@ import type { DuckDbWarehouse } from '../adapters/local/duckdbWarehouse.js';
 import { quoteIdent } from '../naming.js';
 import { LABEL_COLUMNS, demoTables, hasDuplicates, isAllNull, startsLate, type DemoTable } from './names.js';
 import { isTradingMinute, plantedGapFilter, plantedTable } from './plants.js';
-import { saltOf, uniformSql } from './draws.js';
+import { drawBelowSql, saltOf, uniformSql } from './draws.js';
 
 export interface DemoOptions {
   pairs: string[];
@@ -103,7 +103,7 @@ function labelTableSql(dataset: string, table: string, rows: number): string {
 export function labelValueSql(table: string, column: string): string {
   const key = 'epoch_ms(interval_time)';
   const salt = saltOf(`${table}.${column}`) * 2;
-  return `CASE WHEN ${uniformSql(key, salt)} < 0.02 THEN NULL ELSE round(${uniformSql(key, salt + 1)} * 2 - 1, 6) END`;
+  return `CASE WHEN ${drawBelowSql(key, salt, 0.02)} THEN NULL ELSE round(${uniformSql(key, salt + 1)} * 2 - 1, 6) END`;
 }
 
 /** Rows i in [from, to) of demo_scratch.keys for label table `table`, of a label range of `rows` rows in all (its last key i = rows - 1). */
@@ -171,7 +171,7 @@ const columnSeries: Series = {
     // Draw d of the table: salt * 64 + d (the list series' cells are salt * 2^16 + 2k and 2k + 1).
     const draws = [
       ...Array.from({ length: Math.min(width, CURVES) }, (_, k) => `sin(i * ${(0.001 * (1 + (k % FREQUENCIES))).toFixed(4)}::DOUBLE + ${k % PHASES}) AS s${k}`),
-      ...Array.from({ length: Math.min(width, NULL_DRAWS) }, (_, k) => `${uniformSql('i', salt * 64 + k)} < 0.02 AS n${k}`),
+      ...Array.from({ length: Math.min(width, NULL_DRAWS) }, (_, k) => `${drawBelowSql('i', salt * 64 + k, 0.02)} AS n${k}`),
       ...Array.from({ length: Math.min(width, NOISE_DRAWS) }, (_, k) => `${uniformSql('i', salt * 64 + NULL_DRAWS + k)} AS r${k}`),
     ];
     return `(SELECT *, ${draws.join(', ')} FROM ${keys}) series`;
@@ -191,9 +191,9 @@ const columnSeries: Series = {
  */
 const listSeries: Series = {
   from(keys, width, salt) {
-    const cell = (d: number) => uniformSql('i', `${salt * 2 ** 16} + k * 2 + ${d}`);
-    const value = round5(`sin(i * (0.001::DOUBLE * (1 + k % ${FREQUENCIES})) + k % ${PHASES}) * (1 + k % 5) + ${cell(1)} * 0.0005`);
-    return `(SELECT *, list_transform(range(${width}), k -> CASE WHEN ${cell(0)} < 0.02 THEN NULL ELSE ${value} END) AS demo_values FROM ${keys}) series`;
+    const cell = (d: number) => `${salt * 2 ** 16} + k * 2 + ${d}`;
+    const value = round5(`sin(i * (0.001::DOUBLE * (1 + k % ${FREQUENCIES})) + k % ${PHASES}) * (1 + k % 5) + ${uniformSql('i', cell(1))} * 0.0005`);
+    return `(SELECT *, list_transform(range(${width}), k -> CASE WHEN ${drawBelowSql('i', cell(0), 0.02)} THEN NULL ELSE ${value} END) AS demo_values FROM ${keys}) series`;
   },
   column: (k) => `demo_values[${k + 1}]`,
 };
