@@ -1,5 +1,5 @@
 // Every statement one run of a pair would send to BigQuery, in run order, rendered by the BigQuery
-// warehouse adapter itself: the steps a run takes (startRun's catalog and label queries, one
+// warehouse adapter itself: the steps a run takes (startRun's catalog, label and data-version queries, one
 // extract per feature, the merge, the dataset profile after it) are called on a real
 // BigQueryWarehouse whose client only records
 // (RecordingBigQuery). The catalog comes from `source`: the embedded warehouse offline, or BigQuery
@@ -262,7 +262,6 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
   };
 }
 
-/** Rows a read query would return, from the source's catalog and statistics. */
 /**
  * The data versions a refresh asks for after startRun's: where the window grew (`features`), of
  * every feature's rows in the previous window (planIncremental: their old rows unchanged, each
@@ -282,6 +281,7 @@ async function refreshVersions(warehouse: BigQueryWarehouse, manifest: RunManife
   await labelsUnchangedUntil({ warehouse }, { run: { window: previous }, manifest: { labels: { ...manifest.labels, versions } } }, manifest.labels);
 }
 
+/** Rows a read query would return, from the source's catalog and statistics. */
 async function answer(s: RecordedStatement, catalogs: Map<string, CatalogTable[]>, source: CatalogSource, labelTable: string, labelsDataset: string): Promise<unknown[]> {
   if (s.step === 'list_tables') {
     const tables = catalogs.get(String(s.params.dataset)) ?? [];
