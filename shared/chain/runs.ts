@@ -29,7 +29,6 @@ export async function loadManifest(deps: Pick<ChainDeps, 'staging' | 'manifests'
   return manifest;
 }
 
-/** A copy of `run` moved to `state`, with the move recorded. */
 /**
  * When the run's current work began: its creation, or the last rerun that reopened it (rerun.ts
  * moves it with a reason `rerun (...)`). Its extract and total timings count from there: a rerun's
@@ -40,6 +39,7 @@ export function workStart(run: RunRecord): number {
   return Date.parse(reopened?.at ?? run.createdAt);
 }
 
+/** A copy of `run` moved to `state`, with the move recorded. */
 export function moved(run: RunRecord, state: RunState, at: Date, reason?: string): RunRecord {
   const time = at.toISOString();
   // An error belongs to the failed state only; a run that moves has its next outcome still to send.

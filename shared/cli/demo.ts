@@ -113,6 +113,18 @@ export function demoDatasets(config: Config): DemoDatasets {
 }
 
 /**
+ * Why the demo in `state` would be built again whole for `rows` rows, or undefined when it stays
+ * (pairs it lacks are added beside it: addablePairs).
+ */
+export function rebuildReason(state: DemoState, rows: number): string | undefined {
+  if (state.building) return 'its last build was cut off';
+  if (state.appending) return 'its last --append was cut off';
+  if (state.version !== VERSION) return `it is of an older demo version (${state.version}, now ${VERSION})`;
+  if (state.rows !== rows) return `it has ${state.rows} rows, not ${rows}`;
+  return undefined;
+}
+
+/**
  * The pairs a whole demo of the same version and rows lacks, built alone: every demo table is the
  * same whichever pairs asked for it (names.ts `demoTables`), so the others' tables stay as they
  * are, with their data versions, their checkpoints reusable, their `--touch`ed values. Rebuilt,
@@ -120,7 +132,7 @@ export function demoDatasets(config: Config): DemoDatasets {
  * After `--append`, the new tables are appended the same minutes. Undefined: build all.
  */
 function addablePairs(state: DemoState | undefined, rows: number, all: readonly string[]): string[] | undefined {
-  if (!state || state.building || state.appending || state.version !== VERSION || state.rows !== rows) return undefined;
+  if (!state || rebuildReason(state, rows) !== undefined) return undefined;
   const adding = all.filter((p) => !state.pairs.includes(p));
   return adding.length > 0 ? adding : undefined;
 }

@@ -23,7 +23,7 @@ import { embeddedPaths } from '../runtime/paths.js';
 import { openRecords } from '../runtime/records.js';
 import { checkFlags, intFlag, parseArgs, stringFlag, type Args } from './args.js';
 import { openLogFile, type LogFile } from './logFile.js';
-import { ensureDemo, readDemoState } from './demo.js';
+import { ensureDemo, readDemoState, rebuildReason } from './demo.js';
 import { checkRoom } from '../chain/diskRoom.js';
 import { gcCommand } from './gc.js';
 import { ProgressBar } from './progress.js';
@@ -261,10 +261,9 @@ async function runCommand(args: Args, configured: Config): Promise<number> {
  */
 async function refuseDemoRebuild(home: string, rows: number | undefined): Promise<void> {
   const state = await readDemoState(home);
-  if (!state) return;
-  const cut = state.building ? 'build' : state.appending ? '--append' : undefined;
-  if (cut) throw new InputError(`the demo's last ${cut} was cut off, so its tables are not what the last version read: \`bqx demo\` builds it again (its appends and touches go), then run without --refresh`);
-  if (rows !== undefined && rows !== state.rows) throw new InputError(`--rows ${rows} builds the demo again (it has ${state.rows} rows): run without --refresh`);
+  // ensureDemo's rows: the ones asked for, else the demo's own.
+  const why = state && rebuildReason(state, rows ?? state.rows);
+  if (why) throw new InputError(`a refresh follows the tables the last version read, and this run would build the demo again (${why}): \`bqx demo\` builds it (its appends and touches go), then run without --refresh`);
 }
 
 /**

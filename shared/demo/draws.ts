@@ -8,12 +8,15 @@
 /** 2^-53: 53 bits of a hash as a double in [0, 1). */
 const UNIT = 2 ** -53;
 
+/** DuckDB's 64-bit hash of `key` and `salt`: one draw. */
+const hashSql = (key: string, salt: string | number) => `hash(${key}, (${salt})::BIGINT)`;
+
 /**
  * A draw uniform in [0, 1) from `key` (a SQL expression: the row's key number, or its time as
  * epoch milliseconds) and `salt` (a SQL expression or a number: what is drawn).
  */
 export function uniformSql(key: string, salt: string | number): string {
-  return `((hash(${key}, (${salt})::BIGINT) >> 11) * ${UNIT})`;
+  return `((${hashSql(key, salt)} >> 11) * ${UNIT})`;
 }
 
 /**
@@ -22,7 +25,7 @@ export function uniformSql(key: string, salt: string | number): string {
  */
 export function drawBelowSql(key: string, salt: string | number, p: number): string {
   const bound = BigInt(Math.round(p * 2 ** 32)) << 32n;
-  return `(hash(${key}, (${salt})::BIGINT) < ${bound}::UBIGINT)`;
+  return `(${hashSql(key, salt)} < ${bound}::UBIGINT)`;
 }
 
 /** A stable salt for a name (FNV-1a, 31 bits), so each table and column draws its own values. */

@@ -65,14 +65,10 @@ export class TableSizes {
   }
 
   /**
-   * Bytes a statement reading `reads` would scan: the columns of each table its text names; of a
+   * Bytes a statement reading `reads` would scan, table by table in the order of `reads` (none for
+   * a LOAD DATA; 0 for a table of unknown size): the columns of each table its text names; of a
    * table partitioned by the key, its rows in the statement's [@start, @end) where it has them.
    */
-  bytesRead(sql: string, reads: readonly string[], params: Record<string, unknown> = {}): number {
-    return this.tableBytes(sql, reads, params).reduce((n, b) => n + b, 0);
-  }
-
-  /** `bytesRead` table by table, in the order of `reads` (none for a LOAD DATA; 0 for a table of unknown size). */
   tableBytes(sql: string, reads: readonly string[], params: Record<string, unknown> = {}): number[] {
     const range = paramRange(params);
     if (isLoad(sql)) return [];
