@@ -23,6 +23,14 @@ export interface ManifestFeature {
   dropped: string[];
   /** What the checkpoint's content depends on (shared/fingerprint.ts); absent when unknown. */
   fingerprint?: string;
+  /**
+   * The table's data version of the window's rows when the run froze it (in `fingerprint` too):
+   * the extract reads the table as it was then, or is refused if it has moved (ExtractJob.asOf).
+   * Absent when the warehouse could not tell.
+   */
+  version?: string;
+  /** When `version` was frozen, where a rerun froze it again after the run's start (RunManifest.snapshotAt). */
+  snapshotAt?: string;
   /** Set when startRun found an earlier checkpoint with the same fingerprint (shared/chain/reuse.ts). */
   reuse?: { runId: string; entry: string };
   /** Why the feature is extracted rather than reused. */
@@ -65,6 +73,12 @@ export interface RunManifest {
     versions?: { window: string | null; settled: { end: string; version: string | null } | null };
   };
   features: ManifestFeature[];
+  /**
+   * When the run froze its tables' data versions (ISO, just after asking them): BigQuery reads
+   * every table as it was then (FOR SYSTEM_TIME AS OF), so a table changed while the run extracts
+   * or after it was interrupted does not mix into it. Absent in manifests written before.
+   */
+  snapshotAt?: string;
   /** Output columns in total: key + labels + every feature column. */
   columnCount: number;
 }

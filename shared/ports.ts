@@ -72,6 +72,24 @@ export interface ExtractJob {
    * hold the shard); otherwise the chain keeps them as they are.
    */
   carry?: string[];
+  /**
+   * The table as the run froze it: its data version of `range`'s rows (Warehouse.dataVersions) at
+   * time `at`. A warehouse that keeps earlier versions of a table reads it as of `at`
+   * (`readsTablesAsOf`); one that keeps none checks that the version has not moved, and throws
+   * TableChangedError if it has. Absent: the table as it is now.
+   */
+  asOf?: { at: string; version: string; range: Window };
+}
+
+/**
+ * A table the run froze has changed and cannot be read as it was (embedded: no earlier versions
+ * kept; BigQuery: older than its time-travel window). No retry can help: the run must start again.
+ */
+export class TableChangedError extends Error {
+  constructor(readonly table: string, message: string) {
+    super(message);
+    this.name = 'TableChangedError';
+  }
 }
 
 export type Pending = { state: 'pending'; detail: string };
@@ -212,6 +230,12 @@ export interface Warehouse {
    * changed unit extracts again. BigQuery joins its checkpoints whatever their files.
    */
   readonly checkpointsFollowShards: boolean;
+  /**
+   * Whether it reads a table as it was at an earlier time (ExtractJob.asOf; BigQuery's time travel,
+   * within its window). Where it cannot (embedded), a run whose tables changed after it started
+   * cannot be finished consistently: a new run request supersedes it (startRun).
+   */
+  readonly readsTablesAsOf: boolean;
   /** Tables and their columns in a dataset, from INFORMATION_SCHEMA. */
   listTables(dataset: string): Promise<CatalogTable[]>;
   /**

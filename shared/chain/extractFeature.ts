@@ -7,9 +7,11 @@ import { shardGrid } from '../shards.js';
 import type { ChainDeps } from './deps.js';
 import type { ExtractRequest } from './messages.js';
 import { followUp, type PendingOutcome } from './pending.js';
-import { filesPresent, loadManifest } from './runs.js';
+import { failRun, filesPresent, loadManifest } from './runs.js';
+import { TableChangedError, type ExtractResult } from '../ports.js';
+import { frozenTable } from './frozenTables.js';
 
-export type ExtractOutcome = 'extracted' | 'already-complete' | 'ignored' | PendingOutcome;
+export type ExtractOutcome = 'extracted' | 'already-complete' | 'ignored' | 'table-changed' | PendingOutcome;
 
 export async function extractFeature(deps: ChainDeps, request: ExtractRequest): Promise<ExtractOutcome> {
   const { runId, feature } = request;
@@ -38,17 +40,28 @@ export async function extractFeature(deps: ChainDeps, request: ExtractRequest): 
   // A refresh's feature whose old rows are unchanged reads only the new range (incremental.ts).
   const earlier = entry.incremental;
   const range = earlier?.range ?? run.window;
-  const result = await deps.warehouse.extract({
-    runId,
-    pair: run.pair,
-    feature,
-    dataset: entry.dataset,
-    columns: entry.columns.map((c) => c.source),
-    window: range,
-    prefix: paths.featureDir(runId, feature),
-    shards: shardGrid(range, deps.config.shard),
-    ...(earlier?.carry ? { carry: earlier.carry } : {}),
-  });
+  const asOf = frozenTable(manifest, entry);
+  let result: ExtractResult;
+  try {
+    result = await deps.warehouse.extract({
+      runId,
+      pair: run.pair,
+      feature,
+      dataset: entry.dataset,
+      columns: entry.columns.map((c) => c.source),
+      window: range,
+      prefix: paths.featureDir(runId, feature),
+      shards: shardGrid(range, deps.config.shard),
+      ...(earlier?.carry ? { carry: earlier.carry } : {}),
+      ...(asOf ? { asOf } : {}),
+    });
+  } catch (error) {
+    if (!(error instanceof TableChangedError)) throw error;
+    // Its rows would not be those of the version the run froze (a refresh's column would mix
+    // two): the run cannot finish as it began. A new run reads the table afresh.
+    await failRun(deps, runId, `${error.message}; a new run reads it afresh, reusing the checkpoints that landed`);
+    return 'table-changed';
+  }
   // Still running after the warehouse's wait: a follow-up message polls again (never a retry).
   if (result.state === 'pending') return followUp(deps, { kind: 'extract', request }, result);
   const marker: CheckpointMarker = {

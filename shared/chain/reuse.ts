@@ -84,6 +84,8 @@ export async function fingerprintFeatures(deps: Pick<ChainDeps, 'warehouse' | 'c
       ...(deps.warehouse.checkpointsFollowShards ? { shard: deps.config.shard } : {}),
     });
     if (fingerprint) f.fingerprint = fingerprint;
+    const version = versions[f.feature];
+    if (version) f.version = version;
   }
 }
 

@@ -11,6 +11,7 @@ import { counts, fingerprintFeatures, planReuse, recordReused } from './reuse.js
 import { planIncremental } from './incremental.js';
 import { labelVersions, planSharing, settleGrown, type SharePlan } from './shareShards.js';
 import { failRun } from './runs.js';
+import { tablesMoved } from './frozenTables.js';
 import { refreshBase, schemaDrift, type RefreshInfo } from './refresh.js';
 import { shardGrid } from '../shards.js';
 import { checkRoom, estimateWrites } from './diskRoom.js';
@@ -65,6 +66,18 @@ async function start(deps: ChainDeps, request: RunRequest): Promise<StartResult>
     await failRun(deps, active.runId, 'superseded by a forced run request');
     active = await store.activeRun(pair);
   }
+  // A warehouse that cannot read a table as it was (embedded) cannot finish a run whose tables
+  // changed since it began (interrupted, the demo touched, run again): one feature would hold two
+  // versions, or the labels another. A new request supersedes such a run; its landed checkpoints
+  // of unchanged tables are reused by the new one. (BigQuery reads them as of the run's snapshot.)
+  if (active && !warehouse.readsTablesAsOf && active.runId !== runId) {
+    const moved = await tablesMoved(deps, active);
+    if (moved.length > 0) {
+      const shown = moved.length > 3 ? `${moved.slice(0, 3).join(', ')} and ${moved.length - 3} more` : moved.join(', ');
+      await failRun(deps, active.runId, `superseded: ${shown} changed since the run began`);
+      active = await store.activeRun(pair);
+    }
+  }
   if (active) {
     logger.info(`pair ${pair} already has an active run ${active.runId}; returning it`, { pair, runId: active.runId, step: 'start' });
     // An earlier delivery of this request that died after writing its manifest left it under an
@@ -94,6 +107,10 @@ async function start(deps: ChainDeps, request: RunRequest): Promise<StartResult>
   await fingerprintFeatures(deps, manifest, featureCatalog);
   const reuse = await planReuse(deps, manifest, { enabled: request.reuse !== false, previous: () => previousFeatures(deps, pair) });
   manifest.labels.versions = await labelVersions(deps, manifest);
+  // Taken after the versions were asked: a table changed between the two is read newer than its
+  // fingerprint says, so its checkpoint is never reused by a later run (whose version is newer
+  // still); read older, it would be, under the newer version's fingerprint.
+  manifest.snapshotAt = clock.now().toISOString();
   let refresh: RefreshInfo | undefined;
   if (base) {
     // Incremental where the old rows vouch for it (never with --no-reuse): new minutes only, unchanged shards shared.

@@ -215,12 +215,16 @@ async function runCommand(args: Args, configured: Config): Promise<number> {
     await ensureDemo(embedded, config, [request.pair], rows, quiet, true);
     demoBuilding = false;
     const demoMs = Date.now() - began;
-    // --force fails the pair's active run: said, with its id (its status says why too).
-    const superseded = request.force ? await embedded.store.activeRun(request.pair) : undefined;
+    // --force fails the pair's active run, and so does a change of its tables since it began: said,
+    // with its id (its status says why too).
+    const superseded = await embedded.store.activeRun(request.pair);
     const started = await startRun(embedded.deps, request);
     let run = started.run;
     runId = run.runId;
-    if (superseded && started.created && !quiet) process.stderr.write(`--force: pair ${run.pair}'s active run ${superseded.runId} (${superseded.state}) is failed, superseded by run ${run.runId}\n`);
+    if (superseded && started.created && !quiet) {
+      const why = (await embedded.store.getRun(superseded.runId))?.error ?? 'superseded';
+      process.stderr.write(`pair ${run.pair}'s active run ${superseded.runId} (${superseded.state}) is failed (${why}), superseded by run ${run.runId}\n`);
+    }
     if (!started.created && !quiet) process.stderr.write(`pair ${run.pair} has an active run ${run.runId} (${run.state}): resuming it\n`);
     if (!started.created) await reconcile(embedded.deps, { force: true, runIds: [run.runId] });
     // Drive the run to an end: wait for the bus to drain, and re-send what is missing if it stalls.

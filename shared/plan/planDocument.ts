@@ -54,6 +54,8 @@ export interface PlanDocument {
   runId: string;
   target: string;
   window: Window;
+  /** The run's snapshot (here, the plan's time): every read of a table is of the table as it was then (FOR SYSTEM_TIME AS OF). */
+  snapshotAt?: string;
   statements: PlannedStatement[];
   summary: PlanSummary;
   profile: ProfileSummary;
@@ -190,7 +192,7 @@ export async function planDocument(plan: RecordedPlan, options: DocumentOptions)
   const statements = entries.map((e) => e.statement);
   return {
     entries,
-    document: { pair: plan.pair, runId: plan.runId, target: options.target, window: plan.window, statements, summary: priced(summarise(statements), options.costPerTbUsd), profile: profileSummary(plan.profile) },
+    document: { pair: plan.pair, runId: plan.runId, target: options.target, window: plan.window, ...(plan.manifest.snapshotAt ? { snapshotAt: plan.manifest.snapshotAt } : {}), statements, summary: priced(summarise(statements), options.costPerTbUsd), profile: profileSummary(plan.profile) },
   };
 }
 

@@ -17,6 +17,7 @@ import { planMerge, type MergePlan } from '../planner.js';
 import { cellStart, shardGrid, type Shard } from '../shards.js';
 import { LABEL_LOOKAHEAD_MINUTES, labelVersions, labelsUnchangedUntil, relabelTargets, type RefreshBuilds } from '../chain/shareShards.js';
 import { fingerprintFeatures } from '../chain/reuse.js';
+import { frozenTable } from '../chain/frozenTables.js';
 import type { CatalogTable, LabelStats, Warehouse, Window } from '../ports.js';
 import { firstFile, plannedOutput, type PlannedOutput } from './planOutput.js';
 import { plannedProfile, recordProfile, type PlannedProfile } from './planProfile.js';
@@ -160,7 +161,9 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
   // startRun's data versions: of every feature's rows in the window (its checkpoints' fingerprints),
   // and of the label rows, whole and all but the last 2,880 minutes (for a later refresh).
   await fingerprintFeatures({ warehouse, config }, manifest, featureCatalog);
-  await labelVersions({ warehouse }, manifest);
+  manifest.labels.versions = await labelVersions({ warehouse }, manifest);
+  // startRun's snapshot: every extract, and the merge's label rows, read the tables as of it.
+  manifest.snapshotAt = now.toISOString();
   const mergePlan = planMerge(manifest, config);
 
   // The window's time shards (BQX_SHARD), as extractFeature and mergeRun give them.
@@ -196,6 +199,7 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
       window: range,
       prefix: paths.featureDir(runId, f.feature),
       shards: shardGrid(range, config.shard),
+      ...(frozenTable(manifest, f) ? { asOf: frozenTable(manifest, f)! } : {}),
     });
     if (result.state !== 'done') throw new Error(`plan: extract of ${f.feature} did not finish (${result.detail})`);
     checkpoints[f.feature] = result.files;
@@ -281,6 +285,9 @@ async function refreshVersions(warehouse: BigQueryWarehouse, manifest: RunManife
   await labelsUnchangedUntil({ warehouse }, { run: { window: previous }, manifest: { labels: { ...manifest.labels, versions } } }, manifest.labels);
 }
 
+/** The data version the plan answers for every table: what BigQuery answers is known at the run only. */
+const PLANNED_VERSION = 'as the run finds it';
+
 /** Rows a read query would return, from the source's catalog and statistics. */
 async function answer(s: RecordedStatement, catalogs: Map<string, CatalogTable[]>, source: CatalogSource, labelTable: string, labelsDataset: string): Promise<unknown[]> {
   if (s.step === 'list_tables') {
@@ -294,5 +301,8 @@ async function answer(s: RecordedStatement, catalogs: Map<string, CatalogTable[]
     return [{ row_count: stats.rows, min_key: stats.minKey, max_key: stats.maxKey }];
   }
   if (s.step === 'extract_counts') return [{ source_rows: 0, key_count: 0 }];
+  // Every table has a data version (a view would have none): so the run reads each as of its
+  // snapshot, and so does the plan. No earlier version recorded anywhere is this one.
+  if (s.step === 'data_versions') return (s.params.tables as string[]).map((table) => ({ table_name: table, version: PLANNED_VERSION }));
   return [];
 }

@@ -57,6 +57,7 @@ export function planSummaryText(document: PlanDocument, dir: string): string {
   return [
     `  plan             ${document.runId} (${document.target})`,
     `  window           [${document.window.start}, ${document.window.end})`,
+    ...(document.snapshotAt ? [`  tables as of     ${document.snapshotAt} (each read FOR SYSTEM_TIME AS OF the run's start; a run sends its own)`] : []),
     `  statements       ${n(s.statements)}: ${kinds}`,
     `  widest result    ${n(s.widest.columns)} columns (${s.widest.file})`,
     `  longest text     ${n(s.longest.chars)} characters (${s.longest.file})`,

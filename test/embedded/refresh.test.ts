@@ -10,6 +10,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import sinon from 'sinon';
 import { rerun } from '../../shared/chain/rerun.js';
 import { startRun } from '../../shared/chain/startRun.js';
+import { extractFeature } from '../../shared/chain/extractFeature.js';
 import { decodeRunRequest, type RunRequest } from '../../shared/chain/messages.js';
 import type { RunRecord } from '../../shared/ports.js';
 import type { Embedded } from '../../shared/runtime/embedded.js';
@@ -490,6 +491,61 @@ describe('embedded chain: --refresh', function () {
     const [a, b] = await Promise.all([readOutput(e, refreshed.output!.manifest), readOutput(e, full.output!.manifest)]);
     assert.equal(a.filter((r) => r.mkt_regime_r === 42).length, 600);
     assert.deepEqual(a, b);
+  });
+
+  /** A refresh after an append whose mkt_regime extract never lands (as if the process stopped first): it stays extracting. */
+  const interruptedRefresh = async (): Promise<RunRecord> => {
+    await firstVersionThenAppend();
+    const extract = sinon.stub(e.warehouse, 'extract').callThrough();
+    extract.withArgs(sinon.match({ feature: 'mkt_regime' })).rejects(new Error('the process stopped'));
+    const { run: started } = await startRun(e.deps, { pair: 'eurusd', refresh: true });
+    const stalled = await settle(e, started.runId);
+    extract.restore();
+    assert.equal(stalled.state, 'extracting');
+    assert.equal(await e.store.countCheckpoints(stalled.runId), SELECTED.length - 1);
+    return stalled;
+  };
+  /** mkt_regime rewritten in place, every row (as `bqx demo --touch` does): a new data version of the old window too. */
+  const touchRegime = async () => {
+    await e.warehouse.execute(`UPDATE ${FEATURES}.mkt_regime SET r = r + 1000`);
+    await e.warehouse.markChanged(FEATURES, ['mkt_regime']);
+  };
+
+  it('an interrupted refresh whose table changed before it was run again is superseded, not resumed (the column would hold two versions): the new run reuses what landed and equals a --no-reuse full build', async () => {
+    const stalled = await interruptedRefresh();
+    // Nothing changed yet: a request resumes it.
+    assert.equal((await startRun(e.deps, { pair: 'eurusd', refresh: true })).created, false);
+    await touchRegime();
+    const { run: started, created } = await startRun(e.deps, { pair: 'eurusd', refresh: true });
+    assert.ok(created, 'a new run, not the interrupted one');
+    const superseded = (await e.store.getRun(stalled.runId))!;
+    assert.equal(superseded.state, 'failed');
+    assert.equal(superseded.error, `superseded: ${FEATURES}.mkt_regime changed since the run began`);
+    const refreshed = await settle(e, started.runId);
+    assert.equal(refreshed.state, 'succeeded', refreshed.error);
+    // The four that landed are reused from the interrupted run; mkt_regime is read whole, as it is now.
+    assert.deepEqual(refreshed.reuse, { reused: SELECTED.length - 1, extracted: 1, reasons: { 'data changed': 1 } });
+    const full = await run({ reuse: false, start: refreshed.window.start, end: refreshed.window.end });
+    const [a, b] = await Promise.all([readOutput(e, refreshed.output!.manifest), readOutput(e, full.output!.manifest)]);
+    assert.ok(a.every((r) => r.mkt_regime_r === null || (r.mkt_regime_r as number) >= 1000), 'every mkt_regime value the rewritten one');
+    assert.deepEqual(a, b);
+  });
+
+  it('rerun --missing of an interrupted refresh whose table changed since it began is refused, naming the table: its earlier rows are the old version', async () => {
+    const stalled = await interruptedRefresh();
+    await touchRegime();
+    await assert.rejects(rerun(e.deps, stalled.runId, { mode: 'missing' }), new RegExp(`^ConflictError: ${FEATURES}\\.mkt_regime changed since run ${stalled.runId} began, and the run reads only their minutes after run [^']+'s: extracting them again would mix two versions in one dataset; start a new run instead \\(bqx run eurusd --refresh\\)$`));
+    assert.equal((await e.store.getRun(stalled.runId))!.state, 'extracting', 'left as it was');
+  });
+
+  it('an extract of a run whose table changed since it began (a message delivered late) fails the run, naming the table, and writes no checkpoint', async () => {
+    const stalled = await interruptedRefresh();
+    await touchRegime();
+    assert.equal(await extractFeature(e.deps, { runId: stalled.runId, pair: 'eurusd', feature: 'mkt_regime' }), 'table-changed');
+    const failed = (await e.store.getRun(stalled.runId))!;
+    assert.equal(failed.state, 'failed');
+    assert.match(failed.error ?? '', new RegExp(`^table ${FEATURES}\\.mkt_regime changed after ${stalled.createdAt.slice(0, 10)}T[^,]*, when the run froze its data version \\(.+, now .+\\): the embedded warehouse keeps no earlier version to read; a new run reads it afresh, reusing the checkpoints that landed$`));
+    assert.deepEqual(await e.staging.list(paths.featureDir(stalled.runId, 'mkt_regime')), []);
   });
 
   it('a checkpoint file of the version it follows cut short since it landed: that feature is extracted whole, not built on it; still equal to a full build', async () => {

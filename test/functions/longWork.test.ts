@@ -41,6 +41,7 @@ function slowWarehouse(inner: Warehouse, clock: SimClock, waitSeconds: { extract
   };
   return {
     checkpointsFollowShards: inner.checkpointsFollowShards,
+    readsTablesAsOf: inner.readsTablesAsOf,
     listTables: (dataset) => inner.listTables(dataset),
     labelStats: (dataset, table, window) => inner.labelStats(dataset, table, window),
     dataVersions: (dataset, tables, range) => inner.dataVersions(dataset, tables, range),

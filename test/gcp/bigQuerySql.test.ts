@@ -9,6 +9,7 @@ import { InputError } from '../../shared/naming.js';
 import { planMerge } from '../../shared/planner.js';
 import type { MergeJob } from '../../shared/ports.js';
 import {
+  tableAsOf,
   MAX_TABLES_PER_STATEMENT,
   gcsLiteral,
   normaliseType,
@@ -135,6 +136,17 @@ describe('gcp/bigQuerySql', () => {
       ].join('\n'),
     );
     assert.equal(selectWidth(counts.sql), 2);
+  });
+
+  it('reads a table as the run froze it (FOR SYSTEM_TIME AS OF its snapshot), in the export and in its count; refuses a snapshot time that is not an ISO instant', () => {
+    const source = { dataset: 'bqx_ml_v3_features_v2', table: 'agg_eurusd', columns: ['bqx_45'], window: WINDOW, asOf: '2025-01-01T00:00:05.123Z' };
+    const frozen = "FROM `bqx_ml_v3_features_v2`.`agg_eurusd` FOR SYSTEM_TIME AS OF TIMESTAMP '2025-01-01 00:00:05.123+00'";
+    assert.equal(renderExtract(source, 'gs://bqx-staging/x/part-*.parquet').query!.split('\n')[1], frozen);
+    assert.equal(renderExtractCounts(source).sql.split('\n')[1], frozen);
+    assert.equal(tableAsOf('ds', 't'), '`ds`.`t`', 'without a snapshot: the table as it is');
+    for (const at of ['2025-01-01', '2025-01-01 00:00:05Z', "2025-01-01T00:00:05Z' OR TRUE --", '2025-13-01T00:00:05Z']) {
+      assert.throws(() => tableAsOf('ds', 't', at), InputError, at);
+    }
   });
 
   it('refuses identifiers, URIs and windows that are not plain', () => {

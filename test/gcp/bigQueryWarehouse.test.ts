@@ -8,7 +8,7 @@ import sinon from 'sinon';
 import { loadConfig } from '../../shared/config.js';
 import { InputError } from '../../shared/naming.js';
 import { planMerge } from '../../shared/planner.js';
-import type { ExtractJob, MergeJob, MergeProgress } from '../../shared/ports.js';
+import { TableChangedError, type ExtractJob, type MergeJob, type MergeProgress } from '../../shared/ports.js';
 import { ATTEMPT_DIR, BigQueryJobError, attemptDir, jobIdFor, jobSql } from '../../shared/adapters/gcp/bigQueryJobs.js';
 import { mergeSteps } from '../../shared/adapters/gcp/bigQueryMergeSteps.js';
 import { renderExtract, renderExtractCounts, renderLabelStats, renderListTables } from '../../shared/adapters/gcp/bigQuerySql.js';
@@ -239,6 +239,24 @@ describe('gcp/BigQueryWarehouse', () => {
       fake.failWith.clear();
       fake.failWith.set(exportId, { reason: 'invalidQuery', message: 'Unrecognized name: bqx_45' });
       await assert.rejects(warehouse.extract(job), (e: unknown) => e instanceof BigQueryJobError && /invalidQuery.*Unrecognized name/.test(e.message) && !e.retryable);
+    });
+
+    it('reads the table as the run froze it, where the job says so; a snapshot BigQuery no longer keeps fails as a changed table, for good', async () => {
+      const asOf = { at: '2025-01-01T00:00:05.000Z', version: '2025-01-01T00:00:01.000000Z/1/1003', range: WINDOW };
+      await warehouse.extract({ ...job, asOf });
+      const frozen = { ...source, asOf: asOf.at };
+      assert.deepEqual(fake.created().map((o) => o.query), [
+        jobSql(renderExtract(frozen, `gs://bqx-staging/${job.prefix}${ATTEMPT_DIR}/part-*.parquet`).sql, fake.created()[0]!.jobId!),
+        renderExtractCounts(frozen).sql,
+      ]);
+      assert.ok(fake.created().every((o) => o.query!.includes("FOR SYSTEM_TIME AS OF TIMESTAMP '2025-01-01 00:00:05.000+00'")));
+      assert.notEqual(fake.created()[0]!.jobId, exportId, 'another statement, another job');
+
+      fake.jobs.clear();
+      const message = 'Invalid snapshot time 1735689605000 for table p:bqx_ml_v3_features_v2.agg_eurusd@1735689605000. Cannot read before 1736000000000';
+      fake.failWith.set(fake.created()[0]!.jobId!, { reason: 'invalid', message });
+      await assert.rejects(warehouse.extract({ ...job, asOf }), (e: unknown) =>
+        e instanceof TableChangedError && e.table === 'bqx_ml_v3_features_v2.agg_eurusd' && e.message.includes('can no longer be read as it was at 2025-01-01T00:00:05.000Z') && e.message.includes(message));
     });
 
     it('exports again under the next attempt id when a rerun deleted the files, and counts again', async () => {

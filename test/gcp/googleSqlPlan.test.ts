@@ -310,6 +310,7 @@ function analysisSuite(groupColumns: number, title: string, scansByShape = false
         { name: 'an unknown option', run: () => analyze(exportEntry, exportEntry.sql.replace("compression='ZSTD'", "compresion='ZSTD'")), expect: /Unknown option: compresion/ },
         { name: 'an option of the wrong type', run: () => analyze(exportEntry, exportEntry.sql.replace('overwrite=true', "overwrite='yes'")), expect: /overwrite/ },
         { name: 'an unknown function', run: () => analyze(extract, extract.sql.replace('ROW_NUMBER()', 'ROW_NUMBR()')), expect: /Function not found: ROW_NUMBR/ },
+        { name: 'a snapshot time that is no timestamp', run: () => analyze(extract, extract.sql.replace(/AS OF TIMESTAMP '[^']+'/, "AS OF TIMESTAMP '2025-13-45 00:00:00+00'")), expect: /Invalid TIMESTAMP literal/ },
         {
           name: 'an expiration option on LOAD DATA (undocumented there)',
           run: () => analyze(load, load.sql.replace('\n', '\nOPTIONS(expiration_timestamp=TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL 24 HOUR))\n')),
@@ -330,6 +331,12 @@ function analysisSuite(groupColumns: number, title: string, scansByShape = false
           expect: /Table not found/,
         },
       ];
+      // Every read of a feature table, and the merge's of the label rows, is of the tables as the run froze them.
+      const frozen = `FOR SYSTEM_TIME AS OF TIMESTAMP '${plan.manifest.snapshotAt!.replace('T', ' ').replace('Z', '+00')}'`;
+      for (const kind of ['extract', 'extract_counts', 'keys']) {
+        const of = entries.filter((e) => e.statement.kind === kind);
+        assert.ok(of.length > 0 && of.every((e) => e.sql.includes(frozen)), `${kind}: ${of.length} statement(s), each ${frozen}`);
+      }
       // The unchanged statements pass: each fault is the only difference.
       for (const entry of [extract, exportEntry, load, batch, sample]) assert.deepEqual((await analyze(entry)).errors, [], entry.statement.file);
       const caught: string[] = [];

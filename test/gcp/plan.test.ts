@@ -85,7 +85,9 @@ describe('bqx plan', function () {
 
     // The text is what the adapter's renderers give for this run, byte for byte.
     const sql = (i: number) => readFileSync(path.join(dir, doc.statements[i]!.file), 'utf8').replace(/\n$/, '');
-    const agg = { dataset: 'bqx_ml_v3_features_v2', table: 'agg_eurusd', columns: ['a', 'b'], window: doc.window };
+    // Read as the run froze the table: as of the plan's snapshot.
+    assert.match(doc.snapshotAt ?? '', /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    const agg = { dataset: 'bqx_ml_v3_features_v2', table: 'agg_eurusd', columns: ['a', 'b'], window: doc.window, asOf: doc.snapshotAt! };
     // Each export attempt writes in its own folder, named after its job id.
     const staging = /uri='([^']+)'/.exec(sql(first))![1]!;
     assert.match(staging, new RegExp(`^gs://${PLACEHOLDER_BUCKETS.staging}/${paths.featureDir(doc.runId, 'agg_eurusd')}attempt-[0-9a-z_-]+/part-\\*\\.parquet$`));

@@ -173,6 +173,7 @@ export function effectfulBus(bus: MessageBus, effects: EffectSink): MessageBus {
 export function effectfulWarehouse(warehouse: Warehouse, effects: EffectSink): Warehouse {
   return {
     checkpointsFollowShards: warehouse.checkpointsFollowShards,
+    readsTablesAsOf: warehouse.readsTablesAsOf,
     listTables: (dataset) => warehouse.listTables(dataset),
     dataVersions: (dataset, tables, range) => warehouse.dataVersions(dataset, tables, range),
     labelStats: (dataset, table, window) => warehouse.labelStats(dataset, table, window),

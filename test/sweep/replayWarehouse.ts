@@ -46,6 +46,7 @@ export class SharedWarehouse {
   for(staging: ObjectStore, output: ObjectStore): Warehouse {
     return {
       checkpointsFollowShards: this.duckdb.checkpointsFollowShards,
+      readsTablesAsOf: this.duckdb.readsTablesAsOf,
       listTables: (dataset) => this.memo(this.catalogs, dataset, () => this.duckdb.listTables(dataset)),
       // The demo tables do not change during a sweep: their versions are read once.
       dataVersions: (dataset, tables, range) => this.memo(this.versions, JSON.stringify([dataset, tables, range]), () => this.duckdb.dataVersions(dataset, tables, range)),

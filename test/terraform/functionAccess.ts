@@ -127,6 +127,7 @@ export function recordingWarehouse(warehouse: Warehouse, config: Config, log: Ac
   };
   return {
     checkpointsFollowShards: warehouse.checkpointsFollowShards,
+    readsTablesAsOf: warehouse.readsTablesAsOf,
     listTables: (dataset) => (job('listTables', dataset), warehouse.listTables(dataset)),
     dataVersions: (dataset, tables, range) => (job('dataVersions', dataset), warehouse.dataVersions(dataset, tables, range)),
     labelStats: (dataset, table, window) => (job('labelStats', dataset), warehouse.labelStats(dataset, table, window)),

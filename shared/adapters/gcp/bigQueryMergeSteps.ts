@@ -71,7 +71,9 @@ export function mergeSteps(job: MergeJob, config: Pick<Config, 'gcp' | 'shard'>,
   // then reads its own partitions of them (bigQuerySql.ts `CLUSTER_BY_KEY`).
   const partitionBy = loadPartitions(config.shard, manifest.window);
   const keysTable = scratchNames.keys(area, partitionBy);
-  const keys = spec('keys', 'keys', renderKeys({ dataset, table: keysTable, ttlHours, partitionBy }, manifest.labels, job.window));
+  // The label rows as the run froze them, where their version was known (a table, not a view).
+  const labelsAsOf = manifest.snapshotAt && manifest.labels.versions?.window ? { asOf: manifest.snapshotAt } : {};
+  const keys = spec('keys', 'keys', renderKeys({ dataset, table: keysTable, ttlHours, partitionBy }, { ...manifest.labels, ...labelsAsOf }, job.window));
 
   // Only the checkpoints of the groups to build are loaded (a run may build only some: shared/chain/shareShards.ts).
   const members = planFeatures(plan);

@@ -31,6 +31,20 @@ export function tableRef(dataset: string, table: string): string {
   return `${q(dataset)}.${q(table)}`;
 }
 
+const ISO_INSTANT = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)Z$/;
+
+/**
+ * A table as it was at `at` (ISO, UTC), by BigQuery's time travel: `FOR SYSTEM_TIME AS OF` takes
+ * "a constant timestamp expression" (https://cloud.google.com/bigquery/docs/access-historical-data),
+ * so the instant goes in as a literal, checked here; without `at`, the table as it is now.
+ */
+export function tableAsOf(dataset: string, table: string, at?: string): string {
+  if (at === undefined) return tableRef(dataset, table);
+  const m = ISO_INSTANT.exec(at);
+  if (!m || Number.isNaN(Date.parse(at))) throw new InputError(`snapshot time ${JSON.stringify(at)} is not an ISO instant such as 2026-01-02T03:04:05.678Z`);
+  return `${tableRef(dataset, table)} FOR SYSTEM_TIME AS OF TIMESTAMP '${m[1]} ${m[2]}+00'`;
+}
+
 const GCS_URI = /^gs:\/\/[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]\/([A-Za-z0-9_.=-]+\/)*[A-Za-z0-9_.=*-]+$/;
 
 /** A `gs://` URI as an SQL string literal; refuses anything with characters a literal could misread. */
@@ -136,6 +150,8 @@ export interface ExtractSource {
   table: string;
   columns: readonly string[];
   window: Window;
+  /** Read the table as it was then (ExtractJob.asOf): the run's snapshot time. */
+  asOf?: string;
 }
 
 /**
@@ -151,7 +167,7 @@ export function renderExtract(source: ExtractSource, uri: string): Rendered {
   const all = [KEY_COLUMN, ...columns];
   const query = [
     `SELECT ${all.map(q).join(', ')}`,
-    `FROM ${tableRef(source.dataset, source.table)}`,
+    `FROM ${tableAsOf(source.dataset, source.table, source.asOf)}`,
     WINDOW_FILTER,
     `QUALIFY ROW_NUMBER() OVER (PARTITION BY ${key} ORDER BY ${columns.map((c) => `${q(c)} ASC NULLS LAST`).join(', ')}) = 1`,
     `ORDER BY ${key}`,
@@ -165,7 +181,7 @@ export function renderExtract(source: ExtractSource, uri: string): Rendered {
 export function renderExtractCounts(source: ExtractSource): Rendered {
   const sql = [
     `SELECT COUNT(*) AS \`source_rows\`, COUNT(DISTINCT ${key}) AS \`key_count\``,
-    `FROM ${tableRef(source.dataset, source.table)}`,
+    `FROM ${tableAsOf(source.dataset, source.table, source.asOf)}`,
     WINDOW_FILTER,
   ].join('\n');
   return { sql, params: windowParams(source.window), tables: [`${source.dataset}.${source.table}`], columns: ['source_rows', 'key_count'] };
@@ -247,9 +263,9 @@ export function renderLoad(target: ScratchTarget, uris: readonly string[], colum
 }
 
 /** The label rows of the window: their keys drive every join, their columns go to group 0. */
-export function renderKeys(target: ScratchTarget, labels: { dataset: string; table: string; columns: readonly string[] }, window: Window): Rendered {
+export function renderKeys(target: ScratchTarget, labels: { dataset: string; table: string; columns: readonly string[]; asOf?: string }, window: Window): Rendered {
   const columns = [KEY_COLUMN, ...labels.columns.map((c) => assertIdentifier(c, 'label column'))];
-  const query = [`SELECT ${columns.map(q).join(', ')}`, `FROM ${tableRef(labels.dataset, labels.table)}`, WINDOW_FILTER].join('\n');
+  const query = [`SELECT ${columns.map(q).join(', ')}`, `FROM ${tableAsOf(labels.dataset, labels.table, labels.asOf)}`, WINDOW_FILTER].join('\n');
   const tables = [`${target.dataset}.${target.table}`, `${labels.dataset}.${labels.table}`];
   checkWidth(columns, tables, MAX_RESULT_COLUMNS, 'label keys');
   return { sql: `${createTable(target)}\n${query}`, query, params: windowParams(window), tables, columns };

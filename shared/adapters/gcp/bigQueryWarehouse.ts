@@ -27,9 +27,9 @@ import type {
   Warehouse,
   Window,
 } from '../../ports.js';
-import { WorkPending } from '../../ports.js';
+import { TableChangedError, WorkPending } from '../../ports.js';
 import { renderExtract, renderExtractCounts, renderLabelStats, renderListTables, normaliseType } from './bigQuerySql.js';
-import { ATTEMPT_DIR, JobRunner, attemptDir, type RunContext, type StepSpec } from './bigQueryJobs.js';
+import { ATTEMPT_DIR, BigQueryJobError, JobRunner, attemptDir, type RunContext, type StepSpec } from './bigQueryJobs.js';
 import { renderDataVersions } from './bigQueryVersions.js';
 import { mergeSteps } from './bigQueryMergeSteps.js';
 import { viewBigQuery } from './bigQueryView.js';
@@ -70,9 +70,21 @@ export { estimateCost };
 /** Bytes billed by finished jobs (a load bills none). */
 const billedBy = (metadata: Iterable<JobMetadata | undefined>): number => [...metadata].reduce((n, m) => n + Number(m?.statistics?.query?.totalBytesBilled ?? 0), 0);
 
+/**
+ * A read as of a time BigQuery no longer keeps ("Invalid snapshot time ... Cannot read before ...":
+ * a run resumed after its time-travel window, or a table created after the run froze it) can never
+ * succeed: a TableChangedError, so the run fails saying to start again. Other errors pass as they are.
+ */
+function beyondTimeTravel(error: unknown, table: string, at: string): unknown {
+  if (!(error instanceof BigQueryJobError) || !/Invalid snapshot time/i.test(error.message)) return error;
+  return new TableChangedError(table, `table ${table} can no longer be read as it was at ${at}, when the run froze it (older than BigQuery's time-travel window, or the table was made again since): ${error.message}`);
+}
+
 export class BigQueryWarehouse implements Warehouse {
   /** The merge joins checkpoints in SQL, whatever files hold them. */
   readonly checkpointsFollowShards = false;
+  /** Time travel: an extract reads the table as of the run's snapshot (within BigQuery's window, 2 to 7 days). */
+  readonly readsTablesAsOf = true;
   private readonly config: Config;
   private readonly bigquery: BigQuery;
   private readonly staging: ObjectStore;
@@ -139,7 +151,7 @@ export class BigQueryWarehouse implements Warehouse {
     const ctx = this.context(job.runId, job.pair);
     const feature = assertIdentifier(job.feature, 'feature');
     if (!job.prefix.endsWith('/')) throw new InputError(`extract prefix ${JSON.stringify(job.prefix)} must end with /`);
-    const source = { dataset: job.dataset, table: feature, columns: job.columns, window: job.window };
+    const source = { dataset: job.dataset, table: feature, columns: job.columns, window: job.window, ...(job.asOf ? { asOf: job.asOf.at } : {}) };
     // Each attempt of the export writes into its own folder (ATTEMPT_DIR), named after its job id.
     const exported = renderExtract(source, this.staging.uri(`${job.prefix}${ATTEMPT_DIR}/part-*.parquet`));
     const counted = renderExtractCounts(source);
@@ -160,7 +172,9 @@ export class BigQueryWarehouse implements Warehouse {
     // The count goes with the export attempt it describes.
     const salt = await this.jobs.currentJobId(ctx, exportSpec);
     const specs: StepSpec[] = [exportSpec, { key: `extract_counts_${feature}`, step: 'extract_counts', sql: counted.sql, params: counted.params!, labels: { feature }, salt }];
-    const run = await this.jobs.runAll(ctx, specs, deadline);
+    const run = await this.jobs.runAll(ctx, specs, deadline).catch((error: unknown) => {
+      throw job.asOf ? beyondTimeTravel(error, `${job.dataset}.${feature}`, job.asOf.at) : error;
+    });
     if (run.state === 'pending') return this.pending(`extract of ${feature} for ${job.runId}: ${run.done} of ${run.total} jobs done, still running`);
 
     const [counts] = await this.jobs.results<{ source_rows: number | string; key_count: number | string }>(run.jobIds.get(specs[1]!.key)!);

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { errorMessage } from '../../log.js';
 import { ConflictError, KEY_COLUMN, assertIdentifier, paths } from '../../naming.js';
-import type { CatalogTable, ExtractJob, ExtractResult, LabelStats, MergeJob, MergeProgress, MergeResult, MergedGroup, MergedShard, ViewJob, ViewResult, Warehouse, Window } from '../../ports.js';
+import { TableChangedError, type CatalogTable, type ExtractJob, type ExtractResult, type LabelStats, type MergeJob, type MergeProgress, type MergeResult, type MergedGroup, type MergedShard, type ViewJob, type ViewResult, type Warehouse, type Window } from '../../ports.js';
 import type { ColumnComparison, CompareJob, ProfileData, ProfileJob } from '../../profile/types.js';
 import { MAX_SHARD_PARTS, type Shard } from '../../shards.js';
 import { byGroup } from '../../outputShards.js';
@@ -31,7 +31,7 @@ import { concatParquet, joinable, joinableLayouts, joinRows, oneFile, padParquet
 import { allWithin, firstAtLeast, groupKeys, readKeyColumn, sameSequence } from '../../parquetKeys.js';
 import { planFeatures, type MergePlan } from '../../planner.js';
 import { asyncBufferFromFile } from 'hyparquet';
-import { readTableVersions, recordTableChanges, type ChangedRange } from './tableVersions.js';
+import { readTableVersions, recordTableChanges, recordedTables, type ChangedRange } from './tableVersions.js';
 import { keyMicros, rawKeys, rawToMicros } from './keyOrder.js';
 import { writeKeyedExtract, type KeyedCounts, type KeyedExtract, type KeyedOutcome } from './keyedExtract.js';
 import { zstdReady } from './parquetDoubles.js';
@@ -80,6 +80,8 @@ const DUCKDB_SHARE = 0.5;
 export class DuckDbWarehouse implements Warehouse {
   /** The extract writes no row group across a shard, and the merge stitches a shard from whole row groups. */
   readonly checkpointsFollowShards = true;
+  /** It keeps no earlier version of a table: an extract checks the version the run froze instead. */
+  readonly readsTablesAsOf = false;
   /** Checkpoints the last merge had to align itself (the rest were stitched as they were). */
   lastRealigned = 0;
   /** The last profile's output footers (layouts), read again by the comparisons that follow it. */
@@ -120,6 +122,12 @@ export class DuckDbWarehouse implements Warehouse {
    * bqx writes or marks a table or runs SQL through `execute`.
    */
   private knownViews = new Map<string, Promise<ViewFacts>>();
+  /**
+   * The data versions of every recorded table of a dataset over a range, asked once for the
+   * extracts' checks (one table at a time costs about 30 ms, 667 tables at once about 100 ms):
+   * forgotten whenever this warehouse writes, and no other process writes while it holds the lock.
+   */
+  private frozenVersions = new Map<string, Promise<Record<string, string | null>>>();
   /** Extracts at once share half the memory setting; the other half is headroom (see memoryGate.ts). */
   private readonly extractGate: MemoryGate;
   private readonly pool = new CallerThreads(
@@ -209,12 +217,27 @@ export class DuckDbWarehouse implements Warehouse {
     return this.withConnection((c) => readTableVersions(c, dataset, tables, range));
   }
 
+  /** Throws TableChangedError when the table's version of the frozen range is no longer the run's. */
+  private async checkUnchanged(dataset: string, table: string, asOf: NonNullable<ExtractJob['asOf']>): Promise<void> {
+    const key = `${dataset}\n${asOf.range.start}\n${asOf.range.end}`;
+    let versions = this.frozenVersions.get(key);
+    if (!versions) {
+      versions = this.withConnection(async (c) => readTableVersions(c, dataset, await recordedTables(c, dataset), asOf.range));
+      this.frozenVersions.set(key, versions);
+      versions.catch(() => this.frozenVersions.delete(key));
+    }
+    const now = (await versions)[table] ?? null;
+    if (now === asOf.version) return;
+    throw new TableChangedError(table, `table ${dataset}.${table} changed after ${asOf.at}, when the run froze its data version (${asOf.version}, now ${now ?? 'unknown'}): the embedded warehouse keeps no earlier version to read`);
+  }
+
   /**
    * Records that bqx changed these tables (every bqx write calls this): a new data version. With
    * `range`, only keys in it changed (an append), so versions of earlier windows stay.
    */
   async markChanged(dataset: string, tables: readonly string[], range?: ChangedRange): Promise<string> {
     this.knownViews.clear();
+    this.frozenVersions.clear();
     return this.withConnection((c) => recordTableChanges(c, dataset, tables, range));
   }
 
@@ -232,6 +255,10 @@ export class DuckDbWarehouse implements Warehouse {
    * A parquet source's runs of three or more shards are read once, then copied shard by shard.
    */
   async extract(job: ExtractJob): Promise<ExtractResult> {
+    // Only bqx writes these tables, holding the warehouse's lock, so none changes during the
+    // extract: one that moved since the run froze it moved between processes (a run interrupted,
+    // the demo touched, the run resumed).
+    if (job.asOf) await this.checkUnchanged(job.dataset, job.feature, job.asOf);
     const shards = job.shards.length > 0 ? job.shards : [{ start: job.window.start, end: job.window.end }];
     // A file table bqx wrote with strictly ascending keys (fileTables.ts) is read in that order
     // with one row per key: no sort and no distinct count, and for one shard no count at all (the
@@ -618,6 +645,7 @@ export class DuckDbWarehouse implements Warehouse {
     if (!place) throw new Error('file tables need a warehouse kept in a file, not in memory');
     const copies = options.copies ?? 2;
     this.knownViews.clear();
+    this.frozenVersions.clear();
     await this.withCallerThreads(copies, () => writeFileTables((body) => this.withConnection(body), place, dataset, writes, mode, { ...options, copies }));
   }
 
@@ -629,6 +657,7 @@ export class DuckDbWarehouse implements Warehouse {
   /** Runs statements on the warehouse (the demo generator builds its tables through this). */
   async execute(statement: string, params: DuckDBValue[] = []): Promise<void> {
     this.knownViews.clear();
+    this.frozenVersions.clear();
     await this.withConnection((c) => c.run(statement, params).then(() => undefined));
   }
 

@@ -64,6 +64,14 @@ export async function recordTableChanges(c: DuckDBConnection, dataset: string, t
   return version;
 }
 
+/** The tables of a dataset with a recorded version. */
+export async function recordedTables(c: DuckDBConnection, dataset: string): Promise<string[]> {
+  assertIdentifier(dataset, 'dataset');
+  const present = (await c.runAndReadAll(`SELECT count(*) FROM duckdb_tables() WHERE schema_name = '${META}' AND table_name = 'table_versions'`)).getRows()[0]![0];
+  if (Number(present) === 0) return [];
+  return (await c.runAndReadAll(`SELECT table_name FROM ${META}.table_versions WHERE dataset = $1`, [dataset])).getRows().map(([t]) => String(t));
+}
+
 /**
  * The recorded version of each named table, joined with the row count DuckDB keeps for it (so a
  * row added or removed by SQL outside bqx still changes the version); null when none is recorded.
