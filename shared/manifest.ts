@@ -26,11 +26,9 @@ export interface ManifestFeature {
   /**
    * The table's data version of the window's rows when the run froze it (in `fingerprint` too):
    * the extract reads the table as it was then, or is refused if it has moved (ExtractJob.asOf).
-   * Absent when the warehouse could not tell.
+   * Absent when the warehouse could not tell, and for a feature a rerun reads as its table is now.
    */
   version?: string;
-  /** When `version` was frozen, where a rerun froze it again after the run's start (RunManifest.snapshotAt). */
-  snapshotAt?: string;
   /** Set when startRun found an earlier checkpoint with the same fingerprint (shared/chain/reuse.ts). */
   reuse?: { runId: string; entry: string };
   /** Why the feature is extracted rather than reused. */

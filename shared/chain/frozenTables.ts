@@ -4,53 +4,37 @@
 // request supersedes a run whose tables moved rather than resuming it (startRun).
 
 import type { ManifestFeature, RunManifest } from '../manifest.js';
-import { ConflictError } from '../naming.js';
 import type { ExtractJob, RunRecord } from '../ports.js';
 import type { ChainDeps } from './deps.js';
 import { loadManifest } from './runs.js';
 
 /** The table as the run froze it (ExtractJob.asOf), where the run knew its version. */
-export function frozenTable(manifest: Pick<RunManifest, 'snapshotAt' | 'window'>, entry: Pick<ManifestFeature, 'version' | 'snapshotAt'>): ExtractJob['asOf'] {
-  const at = entry.snapshotAt ?? manifest.snapshotAt;
-  return at && entry.version ? { at, version: entry.version, range: manifest.window } : undefined;
+export function frozenTable(manifest: Pick<RunManifest, 'snapshotAt' | 'window'>, entry: Pick<ManifestFeature, 'version'>): ExtractJob['asOf'] {
+  return manifest.snapshotAt && entry.version ? { at: manifest.snapshotAt, version: entry.version, range: manifest.window } : undefined;
 }
 
 /**
  * A rerun reads the features it extracts again as their tables are now (a table fixed since the
- * run failed on it is the usual reason to rerun): those whose version moved are frozen again, at
- * this time, in the run's manifest, their fingerprint dropped (it named the old version: such a
- * checkpoint is not indexed for reuse). Refused where the run's other rows of those tables are of
- * the old version: a refresh's feature that reads only the new minutes, or a run sharing an
- * earlier dataset's shards; a new run reads them whole.
+ * run failed on it is the usual reason to rerun): they leave the run's frozen versions, and their
+ * fingerprint, which named the version the run froze, goes too (such a checkpoint is not indexed
+ * for reuse). Not where the run's other rows of a table are of the frozen version: a refresh's
+ * feature that reads only the new minutes, or a run sharing an earlier dataset's shards; those are
+ * read as the run froze them (embedded: an extract that finds the table changed fails the run,
+ * naming it). Asks the warehouse nothing: the API's rerun holds no BigQuery role. Returns the
+ * features that will be read as they are now.
  */
-export async function freezeAgain(deps: Pick<ChainDeps, 'warehouse' | 'staging' | 'manifests' | 'clock'>, run: RunRecord, manifest: RunManifest, features: readonly string[]): Promise<string[]> {
-  if (!manifest.snapshotAt) return [];
+export async function readAgainNow(deps: Pick<ChainDeps, 'staging' | 'manifests'>, run: RunRecord, manifest: RunManifest, features: readonly string[]): Promise<string[]> {
+  if (!manifest.snapshotAt || run.sharing) return [];
   const named = new Set(features);
-  const entries = manifest.features.filter((f) => named.has(f.feature) && f.version);
-  const moved: { entry: ManifestFeature; now: string | null }[] = [];
-  for (const dataset of [...new Set(entries.map((f) => f.dataset))]) {
-    const mine = entries.filter((f) => f.dataset === dataset);
-    const now = await deps.warehouse.dataVersions(dataset, mine.map((f) => f.feature), manifest.window);
-    for (const entry of mine) if (now[entry.feature] !== entry.version) moved.push({ entry, now: now[entry.feature] ?? null });
-  }
-  if (moved.length === 0) return [];
-  const names = moved.map((m) => `${m.entry.dataset}.${m.entry.feature}`);
-  const shown = names.length > 3 ? `${names.slice(0, 3).join(', ')} and ${names.length - 3} more` : names.join(', ');
-  const partial = moved.filter((m) => m.entry.incremental);
-  if (partial.length > 0 || run.sharing) {
-    const holds = partial.length > 0 ? `reads only their minutes after run ${partial[0]!.entry.incremental!.from}'s` : `shares run ${run.sharing!.from}'s shards, which hold their earlier rows`;
-    throw new ConflictError(`${shown} changed since run ${run.runId} began, and the run ${holds}: extracting them again would mix two versions in one dataset; start a new run instead (bqx run ${run.pair}${run.refresh ? ' --refresh' : ''})`);
-  }
-  const at = deps.clock.now().toISOString();
-  for (const { entry, now } of moved) {
-    if (now) entry.version = now;
-    else delete entry.version;
+  const entries = manifest.features.filter((f) => named.has(f.feature) && !f.incremental && (f.version || f.fingerprint));
+  if (entries.length === 0) return [];
+  for (const entry of entries) {
+    delete entry.version;
     delete entry.fingerprint;
-    entry.snapshotAt = at;
   }
   await deps.staging.write(run.manifestObject, JSON.stringify(manifest), { contentType: 'application/json' });
   deps.manifests?.set(run.runId, manifest);
-  return names;
+  return entries.map((f) => f.feature);
 }
 
 /**

@@ -13,7 +13,7 @@ import { fanOut } from './startRun.js';
 import { checkRoom, estimateWrites, type RunWrites } from './diskRoom.js';
 import { unionGates } from '../profile/gates.js';
 import type { RunManifest } from '../manifest.js';
-import { freezeAgain } from './frozenTables.js';
+import { readAgainNow } from './frozenTables.js';
 
 export type RerunMode = 'missing' | 'merge' | 'features';
 
@@ -85,7 +85,7 @@ export async function rerun(deps: ChainDeps, runId: string, request: RerunReques
   const unshared = run.sharing !== undefined && (earlier?.manifest === undefined || damaged !== undefined);
   const why = unshared ? `${run.sharing!.from}, whose shards it shared, ${damaged ? `has damaged files (${damaged})` : 'was removed by retention'}` : '';
   const target = request.mode === 'merge' || features.length === 0 ? 'merging' : 'extracting';
-  const refrozen = await freezeAgain(deps, run, manifest, features);
+  const readNow = await readAgainNow(deps, run, manifest, features);
   // Features whose checkpoint the run had reused are extracted this time: counted so.
   const reusedBefore = new Set(records.filter((c) => c.reusedFrom).map((c) => c.feature));
   const reusedAgain = features.filter((f) => reusedBefore.has(f)).length;
@@ -103,7 +103,7 @@ export async function rerun(deps: ChainDeps, runId: string, request: RerunReques
     throw new ConflictError(error.message);
   });
   deps.logger.info(reason, { runId, pair: run.pair, step: 'rerun' });
-  if (refrozen.length > 0) deps.logger.info(`${refrozen.length} table(s) changed since the run began are read as they are now: ${refrozen.join(', ')}`, { runId, pair: run.pair, step: 'rerun' });
+  if (readNow.length > 0) deps.logger.info(`${readNow.length} feature(s) read as their tables are now, not as the run froze them: ${readNow.slice(0, 5).join(', ')}${readNow.length > 5 ? ', ...' : ''}`, { runId, pair: run.pair, step: 'rerun' });
   if (unshared) deps.logger.info(`${why}: the merge builds every shard from the checkpoints`, { runId, pair: run.pair, step: 'rerun' });
   if (target === 'merging') await deps.bus.publish(deps.config.topics.mergeRequests, { runId, pair: run.pair }, attributes({ pair: run.pair, runId }));
   else await fanOut(deps, run, features);

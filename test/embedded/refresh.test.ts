@@ -531,11 +531,14 @@ describe('embedded chain: --refresh', function () {
     assert.deepEqual(a, b);
   });
 
-  it('rerun --missing of an interrupted refresh whose table changed since it began is refused, naming the table: its earlier rows are the old version', async () => {
+  it('rerun --missing of an interrupted refresh whose table changed since it began fails the run, naming the table: its earlier rows are the old version', async () => {
     const stalled = await interruptedRefresh();
     await touchRegime();
-    await assert.rejects(rerun(e.deps, stalled.runId, { mode: 'missing' }), new RegExp(`^ConflictError: ${FEATURES}\\.mkt_regime changed since run ${stalled.runId} began, and the run reads only their minutes after run [^']+'s: extracting them again would mix two versions in one dataset; start a new run instead \\(bqx run eurusd --refresh\\)$`));
-    assert.equal((await e.store.getRun(stalled.runId))!.state, 'extracting', 'left as it was');
+    const { run: reopened } = await rerun(e.deps, stalled.runId, { mode: 'missing' });
+    const done = await settle(e, reopened.runId);
+    assert.equal(done.state, 'failed');
+    assert.match(done.error ?? '', new RegExp(`^table ${FEATURES}\\.mkt_regime changed after .*; a new run reads it afresh, reusing the checkpoints that landed$`));
+    assert.equal((await loadManifest({ staging: e.staging }, done)).features.find((f) => f.feature === 'mkt_regime')!.version !== undefined, true, 'still frozen: it reads only the new minutes');
   });
 
   it('an extract of a run whose table changed since it began (a message delivered late) fails the run, naming the table, and writes no checkpoint', async () => {

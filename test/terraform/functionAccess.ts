@@ -127,7 +127,9 @@ export function recordingWarehouse(warehouse: Warehouse, config: Config, log: Ac
   };
   return {
     checkpointsFollowShards: warehouse.checkpointsFollowShards,
-    readsTablesAsOf: warehouse.readsTablesAsOf,
+    // It stands for BigQuery, which reads a run's tables as of its start: a request finding an
+    // active run returns it, asking no versions (the embedded check, startRun, is not a function's).
+    readsTablesAsOf: true,
     listTables: (dataset) => (job('listTables', dataset), warehouse.listTables(dataset)),
     dataVersions: (dataset, tables, range) => (job('dataVersions', dataset), warehouse.dataVersions(dataset, tables, range)),
     labelStats: (dataset, table, window) => (job('labelStats', dataset), warehouse.labelStats(dataset, table, window)),
