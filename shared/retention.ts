@@ -1,5 +1,6 @@
 // Retention: per pair, the last N succeeded datasets are kept with everything they reference, and
-// older runs' objects go. What is referenced is read from the records, never guessed from names:
+// older runs' objects go. Runs that built nothing (every shard the last dataset's files) hold that
+// dataset and count with it: of them, the first and the newest run are kept, the ones between go. What is referenced is read from the records, never guessed from names:
 // a run's checkpoint records may point at files under another run's prefix (checkpoints reused
 // across runs), and a dataset (its manifest, and its run record's output files) may list files
 // under another run's output prefix (shards shared by reference), so those files stay wherever
@@ -77,11 +78,38 @@ const byNewest = (a: RunRecord, b: RunRecord) => (a.createdAt < b.createdAt ? 1 
  * earlier call removed is not there to keep) and the failed runs newer than the oldest of them (every
  * failed run while none is kept): those keep their checkpoints for a rerun.
  */
-function keptRuns(runs: readonly RunRecord[], keep: number): { kept: RunRecord[]; newerFailed: RunRecord[] } {
+function keptRuns(runs: readonly RunRecord[], keep: number): { kept: RunRecord[]; newerFailed: RunRecord[]; copies: RunRecord[]; datasets: number } {
   const listed = runs.filter((r) => r.collected?.scope !== 'all');
-  const kept = listed.filter((r) => r.state === 'succeeded').sort(byNewest).slice(0, keep);
+  // The datasets, newest first, each with its runs: a run that built nothing holds the dataset
+  // before it (the same files), and counts with it. Three runs over a weekend with no new minutes
+  // would otherwise push three older versions out.
+  // Chained through runs removed before (a repeat between two kept ones), which then drop out.
+  const datasets: RunRecord[][] = [];
+  for (const run of runs.filter((r) => r.state === 'succeeded').sort(byNewest)) {
+    const newer = datasets.at(-1);
+    if (newer && repeats(newer.at(-1)!, run)) newer.push(run);
+    else datasets.push([run]);
+  }
+  const keptSets = datasets.map((d) => d.filter((r) => r.collected?.scope !== 'all')).filter((d) => d.length > 0).slice(0, keep);
+  // Of each kept dataset, its newest run (the next versions follow it) and its first (whose folder
+  // holds the files); the copies between them go.
+  const kept = keptSets.flatMap((d) => (d.length > 1 ? [d[0]!, d.at(-1)!] : d));
+  const copies = keptSets.flatMap((d) => d.slice(1, -1));
   const oldestKept = kept.at(-1)?.createdAt;
-  return { kept, newerFailed: listed.filter((r) => r.state === 'failed' && (oldestKept === undefined || r.createdAt >= oldestKept)) };
+  return { kept, copies, datasets: keptSets.length, newerFailed: listed.filter((r) => r.state === 'failed' && (oldestKept === undefined || r.createdAt >= oldestKept)) };
+}
+
+/**
+ * Whether `later` repeats `earlier`'s dataset: it shared from it (startRun's plan) and built
+ * nothing, so it lists the very same data files, for the same window and label rows. Files a
+ * dataset lists are never written again (a rerun of their run is refused while another lists them).
+ */
+function repeats(later: RunRecord, earlier: RunRecord): boolean {
+  if (later.sharing?.from !== earlier.runId || !later.output || !earlier.output) return false;
+  if (later.window.start !== earlier.window.start || later.window.end !== earlier.window.end || later.labelRows !== earlier.labelRows) return false;
+  if (later.output.files.length !== earlier.output.files.length) return false;
+  const files = new Set(earlier.output.files);
+  return later.output.files.every((f) => files.has(f));
 }
 
 /** What the runs the next runs build on point at (referencedCheckpoints). */
@@ -168,7 +196,7 @@ async function pruneIndex(staging: ObjectStore, referenced: Referenced, result: 
 export async function collectGarbage(deps: RetentionDeps, pair: string, keep: number, referenced?: () => Promise<Referenced>, dryRun = false): Promise<RetentionResult> {
   const result: RetentionResult = { pair, keep, ...(dryRun ? { dryRun: true as const } : {}), kept: [], removed: [], trimmed: [], cleared: [], objects: 0, bytes: 0 };
   const runs = await deps.store.listRuns(pair);
-  const { kept, newerFailed } = keptRuns(runs, keep);
+  const { kept, newerFailed, copies, datasets } = keptRuns(runs, keep);
   result.kept = kept.map((r) => r.runId);
   const oldestKept = kept.at(-1)?.createdAt;
   const active = runs.filter((r) => !isTerminal(r.state));
@@ -183,7 +211,7 @@ export async function collectGarbage(deps: RetentionDeps, pair: string, keep: nu
   }
   if (oldestKept === undefined) return result; // nothing to measure "older" against: no run goes
 
-  const stale = runs.filter((r) => isTerminal(r.state) && r.createdAt < oldestKept && r.collected?.scope !== 'all');
+  const stale = [...copies, ...runs.filter((r) => isTerminal(r.state) && r.createdAt < oldestKept && r.collected?.scope !== 'all')];
   const trimmable = kept.slice(1).filter((r) => r.collected === undefined);
   // Everything the newest, the active and the newer failed runs of every pair point at: read only
   // when a run is to go or be trimmed (the reconciler calls this every 10 minutes for 28 pairs,
@@ -241,7 +269,7 @@ export async function collectGarbage(deps: RetentionDeps, pair: string, keep: nu
     });
   }
   if (!dryRun && result.objects + result.removed.length + result.trimmed.length + result.cleared.length > 0) {
-    deps.logger.info(`retention: kept ${kept.length} dataset(s), removed ${result.removed.length} run(s), trimmed ${result.trimmed.length}, cleared ${result.cleared.length} failed run(s)' output: ${result.objects} object(s), ${result.bytes} bytes`, {
+    deps.logger.info(`retention: kept ${datasets} dataset(s) (${kept.length} run(s)), removed ${result.removed.length} run(s), trimmed ${result.trimmed.length}, cleared ${result.cleared.length} failed run(s)' output: ${result.objects} object(s), ${result.bytes} bytes`, {
       pair,
       step: 'retention',
     });

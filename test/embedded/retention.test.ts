@@ -10,6 +10,7 @@ import path from 'node:path';
 import sinon from 'sinon';
 import { rerun } from '../../shared/chain/rerun.js';
 import { startRun } from '../../shared/chain/startRun.js';
+import { touchTables } from '../../shared/demo/change.js';
 import { verifyManifest } from '../../shared/cli/verify.js';
 import { collectAll, collectGarbage } from '../../shared/retention.js';
 import type { Embedded } from '../../shared/runtime/embedded.js';
@@ -83,6 +84,43 @@ describe('embedded retention', function () {
     reads.restore();
     assert.deepEqual(again.map((r) => [r.pair, r.objects, r.removed, r.trimmed]), [['eurusd', 0, [], []], ['gbpusd', 0, [], []]]);
     assert.equal(reads.callCount, 0);
+  });
+
+  it('counts runs that built nothing with the dataset they repeat: with BQX_KEEP 2 both versions stay, and of the repeats the first and the newest; the ones between go', async () => {
+    e = await openTest(testConfig(home, { BQX_MAX_GROUP_COLUMNS: '300' }));
+    await buildMiniWarehouse(e.warehouse);
+    // Versions recorded as every bqx write does: checkpoints are reused, and shards shared.
+    const features = 'bqx_ml_v3_features_v2';
+    await e.warehouse.markChanged(features, ['agg_eurusd', 'cov_agg_eurusd_gbpusd', 'csi_mom_bqx_usd', 'mkt_regime', 'tri_agg_eur_usd_gbp', 'mkt_regime_summary', 'agg_gbpjpy']);
+    await e.warehouse.markChanged('bqx_ml_v3_analytics_v2', ['targets_eurusd']);
+    const first = await runOnce(e);
+    await touchTables(e.warehouse, { featuresDataset: features, labelsDataset: 'bqx_ml_v3_analytics_v2', labelTablePrefix: 'targets_', metadataColumns: ['pair', 'pair1', 'pair2'] }, ['agg_eurusd']);
+    const second = await runOnce(e);
+    const repeats = [await runOnce(e), await runOnce(e), await runOnce(e)];
+    const filesOf = async (runId: string) => (await e.store.getRun(runId))!.output!.files.slice().sort();
+    assert.notDeepEqual(await filesOf(second), await filesOf(first), 'the touch built another dataset');
+    for (const [i, r] of repeats.entries()) {
+      assert.deepEqual(await filesOf(r), await filesOf(second), `${r} built nothing: the second dataset's files`);
+      assert.equal((await e.store.getRun(r))!.sharing?.from, i === 0 ? second : repeats[i - 1], 'shared from the run before it');
+    }
+
+    // The retention after each success (BQX_KEEP 3) removed each repeat once a newer one came.
+    for (const runId of repeats.slice(0, 2)) {
+      assert.equal((await e.store.getRun(runId))!.collected?.scope, 'all', `${runId} removed`);
+      assert.deepEqual(await e.output.list(`training/eurusd/${runId}/`), [], `${runId}'s folder went`);
+    }
+    const result = await collectGarbage(e.deps, 'eurusd', 2);
+    // Counted run by run, the last two were kept: two repeats of one dataset, the first version gone.
+    assert.deepEqual(result.kept, [repeats[2], second, first]);
+    assert.deepEqual(result.removed, []);
+    for (const runId of result.kept) assert.deepEqual((await verifyManifest(e.output.uri(`training/eurusd/${runId}/_manifest.json`))).problems, [], runId);
+    // A new version counts: with BQX_KEEP 2 the first goes, the second's first and newest runs stay.
+    await touchTables(e.warehouse, { featuresDataset: features, labelsDataset: 'bqx_ml_v3_analytics_v2', labelTablePrefix: 'targets_', metadataColumns: ['pair', 'pair1', 'pair2'] }, ['mkt_regime']);
+    const third = await runOnce(e);
+    const after = await collectGarbage(e.deps, 'eurusd', 2);
+    assert.deepEqual(after.kept, [third, repeats[2], second]);
+    assert.deepEqual(after.removed, [first]);
+    for (const runId of after.kept) assert.deepEqual((await verifyManifest(e.output.uri(`training/eurusd/${runId}/_manifest.json`))).problems, [], runId);
   });
 
   it('keeps what a kept run points at under another run\'s prefix: a reused checkpoint and a shared shard file', async () => {
