@@ -123,7 +123,7 @@ describe('integration: bqx run --stack emulators', function () {
     assert.match(log, new RegExp(`stack: resumed 1 run\\(s\\) an earlier stack left active: ${s.runId} \\(resent-extracts\\)`));
     assert.deepEqual((await verifyManifest(s.output.manifest)).problems, []);
     assert.deepEqual(datasets(), [...earlier.filter((d) => embeddedRuns.has(d)), s.runId].sort(), 'the stack kept its last dataset and removed its earlier one');
-    assert.match(log, /retention: kept 1 dataset\(s\), removed 1 run\(s\)/);
+    assert.match(log, /retention: kept 1 dataset\(s\) \(1 run\(s\)\), removed 1 run\(s\)/);
     // Four stacks have stopped on this home: the last one's export is the one kept.
     const kept = readdirSync(path.join(home, 'emulators', 'firestore')).sort();
     assert.deepEqual([kept.length, kept[0]], [2, 'current.json']);
