@@ -40,11 +40,13 @@ export async function readAgainNow(deps: Pick<ChainDeps, 'staging' | 'manifests'
 /**
  * The tables a run still has to read whose data version moved since it froze them: the features
  * without a landed checkpoint (one query per dataset), and the label table while the merge has
- * not finished (its rows in the window). Empty for a run whose manifest froze none (written before).
+ * not finished (its rows in the window). Empty for a run whose manifest froze none (written before)
+ * or cannot be read.
  */
 export async function tablesMoved(deps: Pick<ChainDeps, 'store' | 'staging' | 'warehouse' | 'manifests'>, run: RunRecord): Promise<string[]> {
-  const manifest = await loadManifest(deps, run);
-  if (!manifest.snapshotAt) return [];
+  // A manifest that cannot be read cannot say: the run is resumed as before, and says why it fails.
+  const manifest = await loadManifest(deps, run).catch(() => undefined);
+  if (!manifest?.snapshotAt) return [];
   const landed = new Set((await deps.store.listCheckpoints(run.runId)).map((c) => c.feature));
   const waiting = run.state === 'extracting' ? manifest.features.filter((f) => f.version && !landed.has(f.feature)) : [];
   const moved: string[] = [];

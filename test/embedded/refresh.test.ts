@@ -531,6 +531,14 @@ describe('embedded chain: --refresh', function () {
     assert.deepEqual(a, b);
   });
 
+  it('an interrupted run whose manifest cannot be read is resumed as before: the check of its tables cannot tell, and says nothing', async () => {
+    const stalled = await interruptedRefresh();
+    e.deps.manifests?.clear();
+    await e.staging.write(stalled.manifestObject, 'not json');
+    const again = await startRun(e.deps, { pair: 'eurusd', refresh: true });
+    assert.deepEqual([again.created, again.run.runId], [false, stalled.runId]);
+  });
+
   it('rerun --missing of an interrupted refresh whose table changed since it began fails the run, naming the table: its earlier rows are the old version', async () => {
     const stalled = await interruptedRefresh();
     await touchRegime();
