@@ -103,6 +103,7 @@ export function buildReport(manifest: RunManifest, checkpoints: readonly Checkpo
   };
 }
 
-function sample(items: string[], n = 5): string {
+/** The first `n` items, and how many more: `a, b, c and 4 more`. */
+export function sample(items: readonly string[], n = 5): string {
   return items.length <= n ? items.join(', ') : `${items.slice(0, n).join(', ')} and ${items.length - n} more`;
 }

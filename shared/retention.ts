@@ -1,6 +1,7 @@
 // Retention: per pair, the last N succeeded datasets are kept with everything they reference, and
 // older runs' objects go. Runs that built nothing (every shard the last dataset's files) hold that
-// dataset and count with it: of them, the first and the newest run are kept, the ones between go. What is referenced is read from the records, never guessed from names:
+// dataset and count with it: of them, the first and the newest run are kept, the ones between go.
+// What is referenced is read from the records, never guessed from names:
 // a run's checkpoint records may point at files under another run's prefix (checkpoints reused
 // across runs), and a dataset (its manifest, and its run record's output files) may list files
 // under another run's output prefix (shards shared by reference), so those files stay wherever
@@ -82,8 +83,8 @@ function keptRuns(runs: readonly RunRecord[], keep: number): { kept: RunRecord[]
   const listed = runs.filter((r) => r.collected?.scope !== 'all');
   // The datasets, newest first, each with its runs: a run that built nothing holds the dataset
   // before it (the same files), and counts with it. Three runs over a weekend with no new minutes
-  // would otherwise push three older versions out.
-  // Chained through runs removed before (a repeat between two kept ones), which then drop out.
+  // would otherwise push three older versions out. Chained through runs removed before (a repeat
+  // between two kept ones), which then drop out.
   const datasets: RunRecord[][] = [];
   for (const run of runs.filter((r) => r.state === 'succeeded').sort(byNewest)) {
     const newer = datasets.at(-1);

@@ -6,6 +6,7 @@
 import type { ManifestFeature, RunManifest } from '../manifest.js';
 import type { ExtractJob, RunRecord } from '../ports.js';
 import type { ChainDeps } from './deps.js';
+import { featureVersions } from './reuse.js';
 import { loadManifest } from './runs.js';
 
 /** The table as the run froze it (ExtractJob.asOf), where the run knew its version. */
@@ -49,12 +50,8 @@ export async function tablesMoved(deps: Pick<ChainDeps, 'store' | 'staging' | 'w
   if (!manifest?.snapshotAt) return [];
   const landed = new Set((await deps.store.listCheckpoints(run.runId)).map((c) => c.feature));
   const waiting = run.state === 'extracting' ? manifest.features.filter((f) => f.version && !landed.has(f.feature)) : [];
-  const moved: string[] = [];
-  for (const dataset of [...new Set(waiting.map((f) => f.dataset))]) {
-    const mine = waiting.filter((f) => f.dataset === dataset);
-    const now = await deps.warehouse.dataVersions(dataset, mine.map((f) => f.feature), manifest.window);
-    moved.push(...mine.filter((f) => now[f.feature] !== f.version).map((f) => `${dataset}.${f.feature}`));
-  }
+  const now = await featureVersions(deps.warehouse, waiting, manifest.window);
+  const moved = waiting.filter((f) => now[f.feature] !== f.version).map((f) => `${f.dataset}.${f.feature}`);
   const labels = manifest.labels;
   if (labels.versions?.window) {
     const now = (await deps.warehouse.dataVersions(labels.dataset, [labels.table], manifest.window))[labels.table];

@@ -19,7 +19,7 @@ import { cellStart } from '../shards.js';
 import type { RunManifest } from '../manifest.js';
 import type { CheckpointRecord, RunRecord, Window } from '../ports.js';
 import type { ChainDeps } from './deps.js';
-import { REASONS } from './reuse.js';
+import { REASONS, featureVersions } from './reuse.js';
 
 /**
  * Marks the features of a refresh's fresh manifest that can extract only the new range (in place:
@@ -35,10 +35,7 @@ export async function planIncremental(deps: Pick<ChainDeps, 'warehouse' | 'store
   if (candidates.length === 0) return 0;
   const records = new Map((await deps.store.listCheckpoints(base.run.runId)).map((r) => [r.feature, r]));
   // The version, now, of each table's rows inside the previous window.
-  const versions: Record<string, string | null> = {};
-  for (const dataset of new Set(candidates.map((f) => f.dataset))) {
-    Object.assign(versions, await deps.warehouse.dataVersions(dataset, candidates.filter((f) => f.dataset === dataset).map((f) => f.feature), previous));
-  }
+  const versions = await featureVersions(deps.warehouse, candidates, previous);
   // Features a few at a time: each checks its files are there and reads a footer or two, round
   // trips to the object store (one feature after another took 1-2 s of a refresh here).
   const planned = await mapLimit(candidates, 16, async (f) => {

@@ -12,7 +12,7 @@ import { mapLimit } from '../concurrency.js';
 import { differingParts, featureFingerprint, isFingerprint, type FingerprintPart } from '../fingerprint.js';
 import type { ManifestFeature, RunManifest } from '../manifest.js';
 import { assertIdentifier } from '../naming.js';
-import { sizesByName, type CatalogTable, type CheckpointRecord, type FileKeys, type ReuseCounts, type RunRecord } from '../ports.js';
+import { sizesByName, type CatalogTable, type CheckpointRecord, type FileKeys, type ReuseCounts, type RunRecord, type Warehouse, type Window } from '../ports.js';
 import type { ChainDeps } from './deps.js';
 
 export const REASONS = {
@@ -63,15 +63,20 @@ export interface IndexEntry {
   indexedAt: string;
 }
 
+/** The data version of each feature's rows in `range` (Warehouse.dataVersions): one question per dataset, in the features' order. */
+export async function featureVersions(warehouse: Pick<Warehouse, 'dataVersions'>, features: readonly Pick<ManifestFeature, 'feature' | 'dataset'>[], range: Window): Promise<Record<string, string | null>> {
+  const versions: Record<string, string | null> = {};
+  for (const dataset of new Set(features.map((f) => f.dataset))) {
+    Object.assign(versions, await warehouse.dataVersions(dataset, features.filter((f) => f.dataset === dataset).map((f) => f.feature), range));
+  }
+  return versions;
+}
+
 /** Fingerprints every feature of a fresh manifest from the catalog and the tables' data versions. */
 export async function fingerprintFeatures(deps: Pick<ChainDeps, 'warehouse' | 'config'>, manifest: RunManifest, catalog: readonly CatalogTable[]): Promise<void> {
   const byName = new Map(catalog.map((t) => [t.table, t]));
-  const datasets = [...new Set(manifest.features.map((f) => f.dataset))];
-  const versions: Record<string, string | null> = {};
-  for (const dataset of datasets) {
-    // The version of the rows in the window: rows appended after it do not make its checkpoints stale.
-    Object.assign(versions, await deps.warehouse.dataVersions(dataset, manifest.features.filter((f) => f.dataset === dataset).map((f) => f.feature), manifest.window));
-  }
+  // The version of the rows in the window: rows appended after it do not make its checkpoints stale.
+  const versions = await featureVersions(deps.warehouse, manifest.features, manifest.window);
   for (const f of manifest.features) {
     const fingerprint = featureFingerprint({
       dataset: f.dataset,

@@ -12,6 +12,7 @@ import { planIncremental } from './incremental.js';
 import { labelVersions, planSharing, settleGrown, type SharePlan } from './shareShards.js';
 import { failRun } from './runs.js';
 import { tablesMoved } from './frozenTables.js';
+import { sample } from '../report.js';
 import { refreshBase, schemaDrift, type RefreshInfo } from './refresh.js';
 import { shardGrid } from '../shards.js';
 import { checkRoom, estimateWrites } from './diskRoom.js';
@@ -73,8 +74,7 @@ async function start(deps: ChainDeps, request: RunRequest): Promise<StartResult>
   if (active && !warehouse.readsTablesAsOf && active.runId !== runId) {
     const moved = await tablesMoved(deps, active);
     if (moved.length > 0) {
-      const shown = moved.length > 3 ? `${moved.slice(0, 3).join(', ')} and ${moved.length - 3} more` : moved.join(', ');
-      await failRun(deps, active.runId, `superseded: ${shown} changed since the run began`);
+      await failRun(deps, active.runId, `superseded: ${sample(moved, 3)} changed since the run began`);
       active = await store.activeRun(pair);
     }
   }

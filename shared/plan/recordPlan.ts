@@ -16,7 +16,7 @@ import { InputError, newRunId, paths } from '../naming.js';
 import { planMerge, type MergePlan } from '../planner.js';
 import { cellStart, shardGrid, type Shard } from '../shards.js';
 import { LABEL_LOOKAHEAD_MINUTES, labelVersions, labelsUnchangedUntil, relabelTargets, type RefreshBuilds } from '../chain/shareShards.js';
-import { fingerprintFeatures } from '../chain/reuse.js';
+import { featureVersions, fingerprintFeatures } from '../chain/reuse.js';
 import { frozenTable } from '../chain/frozenTables.js';
 import type { CatalogTable, LabelStats, Warehouse, Window } from '../ports.js';
 import { firstFile, plannedOutput, type PlannedOutput } from './planOutput.js';
@@ -190,6 +190,7 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
   // extractFeature, once per feature (a run sends them in parallel, in no set order).
   const checkpoints: Record<string, string[]> = {};
   for (const f of nothingNew ? [] : manifest.features) {
+    const asOf = frozenTable(manifest, f);
     const result = await warehouse.extract({
       runId,
       pair,
@@ -199,7 +200,7 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
       window: range,
       prefix: paths.featureDir(runId, f.feature),
       shards: shardGrid(range, config.shard),
-      ...(frozenTable(manifest, f) ? { asOf: frozenTable(manifest, f)! } : {}),
+      ...(asOf ? { asOf } : {}),
     });
     if (result.state !== 'done') throw new Error(`plan: extract of ${f.feature} did not finish (${result.detail})`);
     checkpoints[f.feature] = result.files;
@@ -275,9 +276,7 @@ export async function recordPlan(input: PlanInput): Promise<RecordedPlan> {
  */
 async function refreshVersions(warehouse: BigQueryWarehouse, manifest: RunManifest, previous: Window, asked: { features: boolean; labelsUnchanged: boolean }): Promise<void> {
   const { labelsUnchanged } = asked;
-  for (const dataset of asked.features ? new Set(manifest.features.map((f) => f.dataset)) : []) {
-    await warehouse.dataVersions(dataset, manifest.features.filter((f) => f.dataset === dataset).map((f) => f.feature), previous);
-  }
+  if (asked.features) await featureVersions(warehouse, manifest.features, previous);
   const settledEnd = new Date(Date.parse(previous.end) - LABEL_LOOKAHEAD_MINUTES * 60_000).toISOString();
   // The versions the previous version recorded: placeholders, which no recorded answer matches, so
   // the questions are asked as the run asks them.
